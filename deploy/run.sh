@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# run.sh: `make run`. Starts a private Redis under run/ (unless
+# STAGEQ_REDIS_URL is set), stageq-api on STAGEQ_LISTEN (127.0.0.1:8080) and a
+# stageq-worker pool, prints how to submit a demo job, and stops all of it on
+# Ctrl-C (or when one of them exits).
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+BUILD=${BUILD:-build}
+run="$top/run"
+mkdir -p "$run/redis"
+pids=""
+
+stop_all() {
+  trap - INT TERM EXIT
+  echo
+  echo "stopping stageq..."
+  for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in $pids; do
+    i=0
+    while kill -0 "$p" 2>/dev/null && [ $i -lt 350 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  echo "stopped."
+}
+trap stop_all INT TERM EXIT
+
+port_in_use() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+if [ -z "${STAGEQ_REDIS_URL:-}" ]; then
+  port=${STAGEQ_RUN_REDIS_PORT:-6380}
+  while port_in_use "$port"; do port=$((port + 1)); done
+  redis-server "$top/deploy/redis.conf" --port "$port" --dir "$run/redis" \
+    --logfile "$run/redis/redis.log" --daemonize no &
+  pids="$pids $!"
+  i=0
+  until redis-cli -p "$port" ping >/dev/null 2>&1; do
+    i=$((i + 1)); [ $i -gt 100 ] && { echo "redis-server did not start: see $run/redis/redis.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  STAGEQ_REDIS_URL="redis://127.0.0.1:$port/0"
+  echo "redis:  $STAGEQ_REDIS_URL (data in run/redis, log run/redis/redis.log)"
+fi
+export STAGEQ_REDIS_URL
+listen=${STAGEQ_LISTEN:-127.0.0.1:8080}
+export STAGEQ_LISTEN="$listen"
+
+"$BUILD/stageq-api" &
+pids="$pids $!"
+"$BUILD/stageq-worker" &
+pids="$pids $!"
+
+i=0
+until curl -fsS "http://$listen/healthz" >/dev/null 2>&1; do
+  i=$((i + 1)); [ $i -gt 100 ] && { echo "stageq-api did not start" >&2; exit 1; }
+  sleep 0.1
+done
+cat <<MSG
+
+stageq is running: API http://$listen, workers on ${STAGEQ_REDIS_URL}. Ctrl-C stops it.
+
+Submit a demo job (4 stages of real CPU work):
+  curl -s -XPOST http://$listen/v1/jobs -H 'content-type: application/json' -d '{"pipeline":"demo","input":{"size":2000000}}'
+Read its status (use the id from the reply; repeat to watch it move):
+  curl -s http://$listen/v1/jobs/<id>
+
+MSG
+# Wait until Ctrl-C or until any process exits.
+while :; do
+  for p in $pids; do
+    if ! kill -0 "$p" 2>/dev/null; then
+      echo "process $p exited; stopping the rest" >&2
+      exit 1
+    fi
+  done
+  sleep 1
+done

@@ -1,0 +1,16 @@
+/* clock: wall-clock and monotonic milliseconds, and RFC 3339 formatting. */
+#ifndef STAGEQ_CLOCK_H
+#define STAGEQ_CLOCK_H
+
+#include <stdint.h>
+
+#define CLOCK_RFC3339_LEN 25 /* "2026-11-25T16:48:14.123Z" + NUL */
+
+/* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
+int64_t clock_now_ms(void);
+/* Milliseconds of CLOCK_MONOTONIC: for intervals and deadlines only. */
+int64_t clock_mono_ms(void);
+/* Writes ms since the epoch as UTC RFC 3339 with milliseconds into out. */
+void clock_format_rfc3339(int64_t ms, char out[CLOCK_RFC3339_LEN]);
+
+#endif

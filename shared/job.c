@@ -1,0 +1,235 @@
+/* job: states, hash fields and status JSON. */
+#include "job.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "keys.h"
+
+static const char *const job_state_names[] = {"queued", "running", "succeeded", "failed",
+                                              "canceled"};
+
+const char *job_state_name(enum job_state s)
+{
+    if ((unsigned)s >= sizeof(job_state_names) / sizeof(job_state_names[0]))
+        return "unknown";
+    return job_state_names[s];
+}
+
+int job_state_parse(const char *name, enum job_state *out)
+{
+    size_t i;
+
+    for (i = 0; name != NULL && i < sizeof(job_state_names) / sizeof(job_state_names[0]); i++) {
+        if (strcmp(name, job_state_names[i]) == 0) {
+            *out = (enum job_state)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+bool job_state_is_final(enum job_state s)
+{
+    return s == JOB_SUCCEEDED || s == JOB_FAILED || s == JOB_CANCELED;
+}
+
+long long job_ttl_for(enum job_state s, int result_ttl_s)
+{
+    if (!job_state_is_final(s))
+        return JOB_ACTIVE_TTL_S;
+    if (result_ttl_s < 1)
+        result_ttl_s = 1;
+    if (s == JOB_FAILED)
+        return (long long)result_ttl_s * JOB_FAILED_TTL_FACTOR;
+    return result_ttl_s;
+}
+
+double job_overall_progress(int stage, int stage_count, double progress)
+{
+    double v;
+
+    if (stage_count <= 0 || stage <= 0)
+        return 0.0;
+    if (progress < 0.0 || progress != progress)
+        progress = 0.0;
+    if (progress > 1.0)
+        progress = 1.0;
+    v = ((double)(stage - 1) + progress) / (double)stage_count;
+    return v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : v);
+}
+
+int job_new_fields(struct rargv *out, const struct job_new *jn)
+{
+    char ts[CLOCK_RFC3339_LEN], field[64];
+    size_t k;
+
+    clock_format_rfc3339(jn->now_ms, ts);
+    rargv_add(out, JOB_F_ID), rargv_add(out, jn->id);
+    rargv_add(out, JOB_F_PIPELINE), rargv_add(out, jn->pipeline->name);
+    rargv_add(out, JOB_F_QUEUE), rargv_add(out, jn->queue);
+    rargv_add(out, JOB_F_STATE), rargv_add(out, job_state_name(JOB_QUEUED));
+    rargv_add(out, JOB_F_ATTEMPT), rargv_add(out, "0");
+    rargv_add(out, JOB_F_MAX_ATTEMPTS), rargv_addll(out, jn->pipeline->max_attempts);
+    rargv_add(out, JOB_F_INPUT), rargv_add(out, jn->input_json);
+    rargv_add(out, JOB_F_STAGE), rargv_add(out, "0");
+    rargv_add(out, JOB_F_STAGE_COUNT), rargv_addll(out, (long long)jn->pipeline->nstages);
+    rargv_add(out, JOB_F_PROGRESS), rargv_add(out, "0");
+    rargv_add(out, JOB_F_OVERALL), rargv_add(out, "0");
+    rargv_add(out, JOB_F_CREATED_AT), rargv_add(out, ts);
+    rargv_add(out, JOB_F_UPDATED_AT), rargv_add(out, ts);
+    rargv_add(out, JOB_F_RESULT_TTL), rargv_addll(out, jn->result_ttl_s);
+    for (k = 0; k < jn->pipeline->nstages; k++) {
+        keys_stage_field(field, sizeof(field), (int)k + 1, "name");
+        rargv_add(out, field), rargv_add(out, jn->pipeline->stages[k].name);
+        keys_stage_field(field, sizeof(field), (int)k + 1, "state");
+        rargv_add(out, field), rargv_add(out, "pending");
+    }
+    return out->is_oom ? -1 : 0;
+}
+
+const char *job_hash_get(const struct job_hash *h, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i + 1 < h->n; i += 2)
+        if (strcmp(h->fv[i], name) == 0)
+            return h->fv[i + 1];
+    return NULL;
+}
+
+/* Adds name: string value, or null when the field is missing or empty. */
+static void add_str(cJSON *o, const struct job_hash *h, const char *field, const char *name)
+{
+    const char *v = job_hash_get(h, field);
+
+    if (v != NULL && v[0] != '\0')
+        cJSON_AddStringToObject(o, name, v);
+    else
+        cJSON_AddNullToObject(o, name);
+}
+
+static void add_int(cJSON *o, const struct job_hash *h, const char *field)
+{
+    const char *v = job_hash_get(h, field);
+    char *end;
+    long long n;
+
+    if (v == NULL || v[0] == '\0') {
+        cJSON_AddNullToObject(o, field);
+        return;
+    }
+    errno = 0;
+    n = strtoll(v, &end, 10);
+    if (errno != 0 || *end != '\0')
+        cJSON_AddStringToObject(o, field, v);
+    else
+        cJSON_AddNumberToObject(o, field, (double)n);
+}
+
+static void add_num(cJSON *o, const struct job_hash *h, const char *field)
+{
+    const char *v = job_hash_get(h, field);
+    char *end;
+    double d;
+
+    if (v == NULL || v[0] == '\0') {
+        cJSON_AddNullToObject(o, field);
+        return;
+    }
+    d = strtod(v, &end);
+    if (*end != '\0' || d != d)
+        cJSON_AddStringToObject(o, field, v);
+    else
+        cJSON_AddNumberToObject(o, field, d);
+}
+
+/* Adds name: the parsed JSON text of field, null when missing. Values were
+ * written by stageq itself, so a parse failure is kept visible as a string. */
+static void add_json(cJSON *o, const struct job_hash *h, const char *field, const char *name)
+{
+    const char *v = job_hash_get(h, field);
+    cJSON *item;
+
+    if (v == NULL || v[0] == '\0') {
+        cJSON_AddNullToObject(o, name);
+        return;
+    }
+    item = cJSON_Parse(v);
+    if (item == NULL)
+        item = cJSON_CreateString(v);
+    cJSON_AddItemToObject(o, name, item);
+}
+
+static cJSON *stages_json(const struct job_hash *h, long long count)
+{
+    cJSON *arr = cJSON_CreateArray();
+    char field[64];
+    long long k;
+
+    for (k = 1; arr != NULL && k <= count && k <= PIPELINE_MAX_STAGES; k++) {
+        cJSON *s = cJSON_CreateObject();
+        const char *v;
+
+        if (s == NULL)
+            break;
+        keys_stage_field(field, sizeof(field), (int)k, "name");
+        add_str(s, h, field, "name");
+        keys_stage_field(field, sizeof(field), (int)k, "state");
+        v = job_hash_get(h, field);
+        cJSON_AddStringToObject(s, "state", v ? v : "pending");
+        keys_stage_field(field, sizeof(field), (int)k, "started_at");
+        if (job_hash_get(h, field))
+            add_str(s, h, field, "started_at");
+        keys_stage_field(field, sizeof(field), (int)k, "finished_at");
+        if (job_hash_get(h, field))
+            add_str(s, h, field, "finished_at");
+        keys_stage_field(field, sizeof(field), (int)k, "output");
+        if (job_hash_get(h, field))
+            add_json(s, h, field, "output");
+        cJSON_AddItemToArray(arr, s);
+    }
+    return arr;
+}
+
+cJSON *job_status_json(const struct job_hash *h)
+{
+    cJSON *o;
+    const char *count;
+    long long n = 0;
+
+    if (h == NULL || h->n < 2)
+        return NULL;
+    o = cJSON_CreateObject();
+    if (o == NULL)
+        return NULL;
+    add_str(o, h, JOB_F_ID, "id");
+    add_str(o, h, JOB_F_PIPELINE, "pipeline");
+    add_str(o, h, JOB_F_QUEUE, "queue");
+    add_str(o, h, JOB_F_STATE, "state");
+    add_int(o, h, JOB_F_ATTEMPT);
+    add_int(o, h, JOB_F_MAX_ATTEMPTS);
+    add_int(o, h, JOB_F_STAGE);
+    add_str(o, h, JOB_F_STAGE_NAME, "stage_name");
+    add_int(o, h, JOB_F_STAGE_COUNT);
+    add_num(o, h, JOB_F_PROGRESS);
+    add_str(o, h, JOB_F_MESSAGE, "message");
+    add_num(o, h, JOB_F_OVERALL);
+    count = job_hash_get(h, JOB_F_STAGE_COUNT);
+    if (count != NULL)
+        n = strtoll(count, NULL, 10);
+    cJSON_AddItemToObject(o, "stages", stages_json(h, n));
+    add_json(o, h, JOB_F_INPUT, "input");
+    add_str(o, h, JOB_F_CREATED_AT, "created_at");
+    add_str(o, h, JOB_F_STARTED_AT, "started_at");
+    add_str(o, h, JOB_F_UPDATED_AT, "updated_at");
+    add_str(o, h, JOB_F_FINISHED_AT, "finished_at");
+    add_str(o, h, JOB_F_WORKER, "worker");
+    add_int(o, h, JOB_F_RESULT_TTL);
+    add_json(o, h, JOB_F_RESULT, "result");
+    add_json(o, h, JOB_F_ERROR, "error");
+    return o;
+}

@@ -1,0 +1,107 @@
+/* job: the job model — its states, the fields of its Redis hash, and the
+ * status JSON built from them. Knows nothing of connections.
+ *
+ * Lifecycle (the only place it is written down):
+ *
+ *   submit ──► queued ──(worker pops: start.lua)──► running ──► succeeded
+ *                ▲                                    │  │
+ *                └──── attempt failed, attempts left ─┘  ├──► failed
+ *                                                        └──► canceled
+ *
+ * - queued: the hash exists and its id is on <p>:queue:<queue>. attempt counts
+ *   the attempts already started (0 before the first; "retrying" = queued with
+ *   attempt >= 1).
+ * - running: a worker moved the id to its <p>:processing:<worker> list and
+ *   start.lua incremented attempt. Every write by that worker is fenced by the
+ *   attempt number and refused once the job is no longer running under it.
+ * - succeeded / failed / canceled: final. The hash then expires after
+ *   result_ttl_s (failed: JOB_FAILED_TTL_FACTOR times longer). Expiry is the
+ *   cleanup: nothing sweeps.
+ *
+ * While queued or running the hash carries JOB_ACTIVE_TTL_S, refreshed on
+ * every write. Per-stage facts live in fields "stage.<k>.<what>" (k from 1):
+ * name, state (pending|running|succeeded|failed|canceled), started_at,
+ * finished_at, output (JSON text). */
+#ifndef STAGEQ_JOB_H
+#define STAGEQ_JOB_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pipeline.h"
+#include "rargv.h"
+
+#define JOB_ACTIVE_TTL_S 604800    /* queued/running jobs: 7 days, refreshed on writes */
+#define JOB_FAILED_TTL_FACTOR 7    /* failed jobs live this many times result_ttl_s */
+#define JOB_RESULT_TTL_MAX_S 31536000 /* longest result_ttl_s accepted: a year */
+
+enum job_state { JOB_QUEUED = 0, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELED };
+
+/* Hash field names. */
+#define JOB_F_ID "id"
+#define JOB_F_PIPELINE "pipeline"
+#define JOB_F_QUEUE "queue"
+#define JOB_F_STATE "state"
+#define JOB_F_ATTEMPT "attempt"
+#define JOB_F_MAX_ATTEMPTS "max_attempts"
+#define JOB_F_INPUT "input"
+#define JOB_F_STAGE "stage"
+#define JOB_F_STAGE_NAME "stage_name"
+#define JOB_F_STAGE_COUNT "stage_count"
+#define JOB_F_PROGRESS "progress"
+#define JOB_F_MESSAGE "message"
+#define JOB_F_OVERALL "overall_progress"
+#define JOB_F_CREATED_AT "created_at"
+#define JOB_F_STARTED_AT "started_at"
+#define JOB_F_UPDATED_AT "updated_at"
+#define JOB_F_FINISHED_AT "finished_at"
+#define JOB_F_WORKER "worker"
+#define JOB_F_RESULT "result"
+#define JOB_F_ERROR "error"
+#define JOB_F_RESULT_TTL "result_ttl_s"
+
+const char *job_state_name(enum job_state s);
+/* 0 and *out set, or -1 for an unknown name. */
+int job_state_parse(const char *name, enum job_state *out);
+bool job_state_is_final(enum job_state s);
+
+/* TTL in seconds for a job hash entering state s. */
+long long job_ttl_for(enum job_state s, int result_ttl_s);
+
+/* (stage-1 + progress) / stage_count, clamped to [0, 1]. */
+double job_overall_progress(int stage, int stage_count, double progress);
+
+/* What a new job is made of; all borrowed. */
+struct job_new {
+    const char *id;
+    const struct pipeline *pipeline;
+    const char *queue;
+    const char *input_json; /* the input printed as JSON text */
+    int result_ttl_s;
+    int64_t now_ms;
+};
+
+/* Appends the field/value pairs of a new queued job's hash to out.
+ * Returns 0, or -1 when memory ran out. */
+int job_new_fields(struct rargv *out, const struct job_new *jn);
+
+/* A read-only view of a hash as returned by HGETALL: fv[2i] is a field name,
+ * fv[2i+1] its value (lens give the value lengths); n is the number of
+ * strings (2 × fields). Borrowed. */
+struct job_hash {
+    const char *const *fv;
+    const size_t *lens;
+    size_t n;
+};
+
+/* Value of field `name`, or NULL. */
+const char *job_hash_get(const struct job_hash *h, const char *name);
+
+/* Builds the status object of DESIGN.md from a job hash. Returns a new tree the
+ * caller frees with cJSON_Delete, or NULL when h is empty (no such job) or
+ * memory ran out. Fields holding JSON text that does not parse appear as strings. */
+cJSON *job_status_json(const struct job_hash *h);
+
+#endif

@@ -1,0 +1,135 @@
+/* json: a lexical pre-pass (UTF-8, control characters, \u0000, depth) and then
+ * cJSON with the end pointer checked. Never trusts a NUL terminator. */
+#include "json.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void json_fail(struct json_err *err, size_t off, const char *msg)
+{
+    if (err != NULL) {
+        err->offset = off;
+        snprintf(err->msg, sizeof(err->msg), "%s at byte %zu", msg, off);
+    }
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid. */
+static size_t utf8_seq(const unsigned char *p, size_t avail)
+{
+    unsigned char c = p[0];
+    size_t n, i;
+    unsigned int cp;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, cp = c & 0x07;
+    else
+        return 0;
+    if (avail < n)
+        return 0;
+    for (i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return n;
+}
+
+static int json_prepass(const unsigned char *s, size_t len, int max_depth, struct json_err *err)
+{
+    size_t i = 0;
+    int depth = 0;
+    int in_string = 0;
+
+    while (i < len) {
+        unsigned char c = s[i];
+        if (in_string) {
+            if (c == '"') {
+                in_string = 0;
+                i++;
+            } else if (c == '\\') {
+                if (i + 1 >= len) {
+                    json_fail(err, i, "unterminated escape");
+                    return -1;
+                }
+                if (s[i + 1] == 'u' && i + 5 < len && memcmp(s + i + 2, "0000", 4) == 0) {
+                    json_fail(err, i, "\\u0000 is not allowed in strings");
+                    return -1;
+                }
+                i += 2;
+            } else if (c < 0x20) {
+                json_fail(err, i, "raw control character in string");
+                return -1;
+            } else {
+                size_t n = utf8_seq(s + i, len - i);
+                if (n == 0) {
+                    json_fail(err, i, "invalid UTF-8");
+                    return -1;
+                }
+                i += n;
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_string = 1;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max_depth) {
+                json_fail(err, i, "nesting too deep");
+                return -1;
+            }
+        } else if (c == ']' || c == '}') {
+            depth--;
+        } else if (c >= 0x80 || c == '\0' || (c < 0x20 && c != '\t' && c != '\n' && c != '\r')) {
+            /* cJSON skips every byte <= 0x20 as whitespace; JSON allows only these four. */
+            json_fail(err, i, c == '\0' ? "NUL byte" : "invalid character");
+            return -1;
+        }
+        i++;
+    }
+    return 0;
+}
+
+cJSON *json_parse_strict(const char *buf, size_t len, int max_depth, struct json_err *err)
+{
+    const char *end = NULL;
+    cJSON *root;
+
+    if (buf == NULL || len == 0) {
+        json_fail(err, 0, "empty body, expected JSON");
+        return NULL;
+    }
+    if (json_prepass((const unsigned char *)buf, len, max_depth, err) < 0)
+        return NULL;
+    root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+    if (root == NULL) {
+        size_t off = (end != NULL && end >= buf && end <= buf + len) ? (size_t)(end - buf) : 0;
+        json_fail(err, off, "malformed JSON");
+        return NULL;
+    }
+    while (end < buf + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+        end++;
+    if (end != buf + len) {
+        json_fail(err, (size_t)(end - buf), "unexpected data after the JSON value");
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
+char *json_print(const cJSON *item)
+{
+    return cJSON_PrintUnformatted(item);
+}
+
+const cJSON *json_get(const cJSON *obj, const char *name)
+{
+    return cJSON_GetObjectItemCaseSensitive(obj, name);
+}

@@ -1,0 +1,31 @@
+/* json: strict JSON parsing of untrusted bytes on top of cJSON, and printing.
+ * cJSON alone accepts trailing garbage, invalid UTF-8, raw control characters
+ * and silently cuts strings at \u0000: this module refuses all of them. */
+#ifndef STAGEQ_JSON_H
+#define STAGEQ_JSON_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#define JSON_MAX_DEPTH_DEFAULT 64
+
+struct json_err {
+    size_t offset; /* byte offset of the problem in the input */
+    char msg[160];
+};
+
+/* Parses exactly buf[0..len) as one JSON value (whitespace around it allowed).
+ * Rejects invalid UTF-8 (overlongs, surrogates, > U+10FFFF), raw control
+ * characters in strings, the escape \u0000, nesting deeper than max_depth and
+ * anything after the value. Returns a new tree the caller frees with
+ * cJSON_Delete, or NULL with err filled (offset + message). */
+cJSON *json_parse_strict(const char *buf, size_t len, int max_depth, struct json_err *err);
+
+/* Prints item without whitespace. Returns a new string the caller frees with
+ * cJSON_free, or NULL on allocation failure. */
+char *json_print(const cJSON *item);
+
+/* Returns the member `name` of object obj compared case-sensitively, or NULL. */
+const cJSON *json_get(const cJSON *obj, const char *name);
+
+#endif

@@ -1,0 +1,39 @@
+/* keys: Redis key and hash-field names. */
+#include "keys.h"
+
+#include <stdio.h>
+
+static int keys_fmt_result(int n, size_t cap)
+{
+    return (n < 0 || (size_t)n >= cap) ? -1 : 0;
+}
+
+int keys_job(char *buf, size_t cap, const char *prefix, const char *id)
+{
+    return keys_fmt_result(snprintf(buf, cap, "%s:job:%s", prefix, id), cap);
+}
+
+int keys_queue(char *buf, size_t cap, const char *prefix, const char *queue)
+{
+    return keys_fmt_result(snprintf(buf, cap, "%s:queue:%s", prefix, queue), cap);
+}
+
+int keys_processing(char *buf, size_t cap, const char *prefix, const char *wid)
+{
+    return keys_fmt_result(snprintf(buf, cap, "%s:processing:%s", prefix, wid), cap);
+}
+
+int keys_workers(char *buf, size_t cap, const char *prefix)
+{
+    return keys_fmt_result(snprintf(buf, cap, "%s:workers", prefix), cap);
+}
+
+int keys_events(char *buf, size_t cap, const char *prefix)
+{
+    return keys_fmt_result(snprintf(buf, cap, "%s:events", prefix), cap);
+}
+
+int keys_stage_field(char *buf, size_t cap, int k, const char *what)
+{
+    return keys_fmt_result(snprintf(buf, cap, "stage.%d.%s", k, what), cap);
+}

@@ -1,0 +1,97 @@
+/* rargv: growable argv for Redis commands. */
+#include "rargv.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rargv_init(struct rargv *v)
+{
+    memset(v, 0, sizeof(*v));
+}
+
+int rargv_addlen(struct rargv *v, const char *s, size_t len)
+{
+    char *copy;
+
+    if (v->is_oom)
+        return -1;
+    if (v->argc == v->cap) {
+        size_t ncap = v->cap ? v->cap * 2 : 16;
+        char **na = realloc(v->argv, ncap * sizeof(*na));
+        size_t *nl;
+        if (na == NULL)
+            goto oom;
+        v->argv = na;
+        nl = realloc(v->lens, ncap * sizeof(*nl));
+        if (nl == NULL)
+            goto oom;
+        v->lens = nl;
+        v->cap = ncap;
+    }
+    copy = malloc(len + 1);
+    if (copy == NULL)
+        goto oom;
+    if (len > 0)
+        memcpy(copy, s, len);
+    copy[len] = '\0';
+    v->argv[v->argc] = copy;
+    v->lens[v->argc] = len;
+    v->argc++;
+    return 0;
+oom:
+    v->is_oom = 1;
+    return -1;
+}
+
+int rargv_add(struct rargv *v, const char *s)
+{
+    return rargv_addlen(v, s, strlen(s));
+}
+
+int rargv_addf(struct rargv *v, const char *fmt, ...)
+{
+    char small[256], *big;
+    va_list ap;
+    int n, rc;
+
+    va_start(ap, fmt);
+    n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        v->is_oom = 1;
+        return -1;
+    }
+    if ((size_t)n < sizeof(small))
+        return rargv_addlen(v, small, (size_t)n);
+    big = malloc((size_t)n + 1);
+    if (big == NULL) {
+        v->is_oom = 1;
+        return -1;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    rc = rargv_addlen(v, big, (size_t)n);
+    free(big);
+    return rc;
+}
+
+int rargv_addll(struct rargv *v, long long n)
+{
+    return rargv_addf(v, "%lld", n);
+}
+
+void rargv_free(struct rargv *v)
+{
+    size_t i;
+
+    if (v == NULL)
+        return;
+    for (i = 0; i < v->argc; i++)
+        free(v->argv[i]);
+    free(v->argv);
+    free(v->lens);
+    rargv_init(v);
+}

@@ -1,0 +1,44 @@
+/* scripts: table of embedded Lua scripts (sources generated into
+ * build/gen/scripts_gen.c from shared/scripts/). */
+#include "scripts.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "scripts_gen.h"
+
+static const struct script script_table[SCRIPT_COUNT] = {
+    [SCRIPT_SUBMIT] = {"submit", script_submit_src, script_submit_sha},
+    [SCRIPT_START] = {"start", script_start_src, script_start_sha},
+    [SCRIPT_UPDATE] = {"update", script_update_src, script_update_sha},
+    [SCRIPT_FINISH] = {"finish", script_finish_src, script_finish_sha},
+};
+
+const struct script *scripts_get(enum script_id id)
+{
+    return &script_table[id];
+}
+
+size_t scripts_argv(enum script_id id, int use_src, int nkeys, const struct rargv *args,
+                    const char **argv, size_t *lens, char nkbuf[16])
+{
+    const struct script *s = &script_table[id];
+    size_t i;
+
+    snprintf(nkbuf, 16, "%d", nkeys);
+    argv[0] = use_src ? "EVAL" : "EVALSHA";
+    argv[1] = use_src ? s->src : s->sha;
+    argv[2] = nkbuf;
+    for (i = 0; i < 3; i++)
+        lens[i] = strlen(argv[i]);
+    for (i = 0; i < args->argc; i++) {
+        argv[3 + i] = args->argv[i];
+        lens[3 + i] = args->lens[i];
+    }
+    return args->argc + 3;
+}
+
+int scripts_is_noscript(const char *errstr, size_t len)
+{
+    return len >= 8 && strncmp(errstr, "NOSCRIPT", 8) == 0;
+}

@@ -1,0 +1,19 @@
+-- finish: write the final fields of a job, set its final TTL and drop it from
+-- the worker's processing list, atomically; fenced like update.
+-- KEYS[1] job hash, KEYS[2] the worker's processing list
+-- ARGV[1] attempt, ARGV[2] TTL (s), ARGV[3] job id, ARGV[4..] field, value ...
+-- Returns 'ok', or (nothing written but the list entry) the reason as update.
+redis.call('LREM', KEYS[2], 1, ARGV[3])
+local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt')
+if not cur[1] then
+  return 'missing'
+end
+if cur[1] ~= 'running' then
+  return cur[1]
+end
+if cur[2] ~= ARGV[1] then
+  return 'fenced'
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 'ok'

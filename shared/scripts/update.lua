@@ -1,0 +1,19 @@
+-- update: write fields of a running job, fenced by its attempt number.
+-- KEYS[1] job hash
+-- ARGV[1] attempt the writer runs, ARGV[2] TTL (s), ARGV[3..] field, value ...
+-- Returns 'ok' after writing; otherwise writes nothing and returns the job's
+-- state ('canceled', ...), 'missing' when it expired, or 'fenced' when another
+-- attempt owns it.
+local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt')
+if not cur[1] then
+  return 'missing'
+end
+if cur[1] ~= 'running' then
+  return cur[1]
+end
+if cur[2] ~= ARGV[1] then
+  return 'fenced'
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 'ok'

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# run-all.sh BUILD_DIR: runs every test suite against the binaries in BUILD_DIR.
+# Starts its own redis-server on a free loopback port in a temp dir, runs the
+# cmocka unit tests, then each tests/e2e/test_*.sh, stops what it started, and
+# ends with one line "N passed, N failed" summing every suite.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+BUILD=${1:-build}
+export BUILD
+export STAGEQ_TEST_TMP
+STAGEQ_TEST_TMP=$(mktemp -d /tmp/stageq-test.XXXXXX)
+source tests/e2e/lib.sh
+
+passed=0
+failed=0
+failed_suites=""
+
+cleanup() {
+  redis_stop_all
+  rm -rf "$STAGEQ_TEST_TMP"
+}
+trap cleanup EXIT INT TERM
+
+# Unit tests (cmocka prints its summary on stderr).
+for t in "$BUILD"/tests/unit/test_*; do
+  [ -x "$t" ] || continue
+  case "$t" in *.o|*.d) continue ;; esac
+  out=$("$t" 2>&1)
+  rc=$?
+  p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+  f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+  p=${p:-0}; f=${f:-0}
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi   # crashed or sanitizer report
+  passed=$((passed + p)); failed=$((failed + f))
+  if [ "$f" -ne 0 ]; then
+    printf '%s\n' "$out" | tail -40
+    failed_suites="$failed_suites $(basename "$t")"
+  fi
+  echo "unit $(basename "$t"): $p passed, $f failed"
+done
+
+# End-to-end suites: each gets the shared Redis and its own key prefix.
+redis_start main
+export REDIS_PORT="$REDIS_PORT_main"
+for s in tests/e2e/test_*.sh; do
+  [ -f "$s" ] || continue
+  name=$(basename "$s" .sh)
+  log="$STAGEQ_TEST_TMP/$name.log"
+  timeout 600 bash "$s" >"$log" 2>&1
+  rc=$?
+  p=$(grep -c '^ok ' "$log")
+  f=$(grep -c '^not ok ' "$log")
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "not ok - $name exited with $rc" >>"$log"; fi
+  passed=$((passed + p)); failed=$((failed + f))
+  if [ "$f" -ne 0 ]; then
+    echo "---- $name (last lines of its log) ----"
+    tail -60 "$log"
+    failed_suites="$failed_suites $name"
+  fi
+  echo "e2e $name: $p passed, $f failed"
+done
+
+[ -n "$failed_suites" ] && echo "failed suites:$failed_suites"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,231 @@
+/* supervisor: the prefork parent (OpenBSD proc.c in spirit). Forks N children,
+ * reaps them, respawns the dead with backoff instead of giving up, and on
+ * SIGTERM/SIGINT asks them to stop, waiting grace_s before SIGKILL. Signals
+ * are blocked here and taken synchronously with sigtimedwait: no handlers. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "worker.h"
+
+#define SUP_RESPAWN_MIN_MS 100
+#define SUP_RESPAWN_MAX_MS 10000
+#define SUP_STABLE_MS 10000 /* a child that lived this long resets its backoff */
+
+struct slot {
+    pid_t pid;           /* 0 = not running */
+    int64_t started_ms;
+    int64_t respawn_at;  /* monotonic ms; 0 = now */
+    int backoff_ms;
+};
+
+static volatile sig_atomic_t child_stop;
+
+static void child_on_signal(int sig)
+{
+    (void)sig;
+    child_stop = 1;
+}
+
+static pid_t sup_spawn(const struct worker_config *cfg, const struct redis_url *url,
+                       const struct pipeline_set *pipelines, int index, const sigset_t *oldmask)
+{
+    pid_t parent = getpid(), pid = fork();
+
+    if (pid != 0)
+        return pid; /* parent, or -1 */
+    {
+        struct sigaction sa;
+        int code;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = child_on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        sa.sa_handler = SIG_DFL;
+        sigaction(SIGCHLD, &sa, NULL);
+        sigprocmask(SIG_SETMASK, oldmask, NULL);
+        /* The child must not outlive a supervisor killed with -9. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(0);
+        code = worker_child_main(cfg, url, pipelines, index);
+        fflush(NULL);
+        _exit(code);
+    }
+}
+
+static void sup_describe_status(int status, char *buf, size_t cap)
+{
+    if (WIFEXITED(status))
+        snprintf(buf, cap, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, cap, "was killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, cap, "stopped (status %d)", status);
+}
+
+/* Reaps every exited child; returns how many are still running. */
+static int sup_reap(struct slot *slots, int n, int is_stopping)
+{
+    int status, i, running = 0;
+    pid_t pid;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (i = 0; i < n; i++) {
+            char why[96];
+            int64_t lived;
+
+            if (slots[i].pid != pid)
+                continue;
+            slots[i].pid = 0;
+            sup_describe_status(status, why, sizeof(why));
+            if (is_stopping) {
+                log_info("child %d (pid %d) %s", i + 1, (int)pid, why);
+                break;
+            }
+            lived = clock_mono_ms() - slots[i].started_ms;
+            if (lived >= SUP_STABLE_MS)
+                slots[i].backoff_ms = SUP_RESPAWN_MIN_MS;
+            else
+                slots[i].backoff_ms = slots[i].backoff_ms ? slots[i].backoff_ms * 2 : SUP_RESPAWN_MIN_MS;
+            if (slots[i].backoff_ms > SUP_RESPAWN_MAX_MS)
+                slots[i].backoff_ms = SUP_RESPAWN_MAX_MS;
+            slots[i].respawn_at = clock_mono_ms() + slots[i].backoff_ms;
+            log_warnx("child %d (pid %d) %s after %lld ms; restarting in %d ms", i + 1, (int)pid,
+                      why, (long long)lived, slots[i].backoff_ms);
+            break;
+        }
+    }
+    for (i = 0; i < n; i++)
+        running += slots[i].pid != 0;
+    return running;
+}
+
+int supervisor_run(const struct worker_config *cfg, const struct redis_url *url,
+                   const struct pipeline_set *pipelines)
+{
+    sigset_t set, oldmask;
+    struct slot *slots;
+    int n = cfg->concurrency, i, stopping = 0;
+    int64_t stop_deadline = 0;
+
+    slots = calloc((size_t)n, sizeof(*slots));
+    if (slots == NULL) {
+        log_errx("out of memory");
+        return 1;
+    }
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, &oldmask);
+    log_info("starting %d worker process(es) on queue '%s'", n, cfg->queue);
+
+    for (;;) {
+        struct timespec tick = {0, 200 * 1000000L};
+        siginfo_t si;
+        int sig, running;
+
+        running = sup_reap(slots, n, stopping);
+        if (stopping) {
+            if (running == 0)
+                break;
+            if (clock_mono_ms() >= stop_deadline) {
+                log_warnx("grace period of %d s is over: killing %d child(ren)", cfg->grace_s,
+                          running);
+                for (i = 0; i < n; i++)
+                    if (slots[i].pid > 0)
+                        kill(slots[i].pid, SIGKILL);
+                stop_deadline = INT64_MAX;
+            }
+        } else {
+            for (i = 0; i < n; i++) {
+                pid_t pid;
+                if (slots[i].pid != 0 || clock_mono_ms() < slots[i].respawn_at)
+                    continue;
+                pid = sup_spawn(cfg, url, pipelines, i + 1, &oldmask);
+                if (pid < 0) {
+                    log_warn("fork");
+                    slots[i].respawn_at = clock_mono_ms() + SUP_RESPAWN_MAX_MS;
+                    continue;
+                }
+                slots[i].pid = pid;
+                slots[i].started_ms = clock_mono_ms();
+            }
+        }
+        sig = sigtimedwait(&set, &si, &tick);
+        if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
+            log_info("%s: stopping %d child(ren), grace %d s", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                     sup_reap(slots, n, 1), cfg->grace_s);
+            stopping = 1;
+            stop_deadline = clock_mono_ms() + (int64_t)cfg->grace_s * 1000;
+            for (i = 0; i < n; i++)
+                if (slots[i].pid > 0)
+                    kill(slots[i].pid, SIGTERM);
+        }
+    }
+    free(slots);
+    log_info("stopped");
+    return 0;
+}
+
+int worker_child_main(const struct worker_config *cfg, const struct redis_url *url,
+                      const struct pipeline_set *pipelines, int index)
+{
+    struct worker w;
+    char host[128], role[32];
+    int failures = 0;
+
+    memset(&w, 0, sizeof(w));
+    w.cfg = cfg;
+    w.pipelines = pipelines;
+    w.index = index;
+    w.stop = &child_stop;
+    snprintf(role, sizeof(role), "worker/%d", index);
+    log_set_role(role);
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
+    snprintf(w.id, sizeof(w.id), "%s:%d", host, (int)getpid());
+    if (keys_queue(w.queue_key, sizeof(w.queue_key), cfg->prefix, cfg->queue) < 0 ||
+        keys_processing(w.processing_key, sizeof(w.processing_key), cfg->prefix, w.id) < 0) {
+        log_errx("key names too long");
+        return 1;
+    }
+    w.rc = rconn_new(url, cfg->redis_timeout_ms);
+    if (w.rc == NULL) {
+        log_errx("out of memory");
+        return 1;
+    }
+    log_debug("ready as %s", w.id);
+    while (!child_stop) {
+        char id[IDS_MAX_LEN + 1];
+        redisReply *hash;
+        int got = fetch_next(&w, id, &hash);
+
+        if (got < 0) {
+            worker_sleep_ms(&w, rconn_backoff_ms(++failures, WORKER_BACKOFF_MAX_MS));
+            continue;
+        }
+        if (failures > 0)
+            log_info("redis is reachable again");
+        failures = 0;
+        if (got == 1) {
+            run_job(&w, id, hash);
+            freeReplyObject(hash);
+        }
+    }
+    log_debug("stopping after %lld job(s)", w.jobs_done);
+    rconn_free(w.rc);
+    return 0;
+}

@@ -1,0 +1,72 @@
+/* worker.h: what the worker's modules share (beanstalkd's dat.h in spirit). */
+#ifndef STAGEQ_WORKER_H
+#define STAGEQ_WORKER_H
+
+#include <hiredis/hiredis.h>
+#include <signal.h>
+
+#include "ids.h"
+#include "keys.h"
+#include "pipeline.h"
+#include "rconn.h"
+#include "redis_url.h"
+
+#define WORKER_FETCH_TIMEOUT_S 1      /* BLMOVE wait; also how often stop is checked */
+#define WORKER_PROGRESS_MIN_MS 50     /* at most ~20 progress writes/s per job */
+#define WORKER_BACKOFF_MAX_MS 5000    /* Redis reconnect backoff cap */
+
+struct worker_config {
+    char redis_url[1024];
+    char prefix[KEYS_PREFIX_MAX_LEN + 1];
+    char queue[IDS_NAME_MAX_LEN + 1];
+    int concurrency;
+    int grace_s;
+    int redis_timeout_ms;
+    char log_format[8];
+    char log_level[8];
+};
+
+/* One worker child: its connection and names. */
+struct worker {
+    const struct worker_config *cfg;
+    const struct pipeline_set *pipelines;
+    struct rconn *rc;
+    int index;                        /* 1..concurrency */
+    char id[256];                     /* host:pid */
+    char queue_key[KEYS_MAX_LEN];
+    char processing_key[KEYS_MAX_LEN];
+    volatile sig_atomic_t *stop;      /* set by SIGTERM/SIGINT in the child */
+    long long jobs_done;
+};
+
+/* supervisor.c: forks cfg->concurrency children running worker_child_main,
+ * respawns the dead with backoff, and on SIGTERM/SIGINT stops them (SIGKILL
+ * after grace_s). Returns the process exit code (0 after a clean stop). */
+int supervisor_run(const struct worker_config *cfg, const struct redis_url *url,
+                   const struct pipeline_set *pipelines);
+
+/* The body of one child; returns its exit code. */
+int worker_child_main(const struct worker_config *cfg, const struct redis_url *url,
+                      const struct pipeline_set *pipelines, int index);
+
+/* fetch.c: waits up to WORKER_FETCH_TIMEOUT_S for a queued job, moves it onto
+ * this worker's processing list (BLMOVE) and marks it running (start.lua).
+ * Returns 1 with id filled and *hash the job's HGETALL reply (caller frees
+ * with freeReplyObject), 0 when nothing runnable arrived, -1 on a Redis error. */
+int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash);
+
+/* run.c: runs a started job through its stages, writing every change to
+ * Redis; never fails the process. Borrows hash. */
+void run_job(struct worker *w, const char *id, const redisReply *hash);
+
+/* wredis.c: runs a script or a command and retries through Redis outages with backoff, so that a state change is never
+ * dropped: it gives up only when the worker is stopping and grace_s has passed
+ * since the first failure. Returns a reply the caller frees, or NULL when it
+ * gave up. A REDIS_REPLY_ERROR reply is returned as such (not retried). */
+redisReply *wredis_script(struct worker *w, enum script_id id, int nkeys, const struct rargv *args);
+redisReply *wredis_command(struct worker *w, const struct rargv *args);
+
+/* Sleeps ms milliseconds unless *stop is set (checked every 50 ms). */
+void worker_sleep_ms(const struct worker *w, int ms);
+
+#endif

@@ -1,0 +1,64 @@
+/* wredis: the worker's Redis calls, retried through outages with backoff. A
+ * job's state change is never silently dropped: the call gives up only when
+ * the worker is stopping and its grace period has run out. */
+#include <time.h>
+
+#include "clock.h"
+#include "log.h"
+#include "worker.h"
+
+void worker_sleep_ms(const struct worker *w, int ms)
+{
+    while (ms > 0 && !(w->stop != NULL && *w->stop)) {
+        int step = ms < 50 ? ms : 50;
+        struct timespec ts = {0, (long)step * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= step;
+    }
+}
+
+static redisReply *wredis_call(struct worker *w, int is_script, enum script_id id, int nkeys,
+                               const struct rargv *args)
+{
+    int64_t first_fail = 0;
+    int attempt = 0;
+    struct sq_err err;
+
+    for (;;) {
+        redisReply *r = is_script ? rconn_script(w->rc, id, nkeys, args, &err)
+                                  : rconn_command(w->rc, args, &err);
+        if (r != NULL) {
+            if (attempt > 0)
+                log_info("redis is back after %d failed attempt(s)", attempt);
+            return r;
+        }
+        if (args->is_oom)
+            return NULL;
+        if (attempt == 0) {
+            first_fail = clock_mono_ms();
+            log_warnx("%s; retrying with backoff", err.msg);
+        }
+        attempt++;
+        if (*w->stop && clock_mono_ms() - first_fail > (int64_t)w->cfg->grace_s * 1000) {
+            log_warnx("giving up on redis: stopping and the grace period is over");
+            return NULL;
+        }
+        /* While stopping, sleep without being cut short by the stop flag. */
+        if (*w->stop) {
+            struct timespec ts = {0, 200 * 1000000L};
+            nanosleep(&ts, NULL);
+        } else {
+            worker_sleep_ms(w, rconn_backoff_ms(attempt, WORKER_BACKOFF_MAX_MS));
+        }
+    }
+}
+
+redisReply *wredis_script(struct worker *w, enum script_id id, int nkeys, const struct rargv *args)
+{
+    return wredis_call(w, 1, id, nkeys, args);
+}
+
+redisReply *wredis_command(struct worker *w, const struct rargv *args)
+{
+    return wredis_call(w, 0, SCRIPT_COUNT, 0, args);
+}
