@@ -80,6 +80,8 @@ $(BUILD)/tests/unit/test_demo: $(BUILD)/tests/unit/test_demo.o $(BUILD)/worker/s
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBSTAGEQ)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SHARED) -lcmocka -lm
 
+.SECONDARY: $(UNIT_TESTS:%=$(BUILD)/tests/unit/%.o)
+
 deps:
 	$(Q)sh deploy/install-deps.sh build
 

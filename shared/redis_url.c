@@ -96,7 +96,7 @@ int redis_url_parse(const char *text, struct redis_url *out, struct sq_err *err)
     out->kind = REDIS_URL_TCP;
     p = text + 8;
     slash = strchr(p, '/');
-    at = memchr(p, '@', slash ? (size_t)(slash - p) : strlen(p));
+    at = memrchr(p, '@', slash ? (size_t)(slash - p) : strlen(p)); /* a password may hold '@' */
     if (at != NULL) {
         const char *c = memchr(p, ':', (size_t)(at - p));
         if (c == NULL) {

@@ -76,15 +76,15 @@ start_worker() {
   SQ_PIDS="$SQ_PIDS $WORKER_PID"
 }
 
-# stop_pid PID [timeout_s]: SIGTERM, wait, SIGKILL; prints the exit status.
+# stop_pid PID [timeout_s]: SIGTERM, wait, SIGKILL; sets STOP_RC to the exit
+# status (not in a $(...) subshell: only this shell can wait for its children).
 stop_pid() {
-  local pid=$1 t=${2:-10} i rc
+  local pid=$1 t=${2:-10} i
   kill -TERM "$pid" 2>/dev/null
   for i in $(seq 1 $((t * 20))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
   kill -KILL "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
-  rc=$?
-  echo "$rc"
+  STOP_RC=$?
 }
 
 stop_all() {

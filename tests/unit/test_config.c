@@ -1,0 +1,357 @@
+/* Unit tests for shared/config: defaults < environment < flags, the bounded
+ * integer parser, error texts that name the option, and the usage text. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+struct tcfg {
+    int port;
+    int level;
+    char name[8]; /* at most 7 bytes */
+    char tag[16];
+};
+
+#define ENV_PORT "STAGEQ_TEST_CFG_PORT"
+#define ENV_LEVEL "STAGEQ_TEST_CFG_LEVEL"
+#define ENV_NAME "STAGEQ_TEST_CFG_NAME"
+
+static const struct cfg_option opts[] = {
+    {"port", ENV_PORT, CFG_INT, 1, 65535, "8080", offsetof(struct tcfg, port), 0, "listen port"},
+    {"level", ENV_LEVEL, CFG_INT, -5, 5, "-2", offsetof(struct tcfg, level), 0, "a signed knob"},
+    {"name", ENV_NAME, CFG_STRING, 0, 0, "stageq", offsetof(struct tcfg, name),
+     sizeof(((struct tcfg *)0)->name), "a short name"},
+    {"tag", NULL, CFG_STRING, 0, 0, "", offsetof(struct tcfg, tag), sizeof(((struct tcfg *)0)->tag),
+     "an optional tag"},
+};
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+/* cfg_load takes char **: it never writes through it, so casting literals is safe. */
+#define LOAD(cfg, err, ...)                                                                        \
+    load_args((cfg), (err), (const char *[]){"prog", __VA_ARGS__},                                 \
+              sizeof((const char *[]){"prog", __VA_ARGS__}) / sizeof(const char *))
+
+static enum cfg_result load_args(struct tcfg *cfg, struct sq_err *err, const char **args, size_t n)
+{
+    char *argv[16];
+    size_t i;
+
+    assert_true(n <= 16);
+    for (i = 0; i < n; i++)
+        argv[i] = (char *)args[i];
+    memset(cfg, 0x5a, sizeof(*cfg));
+    memset(err, 0, sizeof(*err));
+    return cfg_load(opts, NOPTS, cfg, (int)n, argv, err);
+}
+
+static int clear_env(void **state)
+{
+    (void)state;
+    unsetenv(ENV_PORT);
+    unsetenv(ENV_LEVEL);
+    unsetenv(ENV_NAME);
+    return 0;
+}
+
+static void test_defaults(void **state)
+{
+    struct tcfg c;
+    struct sq_err err;
+    char *argv[] = {(char *)"prog", NULL};
+
+    (void)state;
+    memset(&c, 0x5a, sizeof(c));
+    assert_int_equal(cfg_load(opts, NOPTS, &c, 1, argv, &err), CFG_OK);
+    assert_int_equal(c.port, 8080);
+    assert_int_equal(c.level, -2);
+    assert_string_equal(c.name, "stageq");
+    assert_string_equal(c.tag, "");
+}
+
+static void test_env_overrides_default(void **state)
+{
+    struct tcfg c;
+    struct sq_err err;
+    char *argv[] = {(char *)"prog", NULL};
+
+    (void)state;
+    setenv(ENV_PORT, "9090", 1);
+    setenv(ENV_NAME, "fromenv", 1);
+    memset(&c, 0x5a, sizeof(c));
+    assert_int_equal(cfg_load(opts, NOPTS, &c, 1, argv, &err), CFG_OK);
+    assert_int_equal(c.port, 9090);
+    assert_int_equal(c.level, -2);
+    assert_string_equal(c.name, "fromenv");
+}
+
+static void test_flag_overrides_env(void **state)
+{
+    struct tcfg c;
+    struct sq_err err;
+    char *argv[] = {(char *)"prog", (char *)"--port=7070", (char *)"--name", (char *)"flag"};
+
+    (void)state;
+    setenv(ENV_PORT, "9090", 1);
+    setenv(ENV_NAME, "fromenv", 1);
+    setenv(ENV_LEVEL, "3", 1);
+    assert_int_equal(cfg_load(opts, NOPTS, &c, 4, argv, &err), CFG_OK);
+    assert_int_equal(c.port, 7070);
+    assert_string_equal(c.name, "flag");
+    assert_int_equal(c.level, 3); /* env still applies where no flag was given */
+}
+
+static void test_flag_forms(void **state)
+{
+    struct tcfg c;
+    struct sq_err err;
+
+    (void)state;
+    assert_int_equal(LOAD(&c, &err, "--port=1", "--level", "-5", "--name", "a=b", "--tag=x y"),
+                     CFG_OK);
+    assert_int_equal(c.port, 1);
+    assert_int_equal(c.level, -5);
+    assert_string_equal(c.name, "a=b");
+    assert_string_equal(c.tag, "x y");
+
+    /* --flag=value with '=' in the value and an empty string value */
+    assert_int_equal(LOAD(&c, &err, "--name=k=v", "--tag="), CFG_OK);
+    assert_string_equal(c.name, "k=v");
+    assert_string_equal(c.tag, "");
+
+    /* the last occurrence wins; a value may start with dashes */
+    assert_int_equal(LOAD(&c, &err, "--port", "65535", "--port=2", "--tag", "--x"), CFG_OK);
+    assert_int_equal(c.port, 2);
+    assert_string_equal(c.tag, "--x");
+
+    /* exactly size-1 bytes fit */
+    assert_int_equal(LOAD(&c, &err, "--name=1234567"), CFG_OK);
+    assert_string_equal(c.name, "1234567");
+}
+
+static void test_help(void **state)
+{
+    struct tcfg c;
+    struct sq_err err;
+
+    (void)state;
+    assert_int_equal(LOAD(&c, &err, "--help"), CFG_HELP);
+    assert_int_equal(LOAD(&c, &err, "-h"), CFG_HELP);
+    assert_int_equal(LOAD(&c, &err, "--port=5", "-h", "--bogus"), CFG_HELP);
+    /* "--help" as the value of an option is a value, not a request for help */
+    assert_int_equal(LOAD(&c, &err, "--tag", "--help"), CFG_OK);
+    assert_string_equal(c.tag, "--help");
+}
+
+static void test_unknown_and_unexpected(void **state)
+{
+    struct tcfg c;
+    struct sq_err err;
+
+    (void)state;
+    assert_int_equal(LOAD(&c, &err, "--bogus=1"), CFG_ERROR);
+    assert_string_equal(err.msg, "unknown option '--bogus=1' (see --help)");
+    assert_int_equal(LOAD(&c, &err, "--por", "1"), CFG_ERROR); /* no prefix matching */
+    assert_string_equal(err.msg, "unknown option '--por' (see --help)");
+    assert_int_equal(LOAD(&c, &err, "--portx=1"), CFG_ERROR);
+    assert_string_equal(err.msg, "unknown option '--portx=1' (see --help)");
+    assert_int_equal(LOAD(&c, &err, "-p", "1"), CFG_ERROR);
+    assert_string_equal(err.msg, "unexpected argument '-p' (see --help)");
+    assert_int_equal(LOAD(&c, &err, "positional"), CFG_ERROR);
+    assert_string_equal(err.msg, "unexpected argument 'positional' (see --help)");
+}
+
+static void test_missing_value(void **state)
+{
+    struct tcfg c;
+    struct sq_err err;
+
+    (void)state;
+    assert_int_equal(LOAD(&c, &err, "--port=80", "--name"), CFG_ERROR);
+    assert_string_equal(err.msg, "option --name needs a value");
+    assert_int_equal(LOAD(&c, &err, "--port"), CFG_ERROR);
+    assert_string_equal(err.msg, "option --port needs a value");
+    /* --port= gives an empty value, which is not an integer */
+    assert_int_equal(LOAD(&c, &err, "--port="), CFG_ERROR);
+    assert_string_equal(err.msg, "flag (--port): is empty");
+}
+
+static void test_bad_int_flags(void **state)
+{
+    struct tcfg c;
+    struct sq_err err;
+
+    (void)state;
+    assert_int_equal(LOAD(&c, &err, "--port=0"), CFG_ERROR);
+    assert_string_equal(err.msg, "flag (--port): 0 is out of range [1, 65535]");
+    assert_int_equal(LOAD(&c, &err, "--port", "65536"), CFG_ERROR);
+    assert_string_equal(err.msg, "flag (--port): 65536 is out of range [1, 65535]");
+    assert_int_equal(LOAD(&c, &err, "--level=-6"), CFG_ERROR);
+    assert_string_equal(err.msg, "flag (--level): -6 is out of range [-5, 5]");
+    assert_int_equal(LOAD(&c, &err, "--port=12x"), CFG_ERROR);
+    assert_string_equal(err.msg, "flag (--port): '12x' is not an integer");
+    assert_int_equal(LOAD(&c, &err, "--port", ""), CFG_ERROR);
+    assert_string_equal(err.msg, "flag (--port): is empty");
+    assert_int_equal(LOAD(&c, &err, "--port=99999999999999999999"), CFG_ERROR);
+    assert_string_equal(err.msg, "flag (--port): '99999999999999999999' is not an integer");
+    assert_int_equal(LOAD(&c, &err, "--port=0x10"), CFG_ERROR);
+    assert_string_equal(err.msg, "flag (--port): '0x10' is not an integer");
+    assert_int_equal(LOAD(&c, &err, "--port=1.5"), CFG_ERROR);
+    assert_string_equal(err.msg, "flag (--port): '1.5' is not an integer");
+}
+
+static void test_too_long_string(void **state)
+{
+    struct tcfg c;
+    struct sq_err err;
+
+    (void)state;
+    assert_int_equal(LOAD(&c, &err, "--name=12345678"), CFG_ERROR);
+    assert_string_equal(err.msg, "flag (--name): longer than 7 bytes");
+    setenv(ENV_NAME, "waytoolong", 1);
+    assert_int_equal(LOAD(&c, &err, "--port=5"), CFG_ERROR);
+    assert_string_equal(err.msg, ENV_NAME " (--name): longer than 7 bytes");
+}
+
+static void test_bad_env(void **state)
+{
+    struct tcfg c;
+    struct sq_err err;
+
+    (void)state;
+    setenv(ENV_PORT, "abc", 1);
+    /* the environment is checked even when a flag follows */
+    assert_int_equal(LOAD(&c, &err, "--port=5"), CFG_ERROR);
+    assert_string_equal(err.msg, ENV_PORT " (--port): 'abc' is not an integer");
+    setenv(ENV_PORT, "", 1);
+    assert_int_equal(LOAD(&c, &err, "--tag=t"), CFG_ERROR);
+    assert_string_equal(err.msg, ENV_PORT " (--port): is empty");
+    setenv(ENV_PORT, "70000", 1);
+    assert_int_equal(LOAD(&c, &err, "--tag=t"), CFG_ERROR);
+    assert_string_equal(err.msg, ENV_PORT " (--port): 70000 is out of range [1, 65535]");
+}
+
+static void test_bad_default(void **state)
+{
+    static const struct cfg_option bad[] = {
+        {"port", NULL, CFG_INT, 1, 10, "11", offsetof(struct tcfg, port), 0, "p"},
+    };
+    struct tcfg c;
+    struct sq_err err;
+    char *argv[] = {(char *)"prog", NULL};
+
+    (void)state;
+    assert_int_equal(cfg_load(bad, 1, &c, 1, argv, &err), CFG_ERROR);
+    assert_string_equal(err.msg, "default (--port): 11 is out of range [1, 10]");
+}
+
+static void test_parse_int(void **state)
+{
+    struct sq_err err;
+    long long v;
+
+    (void)state;
+    v = 42;
+    assert_int_equal(cfg_parse_int("1", 1, 10, &v, &err), 0);
+    assert_int_equal(v, 1);
+    assert_int_equal(cfg_parse_int("10", 1, 10, &v, &err), 0);
+    assert_int_equal(v, 10);
+    assert_int_equal(cfg_parse_int("-10", -10, -1, &v, &err), 0);
+    assert_int_equal(v, -10);
+    assert_int_equal(cfg_parse_int("-0", 0, 0, &v, &err), 0);
+    assert_int_equal(v, 0);
+
+    v = 42;
+    assert_int_equal(cfg_parse_int("0", 1, 10, &v, &err), -1);
+    assert_string_equal(err.msg, "0 is out of range [1, 10]");
+    assert_int_equal(v, 42); /* untouched on error */
+    assert_int_equal(cfg_parse_int("11", 1, 10, &v, &err), -1);
+    assert_string_equal(err.msg, "11 is out of range [1, 10]");
+    assert_int_equal(cfg_parse_int("-11", -10, -1, &v, &err), -1);
+    assert_string_equal(err.msg, "-11 is out of range [-10, -1]");
+    assert_int_equal(cfg_parse_int("-1", 0, 5, &v, &err), -1);
+    assert_string_equal(err.msg, "-1 is out of range [0, 5]");
+
+    assert_int_equal(cfg_parse_int("", 0, 5, &v, &err), -1);
+    assert_string_equal(err.msg, "is empty");
+    assert_int_equal(cfg_parse_int(NULL, 0, 5, &v, &err), -1);
+    assert_string_equal(err.msg, "is empty");
+    assert_int_equal(cfg_parse_int("12x", 0, 100, &v, &err), -1);
+    assert_string_equal(err.msg, "'12x' is not an integer");
+    assert_int_equal(cfg_parse_int("x", 0, 100, &v, &err), -1);
+    assert_string_equal(err.msg, "'x' is not an integer");
+    assert_int_equal(cfg_parse_int("-", 0, 100, &v, &err), -1);
+    assert_string_equal(err.msg, "'-' is not an integer");
+    assert_int_equal(cfg_parse_int("5 ", 0, 100, &v, &err), -1);
+    assert_string_equal(err.msg, "'5 ' is not an integer");
+    assert_int_equal(v, 42);
+
+    /* the whole long long range, and one past either end */
+    assert_int_equal(cfg_parse_int("9223372036854775807", 0, INT64_MAX, &v, &err), 0);
+    assert_true(v == INT64_MAX);
+    assert_int_equal(cfg_parse_int("-9223372036854775808", INT64_MIN, 0, &v, &err), 0);
+    assert_true(v == INT64_MIN);
+    assert_int_equal(cfg_parse_int("9223372036854775808", 0, INT64_MAX, &v, &err), -1);
+    assert_string_equal(err.msg, "'9223372036854775808' is not an integer");
+    assert_int_equal(cfg_parse_int("-9223372036854775809", INT64_MIN, 0, &v, &err), -1);
+    assert_string_equal(err.msg, "'-9223372036854775809' is not an integer");
+    assert_int_equal(cfg_parse_int("99999999999999999999", 0, 100, &v, &err), -1);
+    assert_string_equal(err.msg, "'99999999999999999999' is not an integer");
+
+    /* a NULL err is allowed */
+    assert_int_equal(cfg_parse_int("zz", 0, 100, &v, NULL), -1);
+}
+
+static void test_usage(void **state)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    (void)state;
+    assert_non_null(f);
+    cfg_usage(f, "stageq-test", "Does test things.", opts, NOPTS);
+    assert_int_equal(fclose(f), 0);
+    assert_non_null(buf);
+    assert_int_equal(strlen(buf), len);
+
+    assert_non_null(strstr(buf, "usage: stageq-test [--option=value ...]\nDoes test things.\n"));
+    assert_non_null(strstr(buf, "  --port             " ENV_PORT "   8080\n"
+                                "      listen port [1..65535]\n"));
+    assert_non_null(strstr(buf, "  --level            " ENV_LEVEL "  -2\n"
+                                "      a signed knob [-5..5]\n"));
+    assert_non_null(strstr(buf, "  --name             " ENV_NAME "   stageq\n"
+                                "      a short name\n"));
+    /* no environment variable and an empty default */
+    assert_non_null(strstr(buf, "  --tag" "                                     \"\"\n"
+                                "      an optional tag\n"));
+    assert_non_null(strstr(buf, "-h, --help"));
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_defaults, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_env_overrides_default, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_flag_overrides_env, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_flag_forms, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_help, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_unknown_and_unexpected, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_missing_value, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_bad_int_flags, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_too_long_string, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_bad_env, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_bad_default, clear_env, clear_env),
+        cmocka_unit_test(test_parse_int),
+        cmocka_unit_test(test_usage),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

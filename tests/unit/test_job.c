@@ -1,0 +1,397 @@
+/* Unit tests for shared/job: state names, TTLs, overall progress, the fields
+ * of a new job's hash and the status JSON built from a hash. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "job.h"
+#include "json.h"
+
+static void test_state_names(void **state)
+{
+    static const struct {
+        enum job_state s;
+        const char *name;
+    } all[] = {{JOB_QUEUED, "queued"},
+               {JOB_RUNNING, "running"},
+               {JOB_SUCCEEDED, "succeeded"},
+               {JOB_FAILED, "failed"},
+               {JOB_CANCELED, "canceled"}};
+    enum job_state s;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        assert_string_equal(job_state_name(all[i].s), all[i].name);
+        s = (enum job_state)99;
+        assert_int_equal(job_state_parse(all[i].name, &s), 0);
+        assert_int_equal(s, all[i].s);
+    }
+    assert_string_equal(job_state_name((enum job_state)5), "unknown");
+    assert_string_equal(job_state_name((enum job_state)-1), "unknown");
+
+    s = JOB_RUNNING;
+    assert_int_equal(job_state_parse("unknown", &s), -1);
+    assert_int_equal(job_state_parse("", &s), -1);
+    assert_int_equal(job_state_parse("Queued", &s), -1);
+    assert_int_equal(job_state_parse("queued ", &s), -1);
+    assert_int_equal(job_state_parse("cancelled", &s), -1);
+    assert_int_equal(job_state_parse(NULL, &s), -1);
+    assert_int_equal(s, JOB_RUNNING); /* untouched on failure */
+}
+
+static void test_state_is_final(void **state)
+{
+    (void)state;
+    assert_false(job_state_is_final(JOB_QUEUED));
+    assert_false(job_state_is_final(JOB_RUNNING));
+    assert_true(job_state_is_final(JOB_SUCCEEDED));
+    assert_true(job_state_is_final(JOB_FAILED));
+    assert_true(job_state_is_final(JOB_CANCELED));
+}
+
+static void test_ttl_for(void **state)
+{
+    (void)state;
+    assert_int_equal(job_ttl_for(JOB_QUEUED, 3600), JOB_ACTIVE_TTL_S);
+    assert_int_equal(job_ttl_for(JOB_RUNNING, 3600), 604800);
+    assert_int_equal(job_ttl_for(JOB_SUCCEEDED, 3600), 3600);
+    assert_int_equal(job_ttl_for(JOB_CANCELED, 3600), 3600);
+    assert_int_equal(job_ttl_for(JOB_FAILED, 3600), 3600 * JOB_FAILED_TTL_FACTOR);
+    assert_int_equal(job_ttl_for(JOB_FAILED, 3600), 25200);
+    /* the longest accepted TTL does not overflow once multiplied */
+    assert_true(job_ttl_for(JOB_FAILED, JOB_RESULT_TTL_MAX_S) == 220752000LL);
+    /* a final state never gets a TTL below one second */
+    assert_int_equal(job_ttl_for(JOB_SUCCEEDED, 0), 1);
+    assert_int_equal(job_ttl_for(JOB_SUCCEEDED, -5), 1);
+    assert_int_equal(job_ttl_for(JOB_FAILED, 0), 7);
+}
+
+static void test_overall_progress(void **state)
+{
+    (void)state;
+    assert_true(job_overall_progress(1, 4, 0.5) == 0.125);
+    assert_true(job_overall_progress(1, 4, 0.0) == 0.0);
+    assert_true(job_overall_progress(3, 4, 0.5) == 0.625);
+    assert_true(job_overall_progress(4, 4, 1.0) == 1.0);
+    assert_true(job_overall_progress(2, 2, 0.0) == 0.5);
+    /* progress outside [0, 1] is clamped before use */
+    assert_true(job_overall_progress(2, 4, 1.5) == 0.5);
+    assert_true(job_overall_progress(2, 4, -3.0) == 0.25);
+    assert_true(job_overall_progress(2, 4, NAN) == 0.25);
+    assert_true(job_overall_progress(2, 4, INFINITY) == 0.5);
+    /* a stage past the count clamps to 1; nonsense counts give 0 */
+    assert_true(job_overall_progress(5, 4, 0.5) == 1.0);
+    assert_true(job_overall_progress(1, 0, 0.5) == 0.0);
+    assert_true(job_overall_progress(1, -1, 0.5) == 0.0);
+    assert_true(job_overall_progress(0, 4, 0.5) == 0.0);
+    assert_true(job_overall_progress(-1, 4, 0.5) == 0.0);
+}
+
+static void test_new_fields_demo(void **state)
+{
+    static const char *const want[] = {
+        "HSET", "stageq:job:job-1", /* what the caller had added before */
+        "id", "job-1",
+        "pipeline", "demo",
+        "queue", "fast",
+        "state", "queued",
+        "attempt", "0",
+        "max_attempts", "1",
+        "input", "{\"n\":3}",
+        "stage", "0",
+        "stage_count", "4",
+        "progress", "0",
+        "overall_progress", "0",
+        "created_at", "2025-11-25T16:48:14.123Z",
+        "updated_at", "2025-11-25T16:48:14.123Z",
+        "result_ttl_s", "7200",
+        "stage.1.name", "generate",
+        "stage.1.state", "pending",
+        "stage.2.name", "transform",
+        "stage.2.state", "pending",
+        "stage.3.name", "sort",
+        "stage.3.state", "pending",
+        "stage.4.name", "summarize",
+        "stage.4.state", "pending",
+    };
+    struct sq_err err;
+    struct pipeline_set *set = pipeline_set_new_builtin(3600, &err);
+    const struct pipeline *demo;
+    struct job_new jn;
+    struct rargv v;
+    size_t i;
+
+    (void)state;
+    assert_non_null(set);
+    demo = pipeline_set_find(set, "demo");
+    assert_non_null(demo);
+    assert_int_equal(demo->nstages, 4);
+
+    memset(&jn, 0, sizeof(jn));
+    jn.id = "job-1";
+    jn.pipeline = demo;
+    jn.queue = "fast";
+    jn.input_json = "{\"n\":3}";
+    jn.result_ttl_s = 7200;
+    jn.now_ms = 1764089294123LL;
+
+    rargv_init(&v);
+    assert_int_equal(rargv_add(&v, "HSET"), 0);
+    assert_int_equal(rargv_add(&v, "stageq:job:job-1"), 0);
+    assert_int_equal(job_new_fields(&v, &jn), 0);
+    assert_int_equal(v.is_oom, 0);
+    assert_int_equal(v.argc, sizeof(want) / sizeof(want[0]));
+    for (i = 0; i < v.argc; i++) {
+        if (strcmp(v.argv[i], want[i]) != 0)
+            fail_msg("argv[%zu] = '%s', expected '%s'", i, v.argv[i], want[i]);
+        assert_int_equal(v.lens[i], strlen(want[i]));
+    }
+    rargv_free(&v);
+    assert_int_equal(v.argc, 0);
+    assert_null(v.argv);
+
+    /* the one-stage echo pipeline */
+    jn.pipeline = pipeline_set_find(set, "echo");
+    assert_non_null(jn.pipeline);
+    rargv_init(&v);
+    assert_int_equal(job_new_fields(&v, &jn), 0);
+    assert_int_equal(v.argc, 2 * 14 + 2 * 2);
+    assert_string_equal(v.argv[17], "1"); /* stage_count */
+    assert_string_equal(v.argv[28], "stage.1.name");
+    assert_string_equal(v.argv[29], "echo");
+    assert_string_equal(v.argv[30], "stage.1.state");
+    assert_string_equal(v.argv[31], "pending");
+    rargv_free(&v);
+
+    assert_null(pipeline_set_find(set, "nope"));
+    pipeline_set_free(set);
+    pipeline_set_free(NULL);
+    rargv_free(NULL);
+}
+
+/* A hash literal: an array of C strings, field, value, field, value... */
+#define HASH(name, ...)                                                                            \
+    static const char *const name##_fv[] = {__VA_ARGS__};                                          \
+    size_t name##_lens[sizeof(name##_fv) / sizeof(name##_fv[0])];                                 \
+    struct job_hash name = {name##_fv, name##_lens, sizeof(name##_fv) / sizeof(name##_fv[0])};     \
+    fill_lens(name##_fv, name##_lens, name.n)
+
+static void fill_lens(const char *const *fv, size_t *lens, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        lens[i] = strlen(fv[i]);
+}
+
+/* Prints obj and compares with want. */
+static void assert_json(const cJSON *obj, const char *want)
+{
+    char *out = json_print(obj);
+    char copy[2048];
+
+    assert_non_null(out);
+    snprintf(copy, sizeof(copy), "%s", out);
+    cJSON_free(out);
+    if (strcmp(copy, want) != 0)
+        fail_msg("got\n%s\nexpected\n%s", copy, want);
+}
+
+static void test_hash_get(void **state)
+{
+    HASH(h, "id", "j1", "state", "running", "empty", "");
+
+    (void)state;
+    assert_string_equal(job_hash_get(&h, "id"), "j1");
+    assert_string_equal(job_hash_get(&h, "state"), "running");
+    assert_string_equal(job_hash_get(&h, "empty"), "");
+    assert_null(job_hash_get(&h, "j1")); /* values are not names */
+    assert_null(job_hash_get(&h, "ID"));
+    assert_null(job_hash_get(&h, "missing"));
+}
+
+static void test_status_running(void **state)
+{
+    HASH(h, "id", "j1", "pipeline", "demo", "queue", "default", "state", "running", "attempt", "1",
+         "max_attempts", "3", "input", "{\"n\":3,\"s\":\"\xC3\xA9\"}", "stage", "2", "stage_name",
+         "transform", "stage_count", "4", "progress", "0.5", "message", "halfway",
+         "overall_progress", "0.375", "created_at", "2025-11-25T16:48:14.123Z", "started_at",
+         "2025-11-25T16:48:15.000Z", "updated_at", "2025-11-25T16:48:16.500Z", "worker", "w1/3",
+         "result_ttl_s", "3600", "stage.1.name", "generate", "stage.1.state", "succeeded",
+         "stage.1.started_at", "2025-11-25T16:48:15.000Z", "stage.1.finished_at",
+         "2025-11-25T16:48:16.000Z", "stage.1.output", "{\"count\":3,\"items\":[1,2,3]}",
+         "stage.2.name", "transform", "stage.2.state", "running", "stage.2.started_at",
+         "2025-11-25T16:48:16.000Z", "stage.3.name", "sort", "stage.3.state", "pending",
+         "stage.4.name", "summarize", "stage.4.state", "pending");
+    cJSON *o;
+    const cJSON *v, *stages, *s;
+
+    (void)state;
+    o = job_status_json(&h);
+    assert_non_null(o);
+
+    v = json_get(o, "progress");
+    assert_true(cJSON_IsNumber(v));
+    assert_true(v->valuedouble == 0.5);
+    v = json_get(o, "overall_progress");
+    assert_true(cJSON_IsNumber(v));
+    assert_true(v->valuedouble == 0.375);
+    v = json_get(o, "attempt");
+    assert_true(cJSON_IsNumber(v));
+    assert_true(v->valuedouble == 1.0);
+    v = json_get(o, "input");
+    assert_true(cJSON_IsObject(v));
+    assert_string_equal(cJSON_GetStringValue(json_get(v, "s")), "\xC3\xA9");
+
+    stages = json_get(o, "stages");
+    assert_true(cJSON_IsArray(stages));
+    assert_int_equal(cJSON_GetArraySize(stages), 4);
+    s = cJSON_GetArrayItem(stages, 0);
+    assert_string_equal(cJSON_GetStringValue(json_get(s, "state")), "succeeded");
+    assert_true(cJSON_IsObject(json_get(s, "output")));
+    assert_true(json_get(json_get(s, "output"), "count")->valuedouble == 3.0);
+    s = cJSON_GetArrayItem(stages, 1);
+    assert_string_equal(cJSON_GetStringValue(json_get(s, "name")), "transform");
+    assert_string_equal(cJSON_GetStringValue(json_get(s, "state")), "running");
+    assert_null(json_get(s, "finished_at")); /* absent, not null */
+    assert_null(json_get(s, "output"));
+
+    assert_json(o, "{\"id\":\"j1\",\"pipeline\":\"demo\",\"queue\":\"default\",\"state\":\"running\","
+                   "\"attempt\":1,\"max_attempts\":3,\"stage\":2,\"stage_name\":\"transform\","
+                   "\"stage_count\":4,\"progress\":0.5,\"message\":\"halfway\","
+                   "\"overall_progress\":0.375,\"stages\":["
+                   "{\"name\":\"generate\",\"state\":\"succeeded\","
+                   "\"started_at\":\"2025-11-25T16:48:15.000Z\","
+                   "\"finished_at\":\"2025-11-25T16:48:16.000Z\","
+                   "\"output\":{\"count\":3,\"items\":[1,2,3]}},"
+                   "{\"name\":\"transform\",\"state\":\"running\","
+                   "\"started_at\":\"2025-11-25T16:48:16.000Z\"},"
+                   "{\"name\":\"sort\",\"state\":\"pending\"},"
+                   "{\"name\":\"summarize\",\"state\":\"pending\"}],"
+                   "\"input\":{\"n\":3,\"s\":\"\xC3\xA9\"},"
+                   "\"created_at\":\"2025-11-25T16:48:14.123Z\","
+                   "\"started_at\":\"2025-11-25T16:48:15.000Z\","
+                   "\"updated_at\":\"2025-11-25T16:48:16.500Z\",\"finished_at\":null,"
+                   "\"worker\":\"w1/3\",\"result_ttl_s\":3600,\"result\":null,\"error\":null}");
+    cJSON_Delete(o);
+}
+
+static void test_status_finished(void **state)
+{
+    HASH(h, "id", "j2", "pipeline", "echo", "queue", "default", "state", "failed", "attempt", "3",
+         "max_attempts", "3", "input", "[]", "stage", "1", "stage_name", "echo", "stage_count", "1",
+         "progress", "1", "overall_progress", "1", "finished_at", "2025-11-25T16:50:00.000Z",
+         "stage.1.name", "echo", "stage.1.state", "failed", "stage.1.output", "not json",
+         "result", "{\"sum\":6,\"list\":[1,2,3]}", "error",
+         "{\"code\":\"stage_failed\",\"message\":\"boom\",\"stage\":\"echo\"}");
+    cJSON *o;
+
+    (void)state;
+    o = job_status_json(&h);
+    assert_non_null(o);
+    assert_true(cJSON_IsObject(json_get(o, "result")));
+    assert_true(cJSON_IsObject(json_get(o, "error")));
+    assert_string_equal(cJSON_GetStringValue(json_get(json_get(o, "error"), "code")),
+                        "stage_failed");
+    assert_json(o, "{\"id\":\"j2\",\"pipeline\":\"echo\",\"queue\":\"default\",\"state\":\"failed\","
+                   "\"attempt\":3,\"max_attempts\":3,\"stage\":1,\"stage_name\":\"echo\","
+                   "\"stage_count\":1,\"progress\":1,\"message\":null,\"overall_progress\":1,"
+                   "\"stages\":[{\"name\":\"echo\",\"state\":\"failed\",\"output\":\"not json\"}],"
+                   "\"input\":[],\"created_at\":null,\"started_at\":null,\"updated_at\":null,"
+                   "\"finished_at\":\"2025-11-25T16:50:00.000Z\",\"worker\":null,"
+                   "\"result_ttl_s\":null,\"result\":{\"sum\":6,\"list\":[1,2,3]},"
+                   "\"error\":{\"code\":\"stage_failed\",\"message\":\"boom\",\"stage\":\"echo\"}}");
+    cJSON_Delete(o);
+}
+
+static void test_status_missing_and_odd(void **state)
+{
+    HASH(minimal, "id", "j3");
+    HASH(odd, "id", "j4", "attempt", "x1", "max_attempts", "", "progress", "half", "stage_count",
+         "2", "stage.2.name", "b", "message", "", "input", "{broken", "result_ttl_s",
+         "99999999999999999999");
+    cJSON *o;
+
+    (void)state;
+    o = job_status_json(&minimal);
+    assert_non_null(o);
+    assert_json(o, "{\"id\":\"j3\",\"pipeline\":null,\"queue\":null,\"state\":null,"
+                   "\"attempt\":null,\"max_attempts\":null,\"stage\":null,\"stage_name\":null,"
+                   "\"stage_count\":null,\"progress\":null,\"message\":null,"
+                   "\"overall_progress\":null,\"stages\":[],\"input\":null,\"created_at\":null,"
+                   "\"started_at\":null,\"updated_at\":null,\"finished_at\":null,"
+                   "\"worker\":null,\"result_ttl_s\":null,\"result\":null,\"error\":null}");
+    cJSON_Delete(o);
+
+    o = job_status_json(&odd);
+    assert_non_null(o);
+    /* a non-numeric attempt stays a string; an empty one is null */
+    assert_true(cJSON_IsString(json_get(o, "attempt")));
+    assert_string_equal(cJSON_GetStringValue(json_get(o, "attempt")), "x1");
+    assert_true(cJSON_IsNull(json_get(o, "max_attempts")));
+    assert_string_equal(cJSON_GetStringValue(json_get(o, "progress")), "half");
+    assert_true(cJSON_IsNull(json_get(o, "message")));
+    assert_string_equal(cJSON_GetStringValue(json_get(o, "input")), "{broken");
+    assert_string_equal(cJSON_GetStringValue(json_get(o, "result_ttl_s")),
+                        "99999999999999999999");
+    /* stages without fields: name null, state pending */
+    assert_json(json_get(o, "stages"),
+                "[{\"name\":null,\"state\":\"pending\"},{\"name\":\"b\",\"state\":\"pending\"}]");
+    cJSON_Delete(o);
+}
+
+static void test_status_empty(void **state)
+{
+    struct job_hash h = {NULL, NULL, 0};
+    static const char *const one[] = {"id"};
+    size_t lens[1] = {2};
+    struct job_hash odd = {one, lens, 1};
+
+    (void)state;
+    assert_null(job_status_json(&h));
+    assert_null(job_status_json(NULL));
+    assert_null(job_status_json(&odd));
+}
+
+static void test_status_stage_count_bounds(void **state)
+{
+    HASH(neg, "id", "j5", "stage_count", "-3");
+    HASH(big, "id", "j6", "stage_count", "100000");
+    cJSON *o;
+
+    (void)state;
+    o = job_status_json(&neg);
+    assert_non_null(o);
+    assert_int_equal(cJSON_GetArraySize(json_get(o, "stages")), 0);
+    cJSON_Delete(o);
+    o = job_status_json(&big);
+    assert_non_null(o);
+    assert_int_equal(cJSON_GetArraySize(json_get(o, "stages")), PIPELINE_MAX_STAGES);
+    cJSON_Delete(o);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_state_names),
+        cmocka_unit_test(test_state_is_final),
+        cmocka_unit_test(test_ttl_for),
+        cmocka_unit_test(test_overall_progress),
+        cmocka_unit_test(test_new_fields_demo),
+        cmocka_unit_test(test_hash_get),
+        cmocka_unit_test(test_status_running),
+        cmocka_unit_test(test_status_finished),
+        cmocka_unit_test(test_status_missing_and_odd),
+        cmocka_unit_test(test_status_empty),
+        cmocka_unit_test(test_status_stage_count_bounds),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

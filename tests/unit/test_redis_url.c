@@ -1,0 +1,301 @@
+/* Unit tests for shared/redis_url: the accepted URL forms, every rejected
+ * form we know of, and that redis_url_describe never shows the password. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "redis_url.h"
+
+static void parse_ok(const char *text, struct redis_url *u)
+{
+    struct sq_err err;
+
+    memset(&err, 0, sizeof(err));
+    if (redis_url_parse(text, u, &err) != 0)
+        fail_msg("'%s' was refused: %s", text, err.msg);
+}
+
+/* Parses text, expects a refusal whose message contains want. */
+static void parse_bad(const char *text, const char *want)
+{
+    struct redis_url u;
+    struct sq_err err;
+
+    memset(&err, 0, sizeof(err));
+    if (redis_url_parse(text, &u, &err) != -1)
+        fail_msg("'%s' was accepted", text);
+    if (strstr(err.msg, want) == NULL)
+        fail_msg("'%s': message '%s' lacks '%s'", text, err.msg, want);
+}
+
+static void test_host_only(void **state)
+{
+    struct redis_url u;
+
+    (void)state;
+    parse_ok("redis://localhost", &u);
+    assert_int_equal(u.kind, REDIS_URL_TCP);
+    assert_string_equal(u.host, "localhost");
+    assert_int_equal(u.port, 6379);
+    assert_int_equal(u.db, 0);
+    assert_string_equal(u.user, "");
+    assert_string_equal(u.password, "");
+    assert_string_equal(u.path, "");
+
+    parse_ok("redis://10.0.0.7/", &u); /* empty db after the slash = 0 */
+    assert_string_equal(u.host, "10.0.0.7");
+    assert_int_equal(u.port, 6379);
+    assert_int_equal(u.db, 0);
+}
+
+static void test_host_port(void **state)
+{
+    struct redis_url u;
+
+    (void)state;
+    parse_ok("redis://cache.internal:7000", &u);
+    assert_int_equal(u.kind, REDIS_URL_TCP);
+    assert_string_equal(u.host, "cache.internal");
+    assert_int_equal(u.port, 7000);
+    assert_int_equal(u.db, 0);
+
+    parse_ok("redis://h:1", &u);
+    assert_int_equal(u.port, 1);
+    parse_ok("redis://h:65535/15", &u);
+    assert_int_equal(u.port, 65535);
+    assert_int_equal(u.db, 15);
+}
+
+static void test_password_port_db(void **state)
+{
+    struct redis_url u;
+
+    (void)state;
+    parse_ok("redis://:s3cret@redis.example:6380/2", &u);
+    assert_string_equal(u.user, "");
+    assert_string_equal(u.password, "s3cret");
+    assert_string_equal(u.host, "redis.example");
+    assert_int_equal(u.port, 6380);
+    assert_int_equal(u.db, 2);
+}
+
+static void test_user_password_db(void **state)
+{
+    struct redis_url u;
+
+    (void)state;
+    parse_ok("redis://alice:pw@host/3", &u);
+    assert_string_equal(u.user, "alice");
+    assert_string_equal(u.password, "pw");
+    assert_string_equal(u.host, "host");
+    assert_int_equal(u.port, 6379);
+    assert_int_equal(u.db, 3);
+}
+
+static void test_password_only(void **state)
+{
+    struct redis_url u;
+
+    (void)state;
+    parse_ok("redis://hunter2@host", &u);
+    assert_string_equal(u.user, "");
+    assert_string_equal(u.password, "hunter2");
+    assert_string_equal(u.host, "host");
+    assert_int_equal(u.port, 6379);
+    assert_int_equal(u.db, 0);
+}
+
+static void test_percent_escapes(void **state)
+{
+    struct redis_url u;
+
+    (void)state;
+    parse_ok("redis://bob:p%40ss%3Aw%2fd%25@host:6390/1", &u);
+    assert_string_equal(u.user, "bob");
+    assert_string_equal(u.password, "p@ss:w/d%");
+    assert_string_equal(u.host, "host");
+    assert_int_equal(u.port, 6390);
+    assert_int_equal(u.db, 1);
+
+    parse_ok("redis://us%65r:%40@h", &u); /* escapes in the user too */
+    assert_string_equal(u.user, "user");
+    assert_string_equal(u.password, "@");
+}
+
+static void test_ipv6(void **state)
+{
+    struct redis_url u;
+
+    (void)state;
+    parse_ok("redis://[::1]:6379/1", &u);
+    assert_int_equal(u.kind, REDIS_URL_TCP);
+    assert_string_equal(u.host, "::1");
+    assert_int_equal(u.port, 6379);
+    assert_int_equal(u.db, 1);
+
+    parse_ok("redis://:pw@[fe80::1:2]", &u);
+    assert_string_equal(u.host, "fe80::1:2");
+    assert_string_equal(u.password, "pw");
+    assert_int_equal(u.port, 6379);
+    assert_int_equal(u.db, 0);
+
+    parse_bad("redis://[::1", "unterminated IPv6");
+    parse_bad("redis://[]:6379", "unterminated IPv6");
+    parse_bad("redis://[::1]x", "bad or missing host");
+}
+
+static void test_unix(void **state)
+{
+    struct redis_url u;
+
+    (void)state;
+    parse_ok("unix:///tmp/r.sock", &u);
+    assert_int_equal(u.kind, REDIS_URL_UNIX);
+    assert_string_equal(u.path, "/tmp/r.sock");
+    assert_int_equal(u.db, 0);
+    assert_string_equal(u.host, "");
+
+    parse_ok("unix:///tmp/r.sock?db=4", &u);
+    assert_int_equal(u.kind, REDIS_URL_UNIX);
+    assert_string_equal(u.path, "/tmp/r.sock");
+    assert_int_equal(u.db, 4);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    parse_bad("http://x", "must start with redis:// or unix://");
+    parse_bad("", "must start with redis:// or unix://");
+    parse_bad("REDIS://host", "must start with redis:// or unix://");
+    parse_bad("redis://", "bad or missing host");
+    parse_bad("redis://:6379", "bad or missing host");
+    parse_bad("redis://:pw@", "bad or missing host");
+    parse_bad("redis:///3", "bad or missing host");
+    parse_bad("redis://host:0", "port 0 is out of range [1, 65535]");
+    parse_bad("redis://host:65536", "port 65536 is out of range [1, 65535]");
+    parse_bad("redis://host:abc", "port 'abc' is not an integer");
+    parse_bad("redis://host:", "bad port");
+    parse_bad("redis://host:/1", "bad port");
+    parse_bad("redis://host:123456789", "bad port");
+    parse_bad("redis://host/abc", "database 'abc' is not an integer");
+    parse_bad("redis://host/-1", "database -1 is out of range");
+    parse_bad("redis://host/1/2", "database '1/2' is not an integer");
+    parse_bad("unix://relative", "absolute socket path");
+    parse_bad("unix://", "absolute socket path");
+    parse_bad("unix://?db=1", "absolute socket path");
+    parse_bad("unix:///x?foo=1", "only ?db=N");
+    parse_bad("unix:///x?db=", "database is empty");
+    parse_bad("unix:///x?db=a", "database 'a' is not an integer");
+}
+
+static void test_bad_escapes(void **state)
+{
+    (void)state;
+    parse_bad("redis://:p%4@host", "bad user or password");   /* one hex digit, then '@' */
+    parse_bad("redis://:p%@host", "bad user or password");    /* '%' at the end */
+    parse_bad("redis://:p%zz@host", "bad user or password");  /* not hex */
+    parse_bad("redis://:p%4g@host", "bad user or password");
+    parse_bad("redis://:a%00b@host", "bad user or password"); /* NUL */
+    parse_bad("redis://u%00:pw@host", "bad user or password");
+    parse_bad("redis://pw%00@host", "bad user or password");
+}
+
+static void test_too_long(void **state)
+{
+    struct redis_url u;
+    char text[700], host[300], pw[300];
+
+    (void)state;
+    /* host: 255 bytes fit, 256 do not */
+    memset(host, 'h', 255);
+    host[255] = '\0';
+    snprintf(text, sizeof(text), "redis://%s:6379", host);
+    parse_ok(text, &u);
+    assert_int_equal(strlen(u.host), 255);
+    memset(host, 'h', 256);
+    host[256] = '\0';
+    snprintf(text, sizeof(text), "redis://%s:6379", host);
+    parse_bad(text, "bad or missing host");
+    snprintf(text, sizeof(text), "redis://[%s]:6379", host);
+    parse_bad(text, "bad or missing host");
+
+    /* password: 255 bytes fit, 256 do not */
+    memset(pw, 'p', 255);
+    pw[255] = '\0';
+    snprintf(text, sizeof(text), "redis://:%s@h", pw);
+    parse_ok(text, &u);
+    assert_int_equal(strlen(u.password), 255);
+    memset(pw, 'p', 256);
+    pw[256] = '\0';
+    snprintf(text, sizeof(text), "redis://:%s@h", pw);
+    parse_bad(text, "bad user or password");
+
+    /* unix path: 107 bytes fit, 108 do not */
+    memset(host, 'x', 107);
+    host[0] = '/';
+    host[107] = '\0';
+    snprintf(text, sizeof(text), "unix://%s", host);
+    parse_ok(text, &u);
+    assert_int_equal(strlen(u.path), 107);
+    memset(host, 'x', 108);
+    host[0] = '/';
+    host[108] = '\0';
+    snprintf(text, sizeof(text), "unix://%s", host);
+    parse_bad(text, "absolute socket path");
+}
+
+static void test_describe(void **state)
+{
+    struct redis_url u;
+    char buf[512];
+
+    (void)state;
+    parse_ok("redis://alice:topsecret@host:6380/2", &u);
+    redis_url_describe(&u, buf, sizeof(buf));
+    assert_string_equal(buf, "redis://***@host:6380/2");
+    assert_null(strstr(buf, "topsecret"));
+
+    parse_ok("redis://host", &u);
+    redis_url_describe(&u, buf, sizeof(buf));
+    assert_string_equal(buf, "redis://host:6379/0");
+
+    parse_ok("redis://:pw@[::1]:7000/1", &u);
+    redis_url_describe(&u, buf, sizeof(buf));
+    assert_string_equal(buf, "redis://***@[::1]:7000/1");
+
+    parse_ok("unix:///tmp/r.sock?db=4", &u);
+    redis_url_describe(&u, buf, sizeof(buf));
+    assert_string_equal(buf, "unix:///tmp/r.sock?db=4");
+
+    /* a short buffer is truncated, never overrun */
+    parse_ok("redis://:pw@host", &u);
+    memset(buf, 'Z', sizeof(buf));
+    redis_url_describe(&u, buf, 8);
+    assert_string_equal(buf, "redis:/");
+    assert_int_equal(buf[8], 'Z');
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_host_only),
+        cmocka_unit_test(test_host_port),
+        cmocka_unit_test(test_password_port_db),
+        cmocka_unit_test(test_user_password_db),
+        cmocka_unit_test(test_password_only),
+        cmocka_unit_test(test_percent_escapes),
+        cmocka_unit_test(test_ipv6),
+        cmocka_unit_test(test_unix),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_bad_escapes),
+        cmocka_unit_test(test_too_long),
+        cmocka_unit_test(test_describe),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
