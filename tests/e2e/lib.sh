@@ -49,6 +49,11 @@ redis_stop_all() {
 
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 
+# flush_prefix PREFIX: deletes every key under PREFIX: (a suite's own keys).
+flush_prefix() {
+  rcli --scan --pattern "$1:*" | xargs -r redis-cli -p "$REDIS_PORT" DEL >/dev/null
+}
+
 # start_api NAME [flags...]: starts stageq-api on a free port; sets API_URL and
 # API_PID. Env STAGEQ_* from the caller applies.
 start_api() {

@@ -1,0 +1,186 @@
+/* api.h: private header of stageq-api, shared by its modules only (like
+ * beanstalkd's dat.h). Nothing in shared/ may include it. */
+#ifndef STAGEQ_API_H
+#define STAGEQ_API_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "err.h"
+#include "ids.h"
+#include "keys.h"
+#include "pipeline.h"
+#include "rargv.h"
+#include "redis_url.h"
+#include "scripts.h"
+
+#define API_PORT_FILE_MAX 4096 /* bytes of --port-file, with the NUL */
+
+/* The whole configuration of the API process, filled by main.c's option table. */
+struct api_config {
+    char redis_url[1024];
+    char listen[320];
+    char prefix[KEYS_PREFIX_MAX_LEN + 1];
+    int result_ttl_s;
+    int max_body; /* bytes */
+    int redis_timeout_ms;
+    char log_format[8];
+    char log_level[8];
+    char port_file[API_PORT_FILE_MAX];
+};
+
+struct rasync;
+struct server;
+
+/* Process-wide state, owned by main(); every module borrows it. */
+struct api {
+    struct event_base *base;
+    const struct api_config *cfg;
+    struct rasync *rasync;
+    struct pipeline_set *pipelines;
+    struct server *server;
+    size_t inflight;  /* requests received and not yet answered */
+    bool is_draining; /* shutting down: leave the loop once inflight is 0 */
+};
+
+/* ---- rasync.c: the asynchronous Redis connection ---- */
+
+enum rasync_err {
+    RASYNC_OK = 0,
+    RASYNC_UNAVAILABLE, /* not connected, connection lost, or out of memory */
+    RASYNC_TIMEOUT,     /* no reply within the command timeout */
+};
+
+/* Called exactly once per accepted command: with the reply (borrowed, valid
+ * only during the call; a Redis error is a REDIS_REPLY_ERROR reply) and
+ * RASYNC_OK, or with NULL and the reason. Must not call rasync_free. */
+typedef void rasync_cb(const redisReply *reply, enum rasync_err err, void *arg);
+
+/* Returns a new handle the caller frees with rasync_free, already connecting
+ * on base (a TCP host name is resolved here, once, blocking). timeout_ms
+ * bounds every command. NULL with err set when the name does not resolve or
+ * memory ran out. Borrows base; copies url. */
+struct rasync *rasync_new(struct event_base *base, const struct redis_url *url, int timeout_ms,
+                          struct sq_err *err);
+
+/* True once connected, authenticated and on the right database. */
+bool rasync_is_ready(const struct rasync *ra);
+
+/* Sends the command args (binary safe; borrowed, may be freed on return).
+ * Returns 0 when sent: cb will be called exactly once, later (never from
+ * inside this call). Returns -1 without calling cb when Redis is not
+ * connected or memory ran out: the caller answers "unavailable" itself. */
+int rasync_command(struct rasync *ra, const struct rargv *args, rasync_cb *cb, void *arg);
+
+/* Runs script id with EVALSHA, and again with EVAL when Redis answers
+ * NOSCRIPT. args holds the nkeys keys, then the arguments; its contents are
+ * taken in every case (args is left empty, ready for rargv_free). Same
+ * return and callback contract as rasync_command. */
+int rasync_script(struct rasync *ra, enum script_id id, int nkeys, struct rargv *args,
+                  rasync_cb *cb, void *arg);
+
+/* Closes the connection; every pending callback not yet called gets NULL and
+ * RASYNC_UNAVAILABLE before this returns. NULL-safe. */
+void rasync_free(struct rasync *ra);
+
+/* ---- server.c: evhttp setup, limits, listener ---- */
+
+/* Parses "host:port" or "[v6addr]:port" (port 0..65535; 0 = any free port)
+ * into host[cap] and *port. 0, or -1 with err set. */
+int server_parse_listen(const char *text, char *host, size_t cap, int *port, struct sq_err *err);
+
+/* Returns a new server bound to api->cfg->listen and answering through
+ * routes_dispatch, or NULL with err set (cannot bind, cannot write the port
+ * file, out of memory). Logs "listening on HOST:PORT" and writes the port to
+ * api->cfg->port_file when set. The caller frees it with server_free. */
+struct server *server_new(struct api *api, struct sq_err *err);
+
+/* Stops accepting connections; open ones are served until server_free. */
+void server_stop_accepting(struct server *srv);
+
+/* Closes every connection and frees the server. NULL-safe. */
+void server_free(struct server *srv);
+
+/* ---- routes.c: the route table and the life of a request ---- */
+
+/* One request between routing and its reply. Created by routes_dispatch,
+ * freed by the routes_reply_* call that answers it. */
+struct api_req {
+    struct api *api;
+    struct evhttp_request *req;
+    enum evhttp_cmd_type method;
+    struct evkeyvalq query;     /* parsed query string */
+    char id[IDS_MAX_LEN + 1];   /* the {id} of the path, or the id of a new job */
+    int64_t start_ms;           /* monotonic */
+    char log_path[128];         /* printable copy of the path for the access log */
+};
+
+/* The evhttp general callback (arg: struct api *): routes the request and
+ * answers it, now or later, exactly once. */
+void routes_dispatch(struct evhttp_request *req, void *arg);
+
+/* Answers ar with status and body printed as JSON (Content-Type
+ * application/json). body is borrowed; ar is freed: do not use it after. */
+void routes_reply_json(struct api_req *ar, int status, const cJSON *body);
+
+/* Same with body[0..len) already JSON text. */
+void routes_reply_raw(struct api_req *ar, int status, const char *body, size_t len);
+
+/* ---- errors.c: the one error -> HTTP map ---- */
+
+enum api_err {
+    API_ERR_MALFORMED_JSON = 0,
+    API_ERR_INVALID_REQUEST,
+    API_ERR_INVALID_ID,
+    API_ERR_NOT_FOUND,
+    API_ERR_METHOD_NOT_ALLOWED,
+    API_ERR_DUPLICATE_ID,
+    API_ERR_PAYLOAD_TOO_LARGE,
+    API_ERR_UNSUPPORTED_MEDIA_TYPE,
+    API_ERR_MISSING_FIELD,
+    API_ERR_INVALID_FIELD,
+    API_ERR_UNKNOWN_FIELD,
+    API_ERR_UNKNOWN_PIPELINE,
+    API_ERR_REDIS_UNAVAILABLE,
+    API_ERR_INTERNAL,
+    API_ERR_COUNT
+};
+
+/* The HTTP status and the code string of e (an unknown e is "internal", 500). */
+void errors_http(enum api_err e, int *status, const char **code);
+
+/* Answers ar with {"error":{"code","message"}} and e's status (plus
+ * Retry-After for redis_unavailable). ar is freed. */
+void errors_reply(struct api_req *ar, enum api_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Answers ar with 503 redis_unavailable, the message saying why (err from a
+ * rasync callback, or RASYNC_UNAVAILABLE when sending failed). ar is freed. */
+void errors_reply_redis(struct api_req *ar, enum rasync_err err);
+
+/* Length of the longest prefix of s (a NUL-terminated UTF-8 string) that is at
+ * most max bytes and does not cut a character: for "%.*s" of client text. */
+int errors_clip(const char *s, size_t max);
+
+/* ---- health.c ---- */
+
+/* GET /healthz: 200 {"status":"ok"}, never touches Redis. */
+void health_live(struct api_req *ar);
+/* GET /readyz: PING; 200 {"status":"ready","redis":"ok"} or 503. */
+void health_ready(struct api_req *ar);
+
+/* ---- jobs.c ---- */
+
+/* POST /v1/jobs: validates and submits a job; 202 once it is in Redis. */
+void jobs_submit(struct api_req *ar);
+/* GET|HEAD /v1/jobs/{id}: the job status, 404 when missing or expired. */
+void jobs_get(struct api_req *ar);
+
+#endif

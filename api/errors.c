@@ -1,0 +1,94 @@
+/* errors: the one map from an API error to its HTTP status and code string,
+ * and the JSON error reply {"error":{"code","message"}}. No other file picks
+ * an error status. */
+#include "api.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+static const struct {
+    int status;
+    const char *code;
+} errors_table[API_ERR_COUNT] = {
+    [API_ERR_MALFORMED_JSON] = {400, "malformed_json"},
+    [API_ERR_INVALID_REQUEST] = {400, "invalid_request"},
+    [API_ERR_INVALID_ID] = {400, "invalid_id"},
+    [API_ERR_NOT_FOUND] = {404, "not_found"},
+    [API_ERR_METHOD_NOT_ALLOWED] = {405, "method_not_allowed"},
+    [API_ERR_DUPLICATE_ID] = {409, "duplicate_id"},
+    [API_ERR_PAYLOAD_TOO_LARGE] = {413, "payload_too_large"},
+    [API_ERR_UNSUPPORTED_MEDIA_TYPE] = {415, "unsupported_media_type"},
+    [API_ERR_MISSING_FIELD] = {422, "missing_field"},
+    [API_ERR_INVALID_FIELD] = {422, "invalid_field"},
+    [API_ERR_UNKNOWN_FIELD] = {422, "unknown_field"},
+    [API_ERR_UNKNOWN_PIPELINE] = {422, "unknown_pipeline"},
+    [API_ERR_REDIS_UNAVAILABLE] = {503, "redis_unavailable"},
+    [API_ERR_INTERNAL] = {500, "internal"},
+};
+
+void errors_http(enum api_err e, int *status, const char **code)
+{
+    if ((unsigned)e >= API_ERR_COUNT || errors_table[e].code == NULL)
+        e = API_ERR_INTERNAL;
+    *status = errors_table[e].status;
+    *code = errors_table[e].code;
+}
+
+int errors_clip(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max + 1);
+
+    if (n <= max)
+        return (int)n;
+    n = max;
+    /* back off to the start of the character that crosses the limit */
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return (int)n;
+}
+
+void errors_reply(struct api_req *ar, enum api_err e, const char *fmt, ...)
+{
+    static const char oom_body[] =
+        "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+    char msg[512];
+    const char *code;
+    cJSON *body = NULL, *inner;
+    va_list ap;
+    int status, n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        msg[0] = '\0';
+    else if ((size_t)n >= sizeof(msg))
+        msg[errors_clip(msg, sizeof(msg) - 1)] = '\0'; /* whole characters only */
+    errors_http(e, &status, &code);
+    if (e == API_ERR_REDIS_UNAVAILABLE)
+        evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Retry-After", "1");
+    if (e == API_ERR_INTERNAL)
+        log_errx("%s: internal error: %s", ar->log_path, msg);
+    body = cJSON_CreateObject();
+    inner = cJSON_AddObjectToObject(body, "error");
+    if (inner == NULL || cJSON_AddStringToObject(inner, "code", code) == NULL ||
+        cJSON_AddStringToObject(inner, "message", msg) == NULL) {
+        routes_reply_raw(ar, 500, oom_body, sizeof(oom_body) - 1);
+        goto done;
+    }
+    routes_reply_json(ar, status, body);
+done:
+    cJSON_Delete(body);
+}
+
+void errors_reply_redis(struct api_req *ar, enum rasync_err err)
+{
+    if (err == RASYNC_TIMEOUT)
+        errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis did not answer within %d ms",
+                     ar->api->cfg->redis_timeout_ms);
+    else
+        errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis is unavailable, retry later");
+}

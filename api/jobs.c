@@ -1,0 +1,339 @@
+/* jobs: the /v1/jobs handlers. Submitting validates the request completely
+ * before touching Redis, and answers 202 only after the submit script put the
+ * job in Redis. Holds no job state: every answer is read from Redis. */
+#include "api.h"
+
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "clock.h"
+#include "job.h"
+#include "json.h"
+#include "log.h"
+
+#define JOBS_SHOW_MAX 64 /* bytes of client text quoted in an error message */
+#define JOBS_JSON_TYPE "application/json"
+
+/* The top-level members a submit request may have. */
+static const char *const jobs_submit_fields[] = {"pipeline", "input", "id", "queue",
+                                                 "result_ttl_s", NULL};
+
+/* A validated submit request; everything borrowed from the parsed body or the
+ * pipeline set. */
+struct jobs_submit_req {
+    const struct pipeline *pipeline;
+    const cJSON *input; /* NULL: null */
+    const char *id;     /* NULL: a new UUID */
+    const char *queue;
+    int result_ttl_s;
+};
+
+/* True for "application/json", any case, optionally followed by parameters. */
+static bool jobs_is_json_type(const char *ct)
+{
+    size_t n = sizeof(JOBS_JSON_TYPE) - 1;
+
+    if (ct == NULL)
+        return false;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    if (strncasecmp(ct, JOBS_JSON_TYPE, n) != 0)
+        return false;
+    ct += n;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    return *ct == '\0' || *ct == ';';
+}
+
+/* Refuses unknown and repeated members. 0, or -1 after answering ar. */
+static int jobs_check_members(struct api_req *ar, const cJSON *root)
+{
+    const cJSON *m, *o;
+    size_t i;
+
+    for (m = root->child; m != NULL; m = m->next) {
+        const char *name = m->string ? m->string : "";
+        for (i = 0; jobs_submit_fields[i] != NULL; i++)
+            if (strcmp(name, jobs_submit_fields[i]) == 0)
+                break;
+        if (jobs_submit_fields[i] == NULL) {
+            errors_reply(ar, API_ERR_UNKNOWN_FIELD, "unknown field '%.*s'",
+                         errors_clip(name, JOBS_SHOW_MAX), name);
+            return -1;
+        }
+        for (o = root->child; o != m; o = o->next) {
+            if (o->string != NULL && strcmp(o->string, name) == 0) {
+                errors_reply(ar, API_ERR_INVALID_FIELD, "field '%s' appears more than once",
+                             name);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Fills sr from the body object root. 0, or -1 after answering ar. */
+static int jobs_validate(struct api_req *ar, const cJSON *root, struct jobs_submit_req *sr)
+{
+    const cJSON *pipeline, *id, *queue, *ttl;
+    double d;
+
+    if (jobs_check_members(ar, root) < 0)
+        return -1;
+    pipeline = json_get(root, "pipeline");
+    if (pipeline == NULL) {
+        errors_reply(ar, API_ERR_MISSING_FIELD, "field 'pipeline' is required");
+        return -1;
+    }
+    if (!cJSON_IsString(pipeline)) {
+        errors_reply(ar, API_ERR_INVALID_FIELD, "field 'pipeline' must be a string");
+        return -1;
+    }
+    id = json_get(root, "id");
+    if (id != NULL) {
+        if (!cJSON_IsString(id) ||
+            !ids_is_valid(id->valuestring, strlen(id->valuestring), IDS_MAX_LEN)) {
+            errors_reply(ar, API_ERR_INVALID_ID,
+                         "field 'id' must be 1-%d characters of [A-Za-z0-9._:-], not . or ..",
+                         IDS_MAX_LEN);
+            return -1;
+        }
+        sr->id = id->valuestring;
+    }
+    queue = json_get(root, "queue");
+    if (queue != NULL) {
+        if (!cJSON_IsString(queue) ||
+            !ids_is_valid(queue->valuestring, strlen(queue->valuestring), IDS_NAME_MAX_LEN)) {
+            errors_reply(ar, API_ERR_INVALID_FIELD,
+                         "field 'queue' must be 1-%d characters of [A-Za-z0-9._:-], not . or ..",
+                         IDS_NAME_MAX_LEN);
+            return -1;
+        }
+        sr->queue = queue->valuestring;
+    }
+    ttl = json_get(root, "result_ttl_s");
+    if (ttl != NULL) {
+        d = cJSON_IsNumber(ttl) ? ttl->valuedouble : 0.0;
+        /* the range check first makes the cast to long long defined */
+        if (!cJSON_IsNumber(ttl) || !(d >= 1.0 && d <= (double)JOB_RESULT_TTL_MAX_S) ||
+            (double)(long long)d != d) {
+            errors_reply(ar, API_ERR_INVALID_FIELD,
+                         "field 'result_ttl_s' must be a whole number of seconds in [1, %d]",
+                         JOB_RESULT_TTL_MAX_S);
+            return -1;
+        }
+        sr->result_ttl_s = (int)d;
+    }
+    sr->input = json_get(root, "input");
+    sr->pipeline = pipeline_set_find(ar->api->pipelines, pipeline->valuestring);
+    if (sr->pipeline == NULL) {
+        errors_reply(ar, API_ERR_UNKNOWN_PIPELINE, "unknown pipeline '%.*s'",
+                     errors_clip(pipeline->valuestring, JOBS_SHOW_MAX), pipeline->valuestring);
+        return -1;
+    }
+    if (sr->queue == NULL)
+        sr->queue = sr->pipeline->queue;
+    if (ttl == NULL)
+        sr->result_ttl_s = sr->pipeline->result_ttl_s;
+    return 0;
+}
+
+static void jobs_submit_done(const redisReply *reply, enum rasync_err err, void *arg)
+{
+    struct api_req *ar = arg;
+    char url[sizeof("/v1/jobs/") + IDS_MAX_LEN], events[sizeof(url) + sizeof("/events")];
+    cJSON *body;
+
+    if (reply == NULL) {
+        errors_reply_redis(ar, err);
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        log_job(LOG_LEVEL_WARN, ar->id, "redis: submit failed: %.*s", (int)reply->len, reply->str);
+        errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis refused the job, retry later");
+        return;
+    }
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        errors_reply(ar, API_ERR_INTERNAL, "unexpected reply type %d from the submit script",
+                     reply->type);
+        return;
+    }
+    if (reply->integer == 0) {
+        errors_reply(ar, API_ERR_DUPLICATE_ID, "job %s already exists", ar->id);
+        return;
+    }
+    snprintf(url, sizeof(url), "/v1/jobs/%s", ar->id);
+    snprintf(events, sizeof(events), "%s/events", url);
+    body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "id", ar->id);
+    cJSON_AddStringToObject(body, "status_url", url);
+    cJSON_AddStringToObject(body, "events_url", events);
+    cJSON_AddStringToObject(body, "state", job_state_name(JOB_QUEUED));
+    log_job(LOG_LEVEL_DEBUG, ar->id, "job queued");
+    evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Location", url);
+    evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
+    routes_reply_json(ar, 202, body); /* NULL body (out of memory) becomes a 500 */
+    cJSON_Delete(body);
+}
+
+void jobs_submit(struct api_req *ar)
+{
+    const struct api_config *cfg = ar->api->cfg;
+    struct evhttp_request *req = ar->req;
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    size_t len = evbuffer_get_length(in);
+    struct jobs_submit_req sr = {0};
+    struct json_err jerr;
+    struct job_new jn;
+    char jkey[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], uuid[IDS_UUID_LEN];
+    const char *body;
+    cJSON *root = NULL;
+    char *input_text = NULL;
+    struct rargv args;
+
+    rargv_init(&args);
+    if (!jobs_is_json_type(ct)) {
+        errors_reply(ar, API_ERR_UNSUPPORTED_MEDIA_TYPE, "Content-Type must be %s",
+                     JOBS_JSON_TYPE);
+        goto done;
+    }
+    if (len > (size_t)cfg->max_body) {
+        errors_reply(ar, API_ERR_PAYLOAD_TOO_LARGE, "request body is larger than %d bytes",
+                     cfg->max_body);
+        goto done;
+    }
+    body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : NULL;
+    if (len > 0 && body == NULL) {
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory reading the body");
+        goto done;
+    }
+    root = json_parse_strict(body, len, JSON_MAX_DEPTH_DEFAULT, &jerr);
+    if (root == NULL) {
+        errors_reply(ar, API_ERR_MALFORMED_JSON, "malformed JSON body: %s", jerr.msg);
+        goto done;
+    }
+    if (!cJSON_IsObject(root)) {
+        errors_reply(ar, API_ERR_INVALID_REQUEST, "the request body must be a JSON object");
+        goto done;
+    }
+    if (jobs_validate(ar, root, &sr) < 0)
+        goto done;
+
+    if (sr.id == NULL) {
+        ids_new_uuid(uuid);
+        sr.id = uuid;
+    }
+    snprintf(ar->id, sizeof(ar->id), "%s", sr.id);
+    input_text = sr.input != NULL ? json_print(sr.input) : NULL;
+    if (sr.input != NULL && input_text == NULL) {
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory printing the input");
+        goto done;
+    }
+    if (keys_job(jkey, sizeof(jkey), cfg->prefix, ar->id) < 0 ||
+        keys_queue(qkey, sizeof(qkey), cfg->prefix, sr.queue) < 0) {
+        errors_reply(ar, API_ERR_INTERNAL, "key name too long");
+        goto done;
+    }
+    jn.id = ar->id;
+    jn.pipeline = sr.pipeline;
+    jn.queue = sr.queue;
+    jn.input_json = input_text != NULL ? input_text : "null";
+    jn.result_ttl_s = sr.result_ttl_s;
+    jn.now_ms = clock_now_ms();
+    rargv_add(&args, jkey);
+    rargv_add(&args, qkey);
+    rargv_add(&args, ar->id);
+    rargv_addll(&args, job_ttl_for(JOB_QUEUED, sr.result_ttl_s));
+    if (job_new_fields(&args, &jn) < 0) {
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory building the job");
+        goto done;
+    }
+    if (rasync_script(ar->api->rasync, SCRIPT_SUBMIT, 2, &args, jobs_submit_done, ar) < 0)
+        errors_reply_redis(ar, RASYNC_UNAVAILABLE);
+    /* else jobs_submit_done answers; ar must not be touched here */
+done:
+    rargv_free(&args);
+    cJSON_free(input_text);
+    cJSON_Delete(root);
+}
+
+static void jobs_get_done(const redisReply *reply, enum rasync_err err, void *arg)
+{
+    struct api_req *ar = arg;
+    const char **fv = NULL;
+    size_t *lens = NULL, i;
+    struct job_hash h;
+    cJSON *status = NULL;
+
+    if (reply == NULL) {
+        errors_reply_redis(ar, err);
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        log_job(LOG_LEVEL_WARN, ar->id, "redis: HGETALL failed: %.*s", (int)reply->len,
+                reply->str);
+        errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis could not read the job, retry later");
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0) {
+        errors_reply(ar, API_ERR_INTERNAL, "unexpected reply to HGETALL");
+        return;
+    }
+    if (reply->elements == 0) {
+        errors_reply(ar, API_ERR_NOT_FOUND, "job %s not found or expired", ar->id);
+        return;
+    }
+    fv = malloc(reply->elements * sizeof(*fv));
+    lens = malloc(reply->elements * sizeof(*lens));
+    if (fv == NULL || lens == NULL) {
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory");
+        goto done;
+    }
+    for (i = 0; i < reply->elements; i++) {
+        const redisReply *e = reply->element[i];
+        if (e == NULL || e->type != REDIS_REPLY_STRING) {
+            errors_reply(ar, API_ERR_INTERNAL, "unexpected element in the job hash");
+            goto done;
+        }
+        fv[i] = e->str;
+        lens[i] = e->len;
+    }
+    h.fv = fv;
+    h.lens = lens;
+    h.n = reply->elements;
+    status = job_status_json(&h);
+    if (status == NULL) {
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory building the status");
+        goto done;
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
+    routes_reply_json(ar, 200, status);
+done:
+    cJSON_Delete(status);
+    free(fv);
+    free(lens);
+}
+
+void jobs_get(struct api_req *ar)
+{
+    char key[KEYS_MAX_LEN];
+    struct rargv args;
+    int rc = -1;
+
+    rargv_init(&args);
+    if (keys_job(key, sizeof(key), ar->api->cfg->prefix, ar->id) < 0) {
+        errors_reply(ar, API_ERR_INTERNAL, "key name too long");
+        goto done;
+    }
+    rargv_add(&args, "HGETALL");
+    rargv_add(&args, key);
+    rc = rasync_command(ar->api->rasync, &args, jobs_get_done, ar);
+    if (rc < 0)
+        errors_reply_redis(ar, RASYNC_UNAVAILABLE);
+done:
+    rargv_free(&args);
+}

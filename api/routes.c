@@ -1,0 +1,257 @@
+/* routes: the one route table {method, pattern, handler}, the routing of every
+ * request (404, 405 + Allow, bad query, bad id), and the end of a request's
+ * life: its reply and its access log line. A request is answered exactly once,
+ * through routes_reply_*, which frees it. */
+#include "api.h"
+
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "clock.h"
+#include "json.h"
+#include "log.h"
+
+struct route {
+    enum evhttp_cmd_type method; /* a GET route also answers HEAD */
+    const char *pattern;         /* literal segments and at most one "{id}" */
+    void (*handler)(struct api_req *ar);
+};
+
+static const struct route routes_table[] = {
+    {EVHTTP_REQ_GET, "/healthz", health_live},
+    {EVHTTP_REQ_GET, "/readyz", health_ready},
+    {EVHTTP_REQ_POST, "/v1/jobs", jobs_submit},
+    {EVHTTP_REQ_GET, "/v1/jobs/{id}", jobs_get},
+};
+
+#define ROUTES_COUNT (sizeof(routes_table) / sizeof(routes_table[0]))
+#define ROUTES_ID_ENCODED_MAX (3 * IDS_MAX_LEN) /* every byte as %XX */
+
+static const struct {
+    enum evhttp_cmd_type method;
+    const char *name;
+} routes_methods[] = {
+    {EVHTTP_REQ_GET, "GET"},         {EVHTTP_REQ_HEAD, "HEAD"},
+    {EVHTTP_REQ_POST, "POST"},       {EVHTTP_REQ_PUT, "PUT"},
+    {EVHTTP_REQ_DELETE, "DELETE"},   {EVHTTP_REQ_OPTIONS, "OPTIONS"},
+    {EVHTTP_REQ_TRACE, "TRACE"},     {EVHTTP_REQ_CONNECT, "CONNECT"},
+    {EVHTTP_REQ_PATCH, "PATCH"},
+};
+
+static const char *routes_method_name(enum evhttp_cmd_type m)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(routes_methods) / sizeof(routes_methods[0]); i++)
+        if (routes_methods[i].method == m)
+            return routes_methods[i].name;
+    return "?";
+}
+
+/* Matches an encoded path against pattern. On a match, seg and seglen give
+ * the text of "{id}" in path (when the pattern has one). */
+static bool routes_match(const char *pattern, const char *path, const char **seg,
+                         size_t *seglen)
+{
+    const char *p = pattern, *s = path;
+
+    while (*p != '\0') {
+        if (strncmp(p, "{id}", 4) == 0) {
+            const char *end = strchr(s, '/');
+            size_t n = end ? (size_t)(end - s) : strlen(s);
+            if (n == 0)
+                return false;
+            *seg = s;
+            *seglen = n;
+            s += n;
+            p += 4;
+            continue;
+        }
+        if (*p != *s)
+            return false;
+        p++;
+        s++;
+    }
+    return *s == '\0';
+}
+
+/* Copies path for the log: at most cap-1 bytes, non-printable bytes as '?'. */
+static void routes_log_path(char *out, size_t cap, const char *path)
+{
+    size_t n = strnlen(path, cap - 1), i;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)path[i];
+        out[i] = (c < 0x20 || c >= 0x7F) ? '?' : (char)c;
+    }
+    out[n] = '\0';
+}
+
+/* Decodes the {id} segment into ar->id. 0, or -1 when it is not a valid id. */
+static int routes_decode_id(struct api_req *ar, const char *seg, size_t seglen)
+{
+    char enc[ROUTES_ID_ENCODED_MAX + 1];
+    char *dec;
+    size_t declen = 0;
+    int rc = -1;
+
+    if (seglen > ROUTES_ID_ENCODED_MAX)
+        return -1;
+    memcpy(enc, seg, seglen);
+    enc[seglen] = '\0';
+    dec = evhttp_uridecode(enc, 0, &declen);
+    if (dec == NULL)
+        return -1;
+    /* a decoded %00 would hide behind a NUL; ids_is_valid refuses '/' and ".." */
+    if (strlen(dec) == declen && ids_is_valid(dec, declen, IDS_MAX_LEN)) {
+        memcpy(ar->id, dec, declen + 1);
+        rc = 0;
+    }
+    free(dec);
+    return rc;
+}
+
+/* Answers ar with 405 and an Allow header listing the methods of mask. */
+static void routes_reply_405(struct api_req *ar, unsigned mask)
+{
+    char allow[128] = "";
+    size_t i, used = 0;
+
+    for (i = 0; i < sizeof(routes_methods) / sizeof(routes_methods[0]); i++) {
+        if (!(mask & (unsigned)routes_methods[i].method))
+            continue;
+        used += (size_t)snprintf(allow + used, sizeof(allow) - used, "%s%s", used ? ", " : "",
+                                 routes_methods[i].name);
+        if (used >= sizeof(allow))
+            break; /* cannot happen: all nine names fit */
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Allow", allow);
+    errors_reply(ar, API_ERR_METHOD_NOT_ALLOWED, "method %s is not allowed here (allowed: %s)",
+                 routes_method_name(ar->method), allow);
+}
+
+/* Answers a request we could not even allocate a record for. */
+static void routes_reply_bare_500(struct evhttp_request *req)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "application/json");
+    evhttp_send_reply(req, 500, "Internal Server Error", NULL);
+}
+
+void routes_dispatch(struct evhttp_request *req, void *arg)
+{
+    struct api *api = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const struct route *chosen = NULL;
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+    const char *seg = NULL;
+    size_t seglen = 0, i;
+    unsigned allowed = 0;
+    struct api_req *ar = calloc(1, sizeof(*ar));
+
+    if (ar == NULL) {
+        routes_reply_bare_500(req);
+        return;
+    }
+    ar->api = api;
+    ar->req = req;
+    ar->method = evhttp_request_get_command(req);
+    ar->start_ms = clock_mono_ms();
+    TAILQ_INIT(&ar->query);
+    api->inflight++;
+    if (path == NULL)
+        path = "";
+    routes_log_path(ar->log_path, sizeof(ar->log_path), path);
+
+    for (i = 0; i < ROUTES_COUNT; i++) {
+        const struct route *r = &routes_table[i];
+        const char *s = NULL;
+        size_t n = 0;
+
+        if (!routes_match(r->pattern, path, &s, &n))
+            continue;
+        allowed |= (unsigned)r->method;
+        if (r->method == EVHTTP_REQ_GET)
+            allowed |= EVHTTP_REQ_HEAD;
+        if (chosen == NULL && (r->method == ar->method ||
+                               (r->method == EVHTTP_REQ_GET && ar->method == EVHTTP_REQ_HEAD))) {
+            chosen = r;
+            seg = s;
+            seglen = n;
+        }
+    }
+    if (allowed == 0) {
+        errors_reply(ar, API_ERR_NOT_FOUND, "no such resource");
+        return;
+    }
+    if (chosen == NULL) {
+        routes_reply_405(ar, allowed);
+        return;
+    }
+    if (query != NULL && evhttp_parse_query_str(query, &ar->query) < 0) {
+        errors_reply(ar, API_ERR_INVALID_REQUEST, "malformed query string");
+        return;
+    }
+    if (seg != NULL && routes_decode_id(ar, seg, seglen) < 0) {
+        errors_reply(ar, API_ERR_INVALID_ID,
+                     "job id must be 1-%d characters of [A-Za-z0-9._:-], not . or ..",
+                     IDS_MAX_LEN);
+        return;
+    }
+    chosen->handler(ar);
+}
+
+/* Logs, sends, frees ar, and ends the process's drain when it was the last. */
+void routes_reply_raw(struct api_req *ar, int status, const char *body, size_t len)
+{
+    struct api *api = ar->api;
+    struct evkeyvalq *headers = evhttp_request_get_output_headers(ar->req);
+    struct evbuffer *buf = NULL;
+    char clen[32];
+
+    evhttp_add_header(headers, "Content-Type", "application/json");
+    if (ar->method == EVHTTP_REQ_HEAD) {
+        /* libevent 2.1 would send a HEAD body and no Content-Length: send the
+         * length a GET would get, and no body. */
+        snprintf(clen, sizeof(clen), "%zu", len + 1);
+        evhttp_add_header(headers, "Content-Length", clen);
+    } else {
+        buf = evbuffer_new();
+        if (buf == NULL || evbuffer_add(buf, body, len) < 0 || evbuffer_add(buf, "\n", 1) < 0) {
+            if (buf != NULL)
+                evbuffer_free(buf);
+            buf = NULL;
+            status = 500; /* out of memory: at least say so */
+        }
+    }
+    log_info("%s %s %d %lldms", routes_method_name(ar->method), ar->log_path, status,
+             (long long)(clock_mono_ms() - ar->start_ms));
+    evhttp_send_reply(ar->req, status, NULL, buf);
+    if (buf != NULL)
+        evbuffer_free(buf);
+    evhttp_clear_headers(&ar->query);
+    free(ar);
+    api->inflight--;
+    if (api->is_draining && api->inflight == 0) {
+        struct timeval flush = {0, 50000}; /* let the last replies be written */
+        event_base_loopexit(api->base, &flush);
+    }
+}
+
+void routes_reply_json(struct api_req *ar, int status, const cJSON *body)
+{
+    static const char oom_body[] =
+        "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+    char *text = json_print(body);
+
+    if (text == NULL) {
+        routes_reply_raw(ar, 500, oom_body, sizeof(oom_body) - 1);
+        return;
+    }
+    routes_reply_raw(ar, status, text, strlen(text));
+    cJSON_free(text);
+}
