@@ -45,7 +45,7 @@ LIBSTAGEQ := $(BUILD)/libstageq.a
 BINS := $(BUILD)/stageq-api $(BUILD)/stageq-worker
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
-.PHONY: all run test test-asan test-unit test-e2e deps deps-test clean format format-check lint
+.PHONY: all run test test-build test-asan deps deps-test clean format format-check lint
 
 all: $(BINS)
 
@@ -92,13 +92,14 @@ run: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash deploy/run.sh
 
+test-build: all $(UNIT_BINS)
+
 test: deps-test
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS)
+	$(Q)$(MAKE) --no-print-directory test-build
 	$(Q)bash tests/run-all.sh $(BUILD)
 
 test-asan: deps-test
-	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 all \
-		$(UNIT_TESTS:%=build-asan/tests/unit/%)
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 test-build
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 bash tests/run-all.sh build-asan
 

@@ -116,10 +116,10 @@ struct api_req {
     struct api *api;
     struct evhttp_request *req;
     enum evhttp_cmd_type method;
-    struct evkeyvalq query;     /* parsed query string */
-    char id[IDS_MAX_LEN + 1];   /* the {id} of the path, or the id of a new job */
-    int64_t start_ms;           /* monotonic */
-    char log_path[128];         /* printable copy of the path for the access log */
+    struct evkeyvalq query;   /* parsed query string */
+    char id[IDS_MAX_LEN + 1]; /* the {id} of the path, or the id of a new job */
+    int64_t start_ms;         /* monotonic */
+    char log_path[128];       /* printable copy of the path for the access log */
 };
 
 /* The evhttp general callback (arg: struct api *): routes the request and

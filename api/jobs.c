@@ -14,12 +14,12 @@
 #include "json.h"
 #include "log.h"
 
-#define JOBS_SHOW_MAX 64 /* bytes of client text quoted in an error message */
+#define JOBS_SHOW_MAX  64 /* bytes of client text quoted in an error message */
 #define JOBS_JSON_TYPE "application/json"
 
 /* The top-level members a submit request may have. */
-static const char *const jobs_submit_fields[] = {"pipeline", "input", "id", "queue",
-                                                 "result_ttl_s", NULL};
+static const char *const jobs_submit_fields[] = {"pipeline", "input",        "id",
+                                                 "queue",    "result_ttl_s", NULL};
 
 /* A validated submit request; everything borrowed from the parsed body or the
  * pipeline set. */
@@ -66,8 +66,7 @@ static int jobs_check_members(struct api_req *ar, const cJSON *root)
         }
         for (o = root->child; o != m; o = o->next) {
             if (o->string != NULL && strcmp(o->string, name) == 0) {
-                errors_reply(ar, API_ERR_INVALID_FIELD, "field '%s' appears more than once",
-                             name);
+                errors_reply(ar, API_ERR_INVALID_FIELD, "field '%s' appears more than once", name);
                 return -1;
             }
         }
@@ -197,8 +196,7 @@ void jobs_submit(struct api_req *ar)
 
     rargv_init(&args);
     if (!jobs_is_json_type(ct)) {
-        errors_reply(ar, API_ERR_UNSUPPORTED_MEDIA_TYPE, "Content-Type must be %s",
-                     JOBS_JSON_TYPE);
+        errors_reply(ar, API_ERR_UNSUPPORTED_MEDIA_TYPE, "Content-Type must be %s", JOBS_JSON_TYPE);
         goto done;
     }
     if (len > (size_t)cfg->max_body) {
@@ -274,8 +272,7 @@ static void jobs_get_done(const redisReply *reply, enum rasync_err err, void *ar
         return;
     }
     if (reply->type == REDIS_REPLY_ERROR) {
-        log_job(LOG_LEVEL_WARN, ar->id, "redis: HGETALL failed: %.*s", (int)reply->len,
-                reply->str);
+        log_job(LOG_LEVEL_WARN, ar->id, "redis: HGETALL failed: %.*s", (int)reply->len, reply->str);
         errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis could not read the job, retry later");
         return;
     }

@@ -14,9 +14,9 @@
 #include "job.h"
 #include "log.h"
 
-#define MAIN_EXIT_OK 0
-#define MAIN_EXIT_RUNTIME 1
-#define MAIN_EXIT_USAGE 2
+#define MAIN_EXIT_OK        0
+#define MAIN_EXIT_RUNTIME   1
+#define MAIN_EXIT_USAGE     2
 #define MAIN_DRAIN_EXTRA_MS 1000 /* drain deadline beyond the Redis timeout */
 
 #define MAIN_STR(field) offsetof(struct api_config, field), sizeof(((struct api_config *)0)->field)
@@ -24,13 +24,15 @@
 
 static const struct cfg_option main_options[] = {
     {"redis-url", "STAGEQ_REDIS_URL", CFG_STRING, 0, 0, "redis://127.0.0.1:6379/0",
-     MAIN_STR(redis_url), "Redis to use: redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]"},
+     MAIN_STR(redis_url),
+     "Redis to use: redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]"},
     {"listen", "STAGEQ_LISTEN", CFG_STRING, 0, 0, "127.0.0.1:8080", MAIN_STR(listen),
      "HTTP address host:port ([v6]:port); port 0 picks a free one"},
     {"prefix", "STAGEQ_PREFIX", CFG_STRING, 0, 0, "stageq", MAIN_STR(prefix),
      "prefix of every Redis key ([A-Za-z0-9._:-], at most 64)"},
     {"result-ttl-s", "STAGEQ_RESULT_TTL_S", CFG_INT, 1, JOB_RESULT_TTL_MAX_S, "86400",
-     MAIN_INT(result_ttl_s), "seconds a finished job stays readable, unless the job says otherwise"},
+     MAIN_INT(result_ttl_s),
+     "seconds a finished job stays readable, unless the job says otherwise"},
     {"max-body", "STAGEQ_MAX_BODY", CFG_INT, 1024, 67108864, "1048576", MAIN_INT(max_body),
      "largest request body in bytes"},
     {"redis-timeout-ms", "STAGEQ_REDIS_TIMEOUT_MS", CFG_INT, 10, 600000, "2000",
@@ -46,8 +48,8 @@ static const struct cfg_option main_options[] = {
 #define MAIN_NOPTIONS (sizeof(main_options) / sizeof(main_options[0]))
 
 /* Cross-checks the options after parsing. 0, or -1 with err naming the option. */
-static int main_check(const struct api_config *cfg, struct redis_url *url,
-                      enum log_format *format, enum log_level *level, struct sq_err *err)
+static int main_check(const struct api_config *cfg, struct redis_url *url, enum log_format *format,
+                      enum log_level *level, struct sq_err *err)
 {
     struct sq_err e;
     char host[256];

@@ -18,9 +18,9 @@
 #include "log.h"
 #include "rconn.h"
 
-#define RASYNC_BACKOFF_MAX_MS 2000   /* longest wait between two connect attempts */
-#define RASYNC_CONNECT_MIN_MS 1000   /* shortest time allowed for connect + setup */
-#define RASYNC_LOG_EVERY 30          /* repeat a failure's warning every N attempts */
+#define RASYNC_BACKOFF_MAX_MS 2000 /* longest wait between two connect attempts */
+#define RASYNC_CONNECT_MIN_MS 1000 /* shortest time allowed for connect + setup */
+#define RASYNC_LOG_EVERY      30   /* repeat a failure's warning every N attempts */
 
 struct rasync {
     struct event_base *base;
@@ -47,9 +47,9 @@ struct rasync_req {
     void *arg;
     struct event *timer;
     int64_t sent_ms;
-    bool is_done;      /* cb was called */
+    bool is_done; /* cb was called */
     bool is_script;
-    bool is_retried;   /* the script was sent again with EVAL */
+    bool is_retried; /* the script was sent again with EVAL */
     enum script_id script;
     int nkeys;
     struct rargv args; /* scripts only: kept for the EVAL retry */
@@ -207,14 +207,14 @@ static void rasync_connect(struct rasync *ra)
         if (ra->url.user[0] != '\0')
             ok = redisAsyncCommandArgv(ac, rasync_on_setup_reply, ra, 3, av, NULL) == REDIS_OK;
         else
-            ok = redisAsyncCommandArgv(ac, rasync_on_setup_reply, ra, 2,
-                                       (const char *[]){"AUTH", ra->url.password}, NULL) ==
-                 REDIS_OK;
+            ok =
+                redisAsyncCommandArgv(ac, rasync_on_setup_reply, ra, 2,
+                                      (const char *[]){"AUTH", ra->url.password}, NULL) == REDIS_OK;
     }
     if (ok && ra->url.db != 0) {
         snprintf(db, sizeof(db), "%d", ra->url.db);
-        ok = redisAsyncCommandArgv(ac, rasync_on_setup_reply, ra, 2,
-                                   (const char *[]){"SELECT", db}, NULL) == REDIS_OK;
+        ok = redisAsyncCommandArgv(ac, rasync_on_setup_reply, ra, 2, (const char *[]){"SELECT", db},
+                                   NULL) == REDIS_OK;
     }
     if (ok)
         ok = redisAsyncCommandArgv(ac, rasync_on_setup_done, ra, 1, (const char *[]){"PING"},

@@ -27,18 +27,16 @@ static const struct route routes_table[] = {
     {EVHTTP_REQ_GET, "/v1/jobs/{id}", jobs_get},
 };
 
-#define ROUTES_COUNT (sizeof(routes_table) / sizeof(routes_table[0]))
+#define ROUTES_COUNT          (sizeof(routes_table) / sizeof(routes_table[0]))
 #define ROUTES_ID_ENCODED_MAX (3 * IDS_MAX_LEN) /* every byte as %XX */
 
 static const struct {
     enum evhttp_cmd_type method;
     const char *name;
 } routes_methods[] = {
-    {EVHTTP_REQ_GET, "GET"},         {EVHTTP_REQ_HEAD, "HEAD"},
-    {EVHTTP_REQ_POST, "POST"},       {EVHTTP_REQ_PUT, "PUT"},
-    {EVHTTP_REQ_DELETE, "DELETE"},   {EVHTTP_REQ_OPTIONS, "OPTIONS"},
-    {EVHTTP_REQ_TRACE, "TRACE"},     {EVHTTP_REQ_CONNECT, "CONNECT"},
-    {EVHTTP_REQ_PATCH, "PATCH"},
+    {EVHTTP_REQ_GET, "GET"},     {EVHTTP_REQ_HEAD, "HEAD"},       {EVHTTP_REQ_POST, "POST"},
+    {EVHTTP_REQ_PUT, "PUT"},     {EVHTTP_REQ_DELETE, "DELETE"},   {EVHTTP_REQ_OPTIONS, "OPTIONS"},
+    {EVHTTP_REQ_TRACE, "TRACE"}, {EVHTTP_REQ_CONNECT, "CONNECT"}, {EVHTTP_REQ_PATCH, "PATCH"},
 };
 
 static const char *routes_method_name(enum evhttp_cmd_type m)
@@ -53,8 +51,7 @@ static const char *routes_method_name(enum evhttp_cmd_type m)
 
 /* Matches an encoded path against pattern. On a match, seg and seglen give
  * the text of "{id}" in path (when the pattern has one). */
-static bool routes_match(const char *pattern, const char *path, const char **seg,
-                         size_t *seglen)
+static bool routes_match(const char *pattern, const char *path, const char **seg, size_t *seglen)
 {
     const char *p = pattern, *s = path;
 
@@ -136,8 +133,7 @@ static void routes_reply_405(struct api_req *ar, unsigned mask)
 /* Answers a request we could not even allocate a record for. */
 static void routes_reply_bare_500(struct evhttp_request *req)
 {
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "application/json");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
     evhttp_send_reply(req, 500, "Internal Server Error", NULL);
 }
 
@@ -198,8 +194,7 @@ void routes_dispatch(struct evhttp_request *req, void *arg)
     }
     if (seg != NULL && routes_decode_id(ar, seg, seglen) < 0) {
         errors_reply(ar, API_ERR_INVALID_ID,
-                     "job id must be 1-%d characters of [A-Za-z0-9._:-], not . or ..",
-                     IDS_MAX_LEN);
+                     "job id must be 1-%d characters of [A-Za-z0-9._:-], not . or ..", IDS_MAX_LEN);
         return;
     }
     chosen->handler(ar);

@@ -16,11 +16,11 @@
 #include "config.h"
 #include "log.h"
 
-#define SERVER_MAX_HEADERS 16384      /* bytes of request line + headers */
-#define SERVER_TIMEOUT_S 30           /* idle read/write timeout per connection */
-#define SERVER_ACCEPT_PAUSE_MS 100    /* how long accepting stops after EMFILE */
-#define SERVER_METHODS                                                                      \
-    (EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | \
+#define SERVER_MAX_HEADERS     16384 /* bytes of request line + headers */
+#define SERVER_TIMEOUT_S       30    /* idle read/write timeout per connection */
+#define SERVER_ACCEPT_PAUSE_MS 100   /* how long accepting stops after EMFILE */
+#define SERVER_METHODS                                                                             \
+    (EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |     \
      EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH)
 
 struct server {

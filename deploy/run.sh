@@ -11,28 +11,36 @@ run="$top/run"
 mkdir -p "$run/redis"
 pids=""
 
+redis_pid=""
+
+# Stops the API and the workers first (a Ctrl-C has already reached them
+# through the terminal), then the private Redis, which runs in its own session
+# so that it outlives them and takes their last writes.
 stop_all() {
   trap - INT TERM EXIT
   echo
   echo "stopping stageq..."
-  for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in $pids; do
+  for p in $pids $redis_pid; do
+    i=0
+    while kill -0 "$p" 2>/dev/null && [ $i -lt 10 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -TERM "$p" 2>/dev/null || true
     i=0
     while kill -0 "$p" 2>/dev/null && [ $i -lt 350 ]; do sleep 0.1; i=$((i + 1)); done
     kill -KILL "$p" 2>/dev/null || true
   done
   echo "stopped."
 }
-trap stop_all INT TERM EXIT
+trap 'stop_all; exit 0' INT TERM
+trap stop_all EXIT
 
 port_in_use() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 if [ -z "${STAGEQ_REDIS_URL:-}" ]; then
   port=${STAGEQ_RUN_REDIS_PORT:-6380}
   while port_in_use "$port"; do port=$((port + 1)); done
-  redis-server "$top/deploy/redis.conf" --port "$port" --dir "$run/redis" \
+  setsid redis-server "$top/deploy/redis.conf" --port "$port" --dir "$run/redis" \
     --logfile "$run/redis/redis.log" --daemonize no &
-  pids="$pids $!"
+  redis_pid=$!
   i=0
   until redis-cli -p "$port" ping >/dev/null 2>&1; do
     i=$((i + 1)); [ $i -gt 100 ] && { echo "redis-server did not start: see $run/redis/redis.log" >&2; exit 1; }
@@ -67,8 +75,9 @@ Read its status (use the id from the reply; repeat to watch it move):
 MSG
 # Wait until Ctrl-C or until any process exits.
 while :; do
-  for p in $pids; do
+  for p in $pids $redis_pid; do
     if ! kill -0 "$p" 2>/dev/null; then
+      sleep 0.5 # a Ctrl-C that stopped it too is handled by the trap first
       echo "process $p exited; stopping the rest" >&2
       exit 1
     fi

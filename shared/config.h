@@ -21,7 +21,7 @@ struct cfg_option {
     long long min, max; /* bounds for CFG_INT; max length for CFG_STRING is size-1 */
     const char *def;    /* default as text, parsed like user input */
     size_t offset;
-    size_t size;        /* CFG_STRING: buffer size */
+    size_t size; /* CFG_STRING: buffer size */
     const char *help;
 };
 

@@ -5,9 +5,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define IDS_UUID_LEN 37 /* 36 chars + NUL */
-#define IDS_MAX_LEN 128 /* longest job id */
-#define IDS_NAME_MAX_LEN 64 /* longest queue or pipeline name */
+#define IDS_UUID_LEN     37  /* 36 chars + NUL */
+#define IDS_MAX_LEN      128 /* longest job id */
+#define IDS_NAME_MAX_LEN 64  /* longest queue or pipeline name */
 
 /* Writes a new random (v4) UUID in lower case into out. */
 void ids_new_uuid(char out[IDS_UUID_LEN]);

@@ -33,34 +33,34 @@
 #include "pipeline.h"
 #include "rargv.h"
 
-#define JOB_ACTIVE_TTL_S 604800    /* queued/running jobs: 7 days, refreshed on writes */
-#define JOB_FAILED_TTL_FACTOR 7    /* failed jobs live this many times result_ttl_s */
-#define JOB_RESULT_TTL_MAX_S 31536000 /* longest result_ttl_s accepted: a year */
+#define JOB_ACTIVE_TTL_S      604800   /* queued/running jobs: 7 days, refreshed on writes */
+#define JOB_FAILED_TTL_FACTOR 7        /* failed jobs live this many times result_ttl_s */
+#define JOB_RESULT_TTL_MAX_S  31536000 /* longest result_ttl_s accepted: a year */
 
 enum job_state { JOB_QUEUED = 0, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELED };
 
 /* Hash field names. */
-#define JOB_F_ID "id"
-#define JOB_F_PIPELINE "pipeline"
-#define JOB_F_QUEUE "queue"
-#define JOB_F_STATE "state"
-#define JOB_F_ATTEMPT "attempt"
+#define JOB_F_ID           "id"
+#define JOB_F_PIPELINE     "pipeline"
+#define JOB_F_QUEUE        "queue"
+#define JOB_F_STATE        "state"
+#define JOB_F_ATTEMPT      "attempt"
 #define JOB_F_MAX_ATTEMPTS "max_attempts"
-#define JOB_F_INPUT "input"
-#define JOB_F_STAGE "stage"
-#define JOB_F_STAGE_NAME "stage_name"
-#define JOB_F_STAGE_COUNT "stage_count"
-#define JOB_F_PROGRESS "progress"
-#define JOB_F_MESSAGE "message"
-#define JOB_F_OVERALL "overall_progress"
-#define JOB_F_CREATED_AT "created_at"
-#define JOB_F_STARTED_AT "started_at"
-#define JOB_F_UPDATED_AT "updated_at"
-#define JOB_F_FINISHED_AT "finished_at"
-#define JOB_F_WORKER "worker"
-#define JOB_F_RESULT "result"
-#define JOB_F_ERROR "error"
-#define JOB_F_RESULT_TTL "result_ttl_s"
+#define JOB_F_INPUT        "input"
+#define JOB_F_STAGE        "stage"
+#define JOB_F_STAGE_NAME   "stage_name"
+#define JOB_F_STAGE_COUNT  "stage_count"
+#define JOB_F_PROGRESS     "progress"
+#define JOB_F_MESSAGE      "message"
+#define JOB_F_OVERALL      "overall_progress"
+#define JOB_F_CREATED_AT   "created_at"
+#define JOB_F_STARTED_AT   "started_at"
+#define JOB_F_UPDATED_AT   "updated_at"
+#define JOB_F_FINISHED_AT  "finished_at"
+#define JOB_F_WORKER       "worker"
+#define JOB_F_RESULT       "result"
+#define JOB_F_ERROR        "error"
+#define JOB_F_RESULT_TTL   "result_ttl_s"
 
 const char *job_state_name(enum job_state s);
 /* 0 and *out set, or -1 for an unknown name. */

@@ -6,14 +6,15 @@
 
 #include <stddef.h>
 
-#define KEYS_MAX_LEN 320 /* prefix (64) + ':processing:' + worker id (<= 200) */
+#define KEYS_MAX_LEN        320 /* prefix (64) + ':processing:' + worker id (<= 200) */
 #define KEYS_PREFIX_MAX_LEN 64
 
-int keys_job(char *buf, size_t cap, const char *prefix, const char *id);          /* <p>:job:<id> */
-int keys_queue(char *buf, size_t cap, const char *prefix, const char *queue);     /* <p>:queue:<q> */
-int keys_processing(char *buf, size_t cap, const char *prefix, const char *wid);  /* <p>:processing:<worker> */
-int keys_workers(char *buf, size_t cap, const char *prefix);                      /* <p>:workers */
-int keys_events(char *buf, size_t cap, const char *prefix);                       /* <p>:events */
+int keys_job(char *buf, size_t cap, const char *prefix, const char *id);      /* <p>:job:<id> */
+int keys_queue(char *buf, size_t cap, const char *prefix, const char *queue); /* <p>:queue:<q> */
+int keys_processing(char *buf, size_t cap, const char *prefix,
+                    const char *wid);                        /* <p>:processing:<worker> */
+int keys_workers(char *buf, size_t cap, const char *prefix); /* <p>:workers */
+int keys_events(char *buf, size_t cap, const char *prefix);  /* <p>:events */
 
 /* The name of a per-stage field of the job hash: "stage.<k>.<what>", k from 1. */
 int keys_stage_field(char *buf, size_t cap, int k, const char *what);

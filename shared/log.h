@@ -22,11 +22,11 @@ int log_level_parse(const char *s, enum log_level *out);
 void log_write(enum log_level level, int errnum, const char *job, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-#define log_errx(...) log_write(LOG_LEVEL_ERROR, 0, NULL, __VA_ARGS__)
-#define log_warn(...) log_write(LOG_LEVEL_WARN, errno, NULL, __VA_ARGS__)
-#define log_warnx(...) log_write(LOG_LEVEL_WARN, 0, NULL, __VA_ARGS__)
-#define log_info(...) log_write(LOG_LEVEL_INFO, 0, NULL, __VA_ARGS__)
-#define log_debug(...) log_write(LOG_LEVEL_DEBUG, 0, NULL, __VA_ARGS__)
+#define log_errx(...)            log_write(LOG_LEVEL_ERROR, 0, NULL, __VA_ARGS__)
+#define log_warn(...)            log_write(LOG_LEVEL_WARN, errno, NULL, __VA_ARGS__)
+#define log_warnx(...)           log_write(LOG_LEVEL_WARN, 0, NULL, __VA_ARGS__)
+#define log_info(...)            log_write(LOG_LEVEL_INFO, 0, NULL, __VA_ARGS__)
+#define log_debug(...)           log_write(LOG_LEVEL_DEBUG, 0, NULL, __VA_ARGS__)
 #define log_job(level, job, ...) log_write((level), 0, (job), __VA_ARGS__)
 
 #endif

@@ -7,9 +7,9 @@
 
 struct rargv {
     size_t argc, cap;
-    char **argv;    /* each NUL-terminated copy, may also contain NULs */
+    char **argv; /* each NUL-terminated copy, may also contain NULs */
     size_t *lens;
-    int is_oom;     /* sticky: set when an append failed; the vector is then unusable */
+    int is_oom; /* sticky: set when an append failed; the vector is then unusable */
 };
 
 void rargv_init(struct rargv *v);

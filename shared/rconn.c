@@ -81,7 +81,8 @@ int rconn_ensure(struct rconn *rc, struct sq_err *err)
     if (rc->url.password[0] != '\0') {
         const char *a3[] = {"AUTH", rc->url.user, rc->url.password};
         const char *a2[] = {"AUTH", rc->url.password};
-        if (rc->url.user[0] != '\0' ? rconn_setup_cmd(rc, 3, a3, err) : rconn_setup_cmd(rc, 2, a2, err))
+        if (rc->url.user[0] != '\0' ? rconn_setup_cmd(rc, 3, a3, err)
+                                    : rconn_setup_cmd(rc, 2, a2, err))
             goto fail;
     }
     if (rc->url.db != 0) {

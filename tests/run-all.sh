@@ -61,6 +61,16 @@ for s in tests/e2e/test_*.sh; do
   echo "e2e $name: $p passed, $f failed"
 done
 
+# Daemons log to files: a sanitizer report there fails the run too.
+reports=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$STAGEQ_TEST_TMP"/*.log 2>/dev/null)
+if [ -n "$reports" ]; then
+  for r in $reports; do echo "---- sanitizer report in $(basename "$r") ----"; grep -A30 -E 'Sanitizer|runtime error:' "$r" | head -60; done
+  failed=$((failed + 1)); failed_suites="$failed_suites sanitizers"
+else
+  passed=$((passed + 1))
+fi
+echo "daemon logs: $( [ -n "$reports" ] && echo "sanitizer reports found" || echo "no sanitizer report")"
+
 [ -n "$failed_suites" ] && echo "failed suites:$failed_suites"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

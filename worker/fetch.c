@@ -75,7 +75,8 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
         goto done;
     if (r->type != REDIS_REPLY_STRING) {
         log_warnx("fetch: unexpected BLMOVE reply type %d%s%.*s", r->type,
-                  r->type == REDIS_REPLY_ERROR ? ": " : "", r->type == REDIS_REPLY_ERROR ? (int)r->len : 0,
+                  r->type == REDIS_REPLY_ERROR ? ": " : "",
+                  r->type == REDIS_REPLY_ERROR ? (int)r->len : 0,
                   r->type == REDIS_REPLY_ERROR ? r->str : "");
         rc = -1;
         goto done;

@@ -12,8 +12,15 @@
 #include "redis_url.h"
 #include "worker.h"
 
-#define W_OPT_INT(f, e, lo, hi, d, field, h) {f, e, CFG_INT, lo, hi, d, offsetof(struct worker_config, field), sizeof(int), h}
-#define W_OPT_STR(f, e, d, field, h) {f, e, CFG_STRING, 0, 0, d, offsetof(struct worker_config, field), sizeof(((struct worker_config *)0)->field), h}
+#define W_OPT_INT(f, e, lo, hi, d, field, h)                                                       \
+    {                                                                                              \
+        f, e, CFG_INT, lo, hi, d, offsetof(struct worker_config, field), sizeof(int), h            \
+    }
+#define W_OPT_STR(f, e, d, field, h)                                                               \
+    {                                                                                              \
+        f, e, CFG_STRING, 0, 0, d, offsetof(struct worker_config, field),                          \
+            sizeof(((struct worker_config *)0)->field), h                                          \
+    }
 
 static const struct cfg_option worker_options[] = {
     W_OPT_STR("redis-url", "STAGEQ_REDIS_URL", "redis://127.0.0.1:6379/0", redis_url,
@@ -42,8 +49,8 @@ int main(int argc, char **argv)
     int rc;
 
     memset(&cfg, 0, sizeof(cfg));
-    switch (cfg_load(worker_options, sizeof(worker_options) / sizeof(worker_options[0]), &cfg,
-                     argc, argv, &err)) {
+    switch (cfg_load(worker_options, sizeof(worker_options) / sizeof(worker_options[0]), &cfg, argc,
+                     argv, &err)) {
     case CFG_HELP:
         cfg_usage(stdout, "stageq-worker",
                   "Runs jobs from a stageq queue in a pool of worker processes.", worker_options,

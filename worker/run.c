@@ -19,8 +19,8 @@ struct run {
     char job_key[KEYS_MAX_LEN];
     char attempt[24];
     const struct pipeline *pl;
-    int k;                 /* current stage, 1-based */
-    int n;                 /* stage count */
+    int k; /* current stage, 1-based */
+    int n; /* stage count */
     int result_ttl_s;
     int64_t last_write_ms; /* monotonic time of the last progress write */
     bool is_refused;       /* a write was refused: canceled, expired or fenced */
@@ -74,8 +74,7 @@ static int run_write(struct run *r, enum script_id script, long long ttl, struct
     return rc;
 }
 
-static void add_stage_field(struct rargv *a, int k, const char *what, const char *value,
-                            size_t len)
+static void add_stage_field(struct rargv *a, int k, const char *what, const char *value, size_t len)
 {
     char field[64];
 
@@ -151,6 +150,8 @@ static void run_finish(struct run *r, const char *stage_out, const struct stage_
         rargv_add(&a, errtext ? errtext : "{\"code\":\"internal\"}");
         cJSON_free(errtext);
     } else {
+        if (stage_out == NULL)
+            stage_out = "null";
         add_stage_field(&a, r->k, "output", stage_out, strlen(stage_out));
         rargv_add(&a, JOB_F_RESULT);
         rargv_add(&a, stage_out);
@@ -273,8 +274,8 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
     v = job_hash_get(&h, JOB_F_STAGE_COUNT);
     if (v == NULL || strtol(v, NULL, 10) != r.n) {
         stage_error_set(&serr, "pipeline_changed", false,
-                        "the job has %s stages, pipeline '%s' now has %d", v ? v : "no",
-                        r.pl->name, r.n);
+                        "the job has %s stages, pipeline '%s' now has %d", v ? v : "no", r.pl->name,
+                        r.n);
         run_finish(&r, NULL, &serr);
         goto done;
     }

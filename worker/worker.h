@@ -11,9 +11,9 @@
 #include "rconn.h"
 #include "redis_url.h"
 
-#define WORKER_FETCH_TIMEOUT_S 1      /* BLMOVE wait; also how often stop is checked */
-#define WORKER_PROGRESS_MIN_MS 50     /* at most ~20 progress writes/s per job */
-#define WORKER_BACKOFF_MAX_MS 5000    /* Redis reconnect backoff cap */
+#define WORKER_FETCH_TIMEOUT_S 1    /* BLMOVE wait; also how often stop is checked */
+#define WORKER_PROGRESS_MIN_MS 50   /* at most ~20 progress writes/s per job */
+#define WORKER_BACKOFF_MAX_MS  5000 /* Redis reconnect backoff cap */
 
 struct worker_config {
     char redis_url[1024];
@@ -31,11 +31,11 @@ struct worker {
     const struct worker_config *cfg;
     const struct pipeline_set *pipelines;
     struct rconn *rc;
-    int index;                        /* 1..concurrency */
-    char id[256];                     /* host:pid */
+    int index;    /* 1..concurrency */
+    char id[256]; /* host:pid */
     char queue_key[KEYS_MAX_LEN];
     char processing_key[KEYS_MAX_LEN];
-    volatile sig_atomic_t *stop;      /* set by SIGTERM/SIGINT in the child */
+    volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT in the child */
     long long jobs_done;
 };
 
@@ -59,10 +59,10 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash);
  * Redis; never fails the process. Borrows hash. */
 void run_job(struct worker *w, const char *id, const redisReply *hash);
 
-/* wredis.c: runs a script or a command and retries through Redis outages with backoff, so that a state change is never
- * dropped: it gives up only when the worker is stopping and grace_s has passed
- * since the first failure. Returns a reply the caller frees, or NULL when it
- * gave up. A REDIS_REPLY_ERROR reply is returned as such (not retried). */
+/* wredis.c: runs a script or a command and retries through Redis outages with backoff, so that a
+ * state change is never dropped: it gives up only when the worker is stopping and grace_s has
+ * passed since the first failure. Returns a reply the caller frees, or NULL when it gave up. A
+ * REDIS_REPLY_ERROR reply is returned as such (not retried). */
 redisReply *wredis_script(struct worker *w, enum script_id id, int nkeys, const struct rargv *args);
 redisReply *wredis_command(struct worker *w, const struct rargv *args);
 

@@ -19,9 +19,9 @@ struct tcfg {
     char tag[16];
 };
 
-#define ENV_PORT "STAGEQ_TEST_CFG_PORT"
+#define ENV_PORT  "STAGEQ_TEST_CFG_PORT"
 #define ENV_LEVEL "STAGEQ_TEST_CFG_LEVEL"
-#define ENV_NAME "STAGEQ_TEST_CFG_NAME"
+#define ENV_NAME  "STAGEQ_TEST_CFG_NAME"
 
 static const struct cfg_option opts[] = {
     {"port", ENV_PORT, CFG_INT, 1, 65535, "8080", offsetof(struct tcfg, port), 0, "listen port"},
@@ -329,7 +329,8 @@ static void test_usage(void **state)
     assert_non_null(strstr(buf, "  --name             " ENV_NAME "   stageq\n"
                                 "      a short name\n"));
     /* no environment variable and an empty default */
-    assert_non_null(strstr(buf, "  --tag" "                                     \"\"\n"
+    assert_non_null(strstr(buf, "  --tag"
+                                "                                     \"\"\n"
                                 "      an optional tag\n"));
     assert_non_null(strstr(buf, "-h, --help"));
     free(buf);

@@ -123,8 +123,15 @@ static void test_demo_pipeline_matches_naive(void **state)
 static void test_demo_rejects_bad_input(void **state)
 {
     static const char *const bad[] = {
-        "{\"size\":0}", "{\"size\":1.5}", "{\"size\":\"10\"}", "{\"size\":1e300}",
-        "{\"size\":100000000000}", "{\"max_value\":1}", "{\"rounds\":0}", "[1,2]", "\"x\"",
+        "{\"size\":0}",
+        "{\"size\":1.5}",
+        "{\"size\":\"10\"}",
+        "{\"size\":1e300}",
+        "{\"size\":100000000000}",
+        "{\"max_value\":1}",
+        "{\"rounds\":0}",
+        "[1,2]",
+        "\"x\"",
     };
     size_t i;
 

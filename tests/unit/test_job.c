@@ -34,7 +34,7 @@ static void test_state_names(void **state)
         assert_int_equal(s, all[i].s);
     }
     assert_string_equal(job_state_name((enum job_state)5), "unknown");
-    assert_string_equal(job_state_name((enum job_state)-1), "unknown");
+    assert_string_equal(job_state_name((enum job_state) - 1), "unknown");
 
     s = JOB_RUNNING;
     assert_int_equal(job_state_parse("unknown", &s), -1);
@@ -97,29 +97,52 @@ static void test_overall_progress(void **state)
 static void test_new_fields_demo(void **state)
 {
     static const char *const want[] = {
-        "HSET", "stageq:job:job-1", /* what the caller had added before */
-        "id", "job-1",
-        "pipeline", "demo",
-        "queue", "fast",
-        "state", "queued",
-        "attempt", "0",
-        "max_attempts", "1",
-        "input", "{\"n\":3}",
-        "stage", "0",
-        "stage_count", "4",
-        "progress", "0",
-        "overall_progress", "0",
-        "created_at", "2025-11-25T16:48:14.123Z",
-        "updated_at", "2025-11-25T16:48:14.123Z",
-        "result_ttl_s", "7200",
-        "stage.1.name", "generate",
-        "stage.1.state", "pending",
-        "stage.2.name", "transform",
-        "stage.2.state", "pending",
-        "stage.3.name", "sort",
-        "stage.3.state", "pending",
-        "stage.4.name", "summarize",
-        "stage.4.state", "pending",
+        "HSET",
+        "stageq:job:job-1", /* what the caller had added before */
+        "id",
+        "job-1",
+        "pipeline",
+        "demo",
+        "queue",
+        "fast",
+        "state",
+        "queued",
+        "attempt",
+        "0",
+        "max_attempts",
+        "1",
+        "input",
+        "{\"n\":3}",
+        "stage",
+        "0",
+        "stage_count",
+        "4",
+        "progress",
+        "0",
+        "overall_progress",
+        "0",
+        "created_at",
+        "2025-11-25T16:48:14.123Z",
+        "updated_at",
+        "2025-11-25T16:48:14.123Z",
+        "result_ttl_s",
+        "7200",
+        "stage.1.name",
+        "generate",
+        "stage.1.state",
+        "pending",
+        "stage.2.name",
+        "transform",
+        "stage.2.state",
+        "pending",
+        "stage.3.name",
+        "sort",
+        "stage.3.state",
+        "pending",
+        "stage.4.name",
+        "summarize",
+        "stage.4.state",
+        "pending",
     };
     struct sq_err err;
     struct pipeline_set *set = pipeline_set_new_builtin(3600, &err);
@@ -179,7 +202,7 @@ static void test_new_fields_demo(void **state)
 /* A hash literal: an array of C strings, field, value, field, value... */
 #define HASH(name, ...)                                                                            \
     static const char *const name##_fv[] = {__VA_ARGS__};                                          \
-    size_t name##_lens[sizeof(name##_fv) / sizeof(name##_fv[0])];                                 \
+    size_t name##_lens[sizeof(name##_fv) / sizeof(name##_fv[0])];                                  \
     struct job_hash name = {name##_fv, name##_lens, sizeof(name##_fv) / sizeof(name##_fv[0])};     \
     fill_lens(name##_fv, name##_lens, name.n)
 
@@ -263,23 +286,24 @@ static void test_status_running(void **state)
     assert_null(json_get(s, "finished_at")); /* absent, not null */
     assert_null(json_get(s, "output"));
 
-    assert_json(o, "{\"id\":\"j1\",\"pipeline\":\"demo\",\"queue\":\"default\",\"state\":\"running\","
-                   "\"attempt\":1,\"max_attempts\":3,\"stage\":2,\"stage_name\":\"transform\","
-                   "\"stage_count\":4,\"progress\":0.5,\"message\":\"halfway\","
-                   "\"overall_progress\":0.375,\"stages\":["
-                   "{\"name\":\"generate\",\"state\":\"succeeded\","
-                   "\"started_at\":\"2025-11-25T16:48:15.000Z\","
-                   "\"finished_at\":\"2025-11-25T16:48:16.000Z\","
-                   "\"output\":{\"count\":3,\"items\":[1,2,3]}},"
-                   "{\"name\":\"transform\",\"state\":\"running\","
-                   "\"started_at\":\"2025-11-25T16:48:16.000Z\"},"
-                   "{\"name\":\"sort\",\"state\":\"pending\"},"
-                   "{\"name\":\"summarize\",\"state\":\"pending\"}],"
-                   "\"input\":{\"n\":3,\"s\":\"\xC3\xA9\"},"
-                   "\"created_at\":\"2025-11-25T16:48:14.123Z\","
-                   "\"started_at\":\"2025-11-25T16:48:15.000Z\","
-                   "\"updated_at\":\"2025-11-25T16:48:16.500Z\",\"finished_at\":null,"
-                   "\"worker\":\"w1/3\",\"result_ttl_s\":3600,\"result\":null,\"error\":null}");
+    assert_json(o,
+                "{\"id\":\"j1\",\"pipeline\":\"demo\",\"queue\":\"default\",\"state\":\"running\","
+                "\"attempt\":1,\"max_attempts\":3,\"stage\":2,\"stage_name\":\"transform\","
+                "\"stage_count\":4,\"progress\":0.5,\"message\":\"halfway\","
+                "\"overall_progress\":0.375,\"stages\":["
+                "{\"name\":\"generate\",\"state\":\"succeeded\","
+                "\"started_at\":\"2025-11-25T16:48:15.000Z\","
+                "\"finished_at\":\"2025-11-25T16:48:16.000Z\","
+                "\"output\":{\"count\":3,\"items\":[1,2,3]}},"
+                "{\"name\":\"transform\",\"state\":\"running\","
+                "\"started_at\":\"2025-11-25T16:48:16.000Z\"},"
+                "{\"name\":\"sort\",\"state\":\"pending\"},"
+                "{\"name\":\"summarize\",\"state\":\"pending\"}],"
+                "\"input\":{\"n\":3,\"s\":\"\xC3\xA9\"},"
+                "\"created_at\":\"2025-11-25T16:48:14.123Z\","
+                "\"started_at\":\"2025-11-25T16:48:15.000Z\","
+                "\"updated_at\":\"2025-11-25T16:48:16.500Z\",\"finished_at\":null,"
+                "\"worker\":\"w1/3\",\"result_ttl_s\":3600,\"result\":null,\"error\":null}");
     cJSON_Delete(o);
 }
 
@@ -288,8 +312,8 @@ static void test_status_finished(void **state)
     HASH(h, "id", "j2", "pipeline", "echo", "queue", "default", "state", "failed", "attempt", "3",
          "max_attempts", "3", "input", "[]", "stage", "1", "stage_name", "echo", "stage_count", "1",
          "progress", "1", "overall_progress", "1", "finished_at", "2025-11-25T16:50:00.000Z",
-         "stage.1.name", "echo", "stage.1.state", "failed", "stage.1.output", "not json",
-         "result", "{\"sum\":6,\"list\":[1,2,3]}", "error",
+         "stage.1.name", "echo", "stage.1.state", "failed", "stage.1.output", "not json", "result",
+         "{\"sum\":6,\"list\":[1,2,3]}", "error",
          "{\"code\":\"stage_failed\",\"message\":\"boom\",\"stage\":\"echo\"}");
     cJSON *o;
 
@@ -300,14 +324,15 @@ static void test_status_finished(void **state)
     assert_true(cJSON_IsObject(json_get(o, "error")));
     assert_string_equal(cJSON_GetStringValue(json_get(json_get(o, "error"), "code")),
                         "stage_failed");
-    assert_json(o, "{\"id\":\"j2\",\"pipeline\":\"echo\",\"queue\":\"default\",\"state\":\"failed\","
-                   "\"attempt\":3,\"max_attempts\":3,\"stage\":1,\"stage_name\":\"echo\","
-                   "\"stage_count\":1,\"progress\":1,\"message\":null,\"overall_progress\":1,"
-                   "\"stages\":[{\"name\":\"echo\",\"state\":\"failed\",\"output\":\"not json\"}],"
-                   "\"input\":[],\"created_at\":null,\"started_at\":null,\"updated_at\":null,"
-                   "\"finished_at\":\"2025-11-25T16:50:00.000Z\",\"worker\":null,"
-                   "\"result_ttl_s\":null,\"result\":{\"sum\":6,\"list\":[1,2,3]},"
-                   "\"error\":{\"code\":\"stage_failed\",\"message\":\"boom\",\"stage\":\"echo\"}}");
+    assert_json(o,
+                "{\"id\":\"j2\",\"pipeline\":\"echo\",\"queue\":\"default\",\"state\":\"failed\","
+                "\"attempt\":3,\"max_attempts\":3,\"stage\":1,\"stage_name\":\"echo\","
+                "\"stage_count\":1,\"progress\":1,\"message\":null,\"overall_progress\":1,"
+                "\"stages\":[{\"name\":\"echo\",\"state\":\"failed\",\"output\":\"not json\"}],"
+                "\"input\":[],\"created_at\":null,\"started_at\":null,\"updated_at\":null,"
+                "\"finished_at\":\"2025-11-25T16:50:00.000Z\",\"worker\":null,"
+                "\"result_ttl_s\":null,\"result\":{\"sum\":6,\"list\":[1,2,3]},"
+                "\"error\":{\"code\":\"stage_failed\",\"message\":\"boom\",\"stage\":\"echo\"}}");
     cJSON_Delete(o);
 }
 
@@ -339,8 +364,7 @@ static void test_status_missing_and_odd(void **state)
     assert_string_equal(cJSON_GetStringValue(json_get(o, "progress")), "half");
     assert_true(cJSON_IsNull(json_get(o, "message")));
     assert_string_equal(cJSON_GetStringValue(json_get(o, "input")), "{broken");
-    assert_string_equal(cJSON_GetStringValue(json_get(o, "result_ttl_s")),
-                        "99999999999999999999");
+    assert_string_equal(cJSON_GetStringValue(json_get(o, "result_ttl_s")), "99999999999999999999");
     /* stages without fields: name null, state pending */
     assert_json(json_get(o, "stages"),
                 "[{\"name\":null,\"state\":\"pending\"},{\"name\":\"b\",\"state\":\"pending\"}]");

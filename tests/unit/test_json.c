@@ -92,18 +92,18 @@ static void test_accepts_values(void **state)
 static void test_accepts_utf8(void **state)
 {
     (void)state;
-    accept("\"\xC3\xA9\"", "\"\xC3\xA9\"");                  /* é */
-    accept("\"\xE4\xB8\xAD\"", "\"\xE4\xB8\xAD\"");          /* 中 */
+    accept("\"\xC3\xA9\"", "\"\xC3\xA9\"");                 /* é */
+    accept("\"\xE4\xB8\xAD\"", "\"\xE4\xB8\xAD\"");         /* 中 */
     accept("\"\xF0\x9F\x98\x80\"", "\"\xF0\x9F\x98\x80\""); /* 😀 */
     accept("{\"\xC3\xA9\":\"\xE4\xB8\xAD\xF0\x9F\x98\x80\"}",
            "{\"\xC3\xA9\":\"\xE4\xB8\xAD\xF0\x9F\x98\x80\"}");
     /* the extremes of the valid ranges */
-    accept("\"\xC2\x80\"", "\"\xC2\x80\"");         /* U+0080 */
-    accept("\"\xEF\xBF\xBF\"", "\"\xEF\xBF\xBF\""); /* U+FFFF */
-    accept("\"\xED\x9F\xBF\"", "\"\xED\x9F\xBF\""); /* U+D7FF, just below the surrogates */
-    accept("\"\xEE\x80\x80\"", "\"\xEE\x80\x80\""); /* U+E000, just above */
+    accept("\"\xC2\x80\"", "\"\xC2\x80\"");                 /* U+0080 */
+    accept("\"\xEF\xBF\xBF\"", "\"\xEF\xBF\xBF\"");         /* U+FFFF */
+    accept("\"\xED\x9F\xBF\"", "\"\xED\x9F\xBF\"");         /* U+D7FF, just below the surrogates */
+    accept("\"\xEE\x80\x80\"", "\"\xEE\x80\x80\"");         /* U+E000, just above */
     accept("\"\xF4\x8F\xBF\xBF\"", "\"\xF4\x8F\xBF\xBF\""); /* U+10FFFF */
-    accept("\"\x7F\"", "\"\x7F\"");                 /* DEL is not a control character in JSON */
+    accept("\"\x7F\"", "\"\x7F\""); /* DEL is not a control character in JSON */
 }
 
 static void test_accepts_escapes(void **state)
@@ -166,7 +166,7 @@ static void test_refuses_bad_utf8(void **state)
     struct json_err err;
 
     (void)state;
-    refuse("\"\xC3\"", 1);             /* lead byte, then no continuation */
+    refuse("\"\xC3\"", 1); /* lead byte, then no continuation */
     refuse("[\"ok\",\"\xC3\"]", 7);
     refuse("\"\xC3", 1);               /* lead byte at the very end */
     refuse("\"\xC0\xAF\"", 1);         /* overlong '/' */
@@ -179,11 +179,11 @@ static void test_refuses_bad_utf8(void **state)
     refuse("\"\xF5\x80\x80\x80\"", 1);
     refuse("\"\xF8\x88\x80\x80\x80\"", 1);
     refuse("\"\xFF\"", 1);
-    refuse("\"\x80\"", 1);             /* lone continuation byte */
-    refuse("\"ab\xE4\xB8\"", 3);       /* truncated sequence */
-    refuse("{\"k\xC3\":1}", 3);        /* in a key */
-    refuse("[\xC3\xA9]", 1);           /* non-ASCII outside strings */
-    refuse("\xEF\xBB\xBF{}", 0);       /* a BOM is not JSON */
+    refuse("\"\x80\"", 1);       /* lone continuation byte */
+    refuse("\"ab\xE4\xB8\"", 3); /* truncated sequence */
+    refuse("{\"k\xC3\":1}", 3);  /* in a key */
+    refuse("[\xC3\xA9]", 1);     /* non-ASCII outside strings */
+    refuse("\xEF\xBB\xBF{}", 0); /* a BOM is not JSON */
 
     memset(&err, 0, sizeof(err));
     assert_null(json_parse_strict("\"\xC0\xAF\"", 4, DEPTH, &err));
@@ -286,10 +286,12 @@ static void test_depth(void **state)
 
 static void test_no_read_past_len(void **state)
 {
-    static const char *const ok[] = {"{\"a\":[1,2,\"x\"]}", "123", "-0.5e-3", "\"abc\"", "true",
-                                     "null", "[\"\\u00e9\"]", "\"\xF0\x9F\x98\x80\""};
-    static const char *const bad[] = {"\"abc", "\"\\", "\"\\u00", "\"\\ud83d", "\"\xE4\xB8", "-",
-                                      "1e", "[", "{\"a\"", "{\"a\":", "tr", "\"\\u000"};
+    static const char *const ok[] = {
+        "{\"a\":[1,2,\"x\"]}", "123", "-0.5e-3", "\"abc\"", "true", "null", "[\"\\u00e9\"]",
+        "\"\xF0\x9F\x98\x80\""};
+    static const char *const bad[] = {"\"abc",      "\"\\",    "\"\\u00", "\"\\ud83d",
+                                      "\"\xE4\xB8", "-",       "1e",      "[",
+                                      "{\"a\"",     "{\"a\":", "tr",      "\"\\u000"};
     struct json_err err;
     size_t i;
 

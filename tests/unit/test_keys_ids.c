@@ -163,7 +163,7 @@ static void test_ids_valid(void **state)
     assert_false(VALID("a\\b"));
     assert_false(VALID("a*"));
     assert_false(VALID("a%2F"));
-    assert_false(VALID("\xC3\xA9"));         /* é */
+    assert_false(VALID("\xC3\xA9"));        /* é */
     assert_false(VALID("job\xE4\xB8\xAD")); /* 中 */
     assert_false(VALID("a\x7F"));
     assert_false(ids_is_valid(NULL, 0, IDS_MAX_LEN));
@@ -199,12 +199,9 @@ static void test_ids_valid(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keys_names),
-        cmocka_unit_test(test_keys_truncation),
-        cmocka_unit_test(test_keys_longest),
-        cmocka_unit_test(test_keys_stage_field),
-        cmocka_unit_test(test_uuid),
-        cmocka_unit_test(test_ids_valid),
+        cmocka_unit_test(test_keys_names),   cmocka_unit_test(test_keys_truncation),
+        cmocka_unit_test(test_keys_longest), cmocka_unit_test(test_keys_stage_field),
+        cmocka_unit_test(test_uuid),         cmocka_unit_test(test_ids_valid),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -196,9 +196,9 @@ static void test_errors(void **state)
 static void test_bad_escapes(void **state)
 {
     (void)state;
-    parse_bad("redis://:p%4@host", "bad user or password");   /* one hex digit, then '@' */
-    parse_bad("redis://:p%@host", "bad user or password");    /* '%' at the end */
-    parse_bad("redis://:p%zz@host", "bad user or password");  /* not hex */
+    parse_bad("redis://:p%4@host", "bad user or password");  /* one hex digit, then '@' */
+    parse_bad("redis://:p%@host", "bad user or password");   /* '%' at the end */
+    parse_bad("redis://:p%zz@host", "bad user or password"); /* not hex */
     parse_bad("redis://:p%4g@host", "bad user or password");
     parse_bad("redis://:a%00b@host", "bad user or password"); /* NUL */
     parse_bad("redis://u%00:pw@host", "bad user or password");

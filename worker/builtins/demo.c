@@ -17,14 +17,14 @@
 #include "../stage_builtin.h"
 #include "json.h"
 
-#define DEMO_SIZE_MAX 10000000LL
-#define DEMO_SIZE_DEFAULT 100000LL
-#define DEMO_MAX_VALUE_MAX 100000000LL
+#define DEMO_SIZE_MAX          10000000LL
+#define DEMO_SIZE_DEFAULT      100000LL
+#define DEMO_MAX_VALUE_MAX     100000000LL
 #define DEMO_MAX_VALUE_DEFAULT 1000000LL
-#define DEMO_SEED_MAX 9007199254740991LL /* 2^53 - 1: exact in a JSON number */
-#define DEMO_ROUNDS_MAX 1000LL
-#define DEMO_ROUNDS_DEFAULT 8LL
-#define DEMO_REPORTS 10                  /* progress reports per pass over the data */
+#define DEMO_SEED_MAX          9007199254740991LL /* 2^53 - 1: exact in a JSON number */
+#define DEMO_ROUNDS_MAX        1000LL
+#define DEMO_ROUNDS_DEFAULT    8LL
+#define DEMO_REPORTS           10 /* progress reports per pass over the data */
 
 struct demo_set {
     long long size, seed, max_value, rounds;
@@ -33,8 +33,8 @@ struct demo_set {
 
 /* Reads integer member name of obj into *out: a whole number in [min, max];
  * def when the member is absent and def >= min. */
-static int demo_int(const cJSON *obj, const char *name, long long min, long long max,
-                    long long def, long long *out, struct stage_error *err)
+static int demo_int(const cJSON *obj, const char *name, long long min, long long max, long long def,
+                    long long *out, struct stage_error *err)
 {
     const cJSON *v = obj ? json_get(obj, name) : NULL;
     double d;
@@ -46,8 +46,7 @@ static int demo_int(const cJSON *obj, const char *name, long long min, long long
         return 0;
     }
     d = cJSON_IsNumber(v) ? v->valuedouble : 0.5;
-    if (!cJSON_IsNumber(v) || !(d >= (double)min && d <= (double)max) ||
-        d != (double)(long long)d)
+    if (!cJSON_IsNumber(v) || !(d >= (double)min && d <= (double)max) || d != (double)(long long)d)
         return stage_error_set(err, "invalid_input", false,
                                "input.%s must be an integer in [%lld, %lld]", name, min, max);
     *out = (long long)d;
@@ -334,7 +333,8 @@ int builtin_demo_summarize(const cJSON *in, struct stage_ctx *ctx, cJSON **out,
                            struct stage_error *err)
 {
     static const char *const carried[] = {"sum", "total_steps", "max_steps", "max_steps_value",
-                                          "min", "median", "p90", "p99", "max", "distinct"};
+                                          "min", "median",      "p90",       "p99",
+                                          "max", "distinct"};
     struct demo_set ds;
     long long hist[10] = {0}, i, lo, hi;
     uint64_t state;
@@ -345,8 +345,7 @@ int builtin_demo_summarize(const cJSON *in, struct stage_ctx *ctx, cJSON **out,
         return -1;
     for (k = 0; k < sizeof(carried) / sizeof(carried[0]); k++)
         if (demo_num(in, carried[k]) < 0)
-            return stage_error_set(err, "invalid_input", false, "input.%s is missing",
-                                   carried[k]);
+            return stage_error_set(err, "invalid_input", false, "input.%s is missing", carried[k]);
     lo = (long long)demo_num(in, "min");
     hi = (long long)demo_num(in, "max");
     if (lo < 1 || hi < lo)
