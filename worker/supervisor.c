@@ -27,6 +27,8 @@ struct slot {
 };
 
 static volatile sig_atomic_t child_stop;
+/* The parent's slot table; a forked child frees its copy at once. */
+static struct slot *sup_slots;
 
 static void child_on_signal(int sig)
 {
@@ -53,6 +55,8 @@ static pid_t sup_spawn(const struct worker_config *cfg, const struct redis_url *
         sa.sa_handler = SIG_DFL;
         sigaction(SIGCHLD, &sa, NULL);
         sigprocmask(SIG_SETMASK, oldmask, NULL);
+        free(sup_slots);
+        sup_slots = NULL;
         /* The child must not outlive a supervisor killed with -9. */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent)
@@ -121,7 +125,7 @@ int supervisor_run(const struct worker_config *cfg, const struct redis_url *url,
     int n = cfg->concurrency, i, stopping = 0;
     int64_t stop_deadline = 0;
 
-    slots = calloc((size_t)n, sizeof(*slots));
+    slots = sup_slots = calloc((size_t)n, sizeof(*slots));
     if (slots == NULL) {
         log_errx("out of memory");
         return 1;
@@ -177,6 +181,7 @@ int supervisor_run(const struct worker_config *cfg, const struct redis_url *url,
         }
     }
     free(slots);
+    sup_slots = NULL;
     log_info("stopped");
     return 0;
 }
