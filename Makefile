@@ -31,12 +31,15 @@ SHARED_SRC := shared/clock.c shared/config.c shared/err.c shared/ids.c shared/jo
               shared/json.c shared/keys.c shared/log.c shared/pipeline.c shared/rargv.c \
               shared/rconn.c shared/redis_url.c shared/scripts.c
 LUA := shared/scripts/submit.lua shared/scripts/start.lua shared/scripts/update.lua \
-       shared/scripts/finish.lua
+       shared/scripts/finish.lua shared/scripts/retry.lua shared/scripts/promote.lua \
+       shared/scripts/cancel.lua
 API_SRC := api/main.c api/server.c api/routes.c api/jobs.c api/health.c api/errors.c \
-           api/rasync.c
+           api/rasync.c api/pipelines.c
 WORKER_SRC := worker/main.c worker/supervisor.c worker/fetch.c worker/run.c worker/wredis.c \
-              worker/stage_builtin.c worker/builtins/demo.c worker/builtins/echo.c
-UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_demo
+              worker/stage_builtin.c worker/builtins/demo.c worker/builtins/echo.c \
+              worker/stage_exec.c
+UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_demo \
+              test_stage_exec test_pipeline
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o
 API_OBJ := $(API_SRC:%.c=$(BUILD)/%.o)
@@ -76,6 +79,9 @@ $(BUILD)/stageq-worker: $(WORKER_OBJ) $(LIBSTAGEQ)
 # Unit tests: cmocka, no network. test_demo also links the worker's builtins.
 $(BUILD)/tests/unit/test_demo: $(BUILD)/tests/unit/test_demo.o $(BUILD)/worker/stage_builtin.o \
 		$(BUILD)/worker/builtins/demo.o $(BUILD)/worker/builtins/echo.o $(LIBSTAGEQ)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_WORKER) -lcmocka
+$(BUILD)/tests/unit/test_stage_exec: $(BUILD)/tests/unit/test_stage_exec.o \
+		$(BUILD)/worker/stage_exec.o $(LIBSTAGEQ)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_WORKER) -lcmocka
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBSTAGEQ)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SHARED) -lcmocka -lm

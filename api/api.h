@@ -34,6 +34,7 @@ struct api_config {
     char log_format[8];
     char log_level[8];
     char port_file[API_PORT_FILE_MAX];
+    char pipelines[1024]; /* "" = PIPELINE_DEFAULT_FILE when it exists */
 };
 
 struct rasync;
@@ -142,6 +143,7 @@ enum api_err {
     API_ERR_NOT_FOUND,
     API_ERR_METHOD_NOT_ALLOWED,
     API_ERR_DUPLICATE_ID,
+    API_ERR_JOB_FINISHED,
     API_ERR_PAYLOAD_TOO_LARGE,
     API_ERR_UNSUPPORTED_MEDIA_TYPE,
     API_ERR_MISSING_FIELD,
@@ -182,5 +184,12 @@ void health_ready(struct api_req *ar);
 void jobs_submit(struct api_req *ar);
 /* GET|HEAD /v1/jobs/{id}: the job status, 404 when missing or expired. */
 void jobs_get(struct api_req *ar);
+/* DELETE /v1/jobs/{id}: cancel; 200, 404, or 409 when already finished. */
+void jobs_cancel(struct api_req *ar);
+
+/* ---- pipelines.c ---- */
+
+/* GET /v1/pipelines: what can run (no argv or env: they may hold secrets). */
+void pipelines_list(struct api_req *ar);
 
 #endif

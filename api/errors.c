@@ -19,6 +19,7 @@ static const struct {
     [API_ERR_NOT_FOUND] = {404, "not_found"},
     [API_ERR_METHOD_NOT_ALLOWED] = {405, "method_not_allowed"},
     [API_ERR_DUPLICATE_ID] = {409, "duplicate_id"},
+    [API_ERR_JOB_FINISHED] = {409, "job_finished"},
     [API_ERR_PAYLOAD_TOO_LARGE] = {413, "payload_too_large"},
     [API_ERR_UNSUPPORTED_MEDIA_TYPE] = {415, "unsupported_media_type"},
     [API_ERR_MISSING_FIELD] = {422, "missing_field"},

@@ -334,3 +334,102 @@ void jobs_get(struct api_req *ar)
 done:
     rargv_free(&args);
 }
+
+/* DELETE: step 2, the cancel script's answer. */
+static void jobs_cancel_done(const redisReply *reply, enum rasync_err err, void *arg)
+{
+    struct api_req *ar = arg;
+    cJSON *body;
+
+    if (reply == NULL) {
+        errors_reply_redis(ar, err);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_STATUS) {
+        errors_reply(ar, API_ERR_INTERNAL, "unexpected reply from the cancel script");
+        return;
+    }
+    if (strcmp(reply->str, "missing") == 0) {
+        errors_reply(ar, API_ERR_NOT_FOUND, "job %s not found or expired", ar->id);
+        return;
+    }
+    if (strncmp(reply->str, "was:", 4) != 0) {
+        errors_reply(ar, API_ERR_JOB_FINISHED, "job %s has already %s", ar->id,
+                     strcmp(reply->str, "moved") == 0 ? "moved, retry" : reply->str);
+        return;
+    }
+    log_job(LOG_LEVEL_INFO, ar->id, "canceled (was %s)", reply->str + 4);
+    body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "id", ar->id);
+    cJSON_AddStringToObject(body, "state", job_state_name(JOB_CANCELED));
+    cJSON_AddStringToObject(body, "previous_state", reply->str + 4);
+    routes_reply_json(ar, 200, body);
+    cJSON_Delete(body);
+}
+
+/* DELETE: step 1, read the job's state and queue (the queue names the keys
+ * the cancel script must be given). */
+static void jobs_cancel_read(const redisReply *reply, enum rasync_err err, void *arg)
+{
+    struct api_req *ar = arg;
+    const struct api_config *cfg = ar->api->cfg;
+    const redisReply *st, *q;
+    char jkey[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], dkey[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
+    struct rargv args;
+
+    if (reply == NULL) {
+        errors_reply_redis(ar, err);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+        errors_reply(ar, API_ERR_INTERNAL, "unexpected reply to HMGET");
+        return;
+    }
+    st = reply->element[0];
+    q = reply->element[1];
+    if (st->type != REDIS_REPLY_STRING) {
+        errors_reply(ar, API_ERR_NOT_FOUND, "job %s not found or expired", ar->id);
+        return;
+    }
+    if (strcmp(st->str, "queued") != 0 && strcmp(st->str, "running") != 0) {
+        errors_reply(ar, API_ERR_JOB_FINISHED, "job %s has already %.16s", ar->id, st->str);
+        return;
+    }
+    if (q->type != REDIS_REPLY_STRING || keys_job(jkey, sizeof(jkey), cfg->prefix, ar->id) < 0 ||
+        keys_queue(qkey, sizeof(qkey), cfg->prefix, q->str) < 0 ||
+        keys_delayed(dkey, sizeof(dkey), cfg->prefix, q->str) < 0) {
+        errors_reply(ar, API_ERR_INTERNAL, "job %s has no valid queue", ar->id);
+        return;
+    }
+    clock_format_rfc3339(clock_now_ms(), ts);
+    rargv_init(&args);
+    rargv_add(&args, jkey);
+    rargv_add(&args, qkey);
+    rargv_add(&args, dkey);
+    rargv_add(&args, ar->id);
+    rargv_add(&args, ts);
+    rargv_add(&args, q->str);
+    if (rasync_script(ar->api->rasync, SCRIPT_CANCEL, 3, &args, jobs_cancel_done, ar) < 0)
+        errors_reply_redis(ar, RASYNC_UNAVAILABLE);
+    rargv_free(&args);
+}
+
+void jobs_cancel(struct api_req *ar)
+{
+    char key[KEYS_MAX_LEN];
+    struct rargv args;
+
+    rargv_init(&args);
+    if (keys_job(key, sizeof(key), ar->api->cfg->prefix, ar->id) < 0) {
+        errors_reply(ar, API_ERR_INTERNAL, "key name too long");
+        goto done;
+    }
+    rargv_add(&args, "HMGET");
+    rargv_add(&args, key);
+    rargv_add(&args, JOB_F_STATE);
+    rargv_add(&args, JOB_F_QUEUE);
+    if (rasync_command(ar->api->rasync, &args, jobs_cancel_read, ar) < 0)
+        errors_reply_redis(ar, RASYNC_UNAVAILABLE);
+done:
+    rargv_free(&args);
+}

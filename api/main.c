@@ -41,6 +41,8 @@ static const struct cfg_option main_options[] = {
      "log format: text or json"},
     {"log-level", "STAGEQ_LOG_LEVEL", CFG_STRING, 0, 0, "info", MAIN_STR(log_level),
      "lowest level logged: error, warn, info or debug"},
+    {"pipelines", "STAGEQ_PIPELINES", CFG_STRING, 0, 0, "", MAIN_STR(pipelines),
+     "pipelines file (JSON); empty: " PIPELINE_DEFAULT_FILE " when it exists"},
     {"port-file", "STAGEQ_PORT_FILE", CFG_STRING, 0, 0, "", MAIN_STR(port_file),
      "write the bound HTTP port to this file (for --listen host:0)"},
 };
@@ -142,6 +144,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "stageq-api: %s\n", err.msg);
         return MAIN_EXIT_USAGE;
     }
+    /* The API runs no stage: it does not check that exec programs exist. */
+    api.pipelines = pipeline_set_load(cfg.pipelines[0] ? cfg.pipelines : PIPELINE_DEFAULT_FILE,
+                                      cfg.pipelines[0] != '\0', false, cfg.result_ttl_s, &err);
+    if (api.pipelines == NULL) {
+        fprintf(stderr, "stageq-api: %s\n", err.msg);
+        return MAIN_EXIT_USAGE;
+    }
     log_init("api", format, level);
     signal(SIGPIPE, SIG_IGN);
     main_raise_nofile();
@@ -150,11 +159,6 @@ int main(int argc, char **argv)
     api.base = event_base_new();
     if (api.base == NULL) {
         log_errx("cannot create the event loop");
-        goto done;
-    }
-    api.pipelines = pipeline_set_new_builtin(cfg.result_ttl_s, &err);
-    if (api.pipelines == NULL) {
-        log_errx("%s", err.msg);
         goto done;
     }
     api.rasync = rasync_new(api.base, &url, cfg.redis_timeout_ms, &err);

@@ -25,6 +25,8 @@ static const struct route routes_table[] = {
     {EVHTTP_REQ_GET, "/readyz", health_ready},
     {EVHTTP_REQ_POST, "/v1/jobs", jobs_submit},
     {EVHTTP_REQ_GET, "/v1/jobs/{id}", jobs_get},
+    {EVHTTP_REQ_DELETE, "/v1/jobs/{id}", jobs_cancel},
+    {EVHTTP_REQ_GET, "/v1/pipelines", pipelines_list},
 };
 
 #define ROUTES_COUNT          (sizeof(routes_table) / sizeof(routes_table[0]))

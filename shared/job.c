@@ -231,5 +231,7 @@ cJSON *job_status_json(const struct job_hash *h)
     add_int(o, h, JOB_F_RESULT_TTL);
     add_json(o, h, JOB_F_RESULT, "result");
     add_json(o, h, JOB_F_ERROR, "error");
+    add_json(o, h, JOB_F_ERRORS, "errors");
+    add_str(o, h, JOB_F_NEXT_ATTEMPT_AT, "next_attempt_at");
     return o;
 }

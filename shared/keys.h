@@ -12,7 +12,9 @@
 int keys_job(char *buf, size_t cap, const char *prefix, const char *id);      /* <p>:job:<id> */
 int keys_queue(char *buf, size_t cap, const char *prefix, const char *queue); /* <p>:queue:<q> */
 int keys_processing(char *buf, size_t cap, const char *prefix,
-                    const char *wid);                        /* <p>:processing:<worker> */
+                    const char *wid); /* <p>:processing:<worker> */
+int keys_delayed(char *buf, size_t cap, const char *prefix,
+                 const char *queue);                         /* <p>:delayed:<q> */
 int keys_workers(char *buf, size_t cap, const char *prefix); /* <p>:workers */
 int keys_events(char *buf, size_t cap, const char *prefix);  /* <p>:events */
 

@@ -1,10 +1,17 @@
-/* pipeline: the set of pipelines a process knows, starting with the built-in
- * ones. Owns every string it holds. */
+/* pipeline: the set of pipelines a process knows: the built-in ones and the
+ * pipelines file. Owns every string it holds. */
 #include "pipeline.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "ids.h"
+#include "json.h"
+#include <stdarg.h>
 const char *const pipeline_builtin_names[] = {
     "echo", "demo.generate", "demo.transform", "demo.sort", "demo.summarize", NULL,
 };
@@ -29,6 +36,7 @@ static int pipeline_add_builtin(struct pipeline *p, const struct builtin_pipelin
         n++;
     p->name = strdup(b->name);
     p->queue = strdup("default");
+    p->is_builtin = true;
     p->max_attempts = 1;
     p->backoff_s = 0;
     p->result_ttl_s = ttl;
@@ -77,22 +85,499 @@ const struct pipeline *pipeline_set_find(const struct pipeline_set *set, const c
     return NULL;
 }
 
+static void strv_free(char **v)
+{
+    size_t i;
+
+    for (i = 0; v != NULL && v[i] != NULL; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void pipeline_free_one(struct pipeline *p)
+{
+    size_t k;
+
+    for (k = 0; k < p->nstages && p->stages != NULL; k++) {
+        free(p->stages[k].name);
+        free(p->stages[k].builtin);
+        strv_free(p->stages[k].argv);
+        strv_free(p->stages[k].env);
+        free(p->stages[k].cwd);
+    }
+    free(p->stages);
+    free(p->name);
+    free(p->description);
+    free(p->queue);
+}
+
 void pipeline_set_free(struct pipeline_set *set)
 {
-    size_t i, k;
+    size_t i;
 
     if (set == NULL)
         return;
-    for (i = 0; i < set->n; i++) {
-        struct pipeline *p = &set->items[i];
-        for (k = 0; k < p->nstages && p->stages != NULL; k++) {
-            free(p->stages[k].name);
-            free(p->stages[k].builtin);
-        }
-        free(p->stages);
-        free(p->name);
-        free(p->queue);
-    }
+    for (i = 0; i < set->n; i++)
+        pipeline_free_one(&set->items[i]);
     free(set->items);
+    free(set->path);
     free(set);
+}
+
+/* ---- the pipelines file ---- */
+
+/* Where an error is: "file: pipelines.NAME.stages[K] (STAGE): ". */
+struct ploc {
+    const char *file;
+    const char *pipeline; /* NULL at file level */
+    int stage;            /* 1-based; 0 = pipeline level */
+    const char *stage_name;
+};
+
+static void ploc_err(const struct ploc *at, struct sq_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void ploc_err(const struct ploc *at, struct sq_err *err, const char *fmt, ...)
+{
+    char what[160];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    if (at->pipeline == NULL)
+        err_set(err, "%s: %s", at->file, what);
+    else if (at->stage == 0)
+        err_set(err, "%s: pipeline '%.64s': %s", at->file, at->pipeline, what);
+    else
+        err_set(err, "%s: pipeline '%.64s', stage %d%s%.64s%s: %s", at->file, at->pipeline,
+                at->stage, at->stage_name ? " '" : "", at->stage_name ? at->stage_name : "",
+                at->stage_name ? "'" : "", what);
+}
+
+/* Refuses members of obj not in allowed (NULL-terminated) and repeated ones. */
+static int check_members(const cJSON *obj, const char *const *allowed, const struct ploc *at,
+                         struct sq_err *err)
+{
+    const cJSON *m, *o;
+    size_t i;
+
+    for (m = obj->child; m != NULL; m = m->next) {
+        for (i = 0; allowed[i] != NULL; i++)
+            if (strcmp(m->string, allowed[i]) == 0)
+                break;
+        if (allowed[i] == NULL) {
+            ploc_err(at, err, "unknown field '%.64s'", m->string);
+            return -1;
+        }
+        for (o = obj->child; o != m; o = o->next)
+            if (strcmp(o->string, m->string) == 0) {
+                ploc_err(at, err, "field '%s' appears twice", m->string);
+                return -1;
+            }
+    }
+    return 0;
+}
+
+static int get_int(const cJSON *obj, const char *name, int min, int max, int def, int *out,
+                   const struct ploc *at, struct sq_err *err)
+{
+    const cJSON *v = json_get(obj, name);
+    double d;
+
+    if (v == NULL) {
+        *out = def;
+        return 0;
+    }
+    d = cJSON_IsNumber(v) ? v->valuedouble : 0.5;
+    if (!cJSON_IsNumber(v) || !(d >= min && d <= max) || d != (double)(long long)d) {
+        ploc_err(at, err, "field '%s' must be an integer in [%d, %d]", name, min, max);
+        return -1;
+    }
+    *out = (int)d;
+    return 0;
+}
+
+/* A string field: NULL in *out when absent and !required. */
+static int get_str(const cJSON *obj, const char *name, bool required, char **out,
+                   const struct ploc *at, struct sq_err *err)
+{
+    const cJSON *v = json_get(obj, name);
+
+    *out = NULL;
+    if (v == NULL) {
+        if (required)
+            ploc_err(at, err, "field '%s' is required", name);
+        return required ? -1 : 0;
+    }
+    if (!cJSON_IsString(v) || v->valuestring[0] == '\0') {
+        ploc_err(at, err, "field '%s' must be a non-empty string", name);
+        return -1;
+    }
+    *out = strdup(v->valuestring);
+    if (*out == NULL) {
+        ploc_err(at, err, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static bool is_env_name(const char *s)
+{
+    size_t i;
+
+    if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+        return false;
+    for (i = 1; s[i] != '\0'; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return false;
+    return i <= 128;
+}
+
+static bool is_builtin_name(const char *s)
+{
+    size_t i;
+
+    for (i = 0; pipeline_builtin_names[i] != NULL; i++)
+        if (strcmp(pipeline_builtin_names[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* True when prog can be executed: a path (relative to cwd when it has no
+ * leading '/') or a name found in PATH. */
+static bool program_exists(const char *prog, const char *cwd)
+{
+    char buf[4096];
+    const char *path, *p;
+    struct stat st;
+
+    if (strchr(prog, '/') != NULL) {
+        if (prog[0] != '/' && cwd != NULL) {
+            if (snprintf(buf, sizeof(buf), "%s/%s", cwd, prog) >= (int)sizeof(buf))
+                return false;
+            prog = buf;
+        }
+        return stat(prog, &st) == 0 && S_ISREG(st.st_mode) && access(prog, X_OK) == 0;
+    }
+    path = getenv("PATH");
+    if (path == NULL)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    /* Every entry, a trailing empty one too; an empty or relative entry is
+     * relative to the stage's cwd, as the worker chdirs before execve. The
+     * candidate has a '/', so the recursion is one level deep. */
+    for (p = path;; p++) {
+        const char *end = strchr(p, ':');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (snprintf(buf, sizeof(buf), "%.*s/%s", len ? (int)len : 1, len ? p : ".", prog) <
+                (int)sizeof(buf) &&
+            program_exists(buf, cwd))
+            return true;
+        if (end == NULL)
+            return false;
+        p = end;
+    }
+}
+
+static char **strv_new(size_t n)
+{
+    return calloc(n + 1, sizeof(char *));
+}
+
+static int load_exec(struct stage_def *sd, const cJSON *argv, const cJSON *env, bool check_programs,
+                     const struct ploc *at, struct sq_err *err)
+{
+    const cJSON *a;
+    size_t n = 0, i = 0;
+
+    if (!cJSON_IsArray(argv) || cJSON_GetArraySize(argv) < 1 || cJSON_GetArraySize(argv) > 256) {
+        ploc_err(at, err, "field 'exec' must be an array of 1 to 256 strings (program, arguments)");
+        return -1;
+    }
+    n = (size_t)cJSON_GetArraySize(argv);
+    sd->argv = strv_new(n);
+    if (sd->argv == NULL)
+        goto oom;
+    cJSON_ArrayForEach(a, argv)
+    {
+        if (!cJSON_IsString(a) || (i == 0 && a->valuestring[0] == '\0')) {
+            ploc_err(at, err, "field 'exec' item %zu must be a%s string", i,
+                     i == 0 ? " non-empty" : "");
+            return -1;
+        }
+        sd->argv[i] = strdup(a->valuestring);
+        if (sd->argv[i++] == NULL)
+            goto oom;
+    }
+    if (env != NULL) {
+        const cJSON *e;
+        if (!cJSON_IsObject(env)) {
+            ploc_err(at, err, "field 'env' must be an object of NAME: \"value\" strings");
+            return -1;
+        }
+        sd->env = strv_new((size_t)cJSON_GetArraySize(env));
+        if (sd->env == NULL)
+            goto oom;
+        i = 0;
+        cJSON_ArrayForEach(e, env)
+        {
+            size_t len;
+            const cJSON *prev;
+            for (prev = env->child; prev != e; prev = prev->next)
+                if (strcmp(prev->string, e->string) == 0) {
+                    ploc_err(at, err, "field 'env': '%.64s' appears twice", e->string);
+                    return -1;
+                }
+            if (strncmp(e->string, "STAGEQ_", 7) == 0) {
+                ploc_err(at, err, "field 'env': '%.64s': STAGEQ_* variables are set by the worker",
+                         e->string);
+                return -1;
+            }
+            if (!is_env_name(e->string) || !cJSON_IsString(e)) {
+                ploc_err(at, err,
+                         "field 'env': '%.64s' must be a name of [A-Za-z0-9_] with a "
+                         "string value",
+                         e->string);
+                return -1;
+            }
+            len = strlen(e->string) + strlen(e->valuestring) + 2;
+            sd->env[i] = malloc(len);
+            if (sd->env[i] == NULL)
+                goto oom;
+            snprintf(sd->env[i++], len, "%s=%s", e->string, e->valuestring);
+        }
+    }
+    if (check_programs) {
+        struct stat st;
+        if (sd->cwd != NULL && (stat(sd->cwd, &st) != 0 || !S_ISDIR(st.st_mode))) {
+            ploc_err(at, err, "field 'cwd': '%.128s' is not a directory", sd->cwd);
+            return -1;
+        }
+        if (!program_exists(sd->argv[0], sd->cwd)) {
+            ploc_err(at, err, "field 'exec': program '%.128s' not found or not executable%s",
+                     sd->argv[0], strchr(sd->argv[0], '/') ? "" : " in PATH");
+            return -1;
+        }
+    }
+    return 0;
+oom:
+    ploc_err(at, err, "out of memory");
+    return -1;
+}
+
+static int load_stage(struct stage_def *sd, const cJSON *js, bool check_programs, struct ploc *at,
+                      struct sq_err *err)
+{
+    static const char *const fields[] = {"name", "builtin", "exec", "timeout_s",
+                                         "env",  "cwd",     NULL};
+    const cJSON *exec, *builtin;
+
+    if (!cJSON_IsObject(js)) {
+        ploc_err(at, err, "must be an object");
+        return -1;
+    }
+    if (get_str(js, "name", true, &sd->name, at, err) < 0)
+        return -1;
+    at->stage_name = sd->name;
+    if (!ids_is_valid(sd->name, strlen(sd->name), IDS_NAME_MAX_LEN)) {
+        ploc_err(at, err, "field 'name' must be 1-%d characters of [A-Za-z0-9._:-]",
+                 IDS_NAME_MAX_LEN);
+        return -1;
+    }
+    if (check_members(js, fields, at, err) < 0 ||
+        get_int(js, "timeout_s", 0, PIPELINE_TIMEOUT_MAX_S, 0, &sd->timeout_s, at, err) < 0 ||
+        get_str(js, "cwd", false, &sd->cwd, at, err) < 0)
+        return -1;
+    exec = json_get(js, "exec");
+    builtin = json_get(js, "builtin");
+    if ((exec == NULL) == (builtin == NULL)) {
+        ploc_err(at, err, "exactly one of 'builtin' and 'exec' is required");
+        return -1;
+    }
+    if (builtin != NULL) {
+        if (json_get(js, "env") != NULL || sd->cwd != NULL) {
+            ploc_err(at, err, "'env' and 'cwd' apply to exec stages only");
+            return -1;
+        }
+        if (get_str(js, "builtin", true, &sd->builtin, at, err) < 0)
+            return -1;
+        if (!is_builtin_name(sd->builtin)) {
+            ploc_err(at, err, "field 'builtin': no builtin stage '%.64s'", sd->builtin);
+            return -1;
+        }
+        return 0;
+    }
+    return load_exec(sd, exec, json_get(js, "env"), check_programs, at, err);
+}
+
+static int load_pipeline(struct pipeline *p, const cJSON *jp, bool check_programs, int default_ttl,
+                         struct ploc *at, struct sq_err *err)
+{
+    static const char *const fields[] = {
+        "description", "queue", "max_attempts", "backoff_s", "result_ttl_s", "stages", NULL};
+    const cJSON *stages, *js;
+    size_t k = 0, j;
+
+    if (!cJSON_IsObject(jp)) {
+        ploc_err(at, err, "must be an object");
+        return -1;
+    }
+    if (check_members(jp, fields, at, err) < 0 ||
+        get_str(jp, "description", false, &p->description, at, err) < 0 ||
+        get_str(jp, "queue", false, &p->queue, at, err) < 0 ||
+        get_int(jp, "max_attempts", 1, PIPELINE_MAX_ATTEMPTS, 1, &p->max_attempts, at, err) < 0 ||
+        get_int(jp, "backoff_s", 0, PIPELINE_BACKOFF_MAX_S, 1, &p->backoff_s, at, err) < 0 ||
+        get_int(jp, "result_ttl_s", 1, 31536000, default_ttl, &p->result_ttl_s, at, err) < 0)
+        return -1;
+    if (p->queue == NULL && (p->queue = strdup("default")) == NULL) {
+        ploc_err(at, err, "out of memory");
+        return -1;
+    }
+    if (!ids_is_valid(p->queue, strlen(p->queue), IDS_NAME_MAX_LEN)) {
+        ploc_err(at, err, "field 'queue' must be 1-%d characters of [A-Za-z0-9._:-]",
+                 IDS_NAME_MAX_LEN);
+        return -1;
+    }
+    stages = json_get(jp, "stages");
+    if (!cJSON_IsArray(stages) || cJSON_GetArraySize(stages) < 1 ||
+        cJSON_GetArraySize(stages) > PIPELINE_MAX_STAGES) {
+        ploc_err(at, err, "field 'stages' must be an array of 1 to %d stages", PIPELINE_MAX_STAGES);
+        return -1;
+    }
+    p->stages = calloc((size_t)cJSON_GetArraySize(stages), sizeof(*p->stages));
+    if (p->stages == NULL) {
+        ploc_err(at, err, "out of memory");
+        return -1;
+    }
+    cJSON_ArrayForEach(js, stages)
+    {
+        at->stage = (int)k + 1;
+        at->stage_name = NULL;
+        p->nstages = k + 1;
+        if (load_stage(&p->stages[k], js, check_programs, at, err) < 0)
+            return -1;
+        for (j = 0; j < k; j++)
+            if (strcmp(p->stages[j].name, p->stages[k].name) == 0) {
+                ploc_err(at, err, "stage name '%s' is used twice", p->stages[k].name);
+                return -1;
+            }
+        k++;
+    }
+    at->stage = 0;
+    return 0;
+}
+
+/* Reads the whole file (at most PIPELINE_FILE_MAX_BYTES) into a new buffer. */
+static char *read_file(const char *path, size_t *len, bool *is_missing, struct sq_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n;
+
+    *is_missing = false;
+    if (f == NULL) {
+        *is_missing = errno == ENOENT;
+        err_set(err, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    buf = malloc(PIPELINE_FILE_MAX_BYTES + 1);
+    if (buf == NULL) {
+        err_set(err, "%s: out of memory", path);
+        goto done;
+    }
+    n = fread(buf, 1, PIPELINE_FILE_MAX_BYTES + 1, f);
+    if (ferror(f) || n > PIPELINE_FILE_MAX_BYTES) {
+        err_set(err, "%s: %s", path, ferror(f) ? "read error" : "larger than 1 MiB");
+        free(buf);
+        buf = NULL;
+        goto done;
+    }
+    *len = n;
+done:
+    fclose(f);
+    return buf;
+}
+
+struct pipeline_set *pipeline_set_load(const char *path, bool is_required, bool check_programs,
+                                       int default_result_ttl_s, struct sq_err *err)
+{
+    struct pipeline_set *set = pipeline_set_new_builtin(default_result_ttl_s, err);
+    struct ploc at = {path, NULL, 0, NULL};
+    struct json_err jerr;
+    const cJSON *pipes, *jp;
+    cJSON *root = NULL;
+    struct pipeline *items;
+    char *text = NULL;
+    size_t len = 0, nfile;
+    bool is_missing;
+
+    if (set == NULL || path == NULL || path[0] == '\0')
+        return set;
+    text = read_file(path, &len, &is_missing, err);
+    if (text == NULL) {
+        if (is_missing && !is_required)
+            return set;
+        goto fail;
+    }
+    root = json_parse_strict(text, len, 32, &jerr);
+    if (root == NULL) {
+        err_set(err, "%s: %s", path, jerr.msg);
+        goto fail;
+    }
+    if (!cJSON_IsObject(root)) {
+        ploc_err(&at, err, "must be a JSON object {\"pipelines\": {...}}");
+        goto fail;
+    }
+    {
+        static const char *const top[] = {"pipelines", NULL};
+        if (check_members(root, top, &at, err) < 0)
+            goto fail;
+    }
+    pipes = json_get(root, "pipelines");
+    if (!cJSON_IsObject(pipes)) {
+        ploc_err(&at, err, "field 'pipelines' must be an object of name: pipeline");
+        goto fail;
+    }
+    nfile = (size_t)cJSON_GetArraySize(pipes);
+    items = realloc(set->items, (set->n + nfile) * sizeof(*items) + 1);
+    if (items == NULL) {
+        ploc_err(&at, err, "out of memory");
+        goto fail;
+    }
+    set->items = items;
+    memset(set->items + set->n, 0, nfile * sizeof(*items));
+    cJSON_ArrayForEach(jp, pipes)
+    {
+        struct pipeline *p = &set->items[set->n];
+        at.pipeline = jp->string;
+        if (!ids_is_valid(jp->string, strlen(jp->string), IDS_NAME_MAX_LEN)) {
+            ploc_err(&at, err, "a pipeline name must be 1-%d characters of [A-Za-z0-9._:-]",
+                     IDS_NAME_MAX_LEN);
+            goto fail;
+        }
+        if (pipeline_set_find(set, jp->string) != NULL) {
+            const struct pipeline *old = pipeline_set_find(set, jp->string);
+            ploc_err(&at, err, "%s",
+                     old->is_builtin ? "is built in and cannot be redefined" : "is defined twice");
+            goto fail;
+        }
+        set->n++;
+        p->name = strdup(jp->string);
+        if (p->name == NULL) {
+            ploc_err(&at, err, "out of memory");
+            goto fail;
+        }
+        if (load_pipeline(p, jp, check_programs, default_result_ttl_s, &at, err) < 0)
+            goto fail;
+    }
+    set->path = strdup(path);
+    free(text);
+    cJSON_Delete(root);
+    return set;
+fail:
+    free(text);
+    cJSON_Delete(root);
+    pipeline_set_free(set);
+    return NULL;
 }

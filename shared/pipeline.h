@@ -1,27 +1,40 @@
 /* pipeline: named, ordered lists of stages, and the settings that go with
- * them. The built-in pipelines ("demo", "echo") always exist. The worker maps
- * a stage's builtin name to a C function; the API only needs names and counts. */
+ * them, from the built-in set ("demo", "echo") and the pipelines file
+ * (STAGEQ_PIPELINES). A stage is either a builtin (a C function of the worker,
+ * by name) or an exec stage (a program run by argv). Loading validates
+ * everything and names file, pipeline, stage and field in its errors. */
 #ifndef STAGEQ_PIPELINE_H
 #define STAGEQ_PIPELINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
 
-#define PIPELINE_MAX_STAGES 64
+#define PIPELINE_MAX_STAGES     64
+#define PIPELINE_MAX_ATTEMPTS   100
+#define PIPELINE_TIMEOUT_MAX_S  604800 /* a week */
+#define PIPELINE_BACKOFF_MAX_S  86400
+#define PIPELINE_FILE_MAX_BYTES 1048576
+#define PIPELINE_DEFAULT_FILE   "deploy/pipelines.json"
 
 struct stage_def {
     char *name;    /* unique within its pipeline */
-    char *builtin; /* name of the builtin function that runs it */
+    char *builtin; /* builtin stages: the function's name; NULL for exec stages */
+    char **argv;   /* exec stages: NULL-terminated, argv[0] the program */
+    char **env;    /* exec stages: extra "NAME=value" entries, NULL-terminated (may be NULL) */
+    char *cwd;     /* exec stages: working directory (may be NULL) */
     int timeout_s; /* 0 = none */
 };
 
 struct pipeline {
     char *name;
+    char *description; /* may be NULL */
     char *queue;
     int max_attempts; /* >= 1 */
-    int backoff_s;
+    int backoff_s;    /* retry k waits backoff_s * 2^(k-1) */
     int result_ttl_s;
+    bool is_builtin; /* defined in the code, not in the file */
     size_t nstages;
     struct stage_def *stages;
 };
@@ -29,6 +42,7 @@ struct pipeline {
 struct pipeline_set {
     size_t n;
     struct pipeline *items;
+    char *path; /* the file loaded, or NULL */
 };
 
 /* Builtin stage functions the worker provides, by name. NULL-terminated. */
@@ -38,6 +52,15 @@ extern const char *const pipeline_builtin_names[];
  * default_result_ttl_s; the caller frees it with pipeline_set_free. NULL with
  * err set on allocation failure. */
 struct pipeline_set *pipeline_set_new_builtin(int default_result_ttl_s, struct sq_err *err);
+
+/* Returns a new set: the built-in pipelines plus those of the JSON file at
+ * path. A missing file is an error only when is_required (the default path
+ * may be absent). With check_programs, every exec stage's program must exist
+ * and be executable (looked up in PATH when it has no '/', relative paths
+ * from the stage's cwd): the worker checks, the API (which runs no stage) does
+ * not. NULL with err naming file, pipeline, stage and field on any problem. */
+struct pipeline_set *pipeline_set_load(const char *path, bool is_required, bool check_programs,
+                                       int default_result_ttl_s, struct sq_err *err);
 
 /* Borrowed pointer to the pipeline called name, or NULL. */
 const struct pipeline *pipeline_set_find(const struct pipeline_set *set, const char *name);

@@ -12,6 +12,9 @@ static const struct script script_table[SCRIPT_COUNT] = {
     [SCRIPT_START] = {"start", script_start_src, script_start_sha},
     [SCRIPT_UPDATE] = {"update", script_update_src, script_update_sha},
     [SCRIPT_FINISH] = {"finish", script_finish_src, script_finish_sha},
+    [SCRIPT_RETRY] = {"retry", script_retry_src, script_retry_sha},
+    [SCRIPT_PROMOTE] = {"promote", script_promote_src, script_promote_sha},
+    [SCRIPT_CANCEL] = {"cancel", script_cancel_src, script_cancel_sha},
 };
 
 const struct script *scripts_get(enum script_id id)

@@ -7,7 +7,16 @@
 
 #include "rargv.h"
 
-enum script_id { SCRIPT_SUBMIT = 0, SCRIPT_START, SCRIPT_UPDATE, SCRIPT_FINISH, SCRIPT_COUNT };
+enum script_id {
+    SCRIPT_SUBMIT = 0,
+    SCRIPT_START,
+    SCRIPT_UPDATE,
+    SCRIPT_FINISH,
+    SCRIPT_RETRY,
+    SCRIPT_PROMOTE,
+    SCRIPT_CANCEL,
+    SCRIPT_COUNT
+};
 
 struct script {
     const char *name;

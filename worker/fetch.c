@@ -50,6 +50,30 @@ static redisReply *fetch_start(struct worker *w, const char *id)
     return r;
 }
 
+/* Moves retries whose backoff is over onto the queue, at most once per
+ * WORKER_PROMOTE_MS; every worker does it, the script makes that safe. */
+static void fetch_promote(struct worker *w)
+{
+    int64_t now = clock_mono_ms();
+    struct rargv a;
+    struct sq_err err;
+    redisReply *r;
+
+    if (now - w->last_promote_ms < WORKER_PROMOTE_MS)
+        return;
+    w->last_promote_ms = now;
+    rargv_init(&a);
+    rargv_add(&a, w->delayed_key);
+    rargv_add(&a, w->queue_key);
+    rargv_addll(&a, clock_now_ms());
+    rargv_addll(&a, WORKER_PROMOTE_BATCH);
+    r = rconn_script(w->rc, SCRIPT_PROMOTE, 2, &a, &err);
+    rargv_free(&a);
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+        log_debug("moved %lld retried job(s) to %s", r->integer, w->queue_key);
+    freeReplyObject(r);
+}
+
 int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
 {
     struct rargv a;
@@ -58,6 +82,7 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
     int rc = 0;
 
     *hash = NULL;
+    fetch_promote(w);
     rargv_init(&a);
     rargv_add(&a, "BLMOVE");
     rargv_add(&a, w->queue_key);

@@ -33,6 +33,12 @@ static const struct cfg_option worker_options[] = {
               "seconds a stopping worker may finish its job before SIGKILL"),
     W_OPT_INT("redis-timeout-ms", "STAGEQ_REDIS_TIMEOUT_MS", 100, 60000, "5000", redis_timeout_ms,
               "connect and read timeout for Redis (above the 1 s BLMOVE wait)"),
+    W_OPT_STR("pipelines", "STAGEQ_PIPELINES", "", pipelines,
+              "pipelines file (JSON); empty: " PIPELINE_DEFAULT_FILE " when it exists"),
+    W_OPT_INT("result-ttl-s", "STAGEQ_RESULT_TTL_S", 1, 31536000, "86400", result_ttl_s,
+              "default result_ttl_s of the pipelines in the file"),
+    W_OPT_INT("kill-grace-ms", "STAGEQ_KILL_GRACE_MS", 0, 600000, "5000", kill_grace_ms,
+              "an exec stage being stopped gets SIGTERM, then SIGKILL after this"),
     W_OPT_STR("log", "STAGEQ_LOG", "text", log_format, "log format: text or json"),
     W_OPT_STR("log-level", "STAGEQ_LOG_LEVEL", "info", log_level, "error, warn, info or debug"),
 };
@@ -81,15 +87,16 @@ int main(int argc, char **argv)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg.concurrency = n > 0 ? (int)(n > 1024 ? 1024 : n) : 1;
     }
-    log_init("supervisor", lf, ll);
-    pipelines = pipeline_set_new_builtin(86400, &err);
+    pipelines = pipeline_set_load(cfg.pipelines[0] ? cfg.pipelines : PIPELINE_DEFAULT_FILE,
+                                  cfg.pipelines[0] != '\0', true, cfg.result_ttl_s, &err);
     if (pipelines == NULL) {
-        log_errx("%s", err.msg);
-        return 1;
+        fprintf(stderr, "stageq-worker: %s\n", err.msg);
+        return 2;
     }
+    log_init("supervisor", lf, ll);
     redis_url_describe(&url, desc, sizeof(desc));
-    log_info("stageq-worker: redis %s, prefix '%s', %zu pipeline(s)", desc, cfg.prefix,
-             pipelines->n);
+    log_info("stageq-worker: redis %s, prefix '%s', %zu pipeline(s)%s%s", desc, cfg.prefix,
+             pipelines->n, pipelines->path ? " from " : "", pipelines->path ? pipelines->path : "");
     rc = supervisor_run(&cfg, &url, pipelines);
     pipeline_set_free(pipelines);
     return rc;

@@ -1,7 +1,10 @@
 /* run: one started job through its stages. Every change is one round trip
- * (update.lua / finish.lua, fenced by the attempt number); progress is
- * coalesced to at most one write per WORKER_PROGRESS_MIN_MS, and "stage k
- * done" is folded with "stage k+1 started". Never exits the process. */
+ * (update.lua / finish.lua / retry.lua, fenced by the attempt number);
+ * progress is coalesced to at most one write per WORKER_PROGRESS_MIN_MS, the
+ * latest always written in the end, and "stage k done" is folded with "stage
+ * k+1 started". While a stage runs, the job's state is checked every
+ * WORKER_CHECK_MS so that a cancel stops it within a second. Never exits the
+ * process. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,20 +14,38 @@
 #include "json.h"
 #include "log.h"
 #include "stage_builtin.h"
+#include "stage_exec.h"
 #include "worker.h"
+
+#define WORKER_CHECK_MS    250        /* how often a running job's state is read */
+#define RUN_BACKOFF_MAX_MS 86400000LL /* a retry waits at most a day */
+#define RUN_MESSAGE_MAX    1024       /* bytes of a progress message kept */
 
 struct run {
     struct worker *w;
     const char *id;
     char job_key[KEYS_MAX_LEN];
     char attempt[24];
+    int attempt_n;
+    int max_attempts;
     const struct pipeline *pl;
-    int k; /* current stage, 1-based */
-    int n; /* stage count */
+    char queue[IDS_NAME_MAX_LEN + 1];
+    const char *errors; /* earlier attempts' errors (JSON array text) or NULL; borrowed */
+    int k;              /* current stage, 1-based */
+    int n;              /* stage count */
     int result_ttl_s;
-    int64_t last_write_ms; /* monotonic time of the last progress write */
-    bool is_refused;       /* a write was refused: canceled, expired or fenced */
+    /* progress coalescing */
+    bool has_pending;
+    double pending_fraction;
+    char pending_message[RUN_MESSAGE_MAX];
+    bool has_pending_message;
+    int64_t last_write_ms; /* monotonic */
+    int64_t last_check_ms; /* monotonic */
+    int64_t deadline_ms;   /* monotonic end of the current builtin stage; 0 = none */
+    bool is_timed_out;
+    bool is_refused; /* a write or check found the job canceled, expired or fenced */
     char refused[32];
+    const struct exec_result *exec; /* details of a failed exec stage, for the error */
 };
 
 static void run_ts(char ts[CLOCK_RFC3339_LEN])
@@ -32,29 +53,49 @@ static void run_ts(char ts[CLOCK_RFC3339_LEN])
     clock_format_rfc3339(clock_now_ms(), ts);
 }
 
-/* Sends fields (already in a) with update.lua or finish.lua. Returns 0 when
- * written, 1 when refused (r->refused says why), -1 when Redis gave up. */
-static int run_write(struct run *r, enum script_id script, long long ttl, struct rargv *fields)
+/* Sends fields with a fenced script. With is_retrying, waits through Redis
+ * outages (state changes must not be lost); without, one try (progress).
+ * Returns 0 when written, 1 when refused (r->refused says why), -1 when Redis
+ * could not be reached. */
+static int run_write(struct run *r, enum script_id script, long long ttl,
+                     const struct rargv *fields, bool is_retrying, long long due_ms)
 {
+    char qkey[KEYS_MAX_LEN], dkey[KEYS_MAX_LEN];
     struct rargv a;
     redisReply *rep;
+    struct sq_err err;
     size_t i;
     int rc = -1;
 
     rargv_init(&a);
     rargv_add(&a, r->job_key);
-    if (script == SCRIPT_FINISH)
+    if (script == SCRIPT_FINISH || script == SCRIPT_RETRY)
         rargv_add(&a, r->w->processing_key);
+    if (script == SCRIPT_RETRY) {
+        keys_queue(qkey, sizeof(qkey), r->w->cfg->prefix, r->queue);
+        keys_delayed(dkey, sizeof(dkey), r->w->cfg->prefix, r->queue);
+        rargv_add(&a, qkey);
+        rargv_add(&a, dkey);
+    }
     rargv_add(&a, r->attempt);
     rargv_addll(&a, ttl);
-    if (script == SCRIPT_FINISH)
+    if (script == SCRIPT_FINISH || script == SCRIPT_RETRY)
         rargv_add(&a, r->id);
+    if (script == SCRIPT_RETRY) {
+        rargv_addll(&a, due_ms);
+        rargv_addll(&a, r->n);
+    }
     for (i = 0; i < fields->argc; i++)
         rargv_addlen(&a, fields->argv[i], fields->lens[i]);
-    rep = wredis_script(r->w, script, script == SCRIPT_FINISH ? 2 : 1, &a);
+    {
+        int nkeys = script == SCRIPT_RETRY ? 4 : (script == SCRIPT_FINISH ? 2 : 1);
+        rep = is_retrying ? wredis_script(r->w, script, nkeys, &a)
+                          : rconn_script(r->w->rc, script, nkeys, &a, &err);
+    }
     rargv_free(&a);
     if (rep == NULL) {
-        log_write(LOG_LEVEL_ERROR, 0, r->id, "state change not written: redis unreachable");
+        if (is_retrying)
+            log_write(LOG_LEVEL_ERROR, 0, r->id, "state change not written: redis unreachable");
         return -1;
     }
     if (rep->type == REDIS_REPLY_STATUS || rep->type == REDIS_REPLY_STRING) {
@@ -74,13 +115,19 @@ static int run_write(struct run *r, enum script_id script, long long ttl, struct
     return rc;
 }
 
-static void add_stage_field(struct rargv *a, int k, const char *what, const char *value, size_t len)
+static void add_stage_field(struct rargv *a, int k, const char *what, const char *value)
 {
     char field[64];
 
     keys_stage_field(field, sizeof(field), k, what);
     rargv_add(a, field);
-    rargv_addlen(a, value, len);
+    rargv_add(a, value);
+}
+
+static void add_field(struct rargv *a, const char *field, const char *value)
+{
+    rargv_add(a, field);
+    rargv_add(a, value);
 }
 
 static void add_num(struct rargv *a, const char *field, double v)
@@ -89,88 +136,198 @@ static void add_num(struct rargv *a, const char *field, double v)
     rargv_addf(a, "%.4f", v);
 }
 
-/* Progress callback given to stages. */
-static int run_report(void *arg, double fraction, const char *message)
+/* Writes the pending progress (one try: when Redis is away it stays pending). */
+static void run_flush(struct run *r)
 {
-    struct run *r = arg;
-    struct rargv a;
     char ts[CLOCK_RFC3339_LEN];
-    int64_t now = clock_mono_ms();
+    struct rargv a;
 
-    if (r->is_refused)
-        return 1;
-    if (now - r->last_write_ms < WORKER_PROGRESS_MIN_MS)
-        return 0; /* coalesced: the stage's end is written anyway */
+    if (!r->has_pending)
+        return;
+    run_ts(ts);
+    rargv_init(&a);
+    add_num(&a, JOB_F_PROGRESS, r->pending_fraction);
+    add_num(&a, JOB_F_OVERALL, job_overall_progress(r->k, r->n, r->pending_fraction));
+    if (r->has_pending_message)
+        add_field(&a, JOB_F_MESSAGE, r->pending_message);
+    add_field(&a, JOB_F_UPDATED_AT, ts);
+    if (run_write(r, SCRIPT_UPDATE, JOB_ACTIVE_TTL_S, &a, false, 0) >= 0) {
+        r->has_pending = false;
+        r->has_pending_message = false;
+    }
+    rargv_free(&a);
+    r->last_write_ms = r->last_check_ms = clock_mono_ms();
+}
+
+/* Notes the latest progress; it is written by run_check when due. */
+static void run_note(struct run *r, double fraction, const char *message)
+{
     if (!(fraction >= 0.0))
         fraction = 0.0;
     if (fraction > 1.0)
         fraction = 1.0;
-    r->last_write_ms = now;
-    run_ts(ts);
-    rargv_init(&a);
-    add_num(&a, JOB_F_PROGRESS, fraction);
-    add_num(&a, JOB_F_OVERALL, job_overall_progress(r->k, r->n, fraction));
+    r->pending_fraction = fraction;
+    r->has_pending = true;
     if (message != NULL) {
-        rargv_add(&a, JOB_F_MESSAGE);
-        rargv_addlen(&a, message, strnlen(message, 1024));
+        snprintf(r->pending_message, sizeof(r->pending_message), "%s", message);
+        r->has_pending_message = true;
     }
-    rargv_add(&a, JOB_F_UPDATED_AT);
-    rargv_add(&a, ts);
-    run_write(r, SCRIPT_UPDATE, JOB_ACTIVE_TTL_S, &a);
+}
+
+/* Reads the job's state and attempt: is it still ours to run? One try. */
+static void run_read_state(struct run *r)
+{
+    struct rargv a;
+    struct sq_err err;
+    redisReply *rep;
+
+    rargv_init(&a);
+    rargv_add(&a, "HMGET");
+    rargv_add(&a, r->job_key);
+    rargv_add(&a, JOB_F_STATE);
+    rargv_add(&a, JOB_F_ATTEMPT);
+    rep = rconn_command(r->w->rc, &a, &err);
     rargv_free(&a);
+    r->last_check_ms = clock_mono_ms();
+    if (rep == NULL)
+        return; /* Redis away: the stage goes on; the next write will wait for it */
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
+        const redisReply *st = rep->element[0], *at = rep->element[1];
+        const char *why = NULL;
+        if (st->type != REDIS_REPLY_STRING)
+            why = "missing";
+        else if (strcmp(st->str, "running") != 0)
+            why = st->str;
+        else if (at->type != REDIS_REPLY_STRING || strcmp(at->str, r->attempt) != 0)
+            why = "fenced";
+        if (why != NULL) {
+            snprintf(r->refused, sizeof(r->refused), "%s", why);
+            r->is_refused = true;
+        }
+    }
+    freeReplyObject(rep);
+}
+
+/* Called often while a stage runs: writes due progress, notices a cancel and
+ * a builtin's timeout. Non-zero: the stage must stop. */
+static int run_check(struct run *r)
+{
+    int64_t now = clock_mono_ms();
+
+    if (r->is_refused || r->is_timed_out)
+        return 1;
+    if (r->deadline_ms != 0 && now >= r->deadline_ms) {
+        r->is_timed_out = true;
+        return 1;
+    }
+    if (r->has_pending && now - r->last_write_ms >= WORKER_PROGRESS_MIN_MS)
+        run_flush(r);
+    else if (now - r->last_check_ms >= WORKER_CHECK_MS)
+        run_read_state(r);
     return r->is_refused ? 1 : 0;
 }
 
-/* Writes the job's end: succeeded with result, or failed with err. */
+/* Progress callback of builtin stages. */
+static int run_report(void *arg, double fraction, const char *message)
+{
+    struct run *r = arg;
+
+    run_note(r, fraction, message);
+    return run_check(r);
+}
+
+static void run_on_progress(void *arg, double fraction, const char *message)
+{
+    run_note(arg, fraction, message);
+}
+
+static int run_should_stop(void *arg)
+{
+    return run_check(arg);
+}
+
+/* The error object of the current failure, printed. Caller frees with cJSON_free. */
+static char *run_error_text(const struct run *r, const struct stage_error *err)
+{
+    cJSON *e = cJSON_CreateObject();
+    char ts[CLOCK_RFC3339_LEN], *text;
+
+    run_ts(ts);
+    cJSON_AddStringToObject(e, "code", err->code);
+    cJSON_AddStringToObject(e, "message", err->message);
+    if (r->pl != NULL && r->k >= 1 && r->k <= (int)r->pl->nstages)
+        cJSON_AddStringToObject(e, "stage", r->pl->stages[r->k - 1].name);
+    cJSON_AddNumberToObject(e, "stage_index", r->k);
+    cJSON_AddNumberToObject(e, "attempt", r->attempt_n);
+    cJSON_AddBoolToObject(e, "retryable", err->is_retryable);
+    if (r->exec != NULL) {
+        if (r->exec->outcome == EXEC_EXIT)
+            cJSON_AddNumberToObject(e, "exit_status", r->exec->exit_status);
+        if (r->exec->outcome == EXEC_SIGNAL)
+            cJSON_AddNumberToObject(e, "signal", r->exec->signal);
+        cJSON_AddStringToObject(e, "stderr_tail", r->exec->stderr_tail);
+        if (r->exec->bad_progress_lines > 0)
+            cJSON_AddNumberToObject(e, "bad_progress_lines", r->exec->bad_progress_lines);
+    }
+    cJSON_AddStringToObject(e, "at", ts);
+    text = json_print(e);
+    cJSON_Delete(e);
+    return text;
+}
+
+/* The errors of every attempt so far, with err_text appended. Caller frees. */
+static char *run_errors_text(const struct run *r, const char *err_text)
+{
+    cJSON *arr = r->errors ? cJSON_Parse(r->errors) : NULL, *e = cJSON_Parse(err_text);
+    char *text;
+
+    if (!cJSON_IsArray(arr)) {
+        cJSON_Delete(arr);
+        arr = cJSON_CreateArray();
+    }
+    if (e != NULL)
+        cJSON_AddItemToArray(arr, e);
+    text = json_print(arr);
+    cJSON_Delete(arr);
+    return text;
+}
+
+/* Writes the job's end: succeeded with result (stage_out), or failed with err. */
 static void run_finish(struct run *r, const char *stage_out, const struct stage_error *err)
 {
-    char ts[CLOCK_RFC3339_LEN];
+    char ts[CLOCK_RFC3339_LEN], *errtext = NULL, *errs = NULL;
     struct rargv a;
     enum job_state st = err ? JOB_FAILED : JOB_SUCCEEDED;
-    char *errtext = NULL;
 
     run_ts(ts);
     rargv_init(&a);
     if (r->k >= 1) {
-        add_stage_field(&a, r->k, "state", err ? "failed" : "succeeded", err ? 6 : 9);
-        add_stage_field(&a, r->k, "finished_at", ts, strlen(ts));
+        add_stage_field(&a, r->k, "state", err ? "failed" : "succeeded");
+        add_stage_field(&a, r->k, "finished_at", ts);
     }
     if (err != NULL) {
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "code", err->code);
-        cJSON_AddStringToObject(e, "message", err->message);
-        if (r->k >= 1 && r->pl != NULL && r->k <= (int)r->pl->nstages)
-            cJSON_AddStringToObject(e, "stage", r->pl->stages[r->k - 1].name);
-        cJSON_AddNumberToObject(e, "stage_index", r->k);
-        cJSON_AddNumberToObject(e, "attempt", strtol(r->attempt, NULL, 10));
-        cJSON_AddBoolToObject(e, "retryable", err->is_retryable);
-        errtext = json_print(e);
-        cJSON_Delete(e);
-        rargv_add(&a, JOB_F_ERROR);
-        rargv_add(&a, errtext ? errtext : "{\"code\":\"internal\"}");
-        cJSON_free(errtext);
+        errtext = run_error_text(r, err);
+        errs = errtext ? run_errors_text(r, errtext) : NULL;
+        add_field(&a, JOB_F_ERROR, errtext ? errtext : "{\"code\":\"internal\"}");
+        add_field(&a, JOB_F_ERRORS, errs ? errs : "[]");
     } else {
         if (stage_out == NULL)
             stage_out = "null";
-        add_stage_field(&a, r->k, "output", stage_out, strlen(stage_out));
-        rargv_add(&a, JOB_F_RESULT);
-        rargv_add(&a, stage_out);
+        add_stage_field(&a, r->k, "output", stage_out);
+        add_field(&a, JOB_F_RESULT, stage_out);
         add_num(&a, JOB_F_PROGRESS, 1.0);
         add_num(&a, JOB_F_OVERALL, 1.0);
-        rargv_add(&a, JOB_F_MESSAGE);
-        rargv_add(&a, "");
+        add_field(&a, JOB_F_MESSAGE, "");
     }
-    rargv_add(&a, JOB_F_STATE);
-    rargv_add(&a, job_state_name(st));
-    rargv_add(&a, JOB_F_FINISHED_AT);
-    rargv_add(&a, ts);
-    rargv_add(&a, JOB_F_UPDATED_AT);
-    rargv_add(&a, ts);
-    switch (run_write(r, SCRIPT_FINISH, job_ttl_for(st, r->result_ttl_s), &a)) {
+    add_field(&a, JOB_F_STATE, job_state_name(st));
+    add_field(&a, JOB_F_NEXT_ATTEMPT_AT, "");
+    add_field(&a, JOB_F_FINISHED_AT, ts);
+    add_field(&a, JOB_F_UPDATED_AT, ts);
+    switch (run_write(r, SCRIPT_FINISH, job_ttl_for(st, r->result_ttl_s), &a, true, 0)) {
     case 0:
         if (err != NULL)
-            log_write(LOG_LEVEL_WARN, 0, r->id, "failed in stage %d: %s: %s", r->k, err->code,
-                      err->message);
+            log_write(LOG_LEVEL_WARN, 0, r->id, "failed in stage %d (attempt %d/%d): %s: %s", r->k,
+                      r->attempt_n, r->max_attempts, err->code, err->message);
         else
             log_write(LOG_LEVEL_INFO, 0, r->id, "succeeded");
         break;
@@ -180,38 +337,78 @@ static void run_finish(struct run *r, const char *stage_out, const struct stage_
     default:
         break;
     }
+    cJSON_free(errtext);
+    cJSON_free(errs);
+    rargv_free(&a);
+}
+
+/* The attempt failed and may be retried: back on the queue after backoff. */
+static void run_retry(struct run *r, const struct stage_error *err)
+{
+    char ts[CLOCK_RFC3339_LEN], due_ts[CLOCK_RFC3339_LEN], *errtext, *errs;
+    long long delay_ms = (long long)r->pl->backoff_s * 1000, due = 0;
+    struct rargv a;
+    int i;
+
+    for (i = 1; i < r->attempt_n && delay_ms < RUN_BACKOFF_MAX_MS; i++)
+        delay_ms *= 2;
+    if (delay_ms > RUN_BACKOFF_MAX_MS)
+        delay_ms = RUN_BACKOFF_MAX_MS;
+    run_ts(ts);
+    if (delay_ms > 0) {
+        due = clock_now_ms() + delay_ms;
+        clock_format_rfc3339(due, due_ts);
+    }
+    errtext = run_error_text(r, err);
+    errs = errtext ? run_errors_text(r, errtext) : NULL;
+    rargv_init(&a);
+    add_field(&a, JOB_F_STATE, job_state_name(JOB_QUEUED));
+    add_field(&a, JOB_F_STAGE, "0");
+    add_field(&a, JOB_F_STAGE_NAME, "");
+    add_num(&a, JOB_F_PROGRESS, 0.0);
+    add_num(&a, JOB_F_OVERALL, 0.0);
+    add_field(&a, JOB_F_MESSAGE, "");
+    add_field(&a, JOB_F_ERROR, errtext ? errtext : "{\"code\":\"internal\"}");
+    add_field(&a, JOB_F_ERRORS, errs ? errs : "[]");
+    add_field(&a, JOB_F_NEXT_ATTEMPT_AT, due ? due_ts : "");
+    add_field(&a, JOB_F_UPDATED_AT, ts);
+    if (run_write(r, SCRIPT_RETRY, JOB_ACTIVE_TTL_S, &a, true, due) == 0)
+        log_write(LOG_LEVEL_WARN, 0, r->id,
+                  "attempt %d/%d failed in stage %d: %s: %s; retry in %lld ms", r->attempt_n,
+                  r->max_attempts, r->k, err->code, err->message, delay_ms);
+    else if (r->is_refused)
+        log_write(LOG_LEVEL_INFO, 0, r->id, "retry not recorded: job is %s", r->refused);
+    cJSON_free(errtext);
+    cJSON_free(errs);
     rargv_free(&a);
 }
 
 /* Stage k finished with output `out`: mark it and start stage k+1, one write. */
 static int run_advance(struct run *r, const char *out)
 {
-    char ts[CLOCK_RFC3339_LEN];
-    const char *next = r->pl->stages[r->k].name; /* stage k+1, 0-based index k */
+    char ts[CLOCK_RFC3339_LEN], next[16];
     struct rargv a;
     int rc;
 
     run_ts(ts);
+    snprintf(next, sizeof(next), "%d", r->k + 1);
     rargv_init(&a);
-    add_stage_field(&a, r->k, "state", "succeeded", 9);
-    add_stage_field(&a, r->k, "finished_at", ts, strlen(ts));
-    add_stage_field(&a, r->k, "output", out, strlen(out));
-    add_stage_field(&a, r->k + 1, "state", "running", 7);
-    add_stage_field(&a, r->k + 1, "started_at", ts, strlen(ts));
-    rargv_add(&a, JOB_F_STAGE);
-    rargv_addll(&a, r->k + 1);
-    rargv_add(&a, JOB_F_STAGE_NAME);
-    rargv_add(&a, next);
+    add_stage_field(&a, r->k, "state", "succeeded");
+    add_stage_field(&a, r->k, "finished_at", ts);
+    add_stage_field(&a, r->k, "output", out);
+    add_stage_field(&a, r->k + 1, "state", "running");
+    add_stage_field(&a, r->k + 1, "started_at", ts);
+    add_field(&a, JOB_F_STAGE, next);
+    add_field(&a, JOB_F_STAGE_NAME, r->pl->stages[r->k].name);
     add_num(&a, JOB_F_PROGRESS, 0.0);
     add_num(&a, JOB_F_OVERALL, job_overall_progress(r->k + 1, r->n, 0.0));
-    rargv_add(&a, JOB_F_MESSAGE);
-    rargv_add(&a, "");
-    rargv_add(&a, JOB_F_UPDATED_AT);
-    rargv_add(&a, ts);
-    rc = run_write(r, SCRIPT_UPDATE, JOB_ACTIVE_TTL_S, &a);
+    add_field(&a, JOB_F_MESSAGE, "");
+    add_field(&a, JOB_F_UPDATED_AT, ts);
+    rc = run_write(r, SCRIPT_UPDATE, JOB_ACTIVE_TTL_S, &a, true, 0);
     rargv_free(&a);
     r->k++;
-    r->last_write_ms = clock_mono_ms();
+    r->has_pending = r->has_pending_message = false;
+    r->last_write_ms = r->last_check_ms = clock_mono_ms();
     return rc;
 }
 
@@ -220,12 +417,97 @@ static void run_abandon(struct run *r)
 {
     struct rargv a;
 
-    log_write(LOG_LEVEL_INFO, 0, r->id, "stopped: job is %s", r->refused);
+    log_write(LOG_LEVEL_INFO, 0, r->id, "stopped in stage %d: job is %s", r->k, r->refused);
     rargv_init(&a);
-    rargv_add(&a, JOB_F_UPDATED_AT);
-    rargv_add(&a, "-");
-    run_write(r, SCRIPT_FINISH, JOB_ACTIVE_TTL_S, &a); /* refused again; removes the list entry */
+    add_field(&a, JOB_F_UPDATED_AT, "-");
+    run_write(r, SCRIPT_FINISH, JOB_ACTIVE_TTL_S, &a, true, 0); /* refused; drops the entry */
     rargv_free(&a);
+}
+
+static int run_builtin(struct run *r, const struct stage_def *sd, const cJSON *in, cJSON **out,
+                       struct stage_error *serr)
+{
+    stage_builtin_fn fn = stage_builtin_find(sd->builtin);
+    struct stage_ctx ctx = {run_report, r, false};
+
+    if (fn == NULL)
+        return stage_error_set(serr, "unknown_builtin", false, "no builtin stage '%s'",
+                               sd->builtin);
+    r->deadline_ms = sd->timeout_s > 0 ? clock_mono_ms() + (int64_t)sd->timeout_s * 1000 : 0;
+    return fn(in, &ctx, out, serr);
+}
+
+static int run_exec(struct run *r, const struct stage_def *sd, const cJSON *in, cJSON **out,
+                    struct stage_error *serr, struct exec_result *res)
+{
+    struct exec_spec spec;
+    struct exec_hooks hooks = {run_on_progress, run_should_stop, r};
+    static const char *const codes[] = {
+        [EXEC_OK] = "ok",
+        [EXEC_EXIT] = "exit_status",
+        [EXEC_SIGNAL] = "killed_by_signal",
+        [EXEC_TIMEOUT] = "timeout",
+        [EXEC_SPAWN_FAILED] = "spawn_failed",
+        [EXEC_OUTPUT_TOO_LARGE] = "output_too_large",
+        [EXEC_INVALID_OUTPUT] = "invalid_output",
+        [EXEC_STOPPED] = "stopped",
+    };
+
+    memset(&spec, 0, sizeof(spec));
+    spec.argv = sd->argv;
+    spec.env = sd->env;
+    spec.cwd = sd->cwd;
+    spec.timeout_s = sd->timeout_s;
+    spec.kill_grace_ms = r->w->cfg->kill_grace_ms;
+    spec.job_id = r->id;
+    spec.stage_name = sd->name;
+    spec.stage_index = r->k;
+    spec.stage_count = r->n;
+    spec.attempt = r->attempt_n;
+    r->deadline_ms = 0; /* stage_exec enforces the exec timeout itself */
+    if (stage_exec_run(&spec, in, &hooks, res) < 0)
+        return stage_error_set(serr, "worker_error", true, "%s", res->message);
+    if (res->outcome == EXEC_OK) {
+        *out = res->output;
+        res->output = NULL;
+        return 0;
+    }
+    r->exec = res;
+    /* A program says "do not retry" by exiting with EXEC_EXIT_PERMANENT (EX_DATAERR). */
+    return stage_error_set(serr, codes[res->outcome],
+                           !(res->outcome == EXEC_EXIT && res->exit_status == EXEC_EXIT_PERMANENT),
+                           "%s", res->message);
+}
+
+/* Reads the started job's hash into r. 0, or -1 with serr set. */
+static int run_load(struct run *r, const struct job_hash *h, struct stage_error *serr)
+{
+    const char *v;
+
+    v = job_hash_get(h, JOB_F_ATTEMPT);
+    snprintf(r->attempt, sizeof(r->attempt), "%s", v ? v : "0");
+    r->attempt_n = v ? (int)strtol(v, NULL, 10) : 0;
+    v = job_hash_get(h, JOB_F_MAX_ATTEMPTS);
+    r->max_attempts = v ? (int)strtol(v, NULL, 10) : 1;
+    v = job_hash_get(h, JOB_F_RESULT_TTL);
+    r->result_ttl_s = v ? (int)strtol(v, NULL, 10) : 86400;
+    v = job_hash_get(h, JOB_F_QUEUE);
+    snprintf(r->queue, sizeof(r->queue), "%s", v ? v : r->w->cfg->queue);
+    r->errors = job_hash_get(h, JOB_F_ERRORS);
+    v = job_hash_get(h, JOB_F_PIPELINE);
+    r->pl = v ? pipeline_set_find(r->w->pipelines, v) : NULL;
+    log_write(LOG_LEVEL_INFO, 0, r->id, "started: pipeline %s, attempt %s", v ? v : "?",
+              r->attempt);
+    if (r->pl == NULL)
+        return stage_error_set(serr, "unknown_pipeline", false,
+                               "this worker has no pipeline '%.64s'", v ? v : "");
+    r->n = (int)r->pl->nstages;
+    v = job_hash_get(h, JOB_F_STAGE_COUNT);
+    if (v == NULL || strtol(v, NULL, 10) != r->n)
+        return stage_error_set(serr, "pipeline_changed", false,
+                               "the job has %s stages, pipeline '%s' now has %d", v ? v : "no",
+                               r->pl->name, r->n);
+    return 0;
 }
 
 void run_job(struct worker *w, const char *id, const redisReply *hash)
@@ -237,13 +519,15 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
     const char *v;
     cJSON *cur = NULL;
     struct stage_error serr;
+    struct exec_result res;
     char *out_text = NULL;
 
     memset(&r, 0, sizeof(r));
+    memset(&res, 0, sizeof(res));
     r.w = w;
     r.id = id;
     r.k = 1;
-    r.last_write_ms = clock_mono_ms();
+    r.last_write_ms = r.last_check_ms = clock_mono_ms();
     keys_job(r.job_key, sizeof(r.job_key), w->cfg->prefix, id);
 
     fv = calloc(hash->elements + 1, sizeof(*fv));
@@ -257,25 +541,7 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
         lens[i] = hash->element[i]->len;
     }
     h.fv = fv, h.lens = lens, h.n = hash->elements;
-    v = job_hash_get(&h, JOB_F_ATTEMPT);
-    snprintf(r.attempt, sizeof(r.attempt), "%s", v ? v : "0");
-    v = job_hash_get(&h, JOB_F_RESULT_TTL);
-    r.result_ttl_s = v ? (int)strtol(v, NULL, 10) : 86400;
-    v = job_hash_get(&h, JOB_F_PIPELINE);
-    r.pl = v ? pipeline_set_find(w->pipelines, v) : NULL;
-    log_write(LOG_LEVEL_INFO, 0, id, "started: pipeline %s, attempt %s", v ? v : "?", r.attempt);
-    if (r.pl == NULL) {
-        stage_error_set(&serr, "unknown_pipeline", false, "this worker has no pipeline '%.64s'",
-                        v ? v : "");
-        run_finish(&r, NULL, &serr);
-        goto done;
-    }
-    r.n = (int)r.pl->nstages;
-    v = job_hash_get(&h, JOB_F_STAGE_COUNT);
-    if (v == NULL || strtol(v, NULL, 10) != r.n) {
-        stage_error_set(&serr, "pipeline_changed", false,
-                        "the job has %s stages, pipeline '%s' now has %d", v ? v : "no", r.pl->name,
-                        r.n);
+    if (run_load(&r, &h, &serr) < 0) {
         run_finish(&r, NULL, &serr);
         goto done;
     }
@@ -289,19 +555,23 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
 
     for (;;) {
         const struct stage_def *sd = &r.pl->stages[r.k - 1];
-        stage_builtin_fn fn = stage_builtin_find(sd->builtin);
-        struct stage_ctx ctx = {run_report, &r, false};
         cJSON *out = NULL;
+        int rc;
 
-        if (fn == NULL) {
-            stage_error_set(&serr, "unknown_builtin", false, "no builtin stage '%s'", sd->builtin);
-            run_finish(&r, NULL, &serr);
+        memset(&serr, 0, sizeof(serr));
+        r.exec = NULL;
+        rc = sd->builtin != NULL ? run_builtin(&r, sd, cur, &out, &serr)
+                                 : run_exec(&r, sd, cur, &out, &serr, &res);
+        if (rc < 0 && r.is_refused) {
+            run_abandon(&r);
             break;
         }
-        memset(&serr, 0, sizeof(serr));
-        if (fn(cur, &ctx, &out, &serr) < 0) {
-            if (r.is_refused)
-                run_abandon(&r);
+        if (rc < 0 && r.is_timed_out)
+            stage_error_set(&serr, "timeout", true, "builtin stage ran longer than %d s",
+                            sd->timeout_s);
+        if (rc < 0) {
+            if (serr.is_retryable && r.attempt_n < r.max_attempts)
+                run_retry(&r, &serr);
             else
                 run_finish(&r, NULL, &serr);
             break;
@@ -328,6 +598,7 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
     }
     w->jobs_done++;
 done:
+    cJSON_Delete(res.output);
     cJSON_free(out_text);
     cJSON_Delete(cur);
     free(fv);

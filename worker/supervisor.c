@@ -204,7 +204,10 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
         snprintf(host, sizeof(host), "localhost");
     host[sizeof(host) - 1] = '\0';
     snprintf(w.id, sizeof(w.id), "%s:%d", host, (int)getpid());
-    if (keys_queue(w.queue_key, sizeof(w.queue_key), cfg->prefix, cfg->queue) < 0 ||
+    /* A stage program that stops reading its stdin must not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+    if (keys_delayed(w.delayed_key, sizeof(w.delayed_key), cfg->prefix, cfg->queue) < 0 ||
+        keys_queue(w.queue_key, sizeof(w.queue_key), cfg->prefix, cfg->queue) < 0 ||
         keys_processing(w.processing_key, sizeof(w.processing_key), cfg->prefix, w.id) < 0) {
         log_errx("key names too long");
         return 1;

@@ -4,6 +4,7 @@
 
 #include <hiredis/hiredis.h>
 #include <signal.h>
+#include <stdint.h>
 
 #include "ids.h"
 #include "keys.h"
@@ -14,6 +15,8 @@
 #define WORKER_FETCH_TIMEOUT_S 1    /* BLMOVE wait; also how often stop is checked */
 #define WORKER_PROGRESS_MIN_MS 50   /* at most ~20 progress writes/s per job */
 #define WORKER_BACKOFF_MAX_MS  5000 /* Redis reconnect backoff cap */
+#define WORKER_PROMOTE_MS      1000 /* how often due retries are moved to the queue */
+#define WORKER_PROMOTE_BATCH   100  /* most retries moved at once */
 
 struct worker_config {
     char redis_url[1024];
@@ -24,6 +27,9 @@ struct worker_config {
     int redis_timeout_ms;
     char log_format[8];
     char log_level[8];
+    char pipelines[1024]; /* "" = PIPELINE_DEFAULT_FILE when it exists */
+    int result_ttl_s;
+    int kill_grace_ms;
 };
 
 /* One worker child: its connection and names. */
@@ -35,7 +41,9 @@ struct worker {
     char id[256]; /* host:pid */
     char queue_key[KEYS_MAX_LEN];
     char processing_key[KEYS_MAX_LEN];
-    volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT in the child */
+    char delayed_key[KEYS_MAX_LEN]; /* retries waiting for their backoff */
+    int64_t last_promote_ms;        /* monotonic */
+    volatile sig_atomic_t *stop;    /* set by SIGTERM/SIGINT in the child */
     long long jobs_done;
 };
 

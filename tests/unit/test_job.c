@@ -303,7 +303,8 @@ static void test_status_running(void **state)
                 "\"created_at\":\"2025-11-25T16:48:14.123Z\","
                 "\"started_at\":\"2025-11-25T16:48:15.000Z\","
                 "\"updated_at\":\"2025-11-25T16:48:16.500Z\",\"finished_at\":null,"
-                "\"worker\":\"w1/3\",\"result_ttl_s\":3600,\"result\":null,\"error\":null}");
+                "\"worker\":\"w1/3\",\"result_ttl_s\":3600,\"result\":null,\"error\":null,"
+                "\"errors\":null,\"next_attempt_at\":null}");
     cJSON_Delete(o);
 }
 
@@ -332,7 +333,8 @@ static void test_status_finished(void **state)
                 "\"input\":[],\"created_at\":null,\"started_at\":null,\"updated_at\":null,"
                 "\"finished_at\":\"2025-11-25T16:50:00.000Z\",\"worker\":null,"
                 "\"result_ttl_s\":null,\"result\":{\"sum\":6,\"list\":[1,2,3]},"
-                "\"error\":{\"code\":\"stage_failed\",\"message\":\"boom\",\"stage\":\"echo\"}}");
+                "\"error\":{\"code\":\"stage_failed\",\"message\":\"boom\",\"stage\":\"echo\"},"
+                "\"errors\":null,\"next_attempt_at\":null}");
     cJSON_Delete(o);
 }
 
@@ -352,7 +354,8 @@ static void test_status_missing_and_odd(void **state)
                    "\"stage_count\":null,\"progress\":null,\"message\":null,"
                    "\"overall_progress\":null,\"stages\":[],\"input\":null,\"created_at\":null,"
                    "\"started_at\":null,\"updated_at\":null,\"finished_at\":null,"
-                   "\"worker\":null,\"result_ttl_s\":null,\"result\":null,\"error\":null}");
+                   "\"worker\":null,\"result_ttl_s\":null,\"result\":null,\"error\":null,"
+                   "\"errors\":null,\"next_attempt_at\":null}");
     cJSON_Delete(o);
 
     o = job_status_json(&odd);

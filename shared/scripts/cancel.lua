@@ -1,0 +1,29 @@
+-- cancel: a queued job never starts; a running one is marked canceled (its
+-- worker sees it within a second, stops the stage and drops the job).
+-- KEYS[1] job hash, KEYS[2] its queue list, KEYS[3] the queue's delayed zset
+-- ARGV[1] job id, ARGV[2] now (RFC 3339), ARGV[3] the queue the caller read
+-- Returns 'missing'; the final state when already finished; 'moved' when the
+-- job's queue is not ARGV[3]; else 'was:<queued|running>' after canceling.
+local cur = redis.call('HMGET', KEYS[1], 'state', 'queue', 'stage', 'result_ttl_s')
+local st = cur[1]
+if not st then
+  return 'missing'
+end
+if st ~= 'queued' and st ~= 'running' then
+  return st
+end
+if cur[2] ~= ARGV[3] then
+  return 'moved'
+end
+if st == 'queued' then
+  redis.call('LREM', KEYS[2], 0, ARGV[1])
+  redis.call('ZREM', KEYS[3], ARGV[1])
+end
+local k = tonumber(cur[3] or '0') or 0
+if st == 'running' and k > 0 then
+  redis.call('HSET', KEYS[1], 'stage.' .. k .. '.state', 'canceled',
+    'stage.' .. k .. '.finished_at', ARGV[2])
+end
+redis.call('HSET', KEYS[1], 'state', 'canceled', 'finished_at', ARGV[2], 'updated_at', ARGV[2])
+redis.call('EXPIRE', KEYS[1], tonumber(cur[4] or '86400') or 86400)
+return 'was:' .. st

@@ -1,0 +1,32 @@
+-- retry: an attempt failed and attempts remain: put the job back on its queue
+-- (now, or in the queue's delayed set until its backoff is over), fenced by
+-- the attempt number like finish.lua, and reset its stages to pending.
+-- KEYS[1] job hash, KEYS[2] the worker's processing list, KEYS[3] queue list,
+-- KEYS[4] the queue's delayed zset
+-- ARGV[1] attempt, ARGV[2] TTL (s), ARGV[3] job id, ARGV[4] due time (ms since
+-- the epoch; 0 = now), ARGV[5] stage count, ARGV[6..] field, value ...
+-- Returns 'ok', or (nothing written but the list entry) the reason as update.lua.
+redis.call('LREM', KEYS[2], 1, ARGV[3])
+local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt')
+if not cur[1] then
+  return 'missing'
+end
+if cur[1] ~= 'running' then
+  return cur[1]
+end
+if cur[2] ~= ARGV[1] then
+  return 'fenced'
+end
+for k = 1, tonumber(ARGV[5]) do
+  local s = 'stage.' .. k .. '.'
+  redis.call('HDEL', KEYS[1], s .. 'started_at', s .. 'finished_at', s .. 'output')
+  redis.call('HSET', KEYS[1], s .. 'state', 'pending')
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+if ARGV[4] == '0' then
+  redis.call('LPUSH', KEYS[3], ARGV[3])
+else
+  redis.call('ZADD', KEYS[4], ARGV[4], ARGV[3])
+end
+return 'ok'
