@@ -3,7 +3,7 @@
 # missing (as root, with apt-get). Does nothing when all are present.
 set -eu
 what=${1:-build}
-pkgs="gcc make libc6-dev pkg-config libhiredis-dev libevent-dev libcjson-dev uuid-dev redis-server redis-tools"
+pkgs="gcc make libc6-dev pkg-config libhiredis-dev libevent-dev libcjson-dev uuid-dev redis-server redis-tools python3"
 if [ "$what" = test ]; then
   pkgs="$pkgs libcmocka-dev curl jq procps"
 fi

@@ -35,7 +35,7 @@ struct exec_spec {
 
 /* Callbacks into the runner; any may be NULL. */
 struct exec_hooks {
-    /* A valid progress line arrived (fraction clamped to 0..1; message may be NULL). */
+    /* A valid progress line arrived (fraction in 0..1; message NULL when absent or empty). */
     void (*on_progress)(void *arg, double fraction, const char *message);
     /* Called at least every 100 ms while the program runs; non-zero stops it
      * (the result is then EXEC_STOPPED). Also the place to flush coalesced writes. */

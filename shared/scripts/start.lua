@@ -15,7 +15,7 @@ local k = ARGV[5]
 redis.call('HINCRBY', KEYS[1], 'attempt', 1)
 local name = redis.call('HGET', KEYS[1], 'stage.' .. k .. '.name') or ''
 redis.call('HSET', KEYS[1], 'state', 'running', 'worker', ARGV[2], 'updated_at', ARGV[3],
-  'stage', k, 'stage_name', name, 'progress', '0', 'message', '',
+  'stage', k, 'stage_name', name, 'progress', '0', 'message', '', 'next_attempt_at', '',
   'stage.' .. k .. '.state', 'running', 'stage.' .. k .. '.started_at', ARGV[3])
 redis.call('HSETNX', KEYS[1], 'started_at', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
