@@ -1,5 +1,5 @@
 # stageq: one non-recursive Makefile. Objects under $(BUILD)/; `make V=1` shows commands.
-# Targets: all run test test-asan deps clean format format-check lint
+# Targets: all run test test-asan test-valgrind deps clean format format-check lint
 
 BUILD ?= build
 CC ?= cc
@@ -29,17 +29,19 @@ endif
 
 SHARED_SRC := shared/clock.c shared/config.c shared/err.c shared/ids.c shared/job.c \
               shared/json.c shared/keys.c shared/log.c shared/pipeline.c shared/rargv.c \
-              shared/rconn.c shared/redis_url.c shared/scripts.c
+              shared/rconn.c shared/redis_url.c shared/scripts.c shared/submit.c
 LUA := shared/scripts/submit.lua shared/scripts/start.lua shared/scripts/update.lua \
        shared/scripts/finish.lua shared/scripts/retry.lua shared/scripts/promote.lua \
-       shared/scripts/cancel.lua
+       shared/scripts/cancel.lua shared/scripts/heartbeat.lua shared/scripts/recover.lua \
+       shared/scripts/reap.lua shared/scripts/requeue.lua
 API_SRC := api/main.c api/server.c api/routes.c api/jobs.c api/health.c api/errors.c \
            api/rasync.c api/pipelines.c
 WORKER_SRC := worker/main.c worker/supervisor.c worker/fetch.c worker/run.c worker/wredis.c \
+              worker/lease.c worker/recover.c \
               worker/stage_builtin.c worker/builtins/demo.c worker/builtins/echo.c \
               worker/stage_exec.c
 UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_demo \
-              test_stage_exec test_pipeline
+              test_stage_exec test_pipeline test_submit
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o
 API_OBJ := $(API_SRC:%.c=$(BUILD)/%.o)
@@ -48,7 +50,8 @@ LIBSTAGEQ := $(BUILD)/libstageq.a
 BINS := $(BUILD)/stageq-api $(BUILD)/stageq-worker
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
-.PHONY: all run test test-build test-asan deps deps-test clean format format-check lint
+.PHONY: all run test test-build test-asan deps deps-test clean format format-check lint \
+        test-valgrind deps-valgrind
 
 all: $(BINS)
 
@@ -109,8 +112,32 @@ test-asan: deps-test
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 bash tests/run-all.sh build-asan
 
+# test-valgrind: the e2e suites of VALGRIND_SUITES with every stageq daemon and
+# its forked children under memcheck (lib.sh puts STAGEQ_WRAP in front of
+# them); the stage programs a worker execs are not traced. Logs go to a temp
+# dir (run-all.sh removes its own); any error, definite or indirect leak or
+# crash fails the run, and the logs are then kept.
+VALGRIND_SUITES ?= tests/e2e/test_jobs.sh tests/e2e/test_worker.sh tests/e2e/test_exec.sh \
+                   tests/e2e/test_examples.sh tests/bad-input/test_bad_input.sh
+VALGRIND_FLAGS := --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+  --track-fds=no --trace-children=yes --child-silent-after-fork=no --vgdb=no \
+  --trace-children-skip=*/python*,*.py,*/sh,*/dash,*/bash,*.sh,*/sleep,*/yes,*/env,*/cat \
+  --suppressions=$(CURDIR)/tests/valgrind.supp --log-file=%q{STAGEQ_VG_DIR}/vg.%p.log
+
+deps-valgrind:
+	$(Q)sh deploy/install-deps.sh valgrind
+
+test-valgrind: deps-test deps-valgrind
+	$(Q)$(MAKE) --no-print-directory test-build
+	$(Q)t0=$$(date +%s); vg=$$(mktemp -d /tmp/stageq-vg.XXXXXX); \
+	STAGEQ_VG_DIR=$$vg STAGEQ_SUITES="$(VALGRIND_SUITES)" STAGEQ_WRAP="valgrind $(VALGRIND_FLAGS)" \
+		bash tests/run-all.sh $(BUILD); rc=$$?; \
+	STAGEQ_TEST_TMP=$$vg bash -c 'source tests/e2e/lib.sh && valgrind_report "$$STAGEQ_TEST_TMP"' || rc=1; \
+	echo "test-valgrind: $$(($$(date +%s) - t0)) s"; \
+	if [ $$rc -eq 0 ]; then rm -rf "$$vg"; else echo "valgrind logs kept in $$vg"; fi; exit $$rc
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 FORMAT_FILES = $(wildcard shared/*.[ch] api/*.[ch] worker/*.[ch] worker/builtins/*.[ch] \
                  tests/unit/*.c)
@@ -121,5 +148,81 @@ format-check:
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		-Ishared --suppress=missingIncludeSystem $(SHARED_SRC) $(API_SRC) $(WORKER_SRC)
+
+# ---- Fuzzing: libFuzzer targets in tests/fuzz/ (docs/fuzzing.md); never part of `make test`.
+# Each binary is built with clang straight from its sources into $(FUZZ_BUILD)/, so no gcc
+# object is mixed in. `fuzz` fuzzes each target for FUZZ_SECONDS on a copy of its seed corpus
+# (new inputs stay in $(FUZZ_BUILD)/corpus/, crashes go to $(FUZZ_BUILD)/artifacts/);
+# tests/fuzz/<target>.dict, when present, is passed as -dict. `fuzz-smoke` and `fuzz-regress`
+# only run the seed and the regression inputs once.
+FUZZ_BUILD := build-fuzz
+FUZZ_CC := clang
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -g -O1 \
+               -std=c11 -D_GNU_SOURCE -Ishared -I$(BUILD)/gen -Iworker
+FUZZ_RUN_FLAGS := -timeout=10 -rss_limit_mb=2048
+FUZZ_TARGETS := fuzz_json fuzz_submit fuzz_progress fuzz_pipelines fuzz_redis_url
+FUZZ_SRC_fuzz_json := shared/json.c
+FUZZ_SRC_fuzz_submit := shared/submit.c shared/pipeline.c shared/json.c shared/ids.c shared/err.c
+FUZZ_SRC_fuzz_progress := worker/stage_exec.c shared/json.c shared/log.c shared/clock.c
+FUZZ_SRC_fuzz_pipelines := shared/pipeline.c shared/json.c shared/ids.c shared/err.c
+FUZZ_SRC_fuzz_redis_url := shared/redis_url.c shared/config.c shared/err.c
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
+
+.PHONY: fuzz fuzz-smoke fuzz-regress fuzz-build fuzz-deps
+
+fuzz-deps:
+	$(Q)sh deploy/install-deps.sh fuzz
+
+fuzz-build: $(FUZZ_BINS)
+
+define FUZZ_RULE
+$(FUZZ_BUILD)/$(1): tests/fuzz/$(1).c $(FUZZ_SRC_$(1)) $(wildcard shared/*.h) worker/stage_exec.h
+	@mkdir -p $(FUZZ_BUILD)
+	@$$(if $$(Q),echo "  FUZZCC  $$@")
+	$$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $$@ $$< $(FUZZ_SRC_$(1)) $(LIBS_SHARED) -lm
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_RULE,$(t))))
+
+fuzz: fuzz-deps
+	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)fail=""; for t in $(FUZZ_TARGETS); do \
+	  c=$(FUZZ_BUILD)/corpus/$$t; a=$(FUZZ_BUILD)/artifacts/$$t; log=$(FUZZ_BUILD)/$$t.log; \
+	  mkdir -p $$c $$a && cp tests/fuzz/corpus/$$t/* $$c/ || exit 1; \
+	  dict=; [ ! -f tests/fuzz/$$t.dict ] || dict=-dict=tests/fuzz/$$t.dict; \
+	  echo "  FUZZ    $$t ($(FUZZ_SECONDS) s)"; \
+	  if $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) $(FUZZ_RUN_FLAGS) $$dict \
+	      -print_final_stats=1 -artifact_prefix=$$a/ $$c >$$log 2>&1; then \
+	    grep -aE '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed|average_exec)' $$log | \
+	      sed 's/^/    /'; \
+	  else \
+	    tail -n 40 $$log; \
+	    echo "  FUZZ    $$t FAILED (log: $$log; a crashing input is in $$a/)"; \
+	    fail="$$fail $$t"; \
+	  fi; \
+	done; \
+	[ -z "$$fail" ] || { echo "fuzz: failed:$$fail"; exit 1; }
+
+# Runs each target once over every file of $(1)/<target>/ (README* skipped); no fuzzing.
+FUZZ_RUN_INPUTS = fail=""; for t in $(FUZZ_TARGETS); do \
+	  files=$$(find $(1)/$$t -type f ! -name 'README*' ! -name '.*' 2>/dev/null | sort); \
+	  if [ -z "$$files" ]; then echo "  FUZZRUN $$t: no inputs in $(1)/$$t"; continue; fi; \
+	  mkdir -p $(FUZZ_BUILD)/artifacts/$$t; \
+	  if $(FUZZ_BUILD)/$$t $(FUZZ_RUN_FLAGS) -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t/ \
+	      $$files >$(FUZZ_BUILD)/$$t.run.log 2>&1; then \
+	    echo "  FUZZRUN $$t: $$(echo $$files | wc -w) inputs of $(1)/$$t ok"; \
+	  else \
+	    tail -n 40 $(FUZZ_BUILD)/$$t.run.log; fail="$$fail $$t"; \
+	  fi; \
+	done; \
+	[ -z "$$fail" ] || { echo "failed:$$fail"; exit 1; }
+
+fuzz-smoke: fuzz-deps
+	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)$(call FUZZ_RUN_INPUTS,tests/fuzz/corpus)
+
+fuzz-regress: fuzz-deps
+	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)$(call FUZZ_RUN_INPUTS,tests/fuzz/regress)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -29,7 +29,8 @@ struct api_config {
     char listen[320];
     char prefix[KEYS_PREFIX_MAX_LEN + 1];
     int result_ttl_s;
-    int max_body; /* bytes */
+    int max_body;  /* bytes */
+    int max_queue; /* most jobs waiting in one queue; 0 = no limit */
     int redis_timeout_ms;
     char log_format[8];
     char log_level[8];
@@ -144,6 +145,7 @@ enum api_err {
     API_ERR_METHOD_NOT_ALLOWED,
     API_ERR_DUPLICATE_ID,
     API_ERR_JOB_FINISHED,
+    API_ERR_QUEUE_FULL,
     API_ERR_PAYLOAD_TOO_LARGE,
     API_ERR_UNSUPPORTED_MEDIA_TYPE,
     API_ERR_MISSING_FIELD,

@@ -20,6 +20,7 @@ static const struct {
     [API_ERR_METHOD_NOT_ALLOWED] = {405, "method_not_allowed"},
     [API_ERR_DUPLICATE_ID] = {409, "duplicate_id"},
     [API_ERR_JOB_FINISHED] = {409, "job_finished"},
+    [API_ERR_QUEUE_FULL] = {429, "queue_full"},
     [API_ERR_PAYLOAD_TOO_LARGE] = {413, "payload_too_large"},
     [API_ERR_UNSUPPORTED_MEDIA_TYPE] = {415, "unsupported_media_type"},
     [API_ERR_MISSING_FIELD] = {422, "missing_field"},
@@ -69,7 +70,7 @@ void errors_reply(struct api_req *ar, enum api_err e, const char *fmt, ...)
     else if ((size_t)n >= sizeof(msg))
         msg[errors_clip(msg, sizeof(msg) - 1)] = '\0'; /* whole characters only */
     errors_http(e, &status, &code);
-    if (e == API_ERR_REDIS_UNAVAILABLE)
+    if (e == API_ERR_REDIS_UNAVAILABLE || e == API_ERR_QUEUE_FULL)
         evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Retry-After", "1");
     if (e == API_ERR_INTERNAL)
         log_errx("%s: internal error: %s", ar->log_path, msg);

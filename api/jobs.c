@@ -13,23 +13,9 @@
 #include "job.h"
 #include "json.h"
 #include "log.h"
+#include "submit.h"
 
-#define JOBS_SHOW_MAX  64 /* bytes of client text quoted in an error message */
 #define JOBS_JSON_TYPE "application/json"
-
-/* The top-level members a submit request may have. */
-static const char *const jobs_submit_fields[] = {"pipeline", "input",        "id",
-                                                 "queue",    "result_ttl_s", NULL};
-
-/* A validated submit request; everything borrowed from the parsed body or the
- * pipeline set. */
-struct jobs_submit_req {
-    const struct pipeline *pipeline;
-    const cJSON *input; /* NULL: null */
-    const char *id;     /* NULL: a new UUID */
-    const char *queue;
-    int result_ttl_s;
-};
 
 /* True for "application/json", any case, optionally followed by parameters. */
 static bool jobs_is_json_type(const char *ct)
@@ -48,96 +34,28 @@ static bool jobs_is_json_type(const char *ct)
     return *ct == '\0' || *ct == ';';
 }
 
-/* Refuses unknown and repeated members. 0, or -1 after answering ar. */
-static int jobs_check_members(struct api_req *ar, const cJSON *root)
+/* The API error for a submit_parse error: the one place they are matched. */
+static enum api_err jobs_submit_api_err(enum submit_err_code code)
 {
-    const cJSON *m, *o;
-    size_t i;
-
-    for (m = root->child; m != NULL; m = m->next) {
-        const char *name = m->string ? m->string : "";
-        for (i = 0; jobs_submit_fields[i] != NULL; i++)
-            if (strcmp(name, jobs_submit_fields[i]) == 0)
-                break;
-        if (jobs_submit_fields[i] == NULL) {
-            errors_reply(ar, API_ERR_UNKNOWN_FIELD, "unknown field '%.*s'",
-                         errors_clip(name, JOBS_SHOW_MAX), name);
-            return -1;
-        }
-        for (o = root->child; o != m; o = o->next) {
-            if (o->string != NULL && strcmp(o->string, name) == 0) {
-                errors_reply(ar, API_ERR_INVALID_FIELD, "field '%s' appears more than once", name);
-                return -1;
-            }
-        }
+    switch (code) {
+    case SUBMIT_ERR_MALFORMED_JSON:
+        return API_ERR_MALFORMED_JSON;
+    case SUBMIT_ERR_INVALID_REQUEST:
+        return API_ERR_INVALID_REQUEST;
+    case SUBMIT_ERR_INVALID_ID:
+        return API_ERR_INVALID_ID;
+    case SUBMIT_ERR_MISSING_FIELD:
+        return API_ERR_MISSING_FIELD;
+    case SUBMIT_ERR_INVALID_FIELD:
+        return API_ERR_INVALID_FIELD;
+    case SUBMIT_ERR_UNKNOWN_FIELD:
+        return API_ERR_UNKNOWN_FIELD;
+    case SUBMIT_ERR_UNKNOWN_PIPELINE:
+        return API_ERR_UNKNOWN_PIPELINE;
+    case SUBMIT_OK:
+        break;
     }
-    return 0;
-}
-
-/* Fills sr from the body object root. 0, or -1 after answering ar. */
-static int jobs_validate(struct api_req *ar, const cJSON *root, struct jobs_submit_req *sr)
-{
-    const cJSON *pipeline, *id, *queue, *ttl;
-    double d;
-
-    if (jobs_check_members(ar, root) < 0)
-        return -1;
-    pipeline = json_get(root, "pipeline");
-    if (pipeline == NULL) {
-        errors_reply(ar, API_ERR_MISSING_FIELD, "field 'pipeline' is required");
-        return -1;
-    }
-    if (!cJSON_IsString(pipeline)) {
-        errors_reply(ar, API_ERR_INVALID_FIELD, "field 'pipeline' must be a string");
-        return -1;
-    }
-    id = json_get(root, "id");
-    if (id != NULL) {
-        if (!cJSON_IsString(id) ||
-            !ids_is_valid(id->valuestring, strlen(id->valuestring), IDS_MAX_LEN)) {
-            errors_reply(ar, API_ERR_INVALID_ID,
-                         "field 'id' must be 1-%d characters of [A-Za-z0-9._:-], not . or ..",
-                         IDS_MAX_LEN);
-            return -1;
-        }
-        sr->id = id->valuestring;
-    }
-    queue = json_get(root, "queue");
-    if (queue != NULL) {
-        if (!cJSON_IsString(queue) ||
-            !ids_is_valid(queue->valuestring, strlen(queue->valuestring), IDS_NAME_MAX_LEN)) {
-            errors_reply(ar, API_ERR_INVALID_FIELD,
-                         "field 'queue' must be 1-%d characters of [A-Za-z0-9._:-], not . or ..",
-                         IDS_NAME_MAX_LEN);
-            return -1;
-        }
-        sr->queue = queue->valuestring;
-    }
-    ttl = json_get(root, "result_ttl_s");
-    if (ttl != NULL) {
-        d = cJSON_IsNumber(ttl) ? ttl->valuedouble : 0.0;
-        /* the range check first makes the cast to long long defined */
-        if (!cJSON_IsNumber(ttl) || !(d >= 1.0 && d <= (double)JOB_RESULT_TTL_MAX_S) ||
-            (double)(long long)d != d) {
-            errors_reply(ar, API_ERR_INVALID_FIELD,
-                         "field 'result_ttl_s' must be a whole number of seconds in [1, %d]",
-                         JOB_RESULT_TTL_MAX_S);
-            return -1;
-        }
-        sr->result_ttl_s = (int)d;
-    }
-    sr->input = json_get(root, "input");
-    sr->pipeline = pipeline_set_find(ar->api->pipelines, pipeline->valuestring);
-    if (sr->pipeline == NULL) {
-        errors_reply(ar, API_ERR_UNKNOWN_PIPELINE, "unknown pipeline '%.*s'",
-                     errors_clip(pipeline->valuestring, JOBS_SHOW_MAX), pipeline->valuestring);
-        return -1;
-    }
-    if (sr->queue == NULL)
-        sr->queue = sr->pipeline->queue;
-    if (ttl == NULL)
-        sr->result_ttl_s = sr->pipeline->result_ttl_s;
-    return 0;
+    return API_ERR_INTERNAL;
 }
 
 static void jobs_submit_done(const redisReply *reply, enum rasync_err err, void *arg)
@@ -164,6 +82,11 @@ static void jobs_submit_done(const redisReply *reply, enum rasync_err err, void 
         errors_reply(ar, API_ERR_DUPLICATE_ID, "job %s already exists", ar->id);
         return;
     }
+    if (reply->integer < 0) {
+        errors_reply(ar, API_ERR_QUEUE_FULL, "the queue holds %d jobs already, retry later",
+                     ar->api->cfg->max_queue);
+        return;
+    }
     snprintf(url, sizeof(url), "/v1/jobs/%s", ar->id);
     snprintf(events, sizeof(events), "%s/events", url);
     body = cJSON_CreateObject();
@@ -185,12 +108,11 @@ void jobs_submit(struct api_req *ar)
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
     size_t len = evbuffer_get_length(in);
-    struct jobs_submit_req sr = {0};
-    struct json_err jerr;
+    struct submit_req sr = {0};
+    struct submit_err serr;
     struct job_new jn;
     char jkey[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], uuid[IDS_UUID_LEN];
     const char *body;
-    cJSON *root = NULL;
     char *input_text = NULL;
     struct rargv args;
 
@@ -209,17 +131,10 @@ void jobs_submit(struct api_req *ar)
         errors_reply(ar, API_ERR_INTERNAL, "out of memory reading the body");
         goto done;
     }
-    root = json_parse_strict(body, len, JSON_MAX_DEPTH_DEFAULT, &jerr);
-    if (root == NULL) {
-        errors_reply(ar, API_ERR_MALFORMED_JSON, "malformed JSON body: %s", jerr.msg);
+    if (submit_parse(body, len, ar->api->pipelines, &sr, &serr) < 0) {
+        errors_reply(ar, jobs_submit_api_err(serr.code), "%s", serr.msg);
         goto done;
     }
-    if (!cJSON_IsObject(root)) {
-        errors_reply(ar, API_ERR_INVALID_REQUEST, "the request body must be a JSON object");
-        goto done;
-    }
-    if (jobs_validate(ar, root, &sr) < 0)
-        goto done;
 
     if (sr.id == NULL) {
         ids_new_uuid(uuid);
@@ -246,6 +161,7 @@ void jobs_submit(struct api_req *ar)
     rargv_add(&args, qkey);
     rargv_add(&args, ar->id);
     rargv_addll(&args, job_ttl_for(JOB_QUEUED, sr.result_ttl_s));
+    rargv_addll(&args, cfg->max_queue);
     if (job_new_fields(&args, &jn) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "out of memory building the job");
         goto done;
@@ -256,7 +172,7 @@ void jobs_submit(struct api_req *ar)
 done:
     rargv_free(&args);
     cJSON_free(input_text);
-    cJSON_Delete(root);
+    submit_req_free(&sr);
 }
 
 static void jobs_get_done(const redisReply *reply, enum rasync_err err, void *arg)

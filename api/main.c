@@ -33,6 +33,8 @@ static const struct cfg_option main_options[] = {
     {"result-ttl-s", "STAGEQ_RESULT_TTL_S", CFG_INT, 1, JOB_RESULT_TTL_MAX_S, "86400",
      MAIN_INT(result_ttl_s),
      "seconds a finished job stays readable, unless the job says otherwise"},
+    {"max-queue", "STAGEQ_MAX_QUEUE", CFG_INT, 0, 1000000000, "1000000", MAIN_INT(max_queue),
+     "most jobs waiting in one queue: beyond it POST answers 429 (0 = no limit)"},
     {"max-body", "STAGEQ_MAX_BODY", CFG_INT, 1024, 67108864, "1048576", MAIN_INT(max_body),
      "largest request body in bytes"},
     {"redis-timeout-ms", "STAGEQ_REDIS_TIMEOUT_MS", CFG_INT, 10, 600000, "2000",

@@ -18,7 +18,7 @@
 #include "log.h"
 #include "rconn.h"
 
-#define RASYNC_BACKOFF_MAX_MS 2000 /* longest wait between two connect attempts */
+#define RASYNC_BACKOFF_MAX_MS 1000 /* reconnect at least every second: 503s say Retry-After: 1 */
 #define RASYNC_CONNECT_MIN_MS 1000 /* shortest time allowed for connect + setup */
 #define RASYNC_LOG_EVERY      30   /* repeat a failure's warning every N attempts */
 

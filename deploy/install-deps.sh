@@ -1,12 +1,14 @@
 #!/bin/sh
-# install-deps.sh build|test: installs the Debian packages stageq needs that are
+# install-deps.sh build|test|fuzz|valgrind: installs the Debian packages stageq needs that are
 # missing (as root, with apt-get). Does nothing when all are present.
 set -eu
 what=${1:-build}
 pkgs="gcc make libc6-dev pkg-config libhiredis-dev libevent-dev libcjson-dev uuid-dev redis-server redis-tools python3"
-if [ "$what" = test ]; then
-  pkgs="$pkgs libcmocka-dev curl jq procps"
-fi
+case $what in
+  test) pkgs="$pkgs libcmocka-dev curl jq procps" ;;
+  fuzz) pkgs="$pkgs clang libclang-rt-14-dev llvm" ;;  # libFuzzer + sanitizers, llvm-symbolizer
+  valgrind) pkgs="$pkgs valgrind" ;;                  # make test-valgrind
+esac
 missing=""
 for p in $pkgs; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -82,6 +82,7 @@ int job_new_fields(struct rargv *out, const struct job_new *jn)
     rargv_add(out, JOB_F_CREATED_AT), rargv_add(out, ts);
     rargv_add(out, JOB_F_UPDATED_AT), rargv_add(out, ts);
     rargv_add(out, JOB_F_RESULT_TTL), rargv_addll(out, jn->result_ttl_s);
+    rargv_add(out, JOB_F_RESUME), rargv_add(out, jn->pipeline->is_resume ? "1" : "0");
     for (k = 0; k < jn->pipeline->nstages; k++) {
         keys_stage_field(field, sizeof(field), (int)k + 1, "name");
         rargv_add(out, field), rargv_add(out, jn->pipeline->stages[k].name);
@@ -233,5 +234,6 @@ cJSON *job_status_json(const struct job_hash *h)
     add_json(o, h, JOB_F_ERROR, "error");
     add_json(o, h, JOB_F_ERRORS, "errors");
     add_str(o, h, JOB_F_NEXT_ATTEMPT_AT, "next_attempt_at");
+    add_int(o, h, JOB_F_RESUMED_FROM);
     return o;
 }

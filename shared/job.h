@@ -63,6 +63,9 @@ enum job_state { JOB_QUEUED = 0, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CAN
 #define JOB_F_ERRORS          "errors"          /* every attempt's error, a JSON array */
 #define JOB_F_NEXT_ATTEMPT_AT "next_attempt_at" /* when a retry waiting for its backoff runs */
 #define JOB_F_RESULT_TTL      "result_ttl_s"
+#define JOB_F_RESUME          "resume" /* "1": a rerun restarts at the unfinished stage */
+#define JOB_F_RESUMED_FROM    "resumed_from_stage" /* the stage the current attempt started at */
+#define JOB_F_SUCCESS_COUNT   "success_count"      /* times it was recorded succeeded: 1 */
 
 const char *job_state_name(enum job_state s);
 /* 0 and *out set, or -1 for an unknown name. */

@@ -28,6 +28,11 @@ int keys_delayed(char *buf, size_t cap, const char *prefix, const char *queue)
     return keys_fmt_result(snprintf(buf, cap, "%s:delayed:%s", prefix, queue), cap);
 }
 
+int keys_worker(char *buf, size_t cap, const char *prefix, const char *wid)
+{
+    return keys_fmt_result(snprintf(buf, cap, "%s:worker:%s", prefix, wid), cap);
+}
+
 int keys_workers(char *buf, size_t cap, const char *prefix)
 {
     return keys_fmt_result(snprintf(buf, cap, "%s:workers", prefix), cap);

@@ -14,9 +14,10 @@ int keys_queue(char *buf, size_t cap, const char *prefix, const char *queue); /*
 int keys_processing(char *buf, size_t cap, const char *prefix,
                     const char *wid); /* <p>:processing:<worker> */
 int keys_delayed(char *buf, size_t cap, const char *prefix,
-                 const char *queue);                         /* <p>:delayed:<q> */
-int keys_workers(char *buf, size_t cap, const char *prefix); /* <p>:workers */
-int keys_events(char *buf, size_t cap, const char *prefix);  /* <p>:events */
+                 const char *queue);                                         /* <p>:delayed:<q> */
+int keys_worker(char *buf, size_t cap, const char *prefix, const char *wid); /* <p>:worker:<id> */
+int keys_workers(char *buf, size_t cap, const char *prefix);                 /* <p>:workers */
+int keys_events(char *buf, size_t cap, const char *prefix);                  /* <p>:events */
 
 /* The name of a per-stage field of the job hash: "stage.<k>.<what>", k from 1. */
 int keys_stage_field(char *buf, size_t cap, int k, const char *what);

@@ -37,6 +37,7 @@ static int pipeline_add_builtin(struct pipeline *p, const struct builtin_pipelin
     p->name = strdup(b->name);
     p->queue = strdup("default");
     p->is_builtin = true;
+    p->is_resume = true;
     p->max_attempts = 1;
     p->backoff_s = 0;
     p->result_ttl_s = ttl;
@@ -414,8 +415,9 @@ static int load_stage(struct stage_def *sd, const cJSON *js, bool check_programs
 static int load_pipeline(struct pipeline *p, const cJSON *jp, bool check_programs, int default_ttl,
                          struct ploc *at, struct sq_err *err)
 {
-    static const char *const fields[] = {
-        "description", "queue", "max_attempts", "backoff_s", "result_ttl_s", "stages", NULL};
+    static const char *const fields[] = {"description",  "queue",  "max_attempts", "backoff_s",
+                                         "result_ttl_s", "resume", "stages",       NULL};
+    const cJSON *resume = json_get(jp, "resume");
     const cJSON *stages, *js;
     size_t k = 0, j;
 
@@ -439,6 +441,11 @@ static int load_pipeline(struct pipeline *p, const cJSON *jp, bool check_program
                  IDS_NAME_MAX_LEN);
         return -1;
     }
+    if (resume != NULL && !cJSON_IsBool(resume)) {
+        ploc_err(at, err, "field 'resume' must be true or false");
+        return -1;
+    }
+    p->is_resume = resume == NULL || cJSON_IsTrue(resume);
     stages = json_get(jp, "stages");
     if (!cJSON_IsArray(stages) || cJSON_GetArraySize(stages) < 1 ||
         cJSON_GetArraySize(stages) > PIPELINE_MAX_STAGES) {
@@ -499,30 +506,23 @@ done:
     return buf;
 }
 
-struct pipeline_set *pipeline_set_load(const char *path, bool is_required, bool check_programs,
-                                       int default_result_ttl_s, struct sq_err *err)
+struct pipeline_set *pipeline_set_parse(const char *text, size_t len, const char *name_for_errors,
+                                        bool check_programs, int default_result_ttl_s,
+                                        struct sq_err *err)
 {
     struct pipeline_set *set = pipeline_set_new_builtin(default_result_ttl_s, err);
-    struct ploc at = {path, NULL, 0, NULL};
+    struct ploc at = {name_for_errors, NULL, 0, NULL};
     struct json_err jerr;
     const cJSON *pipes, *jp;
     cJSON *root = NULL;
     struct pipeline *items;
-    char *text = NULL;
-    size_t len = 0, nfile;
-    bool is_missing;
+    size_t nfile;
 
-    if (set == NULL || path == NULL || path[0] == '\0')
-        return set;
-    text = read_file(path, &len, &is_missing, err);
-    if (text == NULL) {
-        if (is_missing && !is_required)
-            return set;
-        goto fail;
-    }
+    if (set == NULL)
+        return NULL;
     root = json_parse_strict(text, len, 32, &jerr);
     if (root == NULL) {
-        err_set(err, "%s: %s", path, jerr.msg);
+        err_set(err, "%s: %s", name_for_errors, jerr.msg);
         goto fail;
     }
     if (!cJSON_IsObject(root)) {
@@ -571,13 +571,33 @@ struct pipeline_set *pipeline_set_load(const char *path, bool is_required, bool 
         if (load_pipeline(p, jp, check_programs, default_result_ttl_s, &at, err) < 0)
             goto fail;
     }
-    set->path = strdup(path);
-    free(text);
     cJSON_Delete(root);
     return set;
 fail:
-    free(text);
     cJSON_Delete(root);
     pipeline_set_free(set);
     return NULL;
+}
+
+struct pipeline_set *pipeline_set_load(const char *path, bool is_required, bool check_programs,
+                                       int default_result_ttl_s, struct sq_err *err)
+{
+    struct pipeline_set *set;
+    char *text = NULL;
+    size_t len = 0;
+    bool is_missing;
+
+    if (path == NULL || path[0] == '\0')
+        return pipeline_set_new_builtin(default_result_ttl_s, err);
+    text = read_file(path, &len, &is_missing, err);
+    if (text == NULL) {
+        if (is_missing && !is_required)
+            return pipeline_set_new_builtin(default_result_ttl_s, err);
+        return NULL;
+    }
+    set = pipeline_set_parse(text, len, path, check_programs, default_result_ttl_s, err);
+    free(text);
+    if (set != NULL)
+        set->path = strdup(path);
+    return set;
 }

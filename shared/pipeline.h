@@ -35,6 +35,7 @@ struct pipeline {
     int backoff_s;    /* retry k waits backoff_s * 2^(k-1) */
     int result_ttl_s;
     bool is_builtin; /* defined in the code, not in the file */
+    bool is_resume;  /* a job run again restarts at its first unfinished stage */
     size_t nstages;
     struct stage_def *stages;
 };
@@ -61,6 +62,15 @@ struct pipeline_set *pipeline_set_new_builtin(int default_result_ttl_s, struct s
  * not. NULL with err naming file, pipeline, stage and field on any problem. */
 struct pipeline_set *pipeline_set_load(const char *path, bool is_required, bool check_programs,
                                        int default_result_ttl_s, struct sq_err *err);
+
+/* The part of pipeline_set_load after reading the file: returns a new set, the
+ * built-in pipelines plus those of the JSON text[0..len) (need not be
+ * NUL-terminated), with path NULL; the caller frees it with pipeline_set_free.
+ * name_for_errors (borrowed) starts every error message, as the path does for
+ * pipeline_set_load. NULL with err set on any problem. Safe on any bytes. */
+struct pipeline_set *pipeline_set_parse(const char *text, size_t len, const char *name_for_errors,
+                                        bool check_programs, int default_result_ttl_s,
+                                        struct sq_err *err);
 
 /* Borrowed pointer to the pipeline called name, or NULL. */
 const struct pipeline *pipeline_set_find(const struct pipeline_set *set, const char *name);

@@ -15,6 +15,10 @@ static const struct script script_table[SCRIPT_COUNT] = {
     [SCRIPT_RETRY] = {"retry", script_retry_src, script_retry_sha},
     [SCRIPT_PROMOTE] = {"promote", script_promote_src, script_promote_sha},
     [SCRIPT_CANCEL] = {"cancel", script_cancel_src, script_cancel_sha},
+    [SCRIPT_HEARTBEAT] = {"heartbeat", script_heartbeat_src, script_heartbeat_sha},
+    [SCRIPT_RECOVER] = {"recover", script_recover_src, script_recover_sha},
+    [SCRIPT_REAP] = {"reap", script_reap_src, script_reap_sha},
+    [SCRIPT_REQUEUE] = {"requeue", script_requeue_src, script_requeue_sha},
 };
 
 const struct script *scripts_get(enum script_id id)

@@ -44,6 +44,8 @@ struct run {
     int64_t deadline_ms;   /* monotonic end of the current builtin stage; 0 = none */
     bool is_timed_out;
     bool is_refused; /* a write or check found the job canceled, expired or fenced */
+    int64_t stop_seen_ms; /* monotonic time the worker was asked to stop; 0 = not */
+    bool is_shutdown;     /* the grace period ran out: hand the job back */
     char refused[32];
     const struct exec_result *exec; /* details of a failed exec stage, for the error */
 };
@@ -214,8 +216,18 @@ static int run_check(struct run *r)
 {
     int64_t now = clock_mono_ms();
 
-    if (r->is_refused || r->is_timed_out)
+    if (r->is_refused || r->is_timed_out || r->is_shutdown)
         return 1;
+    if (*r->w->stop && r->stop_seen_ms == 0) {
+        r->stop_seen_ms = now;
+        log_write(LOG_LEVEL_INFO, 0, r->id, "stopping: stage %d may run %d s more", r->k,
+                  r->w->cfg->grace_s);
+    }
+    if (r->stop_seen_ms != 0 && now - r->stop_seen_ms >= (int64_t)r->w->cfg->grace_s * 1000) {
+        r->is_shutdown = true;
+        return 1;
+    }
+    lease_heartbeat(r->w, false);
     if (r->deadline_ms != 0 && now >= r->deadline_ms) {
         r->is_timed_out = true;
         return 1;
@@ -412,6 +424,33 @@ static int run_advance(struct run *r, const char *out)
     return rc;
 }
 
+/* The worker is stopping: hand the job back to the front of its queue at
+ * once; stage k (interrupted, or not started yet) runs again elsewhere, its
+ * predecessors' outputs kept. */
+static void run_requeue(struct run *r, int k)
+{
+    char qkey[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
+    struct rargv a;
+    redisReply *rep;
+
+    run_ts(ts);
+    keys_queue(qkey, sizeof(qkey), r->w->cfg->prefix, r->queue);
+    rargv_init(&a);
+    rargv_add(&a, r->job_key);
+    rargv_add(&a, r->w->processing_key);
+    rargv_add(&a, qkey);
+    rargv_add(&a, r->attempt);
+    rargv_add(&a, r->id);
+    rargv_add(&a, ts);
+    rargv_addll(&a, k);
+    rep = wredis_script(r->w, SCRIPT_REQUEUE, 3, &a);
+    rargv_free(&a);
+    if (rep != NULL && (rep->type == REDIS_REPLY_STRING || rep->type == REDIS_REPLY_STATUS))
+        log_write(LOG_LEVEL_INFO, 0, r->id, "handed back at stage %d (worker stopping): %s", k,
+                  rep->str);
+    freeReplyObject(rep);
+}
+
 /* The job was canceled, expired or taken over: drop it from our list. */
 static void run_abandon(struct run *r)
 {
@@ -529,8 +568,8 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
     r.k = 1;
     r.last_write_ms = r.last_check_ms = clock_mono_ms();
     keys_job(r.job_key, sizeof(r.job_key), w->cfg->prefix, id);
-
-    fv = calloc(hash->elements + 1, sizeof(*fv));
+    snprintf(w->current_job, sizeof(w->current_job), "%s", id);
+fv = calloc(hash->elements + 1, sizeof(*fv));
     lens = calloc(hash->elements + 1, sizeof(*lens));
     if (fv == NULL || lens == NULL) {
         log_write(LOG_LEVEL_ERROR, 0, id, "out of memory reading the job");
@@ -545,7 +584,20 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
         run_finish(&r, NULL, &serr);
         goto done;
     }
-    v = job_hash_get(&h, JOB_F_INPUT);
+    /* start.lua picked the stage: 1, or the first unfinished one when resuming,
+     * whose input is its predecessor's stored output. */
+    v = job_hash_get(&h, JOB_F_STAGE);
+    r.k = v ? (int)strtol(v, NULL, 10) : 1;
+    if (r.k < 1 || r.k > r.n)
+        r.k = 1;
+    if (r.k > 1) {
+        char field[64];
+        keys_stage_field(field, sizeof(field), r.k - 1, "output");
+        v = job_hash_get(&h, field);
+        log_write(LOG_LEVEL_INFO, 0, id, "resuming at stage %d", r.k);
+    } else {
+        v = job_hash_get(&h, JOB_F_INPUT);
+    }
     cur = v ? cJSON_Parse(v) : cJSON_CreateNull();
     if (cur == NULL) {
         stage_error_set(&serr, "invalid_input", false, "the stored input is not valid JSON");
@@ -564,6 +616,10 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
                                  : run_exec(&r, sd, cur, &out, &serr, &res);
         if (rc < 0 && r.is_refused) {
             run_abandon(&r);
+            break;
+        }
+        if (rc < 0 && r.is_shutdown) {
+            run_requeue(&r, r.k);
             break;
         }
         if (rc < 0 && r.is_timed_out)
@@ -593,11 +649,16 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
                 run_abandon(&r);
             break;
         }
+        if (*w->stop) { /* stopping: the next stage runs elsewhere, resuming here */
+            run_requeue(&r, r.k);
+            break;
+        }
         cJSON_free(out_text);
         out_text = NULL;
     }
     w->jobs_done++;
 done:
+    w->current_job[0] = '\0';
     cJSON_Delete(res.output);
     cJSON_free(out_text);
     cJSON_Delete(cur);

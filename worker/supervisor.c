@@ -18,6 +18,7 @@
 #define SUP_RESPAWN_MIN_MS 100
 #define SUP_RESPAWN_MAX_MS 10000
 #define SUP_STABLE_MS      10000 /* a child that lived this long resets its backoff */
+#define SUP_KILL_MARGIN_MS 5000  /* after grace_s, time for children to requeue */
 
 struct slot {
     pid_t pid; /* 0 = not running */
@@ -174,7 +175,7 @@ int supervisor_run(const struct worker_config *cfg, const struct redis_url *url,
             log_info("%s: stopping %d child(ren), grace %d s",
                      sig == SIGTERM ? "SIGTERM" : "SIGINT", sup_reap(slots, n, 1), cfg->grace_s);
             stopping = 1;
-            stop_deadline = clock_mono_ms() + (int64_t)cfg->grace_s * 1000;
+            stop_deadline = clock_mono_ms() + (int64_t)cfg->grace_s * 1000 + SUP_KILL_MARGIN_MS;
             for (i = 0; i < n; i++)
                 if (slots[i].pid > 0)
                     kill(slots[i].pid, SIGTERM);
@@ -206,7 +207,10 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
     snprintf(w.id, sizeof(w.id), "%s:%d", host, (int)getpid());
     /* A stage program that stops reading its stdin must not kill us. */
     signal(SIGPIPE, SIG_IGN);
-    if (keys_delayed(w.delayed_key, sizeof(w.delayed_key), cfg->prefix, cfg->queue) < 0 ||
+    clock_format_rfc3339(clock_now_ms(), w.started_at);
+    if (keys_workers(w.workers_key, sizeof(w.workers_key), cfg->prefix) < 0 ||
+        keys_worker(w.info_key, sizeof(w.info_key), cfg->prefix, w.id) < 0 ||
+        keys_delayed(w.delayed_key, sizeof(w.delayed_key), cfg->prefix, cfg->queue) < 0 ||
         keys_queue(w.queue_key, sizeof(w.queue_key), cfg->prefix, cfg->queue) < 0 ||
         keys_processing(w.processing_key, sizeof(w.processing_key), cfg->prefix, w.id) < 0) {
         log_errx("key names too long");
@@ -218,13 +222,17 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
         return 1;
     }
     log_debug("ready as %s", w.id);
+    lease_heartbeat(&w, true);
     while (!child_stop) {
         char id[IDS_MAX_LEN + 1];
         redisReply *hash;
-        int got = fetch_next(&w, id, &hash);
+        int got;
 
+        lease_heartbeat(&w, false);
+        recover_tick(&w);
+        got = fetch_next(&w, id, &hash);
         if (got < 0) {
-            worker_sleep_ms(&w, rconn_backoff_ms(++failures, WORKER_BACKOFF_MAX_MS));
+            worker_sleep_ms(&w, rconn_backoff_ms(++failures, worker_backoff_max_ms(&w)));
             continue;
         }
         if (failures > 0)
@@ -236,6 +244,7 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
         }
     }
     log_debug("stopping after %lld job(s)", w.jobs_done);
+    lease_release(&w);
     rconn_free(w.rc);
     return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <hiredis/hiredis.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ids.h"
@@ -30,6 +31,7 @@ struct worker_config {
     char pipelines[1024]; /* "" = PIPELINE_DEFAULT_FILE when it exists */
     int result_ttl_s;
     int kill_grace_ms;
+    int lease_s;
 };
 
 /* One worker child: its connection and names. */
@@ -43,7 +45,15 @@ struct worker {
     char processing_key[KEYS_MAX_LEN];
     char delayed_key[KEYS_MAX_LEN]; /* retries waiting for their backoff */
     int64_t last_promote_ms;        /* monotonic */
-    volatile sig_atomic_t *stop;    /* set by SIGTERM/SIGINT in the child */
+    /* lease and recovery (lease.c, recover.c) */
+    char workers_key[KEYS_MAX_LEN];
+    char info_key[KEYS_MAX_LEN];
+    char started_at[32];
+    char current_job[IDS_MAX_LEN + 1]; /* "" when idle */
+    int64_t last_heartbeat_ms;         /* monotonic; 0 = never */
+    int64_t healthy_since_ms;          /* monotonic; 0 = Redis not reachable lately */
+    int64_t last_recover_ms;           /* monotonic */
+    volatile sig_atomic_t *stop;       /* set by SIGTERM/SIGINT in the child */
     long long jobs_done;
 };
 
@@ -73,6 +83,24 @@ void run_job(struct worker *w, const char *id, const redisReply *hash);
  * REDIS_REPLY_ERROR reply is returned as such (not retried). */
 redisReply *wredis_script(struct worker *w, enum script_id id, int nkeys, const struct rargv *args);
 redisReply *wredis_command(struct worker *w, const struct rargv *args);
+
+/* lease.c: renews this worker's lease (and its info hash) when a third of
+ * the lease has passed, or now with is_forced; one try (a failure is retried
+ * at the next call). Also keeps healthy_since_ms. */
+void lease_heartbeat(struct worker *w, bool is_forced);
+/* lease.c: removes this worker from the live set (clean exit). */
+void lease_release(struct worker *w);
+
+/* recover.c: about every third of a lease, finds workers whose lease expired
+ * and recovers the jobs on their processing lists (requeued while attempts
+ * remain, else failed with worker_lost). Only once this worker has been
+ * connected for a whole lease, so that after an outage everybody has renewed
+ * before anybody is judged lost. */
+void recover_tick(struct worker *w);
+
+/* The longest wait between Redis reconnect attempts: WORKER_BACKOFF_MAX_MS,
+ * but well inside a lease, so that a short outage never costs the lease. */
+int worker_backoff_max_ms(const struct worker *w);
 
 /* Sleeps ms milliseconds unless *stop is set (checked every 50 ms). */
 void worker_sleep_ms(const struct worker *w, int ms);

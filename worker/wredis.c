@@ -7,6 +7,13 @@
 #include "log.h"
 #include "worker.h"
 
+int worker_backoff_max_ms(const struct worker *w)
+{
+    int quarter = w->cfg->lease_s * 1000 / 4;
+
+    return quarter < WORKER_BACKOFF_MAX_MS ? quarter : WORKER_BACKOFF_MAX_MS;
+}
+
 void worker_sleep_ms(const struct worker *w, int ms)
 {
     while (ms > 0 && !(w->stop != NULL && *w->stop)) {
@@ -48,7 +55,7 @@ static redisReply *wredis_call(struct worker *w, int is_script, enum script_id i
             struct timespec ts = {0, 200 * 1000000L};
             nanosleep(&ts, NULL);
         } else {
-            worker_sleep_ms(w, rconn_backoff_ms(attempt, WORKER_BACKOFF_MAX_MS));
+            worker_sleep_ms(w, rconn_backoff_ms(attempt, worker_backoff_max_ms(w)));
         }
     }
 }

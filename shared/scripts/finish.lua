@@ -16,4 +16,8 @@ if cur[2] ~= ARGV[1] then
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
+-- Counted so that a job reported succeeded twice would show (fault tests).
+if redis.call('HGET', KEYS[1], 'state') == 'succeeded' then
+  redis.call('HINCRBY', KEYS[1], 'success_count', 1)
+end
 return 'ok'

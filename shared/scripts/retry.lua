@@ -1,6 +1,6 @@
 -- retry: an attempt failed and attempts remain: put the job back on its queue
 -- (now, or in the queue's delayed set until its backoff is over), fenced by
--- the attempt number like finish.lua, and reset its stages to pending.
+-- the attempt number like finish.lua, and reset its unfinished stages.
 -- KEYS[1] job hash, KEYS[2] the worker's processing list, KEYS[3] queue list,
 -- KEYS[4] the queue's delayed zset
 -- ARGV[1] attempt, ARGV[2] TTL (s), ARGV[3] job id, ARGV[4] due time (ms since
@@ -17,10 +17,15 @@ end
 if cur[2] ~= ARGV[1] then
   return 'fenced'
 end
+-- With resume, stages that succeeded keep their outputs: the next attempt
+-- starts at the one that failed.
+local resume = redis.call('HGET', KEYS[1], 'resume') ~= '0'
 for k = 1, tonumber(ARGV[5]) do
   local s = 'stage.' .. k .. '.'
-  redis.call('HDEL', KEYS[1], s .. 'started_at', s .. 'finished_at', s .. 'output')
-  redis.call('HSET', KEYS[1], s .. 'state', 'pending')
+  if not (resume and redis.call('HGET', KEYS[1], s .. 'state') == 'succeeded') then
+    redis.call('HDEL', KEYS[1], s .. 'started_at', s .. 'finished_at', s .. 'output')
+    redis.call('HSET', KEYS[1], s .. 'state', 'pending')
+  end
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 redis.call('EXPIRE', KEYS[1], ARGV[2])

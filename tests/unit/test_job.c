@@ -127,6 +127,8 @@ static void test_new_fields_demo(void **state)
         "2025-11-25T16:48:14.123Z",
         "result_ttl_s",
         "7200",
+        "resume",
+        "1",
         "stage.1.name",
         "generate",
         "stage.1.state",
@@ -185,12 +187,12 @@ static void test_new_fields_demo(void **state)
     assert_non_null(jn.pipeline);
     rargv_init(&v);
     assert_int_equal(job_new_fields(&v, &jn), 0);
-    assert_int_equal(v.argc, 2 * 14 + 2 * 2);
+    assert_int_equal(v.argc, 2 * 15 + 2 * 2);
     assert_string_equal(v.argv[17], "1"); /* stage_count */
-    assert_string_equal(v.argv[28], "stage.1.name");
-    assert_string_equal(v.argv[29], "echo");
-    assert_string_equal(v.argv[30], "stage.1.state");
-    assert_string_equal(v.argv[31], "pending");
+    assert_string_equal(v.argv[30], "stage.1.name");
+    assert_string_equal(v.argv[31], "echo");
+    assert_string_equal(v.argv[32], "stage.1.state");
+    assert_string_equal(v.argv[33], "pending");
     rargv_free(&v);
 
     assert_null(pipeline_set_find(set, "nope"));
@@ -304,7 +306,7 @@ static void test_status_running(void **state)
                 "\"started_at\":\"2025-11-25T16:48:15.000Z\","
                 "\"updated_at\":\"2025-11-25T16:48:16.500Z\",\"finished_at\":null,"
                 "\"worker\":\"w1/3\",\"result_ttl_s\":3600,\"result\":null,\"error\":null,"
-                "\"errors\":null,\"next_attempt_at\":null}");
+                "\"errors\":null,\"next_attempt_at\":null,\"resumed_from_stage\":null}");
     cJSON_Delete(o);
 }
 
@@ -334,7 +336,7 @@ static void test_status_finished(void **state)
                 "\"finished_at\":\"2025-11-25T16:50:00.000Z\",\"worker\":null,"
                 "\"result_ttl_s\":null,\"result\":{\"sum\":6,\"list\":[1,2,3]},"
                 "\"error\":{\"code\":\"stage_failed\",\"message\":\"boom\",\"stage\":\"echo\"},"
-                "\"errors\":null,\"next_attempt_at\":null}");
+                "\"errors\":null,\"next_attempt_at\":null,\"resumed_from_stage\":null}");
     cJSON_Delete(o);
 }
 
@@ -355,7 +357,7 @@ static void test_status_missing_and_odd(void **state)
                    "\"overall_progress\":null,\"stages\":[],\"input\":null,\"created_at\":null,"
                    "\"started_at\":null,\"updated_at\":null,\"finished_at\":null,"
                    "\"worker\":null,\"result_ttl_s\":null,\"result\":null,\"error\":null,"
-                   "\"errors\":null,\"next_attempt_at\":null}");
+                   "\"errors\":null,\"next_attempt_at\":null,\"resumed_from_stage\":null}");
     cJSON_Delete(o);
 
     o = job_status_json(&odd);

@@ -1,0 +1,58 @@
+-- recover: a job found on the processing list of a worker whose lease has
+-- expired. Whoever removes it from that list first owns the recovery, so only
+-- one live worker can win per job. A running job goes back to the front of its
+-- queue while attempts remain (it resumes at the stage that did not finish),
+-- else it fails with worker_lost.
+-- KEYS[1] job hash, KEYS[2] the dead worker's processing list, KEYS[3] queue list
+-- ARGV[1] job id, ARGV[2] now (RFC 3339), ARGV[3] the dead worker's id,
+-- ARGV[4] failed-job TTL factor
+-- A queued job on the list was popped but never started: back on its queue.
+-- Returns 'gone' (not on the list any more), 'missing', the job's state when
+-- it had ended (only the list entry is dropped), 'requeued' or 'failed'.
+if redis.call('LREM', KEYS[2], 1, ARGV[1]) == 0 then
+  return 'gone'
+end
+local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'max_attempts', 'stage',
+  'stage_name', 'errors', 'result_ttl_s', 'queue')
+if not cur[1] then
+  return 'missing'
+end
+if cur[1] == 'queued' then
+  -- popped but never started (the worker died between BLMOVE and start.lua)
+  redis.call('RPUSH', KEYS[3], ARGV[1])
+  return 'requeued'
+end
+if cur[1] ~= 'running' then
+  return cur[1]
+end
+local attempt = tonumber(cur[2]) or 1
+local max = tonumber(cur[3]) or 1
+local k = tonumber(cur[4]) or 0
+local err = {code = 'worker_lost', stage = cur[5], stage_index = k, attempt = attempt,
+  retryable = true, at = ARGV[2],
+  message = 'worker ' .. ARGV[3] .. ' stopped renewing its lease during stage ' .. k}
+local ok, errors = pcall(cjson.decode, cur[6] or '[]')
+if not ok or type(errors) ~= 'table' then
+  errors = {}
+end
+errors[#errors + 1] = err
+local et, est = cjson.encode(err), cjson.encode(errors)
+if attempt < max then
+  if k > 0 then
+    local s = 'stage.' .. k .. '.'
+    redis.call('HDEL', KEYS[1], s .. 'started_at')
+    redis.call('HSET', KEYS[1], s .. 'state', 'pending')
+  end
+  redis.call('HSET', KEYS[1], 'state', 'queued', 'progress', '0', 'message', '',
+    'error', et, 'errors', est, 'next_attempt_at', '', 'updated_at', ARGV[2])
+  redis.call('RPUSH', KEYS[3], ARGV[1])
+  return 'requeued'
+end
+if k > 0 then
+  redis.call('HSET', KEYS[1], 'stage.' .. k .. '.state', 'failed',
+    'stage.' .. k .. '.finished_at', ARGV[2])
+end
+redis.call('HSET', KEYS[1], 'state', 'failed', 'error', et, 'errors', est,
+  'finished_at', ARGV[2], 'updated_at', ARGV[2])
+redis.call('EXPIRE', KEYS[1], (tonumber(cur[7]) or 86400) * tonumber(ARGV[4]))
+return 'failed'

@@ -1,0 +1,28 @@
+-- requeue: a stopping worker hands its job back at once (graceful shutdown):
+-- to the front of its queue, resuming at the stage that did not finish;
+-- fenced by the attempt number like finish.lua.
+-- KEYS[1] job hash, KEYS[2] the worker's processing list, KEYS[3] queue list
+-- ARGV[1] attempt, ARGV[2] job id, ARGV[3] now (RFC 3339), ARGV[4] the stage
+-- that was interrupted (0 = none)
+-- Returns 'ok', or (nothing written but the list entry) the reason as update.lua.
+redis.call('LREM', KEYS[2], 1, ARGV[2])
+local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt')
+if not cur[1] then
+  return 'missing'
+end
+if cur[1] ~= 'running' then
+  return cur[1]
+end
+if cur[2] ~= ARGV[1] then
+  return 'fenced'
+end
+local k = tonumber(ARGV[4]) or 0
+if k > 0 then
+  local s = 'stage.' .. k .. '.'
+  redis.call('HDEL', KEYS[1], s .. 'started_at', s .. 'finished_at', s .. 'output')
+  redis.call('HSET', KEYS[1], s .. 'state', 'pending')
+end
+redis.call('HSET', KEYS[1], 'state', 'queued', 'progress', '0',
+  'message', 'requeued: its worker was shutting down', 'updated_at', ARGV[3])
+redis.call('RPUSH', KEYS[3], ARGV[2])
+return 'ok'

@@ -1,0 +1,163 @@
+/* submit: the submit request validator. Fills a struct or an error; answers
+ * nobody and never touches Redis (the API maps the error to HTTP). */
+#include "submit.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ids.h"
+#include "job.h"
+#include "json.h"
+
+/* The top-level members a submit request may have. */
+static const char *const submit_fields[] = {"pipeline", "input",        "id",
+                                            "queue",    "result_ttl_s", NULL};
+
+/* Length of the longest prefix of s (NUL-terminated UTF-8) that is at most max
+ * bytes and does not cut a character: for "%.*s" of client text. */
+static int submit_clip(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max + 1);
+
+    if (n <= max)
+        return (int)n;
+    n = max;
+    /* back off to the start of the character that crosses the limit */
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return (int)n;
+}
+
+static int submit_fail(struct submit_err *err, enum submit_err_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Fills err (a message too long is cut at a character boundary); returns -1. */
+static int submit_fail(struct submit_err *err, enum submit_err_code code, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    err->code = code;
+    va_start(ap, fmt);
+    n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        err->msg[0] = '\0';
+    else if ((size_t)n >= sizeof(err->msg))
+        err->msg[submit_clip(err->msg, sizeof(err->msg) - 1)] = '\0';
+    return -1;
+}
+
+/* Refuses unknown and repeated members. */
+static int submit_check_members(const cJSON *root, struct submit_err *err)
+{
+    const cJSON *m, *o;
+    size_t i;
+
+    for (m = root->child; m != NULL; m = m->next) {
+        const char *name = m->string ? m->string : "";
+        for (i = 0; submit_fields[i] != NULL; i++)
+            if (strcmp(name, submit_fields[i]) == 0)
+                break;
+        if (submit_fields[i] == NULL)
+            return submit_fail(err, SUBMIT_ERR_UNKNOWN_FIELD, "unknown field '%.*s'",
+                               submit_clip(name, SUBMIT_SHOW_MAX), name);
+        for (o = root->child; o != m; o = o->next)
+            if (o->string != NULL && strcmp(o->string, name) == 0)
+                return submit_fail(err, SUBMIT_ERR_INVALID_FIELD,
+                                   "field '%s' appears more than once", name);
+    }
+    return 0;
+}
+
+/* Fills sr from the body object root. */
+static int submit_validate(const cJSON *root, const struct pipeline_set *set, struct submit_req *sr,
+                           struct submit_err *err)
+{
+    const cJSON *pipeline, *id, *queue, *ttl;
+    double d;
+
+    if (submit_check_members(root, err) < 0)
+        return -1;
+    pipeline = json_get(root, "pipeline");
+    if (pipeline == NULL)
+        return submit_fail(err, SUBMIT_ERR_MISSING_FIELD, "field 'pipeline' is required");
+    if (!cJSON_IsString(pipeline))
+        return submit_fail(err, SUBMIT_ERR_INVALID_FIELD, "field 'pipeline' must be a string");
+    id = json_get(root, "id");
+    if (id != NULL) {
+        if (!cJSON_IsString(id) ||
+            !ids_is_valid(id->valuestring, strlen(id->valuestring), IDS_MAX_LEN))
+            return submit_fail(err, SUBMIT_ERR_INVALID_ID,
+                               "field 'id' must be 1-%d characters of [A-Za-z0-9._:-], not . or ..",
+                               IDS_MAX_LEN);
+        sr->id = id->valuestring;
+    }
+    queue = json_get(root, "queue");
+    if (queue != NULL) {
+        if (!cJSON_IsString(queue) ||
+            !ids_is_valid(queue->valuestring, strlen(queue->valuestring), IDS_NAME_MAX_LEN))
+            return submit_fail(
+                err, SUBMIT_ERR_INVALID_FIELD,
+                "field 'queue' must be 1-%d characters of [A-Za-z0-9._:-], not . or ..",
+                IDS_NAME_MAX_LEN);
+        sr->queue = queue->valuestring;
+    }
+    ttl = json_get(root, "result_ttl_s");
+    if (ttl != NULL) {
+        d = cJSON_IsNumber(ttl) ? ttl->valuedouble : 0.0;
+        /* the range check first makes the cast to long long defined */
+        if (!cJSON_IsNumber(ttl) || !(d >= 1.0 && d <= (double)JOB_RESULT_TTL_MAX_S) ||
+            (double)(long long)d != d)
+            return submit_fail(err, SUBMIT_ERR_INVALID_FIELD,
+                               "field 'result_ttl_s' must be a whole number of seconds in [1, %d]",
+                               JOB_RESULT_TTL_MAX_S);
+        sr->result_ttl_s = (int)d;
+    }
+    sr->input = json_get(root, "input");
+    sr->pipeline = pipeline_set_find(set, pipeline->valuestring);
+    if (sr->pipeline == NULL)
+        return submit_fail(err, SUBMIT_ERR_UNKNOWN_PIPELINE, "unknown pipeline '%.*s'",
+                           submit_clip(pipeline->valuestring, SUBMIT_SHOW_MAX),
+                           pipeline->valuestring);
+    if (sr->queue == NULL)
+        sr->queue = sr->pipeline->queue;
+    if (ttl == NULL)
+        sr->result_ttl_s = sr->pipeline->result_ttl_s;
+    return 0;
+}
+
+int submit_parse(const char *body, size_t len, const struct pipeline_set *set,
+                 struct submit_req *out, struct submit_err *err)
+{
+    struct json_err jerr;
+    struct submit_req sr = {0};
+
+    memset(out, 0, sizeof(*out));
+    err->code = SUBMIT_OK;
+    err->msg[0] = '\0';
+    sr.root = json_parse_strict(body, len, JSON_MAX_DEPTH_DEFAULT, &jerr);
+    if (sr.root == NULL)
+        return submit_fail(err, SUBMIT_ERR_MALFORMED_JSON, "malformed JSON body: %s", jerr.msg);
+    if (!cJSON_IsObject(sr.root)) {
+        submit_fail(err, SUBMIT_ERR_INVALID_REQUEST, "the request body must be a JSON object");
+        goto fail;
+    }
+    if (submit_validate(sr.root, set, &sr, err) < 0)
+        goto fail;
+    *out = sr;
+    return 0;
+fail:
+    submit_req_free(&sr);
+    return -1;
+}
+
+void submit_req_free(struct submit_req *req)
+{
+    if (req == NULL)
+        return;
+    cJSON_Delete(req->root);
+    memset(req, 0, sizeof(*req));
+}

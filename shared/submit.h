@@ -1,0 +1,59 @@
+/* submit: validation of a submit request body (POST /v1/jobs) into a struct,
+ * without HTTP: the API checks Content-Type and size, then calls this. Pure:
+ * never touches Redis, never logs; safe on any bytes (it is fuzzed). */
+#ifndef STAGEQ_SUBMIT_H
+#define STAGEQ_SUBMIT_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "pipeline.h"
+
+#define SUBMIT_SHOW_MAX 64  /* bytes of client text quoted in an error message */
+#define SUBMIT_MSG_LEN  512 /* same bound as the API's error messages */
+
+enum submit_err_code {
+    SUBMIT_OK = 0,
+    SUBMIT_ERR_MALFORMED_JSON,   /* not one strict JSON value (message has the byte offset) */
+    SUBMIT_ERR_INVALID_REQUEST,  /* valid JSON, but not an object */
+    SUBMIT_ERR_INVALID_ID,       /* "id" not a valid job id */
+    SUBMIT_ERR_MISSING_FIELD,    /* "pipeline" absent */
+    SUBMIT_ERR_INVALID_FIELD,    /* wrong type or range, or a member repeated */
+    SUBMIT_ERR_UNKNOWN_FIELD,    /* a member that is not part of the request */
+    SUBMIT_ERR_UNKNOWN_PIPELINE, /* "pipeline" names no pipeline of the set */
+};
+
+struct submit_err {
+    enum submit_err_code code;
+    char msg[SUBMIT_MSG_LEN]; /* for the client; quoted client text is clipped at a
+                                 UTF-8 boundary to SUBMIT_SHOW_MAX bytes */
+};
+
+/* A validated request. Owns root (the parsed body); every other pointer is
+ * borrowed from root or from the pipeline set given to submit_parse, so the
+ * set must outlive the request. */
+struct submit_req {
+    cJSON *root;                     /* owned: freed by submit_req_free */
+    const struct pipeline *pipeline; /* borrowed from the set */
+    const cJSON *input;              /* borrowed from root; NULL when absent (= null) */
+    const char *id;                  /* borrowed from root; NULL when absent: the caller
+                                        makes a UUID */
+    const char *queue;               /* from root, else the pipeline's queue */
+    int result_ttl_s;                /* from root, else the pipeline's result_ttl_s */
+};
+
+/* Parses body[0..len) (NULL with len 0 allowed: an empty body) strictly as
+ * JSON and validates it as a submit request against set: members pipeline
+ * (required), input, id, queue, result_ttl_s, none unknown or repeated.
+ * Returns 0 with *out filled (the caller frees it with submit_req_free), or -1
+ * with err filled and *out left empty (submit_req_free on it does nothing).
+ * Checks are made in a fixed order, so the same body always gives the same
+ * error: JSON, object, members, pipeline, id, queue, result_ttl_s, then the
+ * pipeline's existence. */
+int submit_parse(const char *body, size_t len, const struct pipeline_set *set,
+                 struct submit_req *out, struct submit_err *err);
+
+/* Frees the tree req owns and empties req. Accepts NULL and an empty req. */
+void submit_req_free(struct submit_req *req);
+
+#endif

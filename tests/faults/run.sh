@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# The fault suite (`make test-faults`): each scenario runs N jobs (short
+# stages) on a fresh Redis with AOF, injects a fault, waits for every job to
+# end, and then reads every job hash in Redis itself to count what happened:
+#   scenario: submitted=N succeeded=N failed=N lost=0 duplicated=0 max_attempt=K recovery_s=X
+# lost = accepted jobs that never reached a final state (or vanished);
+# duplicated = jobs recorded succeeded more than once (success_count > 1);
+# recovery_s = seconds from the end of the fault until no job sits on the
+# processing list of a dead worker and jobs complete again.
+# A scenario fails when lost or duplicated is not 0. Bounded in time; only
+# loopback; everything started is stopped by PID.
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+export BUILD
+STAGEQ_TEST_TMP=$(mktemp -d /tmp/stageq-faults.XXXXXX)
+export STAGEQ_TEST_TMP
+source tests/e2e/lib.sh
+N=${FAULT_JOBS:-200}
+P=tests/faults/pipelines.json
+W=(--pipelines "$P" --lease 2 --grace 1 --kill-grace-ms 300 --concurrency 3)
+passed=0
+failed=0
+trap 'stop_all; redis_stop_all; rm -rf "$STAGEQ_TEST_TMP"' EXIT
+
+now_ms() { date +%s%3N; }
+
+# submit_all SCENARIO FIRST LAST: client ids make a retried submit idempotent
+# (503 → try again; 409 → it had been accepted).
+submit_all() {
+  local sc=$1 i
+  for i in $(seq "$2" "$3"); do
+    local body="{\"pipeline\":\"fault\",\"id\":\"$sc-$i\",\"input\":{\"sleep\":0.3,\"i\":$i}}" t
+    for t in $(seq 1 300); do
+      post_json /v1/jobs "$body"
+      case "$HTTP_STATUS" in 202 | 409) echo "$sc-$i" >>"$STAGEQ_TEST_TMP/$sc.ids"; break ;; esac
+      sleep 0.1
+    done
+  done
+}
+
+# Orphans: ids on the processing list of a worker whose lease is gone.
+orphans() {
+  local now k wid score n=0
+  now=$(now_ms)
+  for k in $(rcli --scan --pattern 'fq:processing:*'); do
+    wid=${k#fq:processing:}
+    score=$(rcli ZSCORE fq:workers "$wid")
+    if [ -z "$score" ] || [ "${score%.*}" -lt "$now" ]; then
+      n=$((n + $(rcli LLEN "$k")))
+    fi
+  done
+  echo "$n"
+}
+
+succeeded_count() {
+  local ids="$STAGEQ_TEST_TMP/$1.ids"
+  [ -s "$ids" ] || { echo 0; return; }
+  sed 's/^/HGET fq:job:/; s/$/ state/' "$ids" | rcli | grep -c '^succeeded$'
+}
+
+# measure_recovery SCENARIO T_FAULT_END_MS: sets RECOVERY_S.
+measure_recovery() {
+  local sc=$1 t_end=$2 base i total
+  base=$(succeeded_count "$sc")
+  total=$(sort -u "$STAGEQ_TEST_TMP/$sc.ids" | wc -l)
+  for i in $(seq 1 1200); do
+    if [ "$(orphans)" = 0 ]; then
+      local now_ok
+      now_ok=$(succeeded_count "$sc")
+      { [ "$now_ok" -gt "$base" ] || [ "$now_ok" = "$total" ]; } && break
+    fi
+    sleep 0.05
+  done
+  RECOVERY_S=$(awk -v a="$(now_ms)" -v b="$t_end" 'BEGIN { printf "%.1f", (a - b) / 1000 }')
+}
+
+all_final() {
+  local sc=$1
+  ! sed 's/^/HGET fq:job:/; s/$/ state/' "$STAGEQ_TEST_TMP/$sc.ids" | rcli |
+    grep -qv '^\(succeeded\|failed\|canceled\)$'
+}
+
+# report SCENARIO: counts from Redis itself.
+report() {
+  local sc=$1 submitted ok=0 bad=0 lost=0 dup=0 maxa=0 id st sc_ attempt
+  sort -u "$STAGEQ_TEST_TMP/$sc.ids" >"$STAGEQ_TEST_TMP/$sc.uids"
+  submitted=$(wc -l <"$STAGEQ_TEST_TMP/$sc.uids")
+  while read -r id st sc_ attempt; do
+    case "$st" in
+      succeeded) ok=$((ok + 1)) ;;
+      failed) bad=$((bad + 1)) ;;
+      *) lost=$((lost + 1)) ;;
+    esac
+    [ "${sc_:-0}" -gt 1 ] 2>/dev/null && dup=$((dup + 1))
+    [ "${attempt:-0}" -gt "$maxa" ] 2>/dev/null && maxa=$attempt
+  done < <(while read -r id; do
+    printf '%s %s\n' "$id" "$(rcli HMGET "fq:job:$id" state success_count attempt | paste -sd' ')"
+  done <"$STAGEQ_TEST_TMP/$sc.uids")
+  local line="$sc: submitted=$submitted succeeded=$ok failed=$bad lost=$lost duplicated=$dup max_attempt=$maxa recovery_s=$RECOVERY_S"
+  if [ "$lost" = 0 ] && [ "$dup" = 0 ] && [ "$submitted" -ge "$N" ]; then
+    echo "$line"
+    passed=$((passed + 1))
+  else
+    echo "$line  FAILED"
+    failed=$((failed + 1))
+  fi
+}
+
+# setup SCENARIO: a fresh Redis (AOF), the API, and the prefix fq.
+setup() {
+  stop_all
+  redis_stop_all
+  redis_start "$1" --appendonly yes --appendfsync everysec
+  eval "REDIS_PORT=\$REDIS_PORT_$1"
+  export STAGEQ_PREFIX=fq
+  : >"$STAGEQ_TEST_TMP/$1.ids"
+  start_api "api-$1" --pipelines "$P"
+}
+
+wait_done() { wait_for "${2:-120}" all_final "$1" || echo "# $1: not every job ended in time"; }
+
+restart_redis() { # name, seconds down
+  local name=$1 down=$2 dir="$STAGEQ_TEST_TMP/redis-$1"
+  redis_stop "$name"
+  sleep "$down"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly yes \
+    --appendfsync everysec --daemonize yes --pidfile "$dir/redis.pid" \
+    --logfile "$dir/redis.log" >/dev/null
+  wait_for 10 rcli ping >/dev/null
+}
+
+# 1. kill -9 random worker children, repeatedly, during stages.
+sc=kill_children
+setup $sc
+submit_all $sc 1 "$N"
+start_worker "$sc-p1" "${W[@]}"; P1=$WORKER_PID
+start_worker "$sc-p2" "${W[@]}"; P2=$WORKER_PID
+for k in $(seq 1 8); do
+  sleep 0.7
+  victim=$(pgrep -P "$P1"; pgrep -P "$P2")
+  victim=$(echo "$victim" | shuf -n 1)
+  [ -n "$victim" ] && kill -9 "$victim"
+done
+t_end=$(now_ms)
+measure_recovery $sc "$t_end"
+wait_done $sc
+report $sc
+
+# 2. kill -9 a whole worker pool while another pool runs.
+sc=kill_pool
+setup $sc
+submit_all $sc 1 "$N"
+start_worker "$sc-p1" "${W[@]}"; P1=$WORKER_PID
+start_worker "$sc-p2" "${W[@]}"
+sleep 2.5 # both mid-run, and p2 healthy for a whole lease: it may judge others
+kill -9 "$P1" $(pgrep -P "$P1")
+t_end=$(now_ms)
+measure_recovery $sc "$t_end"
+wait_done $sc
+report $sc
+
+# 3. SIGTERM the pool mid-run, then start a new one.
+sc=sigterm_pool
+setup $sc
+submit_all $sc 1 "$N"
+start_worker "$sc-p1" "${W[@]}"; P1=$WORKER_PID
+sleep 2
+stop_pid "$P1" 20
+[ "$STOP_RC" = 0 ] || echo "# $sc: the pool exited $STOP_RC"
+t_end=$(now_ms)
+start_worker "$sc-p2" "${W[@]}"
+measure_recovery $sc "$t_end"
+wait_done $sc
+report $sc
+
+# 4. restart redis-server (AOF) mid-run.
+sc=redis_restart
+setup $sc
+submit_all $sc 1 "$N"
+start_worker "$sc-p1" "${W[@]}"
+start_worker "$sc-p2" "${W[@]}"
+sleep 2
+restart_redis $sc 0.5
+t_end=$(now_ms)
+measure_recovery $sc "$t_end"
+wait_done $sc
+report $sc
+
+# 5. Redis away for 10 s while clients keep submitting and polling.
+sc=redis_down_10s
+setup $sc
+submit_all $sc 1 $((N / 2))
+start_worker "$sc-p1" "${W[@]}"
+start_worker "$sc-p2" "${W[@]}"
+(submit_all $sc $((N / 2 + 1)) "$N") &
+submitter=$!
+(for i in $(seq 1 400); do curl -s -o /dev/null --max-time 1 "$API_URL/v1/jobs/$sc-$((i % N + 1))"; sleep 0.05; done) &
+poller=$!
+sleep 0.5
+restart_redis $sc 10
+t_end=$(now_ms)
+wait "$submitter"
+measure_recovery $sc "$t_end"
+wait_done $sc
+kill "$poller" 2>/dev/null
+report $sc
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

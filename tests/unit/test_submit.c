@@ -1,0 +1,264 @@
+/* Unit tests for shared/submit: the submit request validator. Every error code
+ * with its exact message, the order of the checks, the defaults taken from the
+ * pipeline, and that a refused request leaves nothing to free. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "submit.h"
+
+#define TTL_DEFAULT_S 4321
+
+static int set_setup(void **state)
+{
+    struct sq_err err;
+    struct pipeline_set *set;
+    /* a file pipeline with its own queue and result_ttl_s */
+    static const char text[] = "{\"pipelines\": {\"p1\": {\"queue\": \"q1\", \"result_ttl_s\": 77,"
+                               " \"stages\": [{\"name\": \"s\", \"builtin\": \"echo\"}]}}}";
+
+    set = pipeline_set_parse(text, sizeof(text) - 1, "test", false, TTL_DEFAULT_S, &err);
+    if (set == NULL) {
+        fprintf(stderr, "pipeline_set_parse: %s\n", err.msg);
+        return -1;
+    }
+    *state = set;
+    return 0;
+}
+
+static int set_teardown(void **state)
+{
+    pipeline_set_free(*state);
+    return 0;
+}
+
+/* Parses s from an exactly sized heap copy (no NUL after it: ASan sees any
+ * read past len). */
+static int parse(const struct pipeline_set *set, const char *s, struct submit_req *out,
+                 struct submit_err *err)
+{
+    size_t len = strlen(s);
+    char *copy = malloc(len ? len : 1);
+    int rc;
+
+    assert_non_null(copy);
+    memcpy(copy, s, len);
+    rc = submit_parse(copy, len, set, out, err);
+    free(copy);
+    return rc;
+}
+
+/* Expects s refused with code and, when msg is not NULL, exactly msg. */
+static void refuse(const struct pipeline_set *set, const char *s, enum submit_err_code code,
+                   const char *msg)
+{
+    struct submit_req req;
+    struct submit_err err;
+
+    memset(&req, 0xAB, sizeof(req));
+    if (parse(set, s, &req, &err) == 0) {
+        submit_req_free(&req);
+        fail_msg("accepted: %s", s);
+    }
+    if (err.code != code)
+        fail_msg("%s: code %d, expected %d (%s)", s, (int)err.code, (int)code, err.msg);
+    if (msg != NULL)
+        assert_string_equal(err.msg, msg);
+    assert_null(req.root); /* left empty */
+    assert_null(req.pipeline);
+    submit_req_free(&req);
+}
+
+static void test_defaults(void **state)
+{
+    const struct pipeline_set *set = *state;
+    struct submit_req req;
+    struct submit_err err;
+
+    assert_int_equal(parse(set, "{\"pipeline\":\"echo\"}", &req, &err), 0);
+    assert_int_equal(err.code, SUBMIT_OK);
+    assert_non_null(req.root);
+    assert_string_equal(req.pipeline->name, "echo");
+    assert_null(req.id);    /* the caller makes a UUID */
+    assert_null(req.input); /* absent: null */
+    assert_string_equal(req.queue, "default");
+    assert_int_equal(req.result_ttl_s, TTL_DEFAULT_S);
+    submit_req_free(&req);
+    assert_null(req.root);
+
+    /* queue and ttl from a file pipeline */
+    assert_int_equal(parse(set, "{\"pipeline\":\"p1\",\"input\":null}", &req, &err), 0);
+    assert_string_equal(req.pipeline->name, "p1");
+    assert_string_equal(req.queue, "q1");
+    assert_int_equal(req.result_ttl_s, 77);
+    assert_non_null(req.input);
+    assert_true(cJSON_IsNull(req.input));
+    submit_req_free(&req);
+}
+
+static void test_all_fields(void **state)
+{
+    const struct pipeline_set *set = *state;
+    struct submit_req req;
+    struct submit_err err;
+    char *printed;
+
+    assert_int_equal(parse(set,
+                           " {\"input\":{\"a\":[1,2]},\"id\":\"job-1\",\"queue\":\"q.x\","
+                           "\"result_ttl_s\":31536000,\"pipeline\":\"p1\"}\n",
+                           &req, &err),
+                     0);
+    assert_string_equal(req.pipeline->name, "p1");
+    assert_string_equal(req.id, "job-1");
+    assert_string_equal(req.queue, "q.x");
+    assert_int_equal(req.result_ttl_s, 31536000);
+    printed = cJSON_PrintUnformatted(req.input);
+    assert_string_equal(printed, "{\"a\":[1,2]}");
+    cJSON_free(printed);
+    submit_req_free(&req);
+    submit_req_free(&req); /* emptied: a second free does nothing */
+    submit_req_free(NULL);
+
+    assert_int_equal(parse(set, "{\"pipeline\":\"echo\",\"result_ttl_s\":1.0}", &req, &err), 0);
+    assert_int_equal(req.result_ttl_s, 1);
+    submit_req_free(&req);
+}
+
+static void test_malformed_json(void **state)
+{
+    const struct pipeline_set *set = *state;
+    struct submit_req req;
+    struct submit_err err;
+
+    refuse(set, "{\"pipeline\":", SUBMIT_ERR_MALFORMED_JSON,
+           "malformed JSON body: malformed JSON at byte 11");
+    refuse(set, "", SUBMIT_ERR_MALFORMED_JSON,
+           "malformed JSON body: empty body, expected JSON at byte 0");
+    refuse(set, "{\"pipeline\":\"echo\"} x", SUBMIT_ERR_MALFORMED_JSON,
+           "malformed JSON body: unexpected data after the JSON value at byte 20");
+    refuse(set, "{\"a\":\"\\u0000\"}", SUBMIT_ERR_MALFORMED_JSON, NULL);
+    refuse(set, "{\"a\":\"\xc3\x28\"}", SUBMIT_ERR_MALFORMED_JSON,
+           "malformed JSON body: invalid UTF-8 at byte 6");
+    /* NULL body with length 0: the API passes that for an empty body */
+    assert_int_equal(submit_parse(NULL, 0, set, &req, &err), -1);
+    assert_int_equal(err.code, SUBMIT_ERR_MALFORMED_JSON);
+    assert_null(req.root);
+}
+
+static void test_invalid_request(void **state)
+{
+    const struct pipeline_set *set = *state;
+
+    refuse(set, "[1]", SUBMIT_ERR_INVALID_REQUEST, "the request body must be a JSON object");
+    refuse(set, "\"x\"", SUBMIT_ERR_INVALID_REQUEST, NULL);
+    refuse(set, "null", SUBMIT_ERR_INVALID_REQUEST, NULL);
+    refuse(set, "1", SUBMIT_ERR_INVALID_REQUEST, NULL);
+}
+
+static void test_fields(void **state)
+{
+    const struct pipeline_set *set = *state;
+    char buf[512];
+
+    refuse(set, "{}", SUBMIT_ERR_MISSING_FIELD, "field 'pipeline' is required");
+    refuse(set, "{\"input\":1}", SUBMIT_ERR_MISSING_FIELD, "field 'pipeline' is required");
+    refuse(set, "{\"pipeline\":5}", SUBMIT_ERR_INVALID_FIELD, "field 'pipeline' must be a string");
+    refuse(set, "{\"pipeline\":null}", SUBMIT_ERR_INVALID_FIELD, NULL);
+    refuse(set, "{\"pipeline\":\"echo\",\"inptu\":1}", SUBMIT_ERR_UNKNOWN_FIELD,
+           "unknown field 'inptu'");
+    refuse(set, "{\"pipeline\":\"echo\",\"Pipeline\":1}", SUBMIT_ERR_UNKNOWN_FIELD,
+           "unknown field 'Pipeline'");
+    refuse(set, "{\"pipeline\":\"echo\",\"pipeline\":\"echo\"}", SUBMIT_ERR_INVALID_FIELD,
+           "field 'pipeline' appears more than once");
+    refuse(set, "{\"pipeline\":\"echo\",\"queue\":\"a/b\"}", SUBMIT_ERR_INVALID_FIELD,
+           "field 'queue' must be 1-64 characters of [A-Za-z0-9._:-], not . or ..");
+    refuse(set, "{\"pipeline\":\"echo\",\"queue\":7}", SUBMIT_ERR_INVALID_FIELD, NULL);
+    snprintf(buf, sizeof(buf), "{\"pipeline\":\"echo\",\"queue\":\"%065d\"}", 0);
+    refuse(set, buf, SUBMIT_ERR_INVALID_FIELD, NULL);
+    refuse(set, "{\"pipeline\":\"echo\",\"result_ttl_s\":0}", SUBMIT_ERR_INVALID_FIELD,
+           "field 'result_ttl_s' must be a whole number of seconds in [1, 31536000]");
+    refuse(set, "{\"pipeline\":\"echo\",\"result_ttl_s\":1.5}", SUBMIT_ERR_INVALID_FIELD, NULL);
+    refuse(set, "{\"pipeline\":\"echo\",\"result_ttl_s\":\"10\"}", SUBMIT_ERR_INVALID_FIELD, NULL);
+    refuse(set, "{\"pipeline\":\"echo\",\"result_ttl_s\":1e300}", SUBMIT_ERR_INVALID_FIELD, NULL);
+    refuse(set, "{\"pipeline\":\"echo\",\"result_ttl_s\":-1e300}", SUBMIT_ERR_INVALID_FIELD, NULL);
+    refuse(set, "{\"pipeline\":\"echo\",\"result_ttl_s\":31536001}", SUBMIT_ERR_INVALID_FIELD,
+           NULL);
+}
+
+static void test_invalid_id(void **state)
+{
+    const struct pipeline_set *set = *state;
+    char buf[512];
+    static const char msg[] = "field 'id' must be 1-128 characters of [A-Za-z0-9._:-], not . or ..";
+
+    refuse(set, "{\"pipeline\":\"echo\",\"id\":\"../x\"}", SUBMIT_ERR_INVALID_ID, msg);
+    refuse(set, "{\"pipeline\":\"echo\",\"id\":\"\"}", SUBMIT_ERR_INVALID_ID, msg);
+    refuse(set, "{\"pipeline\":\"echo\",\"id\":\".\"}", SUBMIT_ERR_INVALID_ID, msg);
+    refuse(set, "{\"pipeline\":\"echo\",\"id\":\"a b\"}", SUBMIT_ERR_INVALID_ID, msg);
+    refuse(set, "{\"pipeline\":\"echo\",\"id\":5}", SUBMIT_ERR_INVALID_ID, msg);
+    snprintf(buf, sizeof(buf), "{\"pipeline\":\"echo\",\"id\":\"%0129d\"}", 0);
+    refuse(set, buf, SUBMIT_ERR_INVALID_ID, msg);
+    snprintf(buf, sizeof(buf), "{\"pipeline\":\"echo\",\"id\":\"%0128d\"}", 0);
+    {
+        struct submit_req req;
+        struct submit_err err;
+        assert_int_equal(parse(set, buf, &req, &err), 0);
+        assert_int_equal(strlen(req.id), 128);
+        submit_req_free(&req);
+    }
+}
+
+static void test_unknown_pipeline(void **state)
+{
+    const struct pipeline_set *set = *state;
+    char buf[512], want[128];
+    int i, nb, nw;
+
+    refuse(set, "{\"pipeline\":\"nope\"}", SUBMIT_ERR_UNKNOWN_PIPELINE, "unknown pipeline 'nope'");
+    refuse(set, "{\"pipeline\":\"\"}", SUBMIT_ERR_UNKNOWN_PIPELINE, "unknown pipeline ''");
+    /* client text is clipped to 64 bytes, at a character boundary: 21 'é'
+     * (42 bytes) + 'x' + 11 'é' = 65 bytes; the clip drops the last 'é' */
+    nb = snprintf(buf, sizeof(buf), "{\"pipeline\":\"");
+    nw = snprintf(want, sizeof(want), "unknown pipeline '");
+    for (i = 0; i < 33; i++) {
+        const char *c = i == 21 ? "x" : "\xc3\xa9";
+        nb += snprintf(buf + nb, sizeof(buf) - (size_t)nb, "%s", c);
+        if (i < 32)
+            nw += snprintf(want + nw, sizeof(want) - (size_t)nw, "%s", c);
+    }
+    snprintf(buf + nb, sizeof(buf) - (size_t)nb, "\"}");
+    snprintf(want + nw, sizeof(want) - (size_t)nw, "'");
+    refuse(set, buf, SUBMIT_ERR_UNKNOWN_PIPELINE, want);
+}
+
+/* The first failing check wins, in the documented order. */
+static void test_order(void **state)
+{
+    const struct pipeline_set *set = *state;
+
+    refuse(set, "{\"inptu\":1,\"pipeline\":5}", SUBMIT_ERR_UNKNOWN_FIELD, NULL);
+    refuse(set, "{\"id\":\"../\",\"pipeline\":\"nope\"}", SUBMIT_ERR_INVALID_ID, NULL);
+    refuse(set, "{\"queue\":\"a/b\",\"result_ttl_s\":0,\"pipeline\":\"nope\"}",
+           SUBMIT_ERR_INVALID_FIELD,
+           "field 'queue' must be 1-64 characters of [A-Za-z0-9._:-], not . or ..");
+    refuse(set, "{\"result_ttl_s\":0,\"pipeline\":\"nope\"}", SUBMIT_ERR_INVALID_FIELD, NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_all_fields),
+        cmocka_unit_test(test_malformed_json),   cmocka_unit_test(test_invalid_request),
+        cmocka_unit_test(test_fields),           cmocka_unit_test(test_invalid_id),
+        cmocka_unit_test(test_unknown_pipeline), cmocka_unit_test(test_order),
+    };
+
+    return cmocka_run_group_tests(tests, set_setup, set_teardown);
+}

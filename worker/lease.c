@@ -1,0 +1,71 @@
+/* lease: a worker process's lease in <prefix>:workers (a sorted set scored by
+ * expiry) and its info hash <prefix>:worker:<id> (what GET /v1/workers and
+ * redis-cli show). A worker that stops renewing — killed, frozen, cut off —
+ * has its jobs recovered by the others once the lease has expired. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "worker.h"
+
+void lease_heartbeat(struct worker *w, bool is_forced)
+{
+    int64_t now = clock_mono_ms(), lease_ms = (int64_t)w->cfg->lease_s * 1000;
+    char ts[CLOCK_RFC3339_LEN], host[128];
+    struct rargv a;
+    struct sq_err err;
+    redisReply *r;
+    const char *colon;
+
+    if (!is_forced && w->last_heartbeat_ms != 0 && now - w->last_heartbeat_ms < lease_ms / 3)
+        return;
+    clock_format_rfc3339(clock_now_ms(), ts);
+    colon = strrchr(w->id, ':');
+    snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - w->id) : (int)strlen(w->id), w->id);
+    rargv_init(&a);
+    rargv_add(&a, w->workers_key);
+    rargv_add(&a, w->info_key);
+    rargv_add(&a, w->id);
+    rargv_addll(&a, clock_now_ms() + lease_ms);
+    rargv_addll(&a, 2LL * w->cfg->lease_s);
+    rargv_add(&a, "id"), rargv_add(&a, w->id);
+    rargv_add(&a, "host"), rargv_add(&a, host);
+    rargv_add(&a, "pid"), rargv_addll(&a, (long long)getpid());
+    rargv_add(&a, "queue"), rargv_add(&a, w->cfg->queue);
+    rargv_add(&a, "started_at"), rargv_add(&a, w->started_at);
+    rargv_add(&a, "heartbeat_at"), rargv_add(&a, ts);
+    rargv_add(&a, "job"), rargv_add(&a, w->current_job);
+    rargv_add(&a, "jobs_done"), rargv_addll(&a, w->jobs_done);
+    r = rconn_script(w->rc, SCRIPT_HEARTBEAT, 2, &a, &err);
+    rargv_free(&a);
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        if (w->healthy_since_ms != 0)
+            log_warnx("lease not renewed: %s", r ? r->str : err.msg); /* retried at the next call */
+        w->healthy_since_ms = 0;
+    } else {
+        if (w->healthy_since_ms == 0)
+            w->healthy_since_ms = now;
+        w->last_heartbeat_ms = now;
+    }
+    freeReplyObject(r);
+}
+
+void lease_release(struct worker *w)
+{
+    struct rargv a;
+    struct sq_err err;
+
+    rargv_init(&a);
+    rargv_add(&a, "ZREM");
+    rargv_add(&a, w->workers_key);
+    rargv_add(&a, w->id);
+    freeReplyObject(rconn_command(w->rc, &a, &err));
+    rargv_free(&a);
+    rargv_init(&a);
+    rargv_add(&a, "DEL");
+    rargv_add(&a, w->info_key);
+    freeReplyObject(rconn_command(w->rc, &a, &err));
+    rargv_free(&a);
+}
