@@ -50,7 +50,7 @@ LIBSTAGEQ := $(BUILD)/libstageq.a
 BINS := $(BUILD)/stageq-api $(BUILD)/stageq-worker
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
-.PHONY: all run test test-build test-asan deps deps-test clean format format-check lint \
+.PHONY: all run test test-build test-faults test-asan deps deps-test clean format format-check lint \
         test-valgrind deps-valgrind
 
 all: $(BINS)
@@ -61,7 +61,7 @@ $(BUILD)/%.o: %.c | $(BUILD)/gen/scripts_gen.h
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 # Lua sources become C strings with their SHA1, so EVALSHA needs no SCRIPT LOAD.
-$(BUILD)/gen/scripts_gen.c $(BUILD)/gen/scripts_gen.h: $(LUA) deploy/embed-lua.sh
+$(BUILD)/gen/scripts_gen.c $(BUILD)/gen/scripts_gen.h &: $(LUA) deploy/embed-lua.sh
 	@mkdir -p $(BUILD)/gen
 	$(Q)sh deploy/embed-lua.sh $(BUILD)/gen/scripts_gen $(LUA)
 
@@ -106,6 +106,11 @@ test-build: all $(UNIT_BINS)
 test: deps-test
 	$(Q)$(MAKE) --no-print-directory test-build
 	$(Q)bash tests/run-all.sh $(BUILD)
+
+# The fault-injection suite: 5 scenarios x FAULT_JOBS (200) jobs, a few minutes.
+test-faults: deps-test
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) bash tests/faults/run.sh
 
 test-asan: deps-test
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 test-build

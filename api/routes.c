@@ -223,6 +223,12 @@ void routes_reply_raw(struct api_req *ar, int status, const char *body, size_t l
                 evbuffer_free(buf);
             buf = NULL;
             status = 500; /* out of memory: at least say so */
+        } else if (ar->method == EVHTTP_REQ_CONNECT) {
+            /* libevent 2.1 sends no Content-Length for CONNECT (it expects a
+             * tunnel) but does send the body: frame it, or the connection
+             * stays open with a reply the client cannot delimit. */
+            snprintf(clen, sizeof(clen), "%zu", len + 1);
+            evhttp_add_header(headers, "Content-Length", clen);
         }
     }
     log_info("%s %s %d %lldms", routes_method_name(ar->method), ar->log_path, status,

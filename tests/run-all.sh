@@ -43,7 +43,7 @@ done
 # End-to-end suites: each gets the shared Redis and its own key prefix.
 redis_start main
 export REDIS_PORT="$REDIS_PORT_main"
-for s in tests/e2e/test_*.sh; do
+for s in ${STAGEQ_SUITES:-tests/e2e/test_*.sh tests/bad-input/test_*.sh}; do
   [ -f "$s" ] || continue
   name=$(basename "$s" .sh)
   log="$STAGEQ_TEST_TMP/$name.log"

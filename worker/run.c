@@ -43,7 +43,7 @@ struct run {
     int64_t last_check_ms; /* monotonic */
     int64_t deadline_ms;   /* monotonic end of the current builtin stage; 0 = none */
     bool is_timed_out;
-    bool is_refused; /* a write or check found the job canceled, expired or fenced */
+    bool is_refused;      /* a write or check found the job canceled, expired or fenced */
     int64_t stop_seen_ms; /* monotonic time the worker was asked to stop; 0 = not */
     bool is_shutdown;     /* the grace period ran out: hand the job back */
     char refused[32];
@@ -569,7 +569,7 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
     r.last_write_ms = r.last_check_ms = clock_mono_ms();
     keys_job(r.job_key, sizeof(r.job_key), w->cfg->prefix, id);
     snprintf(w->current_job, sizeof(w->current_job), "%s", id);
-fv = calloc(hash->elements + 1, sizeof(*fv));
+    fv = calloc(hash->elements + 1, sizeof(*fv));
     lens = calloc(hash->elements + 1, sizeof(*lens));
     if (fv == NULL || lens == NULL) {
         log_write(LOG_LEVEL_ERROR, 0, id, "out of memory reading the job");

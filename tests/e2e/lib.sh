@@ -9,6 +9,15 @@ SQ_PIDS=""
 SQ_REDIS_NAMES=""
 SQ_FAILS=0
 
+# STAGEQ_WRAP: a command put in front of every stageq daemon the suites start
+# (make test-valgrind: "valgrind --log-file=... ..."). Split on blanks, no
+# quoting and no globbing: write options as --opt=a,b. Wrapped daemons start
+# and stop slowly, so the waits below grow with SQ_SLOW.
+SQ_WRAP=()
+[ -n "${STAGEQ_WRAP:-}" ] && read -r -a SQ_WRAP <<<"$STAGEQ_WRAP"
+SQ_SLOW=1
+[ ${#SQ_WRAP[@]} -gt 0 ] && SQ_SLOW=6
+
 free_port() {
   python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
 import socket
@@ -60,11 +69,11 @@ start_api() {
   local name=$1; shift
   local pf="$STAGEQ_TEST_TMP/$name.port" i
   rm -f "$pf"
-  "$BUILD/stageq-api" --listen 127.0.0.1:0 --port-file "$pf" \
+  "${SQ_WRAP[@]}" "$BUILD/stageq-api" --listen 127.0.0.1:0 --port-file "$pf" \
     --redis-url "redis://127.0.0.1:$REDIS_PORT/0" "$@" >>"$STAGEQ_TEST_TMP/$name.log" 2>&1 &
   API_PID=$!
   SQ_PIDS="$SQ_PIDS $API_PID"
-  for i in $(seq 1 200); do
+  for i in $(seq 1 $((200 * SQ_SLOW))); do
     [ -s "$pf" ] && break
     kill -0 "$API_PID" 2>/dev/null || break
     sleep 0.05
@@ -75,16 +84,23 @@ start_api() {
 # start_worker NAME [flags...]: sets WORKER_PID.
 start_worker() {
   local name=$1; shift
-  "$BUILD/stageq-worker" --redis-url "redis://127.0.0.1:$REDIS_PORT/0" "$@" \
+  "${SQ_WRAP[@]}" "$BUILD/stageq-worker" --redis-url "redis://127.0.0.1:$REDIS_PORT/0" "$@" \
     >>"$STAGEQ_TEST_TMP/$name.log" 2>&1 &
   WORKER_PID=$!
   SQ_PIDS="$SQ_PIDS $WORKER_PID"
 }
 
+# sq_run BINARY [args...]: runs a stageq binary in the foreground, wrapped like
+# the daemons (for the suites' short runs: --help, bad flags, bad config).
+sq_run() {
+  local bin=$1; shift
+  "${SQ_WRAP[@]}" "$BUILD/$bin" "$@"
+}
+
 # stop_pid PID [timeout_s]: SIGTERM, wait, SIGKILL; sets STOP_RC to the exit
 # status (not in a $(...) subshell: only this shell can wait for its children).
 stop_pid() {
-  local pid=$1 t=${2:-10} i
+  local pid=$1 t=$((${2:-10} * SQ_SLOW)) i
   kill -TERM "$pid" 2>/dev/null
   for i in $(seq 1 $((t * 20))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
   kill -KILL "$pid" 2>/dev/null
@@ -96,11 +112,17 @@ stop_all() {
   local p
   for p in $SQ_PIDS; do kill -TERM "$p" 2>/dev/null; done
   for p in $SQ_PIDS; do
-    for i in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+    for i in $(seq 1 $((100 * SQ_SLOW))); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
     kill -KILL "$p" 2>/dev/null
     wait "$p" 2>/dev/null
   done
   SQ_PIDS=""
+}
+
+# stage_pids JOB_ID: pids of stage programs running for that job (found by the
+# STAGEQ_JOB_ID in their environment, so other suites' programs never count).
+stage_pids() {
+  grep -lsz "^STAGEQ_JOB_ID=$1\$" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3
 }
 
 ok() { echo "ok - $*"; }
@@ -144,6 +166,33 @@ wait_for() {
     sleep 0.05
   done
   return 1
+}
+
+# valgrind_report DIR: reads the vg.<pid>.log files valgrind wrote to DIR (make
+# test-valgrind) and prints every log with an error, a definite or indirect
+# leak or a crash, then one line "valgrind: N process logs, E errors"; fails
+# when E > 0. N counts the logs with an ERROR SUMMARY: a log without one is a
+# forked child that exec'd a stage program (not traced) or a process killed
+# with SIGKILL on purpose.
+valgrind_report() {
+  local dir=$1 f n=0 errs=0 e
+  for f in "$dir"/vg.*.log; do
+    [ -f "$f" ] || continue
+    grep -q 'ERROR SUMMARY:' "$f" || continue
+    n=$((n + 1))
+    e=$(sed -n 's/.*ERROR SUMMARY: \([0-9,]*\) error.*/\1/p' "$f" | tail -1 | tr -d ,)
+    e=${e:-0}
+    if [ "$e" -eq 0 ] && grep -qE 'definitely lost: [1-9]|indirectly lost: [1-9]|Process terminating with default action of signal (4|6|7|8|11) ' "$f"; then
+      e=1
+    fi
+    if [ "$e" -gt 0 ]; then
+      errs=$((errs + e))
+      echo "---- $(basename "$f"): $e error(s) ----"
+      grep -v '^==[0-9]*== *$' "$f" | head -150
+    fi
+  done
+  echo "valgrind: $n process logs, $errs errors"
+  [ "$n" -gt 0 ] && [ "$errs" -eq 0 ]
 }
 
 # Every suite ends with: finish

@@ -36,7 +36,8 @@ check "the lost job is back on its queue after the lease (2 s)" wait_for 10 stat
 t1=$(date +%s%N)
 echo "# recovery took $(((t1 - t0) / 1000000)) ms"
 check "first in line" test "$(rcli LINDEX tr:queue:default -1)" = "$id"
-check_eq "the stage program of the killed pool is gone" "" "$(pgrep -f 'sleep_echo.sh' | head -1)"
+no_stage_of() { [ -z "$(stage_pids "$1")" ]; }
+check "the stage program of the killed pool is gone" wait_for 3 no_stage_of "$id"
 start_worker poolA2 $W --concurrency 1
 POOL_A2=$WORKER_PID
 check "another pool then finishes it" wait_for 15 state_is "$id" succeeded
@@ -95,7 +96,7 @@ check "it stopped within grace (1 s) + a little, not after the 30 s stage" \
 check_eq "the job is back on its queue at once, at stage 2" "queued succeeded pending" \
   "$(field "$id" state) $(field "$id" stage.1.state) $(field "$id" stage.2.state)"
 check_eq "first in line" "$id" "$(rcli LINDEX tr:queue:default -1)"
-check_eq "no stage program left" "" "$(pgrep -f 'sleep_echo.sh' | head -1)"
+check "no stage program left" wait_for 3 no_stage_of "$id"
 rcli HSET "tr:job:$id" stage.1.output '{"sleep":0.5}' >/dev/null # shorten the rerun
 start_worker poolE2 $W --concurrency 1
 POOL_E2=$WORKER_PID
