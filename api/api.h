@@ -35,7 +35,10 @@ struct api_config {
     char log_format[8];
     char log_level[8];
     char port_file[API_PORT_FILE_MAX];
-    char pipelines[1024]; /* "" = PIPELINE_DEFAULT_FILE when it exists */
+    char pipelines[1024];                        /* "" = PIPELINE_DEFAULT_FILE when it exists */
+    char default_pipeline[IDS_NAME_MAX_LEN + 1]; /* what POST /start_task runs */
+    char cors_origin[256];                       /* Access-Control-Allow-Origin; "" = no CORS */
+    char api_token[256]; /* bearer token every route but /healthz needs; "" = none */
 };
 
 struct rasync;
@@ -135,6 +138,10 @@ void routes_reply_json(struct api_req *ar, int status, const cJSON *body);
 /* Same with body[0..len) already JSON text. */
 void routes_reply_raw(struct api_req *ar, int status, const char *body, size_t len);
 
+/* True when the Authorization header of req is "Bearer <token>" (scheme in
+ * any case). Compares in time that depends on the presented length only. */
+bool routes_is_authorized(struct evhttp_request *req, const char *token);
+
 /* ---- errors.c: the one error -> HTTP map ---- */
 
 enum api_err {
@@ -143,6 +150,7 @@ enum api_err {
     API_ERR_INVALID_ID,
     API_ERR_NOT_FOUND,
     API_ERR_METHOD_NOT_ALLOWED,
+    API_ERR_UNAUTHORIZED,
     API_ERR_DUPLICATE_ID,
     API_ERR_JOB_FINISHED,
     API_ERR_QUEUE_FULL,
@@ -169,10 +177,6 @@ void errors_reply(struct api_req *ar, enum api_err e, const char *fmt, ...)
  * rasync callback, or RASYNC_UNAVAILABLE when sending failed). ar is freed. */
 void errors_reply_redis(struct api_req *ar, enum rasync_err err);
 
-/* Length of the longest prefix of s (a NUL-terminated UTF-8 string) that is at
- * most max bytes and does not cut a character: for "%.*s" of client text. */
-int errors_clip(const char *s, size_t max);
-
 /* ---- health.c ---- */
 
 /* GET /healthz: 200 {"status":"ok"}, never touches Redis. */
@@ -188,6 +192,28 @@ void jobs_submit(struct api_req *ar);
 void jobs_get(struct api_req *ar);
 /* DELETE /v1/jobs/{id}: cancel; 200, 404, or 409 when already finished. */
 void jobs_cancel(struct api_req *ar);
+
+/* Submits a job with id ar->id (already valid), pipeline p, queue, input
+ * (NULL = null) and result_ttl_s through the submit script; done gets the
+ * script's reply (read it with jobs_submit_outcome). Returns 0 when sent;
+ * -1 when ar was already answered with an error (ar is then freed). */
+int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const char *queue,
+                         const cJSON *input, int result_ttl_s, rasync_cb *done);
+
+/* Reads the submit script's reply: 1 the job was queued, 0 the id exists
+ * already, -1 ar was answered with an error (Redis, queue full) and freed. */
+int jobs_submit_outcome(struct api_req *ar, const redisReply *reply, enum rasync_err err);
+
+/* Content-Type is application/json, optionally with parameters. */
+bool jobs_is_json_type(const char *ct);
+
+/* ---- compat.c: the blog's routes (seed/status-monitoring-blog.txt) ---- */
+
+/* POST /start_task and POST /start_task/{id}: body {"data": ...} optional;
+ * runs cfg->default_pipeline. 200 {"message","task_id"}, 400 when the id exists. */
+void compat_start_task(struct api_req *ar);
+/* GET /task_status/{id}: {"task_id","status","result"}, 404 {"message"}. */
+void compat_task_status(struct api_req *ar);
 
 /* ---- pipelines.c ---- */
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "utf8.h"
 
 static const struct {
     int status;
@@ -18,6 +19,7 @@ static const struct {
     [API_ERR_INVALID_ID] = {400, "invalid_id"},
     [API_ERR_NOT_FOUND] = {404, "not_found"},
     [API_ERR_METHOD_NOT_ALLOWED] = {405, "method_not_allowed"},
+    [API_ERR_UNAUTHORIZED] = {401, "unauthorized"},
     [API_ERR_DUPLICATE_ID] = {409, "duplicate_id"},
     [API_ERR_JOB_FINISHED] = {409, "job_finished"},
     [API_ERR_QUEUE_FULL] = {429, "queue_full"},
@@ -39,19 +41,6 @@ void errors_http(enum api_err e, int *status, const char **code)
     *code = errors_table[e].code;
 }
 
-int errors_clip(const char *s, size_t max)
-{
-    size_t n = strnlen(s, max + 1);
-
-    if (n <= max)
-        return (int)n;
-    n = max;
-    /* back off to the start of the character that crosses the limit */
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    return (int)n;
-}
-
 void errors_reply(struct api_req *ar, enum api_err e, const char *fmt, ...)
 {
     static const char oom_body[] =
@@ -68,10 +57,12 @@ void errors_reply(struct api_req *ar, enum api_err e, const char *fmt, ...)
     if (n < 0)
         msg[0] = '\0';
     else if ((size_t)n >= sizeof(msg))
-        msg[errors_clip(msg, sizeof(msg) - 1)] = '\0'; /* whole characters only */
+        msg[utf8_clip(msg, sizeof(msg) - 1)] = '\0'; /* whole characters only */
     errors_http(e, &status, &code);
     if (e == API_ERR_REDIS_UNAVAILABLE || e == API_ERR_QUEUE_FULL)
         evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Retry-After", "1");
+    if (e == API_ERR_UNAUTHORIZED)
+        evhttp_add_header(evhttp_request_get_output_headers(ar->req), "WWW-Authenticate", "Bearer");
     if (e == API_ERR_INTERNAL)
         log_errx("%s: internal error: %s", ar->log_path, msg);
     body = cJSON_CreateObject();

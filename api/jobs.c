@@ -18,7 +18,7 @@
 #define JOBS_JSON_TYPE "application/json"
 
 /* True for "application/json", any case, optionally followed by parameters. */
-static bool jobs_is_json_type(const char *ct)
+bool jobs_is_json_type(const char *ct)
 {
     size_t n = sizeof(JOBS_JSON_TYPE) - 1;
 
@@ -58,34 +58,44 @@ static enum api_err jobs_submit_api_err(enum submit_err_code code)
     return API_ERR_INTERNAL;
 }
 
+int jobs_submit_outcome(struct api_req *ar, const redisReply *reply, enum rasync_err err)
+{
+    if (reply == NULL) {
+        errors_reply_redis(ar, err);
+        return -1;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        log_job(LOG_LEVEL_WARN, ar->id, "redis: submit failed: %.*s", (int)reply->len, reply->str);
+        errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis refused the job, retry later");
+        return -1;
+    }
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        errors_reply(ar, API_ERR_INTERNAL, "unexpected reply type %d from the submit script",
+                     reply->type);
+        return -1;
+    }
+    if (reply->integer < 0) {
+        errors_reply(ar, API_ERR_QUEUE_FULL, "the queue holds %d jobs already, retry later",
+                     ar->api->cfg->max_queue);
+        return -1;
+    }
+    return reply->integer == 0 ? 0 : 1;
+}
+
 static void jobs_submit_done(const redisReply *reply, enum rasync_err err, void *arg)
 {
     struct api_req *ar = arg;
     char url[sizeof("/v1/jobs/") + IDS_MAX_LEN], events[sizeof(url) + sizeof("/events")];
     cJSON *body;
 
-    if (reply == NULL) {
-        errors_reply_redis(ar, err);
+    switch (jobs_submit_outcome(ar, reply, err)) {
+    case -1:
         return;
-    }
-    if (reply->type == REDIS_REPLY_ERROR) {
-        log_job(LOG_LEVEL_WARN, ar->id, "redis: submit failed: %.*s", (int)reply->len, reply->str);
-        errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis refused the job, retry later");
-        return;
-    }
-    if (reply->type != REDIS_REPLY_INTEGER) {
-        errors_reply(ar, API_ERR_INTERNAL, "unexpected reply type %d from the submit script",
-                     reply->type);
-        return;
-    }
-    if (reply->integer == 0) {
+    case 0:
         errors_reply(ar, API_ERR_DUPLICATE_ID, "job %s already exists", ar->id);
         return;
-    }
-    if (reply->integer < 0) {
-        errors_reply(ar, API_ERR_QUEUE_FULL, "the queue holds %d jobs already, retry later",
-                     ar->api->cfg->max_queue);
-        return;
+    default:
+        break;
     }
     snprintf(url, sizeof(url), "/v1/jobs/%s", ar->id);
     snprintf(events, sizeof(events), "%s/events", url);
@@ -101,6 +111,52 @@ static void jobs_submit_done(const redisReply *reply, enum rasync_err err, void 
     cJSON_Delete(body);
 }
 
+int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const char *queue,
+                         const cJSON *input, int result_ttl_s, rasync_cb *done)
+{
+    const struct api_config *cfg = ar->api->cfg;
+    struct job_new jn;
+    char jkey[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN];
+    char *input_text = NULL;
+    struct rargv args;
+    int rc = -1;
+
+    rargv_init(&args);
+    input_text = input != NULL ? json_print(input) : NULL;
+    if (input != NULL && input_text == NULL) {
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory printing the input");
+        goto done;
+    }
+    if (keys_job(jkey, sizeof(jkey), cfg->prefix, ar->id) < 0 ||
+        keys_queue(qkey, sizeof(qkey), cfg->prefix, queue) < 0) {
+        errors_reply(ar, API_ERR_INTERNAL, "key name too long");
+        goto done;
+    }
+    jn.id = ar->id;
+    jn.pipeline = p;
+    jn.queue = queue;
+    jn.input_json = input_text != NULL ? input_text : "null";
+    jn.result_ttl_s = result_ttl_s;
+    jn.now_ms = clock_now_ms();
+    rargv_add(&args, jkey);
+    rargv_add(&args, qkey);
+    rargv_add(&args, ar->id);
+    rargv_addll(&args, job_ttl_for(JOB_QUEUED, result_ttl_s));
+    rargv_addll(&args, cfg->max_queue);
+    if (job_new_fields(&args, &jn) < 0) {
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory building the job");
+        goto done;
+    }
+    if (rasync_script(ar->api->rasync, SCRIPT_SUBMIT, 2, &args, done, ar) < 0)
+        errors_reply_redis(ar, RASYNC_UNAVAILABLE);
+    else
+        rc = 0; /* done answers; ar must not be touched here */
+done:
+    rargv_free(&args);
+    cJSON_free(input_text);
+    return rc;
+}
+
 void jobs_submit(struct api_req *ar)
 {
     const struct api_config *cfg = ar->api->cfg;
@@ -110,13 +166,9 @@ void jobs_submit(struct api_req *ar)
     size_t len = evbuffer_get_length(in);
     struct submit_req sr = {0};
     struct submit_err serr;
-    struct job_new jn;
-    char jkey[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], uuid[IDS_UUID_LEN];
+    char uuid[IDS_UUID_LEN];
     const char *body;
-    char *input_text = NULL;
-    struct rargv args;
 
-    rargv_init(&args);
     if (!jobs_is_json_type(ct)) {
         errors_reply(ar, API_ERR_UNSUPPORTED_MEDIA_TYPE, "Content-Type must be %s", JOBS_JSON_TYPE);
         goto done;
@@ -141,37 +193,8 @@ void jobs_submit(struct api_req *ar)
         sr.id = uuid;
     }
     snprintf(ar->id, sizeof(ar->id), "%s", sr.id);
-    input_text = sr.input != NULL ? json_print(sr.input) : NULL;
-    if (sr.input != NULL && input_text == NULL) {
-        errors_reply(ar, API_ERR_INTERNAL, "out of memory printing the input");
-        goto done;
-    }
-    if (keys_job(jkey, sizeof(jkey), cfg->prefix, ar->id) < 0 ||
-        keys_queue(qkey, sizeof(qkey), cfg->prefix, sr.queue) < 0) {
-        errors_reply(ar, API_ERR_INTERNAL, "key name too long");
-        goto done;
-    }
-    jn.id = ar->id;
-    jn.pipeline = sr.pipeline;
-    jn.queue = sr.queue;
-    jn.input_json = input_text != NULL ? input_text : "null";
-    jn.result_ttl_s = sr.result_ttl_s;
-    jn.now_ms = clock_now_ms();
-    rargv_add(&args, jkey);
-    rargv_add(&args, qkey);
-    rargv_add(&args, ar->id);
-    rargv_addll(&args, job_ttl_for(JOB_QUEUED, sr.result_ttl_s));
-    rargv_addll(&args, cfg->max_queue);
-    if (job_new_fields(&args, &jn) < 0) {
-        errors_reply(ar, API_ERR_INTERNAL, "out of memory building the job");
-        goto done;
-    }
-    if (rasync_script(ar->api->rasync, SCRIPT_SUBMIT, 2, &args, jobs_submit_done, ar) < 0)
-        errors_reply_redis(ar, RASYNC_UNAVAILABLE);
-    /* else jobs_submit_done answers; ar must not be touched here */
+    jobs_submit_prepared(ar, sr.pipeline, sr.queue, sr.input, sr.result_ttl_s, jobs_submit_done);
 done:
-    rargv_free(&args);
-    cJSON_free(input_text);
     submit_req_free(&sr);
 }
 

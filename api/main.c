@@ -45,11 +45,26 @@ static const struct cfg_option main_options[] = {
      "lowest level logged: error, warn, info or debug"},
     {"pipelines", "STAGEQ_PIPELINES", CFG_STRING, 0, 0, "", MAIN_STR(pipelines),
      "pipelines file (JSON); empty: " PIPELINE_DEFAULT_FILE " when it exists"},
+    {"default-pipeline", "STAGEQ_DEFAULT_PIPELINE", CFG_STRING, 0, 0, "demo",
+     MAIN_STR(default_pipeline), "pipeline that the blog's POST /start_task runs"},
+    {"cors-origin", "STAGEQ_CORS_ORIGIN", CFG_STRING, 0, 0, "", MAIN_STR(cors_origin),
+     "CORS: Access-Control-Allow-Origin of every reply (an origin or *); empty: off"},
+    {"api-token", "STAGEQ_API_TOKEN", CFG_STRING, 0, 0, "", MAIN_STR(api_token),
+     "every route but /healthz requires Authorization: Bearer <token>; empty: off"},
     {"port-file", "STAGEQ_PORT_FILE", CFG_STRING, 0, 0, "", MAIN_STR(port_file),
      "write the bound HTTP port to this file (for --listen host:0)"},
 };
 
 #define MAIN_NOPTIONS (sizeof(main_options) / sizeof(main_options[0]))
+
+/* True when s is empty or only visible ASCII (no space, no control byte). */
+static bool main_is_visible(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7F)
+            return false;
+    return true;
+}
 
 /* Cross-checks the options after parsing. 0, or -1 with err naming the option. */
 static int main_check(const struct api_config *cfg, struct redis_url *url, enum log_format *format,
@@ -78,6 +93,14 @@ static int main_check(const struct api_config *cfg, struct redis_url *url, enum 
     }
     if (log_level_parse(cfg->log_level, level) < 0) {
         err_set(err, "--log-level: '%s' is not error, warn, info or debug", cfg->log_level);
+        return -1;
+    }
+    if (!main_is_visible(cfg->cors_origin)) {
+        err_set(err, "--cors-origin: must be an origin or *, without spaces or control bytes");
+        return -1;
+    }
+    if (!main_is_visible(cfg->api_token)) {
+        err_set(err, "--api-token: must be visible ASCII, without spaces");
         return -1;
     }
     return 0;
@@ -153,6 +176,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "stageq-api: %s\n", err.msg);
         return MAIN_EXIT_USAGE;
     }
+    if (pipeline_set_find(api.pipelines, cfg.default_pipeline) == NULL) {
+        fprintf(stderr, "stageq-api: --default-pipeline: no pipeline called '%s'\n",
+                cfg.default_pipeline);
+        pipeline_set_free(api.pipelines);
+        return MAIN_EXIT_USAGE;
+    }
     log_init("api", format, level);
     signal(SIGPIPE, SIG_IGN);
     main_raise_nofile();
@@ -181,8 +210,9 @@ int main(int argc, char **argv)
         goto done;
     }
     redis_url_describe(&url, desc, sizeof(desc));
-    log_info("stageq-api started: redis %s, prefix '%s', max body %d bytes", desc, cfg.prefix,
-             cfg.max_body);
+    log_info("stageq-api started: redis %s, prefix '%s', max body %d bytes, token %s, cors %s",
+             desc, cfg.prefix, cfg.max_body, cfg.api_token[0] ? "on" : "off",
+             cfg.cors_origin[0] ? cfg.cors_origin : "off");
     if (event_base_dispatch(api.base) < 0) {
         log_errx("event loop failed");
         goto done;

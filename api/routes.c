@@ -1,5 +1,6 @@
 /* routes: the one route table {method, pattern, handler}, the routing of every
- * request (404, 405 + Allow, bad query, bad id), and the end of a request's
+ * request (CORS preflight, bearer token, 404, 405 + Allow, bad query, bad id),
+ * and the end of a request's
  * life: its reply and its access log line. A request is answered exactly once,
  * through routes_reply_*, which frees it. */
 #include "api.h"
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 
 #include "clock.h"
@@ -18,16 +20,24 @@ struct route {
     enum evhttp_cmd_type method; /* a GET route also answers HEAD */
     const char *pattern;         /* literal segments and at most one "{id}" */
     void (*handler)(struct api_req *ar);
+    bool is_public; /* answered without the bearer token */
 };
 
 static const struct route routes_table[] = {
-    {EVHTTP_REQ_GET, "/healthz", health_live},
-    {EVHTTP_REQ_GET, "/readyz", health_ready},
-    {EVHTTP_REQ_POST, "/v1/jobs", jobs_submit},
-    {EVHTTP_REQ_GET, "/v1/jobs/{id}", jobs_get},
-    {EVHTTP_REQ_DELETE, "/v1/jobs/{id}", jobs_cancel},
-    {EVHTTP_REQ_GET, "/v1/pipelines", pipelines_list},
+    {EVHTTP_REQ_GET, "/healthz", health_live, true},
+    {EVHTTP_REQ_GET, "/readyz", health_ready, false},
+    {EVHTTP_REQ_POST, "/v1/jobs", jobs_submit, false},
+    {EVHTTP_REQ_GET, "/v1/jobs/{id}", jobs_get, false},
+    {EVHTTP_REQ_DELETE, "/v1/jobs/{id}", jobs_cancel, false},
+    {EVHTTP_REQ_GET, "/v1/pipelines", pipelines_list, false},
+    /* the blog's routes (seed/status-monitoring-blog.txt) */
+    {EVHTTP_REQ_POST, "/start_task", compat_start_task, false},
+    {EVHTTP_REQ_POST, "/start_task/{id}", compat_start_task, false},
+    {EVHTTP_REQ_GET, "/task_status/{id}", compat_task_status, false},
 };
+
+#define ROUTES_CORS_HEADERS "content-type, authorization, last-event-id"
+#define ROUTES_CORS_MAX_AGE "600"
 
 #define ROUTES_COUNT          (sizeof(routes_table) / sizeof(routes_table[0]))
 #define ROUTES_ID_ENCODED_MAX (3 * IDS_MAX_LEN) /* every byte as %XX */
@@ -113,23 +123,76 @@ static int routes_decode_id(struct api_req *ar, const char *seg, size_t seglen)
     return rc;
 }
 
-/* Answers ar with 405 and an Allow header listing the methods of mask. */
-static void routes_reply_405(struct api_req *ar, unsigned mask)
+/* Writes the names of the methods of mask, comma separated, into out[128]. */
+static void routes_method_list(char out[128], unsigned mask)
 {
-    char allow[128] = "";
     size_t i, used = 0;
 
+    out[0] = '\0';
     for (i = 0; i < sizeof(routes_methods) / sizeof(routes_methods[0]); i++) {
         if (!(mask & (unsigned)routes_methods[i].method))
             continue;
-        used += (size_t)snprintf(allow + used, sizeof(allow) - used, "%s%s", used ? ", " : "",
+        used += (size_t)snprintf(out + used, 128 - used, "%s%s", used ? ", " : "",
                                  routes_methods[i].name);
-        if (used >= sizeof(allow))
+        if (used >= 128)
             break; /* cannot happen: all nine names fit */
     }
+}
+
+/* Answers ar with 405 and an Allow header listing the methods of mask. */
+static void routes_reply_405(struct api_req *ar, unsigned mask)
+{
+    char allow[128];
+
+    routes_method_list(allow, mask);
     evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Allow", allow);
     errors_reply(ar, API_ERR_METHOD_NOT_ALLOWED, "method %s is not allowed here (allowed: %s)",
                  routes_method_name(ar->method), allow);
+}
+
+bool routes_is_authorized(struct evhttp_request *req, const char *token)
+{
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    size_t glen, elen = strlen(token), i;
+    volatile unsigned char diff;
+
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || elen == 0)
+        return false;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    glen = strlen(h);
+    /* Every presented byte is compared (against the token repeated), so the
+     * time depends on the presented length only: neither the position of the
+     * first difference nor the token's length shows. */
+    diff = (unsigned char)(glen != elen);
+    for (i = 0; i < glen; i++)
+        diff |= (unsigned char)((unsigned char)h[i] ^ (unsigned char)token[i % elen]);
+    return glen > 0 && diff == 0;
+}
+
+/* Adds the CORS answer headers every reply carries when CORS is on. */
+static void routes_add_cors(struct api_req *ar)
+{
+    const char *origin = ar->api->cfg->cors_origin;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(ar->req);
+
+    evhttp_add_header(h, "Access-Control-Allow-Origin", origin);
+    if (strcmp(origin, "*") != 0)
+        evhttp_add_header(h, "Vary", "Origin");
+}
+
+/* Answers ar with 204 and no body (CORS preflight); ar is freed. */
+static void routes_reply_preflight(struct api_req *ar, unsigned mask)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(ar->req);
+    char methods[128];
+
+    routes_method_list(methods, mask);
+    evhttp_add_header(h, "Access-Control-Allow-Methods", methods);
+    evhttp_add_header(h, "Access-Control-Allow-Headers", ROUTES_CORS_HEADERS);
+    evhttp_add_header(h, "Access-Control-Max-Age", ROUTES_CORS_MAX_AGE);
+    routes_reply_raw(ar, 204, NULL, 0);
 }
 
 /* Answers a request we could not even allocate a record for. */
@@ -149,6 +212,7 @@ void routes_dispatch(struct evhttp_request *req, void *arg)
     const char *seg = NULL;
     size_t seglen = 0, i;
     unsigned allowed = 0;
+    bool is_public = false;
     struct api_req *ar = calloc(1, sizeof(*ar));
 
     if (ar == NULL) {
@@ -164,6 +228,8 @@ void routes_dispatch(struct evhttp_request *req, void *arg)
     if (path == NULL)
         path = "";
     routes_log_path(ar->log_path, sizeof(ar->log_path), path);
+    if (api->cfg->cors_origin[0] != '\0')
+        routes_add_cors(ar);
 
     for (i = 0; i < ROUTES_COUNT; i++) {
         const struct route *r = &routes_table[i];
@@ -173,6 +239,7 @@ void routes_dispatch(struct evhttp_request *req, void *arg)
         if (!routes_match(r->pattern, path, &s, &n))
             continue;
         allowed |= (unsigned)r->method;
+        is_public = is_public || r->is_public;
         if (r->method == EVHTTP_REQ_GET)
             allowed |= EVHTTP_REQ_HEAD;
         if (chosen == NULL && (r->method == ar->method ||
@@ -181,6 +248,16 @@ void routes_dispatch(struct evhttp_request *req, void *arg)
             seg = s;
             seglen = n;
         }
+    }
+    if (allowed != 0 && ar->method == EVHTTP_REQ_OPTIONS && api->cfg->cors_origin[0] != '\0') {
+        routes_reply_preflight(ar, allowed);
+        return;
+    }
+    /* before 404/405 too: without the token nothing tells which paths exist */
+    if (api->cfg->api_token[0] != '\0' && !is_public &&
+        !routes_is_authorized(req, api->cfg->api_token)) {
+        errors_reply(ar, API_ERR_UNAUTHORIZED, "a valid Authorization: Bearer token is required");
+        return;
     }
     if (allowed == 0) {
         errors_reply(ar, API_ERR_NOT_FOUND, "no such resource");
@@ -210,13 +287,16 @@ void routes_reply_raw(struct api_req *ar, int status, const char *body, size_t l
     struct evbuffer *buf = NULL;
     char clen[32];
 
-    evhttp_add_header(headers, "Content-Type", "application/json");
-    if (ar->method == EVHTTP_REQ_HEAD) {
+    if (status == 204) {
+        /* no body, no Content-Type */
+    } else if (ar->method == EVHTTP_REQ_HEAD) {
+        evhttp_add_header(headers, "Content-Type", "application/json");
         /* libevent 2.1 would send a HEAD body and no Content-Length: send the
          * length a GET would get, and no body. */
         snprintf(clen, sizeof(clen), "%zu", len + 1);
         evhttp_add_header(headers, "Content-Length", clen);
     } else {
+        evhttp_add_header(headers, "Content-Type", "application/json");
         buf = evbuffer_new();
         if (buf == NULL || evbuffer_add(buf, body, len) < 0 || evbuffer_add(buf, "\n", 1) < 0) {
             if (buf != NULL)

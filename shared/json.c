@@ -5,42 +5,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 static void json_fail(struct json_err *err, size_t off, const char *msg)
 {
     if (err != NULL) {
         err->offset = off;
         snprintf(err->msg, sizeof(err->msg), "%s at byte %zu", msg, off);
     }
-}
-
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t avail)
-{
-    unsigned char c = p[0];
-    size_t n, i;
-    unsigned int cp;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (avail < n)
-        return 0;
-    for (i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return n;
 }
 
 static int json_prepass(const unsigned char *s, size_t len, int max_depth, struct json_err *err)
@@ -69,7 +41,7 @@ static int json_prepass(const unsigned char *s, size_t len, int max_depth, struc
                 json_fail(err, i, "raw control character in string");
                 return -1;
             } else {
-                size_t n = utf8_seq(s + i, len - i);
+                size_t n = utf8_seq_len(s + i, len - i);
                 if (n == 0) {
                     json_fail(err, i, "invalid UTF-8");
                     return -1;

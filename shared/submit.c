@@ -1,6 +1,7 @@
 /* submit: the submit request validator. Fills a struct or an error; answers
  * nobody and never touches Redis (the API maps the error to HTTP). */
 #include "submit.h"
+#include "utf8.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -14,21 +15,6 @@
 /* The top-level members a submit request may have. */
 static const char *const submit_fields[] = {"pipeline", "input",        "id",
                                             "queue",    "result_ttl_s", NULL};
-
-/* Length of the longest prefix of s (NUL-terminated UTF-8) that is at most max
- * bytes and does not cut a character: for "%.*s" of client text. */
-static int submit_clip(const char *s, size_t max)
-{
-    size_t n = strnlen(s, max + 1);
-
-    if (n <= max)
-        return (int)n;
-    n = max;
-    /* back off to the start of the character that crosses the limit */
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    return (int)n;
-}
 
 static int submit_fail(struct submit_err *err, enum submit_err_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -46,7 +32,7 @@ static int submit_fail(struct submit_err *err, enum submit_err_code code, const 
     if (n < 0)
         err->msg[0] = '\0';
     else if ((size_t)n >= sizeof(err->msg))
-        err->msg[submit_clip(err->msg, sizeof(err->msg) - 1)] = '\0';
+        err->msg[utf8_clip(err->msg, sizeof(err->msg) - 1)] = '\0';
     return -1;
 }
 
@@ -63,7 +49,7 @@ static int submit_check_members(const cJSON *root, struct submit_err *err)
                 break;
         if (submit_fields[i] == NULL)
             return submit_fail(err, SUBMIT_ERR_UNKNOWN_FIELD, "unknown field '%.*s'",
-                               submit_clip(name, SUBMIT_SHOW_MAX), name);
+                               utf8_clip(name, SUBMIT_SHOW_MAX), name);
         for (o = root->child; o != m; o = o->next)
             if (o->string != NULL && strcmp(o->string, name) == 0)
                 return submit_fail(err, SUBMIT_ERR_INVALID_FIELD,
@@ -120,7 +106,7 @@ static int submit_validate(const cJSON *root, const struct pipeline_set *set, st
     sr->pipeline = pipeline_set_find(set, pipeline->valuestring);
     if (sr->pipeline == NULL)
         return submit_fail(err, SUBMIT_ERR_UNKNOWN_PIPELINE, "unknown pipeline '%.*s'",
-                           submit_clip(pipeline->valuestring, SUBMIT_SHOW_MAX),
+                           utf8_clip(pipeline->valuestring, SUBMIT_SHOW_MAX),
                            pipeline->valuestring);
     if (sr->queue == NULL)
         sr->queue = sr->pipeline->queue;

@@ -47,8 +47,10 @@ for s in ${STAGEQ_SUITES:-tests/e2e/test_*.sh tests/bad-input/test_*.sh}; do
   [ -f "$s" ] || continue
   name=$(basename "$s" .sh)
   log="$STAGEQ_TEST_TMP/$name.log"
+  t0=$(date +%s)
   timeout 600 bash "$s" >"$log" 2>&1
   rc=$?
+  secs=$(($(date +%s) - t0))
   p=$(grep -c '^ok ' "$log")
   f=$(grep -c '^not ok ' "$log")
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "not ok - $name exited with $rc" >>"$log"; fi
@@ -58,7 +60,7 @@ for s in ${STAGEQ_SUITES:-tests/e2e/test_*.sh tests/bad-input/test_*.sh}; do
     tail -60 "$log"
     failed_suites="$failed_suites $name"
   fi
-  echo "e2e $name: $p passed, $f failed"
+  echo "e2e $name: $p passed, $f failed ($secs s)"
 done
 
 # Daemons log to files: a sanitizer report there fails the run too.

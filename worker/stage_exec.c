@@ -3,6 +3,7 @@
  * stdout, progress on fd 3, stderr logged. It must never leave a process, a
  * zombie or a file descriptor behind, and never trust what the program does. */
 #include "stage_exec.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -108,36 +109,6 @@ static int set_nonblock(int fd)
     return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t avail)
-{
-    unsigned char c = p[0];
-    size_t n, i;
-    unsigned int cp;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (avail < n)
-        return 0;
-    for (i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return n;
-}
-
 /* Copies src[0..len) into dst (cap >= len + 1), NUL-terminated, as valid UTF-8
  * text: invalid bytes and control characters (except tab, and newline when
  * keep_nl) become '?'. The output is never longer than the input. */
@@ -147,7 +118,7 @@ static void sanitize_text(char *dst, const char *src, size_t len, bool keep_nl)
     size_t i = 0, o = 0;
 
     while (i < len) {
-        size_t n = utf8_seq(s + i, len - i);
+        size_t n = utf8_seq_len(s + i, len - i);
         if (n == 0 || (n == 1 && ((s[i] < 0x20 && s[i] != '\t' && !(keep_nl && s[i] == '\n')) ||
                                   s[i] == 0x7F))) {
             dst[o++] = '?';

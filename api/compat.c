@@ -1,0 +1,251 @@
+/* compat: the routes of the Flask app that stageq grew out of
+ * (seed/status-monitoring-blog.txt), so that its client works unchanged:
+ * POST /start_task, POST /start_task/{id}, GET /task_status/{id}. Same
+ * machinery as /v1/jobs (the submit script, HGETALL); only the bodies, the
+ * status strings and the blog's own error answers ({"message": ...}) differ.
+ * Errors outside the blog's contract keep the usual {"error":{...}} bodies. */
+#include "api.h"
+
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job.h"
+#include "json.h"
+#include "log.h"
+
+#define COMPAT_MAX_DEPTH 64
+
+#define COMPAT_MSG_STARTED   "Task started."
+#define COMPAT_MSG_EXISTS    "Task is already running or completed."
+#define COMPAT_MSG_NOT_FOUND "Task not found."
+
+/* Answers ar with status and {"message": msg}; ar is freed. */
+static void compat_reply_message(struct api_req *ar, int status, const char *msg)
+{
+    cJSON *body = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(body, "message", msg);
+    routes_reply_json(ar, status, body); /* NULL body (out of memory) becomes a 500 */
+    cJSON_Delete(body);
+}
+
+/* True for POST /start_task/{id} (the client chose the id). Routing matched
+ * the encoded path, so its literal prefix tells the two routes apart. */
+static bool compat_has_client_id(const struct api_req *ar)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ar->req);
+    const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+
+    return path != NULL && strncmp(path, "/start_task/", sizeof("/start_task/") - 1) == 0;
+}
+
+static void compat_start_done(const redisReply *reply, enum rasync_err err, void *arg)
+{
+    struct api_req *ar = arg;
+    char msg[sizeof("Task  started.") + IDS_MAX_LEN];
+    cJSON *body;
+
+    switch (jobs_submit_outcome(ar, reply, err)) {
+    case -1:
+        return;
+    case 0:
+        compat_reply_message(ar, 400, COMPAT_MSG_EXISTS);
+        return;
+    default:
+        break;
+    }
+    log_job(LOG_LEVEL_DEBUG, ar->id, "job queued (start_task)");
+    /* the blog's two variants: "Task started." and "Task <id> started." */
+    if (compat_has_client_id(ar))
+        snprintf(msg, sizeof(msg), "Task %s started.", ar->id);
+    else
+        snprintf(msg, sizeof(msg), "%s", COMPAT_MSG_STARTED);
+    body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "message", msg);
+    cJSON_AddStringToObject(body, "task_id", ar->id);
+    evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
+    routes_reply_json(ar, 200, body);
+    cJSON_Delete(body);
+}
+
+void compat_start_task(struct api_req *ar)
+{
+    const struct api_config *cfg = ar->api->cfg;
+    struct evhttp_request *req = ar->req;
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+    size_t len = evbuffer_get_length(in);
+    const struct pipeline *p = pipeline_set_find(ar->api->pipelines, cfg->default_pipeline);
+    cJSON *root = NULL;
+    const cJSON *data = NULL;
+    struct json_err jerr;
+    char uuid[IDS_UUID_LEN];
+    const char *body;
+
+    if (p == NULL) { /* main checked it at start */
+        errors_reply(ar, API_ERR_INTERNAL, "default pipeline %s is gone", cfg->default_pipeline);
+        return;
+    }
+    /* a missing body is {"data": null}; a body must be JSON, like Flask's get_json */
+    if (len > 0 && !jobs_is_json_type(ct)) {
+        errors_reply(ar, API_ERR_UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json");
+        return;
+    }
+    if (len > (size_t)cfg->max_body) {
+        errors_reply(ar, API_ERR_PAYLOAD_TOO_LARGE, "request body is larger than %d bytes",
+                     cfg->max_body);
+        return;
+    }
+    if (len > 0) {
+        body = (const char *)evbuffer_pullup(in, -1);
+        if (body == NULL) {
+            errors_reply(ar, API_ERR_INTERNAL, "out of memory reading the body");
+            return;
+        }
+        root = json_parse_strict(body, len, COMPAT_MAX_DEPTH, &jerr);
+        if (root == NULL) {
+            errors_reply(ar, API_ERR_MALFORMED_JSON, "malformed JSON at byte %zu: %s", jerr.offset,
+                         jerr.msg);
+            return;
+        }
+        if (!cJSON_IsObject(root)) {
+            errors_reply(ar, API_ERR_INVALID_REQUEST, "the body must be a JSON object");
+            goto done;
+        }
+        data = json_get(root, "data"); /* other members are ignored, as Flask does */
+    }
+    if (ar->id[0] == '\0') { /* POST /start_task: a new UUID */
+        ids_new_uuid(uuid);
+        snprintf(ar->id, sizeof(ar->id), "%s", uuid);
+    }
+    jobs_submit_prepared(ar, p, p->queue, data, p->result_ttl_s, compat_start_done);
+done:
+    cJSON_Delete(root);
+}
+
+/* The blog's status line for a job status object. */
+static void compat_status_text(const cJSON *st, char *out, size_t cap)
+{
+    const cJSON *state = json_get(st, "state"), *stage = json_get(st, "stage");
+    const char *s = cJSON_IsString(state) ? state->valuestring : "";
+
+    if (strcmp(s, "succeeded") == 0)
+        snprintf(out, cap, "Task Completed");
+    else if (strcmp(s, "failed") == 0)
+        snprintf(out, cap, "Task Failed");
+    else if (strcmp(s, "canceled") == 0)
+        snprintf(out, cap, "Task Canceled");
+    else if (strcmp(s, "running") == 0 && cJSON_IsNumber(stage))
+        snprintf(out, cap, "Currently executing stage %d.", stage->valueint);
+    else /* queued (or waiting for a retry): no stage runs yet */
+        snprintf(out, cap, "Currently executing stage 0.");
+}
+
+/* The blog's "result": the output of the last finished stage (the whole
+ * result once the job succeeded), else null. Borrowed from st. */
+static const cJSON *compat_result(const cJSON *st)
+{
+    const cJSON *state = json_get(st, "state"), *stage = json_get(st, "stage");
+    const cJSON *stages = json_get(st, "stages"), *res = json_get(st, "result"), *out;
+    int k;
+
+    if (res != NULL && !cJSON_IsNull(res))
+        return res;
+    if (!cJSON_IsString(state) || strcmp(state->valuestring, "running") != 0 ||
+        !cJSON_IsNumber(stage) || !cJSON_IsArray(stages))
+        return NULL;
+    for (k = stage->valueint - 1; k >= 1; k--) { /* stages[k-1] is stage k */
+        out = json_get(cJSON_GetArrayItem(stages, k - 1), "output");
+        if (out != NULL && !cJSON_IsNull(out))
+            return out;
+    }
+    return NULL;
+}
+
+static void compat_status_done(const redisReply *reply, enum rasync_err err, void *arg)
+{
+    struct api_req *ar = arg;
+    const char **fv = NULL;
+    size_t *lens = NULL, i;
+    struct job_hash h;
+    cJSON *st = NULL, *body = NULL;
+    const cJSON *res;
+    char text[64];
+
+    if (reply == NULL) {
+        errors_reply_redis(ar, err);
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        log_job(LOG_LEVEL_WARN, ar->id, "redis: HGETALL failed: %.*s", (int)reply->len, reply->str);
+        errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis could not read the job, retry later");
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0) {
+        errors_reply(ar, API_ERR_INTERNAL, "unexpected reply to HGETALL");
+        return;
+    }
+    if (reply->elements == 0) {
+        compat_reply_message(ar, 404, COMPAT_MSG_NOT_FOUND);
+        return;
+    }
+    fv = malloc(reply->elements * sizeof(*fv));
+    lens = malloc(reply->elements * sizeof(*lens));
+    if (fv == NULL || lens == NULL) {
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory");
+        goto done;
+    }
+    for (i = 0; i < reply->elements; i++) {
+        const redisReply *e = reply->element[i];
+        if (e == NULL || e->type != REDIS_REPLY_STRING) {
+            errors_reply(ar, API_ERR_INTERNAL, "unexpected element in the job hash");
+            goto done;
+        }
+        fv[i] = e->str;
+        lens[i] = e->len;
+    }
+    h.fv = fv;
+    h.lens = lens;
+    h.n = reply->elements;
+    st = job_status_json(&h);
+    body = cJSON_CreateObject();
+    if (st == NULL || body == NULL) {
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory building the status");
+        goto done;
+    }
+    compat_status_text(st, text, sizeof(text));
+    res = compat_result(st);
+    cJSON_AddStringToObject(body, "task_id", ar->id);
+    cJSON_AddStringToObject(body, "status", text);
+    if (res != NULL)
+        cJSON_AddItemToObject(body, "result", cJSON_Duplicate(res, true));
+    else
+        cJSON_AddNullToObject(body, "result");
+    evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
+    routes_reply_json(ar, 200, body);
+done:
+    cJSON_Delete(body);
+    cJSON_Delete(st);
+    free(fv);
+    free(lens);
+}
+
+void compat_task_status(struct api_req *ar)
+{
+    char key[KEYS_MAX_LEN];
+    struct rargv args;
+
+    rargv_init(&args);
+    if (keys_job(key, sizeof(key), ar->api->cfg->prefix, ar->id) < 0) {
+        errors_reply(ar, API_ERR_INTERNAL, "key name too long");
+        goto done;
+    }
+    rargv_add(&args, "HGETALL");
+    rargv_add(&args, key);
+    if (rasync_command(ar->api->rasync, &args, compat_status_done, ar) < 0)
+        errors_reply_redis(ar, RASYNC_UNAVAILABLE);
+done:
+    rargv_free(&args);
+}

@@ -1,0 +1,263 @@
+/* client: the CLI's HTTP client on libevent's evhttp — one keep-alive
+ * connection, one blocking event_base_dispatch per request, 10 s timeouts.
+ * Never prints except in client_fail() and never exits. */
+#include "cli.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+
+#define CLIENT_BODY_MAX (64 * 1024 * 1024) /* bytes of a reply kept */
+
+struct client {
+    struct event_base *base;
+    struct evhttp_connection *conn;
+    char host[256];
+    int port;
+    char prefix[512]; /* the URL's path without a trailing '/' */
+    char auth[1100];  /* "Bearer <token>" or "" */
+    int timeout_s;
+};
+
+/* One request in flight: what the callbacks fill. */
+struct client_call {
+    struct client *c;
+    struct client_reply *rep;
+    enum evhttp_request_error error;
+    bool has_error, is_done;
+};
+
+static void client_set_err(char *err, size_t len, const char *msg)
+{
+    if (err != NULL && len > 0)
+        snprintf(err, len, "%s", msg);
+}
+
+struct client *client_new(const char *base_url, const char *token, int timeout_s, char *err,
+                          size_t errlen)
+{
+    struct evhttp_uri *uri = NULL;
+    struct client *c = NULL;
+    const char *scheme, *host, *path;
+    size_t plen;
+
+    uri = evhttp_uri_parse(base_url);
+    if (uri == NULL) {
+        client_set_err(err, errlen, "--url: not a URL");
+        goto fail;
+    }
+    scheme = evhttp_uri_get_scheme(uri);
+    host = evhttp_uri_get_host(uri);
+    path = evhttp_uri_get_path(uri);
+    if (scheme == NULL || strcmp(scheme, "http") != 0) {
+        client_set_err(err, errlen, "--url: only http://host[:port] URLs are supported");
+        goto fail;
+    }
+    if (host == NULL || *host == '\0' || strlen(host) >= sizeof(c->host)) {
+        client_set_err(err, errlen, "--url: missing or too long host");
+        goto fail;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        client_set_err(err, errlen, "out of memory");
+        goto fail;
+    }
+    memcpy(c->host, host, strlen(host) + 1);
+    c->port = evhttp_uri_get_port(uri);
+    if (c->port <= 0)
+        c->port = 80;
+    path = path ? path : "";
+    plen = strlen(path);
+    while (plen > 0 && path[plen - 1] == '/')
+        plen--;
+    if (plen >= sizeof(c->prefix)) {
+        client_set_err(err, errlen, "--url: path too long");
+        goto fail;
+    }
+    memcpy(c->prefix, path, plen);
+    c->prefix[plen] = '\0';
+    if (token != NULL && *token != '\0') {
+        int n = snprintf(c->auth, sizeof(c->auth), "Bearer %s", token);
+        if (n < 0 || (size_t)n >= sizeof(c->auth)) {
+            client_set_err(err, errlen, "--token: too long");
+            goto fail;
+        }
+    }
+    c->timeout_s = timeout_s;
+    c->base = event_base_new();
+    if (c->base == NULL) {
+        client_set_err(err, errlen, "cannot create an event base");
+        goto fail;
+    }
+    evhttp_uri_free(uri);
+    return c;
+fail:
+    if (uri != NULL)
+        evhttp_uri_free(uri);
+    client_free(c);
+    return NULL;
+}
+
+void client_free(struct client *c)
+{
+    if (c == NULL)
+        return;
+    if (c->conn != NULL)
+        evhttp_connection_free(c->conn);
+    if (c->base != NULL)
+        event_base_free(c->base);
+    free(c);
+}
+
+void client_reply_clear(struct client_reply *rep)
+{
+    if (rep == NULL)
+        return;
+    free(rep->body);
+    cJSON_Delete(rep->json);
+    memset(rep, 0, sizeof(*rep));
+}
+
+static const char *client_error_text(enum evhttp_request_error e)
+{
+    switch (e) {
+    case EVREQ_HTTP_TIMEOUT:
+        return "timed out";
+    case EVREQ_HTTP_EOF:
+        return "connection closed or refused";
+    case EVREQ_HTTP_INVALID_HEADER:
+        return "invalid reply";
+    case EVREQ_HTTP_BUFFER_ERROR:
+        return "connection error";
+    case EVREQ_HTTP_REQUEST_CANCEL:
+        return "request canceled";
+    case EVREQ_HTTP_DATA_TOO_LONG:
+        return "reply too long";
+    }
+    return "connection failed";
+}
+
+static void client_on_error(enum evhttp_request_error e, void *arg)
+{
+    struct client_call *call = arg;
+
+    call->error = e;
+    call->has_error = true;
+}
+
+static void client_on_done(struct evhttp_request *req, void *arg)
+{
+    struct client_call *call = arg;
+    struct client_reply *rep = call->rep;
+    struct evbuffer *in;
+    struct json_err jerr;
+    size_t len;
+
+    call->is_done = true;
+    event_base_loopbreak(call->c->base);
+    if (req == NULL || evhttp_request_get_response_code(req) == 0) {
+        snprintf(
+            rep->err, sizeof(rep->err), "cannot reach %.128s:%d: %s", call->c->host, call->c->port,
+            call->has_error ? client_error_text(call->error) : "connection refused or timed out");
+        return;
+    }
+    rep->status = evhttp_request_get_response_code(req);
+    in = evhttp_request_get_input_buffer(req);
+    len = evbuffer_get_length(in);
+    if (len > CLIENT_BODY_MAX)
+        len = CLIENT_BODY_MAX;
+    rep->body = malloc(len + 1);
+    if (rep->body == NULL) {
+        snprintf(rep->err, sizeof(rep->err), "out of memory");
+        return;
+    }
+    evbuffer_remove(in, rep->body, len);
+    rep->body[len] = '\0';
+    rep->len = len;
+    rep->json = json_parse_strict(rep->body, len, JSON_MAX_DEPTH_DEFAULT, &jerr);
+}
+
+int client_request(struct client *c, enum client_method m, const char *path, const char *body,
+                   struct client_reply *rep)
+{
+    struct client_call call = {.c = c, .rep = rep};
+    struct evhttp_request *req;
+    struct evkeyvalq *h;
+    enum evhttp_cmd_type cmd = m == CLIENT_POST     ? EVHTTP_REQ_POST
+                               : m == CLIENT_DELETE ? EVHTTP_REQ_DELETE
+                                                    : EVHTTP_REQ_GET;
+    char full[2048];
+    int n;
+
+    memset(rep, 0, sizeof(*rep));
+    n = snprintf(full, sizeof(full), "%s%s", c->prefix, path);
+    if (n < 0 || (size_t)n >= sizeof(full)) {
+        snprintf(rep->err, sizeof(rep->err), "request path too long");
+        return -1;
+    }
+    if (c->conn == NULL) {
+        c->conn = evhttp_connection_base_new(c->base, NULL, c->host, (unsigned short)c->port);
+        if (c->conn == NULL) {
+            snprintf(rep->err, sizeof(rep->err), "cannot create a connection to %.128s", c->host);
+            return -1;
+        }
+        evhttp_connection_set_timeout(c->conn, c->timeout_s);
+        evhttp_connection_set_retries(c->conn, 0);
+    }
+    req = evhttp_request_new(client_on_done, &call);
+    if (req == NULL) {
+        snprintf(rep->err, sizeof(rep->err), "out of memory");
+        return -1;
+    }
+    evhttp_request_set_error_cb(req, client_on_error);
+    h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Host", c->host);
+    evhttp_add_header(h, "Accept", "application/json");
+    evhttp_add_header(h, "User-Agent", "stageq-cli");
+    if (c->auth[0] != '\0')
+        evhttp_add_header(h, "Authorization", c->auth);
+    if (body != NULL) {
+        evhttp_add_header(h, "Content-Type", "application/json");
+        evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
+    }
+    /* On failure evhttp_make_request frees req itself. */
+    if (evhttp_make_request(c->conn, req, cmd, full) < 0) {
+        snprintf(rep->err, sizeof(rep->err), "cannot send the request to %.128s", c->host);
+        return -1;
+    }
+    while (!call.is_done)
+        if (event_base_dispatch(c->base) < 0)
+            break;
+    if (!call.is_done) {
+        snprintf(rep->err, sizeof(rep->err), "event loop failed");
+        return -1;
+    }
+    return rep->status > 0 ? 0 : -1;
+}
+
+int client_fail(const struct client_reply *rep)
+{
+    const cJSON *e = rep->json ? json_get(rep->json, "error") : NULL;
+    const cJSON *msg = e ? json_get(e, "message") : NULL;
+    const cJSON *code = e ? json_get(e, "code") : NULL;
+
+    if (rep->status == 0) {
+        fprintf(stderr, "stageq: %s\n", rep->err[0] ? rep->err : "no answer");
+        return CLI_EXIT_UNREACHABLE;
+    }
+    if (cJSON_IsString(msg))
+        fprintf(stderr, "stageq: %s (%s, HTTP %d)\n", msg->valuestring,
+                cJSON_IsString(code) ? code->valuestring : "error", rep->status);
+    else
+        fprintf(stderr, "stageq: the API answered HTTP %d\n", rep->status);
+    if (rep->status >= 500)
+        return CLI_EXIT_UNREACHABLE;
+    if (rep->status == 400 || rep->status == 413 || rep->status == 415 || rep->status == 422)
+        return CLI_EXIT_USAGE;
+    return CLI_EXIT_JOB;
+}
