@@ -34,8 +34,8 @@ LUA := shared/scripts/submit.lua shared/scripts/start.lua shared/scripts/update.
        shared/scripts/finish.lua shared/scripts/retry.lua shared/scripts/promote.lua \
        shared/scripts/cancel.lua shared/scripts/heartbeat.lua shared/scripts/recover.lua \
        shared/scripts/reap.lua shared/scripts/requeue.lua
-API_SRC := api/main.c api/server.c api/routes.c api/jobs.c api/health.c api/errors.c \
-           api/rasync.c api/pipelines.c api/compat.c
+API_SRC := api/main.c api/server.c api/routes.c api/jobs.c api/health.c api/errors.c api/sse.c \
+           api/rasync.c api/pipelines.c api/compat.c api/listing.c
 WORKER_SRC := worker/main.c worker/supervisor.c worker/fetch.c worker/run.c worker/wredis.c \
               worker/lease.c worker/recover.c \
               worker/stage_builtin.c worker/builtins/demo.c worker/builtins/echo.c \

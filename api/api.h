@@ -43,6 +43,7 @@ struct api_config {
 
 struct rasync;
 struct server;
+struct sse;
 
 /* Process-wide state, owned by main(); every module borrows it. */
 struct api {
@@ -51,6 +52,7 @@ struct api {
     struct rasync *rasync;
     struct pipeline_set *pipelines;
     struct server *server;
+    struct sse *sse;  /* live events (sse.c) */
     size_t inflight;  /* requests received and not yet answered */
     bool is_draining; /* shutting down: leave the loop once inflight is 0 */
 };
@@ -125,6 +127,7 @@ struct api_req {
     char id[IDS_MAX_LEN + 1]; /* the {id} of the path, or the id of a new job */
     int64_t start_ms;         /* monotonic */
     char log_path[128];       /* printable copy of the path for the access log */
+    int wait_s;               /* POST /v1/jobs?wait=S; 0 = answer at once */
 };
 
 /* The evhttp general callback (arg: struct api *): routes the request and
@@ -219,5 +222,44 @@ void compat_task_status(struct api_req *ar);
 
 /* GET /v1/pipelines: what can run (no argv or env: they may hold secrets). */
 void pipelines_list(struct api_req *ar);
+
+/* ---- listing.c: the read-only overview routes ---- */
+
+/* GET /v1/jobs?state=&pipeline=&limit=&cursor=: the recent jobs, newest
+ * first, from the recent index; {"jobs":[...],"next_cursor":...}. */
+void listing_jobs(struct api_req *ar);
+/* GET /v1/stats: per queue queued/delayed/running/workers, workers_alive, and
+ * job counts by state over the recent index. */
+void listing_stats(struct api_req *ar);
+/* GET /v1/workers: the live workers and their info. */
+void listing_workers(struct api_req *ar);
+
+/* ---- sse.c: live events (Server-Sent Events) over Redis pub/sub ---- */
+
+/* Returns the events hub: a dedicated Redis connection SUBSCRIBEd to
+ * <prefix>:events (reconnecting with backoff), shared by every stream. NULL
+ * with err set when the host does not resolve or memory ran out. Needs
+ * api->base, api->cfg and (to read jobs) api->rasync. */
+struct sse *sse_new(struct api *api, const struct redis_url *url, struct sq_err *err);
+
+/* Ends every stream cleanly and answers every held ?wait (202); later
+ * requests are refused. Idempotent, NULL-safe. */
+void sse_stop(struct sse *s);
+
+/* sse_stop, closes the subscription and frees. Call after rasync_free (its
+ * callbacks may still name the hub's entries). NULL-safe. */
+void sse_free(struct sse *s);
+
+/* GET /v1/jobs/{id}/events: the job's status now, then on every change;
+ * ends after the final state. 404 when the job does not exist. */
+void sse_job_events(struct api_req *ar);
+
+/* GET /v1/events: the status of every job that changes; never ends. */
+void sse_all_events(struct api_req *ar);
+
+/* Holds ar (a job just submitted, ar->id) until the job ends (200 with its
+ * status) or wait_s seconds pass (202 with body plus "status"). Takes body
+ * (the 202 body). ar is answered exactly once. */
+void sse_wait(struct api_req *ar, int wait_s, cJSON *body);
 
 #endif

@@ -15,7 +15,8 @@
 #include "log.h"
 #include "submit.h"
 
-#define JOBS_JSON_TYPE "application/json"
+#define JOBS_JSON_TYPE  "application/json"
+#define JOBS_WAIT_MAX_S 300 /* longest ?wait */
 
 /* True for "application/json", any case, optionally followed by parameters. */
 bool jobs_is_json_type(const char *ct)
@@ -107,8 +108,34 @@ static void jobs_submit_done(const redisReply *reply, enum rasync_err err, void 
     log_job(LOG_LEVEL_DEBUG, ar->id, "job queued");
     evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Location", url);
     evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
+    if (ar->wait_s > 0 && body != NULL) {
+        sse_wait(ar, ar->wait_s, body); /* answers when the job ends or time is up */
+        return;
+    }
     routes_reply_json(ar, 202, body); /* NULL body (out of memory) becomes a 500 */
     cJSON_Delete(body);
+}
+
+/* ?wait=S: 0 and *out set (0 when absent), or -1 when S is not 1..300. */
+static int jobs_parse_wait(const struct api_req *ar, int *out)
+{
+    const char *w = evhttp_find_header(&ar->query, "wait");
+    int v = 0;
+
+    *out = 0;
+    if (w == NULL)
+        return 0;
+    if (*w == '\0' || strlen(w) > 3)
+        return -1;
+    for (; *w != '\0'; w++) {
+        if (*w < '0' || *w > '9')
+            return -1;
+        v = v * 10 + (*w - '0');
+    }
+    if (v < 1 || v > JOBS_WAIT_MAX_S)
+        return -1;
+    *out = v;
+    return 0;
 }
 
 int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const char *queue,
@@ -116,7 +143,7 @@ int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const cha
 {
     const struct api_config *cfg = ar->api->cfg;
     struct job_new jn;
-    char jkey[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN];
+    char jkey[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], rkey[KEYS_MAX_LEN];
     char *input_text = NULL;
     struct rargv args;
     int rc = -1;
@@ -128,7 +155,8 @@ int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const cha
         goto done;
     }
     if (keys_job(jkey, sizeof(jkey), cfg->prefix, ar->id) < 0 ||
-        keys_queue(qkey, sizeof(qkey), cfg->prefix, queue) < 0) {
+        keys_queue(qkey, sizeof(qkey), cfg->prefix, queue) < 0 ||
+        keys_recent(rkey, sizeof(rkey), cfg->prefix) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "key name too long");
         goto done;
     }
@@ -140,14 +168,17 @@ int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const cha
     jn.now_ms = clock_now_ms();
     rargv_add(&args, jkey);
     rargv_add(&args, qkey);
+    rargv_add(&args, rkey);
     rargv_add(&args, ar->id);
     rargv_addll(&args, job_ttl_for(JOB_QUEUED, result_ttl_s));
     rargv_addll(&args, cfg->max_queue);
+    rargv_addll(&args, (long long)jn.now_ms);
+    rargv_addll(&args, KEYS_RECENT_MAX);
     if (job_new_fields(&args, &jn) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "out of memory building the job");
         goto done;
     }
-    if (rasync_script(ar->api->rasync, SCRIPT_SUBMIT, 2, &args, done, ar) < 0)
+    if (rasync_script(ar->api->rasync, SCRIPT_SUBMIT, 3, &args, done, ar) < 0)
         errors_reply_redis(ar, RASYNC_UNAVAILABLE);
     else
         rc = 0; /* done answers; ar must not be touched here */
@@ -169,6 +200,11 @@ void jobs_submit(struct api_req *ar)
     char uuid[IDS_UUID_LEN];
     const char *body;
 
+    if (jobs_parse_wait(ar, &ar->wait_s) < 0) {
+        errors_reply(ar, API_ERR_INVALID_REQUEST, "wait must be an integer from 1 to %d (seconds)",
+                     JOBS_WAIT_MAX_S);
+        goto done;
+    }
     if (!jobs_is_json_type(ct)) {
         errors_reply(ar, API_ERR_UNSUPPORTED_MEDIA_TYPE, "Content-Type must be %s", JOBS_JSON_TYPE);
         goto done;
@@ -313,7 +349,8 @@ static void jobs_cancel_read(const redisReply *reply, enum rasync_err err, void 
     struct api_req *ar = arg;
     const struct api_config *cfg = ar->api->cfg;
     const redisReply *st, *q;
-    char jkey[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], dkey[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
+    char jkey[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], dkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN];
+    char ts[CLOCK_RFC3339_LEN];
     struct rargv args;
 
     if (reply == NULL) {
@@ -336,7 +373,8 @@ static void jobs_cancel_read(const redisReply *reply, enum rasync_err err, void 
     }
     if (q->type != REDIS_REPLY_STRING || keys_job(jkey, sizeof(jkey), cfg->prefix, ar->id) < 0 ||
         keys_queue(qkey, sizeof(qkey), cfg->prefix, q->str) < 0 ||
-        keys_delayed(dkey, sizeof(dkey), cfg->prefix, q->str) < 0) {
+        keys_delayed(dkey, sizeof(dkey), cfg->prefix, q->str) < 0 ||
+        keys_events(ekey, sizeof(ekey), cfg->prefix) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "job %s has no valid queue", ar->id);
         return;
     }
@@ -345,10 +383,11 @@ static void jobs_cancel_read(const redisReply *reply, enum rasync_err err, void 
     rargv_add(&args, jkey);
     rargv_add(&args, qkey);
     rargv_add(&args, dkey);
+    rargv_add(&args, ekey);
     rargv_add(&args, ar->id);
     rargv_add(&args, ts);
     rargv_add(&args, q->str);
-    if (rasync_script(ar->api->rasync, SCRIPT_CANCEL, 3, &args, jobs_cancel_done, ar) < 0)
+    if (rasync_script(ar->api->rasync, SCRIPT_CANCEL, 4, &args, jobs_cancel_done, ar) < 0)
         errors_reply_redis(ar, RASYNC_UNAVAILABLE);
     rargv_free(&args);
 }

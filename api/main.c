@@ -136,6 +136,7 @@ static void main_on_signal(evutil_socket_t sig, short what, void *arg)
     log_info("signal %d: shutting down (%zu request(s) in flight)", (int)sig, api->inflight);
     api->is_draining = true;
     server_stop_accepting(api->server);
+    sse_stop(api->sse); /* ends the streams and answers held ?wait requests now */
     event_base_loopexit(api->base, api->inflight == 0 ? &flush : &cap);
 }
 
@@ -197,6 +198,11 @@ int main(int argc, char **argv)
         log_errx("%s", err.msg);
         goto done;
     }
+    api.sse = sse_new(&api, &url, &err);
+    if (api.sse == NULL) {
+        log_errx("%s", err.msg);
+        goto done;
+    }
     api.server = server_new(&api, &err);
     if (api.server == NULL) {
         log_errx("%s", err.msg);
@@ -220,10 +226,14 @@ int main(int argc, char **argv)
     rc = MAIN_EXIT_OK;
     log_info("stopped");
 done:
-    /* rasync first: it answers requests still waiting for Redis, which need
-     * the server's connections to be alive. */
+    /* The streams and held ?wait requests are answered first, then rasync
+     * answers requests still waiting for Redis (both need the server's
+     * connections alive); sse_free last (rasync's callbacks may name its
+     * entries). */
+    sse_stop(api.sse);
     rasync_free(api.rasync);
     server_free(api.server);
+    sse_free(api.sse);
     if (sigterm != NULL)
         event_free(sigterm);
     if (sigint != NULL)

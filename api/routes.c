@@ -27,8 +27,13 @@ static const struct route routes_table[] = {
     {EVHTTP_REQ_GET, "/healthz", health_live, true},
     {EVHTTP_REQ_GET, "/readyz", health_ready, false},
     {EVHTTP_REQ_POST, "/v1/jobs", jobs_submit, false},
+    {EVHTTP_REQ_GET, "/v1/jobs", listing_jobs, false},
+    {EVHTTP_REQ_GET, "/v1/stats", listing_stats, false},
+    {EVHTTP_REQ_GET, "/v1/workers", listing_workers, false},
     {EVHTTP_REQ_GET, "/v1/jobs/{id}", jobs_get, false},
     {EVHTTP_REQ_DELETE, "/v1/jobs/{id}", jobs_cancel, false},
+    {EVHTTP_REQ_GET, "/v1/jobs/{id}/events", sse_job_events, false},
+    {EVHTTP_REQ_GET, "/v1/events", sse_all_events, false},
     {EVHTTP_REQ_GET, "/v1/pipelines", pipelines_list, false},
     /* the blog's routes (seed/status-monitoring-blog.txt) */
     {EVHTTP_REQ_POST, "/start_task", compat_start_task, false},

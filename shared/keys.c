@@ -43,6 +43,11 @@ int keys_events(char *buf, size_t cap, const char *prefix)
     return keys_fmt_result(snprintf(buf, cap, "%s:events", prefix), cap);
 }
 
+int keys_recent(char *buf, size_t cap, const char *prefix)
+{
+    return keys_fmt_result(snprintf(buf, cap, "%s:recent", prefix), cap);
+}
+
 int keys_stage_field(char *buf, size_t cap, int k, const char *what)
 {
     return keys_fmt_result(snprintf(buf, cap, "stage.%d.%s", k, what), cap);

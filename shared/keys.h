@@ -18,6 +18,10 @@ int keys_delayed(char *buf, size_t cap, const char *prefix,
 int keys_worker(char *buf, size_t cap, const char *prefix, const char *wid); /* <p>:worker:<id> */
 int keys_workers(char *buf, size_t cap, const char *prefix);                 /* <p>:workers */
 int keys_events(char *buf, size_t cap, const char *prefix);                  /* <p>:events */
+/* <p>:recent: zset of the newest KEYS_RECENT_MAX job ids, scored by creation (ms) */
+int keys_recent(char *buf, size_t cap, const char *prefix);
+
+#define KEYS_RECENT_MAX 10000 /* jobs the recent index keeps (submit.lua trims it) */
 
 /* The name of a per-stage field of the job hash: "stage.<k>.<what>", k from 1. */
 int keys_stage_field(char *buf, size_t cap, int k, const char *what);

@@ -12,22 +12,24 @@
  * Redis could not be reached before giving up. */
 static redisReply *fetch_start(struct worker *w, const char *id)
 {
-    char job_key[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
+    char job_key[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
     struct rargv a;
     redisReply *r;
 
-    if (keys_job(job_key, sizeof(job_key), w->cfg->prefix, id) < 0)
+    if (keys_job(job_key, sizeof(job_key), w->cfg->prefix, id) < 0 ||
+        keys_events(ekey, sizeof(ekey), w->cfg->prefix) < 0)
         return NULL;
     clock_format_rfc3339(clock_now_ms(), ts);
     rargv_init(&a);
     rargv_add(&a, job_key);
     rargv_add(&a, w->processing_key);
+    rargv_add(&a, ekey);
     rargv_add(&a, id);
     rargv_add(&a, w->id);
     rargv_add(&a, ts);
     rargv_addll(&a, JOB_ACTIVE_TTL_S);
     rargv_add(&a, "1");
-    r = wredis_script(w, SCRIPT_START, 2, &a);
+    r = wredis_script(w, SCRIPT_START, 3, &a);
     rargv_free(&a);
     if (r == NULL)
         return NULL;

@@ -62,13 +62,14 @@ static void run_ts(char ts[CLOCK_RFC3339_LEN])
 static int run_write(struct run *r, enum script_id script, long long ttl,
                      const struct rargv *fields, bool is_retrying, long long due_ms)
 {
-    char qkey[KEYS_MAX_LEN], dkey[KEYS_MAX_LEN];
+    char qkey[KEYS_MAX_LEN], dkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN];
     struct rargv a;
     redisReply *rep;
     struct sq_err err;
     size_t i;
     int rc = -1;
 
+    keys_events(ekey, sizeof(ekey), r->w->cfg->prefix);
     rargv_init(&a);
     rargv_add(&a, r->job_key);
     if (script == SCRIPT_FINISH || script == SCRIPT_RETRY)
@@ -79,6 +80,7 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
         rargv_add(&a, qkey);
         rargv_add(&a, dkey);
     }
+    rargv_add(&a, ekey); /* the events channel, last of the keys */
     rargv_add(&a, r->attempt);
     rargv_addll(&a, ttl);
     if (script == SCRIPT_FINISH || script == SCRIPT_RETRY)
@@ -90,7 +92,7 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
     for (i = 0; i < fields->argc; i++)
         rargv_addlen(&a, fields->argv[i], fields->lens[i]);
     {
-        int nkeys = script == SCRIPT_RETRY ? 4 : (script == SCRIPT_FINISH ? 2 : 1);
+        int nkeys = script == SCRIPT_RETRY ? 5 : (script == SCRIPT_FINISH ? 3 : 2);
         rep = is_retrying ? wredis_script(r->w, script, nkeys, &a)
                           : rconn_script(r->w->rc, script, nkeys, &a, &err);
     }
@@ -429,21 +431,23 @@ static int run_advance(struct run *r, const char *out)
  * predecessors' outputs kept. */
 static void run_requeue(struct run *r, int k)
 {
-    char qkey[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
+    char qkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
     struct rargv a;
     redisReply *rep;
 
     run_ts(ts);
     keys_queue(qkey, sizeof(qkey), r->w->cfg->prefix, r->queue);
+    keys_events(ekey, sizeof(ekey), r->w->cfg->prefix);
     rargv_init(&a);
     rargv_add(&a, r->job_key);
     rargv_add(&a, r->w->processing_key);
     rargv_add(&a, qkey);
+    rargv_add(&a, ekey);
     rargv_add(&a, r->attempt);
     rargv_add(&a, r->id);
     rargv_add(&a, ts);
     rargv_addll(&a, k);
-    rep = wredis_script(r->w, SCRIPT_REQUEUE, 3, &a);
+    rep = wredis_script(r->w, SCRIPT_REQUEUE, 4, &a);
     rargv_free(&a);
     if (rep != NULL && (rep->type == REDIS_REPLY_STRING || rep->type == REDIS_REPLY_STATUS))
         log_write(LOG_LEVEL_INFO, 0, r->id, "handed back at stage %d (worker stopping): %s", k,

@@ -1,6 +1,7 @@
 /* wredis: the worker's Redis calls, retried through outages with backoff. A
  * job's state change is never silently dropped: the call gives up only when
  * the worker is stopping and its grace period has run out. */
+#include <string.h>
 #include <time.h>
 
 #include "clock.h"
@@ -24,6 +25,21 @@ void worker_sleep_ms(const struct worker *w, int ms)
     }
 }
 
+/* Error replies that mean "not now" rather than "no": retried like an outage. */
+static bool wredis_is_transient(const char *s, size_t len)
+{
+    static const char *const prefixes[] = {"LOADING",    "BUSY",        "TRYAGAIN",
+                                           "MASTERDOWN", "CLUSTERDOWN", "READONLY"};
+    size_t i;
+
+    for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        size_t n = strlen(prefixes[i]);
+        if (len >= n && strncmp(s, prefixes[i], n) == 0)
+            return true;
+    }
+    return false;
+}
+
 static redisReply *wredis_call(struct worker *w, int is_script, enum script_id id, int nkeys,
                                const struct rargv *args)
 {
@@ -34,6 +50,13 @@ static redisReply *wredis_call(struct worker *w, int is_script, enum script_id i
     for (;;) {
         redisReply *r = is_script ? rconn_script(w->rc, id, nkeys, args, &err)
                                   : rconn_command(w->rc, args, &err);
+        if (r != NULL && r->type == REDIS_REPLY_ERROR && wredis_is_transient(r->str, r->len)) {
+            /* Redis is up but cannot serve yet (e.g. LOADING its AOF after a
+             * restart): an outage like any other, not an answer. */
+            err_set(&err, "redis: %.*s", (int)(r->len < 120 ? r->len : 120), r->str);
+            freeReplyObject(r);
+            r = NULL;
+        }
         if (r != NULL) {
             if (attempt > 0)
                 log_info("redis is back after %d failed attempt(s)", attempt);

@@ -1,6 +1,7 @@
 -- cancel: a queued job never starts; a running one is marked canceled (its
 -- worker sees it within a second, stops the stage and drops the job).
--- KEYS[1] job hash, KEYS[2] its queue list, KEYS[3] the queue's delayed zset
+-- KEYS[1] job hash, KEYS[2] its queue list, KEYS[3] the queue's delayed zset,
+-- KEYS[4] the events channel (not a key: PUBLISHed to)
 -- ARGV[1] job id, ARGV[2] now (RFC 3339), ARGV[3] the queue the caller read
 -- Returns 'missing'; the final state when already finished; 'moved' when the
 -- job's queue is not ARGV[3]; else 'was:<queued|running>' after canceling.
@@ -26,4 +27,5 @@ if st == 'running' and k > 0 then
 end
 redis.call('HSET', KEYS[1], 'state', 'canceled', 'finished_at', ARGV[2], 'updated_at', ARGV[2])
 redis.call('EXPIRE', KEYS[1], tonumber(cur[4] or '86400') or 86400)
+redis.call('PUBLISH', KEYS[4], ARGV[1])
 return 'was:' .. st

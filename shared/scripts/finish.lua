@@ -1,6 +1,7 @@
 -- finish: write the final fields of a job, set its final TTL and drop it from
 -- the worker's processing list, atomically; fenced like update.
--- KEYS[1] job hash, KEYS[2] the worker's processing list
+-- KEYS[1] job hash, KEYS[2] the worker's processing list, KEYS[3] the events
+-- channel (not a key: PUBLISHed to)
 -- ARGV[1] attempt, ARGV[2] TTL (s), ARGV[3] job id, ARGV[4..] field, value ...
 -- Returns 'ok', or (nothing written but the list entry) the reason as update.
 redis.call('LREM', KEYS[2], 1, ARGV[3])
@@ -20,4 +21,5 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 if redis.call('HGET', KEYS[1], 'state') == 'succeeded' then
   redis.call('HINCRBY', KEYS[1], 'success_count', 1)
 end
+redis.call('PUBLISH', KEYS[3], ARGV[3])
 return 'ok'

@@ -3,7 +3,8 @@
 -- one live worker can win per job. A running job goes back to the front of its
 -- queue while attempts remain (it resumes at the stage that did not finish),
 -- else it fails with worker_lost.
--- KEYS[1] job hash, KEYS[2] the dead worker's processing list, KEYS[3] queue list
+-- KEYS[1] job hash, KEYS[2] the dead worker's processing list, KEYS[3] queue list,
+-- KEYS[4] the events channel (not a key: PUBLISHed to when the job changes)
 -- ARGV[1] job id, ARGV[2] now (RFC 3339), ARGV[3] the dead worker's id,
 -- ARGV[4] failed-job TTL factor
 -- A queued job on the list was popped but never started: back on its queue.
@@ -46,6 +47,7 @@ if attempt < max then
   redis.call('HSET', KEYS[1], 'state', 'queued', 'progress', '0', 'message', '',
     'error', et, 'errors', est, 'next_attempt_at', '', 'updated_at', ARGV[2])
   redis.call('RPUSH', KEYS[3], ARGV[1])
+  redis.call('PUBLISH', KEYS[4], ARGV[1])
   return 'requeued'
 end
 if k > 0 then
@@ -55,4 +57,5 @@ end
 redis.call('HSET', KEYS[1], 'state', 'failed', 'error', et, 'errors', est,
   'finished_at', ARGV[2], 'updated_at', ARGV[2])
 redis.call('EXPIRE', KEYS[1], (tonumber(cur[7]) or 86400) * tonumber(ARGV[4]))
+redis.call('PUBLISH', KEYS[4], ARGV[1])
 return 'failed'

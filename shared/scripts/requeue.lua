@@ -1,7 +1,8 @@
 -- requeue: a stopping worker hands its job back at once (graceful shutdown):
 -- to the front of its queue, resuming at the stage that did not finish;
 -- fenced by the attempt number like finish.lua.
--- KEYS[1] job hash, KEYS[2] the worker's processing list, KEYS[3] queue list
+-- KEYS[1] job hash, KEYS[2] the worker's processing list, KEYS[3] queue list,
+-- KEYS[4] the events channel (not a key: PUBLISHed to)
 -- ARGV[1] attempt, ARGV[2] job id, ARGV[3] now (RFC 3339), ARGV[4] the stage
 -- that was interrupted (0 = none)
 -- Returns 'ok', or (nothing written but the list entry) the reason as update.lua.
@@ -25,4 +26,5 @@ end
 redis.call('HSET', KEYS[1], 'state', 'queued', 'progress', '0',
   'message', 'requeued: its worker was shutting down', 'updated_at', ARGV[3])
 redis.call('RPUSH', KEYS[3], ARGV[2])
+redis.call('PUBLISH', KEYS[4], ARGV[2])
 return 'ok'

@@ -2,7 +2,8 @@
 -- running (attempt + 1) and start its first unfinished stage, and return its
 -- hash. With resume (the default) a job that ran before restarts at the stage
 -- that did not finish, its predecessors' outputs kept; without, at stage 1.
--- KEYS[1] job hash, KEYS[2] the worker's processing list
+-- KEYS[1] job hash, KEYS[2] the worker's processing list, KEYS[3] the events
+-- channel (not a key: PUBLISHed to)
 -- ARGV[1] job id, ARGV[2] worker id, ARGV[3] now (RFC 3339), ARGV[4] TTL (s)
 -- Returns the job's HGETALL array, or {'skip', state} when the job expired
 -- ('missing') or is not queued (canceled meanwhile): then the id is dropped
@@ -35,4 +36,5 @@ redis.call('HSET', KEYS[1], 'state', 'running', 'worker', ARGV[2], 'updated_at',
   'stage.' .. k .. '.state', 'running', 'stage.' .. k .. '.started_at', ARGV[3])
 redis.call('HSETNX', KEYS[1], 'started_at', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('PUBLISH', KEYS[3], ARGV[1])
 return redis.call('HGETALL', KEYS[1])

@@ -1,8 +1,10 @@
 -- submit: create a queued job and push its id, atomically; refuse when the
--- queue is full (backpressure).
--- KEYS[1] job hash, KEYS[2] queue list
+-- queue is full (backpressure). Indexes the job in the recent zset, trimmed
+-- to the newest ARGV[5] entries (bounded memory; expired jobs read as missing).
+-- KEYS[1] job hash, KEYS[2] queue list, KEYS[3] recent zset
 -- ARGV[1] job id, ARGV[2] TTL (s), ARGV[3] most queued jobs (0 = no limit),
--- ARGV[4..] field, value, field, value ...
+-- ARGV[4] creation time (ms since the epoch), ARGV[5] most jobs in the recent
+-- index (>= 1), ARGV[6..] field, value, field, value ...
 -- Returns 1 when the job was created, 0 when a job with this id exists, -1
 -- when the queue holds ARGV[3] jobs already.
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -12,7 +14,9 @@ local max = tonumber(ARGV[3])
 if max > 0 and redis.call('LLEN', KEYS[2]) >= max then
   return -1
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('LPUSH', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[5]) + 1))
 return 1

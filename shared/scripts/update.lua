@@ -1,10 +1,10 @@
 -- update: write fields of a running job, fenced by its attempt number.
--- KEYS[1] job hash
+-- KEYS[1] job hash, KEYS[2] the events channel (not a key: PUBLISHed to)
 -- ARGV[1] attempt the writer runs, ARGV[2] TTL (s), ARGV[3..] field, value ...
 -- Returns 'ok' after writing; otherwise writes nothing and returns the job's
 -- state ('canceled', ...), 'missing' when it expired, or 'fenced' when another
 -- attempt owns it.
-local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt')
+local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'id')
 if not cur[1] then
   return 'missing'
 end
@@ -16,4 +16,5 @@ if cur[2] ~= ARGV[1] then
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', KEYS[2], cur[3] or '')
 return 'ok'

@@ -90,7 +90,7 @@ trim() { R=${1#"${1%%[![:space:]]*}"}; R=${R%"${R##*[![:space:]]}"}; }
 allow_for() {
   case $1 in
     /healthz | /readyz | /v1/pipelines) echo "GET HEAD" ;;
-    /v1/jobs) echo "POST" ;;
+    /v1/jobs) echo "GET HEAD POST" ;;
     /v1/jobs/*) echo "DELETE GET HEAD" ;;
   esac
 }
@@ -362,8 +362,8 @@ PUT /readyz             | PUT     | /readyz       | - | - | 405 | method_not_all
 DELETE /readyz          | DELETE  | /readyz       | - | - | 405 | method_not_allowed
 PATCH /readyz           | PATCH   | /readyz       | - | - | 405 | method_not_allowed
 OPTIONS /readyz         | OPTIONS | /readyz       | - | - | 405 | method_not_allowed
-GET /v1/jobs            | GET     | /v1/jobs      | - | - | 405 | method_not_allowed
-HEAD /v1/jobs           | HEAD    | /v1/jobs      | - | - | 405 | -
+GET /v1/jobs            | GET     | /v1/jobs      | - | - | 200 | -
+HEAD /v1/jobs           | HEAD    | /v1/jobs      | - | - | 200 | -
 POST /v1/jobs (no type) | POST    | /v1/jobs      | - | - | 415 | unsupported_media_type
 PUT /v1/jobs            | PUT     | /v1/jobs      | J | s:{"pipeline":"echo"} | 405 | method_not_allowed
 DELETE /v1/jobs         | DELETE  | /v1/jobs      | - | - | 405 | method_not_allowed
@@ -424,9 +424,10 @@ check "the API process is alive" kill -0 "$API_PID"
 check_eq "one job hash per accepted submission ($ACCEPTED)" "$ACCEPTED" \
   "$(rcli --scan --pattern 'tb:job:*' | wc -l)"
 check_eq "the queue holds exactly the accepted jobs" "$ACCEPTED" "$(rcli LLEN tb:queue:default)"
-check_eq "DBSIZE = accepted submissions + the queue list: no key from a refused request" \
-  "$((ACCEPTED + 1))" "$(rcli DBSIZE)"
-check_eq "no other key" "" "$(rcli --scan | grep -v -e '^tb:job:' -e '^tb:queue:default$')"
+check_eq "DBSIZE = accepted submissions + the queue list + the recent index: no key from a refused request" \
+  "$((ACCEPTED + 2))" "$(rcli DBSIZE)"
+check_eq "no other key" "" "$(rcli --scan | grep -v -e '^tb:job:' -e '^tb:queue:default$' -e '^tb:recent$')"
+check_eq "the recent index holds exactly the accepted jobs" "$ACCEPTED" "$(rcli ZCARD tb:recent)"
 
 # --- Redis goes away, then comes back ---------------------------------------
 redis_stop bad

@@ -124,7 +124,7 @@ http OPTIONS /v1/jobs -H 'Origin: https://app.example.com' \
   -H 'Access-Control-Request-Method: POST' -H 'Access-Control-Request-Headers: content-type'
 check_eq "CORS on: preflight answers 204" 204 "$HTTP_STATUS"
 check "preflight: Allow-Methods is the route's" \
-  grep -qi '^access-control-allow-methods: POST' <<<"$HTTP_HEADERS"
+  grep -qi '^access-control-allow-methods: GET, HEAD, POST' <<<"$HTTP_HEADERS"
 check "preflight: Allow-Headers" \
   grep -qi '^access-control-allow-headers: content-type, authorization, last-event-id' <<<"$HTTP_HEADERS"
 check "preflight: Max-Age 600" grep -qi '^access-control-max-age: 600' <<<"$HTTP_HEADERS"

@@ -31,7 +31,8 @@ check "the death is logged with its signal" \
 
 # A job pushed by hand through the submit script (no API needed here).
 submit_echo() { # id
-  rcli EVAL "$(cat shared/scripts/submit.lua)" 2 "tw:job:$1" tw:queue:default "$1" 3600 0 \
+  rcli EVAL "$(cat shared/scripts/submit.lua)" 3 "tw:job:$1" tw:queue:default tw:recent "$1" 3600 0 \
+    "$(date +%s%3N)" 10000 \
     id "$1" pipeline echo queue default state queued attempt 0 max_attempts 1 input '{"n":1}' \
     stage 0 stage_count 1 result_ttl_s 60 stage.1.name echo stage.1.state pending >/dev/null
 }

@@ -1,0 +1,960 @@
+/* listing: the read-only overview routes. GET /v1/jobs pages through the
+ * recent index (<p>:recent, written by submit.lua, newest KEYS_RECENT_MAX
+ * jobs) and reads each job's summary with pipelined HMGETs; GET /v1/stats and
+ * GET /v1/workers read queue lengths and the workers registry (<p>:workers,
+ * <p>:worker:<id>). Every route is a few pipelined round trips; expired jobs
+ * read as missing and are skipped. */
+#include "api.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "clock.h"
+#include "job.h"
+#include "log.h"
+
+#define LISTING_LIMIT_DEFAULT 50
+#define LISTING_LIMIT_MAX     500
+#define LISTING_MAX_ROUNDS    4 /* index pages read per request when filtering */
+#define LISTING_CURSOR_LEN    48
+
+/* The summary fields of GET /v1/jobs, in HMGET order. */
+static const char *const listing_fields[] = {
+    JOB_F_ID,         JOB_F_PIPELINE,    JOB_F_QUEUE,    JOB_F_STATE,   JOB_F_STAGE,
+    JOB_F_STAGE_NAME, JOB_F_STAGE_COUNT, JOB_F_PROGRESS, JOB_F_OVERALL, JOB_F_CREATED_AT,
+    JOB_F_UPDATED_AT, JOB_F_FINISHED_AT, JOB_F_ATTEMPT,
+};
+#define LISTING_NFIELDS (sizeof(listing_fields) / sizeof(listing_fields[0]))
+
+/* Fields whose value is a number in JSON. */
+static bool listing_is_numeric(const char *f)
+{
+    return strcmp(f, JOB_F_STAGE) == 0 || strcmp(f, JOB_F_STAGE_COUNT) == 0 ||
+           strcmp(f, JOB_F_PROGRESS) == 0 || strcmp(f, JOB_F_OVERALL) == 0 ||
+           strcmp(f, JOB_F_ATTEMPT) == 0;
+}
+
+/* Adds field f of value r (a Redis string or nil) to o: a number for the
+ * numeric fields, a string otherwise, null when missing. */
+static void listing_add_field(cJSON *o, const char *f, const redisReply *r)
+{
+    char *end;
+    double d;
+
+    if (r == NULL || r->type != REDIS_REPLY_STRING) {
+        cJSON_AddNullToObject(o, f);
+        return;
+    }
+    if (listing_is_numeric(f)) {
+        errno = 0;
+        d = strtod(r->str, &end);
+        if (errno == 0 && end != r->str && *end == '\0') {
+            cJSON_AddNumberToObject(o, f, d);
+            return;
+        }
+    }
+    cJSON_AddStringToObject(o, f, r->str);
+}
+
+/* Parses a decimal integer in [lo, hi]. 0, or -1. */
+static int listing_parse_ll(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    long long v;
+
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Checks a request's query against the names it may hold. 0, or -1 when ar
+ * was answered 400 (and freed). */
+static int listing_check_params(struct api_req *ar, const char *const *names)
+{
+    const struct evkeyval *kv;
+    size_t i;
+
+    TAILQ_FOREACH(kv, &ar->query, next)
+    {
+        for (i = 0; names[i] != NULL; i++)
+            if (strcmp(kv->key, names[i]) == 0)
+                break;
+        if (names[i] == NULL) {
+            errors_reply(ar, API_ERR_INVALID_REQUEST, "unknown query parameter '%.64s'", kv->key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* GET /v1/jobs                                                              */
+
+struct listing_list {
+    struct api_req *ar;
+    char rkey[KEYS_MAX_LEN];
+    bool has_state, has_pipeline;
+    enum job_state state;
+    char pipeline[IDS_NAME_MAX_LEN + 1];
+    long long limit;
+    /* position: continue at score (inclusive) skipping `skip` members of that
+     * score already seen; has_pos false = from the newest */
+    bool has_pos;
+    long long pos_score, pos_skip;
+    bool is_exhausted;
+    int rounds;
+    cJSON *jobs; /* the reply's array */
+    long long matched;
+    /* the round in flight */
+    long long want; /* entries asked for */
+    size_t n;
+    char **ids;
+    long long *scores;
+    cJSON **summaries; /* NULL = expired */
+    size_t pending;
+    bool is_failed;
+    enum rasync_err fail_err;
+    bool is_redis_error;
+};
+
+struct listing_slot {
+    struct listing_list *ll;
+    size_t i;
+};
+
+static void listing_list_round_free(struct listing_list *ll)
+{
+    size_t i;
+
+    for (i = 0; i < ll->n; i++) {
+        free(ll->ids[i]);
+        cJSON_Delete(ll->summaries ? ll->summaries[i] : NULL);
+    }
+    free(ll->ids);
+    free(ll->scores);
+    free(ll->summaries);
+    ll->ids = NULL;
+    ll->scores = NULL;
+    ll->summaries = NULL;
+    ll->n = 0;
+}
+
+static void listing_list_free(struct listing_list *ll)
+{
+    listing_list_round_free(ll);
+    cJSON_Delete(ll->jobs);
+    free(ll);
+}
+
+static void listing_list_next_round(struct listing_list *ll);
+
+/* Answers with the jobs gathered and the cursor of the position reached. */
+static void listing_list_reply(struct listing_list *ll)
+{
+    struct api_req *ar = ll->ar;
+    cJSON *body = cJSON_CreateObject();
+    char cursor[LISTING_CURSOR_LEN];
+
+    if (body == NULL) {
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory");
+        listing_list_free(ll);
+        return;
+    }
+    cJSON_AddItemToObject(body, "jobs", ll->jobs);
+    ll->jobs = NULL;
+    if (ll->is_exhausted || !ll->has_pos) {
+        cJSON_AddNullToObject(body, "next_cursor");
+    } else {
+        snprintf(cursor, sizeof(cursor), "%lld-%lld", ll->pos_score, ll->pos_skip);
+        cJSON_AddStringToObject(body, "next_cursor", cursor);
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
+    routes_reply_json(ar, 200, body);
+    cJSON_Delete(body);
+    listing_list_free(ll);
+}
+
+/* Moves the position past one index entry of the given score. */
+static void listing_list_advance(struct listing_list *ll, long long score)
+{
+    if (ll->has_pos && ll->pos_score == score) {
+        ll->pos_skip++;
+    } else {
+        ll->has_pos = true;
+        ll->pos_score = score;
+        ll->pos_skip = 1;
+    }
+}
+
+/* Every HMGET of the round answered: filter in index order. */
+static void listing_list_round_done(struct listing_list *ll)
+{
+    size_t i;
+
+    if (ll->is_failed) {
+        if (ll->is_redis_error)
+            errors_reply(ll->ar, API_ERR_REDIS_UNAVAILABLE, "redis could not read the jobs");
+        else
+            errors_reply_redis(ll->ar, ll->fail_err);
+        listing_list_free(ll);
+        return;
+    }
+    for (i = 0; i < ll->n && ll->matched < ll->limit; i++) {
+        cJSON *s = ll->summaries[i];
+        listing_list_advance(ll, ll->scores[i]);
+        if (s == NULL)
+            continue;
+        if (ll->has_state) {
+            const cJSON *st = cJSON_GetObjectItemCaseSensitive(s, JOB_F_STATE);
+            if (!cJSON_IsString(st) || strcmp(st->valuestring, job_state_name(ll->state)) != 0)
+                continue;
+        }
+        if (ll->has_pipeline) {
+            const cJSON *p = cJSON_GetObjectItemCaseSensitive(s, JOB_F_PIPELINE);
+            if (!cJSON_IsString(p) || strcmp(p->valuestring, ll->pipeline) != 0)
+                continue;
+        }
+        cJSON_AddItemToArray(ll->jobs, s);
+        ll->summaries[i] = NULL;
+        ll->matched++;
+    }
+    /* the index ends when the page read was short and all of it was consumed */
+    if (i == ll->n && (long long)ll->n < ll->want)
+        ll->is_exhausted = true;
+    listing_list_round_free(ll);
+    if (ll->matched >= ll->limit || ll->is_exhausted || ll->rounds >= LISTING_MAX_ROUNDS) {
+        listing_list_reply(ll);
+        return;
+    }
+    listing_list_next_round(ll);
+}
+
+static void listing_list_hmget_done(const redisReply *reply, enum rasync_err err, void *arg)
+{
+    struct listing_slot *slot = arg;
+    struct listing_list *ll = slot->ll;
+    size_t i = slot->i, k;
+    bool is_missing = true;
+    cJSON *o;
+
+    free(slot);
+    if (reply == NULL) {
+        ll->is_failed = true;
+        ll->fail_err = err;
+    } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != LISTING_NFIELDS) {
+        ll->is_failed = true;
+        ll->is_redis_error = true;
+    } else {
+        for (k = 0; k < LISTING_NFIELDS; k++)
+            if (reply->element[k]->type == REDIS_REPLY_STRING)
+                is_missing = false;
+        if (!is_missing && (o = cJSON_CreateObject()) != NULL) {
+            for (k = 0; k < LISTING_NFIELDS; k++)
+                listing_add_field(o, listing_fields[k], reply->element[k]);
+            ll->summaries[i] = o;
+        }
+    }
+    if (--ll->pending == 0)
+        listing_list_round_done(ll);
+}
+
+/* The index page arrived: member, score, member, score ... */
+static void listing_list_range_done(const redisReply *reply, enum rasync_err err, void *arg)
+{
+    struct listing_list *ll = arg;
+    const struct api_config *cfg = ll->ar->api->cfg;
+    size_t n, i, k;
+
+    if (reply == NULL) {
+        errors_reply_redis(ll->ar, err);
+        listing_list_free(ll);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0) {
+        errors_reply(ll->ar, API_ERR_INTERNAL, "unexpected reply to ZREVRANGEBYSCORE");
+        listing_list_free(ll);
+        return;
+    }
+    n = reply->elements / 2;
+    if (n == 0) {
+        ll->is_exhausted = true;
+        listing_list_reply(ll);
+        return;
+    }
+    ll->ids = calloc(n, sizeof(*ll->ids));
+    ll->scores = calloc(n, sizeof(*ll->scores));
+    ll->summaries = calloc(n, sizeof(*ll->summaries));
+    if (ll->ids == NULL || ll->scores == NULL || ll->summaries == NULL) {
+        errors_reply(ll->ar, API_ERR_INTERNAL, "out of memory");
+        listing_list_free(ll);
+        return;
+    }
+    ll->n = n;
+    for (i = 0; i < n; i++) {
+        const redisReply *m = reply->element[2 * i], *s = reply->element[2 * i + 1];
+        if (m->type != REDIS_REPLY_STRING || s->type != REDIS_REPLY_STRING ||
+            (ll->ids[i] = strdup(m->str)) == NULL) {
+            errors_reply(ll->ar, API_ERR_INTERNAL, "unexpected entry in the recent index");
+            listing_list_free(ll);
+            return;
+        }
+        ll->scores[i] = strtoll(s->str, NULL, 10);
+    }
+    /* one HMGET per job, sent back to back: one round trip */
+    ll->pending = 1; /* held while sending, so no callback can finish the round */
+    for (i = 0; i < n; i++) {
+        char key[KEYS_MAX_LEN];
+        struct listing_slot *slot = malloc(sizeof(*slot));
+        struct rargv args;
+        int rc = -1;
+
+        if (slot == NULL || keys_job(key, sizeof(key), cfg->prefix, ll->ids[i]) < 0) {
+            free(slot);
+            ll->is_failed = true;
+            ll->is_redis_error = true;
+            break;
+        }
+        slot->ll = ll;
+        slot->i = i;
+        rargv_init(&args);
+        rargv_add(&args, "HMGET");
+        rargv_add(&args, key);
+        for (k = 0; k < LISTING_NFIELDS; k++)
+            rargv_add(&args, listing_fields[k]);
+        rc = rasync_command(ll->ar->api->rasync, &args, listing_list_hmget_done, slot);
+        rargv_free(&args);
+        if (rc < 0) {
+            free(slot);
+            ll->is_failed = true;
+            ll->fail_err = RASYNC_UNAVAILABLE;
+            break;
+        }
+        ll->pending++;
+    }
+    /* callbacks come later, never from inside rasync_command */
+    if (--ll->pending == 0)
+        listing_list_round_done(ll);
+}
+
+static void listing_list_next_round(struct listing_list *ll)
+{
+    struct rargv args;
+    long long want = ll->limit;
+    int rc;
+
+    /* when filtering, read larger pages: fewer round trips for sparse matches */
+    if ((ll->has_state || ll->has_pipeline) && want < 200)
+        want = 200;
+    ll->rounds++;
+    ll->want = want;
+    rargv_init(&args);
+    rargv_add(&args, "ZREVRANGEBYSCORE");
+    rargv_add(&args, ll->rkey);
+    if (ll->has_pos)
+        rargv_addll(&args, ll->pos_score);
+    else
+        rargv_add(&args, "+inf");
+    rargv_add(&args, "-inf");
+    rargv_add(&args, "WITHSCORES");
+    rargv_add(&args, "LIMIT");
+    rargv_addll(&args, ll->has_pos ? ll->pos_skip : 0);
+    rargv_addll(&args, want);
+    rc = rasync_command(ll->ar->api->rasync, &args, listing_list_range_done, ll);
+    rargv_free(&args);
+    if (rc < 0) {
+        errors_reply_redis(ll->ar, RASYNC_UNAVAILABLE);
+        listing_list_free(ll);
+    }
+}
+
+void listing_jobs(struct api_req *ar)
+{
+    static const char *const names[] = {"state", "pipeline", "limit", "cursor", NULL};
+    const char *state = evhttp_find_header(&ar->query, "state");
+    const char *pipeline = evhttp_find_header(&ar->query, "pipeline");
+    const char *limit = evhttp_find_header(&ar->query, "limit");
+    const char *cursor = evhttp_find_header(&ar->query, "cursor");
+    struct listing_list *ll;
+    long long sc, sk;
+    char cbuf[LISTING_CURSOR_LEN], *dash;
+
+    if (listing_check_params(ar, names) < 0)
+        return;
+    ll = calloc(1, sizeof(*ll));
+    if (ll == NULL || (ll->jobs = cJSON_CreateArray()) == NULL) {
+        free(ll);
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory");
+        return;
+    }
+    ll->ar = ar;
+    ll->limit = LISTING_LIMIT_DEFAULT;
+    if (keys_recent(ll->rkey, sizeof(ll->rkey), ar->api->cfg->prefix) < 0) {
+        errors_reply(ar, API_ERR_INTERNAL, "key name too long");
+        goto fail;
+    }
+    if (state != NULL) {
+        if (job_state_parse(state, &ll->state) < 0) {
+            errors_reply(ar, API_ERR_INVALID_REQUEST,
+                         "parameter 'state' must be queued, running, succeeded, failed or "
+                         "canceled");
+            goto fail;
+        }
+        ll->has_state = true;
+    }
+    if (pipeline != NULL) {
+        if (!ids_is_valid(pipeline, strlen(pipeline), IDS_NAME_MAX_LEN)) {
+            errors_reply(ar, API_ERR_INVALID_REQUEST,
+                         "parameter 'pipeline' must be 1-%d characters of [A-Za-z0-9._:-]",
+                         IDS_NAME_MAX_LEN);
+            goto fail;
+        }
+        snprintf(ll->pipeline, sizeof(ll->pipeline), "%s", pipeline);
+        ll->has_pipeline = true;
+    }
+    if (limit != NULL && listing_parse_ll(limit, 1, LISTING_LIMIT_MAX, &ll->limit) < 0) {
+        errors_reply(ar, API_ERR_INVALID_REQUEST, "parameter 'limit' must be an integer 1-%d",
+                     LISTING_LIMIT_MAX);
+        goto fail;
+    }
+    if (cursor != NULL) {
+        snprintf(cbuf, sizeof(cbuf), "%s", cursor);
+        dash = strchr(cbuf, '-');
+        if (dash == NULL || strlen(cursor) >= sizeof(cbuf)) {
+            errors_reply(ar, API_ERR_INVALID_REQUEST, "parameter 'cursor' is not a valid cursor");
+            goto fail;
+        }
+        *dash = '\0';
+        if (listing_parse_ll(cbuf, 0, (long long)1 << 53, &sc) < 0 ||
+            listing_parse_ll(dash + 1, 1, 1000000000LL, &sk) < 0) {
+            errors_reply(ar, API_ERR_INVALID_REQUEST, "parameter 'cursor' is not a valid cursor");
+            goto fail;
+        }
+        ll->has_pos = true;
+        ll->pos_score = sc;
+        ll->pos_skip = sk;
+    }
+    listing_list_next_round(ll);
+    return;
+fail:
+    listing_list_free(ll);
+}
+
+/* ------------------------------------------------------------------------ */
+/* A batch of commands sent back to back (one round trip): each reply goes to
+ * on_reply with its index, then on_done once, after the last reply.        */
+
+struct listing_batch {
+    void *ctx;
+    void (*on_reply)(void *ctx, size_t i, const redisReply *r);
+    void (*on_done)(void *ctx, bool is_failed, enum rasync_err err); /* may free the batch */
+    size_t pending;
+    bool is_failed;
+    enum rasync_err err;
+};
+
+struct listing_batch_slot {
+    struct listing_batch *b;
+    size_t i;
+};
+
+static void listing_batch_end(struct listing_batch *b)
+{
+    if (--b->pending == 0)
+        b->on_done(b->ctx, b->is_failed, b->err);
+}
+
+static void listing_batch_cb(const redisReply *reply, enum rasync_err err, void *arg)
+{
+    struct listing_batch_slot *slot = arg;
+    struct listing_batch *b = slot->b;
+    size_t i = slot->i;
+
+    free(slot);
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        if (reply != NULL)
+            log_warnx("redis: %.*s", (int)reply->len, reply->str);
+        b->is_failed = true;
+        b->err = reply == NULL ? err : RASYNC_UNAVAILABLE;
+    } else if (!b->is_failed) {
+        b->on_reply(b->ctx, i, reply);
+    }
+    listing_batch_end(b);
+}
+
+/* Starts a batch: hold it open while sending. */
+static void listing_batch_begin(struct listing_batch *b)
+{
+    b->pending = 1;
+    b->is_failed = false;
+    b->err = RASYNC_OK;
+}
+
+/* Sends one command of the batch; its args are freed. A failure marks the
+ * batch failed (on_done reports it). */
+static void listing_batch_send(struct api *api, struct listing_batch *b, struct rargv *args,
+                               size_t i)
+{
+    struct listing_batch_slot *slot = b->is_failed ? NULL : malloc(sizeof(*slot));
+
+    if (slot != NULL) {
+        slot->b = b;
+        slot->i = i;
+        if (rasync_command(api->rasync, args, listing_batch_cb, slot) == 0)
+            b->pending++;
+        else
+            free(slot), slot = NULL;
+    }
+    if (slot == NULL) {
+        b->is_failed = true;
+        b->err = RASYNC_UNAVAILABLE;
+    }
+    rargv_free(args);
+}
+
+/* Builds a command from a NULL-terminated list of strings into args. */
+static void listing_args(struct rargv *args, const char *first, ...)
+{
+    va_list ap;
+    const char *s;
+
+    rargv_init(args);
+    va_start(ap, first);
+    for (s = first; s != NULL; s = va_arg(ap, const char *))
+        rargv_add(args, s);
+    va_end(ap);
+}
+
+/* ------------------------------------------------------------------------ */
+/* GET /v1/workers                                                           */
+
+static const char *const listing_worker_fields[] = {
+    "id", "host", "pid", "queue", "started_at", "heartbeat_at", "job", "jobs_done",
+};
+#define LISTING_NWFIELDS (sizeof(listing_worker_fields) / sizeof(listing_worker_fields[0]))
+
+/* The live workers: ids and lease expiries (ms), read by step 1 of both
+ * /v1/workers and /v1/stats. */
+struct listing_live {
+    size_t n;
+    char **ids;
+    long long *expiry;
+};
+
+static void listing_live_free(struct listing_live *lv)
+{
+    size_t i;
+
+    for (i = 0; i < lv->n; i++)
+        free(lv->ids[i]);
+    free(lv->ids);
+    free(lv->expiry);
+    memset(lv, 0, sizeof(*lv));
+}
+
+/* Copies a ZRANGEBYSCORE ... WITHSCORES reply. 0, or -1. */
+static int listing_live_read(struct listing_live *lv, const redisReply *r)
+{
+    size_t n, i;
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
+        return -1;
+    n = r->elements / 2;
+    lv->ids = calloc(n + 1, sizeof(*lv->ids));
+    lv->expiry = calloc(n + 1, sizeof(*lv->expiry));
+    if (lv->ids == NULL || lv->expiry == NULL)
+        return -1;
+    for (i = 0; i < n; i++) {
+        const redisReply *m = r->element[2 * i], *s = r->element[2 * i + 1];
+        if (m->type != REDIS_REPLY_STRING || s->type != REDIS_REPLY_STRING ||
+            (lv->ids[i] = strdup(m->str)) == NULL)
+            return -1;
+        lv->n = i + 1;
+        lv->expiry[i] = strtoll(s->str, NULL, 10);
+    }
+    return 0;
+}
+
+/* ZRANGEBYSCORE <p>:workers <now> +inf WITHSCORES into args. */
+static int listing_live_args(struct api *api, struct rargv *args)
+{
+    char key[KEYS_MAX_LEN];
+
+    if (keys_workers(key, sizeof(key), api->cfg->prefix) < 0)
+        return -1;
+    listing_args(args, "ZRANGEBYSCORE", key, (const char *)NULL);
+    rargv_addll(args, (long long)clock_now_ms());
+    rargv_add(args, "+inf");
+    rargv_add(args, "WITHSCORES");
+    return 0;
+}
+
+struct listing_workers {
+    struct api_req *ar;
+    struct listing_batch b;
+    struct listing_live live;
+    cJSON **items;
+};
+
+static void listing_workers_free(struct listing_workers *lw)
+{
+    size_t i;
+
+    for (i = 0; lw->items != NULL && i < lw->live.n; i++)
+        cJSON_Delete(lw->items[i]);
+    free(lw->items);
+    listing_live_free(&lw->live);
+    free(lw);
+}
+
+static void listing_workers_info(void *ctx, size_t i, const redisReply *r)
+{
+    struct listing_workers *lw = ctx;
+    char ts[CLOCK_RFC3339_LEN];
+    cJSON *o;
+    size_t k;
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != LISTING_NWFIELDS ||
+        (o = cJSON_CreateObject()) == NULL)
+        return;
+    for (k = 0; k < LISTING_NWFIELDS; k++) {
+        const char *f = listing_worker_fields[k];
+        const redisReply *v = r->element[k];
+        if (k == 0) {
+            cJSON_AddStringToObject(o, f, lw->live.ids[i]); /* the lease names it */
+        } else if (v->type != REDIS_REPLY_STRING || (strcmp(f, "job") == 0 && v->len == 0)) {
+            cJSON_AddNullToObject(o, f);
+        } else if (strcmp(f, "pid") == 0 || strcmp(f, "jobs_done") == 0) {
+            cJSON_AddNumberToObject(o, f, (double)strtoll(v->str, NULL, 10));
+        } else {
+            cJSON_AddStringToObject(o, f, v->str);
+        }
+    }
+    clock_format_rfc3339(lw->live.expiry[i], ts);
+    cJSON_AddStringToObject(o, "lease_expires_at", ts);
+    lw->items[i] = o;
+}
+
+static void listing_workers_done(void *ctx, bool is_failed, enum rasync_err err)
+{
+    struct listing_workers *lw = ctx;
+    struct api_req *ar = lw->ar;
+    cJSON *body, *arr;
+    size_t i;
+
+    if (is_failed) {
+        errors_reply_redis(ar, err);
+        listing_workers_free(lw);
+        return;
+    }
+    body = cJSON_CreateObject();
+    arr = cJSON_AddArrayToObject(body, "workers");
+    for (i = 0; arr != NULL && i < lw->live.n; i++) {
+        if (lw->items[i] != NULL)
+            cJSON_AddItemToArray(arr, lw->items[i]);
+        lw->items[i] = NULL;
+    }
+    if (arr != NULL)
+        cJSON_AddNumberToObject(body, "count", (double)cJSON_GetArraySize(arr));
+    evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
+    routes_reply_json(ar, 200, body);
+    cJSON_Delete(body);
+    listing_workers_free(lw);
+}
+
+static void listing_workers_live(const redisReply *reply, enum rasync_err err, void *arg)
+{
+    struct listing_workers *lw = arg;
+    const char *prefix = lw->ar->api->cfg->prefix;
+    size_t i, k;
+
+    if (reply == NULL) {
+        errors_reply_redis(lw->ar, err);
+        listing_workers_free(lw);
+        return;
+    }
+    if (listing_live_read(&lw->live, reply) < 0 ||
+        (lw->items = calloc(lw->live.n + 1, sizeof(*lw->items))) == NULL) {
+        errors_reply(lw->ar, API_ERR_INTERNAL, "unexpected reply reading the workers");
+        listing_workers_free(lw);
+        return;
+    }
+    lw->b.ctx = lw;
+    lw->b.on_reply = listing_workers_info;
+    lw->b.on_done = listing_workers_done;
+    listing_batch_begin(&lw->b);
+    for (i = 0; i < lw->live.n; i++) {
+        char key[KEYS_MAX_LEN];
+        struct rargv args;
+        if (keys_worker(key, sizeof(key), prefix, lw->live.ids[i]) < 0)
+            continue;
+        listing_args(&args, "HMGET", key, (const char *)NULL);
+        for (k = 0; k < LISTING_NWFIELDS; k++)
+            rargv_add(&args, listing_worker_fields[k]);
+        listing_batch_send(lw->ar->api, &lw->b, &args, i);
+    }
+    listing_batch_end(&lw->b);
+}
+
+void listing_workers(struct api_req *ar)
+{
+    static const char *const names[] = {NULL};
+    struct listing_workers *lw;
+    struct rargv args;
+
+    if (listing_check_params(ar, names) < 0)
+        return;
+    lw = calloc(1, sizeof(*lw));
+    if (lw == NULL) {
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory");
+        return;
+    }
+    lw->ar = ar;
+    if (listing_live_args(ar->api, &args) < 0) {
+        errors_reply(ar, API_ERR_INTERNAL, "key name too long");
+        listing_workers_free(lw);
+        return;
+    }
+    if (rasync_command(ar->api->rasync, &args, listing_workers_live, lw) < 0) {
+        errors_reply_redis(ar, RASYNC_UNAVAILABLE);
+        listing_workers_free(lw);
+    }
+    rargv_free(&args);
+}
+
+/* ------------------------------------------------------------------------ */
+/* GET /v1/stats: round 1 reads the live workers and the states and queues of
+ * the indexed jobs (one SORT ... GET); round 2 the length of every queue seen
+ * (the pipelines', the workers', the indexed jobs') and the workers' info.  */
+
+#define LISTING_NSTATES 5
+
+struct listing_queue {
+    char name[IDS_NAME_MAX_LEN + 1];
+    long long queued, delayed, running, workers;
+};
+
+struct listing_stats {
+    struct api_req *ar;
+    struct listing_batch b;
+    struct listing_live live;
+    bool has_live;
+    struct listing_queue *queues;
+    size_t nqueues, capqueues;
+    long long by_state[LISTING_NSTATES], indexed, expired;
+    bool is_bad_reply;
+};
+
+static void listing_stats_free(struct listing_stats *ls)
+{
+    listing_live_free(&ls->live);
+    free(ls->queues);
+    free(ls);
+}
+
+/* The index of queue name in ls->queues, added when new; -1 when it is not a
+ * valid name or memory ran out. */
+static long listing_stats_queue(struct listing_stats *ls, const char *name, size_t len)
+{
+    size_t i;
+
+    if (!ids_is_valid(name, len, IDS_NAME_MAX_LEN))
+        return -1;
+    for (i = 0; i < ls->nqueues; i++)
+        if (strlen(ls->queues[i].name) == len && memcmp(ls->queues[i].name, name, len) == 0)
+            return (long)i;
+    if (ls->nqueues == ls->capqueues) {
+        size_t cap = ls->capqueues ? 2 * ls->capqueues : 16;
+        struct listing_queue *q = realloc(ls->queues, cap * sizeof(*q));
+        if (q == NULL)
+            return -1;
+        ls->queues = q;
+        ls->capqueues = cap;
+    }
+    memset(&ls->queues[ls->nqueues], 0, sizeof(ls->queues[0]));
+    memcpy(ls->queues[ls->nqueues].name, name, len);
+    return (long)ls->nqueues++;
+}
+
+static void listing_stats_reply1(void *ctx, size_t i, const redisReply *r)
+{
+    struct listing_stats *ls = ctx;
+    size_t k;
+    enum job_state st;
+
+    if (i == 0) {
+        if (listing_live_read(&ls->live, r) < 0)
+            ls->is_bad_reply = true;
+        return;
+    }
+    /* SORT ... GET state GET queue: state, queue, state, queue ... */
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
+        ls->is_bad_reply = true;
+        return;
+    }
+    ls->indexed = (long long)(r->elements / 2);
+    for (k = 0; k + 1 < r->elements; k += 2) {
+        const redisReply *s = r->element[k], *q = r->element[k + 1];
+        if (s->type != REDIS_REPLY_STRING || job_state_parse(s->str, &st) < 0) {
+            ls->expired++;
+            continue;
+        }
+        if ((int)st >= 0 && (int)st < LISTING_NSTATES)
+            ls->by_state[st]++;
+        if (q->type == REDIS_REPLY_STRING)
+            listing_stats_queue(ls, q->str, q->len);
+    }
+}
+
+static void listing_stats_reply2(void *ctx, size_t i, const redisReply *r)
+{
+    struct listing_stats *ls = ctx;
+    long w;
+
+    if (i < 2 * ls->nqueues) {
+        if (r->type != REDIS_REPLY_INTEGER)
+            return;
+        if (i % 2 == 0)
+            ls->queues[i / 2].queued = r->integer;
+        else
+            ls->queues[i / 2].delayed = r->integer;
+        return;
+    }
+    /* HMGET worker queue job */
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    w = listing_stats_queue(ls, r->element[0]->str, r->element[0]->len);
+    if (w < 0)
+        return;
+    ls->queues[w].workers++;
+    if (r->element[1]->type == REDIS_REPLY_STRING && r->element[1]->len > 0)
+        ls->queues[w].running++;
+}
+
+static void listing_stats_done2(void *ctx, bool is_failed, enum rasync_err err)
+{
+    struct listing_stats *ls = ctx;
+    struct api_req *ar = ls->ar;
+    cJSON *body, *queues, *recent, *states;
+    size_t i;
+
+    if (is_failed) {
+        errors_reply_redis(ar, err);
+        listing_stats_free(ls);
+        return;
+    }
+    body = cJSON_CreateObject();
+    queues = cJSON_AddObjectToObject(body, "queues");
+    for (i = 0; queues != NULL && i < ls->nqueues; i++) {
+        const struct listing_queue *q = &ls->queues[i];
+        cJSON *o = cJSON_AddObjectToObject(queues, q->name);
+        cJSON_AddNumberToObject(o, "queued", (double)q->queued);
+        cJSON_AddNumberToObject(o, "delayed", (double)q->delayed);
+        cJSON_AddNumberToObject(o, "running", (double)q->running);
+        cJSON_AddNumberToObject(o, "workers", (double)q->workers);
+    }
+    cJSON_AddNumberToObject(body, "workers_alive", (double)ls->live.n);
+    recent = cJSON_AddObjectToObject(body, "recent_jobs");
+    cJSON_AddNumberToObject(recent, "window", KEYS_RECENT_MAX);
+    cJSON_AddNumberToObject(recent, "indexed", (double)ls->indexed);
+    cJSON_AddNumberToObject(recent, "expired", (double)ls->expired);
+    states = cJSON_AddObjectToObject(recent, "by_state");
+    for (i = 0; i < LISTING_NSTATES; i++)
+        cJSON_AddNumberToObject(states, job_state_name((enum job_state)i), (double)ls->by_state[i]);
+    evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
+    routes_reply_json(ar, 200, body); /* a NULL part (out of memory) makes a 500 */
+    cJSON_Delete(body);
+    listing_stats_free(ls);
+}
+
+static void listing_stats_done1(void *ctx, bool is_failed, enum rasync_err err)
+{
+    struct listing_stats *ls = ctx;
+    struct api *api = ls->ar->api;
+    const char *prefix = api->cfg->prefix;
+    char key[KEYS_MAX_LEN];
+    struct rargv args;
+    size_t i, nq;
+
+    if (is_failed || ls->is_bad_reply) {
+        if (is_failed)
+            errors_reply_redis(ls->ar, err);
+        else
+            errors_reply(ls->ar, API_ERR_INTERNAL, "unexpected reply reading the stats");
+        listing_stats_free(ls);
+        return;
+    }
+    /* the workers' queues are added by reply2, after the queues' lengths */
+    nq = ls->nqueues;
+    ls->b.on_reply = listing_stats_reply2;
+    ls->b.on_done = listing_stats_done2;
+    listing_batch_begin(&ls->b);
+    for (i = 0; i < nq; i++) {
+        if (keys_queue(key, sizeof(key), prefix, ls->queues[i].name) < 0)
+            continue;
+        listing_args(&args, "LLEN", key, (const char *)NULL);
+        listing_batch_send(api, &ls->b, &args, 2 * i);
+        if (keys_delayed(key, sizeof(key), prefix, ls->queues[i].name) < 0)
+            continue;
+        listing_args(&args, "ZCARD", key, (const char *)NULL);
+        listing_batch_send(api, &ls->b, &args, 2 * i + 1);
+    }
+    for (i = 0; i < ls->live.n; i++) {
+        if (keys_worker(key, sizeof(key), prefix, ls->live.ids[i]) < 0)
+            continue;
+        listing_args(&args, "HMGET", key, "queue", "job", (const char *)NULL);
+        listing_batch_send(api, &ls->b, &args, 2 * nq + i);
+    }
+    listing_batch_end(&ls->b);
+}
+
+void listing_stats(struct api_req *ar)
+{
+    static const char *const names[] = {NULL};
+    const struct pipeline_set *ps = ar->api->pipelines;
+    const char *prefix = ar->api->cfg->prefix;
+    char rkey[KEYS_MAX_LEN], jpat[KEYS_MAX_LEN], spat[KEYS_MAX_LEN + 16], qpat[KEYS_MAX_LEN + 16];
+    struct listing_stats *ls;
+    struct rargv args;
+    size_t i;
+
+    if (listing_check_params(ar, names) < 0)
+        return;
+    ls = calloc(1, sizeof(*ls));
+    if (ls == NULL) {
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory");
+        return;
+    }
+    ls->ar = ar;
+    for (i = 0; ps != NULL && i < ps->n; i++)
+        listing_stats_queue(ls, ps->items[i].queue, strlen(ps->items[i].queue));
+    if (keys_recent(rkey, sizeof(rkey), prefix) < 0 ||
+        keys_job(jpat, sizeof(jpat), prefix, "*") < 0) {
+        errors_reply(ar, API_ERR_INTERNAL, "key name too long");
+        listing_stats_free(ls);
+        return;
+    }
+    snprintf(spat, sizeof(spat), "%s->%s", jpat, JOB_F_STATE);
+    snprintf(qpat, sizeof(qpat), "%s->%s", jpat, JOB_F_QUEUE);
+    ls->b.ctx = ls;
+    ls->b.on_reply = listing_stats_reply1;
+    ls->b.on_done = listing_stats_done1;
+    listing_batch_begin(&ls->b);
+    if (listing_live_args(ar->api, &args) == 0)
+        listing_batch_send(ar->api, &ls->b, &args, 0);
+    else
+        ls->is_bad_reply = true;
+    /* SORT BY nosort GET: the state and queue of every indexed job, one command */
+    listing_args(&args, "SORT", rkey, "BY", "nosort", "GET", spat, "GET", qpat, (const char *)NULL);
+    listing_batch_send(ar->api, &ls->b, &args, 1);
+    listing_batch_end(&ls->b);
+}

@@ -1,0 +1,898 @@
+/* sse: live job events. One dedicated Redis connection SUBSCRIBEs to
+ * <prefix>:events (the scripts PUBLISH a job's id on every change of its
+ * state, stage or progress) and is shared by every Server-Sent Events stream
+ * and every POST /v1/jobs?wait=S. Clients are kept per job id in a small hash
+ * table; a message re-reads its job with one HGETALL on the command
+ * connection (coalesced: one read in flight per job, one more if messages
+ * arrived meanwhile) and hands the status to that job's clients and to the
+ * /v1/events streams. Nothing here polls. */
+#include "api.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "clock.h"
+#include "job.h"
+#include "log.h"
+#include "rconn.h"
+
+#define SSE_BUCKETS        256
+#define SSE_BACKOFF_MAX_MS 1000
+#define SSE_CONNECT_MIN_MS 1000
+#define SSE_PING_S         15
+#define SSE_RESYNC_MS      1000              /* re-read every watched job after a failed read */
+#define SSE_MAX_OUTPUT     (4 * 1024 * 1024) /* a client this far behind is dropped */
+
+enum sse_kind { SSE_JOB, SSE_ALL, SSE_WAIT };
+
+struct sse_entry;
+
+/* One client: a stream (job or all jobs) or a held POST ?wait. */
+struct sse_client {
+    struct sse_client *prev, *next; /* in its entry's list, or in sse.all */
+    struct sse *hub;
+    struct sse_entry *e; /* NULL for SSE_ALL */
+    struct api_req *ar;
+    enum sse_kind kind;
+    bool is_started;     /* the stream's reply was started */
+    struct event *timer; /* SSE_WAIT: the deadline */
+    cJSON *body;         /* SSE_WAIT: the 202 body */
+};
+
+/* The clients of one job id, and its coalesced read. */
+struct sse_entry {
+    struct sse_entry *hnext;
+    struct sse *hub;
+    char id[IDS_MAX_LEN + 1];
+    struct sse_client *clients;
+    bool is_reading;
+    bool is_read_again; /* a message arrived while reading */
+    bool is_changed;    /* a message arrived since the last read started */
+    cJSON *last;        /* the last status read, or NULL */
+};
+
+struct sse {
+    struct api *api;
+    struct redis_url url;
+    char addr[NI_MAXHOST];
+    char channel[KEYS_MAX_LEN];
+    redisAsyncContext *ac;
+    bool is_subscribed;
+    bool is_stopped;
+    int attempt;
+    struct event *retry_ev; /* ac NULL: connect; else: connect deadline */
+    struct event *ping_ev;
+    struct event *resync_ev;
+    struct sse_entry *buckets[SSE_BUCKETS];
+    struct sse_client *all;
+    unsigned long long seq; /* the SSE id: counts events sent */
+};
+
+/* ---- the table ---- */
+
+static unsigned sse_hash(const char *id)
+{
+    unsigned h = 2166136261u;
+
+    for (; *id != '\0'; id++)
+        h = (h ^ (unsigned char)*id) * 16777619u;
+    return h % SSE_BUCKETS;
+}
+
+static struct sse_entry *sse_find(struct sse *s, const char *id)
+{
+    struct sse_entry *e;
+
+    for (e = s->buckets[sse_hash(id)]; e != NULL; e = e->hnext)
+        if (strcmp(e->id, id) == 0)
+            return e;
+    return NULL;
+}
+
+static struct sse_entry *sse_get(struct sse *s, const char *id)
+{
+    struct sse_entry *e = sse_find(s, id);
+    unsigned h;
+
+    if (e != NULL)
+        return e;
+    e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return NULL;
+    e->hub = s;
+    snprintf(e->id, sizeof(e->id), "%s", id);
+    h = sse_hash(id);
+    e->hnext = s->buckets[h];
+    s->buckets[h] = e;
+    return e;
+}
+
+/* Frees e when nothing needs it any more. */
+static void sse_entry_release(struct sse_entry *e)
+{
+    struct sse_entry **pp;
+
+    if (e->clients != NULL || e->is_reading || e->hub->is_stopped)
+        return; /* once stopped, sse_free frees every entry */
+    for (pp = &e->hub->buckets[sse_hash(e->id)]; *pp != NULL; pp = &(*pp)->hnext) {
+        if (*pp == e) {
+            *pp = e->hnext;
+            break;
+        }
+    }
+    cJSON_Delete(e->last);
+    free(e);
+}
+
+static void sse_link(struct sse_client **head, struct sse_client *c)
+{
+    c->prev = NULL;
+    c->next = *head;
+    if (*head != NULL)
+        (*head)->prev = c;
+    *head = c;
+}
+
+static void sse_unlink(struct sse_client **head, struct sse_client *c)
+{
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else if (*head == c)
+        *head = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+/* ---- ending requests ---- */
+
+/* The end of a request answered by hand (streams): like routes_reply_raw. */
+static void sse_req_done(struct api_req *ar, int status)
+{
+    struct api *api = ar->api;
+
+    log_info("GET %s %d %lldms", ar->log_path, status, (long long)(clock_mono_ms() - ar->start_ms));
+    evhttp_clear_headers(&ar->query);
+    free(ar);
+    api->inflight--;
+    if (api->is_draining && api->inflight == 0) {
+        struct timeval flush = {0, 50000};
+        event_base_loopexit(api->base, &flush);
+    }
+}
+
+/* Unlinks c from its list and frees it (not its request). */
+static void sse_client_free(struct sse_client *c)
+{
+    struct sse_entry *e = c->e;
+
+    if (e != NULL)
+        sse_unlink(&e->clients, c);
+    else
+        sse_unlink(&c->hub->all, c);
+    if (c->timer != NULL)
+        event_free(c->timer);
+    cJSON_Delete(c->body);
+    free(c);
+    if (e != NULL)
+        sse_entry_release(e);
+}
+
+static void sse_send(struct sse_client *c, const char *text, size_t len)
+{
+    struct evbuffer *b = evbuffer_new();
+
+    if (b == NULL)
+        return;
+    if (evbuffer_add(b, text, len) == 0)
+        evhttp_send_reply_chunk(c->ar->req, b);
+    evbuffer_free(b);
+}
+
+static void sse_send_event(struct sse_client *c, const char *event, const char *data)
+{
+    struct evbuffer *b = evbuffer_new();
+
+    if (b == NULL)
+        return;
+    if (evbuffer_add_printf(b, "event: %s\nid: %llu\ndata: %s\n\n", event, ++c->hub->seq, data) > 0)
+        evhttp_send_reply_chunk(c->ar->req, b);
+    evbuffer_free(b);
+}
+
+/* Ends a started stream normally, with last (an SSE block) sent first. */
+static void sse_stream_end(struct sse_client *c, const char *last)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(c->ar->req);
+    struct api_req *ar = c->ar;
+
+    if (evcon != NULL)
+        evhttp_connection_set_closecb(evcon, NULL, NULL);
+    if (last != NULL)
+        sse_send(c, last, strlen(last));
+    evhttp_send_reply_end(ar->req);
+    sse_client_free(c);
+    sse_req_done(ar, 200);
+}
+
+/* The client went away mid-stream: libevent detached the request. */
+static void sse_on_close(struct evhttp_connection *evcon, void *arg)
+{
+    struct sse_client *c = arg;
+    struct api_req *ar = c->ar;
+
+    evhttp_connection_set_closecb(evcon, NULL, NULL);
+    evhttp_send_reply_end(ar->req); /* frees the detached request */
+    sse_client_free(c);
+    sse_req_done(ar, 499);
+}
+
+/* True when the client reads too slowly: it is dropped. */
+static bool sse_is_slow(struct sse_client *c)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(c->ar->req);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+
+    return bev != NULL && evbuffer_get_length(bufferevent_get_output(bev)) > SSE_MAX_OUTPUT;
+}
+
+static int sse_stream_start(struct sse_client *c)
+{
+    struct evhttp_request *req = c->ar->req;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+
+    if (evcon == NULL)
+        return -1;
+    evhttp_add_header(h, "Content-Type", "text/event-stream");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    evhttp_add_header(h, "X-Accel-Buffering", "no");
+    evhttp_send_reply_start(req, 200, "OK");
+    evhttp_connection_set_closecb(evcon, sse_on_close, c);
+    c->is_started = true;
+    return 0;
+}
+
+/* Answers a ?wait request: 200 with the status when final, else 202 with
+ * the submit body plus the last status known. */
+static void sse_wait_reply(struct sse_client *c, const cJSON *status, bool is_final)
+{
+    struct api_req *ar = c->ar;
+    cJSON *body = c->body, *st;
+
+    /* status may be c->e->last: reply before c (maybe e with it) is freed */
+    c->body = NULL;
+    if (is_final) {
+        routes_reply_json(ar, 200, status);
+    } else {
+        if (body != NULL && status != NULL) {
+            st = cJSON_GetObjectItemCaseSensitive(status, "state");
+            if (cJSON_IsString(st))
+                cJSON_ReplaceItemInObjectCaseSensitive(body, "state",
+                                                       cJSON_CreateString(st->valuestring));
+            cJSON_AddItemToObject(body, "status", cJSON_Duplicate(status, true));
+        }
+        routes_reply_json(ar, 202, body);
+    }
+    cJSON_Delete(body);
+    sse_client_free(c);
+}
+
+/* ---- reading a job ---- */
+
+static void sse_read(struct sse_entry *e);
+
+static void sse_schedule_resync(struct sse *s)
+{
+    struct timeval tv = {SSE_RESYNC_MS / 1000, (SSE_RESYNC_MS % 1000) * 1000};
+
+    if (!s->is_stopped && !evtimer_pending(s->resync_ev, NULL))
+        evtimer_add(s->resync_ev, &tv);
+}
+
+/* Builds the status from an HGETALL reply: NULL with *is_missing when the
+ * hash is empty, NULL alone on a bad reply or out of memory. */
+static cJSON *sse_status_from(const redisReply *reply, bool *is_missing)
+{
+    const char **fv;
+    size_t *lens, i;
+    struct job_hash h;
+    cJSON *st = NULL;
+
+    *is_missing = false;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0)
+        return NULL;
+    if (reply->elements == 0) {
+        *is_missing = true;
+        return NULL;
+    }
+    fv = malloc(reply->elements * sizeof(*fv));
+    lens = malloc(reply->elements * sizeof(*lens));
+    if (fv != NULL && lens != NULL) {
+        for (i = 0; i < reply->elements; i++) {
+            if (reply->element[i]->type != REDIS_REPLY_STRING)
+                break;
+            fv[i] = reply->element[i]->str;
+            lens[i] = reply->element[i]->len;
+        }
+        if (i == reply->elements) {
+            h.fv = fv;
+            h.lens = lens;
+            h.n = reply->elements;
+            st = job_status_json(&h);
+        }
+    }
+    free(fv);
+    free(lens);
+    return st;
+}
+
+static bool sse_is_final(const cJSON *status)
+{
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(status, "state");
+    enum job_state js;
+
+    return cJSON_IsString(st) && job_state_parse(st->valuestring, &js) == 0 &&
+           job_state_is_final(js);
+}
+
+static void sse_deliver(struct sse_entry *e, const cJSON *status, bool is_missing, bool is_changed)
+{
+    struct sse *s = e->hub;
+    struct sse_client *c, *next;
+    char *text = status ? cJSON_PrintUnformatted(status) : NULL;
+    bool is_final = status != NULL && sse_is_final(status);
+    char end[IDS_MAX_LEN + 64];
+
+    if (status != NULL && text == NULL)
+        return; /* out of memory: the next change tries again */
+    for (c = e->clients; c != NULL; c = next) {
+        next = c->next;
+        if (c->kind == SSE_WAIT) {
+            if (is_missing || is_final)
+                sse_wait_reply(c, status, is_final);
+            continue;
+        }
+        if (!c->is_started) {
+            if (is_missing) {
+                struct api_req *ar = c->ar;
+                sse_client_free(c);
+                errors_reply(ar, API_ERR_NOT_FOUND, "job %s not found or expired", e->id);
+                continue;
+            }
+            if (sse_stream_start(c) < 0) {
+                struct api_req *ar = c->ar;
+                sse_client_free(c);
+                errors_reply(ar, API_ERR_INTERNAL, "connection lost");
+                continue;
+            }
+        } else if (sse_is_slow(c)) {
+            log_job(LOG_LEVEL_WARN, e->id, "events: dropping a client that reads too slowly");
+            sse_stream_end(c, NULL);
+            continue;
+        }
+        if (is_missing) {
+            snprintf(end, sizeof(end), "event: end\ndata: {\"id\":\"%s\",\"state\":null}\n\n",
+                     e->id);
+            sse_stream_end(c, end);
+            continue;
+        }
+        sse_send_event(c, "status", text);
+        if (is_final) {
+            snprintf(end, sizeof(end), "event: end\ndata: {\"id\":\"%s\"}\n\n", e->id);
+            sse_stream_end(c, end);
+        }
+    }
+    if (text != NULL && is_changed) {
+        for (c = s->all; c != NULL; c = next) {
+            next = c->next;
+            if (sse_is_slow(c))
+                sse_stream_end(c, NULL);
+            else
+                sse_send_event(c, "status", text);
+        }
+    }
+    cJSON_free(text);
+}
+
+static void sse_read_done(const redisReply *reply, enum rasync_err err, void *arg)
+{
+    struct sse_entry *e = arg;
+    struct sse *s = e->hub;
+    bool is_missing = false, is_changed = e->is_changed;
+    cJSON *status;
+
+    (void)err;
+    e->is_changed = false; /* e->is_reading stays set: delivering must not free e */
+    status = s->is_stopped ? NULL : sse_status_from(reply, &is_missing);
+    if (s->is_stopped) {
+        /* shutting down: every client was answered already */
+    } else if (status == NULL && !is_missing) {
+        sse_schedule_resync(s); /* Redis trouble: try again soon */
+    } else {
+        if (status != NULL) {
+            cJSON_Delete(e->last);
+            e->last = cJSON_Duplicate(status, true);
+        }
+        sse_deliver(e, status, is_missing, is_changed);
+    }
+    cJSON_Delete(status);
+    e->is_reading = false;
+    if (e->is_read_again && !s->is_stopped && (e->clients != NULL || s->all != NULL)) {
+        e->is_read_again = false;
+        sse_read(e);
+        return;
+    }
+    e->is_read_again = false;
+    sse_entry_release(e);
+}
+
+/* Reads e's job, or asks for one more read when one is in flight. */
+static void sse_read(struct sse_entry *e)
+{
+    struct sse *s = e->hub;
+    char key[KEYS_MAX_LEN];
+    struct rargv args;
+
+    if (e->is_reading) {
+        e->is_read_again = true;
+        return;
+    }
+    if (keys_job(key, sizeof(key), s->api->cfg->prefix, e->id) < 0)
+        return;
+    rargv_init(&args);
+    rargv_add(&args, "HGETALL");
+    rargv_add(&args, key);
+    if (rasync_command(s->api->rasync, &args, sse_read_done, e) == 0)
+        e->is_reading = true;
+    else
+        sse_schedule_resync(s);
+    rargv_free(&args);
+}
+
+/* Reads every job someone watches (after a reconnect or a failed read). */
+static void sse_resync(struct sse *s)
+{
+    struct sse_entry *e;
+    size_t i;
+
+    for (i = 0; i < SSE_BUCKETS; i++)
+        for (e = s->buckets[i]; e != NULL; e = e->hnext)
+            if (e->clients != NULL)
+                sse_read(e);
+}
+
+static void sse_on_resync(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sse_resync(arg);
+}
+
+static void sse_on_ping(evutil_socket_t fd, short what, void *arg)
+{
+    struct sse *s = arg;
+    struct sse_client *c, *next;
+    struct sse_entry *e, *enext;
+    size_t i;
+
+    (void)fd;
+    (void)what;
+    for (c = s->all; c != NULL; c = next) {
+        next = c->next;
+        sse_send(c, ": ping\n\n", 8);
+    }
+    for (i = 0; i < SSE_BUCKETS; i++) {
+        for (e = s->buckets[i]; e != NULL; e = enext) {
+            enext = e->hnext;
+            for (c = e->clients; c != NULL; c = c->next)
+                if (c->is_started)
+                    sse_send(c, ": ping\n\n", 8);
+        }
+    }
+}
+
+/* ---- the subscriber connection ---- */
+
+static void sse_connect(struct sse *s);
+
+static void sse_schedule(struct sse *s, int delay_ms)
+{
+    struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
+
+    evtimer_add(s->retry_ev, &tv);
+}
+
+static void sse_schedule_reconnect(struct sse *s)
+{
+    if (s->is_stopped)
+        return;
+    if (s->attempt < 1000000)
+        s->attempt++;
+    sse_schedule(s, rconn_backoff_ms(s->attempt, SSE_BACKOFF_MAX_MS));
+}
+
+static void sse_on_connect(const redisAsyncContext *c, int status)
+{
+    struct sse *s = c->data;
+
+    if (s == NULL || c != s->ac || status == REDIS_OK)
+        return;
+    if (s->attempt == 0)
+        log_warnx("events: cannot connect to redis: %s", c->errstr);
+    s->ac = NULL; /* hiredis frees it after we return */
+    s->is_subscribed = false;
+    sse_schedule_reconnect(s);
+}
+
+static void sse_on_disconnect(const redisAsyncContext *c, int status)
+{
+    struct sse *s = c->data;
+
+    if (s == NULL || c != s->ac)
+        return;
+    if (s->is_subscribed)
+        log_warnx("events: redis subscription lost: %s", status == REDIS_OK ? "closed" : c->errstr);
+    s->ac = NULL;
+    s->is_subscribed = false;
+    sse_schedule_reconnect(s);
+}
+
+static void sse_on_setup(redisAsyncContext *c, void *r, void *privdata)
+{
+    struct sse *s = privdata;
+    redisReply *reply = r;
+
+    if (c != s->ac || reply == NULL || reply->type != REDIS_REPLY_ERROR)
+        return;
+    log_warnx("events: setup of the redis subscription failed: %.*s", (int)reply->len, reply->str);
+    redisAsyncDisconnect(c);
+}
+
+/* Every reply on the subscribed connection: the SUBSCRIBE confirmation, then
+ * one "message" per PUBLISH. */
+static void sse_on_message(redisAsyncContext *c, void *r, void *privdata)
+{
+    struct sse *s = privdata;
+    redisReply *reply = r, *kind, *payload;
+    struct sse_entry *e;
+    char id[IDS_MAX_LEN + 1];
+
+    if (c != s->ac || reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
+        return;
+    kind = reply->element[0];
+    payload = reply->element[2];
+    if (kind->type != REDIS_REPLY_STRING)
+        return;
+    if (strcmp(kind->str, "subscribe") == 0) {
+        evtimer_del(s->retry_ev);
+        s->is_subscribed = true;
+        s->attempt = 0;
+        log_info("events: subscribed to %s", s->channel);
+        sse_resync(s); /* changes may have been missed while unsubscribed */
+        return;
+    }
+    if (strcmp(kind->str, "message") != 0 || payload->type != REDIS_REPLY_STRING ||
+        !ids_is_valid(payload->str, payload->len, IDS_MAX_LEN))
+        return;
+    memcpy(id, payload->str, payload->len);
+    id[payload->len] = '\0';
+    e = s->all != NULL ? sse_get(s, id) : sse_find(s, id);
+    if (e == NULL)
+        return; /* nobody listens: cheap */
+    e->is_changed = true;
+    sse_read(e);
+    sse_entry_release(e); /* when the read could not be sent and nobody waits */
+}
+
+static void sse_connect(struct sse *s)
+{
+    redisAsyncContext *ac;
+    char db[16];
+    int ok = 1, deadline;
+
+    if (s->url.kind == REDIS_URL_UNIX)
+        ac = redisAsyncConnectUnix(s->url.path);
+    else
+        ac = redisAsyncConnect(s->addr, s->url.port);
+    if (ac == NULL || ac->err) {
+        if (ac != NULL)
+            redisAsyncFree(ac);
+        sse_schedule_reconnect(s);
+        return;
+    }
+    ac->data = s;
+    if (redisLibeventAttach(ac, s->api->base) != REDIS_OK) {
+        redisAsyncFree(ac);
+        sse_schedule_reconnect(s);
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, sse_on_connect);
+    redisAsyncSetDisconnectCallback(ac, sse_on_disconnect);
+    s->ac = ac;
+    s->is_subscribed = false;
+    if (s->url.password[0] != '\0') {
+        if (s->url.user[0] != '\0')
+            ok = redisAsyncCommandArgv(ac, sse_on_setup, s, 3,
+                                       (const char *[]){"AUTH", s->url.user, s->url.password},
+                                       NULL) == REDIS_OK;
+        else
+            ok = redisAsyncCommandArgv(ac, sse_on_setup, s, 2,
+                                       (const char *[]){"AUTH", s->url.password}, NULL) == REDIS_OK;
+    }
+    if (ok && s->url.db != 0) {
+        snprintf(db, sizeof(db), "%d", s->url.db);
+        ok = redisAsyncCommandArgv(ac, sse_on_setup, s, 2, (const char *[]){"SELECT", db}, NULL) ==
+             REDIS_OK;
+    }
+    if (ok)
+        ok = redisAsyncCommandArgv(ac, sse_on_message, s, 2,
+                                   (const char *[]){"SUBSCRIBE", s->channel}, NULL) == REDIS_OK;
+    if (!ok) {
+        s->ac = NULL;
+        redisAsyncFree(ac);
+        sse_schedule_reconnect(s);
+        return;
+    }
+    deadline = s->api->cfg->redis_timeout_ms > SSE_CONNECT_MIN_MS ? s->api->cfg->redis_timeout_ms
+                                                                  : SSE_CONNECT_MIN_MS;
+    sse_schedule(s, deadline);
+}
+
+static void sse_on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    struct sse *s = arg;
+    redisAsyncContext *ac = s->ac;
+
+    (void)fd;
+    (void)what;
+    if (ac == NULL) {
+        sse_connect(s);
+        return;
+    }
+    if (s->is_subscribed)
+        return;
+    log_warnx("events: redis did not confirm the subscription in time, reconnecting");
+    s->ac = NULL;
+    redisAsyncFree(ac); /* outside hiredis callbacks: its callbacks see ac != s->ac */
+    sse_schedule_reconnect(s);
+}
+
+static int sse_resolve(struct sse *s, struct sq_err *err)
+{
+    struct addrinfo hints, *res = NULL, *ai, *pick;
+    int rc;
+
+    if (s->url.kind == REDIS_URL_UNIX)
+        return 0;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    rc = getaddrinfo(s->url.host, NULL, &hints, &res);
+    if (rc != 0 || res == NULL) {
+        err_set(err, "cannot resolve redis host '%s': %s", s->url.host,
+                rc != 0 ? gai_strerror(rc) : "no address");
+        return -1;
+    }
+    pick = res;
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET) {
+            pick = ai;
+            break;
+        }
+    }
+    rc = getnameinfo(pick->ai_addr, pick->ai_addrlen, s->addr, sizeof(s->addr), NULL, 0,
+                     NI_NUMERICHOST);
+    freeaddrinfo(res);
+    if (rc != 0) {
+        err_set(err, "cannot resolve redis host '%s': %s", s->url.host, gai_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- public ---- */
+
+struct sse *sse_new(struct api *api, const struct redis_url *url, struct sq_err *err)
+{
+    struct sse *s = calloc(1, sizeof(*s));
+    struct timeval ping = {SSE_PING_S, 0};
+
+    if (s == NULL) {
+        err_set(err, "out of memory");
+        return NULL;
+    }
+    s->api = api;
+    s->url = *url;
+    if (keys_events(s->channel, sizeof(s->channel), api->cfg->prefix) < 0) {
+        err_set(err, "events channel name too long");
+        free(s);
+        return NULL;
+    }
+    if (sse_resolve(s, err) < 0) {
+        free(s);
+        return NULL;
+    }
+    s->retry_ev = evtimer_new(api->base, sse_on_retry, s);
+    s->resync_ev = evtimer_new(api->base, sse_on_resync, s);
+    s->ping_ev = event_new(api->base, -1, EV_PERSIST, sse_on_ping, s);
+    if (s->retry_ev == NULL || s->resync_ev == NULL || s->ping_ev == NULL ||
+        event_add(s->ping_ev, &ping) < 0) {
+        err_set(err, "out of memory");
+        sse_free(s);
+        return NULL;
+    }
+    sse_connect(s);
+    return s;
+}
+
+void sse_stop(struct sse *s)
+{
+    struct sse_client *c;
+    struct sse_entry *e, *enext;
+    size_t i;
+
+    if (s == NULL || s->is_stopped)
+        return;
+    s->is_stopped = true;
+    evtimer_del(s->retry_ev);
+    evtimer_del(s->resync_ev);
+    event_del(s->ping_ev);
+    while ((c = s->all) != NULL)
+        sse_stream_end(c, "event: end\ndata: {\"reason\":\"shutdown\"}\n\n");
+    for (i = 0; i < SSE_BUCKETS; i++) {
+        for (e = s->buckets[i]; e != NULL; e = enext) {
+            enext = e->hnext;
+            while ((c = e->clients) != NULL) {
+                struct api_req *ar = c->ar;
+
+                if (c->kind == SSE_WAIT) {
+                    sse_wait_reply(c, e->last, false);
+                } else if (c->is_started) {
+                    sse_stream_end(c, "event: end\ndata: {\"reason\":\"shutdown\"}\n\n");
+                } else {
+                    sse_client_free(c);
+                    errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "the API is shutting down");
+                }
+            }
+        }
+    }
+}
+
+void sse_free(struct sse *s)
+{
+    struct sse_entry *e, *enext;
+    redisAsyncContext *ac;
+    size_t i;
+
+    if (s == NULL)
+        return;
+    sse_stop(s);
+    ac = s->ac;
+    s->ac = NULL;
+    if (ac != NULL)
+        redisAsyncFree(ac);
+    for (i = 0; i < SSE_BUCKETS; i++) {
+        for (e = s->buckets[i]; e != NULL; e = enext) {
+            enext = e->hnext;
+            cJSON_Delete(e->last);
+            free(e);
+        }
+    }
+    if (s->retry_ev != NULL)
+        event_free(s->retry_ev);
+    if (s->resync_ev != NULL)
+        event_free(s->resync_ev);
+    if (s->ping_ev != NULL)
+        event_free(s->ping_ev);
+    free(s);
+}
+
+static struct sse_client *sse_client_new(struct api_req *ar, enum sse_kind kind)
+{
+    struct sse_client *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    c->hub = ar->api->sse;
+    c->ar = ar;
+    c->kind = kind;
+    return c;
+}
+
+/* Adds c to the clients of ar->id and reads the job: the first status (or
+ * the 404) comes from that read, so no change published after this is lost. */
+static int sse_watch(struct sse_client *c)
+{
+    struct sse_entry *e = sse_get(c->hub, c->ar->id);
+
+    if (e == NULL)
+        return -1;
+    c->e = e;
+    sse_link(&e->clients, c);
+    sse_read(e);
+    return 0;
+}
+
+void sse_job_events(struct api_req *ar)
+{
+    struct sse_client *c;
+
+    if (ar->method == EVHTTP_REQ_HEAD) {
+        jobs_get(ar);
+        return;
+    }
+    if (ar->api->sse == NULL || ar->api->sse->is_stopped || !rasync_is_ready(ar->api->rasync)) {
+        errors_reply_redis(ar, RASYNC_UNAVAILABLE);
+        return;
+    }
+    c = sse_client_new(ar, SSE_JOB);
+    if (c == NULL || sse_watch(c) < 0) {
+        free(c);
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory");
+    }
+}
+
+void sse_all_events(struct api_req *ar)
+{
+    struct sse_client *c;
+
+    if (ar->method == EVHTTP_REQ_HEAD) {
+        routes_reply_raw(ar, 200, "{}", 2);
+        return;
+    }
+    if (ar->api->sse == NULL || ar->api->sse->is_stopped) {
+        errors_reply_redis(ar, RASYNC_UNAVAILABLE);
+        return;
+    }
+    c = sse_client_new(ar, SSE_ALL);
+    if (c == NULL) {
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory");
+        return;
+    }
+    sse_link(&c->hub->all, c);
+    if (sse_stream_start(c) < 0) {
+        sse_unlink(&c->hub->all, c);
+        free(c);
+        errors_reply(ar, API_ERR_INTERNAL, "connection lost");
+        return;
+    }
+    sse_send(c, ": connected\n\n", 13);
+}
+
+static void sse_on_wait_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct sse_client *c = arg;
+
+    (void)fd;
+    (void)what;
+    sse_wait_reply(c, c->e->last, false);
+}
+
+void sse_wait(struct api_req *ar, int wait_s, cJSON *body)
+{
+    struct sse_client *c = NULL;
+    struct timeval tv = {wait_s, 0};
+
+    if (ar->api->sse != NULL && !ar->api->sse->is_stopped)
+        c = sse_client_new(ar, SSE_WAIT);
+    if (c != NULL)
+        c->timer = evtimer_new(ar->api->base, sse_on_wait_timeout, c);
+    if (c == NULL || c->timer == NULL || sse_watch(c) < 0) {
+        if (c != NULL && c->timer != NULL)
+            event_free(c->timer);
+        free(c);
+        routes_reply_json(ar, 202, body); /* cannot wait: answer as without ?wait */
+        cJSON_Delete(body);
+        return;
+    }
+    c->body = body;
+    evtimer_add(c->timer, &tv);
+}

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# test_listing: the overview routes — GET /v1/jobs (recent jobs, newest first,
+# filters, cursor paging), GET /v1/stats and GET /v1/workers — and the bound
+# of the recent index.
+source "$(dirname "$0")/lib.sh"
+export STAGEQ_PREFIX=tl
+flush_prefix tl
+flush_prefix tlb
+start_api api
+
+# --- jobs: 4 echo, 2 demo that succeed, 1 demo that fails --------------------
+ids=()
+for i in 1 2 3 4; do
+  post_json /v1/jobs "{\"pipeline\":\"echo\",\"id\":\"echo-$i\",\"input\":{\"n\":$i}}"
+  ids+=("echo-$i")
+done
+for i in 1 2; do
+  post_json /v1/jobs "{\"pipeline\":\"demo\",\"id\":\"demo-$i\",\"input\":{\"size\":1000,\"rounds\":1,\"seed\":$i}}"
+  ids+=("demo-$i")
+done
+post_json /v1/jobs '{"pipeline":"demo","id":"demo-bad","input":{"size":0}}'
+ids+=("demo-bad")
+check_eq "the last submit answers 202" 202 "$HTTP_STATUS"
+# two jobs for a queue nobody serves
+post_json /v1/jobs '{"pipeline":"echo","id":"nobody-1","queue":"nobody","input":{}}'
+post_json /v1/jobs '{"pipeline":"echo","id":"nobody-2","queue":"nobody","input":{}}'
+check_eq "a job for queue nobody answers 202" 202 "$HTTP_STATUS"
+check_eq "the recent index holds every job" 9 "$(rcli ZCARD tl:recent)"
+
+http GET /v1/jobs
+check_eq "GET /v1/jobs answers 200" 200 "$HTTP_STATUS"
+check_eq "newest first" "nobody-2 nobody-1 demo-bad demo-2 demo-1 echo-4 echo-3 echo-2 echo-1" \
+  "$(jqr '[.jobs[].id] | join(" ")')"
+check_eq "a short list has no next_cursor" null "$(jqr .next_cursor)"
+check_eq "summaries have the listed fields" \
+  "attempt created_at finished_at id overall_progress pipeline progress queue stage stage_count stage_name state updated_at" \
+  "$(jqr '.jobs[0] | keys | join(" ")')"
+check_eq "before any worker, all are queued" 9 "$(jqr '[.jobs[] | select(.state == "queued")] | length')"
+
+# a short lease: heartbeats (which publish jobs_done) every second
+start_worker worker --concurrency 2 --lease 3
+done_all() {
+  local n
+  n=$(curl -s "$API_URL/v1/jobs?pipeline=demo" | jq '[.jobs[] | select(.state == "succeeded" or .state == "failed")] | length')
+  [ "$n" = 3 ] && [ "$(curl -s "$API_URL/v1/jobs/echo-4" | jq -r .state)" = succeeded ]
+}
+check "the jobs run" wait_for 20 done_all
+
+http GET "/v1/jobs?state=failed"
+check_eq "filter by state: failed" "demo-bad" "$(jqr '[.jobs[].id] | join(" ")')"
+http GET "/v1/jobs?state=succeeded&pipeline=demo"
+check_eq "filter by state and pipeline" "demo-2 demo-1" "$(jqr '[.jobs[].id] | join(" ")')"
+http GET "/v1/jobs?pipeline=echo"
+check_eq "filter by pipeline" "nobody-2 nobody-1 echo-4 echo-3 echo-2 echo-1" \
+  "$(jqr '[.jobs[].id] | join(" ")')"
+http GET "/v1/jobs?state=queued"
+check_eq "queued: the nobody jobs" "nobody-2 nobody-1" "$(jqr '[.jobs[].id] | join(" ")')"
+check_eq "numbers are numbers" number "$(jqr '.jobs[0].stage_count | type')"
+
+# --- paging: limit 2 + cursor covers everything exactly once ---------------------
+seen=""
+cursor=""
+pages=0
+while :; do
+  if [ -n "$cursor" ]; then http GET "/v1/jobs?limit=2&cursor=$cursor"; else http GET "/v1/jobs?limit=2"; fi
+  [ "$HTTP_STATUS" = 200 ] || break
+  pages=$((pages + 1))
+  [ "$(jqr '.jobs | length')" -le 2 ] || { not_ok "a page holds at most limit jobs"; break; }
+  seen="$seen $(jqr '[.jobs[].id] | join(" ")')"
+  cursor=$(jqr '.next_cursor // empty')
+  [ -z "$cursor" ] && break
+  [ "$pages" -gt 20 ] && break
+done
+check_eq "paging returns every job once, newest first" \
+  " nobody-2 nobody-1 demo-bad demo-2 demo-1 echo-4 echo-3 echo-2 echo-1" "$(echo "$seen" | tr -s ' ')"
+check "paging took 5 pages" test "$pages" -eq 5
+
+# same score: jobs created in the same millisecond still page exactly once
+now=$(date +%s%3N)
+for x in a b c; do rcli ZADD tl:recent "$((now + 100000))" "tie-$x" >/dev/null; rcli HSET "tl:job:tie-$x" id "tie-$x" state queued pipeline echo >/dev/null; done
+http GET "/v1/jobs?limit=2"
+c=$(jqr .next_cursor)
+first=$(jqr '[.jobs[].id] | join(" ")')
+http GET "/v1/jobs?limit=2&cursor=$c"
+check_eq "ties across a page boundary are not lost" "tie-c tie-b | tie-a nobody-2" "$first | $(jqr '[.jobs[].id] | join(" ")')"
+rcli ZREM tl:recent tie-a tie-b tie-c >/dev/null
+rcli DEL tl:job:tie-a tl:job:tie-b tl:job:tie-c >/dev/null
+
+# expired jobs are skipped
+rcli DEL tl:job:echo-1 >/dev/null
+http GET /v1/jobs
+check_eq "an expired job is skipped" 8 "$(jqr '.jobs | length')"
+
+# --- bad parameters ------------------------------------------------------------
+for q in limit=0 limit=501 limit=abc limit=-1 state=bogus cursor=xyz cursor=12 pipeline=a/b; do
+  http GET "/v1/jobs?$q"
+  check_eq "bad $q answers 400" 400 "$HTTP_STATUS"
+  check_eq "bad $q names the parameter" yes \
+    "$(jqr '.error.message' | grep -q "'${q%%=*}'" && echo yes)"
+done
+check_eq "the error code is invalid_request" invalid_request "$(jqr .error.code)"
+http GET "/v1/jobs?limit"
+check_eq "a parameter without = answers 400" 400 "$HTTP_STATUS"
+http GET "/v1/jobs?foo=1"
+check_eq "an unknown parameter answers 400" 400 "$HTTP_STATUS"
+http GET "/v1/jobs?limit=500"
+check_eq "limit 500 is accepted" 200 "$HTTP_STATUS"
+
+# --- stats ----------------------------------------------------------------------
+http GET /v1/stats
+check_eq "GET /v1/stats answers 200" 200 "$HTTP_STATUS"
+check_eq "stats: queue nobody has 2 queued" 2 "$(jqr '.queues.nobody.queued')"
+check_eq "stats: queue nobody has no workers" 0 "$(jqr '.queues.nobody.workers')"
+check_eq "stats: default queue is empty" 0 "$(jqr '.queues.default.queued')"
+check_eq "stats: default queue has 2 workers" 2 "$(jqr '.queues.default.workers')"
+check_eq "stats: workers_alive is 2" 2 "$(jqr .workers_alive)"
+check_eq "stats: recent window" 10000 "$(jqr .recent_jobs.window)"
+check_eq "stats: by_state" "1 2 0 0 5" \
+  "$(jqr '.recent_jobs.by_state | "\(.failed) \(.queued) \(.running) \(.canceled) \(.succeeded)"')"
+check_eq "stats: the expired job counts as expired" 1 "$(jqr .recent_jobs.expired)"
+
+# --- workers ----------------------------------------------------------------------
+http GET /v1/workers
+check_eq "GET /v1/workers answers 200" 200 "$HTTP_STATUS"
+check_eq "two live workers" 2 "$(jqr '.workers | length')"
+check_eq "both serve queue default" "default default" "$(jqr '[.workers[].queue] | join(" ")')"
+jobs_done_is_7() { [ "$(curl -s "$API_URL/v1/workers" | jq '[.workers[].jobs_done] | add')" = 7 ]; }
+check "jobs_done adds up to the 7 jobs run" wait_for 5 jobs_done_is_7
+check_eq "worker fields" "heartbeat_at host id job jobs_done lease_expires_at pid queue started_at" \
+  "$(jqr '.workers[0] | keys | join(" ")')"
+check_eq "pid is a number" number "$(jqr '.workers[0].pid | type')"
+http POST /v1/workers
+check_eq "POST /v1/workers answers 405" 405 "$HTTP_STATUS"
+
+# --- the recent index is bounded (the script's trim, with a bound of 3) ------------
+for i in 1 2 3 4 5; do
+  rcli EVAL "$(cat shared/scripts/submit.lua)" 3 "tlb:job:b$i" tlb:queue:default tlb:recent "b$i" 60 0 \
+    "$((1000 + i))" 3 id "b$i" state queued >/dev/null
+done
+check_eq "the index keeps the newest N" "b5 b4 b3" "$(rcli ZREVRANGE tlb:recent 0 -1 | tr '\n' ' ' | sed 's/ $//')"
+flush_prefix tlb
+
+finish
