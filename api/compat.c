@@ -167,8 +167,6 @@ static const cJSON *compat_result(const cJSON *st)
 static void compat_status_done(const redisReply *reply, enum rasync_err err, void *arg)
 {
     struct api_req *ar = arg;
-    const char **fv = NULL;
-    size_t *lens = NULL, i;
     struct job_hash h;
     cJSON *st = NULL, *body = NULL;
     const cJSON *res;
@@ -183,33 +181,16 @@ static void compat_status_done(const redisReply *reply, enum rasync_err err, voi
         errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis could not read the job, retry later");
         return;
     }
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0) {
-        errors_reply(ar, API_ERR_INTERNAL, "unexpected reply to HGETALL");
+    if (job_hash_view(reply, &h) < 0) {
+        errors_reply(ar, API_ERR_INTERNAL, "unexpected reply to HGETALL (or out of memory)");
         return;
     }
-    if (reply->elements == 0) {
+    if (h.n == 0) {
         compat_reply_message(ar, 404, COMPAT_MSG_NOT_FOUND);
         return;
     }
-    fv = malloc(reply->elements * sizeof(*fv));
-    lens = malloc(reply->elements * sizeof(*lens));
-    if (fv == NULL || lens == NULL) {
-        errors_reply(ar, API_ERR_INTERNAL, "out of memory");
-        goto done;
-    }
-    for (i = 0; i < reply->elements; i++) {
-        const redisReply *e = reply->element[i];
-        if (e == NULL || e->type != REDIS_REPLY_STRING) {
-            errors_reply(ar, API_ERR_INTERNAL, "unexpected element in the job hash");
-            goto done;
-        }
-        fv[i] = e->str;
-        lens[i] = e->len;
-    }
-    h.fv = fv;
-    h.lens = lens;
-    h.n = reply->elements;
     st = job_status_json(&h);
+    job_hash_view_free(&h);
     body = cJSON_CreateObject();
     if (st == NULL || body == NULL) {
         errors_reply(ar, API_ERR_INTERNAL, "out of memory building the status");
@@ -228,8 +209,6 @@ static void compat_status_done(const redisReply *reply, enum rasync_err err, voi
 done:
     cJSON_Delete(body);
     cJSON_Delete(st);
-    free(fv);
-    free(lens);
 }
 
 void compat_task_status(struct api_req *ar)

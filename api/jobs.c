@@ -237,8 +237,6 @@ done:
 static void jobs_get_done(const redisReply *reply, enum rasync_err err, void *arg)
 {
     struct api_req *ar = arg;
-    const char **fv = NULL;
-    size_t *lens = NULL, i;
     struct job_hash h;
     cJSON *status = NULL;
 
@@ -251,43 +249,23 @@ static void jobs_get_done(const redisReply *reply, enum rasync_err err, void *ar
         errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis could not read the job, retry later");
         return;
     }
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0) {
-        errors_reply(ar, API_ERR_INTERNAL, "unexpected reply to HGETALL");
+    if (job_hash_view(reply, &h) < 0) {
+        errors_reply(ar, API_ERR_INTERNAL, "unexpected reply to HGETALL (or out of memory)");
         return;
     }
-    if (reply->elements == 0) {
+    if (h.n == 0) {
         errors_reply(ar, API_ERR_NOT_FOUND, "job %s not found or expired", ar->id);
         return;
     }
-    fv = malloc(reply->elements * sizeof(*fv));
-    lens = malloc(reply->elements * sizeof(*lens));
-    if (fv == NULL || lens == NULL) {
-        errors_reply(ar, API_ERR_INTERNAL, "out of memory");
-        goto done;
-    }
-    for (i = 0; i < reply->elements; i++) {
-        const redisReply *e = reply->element[i];
-        if (e == NULL || e->type != REDIS_REPLY_STRING) {
-            errors_reply(ar, API_ERR_INTERNAL, "unexpected element in the job hash");
-            goto done;
-        }
-        fv[i] = e->str;
-        lens[i] = e->len;
-    }
-    h.fv = fv;
-    h.lens = lens;
-    h.n = reply->elements;
     status = job_status_json(&h);
+    job_hash_view_free(&h);
     if (status == NULL) {
         errors_reply(ar, API_ERR_INTERNAL, "out of memory building the status");
-        goto done;
+        return;
     }
     evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
     routes_reply_json(ar, 200, status);
-done:
     cJSON_Delete(status);
-    free(fv);
-    free(lens);
 }
 
 void jobs_get(struct api_req *ar)

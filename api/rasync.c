@@ -400,33 +400,7 @@ bool rasync_is_ready(const struct rasync *ra)
  * own connect does), because redisAsyncConnect would resolve blocking. */
 static int rasync_resolve(struct rasync *ra, struct sq_err *err)
 {
-    struct addrinfo hints, *res = NULL, *ai, *pick;
-    int rc;
-
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    rc = getaddrinfo(ra->url.host, NULL, &hints, &res);
-    if (rc != 0 || res == NULL) {
-        err_set(err, "cannot resolve redis host '%s': %s", ra->url.host,
-                rc != 0 ? gai_strerror(rc) : "no address");
-        return -1;
-    }
-    pick = res;
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-        if (ai->ai_family == AF_INET) {
-            pick = ai;
-            break;
-        }
-    }
-    rc = getnameinfo(pick->ai_addr, pick->ai_addrlen, ra->addr, sizeof(ra->addr), NULL, 0,
-                     NI_NUMERICHOST);
-    freeaddrinfo(res);
-    if (rc != 0) {
-        err_set(err, "cannot resolve redis host '%s': %s", ra->url.host, gai_strerror(rc));
-        return -1;
-    }
-    return 0;
+    return redis_url_resolve(&ra->url, ra->addr, sizeof(ra->addr), err);
 }
 
 struct rasync *rasync_new(struct event_base *base, const struct redis_url *url, int timeout_ms,

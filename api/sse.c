@@ -301,36 +301,18 @@ static void sse_schedule_resync(struct sse *s)
  * hash is empty, NULL alone on a bad reply or out of memory. */
 static cJSON *sse_status_from(const redisReply *reply, bool *is_missing)
 {
-    const char **fv;
-    size_t *lens, i;
     struct job_hash h;
     cJSON *st = NULL;
 
     *is_missing = false;
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0)
+    if (job_hash_view(reply, &h) < 0)
         return NULL;
-    if (reply->elements == 0) {
+    if (h.n == 0) {
         *is_missing = true;
         return NULL;
     }
-    fv = malloc(reply->elements * sizeof(*fv));
-    lens = malloc(reply->elements * sizeof(*lens));
-    if (fv != NULL && lens != NULL) {
-        for (i = 0; i < reply->elements; i++) {
-            if (reply->element[i]->type != REDIS_REPLY_STRING)
-                break;
-            fv[i] = reply->element[i]->str;
-            lens[i] = reply->element[i]->len;
-        }
-        if (i == reply->elements) {
-            h.fv = fv;
-            h.lens = lens;
-            h.n = reply->elements;
-            st = job_status_json(&h);
-        }
-    }
-    free(fv);
-    free(lens);
+    st = job_status_json(&h);
+    job_hash_view_free(&h);
     return st;
 }
 
@@ -667,35 +649,9 @@ static void sse_on_retry(evutil_socket_t fd, short what, void *arg)
 
 static int sse_resolve(struct sse *s, struct sq_err *err)
 {
-    struct addrinfo hints, *res = NULL, *ai, *pick;
-    int rc;
-
     if (s->url.kind == REDIS_URL_UNIX)
         return 0;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    rc = getaddrinfo(s->url.host, NULL, &hints, &res);
-    if (rc != 0 || res == NULL) {
-        err_set(err, "cannot resolve redis host '%s': %s", s->url.host,
-                rc != 0 ? gai_strerror(rc) : "no address");
-        return -1;
-    }
-    pick = res;
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-        if (ai->ai_family == AF_INET) {
-            pick = ai;
-            break;
-        }
-    }
-    rc = getnameinfo(pick->ai_addr, pick->ai_addrlen, s->addr, sizeof(s->addr), NULL, 0,
-                     NI_NUMERICHOST);
-    freeaddrinfo(res);
-    if (rc != 0) {
-        err_set(err, "cannot resolve redis host '%s': %s", s->url.host, gai_strerror(rc));
-        return -1;
-    }
-    return 0;
+    return redis_url_resolve(&s->url, s->addr, sizeof(s->addr), err);
 }
 
 /* ---- public ---- */

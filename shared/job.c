@@ -2,6 +2,7 @@
 #include "job.h"
 
 #include <errno.h>
+#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,44 @@ int job_new_fields(struct rargv *out, const struct job_new *jn)
         rargv_add(out, field), rargv_add(out, "pending");
     }
     return out->is_oom ? -1 : 0;
+}
+
+int job_hash_view(const redisReply *reply, struct job_hash *h)
+{
+    const char **fv;
+    size_t *lens, i;
+
+    h->fv = NULL, h->lens = NULL, h->n = 0;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0)
+        return -1;
+    if (reply->elements == 0)
+        return 0;
+    fv = malloc(reply->elements * sizeof(*fv));
+    lens = malloc(reply->elements * sizeof(*lens));
+    if (fv == NULL || lens == NULL)
+        goto fail;
+    for (i = 0; i < reply->elements; i++) {
+        const redisReply *e = reply->element[i];
+        if (e == NULL || e->type != REDIS_REPLY_STRING)
+            goto fail;
+        fv[i] = e->str;
+        lens[i] = e->len;
+    }
+    h->fv = fv, h->lens = lens, h->n = reply->elements;
+    return 0;
+fail:
+    free(fv);
+    free(lens);
+    return -1;
+}
+
+void job_hash_view_free(struct job_hash *h)
+{
+    if (h == NULL)
+        return;
+    free((void *)h->fv);
+    free((void *)h->lens);
+    h->fv = NULL, h->lens = NULL, h->n = 0;
 }
 
 const char *job_hash_get(const struct job_hash *h, const char *name)

@@ -101,6 +101,15 @@ struct job_hash {
     size_t n;
 };
 
+struct redisReply;
+
+/* Fills h with a view over an HGETALL reply (strings borrowed from reply,
+ * valid while it lives). Returns 0; -1 when the reply is not an array of an
+ * even number of strings, or memory ran out (h is then empty). An empty hash
+ * (no such job) gives 0 with h->n == 0. Free with job_hash_view_free. */
+int job_hash_view(const struct redisReply *reply, struct job_hash *h);
+void job_hash_view_free(struct job_hash *h);
+
 /* Value of field `name`, or NULL. */
 const char *job_hash_get(const struct job_hash *h, const char *name);
 

@@ -1,8 +1,10 @@
 /* redis_url: the connection URL parser. */
 #include "redis_url.h"
 
+#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "config.h"
 
@@ -177,4 +179,36 @@ void redis_url_describe(const struct redis_url *url, char *buf, unsigned long ca
         snprintf(buf, cap, "redis://%s%s%s%s:%d/%d", url->password[0] ? "***@" : "",
                  strchr(url->host, ':') ? "[" : "", url->host, strchr(url->host, ':') ? "]" : "",
                  url->port, url->db);
+}
+
+int redis_url_resolve(const struct redis_url *url, char *addr, unsigned long cap,
+                      struct sq_err *err)
+{
+    struct addrinfo hints, *res = NULL, *ai, *pick;
+    int rc;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    rc = getaddrinfo(url->host, NULL, &hints, &res);
+    if (rc != 0 || res == NULL) {
+        err_set(err, "cannot resolve redis host '%s': %s", url->host,
+                rc != 0 ? gai_strerror(rc) : "no address");
+        return -1;
+    }
+    pick = res;
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET) {
+            pick = ai;
+            break;
+        }
+    }
+    rc =
+        getnameinfo(pick->ai_addr, pick->ai_addrlen, addr, (socklen_t)cap, NULL, 0, NI_NUMERICHOST);
+    freeaddrinfo(res);
+    if (rc != 0) {
+        err_set(err, "cannot resolve redis host '%s': %s", url->host, gai_strerror(rc));
+        return -1;
+    }
+    return 0;
 }

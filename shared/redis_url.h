@@ -23,6 +23,12 @@ struct redis_url {
  * escapes in user and password are decoded. Returns 0, or -1 with err set. */
 int redis_url_parse(const char *text, struct redis_url *out, struct sq_err *err);
 
+/* Resolves a TCP url's host once, to a numeric address in addr[cap] (IPv4
+ * preferred), for connectors that must not resolve on an event loop
+ * (redisAsyncConnect resolves blocking). Returns 0, or -1 with err set. */
+int redis_url_resolve(const struct redis_url *url, char *addr, unsigned long cap,
+                      struct sq_err *err);
+
 /* Writes a form of url that is safe to log (password hidden). */
 void redis_url_describe(const struct redis_url *url, char *buf, unsigned long cap);
 

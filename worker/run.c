@@ -556,9 +556,7 @@ static int run_load(struct run *r, const struct job_hash *h, struct stage_error 
 void run_job(struct worker *w, const char *id, const redisReply *hash)
 {
     struct run r;
-    struct job_hash h;
-    const char **fv = NULL;
-    size_t *lens = NULL, i;
+    struct job_hash h = {NULL, NULL, 0};
     const char *v;
     cJSON *cur = NULL;
     struct stage_error serr;
@@ -573,17 +571,10 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
     r.last_write_ms = r.last_check_ms = clock_mono_ms();
     keys_job(r.job_key, sizeof(r.job_key), w->cfg->prefix, id);
     snprintf(w->current_job, sizeof(w->current_job), "%s", id);
-    fv = calloc(hash->elements + 1, sizeof(*fv));
-    lens = calloc(hash->elements + 1, sizeof(*lens));
-    if (fv == NULL || lens == NULL) {
-        log_write(LOG_LEVEL_ERROR, 0, id, "out of memory reading the job");
+    if (job_hash_view(hash, &h) < 0 || h.n == 0) {
+        log_write(LOG_LEVEL_ERROR, 0, id, "cannot read the started job (out of memory?)");
         goto done; /* stays on the processing list: recovered later */
     }
-    for (i = 0; i < hash->elements; i++) {
-        fv[i] = hash->element[i]->str ? hash->element[i]->str : "";
-        lens[i] = hash->element[i]->len;
-    }
-    h.fv = fv, h.lens = lens, h.n = hash->elements;
     if (run_load(&r, &h, &serr) < 0) {
         run_finish(&r, NULL, &serr);
         goto done;
@@ -666,6 +657,5 @@ done:
     cJSON_Delete(res.output);
     cJSON_free(out_text);
     cJSON_Delete(cur);
-    free(fv);
-    free(lens);
+    job_hash_view_free(&h);
 }
