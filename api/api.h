@@ -193,6 +193,12 @@ void health_ready(struct api_req *ar);
 void jobs_submit(struct api_req *ar);
 /* GET|HEAD /v1/jobs/{id}: the job status, 404 when missing or expired. */
 void jobs_get(struct api_req *ar);
+/* Reads an HGETALL reply of a job hash into its status (a new tree the caller
+ * frees with cJSON_Delete). NULL when it has already answered ar with an error
+ * (Redis away or refusing, bad reply, out of memory), or with *is_missing set
+ * and ar NOT answered when the job does not exist: the caller picks its 404. */
+cJSON *jobs_status_from_reply(struct api_req *ar, const redisReply *reply, enum rasync_err err,
+                              bool *is_missing);
 /* DELETE /v1/jobs/{id}: cancel; 200, 404, or 409 when already finished. */
 void jobs_cancel(struct api_req *ar);
 

@@ -167,32 +167,20 @@ static const cJSON *compat_result(const cJSON *st)
 static void compat_status_done(const redisReply *reply, enum rasync_err err, void *arg)
 {
     struct api_req *ar = arg;
-    struct job_hash h;
+    bool is_missing;
     cJSON *st = NULL, *body = NULL;
     const cJSON *res;
     char text[64];
 
-    if (reply == NULL) {
-        errors_reply_redis(ar, err);
-        return;
-    }
-    if (reply->type == REDIS_REPLY_ERROR) {
-        log_job(LOG_LEVEL_WARN, ar->id, "redis: HGETALL failed: %.*s", (int)reply->len, reply->str);
-        errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis could not read the job, retry later");
-        return;
-    }
-    if (job_hash_view(reply, &h) < 0) {
-        errors_reply(ar, API_ERR_INTERNAL, "unexpected reply to HGETALL (or out of memory)");
-        return;
-    }
-    if (h.n == 0) {
+    st = jobs_status_from_reply(ar, reply, err, &is_missing);
+    if (is_missing) {
         compat_reply_message(ar, 404, COMPAT_MSG_NOT_FOUND);
         return;
     }
-    st = job_status_json(&h);
-    job_hash_view_free(&h);
+    if (st == NULL)
+        return; /* answered */
     body = cJSON_CreateObject();
-    if (st == NULL || body == NULL) {
+    if (body == NULL) {
         errors_reply(ar, API_ERR_INTERNAL, "out of memory building the status");
         goto done;
     }

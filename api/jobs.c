@@ -234,35 +234,49 @@ done:
     submit_req_free(&sr);
 }
 
-static void jobs_get_done(const redisReply *reply, enum rasync_err err, void *arg)
+cJSON *jobs_status_from_reply(struct api_req *ar, const redisReply *reply, enum rasync_err err,
+                              bool *is_missing)
 {
-    struct api_req *ar = arg;
     struct job_hash h;
-    cJSON *status = NULL;
+    cJSON *status;
 
+    *is_missing = false;
     if (reply == NULL) {
         errors_reply_redis(ar, err);
-        return;
+        return NULL;
     }
     if (reply->type == REDIS_REPLY_ERROR) {
         log_job(LOG_LEVEL_WARN, ar->id, "redis: HGETALL failed: %.*s", (int)reply->len, reply->str);
         errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis could not read the job, retry later");
-        return;
+        return NULL;
     }
     if (job_hash_view(reply, &h) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "unexpected reply to HGETALL (or out of memory)");
-        return;
+        return NULL;
     }
     if (h.n == 0) {
-        errors_reply(ar, API_ERR_NOT_FOUND, "job %s not found or expired", ar->id);
-        return;
+        *is_missing = true;
+        return NULL;
     }
     status = job_status_json(&h);
     job_hash_view_free(&h);
-    if (status == NULL) {
+    if (status == NULL)
         errors_reply(ar, API_ERR_INTERNAL, "out of memory building the status");
+    return status;
+}
+
+static void jobs_get_done(const redisReply *reply, enum rasync_err err, void *arg)
+{
+    struct api_req *ar = arg;
+    bool is_missing;
+    cJSON *status = jobs_status_from_reply(ar, reply, err, &is_missing);
+
+    if (is_missing) {
+        errors_reply(ar, API_ERR_NOT_FOUND, "job %s not found or expired", ar->id);
         return;
     }
+    if (status == NULL)
+        return; /* answered */
     evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
     routes_reply_json(ar, 200, status);
     cJSON_Delete(status);
