@@ -15,16 +15,19 @@ check_eq "--help lists --cors-origin" 0 "$?"
 sq_run stageq-api --help | grep -q -- '--api-token'
 check_eq "--help lists --api-token" 0 "$?"
 
-# --- the blog's request sequence, on the demo pipeline (4 stages) --------------
-start_api api
+# --- the blog's request sequence, on a 4-stage pipeline ------------------------
+# Each stage sleeps 0.5 s (tests/stages/sleep_echo.sh), so that polling sees
+# every stage even on a loaded machine; a fast builtin stage can be missed.
+PIPES=tests/e2e/pipelines-test.json
+start_api api --pipelines "$PIPES" --default-pipeline blog4
 
-post_json /start_task '{"data":{"size":8000000,"rounds":1,"seed":5}}'
+post_json /start_task '{"data":{"size":8000000,"sleep":0.5}}'
 check_eq "POST /start_task answers 200" 200 "$HTTP_STATUS"
 check_eq "its message is the blog's" "Task started." "$(jqr .message)"
 id=$(jqr .task_id)
 check "it returns a task_id (a UUID)" grep -Eq '^[0-9a-f-]{36}$' <<<"$id"
-check_eq "the task is a demo job in Redis" demo "$(rcli HGET "tc:job:$id" pipeline)"
-check_eq "data became the job's input" '{"size":8000000,"rounds":1,"seed":5}' \
+check_eq "the task is a job of the default pipeline" blog4 "$(rcli HGET "tc:job:$id" pipeline)"
+check_eq "data became the job's input" '{"size":8000000,"sleep":0.5}' \
   "$(rcli HGET "tc:job:$id" input | jq -c .)"
 
 # Poll densely, like test_jobs (one curl asks 200 times on one connection),
@@ -41,7 +44,7 @@ urls=$(for i in $(seq 1 200); do printf '%s ' "$API_URL/task_status/$id"; done)
 ) &
 poller=$!
 sleep 0.3
-start_worker w --concurrency 1
+start_worker w --concurrency 1 --pipelines "$PIPES"
 wait "$poller"
 stages=$(grep '^Currently executing stage' "$seen" | sed 's/|.*//' | uniq | sed 's/[^0-9]//g' |
   tr '\n' ' ')
