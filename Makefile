@@ -35,7 +35,7 @@ LUA := shared/scripts/submit.lua shared/scripts/start.lua shared/scripts/update.
        shared/scripts/cancel.lua shared/scripts/heartbeat.lua shared/scripts/recover.lua \
        shared/scripts/reap.lua shared/scripts/requeue.lua
 API_SRC := api/main.c api/server.c api/routes.c api/jobs.c api/health.c api/errors.c api/sse.c \
-           api/rasync.c api/pipelines.c api/compat.c api/listing.c
+           api/rasync.c api/pipelines.c api/compat.c api/listing.c api/metrics.c
 WORKER_SRC := worker/main.c worker/supervisor.c worker/fetch.c worker/run.c worker/wredis.c \
               worker/lease.c worker/recover.c \
               worker/stage_builtin.c worker/builtins/demo.c worker/builtins/echo.c \
@@ -69,6 +69,17 @@ $(BUILD)/gen/scripts_gen.c $(BUILD)/gen/scripts_gen.h &: $(LUA) deploy/embed-lua
 
 $(BUILD)/gen/scripts_gen.o: $(BUILD)/gen/scripts_gen.c
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# The version GET /metrics shows as stageq_build_info (git describe; override with
+# `make VERSION=1.2.3`). version.h is rewritten only when the text changes.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+$(BUILD)/gen/version.h: FORCE
+	@mkdir -p $(BUILD)/gen
+	$(Q)v='#define STAGEQ_VERSION "$(VERSION)"'; \
+	  [ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" >$@
+$(BUILD)/api/metrics.o: $(BUILD)/gen/version.h
+.PHONY: FORCE
+FORCE:
 
 $(LIBSTAGEQ): $(SHARED_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^

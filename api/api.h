@@ -39,8 +39,11 @@ struct api_config {
     char default_pipeline[IDS_NAME_MAX_LEN + 1]; /* what POST /start_task runs */
     char cors_origin[256];                       /* Access-Control-Allow-Origin; "" = no CORS */
     char api_token[256]; /* bearer token every route but /healthz needs; "" = none */
+    char access_log[8];  /* "on" | "off" */
+    bool is_access_log;  /* access_log is "on" (set by main's cross-check) */
 };
 
+struct metrics;
 struct rasync;
 struct server;
 struct sse;
@@ -52,9 +55,10 @@ struct api {
     struct rasync *rasync;
     struct pipeline_set *pipelines;
     struct server *server;
-    struct sse *sse;  /* live events (sse.c) */
-    size_t inflight;  /* requests received and not yet answered */
-    bool is_draining; /* shutting down: leave the loop once inflight is 0 */
+    struct sse *sse;         /* live events (sse.c) */
+    struct metrics *metrics; /* this process's HTTP figures (metrics.c) */
+    size_t inflight;         /* requests received and not yet answered */
+    bool is_draining;        /* shutting down: leave the loop once inflight is 0 */
 };
 
 /* ---- rasync.c: the asynchronous Redis connection ---- */
@@ -97,6 +101,35 @@ int rasync_script(struct rasync *ra, enum script_id id, int nkeys, struct rargv 
  * RASYNC_UNAVAILABLE before this returns. NULL-safe. */
 void rasync_free(struct rasync *ra);
 
+/* Commands accepted by rasync_command/rasync_script that failed since start:
+ * timed out, lost with the connection, or answered with a Redis error reply
+ * (a NOSCRIPT retried with EVAL is not one). Commands refused at once because
+ * Redis is not connected are not counted (their requests show as 503s). For
+ * stageq_redis_errors_total. */
+unsigned long long rasync_errors(const struct rasync *ra);
+
+/* A batch of commands sent back to back (one round trip): each reply goes to
+ * on_reply with the index given to rasync_batch_send, then on_done once, after
+ * the last reply. An error reply or a failed command marks the batch failed:
+ * on_reply is not called for later replies. The caller owns the struct and
+ * keeps it alive until on_done (which may free it). */
+struct rasync_batch {
+    void *ctx;
+    void (*on_reply)(void *ctx, size_t i, const redisReply *r);
+    void (*on_done)(void *ctx, bool is_failed, enum rasync_err err);
+    size_t pending;
+    bool is_failed;
+    enum rasync_err err;
+};
+
+/* Starts a batch (on_done is held back until rasync_batch_end). */
+void rasync_batch_begin(struct rasync_batch *b);
+/* Sends one command of the batch; args are freed. A failure to send marks the
+ * batch failed (on_done reports it). */
+void rasync_batch_send(struct rasync *ra, struct rasync_batch *b, struct rargv *args, size_t i);
+/* Ends the sending: on_done runs now when every reply is in, else later. */
+void rasync_batch_end(struct rasync_batch *b);
+
 /* ---- server.c: evhttp setup, limits, listener ---- */
 
 /* Parses "host:port" or "[v6addr]:port" (port 0..65535; 0 = any free port)
@@ -126,7 +159,11 @@ struct api_req {
     struct evkeyvalq query;   /* parsed query string */
     char id[IDS_MAX_LEN + 1]; /* the {id} of the path, or the id of a new job */
     int64_t start_ms;         /* monotonic */
+    int64_t start_us;         /* monotonic, for the latency histogram */
     char log_path[128];       /* printable copy of the path for the access log */
+    const char *route;        /* the matched route's pattern, or "other"; static */
+    char remote[64];          /* client address:port, for the access log */
+    size_t bytes_out;         /* body bytes sent (streams add as they go) */
     int wait_s;               /* POST /v1/jobs?wait=S; 0 = answer at once */
 };
 
@@ -140,6 +177,16 @@ void routes_reply_json(struct api_req *ar, int status, const cJSON *body);
 
 /* Same with body[0..len) already JSON text. */
 void routes_reply_raw(struct api_req *ar, int status, const char *body, size_t len);
+
+/* Answers ar with status, Content-Type ctype and body[0..len) as is (no
+ * newline added). ar is freed. */
+void routes_reply_text(struct api_req *ar, int status, const char *ctype, const char *body,
+                       size_t len);
+
+/* The end of every request, once its reply went out (routes_reply_* call it;
+ * streams call it when they end): counts it in the metrics, writes the access
+ * log line, frees ar and ends the process's drain when it was the last. */
+void routes_req_end(struct api_req *ar, int status);
 
 /* True when the Authorization header of req is "Bearer <token>" (scheme in
  * any case). Compares in time that depends on the presented length only. */
@@ -239,6 +286,38 @@ void listing_jobs(struct api_req *ar);
 void listing_stats(struct api_req *ar);
 /* GET /v1/workers: the live workers and their info. */
 void listing_workers(struct api_req *ar);
+
+/* The live workers (lease not expired): ids and lease expiries (ms). */
+struct listing_live {
+    size_t n;
+    char **ids;
+    long long *expiry;
+};
+/* ZRANGEBYSCORE <p>:workers <now> +inf WITHSCORES into args (initialized
+ * here; the caller frees it). 0, or -1 when the key name is too long. */
+int listing_live_args(struct api *api, struct rargv *args);
+/* Copies that command's reply into lv (zeroed by the caller). 0, or -1 (bad
+ * reply, out of memory): lv may hold part of it; free it either way. */
+int listing_live_read(struct listing_live *lv, const redisReply *r);
+/* Frees what lv holds and zeroes it. */
+void listing_live_free(struct listing_live *lv);
+
+/* ---- metrics.c: GET /metrics (Prometheus text format 0.0.4) ---- */
+
+/* Returns a new, empty set of this process's HTTP figures, or NULL (out of
+ * memory). Freed with metrics_free (NULL-safe). */
+struct metrics *metrics_new(void);
+void metrics_free(struct metrics *m);
+
+/* Counts one answered request: route (a static pattern or "other"), method
+ * name (static), status, and how long it took in microseconds. */
+void metrics_note_request(struct metrics *m, const char *route, const char *method, int status,
+                          long long duration_us);
+
+/* GET /metrics: cluster-wide figures read from Redis (two round trips at
+ * most), this process's HTTP figures, stageq_redis_errors_total. 503 when
+ * Redis does not answer. */
+void metrics_get(struct api_req *ar);
 
 /* ---- sse.c: live events (Server-Sent Events) over Redis pub/sub ---- */
 

@@ -448,78 +448,6 @@ fail:
     listing_list_free(ll);
 }
 
-/* ------------------------------------------------------------------------ */
-/* A batch of commands sent back to back (one round trip): each reply goes to
- * on_reply with its index, then on_done once, after the last reply.        */
-
-struct listing_batch {
-    void *ctx;
-    void (*on_reply)(void *ctx, size_t i, const redisReply *r);
-    void (*on_done)(void *ctx, bool is_failed, enum rasync_err err); /* may free the batch */
-    size_t pending;
-    bool is_failed;
-    enum rasync_err err;
-};
-
-struct listing_batch_slot {
-    struct listing_batch *b;
-    size_t i;
-};
-
-static void listing_batch_end(struct listing_batch *b)
-{
-    if (--b->pending == 0)
-        b->on_done(b->ctx, b->is_failed, b->err);
-}
-
-static void listing_batch_cb(const redisReply *reply, enum rasync_err err, void *arg)
-{
-    struct listing_batch_slot *slot = arg;
-    struct listing_batch *b = slot->b;
-    size_t i = slot->i;
-
-    free(slot);
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        if (reply != NULL)
-            log_warnx("redis: %.*s", (int)reply->len, reply->str);
-        b->is_failed = true;
-        b->err = reply == NULL ? err : RASYNC_UNAVAILABLE;
-    } else if (!b->is_failed) {
-        b->on_reply(b->ctx, i, reply);
-    }
-    listing_batch_end(b);
-}
-
-/* Starts a batch: hold it open while sending. */
-static void listing_batch_begin(struct listing_batch *b)
-{
-    b->pending = 1;
-    b->is_failed = false;
-    b->err = RASYNC_OK;
-}
-
-/* Sends one command of the batch; its args are freed. A failure marks the
- * batch failed (on_done reports it). */
-static void listing_batch_send(struct api *api, struct listing_batch *b, struct rargv *args,
-                               size_t i)
-{
-    struct listing_batch_slot *slot = b->is_failed ? NULL : malloc(sizeof(*slot));
-
-    if (slot != NULL) {
-        slot->b = b;
-        slot->i = i;
-        if (rasync_command(api->rasync, args, listing_batch_cb, slot) == 0)
-            b->pending++;
-        else
-            free(slot), slot = NULL;
-    }
-    if (slot == NULL) {
-        b->is_failed = true;
-        b->err = RASYNC_UNAVAILABLE;
-    }
-    rargv_free(args);
-}
-
 /* Builds a command from a NULL-terminated list of strings into args. */
 static void listing_args(struct rargv *args, const char *first, ...)
 {
@@ -541,15 +469,7 @@ static const char *const listing_worker_fields[] = {
 };
 #define LISTING_NWFIELDS (sizeof(listing_worker_fields) / sizeof(listing_worker_fields[0]))
 
-/* The live workers: ids and lease expiries (ms), read by step 1 of both
- * /v1/workers and /v1/stats. */
-struct listing_live {
-    size_t n;
-    char **ids;
-    long long *expiry;
-};
-
-static void listing_live_free(struct listing_live *lv)
+void listing_live_free(struct listing_live *lv)
 {
     size_t i;
 
@@ -560,8 +480,7 @@ static void listing_live_free(struct listing_live *lv)
     memset(lv, 0, sizeof(*lv));
 }
 
-/* Copies a ZRANGEBYSCORE ... WITHSCORES reply. 0, or -1. */
-static int listing_live_read(struct listing_live *lv, const redisReply *r)
+int listing_live_read(struct listing_live *lv, const redisReply *r)
 {
     size_t n, i;
 
@@ -583,8 +502,7 @@ static int listing_live_read(struct listing_live *lv, const redisReply *r)
     return 0;
 }
 
-/* ZRANGEBYSCORE <p>:workers <now> +inf WITHSCORES into args. */
-static int listing_live_args(struct api *api, struct rargv *args)
+int listing_live_args(struct api *api, struct rargv *args)
 {
     char key[KEYS_MAX_LEN];
 
@@ -599,7 +517,7 @@ static int listing_live_args(struct api *api, struct rargv *args)
 
 struct listing_workers {
     struct api_req *ar;
-    struct listing_batch b;
+    struct rasync_batch b;
     struct listing_live live;
     cJSON **items;
 };
@@ -690,7 +608,7 @@ static void listing_workers_live(const redisReply *reply, enum rasync_err err, v
     lw->b.ctx = lw;
     lw->b.on_reply = listing_workers_info;
     lw->b.on_done = listing_workers_done;
-    listing_batch_begin(&lw->b);
+    rasync_batch_begin(&lw->b);
     for (i = 0; i < lw->live.n; i++) {
         char key[KEYS_MAX_LEN];
         struct rargv args;
@@ -699,9 +617,9 @@ static void listing_workers_live(const redisReply *reply, enum rasync_err err, v
         listing_args(&args, "HMGET", key, (const char *)NULL);
         for (k = 0; k < LISTING_NWFIELDS; k++)
             rargv_add(&args, listing_worker_fields[k]);
-        listing_batch_send(lw->ar->api, &lw->b, &args, i);
+        rasync_batch_send(lw->ar->api->rasync, &lw->b, &args, i);
     }
-    listing_batch_end(&lw->b);
+    rasync_batch_end(&lw->b);
 }
 
 void listing_workers(struct api_req *ar)
@@ -744,7 +662,7 @@ struct listing_queue {
 
 struct listing_stats {
     struct api_req *ar;
-    struct listing_batch b;
+    struct rasync_batch b;
     struct listing_live live;
     bool has_live;
     struct listing_queue *queues;
@@ -897,24 +815,24 @@ static void listing_stats_done1(void *ctx, bool is_failed, enum rasync_err err)
     nq = ls->nqueues;
     ls->b.on_reply = listing_stats_reply2;
     ls->b.on_done = listing_stats_done2;
-    listing_batch_begin(&ls->b);
+    rasync_batch_begin(&ls->b);
     for (i = 0; i < nq; i++) {
         if (keys_queue(key, sizeof(key), prefix, ls->queues[i].name) < 0)
             continue;
         listing_args(&args, "LLEN", key, (const char *)NULL);
-        listing_batch_send(api, &ls->b, &args, 2 * i);
+        rasync_batch_send(api->rasync, &ls->b, &args, 2 * i);
         if (keys_delayed(key, sizeof(key), prefix, ls->queues[i].name) < 0)
             continue;
         listing_args(&args, "ZCARD", key, (const char *)NULL);
-        listing_batch_send(api, &ls->b, &args, 2 * i + 1);
+        rasync_batch_send(api->rasync, &ls->b, &args, 2 * i + 1);
     }
     for (i = 0; i < ls->live.n; i++) {
         if (keys_worker(key, sizeof(key), prefix, ls->live.ids[i]) < 0)
             continue;
         listing_args(&args, "HMGET", key, "queue", "job", (const char *)NULL);
-        listing_batch_send(api, &ls->b, &args, 2 * nq + i);
+        rasync_batch_send(api->rasync, &ls->b, &args, 2 * nq + i);
     }
-    listing_batch_end(&ls->b);
+    rasync_batch_end(&ls->b);
 }
 
 void listing_stats(struct api_req *ar)
@@ -948,13 +866,13 @@ void listing_stats(struct api_req *ar)
     ls->b.ctx = ls;
     ls->b.on_reply = listing_stats_reply1;
     ls->b.on_done = listing_stats_done1;
-    listing_batch_begin(&ls->b);
+    rasync_batch_begin(&ls->b);
     if (listing_live_args(ar->api, &args) == 0)
-        listing_batch_send(ar->api, &ls->b, &args, 0);
+        rasync_batch_send(ar->api->rasync, &ls->b, &args, 0);
     else
         ls->is_bad_reply = true;
     /* SORT BY nosort GET: the state and queue of every indexed job, one command */
     listing_args(&args, "SORT", rkey, "BY", "nosort", "GET", spat, "GET", qpat, (const char *)NULL);
-    listing_batch_send(ar->api, &ls->b, &args, 1);
-    listing_batch_end(&ls->b);
+    rasync_batch_send(ar->api->rasync, &ls->b, &args, 1);
+    rasync_batch_end(&ls->b);
 }

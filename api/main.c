@@ -43,6 +43,9 @@ static const struct cfg_option main_options[] = {
      "log format: text or json"},
     {"log-level", "STAGEQ_LOG_LEVEL", CFG_STRING, 0, 0, "info", MAIN_STR(log_level),
      "lowest level logged: error, warn, info or debug"},
+    {"access-log", "STAGEQ_ACCESS_LOG", CFG_STRING, 0, 0, "on", MAIN_STR(access_log),
+     "one info line per request (method, route, path, status, duration_ms, bytes, remote): "
+     "on or off"},
     {"pipelines", "STAGEQ_PIPELINES", CFG_STRING, 0, 0, "", MAIN_STR(pipelines),
      "pipelines file (JSON); empty: " PIPELINE_DEFAULT_FILE " when it exists"},
     {"default-pipeline", "STAGEQ_DEFAULT_PIPELINE", CFG_STRING, 0, 0, "demo",
@@ -66,8 +69,9 @@ static bool main_is_visible(const char *s)
     return true;
 }
 
-/* Cross-checks the options after parsing. 0, or -1 with err naming the option. */
-static int main_check(const struct api_config *cfg, struct redis_url *url, enum log_format *format,
+/* Cross-checks the options after parsing and sets the values derived from
+ * them (is_access_log). 0, or -1 with err naming the option. */
+static int main_check(struct api_config *cfg, struct redis_url *url, enum log_format *format,
                       enum log_level *level, struct sq_err *err)
 {
     struct sq_err e;
@@ -95,6 +99,11 @@ static int main_check(const struct api_config *cfg, struct redis_url *url, enum 
         err_set(err, "--log-level: '%s' is not error, warn, info or debug", cfg->log_level);
         return -1;
     }
+    if (strcmp(cfg->access_log, "on") != 0 && strcmp(cfg->access_log, "off") != 0) {
+        err_set(err, "--access-log: '%s' is not on or off", cfg->access_log);
+        return -1;
+    }
+    cfg->is_access_log = strcmp(cfg->access_log, "on") == 0;
     if (!main_is_visible(cfg->cors_origin)) {
         err_set(err, "--cors-origin: must be an origin or *, without spaces or control bytes");
         return -1;
@@ -189,7 +198,8 @@ int main(int argc, char **argv)
 
     api.cfg = &cfg;
     api.base = event_base_new();
-    if (api.base == NULL) {
+    api.metrics = metrics_new();
+    if (api.base == NULL || api.metrics == NULL) {
         log_errx("cannot create the event loop");
         goto done;
     }
@@ -239,6 +249,7 @@ done:
     if (sigint != NULL)
         event_free(sigint);
     pipeline_set_free(api.pipelines);
+    metrics_free(api.metrics);
     if (api.base != NULL)
         event_base_free(api.base);
     libevent_global_shutdown();

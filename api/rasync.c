@@ -32,8 +32,9 @@ struct rasync {
     bool is_ready;         /* ac is connected and set up: commands accepted */
     bool is_setup_failed;  /* AUTH or SELECT failed on ac */
     bool is_freeing;
-    int attempt;           /* consecutive failed connection attempts */
-    int64_t last_reply_ms; /* monotonic time of the last reply on ac */
+    int attempt;               /* consecutive failed connection attempts */
+    int64_t last_reply_ms;     /* monotonic time of the last reply on ac */
+    unsigned long long errors; /* commands failed (see rasync_errors) */
     /* One timer for three jobs, told apart by ac: with ac NULL it connects;
      * with ac set it drops ac (connect/setup took too long, or ac stalled). */
     struct event *retry_ev;
@@ -260,6 +261,16 @@ static void rasync_req_free(struct rasync_req *req)
 
 static void rasync_on_reply(redisAsyncContext *c, void *r, void *privdata);
 
+/* The one place a command's outcome reaches its caller (reply or timeout):
+ * failures are counted here, for stageq_redis_errors_total. */
+static void rasync_deliver(struct rasync_req *req, const redisReply *reply, enum rasync_err err)
+{
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
+        req->ra->errors++;
+    req->is_done = true;
+    req->cb(reply, err, req->arg);
+}
+
 /* Hands req to hiredis on ac. 0, or -1 (req untouched by hiredis). */
 static int rasync_send(redisAsyncContext *ac, struct rasync_req *req, const struct rargv *args)
 {
@@ -302,10 +313,8 @@ static void rasync_on_reply(redisAsyncContext *c, void *r, void *privdata)
             return;
         reply = NULL;
     }
-    if (!req->is_done) {
-        req->is_done = true;
-        req->cb(reply, reply != NULL ? RASYNC_OK : RASYNC_UNAVAILABLE, req->arg);
-    }
+    if (!req->is_done)
+        rasync_deliver(req, reply, reply != NULL ? RASYNC_OK : RASYNC_UNAVAILABLE);
     rasync_req_free(req);
 }
 
@@ -323,8 +332,7 @@ static void rasync_on_timeout(evutil_socket_t fd, short what, void *arg)
      * is stuck (Redis stopped, network black hole). Replace it; hiredis has no
      * timeout of its own and would otherwise keep every command forever. */
     is_stalled = ra->ac != NULL && ra->is_ready && ra->last_reply_ms < req->sent_ms;
-    req->is_done = true;
-    req->cb(NULL, RASYNC_TIMEOUT, req->arg);
+    rasync_deliver(req, NULL, RASYNC_TIMEOUT);
     /* req stays alive until hiredis calls back. */
     if (is_stalled && ra->ac != NULL && !evtimer_pending(ra->retry_ev, NULL))
         rasync_schedule(ra, 0);
@@ -396,6 +404,11 @@ bool rasync_is_ready(const struct rasync *ra)
     return ra->is_ready;
 }
 
+unsigned long long rasync_errors(const struct rasync *ra)
+{
+    return ra->errors;
+}
+
 /* Resolves url.host once into a numeric address (IPv4 preferred, as hiredis'
  * own connect does), because redisAsyncConnect would resolve blocking. */
 static int rasync_resolve(struct rasync *ra, struct sq_err *err)
@@ -441,4 +454,64 @@ void rasync_free(struct rasync *ra)
     if (ra->retry_ev != NULL)
         event_free(ra->retry_ev);
     free(ra);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Batches: commands sent back to back, one round trip.                     */
+
+struct rasync_batch_slot {
+    struct rasync_batch *b;
+    size_t i;
+};
+
+void rasync_batch_begin(struct rasync_batch *b)
+{
+    b->pending = 1; /* held while sending, so no callback can finish the batch */
+    b->is_failed = false;
+    b->err = RASYNC_OK;
+}
+
+void rasync_batch_end(struct rasync_batch *b)
+{
+    if (--b->pending == 0)
+        b->on_done(b->ctx, b->is_failed, b->err);
+}
+
+static void rasync_batch_cb(const redisReply *reply, enum rasync_err err, void *arg)
+{
+    struct rasync_batch_slot *slot = arg;
+    struct rasync_batch *b = slot->b;
+    size_t i = slot->i;
+
+    free(slot);
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        if (reply != NULL)
+            log_warnx("redis: %.*s", (int)reply->len, reply->str);
+        b->is_failed = true;
+        b->err = reply == NULL ? err : RASYNC_UNAVAILABLE;
+    } else if (!b->is_failed) {
+        b->on_reply(b->ctx, i, reply);
+    }
+    rasync_batch_end(b);
+}
+
+void rasync_batch_send(struct rasync *ra, struct rasync_batch *b, struct rargv *args, size_t i)
+{
+    struct rasync_batch_slot *slot = b->is_failed ? NULL : malloc(sizeof(*slot));
+
+    if (slot != NULL) {
+        slot->b = b;
+        slot->i = i;
+        if (rasync_command(ra, args, rasync_batch_cb, slot) == 0) {
+            b->pending++;
+        } else {
+            free(slot);
+            slot = NULL;
+        }
+    }
+    if (slot == NULL) {
+        b->is_failed = true;
+        b->err = RASYNC_UNAVAILABLE;
+    }
+    rargv_free(args);
 }

@@ -26,6 +26,7 @@ struct route {
 static const struct route routes_table[] = {
     {EVHTTP_REQ_GET, "/healthz", health_live, true},
     {EVHTTP_REQ_GET, "/readyz", health_ready, false},
+    {EVHTTP_REQ_GET, "/metrics", metrics_get, false}, /* Prometheus sends the bearer token */
     {EVHTTP_REQ_POST, "/v1/jobs", jobs_submit, false},
     {EVHTTP_REQ_GET, "/v1/jobs", listing_jobs, false},
     {EVHTTP_REQ_GET, "/v1/stats", listing_stats, false},
@@ -41,6 +42,7 @@ static const struct route routes_table[] = {
     {EVHTTP_REQ_GET, "/task_status/{id}", compat_task_status, false},
 };
 
+#define ROUTES_OTHER        "other" /* the route of a path no route matches */
 #define ROUTES_CORS_HEADERS "content-type, authorization, last-event-id"
 #define ROUTES_CORS_MAX_AGE "600"
 
@@ -102,6 +104,21 @@ static void routes_log_path(char *out, size_t cap, const char *path)
         out[i] = (c < 0x20 || c >= 0x7F) ? '?' : (char)c;
     }
     out[n] = '\0';
+}
+
+/* Writes the client's address as "addr:port" ("[v6]:port") into out[cap]. */
+static void routes_remote(struct evhttp_request *req, char *out, size_t cap)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+
+    out[0] = '\0';
+    if (evcon == NULL)
+        return;
+    evhttp_connection_get_peer(evcon, &addr, &port);
+    if (addr != NULL)
+        snprintf(out, cap, strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr, (unsigned)port);
 }
 
 /* Decodes the {id} segment into ar->id. 0, or -1 when it is not a valid id. */
@@ -228,6 +245,9 @@ void routes_dispatch(struct evhttp_request *req, void *arg)
     ar->req = req;
     ar->method = evhttp_request_get_command(req);
     ar->start_ms = clock_mono_ms();
+    ar->start_us = clock_mono_us();
+    ar->route = ROUTES_OTHER;
+    routes_remote(req, ar->remote, sizeof(ar->remote));
     TAILQ_INIT(&ar->query);
     api->inflight++;
     if (path == NULL)
@@ -243,6 +263,8 @@ void routes_dispatch(struct evhttp_request *req, void *arg)
 
         if (!routes_match(r->pattern, path, &s, &n))
             continue;
+        if (allowed == 0)
+            ar->route = r->pattern; /* for 401/405/OPTIONS: the first route of the path */
         allowed |= (unsigned)r->method;
         is_public = is_public || r->is_public;
         if (r->method == EVHTTP_REQ_GET)
@@ -250,6 +272,7 @@ void routes_dispatch(struct evhttp_request *req, void *arg)
         if (chosen == NULL && (r->method == ar->method ||
                                (r->method == EVHTTP_REQ_GET && ar->method == EVHTTP_REQ_HEAD))) {
             chosen = r;
+            ar->route = r->pattern;
             seg = s;
             seglen = n;
         }
@@ -284,43 +307,26 @@ void routes_dispatch(struct evhttp_request *req, void *arg)
     chosen->handler(ar);
 }
 
-/* Logs, sends, frees ar, and ends the process's drain when it was the last. */
-void routes_reply_raw(struct api_req *ar, int status, const char *body, size_t len)
+void routes_req_end(struct api_req *ar, int status)
 {
     struct api *api = ar->api;
-    struct evkeyvalq *headers = evhttp_request_get_output_headers(ar->req);
-    struct evbuffer *buf = NULL;
-    char clen[32];
+    long long us = (long long)(clock_mono_us() - ar->start_us);
+    const char *method = routes_method_name(ar->method);
 
-    if (status == 204) {
-        /* no body, no Content-Type */
-    } else if (ar->method == EVHTTP_REQ_HEAD) {
-        evhttp_add_header(headers, "Content-Type", "application/json");
-        /* libevent 2.1 would send a HEAD body and no Content-Length: send the
-         * length a GET would get, and no body. */
-        snprintf(clen, sizeof(clen), "%zu", len + 1);
-        evhttp_add_header(headers, "Content-Length", clen);
-    } else {
-        evhttp_add_header(headers, "Content-Type", "application/json");
-        buf = evbuffer_new();
-        if (buf == NULL || evbuffer_add(buf, body, len) < 0 || evbuffer_add(buf, "\n", 1) < 0) {
-            if (buf != NULL)
-                evbuffer_free(buf);
-            buf = NULL;
-            status = 500; /* out of memory: at least say so */
-        } else if (ar->method == EVHTTP_REQ_CONNECT) {
-            /* libevent 2.1 sends no Content-Length for CONNECT (it expects a
-             * tunnel) but does send the body: frame it, or the connection
-             * stays open with a reply the client cannot delimit. */
-            snprintf(clen, sizeof(clen), "%zu", len + 1);
-            evhttp_add_header(headers, "Content-Length", clen);
-        }
+    metrics_note_request(api->metrics, ar->route, method, status, us);
+    if (api->cfg->is_access_log) {
+        const struct log_kv kv[] = {
+            {"method", method, 0},
+            {"route", ar->route, 0},
+            {"path", ar->log_path, 0},
+            {"status", NULL, status},
+            {"duration_ms", NULL, (us + 500) / 1000},
+            {"bytes", NULL, (long long)ar->bytes_out},
+            {"remote", ar->remote, 0},
+        };
+        log_write_kv(LOG_LEVEL_INFO, kv, sizeof(kv) / sizeof(kv[0]), "%s %s %d %lldms", method,
+                     ar->log_path, status, (us + 500) / 1000);
     }
-    log_info("%s %s %d %lldms", routes_method_name(ar->method), ar->log_path, status,
-             (long long)(clock_mono_ms() - ar->start_ms));
-    evhttp_send_reply(ar->req, status, NULL, buf);
-    if (buf != NULL)
-        evbuffer_free(buf);
     evhttp_clear_headers(&ar->query);
     free(ar);
     api->inflight--;
@@ -328,6 +334,63 @@ void routes_reply_raw(struct api_req *ar, int status, const char *body, size_t l
         struct timeval flush = {0, 50000}; /* let the last replies be written */
         event_base_loopexit(api->base, &flush);
     }
+}
+
+/* Sends the reply: body[0..len) with Content-Type ctype, plus a newline when
+ * is_newline; no body for 204 and HEAD (which get the length a GET would).
+ * Then ends the request (ar is freed). */
+static void routes_send(struct api_req *ar, int status, const char *ctype, const char *body,
+                        size_t len, bool is_newline)
+{
+    struct evkeyvalq *headers = evhttp_request_get_output_headers(ar->req);
+    struct evbuffer *buf = NULL;
+    size_t total = len + (is_newline ? 1 : 0);
+    char clen[32];
+
+    if (status == 204) {
+        /* no body, no Content-Type */
+    } else if (ar->method == EVHTTP_REQ_HEAD) {
+        evhttp_add_header(headers, "Content-Type", ctype);
+        /* libevent 2.1 would send a HEAD body and no Content-Length: send the
+         * length a GET would get, and no body. */
+        snprintf(clen, sizeof(clen), "%zu", total);
+        evhttp_add_header(headers, "Content-Length", clen);
+    } else {
+        evhttp_add_header(headers, "Content-Type", ctype);
+        buf = evbuffer_new();
+        if (buf == NULL || evbuffer_add(buf, body, len) < 0 ||
+            (is_newline && evbuffer_add(buf, "\n", 1) < 0)) {
+            if (buf != NULL)
+                evbuffer_free(buf);
+            buf = NULL;
+            status = 500; /* out of memory: at least say so */
+        } else {
+            ar->bytes_out += total;
+            if (ar->method == EVHTTP_REQ_CONNECT) {
+                /* libevent 2.1 sends no Content-Length for CONNECT (it expects
+                 * a tunnel) but does send the body: frame it, or the
+                 * connection stays open with a reply the client cannot
+                 * delimit. */
+                snprintf(clen, sizeof(clen), "%zu", total);
+                evhttp_add_header(headers, "Content-Length", clen);
+            }
+        }
+    }
+    evhttp_send_reply(ar->req, status, NULL, buf);
+    if (buf != NULL)
+        evbuffer_free(buf);
+    routes_req_end(ar, status);
+}
+
+void routes_reply_raw(struct api_req *ar, int status, const char *body, size_t len)
+{
+    routes_send(ar, status, "application/json", body, len, true);
+}
+
+void routes_reply_text(struct api_req *ar, int status, const char *ctype, const char *body,
+                       size_t len)
+{
+    routes_send(ar, status, ctype, body, len, false);
 }
 
 void routes_reply_json(struct api_req *ar, int status, const cJSON *body)

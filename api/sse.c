@@ -153,19 +153,11 @@ static void sse_unlink(struct sse_client **head, struct sse_client *c)
 
 /* ---- ending requests ---- */
 
-/* The end of a request answered by hand (streams): like routes_reply_raw. */
+/* The end of a stream: counted and logged when it ends (status 200, or 499
+ * when the client went away), with the bytes it sent. */
 static void sse_req_done(struct api_req *ar, int status)
 {
-    struct api *api = ar->api;
-
-    log_info("GET %s %d %lldms", ar->log_path, status, (long long)(clock_mono_ms() - ar->start_ms));
-    evhttp_clear_headers(&ar->query);
-    free(ar);
-    api->inflight--;
-    if (api->is_draining && api->inflight == 0) {
-        struct timeval flush = {0, 50000};
-        event_base_loopexit(api->base, &flush);
-    }
+    routes_req_end(ar, status);
 }
 
 /* Unlinks c from its list and frees it (not its request). */
@@ -191,8 +183,10 @@ static void sse_send(struct sse_client *c, const char *text, size_t len)
 
     if (b == NULL)
         return;
-    if (evbuffer_add(b, text, len) == 0)
+    if (evbuffer_add(b, text, len) == 0) {
+        c->ar->bytes_out += len;
         evhttp_send_reply_chunk(c->ar->req, b);
+    }
     evbuffer_free(b);
 }
 
@@ -202,8 +196,11 @@ static void sse_send_event(struct sse_client *c, const char *event, const char *
 
     if (b == NULL)
         return;
-    if (evbuffer_add_printf(b, "event: %s\nid: %llu\ndata: %s\n\n", event, ++c->hub->seq, data) > 0)
+    if (evbuffer_add_printf(b, "event: %s\nid: %llu\ndata: %s\n\n", event, ++c->hub->seq, data) >
+        0) {
+        c->ar->bytes_out += evbuffer_get_length(b);
         evhttp_send_reply_chunk(c->ar->req, b);
+    }
     evbuffer_free(b);
 }
 

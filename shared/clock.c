@@ -1,4 +1,4 @@
-/* clock: wall-clock and monotonic time in milliseconds. */
+/* clock: wall-clock and monotonic time in milliseconds (and monotonic microseconds). */
 #include "clock.h"
 
 #include <stdio.h>
@@ -18,6 +18,14 @@ int64_t clock_mono_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t clock_mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 void clock_format_rfc3339(int64_t ms, char out[CLOCK_RFC3339_LEN])

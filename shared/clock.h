@@ -10,6 +10,8 @@
 int64_t clock_now_ms(void);
 /* Milliseconds of CLOCK_MONOTONIC: for intervals and deadlines only. */
 int64_t clock_mono_ms(void);
+/* Microseconds of CLOCK_MONOTONIC: for short intervals (request latencies). */
+int64_t clock_mono_us(void);
 /* Writes ms since the epoch as UTC RFC 3339 with milliseconds into out. */
 void clock_format_rfc3339(int64_t ms, char out[CLOCK_RFC3339_LEN]);
 

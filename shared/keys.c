@@ -48,6 +48,16 @@ int keys_recent(char *buf, size_t cap, const char *prefix)
     return keys_fmt_result(snprintf(buf, cap, "%s:recent", prefix), cap);
 }
 
+int keys_counters(char *buf, size_t cap, const char *prefix)
+{
+    return keys_fmt_result(snprintf(buf, cap, "%s:counters", prefix), cap);
+}
+
+int keys_stagehist(char *buf, size_t cap, const char *prefix, const char *pipeline)
+{
+    return keys_fmt_result(snprintf(buf, cap, "%s:stagehist:%s", prefix, pipeline), cap);
+}
+
 int keys_stage_field(char *buf, size_t cap, int k, const char *what)
 {
     return keys_fmt_result(snprintf(buf, cap, "stage.%d.%s", k, what), cap);

@@ -21,6 +21,14 @@ int keys_events(char *buf, size_t cap, const char *prefix);                  /* 
 /* <p>:recent: zset of the newest KEYS_RECENT_MAX job ids, scored by creation (ms) */
 int keys_recent(char *buf, size_t cap, const char *prefix);
 
+/* <p>:counters: hash "<event>:<pipeline>" -> jobs (event: submitted, succeeded,
+ * failed, canceled, retried), written by the scripts, read by GET /metrics */
+int keys_counters(char *buf, size_t cap, const char *prefix);
+/* <p>:stagehist:<pipeline>: hash "<stage>|<le>" -> successful stage runs whose
+ * duration falls in that bucket (not cumulative), "<stage>|sum" (seconds),
+ * "<stage>|count" */
+int keys_stagehist(char *buf, size_t cap, const char *prefix, const char *pipeline);
+
 #define KEYS_RECENT_MAX 10000 /* jobs the recent index keeps (submit.lua trims it) */
 
 /* The name of a per-stage field of the job hash: "stage.<k>.<what>", k from 1. */

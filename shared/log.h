@@ -1,9 +1,17 @@
 /* log: one line per event on stderr, as text or JSON lines. It never exits the
- * process and never writes anywhere else. */
+ * process and never writes anywhere else.
+ *
+ * Every line has a time (RFC 3339, ms, UTC), a level, the role and the message;
+ * then the context fields when known: job, pipeline, stage (1-based index),
+ * stage_name, worker. Text: "TS LEVEL ROLE: MSG key=value ...", one line per
+ * event (control bytes in the message are escaped). JSON: one object per line
+ * {"ts","level","role","msg",...}; bytes that are not valid UTF-8 become
+ * U+FFFD, so that every line parses. */
 #ifndef STAGEQ_LOG_H
 #define STAGEQ_LOG_H
 
 #include <errno.h>
+#include <stddef.h>
 
 enum log_level { LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON };
@@ -17,9 +25,30 @@ void log_set_role(const char *role);
 int log_format_parse(const char *s, enum log_format *out);
 int log_level_parse(const char *s, enum log_level *out);
 
+/* The context every later line carries (a worker child sets it per job).
+ * Strings are copied (truncated at LOG_CTX_MAX - 1 bytes); NULL clears.
+ * log_ctx_job clears the stage too; log_ctx_stage(0, NULL) clears it. */
+#define LOG_CTX_MAX 256
+void log_ctx_worker(const char *worker);
+void log_ctx_job(const char *job, const char *pipeline);
+void log_ctx_stage(int index, const char *name);
+
 /* Writes one line when level is enabled. errnum != 0 appends strerror(errnum);
- * job (may be NULL) is shown as job=<id>. */
+ * job (may be NULL) is shown as job=<id>; it replaces the context's job, and
+ * when it differs from it the context's pipeline and stage are left out. */
 void log_write(enum log_level level, int errnum, const char *job, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* One extra field of a line: a string (str != NULL) or else the number num. */
+struct log_kv {
+    const char *key;
+    const char *str;
+    long long num;
+};
+
+/* log_write without errnum and job, plus the n fields of kv (borrowed) after
+ * the context: key=value in text (quoted when needed), members in JSON. */
+void log_write_kv(enum log_level level, const struct log_kv *kv, size_t n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 #define log_errx(...)            log_write(LOG_LEVEL_ERROR, 0, NULL, __VA_ARGS__)
