@@ -539,6 +539,7 @@ static int run_load(struct run *r, const struct job_hash *h, struct stage_error 
     r->errors = job_hash_get(h, JOB_F_ERRORS);
     v = job_hash_get(h, JOB_F_PIPELINE);
     r->pl = v ? pipeline_set_find(r->w->pipelines, v) : NULL;
+    log_ctx_job(r->id, v); /* every line until the job ends names it */
     log_write(LOG_LEVEL_INFO, 0, r->id, "started: pipeline %s, attempt %s", v ? v : "?",
               r->attempt);
     if (r->pl == NULL)
@@ -569,6 +570,7 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
     r.id = id;
     r.k = 1;
     r.last_write_ms = r.last_check_ms = clock_mono_ms();
+    log_ctx_job(id, NULL);
     keys_job(r.job_key, sizeof(r.job_key), w->cfg->prefix, id);
     snprintf(w->current_job, sizeof(w->current_job), "%s", id);
     if (job_hash_view(hash, &h) < 0 || h.n == 0) {
@@ -585,6 +587,7 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
     r.k = v ? (int)strtol(v, NULL, 10) : 1;
     if (r.k < 1 || r.k > r.n)
         r.k = 1;
+    log_ctx_stage(r.k, r.pl->stages[r.k - 1].name);
     if (r.k > 1) {
         char field[64];
         keys_stage_field(field, sizeof(field), r.k - 1, "output");
@@ -605,6 +608,7 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
         cJSON *out = NULL;
         int rc;
 
+        log_ctx_stage(r.k, sd->name);
         memset(&serr, 0, sizeof(serr));
         r.exec = NULL;
         rc = sd->builtin != NULL ? run_builtin(&r, sd, cur, &out, &serr)
@@ -653,6 +657,7 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
     }
     w->jobs_done++;
 done:
+    log_ctx_job(NULL, NULL);
     w->current_job[0] = '\0';
     cJSON_Delete(res.output);
     cJSON_free(out_text);

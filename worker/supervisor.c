@@ -80,6 +80,17 @@ static void sup_describe_status(int status, char *buf, size_t cap)
         snprintf(buf, cap, "stopped (status %d)", status);
 }
 
+/* The worker id child pid used (host:pid, as worker_child_main builds it). */
+static void sup_worker_id(pid_t pid, char *out, size_t cap)
+{
+    char host[128];
+
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
+    snprintf(out, cap, "%s:%d", host, (int)pid);
+}
+
 /* Reaps every exited child; returns how many are still running. */
 static int sup_reap(struct slot *slots, int n, int is_stopping)
 {
@@ -88,15 +99,18 @@ static int sup_reap(struct slot *slots, int n, int is_stopping)
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         for (i = 0; i < n; i++) {
-            char why[96];
+            char why[96], wid[160];
+            struct log_kv kv[1] = {{"worker", NULL, 0}};
             int64_t lived;
 
             if (slots[i].pid != pid)
                 continue;
             slots[i].pid = 0;
             sup_describe_status(status, why, sizeof(why));
+            sup_worker_id(pid, wid, sizeof(wid));
+            kv[0].str = wid;
             if (is_stopping) {
-                log_info("child %d (pid %d) %s", i + 1, (int)pid, why);
+                log_write_kv(LOG_LEVEL_INFO, kv, 1, "child %d (pid %d) %s", i + 1, (int)pid, why);
                 break;
             }
             lived = clock_mono_ms() - slots[i].started_ms;
@@ -108,8 +122,9 @@ static int sup_reap(struct slot *slots, int n, int is_stopping)
             if (slots[i].backoff_ms > SUP_RESPAWN_MAX_MS)
                 slots[i].backoff_ms = SUP_RESPAWN_MAX_MS;
             slots[i].respawn_at = clock_mono_ms() + slots[i].backoff_ms;
-            log_warnx("child %d (pid %d) %s after %lld ms; restarting in %d ms", i + 1, (int)pid,
-                      why, (long long)lived, slots[i].backoff_ms);
+            log_write_kv(LOG_LEVEL_WARN, kv, 1,
+                         "child %d (pid %d) %s after %lld ms; restarting in %d ms", i + 1, (int)pid,
+                         why, (long long)lived, slots[i].backoff_ms);
             break;
         }
     }
@@ -205,6 +220,7 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
         snprintf(host, sizeof(host), "localhost");
     host[sizeof(host) - 1] = '\0';
     snprintf(w.id, sizeof(w.id), "%s:%d", host, (int)getpid());
+    log_ctx_worker(w.id); /* every line of this child names it */
     /* A stage program that stops reading its stdin must not kill us. */
     signal(SIGPIPE, SIG_IGN);
     clock_format_rfc3339(clock_now_ms(), w.started_at);
