@@ -13,8 +13,8 @@ PL=tests/e2e/pipelines-logs.json
 T=$STAGEQ_TEST_TMP
 TS_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$'
 
-STAGEQ_LOG=json start_api api --pipelines "$PL"
-STAGEQ_LOG=json start_worker worker --pipelines "$PL" --concurrency 1
+STAGEQ_LOG=json start_api logs-api --pipelines "$PL"
+STAGEQ_LOG=json start_worker logs-worker --pipelines "$PL" --concurrency 1
 
 # --- requests: each answered one gets one access line ------------------------------
 n_req=0
@@ -35,7 +35,7 @@ curl -s -N --max-time 30 "$API_URL/v1/events" >/dev/null &
 spid=$!
 n_req=$((n_req + 1))
 sleep 0.5
-access_lines() { jq -c 'select(.route != null)' "$T/api.log" 2>/dev/null; }
+access_lines() { jq -c 'select(.route != null)' "$T/logs-api.log" 2>/dev/null; }
 check "an open stream is not logged yet" \
   test -z "$(access_lines | jq -r 'select(.route == "/v1/events") | .route')"
 kill "$spid" 2>/dev/null
@@ -48,7 +48,7 @@ stop_pid "$WORKER_PID"
 stop_pid "$API_PID"
 
 # --- every line is a JSON object with ts, level, msg ---------------------------------
-for f in api worker; do
+for f in logs-api logs-worker; do
   check "$f log: valid UTF-8" iconv -f UTF-8 -t UTF-8 "$T/$f.log" -o /dev/null
   bad=$(jq -R -n --arg re "$TS_RE" '[inputs | (try fromjson catch "unparsable")
         | select(type != "object" or (.ts | type) != "string" or (.ts | test($re) | not)
@@ -58,10 +58,10 @@ for f in api worker; do
   check "$f log: more than a few lines" test "$(wc -l <"$T/$f.log")" -ge 3
 done
 check "jq -e parses every line of both logs" \
-  bash -c "while IFS= read -r l; do printf '%s\n' \"\$l\" | jq -e 'has(\"ts\") and has(\"level\") and has(\"msg\")' >/dev/null || exit 1; done < <(cat '$T/api.log' '$T/worker.log')"
+  bash -c "while IFS= read -r l; do printf '%s\n' \"\$l\" | jq -e 'has(\"ts\") and has(\"level\") and has(\"msg\")' >/dev/null || exit 1; done < <(cat '$T/logs-api.log' '$T/logs-worker.log')"
 
 # --- worker lines about a job carry job, worker, pipeline, stage ---------------------
-jw() { jq -c "$1" "$T/worker.log"; }
+jw() { jq -c "$1" "$T/logs-worker.log"; }
 check "worker lines about log-ok exist" test -n "$(jw 'select(.job == "log-ok")')"
 check_eq "every line about a job names the worker" "" \
   "$(jw 'select(.job != null and (.worker | type) != "string")')"
@@ -87,7 +87,7 @@ check "hostile stderr: the last line without a newline is logged" test -n \
   "$(jw 'select(.msg | contains("no newline at the end €"))')"
 
 # --- the access log --------------------------------------------------------------------
-acc=$(jq -c 'select(.route != null)' "$T/api.log")
+acc=$(jq -c 'select(.route != null)' "$T/logs-api.log")
 check_eq "one access line per request" "$n_req" "$(printf '%s\n' "$acc" | grep -c .)"
 check_eq "each has method, route, path, status, duration_ms, bytes, remote" "" \
   "$(printf '%s\n' "$acc" | jq -c 'select((.method | type) != "string" or (.route | type) != "string"
@@ -105,37 +105,37 @@ check "the access lines are info" test -z "$(printf '%s\n' "$acc" | jq -c 'selec
 
 # --- --access-log off, and text mode ------------------------------------------------------
 export STAGEQ_PREFIX=tlogt
-STAGEQ_ACCESS_LOG=off start_api api-quiet --pipelines "$PL"
+STAGEQ_ACCESS_LOG=off start_api logs-api-quiet --pipelines "$PL"
 curl -s -o /dev/null "$API_URL/healthz"
 curl -s -o /dev/null "$API_URL/v1/pipelines"
 stop_pid "$API_PID"
-check_eq "STAGEQ_ACCESS_LOG=off: no access line" 0 "$(grep -c 'route=' "$T/api-quiet.log")"
-check "but the rest is logged" grep -q 'listening on' "$T/api-quiet.log"
-start_api api-flag --pipelines "$PL" --access-log off
+check_eq "STAGEQ_ACCESS_LOG=off: no access line" 0 "$(grep -c 'route=' "$T/logs-api-quiet.log")"
+check "but the rest is logged" grep -q 'listening on' "$T/logs-api-quiet.log"
+start_api logs-api-flag --pipelines "$PL" --access-log off
 curl -s -o /dev/null "$API_URL/healthz"
 stop_pid "$API_PID"
-check_eq "--access-log off: no access line" 0 "$(grep -c 'route=' "$T/api-flag.log")"
+check_eq "--access-log off: no access line" 0 "$(grep -c 'route=' "$T/logs-api-flag.log")"
 check "a bad --access-log value is refused" bash -c "! '$BUILD/stageq-api' --access-log maybe 2>/dev/null"
 
-start_api api-text --pipelines "$PL"
-start_worker worker-text --pipelines "$PL" --concurrency 1
+start_api logs-api-text --pipelines "$PL"
+start_worker logs-worker-text --pipelines "$PL" --concurrency 1
 post_json /v1/jobs '{"pipeline":"hostile","id":"text-hostile","input":{}}'
 check "text mode: the hostile job succeeds" wait_for 20 state_is text-hostile succeeded
 curl -s -o /dev/null "$API_URL/v1/jobs/text-hostile"
 stop_pid "$WORKER_PID"
 stop_pid "$API_PID"
 line_re='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z (error|warn |info |debug) [^ ]+: '
-for f in api-text worker-text; do
+for f in logs-api-text logs-worker-text; do
   check_eq "$f: every line is one event (time, level, role)" 0 "$(grep -cvE "$line_re" "$T/$f.log")"
   check "$f: valid UTF-8" iconv -f UTF-8 -t UTF-8 "$T/$f.log" -o /dev/null
 done
 check "text: stderr lines carry job, pipeline, stage, stage_name, worker as key=value" grep -qE \
   'stage h stderr: .* job=text-hostile pipeline=hostile stage=1 stage_name=h worker=[^ ]+:[0-9]+$' \
-  "$T/worker-text.log"
+  "$T/logs-worker-text.log"
 check "text: control bytes never reach the line (the tab is escaped)" grep -qF \
-  'stage h stderr: control: ???[31mred?[0m tab\there job=' "$T/worker-text.log"
+  'stage h stderr: control: ???[31mred?[0m tab\there job=' "$T/logs-worker-text.log"
 check "text: the access line has the fields as key=value" grep -qE \
   'GET /v1/jobs/text-hostile 200 [0-9]+ms method=GET route=/v1/jobs/\{id\} path=/v1/jobs/text-hostile status=200 duration_ms=[0-9]+ bytes=[0-9]+ remote=127\.0\.0\.1:[0-9]+$' \
-  "$T/api-text.log"
+  "$T/logs-api-text.log"
 
 finish

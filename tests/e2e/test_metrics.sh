@@ -20,9 +20,9 @@ COUNTERS=${METRICS_COUNTERS:-$(mode_for ':counters')}
 HISTS=${METRICS_HISTS:-$(mode_for 'stagehist')}
 echo "# counters: $COUNTERS, stage histograms: $HISTS"
 
-start_api api --pipelines "$PL"
+start_api met-api --pipelines "$PL"
 API1=$API_URL
-start_api api2 --pipelines "$PL"
+start_api met-api2 --pipelines "$PL"
 API2=$API_URL
 API_URL=$API1
 
@@ -48,7 +48,7 @@ check_eq "build info" 1 "$(printf '%s\n' "$M" | awk '/^stageq_build_info\{versio
 
 # --- jobs: 2 ok, 1 permanent failure, 1 exit3 (2 retries then failed), 2 idle
 # (one canceled), 1 blog4 (4 stages) ------------------------------------------
-start_worker worker --pipelines "$PL" --concurrency 2 --lease 3
+start_worker met-worker --pipelines "$PL" --concurrency 2 --lease 3
 for i in 1 2; do post_json /v1/jobs "{\"pipeline\":\"ok\",\"id\":\"ok-$i\",\"input\":{\"n\":$i}}"; done
 post_json /v1/jobs '{"pipeline":"permanent","id":"perm-1","input":{}}'
 post_json /v1/jobs '{"pipeline":"exit3","id":"exit3-1","input":{}}'
@@ -147,7 +147,7 @@ check_eq "default queue depth equals LLEN" "$(rcli LLEN tmet:queue:default)" \
   "$(mval 'stageq_queue_depth{queue="default"}')"
 # a worker on a queue no pipeline names: its queue shows (read in a 2nd round)
 rcli ZADD tmet:delayed:extraq 99999999999999 not-due-1 99999999999999 not-due-2 >/dev/null
-start_worker worker-extra --pipelines "$PL" --concurrency 1 --queue extraq --lease 3
+start_worker met-worker-extra --pipelines "$PL" --concurrency 1 --queue extraq --lease 3
 extra_shows() { scrape; [ "$(mval 'stageq_queue_delayed{queue="extraq"}')" = 2 ]; }
 check "a live worker's own queue shows, with its delayed retries" wait_for 10 extra_shows
 check_eq "its depth equals LLEN" "$(rcli LLEN tmet:queue:extraq)" \
@@ -199,7 +199,7 @@ check_eq "the latency histogram counts every /healthz request" \
   "$(( $(hv /healthz GET 200) + $(hv /healthz DELETE 405) ))" "$lat_count"
 
 # --- the bearer token protects /metrics ---------------------------------------------------
-start_api api-token --pipelines "$PL" --api-token s3cret
+start_api met-api-token --pipelines "$PL" --api-token s3cret
 scrape "$API_URL"
 check_eq "without the token: 401" 401 "$M_STATUS"
 scrape "$API_URL" -H 'Authorization: Bearer s3cret'
@@ -207,7 +207,7 @@ check_eq "with the token: 200" 200 "$M_STATUS"
 check_eq "the 401 was counted under its route" 1 "$(hv /metrics GET 401)"
 
 # --- Redis away: 503 JSON ---------------------------------------------------------------------
-start_api api-noredis --pipelines "$PL" --redis-url "redis://127.0.0.1:$(free_port)/0"
+start_api met-api-noredis --pipelines "$PL" --redis-url "redis://127.0.0.1:$(free_port)/0"
 http GET /metrics
 check_eq "Redis away: 503" 503 "$HTTP_STATUS"
 check_eq "with the usual JSON error" redis_unavailable "$(jqr .error.code)"
