@@ -41,7 +41,7 @@ WORKER_SRC := worker/main.c worker/supervisor.c worker/fetch.c worker/run.c work
               worker/stage_builtin.c worker/builtins/demo.c worker/builtins/echo.c \
               worker/stage_exec.c
 CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c
-UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_demo \
+UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_demo test_log \
               test_stage_exec test_pipeline test_submit
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o

@@ -28,6 +28,10 @@ static void test_keys_names(void **state)
     assert_string_equal(buf, "stageq:events");
     assert_int_equal(keys_job(buf, sizeof(buf), "test:ns", "x"), 0);
     assert_string_equal(buf, "test:ns:job:x");
+    assert_int_equal(keys_counters(buf, sizeof(buf), "stageq"), 0);
+    assert_string_equal(buf, "stageq:counters");
+    assert_int_equal(keys_stagehist(buf, sizeof(buf), "stageq", "train"), 0);
+    assert_string_equal(buf, "stageq:stagehist:train");
 }
 
 static void test_keys_truncation(void **state)
