@@ -34,7 +34,7 @@ LUA := shared/scripts/submit.lua shared/scripts/start.lua shared/scripts/update.
        shared/scripts/finish.lua shared/scripts/retry.lua shared/scripts/promote.lua \
        shared/scripts/cancel.lua shared/scripts/heartbeat.lua shared/scripts/recover.lua \
        shared/scripts/reap.lua shared/scripts/requeue.lua
-API_SRC := api/main.c api/server.c api/routes.c api/jobs.c api/health.c api/errors.c api/sse.c \
+API_SRC := api/eta.c api/main.c api/server.c api/routes.c api/jobs.c api/health.c api/errors.c api/sse.c \
            api/rasync.c api/pipelines.c api/compat.c api/listing.c
 WORKER_SRC := worker/main.c worker/supervisor.c worker/fetch.c worker/run.c worker/wredis.c \
               worker/lease.c worker/recover.c \
@@ -63,7 +63,7 @@ $(BUILD)/%.o: %.c | $(BUILD)/gen/scripts_gen.h
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 # Lua sources become C strings with their SHA1, so EVALSHA needs no SCRIPT LOAD.
-$(BUILD)/gen/scripts_gen.c $(BUILD)/gen/scripts_gen.h &: $(LUA) deploy/embed-lua.sh
+$(BUILD)/gen/scripts_gen.c $(BUILD)/gen/scripts_gen.h &: $(LUA) $(wildcard shared/scripts/inc/*.lua) deploy/embed-lua.sh
 	@mkdir -p $(BUILD)/gen
 	$(Q)sh deploy/embed-lua.sh $(BUILD)/gen/scripts_gen $(LUA)
 

@@ -109,7 +109,7 @@ running_id=$JOB
 is_running() { [ "$(state_of "$running_id")" = running ]; }
 check "a never-ending exec stage is running" wait_for 10 is_running
 sleep 0.3
-pg_alive() { pgrep -f sleep_forever.sh >/dev/null; }
+pg_alive() { [ -n "$(stage_pids "$running_id")" ]; }
 check "its program runs" pg_alive
 t0=$(date +%s%N)
 http DELETE "/v1/jobs/$running_id"
@@ -146,7 +146,7 @@ running_id=$JOB
 check "and the slow pool takes its next job too" wait_for 10 is_running
 http DELETE "/v1/jobs/$JOB"
 
-no_stage_left() { [ -z "$(pgrep -f 'tests/stages/')" ]; }
+no_stage_left() { [ -z "$(own_stage_pids)" ]; }
 check "no stage program is left running" wait_for 5 no_stage_left
 check_eq "the worker pools are still up" "2 1" "$(pgrep -P "$MAIN_PID" | wc -l) $(pgrep -P "$SLOW_PID" | wc -l)"
 kids=$(pgrep -P "$MAIN_PID"; pgrep -P "$SLOW_PID")
