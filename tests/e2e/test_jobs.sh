@@ -85,7 +85,7 @@ check_eq "the workers' processing lists are empty again" 0 "$inflight"
 post_json /v1/jobs '{"pipeline":"echo","input":"short-lived","result_ttl_s":1}'
 short=$(jqr .id)
 succeeded() { [ "$(rcli HGET "tj:job:$1" state)" = succeeded ]; }
-check "a short-lived job succeeds" wait_for 10 succeeded "$short"
+check "a short-lived job succeeds" wait_for 30 succeeded "$short"
 gone() { [ "$(rcli EXISTS "tj:job:$short")" = 0 ]; }
 check "after result_ttl_s the hash is gone" wait_for 5 gone
 http GET "/v1/jobs/$short"
