@@ -40,7 +40,7 @@ WORKER_SRC := worker/main.c worker/supervisor.c worker/fetch.c worker/run.c work
               worker/lease.c worker/recover.c \
               worker/stage_builtin.c worker/builtins/demo.c worker/builtins/echo.c \
               worker/stage_exec.c
-CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c
+CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c cli/sse.c cli/watch.c cli/overview.c
 UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_demo \
               test_stage_exec test_pipeline test_submit
 
