@@ -35,7 +35,8 @@ struct client_call {
     int (*on_data)(const char *buf, size_t len, void *arg);
     void (*on_tick)(void *arg);
     void *arg;
-    bool is_stopped; /* on_data asked to stop */
+    bool is_stopped;       /* on_data asked to stop */
+    struct evbuffer *held; /* a reply other than 200 read so far */
 };
 
 static void client_set_err(char *err, size_t len, const char *msg)
@@ -272,8 +273,17 @@ static void client_on_chunk(struct evhttp_request *req, void *arg)
     struct evbuffer_iovec v[8];
     int i, n;
 
-    if (call->is_stopped || evhttp_request_get_response_code(req) != 200)
+    if (call->is_stopped)
         return;
+    if (evhttp_request_get_response_code(req) != 200) {
+        /* libevent drains the input after this callback: keep an error's
+         * body for client_on_done */
+        if (call->held == NULL)
+            call->held = evbuffer_new();
+        if (call->held != NULL && evbuffer_get_length(call->held) < CLIENT_BODY_MAX)
+            evbuffer_add_buffer(call->held, in);
+        return;
+    }
     call->rep->status = 200;
     while (evbuffer_get_length(in) > 0 && !call->is_stopped) {
         n = evbuffer_peek(in, -1, NULL, v, 8);
@@ -308,6 +318,8 @@ static void client_on_stream_done(struct evhttp_request *req, void *arg)
                  call->has_error ? client_error_text(call->error) : "connection lost");
         return;
     }
+    if (req != NULL && call->held != NULL)
+        evbuffer_prepend_buffer(evhttp_request_get_input_buffer(req), call->held);
     client_on_done(req, arg);
 }
 
@@ -385,6 +397,8 @@ int client_stream(struct client *c, const char *path, const char *const *headers
 done:
     if (tick != NULL)
         event_free(tick);
+    if (call.held != NULL)
+        evbuffer_free(call.held);
     /* frees a request still in flight (stopped early) without its callbacks */
     evhttp_connection_free(conn);
     return rc;
