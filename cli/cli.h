@@ -1,6 +1,7 @@
 /* cli: private header of the `stageq` command-line client — the HTTP client,
- * the job view read from GET /v1/jobs/{id}, and the progress bar. Only main.c
- * decides exit codes and exits. */
+ * the job view read from a job status, the progress bar, the SSE parser, the
+ * watch of one job, and the overview tables. Only main.c exits; watch returns
+ * the exit code it decided for main to use. */
 #ifndef STAGEQ_CLI_H
 #define STAGEQ_CLI_H
 
