@@ -620,6 +620,9 @@ static int main_list(struct main_ctx *m, const struct main_args *a)
             break;
     }
     client_reply_clear(&rep);
+    if (rc == 0 && a->is_all && !m->is_json && cursor[0] != '\0')
+        fprintf(stderr, "more (stopped after %d pages): stageq list --cursor %s\n",
+                MAIN_LIST_PAGES_MAX, cursor);
     if (all != NULL && rc == 0) {
         if (cursor[0] != '\0')
             cJSON_AddStringToObject(all, "next_cursor", cursor);
