@@ -523,8 +523,8 @@ done:
     return rc;
 }
 
-/* Appends "&name=value" (value percent-encoded) to the query in q. 0, or -1
- * when it does not fit. */
+/* Appends "?name=value" or "&name=value" (value percent-encoded) to the path
+ * in q; nothing when value is NULL. 0, or -1 when it does not fit. */
 static int main_query_add(char *q, size_t len, const char *name, const char *value)
 {
     char *enc;
@@ -536,7 +536,7 @@ static int main_query_add(char *q, size_t len, const char *name, const char *val
     enc = evhttp_uriencode(value, -1, 0);
     if (enc == NULL)
         return -1;
-    r = snprintf(q + n, len - n, "%c%s=%s", n == 0 ? '?' : '&', name, enc);
+    r = snprintf(q + n, len - n, "%c%s=%s", strchr(q, '?') == NULL ? '?' : '&', name, enc);
     free(enc);
     return r < 0 || (size_t)r >= len - n ? -1 : 0;
 }
@@ -546,7 +546,7 @@ static int main_query_add(char *q, size_t len, const char *name, const char *val
 static int main_list_page(struct main_ctx *m, const struct main_args *a, const char *cursor,
                           struct client_reply *rep)
 {
-    char path[2048] = "", limit[32];
+    char path[2048] = "/v1/jobs", limit[32];
 
     snprintf(limit, sizeof(limit), "%lld", a->limit);
     if (main_query_add(path, sizeof(path), "state", a->state) < 0 ||
@@ -556,12 +556,8 @@ static int main_list_page(struct main_ctx *m, const struct main_args *a, const c
         main_usage_error("list: arguments too long");
         return CLI_EXIT_USAGE;
     }
-    {
-        char full[2200];
-        snprintf(full, sizeof(full), "/v1/jobs%s", path);
-        if (client_request(m->client, CLIENT_GET, full, NULL, rep) < 0 || rep->status != 200)
-            return client_fail(rep);
-    }
+    if (client_request(m->client, CLIENT_GET, path, NULL, rep) < 0 || rep->status != 200)
+        return client_fail(rep);
     if (!cJSON_IsArray(rep->json ? json_get(rep->json, "jobs") : NULL)) {
         fprintf(stderr, "stageq: the API's answer to GET /v1/jobs has no job list\n");
         return CLI_EXIT_UNREACHABLE;
