@@ -40,9 +40,9 @@ WORKER_SRC := worker/main.c worker/supervisor.c worker/fetch.c worker/run.c work
               worker/lease.c worker/recover.c \
               worker/stage_builtin.c worker/builtins/demo.c worker/builtins/echo.c \
               worker/stage_exec.c
-CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c
+CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c cli/sse.c cli/watch.c cli/overview.c
 UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_demo \
-              test_stage_exec test_pipeline test_submit
+              test_stage_exec test_pipeline test_submit test_sse_parse
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o
 API_OBJ := $(API_SRC:%.c=$(BUILD)/%.o)
@@ -92,6 +92,8 @@ $(BUILD)/tests/unit/test_demo: $(BUILD)/tests/unit/test_demo.o $(BUILD)/worker/s
 $(BUILD)/tests/unit/test_stage_exec: $(BUILD)/tests/unit/test_stage_exec.o \
 		$(BUILD)/worker/stage_exec.o $(LIBSTAGEQ)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_WORKER) -lcmocka
+$(BUILD)/tests/unit/test_sse_parse: $(BUILD)/tests/unit/test_sse_parse.o $(BUILD)/cli/sse.o
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBSTAGEQ)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SHARED) -lcmocka -lm
 
