@@ -56,6 +56,7 @@ struct api {
     struct pipeline_set *pipelines;
     struct server *server;
     struct sse *sse;         /* live events (sse.c) */
+    struct eta *eta;         /* the pipelines' stage history (eta.c) */
     struct metrics *metrics; /* this process's HTTP figures (metrics.c) */
     size_t inflight;         /* requests received and not yet answered */
     bool is_draining;        /* shutting down: leave the loop once inflight is 0 */
@@ -318,6 +319,19 @@ void metrics_note_request(struct metrics *m, const char *route, const char *meth
  * most), this process's HTTP figures, stageq_redis_errors_total. 503 when
  * Redis does not answer. */
 void metrics_get(struct api_req *ar);
+/* ---- eta.c: the stage history behind the estimates ---- */
+
+struct job_hash;
+
+/* Starts reading every known pipeline's <p>:eta:<pipeline> once a second.
+ * Needs api->base, api->cfg, api->pipelines and api->rasync. NULL when memory
+ * ran out. */
+struct eta *eta_new(struct api *api);
+/* Call after rasync_free (its callbacks name the entries). NULL-safe. */
+void eta_free(struct eta *e);
+/* The status of job hash h with its estimates (job_status_json_eta), from
+ * the last figures read; NULL when memory ran out or h is empty. */
+cJSON *eta_status_json(struct api *api, const struct job_hash *h);
 
 /* ---- sse.c: live events (Server-Sent Events) over Redis pub/sub ---- */
 
