@@ -191,6 +191,21 @@ scrape "$API_URL" -H 'Authorization: Bearer s3cret'
 check_eq "with the token: 200" 200 "$M_STATUS"
 check_eq "the 401 was counted under its route" 1 "$(hv /metrics GET 401)"
 
+# --- HEAD, and Redis errors counted -------------------------------------------------------------
+hstatus=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' -I "$API1/metrics")
+check_eq "HEAD /metrics: 200 without a body" "200 0" "$hstatus"
+start_api met-api-slow --pipelines "$PL" --redis-timeout-ms 300
+scrape "$API_URL"
+check_eq "no Redis error yet" 0 "$(mval stageq_redis_errors_total)"
+rcli CLIENT PAUSE 1500 >/dev/null   # Redis answers nothing for 1.5 s: commands time out
+http GET /metrics
+check_eq "a Redis timeout: 503" 503 "$HTTP_STATUS"
+sleep 1.5
+scraped_ok() { scrape "$API_URL"; [ "$M_STATUS" = 200 ]; }
+check "the API recovers when Redis answers again" wait_for 10 scraped_ok
+check "the timed-out commands are counted in stageq_redis_errors_total" \
+  test "$(mval stageq_redis_errors_total)" -ge 1
+
 # --- Redis away: 503 JSON ---------------------------------------------------------------------
 start_api met-api-noredis --pipelines "$PL" --redis-url "redis://127.0.0.1:$(free_port)/0"
 http GET /metrics
