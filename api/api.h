@@ -159,8 +159,7 @@ struct api_req {
     enum evhttp_cmd_type method;
     struct evkeyvalq query;   /* parsed query string */
     char id[IDS_MAX_LEN + 1]; /* the {id} of the path, or the id of a new job */
-    int64_t start_ms;         /* monotonic */
-    int64_t start_us;         /* monotonic, for the latency histogram */
+    int64_t start_us;         /* monotonic: the request's arrival (latency, access log) */
     char log_path[128];       /* printable copy of the path for the access log */
     const char *route;        /* the matched route's pattern, or "other"; static */
     char remote[64];          /* client address:port, for the access log */

@@ -1,8 +1,9 @@
 /* routes: the one route table {method, pattern, handler}, the routing of every
  * request (CORS preflight, bearer token, 404, 405 + Allow, bad query, bad id),
- * and the end of a request's
- * life: its reply and its access log line. A request is answered exactly once,
- * through routes_reply_*, which frees it. */
+ * and the end of a request's life: its reply, its count in the metrics and its
+ * access log line (routes_req_end, the one place every request ends, streams
+ * included). A request is answered exactly once, through routes_reply_* (or
+ * a stream's end), which frees it. */
 #include "api.h"
 
 #include <event2/buffer.h>
@@ -244,7 +245,6 @@ void routes_dispatch(struct evhttp_request *req, void *arg)
     ar->api = api;
     ar->req = req;
     ar->method = evhttp_request_get_command(req);
-    ar->start_ms = clock_mono_ms();
     ar->start_us = clock_mono_us();
     ar->route = ROUTES_OTHER;
     routes_remote(req, ar->remote, sizeof(ar->remote));
