@@ -13,6 +13,8 @@ case $what in
 esac
 missing=""
 for p in $pkgs; do
+  # a nodejs from NodeSource ships npm itself and conflicts with Debian's npm
+  [ "$p" = npm ] && command -v npm >/dev/null 2>&1 && continue
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
     missing="$missing $p"
   fi
