@@ -207,6 +207,49 @@ async function mainFlow(browser) {
       expect(/error/.test(r.cls) && /^409 duplicate_id: /.test(r.text), 'result: ' + r.text + ' [' + r.cls + ']');
     });
   }
+  if (id1) {
+    // The status fields a newer API adds (eta_s, stage_eta_s, per-stage
+    // duration_s/expected_s) and an error history, grafted onto the real
+    // reply: shown when numbers, hidden when null; markup in job data is text.
+    const evil = '<img src=x onerror="window.dashXss=1"><b>bold</b>';
+    await step('the detail shows eta_s, duration_s, expected_s, error and errors; hides a null stage_eta_s', async () => {
+      await page.route(new RegExp('/v1/jobs/' + id1 + '$'), async (route) => {
+        const resp = await route.fetch();
+        const j = await resp.json();
+        j.eta_s = 75;
+        j.stage_eta_s = null;
+        j.stages[0].duration_s = 1.25;
+        j.stages[0].expected_s = 2;
+        j.message = evil;
+        j.stages[1].output = { note: evil };
+        j.error = { code: 'exit_status', message: evil, stage: 'two', stage_index: 2, attempt: 2,
+          stderr_tail: 'line1\n' + evil };
+        j.errors = [{ code: 'timeout', message: 'first try', stage: 'one', stage_index: 1, attempt: 1 }, j.error];
+        await route.fulfill({ response: resp, json: j });
+      });
+      await page.click('#d-close');
+      await page.click('#jobs tr[data-job-id="' + id1 + '"] td.stage-text');
+      await page.waitForFunction(() => /Errors of all attempts/.test(document.getElementById('d-body').textContent),
+        null, { timeout: 10000 });
+      const d = await page.evaluate(() => ({
+        text: document.getElementById('d-body').textContent,
+        eta: (document.querySelector('#d-body dd.eta') || {}).textContent,
+        stageEta: document.querySelector('#d-body dd.stage-eta') !== null,
+        stage1: document.querySelector('#d-body .stage[data-stage="1"]').textContent,
+        imgs: document.querySelectorAll('img').length,
+        bolds: document.querySelectorAll('#d-body b').length,
+        xss: window.dashXss === 1,
+      }));
+      await page.unroute(new RegExp('/v1/jobs/' + id1 + '$'));
+      expect(d.eta === '1 min 15 s', 'ETA (job) ' + d.eta);
+      expect(!d.stageEta, 'a null stage_eta_s is shown');
+      expect(/took 1\.3 s|took 1\.2 s/.test(d.stage1) && /expected 2\.0 s/.test(d.stage1), 'stage 1: ' + d.stage1);
+      expect(/attempt 1: stage 1 one: timeout/.test(d.text), 'first attempt error missing');
+      expect(/attempt 2: stage 2 two: exit_status/.test(d.text), 'last error missing');
+      expect(d.text.includes(evil), 'markup not shown as text');
+      expect(d.imgs === 0 && d.bolds === 0 && !d.xss, 'markup was parsed: ' + JSON.stringify(d));
+    });
+  }
   await step('invalid input JSON is refused in the page, without a request', async () => {
     let posts = 0;
     const count = (req) => {
