@@ -7,8 +7,13 @@
 //   DASH_TOKEN_URL   optional: an API started with --api-token DASH_TOKEN
 //   DASH_SCREENSHOT  where to save the screenshot (a narrow one goes beside it)
 //   CHROMIUM         the browser (default /usr/bin/chromium)
+//   DASH_TOKEN_API_PID, DASH_RESPAWN, DASH_RESPAWN_LOG  optional: the token API's
+//                    pid, and the command (split on blanks) that starts it again on
+//                    the same port: the page must notice the outage and come back
 // Lines "# job <name> <id>" tell the shell which jobs to check in Redis.
+const fs = require('fs');
 const path = require('path');
+const { spawn } = require('child_process');
 const { chromium } = require('playwright-core');
 
 const BASE = process.env.DASH_URL;
@@ -18,6 +23,7 @@ const SHOT = process.env.DASH_SCREENSHOT || 'dashboard.png';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 let fails = 0;
+let respawned = null; // an API this script started (killed by pid at the end)
 function ok(name) {
   console.log('ok - ' + name);
 }
@@ -343,7 +349,54 @@ async function tokenFlow(browser) {
     });
   });
   report(w, 'the page (token)');
+  if (process.env.DASH_TOKEN_API_PID && process.env.DASH_RESPAWN) {
+    await step('when the API stops, the badge says "reconnecting"', async () => {
+      process.kill(Number(process.env.DASH_TOKEN_API_PID), 'SIGTERM');
+      await page.waitForFunction(() => document.getElementById('conn').textContent === 'reconnecting', null, {
+        timeout: 20000,
+      });
+    });
+    await step('when the API is back on its port, the page goes "live" again by itself', async () => {
+      await respawnApi();
+      await page.waitForFunction(() => document.getElementById('conn').textContent === 'live', null, {
+        timeout: 60000,
+      });
+    });
+  }
   await page.close();
+}
+
+// Starts DASH_RESPAWN; while the old process still holds the port the new one
+// exits at once: try again, at most 40 times 0.5 s.
+async function respawnApi() {
+  const argv = process.env.DASH_RESPAWN.split(/\s+/).filter(Boolean);
+  const log = fs.openSync(process.env.DASH_RESPAWN_LOG || '/dev/null', 'a');
+  for (let i = 0; i < 40; i++) {
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', log, log] });
+    const exited = await new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), 1000);
+      child.once('exit', () => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
+    if (!exited) {
+      respawned = child;
+      console.log('# respawned api pid ' + child.pid);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error('the API did not start again');
+}
+
+async function stopRespawned() {
+  if (!respawned || respawned.exitCode !== null) return;
+  const gone = new Promise((resolve) => respawned.once('exit', resolve));
+  respawned.kill('SIGTERM');
+  const t = setTimeout(() => respawned.kill('SIGKILL'), 10000);
+  await gone;
+  clearTimeout(t);
 }
 
 function report(w, what) {
@@ -361,6 +414,7 @@ function report(w, what) {
   let browser = null;
   const guard = setTimeout(() => {
     notOk('the browser run ends within 280 s');
+    if (respawned) respawned.kill('SIGKILL');
     process.exit(1);
   }, 280000);
   try {
@@ -382,6 +436,7 @@ function report(w, what) {
     notOk('the browser run completes', e.stack || e.message);
   } finally {
     await browser.close().catch(() => {});
+    await stopRespawned().catch(() => {});
     clearTimeout(guard);
   }
   console.log('# screenshot: ' + path.resolve(SHOT));

@@ -17,6 +17,7 @@ mkdir -p "$OUT_DIR"
 
 start_api api-tok --pipelines "$PIPES" --api-token "$TOKEN"
 TOKEN_URL=$API_URL
+TOKEN_PID=$API_PID
 start_api api --pipelines "$PIPES"
 start_worker worker --pipelines "$PIPES" --concurrency 2
 
@@ -111,10 +112,16 @@ fi
 if [ "$have" = 1 ]; then
   shot="$OUT_DIR/dashboard.png"
   rm -f "$shot"
+  # the browser run stops the token API (pid) and starts it again on its port
   DASH_URL=$API_URL DASH_TOKEN_URL=$TOKEN_URL DASH_TOKEN=$TOKEN DASH_SCREENSHOT=$shot \
+    DASH_TOKEN_API_PID=$TOKEN_PID DASH_RESPAWN_LOG="$T/api-tok2.log" \
+    DASH_RESPAWN="$BUILD/stageq-api --listen ${TOKEN_URL#http://} --redis-url redis://127.0.0.1:$REDIS_PORT/0 --pipelines $PIPES --api-token $TOKEN" \
     CHROMIUM=$CHROMIUM timeout 300 node tests/browser/dashboard.js >"$T/browser.out" 2>"$T/browser.err"
   rc=$?
   cat "$T/browser.out"
+  for p in $(sed -n 's/^# respawned api pid //p' "$T/browser.out"); do
+    kill -0 "$p" 2>/dev/null && stop_pid "$p"   # node stops it; this only if node died
+  done
   [ -s "$T/browser.err" ] && sed 's/^/# stderr: /' "$T/browser.err" | head -40
   check_eq "the browser run exits 0" 0 "$rc"
   check "the screenshot exists" test -s "$shot"
