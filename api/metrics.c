@@ -612,7 +612,7 @@ static void metrics_reply(struct metrics_scrape *ms)
         errors_reply(ar, API_ERR_INTERNAL, "out of memory");
     } else {
         evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
-        routes_reply_text(ar, 200, METRICS_CTYPE, text ? text : "", len);
+        routes_reply_content(ar, 200, METRICS_CTYPE, text ? text : "", len);
     }
     evbuffer_free(b);
     metrics_scrape_free(ms);
