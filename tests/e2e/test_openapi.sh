@@ -111,6 +111,8 @@ rec "a queued job" 200 GET /v1/jobs/oa-idle
 check "the first job succeeds" wait_for 30 state_is oa-run succeeded
 rec "a succeeded job" 200 GET /v1/jobs/oa-run
 rec "an unknown job" 404 GET /v1/jobs/no-such-job
+rec "request headers over 16 KiB: libevent's own 400" 400 GET /v1/jobs/oa-run \
+  -H "X-Big: $(head -c 17000 /dev/zero | tr '\0' 'a')"
 rec "an id that is not valid" 400 GET '/v1/jobs/a%20b'
 rec "an id of 129 characters" 400 GET "/v1/jobs/$(printf 'x%.0s' $(seq 1 129))"
 rec "a method /v1/jobs/{id} does not have" 405 POST /v1/jobs/oa-run
