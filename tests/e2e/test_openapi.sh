@@ -125,6 +125,24 @@ rec "a job that fails for good" 202 POST /v1/jobs "${JSON[@]}" --data-binary '{"
 check "it fails" wait_for 20 state_is oa-perm failed
 rec "a failed job" 200 GET /v1/jobs/oa-perm
 
+# Every kind of end a job can have, for the shapes of stages[], result, error
+# and errors: builtin and exec stages, bad output, a timeout, a signal, bad
+# progress lines, too much output.
+kinds="ok chain env garbage empty flood hang killself badprog echo demo"
+for p in $kinds; do
+  case $p in
+    demo) input='{"size":1000}' ;;
+    *) input='{"n":21}' ;;
+  esac
+  rec "a $p job" 202 POST /v1/jobs "${JSON[@]}" \
+    --data-binary "{\"pipeline\":\"$p\",\"id\":\"oa-kind-$p\",\"input\":$input}"
+done
+ended() { local st; st=$(job_state "oa-kind-$1"); [ "$st" = succeeded ] || [ "$st" = failed ]; }
+for p in $kinds; do
+  check "the $p job ends" wait_for 30 ended "$p"
+  rec "an ended $p job" 200 GET "/v1/jobs/oa-kind-$p"
+done
+
 # --- ?wait: ended (200) and time up (202) ------------------------------------
 rec "?wait, the job ends in time" 200 POST '/v1/jobs?wait=30' "${JSON[@]}" \
   --data-binary '{"pipeline":"blog4","id":"oa-wait","input":{"sleep":0.1}}' --max-time 40
