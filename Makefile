@@ -34,15 +34,15 @@ LUA := shared/scripts/submit.lua shared/scripts/start.lua shared/scripts/update.
        shared/scripts/finish.lua shared/scripts/retry.lua shared/scripts/promote.lua \
        shared/scripts/cancel.lua shared/scripts/heartbeat.lua shared/scripts/recover.lua \
        shared/scripts/reap.lua shared/scripts/requeue.lua
-API_SRC := api/main.c api/server.c api/routes.c api/jobs.c api/health.c api/errors.c api/sse.c \
+API_SRC := api/eta.c api/main.c api/server.c api/routes.c api/jobs.c api/health.c api/errors.c api/sse.c \
            api/rasync.c api/pipelines.c api/compat.c api/listing.c
 WORKER_SRC := worker/main.c worker/supervisor.c worker/fetch.c worker/run.c worker/wredis.c \
               worker/lease.c worker/recover.c \
               worker/stage_builtin.c worker/builtins/demo.c worker/builtins/echo.c \
               worker/stage_exec.c
-CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c
+CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c cli/sse.c cli/watch.c cli/overview.c
 UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_demo \
-              test_stage_exec test_pipeline test_submit
+              test_stage_exec test_pipeline test_submit test_sse_parse
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o
 API_OBJ := $(API_SRC:%.c=$(BUILD)/%.o)
@@ -63,7 +63,7 @@ $(BUILD)/%.o: %.c | $(BUILD)/gen/scripts_gen.h
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 # Lua sources become C strings with their SHA1, so EVALSHA needs no SCRIPT LOAD.
-$(BUILD)/gen/scripts_gen.c $(BUILD)/gen/scripts_gen.h &: $(LUA) deploy/embed-lua.sh
+$(BUILD)/gen/scripts_gen.c $(BUILD)/gen/scripts_gen.h &: $(LUA) $(wildcard shared/scripts/inc/*.lua) deploy/embed-lua.sh
 	@mkdir -p $(BUILD)/gen
 	$(Q)sh deploy/embed-lua.sh $(BUILD)/gen/scripts_gen $(LUA)
 
@@ -92,6 +92,8 @@ $(BUILD)/tests/unit/test_demo: $(BUILD)/tests/unit/test_demo.o $(BUILD)/worker/s
 $(BUILD)/tests/unit/test_stage_exec: $(BUILD)/tests/unit/test_stage_exec.o \
 		$(BUILD)/worker/stage_exec.o $(LIBSTAGEQ)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_WORKER) -lcmocka
+$(BUILD)/tests/unit/test_sse_parse: $(BUILD)/tests/unit/test_sse_parse.o $(BUILD)/cli/sse.o
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBSTAGEQ)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SHARED) -lcmocka -lm
 

@@ -53,6 +53,7 @@ struct api {
     struct pipeline_set *pipelines;
     struct server *server;
     struct sse *sse;  /* live events (sse.c) */
+    struct eta *eta;  /* the pipelines' stage history (eta.c) */
     size_t inflight;  /* requests received and not yet answered */
     bool is_draining; /* shutting down: leave the loop once inflight is 0 */
 };
@@ -239,6 +240,20 @@ void listing_jobs(struct api_req *ar);
 void listing_stats(struct api_req *ar);
 /* GET /v1/workers: the live workers and their info. */
 void listing_workers(struct api_req *ar);
+
+/* ---- eta.c: the stage history behind the estimates ---- */
+
+struct job_hash;
+
+/* Starts reading every known pipeline's <p>:eta:<pipeline> once a second.
+ * Needs api->base, api->cfg, api->pipelines and api->rasync. NULL when memory
+ * ran out. */
+struct eta *eta_new(struct api *api);
+/* Call after rasync_free (its callbacks name the entries). NULL-safe. */
+void eta_free(struct eta *e);
+/* The status of job hash h with its estimates (job_status_json_eta), from
+ * the last figures read; NULL when memory ran out or h is empty. */
+cJSON *eta_status_json(struct api *api, const struct job_hash *h);
 
 /* ---- sse.c: live events (Server-Sent Events) over Redis pub/sub ---- */
 

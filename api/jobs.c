@@ -143,7 +143,8 @@ int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const cha
 {
     const struct api_config *cfg = ar->api->cfg;
     struct job_new jn;
-    char jkey[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], rkey[KEYS_MAX_LEN];
+    char jkey[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], rkey[KEYS_MAX_LEN], ckey[KEYS_MAX_LEN],
+        ekey[KEYS_MAX_LEN];
     char *input_text = NULL;
     struct rargv args;
     int rc = -1;
@@ -156,7 +157,9 @@ int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const cha
     }
     if (keys_job(jkey, sizeof(jkey), cfg->prefix, ar->id) < 0 ||
         keys_queue(qkey, sizeof(qkey), cfg->prefix, queue) < 0 ||
-        keys_recent(rkey, sizeof(rkey), cfg->prefix) < 0) {
+        keys_recent(rkey, sizeof(rkey), cfg->prefix) < 0 ||
+        keys_counters(ckey, sizeof(ckey), cfg->prefix) < 0 ||
+        keys_events(ekey, sizeof(ekey), cfg->prefix) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "key name too long");
         goto done;
     }
@@ -169,6 +172,8 @@ int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const cha
     rargv_add(&args, jkey);
     rargv_add(&args, qkey);
     rargv_add(&args, rkey);
+    rargv_add(&args, ckey);
+    rargv_add(&args, ekey); /* submit publishes: /v1/events sees queued jobs */
     rargv_add(&args, ar->id);
     rargv_addll(&args, job_ttl_for(JOB_QUEUED, result_ttl_s));
     rargv_addll(&args, cfg->max_queue);
@@ -178,7 +183,7 @@ int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const cha
         errors_reply(ar, API_ERR_INTERNAL, "out of memory building the job");
         goto done;
     }
-    if (rasync_script(ar->api->rasync, SCRIPT_SUBMIT, 3, &args, done, ar) < 0)
+    if (rasync_script(ar->api->rasync, SCRIPT_SUBMIT, 5, &args, done, ar) < 0)
         errors_reply_redis(ar, RASYNC_UNAVAILABLE);
     else
         rc = 0; /* done answers; ar must not be touched here */
@@ -258,7 +263,7 @@ cJSON *jobs_status_from_reply(struct api_req *ar, const redisReply *reply, enum 
         *is_missing = true;
         return NULL;
     }
-    status = job_status_json(&h);
+    status = eta_status_json(ar->api, &h);
     job_hash_view_free(&h);
     if (status == NULL)
         errors_reply(ar, API_ERR_INTERNAL, "out of memory building the status");
@@ -341,7 +346,8 @@ static void jobs_cancel_read(const redisReply *reply, enum rasync_err err, void 
     struct api_req *ar = arg;
     const struct api_config *cfg = ar->api->cfg;
     const redisReply *st, *q;
-    char jkey[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], dkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN];
+    char jkey[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], dkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN],
+        ckey[KEYS_MAX_LEN];
     char ts[CLOCK_RFC3339_LEN];
     struct rargv args;
 
@@ -366,6 +372,7 @@ static void jobs_cancel_read(const redisReply *reply, enum rasync_err err, void 
     if (q->type != REDIS_REPLY_STRING || keys_job(jkey, sizeof(jkey), cfg->prefix, ar->id) < 0 ||
         keys_queue(qkey, sizeof(qkey), cfg->prefix, q->str) < 0 ||
         keys_delayed(dkey, sizeof(dkey), cfg->prefix, q->str) < 0 ||
+        keys_counters(ckey, sizeof(ckey), cfg->prefix) < 0 ||
         keys_events(ekey, sizeof(ekey), cfg->prefix) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "job %s has no valid queue", ar->id);
         return;
@@ -375,11 +382,12 @@ static void jobs_cancel_read(const redisReply *reply, enum rasync_err err, void 
     rargv_add(&args, jkey);
     rargv_add(&args, qkey);
     rargv_add(&args, dkey);
+    rargv_add(&args, ckey);
     rargv_add(&args, ekey);
     rargv_add(&args, ar->id);
     rargv_add(&args, ts);
     rargv_add(&args, q->str);
-    if (rasync_script(ar->api->rasync, SCRIPT_CANCEL, 4, &args, jobs_cancel_done, ar) < 0)
+    if (rasync_script(ar->api->rasync, SCRIPT_CANCEL, 5, &args, jobs_cancel_done, ar) < 0)
         errors_reply_redis(ar, RASYNC_UNAVAILABLE);
     rargv_free(&args);
 }

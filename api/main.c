@@ -198,6 +198,11 @@ int main(int argc, char **argv)
         log_errx("%s", err.msg);
         goto done;
     }
+    api.eta = eta_new(&api);
+    if (api.eta == NULL) {
+        log_errx("out of memory");
+        goto done;
+    }
     api.sse = sse_new(&api, &url, &err);
     if (api.sse == NULL) {
         log_errx("%s", err.msg);
@@ -234,6 +239,7 @@ done:
     rasync_free(api.rasync);
     server_free(api.server);
     sse_free(api.sse);
+    eta_free(api.eta);
     if (sigterm != NULL)
         event_free(sigterm);
     if (sigint != NULL)

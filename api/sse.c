@@ -299,7 +299,7 @@ static void sse_schedule_resync(struct sse *s)
 
 /* Builds the status from an HGETALL reply: NULL with *is_missing when the
  * hash is empty, NULL alone on a bad reply or out of memory. */
-static cJSON *sse_status_from(const redisReply *reply, bool *is_missing)
+static cJSON *sse_status_from(struct api *api, const redisReply *reply, bool *is_missing)
 {
     struct job_hash h;
     cJSON *st = NULL;
@@ -311,7 +311,7 @@ static cJSON *sse_status_from(const redisReply *reply, bool *is_missing)
         *is_missing = true;
         return NULL;
     }
-    st = job_status_json(&h);
+    st = eta_status_json(api, &h);
     job_hash_view_free(&h);
     return st;
 }
@@ -393,7 +393,7 @@ static void sse_read_done(const redisReply *reply, enum rasync_err err, void *ar
 
     (void)err;
     e->is_changed = false; /* e->is_reading stays set: delivering must not free e */
-    status = s->is_stopped ? NULL : sse_status_from(reply, &is_missing);
+    status = s->is_stopped ? NULL : sse_status_from(s->api, reply, &is_missing);
     if (s->is_stopped) {
         /* shutting down: every client was answered already */
     } else if (status == NULL && !is_missing) {

@@ -1,5 +1,6 @@
 /* bar: shows a watched job — on a terminal one line redrawn in place ("\r" +
- * clear-to-end) sized to the window; otherwise plain lines, one per change of
+ * clear-to-end) sized to the window, with the elapsed time and the API's ETA
+ * (eta_s) ticking between samples; otherwise plain lines, one per change of
  * state, stage or tenth of progress. Writes only to its own stream. */
 #include "cli.h"
 
@@ -10,7 +11,6 @@
 #define BAR_WIDTH_DEFAULT 80
 #define BAR_CELLS_MIN     10
 #define BAR_CELLS_MAX     40
-#define BAR_ETA_MIN_MS    1000 /* running this long before an ETA is shown */
 
 void bar_format_duration(int64_t ms, char *out, size_t len)
 {
@@ -36,22 +36,34 @@ void bar_init(struct bar *b, FILE *out, bool is_tty)
     b->last_decile = -1;
 }
 
-/* The ETA from the overall progress rate since the first running sample, or
- * "--" while it cannot be estimated. */
-static void bar_eta(const struct bar *b, const struct job_view *v, int64_t now_ms, char *out,
+void bar_format_eta(double s, char *out, size_t len)
+{
+    long long t = s <= 0 ? 0 : (long long)(s + 0.5);
+
+    if (t >= 3600)
+        snprintf(out, len, "%lldh%02lldm", t / 3600, t / 60 % 60);
+    else if (t >= 60)
+        snprintf(out, len, "%lldm%02llds", t / 60, t % 60);
+    else
+        snprintf(out, len, "%llds", t);
+}
+
+/* The API's ETA of the sample taken at sample_ms, counted down to now_ms, or
+ * "--" when the API gave none (null or absent eta_s). */
+static void bar_eta(const struct job_view *v, int64_t sample_ms, int64_t now_ms, char *out,
                     size_t len)
 {
-    int64_t dt = now_ms - b->run_ms;
-    double dp = v->overall - b->run_overall;
+    double left;
 
-    if (b->run_ms == 0 || dt < BAR_ETA_MIN_MS || dp <= 0.0) {
+    if (!v->has_eta) {
         snprintf(out, len, "--");
         return;
     }
-    bar_format_duration((int64_t)((1.0 - v->overall) * (double)dt / dp), out, len);
+    left = v->eta_s - (double)(now_ms - sample_ms) / 1000.0;
+    bar_format_eta(left, out, len);
 }
 
-static void bar_draw(struct bar *b, const struct job_view *v, int64_t now_ms)
+static void bar_draw(struct bar *b, const struct job_view *v, int64_t sample_ms, int64_t now_ms)
 {
     char head[128], tail[96], elapsed[32], eta[32], cells[BAR_CELLS_MAX + 1], line[1024];
     int pct = (int)(v->progress * 100.0), ncells, nfull, room, msglen, i;
@@ -61,9 +73,9 @@ static void bar_draw(struct bar *b, const struct job_view *v, int64_t now_ms)
         snprintf(line, sizeof(line), "[%s] %s  elapsed %s", v->state,
                  strcmp(v->state, "queued") == 0 ? "waiting for a worker" : "", elapsed);
     } else {
-        bar_eta(b, v, now_ms, eta, sizeof(eta));
+        bar_eta(v, sample_ms, now_ms, eta, sizeof(eta));
         snprintf(head, sizeof(head), "[stage %d/%d %s] ", v->stage, v->stage_count, v->stage_name);
-        snprintf(tail, sizeof(tail), "  elapsed %s  eta %s", elapsed, eta);
+        snprintf(tail, sizeof(tail), "  elapsed %s  ETA %s", elapsed, eta);
         room = b->width - 1 - (int)strlen(head) - (int)strlen(tail) - 2 - 6;
         /* The message takes what the bar can spare beyond its minimum; a cut
          * message would show wrong numbers, so it shows whole or not at all. */
@@ -126,18 +138,19 @@ void bar_update(struct bar *b, const struct job_view *v, int64_t now_ms)
 {
     if (b->t0_ms == 0)
         b->t0_ms = now_ms;
-    if (strcmp(v->state, "running") == 0) {
-        if (b->run_ms == 0) {
-            b->run_ms = now_ms;
-            b->run_overall = v->overall;
-        }
+    if (b->is_tty) {
+        b->last = *v;
+        b->last_ms = now_ms;
+        bar_draw(b, v, now_ms, now_ms);
     } else {
-        b->run_ms = 0; /* a retry starts a new rate */
-    }
-    if (b->is_tty)
-        bar_draw(b, v, now_ms);
-    else
         bar_plain(b, v);
+    }
+}
+
+void bar_tick(struct bar *b, int64_t now_ms)
+{
+    if (b->is_tty && b->has_line && b->last_ms != 0)
+        bar_draw(b, &b->last, b->last_ms, now_ms);
 }
 
 void bar_finish(struct bar *b, const struct job_view *v, int64_t now_ms)

@@ -1,6 +1,7 @@
 /* client: the CLI's HTTP client on libevent's evhttp — one keep-alive
- * connection, one blocking event_base_dispatch per request, 10 s timeouts.
- * Never prints except in client_fail() and never exits. */
+ * connection, one blocking event_base_dispatch per request, 10 s timeouts;
+ * streams (SSE) on a connection of their own, read chunk by chunk as they
+ * arrive. Never prints except in client_fail() and never exits. */
 #include "cli.h"
 
 #include <event2/buffer.h>
@@ -30,6 +31,12 @@ struct client_call {
     struct client_reply *rep;
     enum evhttp_request_error error;
     bool has_error, is_done;
+    /* streams only */
+    int (*on_data)(const char *buf, size_t len, void *arg);
+    void (*on_tick)(void *arg);
+    void *arg;
+    bool is_stopped;       /* on_data asked to stop */
+    struct evbuffer *held; /* a reply other than 200 read so far */
 };
 
 static void client_set_err(char *err, size_t len, const char *msg)
@@ -238,6 +245,163 @@ int client_request(struct client *c, enum client_method m, const char *path, con
         return -1;
     }
     return rep->status > 0 ? 0 : -1;
+}
+
+int client_job_path(const char *id, const char *suffix, char *out, size_t len)
+{
+    char *enc = NULL;
+    size_t i;
+    int n;
+
+    for (i = 0; id[i] != '\0'; i++)
+        if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-", id[i]) ==
+            NULL)
+            break;
+    if (id[i] != '\0' || *id == '\0')
+        enc = evhttp_uriencode(id, -1, 0);
+    n = snprintf(out, len, "/v1/jobs/%s%s", enc ? enc : id, suffix);
+    free(enc);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* A piece of a stream's body: handed on while the reply is a 200; any other
+ * reply is kept whole for client_on_done. */
+static void client_on_chunk(struct evhttp_request *req, void *arg)
+{
+    struct client_call *call = arg;
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    struct evbuffer_iovec v[8];
+    int i, n;
+
+    if (call->is_stopped)
+        return;
+    if (evhttp_request_get_response_code(req) != 200) {
+        /* libevent drains the input after this callback: keep an error's
+         * body for client_on_done */
+        if (call->held == NULL)
+            call->held = evbuffer_new();
+        if (call->held != NULL && evbuffer_get_length(call->held) < CLIENT_BODY_MAX)
+            evbuffer_add_buffer(call->held, in);
+        return;
+    }
+    call->rep->status = 200;
+    while (evbuffer_get_length(in) > 0 && !call->is_stopped) {
+        n = evbuffer_peek(in, -1, NULL, v, 8);
+        if (n > 8)
+            n = 8;
+        for (i = 0; i < n && !call->is_stopped; i++) {
+            if (call->on_data((const char *)v[i].iov_base, v[i].iov_len, call->arg) != 0) {
+                call->is_stopped = true;
+                event_base_loopbreak(call->c->base);
+            }
+            evbuffer_drain(in, v[i].iov_len);
+        }
+    }
+}
+
+/* The end of a stream (or its failure): a 200 body was handed on already. */
+static void client_on_stream_done(struct evhttp_request *req, void *arg)
+{
+    struct client_call *call = arg;
+
+    if (req != NULL && evhttp_request_get_response_code(req) == 200) {
+        client_on_chunk(req, arg); /* what remains */
+        call->is_done = true;
+        event_base_loopbreak(call->c->base);
+        return;
+    }
+    if (req == NULL && call->rep->status == 200) {
+        call->is_done = true;
+        event_base_loopbreak(call->c->base);
+        snprintf(call->rep->err, sizeof(call->rep->err), "the stream from %.128s:%d broke: %s",
+                 call->c->host, call->c->port,
+                 call->has_error ? client_error_text(call->error) : "connection lost");
+        return;
+    }
+    if (req != NULL && call->held != NULL)
+        evbuffer_prepend_buffer(evhttp_request_get_input_buffer(req), call->held);
+    client_on_done(req, arg);
+}
+
+static void client_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct client_call *call = arg;
+
+    (void)fd;
+    (void)what;
+    if (!call->is_stopped)
+        call->on_tick(call->arg);
+}
+
+int client_stream(struct client *c, const char *path, const char *const *headers, int idle_s,
+                  int (*on_data)(const char *buf, size_t len, void *arg),
+                  void (*on_tick)(void *arg), int tick_ms, void *arg, struct client_reply *rep)
+{
+    struct client_call call = {.c = c, .rep = rep, .on_data = on_data, .arg = arg};
+    struct evhttp_connection *conn = NULL;
+    struct evhttp_request *req;
+    struct event *tick = NULL;
+    struct evkeyvalq *h;
+    char full[2048];
+    int n, rc = -1;
+
+    memset(rep, 0, sizeof(*rep));
+    n = snprintf(full, sizeof(full), "%s%s", c->prefix, path);
+    if (n < 0 || (size_t)n >= sizeof(full)) {
+        snprintf(rep->err, sizeof(rep->err), "request path too long");
+        return -1;
+    }
+    conn = evhttp_connection_base_new(c->base, NULL, c->host, (unsigned short)c->port);
+    if (conn == NULL) {
+        snprintf(rep->err, sizeof(rep->err), "cannot create a connection to %.128s", c->host);
+        return -1;
+    }
+    evhttp_connection_set_timeout(conn, idle_s);
+    evhttp_connection_set_retries(conn, 0);
+    req = evhttp_request_new(client_on_stream_done, &call);
+    if (req == NULL) {
+        snprintf(rep->err, sizeof(rep->err), "out of memory");
+        goto done;
+    }
+    evhttp_request_set_chunked_cb(req, client_on_chunk);
+    evhttp_request_set_error_cb(req, client_on_error);
+    h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Host", c->host);
+    evhttp_add_header(h, "Accept", "text/event-stream");
+    evhttp_add_header(h, "User-Agent", "stageq-cli");
+    if (c->auth[0] != '\0')
+        evhttp_add_header(h, "Authorization", c->auth);
+    for (; headers != NULL && headers[0] != NULL && headers[1] != NULL; headers += 2)
+        evhttp_add_header(h, headers[0], headers[1]);
+    if (on_tick != NULL && tick_ms > 0) {
+        struct timeval tv = {tick_ms / 1000, (tick_ms % 1000) * 1000};
+        call.on_tick = on_tick;
+        tick = event_new(c->base, -1, EV_PERSIST, client_on_tick, &call);
+        if (tick != NULL)
+            event_add(tick, &tv);
+    }
+    /* On failure evhttp_make_request frees req itself. */
+    if (evhttp_make_request(conn, req, EVHTTP_REQ_GET, full) < 0) {
+        snprintf(rep->err, sizeof(rep->err), "cannot send the request to %.128s", c->host);
+        goto done;
+    }
+    while (!call.is_done && !call.is_stopped)
+        if (event_base_dispatch(c->base) < 0)
+            break;
+    if (call.is_stopped)
+        rc = 1;
+    else if (call.is_done && rep->err[0] == '\0' && rep->status > 0)
+        rc = 0;
+    else if (!call.is_done && rep->err[0] == '\0')
+        snprintf(rep->err, sizeof(rep->err), "event loop failed");
+done:
+    if (tick != NULL)
+        event_free(tick);
+    if (call.held != NULL)
+        evbuffer_free(call.held);
+    /* frees a request still in flight (stopped early) without its callbacks */
+    evhttp_connection_free(conn);
+    return rc;
 }
 
 int client_fail(const struct client_reply *rep)

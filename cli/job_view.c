@@ -52,6 +52,11 @@ int job_view_read(const cJSON *st, struct job_view *v)
     v->max_attempts = job_view_int(st, "max_attempts");
     v->progress = job_view_unit(job_view_num(st, "progress"));
     v->overall = job_view_unit(job_view_num(st, "overall_progress"));
+    s = json_get(st, "eta_s"); /* number, null or absent */
+    if (cJSON_IsNumber(s) && s->valuedouble >= 0 && s->valuedouble < 1e9) {
+        v->has_eta = true;
+        v->eta_s = s->valuedouble;
+    }
     cJSON_ArrayForEach(s, json_get(st, "stages"))
     {
         if (k >= JOB_VIEW_STAGES_MAX)

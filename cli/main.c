@@ -1,5 +1,6 @@
 /* main: `stageq`, the command-line client of the HTTP API — global options,
- * the commands (submit, status, watch, cancel, pipelines) and the exit codes:
+ * the commands (submit, status, watch, cancel, list, stats, workers,
+ * pipelines) and the exit codes:
  * 0 job succeeded or command done, 1 job failed or canceled (or unknown job),
  * 2 usage error or bad input, 3 API unreachable or 5xx. The only place that
  * exits. */
@@ -9,8 +10,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <event2/http.h>
 
@@ -18,7 +17,6 @@
 #include "config.h"
 #include "json.h"
 
-#define MAIN_POLL_MS   200                /* watch: time between two polls */
 #define MAIN_INPUT_MAX (16 * 1024 * 1024) /* bytes of an input file or stdin */
 #define MAIN_ARGS_MAX  64
 
@@ -47,8 +45,13 @@ static const char main_summary[] =
     "  submit PIPELINE [INPUT_JSON | @file | -] [--id ID] [--watch]\n"
     "                       submit a job, print its id (--watch: then watch it)\n"
     "  status ID            a readable summary of a job\n"
-    "  watch ID             a live progress bar until the job ends\n"
+    "  watch ID             a live progress bar until the job ends (events stream)\n"
     "  cancel ID            cancel a queued or running job\n"
+    "  list [--state S] [--pipeline P] [--limit N] [--cursor C] [--all]\n"
+    "                       the recent jobs, newest first\n"
+    "  stats                queues (queued, delayed, running, workers), workers\n"
+    "                       alive, recent jobs by state\n"
+    "  workers              the live workers and their current jobs\n"
     "  pipelines            the pipelines that can run\n\n"
     "  --json               print the API's JSON instead (any command)\n"
     "exit codes: 0 succeeded/done, 1 job failed or canceled or unknown, 2 usage or\n"
@@ -73,25 +76,6 @@ static void main_print_json(const cJSON *item)
         printf("%s\n", s);
         cJSON_free(s);
     }
-}
-
-/* "/v1/jobs/<id>" into out; ids outside the API's charset are percent-encoded
- * so the API, not the URL parser, refuses them. Returns 0 or -1 (too long). */
-static int main_job_path(const char *id, char *out, size_t len)
-{
-    char *enc = NULL;
-    size_t i;
-    int n;
-
-    for (i = 0; id[i] != '\0'; i++)
-        if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-", id[i]) ==
-            NULL)
-            break;
-    if (id[i] != '\0' || *id == '\0')
-        enc = evhttp_uriencode(id, -1, 0);
-    n = snprintf(out, len, "/v1/jobs/%s", enc ? enc : id);
-    free(enc);
-    return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
 /* Reads all of fp (at most MAIN_INPUT_MAX bytes). Returns a new NUL-terminated
@@ -135,7 +119,7 @@ static int main_get_job(struct main_ctx *m, const char *id, struct client_reply 
 {
     char path[1024];
 
-    if (main_job_path(id, path, sizeof(path)) < 0) {
+    if (client_job_path(id, "", path, sizeof(path)) < 0) {
         main_usage_error("job id too long");
         return CLI_EXIT_USAGE;
     }
@@ -146,77 +130,6 @@ static int main_get_job(struct main_ctx *m, const char *id, struct client_reply 
         return CLI_EXIT_UNREACHABLE;
     }
     return 0;
-}
-
-static int main_exit_for_state(const struct job_view *v)
-{
-    return strcmp(v->state, "succeeded") == 0 ? CLI_EXIT_OK : CLI_EXIT_JOB;
-}
-
-/* Follows job id until it ends, feeding every sample to the display, by
- * polling GET /v1/jobs/{id} every MAIN_POLL_MS. The one place that learns
- * about changes: an SSE subscription can replace the polling here. Returns
- * the exit code; with --json prints the final status instead of a display. */
-static int main_follow(struct main_ctx *m, const char *id)
-{
-    struct client_reply rep;
-    struct job_view v;
-    struct bar b;
-    int rc;
-
-    bar_init(&b, stdout, !m->is_json && isatty(STDOUT_FILENO));
-    for (;;) {
-        int64_t t = clock_mono_ms(), wait_ms;
-        struct timespec ts;
-
-        rc = main_get_job(m, id, &rep);
-        if (rc != 0) {
-            if (b.is_tty && b.has_line)
-                fputc('\n', stdout);
-            client_reply_clear(&rep);
-            return rc;
-        }
-        if (job_view_read(rep.json, &v) < 0) {
-            fprintf(stderr, "stageq: the API's answer is not a job status\n");
-            client_reply_clear(&rep);
-            return CLI_EXIT_UNREACHABLE;
-        }
-        if (job_view_is_final(&v)) {
-            if (m->is_json)
-                main_print_json(rep.json);
-            else
-                bar_finish(&b, &v, clock_mono_ms());
-            client_reply_clear(&rep);
-            return main_exit_for_state(&v);
-        }
-        client_reply_clear(&rep);
-        if (!m->is_json)
-            bar_update(&b, &v, clock_mono_ms());
-        wait_ms = MAIN_POLL_MS - (clock_mono_ms() - t);
-        if (wait_ms > 0) {
-            ts.tv_sec = (time_t)(wait_ms / 1000);
-            ts.tv_nsec = (long)(wait_ms % 1000) * 1000000L;
-            nanosleep(&ts, NULL);
-        }
-    }
-}
-
-/* RFC 3339 "YYYY-MM-DDTHH:MM:SS.mmmZ" to epoch ms; -1 when it is not one. */
-static int64_t main_parse_time(const cJSON *item)
-{
-    struct tm tm;
-    int ms = 0, n = 0;
-
-    if (!cJSON_IsString(item))
-        return -1;
-    memset(&tm, 0, sizeof(tm));
-    if (sscanf(item->valuestring, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon,
-               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &n) != 7 ||
-        item->valuestring[n] != '\0')
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (int64_t)timegm(&tm) * 1000 + ms;
 }
 
 static void main_print_stages(const cJSON *stages)
@@ -230,8 +143,8 @@ static void main_print_stages(const cJSON *stages)
     cJSON_ArrayForEach(s, stages)
     {
         const cJSON *name = json_get(s, "name"), *state = json_get(s, "state");
-        int64_t t0 = main_parse_time(json_get(s, "started_at"));
-        int64_t t1 = main_parse_time(json_get(s, "finished_at"));
+        int64_t t0 = overview_parse_time(json_get(s, "started_at"));
+        int64_t t1 = overview_parse_time(json_get(s, "finished_at"));
 
         printf("  %d %-16s %-10s", ++k, cJSON_IsString(name) ? name->valuestring : "?",
                cJSON_IsString(state) ? state->valuestring : "?");
@@ -270,45 +183,149 @@ static void main_print_status(const cJSON *st, const struct job_view *v)
         printf("error:     %s: %s\n", v->err_code, v->err_msg);
 }
 
+/* The flags a command may take (main_commands[].flags). */
+#define MAIN_F_SUBMIT 0x1 /* --id ID, --watch */
+#define MAIN_F_LIST   0x2 /* --state, --pipeline, --limit, --cursor, --all */
+
+#define MAIN_LIST_LIMIT_MAX 500 /* the API's most jobs in a page */
+#define MAIN_LIST_PAGES_MAX 100 /* list --all: pages followed at most */
+
 /* Per-command arguments: positionals, and the flags a command may take. */
 struct main_args {
     const char *pos[MAIN_ARGS_MAX];
     int npos;
-    const char *id; /* submit --id */
-    bool is_watch;  /* submit --watch */
+    const char *id;       /* submit --id */
+    bool is_watch;        /* submit --watch */
+    const char *state;    /* list --state */
+    const char *pipeline; /* list --pipeline */
+    const char *cursor;   /* list --cursor */
+    long long limit;      /* list --limit, 0 = the API's default */
+    bool is_all;          /* list --all */
 };
 
-/* Splits argv (after the command name) into positionals and flags. "-" is a
- * positional. Returns 0, or -1 after printing a usage error. */
-static int main_split(struct main_ctx *m, int argc, char **argv, bool is_submit,
+/* Parses a decimal integer in [lo, hi], the whole string. 0, or -1. */
+static int main_parse_ll(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    long long v;
+
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Whether argv[*i] is the option name (as "--name V" or "--name=V"); sets
+ * *val and moves *i past a separate value. *val is NULL when the value is
+ * missing. */
+static bool main_opt(int argc, char **argv, int *i, const char *name, const char **val)
+{
+    size_t n = strlen(name);
+
+    if (strncmp(argv[*i], name, n) != 0)
+        return false;
+    if (argv[*i][n] == '=') {
+        *val = argv[*i] + n + 1;
+        return true;
+    }
+    if (argv[*i][n] != '\0')
+        return false;
+    *val = *i + 1 < argc ? argv[++*i] : NULL;
+    return true;
+}
+
+/* Checks the values of list's flags. 0, or -1 after printing why. */
+static int main_check_list(struct main_args *a, const char *limit)
+{
+    static const char *const states[] = {"queued", "running", "succeeded", "failed", "canceled"};
+    size_t k;
+    char msg[200];
+
+    if (a->state != NULL) {
+        for (k = 0; k < sizeof(states) / sizeof(states[0]); k++)
+            if (strcmp(a->state, states[k]) == 0)
+                break;
+        if (k == sizeof(states) / sizeof(states[0])) {
+            snprintf(msg, sizeof(msg),
+                     "--state: '%.64s' is not queued, running, succeeded, failed or canceled",
+                     a->state);
+            main_usage_error(msg);
+            return -1;
+        }
+    }
+    if (limit != NULL && main_parse_ll(limit, 1, MAIN_LIST_LIMIT_MAX, &a->limit) < 0) {
+        snprintf(msg, sizeof(msg), "--limit: '%.64s' is not an integer in [1, %d]", limit,
+                 MAIN_LIST_LIMIT_MAX);
+        main_usage_error(msg);
+        return -1;
+    }
+    if (a->pipeline != NULL && *a->pipeline == '\0') {
+        main_usage_error("--pipeline: empty name");
+        return -1;
+    }
+    if (a->cursor != NULL && *a->cursor == '\0') {
+        main_usage_error("--cursor: empty cursor");
+        return -1;
+    }
+    return 0;
+}
+
+/* Splits argv (after the command name) into positionals and the flags of
+ * the command (flags: MAIN_F_*). "-" is a positional. Returns 0, or -1 after
+ * printing a usage error. */
+static int main_split(struct main_ctx *m, int argc, char **argv, unsigned flags,
                       struct main_args *a)
 {
+    const char *val = NULL, *limit = NULL;
+    char msg[128];
     int i;
 
     memset(a, 0, sizeof(*a));
     for (i = 0; i < argc; i++) {
         const char *s = argv[i];
+        const char **dst = NULL;
+
         if (strcmp(s, "--json") == 0) {
             m->is_json = true;
-        } else if (is_submit && strcmp(s, "--watch") == 0) {
+            continue;
+        } else if ((flags & MAIN_F_SUBMIT) && strcmp(s, "--watch") == 0) {
             a->is_watch = true;
-        } else if (is_submit && strcmp(s, "--id") == 0) {
-            if (i + 1 >= argc) {
-                main_usage_error("--id needs a value");
-                return -1;
-            }
-            a->id = argv[++i];
-        } else if (is_submit && strncmp(s, "--id=", 5) == 0) {
-            a->id = s + 5;
+            continue;
+        } else if ((flags & MAIN_F_LIST) && strcmp(s, "--all") == 0) {
+            a->is_all = true;
+            continue;
+        } else if ((flags & MAIN_F_SUBMIT) && main_opt(argc, argv, &i, "--id", &val)) {
+            dst = &a->id;
+        } else if ((flags & MAIN_F_LIST) && main_opt(argc, argv, &i, "--state", &val)) {
+            dst = &a->state;
+        } else if ((flags & MAIN_F_LIST) && main_opt(argc, argv, &i, "--pipeline", &val)) {
+            dst = &a->pipeline;
+        } else if ((flags & MAIN_F_LIST) && main_opt(argc, argv, &i, "--cursor", &val)) {
+            dst = &a->cursor;
+        } else if ((flags & MAIN_F_LIST) && main_opt(argc, argv, &i, "--limit", &val)) {
+            dst = &limit;
         } else if (s[0] == '-' && s[1] != '\0') {
-            char msg[128];
             snprintf(msg, sizeof(msg), "unknown option '%.64s'", s);
             main_usage_error(msg);
             return -1;
-        } else if (a->npos < MAIN_ARGS_MAX) {
-            a->pos[a->npos++] = s;
+        } else {
+            if (a->npos < MAIN_ARGS_MAX)
+                a->pos[a->npos++] = s;
+            continue;
         }
+        if (val == NULL) {
+            snprintf(msg, sizeof(msg), "%.64s needs a value", s);
+            main_usage_error(msg);
+            return -1;
+        }
+        *dst = val;
     }
+    if ((flags & MAIN_F_LIST) && main_check_list(a, limit) < 0)
+        return -1;
     return 0;
 }
 
@@ -391,7 +408,7 @@ static int main_submit(struct main_ctx *m, const struct main_args *a)
     rc = CLI_EXIT_OK;
     if (a->is_watch) {
         client_reply_clear(&rep);
-        rc = main_follow(m, idbuf);
+        rc = watch_job(m->client, idbuf, m->is_json);
     }
     goto done;
 oom:
@@ -434,7 +451,7 @@ static int main_watch(struct main_ctx *m, const struct main_args *a)
         main_usage_error("usage: stageq watch ID");
         return CLI_EXIT_USAGE;
     }
-    return main_follow(m, a->pos[0]);
+    return watch_job(m->client, a->pos[0], m->is_json);
 }
 
 static int main_cancel(struct main_ctx *m, const struct main_args *a)
@@ -448,7 +465,7 @@ static int main_cancel(struct main_ctx *m, const struct main_args *a)
         main_usage_error("usage: stageq cancel ID");
         return CLI_EXIT_USAGE;
     }
-    if (main_job_path(a->pos[0], path, sizeof(path)) < 0) {
+    if (client_job_path(a->pos[0], "", path, sizeof(path)) < 0) {
         main_usage_error("job id too long");
         return CLI_EXIT_USAGE;
     }
@@ -506,16 +523,165 @@ done:
     return rc;
 }
 
+/* Appends "?name=value" or "&name=value" (value percent-encoded) to the path
+ * in q; nothing when value is NULL. 0, or -1 when it does not fit. */
+static int main_query_add(char *q, size_t len, const char *name, const char *value)
+{
+    char *enc;
+    size_t n = strlen(q);
+    int r;
+
+    if (value == NULL)
+        return 0;
+    enc = evhttp_uriencode(value, -1, 0);
+    if (enc == NULL)
+        return -1;
+    r = snprintf(q + n, len - n, "%c%s=%s", strchr(q, '?') == NULL ? '?' : '&', name, enc);
+    free(enc);
+    return r < 0 || (size_t)r >= len - n ? -1 : 0;
+}
+
+/* GET /v1/jobs with the list flags and cursor (NULL: the first page) into
+ * rep. Returns 0 on a 200 JSON answer, else the exit code after printing why. */
+static int main_list_page(struct main_ctx *m, const struct main_args *a, const char *cursor,
+                          struct client_reply *rep)
+{
+    char path[2048] = "/v1/jobs", limit[32];
+
+    snprintf(limit, sizeof(limit), "%lld", a->limit);
+    if (main_query_add(path, sizeof(path), "state", a->state) < 0 ||
+        main_query_add(path, sizeof(path), "pipeline", a->pipeline) < 0 ||
+        main_query_add(path, sizeof(path), "limit", a->limit > 0 ? limit : NULL) < 0 ||
+        main_query_add(path, sizeof(path), "cursor", cursor) < 0) {
+        main_usage_error("list: arguments too long");
+        return CLI_EXIT_USAGE;
+    }
+    if (client_request(m->client, CLIENT_GET, path, NULL, rep) < 0 || rep->status != 200)
+        return client_fail(rep);
+    if (!cJSON_IsArray(rep->json ? json_get(rep->json, "jobs") : NULL)) {
+        fprintf(stderr, "stageq: the API's answer to GET /v1/jobs has no job list\n");
+        return CLI_EXIT_UNREACHABLE;
+    }
+    return 0;
+}
+
+/* list: one page (the next cursor goes to stderr when there is more), or
+ * with --all every page, following next_cursor. --json prints the reply
+ * (--all: one object holding every page's jobs). */
+static int main_list(struct main_ctx *m, const struct main_args *a)
+{
+    struct client_reply rep = {0};
+    cJSON *all = NULL, *alljobs = NULL, *page_jobs, *j;
+    char cursor[256];
+    const cJSON *next;
+    int rc = CLI_EXIT_OK, page;
+    int64_t now = clock_now_ms();
+
+    if (a->npos != 0) {
+        main_usage_error("usage: stageq list [--state S] [--pipeline P] [--limit N] "
+                         "[--cursor C] [--all]");
+        return CLI_EXIT_USAGE;
+    }
+    snprintf(cursor, sizeof(cursor), "%s", a->cursor ? a->cursor : "");
+    if (m->is_json && a->is_all &&
+        ((all = cJSON_CreateObject()) == NULL ||
+         (alljobs = cJSON_AddArrayToObject(all, "jobs")) == NULL)) {
+        fprintf(stderr, "stageq: out of memory\n");
+        cJSON_Delete(all);
+        return CLI_EXIT_UNREACHABLE;
+    }
+    for (page = 0; page < MAIN_LIST_PAGES_MAX; page++) {
+        rc = main_list_page(m, a, cursor[0] ? cursor : NULL, &rep);
+        if (rc != 0)
+            break;
+        if (m->is_json && !a->is_all)
+            main_print_json(rep.json);
+        else if (m->is_json &&
+                 (page_jobs = cJSON_DetachItemFromObjectCaseSensitive(rep.json, "jobs")) != NULL) {
+            while ((j = cJSON_DetachItemFromArray(page_jobs, 0)) != NULL)
+                cJSON_AddItemToArray(alljobs, j);
+            cJSON_Delete(page_jobs);
+        } else
+            overview_print_jobs(rep.json, now, page == 0);
+        next = json_get(rep.json, "next_cursor");
+        if (!cJSON_IsString(next) || strlen(next->valuestring) >= sizeof(cursor)) {
+            cursor[0] = '\0';
+        } else {
+            snprintf(cursor, sizeof(cursor), "%s", next->valuestring);
+            if (!a->is_all && !m->is_json)
+                fprintf(stderr, "more: stageq list --cursor %s\n", cursor);
+        }
+        client_reply_clear(&rep);
+        if (!a->is_all || cursor[0] == '\0')
+            break;
+    }
+    client_reply_clear(&rep);
+    if (rc == 0 && a->is_all && !m->is_json && cursor[0] != '\0')
+        fprintf(stderr, "more (stopped after %d pages): stageq list --cursor %s\n",
+                MAIN_LIST_PAGES_MAX, cursor);
+    if (all != NULL && rc == 0) {
+        if (cursor[0] != '\0')
+            cJSON_AddStringToObject(all, "next_cursor", cursor);
+        else
+            cJSON_AddNullToObject(all, "next_cursor");
+        main_print_json(all);
+    }
+    cJSON_Delete(all);
+    return rc;
+}
+
+/* stats and workers: one GET, a table or the raw reply. */
+static int main_overview(struct main_ctx *m, const struct main_args *a, const char *what)
+{
+    struct client_reply rep;
+    char path[64];
+    int rc = CLI_EXIT_OK;
+
+    if (a->npos != 0) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "usage: stageq %s", what);
+        main_usage_error(msg);
+        return CLI_EXIT_USAGE;
+    }
+    snprintf(path, sizeof(path), "/v1/%s", what);
+    if (client_request(m->client, CLIENT_GET, path, NULL, &rep) < 0 || rep.status != 200 ||
+        rep.json == NULL) {
+        rc = client_fail(&rep);
+    } else if (m->is_json) {
+        main_print_json(rep.json);
+    } else if (strcmp(what, "stats") == 0) {
+        overview_print_stats(rep.json);
+    } else {
+        overview_print_workers(rep.json, clock_now_ms());
+    }
+    client_reply_clear(&rep);
+    return rc;
+}
+
+static int main_stats(struct main_ctx *m, const struct main_args *a)
+{
+    return main_overview(m, a, "stats");
+}
+
+static int main_workers(struct main_ctx *m, const struct main_args *a)
+{
+    return main_overview(m, a, "workers");
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
         const char *name;
         int (*run)(struct main_ctx *, const struct main_args *);
-    } commands[] = {{"submit", main_submit},
-                    {"status", main_status},
-                    {"watch", main_watch},
-                    {"cancel", main_cancel},
-                    {"pipelines", main_pipelines}};
+        unsigned flags; /* MAIN_F_* */
+    } commands[] = {{"submit", main_submit, MAIN_F_SUBMIT},
+                    {"status", main_status, 0},
+                    {"watch", main_watch, 0},
+                    {"cancel", main_cancel, 0},
+                    {"list", main_list, MAIN_F_LIST},
+                    {"stats", main_stats, 0},
+                    {"workers", main_workers, 0},
+                    {"pipelines", main_pipelines, 0}};
     struct cli_config cfg;
     struct main_ctx m = {0};
     struct main_args a;
@@ -566,7 +732,7 @@ int main(int argc, char **argv)
         main_usage_error(msg);
         return CLI_EXIT_USAGE;
     }
-    if (main_split(&m, argc - i - 1, argv + i + 1, k == 0, &a) < 0)
+    if (main_split(&m, argc - i - 1, argv + i + 1, commands[k].flags, &a) < 0)
         return CLI_EXIT_USAGE;
     m.client = client_new(cfg.url, cfg.token, cfg.timeout_s, cerr, sizeof(cerr));
     if (m.client == NULL) {

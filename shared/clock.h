@@ -12,5 +12,8 @@ int64_t clock_now_ms(void);
 int64_t clock_mono_ms(void);
 /* Writes ms since the epoch as UTC RFC 3339 with milliseconds into out. */
 void clock_format_rfc3339(int64_t ms, char out[CLOCK_RFC3339_LEN]);
+/* Parses what clock_format_rfc3339 writes ("2026-11-25T19:48:25.123Z"; the
+ * fraction is optional) into *ms. 0, or -1 when s is not in that form. */
+int clock_parse_rfc3339(const char *s, int64_t *ms);
 
 #endif

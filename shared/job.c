@@ -204,7 +204,46 @@ static void add_json(cJSON *o, const struct job_hash *h, const char *field, cons
     cJSON_AddItemToObject(o, name, item);
 }
 
-static cJSON *stages_json(const struct job_hash *h, long long count)
+/* Milliseconds between two RFC 3339 fields of h (to: now when to_field is
+ * NULL); -1 when a field is missing or malformed. */
+static int64_t span_ms(const struct job_hash *h, const char *from_field, const char *to_field,
+                       int64_t now_ms)
+{
+    int64_t a, b = now_ms;
+
+    if (clock_parse_rfc3339(job_hash_get(h, from_field), &a) < 0)
+        return -1;
+    if (to_field != NULL && clock_parse_rfc3339(job_hash_get(h, to_field), &b) < 0)
+        return -1;
+    return b >= a ? b - a : 0;
+}
+
+static void add_seconds(cJSON *o, const char *name, int64_t ms)
+{
+    if (ms < 0)
+        cJSON_AddNullToObject(o, name);
+    else
+        cJSON_AddNumberToObject(o, name, (double)ms / 1000.0);
+}
+
+/* The timing of stage k in s: duration once finished, elapsed while running,
+ * and the expected duration from history. */
+static void stage_timing(cJSON *s, const struct job_hash *h, long long k, const char *state,
+                         const struct job_eta *eta, int64_t now_ms)
+{
+    char from[64], to[64];
+
+    keys_stage_field(from, sizeof(from), (int)k, "started_at");
+    keys_stage_field(to, sizeof(to), (int)k, "finished_at");
+    if (job_hash_get(h, to) != NULL && strcmp(state, "pending") != 0)
+        add_seconds(s, "duration_s", span_ms(h, from, to, now_ms));
+    else if (strcmp(state, "running") == 0)
+        add_seconds(s, "elapsed_s", span_ms(h, from, NULL, now_ms));
+    add_seconds(s, "expected_s", eta != NULL ? eta->mean_ms[k] : -1);
+}
+
+static cJSON *stages_json(const struct job_hash *h, long long count, const struct job_eta *eta,
+                          int64_t now_ms)
 {
     cJSON *arr = cJSON_CreateArray();
     char field[64];
@@ -230,12 +269,111 @@ static cJSON *stages_json(const struct job_hash *h, long long count)
         keys_stage_field(field, sizeof(field), (int)k, "output");
         if (job_hash_get(h, field))
             add_json(s, h, field, "output");
+        if (now_ms > 0)
+            stage_timing(s, h, k, v ? v : "pending", eta, now_ms);
         cJSON_AddItemToArray(arr, s);
     }
     return arr;
 }
 
+void job_eta_from_hash(struct job_eta *eta, const struct job_hash *h)
+{
+    size_t i;
+    int k;
+
+    for (k = 0; k <= PIPELINE_MAX_STAGES; k++)
+        eta->mean_ms[k] = -1;
+    for (i = 0; h != NULL && i + 1 < h->n; i += 2) {
+        char *end;
+        long kk, ms;
+
+        errno = 0;
+        kk = strtol(h->fv[i], &end, 10);
+        if (errno != 0 || *end != '\0' || kk < 1 || kk > PIPELINE_MAX_STAGES)
+            continue; /* "<k>.n" and anything else */
+        ms = strtol(h->fv[i + 1], &end, 10);
+        if (errno == 0 && *end == '\0' && ms >= 0)
+            eta->mean_ms[kk] = ms;
+    }
+}
+
+/* Seconds left in running stage k (elapsed e ms, progress p): the history's
+ * mean minus e, blended with the rate of the progress so far as it grows
+ * (p = 0: history only; p near 1: progress). -1 without history. */
+static int64_t stage_left_ms(int64_t mean_ms, int64_t e, double p)
+{
+    double by_history, by_progress;
+
+    if (mean_ms < 0)
+        return -1;
+    if (e < 0)
+        e = 0;
+    by_history = mean_ms > e ? (double)(mean_ms - e) : 0.0;
+    if (!(p > 0.0))
+        return (int64_t)by_history;
+    if (p > 1.0)
+        p = 1.0;
+    by_progress = (double)e * (1.0 - p) / p;
+    return (int64_t)(p * by_progress + (1.0 - p) * by_history);
+}
+
+/* The estimates of job_status_json_eta. */
+static void add_eta(cJSON *o, const struct job_hash *h, long long n, const struct job_eta *eta,
+                    int64_t now_ms)
+{
+    const char *st = job_hash_get(h, JOB_F_STATE), *v;
+    enum job_state state;
+    int64_t stage_ms = -1, job_ms = 0;
+    long long k = 0, j;
+    char field[64];
+
+    if (st == NULL || job_state_parse(st, &state) < 0 || n < 1 || n > PIPELINE_MAX_STAGES) {
+        cJSON_AddNullToObject(o, "stage_eta_s");
+        cJSON_AddNullToObject(o, "eta_s");
+        return;
+    }
+    if (state != JOB_QUEUED && state != JOB_RUNNING) {
+        cJSON_AddNumberToObject(o, "stage_eta_s", 0);
+        cJSON_AddNumberToObject(o, "eta_s", 0);
+        return;
+    }
+    if (state == JOB_RUNNING && (v = job_hash_get(h, JOB_F_STAGE)) != NULL)
+        k = strtoll(v, NULL, 10);
+    if (k >= 1 && k <= n && eta != NULL) {
+        keys_stage_field(field, sizeof(field), (int)k, "started_at");
+        v = job_hash_get(h, JOB_F_PROGRESS);
+        stage_ms = stage_left_ms(eta->mean_ms[k], span_ms(h, field, NULL, now_ms),
+                                 v ? strtod(v, NULL) : 0.0);
+    }
+    add_seconds(o, "stage_eta_s", stage_ms);
+    if (eta == NULL || (k >= 1 && stage_ms < 0)) {
+        cJSON_AddNullToObject(o, "eta_s");
+        return;
+    }
+    if (k >= 1)
+        job_ms = stage_ms;
+    /* the stages still to run: after k, or (queued) every one not succeeded
+     * (a resumed job skips those) */
+    for (j = k >= 1 ? k + 1 : 1; j <= n; j++) {
+        keys_stage_field(field, sizeof(field), (int)j, "state");
+        v = job_hash_get(h, field);
+        if (k < 1 && v != NULL && strcmp(v, "succeeded") == 0)
+            continue;
+        if (eta->mean_ms[j] < 0) {
+            cJSON_AddNullToObject(o, "eta_s");
+            return;
+        }
+        job_ms += eta->mean_ms[j];
+    }
+    add_seconds(o, "eta_s", job_ms);
+}
+
 cJSON *job_status_json(const struct job_hash *h)
+{
+    return job_status_json_eta(h, NULL, 0);
+}
+
+cJSON *job_status_json_eta(const struct job_hash *h, const struct job_eta *eta, int64_t now_ms)
 {
     cJSON *o;
     const char *count;
@@ -261,7 +399,9 @@ cJSON *job_status_json(const struct job_hash *h)
     count = job_hash_get(h, JOB_F_STAGE_COUNT);
     if (count != NULL)
         n = strtoll(count, NULL, 10);
-    cJSON_AddItemToObject(o, "stages", stages_json(h, n));
+    cJSON_AddItemToObject(o, "stages", stages_json(h, n, eta, now_ms));
+    if (now_ms > 0)
+        add_eta(o, h, n, eta, now_ms);
     add_json(o, h, JOB_F_INPUT, "input");
     add_str(o, h, JOB_F_CREATED_AT, "created_at");
     add_str(o, h, JOB_F_STARTED_AT, "started_at");

@@ -118,4 +118,26 @@ const char *job_hash_get(const struct job_hash *h, const char *name);
  * memory ran out. Fields holding JSON text that does not parse appear as strings. */
 cJSON *job_status_json(const struct job_hash *h);
 
+/* What earlier runs of a pipeline took: mean_ms[k] is the mean duration of
+ * stage k's recorded runs (see <p>:eta:<pipeline> in docs/redis-keys.md), or
+ * -1 when stage k has no history yet. */
+struct job_eta {
+    int64_t mean_ms[PIPELINE_MAX_STAGES + 1]; /* [1..PIPELINE_MAX_STAGES] */
+};
+
+/* Fills eta from an HGETALL reply of <p>:eta:<pipeline> ("<k>" -> ms). */
+void job_eta_from_hash(struct job_eta *eta, const struct job_hash *h);
+
+/* job_status_json plus the estimates, given the pipeline's history (eta may be
+ * NULL: none) and the time now (ms since the epoch). Adds:
+ * - "stage_eta_s": seconds left in the running stage, from its mean duration,
+ *   its elapsed time and its progress; 0 once the job ended; null when not
+ *   running or the stage has no history;
+ * - "eta_s": seconds until the job ends (for a queued job: its stages' run
+ *   time, not the wait in the queue); 0 once ended; null when a stage still to
+ *   run has no history;
+ * - per stage: "expected_s" (its mean, or null), "duration_s" once it
+ *   finished, "elapsed_s" while it runs. */
+cJSON *job_status_json_eta(const struct job_hash *h, const struct job_eta *eta, int64_t now_ms);
+
 #endif

@@ -21,6 +21,16 @@ int keys_events(char *buf, size_t cap, const char *prefix);                  /* 
 /* <p>:recent: zset of the newest KEYS_RECENT_MAX job ids, scored by creation (ms) */
 int keys_recent(char *buf, size_t cap, const char *prefix);
 
+/* Cluster-wide figures (written by the Lua scripts, see shared/scripts/inc/stats.lua):
+ * <p>:counters: hash "<event>:<pipeline>" -> count (submitted, succeeded, ...) */
+int keys_counters(char *buf, size_t cap, const char *prefix);
+/* <p>:stagehist:<pipeline>: hash "<stage name>|<le>" / "|sum" / "|count" */
+int keys_stagehist(char *buf, size_t cap, const char *prefix, const char *pipeline);
+/* <p>:eta:<pipeline>: hash "<k>" -> mean duration (ms) of stage k's last runs, "<k>.n" */
+int keys_eta(char *buf, size_t cap, const char *prefix, const char *pipeline);
+/* <p>:stagetimes:<pipeline>:<k>: list of stage k's last 20 durations (ms) */
+int keys_stagetimes(char *buf, size_t cap, const char *prefix, const char *pipeline, int k);
+
 #define KEYS_RECENT_MAX 10000 /* jobs the recent index keeps (submit.lua trims it) */
 
 /* The name of a per-stage field of the job hash: "stage.<k>.<what>", k from 1. */

@@ -32,7 +32,8 @@ static redisReply *recover_cmd(struct worker *w, struct rargv *a)
 /* Recovers one job from the processing list plist of lost worker wid. */
 static void recover_job(struct worker *w, const char *wid, const char *plist, const char *id)
 {
-    char jkey[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
+    char jkey[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], ckey[KEYS_MAX_LEN],
+        ts[CLOCK_RFC3339_LEN];
     struct rargv a;
     struct sq_err err;
     redisReply *r;
@@ -51,6 +52,7 @@ static void recover_job(struct worker *w, const char *wid, const char *plist, co
     if (r->type == REDIS_REPLY_STRING && ids_is_valid(r->str, r->len, IDS_NAME_MAX_LEN))
         queue = r->str;
     keys_queue(qkey, sizeof(qkey), w->cfg->prefix, queue);
+    keys_counters(ckey, sizeof(ckey), w->cfg->prefix);
     keys_events(ekey, sizeof(ekey), w->cfg->prefix);
     freeReplyObject(r);
     clock_format_rfc3339(clock_now_ms(), ts);
@@ -58,12 +60,13 @@ static void recover_job(struct worker *w, const char *wid, const char *plist, co
     rargv_add(&a, jkey);
     rargv_add(&a, plist);
     rargv_add(&a, qkey);
+    rargv_add(&a, ckey);
     rargv_add(&a, ekey);
     rargv_add(&a, id);
     rargv_add(&a, ts);
     rargv_add(&a, wid);
     rargv_addll(&a, JOB_FAILED_TTL_FACTOR);
-    r = rconn_script(w->rc, SCRIPT_RECOVER, 4, &a, &err);
+    r = rconn_script(w->rc, SCRIPT_RECOVER, 5, &a, &err);
     rargv_free(&a);
     if (r != NULL && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) &&
         strcmp(r->str, "gone") != 0)

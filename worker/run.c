@@ -47,7 +47,9 @@ struct run {
     int64_t stop_seen_ms; /* monotonic time the worker was asked to stop; 0 = not */
     bool is_shutdown;     /* the grace period ran out: hand the job back */
     char refused[32];
-    const struct exec_result *exec; /* details of a failed exec stage, for the error */
+    const struct exec_result *exec;     /* details of a failed exec stage, for the error */
+    int64_t stage_start_ms;             /* monotonic start of the current stage */
+    char record[IDS_NAME_MAX_LEN + 48]; /* "<k> <ms> <name>": stage k succeeded; "" */
 };
 
 static void run_ts(char ts[CLOCK_RFC3339_LEN])
@@ -62,29 +64,44 @@ static void run_ts(char ts[CLOCK_RFC3339_LEN])
 static int run_write(struct run *r, enum script_id script, long long ttl,
                      const struct rargv *fields, bool is_retrying, long long due_ms)
 {
-    char qkey[KEYS_MAX_LEN], dkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN];
+    char qkey[KEYS_MAX_LEN], dkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], ckey[KEYS_MAX_LEN];
+    char hkey[KEYS_MAX_LEN], etakey[KEYS_MAX_LEN], tkey[KEYS_MAX_LEN];
+    const char *prefix = r->w->cfg->prefix;
     struct rargv a;
     redisReply *rep;
     struct sq_err err;
     size_t i;
     int rc = -1;
 
-    keys_events(ekey, sizeof(ekey), r->w->cfg->prefix);
+    keys_events(ekey, sizeof(ekey), prefix);
+    keys_counters(ckey, sizeof(ckey), prefix);
+    keys_stagehist(hkey, sizeof(hkey), prefix, r->pl ? r->pl->name : "");
+    keys_eta(etakey, sizeof(etakey), prefix, r->pl ? r->pl->name : "");
+    keys_stagetimes(tkey, sizeof(tkey), prefix, r->pl ? r->pl->name : "", r->k);
     rargv_init(&a);
     rargv_add(&a, r->job_key);
     if (script == SCRIPT_FINISH || script == SCRIPT_RETRY)
         rargv_add(&a, r->w->processing_key);
     if (script == SCRIPT_RETRY) {
-        keys_queue(qkey, sizeof(qkey), r->w->cfg->prefix, r->queue);
-        keys_delayed(dkey, sizeof(dkey), r->w->cfg->prefix, r->queue);
+        keys_queue(qkey, sizeof(qkey), prefix, r->queue);
+        keys_delayed(dkey, sizeof(dkey), prefix, r->queue);
         rargv_add(&a, qkey);
         rargv_add(&a, dkey);
+    }
+    if (script == SCRIPT_FINISH || script == SCRIPT_RETRY)
+        rargv_add(&a, ckey);
+    if (script == SCRIPT_FINISH || script == SCRIPT_UPDATE) { /* stage figures (stats.lua) */
+        rargv_add(&a, hkey);
+        rargv_add(&a, etakey);
+        rargv_add(&a, tkey);
     }
     rargv_add(&a, ekey); /* the events channel, last of the keys */
     rargv_add(&a, r->attempt);
     rargv_addll(&a, ttl);
     if (script == SCRIPT_FINISH || script == SCRIPT_RETRY)
         rargv_add(&a, r->id);
+    if (script == SCRIPT_FINISH || script == SCRIPT_UPDATE)
+        rargv_add(&a, r->record);
     if (script == SCRIPT_RETRY) {
         rargv_addll(&a, due_ms);
         rargv_addll(&a, r->n);
@@ -92,7 +109,7 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
     for (i = 0; i < fields->argc; i++)
         rargv_addlen(&a, fields->argv[i], fields->lens[i]);
     {
-        int nkeys = script == SCRIPT_RETRY ? 5 : (script == SCRIPT_FINISH ? 3 : 2);
+        int nkeys = script == SCRIPT_RETRY ? 6 : (script == SCRIPT_FINISH ? 7 : 5);
         rep = is_retrying ? wredis_script(r->w, script, nkeys, &a)
                           : rconn_script(r->w->rc, script, nkeys, &a, &err);
     }
@@ -117,6 +134,15 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
     }
     freeReplyObject(rep);
     return rc;
+}
+
+/* Stage r->k succeeded: its duration goes with the next write (stats.lua). */
+static void run_record_stage(struct run *r)
+{
+    long long ms = (long long)(clock_mono_ms() - r->stage_start_ms);
+
+    snprintf(r->record, sizeof(r->record), "%d %lld %s", r->k, ms < 0 ? 0 : ms,
+             r->pl->stages[r->k - 1].name);
 }
 
 static void add_stage_field(struct rargv *a, int k, const char *what, const char *value)
@@ -312,6 +338,7 @@ static void run_finish(struct run *r, const char *stage_out, const struct stage_
     char ts[CLOCK_RFC3339_LEN], *errtext = NULL, *errs = NULL;
     struct rargv a;
     enum job_state st = err ? JOB_FAILED : JOB_SUCCEEDED;
+    int rc;
 
     run_ts(ts);
     rargv_init(&a);
@@ -329,6 +356,8 @@ static void run_finish(struct run *r, const char *stage_out, const struct stage_
             stage_out = "null";
         add_stage_field(&a, r->k, "output", stage_out);
         add_field(&a, JOB_F_RESULT, stage_out);
+        if (r->k >= 1)
+            run_record_stage(r);
         add_num(&a, JOB_F_PROGRESS, 1.0);
         add_num(&a, JOB_F_OVERALL, 1.0);
         add_field(&a, JOB_F_MESSAGE, "");
@@ -337,7 +366,9 @@ static void run_finish(struct run *r, const char *stage_out, const struct stage_
     add_field(&a, JOB_F_NEXT_ATTEMPT_AT, "");
     add_field(&a, JOB_F_FINISHED_AT, ts);
     add_field(&a, JOB_F_UPDATED_AT, ts);
-    switch (run_write(r, SCRIPT_FINISH, job_ttl_for(st, r->result_ttl_s), &a, true, 0)) {
+    rc = run_write(r, SCRIPT_FINISH, job_ttl_for(st, r->result_ttl_s), &a, true, 0);
+    r->record[0] = '\0';
+    switch (rc) {
     case 0:
         if (err != NULL)
             log_write(LOG_LEVEL_WARN, 0, r->id, "failed in stage %d (attempt %d/%d): %s: %s", r->k,
@@ -418,9 +449,12 @@ static int run_advance(struct run *r, const char *out)
     add_num(&a, JOB_F_OVERALL, job_overall_progress(r->k + 1, r->n, 0.0));
     add_field(&a, JOB_F_MESSAGE, "");
     add_field(&a, JOB_F_UPDATED_AT, ts);
+    run_record_stage(r);
     rc = run_write(r, SCRIPT_UPDATE, JOB_ACTIVE_TTL_S, &a, true, 0);
+    r->record[0] = '\0';
     rargv_free(&a);
     r->k++;
+    r->stage_start_ms = clock_mono_ms();
     r->has_pending = r->has_pending_message = false;
     r->last_write_ms = r->last_check_ms = clock_mono_ms();
     return rc;
@@ -568,7 +602,7 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
     r.w = w;
     r.id = id;
     r.k = 1;
-    r.last_write_ms = r.last_check_ms = clock_mono_ms();
+    r.last_write_ms = r.last_check_ms = r.stage_start_ms = clock_mono_ms();
     keys_job(r.job_key, sizeof(r.job_key), w->cfg->prefix, id);
     snprintf(w->current_job, sizeof(w->current_job), "%s", id);
     if (job_hash_view(hash, &h) < 0 || h.n == 0) {

@@ -1,11 +1,12 @@
 -- cancel: a queued job never starts; a running one is marked canceled (its
 -- worker sees it within a second, stops the stage and drops the job).
 -- KEYS[1] job hash, KEYS[2] its queue list, KEYS[3] the queue's delayed zset,
--- KEYS[4] the events channel (not a key: PUBLISHed to)
+-- KEYS[4] the counters hash, KEYS[5] the events channel (not a key: PUBLISHed to)
 -- ARGV[1] job id, ARGV[2] now (RFC 3339), ARGV[3] the queue the caller read
 -- Returns 'missing'; the final state when already finished; 'moved' when the
 -- job's queue is not ARGV[3]; else 'was:<queued|running>' after canceling.
-local cur = redis.call('HMGET', KEYS[1], 'state', 'queue', 'stage', 'result_ttl_s')
+--#include stats.lua
+local cur = redis.call('HMGET', KEYS[1], 'state', 'queue', 'stage', 'result_ttl_s', 'pipeline')
 local st = cur[1]
 if not st then
   return 'missing'
@@ -27,5 +28,6 @@ if st == 'running' and k > 0 then
 end
 redis.call('HSET', KEYS[1], 'state', 'canceled', 'finished_at', ARGV[2], 'updated_at', ARGV[2])
 redis.call('EXPIRE', KEYS[1], tonumber(cur[4] or '86400') or 86400)
-redis.call('PUBLISH', KEYS[4], ARGV[1])
+count(KEYS[4], 'canceled', cur[5])
+redis.call('PUBLISH', KEYS[5], ARGV[1])
 return 'was:' .. st

@@ -1,11 +1,14 @@
 -- finish: write the final fields of a job, set its final TTL and drop it from
 -- the worker's processing list, atomically; fenced like update.
--- KEYS[1] job hash, KEYS[2] the worker's processing list, KEYS[3] the events
+-- KEYS[1] job hash, KEYS[2] the worker's processing list, KEYS[3] the
+-- counters hash, KEYS[4..6] as update.lua's KEYS[2..4], KEYS[7] the events
 -- channel (not a key: PUBLISHed to)
--- ARGV[1] attempt, ARGV[2] TTL (s), ARGV[3] job id, ARGV[4..] field, value ...
+-- ARGV[1] attempt, ARGV[2] TTL (s), ARGV[3] job id, ARGV[4] the last stage
+-- when it succeeded (as update.lua's ARGV[3]), ARGV[5..] field, value ...
 -- Returns 'ok', or (nothing written but the list entry) the reason as update.
+--#include stats.lua
 redis.call('LREM', KEYS[2], 1, ARGV[3])
-local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt')
+local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline')
 if not cur[1] then
   return 'missing'
 end
@@ -15,11 +18,14 @@ end
 if cur[2] ~= ARGV[1] then
   return 'fenced'
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
+local st = redis.call('HGET', KEYS[1], 'state')
 -- Counted so that a job reported succeeded twice would show (fault tests).
-if redis.call('HGET', KEYS[1], 'state') == 'succeeded' then
+if st == 'succeeded' then
   redis.call('HINCRBY', KEYS[1], 'success_count', 1)
 end
-redis.call('PUBLISH', KEYS[3], ARGV[3])
+count(KEYS[3], st, cur[3])
+record_stage(KEYS[4], KEYS[5], KEYS[6], ARGV[4])
+redis.call('PUBLISH', KEYS[7], ARGV[3])
 return 'ok'

@@ -4,17 +4,19 @@
 -- queue while attempts remain (it resumes at the stage that did not finish),
 -- else it fails with worker_lost.
 -- KEYS[1] job hash, KEYS[2] the dead worker's processing list, KEYS[3] queue list,
--- KEYS[4] the events channel (not a key: PUBLISHed to when the job changes)
+-- KEYS[4] the counters hash, KEYS[5] the events channel (not a key:
+-- PUBLISHed to when the job changes)
 -- ARGV[1] job id, ARGV[2] now (RFC 3339), ARGV[3] the dead worker's id,
 -- ARGV[4] failed-job TTL factor
 -- A queued job on the list was popped but never started: back on its queue.
 -- Returns 'gone' (not on the list any more), 'missing', the job's state when
 -- it had ended (only the list entry is dropped), 'requeued' or 'failed'.
+--#include stats.lua
 if redis.call('LREM', KEYS[2], 1, ARGV[1]) == 0 then
   return 'gone'
 end
 local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'max_attempts', 'stage',
-  'stage_name', 'errors', 'result_ttl_s', 'queue')
+  'stage_name', 'errors', 'result_ttl_s', 'queue', 'pipeline')
 if not cur[1] then
   return 'missing'
 end
@@ -47,7 +49,8 @@ if attempt < max then
   redis.call('HSET', KEYS[1], 'state', 'queued', 'progress', '0', 'message', '',
     'error', et, 'errors', est, 'next_attempt_at', '', 'updated_at', ARGV[2])
   redis.call('RPUSH', KEYS[3], ARGV[1])
-  redis.call('PUBLISH', KEYS[4], ARGV[1])
+  count(KEYS[4], 'retried', cur[9])
+  redis.call('PUBLISH', KEYS[5], ARGV[1])
   return 'requeued'
 end
 if k > 0 then
@@ -57,5 +60,6 @@ end
 redis.call('HSET', KEYS[1], 'state', 'failed', 'error', et, 'errors', est,
   'finished_at', ARGV[2], 'updated_at', ARGV[2])
 redis.call('EXPIRE', KEYS[1], (tonumber(cur[7]) or 86400) * tonumber(ARGV[4]))
-redis.call('PUBLISH', KEYS[4], ARGV[1])
+count(KEYS[4], 'failed', cur[9])
+redis.call('PUBLISH', KEYS[5], ARGV[1])
 return 'failed'

@@ -2,12 +2,14 @@
 -- (now, or in the queue's delayed set until its backoff is over), fenced by
 -- the attempt number like finish.lua, and reset its unfinished stages.
 -- KEYS[1] job hash, KEYS[2] the worker's processing list, KEYS[3] queue list,
--- KEYS[4] the queue's delayed zset, KEYS[5] the events channel (not a key)
+-- KEYS[4] the queue's delayed zset, KEYS[5] the counters hash, KEYS[6] the
+-- events channel (not a key)
 -- ARGV[1] attempt, ARGV[2] TTL (s), ARGV[3] job id, ARGV[4] due time (ms since
 -- the epoch; 0 = now), ARGV[5] stage count, ARGV[6..] field, value ...
 -- Returns 'ok', or (nothing written but the list entry) the reason as update.lua.
+--#include stats.lua
 redis.call('LREM', KEYS[2], 1, ARGV[3])
-local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt')
+local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline')
 if not cur[1] then
   return 'missing'
 end
@@ -34,5 +36,6 @@ if ARGV[4] == '0' then
 else
   redis.call('ZADD', KEYS[4], ARGV[4], ARGV[3])
 end
-redis.call('PUBLISH', KEYS[5], ARGV[3])
+count(KEYS[5], 'retried', cur[3])
+redis.call('PUBLISH', KEYS[6], ARGV[3])
 return 'ok'

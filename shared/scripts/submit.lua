@@ -1,12 +1,14 @@
 -- submit: create a queued job and push its id, atomically; refuse when the
 -- queue is full (backpressure). Indexes the job in the recent zset, trimmed
 -- to the newest ARGV[5] entries (bounded memory; expired jobs read as missing).
--- KEYS[1] job hash, KEYS[2] queue list, KEYS[3] recent zset
+-- KEYS[1] job hash, KEYS[2] queue list, KEYS[3] recent zset, KEYS[4] the
+-- counters hash, KEYS[5] the events channel (not a key: PUBLISHed to)
 -- ARGV[1] job id, ARGV[2] TTL (s), ARGV[3] most queued jobs (0 = no limit),
 -- ARGV[4] creation time (ms since the epoch), ARGV[5] most jobs in the recent
 -- index (>= 1), ARGV[6..] field, value, field, value ...
 -- Returns 1 when the job was created, 0 when a job with this id exists, -1
 -- when the queue holds ARGV[3] jobs already.
+--#include stats.lua
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
@@ -19,4 +21,6 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('LPUSH', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
 redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[5]) + 1))
+count(KEYS[4], 'submitted', redis.call('HGET', KEYS[1], 'pipeline'))
+redis.call('PUBLISH', KEYS[5], ARGV[1])
 return 1

@@ -424,9 +424,11 @@ check "the API process is alive" kill -0 "$API_PID"
 check_eq "one job hash per accepted submission ($ACCEPTED)" "$ACCEPTED" \
   "$(rcli --scan --pattern 'tb:job:*' | wc -l)"
 check_eq "the queue holds exactly the accepted jobs" "$ACCEPTED" "$(rcli LLEN tb:queue:default)"
-check_eq "DBSIZE = accepted submissions + the queue list + the recent index: no key from a refused request" \
-  "$((ACCEPTED + 2))" "$(rcli DBSIZE)"
-check_eq "no other key" "" "$(rcli --scan | grep -v -e '^tb:job:' -e '^tb:queue:default$' -e '^tb:recent$')"
+check_eq "DBSIZE = accepted submissions + the queue list + the recent index + the counters: no key from a refused request" \
+  "$((ACCEPTED + 3))" "$(rcli DBSIZE)"
+check_eq "no other key" "" "$(rcli --scan | grep -v -e '^tb:job:' -e '^tb:queue:default$' -e '^tb:recent$' -e '^tb:counters$')"
+check_eq "the counters count the accepted submissions" "$ACCEPTED" \
+  "$(rcli HGETALL tb:counters | paste - - | awk '$1 ~ /^submitted:/ { s += $2 } END { print s + 0 }')"
 check_eq "the recent index holds exactly the accepted jobs" "$ACCEPTED" "$(rcli ZCARD tb:recent)"
 
 # --- Redis goes away, then comes back ---------------------------------------

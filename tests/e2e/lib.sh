@@ -125,6 +125,16 @@ stage_pids() {
   grep -lsz "^STAGEQ_JOB_ID=$1\$" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3
 }
 
+# own_stage_pids: pids of stage programs (tests/stages/) started from this
+# checkout (cwd is its top), so suites of other checkouts never count.
+own_stage_pids() {
+  local p top
+  top=$(pwd -P)
+  for p in $(pgrep -f 'tests/stages/'); do
+    [ "$(readlink "/proc/$p/cwd" 2>/dev/null)" = "$top" ] && echo "$p"
+  done
+}
+
 ok() { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; SQ_FAILS=$((SQ_FAILS + 1)); }
 

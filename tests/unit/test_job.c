@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "job.h"
 #include "json.h"
 
@@ -406,6 +407,145 @@ static void test_status_stage_count_bounds(void **state)
     cJSON_Delete(o);
 }
 
+/* 2025-11-25T16:48:16.000Z in ms since the epoch, and 1.5 s later */
+#define T16 1764089296000LL
+
+static void test_rfc3339_parse(void **state)
+{
+    char buf[CLOCK_RFC3339_LEN];
+    int64_t ms = 0;
+
+    (void)state;
+    assert_int_equal(clock_parse_rfc3339("2025-11-25T16:48:16.000Z", &ms), 0);
+    assert_true(ms == T16);
+    assert_int_equal(clock_parse_rfc3339("2025-11-25T16:48:16Z", &ms), 0);
+    assert_true(ms == T16);
+    clock_format_rfc3339(T16 + 1234, buf);
+    assert_int_equal(clock_parse_rfc3339(buf, &ms), 0);
+    assert_true(ms == T16 + 1234);
+    assert_int_equal(clock_parse_rfc3339("2025-11-25 16:48:16Z", &ms), -1);
+    assert_int_equal(clock_parse_rfc3339("2025-11-25T16:48:16.5Z", &ms), -1);
+    assert_int_equal(clock_parse_rfc3339("2025-11-25T16:48:16.000", &ms), -1);
+    assert_int_equal(clock_parse_rfc3339("2025-13-25T16:48:16.000Z", &ms), -1);
+    assert_int_equal(clock_parse_rfc3339("", &ms), -1);
+    assert_int_equal(clock_parse_rfc3339(NULL, &ms), -1);
+}
+
+static double num(const cJSON *o, const char *name)
+{
+    const cJSON *v = json_get(o, name);
+
+    assert_true(cJSON_IsNumber(v));
+    return v->valuedouble;
+}
+
+static void eta_set(struct job_eta *eta, long long m1, long long m2, long long m3)
+{
+    int k;
+
+    for (k = 0; k <= PIPELINE_MAX_STAGES; k++)
+        eta->mean_ms[k] = -1;
+    eta->mean_ms[1] = m1;
+    eta->mean_ms[2] = m2;
+    eta->mean_ms[3] = m3;
+}
+
+static void test_eta_running(void **state)
+{
+    HASH(h, "id", "j1", "pipeline", "p", "state", "running", "stage", "2", "stage_count", "3",
+         "progress", "0.25", "stage.1.state", "succeeded", "stage.1.started_at",
+         "2025-11-25T16:48:14.000Z", "stage.1.finished_at", "2025-11-25T16:48:16.000Z",
+         "stage.2.state", "running", "stage.2.started_at", "2025-11-25T16:48:16.000Z",
+         "stage.3.state", "pending");
+    struct job_eta eta;
+    cJSON *o;
+    const cJSON *stages;
+
+    (void)state;
+    eta_set(&eta, 2000, 4000, 3000);
+    /* 1 s into stage 2 (mean 4 s) at 25 %: history says 3 s left, the rate
+     * says 3 s left: 3 s; then stage 3's mean 3 s */
+    o = job_status_json_eta(&h, &eta, T16 + 1000);
+    assert_non_null(o);
+    assert_true(fabs(num(o, "stage_eta_s") - 3.0) < 1e-9);
+    assert_true(fabs(num(o, "eta_s") - 6.0) < 1e-9);
+    stages = json_get(o, "stages");
+    assert_true(fabs(num(cJSON_GetArrayItem(stages, 0), "duration_s") - 2.0) < 1e-9);
+    assert_true(fabs(num(cJSON_GetArrayItem(stages, 0), "expected_s") - 2.0) < 1e-9);
+    assert_true(fabs(num(cJSON_GetArrayItem(stages, 1), "elapsed_s") - 1.0) < 1e-9);
+    assert_null(json_get(cJSON_GetArrayItem(stages, 1), "duration_s"));
+    assert_true(fabs(num(cJSON_GetArrayItem(stages, 2), "expected_s") - 3.0) < 1e-9);
+    cJSON_Delete(o);
+
+    /* 6 s in, past the mean, 25 %: history says 0, the rate 18 s: blended
+     * 0.25 * 18 = 4.5 s */
+    o = job_status_json_eta(&h, &eta, T16 + 6000);
+    assert_true(fabs(num(o, "stage_eta_s") - 4.5) < 1e-9);
+    assert_true(fabs(num(o, "eta_s") - 7.5) < 1e-9);
+    cJSON_Delete(o);
+
+    /* no history for a stage still to run: the job's estimate is null */
+    eta.mean_ms[3] = -1;
+    o = job_status_json_eta(&h, &eta, T16 + 1000);
+    assert_true(fabs(num(o, "stage_eta_s") - 3.0) < 1e-9);
+    assert_true(cJSON_IsNull(json_get(o, "eta_s")));
+    assert_true(cJSON_IsNull(json_get(cJSON_GetArrayItem(json_get(o, "stages"), 2), "expected_s")));
+    cJSON_Delete(o);
+
+    /* no history at all */
+    o = job_status_json_eta(&h, NULL, T16 + 1000);
+    assert_true(cJSON_IsNull(json_get(o, "stage_eta_s")));
+    assert_true(cJSON_IsNull(json_get(o, "eta_s")));
+    cJSON_Delete(o);
+
+    /* job_status_json has no estimates */
+    o = job_status_json(&h);
+    assert_null(json_get(o, "eta_s"));
+    cJSON_Delete(o);
+}
+
+static void test_eta_queued_and_final(void **state)
+{
+    HASH(q, "id", "j1", "pipeline", "p", "state", "queued", "stage", "0", "stage_count", "3",
+         "stage.1.state", "pending", "stage.2.state", "pending", "stage.3.state", "pending");
+    /* a retry that resumes: stage 1 already succeeded */
+    HASH(r, "id", "j1", "pipeline", "p", "state", "queued", "stage", "0", "stage_count", "3",
+         "stage.1.state", "succeeded", "stage.2.state", "pending", "stage.3.state", "pending");
+    HASH(d, "id", "j1", "pipeline", "p", "state", "succeeded", "stage", "3", "stage_count", "3");
+    struct job_eta eta;
+    cJSON *o;
+
+    (void)state;
+    eta_set(&eta, 2000, 4000, 3000);
+    o = job_status_json_eta(&q, &eta, T16);
+    assert_true(cJSON_IsNull(json_get(o, "stage_eta_s")));
+    assert_true(fabs(num(o, "eta_s") - 9.0) < 1e-9);
+    cJSON_Delete(o);
+    o = job_status_json_eta(&r, &eta, T16);
+    assert_true(fabs(num(o, "eta_s") - 7.0) < 1e-9);
+    cJSON_Delete(o);
+    o = job_status_json_eta(&d, &eta, T16);
+    assert_true(num(o, "eta_s") == 0.0);
+    assert_true(num(o, "stage_eta_s") == 0.0);
+    cJSON_Delete(o);
+}
+
+static void test_eta_from_hash(void **state)
+{
+    HASH(h, "1", "1500", "1.n", "20", "2", "x", "65", "7", "0", "9", "3", "-4", "4", "250");
+    struct job_eta eta;
+
+    (void)state;
+    job_eta_from_hash(&eta, &h);
+    assert_true(eta.mean_ms[1] == 1500);
+    assert_true(eta.mean_ms[2] == -1); /* not a number */
+    assert_true(eta.mean_ms[3] == -1); /* negative */
+    assert_true(eta.mean_ms[4] == 250);
+    assert_true(eta.mean_ms[5] == -1);
+    job_eta_from_hash(&eta, NULL);
+    assert_true(eta.mean_ms[1] == -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +560,10 @@ int main(void)
         cmocka_unit_test(test_status_missing_and_odd),
         cmocka_unit_test(test_status_empty),
         cmocka_unit_test(test_status_stage_count_bounds),
+        cmocka_unit_test(test_rfc3339_parse),
+        cmocka_unit_test(test_eta_running),
+        cmocka_unit_test(test_eta_queued_and_final),
+        cmocka_unit_test(test_eta_from_hash),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
