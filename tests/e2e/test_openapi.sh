@@ -8,7 +8,6 @@
 # event's data). Covers every route and every status that can be provoked
 # from outside: 200 202 204 400 401 404 405 409 413 415 422 429 503.
 source "$(dirname "$0")/lib.sh"
-[ -n "${OA_TRACE:-}" ] && { PS4='+ $EPOCHREALTIME '; set -x; }
 export STAGEQ_PREFIX=toa
 flush_prefix toa
 flush_prefix toafull
@@ -39,13 +38,19 @@ fi
 # rec NAME EXPECTED_STATUS METHOD PATH [curl args...]: sends one request to
 # $URL (default $API_URL) and records it for check.py; sets HTTP_STATUS and
 # HTTP_BODY. REC_SSE='{"status":1}' asks for at least that many events of
-# each kind; REC_HDRS='{"Name":"value"}' for exact header values.
+# each kind; REC_HDRS='{"Name":"value"}' for exact header values. A
+# --data-binary body is recorded too: check.py holds it against the documented
+# request schema (accepted requests must validate, refused ones must not).
 NREC=0
 # jstr VAR TEXT: VAR = TEXT as a JSON string
 jstr() { local s=${2//\\/\\\\}; s=${s//\"/\\\"}; printf -v "$1" '"%s"' "$s"; }
 rec() {
-  local name=$1 expect=$2 method=$3 path=$4 f mflag jname jpath
+  local name=$1 expect=$2 method=$3 path=$4 f mflag jname jpath jreq=null a prev=""
   shift 4
+  for a in "$@"; do # the request body, for check.py to hold against the schema
+    [ "$prev" = --data-binary ] && [ "${a:0:1}" != @ ] && jstr jreq "$a"
+    prev=$a
+  done
   NREC=$((NREC + 1))
   printf -v f '%s/%03d' "$RDIR" "$NREC"
   mflag=(-X "$method")
@@ -59,9 +64,9 @@ rec() {
   # written without forks: the shared test machine makes every process slow
   jstr jname "$name"
   jstr jpath "$path"
-  printf '{"name":%s,"expect":"%s","method":"%s","path":%s,"status":"%s","sse":%s,"headers":%s}\n' \
+  printf '{"name":%s,"expect":"%s","method":"%s","path":%s,"status":"%s","sse":%s,"headers":%s,"request":%s}\n' \
     "$jname" "$expect" "$method" "$jpath" "$HTTP_STATUS" "${REC_SSE:-null}" \
-    "${REC_HDRS:-null}" >"$f.json"
+    "${REC_HDRS:-null}" "$jreq" >"$f.json"
 }
 JSON=(-H 'content-type: application/json')
 job_state() { rcli HGET "toa:job:$1" state; }

@@ -324,6 +324,36 @@ def check_body(spec, resp, headers, body, meta, problems, notes):
                 break
 
 
+def check_request(spec, op, meta, status, resp_body, problems):
+    """The documented request schema must agree with the server: a request it
+    accepted (2xx) validates; one it refused as invalid (422, or 400
+    invalid_id/invalid_request about the body) does not."""
+    rb = resolve(spec, op.get("requestBody") or {})
+    media = (rb.get("content") or {}).get("application/json")
+    if media is None or "schema" not in media:
+        return
+    try:
+        req = json.loads(meta["request"])
+    except ValueError:
+        if status.startswith("2"):
+            problems.append("accepted a request body that is not JSON")
+        return
+    errs = schema_errors(spec, media["schema"], req)
+    try:
+        code = json.loads(resp_body)["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        code = None
+    # unknown_pipeline depends on the pipelines file, not on the schema; a
+    # 400 with a query string may be about the query
+    refused = code in ("missing_field", "invalid_field", "unknown_field") or (
+        code in ("invalid_id", "invalid_request") and "?" not in meta["path"]
+        and "{" not in match_path(spec, meta["path"].split("?", 1)[0]))
+    if status.startswith("2") and errs:
+        problems.append("the server accepted a request the schema refuses: " + errs[0])
+    elif refused and not errs:
+        problems.append("the server refused a request the schema accepts: %s" % one_line(meta["request"], 120))
+
+
 def check_one(spec, meta_path, provoked):
     with open(meta_path, encoding="utf-8") as f:
         meta = json.load(f)
@@ -383,6 +413,8 @@ def check_one(spec, meta_path, provoked):
     if resp is not None:
         check_headers(spec, resp, headers, problems)
         check_body(spec, resp, headers, body, meta, problems, notes)
+    if op is not None and meta.get("request") is not None:
+        check_request(spec, op, meta, status, body, problems)
     for name, want in (meta.get("headers") or {}).items():
         got = (headers.get(name.lower()) or [None])[-1]
         if got != want:
