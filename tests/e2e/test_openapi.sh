@@ -201,9 +201,9 @@ rec "events of an unknown job" 404 GET /v1/jobs/no-such-job/events
 rec "events, bad id" 400 GET '/v1/jobs/a%2Fb/events'
 rec "events, HEAD" 200 HEAD /v1/jobs/oa-run/events
 rec "events of a job, from submit to its end" 202 POST /v1/jobs "${JSON[@]}" \
-  --data-binary '{"pipeline":"blog4","id":"oa-live","input":{"sleep":0.3}}'
+  --data-binary '{"pipeline":"blog4","id":"oa-live","input":{"sleep":0.5}}'
 # a request in the background takes its record number here, in the subshell
-( REC_TIME=1 rec "all events" 200 GET /v1/events -N ) &
+( REC_TIME=2 rec "all events" 200 GET /v1/events -N ) &
 allpid=$!
 NREC=$((NREC + 1))
 REC_SSE='{"status":2,"end":1}' REC_TIME=40 rec "a job's events, live" 200 GET /v1/jobs/oa-live/events -N
