@@ -34,8 +34,8 @@ LUA := shared/scripts/submit.lua shared/scripts/start.lua shared/scripts/update.
        shared/scripts/finish.lua shared/scripts/retry.lua shared/scripts/promote.lua \
        shared/scripts/cancel.lua shared/scripts/heartbeat.lua shared/scripts/recover.lua \
        shared/scripts/reap.lua shared/scripts/requeue.lua
-API_SRC := api/eta.c api/main.c api/server.c api/routes.c api/jobs.c api/health.c api/errors.c api/sse.c \
-           api/rasync.c api/pipelines.c api/compat.c api/listing.c
+API_SRC := api/eta.c api/main.c api/server.c api/routes.c api/jobs.c api/health.c api/errors.c \
+           api/sse.c api/rasync.c api/pipelines.c api/compat.c api/listing.c api/dashboard.c
 WORKER_SRC := worker/main.c worker/supervisor.c worker/fetch.c worker/run.c worker/wredis.c \
               worker/lease.c worker/recover.c \
               worker/stage_builtin.c worker/builtins/demo.c worker/builtins/echo.c \
@@ -45,7 +45,7 @@ UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_d
               test_stage_exec test_pipeline test_submit test_sse_parse
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o
-API_OBJ := $(API_SRC:%.c=$(BUILD)/%.o)
+API_OBJ := $(API_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/dashboard_gen.o
 WORKER_OBJ := $(WORKER_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 LIBSTAGEQ := $(BUILD)/libstageq.a
@@ -69,6 +69,17 @@ $(BUILD)/gen/scripts_gen.c $(BUILD)/gen/scripts_gen.h &: $(LUA) $(wildcard share
 
 $(BUILD)/gen/scripts_gen.o: $(BUILD)/gen/scripts_gen.c
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# The dashboard page becomes a C string, with its ETag and the CSP hashes of
+# its inline script and style (sh + coreutils: no xxd).
+$(BUILD)/gen/dashboard_gen.c $(BUILD)/gen/dashboard_gen.h &: api/dashboard.html deploy/embed-html.sh
+	@mkdir -p $(BUILD)/gen
+	$(Q)sh deploy/embed-html.sh $(BUILD)/gen/dashboard_gen dashboard_html api/dashboard.html
+
+$(BUILD)/gen/dashboard_gen.o: $(BUILD)/gen/dashboard_gen.c
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/api/dashboard.o: $(BUILD)/gen/dashboard_gen.h
 
 $(LIBSTAGEQ): $(SHARED_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^

@@ -38,7 +38,7 @@ struct api_config {
     char pipelines[1024];                        /* "" = PIPELINE_DEFAULT_FILE when it exists */
     char default_pipeline[IDS_NAME_MAX_LEN + 1]; /* what POST /start_task runs */
     char cors_origin[256];                       /* Access-Control-Allow-Origin; "" = no CORS */
-    char api_token[256]; /* bearer token every route but /healthz needs; "" = none */
+    char api_token[256]; /* bearer token every route but / and /healthz needs; "" = none */
 };
 
 struct rasync;
@@ -142,6 +142,12 @@ void routes_reply_json(struct api_req *ar, int status, const cJSON *body);
 /* Same with body[0..len) already JSON text. */
 void routes_reply_raw(struct api_req *ar, int status, const char *body, size_t len);
 
+/* Answers ar with status and body[0..len) as is, with Content-Type ctype
+ * (none for 204 and 304, which have no body; HEAD gets the Content-Length
+ * and no body). body is borrowed; ar is freed. */
+void routes_reply_content(struct api_req *ar, int status, const char *ctype, const char *body,
+                          size_t len);
+
 /* True when the Authorization header of req is "Bearer <token>" (scheme in
  * any case). Compares in time that depends on the presented length only. */
 bool routes_is_authorized(struct evhttp_request *req, const char *token);
@@ -216,6 +222,13 @@ int jobs_submit_outcome(struct api_req *ar, const redisReply *reply, enum rasync
 
 /* Content-Type is application/json, optionally with parameters. */
 bool jobs_is_json_type(const char *ct);
+
+/* ---- dashboard.c ---- */
+
+/* GET|HEAD /: the dashboard page (api/dashboard.html, embedded at build
+ * time), public, with its Content-Security-Policy; 304 on a matching
+ * If-None-Match. */
+void dashboard_page(struct api_req *ar);
 
 /* ---- compat.c: the blog's routes (seed/status-monitoring-blog.txt) ---- */
 

@@ -50,7 +50,8 @@ static const struct cfg_option main_options[] = {
     {"cors-origin", "STAGEQ_CORS_ORIGIN", CFG_STRING, 0, 0, "", MAIN_STR(cors_origin),
      "CORS: Access-Control-Allow-Origin of every reply (an origin or *); empty: off"},
     {"api-token", "STAGEQ_API_TOKEN", CFG_STRING, 0, 0, "", MAIN_STR(api_token),
-     "every route but /healthz requires Authorization: Bearer <token>; empty: off"},
+     "every route but / and /healthz requires Authorization: Bearer <token> (event streams: or "
+     "?access_token=); empty: off"},
     {"port-file", "STAGEQ_PORT_FILE", CFG_STRING, 0, 0, "", MAIN_STR(port_file),
      "write the bound HTTP port to this file (for --listen host:0)"},
 };

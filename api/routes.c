@@ -1,5 +1,5 @@
-/* routes: the one route table {method, pattern, handler}, the routing of every
- * request (CORS preflight, bearer token, 404, 405 + Allow, bad query, bad id),
+/* routes: the one route table {method, pattern, handler, auth}, the routing of
+ * every request (CORS preflight, bearer token, 404, 405 + Allow, bad query, bad id),
  * and the end of a request's
  * life: its reply and its access log line. A request is answered exactly once,
  * through routes_reply_*, which frees it. */
@@ -16,29 +16,38 @@
 #include "json.h"
 #include "log.h"
 
+/* How a route checks STAGEQ_API_TOKEN (when one is set). */
+enum routes_auth {
+    ROUTES_AUTH_HEADER = 0, /* Authorization: Bearer <token> */
+    ROUTES_AUTH_NONE,       /* public: answered without the token */
+    ROUTES_AUTH_OR_QUERY,   /* the header, or ?access_token=<token>: for EventSource,
+                               which cannot send headers */
+};
+
 struct route {
     enum evhttp_cmd_type method; /* a GET route also answers HEAD */
     const char *pattern;         /* literal segments and at most one "{id}" */
     void (*handler)(struct api_req *ar);
-    bool is_public; /* answered without the bearer token */
+    enum routes_auth auth;
 };
 
 static const struct route routes_table[] = {
-    {EVHTTP_REQ_GET, "/healthz", health_live, true},
-    {EVHTTP_REQ_GET, "/readyz", health_ready, false},
-    {EVHTTP_REQ_POST, "/v1/jobs", jobs_submit, false},
-    {EVHTTP_REQ_GET, "/v1/jobs", listing_jobs, false},
-    {EVHTTP_REQ_GET, "/v1/stats", listing_stats, false},
-    {EVHTTP_REQ_GET, "/v1/workers", listing_workers, false},
-    {EVHTTP_REQ_GET, "/v1/jobs/{id}", jobs_get, false},
-    {EVHTTP_REQ_DELETE, "/v1/jobs/{id}", jobs_cancel, false},
-    {EVHTTP_REQ_GET, "/v1/jobs/{id}/events", sse_job_events, false},
-    {EVHTTP_REQ_GET, "/v1/events", sse_all_events, false},
-    {EVHTTP_REQ_GET, "/v1/pipelines", pipelines_list, false},
+    {EVHTTP_REQ_GET, "/", dashboard_page, ROUTES_AUTH_NONE},
+    {EVHTTP_REQ_GET, "/healthz", health_live, ROUTES_AUTH_NONE},
+    {EVHTTP_REQ_GET, "/readyz", health_ready, ROUTES_AUTH_HEADER},
+    {EVHTTP_REQ_POST, "/v1/jobs", jobs_submit, ROUTES_AUTH_HEADER},
+    {EVHTTP_REQ_GET, "/v1/jobs", listing_jobs, ROUTES_AUTH_HEADER},
+    {EVHTTP_REQ_GET, "/v1/stats", listing_stats, ROUTES_AUTH_HEADER},
+    {EVHTTP_REQ_GET, "/v1/workers", listing_workers, ROUTES_AUTH_HEADER},
+    {EVHTTP_REQ_GET, "/v1/jobs/{id}", jobs_get, ROUTES_AUTH_HEADER},
+    {EVHTTP_REQ_DELETE, "/v1/jobs/{id}", jobs_cancel, ROUTES_AUTH_HEADER},
+    {EVHTTP_REQ_GET, "/v1/jobs/{id}/events", sse_job_events, ROUTES_AUTH_OR_QUERY},
+    {EVHTTP_REQ_GET, "/v1/events", sse_all_events, ROUTES_AUTH_OR_QUERY},
+    {EVHTTP_REQ_GET, "/v1/pipelines", pipelines_list, ROUTES_AUTH_HEADER},
     /* the blog's routes (seed/status-monitoring-blog.txt) */
-    {EVHTTP_REQ_POST, "/start_task", compat_start_task, false},
-    {EVHTTP_REQ_POST, "/start_task/{id}", compat_start_task, false},
-    {EVHTTP_REQ_GET, "/task_status/{id}", compat_task_status, false},
+    {EVHTTP_REQ_POST, "/start_task", compat_start_task, ROUTES_AUTH_HEADER},
+    {EVHTTP_REQ_POST, "/start_task/{id}", compat_start_task, ROUTES_AUTH_HEADER},
+    {EVHTTP_REQ_GET, "/task_status/{id}", compat_task_status, ROUTES_AUTH_HEADER},
 };
 
 #define ROUTES_CORS_HEADERS "content-type, authorization, last-event-id"
@@ -155,25 +164,52 @@ static void routes_reply_405(struct api_req *ar, unsigned mask)
                  routes_method_name(ar->method), allow);
 }
 
+/* True when presented equals token (non-empty). Every presented byte is
+ * compared (against the token repeated), so the time depends on the
+ * presented length only: neither the position of the first difference nor
+ * the token's length shows. */
+static bool routes_token_equals(const char *presented, const char *token)
+{
+    size_t glen = strlen(presented), elen = strlen(token), i;
+    volatile unsigned char diff;
+
+    if (elen == 0)
+        return false;
+    diff = (unsigned char)(glen != elen);
+    for (i = 0; i < glen; i++)
+        diff |= (unsigned char)((unsigned char)presented[i] ^ (unsigned char)token[i % elen]);
+    return glen > 0 && diff == 0;
+}
+
 bool routes_is_authorized(struct evhttp_request *req, const char *token)
 {
     const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-    size_t glen, elen = strlen(token), i;
-    volatile unsigned char diff;
 
-    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || elen == 0)
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
         return false;
     h += 7;
     while (*h == ' ')
         h++;
-    glen = strlen(h);
-    /* Every presented byte is compared (against the token repeated), so the
-     * time depends on the presented length only: neither the position of the
-     * first difference nor the token's length shows. */
-    diff = (unsigned char)(glen != elen);
-    for (i = 0; i < glen; i++)
-        diff |= (unsigned char)((unsigned char)h[i] ^ (unsigned char)token[i % elen]);
-    return glen > 0 && diff == 0;
+    return routes_token_equals(h, token);
+}
+
+/* True when the query string has access_token=<token> (its first one,
+ * percent-decoded). A query that does not parse holds no token. */
+static bool routes_is_query_authorized(const char *query, const char *token)
+{
+    struct evkeyvalq params;
+    const char *v;
+    bool is_ok = false;
+
+    if (query == NULL)
+        return false;
+    TAILQ_INIT(&params);
+    if (evhttp_parse_query_str(query, &params) == 0) {
+        v = evhttp_find_header(&params, "access_token");
+        is_ok = v != NULL && routes_token_equals(v, token);
+    }
+    evhttp_clear_headers(&params);
+    return is_ok;
 }
 
 /* Adds the CORS answer headers every reply carries when CORS is on. */
@@ -217,7 +253,7 @@ void routes_dispatch(struct evhttp_request *req, void *arg)
     const char *seg = NULL;
     size_t seglen = 0, i;
     unsigned allowed = 0;
-    bool is_public = false;
+    bool is_public = false, is_authorized;
     struct api_req *ar = calloc(1, sizeof(*ar));
 
     if (ar == NULL) {
@@ -244,7 +280,7 @@ void routes_dispatch(struct evhttp_request *req, void *arg)
         if (!routes_match(r->pattern, path, &s, &n))
             continue;
         allowed |= (unsigned)r->method;
-        is_public = is_public || r->is_public;
+        is_public = is_public || r->auth == ROUTES_AUTH_NONE;
         if (r->method == EVHTTP_REQ_GET)
             allowed |= EVHTTP_REQ_HEAD;
         if (chosen == NULL && (r->method == ar->method ||
@@ -259,8 +295,11 @@ void routes_dispatch(struct evhttp_request *req, void *arg)
         return;
     }
     /* before 404/405 too: without the token nothing tells which paths exist */
-    if (api->cfg->api_token[0] != '\0' && !is_public &&
-        !routes_is_authorized(req, api->cfg->api_token)) {
+    is_authorized = is_public || api->cfg->api_token[0] == '\0' ||
+                    routes_is_authorized(req, api->cfg->api_token) ||
+                    (chosen != NULL && chosen->auth == ROUTES_AUTH_OR_QUERY &&
+                     routes_is_query_authorized(query, api->cfg->api_token));
+    if (!is_authorized) {
         errors_reply(ar, API_ERR_UNAUTHORIZED, "a valid Authorization: Bearer token is required");
         return;
     }
@@ -284,26 +323,30 @@ void routes_dispatch(struct evhttp_request *req, void *arg)
     chosen->handler(ar);
 }
 
-/* Logs, sends, frees ar, and ends the process's drain when it was the last. */
-void routes_reply_raw(struct api_req *ar, int status, const char *body, size_t len)
+/* Logs, sends body[0..len) then tail (NULL: nothing) as ctype, frees ar,
+ * and ends the process's drain when it was the last. */
+static void routes_send(struct api_req *ar, int status, const char *ctype, const char *body,
+                        size_t len, const char *tail)
 {
     struct api *api = ar->api;
     struct evkeyvalq *headers = evhttp_request_get_output_headers(ar->req);
     struct evbuffer *buf = NULL;
+    size_t tlen = tail ? strlen(tail) : 0;
     char clen[32];
 
-    if (status == 204) {
+    if (status == 204 || status == 304) {
         /* no body, no Content-Type */
     } else if (ar->method == EVHTTP_REQ_HEAD) {
-        evhttp_add_header(headers, "Content-Type", "application/json");
+        evhttp_add_header(headers, "Content-Type", ctype);
         /* libevent 2.1 would send a HEAD body and no Content-Length: send the
          * length a GET would get, and no body. */
-        snprintf(clen, sizeof(clen), "%zu", len + 1);
+        snprintf(clen, sizeof(clen), "%zu", len + tlen);
         evhttp_add_header(headers, "Content-Length", clen);
     } else {
-        evhttp_add_header(headers, "Content-Type", "application/json");
+        evhttp_add_header(headers, "Content-Type", ctype);
         buf = evbuffer_new();
-        if (buf == NULL || evbuffer_add(buf, body, len) < 0 || evbuffer_add(buf, "\n", 1) < 0) {
+        if (buf == NULL || evbuffer_add(buf, body, len) < 0 ||
+            (tlen > 0 && evbuffer_add(buf, tail, tlen) < 0)) {
             if (buf != NULL)
                 evbuffer_free(buf);
             buf = NULL;
@@ -312,7 +355,7 @@ void routes_reply_raw(struct api_req *ar, int status, const char *body, size_t l
             /* libevent 2.1 sends no Content-Length for CONNECT (it expects a
              * tunnel) but does send the body: frame it, or the connection
              * stays open with a reply the client cannot delimit. */
-            snprintf(clen, sizeof(clen), "%zu", len + 1);
+            snprintf(clen, sizeof(clen), "%zu", len + tlen);
             evhttp_add_header(headers, "Content-Length", clen);
         }
     }
@@ -328,6 +371,17 @@ void routes_reply_raw(struct api_req *ar, int status, const char *body, size_t l
         struct timeval flush = {0, 50000}; /* let the last replies be written */
         event_base_loopexit(api->base, &flush);
     }
+}
+
+void routes_reply_raw(struct api_req *ar, int status, const char *body, size_t len)
+{
+    routes_send(ar, status, "application/json", body, len, "\n");
+}
+
+void routes_reply_content(struct api_req *ar, int status, const char *ctype, const char *body,
+                          size_t len)
+{
+    routes_send(ar, status, ctype, body, len, NULL);
 }
 
 void routes_reply_json(struct api_req *ar, int status, const cJSON *body)

@@ -5,7 +5,9 @@ set -eu
 what=${1:-build}
 pkgs="gcc make libc6-dev pkg-config libhiredis-dev libevent-dev libcjson-dev uuid-dev redis-server redis-tools python3"
 case $what in
-  test) pkgs="$pkgs libcmocka-dev curl jq procps" ;;
+  # chromium + node/npm: tests/e2e/test_dashboard.sh drives the dashboard in a
+  # headless browser (npm installs playwright-core into tests/browser/node_modules)
+  test) pkgs="$pkgs libcmocka-dev curl jq procps chromium nodejs npm fonts-dejavu-core" ;;
   fuzz) pkgs="$pkgs clang libclang-rt-14-dev llvm" ;;  # libFuzzer + sanitizers, llvm-symbolizer
   valgrind) pkgs="$pkgs valgrind" ;;                  # make test-valgrind
 esac
@@ -21,6 +23,8 @@ if [ "$what" = test ]; then
 fi
 missing=""
 for p in $pkgs; do
+  # a nodejs from NodeSource ships npm itself and conflicts with Debian's npm
+  [ "$p" = npm ] && command -v npm >/dev/null 2>&1 && continue
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
     missing="$missing $p"
   fi
