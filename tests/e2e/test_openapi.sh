@@ -238,11 +238,11 @@ rec "task_status, bad id" 400 GET '/task_status/..' --path-as-is
 rec "task_status, DELETE" 405 DELETE /task_status/oa-blog
 
 # --- the dashboard and the metrics, once the table has them ------------------
-if grep -qE 'EVHTTP_REQ_GET, *"/"' api/routes.c; then
-  rec "the dashboard" 200 GET /
-else
-  ok "GET / answers the dashboard # SKIP not served by this build yet"
-fi
+rec "the dashboard" 200 GET /
+etag=$(sed -n 's/^[Ee][Tt][Aa][Gg]: *//p' "$RDIR/$(printf %03d "$NREC").headers" | tr -d '\r')
+rec "the dashboard, cached" 304 GET / -H "If-None-Match: $etag"
+rec "the dashboard, HEAD" 200 HEAD /
+rec "the dashboard, POST" 405 POST /
 if grep -qE 'EVHTTP_REQ_GET, *"/metrics"' api/routes.c; then
   rec "the metrics" 200 GET /metrics
 else
@@ -287,6 +287,10 @@ for r in "GET /readyz" "POST /v1/jobs" "GET /v1/jobs/x" "DELETE /v1/jobs/x" "GET
   rec "no token" 401 ${r% *} "${r#* }"
 done
 rec "the token" 200 GET /v1/pipelines "${AUTH[@]}"
+rec "no token: the dashboard is public" 200 GET /
+REC_TIME=2 rec "the token in the query, on a stream" 200 GET '/v1/events?access_token=s3cret' -N
+rec "a wrong token in the query, on a stream" 401 GET '/v1/jobs/x/events?access_token=s3cre7'
+rec "the token in the query, not a stream: 401" 401 GET '/v1/stats?access_token=s3cret'
 rec "the token, scheme in lower case" 200 GET /readyz -H 'authorization: bearer s3cret'
 rec "the token, an unknown path" 404 GET /v2/nothing "${AUTH[@]}"
 REC_HDRS='{"Access-Control-Allow-Origin":"https://app.example.com","Vary":"Origin"}' \
