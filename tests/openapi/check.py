@@ -318,7 +318,7 @@ def check_body(spec, resp, headers, body, meta, problems, notes):
     elif base == "text/plain" and meta["path"].startswith("/metrics"):
         for line in body.splitlines():
             if line and not line.startswith("#") and not re.match(
-                r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? [-+0-9.eEInfa]+( [0-9]+)?$", line
+                r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? ([-+]?([0-9.]+([eE][-+]?[0-9]+)?|Inf)|NaN)( -?[0-9]+)?$", line
             ):
                 problems.append("not a Prometheus sample line: %r" % line[:120])
                 break
