@@ -12,6 +12,16 @@ case $what in
   fuzz) pkgs="$pkgs clang libclang-rt-14-dev llvm" ;;  # libFuzzer + sanitizers, llvm-symbolizer
   valgrind) pkgs="$pkgs valgrind" ;;                  # make test-valgrind
 esac
+# tests/openapi/check.py (test_openapi) needs jsonschema and yaml; it uses the
+# OpenAPI validators where the distribution has them (Debian 13 does, 12 not).
+if [ "$what" = test ]; then
+  pkgs="$pkgs python3-jsonschema python3-yaml"
+  for p in python3-openapi-spec-validator python3-openapi-schema-validator; do
+    if apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+      pkgs="$pkgs $p"
+    fi
+  done
+fi
 missing=""
 for p in $pkgs; do
   # a nodejs from NodeSource ships npm itself and conflicts with Debian's npm
