@@ -65,7 +65,7 @@ die() { log "error: $*"; exit 1; }
 free_port() {
   local p
   while :; do
-    p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    p=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     [ "$p" != 8080 ] && break
   done
   echo "$p"
@@ -74,8 +74,10 @@ free_port() {
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 children() { cat /proc/"$1"/task/*/children 2>/dev/null; }
 
-for t in wrk redis-server redis-benchmark redis-cli python3; do
-  command -v "$t" >/dev/null || die "$t is missing (apt-get install wrk redis-server python3)"
+# python3 straight, not through a version manager's shim (slow to start)
+PY=$(command -v /usr/bin/python3 || command -v python3)
+for t in wrk redis-server redis-benchmark redis-cli python3 jq curl; do
+  command -v "$t" >/dev/null || die "$t is missing (make deps-bench)"
 done
 [ -x "$BUILD/stageq-api" ] && [ -x "$BUILD/stageq-worker" ] || die "build first: make"
 
@@ -140,7 +142,8 @@ start_worker() { # start_worker LOGNAME [flags]: sets WPID
 }
 
 wrk_json() { grep '^{"requests"' | tail -1; }
-jget() { python3 -c 'import json,sys; print(json.loads(sys.stdin.read() or "{}").get(sys.argv[1], ""))' "$1"; }
+jget() { jq -r ".$1 // empty" 2>/dev/null; }
+calc() { awk "BEGIN { printf \"%.$1f\n\", $2 }"; } # calc DECIMALS EXPR
 submit_one() { # submit_one PIPELINE [query]: prints the job id
   curl -s -XPOST "$API/v1/jobs$2" -H 'content-type: application/json' \
     -d "{\"pipeline\":\"$1\",\"input\":{\"n\":1}}" | jget id
@@ -206,7 +209,7 @@ preload() {
   stop_pid "$wp"
   sleep 0.2
   q=$(rcli LLEN stageq:queue:default)
-  PRELOAD_RPS=$(python3 -c "print(round($q * 1000 / max(1, $t1 - $t0), 1))")
+  PRELOAD_RPS=$(calc 1 "$q * 1000 / ($t1 - $t0 + 1)")
 }
 
 for r in $(seq 1 "$RUNS"); do
@@ -249,8 +252,8 @@ for r in $(seq 1 "$RUNS"); do
   t_end=$(ts_ms "$last")
   kv drain.jobs "$ok"
   kv drain.not_succeeded "$other"
-  kv drain.rps "$(python3 -c "print(round($ok * 1000 / max(1, $t_end - $t0), 1))")"
-  kv drain.seconds "$(python3 -c "print(($t_end - $t0) / 1000)")"
+  kv drain.rps "$(calc 1 "$ok * 1000 / ($t_end - $t0 + 0.001)")"
+  kv drain.seconds "$(calc 3 "($t_end - $t0) / 1000")"
   kv drain.first_start_after_ms "$(($(ts_ms "$first") - t0))"
   kv cost.worker_supervisor_rss_kb "$sup_rss"
   kv cost.worker_child_rss_kb "$child_rss"
@@ -260,12 +263,12 @@ for r in $(seq 1 "$RUNS"); do
   # round trips: reads Redis processed over the drain, less this script's own
   # (each redis-cli call = a connection: per_poll reads; +2 for INFO's)
   own=$((polls * per_poll + 3 * per_poll))
-  kv cost.roundtrips_per_job "$(python3 -c "print(round(($reads - $own) / $ok, 3))")"
-  kv cost.commands_per_job "$(python3 -c "print(round(($cmds - $polls - 3) / $ok, 3))")"
+  kv cost.roundtrips_per_job "$(calc 3 "($reads - $own) / $ok")"
+  kv cost.commands_per_job "$(calc 3 "($cmds - $polls - 3) / $ok")"
   sc=$(awk '$1 == "evalsha" || $1 == "eval" {s += $2} END {print s + 0}' "$TMP/cmdstats")
   bl=$(awk '$1 == "blmove" {print $2}' "$TMP/cmdstats")
-  kv cost.scripts_per_job "$(python3 -c "print(round($sc / $ok, 3))")"
-  kv cost.blmove_per_job "$(python3 -c "print(round(${bl:-0} / $ok, 3))")"
+  kv cost.scripts_per_job "$(calc 3 "$sc / $ok")"
+  kv cost.blmove_per_job "$(calc 3 "${bl:-0} / $ok")"
   awk -v ok="$ok" '{printf "cmdstat.%s %.3f\n", $1, $2 / ok}' "$TMP/cmdstats" >>"$KV"
   log "drain run $r: $ok jobs in $(((t_end - t0))) ms"
 done
@@ -280,7 +283,7 @@ for r in $(seq 1 "$RUNS"); do
   t1=$(now_ms)
   stop_pid "$WPID"
   read -r ok win _ _ other <<<"$(count_jobs "$(rfc3339 "$t0")" "$(rfc3339 "$t1")")"
-  kv e2e.rps "$(python3 -c "print(round($win * 1000 / ($t1 - $t0), 1))")"
+  kv e2e.rps "$(calc 1 "$win * 1000 / ($t1 - $t0)")"
   kv e2e.submit_rps "$(echo "$j" | jget rps)"
 done
 log "end to end: done"
@@ -316,25 +319,28 @@ for r in $(seq 1 "$RUNS"); do
   rcli FLUSHALL >/dev/null
   start_worker w-live --concurrency 2
   sleep 0.3
-  python3 bench/sse.py live 127.0.0.1 "$APORT" "$LIVE_S" "$LIVE_RATE" "$TMP/live.json" ||
+  "$PY" bench/sse.py live 127.0.0.1 "$APORT" "$LIVE_S" "$LIVE_RATE" "$TMP/live.json" ||
     log "warning: live client failed"
   stop_pid "$WPID"
   for f in events p50_ms p99_ms max_ms; do kv "live.all.$f" "$(jget "$f" <"$TMP/live.json")"; done
 done
+kv api.rss_after_live_kb "$(rss_kb "$API_PID")"
 log "live: done"
 
 # ---- STREAMS per-job SSE streams: API RSS, then the burst of their jobs ----
 for r in $(seq 1 "$RUNS"); do
   rcli FLUSHALL >/dev/null
   preload "$STREAMS" 10
-  rcli LRANGE stageq:queue:default 0 -1 >"$TMP/ids"
+  rcli LRANGE stageq:queue:default $((-STREAMS)) -1 >"$TMP/ids" # the oldest STREAMS
+  rss_before=$(rss_kb "$API_PID")
   rm -f "$TMP/ready"
-  python3 bench/sse.py streams 127.0.0.1 "$APORT" "$TMP/ids" "$TMP/ready" "$TMP/streams.json" 60 &
+  "$PY" bench/sse.py streams 127.0.0.1 "$APORT" "$TMP/ids" "$TMP/ready" "$TMP/streams.json" 60 &
   SPID=$!
   PIDS="$PIDS $SPID"
   for i in $(seq 1 600); do [ -s "$TMP/ready" ] && break; kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
   sleep 0.5
   kv api.rss_streams_kb "$(rss_kb "$API_PID")"
+  kv api.rss_before_streams_kb "$rss_before"
   kv api.streams_open "$(cat "$TMP/ready" 2>/dev/null || echo 0)"
   start_worker w-streams --concurrency 2
   wait "$SPID"
@@ -345,5 +351,40 @@ done
 kv api.rss_peak_kb "$(awk '/^VmHWM:/ {print $2}' /proc/"$API_PID"/status)"
 log "streams: done"
 
+# ---- BENCH_PERF=1: where the CPU goes (perf record, flat self-time profiles) ----
+# Separate short runs, never inside the measured windows above. Profiles go to
+# $OUT/perf-<what>.txt: the top symbols of the API under submit and status
+# load, of the worker children and of Redis during a drain.
+perf_top() { # perf_top NAME DATAFILE
+  perf report -i "$2" --stdio --no-children --sort dso,symbol --percent-limit 0.8 2>/dev/null |
+    grep -v '^#' | grep -v '^$' | head -40 >"$OUT/perf-$1.txt"
+}
+if [ "${BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+  rcli FLUSHALL >/dev/null
+  perf record -q -F 999 -o "$TMP/p-submit" -p "$API_PID" -- sleep "$SECS" >/dev/null 2>&1 &
+  pp=$!
+  wrk -t1 -c50 -d"${SECS}s" -s bench/submit.lua "$API/v1/jobs" >/dev/null
+  wait "$pp"
+  perf_top api-submit "$TMP/p-submit"
+  perf record -q -F 999 -o "$TMP/p-status" -p "$API_PID" -- sleep "$SECS" >/dev/null 2>&1 &
+  pp=$!
+  wrk -t1 -c50 -d"${SECS}s" -s bench/get.lua "$API/v1/jobs/$FIN_ID" >/dev/null
+  wait "$pp"
+  perf_top api-status "$TMP/p-status"
+  rcli FLUSHALL >/dev/null
+  preload "$JOBS" 50
+  start_worker w-perf --concurrency 2
+  sleep 0.3
+  kids=$(children "$WPID" | tr ' \n' ',,' | sed 's/,*$//')
+  perf record -q -F 999 -o "$TMP/p-worker" -p "$kids" -- sleep 2 >/dev/null 2>&1 &
+  pp=$!
+  perf record -q -F 999 -o "$TMP/p-redis" -p "$REDIS_PID" -- sleep 2 >/dev/null 2>&1
+  wait "$pp"
+  stop_pid "$WPID"
+  perf_top worker-drain "$TMP/p-worker"
+  perf_top redis-drain "$TMP/p-redis"
+  log "perf: profiles in $OUT/perf-*.txt"
+fi
+
 stop_pid "$API_PID"
-python3 bench/report.py "$KV" "$OUT/results.json"
+"$PY" bench/report.py "$KV" "$OUT/results.json"

@@ -8,7 +8,7 @@ case $what in
   test) pkgs="$pkgs libcmocka-dev curl jq procps" ;;
   fuzz) pkgs="$pkgs clang libclang-rt-14-dev llvm" ;;  # libFuzzer + sanitizers, llvm-symbolizer
   valgrind) pkgs="$pkgs valgrind" ;;                  # make test-valgrind
-  bench) pkgs="$pkgs wrk curl procps" ;;               # make bench (wrk -s Lua, redis-benchmark)
+  bench) pkgs="$pkgs wrk curl jq procps" ;;            # make bench (wrk -s Lua, redis-benchmark)
 esac
 missing=""
 for p in $pkgs; do
