@@ -108,6 +108,14 @@ def main():
     row("  script calls / BLMOVE per job", ("cost.scripts_per_job", "cost.blmove_per_job"), "",
         "{:.2f}")
     row("Redis commands per job (incl. inside scripts)", "cost.commands_per_job", "", "{:.1f}")
+    row("CPU per submit (50 conns): API / Redis", ("cpu.submit_c50.api.us", "cpu.submit_c50.redis.us"),
+        "µs", "{:.1f}")
+    row("CPU per status GET (finished): API / Redis",
+        ("cpu.status_finished.api.us", "cpu.status_finished.redis.us"), "µs", "{:.1f}")
+    row("CPU per drained job: worker children / Redis",
+        ("cpu.drain.worker.us", "cpu.drain.redis.us"), "µs", "{:.1f}")
+    row("  share of it in the kernel: worker / Redis",
+        ("cpu.drain.worker.sys_pct", "cpu.drain.redis.sys_pct"), "%", "{:.0f}")
     row("limit: redis-benchmark -c 50 HGETALL (the job)", "limit.hgetall.rps", "req/s")
     row("limit: redis-benchmark -c 50 HSET", "limit.hset.rps", "req/s")
     row("limit: redis-benchmark -c 50 LPUSH", "limit.lpush.rps", "req/s")

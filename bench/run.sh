@@ -73,6 +73,21 @@ free_port() {
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 children() { cat /proc/"$1"/task/*/children 2>/dev/null; }
+# ticks PID...: "user system" CPU clock ticks used so far, summed over the PIDs
+ticks() {
+  local p
+  for p in "$@"; do sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null; done |
+    awk '{u += $12; s += $13} END {print u + 0, s + 0}'
+}
+HZ=$(getconf CLK_TCK)
+# cpu_us NAME "U0 S0" "U1 S1" COUNT: CPU microseconds per item (user+sys) and the sys share
+cpu_us() {
+  local u0 s0 u1 s1
+  read -r u0 s0 <<<"$2"
+  read -r u1 s1 <<<"$3"
+  kv "cpu.$1.us" "$(calc 1 "(($u1 - $u0) + ($s1 - $s0)) * 1000000 / $HZ / ($4 + 0.000001)")"
+  kv "cpu.$1.sys_pct" "$(calc 0 "100 * ($s1 - $s0) / (($u1 - $u0) + ($s1 - $s0) + 0.000001)")"
+}
 
 # python3 straight, not through a version manager's shim (slow to start)
 PY=$(command -v /usr/bin/python3 || command -v python3)
@@ -173,7 +188,12 @@ log "limit: done"
 for r in $(seq 1 "$RUNS"); do
   for c in 1 50; do
     rcli FLUSHALL >/dev/null
+    a0=$(ticks "$API_PID") r0=$(ticks "$REDIS_PID")
     j=$(wrk -t1 -c"$c" -d"${SECS}s" --timeout 5s -s bench/submit.lua "$API/v1/jobs" | wrk_json)
+    a1=$(ticks "$API_PID") r1=$(ticks "$REDIS_PID")
+    nreq=$(echo "$j" | jget requests)
+    cpu_us "submit_c$c.api" "$a0" "$a1" "$nreq"
+    cpu_us "submit_c$c.redis" "$r0" "$r1" "$nreq"
     kv "submit.c$c.rps" "$(echo "$j" | jget rps)"
     kv "submit.c$c.p50_ms" "$(echo "$j" | jget p50_ms)"
     kv "submit.c$c.p99_ms" "$(echo "$j" | jget p99_ms)"
@@ -227,6 +247,7 @@ for r in $(seq 1 "$RUNS"); do
   rd1=$(stat_of stats total_reads_processed)
   per_poll=$(((rd1 - rd0 - 1) / 10))
   rcli CONFIG RESETSTAT >/dev/null
+  r0=$(ticks "$REDIS_PID")
   t0=$(now_ms)
   start_worker w-drain --concurrency 2
   polls=0 sup_rss=0 child_rss=0 left=$n
@@ -244,6 +265,8 @@ for r in $(seq 1 "$RUNS"); do
     kill -0 "$WPID" 2>/dev/null || die "the worker exited ($OUT/w-drain.log)"
   done
   t_seen=$(now_ms)
+  r1=$(ticks "$REDIS_PID")
+  w1=$(ticks $(children "$WPID"))
   cmdstats >"$TMP/cmdstats"
   reads=$(stat_of stats total_reads_processed)
   cmds=$(stat_of stats total_commands_processed)
@@ -251,6 +274,8 @@ for r in $(seq 1 "$RUNS"); do
   read -r ok _ first last other <<<"$(count_jobs "$(rfc3339 "$t0")" "$(rfc3339 "$t_seen")")"
   t_end=$(ts_ms "$last")
   kv drain.jobs "$ok"
+  cpu_us drain.worker "0 0" "$w1" "$ok"
+  cpu_us drain.redis "$r0" "$r1" "$ok"
   kv drain.not_succeeded "$other"
   kv drain.rps "$(calc 1 "$ok * 1000 / ($t_end - $t0 + 0.001)")"
   kv drain.seconds "$(calc 3 "($t_end - $t0) / 1000")"
@@ -303,7 +328,11 @@ for r in $(seq 1 "$RUNS"); do
   for what in finished running; do
     id=$FIN_ID
     [ "$what" = running ] && id=$RUN_ID
+    a0=$(ticks "$API_PID") r0=$(ticks "$REDIS_PID")
     j=$(wrk -t1 -c50 -d"${SECS}s" --timeout 5s --latency -s bench/get.lua "$API/v1/jobs/$id" | wrk_json)
+    a1=$(ticks "$API_PID") r1=$(ticks "$REDIS_PID")
+    cpu_us "status_$what.api" "$a0" "$a1" "$(echo "$j" | jget requests)"
+    cpu_us "status_$what.redis" "$r0" "$r1" "$(echo "$j" | jget requests)"
     kv "status.$what.rps" "$(echo "$j" | jget rps)"
     kv "status.$what.p50_ms" "$(echo "$j" | jget p50_ms)"
     kv "status.$what.p99_ms" "$(echo "$j" | jget p99_ms)"
@@ -355,9 +384,14 @@ log "streams: done"
 # Separate short runs, never inside the measured windows above. Profiles go to
 # $OUT/perf-<what>.txt: the top symbols of the API under submit and status
 # load, of the worker children and of Redis during a drain.
-perf_top() { # perf_top NAME DATAFILE
-  perf report -i "$2" --stdio --no-children --sort dso,symbol --percent-limit 0.8 2>/dev/null |
-    grep -v '^#' | grep -v '^$' | head -40 >"$OUT/perf-$1.txt"
+perf_top() { # perf_top NAME DATAFILE: by library, then the top symbols
+  {
+    perf report -i "$2" --stdio --no-children --sort dso --percent-limit 1 2>/dev/null |
+      grep -v '^#' | grep -v '^$' | head -12
+    echo
+    perf report -i "$2" --stdio --no-children --sort dso,symbol --percent-limit 0.7 2>/dev/null |
+      grep -v '^#' | grep -v '^$' | head -40
+  } >"$OUT/perf-$1.txt"
 }
 if [ "${BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
   rcli FLUSHALL >/dev/null
@@ -376,9 +410,9 @@ if [ "${BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
   start_worker w-perf --concurrency 2
   sleep 0.3
   kids=$(children "$WPID" | tr ' \n' ',,' | sed 's/,*$//')
-  perf record -q -F 999 -o "$TMP/p-worker" -p "$kids" -- sleep 2 >/dev/null 2>&1 &
+  perf record -q -F 999 -o "$TMP/p-worker" -p "$kids" -- sleep 3 >/dev/null 2>&1 &
   pp=$!
-  perf record -q -F 999 -o "$TMP/p-redis" -p "$REDIS_PID" -- sleep 2 >/dev/null 2>&1
+  perf record -q -F 999 -o "$TMP/p-redis" -p "$REDIS_PID" -- sleep 3 >/dev/null 2>&1
   wait "$pp"
   stop_pid "$WPID"
   perf_top worker-drain "$TMP/p-worker"
