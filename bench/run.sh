@@ -247,7 +247,7 @@ for r in $(seq 1 "$RUNS"); do
   rd1=$(stat_of stats total_reads_processed)
   per_poll=$(((rd1 - rd0 - 1) / 10))
   rcli CONFIG RESETSTAT >/dev/null
-  r0=$(ticks "$REDIS_PID")
+  r0=$(ticks "$REDIS_PID") a0=$(ticks "$API_PID")
   t0=$(now_ms)
   start_worker w-drain --concurrency 2
   polls=0 sup_rss=0 child_rss=0 left=$n
@@ -265,7 +265,7 @@ for r in $(seq 1 "$RUNS"); do
     kill -0 "$WPID" 2>/dev/null || die "the worker exited ($OUT/w-drain.log)"
   done
   t_seen=$(now_ms)
-  r1=$(ticks "$REDIS_PID")
+  r1=$(ticks "$REDIS_PID") a1=$(ticks "$API_PID")
   w1=$(ticks $(children "$WPID"))
   cmdstats >"$TMP/cmdstats"
   reads=$(stat_of stats total_reads_processed)
@@ -276,6 +276,7 @@ for r in $(seq 1 "$RUNS"); do
   kv drain.jobs "$ok"
   cpu_us drain.worker "0 0" "$w1" "$ok"
   cpu_us drain.redis "$r0" "$r1" "$ok"
+  cpu_us drain.api "$a0" "$a1" "$ok" # the API reads every PUBLISH (no stream open)
   kv drain.not_succeeded "$other"
   kv drain.rps "$(calc 1 "$ok * 1000 / ($t_end - $t0 + 0.001)")"
   kv drain.seconds "$(calc 3 "($t_end - $t0) / 1000")"
