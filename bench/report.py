@@ -123,6 +123,12 @@ def main():
         ("cpu.status_finished.api.us", "cpu.status_finished.redis.us"), "µs", "{:.1f}")
     row("CPU per drained job: workers / Redis / API",
         ("cpu.drain.worker.us", "cpu.drain.redis.us", "cpu.drain.api.us"), "µs", "{:.0f}")
+    cores = float(meta.get("cores") or 1)
+    per_job = [med(k) for k in ("cpu.drain.worker.us", "cpu.drain.redis.us", "cpu.drain.api.us")]
+    if None not in per_job and sum(per_job) > 0:
+        figs["drain.cpu_ceiling_rps"] = agg([cores * 1e6 / sum(per_job)])
+    row("  drain ceiling: cores ÷ CPU per job (all three)", "drain.cpu_ceiling_rps", "jobs/s",
+        target=None)
     row("  share of it in the kernel: workers / Redis / API",
         ("cpu.drain.worker.sys_pct", "cpu.drain.redis.sys_pct", "cpu.drain.api.sys_pct"), "%",
         "{:.0f}")
@@ -161,6 +167,9 @@ def main():
         cells = (label, m, rng, unit, ratio or "", target or "")
         table.append(dict(zip(hdr, cells)))
         print("| " + " | ".join(str(c).ljust(w[i]) for i, c in enumerate(cells)) + " |")
+    print("round trips: BLMOVE + start + 3 stage changes + finish = 6 per job; the fraction above 6")
+    print("is each worker's heartbeat and retry promotion (once a second, not per job).")
+    print("CPU figures are user + system time of each process (/proc/PID/stat) over the window.")
     print()
     out = {"meta": meta, "figures": figs, "table": table}
     with open(sys.argv[2], "w", encoding="utf-8") as fh:
