@@ -14,7 +14,7 @@
 # daemons' log level; info logs two lines per job), BUILD (build).
 set -u -o pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top"
+cd "$top" || exit 1
 BUILD=${BUILD:-build}
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
@@ -42,9 +42,9 @@ rfc3339() { date -u -d "@$(($1 / 1000)).$(printf %03d $(($1 % 1000)))" +%Y-%m-%d
 ts_ms() { date -d "$1" +%s%3N; }
 
 stop_pid() { # stop_pid PID: TERM, wait up to 15 s, KILL
-  local p=$1 i
+  local p=$1
   kill -TERM "$p" 2>/dev/null || return 0
-  for i in $(seq 1 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 1 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$p" 2>/dev/null
   wait "$p" 2>/dev/null
   PIDS=$(echo "$PIDS" | tr ' ' '\n' | grep -vx "$p" | tr '\n' ' ')
@@ -94,7 +94,7 @@ PY=$(command -v /usr/bin/python3 || command -v python3)
 for t in wrk redis-server redis-benchmark redis-cli python3 jq curl; do
   command -v "$t" >/dev/null || die "$t is missing (make deps-bench)"
 done
-[ -x "$BUILD/stageq-api" ] && [ -x "$BUILD/stageq-worker" ] || die "build first: make"
+{ [ -x "$BUILD/stageq-api" ] && [ -x "$BUILD/stageq-worker" ]; } || die "build first: make"
 
 # 1,000 SSE streams need file descriptors: the API raises its own soft limit
 # to the hard one; the client (this shell's children) needs it too.
@@ -107,6 +107,7 @@ kv meta.cpu "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
 kv meta.cores "$(nproc)"
 kv meta.mem_gb "$(awk '/^MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo)"
 kv meta.kernel "$(uname -r)"
+# shellcheck disable=SC1091
 kv meta.os "$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"
 kv meta.redis "$(redis-server --version | sed -n 's/.*v=\([^ ]*\).*malloc=\([^ ]*\).*/\1 (\2)/p')"
 kv meta.gcc "$(gcc -dumpfullversion 2>/dev/null || gcc -dumpversion)"
@@ -130,7 +131,7 @@ mkdir -p "$TMP/redis"
 redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$TMP/redis" --save '' --appendonly no \
   --logfile "$TMP/redis/redis.log" --daemonize no --maxmemory 0 >/dev/null &
 REDIS_PID=$!
-for i in $(seq 1 100); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+for _ in $(seq 1 100); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
 rcli() { redis-cli -p "$RPORT" "$@"; }
 rcli ping >/dev/null || die "redis-server did not start ($TMP/redis/redis.log)"
 RURL="redis://127.0.0.1:$RPORT/0"
@@ -142,7 +143,7 @@ rcli info server | grep -q 'redis_version:7' || log "warning: not Redis 7: comma
   --pipelines "$PIPES" --max-queue 0 >>"$OUT/api.log" 2>&1 &
 API_PID=$!
 PIDS="$PIDS $API_PID"
-for i in $(seq 1 100); do [ -s "$TMP/api.port" ] && break; sleep 0.05; done
+for _ in $(seq 1 100); do [ -s "$TMP/api.port" ] && break; sleep 0.05; done
 [ -s "$TMP/api.port" ] || die "stageq-api did not start ($OUT/api.log)"
 APORT=$(cat "$TMP/api.port")
 API="http://127.0.0.1:$APORT"
@@ -243,7 +244,7 @@ for r in $(seq 1 "$RUNS"); do
   mem_queued=$(stat_of memory used_memory)
   # the poller's own Redis reads, to subtract from total_reads_processed
   rd0=$(stat_of stats total_reads_processed)
-  for i in 1 2 3 4 5 6 7 8 9 10; do rcli LLEN stageq:queue:default >/dev/null; done
+  for _ in 1 2 3 4 5 6 7 8 9 10; do rcli LLEN stageq:queue:default >/dev/null; done
   rd1=$(stat_of stats total_reads_processed)
   per_poll=$(((rd1 - rd0 - 1) / 10))
   rcli CONFIG RESETSTAT >/dev/null
@@ -266,6 +267,7 @@ for r in $(seq 1 "$RUNS"); do
   done
   t_seen=$(now_ms)
   r1=$(ticks "$REDIS_PID") a1=$(ticks "$API_PID")
+  # shellcheck disable=SC2046 # one argument per child pid
   w1=$(ticks $(children "$WPID"))
   cmdstats >"$TMP/cmdstats"
   reads=$(stat_of stats total_reads_processed)
@@ -296,7 +298,7 @@ for r in $(seq 1 "$RUNS"); do
   kv cost.scripts_per_job "$(calc 3 "$sc / $ok")"
   kv cost.blmove_per_job "$(calc 3 "${bl:-0} / $ok")"
   awk -v ok="$ok" '{printf "cmdstat.%s %.3f\n", $1, $2 / ok}' "$TMP/cmdstats" >>"$KV"
-  log "drain run $r: $ok jobs in $(((t_end - t0))) ms"
+  log "drain run $r: $ok jobs in $((t_end - t0)) ms"
 done
 
 # ---- end to end: submitting (wrk, 50 connections) while the pool drains ----
@@ -322,7 +324,7 @@ stop_pid "$WPID"
 start_worker w-sleep --queue bsleep --concurrency 1 --grace 0 --kill-grace-ms 200
 SLEEP_WPID=$WPID
 RUN_ID=$(submit_one bench-sleep '')
-for i in $(seq 1 100); do [ "$(rcli HGET "stageq:job:$RUN_ID" state)" = running ] && break; sleep 0.1; done
+for _ in $(seq 1 100); do [ "$(rcli HGET "stageq:job:$RUN_ID" state)" = running ] && break; sleep 0.1; done
 [ "$(rcli HGET "stageq:job:$RUN_ID" state)" = running ] || log "warning: the sleeping job is not running"
 kv status.running_bytes "$(curl -s "$API/v1/jobs/$RUN_ID" | wc -c)"
 for r in $(seq 1 "$RUNS"); do
@@ -367,7 +369,7 @@ for r in $(seq 1 "$RUNS"); do
   "$PY" bench/sse.py streams 127.0.0.1 "$APORT" "$TMP/ids" "$TMP/ready" "$TMP/streams.json" 60 &
   SPID=$!
   PIDS="$PIDS $SPID"
-  for i in $(seq 1 600); do [ -s "$TMP/ready" ] && break; kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 1 600); do [ -s "$TMP/ready" ] && break; kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
   sleep 0.5
   kv api.rss_streams_kb "$(rss_kb "$API_PID")"
   kv api.rss_before_streams_kb "$rss_before"
