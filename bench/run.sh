@@ -383,31 +383,42 @@ done
 kv api.rss_peak_kb "$(awk '/^VmHWM:/ {print $2}' /proc/"$API_PID"/status)"
 log "streams: done"
 
-# ---- BENCH_PERF=1: where the CPU goes (perf record, flat self-time profiles) ----
+# ---- BENCH_PERF=1: where the CPU goes (perf record) ----
 # Separate short runs, never inside the measured windows above. Profiles go to
-# $OUT/perf-<what>.txt: the top symbols of the API under submit and status
-# load, of the worker children and of Redis during a drain.
-perf_top() { # perf_top NAME DATAFILE: by library, then the top symbols
+# $OUT/perf-<what>.txt: self time by library and symbol; for the API also the
+# inclusive time per function (DWARF call graphs: who calls the costly code).
+perf_top() { # perf_top NAME DATAFILE [tree]
   {
     perf report -i "$2" --stdio --no-children --sort dso --percent-limit 1 2>/dev/null |
       grep -v '^#' | grep -v '^$' | head -12
     echo
     perf report -i "$2" --stdio --no-children --sort dso,symbol --percent-limit 0.7 2>/dev/null |
       grep -v '^#' | grep -v '^$' | head -40
+    if [ "${3:-}" = tree ]; then
+      echo
+      echo "inclusive (children) time, user-space functions:"
+      perf report -i "$2" --stdio --children --sort symbol --percent-limit 3 -g none 2>/dev/null |
+        grep -v '^#' | grep -v '^$' | grep -v '\[k\]' | grep -v ' 0x0000' | head -40
+    fi
   } >"$OUT/perf-$1.txt"
+}
+perf_api() { # perf_api NAME WRK_ARGS...: profiles the API under that wrk load
+  local name=$1 pp
+  shift
+  perf record -q --call-graph dwarf,16384 -F 499 -o "$TMP/p-$name" -p "$API_PID" -- sleep "$SECS" \
+    >/dev/null 2>&1 &
+  pp=$!
+  wrk -t1 -c50 -d"${SECS}s" "$@" >/dev/null
+  wait "$pp"
+  perf_top "$name" "$TMP/p-$name" tree
 }
 if [ "${BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
   rcli FLUSHALL >/dev/null
-  perf record -q -F 999 -o "$TMP/p-submit" -p "$API_PID" -- sleep "$SECS" >/dev/null 2>&1 &
-  pp=$!
-  wrk -t1 -c50 -d"${SECS}s" -s bench/submit.lua "$API/v1/jobs" >/dev/null
-  wait "$pp"
-  perf_top api-submit "$TMP/p-submit"
-  perf record -q -F 999 -o "$TMP/p-status" -p "$API_PID" -- sleep "$SECS" >/dev/null 2>&1 &
-  pp=$!
-  wrk -t1 -c50 -d"${SECS}s" -s bench/get.lua "$API/v1/jobs/$FIN_ID" >/dev/null
-  wait "$pp"
-  perf_top api-status "$TMP/p-status"
+  start_worker w-perf --concurrency 1
+  PERF_ID=$(submit_one bench4 '?wait=10')
+  stop_pid "$WPID"
+  perf_api api-status -s bench/get.lua "$API/v1/jobs/$PERF_ID"
+  perf_api api-submit -s bench/submit.lua "$API/v1/jobs"
   rcli FLUSHALL >/dev/null
   preload "$JOBS" 50
   start_worker w-perf --concurrency 2
