@@ -1,5 +1,5 @@
 # stageq: one non-recursive Makefile. Objects under $(BUILD)/; `make V=1` shows commands.
-# Targets: all run test test-asan test-valgrind deps clean format format-check lint
+# Targets: all run test test-asan test-valgrind bench deps clean format format-check lint
 
 BUILD ?= build
 CC ?= cc
@@ -54,7 +54,7 @@ BINS := $(BUILD)/stageq-api $(BUILD)/stageq-worker $(BUILD)/stageq
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all run test test-build test-faults test-asan deps deps-test clean format format-check lint \
-        test-valgrind deps-valgrind
+        test-valgrind deps-valgrind bench deps-bench
 
 all: $(BINS)
 
@@ -136,6 +136,16 @@ test-build: all $(UNIT_BINS)
 test: deps-test
 	$(Q)$(MAKE) --no-print-directory test-build
 	$(Q)bash tests/run-all.sh $(BUILD)
+
+# bench: figures, not a test (docs/performance.md). Builds the normal -O2 binaries into
+# $(BUILD)/, starts its own Redis, API and workers on free loopback ports; results in
+# $(BUILD)/bench/results.json. BENCH_QUICK=1 for small counts; BENCH_RUNS, BENCH_JOBS.
+deps-bench:
+	$(Q)sh deploy/install-deps.sh bench
+
+bench: deps-bench
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) bash bench/run.sh
 
 # The fault-injection suite: 5 scenarios x FAULT_JOBS (200) jobs, a few minutes.
 test-faults: deps-test

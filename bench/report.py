@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""report.py KV_FILE OUT_JSON: turns bench/run.sh's "name value" lines into
+the table (stdout) and the JSON file. A name seen once per run gets its
+median, min and max; the targets are marked with a check or a cross. Never
+fails on a missed target: a benchmark prints figures."""
+import json
+import statistics
+import sys
+
+
+def load(path):
+    meta, vals = {}, {}
+    for line in open(path, encoding="utf-8"):
+        line = line.rstrip("\n")
+        if not line:
+            continue
+        name, _, v = line.partition(" ")
+        if name.startswith("meta."):
+            meta[name[5:]] = v
+            continue
+        try:
+            x = float(v)
+        except ValueError:
+            continue
+        vals.setdefault(name, []).append(x)
+    return meta, vals
+
+
+def agg(xs):
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "runs": xs}
+
+
+def main():
+    meta, vals = load(sys.argv[1])
+    figs = {k: agg(v) for k, v in vals.items()}
+
+    def med(k):
+        return figs[k]["median"] if k in figs else None
+
+    rows = []  # (section, label, key, unit, fmt, ratio, target)
+
+    def fmt(x, f):
+        if x is None:
+            return "-"
+        return f.format(x)
+
+    def row(label, key, unit, f="{:,.0f}", ratio=None, target=None):
+        rows.append((label, key, unit, f, ratio, target))
+
+    def ratio_of(key, base, what):
+        a, b = med(key), med(base)
+        if a is None or not b:
+            return None
+        return "%.0f %% of %s" % (100.0 * a / b, what)
+
+    def tgt(ok, text):
+        if ok is None:
+            return "? " + text
+        return ("✓ " if ok else "✗ ") + text
+
+    hget, hset, lpush = med("limit.hgetall.rps"), med("limit.hset.rps"), med("limit.lpush.rps")
+    s50 = med("submit.c50.rps")
+    row("submit, 1 connection", "submit.c1.rps", "jobs/s", ratio=None)
+    row("  p50 / p99 latency", ("submit.c1.p50_ms", "submit.c1.p99_ms"), "ms", "{:.2f}")
+    row("submit, 50 connections", "submit.c50.rps", "jobs/s",
+        ratio=ratio_of("submit.c50.rps", "limit.lpush.rps", "LPUSH"),
+        target=tgt(None if s50 is None else s50 >= 10000, "≥ 10,000 jobs/s"))
+    row("  p50 / p99 latency", ("submit.c50.p50_ms", "submit.c50.p99_ms"), "ms", "{:.2f}")
+    drain_ratio = None
+    if med("drain.rps") and hset and med("cost.roundtrips_per_job"):
+        drain_ratio = "%.0f %% of HSET ÷ %.0f RT" % (
+            100.0 * med("drain.rps") * med("cost.roundtrips_per_job") / hset,
+            med("cost.roundtrips_per_job"))
+    row("drain, 4 echo stages, --concurrency 2", "drain.rps", "jobs/s",
+        ratio=drain_ratio,
+        target=tgt(None if med("drain.rps") is None else med("drain.rps") >= 15000,
+                   "≥ 15,000 jobs/s"))
+    row("  backlog (jobs) / preload rate (jobs/s, 50 conns)", ("drain.jobs", "drain.preload_rps"),
+        "", "{:,.0f}")
+    e2e_ratio = None
+    if med("e2e.rps") and hset and med("cost.roundtrips_per_job"):
+        e2e_ratio = "%.0f %% of HSET ÷ %.0f RT" % (
+            100.0 * med("e2e.rps") * med("cost.roundtrips_per_job") / hset,
+            med("cost.roundtrips_per_job"))
+    row("end to end (submit 50 conns + drain)", "e2e.rps", "jobs/s done", ratio=e2e_ratio)
+    row("  submitted meanwhile", "e2e.submit_rps", "jobs/s")
+    for what in ("finished", "running"):
+        k = "status.%s.rps" % what
+        ok = None
+        if med(k) is not None and hget:
+            ok = med(k) >= 0.5 * hget and med("status.%s.p99_ms" % what) <= 5.0
+        row("status GET, %s job, 50 conns" % what, k, "req/s",
+            ratio=ratio_of(k, "limit.hgetall.rps", "HGETALL"),
+            target=tgt(ok, "≥ 50 % of HGETALL, p99 ≤ 5 ms"))
+        row("  p50 / p99 latency", ("status.%s.p50_ms" % what, "status.%s.p99_ms" % what), "ms",
+            "{:.2f}")
+    row("live: change → SSE client, /v1/events, %s jobs/s"
+        % meta.get("live_rate", "100"), ("live.all.p50_ms", "live.all.p99_ms"), "ms p50 / p99",
+        "{:.1f}")
+    row("live: %s job streams, burst drain" % meta.get("streams", "?"),
+        ("live.streams.p50_ms", "live.streams.p99_ms"), "ms p50 / p99", "{:.1f}")
+    api_streams = med("api.rss_streams_kb")
+    row("API RSS idle / after load", ("api.rss_idle_kb", "api.rss_after_status_kb"), "kB")
+    row("API RSS with %s SSE streams" % meta.get("streams", "?"), "api.rss_streams_kb", "kB",
+        target=tgt(None if api_streams is None else api_streams <= 32 * 1024, "≤ 32 MB"))
+    wmax = None
+    if med("cost.worker_child_rss_kb") is not None:
+        wmax = max(med("cost.worker_child_rss_kb"), med("cost.worker_supervisor_rss_kb") or 0)
+    row("worker RSS supervisor / child (max)",
+        ("cost.worker_supervisor_rss_kb", "cost.worker_child_rss_kb"), "kB",
+        target=tgt(None if wmax is None else wmax <= 8 * 1024, "≤ 8 MB each"))
+    row("Redis bytes per finished job / queued job",
+        ("cost.redis_bytes_per_job", "cost.redis_bytes_per_queued_job"), "B")
+    rt = med("cost.roundtrips_per_job")
+    row("Redis round trips per job", "cost.roundtrips_per_job", "", "{:.3f}",
+        target=tgt(None if rt is None else rt <= 6.0, "≤ 6"))
+    row("  script calls / BLMOVE per job", ("cost.scripts_per_job", "cost.blmove_per_job"), "",
+        "{:.2f}")
+    row("Redis commands per job (incl. inside scripts)", "cost.commands_per_job", "", "{:.1f}")
+    row("CPU per submit (50 conns): API / Redis", ("cpu.submit_c50.api.us", "cpu.submit_c50.redis.us"),
+        "µs", "{:.1f}")
+    row("CPU per status GET (finished): API / Redis",
+        ("cpu.status_finished.api.us", "cpu.status_finished.redis.us"), "µs", "{:.1f}")
+    row("CPU per drained job: workers / Redis / API",
+        ("cpu.drain.worker.us", "cpu.drain.redis.us", "cpu.drain.api.us"), "µs", "{:.0f}")
+    cores = float(meta.get("cores") or 1)
+    per_job = [med(k) for k in ("cpu.drain.worker.us", "cpu.drain.redis.us", "cpu.drain.api.us")]
+    if None not in per_job and sum(per_job) > 0:
+        figs["drain.cpu_ceiling_rps"] = agg([cores * 1e6 / sum(per_job)])
+    row("  drain ceiling: cores ÷ CPU per job (all three)", "drain.cpu_ceiling_rps", "jobs/s",
+        target=None)
+    row("  share of it in the kernel: workers / Redis / API",
+        ("cpu.drain.worker.sys_pct", "cpu.drain.redis.sys_pct", "cpu.drain.api.sys_pct"), "%",
+        "{:.0f}")
+    row("limit: redis-benchmark -c 50 HGETALL (the job)", "limit.hgetall.rps", "req/s")
+    row("limit: redis-benchmark -c 50 HSET", "limit.hset.rps", "req/s")
+    row("limit: redis-benchmark -c 50 LPUSH", "limit.lpush.rps", "req/s")
+
+    def cell(key, f):
+        keys = key if isinstance(key, tuple) else (key,)
+        med_s = " / ".join(fmt(med(k), f) for k in keys)
+        rng = " / ".join(
+            "%s–%s" % (fmt(figs[k]["min"], f), fmt(figs[k]["max"], f)) if k in figs else "-"
+            for k in keys)
+        return med_s, rng
+
+    print()
+    print("stageq bench — %s" % meta.get("date", ""))
+    print("machine: %s, %s cores, %s GB; %s; kernel %s; load before %s" % (
+        meta.get("cpu"), meta.get("cores"), meta.get("mem_gb"), meta.get("os"),
+        meta.get("kernel"), meta.get("load")))
+    print("versions: redis %s, gcc %s (%s), %s, wrk %s; commit %s" % (
+        meta.get("redis"), meta.get("gcc"), meta.get("cflags"), meta.get("libs"),
+        meta.get("wrk"), meta.get("commit")))
+    print("runs: %s (median, min–max); wrk windows %s s; backlog %s jobs; log level %s%s" % (
+        meta.get("runs"), meta.get("seconds"), meta.get("jobs"), meta.get("loglevel"),
+        "; QUICK (small counts)" if meta.get("quick") == "1" else ""))
+    print()
+    w = [50, 22, 30, 12, 24, 34]
+    hdr = ("figure", "median", "min–max", "unit", "vs the limit", "target")
+    line = "| " + " | ".join(h.ljust(w[i]) for i, h in enumerate(hdr)) + " |"
+    print(line)
+    print("|" + "|".join("-" * (x + 2) for x in w) + "|")
+    table = []
+    for label, key, unit, f, ratio, target in rows:
+        m, rng = cell(key, f)
+        cells = (label, m, rng, unit, ratio or "", target or "")
+        table.append(dict(zip(hdr, cells)))
+        print("| " + " | ".join(str(c).ljust(w[i]) for i, c in enumerate(cells)) + " |")
+    print("round trips: BLMOVE + start + 3 stage changes + finish = 6 per job; the fraction above 6")
+    print("is each worker's heartbeat and retry promotion (once a second, not per job).")
+    print("CPU figures are user + system time of each process (/proc/PID/stat) over the window.")
+    print()
+    out = {"meta": meta, "figures": figs, "table": table}
+    with open(sys.argv[2], "w", encoding="utf-8") as fh:
+        json.dump(out, fh, indent=1, ensure_ascii=False)
+    print("raw results: %s" % sys.argv[2])
+
+
+if __name__ == "__main__":
+    main()

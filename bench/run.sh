@@ -1,0 +1,438 @@
+#!/usr/bin/env bash
+# bench/run.sh: `make bench`. A benchmark, not a test: it starts its own
+# redis-server, stageq-api and stageq-worker pools on loopback (free ports),
+# measures submit, drain, end-to-end, status, live-event latency and costs,
+# the Redis limit (redis-benchmark) on the same machine in the same run, and
+# prints one table (median of BENCH_RUNS runs, with min and max) with the
+# targets marked. Raw results: $BUILD/bench/results.json. Exits 0 whatever
+# the figures; non-zero only when it cannot run. Everything it starts is
+# stopped by PID, also on Ctrl-C or error.
+#
+# Env: BENCH_RUNS (3), BENCH_JOBS (50000: the drain backlog), BENCH_SECONDS
+# (5: each wrk window), BENCH_STREAMS (1000: SSE streams held open),
+# BENCH_QUICK=1 (small counts, for development), BENCH_LOG_LEVEL (warn: the
+# daemons' log level; info logs two lines per job), BUILD (build).
+set -u -o pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+BUILD=${BUILD:-build}
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+  RUNS=${BENCH_RUNS:-3} JOBS=${BENCH_JOBS:-3000} SECS=${BENCH_SECONDS:-1} STREAMS=${BENCH_STREAMS:-100}
+  RB_N=20000 LIVE_S=1
+else
+  RUNS=${BENCH_RUNS:-3} JOBS=${BENCH_JOBS:-50000} SECS=${BENCH_SECONDS:-5} STREAMS=${BENCH_STREAMS:-1000}
+  RB_N=200000 LIVE_S=5
+fi
+LOGLEVEL=${BENCH_LOG_LEVEL:-warn}
+LIVE_RATE=${BENCH_LIVE_RATE:-100} # jobs/s submitted while measuring live latency
+PIPES="$top/bench/pipelines.json"
+OUT="$top/$BUILD/bench"
+mkdir -p "$OUT"
+TMP=$(mktemp -d /tmp/stageq-bench.XXXXXX)
+KV="$OUT/raw.kv" # "name value" lines, turned into the table and JSON by report.py
+: >"$KV"
+PIDS=""
+REDIS_PID=""
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+kv() { echo "$1 $2" >>"$KV"; }
+now_ms() { date +%s%3N; }
+rfc3339() { date -u -d "@$(($1 / 1000)).$(printf %03d $(($1 % 1000)))" +%Y-%m-%dT%H:%M:%S.%3NZ; }
+ts_ms() { date -d "$1" +%s%3N; }
+
+stop_pid() { # stop_pid PID: TERM, wait up to 15 s, KILL
+  local p=$1
+  kill -TERM "$p" 2>/dev/null || return 0
+  for _ in $(seq 1 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$p" 2>/dev/null
+  wait "$p" 2>/dev/null
+  PIDS=$(echo "$PIDS" | tr ' ' '\n' | grep -vx "$p" | tr '\n' ' ')
+}
+
+cleanup() {
+  local p
+  trap - EXIT INT TERM
+  for p in $PIDS; do stop_pid "$p"; done
+  [ -n "$REDIS_PID" ] && stop_pid "$REDIS_PID"
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+die() { log "error: $*"; exit 1; }
+
+free_port() {
+  local p
+  while :; do
+    p=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    [ "$p" != 8080 ] && break
+  done
+  echo "$p"
+}
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+children() { cat /proc/"$1"/task/*/children 2>/dev/null; }
+# ticks PID...: "user system" CPU clock ticks used so far, summed over the PIDs
+ticks() {
+  local p
+  for p in "$@"; do sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null; done |
+    awk '{u += $12; s += $13} END {print u + 0, s + 0}'
+}
+HZ=$(getconf CLK_TCK)
+# cpu_us NAME "U0 S0" "U1 S1" COUNT: CPU microseconds per item (user+sys) and the sys share
+cpu_us() {
+  local u0 s0 u1 s1
+  read -r u0 s0 <<<"$2"
+  read -r u1 s1 <<<"$3"
+  kv "cpu.$1.us" "$(calc 1 "(($u1 - $u0) + ($s1 - $s0)) * 1000000 / $HZ / ($4 + 0.000001)")"
+  kv "cpu.$1.sys_pct" "$(calc 0 "100 * ($s1 - $s0) / (($u1 - $u0) + ($s1 - $s0) + 0.000001)")"
+}
+
+# python3 straight, not through a version manager's shim (slow to start)
+PY=$(command -v /usr/bin/python3 || command -v python3)
+for t in wrk redis-server redis-benchmark redis-cli python3 jq curl; do
+  command -v "$t" >/dev/null || die "$t is missing (make deps-bench)"
+done
+{ [ -x "$BUILD/stageq-api" ] && [ -x "$BUILD/stageq-worker" ]; } || die "build first: make"
+
+# 1,000 SSE streams need file descriptors: the API raises its own soft limit
+# to the hard one; the client (this shell's children) needs it too.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+[ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((STREAMS + 200)) ] &&
+  log "warning: ulimit -n $(ulimit -n) is below $((STREAMS + 200)): streams may fail"
+
+# ---- machine and versions ----
+kv meta.cpu "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
+kv meta.cores "$(nproc)"
+kv meta.mem_gb "$(awk '/^MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo)"
+kv meta.kernel "$(uname -r)"
+# shellcheck disable=SC1091
+kv meta.os "$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"
+kv meta.redis "$(redis-server --version | sed -n 's/.*v=\([^ ]*\).*malloc=\([^ ]*\).*/\1 (\2)/p')"
+kv meta.gcc "$(gcc -dumpfullversion 2>/dev/null || gcc -dumpversion)"
+kv meta.wrk "$(dpkg-query -W -f '${Version}' wrk 2>/dev/null)"
+kv meta.libs "hiredis $(dpkg-query -W -f '${Version}' libhiredis0.14 2>/dev/null), libevent $(dpkg-query -W -f '${Version}' libevent-2.1-7 2>/dev/null), cJSON $(dpkg-query -W -f '${Version}' libcjson1 2>/dev/null)"
+kv meta.cflags "$(make -s -n --no-print-directory -B "$BUILD/api/main.o" 2>/dev/null | grep -o -- ' -O[0-9s] ' | head -1 | tr -d ' ')"
+kv meta.commit "$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo +dirty)"
+kv meta.date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+kv meta.runs "$RUNS"
+kv meta.jobs "$JOBS"
+kv meta.seconds "$SECS"
+kv meta.streams "$STREAMS"
+kv meta.quick "$QUICK"
+kv meta.loglevel "$LOGLEVEL"
+kv meta.live_rate "$LIVE_RATE"
+kv meta.load "$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---- redis, api ----
+RPORT=$(free_port)
+mkdir -p "$TMP/redis"
+redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$TMP/redis" --save '' --appendonly no \
+  --logfile "$TMP/redis/redis.log" --daemonize no --maxmemory 0 >/dev/null &
+REDIS_PID=$!
+for _ in $(seq 1 100); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+rcli() { redis-cli -p "$RPORT" "$@"; }
+rcli ping >/dev/null || die "redis-server did not start ($TMP/redis/redis.log)"
+RURL="redis://127.0.0.1:$RPORT/0"
+export STAGEQ_LOG_LEVEL="$LOGLEVEL"
+
+rcli info server | grep -q 'redis_version:7' || log "warning: not Redis 7: commandstats method may differ"
+
+"$BUILD/stageq-api" --listen 127.0.0.1:0 --port-file "$TMP/api.port" --redis-url "$RURL" \
+  --pipelines "$PIPES" --max-queue 0 >>"$OUT/api.log" 2>&1 &
+API_PID=$!
+PIDS="$PIDS $API_PID"
+for _ in $(seq 1 100); do [ -s "$TMP/api.port" ] && break; sleep 0.05; done
+[ -s "$TMP/api.port" ] || die "stageq-api did not start ($OUT/api.log)"
+APORT=$(cat "$TMP/api.port")
+API="http://127.0.0.1:$APORT"
+log "redis :$RPORT, api :$APORT, pid $API_PID; runs $RUNS, jobs $JOBS, ${SECS}s windows"
+kv api.rss_idle_kb "$(rss_kb "$API_PID")"
+
+start_worker() { # start_worker LOGNAME [flags]: sets WPID
+  local name=$1; shift
+  "$BUILD/stageq-worker" --redis-url "$RURL" --pipelines "$PIPES" "$@" >>"$OUT/$name.log" 2>&1 &
+  WPID=$!
+  PIDS="$PIDS $WPID"
+}
+
+wrk_json() { grep '^{"requests"' | tail -1; }
+jget() { jq -r ".$1 // empty" 2>/dev/null; }
+calc() { awk "BEGIN { printf \"%.$1f\n\", $2 }"; } # calc DECIMALS EXPR
+submit_one() { # submit_one PIPELINE [query]: prints the job id
+  curl -s -XPOST "$API/v1/jobs$2" -H 'content-type: application/json' \
+    -d "{\"pipeline\":\"$1\",\"input\":{\"n\":1}}" | jget id
+}
+
+# ---- a finished job (status and HGETALL target) ----
+start_worker w-setup --concurrency 1
+FIN_ID=$(submit_one bench4 '?wait=10')
+stop_pid "$WPID"
+[ "$(rcli HGET "stageq:job:$FIN_ID" state)" = succeeded ] || die "the setup job did not succeed"
+kv status.finished_bytes "$(curl -s "$API/v1/jobs/$FIN_ID" | wc -c)"
+
+# ---- the limit: redis-benchmark on this Redis ----
+for r in $(seq 1 "$RUNS"); do
+  for t in hset lpush; do
+    v=$(redis-benchmark -p "$RPORT" -c 50 -n "$RB_N" -t "$t" --csv 2>/dev/null | tail -1 | cut -d, -f2 | tr -d '"')
+    kv "limit.$t.rps" "$v"
+  done
+  v=$(redis-benchmark -p "$RPORT" -c 50 -n "$RB_N" --csv HGETALL "stageq:job:$FIN_ID" 2>/dev/null |
+    tail -1 | cut -d, -f2 | tr -d '"')
+  kv limit.hgetall.rps "$v"
+done
+rcli DEL mylist myhash >/dev/null
+log "limit: done"
+
+# ---- submit: POST /v1/jobs, 1 and 50 connections ----
+for r in $(seq 1 "$RUNS"); do
+  for c in 1 50; do
+    rcli FLUSHALL >/dev/null
+    a0=$(ticks "$API_PID") r0=$(ticks "$REDIS_PID")
+    j=$(wrk -t1 -c"$c" -d"${SECS}s" --timeout 5s -s bench/submit.lua "$API/v1/jobs" | wrk_json)
+    a1=$(ticks "$API_PID") r1=$(ticks "$REDIS_PID")
+    nreq=$(echo "$j" | jget requests)
+    cpu_us "submit_c$c.api" "$a0" "$a1" "$nreq"
+    cpu_us "submit_c$c.redis" "$r0" "$r1" "$nreq"
+    kv "submit.c$c.rps" "$(echo "$j" | jget rps)"
+    kv "submit.c$c.p50_ms" "$(echo "$j" | jget p50_ms)"
+    kv "submit.c$c.p99_ms" "$(echo "$j" | jget p99_ms)"
+    kv "submit.c$c.non2xx" "$(echo "$j" | jget non2xx)"
+  done
+done
+kv api.rss_after_submit_kb "$(rss_kb "$API_PID")"
+log "submit: done"
+
+# ---- drain: a backlog of JOBS bench4 jobs, then the pool ----
+count_jobs() { # count_jobs FROM_RFC TO_RFC: "succeeded in_window first_started last_finished other"
+  rcli EVAL "$(cat bench/count.lua)" 0 stageq "$1" "$2" | tr '\n' ' '
+}
+stat_of() { rcli INFO "$1" | tr -d '\r' | sed -n "s/^$2:\([^,]*\).*/\1/p" | head -1; }
+cmdstats() { rcli INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\).*/\1 \2/p'; }
+
+# preload N CONNS: submits about N bench4 jobs through the API with wrk (no
+# worker running): wrk runs until the queue holds N, then is stopped (its
+# duration cannot be a count). Sets PRELOAD_RPS.
+preload() {
+  local want=$1 conns=$2 t0 t1 wp q
+  t0=$(now_ms)
+  wrk -t1 -c"$conns" -d600s --timeout 5s -s bench/submit.lua "$API/v1/jobs" >/dev/null 2>&1 &
+  wp=$!
+  PIDS="$PIDS $wp"
+  while :; do
+    q=$(rcli LLEN stageq:queue:default)
+    [ "${q:-0}" -ge "$want" ] && break
+    kill -0 "$wp" 2>/dev/null || break
+    sleep 0.05
+  done
+  t1=$(now_ms)
+  stop_pid "$wp"
+  sleep 0.2
+  q=$(rcli LLEN stageq:queue:default)
+  PRELOAD_RPS=$(calc 1 "$q * 1000 / ($t1 - $t0 + 1)")
+}
+
+for r in $(seq 1 "$RUNS"); do
+  rcli FLUSHALL >/dev/null
+  sleep 0.2
+  mem0=$(stat_of memory used_memory)
+  preload "$JOBS" 50
+  n=$(rcli LLEN stageq:queue:default)
+  kv drain.preload_rps "$PRELOAD_RPS"
+  [ "$n" -ge "$JOBS" ] || log "warning: backlog $n < $JOBS"
+  mem_queued=$(stat_of memory used_memory)
+  # the poller's own Redis reads, to subtract from total_reads_processed
+  rd0=$(stat_of stats total_reads_processed)
+  for _ in 1 2 3 4 5 6 7 8 9 10; do rcli LLEN stageq:queue:default >/dev/null; done
+  rd1=$(stat_of stats total_reads_processed)
+  per_poll=$(((rd1 - rd0 - 1) / 10))
+  rcli CONFIG RESETSTAT >/dev/null
+  r0=$(ticks "$REDIS_PID") a0=$(ticks "$API_PID")
+  t0=$(now_ms)
+  start_worker w-drain --concurrency 2
+  polls=0 sup_rss=0 child_rss=0 left=$n
+  while :; do
+    sleep 0.2
+    left=$(rcli LLEN stageq:queue:default)
+    polls=$((polls + 1))
+    v=$(rss_kb "$WPID"); [ "$v" -gt "$sup_rss" ] && sup_rss=$v
+    for c in $(children "$WPID"); do v=$(rss_kb "$c"); [ "$v" -gt "$child_rss" ] && child_rss=$v; done
+    if [ "$left" = 0 ]; then
+      busy=$(rcli KEYS 'stageq:processing:*' | grep -c .)
+      polls=$((polls + 1))
+      [ "$busy" = 0 ] && break
+    fi
+    kill -0 "$WPID" 2>/dev/null || die "the worker exited ($OUT/w-drain.log)"
+  done
+  t_seen=$(now_ms)
+  r1=$(ticks "$REDIS_PID") a1=$(ticks "$API_PID")
+  # shellcheck disable=SC2046 # one argument per child pid
+  w1=$(ticks $(children "$WPID"))
+  cmdstats >"$TMP/cmdstats"
+  reads=$(stat_of stats total_reads_processed)
+  cmds=$(stat_of stats total_commands_processed)
+  stop_pid "$WPID"
+  read -r ok _ first last other <<<"$(count_jobs "$(rfc3339 "$t0")" "$(rfc3339 "$t_seen")")"
+  t_end=$(ts_ms "$last")
+  kv drain.jobs "$ok"
+  cpu_us drain.worker "0 0" "$w1" "$ok"
+  cpu_us drain.redis "$r0" "$r1" "$ok"
+  cpu_us drain.api "$a0" "$a1" "$ok" # the API reads every PUBLISH (no stream open)
+  kv drain.not_succeeded "$other"
+  kv drain.rps "$(calc 1 "$ok * 1000 / ($t_end - $t0 + 0.001)")"
+  kv drain.seconds "$(calc 3 "($t_end - $t0) / 1000")"
+  kv drain.first_start_after_ms "$(($(ts_ms "$first") - t0))"
+  kv cost.worker_supervisor_rss_kb "$sup_rss"
+  kv cost.worker_child_rss_kb "$child_rss"
+  mem1=$(stat_of memory used_memory)
+  kv cost.redis_bytes_per_job "$(((mem1 - mem0) / ok))"
+  kv cost.redis_bytes_per_queued_job "$(((mem_queued - mem0) / n))"
+  # round trips: reads Redis processed over the drain, less this script's own
+  # (each redis-cli call = a connection: per_poll reads; +2 for INFO's)
+  own=$((polls * per_poll + 3 * per_poll))
+  kv cost.roundtrips_per_job "$(calc 3 "($reads - $own) / $ok")"
+  kv cost.commands_per_job "$(calc 3 "($cmds - $polls - 3) / $ok")"
+  sc=$(awk '$1 == "evalsha" || $1 == "eval" {s += $2} END {print s + 0}' "$TMP/cmdstats")
+  bl=$(awk '$1 == "blmove" {print $2}' "$TMP/cmdstats")
+  kv cost.scripts_per_job "$(calc 3 "$sc / $ok")"
+  kv cost.blmove_per_job "$(calc 3 "${bl:-0} / $ok")"
+  awk -v ok="$ok" '{printf "cmdstat.%s %.3f\n", $1, $2 / ok}' "$TMP/cmdstats" >>"$KV"
+  log "drain run $r: $ok jobs in $((t_end - t0)) ms"
+done
+
+# ---- end to end: submitting (wrk, 50 connections) while the pool drains ----
+for r in $(seq 1 "$RUNS"); do
+  rcli FLUSHALL >/dev/null
+  start_worker w-e2e --concurrency 2
+  sleep 0.5
+  t0=$(now_ms)
+  j=$(wrk -t1 -c50 -d"${SECS}s" --timeout 5s -s bench/submit.lua "$API/v1/jobs" | wrk_json)
+  t1=$(now_ms)
+  stop_pid "$WPID"
+  read -r ok win _ _ other <<<"$(count_jobs "$(rfc3339 "$t0")" "$(rfc3339 "$t1")")"
+  kv e2e.rps "$(calc 1 "$win * 1000 / ($t1 - $t0)")"
+  kv e2e.submit_rps "$(echo "$j" | jget rps)"
+done
+log "end to end: done"
+
+# ---- status: GET /v1/jobs/{id}, 50 connections, finished and running job ----
+rcli FLUSHALL >/dev/null
+start_worker w-setup --concurrency 1
+FIN_ID=$(submit_one bench4 '?wait=10')
+stop_pid "$WPID"
+start_worker w-sleep --queue bsleep --concurrency 1 --grace 0 --kill-grace-ms 200
+SLEEP_WPID=$WPID
+RUN_ID=$(submit_one bench-sleep '')
+for _ in $(seq 1 100); do [ "$(rcli HGET "stageq:job:$RUN_ID" state)" = running ] && break; sleep 0.1; done
+[ "$(rcli HGET "stageq:job:$RUN_ID" state)" = running ] || log "warning: the sleeping job is not running"
+kv status.running_bytes "$(curl -s "$API/v1/jobs/$RUN_ID" | wc -c)"
+for r in $(seq 1 "$RUNS"); do
+  for what in finished running; do
+    id=$FIN_ID
+    [ "$what" = running ] && id=$RUN_ID
+    a0=$(ticks "$API_PID") r0=$(ticks "$REDIS_PID")
+    j=$(wrk -t1 -c50 -d"${SECS}s" --timeout 5s --latency -s bench/get.lua "$API/v1/jobs/$id" | wrk_json)
+    a1=$(ticks "$API_PID") r1=$(ticks "$REDIS_PID")
+    cpu_us "status_$what.api" "$a0" "$a1" "$(echo "$j" | jget requests)"
+    cpu_us "status_$what.redis" "$r0" "$r1" "$(echo "$j" | jget requests)"
+    kv "status.$what.rps" "$(echo "$j" | jget rps)"
+    kv "status.$what.p50_ms" "$(echo "$j" | jget p50_ms)"
+    kv "status.$what.p99_ms" "$(echo "$j" | jget p99_ms)"
+    kv "status.$what.non2xx" "$(echo "$j" | jget non2xx)"
+  done
+done
+kv api.rss_after_status_kb "$(rss_kb "$API_PID")"
+stop_pid "$SLEEP_WPID"
+log "status: done"
+
+# ---- live: worker change -> SSE client, /v1/events at a steady rate ----
+for r in $(seq 1 "$RUNS"); do
+  rcli FLUSHALL >/dev/null
+  start_worker w-live --concurrency 2
+  sleep 0.3
+  "$PY" bench/sse.py live 127.0.0.1 "$APORT" "$LIVE_S" "$LIVE_RATE" "$TMP/live.json" ||
+    log "warning: live client failed"
+  stop_pid "$WPID"
+  for f in events p50_ms p99_ms max_ms; do kv "live.all.$f" "$(jget "$f" <"$TMP/live.json")"; done
+done
+kv api.rss_after_live_kb "$(rss_kb "$API_PID")"
+log "live: done"
+
+# ---- STREAMS per-job SSE streams: API RSS, then the burst of their jobs ----
+for r in $(seq 1 "$RUNS"); do
+  rcli FLUSHALL >/dev/null
+  preload "$STREAMS" 10
+  rcli LRANGE stageq:queue:default $((-STREAMS)) -1 >"$TMP/ids" # the oldest STREAMS
+  rss_before=$(rss_kb "$API_PID")
+  rm -f "$TMP/ready"
+  "$PY" bench/sse.py streams 127.0.0.1 "$APORT" "$TMP/ids" "$TMP/ready" "$TMP/streams.json" 60 &
+  SPID=$!
+  PIDS="$PIDS $SPID"
+  for _ in $(seq 1 600); do [ -s "$TMP/ready" ] && break; kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+  sleep 0.5
+  kv api.rss_streams_kb "$(rss_kb "$API_PID")"
+  kv api.rss_before_streams_kb "$rss_before"
+  kv api.streams_open "$(cat "$TMP/ready" 2>/dev/null || echo 0)"
+  start_worker w-streams --concurrency 2
+  wait "$SPID"
+  PIDS=$(echo "$PIDS" | tr ' ' '\n' | grep -vx "$SPID" | tr '\n' ' ')
+  stop_pid "$WPID"
+  for f in events p50_ms p99_ms failed; do kv "live.streams.$f" "$(jget "$f" <"$TMP/streams.json")"; done
+done
+kv api.rss_peak_kb "$(awk '/^VmHWM:/ {print $2}' /proc/"$API_PID"/status)"
+log "streams: done"
+
+# ---- BENCH_PERF=1: where the CPU goes (perf record) ----
+# Separate short runs, never inside the measured windows above. Profiles go to
+# $OUT/perf-<what>.txt: self time by library and symbol; for the API also the
+# inclusive time per function (DWARF call graphs: who calls the costly code).
+perf_top() { # perf_top NAME DATAFILE [tree]
+  {
+    perf report -i "$2" --stdio --no-children --sort dso --percent-limit 1 2>/dev/null |
+      grep -v '^#' | grep -v '^$' | head -12
+    echo
+    perf report -i "$2" --stdio --no-children --sort dso,symbol --percent-limit 0.7 2>/dev/null |
+      grep -v '^#' | grep -v '^$' | head -40
+    if [ "${3:-}" = tree ]; then
+      echo
+      echo "inclusive (children) time, user-space functions:"
+      perf report -i "$2" --stdio --children --sort symbol --percent-limit 3 -g none 2>/dev/null |
+        grep -v '^#' | grep -v '^$' | grep -v '\[k\]' | grep -v ' 0x0000' | head -40
+    fi
+  } >"$OUT/perf-$1.txt"
+}
+perf_api() { # perf_api NAME WRK_ARGS...: profiles the API under that wrk load
+  local name=$1 pp
+  shift
+  perf record -q --call-graph dwarf,16384 -F 499 -o "$TMP/p-$name" -p "$API_PID" -- sleep "$SECS" \
+    >/dev/null 2>&1 &
+  pp=$!
+  wrk -t1 -c50 -d"${SECS}s" "$@" >/dev/null
+  wait "$pp"
+  perf_top "$name" "$TMP/p-$name" tree
+}
+if [ "${BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+  rcli FLUSHALL >/dev/null
+  start_worker w-perf --concurrency 1
+  PERF_ID=$(submit_one bench4 '?wait=10')
+  stop_pid "$WPID"
+  perf_api api-status -s bench/get.lua "$API/v1/jobs/$PERF_ID"
+  perf_api api-submit -s bench/submit.lua "$API/v1/jobs"
+  rcli FLUSHALL >/dev/null
+  preload "$JOBS" 50
+  start_worker w-perf --concurrency 2
+  sleep 0.3
+  kids=$(children "$WPID" | tr ' \n' ',,' | sed 's/,*$//')
+  perf record -q -F 999 -o "$TMP/p-worker" -p "$kids" -- sleep 3 >/dev/null 2>&1 &
+  pp=$!
+  perf record -q -F 999 -o "$TMP/p-redis" -p "$REDIS_PID" -- sleep 3 >/dev/null 2>&1
+  wait "$pp"
+  stop_pid "$WPID"
+  perf_top worker-drain "$TMP/p-worker"
+  perf_top redis-drain "$TMP/p-redis"
+  log "perf: profiles in $OUT/perf-*.txt"
+fi
+
+stop_pid "$API_PID"
+"$PY" bench/report.py "$KV" "$OUT/results.json"

@@ -1,0 +1,17 @@
+-- submit.lua (wrk -s): POST /v1/jobs of the bench4 pipeline (4 echo stages),
+-- keep-alive, the same body each time (the static request: no Lua per
+-- request). Prints one JSON line at the end: rps, non-2xx, p50/p99 in ms.
+wrk.method = "POST"
+wrk.path = "/v1/jobs"
+wrk.body = '{"pipeline":"bench4","input":{"n":1,"s":"bench"}}'
+wrk.headers["Content-Type"] = "application/json"
+
+function done(summary, latency, requests)
+  io.write(string.format(
+    '{"requests":%d,"duration_us":%d,"rps":%.1f,"non2xx":%d,"errors":%d,' ..
+    '"p50_ms":%.3f,"p99_ms":%.3f,"max_ms":%.3f}\n',
+    summary.requests, summary.duration, summary.requests / (summary.duration / 1e6),
+    summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write +
+    summary.errors.timeout, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000))
+end
