@@ -5,7 +5,7 @@ set -eu
 what=${1:-build}
 pkgs="gcc make libc6-dev pkg-config libhiredis-dev libevent-dev libcjson-dev uuid-dev redis-server redis-tools python3"
 case $what in
-  test) pkgs="$pkgs libcmocka-dev curl jq procps" ;;
+  test) pkgs="$pkgs libcmocka-dev curl jq procps python3-yaml docker-compose" ;; # docker-compose: `config` only
   fuzz) pkgs="$pkgs clang libclang-rt-14-dev llvm" ;;  # libFuzzer + sanitizers, llvm-symbolizer
   valgrind) pkgs="$pkgs valgrind" ;;                  # make test-valgrind
 esac
