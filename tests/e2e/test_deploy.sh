@@ -17,21 +17,23 @@ if command -v docker-compose >/dev/null 2>&1; then
   rc=$?
   [ $rc -eq 0 ] || printf '%s\n' "$out" | head -20 | sed 's/^/# /'
   check_eq "docker-compose config accepts $COMPOSE ($(docker-compose version --short 2>/dev/null))" 0 "$rc"
-  check "docker-compose config lists the services redis, api, worker" \
-    test "$(docker-compose -f "$COMPOSE" config --services 2>/dev/null | sort | tr '\n' ' ')" = "api redis worker "
+  check_eq "docker-compose config lists the services api, redis, worker" "api redis worker " \
+    "$(printf '%s\n' "$out" | sed -n '/^services:/,/^[^ ]/p' | sed -n 's/^  \([a-z0-9_-]*\):$/\1/p' | sort | tr '\n' ' ')"
 else
   not_ok "docker-compose is installed (deploy/install-deps.sh test installs it)"
 fi
 
 # cq PYTHON_EXPR: evaluates the expression over c (docker-compose.yml as parsed by
 # PyYAML, anchors and << merges resolved), s (= c["services"]), env(name) (a
-# service's environment as a dict, list or mapping form) and dur("45s")
-# (seconds); prints the result (True/False for booleans, one line per list item).
-cq() {
-  python3 - "$COMPOSE" "$1" <<'PY'
-import re, sys, yaml
+# service's environment as a dict, list or mapping form), dur("45s") (seconds)
+# and pipelines (deploy/pipelines.json); prints the result (True/False for
+# booleans, one line per list item). One python3 process answers them all (a
+# coprocess: python's start-up is slow on a loaded machine).
+coproc CQ { python3 -u -c '
+import json, re, sys, yaml
 c = yaml.safe_load(open(sys.argv[1]))
 s = c.get("services", {})
+pipelines = json.load(open(sys.argv[2]))["pipelines"]
 def env(name):
     e = s[name].get("environment") or {}
     if isinstance(e, list):
@@ -45,12 +47,23 @@ def dur(t):
         return -1.0
     h, mi, se, ms = (int(g or 0) for g in m.groups())
     return h * 3600 + mi * 60 + se + ms / 1000
-v = eval(sys.argv[2])
-if isinstance(v, (list, tuple, set)):
-    print("\n".join(str(x) for x in v))
-else:
-    print(v)
-PY
+for line in sys.stdin:
+    try:
+        v = eval(line)
+        if isinstance(v, (list, tuple, set)):
+            v = "\n".join(str(x) for x in v)
+        print(v)
+    except Exception as e:
+        print("ERROR: %s: %s" % (type(e).__name__, e))
+    print("\x1e")
+' "$COMPOSE" deploy/pipelines.json 2>&1; }
+cq() {
+  local line
+  printf '%s\n' "$1" >&"${CQ[1]}"
+  while IFS= read -r line <&"${CQ[0]}"; do
+    [ "$line" = $'\x1e' ] && break
+    printf '%s\n' "$line"
+  done
 }
 
 # --- the compose file's contract ----------------------------------------------------
@@ -87,14 +100,10 @@ check "compose: api and worker run the same image" \
 # lists its options table) or by a stage program of deploy/pipelines.json.
 known=$( { sq_run stageq-api --help; sq_run stageq-worker --help; sq_run stageq --help; } |
   grep -oE '\bSTAGEQ_[A-Z0-9_]+' | sort -u)
-stage_files=$(python3 -c '
-import json
-for p in json.load(open("deploy/pipelines.json"))["pipelines"].values():
-    for st in p["stages"]:
-        for a in st.get("exec", [])[1:] if st.get("exec", [""])[0] in ("sh", "python3", "bash") else st.get("exec", [])[:1]:
-            print(a)')
+# the files the exec stages run: the script after an interpreter, else argv[0]
+stage_files=$(cq 'sorted({(e[1] if e[0] in ("sh", "bash", "python3") else e[0]) for p in pipelines.values() for e in (st.get("exec") for st in p["stages"]) if e})')
 stage_known=$(cat $stage_files 2>/dev/null | grep -oE '\bSTAGEQ_[A-Z0-9_]+' | sort -u)
-used=$(cq '[k for n in s for k in env(n) if k.startswith("STAGEQ_")]' | sort -u)
+used=$(cq 'sorted({k for n in s for k in env(n) if k.startswith("STAGEQ_")})')
 unknown=$(comm -23 <(echo "$used") <(printf '%s\n%s\n' "$known" "$stage_known" | sort -u) | tr '\n' ' ')
 echo "# compose sets: $(echo $used)"
 check_eq "compose: every STAGEQ_* name it sets is read by a binary or a stage program" "" "$unknown"
@@ -120,13 +129,13 @@ grace=$(cq 'env("worker").get("STAGEQ_GRACE_S", "")')
 check "compose: worker sets STAGEQ_GRACE_S explicitly (default $def_grace)" test -n "$grace"
 stop=$(cq 'dur(s["worker"].get("stop_grace_period", "10s"))')
 echo "# worker grace ${grace:-$def_grace} s + supervisor margin $((margin_ms / 1000)) s; stop_grace_period $stop s"
-check "compose: worker stop_grace_period > STAGEQ_GRACE_S + the supervisor's kill margin" \
-  python3 -c "import sys; sys.exit(not ($stop > ${grace:-$def_grace} + ${margin_ms:-5000} / 1000))"
+check_eq "compose: worker stop_grace_period > STAGEQ_GRACE_S + the supervisor's kill margin" True \
+  "$(cq "$stop > ${grace:-$def_grace} + ${margin_ms:-5000} / 1000")"
 kg=$(cq 'env("worker").get("STAGEQ_KILL_GRACE_MS", "5000")')
 check "compose: a stopped exec stage is killed (STAGEQ_KILL_GRACE_MS=$kg) before the supervisor's margin" \
   test "$kg" -lt "${margin_ms:-5000}"
-check "compose: api stop_grace_period covers its drain (Redis timeout + 1 s)" \
-  python3 -c "import sys; sys.exit(not ($(cq 'dur(s["api"].get("stop_grace_period", "10s"))') >= 3))"
+check_eq "compose: api stop_grace_period covers its drain (Redis timeout + 1 s)" True \
+  "$(cq 'dur(s["api"].get("stop_grace_period", "10s")) >= 3')"
 check "compose: the work volume of the example stages is shared by every worker" \
   test "$(cq 'any(str(v).split(":")[0] in (c.get("volumes") or {}) and str(v).split(":")[1] == env("worker").get("STAGEQ_EXAMPLE_DIR") for v in s["worker"].get("volumes", []))')" = True
 
@@ -185,10 +194,12 @@ for p in $(echo $lib_pkgs | tr ' ' '\n' | sort -u); do
   echo "$runtime_pkgs" | grep -qx "$p" || absent="$absent $p"
 done
 check_eq "Dockerfile: the runtime stage installs the package of every linked library" "" "$absent"
-in_apt() { apt-cache show --no-all-versions "$1" >/dev/null 2>&1; }
-for p in $runtime_pkgs; do
-  check "Dockerfile: runtime package $p exists in Debian 12 (apt-cache show)" in_apt "$p"
-done
+# apt-cache policy: one "pkg:" line per name, with "Candidate: (none)" when
+# no Debian 12 source has it (and no line at all for an unknown name).
+known_pkgs=$(apt-cache policy $runtime_pkgs 2>/dev/null |
+  awk '/^[^ ].*:$/ { p = substr($1, 1, length($1) - 1) } /Candidate:/ && $2 != "(none)" { print p }')
+check_eq "Dockerfile: every runtime package exists in Debian 12 (apt-cache policy)" "" \
+  "$(comm -23 <(echo "$runtime_pkgs") <(echo "$known_pkgs" | sort -u) | tr '\n' ' ')"
 check "Dockerfile: no -dev package in the runtime stage" test -z "$(echo "$runtime_pkgs" | grep -- '-dev$')"
 
 # --- the entrypoint and the healthcheck, run for real -------------------------------
@@ -233,4 +244,5 @@ check "README: a 'Deploy with compose' section with the scale-out command" \
 check "install-deps.sh test installs docker-compose" \
   test -n "$(grep -E '^\s*test\)' deploy/install-deps.sh | grep -w docker-compose)"
 
+exec {CQ[1]}>&- # python3 sees EOF and exits
 finish
