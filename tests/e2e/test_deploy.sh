@@ -175,7 +175,7 @@ done
 # image), must own every shared library the binaries link.
 runtime_pkgs=$(df | sed -n '/^FROM debian:bookworm-slim/,$p' | sed -e ':a' -e '/\\$/N; s/\\\n//; ta' |
   grep -E 'apt-get install' | sed -e 's/.*apt-get install//' -e 's/&&.*//' | tr ' ' '\n' |
-  grep -E '^[a-z0-9][a-z0-9.+-]+$' | sort -u)
+  grep -E '^[A-Za-z0-9][A-Za-z0-9.+-]+$' | sort -u)
 echo "# runtime packages: $(echo $runtime_pkgs)"
 lib_pkgs=""
 unowned=""
