@@ -45,7 +45,7 @@ start_pool() {
   local name=$1 pid
   if [ $UTS = 1 ]; then
     unshare --uts sh -c 'hostname "$0" && exec "$@"' "$name" \
-      "$BUILD/stageq-worker" --redis-url "redis://127.0.0.1:$REDIS_PORT/0" "${W[@]}" \
+      "${SQ_WRAP[@]}" "$BUILD/stageq-worker" --redis-url "redis://127.0.0.1:$REDIS_PORT/0" "${W[@]}" \
       >>"$STAGEQ_TEST_TMP/$name.log" 2>&1 &
     pid=$!
     SQ_PIDS="$SQ_PIDS $pid"
