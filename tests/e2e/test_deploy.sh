@@ -245,6 +245,51 @@ sed 's/^/# /' "$STAGEQ_TEST_TMP/hc.out"
 stop_pid "$HC_W" 10
 flush_prefix td
 
+# --- the image's layout runs the default pipelines ----------------------------------
+# The runtime stage's COPY lines (not --from) rebuilt under a temp WORKDIR; the
+# API and a worker started there with no STAGEQ_PIPELINES find
+# deploy/pipelines.json and its stage programs, and run a small train job with
+# STAGEQ_EXAMPLE_DIR as compose sets it.
+root="$STAGEQ_TEST_TMP/image-workdir"
+mkdir -p "$root"
+df | sed -n '/^FROM debian:bookworm-slim/,$p' | grep -E '^COPY ' | grep -v -- '--from' |
+  while read -r _ src dst; do
+    if [ -d "$src" ]; then
+      mkdir -p "$root/$dst" && cp -R "$src/." "$root/$dst/"
+    else
+      case $dst in */) mkdir -p "$root/$dst" && cp "$src" "$root/$dst" ;;
+        *) mkdir -p "$root/$(dirname "$dst")" && cp "$src" "$root/$dst" ;; esac
+    fi
+  done
+check "image layout: WORKDIR holds deploy/pipelines.json" test -f "$root/deploy/pipelines.json"
+absbuild=$(cd "$BUILD" && pwd)
+pf="$STAGEQ_TEST_TMP/img-api.port"
+(cd "$root" && unset STAGEQ_PIPELINES && exec "${SQ_WRAP[@]}" "$absbuild/stageq-api" --listen 127.0.0.1:0 \
+  --port-file "$pf" --redis-url "$redis_url" --prefix tdimg) >>"$STAGEQ_TEST_TMP/img-api.log" 2>&1 &
+IMG_API=$!
+SQ_PIDS="$SQ_PIDS $IMG_API"
+(cd "$root" && unset STAGEQ_PIPELINES && STAGEQ_EXAMPLE_DIR="$STAGEQ_TEST_TMP/example-work" \
+  exec "${SQ_WRAP[@]}" "$absbuild/stageq-worker" --concurrency 1 --redis-url "$redis_url" --prefix tdimg) \
+  >>"$STAGEQ_TEST_TMP/img-worker.log" 2>&1 &
+IMG_W=$!
+SQ_PIDS="$SQ_PIDS $IMG_W"
+wait_for $((10 * SQ_SLOW)) test -s "$pf"
+API_URL="http://127.0.0.1:$(cat "$pf" 2>/dev/null)"
+check "image layout: the worker loads deploy/pipelines.json from its WORKDIR" \
+  wait_for 10 grep -q 'pipeline(s) from deploy/pipelines.json' "$STAGEQ_TEST_TMP/img-worker.log"
+post_json /v1/jobs '{"pipeline":"train","input":{"rows":2000,"train":{"epochs":3}}}'
+check_eq "image layout: the API accepts a job of the default pipeline 'train'" 202 "$HTTP_STATUS"
+img_job=$(jqr .id)
+img_done() { http GET "/v1/jobs/$img_job"; [ "$(jqr .state)" != queued ] && [ "$(jqr .state)" != running ]; }
+wait_for 120 img_done
+check_eq "image layout: the train job succeeds (4 exec stages: python3, sh)" succeeded "$(jqr .state)"
+[ "$(jqr .state)" = succeeded ] || echo "# $(jqr -c .error)"
+art=$(jqr .result.artifact)
+check "image layout: its model is in STAGEQ_EXAMPLE_DIR" test "${art#"$STAGEQ_TEST_TMP/example-work/"}" != "$art" -a -f "$art"
+stop_pid "$IMG_W" 20
+stop_pid "$IMG_API" 10
+flush_prefix tdimg
+
 # --- docs and deps ------------------------------------------------------------------
 check "README: a 'Deploy with compose' section with the scale-out command" \
   test -n "$(sed -n '/^## Deploy with compose/,/^## /p' README.md | grep -- '--scale worker=')"
