@@ -32,9 +32,10 @@ wait_s() {
 
 # Pools look like containers: their own UTS namespace and host name, so their
 # worker ids are poolA:<pid>, … . Without that privilege, ids are <host>:<pid>
-# and the pool of a worker is found from the pids of each supervisor's children.
+# and the pool of a worker is found from the pids of each supervisor's children
+# (STAGEQ_TEST_NO_UTS=1 forces that way, to test it).
 UTS=0
-unshare --uts sh -c 'hostname sq-probe' 2>/dev/null && UTS=1
+[ -n "${STAGEQ_TEST_NO_UTS:-}" ] || { unshare --uts sh -c 'hostname sq-probe' 2>/dev/null && UTS=1; }
 echo "# pools in their own UTS namespace (distinct host names): $([ $UTS = 1 ] && echo yes || echo no)"
 PIDMAP="$STAGEQ_TEST_TMP/scaling.pidmap"
 : >"$PIDMAP"
