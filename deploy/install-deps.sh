@@ -8,7 +8,8 @@ case $what in
   # chromium + node/npm: tests/e2e/test_dashboard.sh drives the dashboard in a
   # headless browser (npm installs playwright-core into tests/browser/node_modules)
   # prometheus: promtool, for tests/e2e/test_metrics.sh
-  test) pkgs="$pkgs libcmocka-dev curl jq procps chromium nodejs npm fonts-dejavu-core prometheus" ;;
+  # docker-compose: `docker-compose config` only (tests/e2e/test_deploy.sh)
+  test) pkgs="$pkgs libcmocka-dev curl jq procps chromium nodejs npm fonts-dejavu-core prometheus python3-yaml docker-compose" ;;
   fuzz) pkgs="$pkgs clang libclang-rt-14-dev llvm" ;;  # libFuzzer + sanitizers, llvm-symbolizer
   valgrind) pkgs="$pkgs valgrind" ;;                  # make test-valgrind
   bench) pkgs="$pkgs wrk curl jq procps" ;;            # make bench (wrk -s Lua, redis-benchmark)
