@@ -63,11 +63,6 @@ int keys_eta(char *buf, size_t cap, const char *prefix, const char *pipeline)
     return keys_fmt_result(snprintf(buf, cap, "%s:eta:%s", prefix, pipeline), cap);
 }
 
-int keys_stagetimes(char *buf, size_t cap, const char *prefix, const char *pipeline, int k)
-{
-    return keys_fmt_result(snprintf(buf, cap, "%s:stagetimes:%s:%d", prefix, pipeline, k), cap);
-}
-
 int keys_stage_field(char *buf, size_t cap, int k, const char *what)
 {
     return keys_fmt_result(snprintf(buf, cap, "stage.%d.%s", k, what), cap);

@@ -26,10 +26,9 @@ int keys_recent(char *buf, size_t cap, const char *prefix);
 int keys_counters(char *buf, size_t cap, const char *prefix);
 /* <p>:stagehist:<pipeline>: hash "<stage name>|<le>" / "|sum" / "|count" */
 int keys_stagehist(char *buf, size_t cap, const char *prefix, const char *pipeline);
-/* <p>:eta:<pipeline>: hash "<k>" -> mean duration (ms) of stage k's last runs, "<k>.n" */
+/* <p>:eta:<pipeline>: hash "<k>" -> mean duration (ms) of stage k's last runs,
+ * "<k>.n" how many, "<k>.runs" the durations (ms, newest first, comma-separated) */
 int keys_eta(char *buf, size_t cap, const char *prefix, const char *pipeline);
-/* <p>:stagetimes:<pipeline>:<k>: list of stage k's last 20 durations (ms) */
-int keys_stagetimes(char *buf, size_t cap, const char *prefix, const char *pipeline, int k);
 
 #define KEYS_RECENT_MAX 10000 /* jobs the recent index keeps (submit.lua trims it) */
 

@@ -48,8 +48,15 @@ struct run {
     bool is_shutdown;     /* the grace period ran out: hand the job back */
     char refused[32];
     const struct exec_result *exec;     /* details of a failed exec stage, for the error */
-    int64_t stage_start_ms;             /* monotonic start of the current stage */
-    char record[IDS_NAME_MAX_LEN + 48]; /* "<k> <ms> <name>": stage k succeeded; "" */
+    int64_t stage_start_ms; /* monotonic start of the current stage */
+    /* Stage transitions not written yet: a stage that ends within
+     * WORKER_PROGRESS_MIN_MS of the last write is written with the next one
+     * (the next transition, progress, or the end), like progress. */
+    struct rargv adv;
+    bool has_adv;
+    /* the stages that succeeded since the last write, one "<k> <ms> <name>"
+     * line each, for their durations (stats.lua); "" when none */
+    char record[PIPELINE_MAX_STAGES * (IDS_NAME_MAX_LEN + 48)];
 };
 
 static void run_ts(char ts[CLOCK_RFC3339_LEN])
@@ -65,7 +72,7 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
                      const struct rargv *fields, bool is_retrying, long long due_ms)
 {
     char qkey[KEYS_MAX_LEN], dkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], ckey[KEYS_MAX_LEN];
-    char hkey[KEYS_MAX_LEN], etakey[KEYS_MAX_LEN], tkey[KEYS_MAX_LEN];
+    char hkey[KEYS_MAX_LEN], etakey[KEYS_MAX_LEN];
     const char *prefix = r->w->cfg->prefix;
     struct rargv a;
     redisReply *rep;
@@ -77,7 +84,6 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
     keys_counters(ckey, sizeof(ckey), prefix);
     keys_stagehist(hkey, sizeof(hkey), prefix, r->pl ? r->pl->name : "");
     keys_eta(etakey, sizeof(etakey), prefix, r->pl ? r->pl->name : "");
-    keys_stagetimes(tkey, sizeof(tkey), prefix, r->pl ? r->pl->name : "", r->k);
     rargv_init(&a);
     rargv_add(&a, r->job_key);
     if (script == SCRIPT_FINISH || script == SCRIPT_RETRY)
@@ -93,7 +99,6 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
     if (script == SCRIPT_FINISH || script == SCRIPT_UPDATE) { /* stage figures (stats.lua) */
         rargv_add(&a, hkey);
         rargv_add(&a, etakey);
-        rargv_add(&a, tkey);
     }
     rargv_add(&a, ekey); /* the events channel, last of the keys */
     rargv_add(&a, r->attempt);
@@ -109,7 +114,7 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
     for (i = 0; i < fields->argc; i++)
         rargv_addlen(&a, fields->argv[i], fields->lens[i]);
     {
-        int nkeys = script == SCRIPT_RETRY ? 6 : (script == SCRIPT_FINISH ? 7 : 5);
+        int nkeys = script == SCRIPT_RETRY ? 6 : (script == SCRIPT_FINISH ? 6 : 4);
         rep = is_retrying ? wredis_script(r->w, script, nkeys, &a)
                           : rconn_script(r->w->rc, script, nkeys, &a, &err);
     }
@@ -140,9 +145,29 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
 static void run_record_stage(struct run *r)
 {
     long long ms = (long long)(clock_mono_ms() - r->stage_start_ms);
+    size_t len = strlen(r->record);
 
-    snprintf(r->record, sizeof(r->record), "%d %lld %s", r->k, ms < 0 ? 0 : ms,
-             r->pl->stages[r->k - 1].name);
+    snprintf(r->record + len, sizeof(r->record) - len, "%s%d %lld %s", len ? "\n" : "", r->k,
+             ms < 0 ? 0 : ms, r->pl->stages[r->k - 1].name);
+}
+
+/* Appends the pending stage transitions to a (they go first: later fields of
+ * the same write override theirs). */
+static void run_take_adv(struct run *r, struct rargv *a)
+{
+    size_t i;
+
+    for (i = 0; r->has_adv && i < r->adv.argc; i++)
+        rargv_addlen(a, r->adv.argv[i], r->adv.lens[i]);
+}
+
+/* The pending transitions were written. */
+static void run_adv_written(struct run *r)
+{
+    rargv_free(&r->adv);
+    rargv_init(&r->adv);
+    r->has_adv = false;
+    r->record[0] = '\0';
 }
 
 static void add_stage_field(struct rargv *a, int k, const char *what, const char *value)
@@ -172,18 +197,24 @@ static void run_flush(struct run *r)
     char ts[CLOCK_RFC3339_LEN];
     struct rargv a;
 
-    if (!r->has_pending)
+    if (!r->has_pending && !r->has_adv)
         return;
     run_ts(ts);
     rargv_init(&a);
-    add_num(&a, JOB_F_PROGRESS, r->pending_fraction);
-    add_num(&a, JOB_F_OVERALL, job_overall_progress(r->k, r->n, r->pending_fraction));
+    run_take_adv(r, &a);
+    if (r->has_pending) {
+        add_num(&a, JOB_F_PROGRESS, r->pending_fraction);
+        add_num(&a, JOB_F_OVERALL, job_overall_progress(r->k, r->n, r->pending_fraction));
+    }
     if (r->has_pending_message)
         add_field(&a, JOB_F_MESSAGE, r->pending_message);
     add_field(&a, JOB_F_UPDATED_AT, ts);
-    if (run_write(r, SCRIPT_UPDATE, JOB_ACTIVE_TTL_S, &a, false, 0) >= 0) {
+    /* a stage transition is a state change: it waits through an outage */
+    if (run_write(r, SCRIPT_UPDATE, JOB_ACTIVE_TTL_S, &a, r->has_adv, 0) >= 0) {
         r->has_pending = false;
         r->has_pending_message = false;
+        if (r->has_adv)
+            run_adv_written(r);
     }
     rargv_free(&a);
     r->last_write_ms = r->last_check_ms = clock_mono_ms();
@@ -260,7 +291,7 @@ static int run_check(struct run *r)
         r->is_timed_out = true;
         return 1;
     }
-    if (r->has_pending && now - r->last_write_ms >= WORKER_PROGRESS_MIN_MS)
+    if ((r->has_pending || r->has_adv) && now - r->last_write_ms >= WORKER_PROGRESS_MIN_MS)
         run_flush(r);
     else if (now - r->last_check_ms >= WORKER_CHECK_MS)
         run_read_state(r);
@@ -342,6 +373,7 @@ static void run_finish(struct run *r, const char *stage_out, const struct stage_
 
     run_ts(ts);
     rargv_init(&a);
+    run_take_adv(r, &a);
     if (r->k >= 1) {
         add_stage_field(&a, r->k, "state", err ? "failed" : "succeeded");
         add_stage_field(&a, r->k, "finished_at", ts);
@@ -367,7 +399,7 @@ static void run_finish(struct run *r, const char *stage_out, const struct stage_
     add_field(&a, JOB_F_FINISHED_AT, ts);
     add_field(&a, JOB_F_UPDATED_AT, ts);
     rc = run_write(r, SCRIPT_FINISH, job_ttl_for(st, r->result_ttl_s), &a, true, 0);
-    r->record[0] = '\0';
+    run_adv_written(r);
     switch (rc) {
     case 0:
         if (err != NULL)
@@ -395,6 +427,10 @@ static void run_retry(struct run *r, const struct stage_error *err)
     struct rargv a;
     int i;
 
+    /* the stages that succeeded are written first: retry.lua resets the
+     * others, and a resumed attempt starts after them */
+    if (r->has_adv)
+        run_flush(r);
     for (i = 1; i < r->attempt_n && delay_ms < RUN_BACKOFF_MAX_MS; i++)
         delay_ms *= 2;
     if (delay_ms > RUN_BACKOFF_MAX_MS)
@@ -428,36 +464,42 @@ static void run_retry(struct run *r, const struct stage_error *err)
     rargv_free(&a);
 }
 
-/* Stage k finished with output `out`: mark it and start stage k+1, one write. */
+/* Stage k finished with output `out`: mark it and start stage k+1, one write
+ * — or none yet when the last write is under WORKER_PROGRESS_MIN_MS old: then
+ * it goes with the next write (a later transition, progress, or the end), so
+ * a job of fast stages costs one write, not one per stage. Returns as
+ * run_write (0 when deferred). */
 static int run_advance(struct run *r, const char *out)
 {
     char ts[CLOCK_RFC3339_LEN], next[16];
-    struct rargv a;
-    int rc;
+    struct rargv *a = &r->adv;
+    int64_t now;
 
     run_ts(ts);
     snprintf(next, sizeof(next), "%d", r->k + 1);
-    rargv_init(&a);
-    add_stage_field(&a, r->k, "state", "succeeded");
-    add_stage_field(&a, r->k, "finished_at", ts);
-    add_stage_field(&a, r->k, "output", out);
-    add_stage_field(&a, r->k + 1, "state", "running");
-    add_stage_field(&a, r->k + 1, "started_at", ts);
-    add_field(&a, JOB_F_STAGE, next);
-    add_field(&a, JOB_F_STAGE_NAME, r->pl->stages[r->k].name);
-    add_num(&a, JOB_F_PROGRESS, 0.0);
-    add_num(&a, JOB_F_OVERALL, job_overall_progress(r->k + 1, r->n, 0.0));
-    add_field(&a, JOB_F_MESSAGE, "");
-    add_field(&a, JOB_F_UPDATED_AT, ts);
+    add_stage_field(a, r->k, "state", "succeeded");
+    add_stage_field(a, r->k, "finished_at", ts);
+    add_stage_field(a, r->k, "output", out);
+    add_stage_field(a, r->k + 1, "state", "running");
+    add_stage_field(a, r->k + 1, "started_at", ts);
+    add_field(a, JOB_F_STAGE, next);
+    add_field(a, JOB_F_STAGE_NAME, r->pl->stages[r->k].name);
+    add_num(a, JOB_F_PROGRESS, 0.0);
+    add_num(a, JOB_F_OVERALL, job_overall_progress(r->k + 1, r->n, 0.0));
+    add_field(a, JOB_F_MESSAGE, "");
+    add_field(a, JOB_F_UPDATED_AT, ts);
     run_record_stage(r);
-    rc = run_write(r, SCRIPT_UPDATE, JOB_ACTIVE_TTL_S, &a, true, 0);
-    r->record[0] = '\0';
-    rargv_free(&a);
+    r->has_adv = true;
     r->k++;
-    r->stage_start_ms = clock_mono_ms();
-    r->has_pending = r->has_pending_message = false;
-    r->last_write_ms = r->last_check_ms = clock_mono_ms();
-    return rc;
+    now = clock_mono_ms();
+    r->stage_start_ms = now;
+    r->has_pending = r->has_pending_message = false; /* the last stage's progress is moot */
+    if (now - r->last_write_ms < WORKER_PROGRESS_MIN_MS)
+        return 0;
+    run_flush(r);
+    if (r->has_adv) /* Redis unreachable for good (run_write logged it) */
+        return -1;
+    return r->is_refused ? 1 : 0;
 }
 
 /* The worker is stopping: hand the job back to the front of its queue at
@@ -469,6 +511,8 @@ static void run_requeue(struct run *r, int k)
     struct rargv a;
     redisReply *rep;
 
+    if (r->has_adv)
+        run_flush(r); /* requeue.lua keeps the stages before k */
     run_ts(ts);
     keys_queue(qkey, sizeof(qkey), r->w->cfg->prefix, r->queue);
     keys_events(ekey, sizeof(ekey), r->w->cfg->prefix);
@@ -599,6 +643,7 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
     char *out_text = NULL;
 
     memset(&r, 0, sizeof(r));
+    rargv_init(&r.adv);
     memset(&res, 0, sizeof(res));
     r.w = w;
     r.id = id;
@@ -691,6 +736,7 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
     }
     w->jobs_done++;
 done:
+    rargv_free(&r.adv);
     log_ctx_job(NULL, NULL);
     w->current_job[0] = '\0';
     cJSON_Delete(res.output);

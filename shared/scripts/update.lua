@@ -1,9 +1,9 @@
 -- update: write fields of a running job, fenced by its attempt number.
--- KEYS[1] job hash, KEYS[2..4] the pipeline's stage histogram, ETA hash and
--- the finished stage's durations list (see stats.lua), KEYS[5] the events
--- channel (not a key: PUBLISHed to)
--- ARGV[1] attempt the writer runs, ARGV[2] TTL (s), ARGV[3] the stage that
--- succeeded, "<k> <ms> <name>", or '', ARGV[4..] field, value ...
+-- KEYS[1] job hash, KEYS[2..3] the pipeline's stage histogram and ETA hash
+-- (see stats.lua), KEYS[4] the events channel (not a key: PUBLISHed to)
+-- ARGV[1] attempt the writer runs, ARGV[2] TTL (s), ARGV[3] the stages that
+-- succeeded since the last write, a "<k> <ms> <name>" line each, or '',
+-- ARGV[4..] field, value ...
 -- Returns 'ok' after writing; otherwise writes nothing and returns the job's
 -- state ('canceled', ...), 'missing' when it expired, or 'fenced' when another
 -- attempt owns it.
@@ -20,6 +20,6 @@ if cur[2] ~= ARGV[1] then
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-record_stage(KEYS[2], KEYS[3], KEYS[4], ARGV[3])
-redis.call('PUBLISH', KEYS[5], cur[3] or '')
+record_stage(KEYS[2], KEYS[3], ARGV[3])
+redis.call('PUBLISH', KEYS[4], cur[3] or '')
 return 'ok'

@@ -31,15 +31,15 @@ start_worker w --concurrency 1 --pipelines "$PIPES"
 done1() { [ "$(rcli HGET "teta:job:$id1" state)" = succeeded ]; }
 check "the first job succeeds" wait_for 30 done1
 check_eq "each stage has one recorded duration" "1 1 1 1" \
-  "$(for k in 1 2 3 4; do printf '%s ' "$(rcli LLEN "teta:stagetimes:blog4:$k")"; done | xargs)"
-check_eq "the ETA hash has each stage's mean and count" "8" "$(rcli HLEN teta:eta:blog4)"
+  "$(for k in 1 2 3 4; do printf '%s ' "$(rcli HGET teta:eta:blog4 "$k.n")"; done | xargs)"
+check_eq "the ETA hash has each stage's mean, count and runs" "12" "$(rcli HLEN teta:eta:blog4)"
 http GET "/v1/jobs/$id1"
 check_eq "a finished job: eta_s 0" 0 "$(jqr .eta_s)"
 check_eq "a finished job: stage_eta_s 0" 0 "$(jqr .stage_eta_s)"
 check_eq "every finished stage has duration_s > 0" "true true true true" \
   "$(jqr '[.stages[].duration_s > 0] | map(tostring) | join(" ")')"
 d1=$(jqr '.stages[0].duration_s')
-ms1=$(rcli LINDEX teta:stagetimes:blog4:1 0)
+ms1=$(rcli HGET teta:eta:blog4 1.runs | cut -d, -f1)
 check "stage 1's recorded ms matches its duration_s ($ms1 ms vs $d1 s, within 50 ms)" \
   awk -v a="$ms1" -v b="$d1" 'BEGIN { d = a / 1000 - b; exit !(d < 0.05 && d > -0.05) }'
 
@@ -71,18 +71,45 @@ check_eq "the running stage has elapsed_s, no duration_s" "number null" \
   "$(jqr '[.stages[1].elapsed_s, .stages[1].duration_s] | map(type) | join(" ")')"
 done2() { [ "$(rcli HGET "teta:job:$id2" state)" = succeeded ]; }
 check "the second job succeeds" wait_for 30 done2
-check_eq "two durations per stage now" 2 "$(rcli LLEN teta:stagetimes:blog4:3)"
+check_eq "two durations per stage now" 2 "$(rcli HGET teta:eta:blog4 3.runs | tr ',' '\n' | wc -l)"
 check_eq "the ETA hash counts them" 2 "$(rcli HGET teta:eta:blog4 3.n)"
 
 # --- the history is bounded: 20 runs per stage ---------------------------------
-for i in $(seq 1 25); do rcli RPUSH teta:stagetimes:blog4:1 100 >/dev/null; done
+rcli HSET teta:eta:blog4 1.runs "$(seq 1 25 | sed 's/.*/100/' | paste -sd,)" >/dev/null
 post_json /v1/jobs '{"pipeline":"blog4","input":{"sleep":0.1}}'
 id3=$(jqr .id)
 done3() { [ "$(rcli HGET "teta:job:$id3" state)" = succeeded ]; }
 check "a third job succeeds" wait_for 30 done3
-check_eq "stage 1 keeps its last 20 durations" 20 "$(rcli LLEN teta:stagetimes:blog4:1)"
+check_eq "stage 1 keeps its last 20 durations" 20 "$(rcli HGET teta:eta:blog4 1.runs | tr ',' '\n' | wc -l)"
+check_eq "and their mean" "$(rcli HGET teta:eta:blog4 1.runs | tr ',' '\n' | awk '{ s += $1 } END { printf "%d", s / NR + 0.5 }')" \
+  "$(rcli HGET teta:eta:blog4 1)"
 check "the history keys expire (30 days)" \
   bash -c "t=\$(redis-cli -p $REDIS_PORT TTL teta:eta:blog4); [ \"\$t\" -gt 2500000 ]"
+
+# --- fast stages are written together -------------------------------------------
+# Four echo stages end within microseconds: their transitions go with the
+# final write, so the job changes Redis (and publishes) 3 times: submit,
+# start, finish — instead of once per stage.
+redis-cli -p "$REDIS_PORT" SUBSCRIBE teta:events >"$T/eta-sub.out" &
+subpid=$!
+sleep 0.3
+post_json /v1/jobs '{"pipeline":"fast4","input":{"x":1}}'
+idf=$(jqr .id)
+donef() { [ "$(rcli HGET "teta:job:$idf" state)" = succeeded ]; }
+check "a job of four fast stages succeeds" wait_for 20 donef
+sleep 0.3
+kill "$subpid" 2>/dev/null
+wait "$subpid" 2>/dev/null
+nmsg=$(grep -cx "$idf" "$T/eta-sub.out")
+echo "# writes (events) for the 4-stage job of fast stages: $nmsg"
+check_eq "it was written 3 times (submit, start, finish), not once per stage" 3 "$nmsg"
+http GET "/v1/jobs/$idf"
+check_eq "every stage is recorded succeeded, with its output" "succeeded succeeded succeeded succeeded|4" \
+  "$(jqr '([.stages[].state] | join(" ")) + "|" + ([.stages[].output.x] | length | tostring)')"
+check_eq "every stage has its duration" "number number number number" \
+  "$(jqr '[.stages[].duration_s | type] | join(" ")')"
+check_eq "and each stage's duration went into the history" "1 1 1 1" \
+  "$(for k in 1 2 3 4; do printf '%s ' "$(rcli HGET teta:eta:fast4 "$k.n")"; done | xargs)"
 
 # --- counters and histograms -----------------------------------------------------
 post_json /v1/jobs '{"pipeline":"permanent","input":{}}'

@@ -7,39 +7,50 @@ local function count(counters, event, pipeline)
   end
 end
 
--- record_stage(hist, eta, times, spec): a stage run that succeeded, spec
--- "<k> <ms> <name>" (its number, duration in ms, name), or '' for none.
+-- record_stage(hist, eta, spec): stage runs that succeeded, spec one line
+-- "<k> <ms> <name>" per stage (its number, duration in ms, name), or ''.
 -- hist: per stage name, Prometheus buckets (non-cumulative counts), sum and
--- count; times: stage k's last 20 durations (ms); eta: field <k> their mean
--- and <k>.n how many. All three live 30 days after the last run.
+-- count; eta: per stage number k, "<k>.runs" its last 20 durations (ms,
+-- newest first, comma-separated), "<k>" their mean and "<k>.n" how many.
+-- Both live 30 days after the last run.
 local STATS_BUCKETS = {'0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5',
   '10', '30', '60', '120', '300', '600', '1800', '3600'}
 local STATS_TTL = 2592000
-local function record_stage(hist, eta, times, spec)
-  local k, ms, name = string.match(spec or '', '^(%d+) (%d+) (.+)$')
-  if not k then
-    return
-  end
-  local s = tonumber(ms) / 1000
-  local le = '+Inf'
-  for _, b in ipairs(STATS_BUCKETS) do
-    if s <= tonumber(b) then
-      le = b
-      break
+local STATS_RUNS = 20
+local function record_stage(hist, eta, spec)
+  local any = false
+  for k, ms, name in string.gmatch(spec or '', '(%d+) (%d+) ([^\n]+)') do
+    local s = tonumber(ms) / 1000
+    local le = '+Inf'
+    for _, b in ipairs(STATS_BUCKETS) do
+      if s <= tonumber(b) then
+        le = b
+        break
+      end
     end
+    redis.call('HINCRBY', hist, name .. '|' .. le, 1)
+    redis.call('HINCRBY', hist, name .. '|count', 1)
+    redis.call('HINCRBYFLOAT', hist, name .. '|sum', s)
+    local runs = {ms}
+    local old = redis.call('HGET', eta, k .. '.runs')
+    if old then
+      for x in string.gmatch(old, '%d+') do
+        if #runs >= STATS_RUNS then
+          break
+        end
+        runs[#runs + 1] = x
+      end
+    end
+    local sum = 0
+    for _, x in ipairs(runs) do
+      sum = sum + tonumber(x)
+    end
+    redis.call('HSET', eta, k, tostring(math.floor(sum / #runs + 0.5)), k .. '.n', tostring(#runs),
+      k .. '.runs', table.concat(runs, ','))
+    any = true
   end
-  redis.call('HINCRBY', hist, name .. '|' .. le, 1)
-  redis.call('HINCRBY', hist, name .. '|count', 1)
-  redis.call('HINCRBYFLOAT', hist, name .. '|sum', s)
-  redis.call('LPUSH', times, ms)
-  redis.call('LTRIM', times, 0, 19)
-  local xs = redis.call('LRANGE', times, 0, -1)
-  local sum = 0
-  for _, x in ipairs(xs) do
-    sum = sum + tonumber(x)
+  if any then
+    redis.call('EXPIRE', hist, STATS_TTL)
+    redis.call('EXPIRE', eta, STATS_TTL)
   end
-  redis.call('HSET', eta, k, tostring(math.floor(sum / #xs + 0.5)), k .. '.n', tostring(#xs))
-  redis.call('EXPIRE', hist, STATS_TTL)
-  redis.call('EXPIRE', eta, STATS_TTL)
-  redis.call('EXPIRE', times, STATS_TTL)
 end
