@@ -19,6 +19,7 @@ enum script_id {
     SCRIPT_RECOVER,
     SCRIPT_REAP,
     SCRIPT_REQUEUE,
+    SCRIPT_TAKE,
     SCRIPT_COUNT
 };
 

@@ -1,12 +1,38 @@
-/* fetch: reliable pop. BLMOVE puts the id on this worker's processing list in
- * the same step that takes it off the queue, so a popped job is never only in
- * a process's memory; start.lua then marks it running. */
+/* fetch: reliable pop. The id moves onto this worker's processing list in the
+ * same step that takes it off the queue, so a popped job is never only in a
+ * process's memory. With a backlog, take.lua pops and starts a job in one
+ * round trip; on an empty queue the worker waits in BLMOVE, then start.lua
+ * marks the job running. */
 #include <string.h>
 
 #include "clock.h"
 #include "job.h"
 #include "log.h"
 #include "worker.h"
+
+/* Reads the reply of start.lua or take.lua: the job hash (returned), or NULL
+ * (freed) when the job was skipped or the script failed. */
+static redisReply *fetch_started(redisReply *r, const char *id)
+{
+    if (r == NULL)
+        return NULL;
+    if (r->type == REDIS_REPLY_ERROR) {
+        log_write(LOG_LEVEL_ERROR, 0, id, "start script failed: %.*s", (int)r->len, r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+    /* a job hash has at least id and state: 4 elements; a skip has 3 */
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 4) {
+        log_write(LOG_LEVEL_INFO, 0, id, "skipped: job is %s",
+                  (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
+                   r->element[1]->type == REDIS_REPLY_STRING)
+                      ? r->element[1]->str
+                      : "not runnable");
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
 
 /* Marks the job running; returns its hash reply, NULL when skipped or when
  * Redis could not be reached before giving up. */
@@ -31,25 +57,89 @@ static redisReply *fetch_start(struct worker *w, const char *id)
     rargv_add(&a, "1");
     r = wredis_script(w, SCRIPT_START, 3, &a);
     rargv_free(&a);
-    if (r == NULL)
-        return NULL;
-    if (r->type == REDIS_REPLY_ERROR) {
-        log_write(LOG_LEVEL_ERROR, 0, id, "start script failed: %.*s", (int)r->len, r->str);
-        freeReplyObject(r);
-        return NULL;
+    return fetch_started(r, id);
+}
+
+/* Drops an id stageq never wrote from our processing list, so it cannot
+ * block us. */
+static void fetch_drop_invalid(struct worker *w, const char *id, size_t len)
+{
+    struct rargv a;
+
+    rargv_init(&a);
+    rargv_add(&a, "LREM");
+    rargv_add(&a, w->processing_key);
+    rargv_add(&a, "1");
+    rargv_addlen(&a, id, len);
+    freeReplyObject(wredis_command(w, &a));
+    rargv_free(&a);
+    log_warnx("fetch: dropped an invalid job id (%zu bytes) from %s", len, w->queue_key);
+}
+
+/* take.lua: 1 with the job started (*hash, id set), 0 when the queue is
+ * empty or the job was skipped (*hash NULL; *is_empty says which), -1 when
+ * Redis failed. */
+static int fetch_take(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash, bool *is_empty)
+{
+    char prefix[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
+    struct rargv a;
+    struct sq_err err;
+    const redisReply *e0, *e1;
+    redisReply *r;
+
+    *is_empty = false;
+    if (keys_job(prefix, sizeof(prefix), w->cfg->prefix, "") < 0 ||
+        keys_events(ekey, sizeof(ekey), w->cfg->prefix) < 0)
+        return -1;
+    clock_format_rfc3339(clock_now_ms(), ts);
+    rargv_init(&a);
+    rargv_add(&a, w->queue_key);
+    rargv_add(&a, w->processing_key);
+    rargv_add(&a, ekey);
+    rargv_add(&a, prefix);
+    rargv_add(&a, w->id);
+    rargv_add(&a, ts);
+    rargv_addll(&a, JOB_ACTIVE_TTL_S);
+    rargv_addll(&a, IDS_MAX_LEN);
+    r = rconn_script(w->rc, SCRIPT_TAKE, 3, &a, &err);
+    rargv_free(&a);
+    if (r == NULL) {
+        log_warnx("fetch: %s", err.msg);
+        return -1;
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
-        (r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
-         strcmp(r->element[0]->str, "skip") == 0)) {
-        log_write(LOG_LEVEL_INFO, 0, id, "skipped: job is %s",
-                  (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-                   r->element[1]->type == REDIS_REPLY_STRING)
-                      ? r->element[1]->str
-                      : "not runnable");
+    if (r->type == REDIS_REPLY_NIL) {
+        *is_empty = true;
         freeReplyObject(r);
-        return NULL;
+        return 0;
     }
-    return r;
+    e0 = r->type == REDIS_REPLY_ARRAY && r->elements >= 2 ? r->element[0] : NULL;
+    e1 = e0 != NULL ? r->element[1] : NULL;
+    if (e0 != NULL && r->elements == 2 && e0->type == REDIS_REPLY_STRING &&
+        strcmp(e0->str, "invalid") == 0 && e1->type == REDIS_REPLY_STRING) {
+        fetch_drop_invalid(w, e1->str, e1->len);
+        freeReplyObject(r);
+        return 0;
+    }
+    /* the id: the hash's "id" field, or a skip's third element */
+    id[0] = '\0';
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        r->element[2]->type == REDIS_REPLY_STRING && r->element[2]->len <= IDS_MAX_LEN) {
+        memcpy(id, r->element[2]->str, r->element[2]->len);
+        id[r->element[2]->len] = '\0';
+    } else if (r->type == REDIS_REPLY_ARRAY) {
+        size_t i;
+        for (i = 0; i + 1 < r->elements; i += 2) {
+            const redisReply *f = r->element[i], *v = r->element[i + 1];
+            if (f->type == REDIS_REPLY_STRING && strcmp(f->str, JOB_F_ID) == 0 &&
+                v->type == REDIS_REPLY_STRING && v->len <= IDS_MAX_LEN) {
+                memcpy(id, v->str, v->len);
+                id[v->len] = '\0';
+                break;
+            }
+        }
+    }
+    *hash = fetch_started(r, id);
+    return *hash != NULL ? 1 : 0;
 }
 
 /* Moves retries whose backoff is over onto the queue, at most once per
@@ -85,6 +175,13 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
 
     *hash = NULL;
     fetch_promote(w);
+    if (!w->is_queue_empty) { /* a backlog: pop and start in one round trip */
+        bool is_empty;
+        rc = fetch_take(w, id, hash, &is_empty);
+        if (rc != 0 || !is_empty)
+            return rc;
+        w->is_queue_empty = true;
+    }
     rargv_init(&a);
     rargv_add(&a, "BLMOVE");
     rargv_add(&a, w->queue_key);
@@ -100,6 +197,7 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
     }
     if (r->type == REDIS_REPLY_NIL)
         goto done;
+    w->is_queue_empty = false; /* there may be more behind it: take.lua next time */
     if (r->type != REDIS_REPLY_STRING) {
         log_warnx("fetch: unexpected BLMOVE reply type %d%s%.*s", r->type,
                   r->type == REDIS_REPLY_ERROR ? ": " : "",
@@ -109,15 +207,7 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
         goto done;
     }
     if (!ids_is_valid(r->str, r->len, IDS_MAX_LEN)) {
-        /* Not written by stageq: drop it from our list so it cannot block us. */
-        rargv_init(&a);
-        rargv_add(&a, "LREM");
-        rargv_add(&a, w->processing_key);
-        rargv_add(&a, "1");
-        rargv_addlen(&a, r->str, r->len);
-        freeReplyObject(wredis_command(w, &a));
-        rargv_free(&a);
-        log_warnx("fetch: dropped an invalid job id (%zu bytes) from %s", r->len, w->queue_key);
+        fetch_drop_invalid(w, r->str, r->len); /* not written by stageq */
         goto done;
     }
     memcpy(id, r->str, r->len);

@@ -111,6 +111,11 @@ static void recover_worker(struct worker *w, const char *wid)
     freeReplyObject(r);
 }
 
+void recover_own(struct worker *w)
+{
+    recover_worker(w, w->id);
+}
+
 void recover_tick(struct worker *w)
 {
     int64_t now = clock_mono_ms(), lease_ms = (int64_t)w->cfg->lease_s * 1000;

@@ -47,8 +47,8 @@ struct run {
     int64_t stop_seen_ms; /* monotonic time the worker was asked to stop; 0 = not */
     bool is_shutdown;     /* the grace period ran out: hand the job back */
     char refused[32];
-    const struct exec_result *exec;     /* details of a failed exec stage, for the error */
-    int64_t stage_start_ms; /* monotonic start of the current stage */
+    const struct exec_result *exec; /* details of a failed exec stage, for the error */
+    int64_t stage_start_ms;         /* monotonic start of the current stage */
     /* Stage transitions not written yet: a stage that ends within
      * WORKER_PROGRESS_MIN_MS of the last write is written with the next one
      * (the next transition, progress, or the end), like progress. */

@@ -18,7 +18,7 @@
 #define SUP_RESPAWN_MIN_MS 100
 #define SUP_RESPAWN_MAX_MS 10000
 #define SUP_STABLE_MS      10000 /* a child that lived this long resets its backoff */
-#define SUP_KILL_MARGIN_MS 5000 /* after grace_s and a stage's kill grace: time to requeue */
+#define SUP_KILL_MARGIN_MS 5000  /* after grace_s and a stage's kill grace: time to requeue */
 
 struct slot {
     pid_t pid; /* 0 = not running */
@@ -190,8 +190,8 @@ int supervisor_run(const struct worker_config *cfg, const struct redis_url *url,
             log_info("%s: stopping %d child(ren), grace %d s",
                      sig == SIGTERM ? "SIGTERM" : "SIGINT", sup_reap(slots, n, 1), cfg->grace_s);
             stopping = 1;
-            stop_deadline = clock_mono_ms() + (int64_t)cfg->grace_s * 1000 +
-                            cfg->kill_grace_ms + SUP_KILL_MARGIN_MS;
+            stop_deadline = clock_mono_ms() + (int64_t)cfg->grace_s * 1000 + cfg->kill_grace_ms +
+                            SUP_KILL_MARGIN_MS;
             for (i = 0; i < n; i++)
                 if (slots[i].pid > 0)
                     kill(slots[i].pid, SIGTERM);
@@ -247,6 +247,10 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
 
         lease_heartbeat(&w, false);
         recover_tick(&w);
+        /* After a failed pop its reply may be lost while the job sits on our
+         * processing list: put any such job back before popping again. */
+        if (failures > 0)
+            recover_own(&w);
         got = fetch_next(&w, id, &hash);
         if (got < 0) {
             worker_sleep_ms(&w, rconn_backoff_ms(++failures, worker_backoff_max_ms(&w)));

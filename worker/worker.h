@@ -45,6 +45,7 @@ struct worker {
     char processing_key[KEYS_MAX_LEN];
     char delayed_key[KEYS_MAX_LEN]; /* retries waiting for their backoff */
     int64_t last_promote_ms;        /* monotonic */
+    bool is_queue_empty;            /* the last pop found nothing: wait in BLMOVE */
     /* lease and recovery (lease.c, recover.c) */
     char workers_key[KEYS_MAX_LEN];
     char info_key[KEYS_MAX_LEN];
@@ -97,6 +98,9 @@ void lease_release(struct worker *w);
  * connected for a whole lease, so that after an outage everybody has renewed
  * before anybody is judged lost. */
 void recover_tick(struct worker *w);
+/* Puts back what is on this worker's own processing list while it runs no job
+ * (a pop whose reply was lost): as for a lost worker's jobs. */
+void recover_own(struct worker *w);
 
 /* The longest wait between Redis reconnect attempts: WORKER_BACKOFF_MAX_MS,
  * but well inside a lease, so that a short outage never costs the lease. */

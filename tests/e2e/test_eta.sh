@@ -111,6 +111,30 @@ check_eq "every stage has its duration" "number number number number" \
 check_eq "and each stage's duration went into the history" "1 1 1 1" \
   "$(for k in 1 2 3 4; do printf '%s ' "$(rcli HGET teta:eta:fast4 "$k.n")"; done | xargs)"
 
+# --- a backlog: each job is popped and started in one round trip (take.lua) ---
+stop_pid "$WORKER_PID"
+cmdcalls() { rcli INFO commandstats | tr -d '\r' | sed -n "s/^cmdstat_$1:calls=\([0-9]*\).*/\1/p"; }
+ids=""
+for i in $(seq 1 20); do
+  post_json /v1/jobs '{"pipeline":"fast4","input":{"i":'"$i"'}}'
+  ids="$ids $(jqr .id)"
+done
+b0=$(cmdcalls blmove); b0=${b0:-0}
+r0=$(rcli INFO stats | tr -d '\r' | sed -n 's/^total_reads_processed://p')
+start_worker w3 --concurrency 1 --pipelines "$PIPES"
+all_done() {
+  local id
+  for id in $ids; do [ "$(rcli HGET "teta:job:$id" state)" = succeeded ] || return 1; done
+}
+check "a backlog of 20 fast jobs is drained" wait_for 60 all_done
+b1=$(cmdcalls blmove); b1=${b1:-0}
+r1=$(rcli INFO stats | tr -d '\r' | sed -n 's/^total_reads_processed://p')
+echo "# backlog of 20 jobs: $((b1 - b0)) BLMOVE, $((r1 - r0)) Redis reads (all clients, incl. this test's)"
+check "the backlog was popped without waiting in BLMOVE per job ($((b1 - b0)) BLMOVE for 20 jobs)" \
+  test $((b1 - b0)) -le 3
+check_eq "each job started once" "$(printf '1 %.0s' $(seq 1 20) | xargs)" \
+  "$(for id in $ids; do printf '%s ' "$(rcli HGET "teta:job:$id" attempt)"; done | xargs)"
+
 # --- counters and histograms -----------------------------------------------------
 post_json /v1/jobs '{"pipeline":"permanent","input":{}}'
 idp=$(jqr .id)
