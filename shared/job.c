@@ -93,19 +93,34 @@ int job_new_fields(struct rargv *out, const struct job_new *jn)
     return out->is_oom ? -1 : 0;
 }
 
+/* FNV-1a of a field name, for the view's index. */
+static size_t hash_name(const char *s)
+{
+    uint32_t x = 2166136261u;
+
+    while (*s != '\0')
+        x = (x ^ (unsigned char)*s++) * 16777619u;
+    return x;
+}
+
 int job_hash_view(const redisReply *reply, struct job_hash *h)
 {
     const char **fv;
-    size_t *lens, i;
+    size_t *lens, i, nslots = 8;
+    uint32_t *slots = NULL;
 
     h->fv = NULL, h->lens = NULL, h->n = 0;
+    h->slots = NULL, h->nslots = 0;
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0)
         return -1;
     if (reply->elements == 0)
         return 0;
+    while (nslots <= reply->elements) /* fields = elements / 2: load <= 1/2 */
+        nslots *= 2;
     fv = malloc(reply->elements * sizeof(*fv));
     lens = malloc(reply->elements * sizeof(*lens));
-    if (fv == NULL || lens == NULL)
+    slots = reply->elements <= UINT32_MAX ? calloc(nslots, sizeof(*slots)) : NULL;
+    if (fv == NULL || lens == NULL || slots == NULL)
         goto fail;
     for (i = 0; i < reply->elements; i++) {
         const redisReply *e = reply->element[i];
@@ -114,11 +129,21 @@ int job_hash_view(const redisReply *reply, struct job_hash *h)
         fv[i] = e->str;
         lens[i] = e->len;
     }
+    /* the first of equal names wins, as in a scan */
+    for (i = 0; i + 1 < reply->elements; i += 2) {
+        size_t s = hash_name(fv[i]) & (nslots - 1);
+        while (slots[s] != 0 && strcmp(fv[slots[s] - 1], fv[i]) != 0)
+            s = (s + 1) & (nslots - 1);
+        if (slots[s] == 0)
+            slots[s] = (uint32_t)(i + 1);
+    }
     h->fv = fv, h->lens = lens, h->n = reply->elements;
+    h->slots = slots, h->nslots = nslots;
     return 0;
 fail:
     free(fv);
     free(lens);
+    free(slots);
     return -1;
 }
 
@@ -128,13 +153,21 @@ void job_hash_view_free(struct job_hash *h)
         return;
     free((void *)h->fv);
     free((void *)h->lens);
+    free((void *)h->slots);
     h->fv = NULL, h->lens = NULL, h->n = 0;
+    h->slots = NULL, h->nslots = 0;
 }
 
 const char *job_hash_get(const struct job_hash *h, const char *name)
 {
     size_t i;
 
+    if (h->slots != NULL) {
+        for (i = hash_name(name) & (h->nslots - 1); h->slots[i] != 0; i = (i + 1) & (h->nslots - 1))
+            if (strcmp(h->fv[h->slots[i] - 1], name) == 0)
+                return h->fv[h->slots[i]];
+        return NULL;
+    }
     for (i = 0; i + 1 < h->n; i += 2)
         if (strcmp(h->fv[i], name) == 0)
             return h->fv[i + 1];

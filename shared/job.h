@@ -99,6 +99,10 @@ struct job_hash {
     const char *const *fv;
     const size_t *lens;
     size_t n;
+    /* job_hash_view's index of the fields (open addressing: slot -> 1 + the
+     * field's position in fv, 0 = empty); NULL: job_hash_get scans */
+    const uint32_t *slots;
+    size_t nslots; /* a power of two, > n */
 };
 
 struct redisReply;

@@ -635,7 +635,7 @@ static int run_load(struct run *r, const struct job_hash *h, struct stage_error 
 void run_job(struct worker *w, const char *id, const redisReply *hash)
 {
     struct run r;
-    struct job_hash h = {NULL, NULL, 0};
+    struct job_hash h = {NULL, NULL, 0, NULL, 0};
     const char *v;
     cJSON *cur = NULL;
     struct stage_error serr;

@@ -10,6 +10,9 @@
 
 #include <cmocka.h>
 
+#include <hiredis/hiredis.h>
+#include <stdlib.h>
+
 #include "clock.h"
 #include "job.h"
 #include "json.h"
@@ -206,7 +209,8 @@ static void test_new_fields_demo(void **state)
 #define HASH(name, ...)                                                                            \
     static const char *const name##_fv[] = {__VA_ARGS__};                                          \
     size_t name##_lens[sizeof(name##_fv) / sizeof(name##_fv[0])];                                  \
-    struct job_hash name = {name##_fv, name##_lens, sizeof(name##_fv) / sizeof(name##_fv[0])};     \
+    struct job_hash name = {name##_fv, name##_lens, sizeof(name##_fv) / sizeof(name##_fv[0]),      \
+                            NULL, 0};                                                              \
     fill_lens(name##_fv, name##_lens, name.n)
 
 static void fill_lens(const char *const *fv, size_t *lens, size_t n)
@@ -241,6 +245,59 @@ static void test_hash_get(void **state)
     assert_null(job_hash_get(&h, "j1")); /* values are not names */
     assert_null(job_hash_get(&h, "ID"));
     assert_null(job_hash_get(&h, "missing"));
+}
+
+/* job_hash_view indexes the fields of an HGETALL reply: every name is found
+ * (the first of equal names, as a scan finds it), no value is taken for a
+ * name, and an odd or non-string reply is refused. */
+static void test_hash_view_index(void **state)
+{
+    enum { NF = 300 };
+    static char names[NF][16], values[NF][16];
+    redisReply elems[2 * NF + 2], *ptrs[2 * NF + 2], reply;
+    struct job_hash h;
+    size_t i;
+
+    (void)state;
+    memset(elems, 0, sizeof(elems));
+    for (i = 0; i < NF; i++) {
+        snprintf(names[i], sizeof(names[i]), "stage.%zu.x", i);
+        snprintf(values[i], sizeof(values[i]), "v%zu", i);
+        elems[2 * i].type = elems[2 * i + 1].type = REDIS_REPLY_STRING;
+        elems[2 * i].str = names[i], elems[2 * i].len = strlen(names[i]);
+        elems[2 * i + 1].str = values[i], elems[2 * i + 1].len = strlen(values[i]);
+    }
+    /* a repeated name at the end: the first one counts */
+    elems[2 * NF].type = elems[2 * NF + 1].type = REDIS_REPLY_STRING;
+    elems[2 * NF].str = names[7], elems[2 * NF].len = strlen(names[7]);
+    elems[2 * NF + 1].str = (char *)"later", elems[2 * NF + 1].len = 5;
+    for (i = 0; i < 2 * NF + 2; i++)
+        ptrs[i] = &elems[i];
+    memset(&reply, 0, sizeof(reply));
+    reply.type = REDIS_REPLY_ARRAY;
+    reply.elements = 2 * NF + 2;
+    reply.element = ptrs;
+    assert_int_equal(job_hash_view(&reply, &h), 0);
+    assert_non_null(h.slots);
+    assert_true(h.nslots > h.n);
+    for (i = 0; i < NF; i++)
+        assert_string_equal(job_hash_get(&h, names[i]), values[i]);
+    assert_string_equal(job_hash_get(&h, "stage.7.x"), "v7");
+    assert_null(job_hash_get(&h, "v1"));
+    assert_null(job_hash_get(&h, "stage.300.x"));
+    assert_null(job_hash_get(&h, ""));
+    job_hash_view_free(&h);
+    assert_null(h.slots);
+
+    reply.elements = 3; /* odd */
+    assert_int_equal(job_hash_view(&reply, &h), -1);
+    reply.elements = 4;
+    elems[3].type = REDIS_REPLY_INTEGER;
+    assert_int_equal(job_hash_view(&reply, &h), -1);
+    reply.elements = 0;
+    assert_int_equal(job_hash_view(&reply, &h), 0);
+    assert_int_equal(h.n, 0);
+    assert_null(job_hash_get(&h, "id"));
 }
 
 static void test_status_running(void **state)
@@ -379,10 +436,10 @@ static void test_status_missing_and_odd(void **state)
 
 static void test_status_empty(void **state)
 {
-    struct job_hash h = {NULL, NULL, 0};
+    struct job_hash h = {NULL, NULL, 0, NULL, 0};
     static const char *const one[] = {"id"};
     size_t lens[1] = {2};
-    struct job_hash odd = {one, lens, 1};
+    struct job_hash odd = {one, lens, 1, NULL, 0};
 
     (void)state;
     assert_null(job_status_json(&h));
@@ -555,6 +612,7 @@ int main(void)
         cmocka_unit_test(test_overall_progress),
         cmocka_unit_test(test_new_fields_demo),
         cmocka_unit_test(test_hash_get),
+        cmocka_unit_test(test_hash_view_index),
         cmocka_unit_test(test_status_running),
         cmocka_unit_test(test_status_finished),
         cmocka_unit_test(test_status_missing_and_odd),
