@@ -18,7 +18,7 @@ local STATS_BUCKETS = {'0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '
 local STATS_TTL = 2592000
 local STATS_RUNS = 20
 local function record_stage(hist, eta, spec)
-  local any = false
+  local ks, mss = {}, {}
   for k, ms, name in string.gmatch(spec or '', '(%d+) (%d+) ([^\n]+)') do
     local s = tonumber(ms) / 1000
     local le = '+Inf'
@@ -31,10 +31,23 @@ local function record_stage(hist, eta, spec)
     redis.call('HINCRBY', hist, name .. '|' .. le, 1)
     redis.call('HINCRBY', hist, name .. '|count', 1)
     redis.call('HINCRBYFLOAT', hist, name .. '|sum', s)
-    local runs = {ms}
-    local old = redis.call('HGET', eta, k .. '.runs')
-    if old then
-      for x in string.gmatch(old, '%d+') do
+    ks[#ks + 1] = k
+    mss[#mss + 1] = ms
+  end
+  if #ks == 0 then
+    return
+  end
+  -- every stage's runs in one read and one write
+  local fields = {}
+  for i, k in ipairs(ks) do
+    fields[i] = k .. '.runs'
+  end
+  local olds = redis.call('HMGET', eta, unpack(fields))
+  local out = {}
+  for i, k in ipairs(ks) do
+    local runs = {mss[i]}
+    if olds[i] then
+      for x in string.gmatch(olds[i], '%d+') do
         if #runs >= STATS_RUNS then
           break
         end
@@ -45,12 +58,12 @@ local function record_stage(hist, eta, spec)
     for _, x in ipairs(runs) do
       sum = sum + tonumber(x)
     end
-    redis.call('HSET', eta, k, tostring(math.floor(sum / #runs + 0.5)), k .. '.n', tostring(#runs),
-      k .. '.runs', table.concat(runs, ','))
-    any = true
+    local n = #out
+    out[n + 1], out[n + 2] = k, tostring(math.floor(sum / #runs + 0.5))
+    out[n + 3], out[n + 4] = k .. '.n', tostring(#runs)
+    out[n + 5], out[n + 6] = k .. '.runs', table.concat(runs, ',')
   end
-  if any then
-    redis.call('EXPIRE', hist, STATS_TTL)
-    redis.call('EXPIRE', eta, STATS_TTL)
-  end
+  redis.call('HSET', eta, unpack(out))
+  redis.call('EXPIRE', hist, STATS_TTL)
+  redis.call('EXPIRE', eta, STATS_TTL)
 end
