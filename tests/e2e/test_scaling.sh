@@ -3,7 +3,7 @@
 # it — three independent stageq-worker pools (separate supervisors, 2 processes
 # each, each under its own host name like a container when `unshare --uts` is
 # allowed) on one Redis.
-#   1. they share 60 jobs of 4 exec stages and GET /v1/workers lists all three;
+#   1. they share 30 jobs of 4 exec stages and GET /v1/workers lists all three;
 #   2. SIGTERM one pool while it runs jobs (30 more): its jobs go to the others;
 #   3. with a fresh pool D started, SIGKILL a whole pool (supervisor and children): its jobs are recovered
 #      by lease expiry (--lease 2).
@@ -144,14 +144,14 @@ start_pool poolB
 start_pool poolC
 sleep 0.5
 map_children
-N=60
-check_eq "60 jobs accepted" "$N" "$(submit_n s1 $N 0.2)"
+N=30
+check_eq "$N jobs accepted" "$N" "$(submit_n s1 $N 0.2)"
 t0=$(now_ms)
 three_listed() { map_children; [ "$(live_pools)" = "poolA poolB poolC " ]; }
 check "GET /v1/workers lists the workers of all three pools" wait_s 20 three_listed
 six_workers() { http GET /v1/workers; [ "$(jqr '.workers | length')" = 6 ]; }
 check "GET /v1/workers lists 6 worker processes (3 pools x 2)" wait_s 10 six_workers
-check "all 60 jobs succeeded" wait_s 180 all_succeeded s1 $N
+check "all $N jobs succeeded" wait_s 180 all_succeeded s1 $N
 echo "# phase 1: $N jobs of 4 x 0.2 s stages in $((($(now_ms) - t0) / 1000)) s on 3 pools x 2: $(per_pool s1 $N)"
 for p in poolA poolB poolC; do
   check "phase 1: $p ran some of the jobs" test -n "$(per_pool s1 $N | grep -oE "\b$p=[1-9]")"
@@ -160,7 +160,7 @@ check "phase 1: every job succeeded exactly once" exactly_once s1 $N
 
 # --- 2. SIGTERM one pool mid-run: its jobs go to the others ---------------------------
 N=30
-check_eq "phase 2: 30 more jobs accepted" "$N" "$(submit_n s2 $N 0.3)"
+check_eq "phase 2: $N more jobs accepted" "$N" "$(submit_n s2 $N 0.3)"
 check "phase 2: pool A runs two jobs" wait_s 30 pool_busy poolA s2 $N
 t0=$(now_ms)
 stop_pid "$POOL_poolA" 20 # SIGTERM at once, then wait for it to exit
@@ -173,7 +173,7 @@ not_on_a() { [ -z "$(running_on poolA s2 $N)" ]; }
 check "phase 2: no job is left running on pool A" not_on_a
 echo "# phase 2: pool A stopped in $(((t_exit - t0))) ms (grace 5 s)"
 POOLS=${POOLS/ poolA/}
-check "phase 2: all 30 jobs succeeded on the remaining pools" wait_s 180 all_succeeded s2 $N
+check "phase 2: all $N jobs succeeded on the remaining pools" wait_s 180 all_succeeded s2 $N
 echo "# phase 2: jobs per pool: $(per_pool s2 $N)"
 handed=0
 for id in $held; do
@@ -188,7 +188,7 @@ check "phase 2: GET /v1/workers no longer lists pool A" wait_s 10 a_gone
 
 # --- 3. SIGKILL a whole pool: recovery by lease expiry --------------------------------
 start_pool poolD # a replacement, like a restarted container
-check_eq "phase 3: 30 more jobs accepted" "$N" "$(submit_n s3 $N 0.3)"
+check_eq "phase 3: $N more jobs accepted" "$N" "$(submit_n s3 $N 0.3)"
 check "phase 3: pool B runs two jobs" wait_s 30 pool_busy poolB s3 $N
 { kill -9 "$POOL_poolB" $(pgrep -P "$POOL_poolB"); } 2>/dev/null
 t0=$(now_ms)
@@ -201,7 +201,7 @@ POOLS=${POOLS/ poolB/}
 recovered() { [ -z "$(running_on poolB s3 $N)" ]; }
 check "phase 3: pool B's jobs are recovered after its lease (2 s) expires" wait_s 30 recovered
 echo "# phase 3: recovery took $((($(now_ms) - t0))) ms (lease 2 s)"
-check "phase 3: all 30 jobs succeeded" wait_s 180 all_succeeded s3 $N
+check "phase 3: all $N jobs succeeded" wait_s 180 all_succeeded s3 $N
 echo "# phase 3: jobs per pool: $(per_pool s3 $N)"
 bad=""
 for id in $held; do
@@ -217,7 +217,7 @@ b_gone() { [ -z "$(live_pools | grep -w poolB)" ]; }
 check "phase 3: GET /v1/workers no longer lists pool B" wait_s 10 b_gone
 
 # --- nothing lost, nothing left over -------------------------------------------------
-check_eq "no job hash is missing (60 + 30 + 30)" 120 "$(rcli --scan --pattern 'ts:job:s[123]-*' | wc -l)"
+check_eq "no job hash is missing (3 phases x $N)" $((3 * N)) "$(rcli --scan --pattern 'ts:job:s[123]-*' | wc -l)"
 check_eq "the queue is empty" 0 "$(rcli LLEN ts:queue:default)"
 left=$(rcli --scan --pattern 'ts:processing:*' | while read -r k; do rcli LLEN "$k"; done | awk '{ s += $1 } END { print s + 0 }')
 check_eq "no job is left on a processing list" 0 "$left"
