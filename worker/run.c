@@ -191,8 +191,11 @@ static void add_num(struct rargv *a, const char *field, double v)
     rargv_addf(a, "%.4f", v);
 }
 
-/* Writes the pending progress (one try: when Redis is away it stays pending). */
-static void run_flush(struct run *r)
+/* Writes the pending stage transitions and progress. While a stage runs
+ * (is_retrying false) one try: when Redis is away they stay pending and the
+ * stage goes on. Between stages (is_retrying) it waits through an outage, as
+ * every state change does. */
+static void run_flush(struct run *r, bool is_retrying)
 {
     char ts[CLOCK_RFC3339_LEN];
     struct rargv a;
@@ -209,8 +212,7 @@ static void run_flush(struct run *r)
     if (r->has_pending_message)
         add_field(&a, JOB_F_MESSAGE, r->pending_message);
     add_field(&a, JOB_F_UPDATED_AT, ts);
-    /* a stage transition is a state change: it waits through an outage */
-    if (run_write(r, SCRIPT_UPDATE, JOB_ACTIVE_TTL_S, &a, r->has_adv, 0) >= 0) {
+    if (run_write(r, SCRIPT_UPDATE, JOB_ACTIVE_TTL_S, &a, is_retrying && r->has_adv, 0) >= 0) {
         r->has_pending = false;
         r->has_pending_message = false;
         if (r->has_adv)
@@ -292,7 +294,7 @@ static int run_check(struct run *r)
         return 1;
     }
     if ((r->has_pending || r->has_adv) && now - r->last_write_ms >= WORKER_PROGRESS_MIN_MS)
-        run_flush(r);
+        run_flush(r, false);
     else if (now - r->last_check_ms >= WORKER_CHECK_MS)
         run_read_state(r);
     return r->is_refused ? 1 : 0;
@@ -430,7 +432,7 @@ static void run_retry(struct run *r, const struct stage_error *err)
     /* the stages that succeeded are written first: retry.lua resets the
      * others, and a resumed attempt starts after them */
     if (r->has_adv)
-        run_flush(r);
+        run_flush(r, true);
     for (i = 1; i < r->attempt_n && delay_ms < RUN_BACKOFF_MAX_MS; i++)
         delay_ms *= 2;
     if (delay_ms > RUN_BACKOFF_MAX_MS)
@@ -496,7 +498,7 @@ static int run_advance(struct run *r, const char *out)
     r->has_pending = r->has_pending_message = false; /* the last stage's progress is moot */
     if (now - r->last_write_ms < WORKER_PROGRESS_MIN_MS)
         return 0;
-    run_flush(r);
+    run_flush(r, true);
     if (r->has_adv) /* Redis unreachable for good (run_write logged it) */
         return -1;
     return r->is_refused ? 1 : 0;
@@ -512,7 +514,7 @@ static void run_requeue(struct run *r, int k)
     redisReply *rep;
 
     if (r->has_adv)
-        run_flush(r); /* requeue.lua keeps the stages before k */
+        run_flush(r, true); /* requeue.lua keeps the stages before k */
     run_ts(ts);
     keys_queue(qkey, sizeof(qkey), r->w->cfg->prefix, r->queue);
     keys_events(ekey, sizeof(ekey), r->w->cfg->prefix);
