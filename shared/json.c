@@ -98,7 +98,8 @@ cJSON *json_parse_strict(const char *buf, size_t len, int max_depth, struct json
 
 char *json_print(const cJSON *item)
 {
-    return cJSON_PrintUnformatted(item);
+    /* one 2 KiB buffer fits a job's status: no growing by reallocs from 256 */
+    return cJSON_PrintBuffered(item, 2048, 0);
 }
 
 const cJSON *json_get(const cJSON *obj, const char *name)
