@@ -167,8 +167,9 @@ def main():
         cells = (label, m, rng, unit, ratio or "", target or "")
         table.append(dict(zip(hdr, cells)))
         print("| " + " | ".join(str(c).ljust(w[i]) for i, c in enumerate(cells)) + " |")
-    print("round trips: BLMOVE + start + 3 stage changes + finish = 6 per job; the fraction above 6")
-    print("is each worker's heartbeat and retry promotion (once a second, not per job).")
+    print("round trips: with a backlog, take.lua (pop + start) + finish.lua (fast stages are written")
+    print("with the end) = 2 per job; the fraction above is each worker's heartbeat and retry")
+    print("promotion (once a second, not per job).")
     print("CPU figures are user + system time of each process (/proc/PID/stat) over the window.")
     print()
     out = {"meta": meta, "figures": figs, "table": table}
