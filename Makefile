@@ -158,10 +158,11 @@ test-faults: deps-test
 
 # Under the sanitizers, every suite that runs stageq's code paths. Those that
 # check files against the code (deploy: compose and Dockerfile; cookbook: the
-# docs' redis-cli commands), drive a browser over a static page (dashboard) or
-# repeat test_recovery's kills across three pools (scaling) run in `make test`
-# only: they add minutes and no code path (ASAN_SKIP= runs them all).
-ASAN_SKIP ?= test_deploy test_cookbook test_dashboard test_scaling
+# docs' redis-cli commands; openapi: the spec against responses whose error
+# paths test_bad_input and test_jobs drive), drive a browser over a static page
+# (dashboard) or repeat test_recovery's kills across three pools (scaling) run
+# in `make test` only: they add minutes and no code path (ASAN_SKIP= runs all).
+ASAN_SKIP ?= test_deploy test_cookbook test_openapi test_dashboard test_scaling
 ASAN_SUITES = $(filter-out $(ASAN_SKIP:%=tests/e2e/%.sh),$(sort $(wildcard tests/e2e/test_*.sh))) \
               $(wildcard tests/bad-input/test_*.sh)
 
