@@ -240,6 +240,9 @@ void health_ready(struct api_req *ar);
 void jobs_submit(struct api_req *ar);
 /* GET|HEAD /v1/jobs/{id}: the job status, 404 when missing or expired. */
 void jobs_get(struct api_req *ar);
+/* Sends HGETALL of job ar->id's hash; done gets the reply (read it with
+ * jobs_status_from_reply). On a failure to send, ar is answered and freed. */
+void jobs_read(struct api_req *ar, rasync_cb *done);
 /* Reads an HGETALL reply of a job hash into its status (a new tree the caller
  * frees with cJSON_Delete). NULL when it has already answered ar with an error
  * (Redis away or refusing, bad reply, out of memory), or with *is_missing set

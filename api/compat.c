@@ -201,18 +201,5 @@ done:
 
 void compat_task_status(struct api_req *ar)
 {
-    char key[KEYS_MAX_LEN];
-    struct rargv args;
-
-    rargv_init(&args);
-    if (keys_job(key, sizeof(key), ar->api->cfg->prefix, ar->id) < 0) {
-        errors_reply(ar, API_ERR_INTERNAL, "key name too long");
-        goto done;
-    }
-    rargv_add(&args, "HGETALL");
-    rargv_add(&args, key);
-    if (rasync_command(ar->api->rasync, &args, compat_status_done, ar) < 0)
-        errors_reply_redis(ar, RASYNC_UNAVAILABLE);
-done:
-    rargv_free(&args);
+    jobs_read(ar, compat_status_done);
 }

@@ -287,24 +287,26 @@ static void jobs_get_done(const redisReply *reply, enum rasync_err err, void *ar
     cJSON_Delete(status);
 }
 
-void jobs_get(struct api_req *ar)
+void jobs_read(struct api_req *ar, rasync_cb *done)
 {
     char key[KEYS_MAX_LEN];
     struct rargv args;
-    int rc = -1;
 
     rargv_init(&args);
     if (keys_job(key, sizeof(key), ar->api->cfg->prefix, ar->id) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "key name too long");
-        goto done;
+    } else {
+        rargv_add(&args, "HGETALL");
+        rargv_add(&args, key);
+        if (rasync_command(ar->api->rasync, &args, done, ar) < 0)
+            errors_reply_redis(ar, RASYNC_UNAVAILABLE);
     }
-    rargv_add(&args, "HGETALL");
-    rargv_add(&args, key);
-    rc = rasync_command(ar->api->rasync, &args, jobs_get_done, ar);
-    if (rc < 0)
-        errors_reply_redis(ar, RASYNC_UNAVAILABLE);
-done:
     rargv_free(&args);
+}
+
+void jobs_get(struct api_req *ar)
+{
+    jobs_read(ar, jobs_get_done);
 }
 
 /* DELETE: step 2, the cancel script's answer. */

@@ -5,6 +5,7 @@
  * <p>:worker:<id>). Every route is a few pipelined round trips; expired jobs
  * read as missing and are skipped. */
 #include "api.h"
+#include "config.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -58,22 +59,6 @@ static void listing_add_field(cJSON *o, const char *f, const redisReply *r)
         }
     }
     cJSON_AddStringToObject(o, f, r->str);
-}
-
-/* Parses a decimal integer in [lo, hi]. 0, or -1. */
-static int listing_parse_ll(const char *s, long long lo, long long hi, long long *out)
-{
-    char *end;
-    long long v;
-
-    if (s == NULL || *s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 /* Checks a request's query against the names it may hold. 0, or -1 when ar
@@ -420,7 +405,7 @@ void listing_jobs(struct api_req *ar)
         snprintf(ll->pipeline, sizeof(ll->pipeline), "%s", pipeline);
         ll->has_pipeline = true;
     }
-    if (limit != NULL && listing_parse_ll(limit, 1, LISTING_LIMIT_MAX, &ll->limit) < 0) {
+    if (limit != NULL && cfg_parse_int(limit, 1, LISTING_LIMIT_MAX, &ll->limit, NULL) < 0) {
         errors_reply(ar, API_ERR_INVALID_REQUEST, "parameter 'limit' must be an integer 1-%d",
                      LISTING_LIMIT_MAX);
         goto fail;
@@ -433,8 +418,8 @@ void listing_jobs(struct api_req *ar)
             goto fail;
         }
         *dash = '\0';
-        if (listing_parse_ll(cbuf, 0, (long long)1 << 53, &sc) < 0 ||
-            listing_parse_ll(dash + 1, 1, 1000000000LL, &sk) < 0) {
+        if (cfg_parse_int(cbuf, 0, (long long)1 << 53, &sc, NULL) < 0 ||
+            cfg_parse_int(dash + 1, 1, 1000000000LL, &sk, NULL) < 0) {
             errors_reply(ar, API_ERR_INVALID_REQUEST, "parameter 'cursor' is not a valid cursor");
             goto fail;
         }

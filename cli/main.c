@@ -203,22 +203,6 @@ struct main_args {
     bool is_all;          /* list --all */
 };
 
-/* Parses a decimal integer in [lo, hi], the whole string. 0, or -1. */
-static int main_parse_ll(const char *s, long long lo, long long hi, long long *out)
-{
-    char *end;
-    long long v;
-
-    if (s == NULL || *s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* Whether argv[*i] is the option name (as "--name V" or "--name=V"); sets
  * *val and moves *i past a separate value. *val is NULL when the value is
  * missing. */
@@ -257,7 +241,7 @@ static int main_check_list(struct main_args *a, const char *limit)
             return -1;
         }
     }
-    if (limit != NULL && main_parse_ll(limit, 1, MAIN_LIST_LIMIT_MAX, &a->limit) < 0) {
+    if (limit != NULL && cfg_parse_int(limit, 1, MAIN_LIST_LIMIT_MAX, &a->limit, NULL) < 0) {
         snprintf(msg, sizeof(msg), "--limit: '%.64s' is not an integer in [1, %d]", limit,
                  MAIN_LIST_LIMIT_MAX);
         main_usage_error(msg);

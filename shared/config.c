@@ -16,6 +16,12 @@ int cfg_parse_int(const char *text, long long min, long long max, long long *out
         err_set(err, "is empty");
         return -1;
     }
+    /* digits, optionally after a '-': strtoll alone would take " 5" and "+5" */
+    if (!(text[0] >= '0' && text[0] <= '9') &&
+        !(text[0] == '-' && text[1] >= '0' && text[1] <= '9')) {
+        err_set(err, "'%.64s' is not an integer", text);
+        return -1;
+    }
     errno = 0;
     v = strtoll(text, &end, 10);
     if (errno == ERANGE || *end != '\0' || end == text) {

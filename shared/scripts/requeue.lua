@@ -6,16 +6,12 @@
 -- ARGV[1] attempt, ARGV[2] job id, ARGV[3] now (RFC 3339), ARGV[4] the stage
 -- that was interrupted (0 = none)
 -- Returns 'ok', or (nothing written but the list entry) the reason as update.lua.
+--#include fence.lua
 redis.call('LREM', KEYS[2], 1, ARGV[2])
 local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt')
-if not cur[1] then
-  return 'missing'
-end
-if cur[1] ~= 'running' then
-  return cur[1]
-end
-if cur[2] ~= ARGV[1] then
-  return 'fenced'
+local refusal = fence_refusal(cur[1], cur[2], ARGV[1])
+if refusal then
+  return refusal
 end
 local k = tonumber(ARGV[4]) or 0
 if k > 0 then

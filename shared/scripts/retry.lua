@@ -8,16 +8,12 @@
 -- the epoch; 0 = now), ARGV[5] stage count, ARGV[6..] field, value ...
 -- Returns 'ok', or (nothing written but the list entry) the reason as update.lua.
 --#include stats.lua
+--#include fence.lua
 redis.call('LREM', KEYS[2], 1, ARGV[3])
 local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline')
-if not cur[1] then
-  return 'missing'
-end
-if cur[1] ~= 'running' then
-  return cur[1]
-end
-if cur[2] ~= ARGV[1] then
-  return 'fenced'
+local refusal = fence_refusal(cur[1], cur[2], ARGV[1])
+if refusal then
+  return refusal
 end
 -- With resume, stages that succeeded keep their outputs: the next attempt
 -- starts at the one that failed.

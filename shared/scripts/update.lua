@@ -8,15 +8,11 @@
 -- state ('canceled', ...), 'missing' when it expired, or 'fenced' when another
 -- attempt owns it.
 --#include stats.lua
+--#include fence.lua
 local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'id')
-if not cur[1] then
-  return 'missing'
-end
-if cur[1] ~= 'running' then
-  return cur[1]
-end
-if cur[2] ~= ARGV[1] then
-  return 'fenced'
+local refusal = fence_refusal(cur[1], cur[2], ARGV[1])
+if refusal then
+  return refusal
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('EXPIRE', KEYS[1], ARGV[2])

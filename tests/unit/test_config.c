@@ -290,6 +290,10 @@ static void test_parse_int(void **state)
     assert_string_equal(err.msg, "'-' is not an integer");
     assert_int_equal(cfg_parse_int("5 ", 0, 100, &v, &err), -1);
     assert_string_equal(err.msg, "'5 ' is not an integer");
+    assert_int_equal(cfg_parse_int(" 5", 0, 100, &v, &err), -1);
+    assert_string_equal(err.msg, "' 5' is not an integer");
+    assert_int_equal(cfg_parse_int("+5", 0, 100, &v, &err), -1);
+    assert_int_equal(cfg_parse_int("-x", -100, 100, &v, &err), -1);
     assert_int_equal(v, 42);
 
     /* the whole long long range, and one past either end */
