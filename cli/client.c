@@ -189,6 +189,44 @@ static void client_on_done(struct evhttp_request *req, void *arg)
     rep->json = json_parse_strict(rep->body, len, JSON_MAX_DEPTH_DEFAULT, &jerr);
 }
 
+/* The request path under the API's prefix, into full. 0, or -1 with rep->err. */
+static int client_full_path(const struct client *c, const char *path, char *full, size_t len,
+                            struct client_reply *rep)
+{
+    int n = snprintf(full, len, "%s%s", c->prefix, path);
+
+    if (n < 0 || (size_t)n >= len) {
+        snprintf(rep->err, sizeof(rep->err), "request path too long");
+        return -1;
+    }
+    return 0;
+}
+
+/* A new request answering to done, with the headers every request carries
+ * (Host, Accept, User-Agent, the token). NULL with rep->err when memory ran
+ * out. */
+static struct evhttp_request *client_new_request(const struct client *c,
+                                                 void (*done)(struct evhttp_request *, void *),
+                                                 struct client_call *call, const char *accept,
+                                                 struct client_reply *rep)
+{
+    struct evhttp_request *req = evhttp_request_new(done, call);
+    struct evkeyvalq *h;
+
+    if (req == NULL) {
+        snprintf(rep->err, sizeof(rep->err), "out of memory");
+        return NULL;
+    }
+    evhttp_request_set_error_cb(req, client_on_error);
+    h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Host", c->host);
+    evhttp_add_header(h, "Accept", accept);
+    evhttp_add_header(h, "User-Agent", "stageq-cli");
+    if (c->auth[0] != '\0')
+        evhttp_add_header(h, "Authorization", c->auth);
+    return req;
+}
+
 int client_request(struct client *c, enum client_method m, const char *path, const char *body,
                    struct client_reply *rep)
 {
@@ -199,14 +237,10 @@ int client_request(struct client *c, enum client_method m, const char *path, con
                                : m == CLIENT_DELETE ? EVHTTP_REQ_DELETE
                                                     : EVHTTP_REQ_GET;
     char full[2048];
-    int n;
 
     memset(rep, 0, sizeof(*rep));
-    n = snprintf(full, sizeof(full), "%s%s", c->prefix, path);
-    if (n < 0 || (size_t)n >= sizeof(full)) {
-        snprintf(rep->err, sizeof(rep->err), "request path too long");
+    if (client_full_path(c, path, full, sizeof(full), rep) < 0)
         return -1;
-    }
     if (c->conn == NULL) {
         c->conn = evhttp_connection_base_new(c->base, NULL, c->host, (unsigned short)c->port);
         if (c->conn == NULL) {
@@ -216,18 +250,10 @@ int client_request(struct client *c, enum client_method m, const char *path, con
         evhttp_connection_set_timeout(c->conn, c->timeout_s);
         evhttp_connection_set_retries(c->conn, 0);
     }
-    req = evhttp_request_new(client_on_done, &call);
-    if (req == NULL) {
-        snprintf(rep->err, sizeof(rep->err), "out of memory");
+    req = client_new_request(c, client_on_done, &call, "application/json", rep);
+    if (req == NULL)
         return -1;
-    }
-    evhttp_request_set_error_cb(req, client_on_error);
     h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Host", c->host);
-    evhttp_add_header(h, "Accept", "application/json");
-    evhttp_add_header(h, "User-Agent", "stageq-cli");
-    if (c->auth[0] != '\0')
-        evhttp_add_header(h, "Authorization", c->auth);
     if (body != NULL) {
         evhttp_add_header(h, "Content-Type", "application/json");
         evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
@@ -343,14 +369,11 @@ int client_stream(struct client *c, const char *path, const char *const *headers
     struct event *tick = NULL;
     struct evkeyvalq *h;
     char full[2048];
-    int n, rc = -1;
+    int rc = -1;
 
     memset(rep, 0, sizeof(*rep));
-    n = snprintf(full, sizeof(full), "%s%s", c->prefix, path);
-    if (n < 0 || (size_t)n >= sizeof(full)) {
-        snprintf(rep->err, sizeof(rep->err), "request path too long");
+    if (client_full_path(c, path, full, sizeof(full), rep) < 0)
         return -1;
-    }
     conn = evhttp_connection_base_new(c->base, NULL, c->host, (unsigned short)c->port);
     if (conn == NULL) {
         snprintf(rep->err, sizeof(rep->err), "cannot create a connection to %.128s", c->host);
@@ -358,19 +381,11 @@ int client_stream(struct client *c, const char *path, const char *const *headers
     }
     evhttp_connection_set_timeout(conn, idle_s);
     evhttp_connection_set_retries(conn, 0);
-    req = evhttp_request_new(client_on_stream_done, &call);
-    if (req == NULL) {
-        snprintf(rep->err, sizeof(rep->err), "out of memory");
+    req = client_new_request(c, client_on_stream_done, &call, "text/event-stream", rep);
+    if (req == NULL)
         goto done;
-    }
     evhttp_request_set_chunked_cb(req, client_on_chunk);
-    evhttp_request_set_error_cb(req, client_on_error);
     h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Host", c->host);
-    evhttp_add_header(h, "Accept", "text/event-stream");
-    evhttp_add_header(h, "User-Agent", "stageq-cli");
-    if (c->auth[0] != '\0')
-        evhttp_add_header(h, "Authorization", c->auth);
     for (; headers != NULL && headers[0] != NULL && headers[1] != NULL; headers += 2)
         evhttp_add_header(h, headers[0], headers[1]);
     if (on_tick != NULL && tick_ms > 0) {
