@@ -33,12 +33,13 @@ SHARED_SRC := shared/clock.c shared/config.c shared/err.c shared/ids.c shared/jo
 LUA := shared/scripts/submit.lua shared/scripts/start.lua shared/scripts/update.lua \
        shared/scripts/finish.lua shared/scripts/retry.lua shared/scripts/promote.lua \
        shared/scripts/cancel.lua shared/scripts/heartbeat.lua shared/scripts/recover.lua \
-       shared/scripts/reap.lua shared/scripts/requeue.lua shared/scripts/take.lua
+       shared/scripts/reap.lua shared/scripts/requeue.lua shared/scripts/take.lua \
+       shared/scripts/record.lua
 API_SRC := api/eta.c api/main.c api/server.c api/routes.c api/jobs.c api/health.c api/errors.c \
            api/sse.c api/rasync.c api/pipelines.c api/compat.c api/listing.c api/dashboard.c \
            api/metrics.c
 WORKER_SRC := worker/main.c worker/supervisor.c worker/fetch.c worker/run.c worker/wredis.c \
-              worker/lease.c worker/recover.c \
+              worker/lease.c worker/recover.c worker/stats.c \
               worker/stage_builtin.c worker/builtins/demo.c worker/builtins/echo.c \
               worker/stage_exec.c
 CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c cli/sse.c cli/watch.c cli/overview.c

@@ -20,6 +20,7 @@ static const struct script script_table[SCRIPT_COUNT] = {
     [SCRIPT_REAP] = {"reap", script_reap_src, script_reap_sha},
     [SCRIPT_REQUEUE] = {"requeue", script_requeue_src, script_requeue_sha},
     [SCRIPT_TAKE] = {"take", script_take_src, script_take_sha},
+    [SCRIPT_RECORD] = {"record", script_record_src, script_record_sha},
 };
 
 const struct script *scripts_get(enum script_id id)

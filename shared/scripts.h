@@ -20,6 +20,7 @@ enum script_id {
     SCRIPT_REAP,
     SCRIPT_REQUEUE,
     SCRIPT_TAKE,
+    SCRIPT_RECORD,
     SCRIPT_COUNT
 };
 

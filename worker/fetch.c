@@ -1,8 +1,10 @@
 /* fetch: reliable pop. The id moves onto this worker's processing list in the
  * same step that takes it off the queue, so a popped job is never only in a
- * process's memory. With a backlog, take.lua pops and starts a job in one
+ * process's memory. With a backlog, finish.lua takes the next job in the
+ * same call that ends the last one, or take.lua pops and starts a job in one
  * round trip; on an empty queue the worker waits in BLMOVE, then start.lua
  * marks the job running. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
@@ -76,37 +78,15 @@ static void fetch_drop_invalid(struct worker *w, const char *id, size_t len)
     log_warnx("fetch: dropped an invalid job id (%zu bytes) from %s", len, w->queue_key);
 }
 
-/* take.lua: 1 with the job started (*hash, id set), 0 when the queue is
- * empty or the job was skipped (*hash NULL; *is_empty says which), -1 when
- * Redis failed. */
-static int fetch_take(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash, bool *is_empty)
+/* A take reply (take.lua, or the take of finish.lua), owned: 1 with the
+ * job started (*hash, id set), 0 when the queue was empty or the job was
+ * skipped (*hash NULL; *is_empty says which). */
+static int fetch_taken(struct worker *w, redisReply *r, char id[IDS_MAX_LEN + 1], redisReply **hash,
+                       bool *is_empty)
 {
-    char prefix[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
-    struct rargv a;
-    struct sq_err err;
     const redisReply *e0, *e1;
-    redisReply *r;
 
     *is_empty = false;
-    if (keys_job(prefix, sizeof(prefix), w->cfg->prefix, "") < 0 ||
-        keys_events(ekey, sizeof(ekey), w->cfg->prefix) < 0)
-        return -1;
-    clock_format_rfc3339(clock_now_ms(), ts);
-    rargv_init(&a);
-    rargv_add(&a, w->queue_key);
-    rargv_add(&a, w->processing_key);
-    rargv_add(&a, ekey);
-    rargv_add(&a, prefix);
-    rargv_add(&a, w->id);
-    rargv_add(&a, ts);
-    rargv_addll(&a, JOB_ACTIVE_TTL_S);
-    rargv_addll(&a, IDS_MAX_LEN);
-    r = rconn_script(w->rc, SCRIPT_TAKE, 3, &a, &err);
-    rargv_free(&a);
-    if (r == NULL) {
-        log_warnx("fetch: %s", err.msg);
-        return -1;
-    }
     if (r->type == REDIS_REPLY_NIL) {
         *is_empty = true;
         freeReplyObject(r);
@@ -142,6 +122,65 @@ static int fetch_take(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **h
     return *hash != NULL ? 1 : 0;
 }
 
+/* take.lua: as fetch_taken, or -1 when Redis failed. */
+static int fetch_take(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash, bool *is_empty)
+{
+    char prefix[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
+    struct rargv a;
+    struct sq_err err;
+    redisReply *r;
+
+    *is_empty = false;
+    if (keys_job(prefix, sizeof(prefix), w->cfg->prefix, "") < 0 ||
+        keys_events(ekey, sizeof(ekey), w->cfg->prefix) < 0)
+        return -1;
+    clock_format_rfc3339(clock_now_ms(), ts);
+    rargv_init(&a);
+    rargv_add(&a, w->queue_key);
+    rargv_add(&a, w->processing_key);
+    rargv_add(&a, ekey);
+    rargv_add(&a, prefix);
+    rargv_add(&a, w->id);
+    rargv_add(&a, ts);
+    rargv_addll(&a, JOB_ACTIVE_TTL_S);
+    rargv_addll(&a, IDS_MAX_LEN);
+    r = rconn_script(w->rc, SCRIPT_TAKE, 3, &a, &err);
+    rargv_free(&a);
+    if (r == NULL) {
+        log_warnx("fetch: %s", err.msg);
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        log_warnx("fetch: take script failed: %.*s", (int)r->len, r->str);
+        freeReplyObject(r);
+        return -1;
+    }
+    return fetch_taken(w, r, id, hash, is_empty);
+}
+
+void fetch_record_stats(struct worker *w)
+{
+    char hkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], *spec;
+    struct rargv a;
+    struct sq_err err;
+    redisReply *r;
+
+    if (!wstats_is_pending(&w->stats) || (spec = wstats_spec(&w->stats)) == NULL)
+        return;
+    keys_stagehist(hkey, sizeof(hkey), w->cfg->prefix, "");
+    keys_eta(ekey, sizeof(ekey), w->cfg->prefix, "");
+    rargv_init(&a);
+    rargv_add(&a, hkey);
+    rargv_add(&a, ekey);
+    rargv_add(&a, spec);
+    r = rconn_script(w->rc, SCRIPT_RECORD, 0, &a, &err);
+    rargv_free(&a);
+    free(spec);
+    if (r != NULL && r->type != REDIS_REPLY_ERROR)
+        wstats_clear(&w->stats, clock_mono_ms()); /* else kept for the next write */
+    freeReplyObject(r);
+}
+
 /* Moves retries whose backoff is over onto the queue, at most once per
  * WORKER_PROMOTE_MS; every worker does it, the script makes that safe. */
 static void fetch_promote(struct worker *w)
@@ -174,6 +213,15 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
     int rc = 0;
 
     *hash = NULL;
+    if (w->next_take != NULL) { /* finish.lua took it already */
+        redisReply *taken = w->next_take;
+        bool is_empty;
+
+        w->next_take = NULL;
+        return fetch_taken(w, taken, id, hash, &is_empty);
+    }
+    if (*w->stop)
+        return 0;
     fetch_promote(w);
     if (!w->is_queue_empty) { /* a backlog: pop and start in one round trip */
         bool is_empty;
@@ -182,6 +230,7 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
             return rc;
         w->is_queue_empty = true;
     }
+    fetch_record_stats(w); /* about to wait: the stage runs seen so far */
     rargv_init(&a);
     rargv_add(&a, "BLMOVE");
     rargv_add(&a, w->queue_key);

@@ -54,9 +54,6 @@ struct run {
      * (the next transition, progress, or the end), like progress. */
     struct rargv adv;
     bool has_adv;
-    /* the stages that succeeded since the last write, one "<k> <ms> <name>"
-     * line each, for their durations (stats.lua); "" when none */
-    char record[PIPELINE_MAX_STAGES * (IDS_NAME_MAX_LEN + 48)];
 };
 
 static void run_ts(char ts[CLOCK_RFC3339_LEN])
@@ -64,91 +61,191 @@ static void run_ts(char ts[CLOCK_RFC3339_LEN])
     clock_format_rfc3339(clock_now_ms(), ts);
 }
 
-/* Sends fields with a fenced script. With is_retrying, waits through Redis
- * outages (state changes must not be lost); without, one try (progress).
- * Returns 0 when written, 1 when refused (r->refused says why), -1 when Redis
- * could not be reached. */
+/* Reads a fenced script's answer: 0 'ok', 1 refused (r->refused says why),
+ * -1 an error (logged). */
+static int run_result(struct run *r, const redisReply *rep)
+{
+    if (rep->type == REDIS_REPLY_STATUS || rep->type == REDIS_REPLY_STRING) {
+        if (strcmp(rep->str, "ok") == 0)
+            return 0;
+        snprintf(r->refused, sizeof(r->refused), "%s", rep->str);
+        r->is_refused = true;
+        return 1;
+    }
+    log_write(LOG_LEVEL_ERROR, 0, r->id, "state change failed: %.*s",
+              rep->type == REDIS_REPLY_ERROR ? (int)rep->len : 0,
+              rep->type == REDIS_REPLY_ERROR ? rep->str : "");
+    return -1;
+}
+
+/* The stage histogram and ETA key prefixes and, when due (or is_forced),
+ * the pending stage runs (stats.lua's spec: *spec, freed by the caller);
+ * "" when there are none to send. */
+static void run_add_stats(struct run *r, struct rargv *a, bool is_forced, char **spec)
+{
+    char hkey[KEYS_MAX_LEN], etakey[KEYS_MAX_LEN];
+    struct wstats *st = &r->w->stats;
+
+    keys_stagehist(hkey, sizeof(hkey), r->w->cfg->prefix, "");
+    keys_eta(etakey, sizeof(etakey), r->w->cfg->prefix, "");
+    rargv_add(a, hkey);
+    rargv_add(a, etakey);
+    *spec = NULL;
+    if (is_forced ? wstats_is_pending(st) : wstats_is_due(st, clock_mono_ms()))
+        *spec = wstats_spec(st);
+    rargv_add(a, *spec != NULL ? *spec : "");
+}
+
+/* Sends fields with update.lua or retry.lua. With is_retrying, waits through
+ * Redis outages (state changes must not be lost); without, one try
+ * (progress). Returns 0 when written, 1 when refused (r->refused says why),
+ * -1 when Redis could not be reached. */
 static int run_write(struct run *r, enum script_id script, long long ttl,
                      const struct rargv *fields, bool is_retrying, long long due_ms)
 {
     char qkey[KEYS_MAX_LEN], dkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], ckey[KEYS_MAX_LEN];
-    char hkey[KEYS_MAX_LEN], etakey[KEYS_MAX_LEN];
     const char *prefix = r->w->cfg->prefix;
+    char *spec = NULL;
     struct rargv a;
     redisReply *rep;
     struct sq_err err;
     size_t i;
-    int rc = -1;
+    int rc, nkeys = script == SCRIPT_RETRY ? 6 : 2;
 
     keys_events(ekey, sizeof(ekey), prefix);
-    keys_counters(ckey, sizeof(ckey), prefix);
-    keys_stagehist(hkey, sizeof(hkey), prefix, r->pl ? r->pl->name : "");
-    keys_eta(etakey, sizeof(etakey), prefix, r->pl ? r->pl->name : "");
     rargv_init(&a);
     rargv_add(&a, r->job_key);
-    if (script == SCRIPT_FINISH || script == SCRIPT_RETRY)
-        rargv_add(&a, r->w->processing_key);
     if (script == SCRIPT_RETRY) {
         keys_queue(qkey, sizeof(qkey), prefix, r->queue);
         keys_delayed(dkey, sizeof(dkey), prefix, r->queue);
+        keys_counters(ckey, sizeof(ckey), prefix);
+        rargv_add(&a, r->w->processing_key);
         rargv_add(&a, qkey);
         rargv_add(&a, dkey);
-    }
-    if (script == SCRIPT_FINISH || script == SCRIPT_RETRY)
         rargv_add(&a, ckey);
-    if (script == SCRIPT_FINISH || script == SCRIPT_UPDATE) { /* stage figures (stats.lua) */
-        rargv_add(&a, hkey);
-        rargv_add(&a, etakey);
     }
     rargv_add(&a, ekey); /* the events channel, last of the keys */
     rargv_add(&a, r->attempt);
     rargv_addll(&a, ttl);
-    if (script == SCRIPT_FINISH || script == SCRIPT_RETRY)
-        rargv_add(&a, r->id);
-    if (script == SCRIPT_FINISH || script == SCRIPT_UPDATE)
-        rargv_add(&a, r->record);
     if (script == SCRIPT_RETRY) {
+        rargv_add(&a, r->id);
         rargv_addll(&a, due_ms);
         rargv_addll(&a, r->n);
+    } else {
+        run_add_stats(r, &a, false, &spec);
     }
     for (i = 0; i < fields->argc; i++)
         rargv_addlen(&a, fields->argv[i], fields->lens[i]);
-    {
-        int nkeys = script == SCRIPT_RETRY ? 6 : (script == SCRIPT_FINISH ? 6 : 4);
-        rep = is_retrying ? wredis_script(r->w, script, nkeys, &a)
-                          : rconn_script(r->w->rc, script, nkeys, &a, &err);
-    }
+    rep = is_retrying ? wredis_script(r->w, script, nkeys, &a)
+                      : rconn_script(r->w->rc, script, nkeys, &a, &err);
     rargv_free(&a);
     if (rep == NULL) {
+        free(spec);
         if (is_retrying)
             log_write(LOG_LEVEL_ERROR, 0, r->id, "state change not written: redis unreachable");
         return -1;
     }
-    if (rep->type == REDIS_REPLY_STATUS || rep->type == REDIS_REPLY_STRING) {
-        if (strcmp(rep->str, "ok") == 0) {
-            rc = 0;
-        } else {
-            snprintf(r->refused, sizeof(r->refused), "%s", rep->str);
-            r->is_refused = true;
-            rc = 1;
-        }
-    } else {
-        log_write(LOG_LEVEL_ERROR, 0, r->id, "state change failed: %.*s",
-                  rep->type == REDIS_REPLY_ERROR ? (int)rep->len : 0,
-                  rep->type == REDIS_REPLY_ERROR ? rep->str : "");
-    }
+    rc = run_result(r, rep);
+    if (spec != NULL && rc >= 0) /* recorded by update.lua */
+        wstats_clear(&r->w->stats, clock_mono_ms());
+    free(spec);
     freeReplyObject(rep);
     return rc;
 }
 
-/* Stage r->k succeeded: its duration goes with the next write (stats.lua). */
+/* finish.lua's arguments; with is_take it also takes the next job. */
+static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
+                            const struct rargv *fields, bool is_take, char **spec)
+{
+    char ekey[KEYS_MAX_LEN], ckey[KEYS_MAX_LEN], jprefix[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
+    const char *prefix = r->w->cfg->prefix;
+    bool is_due = wstats_is_due(&r->w->stats, clock_mono_ms());
+    size_t i;
+
+    keys_events(ekey, sizeof(ekey), prefix);
+    keys_counters(ckey, sizeof(ckey), prefix);
+    keys_job(jprefix, sizeof(jprefix), prefix, "");
+    run_ts(ts);
+    rargv_init(a);
+    rargv_add(a, r->job_key);
+    rargv_add(a, r->w->processing_key);
+    rargv_add(a, ckey);
+    rargv_add(a, ekey);
+    rargv_add(a, r->w->queue_key);
+    rargv_add(a, r->attempt);
+    rargv_addll(a, ttl);
+    rargv_add(a, r->id);
+    /* every pending run goes: with 'idle' they are recorded unless a job is
+     * taken, so they are in Redis by the time this worker waits */
+    run_add_stats(r, a, true, spec);
+    rargv_add(a, is_due ? "now" : "idle");
+    rargv_add(a, is_take ? "1" : "0");
+    rargv_add(a, jprefix);
+    rargv_add(a, r->w->id);
+    rargv_add(a, ts);
+    rargv_addll(a, JOB_ACTIVE_TTL_S);
+    rargv_addll(a, IDS_MAX_LEN);
+    for (i = 0; i < fields->argc; i++)
+        rargv_addlen(a, fields->argv[i], fields->lens[i]);
+}
+
+/* Writes the job's end with finish.lua, waiting through Redis outages. While
+ * the worker has a backlog and is not stopping, the same call takes its next
+ * job (kept in w->next_take for fetch_next). Returns as run_write. */
+static int run_write_finish(struct run *r, long long ttl, const struct rargv *fields)
+{
+    struct worker *w = r->w;
+    bool is_take = !*w->stop && !w->is_queue_empty && w->next_take == NULL;
+    char *spec = NULL;
+    struct rargv a;
+    struct sq_err err;
+    redisReply *rep = NULL;
+    int rc;
+
+    run_finish_args(r, &a, ttl, fields, is_take, &spec);
+    if (is_take) {
+        /* one try: a lost reply may have taken a job onto our processing
+         * list, which recover_own puts back; the retries below take none */
+        rep = rconn_script(w->rc, SCRIPT_FINISH, 5, &a, &err);
+        if (rep == NULL) {
+            w->is_take_lost = true;
+            rargv_free(&a);
+            free(spec);
+            run_finish_args(r, &a, ttl, fields, false, &spec);
+        }
+    }
+    if (rep == NULL)
+        rep = wredis_script(w, SCRIPT_FINISH, 5, &a);
+    rargv_free(&a);
+    if (rep == NULL) {
+        free(spec);
+        log_write(LOG_LEVEL_ERROR, 0, r->id, "state change not written: redis unreachable");
+        return -1;
+    }
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3) {
+        rc = run_result(r, rep); /* an error */
+    } else {
+        rc = run_result(r, rep->element[0]);
+        if (spec != NULL && rep->element[1]->type == REDIS_REPLY_INTEGER &&
+            rep->element[1]->integer == 1)
+            wstats_clear(&w->stats, clock_mono_ms());
+        if (rep->element[2]->type != REDIS_REPLY_NIL) {
+            w->next_take = rep->element[2]; /* detached: freeReplyObject skips NULL */
+            rep->element[2] = NULL;
+        } else if (is_take) {
+            w->is_queue_empty = true; /* wait in BLMOVE next time */
+        }
+    }
+    free(spec);
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* Stage r->k succeeded: its duration joins the worker's pending stage runs. */
 static void run_record_stage(struct run *r)
 {
-    long long ms = (long long)(clock_mono_ms() - r->stage_start_ms);
-    size_t len = strlen(r->record);
-
-    snprintf(r->record + len, sizeof(r->record) - len, "%s%d %lld %s", len ? "\n" : "", r->k,
-             ms < 0 ? 0 : ms, r->pl->stages[r->k - 1].name);
+    wstats_add(&r->w->stats, r->pl->name, r->k, r->pl->stages[r->k - 1].name,
+               (long long)(clock_mono_ms() - r->stage_start_ms));
 }
 
 /* Appends the pending stage transitions to a (they go first: later fields of
@@ -167,7 +264,6 @@ static void run_adv_written(struct run *r)
     rargv_free(&r->adv);
     rargv_init(&r->adv);
     r->has_adv = false;
-    r->record[0] = '\0';
 }
 
 static void add_stage_field(struct rargv *a, int k, const char *what, const char *value)
@@ -400,7 +496,7 @@ static void run_finish(struct run *r, const char *stage_out, const struct stage_
     add_field(&a, JOB_F_NEXT_ATTEMPT_AT, "");
     add_field(&a, JOB_F_FINISHED_AT, ts);
     add_field(&a, JOB_F_UPDATED_AT, ts);
-    rc = run_write(r, SCRIPT_FINISH, job_ttl_for(st, r->result_ttl_s), &a, true, 0);
+    rc = run_write_finish(r, job_ttl_for(st, r->result_ttl_s), &a);
     run_adv_written(r);
     switch (rc) {
     case 0:
@@ -543,7 +639,7 @@ static void run_abandon(struct run *r)
     log_write(LOG_LEVEL_INFO, 0, r->id, "stopped in stage %d: job is %s", r->k, r->refused);
     rargv_init(&a);
     add_field(&a, JOB_F_UPDATED_AT, "-");
-    run_write(r, SCRIPT_FINISH, JOB_ACTIVE_TTL_S, &a, true, 0); /* refused; drops the entry */
+    run_write_finish(r, JOB_ACTIVE_TTL_S, &a); /* refused; drops the entry */
     rargv_free(&a);
 }
 
@@ -684,6 +780,10 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
         goto done;
     }
 
+    if (*w->stop) { /* stopping before it began (finish.lua took it): hand it back */
+        run_requeue(&r, r.k);
+        goto done;
+    }
     for (;;) {
         const struct stage_def *sd = &r.pl->stages[r.k - 1];
         cJSON *out = NULL;

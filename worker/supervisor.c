@@ -240,7 +240,8 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
     }
     log_debug("ready as %s", w.id);
     lease_heartbeat(&w, true);
-    while (!child_stop) {
+    /* a job finish.lua took while the stop arrived is handed back by run_job */
+    while (!child_stop || w.next_take != NULL) {
         char id[IDS_MAX_LEN + 1];
         redisReply *hash;
         int got;
@@ -249,8 +250,10 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
         recover_tick(&w);
         /* After a failed pop its reply may be lost while the job sits on our
          * processing list: put any such job back before popping again. */
-        if (failures > 0)
+        if (failures > 0 || w.is_take_lost) {
             recover_own(&w);
+            w.is_take_lost = false;
+        }
         got = fetch_next(&w, id, &hash);
         if (got < 0) {
             worker_sleep_ms(&w, rconn_backoff_ms(++failures, worker_backoff_max_ms(&w)));
@@ -265,6 +268,8 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
         }
     }
     log_debug("stopping after %lld job(s)", w.jobs_done);
+    fetch_record_stats(&w);
+    wstats_free(&w.stats);
     lease_release(&w);
     rconn_free(w.rc);
     return 0;

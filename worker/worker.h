@@ -19,6 +19,42 @@
 #define WORKER_PROMOTE_MS      1000 /* how often due retries are moved to the queue */
 #define WORKER_PROMOTE_BATCH   100  /* most retries moved at once */
 
+#define WSTATS_RUNS     20   /* newest durations kept per stage (the ETA's window) */
+#define WSTATS_FLUSH_MS 1000 /* stage runs are sent at most this often while busy */
+#define WSTATS_MAX_VALS 64   /* distinct durations of a stage that make a flush due */
+
+/* stats.c: the stage runs this worker saw since it last sent them (see
+ * stats.lua): per pipeline and stage, the newest durations and how often
+ * each duration (ms) occurred. */
+struct wstat_val {
+    long long ms, times;
+};
+struct wstat {
+    const char *pipeline, *name; /* borrowed from the pipeline set */
+    int k;
+    long long runs[WSTATS_RUNS]; /* newest first */
+    int nruns;
+    struct wstat_val *vals;
+    size_t nvals, cap;
+};
+struct wstats {
+    struct wstat *v;
+    size_t n, cap;
+    long long pending;     /* runs since the last flush */
+    bool is_full;          /* a stage has WSTATS_MAX_VALS distinct durations */
+    int64_t last_flush_ms; /* monotonic */
+};
+
+void wstats_add(struct wstats *s, const char *pipeline, int k, const char *name, long long ms);
+bool wstats_is_pending(const struct wstats *s);
+/* Pending, and WSTATS_FLUSH_MS since the last flush (or is_full). */
+bool wstats_is_due(const struct wstats *s, int64_t now_mono_ms);
+/* stats.lua's spec of the pending runs; the caller frees it; NULL when out of memory. */
+char *wstats_spec(const struct wstats *s);
+/* The pending runs were recorded. */
+void wstats_clear(struct wstats *s, int64_t now_mono_ms);
+void wstats_free(struct wstats *s);
+
 struct worker_config {
     char redis_url[1024];
     char prefix[KEYS_PREFIX_MAX_LEN + 1];
@@ -56,6 +92,11 @@ struct worker {
     int64_t last_recover_ms;           /* monotonic */
     volatile sig_atomic_t *stop;       /* set by SIGTERM/SIGINT in the child */
     long long jobs_done;
+    /* finish.lua took the next job in the same call: its reply (a take.lua
+     * reply), consumed by fetch_next; NULL when none */
+    redisReply *next_take;
+    bool is_take_lost; /* a finish-and-take reply was lost: recover_own first */
+    struct wstats stats;
 };
 
 /* supervisor.c: forks cfg->concurrency children running worker_child_main,
@@ -68,11 +109,16 @@ int supervisor_run(const struct worker_config *cfg, const struct redis_url *url,
 int worker_child_main(const struct worker_config *cfg, const struct redis_url *url,
                       const struct pipeline_set *pipelines, int index);
 
-/* fetch.c: waits up to WORKER_FETCH_TIMEOUT_S for a queued job, moves it onto
- * this worker's processing list (BLMOVE) and marks it running (start.lua).
+/* fetch.c: the job finish.lua took (next_take), else waits up to
+ * WORKER_FETCH_TIMEOUT_S for a queued job (take.lua with a backlog, else
+ * BLMOVE + start.lua), moved onto this worker's processing list and marked
+ * running; nothing new once the worker is stopping.
  * Returns 1 with id filled and *hash the job's HGETALL reply (caller frees
  * with freeReplyObject), 0 when nothing runnable arrived, -1 on a Redis error. */
 int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash);
+
+/* fetch.c: sends the pending stage runs on their own (record.lua), one try. */
+void fetch_record_stats(struct worker *w);
 
 /* run.c: runs a started job through its stages, writing every change to
  * Redis; never fails the process. Borrows hash. */

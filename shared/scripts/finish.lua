@@ -1,28 +1,58 @@
 -- finish: write the final fields of a job, set its final TTL and drop it from
--- the worker's processing list, atomically; fenced like update.
+-- the worker's processing list, atomically; fenced like update. With a take,
+-- the same call then takes the worker's next job (take.lua): one round trip
+-- per job while there is a backlog.
 -- KEYS[1] job hash, KEYS[2] the worker's processing list, KEYS[3] the
--- counters hash, KEYS[4..5] as update.lua's KEYS[2..3], KEYS[6] the events
--- channel (not a key: PUBLISHed to)
--- ARGV[1] attempt, ARGV[2] TTL (s), ARGV[3] job id, ARGV[4] the stages that
--- succeeded since the last write (as update.lua's ARGV[3]), ARGV[5..] field,
--- value ...
--- Returns 'ok', or (nothing written but the list entry) the reason as update.
+-- counters hash, KEYS[4] the events channel (not a key: PUBLISHed to),
+-- KEYS[5] the queue to take from
+-- ARGV[1] attempt, ARGV[2] TTL (s), ARGV[3] job id, ARGV[4..5] the stage
+-- histogram and ETA key prefixes ("<p>:stagehist:", "<p>:eta:"), ARGV[6]
+-- stage runs to record (stats.lua's spec, or ''), ARGV[7] when to record
+-- them: 'now', or 'idle' (only when no job was taken: the worker is about to
+-- wait), ARGV[8] take: '1' or '0', ARGV[9..12] as take.lua's ARGV[1..4] (job
+-- key prefix, worker id, now, active TTL), ARGV[13] the longest valid job id,
+-- ARGV[14..] field, value ...
+-- Returns {result, recorded, taken}: result 'ok', or (nothing written but the
+-- list entry) the reason as update.lua; recorded 1 when the stage runs were
+-- recorded, else 0; taken as take_job (false: no take, or the queue is empty).
+-- The stage runs are recorded whatever the fence says: they ran.
 --#include stats.lua
 --#include fence.lua
-redis.call('LREM', KEYS[2], 1, ARGV[3])
-local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline')
-local refusal = fence_refusal(cur[1], cur[2], ARGV[1])
-if refusal then
-  return refusal
+--#include startjob.lua
+--#include takejob.lua
+local function finish_job()
+  redis.call('LREM', KEYS[2], 1, ARGV[3])
+  local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline', 'success_count')
+  local refusal = fence_refusal(cur[1], cur[2], ARGV[1])
+  if refusal then
+    return refusal
+  end
+  local st = cur[1]
+  for i = 14, #ARGV - 1, 2 do
+    if ARGV[i] == 'state' then
+      st = ARGV[i + 1]
+    end
+  end
+  -- Counted so that a job reported succeeded twice would show (fault tests).
+  if st == 'succeeded' then
+    redis.call('HSET', KEYS[1], 'success_count', tostring((tonumber(cur[4]) or 0) + 1),
+      unpack(ARGV, 14))
+  else
+    redis.call('HSET', KEYS[1], unpack(ARGV, 14))
+  end
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  count(KEYS[3], st, cur[3])
+  redis.call('PUBLISH', KEYS[4], ARGV[3])
+  return 'ok'
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-local st = redis.call('HGET', KEYS[1], 'state')
--- Counted so that a job reported succeeded twice would show (fault tests).
-if st == 'succeeded' then
-  redis.call('HINCRBY', KEYS[1], 'success_count', 1)
+local result = finish_job()
+local taken = false
+if ARGV[8] == '1' then
+  taken = take_job(KEYS[5], KEYS[2], KEYS[4], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13])
 end
-count(KEYS[3], st, cur[3])
-record_stage(KEYS[4], KEYS[5], ARGV[4])
-redis.call('PUBLISH', KEYS[6], ARGV[3])
-return 'ok'
+local recorded = 0
+if ARGV[6] ~= '' and (ARGV[7] == 'now' or not taken) then
+  record_stats(ARGV[4], ARGV[5], ARGV[6])
+  recorded = 1
+end
+return {result, recorded, taken}

@@ -58,4 +58,48 @@ check_eq "SIGTERM: the supervisor exits 0" 0 "$STOP_RC"
 left=0
 for k in $kids; do kill -0 "$k" 2>/dev/null && left=$((left + 1)); done
 check_eq "SIGTERM: no child is left" 0 "$left"
+
+# A backlog: the end of one job and the start of the next are one script call
+# (finish.lua takes the next job), and the stage figures are gathered by the
+# worker and in Redis, complete, by the time it goes idle.
+preload() { # first last: echo jobs b<first>..b<last>, through submit.lua in one redis-cli
+  local sha i
+  sha=$(rcli SCRIPT LOAD "$(cat shared/scripts/submit.lua)")
+  for i in $(seq "$1" "$2"); do
+    printf 'EVALSHA %s 3 tw:job:b%s tw:queue:default tw:recent b%s 3600 0 %s 10000 id b%s pipeline echo queue default state queued attempt 0 max_attempts 1 input %s stage 0 stage_count 1 result_ttl_s 600 stage.1.name echo stage.1.state pending\n' \
+      "$sha" "$i" "$i" "$(date +%s%3N)" "$i" "'{\"n\":$i}'"
+  done | rcli >/dev/null
+}
+count0=$(rcli HGET tw:stagehist:echo 'echo|count')
+done0=$(rcli HGET tw:counters succeeded:echo)
+preload 1 300
+check_eq "300 jobs are queued" 300 "$(rcli LLEN tw:queue:default)"
+rcli CONFIG RESETSTAT >/dev/null
+start_worker backlog --concurrency 1 --prefix tw
+all_done() { [ "$(rcli HGET tw:counters succeeded:echo)" = "$((done0 + 300))" ]; }
+check "the backlog drains" wait_for 30 all_done
+count1=$(rcli HGET tw:stagehist:echo 'echo|count') # at once: the last finish recorded them
+check_eq "every stage run is in the histogram once the worker is idle" "$((count0 + 300))" "$count1"
+check_eq "the ETA keeps the newest 20 runs" 20 "$(rcli HGET tw:eta:echo 1.n)"
+calls=$(rcli INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/p')
+echo "# script calls for 300 jobs: $calls"
+check "about one script call per job with a backlog (not two)" test "${calls:-9999}" -le 360
+check_eq "each job ran once" 300 "$(for i in $(seq 1 300); do echo "HGET tw:job:b$i success_count"; done | rcli | grep -cx 1)"
+stop_pid "$WORKER_PID" 10
+
+# SIGTERM in the middle of a backlog: whatever the worker took is handed back
+# or finished, nothing is left running or on its processing list.
+preload 301 2300
+start_worker backlog2 --concurrency 2 --prefix tw
+some_done() { [ "$(rcli HGET tw:counters succeeded:echo)" -gt "$((done0 + 400))" ]; }
+check "a second backlog starts draining" wait_for 30 some_done
+stop_pid "$WORKER_PID" 10
+check_eq "SIGTERM mid-backlog: exit 0" 0 "$STOP_RC"
+succeeded=$(( $(rcli HGET tw:counters succeeded:echo) - done0 - 300 ))
+queued=$(rcli LLEN tw:queue:default)
+echo "# after SIGTERM: $succeeded succeeded, $queued queued"
+check_eq "SIGTERM mid-backlog: every job succeeded or is queued" 2000 "$((succeeded + queued))"
+check_eq "SIGTERM mid-backlog: no processing list left" "" "$(rcli --scan --pattern 'tw:processing:*')"
+running=$(for i in $(seq 301 2300); do echo "HGET tw:job:b$i state"; done | rcli | grep -c running)
+check_eq "SIGTERM mid-backlog: no job left running" 0 "$running"
 finish

@@ -5,34 +5,48 @@
 -- (canceled meanwhile): then the id is dropped from the processing list.
 -- With resume (the default) a job that ran before restarts at the stage that
 -- did not finish, its predecessors' outputs kept; without, at stage 1.
+-- A first start reads once and writes once (the hot path of a backlog).
 local function start_job(jkey, plist, events, id, wid, now, ttl)
-  local cur = redis.call('HMGET', jkey, 'state', 'stage_count', 'resume')
+  local cur = redis.call('HMGET', jkey, 'state', 'stage_count', 'resume', 'attempt', 'started_at',
+    'stage.1.state', 'stage.1.name')
   local state = cur[1]
   if state ~= 'queued' then
     redis.call('LREM', plist, 1, id)
     return {'skip', state or 'missing', id}
   end
   local n = tonumber(cur[2]) or 1
-  local k = 1
+  local k, name = 1, cur[7]
+  local set = {}
   if cur[3] ~= '0' then
-    while k < n and redis.call('HGET', jkey, 'stage.' .. k .. '.state') == 'succeeded' do
-      k = k + 1
+    if n > 1 and cur[6] == 'succeeded' then
+      k = 2
+      while k < n and redis.call('HGET', jkey, 'stage.' .. k .. '.state') == 'succeeded' do
+        k = k + 1
+      end
+      name = redis.call('HGET', jkey, 'stage.' .. k .. '.name')
     end
   else
+    local del = {}
     for j = 1, n do
       local s = 'stage.' .. j .. '.'
-      redis.call('HDEL', jkey, s .. 'started_at', s .. 'finished_at', s .. 'output')
-      redis.call('HSET', jkey, s .. 'state', 'pending')
+      local d, m = #del, #set
+      del[d + 1], del[d + 2], del[d + 3] = s .. 'started_at', s .. 'finished_at', s .. 'output'
+      set[m + 1], set[m + 2] = s .. 'state', 'pending'
     end
+    redis.call('HDEL', jkey, unpack(del))
   end
-  redis.call('HINCRBY', jkey, 'attempt', 1)
-  local name = redis.call('HGET', jkey, 'stage.' .. k .. '.name') or ''
+  if not cur[5] then
+    local m = #set
+    set[m + 1], set[m + 2] = 'started_at', now
+  end
+  -- later fields win: stage k's 'running' overrides its 'pending' above
+  local s, m = 'stage.' .. k .. '.', #set
+  set[m + 1], set[m + 2], set[m + 3], set[m + 4] = s .. 'state', 'running', s .. 'started_at', now
   redis.call('HSET', jkey, 'state', 'running', 'worker', wid, 'updated_at', now,
-    'stage', k, 'stage_name', name, 'progress', '0', 'message', '', 'next_attempt_at', '',
+    'attempt', tostring((tonumber(cur[4]) or 0) + 1),
+    'stage', k, 'stage_name', name or '', 'progress', '0', 'message', '', 'next_attempt_at', '',
     'overall_progress', string.format('%.4f', (k - 1) / n),
-    'resumed_from_stage', k > 1 and k or '',
-    'stage.' .. k .. '.state', 'running', 'stage.' .. k .. '.started_at', now)
-  redis.call('HSETNX', jkey, 'started_at', now)
+    'resumed_from_stage', k > 1 and k or '', unpack(set))
   redis.call('EXPIRE', jkey, ttl)
   redis.call('PUBLISH', events, id)
   return redis.call('HGETALL', jkey)

@@ -7,37 +7,35 @@ local function count(counters, event, pipeline)
   end
 end
 
--- record_stage(hist, eta, spec): stage runs that succeeded, spec one line
--- "<k> <ms> <name>" per stage (its number, duration in ms, name), or ''.
--- hist: per stage name, Prometheus buckets (non-cumulative counts), sum and
--- count; eta: per stage number k, "<k>.runs" its last 20 durations (ms,
--- newest first, comma-separated), "<k>" their mean and "<k>.n" how many.
+-- record_stats(hist, eta, spec): stage runs that succeeded, as a worker gathered
+-- them since its last flush (it sends them at most about once a second while
+-- it has a backlog, at once when it goes idle). One line per pipeline and
+-- stage: "<pipeline> <k> <name> <runs> <hist>", runs its newest durations
+-- (ms, newest first, comma-separated, at most 20), hist every duration it saw
+-- as "<ms>:<times>" pairs (comma-separated); the lines of one pipeline are
+-- consecutive. Writes, per pipeline (hist and eta are the key prefixes,
+-- "<p>:stagehist:" and "<p>:eta:"):
+-- hist .. pipeline: per stage name, Prometheus buckets
+-- (non-cumulative counts), sum (s) and count;
+-- eta .. pipeline: per stage number k, "<k>.runs" its last 20
+-- durations (ms, newest first), "<k>" their mean and "<k>.n" how many.
 -- Both live 30 days after the last run.
 local STATS_BUCKETS = {'0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5',
   '10', '30', '60', '120', '300', '600', '1800', '3600'}
 local STATS_TTL = 2592000
 local STATS_RUNS = 20
-local function record_stage(hist, eta, spec)
-  local ks, mss = {}, {}
-  for k, ms, name in string.gmatch(spec or '', '(%d+) (%d+) ([^\n]+)') do
-    local s = tonumber(ms) / 1000
-    local le = '+Inf'
-    for _, b in ipairs(STATS_BUCKETS) do
-      if s <= tonumber(b) then
-        le = b
-        break
-      end
+
+local function stats_bucket(s)
+  for _, b in ipairs(STATS_BUCKETS) do
+    if s <= tonumber(b) then
+      return b
     end
-    redis.call('HINCRBY', hist, name .. '|' .. le, 1)
-    redis.call('HINCRBY', hist, name .. '|count', 1)
-    redis.call('HINCRBYFLOAT', hist, name .. '|sum', s)
-    ks[#ks + 1] = k
-    mss[#mss + 1] = ms
   end
-  if #ks == 0 then
-    return
-  end
-  -- every stage's runs in one read and one write
+  return '+Inf'
+end
+
+-- the ETA of one pipeline: every stage's runs in one read and one write
+local function stats_eta(eta, ks, newruns)
   local fields = {}
   for i, k in ipairs(ks) do
     fields[i] = k .. '.runs'
@@ -45,14 +43,12 @@ local function record_stage(hist, eta, spec)
   local olds = redis.call('HMGET', eta, unpack(fields))
   local out = {}
   for i, k in ipairs(ks) do
-    local runs = {mss[i]}
-    if olds[i] then
-      for x in string.gmatch(olds[i], '%d+') do
-        if #runs >= STATS_RUNS then
-          break
-        end
-        runs[#runs + 1] = x
+    local runs = {}
+    for x in string.gmatch(newruns[i] .. ',' .. (olds[i] or ''), '%d+') do
+      if #runs >= STATS_RUNS then
+        break
       end
+      runs[#runs + 1] = x
     end
     local sum = 0
     for _, x in ipairs(runs) do
@@ -64,6 +60,36 @@ local function record_stage(hist, eta, spec)
     out[n + 5], out[n + 6] = k .. '.runs', table.concat(runs, ',')
   end
   redis.call('HSET', eta, unpack(out))
-  redis.call('EXPIRE', hist, STATS_TTL)
   redis.call('EXPIRE', eta, STATS_TTL)
+end
+
+local function record_stats(hist, eta, spec)
+  local pl, ks, runs = nil, {}, {}
+  local function flush()
+    if pl then
+      stats_eta(eta .. pl, ks, runs)
+      redis.call('EXPIRE', hist .. pl, STATS_TTL)
+    end
+  end
+  for p, k, name, r, seen in string.gmatch(spec or '', '(%S+) (%d+) (%S+) ([%d,]+) ([%d:,]+)') do
+    if p ~= pl then
+      flush()
+      pl, ks, runs = p, {}, {}
+    end
+    ks[#ks + 1], runs[#runs + 1] = k, r
+    local hkey = hist .. p
+    local per, n, sum = {}, 0, 0
+    for ms, times in string.gmatch(seen, '(%d+):(%d+)') do
+      local le = stats_bucket(tonumber(ms) / 1000)
+      per[le] = (per[le] or 0) + tonumber(times)
+      n = n + tonumber(times)
+      sum = sum + tonumber(ms) * tonumber(times)
+    end
+    for le, times in pairs(per) do
+      redis.call('HINCRBY', hkey, name .. '|' .. le, times)
+    end
+    redis.call('HINCRBY', hkey, name .. '|count', n)
+    redis.call('HINCRBYFLOAT', hkey, name .. '|sum', sum / 1000)
+  end
+  flush()
 end
