@@ -44,7 +44,7 @@ WORKER_SRC := worker/main.c worker/supervisor.c worker/fetch.c worker/run.c work
               worker/stage_exec.c
 CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c cli/sse.c cli/watch.c cli/overview.c
 UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_demo test_log \
-              test_stage_exec test_pipeline test_submit test_sse_parse
+              test_stage_exec test_pipeline test_submit test_sse_parse test_wstats
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o
 API_OBJ := $(API_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/dashboard_gen.o
@@ -119,6 +119,8 @@ $(BUILD)/tests/unit/test_demo: $(BUILD)/tests/unit/test_demo.o $(BUILD)/worker/s
 $(BUILD)/tests/unit/test_stage_exec: $(BUILD)/tests/unit/test_stage_exec.o \
 		$(BUILD)/worker/stage_exec.o $(LIBSTAGEQ)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_WORKER) -lcmocka
+$(BUILD)/tests/unit/test_wstats: $(BUILD)/tests/unit/test_wstats.o $(BUILD)/worker/stats.o
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 $(BUILD)/tests/unit/test_sse_parse: $(BUILD)/tests/unit/test_sse_parse.o $(BUILD)/cli/sse.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBSTAGEQ)

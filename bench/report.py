@@ -77,6 +77,12 @@ def main():
                    "≥ 15,000 jobs/s"))
     row("  backlog (jobs) / preload rate (jobs/s, 50 conns)", ("drain.jobs", "drain.preload_rps"),
         "", "{:,.0f}")
+    du = med("drain_unix.rps")
+    row("drain, the same, workers on Redis' Unix socket", "drain_unix.rps", "jobs/s",
+        target=tgt(None if du is None else du >= 15000, "≥ 15,000 jobs/s"))
+    row("  CPU per job: workers / Redis / API",
+        ("cpu.drain_unix.worker.us", "cpu.drain_unix.redis.us", "cpu.drain_unix.api.us"), "µs",
+        "{:.0f}")
     e2e_ratio = None
     if med("e2e.rps") and hset and med("cost.roundtrips_per_job"):
         e2e_ratio = "%.0f %% of HSET ÷ %.0f RT" % (
@@ -129,6 +135,10 @@ def main():
         figs["drain.cpu_ceiling_rps"] = agg([cores * 1e6 / sum(per_job)])
     row("  drain ceiling: cores ÷ CPU per job (all three)", "drain.cpu_ceiling_rps", "jobs/s",
         target=None)
+    if None not in per_job and med("drain.rps"):
+        figs["drain.busy_pct"] = agg([100.0 * med("drain.rps") * sum(per_job) / (cores * 1e6)])
+    row("  cores busy during the drain (the rest: waiting on each other)", "drain.busy_pct", "%",
+        "{:.0f}")
     row("  share of it in the kernel: workers / Redis / API",
         ("cpu.drain.worker.sys_pct", "cpu.drain.redis.sys_pct", "cpu.drain.api.sys_pct"), "%",
         "{:.0f}")

@@ -129,12 +129,13 @@ kv meta.load "$(cut -d' ' -f1-3 /proc/loadavg)"
 RPORT=$(free_port)
 mkdir -p "$TMP/redis"
 redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$TMP/redis" --save '' --appendonly no \
-  --logfile "$TMP/redis/redis.log" --daemonize no --maxmemory 0 >/dev/null &
+  --unixsocket "$TMP/redis/redis.sock" --unixsocketperm 700 --logfile "$TMP/redis/redis.log" --daemonize no --maxmemory 0 >/dev/null &
 REDIS_PID=$!
 for _ in $(seq 1 100); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
 rcli() { redis-cli -p "$RPORT" "$@"; }
 rcli ping >/dev/null || die "redis-server did not start ($TMP/redis/redis.log)"
 RURL="redis://127.0.0.1:$RPORT/0"
+UURL="unix://$TMP/redis/redis.sock" # the same Redis over a Unix socket (drain_unix)
 export STAGEQ_LOG_LEVEL="$LOGLEVEL"
 
 rcli info server | grep -q 'redis_version:7' || log "warning: not Redis 7: commandstats method may differ"
@@ -150,9 +151,9 @@ API="http://127.0.0.1:$APORT"
 log "redis :$RPORT, api :$APORT, pid $API_PID; runs $RUNS, jobs $JOBS, ${SECS}s windows"
 kv api.rss_idle_kb "$(rss_kb "$API_PID")"
 
-start_worker() { # start_worker LOGNAME [flags]: sets WPID
+start_worker() { # start_worker LOGNAME [flags]: sets WPID; WURL overrides the Redis URL
   local name=$1; shift
-  "$BUILD/stageq-worker" --redis-url "$RURL" --pipelines "$PIPES" "$@" >>"$OUT/$name.log" 2>&1 &
+  "$BUILD/stageq-worker" --redis-url "${WURL:-$RURL}" --pipelines "$PIPES" "$@" >>"$OUT/$name.log" 2>&1 &
   WPID=$!
   PIDS="$PIDS $WPID"
 }
@@ -233,13 +234,14 @@ preload() {
   PRELOAD_RPS=$(calc 1 "$q * 1000 / ($t1 - $t0 + 1)")
 }
 
-for r in $(seq 1 "$RUNS"); do
+drain_run() { # drain_run TAG: one drain; TAG drain (TCP, every cost figure) or drain_unix
+  local tag=$1 r=$2
   rcli FLUSHALL >/dev/null
   sleep 0.2
   mem0=$(stat_of memory used_memory)
   preload "$JOBS" 50
   n=$(rcli LLEN stageq:queue:default)
-  kv drain.preload_rps "$PRELOAD_RPS"
+  kv "$tag.preload_rps" "$PRELOAD_RPS"
   [ "$n" -ge "$JOBS" ] || log "warning: backlog $n < $JOBS"
   mem_queued=$(stat_of memory used_memory)
   # the poller's own Redis reads, to subtract from total_reads_processed
@@ -250,7 +252,7 @@ for r in $(seq 1 "$RUNS"); do
   rcli CONFIG RESETSTAT >/dev/null
   r0=$(ticks "$REDIS_PID") a0=$(ticks "$API_PID")
   t0=$(now_ms)
-  start_worker w-drain --concurrency 2
+  start_worker "w-$tag" --concurrency 2
   polls=0 sup_rss=0 child_rss=0 left=$n
   while :; do
     sleep 0.2
@@ -263,7 +265,7 @@ for r in $(seq 1 "$RUNS"); do
       polls=$((polls + 1))
       [ "$busy" = 0 ] && break
     fi
-    kill -0 "$WPID" 2>/dev/null || die "the worker exited ($OUT/w-drain.log)"
+    kill -0 "$WPID" 2>/dev/null || die "the worker exited ($OUT/w-$tag.log)"
   done
   t_seen=$(now_ms)
   r1=$(ticks "$REDIS_PID") a1=$(ticks "$API_PID")
@@ -275,14 +277,16 @@ for r in $(seq 1 "$RUNS"); do
   stop_pid "$WPID"
   read -r ok _ first last other <<<"$(count_jobs "$(rfc3339 "$t0")" "$(rfc3339 "$t_seen")")"
   t_end=$(ts_ms "$last")
-  kv drain.jobs "$ok"
-  cpu_us drain.worker "0 0" "$w1" "$ok"
-  cpu_us drain.redis "$r0" "$r1" "$ok"
-  cpu_us drain.api "$a0" "$a1" "$ok" # the API reads every PUBLISH (no stream open)
-  kv drain.not_succeeded "$other"
-  kv drain.rps "$(calc 1 "$ok * 1000 / ($t_end - $t0 + 0.001)")"
-  kv drain.seconds "$(calc 3 "($t_end - $t0) / 1000")"
-  kv drain.first_start_after_ms "$(($(ts_ms "$first") - t0))"
+  kv "$tag.jobs" "$ok"
+  cpu_us "$tag.worker" "0 0" "$w1" "$ok"
+  cpu_us "$tag.redis" "$r0" "$r1" "$ok"
+  cpu_us "$tag.api" "$a0" "$a1" "$ok" # the API reads every PUBLISH (no stream open)
+  kv "$tag.not_succeeded" "$other"
+  kv "$tag.rps" "$(calc 1 "$ok * 1000 / ($t_end - $t0 + 0.001)")"
+  kv "$tag.seconds" "$(calc 3 "($t_end - $t0) / 1000")"
+  kv "$tag.first_start_after_ms" "$(($(ts_ms "$first") - t0))"
+  log "$tag run $r: $ok jobs in $((t_end - t0)) ms"
+  [ "$tag" = drain ] || return 0
   kv cost.worker_supervisor_rss_kb "$sup_rss"
   kv cost.worker_child_rss_kb "$child_rss"
   mem1=$(stat_of memory used_memory)
@@ -298,7 +302,11 @@ for r in $(seq 1 "$RUNS"); do
   kv cost.scripts_per_job "$(calc 3 "$sc / $ok")"
   kv cost.blmove_per_job "$(calc 3 "${bl:-0} / $ok")"
   awk -v ok="$ok" '{printf "cmdstat.%s %.3f\n", $1, $2 / ok}' "$TMP/cmdstats" >>"$KV"
-  log "drain run $r: $ok jobs in $((t_end - t0)) ms"
+}
+
+for r in $(seq 1 "$RUNS"); do
+  drain_run drain "$r"
+  WURL=$UURL drain_run drain_unix "$r"
 done
 
 # ---- end to end: submitting (wrk, 50 connections) while the pool drains ----

@@ -45,6 +45,25 @@ oom:
     return -1;
 }
 
+int rargv_set(struct rargv *v, size_t i, const char *s)
+{
+    size_t len = strlen(s);
+    char *copy;
+
+    if (v->is_oom || i >= v->argc)
+        return -1;
+    copy = malloc(len + 1);
+    if (copy == NULL) {
+        v->is_oom = 1;
+        return -1;
+    }
+    memcpy(copy, s, len + 1);
+    free(v->argv[i]);
+    v->argv[i] = copy;
+    v->lens[i] = len;
+    return 0;
+}
+
 int rargv_add(struct rargv *v, const char *s)
 {
     return rargv_addlen(v, s, strlen(s));

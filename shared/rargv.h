@@ -19,6 +19,8 @@ int rargv_addlen(struct rargv *v, const char *s, size_t len);
 int rargv_add(struct rargv *v, const char *s);
 int rargv_addf(struct rargv *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int rargv_addll(struct rargv *v, long long n);
+/* Replaces entry i (< argc) with a copy of s; 0, or -1 (is_oom set). */
+int rargv_set(struct rargv *v, size_t i, const char *s);
 /* Frees the strings; v can be reused after rargv_init. NULL-safe. */
 void rargv_free(struct rargv *v);
 

@@ -213,6 +213,8 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
     int rc = 0;
 
     *hash = NULL;
+    if (!*w->stop)
+        fetch_promote(w);       /* also while finish.lua keeps taking jobs */
     if (w->next_take != NULL) { /* finish.lua took it already */
         redisReply *taken = w->next_take;
         bool is_empty;
@@ -222,7 +224,6 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
     }
     if (*w->stop)
         return 0;
-    fetch_promote(w);
     if (!w->is_queue_empty) { /* a backlog: pop and start in one round trip */
         bool is_empty;
         rc = fetch_take(w, id, hash, &is_empty);

@@ -248,14 +248,49 @@ static void run_record_stage(struct run *r)
                (long long)(clock_mono_ms() - r->stage_start_ms));
 }
 
-/* Appends the pending stage transitions to a (they go first: later fields of
- * the same write override theirs). */
-static void run_take_adv(struct run *r, struct rargv *a)
+/* Sets field in a field, value vector: replaces its value when it is there
+ * already (a stage's 'running' becomes 'succeeded'), else appends the pair. */
+static void fields_put(struct rargv *a, const char *field, const char *value)
 {
     size_t i;
 
-    for (i = 0; r->has_adv && i < r->adv.argc; i++)
+    for (i = 0; i + 1 < a->argc; i += 2)
+        if (strcmp(a->argv[i], field) == 0) {
+            rargv_set(a, i + 1, value);
+            return;
+        }
+    rargv_add(a, field);
+    rargv_add(a, value);
+}
+
+/* Appends the pending stage transitions to a (they go first: later fields of
+ * the same write override theirs): every stage field once, then the current
+ * stage and, unless has_progress (the caller writes them), its progress 0
+ * and an empty message. */
+static void run_take_adv(struct run *r, struct rargv *a, bool has_progress)
+{
+    char next[16];
+    size_t i;
+
+    if (!r->has_adv)
+        return;
+    for (i = 0; i < r->adv.argc; i++)
         rargv_addlen(a, r->adv.argv[i], r->adv.lens[i]);
+    snprintf(next, sizeof(next), "%d", r->k);
+    rargv_add(a, JOB_F_STAGE);
+    rargv_add(a, next);
+    rargv_add(a, JOB_F_STAGE_NAME);
+    rargv_add(a, r->pl->stages[r->k - 1].name);
+    if (!has_progress) {
+        rargv_add(a, JOB_F_PROGRESS);
+        rargv_add(a, "0.0000");
+        rargv_add(a, JOB_F_OVERALL);
+        rargv_addf(a, "%.4f", job_overall_progress(r->k, r->n, 0.0));
+    }
+    if (!has_progress && !r->has_pending_message) {
+        rargv_add(a, JOB_F_MESSAGE);
+        rargv_add(a, "");
+    }
 }
 
 /* The pending transitions were written. */
@@ -300,7 +335,7 @@ static void run_flush(struct run *r, bool is_retrying)
         return;
     run_ts(ts);
     rargv_init(&a);
-    run_take_adv(r, &a);
+    run_take_adv(r, &a, r->has_pending);
     if (r->has_pending) {
         add_num(&a, JOB_F_PROGRESS, r->pending_fraction);
         add_num(&a, JOB_F_OVERALL, job_overall_progress(r->k, r->n, r->pending_fraction));
@@ -471,9 +506,11 @@ static void run_finish(struct run *r, const char *stage_out, const struct stage_
 
     run_ts(ts);
     rargv_init(&a);
-    run_take_adv(r, &a);
+    run_take_adv(r, &a, err == NULL);
     if (r->k >= 1) {
-        add_stage_field(&a, r->k, "state", err ? "failed" : "succeeded");
+        char field[64];
+        keys_stage_field(field, sizeof(field), r->k, "state");
+        fields_put(&a, field, err ? "failed" : "succeeded");
         add_stage_field(&a, r->k, "finished_at", ts);
     }
     if (err != NULL) {
@@ -569,23 +606,17 @@ static void run_retry(struct run *r, const struct stage_error *err)
  * run_write (0 when deferred). */
 static int run_advance(struct run *r, const char *out)
 {
-    char ts[CLOCK_RFC3339_LEN], next[16];
+    char ts[CLOCK_RFC3339_LEN], field[64];
     struct rargv *a = &r->adv;
     int64_t now;
 
     run_ts(ts);
-    snprintf(next, sizeof(next), "%d", r->k + 1);
-    add_stage_field(a, r->k, "state", "succeeded");
+    keys_stage_field(field, sizeof(field), r->k, "state");
+    fields_put(a, field, "succeeded"); /* its 'running', when not written yet */
     add_stage_field(a, r->k, "finished_at", ts);
     add_stage_field(a, r->k, "output", out);
     add_stage_field(a, r->k + 1, "state", "running");
     add_stage_field(a, r->k + 1, "started_at", ts);
-    add_field(a, JOB_F_STAGE, next);
-    add_field(a, JOB_F_STAGE_NAME, r->pl->stages[r->k].name);
-    add_num(a, JOB_F_PROGRESS, 0.0);
-    add_num(a, JOB_F_OVERALL, job_overall_progress(r->k + 1, r->n, 0.0));
-    add_field(a, JOB_F_MESSAGE, "");
-    add_field(a, JOB_F_UPDATED_AT, ts);
     run_record_stage(r);
     r->has_adv = true;
     r->k++;

@@ -63,11 +63,12 @@ check_eq "SIGTERM: no child is left" 0 "$left"
 # (finish.lua takes the next job), and the stage figures are gathered by the
 # worker and in Redis, complete, by the time it goes idle.
 preload() { # first last: echo jobs b<first>..b<last>, through submit.lua in one redis-cli
-  local sha i
+  local sha now i
   sha=$(rcli SCRIPT LOAD "$(cat shared/scripts/submit.lua)")
-  for i in $(seq "$1" "$2"); do
+  now=$(date +%s%3N)
+  for ((i = $1; i <= $2; i++)); do
     printf 'EVALSHA %s 3 tw:job:b%s tw:queue:default tw:recent b%s 3600 0 %s 10000 id b%s pipeline echo queue default state queued attempt 0 max_attempts 1 input %s stage 0 stage_count 1 result_ttl_s 600 stage.1.name echo stage.1.state pending\n' \
-      "$sha" "$i" "$i" "$(date +%s%3N)" "$i" "'{\"n\":$i}'"
+      "$sha" "$i" "$i" "$now" "$i" "'{\"n\":$i}'"
   done | rcli >/dev/null
 }
 count0=$(rcli HGET tw:stagehist:echo 'echo|count')
@@ -87,15 +88,29 @@ check "about one script call per job with a backlog (not two)" test "${calls:-99
 check_eq "each job ran once" 300 "$(for i in $(seq 1 300); do echo "HGET tw:job:b$i success_count"; done | rcli | grep -cx 1)"
 stop_pid "$WORKER_PID" 10
 
+# Retries whose backoff ends while a backlog drains are moved to the queue
+# then, not after it (finish.lua keeps taking jobs: promotion must go on).
+preload 5001 25000
+rcli ZADD tw:delayed:default "$(($(date +%s%3N) + 1000))" late >/dev/null
+start_worker backlog3 --concurrency 1 --prefix tw
+promoted() { [ "$(rcli ZCARD tw:delayed:default)" = 0 ]; }
+check "a retry that falls due is promoted during the backlog" wait_for 20 promoted
+left=$(rcli LLEN tw:queue:default)
+echo "# jobs still queued when the retry was promoted: $left"
+check "the backlog was not over yet" test "$left" -gt 0
+stop_pid "$WORKER_PID" 10
+rcli DEL tw:queue:default >/dev/null
+
 # SIGTERM in the middle of a backlog: whatever the worker took is handed back
 # or finished, nothing is left running or on its processing list.
+done2=$(rcli HGET tw:counters succeeded:echo)
 preload 301 2300
 start_worker backlog2 --concurrency 2 --prefix tw
-some_done() { [ "$(rcli HGET tw:counters succeeded:echo)" -gt "$((done0 + 400))" ]; }
+some_done() { [ "$(rcli HGET tw:counters succeeded:echo)" -gt "$((done2 + 100))" ]; }
 check "a second backlog starts draining" wait_for 30 some_done
 stop_pid "$WORKER_PID" 10
 check_eq "SIGTERM mid-backlog: exit 0" 0 "$STOP_RC"
-succeeded=$(( $(rcli HGET tw:counters succeeded:echo) - done0 - 300 ))
+succeeded=$(( $(rcli HGET tw:counters succeeded:echo) - done2 ))
 queued=$(rcli LLEN tw:queue:default)
 echo "# after SIGTERM: $succeeded succeeded, $queued queued"
 check_eq "SIGTERM mid-backlog: every job succeeded or is queued" 2000 "$((succeeded + queued))"

@@ -1,7 +1,9 @@
--- startjob.lua (included by start.lua and take.lua): start_job marks job id
--- (hash jkey, on the worker's processing list plist) running — attempt + 1 —
--- and starts its first unfinished stage; it returns the job's HGETALL array,
--- or {'skip', state, id} when the job expired ('missing') or is not queued
+-- startjob.lua (included by start.lua, take.lua and finish.lua): start_job
+-- marks job id (hash jkey, on the worker's processing list plist) running —
+-- attempt + 1 — and starts its first unfinished stage; it returns the fields
+-- the worker needs as a field, value array (id, attempt, stage_count, stage,
+-- max_attempts, result_ttl_s, queue, errors, pipeline, and the stage's input:
+-- input, or stage.<k-1>.output when it resumes at k), or {'skip', state, id} when the job expired ('missing') or is not queued
 -- (canceled meanwhile): then the id is dropped from the processing list.
 -- With resume (the default) a job that ran before restarts at the stage that
 -- did not finish, its predecessors' outputs kept; without, at stage 1.
@@ -39,15 +41,29 @@ local function start_job(jkey, plist, events, id, wid, now, ttl)
     local m = #set
     set[m + 1], set[m + 2] = 'started_at', now
   end
+  local attempt = tostring((tonumber(cur[4]) or 0) + 1)
   -- later fields win: stage k's 'running' overrides its 'pending' above
   local s, m = 'stage.' .. k .. '.', #set
   set[m + 1], set[m + 2], set[m + 3], set[m + 4] = s .. 'state', 'running', s .. 'started_at', now
   redis.call('HSET', jkey, 'state', 'running', 'worker', wid, 'updated_at', now,
-    'attempt', tostring((tonumber(cur[4]) or 0) + 1),
+    'attempt', attempt,
     'stage', k, 'stage_name', name or '', 'progress', '0', 'message', '', 'next_attempt_at', '',
     'overall_progress', string.format('%.4f', (k - 1) / n),
     'resumed_from_stage', k > 1 and k or '', unpack(set))
   redis.call('EXPIRE', jkey, ttl)
   redis.call('PUBLISH', events, id)
-  return redis.call('HGETALL', jkey)
+  local want = {'id', 'max_attempts', 'result_ttl_s', 'queue', 'errors', 'pipeline',
+    k > 1 and 'stage.' .. (k - 1) .. '.output' or 'input'}
+  local got = redis.call('HMGET', jkey, unpack(want))
+  local out = {'attempt', attempt, 'stage', tostring(k)}
+  if cur[2] then
+    out[5], out[6] = 'stage_count', cur[2]
+  end
+  for i, f in ipairs(want) do
+    if got[i] then
+      local m = #out
+      out[m + 1], out[m + 2] = f, got[i]
+    end
+  end
+  return out
 end
