@@ -1,5 +1,6 @@
 /* Unit tests for shared/job: state names, TTLs, overall progress, the fields
  * of a new job's hash and the status JSON built from a hash. */
+#include <ctype.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -488,6 +490,152 @@ static void test_rfc3339_parse(void **state)
     assert_int_equal(clock_parse_rfc3339(NULL, &ms), -1);
 }
 
+/* The sscanf + timegm parser clock_parse_rfc3339 had before it parsed the
+ * digits itself: the reference its answers are compared with. */
+static int old_parse_rfc3339(const char *s, int64_t *ms)
+{
+    unsigned y, mo, d, h, mi, sec, frac = 0;
+    int n = 0, nf = 0;
+    struct tm tm;
+    time_t t;
+
+    if (s == NULL || sscanf(s, "%4u-%2u-%2uT%2u:%2u:%2u%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
+        n != 19)
+        return -1;
+    s += n;
+    if (*s == '.') {
+        if (sscanf(s + 1, "%3u%n", &frac, &nf) != 1 || nf != 3)
+            return -1;
+        s += 1 + nf;
+    }
+    if (strcmp(s, "Z") != 0 || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+        mi > 59 || sec > 60)
+        return -1;
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = (int)y - 1900;
+    tm.tm_mon = (int)mo - 1;
+    tm.tm_mday = (int)d;
+    tm.tm_hour = (int)h;
+    tm.tm_min = (int)mi;
+    tm.tm_sec = (int)sec;
+    t = timegm(&tm);
+    if (t == (time_t)-1)
+        return -1;
+    *ms = (int64_t)t * 1000 + frac;
+    return 0;
+}
+
+/* s parses (or not) as the old parser parsed it, to the same value. */
+static void assert_parse_as_before(const char *s)
+{
+    int64_t a = -7, b = -7;
+    int ra = clock_parse_rfc3339(s, &a), rb = old_parse_rfc3339(s, &b);
+
+    if (ra != rb || a != b)
+        fail_msg("\"%s\": %d %lld, before %d %lld", s, ra, (long long)a, rb, (long long)b);
+}
+
+static void test_rfc3339_edges(void **state)
+{
+    static const struct {
+        const char *s;
+        int rc;
+        int64_t ms;
+    } cases[] = {
+        {"1970-01-01T00:00:00Z", 0, 0},
+        {"1970-01-01T00:00:00.000Z", 0, 0},
+        {"1970-01-01T00:00:00.001Z", 0, 1},
+        {"1970-01-01T23:59:59.999Z", 0, 86399999},
+        {"1970-01-02T00:00:00Z", 0, 86400000},
+        {"1972-02-29T00:00:00Z", 0, 68169600000LL},  /* the first leap day */
+        {"2000-02-29T12:00:00Z", 0, 951825600000LL}, /* 2000: divisible by 400 */
+        {"2000-03-01T00:00:00Z", 0, 951868800000LL},
+        {"2024-02-29T23:59:59.999Z", 0, 1709251199999LL},
+        {"2025-12-31T23:59:59Z", 0, 1767225599000LL},
+        {"2100-03-01T00:00:00Z", 0, 4107542400000LL}, /* 2100 is no leap year */
+        {"9999-12-31T23:59:59.999Z", 0, 253402300799999LL},
+        /* out-of-month days and second 60 run on, as timegm ran them */
+        {"2025-02-29T00:00:00Z", 0, 1740787200000LL}, /* = 2025-03-01 */
+        {"2025-04-31T00:00:00Z", 0, 1746057600000LL}, /* = 2025-05-01 */
+        {"2016-12-31T23:59:60Z", 0, 1483228800000LL}, /* = 2017-01-01T00:00:00 */
+        {"1969-12-31T23:59:59Z", -1, 0},
+        {"0000-01-01T00:00:00Z", -1, 0},
+        {"2025-00-10T00:00:00Z", -1, 0},
+        {"2025-13-10T00:00:00Z", -1, 0},
+        {"2025-01-00T00:00:00Z", -1, 0},
+        {"2025-01-32T00:00:00Z", -1, 0},
+        {"2025-01-01T24:00:00Z", -1, 0},
+        {"2025-01-01T00:60:00Z", -1, 0},
+        {"2025-01-01T00:00:61Z", -1, 0},
+        {"2025-01-01T00:00:00", -1, 0},
+        {"2025-01-01T00:00:00z", -1, 0},
+        {"2025-01-01T00:00:00ZZ", -1, 0},
+        {"2025-01-01T00:00:00Z ", -1, 0},
+        {"2025-01-01T00:00:00+00:00", -1, 0},
+        {"2025-01-01t00:00:00Z", -1, 0},
+        {"2025/01/01T00:00:00Z", -1, 0},
+        {"2025-01-01T00-00:00Z", -1, 0},
+        {"2025-1-01T00:00:00Z", -1, 0},
+        {"25-01-01T00:00:00Z", -1, 0},
+        {"20250-01-01T00:00:00Z", -1, 0},
+        {"2a25-01-01T00:00:00Z", -1, 0},
+        {"2025-0x-01T00:00:00Z", -1, 0},
+        {"2025-01-01T00:00:0aZ", -1, 0},
+        {"2025-01-01T00:00:00.Z", -1, 0},
+        {"2025-01-01T00:00:00.1Z", -1, 0},
+        {"2025-01-01T00:00:00.12Z", -1, 0},
+        {"2025-01-01T00:00:00.1234Z", -1, 0},
+        {"2025-01-01T00:00:00.12aZ", -1, 0},
+        {"2025-01-01T00:00:00.123", -1, 0},
+        {"2025-01-01T00:00:00,123Z", -1, 0},
+        {"2025-01-01", -1, 0},
+        {"Z", -1, 0},
+    };
+    char buf[CLOCK_RFC3339_LEN + 8];
+    int64_t ms, t;
+    size_t i, j;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ms = -7;
+        if (clock_parse_rfc3339(cases[i].s, &ms) != cases[i].rc)
+            fail_msg("\"%s\": want %d", cases[i].s, cases[i].rc);
+        if (cases[i].rc == 0 && ms != cases[i].ms)
+            fail_msg("\"%s\": %lld, want %lld", cases[i].s, (long long)ms, (long long)cases[i].ms);
+        assert_parse_as_before(cases[i].s);
+    }
+    /* every day from 1970 into 2404 (two 400-year cycles' worth of leap
+     * rules), at a time that moves through the day, as before */
+    for (t = 0; t < 13600LL * 86400000; t += 86400000 + 3723001) {
+        clock_format_rfc3339(t, buf);
+        assert_int_equal(clock_parse_rfc3339(buf, &ms), 0);
+        assert_true(ms == t);
+        assert_parse_as_before(buf);
+    }
+    /* every byte at every position of a valid time, and every cut */
+    for (i = 0; i < 24; i++) {
+        for (j = 0; j < 256; j++) {
+            snprintf(buf, sizeof(buf), "2024-02-29T12:34:56.789Z");
+            buf[i] = (char)j;
+            if ((j >= '0' && j <= '9') || isspace((int)j) || j == '+' || j == '-')
+                continue; /* other digits: other times; blanks and signs: below */
+            assert_parse_as_before(buf);
+        }
+        snprintf(buf, sizeof(buf), "2024-02-29T12:34:56.789Z");
+        buf[i] = '\0';
+        assert_parse_as_before(buf);
+    }
+    /* sscanf's %u let white space or a sign stand in for a digit; only
+     * digits are accepted now */
+    assert_int_equal(old_parse_rfc3339("2025-01- 1T00:00:00Z", &ms), 0);
+    assert_int_equal(clock_parse_rfc3339("2025-01- 1T00:00:00Z", &ms), -1);
+    assert_int_equal(old_parse_rfc3339("2025-01-01T+1:00:00Z", &ms), 0);
+    assert_int_equal(clock_parse_rfc3339("2025-01-01T+1:00:00Z", &ms), -1);
+    assert_int_equal(old_parse_rfc3339("2025-01-01T00:00:00. 12Z", &ms), 0);
+    assert_int_equal(clock_parse_rfc3339("2025-01-01T00:00:00. 12Z", &ms), -1);
+    assert_int_equal(clock_parse_rfc3339("2025-01-01T00:00:00.-12Z", &ms), -1);
+}
+
 static double num(const cJSON *o, const char *name)
 {
     const cJSON *v = json_get(o, name);
@@ -606,21 +754,14 @@ static void test_eta_from_hash(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_state_names),
-        cmocka_unit_test(test_state_is_final),
-        cmocka_unit_test(test_ttl_for),
-        cmocka_unit_test(test_overall_progress),
-        cmocka_unit_test(test_new_fields_demo),
-        cmocka_unit_test(test_hash_get),
-        cmocka_unit_test(test_hash_view_index),
-        cmocka_unit_test(test_status_running),
-        cmocka_unit_test(test_status_finished),
-        cmocka_unit_test(test_status_missing_and_odd),
-        cmocka_unit_test(test_status_empty),
-        cmocka_unit_test(test_status_stage_count_bounds),
-        cmocka_unit_test(test_rfc3339_parse),
-        cmocka_unit_test(test_eta_running),
-        cmocka_unit_test(test_eta_queued_and_final),
+        cmocka_unit_test(test_state_names),     cmocka_unit_test(test_state_is_final),
+        cmocka_unit_test(test_ttl_for),         cmocka_unit_test(test_overall_progress),
+        cmocka_unit_test(test_new_fields_demo), cmocka_unit_test(test_hash_get),
+        cmocka_unit_test(test_hash_view_index), cmocka_unit_test(test_status_running),
+        cmocka_unit_test(test_status_finished), cmocka_unit_test(test_status_missing_and_odd),
+        cmocka_unit_test(test_status_empty),    cmocka_unit_test(test_status_stage_count_bounds),
+        cmocka_unit_test(test_rfc3339_parse),   cmocka_unit_test(test_rfc3339_edges),
+        cmocka_unit_test(test_eta_running),     cmocka_unit_test(test_eta_queued_and_final),
         cmocka_unit_test(test_eta_from_hash),
     };
 
