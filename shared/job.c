@@ -174,50 +174,111 @@ const char *job_hash_get(const struct job_hash *h, const char *name)
     return NULL;
 }
 
+/* The status tree is built for one print: its keys are constants
+ * (cJSON_AddItemToObjectCS), its strings point into h, and the numbers we
+ * have as text (or can write cheaply) are raw items, so that neither cJSON's
+ * copies nor its printf + sscanf per number are paid. */
+
+/* Adds item under name, a string constant; item may be NULL (out of memory:
+ * the member is left out). */
+static void add_item(cJSON *o, const char *name, cJSON *item)
+{
+    if (item != NULL && !cJSON_AddItemToObjectCS(o, name, item))
+        cJSON_Delete(item);
+}
+
 /* Adds name: string value, or null when the field is missing or empty. */
 static void add_str(cJSON *o, const struct job_hash *h, const char *field, const char *name)
 {
     const char *v = job_hash_get(h, field);
 
     if (v != NULL && v[0] != '\0')
-        cJSON_AddStringToObject(o, name, v);
+        add_item(o, name, cJSON_CreateStringReference(v));
     else
-        cJSON_AddNullToObject(o, name);
+        add_item(o, name, cJSON_CreateNull());
+}
+
+#define NUM_TEXT_MAX_DIGITS 15 /* what "%1.15g" keeps: such text is the value's */
+
+/* Copies v into out[cap] when it is a JSON number in plain decimal form,
+ * -?(0|[1-9][0-9]*)(\.[0-9]+)? (with is_int: no fraction, and not "-0"), of
+ * at most NUM_TEXT_MAX_DIGITS digits once the fraction's trailing zeros are
+ * dropped (with its point when none is left): "0.2500" -> "0.25", "1.0000" ->
+ * "1", as cJSON prints that value (but for magnitudes below 1e-4, which it
+ * writes with an exponent: the same number). 0, or -1 when v is not such a
+ * number (out is then undefined). */
+static int num_text(const char *v, bool is_int, char *out, size_t cap)
+{
+    size_t i = 0, o = 0, ndig = 0, point;
+
+    if (strnlen(v, cap) >= cap) /* out holds no more than v */
+        return -1;
+    if (v[i] == '-')
+        out[o++] = v[i++];
+    if (v[i] < '0' || v[i] > '9' || (v[i] == '0' && v[i + 1] >= '0' && v[i + 1] <= '9') ||
+        (is_int && i == 1 && v[i] == '0'))
+        return -1;
+    for (; v[i] >= '0' && v[i] <= '9'; i++, ndig++)
+        out[o++] = v[i];
+    if (v[i] == '.' && !is_int) {
+        point = o;
+        out[o++] = v[i++];
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        for (; v[i] >= '0' && v[i] <= '9'; i++, ndig++)
+            out[o++] = v[i];
+        while (out[o - 1] == '0')
+            o--, ndig--;
+        if (o - 1 == point)
+            o--;
+    }
+    if (v[i] != '\0' || ndig > NUM_TEXT_MAX_DIGITS)
+        return -1;
+    out[o] = '\0';
+    return 0;
 }
 
 static void add_int(cJSON *o, const struct job_hash *h, const char *field)
 {
     const char *v = job_hash_get(h, field);
-    char *end;
+    char text[NUM_TEXT_MAX_DIGITS + 8], *end;
     long long n;
 
     if (v == NULL || v[0] == '\0') {
-        cJSON_AddNullToObject(o, field);
+        add_item(o, field, cJSON_CreateNull());
+        return;
+    }
+    if (num_text(v, true, text, sizeof(text)) == 0) {
+        add_item(o, field, cJSON_CreateRaw(text));
         return;
     }
     errno = 0;
     n = strtoll(v, &end, 10);
     if (errno != 0 || *end != '\0')
-        cJSON_AddStringToObject(o, field, v);
+        add_item(o, field, cJSON_CreateStringReference(v));
     else
-        cJSON_AddNumberToObject(o, field, (double)n);
+        add_item(o, field, cJSON_CreateNumber((double)n));
 }
 
 static void add_num(cJSON *o, const struct job_hash *h, const char *field)
 {
     const char *v = job_hash_get(h, field);
-    char *end;
+    char text[NUM_TEXT_MAX_DIGITS + 8], *end;
     double d;
 
     if (v == NULL || v[0] == '\0') {
-        cJSON_AddNullToObject(o, field);
+        add_item(o, field, cJSON_CreateNull());
+        return;
+    }
+    if (num_text(v, false, text, sizeof(text)) == 0) {
+        add_item(o, field, cJSON_CreateRaw(text));
         return;
     }
     d = strtod(v, &end);
     if (*end != '\0' || d != d)
-        cJSON_AddStringToObject(o, field, v);
+        add_item(o, field, cJSON_CreateStringReference(v));
     else
-        cJSON_AddNumberToObject(o, field, d);
+        add_item(o, field, cJSON_CreateNumber(d));
 }
 
 /* Adds name: the parsed JSON text of field, null when missing. Values were
@@ -228,13 +289,13 @@ static void add_json(cJSON *o, const struct job_hash *h, const char *field, cons
     cJSON *item;
 
     if (v == NULL || v[0] == '\0') {
-        cJSON_AddNullToObject(o, name);
+        add_item(o, name, cJSON_CreateNull());
         return;
     }
     item = cJSON_Parse(v);
     if (item == NULL)
-        item = cJSON_CreateString(v);
-    cJSON_AddItemToObject(o, name, item);
+        item = cJSON_CreateStringReference(v);
+    add_item(o, name, item);
 }
 
 /* Milliseconds between two RFC 3339 fields of h (to: now when to_field is
@@ -251,12 +312,33 @@ static int64_t span_ms(const struct job_hash *h, const char *from_field, const c
     return b >= a ? b - a : 0;
 }
 
+/* Adds name: ms as seconds (null when negative), written as "%1.15g" writes
+ * ms / 1000.0: "2", "1.5", "0.002". */
 static void add_seconds(cJSON *o, const char *name, int64_t ms)
 {
-    if (ms < 0)
-        cJSON_AddNullToObject(o, name);
-    else
-        cJSON_AddNumberToObject(o, name, (double)ms / 1000.0);
+    char text[24], *p = text + sizeof(text) - 1;
+    int64_t q = ms / 1000;
+    int frac = (int)(ms % 1000), i;
+
+    if (ms < 0) {
+        add_item(o, name, cJSON_CreateNull());
+        return;
+    }
+    if (ms >= 1000000000000000LL) { /* more than 15 digits: let cJSON pick */
+        add_item(o, name, cJSON_CreateNumber((double)ms / 1000.0));
+        return;
+    }
+    *p = '\0';
+    if (frac != 0) {
+        for (i = 0; i < 3; i++, frac /= 10)
+            if (frac % 10 != 0 || p != text + sizeof(text) - 1)
+                *--p = (char)('0' + frac % 10);
+        *--p = '.';
+    }
+    do
+        *--p = (char)('0' + q % 10);
+    while ((q /= 10) > 0);
+    add_item(o, name, cJSON_CreateRaw(p));
 }
 
 /* The timing of stage k in s: duration once finished, elapsed while running,
@@ -292,7 +374,7 @@ static cJSON *stages_json(const struct job_hash *h, long long count, const struc
         add_str(s, h, field, "name");
         keys_stage_field(field, sizeof(field), (int)k, "state");
         v = job_hash_get(h, field);
-        cJSON_AddStringToObject(s, "state", v ? v : "pending");
+        add_item(s, "state", cJSON_CreateStringReference(v ? v : "pending"));
         keys_stage_field(field, sizeof(field), (int)k, "started_at");
         if (job_hash_get(h, field))
             add_str(s, h, field, "started_at");
@@ -361,13 +443,13 @@ static void add_eta(cJSON *o, const struct job_hash *h, long long n, const struc
     char field[64];
 
     if (st == NULL || job_state_parse(st, &state) < 0 || n < 1 || n > PIPELINE_MAX_STAGES) {
-        cJSON_AddNullToObject(o, "stage_eta_s");
-        cJSON_AddNullToObject(o, "eta_s");
+        add_item(o, "stage_eta_s", cJSON_CreateNull());
+        add_item(o, "eta_s", cJSON_CreateNull());
         return;
     }
     if (state != JOB_QUEUED && state != JOB_RUNNING) {
-        cJSON_AddNumberToObject(o, "stage_eta_s", 0);
-        cJSON_AddNumberToObject(o, "eta_s", 0);
+        add_item(o, "stage_eta_s", cJSON_CreateRaw("0"));
+        add_item(o, "eta_s", cJSON_CreateRaw("0"));
         return;
     }
     if (state == JOB_RUNNING && (v = job_hash_get(h, JOB_F_STAGE)) != NULL)
@@ -380,7 +462,7 @@ static void add_eta(cJSON *o, const struct job_hash *h, long long n, const struc
     }
     add_seconds(o, "stage_eta_s", stage_ms);
     if (eta == NULL || (k >= 1 && stage_ms < 0)) {
-        cJSON_AddNullToObject(o, "eta_s");
+        add_item(o, "eta_s", cJSON_CreateNull());
         return;
     }
     if (k >= 1)
@@ -393,7 +475,7 @@ static void add_eta(cJSON *o, const struct job_hash *h, long long n, const struc
         if (k < 1 && v != NULL && strcmp(v, "succeeded") == 0)
             continue;
         if (eta->mean_ms[j] < 0) {
-            cJSON_AddNullToObject(o, "eta_s");
+            add_item(o, "eta_s", cJSON_CreateNull());
             return;
         }
         job_ms += eta->mean_ms[j];
@@ -432,7 +514,7 @@ cJSON *job_status_json_eta(const struct job_hash *h, const struct job_eta *eta, 
     count = job_hash_get(h, JOB_F_STAGE_COUNT);
     if (count != NULL)
         n = strtoll(count, NULL, 10);
-    cJSON_AddItemToObject(o, "stages", stages_json(h, n, eta, now_ms));
+    add_item(o, "stages", stages_json(h, n, eta, now_ms));
     if (now_ms > 0)
         add_eta(o, h, n, eta, now_ms);
     add_json(o, h, JOB_F_INPUT, "input");

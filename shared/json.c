@@ -3,6 +3,7 @@
 #include "json.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "utf8.h"
@@ -100,6 +101,26 @@ char *json_print(const cJSON *item)
 {
     /* one 2 KiB buffer fits a job's status: no growing by reallocs from 256 */
     return cJSON_PrintBuffered(item, 2048, 0);
+}
+
+int json_number(const cJSON *item, double *out)
+{
+    const char *t;
+    char *end;
+    double d;
+
+    if (cJSON_IsNumber(item)) {
+        *out = item->valuedouble;
+        return 0;
+    }
+    if (!cJSON_IsRaw(item) || (t = item->valuestring) == NULL ||
+        (*t != '-' && (*t < '0' || *t > '9')))
+        return -1;
+    d = strtod(t, &end);
+    if (*end != '\0')
+        return -1;
+    *out = d;
+    return 0;
 }
 
 const cJSON *json_get(const cJSON *obj, const char *name)

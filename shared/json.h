@@ -25,6 +25,11 @@ cJSON *json_parse_strict(const char *buf, size_t len, int max_depth, struct json
  * cJSON_free, or NULL on allocation failure. */
 char *json_print(const cJSON *item);
 
+/* The value of a number item, or of a raw item holding a number's JSON text
+ * (the job status writes the numbers it has as text that way). 0 and *out
+ * set, or -1 when item is neither. */
+int json_number(const cJSON *item, double *out);
+
 /* Returns the member `name` of object obj compared case-sensitively, or NULL. */
 const cJSON *json_get(const cJSON *obj, const char *name);
 

@@ -1,9 +1,11 @@
 /* Unit tests for shared/job: state names, TTLs, overall progress, the fields
  * of a new job's hash and the status JSON built from a hash. */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -236,6 +238,15 @@ static void assert_json(const cJSON *obj, const char *want)
         fail_msg("got\n%s\nexpected\n%s", copy, want);
 }
 
+/* The number member name of o (a number or a raw number item). */
+static double num(const cJSON *o, const char *name)
+{
+    double d = -12345.0;
+
+    assert_int_equal(json_number(json_get(o, name), &d), 0);
+    return d;
+}
+
 static void test_hash_get(void **state)
 {
     HASH(h, "id", "j1", "state", "running", "empty", "");
@@ -322,15 +333,9 @@ static void test_status_running(void **state)
     o = job_status_json(&h);
     assert_non_null(o);
 
-    v = json_get(o, "progress");
-    assert_true(cJSON_IsNumber(v));
-    assert_true(v->valuedouble == 0.5);
-    v = json_get(o, "overall_progress");
-    assert_true(cJSON_IsNumber(v));
-    assert_true(v->valuedouble == 0.375);
-    v = json_get(o, "attempt");
-    assert_true(cJSON_IsNumber(v));
-    assert_true(v->valuedouble == 1.0);
+    assert_true(num(o, "progress") == 0.5);
+    assert_true(num(o, "overall_progress") == 0.375);
+    assert_true(num(o, "attempt") == 1.0);
     v = json_get(o, "input");
     assert_true(cJSON_IsObject(v));
     assert_string_equal(cJSON_GetStringValue(json_get(v, "s")), "\xC3\xA9");
@@ -636,14 +641,6 @@ static void test_rfc3339_edges(void **state)
     assert_int_equal(clock_parse_rfc3339("2025-01-01T00:00:00.-12Z", &ms), -1);
 }
 
-static double num(const cJSON *o, const char *name)
-{
-    const cJSON *v = json_get(o, name);
-
-    assert_true(cJSON_IsNumber(v));
-    return v->valuedouble;
-}
-
 static void eta_set(struct job_eta *eta, long long m1, long long m2, long long m3)
 {
     int k;
@@ -735,6 +732,201 @@ static void test_eta_queued_and_final(void **state)
     cJSON_Delete(o);
 }
 
+/* What the status showed for a number field before numbers became raw text:
+ * strtod/strtoll into a cJSON number, or the text as a string. */
+static cJSON *old_number_item(const char *v, bool is_int)
+{
+    char *end;
+    double d;
+
+    errno = 0;
+    d = is_int ? (double)strtoll(v, &end, 10) : strtod(v, &end);
+    if ((is_int && errno != 0) || *end != '\0' || d != d)
+        return cJSON_CreateString(v);
+    return cJSON_CreateNumber(d);
+}
+
+/* Numbers kept as their stored text print as the same value as before, in
+ * the same text for the forms stageq writes ("%.4f", integers). */
+static void test_status_number_text(void **state)
+{
+    static const struct {
+        const char *v, *progress, *attempt; /* NULL: any text of the same value */
+    } cases[] = {
+        {"0.2500", "0.25", NULL},
+        {"1.0000", "1", NULL},
+        {"0.0000", "0", NULL},
+        {"0.3750", "0.375", NULL},
+        {"0", "0", "0"},
+        {"3", "3", "3"},
+        {"-2", "-2", "-2"},
+        {"12.5", "12.5", "\"12.5\""},
+        {"-0", "-0", "0"},
+        {"-0.0", "-0", "\"-0.0\""},
+        {"007", "7", "7"},
+        {"+1", "1", "1"},
+        {" 1", "1", "1"},
+        {"1e3", "1000", "\"1e3\""},
+        {"1.5e-7", NULL, "\"1.5e-7\""},
+        {"0.00001", NULL, "\"0.00001\""},
+        {"123456789012345", "123456789012345", "123456789012345"},
+        {"1234567890123456", NULL, NULL},
+        {"99999999999999999999", NULL, "\"99999999999999999999\""},
+        {"0.1234567890123456789", NULL, "\"0.1234567890123456789\""},
+        {"1.", NULL, "\"1.\""},
+        {".5", "0.5", "\".5\""},
+        {"-", "\"-\"", "\"-\""},
+        {"1e999", "null", "\"1e999\""},
+        {"nan", "\"nan\"", "\"nan\""},
+        {"0x10", "16", "\"0x10\""},
+        {"half", "\"half\"", "\"half\""},
+    };
+    const char *fv[6];
+    size_t lens[6] = {0}, i;
+    struct job_hash h = {fv, lens, 6, NULL, 0};
+    cJSON *o, *printed, *ref;
+    char *text;
+    const cJSON *got;
+    int f;
+
+    (void)state;
+    fv[0] = "id", fv[1] = "j1", fv[2] = "progress", fv[4] = "attempt";
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        fv[3] = fv[5] = cases[i].v;
+        o = job_status_json(&h);
+        assert_non_null(o);
+        text = json_print(o);
+        assert_non_null(text);
+        printed = cJSON_Parse(text); /* what a client reads */
+        assert_non_null(printed);
+        for (f = 0; f < 2; f++) {
+            const char *name = f == 0 ? "progress" : "attempt";
+            const char *same = f == 0 ? cases[i].progress : cases[i].attempt;
+
+            ref = old_number_item(cases[i].v, f == 1);
+            assert_non_null(ref);
+            got = json_get(printed, name);
+            assert_non_null(got);
+            if (cJSON_IsNumber(ref) && !isinf(ref->valuedouble)) {
+                if (!cJSON_IsNumber(got) || got->valuedouble != ref->valuedouble)
+                    fail_msg("\"%s\" as %s: %s", cases[i].v, name, text);
+            } else if (cJSON_IsNumber(ref)) { /* infinite: cJSON printed null */
+                assert_true(cJSON_IsNull(got));
+            } else {
+                assert_true(cJSON_IsString(got));
+                assert_string_equal(got->valuestring, ref->valuestring);
+            }
+            if (same != NULL) {
+                char *one = cJSON_PrintUnformatted(json_get(o, name));
+
+                assert_non_null(one);
+                if (strcmp(one, same) != 0)
+                    fail_msg("\"%s\" as %s printed %s, want %s", cases[i].v, name, one, same);
+                cJSON_free(one);
+            }
+            cJSON_Delete(ref);
+        }
+        cJSON_Delete(printed);
+        cJSON_free(text);
+        cJSON_Delete(o);
+    }
+}
+
+/* Durations print as "%1.15g" printed ms / 1000.0. */
+static void test_status_seconds_text(void **state)
+{
+    HASH(h, "id", "j1", "state", "succeeded", "stage_count", "4", "stage.1.state", "succeeded",
+         "stage.1.started_at", "2025-11-25T16:48:14.000Z", "stage.1.finished_at",
+         "2025-11-25T16:48:14.002Z", "stage.2.state", "succeeded", "stage.2.started_at",
+         "2025-11-25T16:48:14.000Z", "stage.2.finished_at", "2025-11-25T16:48:15.500Z",
+         "stage.3.state", "succeeded", "stage.3.started_at", "2025-11-25T16:48:14.000Z",
+         "stage.3.finished_at", "2025-11-25T16:48:14.000Z", "stage.4.state", "succeeded",
+         "stage.4.started_at", "2025-11-24T16:48:14.000Z", "stage.4.finished_at",
+         "2025-11-25T16:48:14.120Z");
+    static const int64_t means[] = {0, 1500, 2, 0, 999999999999999LL, 1000000000000000LL, 10};
+    struct job_eta eta;
+    cJSON *o, *e;
+    char *a, *b;
+    size_t k;
+
+    (void)state;
+    eta_set(&eta, 1500, 2, 0);
+    eta.mean_ms[4] = 123456789;
+    o = job_status_json_eta(&h, &eta, T16);
+    assert_non_null(o);
+    assert_json(
+        json_get(o, "stages"),
+        "[{\"name\":null,\"state\":\"succeeded\",\"started_at\":\"2025-11-25T16:48:14.000Z\","
+        "\"finished_at\":\"2025-11-25T16:48:14.002Z\",\"duration_s\":0.002,"
+        "\"expected_s\":1.5},"
+        "{\"name\":null,\"state\":\"succeeded\",\"started_at\":\"2025-11-25T16:48:14.000Z\","
+        "\"finished_at\":\"2025-11-25T16:48:15.500Z\",\"duration_s\":1.5,"
+        "\"expected_s\":0.002},"
+        "{\"name\":null,\"state\":\"succeeded\",\"started_at\":\"2025-11-25T16:48:14.000Z\","
+        "\"finished_at\":\"2025-11-25T16:48:14.000Z\",\"duration_s\":0,\"expected_s\":0},"
+        "{\"name\":null,\"state\":\"succeeded\",\"started_at\":\"2025-11-24T16:48:14.000Z\","
+        "\"finished_at\":\"2025-11-25T16:48:14.120Z\",\"duration_s\":86400.12,"
+        "\"expected_s\":123456.789}]");
+    assert_true(num(o, "eta_s") == 0.0 && num(o, "stage_eta_s") == 0.0);
+    cJSON_Delete(o);
+    /* the same text as cJSON's own number, up to the longest means */
+    for (k = 0; k < sizeof(means) / sizeof(means[0]); k++) {
+        eta.mean_ms[1] = means[k];
+        o = job_status_json_eta(&h, &eta, T16);
+        e = cJSON_CreateNumber((double)means[k] / 1000.0);
+        a = cJSON_PrintUnformatted(
+            json_get(cJSON_GetArrayItem(json_get(o, "stages"), 0), "expected_s"));
+        b = cJSON_PrintUnformatted(e);
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_string_equal(a, b);
+        cJSON_free(a);
+        cJSON_free(b);
+        cJSON_Delete(e);
+        cJSON_Delete(o);
+    }
+}
+
+/* The tree points into the hash's strings; a duplicate (what the events
+ * hub keeps) owns copies and outlives them. */
+static void test_status_duplicate_outlives_hash(void **state)
+{
+    char *vals[4];
+    const char *fv[8];
+    size_t lens[8] = {0}, i;
+    struct job_hash h = {fv, lens, 8, NULL, 0};
+    cJSON *o, *dup;
+    char *before, *after;
+
+    (void)state;
+    vals[0] = strdup("j9"), vals[1] = strdup("running"), vals[2] = strdup("0.5000");
+    vals[3] = strdup("{\"a\":[1,2]}");
+    for (i = 0; i < 4; i++)
+        assert_non_null(vals[i]);
+    fv[0] = "id", fv[2] = "state", fv[4] = "progress", fv[6] = "input";
+    for (i = 0; i < 4; i++)
+        fv[2 * i + 1] = vals[i];
+    o = job_status_json(&h);
+    assert_non_null(o);
+    before = json_print(o);
+    dup = cJSON_Duplicate(o, true);
+    cJSON_Delete(o);
+    for (i = 0; i < 4; i++) {
+        memset(vals[i], 'X', strlen(vals[i]));
+        free(vals[i]);
+    }
+    assert_non_null(dup);
+    after = json_print(dup);
+    assert_non_null(before);
+    assert_non_null(after);
+    assert_string_equal(before, after);
+    assert_true(num(dup, "progress") == 0.5);
+    assert_string_equal(cJSON_GetStringValue(json_get(dup, "state")), "running");
+    cJSON_free(before);
+    cJSON_free(after);
+    cJSON_Delete(dup);
+}
+
 static void test_eta_from_hash(void **state)
 {
     HASH(h, "1", "1500", "1.n", "20", "2", "x", "65", "7", "0", "9", "3", "-4", "4", "250");
@@ -754,15 +946,26 @@ static void test_eta_from_hash(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_state_names),     cmocka_unit_test(test_state_is_final),
-        cmocka_unit_test(test_ttl_for),         cmocka_unit_test(test_overall_progress),
-        cmocka_unit_test(test_new_fields_demo), cmocka_unit_test(test_hash_get),
-        cmocka_unit_test(test_hash_view_index), cmocka_unit_test(test_status_running),
-        cmocka_unit_test(test_status_finished), cmocka_unit_test(test_status_missing_and_odd),
-        cmocka_unit_test(test_status_empty),    cmocka_unit_test(test_status_stage_count_bounds),
-        cmocka_unit_test(test_rfc3339_parse),   cmocka_unit_test(test_rfc3339_edges),
-        cmocka_unit_test(test_eta_running),     cmocka_unit_test(test_eta_queued_and_final),
+        cmocka_unit_test(test_state_names),
+        cmocka_unit_test(test_state_is_final),
+        cmocka_unit_test(test_ttl_for),
+        cmocka_unit_test(test_overall_progress),
+        cmocka_unit_test(test_new_fields_demo),
+        cmocka_unit_test(test_hash_get),
+        cmocka_unit_test(test_hash_view_index),
+        cmocka_unit_test(test_status_running),
+        cmocka_unit_test(test_status_finished),
+        cmocka_unit_test(test_status_missing_and_odd),
+        cmocka_unit_test(test_status_empty),
+        cmocka_unit_test(test_status_stage_count_bounds),
+        cmocka_unit_test(test_rfc3339_parse),
+        cmocka_unit_test(test_rfc3339_edges),
+        cmocka_unit_test(test_eta_running),
+        cmocka_unit_test(test_eta_queued_and_final),
         cmocka_unit_test(test_eta_from_hash),
+        cmocka_unit_test(test_status_number_text),
+        cmocka_unit_test(test_status_seconds_text),
+        cmocka_unit_test(test_status_duplicate_outlives_hash),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
