@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "json.h"
 #include "keys.h"
 
 static const char *const job_state_names[] = {"queued", "running", "succeeded", "failed",
@@ -198,7 +199,8 @@ static void add_str(cJSON *o, const struct job_hash *h, const char *field, const
         add_item(o, name, cJSON_CreateNull());
 }
 
-#define NUM_TEXT_MAX_DIGITS 15 /* what "%1.15g" keeps: such text is the value's */
+#define JOB_JSON_MAX_DEPTH  1000 /* cJSON's own limit: deeper fails either way */
+#define NUM_TEXT_MAX_DIGITS 15   /* what "%1.15g" keeps: such text is the value's */
 
 /* Copies v into out[cap] when it is a JSON number in plain decimal form,
  * -?(0|[1-9][0-9]*)(\.[0-9]+)? (with is_int: no fraction, and not "-0"), of
@@ -282,19 +284,30 @@ static void add_num(cJSON *o, const struct job_hash *h, const char *field)
 }
 
 /* Adds name: the parsed JSON text of field, null when missing. Values were
- * written by stageq itself, so a parse failure is kept visible as a string. */
+ * written by stageq itself, so a parse failure is kept visible as a string.
+ * An object or array that parses strictly, its numbers included, is valid
+ * JSON as it stands and goes out raw, not printed again (stageq wrote it with
+ * json_print: the same bytes); scalars stay items (readers test for null),
+ * and text only cJSON's lenient parser takes is printed from its tree, as
+ * before. */
 static void add_json(cJSON *o, const struct job_hash *h, const char *field, const char *name)
 {
     const char *v = job_hash_get(h, field);
     cJSON *item;
+    size_t len;
 
     if (v == NULL || v[0] == '\0') {
         add_item(o, name, cJSON_CreateNull());
         return;
     }
-    item = cJSON_Parse(v);
-    if (item == NULL)
+    len = strlen(v);
+    item = json_parse_strict(v, len, JOB_JSON_MAX_DEPTH, NULL);
+    if ((cJSON_IsObject(item) || cJSON_IsArray(item)) && json_numbers_check(v, len) == 0) {
+        cJSON_Delete(item);
+        item = cJSON_CreateRaw(v);
+    } else if (item == NULL && (item = cJSON_Parse(v)) == NULL) {
         item = cJSON_CreateStringReference(v);
+    }
     add_item(o, name, item);
 }
 

@@ -247,6 +247,19 @@ static double num(const cJSON *o, const char *name)
     return d;
 }
 
+/* o printed and parsed again: what a client reads. */
+static cJSON *reparse(const cJSON *o)
+{
+    char *text = json_print(o);
+    cJSON *p;
+
+    assert_non_null(text);
+    p = cJSON_Parse(text);
+    cJSON_free(text);
+    assert_non_null(p);
+    return p;
+}
+
 static void test_hash_get(void **state)
 {
     HASH(h, "id", "j1", "state", "running", "empty", "");
@@ -326,7 +339,7 @@ static void test_status_running(void **state)
          "stage.2.name", "transform", "stage.2.state", "running", "stage.2.started_at",
          "2025-11-25T16:48:16.000Z", "stage.3.name", "sort", "stage.3.state", "pending",
          "stage.4.name", "summarize", "stage.4.state", "pending");
-    cJSON *o;
+    cJSON *o, *p;
     const cJSON *v, *stages, *s;
 
     (void)state;
@@ -336,17 +349,21 @@ static void test_status_running(void **state)
     assert_true(num(o, "progress") == 0.5);
     assert_true(num(o, "overall_progress") == 0.375);
     assert_true(num(o, "attempt") == 1.0);
-    v = json_get(o, "input");
+    /* JSON fields go out as their text: what a client reads of them */
+    p = reparse(o);
+    v = json_get(p, "input");
     assert_true(cJSON_IsObject(v));
     assert_string_equal(cJSON_GetStringValue(json_get(v, "s")), "\xC3\xA9");
+    v = json_get(cJSON_GetArrayItem(json_get(p, "stages"), 0), "output");
+    assert_true(cJSON_IsObject(v));
+    assert_true(json_get(v, "count")->valuedouble == 3.0);
+    cJSON_Delete(p);
 
     stages = json_get(o, "stages");
     assert_true(cJSON_IsArray(stages));
     assert_int_equal(cJSON_GetArraySize(stages), 4);
     s = cJSON_GetArrayItem(stages, 0);
     assert_string_equal(cJSON_GetStringValue(json_get(s, "state")), "succeeded");
-    assert_true(cJSON_IsObject(json_get(s, "output")));
-    assert_true(json_get(json_get(s, "output"), "count")->valuedouble == 3.0);
     s = cJSON_GetArrayItem(stages, 1);
     assert_string_equal(cJSON_GetStringValue(json_get(s, "name")), "transform");
     assert_string_equal(cJSON_GetStringValue(json_get(s, "state")), "running");
@@ -383,15 +400,17 @@ static void test_status_finished(void **state)
          "stage.1.name", "echo", "stage.1.state", "failed", "stage.1.output", "not json", "result",
          "{\"sum\":6,\"list\":[1,2,3]}", "error",
          "{\"code\":\"stage_failed\",\"message\":\"boom\",\"stage\":\"echo\"}");
-    cJSON *o;
+    cJSON *o, *p;
 
     (void)state;
     o = job_status_json(&h);
     assert_non_null(o);
-    assert_true(cJSON_IsObject(json_get(o, "result")));
-    assert_true(cJSON_IsObject(json_get(o, "error")));
-    assert_string_equal(cJSON_GetStringValue(json_get(json_get(o, "error"), "code")),
+    p = reparse(o);
+    assert_true(cJSON_IsObject(json_get(p, "result")));
+    assert_true(cJSON_IsObject(json_get(p, "error")));
+    assert_string_equal(cJSON_GetStringValue(json_get(json_get(p, "error"), "code")),
                         "stage_failed");
+    cJSON_Delete(p);
     assert_json(o,
                 "{\"id\":\"j2\",\"pipeline\":\"echo\",\"queue\":\"default\",\"state\":\"failed\","
                 "\"attempt\":3,\"max_attempts\":3,\"stage\":1,\"stage_name\":\"echo\","
@@ -832,6 +851,60 @@ static void test_status_number_text(void **state)
     }
 }
 
+/* JSON fields read as before: objects and arrays out as their text, other
+ * values as items, text cJSON takes only leniently as its tree, and text
+ * that does not parse as a string. */
+static void test_status_json_fields(void **state)
+{
+    static const struct {
+        const char *v, *printed;
+    } cases[] = {
+        {"{\"n\":1,\"s\":\"bench\"}", "{\"n\":1,\"s\":\"bench\"}"},
+        {"[1,2,[3]]", "[1,2,[3]]"},
+        {"[1, 2]", "[1, 2]"}, /* valid as it stands: kept */
+        {"{}", "{}"},
+        {"null", "null"},
+        {"\"text\"", "\"text\""},
+        {"5", "5"},
+        {"true", "true"},
+        {"{\"a\":1}xyz", "{\"a\":1}"}, /* cJSON ignores what follows */
+        {"[01]", "[1]"},               /* not JSON as it stands: printed from the tree */
+        {"{\"a\":1.}", "{\"a\":1}"},
+        {"[1.5e3,-0.25]", "[1.5e3,-0.25]"},
+        {"{broken", "\"{broken\""},
+        {"[1,2", "\"[1,2\""},
+    };
+    const char *fv[4];
+    size_t lens[4] = {0}, i;
+    struct job_hash h = {fv, lens, 4, NULL, 0};
+    cJSON *o, *p, *old;
+    char *one;
+
+    (void)state;
+    fv[0] = "id", fv[1] = "j1", fv[2] = "result";
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        fv[3] = cases[i].v;
+        o = job_status_json(&h);
+        assert_non_null(o);
+        one = cJSON_PrintUnformatted(json_get(o, "result"));
+        assert_non_null(one);
+        if (strcmp(one, cases[i].printed) != 0)
+            fail_msg("\"%s\" printed %s, want %s", cases[i].v, one, cases[i].printed);
+        cJSON_free(one);
+        /* the same value as the tree it was shown as before */
+        old = cJSON_Parse(cases[i].v);
+        if (old == NULL)
+            old = cJSON_CreateString(cases[i].v);
+        p = reparse(o);
+        assert_true(cJSON_Compare(json_get(p, "result"), old, true));
+        /* null stays a null item: the blog's result skips it */
+        assert_true(cJSON_IsNull(json_get(o, "result")) == cJSON_IsNull(old));
+        cJSON_Delete(old);
+        cJSON_Delete(p);
+        cJSON_Delete(o);
+    }
+}
+
 /* Durations print as "%1.15g" printed ms / 1000.0. */
 static void test_status_seconds_text(void **state)
 {
@@ -964,6 +1037,7 @@ int main(void)
         cmocka_unit_test(test_eta_queued_and_final),
         cmocka_unit_test(test_eta_from_hash),
         cmocka_unit_test(test_status_number_text),
+        cmocka_unit_test(test_status_json_fields),
         cmocka_unit_test(test_status_seconds_text),
         cmocka_unit_test(test_status_duplicate_outlives_hash),
     };
