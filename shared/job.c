@@ -188,15 +188,19 @@ static void add_item(cJSON *o, const char *name, cJSON *item)
         cJSON_Delete(item);
 }
 
-/* Adds name: string value, or null when the field is missing or empty. */
-static void add_str(cJSON *o, const struct job_hash *h, const char *field, const char *name)
+/* Adds name: string v, or null when v is missing (NULL) or empty. */
+static void add_str_value(cJSON *o, const char *name, const char *v)
 {
-    const char *v = job_hash_get(h, field);
-
     if (v != NULL && v[0] != '\0')
         add_item(o, name, cJSON_CreateStringReference(v));
     else
         add_item(o, name, cJSON_CreateNull());
+}
+
+/* Adds name: the string value of field, or null when it is missing or empty. */
+static void add_str(cJSON *o, const struct job_hash *h, const char *field, const char *name)
+{
+    add_str_value(o, name, job_hash_get(h, field));
 }
 
 #define JOB_JSON_MAX_DEPTH  1000 /* cJSON's own limit: deeper fails either way */
@@ -283,16 +287,15 @@ static void add_num(cJSON *o, const struct job_hash *h, const char *field)
         add_item(o, field, cJSON_CreateNumber(d));
 }
 
-/* Adds name: the parsed JSON text of field, null when missing. Values were
+/* Adds name: the parsed JSON text v, null when missing (NULL). Values were
  * written by stageq itself, so a parse failure is kept visible as a string.
  * An object or array that parses strictly, its numbers included, is valid
  * JSON as it stands and goes out raw, not printed again (stageq wrote it with
  * json_print: the same bytes); scalars stay items (readers test for null),
  * and text only cJSON's lenient parser takes is printed from its tree, as
  * before. */
-static void add_json(cJSON *o, const struct job_hash *h, const char *field, const char *name)
+static void add_json_value(cJSON *o, const char *name, const char *v)
 {
-    const char *v = job_hash_get(h, field);
     cJSON *item;
     size_t len;
 
@@ -311,16 +314,20 @@ static void add_json(cJSON *o, const struct job_hash *h, const char *field, cons
     add_item(o, name, item);
 }
 
-/* Milliseconds between two RFC 3339 fields of h (to: now when to_field is
- * NULL); -1 when a field is missing or malformed. */
-static int64_t span_ms(const struct job_hash *h, const char *from_field, const char *to_field,
-                       int64_t now_ms)
+static void add_json(cJSON *o, const struct job_hash *h, const char *field, const char *name)
+{
+    add_json_value(o, name, job_hash_get(h, field));
+}
+
+/* Milliseconds between two RFC 3339 times (to: now when NULL); -1 when one is
+ * missing or malformed. */
+static int64_t span_ms(const char *from, const char *to, int64_t now_ms)
 {
     int64_t a, b = now_ms;
 
-    if (clock_parse_rfc3339(job_hash_get(h, from_field), &a) < 0)
+    if (clock_parse_rfc3339(from, &a) < 0)
         return -1;
-    if (to_field != NULL && clock_parse_rfc3339(job_hash_get(h, to_field), &b) < 0)
+    if (to != NULL && clock_parse_rfc3339(to, &b) < 0)
         return -1;
     return b >= a ? b - a : 0;
 }
@@ -354,51 +361,53 @@ static void add_seconds(cJSON *o, const char *name, int64_t ms)
     add_item(o, name, cJSON_CreateRaw(p));
 }
 
-/* The timing of stage k in s: duration once finished, elapsed while running,
- * and the expected duration from history. */
-static void stage_timing(cJSON *s, const struct job_hash *h, long long k, const char *state,
-                         const struct job_eta *eta, int64_t now_ms)
+/* The timing of stage k in s (started and finished: its times, or NULL):
+ * duration once finished, elapsed while running, and the expected duration
+ * from history. */
+static void stage_timing(cJSON *s, long long k, const char *state, const char *started,
+                         const char *finished, const struct job_eta *eta, int64_t now_ms)
 {
-    char from[64], to[64];
-
-    keys_stage_field(from, sizeof(from), (int)k, "started_at");
-    keys_stage_field(to, sizeof(to), (int)k, "finished_at");
-    if (job_hash_get(h, to) != NULL && strcmp(state, "pending") != 0)
-        add_seconds(s, "duration_s", span_ms(h, from, to, now_ms));
+    if (finished != NULL && strcmp(state, "pending") != 0)
+        add_seconds(s, "duration_s", span_ms(started, finished, now_ms));
     else if (strcmp(state, "running") == 0)
-        add_seconds(s, "elapsed_s", span_ms(h, from, NULL, now_ms));
+        add_seconds(s, "elapsed_s", span_ms(started, NULL, now_ms));
     add_seconds(s, "expected_s", eta != NULL ? eta->mean_ms[k] : -1);
+}
+
+/* The value of stage k's field what, or NULL. */
+static const char *stage_get(const struct job_hash *h, long long k, const char *what)
+{
+    char field[64];
+
+    keys_stage_field(field, sizeof(field), (int)k, what);
+    return job_hash_get(h, field);
 }
 
 static cJSON *stages_json(const struct job_hash *h, long long count, const struct job_eta *eta,
                           int64_t now_ms)
 {
     cJSON *arr = cJSON_CreateArray();
-    char field[64];
     long long k;
 
     for (k = 1; arr != NULL && k <= count && k <= PIPELINE_MAX_STAGES; k++) {
         cJSON *s = cJSON_CreateObject();
-        const char *v;
+        const char *state, *started, *finished, *output;
 
         if (s == NULL)
             break;
-        keys_stage_field(field, sizeof(field), (int)k, "name");
-        add_str(s, h, field, "name");
-        keys_stage_field(field, sizeof(field), (int)k, "state");
-        v = job_hash_get(h, field);
-        add_item(s, "state", cJSON_CreateStringReference(v ? v : "pending"));
-        keys_stage_field(field, sizeof(field), (int)k, "started_at");
-        if (job_hash_get(h, field))
-            add_str(s, h, field, "started_at");
-        keys_stage_field(field, sizeof(field), (int)k, "finished_at");
-        if (job_hash_get(h, field))
-            add_str(s, h, field, "finished_at");
-        keys_stage_field(field, sizeof(field), (int)k, "output");
-        if (job_hash_get(h, field))
-            add_json(s, h, field, "output");
+        add_str_value(s, "name", stage_get(h, k, "name"));
+        state = stage_get(h, k, "state");
+        if (state == NULL)
+            state = "pending";
+        add_item(s, "state", cJSON_CreateStringReference(state));
+        if ((started = stage_get(h, k, "started_at")) != NULL)
+            add_str_value(s, "started_at", started);
+        if ((finished = stage_get(h, k, "finished_at")) != NULL)
+            add_str_value(s, "finished_at", finished);
+        if ((output = stage_get(h, k, "output")) != NULL)
+            add_json_value(s, "output", output);
         if (now_ms > 0)
-            stage_timing(s, h, k, v ? v : "pending", eta, now_ms);
+            stage_timing(s, k, state, started, finished, eta, now_ms);
         cJSON_AddItemToArray(arr, s);
     }
     return arr;
@@ -453,7 +462,6 @@ static void add_eta(cJSON *o, const struct job_hash *h, long long n, const struc
     enum job_state state;
     int64_t stage_ms = -1, job_ms = 0;
     long long k = 0, j;
-    char field[64];
 
     if (st == NULL || job_state_parse(st, &state) < 0 || n < 1 || n > PIPELINE_MAX_STAGES) {
         add_item(o, "stage_eta_s", cJSON_CreateNull());
@@ -468,10 +476,10 @@ static void add_eta(cJSON *o, const struct job_hash *h, long long n, const struc
     if (state == JOB_RUNNING && (v = job_hash_get(h, JOB_F_STAGE)) != NULL)
         k = strtoll(v, NULL, 10);
     if (k >= 1 && k <= n && eta != NULL) {
-        keys_stage_field(field, sizeof(field), (int)k, "started_at");
         v = job_hash_get(h, JOB_F_PROGRESS);
-        stage_ms = stage_left_ms(eta->mean_ms[k], span_ms(h, field, NULL, now_ms),
-                                 v ? strtod(v, NULL) : 0.0);
+        stage_ms =
+            stage_left_ms(eta->mean_ms[k], span_ms(stage_get(h, k, "started_at"), NULL, now_ms),
+                          v ? strtod(v, NULL) : 0.0);
     }
     add_seconds(o, "stage_eta_s", stage_ms);
     if (eta == NULL || (k >= 1 && stage_ms < 0)) {
@@ -483,8 +491,7 @@ static void add_eta(cJSON *o, const struct job_hash *h, long long n, const struc
     /* the stages still to run: after k, or (queued) every one not succeeded
      * (a resumed job skips those) */
     for (j = k >= 1 ? k + 1 : 1; j <= n; j++) {
-        keys_stage_field(field, sizeof(field), (int)j, "state");
-        v = job_hash_get(h, field);
+        v = stage_get(h, j, "state");
         if (k < 1 && v != NULL && strcmp(v, "succeeded") == 0)
             continue;
         if (eta->mean_ms[j] < 0) {
