@@ -293,25 +293,27 @@ static void add_num(cJSON *o, const struct job_hash *h, const char *field)
  * JSON as it stands and goes out raw, not printed again (stageq wrote it with
  * json_print: the same bytes); scalars stay items (readers test for null),
  * and text only cJSON's lenient parser takes is printed from its tree, as
- * before. */
-static void add_json_value(cJSON *o, const char *name, const char *v)
+ * before. True when v went out raw. */
+static bool add_json_value(cJSON *o, const char *name, const char *v)
 {
     cJSON *item;
     size_t len;
 
     if (v == NULL || v[0] == '\0') {
         add_item(o, name, cJSON_CreateNull());
-        return;
+        return false;
     }
     len = strlen(v);
     item = json_parse_strict(v, len, JOB_JSON_MAX_DEPTH, NULL);
     if ((cJSON_IsObject(item) || cJSON_IsArray(item)) && json_numbers_check(v, len) == 0) {
         cJSON_Delete(item);
-        item = cJSON_CreateRaw(v);
+        add_item(o, name, cJSON_CreateRaw(v));
+        return true;
     } else if (item == NULL && (item = cJSON_Parse(v)) == NULL) {
         item = cJSON_CreateStringReference(v);
     }
     add_item(o, name, item);
+    return false;
 }
 
 static void add_json(cJSON *o, const struct job_hash *h, const char *field, const char *name)
@@ -383,12 +385,15 @@ static const char *stage_get(const struct job_hash *h, long long k, const char *
     return job_hash_get(h, field);
 }
 
+/* The stages array. *raw_output: the output of the last stage when it went
+ * out raw (valid JSON as it stands), else NULL. */
 static cJSON *stages_json(const struct job_hash *h, long long count, const struct job_eta *eta,
-                          int64_t now_ms)
+                          int64_t now_ms, const char **raw_output)
 {
     cJSON *arr = cJSON_CreateArray();
     long long k;
 
+    *raw_output = NULL;
     for (k = 1; arr != NULL && k <= count && k <= PIPELINE_MAX_STAGES; k++) {
         cJSON *s = cJSON_CreateObject();
         const char *state, *started, *finished, *output;
@@ -404,8 +409,9 @@ static cJSON *stages_json(const struct job_hash *h, long long count, const struc
             add_str_value(s, "started_at", started);
         if ((finished = stage_get(h, k, "finished_at")) != NULL)
             add_str_value(s, "finished_at", finished);
-        if ((output = stage_get(h, k, "output")) != NULL)
-            add_json_value(s, "output", output);
+        *raw_output = NULL;
+        if ((output = stage_get(h, k, "output")) != NULL && add_json_value(s, "output", output))
+            *raw_output = output;
         if (now_ms > 0)
             stage_timing(s, k, state, started, finished, eta, now_ms);
         cJSON_AddItemToArray(arr, s);
@@ -511,7 +517,7 @@ cJSON *job_status_json(const struct job_hash *h)
 cJSON *job_status_json_eta(const struct job_hash *h, const struct job_eta *eta, int64_t now_ms)
 {
     cJSON *o;
-    const char *count;
+    const char *count, *v, *raw_output = NULL;
     long long n = 0;
 
     if (h == NULL || h->n < 2)
@@ -534,7 +540,7 @@ cJSON *job_status_json_eta(const struct job_hash *h, const struct job_eta *eta, 
     count = job_hash_get(h, JOB_F_STAGE_COUNT);
     if (count != NULL)
         n = strtoll(count, NULL, 10);
-    add_item(o, "stages", stages_json(h, n, eta, now_ms));
+    add_item(o, "stages", stages_json(h, n, eta, now_ms, &raw_output));
     if (now_ms > 0)
         add_eta(o, h, n, eta, now_ms);
     add_json(o, h, JOB_F_INPUT, "input");
@@ -544,7 +550,12 @@ cJSON *job_status_json_eta(const struct job_hash *h, const struct job_eta *eta, 
     add_str(o, h, JOB_F_FINISHED_AT, "finished_at");
     add_str(o, h, JOB_F_WORKER, "worker");
     add_int(o, h, JOB_F_RESULT_TTL);
-    add_json(o, h, JOB_F_RESULT, "result");
+    /* the result is the last stage's output (run.c): checked already */
+    v = job_hash_get(h, JOB_F_RESULT);
+    if (v != NULL && raw_output != NULL && strcmp(v, raw_output) == 0)
+        add_item(o, "result", cJSON_CreateRaw(v));
+    else
+        add_json_value(o, "result", v);
     add_json(o, h, JOB_F_ERROR, "error");
     add_json(o, h, JOB_F_ERRORS, "errors");
     add_str(o, h, JOB_F_NEXT_ATTEMPT_AT, "next_attempt_at");

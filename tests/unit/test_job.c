@@ -905,6 +905,50 @@ static void test_status_json_fields(void **state)
     }
 }
 
+/* The result, the last stage's output again, is checked once: it goes out
+ * as that output went. */
+static void test_status_result_is_last_output(void **state)
+{
+    static const struct {
+        const char *v, *printed;
+    } cases[] = {
+        {"{\"n\":1}", "{\"n\":1}"},
+        {"[01]", "[1]"},
+        {"{broken", "\"{broken\""},
+        {"7", "7"},
+    };
+    const char *fv[12];
+    size_t lens[12] = {0}, i;
+    struct job_hash h = {fv, lens, 12, NULL, 0};
+    cJSON *o;
+    char *one;
+
+    (void)state;
+    fv[0] = "id", fv[1] = "j1", fv[2] = "stage_count", fv[3] = "2";
+    fv[4] = "stage.1.output", fv[5] = "{\"first\":true}", fv[6] = "stage.2.output";
+    fv[8] = "result", fv[10] = "input", fv[11] = "[1,2]";
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        fv[7] = fv[9] = cases[i].v;
+        o = job_status_json(&h);
+        assert_non_null(o);
+        one = cJSON_PrintUnformatted(json_get(o, "result"));
+        assert_non_null(one);
+        if (strcmp(one, cases[i].printed) != 0)
+            fail_msg("\"%s\" printed %s, want %s", cases[i].v, one, cases[i].printed);
+        cJSON_free(one);
+        cJSON_Delete(o);
+    }
+    /* a result unlike the last output is checked itself */
+    fv[7] = "{\"n\":1}", fv[9] = "[01]";
+    o = job_status_json(&h);
+    assert_json(json_get(o, "result"), "[1]");
+    cJSON_Delete(o);
+    fv[9] = "{\"first\":true}"; /* the first stage's output: not taken as checked */
+    o = job_status_json(&h);
+    assert_json(json_get(o, "result"), "{\"first\":true}");
+    cJSON_Delete(o);
+}
+
 /* Durations print as "%1.15g" printed ms / 1000.0. */
 static void test_status_seconds_text(void **state)
 {
@@ -1038,6 +1082,7 @@ int main(void)
         cmocka_unit_test(test_eta_from_hash),
         cmocka_unit_test(test_status_number_text),
         cmocka_unit_test(test_status_json_fields),
+        cmocka_unit_test(test_status_result_is_last_output),
         cmocka_unit_test(test_status_seconds_text),
         cmocka_unit_test(test_status_duplicate_outlives_hash),
     };
