@@ -244,7 +244,9 @@ void jobs_get(struct api_req *ar);
  * jobs_status_from_reply). On a failure to send, ar is answered and freed. */
 void jobs_read(struct api_req *ar, rasync_cb *done);
 /* Reads an HGETALL reply of a job hash into its status (a new tree the caller
- * frees with cJSON_Delete). NULL when it has already answered ar with an error
+ * frees with cJSON_Delete; it borrows the reply's strings: print it, or
+ * cJSON_Duplicate what must stay, before the reply callback returns). NULL
+ * when it has already answered ar with an error
  * (Redis away or refusing, bad reply, out of memory), or with *is_missing set
  * and ar NOT answered when the job does not exist: the caller picks its 404. */
 cJSON *jobs_status_from_reply(struct api_req *ar, const redisReply *reply, enum rasync_err err,

@@ -7,6 +7,7 @@
 #include "api.h"
 
 #include <event2/buffer.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,11 +126,24 @@ done:
     cJSON_Delete(root);
 }
 
+/* The "stage" of a job status object (a number, or a raw number item): 0
+ * and *k set, or -1 when it is missing or not a number in int's range. */
+static int compat_stage(const cJSON *st, int *k)
+{
+    double d;
+
+    if (json_number(json_get(st, "stage"), &d) < 0 || !(d >= INT_MIN && d <= INT_MAX))
+        return -1;
+    *k = (int)d;
+    return 0;
+}
+
 /* The blog's status line for a job status object. */
 static void compat_status_text(const cJSON *st, char *out, size_t cap)
 {
-    const cJSON *state = json_get(st, "state"), *stage = json_get(st, "stage");
+    const cJSON *state = json_get(st, "state");
     const char *s = cJSON_IsString(state) ? state->valuestring : "";
+    int stage;
 
     if (strcmp(s, "succeeded") == 0)
         snprintf(out, cap, "Task Completed");
@@ -137,8 +151,8 @@ static void compat_status_text(const cJSON *st, char *out, size_t cap)
         snprintf(out, cap, "Task Failed");
     else if (strcmp(s, "canceled") == 0)
         snprintf(out, cap, "Task Canceled");
-    else if (strcmp(s, "running") == 0 && cJSON_IsNumber(stage))
-        snprintf(out, cap, "Currently executing stage %d.", stage->valueint);
+    else if (strcmp(s, "running") == 0 && compat_stage(st, &stage) == 0)
+        snprintf(out, cap, "Currently executing stage %d.", stage);
     else /* queued (or waiting for a retry): no stage runs yet */
         snprintf(out, cap, "Currently executing stage 0.");
 }
@@ -147,16 +161,16 @@ static void compat_status_text(const cJSON *st, char *out, size_t cap)
  * result once the job succeeded), else null. Borrowed from st. */
 static const cJSON *compat_result(const cJSON *st)
 {
-    const cJSON *state = json_get(st, "state"), *stage = json_get(st, "stage");
+    const cJSON *state = json_get(st, "state");
     const cJSON *stages = json_get(st, "stages"), *res = json_get(st, "result"), *out;
     int k;
 
     if (res != NULL && !cJSON_IsNull(res))
         return res;
     if (!cJSON_IsString(state) || strcmp(state->valuestring, "running") != 0 ||
-        !cJSON_IsNumber(stage) || !cJSON_IsArray(stages))
+        compat_stage(st, &k) < 0 || !cJSON_IsArray(stages))
         return NULL;
-    for (k = stage->valueint - 1; k >= 1; k--) { /* stages[k-1] is stage k */
+    for (k = k - 1; k >= 1; k--) { /* stages[k-1] is stage k */
         out = json_get(cJSON_GetArrayItem(stages, k - 1), "output");
         if (out != NULL && !cJSON_IsNull(out))
             return out;

@@ -295,7 +295,8 @@ static void sse_schedule_resync(struct sse *s)
 }
 
 /* Builds the status from an HGETALL reply: NULL with *is_missing when the
- * hash is empty, NULL alone on a bad reply or out of memory. */
+ * hash is empty, NULL alone on a bad reply or out of memory. The status
+ * borrows the reply's strings: e->last keeps a duplicate (which copies them). */
 static cJSON *sse_status_from(struct api *api, const redisReply *reply, bool *is_missing)
 {
     struct job_hash h;

@@ -43,35 +43,56 @@ void clock_format_rfc3339(int64_t ms, char out[CLOCK_RFC3339_LEN])
              (unsigned)tm.tm_sec % 100u, (unsigned)(ms % 1000) % 1000u);
 }
 
+/* The value of n decimal digits at s, or -1 when one is not a digit (a NUL
+ * stops it: nothing past the end is read). */
+static int clock_digits(const char *s, int n)
+{
+    int v = 0;
+
+    for (; n > 0; n--, s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    return v;
+}
+
+/* Days from 1970-01-01 to the civil date y-m-d of the proleptic Gregorian
+ * calendar (H. Hinnant's days_from_civil; y >= 1970 here, so no negative
+ * eras). A day past the month's end runs into the next month, as timegm does. */
+static int64_t clock_days_from_civil(int y, int m, int d)
+{
+    int era, yoe, doy, doe;
+
+    y -= m <= 2;
+    era = y / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return (int64_t)era * 146097 + doe - 719468;
+}
+
 int clock_parse_rfc3339(const char *s, int64_t *ms)
 {
-    unsigned y, mo, d, h, mi, sec, frac = 0;
-    int n = 0, nf = 0;
-    struct tm tm;
-    time_t t;
+    int y, mo, d, h, mi, sec, frac = 0;
 
-    if (s == NULL || sscanf(s, "%4u-%2u-%2uT%2u:%2u:%2u%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
-        n != 19)
+    if (s == NULL || strnlen(s, 20) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+        s[13] != ':' || s[16] != ':')
         return -1;
-    s += n;
+    y = clock_digits(s, 4), mo = clock_digits(s + 5, 2), d = clock_digits(s + 8, 2);
+    h = clock_digits(s + 11, 2), mi = clock_digits(s + 14, 2), sec = clock_digits(s + 17, 2);
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+        sec < 0 || sec > 60)
+        return -1;
+    s += 19;
     if (*s == '.') {
-        if (sscanf(s + 1, "%3u%n", &frac, &nf) != 1 || nf != 3)
+        if ((frac = clock_digits(s + 1, 3)) < 0)
             return -1;
-        s += 1 + nf;
+        s += 4;
     }
-    if (strcmp(s, "Z") != 0 || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-        mi > 59 || sec > 60)
+    if (s[0] != 'Z' || s[1] != '\0')
         return -1;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = (int)y - 1900;
-    tm.tm_mon = (int)mo - 1;
-    tm.tm_mday = (int)d;
-    tm.tm_hour = (int)h;
-    tm.tm_min = (int)mi;
-    tm.tm_sec = (int)sec;
-    t = timegm(&tm);
-    if (t == (time_t)-1)
-        return -1;
-    *ms = (int64_t)t * 1000 + frac;
+    *ms =
+        ((clock_days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + (int64_t)sec * 1000 + frac;
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "json.h"
 #include "keys.h"
 
 static const char *const job_state_names[] = {"queued", "running", "succeeded", "failed",
@@ -174,136 +175,245 @@ const char *job_hash_get(const struct job_hash *h, const char *name)
     return NULL;
 }
 
-/* Adds name: string value, or null when the field is missing or empty. */
+/* The status tree is built for one print: its keys are constants
+ * (cJSON_AddItemToObjectCS), its strings point into h, and the numbers we
+ * have as text (or can write cheaply) are raw items, so that neither cJSON's
+ * copies nor its printf + sscanf per number are paid. */
+
+/* Adds item under name, a string constant; item may be NULL (out of memory:
+ * the member is left out). */
+static void add_item(cJSON *o, const char *name, cJSON *item)
+{
+    if (item != NULL && !cJSON_AddItemToObjectCS(o, name, item))
+        cJSON_Delete(item);
+}
+
+/* Adds name: string v, or null when v is missing (NULL) or empty. */
+static void add_str_value(cJSON *o, const char *name, const char *v)
+{
+    if (v != NULL && v[0] != '\0')
+        add_item(o, name, cJSON_CreateStringReference(v));
+    else
+        add_item(o, name, cJSON_CreateNull());
+}
+
+/* Adds name: the string value of field, or null when it is missing or empty. */
 static void add_str(cJSON *o, const struct job_hash *h, const char *field, const char *name)
 {
-    const char *v = job_hash_get(h, field);
+    add_str_value(o, name, job_hash_get(h, field));
+}
 
-    if (v != NULL && v[0] != '\0')
-        cJSON_AddStringToObject(o, name, v);
-    else
-        cJSON_AddNullToObject(o, name);
+#define JOB_JSON_MAX_DEPTH  1000 /* cJSON's own limit: deeper fails either way */
+#define NUM_TEXT_MAX_DIGITS 15   /* what "%1.15g" keeps: such text is the value's */
+
+/* Copies v into out[cap] when it is a JSON number in plain decimal form,
+ * -?(0|[1-9][0-9]*)(\.[0-9]+)? (with is_int: no fraction, and not "-0"), of
+ * at most NUM_TEXT_MAX_DIGITS digits once the fraction's trailing zeros are
+ * dropped (with its point when none is left): "0.2500" -> "0.25", "1.0000" ->
+ * "1", as cJSON prints that value (but for magnitudes below 1e-4, which it
+ * writes with an exponent: the same number). 0, or -1 when v is not such a
+ * number (out is then undefined). */
+static int num_text(const char *v, bool is_int, char *out, size_t cap)
+{
+    size_t i = 0, o = 0, ndig = 0, point;
+
+    if (strnlen(v, cap) >= cap) /* out holds no more than v */
+        return -1;
+    if (v[i] == '-')
+        out[o++] = v[i++];
+    if (v[i] < '0' || v[i] > '9' || (v[i] == '0' && v[i + 1] >= '0' && v[i + 1] <= '9') ||
+        (is_int && i == 1 && v[i] == '0'))
+        return -1;
+    for (; v[i] >= '0' && v[i] <= '9'; i++, ndig++)
+        out[o++] = v[i];
+    if (v[i] == '.' && !is_int) {
+        point = o;
+        out[o++] = v[i++];
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        for (; v[i] >= '0' && v[i] <= '9'; i++, ndig++)
+            out[o++] = v[i];
+        while (out[o - 1] == '0')
+            o--, ndig--;
+        if (o - 1 == point)
+            o--;
+    }
+    if (v[i] != '\0' || ndig > NUM_TEXT_MAX_DIGITS)
+        return -1;
+    out[o] = '\0';
+    return 0;
 }
 
 static void add_int(cJSON *o, const struct job_hash *h, const char *field)
 {
     const char *v = job_hash_get(h, field);
-    char *end;
+    char text[NUM_TEXT_MAX_DIGITS + 8], *end;
     long long n;
 
     if (v == NULL || v[0] == '\0') {
-        cJSON_AddNullToObject(o, field);
+        add_item(o, field, cJSON_CreateNull());
+        return;
+    }
+    if (num_text(v, true, text, sizeof(text)) == 0) {
+        add_item(o, field, cJSON_CreateRaw(text));
         return;
     }
     errno = 0;
     n = strtoll(v, &end, 10);
     if (errno != 0 || *end != '\0')
-        cJSON_AddStringToObject(o, field, v);
+        add_item(o, field, cJSON_CreateStringReference(v));
     else
-        cJSON_AddNumberToObject(o, field, (double)n);
+        add_item(o, field, cJSON_CreateNumber((double)n));
 }
 
 static void add_num(cJSON *o, const struct job_hash *h, const char *field)
 {
     const char *v = job_hash_get(h, field);
-    char *end;
+    char text[NUM_TEXT_MAX_DIGITS + 8], *end;
     double d;
 
     if (v == NULL || v[0] == '\0') {
-        cJSON_AddNullToObject(o, field);
+        add_item(o, field, cJSON_CreateNull());
+        return;
+    }
+    if (num_text(v, false, text, sizeof(text)) == 0) {
+        add_item(o, field, cJSON_CreateRaw(text));
         return;
     }
     d = strtod(v, &end);
     if (*end != '\0' || d != d)
-        cJSON_AddStringToObject(o, field, v);
+        add_item(o, field, cJSON_CreateStringReference(v));
     else
-        cJSON_AddNumberToObject(o, field, d);
+        add_item(o, field, cJSON_CreateNumber(d));
 }
 
-/* Adds name: the parsed JSON text of field, null when missing. Values were
- * written by stageq itself, so a parse failure is kept visible as a string. */
-static void add_json(cJSON *o, const struct job_hash *h, const char *field, const char *name)
+/* Adds name: the parsed JSON text v, null when missing (NULL). Values were
+ * written by stageq itself, so a parse failure is kept visible as a string.
+ * An object or array that parses strictly, its numbers included, is valid
+ * JSON as it stands and goes out raw, not printed again (stageq wrote it with
+ * json_print: the same bytes); scalars stay items (readers test for null),
+ * and text only cJSON's lenient parser takes is printed from its tree, as
+ * before. True when v went out raw. */
+static bool add_json_value(cJSON *o, const char *name, const char *v)
 {
-    const char *v = job_hash_get(h, field);
     cJSON *item;
+    size_t len;
 
     if (v == NULL || v[0] == '\0') {
-        cJSON_AddNullToObject(o, name);
-        return;
+        add_item(o, name, cJSON_CreateNull());
+        return false;
     }
-    item = cJSON_Parse(v);
-    if (item == NULL)
-        item = cJSON_CreateString(v);
-    cJSON_AddItemToObject(o, name, item);
+    len = strlen(v);
+    item = json_parse_strict(v, len, JOB_JSON_MAX_DEPTH, NULL);
+    if ((cJSON_IsObject(item) || cJSON_IsArray(item)) && json_numbers_check(v, len) == 0) {
+        cJSON_Delete(item);
+        add_item(o, name, cJSON_CreateRaw(v));
+        return true;
+    } else if (item == NULL && (item = cJSON_Parse(v)) == NULL) {
+        item = cJSON_CreateStringReference(v);
+    }
+    add_item(o, name, item);
+    return false;
 }
 
-/* Milliseconds between two RFC 3339 fields of h (to: now when to_field is
- * NULL); -1 when a field is missing or malformed. */
-static int64_t span_ms(const struct job_hash *h, const char *from_field, const char *to_field,
-                       int64_t now_ms)
+static void add_json(cJSON *o, const struct job_hash *h, const char *field, const char *name)
+{
+    add_json_value(o, name, job_hash_get(h, field));
+}
+
+/* Milliseconds between two RFC 3339 times (to: now when NULL); -1 when one is
+ * missing or malformed. */
+static int64_t span_ms(const char *from, const char *to, int64_t now_ms)
 {
     int64_t a, b = now_ms;
 
-    if (clock_parse_rfc3339(job_hash_get(h, from_field), &a) < 0)
+    if (clock_parse_rfc3339(from, &a) < 0)
         return -1;
-    if (to_field != NULL && clock_parse_rfc3339(job_hash_get(h, to_field), &b) < 0)
+    if (to != NULL && clock_parse_rfc3339(to, &b) < 0)
         return -1;
     return b >= a ? b - a : 0;
 }
 
+/* Adds name: ms as seconds (null when negative), written as "%1.15g" writes
+ * ms / 1000.0: "2", "1.5", "0.002". */
 static void add_seconds(cJSON *o, const char *name, int64_t ms)
 {
-    if (ms < 0)
-        cJSON_AddNullToObject(o, name);
-    else
-        cJSON_AddNumberToObject(o, name, (double)ms / 1000.0);
+    char text[24], *p = text + sizeof(text) - 1;
+    int64_t q = ms / 1000;
+    int frac = (int)(ms % 1000), i;
+
+    if (ms < 0) {
+        add_item(o, name, cJSON_CreateNull());
+        return;
+    }
+    if (ms >= 1000000000000000LL) { /* more than 15 digits: let cJSON pick */
+        add_item(o, name, cJSON_CreateNumber((double)ms / 1000.0));
+        return;
+    }
+    *p = '\0';
+    if (frac != 0) {
+        for (i = 0; i < 3; i++, frac /= 10)
+            if (frac % 10 != 0 || p != text + sizeof(text) - 1)
+                *--p = (char)('0' + frac % 10);
+        *--p = '.';
+    }
+    do
+        *--p = (char)('0' + q % 10);
+    while ((q /= 10) > 0);
+    add_item(o, name, cJSON_CreateRaw(p));
 }
 
-/* The timing of stage k in s: duration once finished, elapsed while running,
- * and the expected duration from history. */
-static void stage_timing(cJSON *s, const struct job_hash *h, long long k, const char *state,
-                         const struct job_eta *eta, int64_t now_ms)
+/* The timing of stage k in s (started and finished: its times, or NULL):
+ * duration once finished, elapsed while running, and the expected duration
+ * from history. */
+static void stage_timing(cJSON *s, long long k, const char *state, const char *started,
+                         const char *finished, const struct job_eta *eta, int64_t now_ms)
 {
-    char from[64], to[64];
-
-    keys_stage_field(from, sizeof(from), (int)k, "started_at");
-    keys_stage_field(to, sizeof(to), (int)k, "finished_at");
-    if (job_hash_get(h, to) != NULL && strcmp(state, "pending") != 0)
-        add_seconds(s, "duration_s", span_ms(h, from, to, now_ms));
+    if (finished != NULL && strcmp(state, "pending") != 0)
+        add_seconds(s, "duration_s", span_ms(started, finished, now_ms));
     else if (strcmp(state, "running") == 0)
-        add_seconds(s, "elapsed_s", span_ms(h, from, NULL, now_ms));
+        add_seconds(s, "elapsed_s", span_ms(started, NULL, now_ms));
     add_seconds(s, "expected_s", eta != NULL ? eta->mean_ms[k] : -1);
 }
 
+/* The value of stage k's field what, or NULL. */
+static const char *stage_get(const struct job_hash *h, long long k, const char *what)
+{
+    char field[64];
+
+    keys_stage_field(field, sizeof(field), (int)k, what);
+    return job_hash_get(h, field);
+}
+
+/* The stages array. *raw_output: the output of the last stage when it went
+ * out raw (valid JSON as it stands), else NULL. */
 static cJSON *stages_json(const struct job_hash *h, long long count, const struct job_eta *eta,
-                          int64_t now_ms)
+                          int64_t now_ms, const char **raw_output)
 {
     cJSON *arr = cJSON_CreateArray();
-    char field[64];
     long long k;
 
+    *raw_output = NULL;
     for (k = 1; arr != NULL && k <= count && k <= PIPELINE_MAX_STAGES; k++) {
         cJSON *s = cJSON_CreateObject();
-        const char *v;
+        const char *state, *started, *finished, *output;
 
         if (s == NULL)
             break;
-        keys_stage_field(field, sizeof(field), (int)k, "name");
-        add_str(s, h, field, "name");
-        keys_stage_field(field, sizeof(field), (int)k, "state");
-        v = job_hash_get(h, field);
-        cJSON_AddStringToObject(s, "state", v ? v : "pending");
-        keys_stage_field(field, sizeof(field), (int)k, "started_at");
-        if (job_hash_get(h, field))
-            add_str(s, h, field, "started_at");
-        keys_stage_field(field, sizeof(field), (int)k, "finished_at");
-        if (job_hash_get(h, field))
-            add_str(s, h, field, "finished_at");
-        keys_stage_field(field, sizeof(field), (int)k, "output");
-        if (job_hash_get(h, field))
-            add_json(s, h, field, "output");
+        add_str_value(s, "name", stage_get(h, k, "name"));
+        state = stage_get(h, k, "state");
+        if (state == NULL)
+            state = "pending";
+        add_item(s, "state", cJSON_CreateStringReference(state));
+        if ((started = stage_get(h, k, "started_at")) != NULL)
+            add_str_value(s, "started_at", started);
+        if ((finished = stage_get(h, k, "finished_at")) != NULL)
+            add_str_value(s, "finished_at", finished);
+        *raw_output = NULL;
+        if ((output = stage_get(h, k, "output")) != NULL && add_json_value(s, "output", output))
+            *raw_output = output;
         if (now_ms > 0)
-            stage_timing(s, h, k, v ? v : "pending", eta, now_ms);
+            stage_timing(s, k, state, started, finished, eta, now_ms);
         cJSON_AddItemToArray(arr, s);
     }
     return arr;
@@ -358,29 +468,28 @@ static void add_eta(cJSON *o, const struct job_hash *h, long long n, const struc
     enum job_state state;
     int64_t stage_ms = -1, job_ms = 0;
     long long k = 0, j;
-    char field[64];
 
     if (st == NULL || job_state_parse(st, &state) < 0 || n < 1 || n > PIPELINE_MAX_STAGES) {
-        cJSON_AddNullToObject(o, "stage_eta_s");
-        cJSON_AddNullToObject(o, "eta_s");
+        add_item(o, "stage_eta_s", cJSON_CreateNull());
+        add_item(o, "eta_s", cJSON_CreateNull());
         return;
     }
     if (state != JOB_QUEUED && state != JOB_RUNNING) {
-        cJSON_AddNumberToObject(o, "stage_eta_s", 0);
-        cJSON_AddNumberToObject(o, "eta_s", 0);
+        add_item(o, "stage_eta_s", cJSON_CreateRaw("0"));
+        add_item(o, "eta_s", cJSON_CreateRaw("0"));
         return;
     }
     if (state == JOB_RUNNING && (v = job_hash_get(h, JOB_F_STAGE)) != NULL)
         k = strtoll(v, NULL, 10);
     if (k >= 1 && k <= n && eta != NULL) {
-        keys_stage_field(field, sizeof(field), (int)k, "started_at");
         v = job_hash_get(h, JOB_F_PROGRESS);
-        stage_ms = stage_left_ms(eta->mean_ms[k], span_ms(h, field, NULL, now_ms),
-                                 v ? strtod(v, NULL) : 0.0);
+        stage_ms =
+            stage_left_ms(eta->mean_ms[k], span_ms(stage_get(h, k, "started_at"), NULL, now_ms),
+                          v ? strtod(v, NULL) : 0.0);
     }
     add_seconds(o, "stage_eta_s", stage_ms);
     if (eta == NULL || (k >= 1 && stage_ms < 0)) {
-        cJSON_AddNullToObject(o, "eta_s");
+        add_item(o, "eta_s", cJSON_CreateNull());
         return;
     }
     if (k >= 1)
@@ -388,12 +497,11 @@ static void add_eta(cJSON *o, const struct job_hash *h, long long n, const struc
     /* the stages still to run: after k, or (queued) every one not succeeded
      * (a resumed job skips those) */
     for (j = k >= 1 ? k + 1 : 1; j <= n; j++) {
-        keys_stage_field(field, sizeof(field), (int)j, "state");
-        v = job_hash_get(h, field);
+        v = stage_get(h, j, "state");
         if (k < 1 && v != NULL && strcmp(v, "succeeded") == 0)
             continue;
         if (eta->mean_ms[j] < 0) {
-            cJSON_AddNullToObject(o, "eta_s");
+            add_item(o, "eta_s", cJSON_CreateNull());
             return;
         }
         job_ms += eta->mean_ms[j];
@@ -409,7 +517,7 @@ cJSON *job_status_json(const struct job_hash *h)
 cJSON *job_status_json_eta(const struct job_hash *h, const struct job_eta *eta, int64_t now_ms)
 {
     cJSON *o;
-    const char *count;
+    const char *count, *v, *raw_output = NULL;
     long long n = 0;
 
     if (h == NULL || h->n < 2)
@@ -432,7 +540,7 @@ cJSON *job_status_json_eta(const struct job_hash *h, const struct job_eta *eta, 
     count = job_hash_get(h, JOB_F_STAGE_COUNT);
     if (count != NULL)
         n = strtoll(count, NULL, 10);
-    cJSON_AddItemToObject(o, "stages", stages_json(h, n, eta, now_ms));
+    add_item(o, "stages", stages_json(h, n, eta, now_ms, &raw_output));
     if (now_ms > 0)
         add_eta(o, h, n, eta, now_ms);
     add_json(o, h, JOB_F_INPUT, "input");
@@ -442,7 +550,12 @@ cJSON *job_status_json_eta(const struct job_hash *h, const struct job_eta *eta, 
     add_str(o, h, JOB_F_FINISHED_AT, "finished_at");
     add_str(o, h, JOB_F_WORKER, "worker");
     add_int(o, h, JOB_F_RESULT_TTL);
-    add_json(o, h, JOB_F_RESULT, "result");
+    /* the result is the last stage's output (run.c): checked already */
+    v = job_hash_get(h, JOB_F_RESULT);
+    if (v != NULL && raw_output != NULL && strcmp(v, raw_output) == 0)
+        add_item(o, "result", cJSON_CreateRaw(v));
+    else
+        add_json_value(o, "result", v);
     add_json(o, h, JOB_F_ERROR, "error");
     add_json(o, h, JOB_F_ERRORS, "errors");
     add_str(o, h, JOB_F_NEXT_ATTEMPT_AT, "next_attempt_at");

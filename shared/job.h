@@ -119,7 +119,11 @@ const char *job_hash_get(const struct job_hash *h, const char *name);
 
 /* Builds the status object of DESIGN.md from a job hash. Returns a new tree the
  * caller frees with cJSON_Delete, or NULL when h is empty (no such job) or
- * memory ran out. Fields holding JSON text that does not parse appear as strings. */
+ * memory ran out. Fields holding JSON text that does not parse appear as strings.
+ * The tree is made to be printed: its strings are references into h's strings
+ * (print it, or cJSON_Duplicate it, which copies them, before the reply behind h
+ * is freed), and its numbers are mostly raw items holding their JSON text (read
+ * them with json_number, not cJSON_IsNumber). */
 cJSON *job_status_json(const struct job_hash *h);
 
 /* What earlier runs of a pipeline took: mean_ms[k] is the mean duration of

@@ -2,7 +2,9 @@
  * cJSON with the end pointer checked. Never trusts a NUL terminator. */
 #include "json.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "utf8.h"
@@ -96,10 +98,78 @@ cJSON *json_parse_strict(const char *buf, size_t len, int max_depth, struct json
     return root;
 }
 
+static bool json_is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+int json_numbers_check(const char *buf, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        if (buf[i] == '"') { /* a string: skip it, escapes two bytes at a time */
+            for (i++; i < len && buf[i] != '"'; i++)
+                if (buf[i] == '\\')
+                    i++;
+            i++;
+            continue;
+        }
+        if (buf[i] != '-' && !json_is_digit(buf[i])) {
+            i++;
+            continue;
+        }
+        /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+        if (buf[i] == '-')
+            i++;
+        if (i >= len || !json_is_digit(buf[i]))
+            return -1;
+        if (buf[i] == '0' && i + 1 < len && json_is_digit(buf[i + 1]))
+            return -1;
+        while (i < len && json_is_digit(buf[i]))
+            i++;
+        if (i < len && buf[i] == '.') {
+            if (++i >= len || !json_is_digit(buf[i]))
+                return -1;
+            while (i < len && json_is_digit(buf[i]))
+                i++;
+        }
+        if (i < len && (buf[i] == 'e' || buf[i] == 'E')) {
+            if (++i < len && (buf[i] == '+' || buf[i] == '-'))
+                i++;
+            if (i >= len || !json_is_digit(buf[i]))
+                return -1;
+            while (i < len && json_is_digit(buf[i]))
+                i++;
+        }
+    }
+    return 0;
+}
+
 char *json_print(const cJSON *item)
 {
     /* one 2 KiB buffer fits a job's status: no growing by reallocs from 256 */
     return cJSON_PrintBuffered(item, 2048, 0);
+}
+
+int json_number(const cJSON *item, double *out)
+{
+    const char *t;
+    char *end;
+    double d;
+
+    if (cJSON_IsNumber(item)) {
+        *out = item->valuedouble;
+        return 0;
+    }
+    if (!cJSON_IsRaw(item) || (t = item->valuestring) == NULL ||
+        (*t != '-' && (*t < '0' || *t > '9')))
+        return -1;
+    d = strtod(t, &end);
+    if (*end != '\0')
+        return -1;
+    *out = d;
+    return 0;
 }
 
 const cJSON *json_get(const cJSON *obj, const char *name)

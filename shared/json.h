@@ -21,9 +21,20 @@ struct json_err {
  * cJSON_Delete, or NULL with err filled (offset + message). */
 cJSON *json_parse_strict(const char *buf, size_t len, int max_depth, struct json_err *err);
 
+/* For JSON text buf[0..len) that cJSON parsed: 0 when each of its numbers
+ * (outside strings) follows JSON's grammar, -1 when one does not ("01", "1.",
+ * "-.5", "1.e5": cJSON takes them). With json_parse_strict, a 0 means the text
+ * is valid JSON as it stands. Reads no byte past len. */
+int json_numbers_check(const char *buf, size_t len);
+
 /* Prints item without whitespace. Returns a new string the caller frees with
  * cJSON_free, or NULL on allocation failure. */
 char *json_print(const cJSON *item);
+
+/* The value of a number item, or of a raw item holding a number's JSON text
+ * (the job status writes the numbers it has as text that way). 0 and *out
+ * set, or -1 when item is neither. */
+int json_number(const cJSON *item, double *out);
 
 /* Returns the member `name` of object obj compared case-sensitively, or NULL. */
 const cJSON *json_get(const cJSON *obj, const char *name);

@@ -1,12 +1,16 @@
 /* Unit tests for shared/job: state names, TTLs, overall progress, the fields
  * of a new job's hash and the status JSON built from a hash. */
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -234,6 +238,28 @@ static void assert_json(const cJSON *obj, const char *want)
         fail_msg("got\n%s\nexpected\n%s", copy, want);
 }
 
+/* The number member name of o (a number or a raw number item). */
+static double num(const cJSON *o, const char *name)
+{
+    double d = -12345.0;
+
+    assert_int_equal(json_number(json_get(o, name), &d), 0);
+    return d;
+}
+
+/* o printed and parsed again: what a client reads. */
+static cJSON *reparse(const cJSON *o)
+{
+    char *text = json_print(o);
+    cJSON *p;
+
+    assert_non_null(text);
+    p = cJSON_Parse(text);
+    cJSON_free(text);
+    assert_non_null(p);
+    return p;
+}
+
 static void test_hash_get(void **state)
 {
     HASH(h, "id", "j1", "state", "running", "empty", "");
@@ -313,33 +339,31 @@ static void test_status_running(void **state)
          "stage.2.name", "transform", "stage.2.state", "running", "stage.2.started_at",
          "2025-11-25T16:48:16.000Z", "stage.3.name", "sort", "stage.3.state", "pending",
          "stage.4.name", "summarize", "stage.4.state", "pending");
-    cJSON *o;
+    cJSON *o, *p;
     const cJSON *v, *stages, *s;
 
     (void)state;
     o = job_status_json(&h);
     assert_non_null(o);
 
-    v = json_get(o, "progress");
-    assert_true(cJSON_IsNumber(v));
-    assert_true(v->valuedouble == 0.5);
-    v = json_get(o, "overall_progress");
-    assert_true(cJSON_IsNumber(v));
-    assert_true(v->valuedouble == 0.375);
-    v = json_get(o, "attempt");
-    assert_true(cJSON_IsNumber(v));
-    assert_true(v->valuedouble == 1.0);
-    v = json_get(o, "input");
+    assert_true(num(o, "progress") == 0.5);
+    assert_true(num(o, "overall_progress") == 0.375);
+    assert_true(num(o, "attempt") == 1.0);
+    /* JSON fields go out as their text: what a client reads of them */
+    p = reparse(o);
+    v = json_get(p, "input");
     assert_true(cJSON_IsObject(v));
     assert_string_equal(cJSON_GetStringValue(json_get(v, "s")), "\xC3\xA9");
+    v = json_get(cJSON_GetArrayItem(json_get(p, "stages"), 0), "output");
+    assert_true(cJSON_IsObject(v));
+    assert_true(json_get(v, "count")->valuedouble == 3.0);
+    cJSON_Delete(p);
 
     stages = json_get(o, "stages");
     assert_true(cJSON_IsArray(stages));
     assert_int_equal(cJSON_GetArraySize(stages), 4);
     s = cJSON_GetArrayItem(stages, 0);
     assert_string_equal(cJSON_GetStringValue(json_get(s, "state")), "succeeded");
-    assert_true(cJSON_IsObject(json_get(s, "output")));
-    assert_true(json_get(json_get(s, "output"), "count")->valuedouble == 3.0);
     s = cJSON_GetArrayItem(stages, 1);
     assert_string_equal(cJSON_GetStringValue(json_get(s, "name")), "transform");
     assert_string_equal(cJSON_GetStringValue(json_get(s, "state")), "running");
@@ -376,15 +400,17 @@ static void test_status_finished(void **state)
          "stage.1.name", "echo", "stage.1.state", "failed", "stage.1.output", "not json", "result",
          "{\"sum\":6,\"list\":[1,2,3]}", "error",
          "{\"code\":\"stage_failed\",\"message\":\"boom\",\"stage\":\"echo\"}");
-    cJSON *o;
+    cJSON *o, *p;
 
     (void)state;
     o = job_status_json(&h);
     assert_non_null(o);
-    assert_true(cJSON_IsObject(json_get(o, "result")));
-    assert_true(cJSON_IsObject(json_get(o, "error")));
-    assert_string_equal(cJSON_GetStringValue(json_get(json_get(o, "error"), "code")),
+    p = reparse(o);
+    assert_true(cJSON_IsObject(json_get(p, "result")));
+    assert_true(cJSON_IsObject(json_get(p, "error")));
+    assert_string_equal(cJSON_GetStringValue(json_get(json_get(p, "error"), "code")),
                         "stage_failed");
+    cJSON_Delete(p);
     assert_json(o,
                 "{\"id\":\"j2\",\"pipeline\":\"echo\",\"queue\":\"default\",\"state\":\"failed\","
                 "\"attempt\":3,\"max_attempts\":3,\"stage\":1,\"stage_name\":\"echo\","
@@ -488,12 +514,150 @@ static void test_rfc3339_parse(void **state)
     assert_int_equal(clock_parse_rfc3339(NULL, &ms), -1);
 }
 
-static double num(const cJSON *o, const char *name)
+/* The sscanf + timegm parser clock_parse_rfc3339 had before it parsed the
+ * digits itself: the reference its answers are compared with. */
+static int old_parse_rfc3339(const char *s, int64_t *ms)
 {
-    const cJSON *v = json_get(o, name);
+    unsigned y, mo, d, h, mi, sec, frac = 0;
+    int n = 0, nf = 0;
+    struct tm tm;
+    time_t t;
 
-    assert_true(cJSON_IsNumber(v));
-    return v->valuedouble;
+    if (s == NULL || sscanf(s, "%4u-%2u-%2uT%2u:%2u:%2u%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
+        n != 19)
+        return -1;
+    s += n;
+    if (*s == '.') {
+        if (sscanf(s + 1, "%3u%n", &frac, &nf) != 1 || nf != 3)
+            return -1;
+        s += 1 + nf;
+    }
+    if (strcmp(s, "Z") != 0 || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+        mi > 59 || sec > 60)
+        return -1;
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = (int)y - 1900;
+    tm.tm_mon = (int)mo - 1;
+    tm.tm_mday = (int)d;
+    tm.tm_hour = (int)h;
+    tm.tm_min = (int)mi;
+    tm.tm_sec = (int)sec;
+    t = timegm(&tm);
+    if (t == (time_t)-1)
+        return -1;
+    *ms = (int64_t)t * 1000 + frac;
+    return 0;
+}
+
+/* s parses (or not) as the old parser parsed it, to the same value. */
+static void assert_parse_as_before(const char *s)
+{
+    int64_t a = -7, b = -7;
+    int ra = clock_parse_rfc3339(s, &a), rb = old_parse_rfc3339(s, &b);
+
+    if (ra != rb || a != b)
+        fail_msg("\"%s\": %d %lld, before %d %lld", s, ra, (long long)a, rb, (long long)b);
+}
+
+static void test_rfc3339_edges(void **state)
+{
+    static const struct {
+        const char *s;
+        int rc;
+        int64_t ms;
+    } cases[] = {
+        {"1970-01-01T00:00:00Z", 0, 0},
+        {"1970-01-01T00:00:00.000Z", 0, 0},
+        {"1970-01-01T00:00:00.001Z", 0, 1},
+        {"1970-01-01T23:59:59.999Z", 0, 86399999},
+        {"1970-01-02T00:00:00Z", 0, 86400000},
+        {"1972-02-29T00:00:00Z", 0, 68169600000LL},  /* the first leap day */
+        {"2000-02-29T12:00:00Z", 0, 951825600000LL}, /* 2000: divisible by 400 */
+        {"2000-03-01T00:00:00Z", 0, 951868800000LL},
+        {"2024-02-29T23:59:59.999Z", 0, 1709251199999LL},
+        {"2025-12-31T23:59:59Z", 0, 1767225599000LL},
+        {"2100-03-01T00:00:00Z", 0, 4107542400000LL}, /* 2100 is no leap year */
+        {"9999-12-31T23:59:59.999Z", 0, 253402300799999LL},
+        /* out-of-month days and second 60 run on, as timegm ran them */
+        {"2025-02-29T00:00:00Z", 0, 1740787200000LL}, /* = 2025-03-01 */
+        {"2025-04-31T00:00:00Z", 0, 1746057600000LL}, /* = 2025-05-01 */
+        {"2016-12-31T23:59:60Z", 0, 1483228800000LL}, /* = 2017-01-01T00:00:00 */
+        {"1969-12-31T23:59:59Z", -1, 0},
+        {"0000-01-01T00:00:00Z", -1, 0},
+        {"2025-00-10T00:00:00Z", -1, 0},
+        {"2025-13-10T00:00:00Z", -1, 0},
+        {"2025-01-00T00:00:00Z", -1, 0},
+        {"2025-01-32T00:00:00Z", -1, 0},
+        {"2025-01-01T24:00:00Z", -1, 0},
+        {"2025-01-01T00:60:00Z", -1, 0},
+        {"2025-01-01T00:00:61Z", -1, 0},
+        {"2025-01-01T00:00:00", -1, 0},
+        {"2025-01-01T00:00:00z", -1, 0},
+        {"2025-01-01T00:00:00ZZ", -1, 0},
+        {"2025-01-01T00:00:00Z ", -1, 0},
+        {"2025-01-01T00:00:00+00:00", -1, 0},
+        {"2025-01-01t00:00:00Z", -1, 0},
+        {"2025/01/01T00:00:00Z", -1, 0},
+        {"2025-01-01T00-00:00Z", -1, 0},
+        {"2025-1-01T00:00:00Z", -1, 0},
+        {"25-01-01T00:00:00Z", -1, 0},
+        {"20250-01-01T00:00:00Z", -1, 0},
+        {"2a25-01-01T00:00:00Z", -1, 0},
+        {"2025-0x-01T00:00:00Z", -1, 0},
+        {"2025-01-01T00:00:0aZ", -1, 0},
+        {"2025-01-01T00:00:00.Z", -1, 0},
+        {"2025-01-01T00:00:00.1Z", -1, 0},
+        {"2025-01-01T00:00:00.12Z", -1, 0},
+        {"2025-01-01T00:00:00.1234Z", -1, 0},
+        {"2025-01-01T00:00:00.12aZ", -1, 0},
+        {"2025-01-01T00:00:00.123", -1, 0},
+        {"2025-01-01T00:00:00,123Z", -1, 0},
+        {"2025-01-01", -1, 0},
+        {"Z", -1, 0},
+    };
+    char buf[CLOCK_RFC3339_LEN + 8];
+    int64_t ms, t;
+    size_t i, j;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ms = -7;
+        if (clock_parse_rfc3339(cases[i].s, &ms) != cases[i].rc)
+            fail_msg("\"%s\": want %d", cases[i].s, cases[i].rc);
+        if (cases[i].rc == 0 && ms != cases[i].ms)
+            fail_msg("\"%s\": %lld, want %lld", cases[i].s, (long long)ms, (long long)cases[i].ms);
+        assert_parse_as_before(cases[i].s);
+    }
+    /* every day from 1970 into 2404 (two 400-year cycles' worth of leap
+     * rules), at a time that moves through the day, as before */
+    for (t = 0; t < 13600LL * 86400000; t += 86400000 + 3723001) {
+        clock_format_rfc3339(t, buf);
+        assert_int_equal(clock_parse_rfc3339(buf, &ms), 0);
+        assert_true(ms == t);
+        assert_parse_as_before(buf);
+    }
+    /* every byte at every position of a valid time, and every cut */
+    for (i = 0; i < 24; i++) {
+        for (j = 0; j < 256; j++) {
+            snprintf(buf, sizeof(buf), "2024-02-29T12:34:56.789Z");
+            buf[i] = (char)j;
+            if ((j >= '0' && j <= '9') || isspace((int)j) || j == '+' || j == '-')
+                continue; /* other digits: other times; blanks and signs: below */
+            assert_parse_as_before(buf);
+        }
+        snprintf(buf, sizeof(buf), "2024-02-29T12:34:56.789Z");
+        buf[i] = '\0';
+        assert_parse_as_before(buf);
+    }
+    /* sscanf's %u let white space or a sign stand in for a digit; only
+     * digits are accepted now */
+    assert_int_equal(old_parse_rfc3339("2025-01- 1T00:00:00Z", &ms), 0);
+    assert_int_equal(clock_parse_rfc3339("2025-01- 1T00:00:00Z", &ms), -1);
+    assert_int_equal(old_parse_rfc3339("2025-01-01T+1:00:00Z", &ms), 0);
+    assert_int_equal(clock_parse_rfc3339("2025-01-01T+1:00:00Z", &ms), -1);
+    assert_int_equal(old_parse_rfc3339("2025-01-01T00:00:00. 12Z", &ms), 0);
+    assert_int_equal(clock_parse_rfc3339("2025-01-01T00:00:00. 12Z", &ms), -1);
+    assert_int_equal(clock_parse_rfc3339("2025-01-01T00:00:00.-12Z", &ms), -1);
 }
 
 static void eta_set(struct job_eta *eta, long long m1, long long m2, long long m3)
@@ -587,6 +751,299 @@ static void test_eta_queued_and_final(void **state)
     cJSON_Delete(o);
 }
 
+/* What the status showed for a number field before numbers became raw text:
+ * strtod/strtoll into a cJSON number, or the text as a string. */
+static cJSON *old_number_item(const char *v, bool is_int)
+{
+    char *end;
+    double d;
+
+    errno = 0;
+    d = is_int ? (double)strtoll(v, &end, 10) : strtod(v, &end);
+    if ((is_int && errno != 0) || *end != '\0' || d != d)
+        return cJSON_CreateString(v);
+    return cJSON_CreateNumber(d);
+}
+
+/* Numbers kept as their stored text print as the same value as before, in
+ * the same text for the forms stageq writes ("%.4f", integers). */
+static void test_status_number_text(void **state)
+{
+    static const struct {
+        const char *v, *progress, *attempt; /* NULL: any text of the same value */
+    } cases[] = {
+        {"0.2500", "0.25", NULL},
+        {"1.0000", "1", NULL},
+        {"0.0000", "0", NULL},
+        {"0.3750", "0.375", NULL},
+        {"0", "0", "0"},
+        {"3", "3", "3"},
+        {"-2", "-2", "-2"},
+        {"12.5", "12.5", "\"12.5\""},
+        {"-0", "-0", "0"},
+        {"-0.0", "-0", "\"-0.0\""},
+        {"007", "7", "7"},
+        {"+1", "1", "1"},
+        {" 1", "1", "1"},
+        {"1e3", "1000", "\"1e3\""},
+        {"1.5e-7", NULL, "\"1.5e-7\""},
+        {"0.00001", NULL, "\"0.00001\""},
+        {"123456789012345", "123456789012345", "123456789012345"},
+        {"1234567890123456", NULL, NULL},
+        {"99999999999999999999", NULL, "\"99999999999999999999\""},
+        {"0.1234567890123456789", NULL, "\"0.1234567890123456789\""},
+        {"1.", NULL, "\"1.\""},
+        {".5", "0.5", "\".5\""},
+        {"-", "\"-\"", "\"-\""},
+        {"1e999", "null", "\"1e999\""},
+        {"nan", "\"nan\"", "\"nan\""},
+        {"0x10", "16", "\"0x10\""},
+        {"half", "\"half\"", "\"half\""},
+    };
+    const char *fv[6];
+    size_t lens[6] = {0}, i;
+    struct job_hash h = {fv, lens, 6, NULL, 0};
+    cJSON *o, *printed, *ref;
+    char *text;
+    const cJSON *got;
+    int f;
+
+    (void)state;
+    fv[0] = "id", fv[1] = "j1", fv[2] = "progress", fv[4] = "attempt";
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        fv[3] = fv[5] = cases[i].v;
+        o = job_status_json(&h);
+        assert_non_null(o);
+        text = json_print(o);
+        assert_non_null(text);
+        printed = cJSON_Parse(text); /* what a client reads */
+        assert_non_null(printed);
+        for (f = 0; f < 2; f++) {
+            const char *name = f == 0 ? "progress" : "attempt";
+            const char *same = f == 0 ? cases[i].progress : cases[i].attempt;
+
+            ref = old_number_item(cases[i].v, f == 1);
+            assert_non_null(ref);
+            got = json_get(printed, name);
+            assert_non_null(got);
+            if (cJSON_IsNumber(ref) && !isinf(ref->valuedouble)) {
+                if (!cJSON_IsNumber(got) || got->valuedouble != ref->valuedouble)
+                    fail_msg("\"%s\" as %s: %s", cases[i].v, name, text);
+            } else if (cJSON_IsNumber(ref)) { /* infinite: cJSON printed null */
+                assert_true(cJSON_IsNull(got));
+            } else {
+                assert_true(cJSON_IsString(got));
+                assert_string_equal(got->valuestring, ref->valuestring);
+            }
+            if (same != NULL) {
+                char *one = cJSON_PrintUnformatted(json_get(o, name));
+
+                assert_non_null(one);
+                if (strcmp(one, same) != 0)
+                    fail_msg("\"%s\" as %s printed %s, want %s", cases[i].v, name, one, same);
+                cJSON_free(one);
+            }
+            cJSON_Delete(ref);
+        }
+        cJSON_Delete(printed);
+        cJSON_free(text);
+        cJSON_Delete(o);
+    }
+}
+
+/* JSON fields read as before: objects and arrays out as their text, other
+ * values as items, text cJSON takes only leniently as its tree, and text
+ * that does not parse as a string. */
+static void test_status_json_fields(void **state)
+{
+    static const struct {
+        const char *v, *printed;
+    } cases[] = {
+        {"{\"n\":1,\"s\":\"bench\"}", "{\"n\":1,\"s\":\"bench\"}"},
+        {"[1,2,[3]]", "[1,2,[3]]"},
+        {"[1, 2]", "[1, 2]"}, /* valid as it stands: kept */
+        {"{}", "{}"},
+        {"null", "null"},
+        {"\"text\"", "\"text\""},
+        {"5", "5"},
+        {"true", "true"},
+        {"{\"a\":1}xyz", "{\"a\":1}"}, /* cJSON ignores what follows */
+        {"[01]", "[1]"},               /* not JSON as it stands: printed from the tree */
+        {"{\"a\":1.}", "{\"a\":1}"},
+        {"[1.5e3,-0.25]", "[1.5e3,-0.25]"},
+        {"{broken", "\"{broken\""},
+        {"[1,2", "\"[1,2\""},
+    };
+    const char *fv[4];
+    size_t lens[4] = {0}, i;
+    struct job_hash h = {fv, lens, 4, NULL, 0};
+    cJSON *o, *p, *old;
+    char *one;
+
+    (void)state;
+    fv[0] = "id", fv[1] = "j1", fv[2] = "result";
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        fv[3] = cases[i].v;
+        o = job_status_json(&h);
+        assert_non_null(o);
+        one = cJSON_PrintUnformatted(json_get(o, "result"));
+        assert_non_null(one);
+        if (strcmp(one, cases[i].printed) != 0)
+            fail_msg("\"%s\" printed %s, want %s", cases[i].v, one, cases[i].printed);
+        cJSON_free(one);
+        /* the same value as the tree it was shown as before */
+        old = cJSON_Parse(cases[i].v);
+        if (old == NULL)
+            old = cJSON_CreateString(cases[i].v);
+        p = reparse(o);
+        assert_true(cJSON_Compare(json_get(p, "result"), old, true));
+        /* null stays a null item: the blog's result skips it */
+        assert_true(cJSON_IsNull(json_get(o, "result")) == cJSON_IsNull(old));
+        cJSON_Delete(old);
+        cJSON_Delete(p);
+        cJSON_Delete(o);
+    }
+}
+
+/* The result, the last stage's output again, is checked once: it goes out
+ * as that output went. */
+static void test_status_result_is_last_output(void **state)
+{
+    static const struct {
+        const char *v, *printed;
+    } cases[] = {
+        {"{\"n\":1}", "{\"n\":1}"},
+        {"[01]", "[1]"},
+        {"{broken", "\"{broken\""},
+        {"7", "7"},
+    };
+    const char *fv[12];
+    size_t lens[12] = {0}, i;
+    struct job_hash h = {fv, lens, 12, NULL, 0};
+    cJSON *o;
+    char *one;
+
+    (void)state;
+    fv[0] = "id", fv[1] = "j1", fv[2] = "stage_count", fv[3] = "2";
+    fv[4] = "stage.1.output", fv[5] = "{\"first\":true}", fv[6] = "stage.2.output";
+    fv[8] = "result", fv[10] = "input", fv[11] = "[1,2]";
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        fv[7] = fv[9] = cases[i].v;
+        o = job_status_json(&h);
+        assert_non_null(o);
+        one = cJSON_PrintUnformatted(json_get(o, "result"));
+        assert_non_null(one);
+        if (strcmp(one, cases[i].printed) != 0)
+            fail_msg("\"%s\" printed %s, want %s", cases[i].v, one, cases[i].printed);
+        cJSON_free(one);
+        cJSON_Delete(o);
+    }
+    /* a result unlike the last output is checked itself */
+    fv[7] = "{\"n\":1}", fv[9] = "[01]";
+    o = job_status_json(&h);
+    assert_json(json_get(o, "result"), "[1]");
+    cJSON_Delete(o);
+    fv[9] = "{\"first\":true}"; /* the first stage's output: not taken as checked */
+    o = job_status_json(&h);
+    assert_json(json_get(o, "result"), "{\"first\":true}");
+    cJSON_Delete(o);
+}
+
+/* Durations print as "%1.15g" printed ms / 1000.0. */
+static void test_status_seconds_text(void **state)
+{
+    HASH(h, "id", "j1", "state", "succeeded", "stage_count", "4", "stage.1.state", "succeeded",
+         "stage.1.started_at", "2025-11-25T16:48:14.000Z", "stage.1.finished_at",
+         "2025-11-25T16:48:14.002Z", "stage.2.state", "succeeded", "stage.2.started_at",
+         "2025-11-25T16:48:14.000Z", "stage.2.finished_at", "2025-11-25T16:48:15.500Z",
+         "stage.3.state", "succeeded", "stage.3.started_at", "2025-11-25T16:48:14.000Z",
+         "stage.3.finished_at", "2025-11-25T16:48:14.000Z", "stage.4.state", "succeeded",
+         "stage.4.started_at", "2025-11-24T16:48:14.000Z", "stage.4.finished_at",
+         "2025-11-25T16:48:14.120Z");
+    static const int64_t means[] = {0, 1500, 2, 0, 999999999999999LL, 1000000000000000LL, 10};
+    struct job_eta eta;
+    cJSON *o, *e;
+    char *a, *b;
+    size_t k;
+
+    (void)state;
+    eta_set(&eta, 1500, 2, 0);
+    eta.mean_ms[4] = 123456789;
+    o = job_status_json_eta(&h, &eta, T16);
+    assert_non_null(o);
+    assert_json(
+        json_get(o, "stages"),
+        "[{\"name\":null,\"state\":\"succeeded\",\"started_at\":\"2025-11-25T16:48:14.000Z\","
+        "\"finished_at\":\"2025-11-25T16:48:14.002Z\",\"duration_s\":0.002,"
+        "\"expected_s\":1.5},"
+        "{\"name\":null,\"state\":\"succeeded\",\"started_at\":\"2025-11-25T16:48:14.000Z\","
+        "\"finished_at\":\"2025-11-25T16:48:15.500Z\",\"duration_s\":1.5,"
+        "\"expected_s\":0.002},"
+        "{\"name\":null,\"state\":\"succeeded\",\"started_at\":\"2025-11-25T16:48:14.000Z\","
+        "\"finished_at\":\"2025-11-25T16:48:14.000Z\",\"duration_s\":0,\"expected_s\":0},"
+        "{\"name\":null,\"state\":\"succeeded\",\"started_at\":\"2025-11-24T16:48:14.000Z\","
+        "\"finished_at\":\"2025-11-25T16:48:14.120Z\",\"duration_s\":86400.12,"
+        "\"expected_s\":123456.789}]");
+    assert_true(num(o, "eta_s") == 0.0 && num(o, "stage_eta_s") == 0.0);
+    cJSON_Delete(o);
+    /* the same text as cJSON's own number, up to the longest means */
+    for (k = 0; k < sizeof(means) / sizeof(means[0]); k++) {
+        eta.mean_ms[1] = means[k];
+        o = job_status_json_eta(&h, &eta, T16);
+        e = cJSON_CreateNumber((double)means[k] / 1000.0);
+        a = cJSON_PrintUnformatted(
+            json_get(cJSON_GetArrayItem(json_get(o, "stages"), 0), "expected_s"));
+        b = cJSON_PrintUnformatted(e);
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_string_equal(a, b);
+        cJSON_free(a);
+        cJSON_free(b);
+        cJSON_Delete(e);
+        cJSON_Delete(o);
+    }
+}
+
+/* The tree points into the hash's strings; a duplicate (what the events
+ * hub keeps) owns copies and outlives them. */
+static void test_status_duplicate_outlives_hash(void **state)
+{
+    char *vals[4];
+    const char *fv[8];
+    size_t lens[8] = {0}, i;
+    struct job_hash h = {fv, lens, 8, NULL, 0};
+    cJSON *o, *dup;
+    char *before, *after;
+
+    (void)state;
+    vals[0] = strdup("j9"), vals[1] = strdup("running"), vals[2] = strdup("0.5000");
+    vals[3] = strdup("{\"a\":[1,2]}");
+    for (i = 0; i < 4; i++)
+        assert_non_null(vals[i]);
+    fv[0] = "id", fv[2] = "state", fv[4] = "progress", fv[6] = "input";
+    for (i = 0; i < 4; i++)
+        fv[2 * i + 1] = vals[i];
+    o = job_status_json(&h);
+    assert_non_null(o);
+    before = json_print(o);
+    dup = cJSON_Duplicate(o, true);
+    cJSON_Delete(o);
+    for (i = 0; i < 4; i++) {
+        memset(vals[i], 'X', strlen(vals[i]));
+        free(vals[i]);
+    }
+    assert_non_null(dup);
+    after = json_print(dup);
+    assert_non_null(before);
+    assert_non_null(after);
+    assert_string_equal(before, after);
+    assert_true(num(dup, "progress") == 0.5);
+    assert_string_equal(cJSON_GetStringValue(json_get(dup, "state")), "running");
+    cJSON_free(before);
+    cJSON_free(after);
+    cJSON_Delete(dup);
+}
+
 static void test_eta_from_hash(void **state)
 {
     HASH(h, "1", "1500", "1.n", "20", "2", "x", "65", "7", "0", "9", "3", "-4", "4", "250");
@@ -619,9 +1076,15 @@ int main(void)
         cmocka_unit_test(test_status_empty),
         cmocka_unit_test(test_status_stage_count_bounds),
         cmocka_unit_test(test_rfc3339_parse),
+        cmocka_unit_test(test_rfc3339_edges),
         cmocka_unit_test(test_eta_running),
         cmocka_unit_test(test_eta_queued_and_final),
         cmocka_unit_test(test_eta_from_hash),
+        cmocka_unit_test(test_status_number_text),
+        cmocka_unit_test(test_status_json_fields),
+        cmocka_unit_test(test_status_result_is_last_output),
+        cmocka_unit_test(test_status_seconds_text),
+        cmocka_unit_test(test_status_duplicate_outlives_hash),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

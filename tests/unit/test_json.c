@@ -321,6 +321,58 @@ static void test_no_read_past_len(void **state)
     }
 }
 
+static void test_numbers_check(void **state)
+{
+    static const char *const good[] = {
+        "0",       "-0",          "12",
+        "-12",     "0.5",         "-0.5",
+        "1e5",     "1E+5",        "1e-05",
+        "12.25e3", "[1,-2,0.0]",  "{\"a\":1,\"b\":[true,false,null]}",
+        "\"01\"",  "\"a\\\"01\"", "[\"\\u0030\",1.5]",
+        "{}",      "[]",          "\"1.\"",
+    };
+    static const char *const bad[] = {
+        "01",  "-01", "00",     "1.",         "-.5",       "1.e5",       "1e",
+        "1e+", "-",   "[1,01]", "{\"a\":1.}", "[\"x\",-]", "[0.5,1.e3]",
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        if (json_numbers_check(good[i], strlen(good[i])) != 0)
+            fail_msg("refused %s", good[i]);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (json_numbers_check(bad[i], strlen(bad[i])) != -1)
+            fail_msg("accepted %s", bad[i]);
+    /* only len bytes are read: "12" of "123", "1." of "1.5" */
+    assert_int_equal(json_numbers_check("123", 2), 0);
+    assert_int_equal(json_numbers_check("1.5", 2), -1);
+    assert_int_equal(json_numbers_check("1e5", 2), -1);
+    assert_int_equal(json_numbers_check("", 0), 0);
+}
+
+static void test_json_number(void **state)
+{
+    cJSON *n = cJSON_CreateNumber(2.5), *r = cJSON_CreateRaw("-0.25"), *o = cJSON_CreateRaw("{}");
+    cJSON *s = cJSON_CreateString("1"), *inf = cJSON_CreateRaw("inf");
+    double d = 0;
+
+    (void)state;
+    assert_int_equal(json_number(n, &d), 0);
+    assert_true(d == 2.5);
+    assert_int_equal(json_number(r, &d), 0);
+    assert_true(d == -0.25);
+    assert_int_equal(json_number(o, &d), -1);
+    assert_int_equal(json_number(s, &d), -1);
+    assert_int_equal(json_number(inf, &d), -1);
+    assert_int_equal(json_number(NULL, &d), -1);
+    cJSON_Delete(n);
+    cJSON_Delete(r);
+    cJSON_Delete(o);
+    cJSON_Delete(s);
+    cJSON_Delete(inf);
+}
+
 static void test_json_get(void **state)
 {
     static const char doc[] = "{\"Name\":1,\"name\":2,\"n\\u0061me2\":3}";
@@ -359,6 +411,8 @@ int main(void)
         cmocka_unit_test(test_depth),
         cmocka_unit_test(test_no_read_past_len),
         cmocka_unit_test(test_json_get),
+        cmocka_unit_test(test_numbers_check),
+        cmocka_unit_test(test_json_number),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,9 +1,11 @@
 /* Unit tests for shared/keys (key and field names, truncation) and shared/ids
  * (UUID v4 format, validation of client-supplied names). */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -78,7 +80,11 @@ static void test_keys_longest(void **state)
 
 static void test_keys_stage_field(void **state)
 {
-    char buf[64];
+    static const int ks[] = {0, 1, 9, 10, 99, 100, 12345, INT_MAX, -1, INT_MIN};
+    static const char *const whats[] = {"", "output", "finished_at"};
+    char buf[64], want[64];
+    size_t i, j, cap;
+    int n;
 
     (void)state;
     assert_int_equal(keys_stage_field(buf, sizeof(buf), 1, "name"), 0);
@@ -89,6 +95,17 @@ static void test_keys_stage_field(void **state)
     assert_string_equal(buf, "stage.1.stat");
     assert_int_equal(keys_stage_field(buf, 14, 1, "state"), 0);
     assert_string_equal(buf, "stage.1.state");
+    /* the same as snprintf, for every size of k and of the buffer */
+    for (i = 0; i < sizeof(ks) / sizeof(ks[0]); i++) {
+        for (j = 0; j < sizeof(whats) / sizeof(whats[0]); j++) {
+            for (cap = 1; cap <= sizeof(buf); cap++) {
+                n = snprintf(want, cap, "stage.%d.%s", ks[i], whats[j]);
+                assert_int_equal(keys_stage_field(buf, cap, ks[i], whats[j]),
+                                 (size_t)n >= cap ? -1 : 0);
+                assert_string_equal(buf, want);
+            }
+        }
+    }
 }
 
 static int is_lower_hex(char c)
