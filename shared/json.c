@@ -71,10 +71,13 @@ static int json_prepass(const unsigned char *s, size_t len, int max_depth, struc
     return 0;
 }
 
+static size_t json_bad_number(const char *buf, size_t len);
+
 cJSON *json_parse_strict(const char *buf, size_t len, int max_depth, struct json_err *err)
 {
     const char *end = NULL;
     cJSON *root;
+    size_t off;
 
     if (buf == NULL || len == 0) {
         json_fail(err, 0, "empty body, expected JSON");
@@ -84,7 +87,7 @@ cJSON *json_parse_strict(const char *buf, size_t len, int max_depth, struct json
         return NULL;
     root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
     if (root == NULL) {
-        size_t off = (end != NULL && end >= buf && end <= buf + len) ? (size_t)(end - buf) : 0;
+        off = (end != NULL && end >= buf && end <= buf + len) ? (size_t)(end - buf) : 0;
         json_fail(err, off, "malformed JSON");
         return NULL;
     }
@@ -92,6 +95,12 @@ cJSON *json_parse_strict(const char *buf, size_t len, int max_depth, struct json
         end++;
     if (end != buf + len) {
         json_fail(err, (size_t)(end - buf), "unexpected data after the JSON value");
+        cJSON_Delete(root);
+        return NULL;
+    }
+    off = json_bad_number(buf, len); /* cJSON also takes 01, 1., -.5 */
+    if (off != len) {
+        json_fail(err, off, "invalid number");
         cJSON_Delete(root);
         return NULL;
     }
@@ -103,9 +112,11 @@ static bool json_is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-int json_numbers_check(const char *buf, size_t len)
+/* The offset of the first number (outside strings) that breaks JSON's
+ * grammar, or len when there is none. */
+static size_t json_bad_number(const char *buf, size_t len)
 {
-    size_t i = 0;
+    size_t i = 0, at;
 
     while (i < len) {
         if (buf[i] == '"') { /* a string: skip it, escapes two bytes at a time */
@@ -120,17 +131,18 @@ int json_numbers_check(const char *buf, size_t len)
             continue;
         }
         /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+        at = i;
         if (buf[i] == '-')
             i++;
         if (i >= len || !json_is_digit(buf[i]))
-            return -1;
+            return at;
         if (buf[i] == '0' && i + 1 < len && json_is_digit(buf[i + 1]))
-            return -1;
+            return at;
         while (i < len && json_is_digit(buf[i]))
             i++;
         if (i < len && buf[i] == '.') {
             if (++i >= len || !json_is_digit(buf[i]))
-                return -1;
+                return at;
             while (i < len && json_is_digit(buf[i]))
                 i++;
         }
@@ -138,12 +150,17 @@ int json_numbers_check(const char *buf, size_t len)
             if (++i < len && (buf[i] == '+' || buf[i] == '-'))
                 i++;
             if (i >= len || !json_is_digit(buf[i]))
-                return -1;
+                return at;
             while (i < len && json_is_digit(buf[i]))
                 i++;
         }
     }
-    return 0;
+    return len;
+}
+
+int json_numbers_check(const char *buf, size_t len)
+{
+    return json_bad_number(buf, len) == len ? 0 : -1;
 }
 
 char *json_print(const cJSON *item)

@@ -57,7 +57,7 @@ for s in ${STAGEQ_SUITES:-tests/e2e/test_*.sh tests/bad-input/test_*.sh}; do
   passed=$((passed + p)); failed=$((failed + f))
   if [ "$f" -ne 0 ]; then
     echo "---- $name (last lines of its log) ----"
-    tail -60 "$log"
+    grep "^not ok" "$log" | head -20; tail -60 "$log"
     failed_suites="$failed_suites $name"
   fi
   echo "e2e $name: $p passed, $f failed ($secs s)"

@@ -243,6 +243,8 @@ upper-case type accepted   | POST | /v1/jobs | Content-Type: APPLICATION/JSON | 
 malformed JSON             | POST | /v1/jobs | J | s:{"pipeline":                                        | 400 | malformed_json | msg=at byte 11
 empty body                 | POST | /v1/jobs | J | -                                                     | 400 | malformed_json
 trailing garbage           | POST | /v1/jobs | J | s:{"pipeline":"echo"} x                               | 400 | malformed_json
+leading zero in a number   | POST | /v1/jobs | J | s:{"pipeline":"echo","input":{"n":01}}                | 400 | malformed_json | msg=invalid number at byte 32
+number ending in a dot     | POST | /v1/jobs | J | s:{"pipeline":"echo","input":[1.]}                    | 400 | malformed_json | msg=invalid number
 body is an array           | POST | /v1/jobs | J | s:[1]                                                 | 400 | invalid_request
 body is a string           | POST | /v1/jobs | J | s:"x"                                                 | 400 | invalid_request
 missing pipeline           | POST | /v1/jobs | J | s:{"input":1}                                         | 422 | missing_field | msg=pipeline

@@ -221,6 +221,13 @@ static void test_refuses_control_and_nul(void **state)
     assert_string_equal(err.msg, "NUL byte at byte 3");
     assert_null(json_parse_strict("\x01{}", 3, DEPTH, &err));
     assert_string_equal(err.msg, "invalid character at byte 0");
+    /* numbers cJSON would take but JSON does not */
+    refuse("{\"n\":01}", 5);
+    refuse("[1,-.5]", 3);
+    refuse("1.", 0);
+    refuse("[0.5,1.e3]", 5);
+    assert_null(json_parse_strict("{\"n\":01}", 8, DEPTH, &err));
+    assert_string_equal(err.msg, "invalid number at byte 5");
 }
 
 /* Builds n '[' then n ']' (or objects {"a":...}) into buf. */
