@@ -32,6 +32,7 @@ struct api_config {
     int max_body;  /* bytes */
     int max_queue; /* most jobs waiting in one queue; 0 = no limit */
     int redis_timeout_ms;
+    int events_linger_ms; /* stay subscribed to events this long after the last listener */
     char log_format[8];
     char log_level[8];
     char port_file[API_PORT_FILE_MAX];
