@@ -707,6 +707,9 @@ static void sse_listener_add(struct sse *s)
     if (s->nclients++ > 0)
         return;
     evtimer_del(s->linger_ev);
+    if (s->sub == SSE_SUB_LEAVING)
+        log_debug("events: a listener came while unsubscribing: subscribing again once redis "
+                  "confirms");
     sse_subscribe(s);
 }
 
