@@ -205,9 +205,10 @@ run_held() { rcli LMOVE tev2:queue:hold tev2:queue:race RIGHT LEFT >/dev/null; }
 last_state() { # FILE: the state of the last status before the end event
   grep '^data: ' "$1" | tail -2 | head -1 | cut -c7- | jq -r .state 2>/dev/null
 }
-# race.py API_PORT REDIS_PORT PREFIX ID DELAY_US: sends the stream's request,
-# waits DELAY_US, moves the held job to "race" (the worker runs it at once),
-# then prints the state of each status event and END when the stream ended.
+# race.py API_PORT REDIS_PORT PREFIX ID DELAY_US: sends the stream's request
+# and moves the held job to "race" (the worker runs it at once) DELAY_US
+# apart (< 0: the job first), then prints the state of each status event and
+# END when the stream ended.
 cat >"$T/race.py" <<'PY'
 import json, re, socket, sys, time
 aport, rport, prefix, jid, delay = sys.argv[1:6]
@@ -215,11 +216,13 @@ args = [b"LMOVE", (prefix + ":queue:hold").encode(), (prefix + ":queue:race").en
 cmd = b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
 r = socket.create_connection(("127.0.0.1", int(rport)))
 h = socket.create_connection(("127.0.0.1", int(aport)))
-h.sendall(b"GET /v1/jobs/%s/events HTTP/1.1\r\nHost: x\r\n\r\n" % jid.encode())
-t = time.perf_counter() + float(delay) / 1e6
+req = b"GET /v1/jobs/%s/events HTTP/1.1\r\nHost: x\r\n\r\n" % jid.encode()
+first, second = (req, cmd) if float(delay) >= 0 else (cmd, req)
+(h if first is req else r).sendall(first)
+t = time.perf_counter() + abs(float(delay)) / 1e6
 while time.perf_counter() < t:
     pass
-r.sendall(cmd)
+(h if second is req else r).sendall(second)
 r.recv(100)
 h.settimeout(20)
 buf = b""
@@ -235,17 +238,17 @@ for m in re.finditer(rb"event: status\nid: \d+\ndata: (.*)\n\n", buf):
     print(json.loads(m.group(1))["state"])
 print("END" if b"event: end" in buf else "NOEND")
 PY
-N=40
+N=20
 ok_streams=0 moved=0
 aport=${API_URL##*:}
 for i in $(seq 1 $N); do
   wait_for 5 numsub_is tev2:events 0
   post_json /v1/jobs "{\"pipeline\":\"fast4\",\"queue\":\"hold\",\"input\":{\"i\":$i}}"
-  python3 "$T/race.py" "$aport" "$REDIS_PORT" tev2 "$(jqr .id)" $(((i - 1) * 50)) >"$T/race.$i"
+  python3 "$T/race.py" "$aport" "$REDIS_PORT" tev2 "$(jqr .id)" $((i * 250 - 2750)) >"$T/race.$i"
   [ "$(tail -2 "$T/race.$i" | tr '\n' ' ')" = "succeeded END " ] && ok_streams=$((ok_streams + 1))
   [ "$(grep -c . "$T/race.$i")" -gt 2 ] && moved=$((moved + 1))
 done
-check_eq "$N streams opened on an idle API as their job ran (0-2 ms apart): each ended after succeeded" \
+check_eq "$N streams opened on an idle API as their job ran (±2.5 ms): each ended after succeeded" \
   "$N" "$ok_streams"
 echo "# $moved of $N streams saw the job change after their first event"
 
@@ -269,12 +272,12 @@ check_eq "... each after a status succeeded" 30 \
 echo "# subscribed $(nsubscribed "$T/api-od.log") times, unsubscribed $(grep -c "events: unsubscribed" "$T/api-od.log"), a listener came while unsubscribing $(grep -c "while unsubscribing" "$T/api-od.log")"
 
 ok_waits=0
-for i in $(seq 1 10); do
+for i in $(seq 1 20); do
   wait_for 5 numsub_is tev2:events 0
   post_json '/v1/jobs?wait=10' '{"pipeline":"fast4","queue":"race","input":{"w":1}}'
   [ "$HTTP_STATUS" = 200 ] && [ "$(jqr .state)" = succeeded ] && ok_waits=$((ok_waits + 1))
 done
-check_eq "?wait on an idle API, the job done at once: 200 succeeded (10 times)" 10 "$ok_waits"
+check_eq "?wait on an idle API, the job done at once: 200 succeeded (20 times)" 20 "$ok_waits"
 
 # /v1/events starts (": connected") once subscribed: a submit right after is seen
 check "idle again" wait_for 5 numsub_is tev2:events 0
@@ -295,9 +298,11 @@ check_eq "the API stays healthy" 200 "$HTTP_STATUS"
 stop_pid "$API_PID" 10
 check_eq "it exits 0" 0 "$STOP_RC"
 
-# --- Redis restarts, idle and subscribed (its own Redis, same port) ------------
+# --- its own Redis (AUTH as user tev, db 1): a subscription held back, Redis
+# restarts idle and subscribed (same port) ----------------------------------------
 redis_start ev
 REDIS_PORT=$REDIS_PORT_ev
+add_user() { rcli ACL SETUSER tev on '>tevpw' '~*' '&*' '+@all' >/dev/null; }
 redis_restart() {
   redis_stop ev
   sleep 0.3
@@ -305,10 +310,57 @@ redis_restart() {
     --appendonly no --daemonize yes --pidfile "$T/redis-ev/redis.pid" \
     --logfile "$T/redis-ev/redis.log" >/dev/null
   wait_for 5 rcli ping >/dev/null
+  add_user
 }
 ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$API_URL/readyz")" = 200 ]; }
-start_api api-rr --prefix tev3 --events-linger-ms 300 --log-level debug
+add_user
+start_api api-rr --prefix tev3 --events-linger-ms 300 --log-level debug \
+  --redis-url "redis://tev:tevpw@127.0.0.1:$REDIS_PORT/1"
 check "idle API on its own Redis: NUMSUB 0" wait_for 5 numsub_is tev3:events 0
+check "... its subscriber connection is set up (AUTH, SELECT 1)" \
+  wait_for 5 grep -q 'events: connected to redis' "$T/api-rr.log"
+
+# The subscriber connection cannot come back (user off: a new AUTH fails;
+# connections already authenticated go on) while a job changes under a
+# stream and a ?wait: once it is back, both see the change (the re-read
+# when the subscription is confirmed).
+curl -s -N --max-time 30 "$API_URL/v1/events" >"$T/hb-all.out" &
+hp=$!
+check "a /v1/events stream subscribes" wait_for 5 numsub_is tev3:events 1
+rcli ACL SETUSER tev off >/dev/null
+rcli CLIENT KILL TYPE pubsub >/dev/null
+check "the subscriber connection is cut, and cannot AUTH again" \
+  wait_for 5 grep -q 'events: setup of the redis subscription failed' "$T/api-rr.log"
+check_eq "... NUMSUB 0" 0 "$(numsub tev3:events)"
+post_json /v1/jobs '{"pipeline":"echo","queue":"nobody","input":"hb1"}'
+hb1=$(jqr .id)
+check_eq "the command connection still works: 202" 202 "$HTTP_STATUS"
+curl -s -N --max-time 30 "$API_URL/v1/jobs/$hb1/events" >"$T/hb1.out" &
+sp=$!
+check "a stream gets its first event (queued)" wait_for 5 grep -q '"state":"queued"' "$T/hb1.out"
+post_json /v1/jobs '{"pipeline":"echo","queue":"nobody","input":"hb2"}'
+hb2=$(jqr .id)
+curl -s --max-time 30 -o "$T/hb2.out" -w '%{http_code}' "$API_URL/v1/jobs?wait=25" \
+  -H 'content-type: application/json' --data-binary '{"pipeline":"echo","queue":"nobody","id":"hb2-wait","input":1}' \
+  >"$T/hb2.code" &
+wp=$!
+sleep 0.5
+http DELETE "/v1/jobs/$hb1"
+http DELETE "/v1/jobs/hb2-wait"
+sleep 0.5
+check "while unsubscribed the stream has not seen the cancel" bash -c "kill -0 $sp"
+rcli ACL SETUSER tev on >/dev/null
+check "the user is back: the API subscribes again" wait_for 10 numsub_is tev3:events 1
+check "... the stream sees canceled and ends" wait_for 10 bash -c "! kill -0 $sp 2>/dev/null"
+wait "$sp" 2>/dev/null
+check_eq "... its last status is canceled" canceled "$(last_state "$T/hb1.out")"
+check "... the ?wait answers" wait_for 10 bash -c "! kill -0 $wp 2>/dev/null"
+wait "$wp" 2>/dev/null
+check_eq "... 200" 200 "$(cat "$T/hb2.code")"
+check_eq "... with state canceled" canceled "$(jq -r .state "$T/hb2.out")"
+kill "$hp"
+wait "$hp" 2>/dev/null
+check "... every stream gone: NUMSUB 0" wait_for 5 numsub_is tev3:events 0
 redis_restart
 check "Redis restarted while idle: the API notices" \
   wait_for 5 grep -q 'events: idle redis connection lost' "$T/api-rr.log"
