@@ -621,6 +621,8 @@ static void sse_on_disconnect(const redisAsyncContext *c, int status)
         return;
     if (s->sub == SSE_SUB_ON || s->sub == SSE_SUB_LEAVING)
         log_warnx("events: redis subscription lost: %s", why);
+    else if (s->sub == SSE_SUB_PENDING)
+        log_debug("events: redis connection lost before the subscription: %s", why);
     else
         log_debug("events: idle redis connection lost: %s", why);
     sse_lost(s);
@@ -731,6 +733,8 @@ static void sse_on_message(redisAsyncContext *c, void *r, void *privdata)
 
     if (c != s->ac || reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
         return;
+    if (c->c.flags & REDIS_DISCONNECTING)
+        return; /* dropped (a failed AUTH may still leave the default user subscribed) */
     kind = reply->element[0];
     payload = reply->element[2];
     if (kind->type != REDIS_REPLY_STRING)

@@ -298,18 +298,26 @@ check_eq "the API stays healthy" 200 "$HTTP_STATUS"
 stop_pid "$API_PID" 10
 check_eq "it exits 0" 0 "$STOP_RC"
 
-# --- its own Redis (AUTH as user tev, db 1): a subscription held back, Redis
-# restarts idle and subscribed (same port) ----------------------------------------
+# --- its own Redis (AUTH as user tev, db 1; the default user off, so that a
+# failed AUTH leaves a connection unauthenticated; this suite as user adm): a
+# subscription held back, Redis restarts idle and subscribed (same port) --------
 redis_start ev
 REDIS_PORT=$REDIS_PORT_ev
-add_user() { rcli ACL SETUSER tev on '>tevpw' '~*' '&*' '+@all' >/dev/null; }
+add_user() {
+  local u
+  for u in tev adm; do
+    redis-cli -p "$REDIS_PORT" ACL SETUSER "$u" on ">${u}pw" '~*' '&*' '+@all' >/dev/null
+  done
+  redis-cli -p "$REDIS_PORT" ACL SETUSER default off >/dev/null
+}
+rcli() { redis-cli -p "$REDIS_PORT" --user adm --pass admpw --no-auth-warning "$@"; }
 redis_restart() {
   redis_stop ev
   sleep 0.3
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$T/redis-ev" --save '' \
     --appendonly no --daemonize yes --pidfile "$T/redis-ev/redis.pid" \
     --logfile "$T/redis-ev/redis.log" >/dev/null
-  wait_for 5 rcli ping >/dev/null
+  wait_for 5 redis-cli -p "$REDIS_PORT" ping >/dev/null
   add_user
 }
 ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$API_URL/readyz")" = 200 ]; }
