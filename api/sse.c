@@ -515,7 +515,7 @@ static void sse_on_ping(evutil_socket_t fd, short what, void *arg)
  * demand: the first listener after a quiet spell waits one round trip (not
  * connect + AUTH + SELECT + SUBSCRIBE), and a Redis that went away is noticed
  * and reconnected to while idle. hiredis 0.14.1 allows it within two rules,
- * checked with a test program against that version (LIBNOTES):
+ * checked with a small test program against that version:
  * - UNSUBSCRIBE takes no callback of its own: its reply reaches the
  *   SUBSCRIBE's callback (and privdata), after hiredis dropped the channel
  *   and, the count being 0, left subscribed mode. Nothing to free.
