@@ -278,7 +278,7 @@ for r in $(seq 1 "$RUNS"); do
   kv drain.jobs "$ok"
   cpu_us drain.worker "0 0" "$w1" "$ok"
   cpu_us drain.redis "$r0" "$r1" "$ok"
-  cpu_us drain.api "$a0" "$a1" "$ok" # the API reads every PUBLISH (no stream open)
+  cpu_us drain.api "$a0" "$a1" "$ok" # no stream open: the API is not subscribed to the events
   kv drain.not_succeeded "$other"
   kv drain.rps "$(calc 1 "$ok * 1000 / ($t_end - $t0 + 0.001)")"
   kv drain.seconds "$(calc 3 "($t_end - $t0) / 1000")"
