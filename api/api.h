@@ -32,6 +32,7 @@ struct api_config {
     int max_body;  /* bytes */
     int max_queue; /* most jobs waiting in one queue; 0 = no limit */
     int redis_timeout_ms;
+    int events_linger_ms; /* stay subscribed to events this long after the last listener */
     char log_format[8];
     char log_level[8];
     char port_file[API_PORT_FILE_MAX];
@@ -346,10 +347,11 @@ cJSON *eta_status_json(struct api *api, const struct job_hash *h);
 
 /* ---- sse.c: live events (Server-Sent Events) over Redis pub/sub ---- */
 
-/* Returns the events hub: a dedicated Redis connection SUBSCRIBEd to
- * <prefix>:events (reconnecting with backoff), shared by every stream. NULL
- * with err set when the host does not resolve or memory ran out. Needs
- * api->base, api->cfg and (to read jobs) api->rasync. */
+/* Returns the events hub: a dedicated Redis connection (reconnecting with
+ * backoff) SUBSCRIBEd to <prefix>:events while any stream or ?wait listens,
+ * and until cfg->events_linger_ms after the last one left; shared by every
+ * stream. NULL with err set when the host does not resolve or memory ran
+ * out. Needs api->base, api->cfg and (to read jobs) api->rasync. */
 struct sse *sse_new(struct api *api, const struct redis_url *url, struct sq_err *err);
 
 /* Ends every stream cleanly and answers every held ?wait (202); later

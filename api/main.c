@@ -39,6 +39,10 @@ static const struct cfg_option main_options[] = {
      "largest request body in bytes"},
     {"redis-timeout-ms", "STAGEQ_REDIS_TIMEOUT_MS", CFG_INT, 10, 600000, "2000",
      MAIN_INT(redis_timeout_ms), "how long a request waits for Redis before a 503"},
+    {"events-linger-ms", "STAGEQ_EVENTS_LINGER_MS", CFG_INT, 0, 600000, "2000",
+     MAIN_INT(events_linger_ms),
+     "the API subscribes to job events only while a stream or ?wait listens; it "
+     "unsubscribes this long after the last one left"},
     {"log", "STAGEQ_LOG", CFG_STRING, 0, 0, "text", MAIN_STR(log_format),
      "log format: text or json"},
     {"log-level", "STAGEQ_LOG_LEVEL", CFG_STRING, 0, 0, "info", MAIN_STR(log_level),

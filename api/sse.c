@@ -1,11 +1,12 @@
 /* sse: live job events. One dedicated Redis connection SUBSCRIBEs to
  * <prefix>:events (the scripts PUBLISH a job's id on every change of its
- * state, stage or progress) and is shared by every Server-Sent Events stream
- * and every POST /v1/jobs?wait=S. Clients are kept per job id in a small hash
- * table; a message re-reads its job with one HGETALL on the command
- * connection (coalesced: one read in flight per job, one more if messages
- * arrived meanwhile) and hands the status to that job's clients and to the
- * /v1/events streams. Nothing here polls. */
+ * state, stage or progress) while anyone listens: a Server-Sent Events
+ * stream or a POST /v1/jobs?wait=S. Without listeners it UNSUBSCRIBEs (after
+ * a linger) so that a draining backlog costs the API nothing. Clients are
+ * kept per job id in a small hash table; a message re-reads its job with one
+ * HGETALL on the command connection (coalesced: one read in flight per job,
+ * one more if messages arrived meanwhile) and hands the status to that job's
+ * clients and to the /v1/events streams. Nothing here polls. */
 #include "api.h"
 
 #include <event2/buffer.h>
@@ -32,6 +33,15 @@
 
 enum sse_kind { SSE_JOB, SSE_ALL, SSE_WAIT };
 
+/* The subscription on the subscriber connection. At most one SUBSCRIBE or
+ * UNSUBSCRIBE is in flight (see "the subscriber connection" below). */
+enum sse_sub {
+    SSE_SUB_OFF,     /* not subscribed, nothing in flight */
+    SSE_SUB_PENDING, /* SUBSCRIBE sent, not confirmed */
+    SSE_SUB_ON,      /* confirmed: messages flow */
+    SSE_SUB_LEAVING  /* UNSUBSCRIBE sent, not confirmed (messages may still come) */
+};
+
 struct sse_entry;
 
 /* One client: a stream (job or all jobs) or a held POST ?wait. */
@@ -41,7 +51,7 @@ struct sse_client {
     struct sse_entry *e; /* NULL for SSE_ALL */
     struct api_req *ar;
     enum sse_kind kind;
-    bool is_started;     /* the stream's reply was started */
+    bool is_started;     /* the stream's reply was started (SSE_ALL: held until subscribed) */
     struct event *timer; /* SSE_WAIT: the deadline */
     cJSON *body;         /* SSE_WAIT: the 202 body */
 };
@@ -64,10 +74,15 @@ struct sse {
     char addr[NI_MAXHOST];
     char channel[KEYS_MAX_LEN];
     redisAsyncContext *ac;
-    bool is_subscribed;
+    bool is_ready; /* ac answered its setup (AUTH, SELECT, PING) */
+    enum sse_sub sub;
     bool is_stopped;
     int attempt;
-    struct event *retry_ev; /* ac NULL: connect; else: connect deadline */
+    int nclients; /* clients of every kind: the listeners of the subscription */
+    /* ac NULL: connect; else: the deadline of what Redis has not answered
+     * yet (the setup, a SUBSCRIBE or an UNSUBSCRIBE) */
+    struct event *retry_ev;
+    struct event *linger_ev; /* no listener since: unsubscribe when it fires */
     struct event *ping_ev;
     struct event *resync_ev;
     struct sse_entry *buckets[SSE_BUCKETS];
@@ -160,21 +175,26 @@ static void sse_req_done(struct api_req *ar, int status)
     routes_req_end(ar, status);
 }
 
+static void sse_listener_add(struct sse *s);
+static void sse_listener_del(struct sse *s);
+
 /* Unlinks c from its list and frees it (not its request). */
 static void sse_client_free(struct sse_client *c)
 {
     struct sse_entry *e = c->e;
+    struct sse *s = c->hub;
 
     if (e != NULL)
         sse_unlink(&e->clients, c);
     else
-        sse_unlink(&c->hub->all, c);
+        sse_unlink(&s->all, c);
     if (c->timer != NULL)
         event_free(c->timer);
     cJSON_Delete(c->body);
     free(c);
     if (e != NULL)
         sse_entry_release(e);
+    sse_listener_del(s);
 }
 
 static void sse_send(struct sse_client *c, const char *text, size_t len)
@@ -323,7 +343,11 @@ static bool sse_is_final(const cJSON *status)
            job_state_is_final(js);
 }
 
-static void sse_deliver(struct sse_entry *e, const cJSON *status, bool is_missing, bool is_changed)
+/* Hands a read of e's job to its clients; is_same: the status equals the
+ * last one read, which every started stream of e has already been sent (the
+ * re-reads after a subscription is confirmed find most jobs unchanged). */
+static void sse_deliver(struct sse_entry *e, const cJSON *status, bool is_missing, bool is_changed,
+                        bool is_same)
 {
     struct sse *s = e->hub;
     struct sse_client *c, *next;
@@ -353,6 +377,8 @@ static void sse_deliver(struct sse_entry *e, const cJSON *status, bool is_missin
                 errors_reply(ar, API_ERR_INTERNAL, "connection lost");
                 continue;
             }
+        } else if (is_same && !is_missing) {
+            continue;
         } else if (sse_is_slow(c)) {
             log_job(LOG_LEVEL_WARN, e->id, "events: dropping a client that reads too slowly");
             sse_stream_end(c, NULL);
@@ -373,6 +399,8 @@ static void sse_deliver(struct sse_entry *e, const cJSON *status, bool is_missin
     if (text != NULL && is_changed) {
         for (c = s->all; c != NULL; c = next) {
             next = c->next;
+            if (!c->is_started)
+                continue; /* held until the subscription is confirmed */
             if (sse_is_slow(c))
                 sse_stream_end(c, NULL);
             else
@@ -386,7 +414,7 @@ static void sse_read_done(const redisReply *reply, enum rasync_err err, void *ar
 {
     struct sse_entry *e = arg;
     struct sse *s = e->hub;
-    bool is_missing = false, is_changed = e->is_changed;
+    bool is_missing = false, is_changed = e->is_changed, is_same;
     cJSON *status;
 
     (void)err;
@@ -397,11 +425,12 @@ static void sse_read_done(const redisReply *reply, enum rasync_err err, void *ar
     } else if (status == NULL && !is_missing) {
         sse_schedule_resync(s); /* Redis trouble: try again soon */
     } else {
-        if (status != NULL) {
+        is_same = status != NULL && e->last != NULL && cJSON_Compare(status, e->last, true);
+        if (status != NULL && !is_same) {
             cJSON_Delete(e->last);
             e->last = cJSON_Duplicate(status, true);
         }
-        sse_deliver(e, status, is_missing, is_changed);
+        sse_deliver(e, status, is_missing, is_changed, is_same);
     }
     cJSON_Delete(status);
     e->is_reading = false;
@@ -467,7 +496,8 @@ static void sse_on_ping(evutil_socket_t fd, short what, void *arg)
     (void)what;
     for (c = s->all; c != NULL; c = next) {
         next = c->next;
-        sse_send(c, ": ping\n\n", 8);
+        if (c->is_started)
+            sse_send(c, ": ping\n\n", 8);
     }
     for (i = 0; i < SSE_BUCKETS; i++) {
         for (e = s->buckets[i]; e != NULL; e = enext) {
@@ -479,7 +509,26 @@ static void sse_on_ping(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* ---- the subscriber connection ---- */
+/* ---- the subscriber connection ----
+ *
+ * The connection stays open, idle, while nobody listens; the subscription
+ * comes and goes on it. Toggling on one connection rather than connecting on
+ * demand: the first listener after a quiet spell waits one round trip (not
+ * connect + AUTH + SELECT + SUBSCRIBE), and a Redis that went away is noticed
+ * and reconnected to while idle. hiredis 0.14.1 allows it within two rules,
+ * checked with a small test program against that version:
+ * - UNSUBSCRIBE takes no callback of its own: its reply reaches the
+ *   SUBSCRIBE's callback (and privdata), after hiredis dropped the channel
+ *   and, the count being 0, left subscribed mode. Nothing to free.
+ * - A SUBSCRIBE sent while an UNSUBSCRIBE is in flight relies on hiredis'
+ *   pending_subs bookkeeping, and any regular command sent in subscribed mode
+ *   ends up on a list no reply ever shifts: so at most one of SUBSCRIBE and
+ *   UNSUBSCRIBE is in flight (sse.sub), a listener arriving meanwhile is
+ *   served when the UNSUBSCRIBE is confirmed, and the only regular commands
+ *   (AUTH, SELECT, PING) go out right after connecting, before any SUBSCRIBE.
+ * Nothing is missed across the gaps: a listener reads its job when it comes,
+ * and every watched job is read again once a subscription is confirmed
+ * (sse_resync); /v1/events streams start only then. */
 
 static void sse_connect(struct sse *s);
 
@@ -490,6 +539,50 @@ static void sse_schedule(struct sse *s, int delay_ms)
     evtimer_add(s->retry_ev, &tv);
 }
 
+/* True while Redis owes ac an answer that the deadline guards. */
+static bool sse_is_awaiting(const struct sse *s)
+{
+    return s->ac != NULL &&
+           (!s->is_ready || s->sub == SSE_SUB_PENDING || s->sub == SSE_SUB_LEAVING);
+}
+
+/* (Re)arms the deadline of what was just sent on ac. */
+static void sse_arm_deadline(struct sse *s)
+{
+    int ms = s->api->cfg->redis_timeout_ms;
+
+    sse_schedule(s, ms > SSE_CONNECT_MIN_MS ? ms : SSE_CONNECT_MIN_MS);
+}
+
+/* Disarms the deadline once Redis answered everything. */
+static void sse_settle(struct sse *s)
+{
+    if (s->ac != NULL && !sse_is_awaiting(s))
+        evtimer_del(s->retry_ev);
+}
+
+/* Starts the /v1/events streams held until the subscription is confirmed
+ * (also when Redis is unreachable: they open, and events flow once it is
+ * back, as documented). */
+static void sse_start_held(struct sse *s)
+{
+    struct sse_client *c, *next;
+
+    for (c = s->all; c != NULL; c = next) {
+        next = c->next;
+        if (c->is_started)
+            continue;
+        if (sse_stream_start(c) < 0) {
+            struct api_req *ar = c->ar;
+
+            sse_client_free(c);
+            errors_reply(ar, API_ERR_INTERNAL, "connection lost");
+            continue;
+        }
+        sse_send(c, ": connected\n\n", 13);
+    }
+}
+
 static void sse_schedule_reconnect(struct sse *s)
 {
     if (s->is_stopped)
@@ -497,6 +590,16 @@ static void sse_schedule_reconnect(struct sse *s)
     if (s->attempt < 1000000)
         s->attempt++;
     sse_schedule(s, rconn_backoff_ms(s->attempt, SSE_BACKOFF_MAX_MS));
+    sse_start_held(s);
+}
+
+/* ac is gone (hiredis frees it, or the caller did): forget it, reconnect. */
+static void sse_lost(struct sse *s)
+{
+    s->ac = NULL;
+    s->is_ready = false;
+    s->sub = SSE_SUB_OFF;
+    sse_schedule_reconnect(s);
 }
 
 static void sse_on_connect(const redisAsyncContext *c, int status)
@@ -507,37 +610,121 @@ static void sse_on_connect(const redisAsyncContext *c, int status)
         return;
     if (s->attempt == 0)
         log_warnx("events: cannot connect to redis: %s", c->errstr);
-    s->ac = NULL; /* hiredis frees it after we return */
-    s->is_subscribed = false;
-    sse_schedule_reconnect(s);
+    sse_lost(s); /* hiredis frees c after we return */
 }
 
 static void sse_on_disconnect(const redisAsyncContext *c, int status)
 {
     struct sse *s = c->data;
+    const char *why = status == REDIS_OK ? "closed" : c->errstr;
 
     if (s == NULL || c != s->ac)
         return;
-    if (s->is_subscribed)
-        log_warnx("events: redis subscription lost: %s", status == REDIS_OK ? "closed" : c->errstr);
-    s->ac = NULL;
-    s->is_subscribed = false;
-    sse_schedule_reconnect(s);
+    if (s->sub == SSE_SUB_ON || s->sub == SSE_SUB_LEAVING)
+        log_warnx("events: redis subscription lost: %s", why);
+    else if (s->sub == SSE_SUB_PENDING)
+        log_debug("events: redis connection lost before the subscription: %s", why);
+    else
+        log_debug("events: idle redis connection lost: %s", why);
+    sse_lost(s);
 }
 
+/* The replies to AUTH and SELECT: an error drops the connection. */
 static void sse_on_setup(redisAsyncContext *c, void *r, void *privdata)
 {
     struct sse *s = privdata;
     redisReply *reply = r;
 
-    if (c != s->ac || reply == NULL || reply->type != REDIS_REPLY_ERROR)
+    if (c != s->ac || reply == NULL || reply->type != REDIS_REPLY_ERROR ||
+        (c->c.flags & REDIS_DISCONNECTING))
         return;
     log_warnx("events: setup of the redis subscription failed: %.*s", (int)reply->len, reply->str);
     redisAsyncDisconnect(c);
 }
 
-/* Every reply on the subscribed connection: the SUBSCRIBE confirmation, then
- * one "message" per PUBLISH. */
+/* The reply to the PING after the setup: the connection is ready. */
+static void sse_on_ready(redisAsyncContext *c, void *r, void *privdata)
+{
+    struct sse *s = privdata;
+    redisReply *reply = r;
+
+    if (c != s->ac || reply == NULL || reply->type == REDIS_REPLY_ERROR ||
+        (c->c.flags & REDIS_DISCONNECTING))
+        return; /* an error here follows a failed AUTH or SELECT */
+    s->is_ready = true;
+    s->attempt = 0;
+    log_debug("events: connected to redis (%s)",
+              s->sub == SSE_SUB_OFF ? "idle until someone listens" : "subscribing");
+    sse_settle(s);
+}
+
+static void sse_on_message(redisAsyncContext *c, void *r, void *privdata);
+
+/* Sends SUBSCRIBE when someone listens and nothing is in flight. A send that
+ * fails (hiredis out of memory or closing ac) is left to the deadline. */
+static void sse_subscribe(struct sse *s)
+{
+    if (s->ac == NULL || s->sub != SSE_SUB_OFF || s->nclients == 0 || s->is_stopped)
+        return;
+    if (redisAsyncCommandArgv(s->ac, sse_on_message, s, 2,
+                              (const char *[]){"SUBSCRIBE", s->channel}, NULL) != REDIS_OK)
+        log_warnx("events: cannot send SUBSCRIBE to redis");
+    s->sub = SSE_SUB_PENDING;
+    sse_arm_deadline(s);
+}
+
+/* Sends UNSUBSCRIBE when nobody listens and the subscription is confirmed.
+ * Its reply comes to sse_on_message (hiredis: no callback of its own). */
+static void sse_unsubscribe(struct sse *s)
+{
+    if (s->ac == NULL || s->sub != SSE_SUB_ON || s->nclients > 0 || s->is_stopped)
+        return;
+    log_debug("events: no listener for %d ms, unsubscribing from %s", s->api->cfg->events_linger_ms,
+              s->channel);
+    if (redisAsyncCommandArgv(s->ac, NULL, NULL, 2, (const char *[]){"UNSUBSCRIBE", s->channel},
+                              NULL) != REDIS_OK)
+        log_warnx("events: cannot send UNSUBSCRIBE to redis");
+    s->sub = SSE_SUB_LEAVING;
+    sse_arm_deadline(s);
+}
+
+static void sse_on_linger(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sse_unsubscribe(arg);
+}
+
+static void sse_linger(struct sse *s)
+{
+    int ms = s->api->cfg->events_linger_ms;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+    if (!s->is_stopped && s->nclients == 0 && !evtimer_pending(s->linger_ev, NULL))
+        evtimer_add(s->linger_ev, &tv);
+}
+
+/* A client was linked: the first one brings the subscription back. */
+static void sse_listener_add(struct sse *s)
+{
+    if (s->nclients++ > 0)
+        return;
+    evtimer_del(s->linger_ev);
+    if (s->sub == SSE_SUB_LEAVING)
+        log_debug("events: a listener came while unsubscribing: subscribing again once redis "
+                  "confirms");
+    sse_subscribe(s);
+}
+
+/* A client was freed: the last one starts the linger. */
+static void sse_listener_del(struct sse *s)
+{
+    if (--s->nclients == 0)
+        sse_linger(s);
+}
+
+/* Every reply on the subscriber connection once SUBSCRIBE was sent: its
+ * confirmation, one "message" per PUBLISH, the UNSUBSCRIBE's confirmation. */
 static void sse_on_message(redisAsyncContext *c, void *r, void *privdata)
 {
     struct sse *s = privdata;
@@ -547,16 +734,27 @@ static void sse_on_message(redisAsyncContext *c, void *r, void *privdata)
 
     if (c != s->ac || reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
         return;
+    if (c->c.flags & REDIS_DISCONNECTING)
+        return; /* dropped (a failed AUTH may still leave the default user subscribed) */
     kind = reply->element[0];
     payload = reply->element[2];
     if (kind->type != REDIS_REPLY_STRING)
         return;
     if (strcmp(kind->str, "subscribe") == 0) {
-        evtimer_del(s->retry_ev);
-        s->is_subscribed = true;
-        s->attempt = 0;
+        s->sub = SSE_SUB_ON;
+        sse_settle(s);
         log_info("events: subscribed to %s", s->channel);
+        sse_start_held(s);
         sse_resync(s); /* changes may have been missed while unsubscribed */
+        if (s->nclients == 0)
+            sse_linger(s); /* everyone left while subscribing */
+        return;
+    }
+    if (strcmp(kind->str, "unsubscribe") == 0) {
+        s->sub = SSE_SUB_OFF;
+        sse_settle(s);
+        log_debug("events: unsubscribed from %s", s->channel);
+        sse_subscribe(s); /* when someone came meanwhile */
         return;
     }
     if (strcmp(kind->str, "message") != 0 || payload->type != REDIS_REPLY_STRING ||
@@ -572,11 +770,13 @@ static void sse_on_message(redisAsyncContext *c, void *r, void *privdata)
     sse_entry_release(e); /* when the read could not be sent and nobody waits */
 }
 
+/* Connects and sends the setup (AUTH, SELECT, PING), then SUBSCRIBE when
+ * someone listens already. */
 static void sse_connect(struct sse *s)
 {
     redisAsyncContext *ac;
     char db[16];
-    int ok = 1, deadline;
+    int ok = 1;
 
     if (s->url.kind == REDIS_URL_UNIX)
         ac = redisAsyncConnectUnix(s->url.path);
@@ -597,7 +797,8 @@ static void sse_connect(struct sse *s)
     redisAsyncSetConnectCallback(ac, sse_on_connect);
     redisAsyncSetDisconnectCallback(ac, sse_on_disconnect);
     s->ac = ac;
-    s->is_subscribed = false;
+    s->is_ready = false;
+    s->sub = SSE_SUB_OFF;
     if (s->url.password[0] != '\0') {
         if (s->url.user[0] != '\0')
             ok = redisAsyncCommandArgv(ac, sse_on_setup, s, 3,
@@ -613,17 +814,16 @@ static void sse_connect(struct sse *s)
              REDIS_OK;
     }
     if (ok)
-        ok = redisAsyncCommandArgv(ac, sse_on_message, s, 2,
-                                   (const char *[]){"SUBSCRIBE", s->channel}, NULL) == REDIS_OK;
+        ok = redisAsyncCommandArgv(ac, sse_on_ready, s, 1, (const char *[]){"PING"}, NULL) ==
+             REDIS_OK;
     if (!ok) {
         s->ac = NULL;
         redisAsyncFree(ac);
         sse_schedule_reconnect(s);
         return;
     }
-    deadline = s->api->cfg->redis_timeout_ms > SSE_CONNECT_MIN_MS ? s->api->cfg->redis_timeout_ms
-                                                                  : SSE_CONNECT_MIN_MS;
-    sse_schedule(s, deadline);
+    sse_arm_deadline(s);
+    sse_subscribe(s);
 }
 
 static void sse_on_retry(evutil_socket_t fd, short what, void *arg)
@@ -637,12 +837,17 @@ static void sse_on_retry(evutil_socket_t fd, short what, void *arg)
         sse_connect(s);
         return;
     }
-    if (s->is_subscribed)
+    if (!sse_is_awaiting(s))
         return;
-    log_warnx("events: redis did not confirm the subscription in time, reconnecting");
+    if (!s->is_ready)
+        log_warnx("events: redis did not answer the connection's setup in time, reconnecting");
+    else if (s->sub == SSE_SUB_PENDING)
+        log_warnx("events: redis did not confirm the subscription in time, reconnecting");
+    else
+        log_warnx("events: redis did not confirm the unsubscribe in time, reconnecting");
     s->ac = NULL;
     redisAsyncFree(ac); /* outside hiredis callbacks: its callbacks see ac != s->ac */
-    sse_schedule_reconnect(s);
+    sse_lost(s);
 }
 
 static int sse_resolve(struct sse *s, struct sq_err *err)
@@ -675,15 +880,16 @@ struct sse *sse_new(struct api *api, const struct redis_url *url, struct sq_err 
         return NULL;
     }
     s->retry_ev = evtimer_new(api->base, sse_on_retry, s);
+    s->linger_ev = evtimer_new(api->base, sse_on_linger, s);
     s->resync_ev = evtimer_new(api->base, sse_on_resync, s);
     s->ping_ev = event_new(api->base, -1, EV_PERSIST, sse_on_ping, s);
-    if (s->retry_ev == NULL || s->resync_ev == NULL || s->ping_ev == NULL ||
+    if (s->retry_ev == NULL || s->linger_ev == NULL || s->resync_ev == NULL || s->ping_ev == NULL ||
         event_add(s->ping_ev, &ping) < 0) {
         err_set(err, "out of memory");
         sse_free(s);
         return NULL;
     }
-    sse_connect(s);
+    sse_connect(s); /* idle (no SUBSCRIBE) until someone listens */
     return s;
 }
 
@@ -697,10 +903,19 @@ void sse_stop(struct sse *s)
         return;
     s->is_stopped = true;
     evtimer_del(s->retry_ev);
+    evtimer_del(s->linger_ev);
     evtimer_del(s->resync_ev);
     event_del(s->ping_ev);
-    while ((c = s->all) != NULL)
-        sse_stream_end(c, "event: end\ndata: {\"reason\":\"shutdown\"}\n\n");
+    while ((c = s->all) != NULL) {
+        struct api_req *ar = c->ar;
+
+        if (c->is_started) {
+            sse_stream_end(c, "event: end\ndata: {\"reason\":\"shutdown\"}\n\n");
+        } else {
+            sse_client_free(c);
+            errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "the API is shutting down");
+        }
+    }
     for (i = 0; i < SSE_BUCKETS; i++) {
         for (e = s->buckets[i]; e != NULL; e = enext) {
             enext = e->hnext;
@@ -742,6 +957,8 @@ void sse_free(struct sse *s)
     }
     if (s->retry_ev != NULL)
         event_free(s->retry_ev);
+    if (s->linger_ev != NULL)
+        event_free(s->linger_ev);
     if (s->resync_ev != NULL)
         event_free(s->resync_ev);
     if (s->ping_ev != NULL)
@@ -761,8 +978,10 @@ static struct sse_client *sse_client_new(struct api_req *ar, enum sse_kind kind)
     return c;
 }
 
-/* Adds c to the clients of ar->id and reads the job: the first status (or
- * the 404) comes from that read, so no change published after this is lost. */
+/* Adds c to the clients of ar->id (subscribing if it is the first listener)
+ * and reads the job: the first status (or the 404) comes from that read.
+ * No change after it is lost: the job is read again once the subscription is
+ * confirmed, and then every change is published to us. */
 static int sse_watch(struct sse_client *c)
 {
     struct sse_entry *e = sse_get(c->hub, c->ar->id);
@@ -771,6 +990,7 @@ static int sse_watch(struct sse_client *c)
         return -1;
     c->e = e;
     sse_link(&e->clients, c);
+    sse_listener_add(c->hub);
     sse_read(e);
     return 0;
 }
@@ -797,6 +1017,7 @@ void sse_job_events(struct api_req *ar)
 void sse_all_events(struct api_req *ar)
 {
     struct sse_client *c;
+    struct sse *s;
 
     if (ar->method == EVHTTP_REQ_HEAD) {
         routes_reply_raw(ar, 200, "{}", 2);
@@ -811,14 +1032,14 @@ void sse_all_events(struct api_req *ar)
         errors_reply(ar, API_ERR_INTERNAL, "out of memory");
         return;
     }
-    sse_link(&c->hub->all, c);
-    if (sse_stream_start(c) < 0) {
-        sse_unlink(&c->hub->all, c);
-        free(c);
-        errors_reply(ar, API_ERR_INTERNAL, "connection lost");
-        return;
-    }
-    sse_send(c, ": connected\n\n", 13);
+    s = c->hub;
+    sse_link(&s->all, c);
+    sse_listener_add(s);
+    /* No snapshot here: the stream (and ": connected") starts once changes
+     * flow, so that a client that reads the jobs when the stream opens (the
+     * dashboard) misses none. Redis unreachable: it starts now. */
+    if (s->sub == SSE_SUB_ON || s->ac == NULL)
+        sse_start_held(s);
 }
 
 static void sse_on_wait_timeout(evutil_socket_t fd, short what, void *arg)

@@ -280,7 +280,7 @@ drain_run() { # drain_run TAG: one drain; TAG drain (TCP, every cost figure) or 
   kv "$tag.jobs" "$ok"
   cpu_us "$tag.worker" "0 0" "$w1" "$ok"
   cpu_us "$tag.redis" "$r0" "$r1" "$ok"
-  cpu_us "$tag.api" "$a0" "$a1" "$ok" # the API reads every PUBLISH (no stream open)
+  cpu_us "$tag.api" "$a0" "$a1" "$ok" # no stream open: the API is not subscribed to the events
   kv "$tag.not_succeeded" "$other"
   kv "$tag.rps" "$(calc 1 "$ok * 1000 / ($t_end - $t0 + 0.001)")"
   kv "$tag.seconds" "$(calc 3 "($t_end - $t0) / 1000")"

@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # test_events: live events — the SSE stream of one job (first status at once,
 # every stage in order, ends by itself), the stream of all jobs, latency,
-# POST ?wait, 100 concurrent streams, 404, and clients that go away.
+# POST ?wait, 100 concurrent streams, 404, and clients that go away; the
+# subscription on demand (PUBSUB NUMSUB is 1 only while someone listens, plus
+# the linger), changes made while it is being set up, Redis restarts.
 source "$(dirname "$0")/lib.sh"
 export STAGEQ_PREFIX=tev
 flush_prefix tev
 start_api api
 T=$STAGEQ_TEST_TMP
 
+# numsub CHANNEL: how many connections are subscribed to it
+numsub() { rcli PUBSUB NUMSUB "$1" | sed -n 2p; }
+numsub_is() { [ "$(numsub "$1")" = "$2" ]; }
+nsubscribed() { grep -c "events: subscribed" "$1"; }
 wait_sub() { grep -q "events: subscribed" "$T/api.log"; }
-check "the API subscribes to tev:events" wait_for 5 wait_sub
+sleep 0.5
+check_eq "no listener: the API is not subscribed to tev:events (NUMSUB 0)" 0 "$(numsub tev:events)"
+check_eq "... and logged no subscription" 0 "$(nsubscribed "$T/api.log")"
 
 # --- one job's stream --------------------------------------------------------
 post_json /v1/jobs '{"pipeline":"demo","input":{"size":3000000,"rounds":1}}'
@@ -19,6 +27,8 @@ curl -s -N -D "$T/ev.h" --max-time 30 "$API_URL/v1/jobs/$id/events" >"$T/ev.out"
 cpid=$!
 first_event() { grep -q '^data: ' "$T/ev.out"; }
 check "the first event arrives at once" wait_for 2 first_event
+check "while a stream is open the API is subscribed (NUMSUB 1)" wait_for 5 numsub_is tev:events 1
+check "... and logs it" wait_for 5 wait_sub
 check_eq "the first event says queued" queued \
   "$(grep -m1 '^data: ' "$T/ev.out" | cut -c7- | jq -r .state)"
 check "Content-Type is text/event-stream" grep -qi '^content-type: text/event-stream' "$T/ev.h"
@@ -134,6 +144,38 @@ sleep 0.3
 http GET /healthz
 check_eq "clients that went away mid-stream do not hurt the API" 200 "$HTTP_STATUS"
 
+# --- the subscription follows the listeners (linger 2 s by default) -----------
+check "no listener left: NUMSUB returns to 0 after the linger" wait_for 10 numsub_is tev:events 0
+post_json /v1/jobs '{"pipeline":"echo","queue":"nobody","input":5}'
+id6=$(jqr .id)
+curl -s -N --max-time 30 "$API_URL/v1/jobs/$id6/events" >"$T/lg.1" &
+lp=$!
+check "a stream opens: NUMSUB 1 again" wait_for 5 numsub_is tev:events 1
+check "... and its first event came" wait_for 5 grep -q '^data: ' "$T/lg.1"
+nsub=$(nsubscribed "$T/api.log")
+kill "$lp"
+wait "$lp" 2>/dev/null
+curl -s -N --max-time 30 "$API_URL/v1/jobs/$id6/events" >"$T/lg.2" &
+lp=$!
+check "a new stream within the linger gets its first event" wait_for 5 grep -q '^data: ' "$T/lg.2"
+sleep 0.3
+check_eq "... on the subscription it kept (not subscribed again)" "$nsub" "$(nsubscribed "$T/api.log")"
+check_eq "... NUMSUB still 1" 1 "$(numsub tev:events)"
+http DELETE "/v1/jobs/$id6"
+check "the job is canceled: its stream ends" wait_for 10 bash -c "! kill -0 $lp 2>/dev/null"
+wait "$lp" 2>/dev/null
+check_eq "... after a status canceled" canceled \
+  "$(grep '^data: ' "$T/lg.2" | tail -2 | head -1 | cut -c7- | jq -r .state)"
+check "... then NUMSUB returns to 0" wait_for 10 numsub_is tev:events 0
+curl -s --max-time 10 -o /dev/null -w '%{http_code}' -H 'content-type: application/json' \
+  --data-binary '{"pipeline":"echo","queue":"nobody","input":6}' "$API_URL/v1/jobs?wait=2" \
+  >"$T/wait6.code" &
+wp=$!
+check "a held ?wait is a listener too: NUMSUB 1 while it waits" wait_for 2 numsub_is tev:events 1
+wait "$wp"
+check_eq "... it answers 202 after 2 s" 202 "$(cat "$T/wait6.code")"
+check "... then NUMSUB returns to 0" wait_for 10 numsub_is tev:events 0
+
 # a stream open at shutdown ends cleanly, and so does a held ?wait
 post_json /v1/jobs '{"pipeline":"echo","queue":"nobody","input":3}'
 id5=$(jqr .id)
@@ -150,5 +192,228 @@ wait "$sp" 2>/dev/null
 wait "$wp" 2>/dev/null
 check "the open stream got an end event" grep -q '^event: end' "$T/shut.out"
 check_eq "the held ?wait was answered 202" 202 "$(cat "$T/wait.code")"
-check "the API log has no sanitizer report" bash -c "! grep -q 'Sanitizer\|runtime error' '$T/api.log'"
+
+# --- changes while the subscription is being set up (linger 0: every stream
+# starts from an idle API, or one still unsubscribing) ----------------------------
+PT=tests/e2e/pipelines-test.json
+flush_prefix tev2
+start_api api-od --prefix tev2 --pipelines "$PT" --events-linger-ms 0 --log-level debug
+start_worker w-race --prefix tev2 --pipelines "$PT" --queue race --concurrency 2
+check "linger 0, no listener: NUMSUB 0" wait_for 5 numsub_is tev2:events 0
+# a job held on queue "hold" runs as soon as its id is moved to "race"
+run_held() { rcli LMOVE tev2:queue:hold tev2:queue:race RIGHT LEFT >/dev/null; }
+last_state() { # FILE: the state of the last status before the end event
+  grep '^data: ' "$1" | tail -2 | head -1 | cut -c7- | jq -r .state 2>/dev/null
+}
+# race.py API_PORT REDIS_PORT PREFIX ID DELAY_US: sends the stream's request
+# and moves the held job to "race" (the worker runs it at once) DELAY_US
+# apart (< 0: the job first), then prints the state of each status event and
+# END when the stream ended.
+cat >"$T/race.py" <<'PY'
+import json, re, socket, sys, time
+aport, rport, prefix, jid, delay = sys.argv[1:6]
+args = [b"LMOVE", (prefix + ":queue:hold").encode(), (prefix + ":queue:race").encode(), b"RIGHT", b"LEFT"]
+cmd = b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+r = socket.create_connection(("127.0.0.1", int(rport)))
+h = socket.create_connection(("127.0.0.1", int(aport)))
+req = b"GET /v1/jobs/%s/events HTTP/1.1\r\nHost: x\r\n\r\n" % jid.encode()
+first, second = (req, cmd) if float(delay) >= 0 else (cmd, req)
+(h if first is req else r).sendall(first)
+t = time.perf_counter() + abs(float(delay)) / 1e6
+while time.perf_counter() < t:
+    pass
+(h if second is req else r).sendall(second)
+r.recv(100)
+h.settimeout(20)
+buf = b""
+try:
+    while b"event: end" not in buf:
+        d = h.recv(65536)
+        if not d:
+            break
+        buf += d
+except socket.timeout:
+    pass
+for m in re.finditer(rb"event: status\nid: \d+\ndata: (.*)\n\n", buf):
+    print(json.loads(m.group(1))["state"])
+print("END" if b"event: end" in buf else "NOEND")
+PY
+N=20
+ok_streams=0 moved=0
+aport=${API_URL##*:}
+for i in $(seq 1 $N); do
+  wait_for 5 numsub_is tev2:events 0
+  post_json /v1/jobs "{\"pipeline\":\"fast4\",\"queue\":\"hold\",\"input\":{\"i\":$i}}"
+  python3 "$T/race.py" "$aport" "$REDIS_PORT" tev2 "$(jqr .id)" $((i * 250 - 2750)) >"$T/race.$i"
+  [ "$(tail -2 "$T/race.$i" | tr '\n' ' ')" = "succeeded END " ] && ok_streams=$((ok_streams + 1))
+  [ "$(grep -c . "$T/race.$i")" -gt 2 ] && moved=$((moved + 1))
+done
+check_eq "$N streams opened on an idle API as their job ran (±2.5 ms): each ended after succeeded" \
+  "$N" "$ok_streams"
+echo "# $moved of $N streams saw the job change after their first event"
+
+# one connection, many streams back to back: each request arrives just after
+# the previous stream ended (the API unsubscribing, or subscribing again)
+ids=()
+for i in $(seq 1 30); do
+  post_json /v1/jobs "{\"pipeline\":\"fast4\",\"queue\":\"hold\",\"input\":{\"b\":$i}}"
+  ids+=("$(jqr .id)")
+done
+urls=()
+for rid in "${ids[@]}"; do urls+=("$API_URL/v1/jobs/$rid/events"); done
+curl -s -N --max-time 60 "${urls[@]}" >"$T/b2b.out" &
+bp=$!
+for i in $(seq 1 30); do run_held; sleep 0.02; done
+check "30 streams on one connection all ended" wait_for 60 bash -c "! kill -0 $bp 2>/dev/null"
+wait "$bp" 2>/dev/null
+check_eq "... each with an end event" 30 "$(grep -c '^event: end' "$T/b2b.out")"
+check_eq "... each after a status succeeded" 30 \
+  "$(grep -B3 '^event: end' "$T/b2b.out" | grep '^data: ' | cut -c7- | jq -r .state | grep -cx succeeded)"
+echo "# subscribed $(nsubscribed "$T/api-od.log") times, unsubscribed $(grep -c "events: unsubscribed" "$T/api-od.log"), a listener came while unsubscribing $(grep -c "while unsubscribing" "$T/api-od.log")"
+
+ok_waits=0
+for i in $(seq 1 20); do
+  wait_for 5 numsub_is tev2:events 0
+  post_json '/v1/jobs?wait=10' '{"pipeline":"fast4","queue":"race","input":{"w":1}}'
+  [ "$HTTP_STATUS" = 200 ] && [ "$(jqr .state)" = succeeded ] && ok_waits=$((ok_waits + 1))
+done
+check_eq "?wait on an idle API, the job done at once: 200 succeeded (20 times)" 20 "$ok_waits"
+
+# /v1/events starts (": connected") once subscribed: a submit right after is seen
+check "idle again" wait_for 5 numsub_is tev2:events 0
+curl -s -N --max-time 20 "$API_URL/v1/events" >"$T/od-all.out" &
+op=$!
+check "/v1/events on an idle API says ': connected'" wait_for 5 grep -q '^: connected' "$T/od-all.out"
+check_eq "... once subscribed" 1 "$(numsub tev2:events)"
+post_json /v1/jobs '{"pipeline":"fast4","queue":"hold","input":"seen"}'
+sid=$(jqr .id)
+seen_queued() { grep '^data: ' "$T/od-all.out" | cut -c7- | jq -e --arg id "$sid" 'select(.id == $id)' >/dev/null; }
+check "... and shows a job submitted right after" wait_for 5 seen_queued
+kill "$op"
+wait "$op" 2>/dev/null
+check "every stream gone: NUMSUB 0" wait_for 5 numsub_is tev2:events 0
+check "the unsubscribes are logged (debug)" grep -q 'events: no listener for 0 ms, unsubscribing from tev2:events' "$T/api-od.log"
+http GET /healthz
+check_eq "the API stays healthy" 200 "$HTTP_STATUS"
+stop_pid "$API_PID" 10
+check_eq "it exits 0" 0 "$STOP_RC"
+
+# --- its own Redis (AUTH as user tev, db 1; the default user off, so that a
+# failed AUTH leaves a connection unauthenticated; this suite as user adm): a
+# subscription held back, Redis restarts idle and subscribed (same port) --------
+redis_start ev
+REDIS_PORT=$REDIS_PORT_ev
+add_user() {
+  local u
+  for u in tev adm; do
+    redis-cli -p "$REDIS_PORT" ACL SETUSER "$u" on ">${u}pw" '~*' '&*' '+@all' >/dev/null
+  done
+  redis-cli -p "$REDIS_PORT" ACL SETUSER default off >/dev/null
+}
+rcli() { redis-cli -p "$REDIS_PORT" --user adm --pass admpw --no-auth-warning "$@"; }
+redis_restart() {
+  redis_stop ev
+  sleep 0.3
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$T/redis-ev" --save '' \
+    --appendonly no --daemonize yes --pidfile "$T/redis-ev/redis.pid" \
+    --logfile "$T/redis-ev/redis.log" >/dev/null
+  wait_for 5 redis-cli -p "$REDIS_PORT" ping >/dev/null
+  add_user
+}
+ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$API_URL/readyz")" = 200 ]; }
+add_user
+start_api api-rr --prefix tev3 --events-linger-ms 300 --log-level debug \
+  --redis-url "redis://tev:tevpw@127.0.0.1:$REDIS_PORT/1"
+check "idle API on its own Redis: NUMSUB 0" wait_for 5 numsub_is tev3:events 0
+check "... its subscriber connection is set up (AUTH, SELECT 1)" \
+  wait_for 5 grep -q 'events: connected to redis' "$T/api-rr.log"
+
+# The subscriber connection cannot come back (user off: a new AUTH fails;
+# connections already authenticated go on) while a job changes under a
+# stream and a ?wait: once it is back, both see the change (the re-read
+# when the subscription is confirmed).
+curl -s -N --max-time 30 "$API_URL/v1/events" >"$T/hb-all.out" &
+hp=$!
+check "a /v1/events stream subscribes" wait_for 5 numsub_is tev3:events 1
+rcli ACL SETUSER tev off >/dev/null
+rcli CLIENT KILL TYPE pubsub >/dev/null
+check "the subscriber connection is cut, and cannot AUTH again" \
+  wait_for 5 grep -q 'events: setup of the redis subscription failed' "$T/api-rr.log"
+check_eq "... NUMSUB 0" 0 "$(numsub tev3:events)"
+post_json /v1/jobs '{"pipeline":"echo","queue":"nobody","input":"hb1"}'
+hb1=$(jqr .id)
+check_eq "the command connection still works: 202" 202 "$HTTP_STATUS"
+curl -s -N --max-time 30 "$API_URL/v1/jobs/$hb1/events" >"$T/hb1.out" &
+sp=$!
+check "a stream gets its first event (queued)" wait_for 5 grep -q '"state":"queued"' "$T/hb1.out"
+post_json /v1/jobs '{"pipeline":"echo","queue":"nobody","input":"hb2"}'
+hb2=$(jqr .id)
+curl -s --max-time 30 -o "$T/hb2.out" -w '%{http_code}' "$API_URL/v1/jobs?wait=25" \
+  -H 'content-type: application/json' --data-binary '{"pipeline":"echo","queue":"nobody","id":"hb2-wait","input":1}' \
+  >"$T/hb2.code" &
+wp=$!
+sleep 0.5
+http DELETE "/v1/jobs/$hb1"
+http DELETE "/v1/jobs/hb2-wait"
+sleep 0.5
+check "while unsubscribed the stream has not seen the cancel" bash -c "kill -0 $sp"
+rcli ACL SETUSER tev on >/dev/null
+check "the user is back: the API subscribes again" wait_for 10 numsub_is tev3:events 1
+check "... the stream sees canceled and ends" wait_for 10 bash -c "! kill -0 $sp 2>/dev/null"
+wait "$sp" 2>/dev/null
+check_eq "... its last status is canceled" canceled "$(last_state "$T/hb1.out")"
+check "... the ?wait answers" wait_for 10 bash -c "! kill -0 $wp 2>/dev/null"
+wait "$wp" 2>/dev/null
+check_eq "... 200" 200 "$(cat "$T/hb2.code")"
+check_eq "... with state canceled" canceled "$(jq -r .state "$T/hb2.out")"
+kill "$hp"
+wait "$hp" 2>/dev/null
+check "... every stream gone: NUMSUB 0" wait_for 5 numsub_is tev3:events 0
+redis_restart
+check "Redis restarted while idle: the API notices" \
+  wait_for 5 grep -q 'events: idle redis connection lost' "$T/api-rr.log"
+check "... and connects again" \
+  wait_for 10 bash -c "[ \$(grep -c 'events: connected to redis' '$T/api-rr.log') -ge 2 ]"
+check "... readiness comes back" wait_for 10 ready
+check_eq "... still not subscribed" 0 "$(numsub tev3:events)"
+post_json /v1/jobs '{"pipeline":"echo","queue":"nobody","input":"rr1"}'
+rr1=$(jqr .id)
+curl -s -N --max-time 20 "$API_URL/v1/jobs/$rr1/events" >"$T/rr1.out" &
+rp=$!
+check "... a stream subscribes on the new Redis" wait_for 5 numsub_is tev3:events 1
+check "... gets its first event" wait_for 5 grep -q '^data: ' "$T/rr1.out"
+http DELETE "/v1/jobs/$rr1"
+check "... and the change (canceled): the stream ends" wait_for 10 bash -c "! kill -0 $rp 2>/dev/null"
+wait "$rp" 2>/dev/null
+check_eq "... its last status is canceled" canceled "$(last_state "$T/rr1.out")"
+
+curl -s -N --max-time 30 "$API_URL/v1/events" >"$T/rr-all.out" &
+rp=$!
+check "a /v1/events stream: subscribed" wait_for 5 numsub_is tev3:events 1
+check "... connected" wait_for 5 grep -q '^: connected' "$T/rr-all.out"
+redis_restart
+check "Redis restarted while subscribed: the loss is logged" \
+  wait_for 5 grep -q 'events: redis subscription lost' "$T/api-rr.log"
+check "... the API subscribes again" wait_for 10 numsub_is tev3:events 1
+check "... readiness comes back" wait_for 10 ready
+post_json /v1/jobs '{"pipeline":"echo","queue":"nobody","input":"rr2"}'
+sid=$(jqr .id)
+seen_rr2() { grep '^data: ' "$T/rr-all.out" | cut -c7- | jq -e --arg id "$sid" 'select(.id == $id)' >/dev/null; }
+check "... and the open stream shows a job submitted after" wait_for 10 seen_rr2
+kill "$rp"
+wait "$rp" 2>/dev/null
+check "... the stream closed: NUMSUB 0 after the linger" wait_for 5 numsub_is tev3:events 0
+redis_stop ev
+sleep 1.5
+redis_restart
+check "down while idle, then back: the API connects again" \
+  wait_for 10 bash -c "[ \$(grep -c 'events: connected to redis' '$T/api-rr.log') -ge 4 ]"
+check "... readiness comes back" wait_for 10 ready
+post_json '/v1/jobs?wait=1' '{"pipeline":"echo","queue":"nobody","input":"rr3"}'
+check_eq "... a ?wait is held and answered 202" 202 "$HTTP_STATUS"
+stop_pid "$API_PID" 10
+check_eq "it exits 0" 0 "$STOP_RC"
+
+check "the API logs have no sanitizer report" \
+  bash -c "! grep -q 'Sanitizer\|runtime error' '$T/api.log' '$T/api-od.log' '$T/api-rr.log'"
 finish
