@@ -7,17 +7,17 @@
 source "$(dirname "$0")/lib.sh"
 export STAGEQ_PREFIX=tev
 flush_prefix tev
-start_api api
+start_api api-ev # its own log: other suites log to api.log too
 T=$STAGEQ_TEST_TMP
 
 # numsub CHANNEL: how many connections are subscribed to it
 numsub() { rcli PUBSUB NUMSUB "$1" | sed -n 2p; }
 numsub_is() { [ "$(numsub "$1")" = "$2" ]; }
 nsubscribed() { grep -c "events: subscribed" "$1"; }
-wait_sub() { grep -q "events: subscribed" "$T/api.log"; }
+wait_sub() { grep -q "events: subscribed" "$T/api-ev.log"; }
 sleep 0.5
 check_eq "no listener: the API is not subscribed to tev:events (NUMSUB 0)" 0 "$(numsub tev:events)"
-check_eq "... and logged no subscription" 0 "$(nsubscribed "$T/api.log")"
+check_eq "... and logged no subscription" 0 "$(nsubscribed "$T/api-ev.log")"
 
 # --- one job's stream --------------------------------------------------------
 post_json /v1/jobs '{"pipeline":"demo","input":{"size":3000000,"rounds":1}}'
@@ -152,14 +152,14 @@ curl -s -N --max-time 30 "$API_URL/v1/jobs/$id6/events" >"$T/lg.1" &
 lp=$!
 check "a stream opens: NUMSUB 1 again" wait_for 5 numsub_is tev:events 1
 check "... and its first event came" wait_for 5 grep -q '^data: ' "$T/lg.1"
-nsub=$(nsubscribed "$T/api.log")
+nsub=$(nsubscribed "$T/api-ev.log")
 kill "$lp"
 wait "$lp" 2>/dev/null
 curl -s -N --max-time 30 "$API_URL/v1/jobs/$id6/events" >"$T/lg.2" &
 lp=$!
 check "a new stream within the linger gets its first event" wait_for 5 grep -q '^data: ' "$T/lg.2"
 sleep 0.3
-check_eq "... on the subscription it kept (not subscribed again)" "$nsub" "$(nsubscribed "$T/api.log")"
+check_eq "... on the subscription it kept (not subscribed again)" "$nsub" "$(nsubscribed "$T/api-ev.log")"
 check_eq "... NUMSUB still 1" 1 "$(numsub tev:events)"
 http DELETE "/v1/jobs/$id6"
 check "the job is canceled: its stream ends" wait_for 10 bash -c "! kill -0 $lp 2>/dev/null"
@@ -415,5 +415,5 @@ stop_pid "$API_PID" 10
 check_eq "it exits 0" 0 "$STOP_RC"
 
 check "the API logs have no sanitizer report" \
-  bash -c "! grep -q 'Sanitizer\|runtime error' '$T/api.log' '$T/api-od.log' '$T/api-rr.log'"
+  bash -c "! grep -q 'Sanitizer\|runtime error' '$T/api-ev.log' '$T/api-od.log' '$T/api-rr.log'"
 finish
