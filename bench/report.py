@@ -77,12 +77,6 @@ def main():
                    "≥ 15,000 jobs/s"))
     row("  backlog (jobs) / preload rate (jobs/s, 50 conns)", ("drain.jobs", "drain.preload_rps"),
         "", "{:,.0f}")
-    du = med("drain_unix.rps")
-    row("drain, the same, workers on Redis' Unix socket", "drain_unix.rps", "jobs/s",
-        target=tgt(None if du is None else du >= 15000, "≥ 15,000 jobs/s"))
-    row("  CPU per job: workers / Redis / API",
-        ("cpu.drain_unix.worker.us", "cpu.drain_unix.redis.us", "cpu.drain_unix.api.us"), "µs",
-        "{:.0f}")
     e2e_ratio = None
     if med("e2e.rps") and hset and med("cost.roundtrips_per_job"):
         e2e_ratio = "%.0f %% of HSET ÷ %.0f RT" % (
@@ -137,7 +131,7 @@ def main():
         target=None)
     if None not in per_job and med("drain.rps"):
         figs["drain.busy_pct"] = agg([100.0 * med("drain.rps") * sum(per_job) / (cores * 1e6)])
-    row("  cores busy during the drain (the rest: waiting on each other)", "drain.busy_pct", "%",
+    row("  cores busy during the drain", "drain.busy_pct", "%",
         "{:.0f}")
     row("  share of it in the kernel: workers / Redis / API",
         ("cpu.drain.worker.sys_pct", "cpu.drain.redis.sys_pct", "cpu.drain.api.sys_pct"), "%",
@@ -177,9 +171,9 @@ def main():
         cells = (label, m, rng, unit, ratio or "", target or "")
         table.append(dict(zip(hdr, cells)))
         print("| " + " | ".join(str(c).ljust(w[i]) for i, c in enumerate(cells)) + " |")
-    print("round trips: with a backlog, take.lua (pop + start) + finish.lua (fast stages are written")
-    print("with the end) = 2 per job; the fraction above is each worker's heartbeat and retry")
-    print("promotion (once a second, not per job).")
+    print("round trips: with a backlog, one finish.lua per job: it writes the job's end (fast stages")
+    print("go with it) and takes the next job; the fraction above is each worker's heartbeat, retry")
+    print("promotion and stage figures (about once a second, not per job).")
     print("CPU figures are user + system time of each process (/proc/PID/stat) over the window.")
     print()
     out = {"meta": meta, "figures": figs, "table": table}

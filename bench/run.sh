@@ -129,13 +129,12 @@ kv meta.load "$(cut -d' ' -f1-3 /proc/loadavg)"
 RPORT=$(free_port)
 mkdir -p "$TMP/redis"
 redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$TMP/redis" --save '' --appendonly no \
-  --unixsocket "$TMP/redis/redis.sock" --unixsocketperm 700 --logfile "$TMP/redis/redis.log" --daemonize no --maxmemory 0 >/dev/null &
+  --logfile "$TMP/redis/redis.log" --daemonize no --maxmemory 0 >/dev/null &
 REDIS_PID=$!
 for _ in $(seq 1 100); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
 rcli() { redis-cli -p "$RPORT" "$@"; }
 rcli ping >/dev/null || die "redis-server did not start ($TMP/redis/redis.log)"
 RURL="redis://127.0.0.1:$RPORT/0"
-UURL="unix://$TMP/redis/redis.sock" # the same Redis over a Unix socket (drain_unix)
 export STAGEQ_LOG_LEVEL="$LOGLEVEL"
 
 rcli info server | grep -q 'redis_version:7' || log "warning: not Redis 7: commandstats method may differ"
@@ -151,9 +150,9 @@ API="http://127.0.0.1:$APORT"
 log "redis :$RPORT, api :$APORT, pid $API_PID; runs $RUNS, jobs $JOBS, ${SECS}s windows"
 kv api.rss_idle_kb "$(rss_kb "$API_PID")"
 
-start_worker() { # start_worker LOGNAME [flags]: sets WPID; WURL overrides the Redis URL
+start_worker() { # start_worker LOGNAME [flags]: sets WPID
   local name=$1; shift
-  "$BUILD/stageq-worker" --redis-url "${WURL:-$RURL}" --pipelines "$PIPES" "$@" >>"$OUT/$name.log" 2>&1 &
+  "$BUILD/stageq-worker" --redis-url "$RURL" --pipelines "$PIPES" "$@" >>"$OUT/$name.log" 2>&1 &
   WPID=$!
   PIDS="$PIDS $WPID"
 }
@@ -234,7 +233,7 @@ preload() {
   PRELOAD_RPS=$(calc 1 "$q * 1000 / ($t1 - $t0 + 1)")
 }
 
-drain_run() { # drain_run TAG: one drain; TAG drain (TCP, every cost figure) or drain_unix
+drain_run() { # drain_run TAG RUN: one drain, its figures named TAG (cost figures: TAG drain)
   local tag=$1 r=$2
   rcli FLUSHALL >/dev/null
   sleep 0.2
@@ -304,10 +303,7 @@ drain_run() { # drain_run TAG: one drain; TAG drain (TCP, every cost figure) or 
   awk -v ok="$ok" '{printf "cmdstat.%s %.3f\n", $1, $2 / ok}' "$TMP/cmdstats" >>"$KV"
 }
 
-for r in $(seq 1 "$RUNS"); do
-  drain_run drain "$r"
-  WURL=$UURL drain_run drain_unix "$r"
-done
+for r in $(seq 1 "$RUNS"); do drain_run drain "$r"; done
 
 # ---- end to end: submitting (wrk, 50 connections) while the pool drains ----
 for r in $(seq 1 "$RUNS"); do
