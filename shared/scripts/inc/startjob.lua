@@ -3,11 +3,13 @@
 -- attempt + 1 — and starts its first unfinished stage; it returns the fields
 -- the worker needs as a field, value array (id, attempt, stage_count, stage,
 -- max_attempts, result_ttl_s, queue, errors, pipeline, and the stage's input:
--- input, or stage.<k-1>.output when it resumes at k), or {'skip', state, id} when the job expired ('missing') or is not queued
--- (canceled meanwhile): then the id is dropped from the processing list.
+-- input, or stage.<k-1>.output when it resumes at k), or {'skip', state, id}
+-- when the job expired ('missing') or is not queued (canceled meanwhile):
+-- then the id is dropped from the processing list.
 -- With resume (the default) a job that ran before restarts at the stage that
 -- did not finish, its predecessors' outputs kept; without, at stage 1.
--- A first start reads once and writes once (the hot path of a backlog).
+-- A first start costs one HMGET, one HSET and one HMGET for the reply (the
+-- hot path of a backlog).
 local function start_job(jkey, plist, events, id, wid, now, ttl)
   local cur = redis.call('HMGET', jkey, 'state', 'stage_count', 'resume', 'attempt', 'started_at',
     'stage.1.state', 'stage.1.name')
