@@ -260,14 +260,20 @@ static bool sse_is_slow(struct sse_client *c)
     return bev != NULL && evbuffer_get_length(bufferevent_get_output(bev)) > SSE_MAX_OUTPUT;
 }
 
+/* Starts c's stream: 0, or -1 when its connection is gone: then c is freed
+ * and its request answered 500. */
 static int sse_stream_start(struct sse_client *c)
 {
-    struct evhttp_request *req = c->ar->req;
+    struct api_req *ar = c->ar;
+    struct evhttp_request *req = ar->req;
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 
-    if (evcon == NULL)
+    if (evcon == NULL) {
+        sse_client_free(c);
+        errors_reply(ar, API_ERR_INTERNAL, "connection lost");
         return -1;
+    }
     evhttp_add_header(h, "Content-Type", "text/event-stream");
     evhttp_add_header(h, "Cache-Control", "no-store");
     evhttp_add_header(h, "X-Accel-Buffering", "no");
@@ -371,12 +377,8 @@ static void sse_deliver(struct sse_entry *e, const cJSON *status, bool is_missin
                 errors_reply(ar, API_ERR_NOT_FOUND, "job %s not found or expired", e->id);
                 continue;
             }
-            if (sse_stream_start(c) < 0) {
-                struct api_req *ar = c->ar;
-                sse_client_free(c);
-                errors_reply(ar, API_ERR_INTERNAL, "connection lost");
+            if (sse_stream_start(c) < 0)
                 continue;
-            }
         } else if (is_same && !is_missing) {
             continue;
         } else if (sse_is_slow(c)) {
@@ -572,13 +574,8 @@ static void sse_start_held(struct sse *s)
         next = c->next;
         if (c->is_started)
             continue;
-        if (sse_stream_start(c) < 0) {
-            struct api_req *ar = c->ar;
-
-            sse_client_free(c);
-            errors_reply(ar, API_ERR_INTERNAL, "connection lost");
+        if (sse_stream_start(c) < 0)
             continue;
-        }
         sse_send(c, ": connected\n\n", 13);
     }
 }
