@@ -34,6 +34,22 @@ redisReply *rconn_command(struct rconn *rc, const struct rargv *args, struct sq_
 redisReply *rconn_script(struct rconn *rc, enum script_id id, int nkeys, const struct rargv *args,
                          struct sq_err *err);
 
+/* Pipelining. rconn_script_send writes a script call (EVALSHA) without
+ * reading its reply: 0, or -1 with err (nothing pending then; the connection
+ * is dropped). The replies are read in order with rconn_pending_reply; before
+ * any other call on the connection, the hook set with rconn_set_drain runs
+ * and must read every pending reply. A reply may be a NOSCRIPT error: the
+ * caller sends that call again with rconn_script. */
+int rconn_script_send(struct rconn *rc, enum script_id id, int nkeys, const struct rargv *args,
+                      struct sq_err *err);
+/* The oldest pending reply, or NULL when the connection failed (err set;
+ * every pending reply is lost with it, the connection is dropped) or none
+ * is pending. */
+redisReply *rconn_pending_reply(struct rconn *rc, struct sq_err *err);
+/* How many replies are pending. */
+int rconn_npending(const struct rconn *rc);
+void rconn_set_drain(struct rconn *rc, void (*drain)(void *), void *arg);
+
 /* Exponential backoff with jitter for the attempt-th consecutive failure:
  * 100 ms doubling up to max_ms. */
 int rconn_backoff_ms(int attempt, int max_ms);

@@ -158,6 +158,60 @@ static int fetch_take(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **h
     return fetch_taken(w, r, id, hash, is_empty);
 }
 
+/* Hands one held job back (requeue.lua, its attempt given back). */
+static void fetch_unstart(struct worker *w, const char *id, const redisReply *hash)
+{
+    char job_key[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
+    struct job_hash h = {NULL, NULL, 0, NULL, 0};
+    const char *attempt, *stage, *queue;
+    struct rargv a;
+    redisReply *r;
+
+    if (job_hash_view(hash, &h) < 0)
+        return; /* out of memory: stays on our list, recovered as a lost job */
+    attempt = job_hash_get(&h, JOB_F_ATTEMPT);
+    stage = job_hash_get(&h, JOB_F_STAGE);
+    queue = job_hash_get(&h, JOB_F_QUEUE);
+    if (keys_job(job_key, sizeof(job_key), w->cfg->prefix, id) < 0 ||
+        keys_queue(qkey, sizeof(qkey), w->cfg->prefix, queue ? queue : w->cfg->queue) < 0 ||
+        keys_events(ekey, sizeof(ekey), w->cfg->prefix) < 0) {
+        job_hash_view_free(&h);
+        return;
+    }
+    clock_format_rfc3339(clock_now_ms(), ts);
+    rargv_init(&a);
+    rargv_add(&a, job_key);
+    rargv_add(&a, w->processing_key);
+    rargv_add(&a, qkey);
+    rargv_add(&a, ekey);
+    rargv_add(&a, attempt ? attempt : "0");
+    rargv_add(&a, id);
+    rargv_add(&a, ts);
+    rargv_add(&a, stage ? stage : "1");
+    rargv_add(&a, "1");
+    r = wredis_script(w, SCRIPT_REQUEUE, 4, &a);
+    rargv_free(&a);
+    if (r != NULL && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS))
+        log_write(LOG_LEVEL_INFO, 0, id, "handed back before it began: %s", r->str);
+    freeReplyObject(r);
+    job_hash_view_free(&h);
+}
+
+void fetch_hand_back(struct worker *w)
+{
+    while (w->nheld > 0) {
+        char id[IDS_MAX_LEN + 1];
+        redisReply *taken = w->held[--w->nheld], *hash = NULL;
+        bool is_empty;
+
+        /* the newest first: each goes to the front of its queue, so the
+         * oldest ends up first again */
+        if (fetch_taken(w, taken, id, &hash, &is_empty) == 1)
+            fetch_unstart(w, id, hash);
+        freeReplyObject(hash);
+    }
+}
+
 void fetch_record_stats(struct worker *w)
 {
     char hkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], *spec;
@@ -214,12 +268,12 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
 
     *hash = NULL;
     if (!*w->stop)
-        fetch_promote(w);       /* also while finish.lua keeps taking jobs */
-    if (w->next_take != NULL) { /* finish.lua took it already */
-        redisReply *taken = w->next_take;
+        fetch_promote(w); /* also while finish.lua keeps taking jobs */
+    if (w->nheld > 0) {   /* finish.lua took it already */
+        redisReply *taken = w->held[0];
         bool is_empty;
 
-        w->next_take = NULL;
+        memmove(w->held, w->held + 1, --w->nheld * sizeof(w->held[0]));
         return fetch_taken(w, taken, id, hash, &is_empty);
     }
     if (*w->stop)

@@ -38,6 +38,7 @@ static void recover_job(struct worker *w, const char *wid, const char *plist, co
     struct sq_err err;
     redisReply *r;
     const char *queue = "default";
+    bool is_own = strcmp(wid, w->id) == 0;
 
     if (!ids_is_valid(id, strlen(id), IDS_MAX_LEN) ||
         keys_job(jkey, sizeof(jkey), w->cfg->prefix, id) < 0)
@@ -66,12 +67,17 @@ static void recover_job(struct worker *w, const char *wid, const char *plist, co
     rargv_add(&a, ts);
     rargv_add(&a, wid);
     rargv_addll(&a, JOB_FAILED_TTL_FACTOR);
+    rargv_add(&a, is_own ? "1" : "0"); /* our own list: taken by a lost reply, never begun */
     r = rconn_script(w->rc, SCRIPT_RECOVER, 5, &a, &err);
     rargv_free(&a);
     if (r != NULL && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) &&
-        strcmp(r->str, "gone") != 0)
-        log_write(strcmp(r->str, "failed") == 0 ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, 0, id,
-                  "recovered from lost worker %s: %s", wid, r->str);
+        strcmp(r->str, "gone") != 0) {
+        if (is_own)
+            log_write(LOG_LEVEL_INFO, 0, id, "taken by a reply that was lost: %s", r->str);
+        else
+            log_write(strcmp(r->str, "failed") == 0 ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, 0, id,
+                      "recovered from lost worker %s: %s", wid, r->str);
+    }
     freeReplyObject(r);
 }
 

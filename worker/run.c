@@ -49,6 +49,7 @@ struct run {
     char refused[32];
     const struct exec_result *exec; /* details of a failed exec stage, for the error */
     int64_t stage_start_ms;         /* monotonic start of the current stage */
+    int64_t begin_us;               /* monotonic start of the job's first stage */
     /* Stage transitions not written yet: a stage that ends within
      * WORKER_PROGRESS_MIN_MS of the last write is written with the next one
      * (the next transition, progress, or the end), like progress. */
@@ -153,9 +154,10 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
     return rc;
 }
 
-/* finish.lua's arguments; with is_take it also takes the next job. */
+/* finish.lua's arguments: it also takes `take` jobs; with_stats, the
+ * pending stage runs go too. */
 static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
-                            const struct rargv *fields, bool is_take, char **spec)
+                            const struct rargv *fields, int take, bool with_stats, char **spec)
 {
     char ekey[KEYS_MAX_LEN], ckey[KEYS_MAX_LEN], jprefix[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
     const char *prefix = r->w->cfg->prefix;
@@ -177,9 +179,19 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
     rargv_add(a, r->id);
     /* every pending run goes: with 'idle' they are recorded unless a job is
      * taken, so they are in Redis by the time this worker waits */
-    run_add_stats(r, a, true, spec);
+    if (with_stats) {
+        run_add_stats(r, a, true, spec);
+    } else {
+        char hkey[KEYS_MAX_LEN], etakey[KEYS_MAX_LEN];
+        keys_stagehist(hkey, sizeof(hkey), prefix, "");
+        keys_eta(etakey, sizeof(etakey), prefix, "");
+        rargv_add(a, hkey);
+        rargv_add(a, etakey);
+        rargv_add(a, "");
+        *spec = NULL;
+    }
     rargv_add(a, is_due ? "now" : "idle");
-    rargv_add(a, is_take ? "1" : "0");
+    rargv_addll(a, take);
     rargv_add(a, jprefix);
     rargv_add(a, r->w->id);
     rargv_add(a, ts);
@@ -189,20 +201,33 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
         rargv_addlen(a, fields->argv[i], fields->lens[i]);
 }
 
-/* Writes the job's end with finish.lua, waiting through Redis outages. While
- * the worker has a backlog and is not stopping, the same call takes its next
- * job (kept in w->next_take for fetch_next). Returns as run_write. */
-static int run_write_finish(struct run *r, long long ttl, const struct rargv *fields)
+/* Writes the job's end with finish.lua. While the worker holds jobs taken
+ * with this one (may_defer: a success), it is sent without waiting for the
+ * reply (pipe.c): returns 2, the outcome logged when the reply is read.
+ * Otherwise it waits through Redis outages; while the worker has a backlog
+ * and is not stopping, the same call takes its next job, or a batch of
+ * WORKER_BATCH_MAX after a fast job (held in w->held for fetch_next).
+ * Returns as run_write. */
+static int run_write_finish(struct run *r, long long ttl, const struct rargv *fields,
+                            bool may_defer)
 {
     struct worker *w = r->w;
-    bool is_take = !*w->stop && !w->is_queue_empty && w->next_take == NULL;
+    bool is_fast = clock_mono_us() - r->begin_us < WORKER_BATCH_FAST_US;
+    bool is_take = !*w->stop && !w->is_queue_empty && w->nheld == 0;
+    int take = is_take ? (is_fast ? WORKER_BATCH_MAX : 1) : 0;
     char *spec = NULL;
     struct rargv a;
     struct sq_err err;
     redisReply *rep = NULL;
     int rc;
 
-    run_finish_args(r, &a, ttl, fields, is_take, &spec);
+    if (may_defer && w->nheld > 0 && !*w->stop) {
+        run_finish_args(r, &a, ttl, fields, 0, false, &spec);
+        if (pipe_send_finish(w, r->id, &a) == 0)
+            return 2;
+        rargv_free(&a);
+    }
+    run_finish_args(r, &a, ttl, fields, take, true, &spec);
     if (is_take) {
         /* one try: a lost reply may have taken a job onto our processing
          * list, which recover_own puts back; the retries below take none */
@@ -211,7 +236,7 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
             w->is_take_lost = true;
             rargv_free(&a);
             free(spec);
-            run_finish_args(r, &a, ttl, fields, false, &spec);
+            run_finish_args(r, &a, ttl, fields, 0, true, &spec);
         }
     }
     if (rep == NULL)
@@ -229,11 +254,12 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
         if (spec != NULL && rep->element[1]->type == REDIS_REPLY_INTEGER &&
             rep->element[1]->integer == 1)
             wstats_clear(&w->stats, clock_mono_ms());
-        if (rep->element[2]->type != REDIS_REPLY_NIL) {
-            w->next_take = rep->element[2]; /* detached: freeReplyObject skips NULL */
-            rep->element[2] = NULL;
+        if (rep->element[2]->type == REDIS_REPLY_ARRAY) {
+            if (rep->element[2]->elements < (size_t)take)
+                w->is_queue_empty = true; /* wait in BLMOVE once these are done */
+            pipe_hold(w, rep->element[2]);
         } else if (is_take) {
-            w->is_queue_empty = true; /* wait in BLMOVE next time */
+            w->is_queue_empty = true;
         }
     }
     free(spec);
@@ -420,6 +446,8 @@ static int run_check(struct run *r)
         return 1;
     }
     lease_heartbeat(r->w, false);
+    if (r->w->nheld > 0 && now - r->begin_us / 1000 >= WORKER_HOLD_MAX_MS)
+        fetch_hand_back(r->w); /* this job is slow: the held ones run elsewhere */
     if (r->deadline_ms != 0 && now >= r->deadline_ms) {
         r->is_timed_out = true;
         return 1;
@@ -533,7 +561,7 @@ static void run_finish(struct run *r, const char *stage_out, const struct stage_
     add_field(&a, JOB_F_NEXT_ATTEMPT_AT, "");
     add_field(&a, JOB_F_FINISHED_AT, ts);
     add_field(&a, JOB_F_UPDATED_AT, ts);
-    rc = run_write_finish(r, job_ttl_for(st, r->result_ttl_s), &a);
+    rc = run_write_finish(r, job_ttl_for(st, r->result_ttl_s), &a, err == NULL);
     run_adv_written(r);
     switch (rc) {
     case 0:
@@ -633,8 +661,9 @@ static int run_advance(struct run *r, const char *out)
 
 /* The worker is stopping: hand the job back to the front of its queue at
  * once; stage k (interrupted, or not started yet) runs again elsewhere, its
- * predecessors' outputs kept. */
-static void run_requeue(struct run *r, int k)
+ * predecessors' outputs kept. is_unstarted: no stage of it ran (the attempt
+ * is given back). */
+static void run_requeue(struct run *r, int k, bool is_unstarted)
 {
     char qkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
     struct rargv a;
@@ -654,6 +683,7 @@ static void run_requeue(struct run *r, int k)
     rargv_add(&a, r->id);
     rargv_add(&a, ts);
     rargv_addll(&a, k);
+    rargv_add(&a, is_unstarted ? "1" : "0");
     rep = wredis_script(r->w, SCRIPT_REQUEUE, 4, &a);
     rargv_free(&a);
     if (rep != NULL && (rep->type == REDIS_REPLY_STRING || rep->type == REDIS_REPLY_STATUS))
@@ -670,7 +700,7 @@ static void run_abandon(struct run *r)
     log_write(LOG_LEVEL_INFO, 0, r->id, "stopped in stage %d: job is %s", r->k, r->refused);
     rargv_init(&a);
     add_field(&a, JOB_F_UPDATED_AT, "-");
-    run_write_finish(r, JOB_ACTIVE_TTL_S, &a); /* refused; drops the entry */
+    run_write_finish(r, JOB_ACTIVE_TTL_S, &a, false); /* refused; drops the entry */
     rargv_free(&a);
 }
 
@@ -778,6 +808,7 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
     r.id = id;
     r.k = 1;
     r.last_write_ms = r.last_check_ms = r.stage_start_ms = clock_mono_ms();
+    r.begin_us = clock_mono_us();
     log_ctx_job(id, NULL);
     keys_job(r.job_key, sizeof(r.job_key), w->cfg->prefix, id);
     snprintf(w->current_job, sizeof(w->current_job), "%s", id);
@@ -812,7 +843,7 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
     }
 
     if (*w->stop) { /* stopping before it began (finish.lua took it): hand it back */
-        run_requeue(&r, r.k);
+        run_requeue(&r, r.k, true);
         goto done;
     }
     for (;;) {
@@ -830,7 +861,7 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
             break;
         }
         if (rc < 0 && r.is_shutdown) {
-            run_requeue(&r, r.k);
+            run_requeue(&r, r.k, false);
             break;
         }
         if (rc < 0 && r.is_timed_out)
@@ -861,7 +892,7 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
             break;
         }
         if (*w->stop) { /* stopping: the next stage runs elsewhere, resuming here */
-            run_requeue(&r, r.k);
+            run_requeue(&r, r.k, false);
             break;
         }
         cJSON_free(out_text);

@@ -238,10 +238,11 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
         log_errx("out of memory");
         return 1;
     }
+    rconn_set_drain(w.rc, pipe_drain, &w);
     log_debug("ready as %s", w.id);
     lease_heartbeat(&w, true);
     /* a job finish.lua took while the stop arrived is handed back by run_job */
-    while (!child_stop || w.next_take != NULL) {
+    while (!child_stop || w.nheld > 0) {
         char id[IDS_MAX_LEN + 1];
         redisReply *hash;
         int got;
@@ -268,6 +269,7 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
         }
     }
     log_debug("stopping after %lld job(s)", w.jobs_done);
+    pipe_drain(&w);
     fetch_record_stats(&w);
     wstats_free(&w.stats);
     lease_release(&w);

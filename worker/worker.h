@@ -19,6 +19,13 @@
 #define WORKER_PROMOTE_MS      1000 /* how often due retries are moved to the queue */
 #define WORKER_PROMOTE_BATCH   100  /* most retries moved at once */
 
+/* A backlog of fast jobs is taken in batches: a worker holds up to
+ * WORKER_BATCH_MAX started jobs and sends each one's end without waiting for
+ * the reply, so it waits on Redis once per batch, not once per job. */
+#define WORKER_BATCH_MAX     8    /* jobs taken at once */
+#define WORKER_BATCH_FAST_US 2000 /* only after a job whose stages ran this fast */
+#define WORKER_HOLD_MAX_MS   50   /* a held job waits this long at most behind a slow one */
+
 #define WSTATS_RUNS     20   /* newest durations kept per stage (the ETA's window) */
 #define WSTATS_FLUSH_MS 1000 /* stage runs are sent at most this often while busy */
 #define WSTATS_MAX_VALS 64   /* distinct durations of a stage that make a flush due */
@@ -70,6 +77,12 @@ struct worker_config {
     int lease_s;
 };
 
+/* A job's end sent without waiting for its reply (pipe.c). */
+struct sent_finish {
+    struct rargv args; /* finish.lua's, to send again when the reply is lost */
+    char id[IDS_MAX_LEN + 1];
+};
+
 /* One worker child: its connection and names. */
 struct worker {
     const struct worker_config *cfg;
@@ -92,10 +105,15 @@ struct worker {
     int64_t last_recover_ms;           /* monotonic */
     volatile sig_atomic_t *stop;       /* set by SIGTERM/SIGINT in the child */
     long long jobs_done;
-    /* finish.lua took the next job in the same call: its reply (a take.lua
-     * reply), consumed by fetch_next; NULL when none */
-    redisReply *next_take;
-    bool is_take_lost; /* a finish-and-take reply was lost: recover_own first */
+    /* the jobs finish.lua took in the same call, oldest first (take.lua
+     * replies: started, not begun), consumed by fetch_next */
+    redisReply *held[WORKER_BATCH_MAX];
+    size_t nheld;
+    /* ends sent while jobs were held, their replies not read yet */
+    struct sent_finish sent[WORKER_BATCH_MAX];
+    size_t nsent;
+    int64_t last_job_us; /* how long the last job's stages ran */
+    bool is_take_lost;   /* a finish-and-take reply was lost: recover_own first */
     struct wstats stats;
 };
 
@@ -116,6 +134,19 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
  * Returns 1 with id filled and *hash the job's HGETALL reply (caller frees
  * with freeReplyObject), 0 when nothing runnable arrived, -1 on a Redis error. */
 int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash);
+
+/* fetch.c: hands every held job back to the front of its queue, its attempt
+ * given back (requeue.lua): the job running now is slow, or the worker stops. */
+void fetch_hand_back(struct worker *w);
+
+/* pipe.c: sends a job's end (finish.lua's args, owned from now on) without
+ * waiting: 0, or -1 when it could not be sent (args still the caller's). */
+int pipe_send_finish(struct worker *w, const char *id, struct rargv *args);
+/* pipe.c: reads the replies of the ends sent; sends again, waiting, those
+ * whose reply was lost. The connection's drain hook (rconn_set_drain). */
+void pipe_drain(void *worker);
+/* pipe.c: keeps the take replies of finish.lua's reply (an array). */
+void pipe_hold(struct worker *w, redisReply *taken);
 
 /* fetch.c: sends the pending stage runs on their own (record.lua), one try. */
 void fetch_record_stats(struct worker *w);

@@ -1,7 +1,7 @@
 -- finish: write the final fields of a job, set its final TTL and drop it from
 -- the worker's processing list, atomically; fenced like update. With a take,
--- the same call then takes the worker's next job (take.lua): one round trip
--- per job while there is a backlog.
+-- the same call then takes the worker's next jobs (take.lua): one round trip
+-- per batch of jobs while there is a backlog.
 -- KEYS[1] job hash, KEYS[2] the worker's processing list, KEYS[3] the
 -- counters hash, KEYS[4] the events channel (not a key: PUBLISHed to),
 -- KEYS[5] the queue to take from
@@ -9,12 +9,13 @@
 -- histogram and ETA key prefixes ("<p>:stagehist:", "<p>:eta:"), ARGV[6]
 -- stage runs to record (stats.lua's spec, or ''), ARGV[7] when to record
 -- them: 'now', or 'idle' (only when no job was taken: the worker is about to
--- wait), ARGV[8] take: '1' or '0', ARGV[9..12] as take.lua's ARGV[1..4] (job
+-- wait), ARGV[8] how many jobs to take (0: none), ARGV[9..12] as take.lua's ARGV[1..4] (job
 -- key prefix, worker id, now, active TTL), ARGV[13] the longest valid job id,
 -- ARGV[14..] field, value ...
 -- Returns {result, recorded, taken}: result 'ok', or (nothing written but the
 -- list entry) the reason as update.lua; recorded 1 when the stage runs were
--- recorded, else 0; taken as take_job (false: no take, or the queue is empty).
+-- recorded, else 0; taken: false without a take, else an array of take_job
+-- replies, fewer than asked when the queue ran empty.
 -- The stage runs are recorded whatever the fence says: they ran.
 --#include stats.lua
 --#include fence.lua
@@ -47,11 +48,19 @@ local function finish_job()
 end
 local result = finish_job()
 local taken = false
-if ARGV[8] == '1' then
-  taken = take_job(KEYS[5], KEYS[2], KEYS[4], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13])
+local want = tonumber(ARGV[8]) or 0
+if want > 0 then
+  taken = {}
+  for i = 1, want do
+    local t = take_job(KEYS[5], KEYS[2], KEYS[4], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13])
+    if not t then
+      break
+    end
+    taken[i] = t
+  end
 end
 local recorded = 0
-if ARGV[6] ~= '' and (ARGV[7] == 'now' or not taken) then
+if ARGV[6] ~= '' and (ARGV[7] == 'now' or not (taken and taken[1])) then
   record_stats(ARGV[4], ARGV[5], ARGV[6])
   recorded = 1
 end

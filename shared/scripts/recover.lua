@@ -7,11 +7,14 @@
 -- KEYS[4] the counters hash, KEYS[5] the events channel (not a key:
 -- PUBLISHed to when the job changes)
 -- ARGV[1] job id, ARGV[2] now (RFC 3339), ARGV[3] the dead worker's id,
--- ARGV[4] failed-job TTL factor
+-- ARGV[4] failed-job TTL factor, ARGV[5] '1' when the list is the caller's
+-- own (a take whose reply it lost): its jobs never began there, so a running
+-- one is put back unstarted, its attempt given back (unstart.lua)
 -- A queued job on the list was popped but never started: back on its queue.
 -- Returns 'gone' (not on the list any more), 'missing', the job's state when
 -- it had ended (only the list entry is dropped), 'requeued' or 'failed'.
 --#include stats.lua
+--#include unstart.lua
 if redis.call('LREM', KEYS[2], 1, ARGV[1]) == 0 then
   return 'gone'
 end
@@ -27,6 +30,12 @@ if cur[1] == 'queued' then
 end
 if cur[1] ~= 'running' then
   return cur[1]
+end
+if ARGV[5] == '1' then
+  unstart_job(KEYS[1], tonumber(cur[4]) or 0, cur[2], ARGV[2])
+  redis.call('RPUSH', KEYS[3], ARGV[1])
+  redis.call('PUBLISH', KEYS[5], ARGV[1])
+  return 'requeued'
 end
 local attempt = tonumber(cur[2]) or 1
 local max = tonumber(cur[3]) or 1

@@ -4,9 +4,12 @@
 -- KEYS[1] job hash, KEYS[2] the worker's processing list, KEYS[3] queue list,
 -- KEYS[4] the events channel (not a key: PUBLISHed to)
 -- ARGV[1] attempt, ARGV[2] job id, ARGV[3] now (RFC 3339), ARGV[4] the stage
--- that was interrupted (0 = none)
+-- that was interrupted (0 = none), ARGV[5] '1' when the job was taken but
+-- never began (the worker held it behind another): the attempt is given
+-- back, as if it had never been taken
 -- Returns 'ok', or (nothing written but the list entry) the reason as update.lua.
 --#include fence.lua
+--#include unstart.lua
 redis.call('LREM', KEYS[2], 1, ARGV[2])
 local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt')
 local refusal = fence_refusal(cur[1], cur[2], ARGV[1])
@@ -14,13 +17,17 @@ if refusal then
   return refusal
 end
 local k = tonumber(ARGV[4]) or 0
-if k > 0 then
-  local s = 'stage.' .. k .. '.'
-  redis.call('HDEL', KEYS[1], s .. 'started_at', s .. 'finished_at', s .. 'output')
-  redis.call('HSET', KEYS[1], s .. 'state', 'pending')
+if ARGV[5] == '1' then
+  unstart_job(KEYS[1], k, cur[2], ARGV[3])
+else
+  if k > 0 then
+    local s = 'stage.' .. k .. '.'
+    redis.call('HDEL', KEYS[1], s .. 'started_at', s .. 'finished_at', s .. 'output')
+    redis.call('HSET', KEYS[1], s .. 'state', 'pending')
+  end
+  redis.call('HSET', KEYS[1], 'state', 'queued', 'progress', '0',
+    'message', 'requeued: its worker was shutting down', 'updated_at', ARGV[3])
 end
-redis.call('HSET', KEYS[1], 'state', 'queued', 'progress', '0',
-  'message', 'requeued: its worker was shutting down', 'updated_at', ARGV[3])
 redis.call('RPUSH', KEYS[3], ARGV[2])
 redis.call('PUBLISH', KEYS[4], ARGV[2])
 return 'ok'

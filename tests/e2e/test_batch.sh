@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# test_batch: a worker takes a backlog of fast jobs in batches and sends each
+# end without waiting for it; a job held behind a slow one is handed back
+# (its attempt given back) and runs elsewhere; replies lost with the
+# connection are sent again: every job ends once, none fails.
+source "$(dirname "$0")/lib.sh"
+
+redis_start b
+REDIS_PORT=$REDIS_PORT_b
+PL=tests/e2e/pipelines-batch.json
+SUBMIT_SHA=$(rcli SCRIPT LOAD "$(cat shared/scripts/submit.lua)")
+
+# submit_cmds PIPELINE STAGE_NAME INPUT ID...: submit.lua calls, one per id
+submit_cmds() {
+  local pl=$1 st=$2 in=$3 now id
+  shift 3
+  now=$(date +%s%3N)
+  for id in "$@"; do
+    printf 'EVALSHA %s 3 tb:job:%s tb:queue:default tb:recent %s 3600 0 %s 100000 id %s pipeline %s queue default state queued attempt 0 max_attempts 1 input %s stage 0 stage_count 1 result_ttl_s 600 stage.1.name %s stage.1.state pending\n' \
+      "$SUBMIT_SHA" "$id" "$id" "$now" "$id" "$pl" "'$in'" "$st"
+  done
+}
+ids() { local i; for ((i = $2; i <= $3; i++)); do echo "$1$i"; done; }
+field_count() { # field value ids...: how many of the jobs have field = value
+  local f=$1 v=$2 id
+  shift 2
+  for id in "$@"; do echo "HGET tb:job:$id $f"; done | rcli | grep -cx -- "$v"
+}
+succeeded() { [ "$(rcli HGET tb:counters succeeded:echo)" = "$1" ]; }
+
+# 1. A backlog: the worker holds a batch (its processing list has more than
+# one job), and every job succeeds once, at attempt 1.
+submit_cmds echo echo '{"n":1}' $(ids a 1 3000) | rcli >/dev/null
+check_eq "3000 jobs are queued" 3000 "$(rcli LLEN tb:queue:default)"
+maxlen='local m = 0 for _, k in ipairs(redis.call("KEYS", "tb:processing:*")) do m = math.max(m, redis.call("LLEN", k)) end return m'
+rcli -r 600 -i 0.005 EVAL "$maxlen" 0 >"$STAGEQ_TEST_TMP/batch-llen.txt" 2>&1 &
+sampler=$!
+start_worker batch1 --concurrency 1 --prefix tb --pipelines "$PL"
+check "the backlog drains" wait_for 60 succeeded 3000
+kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
+most=$(sort -n "$STAGEQ_TEST_TMP/batch-llen.txt" | tail -1)
+echo "# most jobs on the worker's processing list at once: $most"
+check "the worker takes a batch (more than one job in hand)" test "${most:-0}" -gt 1
+check "the batch is bounded (at most 8)" test "${most:-99}" -le 8
+check_eq "each job succeeded once" 3000 "$(field_count success_count 1 $(ids a 1 3000))"
+check_eq "each at attempt 1" 3000 "$(field_count attempt 1 $(ids a 1 3000))"
+stop_pid "$WORKER_PID" 10
+
+# 2. A slow job taken in a batch: the jobs held behind it are handed back at
+# once and a second worker runs them while the slow one still runs.
+rcli DEL tb:counters >/dev/null
+{
+  submit_cmds echo echo '{"n":1}' f0
+  submit_cmds slow wait '{"sleep":4}' slow
+  submit_cmds echo echo '{"n":1}' $(ids f 1 30)
+} | rcli >/dev/null
+start_worker batch2 --concurrency 1 --prefix tb --pipelines "$PL"
+WORKER1=$WORKER_PID
+state_is() { [ "$(rcli HGET "tb:job:$1" state)" = "$2" ]; }
+check "the slow job runs" wait_for 10 state_is slow running
+start_worker batch3 --concurrency 1 --prefix tb --pipelines "$PL"
+WORKER2=$WORKER_PID
+check "the fast jobs behind it end while it runs" wait_for 3 succeeded 31
+check_eq "... it is still running then" running "$(rcli HGET tb:job:slow state)"
+check "the held jobs were handed back before they began" \
+  grep -q "handed back before it began: ok" "$STAGEQ_TEST_TMP/batch2.log"
+check_eq "a handed-back job ran at attempt 1 (its attempt given back)" 30 \
+  "$(field_count attempt 1 $(ids f 1 30))"
+check "the slow job then succeeds" wait_for 10 state_is slow succeeded
+stop_pid "$WORKER1" 10
+stop_pid "$WORKER2" 10
+
+# 3. The connection is cut again and again while a backlog drains: ends whose
+# reply was lost are sent again, jobs taken by a lost reply are put back
+# unstarted; every job ends once, none fails (max_attempts is 1).
+rcli DEL tb:counters >/dev/null
+submit_cmds echo echo '{"n":2}' $(ids c 1 6000) | rcli >/dev/null
+# one redis-cli connection cuts every other one every 30 ms, 100 times
+rcli -r 100 -i 0.03 CLIENT KILL TYPE normal SKIPME yes >"$STAGEQ_TEST_TMP/batch-kills.txt" 2>&1 &
+killer=$!
+start_worker batch4 --concurrency 2 --prefix tb --pipelines "$PL"
+wait "$killer"
+kills=$(awk '$1 > 0 {n++} END {print n + 0}' "$STAGEQ_TEST_TMP/batch-kills.txt")
+left=$(rcli LLEN tb:queue:default)
+echo "# connections cut $kills times; $left jobs still queued after the cuts"
+check "the connections were cut while it drained" test "$kills" -ge 3
+check "the backlog drains through the cuts" wait_for 60 succeeded 6000
+check_eq "none failed" "" "$(rcli HGET tb:counters failed:echo)"
+check_eq "each job succeeded once" 6000 "$(field_count success_count 1 $(ids c 1 6000))"
+check_eq "nothing left on a processing list" 0 \
+  "$(rcli EVAL "$maxlen" 0)"
+stop_pid "$WORKER_PID" 10
+finish
