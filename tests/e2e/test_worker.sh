@@ -117,4 +117,8 @@ check_eq "SIGTERM mid-backlog: every job succeeded or is queued" 2000 "$((succee
 check_eq "SIGTERM mid-backlog: no processing list left" "" "$(rcli --scan --pattern 'tw:processing:*')"
 running=$(for i in $(seq 301 2300); do echo "HGET tw:job:b$i state"; done | rcli | grep -c running)
 check_eq "SIGTERM mid-backlog: no job left running" 0 "$running"
+# the jobs it held (taken, never begun) were given their attempt back
+charged=$(for i in $(seq 301 2300); do echo "HMGET tw:job:b$i state attempt"; done | rcli |
+  paste - - | awk '$1 == "queued" && $2 != 0' | wc -l)
+check_eq "SIGTERM mid-backlog: no queued job is charged an attempt" 0 "$charged"
 finish
