@@ -79,10 +79,13 @@ static int run_result(struct run *r, const redisReply *rep)
     return -1;
 }
 
-/* The stage histogram and ETA key prefixes and, when due (or is_forced),
- * the pending stage runs (stats.lua's spec: *spec, freed by the caller);
- * "" when there are none to send. */
-static void run_add_stats(struct run *r, struct rargv *a, bool is_forced, char **spec)
+/* Which pending stage runs a write carries. */
+enum run_stats { RUN_STATS_NONE, RUN_STATS_DUE, RUN_STATS_ALL };
+
+/* The stage histogram and ETA key prefixes and the pending stage runs
+ * (stats.lua's spec: *spec, freed by the caller): every one with
+ * RUN_STATS_ALL, with RUN_STATS_DUE when due; "" when there are none to send. */
+static void run_add_stats(struct run *r, struct rargv *a, enum run_stats which, char **spec)
 {
     char hkey[KEYS_MAX_LEN], etakey[KEYS_MAX_LEN];
     struct wstats *st = &r->w->stats;
@@ -92,7 +95,8 @@ static void run_add_stats(struct run *r, struct rargv *a, bool is_forced, char *
     rargv_add(a, hkey);
     rargv_add(a, etakey);
     *spec = NULL;
-    if (is_forced ? wstats_is_pending(st) : wstats_is_due(st, clock_mono_ms()))
+    if (which == RUN_STATS_ALL ? wstats_is_pending(st)
+                               : which == RUN_STATS_DUE && wstats_is_due(st, clock_mono_ms()))
         *spec = wstats_spec(st);
     rargv_add(a, *spec != NULL ? *spec : "");
 }
@@ -133,7 +137,7 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
         rargv_addll(&a, due_ms);
         rargv_addll(&a, r->n);
     } else {
-        run_add_stats(r, &a, false, &spec);
+        run_add_stats(r, &a, RUN_STATS_DUE, &spec);
     }
     for (i = 0; i < fields->argc; i++)
         rargv_addlen(&a, fields->argv[i], fields->lens[i]);
@@ -179,17 +183,7 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
     rargv_add(a, r->id);
     /* every pending run goes: with 'idle' they are recorded unless a job is
      * taken, so they are in Redis by the time this worker waits */
-    if (with_stats) {
-        run_add_stats(r, a, true, spec);
-    } else {
-        char hkey[KEYS_MAX_LEN], etakey[KEYS_MAX_LEN];
-        keys_stagehist(hkey, sizeof(hkey), prefix, "");
-        keys_eta(etakey, sizeof(etakey), prefix, "");
-        rargv_add(a, hkey);
-        rargv_add(a, etakey);
-        rargv_add(a, "");
-        *spec = NULL;
-    }
+    run_add_stats(r, a, with_stats ? RUN_STATS_ALL : RUN_STATS_NONE, spec);
     rargv_add(a, is_due ? "now" : "idle");
     rargv_addll(a, take);
     rargv_add(a, jprefix);

@@ -49,18 +49,25 @@ stop_pid "$WORKER_PID" 10
 # 2. A slow job taken in a batch: the jobs held behind it are handed back at
 # once and a second worker runs them while the slow one still runs.
 rcli DEL tb:counters >/dev/null
+start_worker batch2 --concurrency 1 --prefix tb --pipelines "$PL"
+WORKER1=$WORKER_PID
+# warmed up, then idle in BLMOVE: it pops f0, a fast job, and its end takes a
+# batch — the slow job and 7 behind it (queued in one MULTI: all at once)
+submit_cmds echo echo '{"n":1}' $(ids w 1 50) | rcli >/dev/null
+check "warm-up jobs run" wait_for 20 succeeded 50
+sleep 0.3
 {
+  echo MULTI
   submit_cmds echo echo '{"n":1}' f0
   submit_cmds slow wait '{"sleep":4}' slow
   submit_cmds echo echo '{"n":1}' $(ids f 1 30)
+  echo EXEC
 } | rcli >/dev/null
-start_worker batch2 --concurrency 1 --prefix tb --pipelines "$PL"
-WORKER1=$WORKER_PID
 state_is() { [ "$(rcli HGET "tb:job:$1" state)" = "$2" ]; }
 check "the slow job runs" wait_for 10 state_is slow running
 start_worker batch3 --concurrency 1 --prefix tb --pipelines "$PL"
 WORKER2=$WORKER_PID
-check "the fast jobs behind it end while it runs" wait_for 3 succeeded 31
+check "the fast jobs behind it end while it runs" wait_for 3 succeeded 81
 check_eq "... it is still running then" running "$(rcli HGET tb:job:slow state)"
 check "the held jobs were handed back before they began" \
   grep -q "handed back before it began: ok" "$STAGEQ_TEST_TMP/batch2.log"
