@@ -199,6 +199,7 @@ static void fetch_unstart(struct worker *w, const char *id, const redisReply *ha
 
 void fetch_hand_back(struct worker *w)
 {
+    pipe_drain(w); /* a batch may be on its way */
     while (w->nheld > 0) {
         char id[IDS_MAX_LEN + 1];
         redisReply *taken = w->held[--w->nheld], *hash = NULL;
@@ -269,7 +270,9 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
     *hash = NULL;
     if (!*w->stop)
         fetch_promote(w); /* also while finish.lua keeps taking jobs */
-    if (w->nheld > 0) {   /* finish.lua took it already */
+    if (w->nheld == 0 && w->is_take_sent)
+        pipe_collect(w); /* the next batch, taken by an end sent meanwhile */
+    if (w->nheld > 0) {  /* finish.lua took it already */
         redisReply *taken = w->held[0];
         bool is_empty;
 

@@ -1,21 +1,26 @@
 /* pipe: a worker draining a backlog of fast jobs takes them in batches
  * (finish.lua's take), holds the jobs it has not begun, and sends each job's
- * end the moment it is known without waiting for the reply: the replies are
- * read before the next call that waits (rconn's drain hook). A reply lost
- * with the connection is a write of unknown fate: it is sent again, waiting,
- * fenced like every end, so it is recorded exactly once. */
+ * end the moment it is known without waiting for the reply; once half of a
+ * batch is done, the end it sends takes the next batch, so the replies are
+ * there by the time the held jobs run out. They are read then, or before any
+ * call that waits (rconn's drain hook). A reply lost with the connection is a
+ * write of unknown fate: the end is sent again, waiting, fenced like every end,
+ * so it is recorded once; the jobs its take may have moved onto our processing
+ * list are put back unstarted (recover_own) once the worker holds none. */
 #include <string.h>
 
 #include "log.h"
 #include "worker.h"
 
-int pipe_send_finish(struct worker *w, const char *id, struct rargv *args)
+int pipe_send_finish(struct worker *w, const char *id, struct rargv *args, int take)
 {
     struct sq_err err;
     struct sent_finish *s;
 
-    if (w->nsent >= WORKER_BATCH_MAX || strlen(id) > IDS_MAX_LEN)
+    if (strlen(id) > IDS_MAX_LEN)
         return -1;
+    if (w->nsent >= WORKER_SENT_MAX)
+        pipe_drain(w); /* answered by now, most of them */
     if (rconn_script_send(w->rc, SCRIPT_FINISH, 5, args, &err) < 0) {
         log_write(LOG_LEVEL_WARN, 0, id, "%s; writing its end again", err.msg);
         pipe_drain(w); /* the ends sent before went with the connection */
@@ -25,18 +30,17 @@ int pipe_send_finish(struct worker *w, const char *id, struct rargv *args)
     s->args = *args; /* moved */
     rargv_init(args);
     strcpy(s->id, id);
+    s->take = take;
+    if (take > 0)
+        w->is_take_sent = true;
     return 0;
 }
 
-/* finish.lua's reply to an end sent by pipe_send_finish: its first element
- * says whether it was written. Returns 0, or -1 when it must be sent again
- * (a NOSCRIPT error). */
-static int pipe_log_result(const char *id, const redisReply *rep, bool is_again)
+/* Logs the outcome of an end sent by pipe_send_finish (res: the first
+ * element of finish.lua's reply, or an error). Returns 0, or -1 when it must
+ * be sent again (a NOSCRIPT error: nothing ran). */
+static int pipe_log_result(const char *id, const redisReply *res, bool is_again)
 {
-    const redisReply *res = rep;
-
-    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 3)
-        res = rep->element[0];
     if (res->type == REDIS_REPLY_STRING || res->type == REDIS_REPLY_STATUS) {
         /* sent again after a lost reply: the first one may have written it */
         if (strcmp(res->str, "ok") == 0 || (is_again && strcmp(res->str, "succeeded") == 0))
@@ -53,42 +57,103 @@ static int pipe_log_result(const char *id, const redisReply *rep, bool is_again)
     return 0;
 }
 
-void pipe_drain(void *arg)
+/* One end's reply (owned): logged, its takes held. Returns 0, or -1 when it
+ * must be sent again. */
+static int pipe_answer(struct worker *w, const struct sent_finish *s, redisReply *rep)
 {
-    struct worker *w = arg;
-    redisReply *reps[WORKER_BATCH_MAX];
+    int rc;
+
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3) {
+        rc = pipe_log_result(s->id, rep, false);
+    } else {
+        rc = pipe_log_result(s->id, rep->element[0], false);
+        if (s->take > 0 && rep->element[2]->type == REDIS_REPLY_ARRAY)
+            pipe_hold(w, rep->element[2], s->take);
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* Reads the replies of the first n ends sent, in order, and drops them from
+ * w->sent; the others stay pending — unless the connection was lost, which
+ * lost every reply: then all of them are read (sent again). */
+static void pipe_read(struct worker *w, size_t n)
+{
+    redisReply *reps[WORKER_SENT_MAX];
+    struct sent_finish done[WORKER_SENT_MAX];
     struct sq_err err;
-    size_t i, n = w->nsent;
+    size_t i, total = w->nsent;
 
-    /* every pending reply first: a call sent again below must not read one */
     for (i = 0; i < n; i++)
-        reps[i] = rconn_npending(w->rc) > 0 ? rconn_pending_reply(w->rc, &err) : NULL;
-    w->nsent = 0;
+        if ((reps[i] = rconn_pending_reply(w->rc, &err)) == NULL)
+            break;
+    if (i < n || (size_t)rconn_npending(w->rc) < total - n) {
+        for (; i < total; i++)
+            reps[i] = NULL;
+        n = total;
+    }
+    /* off the list before anything is sent again below */
+    memcpy(done, w->sent, n * sizeof(done[0]));
+    memmove(w->sent, w->sent + n, (total - n) * sizeof(w->sent[0]));
+    w->nsent = total - n;
+    w->is_take_sent = false;
+    for (i = 0; i < w->nsent; i++)
+        if (w->sent[i].take > 0)
+            w->is_take_sent = true;
     for (i = 0; i < n; i++) {
-        struct sent_finish *s = &w->sent[i];
+        struct sent_finish *s = &done[i];
+        redisReply *rep;
 
-        if (reps[i] != NULL && pipe_log_result(s->id, reps[i], false) < 0) {
-            freeReplyObject(reps[i]);
-            reps[i] = NULL; /* NOSCRIPT: rconn_script sends the source */
+        if (reps[i] != NULL && pipe_answer(w, s, reps[i]) == 0) {
+            rargv_free(&s->args);
+            continue;
         }
-        if (reps[i] == NULL) {
-            reps[i] = wredis_script(w, SCRIPT_FINISH, 5, &s->args);
-            if (reps[i] == NULL)
-                log_write(LOG_LEVEL_ERROR, 0, s->id, "state change not written: redis unreachable");
-            else
-                pipe_log_result(s->id, reps[i], true);
+        /* lost, or NOSCRIPT: again, waiting, taking nothing; whatever a lost
+         * take moved onto our list is put back once we hold nothing */
+        if (s->take > 0) {
+            rargv_set(&s->args, FINISH_ARG_TAKE, "0");
+            w->is_take_lost = true;
         }
-        freeReplyObject(reps[i]);
+        rep = wredis_script(w, SCRIPT_FINISH, 5, &s->args);
+        if (rep == NULL)
+            log_write(LOG_LEVEL_ERROR, 0, s->id, "state change not written: redis unreachable");
+        else
+            pipe_log_result(
+                s->id, rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 ? rep->element[0] : rep,
+                true);
+        freeReplyObject(rep);
         rargv_free(&s->args);
     }
 }
 
-void pipe_hold(struct worker *w, redisReply *taken)
+void pipe_drain(void *arg)
+{
+    struct worker *w = arg;
+
+    pipe_read(w, w->nsent);
+}
+
+void pipe_collect(struct worker *w)
 {
     size_t i;
 
-    for (i = 0; i < taken->elements && w->nheld < WORKER_BATCH_MAX; i++) {
+    for (i = 0; i < w->nsent; i++)
+        if (w->sent[i].take > 0) {
+            pipe_read(w, i + 1);
+            return;
+        }
+}
+
+void pipe_hold(struct worker *w, redisReply *taken, int take)
+{
+    size_t i;
+
+    if (taken->elements < (size_t)take)
+        w->is_queue_empty = true; /* wait in BLMOVE once these are done */
+    for (i = 0; i < taken->elements && w->nheld < WORKER_HELD_MAX; i++) {
         w->held[w->nheld++] = taken->element[i];
         taken->element[i] = NULL; /* detached: freeReplyObject skips NULL */
     }
+    if (i < taken->elements) /* never (a take fits): put back once we hold none */
+        w->is_take_lost = true;
 }

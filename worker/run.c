@@ -158,10 +158,10 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
     return rc;
 }
 
-/* finish.lua's arguments: it also takes `take` jobs; with_stats, the
- * pending stage runs go too. */
+/* finish.lua's arguments: it also takes `take` jobs, and carries the
+ * pending stage runs `which` says. */
 static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
-                            const struct rargv *fields, int take, bool with_stats, char **spec)
+                            const struct rargv *fields, int take, enum run_stats which, char **spec)
 {
     char ekey[KEYS_MAX_LEN], ckey[KEYS_MAX_LEN], jprefix[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
     const char *prefix = r->w->cfg->prefix;
@@ -181,11 +181,11 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
     rargv_add(a, r->attempt);
     rargv_addll(a, ttl);
     rargv_add(a, r->id);
-    /* every pending run goes: with 'idle' they are recorded unless a job is
-     * taken, so they are in Redis by the time this worker waits */
-    run_add_stats(r, a, with_stats ? RUN_STATS_ALL : RUN_STATS_NONE, spec);
+    /* RUN_STATS_ALL with 'idle': recorded unless a job is taken, so they are
+     * in Redis by the time this worker waits */
+    run_add_stats(r, a, which, spec);
     rargv_add(a, is_due ? "now" : "idle");
-    rargv_addll(a, take);
+    rargv_addll(a, take); /* FINISH_ARG_TAKE */
     rargv_add(a, jprefix);
     rargv_add(a, r->w->id);
     rargv_add(a, ts);
@@ -195,42 +195,62 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
         rargv_addlen(a, fields->argv[i], fields->lens[i]);
 }
 
+/* How many jobs to take after one whose stages ran `us` microseconds: about
+ * WORKER_BATCH_US of work, 1 to WORKER_BATCH_MAX. */
+static int run_batch(int64_t us)
+{
+    if (us * WORKER_BATCH_MAX <= WORKER_BATCH_US)
+        return WORKER_BATCH_MAX;
+    return us >= WORKER_BATCH_US ? 1 : (int)(WORKER_BATCH_US / us);
+}
+
 /* Writes the job's end with finish.lua. While the worker holds jobs taken
- * with this one (may_defer: a success), it is sent without waiting for the
- * reply (pipe.c): returns 2, the outcome logged when the reply is read.
- * Otherwise it waits through Redis outages; while the worker has a backlog
- * and is not stopping, the same call takes its next job, or a batch of
- * WORKER_BATCH_MAX after a fast job (held in w->held for fetch_next).
- * Returns as run_write. */
+ * before (may_defer: a success), it is sent without waiting for the reply
+ * (pipe.c) — taking the next batch when half of the held ones are left —
+ * and returns 2: the outcome is logged when the reply is read. Otherwise it
+ * waits through Redis outages, and while the worker has a backlog and is not
+ * stopping the same call takes its next job, or a batch after a fast one
+ * (held in w->held for fetch_next). Returns as run_write. */
 static int run_write_finish(struct run *r, long long ttl, const struct rargv *fields,
                             bool may_defer)
 {
     struct worker *w = r->w;
-    bool is_fast = clock_mono_us() - r->begin_us < WORKER_BATCH_FAST_US;
-    bool is_take = !*w->stop && !w->is_queue_empty && w->nheld == 0;
-    int take = is_take ? (is_fast ? WORKER_BATCH_MAX : 1) : 0;
+    int batch = run_batch(clock_mono_us() - r->begin_us), take;
+    bool may_take, is_take;
     char *spec = NULL;
     struct rargv a;
     struct sq_err err;
     redisReply *rep = NULL;
     int rc;
 
+    if (may_defer && w->nheld == 0 && w->is_take_sent && !*w->stop)
+        pipe_collect(w); /* the next batch is here by now: this end need not wait */
+    may_take = !*w->stop && !w->is_queue_empty && !w->is_take_lost && !w->is_take_sent;
+    is_take = may_take && w->nheld == 0;
+    take = is_take ? batch : 0;
+
     if (may_defer && w->nheld > 0 && !*w->stop) {
-        run_finish_args(r, &a, ttl, fields, 0, false, &spec);
-        if (pipe_send_finish(w, r->id, &a) == 0)
+        int next = may_take && batch > 1 && w->nheld <= (size_t)batch / 2 ? batch : 0;
+        run_finish_args(r, &a, ttl, fields, next, RUN_STATS_DUE, &spec);
+        if (pipe_send_finish(w, r->id, &a, next) == 0) {
+            if (spec != NULL) /* sent: sent again with the end if its reply is lost */
+                wstats_clear(&w->stats, clock_mono_ms());
+            free(spec);
             return 2;
+        }
         rargv_free(&a);
+        free(spec);
     }
-    run_finish_args(r, &a, ttl, fields, take, true, &spec);
+    run_finish_args(r, &a, ttl, fields, take, RUN_STATS_ALL, &spec);
     if (is_take) {
-        /* one try: a lost reply may have taken a job onto our processing
+        /* one try: a lost reply may have taken jobs onto our processing
          * list, which recover_own puts back; the retries below take none */
         rep = rconn_script(w->rc, SCRIPT_FINISH, 5, &a, &err);
         if (rep == NULL) {
             w->is_take_lost = true;
             rargv_free(&a);
             free(spec);
-            run_finish_args(r, &a, ttl, fields, 0, true, &spec);
+            run_finish_args(r, &a, ttl, fields, 0, RUN_STATS_ALL, &spec);
         }
     }
     if (rep == NULL)
@@ -248,13 +268,10 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
         if (spec != NULL && rep->element[1]->type == REDIS_REPLY_INTEGER &&
             rep->element[1]->integer == 1)
             wstats_clear(&w->stats, clock_mono_ms());
-        if (rep->element[2]->type == REDIS_REPLY_ARRAY) {
-            if (rep->element[2]->elements < (size_t)take)
-                w->is_queue_empty = true; /* wait in BLMOVE once these are done */
-            pipe_hold(w, rep->element[2]);
-        } else if (is_take) {
-            w->is_queue_empty = true;
-        }
+        if (rep->element[2]->type == REDIS_REPLY_ARRAY)
+            pipe_hold(w, rep->element[2], take);
+        else if (is_take)
+            w->is_queue_empty = true; /* wait in BLMOVE next time */
     }
     free(spec);
     freeReplyObject(rep);
@@ -440,7 +457,7 @@ static int run_check(struct run *r)
         return 1;
     }
     lease_heartbeat(r->w, false);
-    if (r->w->nheld > 0 && now - r->begin_us / 1000 >= WORKER_HOLD_MAX_MS)
+    if ((r->w->nheld > 0 || r->w->is_take_sent) && now - r->begin_us / 1000 >= WORKER_HOLD_MAX_MS)
         fetch_hand_back(r->w); /* this job is slow: the held ones run elsewhere */
     if (r->deadline_ms != 0 && now >= r->deadline_ms) {
         r->is_timed_out = true;

@@ -242,7 +242,7 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
     log_debug("ready as %s", w.id);
     lease_heartbeat(&w, true);
     /* a job finish.lua took while the stop arrived is handed back by run_job */
-    while (!child_stop || w.nheld > 0) {
+    while (!child_stop || w.nheld > 0 || w.is_take_sent) {
         char id[IDS_MAX_LEN + 1];
         redisReply *hash;
         int got;
@@ -251,7 +251,9 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
         recover_tick(&w);
         /* After a failed pop its reply may be lost while the job sits on our
          * processing list: put any such job back before popping again. */
-        if (failures > 0 || w.is_take_lost) {
+        if (w.nheld == 0 && w.is_take_sent)
+            pipe_collect(&w); /* the next batch; or its take was lost */
+        if ((failures > 0 || w.is_take_lost) && w.nheld == 0) {
             recover_own(&w);
             w.is_take_lost = false;
         }

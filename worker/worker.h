@@ -19,12 +19,16 @@
 #define WORKER_PROMOTE_MS      1000 /* how often due retries are moved to the queue */
 #define WORKER_PROMOTE_BATCH   100  /* most retries moved at once */
 
-/* A backlog of fast jobs is taken in batches: a worker holds up to
- * WORKER_BATCH_MAX started jobs and sends each one's end without waiting for
- * the reply, so it waits on Redis once per batch, not once per job. */
-#define WORKER_BATCH_MAX     8    /* jobs taken at once */
-#define WORKER_BATCH_FAST_US 2000 /* only after a job whose stages ran this fast */
-#define WORKER_HOLD_MAX_MS   50   /* a held job waits this long at most behind a slow one */
+/* A backlog of fast jobs is taken in batches (pipe.c): a worker holds the
+ * jobs it took and has not begun, sends each job's end without waiting for
+ * the reply, and takes the next batch in the end it sends once half of the
+ * last one is done: it does not wait on Redis while the backlog lasts. */
+#define WORKER_BATCH_MAX   32   /* jobs taken at once */
+#define WORKER_BATCH_US    4000 /* a batch is about this much work, by the last job's time */
+#define WORKER_HOLD_MAX_MS 50   /* a held job waits this long at most behind a slow one */
+#define WORKER_HELD_MAX    (2 * WORKER_BATCH_MAX) /* jobs held: a batch and half of one */
+#define WORKER_SENT_MAX    (2 * WORKER_BATCH_MAX) /* ends sent and not answered */
+#define FINISH_ARG_TAKE    12 /* finish.lua's take count in its args (keys first) */
 
 #define WSTATS_RUNS     20   /* newest durations kept per stage (the ETA's window) */
 #define WSTATS_FLUSH_MS 1000 /* stage runs are sent at most this often while busy */
@@ -81,6 +85,7 @@ struct worker_config {
 struct sent_finish {
     struct rargv args; /* finish.lua's, to send again when the reply is lost */
     char id[IDS_MAX_LEN + 1];
+    int take; /* jobs it takes too (0: none) */
 };
 
 /* One worker child: its connection and names. */
@@ -107,13 +112,13 @@ struct worker {
     long long jobs_done;
     /* the jobs finish.lua took in the same call, oldest first (take.lua
      * replies: started, not begun), consumed by fetch_next */
-    redisReply *held[WORKER_BATCH_MAX];
+    redisReply *held[WORKER_HELD_MAX];
     size_t nheld;
     /* ends sent while jobs were held, their replies not read yet */
-    struct sent_finish sent[WORKER_BATCH_MAX];
+    struct sent_finish sent[WORKER_SENT_MAX];
     size_t nsent;
-    int64_t last_job_us; /* how long the last job's stages ran */
-    bool is_take_lost;   /* a finish-and-take reply was lost: recover_own first */
+    bool is_take_sent; /* one of them takes jobs too */
+    bool is_take_lost; /* a finish-and-take reply was lost: recover_own first */
     struct wstats stats;
 };
 
@@ -139,14 +144,19 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash);
  * given back (requeue.lua): the job running now is slow, or the worker stops. */
 void fetch_hand_back(struct worker *w);
 
-/* pipe.c: sends a job's end (finish.lua's args, owned from now on) without
- * waiting: 0, or -1 when it could not be sent (args still the caller's). */
-int pipe_send_finish(struct worker *w, const char *id, struct rargv *args);
+/* pipe.c: sends a job's end (finish.lua's args, owned from now on; take: the
+ * jobs it takes too) without waiting: 0, or -1 when it could not be sent
+ * (args still the caller's). */
+int pipe_send_finish(struct worker *w, const char *id, struct rargv *args, int take);
 /* pipe.c: reads the replies of the ends sent; sends again, waiting, those
  * whose reply was lost. The connection's drain hook (rconn_set_drain). */
 void pipe_drain(void *worker);
-/* pipe.c: keeps the take replies of finish.lua's reply (an array). */
-void pipe_hold(struct worker *w, redisReply *taken);
+/* pipe.c: reads the replies up to the end that takes the next batch, which
+ * the worker holds then; the later ones stay pending. */
+void pipe_collect(struct worker *w);
+/* pipe.c: keeps the take replies of finish.lua's reply (taken, an array;
+ * take: how many were asked: fewer means the queue ran empty). */
+void pipe_hold(struct worker *w, redisReply *taken, int take);
 
 /* fetch.c: sends the pending stage runs on their own (record.lua), one try. */
 void fetch_record_stats(struct worker *w);
