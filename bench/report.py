@@ -68,7 +68,7 @@ def main():
     row("  p50 / p99 latency", ("submit.c50.p50_ms", "submit.c50.p99_ms"), "ms", "{:.2f}")
     drain_ratio = None
     if med("drain.rps") and hset and med("cost.roundtrips_per_job"):
-        drain_ratio = "%.0f %% of HSET ÷ %.0f RT" % (
+        drain_ratio = "%.0f %% of HSET ÷ %.2f RT" % (
             100.0 * med("drain.rps") * med("cost.roundtrips_per_job") / hset,
             med("cost.roundtrips_per_job"))
     row("drain, 4 echo stages, --concurrency 2", "drain.rps", "jobs/s",
@@ -79,7 +79,7 @@ def main():
         "", "{:,.0f}")
     e2e_ratio = None
     if med("e2e.rps") and hset and med("cost.roundtrips_per_job"):
-        e2e_ratio = "%.0f %% of HSET ÷ %.0f RT" % (
+        e2e_ratio = "%.0f %% of HSET ÷ %.2f RT" % (
             100.0 * med("e2e.rps") * med("cost.roundtrips_per_job") / hset,
             med("cost.roundtrips_per_job"))
     row("end to end (submit 50 conns + drain)", "e2e.rps", "jobs/s done", ratio=e2e_ratio)
@@ -116,6 +116,7 @@ def main():
         target=tgt(None if rt is None else rt <= 6.0, "≤ 6"))
     row("  script calls / BLMOVE per job", ("cost.scripts_per_job", "cost.blmove_per_job"), "",
         "{:.2f}")
+    row("  worker waits on Redis per job (its sleeps)", "cost.worker_waits_per_job", "", "{:.3f}")
     row("Redis commands per job (incl. inside scripts)", "cost.commands_per_job", "", "{:.1f}")
     row("CPU per submit (50 conns): API / Redis", ("cpu.submit_c50.api.us", "cpu.submit_c50.redis.us"),
         "µs", "{:.1f}")

@@ -270,6 +270,10 @@ drain_run() { # drain_run TAG RUN: one drain, its figures named TAG (cost figure
   r1=$(ticks "$REDIS_PID") a1=$(ticks "$API_PID")
   # shellcheck disable=SC2046 # one argument per child pid
   w1=$(ticks $(children "$WPID"))
+  # a worker child sleeps (a voluntary context switch) when it waits on Redis
+  # shellcheck disable=SC2046
+  wsw=$(for c in $(children "$WPID"); do awk '/^voluntary_ctxt_switches/ {print $2}' "/proc/$c/status"; done |
+    awk '{s += $1} END {print s + 0}')
   cmdstats >"$TMP/cmdstats"
   reads=$(stat_of stats total_reads_processed)
   cmds=$(stat_of stats total_commands_processed)
@@ -295,6 +299,7 @@ drain_run() { # drain_run TAG RUN: one drain, its figures named TAG (cost figure
   # (each redis-cli call = a connection: per_poll reads; +2 for INFO's)
   own=$((polls * per_poll + 3 * per_poll))
   kv cost.roundtrips_per_job "$(calc 3 "($reads - $own) / $ok")"
+  kv cost.worker_waits_per_job "$(calc 3 "$wsw / $ok")"
   kv cost.commands_per_job "$(calc 3 "($cmds - $polls - 3) / $ok")"
   sc=$(awk '$1 == "evalsha" || $1 == "eval" {s += $2} END {print s + 0}' "$TMP/cmdstats")
   bl=$(awk '$1 == "blmove" {print $2}' "$TMP/cmdstats")
