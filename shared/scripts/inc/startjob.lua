@@ -8,11 +8,12 @@
 -- then the id is dropped from the processing list.
 -- With resume (the default) a job that ran before restarts at the stage that
 -- did not finish, its predecessors' outputs kept; without, at stage 1.
--- A first start costs one HMGET, one HSET and one HMGET for the reply (the
--- hot path of a backlog).
+-- A first start costs one HMGET and one HSET (the hot path of a backlog).
 local function start_job(jkey, plist, events, id, wid, now, ttl)
+  -- what the worker needs is read with the rest: start_job writes none of it
+  local want = {'id', 'max_attempts', 'result_ttl_s', 'queue', 'errors', 'pipeline', 'input'}
   local cur = redis.call('HMGET', jkey, 'state', 'stage_count', 'resume', 'attempt', 'started_at',
-    'stage.1.state', 'stage.1.name')
+    'stage.1.state', 'stage.1.name', unpack(want))
   local state = cur[1]
   if state ~= 'queued' then
     redis.call('LREM', plist, 1, id)
@@ -54,17 +55,19 @@ local function start_job(jkey, plist, events, id, wid, now, ttl)
     'resumed_from_stage', k > 1 and k or '', unpack(set))
   redis.call('EXPIRE', jkey, ttl)
   redis.call('PUBLISH', events, id)
-  local want = {'id', 'max_attempts', 'result_ttl_s', 'queue', 'errors', 'pipeline',
-    k > 1 and 'stage.' .. (k - 1) .. '.output' or 'input'}
-  local got = redis.call('HMGET', jkey, unpack(want))
   local out = {'attempt', attempt, 'stage', tostring(k)}
   if cur[2] then
     out[5], out[6] = 'stage_count', cur[2]
   end
+  if k > 1 then -- resumed: its input is the output of the stage before
+    want[7] = 'stage.' .. (k - 1) .. '.output'
+    cur[7 + 7] = redis.call('HGET', jkey, want[7])
+  end
   for i, f in ipairs(want) do
-    if got[i] then
+    local v = cur[7 + i]
+    if v then
       local m = #out
-      out[m + 1], out[m + 2] = f, got[i]
+      out[m + 1], out[m + 2] = f, v
     end
   end
   return out
