@@ -158,42 +158,53 @@ static int fetch_take(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **h
     return fetch_taken(w, r, id, hash, is_empty);
 }
 
-/* Hands one held job back (requeue.lua, its attempt given back). */
-static void fetch_unstart(struct worker *w, const char *id, const redisReply *hash)
+void worker_requeue(struct worker *w, const char *id, const char *queue, const char *attempt, int k,
+                    bool is_unstarted)
 {
     char job_key[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
-    struct job_hash h = {NULL, NULL, 0, NULL, 0};
-    const char *attempt, *stage, *queue;
     struct rargv a;
     redisReply *r;
 
-    if (job_hash_view(hash, &h) < 0)
-        return; /* out of memory: stays on our list, recovered as a lost job */
-    attempt = job_hash_get(&h, JOB_F_ATTEMPT);
-    stage = job_hash_get(&h, JOB_F_STAGE);
-    queue = job_hash_get(&h, JOB_F_QUEUE);
     if (keys_job(job_key, sizeof(job_key), w->cfg->prefix, id) < 0 ||
-        keys_queue(qkey, sizeof(qkey), w->cfg->prefix, queue ? queue : w->cfg->queue) < 0 ||
-        keys_events(ekey, sizeof(ekey), w->cfg->prefix) < 0) {
-        job_hash_view_free(&h);
-        return;
-    }
+        keys_queue(qkey, sizeof(qkey), w->cfg->prefix, queue) < 0 ||
+        keys_events(ekey, sizeof(ekey), w->cfg->prefix) < 0)
+        return; /* stays on our list: recovered as a lost job */
     clock_format_rfc3339(clock_now_ms(), ts);
     rargv_init(&a);
     rargv_add(&a, job_key);
     rargv_add(&a, w->processing_key);
     rargv_add(&a, qkey);
     rargv_add(&a, ekey);
-    rargv_add(&a, attempt ? attempt : "0");
+    rargv_add(&a, attempt);
     rargv_add(&a, id);
     rargv_add(&a, ts);
-    rargv_add(&a, stage ? stage : "1");
-    rargv_add(&a, "1");
+    rargv_addll(&a, k);
+    rargv_add(&a, is_unstarted ? "1" : "0");
     r = wredis_script(w, SCRIPT_REQUEUE, 4, &a);
     rargv_free(&a);
-    if (r != NULL && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS))
-        log_write(LOG_LEVEL_INFO, 0, id, "handed back before it began: %s", r->str);
+    if (r != NULL && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)) {
+        if (is_unstarted)
+            log_write(LOG_LEVEL_INFO, 0, id, "handed back before it began: %s", r->str);
+        else
+            log_write(LOG_LEVEL_INFO, 0, id, "handed back at stage %d (worker stopping): %s", k,
+                      r->str);
+    }
     freeReplyObject(r);
+}
+
+/* Hands one held job back (requeue.lua, its attempt given back). */
+static void fetch_unstart(struct worker *w, const char *id, const redisReply *hash)
+{
+    struct job_hash h = {NULL, NULL, 0, NULL, 0};
+    const char *attempt, *stage, *queue;
+
+    if (job_hash_view(hash, &h) < 0)
+        return; /* out of memory: stays on our list, recovered as a lost job */
+    attempt = job_hash_get(&h, JOB_F_ATTEMPT);
+    stage = job_hash_get(&h, JOB_F_STAGE);
+    queue = job_hash_get(&h, JOB_F_QUEUE);
+    worker_requeue(w, id, queue ? queue : w->cfg->queue, attempt ? attempt : "0",
+                   stage ? (int)strtol(stage, NULL, 10) : 1, true);
     job_hash_view_free(&h);
 }
 

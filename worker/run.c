@@ -676,31 +676,9 @@ static int run_advance(struct run *r, const char *out)
  * is given back). */
 static void run_requeue(struct run *r, int k, bool is_unstarted)
 {
-    char qkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
-    struct rargv a;
-    redisReply *rep;
-
     if (r->has_adv)
         run_flush(r, true); /* requeue.lua keeps the stages before k */
-    run_ts(ts);
-    keys_queue(qkey, sizeof(qkey), r->w->cfg->prefix, r->queue);
-    keys_events(ekey, sizeof(ekey), r->w->cfg->prefix);
-    rargv_init(&a);
-    rargv_add(&a, r->job_key);
-    rargv_add(&a, r->w->processing_key);
-    rargv_add(&a, qkey);
-    rargv_add(&a, ekey);
-    rargv_add(&a, r->attempt);
-    rargv_add(&a, r->id);
-    rargv_add(&a, ts);
-    rargv_addll(&a, k);
-    rargv_add(&a, is_unstarted ? "1" : "0");
-    rep = wredis_script(r->w, SCRIPT_REQUEUE, 4, &a);
-    rargv_free(&a);
-    if (rep != NULL && (rep->type == REDIS_REPLY_STRING || rep->type == REDIS_REPLY_STATUS))
-        log_write(LOG_LEVEL_INFO, 0, r->id, "handed back at stage %d (worker stopping): %s", k,
-                  rep->str);
-    freeReplyObject(rep);
+    worker_requeue(r->w, r->id, r->queue, r->attempt, k, is_unstarted);
 }
 
 /* The job was canceled, expired or taken over: drop it from our list. */

@@ -140,6 +140,12 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
  * with freeReplyObject), 0 when nothing runnable arrived, -1 on a Redis error. */
 int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash);
 
+/* fetch.c: hands job id back to the front of its queue (requeue.lua: fenced
+ * by attempt; stage k runs again, the ones before kept). is_unstarted: no
+ * stage of it ran here, its attempt is given back. */
+void worker_requeue(struct worker *w, const char *id, const char *queue, const char *attempt, int k,
+                    bool is_unstarted);
+
 /* fetch.c: hands every held job back to the front of its queue, its attempt
  * given back (requeue.lua): the job running now is slow, or the worker stops. */
 void fetch_hand_back(struct worker *w);
