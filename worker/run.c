@@ -195,7 +195,7 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
         rargv_addlen(a, fields->argv[i], fields->lens[i]);
 }
 
-/* How many jobs to take after one whose stages ran `us` microseconds: about
+/* How many jobs to take when jobs run `us` microseconds: about
  * WORKER_BATCH_US of work, 1 to WORKER_BATCH_MAX. */
 static int run_batch(int64_t us)
 {
@@ -215,7 +215,8 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
                             bool may_defer)
 {
     struct worker *w = r->w;
-    int batch = run_batch(clock_mono_us() - r->begin_us), take;
+    int64_t us = clock_mono_us() - r->begin_us;
+    int batch, take;
     bool may_take, is_take;
     char *spec = NULL;
     struct rargv a;
@@ -223,6 +224,13 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
     redisReply *rep = NULL;
     int rc;
 
+    /* the time of a job here, smoothed: one preempted job does not stop the
+     * batches, a few slow ones do (and one over WORKER_HOLD_MAX_MS has
+     * handed the held ones back already) */
+    if (us > WORKER_HOLD_MAX_MS * 1000LL)
+        us = WORKER_HOLD_MAX_MS * 1000LL; /* a long job counts as a slow one, no more */
+    w->job_us = w->job_us == 0 ? us : w->job_us + (us - w->job_us) / 4;
+    batch = run_batch(w->job_us);
     if (may_defer && w->nheld == 0 && w->is_take_sent && !*w->stop)
         pipe_collect(w); /* the next batch is here by now: this end need not wait */
     may_take = !*w->stop && !w->is_queue_empty && !w->is_take_lost && !w->is_take_sent;

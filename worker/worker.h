@@ -118,6 +118,7 @@ struct worker {
     struct sent_finish sent[WORKER_SENT_MAX];
     size_t nsent;
     bool is_take_sent; /* one of them takes jobs too */
+    int64_t job_us;    /* how long a job runs here (moving average), for the batch size */
     bool is_take_lost; /* a finish-and-take reply was lost: recover_own first */
     struct wstats stats;
 };
