@@ -41,12 +41,23 @@ redis_start() {
   SQ_REDIS_NAMES="$SQ_REDIS_NAMES $name"
 }
 
+# pid_running PID: the process exists and is not a zombie. A daemonized
+# redis-server is the child of init, which may take a second or more to reap
+# it; a zombie holds no socket or file any more, so it counts as gone.
+pid_running() {
+  local st
+  kill -0 "$1" 2>/dev/null || return 1
+  { read -r st <"/proc/$1/stat"; } 2>/dev/null || return 1
+  st=${st##*) }
+  [ "${st%% *}" != Z ]
+}
+
 redis_stop() {
   local name=$1 dir="$STAGEQ_TEST_TMP/redis-$1" pid i
   [ -f "$dir/redis.pid" ] || return 0
   pid=$(cat "$dir/redis.pid")
   kill -TERM "$pid" 2>/dev/null
-  for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  for i in $(seq 1 100); do pid_running "$pid" || break; sleep 0.05; done
   kill -KILL "$pid" 2>/dev/null
   rm -f "$dir/redis.pid"
 }
