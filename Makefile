@@ -247,7 +247,7 @@ endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_RULE,$(t))))
 
 fuzz: fuzz-deps
-	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) fuzz-build
 	$(Q)fail=""; for t in $(FUZZ_TARGETS); do \
 	  c=$(FUZZ_BUILD)/corpus/$$t; a=$(FUZZ_BUILD)/artifacts/$$t; log=$(FUZZ_BUILD)/$$t.log; \
 	  mkdir -p $$c $$a && cp tests/fuzz/corpus/$$t/* $$c/ || exit 1; \
@@ -280,11 +280,11 @@ FUZZ_RUN_INPUTS = fail=""; for t in $(FUZZ_TARGETS); do \
 	[ -z "$$fail" ] || { echo "failed:$$fail"; exit 1; }
 
 fuzz-smoke: fuzz-deps
-	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) fuzz-build
 	$(Q)$(call FUZZ_RUN_INPUTS,tests/fuzz/corpus)
 
 fuzz-regress: fuzz-deps
-	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) fuzz-build
 	$(Q)$(call FUZZ_RUN_INPUTS,tests/fuzz/regress)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
