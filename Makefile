@@ -192,7 +192,7 @@ deps-valgrind:
 test-valgrind: deps-test deps-valgrind
 	$(Q)$(MAKE) --no-print-directory -j$(JOBS) test-build
 	$(Q)t0=$$(date +%s); vg=$$(mktemp -d /tmp/stageq-vg.XXXXXX); \
-	STAGEQ_VG_DIR=$$vg STAGEQ_SUITES="$(VALGRIND_SUITES)" STAGEQ_WRAP="valgrind $(VALGRIND_FLAGS)" \
+	STAGEQ_VG_DIR=$$vg STAGEQ_SUITES="$(VALGRIND_SUITES)" STAGEQ_WRAP="valgrind $(VALGRIND_FLAGS)" STAGEQ_SKIP_UNIT=1 \
 		bash tests/run-all.sh $(BUILD); rc=$$?; \
 	STAGEQ_TEST_TMP=$$vg bash -c 'source tests/e2e/lib.sh && valgrind_report "$$STAGEQ_TEST_TMP"' || rc=1; \
 	echo "test-valgrind: $$(($$(date +%s) - t0)) s"; \
