@@ -112,8 +112,9 @@ for i in $(seq 1 100); do
   curl -s -N --max-time 30 "$API_URL/v1/jobs/$id3/events" >"$T/many.$i" &
   pids+=($!)
 done
-# one grep per poll, not one per stream: -L names the files without a match
-all_open() { [ -z "$(grep -L '^data: ' "$T"/many.{1..100})" ]; }
+# one grep per poll, not one per stream: -l names the files with a match (a
+# file a curl has not opened yet is not one of them)
+all_open() { [ "$(grep -l '^data: ' "$T"/many.{1..100} 2>/dev/null | wc -l)" = 100 ]; }
 check "100 streams got their first event" wait_for 10 all_open
 start_worker worker2 --queue later
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
