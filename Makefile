@@ -192,7 +192,7 @@ deps-valgrind:
 test-valgrind: deps-test deps-valgrind
 	$(Q)$(MAKE) --no-print-directory -j$(JOBS) test-build
 	$(Q)t0=$$(date +%s); vg=$$(mktemp -d /tmp/stageq-vg.XXXXXX); \
-	STAGEQ_VG_DIR=$$vg STAGEQ_SUITES="$(VALGRIND_SUITES)" STAGEQ_WRAP="valgrind $(VALGRIND_FLAGS)" \
+	STAGEQ_VG_DIR=$$vg STAGEQ_SUITES="$(VALGRIND_SUITES)" STAGEQ_WRAP="valgrind $(VALGRIND_FLAGS)" STAGEQ_SKIP_UNIT=1 \
 		bash tests/run-all.sh $(BUILD); rc=$$?; \
 	STAGEQ_TEST_TMP=$$vg bash -c 'source tests/e2e/lib.sh && valgrind_report "$$STAGEQ_TEST_TMP"' || rc=1; \
 	echo "test-valgrind: $$(($$(date +%s) - t0)) s"; \
@@ -247,7 +247,7 @@ endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_RULE,$(t))))
 
 fuzz: fuzz-deps
-	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) fuzz-build
 	$(Q)fail=""; for t in $(FUZZ_TARGETS); do \
 	  c=$(FUZZ_BUILD)/corpus/$$t; a=$(FUZZ_BUILD)/artifacts/$$t; log=$(FUZZ_BUILD)/$$t.log; \
 	  mkdir -p $$c $$a && cp tests/fuzz/corpus/$$t/* $$c/ || exit 1; \
@@ -280,11 +280,11 @@ FUZZ_RUN_INPUTS = fail=""; for t in $(FUZZ_TARGETS); do \
 	[ -z "$$fail" ] || { echo "failed:$$fail"; exit 1; }
 
 fuzz-smoke: fuzz-deps
-	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) fuzz-build
 	$(Q)$(call FUZZ_RUN_INPUTS,tests/fuzz/corpus)
 
 fuzz-regress: fuzz-deps
-	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) fuzz-build
 	$(Q)$(call FUZZ_RUN_INPUTS,tests/fuzz/regress)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -22,12 +22,18 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# Unit tests (cmocka prints its summary on stderr).
+# Unit tests (cmocka prints its summary on stderr). STAGEQ_SKIP_UNIT=1 skips
+# them (make test-valgrind: STAGEQ_WRAP wraps daemons only, so they would
+# run exactly as in make test).
+run_t0=$(date +%s)
 for t in "$BUILD"/tests/unit/test_*; do
+  [ -z "${STAGEQ_SKIP_UNIT:-}" ] || break
   [ -x "$t" ] || continue
   case "$t" in *.o|*.d) continue ;; esac
+  t0=$(date +%s)
   out=$("$t" 2>&1)
   rc=$?
+  secs=$(($(date +%s) - t0))
   p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)
   f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
   p=${p:-0}; f=${f:-0}
@@ -37,7 +43,7 @@ for t in "$BUILD"/tests/unit/test_*; do
     printf '%s\n' "$out" | tail -40
     failed_suites="$failed_suites $(basename "$t")"
   fi
-  echo "unit $(basename "$t"): $p passed, $f failed"
+  echo "unit $(basename "$t"): $p passed, $f failed ($secs s)"
 done
 
 # End-to-end suites: each gets the shared Redis and its own key prefix.
@@ -74,5 +80,6 @@ fi
 echo "daemon logs: $( [ -n "$reports" ] && echo "sanitizer reports found" || echo "no sanitizer report")"
 
 [ -n "$failed_suites" ] && echo "failed suites:$failed_suites"
+echo "run-all $BUILD: $(($(date +%s) - run_t0)) s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -18,6 +18,25 @@ SQ_WRAP=()
 SQ_SLOW=1
 [ ${#SQ_WRAP[@]} -gt 0 ] && SQ_SLOW=6
 
+# python3 as the shell finds it may be a version manager's shim (pyenv: a
+# bash script run before every start, a second or more on a loaded machine;
+# the suites start python3 hundreds of times, and so do the stage programs
+# with "#!/usr/bin/env python3"). Resolve it once to the interpreter the shim
+# runs and put that first on PATH for the suites and everything they start:
+# the same python3, without the shim. SQ_PY_BIN is exported, so this is done
+# once per run-all.sh, not once per suite.
+if [ -z "${SQ_PY_BIN:-}" ]; then
+  SQ_PY_BIN="$STAGEQ_TEST_TMP/bin"
+  mkdir -p "$SQ_PY_BIN"
+  sq_py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
+  if [ -n "$sq_py" ] && [ -x "$sq_py" ] && [ "$sq_py" != "$(command -v python3)" ]; then
+    ln -sf "$sq_py" "$SQ_PY_BIN/python3"
+    PATH="$SQ_PY_BIN:$PATH"
+  fi
+  unset sq_py
+  export SQ_PY_BIN PATH
+fi
+
 free_port() {
   python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
 import socket
@@ -41,12 +60,23 @@ redis_start() {
   SQ_REDIS_NAMES="$SQ_REDIS_NAMES $name"
 }
 
+# pid_running PID: the process exists and is not a zombie. A daemonized
+# redis-server is the child of init, which may take a second or more to reap
+# it; a zombie holds no socket or file any more, so it counts as gone.
+pid_running() {
+  local st
+  kill -0 "$1" 2>/dev/null || return 1
+  { read -r st <"/proc/$1/stat"; } 2>/dev/null || return 1
+  st=${st##*) }
+  [ "${st%% *}" != Z ]
+}
+
 redis_stop() {
   local name=$1 dir="$STAGEQ_TEST_TMP/redis-$1" pid i
   [ -f "$dir/redis.pid" ] || return 0
   pid=$(cat "$dir/redis.pid")
   kill -TERM "$pid" 2>/dev/null
-  for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  for i in $(seq 1 100); do pid_running "$pid" || break; sleep 0.05; done
   kill -KILL "$pid" 2>/dev/null
   rm -f "$dir/redis.pid"
 }

@@ -112,11 +112,13 @@ for i in $(seq 1 100); do
   curl -s -N --max-time 30 "$API_URL/v1/jobs/$id3/events" >"$T/many.$i" &
   pids+=($!)
 done
-all_open() { local i; for i in $(seq 1 100); do grep -q '^data: ' "$T/many.$i" || return 1; done; }
+# one grep per poll, not one per stream: -l names the files with a match (a
+# file a curl has not opened yet is not one of them)
+all_open() { [ "$(grep -l '^data: ' "$T"/many.{1..100} 2>/dev/null | wc -l)" = 100 ]; }
 check "100 streams got their first event" wait_for 10 all_open
 start_worker worker2 --queue later
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-ended=$(for i in $(seq 1 100); do grep -c '^event: end' "$T/many.$i"; done | grep -cx 1)
+ended=$(grep -c '^event: end' "$T"/many.{1..100} | grep -c ':1$')
 check_eq "all 100 streams received the end event" 100 "$ended"
 http GET /healthz
 check_eq "the API stays healthy" 200 "$HTTP_STATUS"
@@ -205,48 +207,99 @@ run_held() { rcli LMOVE tev2:queue:hold tev2:queue:race RIGHT LEFT >/dev/null; }
 last_state() { # FILE: the state of the last status before the end event
   grep '^data: ' "$1" | tail -2 | head -1 | cut -c7- | jq -r .state 2>/dev/null
 }
-# race.py API_PORT REDIS_PORT PREFIX ID DELAY_US: sends the stream's request
-# and moves the held job to "race" (the worker runs it at once) DELAY_US
-# apart (< 0: the job first), then prints the state of each status event and
-# END when the stream ended.
+# race.py streams API_PORT REDIS_PORT PREFIX N OUTDIR: N rounds in one
+# process (a python start per round cost more than the round). Round i waits
+# until the API is idle (NUMSUB 0, up to 5 s), submits a fast4 job on queue
+# "hold", then sends the stream's request and moves the held job to "race"
+# (the worker runs it at once) DELAY_US = i * 250 - 2750 apart (< 0: the job
+# first), and writes to OUTDIR/race.i the state of each status event and END
+# when the stream ended.
+# race.py waits API_PORT REDIS_PORT PREFIX N: N times, waits until the API is
+# idle, then POSTs a fast4 job on queue "race" with ?wait=10; prints how many
+# answered 200 with state succeeded.
 cat >"$T/race.py" <<'PY'
-import json, re, socket, sys, time
-aport, rport, prefix, jid, delay = sys.argv[1:6]
-args = [b"LMOVE", (prefix + ":queue:hold").encode(), (prefix + ":queue:race").encode(), b"RIGHT", b"LEFT"]
-cmd = b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
-r = socket.create_connection(("127.0.0.1", int(rport)))
-h = socket.create_connection(("127.0.0.1", int(aport)))
-req = b"GET /v1/jobs/%s/events HTTP/1.1\r\nHost: x\r\n\r\n" % jid.encode()
-first, second = (req, cmd) if float(delay) >= 0 else (cmd, req)
-(h if first is req else r).sendall(first)
-t = time.perf_counter() + abs(float(delay)) / 1e6
-while time.perf_counter() < t:
-    pass
-(h if second is req else r).sendall(second)
-r.recv(100)
-h.settimeout(20)
-buf = b""
-try:
-    while b"event: end" not in buf:
-        d = h.recv(65536)
-        if not d:
-            break
-        buf += d
-except socket.timeout:
-    pass
-for m in re.finditer(rb"event: status\nid: \d+\ndata: (.*)\n\n", buf):
-    print(json.loads(m.group(1))["state"])
-print("END" if b"event: end" in buf else "NOEND")
+import http.client, json, re, socket, sys, time
+mode, aport, rport, prefix, n = sys.argv[1:6]
+
+def resp(*args):
+    args = [a if isinstance(a, bytes) else a.encode() for a in args]
+    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+
+def numsub(r):
+    r.sendall(resp("PUBSUB", "NUMSUB", prefix + ":events"))
+    buf = b""
+    while buf.count(b"\r\n") < 4:  # *2, $len, name, :count
+        buf += r.recv(4096)
+    return int(buf.split(b"\r\n")[3][1:])
+
+ctl = socket.create_connection(("127.0.0.1", int(rport)))
+def wait_idle():
+    end = time.monotonic() + 5
+    while numsub(ctl) != 0 and time.monotonic() < end:
+        time.sleep(0.01)
+
+if mode == "waits":
+    ok = 0
+    for i in range(int(n)):
+        wait_idle()
+        c = http.client.HTTPConnection("127.0.0.1", int(aport), timeout=15)
+        c.request("POST", "/v1/jobs?wait=10", json.dumps({"pipeline": "fast4", "queue": "race", "input": {"w": 1}}),
+                  {"content-type": "application/json"})
+        res = c.getresponse()
+        body = res.read()
+        c.close()
+        try:
+            if res.status == 200 and json.loads(body)["state"] == "succeeded":
+                ok += 1
+        except (ValueError, KeyError, TypeError):
+            pass
+    print(ok)
+    sys.exit(0)
+
+outdir = sys.argv[6]
+for i in range(1, int(n) + 1):
+    wait_idle()
+    c = http.client.HTTPConnection("127.0.0.1", int(aport), timeout=10)
+    c.request("POST", "/v1/jobs", json.dumps({"pipeline": "fast4", "queue": "hold", "input": {"i": i}}),
+              {"content-type": "application/json"})
+    jid = json.loads(c.getresponse().read())["id"]
+    c.close()
+    delay = i * 250 - 2750
+    cmd = resp("LMOVE", prefix + ":queue:hold", prefix + ":queue:race", "RIGHT", "LEFT")
+    r = socket.create_connection(("127.0.0.1", int(rport)))
+    h = socket.create_connection(("127.0.0.1", int(aport)))
+    req = b"GET /v1/jobs/%s/events HTTP/1.1\r\nHost: x\r\n\r\n" % jid.encode()
+    first, second = (req, cmd) if delay >= 0 else (cmd, req)
+    (h if first is req else r).sendall(first)
+    t = time.perf_counter() + abs(delay) / 1e6
+    while time.perf_counter() < t:
+        pass
+    (h if second is req else r).sendall(second)
+    r.recv(100)
+    h.settimeout(20)
+    buf = b""
+    try:
+        while b"event: end" not in buf:
+            d = h.recv(65536)
+            if not d:
+                break
+            buf += d
+    except socket.timeout:
+        pass
+    h.close()
+    r.close()
+    with open("%s/race.%d" % (outdir, i), "w") as f:
+        for m in re.finditer(rb"event: status\nid: \d+\ndata: (.*)\n\n", buf):
+            f.write(json.loads(m.group(1))["state"] + "\n")
+        f.write("END\n" if b"event: end" in buf else "NOEND\n")
 PY
 N=20
 ok_streams=0 moved=0
 aport=${API_URL##*:}
+python3 "$T/race.py" streams "$aport" "$REDIS_PORT" tev2 $N "$T"
 for i in $(seq 1 $N); do
-  wait_for 5 numsub_is tev2:events 0
-  post_json /v1/jobs "{\"pipeline\":\"fast4\",\"queue\":\"hold\",\"input\":{\"i\":$i}}"
-  python3 "$T/race.py" "$aport" "$REDIS_PORT" tev2 "$(jqr .id)" $((i * 250 - 2750)) >"$T/race.$i"
-  [ "$(tail -2 "$T/race.$i" | tr '\n' ' ')" = "succeeded END " ] && ok_streams=$((ok_streams + 1))
-  [ "$(grep -c . "$T/race.$i")" -gt 2 ] && moved=$((moved + 1))
+  [ "$(tail -2 "$T/race.$i" 2>/dev/null | tr '\n' ' ')" = "succeeded END " ] && ok_streams=$((ok_streams + 1))
+  [ "$(grep -c . "$T/race.$i" 2>/dev/null)" -gt 2 ] && moved=$((moved + 1))
 done
 check_eq "$N streams opened on an idle API as their job ran (±2.5 ms): each ended after succeeded" \
   "$N" "$ok_streams"
@@ -254,11 +307,16 @@ echo "# $moved of $N streams saw the job change after their first event"
 
 # one connection, many streams back to back: each request arrives just after
 # the previous stream ended (the API unsubscribing, or subscribing again)
+# (the 30 jobs are submitted over one curl, with client ids b2b-1..30)
 ids=()
 for i in $(seq 1 30); do
-  post_json /v1/jobs "{\"pipeline\":\"fast4\",\"queue\":\"hold\",\"input\":{\"b\":$i}}"
-  ids+=("$(jqr .id)")
-done
+  [ "$i" = 1 ] || echo next
+  printf 'url = "%s/v1/jobs"\nheader = "content-type: application/json"\n' "$API_URL"
+  printf 'data = "{\\"pipeline\\":\\"fast4\\",\\"queue\\":\\"hold\\",\\"id\\":\\"b2b-%s\\",\\"input\\":{\\"b\\":%s}}"\n' "$i" "$i"
+  printf 'output = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n'
+  ids+=("b2b-$i")
+done >"$T/b2b.curl"
+check_eq "30 held jobs accepted" 30 "$(curl -s --max-time 60 -K "$T/b2b.curl" | grep -c '^202$')"
 urls=()
 for rid in "${ids[@]}"; do urls+=("$API_URL/v1/jobs/$rid/events"); done
 curl -s -N --max-time 60 "${urls[@]}" >"$T/b2b.out" &
@@ -271,12 +329,7 @@ check_eq "... each after a status succeeded" 30 \
   "$(grep -B3 '^event: end' "$T/b2b.out" | grep '^data: ' | cut -c7- | jq -r .state | grep -cx succeeded)"
 echo "# subscribed $(nsubscribed "$T/api-od.log") times, unsubscribed $(grep -c "events: unsubscribed" "$T/api-od.log"), a listener came while unsubscribing $(grep -c "while unsubscribing" "$T/api-od.log")"
 
-ok_waits=0
-for i in $(seq 1 20); do
-  wait_for 5 numsub_is tev2:events 0
-  post_json '/v1/jobs?wait=10' '{"pipeline":"fast4","queue":"race","input":{"w":1}}'
-  [ "$HTTP_STATUS" = 200 ] && [ "$(jqr .state)" = succeeded ] && ok_waits=$((ok_waits + 1))
-done
+ok_waits=$(python3 "$T/race.py" waits "$aport" "$REDIS_PORT" tev2 20)
 check_eq "?wait on an idle API, the job done at once: 200 succeeded (20 times)" 20 "$ok_waits"
 
 # /v1/events starts (": connected") once subscribed: a submit right after is seen

@@ -14,6 +14,35 @@ set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 export BUILD
+
+# The scenarios run in two groups side by side (FAULT_PARALLEL=0: all in one
+# sequence): each scenario has its own Redis, API and workers, the counts come
+# from its own Redis, and none asserts a duration, so sharing the machine can
+# only make recovery_s larger. The groups are about equally long (the longest
+# scenario, redis_down_10s, waits 10 s on a Redis that is away).
+if [ -z "${FAULT_SCENARIOS:-}" ] && [ "${FAULT_PARALLEL:-1}" != 0 ]; then
+  out=$(mktemp -d /tmp/stageq-faults-groups.XXXXXX)
+  FAULT_SCENARIOS="kill_children kill_pool redis_restart" bash tests/faults/run.sh >"$out/1" 2>&1 &
+  g1=$!
+  FAULT_SCENARIOS="sigterm_pool redis_down_10s" bash tests/faults/run.sh >"$out/2" 2>&1 &
+  g2=$!
+  wait "$g1"; r1=$?
+  wait "$g2"; r2=$?
+  passed=0 failed=0
+  for g in 1 2; do
+    grep -vE '^[0-9]+ passed, [0-9]+ failed$' "$out/$g"
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out/$g" | tail -1)
+    if [ -n "$line" ]; then
+      passed=$((passed + ${line%% *})); line=${line#*, }; failed=$((failed + ${line%% *}))
+    else
+      failed=$((failed + 1)); echo "# fault group $g ended without a summary"
+    fi
+  done
+  rm -rf "$out"
+  echo "$passed passed, $failed failed"
+  [ "$failed" = 0 ] && [ "$r1" = 0 ] && [ "$r2" = 0 ]
+  exit
+fi
 STAGEQ_TEST_TMP=$(mktemp -d /tmp/stageq-faults.XXXXXX)
 export STAGEQ_TEST_TMP
 source tests/e2e/lib.sh

@@ -468,7 +468,11 @@ static void test_no_fd_leak(void **state)
     int before = count_fds(), i;
 
     (void)state;
-    for (i = 0; i < 40; i++) {
+    /* 16 runs: each of the five paths (ok, exit 3, empty output, not found,
+     * bad cwd) at least twice. The count must come back exact, so a single
+     * descriptor left open by any path fails; more rounds (there were 40)
+     * only repeat the same paths, a python start each time. */
+    for (i = 0; i < 16; i++) {
         spec_init(&spec, progs[i % 4]);
         if (i % 8 == 1)
             spec.cwd = "/nope-stageq-test";
