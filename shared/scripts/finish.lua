@@ -22,7 +22,8 @@
 --#include startjob.lua
 --#include takejob.lua
 local function finish_job()
-  redis.call('LREM', KEYS[2], 1, ARGV[3])
+  -- from the tail: takes push at the head, so the job ending is the oldest
+  redis.call('LREM', KEYS[2], -1, ARGV[3])
   local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline', 'success_count')
   local refusal = fence_refusal(cur[1], cur[2], ARGV[1])
   if refusal then

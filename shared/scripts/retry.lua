@@ -9,7 +9,7 @@
 -- Returns 'ok', or (nothing written but the list entry) the reason as update.lua.
 --#include stats.lua
 --#include fence.lua
-redis.call('LREM', KEYS[2], 1, ARGV[3])
+redis.call('LREM', KEYS[2], -1, ARGV[3]) -- from the tail, as finish.lua
 local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline')
 local refusal = fence_refusal(cur[1], cur[2], ARGV[1])
 if refusal then
