@@ -37,8 +37,9 @@ int pipe_send_finish(struct worker *w, const char *id, struct rargv *args, int t
 }
 
 /* Logs the outcome of an end sent by pipe_send_finish (res: the first
- * element of finish.lua's reply, or an error). Returns 0, or -1 when it must
- * be sent again (a NOSCRIPT error: nothing ran). */
+ * element of finish.lua's reply, or an error). Returns 0, or -1 for an error
+ * reply, which is sent again waiting: NOSCRIPT (nothing ran), a transient one
+ * (BUSY, LOADING, ...: wredis retries it) or any other (logged there). */
 static int pipe_log_result(const char *id, const redisReply *res, bool is_again)
 {
     if (res->type == REDIS_REPLY_STRING || res->type == REDIS_REPLY_STATUS) {
@@ -49,7 +50,7 @@ static int pipe_log_result(const char *id, const redisReply *res, bool is_again)
             log_write(LOG_LEVEL_INFO, 0, id, "end not recorded: job is %s", res->str);
         return 0;
     }
-    if (res->type == REDIS_REPLY_ERROR && scripts_is_noscript(res->str, res->len))
+    if (res->type == REDIS_REPLY_ERROR && !is_again)
         return -1;
     log_write(LOG_LEVEL_ERROR, 0, id, "state change failed: %.*s",
               res->type == REDIS_REPLY_ERROR ? (int)res->len : 0,
@@ -108,7 +109,7 @@ static void pipe_read(struct worker *w, size_t n)
             rargv_free(&s->args);
             continue;
         }
-        /* lost, or NOSCRIPT: again, waiting, taking nothing; whatever a lost
+        /* lost, or an error: again, waiting, taking nothing; whatever a lost
          * take moved onto our list is put back once we hold nothing */
         if (s->take > 0) {
             rargv_set(&s->args, FINISH_ARG_TAKE, "0");
