@@ -2,7 +2,8 @@
 # test_batch: a worker takes a backlog of fast jobs in batches and sends each
 # end without waiting for it; a job held behind a slow one is handed back
 # (its attempt given back) and runs elsewhere; replies lost with the
-# connection are sent again: every job ends once, none fails.
+# connection, or refused because Redis forgot the scripts, are sent again:
+# every job ends once, none fails.
 source "$(dirname "$0")/lib.sh"
 
 redis_start b
@@ -96,5 +97,19 @@ check_eq "none failed" "" "$(rcli HGET tb:counters failed:echo)"
 check_eq "each job succeeded once" 6000 "$(field_count success_count 1 $(ids c 1 6000))"
 check_eq "nothing left on a processing list" 0 \
   "$(rcli EVAL "$maxlen" 0)"
+stop_pid "$WORKER_PID" 10
+
+# 4. Redis forgets the scripts again and again (SCRIPT FLUSH) while a backlog
+# drains: an end sent without waiting comes back NOSCRIPT and is sent again
+# with its source; every job ends once.
+rcli DEL tb:counters >/dev/null
+submit_cmds echo echo '{"n":3}' $(ids s 1 6000) | rcli >/dev/null
+rcli -r 100 -i 0.03 SCRIPT FLUSH >/dev/null 2>&1 &
+flusher=$!
+start_worker batch5 --concurrency 2 --prefix tb --pipelines "$PL"
+wait "$flusher"
+check "the backlog drains through the flushes" wait_for 60 succeeded 6000
+check_eq "each job succeeded once" 6000 "$(field_count success_count 1 $(ids s 1 6000))"
+check_eq "nothing left on a processing list" 0 "$(rcli EVAL "$maxlen" 0)"
 stop_pid "$WORKER_PID" 10
 finish

@@ -90,7 +90,9 @@ stop_pid "$WORKER_PID" 10
 
 # Retries whose backoff ends while a backlog drains are moved to the queue
 # then, not after it (finish.lua keeps taking jobs: promotion must go on).
-preload 5001 25000
+# Promotion runs once a second, so the backlog must outlast about 1.5 s: one
+# worker process drains up to ~17,000 jobs/s here, so 40,000 jobs.
+preload 5001 45000
 rcli ZADD tw:delayed:default "$(($(date +%s%3N) + 1000))" late >/dev/null
 start_worker backlog3 --concurrency 1 --prefix tw
 promoted() { [ "$(rcli ZCARD tw:delayed:default)" = 0 ]; }
