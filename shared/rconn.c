@@ -133,6 +133,26 @@ redisReply *rconn_command(struct rconn *rc, const struct rargv *args, struct sq_
     return rconn_argv(rc, (int)args->argc, (const char **)args->argv, args->lens, err);
 }
 
+/* Room for a script call's argv and lengths (EVALSHA, sha, nkeys, args): 0,
+ * or -1 with err (nothing to free). */
+static int rconn_script_room(const struct rargv *args, const char ***argv, size_t **lens,
+                             struct sq_err *err)
+{
+    *argv = NULL;
+    *lens = NULL;
+    if (!args->is_oom) {
+        *argv = malloc((args->argc + 3) * sizeof(**argv));
+        *lens = malloc((args->argc + 3) * sizeof(**lens));
+    }
+    if (*argv == NULL || *lens == NULL) {
+        free(*argv);
+        free(*lens);
+        err_set(err, "out of memory building a command");
+        return -1;
+    }
+    return 0;
+}
+
 redisReply *rconn_script(struct rconn *rc, enum script_id id, int nkeys, const struct rargv *args,
                          struct sq_err *err)
 {
@@ -141,16 +161,8 @@ redisReply *rconn_script(struct rconn *rc, enum script_id id, int nkeys, const s
     char nk[16];
     redisReply *r = NULL;
 
-    if (args->is_oom) {
-        err_set(err, "out of memory building a command");
+    if (rconn_script_room(args, &argv, &lens, err) < 0)
         return NULL;
-    }
-    argv = malloc((args->argc + 3) * sizeof(*argv));
-    lens = malloc((args->argc + 3) * sizeof(*lens));
-    if (argv == NULL || lens == NULL) {
-        err_set(err, "out of memory building a command");
-        goto done;
-    }
     n = scripts_argv(id, 0, nkeys, args, argv, lens, nk);
     r = rconn_argv(rc, (int)n, argv, lens, err);
     if (r != NULL && r->type == REDIS_REPLY_ERROR && scripts_is_noscript(r->str, r->len)) {
@@ -158,7 +170,6 @@ redisReply *rconn_script(struct rconn *rc, enum script_id id, int nkeys, const s
         n = scripts_argv(id, 1, nkeys, args, argv, lens, nk);
         r = rconn_argv(rc, (int)n, argv, lens, err);
     }
-done:
     free(argv);
     free(lens);
     return r;
@@ -170,20 +181,10 @@ int rconn_script_send(struct rconn *rc, enum script_id id, int nkeys, const stru
     const char **argv;
     size_t *lens, n;
     char nk[16];
-    int rv = -1, done = 0;
+    int rv = -1, is_written = 0;
 
-    if (args->is_oom) {
-        err_set(err, "out of memory building a command");
+    if (rconn_ensure(rc, err) < 0 || rconn_script_room(args, &argv, &lens, err) < 0)
         return -1;
-    }
-    if (rconn_ensure(rc, err) < 0)
-        return -1;
-    argv = malloc((args->argc + 3) * sizeof(*argv));
-    lens = malloc((args->argc + 3) * sizeof(*lens));
-    if (argv == NULL || lens == NULL) {
-        err_set(err, "out of memory building a command");
-        goto done;
-    }
     n = scripts_argv(id, 0, nkeys, args, argv, lens, nk);
     if (redisAppendCommandArgv(rc->ctx, (int)n, argv, lens) != REDIS_OK) {
         err_set(err, "redis: %s", rc->ctx->errstr[0] ? rc->ctx->errstr : "out of memory");
@@ -191,8 +192,8 @@ int rconn_script_send(struct rconn *rc, enum script_id id, int nkeys, const stru
         goto done;
     }
     /* a blocking socket: each write takes what fits, bounded by the timeout */
-    while (!done)
-        if (redisBufferWrite(rc->ctx, &done) != REDIS_OK) {
+    while (!is_written)
+        if (redisBufferWrite(rc->ctx, &is_written) != REDIS_OK) {
             err_set(err, "redis: %s", rc->ctx->errstr[0] ? rc->ctx->errstr : "write failed");
             rconn_drop(rc);
             goto done;
