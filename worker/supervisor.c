@@ -272,6 +272,10 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
     }
     log_debug("stopping after %lld job(s)", w.jobs_done);
     pipe_drain(&w);
+    /* jobs a lost take moved onto our list: put back before our lease goes,
+     * or nobody would ever look at this list again */
+    if (w.is_take_lost)
+        recover_own(&w);
     fetch_record_stats(&w);
     wstats_free(&w.stats);
     lease_release(&w);
