@@ -1,12 +1,21 @@
 /* redis_url: parses STAGEQ_REDIS_URL. All connecting goes through rconn (sync)
- * and the API's rasync (async), both built on this one parsed form, so that
- * sentinel support can be added here later. */
+ * and the API's async connection module, both built on this one parsed form:
+ * a plain address (redis://, unix://) or a Sentinel group (redis-sentinel://)
+ * whose master shared/sentinel.h discovers. */
 #ifndef STAGEQ_REDIS_URL_H
 #define STAGEQ_REDIS_URL_H
 
 #include "err.h"
 
-enum redis_url_kind { REDIS_URL_TCP, REDIS_URL_UNIX };
+enum redis_url_kind { REDIS_URL_TCP, REDIS_URL_UNIX, REDIS_URL_SENTINEL };
+
+#define REDIS_URL_SENTINELS_MAX 16
+
+/* One sentinel of a redis-sentinel:// URL. */
+struct redis_url_node {
+    char host[256]; /* name or address, without brackets */
+    int port;       /* default 26379 */
+};
 
 struct redis_url {
     enum redis_url_kind kind;
@@ -16,11 +25,23 @@ struct redis_url {
     char user[128];     /* optional ACL user ("" = default user) */
     char password[256]; /* optional ("" = no AUTH) */
     int db;             /* 0..15 by default config; we accept 0..INT_MAX-ish (0..100000) */
+    /* REDIS_URL_SENTINEL only. user/password/db above are those of the data
+     * nodes (the master); the sentinels' own credentials are separate. The
+     * order of sentinels[] is the order they are asked in: a connector may
+     * move the one that answered to the front (Sentinel client guidelines). */
+    int nsentinels;
+    struct redis_url_node sentinels[REDIS_URL_SENTINELS_MAX];
+    char master_name[128];       /* the fragment: #mymaster */
+    char sentinel_user[128];     /* optional ACL user for the sentinels */
+    char sentinel_password[256]; /* optional ("" = no AUTH to sentinels) */
 };
 
-/* Accepts redis://[[user]:password@]host[:port][/db] (IPv6 host in brackets)
- * and unix://path[?db=N] (path absolute: unix:///run/redis.sock). Percent
- * escapes in user and password are decoded. Returns 0, or -1 with err set. */
+/* Accepts redis://[[user]:password@]host[:port][/db] (IPv6 host in brackets),
+ * unix://path[?db=N] (path absolute: unix:///run/redis.sock) and
+ * redis-sentinel://[[user]:password@]h1[:port][,h2[:port]...][/db]#master
+ * (the form Lettuce uses; sentinel port default 26379; the password is the
+ * data nodes'; ?sentinel_password=P sets the sentinels' own). Percent escapes
+ * in user and passwords are decoded. Returns 0, or -1 with err set. */
 int redis_url_parse(const char *text, struct redis_url *out, struct sq_err *err);
 
 /* Resolves a TCP url's host once, to a numeric address in addr[cap] (IPv4
