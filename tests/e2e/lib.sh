@@ -56,7 +56,8 @@ redis_start() {
     redis-cli -p "$port" ping >/dev/null 2>&1 && break
     sleep 0.05
   done
-  eval "REDIS_PORT_$name=$port"
+  echo "$port" >"$dir/port"
+  eval "REDIS_PORT_${name//-/_}=$port"
   SQ_REDIS_NAMES="$SQ_REDIS_NAMES $name"
 }
 

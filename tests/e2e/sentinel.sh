@@ -1,0 +1,131 @@
+# sentinel.sh: a real Redis Sentinel group on loopback for the suites (sourced
+# after lib.sh): a master, 2 replicas and 3 sentinels (redis-server --sentinel),
+# each on a free port in its own dir under STAGEQ_TEST_TMP, registered like
+# redis_start's servers so that redis_stop / redis_stop_all (finish) stop them
+# by PID. down-after-milliseconds is short so that a failover takes seconds.
+
+: "${SG_DOWN_AFTER_MS:=1000}"
+
+# sg_start NAME: starts the group monitored as master NAME. Sets SG_NAME,
+# SG_NODES ("name:port" of the master and replicas, master first),
+# SG_SENTINEL_PORTS, SG_URL (redis-sentinel://...#NAME, db 0) and
+# SG_SENTINEL_PORT (the first sentinel). Returns non-zero when the group did
+# not come up (replicas linked, sentinels aware of each other and of both
+# replicas) within 30 s.
+sg_start() {
+  local name=$1 mport p i dir hosts=""
+  SG_NAME=$name
+  redis_start "$name-m"
+  mport=$(sg_port_of "$name-m")
+  SG_NODES="$name-m:$mport"
+  for i in 1 2; do
+    redis_start "$name-r$i" --replicaof 127.0.0.1 "$mport" --replica-announce-ip 127.0.0.1
+    SG_NODES="$SG_NODES $name-r$i:$(sg_port_of "$name-r$i")"
+  done
+  SG_SENTINEL_PORTS=""
+  for i in 1 2 3; do
+    dir="$STAGEQ_TEST_TMP/redis-$name-s$i"
+    mkdir -p "$dir"
+    p=$(free_port)
+    cat >"$dir/sentinel.conf" <<CONF
+port $p
+bind 127.0.0.1
+daemonize yes
+pidfile $dir/redis.pid
+logfile $dir/redis.log
+dir $dir
+sentinel announce-ip 127.0.0.1
+sentinel resolve-hostnames no
+sentinel monitor $name 127.0.0.1 $mport 2
+sentinel down-after-milliseconds $name $SG_DOWN_AFTER_MS
+sentinel failover-timeout $name 6000
+sentinel parallel-syncs $name 2
+CONF
+    redis-server "$dir/sentinel.conf" --sentinel >/dev/null
+    echo "$p" >"$dir/port"
+    SQ_REDIS_NAMES="$SQ_REDIS_NAMES $name-s$i"
+    SG_SENTINEL_PORTS="$SG_SENTINEL_PORTS $p"
+    hosts="$hosts${hosts:+,}127.0.0.1:$p"
+  done
+  SG_SENTINEL_PORTS=${SG_SENTINEL_PORTS# }
+  SG_SENTINEL_PORT=${SG_SENTINEL_PORTS%% *}
+  SG_URL="redis-sentinel://$hosts/0#$name"
+  wait_for 30 sg_is_settled
+}
+
+# sg_port_of NODE: the port of a node started by sg_start (or redis_start).
+sg_port_of() {
+  local v="REDIS_PORT_$1" f="$STAGEQ_TEST_TMP/redis-$1/port"
+  if [ -f "$f" ]; then cat "$f"; return; fi
+  v=${v//-/_}
+  echo "${!v}"
+}
+
+# sg_pid_of NODE: the pid of a node of the group.
+sg_pid_of() { cat "$STAGEQ_TEST_TMP/redis-$1/redis.pid" 2>/dev/null; }
+
+# sg_master_port: the master's port as the first sentinel that answers says.
+sg_master_port() {
+  local p out
+  for p in $SG_SENTINEL_PORTS; do
+    out=$(redis-cli -p "$p" SENTINEL get-master-addr-by-name "$SG_NAME" 2>/dev/null | sed -n 2p)
+    [ -n "$out" ] && { echo "$out"; return 0; }
+  done
+  return 1
+}
+
+# sg_master_node: the NODE name of the current master ("" when unknown).
+sg_master_node() {
+  local mp n
+  mp=$(sg_master_port) || return 1
+  for n in $SG_NODES; do
+    [ "${n##*:}" = "$mp" ] && { echo "${n%%:*}"; return 0; }
+  done
+  return 1
+}
+
+# sg_is_settled: every sentinel agrees on one master that says ROLE master,
+# has 2 replicas online, and each sentinel knows the 2 others and 2 replicas:
+# the state in which a failover can happen and is over.
+sg_is_settled() {
+  local p mp="" m n
+  for p in $SG_SENTINEL_PORTS; do
+    m=$(redis-cli -p "$p" SENTINEL get-master-addr-by-name "$SG_NAME" 2>/dev/null | sed -n 2p)
+    [ -n "$m" ] || return 1
+    [ -z "$mp" ] || [ "$mp" = "$m" ] || return 1
+    mp=$m
+    n=$(redis-cli -p "$p" SENTINEL master "$SG_NAME" 2>/dev/null |
+      awk 'NR%2==1{k=$0;next} k=="num-other-sentinels"||k=="num-slaves"{printf "%s ",$0} k=="flags"{f=$0} END{print f}')
+    case "$n" in "2 2 master") ;; *) return 1 ;; esac
+  done
+  [ "$(redis-cli -p "$mp" ROLE 2>/dev/null | head -1)" = master ] || return 1
+  [ "$(redis-cli -p "$mp" INFO replication 2>/dev/null | grep -c 'state=online')" = 2 ]
+}
+
+# sg_wait_new_master OLD_PORT SECONDS: waits until the sentinels name a master
+# other than OLD_PORT that answers ROLE master.
+sg_wait_new_master() {
+  local old=$1 t=$2
+  wait_for "$t" sg_has_new_master "$old"
+}
+sg_has_new_master() {
+  local mp
+  mp=$(sg_master_port) || return 1
+  [ "$mp" != "$1" ] && [ "$(redis-cli -p "$mp" ROLE 2>/dev/null | head -1)" = master ]
+}
+
+# sg_failover: a graceful SENTINEL FAILOVER through the first sentinel.
+sg_failover() { redis-cli -p "$SG_SENTINEL_PORT" SENTINEL FAILOVER "$SG_NAME"; }
+
+# sg_restart NODE: starts a node of the group again after a kill, on its port,
+# as a replica of the current master (what a restarted host would do with
+# its config; Sentinel would reconfigure it anyway).
+sg_restart() {
+  local node=$1 port dir mp
+  port=$(sg_port_of "$node")
+  dir="$STAGEQ_TEST_TMP/redis-$node"
+  mp=$(sg_master_port)
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly no \
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
+    --replica-announce-ip 127.0.0.1 --replicaof 127.0.0.1 "$mp" >/dev/null
+}
