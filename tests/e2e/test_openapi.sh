@@ -198,6 +198,8 @@ rec "a method /v1/pipelines does not have" 405 POST /v1/pipelines
 REC_SSE='{"status":1,"end":1}' rec "events of an ended job: its status, then end" 200 \
   GET /v1/jobs/oa-run/events -N
 rec "events of an unknown job" 404 GET /v1/jobs/no-such-job/events
+rec "events of an ended job, a reconnect (Last-Event-ID): 204, EventSource stops" 204 \
+  GET /v1/jobs/oa-run/events -N -H 'Last-Event-ID: 1'
 rec "events, bad id" 400 GET '/v1/jobs/a%2Fb/events'
 rec "events, HEAD" 200 HEAD /v1/jobs/oa-run/events
 rec "events of a job, from submit to its end" 202 POST /v1/jobs "${JSON[@]}" \
