@@ -6,7 +6,7 @@
 # the path and method, its Content-Type is, the documented headers are there,
 # and its body validates against the documented schema (event streams: each
 # event's data). Covers every route and every status that can be provoked
-# from outside: 200 202 204 400 401 404 405 409 413 415 422 429 503.
+# from outside: 200 202 204 400 401 404 405 409 413 415 422 429 501 503.
 source "$(dirname "$0")/lib.sh"
 export STAGEQ_PREFIX=toa
 flush_prefix toa
@@ -83,6 +83,8 @@ rec "readiness" 200 GET /readyz
 rec "a method the path does not have" 405 DELETE /healthz
 rec "OPTIONS without CORS is just another method" 405 OPTIONS /v1/jobs
 rec "an unknown path" 404 GET /v2/nothing
+rec "a method the API does not know" 501 FOO /v1/jobs
+rec "a method the API does not know, on no path" 501 FOO /v2/nothing
 
 # --- submit -------------------------------------------------------------------
 rec "submit" 202 POST /v1/jobs "${JSON[@]}" \

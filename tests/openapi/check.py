@@ -373,7 +373,11 @@ def check_one(spec, meta_path, provoked):
     op_method = "get" if method == "HEAD" and "get" in item else method.lower()
     op = item.get(op_method) if op_method in METHODS else None
     comps = spec["components"]["responses"]
-    if op is not None:
+    if op_method not in METHODS + ("connect",):  # a token libevent does not know
+        resp = comps["NotImplemented"] if status == "501" else None
+        if resp is None:
+            problems.append("the unknown method %s answered %s, not 501" % (method, status))
+    elif op is not None:
         resp = op["responses"].get(status)
         if resp is None:
             problems.append("status %s is not documented for %s %s (documented: %s)"
