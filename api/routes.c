@@ -1,5 +1,6 @@
 /* routes: the one route table {method, pattern, handler, auth}, the routing of
- * every request (CORS preflight, bearer token, 404, 405 + Allow, bad query, bad id),
+ * every request (501 unknown method, CORS preflight, bearer token, 404, 405 +
+ * Allow, bad query, bad id),
  * and the end of a request's life: its reply, its count in the metrics and its
  * access log line (routes_req_end, the one place every request ends, streams
  * included). A request is answered exactly once, through routes_reply_* (or a
@@ -68,11 +69,11 @@ static const struct {
     const char *name;
     bool is_body_read;
 } routes_methods[] = {
-    {EVHTTP_REQ_GET, "GET", true},         {EVHTTP_REQ_HEAD, "HEAD", false},
-    {EVHTTP_REQ_POST, "POST", true},       {EVHTTP_REQ_PUT, "PUT", true},
-    {EVHTTP_REQ_DELETE, "DELETE", true},   {EVHTTP_REQ_OPTIONS, "OPTIONS", true},
-    {EVHTTP_REQ_TRACE, "TRACE", false},    {EVHTTP_REQ_CONNECT, "CONNECT", true},
-    {EVHTTP_REQ_PATCH, "PATCH", true},     {API_REQ_UNKNOWN, "unknown", false},
+    {EVHTTP_REQ_GET, "GET", true},       {EVHTTP_REQ_HEAD, "HEAD", false},
+    {EVHTTP_REQ_POST, "POST", true},     {EVHTTP_REQ_PUT, "PUT", true},
+    {EVHTTP_REQ_DELETE, "DELETE", true}, {EVHTTP_REQ_OPTIONS, "OPTIONS", true},
+    {EVHTTP_REQ_TRACE, "TRACE", false},  {EVHTTP_REQ_CONNECT, "CONNECT", true},
+    {EVHTTP_REQ_PATCH, "PATCH", true},   {API_REQ_UNKNOWN, "unknown", false},
 };
 
 #define ROUTES_NMETHODS (sizeof(routes_methods) / sizeof(routes_methods[0]))
@@ -214,7 +215,7 @@ static void routes_method_list(char out[128], unsigned mask)
         used += (size_t)snprintf(out + used, 128 - used, "%s%s", used ? ", " : "",
                                  routes_methods[i].name);
         if (used >= 128)
-            break; /* cannot happen: all nine names fit */
+            break; /* cannot happen: all the names fit */
     }
 }
 

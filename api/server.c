@@ -21,7 +21,7 @@
 #define SERVER_ACCEPT_PAUSE_MS 100   /* how long accepting stops after EMFILE */
 #define SERVER_METHODS                                                                             \
     (EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |     \
-     EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH |             \
+     EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH |               \
      API_REQ_UNKNOWN)
 
 struct server {

@@ -1015,8 +1015,8 @@ void sse_job_events(struct api_req *ar)
     }
     c = sse_client_new(ar, SSE_JOB);
     if (c != NULL)
-        c->is_reconnect = evhttp_find_header(evhttp_request_get_input_headers(ar->req),
-                                             "Last-Event-ID") != NULL;
+        c->is_reconnect =
+            evhttp_find_header(evhttp_request_get_input_headers(ar->req), "Last-Event-ID") != NULL;
     if (c == NULL || sse_watch(c) < 0) {
         free(c);
         errors_reply(ar, API_ERR_INTERNAL, "out of memory");
