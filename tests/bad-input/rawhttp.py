@@ -22,7 +22,7 @@ and body to files. Scenarios (SCENARIO[:ARG]):
 Options: -H 'Name: value' (repeatable), --body FILE, -D FILE, -o FILE,
          --ready FILE (hold), --timeout S (default 10), --next FILE: writes
          what the connection does after the response: "closed", "more" (more
-         bytes came: a body read as another request) or "open" (quiet for 1 s).
+         bytes came: a body read as another request) or "open" (quiet for 2 s).
 Standard library only.
 """
 import os
@@ -260,7 +260,7 @@ def after(rd):
     """What the connection does once a response was read (see --next)."""
     if rd.buf:
         return "more"
-    rd.sock.settimeout(1.0)
+    rd.sock.settimeout(2.0)
     try:
         return "more" if rd.sock.recv(1) else "closed"
     except socket.timeout:
