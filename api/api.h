@@ -152,6 +152,12 @@ void server_free(struct server *srv);
 
 /* ---- routes.c: the route table and the life of a request ---- */
 
+/* The method of a request whose method token libevent 2.1 does not know
+ * (FOO, get): its internal EVHTTP_REQ_UNKNOWN_ (http-internal.h), which
+ * evhttp_request_get_command returns for it. The token itself is not kept.
+ * server.c allows it so that routes_dispatch answers 501, not libevent. */
+#define API_REQ_UNKNOWN ((enum evhttp_cmd_type)(1 << 15))
+
 /* One request between routing and its reply. Created by routes_dispatch,
  * freed by the routes_reply_* call that answers it. */
 struct api_req {
@@ -201,6 +207,7 @@ enum api_err {
     API_ERR_INVALID_ID,
     API_ERR_NOT_FOUND,
     API_ERR_METHOD_NOT_ALLOWED,
+    API_ERR_NOT_IMPLEMENTED,
     API_ERR_UNAUTHORIZED,
     API_ERR_DUPLICATE_ID,
     API_ERR_JOB_FINISHED,

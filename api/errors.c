@@ -19,6 +19,7 @@ static const struct {
     [API_ERR_INVALID_ID] = {400, "invalid_id"},
     [API_ERR_NOT_FOUND] = {404, "not_found"},
     [API_ERR_METHOD_NOT_ALLOWED] = {405, "method_not_allowed"},
+    [API_ERR_NOT_IMPLEMENTED] = {501, "not_implemented"},
     [API_ERR_UNAUTHORIZED] = {401, "unauthorized"},
     [API_ERR_DUPLICATE_ID] = {409, "duplicate_id"},
     [API_ERR_JOB_FINISHED] = {409, "job_finished"},

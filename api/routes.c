@@ -1,5 +1,6 @@
 /* routes: the one route table {method, pattern, handler, auth}, the routing of
- * every request (CORS preflight, bearer token, 404, 405 + Allow, bad query, bad id),
+ * every request (501 unknown method, CORS preflight, bearer token, 404, 405 +
+ * Allow, bad query, bad id),
  * and the end of a request's life: its reply, its count in the metrics and its
  * access log line (routes_req_end, the one place every request ends, streams
  * included). A request is answered exactly once, through routes_reply_* (or a
@@ -59,23 +60,70 @@ static const struct route routes_table[] = {
 #define ROUTES_COUNT          (sizeof(routes_table) / sizeof(routes_table[0]))
 #define ROUTES_ID_ENCODED_MAX (3 * IDS_MAX_LEN) /* every byte as %XX */
 
+/* Every method libevent 2.1 tells apart. is_body_read: libevent reads the
+ * body of a request with that method (evhttp_method_may_have_body); the body
+ * of any other is left on the connection, where it would be read as the next
+ * request. */
 static const struct {
     enum evhttp_cmd_type method;
     const char *name;
+    bool is_body_read;
 } routes_methods[] = {
-    {EVHTTP_REQ_GET, "GET"},     {EVHTTP_REQ_HEAD, "HEAD"},       {EVHTTP_REQ_POST, "POST"},
-    {EVHTTP_REQ_PUT, "PUT"},     {EVHTTP_REQ_DELETE, "DELETE"},   {EVHTTP_REQ_OPTIONS, "OPTIONS"},
-    {EVHTTP_REQ_TRACE, "TRACE"}, {EVHTTP_REQ_CONNECT, "CONNECT"}, {EVHTTP_REQ_PATCH, "PATCH"},
+    {EVHTTP_REQ_GET, "GET", true},       {EVHTTP_REQ_HEAD, "HEAD", false},
+    {EVHTTP_REQ_POST, "POST", true},     {EVHTTP_REQ_PUT, "PUT", true},
+    {EVHTTP_REQ_DELETE, "DELETE", true}, {EVHTTP_REQ_OPTIONS, "OPTIONS", true},
+    {EVHTTP_REQ_TRACE, "TRACE", false},  {EVHTTP_REQ_CONNECT, "CONNECT", true},
+    {EVHTTP_REQ_PATCH, "PATCH", true},   {API_REQ_UNKNOWN, "unknown", false},
 };
 
-static const char *routes_method_name(enum evhttp_cmd_type m)
+#define ROUTES_NMETHODS (sizeof(routes_methods) / sizeof(routes_methods[0]))
+
+/* The row of method m (the last row, "unknown", for a value not listed). */
+static size_t routes_method_row(enum evhttp_cmd_type m)
 {
     size_t i;
 
-    for (i = 0; i < sizeof(routes_methods) / sizeof(routes_methods[0]); i++)
+    for (i = 0; i < ROUTES_NMETHODS - 1; i++)
         if (routes_methods[i].method == m)
-            return routes_methods[i].name;
-    return "?";
+            return i;
+    return ROUTES_NMETHODS - 1;
+}
+
+static const char *routes_method_name(enum evhttp_cmd_type m)
+{
+    return routes_methods[routes_method_row(m)].name;
+}
+
+/* True when req says it has a body that libevent did not read (see
+ * routes_methods): its reply must close the connection. */
+static bool routes_is_body_unread(struct evhttp_request *req, enum evhttp_cmd_type m)
+{
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    const char *clen = evhttp_find_header(in, "Content-Length");
+
+    if (routes_methods[routes_method_row(m)].is_body_read)
+        return false;
+    return evhttp_find_header(in, "Transfer-Encoding") != NULL ||
+           (clen != NULL && strspn(clen, "0") != strlen(clen));
+}
+
+/* The path of a CONNECT request as the client wrote it, or NULL. libevent
+ * 2.1.12 reads CONNECT's target as an authority (host:port) and leaves its
+ * path empty: routed on that, CONNECT /v1/jobs would get 404 where every
+ * other method gets 405. Returns a new uri the caller frees with
+ * evhttp_uri_free (path points into it). */
+static struct evhttp_uri *routes_connect_uri(struct evhttp_request *req, const char **path)
+{
+    const char *target = evhttp_request_get_uri(req);
+    struct evhttp_uri *u;
+
+    *path = NULL;
+    if (target == NULL || target[0] != '/')
+        return NULL; /* an authority: no path of ours */
+    u = evhttp_uri_parse_with_flags(target, EVHTTP_URI_NONCONFORMANT);
+    if (u != NULL)
+        *path = evhttp_uri_get_path(u);
+    return u;
 }
 
 /* Matches an encoded path against pattern. On a match, seg and seglen give
@@ -161,13 +209,13 @@ static void routes_method_list(char out[128], unsigned mask)
     size_t i, used = 0;
 
     out[0] = '\0';
-    for (i = 0; i < sizeof(routes_methods) / sizeof(routes_methods[0]); i++) {
+    for (i = 0; i < ROUTES_NMETHODS; i++) {
         if (!(mask & (unsigned)routes_methods[i].method))
             continue;
         used += (size_t)snprintf(out + used, 128 - used, "%s%s", used ? ", " : "",
                                  routes_methods[i].name);
         if (used >= 128)
-            break; /* cannot happen: all nine names fit */
+            break; /* cannot happen: all the names fit */
     }
 }
 
@@ -272,6 +320,8 @@ void routes_dispatch(struct evhttp_request *req, void *arg)
     size_t seglen = 0, i;
     unsigned allowed = 0;
     bool is_public = false, is_authorized;
+    struct evhttp_uri *connect_uri = NULL;
+    char known[128];
     struct api_req *ar = calloc(1, sizeof(*ar));
 
     if (ar == NULL) {
@@ -286,11 +336,24 @@ void routes_dispatch(struct evhttp_request *req, void *arg)
     routes_remote(req, ar->remote, sizeof(ar->remote));
     TAILQ_INIT(&ar->query);
     api->inflight++;
+    if (ar->method == EVHTTP_REQ_CONNECT)
+        connect_uri = routes_connect_uri(req, &path);
     if (path == NULL)
         path = "";
     routes_log_path(ar->log_path, sizeof(ar->log_path), path);
     if (api->cfg->cors_origin[0] != '\0')
         routes_add_cors(ar);
+    if (routes_is_body_unread(req, ar->method))
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+    if (ar->method == API_REQ_UNKNOWN) {
+        /* before 401: it tells nothing about the paths */
+        for (i = 0; i < ROUTES_COUNT; i++)
+            allowed |= (unsigned)routes_table[i].method;
+        routes_method_list(known, allowed | EVHTTP_REQ_HEAD);
+        errors_reply(ar, API_ERR_NOT_IMPLEMENTED,
+                     "unknown method (methods are case-sensitive; this API implements %s)", known);
+        return;
+    }
 
     for (i = 0; i < ROUTES_COUNT; i++) {
         const struct route *r = &routes_table[i];
@@ -312,6 +375,10 @@ void routes_dispatch(struct evhttp_request *req, void *arg)
             seg = s;
             seglen = n;
         }
+    }
+    if (connect_uri != NULL) {
+        evhttp_uri_free(connect_uri); /* no route takes CONNECT: seg is unset */
+        path = NULL;
     }
     if (allowed != 0 && ar->method == EVHTTP_REQ_OPTIONS && api->cfg->cors_origin[0] != '\0') {
         routes_reply_preflight(ar, allowed);

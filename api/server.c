@@ -21,7 +21,8 @@
 #define SERVER_ACCEPT_PAUSE_MS 100   /* how long accepting stops after EMFILE */
 #define SERVER_METHODS                                                                             \
     (EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |     \
-     EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH)
+     EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH |               \
+     API_REQ_UNKNOWN)
 
 struct server {
     struct api *api;
@@ -167,7 +168,9 @@ struct server *server_new(struct api *api, struct sq_err *err)
     evhttp_set_max_body_size(srv->http, (ev_ssize_t)cfg->max_body * 4);
     evhttp_set_max_headers_size(srv->http, SERVER_MAX_HEADERS);
     evhttp_set_timeout(srv->http, SERVER_TIMEOUT_S);
-    /* every method libevent knows, so that we answer 405 + Allow, not its 501 */
+    /* every method libevent knows, so that we answer 405 + Allow, and the
+     * bit it gives every other token, so that we answer 501 in JSON: not its
+     * HTML 501 */
     evhttp_set_allowed_methods(srv->http, SERVER_METHODS);
     evhttp_set_default_content_type(srv->http, "application/json");
     evhttp_set_gencb(srv->http, routes_dispatch, api);

@@ -52,6 +52,7 @@ struct sse_client {
     struct api_req *ar;
     enum sse_kind kind;
     bool is_started;     /* the stream's reply was started (SSE_ALL: held until subscribed) */
+    bool is_reconnect;   /* SSE_JOB: EventSource reconnecting (Last-Event-ID sent) */
     struct event *timer; /* SSE_WAIT: the deadline */
     cJSON *body;         /* SSE_WAIT: the 202 body */
 };
@@ -371,10 +372,18 @@ static void sse_deliver(struct sse_entry *e, const cJSON *status, bool is_missin
             continue;
         }
         if (!c->is_started) {
+            struct api_req *ar = c->ar;
+
             if (is_missing) {
-                struct api_req *ar = c->ar;
                 sse_client_free(c);
                 errors_reply(ar, API_ERR_NOT_FOUND, "job %s not found or expired", e->id);
+                continue;
+            }
+            if (is_final && c->is_reconnect) {
+                /* it saw the end already, or missed it and must stop anyway:
+                 * 204 is what tells EventSource not to reconnect again */
+                sse_client_free(c);
+                routes_reply_raw(ar, 204, NULL, 0);
                 continue;
             }
             if (sse_stream_start(c) < 0)
@@ -1005,6 +1014,9 @@ void sse_job_events(struct api_req *ar)
         return;
     }
     c = sse_client_new(ar, SSE_JOB);
+    if (c != NULL)
+        c->is_reconnect =
+            evhttp_find_header(evhttp_request_get_input_headers(ar->req), "Last-Event-ID") != NULL;
     if (c == NULL || sse_watch(c) < 0) {
         free(c);
         errors_reply(ar, API_ERR_INTERNAL, "out of memory");

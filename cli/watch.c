@@ -221,6 +221,11 @@ static int watch_stream(struct watch *w)
         }
         if (rep.status == 200) {
             has_streamed = true;
+        } else if (rep.status == 204) {
+            /* the reconnect of a job that ended meanwhile: the API tells
+             * EventSource clients to stop; its final status is one GET away */
+            client_reply_clear(&rep);
+            return watch_poll(w);
         } else if (rep.status != 0 && (rep.status < 500 || !has_streamed)) {
             /* 404 unknown job, 401, 400 bad id; 5xx before any stream */
             watch_break_line(w);

@@ -6,7 +6,9 @@ what=${1:-build}
 pkgs="gcc make libc6-dev pkg-config libhiredis-dev libevent-dev libcjson-dev uuid-dev redis-server redis-tools python3"
 case $what in
   # chromium + node/npm: tests/e2e/test_dashboard.sh drives the dashboard in a
-  # headless browser (npm installs playwright-core into tests/browser/node_modules)
+  # headless browser (npm installs playwright-core into tests/browser/node_modules);
+  # node/npm also for test_eventsource (npm eventsource, tests/eventsource) and
+  # test_openapi (@redocly/cli, tests/openapi): each suite runs npm ci itself
   # prometheus: promtool, for tests/e2e/test_metrics.sh
   # docker-compose: `docker-compose config` only (tests/e2e/test_deploy.sh)
   test) pkgs="$pkgs libcmocka-dev curl jq procps chromium nodejs npm fonts-dejavu-core prometheus python3-yaml docker-compose" ;;

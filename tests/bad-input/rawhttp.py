@@ -20,7 +20,9 @@ and body to files. Scenarios (SCENARIO[:ARG]):
   hold           opens ARG connections, sends half a request line on each and
                  keeps them open until the --ready file is removed (or 60 s)
 Options: -H 'Name: value' (repeatable), --body FILE, -D FILE, -o FILE,
-         --ready FILE (hold), --timeout S (default 10).
+         --ready FILE (hold), --timeout S (default 10), --next FILE: writes
+         what the connection does after the response: "closed", "more" (more
+         bytes came: a body read as another request) or "open" (quiet for 2 s).
 Standard library only.
 """
 import os
@@ -33,7 +35,8 @@ def parse_args(argv):
     if len(argv) < 5:
         sys.exit(__doc__)
     opts = {"port": int(argv[1]), "scenario": argv[2], "method": argv[3], "path": argv[4],
-            "headers": [], "body": b"", "D": None, "o": None, "ready": None, "timeout": 10.0}
+            "headers": [], "body": b"", "D": None, "o": None, "ready": None, "timeout": 10.0,
+            "next": None}
     i = 5
     while i < len(argv):
         a = argv[i]
@@ -51,6 +54,8 @@ def parse_args(argv):
             opts["ready"] = v
         elif a == "--timeout":
             opts["timeout"] = float(v)
+        elif a == "--next":
+            opts["next"] = v
         else:
             sys.exit("unknown option " + a)
         i += 2
@@ -246,6 +251,22 @@ def main():
     else:
         sys.exit("unknown scenario " + sc)
     report(o, rd.response(method), prefix)
+    if o["next"]:
+        with open(o["next"], "w") as f:
+            f.write(after(rd) + "\n")
+
+
+def after(rd):
+    """What the connection does once a response was read (see --next)."""
+    if rd.buf:
+        return "more"
+    rd.sock.settimeout(2.0)
+    try:
+        return "more" if rd.sock.recv(1) else "closed"
+    except socket.timeout:
+        return "open"
+    except OSError:
+        return "closed"
 
 
 def report(o, resp, prefix):

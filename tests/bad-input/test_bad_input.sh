@@ -54,6 +54,8 @@ printf '{"pipeline":"echo","id":"%s"}' "$ID128" >"$T/id128"
 printf '{"pipeline":"echo","id":"%s"}' "$ID129" >"$T/id129"
 printf '{"pipeline":"echo","input":"trickled one byte every 100 ms, then the rest at once"}' >"$T/trickle"
 printf '{"pipeline":"echo"}' >"$T/ok"
+# a body libevent does not read (HEAD, TRACE, an unknown method) that is itself a request
+printf 'GET /nope HTTP/1.1\r\nHost: x\r\n\r\n' >"$T/smuggle"
 
 # The helpers below set R instead of printing: no subshell per column (fast).
 # body_file SOURCE: R = the file holding the body ("" for none); s:TEXT has
@@ -98,8 +100,9 @@ allow_for() {
 # send METHOD PATH VIA ARG BODYFILE HEADERS...: sets HTTP_STATUS/_HEADERS/_BODY.
 send() {
   local method=$1 path=$2 via=$3 arg=$4 bf=$5; shift 5
-  local hf="$T/resp.h" of="$T/resp.b" args=() h
-  rm -f "$hf" "$of"
+  local hf="$T/resp.h" of="$T/resp.b" nf="$T/resp.n" args=() h
+  rm -f "$hf" "$of" "$nf"
+  HTTP_NEXT=-
   case $via in
     curl)
       for h in "$@"; do args+=(-H "$h"); done
@@ -126,7 +129,8 @@ send() {
       for h in "$@"; do args+=(-H "$h"); done
       [ -n "$bf" ] && args+=(--body "$bf")
       HTTP_STATUS=$("${RAW[@]}" "$via${arg:+:$arg}" "$method" "$path" -D "$hf" -o "$of" \
-        --timeout 10 "${args[@]}")
+        --next "$nf" --timeout 10 "${args[@]}")
+      [ -f "$nf" ] && read -r HTTP_NEXT <"$nf"
       ;;
   esac
   HTTP_HEADERS="" HTTP_BODY=""
@@ -183,6 +187,7 @@ run_case() {
         hdr=*) grep -qiE -- "^${chk#hdr=}" <<<"$HTTP_HEADERS" || why+=" no header '${chk#hdr=}';" ;;
         html) grep -qi '^content-type: text/html' <<<"$HTTP_HEADERS" || why+=" not libevent's HTML;" ;;
         open=*) [ "$HOLD_OPEN" = "${chk#open=}" ] || why+=" $HOLD_OPEN slow connections still open, not ${chk#open=};" ;;
+        next=*) [ "$HTTP_NEXT" = "${chk#next=}" ] || why+=" then the connection is '$HTTP_NEXT', not ${chk#next=};" ;;
         "") ;;
         *) why+=" unknown check '$chk';" ;;
       esac
@@ -231,7 +236,9 @@ run_table() {
 #   code: the error.code of the JSON body (then the body must be an error
 #     object with a message and Content-Type application/json); "-" = none.
 #   checks: ";"-separated: msg=TEXT (in error.message), hdr=REGEX (a header
-#     line), html (libevent's own page), open=N (hold: N still waiting).
+#     line), html (libevent's own page), open=N (hold: N still waiting),
+#     next=closed|open|more (rawhttp.py scenarios: what the connection does
+#     after the response; "more" = a body was read as a second request).
 #   Every 405 must carry an Allow header with exactly the route's methods.
 run_table <<'TABLE'
 # --- media type, syntax, shape --------------------------------------------------
@@ -394,9 +401,20 @@ unknown protocol version       | - | - | - | line:GET /healthz FOO/1.1\r\n\r\n  
 HTTP/9.9                       | - | - | - | line:GET /healthz HTTP/9.9\r\n\r\n                  | 400 | - | html
 HTTP/0.9 style request         | - | - | - | line:GET /healthz\r\n\r\n                           | 400 | - | html
 header line without a colon    | - | - | - | line:GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n    | 400 | - | html
-unknown method (libevent 501)  | - | - | - | line:FOO /healthz HTTP/1.1\r\nHost: x\r\n\r\n       | 501 | - | html
-lower-case method (libevent 501) | - | - | - | line:get /healthz HTTP/1.1\r\nHost: x\r\n\r\n     | 501 | - | html
-CONNECT (authority form: no path) | - | - | - | line:CONNECT /healthz HTTP/1.1\r\nHost: x\r\n\r\n | 404 | not_found | hdr=Content-Length: [0-9]+$
+unknown method                 | - | - | - | line:FOO /healthz HTTP/1.1\r\nHost: x\r\n\r\n       | 501 | not_implemented | msg=case-sensitive; next=open
+lower-case method              | - | - | - | line:get /healthz HTTP/1.1\r\nHost: x\r\n\r\n       | 501 | not_implemented | next=open
+unknown method on no path      | - | - | - | line:FOO /nope HTTP/1.1\r\nHost: x\r\n\r\n          | 501 | not_implemented
+unknown method with a body     | FOO | /healthz | - | plain f:smuggle                                   | 501 | not_implemented | next=closed; hdr=Connection: close
+TRACE with a body              | TRACE | /healthz | - | plain f:smuggle                                 | 405 | method_not_allowed | next=closed; hdr=Connection: close
+HEAD with a body               | HEAD | /healthz | - | plain f:smuggle                                  | 200 | - | next=closed; hdr=Connection: close
+HEAD with a chunked body       | HEAD | /healthz | - | chunked f:smuggle                                | 200 | - | next=closed
+HEAD, Content-Length 0         | HEAD | /healthz | - | plain                                            | 200 | - | next=open
+GET with a body                | GET | /healthz | - | plain f:smuggle                                   | 200 | - | next=open
+CONNECT to a route (origin form) | CONNECT | /healthz | - | plain                                     | 405 | method_not_allowed | hdr=Content-Length: [0-9]+$
+CONNECT to a job               | CONNECT | /v1/jobs/abc | - | plain                                   | 405 | method_not_allowed
+CONNECT to an unknown path     | CONNECT | /nope | - | plain                                          | 404 | not_found
+CONNECT host:port (authority form) | - | - | - | line:CONNECT example.com:443 HTTP/1.1\r\nHost: x\r\n\r\n | 404 | not_found | hdr=Content-Length: [0-9]+$
+Expect other than 100-continue (libevent 417) | - | - | - | line:POST /v1/jobs HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 19\r\nExpect: x\r\n\r\n{"pipeline":"echo"} | 417 | - | html
 negative Content-Length        | - | - | - | line:POST /v1/jobs HTTP/1.1\r\nContent-Length: -1\r\n\r\n  | 400 | - | html
 Content-Length not a number    | - | - | - | line:POST /v1/jobs HTTP/1.1\r\nContent-Length: abc\r\n\r\n | 400 | - | html
 HTTP/1.0 without Host: GET     | GET  | /healthz | - | http10                     | 200 | -

@@ -12,6 +12,10 @@ request to LOG_FILE: "METHOD PATH last-event-id=VALUE". Jobs:
              2nd stream: the succeeded status, then event: end.
   fake-poll  every stream: a 200 that ends at once with no event, so the
              watch falls back to polling GET /v1/jobs/fake-poll (failed).
+  fake-gone  1st stream: a running status, id 5, then the connection drops.
+             2nd stream: 204, as the API answers a reconnect once the job
+             has ended; GET /v1/jobs/fake-gone gives its final status
+             (succeeded).
 """
 import http.server
 import json
@@ -48,8 +52,10 @@ class H(http.server.BaseHTTPRequestHandler):
         with open(log_file, "a") as f:
             f.write("GET %s last-event-id=%s\n" % (self.path, self.headers.get("Last-Event-ID", "")))
         n = streams[self.path] = streams.get(self.path, 0) + 1
-        if self.path == "/v1/jobs/fake-poll":
-            body = json.dumps(status("failed", 3, "sort", 0.5, None)).encode()
+        final = {"/v1/jobs/fake-poll": ("failed", 3, "sort", 0.5, None),
+                 "/v1/jobs/fake-gone": ("succeeded", 4, "summarize", 1, 0)}
+        if self.path in final:
+            body = json.dumps(status(*final[self.path])).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -59,6 +65,10 @@ class H(http.server.BaseHTTPRequestHandler):
         if not self.path.endswith("/events"):
             self.send_response(404)
             self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.path == "/v1/jobs/fake-gone/events" and n > 1:
+            self.send_response(204)
             self.end_headers()
             return
         self.send_response(200)
@@ -74,6 +84,12 @@ class H(http.server.BaseHTTPRequestHandler):
             time.sleep(0.2)
             self.chunk("\n\r\n")
             time.sleep(1.5)
+            self.close_connection = True  # dropped: no final chunk
+            return
+        if self.path == "/v1/jobs/fake-gone/events":
+            st = json.dumps(status("running", 2, "transform", 0.5, 80))
+            self.chunk("event: status\nid: 5\ndata: %s\n\n" % st)
+            time.sleep(0.3)
             self.close_connection = True  # dropped: no final chunk
             return
         if self.path == "/v1/jobs/fake-eta/events":

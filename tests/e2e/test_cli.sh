@@ -317,6 +317,13 @@ if command -v script >/dev/null; then
   check "a dropped stream is resumed with Last-Event-ID" \
     grep -qx 'GET /v1/jobs/fake-eta/events last-event-id=7' "$T/fake.log"
 fi
+"$SQ" --url "$FURL" watch fake-gone >"$T/fgone.out" 2>"$T/fgone.err"
+RC=$?
+check_eq "the job ended while the stream was down: the reconnect gets 204, exit 0" 0 "$RC"
+check_eq "... the reconnect carried Last-Event-ID, then one GET of the status" \
+  "GET /v1/jobs/fake-gone/events last-event-id=5 GET /v1/jobs/fake-gone last-event-id=" \
+  "$(grep -A1 'fake-gone/events last-event-id=5' "$T/fake.log" | paste -sd' ')"
+check "... and the outcome is shown" grep -q '^succeeded after' "$T/fgone.out"
 "$SQ" --url "$FURL" watch fake-poll >"$T/fpoll.out" 2>"$T/fpoll.err"
 RC=$?
 check_eq "streams that keep ending: polling gets the failed job, exit 1" 1 "$RC"

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # test_openapi: docs/openapi.yaml against the real API. The document must be
-# valid OpenAPI, name exactly the routes of api/routes.c, and document every
+# valid OpenAPI (tests/openapi/check.py, which also refuses a stray key in a
+# schema, and @redocly/cli's lint with tests/openapi/redocly.yaml, warnings
+# included), name exactly the routes of api/routes.c, and document every
 # answer provoked here: each request below is recorded (status, headers,
 # body) and tests/openapi/check.py checks that its status is documented for
 # the path and method, its Content-Type is, the documented headers are there,
 # and its body validates against the documented schema (event streams: each
 # event's data). Covers every route and every status that can be provoked
-# from outside: 200 202 204 400 401 404 405 409 413 415 422 429 503.
+# from outside: 200 202 204 400 401 404 405 409 413 415 422 429 501 503.
 source "$(dirname "$0")/lib.sh"
 export STAGEQ_PREFIX=toa
 flush_prefix toa
@@ -34,6 +36,41 @@ fi
 # --- the document itself, and the route table ---------------------------------
 "$PY" "$CHECK" spec "$SPEC"
 "$PY" "$CHECK" coverage "$SPEC" api/routes.c
+
+# --- a real OpenAPI linter: @redocly/cli (pinned in tests/openapi/package.json)
+# with tests/openapi/redocly.yaml: recommended rules, warnings as errors ------
+# A copy with a known mistake shows that both checks can fail: a flow mapping
+# whose text holds a comma ({description: a, b} is a stray key "b").
+broken="$STAGEQ_TEST_TMP/openapi-broken.yaml"
+sed "s/^\( *input: \){description: \"\(.*\)\"}$/\1{description: \2}/" "$SPEC" >"$broken"
+check "the broken copy differs from the document" bash -c '! cmp -s "$1" "$2"' _ "$SPEC" "$broken"
+"$PY" "$CHECK" spec "$broken" >"$STAGEQ_TEST_TMP/openapi-broken.check" 2>&1
+check "check.py finds the stray key of the broken copy" \
+  grep -q "^not ok - every schema holds keywords only: .*'any JSON' is not a keyword" \
+  "$STAGEQ_TEST_TMP/openapi-broken.check"
+LINT=tests/openapi/node_modules/.bin/redocly
+have=1
+if ! command -v node >/dev/null 2>&1; then
+  not_ok "node is installed (deploy/install-deps.sh test)"; have=0
+fi
+if [ "$have" = 1 ] && [ ! -x "$LINT" ]; then
+  if ! (cd tests/openapi && timeout 600 npm ci --no-audit --no-fund >"$STAGEQ_TEST_TMP/npm-oa.log" 2>&1); then
+    cat "$STAGEQ_TEST_TMP/npm-oa.log"
+    not_ok "npm installs @redocly/cli into tests/openapi/node_modules"; have=0
+  fi
+fi
+if [ "$have" = 1 ]; then
+  export REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true # no network
+  "$LINT" lint --config tests/openapi/redocly.yaml --format=stylish "$SPEC" \
+    >"$STAGEQ_TEST_TMP/openapi-lint.out" 2>&1
+  rc=$?
+  [ "$rc" = 0 ] || sed 's/^/# /' "$STAGEQ_TEST_TMP/openapi-lint.out"
+  check_eq "redocly lint passes $SPEC (warnings as errors)" 0 "$rc"
+  "$LINT" lint --config tests/openapi/redocly.yaml --format=stylish "$broken" \
+    >"$STAGEQ_TEST_TMP/openapi-lint-broken.out" 2>&1
+  check "redocly lint refuses the broken copy (Property \`any JSON\` is not expected)" \
+    grep -q 'Property `any JSON` is not expected' "$STAGEQ_TEST_TMP/openapi-lint-broken.out"
+fi
 
 # rec NAME EXPECTED_STATUS METHOD PATH [curl args...]: sends one request to
 # $URL (default $API_URL) and records it for check.py; sets HTTP_STATUS and
@@ -83,6 +120,8 @@ rec "readiness" 200 GET /readyz
 rec "a method the path does not have" 405 DELETE /healthz
 rec "OPTIONS without CORS is just another method" 405 OPTIONS /v1/jobs
 rec "an unknown path" 404 GET /v2/nothing
+rec "a method the API does not know" 501 FOO /v1/jobs
+rec "a method the API does not know, on no path" 501 FOO /v2/nothing
 
 # --- submit -------------------------------------------------------------------
 rec "submit" 202 POST /v1/jobs "${JSON[@]}" \
@@ -198,6 +237,8 @@ rec "a method /v1/pipelines does not have" 405 POST /v1/pipelines
 REC_SSE='{"status":1,"end":1}' rec "events of an ended job: its status, then end" 200 \
   GET /v1/jobs/oa-run/events -N
 rec "events of an unknown job" 404 GET /v1/jobs/no-such-job/events
+rec "events of an ended job, a reconnect (Last-Event-ID): 204, EventSource stops" 204 \
+  GET /v1/jobs/oa-run/events -N -H 'Last-Event-ID: 1'
 rec "events, bad id" 400 GET '/v1/jobs/a%2Fb/events'
 rec "events, HEAD" 200 HEAD /v1/jobs/oa-run/events
 rec "events of a job, from submit to its end" 202 POST /v1/jobs "${JSON[@]}" \

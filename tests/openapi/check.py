@@ -86,6 +86,73 @@ def all_refs(node, out):
     return out
 
 
+# Every keyword a Schema Object of OpenAPI 3.1 may hold: JSON Schema 2020-12's
+# (core, applicator, unevaluated, validation, meta-data, format, content) and
+# OpenAPI's own; "x-" extensions besides. The meta-schema cannot catch a stray
+# key here (a 2020-12 schema allows unknown keywords), yet one is always a
+# mistake, such as the comma of a flow mapping splitting a description:
+# {description: stage 1's input, any JSON} is a key "any JSON".
+SCHEMA_KEYWORDS = {
+    "$schema", "$id", "$ref", "$anchor", "$dynamicRef", "$dynamicAnchor", "$vocabulary",
+    "$comment", "$defs",
+    "prefixItems", "items", "contains", "additionalProperties", "properties",
+    "patternProperties", "dependentSchemas", "propertyNames", "if", "then", "else", "allOf",
+    "anyOf", "oneOf", "not", "unevaluatedItems", "unevaluatedProperties",
+    "type", "const", "enum", "multipleOf", "maximum", "exclusiveMaximum", "minimum",
+    "exclusiveMinimum", "maxLength", "minLength", "pattern", "maxItems", "minItems",
+    "uniqueItems", "maxContains", "minContains", "maxProperties", "minProperties", "required",
+    "dependentRequired",
+    "title", "description", "default", "deprecated", "readOnly", "writeOnly", "examples",
+    "format", "contentEncoding", "contentMediaType", "contentSchema",
+    "discriminator", "xml", "externalDocs", "example",
+}
+SUBSCHEMA_ONE = ("items", "contains", "additionalProperties", "propertyNames", "if", "then",
+                 "else", "not", "unevaluatedItems", "unevaluatedProperties", "contentSchema")
+SUBSCHEMA_LIST = ("prefixItems", "allOf", "anyOf", "oneOf")
+SUBSCHEMA_MAP = ("properties", "patternProperties", "dependentSchemas", "$defs")
+
+
+def schema_strays(node, where, out):
+    """Appends to out a line per key of schema node (and its subschemas) that
+    is not a keyword."""
+    if isinstance(node, bool):
+        return
+    if not isinstance(node, dict):
+        out.append("%s is not a schema" % where)
+        return
+    for k in node:
+        if k not in SCHEMA_KEYWORDS and not k.startswith("x-"):
+            out.append("%s: %r is not a keyword" % (where, k))
+    for k in SUBSCHEMA_ONE:
+        if k in node:
+            schema_strays(node[k], where + "/" + k, out)
+    for k in SUBSCHEMA_LIST:
+        for i, sub in enumerate(node.get(k) or []):
+            schema_strays(sub, "%s/%s/%d" % (where, k, i), out)
+    for k in SUBSCHEMA_MAP:
+        for name, sub in (node.get(k) or {}).items():
+            schema_strays(sub, "%s/%s/%s" % (where, k, name), out)
+
+
+def document_strays(node, where, out):
+    """Finds the schemas of the document (components/schemas, every "schema"
+    of a parameter, header or media type, our x-sse-events) and checks each."""
+    if isinstance(node, list):
+        for i, v in enumerate(node):
+            document_strays(v, "%s/%d" % (where, i), out)
+        return
+    if not isinstance(node, dict):
+        return
+    for k, v in node.items():
+        here = where + "/" + str(k)
+        if k == "schema" or (where == "#/components" and k == "schemas") or k == "x-sse-events":
+            subs = v.items() if k != "schema" and isinstance(v, dict) else [(None, v)]
+            for name, sub in subs:
+                schema_strays(sub, here if name is None else here + "/" + name, out)
+        elif k not in ("example", "examples"):
+            document_strays(v, here, out)
+
+
 def cmd_spec(spec_path):
     spec = load(spec_path)
     try:
@@ -118,6 +185,13 @@ def cmd_spec(spec_path):
         not_ok("every $ref resolves: " + one_line("; ".join(bad)))
     else:
         ok("every $ref of %s resolves" % spec_path)
+
+    bad = []
+    document_strays(spec, "#", bad)
+    if bad:
+        not_ok("every schema holds keywords only: " + one_line("; ".join(bad), 1000))
+    else:
+        ok("every schema of %s holds keywords only (no stray key)" % spec_path)
 
     bad = []
     for path, item in spec.get("paths", {}).items():
@@ -373,7 +447,11 @@ def check_one(spec, meta_path, provoked):
     op_method = "get" if method == "HEAD" and "get" in item else method.lower()
     op = item.get(op_method) if op_method in METHODS else None
     comps = spec["components"]["responses"]
-    if op is not None:
+    if op_method not in METHODS + ("connect",):  # a token libevent does not know
+        resp = comps["NotImplemented"] if status == "501" else None
+        if resp is None:
+            problems.append("the unknown method %s answered %s, not 501" % (method, status))
+    elif op is not None:
         resp = op["responses"].get(status)
         if resp is None:
             problems.append("status %s is not documented for %s %s (documented: %s)"
