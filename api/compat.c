@@ -15,6 +15,7 @@
 #include "job.h"
 #include "json.h"
 #include "log.h"
+#include "submit.h"
 
 #define COMPAT_MAX_DEPTH 64
 
@@ -81,6 +82,8 @@ void compat_start_task(struct api_req *ar)
     const struct pipeline *p = pipeline_set_find(ar->api->pipelines, cfg->default_pipeline);
     cJSON *root = NULL;
     const cJSON *data = NULL;
+    const char *data_text = NULL; /* data's bytes as sent: a span of the body */
+    size_t data_len = 0;
     struct json_err jerr;
     char uuid[IDS_UUID_LEN];
     const char *body;
@@ -116,12 +119,16 @@ void compat_start_task(struct api_req *ar)
             goto done;
         }
         data = json_get(root, "data"); /* other members are ignored, as Flask does */
+        if (data != NULL && submit_member_text(body, len, root, data, &data_text, &data_len) < 0) {
+            errors_reply(ar, API_ERR_INTERNAL, "data could not be located in the body");
+            goto done;
+        }
     }
     if (ar->id[0] == '\0') { /* POST /start_task: a new UUID */
         ids_new_uuid(uuid);
         snprintf(ar->id, sizeof(ar->id), "%s", uuid);
     }
-    jobs_submit_prepared(ar, p, p->queue, data, p->result_ttl_s, compat_start_done);
+    jobs_submit_prepared(ar, p, p->queue, data_text, data_len, p->result_ttl_s, compat_start_done);
 done:
     cJSON_Delete(root);
 }
