@@ -66,4 +66,15 @@ int builtin_demo_sort(const struct stage_input *in, struct stage_ctx *ctx, cJSON
                       struct stage_error *err);
 int builtin_demo_summarize(const struct stage_input *in, struct stage_ctx *ctx, cJSON **out,
                            struct stage_error *err);
+/* builtins/blog.c: the four stages of the "blog" pipeline (stage k appends
+ * " -> processed by stage k" to its input's text, in about a second) */
+int builtin_blog_stage1(const struct stage_input *in, struct stage_ctx *ctx, cJSON **out,
+                        struct stage_error *err);
+int builtin_blog_stage2(const struct stage_input *in, struct stage_ctx *ctx, cJSON **out,
+                        struct stage_error *err);
+int builtin_blog_stage3(const struct stage_input *in, struct stage_ctx *ctx, cJSON **out,
+                        struct stage_error *err);
+int builtin_blog_stage4(const struct stage_input *in, struct stage_ctx *ctx, cJSON **out,
+                        struct stage_error *err);
+
 #endif

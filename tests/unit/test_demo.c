@@ -244,6 +244,60 @@ static void test_echo_keeps_the_text(void **state)
     cJSON_Delete((cJSON *)in.json);
 }
 
+/* The blog's stages: stage k appends " -> processed by stage k" to a string
+ * input, or to the JSON text of any other input (its numbers as sent), in
+ * about a second, reporting progress; they stop when asked. */
+static void test_blog_stages(void **state)
+{
+    static const struct {
+        const char *fn, *in, *want;
+    } cases[] = {
+        {"blog.stage1", "\"hello\"", "\"hello -> processed by stage 1\""},
+        {"blog.stage4", "\"a -> processed by stage 3\"",
+         "\"a -> processed by stage 3 -> processed by stage 4\""},
+        {"blog.stage2", "{\"n\":9007199254740993}",
+         "\"{\\\"n\\\":9007199254740993} -> processed by stage 2\""},
+        {"blog.stage3", "null", "\"null -> processed by stage 3\""},
+    };
+    struct progress_log log;
+    struct stage_ctx ctx = {record, &log, false};
+    struct stage_error err;
+    struct stage_input in;
+    struct json_err jerr;
+    cJSON *out;
+    char *printed;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(&log, 0, sizeof(log));
+        log.is_monotonic = 1;
+        ctx.is_stop_requested = false;
+        in.text = cases[i].in;
+        in.json = json_parse_exact(in.text, strlen(in.text), 64, &jerr);
+        assert_non_null(in.json);
+        out = NULL;
+        assert_int_equal(stage_builtin_find(cases[i].fn)(&in, &ctx, &out, &err), 0);
+        printed = json_print(out);
+        assert_string_equal(printed, cases[i].want);
+        assert_true(log.calls >= 2 && log.is_monotonic && log.last == 1.0);
+        cJSON_free(printed);
+        cJSON_Delete(out);
+        cJSON_Delete((cJSON *)in.json);
+    }
+    memset(&log, 0, sizeof(log));
+    log.stop_after = 2;
+    ctx.is_stop_requested = false;
+    in.text = "\"x\"";
+    in.json = json_parse_exact(in.text, 3, 64, &jerr);
+    out = NULL;
+    assert_int_equal(builtin_blog_stage1(&in, &ctx, &out, &err), -1);
+    assert_null(out);
+    assert_string_equal(err.code, "stopped");
+    assert_int_equal(log.calls, 2);
+    cJSON_Delete((cJSON *)in.json);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_demo_stops_when_asked),
         cmocka_unit_test(test_echo_and_registry),
         cmocka_unit_test(test_echo_keeps_the_text),
+        cmocka_unit_test(test_blog_stages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
