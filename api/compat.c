@@ -110,8 +110,7 @@ void compat_start_task(struct api_req *ar)
         }
         root = json_parse_strict(body, len, COMPAT_MAX_DEPTH, &jerr);
         if (root == NULL) {
-            errors_reply(ar, API_ERR_MALFORMED_JSON, "malformed JSON at byte %zu: %s", jerr.offset,
-                         jerr.msg);
+            errors_reply(ar, API_ERR_MALFORMED_JSON, SUBMIT_MALFORMED "%s", jerr.msg);
             return;
         }
         if (!cJSON_IsObject(root)) {

@@ -89,7 +89,7 @@ cJSON *json_parse_strict(const char *buf, size_t len, int max_depth, struct json
     root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
     if (root == NULL) {
         off = (end != NULL && end >= buf && end <= buf + len) ? (size_t)(end - buf) : 0;
-        json_fail(err, off, "malformed JSON");
+        json_fail(err, off, "syntax error");
         return NULL;
     }
     while (end < buf + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))

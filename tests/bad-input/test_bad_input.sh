@@ -180,6 +180,7 @@ run_case() {
       trim "$chk"; chk=$R
       case $chk in
         msg=*) grep -qF -- "${chk#msg=}" <<<"$(jqr .error.message)" || why+=" message lacks '${chk#msg=}';" ;;
+        msgis=*) [ "$(jqr .error.message)" = "${chk#msgis=}" ] || why+=" message is not '${chk#msgis=}';" ;;
         hdr=*) grep -qiE -- "^${chk#hdr=}" <<<"$HTTP_HEADERS" || why+=" no header '${chk#hdr=}';" ;;
         html) grep -qi '^content-type: text/html' <<<"$HTTP_HEADERS" || why+=" not libevent's HTML;" ;;
         open=*) [ "$HOLD_OPEN" = "${chk#open=}" ] || why+=" $HOLD_OPEN slow connections still open, not ${chk#open=};" ;;
@@ -230,7 +231,8 @@ run_table() {
 #   status: 3 digits; 000 = no answer; 100+S = "100 Continue" then S.
 #   code: the error.code of the JSON body (then the body must be an error
 #     object with a message and Content-Type application/json); "-" = none.
-#   checks: ";"-separated: msg=TEXT (in error.message), hdr=REGEX (a header
+#   checks: ";"-separated: msg=TEXT (in error.message), msgis=TEXT (the whole
+#     error.message, e.g. said once, not twice), hdr=REGEX (a header
 #     line), html (libevent's own page), open=N (hold: N still waiting).
 #   Every 405 must carry an Allow header with exactly the route's methods.
 run_table <<'TABLE'
@@ -240,7 +242,9 @@ text/plain                 | POST | /v1/jobs | Content-Type: text/plain | s:{"pi
 application/jsonx          | POST | /v1/jobs | Content-Type: application/jsonx | s:{"pipeline":"echo"}  | 415 | unsupported_media_type
 JSON with charset accepted | POST | /v1/jobs | Content-Type: application/json; charset=utf-8 | s:{"pipeline":"echo"} | 202 | -
 upper-case type accepted   | POST | /v1/jobs | Content-Type: APPLICATION/JSON | s:{"pipeline":"echo"}   | 202 | -
-malformed JSON             | POST | /v1/jobs | J | s:{"pipeline":                                        | 400 | malformed_json | msg=at byte 11
+malformed JSON             | POST | /v1/jobs | J | s:{"pipeline":                                        | 400 | malformed_json | msgis=malformed JSON body: syntax error at byte 11
+malformed JSON, blog route | POST | /start_task | J | s:{"data":                                        | 400 | malformed_json | msgis=malformed JSON body: syntax error at byte 7
+bad UTF-8, blog route      | POST | /start_task | J | s:{"data":"\xc3\x28"}                              | 400 | malformed_json | msgis=malformed JSON body: invalid UTF-8 at byte 9
 empty body                 | POST | /v1/jobs | J | -                                                     | 400 | malformed_json
 trailing garbage           | POST | /v1/jobs | J | s:{"pipeline":"echo"} x                               | 400 | malformed_json
 leading zero in a number   | POST | /v1/jobs | J | s:{"pipeline":"echo","input":{"n":01}}                | 400 | malformed_json | msg=invalid number at byte 32

@@ -138,7 +138,7 @@ static void test_malformed_json(void **state)
     struct submit_err err;
 
     refuse(set, "{\"pipeline\":", SUBMIT_ERR_MALFORMED_JSON,
-           "malformed JSON body: malformed JSON at byte 11");
+           "malformed JSON body: syntax error at byte 11");
     refuse(set, "", SUBMIT_ERR_MALFORMED_JSON,
            "malformed JSON body: empty body, expected JSON at byte 0");
     refuse(set, "{\"pipeline\":\"echo\"} x", SUBMIT_ERR_MALFORMED_JSON,
