@@ -1,9 +1,11 @@
-/* compat: the routes of the Flask app that stageq grew out of
- * (seed/status-monitoring-blog.txt), so that its client works unchanged:
- * POST /start_task, POST /start_task/{id}, GET /task_status/{id}. Same
+/* compat: the routes of the Flask app of the blog that stageq grew out of
+ * (its client: examples/blog/client.py), so that its client works unchanged:
+ * POST /start_task, POST /start_task/{id}, GET /task_status/{id}, running the
+ * default pipeline (the built-in "blog": the blog's own four stages). Same
  * machinery as /v1/jobs (the submit script, HGETALL); only the bodies, the
  * status strings and the blog's own error answers ({"message": ...}) differ.
- * Errors outside the blog's contract keep the usual {"error":{...}} bodies. */
+ * `data` is stored as the bytes sent. Errors outside the blog's contract keep
+ * the usual {"error":{...}} bodies. */
 #include "api.h"
 
 #include <event2/buffer.h>
