@@ -709,7 +709,7 @@ static int run_builtin(struct run *r, const struct stage_def *sd, const char *in
                        char **out, struct stage_error *serr)
 {
     stage_builtin_fn fn = stage_builtin_find(sd->builtin);
-    struct stage_ctx ctx = {run_report, r, false};
+    struct stage_ctx ctx = {run_report, r, false, r->k};
     struct stage_input input;
     struct json_err jerr;
     cJSON *o = NULL;

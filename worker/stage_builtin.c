@@ -15,10 +15,7 @@ static const struct {
     {"demo.transform", builtin_demo_transform},
     {"demo.sort", builtin_demo_sort},
     {"demo.summarize", builtin_demo_summarize},
-    {"blog.stage1", builtin_blog_stage1},
-    {"blog.stage2", builtin_blog_stage2},
-    {"blog.stage3", builtin_blog_stage3},
-    {"blog.stage4", builtin_blog_stage4},
+    {"blog.stage", builtin_blog_stage},
 };
 
 stage_builtin_fn stage_builtin_find(const char *name)

@@ -21,6 +21,7 @@ struct stage_ctx {
     int (*report)(void *arg, double fraction, const char *message);
     void *arg;
     bool is_stop_requested; /* sticky once report asked to stop */
+    int stage_index;        /* which stage of its pipeline runs (1-based); 0: unknown */
 };
 
 /* Reports progress; returns 0 to go on, -1 when the stage must stop now (it
@@ -66,15 +67,10 @@ int builtin_demo_sort(const struct stage_input *in, struct stage_ctx *ctx, cJSON
                       struct stage_error *err);
 int builtin_demo_summarize(const struct stage_input *in, struct stage_ctx *ctx, cJSON **out,
                            struct stage_error *err);
-/* builtins/blog.c: the four stages of the "blog" pipeline (stage k appends
- * " -> processed by stage k" to its input's text, in about a second) */
-int builtin_blog_stage1(const struct stage_input *in, struct stage_ctx *ctx, cJSON **out,
-                        struct stage_error *err);
-int builtin_blog_stage2(const struct stage_input *in, struct stage_ctx *ctx, cJSON **out,
-                        struct stage_error *err);
-int builtin_blog_stage3(const struct stage_input *in, struct stage_ctx *ctx, cJSON **out,
-                        struct stage_error *err);
-int builtin_blog_stage4(const struct stage_input *in, struct stage_ctx *ctx, cJSON **out,
-                        struct stage_error *err);
+/* builtins/blog.c: each stage of the "blog" pipeline (stage k, from
+ * ctx->stage_index, appends " -> processed by stage k" to its input's text,
+ * in about a second) */
+int builtin_blog_stage(const struct stage_input *in, struct stage_ctx *ctx, cJSON **out,
+                       struct stage_error *err);
 
 #endif

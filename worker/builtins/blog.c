@@ -1,5 +1,5 @@
-/* blog: the four stages of the "blog" pipeline, the job of the Flask app that
- * stageq grew out of (the blog's routes, POST /start_task, run it by
+/* blog: the stage of the "blog" pipeline (four of it), the job of the Flask
+ * app that stageq grew out of (the blog's routes, POST /start_task, run it by
  * default). Stage k takes about BLOG_STAGE_MS, as the blog's
  * `await asyncio.sleep(1)`, and returns f"{input_data} -> processed by stage
  * {k}": the input's text when it is a string, else its JSON text as stored
@@ -35,12 +35,13 @@ static int blog_work(struct stage_ctx *ctx, int k)
     return stage_progress(ctx, 1.0, msg);
 }
 
-static int blog_stage(const struct stage_input *in, struct stage_ctx *ctx, cJSON **out,
-                      struct stage_error *err, int k)
+int builtin_blog_stage(const struct stage_input *in, struct stage_ctx *ctx, cJSON **out,
+                       struct stage_error *err)
 {
     static const char suffix_fmt[] = " -> processed by stage %d";
     const char *text = cJSON_IsString(in->json) ? in->json->valuestring : in->text;
-    char suffix[sizeof(suffix_fmt) + 8], *s;
+    int k = ctx != NULL && ctx->stage_index > 0 ? ctx->stage_index : 1;
+    char suffix[sizeof(suffix_fmt) + 16], *s;
     size_t tlen, slen;
     cJSON *o;
 
@@ -61,28 +62,4 @@ static int blog_stage(const struct stage_input *in, struct stage_ctx *ctx, cJSON
         return stage_error_set(err, "out_of_memory", true, "cannot build the output");
     *out = o;
     return 0;
-}
-
-int builtin_blog_stage1(const struct stage_input *in, struct stage_ctx *ctx, cJSON **out,
-                        struct stage_error *err)
-{
-    return blog_stage(in, ctx, out, err, 1);
-}
-
-int builtin_blog_stage2(const struct stage_input *in, struct stage_ctx *ctx, cJSON **out,
-                        struct stage_error *err)
-{
-    return blog_stage(in, ctx, out, err, 2);
-}
-
-int builtin_blog_stage3(const struct stage_input *in, struct stage_ctx *ctx, cJSON **out,
-                        struct stage_error *err)
-{
-    return blog_stage(in, ctx, out, err, 3);
-}
-
-int builtin_blog_stage4(const struct stage_input *in, struct stage_ctx *ctx, cJSON **out,
-                        struct stage_error *err)
-{
-    return blog_stage(in, ctx, out, err, 4);
 }
