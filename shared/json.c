@@ -18,6 +18,23 @@ static void json_fail(struct json_err *err, size_t off, const char *msg)
     }
 }
 
+/* The length of the escape at s[0] == '\\' (n bytes left): 2, 6 for \uXXXX
+ * (four hex digits), or 0 when it is not one of JSON's. */
+static size_t json_escape_len(const unsigned char *s, size_t n)
+{
+    size_t k;
+
+    if (n >= 2 && s[1] != '\0' && strchr("\"\\/bfnrt", s[1]) != NULL)
+        return 2;
+    if (n < 6 || s[1] != 'u')
+        return 0;
+    for (k = 2; k < 6; k++)
+        if (!((s[k] >= '0' && s[k] <= '9') || (s[k] >= 'a' && s[k] <= 'f') ||
+              (s[k] >= 'A' && s[k] <= 'F')))
+            return 0;
+    return 6;
+}
+
 static int json_prepass(const unsigned char *s, size_t len, int max_depth, struct json_err *err)
 {
     size_t i = 0;
@@ -35,11 +52,16 @@ static int json_prepass(const unsigned char *s, size_t len, int max_depth, struc
                     json_fail(err, i, "unterminated escape");
                     return -1;
                 }
-                if (s[i + 1] == 'u' && i + 5 < len && memcmp(s + i + 2, "0000", 4) == 0) {
+                if (json_escape_len(s + i, len - i) == 0) {
+                    /* cJSON reads \u12x! as U+0000: the string cut short */
+                    json_fail(err, i, "invalid escape in a string");
+                    return -1;
+                }
+                if (s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0) {
                     json_fail(err, i, "\\u0000 is not allowed in strings");
                     return -1;
                 }
-                i += 2;
+                i += json_escape_len(s + i, len - i);
             } else if (c < 0x20) {
                 json_fail(err, i, "raw control character in string");
                 return -1;

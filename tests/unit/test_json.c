@@ -203,6 +203,13 @@ static void test_refuses_control_and_nul(void **state)
     refuse("{\"k\":\"ab\\u0000\"}", 8);
     refuse("{\"\\u0000\":1}", 2);
     refuse("[\"\\\\\\u0000\"]", 4); /* escaped backslash, then the \u0000 escape */
+    /* escapes JSON does not have: cJSON read \u with bad hex digits as U+0000 */
+    refuse("[\"ab\\ud3d\\u0041\"]", 4);
+    refuse("\"\\u12\"", 1);
+    refuse("\"\\uzzzz\"", 1);
+    refuse("\"\\x41\"", 1);
+    refuse("\"\\'\"", 1);
+    refuse_n("[\"a\\\0b\"]", 7, DEPTH, 3);
     refuse_n("[1,\0 2]", 7, DEPTH, 3);
     refuse_n("\0", 1, DEPTH, 0);
     refuse_n("{}\0", 3, DEPTH, 2);
