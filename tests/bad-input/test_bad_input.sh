@@ -231,10 +231,10 @@ run_table() {
 #   status: 3 digits; 000 = no answer; 100+S = "100 Continue" then S.
 #   code: the error.code of the JSON body (then the body must be an error
 #     object with a message and Content-Type application/json); "-" = none.
-#   checks: ";"-separated: msg=TEXT (in error.message), msgis=TEXT (the whole
-#     error.message, e.g. said once, not twice), hdr=REGEX (a header
+#   checks: ";"-separated: msg=TEXT (in error.message), hdr=REGEX (a header
 #     line), html (libevent's own page), open=N (hold: N still waiting).
 #   Every 405 must carry an Allow header with exactly the route's methods.
+#   msgis=TEXT: the whole error.message is TEXT (e.g. said once, not twice).
 run_table <<'TABLE'
 # --- media type, syntax, shape --------------------------------------------------
 no content type            | POST | /v1/jobs | Content-Type:    | s:{"pipeline":"echo"}                 | 415 | unsupported_media_type
