@@ -263,11 +263,13 @@ cJSON *jobs_status_from_reply(struct api_req *ar, const redisReply *reply, enum 
 void jobs_cancel(struct api_req *ar);
 
 /* Submits a job with id ar->id (already valid), pipeline p, queue, input
- * (NULL = null) and result_ttl_s through the submit script; done gets the
- * script's reply (read it with jobs_submit_outcome). Returns 0 when sent;
- * -1 when ar was already answered with an error (ar is then freed). */
+ * (the JSON text input[0..input_len) as the client sent it, valid JSON; NULL
+ * = null: stored without its whitespace, its numbers untouched) and
+ * result_ttl_s through the submit script; done gets the script's reply (read
+ * it with jobs_submit_outcome). Returns 0 when sent; -1 when ar was already
+ * answered with an error (ar is then freed). Borrows input. */
 int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const char *queue,
-                         const cJSON *input, int result_ttl_s, rasync_cb *done);
+                         const char *input, size_t input_len, int result_ttl_s, rasync_cb *done);
 
 /* Reads the submit script's reply: 1 the job was queued, 0 the id exists
  * already, -1 ar was answered with an error (Redis, queue full) and freed. */

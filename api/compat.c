@@ -1,9 +1,11 @@
-/* compat: the routes of the Flask app that stageq grew out of
- * (seed/status-monitoring-blog.txt), so that its client works unchanged:
- * POST /start_task, POST /start_task/{id}, GET /task_status/{id}. Same
+/* compat: the routes of the Flask app of the blog that stageq grew out of
+ * (its client: examples/blog/client.py), so that its client works unchanged:
+ * POST /start_task, POST /start_task/{id}, GET /task_status/{id}, running the
+ * default pipeline (the built-in "blog": the blog's own four stages). Same
  * machinery as /v1/jobs (the submit script, HGETALL); only the bodies, the
  * status strings and the blog's own error answers ({"message": ...}) differ.
- * Errors outside the blog's contract keep the usual {"error":{...}} bodies. */
+ * `data` is stored as the bytes sent. Errors outside the blog's contract keep
+ * the usual {"error":{...}} bodies. */
 #include "api.h"
 
 #include <event2/buffer.h>
@@ -15,6 +17,7 @@
 #include "job.h"
 #include "json.h"
 #include "log.h"
+#include "submit.h"
 
 #define COMPAT_MAX_DEPTH 64
 
@@ -81,6 +84,8 @@ void compat_start_task(struct api_req *ar)
     const struct pipeline *p = pipeline_set_find(ar->api->pipelines, cfg->default_pipeline);
     cJSON *root = NULL;
     const cJSON *data = NULL;
+    const char *data_text = NULL; /* data's bytes as sent: a span of the body */
+    size_t data_len = 0;
     struct json_err jerr;
     char uuid[IDS_UUID_LEN];
     const char *body;
@@ -107,8 +112,7 @@ void compat_start_task(struct api_req *ar)
         }
         root = json_parse_strict(body, len, COMPAT_MAX_DEPTH, &jerr);
         if (root == NULL) {
-            errors_reply(ar, API_ERR_MALFORMED_JSON, "malformed JSON at byte %zu: %s", jerr.offset,
-                         jerr.msg);
+            errors_reply(ar, API_ERR_MALFORMED_JSON, SUBMIT_MALFORMED "%s", jerr.msg);
             return;
         }
         if (!cJSON_IsObject(root)) {
@@ -116,12 +120,16 @@ void compat_start_task(struct api_req *ar)
             goto done;
         }
         data = json_get(root, "data"); /* other members are ignored, as Flask does */
+        if (data != NULL && submit_member_text(body, len, root, data, &data_text, &data_len) < 0) {
+            errors_reply(ar, API_ERR_INTERNAL, "data could not be located in the body");
+            goto done;
+        }
     }
     if (ar->id[0] == '\0') { /* POST /start_task: a new UUID */
         ids_new_uuid(uuid);
         snprintf(ar->id, sizeof(ar->id), "%s", uuid);
     }
-    jobs_submit_prepared(ar, p, p->queue, data, p->result_ttl_s, compat_start_done);
+    jobs_submit_prepared(ar, p, p->queue, data_text, data_len, p->result_ttl_s, compat_start_done);
 done:
     cJSON_Delete(root);
 }

@@ -139,7 +139,7 @@ static int jobs_parse_wait(const struct api_req *ar, int *out)
 }
 
 int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const char *queue,
-                         const cJSON *input, int result_ttl_s, rasync_cb *done)
+                         const char *input, size_t input_len, int result_ttl_s, rasync_cb *done)
 {
     const struct api_config *cfg = ar->api->cfg;
     struct job_new jn;
@@ -150,9 +150,9 @@ int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const cha
     int rc = -1;
 
     rargv_init(&args);
-    input_text = input != NULL ? json_print(input) : NULL;
+    input_text = input != NULL ? json_minify(input, input_len) : NULL; /* not printed again */
     if (input != NULL && input_text == NULL) {
-        errors_reply(ar, API_ERR_INTERNAL, "out of memory printing the input");
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory copying the input");
         goto done;
     }
     if (keys_job(jkey, sizeof(jkey), cfg->prefix, ar->id) < 0 ||
@@ -234,7 +234,8 @@ void jobs_submit(struct api_req *ar)
         sr.id = uuid;
     }
     snprintf(ar->id, sizeof(ar->id), "%s", sr.id);
-    jobs_submit_prepared(ar, sr.pipeline, sr.queue, sr.input, sr.result_ttl_s, jobs_submit_done);
+    jobs_submit_prepared(ar, sr.pipeline, sr.queue, sr.input_text, sr.input_len, sr.result_ttl_s,
+                         jobs_submit_done);
 done:
     submit_req_free(&sr);
 }

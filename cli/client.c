@@ -186,7 +186,8 @@ static void client_on_done(struct evhttp_request *req, void *arg)
     evbuffer_remove(in, rep->body, len);
     rep->body[len] = '\0';
     rep->len = len;
-    rep->json = json_parse_strict(rep->body, len, JSON_MAX_DEPTH_DEFAULT, &jerr);
+    /* numbers stay as the API sent them, for printing (read them with json_number) */
+    rep->json = json_parse_exact(rep->body, len, JSON_MAX_DEPTH_DEFAULT, &jerr);
 }
 
 /* The request path under the API's prefix, into full. 0, or -1 with rep->err. */

@@ -17,9 +17,9 @@ static void job_view_str(const cJSON *o, const char *name, char *out, size_t len
 
 static double job_view_num(const cJSON *o, const char *name)
 {
-    const cJSON *v = json_get(o, name);
+    double d;
 
-    return cJSON_IsNumber(v) ? v->valuedouble : 0.0;
+    return json_number(json_get(o, name), &d) == 0 ? d : 0.0;
 }
 
 static int job_view_int(const cJSON *o, const char *name)
@@ -37,6 +37,7 @@ static double job_view_unit(double d)
 int job_view_read(const cJSON *st, struct job_view *v)
 {
     const cJSON *err, *s;
+    double eta;
     int k = 0;
 
     memset(v, 0, sizeof(*v));
@@ -52,10 +53,10 @@ int job_view_read(const cJSON *st, struct job_view *v)
     v->max_attempts = job_view_int(st, "max_attempts");
     v->progress = job_view_unit(job_view_num(st, "progress"));
     v->overall = job_view_unit(job_view_num(st, "overall_progress"));
-    s = json_get(st, "eta_s"); /* number, null or absent */
-    if (cJSON_IsNumber(s) && s->valuedouble >= 0 && s->valuedouble < 1e9) {
+    /* number, null or absent */
+    if (json_number(json_get(st, "eta_s"), &eta) == 0 && eta >= 0 && eta < 1e9) {
         v->has_eta = true;
-        v->eta_s = s->valuedouble;
+        v->eta_s = eta;
     }
     cJSON_ArrayForEach(s, json_get(st, "stages"))
     {

@@ -339,7 +339,7 @@ static cJSON *main_read_input(const char *arg)
         }
         text = buf;
     }
-    in = json_parse_strict(text, len, JSON_MAX_DEPTH_DEFAULT, &jerr);
+    in = json_parse_exact(text, len, JSON_MAX_DEPTH_DEFAULT, &jerr); /* sent as written */
     if (in == NULL)
         fprintf(stderr, "stageq: %s is not valid JSON: %s\n", what, jerr.msg);
     free(buf);
@@ -490,10 +490,11 @@ static int main_pipelines(struct main_ctx *m, const struct main_args *a)
         const cJSON *name = json_get(p, "name"), *queue = json_get(p, "queue");
         const cJSON *att = json_get(p, "max_attempts");
         const char *sep = "";
+        double natt;
 
         printf("%-16s queue %-10s attempts %-3d ", cJSON_IsString(name) ? name->valuestring : "?",
                cJSON_IsString(queue) ? queue->valuestring : "?",
-               cJSON_IsNumber(att) ? att->valueint : 0);
+               json_number(att, &natt) == 0 && natt >= 0 && natt < 1e9 ? (int)natt : 0);
         cJSON_ArrayForEach(s, json_get(p, "stages"))
         {
             const cJSON *sn = json_get(s, "name");

@@ -20,11 +20,9 @@ static const char *overview_str(const cJSON *o, const char *name)
 
 static long long overview_int(const cJSON *o, const char *name)
 {
-    const cJSON *v = json_get(o, name);
+    double d;
 
-    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e15
-               ? (long long)v->valuedouble
-               : 0;
+    return json_number(json_get(o, name), &d) == 0 && d >= 0 && d < 1e15 ? (long long)d : 0;
 }
 
 int64_t overview_parse_time(const cJSON *item)
@@ -95,6 +93,7 @@ void overview_print_jobs(const cJSON *reply, int64_t now_ms, bool with_header)
     cJSON_ArrayForEach(j, jobs)
     {
         const cJSON *overall = json_get(j, "overall_progress");
+        double frac;
         long long stage = overview_int(j, "stage");
         char st[96], pct[16], age[32];
 
@@ -103,12 +102,8 @@ void overview_print_jobs(const cJSON *reply, int64_t now_ms, bool with_header)
                      overview_str(j, "stage_name"));
         else
             snprintf(st, sizeof(st), "-/%lld", overview_int(j, "stage_count"));
-        if (cJSON_IsNumber(overall))
-            snprintf(pct, sizeof(pct), "%d%%",
-                     (int)((overall->valuedouble < 0   ? 0
-                            : overall->valuedouble > 1 ? 1
-                                                       : overall->valuedouble) *
-                           100.0));
+        if (json_number(overall, &frac) == 0)
+            snprintf(pct, sizeof(pct), "%d%%", (int)((frac < 0 ? 0 : frac > 1 ? 1 : frac) * 100.0));
         else
             snprintf(pct, sizeof(pct), "-");
         overview_age_of(j, "created_at", now_ms, age, sizeof(age));
@@ -144,7 +139,8 @@ void overview_print_stats(const cJSON *reply)
     printf("recent jobs (last %lld submitted): ", overview_int(recent, "window"));
     cJSON_ArrayForEach(s, by)
     {
-        printf("%s%lld %s", sep, cJSON_IsNumber(s) ? (long long)s->valuedouble : 0,
+        double n;
+        printf("%s%lld %s", sep, json_number(s, &n) == 0 && n >= 0 && n < 1e15 ? (long long)n : 0,
                s->string ? s->string : "?");
         sep = ", ";
     }

@@ -75,7 +75,7 @@ static int watch_on_event(const struct sse_event *ev, void *arg)
 
     if (strcmp(ev->event, "status") != 0 && strcmp(ev->event, "end") != 0)
         return 0;
-    data = json_parse_strict(ev->data, ev->data_len, JSON_MAX_DEPTH_DEFAULT, &jerr);
+    data = json_parse_exact(ev->data, ev->data_len, JSON_MAX_DEPTH_DEFAULT, &jerr);
     if (data == NULL) {
         w->is_bad = true;
         return 1;

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # run.sh: `make run`. Starts a private Redis under run/ (unless
-# STAGEQ_REDIS_URL is set), stageq-api on STAGEQ_LISTEN (127.0.0.1:8080) and a
-# stageq-worker pool, prints how to submit a demo job, and stops all of it on
-# Ctrl-C (or when one of them exits).
+# STAGEQ_REDIS_URL is set) on STAGEQ_RUN_REDIS_PORT (6380, or the next free
+# port), stageq-api on STAGEQ_LISTEN (127.0.0.1:8080) and a stageq-worker pool
+# (binaries from BUILD, default build/), prints how to submit a demo job, and
+# stops all of it on Ctrl-C (or when one of them exits): exit 0 after a
+# Ctrl-C or a clean stop, 1 when a process failed.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -73,12 +75,21 @@ Read its status (use the id from the reply; repeat to watch it move):
   curl -s http://$listen/v1/jobs/<id>
 
 MSG
-# Wait until Ctrl-C or until any process exits.
+# Wait until Ctrl-C or until any process exits. A Ctrl-C reaches the API and
+# the workers too (the terminal signals the whole foreground group), and they
+# stop cleanly with status 0: that is a stop, not a failure, even when this
+# shell never sees the SIGINT (one ignored on entry, as by a shell that
+# started `make run &`, cannot be trapped).
 while :; do
   for p in $pids $redis_pid; do
     if ! kill -0 "$p" 2>/dev/null; then
-      sleep 0.5 # a Ctrl-C that stopped it too is handled by the trap first
-      echo "process $p exited; stopping the rest" >&2
+      rc=0
+      wait "$p" 2>/dev/null || rc=$?
+      if [ "$rc" -eq 0 ]; then
+        echo "process $p stopped; stopping the rest"
+        exit 0
+      fi
+      echo "process $p exited with status $rc; stopping the rest" >&2
       exit 1
     fi
   done

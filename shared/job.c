@@ -263,7 +263,7 @@ static void add_int(cJSON *o, const struct job_hash *h, const char *field)
     if (errno != 0 || *end != '\0')
         add_item(o, field, cJSON_CreateStringReference(v));
     else
-        add_item(o, field, cJSON_CreateNumber((double)n));
+        add_item(o, field, json_create_number((double)n));
 }
 
 static void add_num(cJSON *o, const struct job_hash *h, const char *field)
@@ -284,28 +284,25 @@ static void add_num(cJSON *o, const struct job_hash *h, const char *field)
     if (*end != '\0' || d != d)
         add_item(o, field, cJSON_CreateStringReference(v));
     else
-        add_item(o, field, cJSON_CreateNumber(d));
+        add_item(o, field, json_create_number(d));
 }
 
-/* Adds name: the parsed JSON text v, null when missing (NULL). Values were
+/* Adds name: the JSON text v, null when missing (NULL) or null. Values were
  * written by stageq itself, so a parse failure is kept visible as a string.
- * An object or array that parses strictly, its numbers included, is valid
- * JSON as it stands and goes out raw, not printed again (stageq wrote it with
- * json_print: the same bytes); scalars stay items (readers test for null),
- * and text only cJSON's lenient parser takes is printed from its tree, as
- * before. True when v went out raw. */
+ * Text that parses strictly is valid JSON as it stands and goes out raw, as
+ * stored: never printed again, which would cut its numbers to 15 digits (null
+ * stays an item: readers test for it). Text only cJSON's lenient parser
+ * takes is printed from its tree, as before. True when v went out raw. */
 static bool add_json_value(cJSON *o, const char *name, const char *v)
 {
     cJSON *item;
-    size_t len;
 
     if (v == NULL || v[0] == '\0') {
         add_item(o, name, cJSON_CreateNull());
         return false;
     }
-    len = strlen(v);
-    item = json_parse_strict(v, len, JOB_JSON_MAX_DEPTH, NULL);
-    if ((cJSON_IsObject(item) || cJSON_IsArray(item)) && json_numbers_check(v, len) == 0) {
+    item = json_parse_strict(v, strlen(v), JOB_JSON_MAX_DEPTH, NULL);
+    if (item != NULL && !cJSON_IsNull(item)) {
         cJSON_Delete(item);
         add_item(o, name, cJSON_CreateRaw(v));
         return true;
@@ -347,7 +344,7 @@ static void add_seconds(cJSON *o, const char *name, int64_t ms)
         return;
     }
     if (ms >= 1000000000000000LL) { /* more than 15 digits: let cJSON pick */
-        add_item(o, name, cJSON_CreateNumber((double)ms / 1000.0));
+        add_item(o, name, json_create_number((double)ms / 1000.0));
         return;
     }
     *p = '\0';

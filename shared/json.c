@@ -2,6 +2,7 @@
  * cJSON with the end pointer checked. Never trusts a NUL terminator. */
 #include "json.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,23 @@ static void json_fail(struct json_err *err, size_t off, const char *msg)
         err->offset = off;
         snprintf(err->msg, sizeof(err->msg), "%s at byte %zu", msg, off);
     }
+}
+
+/* The length of the escape at s[0] == '\\' (n bytes left): 2, 6 for \uXXXX
+ * (four hex digits), or 0 when it is not one of JSON's. */
+static size_t json_escape_len(const unsigned char *s, size_t n)
+{
+    size_t k;
+
+    if (n >= 2 && s[1] != '\0' && strchr("\"\\/bfnrt", s[1]) != NULL)
+        return 2;
+    if (n < 6 || s[1] != 'u')
+        return 0;
+    for (k = 2; k < 6; k++)
+        if (!((s[k] >= '0' && s[k] <= '9') || (s[k] >= 'a' && s[k] <= 'f') ||
+              (s[k] >= 'A' && s[k] <= 'F')))
+            return 0;
+    return 6;
 }
 
 static int json_prepass(const unsigned char *s, size_t len, int max_depth, struct json_err *err)
@@ -34,11 +52,16 @@ static int json_prepass(const unsigned char *s, size_t len, int max_depth, struc
                     json_fail(err, i, "unterminated escape");
                     return -1;
                 }
-                if (s[i + 1] == 'u' && i + 5 < len && memcmp(s + i + 2, "0000", 4) == 0) {
+                if (json_escape_len(s + i, len - i) == 0) {
+                    /* cJSON reads \u12x! as U+0000: the string cut short */
+                    json_fail(err, i, "invalid escape in a string");
+                    return -1;
+                }
+                if (s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0) {
                     json_fail(err, i, "\\u0000 is not allowed in strings");
                     return -1;
                 }
-                i += 2;
+                i += json_escape_len(s + i, len - i);
             } else if (c < 0x20) {
                 json_fail(err, i, "raw control character in string");
                 return -1;
@@ -88,7 +111,7 @@ cJSON *json_parse_strict(const char *buf, size_t len, int max_depth, struct json
     root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
     if (root == NULL) {
         off = (end != NULL && end >= buf && end <= buf + len) ? (size_t)(end - buf) : 0;
-        json_fail(err, off, "malformed JSON");
+        json_fail(err, off, "syntax error");
         return NULL;
     }
     while (end < buf + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
@@ -161,6 +184,167 @@ static size_t json_bad_number(const char *buf, size_t len)
 int json_numbers_check(const char *buf, size_t len)
 {
     return json_bad_number(buf, len) == len ? 0 : -1;
+}
+
+static bool json_is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* For valid JSON: the offset just past the value that starts at buf[i]. */
+static size_t json_value_end(const char *buf, size_t len, size_t i)
+{
+    int depth = 0;
+
+    do {
+        if (buf[i] == '"') {
+            for (i++; i < len && buf[i] != '"'; i++)
+                if (buf[i] == '\\')
+                    i++;
+            i++;
+        } else if (buf[i] == '{' || buf[i] == '[') {
+            depth++, i++;
+        } else if (buf[i] == '}' || buf[i] == ']') {
+            depth--, i++;
+        } else if (depth > 0) {
+            i++;
+        } else { /* a number, true, false or null */
+            while (i < len && !json_is_space(buf[i]) && buf[i] != ',' && buf[i] != ']' &&
+                   buf[i] != '}')
+                i++;
+        }
+    } while (depth > 0 && i < len);
+    return i < len ? i : len;
+}
+
+static size_t json_skip_space(const char *buf, size_t len, size_t i)
+{
+    while (i < len && json_is_space(buf[i]))
+        i++;
+    return i;
+}
+
+int json_member_span(const char *buf, size_t len, size_t index, size_t *off, size_t *vlen)
+{
+    size_t i = json_skip_space(buf, len, 0), m, start;
+
+    if (i >= len || buf[i] != '{')
+        return -1;
+    for (m = 0, i++;; m++) {
+        i = json_skip_space(buf, len, i);
+        if (i >= len || buf[i] != '"')
+            return -1;                                              /* "}": no more members */
+        i = json_skip_space(buf, len, json_value_end(buf, len, i)); /* the name */
+        if (i >= len || buf[i] != ':')
+            return -1;
+        start = i = json_skip_space(buf, len, i + 1);
+        i = json_value_end(buf, len, i);
+        if (m == index) {
+            *off = start;
+            *vlen = i - start;
+            return 0;
+        }
+        i = json_skip_space(buf, len, i);
+        if (i >= len || buf[i] != ',')
+            return -1;
+        i++;
+    }
+}
+
+char *json_minify(const char *buf, size_t len)
+{
+    char *out = cJSON_malloc(len + 1);
+    size_t i, o = 0;
+    bool in_string = false;
+
+    if (out == NULL)
+        return NULL;
+    for (i = 0; i < len; i++) {
+        char c = buf[i];
+        if (in_string) {
+            if (c == '\\' && i + 1 < len)
+                out[o++] = c, c = buf[++i];
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (json_is_space(c)) {
+            continue;
+        }
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Turns the number items of the tree under item, in document order, into raw
+ * items holding the texts of the numbers of buf[*i..len), in the same order.
+ * 0, or -1 when memory ran out or the texts ran out. */
+static int json_keep_numbers(cJSON *item, const char *buf, size_t len, size_t *i)
+{
+    size_t start;
+    char *text;
+
+    for (; item != NULL; item = item->next) {
+        if (item->child != NULL && json_keep_numbers(item->child, buf, len, i) < 0)
+            return -1;
+        if (!cJSON_IsNumber(item))
+            continue;
+        while (*i < len && buf[*i] != '-' && !json_is_digit(buf[*i])) {
+            if (buf[*i] == '"') /* a string (a member's name too): not a number */
+                *i = json_value_end(buf, len, *i);
+            else
+                (*i)++;
+        }
+        if (*i >= len)
+            return -1;
+        start = *i;
+        *i = json_value_end(buf, len, *i);
+        text = cJSON_malloc(*i - start + 1);
+        if (text == NULL)
+            return -1;
+        memcpy(text, buf + start, *i - start);
+        text[*i - start] = '\0';
+        item->type = cJSON_Raw;
+        item->valuestring = text;
+    }
+    return 0;
+}
+
+cJSON *json_parse_exact(const char *buf, size_t len, int max_depth, struct json_err *err)
+{
+    cJSON *root = json_parse_strict(buf, len, max_depth, err);
+    size_t i = 0;
+
+    if (root != NULL && json_keep_numbers(root, buf, len, &i) < 0) {
+        json_fail(err, 0, "out of memory");
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
+cJSON *json_create_number(double d)
+{
+    char text[32];
+    int prec;
+
+    if (!isfinite(d))
+        return cJSON_CreateNull();
+    /* a whole number: its digits, as cJSON writes them (the range check
+     * first makes the cast defined) */
+    if (d > -1e17 && d < 1e17 && (double)(long long)d == d) {
+        snprintf(text, sizeof(text), "%.0f", d);
+        return cJSON_CreateRaw(text);
+    }
+    for (prec = 1; prec < 17; prec++) {
+        snprintf(text, sizeof(text), "%.*g", prec, d);
+        if (strtod(text, NULL) == d)
+            break;
+    }
+    if (prec == 17)
+        snprintf(text, sizeof(text), "%.17g", d);
+    return cJSON_CreateRaw(text);
 }
 
 char *json_print(const cJSON *item)

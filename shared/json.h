@@ -1,4 +1,5 @@
-/* json: strict JSON parsing of untrusted bytes on top of cJSON, and printing.
+/* json: strict JSON parsing of untrusted bytes on top of cJSON, and printing
+ * that keeps numbers as they were sent (json_parse_exact, json_create_number).
  * cJSON alone accepts trailing garbage, invalid UTF-8, raw control characters
  * and silently cuts strings at \u0000: this module refuses all of them. */
 #ifndef STAGEQ_JSON_H
@@ -26,6 +27,33 @@ cJSON *json_parse_strict(const char *buf, size_t len, int max_depth, struct json
  * "-.5", "1.e5": cJSON takes them). With json_parse_strict, a 0 means the text
  * is valid JSON as it stands. Reads no byte past len. */
 int json_numbers_check(const char *buf, size_t len);
+
+/* json_parse_strict, and then every number keeps the text it was sent as:
+ * each number item becomes a raw item holding that text ("1E+2", "-0",
+ * "9007199254740993", "1e400"), which printing writes back as it is. Read
+ * such numbers with json_number. For JSON that must come out as it went in
+ * (job input, stage outputs): cJSON alone prints numbers with 15 digits.
+ * Returns a new tree the caller frees with cJSON_Delete, or NULL with err
+ * filled. */
+cJSON *json_parse_exact(const char *buf, size_t len, int max_depth, struct json_err *err);
+
+/* For buf[0..len), valid JSON (as json_parse_strict took it): a new
+ * NUL-terminated copy without the whitespace outside strings, which the
+ * caller frees with cJSON_free (as printed text); NULL when memory ran out. Numbers and strings
+ * are left byte for byte. */
+char *json_minify(const char *buf, size_t len);
+
+/* For buf[0..len), a valid JSON object: the value of its member number index
+ * (0-based, in the order of the text, which is the order of the parsed
+ * tree's children) as the span buf[*off .. *off + *vlen). 0, or -1 when the
+ * object has fewer members. */
+int json_member_span(const char *buf, size_t len, size_t index, size_t *off, size_t *vlen);
+
+/* A new item for the number d, printed in the shortest form that reads back
+ * as exactly d ("0.1", "1e+300", "-0", "9007199254740992"): a raw item, as
+ * json_parse_exact makes (cJSON alone keeps 15 digits). NaN and infinities,
+ * which JSON cannot write, give null. NULL when memory ran out. */
+cJSON *json_create_number(double d);
 
 /* Prints item without whitespace. Returns a new string the caller frees with
  * cJSON_free, or NULL on allocation failure. */

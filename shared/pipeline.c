@@ -13,7 +13,7 @@
 #include "json.h"
 #include <stdarg.h>
 const char *const pipeline_builtin_names[] = {
-    "echo", "demo.generate", "demo.transform", "demo.sort", "demo.summarize", NULL,
+    "echo", "demo.generate", "demo.transform", "demo.sort", "demo.summarize", "blog.stage", NULL,
 };
 
 struct builtin_pipeline {
@@ -26,6 +26,10 @@ static const struct builtin_pipeline builtin_pipelines[] = {
      {{"generate", "transform", "sort", "summarize", NULL},
       {"demo.generate", "demo.transform", "demo.sort", "demo.summarize", NULL}}},
     {"echo", {{"echo", NULL}, {"echo", NULL}}},
+    /* the blog's job (the default of its routes, POST /start_task) */
+    {"blog",
+     {{"stage1", "stage2", "stage3", "stage4", NULL},
+      {"blog.stage", "blog.stage", "blog.stage", "blog.stage", NULL}}},
 };
 
 static int pipeline_add_builtin(struct pipeline *p, const struct builtin_pipeline *b, int ttl)

@@ -126,18 +126,37 @@ int submit_parse(const char *body, size_t len, const struct pipeline_set *set,
     err->msg[0] = '\0';
     sr.root = json_parse_strict(body, len, JSON_MAX_DEPTH_DEFAULT, &jerr);
     if (sr.root == NULL)
-        return submit_fail(err, SUBMIT_ERR_MALFORMED_JSON, "malformed JSON body: %s", jerr.msg);
+        return submit_fail(err, SUBMIT_ERR_MALFORMED_JSON, SUBMIT_MALFORMED "%s", jerr.msg);
     if (!cJSON_IsObject(sr.root)) {
         submit_fail(err, SUBMIT_ERR_INVALID_REQUEST, "the request body must be a JSON object");
         goto fail;
     }
     if (submit_validate(sr.root, set, &sr, err) < 0)
         goto fail;
+    if (sr.input != NULL &&
+        submit_member_text(body, len, sr.root, sr.input, &sr.input_text, &sr.input_len) < 0) {
+        submit_fail(err, SUBMIT_ERR_INVALID_REQUEST, "the input could not be located in the body");
+        goto fail;
+    }
     *out = sr;
     return 0;
 fail:
     submit_req_free(&sr);
     return -1;
+}
+
+int submit_member_text(const char *body, size_t len, const cJSON *root, const cJSON *member,
+                       const char **text, size_t *tlen)
+{
+    const cJSON *m;
+    size_t index = 0, off;
+
+    for (m = root->child; m != NULL && m != member; m = m->next)
+        index++;
+    if (m == NULL || json_member_span(body, len, index, &off, tlen) < 0)
+        return -1;
+    *text = body + off;
+    return 0;
 }
 
 void submit_req_free(struct submit_req *req)

@@ -9,8 +9,9 @@
 
 #include "pipeline.h"
 
-#define SUBMIT_SHOW_MAX 64  /* bytes of client text quoted in an error message */
-#define SUBMIT_MSG_LEN  512 /* same bound as the API's error messages */
+#define SUBMIT_SHOW_MAX  64  /* bytes of client text quoted in an error message */
+#define SUBMIT_MSG_LEN   512 /* same bound as the API's error messages */
+#define SUBMIT_MALFORMED "malformed JSON body: " /* + the parser's reason and byte offset */
 
 enum submit_err_code {
     SUBMIT_OK = 0,
@@ -36,6 +37,10 @@ struct submit_req {
     cJSON *root;                     /* owned: freed by submit_req_free */
     const struct pipeline *pipeline; /* borrowed from the set */
     const cJSON *input;              /* borrowed from root; NULL when absent (= null) */
+    const char *input_text;          /* the input's bytes as sent, borrowed from the body
+                                        given to submit_parse (not NUL-terminated);
+                                        NULL when absent */
+    size_t input_len;                /* bytes at input_text */
     const char *id;                  /* borrowed from root; NULL when absent: the caller
                                         makes a UUID */
     const char *queue;               /* from root, else the pipeline's queue */
@@ -45,6 +50,8 @@ struct submit_req {
 /* Parses body[0..len) (NULL with len 0 allowed: an empty body) strictly as
  * JSON and validates it as a submit request against set: members pipeline
  * (required), input, id, queue, result_ttl_s, none unknown or repeated.
+ * The input keeps the bytes it was sent as (out->input_text, borrowed from
+ * body): its numbers must reach the stages as they are, not as cJSON prints.
  * Returns 0 with *out filled (the caller frees it with submit_req_free), or -1
  * with err filled and *out left empty (submit_req_free on it does nothing).
  * Checks are made in a fixed order, so the same body always gives the same
@@ -52,6 +59,12 @@ struct submit_req {
  * pipeline's existence. */
 int submit_parse(const char *body, size_t len, const struct pipeline_set *set,
                  struct submit_req *out, struct submit_err *err);
+
+/* The bytes of member `member` (borrowed from root, a member of the object
+ * root parsed from body[0..len)) as sent: 0 with *text and *tlen set (a span
+ * of body), or -1 when member is not one of root's. */
+int submit_member_text(const char *body, size_t len, const cJSON *root, const cJSON *member,
+                       const char **text, size_t *tlen);
 
 /* Frees the tree req owns and empties req. Accepts NULL and an empty req. */
 void submit_req_free(struct submit_req *req);

@@ -20,6 +20,7 @@
 #define WORKER_CHECK_MS    250        /* how often a running job's state is read */
 #define RUN_BACKOFF_MAX_MS 86400000LL /* a retry waits at most a day */
 #define RUN_MESSAGE_MAX    1024       /* bytes of a progress message kept */
+#define RUN_JSON_MAX_DEPTH 1000       /* cJSON's own limit: stageq wrote what it reads */
 
 struct run {
     struct worker *w;
@@ -701,20 +702,38 @@ static void run_abandon(struct run *r)
     rargv_free(&a);
 }
 
-static int run_builtin(struct run *r, const struct stage_def *sd, const cJSON *in, cJSON **out,
-                       struct stage_error *serr)
+/* Runs builtin stage sd on the JSON text in, whose tree is *tree (parsed
+ * here when NULL, and kept there). 0 with *out the output text (cJSON_free),
+ * or -1 with serr set. */
+static int run_builtin(struct run *r, const struct stage_def *sd, const char *in, cJSON **tree,
+                       char **out, struct stage_error *serr)
 {
     stage_builtin_fn fn = stage_builtin_find(sd->builtin);
-    struct stage_ctx ctx = {run_report, r, false};
+    struct stage_ctx ctx = {run_report, r, false, r->k};
+    struct stage_input input;
+    struct json_err jerr;
+    cJSON *o = NULL;
 
     if (fn == NULL)
         return stage_error_set(serr, "unknown_builtin", false, "no builtin stage '%s'",
                                sd->builtin);
+    if (*tree == NULL &&
+        (*tree = json_parse_exact(in, strlen(in), RUN_JSON_MAX_DEPTH, &jerr)) == NULL)
+        return stage_error_set(serr, "invalid_input", false,
+                               "the stage input is not valid JSON: %s", jerr.msg);
+    input.text = in;
+    input.json = *tree;
     r->deadline_ms = sd->timeout_s > 0 ? clock_mono_ms() + (int64_t)sd->timeout_s * 1000 : 0;
-    return fn(in, &ctx, out, serr);
+    if (fn(&input, &ctx, &o, serr) < 0)
+        return -1;
+    *out = json_print(o); /* raw items (numbers, echo's input) print as they are */
+    cJSON_Delete(o);
+    if (*out == NULL)
+        return stage_error_set(serr, "out_of_memory", true, "cannot print the stage output");
+    return 0;
 }
 
-static int run_exec(struct run *r, const struct stage_def *sd, const cJSON *in, cJSON **out,
+static int run_exec(struct run *r, const struct stage_def *sd, const char *in, char **out,
                     struct stage_error *serr, struct exec_result *res)
 {
     struct exec_spec spec;
@@ -744,9 +763,11 @@ static int run_exec(struct run *r, const struct stage_def *sd, const cJSON *in, 
     r->deadline_ms = 0; /* stage_exec enforces the exec timeout itself */
     if (stage_exec_run(&spec, in, &hooks, res) < 0)
         return stage_error_set(serr, "worker_error", true, "%s", res->message);
+    cJSON_Delete(res->output); /* the text goes on, as the program wrote it */
+    res->output = NULL;
     if (res->outcome == EXEC_OK) {
-        *out = res->output;
-        res->output = NULL;
+        *out = res->output_text;
+        res->output_text = NULL;
         return 0;
     }
     r->exec = res;
@@ -792,11 +813,12 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
 {
     struct run r;
     struct job_hash h = {NULL, NULL, 0, NULL, 0};
-    const char *v;
-    cJSON *cur = NULL;
+    const char *v, *cur;    /* the next stage's input, JSON text: in h, or cur_owned */
+    char *cur_owned = NULL; /* cJSON_free */
+    cJSON *cur_json = NULL; /* cur parsed, once a builtin needed it */
     struct stage_error serr;
     struct exec_result res;
-    char *out_text = NULL;
+    struct json_err jerr;
 
     memset(&r, 0, sizeof(r));
     rargv_init(&r.adv);
@@ -832,9 +854,13 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
     } else {
         v = job_hash_get(&h, JOB_F_INPUT);
     }
-    cur = v ? cJSON_Parse(v) : cJSON_CreateNull();
-    if (cur == NULL) {
-        stage_error_set(&serr, "invalid_input", false, "the stored input is not valid JSON");
+    /* the text goes to the stages as stored; parsed here only to refuse what
+     * is not JSON (the tree serves a first builtin stage) */
+    cur = v != NULL ? v : "null";
+    cur_json = json_parse_exact(cur, strlen(cur), RUN_JSON_MAX_DEPTH, &jerr);
+    if (cur_json == NULL) {
+        stage_error_set(&serr, "invalid_input", false, "the stored input is not valid JSON: %s",
+                        jerr.msg);
         run_finish(&r, NULL, &serr);
         goto done;
     }
@@ -845,13 +871,13 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
     }
     for (;;) {
         const struct stage_def *sd = &r.pl->stages[r.k - 1];
-        cJSON *out = NULL;
+        char *out = NULL;
         int rc;
 
         log_ctx_stage(r.k, sd->name);
         memset(&serr, 0, sizeof(serr));
         r.exec = NULL;
-        rc = sd->builtin != NULL ? run_builtin(&r, sd, cur, &out, &serr)
+        rc = sd->builtin != NULL ? run_builtin(&r, sd, cur, &cur_json, &out, &serr)
                                  : run_exec(&r, sd, cur, &out, &serr, &res);
         if (rc < 0 && r.is_refused) {
             run_abandon(&r);
@@ -871,19 +897,15 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
                 run_finish(&r, NULL, &serr);
             break;
         }
-        cJSON_Delete(cur);
-        cur = out;
-        out_text = json_print(cur);
-        if (out_text == NULL) {
-            stage_error_set(&serr, "out_of_memory", true, "cannot print the stage output");
-            run_finish(&r, NULL, &serr);
-            break;
-        }
+        cJSON_Delete(cur_json);
+        cur_json = NULL;
+        cJSON_free(cur_owned);
+        cur = cur_owned = out;
         if (r.k == r.n) {
-            run_finish(&r, out_text, NULL);
+            run_finish(&r, cur, NULL);
             break;
         }
-        if (run_advance(&r, out_text) != 0) {
+        if (run_advance(&r, cur) != 0) {
             if (r.is_refused)
                 run_abandon(&r);
             break;
@@ -892,8 +914,6 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
             run_requeue(&r, r.k, false);
             break;
         }
-        cJSON_free(out_text);
-        out_text = NULL;
     }
     w->jobs_done++;
 done:
@@ -901,7 +921,8 @@ done:
     log_ctx_job(NULL, NULL);
     w->current_job[0] = '\0';
     cJSON_Delete(res.output);
-    cJSON_free(out_text);
-    cJSON_Delete(cur);
+    cJSON_free(res.output_text);
+    cJSON_free(cur_owned);
+    cJSON_Delete(cur_json);
     job_hash_view_free(&h);
 }

@@ -15,6 +15,7 @@ static const struct {
     {"demo.transform", builtin_demo_transform},
     {"demo.sort", builtin_demo_sort},
     {"demo.summarize", builtin_demo_summarize},
+    {"blog.stage", builtin_blog_stage},
 };
 
 stage_builtin_fn stage_builtin_find(const char *name)

@@ -760,6 +760,13 @@ static void run_outcome(struct exec_run *r, int status)
             snprintf(res->message, sizeof(res->message), "invalid JSON on stdout: %s", err.msg);
             return;
         }
+        res->output_text = json_minify(r->out, r->out_len); /* the text, not a print of it */
+        if (res->output_text == NULL) {
+            cJSON_Delete(res->output);
+            res->output = NULL;
+            snprintf(res->message, sizeof(res->message), "out of memory keeping the output");
+            return;
+        }
         res->outcome = EXEC_OK;
         snprintf(res->message, sizeof(res->message), "ok");
     }
@@ -874,7 +881,7 @@ static void run_loop(struct exec_run *r, int fds[FD_COUNT], const char *in, size
     stderr_finish(r);
 }
 
-int stage_exec_run(const struct exec_spec *spec, const cJSON *input, const struct exec_hooks *hooks,
+int stage_exec_run(const struct exec_spec *spec, const char *input, const struct exec_hooks *hooks,
                    struct exec_result *res)
 {
     struct exec_run r;
@@ -882,7 +889,7 @@ int stage_exec_run(const struct exec_spec *spec, const cJSON *input, const struc
     struct spawn_report rep;
     int p_in[2] = {-1, -1}, p_out[2] = {-1, -1}, p_err[2] = {-1, -1}, p_prog[2] = {-1, -1};
     int p_rep[2] = {-1, -1}, fds[FD_COUNT], i, rc = -1, status;
-    char *in = NULL;
+    const char *in = input != NULL ? input : "null";
     long long t0 = mono_ms();
     sigset_t all, old;
     ssize_t n;
@@ -909,9 +916,7 @@ int stage_exec_run(const struct exec_spec *spec, const cJSON *input, const struc
         return 0;
     }
     signal_setup();
-    in = input != NULL ? cJSON_PrintUnformatted(input) : NULL;
-    if ((input != NULL && in == NULL) || build_env(&r, &env) < 0 ||
-        build_candidates(spec->argv[0], &cands) < 0) {
+    if (build_env(&r, &env) < 0 || build_candidates(spec->argv[0], &cands) < 0) {
         snprintf(res->message, sizeof(res->message), "out of memory preparing the stage");
         goto done;
     }
@@ -975,7 +980,7 @@ int stage_exec_run(const struct exec_spec *spec, const cJSON *input, const struc
     for (i = FD_IN; i <= FD_PROG; i++)
         set_nonblock(fds[i]);
 
-    run_loop(&r, fds, in != NULL ? in : "null", in != NULL ? strlen(in) : 4);
+    run_loop(&r, fds, in, strlen(in));
     for (i = 0; i < FD_COUNT; i++)
         close_fd(&fds[i]);
     status = reap_all(pid);
@@ -1002,7 +1007,6 @@ done:
     close_fd(&p_rep[0]);
     close_fd(&p_rep[1]);
     free(r.out);
-    cJSON_free(in);
     strvec_free(&env);
     strvec_free(&cands);
     return rc;

@@ -60,16 +60,20 @@ struct exec_result {
     int signal;        /* EXEC_SIGNAL */
     int spawn_errno;   /* EXEC_SPAWN_FAILED */
     cJSON *output;     /* EXEC_OK: a new tree the caller frees with cJSON_Delete */
+    char *output_text; /* EXEC_OK: stdout as written, without the whitespace outside
+                          strings (its numbers untouched); the caller frees it with cJSON_free */
     char message[256]; /* a sentence saying what happened, for the job's error */
     char stderr_tail[EXEC_STDERR_TAIL + 1]; /* last bytes of stderr, NUL-terminated */
     unsigned bad_progress_lines;            /* invalid lines on fd 3, ignored */
     long long duration_ms;
 };
 
-/* Runs the program to its end. Returns 0 with *res filled (whatever the
- * outcome), or -1 only when the worker itself failed (out of memory, pipe
- * creation) with res->message saying why. Blocks the calling process. */
-int stage_exec_run(const struct exec_spec *spec, const cJSON *input, const struct exec_hooks *hooks,
+/* Runs the program to its end, with input (JSON text, NUL-terminated,
+ * borrowed; NULL = null) written on its stdin as it is. Returns 0 with *res
+ * filled (whatever the outcome), or -1 only when the worker itself failed
+ * (out of memory, pipe creation) with res->message saying why. Blocks the
+ * calling process. */
+int stage_exec_run(const struct exec_spec *spec, const char *input, const struct exec_hooks *hooks,
                    struct exec_result *res);
 
 /* Parses one progress line (without its newline): a JSON object with

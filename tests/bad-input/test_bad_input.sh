@@ -184,6 +184,7 @@ run_case() {
       trim "$chk"; chk=$R
       case $chk in
         msg=*) grep -qF -- "${chk#msg=}" <<<"$(jqr .error.message)" || why+=" message lacks '${chk#msg=}';" ;;
+        msgis=*) [ "$(jqr .error.message)" = "${chk#msgis=}" ] || why+=" message is not '${chk#msgis=}';" ;;
         hdr=*) grep -qiE -- "^${chk#hdr=}" <<<"$HTTP_HEADERS" || why+=" no header '${chk#hdr=}';" ;;
         html) grep -qi '^content-type: text/html' <<<"$HTTP_HEADERS" || why+=" not libevent's HTML;" ;;
         open=*) [ "$HOLD_OPEN" = "${chk#open=}" ] || why+=" $HOLD_OPEN slow connections still open, not ${chk#open=};" ;;
@@ -240,6 +241,7 @@ run_table() {
 #     next=closed|open|more (rawhttp.py scenarios: what the connection does
 #     after the response; "more" = a body was read as a second request).
 #   Every 405 must carry an Allow header with exactly the route's methods.
+#   msgis=TEXT: the whole error.message is TEXT (e.g. said once, not twice).
 run_table <<'TABLE'
 # --- media type, syntax, shape --------------------------------------------------
 no content type            | POST | /v1/jobs | Content-Type:    | s:{"pipeline":"echo"}                 | 415 | unsupported_media_type
@@ -247,7 +249,9 @@ text/plain                 | POST | /v1/jobs | Content-Type: text/plain | s:{"pi
 application/jsonx          | POST | /v1/jobs | Content-Type: application/jsonx | s:{"pipeline":"echo"}  | 415 | unsupported_media_type
 JSON with charset accepted | POST | /v1/jobs | Content-Type: application/json; charset=utf-8 | s:{"pipeline":"echo"} | 202 | -
 upper-case type accepted   | POST | /v1/jobs | Content-Type: APPLICATION/JSON | s:{"pipeline":"echo"}   | 202 | -
-malformed JSON             | POST | /v1/jobs | J | s:{"pipeline":                                        | 400 | malformed_json | msg=at byte 11
+malformed JSON             | POST | /v1/jobs | J | s:{"pipeline":                                        | 400 | malformed_json | msgis=malformed JSON body: syntax error at byte 11
+malformed JSON, blog route | POST | /start_task | J | s:{"data":                                        | 400 | malformed_json | msgis=malformed JSON body: syntax error at byte 7
+bad UTF-8, blog route      | POST | /start_task | J | s:{"data":"\xc3\x28"}                              | 400 | malformed_json | msgis=malformed JSON body: invalid UTF-8 at byte 9
 empty body                 | POST | /v1/jobs | J | -                                                     | 400 | malformed_json
 trailing garbage           | POST | /v1/jobs | J | s:{"pipeline":"echo"} x                               | 400 | malformed_json
 leading zero in a number   | POST | /v1/jobs | J | s:{"pipeline":"echo","input":{"n":01}}                | 400 | malformed_json | msg=invalid number at byte 32

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_compat: the blog's routes (seed/status-monitoring-blog.txt) answer as
+# test_compat: the blog's routes (examples/blog/README.md) answer as
 # its Flask app did, so its client works unchanged; CORS (--cors-origin) and
 # the bearer token (--api-token) in the routing step.
 source "$(dirname "$0")/lib.sh"

@@ -1,6 +1,9 @@
 /* fuzz_json: json_parse_strict on any bytes. A refusal must name an offset
  * inside the input; an accepted value printed with json_print must parse
- * again. Frees everything (libFuzzer's leak check runs on every input). */
+ * again. json_parse_exact must take exactly the same inputs, and its print
+ * must read back to the same text (numbers kept); json_minify's copy must
+ * parse, and so must every member's span (json_member_span) of an object.
+ * Frees everything (libFuzzer's leak check runs on every input). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,6 +13,55 @@
 #include "json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The checks of the text-keeping functions on an input root took. */
+static void fuzz_exact(const char *buf, size_t size, const cJSON *root)
+{
+    struct json_err err;
+    cJSON *exact, *again, *span;
+    char *t1, *t2, *m;
+    size_t i, off, len;
+    const cJSON *c;
+
+    exact = json_parse_exact(buf, size, JSON_MAX_DEPTH_DEFAULT, &err);
+    if (exact == NULL) {
+        if (strcmp(err.msg, "out of memory at byte 0") == 0)
+            return;
+        fprintf(stderr, "json_parse_exact refused what json_parse_strict took: %s\n", err.msg);
+        abort();
+    }
+    t1 = json_print(exact);
+    again = t1 != NULL ? json_parse_exact(t1, strlen(t1), JSON_MAX_DEPTH_DEFAULT, &err) : NULL;
+    t2 = again != NULL ? json_print(again) : NULL;
+    if (t1 != NULL && (again == NULL || (t2 != NULL && strcmp(t1, t2) != 0))) {
+        fprintf(stderr, "exact print does not read back as itself:\n%.500s\n", t1);
+        abort();
+    }
+    m = json_minify(buf, size);
+    span = m != NULL ? json_parse_strict(m, strlen(m), JSON_MAX_DEPTH_DEFAULT, &err) : NULL;
+    if (m != NULL && span == NULL) {
+        fprintf(stderr, "minified text does not parse: %s\n%.500s\n", err.msg, m);
+        abort();
+    }
+    cJSON_Delete(span);
+    for (i = 0, c = cJSON_IsObject(root) ? root->child : NULL; c != NULL; c = c->next, i++) {
+        if (json_member_span(buf, size, i, &off, &len) < 0 || off + len > size) {
+            fprintf(stderr, "no span for member %zu\n", i);
+            abort();
+        }
+        span = json_parse_strict(buf + off, len, JSON_MAX_DEPTH_DEFAULT, &err);
+        if (span == NULL) {
+            fprintf(stderr, "member %zu's span does not parse: %s\n", i, err.msg);
+            abort();
+        }
+        cJSON_Delete(span);
+    }
+    cJSON_free(m);
+    cJSON_free(t2);
+    cJSON_Delete(again);
+    cJSON_free(t1);
+    cJSON_Delete(exact);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -25,6 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         return 0;
     }
+    fuzz_exact((const char *)data, size, root);
     text = json_print(root);
     if (text == NULL) { /* out of memory: not a finding */
         cJSON_Delete(root);

@@ -203,6 +203,13 @@ static void test_refuses_control_and_nul(void **state)
     refuse("{\"k\":\"ab\\u0000\"}", 8);
     refuse("{\"\\u0000\":1}", 2);
     refuse("[\"\\\\\\u0000\"]", 4); /* escaped backslash, then the \u0000 escape */
+    /* escapes JSON does not have: cJSON read \u with bad hex digits as U+0000 */
+    refuse("[\"ab\\ud3d\\u0041\"]", 4);
+    refuse("\"\\u12\"", 1);
+    refuse("\"\\uzzzz\"", 1);
+    refuse("\"\\x41\"", 1);
+    refuse("\"\\'\"", 1);
+    refuse_n("[\"a\\\0b\"]", 7, DEPTH, 3);
     refuse_n("[1,\0 2]", 7, DEPTH, 3);
     refuse_n("\0", 1, DEPTH, 0);
     refuse_n("{}\0", 3, DEPTH, 2);
@@ -405,6 +412,130 @@ static void test_json_get(void **state)
     cJSON_Delete(root);
 }
 
+/* json_parse_exact prints every number back as it was sent, nested or not;
+ * json_parse_strict + cJSON alone does not (the defect: 15 digits). */
+static void test_parse_exact_keeps_numbers(void **state)
+{
+    static const char *const same[] = {
+        "9007199254740993",
+        "0.30000000000000004",
+        "1e400",
+        "-0",
+        "1E+2",
+        "123456789012345678901234567890",
+        "0.1000000000000000055511151231257827021181583404541015625",
+        "-1.0e-10",
+        "[1.0,2.50,{\"a\":[9007199254740993,{\"b\":-0}]},\"9.9 in a string\",true,null]",
+        "{\"x\":1,\"x\":2.0,\"\\\"1\\\"\":3e0}", /* duplicate keys, digits in names */
+    };
+    struct json_err err;
+    size_t i;
+    cJSON *t;
+    char *out;
+    double d;
+
+    (void)state;
+    for (i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        t = json_parse_exact(same[i], strlen(same[i]), DEPTH, &err);
+        if (t == NULL)
+            fail_msg("refused %s: %s", same[i], err.msg);
+        out = json_print(t);
+        assert_non_null(out);
+        if (strcmp(out, same[i]) != 0)
+            fail_msg("%s printed as %s", same[i], out);
+        cJSON_free(out);
+        cJSON_Delete(t);
+    }
+    /* the plain parser loses them: what the fix is for */
+    t = json_parse_strict("[9007199254740993,0.30000000000000004,1e400]", 44, DEPTH, &err);
+    out = json_print(t);
+    assert_string_not_equal(out, "[9007199254740993,0.30000000000000004,1e400]");
+    cJSON_free(out);
+    cJSON_Delete(t);
+    /* numbers read back through json_number; whitespace goes */
+    t = json_parse_exact(" { \"n\" : 2.5e1 , \"s\" : \"-1\" } ", 30, DEPTH, &err);
+    assert_non_null(t);
+    assert_int_equal(json_number(json_get(t, "n"), &d), 0);
+    assert_true(d == 25.0);
+    assert_int_equal(json_number(json_get(t, "s"), &d), -1);
+    out = json_print(t);
+    assert_string_equal(out, "{\"n\":2.5e1,\"s\":\"-1\"}");
+    cJSON_free(out);
+    cJSON_Delete(t);
+    /* as strict as json_parse_strict */
+    assert_null(json_parse_exact("[01]", 4, DEPTH, &err));
+    assert_null(json_parse_exact("[1.]", 4, DEPTH, &err));
+    assert_null(json_parse_exact("[1] x", 5, DEPTH, &err));
+}
+
+static void test_minify_and_member_span(void **state)
+{
+    static const char doc[] = " {\"a\" : [ 1.0 , \"x y\\\" z\" ] ,\n\t\"input\": { \"n\" : -0 } ,"
+                              " \"c\":\"}\" , \"d\" : 1E+2 } ";
+    size_t off, len;
+    char *m;
+
+    (void)state;
+    m = json_minify(doc, sizeof(doc) - 1);
+    assert_non_null(m);
+    assert_string_equal(m,
+                        "{\"a\":[1.0,\"x y\\\" z\"],\"input\":{\"n\":-0},\"c\":\"}\",\"d\":1E+2}");
+    cJSON_free(m);
+    assert_int_equal(json_member_span(doc, sizeof(doc) - 1, 0, &off, &len), 0);
+    assert_memory_equal(doc + off, "[ 1.0 , \"x y\\\" z\" ]", len);
+    assert_int_equal(json_member_span(doc, sizeof(doc) - 1, 1, &off, &len), 0);
+    assert_int_equal(len, strlen("{ \"n\" : -0 }"));
+    assert_memory_equal(doc + off, "{ \"n\" : -0 }", len);
+    assert_int_equal(json_member_span(doc, sizeof(doc) - 1, 2, &off, &len), 0);
+    assert_memory_equal(doc + off, "\"}\"", len);
+    assert_int_equal(json_member_span(doc, sizeof(doc) - 1, 3, &off, &len), 0);
+    assert_memory_equal(doc + off, "1E+2", len);
+    assert_int_equal(len, 4);
+    assert_int_equal(json_member_span(doc, sizeof(doc) - 1, 4, &off, &len), -1);
+    assert_int_equal(json_member_span("{}", 2, 0, &off, &len), -1);
+    assert_int_equal(json_member_span("[1]", 3, 0, &off, &len), -1);
+}
+
+/* json_create_number: the shortest text that reads back as the same double. */
+static void test_create_number(void **state)
+{
+    static const struct {
+        double d;
+        const char *want;
+    } cases[] = {
+        {0.30000000000000004, "0.30000000000000004"}, /* cJSON: 0.3 */
+        {0.1, "0.1"},
+        {-0.0, "-0"},
+        {0.0, "0"},
+        {1e300, "1e+300"},
+        {9007199254740992.0, "9007199254740992"}, /* cJSON: 9.00719925474099e+15 */
+        {1000220114765.0, "1000220114765"},
+        {2.5, "2.5"},
+        {1.0 / 3.0, "0.3333333333333333"},
+        {5e-324, "5e-324"},
+        {1e17, "1e+17"},
+    };
+    size_t i;
+    cJSON *item;
+    char *out;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        item = json_create_number(cases[i].d);
+        assert_non_null(item);
+        out = json_print(item);
+        assert_non_null(out);
+        if (strcmp(out, cases[i].want) != 0)
+            fail_msg("%.17g printed as %s, want %s", cases[i].d, out, cases[i].want);
+        assert_true(strtod(out, NULL) == cases[i].d);
+        cJSON_free(out);
+        cJSON_Delete(item);
+    }
+    item = json_create_number(1.0 / 0.0);
+    assert_true(cJSON_IsNull(item));
+    cJSON_Delete(item);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +551,9 @@ int main(void)
         cmocka_unit_test(test_json_get),
         cmocka_unit_test(test_numbers_check),
         cmocka_unit_test(test_json_number),
+        cmocka_unit_test(test_parse_exact_keeps_numbers),
+        cmocka_unit_test(test_minify_and_member_span),
+        cmocka_unit_test(test_create_number),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -143,6 +143,13 @@ static void assert_builtins(const struct pipeline_set *set, int ttl)
     const struct pipeline *p;
     size_t k;
 
+    p = pipeline_set_find(set, "blog"); /* the blog's job: 4 builtin stages */
+    assert_non_null(p);
+    assert_true(p->is_builtin);
+    assert_int_equal(p->nstages, 4);
+    for (k = 0; k < 4; k++)
+        assert_string_equal(p->stages[k].builtin, "blog.stage");
+
     p = pipeline_set_find(set, "demo");
     assert_non_null(p);
     assert_true(p->is_builtin);
@@ -191,18 +198,19 @@ static void test_valid_file(void **state)
     if (set == NULL)
         fail_msg("load failed: %s", err.msg);
     assert_string_equal(set->path, fx->path);
-    assert_int_equal(set->n, 4);
+    assert_int_equal(set->n, 5);
     /* built-ins first, then the file's pipelines in file order */
     assert_string_equal(set->items[0].name, "demo");
     assert_string_equal(set->items[1].name, "echo");
-    assert_string_equal(set->items[2].name, "local");
-    assert_string_equal(set->items[3].name, "tools");
+    assert_string_equal(set->items[2].name, "blog");
+    assert_string_equal(set->items[3].name, "local");
+    assert_string_equal(set->items[4].name, "tools");
     assert_builtins(set, TTL_DEFAULT_S);
     assert_null(pipeline_set_find(set, "nope"));
 
     /* defaults */
     p = pipeline_set_find(set, "local");
-    assert_ptr_equal(p, &set->items[2]);
+    assert_ptr_equal(p, &set->items[3]);
     assert_false(p->is_builtin);
     assert_null(p->description);
     assert_string_equal(p->queue, "default");
@@ -225,7 +233,7 @@ static void test_valid_file(void **state)
 
     /* every field given */
     p = pipeline_set_find(set, "tools");
-    assert_ptr_equal(p, &set->items[3]);
+    assert_ptr_equal(p, &set->items[4]);
     assert_false(p->is_builtin);
     assert_string_equal(p->description, "runs programs");
     assert_string_equal(p->queue, "gpu.q-1");
@@ -303,7 +311,7 @@ static void test_missing_file(void **state)
 
     set = pipeline_set_load(absent, false, true, TTL_DEFAULT_S, &err);
     assert_non_null(set);
-    assert_int_equal(set->n, 2);
+    assert_int_equal(set->n, 3);
     assert_null(set->path);
     assert_builtins(set, TTL_DEFAULT_S);
     pipeline_set_free(set);
@@ -315,14 +323,14 @@ static void test_missing_file(void **state)
 
     set = pipeline_set_load(NULL, true, true, 77, &err);
     assert_non_null(set);
-    assert_int_equal(set->n, 2);
+    assert_int_equal(set->n, 3);
     assert_null(set->path);
     assert_builtins(set, 77);
     pipeline_set_free(set);
 
     set = pipeline_set_load("", true, true, 78, &err);
     assert_non_null(set);
-    assert_int_equal(set->n, 2);
+    assert_int_equal(set->n, 3);
     assert_null(set->path);
     assert_builtins(set, 78);
     pipeline_set_free(set);
@@ -352,7 +360,7 @@ static void test_file_size(void **state)
     set = pipeline_set_load(fx->path, true, false, TTL_DEFAULT_S, &err);
     if (set == NULL)
         fail_msg("1 MiB file refused: %s", err.msg);
-    assert_int_equal(set->n, 2);
+    assert_int_equal(set->n, 3);
     pipeline_set_free(set);
 
     /* one byte more is not */
@@ -630,10 +638,10 @@ static void test_relative_program(void **state)
     set = load_text(fx, json, true, &err);
     if (set == NULL)
         fail_msg("relative program refused: %s", err.msg);
-    assert_string_equal(set->items[2].stages[0].argv[0], "./script.sh");
-    assert_string_equal(set->items[2].stages[0].argv[1], "arg");
-    assert_null(set->items[2].stages[0].argv[2]);
-    assert_string_equal(set->items[2].stages[0].cwd, fx->dir);
+    assert_string_equal(set->items[3].stages[0].argv[0], "./script.sh");
+    assert_string_equal(set->items[3].stages[0].argv[1], "arg");
+    assert_null(set->items[3].stages[0].argv[2]);
+    assert_string_equal(set->items[3].stages[0].cwd, fx->dir);
     pipeline_set_free(set);
 
     /* elsewhere it is not found */

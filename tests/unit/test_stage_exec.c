@@ -83,11 +83,21 @@ static void assert_no_children(void)
     assert_int_equal(errno, ECHILD);
 }
 
+/* Runs spec with in printed as its input; the output text must be there
+ * exactly when the outcome is EXEC_OK (it is checked, then freed). */
 static void run(const struct exec_spec *spec, const cJSON *in, const struct exec_hooks *hooks,
                 struct exec_result *res)
 {
-    assert_int_equal(stage_exec_run(spec, in, hooks, res), 0);
+    char *text = in != NULL ? json_print(in) : NULL;
+
+    assert_true(in == NULL || text != NULL);
+    assert_int_equal(stage_exec_run(spec, text, hooks, res), 0);
+    cJSON_free(text);
     assert_no_children();
+    assert_true((res->output_text != NULL) == (res->outcome == EXEC_OK));
+    assert_true((res->output != NULL) == (res->outcome == EXEC_OK));
+    cJSON_free(res->output_text);
+    res->output_text = NULL;
 }
 
 static int count_fds(void)
@@ -102,6 +112,27 @@ static int count_fds(void)
             n++;
     closedir(d);
     return n;
+}
+
+/* The input text reaches stdin as it is, and stdout comes back as written
+ * (whitespace outside strings dropped): not printed again from a tree. */
+static void test_text_in_text_out(void **state)
+{
+    static const char in[] = "[9007199254740993, 1E+2, -0, 1e400, \"a  b\", 0.30000000000000004]";
+    char *argv[] = {S("cat"), NULL};
+    struct exec_spec spec;
+    struct exec_result res;
+
+    (void)state;
+    spec_init(&spec, argv);
+    assert_int_equal(stage_exec_run(&spec, in, NULL, &res), 0);
+    assert_no_children();
+    assert_int_equal(res.outcome, EXEC_OK);
+    assert_non_null(res.output_text);
+    assert_string_equal(res.output_text,
+                        "[9007199254740993,1E+2,-0,1e400,\"a  b\",0.30000000000000004]");
+    cJSON_free(res.output_text);
+    cJSON_Delete(res.output);
 }
 
 static void test_ok_double(void **state)
@@ -583,6 +614,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ok_double),
+        cmocka_unit_test(test_text_in_text_out),
         cmocka_unit_test(test_env_cwd_argv),
         cmocka_unit_test(test_path_lookup),
         cmocka_unit_test(test_not_found),

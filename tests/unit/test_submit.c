@@ -138,7 +138,7 @@ static void test_malformed_json(void **state)
     struct submit_err err;
 
     refuse(set, "{\"pipeline\":", SUBMIT_ERR_MALFORMED_JSON,
-           "malformed JSON body: malformed JSON at byte 11");
+           "malformed JSON body: syntax error at byte 11");
     refuse(set, "", SUBMIT_ERR_MALFORMED_JSON,
            "malformed JSON body: empty body, expected JSON at byte 0");
     refuse(set, "{\"pipeline\":\"echo\"} x", SUBMIT_ERR_MALFORMED_JSON,
@@ -251,6 +251,32 @@ static void test_order(void **state)
     refuse(set, "{\"result_ttl_s\":0,\"pipeline\":\"nope\"}", SUBMIT_ERR_INVALID_FIELD, NULL);
 }
 
+/* The input's bytes as sent: a span of the body, whitespace and all, its
+ * numbers as written (not cJSON's 15 digits); absent: NULL. */
+static void test_input_text(void **state)
+{
+    static const char body[] = "{ \"pipeline\" : \"echo\", \"input\" : [ 1.0, 9007199254740993,"
+                               " {\"k\":\"]\\\"\"} ] , \"id\" : \"x\" }";
+    static const char scalar[] = "{\"input\":1E+2,\"pipeline\":\"echo\"}";
+    struct submit_req req;
+    struct submit_err err;
+
+    assert_int_equal(submit_parse(body, sizeof(body) - 1, *state, &req, &err), 0);
+    assert_non_null(req.input_text);
+    assert_int_equal(req.input_len, strlen("[ 1.0, 9007199254740993, {\"k\":\"]\\\"\"} ]"));
+    assert_memory_equal(req.input_text, "[ 1.0, 9007199254740993, {\"k\":\"]\\\"\"} ]",
+                        req.input_len);
+    submit_req_free(&req);
+    assert_int_equal(submit_parse(scalar, sizeof(scalar) - 1, *state, &req, &err), 0);
+    assert_int_equal(req.input_len, 4);
+    assert_memory_equal(req.input_text, "1E+2", 4);
+    submit_req_free(&req);
+    assert_int_equal(parse(*state, "{\"pipeline\":\"echo\"}", &req, &err), 0);
+    assert_null(req.input_text);
+    assert_int_equal(req.input_len, 0);
+    submit_req_free(&req);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_malformed_json),   cmocka_unit_test(test_invalid_request),
         cmocka_unit_test(test_fields),           cmocka_unit_test(test_invalid_id),
         cmocka_unit_test(test_unknown_pipeline), cmocka_unit_test(test_order),
+        cmocka_unit_test(test_input_text),
     };
 
     return cmocka_run_group_tests(tests, set_setup, set_teardown);

@@ -46,8 +46,9 @@ static int demo_int(const cJSON *obj, const char *name, long long min, long long
         *out = def;
         return 0;
     }
-    d = cJSON_IsNumber(v) ? v->valuedouble : 0.5;
-    if (!cJSON_IsNumber(v) || !(d >= (double)min && d <= (double)max) || d != (double)(long long)d)
+    if (json_number(v, &d) < 0)
+        d = 0.5; /* refused below */
+    if (!(d >= (double)min && d <= (double)max) || d != (double)(long long)d)
         return stage_error_set(err, "invalid_input", false,
                                "input.%s must be an integer in [%lld, %lld]", name, min, max);
     *out = (long long)d;
@@ -136,6 +137,16 @@ static unsigned demo_collatz(uint64_t v)
     return steps;
 }
 
+/* Adds name: d to o, written in the shortest form that reads back as d
+ * (json_create_number; cJSON's own keeps 15 digits). */
+static void demo_add(cJSON *o, const char *name, double d)
+{
+    cJSON *item = json_create_number(d);
+
+    if (item != NULL && !cJSON_AddItemToObject(o, name, item))
+        cJSON_Delete(item);
+}
+
 static cJSON *demo_out_base(const cJSON *in, const struct demo_set *ds, const char *checksum)
 {
     cJSON *out = (in != NULL && cJSON_IsObject(in)) ? cJSON_Duplicate(in, 1) : cJSON_CreateObject();
@@ -147,17 +158,18 @@ static cJSON *demo_out_base(const cJSON *in, const struct demo_set *ds, const ch
     cJSON_DeleteItemFromObjectCaseSensitive(out, "max_value");
     cJSON_DeleteItemFromObjectCaseSensitive(out, "checksum");
     cJSON_DeleteItemFromObjectCaseSensitive(out, "rounds");
-    cJSON_AddNumberToObject(out, "size", (double)ds->size);
-    cJSON_AddNumberToObject(out, "seed", (double)ds->seed);
-    cJSON_AddNumberToObject(out, "max_value", (double)ds->max_value);
+    demo_add(out, "size", (double)ds->size);
+    demo_add(out, "seed", (double)ds->seed);
+    demo_add(out, "max_value", (double)ds->max_value);
     cJSON_AddStringToObject(out, "checksum", checksum);
-    cJSON_AddNumberToObject(out, "rounds", (double)ds->rounds);
+    demo_add(out, "rounds", (double)ds->rounds);
     return out;
 }
 
-int builtin_demo_generate(const cJSON *in, struct stage_ctx *ctx, cJSON **out,
+int builtin_demo_generate(const struct stage_input *input, struct stage_ctx *ctx, cJSON **out,
                           struct stage_error *err)
 {
+    const cJSON *in = input->json;
     struct demo_set ds;
     uint64_t state, h = 0xcbf29ce484222325ULL, sum = 0;
     long long i;
@@ -179,11 +191,11 @@ int builtin_demo_generate(const cJSON *in, struct stage_ctx *ctx, cJSON **out,
     o = cJSON_CreateObject();
     if (o == NULL)
         return stage_error_set(err, "out_of_memory", true, "cannot build the output");
-    cJSON_AddNumberToObject(o, "size", (double)ds.size);
-    cJSON_AddNumberToObject(o, "seed", (double)ds.seed);
-    cJSON_AddNumberToObject(o, "max_value", (double)ds.max_value);
-    cJSON_AddNumberToObject(o, "rounds", (double)ds.rounds);
-    cJSON_AddNumberToObject(o, "sum", (double)sum);
+    demo_add(o, "size", (double)ds.size);
+    demo_add(o, "seed", (double)ds.seed);
+    demo_add(o, "max_value", (double)ds.max_value);
+    demo_add(o, "rounds", (double)ds.rounds);
+    demo_add(o, "sum", (double)sum);
     cJSON_AddStringToObject(o, "checksum", hex);
     *out = o;
     return 0;
@@ -214,9 +226,10 @@ static int demo_rebuild(const struct demo_set *ds, uint32_t *vals, struct stage_
     return 0;
 }
 
-int builtin_demo_transform(const cJSON *in, struct stage_ctx *ctx, cJSON **out,
+int builtin_demo_transform(const struct stage_input *input, struct stage_ctx *ctx, cJSON **out,
                            struct stage_error *err)
 {
+    const cJSON *in = input->json;
     struct demo_set ds;
     uint64_t state, h = 0xcbf29ce484222325ULL, total = 0;
     unsigned max_steps = 0, max_value_at = 0;
@@ -249,9 +262,9 @@ int builtin_demo_transform(const cJSON *in, struct stage_ctx *ctx, cJSON **out,
     o = demo_out_base(in, &ds, hex);
     if (o == NULL)
         return stage_error_set(err, "out_of_memory", true, "cannot build the output");
-    cJSON_AddNumberToObject(o, "total_steps", (double)total);
-    cJSON_AddNumberToObject(o, "max_steps", max_steps);
-    cJSON_AddNumberToObject(o, "max_steps_value", max_value_at);
+    demo_add(o, "total_steps", (double)total);
+    demo_add(o, "max_steps", max_steps);
+    demo_add(o, "max_steps_value", max_value_at);
     *out = o;
     return 0;
 }
@@ -284,8 +297,10 @@ static uint32_t demo_pct(const uint32_t *sorted, long long n, double p)
     return sorted[(long long)((double)(n - 1) * p)];
 }
 
-int builtin_demo_sort(const cJSON *in, struct stage_ctx *ctx, cJSON **out, struct stage_error *err)
+int builtin_demo_sort(const struct stage_input *input, struct stage_ctx *ctx, cJSON **out,
+                      struct stage_error *err)
 {
+    const cJSON *in = input->json;
     struct demo_set ds;
     uint32_t *vals = NULL, *tmp = NULL;
     long long i, distinct = 0;
@@ -314,12 +329,12 @@ int builtin_demo_sort(const cJSON *in, struct stage_ctx *ctx, cJSON **out, struc
         stage_error_set(err, "out_of_memory", true, "cannot build the output");
         goto done;
     }
-    cJSON_AddNumberToObject(o, "min", vals[0]);
-    cJSON_AddNumberToObject(o, "median", demo_pct(vals, ds.size, 0.5));
-    cJSON_AddNumberToObject(o, "p90", demo_pct(vals, ds.size, 0.9));
-    cJSON_AddNumberToObject(o, "p99", demo_pct(vals, ds.size, 0.99));
-    cJSON_AddNumberToObject(o, "max", vals[ds.size - 1]);
-    cJSON_AddNumberToObject(o, "distinct", (double)distinct);
+    demo_add(o, "min", vals[0]);
+    demo_add(o, "median", demo_pct(vals, ds.size, 0.5));
+    demo_add(o, "p90", demo_pct(vals, ds.size, 0.9));
+    demo_add(o, "p99", demo_pct(vals, ds.size, 0.99));
+    demo_add(o, "max", vals[ds.size - 1]);
+    demo_add(o, "distinct", (double)distinct);
     *out = o;
     rc = 0;
 done:
@@ -332,12 +347,15 @@ static double demo_num(const cJSON *in, const char *name)
 {
     const cJSON *v = json_get(in, name);
 
-    return cJSON_IsNumber(v) ? v->valuedouble : -1.0;
+    double d;
+
+    return json_number(v, &d) == 0 ? d : -1.0;
 }
 
-int builtin_demo_summarize(const cJSON *in, struct stage_ctx *ctx, cJSON **out,
+int builtin_demo_summarize(const struct stage_input *input, struct stage_ctx *ctx, cJSON **out,
                            struct stage_error *err)
 {
+    const cJSON *in = input->json;
     static const char *const carried[] = {"sum", "total_steps", "max_steps", "max_steps_value",
                                           "min", "median",      "p90",       "p99",
                                           "max", "distinct"};
@@ -370,18 +388,17 @@ int builtin_demo_summarize(const cJSON *in, struct stage_ctx *ctx, cJSON **out,
     o = cJSON_CreateObject();
     if (o == NULL)
         return stage_error_set(err, "out_of_memory", true, "cannot build the output");
-    cJSON_AddNumberToObject(o, "size", (double)ds.size);
-    cJSON_AddNumberToObject(o, "seed", (double)ds.seed);
-    cJSON_AddNumberToObject(o, "max_value", (double)ds.max_value);
-    cJSON_AddNumberToObject(o, "mean", demo_num(in, "sum") / (double)ds.size);
-    cJSON_AddNumberToObject(o, "rounds", (double)ds.rounds);
-    cJSON_AddNumberToObject(o, "mean_steps",
-                            demo_num(in, "total_steps") / (double)ds.size / (double)ds.rounds);
+    demo_add(o, "size", (double)ds.size);
+    demo_add(o, "seed", (double)ds.seed);
+    demo_add(o, "max_value", (double)ds.max_value);
+    demo_add(o, "mean", demo_num(in, "sum") / (double)ds.size);
+    demo_add(o, "rounds", (double)ds.rounds);
+    demo_add(o, "mean_steps", demo_num(in, "total_steps") / (double)ds.size / (double)ds.rounds);
     for (k = 2; k < sizeof(carried) / sizeof(carried[0]); k++)
-        cJSON_AddNumberToObject(o, carried[k], demo_num(in, carried[k]));
+        demo_add(o, carried[k], demo_num(in, carried[k]));
     arr = cJSON_AddArrayToObject(o, "histogram");
     for (k = 0; arr != NULL && k < 10; k++)
-        cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)hist[k]));
+        cJSON_AddItemToArray(arr, json_create_number((double)hist[k]));
     cJSON_AddStringToObject(o, "checksum", ds.checksum);
     *out = o;
     return 0;
