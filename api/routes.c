@@ -47,7 +47,7 @@ static const struct route routes_table[] = {
     {EVHTTP_REQ_GET, "/v1/jobs/{id}/events", sse_job_events, ROUTES_AUTH_OR_QUERY},
     {EVHTTP_REQ_GET, "/v1/events", sse_all_events, ROUTES_AUTH_OR_QUERY},
     {EVHTTP_REQ_GET, "/v1/pipelines", pipelines_list, ROUTES_AUTH_HEADER},
-    /* the blog's routes (seed/status-monitoring-blog.txt) */
+    /* the blog's routes (its client flow: examples/blog/) */
     {EVHTTP_REQ_POST, "/start_task", compat_start_task, ROUTES_AUTH_HEADER},
     {EVHTTP_REQ_POST, "/start_task/{id}", compat_start_task, ROUTES_AUTH_HEADER},
     {EVHTTP_REQ_GET, "/task_status/{id}", compat_task_status, ROUTES_AUTH_HEADER},
