@@ -1,8 +1,12 @@
-/* rasync: the API's one asynchronous Redis connection (hiredis async on the
- * libevent loop), shared and pipelined by all requests: AUTH/SELECT after
- * connecting, reconnect with backoff, a timeout per command, scripts by SHA
- * with an EVAL fallback. It never blocks the loop and never queues a command
- * while disconnected: the caller is told at once that Redis is unavailable. */
+/* rasync: the API's one module of asynchronous Redis connections (hiredis
+ * async on the libevent loop). Connecting, the setup (AUTH, SELECT), the
+ * deadlines and reconnecting with backoff live here and nowhere else, for two
+ * kinds of handle: the command connection, shared and pipelined by all
+ * requests (a timeout per command, scripts by SHA with an EVAL fallback), and
+ * the subscriber, a connection of its own (hiredis 0.14's pub/sub tolerates
+ * nothing else on it) that holds one SUBSCRIBE while its owner wants it. It
+ * never blocks the loop and never queues a command while disconnected: the
+ * caller is told at once that Redis is unavailable. */
 #include "api.h"
 
 #include <hiredis/adapters/libevent.h>
@@ -22,22 +26,58 @@
 #define RASYNC_CONNECT_MIN_MS 1000 /* shortest time allowed for connect + setup */
 #define RASYNC_LOG_EVERY      30   /* repeat a failure's warning every N attempts */
 
+enum rasync_kind { RASYNC_COMMANDS, RASYNC_SUBSCRIBER };
+
+/* Where a handle is in the life of its connection; what retry_ev does when
+ * it fires follows from it (rasync_on_retry). */
+enum rasync_phase {
+    RASYNC_WAITING,    /* no context: retry_ev connects (after the backoff) */
+    RASYNC_SETTING_UP, /* ac connecting, its setup sent: retry_ev is the deadline */
+    RASYNC_READY,      /* ac usable; a subscriber's retry_ev guards a (UN)SUBSCRIBE */
+    RASYNC_DROPPING,   /* ac must go (stalled, failover reply): retry_ev drops it now */
+};
+
+/* A subscriber's subscription. At most one SUBSCRIBE or UNSUBSCRIBE is in
+ * flight (see "the subscriber" below). */
+enum rasync_sub {
+    RASYNC_SUB_OFF,     /* not subscribed, nothing in flight */
+    RASYNC_SUB_PENDING, /* SUBSCRIBE sent, not confirmed */
+    RASYNC_SUB_ON,      /* confirmed: messages flow */
+    RASYNC_SUB_LEAVING  /* UNSUBSCRIBE sent, not confirmed (messages may still come) */
+};
+
+/* How each kind names itself in the log. */
+static const struct {
+    const char *name;        /* the log lines' prefix */
+    const char *what;        /* "setup of the redis <what> failed" */
+    enum log_level up_level; /* of "connected to ..." */
+} rasync_kinds[] = {
+    [RASYNC_COMMANDS] = {"redis", "connection", LOG_LEVEL_INFO},
+    [RASYNC_SUBSCRIBER] = {"events", "subscription", LOG_LEVEL_DEBUG},
+};
+
 struct rasync {
     struct event_base *base;
+    enum rasync_kind kind;
+    const char *name; /* rasync_kinds[kind].name */
     struct redis_url url;
     char addr[NI_MAXHOST]; /* numeric address of url.host, resolved once */
     char desc[512];        /* the URL, safe to log */
     int timeout_ms;
     redisAsyncContext *ac; /* the current context, or NULL */
-    bool is_ready;         /* ac is connected and set up: commands accepted */
-    bool is_setup_failed;  /* AUTH or SELECT failed on ac */
+    enum rasync_phase phase;
+    bool is_setup_failed; /* AUTH or SELECT failed on ac */
     bool is_freeing;
     int attempt;               /* consecutive failed connection attempts */
     int64_t last_reply_ms;     /* monotonic time of the last reply on ac */
     unsigned long long errors; /* commands failed (see rasync_errors) */
-    /* One timer for three jobs, told apart by ac: with ac NULL it connects;
-     * with ac set it drops ac (connect/setup took too long, or ac stalled). */
+    char drop_why[160];        /* RASYNC_DROPPING: why, for the log */
     struct event *retry_ev;
+    /* RASYNC_SUBSCRIBER only */
+    char channel[KEYS_MAX_LEN];
+    struct rasync_sub_hooks hooks;
+    enum rasync_sub sub;
+    bool is_sub_wanted;
 };
 
 /* One command in flight. It lives until hiredis calls back (with a reply or
@@ -63,13 +103,10 @@ static void rasync_schedule(struct rasync *ra, int delay_ms)
     evtimer_add(ra->retry_ev, &tv);
 }
 
-static void rasync_schedule_reconnect(struct rasync *ra)
+/* How long Redis may take to answer the setup or a (UN)SUBSCRIBE. */
+static int rasync_deadline_ms(const struct rasync *ra)
 {
-    if (ra->is_freeing)
-        return;
-    if (ra->attempt < 1000000)
-        ra->attempt++;
-    rasync_schedule(ra, rconn_backoff_ms(ra->attempt, RASYNC_BACKOFF_MAX_MS));
+    return ra->timeout_ms > RASYNC_CONNECT_MIN_MS ? ra->timeout_ms : RASYNC_CONNECT_MIN_MS;
 }
 
 /* Warns on the first failure of a series and every RASYNC_LOG_EVERY attempts,
@@ -87,7 +124,23 @@ static void rasync_log_failure(const struct rasync *ra, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    log_write(level, 0, NULL, "%s (attempt %d)", msg, ra->attempt + 1);
+    log_write(level, 0, NULL, "%s: %s (attempt %d)", ra->name, msg, ra->attempt + 1);
+}
+
+/* ac is gone (hiredis frees it, or the caller did): forget it, schedule the
+ * next attempt, tell a subscriber's owner. */
+static void rasync_lost(struct rasync *ra)
+{
+    ra->ac = NULL;
+    ra->phase = RASYNC_WAITING;
+    ra->sub = RASYNC_SUB_OFF;
+    if (ra->is_freeing)
+        return;
+    if (ra->attempt < 1000000)
+        ra->attempt++;
+    rasync_schedule(ra, rconn_backoff_ms(ra->attempt, RASYNC_BACKOFF_MAX_MS));
+    if (ra->hooks.on_down != NULL)
+        ra->hooks.on_down(ra->hooks.arg);
 }
 
 /* Drops the current context from outside any hiredis callback: pending
@@ -97,10 +150,27 @@ static void rasync_drop(struct rasync *ra)
     redisAsyncContext *ac = ra->ac;
 
     ra->ac = NULL;
-    ra->is_ready = false;
     if (ac != NULL)
         redisAsyncFree(ac); /* its callbacks see ac != ra->ac and stay quiet */
-    rasync_schedule_reconnect(ra);
+    rasync_lost(ra);
+}
+
+/* Asks for ac to be dropped at once, from the loop (the caller may be inside
+ * one of ac's callbacks, where freeing it is not allowed). New commands are
+ * refused from now on. */
+static void rasync_schedule_drop(struct rasync *ra, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void rasync_schedule_drop(struct rasync *ra, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (ra->ac == NULL || ra->phase == RASYNC_DROPPING)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(ra->drop_why, sizeof(ra->drop_why), fmt, ap);
+    va_end(ap);
+    ra->phase = RASYNC_DROPPING;
+    rasync_schedule(ra, 0);
 }
 
 static void rasync_on_connect(const redisAsyncContext *c, int status)
@@ -108,29 +178,25 @@ static void rasync_on_connect(const redisAsyncContext *c, int status)
     struct rasync *ra = c->data;
 
     if (ra == NULL || c != ra->ac || status == REDIS_OK)
-        return; /* success is noticed by the setup PING (unix sockets skip this) */
-    rasync_log_failure(ra, "redis: cannot connect to %s: %s", ra->desc, c->errstr);
-    ra->ac = NULL; /* hiredis frees the context after we return */
-    ra->is_ready = false;
-    rasync_schedule_reconnect(ra);
+        return; /* success is noticed by the setup's last reply (unix sockets skip this) */
+    rasync_log_failure(ra, "cannot connect to %s: %s", ra->desc, c->errstr);
+    rasync_lost(ra); /* hiredis frees the context after we return */
 }
 
 static void rasync_on_disconnect(const redisAsyncContext *c, int status)
 {
     struct rasync *ra = c->data;
-    bool was_ready;
+    const char *why = status == REDIS_OK ? "closed" : c->errstr;
 
     if (ra == NULL || c != ra->ac)
         return;
-    was_ready = ra->is_ready;
-    ra->ac = NULL; /* hiredis frees the context after we return */
-    ra->is_ready = false;
-    if (ra->is_freeing)
-        return;
-    if (was_ready)
-        log_warnx("redis: connection to %s lost: %s", ra->desc,
-                  status == REDIS_OK ? "closed" : c->errstr);
-    rasync_schedule_reconnect(ra);
+    if (ra->sub == RASYNC_SUB_ON || ra->sub == RASYNC_SUB_LEAVING)
+        log_warnx("%s: redis subscription lost: %s", ra->name, why);
+    else if (ra->kind == RASYNC_COMMANDS && ra->phase == RASYNC_READY)
+        log_warnx("%s: connection to %s lost: %s", ra->name, ra->desc, why);
+    else if (ra->phase == RASYNC_READY)
+        log_debug("%s: idle redis connection lost: %s", ra->name, why);
+    rasync_lost(ra); /* hiredis frees the context after we return */
 }
 
 /* Reply to AUTH or SELECT. */
@@ -143,10 +209,12 @@ static void rasync_on_setup_reply(redisAsyncContext *c, void *r, void *privdata)
         return; /* stale context, or lost: the disconnect callback handles it */
     if (reply->type == REDIS_REPLY_ERROR && !ra->is_setup_failed) {
         ra->is_setup_failed = true;
-        rasync_log_failure(ra, "redis: setup of the connection to %s failed: %.*s", ra->desc,
+        rasync_log_failure(ra, "setup of the redis %s failed: %.*s", rasync_kinds[ra->kind].what,
                            (int)reply->len, reply->str);
     }
 }
+
+static void rasync_sub_update(struct rasync *ra);
 
 /* Reply to the PING that ends the setup: the connection becomes usable. */
 static void rasync_on_setup_done(redisAsyncContext *c, void *r, void *privdata)
@@ -154,59 +222,62 @@ static void rasync_on_setup_done(redisAsyncContext *c, void *r, void *privdata)
     struct rasync *ra = privdata;
     redisReply *reply = r;
 
-    if (c != ra->ac || reply == NULL)
+    if (c != ra->ac || reply == NULL || (c->c.flags & REDIS_DISCONNECTING))
         return;
     ra->last_reply_ms = clock_mono_ms();
     if (ra->is_setup_failed || reply->type == REDIS_REPLY_ERROR) {
         if (!ra->is_setup_failed)
-            rasync_log_failure(ra, "redis: PING on %s failed: %.*s", ra->desc, (int)reply->len,
+            rasync_log_failure(ra, "PING on %s failed: %.*s", ra->desc, (int)reply->len,
                                reply->str);
         redisAsyncDisconnect(c); /* deferred by hiredis; then the disconnect callback */
         return;
     }
     evtimer_del(ra->retry_ev); /* the connect deadline */
-    ra->is_ready = true;
+    ra->phase = RASYNC_READY;
     ra->attempt = 0;
-    log_info("redis: connected to %s", ra->desc);
+    log_write(rasync_kinds[ra->kind].up_level, 0, NULL, "%s: connected to %s", ra->name, ra->desc);
+    rasync_sub_update(ra);
 }
 
-/* Starts a new context and queues AUTH, SELECT and PING on it. */
+/* Starts a new context to the data node and queues AUTH, SELECT and PING on it. */
 static void rasync_connect(struct rasync *ra)
 {
     redisAsyncContext *ac;
     char db[16];
-    int ok = 1, deadline;
+    int ok = 1;
 
     if (ra->url.kind == REDIS_URL_UNIX)
         ac = redisAsyncConnectUnix(ra->url.path);
     else
         ac = redisAsyncConnect(ra->addr, ra->url.port);
     if (ac == NULL || ac->err) {
-        rasync_log_failure(ra, "redis: cannot connect to %s: %s", ra->desc,
+        rasync_log_failure(ra, "cannot connect to %s: %s", ra->desc,
                            ac ? ac->errstr : "out of memory");
         if (ac != NULL)
             redisAsyncFree(ac);
-        rasync_schedule_reconnect(ra);
+        rasync_lost(ra);
         return;
     }
     ac->data = ra;
     if (redisLibeventAttach(ac, ra->base) != REDIS_OK) {
         redisAsyncFree(ac);
-        rasync_schedule_reconnect(ra);
+        rasync_lost(ra);
         return;
     }
     redisAsyncSetConnectCallback(ac, rasync_on_connect);
     redisAsyncSetDisconnectCallback(ac, rasync_on_disconnect);
     ra->ac = ac;
-    ra->is_ready = false;
+    ra->phase = RASYNC_SETTING_UP;
+    ra->sub = RASYNC_SUB_OFF;
     ra->is_setup_failed = false;
     ra->last_reply_ms = clock_mono_ms();
 
     /* hiredis writes these once connected, before anything sent later. */
     if (ra->url.password[0] != '\0') {
-        const char *av[3] = {"AUTH", ra->url.user, ra->url.password};
         if (ra->url.user[0] != '\0')
-            ok = redisAsyncCommandArgv(ac, rasync_on_setup_reply, ra, 3, av, NULL) == REDIS_OK;
+            ok = redisAsyncCommandArgv(ac, rasync_on_setup_reply, ra, 3,
+                                       (const char *[]){"AUTH", ra->url.user, ra->url.password},
+                                       NULL) == REDIS_OK;
         else
             ok =
                 redisAsyncCommandArgv(ac, rasync_on_setup_reply, ra, 2,
@@ -226,8 +297,7 @@ static void rasync_connect(struct rasync *ra)
     }
     /* Deadline for connect + setup: a black-holed address must not keep us
      * waiting for the kernel's connect timeout. */
-    deadline = ra->timeout_ms > RASYNC_CONNECT_MIN_MS ? ra->timeout_ms : RASYNC_CONNECT_MIN_MS;
-    rasync_schedule(ra, deadline);
+    rasync_schedule(ra, rasync_deadline_ms(ra));
 }
 
 static void rasync_on_retry(evutil_socket_t fd, short what, void *arg)
@@ -236,16 +306,27 @@ static void rasync_on_retry(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (ra->ac == NULL) {
+    switch (ra->phase) {
+    case RASYNC_WAITING:
         rasync_connect(ra);
         return;
+    case RASYNC_SETTING_UP:
+        rasync_log_failure(ra, "no answer from %s within %d ms of connecting", ra->desc,
+                           rasync_deadline_ms(ra));
+        break;
+    case RASYNC_DROPPING:
+        log_warnx("%s: %s, reconnecting", ra->name, ra->drop_why);
+        break;
+    case RASYNC_READY:
+        if (ra->sub == RASYNC_SUB_PENDING)
+            log_warnx("%s: redis did not confirm the subscription in time, reconnecting",
+                      ra->name);
+        else if (ra->sub == RASYNC_SUB_LEAVING)
+            log_warnx("%s: redis did not confirm the unsubscribe in time, reconnecting", ra->name);
+        else
+            return;
+        break;
     }
-    if (!ra->is_ready)
-        rasync_log_failure(ra, "redis: no answer from %s within %d ms of connecting", ra->desc,
-                           ra->timeout_ms > RASYNC_CONNECT_MIN_MS ? ra->timeout_ms
-                                                                  : RASYNC_CONNECT_MIN_MS);
-    else
-        log_warnx("redis: no reply from %s for %d ms, reconnecting", ra->desc, ra->timeout_ms);
     rasync_drop(ra);
 }
 
@@ -331,11 +412,11 @@ static void rasync_on_timeout(evutil_socket_t fd, short what, void *arg)
     /* Nothing at all came back since this command went out: the connection
      * is stuck (Redis stopped, network black hole). Replace it; hiredis has no
      * timeout of its own and would otherwise keep every command forever. */
-    is_stalled = ra->ac != NULL && ra->is_ready && ra->last_reply_ms < req->sent_ms;
+    is_stalled = ra->phase == RASYNC_READY && ra->last_reply_ms < req->sent_ms;
     rasync_deliver(req, NULL, RASYNC_TIMEOUT);
     /* req stays alive until hiredis calls back. */
-    if (is_stalled && ra->ac != NULL && !evtimer_pending(ra->retry_ev, NULL))
-        rasync_schedule(ra, 0);
+    if (is_stalled)
+        rasync_schedule_drop(ra, "no reply from %s for %d ms", ra->desc, ra->timeout_ms);
 }
 
 static struct rasync_req *rasync_req_new(struct rasync *ra, rasync_cb *cb, void *arg)
@@ -361,7 +442,7 @@ static int rasync_submit(struct rasync *ra, struct rasync_req *req, const struct
 {
     struct timeval tv = {ra->timeout_ms / 1000, (ra->timeout_ms % 1000) * 1000};
 
-    if (!ra->is_ready || ra->ac == NULL || rasync_send(ra->ac, req, args) < 0) {
+    if (!rasync_is_ready(ra) || rasync_send(ra->ac, req, args) < 0) {
         rasync_req_free(req);
         return -1;
     }
@@ -374,7 +455,7 @@ int rasync_command(struct rasync *ra, const struct rargv *args, rasync_cb *cb, v
 {
     struct rasync_req *req;
 
-    if (args->is_oom || args->argc == 0 || !ra->is_ready)
+    if (args->is_oom || args->argc == 0 || !rasync_is_ready(ra))
         return -1;
     req = rasync_req_new(ra, cb, arg);
     if (req == NULL)
@@ -387,7 +468,7 @@ int rasync_script(struct rasync *ra, enum script_id id, int nkeys, struct rargv 
 {
     struct rasync_req *req;
 
-    if (args->is_oom || !ra->is_ready || (req = rasync_req_new(ra, cb, arg)) == NULL) {
+    if (args->is_oom || !rasync_is_ready(ra) || (req = rasync_req_new(ra, cb, arg)) == NULL) {
         rargv_free(args);
         return -1;
     }
@@ -401,7 +482,7 @@ int rasync_script(struct rasync *ra, enum script_id id, int nkeys, struct rargv 
 
 bool rasync_is_ready(const struct rasync *ra)
 {
-    return ra->is_ready;
+    return ra->phase == RASYNC_READY && ra->ac != NULL;
 }
 
 unsigned long long rasync_errors(const struct rasync *ra)
@@ -409,15 +490,105 @@ unsigned long long rasync_errors(const struct rasync *ra)
     return ra->errors;
 }
 
-/* Resolves url.host once into a numeric address (IPv4 preferred, as hiredis'
- * own connect does), because redisAsyncConnect would resolve blocking. */
-static int rasync_resolve(struct rasync *ra, struct sq_err *err)
+/* ---- the subscriber ----
+ *
+ * The connection stays open, idle, while nobody listens; the subscription
+ * comes and goes on it. Toggling on one connection rather than connecting on
+ * demand: the first listener after a quiet spell waits one round trip (not
+ * connect + AUTH + SELECT + SUBSCRIBE), and a Redis that went away is noticed
+ * and reconnected to while idle. hiredis 0.14.1 allows it within two rules,
+ * checked with a small test program against that version:
+ * - UNSUBSCRIBE takes no callback of its own: its reply reaches the
+ *   SUBSCRIBE's callback (and privdata), after hiredis dropped the channel
+ *   and, the count being 0, left subscribed mode. Nothing to free.
+ * - A SUBSCRIBE sent while an UNSUBSCRIBE is in flight relies on hiredis'
+ *   pending_subs bookkeeping, and any regular command sent in subscribed mode
+ *   ends up on a list no reply ever shifts: so at most one of SUBSCRIBE and
+ *   UNSUBSCRIBE is in flight (ra->sub), a wish that changes meanwhile is
+ *   served when the reply comes, and the only regular commands (the setup)
+ *   go out right after connecting, before any SUBSCRIBE. */
+
+static void rasync_on_sub(redisAsyncContext *c, void *r, void *privdata);
+
+/* Sends SUBSCRIBE or UNSUBSCRIBE when the wish and the state differ and
+ * nothing is in flight; settles the deadline when nothing is owed. A send
+ * that fails (hiredis out of memory or closing ac) is left to the deadline. */
+static void rasync_sub_update(struct rasync *ra)
 {
-    return redis_url_resolve(&ra->url, ra->addr, sizeof(ra->addr), err);
+    if (ra->kind != RASYNC_SUBSCRIBER || !rasync_is_ready(ra) || ra->is_freeing)
+        return;
+    if (ra->sub == RASYNC_SUB_OFF && ra->is_sub_wanted) {
+        if (redisAsyncCommandArgv(ra->ac, rasync_on_sub, ra, 2,
+                                  (const char *[]){"SUBSCRIBE", ra->channel}, NULL) != REDIS_OK)
+            log_warnx("%s: cannot send SUBSCRIBE to redis", ra->name);
+        ra->sub = RASYNC_SUB_PENDING;
+        rasync_schedule(ra, rasync_deadline_ms(ra));
+    } else if (ra->sub == RASYNC_SUB_ON && !ra->is_sub_wanted) {
+        /* Its reply comes to rasync_on_sub (hiredis: no callback of its own). */
+        if (redisAsyncCommandArgv(ra->ac, NULL, NULL, 2,
+                                  (const char *[]){"UNSUBSCRIBE", ra->channel}, NULL) != REDIS_OK)
+            log_warnx("%s: cannot send UNSUBSCRIBE to redis", ra->name);
+        ra->sub = RASYNC_SUB_LEAVING;
+        rasync_schedule(ra, rasync_deadline_ms(ra));
+    } else if (ra->sub == RASYNC_SUB_OFF || ra->sub == RASYNC_SUB_ON) {
+        evtimer_del(ra->retry_ev); /* Redis owes nothing */
+    }
 }
 
-struct rasync *rasync_new(struct event_base *base, const struct redis_url *url, int timeout_ms,
-                          struct sq_err *err)
+/* Every reply on the subscriber connection once SUBSCRIBE was sent: its
+ * confirmation, one "message" per PUBLISH, the UNSUBSCRIBE's confirmation. */
+static void rasync_on_sub(redisAsyncContext *c, void *r, void *privdata)
+{
+    struct rasync *ra = privdata;
+    redisReply *reply = r, *kind, *payload;
+
+    if (c != ra->ac || reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
+        return;
+    if (c->c.flags & REDIS_DISCONNECTING)
+        return; /* dropped (a failed AUTH may still leave the default user subscribed) */
+    kind = reply->element[0];
+    payload = reply->element[2];
+    if (kind->type != REDIS_REPLY_STRING)
+        return;
+    ra->last_reply_ms = clock_mono_ms();
+    if (strcmp(kind->str, "subscribe") == 0) {
+        ra->sub = RASYNC_SUB_ON;
+        log_info("%s: subscribed to %s", ra->name, ra->channel);
+        rasync_sub_update(ra); /* settles, or leaves if nobody wants it any more */
+        ra->hooks.on_subscribed(ra->hooks.arg);
+        return;
+    }
+    if (strcmp(kind->str, "unsubscribe") == 0) {
+        ra->sub = RASYNC_SUB_OFF;
+        log_debug("%s: unsubscribed from %s", ra->name, ra->channel);
+        rasync_sub_update(ra); /* subscribes again when wanted meanwhile */
+        return;
+    }
+    if (strcmp(kind->str, "message") == 0 && payload->type == REDIS_REPLY_STRING)
+        ra->hooks.on_message(ra->hooks.arg, payload->str, payload->len);
+}
+
+void rasync_subscribe(struct rasync *ra, bool is_wanted)
+{
+    if (is_wanted && !ra->is_sub_wanted && ra->sub == RASYNC_SUB_LEAVING)
+        log_debug("%s: a listener came while unsubscribing: subscribing again once redis "
+                  "confirms",
+                  ra->name);
+    ra->is_sub_wanted = is_wanted;
+    rasync_sub_update(ra);
+}
+
+bool rasync_is_subscribed(const struct rasync *ra)
+{
+    return rasync_is_ready(ra) && ra->sub == RASYNC_SUB_ON;
+}
+
+/* ---- handles ---- */
+
+/* A new handle of kind, connecting (a TCP host name is resolved here, once,
+ * because redisAsyncConnect would resolve blocking). */
+static struct rasync *rasync_open(struct event_base *base, enum rasync_kind kind,
+                                  const struct redis_url *url, int timeout_ms, struct sq_err *err)
 {
     struct rasync *ra = calloc(1, sizeof(*ra));
 
@@ -426,21 +597,51 @@ struct rasync *rasync_new(struct event_base *base, const struct redis_url *url, 
         return NULL;
     }
     ra->base = base;
+    ra->kind = kind;
+    ra->name = rasync_kinds[kind].name;
     ra->url = *url;
     ra->timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
     redis_url_describe(url, ra->desc, sizeof(ra->desc));
-    if (url->kind == REDIS_URL_TCP && rasync_resolve(ra, err) < 0)
+    if (url->kind == REDIS_URL_TCP && redis_url_resolve(&ra->url, ra->addr, sizeof(ra->addr), err) < 0)
         goto fail;
     ra->retry_ev = evtimer_new(base, rasync_on_retry, ra);
     if (ra->retry_ev == NULL) {
         err_set(err, "out of memory");
         goto fail;
     }
-    rasync_connect(ra);
     return ra;
 fail:
     free(ra);
     return NULL;
+}
+
+struct rasync *rasync_new(struct event_base *base, const struct redis_url *url, int timeout_ms,
+                          struct sq_err *err)
+{
+    struct rasync *ra = rasync_open(base, RASYNC_COMMANDS, url, timeout_ms, err);
+
+    if (ra != NULL)
+        rasync_connect(ra);
+    return ra;
+}
+
+struct rasync *rasync_new_subscriber(struct event_base *base, const struct redis_url *url,
+                                     int timeout_ms, const char *channel,
+                                     const struct rasync_sub_hooks *hooks, struct sq_err *err)
+{
+    struct rasync *ra;
+
+    if (strlen(channel) >= sizeof(ra->channel)) {
+        err_set(err, "events channel name too long");
+        return NULL;
+    }
+    ra = rasync_open(base, RASYNC_SUBSCRIBER, url, timeout_ms, err);
+    if (ra == NULL)
+        return NULL;
+    snprintf(ra->channel, sizeof(ra->channel), "%s", channel);
+    ra->hooks = *hooks;
+    rasync_connect(ra); /* idle (no SUBSCRIBE) until wanted */
+    return ra;
 }
 
 void rasync_free(struct rasync *ra)
