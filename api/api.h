@@ -83,8 +83,20 @@ typedef void rasync_cb(const redisReply *reply, enum rasync_err err, void *arg);
 struct rasync *rasync_new(struct event_base *base, const struct redis_url *url, int timeout_ms,
                           struct sq_err *err);
 
-/* True once connected, authenticated and on the right database. */
+/* True once connected, authenticated and on the right database (and, behind
+ * a Sentinel, on a node that says ROLE master). */
 bool rasync_is_ready(const struct rasync *ra);
+
+/* Why ra is not ready: its last failure ("all sentinels unreachable: ...",
+ * "no sentinel knows the master: ...", "cannot connect to H:P: ...", ...);
+ * "" when ready. Borrowed, valid until the next loop turn. */
+const char *rasync_why(const struct rasync *ra);
+
+/* Makes follower (a subscriber) follow leader (the command connection): when
+ * leader connects to a node other than follower's (a failover found by a
+ * failed command or a lost connection), follower reconnects too. Both are
+ * borrowed; free leader first. */
+void rasync_follow(struct rasync *leader, struct rasync *follower);
 
 /* Sends the command args (binary safe; borrowed, may be freed on return).
  * Returns 0 when sent: cb will be called exactly once, later (never from

@@ -1,7 +1,8 @@
 /* rasync: the API's one module of asynchronous Redis connections (hiredis
- * async on the libevent loop). Connecting, the setup (AUTH, SELECT), the
- * deadlines and reconnecting with backoff live here and nowhere else, for two
- * kinds of handle: the command connection, shared and pipelined by all
+ * async on the libevent loop). Finding the master (Sentinel discovery),
+ * connecting, the setup (AUTH, SELECT, ROLE), the deadlines, dropping a
+ * connection on a failover reply and reconnecting with backoff live here and
+ * nowhere else, for two kinds of handle: the command connection, shared and pipelined by all
  * requests (a timeout per command, scripts by SHA with an EVAL fallback), and
  * the subscriber, a connection of its own (hiredis 0.14's pub/sub tolerates
  * nothing else on it) that holds one SUBSCRIBE while its owner wants it. It
@@ -21,10 +22,12 @@
 #include "clock.h"
 #include "log.h"
 #include "rconn.h"
+#include "sentinel.h"
 
 #define RASYNC_BACKOFF_MAX_MS 1000 /* reconnect at least every second: 503s say Retry-After: 1 */
 #define RASYNC_CONNECT_MIN_MS 1000 /* shortest time allowed for connect + setup */
 #define RASYNC_LOG_EVERY      30   /* repeat a failure's warning every N attempts */
+#define RASYNC_SENTINEL_MAX_MS 1000 /* longest wait for one sentinel's answer */
 
 enum rasync_kind { RASYNC_COMMANDS, RASYNC_SUBSCRIBER };
 
@@ -32,6 +35,7 @@ enum rasync_kind { RASYNC_COMMANDS, RASYNC_SUBSCRIBER };
  * it fires follows from it (rasync_on_retry). */
 enum rasync_phase {
     RASYNC_WAITING,    /* no context: retry_ev connects (after the backoff) */
+    RASYNC_ASKING,     /* sac asks sentinel si for the master: retry_ev is its deadline */
     RASYNC_SETTING_UP, /* ac connecting, its setup sent: retry_ev is the deadline */
     RASYNC_READY,      /* ac usable; a subscriber's retry_ev guards a (UN)SUBSCRIBE */
     RASYNC_DROPPING,   /* ac must go (stalled, failover reply): retry_ev drops it now */
@@ -66,12 +70,19 @@ struct rasync {
     int timeout_ms;
     redisAsyncContext *ac; /* the current context, or NULL */
     enum rasync_phase phase;
+    char node[300];            /* "host:port" of ac's node: asked anew on every connect */
+    char why[700];             /* the last failure, for 503s and /readyz; "" when ready */
+    struct rasync *follower;   /* reconnected when this one finds the master elsewhere */
+    /* Sentinel discovery: url.sentinels[].host are numeric, resolved once */
+    redisAsyncContext *sac; /* the sentinel being asked, or NULL */
+    int si;                 /* its index in url.sentinels */
+    bool is_answered;       /* a sentinel of this round answered without knowing the master */
     bool is_setup_failed; /* AUTH or SELECT failed on ac */
     bool is_freeing;
     int attempt;               /* consecutive failed connection attempts */
     int64_t last_reply_ms;     /* monotonic time of the last reply on ac */
     unsigned long long errors; /* commands failed (see rasync_errors) */
-    char drop_why[160];        /* RASYNC_DROPPING: why, for the log */
+    char drop_why[400];        /* RASYNC_DROPPING: why, for the log */
     struct event *retry_ev;
     /* RASYNC_SUBSCRIBER only */
     char channel[KEYS_MAX_LEN];
@@ -111,9 +122,9 @@ static int rasync_deadline_ms(const struct rasync *ra)
 
 /* Warns on the first failure of a series and every RASYNC_LOG_EVERY attempts,
  * so that a long outage does not flood the log. */
-static void rasync_log_failure(const struct rasync *ra, const char *fmt, ...)
+static void rasync_log_failure(struct rasync *ra, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static void rasync_log_failure(const struct rasync *ra, const char *fmt, ...)
+static void rasync_log_failure(struct rasync *ra, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -125,6 +136,7 @@ static void rasync_log_failure(const struct rasync *ra, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     log_write(level, 0, NULL, "%s: %s (attempt %d)", ra->name, msg, ra->attempt + 1);
+    snprintf(ra->why, sizeof(ra->why), "%s", msg);
 }
 
 /* ac is gone (hiredis frees it, or the caller did): forget it, schedule the
@@ -147,11 +159,14 @@ static void rasync_lost(struct rasync *ra)
  * commands get NULL now, and a reconnect is scheduled. */
 static void rasync_drop(struct rasync *ra)
 {
-    redisAsyncContext *ac = ra->ac;
+    redisAsyncContext *ac = ra->ac, *sac = ra->sac;
 
     ra->ac = NULL;
+    ra->sac = NULL;
     if (ac != NULL)
         redisAsyncFree(ac); /* its callbacks see ac != ra->ac and stay quiet */
+    if (sac != NULL)
+        redisAsyncFree(sac);
     rasync_lost(ra);
 }
 
@@ -190,6 +205,7 @@ static void rasync_on_disconnect(const redisAsyncContext *c, int status)
 
     if (ra == NULL || c != ra->ac)
         return;
+    snprintf(ra->why, sizeof(ra->why), "connection to %s lost: %s", ra->node, why);
     if (ra->sub == RASYNC_SUB_ON || ra->sub == RASYNC_SUB_LEAVING)
         log_warnx("%s: redis subscription lost: %s", ra->name, why);
     else if (ra->kind == RASYNC_COMMANDS && ra->phase == RASYNC_READY)
@@ -216,7 +232,17 @@ static void rasync_on_setup_reply(redisAsyncContext *c, void *r, void *privdata)
 
 static void rasync_sub_update(struct rasync *ra);
 
-/* Reply to the PING that ends the setup: the connection becomes usable. */
+/* The node is ready: a follower on another node is moved to this one. */
+static void rasync_lead(struct rasync *ra)
+{
+    struct rasync *f = ra->follower;
+
+    if (f != NULL && f->ac != NULL && f->phase != RASYNC_DROPPING && strcmp(f->node, ra->node) != 0)
+        rasync_schedule_drop(f, "the master is now %s (was %s)", ra->node, f->node);
+}
+
+/* Reply to the PING (ROLE for a master found by the sentinels) that ends the
+ * setup: the connection becomes usable. */
 static void rasync_on_setup_done(redisAsyncContext *c, void *r, void *privdata)
 {
     struct rasync *ra = privdata;
@@ -227,31 +253,50 @@ static void rasync_on_setup_done(redisAsyncContext *c, void *r, void *privdata)
     ra->last_reply_ms = clock_mono_ms();
     if (ra->is_setup_failed || reply->type == REDIS_REPLY_ERROR) {
         if (!ra->is_setup_failed)
-            rasync_log_failure(ra, "PING on %s failed: %.*s", ra->desc, (int)reply->len,
-                               reply->str);
+            rasync_log_failure(ra, "%s on %s failed: %.*s",
+                               ra->url.kind == REDIS_URL_SENTINEL ? "ROLE" : "PING", ra->node,
+                               (int)reply->len, reply->str);
         redisAsyncDisconnect(c); /* deferred by hiredis; then the disconnect callback */
+        return;
+    }
+    if (ra->url.kind == REDIS_URL_SENTINEL && sentinel_parse_role(reply) != 1) {
+        /* mid-failover: the sentinels named a node that is (again) a replica */
+        rasync_log_failure(ra, "%s: %s (master '%s')", sentinel_status_text(SENTINEL_NOT_MASTER),
+                           ra->node, ra->url.master_name);
+        redisAsyncDisconnect(c);
         return;
     }
     evtimer_del(ra->retry_ev); /* the connect deadline */
     ra->phase = RASYNC_READY;
     ra->attempt = 0;
-    log_write(rasync_kinds[ra->kind].up_level, 0, NULL, "%s: connected to %s", ra->name, ra->desc);
+    ra->why[0] = '\0';
+    if (ra->url.kind == REDIS_URL_SENTINEL)
+        log_write(rasync_kinds[ra->kind].up_level, 0, NULL, "%s: connected to %s (master '%s' at %s)",
+                  ra->name, ra->desc, ra->url.master_name, ra->node);
+    else
+        log_write(rasync_kinds[ra->kind].up_level, 0, NULL, "%s: connected to %s", ra->name,
+                  ra->desc);
     rasync_sub_update(ra);
+    rasync_lead(ra);
 }
 
-/* Starts a new context to the data node and queues AUTH, SELECT and PING on it. */
-static void rasync_connect(struct rasync *ra)
+/* Starts a new context to the data node (host NULL: the unix socket) and
+ * queues AUTH, SELECT and PING (ROLE behind a Sentinel) on it. */
+static void rasync_open_node(struct rasync *ra, const char *host, int port)
 {
     redisAsyncContext *ac;
     char db[16];
     int ok = 1;
 
-    if (ra->url.kind == REDIS_URL_UNIX)
+    if (host == NULL) {
         ac = redisAsyncConnectUnix(ra->url.path);
-    else
-        ac = redisAsyncConnect(ra->addr, ra->url.port);
+        snprintf(ra->node, sizeof(ra->node), "%s", ra->url.path);
+    } else {
+        ac = redisAsyncConnect(host, port);
+        snprintf(ra->node, sizeof(ra->node), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    }
     if (ac == NULL || ac->err) {
-        rasync_log_failure(ra, "cannot connect to %s: %s", ra->desc,
+        rasync_log_failure(ra, "cannot connect to %s: %s", ra->node,
                            ac ? ac->errstr : "out of memory");
         if (ac != NULL)
             redisAsyncFree(ac);
@@ -289,8 +334,10 @@ static void rasync_connect(struct rasync *ra)
                                    NULL) == REDIS_OK;
     }
     if (ok)
-        ok = redisAsyncCommandArgv(ac, rasync_on_setup_done, ra, 1, (const char *[]){"PING"},
-                                   NULL) == REDIS_OK;
+        ok = redisAsyncCommandArgv(
+                 ac, rasync_on_setup_done, ra, 1,
+                 (const char *[]){ra->url.kind == REDIS_URL_SENTINEL ? "ROLE" : "PING"},
+                 NULL) == REDIS_OK;
     if (!ok) {
         rasync_drop(ra);
         return;
@@ -298,6 +345,183 @@ static void rasync_connect(struct rasync *ra)
     /* Deadline for connect + setup: a black-holed address must not keep us
      * waiting for the kernel's connect timeout. */
     rasync_schedule(ra, rasync_deadline_ms(ra));
+}
+
+/* ---- Sentinel discovery ----
+ *
+ * As the Sentinel client guidelines ask: the sentinels are asked in turn
+ * (each bounded by a short deadline) for the master's address, the first that
+ * knows it goes to the front of the list, and the node it named must say
+ * ROLE master. Nothing is cached: every connect asks again. */
+
+static void rasync_ask_next(struct rasync *ra);
+
+/* The sentinel being asked is gone or useless: forget it, ask the next. */
+static void rasync_sentinel_done(struct rasync *ra, redisAsyncContext *c, bool is_inside)
+{
+    ra->sac = NULL;
+    if (is_inside)
+        redisAsyncDisconnect(c); /* inside its callback: hiredis closes it after */
+    else
+        redisAsyncFree(c);
+    rasync_ask_next(ra);
+}
+
+static void rasync_on_sentinel_connect(const redisAsyncContext *c, int status)
+{
+    struct rasync *ra = c->data;
+
+    if (ra == NULL || c != ra->sac || status == REDIS_OK)
+        return;
+    log_debug("%s: sentinel %s:%d: %s", ra->name, ra->url.sentinels[ra->si].host,
+              ra->url.sentinels[ra->si].port, c->errstr);
+    ra->sac = NULL; /* hiredis frees it after we return */
+    rasync_ask_next(ra);
+}
+
+static void rasync_on_sentinel_disconnect(const redisAsyncContext *c, int status)
+{
+    struct rasync *ra = c->data;
+
+    (void)status;
+    if (ra == NULL || c != ra->sac)
+        return;
+    ra->sac = NULL; /* lost before it answered; hiredis frees it after we return */
+    rasync_ask_next(ra);
+}
+
+/* The reply to AUTH (the sentinels' own password): an error shows in the
+ * reply to the question that follows it. */
+static void rasync_on_sentinel_auth(redisAsyncContext *c, void *r, void *privdata)
+{
+    struct rasync *ra = privdata;
+    redisReply *reply = r;
+
+    if (c == ra->sac && reply != NULL && reply->type == REDIS_REPLY_ERROR)
+        log_debug("%s: sentinel %s:%d refused AUTH: %.*s", ra->name,
+                  ra->url.sentinels[ra->si].host, ra->url.sentinels[ra->si].port,
+                  (int)reply->len, reply->str);
+}
+
+/* Names numeric host[] from a sentinel's answer into addr[cap] (a name is
+ * resolved: Sentinel gives addresses unless told to announce host names). */
+static int rasync_numeric(const char *host, char *addr, size_t cap)
+{
+    struct redis_url tmp;
+    struct sq_err e;
+
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.kind = REDIS_URL_TCP;
+    snprintf(tmp.host, sizeof(tmp.host), "%s", host);
+    return redis_url_resolve(&tmp, addr, cap, &e);
+}
+
+/* The answer to SENTINEL get-master-addr-by-name. */
+static void rasync_on_sentinel_reply(redisAsyncContext *c, void *r, void *privdata)
+{
+    struct rasync *ra = privdata;
+    redisReply *reply = r;
+    char host[256], addr[NI_MAXHOST];
+    int port = 0, rc;
+
+    if (c != ra->sac || reply == NULL)
+        return; /* lost: the disconnect callback asks the next */
+    rc = sentinel_parse_master_addr(reply, host, sizeof(host), &port);
+    if (rc == 0)
+        ra->is_answered = true;
+    if (rc <= 0 || rasync_numeric(host, addr, sizeof(addr)) < 0) {
+        if (rc < 0)
+            log_debug("%s: sentinel %s:%d: unexpected answer%s%.*s", ra->name,
+                      ra->url.sentinels[ra->si].host, ra->url.sentinels[ra->si].port,
+                      reply->type == REDIS_REPLY_ERROR ? ": " : "",
+                      reply->type == REDIS_REPLY_ERROR ? (int)reply->len : 0,
+                      reply->type == REDIS_REPLY_ERROR ? reply->str : "");
+        rasync_sentinel_done(ra, c, true);
+        return;
+    }
+    evtimer_del(ra->retry_ev); /* this sentinel's deadline */
+    ra->sac = NULL;
+    redisAsyncDisconnect(c);
+    sentinel_promote(&ra->url, ra->si);
+    rasync_open_node(ra, addr, port);
+}
+
+/* Asks the next sentinel of the round; after the last, the round failed. */
+static void rasync_ask_next(struct rasync *ra)
+{
+    const struct redis_url_node *n;
+    redisAsyncContext *sac;
+    int ok = 1, ms = ra->timeout_ms < RASYNC_SENTINEL_MAX_MS ? ra->timeout_ms
+                                                             : RASYNC_SENTINEL_MAX_MS;
+
+    if (ra->is_freeing)
+        return;
+    if (++ra->si >= ra->url.nsentinels) {
+        evtimer_del(ra->retry_ev);
+        if (ra->is_answered)
+            rasync_log_failure(ra, "%s: none of %d knows master '%s'",
+                               sentinel_status_text(SENTINEL_UNKNOWN_MASTER), ra->url.nsentinels,
+                               ra->url.master_name);
+        else
+            rasync_log_failure(ra, "%s: none of %d answered (%s)",
+                               sentinel_status_text(SENTINEL_UNREACHABLE), ra->url.nsentinels,
+                               ra->desc);
+        rasync_lost(ra);
+        return;
+    }
+    n = &ra->url.sentinels[ra->si];
+    sac = redisAsyncConnect(n->host, n->port);
+    if (sac == NULL || sac->err || redisLibeventAttach(sac, ra->base) != REDIS_OK) {
+        if (sac != NULL)
+            redisAsyncFree(sac);
+        rasync_ask_next(ra);
+        return;
+    }
+    sac->data = ra;
+    redisAsyncSetConnectCallback(sac, rasync_on_sentinel_connect);
+    redisAsyncSetDisconnectCallback(sac, rasync_on_sentinel_disconnect);
+    ra->sac = sac;
+    ra->phase = RASYNC_ASKING;
+    if (ra->url.sentinel_password[0] != '\0') {
+        if (ra->url.sentinel_user[0] != '\0')
+            ok = redisAsyncCommandArgv(sac, rasync_on_sentinel_auth, ra, 3,
+                                       (const char *[]){"AUTH", ra->url.sentinel_user,
+                                                        ra->url.sentinel_password},
+                                       NULL) == REDIS_OK;
+        else
+            ok = redisAsyncCommandArgv(sac, rasync_on_sentinel_auth, ra, 2,
+                                       (const char *[]){"AUTH", ra->url.sentinel_password},
+                                       NULL) == REDIS_OK;
+    }
+    if (ok)
+        ok = redisAsyncCommandArgv(sac, rasync_on_sentinel_reply, ra, 3,
+                                   (const char *[]){"SENTINEL", "get-master-addr-by-name",
+                                                    ra->url.master_name},
+                                   NULL) == REDIS_OK;
+    if (!ok) {
+        rasync_sentinel_done(ra, sac, false);
+        return;
+    }
+    rasync_schedule(ra, ms);
+}
+
+/* A new connection: to the address of the URL, or to the master the
+ * sentinels name now. */
+static void rasync_connect(struct rasync *ra)
+{
+    switch (ra->url.kind) {
+    case REDIS_URL_SENTINEL:
+        ra->si = -1;
+        ra->is_answered = false;
+        rasync_ask_next(ra);
+        break;
+    case REDIS_URL_UNIX:
+        rasync_open_node(ra, NULL, 0);
+        break;
+    case REDIS_URL_TCP:
+        rasync_open_node(ra, ra->addr, ra->url.port);
+        break;
+    }
 }
 
 static void rasync_on_retry(evutil_socket_t fd, short what, void *arg)
@@ -310,12 +534,22 @@ static void rasync_on_retry(evutil_socket_t fd, short what, void *arg)
     case RASYNC_WAITING:
         rasync_connect(ra);
         return;
+    case RASYNC_ASKING:
+        if (ra->sac == NULL) {
+            rasync_ask_next(ra);
+            return;
+        }
+        log_debug("%s: sentinel %s:%d did not answer in time", ra->name,
+                  ra->url.sentinels[ra->si].host, ra->url.sentinels[ra->si].port);
+        rasync_sentinel_done(ra, ra->sac, false);
+        return;
     case RASYNC_SETTING_UP:
         rasync_log_failure(ra, "no answer from %s within %d ms of connecting", ra->desc,
                            rasync_deadline_ms(ra));
         break;
     case RASYNC_DROPPING:
         log_warnx("%s: %s, reconnecting", ra->name, ra->drop_why);
+        snprintf(ra->why, sizeof(ra->why), "%s", ra->drop_why);
         break;
     case RASYNC_READY:
         if (ra->sub == RASYNC_SUB_PENDING)
@@ -386,6 +620,10 @@ static void rasync_on_reply(redisAsyncContext *c, void *r, void *privdata)
 
     if (reply != NULL && c == ra->ac)
         ra->last_reply_ms = clock_mono_ms();
+    if (reply != NULL && c == ra->ac && reply->type == REDIS_REPLY_ERROR &&
+        sentinel_is_failover_error(reply->str, reply->len))
+        /* a demoted master, a replica, a node loading: find the master again */
+        rasync_schedule_drop(ra, "%s answered %.*s", ra->node, (int)reply->len, reply->str);
     if (reply != NULL && !req->is_done && req->is_script && !req->is_retried &&
         reply->type == REDIS_REPLY_ERROR && scripts_is_noscript(reply->str, reply->len)) {
         /* Redis lost its script cache (restart, SCRIPT FLUSH): send the source. */
@@ -483,6 +721,16 @@ int rasync_script(struct rasync *ra, enum script_id id, int nkeys, struct rargv 
 bool rasync_is_ready(const struct rasync *ra)
 {
     return ra->phase == RASYNC_READY && ra->ac != NULL;
+}
+
+const char *rasync_why(const struct rasync *ra)
+{
+    return rasync_is_ready(ra) ? "" : ra->why;
+}
+
+void rasync_follow(struct rasync *leader, struct rasync *follower)
+{
+    leader->follower = follower;
 }
 
 unsigned long long rasync_errors(const struct rasync *ra)
@@ -591,6 +839,7 @@ static struct rasync *rasync_open(struct event_base *base, enum rasync_kind kind
                                   const struct redis_url *url, int timeout_ms, struct sq_err *err)
 {
     struct rasync *ra = calloc(1, sizeof(*ra));
+    int i;
 
     if (ra == NULL) {
         err_set(err, "out of memory");
@@ -602,8 +851,16 @@ static struct rasync *rasync_open(struct event_base *base, enum rasync_kind kind
     ra->url = *url;
     ra->timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
     redis_url_describe(url, ra->desc, sizeof(ra->desc));
+    snprintf(ra->why, sizeof(ra->why), "connecting to %s", ra->desc);
     if (url->kind == REDIS_URL_TCP && redis_url_resolve(&ra->url, ra->addr, sizeof(ra->addr), err) < 0)
         goto fail;
+    for (i = 0; i < url->nsentinels && url->kind == REDIS_URL_SENTINEL; i++) {
+        struct redis_url_node *n = &ra->url.sentinels[i];
+        if (rasync_numeric(n->host, n->host, sizeof(n->host)) < 0) {
+            err_set(err, "cannot resolve sentinel host '%s'", n->host);
+            goto fail;
+        }
+    }
     ra->retry_ev = evtimer_new(base, rasync_on_retry, ra);
     if (ra->retry_ev == NULL) {
         err_set(err, "out of memory");

@@ -620,6 +620,7 @@ struct sse *sse_new(struct api *api, const struct redis_url *url, struct sq_err 
         sse_free(s);
         return NULL;
     }
+    rasync_follow(api->rasync, s->rsub); /* a failover moves both */
     return s;
 }
 
