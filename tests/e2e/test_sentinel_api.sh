@@ -145,6 +145,70 @@ check "... saying no sentinel knows it" bash -c "grep -q \"no sentinel knows.*no
 check "... not that they are unreachable" bash -c "! grep -q unreachable <<<'$msg'"
 check "... and the log says it" wait_for 5 grep -q "no sentinel knows.*nosuchmaster" "$T/api-unknown.log"
 stop_pid "$API_PID" 10
+
+# --- 4. STAGEQ_MIN_REPLICAS=1 ------------------------------------------------------
+STAGEQ_MIN_REPLICAS=1 start_api api-dur --redis-url "$SG_URL"
+check "an API with STAGEQ_MIN_REPLICAS=1 is ready" wait_for 10 ready
+body='{"pipeline":"echo","queue":"nobody","id":"dur-1","input":{"n":1}}'
+post_json /v1/jobs "$body"
+check_eq "replicas up: a submit answers 202" 202 "$HTTP_STATUS"
+on_replicas() {
+  local n node c=0
+  for n in $SG_NODES; do
+    node=${n%%:*}
+    [ "$node" = "$(sg_master_node)" ] && continue
+    [ "$(redis-cli -p "${n##*:}" EXISTS "tsa:job:$1")" = 1 ] && c=$((c + 1))
+  done
+  echo "$c"
+}
+check "... the job is on a replica when 202 arrives" test "$(on_replicas dur-1)" -ge 1
+post_json /v1/jobs "$body"
+check_eq "the same request again (a retry): 202, the same job" "202 dur-1 queued" \
+  "$HTTP_STATUS $(jqr .id) $(jqr .state)"
+post_json /v1/jobs '{"pipeline":"echo","queue":"nobody","id":"dur-1","input":{"n":2}}'
+check_eq "another request with that id: 409 duplicate_id" "409 duplicate_id" \
+  "$HTTP_STATUS $(jqr .error.code)"
+
+replicas=""
+for n in $SG_NODES; do
+  node=${n%%:*}
+  [ "$node" = "$(sg_master_node)" ] || replicas="$replicas $node"
+done
+for node in $replicas; do redis_stop "$node"; done
+no_replica() { [ "$(mcli INFO replication | grep -c '^slave[0-9]*:')" = 0 ]; }
+check "both replicas stopped: the master has none" wait_for 10 no_replica
+body='{"pipeline":"echo","queue":"nobody","id":"dur-2","input":2}'
+post_json /v1/jobs "$body"
+check_eq "replicas gone: a submit answers 503" 503 "$HTTP_STATUS"
+check_eq "... redis_unavailable" redis_unavailable "$(jqr .error.code)"
+check "... saying it reached 0 of the 1 replica required" \
+  bash -c "jq -r .error.message <<<'$HTTP_BODY' | grep -q 'reached 0 of the 1 replicas required'"
+check "... with Retry-After" bash -c "grep -qi '^retry-after: 1' <<<'$HTTP_HEADERS'"
+http POST /start_task -H 'content-type: application/json' --data-binary '{"data":1}'
+check_eq "the blog's start route too: 503" 503 "$HTTP_STATUS"
+# Submits wait on their own connection: status reads go on meanwhile.
+bg=""
+for i in 1 2 3; do
+  curl -s -o /dev/null --max-time 10 -H 'content-type: application/json' \
+    --data-binary "{\"pipeline\":\"echo\",\"queue\":\"nobody\",\"id\":\"dur-bg-$i\"}" \
+    "$API_URL/v1/jobs" &
+  bg="$bg $!"
+done
+sleep 0.1
+t=$(curl -s -o "$T/dur-get.out" -w '%{http_code} %{time_total}' --max-time 10 "$API_URL/v1/jobs/dur-1")
+check_eq "... a status read while submits wait for replicas: 200" 200 "${t%% *}"
+echo "# status read while 3 submits wait for absent replicas: ${t#* } s (WAIT waits $((2000 / 2)) ms)"
+wait $bg
+post_json /v1/jobs "$body"
+check_eq "a retry while replicas are gone: 503 again" 503 "$HTTP_STATUS"
+for node in $replicas; do sg_restart "$node"; done
+check "replicas back" wait_for 30 bash -c "[ \"\$(redis-cli -p $(sg_master_port) INFO replication | grep -c 'state=online')\" = 2 ]"
+post_json /v1/jobs "$body"
+check_eq "the retry with the same id: 202" 202 "$HTTP_STATUS"
+check "... the job is on a replica" test "$(on_replicas dur-2)" -ge 1
+check_eq "... and once only on its queue" 1 "$(mcli LRANGE tsa:queue:nobody 0 -1 | grep -cx dur-2)"
+stop_pid "$API_PID" 10
+check_eq "the API exits 0" 0 "$STOP_RC"
 API_URL=$API_MAIN
 
 check "the API logs have no sanitizer report" \
