@@ -209,7 +209,44 @@ check "... the job is on a replica" test "$(on_replicas dur-2)" -ge 1
 check_eq "... and once only on its queue" 1 "$(mcli LRANGE tsa:queue:nobody 0 -1 | grep -cx dur-2)"
 stop_pid "$API_PID" 10
 check_eq "the API exits 0" 0 "$STOP_RC"
+
+# --- 5. a graceful failover with STAGEQ_MIN_REPLICAS = 1, then 2 ---------------------
+# The old master keeps taking writes for about a second after the promotion: with
+# N = 1 its other replica can confirm them (and is then moved to the new master);
+# with N = 2 (every replica) nothing in that window is confirmed.
+for n in 1 2; do
+  check "sentinels settled" wait_for 40 sg_is_settled
+  STAGEQ_MIN_REPLICAS=$n start_api "api-min$n" --redis-url "$SG_URL"
+  check "an API with STAGEQ_MIN_REPLICAS=$n is ready" wait_for 10 ready
+  old=$(sg_master_port)
+  submitter "min$n" &
+  sp=$!
+  check "the submitter runs" wait_for 10 has_lines "min$n" 20
+  sg_failover >/dev/null
+  check "SENTINEL FAILOVER: a new master" sg_wait_new_master "$old" 30
+  m=$(wc -l <"$T/min$n.codes")
+  check "submits are acknowledged again on the new master" wait_for 30 bash -c \
+    "[ \$(tail -n +$((m + 1)) '$T/min$n.codes' | awk '\$2 == 202' | wc -l) -ge 20 ]"
+  touch "$T/min$n.stop"
+  wait "$sp"
+  echo "# graceful failover, STAGEQ_MIN_REPLICAS=$n: $(wc -l <"$T/min$n.codes") submits, $(n503 "min$n") answered 503, $(acked_missing "min$n") acknowledged and missing"
+  check_eq "... every answer was 202 or 503" 0 "$(codes_other "min$n")"
+  [ "$n" = 2 ] && check_eq "... no job acknowledged (202) is missing" 0 "$(acked_missing "min$n")"
+  stop_pid "$API_PID" 10
+done
 API_URL=$API_MAIN
+
+# --- 6. the master and its replicas down: the sentinels still name it ----------------
+mp=$(sg_master_port)
+for n in $SG_NODES; do redis_stop "${n%%:*}"; done
+master_down() {
+  http GET /readyz
+  [ "$HTTP_STATUS" = 503 ] &&
+    jqr .error.message | grep -q "the master the sentinels gave cannot be reached: 127.0.0.1:$mp"
+}
+check "every data node down: /readyz 503 says the master named cannot be reached" wait_for 10 master_down
+check "... and so does a submit's 503" bash -c "curl -s -H 'content-type: application/json' \
+  --data-binary '{\"pipeline\":\"echo\"}' '$API_URL/v1/jobs' | jq -r .error.message | grep -q 'cannot be reached'"
 
 check "the API logs have no sanitizer report" \
   bash -c "! grep -q 'ERROR: AddressSanitizer\|runtime error:' '$T'/api-*.log"
