@@ -284,13 +284,27 @@ static void rasync_on_setup_done(redisAsyncContext *c, void *r, void *privdata)
     rasync_lead(ra);
 }
 
+/* Queues AUTH [user] password on ac when password is set. 1 when queued or
+ * not needed, 0 when hiredis refused it. */
+static int rasync_send_auth(redisAsyncContext *ac, redisCallbackFn *fn, struct rasync *ra,
+                            const char *user, const char *password)
+{
+    const char *argv[3] = {"AUTH", user, password};
+
+    if (password[0] == '\0')
+        return 1;
+    if (user[0] == '\0')
+        argv[1] = password;
+    return redisAsyncCommandArgv(ac, fn, ra, user[0] != '\0' ? 3 : 2, argv, NULL) == REDIS_OK;
+}
+
 /* Starts a new context to the data node (host NULL: the unix socket) and
  * queues AUTH, SELECT and PING (ROLE behind a Sentinel) on it. */
 static void rasync_open_node(struct rasync *ra, const char *host, int port)
 {
     redisAsyncContext *ac;
     char db[16];
-    int ok = 1;
+    int ok;
 
     if (host == NULL) {
         ac = redisAsyncConnectUnix(ra->url.path);
@@ -322,16 +336,7 @@ static void rasync_open_node(struct rasync *ra, const char *host, int port)
     ra->last_reply_ms = clock_mono_ms();
 
     /* hiredis writes these once connected, before anything sent later. */
-    if (ra->url.password[0] != '\0') {
-        if (ra->url.user[0] != '\0')
-            ok = redisAsyncCommandArgv(ac, rasync_on_setup_reply, ra, 3,
-                                       (const char *[]){"AUTH", ra->url.user, ra->url.password},
-                                       NULL) == REDIS_OK;
-        else
-            ok =
-                redisAsyncCommandArgv(ac, rasync_on_setup_reply, ra, 2,
-                                      (const char *[]){"AUTH", ra->url.password}, NULL) == REDIS_OK;
-    }
+    ok = rasync_send_auth(ac, rasync_on_setup_reply, ra, ra->url.user, ra->url.password);
     if (ok && ra->url.db != 0) {
         snprintf(db, sizeof(db), "%d", ra->url.db);
         ok = redisAsyncCommandArgv(ac, rasync_on_setup_reply, ra, 2, (const char *[]){"SELECT", db},
@@ -455,7 +460,7 @@ static void rasync_ask_next(struct rasync *ra)
 {
     const struct redis_url_node *n;
     redisAsyncContext *sac;
-    int ok = 1, ms = ra->timeout_ms < RASYNC_SENTINEL_MAX_MS ? ra->timeout_ms
+    int ok, ms = ra->timeout_ms < RASYNC_SENTINEL_MAX_MS ? ra->timeout_ms
                                                              : RASYNC_SENTINEL_MAX_MS;
 
     if (ra->is_freeing)
@@ -486,17 +491,8 @@ static void rasync_ask_next(struct rasync *ra)
     redisAsyncSetDisconnectCallback(sac, rasync_on_sentinel_disconnect);
     ra->sac = sac;
     ra->phase = RASYNC_ASKING;
-    if (ra->url.sentinel_password[0] != '\0') {
-        if (ra->url.sentinel_user[0] != '\0')
-            ok = redisAsyncCommandArgv(sac, rasync_on_sentinel_auth, ra, 3,
-                                       (const char *[]){"AUTH", ra->url.sentinel_user,
-                                                        ra->url.sentinel_password},
-                                       NULL) == REDIS_OK;
-        else
-            ok = redisAsyncCommandArgv(sac, rasync_on_sentinel_auth, ra, 2,
-                                       (const char *[]){"AUTH", ra->url.sentinel_password},
-                                       NULL) == REDIS_OK;
-    }
+    ok = rasync_send_auth(sac, rasync_on_sentinel_auth, ra, ra->url.sentinel_user,
+                          ra->url.sentinel_password);
     if (ok)
         ok = redisAsyncCommandArgv(sac, rasync_on_sentinel_reply, ra, 3,
                                    (const char *[]){"SENTINEL", "get-master-addr-by-name",
