@@ -111,6 +111,28 @@ failover kill kill
 check "the 3 streams and the ?wait are still open" alive
 check "... the subscriber is on the new master" wait_for 10 subscribed_on_master
 
+# --- 2b. SIGSTOP of the master while the API is idle ----------------------------
+# The API leaves the stopped master (a command without reply, or the sentinels,
+# asked every second, naming another master) before it comes back as a stale
+# master (until Sentinel demotes it), and takes no write there.
+check "sentinels settled" wait_for 40 sg_is_settled
+old=$(sg_master_port)
+opid=$(sg_pid_of "$(sg_master_node)")
+kill -STOP "$opid"
+check "SIGSTOP of the master: a new master" sg_wait_new_master "$old" 30
+check "... the API is ready on it" wait_for 20 ready
+echo "# the API left a master because the sentinels named another $(grep -c 'the sentinels name' "$T/api-sg.log") time(s), for want of a reply $(grep -c 'no reply from' "$T/api-sg.log") time(s)"
+kill -CONT "$opid"
+: >"$T/stop.codes"
+for i in 1 2 3 4 5; do
+  post_json /v1/jobs "{\"pipeline\":\"echo\",\"queue\":\"nobody\",\"id\":\"stop-$i\"}"
+  echo "stop-$i $HTTP_STATUS" >>"$T/stop.codes"
+done
+check_eq "SIGCONT: submits right after are acknowledged" 5 "$(awk '$2 == 202' "$T/stop.codes" | wc -l)"
+check "sentinels settle (the stale master is demoted)" wait_for 40 sg_is_settled
+check_eq "... none of those jobs is missing" 0 "$(acked_missing stop)"
+check "the 3 streams and the ?wait are still open" alive
+
 # The watched jobs end (canceled through the API): each stream sends it and ends.
 for i in 1 2 3; do http DELETE "/v1/jobs/watched-$i"; done
 check_eq "cancel through the API on the new master: 200" 200 "$HTTP_STATUS"
