@@ -253,8 +253,8 @@ static int parse_sentinel(const char *p, struct redis_url *out, struct sq_err *e
         n = &out->sentinels[out->nsentinels++];
         n->port = 26379;
         snprintf(prefix, sizeof(prefix), "redis-sentinel URL: sentinel %d", out->nsentinels);
-        if (parse_hostport(node, (size_t)(comma - node), n->host, sizeof(n->host), &n->port,
-                           prefix, err) < 0)
+        if (parse_hostport(node, (size_t)(comma - node), n->host, sizeof(n->host), &n->port, prefix,
+                           err) < 0)
             return -1;
         node = comma;
         if (node == ae)
@@ -285,8 +285,9 @@ static int parse_sentinel(const char *p, struct redis_url *out, struct sq_err *e
         return -1;
     }
     if (url_decode(p + 1, strlen(p + 1), out->master_name, sizeof(out->master_name)) < 0) {
-        err_set(err, "redis-sentinel URL: bad master name (longer than %zu bytes, NUL or bad %% "
-                     "escape)",
+        err_set(err,
+                "redis-sentinel URL: bad master name (longer than %zu bytes, NUL or bad %% "
+                "escape)",
                 sizeof(out->master_name) - 1);
         return -1;
     }
@@ -348,7 +349,8 @@ void redis_url_describe(const struct redis_url *url, char *buf, unsigned long ca
         describe_add(buf, cap, &len, "unix://%s?db=%d", url->path, url->db);
         return;
     }
-    describe_add(buf, cap, &len, "%s://%s", url->kind == REDIS_URL_SENTINEL ? "redis-sentinel" : "redis",
+    describe_add(buf, cap, &len, "%s://%s",
+                 url->kind == REDIS_URL_SENTINEL ? "redis-sentinel" : "redis",
                  url->password[0] ? "***@" : "");
     if (url->kind == REDIS_URL_TCP) {
         describe_host(buf, cap, &len, url->host, url->port);

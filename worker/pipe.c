@@ -62,8 +62,8 @@ static int pipe_log_result(const char *id, const redisReply *res, bool is_again)
  * the end ('ok'), 0 when it was refused, -1 when it must be sent again. */
 static int pipe_answer(struct worker *w, const struct sent_finish *s, redisReply *rep)
 {
-    const redisReply *res = rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 ? rep->element[0]
-                                                                                 : rep;
+    const redisReply *res =
+        rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 ? rep->element[0] : rep;
     int rc = pipe_log_result(s->id, res, false);
 
     if (rc == 0 && (res->type == REDIS_REPLY_STRING || res->type == REDIS_REPLY_STATUS) &&
@@ -125,8 +125,10 @@ static void pipe_read(struct worker *w, size_t n)
         if (answers[i] == 1) {
             /* written, not confirmed by the replicas: kept, written again
              * (its takes are held; its stage runs are recorded) */
-            log_write(LOG_LEVEL_WARN, 0, s->id, "end not confirmed by %d replica(s): kept, "
-                      "written again", w->cfg->min_replicas);
+            log_write(LOG_LEVEL_WARN, 0, s->id,
+                      "end not confirmed by %d replica(s): kept, "
+                      "written again",
+                      w->cfg->min_replicas);
             rargv_set(&s->args, FINISH_ARG_TAKE, "0");
             rargv_set(&s->args, FINISH_ARG_SPEC, "");
             freeReplyObject(wredis_end(w, SCRIPT_FINISH, 5, &s->args, s->id, true, NULL));

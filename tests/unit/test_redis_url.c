@@ -423,8 +423,8 @@ static void test_sentinel_describe(void **state)
              "sentpw#mymaster",
              &u);
     redis_url_describe(&u, buf, sizeof(buf));
-    assert_string_equal(buf,
-                        "redis-sentinel://***@h1:26379,[::1]:26380/3?sentinel_password=***#mymaster");
+    assert_string_equal(
+        buf, "redis-sentinel://***@h1:26379,[::1]:26380/3?sentinel_password=***#mymaster");
     assert_null(strstr(buf, "datapw"));
     assert_null(strstr(buf, "sentpw"));
 
