@@ -6,7 +6,10 @@
  * call that waits (rconn's drain hook). A reply lost with the connection is a
  * write of unknown fate: the end is sent again, waiting, fenced like every end,
  * so it is recorded once; the jobs its take may have moved onto our processing
- * list are put back unstarted (recover_own) once the worker holds none. */
+ * list are put back unstarted (recover_own) once the worker holds none. With
+ * STAGEQ_MIN_REPLICAS every pending reply is read at once and one WAIT covers
+ * all the ends they wrote; those it does not confirm are written again
+ * (wredis_end) until they are. */
 #include <string.h>
 
 #include "log.h"
