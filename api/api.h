@@ -32,6 +32,7 @@ struct api_config {
     int max_body;  /* bytes */
     int max_queue; /* most jobs waiting in one queue; 0 = no limit */
     int redis_timeout_ms;
+    int min_replicas;     /* a submit waits for this many replicas (WAIT); 0 = it does not */
     int events_linger_ms; /* stay subscribed to events this long after the last listener */
     char log_format[8];
     char log_level[8];
@@ -54,6 +55,7 @@ struct api {
     struct event_base *base;
     const struct api_config *cfg;
     struct rasync *rasync;
+    struct rasync *rdurable; /* submits and their WAIT, when cfg->min_replicas > 0; else NULL */
     struct pipeline_set *pipelines;
     struct server *server;
     struct sse *sse;         /* live events (sse.c) */
@@ -63,7 +65,7 @@ struct api {
     bool is_draining;        /* shutting down: leave the loop once inflight is 0 */
 };
 
-/* ---- rasync.c: the asynchronous Redis connection ---- */
+/* ---- rasync.c: the asynchronous Redis connections ---- */
 
 enum rasync_err {
     RASYNC_OK = 0,
@@ -83,13 +85,28 @@ typedef void rasync_cb(const redisReply *reply, enum rasync_err err, void *arg);
 struct rasync *rasync_new(struct event_base *base, const struct redis_url *url, int timeout_ms,
                           struct sq_err *err);
 
-/* True once connected, authenticated and on the right database. */
+/* True once connected, authenticated and on the right database (and, behind
+ * a Sentinel, on a node that says ROLE master). */
 bool rasync_is_ready(const struct rasync *ra);
+
+/* Why ra is not ready: its last failure ("all sentinels unreachable: ...",
+ * "no sentinel knows the master: ...", "cannot connect to H:P: ...", ...);
+ * "" when ready. Borrowed, valid until the next loop turn. */
+const char *rasync_why(const struct rasync *ra);
+
+/* Makes follower (a subscriber) follow leader (the command connection): when
+ * leader connects to a node other than follower's (a failover found by a
+ * failed command or a lost connection), follower reconnects too. Both are
+ * borrowed; free leader first. */
+void rasync_follow(struct rasync *leader, struct rasync *follower);
 
 /* Sends the command args (binary safe; borrowed, may be freed on return).
  * Returns 0 when sent: cb will be called exactly once, later (never from
  * inside this call). Returns -1 without calling cb when Redis is not
- * connected or memory ran out: the caller answers "unavailable" itself. */
+ * connected or memory ran out: the caller answers "unavailable" itself.
+ * Sent from inside a reply's callback, the command goes on the connection
+ * that carried that reply, or is refused (-1): a WAIT sent so covers the
+ * write that replied. */
 int rasync_command(struct rasync *ra, const struct rargv *args, rasync_cb *cb, void *arg);
 
 /* Runs script id with EVALSHA, and again with EVAL when Redis answers
@@ -100,8 +117,38 @@ int rasync_script(struct rasync *ra, enum script_id id, int nkeys, struct rargv 
                   rasync_cb *cb, void *arg);
 
 /* Closes the connection; every pending callback not yet called gets NULL and
- * RASYNC_UNAVAILABLE before this returns. NULL-safe. */
+ * RASYNC_UNAVAILABLE before this returns. No hook is called. NULL-safe. */
 void rasync_free(struct rasync *ra);
+
+/* What a subscriber tells its owner, always from the event loop (never from
+ * inside a rasync_* call). on_down may be NULL. */
+struct rasync_sub_hooks {
+    /* SUBSCRIBE confirmed, also after every reconnect: messages flow from
+     * now on, and any sent before may have been missed. */
+    void (*on_subscribed)(void *arg);
+    /* One PUBLISH on the channel: payload[0..len) (borrowed for the call). */
+    void (*on_message)(void *arg, const char *payload, size_t len);
+    /* The connection was lost, or an attempt failed: the next is scheduled. */
+    void (*on_down)(void *arg);
+    void *arg;
+};
+
+/* Returns a new subscriber the caller frees with rasync_free: a connection
+ * of its own, set up like rasync_new's, that SUBSCRIBEs to channel while
+ * rasync_subscribe wants it (idle, but connected, otherwise). Same errors as
+ * rasync_new, or "channel name too long". Borrows base; copies url, channel
+ * and hooks. */
+struct rasync *rasync_new_subscriber(struct event_base *base, const struct redis_url *url,
+                                     int timeout_ms, const char *channel,
+                                     const struct rasync_sub_hooks *hooks, struct sq_err *err);
+
+/* Wants the subscription (on), or not: the subscriber SUBSCRIBEs or
+ * UNSUBSCRIBEs when connected and nothing is in flight, and after every
+ * reconnect while wanted. */
+void rasync_subscribe(struct rasync *ra, bool is_wanted);
+
+/* True while the subscription is confirmed (messages flow). */
+bool rasync_is_subscribed(const struct rasync *ra);
 
 /* Commands accepted by rasync_command/rasync_script that failed since start:
  * timed out, lost with the connection, or answered with a Redis error reply
@@ -234,6 +281,8 @@ void errors_reply(struct api_req *ar, enum api_err e, const char *fmt, ...)
 /* Answers ar with 503 redis_unavailable, the message saying why (err from a
  * rasync callback, or RASYNC_UNAVAILABLE when sending failed). ar is freed. */
 void errors_reply_redis(struct api_req *ar, enum rasync_err err);
+/* The same for a failure on ra (its rasync_why says why it is unavailable). */
+void errors_reply_redis_on(struct api_req *ar, const struct rasync *ra, enum rasync_err err);
 
 /* ---- health.c ---- */
 
@@ -266,13 +315,17 @@ void jobs_cancel(struct api_req *ar);
  * (the JSON text input[0..input_len) as the client sent it, valid JSON; NULL
  * = null: stored without its whitespace, its numbers untouched) and
  * result_ttl_s through the submit script; done gets the script's reply (read
- * it with jobs_submit_outcome). Returns 0 when sent; -1 when ar was already
- * answered with an error (ar is then freed). Borrows input. */
+ * it with jobs_submit_outcome). With --min-replicas N, done gets it only once
+ * WAIT N confirmed it; else ar is answered 503 here. Returns 0 when sent; -1
+ * when ar was already answered with an error (ar is then freed). Borrows
+ * input. */
 int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const char *queue,
                          const char *input, size_t input_len, int result_ttl_s, rasync_cb *done);
 
-/* Reads the submit script's reply: 1 the job was queued, 0 the id exists
- * already, -1 ar was answered with an error (Redis, queue full) and freed. */
+/* Reads the submit script's reply: 1 the job was queued, 2 the same request
+ * was submitted before (a retry: reply->str is the job's state), 0 another
+ * job has this id, -1 ar was answered with an error (Redis, queue full) and
+ * freed. */
 int jobs_submit_outcome(struct api_req *ar, const redisReply *reply, enum rasync_err err);
 
 /* Content-Type is application/json, optionally with parameters. */

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "sentinel.h"
 #include "log.h"
 #include "worker.h"
 
@@ -25,19 +26,89 @@ void worker_sleep_ms(const struct worker *w, int ms)
     }
 }
 
-/* Error replies that mean "not now" rather than "no": retried like an outage. */
-static bool wredis_is_transient(const char *s, size_t len)
+/* Error replies that mean "not now" rather than "no", besides those that
+ * say the master moved (sentinel_is_failover_error): retried like an outage. */
+bool wredis_is_transient(const char *s, size_t len)
 {
-    static const char *const prefixes[] = {"LOADING",    "BUSY",        "TRYAGAIN",
-                                           "MASTERDOWN", "CLUSTERDOWN", "READONLY"};
+    static const char *const prefixes[] = {"BUSY", "TRYAGAIN", "CLUSTERDOWN"};
     size_t i;
 
+    if (sentinel_is_failover_error(s, len))
+        return true;
     for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
         size_t n = strlen(prefixes[i]);
         if (len >= n && strncmp(s, prefixes[i], n) == 0)
             return true;
     }
     return false;
+}
+
+void wredis_log_down(struct worker *w, const char *what, const char *msg)
+{
+    enum sentinel_status st = rconn_discovery(w->rc);
+
+    /* once per series, and again when the reason changes kind (the two
+     * sentinel errors, a master not reachable yet, any other) */
+    if (w->is_redis_down && st == w->down_status) {
+        log_debug("%s%s", what, msg);
+        return;
+    }
+    log_warnx("%s%s; retrying with backoff", what, msg);
+    w->is_redis_down = true;
+    w->down_status = st;
+}
+
+void wredis_check_conn(struct worker *w)
+{
+    char peer[300];
+
+    if (rconn_connects(w->rc) == w->connects_seen)
+        return;
+    /* a new connection, maybe to a new master: what the old one acknowledged
+     * may be missing there (an end, a take): recover_own puts what sits on
+     * our processing list back before the next take */
+    if (w->connects_seen != 0) {
+        w->is_take_lost = true;
+        if (rconn_peer(w->rc, peer, sizeof(peer)) == 0)
+            log_info("redis: connected to %s", peer);
+    }
+    w->connects_seen = rconn_connects(w->rc);
+}
+
+void wredis_check_master(struct worker *w)
+{
+    int64_t now = clock_mono_ms();
+    struct sq_err err;
+    int rv;
+
+    if (now - w->last_master_check_ms < WORKER_MASTER_CHECK_MS)
+        return;
+    w->last_master_check_ms = now;
+    rv = rconn_check_master(w->rc, &err);
+    if (rv > 0)
+        log_info("%s: reconnecting", err.msg);
+    else if (rv < 0)
+        log_debug("master check: %s", err.msg);
+}
+
+void wredis_log_up(struct worker *w)
+{
+    wredis_check_conn(w);
+    if (w->is_redis_down)
+        log_info("redis is reachable again");
+    w->is_redis_down = false;
+}
+
+/* The wait before try attempt + 1: backoff; while stopping, 200 ms that the
+ * stop flag does not cut short. */
+static void wredis_pause(const struct worker *w, int attempt)
+{
+    if (*w->stop) {
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+    } else {
+        worker_sleep_ms(w, rconn_backoff_ms(attempt, worker_backoff_max_ms(w)));
+    }
 }
 
 static redisReply *wredis_call(struct worker *w, int is_script, enum script_id id, int nkeys,
@@ -59,27 +130,20 @@ static redisReply *wredis_call(struct worker *w, int is_script, enum script_id i
         }
         if (r != NULL) {
             if (attempt > 0)
-                log_info("redis is back after %d failed attempt(s)", attempt);
+                wredis_log_up(w);
             return r;
         }
         if (args->is_oom)
             return NULL;
-        if (attempt == 0) {
+        if (attempt == 0)
             first_fail = clock_mono_ms();
-            log_warnx("%s; retrying with backoff", err.msg);
-        }
+        wredis_log_down(w, "", err.msg);
         attempt++;
         if (*w->stop && clock_mono_ms() - first_fail > (int64_t)w->cfg->grace_s * 1000) {
             log_warnx("giving up on redis: stopping and the grace period is over");
             return NULL;
         }
-        /* While stopping, sleep without being cut short by the stop flag. */
-        if (*w->stop) {
-            struct timespec ts = {0, 200 * 1000000L};
-            nanosleep(&ts, NULL);
-        } else {
-            worker_sleep_ms(w, rconn_backoff_ms(attempt, worker_backoff_max_ms(w)));
-        }
+        wredis_pause(w, attempt);
     }
 }
 
@@ -91,4 +155,101 @@ redisReply *wredis_script(struct worker *w, enum script_id id, int nkeys, const 
 redisReply *wredis_command(struct worker *w, const struct rargv *args)
 {
     return wredis_call(w, 0, SCRIPT_COUNT, 0, args);
+}
+
+/* The outcome of an end's reply: finish.lua's first element, or the reply
+ * itself (retry.lua). */
+static const redisReply *wredis_end_result(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_ARRAY && r->elements == 3 ? r->element[0] : r;
+}
+
+/* A write of our own on the connection, so that WAIT covers what a refused
+ * end found there: the job's "changed" message (harmless: it says re-read).
+ * 0, or -1 when it failed. */
+static int wredis_touch(struct worker *w, const char *job_id)
+{
+    char ekey[KEYS_MAX_LEN];
+    struct rargv a;
+    struct sq_err err;
+    redisReply *r;
+    int rc;
+
+    if (keys_events(ekey, sizeof(ekey), w->cfg->prefix) < 0)
+        return -1;
+    rargv_init(&a);
+    rargv_add(&a, "PUBLISH");
+    rargv_add(&a, ekey);
+    rargv_add(&a, job_id);
+    r = rconn_command(w->rc, &a, &err);
+    rargv_free(&a);
+    rc = r != NULL && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+    freeReplyObject(r);
+    return rc;
+}
+
+bool wredis_end_confirmed(struct worker *w, const redisReply *r, unsigned long conn,
+                          const char *job_id, bool is_again)
+{
+    const redisReply *res;
+    struct sq_err err;
+    int n, want = w->cfg->min_replicas;
+
+    if (want == 0 || r->type == REDIS_REPLY_ERROR)
+        return true;
+    res = wredis_end_result(r);
+    if (!((res->type == REDIS_REPLY_STRING || res->type == REDIS_REPLY_STATUS) &&
+          strcmp(res->str, "ok") == 0)) {
+        if (!is_again)
+            return true; /* refused at once: nothing of ours was written */
+        /* what it found may be our first write, maybe made on another
+         * connection: WAIT covers only this connection's writes */
+        if (wredis_touch(w, job_id) < 0) {
+            log_write(LOG_LEVEL_DEBUG, 0, job_id, "end not confirmed: redis unreachable");
+            return false;
+        }
+        conn = rconn_connects(w->rc);
+    }
+    n = rconn_wait(w->rc, want, w->cfg->min_replicas_timeout_ms, conn, &err);
+    if (n >= want)
+        return true;
+    if (n >= 0)
+        err_set(&err, "%d of %d replica(s) acknowledged it within %d ms", n, want,
+                w->cfg->min_replicas_timeout_ms);
+    log_write(is_again ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN, 0, job_id,
+              "end not confirmed (%s): kept, written again", err.msg);
+    return false;
+}
+
+redisReply *wredis_end(struct worker *w, enum script_id id, int nkeys, const struct rargv *args,
+                       const char *job_id, bool is_again, bool *was_again)
+{
+    int64_t first_fail = 0;
+    int attempt = 0;
+
+    for (;;) {
+        redisReply *r = wredis_script(w, id, nkeys, args);
+
+        if (was_again != NULL)
+            *was_again = is_again;
+        if (r == NULL || wredis_end_confirmed(w, r, rconn_connects(w->rc), job_id, is_again)) {
+            if (r != NULL && attempt > 0)
+                log_write(LOG_LEVEL_INFO, 0, job_id, "end confirmed by %d replica(s)",
+                          w->cfg->min_replicas);
+            return r;
+        }
+        if (attempt++ == 0)
+            first_fail = clock_mono_ms();
+        if (*w->stop && clock_mono_ms() - first_fail > (int64_t)w->cfg->grace_s * 1000) {
+            log_write(LOG_LEVEL_ERROR, 0, job_id,
+                      "end not confirmed by the replicas; given up: stopping and the grace "
+                      "period is over");
+            return r;
+        }
+        freeReplyObject(r);
+        is_again = true;
+        lease_heartbeat(w, false); /* the lease lives on while the replicas are away */
+        wredis_check_master(w);    /* a master demoted by a failover has none */
+        wredis_pause(w, attempt);
+    }
 }

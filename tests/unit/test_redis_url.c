@@ -1,5 +1,6 @@
-/* Unit tests for shared/redis_url: the accepted URL forms, every rejected
- * form we know of, and that redis_url_describe never shows the password. */
+/* Unit tests for shared/redis_url: the accepted URL forms (plain, unix and
+ * redis-sentinel), every rejected form we know of, and that
+ * redis_url_describe never shows a password. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -169,9 +170,9 @@ static void test_unix(void **state)
 static void test_errors(void **state)
 {
     (void)state;
-    parse_bad("http://x", "must start with redis:// or unix://");
-    parse_bad("", "must start with redis:// or unix://");
-    parse_bad("REDIS://host", "must start with redis:// or unix://");
+    parse_bad("http://x", "must start with redis://, redis-sentinel:// or unix://");
+    parse_bad("", "must start with redis://, redis-sentinel:// or unix://");
+    parse_bad("REDIS://host", "must start with redis://, redis-sentinel:// or unix://");
     parse_bad("redis://", "bad or missing host");
     parse_bad("redis://:6379", "bad or missing host");
     parse_bad("redis://:pw@", "bad or missing host");
@@ -205,48 +206,39 @@ static void test_bad_escapes(void **state)
     parse_bad("redis://pw%00@host", "bad user or password");
 }
 
+/* prefix, a run of bytes c, suffix: accepted (u filled) with fit bytes,
+ * refused with want with fit + 1. */
+static void check_limit(const char *prefix, char c, size_t fit, const char *suffix,
+                        const char *want, struct redis_url *u)
+{
+    char text[900], run[300];
+
+    assert_true(fit + 1 < sizeof(run));
+    memset(run, c, fit + 1);
+    run[fit] = '\0';
+    snprintf(text, sizeof(text), "%s%s%s", prefix, run, suffix);
+    parse_ok(text, u);
+    run[fit] = c;
+    run[fit + 1] = '\0';
+    snprintf(text, sizeof(text), "%s%s%s", prefix, run, suffix);
+    parse_bad(text, want);
+}
+
 static void test_too_long(void **state)
 {
     struct redis_url u;
-    char text[700], host[300], pw[300];
 
     (void)state;
     /* host: 255 bytes fit, 256 do not */
-    memset(host, 'h', 255);
-    host[255] = '\0';
-    snprintf(text, sizeof(text), "redis://%s:6379", host);
-    parse_ok(text, &u);
+    check_limit("redis://", 'h', 255, ":6379", "bad or missing host", &u);
     assert_int_equal(strlen(u.host), 255);
-    memset(host, 'h', 256);
-    host[256] = '\0';
-    snprintf(text, sizeof(text), "redis://%s:6379", host);
-    parse_bad(text, "bad or missing host");
-    snprintf(text, sizeof(text), "redis://[%s]:6379", host);
-    parse_bad(text, "bad or missing host");
-
+    check_limit("redis://[", 'h', 255, "]:6379", "bad or missing host", &u);
     /* password: 255 bytes fit, 256 do not */
-    memset(pw, 'p', 255);
-    pw[255] = '\0';
-    snprintf(text, sizeof(text), "redis://:%s@h", pw);
-    parse_ok(text, &u);
+    check_limit("redis://:", 'p', 255, "@h", "bad user or password", &u);
     assert_int_equal(strlen(u.password), 255);
-    memset(pw, 'p', 256);
-    pw[256] = '\0';
-    snprintf(text, sizeof(text), "redis://:%s@h", pw);
-    parse_bad(text, "bad user or password");
-
     /* unix path: 107 bytes fit, 108 do not */
-    memset(host, 'x', 107);
-    host[0] = '/';
-    host[107] = '\0';
-    snprintf(text, sizeof(text), "unix://%s", host);
-    parse_ok(text, &u);
+    check_limit("unix:///", 'x', 106, "", "absolute socket path", &u);
     assert_int_equal(strlen(u.path), 107);
-    memset(host, 'x', 108);
-    host[0] = '/';
-    host[108] = '\0';
-    snprintf(text, sizeof(text), "unix://%s", host);
-    parse_bad(text, "absolute socket path");
 }
 
 static void test_describe(void **state)
@@ -280,6 +272,173 @@ static void test_describe(void **state)
     assert_int_equal(buf[8], 'Z');
 }
 
+static void test_sentinel_basic(void **state)
+{
+    struct redis_url u;
+
+    (void)state;
+    parse_ok("redis-sentinel://10.0.0.1:26380,sentinel-b,[::1]:5000/2#mymaster", &u);
+    assert_int_equal(u.kind, REDIS_URL_SENTINEL);
+    assert_int_equal(u.nsentinels, 3);
+    assert_string_equal(u.sentinels[0].host, "10.0.0.1");
+    assert_int_equal(u.sentinels[0].port, 26380);
+    assert_string_equal(u.sentinels[1].host, "sentinel-b");
+    assert_int_equal(u.sentinels[1].port, 26379); /* the default sentinel port */
+    assert_string_equal(u.sentinels[2].host, "::1");
+    assert_int_equal(u.sentinels[2].port, 5000);
+    assert_int_equal(u.db, 2);
+    assert_string_equal(u.master_name, "mymaster");
+    assert_string_equal(u.password, "");
+    assert_string_equal(u.user, "");
+    assert_string_equal(u.sentinel_password, "");
+    assert_string_equal(u.sentinel_user, "");
+    assert_string_equal(u.host, ""); /* the master is discovered, never given */
+
+    parse_ok("redis-sentinel://s1#m", &u); /* one sentinel, db 0 */
+    assert_int_equal(u.nsentinels, 1);
+    assert_string_equal(u.sentinels[0].host, "s1");
+    assert_int_equal(u.sentinels[0].port, 26379);
+    assert_int_equal(u.db, 0);
+    assert_string_equal(u.master_name, "m");
+
+    parse_ok("redis-sentinel://[fe80::1]/#m", &u); /* empty db after the slash = 0 */
+    assert_string_equal(u.sentinels[0].host, "fe80::1");
+    assert_int_equal(u.sentinels[0].port, 26379);
+    assert_int_equal(u.db, 0);
+}
+
+static void test_sentinel_credentials(void **state)
+{
+    struct redis_url u;
+
+    (void)state;
+    /* the userinfo is the data nodes'; the sentinels' own come in the query */
+    parse_ok("redis-sentinel://:data%23pw@h1,h2:26381/1?sentinel_password=s%26p#mymaster", &u);
+    assert_string_equal(u.user, "");
+    assert_string_equal(u.password, "data#pw");
+    assert_string_equal(u.sentinel_password, "s&p");
+    assert_string_equal(u.sentinel_user, "");
+    assert_int_equal(u.nsentinels, 2);
+    assert_int_equal(u.db, 1);
+    assert_string_equal(u.master_name, "mymaster");
+
+    parse_ok("redis-sentinel://app:p@ss@h1?sentinel_user=sent&sentinel_password=x#m%20one", &u);
+    assert_string_equal(u.user, "app");
+    assert_string_equal(u.password, "p@ss"); /* a raw '@' stays in the password */
+    assert_string_equal(u.sentinel_user, "sent");
+    assert_string_equal(u.sentinel_password, "x");
+    assert_string_equal(u.master_name, "m one");
+    assert_int_equal(u.db, 0);
+
+    parse_ok("redis-sentinel://pw@h1?#m", &u); /* password only; empty query */
+    assert_string_equal(u.password, "pw");
+    assert_string_equal(u.user, "");
+    assert_string_equal(u.sentinels[0].host, "h1");
+}
+
+static void test_sentinel_max(void **state)
+{
+    struct redis_url u;
+    char text[600];
+    size_t len = 0;
+    int i;
+
+    (void)state;
+    len += (size_t)snprintf(text, sizeof(text), "redis-sentinel://");
+    for (i = 0; i < REDIS_URL_SENTINELS_MAX; i++)
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "%sh%d:%d", i ? "," : "", i,
+                                20000 + i);
+    snprintf(text + len, sizeof(text) - len, "#m");
+    parse_ok(text, &u);
+    assert_int_equal(u.nsentinels, REDIS_URL_SENTINELS_MAX);
+    assert_string_equal(u.sentinels[REDIS_URL_SENTINELS_MAX - 1].host, "h15");
+    assert_int_equal(u.sentinels[REDIS_URL_SENTINELS_MAX - 1].port, 20015);
+
+    snprintf(text + len, sizeof(text) - len, ",one-more#m");
+    parse_bad(text, "more than 16 sentinels");
+}
+
+static void test_sentinel_errors(void **state)
+{
+    struct redis_url u;
+    struct sq_err err;
+
+    (void)state;
+    /* a misspelt parameter is named, its value (maybe a password) never shown */
+    assert_int_equal(redis_url_parse("redis-sentinel://h?sentinel_pasword=hidden#m", &u, &err), -1);
+    assert_null(strstr(err.msg, "hidden"));
+    parse_bad("redis-sentinel://h1,h2/0", "master name is missing");
+    parse_bad("redis-sentinel://h1#", "master name is missing");
+    parse_bad("redis-sentinel://h1/0?sentinel_password=x", "master name is missing");
+    parse_bad("redis-sentinel://#m", "sentinel 1: bad or missing host");
+    parse_bad("redis-sentinel://", "sentinel 1: bad or missing host");
+    parse_bad("redis-sentinel://h1,#m", "sentinel 2: bad or missing host");
+    parse_bad("redis-sentinel://h1,,h3#m", "sentinel 2: bad or missing host");
+    parse_bad("redis-sentinel://h1,:26379#m", "sentinel 2: bad or missing host");
+    parse_bad("redis-sentinel://h1,h2:0#m", "sentinel 2: port 0 is out of range [1, 65535]");
+    parse_bad("redis-sentinel://h1:x#m", "sentinel 1: port 'x' is not an integer");
+    parse_bad("redis-sentinel://h1:#m", "sentinel 1: bad port");
+    parse_bad("redis-sentinel://h1,[::1#m", "sentinel 2: unterminated IPv6 address");
+    parse_bad("redis-sentinel://[::1]x#m", "sentinel 1: bad or missing host");
+    parse_bad("redis-sentinel://h1/x#m", "database 'x' is not an integer");
+    parse_bad("redis-sentinel://h1/100001#m", "database 100001 is out of range");
+    parse_bad("redis-sentinel://h1/123456789012345678901234567890123#m", "is not an integer");
+    parse_bad("redis-sentinel://h1?password=x#m", "unknown parameter 'password' (known");
+    parse_bad("redis-sentinel://h1?sentinel_pasword=hidden#m", "'sentinel_pasword' (known");
+    parse_bad("redis-sentinel://h1?sentinel_password#m", "unknown parameter 'sentinel_password'");
+    parse_bad("redis-sentinel://h1?&#m", "unknown parameter ''");
+    parse_bad("redis-sentinel://h1?sentinel_password=%zz#m", "bad sentinel_password");
+    parse_bad("redis-sentinel://h1?sentinel_user=a%00b#m", "bad sentinel_user");
+    parse_bad("redis-sentinel://:p%4@h1#m", "bad user or password");
+    parse_bad("redis-sentinel://h1#m%00", "bad master name");
+    parse_bad("redis-sentinel://h1#m%", "bad master name");
+    parse_bad("REDIS-SENTINEL://h1#m", "must start with redis://, redis-sentinel:// or unix://");
+    parse_bad("redis-sentinel:/h1#m", "must start with");
+}
+
+static void test_sentinel_too_long(void **state)
+{
+    struct redis_url u;
+
+    (void)state;
+    /* master name: 127 bytes fit, 128 do not */
+    check_limit("redis-sentinel://h#", 'n', 127, "", "bad master name", &u);
+    assert_int_equal(strlen(u.master_name), 127);
+    /* a sentinel host: 255 bytes fit, 256 do not */
+    check_limit("redis-sentinel://a,", 'h', 255, ":1#m", "sentinel 2: bad or missing host", &u);
+    assert_int_equal(strlen(u.sentinels[1].host), 255);
+    /* the sentinel password: 255 bytes fit, 256 do not */
+    check_limit("redis-sentinel://h?sentinel_password=", 'p', 255, "#m", "bad sentinel_password",
+                &u);
+    assert_int_equal(strlen(u.sentinel_password), 255);
+}
+
+static void test_sentinel_describe(void **state)
+{
+    struct redis_url u;
+    char buf[512];
+
+    (void)state;
+    parse_ok("redis-sentinel://app:datapw@h1,[::1]:26380/3?sentinel_user=s&sentinel_password="
+             "sentpw#mymaster",
+             &u);
+    redis_url_describe(&u, buf, sizeof(buf));
+    assert_string_equal(
+        buf, "redis-sentinel://***@h1:26379,[::1]:26380/3?sentinel_password=***#mymaster");
+    assert_null(strstr(buf, "datapw"));
+    assert_null(strstr(buf, "sentpw"));
+
+    parse_ok("redis-sentinel://h1#m", &u);
+    redis_url_describe(&u, buf, sizeof(buf));
+    assert_string_equal(buf, "redis-sentinel://h1:26379/0#m");
+
+    /* a short buffer is truncated, never overrun */
+    memset(buf, 'Z', sizeof(buf));
+    redis_url_describe(&u, buf, 20);
+    assert_string_equal(buf, "redis-sentinel://h1");
+    assert_int_equal(buf[20], 'Z');
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +454,12 @@ int main(void)
         cmocka_unit_test(test_bad_escapes),
         cmocka_unit_test(test_too_long),
         cmocka_unit_test(test_describe),
+        cmocka_unit_test(test_sentinel_basic),
+        cmocka_unit_test(test_sentinel_credentials),
+        cmocka_unit_test(test_sentinel_max),
+        cmocka_unit_test(test_sentinel_errors),
+        cmocka_unit_test(test_sentinel_too_long),
+        cmocka_unit_test(test_sentinel_describe),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
