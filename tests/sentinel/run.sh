@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# The failover suite (`make test-sentinel`; `make test-sentinel SAN=1` runs it
+# on the ASan + UBSan build). Each scenario starts a real Sentinel group
+# (tests/e2e/sentinel.sh: a master, 2 replicas, 3 sentinels, down-after 1 s),
+# an API and 2 worker pools on its redis-sentinel:// URL, and a steady
+# submitter (SENTINEL_JOBS jobs of the 4-stage pipeline "ha", two stages of
+# 0.2 s, at SENTINEL_RATE jobs/s, each acknowledged id written to a file).
+# Once a third of them are acknowledged, SSE clients watch the newest jobs
+# and the fault strikes:
+#   failover      SENTINEL FAILOVER (graceful)
+#   kill9         kill -9 of the master, submits in flight; it comes back as a replica
+#   sigstop       SIGSTOP of the master until the sentinels have promoted a
+#                 replica (longer than down-after), then SIGCONT: the stale
+#                 master must be demoted without taking writes
+#   sse_blmove    SENTINEL FAILOVER while more SSE clients watch jobs and a third
+#                 pool waits in BLMOVE on an empty queue; after the switch one
+#                 job is sent to that queue
+#   kill9_min0    kill9 with STAGEQ_MIN_REPLICAS=0: what is lost without it
+#                 (reported, never failed)
+# The others run with STAGEQ_MIN_REPLICAS=1 (API and workers). After the
+# submitter is done and every job has ended (bounded: SENTINEL_SETTLE_S), one
+# line per scenario:
+#   NAME: acked=N conflict=N missing=0 duplicated=0 stuck=0 sse_bad=0/N
+#         failover_s=X first_done_s=Y [idle_job_s=Z] [demoted_s=W]
+# acked = submits answered 202; conflict = ids answered 409 on a retry after a
+# 503 (written, never acknowledged); missing = acked ids GET answers 404 for;
+# duplicated = jobs with success_count > 1; stuck = jobs still queued or
+# running after the settle; sse_bad = streams that ended without their job's
+# final state, or with another one than Redis holds; failover_s = from the
+# fault until the sentinels name a new master; first_done_s = from the fault
+# until the first job completes on the new master. missing, duplicated, stuck
+# and sse_bad must be 0 (missing and stuck only with STAGEQ_MIN_REPLICAS=1).
+# No duration is asserted; every wait is a bounded poll on a condition.
+# Only loopback; everything started is stopped by PID. SENTINEL_SCENARIOS
+# picks a subset, SENTINEL_KEEP=1 keeps the logs (kept anyway on failure).
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+export BUILD
+STAGEQ_TEST_TMP=$(mktemp -d /tmp/stageq-sentinel.XXXXXX)
+export STAGEQ_TEST_TMP
+source tests/e2e/lib.sh
+source tests/e2e/sentinel.sh
+N=${SENTINEL_JOBS:-300}
+RATE=${SENTINEL_RATE:-30}
+SETTLE_S=${SENTINEL_SETTLE_S:-120}
+P=tests/sentinel/pipelines.json
+W=(--pipelines "$P" --queue ha --concurrency 4 --lease 5)
+SCENARIOS=${SENTINEL_SCENARIOS:-failover kill9 sigstop sse_blmove kill9_min0}
+PY=python3
+passed=0
+failed=0
+cleanup() {
+  stop_all
+  redis_stop_all
+  if [ -n "${SENTINEL_KEEP:-}" ] || [ "$failed" != 0 ]; then
+    echo "# logs kept in $STAGEQ_TEST_TMP"
+  else
+    rm -rf "$STAGEQ_TEST_TMP"
+  fi
+}
+trap cleanup EXIT
+
+now_ms() { date +%s%3N; }
+rfc3339_ms() { date -u -d "@$(($1 / 1000)).$(printf %03d $(($1 % 1000)))" +%Y-%m-%dT%H:%M:%S.%3NZ; }
+secs_since() { awk -v a="$2" -v b="$1" 'BEGIN { printf "%.1f", (a - b) / 1000 }'; }
+# mcli ARGS...: redis-cli on the master the sentinels name now.
+mcli() { redis-cli -p "$(sg_master_port)" "$@"; }
+lines() { if [ -f "$1" ]; then grep -c . "$1"; else echo 0; fi; }
+exited() { ! pid_running "$1"; }
+
+# states DIR: "id state success_count" for every id written (acked and conflict).
+states() {
+  local ids="$1/ids"
+  cat "$1/acked" "$1/conflict" 2>/dev/null | sort -u >"$ids"
+  [ -s "$ids" ] || return 0
+  sed 's/^/HMGET sq:job:/; s/$/ state success_count/' "$ids" | mcli 2>/dev/null |
+    paste -d' ' - - | paste -d' ' "$ids" -
+}
+
+# all_ended DIR: no job of DIR is queued or running any more.
+all_ended() {
+  local out
+  out=$(states "$1") || return 1
+  [ -n "$out" ] || return 1
+  ! printf '%s\n' "$out" | awk '$2 == "queued" || $2 == "running" { bad = 1 } END { exit !bad }'
+}
+
+# first_done_ms DIR AFTER_MS: the earliest finished_at (ms) of a job that
+# succeeded after AFTER_MS, or empty.
+first_done_ms() {
+  local after f
+  after=$(rfc3339_ms "$2")
+  f=$(sed 's/^/HGET sq:job:/; s/$/ finished_at/' "$1/ids" | mcli 2>/dev/null |
+    awk -v a="$after" '$1 > a' | sort | head -1)
+  [ -n "$f" ] && date -d "$f" +%s%3N
+}
+
+# promoted_ms: when a sentinel saw the new master promoted (its log), in ms.
+promoted_ms() {
+  local n f t best=""
+  for n in 1 2 3; do
+    f="$STAGEQ_TEST_TMP/redis-$SG_NAME-s$n/redis.log"
+    t=$(grep -h '+promoted-slave' "$f" 2>/dev/null | tail -1 | awk '{ print $2, $3, $4, $5 }')
+    [ -n "$t" ] || continue
+    t=$(date -d "$t" +%s%3N 2>/dev/null) || continue
+    { [ -z "$best" ] || [ "$t" -lt "$best" ]; } && best=$t
+  done
+  echo "$best"
+}
+
+# missing DIR: acked ids GET /v1/jobs/{id} answers 404 for (one curl, keep-alive).
+count_missing() {
+  local cfg="$1/get.curl"
+  : >"$cfg"
+  while read -r id; do
+    printf 'url = "%s/v1/jobs/%s"\noutput = "/dev/null"\nwrite-out = "%s %%{http_code}\\n"\nnext\n' \
+      "$API_URL" "$id" "$id" >>"$cfg"
+  done <"$1/acked"
+  curl -s --max-time 120 -K "$cfg" >"$1/get.out" 2>/dev/null
+  awk '$2 == 404' "$1/get.out" >"$1/missing"
+  # an id curl got no answer for counts as missing too
+  comm -23 <(sort -u "$1/acked") <(awk '$2 != 404 && $2 != 000 { print $1 }' "$1/get.out" | sort -u) |
+    grep -c .
+}
+
+blocked_clients() { [ "$(mcli INFO clients | tr -d '\r' | sed -n 's/^blocked_clients://p')" -ge 1 ] 2>/dev/null; }
+role_of_port() { redis-cli -p "$1" ROLE 2>/dev/null | head -1; }
+is_replica() { [ "$(role_of_port "$1")" = slave ]; }
+api_ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$API_URL/readyz")" = 200 ]; }
+job_state() { curl -s --max-time 5 "$API_URL/v1/jobs/$1" | jq -r '.state // empty' 2>/dev/null; }
+job_succeeded() { [ "$(job_state "$1")" = succeeded ]; }
+
+# run_scenario NAME FAULT MIN_REPLICAS WATCHERS
+run_scenario() {
+  local sc=$1 fault=$2 minr=$3 nwatch=$4 d="$STAGEQ_TEST_TMP/$1" ok=1 note=""
+  local old_port old_node old_pid t_fault t_new t_prom t_first sub_pid watch_pid
+  local acked conflict gaveup missing dup stuck sse_n sse_bad first_s idle_s="" demoted_s=""
+  mkdir -p "$d"
+  : >"$d/acked"; : >"$d/conflict"; : >"$d/gaveup"; : >"$d/sse"
+  stop_all
+  redis_stop_all
+  SQ_REDIS_NAMES=""
+  if ! sg_start "$sc"; then
+    echo "$sc: the Sentinel group did not come up  FAILED"
+    failed=$((failed + 1))
+    return
+  fi
+  export STAGEQ_PREFIX=sq STAGEQ_MIN_REPLICAS=$minr
+  REDIS_PORT=$(sg_master_port)
+  start_api "api-$sc" --redis-url "$SG_URL" --pipelines "$P"
+  wait_for $((30 * SQ_SLOW)) api_ready || note="$note api-not-ready"
+  if [ "$fault" = sse_blmove ]; then
+    # the idle pool first, alone: once a client is blocked, it is this pool
+    start_worker "$sc-idle" --redis-url "$SG_URL" --pipelines "$P" --queue idle --concurrency 1 --lease 5
+    wait_for 30 blocked_clients || note="$note idle-pool-not-blocked"
+  fi
+  start_worker "$sc-p1" --redis-url "$SG_URL" "${W[@]}"
+  start_worker "$sc-p2" --redis-url "$SG_URL" "${W[@]}"
+  "$PY" tests/sentinel/clients.py submit "$API_URL" ha "$sc" 1 "$N" "$RATE" 8 "$d" '{"sleep":0.2}' \
+    >"$d/submit.json" 2>"$d/submit.err" &
+  sub_pid=$!
+  SQ_PIDS="$SQ_PIDS $sub_pid"
+  acked_third() { [ "$(lines "$d/acked")" -ge $((N / 3)) ]; }
+  wait_for 120 acked_third || note="$note slow-submits"
+  tail -n "$nwatch" "$d/acked" >"$d/watch.ids"
+  "$PY" tests/sentinel/clients.py watch "$API_URL" "$d/watch.ids" "$d/sse" $((SETTLE_S + 60)) "$d/watch.ready" \
+    2>"$d/watch.err" &
+  watch_pid=$!
+  SQ_PIDS="$SQ_PIDS $watch_pid"
+  wait_for 30 test -s "$d/watch.ready" || note="$note watchers-not-open"
+  old_port=$(sg_master_port)
+  old_node=$(sg_master_node)
+  old_pid=$(sg_pid_of "$old_node")
+  t_fault=$(now_ms)
+  case $fault in
+    failover | sse_blmove) sg_failover >/dev/null ;;
+    kill9) kill -KILL "$old_pid" ;;
+    sigstop) kill -STOP "$old_pid" ;;
+  esac
+  if sg_wait_new_master "$old_port" 60; then
+    t_new=$(now_ms)
+  else
+    t_new=""
+    note="$note no-new-master"
+  fi
+  case $fault in
+    kill9)
+      wait_for 10 exited "$old_pid"
+      sg_restart "$old_node"
+      ;;
+    sigstop)
+      kill -CONT "$old_pid"
+      local t_cont
+      t_cont=$(now_ms)
+      if wait_for 30 is_replica "$old_port"; then demoted_s=$(secs_since "$t_cont" "$(now_ms)"); else demoted_s=never; ok=0; fi
+      ;;
+    sse_blmove)
+      local t_idle
+      t_idle=$(now_ms)
+      "$PY" tests/sentinel/clients.py submit "$API_URL" idle "$sc-idle" 1 1 1 1 "$d/idle" '{}' >/dev/null 2>&1
+      if wait_for 60 job_succeeded "$sc-idle-1"; then idle_s=$(secs_since "$t_idle" "$(now_ms)"); else idle_s=never; ok=0; fi
+      ;;
+  esac
+  # the submitter ends by itself: each id is answered or given up within 120 s
+  wait_for 300 exited "$sub_pid" || note="$note submitter-hung"
+  wait "$sub_pid" 2>/dev/null
+  wait_for "$SETTLE_S" all_ended "$d" || note="$note not-all-ended"
+  wait_for 60 exited "$watch_pid" || note="$note watchers-hung"
+  kill "$watch_pid" 2>/dev/null
+  wait "$watch_pid" 2>/dev/null
+  wait_for 60 sg_is_settled || note="$note group-not-settled"
+
+  acked=$(lines "$d/acked")
+  conflict=$(lines "$d/conflict")
+  gaveup=$(lines "$d/gaveup")
+  missing=$(count_missing "$d")
+  states "$d" >"$d/states"
+  dup=$(awk '$3 > 1' "$d/states" | grep -c .)
+  stuck=$(awk '$2 == "queued" || $2 == "running"' "$d/states" | grep -c .)
+  # streams: ended with event: end on a final state, the one Redis holds
+  sse_n=$(lines "$d/sse")
+  sse_bad=$(jq -r '[.id, .state, .ended] | @tsv' "$d/sse" 2>/dev/null |
+    awk 'NR == FNR { st[$1] = $2; next } !($3 == "end" && ($2 == "succeeded" || $2 == "failed" || $2 == "canceled") && st[$1] == $2)' \
+      "$d/states" - | tee "$d/sse.bad" | grep -c .)
+  t_prom=$t_fault
+  if [ "$fault" = failover ] || [ "$fault" = sse_blmove ]; then
+    # a graceful failover: jobs end on the old master until the promotion
+    t_prom=$(promoted_ms)
+    [ -n "$t_prom" ] && [ "$t_prom" -gt "$t_fault" ] || t_prom=$t_fault
+  fi
+  t_first=$(first_done_ms "$d" "$t_prom")
+  first_s=never
+  [ -n "$t_first" ] && first_s=$(secs_since "$t_fault" "$t_first")
+  [ "$first_s" = never ] && ok=0
+
+  [ "$dup" = 0 ] && [ "$sse_bad" = 0 ] && [ "$gaveup" = 0 ] || ok=0
+  [ "$sse_n" = "$nwatch" ] || ok=0
+  [ $((acked + conflict)) = "$N" ] || ok=0
+  if [ "$minr" -ge 1 ]; then
+    [ "$missing" = 0 ] && [ "$stuck" = 0 ] || ok=0
+  fi
+  local line="$sc: min_replicas=$minr acked=$acked conflict=$conflict gaveup=$gaveup missing=$missing duplicated=$dup stuck=$stuck sse_bad=$sse_bad/$sse_n failover_s=$(secs_since "$t_fault" "${t_new:-$t_fault}") first_done_s=$first_s"
+  [ -n "$idle_s" ] && line="$line idle_job_s=$idle_s"
+  [ -n "$demoted_s" ] && line="$line demoted_s=$demoted_s"
+  line="$line $(cat "$d/submit.json" 2>/dev/null)"
+  [ -n "$note" ] && line="$line #$note"
+  if [ "$minr" = 0 ] && { [ "$missing" != 0 ] || [ "$stuck" != 0 ]; }; then
+    line="$line (without STAGEQ_MIN_REPLICAS: reported, not failed)"
+  fi
+  if [ "$ok" = 1 ]; then
+    echo "$line"
+    passed=$((passed + 1))
+  else
+    echo "$line  FAILED"
+    failed=$((failed + 1))
+    head -5 "$d/missing" "$d/sse.bad" "$d/gaveup" 2>/dev/null | sed 's/^/#   /'
+    awk '$2 == "queued" || $2 == "running"' "$d/states" | head -5 | sed 's/^/#   stuck: /'
+  fi
+}
+
+for sc in $SCENARIOS; do
+  case $sc in
+    failover) run_scenario failover failover 1 10 ;;
+    kill9) run_scenario kill9 kill9 1 10 ;;
+    sigstop) run_scenario sigstop sigstop 1 10 ;;
+    sse_blmove) run_scenario sse_blmove sse_blmove 1 40 ;;
+    kill9_min0) run_scenario kill9_min0 kill9 0 10 ;;
+    *) echo "unknown scenario $sc"; failed=$((failed + 1)) ;;
+  esac
+done
+stop_all
+redis_stop_all
+
+# A sanitizer report in a daemon's log fails the run (as in run-all.sh).
+reports=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$STAGEQ_TEST_TMP"/*.log 2>/dev/null)
+if [ -n "$reports" ]; then
+  for r in $reports; do
+    echo "---- sanitizer report in $(basename "$r") ----"
+    grep -A30 -E 'Sanitizer|runtime error:' "$r" | head -60
+  done
+  failed=$((failed + 1))
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
