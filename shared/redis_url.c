@@ -2,6 +2,9 @@
 #include "redis_url.h"
 
 #include <netdb.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -58,127 +61,311 @@ static int parse_db(const char *s, int *db, struct sq_err *err)
     return 0;
 }
 
+/* Parses the user info s[0..len) ("password", ":password" or
+ * "user:password"; a password may hold ':') into user and password. */
+static int parse_userinfo(const char *s, size_t len, char *user, size_t ucap, char *password,
+                          size_t pcap, const char *what, struct sq_err *err)
+{
+    const char *c = memchr(s, ':', len);
+
+    /* redis://password@host is what many tools accept: treat as password. */
+    if (c == NULL ? url_decode(s, len, password, pcap) < 0
+                  : url_decode(s, (size_t)(c - s), user, ucap) < 0 ||
+                        url_decode(c + 1, len - (size_t)(c - s) - 1, password, pcap) < 0) {
+        err_set(err, "redis URL: bad %s (too long, NUL or bad %% escape)", what);
+        return -1;
+    }
+    return 0;
+}
+
+/* Parses one "host[:port]" or "[v6]:port" span s[0..len) into host[cap] and
+ * *port (left as is when the span names none). Errors start with prefix. */
+static int parse_hostport(const char *s, size_t len, char *host, size_t cap, int *port,
+                          const char *prefix, struct sq_err *err)
+{
+    const char *e = s + len, *h = s, *he, *colon;
+    char portbuf[8];
+    long long v;
+    struct sq_err pe;
+
+    if (len > 0 && *s == '[') {
+        he = memchr(s, ']', len);
+        if (he == NULL || he == s + 1) {
+            err_set(err, "%s: unterminated IPv6 address", prefix);
+            return -1;
+        }
+        h = s + 1;
+        colon = (he + 1 < e) ? he + 1 : NULL;
+        if (colon != NULL && *colon != ':')
+            goto bad_host;
+    } else {
+        he = memchr(s, ':', len);
+        if (he == NULL)
+            he = e;
+        colon = (he < e) ? he : NULL;
+    }
+    if (he == h || (size_t)(he - h) >= cap)
+        goto bad_host;
+    memcpy(host, h, (size_t)(he - h));
+    host[he - h] = '\0';
+    if (colon != NULL) {
+        size_t pl = (size_t)(e - colon - 1);
+        if (pl == 0 || pl >= sizeof(portbuf)) {
+            err_set(err, "%s: bad port", prefix);
+            return -1;
+        }
+        memcpy(portbuf, colon + 1, pl);
+        portbuf[pl] = '\0';
+        if (cfg_parse_int(portbuf, 1, 65535, &v, &pe) < 0) {
+            err_set(err, "%s: port %s", prefix, pe.msg);
+            return -1;
+        }
+        *port = (int)v;
+    }
+    return 0;
+
+bad_host:
+    err_set(err, "%s: bad or missing host", prefix);
+    return -1;
+}
+
+static int parse_unix(const char *text, struct redis_url *out, struct sq_err *err)
+{
+    const char *q = strchr(text + 7, '?');
+    size_t plen = q ? (size_t)(q - (text + 7)) : strlen(text + 7);
+
+    out->kind = REDIS_URL_UNIX;
+    if (plen == 0 || text[7] != '/' || plen >= sizeof(out->path)) {
+        err_set(err, "redis URL: unix:// needs an absolute socket path shorter than %zu bytes",
+                sizeof(out->path));
+        return -1;
+    }
+    memcpy(out->path, text + 7, plen);
+    out->path[plen] = '\0';
+    if (q != NULL) {
+        if (strncmp(q, "?db=", 4) != 0) {
+            err_set(err, "redis URL: only ?db=N is understood after a unix socket path");
+            return -1;
+        }
+        return parse_db(q + 4, &out->db, err);
+    }
+    return 0;
+}
+
+static int parse_tcp(const char *p, struct redis_url *out, struct sq_err *err)
+{
+    const char *slash = strchr(p, '/');
+    size_t alen = slash ? (size_t)(slash - p) : strlen(p);
+    const char *at = memrchr(p, '@', alen); /* a password may hold '@' */
+
+    out->kind = REDIS_URL_TCP;
+    if (at != NULL) {
+        if (parse_userinfo(p, (size_t)(at - p), out->user, sizeof(out->user), out->password,
+                           sizeof(out->password), "user or password", err) < 0)
+            return -1;
+        alen -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    if (parse_hostport(p, alen, out->host, sizeof(out->host), &out->port, "redis URL", err) < 0)
+        return -1;
+    p += alen;
+    if (*p == '/' && p[1] != '\0')
+        return parse_db(p + 1, &out->db, err);
+    return 0;
+}
+
+/* One ?name=value of a redis-sentinel URL: where its decoded value goes. */
+struct sentinel_param {
+    const char *name;
+    size_t offset, size; /* in struct redis_url */
+};
+
+static const struct sentinel_param sentinel_params[] = {
+    {"sentinel_password", offsetof(struct redis_url, sentinel_password),
+     sizeof(((struct redis_url *)0)->sentinel_password)},
+    {"sentinel_user", offsetof(struct redis_url, sentinel_user),
+     sizeof(((struct redis_url *)0)->sentinel_user)},
+};
+
+/* Parses the query q[0..len) (without the '?'): name=value pairs joined by '&'. */
+static int parse_sentinel_query(const char *q, size_t len, struct redis_url *out,
+                                struct sq_err *err)
+{
+    const char *e = q + len;
+
+    while (q < e) {
+        const char *amp = memchr(q, '&', (size_t)(e - q)), *eq;
+        const struct sentinel_param *sp = NULL;
+        size_t i, plen;
+
+        if (amp == NULL)
+            amp = e;
+        plen = (size_t)(amp - q);
+        eq = memchr(q, '=', plen);
+        for (i = 0; eq != NULL && i < sizeof(sentinel_params) / sizeof(sentinel_params[0]); i++)
+            if (strlen(sentinel_params[i].name) == (size_t)(eq - q) &&
+                memcmp(sentinel_params[i].name, q, (size_t)(eq - q)) == 0)
+                sp = &sentinel_params[i];
+        if (sp == NULL) {
+            /* the name only: a misspelt name's value may be a password */
+            size_t nlen = eq != NULL ? (size_t)(eq - q) : plen;
+            err_set(err,
+                    "redis-sentinel URL: unknown parameter '%.*s' (known: sentinel_password, "
+                    "sentinel_user)",
+                    (int)(nlen > 64 ? 64 : nlen), q);
+            return -1;
+        }
+        if (url_decode(eq + 1, (size_t)(amp - eq - 1), (char *)out + sp->offset, sp->size) < 0) {
+            err_set(err, "redis-sentinel URL: bad %s (too long, NUL or bad %% escape)", sp->name);
+            return -1;
+        }
+        q = amp < e ? amp + 1 : e;
+    }
+    return 0;
+}
+
+/* redis-sentinel://[[user]:password@]h1[:port][,h2[:port]...][/db][?params]#master.
+ * The authority ends at the first '/', '?' or '#': a password holding one of
+ * them must escape it (%2F, %3F, %23). */
+static int parse_sentinel(const char *p, struct redis_url *out, struct sq_err *err)
+{
+    size_t alen = strcspn(p, "/?#");
+    const char *at = memrchr(p, '@', alen), *ae, *node;
+    char prefix[48];
+
+    out->kind = REDIS_URL_SENTINEL;
+    if (at != NULL) {
+        if (parse_userinfo(p, (size_t)(at - p), out->user, sizeof(out->user), out->password,
+                           sizeof(out->password), "user or password", err) < 0)
+            return -1;
+        alen -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    ae = p + alen;
+    for (node = p;; node++) {
+        const char *comma = memchr(node, ',', (size_t)(ae - node));
+        struct redis_url_node *n;
+
+        if (comma == NULL)
+            comma = ae;
+        if (out->nsentinels == REDIS_URL_SENTINELS_MAX) {
+            err_set(err, "redis-sentinel URL: more than %d sentinels", REDIS_URL_SENTINELS_MAX);
+            return -1;
+        }
+        n = &out->sentinels[out->nsentinels++];
+        n->port = 26379;
+        snprintf(prefix, sizeof(prefix), "redis-sentinel URL: sentinel %d", out->nsentinels);
+        if (parse_hostport(node, (size_t)(comma - node), n->host, sizeof(n->host), &n->port,
+                           prefix, err) < 0)
+            return -1;
+        node = comma;
+        if (node == ae)
+            break;
+    }
+    p = ae;
+    if (*p == '/') {
+        size_t dlen = strcspn(p + 1, "?#");
+        char dbbuf[32];
+        if (dlen >= sizeof(dbbuf)) {
+            err_set(err, "redis URL: database '%.20s...' is not an integer", p + 1);
+            return -1;
+        }
+        memcpy(dbbuf, p + 1, dlen);
+        dbbuf[dlen] = '\0';
+        if (dlen > 0 && parse_db(dbbuf, &out->db, err) < 0)
+            return -1;
+        p += 1 + dlen;
+    }
+    if (*p == '?') {
+        size_t qlen = strcspn(p + 1, "#");
+        if (parse_sentinel_query(p + 1, qlen, out, err) < 0)
+            return -1;
+        p += 1 + qlen;
+    }
+    if (*p != '#' || p[1] == '\0') {
+        err_set(err, "redis-sentinel URL: the master name is missing (end the URL with #mymaster)");
+        return -1;
+    }
+    if (url_decode(p + 1, strlen(p + 1), out->master_name, sizeof(out->master_name)) < 0) {
+        err_set(err, "redis-sentinel URL: bad master name (longer than %zu bytes, NUL or bad %% "
+                     "escape)",
+                sizeof(out->master_name) - 1);
+        return -1;
+    }
+    return 0;
+}
+
 int redis_url_parse(const char *text, struct redis_url *out, struct sq_err *err)
 {
-    const char *p, *at, *hostend, *slash, *colon;
-    char portbuf[8];
-    long long port;
-    struct sq_err e;
-
     memset(out, 0, sizeof(*out));
     out->port = 6379;
     if (text == NULL) {
         err_set(err, "redis URL: missing");
         return -1;
     }
-    if (strncmp(text, "unix://", 7) == 0) {
-        const char *q = strchr(text + 7, '?');
-        size_t plen = q ? (size_t)(q - (text + 7)) : strlen(text + 7);
-        out->kind = REDIS_URL_UNIX;
-        if (plen == 0 || text[7] != '/' || plen >= sizeof(out->path)) {
-            err_set(err, "redis URL: unix:// needs an absolute socket path shorter than %zu bytes",
-                    sizeof(out->path));
-            return -1;
-        }
-        memcpy(out->path, text + 7, plen);
-        out->path[plen] = '\0';
-        if (q != NULL) {
-            if (strncmp(q, "?db=", 4) != 0) {
-                err_set(err, "redis URL: only ?db=N is understood after a unix socket path");
-                return -1;
-            }
-            return parse_db(q + 4, &out->db, err);
-        }
-        return 0;
-    }
-    if (strncmp(text, "redis://", 8) != 0) {
-        err_set(err, "redis URL: '%.64s' must start with redis:// or unix://", text);
-        return -1;
-    }
-    out->kind = REDIS_URL_TCP;
-    p = text + 8;
-    slash = strchr(p, '/');
-    at = memrchr(p, '@', slash ? (size_t)(slash - p) : strlen(p)); /* a password may hold '@' */
-    if (at != NULL) {
-        const char *c = memchr(p, ':', (size_t)(at - p));
-        if (c == NULL) {
-            /* redis://password@host is what many tools accept: treat as password. */
-            if (url_decode(p, (size_t)(at - p), out->password, sizeof(out->password)) < 0)
-                goto bad_auth;
-        } else {
-            if (url_decode(p, (size_t)(c - p), out->user, sizeof(out->user)) < 0 ||
-                url_decode(c + 1, (size_t)(at - c - 1), out->password, sizeof(out->password)) < 0)
-                goto bad_auth;
-        }
-        p = at + 1;
-    }
-    if (*p == '[') {
-        hostend = strchr(p, ']');
-        if (hostend == NULL || hostend == p + 1) {
-            err_set(err, "redis URL: unterminated IPv6 address");
-            return -1;
-        }
-        if ((size_t)(hostend - p - 1) >= sizeof(out->host))
-            goto bad_host;
-        memcpy(out->host, p + 1, (size_t)(hostend - p - 1));
-        out->host[hostend - p - 1] = '\0';
-        p = hostend + 1;
-        colon = (*p == ':') ? p : NULL;
-    } else {
-        size_t hl;
-        colon = NULL;
-        for (hostend = p; *hostend && *hostend != ':' && *hostend != '/'; hostend++)
-            ;
-        hl = (size_t)(hostend - p);
-        if (hl == 0 || hl >= sizeof(out->host))
-            goto bad_host;
-        memcpy(out->host, p, hl);
-        out->host[hl] = '\0';
-        p = hostend;
-        if (*p == ':')
-            colon = p;
-    }
-    if (colon != NULL) {
-        const char *ps = colon + 1, *pe = strchr(ps, '/');
-        size_t pl = pe ? (size_t)(pe - ps) : strlen(ps);
-        if (pl == 0 || pl >= sizeof(portbuf)) {
-            err_set(err, "redis URL: bad port");
-            return -1;
-        }
-        memcpy(portbuf, ps, pl);
-        portbuf[pl] = '\0';
-        if (cfg_parse_int(portbuf, 1, 65535, &port, &e) < 0) {
-            err_set(err, "redis URL: port %s", e.msg);
-            return -1;
-        }
-        out->port = (int)port;
-        p = ps + pl;
-    } else if (*p != '\0' && *p != '/') {
-        goto bad_host;
-    }
-    if (*p == '/') {
-        p++;
-        if (*p != '\0')
-            return parse_db(p, &out->db, err);
-    }
-    return 0;
+    if (strncmp(text, "unix://", 7) == 0)
+        return parse_unix(text, out, err);
+    if (strncmp(text, "redis://", 8) == 0)
+        return parse_tcp(text + 8, out, err);
+    if (strncmp(text, "redis-sentinel://", 17) == 0)
+        return parse_sentinel(text + 17, out, err);
+    err_set(err, "redis URL: '%.64s' must start with redis://, redis-sentinel:// or unix://", text);
+    return -1;
+}
 
-bad_auth:
-    err_set(err, "redis URL: bad user or password (too long, NUL or bad %% escape)");
-    return -1;
-bad_host:
-    err_set(err, "redis URL: bad or missing host");
-    return -1;
+/* Appends fmt to buf[cap] at *len, never past cap (a long form is cut). */
+static void describe_add(char *buf, unsigned long cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void describe_add(char *buf, unsigned long cap, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (*len >= cap)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *len += (size_t)n;
+}
+
+static void describe_host(char *buf, unsigned long cap, size_t *len, const char *host, int port)
+{
+    bool v6 = strchr(host, ':') != NULL;
+
+    describe_add(buf, cap, len, "%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
 }
 
 void redis_url_describe(const struct redis_url *url, char *buf, unsigned long cap)
 {
-    if (url->kind == REDIS_URL_UNIX)
-        snprintf(buf, cap, "unix://%s?db=%d", url->path, url->db);
-    else
-        snprintf(buf, cap, "redis://%s%s%s%s:%d/%d", url->password[0] ? "***@" : "",
-                 strchr(url->host, ':') ? "[" : "", url->host, strchr(url->host, ':') ? "]" : "",
-                 url->port, url->db);
+    size_t len = 0;
+    int i;
+
+    if (cap == 0)
+        return;
+    buf[0] = '\0';
+    if (url->kind == REDIS_URL_UNIX) {
+        describe_add(buf, cap, &len, "unix://%s?db=%d", url->path, url->db);
+        return;
+    }
+    describe_add(buf, cap, &len, "%s://%s", url->kind == REDIS_URL_SENTINEL ? "redis-sentinel" : "redis",
+                 url->password[0] ? "***@" : "");
+    if (url->kind == REDIS_URL_TCP) {
+        describe_host(buf, cap, &len, url->host, url->port);
+        describe_add(buf, cap, &len, "/%d", url->db);
+        return;
+    }
+    for (i = 0; i < url->nsentinels; i++) {
+        if (i > 0)
+            describe_add(buf, cap, &len, ",");
+        describe_host(buf, cap, &len, url->sentinels[i].host, url->sentinels[i].port);
+    }
+    describe_add(buf, cap, &len, "/%d", url->db);
+    if (url->sentinel_password[0])
+        describe_add(buf, cap, &len, "?sentinel_password=***");
+    describe_add(buf, cap, &len, "#%s", url->master_name);
 }
 
 int redis_url_resolve(const struct redis_url *url, char *addr, unsigned long cap,

@@ -1,7 +1,8 @@
 /* fuzz_redis_url: redis_url_parse on any text (a NUL-terminated copy of the
  * bytes, as from the environment), then redis_url_describe into a roomy and a
- * tiny buffer. An accepted URL must be in range and describe to a
- * NUL-terminated string. */
+ * tiny buffer. An accepted URL (plain, unix or redis-sentinel) must be in
+ * range and describe to a NUL-terminated string. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +12,40 @@
 #include "redis_url.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define TERMINATED(field) (memchr((field), '\0', sizeof(field)) != NULL)
+
+static bool port_ok(int port)
+{
+    return port >= 1 && port <= 65535;
+}
+
+/* What every accepted URL must satisfy, whatever its kind. */
+static bool url_consistent(const struct redis_url *u)
+{
+    int i;
+
+    if (u->db < 0 || !TERMINATED(u->host) || !TERMINATED(u->path) || !TERMINATED(u->user) ||
+        !TERMINATED(u->password) || !TERMINATED(u->master_name) || !TERMINATED(u->sentinel_user) ||
+        !TERMINATED(u->sentinel_password))
+        return false;
+    switch (u->kind) {
+    case REDIS_URL_TCP:
+        return port_ok(u->port) && u->host[0] != '\0' && u->nsentinels == 0;
+    case REDIS_URL_UNIX:
+        return u->path[0] != '\0' && u->nsentinels == 0;
+    case REDIS_URL_SENTINEL:
+        if (u->nsentinels < 1 || u->nsentinels > REDIS_URL_SENTINELS_MAX ||
+            u->master_name[0] == '\0' || u->host[0] != '\0')
+            return false;
+        for (i = 0; i < u->nsentinels; i++)
+            if (!TERMINATED(u->sentinels[i].host) || u->sentinels[i].host[0] == '\0' ||
+                !port_ok(u->sentinels[i].port))
+                return false;
+        return true;
+    }
+    return false;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -30,13 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(text);
         return 0;
     }
-    if ((url.kind != REDIS_URL_TCP && url.kind != REDIS_URL_UNIX) ||
-        (url.kind == REDIS_URL_TCP && (url.port < 1 || url.port > 65535 || url.host[0] == '\0')) ||
-        (url.kind == REDIS_URL_UNIX && url.path[0] == '\0') || url.db < 0 ||
-        memchr(url.host, '\0', sizeof(url.host)) == NULL ||
-        memchr(url.path, '\0', sizeof(url.path)) == NULL ||
-        memchr(url.user, '\0', sizeof(url.user)) == NULL ||
-        memchr(url.password, '\0', sizeof(url.password)) == NULL) {
+    if (!url_consistent(&url)) {
         fprintf(stderr, "accepted an inconsistent URL: %s\n", text);
         abort();
     }

@@ -1,5 +1,6 @@
-/* Unit tests for shared/redis_url: the accepted URL forms, every rejected
- * form we know of, and that redis_url_describe never shows the password. */
+/* Unit tests for shared/redis_url: the accepted URL forms (plain, unix and
+ * redis-sentinel), every rejected form we know of, and that
+ * redis_url_describe never shows a password. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -169,9 +170,9 @@ static void test_unix(void **state)
 static void test_errors(void **state)
 {
     (void)state;
-    parse_bad("http://x", "must start with redis:// or unix://");
-    parse_bad("", "must start with redis:// or unix://");
-    parse_bad("REDIS://host", "must start with redis:// or unix://");
+    parse_bad("http://x", "must start with redis://, redis-sentinel:// or unix://");
+    parse_bad("", "must start with redis://, redis-sentinel:// or unix://");
+    parse_bad("REDIS://host", "must start with redis://, redis-sentinel:// or unix://");
     parse_bad("redis://", "bad or missing host");
     parse_bad("redis://:6379", "bad or missing host");
     parse_bad("redis://:pw@", "bad or missing host");
@@ -280,6 +281,196 @@ static void test_describe(void **state)
     assert_int_equal(buf[8], 'Z');
 }
 
+static void test_sentinel_basic(void **state)
+{
+    struct redis_url u;
+
+    (void)state;
+    parse_ok("redis-sentinel://10.0.0.1:26380,sentinel-b,[::1]:5000/2#mymaster", &u);
+    assert_int_equal(u.kind, REDIS_URL_SENTINEL);
+    assert_int_equal(u.nsentinels, 3);
+    assert_string_equal(u.sentinels[0].host, "10.0.0.1");
+    assert_int_equal(u.sentinels[0].port, 26380);
+    assert_string_equal(u.sentinels[1].host, "sentinel-b");
+    assert_int_equal(u.sentinels[1].port, 26379); /* the default sentinel port */
+    assert_string_equal(u.sentinels[2].host, "::1");
+    assert_int_equal(u.sentinels[2].port, 5000);
+    assert_int_equal(u.db, 2);
+    assert_string_equal(u.master_name, "mymaster");
+    assert_string_equal(u.password, "");
+    assert_string_equal(u.user, "");
+    assert_string_equal(u.sentinel_password, "");
+    assert_string_equal(u.sentinel_user, "");
+    assert_string_equal(u.host, ""); /* the master is discovered, never given */
+
+    parse_ok("redis-sentinel://s1#m", &u); /* one sentinel, db 0 */
+    assert_int_equal(u.nsentinels, 1);
+    assert_string_equal(u.sentinels[0].host, "s1");
+    assert_int_equal(u.sentinels[0].port, 26379);
+    assert_int_equal(u.db, 0);
+    assert_string_equal(u.master_name, "m");
+
+    parse_ok("redis-sentinel://[fe80::1]/#m", &u); /* empty db after the slash = 0 */
+    assert_string_equal(u.sentinels[0].host, "fe80::1");
+    assert_int_equal(u.sentinels[0].port, 26379);
+    assert_int_equal(u.db, 0);
+}
+
+static void test_sentinel_credentials(void **state)
+{
+    struct redis_url u;
+
+    (void)state;
+    /* the userinfo is the data nodes'; the sentinels' own come in the query */
+    parse_ok("redis-sentinel://:data%23pw@h1,h2:26381/1?sentinel_password=s%26p#mymaster", &u);
+    assert_string_equal(u.user, "");
+    assert_string_equal(u.password, "data#pw");
+    assert_string_equal(u.sentinel_password, "s&p");
+    assert_string_equal(u.sentinel_user, "");
+    assert_int_equal(u.nsentinels, 2);
+    assert_int_equal(u.db, 1);
+    assert_string_equal(u.master_name, "mymaster");
+
+    parse_ok("redis-sentinel://app:p@ss@h1?sentinel_user=sent&sentinel_password=x#m%20one", &u);
+    assert_string_equal(u.user, "app");
+    assert_string_equal(u.password, "p@ss"); /* a raw '@' stays in the password */
+    assert_string_equal(u.sentinel_user, "sent");
+    assert_string_equal(u.sentinel_password, "x");
+    assert_string_equal(u.master_name, "m one");
+    assert_int_equal(u.db, 0);
+
+    parse_ok("redis-sentinel://pw@h1?#m", &u); /* password only; empty query */
+    assert_string_equal(u.password, "pw");
+    assert_string_equal(u.user, "");
+    assert_string_equal(u.sentinels[0].host, "h1");
+}
+
+static void test_sentinel_max(void **state)
+{
+    struct redis_url u;
+    char text[600];
+    size_t len = 0;
+    int i;
+
+    (void)state;
+    len += (size_t)snprintf(text, sizeof(text), "redis-sentinel://");
+    for (i = 0; i < REDIS_URL_SENTINELS_MAX; i++)
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "%sh%d:%d", i ? "," : "", i,
+                                20000 + i);
+    snprintf(text + len, sizeof(text) - len, "#m");
+    parse_ok(text, &u);
+    assert_int_equal(u.nsentinels, REDIS_URL_SENTINELS_MAX);
+    assert_string_equal(u.sentinels[REDIS_URL_SENTINELS_MAX - 1].host, "h15");
+    assert_int_equal(u.sentinels[REDIS_URL_SENTINELS_MAX - 1].port, 20015);
+
+    snprintf(text + len, sizeof(text) - len, ",one-more#m");
+    parse_bad(text, "more than 16 sentinels");
+}
+
+static void test_sentinel_errors(void **state)
+{
+    struct redis_url u;
+    struct sq_err err;
+
+    (void)state;
+    /* a misspelt parameter is named, its value (maybe a password) never shown */
+    assert_int_equal(redis_url_parse("redis-sentinel://h?sentinel_pasword=hidden#m", &u, &err), -1);
+    assert_null(strstr(err.msg, "hidden"));
+    parse_bad("redis-sentinel://h1,h2/0", "master name is missing");
+    parse_bad("redis-sentinel://h1#", "master name is missing");
+    parse_bad("redis-sentinel://h1/0?sentinel_password=x", "master name is missing");
+    parse_bad("redis-sentinel://#m", "sentinel 1: bad or missing host");
+    parse_bad("redis-sentinel://", "sentinel 1: bad or missing host");
+    parse_bad("redis-sentinel://h1,#m", "sentinel 2: bad or missing host");
+    parse_bad("redis-sentinel://h1,,h3#m", "sentinel 2: bad or missing host");
+    parse_bad("redis-sentinel://h1,:26379#m", "sentinel 2: bad or missing host");
+    parse_bad("redis-sentinel://h1,h2:0#m", "sentinel 2: port 0 is out of range [1, 65535]");
+    parse_bad("redis-sentinel://h1:x#m", "sentinel 1: port 'x' is not an integer");
+    parse_bad("redis-sentinel://h1:#m", "sentinel 1: bad port");
+    parse_bad("redis-sentinel://h1,[::1#m", "sentinel 2: unterminated IPv6 address");
+    parse_bad("redis-sentinel://[::1]x#m", "sentinel 1: bad or missing host");
+    parse_bad("redis-sentinel://h1/x#m", "database 'x' is not an integer");
+    parse_bad("redis-sentinel://h1/100001#m", "database 100001 is out of range");
+    parse_bad("redis-sentinel://h1/123456789012345678901234567890123#m", "is not an integer");
+    parse_bad("redis-sentinel://h1?password=x#m", "unknown parameter 'password' (known");
+    parse_bad("redis-sentinel://h1?sentinel_pasword=hidden#m", "'sentinel_pasword' (known");
+    parse_bad("redis-sentinel://h1?sentinel_password#m", "unknown parameter 'sentinel_password'");
+    parse_bad("redis-sentinel://h1?&#m", "unknown parameter ''");
+    parse_bad("redis-sentinel://h1?sentinel_password=%zz#m", "bad sentinel_password");
+    parse_bad("redis-sentinel://h1?sentinel_user=a%00b#m", "bad sentinel_user");
+    parse_bad("redis-sentinel://:p%4@h1#m", "bad user or password");
+    parse_bad("redis-sentinel://h1#m%00", "bad master name");
+    parse_bad("redis-sentinel://h1#m%", "bad master name");
+    parse_bad("REDIS-SENTINEL://h1#m", "must start with redis://, redis-sentinel:// or unix://");
+    parse_bad("redis-sentinel:/h1#m", "must start with");
+}
+
+static void test_sentinel_too_long(void **state)
+{
+    struct redis_url u;
+    char text[900], big[300];
+
+    (void)state;
+    /* master name: 127 bytes fit, 128 do not */
+    memset(big, 'n', 127);
+    big[127] = '\0';
+    snprintf(text, sizeof(text), "redis-sentinel://h#%s", big);
+    parse_ok(text, &u);
+    assert_int_equal(strlen(u.master_name), 127);
+    memset(big, 'n', 128);
+    big[128] = '\0';
+    snprintf(text, sizeof(text), "redis-sentinel://h#%s", big);
+    parse_bad(text, "bad master name");
+
+    /* a sentinel host: 255 bytes fit, 256 do not */
+    memset(big, 'h', 255);
+    big[255] = '\0';
+    snprintf(text, sizeof(text), "redis-sentinel://a,%s:1#m", big);
+    parse_ok(text, &u);
+    assert_int_equal(strlen(u.sentinels[1].host), 255);
+    memset(big, 'h', 256);
+    big[256] = '\0';
+    snprintf(text, sizeof(text), "redis-sentinel://a,%s:1#m", big);
+    parse_bad(text, "sentinel 2: bad or missing host");
+
+    /* the sentinel password: 255 bytes fit, 256 do not */
+    memset(big, 'p', 255);
+    big[255] = '\0';
+    snprintf(text, sizeof(text), "redis-sentinel://h?sentinel_password=%s#m", big);
+    parse_ok(text, &u);
+    assert_int_equal(strlen(u.sentinel_password), 255);
+    memset(big, 'p', 256);
+    big[256] = '\0';
+    snprintf(text, sizeof(text), "redis-sentinel://h?sentinel_password=%s#m", big);
+    parse_bad(text, "bad sentinel_password");
+}
+
+static void test_sentinel_describe(void **state)
+{
+    struct redis_url u;
+    char buf[512];
+
+    (void)state;
+    parse_ok("redis-sentinel://app:datapw@h1,[::1]:26380/3?sentinel_user=s&sentinel_password="
+             "sentpw#mymaster",
+             &u);
+    redis_url_describe(&u, buf, sizeof(buf));
+    assert_string_equal(buf,
+                        "redis-sentinel://***@h1:26379,[::1]:26380/3?sentinel_password=***#mymaster");
+    assert_null(strstr(buf, "datapw"));
+    assert_null(strstr(buf, "sentpw"));
+
+    parse_ok("redis-sentinel://h1#m", &u);
+    redis_url_describe(&u, buf, sizeof(buf));
+    assert_string_equal(buf, "redis-sentinel://h1:26379/0#m");
+
+    /* a short buffer is truncated, never overrun */
+    memset(buf, 'Z', sizeof(buf));
+    redis_url_describe(&u, buf, 20);
+    assert_string_equal(buf, "redis-sentinel://h1");
+    assert_int_equal(buf[20], 'Z');
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +486,12 @@ int main(void)
         cmocka_unit_test(test_bad_escapes),
         cmocka_unit_test(test_too_long),
         cmocka_unit_test(test_describe),
+        cmocka_unit_test(test_sentinel_basic),
+        cmocka_unit_test(test_sentinel_credentials),
+        cmocka_unit_test(test_sentinel_max),
+        cmocka_unit_test(test_sentinel_errors),
+        cmocka_unit_test(test_sentinel_too_long),
+        cmocka_unit_test(test_sentinel_describe),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
