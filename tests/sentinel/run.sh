@@ -62,6 +62,18 @@ cleanup() {
 trap cleanup EXIT
 
 now_ms() { date +%s%3N; }
+# poll SECONDS COMMAND...: runs the command every 0.1 s until it succeeds, for
+# at most SECONDS of wall-clock time (lib.sh's wait_for counts tries, and
+# these conditions take a while to evaluate).
+poll() {
+  local end=$(($(date +%s) + $1))
+  shift
+  while :; do
+    "$@" && return 0
+    [ "$(date +%s)" -lt "$end" ] || return 1
+    sleep 0.1
+  done
+}
 rfc3339_ms() { date -u -d "@$(($1 / 1000)).$(printf %03d $(($1 % 1000)))" +%Y-%m-%dT%H:%M:%S.%3NZ; }
 secs_since() { awk -v a="$2" -v b="$1" 'BEGIN { printf "%.1f", (a - b) / 1000 }'; }
 # mcli ARGS...: redis-cli on the master the sentinels name now.
@@ -149,11 +161,11 @@ run_scenario() {
   export STAGEQ_PREFIX=sq STAGEQ_MIN_REPLICAS=$minr
   REDIS_PORT=$(sg_master_port)
   start_api "api-$sc" --redis-url "$SG_URL" --pipelines "$P"
-  wait_for $((30 * SQ_SLOW)) api_ready || note="$note api-not-ready"
+  poll $((30 * SQ_SLOW)) api_ready || note="$note api-not-ready"
   if [ "$fault" = sse_blmove ]; then
     # the idle pool first, alone: once a client is blocked, it is this pool
     start_worker "$sc-idle" --redis-url "$SG_URL" --pipelines "$P" --queue idle --concurrency 1 --lease 5
-    wait_for 30 blocked_clients || note="$note idle-pool-not-blocked"
+    poll 30 blocked_clients || note="$note idle-pool-not-blocked"
   fi
   start_worker "$sc-p1" --redis-url "$SG_URL" "${W[@]}"
   start_worker "$sc-p2" --redis-url "$SG_URL" "${W[@]}"
@@ -162,13 +174,13 @@ run_scenario() {
   sub_pid=$!
   SQ_PIDS="$SQ_PIDS $sub_pid"
   acked_third() { [ "$(lines "$d/acked")" -ge $((N / 3)) ]; }
-  wait_for 120 acked_third || note="$note slow-submits"
+  poll 120 acked_third || note="$note slow-submits"
   tail -n "$nwatch" "$d/acked" >"$d/watch.ids"
   "$PY" tests/sentinel/clients.py watch "$API_URL" "$d/watch.ids" "$d/sse" $((SETTLE_S + 60)) "$d/watch.ready" \
     2>"$d/watch.err" &
   watch_pid=$!
   SQ_PIDS="$SQ_PIDS $watch_pid"
-  wait_for 30 test -s "$d/watch.ready" || note="$note watchers-not-open"
+  poll 30 test -s "$d/watch.ready" || note="$note watchers-not-open"
   old_port=$(sg_master_port)
   old_node=$(sg_master_node)
   old_pid=$(sg_pid_of "$old_node")
@@ -178,7 +190,7 @@ run_scenario() {
     kill9) kill -KILL "$old_pid" ;;
     sigstop) kill -STOP "$old_pid" ;;
   esac
-  if sg_wait_new_master "$old_port" 60; then
+  if poll 60 sg_has_new_master "$old_port"; then
     t_new=$(now_ms)
   else
     t_new=""
@@ -186,30 +198,30 @@ run_scenario() {
   fi
   case $fault in
     kill9)
-      wait_for 10 exited "$old_pid"
+      poll 10 exited "$old_pid"
       sg_restart "$old_node"
       ;;
     sigstop)
       kill -CONT "$old_pid"
       local t_cont
       t_cont=$(now_ms)
-      if wait_for 30 is_replica "$old_port"; then demoted_s=$(secs_since "$t_cont" "$(now_ms)"); else demoted_s=never; ok=0; fi
+      if poll 30 is_replica "$old_port"; then demoted_s=$(secs_since "$t_cont" "$(now_ms)"); else demoted_s=never; ok=0; fi
       ;;
     sse_blmove)
       local t_idle
       t_idle=$(now_ms)
       "$PY" tests/sentinel/clients.py submit "$API_URL" idle "$sc-idle" 1 1 1 1 "$d/idle" '{}' >/dev/null 2>&1
-      if wait_for 60 job_succeeded "$sc-idle-1"; then idle_s=$(secs_since "$t_idle" "$(now_ms)"); else idle_s=never; ok=0; fi
+      if poll 60 job_succeeded "$sc-idle-1"; then idle_s=$(secs_since "$t_idle" "$(now_ms)"); else idle_s=never; ok=0; fi
       ;;
   esac
   # the submitter ends by itself: each id is answered or given up within 120 s
-  wait_for 300 exited "$sub_pid" || note="$note submitter-hung"
+  poll 300 exited "$sub_pid" || note="$note submitter-hung"
   wait "$sub_pid" 2>/dev/null
-  wait_for "$SETTLE_S" all_ended "$d" || note="$note not-all-ended"
-  wait_for 60 exited "$watch_pid" || note="$note watchers-hung"
+  poll "$SETTLE_S" all_ended "$d" || note="$note not-all-ended"
+  poll 60 exited "$watch_pid" || note="$note watchers-hung"
   kill "$watch_pid" 2>/dev/null
   wait "$watch_pid" 2>/dev/null
-  wait_for 60 sg_is_settled || note="$note group-not-settled"
+  poll 60 sg_is_settled || note="$note group-not-settled"
 
   acked=$(lines "$d/acked")
   conflict=$(lines "$d/conflict")
