@@ -62,18 +62,6 @@ cleanup() {
 trap cleanup EXIT
 
 now_ms() { date +%s%3N; }
-# poll SECONDS COMMAND...: runs the command every 0.1 s until it succeeds, for
-# at most SECONDS of wall-clock time (lib.sh's wait_for counts tries, and
-# these conditions take a while to evaluate).
-poll() {
-  local end=$(($(date +%s) + $1))
-  shift
-  while :; do
-    "$@" && return 0
-    [ "$(date +%s)" -lt "$end" ] || return 1
-    sleep 0.1
-  done
-}
 rfc3339_ms() { date -u -d "@$(($1 / 1000)).$(printf %03d $(($1 % 1000)))" +%Y-%m-%dT%H:%M:%S.%3NZ; }
 secs_since() { awk -v a="$2" -v b="$1" 'BEGIN { printf "%.1f", (a - b) / 1000 }'; }
 # mcli ARGS...: redis-cli on the master the sentinels name now.
