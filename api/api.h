@@ -63,7 +63,7 @@ struct api {
     bool is_draining;        /* shutting down: leave the loop once inflight is 0 */
 };
 
-/* ---- rasync.c: the asynchronous Redis connection ---- */
+/* ---- rasync.c: the asynchronous Redis connections ---- */
 
 enum rasync_err {
     RASYNC_OK = 0,
@@ -83,8 +83,20 @@ typedef void rasync_cb(const redisReply *reply, enum rasync_err err, void *arg);
 struct rasync *rasync_new(struct event_base *base, const struct redis_url *url, int timeout_ms,
                           struct sq_err *err);
 
-/* True once connected, authenticated and on the right database. */
+/* True once connected, authenticated and on the right database (and, behind
+ * a Sentinel, on a node that says ROLE master). */
 bool rasync_is_ready(const struct rasync *ra);
+
+/* Why ra is not ready: its last failure ("all sentinels unreachable: ...",
+ * "no sentinel knows the master: ...", "cannot connect to H:P: ...", ...);
+ * "" when ready. Borrowed, valid until the next loop turn. */
+const char *rasync_why(const struct rasync *ra);
+
+/* Makes follower (a subscriber) follow leader (the command connection): when
+ * leader connects to a node other than follower's (a failover found by a
+ * failed command or a lost connection), follower reconnects too. Both are
+ * borrowed; free leader first. */
+void rasync_follow(struct rasync *leader, struct rasync *follower);
 
 /* Sends the command args (binary safe; borrowed, may be freed on return).
  * Returns 0 when sent: cb will be called exactly once, later (never from
@@ -100,8 +112,38 @@ int rasync_script(struct rasync *ra, enum script_id id, int nkeys, struct rargv 
                   rasync_cb *cb, void *arg);
 
 /* Closes the connection; every pending callback not yet called gets NULL and
- * RASYNC_UNAVAILABLE before this returns. NULL-safe. */
+ * RASYNC_UNAVAILABLE before this returns. No hook is called. NULL-safe. */
 void rasync_free(struct rasync *ra);
+
+/* What a subscriber tells its owner, always from the event loop (never from
+ * inside a rasync_* call). on_down may be NULL. */
+struct rasync_sub_hooks {
+    /* SUBSCRIBE confirmed, also after every reconnect: messages flow from
+     * now on, and any sent before may have been missed. */
+    void (*on_subscribed)(void *arg);
+    /* One PUBLISH on the channel: payload[0..len) (borrowed for the call). */
+    void (*on_message)(void *arg, const char *payload, size_t len);
+    /* The connection was lost, or an attempt failed: the next is scheduled. */
+    void (*on_down)(void *arg);
+    void *arg;
+};
+
+/* Returns a new subscriber the caller frees with rasync_free: a connection
+ * of its own, set up like rasync_new's, that SUBSCRIBEs to channel while
+ * rasync_subscribe wants it (idle, but connected, otherwise). Same errors as
+ * rasync_new, or "channel name too long". Borrows base; copies url, channel
+ * and hooks. */
+struct rasync *rasync_new_subscriber(struct event_base *base, const struct redis_url *url,
+                                     int timeout_ms, const char *channel,
+                                     const struct rasync_sub_hooks *hooks, struct sq_err *err);
+
+/* Wants the subscription (on), or not: the subscriber SUBSCRIBEs or
+ * UNSUBSCRIBEs when connected and nothing is in flight, and after every
+ * reconnect while wanted. */
+void rasync_subscribe(struct rasync *ra, bool is_wanted);
+
+/* True while the subscription is confirmed (messages flow). */
+bool rasync_is_subscribed(const struct rasync *ra);
 
 /* Commands accepted by rasync_command/rasync_script that failed since start:
  * timed out, lost with the connection, or answered with a Redis error reply

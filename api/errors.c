@@ -82,6 +82,9 @@ void errors_reply_redis(struct api_req *ar, enum rasync_err err)
     if (err == RASYNC_TIMEOUT)
         errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis did not answer within %d ms",
                      ar->api->cfg->redis_timeout_ms);
+    else if (rasync_why(ar->api->rasync)[0] != '\0')
+        errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis is unavailable (%s), retry later",
+                     rasync_why(ar->api->rasync));
     else
         errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis is unavailable, retry later");
 }

@@ -1,8 +1,13 @@
-/* rasync: the API's one asynchronous Redis connection (hiredis async on the
- * libevent loop), shared and pipelined by all requests: AUTH/SELECT after
- * connecting, reconnect with backoff, a timeout per command, scripts by SHA
- * with an EVAL fallback. It never blocks the loop and never queues a command
- * while disconnected: the caller is told at once that Redis is unavailable. */
+/* rasync: the API's one module of asynchronous Redis connections (hiredis
+ * async on the libevent loop). Finding the master (Sentinel discovery),
+ * connecting, the setup (AUTH, SELECT, ROLE), the deadlines, dropping a
+ * connection on a failover reply and reconnecting with backoff live here and
+ * nowhere else, for two kinds of handle: the command connection, shared and pipelined by all
+ * requests (a timeout per command, scripts by SHA with an EVAL fallback), and
+ * the subscriber, a connection of its own (hiredis 0.14's pub/sub tolerates
+ * nothing else on it) that holds one SUBSCRIBE while its owner wants it. It
+ * never blocks the loop and never queues a command while disconnected: the
+ * caller is told at once that Redis is unavailable. */
 #include "api.h"
 
 #include <hiredis/adapters/libevent.h>
@@ -17,27 +22,73 @@
 #include "clock.h"
 #include "log.h"
 #include "rconn.h"
+#include "sentinel.h"
 
 #define RASYNC_BACKOFF_MAX_MS 1000 /* reconnect at least every second: 503s say Retry-After: 1 */
 #define RASYNC_CONNECT_MIN_MS 1000 /* shortest time allowed for connect + setup */
 #define RASYNC_LOG_EVERY      30   /* repeat a failure's warning every N attempts */
+#define RASYNC_SENTINEL_MAX_MS 1000 /* longest wait for one sentinel's answer */
+
+enum rasync_kind { RASYNC_COMMANDS, RASYNC_SUBSCRIBER };
+
+/* Where a handle is in the life of its connection; what retry_ev does when
+ * it fires follows from it (rasync_on_retry). */
+enum rasync_phase {
+    RASYNC_WAITING,    /* no context: retry_ev connects (after the backoff) */
+    RASYNC_ASKING,     /* sac asks sentinel si for the master: retry_ev is its deadline */
+    RASYNC_SETTING_UP, /* ac connecting, its setup sent: retry_ev is the deadline */
+    RASYNC_READY,      /* ac usable; a subscriber's retry_ev guards a (UN)SUBSCRIBE */
+    RASYNC_DROPPING,   /* ac must go (stalled, failover reply): retry_ev drops it now */
+};
+
+/* A subscriber's subscription. At most one SUBSCRIBE or UNSUBSCRIBE is in
+ * flight (see "the subscriber" below). */
+enum rasync_sub {
+    RASYNC_SUB_OFF,     /* not subscribed, nothing in flight */
+    RASYNC_SUB_PENDING, /* SUBSCRIBE sent, not confirmed */
+    RASYNC_SUB_ON,      /* confirmed: messages flow */
+    RASYNC_SUB_LEAVING  /* UNSUBSCRIBE sent, not confirmed (messages may still come) */
+};
+
+/* How each kind names itself in the log. */
+static const struct {
+    const char *name;        /* the log lines' prefix */
+    const char *what;        /* "setup of the redis <what> failed" */
+    enum log_level up_level; /* of "connected to ..." */
+} rasync_kinds[] = {
+    [RASYNC_COMMANDS] = {"redis", "connection", LOG_LEVEL_INFO},
+    [RASYNC_SUBSCRIBER] = {"events", "subscription", LOG_LEVEL_DEBUG},
+};
 
 struct rasync {
     struct event_base *base;
+    enum rasync_kind kind;
+    const char *name; /* rasync_kinds[kind].name */
     struct redis_url url;
     char addr[NI_MAXHOST]; /* numeric address of url.host, resolved once */
     char desc[512];        /* the URL, safe to log */
     int timeout_ms;
     redisAsyncContext *ac; /* the current context, or NULL */
-    bool is_ready;         /* ac is connected and set up: commands accepted */
-    bool is_setup_failed;  /* AUTH or SELECT failed on ac */
+    enum rasync_phase phase;
+    char node[300];            /* "host:port" of ac's node: asked anew on every connect */
+    char why[700];             /* the last failure, for 503s and /readyz; "" when ready */
+    struct rasync *follower;   /* reconnected when this one finds the master elsewhere */
+    /* Sentinel discovery: url.sentinels[].host are numeric, resolved once */
+    redisAsyncContext *sac; /* the sentinel being asked, or NULL */
+    int si;                 /* its index in url.sentinels */
+    bool is_answered;       /* a sentinel of this round answered without knowing the master */
+    bool is_setup_failed; /* AUTH or SELECT failed on ac */
     bool is_freeing;
     int attempt;               /* consecutive failed connection attempts */
     int64_t last_reply_ms;     /* monotonic time of the last reply on ac */
     unsigned long long errors; /* commands failed (see rasync_errors) */
-    /* One timer for three jobs, told apart by ac: with ac NULL it connects;
-     * with ac set it drops ac (connect/setup took too long, or ac stalled). */
+    char drop_why[400];        /* RASYNC_DROPPING: why, for the log */
     struct event *retry_ev;
+    /* RASYNC_SUBSCRIBER only */
+    char channel[KEYS_MAX_LEN];
+    struct rasync_sub_hooks hooks;
+    enum rasync_sub sub;
+    bool is_sub_wanted;
 };
 
 /* One command in flight. It lives until hiredis calls back (with a reply or
@@ -63,20 +114,17 @@ static void rasync_schedule(struct rasync *ra, int delay_ms)
     evtimer_add(ra->retry_ev, &tv);
 }
 
-static void rasync_schedule_reconnect(struct rasync *ra)
+/* How long Redis may take to answer the setup or a (UN)SUBSCRIBE. */
+static int rasync_deadline_ms(const struct rasync *ra)
 {
-    if (ra->is_freeing)
-        return;
-    if (ra->attempt < 1000000)
-        ra->attempt++;
-    rasync_schedule(ra, rconn_backoff_ms(ra->attempt, RASYNC_BACKOFF_MAX_MS));
+    return ra->timeout_ms > RASYNC_CONNECT_MIN_MS ? ra->timeout_ms : RASYNC_CONNECT_MIN_MS;
 }
 
 /* Warns on the first failure of a series and every RASYNC_LOG_EVERY attempts,
  * so that a long outage does not flood the log. */
-static void rasync_log_failure(const struct rasync *ra, const char *fmt, ...)
+static void rasync_log_failure(struct rasync *ra, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static void rasync_log_failure(const struct rasync *ra, const char *fmt, ...)
+static void rasync_log_failure(struct rasync *ra, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -87,20 +135,57 @@ static void rasync_log_failure(const struct rasync *ra, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    log_write(level, 0, NULL, "%s (attempt %d)", msg, ra->attempt + 1);
+    log_write(level, 0, NULL, "%s: %s (attempt %d)", ra->name, msg, ra->attempt + 1);
+    snprintf(ra->why, sizeof(ra->why), "%s", msg);
+}
+
+/* ac is gone (hiredis frees it, or the caller did): forget it, schedule the
+ * next attempt, tell a subscriber's owner. */
+static void rasync_lost(struct rasync *ra)
+{
+    ra->ac = NULL;
+    ra->phase = RASYNC_WAITING;
+    ra->sub = RASYNC_SUB_OFF;
+    if (ra->is_freeing)
+        return;
+    if (ra->attempt < 1000000)
+        ra->attempt++;
+    rasync_schedule(ra, rconn_backoff_ms(ra->attempt, RASYNC_BACKOFF_MAX_MS));
+    if (ra->hooks.on_down != NULL)
+        ra->hooks.on_down(ra->hooks.arg);
 }
 
 /* Drops the current context from outside any hiredis callback: pending
  * commands get NULL now, and a reconnect is scheduled. */
 static void rasync_drop(struct rasync *ra)
 {
-    redisAsyncContext *ac = ra->ac;
+    redisAsyncContext *ac = ra->ac, *sac = ra->sac;
 
     ra->ac = NULL;
-    ra->is_ready = false;
+    ra->sac = NULL;
     if (ac != NULL)
         redisAsyncFree(ac); /* its callbacks see ac != ra->ac and stay quiet */
-    rasync_schedule_reconnect(ra);
+    if (sac != NULL)
+        redisAsyncFree(sac);
+    rasync_lost(ra);
+}
+
+/* Asks for ac to be dropped at once, from the loop (the caller may be inside
+ * one of ac's callbacks, where freeing it is not allowed). New commands are
+ * refused from now on. */
+static void rasync_schedule_drop(struct rasync *ra, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void rasync_schedule_drop(struct rasync *ra, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (ra->ac == NULL || ra->phase == RASYNC_DROPPING)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(ra->drop_why, sizeof(ra->drop_why), fmt, ap);
+    va_end(ap);
+    ra->phase = RASYNC_DROPPING;
+    rasync_schedule(ra, 0);
 }
 
 static void rasync_on_connect(const redisAsyncContext *c, int status)
@@ -108,29 +193,26 @@ static void rasync_on_connect(const redisAsyncContext *c, int status)
     struct rasync *ra = c->data;
 
     if (ra == NULL || c != ra->ac || status == REDIS_OK)
-        return; /* success is noticed by the setup PING (unix sockets skip this) */
-    rasync_log_failure(ra, "redis: cannot connect to %s: %s", ra->desc, c->errstr);
-    ra->ac = NULL; /* hiredis frees the context after we return */
-    ra->is_ready = false;
-    rasync_schedule_reconnect(ra);
+        return; /* success is noticed by the setup's last reply (unix sockets skip this) */
+    rasync_log_failure(ra, "cannot connect to %s: %s", ra->desc, c->errstr);
+    rasync_lost(ra); /* hiredis frees the context after we return */
 }
 
 static void rasync_on_disconnect(const redisAsyncContext *c, int status)
 {
     struct rasync *ra = c->data;
-    bool was_ready;
+    const char *why = status == REDIS_OK ? "closed" : c->errstr;
 
     if (ra == NULL || c != ra->ac)
         return;
-    was_ready = ra->is_ready;
-    ra->ac = NULL; /* hiredis frees the context after we return */
-    ra->is_ready = false;
-    if (ra->is_freeing)
-        return;
-    if (was_ready)
-        log_warnx("redis: connection to %s lost: %s", ra->desc,
-                  status == REDIS_OK ? "closed" : c->errstr);
-    rasync_schedule_reconnect(ra);
+    snprintf(ra->why, sizeof(ra->why), "connection to %s lost: %s", ra->node, why);
+    if (ra->sub == RASYNC_SUB_ON || ra->sub == RASYNC_SUB_LEAVING)
+        log_warnx("%s: redis subscription lost: %s", ra->name, why);
+    else if (ra->kind == RASYNC_COMMANDS && ra->phase == RASYNC_READY)
+        log_warnx("%s: connection to %s lost: %s", ra->name, ra->desc, why);
+    else if (ra->phase == RASYNC_READY)
+        log_debug("%s: idle redis connection lost: %s", ra->name, why);
+    rasync_lost(ra); /* hiredis frees the context after we return */
 }
 
 /* Reply to AUTH or SELECT. */
@@ -143,70 +225,104 @@ static void rasync_on_setup_reply(redisAsyncContext *c, void *r, void *privdata)
         return; /* stale context, or lost: the disconnect callback handles it */
     if (reply->type == REDIS_REPLY_ERROR && !ra->is_setup_failed) {
         ra->is_setup_failed = true;
-        rasync_log_failure(ra, "redis: setup of the connection to %s failed: %.*s", ra->desc,
+        rasync_log_failure(ra, "setup of the redis %s failed: %.*s", rasync_kinds[ra->kind].what,
                            (int)reply->len, reply->str);
     }
 }
 
-/* Reply to the PING that ends the setup: the connection becomes usable. */
+static void rasync_sub_update(struct rasync *ra);
+
+/* The node is ready: a follower on another node is moved to this one. */
+static void rasync_lead(struct rasync *ra)
+{
+    struct rasync *f = ra->follower;
+
+    if (f != NULL && f->ac != NULL && f->phase != RASYNC_DROPPING && strcmp(f->node, ra->node) != 0)
+        rasync_schedule_drop(f, "the master is now %s (was %s)", ra->node, f->node);
+}
+
+/* Reply to the PING (ROLE for a master found by the sentinels) that ends the
+ * setup: the connection becomes usable. */
 static void rasync_on_setup_done(redisAsyncContext *c, void *r, void *privdata)
 {
     struct rasync *ra = privdata;
     redisReply *reply = r;
 
-    if (c != ra->ac || reply == NULL)
+    if (c != ra->ac || reply == NULL || (c->c.flags & REDIS_DISCONNECTING))
         return;
     ra->last_reply_ms = clock_mono_ms();
     if (ra->is_setup_failed || reply->type == REDIS_REPLY_ERROR) {
         if (!ra->is_setup_failed)
-            rasync_log_failure(ra, "redis: PING on %s failed: %.*s", ra->desc, (int)reply->len,
-                               reply->str);
+            rasync_log_failure(ra, "%s on %s failed: %.*s",
+                               ra->url.kind == REDIS_URL_SENTINEL ? "ROLE" : "PING", ra->node,
+                               (int)reply->len, reply->str);
         redisAsyncDisconnect(c); /* deferred by hiredis; then the disconnect callback */
         return;
     }
+    if (ra->url.kind == REDIS_URL_SENTINEL && sentinel_parse_role(reply) != 1) {
+        /* mid-failover: the sentinels named a node that is (again) a replica */
+        rasync_log_failure(ra, "%s: %s (master '%s')", sentinel_status_text(SENTINEL_NOT_MASTER),
+                           ra->node, ra->url.master_name);
+        redisAsyncDisconnect(c);
+        return;
+    }
     evtimer_del(ra->retry_ev); /* the connect deadline */
-    ra->is_ready = true;
+    ra->phase = RASYNC_READY;
     ra->attempt = 0;
-    log_info("redis: connected to %s", ra->desc);
+    ra->why[0] = '\0';
+    if (ra->url.kind == REDIS_URL_SENTINEL)
+        log_write(rasync_kinds[ra->kind].up_level, 0, NULL, "%s: connected to %s (master '%s' at %s)",
+                  ra->name, ra->desc, ra->url.master_name, ra->node);
+    else
+        log_write(rasync_kinds[ra->kind].up_level, 0, NULL, "%s: connected to %s", ra->name,
+                  ra->desc);
+    rasync_sub_update(ra);
+    rasync_lead(ra);
 }
 
-/* Starts a new context and queues AUTH, SELECT and PING on it. */
-static void rasync_connect(struct rasync *ra)
+/* Starts a new context to the data node (host NULL: the unix socket) and
+ * queues AUTH, SELECT and PING (ROLE behind a Sentinel) on it. */
+static void rasync_open_node(struct rasync *ra, const char *host, int port)
 {
     redisAsyncContext *ac;
     char db[16];
-    int ok = 1, deadline;
+    int ok = 1;
 
-    if (ra->url.kind == REDIS_URL_UNIX)
+    if (host == NULL) {
         ac = redisAsyncConnectUnix(ra->url.path);
-    else
-        ac = redisAsyncConnect(ra->addr, ra->url.port);
+        snprintf(ra->node, sizeof(ra->node), "%s", ra->url.path);
+    } else {
+        ac = redisAsyncConnect(host, port);
+        snprintf(ra->node, sizeof(ra->node), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    }
     if (ac == NULL || ac->err) {
-        rasync_log_failure(ra, "redis: cannot connect to %s: %s", ra->desc,
+        rasync_log_failure(ra, "cannot connect to %s: %s", ra->node,
                            ac ? ac->errstr : "out of memory");
         if (ac != NULL)
             redisAsyncFree(ac);
-        rasync_schedule_reconnect(ra);
+        rasync_lost(ra);
         return;
     }
     ac->data = ra;
     if (redisLibeventAttach(ac, ra->base) != REDIS_OK) {
         redisAsyncFree(ac);
-        rasync_schedule_reconnect(ra);
+        rasync_lost(ra);
         return;
     }
     redisAsyncSetConnectCallback(ac, rasync_on_connect);
     redisAsyncSetDisconnectCallback(ac, rasync_on_disconnect);
     ra->ac = ac;
-    ra->is_ready = false;
+    ra->phase = RASYNC_SETTING_UP;
+    ra->sub = RASYNC_SUB_OFF;
     ra->is_setup_failed = false;
     ra->last_reply_ms = clock_mono_ms();
 
     /* hiredis writes these once connected, before anything sent later. */
     if (ra->url.password[0] != '\0') {
-        const char *av[3] = {"AUTH", ra->url.user, ra->url.password};
         if (ra->url.user[0] != '\0')
-            ok = redisAsyncCommandArgv(ac, rasync_on_setup_reply, ra, 3, av, NULL) == REDIS_OK;
+            ok = redisAsyncCommandArgv(ac, rasync_on_setup_reply, ra, 3,
+                                       (const char *[]){"AUTH", ra->url.user, ra->url.password},
+                                       NULL) == REDIS_OK;
         else
             ok =
                 redisAsyncCommandArgv(ac, rasync_on_setup_reply, ra, 2,
@@ -218,16 +334,194 @@ static void rasync_connect(struct rasync *ra)
                                    NULL) == REDIS_OK;
     }
     if (ok)
-        ok = redisAsyncCommandArgv(ac, rasync_on_setup_done, ra, 1, (const char *[]){"PING"},
-                                   NULL) == REDIS_OK;
+        ok = redisAsyncCommandArgv(
+                 ac, rasync_on_setup_done, ra, 1,
+                 (const char *[]){ra->url.kind == REDIS_URL_SENTINEL ? "ROLE" : "PING"},
+                 NULL) == REDIS_OK;
     if (!ok) {
         rasync_drop(ra);
         return;
     }
     /* Deadline for connect + setup: a black-holed address must not keep us
      * waiting for the kernel's connect timeout. */
-    deadline = ra->timeout_ms > RASYNC_CONNECT_MIN_MS ? ra->timeout_ms : RASYNC_CONNECT_MIN_MS;
-    rasync_schedule(ra, deadline);
+    rasync_schedule(ra, rasync_deadline_ms(ra));
+}
+
+/* ---- Sentinel discovery ----
+ *
+ * As the Sentinel client guidelines ask: the sentinels are asked in turn
+ * (each bounded by a short deadline) for the master's address, the first that
+ * knows it goes to the front of the list, and the node it named must say
+ * ROLE master. Nothing is cached: every connect asks again. */
+
+static void rasync_ask_next(struct rasync *ra);
+
+/* The sentinel being asked is gone or useless: forget it, ask the next. */
+static void rasync_sentinel_done(struct rasync *ra, redisAsyncContext *c, bool is_inside)
+{
+    ra->sac = NULL;
+    if (is_inside)
+        redisAsyncDisconnect(c); /* inside its callback: hiredis closes it after */
+    else
+        redisAsyncFree(c);
+    rasync_ask_next(ra);
+}
+
+static void rasync_on_sentinel_connect(const redisAsyncContext *c, int status)
+{
+    struct rasync *ra = c->data;
+
+    if (ra == NULL || c != ra->sac || status == REDIS_OK)
+        return;
+    log_debug("%s: sentinel %s:%d: %s", ra->name, ra->url.sentinels[ra->si].host,
+              ra->url.sentinels[ra->si].port, c->errstr);
+    ra->sac = NULL; /* hiredis frees it after we return */
+    rasync_ask_next(ra);
+}
+
+static void rasync_on_sentinel_disconnect(const redisAsyncContext *c, int status)
+{
+    struct rasync *ra = c->data;
+
+    (void)status;
+    if (ra == NULL || c != ra->sac)
+        return;
+    ra->sac = NULL; /* lost before it answered; hiredis frees it after we return */
+    rasync_ask_next(ra);
+}
+
+/* The reply to AUTH (the sentinels' own password): an error shows in the
+ * reply to the question that follows it. */
+static void rasync_on_sentinel_auth(redisAsyncContext *c, void *r, void *privdata)
+{
+    struct rasync *ra = privdata;
+    redisReply *reply = r;
+
+    if (c == ra->sac && reply != NULL && reply->type == REDIS_REPLY_ERROR)
+        log_debug("%s: sentinel %s:%d refused AUTH: %.*s", ra->name,
+                  ra->url.sentinels[ra->si].host, ra->url.sentinels[ra->si].port,
+                  (int)reply->len, reply->str);
+}
+
+/* Names numeric host[] from a sentinel's answer into addr[cap] (a name is
+ * resolved: Sentinel gives addresses unless told to announce host names). */
+static int rasync_numeric(const char *host, char *addr, size_t cap)
+{
+    struct redis_url tmp;
+    struct sq_err e;
+
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.kind = REDIS_URL_TCP;
+    snprintf(tmp.host, sizeof(tmp.host), "%s", host);
+    return redis_url_resolve(&tmp, addr, cap, &e);
+}
+
+/* The answer to SENTINEL get-master-addr-by-name. */
+static void rasync_on_sentinel_reply(redisAsyncContext *c, void *r, void *privdata)
+{
+    struct rasync *ra = privdata;
+    redisReply *reply = r;
+    char host[256], addr[NI_MAXHOST];
+    int port = 0, rc;
+
+    if (c != ra->sac || reply == NULL)
+        return; /* lost: the disconnect callback asks the next */
+    rc = sentinel_parse_master_addr(reply, host, sizeof(host), &port);
+    if (rc == 0)
+        ra->is_answered = true;
+    if (rc <= 0 || rasync_numeric(host, addr, sizeof(addr)) < 0) {
+        if (rc < 0)
+            log_debug("%s: sentinel %s:%d: unexpected answer%s%.*s", ra->name,
+                      ra->url.sentinels[ra->si].host, ra->url.sentinels[ra->si].port,
+                      reply->type == REDIS_REPLY_ERROR ? ": " : "",
+                      reply->type == REDIS_REPLY_ERROR ? (int)reply->len : 0,
+                      reply->type == REDIS_REPLY_ERROR ? reply->str : "");
+        rasync_sentinel_done(ra, c, true);
+        return;
+    }
+    evtimer_del(ra->retry_ev); /* this sentinel's deadline */
+    ra->sac = NULL;
+    redisAsyncDisconnect(c);
+    sentinel_promote(&ra->url, ra->si);
+    rasync_open_node(ra, addr, port);
+}
+
+/* Asks the next sentinel of the round; after the last, the round failed. */
+static void rasync_ask_next(struct rasync *ra)
+{
+    const struct redis_url_node *n;
+    redisAsyncContext *sac;
+    int ok = 1, ms = ra->timeout_ms < RASYNC_SENTINEL_MAX_MS ? ra->timeout_ms
+                                                             : RASYNC_SENTINEL_MAX_MS;
+
+    if (ra->is_freeing)
+        return;
+    if (++ra->si >= ra->url.nsentinels) {
+        evtimer_del(ra->retry_ev);
+        if (ra->is_answered)
+            rasync_log_failure(ra, "%s: none of %d knows master '%s'",
+                               sentinel_status_text(SENTINEL_UNKNOWN_MASTER), ra->url.nsentinels,
+                               ra->url.master_name);
+        else
+            rasync_log_failure(ra, "%s: none of %d answered (%s)",
+                               sentinel_status_text(SENTINEL_UNREACHABLE), ra->url.nsentinels,
+                               ra->desc);
+        rasync_lost(ra);
+        return;
+    }
+    n = &ra->url.sentinels[ra->si];
+    sac = redisAsyncConnect(n->host, n->port);
+    if (sac == NULL || sac->err || redisLibeventAttach(sac, ra->base) != REDIS_OK) {
+        if (sac != NULL)
+            redisAsyncFree(sac);
+        rasync_ask_next(ra);
+        return;
+    }
+    sac->data = ra;
+    redisAsyncSetConnectCallback(sac, rasync_on_sentinel_connect);
+    redisAsyncSetDisconnectCallback(sac, rasync_on_sentinel_disconnect);
+    ra->sac = sac;
+    ra->phase = RASYNC_ASKING;
+    if (ra->url.sentinel_password[0] != '\0') {
+        if (ra->url.sentinel_user[0] != '\0')
+            ok = redisAsyncCommandArgv(sac, rasync_on_sentinel_auth, ra, 3,
+                                       (const char *[]){"AUTH", ra->url.sentinel_user,
+                                                        ra->url.sentinel_password},
+                                       NULL) == REDIS_OK;
+        else
+            ok = redisAsyncCommandArgv(sac, rasync_on_sentinel_auth, ra, 2,
+                                       (const char *[]){"AUTH", ra->url.sentinel_password},
+                                       NULL) == REDIS_OK;
+    }
+    if (ok)
+        ok = redisAsyncCommandArgv(sac, rasync_on_sentinel_reply, ra, 3,
+                                   (const char *[]){"SENTINEL", "get-master-addr-by-name",
+                                                    ra->url.master_name},
+                                   NULL) == REDIS_OK;
+    if (!ok) {
+        rasync_sentinel_done(ra, sac, false);
+        return;
+    }
+    rasync_schedule(ra, ms);
+}
+
+/* A new connection: to the address of the URL, or to the master the
+ * sentinels name now. */
+static void rasync_connect(struct rasync *ra)
+{
+    switch (ra->url.kind) {
+    case REDIS_URL_SENTINEL:
+        ra->si = -1;
+        ra->is_answered = false;
+        rasync_ask_next(ra);
+        break;
+    case REDIS_URL_UNIX:
+        rasync_open_node(ra, NULL, 0);
+        break;
+    case REDIS_URL_TCP:
+        rasync_open_node(ra, ra->addr, ra->url.port);
+        break;
+    }
 }
 
 static void rasync_on_retry(evutil_socket_t fd, short what, void *arg)
@@ -236,16 +530,37 @@ static void rasync_on_retry(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (ra->ac == NULL) {
+    switch (ra->phase) {
+    case RASYNC_WAITING:
         rasync_connect(ra);
         return;
+    case RASYNC_ASKING:
+        if (ra->sac == NULL) {
+            rasync_ask_next(ra);
+            return;
+        }
+        log_debug("%s: sentinel %s:%d did not answer in time", ra->name,
+                  ra->url.sentinels[ra->si].host, ra->url.sentinels[ra->si].port);
+        rasync_sentinel_done(ra, ra->sac, false);
+        return;
+    case RASYNC_SETTING_UP:
+        rasync_log_failure(ra, "no answer from %s within %d ms of connecting", ra->desc,
+                           rasync_deadline_ms(ra));
+        break;
+    case RASYNC_DROPPING:
+        log_warnx("%s: %s, reconnecting", ra->name, ra->drop_why);
+        snprintf(ra->why, sizeof(ra->why), "%s", ra->drop_why);
+        break;
+    case RASYNC_READY:
+        if (ra->sub == RASYNC_SUB_PENDING)
+            log_warnx("%s: redis did not confirm the subscription in time, reconnecting",
+                      ra->name);
+        else if (ra->sub == RASYNC_SUB_LEAVING)
+            log_warnx("%s: redis did not confirm the unsubscribe in time, reconnecting", ra->name);
+        else
+            return;
+        break;
     }
-    if (!ra->is_ready)
-        rasync_log_failure(ra, "redis: no answer from %s within %d ms of connecting", ra->desc,
-                           ra->timeout_ms > RASYNC_CONNECT_MIN_MS ? ra->timeout_ms
-                                                                  : RASYNC_CONNECT_MIN_MS);
-    else
-        log_warnx("redis: no reply from %s for %d ms, reconnecting", ra->desc, ra->timeout_ms);
     rasync_drop(ra);
 }
 
@@ -305,6 +620,10 @@ static void rasync_on_reply(redisAsyncContext *c, void *r, void *privdata)
 
     if (reply != NULL && c == ra->ac)
         ra->last_reply_ms = clock_mono_ms();
+    if (reply != NULL && c == ra->ac && reply->type == REDIS_REPLY_ERROR &&
+        sentinel_is_failover_error(reply->str, reply->len))
+        /* a demoted master, a replica, a node loading: find the master again */
+        rasync_schedule_drop(ra, "%s answered %.*s", ra->node, (int)reply->len, reply->str);
     if (reply != NULL && !req->is_done && req->is_script && !req->is_retried &&
         reply->type == REDIS_REPLY_ERROR && scripts_is_noscript(reply->str, reply->len)) {
         /* Redis lost its script cache (restart, SCRIPT FLUSH): send the source. */
@@ -331,11 +650,11 @@ static void rasync_on_timeout(evutil_socket_t fd, short what, void *arg)
     /* Nothing at all came back since this command went out: the connection
      * is stuck (Redis stopped, network black hole). Replace it; hiredis has no
      * timeout of its own and would otherwise keep every command forever. */
-    is_stalled = ra->ac != NULL && ra->is_ready && ra->last_reply_ms < req->sent_ms;
+    is_stalled = ra->phase == RASYNC_READY && ra->last_reply_ms < req->sent_ms;
     rasync_deliver(req, NULL, RASYNC_TIMEOUT);
     /* req stays alive until hiredis calls back. */
-    if (is_stalled && ra->ac != NULL && !evtimer_pending(ra->retry_ev, NULL))
-        rasync_schedule(ra, 0);
+    if (is_stalled)
+        rasync_schedule_drop(ra, "no reply from %s for %d ms", ra->desc, ra->timeout_ms);
 }
 
 static struct rasync_req *rasync_req_new(struct rasync *ra, rasync_cb *cb, void *arg)
@@ -361,7 +680,7 @@ static int rasync_submit(struct rasync *ra, struct rasync_req *req, const struct
 {
     struct timeval tv = {ra->timeout_ms / 1000, (ra->timeout_ms % 1000) * 1000};
 
-    if (!ra->is_ready || ra->ac == NULL || rasync_send(ra->ac, req, args) < 0) {
+    if (!rasync_is_ready(ra) || rasync_send(ra->ac, req, args) < 0) {
         rasync_req_free(req);
         return -1;
     }
@@ -374,7 +693,7 @@ int rasync_command(struct rasync *ra, const struct rargv *args, rasync_cb *cb, v
 {
     struct rasync_req *req;
 
-    if (args->is_oom || args->argc == 0 || !ra->is_ready)
+    if (args->is_oom || args->argc == 0 || !rasync_is_ready(ra))
         return -1;
     req = rasync_req_new(ra, cb, arg);
     if (req == NULL)
@@ -387,7 +706,7 @@ int rasync_script(struct rasync *ra, enum script_id id, int nkeys, struct rargv 
 {
     struct rasync_req *req;
 
-    if (args->is_oom || !ra->is_ready || (req = rasync_req_new(ra, cb, arg)) == NULL) {
+    if (args->is_oom || !rasync_is_ready(ra) || (req = rasync_req_new(ra, cb, arg)) == NULL) {
         rargv_free(args);
         return -1;
     }
@@ -401,7 +720,17 @@ int rasync_script(struct rasync *ra, enum script_id id, int nkeys, struct rargv 
 
 bool rasync_is_ready(const struct rasync *ra)
 {
-    return ra->is_ready;
+    return ra->phase == RASYNC_READY && ra->ac != NULL;
+}
+
+const char *rasync_why(const struct rasync *ra)
+{
+    return rasync_is_ready(ra) ? "" : ra->why;
+}
+
+void rasync_follow(struct rasync *leader, struct rasync *follower)
+{
+    leader->follower = follower;
 }
 
 unsigned long long rasync_errors(const struct rasync *ra)
@@ -409,38 +738,167 @@ unsigned long long rasync_errors(const struct rasync *ra)
     return ra->errors;
 }
 
-/* Resolves url.host once into a numeric address (IPv4 preferred, as hiredis'
- * own connect does), because redisAsyncConnect would resolve blocking. */
-static int rasync_resolve(struct rasync *ra, struct sq_err *err)
+/* ---- the subscriber ----
+ *
+ * The connection stays open, idle, while nobody listens; the subscription
+ * comes and goes on it. Toggling on one connection rather than connecting on
+ * demand: the first listener after a quiet spell waits one round trip (not
+ * connect + AUTH + SELECT + SUBSCRIBE), and a Redis that went away is noticed
+ * and reconnected to while idle. hiredis 0.14.1 allows it within two rules,
+ * checked with a small test program against that version:
+ * - UNSUBSCRIBE takes no callback of its own: its reply reaches the
+ *   SUBSCRIBE's callback (and privdata), after hiredis dropped the channel
+ *   and, the count being 0, left subscribed mode. Nothing to free.
+ * - A SUBSCRIBE sent while an UNSUBSCRIBE is in flight relies on hiredis'
+ *   pending_subs bookkeeping, and any regular command sent in subscribed mode
+ *   ends up on a list no reply ever shifts: so at most one of SUBSCRIBE and
+ *   UNSUBSCRIBE is in flight (ra->sub), a wish that changes meanwhile is
+ *   served when the reply comes, and the only regular commands (the setup)
+ *   go out right after connecting, before any SUBSCRIBE. */
+
+static void rasync_on_sub(redisAsyncContext *c, void *r, void *privdata);
+
+/* Sends SUBSCRIBE or UNSUBSCRIBE when the wish and the state differ and
+ * nothing is in flight; settles the deadline when nothing is owed. A send
+ * that fails (hiredis out of memory or closing ac) is left to the deadline. */
+static void rasync_sub_update(struct rasync *ra)
 {
-    return redis_url_resolve(&ra->url, ra->addr, sizeof(ra->addr), err);
+    if (ra->kind != RASYNC_SUBSCRIBER || !rasync_is_ready(ra) || ra->is_freeing)
+        return;
+    if (ra->sub == RASYNC_SUB_OFF && ra->is_sub_wanted) {
+        if (redisAsyncCommandArgv(ra->ac, rasync_on_sub, ra, 2,
+                                  (const char *[]){"SUBSCRIBE", ra->channel}, NULL) != REDIS_OK)
+            log_warnx("%s: cannot send SUBSCRIBE to redis", ra->name);
+        ra->sub = RASYNC_SUB_PENDING;
+        rasync_schedule(ra, rasync_deadline_ms(ra));
+    } else if (ra->sub == RASYNC_SUB_ON && !ra->is_sub_wanted) {
+        /* Its reply comes to rasync_on_sub (hiredis: no callback of its own). */
+        if (redisAsyncCommandArgv(ra->ac, NULL, NULL, 2,
+                                  (const char *[]){"UNSUBSCRIBE", ra->channel}, NULL) != REDIS_OK)
+            log_warnx("%s: cannot send UNSUBSCRIBE to redis", ra->name);
+        ra->sub = RASYNC_SUB_LEAVING;
+        rasync_schedule(ra, rasync_deadline_ms(ra));
+    } else if (ra->sub == RASYNC_SUB_OFF || ra->sub == RASYNC_SUB_ON) {
+        evtimer_del(ra->retry_ev); /* Redis owes nothing */
+    }
 }
 
-struct rasync *rasync_new(struct event_base *base, const struct redis_url *url, int timeout_ms,
-                          struct sq_err *err)
+/* Every reply on the subscriber connection once SUBSCRIBE was sent: its
+ * confirmation, one "message" per PUBLISH, the UNSUBSCRIBE's confirmation. */
+static void rasync_on_sub(redisAsyncContext *c, void *r, void *privdata)
+{
+    struct rasync *ra = privdata;
+    redisReply *reply = r, *kind, *payload;
+
+    if (c != ra->ac || reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
+        return;
+    if (c->c.flags & REDIS_DISCONNECTING)
+        return; /* dropped (a failed AUTH may still leave the default user subscribed) */
+    kind = reply->element[0];
+    payload = reply->element[2];
+    if (kind->type != REDIS_REPLY_STRING)
+        return;
+    ra->last_reply_ms = clock_mono_ms();
+    if (strcmp(kind->str, "subscribe") == 0) {
+        ra->sub = RASYNC_SUB_ON;
+        log_info("%s: subscribed to %s", ra->name, ra->channel);
+        rasync_sub_update(ra); /* settles, or leaves if nobody wants it any more */
+        ra->hooks.on_subscribed(ra->hooks.arg);
+        return;
+    }
+    if (strcmp(kind->str, "unsubscribe") == 0) {
+        ra->sub = RASYNC_SUB_OFF;
+        log_debug("%s: unsubscribed from %s", ra->name, ra->channel);
+        rasync_sub_update(ra); /* subscribes again when wanted meanwhile */
+        return;
+    }
+    if (strcmp(kind->str, "message") == 0 && payload->type == REDIS_REPLY_STRING)
+        ra->hooks.on_message(ra->hooks.arg, payload->str, payload->len);
+}
+
+void rasync_subscribe(struct rasync *ra, bool is_wanted)
+{
+    if (is_wanted && !ra->is_sub_wanted && ra->sub == RASYNC_SUB_LEAVING)
+        log_debug("%s: a listener came while unsubscribing: subscribing again once redis "
+                  "confirms",
+                  ra->name);
+    ra->is_sub_wanted = is_wanted;
+    rasync_sub_update(ra);
+}
+
+bool rasync_is_subscribed(const struct rasync *ra)
+{
+    return rasync_is_ready(ra) && ra->sub == RASYNC_SUB_ON;
+}
+
+/* ---- handles ---- */
+
+/* A new handle of kind, connecting (a TCP host name is resolved here, once,
+ * because redisAsyncConnect would resolve blocking). */
+static struct rasync *rasync_open(struct event_base *base, enum rasync_kind kind,
+                                  const struct redis_url *url, int timeout_ms, struct sq_err *err)
 {
     struct rasync *ra = calloc(1, sizeof(*ra));
+    int i;
 
     if (ra == NULL) {
         err_set(err, "out of memory");
         return NULL;
     }
     ra->base = base;
+    ra->kind = kind;
+    ra->name = rasync_kinds[kind].name;
     ra->url = *url;
     ra->timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
     redis_url_describe(url, ra->desc, sizeof(ra->desc));
-    if (url->kind == REDIS_URL_TCP && rasync_resolve(ra, err) < 0)
+    snprintf(ra->why, sizeof(ra->why), "connecting to %s", ra->desc);
+    if (url->kind == REDIS_URL_TCP && redis_url_resolve(&ra->url, ra->addr, sizeof(ra->addr), err) < 0)
         goto fail;
+    for (i = 0; i < url->nsentinels && url->kind == REDIS_URL_SENTINEL; i++) {
+        struct redis_url_node *n = &ra->url.sentinels[i];
+        if (rasync_numeric(n->host, n->host, sizeof(n->host)) < 0) {
+            err_set(err, "cannot resolve sentinel host '%s'", n->host);
+            goto fail;
+        }
+    }
     ra->retry_ev = evtimer_new(base, rasync_on_retry, ra);
     if (ra->retry_ev == NULL) {
         err_set(err, "out of memory");
         goto fail;
     }
-    rasync_connect(ra);
     return ra;
 fail:
     free(ra);
     return NULL;
+}
+
+struct rasync *rasync_new(struct event_base *base, const struct redis_url *url, int timeout_ms,
+                          struct sq_err *err)
+{
+    struct rasync *ra = rasync_open(base, RASYNC_COMMANDS, url, timeout_ms, err);
+
+    if (ra != NULL)
+        rasync_connect(ra);
+    return ra;
+}
+
+struct rasync *rasync_new_subscriber(struct event_base *base, const struct redis_url *url,
+                                     int timeout_ms, const char *channel,
+                                     const struct rasync_sub_hooks *hooks, struct sq_err *err)
+{
+    struct rasync *ra;
+
+    if (strlen(channel) >= sizeof(ra->channel)) {
+        err_set(err, "events channel name too long");
+        return NULL;
+    }
+    ra = rasync_open(base, RASYNC_SUBSCRIBER, url, timeout_ms, err);
+    if (ra == NULL)
+        return NULL;
+    snprintf(ra->channel, sizeof(ra->channel), "%s", channel);
+    ra->hooks = *hooks;
+    rasync_connect(ra); /* idle (no SUBSCRIBE) until wanted */
+    return ra;
 }
 
 void rasync_free(struct rasync *ra)

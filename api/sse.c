@@ -1,4 +1,4 @@
-/* sse: live job events. One dedicated Redis connection SUBSCRIBEs to
+/* sse: live job events. A subscriber connection (rasync) SUBSCRIBEs to
  * <prefix>:events (the scripts PUBLISH a job's id on every change of its
  * state, stage or progress) while anyone listens: a Server-Sent Events
  * stream or a POST /v1/jobs?wait=S. Without listeners it UNSUBSCRIBEs (after
@@ -11,36 +11,19 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <hiredis/adapters/libevent.h>
-#include <hiredis/async.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
-#include "clock.h"
 #include "job.h"
 #include "log.h"
-#include "rconn.h"
 
 #define SSE_BUCKETS        256
-#define SSE_BACKOFF_MAX_MS 1000
-#define SSE_CONNECT_MIN_MS 1000
 #define SSE_PING_S         15
 #define SSE_RESYNC_MS      1000              /* re-read every watched job after a failed read */
 #define SSE_MAX_OUTPUT     (4 * 1024 * 1024) /* a client this far behind is dropped */
 
 enum sse_kind { SSE_JOB, SSE_ALL, SSE_WAIT };
-
-/* The subscription on the subscriber connection. At most one SUBSCRIBE or
- * UNSUBSCRIBE is in flight (see "the subscriber connection" below). */
-enum sse_sub {
-    SSE_SUB_OFF,     /* not subscribed, nothing in flight */
-    SSE_SUB_PENDING, /* SUBSCRIBE sent, not confirmed */
-    SSE_SUB_ON,      /* confirmed: messages flow */
-    SSE_SUB_LEAVING  /* UNSUBSCRIBE sent, not confirmed (messages may still come) */
-};
 
 struct sse_entry;
 
@@ -70,18 +53,10 @@ struct sse_entry {
 
 struct sse {
     struct api *api;
-    struct redis_url url;
-    char addr[NI_MAXHOST];
+    struct rasync *rsub; /* the subscriber connection */
     char channel[KEYS_MAX_LEN];
-    redisAsyncContext *ac;
-    bool is_ready; /* ac answered its setup (AUTH, SELECT, PING) */
-    enum sse_sub sub;
     bool is_stopped;
-    int attempt;
     int nclients; /* clients of every kind: the listeners of the subscription */
-    /* ac NULL: connect; else: the deadline of what Redis has not answered
-     * yet (the setup, a SUBSCRIBE or an UNSUBSCRIBE) */
-    struct event *retry_ev;
     struct event *linger_ev; /* no listener since: unsubscribe when it fires */
     struct event *ping_ev;
     struct event *resync_ev;
@@ -511,57 +486,14 @@ static void sse_on_ping(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* ---- the subscriber connection ----
+/* ---- the subscription ----
  *
- * The connection stays open, idle, while nobody listens; the subscription
- * comes and goes on it. Toggling on one connection rather than connecting on
- * demand: the first listener after a quiet spell waits one round trip (not
- * connect + AUTH + SELECT + SUBSCRIBE), and a Redis that went away is noticed
- * and reconnected to while idle. hiredis 0.14.1 allows it within two rules,
- * checked with a small test program against that version:
- * - UNSUBSCRIBE takes no callback of its own: its reply reaches the
- *   SUBSCRIBE's callback (and privdata), after hiredis dropped the channel
- *   and, the count being 0, left subscribed mode. Nothing to free.
- * - A SUBSCRIBE sent while an UNSUBSCRIBE is in flight relies on hiredis'
- *   pending_subs bookkeeping, and any regular command sent in subscribed mode
- *   ends up on a list no reply ever shifts: so at most one of SUBSCRIBE and
- *   UNSUBSCRIBE is in flight (sse.sub), a listener arriving meanwhile is
- *   served when the UNSUBSCRIBE is confirmed, and the only regular commands
- *   (AUTH, SELECT, PING) go out right after connecting, before any SUBSCRIBE.
- * Nothing is missed across the gaps: a listener reads its job when it comes,
- * and every watched job is read again once a subscription is confirmed
- * (sse_resync); /v1/events streams start only then. */
-
-static void sse_connect(struct sse *s);
-
-static void sse_schedule(struct sse *s, int delay_ms)
-{
-    struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
-
-    evtimer_add(s->retry_ev, &tv);
-}
-
-/* True while Redis owes ac an answer that the deadline guards. */
-static bool sse_is_awaiting(const struct sse *s)
-{
-    return s->ac != NULL &&
-           (!s->is_ready || s->sub == SSE_SUB_PENDING || s->sub == SSE_SUB_LEAVING);
-}
-
-/* (Re)arms the deadline of what was just sent on ac. */
-static void sse_arm_deadline(struct sse *s)
-{
-    int ms = s->api->cfg->redis_timeout_ms;
-
-    sse_schedule(s, ms > SSE_CONNECT_MIN_MS ? ms : SSE_CONNECT_MIN_MS);
-}
-
-/* Disarms the deadline once Redis answered everything. */
-static void sse_settle(struct sse *s)
-{
-    if (s->ac != NULL && !sse_is_awaiting(s))
-        evtimer_del(s->retry_ev);
-}
+ * The subscriber connection (rasync) stays open, idle, while nobody listens;
+ * the subscription comes and goes on it. Nothing is missed across the gaps
+ * (the subscription's, or the connection's: a restart, a failover): a
+ * listener reads its job when it comes, and every watched job is read again
+ * once a subscription is confirmed (sse_resync); /v1/events streams start
+ * only then. */
 
 /* Starts the /v1/events streams held until the subscription is confirmed
  * (also when Redis is unreachable: they open, and events flow once it is
@@ -580,116 +512,18 @@ static void sse_start_held(struct sse *s)
     }
 }
 
-static void sse_schedule_reconnect(struct sse *s)
-{
-    if (s->is_stopped)
-        return;
-    if (s->attempt < 1000000)
-        s->attempt++;
-    sse_schedule(s, rconn_backoff_ms(s->attempt, SSE_BACKOFF_MAX_MS));
-    sse_start_held(s);
-}
-
-/* ac is gone (hiredis frees it, or the caller did): forget it, reconnect. */
-static void sse_lost(struct sse *s)
-{
-    s->ac = NULL;
-    s->is_ready = false;
-    s->sub = SSE_SUB_OFF;
-    sse_schedule_reconnect(s);
-}
-
-static void sse_on_connect(const redisAsyncContext *c, int status)
-{
-    struct sse *s = c->data;
-
-    if (s == NULL || c != s->ac || status == REDIS_OK)
-        return;
-    if (s->attempt == 0)
-        log_warnx("events: cannot connect to redis: %s", c->errstr);
-    sse_lost(s); /* hiredis frees c after we return */
-}
-
-static void sse_on_disconnect(const redisAsyncContext *c, int status)
-{
-    struct sse *s = c->data;
-    const char *why = status == REDIS_OK ? "closed" : c->errstr;
-
-    if (s == NULL || c != s->ac)
-        return;
-    if (s->sub == SSE_SUB_ON || s->sub == SSE_SUB_LEAVING)
-        log_warnx("events: redis subscription lost: %s", why);
-    else if (s->sub == SSE_SUB_PENDING)
-        log_debug("events: redis connection lost before the subscription: %s", why);
-    else
-        log_debug("events: idle redis connection lost: %s", why);
-    sse_lost(s);
-}
-
-/* The replies to AUTH and SELECT: an error drops the connection. */
-static void sse_on_setup(redisAsyncContext *c, void *r, void *privdata)
-{
-    struct sse *s = privdata;
-    redisReply *reply = r;
-
-    if (c != s->ac || reply == NULL || reply->type != REDIS_REPLY_ERROR ||
-        (c->c.flags & REDIS_DISCONNECTING))
-        return;
-    log_warnx("events: setup of the redis subscription failed: %.*s", (int)reply->len, reply->str);
-    redisAsyncDisconnect(c);
-}
-
-/* The reply to the PING after the setup: the connection is ready. */
-static void sse_on_ready(redisAsyncContext *c, void *r, void *privdata)
-{
-    struct sse *s = privdata;
-    redisReply *reply = r;
-
-    if (c != s->ac || reply == NULL || reply->type == REDIS_REPLY_ERROR ||
-        (c->c.flags & REDIS_DISCONNECTING))
-        return; /* an error here follows a failed AUTH or SELECT */
-    s->is_ready = true;
-    s->attempt = 0;
-    log_debug("events: connected to redis (%s)",
-              s->sub == SSE_SUB_OFF ? "idle until someone listens" : "subscribing");
-    sse_settle(s);
-}
-
-static void sse_on_message(redisAsyncContext *c, void *r, void *privdata);
-
-/* Sends SUBSCRIBE when someone listens and nothing is in flight. A send that
- * fails (hiredis out of memory or closing ac) is left to the deadline. */
-static void sse_subscribe(struct sse *s)
-{
-    if (s->ac == NULL || s->sub != SSE_SUB_OFF || s->nclients == 0 || s->is_stopped)
-        return;
-    if (redisAsyncCommandArgv(s->ac, sse_on_message, s, 2,
-                              (const char *[]){"SUBSCRIBE", s->channel}, NULL) != REDIS_OK)
-        log_warnx("events: cannot send SUBSCRIBE to redis");
-    s->sub = SSE_SUB_PENDING;
-    sse_arm_deadline(s);
-}
-
-/* Sends UNSUBSCRIBE when nobody listens and the subscription is confirmed.
- * Its reply comes to sse_on_message (hiredis: no callback of its own). */
-static void sse_unsubscribe(struct sse *s)
-{
-    if (s->ac == NULL || s->sub != SSE_SUB_ON || s->nclients > 0 || s->is_stopped)
-        return;
-    log_debug("events: no listener for %d ms, unsubscribing from %s", s->api->cfg->events_linger_ms,
-              s->channel);
-    if (redisAsyncCommandArgv(s->ac, NULL, NULL, 2, (const char *[]){"UNSUBSCRIBE", s->channel},
-                              NULL) != REDIS_OK)
-        log_warnx("events: cannot send UNSUBSCRIBE to redis");
-    s->sub = SSE_SUB_LEAVING;
-    sse_arm_deadline(s);
-}
-
 static void sse_on_linger(evutil_socket_t fd, short what, void *arg)
 {
+    struct sse *s = arg;
+
     (void)fd;
     (void)what;
-    sse_unsubscribe(arg);
+    if (s->nclients > 0 || s->is_stopped)
+        return;
+    if (rasync_is_subscribed(s->rsub))
+        log_debug("events: no listener for %d ms, unsubscribing from %s",
+                  s->api->cfg->events_linger_ms, s->channel);
+    rasync_subscribe(s->rsub, false);
 }
 
 static void sse_linger(struct sse *s)
@@ -707,10 +541,8 @@ static void sse_listener_add(struct sse *s)
     if (s->nclients++ > 0)
         return;
     evtimer_del(s->linger_ev);
-    if (s->sub == SSE_SUB_LEAVING)
-        log_debug("events: a listener came while unsubscribing: subscribing again once redis "
-                  "confirms");
-    sse_subscribe(s);
+    if (!s->is_stopped)
+        rasync_subscribe(s->rsub, true);
 }
 
 /* A client was freed: the last one starts the linger. */
@@ -720,45 +552,27 @@ static void sse_listener_del(struct sse *s)
         sse_linger(s);
 }
 
-/* Every reply on the subscriber connection once SUBSCRIBE was sent: its
- * confirmation, one "message" per PUBLISH, the UNSUBSCRIBE's confirmation. */
-static void sse_on_message(redisAsyncContext *c, void *r, void *privdata)
+static void sse_on_subscribed(void *arg)
 {
-    struct sse *s = privdata;
-    redisReply *reply = r, *kind, *payload;
+    struct sse *s = arg;
+
+    sse_start_held(s);
+    sse_resync(s); /* changes may have been missed while unsubscribed */
+    if (s->nclients == 0)
+        sse_linger(s); /* everyone left while subscribing */
+}
+
+/* One PUBLISH: the id of a job that changed. */
+static void sse_on_message(void *arg, const char *payload, size_t len)
+{
+    struct sse *s = arg;
     struct sse_entry *e;
     char id[IDS_MAX_LEN + 1];
 
-    if (c != s->ac || reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
+    if (!ids_is_valid(payload, len, IDS_MAX_LEN))
         return;
-    if (c->c.flags & REDIS_DISCONNECTING)
-        return; /* dropped (a failed AUTH may still leave the default user subscribed) */
-    kind = reply->element[0];
-    payload = reply->element[2];
-    if (kind->type != REDIS_REPLY_STRING)
-        return;
-    if (strcmp(kind->str, "subscribe") == 0) {
-        s->sub = SSE_SUB_ON;
-        sse_settle(s);
-        log_info("events: subscribed to %s", s->channel);
-        sse_start_held(s);
-        sse_resync(s); /* changes may have been missed while unsubscribed */
-        if (s->nclients == 0)
-            sse_linger(s); /* everyone left while subscribing */
-        return;
-    }
-    if (strcmp(kind->str, "unsubscribe") == 0) {
-        s->sub = SSE_SUB_OFF;
-        sse_settle(s);
-        log_debug("events: unsubscribed from %s", s->channel);
-        sse_subscribe(s); /* when someone came meanwhile */
-        return;
-    }
-    if (strcmp(kind->str, "message") != 0 || payload->type != REDIS_REPLY_STRING ||
-        !ids_is_valid(payload->str, payload->len, IDS_MAX_LEN))
-        return;
-    memcpy(id, payload->str, payload->len);
-    id[payload->len] = '\0';
+    memcpy(id, payload, len);
+    id[len] = '\0';
     e = s->all != NULL ? sse_get(s, id) : sse_find(s, id);
     if (e == NULL)
         return; /* nobody listens: cheap */
@@ -767,91 +581,9 @@ static void sse_on_message(redisAsyncContext *c, void *r, void *privdata)
     sse_entry_release(e); /* when the read could not be sent and nobody waits */
 }
 
-/* Connects and sends the setup (AUTH, SELECT, PING), then SUBSCRIBE when
- * someone listens already. */
-static void sse_connect(struct sse *s)
+static void sse_on_down(void *arg)
 {
-    redisAsyncContext *ac;
-    char db[16];
-    int ok = 1;
-
-    if (s->url.kind == REDIS_URL_UNIX)
-        ac = redisAsyncConnectUnix(s->url.path);
-    else
-        ac = redisAsyncConnect(s->addr, s->url.port);
-    if (ac == NULL || ac->err) {
-        if (ac != NULL)
-            redisAsyncFree(ac);
-        sse_schedule_reconnect(s);
-        return;
-    }
-    ac->data = s;
-    if (redisLibeventAttach(ac, s->api->base) != REDIS_OK) {
-        redisAsyncFree(ac);
-        sse_schedule_reconnect(s);
-        return;
-    }
-    redisAsyncSetConnectCallback(ac, sse_on_connect);
-    redisAsyncSetDisconnectCallback(ac, sse_on_disconnect);
-    s->ac = ac;
-    s->is_ready = false;
-    s->sub = SSE_SUB_OFF;
-    if (s->url.password[0] != '\0') {
-        if (s->url.user[0] != '\0')
-            ok = redisAsyncCommandArgv(ac, sse_on_setup, s, 3,
-                                       (const char *[]){"AUTH", s->url.user, s->url.password},
-                                       NULL) == REDIS_OK;
-        else
-            ok = redisAsyncCommandArgv(ac, sse_on_setup, s, 2,
-                                       (const char *[]){"AUTH", s->url.password}, NULL) == REDIS_OK;
-    }
-    if (ok && s->url.db != 0) {
-        snprintf(db, sizeof(db), "%d", s->url.db);
-        ok = redisAsyncCommandArgv(ac, sse_on_setup, s, 2, (const char *[]){"SELECT", db}, NULL) ==
-             REDIS_OK;
-    }
-    if (ok)
-        ok = redisAsyncCommandArgv(ac, sse_on_ready, s, 1, (const char *[]){"PING"}, NULL) ==
-             REDIS_OK;
-    if (!ok) {
-        s->ac = NULL;
-        redisAsyncFree(ac);
-        sse_schedule_reconnect(s);
-        return;
-    }
-    sse_arm_deadline(s);
-    sse_subscribe(s);
-}
-
-static void sse_on_retry(evutil_socket_t fd, short what, void *arg)
-{
-    struct sse *s = arg;
-    redisAsyncContext *ac = s->ac;
-
-    (void)fd;
-    (void)what;
-    if (ac == NULL) {
-        sse_connect(s);
-        return;
-    }
-    if (!sse_is_awaiting(s))
-        return;
-    if (!s->is_ready)
-        log_warnx("events: redis did not answer the connection's setup in time, reconnecting");
-    else if (s->sub == SSE_SUB_PENDING)
-        log_warnx("events: redis did not confirm the subscription in time, reconnecting");
-    else
-        log_warnx("events: redis did not confirm the unsubscribe in time, reconnecting");
-    s->ac = NULL;
-    redisAsyncFree(ac); /* outside hiredis callbacks: its callbacks see ac != s->ac */
-    sse_lost(s);
-}
-
-static int sse_resolve(struct sse *s, struct sq_err *err)
-{
-    if (s->url.kind == REDIS_URL_UNIX)
-        return 0;
-    return redis_url_resolve(&s->url, s->addr, sizeof(s->addr), err);
+    sse_start_held(arg);
 }
 
 /* ---- public ---- */
@@ -860,33 +592,35 @@ struct sse *sse_new(struct api *api, const struct redis_url *url, struct sq_err 
 {
     struct sse *s = calloc(1, sizeof(*s));
     struct timeval ping = {SSE_PING_S, 0};
+    struct rasync_sub_hooks hooks = {sse_on_subscribed, sse_on_message, sse_on_down, s};
 
     if (s == NULL) {
         err_set(err, "out of memory");
         return NULL;
     }
     s->api = api;
-    s->url = *url;
     if (keys_events(s->channel, sizeof(s->channel), api->cfg->prefix) < 0) {
         err_set(err, "events channel name too long");
         free(s);
         return NULL;
     }
-    if (sse_resolve(s, err) < 0) {
-        free(s);
-        return NULL;
-    }
-    s->retry_ev = evtimer_new(api->base, sse_on_retry, s);
     s->linger_ev = evtimer_new(api->base, sse_on_linger, s);
     s->resync_ev = evtimer_new(api->base, sse_on_resync, s);
     s->ping_ev = event_new(api->base, -1, EV_PERSIST, sse_on_ping, s);
-    if (s->retry_ev == NULL || s->linger_ev == NULL || s->resync_ev == NULL || s->ping_ev == NULL ||
+    if (s->linger_ev == NULL || s->resync_ev == NULL || s->ping_ev == NULL ||
         event_add(s->ping_ev, &ping) < 0) {
         err_set(err, "out of memory");
         sse_free(s);
         return NULL;
     }
-    sse_connect(s); /* idle (no SUBSCRIBE) until someone listens */
+    /* idle (no SUBSCRIBE) until someone listens */
+    s->rsub = rasync_new_subscriber(api->base, url, api->cfg->redis_timeout_ms, s->channel, &hooks,
+                                    err);
+    if (s->rsub == NULL) {
+        sse_free(s);
+        return NULL;
+    }
+    rasync_follow(api->rasync, s->rsub); /* a failover moves both */
     return s;
 }
 
@@ -899,7 +633,6 @@ void sse_stop(struct sse *s)
     if (s == NULL || s->is_stopped)
         return;
     s->is_stopped = true;
-    evtimer_del(s->retry_ev);
     evtimer_del(s->linger_ev);
     evtimer_del(s->resync_ev);
     event_del(s->ping_ev);
@@ -935,16 +668,12 @@ void sse_stop(struct sse *s)
 void sse_free(struct sse *s)
 {
     struct sse_entry *e, *enext;
-    redisAsyncContext *ac;
     size_t i;
 
     if (s == NULL)
         return;
     sse_stop(s);
-    ac = s->ac;
-    s->ac = NULL;
-    if (ac != NULL)
-        redisAsyncFree(ac);
+    rasync_free(s->rsub);
     for (i = 0; i < SSE_BUCKETS; i++) {
         for (e = s->buckets[i]; e != NULL; e = enext) {
             enext = e->hnext;
@@ -952,8 +681,6 @@ void sse_free(struct sse *s)
             free(e);
         }
     }
-    if (s->retry_ev != NULL)
-        event_free(s->retry_ev);
     if (s->linger_ev != NULL)
         event_free(s->linger_ev);
     if (s->resync_ev != NULL)
@@ -1035,7 +762,7 @@ void sse_all_events(struct api_req *ar)
     /* No snapshot here: the stream (and ": connected") starts once changes
      * flow, so that a client that reads the jobs when the stream opens (the
      * dashboard) misses none. Redis unreachable: it starts now. */
-    if (s->sub == SSE_SUB_ON || s->ac == NULL)
+    if (rasync_is_subscribed(s->rsub) || !rasync_is_ready(s->rsub))
         sse_start_held(s);
 }
 

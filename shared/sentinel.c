@@ -1,0 +1,239 @@
+/* sentinel: finds the master of a Sentinel group the way the Sentinel client
+ * guidelines ask (each sentinel in turn with a short timeout, the one that
+ * answered promoted, ROLE checked on the address it gave). It keeps no state
+ * but the order of the sentinels in the url, never sleeps, never retries. */
+#include "sentinel.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "config.h"
+
+static const char *const status_texts[] = {
+    [SENTINEL_OK] = "ok",
+    [SENTINEL_UNREACHABLE] = "all sentinels unreachable",
+    [SENTINEL_UNKNOWN_MASTER] = "no sentinel knows the master",
+    [SENTINEL_NOT_MASTER] = "the address the sentinels gave is not a master (failover under way)",
+    [SENTINEL_MASTER_DOWN] = "the master the sentinels gave cannot be reached",
+};
+
+const char *sentinel_status_text(enum sentinel_status st)
+{
+    if ((unsigned)st >= sizeof(status_texts) / sizeof(status_texts[0]))
+        return "unknown sentinel status";
+    return status_texts[st];
+}
+
+/* The error codes after which the connection is dropped and the master found
+ * again: a demoted master (READONLY, UNBLOCKED), a replica still loading its
+ * data (LOADING), a replica cut from its master (MASTERDOWN), a master that
+ * lost its replicas (NOREPLICAS, min-replicas-to-write). */
+static const char *const failover_errors[] = {
+    "READONLY", "UNBLOCKED", "LOADING", "MASTERDOWN", "NOREPLICAS",
+};
+
+bool sentinel_is_failover_error(const char *str, size_t len)
+{
+    size_t i, word;
+
+    if (str == NULL)
+        return false;
+    for (word = 0; word < len && str[word] != ' '; word++)
+        ;
+    for (i = 0; i < sizeof(failover_errors) / sizeof(failover_errors[0]); i++)
+        if (strlen(failover_errors[i]) == word && memcmp(failover_errors[i], str, word) == 0)
+            return true;
+    return false;
+}
+
+int sentinel_parse_master_addr(const redisReply *r, char *host, size_t cap, int *port)
+{
+    const redisReply *h, *p;
+    char portbuf[8];
+    long long v;
+
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_NIL)
+        return 0;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+        return -1;
+    h = r->element[0];
+    p = r->element[1];
+    if (h == NULL || p == NULL || h->type != REDIS_REPLY_STRING || p->type != REDIS_REPLY_STRING ||
+        h->len == 0 || h->len >= cap || memchr(h->str, '\0', h->len) != NULL || p->len == 0 ||
+        p->len >= sizeof(portbuf) || memchr(p->str, '\0', p->len) != NULL)
+        return -1;
+    memcpy(portbuf, p->str, p->len);
+    portbuf[p->len] = '\0';
+    if (cfg_parse_int(portbuf, 1, 65535, &v, NULL) < 0)
+        return -1;
+    memcpy(host, h->str, h->len);
+    host[h->len] = '\0';
+    *port = (int)v;
+    return 1;
+}
+
+int sentinel_parse_role(const redisReply *r)
+{
+    const redisReply *e;
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 1)
+        return -1;
+    e = r->element[0];
+    if (e == NULL || (e->type != REDIS_REPLY_STRING && e->type != REDIS_REPLY_STATUS))
+        return -1;
+    return e->len == 6 && memcmp(e->str, "master", 6) == 0;
+}
+
+void sentinel_promote(struct redis_url *url, int i)
+{
+    struct redis_url_node n;
+
+    if (i <= 0 || i >= url->nsentinels)
+        return;
+    n = url->sentinels[i];
+    memmove(&url->sentinels[1], &url->sentinels[0], (size_t)i * sizeof(url->sentinels[0]));
+    url->sentinels[0] = n;
+}
+
+/* Runs argv on c; returns the reply (caller frees) or NULL with err naming
+ * what (the node) and argv[0]. */
+static redisReply *node_command(redisContext *c, const char *what, int argc, const char **argv,
+                                struct sq_err *err)
+{
+    redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+
+    if (r == NULL)
+        err_set(err, "%s: %s during %s", what, c->errstr[0] ? c->errstr : "connection lost",
+                argv[0]);
+    return r;
+}
+
+/* Connects to host:port with both timeouts at timeout_ms and authenticates
+ * with user/password when a password is set. Returns a context the caller
+ * frees with redisFree, or NULL with err naming what. */
+static redisContext *node_open(const char *host, int port, const char *user, const char *password,
+                               int timeout_ms, const char *what, struct sq_err *err)
+{
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    redisContext *c = redisConnectWithTimeout(host, port, tv);
+    const char *argv[3] = {"AUTH", user, password};
+    redisReply *r;
+
+    if (c == NULL) {
+        err_set(err, "%s: out of memory", what);
+        return NULL;
+    }
+    if (c->err) {
+        err_set(err, "%s: connect: %s", what, c->errstr);
+        goto fail;
+    }
+    if (redisSetTimeout(c, tv) != REDIS_OK) {
+        err_set(err, "%s: cannot set the timeout", what);
+        goto fail;
+    }
+    if (password[0] == '\0')
+        return c;
+    if (user[0] == '\0') /* AUTH password: the default user */
+        argv[1] = password;
+    r = node_command(c, what, user[0] ? 3 : 2, argv, err);
+    if (r == NULL)
+        goto fail;
+    if (r->type == REDIS_REPLY_ERROR) {
+        err_set(err, "%s: AUTH failed: %.*s", what, (int)r->len, r->str);
+        freeReplyObject(r);
+        goto fail;
+    }
+    freeReplyObject(r);
+    return c;
+fail:
+    redisFree(c);
+    return NULL;
+}
+
+/* Asks sentinel i for the master's address: 1 with host/port set, 0 when it
+ * does not know the master, -1 when it cannot be asked (err says why). */
+static int ask_sentinel(const struct redis_url *url, int i, int timeout_ms, char *host, size_t cap,
+                        int *port, struct sq_err *err)
+{
+    const struct redis_url_node *n = &url->sentinels[i];
+    const char *argv[] = {"SENTINEL", "get-master-addr-by-name", url->master_name};
+    char what[300];
+    redisContext *c;
+    redisReply *r;
+    int rv = -1;
+
+    snprintf(what, sizeof(what), "sentinel %s:%d", n->host, n->port);
+    c = node_open(n->host, n->port, url->sentinel_user, url->sentinel_password, timeout_ms, what,
+                  err);
+    if (c == NULL)
+        return -1;
+    r = node_command(c, what, 3, argv, err);
+    if (r != NULL) {
+        rv = sentinel_parse_master_addr(r, host, cap, port);
+        if (rv < 0)
+            err_set(err, "%s: unexpected reply to SENTINEL get-master-addr-by-name: %.*s", what,
+                    r->type == REDIS_REPLY_ERROR ? (int)r->len : 0,
+                    r->type == REDIS_REPLY_ERROR ? r->str : "");
+        freeReplyObject(r);
+    }
+    redisFree(c);
+    return rv;
+}
+
+redisContext *sentinel_connect(struct redis_url *url, int timeout_ms, enum sentinel_status *st,
+                               struct sq_err *err)
+{
+    char host[256], what[512];
+    struct sq_err last;
+    const char *argv[] = {"ROLE"};
+    redisContext *c = NULL;
+    redisReply *r;
+    int i, port = 0, nnil = 0, role;
+
+    snprintf(last.msg, sizeof(last.msg), "no sentinel in the URL");
+    for (i = 0; i < url->nsentinels; i++) {
+        int rv = ask_sentinel(url, i, timeout_ms, host, sizeof(host), &port, &last);
+        if (rv == 1)
+            break;
+        if (rv == 0)
+            nnil++;
+    }
+    if (i == url->nsentinels) {
+        *st = nnil > 0 ? SENTINEL_UNKNOWN_MASTER : SENTINEL_UNREACHABLE;
+        if (nnil > 0)
+            err_set(err, "no sentinel knows master '%s' (%d of %d answered it is unknown)",
+                    url->master_name, nnil, url->nsentinels);
+        else
+            err_set(err, "all %d sentinels unreachable (last: %s)", url->nsentinels, last.msg);
+        return NULL;
+    }
+    sentinel_promote(url, i);
+    snprintf(what, sizeof(what), "master '%s' at %s:%d", url->master_name, host, port);
+    *st = SENTINEL_MASTER_DOWN;
+    c = node_open(host, port, url->user, url->password, timeout_ms, what, err);
+    if (c == NULL)
+        return NULL;
+    r = node_command(c, what, 1, argv, err);
+    if (r == NULL)
+        goto fail;
+    role = sentinel_parse_role(r);
+    if (role < 0)
+        err_set(err, "%s: unexpected reply to ROLE: %.*s", what,
+                r->type == REDIS_REPLY_ERROR ? (int)r->len : 0,
+                r->type == REDIS_REPLY_ERROR ? r->str : "");
+    else if (role == 0) {
+        *st = SENTINEL_NOT_MASTER;
+        err_set(err, "%s: ROLE says it is not a master (failover under way)", what);
+    }
+    freeReplyObject(r);
+    if (role != 1)
+        goto fail;
+    *st = SENTINEL_OK;
+    return c;
+fail:
+    redisFree(c);
+    return NULL;
+}

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# test_sentinel_api: the API on a real Sentinel group (a master, 2 replicas, 3
+# sentinels on loopback). Submits and status across a graceful failover and a
+# kill -9 of the master (503 only during the switch, nothing acknowledged
+# missing), SSE streams and a ?wait watching jobs across a failover (never
+# closed, their final state arrives), the two discovery errors told apart in
+# /readyz and the log, and STAGEQ_MIN_REPLICAS.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/sentinel.sh"
+export STAGEQ_PREFIX=tsa
+T=$STAGEQ_TEST_TMP
+
+check "a Sentinel group comes up (master, 2 replicas, 3 sentinels)" sg_start tsa
+mcli() { redis-cli -p "$(sg_master_port)" "$@"; }
+ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$API_URL/readyz")" = 200 ]; }
+
+start_api api-sg --redis-url "$SG_URL" --log-level debug
+check "the API on $SG_URL is ready" wait_for 10 ready
+check "... it logs the master the sentinels named" \
+  grep -q "redis: connected to redis-sentinel://.*(master 'tsa' at 127.0.0.1:$(sg_master_port))" \
+  "$T/api-sg.log"
+post_json /v1/jobs '{"pipeline":"echo","queue":"nobody","id":"before-1","input":1}'
+check_eq "a submit answers 202" 202 "$HTTP_STATUS"
+check_eq "... the job is on the master" queued "$(mcli HGET tsa:job:before-1 state)"
+
+# submitter NAME: submits jobs NAME-1, NAME-2, ... one after the other until
+# $T/NAME.stop exists, writing "id status" lines to $T/NAME.codes.
+submitter() {
+  local name=$1 i=0 code
+  : >"$T/$name.codes"
+  while [ ! -e "$T/$name.stop" ]; do
+    i=$((i + 1))
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H 'content-type: application/json' \
+      --data-binary "{\"pipeline\":\"echo\",\"queue\":\"nobody\",\"id\":\"$name-$i\",\"input\":$i}" \
+      "$API_URL/v1/jobs")
+    echo "$name-$i $code" >>"$T/$name.codes"
+  done
+}
+# acked_missing NAME: how many jobs answered 202 are not on the current master.
+acked_missing() {
+  local id code n=0
+  while read -r id code; do
+    [ "$code" = 202 ] || continue
+    [ "$(mcli EXISTS "tsa:job:$id")" = 1 ] || n=$((n + 1))
+  done <"$T/$1.codes"
+  echo "$n"
+}
+codes_other() { awk '$2 != 202 && $2 != 503' "$T/$1.codes" | wc -l; }
+n503() { awk '$2 == 503' "$T/$1.codes" | wc -l; }
+n202_after() { tail -n +"$2" "$T/$1.codes" | awk '$2 == 202' | wc -l; }
+has_lines() { [ "$(wc -l <"$T/$1.codes")" -ge "$2" ]; }
+
+# Streams and a ?wait on queued jobs, held across the failovers; the jobs are
+# canceled afterwards, through the API on the new master.
+for i in 1 2 3; do
+  post_json /v1/jobs "{\"pipeline\":\"echo\",\"queue\":\"nobody\",\"id\":\"watched-$i\",\"input\":$i}"
+  curl -s -N --max-time 120 "$API_URL/v1/jobs/watched-$i/events" >"$T/watched-$i.out" &
+  eval "wpid_$i=$!"
+done
+curl -s --max-time 120 -o "$T/wait.out" -w '%{http_code}' "$API_URL/v1/jobs?wait=100" \
+  -H 'content-type: application/json' \
+  --data-binary '{"pipeline":"echo","queue":"nobody","id":"waited","input":0}' >"$T/wait.code" &
+wait_pid=$!
+first_events() { for i in 1 2 3; do grep -q '^data: ' "$T/watched-$i.out" || return 1; done; }
+check "3 streams got their first event" wait_for 10 first_events
+check "... the API is subscribed" wait_for 10 bash -c "[ \"\$(redis-cli -p $(sg_master_port) PUBSUB NUMSUB tsa:events | tail -1)\" = 1 ]"
+
+# --- 1. a graceful failover while submits go on --------------------------------
+old=$(sg_master_port)
+submitter gf &
+sp=$!
+check "the submitter runs" wait_for 10 has_lines gf 20
+sg_failover >/dev/null
+check "SENTINEL FAILOVER: a new master" sg_wait_new_master "$old" 30
+n=$(wc -l <"$T/gf.codes")
+check "submits are acknowledged again on the new master" wait_for 20 bash -c \
+  "[ \$(tail -n +$((n + 1)) '$T/gf.codes' | awk '\$2 == 202' | wc -l) -ge 20 ]"
+touch "$T/gf.stop"
+wait "$sp"
+# Without STAGEQ_MIN_REPLICAS, writes the old master acknowledged after the
+# promotion and before its demotion are lost (section 4 checks the option).
+echo "# graceful failover: $(wc -l <"$T/gf.codes") submits, $(n503 gf) answered 503, $(acked_missing gf) acknowledged and missing (STAGEQ_MIN_REPLICAS=0)"
+check_eq "... every answer was 202 or 503" 0 "$(codes_other gf)"
+check "the API logged the switch" grep -q "redis: connected to .*(master 'tsa' at 127.0.0.1:$(sg_master_port))" "$T/api-sg.log"
+check "... and its subscriber follows to the new master" wait_for 10 bash -c \
+  "[ \"\$(redis-cli -p $(sg_master_port) PUBSUB NUMSUB tsa:events | tail -1)\" = 1 ]"
+http GET /v1/jobs/before-1
+check_eq "status of a job from before: 200" 200 "$HTTP_STATUS"
+alive() { for p in "$wpid_1" "$wpid_2" "$wpid_3" "$wait_pid"; do kill -0 "$p" 2>/dev/null || return 1; done; }
+check "the 3 streams and the ?wait are still open" alive
+check "sentinels settle after the failover" wait_for 30 sg_is_settled
+
+# --- 2. kill -9 of the master while submits go on ------------------------------
+old=$(sg_master_port)
+oldnode=$(sg_master_node)
+submitter kill &
+sp=$!
+check "the submitter runs" wait_for 10 has_lines kill 20
+kill -9 "$(sg_pid_of "$oldnode")"
+check "kill -9 of the master: a new master" sg_wait_new_master "$old" 30
+n=$(wc -l <"$T/kill.codes")
+check "submits are acknowledged again on the new master" wait_for 20 bash -c \
+  "[ \$(tail -n +$((n + 1)) '$T/kill.codes' | awk '\$2 == 202' | wc -l) -ge 20 ]"
+touch "$T/kill.stop"
+wait "$sp"
+echo "# kill -9: $(wc -l <"$T/kill.codes") submits, $(n503 kill) answered 503, $(acked_missing kill) acknowledged and missing (STAGEQ_MIN_REPLICAS=0)"
+check_eq "... every answer was 202 or 503" 0 "$(codes_other kill)"
+check "the 3 streams and the ?wait are still open" alive
+check "... the subscriber is on the new master" wait_for 10 bash -c \
+  "[ \"\$(redis-cli -p $(sg_master_port) PUBSUB NUMSUB tsa:events | tail -1)\" = 1 ]"
+
+# The watched jobs end (canceled through the API): each stream sends it and ends.
+for i in 1 2 3; do http DELETE "/v1/jobs/watched-$i"; done
+check_eq "cancel through the API on the new master: 200" 200 "$HTTP_STATUS"
+http DELETE /v1/jobs/waited
+for i in 1 2 3; do
+  eval "p=\$wpid_$i"
+  check "stream $i ends" wait_for 10 bash -c "! kill -0 $p 2>/dev/null"
+  check_eq "... with its final state" canceled \
+    "$(grep '^data: ' "$T/watched-$i.out" | cut -c7- | jq -r .state 2>/dev/null | grep -v null | tail -1)"
+  check_eq "... then an end event" "event: end" "$(grep '^event: ' "$T/watched-$i.out" | tail -1)"
+done
+check "the ?wait answers" wait_for 10 bash -c "! kill -0 $wait_pid 2>/dev/null"
+check_eq "... 200" 200 "$(cat "$T/wait.code")"
+check_eq "... with the final state" canceled "$(jq -r .state "$T/wait.out")"
+sg_restart "$oldnode"
+check "the old master comes back as a replica; sentinels settle" wait_for 40 sg_is_settled
+
+# --- 3. discovery errors, told apart ---------------------------------------------
+API_MAIN=$API_URL
+p1=$(free_port)
+p2=$(free_port)
+start_api api-unreach --redis-url "redis-sentinel://127.0.0.1:$p1,127.0.0.1:$p2/0#tsa"
+http GET /readyz
+check_eq "sentinels unreachable: /readyz 503" 503 "$HTTP_STATUS"
+check "... saying all sentinels are unreachable" bash -c "jq -r .error.message <<<'$HTTP_BODY' | grep -q 'all sentinels unreachable'"
+check "... and the log says it" wait_for 5 grep -q 'all sentinels unreachable' "$T/api-unreach.log"
+stop_pid "$API_PID" 10
+start_api api-unknown --redis-url "${SG_URL%#*}#nosuchmaster"
+sleep 0.5
+http GET /readyz
+check_eq "a master no sentinel knows: /readyz 503" 503 "$HTTP_STATUS"
+msg=$(jqr .error.message)
+check "... saying no sentinel knows it" bash -c "grep -q \"no sentinel knows.*nosuchmaster\" <<<'$msg'"
+check "... not that they are unreachable" bash -c "! grep -q unreachable <<<'$msg'"
+check "... and the log says it" wait_for 5 grep -q "no sentinel knows.*nosuchmaster" "$T/api-unknown.log"
+stop_pid "$API_PID" 10
+API_URL=$API_MAIN
+
+check "the API logs have no sanitizer report" \
+  bash -c "! grep -q 'ERROR: AddressSanitizer\|runtime error:' '$T'/api-*.log"
+finish

@@ -1,0 +1,268 @@
+/* Unit tests for the pure helpers of shared/sentinel: replies of SENTINEL
+ * get-master-addr-by-name and ROLE built by hand (as hiredis would hand them
+ * over), the failover error codes, and the promotion of the sentinel that
+ * answered. No network: sentinel_connect is covered by the e2e suites. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sentinel.h"
+
+/* A reply as hiredis builds it, pointing at caller storage. */
+static redisReply str_reply(int type, const char *s)
+{
+    redisReply r;
+
+    memset(&r, 0, sizeof(r));
+    r.type = type;
+    r.str = (char *)(uintptr_t)s;
+    r.len = strlen(s);
+    return r;
+}
+
+static redisReply array_reply(redisReply **elems, size_t n)
+{
+    redisReply r;
+
+    memset(&r, 0, sizeof(r));
+    r.type = REDIS_REPLY_ARRAY;
+    r.element = elems;
+    r.elements = n;
+    return r;
+}
+
+/* Parses a two-string array (host, port) reply. */
+static int parse_pair(const char *h, const char *p, char *host, size_t cap, int *port)
+{
+    redisReply eh = str_reply(REDIS_REPLY_STRING, h), ep = str_reply(REDIS_REPLY_STRING, p);
+    redisReply *el[] = {&eh, &ep};
+    redisReply r = array_reply(el, 2);
+
+    return sentinel_parse_master_addr(&r, host, cap, port);
+}
+
+static void test_master_addr_ok(void **state)
+{
+    char host[256];
+    int port = 0;
+
+    (void)state;
+    assert_int_equal(parse_pair("127.0.0.1", "6380", host, sizeof(host), &port), 1);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 6380);
+
+    assert_int_equal(parse_pair("::1", "65535", host, sizeof(host), &port), 1);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 65535);
+
+    /* a host that just fits: cap - 1 bytes */
+    assert_int_equal(parse_pair("abcdefg", "1", host, 8, &port), 1);
+    assert_string_equal(host, "abcdefg");
+    assert_int_equal(port, 1);
+}
+
+static void test_master_addr_unknown(void **state)
+{
+    redisReply nil;
+    char host[16] = "untouched";
+    int port = 7;
+
+    (void)state;
+    memset(&nil, 0, sizeof(nil));
+    nil.type = REDIS_REPLY_NIL;
+    assert_int_equal(sentinel_parse_master_addr(&nil, host, sizeof(host), &port), 0);
+    assert_string_equal(host, "untouched");
+    assert_int_equal(port, 7);
+}
+
+static void test_master_addr_bad(void **state)
+{
+    char host[8] = "same";
+    int port = 7;
+    redisReply err = str_reply(REDIS_REPLY_ERROR, "ERR unknown command 'SENTINEL'");
+    redisReply st = str_reply(REDIS_REPLY_STATUS, "OK");
+    redisReply one = str_reply(REDIS_REPLY_STRING, "127.0.0.1");
+    redisReply in;
+    redisReply *el1[] = {&one};
+    redisReply *el3[] = {&one, &one, &one};
+    redisReply *elint[] = {&one, &in};
+    redisReply *elnull[] = {&one, NULL};
+    redisReply a1 = array_reply(el1, 1), a3 = array_reply(el3, 3), aint = array_reply(elint, 2);
+    redisReply anull = array_reply(elnull, 2);
+    char nulhost[] = "a\0b";
+    redisReply hn = str_reply(REDIS_REPLY_STRING, "x"), pn = str_reply(REDIS_REPLY_STRING, "1");
+    redisReply *elnul[] = {&hn, &pn};
+    redisReply anul = array_reply(elnul, 2);
+
+    (void)state;
+    memset(&in, 0, sizeof(in));
+    in.type = REDIS_REPLY_INTEGER;
+    in.integer = 6379;
+    assert_int_equal(sentinel_parse_master_addr(NULL, host, sizeof(host), &port), -1);
+    assert_int_equal(sentinel_parse_master_addr(&err, host, sizeof(host), &port), -1);
+    assert_int_equal(sentinel_parse_master_addr(&st, host, sizeof(host), &port), -1);
+    assert_int_equal(sentinel_parse_master_addr(&a1, host, sizeof(host), &port), -1);
+    assert_int_equal(sentinel_parse_master_addr(&a3, host, sizeof(host), &port), -1);
+    assert_int_equal(sentinel_parse_master_addr(&aint, host, sizeof(host), &port), -1);
+    assert_int_equal(sentinel_parse_master_addr(&anull, host, sizeof(host), &port), -1);
+    hn.str = nulhost; /* a NUL inside the host */
+    hn.len = 3;
+    assert_int_equal(sentinel_parse_master_addr(&anul, host, sizeof(host), &port), -1);
+    /* ports out of range or not numbers */
+    assert_int_equal(parse_pair("h", "0", host, sizeof(host), &port), -1);
+    assert_int_equal(parse_pair("h", "65536", host, sizeof(host), &port), -1);
+    assert_int_equal(parse_pair("h", "-1", host, sizeof(host), &port), -1);
+    assert_int_equal(parse_pair("h", "63 79", host, sizeof(host), &port), -1);
+    assert_int_equal(parse_pair("h", "", host, sizeof(host), &port), -1);
+    assert_int_equal(parse_pair("h", "123456789", host, sizeof(host), &port), -1);
+    /* empty host; a host that does not fit (cap 8 holds 7 bytes) */
+    assert_int_equal(parse_pair("", "6379", host, sizeof(host), &port), -1);
+    assert_int_equal(parse_pair("abcdefgh", "6379", host, sizeof(host), &port), -1);
+    /* nothing written on a refusal */
+    assert_string_equal(host, "same");
+    assert_int_equal(port, 7);
+}
+
+static void test_role(void **state)
+{
+    redisReply m = str_reply(REDIS_REPLY_STRING, "master");
+    redisReply s = str_reply(REDIS_REPLY_STRING, "slave");
+    redisReply sn = str_reply(REDIS_REPLY_STRING, "sentinel");
+    redisReply mx = str_reply(REDIS_REPLY_STRING, "masterx");
+    redisReply off, err = str_reply(REDIS_REPLY_ERROR, "NOAUTH Authentication required.");
+    redisReply *em[] = {&m, &off}, *es[] = {&s}, *esn[] = {&sn}, *emx[] = {&mx}, *eoff[] = {&off};
+    redisReply rm = array_reply(em, 2), rs = array_reply(es, 1), rsn = array_reply(esn, 1);
+    redisReply rmx = array_reply(emx, 1), roff = array_reply(eoff, 1), rempty = array_reply(NULL, 0);
+
+    (void)state;
+    memset(&off, 0, sizeof(off));
+    off.type = REDIS_REPLY_INTEGER;
+    off.integer = 1234;
+    assert_int_equal(sentinel_parse_role(&rm), 1);
+    assert_int_equal(sentinel_parse_role(&rs), 0);
+    assert_int_equal(sentinel_parse_role(&rsn), 0);
+    assert_int_equal(sentinel_parse_role(&rmx), 0);
+    assert_int_equal(sentinel_parse_role(&roff), -1);
+    assert_int_equal(sentinel_parse_role(&rempty), -1);
+    assert_int_equal(sentinel_parse_role(&err), -1);
+    assert_int_equal(sentinel_parse_role(&m), -1); /* a bare string, not an array */
+    assert_int_equal(sentinel_parse_role(NULL), -1);
+}
+
+static void test_failover_errors(void **state)
+{
+    static const char *const yes[] = {
+        "READONLY You can't write against a read only replica.",
+        "READONLY You can't write against a read only replica. script: 1234, on "
+        "@user_script:3.",
+        "UNBLOCKED force unblock from blocking operation, instance state changed (master -> "
+        "replica?)",
+        "LOADING Redis is loading the dataset in memory",
+        "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+        "NOREPLICAS Not enough good replicas to write.",
+        "READONLY",
+    };
+    static const char *const no[] = {
+        "NOSCRIPT No matching script. Please use EVAL.",
+        "ERR unknown command",
+        "WRONGTYPE Operation against a key holding the wrong kind of value",
+        "BUSY Redis is busy running a script.",
+        "READONLYX x",
+        "READ ONLY",
+        "readonly You can't write",
+        "",
+        "NOREPLICA",
+        " READONLY",
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+        if (!sentinel_is_failover_error(yes[i], strlen(yes[i])))
+            fail_msg("'%s' is a failover error", yes[i]);
+    for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        if (sentinel_is_failover_error(no[i], strlen(no[i])))
+            fail_msg("'%s' is not a failover error", no[i]);
+    /* the length bounds the text: a prefix is not the word */
+    assert_false(sentinel_is_failover_error("READONLY", 4));
+    assert_true(sentinel_is_failover_error("LOADING...", 7));
+    assert_false(sentinel_is_failover_error(NULL, 0));
+}
+
+static void make_url(struct redis_url *u, int n)
+{
+    int i;
+
+    memset(u, 0, sizeof(*u));
+    u->kind = REDIS_URL_SENTINEL;
+    u->nsentinels = n;
+    for (i = 0; i < n; i++) {
+        snprintf(u->sentinels[i].host, sizeof(u->sentinels[i].host), "s%d", i);
+        u->sentinels[i].port = 26379 + i;
+    }
+}
+
+static void expect_order(const struct redis_url *u, const char *want)
+{
+    char got[64] = "";
+    size_t len = 0;
+    int i;
+
+    for (i = 0; i < u->nsentinels; i++) {
+        len += (size_t)snprintf(got + len, sizeof(got) - len, "%s%s", i ? "," : "",
+                                u->sentinels[i].host);
+        /* the port moves with its host */
+        assert_int_equal(u->sentinels[i].port, 26379 + (u->sentinels[i].host[1] - '0'));
+    }
+    assert_string_equal(got, want);
+}
+
+static void test_promote(void **state)
+{
+    struct redis_url u;
+
+    (void)state;
+    make_url(&u, 4);
+    sentinel_promote(&u, 2);
+    expect_order(&u, "s2,s0,s1,s3");
+    sentinel_promote(&u, 3);
+    expect_order(&u, "s3,s2,s0,s1");
+    sentinel_promote(&u, 0); /* already first */
+    expect_order(&u, "s3,s2,s0,s1");
+    sentinel_promote(&u, 1);
+    expect_order(&u, "s2,s3,s0,s1");
+    sentinel_promote(&u, 4); /* out of range: unchanged */
+    sentinel_promote(&u, -1);
+    expect_order(&u, "s2,s3,s0,s1");
+    make_url(&u, 1);
+    sentinel_promote(&u, 0);
+    expect_order(&u, "s0");
+}
+
+static void test_status_text(void **state)
+{
+    (void)state;
+    assert_string_equal(sentinel_status_text(SENTINEL_UNREACHABLE), "all sentinels unreachable");
+    assert_string_equal(sentinel_status_text(SENTINEL_UNKNOWN_MASTER),
+                        "no sentinel knows the master");
+    assert_string_not_equal(sentinel_status_text(SENTINEL_NOT_MASTER),
+                            sentinel_status_text(SENTINEL_MASTER_DOWN));
+    assert_string_equal(sentinel_status_text((enum sentinel_status)99), "unknown sentinel status");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_master_addr_ok),   cmocka_unit_test(test_master_addr_unknown),
+        cmocka_unit_test(test_master_addr_bad),  cmocka_unit_test(test_role),
+        cmocka_unit_test(test_failover_errors),  cmocka_unit_test(test_promote),
+        cmocka_unit_test(test_status_text),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
