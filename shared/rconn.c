@@ -1,4 +1,7 @@
-/* rconn: synchronous hiredis connection with timeouts and lazy reconnect. */
+/* rconn: synchronous hiredis connection with timeouts and lazy reconnect.
+ * With a redis-sentinel URL every connect asks the sentinels again, and a
+ * reply that says the master moved drops the connection; it never caches a
+ * master's address, never sleeps and never retries. */
 #include "rconn.h"
 
 #include <stdio.h>
@@ -8,13 +11,20 @@
 
 #include "clock.h"
 
+/* Each sentinel asked, and the new master's setup, are bounded by this (the
+ * Sentinel client guidelines: a few hundred ms), or the read timeout when
+ * shorter. */
+#define RCONN_DISCOVERY_TIMEOUT_MS 500
+
 struct rconn {
-    struct redis_url url;
+    struct redis_url url; /* its sentinels reordered by sentinel_connect */
     int timeout_ms;
     redisContext *ctx;
     int npending;             /* replies of rconn_script_send not read yet */
     void (*drain)(void *arg); /* reads them before any other call */
     void *drain_arg;
+    unsigned long nconnects;        /* connections set up so far */
+    enum sentinel_status discovery; /* how the last connect attempt's discovery went */
 };
 
 struct rconn *rconn_new(const struct redis_url *url, int timeout_ms)
@@ -59,13 +69,27 @@ static int rconn_setup_cmd(struct rconn *rc, int argc, const char **argv, struct
     return ok ? 0 : -1;
 }
 
-int rconn_ensure(struct rconn *rc, struct sq_err *err)
+/* Opens rc->ctx to the Redis the URL names, authenticated (not selected):
+ * directly, or through the sentinels. 0, or -1 with err (rc->ctx may be set). */
+static int rconn_open(struct rconn *rc, struct timeval tv, struct sq_err *err)
 {
-    struct timeval tv = {rc->timeout_ms / 1000, (rc->timeout_ms % 1000) * 1000};
-    char db[16];
+    struct sq_err e;
 
-    if (rc->ctx != NULL)
+    rc->discovery = SENTINEL_OK;
+    if (rc->url.kind == REDIS_URL_SENTINEL) {
+        int dt = rc->timeout_ms < RCONN_DISCOVERY_TIMEOUT_MS ? rc->timeout_ms
+                                                             : RCONN_DISCOVERY_TIMEOUT_MS;
+        rc->ctx = sentinel_connect(&rc->url, dt, &rc->discovery, &e);
+        if (rc->ctx == NULL) {
+            err_set(err, "redis: %s", e.msg);
+            return -1;
+        }
+        if (redisSetTimeout(rc->ctx, tv) != REDIS_OK) {
+            err_set(err, "redis: cannot set timeout");
+            return -1;
+        }
         return 0;
+    }
     if (rc->url.kind == REDIS_URL_UNIX)
         rc->ctx = redisConnectUnixWithTimeout(rc->url.path, tv);
     else
@@ -76,36 +100,64 @@ int rconn_ensure(struct rconn *rc, struct sq_err *err)
     }
     if (rc->ctx->err) {
         err_set(err, "redis: connect: %s", rc->ctx->errstr);
-        goto fail;
+        return -1;
     }
     if (redisSetTimeout(rc->ctx, tv) != REDIS_OK) {
         err_set(err, "redis: cannot set timeout");
-        goto fail;
+        return -1;
     }
     if (rc->url.password[0] != '\0') {
         const char *a3[] = {"AUTH", rc->url.user, rc->url.password};
         const char *a2[] = {"AUTH", rc->url.password};
         if (rc->url.user[0] != '\0' ? rconn_setup_cmd(rc, 3, a3, err)
                                     : rconn_setup_cmd(rc, 2, a2, err))
-            goto fail;
+            return -1;
     }
+    return 0;
+}
+
+int rconn_ensure(struct rconn *rc, struct sq_err *err)
+{
+    struct timeval tv = {rc->timeout_ms / 1000, (rc->timeout_ms % 1000) * 1000};
+    char db[16];
+
+    if (rc->ctx != NULL)
+        return 0;
+    if (rconn_open(rc, tv, err) < 0)
+        goto fail;
     if (rc->url.db != 0) {
         const char *as[] = {"SELECT", db};
         snprintf(db, sizeof(db), "%d", rc->url.db);
         if (rconn_setup_cmd(rc, 2, as, err) < 0)
             goto fail;
     }
+    rc->nconnects++;
     return 0;
 fail:
     rconn_drop(rc);
     return -1;
 }
 
-static redisReply *rconn_argv(struct rconn *rc, int argc, const char **argv, const size_t *lens,
-                              struct sq_err *err)
+/* True when r, or an element of it (a script's array, an EXEC's replies),
+ * is an error that says the master moved (sentinel_is_failover_error). */
+static bool rconn_is_moved(const redisReply *r)
 {
-    redisReply *r;
+    size_t i;
 
+    if (r->type == REDIS_REPLY_ERROR)
+        return sentinel_is_failover_error(r->str, r->len);
+    if (r->type != REDIS_REPLY_ARRAY)
+        return false;
+    for (i = 0; i < r->elements; i++)
+        if (r->element[i] != NULL && rconn_is_moved(r->element[i]))
+            return true;
+    return false;
+}
+
+/* Reads every pending reply before another call: the drain hook's job, or
+ * read and dropped here when it left some. */
+static void rconn_settle(struct rconn *rc, struct sq_err *err)
+{
     if (rc->npending > 0 && rc->drain != NULL)
         rc->drain(rc->drain_arg);
     while (rc->npending > 0) { /* a hook that left some: not ours to read */
@@ -114,12 +166,22 @@ static redisReply *rconn_argv(struct rconn *rc, int argc, const char **argv, con
             break;
         freeReplyObject(p);
     }
+}
+
+static redisReply *rconn_argv(struct rconn *rc, int argc, const char **argv, const size_t *lens,
+                              struct sq_err *err)
+{
+    redisReply *r;
+
+    rconn_settle(rc, err);
     if (rconn_ensure(rc, err) < 0)
         return NULL;
     r = redisCommandArgv(rc->ctx, argc, argv, lens);
     if (r == NULL) {
         err_set(err, "redis: %s", rc->ctx->errstr[0] ? rc->ctx->errstr : "connection lost");
         rconn_drop(rc);
+    } else if (rconn_is_moved(r)) {
+        rconn_drop(rc); /* the next call finds the master again */
     }
     return r;
 }
@@ -220,7 +282,80 @@ redisReply *rconn_pending_reply(struct rconn *rc, struct sq_err *err)
         return NULL;
     }
     rc->npending--;
+    if (rconn_is_moved(r))
+        rconn_drop(rc); /* the later replies go with it */
     return r;
+}
+
+int rconn_wait(struct rconn *rc, int n, int timeout_ms, unsigned long conn, struct sq_err *err)
+{
+    char ns[16], ts[16];
+    const char *argv[] = {"WAIT", ns, ts};
+    redisReply *r;
+    int rv = -1;
+
+    rconn_settle(rc, err);
+    if (rc->ctx == NULL || rc->nconnects != conn) {
+        err_set(err, "redis: the connection was replaced since the write: not confirmed");
+        return -1;
+    }
+    snprintf(ns, sizeof(ns), "%d", n);
+    snprintf(ts, sizeof(ts), "%d", timeout_ms);
+    r = redisCommandArgv(rc->ctx, 3, argv, NULL);
+    if (r == NULL) {
+        err_set(err, "redis: %s during WAIT",
+                rc->ctx->errstr[0] ? rc->ctx->errstr : "connection lost");
+        rconn_drop(rc);
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0) {
+        rv = r->integer > 1000000 ? 1000000 : (int)r->integer;
+    } else {
+        err_set(err, "redis: WAIT failed: %.*s", r->type == REDIS_REPLY_ERROR ? (int)r->len : 0,
+                r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        if (rconn_is_moved(r))
+            rconn_drop(rc);
+    }
+    freeReplyObject(r);
+    return rv;
+}
+
+int rconn_check_master(struct rconn *rc, struct sq_err *err)
+{
+    char host[256];
+    int port, dt = rc->timeout_ms < RCONN_DISCOVERY_TIMEOUT_MS ? rc->timeout_ms
+                                                               : RCONN_DISCOVERY_TIMEOUT_MS;
+    enum sentinel_status st;
+
+    if (rc->url.kind != REDIS_URL_SENTINEL || rc->ctx == NULL || rc->npending > 0)
+        return 0;
+    if (sentinel_master_addr(&rc->url, dt, host, sizeof(host), &port, &st, err) < 0)
+        return -1;
+    if (rc->ctx->tcp.host != NULL && strcmp(rc->ctx->tcp.host, host) == 0 &&
+        rc->ctx->tcp.port == port)
+        return 0;
+    err_set(err, "redis: the sentinels name %s:%d as master '%s' now", host, port,
+            rc->url.master_name);
+    rconn_drop(rc); /* the next call connects to it */
+    return 1;
+}
+
+unsigned long rconn_connects(const struct rconn *rc)
+{
+    return rc->nconnects;
+}
+
+enum sentinel_status rconn_discovery(const struct rconn *rc)
+{
+    return rc->discovery;
+}
+
+int rconn_peer(const struct rconn *rc, char *buf, size_t cap)
+{
+    if (rc->ctx == NULL || rc->url.kind == REDIS_URL_UNIX)
+        return -1;
+    snprintf(buf, cap, "%s:%d", rc->ctx->tcp.host ? rc->ctx->tcp.host : "?", rc->ctx->tcp.port);
+    return 0;
 }
 
 int rconn_npending(const struct rconn *rc)

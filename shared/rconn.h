@@ -1,6 +1,12 @@
 /* rconn: a synchronous Redis connection (for workers and tools) with connect
- * and read timeouts, AUTH and SELECT, and lazy reconnect. It never sleeps or
- * retries on its own: the caller owns the retry policy (see rconn_backoff_ms). */
+ * and read timeouts, AUTH and SELECT, and lazy reconnect. With a
+ * redis-sentinel URL each connect finds the master through the sentinels
+ * (shared/sentinel.h), and the connection is dropped on connection loss, a
+ * timeout, or an error reply that says the master moved (READONLY,
+ * UNBLOCKED, LOADING, MASTERDOWN, NOREPLICAS: alone, in a script's or an
+ * EXEC's array, or as a pending reply): the next call finds the master again.
+ * The caller still gets that reply or error. It never sleeps or retries on
+ * its own: the caller owns the retry policy (see rconn_backoff_ms). */
 #ifndef STAGEQ_RCONN_H
 #define STAGEQ_RCONN_H
 
@@ -10,6 +16,7 @@
 #include "rargv.h"
 #include "redis_url.h"
 #include "scripts.h"
+#include "sentinel.h"
 
 struct rconn;
 
@@ -24,8 +31,9 @@ int rconn_ensure(struct rconn *rc, struct sq_err *err);
 int rconn_is_connected(const struct rconn *rc);
 
 /* Sends one command, connecting first when needed. Returns a reply the caller
- * frees with freeReplyObject (a REDIS_REPLY_ERROR reply is returned as such),
- * or NULL on an I/O or connect error (err set; the connection is dropped and
+ * frees with freeReplyObject (a REDIS_REPLY_ERROR reply is returned as such;
+ * one that says the master moved has dropped the connection), or NULL on an
+ * I/O or connect error or a timeout (err set; the connection is dropped and
  * reopened by the next call). */
 redisReply *rconn_command(struct rconn *rc, const struct rargv *args, struct sq_err *err);
 
@@ -46,6 +54,30 @@ int rconn_script_send(struct rconn *rc, enum script_id id, int nkeys, const stru
  * every pending reply is lost with it, the connection is dropped) or none
  * is pending. */
 redisReply *rconn_pending_reply(struct rconn *rc, struct sq_err *err);
+/* WAIT n timeout_ms: how many replicas acknowledged every write sent on the
+ * connection so far, or -1 with err when Redis failed or the connection is
+ * not the one numbered conn any more (rconn_connects, read when the write's
+ * reply came: a WAIT on another connection would confirm nothing). Reads the
+ * pending replies first (the drain hook). timeout_ms must stay below the
+ * read timeout. */
+int rconn_wait(struct rconn *rc, int n, int timeout_ms, unsigned long conn, struct sq_err *err);
+/* With a redis-sentinel URL and a connection: asks the sentinels which
+ * master they name now (a demoted master keeps serving its clients until
+ * Sentinel reconfigures it, seconds after a failover). Returns 1 when they
+ * name another one (the connection is dropped, err says which), 0 when it is
+ * the same or there is nothing to check (plain URL, not connected, replies
+ * pending), -1 when no sentinel answered (err set; the connection is kept). */
+int rconn_check_master(struct rconn *rc, struct sq_err *err);
+/* How many connections rc has set up. A new number means later calls went
+ * to a new connection, maybe to a new master. */
+unsigned long rconn_connects(const struct rconn *rc);
+/* How the last connect attempt's Sentinel discovery went (SENTINEL_OK when
+ * it succeeded, or for a plain URL): tells "all sentinels unreachable" from
+ * "no sentinel knows the master" and a master not reachable yet. */
+enum sentinel_status rconn_discovery(const struct rconn *rc);
+/* Writes "host:port" of the Redis connected to into buf[cap]: 0, or -1 when
+ * not connected or on a unix socket. */
+int rconn_peer(const struct rconn *rc, char *buf, size_t cap);
 /* How many replies are pending. */
 int rconn_npending(const struct rconn *rc);
 void rconn_set_drain(struct rconn *rc, void (*drain)(void *), void *arg);

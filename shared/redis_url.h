@@ -39,9 +39,12 @@ struct redis_url {
 /* Accepts redis://[[user]:password@]host[:port][/db] (IPv6 host in brackets),
  * unix://path[?db=N] (path absolute: unix:///run/redis.sock) and
  * redis-sentinel://[[user]:password@]h1[:port][,h2[:port]...][/db]#master
- * (the form Lettuce uses; sentinel port default 26379; the password is the
- * data nodes'; ?sentinel_password=P sets the sentinels' own). Percent escapes
- * in user and passwords are decoded. Returns 0, or -1 with err set. */
+ * (the form Lettuce uses; up to REDIS_URL_SENTINELS_MAX sentinels, port
+ * default 26379; the user and password are the data nodes';
+ * ?sentinel_password=P and ?sentinel_user=U set the sentinels' own; the
+ * #master fragment is required). Percent escapes in users, passwords and the
+ * master name are decoded; in a redis-sentinel URL a password must escape
+ * '/', '?' and '#'. Returns 0, or -1 with err naming what is wrong. */
 int redis_url_parse(const char *text, struct redis_url *out, struct sq_err *err);
 
 /* Resolves a TCP url's host once, to a numeric address in addr[cap] (IPv4
@@ -50,7 +53,8 @@ int redis_url_parse(const char *text, struct redis_url *out, struct sq_err *err)
 int redis_url_resolve(const struct redis_url *url, char *addr, unsigned long cap,
                       struct sq_err *err);
 
-/* Writes a form of url that is safe to log (password hidden). */
+/* Writes a form of url that is safe to log (every password hidden), cut to
+ * cap bytes (NUL included). */
 void redis_url_describe(const struct redis_url *url, char *buf, unsigned long cap);
 
 #endif

@@ -183,34 +183,43 @@ static int ask_sentinel(const struct redis_url *url, int i, int timeout_ms, char
     return rv;
 }
 
+int sentinel_master_addr(struct redis_url *url, int timeout_ms, char *host, size_t cap, int *port,
+                         enum sentinel_status *st, struct sq_err *err)
+{
+    struct sq_err last;
+    int i, nnil = 0;
+
+    snprintf(last.msg, sizeof(last.msg), "no sentinel in the URL");
+    for (i = 0; i < url->nsentinels; i++) {
+        int rv = ask_sentinel(url, i, timeout_ms, host, cap, port, &last);
+        if (rv == 1) {
+            sentinel_promote(url, i);
+            *st = SENTINEL_OK;
+            return 0;
+        }
+        if (rv == 0)
+            nnil++;
+    }
+    *st = nnil > 0 ? SENTINEL_UNKNOWN_MASTER : SENTINEL_UNREACHABLE;
+    if (nnil > 0)
+        err_set(err, "no sentinel knows master '%s' (%d of %d answered it is unknown)",
+                url->master_name, nnil, url->nsentinels);
+    else
+        err_set(err, "all %d sentinels unreachable (last: %s)", url->nsentinels, last.msg);
+    return -1;
+}
+
 redisContext *sentinel_connect(struct redis_url *url, int timeout_ms, enum sentinel_status *st,
                                struct sq_err *err)
 {
     char host[256], what[512];
-    struct sq_err last;
     const char *argv[] = {"ROLE"};
     redisContext *c = NULL;
     redisReply *r;
-    int i, port = 0, nnil = 0, role;
+    int port = 0, role;
 
-    snprintf(last.msg, sizeof(last.msg), "no sentinel in the URL");
-    for (i = 0; i < url->nsentinels; i++) {
-        int rv = ask_sentinel(url, i, timeout_ms, host, sizeof(host), &port, &last);
-        if (rv == 1)
-            break;
-        if (rv == 0)
-            nnil++;
-    }
-    if (i == url->nsentinels) {
-        *st = nnil > 0 ? SENTINEL_UNKNOWN_MASTER : SENTINEL_UNREACHABLE;
-        if (nnil > 0)
-            err_set(err, "no sentinel knows master '%s' (%d of %d answered it is unknown)",
-                    url->master_name, nnil, url->nsentinels);
-        else
-            err_set(err, "all %d sentinels unreachable (last: %s)", url->nsentinels, last.msg);
+    if (sentinel_master_addr(url, timeout_ms, host, sizeof(host), &port, st, err) < 0)
         return NULL;
-    }
-    sentinel_promote(url, i);
     snprintf(what, sizeof(what), "master '%s' at %s:%d", url->master_name, host, port);
     *st = SENTINEL_MASTER_DOWN;
     c = node_open(host, port, url->user, url->password, timeout_ms, what, err);

@@ -1,6 +1,6 @@
 /* sentinel: Redis Sentinel discovery as the Sentinel client guidelines ask,
  * for both connection layers (rconn, sync; the API's async module). The pure
- * helpers build and read the replies; sentinel_resolve does the whole
+ * helpers build and read the replies; sentinel_connect does the whole
  * discovery synchronously. It never caches an address: every (re)connect asks
  * again. It never sleeps or retries a round on its own: callers own backoff. */
 #ifndef STAGEQ_SENTINEL_H
@@ -44,6 +44,14 @@ bool sentinel_is_failover_error(const char *str, size_t len);
 /* Moves sentinel i of url to the front (the one that answered is asked first
  * next time). */
 void sentinel_promote(struct redis_url *url, int i);
+
+/* The first half of the discovery: asks each sentinel of url in turn
+ * (connect and reply bounded by timeout_ms each; AUTH with the sentinel
+ * credentials when set) for url->master_name and promotes the first that
+ * knows it. Returns 0 with host[cap] and *port set (*st SENTINEL_OK), or -1
+ * with *st SENTINEL_UNREACHABLE or SENTINEL_UNKNOWN_MASTER and err set. */
+int sentinel_master_addr(struct redis_url *url, int timeout_ms, char *host, size_t cap, int *port,
+                         enum sentinel_status *st, struct sq_err *err);
 
 /* The whole discovery, synchronously: asks each sentinel of url in turn
  * (connect and reply bounded by timeout_ms each; AUTH with the sentinel

@@ -122,6 +122,22 @@ static int fetch_taken(struct worker *w, redisReply *r, char id[IDS_MAX_LEN + 1]
     return *hash != NULL ? 1 : 0;
 }
 
+/* Logs a pop that failed: Redis unreachable or away for a moment (r NULL,
+ * or a transient error reply: once per outage), or an error reply. Borrows r. */
+static void fetch_failed(struct worker *w, const char *what, const redisReply *r,
+                         const struct sq_err *err)
+{
+    char msg[ERR_MSG_LEN];
+
+    if (r != NULL && !wredis_is_transient(r->str, r->len)) {
+        log_warnx("fetch: %s failed: %.*s", what, (int)r->len, r->str);
+        return;
+    }
+    if (r != NULL)
+        snprintf(msg, sizeof(msg), "%s: %.*s", what, (int)(r->len < 160 ? r->len : 160), r->str);
+    wredis_log_down(w, "fetch: ", r != NULL ? msg : err->msg);
+}
+
 /* take.lua: as fetch_taken, or -1 when Redis failed. */
 static int fetch_take(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash, bool *is_empty)
 {
@@ -146,13 +162,8 @@ static int fetch_take(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **h
     rargv_addll(&a, IDS_MAX_LEN);
     r = rconn_script(w->rc, SCRIPT_TAKE, 3, &a, &err);
     rargv_free(&a);
-    if (r == NULL) {
-        log_warnx("fetch: %s", err.msg);
-        return -1;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        log_warnx("fetch: take script failed: %.*s", (int)r->len, r->str);
-        freeReplyObject(r);
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        fetch_failed(w, "take", r, &err);
         return -1;
     }
     return fetch_taken(w, r, id, hash, is_empty);
@@ -309,18 +320,18 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
     rargv_addll(&a, WORKER_FETCH_TIMEOUT_S);
     r = rconn_command(w->rc, &a, &err);
     rargv_free(&a);
-    if (r == NULL) {
-        log_warnx("fetch: %s", err.msg);
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        /* UNBLOCKED: the master was demoted while we waited (a failover);
+         * the connection is gone, the next call finds the new master */
+        fetch_failed(w, "BLMOVE", r, &err);
+        freeReplyObject(r);
         return -1;
     }
     if (r->type == REDIS_REPLY_NIL)
         goto done;
     w->is_queue_empty = false; /* there may be more behind it: take.lua next time */
     if (r->type != REDIS_REPLY_STRING) {
-        log_warnx("fetch: unexpected BLMOVE reply type %d%s%.*s", r->type,
-                  r->type == REDIS_REPLY_ERROR ? ": " : "",
-                  r->type == REDIS_REPLY_ERROR ? (int)r->len : 0,
-                  r->type == REDIS_REPLY_ERROR ? r->str : "");
+        log_warnx("fetch: unexpected BLMOVE reply type %d", r->type);
         rc = -1;
         goto done;
     }

@@ -24,7 +24,8 @@
 
 static const struct cfg_option worker_options[] = {
     W_OPT_STR("redis-url", "STAGEQ_REDIS_URL", "redis://127.0.0.1:6379/0", redis_url,
-              "Redis to use: redis://[[user]:pass@]host:port/db or unix:///path[?db=N]"),
+              "Redis to use: redis://[[user]:pass@]host:port/db, unix:///path[?db=N] or "
+              "redis-sentinel://[[user]:pass@]h1:26379,h2:26379/db[?sentinel_password=P]#master"),
     W_OPT_STR("prefix", "STAGEQ_PREFIX", "stageq", prefix, "prefix of every Redis key"),
     W_OPT_STR("queue", "STAGEQ_QUEUE", "default", queue, "queue this pool takes jobs from"),
     W_OPT_INT("concurrency", "STAGEQ_CONCURRENCY", 0, 1024, "0", concurrency,

@@ -144,6 +144,10 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
     rep = is_retrying ? wredis_script(r->w, script, nkeys, &a)
                       : rconn_script(r->w->rc, script, nkeys, &a, &err);
     rargv_free(&a);
+    if (rep != NULL && rep->type == REDIS_REPLY_ERROR && wredis_is_transient(rep->str, rep->len)) {
+        freeReplyObject(rep); /* one try (progress): kept for the next write */
+        rep = NULL;
+    }
     if (rep == NULL) {
         free(spec);
         if (is_retrying)
@@ -254,6 +258,11 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
         /* one try: a lost reply may have taken jobs onto our processing
          * list, which recover_own puts back; the retries below take none */
         rep = rconn_script(w->rc, SCRIPT_FINISH, 5, &a, &err);
+        if (rep != NULL && rep->type == REDIS_REPLY_ERROR &&
+            wredis_is_transient(rep->str, rep->len)) {
+            freeReplyObject(rep); /* not now (the master moved): as a lost reply */
+            rep = NULL;
+        }
         if (rep == NULL) {
             w->is_take_lost = true;
             rargv_free(&a);

@@ -248,11 +248,13 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
         int got;
 
         lease_heartbeat(&w, false);
+        wredis_check_master(&w);
         recover_tick(&w);
         /* After a failed pop its reply may be lost while the job sits on our
          * processing list: put any such job back before popping again. */
         if (w.nheld == 0 && w.is_take_sent)
             pipe_collect(&w); /* the next batch; or its take was lost */
+        wredis_check_conn(&w);
         if ((failures > 0 || w.is_take_lost) && w.nheld == 0) {
             recover_own(&w);
             w.is_take_lost = false;
@@ -262,8 +264,7 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
             worker_sleep_ms(&w, rconn_backoff_ms(++failures, worker_backoff_max_ms(&w)));
             continue;
         }
-        if (failures > 0)
-            log_info("redis is reachable again");
+        wredis_log_up(&w);
         failures = 0;
         if (got == 1) {
             run_job(&w, id, hash);

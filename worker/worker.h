@@ -12,12 +12,14 @@
 #include "pipeline.h"
 #include "rconn.h"
 #include "redis_url.h"
+#include "sentinel.h"
 
 #define WORKER_FETCH_TIMEOUT_S 1    /* BLMOVE wait; also how often stop is checked */
 #define WORKER_PROGRESS_MIN_MS 50   /* at most ~20 progress writes/s per job */
 #define WORKER_BACKOFF_MAX_MS  5000 /* Redis reconnect backoff cap */
 #define WORKER_PROMOTE_MS      1000 /* how often due retries are moved to the queue */
 #define WORKER_PROMOTE_BATCH   100  /* most retries moved at once */
+#define WORKER_MASTER_CHECK_MS 1000 /* how often the sentinels are asked who is master */
 
 /* A backlog of fast jobs is taken in batches (pipe.c): a worker holds the
  * jobs it took and has not begun, sends each job's end without waiting for
@@ -119,7 +121,13 @@ struct worker {
     size_t nsent;
     bool is_take_sent; /* one of them takes jobs too */
     int64_t job_us;    /* how long a job runs here (moving average), for the batch size */
-    bool is_take_lost; /* a finish-and-take reply was lost: recover_own first */
+    bool is_take_lost; /* a finish-and-take reply was lost, or the connection was
+                          replaced (maybe a new master): recover_own first */
+    /* Redis outages (wredis_log_down / wredis_log_up) */
+    bool is_redis_down;               /* logged as down, not back yet */
+    enum sentinel_status down_status; /* the discovery status logged */
+    unsigned long connects_seen;      /* rconn_connects when last looked */
+    int64_t last_master_check_ms;     /* monotonic (wredis_check_master) */
     struct wstats stats;
 };
 
@@ -178,6 +186,28 @@ void run_job(struct worker *w, const char *id, const redisReply *hash);
  * REDIS_REPLY_ERROR reply is returned as such (not retried). */
 redisReply *wredis_script(struct worker *w, enum script_id id, int nkeys, const struct rargv *args);
 redisReply *wredis_command(struct worker *w, const struct rargv *args);
+
+/* wredis.c: true for an error reply that means "not now" (the master moved:
+ * READONLY, UNBLOCKED, LOADING, MASTERDOWN, NOREPLICAS; or BUSY, TRYAGAIN,
+ * CLUSTERDOWN): retried like an outage, never taken as the answer. */
+bool wredis_is_transient(const char *s, size_t len);
+/* wredis.c: logs a failed Redis call (what: the caller, msg: why) as a
+ * warning once per outage, and again when the discovery's reason changes
+ * (all sentinels unreachable, no sentinel knows the master, ...); the
+ * repeats at debug level. */
+void wredis_log_down(struct worker *w, const char *what, const char *msg);
+/* wredis.c: notices a new connection since the last look (logged when it
+ * replaces one; is_take_lost set, so that recover_own runs before the next
+ * take: a new master may lack an end or a take the old one acknowledged). */
+void wredis_check_conn(struct worker *w);
+/* wredis.c: with a redis-sentinel URL, at most every WORKER_MASTER_CHECK_MS:
+ * asks the sentinels which master they name and drops the connection when it
+ * is another one (a master demoted by a failover serves its clients for
+ * seconds before Sentinel reconfigures it: writes there would be lost). */
+void wredis_check_master(struct worker *w);
+/* wredis.c: after a call that reached Redis: wredis_check_conn, and logs the
+ * end of an outage. */
+void wredis_log_up(struct worker *w);
 
 /* lease.c: renews this worker's lease (and its info hash) when a third of
  * the lease has passed, or now with is_forced; one try (a failure is retried

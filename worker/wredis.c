@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "sentinel.h"
 #include "log.h"
 #include "worker.h"
 
@@ -25,19 +26,77 @@ void worker_sleep_ms(const struct worker *w, int ms)
     }
 }
 
-/* Error replies that mean "not now" rather than "no": retried like an outage. */
-static bool wredis_is_transient(const char *s, size_t len)
+/* Error replies that mean "not now" rather than "no", besides those that
+ * say the master moved (sentinel_is_failover_error): retried like an outage. */
+bool wredis_is_transient(const char *s, size_t len)
 {
-    static const char *const prefixes[] = {"LOADING",    "BUSY",        "TRYAGAIN",
-                                           "MASTERDOWN", "CLUSTERDOWN", "READONLY"};
+    static const char *const prefixes[] = {"BUSY", "TRYAGAIN", "CLUSTERDOWN"};
     size_t i;
 
+    if (sentinel_is_failover_error(s, len))
+        return true;
     for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
         size_t n = strlen(prefixes[i]);
         if (len >= n && strncmp(s, prefixes[i], n) == 0)
             return true;
     }
     return false;
+}
+
+void wredis_log_down(struct worker *w, const char *what, const char *msg)
+{
+    enum sentinel_status st = rconn_discovery(w->rc);
+
+    /* once per series, and again when the reason changes kind (the two
+     * sentinel errors, a master not reachable yet, any other) */
+    if (w->is_redis_down && st == w->down_status) {
+        log_debug("%s%s", what, msg);
+        return;
+    }
+    log_warnx("%s%s; retrying with backoff", what, msg);
+    w->is_redis_down = true;
+    w->down_status = st;
+}
+
+void wredis_check_conn(struct worker *w)
+{
+    char peer[300];
+
+    if (rconn_connects(w->rc) == w->connects_seen)
+        return;
+    /* a new connection, maybe to a new master: what the old one acknowledged
+     * may be missing there (an end, a take): recover_own puts what sits on
+     * our processing list back before the next take */
+    if (w->connects_seen != 0) {
+        w->is_take_lost = true;
+        if (rconn_peer(w->rc, peer, sizeof(peer)) == 0)
+            log_info("redis: connected to %s", peer);
+    }
+    w->connects_seen = rconn_connects(w->rc);
+}
+
+void wredis_check_master(struct worker *w)
+{
+    int64_t now = clock_mono_ms();
+    struct sq_err err;
+    int rv;
+
+    if (now - w->last_master_check_ms < WORKER_MASTER_CHECK_MS)
+        return;
+    w->last_master_check_ms = now;
+    rv = rconn_check_master(w->rc, &err);
+    if (rv > 0)
+        log_info("%s: reconnecting", err.msg);
+    else if (rv < 0)
+        log_debug("master check: %s", err.msg);
+}
+
+void wredis_log_up(struct worker *w)
+{
+    wredis_check_conn(w);
+    if (w->is_redis_down)
+        log_info("redis is reachable again");
+    w->is_redis_down = false;
 }
 
 static redisReply *wredis_call(struct worker *w, int is_script, enum script_id id, int nkeys,
@@ -59,15 +118,14 @@ static redisReply *wredis_call(struct worker *w, int is_script, enum script_id i
         }
         if (r != NULL) {
             if (attempt > 0)
-                log_info("redis is back after %d failed attempt(s)", attempt);
+                wredis_log_up(w);
             return r;
         }
         if (args->is_oom)
             return NULL;
-        if (attempt == 0) {
+        if (attempt == 0)
             first_fail = clock_mono_ms();
-            log_warnx("%s; retrying with backoff", err.msg);
-        }
+        wredis_log_down(w, "", err.msg);
         attempt++;
         if (*w->stop && clock_mono_ms() - first_fail > (int64_t)w->cfg->grace_s * 1000) {
             log_warnx("giving up on redis: stopping and the grace period is over");
