@@ -34,6 +34,12 @@ static const struct cfg_option worker_options[] = {
               "seconds a stopping worker may finish its job before SIGKILL"),
     W_OPT_INT("redis-timeout-ms", "STAGEQ_REDIS_TIMEOUT_MS", 100, 60000, "5000", redis_timeout_ms,
               "connect and read timeout for Redis (above the 1 s BLMOVE wait)"),
+    W_OPT_INT("min-replicas", "STAGEQ_MIN_REPLICAS", 0, 100, "0", min_replicas,
+              "N >= 1: a job's end counts once WAIT confirms N replicas have it; until then "
+              "the worker keeps the job and writes its end again"),
+    W_OPT_INT("min-replicas-timeout-ms", "STAGEQ_MIN_REPLICAS_TIMEOUT_MS", 1, 60000, "1000",
+              min_replicas_timeout_ms,
+              "how long one WAIT for the replicas lasts (below --redis-timeout-ms)"),
     W_OPT_STR("pipelines", "STAGEQ_PIPELINES", "", pipelines,
               "pipelines file (JSON); empty: " PIPELINE_DEFAULT_FILE " when it exists"),
     W_OPT_INT("result-ttl-s", "STAGEQ_RESULT_TTL_S", 1, 31536000, "86400", result_ttl_s,
@@ -73,6 +79,12 @@ int main(int argc, char **argv)
     }
     if (redis_url_parse(cfg.redis_url, &url, &err) < 0) {
         fprintf(stderr, "stageq-worker: STAGEQ_REDIS_URL: %s\n", err.msg);
+        return 2;
+    }
+    if (cfg.min_replicas > 0 && cfg.min_replicas_timeout_ms >= cfg.redis_timeout_ms) {
+        fprintf(stderr, "stageq-worker: STAGEQ_MIN_REPLICAS_TIMEOUT_MS (%d) must be below "
+                        "STAGEQ_REDIS_TIMEOUT_MS (%d): WAIT blocks the connection\n",
+                cfg.min_replicas_timeout_ms, cfg.redis_timeout_ms);
         return 2;
     }
     if (log_format_parse(cfg.log_format, &lf) < 0 || log_level_parse(cfg.log_level, &ll) < 0) {

@@ -58,19 +58,19 @@ static int pipe_log_result(const char *id, const redisReply *res, bool is_again)
     return 0;
 }
 
-/* One end's reply (owned): logged, its takes held. Returns 0, or -1 when it
- * must be sent again. */
+/* One end's reply (owned): logged, its takes held. Returns 1 when it wrote
+ * the end ('ok'), 0 when it was refused, -1 when it must be sent again. */
 static int pipe_answer(struct worker *w, const struct sent_finish *s, redisReply *rep)
 {
-    int rc;
+    const redisReply *res = rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 ? rep->element[0]
+                                                                                 : rep;
+    int rc = pipe_log_result(s->id, res, false);
 
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3) {
-        rc = pipe_log_result(s->id, rep, false);
-    } else {
-        rc = pipe_log_result(s->id, rep->element[0], false);
-        if (s->take > 0 && rep->element[2]->type == REDIS_REPLY_ARRAY)
-            pipe_hold(w, rep->element[2], s->take);
-    }
+    if (rc == 0 && (res->type == REDIS_REPLY_STRING || res->type == REDIS_REPLY_STATUS) &&
+        strcmp(res->str, "ok") == 0)
+        rc = 1;
+    if (res != rep && s->take > 0 && rep->element[2]->type == REDIS_REPLY_ARRAY)
+        pipe_hold(w, rep->element[2], s->take);
     freeReplyObject(rep);
     return rc;
 }
@@ -82,9 +82,13 @@ static void pipe_read(struct worker *w, size_t n)
 {
     redisReply *reps[WORKER_SENT_MAX];
     struct sent_finish done[WORKER_SENT_MAX];
+    int answers[WORKER_SENT_MAX];
     struct sq_err err;
     size_t i, total = w->nsent;
+    bool is_confirmed = true, has_written = false;
 
+    if (w->cfg->min_replicas > 0)
+        n = total; /* one WAIT after the last of them covers them all */
     for (i = 0; i < n; i++)
         if ((reps[i] = rconn_pending_reply(w->rc, &err)) == NULL)
             break;
@@ -102,10 +106,30 @@ static void pipe_read(struct worker *w, size_t n)
         if (w->sent[i].take > 0)
             w->is_take_sent = true;
     for (i = 0; i < n; i++) {
+        answers[i] = reps[i] != NULL ? pipe_answer(w, &done[i], reps[i]) : -1;
+        has_written = has_written || answers[i] == 1;
+    }
+    /* with min_replicas, one WAIT covers every end written: their replies
+     * came on this connection, and nothing is pending on it now */
+    if (has_written && w->cfg->min_replicas > 0)
+        is_confirmed = rconn_wait(w->rc, w->cfg->min_replicas, w->cfg->min_replicas_timeout_ms,
+                                  rconn_connects(w->rc), &err) >= w->cfg->min_replicas;
+    for (i = 0; i < n; i++) {
         struct sent_finish *s = &done[i];
         redisReply *rep;
 
-        if (reps[i] != NULL && pipe_answer(w, s, reps[i]) == 0) {
+        if (answers[i] == 0 || (answers[i] == 1 && is_confirmed)) {
+            rargv_free(&s->args);
+            continue;
+        }
+        if (answers[i] == 1) {
+            /* written, not confirmed by the replicas: kept, written again
+             * (its takes are held; its stage runs are recorded) */
+            log_write(LOG_LEVEL_WARN, 0, s->id, "end not confirmed by %d replica(s): kept, "
+                      "written again", w->cfg->min_replicas);
+            rargv_set(&s->args, FINISH_ARG_TAKE, "0");
+            rargv_set(&s->args, FINISH_ARG_SPEC, "");
+            freeReplyObject(wredis_end(w, SCRIPT_FINISH, 5, &s->args, s->id, true, NULL));
             rargv_free(&s->args);
             continue;
         }
@@ -115,7 +139,7 @@ static void pipe_read(struct worker *w, size_t n)
             rargv_set(&s->args, FINISH_ARG_TAKE, "0");
             w->is_take_lost = true;
         }
-        rep = wredis_script(w, SCRIPT_FINISH, 5, &s->args);
+        rep = wredis_end(w, SCRIPT_FINISH, 5, &s->args, s->id, reps[i] == NULL, NULL);
         if (rep == NULL)
             log_write(LOG_LEVEL_ERROR, 0, s->id, "state change not written: redis unreachable");
         else

@@ -55,6 +55,10 @@ struct run {
      * (the next transition, progress, or the end), like progress. */
     struct rargv adv;
     bool has_adv;
+    /* the end being written: the state it writes, and whether its reply
+     * answers a try sent again (then that state is our own first write) */
+    const char *end_state;
+    bool is_end_again;
 };
 
 static void run_ts(char ts[CLOCK_RFC3339_LEN])
@@ -67,7 +71,8 @@ static void run_ts(char ts[CLOCK_RFC3339_LEN])
 static int run_result(struct run *r, const redisReply *rep)
 {
     if (rep->type == REDIS_REPLY_STATUS || rep->type == REDIS_REPLY_STRING) {
-        if (strcmp(rep->str, "ok") == 0)
+        if (strcmp(rep->str, "ok") == 0 ||
+            (r->is_end_again && r->end_state != NULL && strcmp(rep->str, r->end_state) == 0))
             return 0;
         snprintf(r->refused, sizeof(r->refused), "%s", rep->str);
         r->is_refused = true;
@@ -141,8 +146,12 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
     }
     for (i = 0; i < fields->argc; i++)
         rargv_addlen(&a, fields->argv[i], fields->lens[i]);
-    rep = is_retrying ? wredis_script(r->w, script, nkeys, &a)
-                      : rconn_script(r->w->rc, script, nkeys, &a, &err);
+    r->is_end_again = false;
+    if (script == SCRIPT_RETRY) /* a job's end here: confirmed with min_replicas */
+        rep = wredis_end(r->w, script, nkeys, &a, r->id, false, &r->is_end_again);
+    else
+        rep = is_retrying ? wredis_script(r->w, script, nkeys, &a)
+                          : rconn_script(r->w->rc, script, nkeys, &a, &err);
     rargv_free(&a);
     if (rep != NULL && rep->type == REDIS_REPLY_ERROR && wredis_is_transient(rep->str, rep->len)) {
         freeReplyObject(rep); /* one try (progress): kept for the next write */
@@ -221,7 +230,7 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
     struct worker *w = r->w;
     int64_t us = clock_mono_us() - r->begin_us;
     int batch, take;
-    bool may_take, is_take;
+    bool may_take, is_take, is_unconfirmed = false;
     char *spec = NULL;
     struct rargv a;
     struct sq_err err;
@@ -254,6 +263,7 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
         free(spec);
     }
     run_finish_args(r, &a, ttl, fields, take, RUN_STATS_ALL, &spec);
+    r->is_end_again = false;
     if (is_take) {
         /* one try: a lost reply may have taken jobs onto our processing
          * list, which recover_own puts back; the retries below take none */
@@ -268,12 +278,15 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
             rargv_free(&a);
             free(spec);
             run_finish_args(r, &a, ttl, fields, 0, RUN_STATS_ALL, &spec);
+            r->is_end_again = true; /* the lost try may have been written */
+        } else if (!wredis_end_confirmed(w, rep, rconn_connects(w->rc), r->id, false)) {
+            is_unconfirmed = true; /* written again below, once its takes are held */
         }
     }
     if (rep == NULL)
-        rep = wredis_script(w, SCRIPT_FINISH, 5, &a);
-    rargv_free(&a);
+        rep = wredis_end(w, SCRIPT_FINISH, 5, &a, r->id, r->is_end_again, &r->is_end_again);
     if (rep == NULL) {
+        rargv_free(&a);
         free(spec);
         log_write(LOG_LEVEL_ERROR, 0, r->id, "state change not written: redis unreachable");
         return -1;
@@ -290,6 +303,14 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
         else if (is_take)
             w->is_queue_empty = true; /* wait in BLMOVE next time */
     }
+    if (is_unconfirmed) {
+        /* kept until the replicas have it: again, taking nothing and
+         * recording no stage run twice (the first try did both) */
+        rargv_set(&a, FINISH_ARG_TAKE, "0");
+        rargv_set(&a, FINISH_ARG_SPEC, "");
+        freeReplyObject(wredis_end(w, SCRIPT_FINISH, 5, &a, r->id, true, NULL));
+    }
+    rargv_free(&a);
     free(spec);
     freeReplyObject(rep);
     return rc;
@@ -589,7 +610,9 @@ static void run_finish(struct run *r, const char *stage_out, const struct stage_
     add_field(&a, JOB_F_NEXT_ATTEMPT_AT, "");
     add_field(&a, JOB_F_FINISHED_AT, ts);
     add_field(&a, JOB_F_UPDATED_AT, ts);
+    r->end_state = job_state_name(st);
     rc = run_write_finish(r, job_ttl_for(st, r->result_ttl_s), &a, err == NULL);
+    r->end_state = NULL;
     run_adv_written(r);
     switch (rc) {
     case 0:
@@ -616,7 +639,7 @@ static void run_retry(struct run *r, const struct stage_error *err)
     char ts[CLOCK_RFC3339_LEN], due_ts[CLOCK_RFC3339_LEN], *errtext, *errs;
     long long delay_ms = (long long)r->pl->backoff_s * 1000, due = 0;
     struct rargv a;
-    int i;
+    int i, rc;
 
     /* the stages that succeeded are written first: retry.lua resets the
      * others, and a resumed attempt starts after them */
@@ -644,7 +667,10 @@ static void run_retry(struct run *r, const struct stage_error *err)
     add_field(&a, JOB_F_ERRORS, errs ? errs : "[]");
     add_field(&a, JOB_F_NEXT_ATTEMPT_AT, due ? due_ts : "");
     add_field(&a, JOB_F_UPDATED_AT, ts);
-    if (run_write(r, SCRIPT_RETRY, JOB_ACTIVE_TTL_S, &a, true, due) == 0)
+    r->end_state = job_state_name(JOB_QUEUED);
+    rc = run_write(r, SCRIPT_RETRY, JOB_ACTIVE_TTL_S, &a, true, due);
+    r->end_state = NULL;
+    if (rc == 0)
         log_write(LOG_LEVEL_WARN, 0, r->id,
                   "attempt %d/%d failed in stage %d: %s: %s; retry in %lld ms", r->attempt_n,
                   r->max_attempts, r->k, err->code, err->message, delay_ms);

@@ -31,6 +31,7 @@
 #define WORKER_HELD_MAX    (2 * WORKER_BATCH_MAX) /* jobs held: a batch and half of one */
 #define WORKER_SENT_MAX    (2 * WORKER_BATCH_MAX) /* ends sent and not answered */
 #define FINISH_ARG_TAKE    12 /* finish.lua's take count in its args (keys first) */
+#define FINISH_ARG_SPEC    10 /* finish.lua's stage runs to record (ARGV[6]) */
 
 #define WSTATS_RUNS     20   /* newest durations kept per stage (the ETA's window) */
 #define WSTATS_FLUSH_MS 1000 /* stage runs are sent at most this often while busy */
@@ -81,6 +82,8 @@ struct worker_config {
     int result_ttl_s;
     int kill_grace_ms;
     int lease_s;
+    int min_replicas;            /* a job's end is confirmed by WAIT on this many (0: not) */
+    int min_replicas_timeout_ms; /* one WAIT's timeout */
 };
 
 /* A job's end sent without waiting for its reply (pipe.c). */
@@ -186,6 +189,23 @@ void run_job(struct worker *w, const char *id, const redisReply *hash);
  * REDIS_REPLY_ERROR reply is returned as such (not retried). */
 redisReply *wredis_script(struct worker *w, enum script_id id, int nkeys, const struct rargv *args);
 redisReply *wredis_command(struct worker *w, const struct rargv *args);
+
+/* wredis.c: a job's end (finish.lua, retry.lua): written like wredis_script
+ * and, with cfg->min_replicas, kept until WAIT confirms that many replicas
+ * have it: an end not confirmed is written again (fenced: it changes nothing
+ * the second time) with backoff, until confirmed or the worker is stopping
+ * and grace_s has passed. is_again: an earlier try of this end may have been
+ * written (a lost reply); *was_again (may be NULL): this reply answers a try
+ * sent again, so a refusal may be our own first write. Returns as
+ * wredis_script. */
+redisReply *wredis_end(struct worker *w, enum script_id id, int nkeys, const struct rargv *args,
+                       const char *job_id, bool is_again, bool *was_again);
+/* wredis.c: with cfg->min_replicas, whether the end answered by r (read on
+ * connection number conn, rconn_connects) is confirmed by WAIT; true
+ * without min_replicas, for an error, or for a first try refused (nothing
+ * of ours written). Logs an end not confirmed. */
+bool wredis_end_confirmed(struct worker *w, const redisReply *r, unsigned long conn,
+                          const char *job_id, bool is_again);
 
 /* wredis.c: true for an error reply that means "not now" (the master moved:
  * READONLY, UNBLOCKED, LOADING, MASTERDOWN, NOREPLICAS; or BUSY, TRYAGAIN,

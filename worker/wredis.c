@@ -99,6 +99,18 @@ void wredis_log_up(struct worker *w)
     w->is_redis_down = false;
 }
 
+/* The wait before try attempt + 1: backoff; while stopping, 200 ms that the
+ * stop flag does not cut short. */
+static void wredis_pause(const struct worker *w, int attempt)
+{
+    if (*w->stop) {
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+    } else {
+        worker_sleep_ms(w, rconn_backoff_ms(attempt, worker_backoff_max_ms(w)));
+    }
+}
+
 static redisReply *wredis_call(struct worker *w, int is_script, enum script_id id, int nkeys,
                                const struct rargv *args)
 {
@@ -131,13 +143,7 @@ static redisReply *wredis_call(struct worker *w, int is_script, enum script_id i
             log_warnx("giving up on redis: stopping and the grace period is over");
             return NULL;
         }
-        /* While stopping, sleep without being cut short by the stop flag. */
-        if (*w->stop) {
-            struct timespec ts = {0, 200 * 1000000L};
-            nanosleep(&ts, NULL);
-        } else {
-            worker_sleep_ms(w, rconn_backoff_ms(attempt, worker_backoff_max_ms(w)));
-        }
+        wredis_pause(w, attempt);
     }
 }
 
@@ -149,4 +155,100 @@ redisReply *wredis_script(struct worker *w, enum script_id id, int nkeys, const 
 redisReply *wredis_command(struct worker *w, const struct rargv *args)
 {
     return wredis_call(w, 0, SCRIPT_COUNT, 0, args);
+}
+
+/* The outcome of an end's reply: finish.lua's first element, or the reply
+ * itself (retry.lua). */
+static const redisReply *wredis_end_result(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_ARRAY && r->elements == 3 ? r->element[0] : r;
+}
+
+/* A write of our own on the connection, so that WAIT covers what a refused
+ * end found there: the job's "changed" message (harmless: it says re-read).
+ * 0, or -1 when it failed. */
+static int wredis_touch(struct worker *w, const char *job_id)
+{
+    char ekey[KEYS_MAX_LEN];
+    struct rargv a;
+    struct sq_err err;
+    redisReply *r;
+    int rc;
+
+    if (keys_events(ekey, sizeof(ekey), w->cfg->prefix) < 0)
+        return -1;
+    rargv_init(&a);
+    rargv_add(&a, "PUBLISH");
+    rargv_add(&a, ekey);
+    rargv_add(&a, job_id);
+    r = rconn_command(w->rc, &a, &err);
+    rargv_free(&a);
+    rc = r != NULL && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+    freeReplyObject(r);
+    return rc;
+}
+
+bool wredis_end_confirmed(struct worker *w, const redisReply *r, unsigned long conn,
+                          const char *job_id, bool is_again)
+{
+    const redisReply *res;
+    struct sq_err err;
+    int n, want = w->cfg->min_replicas;
+
+    if (want == 0 || r->type == REDIS_REPLY_ERROR)
+        return true;
+    res = wredis_end_result(r);
+    if (!((res->type == REDIS_REPLY_STRING || res->type == REDIS_REPLY_STATUS) &&
+          strcmp(res->str, "ok") == 0)) {
+        if (!is_again)
+            return true; /* refused at once: nothing of ours was written */
+        /* what it found may be our first write, maybe made on another
+         * connection: WAIT covers only this connection's writes */
+        if (wredis_touch(w, job_id) < 0) {
+            log_write(LOG_LEVEL_DEBUG, 0, job_id, "end not confirmed: redis unreachable");
+            return false;
+        }
+        conn = rconn_connects(w->rc);
+    }
+    n = rconn_wait(w->rc, want, w->cfg->min_replicas_timeout_ms, conn, &err);
+    if (n >= want)
+        return true;
+    if (n >= 0)
+        err_set(&err, "%d of %d replica(s) acknowledged it within %d ms", n, want,
+                w->cfg->min_replicas_timeout_ms);
+    log_write(is_again ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN, 0, job_id,
+              "end not confirmed (%s): kept, written again", err.msg);
+    return false;
+}
+
+redisReply *wredis_end(struct worker *w, enum script_id id, int nkeys, const struct rargv *args,
+                       const char *job_id, bool is_again, bool *was_again)
+{
+    int64_t first_fail = 0;
+    int attempt = 0;
+
+    for (;;) {
+        redisReply *r = wredis_script(w, id, nkeys, args);
+
+        if (was_again != NULL)
+            *was_again = is_again;
+        if (r == NULL || wredis_end_confirmed(w, r, rconn_connects(w->rc), job_id, is_again)) {
+            if (r != NULL && attempt > 0)
+                log_write(LOG_LEVEL_INFO, 0, job_id, "end confirmed by %d replica(s)",
+                          w->cfg->min_replicas);
+            return r;
+        }
+        if (attempt++ == 0)
+            first_fail = clock_mono_ms();
+        if (*w->stop && clock_mono_ms() - first_fail > (int64_t)w->cfg->grace_s * 1000) {
+            log_write(LOG_LEVEL_ERROR, 0, job_id,
+                      "end not confirmed by the replicas; given up: stopping and the grace "
+                      "period is over");
+            return r;
+        }
+        freeReplyObject(r);
+        is_again = true;
+        lease_heartbeat(w, false); /* the lease lives on while the replicas are away */
+        wredis_pause(w, attempt);
+    }
 }
