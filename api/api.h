@@ -32,6 +32,7 @@ struct api_config {
     int max_body;  /* bytes */
     int max_queue; /* most jobs waiting in one queue; 0 = no limit */
     int redis_timeout_ms;
+    int min_replicas;     /* a submit waits for this many replicas (WAIT); 0 = it does not */
     int events_linger_ms; /* stay subscribed to events this long after the last listener */
     char log_format[8];
     char log_level[8];
@@ -54,6 +55,7 @@ struct api {
     struct event_base *base;
     const struct api_config *cfg;
     struct rasync *rasync;
+    struct rasync *rdurable; /* submits and their WAIT, when cfg->min_replicas > 0; else NULL */
     struct pipeline_set *pipelines;
     struct server *server;
     struct sse *sse;         /* live events (sse.c) */
@@ -101,7 +103,10 @@ void rasync_follow(struct rasync *leader, struct rasync *follower);
 /* Sends the command args (binary safe; borrowed, may be freed on return).
  * Returns 0 when sent: cb will be called exactly once, later (never from
  * inside this call). Returns -1 without calling cb when Redis is not
- * connected or memory ran out: the caller answers "unavailable" itself. */
+ * connected or memory ran out: the caller answers "unavailable" itself.
+ * Sent from inside a reply's callback, the command goes on the connection
+ * that carried that reply, or is refused (-1): a WAIT sent so covers the
+ * write that replied. */
 int rasync_command(struct rasync *ra, const struct rargv *args, rasync_cb *cb, void *arg);
 
 /* Runs script id with EVALSHA, and again with EVAL when Redis answers
@@ -269,6 +274,8 @@ void errors_reply(struct api_req *ar, enum api_err e, const char *fmt, ...)
 /* Answers ar with 503 redis_unavailable, the message saying why (err from a
  * rasync callback, or RASYNC_UNAVAILABLE when sending failed). ar is freed. */
 void errors_reply_redis(struct api_req *ar, enum rasync_err err);
+/* The same for a failure on ra (its rasync_why says why it is unavailable). */
+void errors_reply_redis_on(struct api_req *ar, const struct rasync *ra, enum rasync_err err);
 
 /* ---- health.c ---- */
 
@@ -299,13 +306,17 @@ void jobs_cancel(struct api_req *ar);
 
 /* Submits a job with id ar->id (already valid), pipeline p, queue, input
  * (NULL = null) and result_ttl_s through the submit script; done gets the
- * script's reply (read it with jobs_submit_outcome). Returns 0 when sent;
- * -1 when ar was already answered with an error (ar is then freed). */
+ * script's reply (read it with jobs_submit_outcome). With --min-replicas N,
+ * done gets it only once WAIT N confirmed it; else ar is answered 503 here.
+ * Returns 0 when sent; -1 when ar was already answered with an error (ar is
+ * then freed). */
 int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const char *queue,
                          const cJSON *input, int result_ttl_s, rasync_cb *done);
 
-/* Reads the submit script's reply: 1 the job was queued, 0 the id exists
- * already, -1 ar was answered with an error (Redis, queue full) and freed. */
+/* Reads the submit script's reply: 1 the job was queued, 2 the same request
+ * was submitted before (a retry: reply->str is the job's state), 0 another
+ * job has this id, -1 ar was answered with an error (Redis, queue full) and
+ * freed. */
 int jobs_submit_outcome(struct api_req *ar, const redisReply *reply, enum rasync_err err);
 
 /* Content-Type is application/json, optionally with parameters. */

@@ -52,6 +52,7 @@ static void compat_start_done(const redisReply *reply, enum rasync_err err, void
     case -1:
         return;
     case 0:
+    case 2: /* the same request again: the blog answers 400 all the same */
         compat_reply_message(ar, 400, COMPAT_MSG_EXISTS);
         return;
     default:

@@ -79,12 +79,17 @@ done:
 
 void errors_reply_redis(struct api_req *ar, enum rasync_err err)
 {
+    errors_reply_redis_on(ar, ar->api->rasync, err);
+}
+
+void errors_reply_redis_on(struct api_req *ar, const struct rasync *ra, enum rasync_err err)
+{
     if (err == RASYNC_TIMEOUT)
         errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis did not answer within %d ms",
                      ar->api->cfg->redis_timeout_ms);
-    else if (rasync_why(ar->api->rasync)[0] != '\0')
+    else if (rasync_why(ra)[0] != '\0')
         errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis is unavailable (%s), retry later",
-                     rasync_why(ar->api->rasync));
+                     rasync_why(ra));
     else
         errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis is unavailable, retry later");
 }

@@ -70,6 +70,8 @@ int jobs_submit_outcome(struct api_req *ar, const redisReply *reply, enum rasync
         errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis refused the job, retry later");
         return -1;
     }
+    if (reply->type == REDIS_REPLY_STRING)
+        return 2; /* the same request again: its job's state */
     if (reply->type != REDIS_REPLY_INTEGER) {
         errors_reply(ar, API_ERR_INTERNAL, "unexpected reply type %d from the submit script",
                      reply->type);
@@ -87,14 +89,19 @@ static void jobs_submit_done(const redisReply *reply, enum rasync_err err, void 
 {
     struct api_req *ar = arg;
     char url[sizeof("/v1/jobs/") + IDS_MAX_LEN], events[sizeof(url) + sizeof("/events")];
+    enum job_state state = JOB_QUEUED;
     cJSON *body;
 
     switch (jobs_submit_outcome(ar, reply, err)) {
     case -1:
         return;
     case 0:
-        errors_reply(ar, API_ERR_DUPLICATE_ID, "job %s already exists", ar->id);
+        errors_reply(ar, API_ERR_DUPLICATE_ID, "job %s already exists (another request)", ar->id);
         return;
+    case 2:
+        if (job_state_parse(reply->str, &state) < 0)
+            state = JOB_QUEUED;
+        break;
     default:
         break;
     }
@@ -104,7 +111,7 @@ static void jobs_submit_done(const redisReply *reply, enum rasync_err err, void 
     cJSON_AddStringToObject(body, "id", ar->id);
     cJSON_AddStringToObject(body, "status_url", url);
     cJSON_AddStringToObject(body, "events_url", events);
-    cJSON_AddStringToObject(body, "state", job_state_name(JOB_QUEUED));
+    cJSON_AddStringToObject(body, "state", job_state_name(state));
     log_job(LOG_LEVEL_DEBUG, ar->id, "job queued");
     evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Location", url);
     evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
@@ -136,6 +143,100 @@ static int jobs_parse_wait(const struct api_req *ar, int *out)
         return -1;
     *out = v;
     return 0;
+}
+
+/* A submit whose write WAIT must confirm (--min-replicas): the script's
+ * reply is kept (an integer, or the state of a retried job) and handed to
+ * done once enough replicas have the job. */
+struct jobs_durable {
+    struct api_req *ar;
+    rasync_cb *done;
+    redisReply outcome; /* its str points to state */
+    char state[16];
+};
+
+static void jobs_durable_confirmed(const redisReply *reply, enum rasync_err err, void *arg)
+{
+    struct jobs_durable *jd = arg;
+    struct api_req *ar = jd->ar;
+    const struct api_config *cfg = ar->api->cfg;
+
+    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER && reply->integer >= cfg->min_replicas)
+        jd->done(&jd->outcome, RASYNC_OK, ar);
+    else if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
+        errors_reply(ar, API_ERR_REDIS_UNAVAILABLE,
+                     "job %s reached %lld of the %d replicas required within %d ms: it is not "
+                     "durable yet; retry with the same id",
+                     ar->id, reply->integer, cfg->min_replicas, cfg->redis_timeout_ms / 2);
+    else
+        errors_reply(ar, API_ERR_REDIS_UNAVAILABLE,
+                     "job %s may be written but its replication could not be confirmed (%s); "
+                     "retry with the same id",
+                     ar->id, reply == NULL ? (err == RASYNC_TIMEOUT ? "timeout" : "connection lost")
+                                           : "WAIT failed");
+    free(jd);
+}
+
+/* The script's reply, inside its callback: WAIT goes on the same connection,
+ * right behind the write. */
+static void jobs_durable_written(const redisReply *reply, enum rasync_err err, void *arg)
+{
+    struct jobs_durable *jd = arg;
+    struct api_req *ar = jd->ar;
+    const struct api_config *cfg = ar->api->cfg;
+    struct rargv args;
+    int rc;
+
+    if (reply == NULL ||
+        !((reply->type == REDIS_REPLY_INTEGER && reply->integer == 1) ||
+          reply->type == REDIS_REPLY_STRING)) {
+        jd->done(reply, err, ar); /* nothing written, or an error: as without WAIT */
+        free(jd);
+        return;
+    }
+    jd->outcome.type = reply->type;
+    jd->outcome.integer = reply->integer;
+    if (reply->type == REDIS_REPLY_STRING) {
+        snprintf(jd->state, sizeof(jd->state), "%.*s", (int)reply->len, reply->str);
+        jd->outcome.str = jd->state;
+        jd->outcome.len = strlen(jd->state);
+    }
+    rargv_init(&args);
+    rargv_add(&args, "WAIT");
+    rargv_addll(&args, cfg->min_replicas);
+    rargv_addll(&args, cfg->redis_timeout_ms / 2); /* below the command timeout */
+    rc = rasync_command(ar->api->rdurable, &args, jobs_durable_confirmed, jd);
+    rargv_free(&args);
+    if (rc < 0)
+        jobs_durable_confirmed(NULL, RASYNC_UNAVAILABLE, jd);
+}
+
+/* Sends the submit script (args: its keys and arguments, taken), through
+ * WAIT when --min-replicas asks for it. 0 when sent, -1 when ar was answered. */
+static int jobs_submit_send(struct api_req *ar, struct rargv *args, rasync_cb *done)
+{
+    struct api *api = ar->api;
+    struct jobs_durable *jd;
+
+    if (api->rdurable == NULL) {
+        if (rasync_script(api->rasync, SCRIPT_SUBMIT, 5, args, done, ar) == 0)
+            return 0; /* done answers; ar must not be touched here */
+        errors_reply_redis(ar, RASYNC_UNAVAILABLE);
+        return -1;
+    }
+    jd = calloc(1, sizeof(*jd));
+    if (jd == NULL) {
+        rargv_free(args);
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory");
+        return -1;
+    }
+    jd->ar = ar;
+    jd->done = done;
+    if (rasync_script(api->rdurable, SCRIPT_SUBMIT, 5, args, jobs_durable_written, jd) == 0)
+        return 0;
+    free(jd);
+    errors_reply_redis_on(ar, api->rdurable, RASYNC_UNAVAILABLE);
+    return -1;
 }
 
 int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const char *queue,
@@ -183,10 +284,7 @@ int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const cha
         errors_reply(ar, API_ERR_INTERNAL, "out of memory building the job");
         goto done;
     }
-    if (rasync_script(ar->api->rasync, SCRIPT_SUBMIT, 5, &args, done, ar) < 0)
-        errors_reply_redis(ar, RASYNC_UNAVAILABLE);
-    else
-        rc = 0; /* done answers; ar must not be touched here */
+    rc = jobs_submit_send(ar, &args, done);
 done:
     rargv_free(&args);
     cJSON_free(input_text);

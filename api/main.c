@@ -25,7 +25,10 @@
 static const struct cfg_option main_options[] = {
     {"redis-url", "STAGEQ_REDIS_URL", CFG_STRING, 0, 0, "redis://127.0.0.1:6379/0",
      MAIN_STR(redis_url),
-     "Redis to use: redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N]"},
+     "Redis to use: redis://[[user]:password@]host[:port][/db], unix:///path[?db=N] or "
+     "redis-sentinel://[[user]:password@]host1[:port][,host2[:port]...][/db]"
+     "[?sentinel_password=P]#master (the master the sentinels name, found again after a "
+     "failover)"},
     {"listen", "STAGEQ_LISTEN", CFG_STRING, 0, 0, "127.0.0.1:8080", MAIN_STR(listen),
      "HTTP address host:port ([v6]:port); port 0 picks a free one"},
     {"prefix", "STAGEQ_PREFIX", CFG_STRING, 0, 0, "stageq", MAIN_STR(prefix),
@@ -39,6 +42,9 @@ static const struct cfg_option main_options[] = {
      "largest request body in bytes"},
     {"redis-timeout-ms", "STAGEQ_REDIS_TIMEOUT_MS", CFG_INT, 10, 600000, "2000",
      MAIN_INT(redis_timeout_ms), "how long a request waits for Redis before a 503"},
+    {"min-replicas", "STAGEQ_MIN_REPLICAS", CFG_INT, 0, 100, "0", MAIN_INT(min_replicas),
+     "with N >= 1 a submit answers 202 only once WAIT N (up to half of --redis-timeout-ms) "
+     "confirms the job reached N replicas, else 503 (retrying with the same id is safe)"},
     {"events-linger-ms", "STAGEQ_EVENTS_LINGER_MS", CFG_INT, 0, 600000, "2000",
      MAIN_INT(events_linger_ms),
      "the API subscribes to job events only while a stream or ?wait listens; it "
@@ -222,6 +228,14 @@ int main(int argc, char **argv)
         log_errx("%s", err.msg);
         goto done;
     }
+    if (cfg.min_replicas > 0) {
+        /* WAIT holds the connection it runs on: submits get their own */
+        api.rdurable = rasync_new(api.base, &url, cfg.redis_timeout_ms, &err);
+        if (api.rdurable == NULL) {
+            log_errx("%s", err.msg);
+            goto done;
+        }
+    }
     api.eta = eta_new(&api);
     if (api.eta == NULL) {
         log_errx("out of memory");
@@ -261,6 +275,7 @@ done:
      * entries). */
     sse_stop(api.sse);
     rasync_free(api.rasync);
+    rasync_free(api.rdurable);
     server_free(api.server);
     sse_free(api.sse);
     eta_free(api.eta);

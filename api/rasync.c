@@ -194,7 +194,11 @@ static void rasync_on_connect(const redisAsyncContext *c, int status)
 
     if (ra == NULL || c != ra->ac || status == REDIS_OK)
         return; /* success is noticed by the setup's last reply (unix sockets skip this) */
-    rasync_log_failure(ra, "cannot connect to %s: %s", ra->desc, c->errstr);
+    if (ra->url.kind == REDIS_URL_SENTINEL)
+        rasync_log_failure(ra, "%s: %s: %s", sentinel_status_text(SENTINEL_MASTER_DOWN), ra->node,
+                           c->errstr);
+    else
+        rasync_log_failure(ra, "cannot connect to %s: %s", ra->node, c->errstr);
     rasync_lost(ra); /* hiredis frees the context after we return */
 }
 

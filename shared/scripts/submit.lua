@@ -6,11 +6,20 @@
 -- ARGV[1] job id, ARGV[2] TTL (s), ARGV[3] most queued jobs (0 = no limit),
 -- ARGV[4] creation time (ms since the epoch), ARGV[5] most jobs in the recent
 -- index (>= 1), ARGV[6..] field, value, field, value ...
--- Returns 1 when the job was created, 0 when a job with this id exists, -1
--- when the queue holds ARGV[3] jobs already.
+-- Returns 1 when the job was created, the job's state when the same request
+-- (pipeline, queue, input) created it before (a retry after a lost reply or
+-- a 503: safe), 0 when another job has this id, -1 when the queue holds
+-- ARGV[3] jobs already.
 --#include stats.lua
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  return 0
+  for i = 6, #ARGV - 1, 2 do
+    local f = ARGV[i]
+    if (f == 'pipeline' or f == 'queue' or f == 'input') and
+        redis.call('HGET', KEYS[1], f) ~= ARGV[i + 1] then
+      return 0
+    end
+  end
+  return redis.call('HGET', KEYS[1], 'state') or 'queued'
 end
 local max = tonumber(ARGV[3])
 if max > 0 and redis.call('LLEN', KEYS[2]) >= max then

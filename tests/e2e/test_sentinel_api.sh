@@ -145,7 +145,108 @@ check "... saying no sentinel knows it" bash -c "grep -q \"no sentinel knows.*no
 check "... not that they are unreachable" bash -c "! grep -q unreachable <<<'$msg'"
 check "... and the log says it" wait_for 5 grep -q "no sentinel knows.*nosuchmaster" "$T/api-unknown.log"
 stop_pid "$API_PID" 10
+
+# --- 4. STAGEQ_MIN_REPLICAS=1 ------------------------------------------------------
+STAGEQ_MIN_REPLICAS=1 start_api api-dur --redis-url "$SG_URL"
+check "an API with STAGEQ_MIN_REPLICAS=1 is ready" wait_for 10 ready
+body='{"pipeline":"echo","queue":"nobody","id":"dur-1","input":{"n":1}}'
+post_json /v1/jobs "$body"
+check_eq "replicas up: a submit answers 202" 202 "$HTTP_STATUS"
+on_replicas() {
+  local n node c=0
+  for n in $SG_NODES; do
+    node=${n%%:*}
+    [ "$node" = "$(sg_master_node)" ] && continue
+    [ "$(redis-cli -p "${n##*:}" EXISTS "tsa:job:$1")" = 1 ] && c=$((c + 1))
+  done
+  echo "$c"
+}
+check "... the job is on a replica when 202 arrives" test "$(on_replicas dur-1)" -ge 1
+post_json /v1/jobs "$body"
+check_eq "the same request again (a retry): 202, the same job" "202 dur-1 queued" \
+  "$HTTP_STATUS $(jqr .id) $(jqr .state)"
+post_json /v1/jobs '{"pipeline":"echo","queue":"nobody","id":"dur-1","input":{"n":2}}'
+check_eq "another request with that id: 409 duplicate_id" "409 duplicate_id" \
+  "$HTTP_STATUS $(jqr .error.code)"
+
+replicas=""
+for n in $SG_NODES; do
+  node=${n%%:*}
+  [ "$node" = "$(sg_master_node)" ] || replicas="$replicas $node"
+done
+for node in $replicas; do redis_stop "$node"; done
+no_replica() { [ "$(mcli INFO replication | grep -c '^slave[0-9]*:')" = 0 ]; }
+check "both replicas stopped: the master has none" wait_for 10 no_replica
+body='{"pipeline":"echo","queue":"nobody","id":"dur-2","input":2}'
+post_json /v1/jobs "$body"
+check_eq "replicas gone: a submit answers 503" 503 "$HTTP_STATUS"
+check_eq "... redis_unavailable" redis_unavailable "$(jqr .error.code)"
+check "... saying it reached 0 of the 1 replica required" \
+  bash -c "jq -r .error.message <<<'$HTTP_BODY' | grep -q 'reached 0 of the 1 replicas required'"
+check "... with Retry-After" bash -c "grep -qi '^retry-after: 1' <<<'$HTTP_HEADERS'"
+http POST /start_task -H 'content-type: application/json' --data-binary '{"data":1}'
+check_eq "the blog's start route too: 503" 503 "$HTTP_STATUS"
+# Submits wait on their own connection: status reads go on meanwhile.
+bg=""
+for i in 1 2 3; do
+  curl -s -o /dev/null --max-time 10 -H 'content-type: application/json' \
+    --data-binary "{\"pipeline\":\"echo\",\"queue\":\"nobody\",\"id\":\"dur-bg-$i\"}" \
+    "$API_URL/v1/jobs" &
+  bg="$bg $!"
+done
+sleep 0.1
+t=$(curl -s -o "$T/dur-get.out" -w '%{http_code} %{time_total}' --max-time 10 "$API_URL/v1/jobs/dur-1")
+check_eq "... a status read while submits wait for replicas: 200" 200 "${t%% *}"
+echo "# status read while 3 submits wait for absent replicas: ${t#* } s (WAIT waits $((2000 / 2)) ms)"
+wait $bg
+post_json /v1/jobs "$body"
+check_eq "a retry while replicas are gone: 503 again" 503 "$HTTP_STATUS"
+for node in $replicas; do sg_restart "$node"; done
+check "replicas back" wait_for 30 bash -c "[ \"\$(redis-cli -p $(sg_master_port) INFO replication | grep -c 'state=online')\" = 2 ]"
+post_json /v1/jobs "$body"
+check_eq "the retry with the same id: 202" 202 "$HTTP_STATUS"
+check "... the job is on a replica" test "$(on_replicas dur-2)" -ge 1
+check_eq "... and once only on its queue" 1 "$(mcli LRANGE tsa:queue:nobody 0 -1 | grep -cx dur-2)"
+stop_pid "$API_PID" 10
+check_eq "the API exits 0" 0 "$STOP_RC"
+
+# --- 5. a graceful failover with STAGEQ_MIN_REPLICAS = 1, then 2 ---------------------
+# The old master keeps taking writes for about a second after the promotion: with
+# N = 1 its other replica can confirm them (and is then moved to the new master);
+# with N = 2 (every replica) nothing in that window is confirmed.
+for n in 1 2; do
+  check "sentinels settled" wait_for 40 sg_is_settled
+  STAGEQ_MIN_REPLICAS=$n start_api "api-min$n" --redis-url "$SG_URL"
+  check "an API with STAGEQ_MIN_REPLICAS=$n is ready" wait_for 10 ready
+  old=$(sg_master_port)
+  submitter "min$n" &
+  sp=$!
+  check "the submitter runs" wait_for 10 has_lines "min$n" 20
+  sg_failover >/dev/null
+  check "SENTINEL FAILOVER: a new master" sg_wait_new_master "$old" 30
+  m=$(wc -l <"$T/min$n.codes")
+  check "submits are acknowledged again on the new master" wait_for 30 bash -c \
+    "[ \$(tail -n +$((m + 1)) '$T/min$n.codes' | awk '\$2 == 202' | wc -l) -ge 20 ]"
+  touch "$T/min$n.stop"
+  wait "$sp"
+  echo "# graceful failover, STAGEQ_MIN_REPLICAS=$n: $(wc -l <"$T/min$n.codes") submits, $(n503 "min$n") answered 503, $(acked_missing "min$n") acknowledged and missing"
+  check_eq "... every answer was 202 or 503" 0 "$(codes_other "min$n")"
+  [ "$n" = 2 ] && check_eq "... no job acknowledged (202) is missing" 0 "$(acked_missing "min$n")"
+  stop_pid "$API_PID" 10
+done
 API_URL=$API_MAIN
+
+# --- 6. the master and its replicas down: the sentinels still name it ----------------
+mp=$(sg_master_port)
+for n in $SG_NODES; do redis_stop "${n%%:*}"; done
+master_down() {
+  http GET /readyz
+  [ "$HTTP_STATUS" = 503 ] &&
+    jqr .error.message | grep -q "the master the sentinels gave cannot be reached: 127.0.0.1:$mp"
+}
+check "every data node down: /readyz 503 says the master named cannot be reached" wait_for 10 master_down
+check "... and so does a submit's 503" bash -c "curl -s -H 'content-type: application/json' \
+  --data-binary '{\"pipeline\":\"echo\"}' '$API_URL/v1/jobs' | jq -r .error.message | grep -q 'cannot be reached'"
 
 check "the API logs have no sanitizer report" \
   bash -c "! grep -q 'ERROR: AddressSanitizer\|runtime error:' '$T'/api-*.log"
