@@ -249,6 +249,7 @@ redisReply *wredis_end(struct worker *w, enum script_id id, int nkeys, const str
         freeReplyObject(r);
         is_again = true;
         lease_heartbeat(w, false); /* the lease lives on while the replicas are away */
+        wredis_check_master(w);    /* a master demoted by a failover has none */
         wredis_pause(w, attempt);
     }
 }

@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# test_sentinel_worker: worker pools on a redis-sentinel:// URL keep draining
+# across a SENTINEL FAILOVER, a kill -9 of the master and a SIGSTOP of it
+# longer than down-after (then SIGCONT: a stale master), and workers waiting
+# in BLMOVE on an empty queue take the next job from the new master; every
+# job ends exactly once (success_count 1). STAGEQ_MIN_REPLICAS=1 keeps a
+# job's end until the replicas have it. The two discovery errors (all
+# sentinels unreachable, no sentinel knows the master) are logged once each,
+# and the worker recovers when the group appears. Jobs are submitted through
+# an API on a plain redis:// URL to the current master (restarted after each
+# failover), so that this suite does not depend on the API's Sentinel support.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/sentinel.sh"
+
+P=tsw
+PF=tests/e2e/pipelines-sentinel-worker.json
+N=40 # jobs per scenario
+
+out=$(sq_run stageq-worker --help 2>&1)
+check "worker --help: the redis-sentinel URL form" grep -q "redis-sentinel://" <<<"$out"
+check "worker --help: STAGEQ_MIN_REPLICAS" grep -q -- "--min-replicas.*STAGEQ_MIN_REPLICAS" <<<"$out"
+err=$(STAGEQ_REDIS_URL="redis-sentinel://127.0.0.1:1,127.0.0.1:2/0" sq_run stageq-worker 2>&1)
+check_eq "a sentinel URL without #master exits 2" 2 "$?"
+check "... and says the master name is missing" grep -q "master name is missing" <<<"$err"
+err=$(sq_run stageq-worker --min-replicas 1 --min-replicas-timeout-ms 5000 2>&1)
+check_eq "a WAIT timeout not below the read timeout exits 2" 2 "$?"
+check "... naming both options" grep -q "STAGEQ_MIN_REPLICAS_TIMEOUT_MS.*STAGEQ_REDIS_TIMEOUT_MS" <<<"$err"
+
+if ! sg_start tswm; then
+  not_ok "sentinel group up (master, 2 replicas, 3 sentinels)"
+  finish
+  exit 1
+fi
+ok "sentinel group up (master, 2 replicas, 3 sentinels)"
+
+mrcli() { redis-cli -p "$(sg_master_port)" "$@"; }
+not_grep() { ! grep -q "$@"; }
+
+# api_on_master: (re)starts the API on the current master, plain URL.
+api_on_master() {
+  [ -n "${API_PID:-}" ] && stop_pid "$API_PID"
+  REDIS_PORT=$(sg_master_port)
+  start_api api --pipelines "$PF" --prefix "$P"
+}
+
+# submit TAG COUNT [PIPELINE]: jobs TAG-1..TAG-COUNT (their slow stage takes
+# a second: a scenario's batch drains over ~10 s); fails unless all get 202.
+submit() {
+  local i pl=${3:-sw3}
+  for i in $(seq 1 "$2"); do
+    post_json /v1/jobs "{\"pipeline\":\"$pl\",\"input\":{\"sleep\":1},\"id\":\"$1-$i\"}"
+    [ "$HTTP_STATUS" = 202 ] || return 1
+  done
+}
+
+job_keys() { local i; for i in $(seq 1 "$2"); do printf '%s:job:%s-%s ' "$P" "$1" "$i"; done; }
+
+# replicated TAG COUNT: every replica of the current master has the jobs.
+replicated() {
+  local n p mp
+  mp=$(sg_master_port) || return 1
+  for n in $SG_NODES; do
+    p=${n##*:}
+    [ "$p" = "$mp" ] && continue
+    # shellcheck disable=SC2046
+    [ "$(redis-cli -p "$p" EXISTS $(job_keys "$1" "$2") 2>/dev/null)" = "$2" ] || return 1
+  done
+}
+
+# summary TAG COUNT: "succeeded once twice" over the jobs, on the master.
+SUMMARY_LUA='local ok, once, twice = 0, 0, 0
+for i = 1, tonumber(ARGV[2]) do
+  local h = redis.call("HMGET", ARGV[1] .. i, "state", "success_count")
+  if h[1] == "succeeded" then ok = ok + 1 end
+  local sc = tonumber(h[2]) or 0
+  if sc == 1 then once = once + 1 elseif sc > 1 then twice = twice + 1 end
+end
+return {ok, once, twice}'
+summary() { mrcli EVAL "$SUMMARY_LUA" 0 "$P:job:$1-" "$2" 2>/dev/null | tr '\n' ' ' | sed 's/ $//'; }
+n_succeeded() { local s; s=$(summary "$1" "$2"); echo "${s%% *}"; }
+at_least_done() { [ "$(n_succeeded "$1" "$2")" -ge "$3" ] 2>/dev/null; }
+all_done() { [ "$(n_succeeded "$1" "$2")" = "$2" ]; }
+
+more_done() { [ "$(n_succeeded "$1" "$2")" -gt "$3" ] 2>/dev/null; }
+ms_of() { date -d "$1" +%s%3N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b - a) / 1000 }'; }
+
+# nothing_left: the queue, the delayed set and every processing list are empty.
+nothing_left() {
+  local k
+  [ "$(mrcli LLEN "$P:queue:default")" = 0 ] || return 1
+  [ "$(mrcli ZCARD "$P:delayed:default")" = 0 ] || return 1
+  for k in $(mrcli --scan --pattern "$P:processing:*"); do
+    [ "$(mrcli LLEN "$k")" = 0 ] || return 1
+  done
+}
+
+api_on_master
+# Two pools on the Sentinel URL: one confirms each job's end on a replica.
+STAGEQ_MIN_REPLICAS=1 start_worker poolA --redis-url "$SG_URL" --pipelines "$PF" --prefix "$P" \
+  --concurrency 2
+POOL_A=$WORKER_PID
+start_worker poolB --redis-url "$SG_URL" --pipelines "$PF" --prefix "$P" --concurrency 2
+POOL_B=$WORKER_PID
+check "the pools find the master through the sentinels" \
+  wait_for 20 grep -q "redis redis-sentinel://127.0.0.1:" "$STAGEQ_TEST_TMP/poolA.log"
+
+# scenario TAG ACTION: N jobs, ACTION (failover | kill | stop) once some are
+# done, then every job must end exactly once on the new master.
+scenario() {
+  local tag=$1 action=$2 old oldnode t0ms t1ms t2ms="" c0 left
+  if ! submit "$tag" "$N"; then
+    not_ok "$tag: $N submits accepted (got $HTTP_STATUS)"
+    return
+  fi
+  check "$tag: the submits reached both replicas" wait_for 30 replicated "$tag" "$N"
+  check "$tag: the drain is under way" wait_for 60 at_least_done "$tag" "$N" 4
+  left=$((N - $(n_succeeded "$tag" "$N")))
+  check "$tag: jobs are left when the master goes ($left)" test "$left" -gt 0
+  old=$(sg_master_port)
+  oldnode=$(sg_master_node)
+  t0ms=$(date +%s%3N)
+  case $action in
+    failover) sg_failover >/dev/null ;;
+    kill) kill -9 "$(sg_pid_of "$oldnode")" ;;
+    stop) kill -STOP "$(sg_pid_of "$oldnode")" ;;
+  esac
+  check "$tag: a new master is elected" sg_wait_new_master "$old" 60
+  t1ms=$(date +%s%3N)
+  c0=$(n_succeeded "$tag" "$N")
+  case $action in
+    kill) sg_restart "$oldnode" ;;
+    stop) kill -CONT "$(sg_pid_of "$oldnode")" ;;
+  esac
+  # the first end written on the new master (the count it had grows)
+  wait_for 60 more_done "$tag" "$N" "$c0" && t2ms=$(date +%s%3N)
+  api_on_master
+  check "$tag: every job succeeds" wait_for 180 all_done "$tag" "$N"
+  check_eq "$tag: every job ended exactly once (succeeded, once, twice)" "$N $N 0" \
+    "$(summary "$tag" "$N")"
+  check "$tag: nothing left queued or on a processing list" wait_for 30 nothing_left
+  [ -n "$t2ms" ] && echo "# figure: $tag ($action): $left of $N jobs left; new master after" \
+    "$(secs "$t0ms" "$t1ms") s; first job completed on it $(secs "$t0ms" "$t2ms") s after the $action"
+  check "$tag: the group settles again" wait_for 90 sg_is_settled
+}
+
+scenario fo failover
+scenario kill kill
+scenario stop stop
+
+# Workers waiting in BLMOVE on an empty queue during a failover take the next
+# job from the new master.
+check "idle: the queue is empty" nothing_left
+old=$(sg_master_port)
+t0ms=$(date +%s%3N)
+sg_failover >/dev/null
+check "idle: a new master is elected" sg_wait_new_master "$old" 60
+api_on_master
+submit idle 1
+check "idle: the next job runs on the new master" wait_for 60 all_done idle 1
+check_eq "idle: it ended once" "1 1 0" "$(summary idle 1)"
+t1=$(mrcli HGET "$P:job:idle-1" finished_at)
+[ -n "$t1" ] && echo "# figure: idle: job submitted after the failover completed" \
+  "$(secs "$t0ms" "$(ms_of "$t1")") s after SENTINEL FAILOVER"
+check "idle: the group settles again" wait_for 90 sg_is_settled
+
+check "the pools are still up" kill -0 "$POOL_A"
+check "... both" kill -0 "$POOL_B"
+check "the pools logged the move to a new master" \
+  grep -q "redis: connected to 127.0.0.1:" "$STAGEQ_TEST_TMP/poolA.log"
+
+# STAGEQ_MIN_REPLICAS=1 with both replicas stopped: the first job's end is
+# written but not confirmed, so the worker keeps it (writing it again) and
+# does not take the next job; once the replicas are back, it is confirmed and
+# the next job runs.
+STAGEQ_MIN_REPLICAS=1 start_worker durable --redis-url "$SG_URL" --pipelines "$PF" \
+  --prefix "$P" --queue durable --concurrency 1 --min-replicas-timeout-ms 300
+DURABLE=$WORKER_PID
+mp=$(sg_master_port)
+stopped=""
+for n in $SG_NODES; do
+  [ "${n##*:}" = "$mp" ] && continue
+  redis_stop "${n%%:*}"
+  stopped="$stopped ${n%%:*}"
+done
+submit dur 2 durable
+check "durable: the first end is not confirmed without replicas" \
+  wait_for 30 grep -q "end not confirmed.*job=dur-1" "$STAGEQ_TEST_TMP/durable.log"
+check_eq "durable: it is written on the master" succeeded "$(mrcli HGET "$P:job:dur-1" state)"
+check_eq "durable: the worker keeps it and takes nothing else" queued \
+  "$(mrcli HGET "$P:job:dur-2" state)"
+for n in $stopped; do sg_restart "$n"; done
+check "durable: with the replicas back the next job runs" wait_for 60 all_done dur 2
+check "durable: the first end is confirmed" \
+  grep -q "end confirmed by 1 replica.*job=dur-1" "$STAGEQ_TEST_TMP/durable.log"
+check_eq "durable: both ended once" "2 2 0" "$(summary dur 2)"
+stop_pid "$DURABLE"
+check "durable: the group settles again" wait_for 90 sg_is_settled
+
+# A wrong master name: "no sentinel knows master" once, then the job runs
+# when the sentinels learn the name.
+start_worker late --redis-url "${SG_URL%#*}#late" --pipelines "$PF" --prefix "$P" --queue late \
+  --concurrency 1
+LATE=$WORKER_PID
+check "unknown master: logged" \
+  wait_for 20 grep -q "no sentinel knows master 'late'" "$STAGEQ_TEST_TMP/late.log"
+submit late 1 late
+sleep 2 # several rounds of retries, so that "once per series" is tested
+mp=$(sg_master_port)
+for p in $SG_SENTINEL_PORTS; do redis-cli -p "$p" SENTINEL MONITOR late 127.0.0.1 "$mp" 2 >/dev/null; done
+check "unknown master: the worker recovers when the name is known" wait_for 60 all_done late 1
+check_eq "unknown master: logged once" 1 \
+  "$(grep -c "no sentinel knows master 'late'" "$STAGEQ_TEST_TMP/late.log")"
+check "unknown master: not mistaken for unreachable sentinels" \
+  not_grep "sentinels unreachable" "$STAGEQ_TEST_TMP/late.log"
+stop_pid "$LATE"
+for p in $SG_SENTINEL_PORTS; do redis-cli -p "$p" SENTINEL REMOVE late >/dev/null; done
+
+# No sentinel reachable: "all sentinels unreachable" once, then the job runs
+# when a sentinel comes up on one of the addresses.
+p1=$(free_port)
+p2=$(free_port)
+start_worker unreach --redis-url "redis-sentinel://127.0.0.1:$p1,127.0.0.1:$p2/0#$SG_NAME" \
+  --pipelines "$PF" --prefix "$P" --queue unreach --concurrency 1
+check "unreachable sentinels: logged" \
+  wait_for 20 grep -q "all 2 sentinels unreachable" "$STAGEQ_TEST_TMP/unreach.log"
+submit unreach 1 unreach
+sleep 2
+dir="$STAGEQ_TEST_TMP/redis-$SG_NAME-s4"
+mkdir -p "$dir"
+cat >"$dir/sentinel.conf" <<CONF
+port $p1
+bind 127.0.0.1
+daemonize yes
+pidfile $dir/redis.pid
+logfile $dir/redis.log
+dir $dir
+sentinel announce-ip 127.0.0.1
+sentinel resolve-hostnames no
+sentinel monitor $SG_NAME 127.0.0.1 $(sg_master_port) 2
+CONF
+redis-server "$dir/sentinel.conf" --sentinel >/dev/null
+SQ_REDIS_NAMES="$SQ_REDIS_NAMES $SG_NAME-s4"
+check "unreachable sentinels: the worker recovers when one appears" wait_for 60 all_done unreach 1
+check_eq "unreachable sentinels: logged once" 1 \
+  "$(grep -c "all 2 sentinels unreachable" "$STAGEQ_TEST_TMP/unreach.log")"
+check "unreachable sentinels: not mistaken for an unknown master" \
+  not_grep "no sentinel knows" "$STAGEQ_TEST_TMP/unreach.log"
+
+finish
