@@ -28,6 +28,7 @@
 #define RASYNC_CONNECT_MIN_MS 1000 /* shortest time allowed for connect + setup */
 #define RASYNC_LOG_EVERY      30   /* repeat a failure's warning every N attempts */
 #define RASYNC_SENTINEL_MAX_MS 1000 /* longest wait for one sentinel's answer */
+#define RASYNC_CHECK_MS        1000 /* a command connection asks who is master this often */
 
 enum rasync_kind { RASYNC_COMMANDS, RASYNC_SUBSCRIBER };
 
@@ -77,6 +78,11 @@ struct rasync {
     redisAsyncContext *sac; /* the sentinel being asked, or NULL */
     int si;                 /* its index in url.sentinels */
     bool is_answered;       /* a sentinel of this round answered without knowing the master */
+    /* RASYNC_COMMANDS behind a Sentinel: while ready, the first sentinel is
+     * asked every RASYNC_CHECK_MS who is master (a stale master that came
+     * back, a graceful failover, are left at once) */
+    struct event *check_ev;
+    redisAsyncContext *cac; /* the check in flight, or NULL */
     bool is_setup_failed; /* AUTH or SELECT failed on ac */
     bool is_freeing;
     int attempt;               /* consecutive failed connection attempts */
@@ -159,14 +165,17 @@ static void rasync_lost(struct rasync *ra)
  * commands get NULL now, and a reconnect is scheduled. */
 static void rasync_drop(struct rasync *ra)
 {
-    redisAsyncContext *ac = ra->ac, *sac = ra->sac;
+    redisAsyncContext *ac = ra->ac, *sac = ra->sac, *cac = ra->cac;
 
     ra->ac = NULL;
     ra->sac = NULL;
+    ra->cac = NULL;
     if (ac != NULL)
         redisAsyncFree(ac); /* its callbacks see ac != ra->ac and stay quiet */
     if (sac != NULL)
         redisAsyncFree(sac);
+    if (cac != NULL)
+        redisAsyncFree(cac);
     rasync_lost(ra);
 }
 
@@ -284,20 +293,40 @@ static void rasync_on_setup_done(redisAsyncContext *c, void *r, void *privdata)
     rasync_lead(ra);
 }
 
+/* Writes "host:port" ("[v6]:port") into buf[cap]. */
+static void rasync_node_name(char *buf, size_t cap, const char *host, int port)
+{
+    snprintf(buf, cap, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+}
+
+/* Queues AUTH [user] password on ac when password is set. 1 when queued or
+ * not needed, 0 when hiredis refused it. */
+static int rasync_send_auth(redisAsyncContext *ac, redisCallbackFn *fn, struct rasync *ra,
+                            const char *user, const char *password)
+{
+    const char *argv[3] = {"AUTH", user, password};
+
+    if (password[0] == '\0')
+        return 1;
+    if (user[0] == '\0')
+        argv[1] = password;
+    return redisAsyncCommandArgv(ac, fn, ra, user[0] != '\0' ? 3 : 2, argv, NULL) == REDIS_OK;
+}
+
 /* Starts a new context to the data node (host NULL: the unix socket) and
  * queues AUTH, SELECT and PING (ROLE behind a Sentinel) on it. */
 static void rasync_open_node(struct rasync *ra, const char *host, int port)
 {
     redisAsyncContext *ac;
     char db[16];
-    int ok = 1;
+    int ok;
 
     if (host == NULL) {
         ac = redisAsyncConnectUnix(ra->url.path);
         snprintf(ra->node, sizeof(ra->node), "%s", ra->url.path);
     } else {
         ac = redisAsyncConnect(host, port);
-        snprintf(ra->node, sizeof(ra->node), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+        rasync_node_name(ra->node, sizeof(ra->node), host, port);
     }
     if (ac == NULL || ac->err) {
         rasync_log_failure(ra, "cannot connect to %s: %s", ra->node,
@@ -322,16 +351,7 @@ static void rasync_open_node(struct rasync *ra, const char *host, int port)
     ra->last_reply_ms = clock_mono_ms();
 
     /* hiredis writes these once connected, before anything sent later. */
-    if (ra->url.password[0] != '\0') {
-        if (ra->url.user[0] != '\0')
-            ok = redisAsyncCommandArgv(ac, rasync_on_setup_reply, ra, 3,
-                                       (const char *[]){"AUTH", ra->url.user, ra->url.password},
-                                       NULL) == REDIS_OK;
-        else
-            ok =
-                redisAsyncCommandArgv(ac, rasync_on_setup_reply, ra, 2,
-                                      (const char *[]){"AUTH", ra->url.password}, NULL) == REDIS_OK;
-    }
+    ok = rasync_send_auth(ac, rasync_on_setup_reply, ra, ra->url.user, ra->url.password);
     if (ok && ra->url.db != 0) {
         snprintf(db, sizeof(db), "%d", ra->url.db);
         ok = redisAsyncCommandArgv(ac, rasync_on_setup_reply, ra, 2, (const char *[]){"SELECT", db},
@@ -455,7 +475,7 @@ static void rasync_ask_next(struct rasync *ra)
 {
     const struct redis_url_node *n;
     redisAsyncContext *sac;
-    int ok = 1, ms = ra->timeout_ms < RASYNC_SENTINEL_MAX_MS ? ra->timeout_ms
+    int ok, ms = ra->timeout_ms < RASYNC_SENTINEL_MAX_MS ? ra->timeout_ms
                                                              : RASYNC_SENTINEL_MAX_MS;
 
     if (ra->is_freeing)
@@ -486,17 +506,8 @@ static void rasync_ask_next(struct rasync *ra)
     redisAsyncSetDisconnectCallback(sac, rasync_on_sentinel_disconnect);
     ra->sac = sac;
     ra->phase = RASYNC_ASKING;
-    if (ra->url.sentinel_password[0] != '\0') {
-        if (ra->url.sentinel_user[0] != '\0')
-            ok = redisAsyncCommandArgv(sac, rasync_on_sentinel_auth, ra, 3,
-                                       (const char *[]){"AUTH", ra->url.sentinel_user,
-                                                        ra->url.sentinel_password},
-                                       NULL) == REDIS_OK;
-        else
-            ok = redisAsyncCommandArgv(sac, rasync_on_sentinel_auth, ra, 2,
-                                       (const char *[]){"AUTH", ra->url.sentinel_password},
-                                       NULL) == REDIS_OK;
-    }
+    ok = rasync_send_auth(sac, rasync_on_sentinel_auth, ra, ra->url.sentinel_user,
+                          ra->url.sentinel_password);
     if (ok)
         ok = redisAsyncCommandArgv(sac, rasync_on_sentinel_reply, ra, 3,
                                    (const char *[]){"SENTINEL", "get-master-addr-by-name",
@@ -507,6 +518,76 @@ static void rasync_ask_next(struct rasync *ra)
         return;
     }
     rasync_schedule(ra, ms);
+}
+
+/* ---- the master check ---- */
+
+static void rasync_on_check_reply(redisAsyncContext *c, void *r, void *privdata)
+{
+    struct rasync *ra = privdata;
+    char host[256], addr[NI_MAXHOST], node[sizeof(ra->node)];
+    int port = 0;
+
+    if (c != ra->cac || r == NULL)
+        return;
+    ra->cac = NULL;
+    redisAsyncDisconnect(c); /* inside its callback: hiredis closes it after */
+    if (sentinel_parse_master_addr(r, host, sizeof(host), &port) != 1 ||
+        rasync_numeric(host, addr, sizeof(addr)) < 0)
+        return; /* no answer is no news: commands and timeouts tell the rest */
+    rasync_node_name(node, sizeof(node), addr, port);
+    if (rasync_is_ready(ra) && strcmp(node, ra->node) != 0)
+        rasync_schedule_drop(ra, "the sentinels name %s as master '%s', not %s", node,
+                             ra->url.master_name, ra->node);
+}
+
+static void rasync_on_check_gone(const redisAsyncContext *c, int status)
+{
+    struct rasync *ra = c->data;
+
+    (void)status;
+    if (ra != NULL && c == ra->cac)
+        ra->cac = NULL; /* hiredis frees it after we return */
+}
+
+static void rasync_on_check_connect(const redisAsyncContext *c, int status)
+{
+    if (status != REDIS_OK)
+        rasync_on_check_gone(c, status);
+}
+
+/* Every RASYNC_CHECK_MS: drops a check still unanswered, starts the next. */
+static void rasync_on_check(evutil_socket_t fd, short what, void *arg)
+{
+    struct rasync *ra = arg;
+    const struct redis_url_node *n = &ra->url.sentinels[0]; /* the last that answered */
+    redisAsyncContext *cac = ra->cac;
+
+    (void)fd;
+    (void)what;
+    ra->cac = NULL;
+    if (cac != NULL)
+        redisAsyncFree(cac);
+    if (!rasync_is_ready(ra))
+        return;
+    cac = redisAsyncConnect(n->host, n->port);
+    if (cac == NULL || cac->err || redisLibeventAttach(cac, ra->base) != REDIS_OK) {
+        if (cac != NULL)
+            redisAsyncFree(cac);
+        return;
+    }
+    cac->data = ra;
+    redisAsyncSetConnectCallback(cac, rasync_on_check_connect);
+    redisAsyncSetDisconnectCallback(cac, rasync_on_check_gone);
+    ra->cac = cac;
+    if (!rasync_send_auth(cac, NULL, ra, ra->url.sentinel_user, ra->url.sentinel_password) ||
+        redisAsyncCommandArgv(cac, rasync_on_check_reply, ra, 3,
+                              (const char *[]){"SENTINEL", "get-master-addr-by-name",
+                                               ra->url.master_name},
+                              NULL) != REDIS_OK) {
+        ra->cac = NULL;
+        redisAsyncFree(cac);
+    }
 }
 
 /* A new connection: to the address of the URL, or to the master the
@@ -880,9 +961,19 @@ struct rasync *rasync_new(struct event_base *base, const struct redis_url *url, 
                           struct sq_err *err)
 {
     struct rasync *ra = rasync_open(base, RASYNC_COMMANDS, url, timeout_ms, err);
+    struct timeval tv = {RASYNC_CHECK_MS / 1000, (RASYNC_CHECK_MS % 1000) * 1000};
 
-    if (ra != NULL)
-        rasync_connect(ra);
+    if (ra == NULL)
+        return NULL;
+    if (url->kind == REDIS_URL_SENTINEL) {
+        ra->check_ev = event_new(base, -1, EV_PERSIST, rasync_on_check, ra);
+        if (ra->check_ev == NULL || event_add(ra->check_ev, &tv) < 0) {
+            err_set(err, "out of memory");
+            rasync_free(ra);
+            return NULL;
+        }
+    }
+    rasync_connect(ra);
     return ra;
 }
 
@@ -915,6 +1006,8 @@ void rasync_free(struct rasync *ra)
     rasync_drop(ra); /* answers every pending command with NULL */
     if (ra->retry_ev != NULL)
         event_free(ra->retry_ev);
+    if (ra->check_ev != NULL)
+        event_free(ra->check_ev);
     free(ra);
 }
 

@@ -50,6 +50,10 @@ n503() { awk '$2 == 503' "$T/$1.codes" | wc -l; }
 n202_after() { tail -n +"$2" "$T/$1.codes" | awk '$2 == 202' | wc -l; }
 has_lines() { [ "$(wc -l <"$T/$1.codes")" -ge "$2" ]; }
 
+subscribed_on_master() {
+  [ "$(redis-cli -p "$(sg_master_port)" PUBSUB NUMSUB tsa:events | tail -1)" = 1 ]
+}
+
 # Streams and a ?wait on queued jobs, held across the failovers; the jobs are
 # canceled afterwards, through the API on the new master.
 for i in 1 2 3; do
@@ -63,51 +67,71 @@ curl -s --max-time 120 -o "$T/wait.out" -w '%{http_code}' "$API_URL/v1/jobs?wait
 wait_pid=$!
 first_events() { for i in 1 2 3; do grep -q '^data: ' "$T/watched-$i.out" || return 1; done; }
 check "3 streams got their first event" wait_for 10 first_events
-check "... the API is subscribed" wait_for 10 bash -c "[ \"\$(redis-cli -p $(sg_master_port) PUBSUB NUMSUB tsa:events | tail -1)\" = 1 ]"
+check "... the API is subscribed" wait_for 10 subscribed_on_master
+
+# failover NAME HOW [N]: a failover (HOW: graceful = SENTINEL FAILOVER, kill =
+# kill -9 of the master, then started again as a replica once a new master is
+# up) while a submitter runs, until 20 submits were acknowledged on the new
+# master; prints the figures (N: the API's STAGEQ_MIN_REPLICAS) and sets
+# MISSING, the jobs acknowledged (202) and missing on the new master.
+failover() {
+  local name=$1 how=$2 old oldnode sp m
+  old=$(sg_master_port)
+  oldnode=$(sg_master_node)
+  submitter "$name" &
+  sp=$!
+  check "the submitter runs" wait_for 10 has_lines "$name" 20
+  if [ "$how" = kill ]; then kill -9 "$(sg_pid_of "$oldnode")"; else sg_failover >/dev/null; fi
+  check "$how failover: a new master" sg_wait_new_master "$old" 30
+  m=$(wc -l <"$T/$name.codes")
+  check "submits are acknowledged again on the new master" wait_for 30 bash -c \
+    "[ \$(tail -n +$((m + 1)) '$T/$name.codes' | awk '\$2 == 202' | wc -l) -ge 20 ]"
+  touch "$T/$name.stop"
+  wait "$sp"
+  MISSING=$(acked_missing "$name")
+  echo "# $how failover, STAGEQ_MIN_REPLICAS=${3:-0}: $(wc -l <"$T/$name.codes") submits, $(n503 "$name") answered 503, $MISSING acknowledged and missing"
+  check_eq "... every answer was 202 or 503" 0 "$(codes_other "$name")"
+  [ "$how" = kill ] && sg_restart "$oldnode"
+}
+alive() { for p in "$wpid_1" "$wpid_2" "$wpid_3" "$wait_pid"; do kill -0 "$p" 2>/dev/null || return 1; done; }
 
 # --- 1. a graceful failover while submits go on --------------------------------
-old=$(sg_master_port)
-submitter gf &
-sp=$!
-check "the submitter runs" wait_for 10 has_lines gf 20
-sg_failover >/dev/null
-check "SENTINEL FAILOVER: a new master" sg_wait_new_master "$old" 30
-n=$(wc -l <"$T/gf.codes")
-check "submits are acknowledged again on the new master" wait_for 20 bash -c \
-  "[ \$(tail -n +$((n + 1)) '$T/gf.codes' | awk '\$2 == 202' | wc -l) -ge 20 ]"
-touch "$T/gf.stop"
-wait "$sp"
 # Without STAGEQ_MIN_REPLICAS, writes the old master acknowledged after the
-# promotion and before its demotion are lost (section 4 checks the option).
-echo "# graceful failover: $(wc -l <"$T/gf.codes") submits, $(n503 gf) answered 503, $(acked_missing gf) acknowledged and missing (STAGEQ_MIN_REPLICAS=0)"
-check_eq "... every answer was 202 or 503" 0 "$(codes_other gf)"
+# promotion and before its demotion are lost (section 5 checks the option).
+failover gf graceful
 check "the API logged the switch" grep -q "redis: connected to .*(master 'tsa' at 127.0.0.1:$(sg_master_port))" "$T/api-sg.log"
-check "... and its subscriber follows to the new master" wait_for 10 bash -c \
-  "[ \"\$(redis-cli -p $(sg_master_port) PUBSUB NUMSUB tsa:events | tail -1)\" = 1 ]"
+check "... and its subscriber follows to the new master" wait_for 10 subscribed_on_master
 http GET /v1/jobs/before-1
 check_eq "status of a job from before: 200" 200 "$HTTP_STATUS"
-alive() { for p in "$wpid_1" "$wpid_2" "$wpid_3" "$wait_pid"; do kill -0 "$p" 2>/dev/null || return 1; done; }
 check "the 3 streams and the ?wait are still open" alive
 check "sentinels settle after the failover" wait_for 30 sg_is_settled
 
 # --- 2. kill -9 of the master while submits go on ------------------------------
-old=$(sg_master_port)
-oldnode=$(sg_master_node)
-submitter kill &
-sp=$!
-check "the submitter runs" wait_for 10 has_lines kill 20
-kill -9 "$(sg_pid_of "$oldnode")"
-check "kill -9 of the master: a new master" sg_wait_new_master "$old" 30
-n=$(wc -l <"$T/kill.codes")
-check "submits are acknowledged again on the new master" wait_for 20 bash -c \
-  "[ \$(tail -n +$((n + 1)) '$T/kill.codes' | awk '\$2 == 202' | wc -l) -ge 20 ]"
-touch "$T/kill.stop"
-wait "$sp"
-echo "# kill -9: $(wc -l <"$T/kill.codes") submits, $(n503 kill) answered 503, $(acked_missing kill) acknowledged and missing (STAGEQ_MIN_REPLICAS=0)"
-check_eq "... every answer was 202 or 503" 0 "$(codes_other kill)"
+failover kill kill
 check "the 3 streams and the ?wait are still open" alive
-check "... the subscriber is on the new master" wait_for 10 bash -c \
-  "[ \"\$(redis-cli -p $(sg_master_port) PUBSUB NUMSUB tsa:events | tail -1)\" = 1 ]"
+check "... the subscriber is on the new master" wait_for 10 subscribed_on_master
+
+# --- 2b. SIGSTOP of the master while the API is idle ----------------------------
+# The API leaves the stopped master (a command without reply, or the sentinels,
+# asked every second, naming another master) before it comes back as a stale
+# master (until Sentinel demotes it), and takes no write there.
+check "sentinels settled" wait_for 40 sg_is_settled
+old=$(sg_master_port)
+opid=$(sg_pid_of "$(sg_master_node)")
+kill -STOP "$opid"
+check "SIGSTOP of the master: a new master" sg_wait_new_master "$old" 30
+check "... the API is ready on it" wait_for 20 ready
+echo "# the API left a master because the sentinels named another $(grep -c 'the sentinels name' "$T/api-sg.log") time(s), for want of a reply $(grep -c 'no reply from' "$T/api-sg.log") time(s)"
+kill -CONT "$opid"
+: >"$T/stop.codes"
+for i in 1 2 3 4 5; do
+  post_json /v1/jobs "{\"pipeline\":\"echo\",\"queue\":\"nobody\",\"id\":\"stop-$i\"}"
+  echo "stop-$i $HTTP_STATUS" >>"$T/stop.codes"
+done
+check_eq "SIGCONT: submits right after are acknowledged" 5 "$(awk '$2 == 202' "$T/stop.codes" | wc -l)"
+check "sentinels settle (the stale master is demoted)" wait_for 40 sg_is_settled
+check_eq "... none of those jobs is missing" 0 "$(acked_missing stop)"
+check "the 3 streams and the ?wait are still open" alive
 
 # The watched jobs end (canceled through the API): each stream sends it and ends.
 for i in 1 2 3; do http DELETE "/v1/jobs/watched-$i"; done
@@ -123,8 +147,7 @@ done
 check "the ?wait answers" wait_for 10 bash -c "! kill -0 $wait_pid 2>/dev/null"
 check_eq "... 200" 200 "$(cat "$T/wait.code")"
 check_eq "... with the final state" canceled "$(jq -r .state "$T/wait.out")"
-sg_restart "$oldnode"
-check "the old master comes back as a replica; sentinels settle" wait_for 40 sg_is_settled
+check "the old master is back as a replica; sentinels settle" wait_for 40 sg_is_settled
 
 # --- 3. discovery errors, told apart ---------------------------------------------
 API_MAIN=$API_URL
@@ -210,33 +233,38 @@ check_eq "... and once only on its queue" 1 "$(mcli LRANGE tsa:queue:nobody 0 -1
 stop_pid "$API_PID" 10
 check_eq "the API exits 0" 0 "$STOP_RC"
 
-# --- 5. a graceful failover with STAGEQ_MIN_REPLICAS = 1, then 2 ---------------------
-# The old master keeps taking writes for about a second after the promotion: with
-# N = 1 its other replica can confirm them (and is then moved to the new master);
-# with N = 2 (every replica) nothing in that window is confirmed.
-for n in 1 2; do
+# --- 5. failovers with STAGEQ_MIN_REPLICAS ------------------------------------------
+# A graceful failover: the old master keeps taking writes for about a second
+# after the promotion, and with N = 1 its other replica can confirm them (that
+# replica then resyncs from the new master): only N = 2 (every replica) holds.
+# A kill -9: Sentinel promotes the replica with the most data, so N = 1 holds.
+for spec in graceful:1 graceful:2 kill:1; do
+  how=${spec%:*} n=${spec#*:} name="min-${spec/:/-}"
   check "sentinels settled" wait_for 40 sg_is_settled
-  STAGEQ_MIN_REPLICAS=$n start_api "api-min$n" --redis-url "$SG_URL"
+  STAGEQ_MIN_REPLICAS=$n start_api "api-$name" --redis-url "$SG_URL"
   check "an API with STAGEQ_MIN_REPLICAS=$n is ready" wait_for 10 ready
-  old=$(sg_master_port)
-  submitter "min$n" &
-  sp=$!
-  check "the submitter runs" wait_for 10 has_lines "min$n" 20
-  sg_failover >/dev/null
-  check "SENTINEL FAILOVER: a new master" sg_wait_new_master "$old" 30
-  m=$(wc -l <"$T/min$n.codes")
-  check "submits are acknowledged again on the new master" wait_for 30 bash -c \
-    "[ \$(tail -n +$((m + 1)) '$T/min$n.codes' | awk '\$2 == 202' | wc -l) -ge 20 ]"
-  touch "$T/min$n.stop"
-  wait "$sp"
-  echo "# graceful failover, STAGEQ_MIN_REPLICAS=$n: $(wc -l <"$T/min$n.codes") submits, $(n503 "min$n") answered 503, $(acked_missing "min$n") acknowledged and missing"
-  check_eq "... every answer was 202 or 503" 0 "$(codes_other "min$n")"
-  [ "$n" = 2 ] && check_eq "... no job acknowledged (202) is missing" 0 "$(acked_missing "min$n")"
+  failover "$name" "$how" "$n"
+  [ "$spec" = graceful:1 ] || check_eq "... no job acknowledged (202) is missing" 0 "$MISSING"
   stop_pid "$API_PID" 10
 done
+
+# --- 6. a sentinel with a password of its own ------------------------------------------
+scli() { redis-cli -p "$SG_SENTINEL_PORT" --pass sntpw --no-auth-warning "$@"; }
+redis-cli -p "$SG_SENTINEL_PORT" ACL SETUSER default on '>sntpw' >/dev/null
+spw_url() { echo "redis-sentinel://127.0.0.1:$SG_SENTINEL_PORT/0?sentinel_password=$1#tsa"; }
+start_api api-spw --redis-url "$(spw_url sntpw)"
+check "a sentinel that wants a password: the API sends it (ready)" wait_for 10 ready
+stop_pid "$API_PID" 10
+start_api api-spw2 --redis-url "$(spw_url wrong)"
+sleep 0.5
+http GET /readyz
+check_eq "... a wrong one: 503" 503 "$HTTP_STATUS"
+check "... the sentinel counts as unreachable" bash -c "jq -r .error.message <<<'$HTTP_BODY' | grep -q 'all sentinels unreachable'"
+stop_pid "$API_PID" 10
+scli ACL SETUSER default nopass >/dev/null
 API_URL=$API_MAIN
 
-# --- 6. the master and its replicas down: the sentinels still name it ----------------
+# --- 7. the master and its replicas down: the sentinels still name it ----------------
 mp=$(sg_master_port)
 for n in $SG_NODES; do redis_stop "${n%%:*}"; done
 master_down() {
