@@ -2,9 +2,10 @@
 """clients.py: the HTTP clients of the failover scenarios (tests/sentinel/run.sh),
 python3 standard library only.
 
-  clients.py submit API PIPELINE ID_PREFIX FIRST LAST RATE THREADS OUT_DIR INPUT_JSON
+  clients.py submit API PIPELINE ID_PREFIX FIRST LAST RATE THREADS OUT_DIR INPUT_JSON [HOLD_AT HOLD_FILE]
       A steady submitter: job i (FIRST..LAST) is sent at t0 + (i - FIRST) / RATE
-      by one of THREADS threads, as POST /v1/jobs with the client id
+      by one of THREADS threads (jobs from HOLD_AT on wait until HOLD_FILE exists,
+      at most 300 s, and the pace goes on from there), as POST /v1/jobs with the client id
       ID_PREFIX-i. A 503 or a failed connection is sent again with the same id
       (every 0.2 s, for up to 120 s): a submit is idempotent by its id. Appends
       one line per id to OUT_DIR/acked (the answer was 202), OUT_DIR/conflict
@@ -47,13 +48,28 @@ def append(path, line):
 
 
 def submit(args):
-    api, pipeline, prefix, first, last, rate, threads, out, input_json = args
+    api, pipeline, prefix, first, last, rate, threads, out, input_json = args[:9]
     first, last, rate, threads = int(first), int(last), float(rate), int(threads)
+    hold_at, hold_file = (int(args[9]), args[10]) if len(args) == 11 else (last + 1, None)
     host, port = host_port(api)
     base_input = json.loads(input_json)
     lock = threading.Lock()
     state = {"next": first, "sent": 0, "503": 0, "conn_err": 0, "other": {}}
     t0 = time.monotonic()
+    held = {"t0": None}
+    hold_lock = threading.Lock()  # not lock: the other threads go on counting
+
+    def start_of(i):
+        # the pace of the jobs after the hold starts again when it is released
+        if i < hold_at:
+            return t0 + (i - first) / rate
+        with hold_lock:
+            if held["t0"] is None:
+                deadline = time.monotonic() + 300
+                while not os.path.exists(hold_file) and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                held["t0"] = time.monotonic()
+            return held["t0"] + (i - hold_at) / rate
 
     def take():
         with lock:
@@ -106,7 +122,7 @@ def submit(args):
             i = take()
             if i is None:
                 return
-            wait = t0 + (i - first) / rate - time.monotonic()
+            wait = start_of(i) - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
             one(i)
@@ -199,7 +215,7 @@ def watch(args):
 
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
-    if cmd == "submit" and len(args) == 9:
+    if cmd == "submit" and len(args) in (9, 11):
         submit(args)
     elif cmd == "watch" and len(args) == 5:
         watch(args)
