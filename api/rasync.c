@@ -470,13 +470,38 @@ static void rasync_on_sentinel_reply(redisAsyncContext *c, void *r, void *privda
     rasync_open_node(ra, addr, port);
 }
 
+/* Connects to sentinel n and queues its AUTH (when the URL has a sentinel
+ * password) and SENTINEL get-master-addr-by-name: a new context whose data
+ * is ra, or NULL (nothing left behind). */
+static redisAsyncContext *rasync_ask(struct rasync *ra, const struct redis_url_node *n,
+                                     redisConnectCallback *on_connect,
+                                     redisDisconnectCallback *on_disconnect,
+                                     redisCallbackFn *on_auth, redisCallbackFn *on_reply)
+{
+    redisAsyncContext *c = redisAsyncConnect(n->host, n->port);
+
+    if (c == NULL || c->err || redisLibeventAttach(c, ra->base) != REDIS_OK)
+        goto fail;
+    c->data = ra;
+    redisAsyncSetConnectCallback(c, on_connect);
+    redisAsyncSetDisconnectCallback(c, on_disconnect);
+    if (rasync_send_auth(c, on_auth, ra, ra->url.sentinel_user, ra->url.sentinel_password) &&
+        redisAsyncCommandArgv(c, on_reply, ra, 3,
+                              (const char *[]){"SENTINEL", "get-master-addr-by-name",
+                                               ra->url.master_name},
+                              NULL) == REDIS_OK)
+        return c;
+fail:
+    if (c != NULL)
+        redisAsyncFree(c);
+    return NULL;
+}
+
 /* Asks the next sentinel of the round; after the last, the round failed. */
 static void rasync_ask_next(struct rasync *ra)
 {
-    const struct redis_url_node *n;
     redisAsyncContext *sac;
-    int ok, ms = ra->timeout_ms < RASYNC_SENTINEL_MAX_MS ? ra->timeout_ms
-                                                             : RASYNC_SENTINEL_MAX_MS;
+    int ms = ra->timeout_ms < RASYNC_SENTINEL_MAX_MS ? ra->timeout_ms : RASYNC_SENTINEL_MAX_MS;
 
     if (ra->is_freeing)
         return;
@@ -493,30 +518,15 @@ static void rasync_ask_next(struct rasync *ra)
         rasync_lost(ra);
         return;
     }
-    n = &ra->url.sentinels[ra->si];
-    sac = redisAsyncConnect(n->host, n->port);
-    if (sac == NULL || sac->err || redisLibeventAttach(sac, ra->base) != REDIS_OK) {
-        if (sac != NULL)
-            redisAsyncFree(sac);
+    sac = rasync_ask(ra, &ra->url.sentinels[ra->si], rasync_on_sentinel_connect,
+                     rasync_on_sentinel_disconnect, rasync_on_sentinel_auth,
+                     rasync_on_sentinel_reply);
+    if (sac == NULL) {
         rasync_ask_next(ra);
         return;
     }
-    sac->data = ra;
-    redisAsyncSetConnectCallback(sac, rasync_on_sentinel_connect);
-    redisAsyncSetDisconnectCallback(sac, rasync_on_sentinel_disconnect);
     ra->sac = sac;
     ra->phase = RASYNC_ASKING;
-    ok = rasync_send_auth(sac, rasync_on_sentinel_auth, ra, ra->url.sentinel_user,
-                          ra->url.sentinel_password);
-    if (ok)
-        ok = redisAsyncCommandArgv(sac, rasync_on_sentinel_reply, ra, 3,
-                                   (const char *[]){"SENTINEL", "get-master-addr-by-name",
-                                                    ra->url.master_name},
-                                   NULL) == REDIS_OK;
-    if (!ok) {
-        rasync_sentinel_done(ra, sac, false);
-        return;
-    }
     rasync_schedule(ra, ms);
 }
 
@@ -570,24 +580,8 @@ static void rasync_on_check(evutil_socket_t fd, short what, void *arg)
         redisAsyncFree(cac);
     if (!rasync_is_ready(ra))
         return;
-    cac = redisAsyncConnect(n->host, n->port);
-    if (cac == NULL || cac->err || redisLibeventAttach(cac, ra->base) != REDIS_OK) {
-        if (cac != NULL)
-            redisAsyncFree(cac);
-        return;
-    }
-    cac->data = ra;
-    redisAsyncSetConnectCallback(cac, rasync_on_check_connect);
-    redisAsyncSetDisconnectCallback(cac, rasync_on_check_gone);
-    ra->cac = cac;
-    if (!rasync_send_auth(cac, NULL, ra, ra->url.sentinel_user, ra->url.sentinel_password) ||
-        redisAsyncCommandArgv(cac, rasync_on_check_reply, ra, 3,
-                              (const char *[]){"SENTINEL", "get-master-addr-by-name",
-                                               ra->url.master_name},
-                              NULL) != REDIS_OK) {
-        ra->cac = NULL;
-        redisAsyncFree(cac);
-    }
+    ra->cac = rasync_ask(ra, n, rasync_on_check_connect, rasync_on_check_gone, NULL,
+                         rasync_on_check_reply);
 }
 
 /* A new connection: to the address of the URL, or to the master the

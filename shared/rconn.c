@@ -138,22 +138,6 @@ fail:
     return -1;
 }
 
-/* True when r, or an element of it (a script's array, an EXEC's replies),
- * is an error that says the master moved (sentinel_is_failover_error). */
-static bool rconn_is_moved(const redisReply *r)
-{
-    size_t i;
-
-    if (r->type == REDIS_REPLY_ERROR)
-        return sentinel_is_failover_error(r->str, r->len);
-    if (r->type != REDIS_REPLY_ARRAY)
-        return false;
-    for (i = 0; i < r->elements; i++)
-        if (r->element[i] != NULL && rconn_is_moved(r->element[i]))
-            return true;
-    return false;
-}
-
 /* Reads every pending reply before another call: the drain hook's job, or
  * read and dropped here when it left some. */
 static void rconn_settle(struct rconn *rc, struct sq_err *err)
@@ -180,7 +164,7 @@ static redisReply *rconn_argv(struct rconn *rc, int argc, const char **argv, con
     if (r == NULL) {
         err_set(err, "redis: %s", rc->ctx->errstr[0] ? rc->ctx->errstr : "connection lost");
         rconn_drop(rc);
-    } else if (rconn_is_moved(r)) {
+    } else if (sentinel_reply_is_failover(r)) {
         rconn_drop(rc); /* the next call finds the master again */
     }
     return r;
@@ -282,7 +266,7 @@ redisReply *rconn_pending_reply(struct rconn *rc, struct sq_err *err)
         return NULL;
     }
     rc->npending--;
-    if (rconn_is_moved(r))
+    if (sentinel_reply_is_failover(r))
         rconn_drop(rc); /* the later replies go with it */
     return r;
 }
@@ -313,7 +297,7 @@ int rconn_wait(struct rconn *rc, int n, int timeout_ms, unsigned long conn, stru
     } else {
         err_set(err, "redis: WAIT failed: %.*s", r->type == REDIS_REPLY_ERROR ? (int)r->len : 0,
                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-        if (rconn_is_moved(r))
+        if (sentinel_reply_is_failover(r))
             rconn_drop(rc);
     }
     freeReplyObject(r);

@@ -61,20 +61,29 @@ static int parse_db(const char *s, int *db, struct sq_err *err)
     return 0;
 }
 
-/* Parses the user info s[0..len) ("password", ":password" or
- * "user:password"; a password may hold ':') into user and password. */
-static int parse_userinfo(const char *s, size_t len, char *user, size_t ucap, char *password,
-                          size_t pcap, const char *what, struct sq_err *err)
+/* Parses the user info before the last '@' of the authority *p[0..*alen)
+ * ("password", ":password" or "user:password"; a password may hold ':' and
+ * '@') into out->user and out->password, and moves *p and *alen past it.
+ * Without '@' there is none. 0, or -1 with err. */
+static int parse_userinfo(const char **p, size_t *alen, struct redis_url *out, struct sq_err *err)
 {
-    const char *c = memchr(s, ':', len);
+    const char *s = *p, *at = memrchr(s, '@', *alen), *c;
+    size_t len;
 
+    if (at == NULL)
+        return 0;
+    len = (size_t)(at - s);
+    c = memchr(s, ':', len);
     /* redis://password@host is what many tools accept: treat as password. */
-    if (c == NULL ? url_decode(s, len, password, pcap) < 0
-                  : url_decode(s, (size_t)(c - s), user, ucap) < 0 ||
-                        url_decode(c + 1, len - (size_t)(c - s) - 1, password, pcap) < 0) {
-        err_set(err, "redis URL: bad %s (too long, NUL or bad %% escape)", what);
+    if (c == NULL ? url_decode(s, len, out->password, sizeof(out->password)) < 0
+                  : url_decode(s, (size_t)(c - s), out->user, sizeof(out->user)) < 0 ||
+                        url_decode(c + 1, len - (size_t)(c - s) - 1, out->password,
+                                   sizeof(out->password)) < 0) {
+        err_set(err, "redis URL: bad user or password (too long, NUL or bad %% escape)");
         return -1;
     }
+    *alen -= len + 1;
+    *p = at + 1;
     return 0;
 }
 
@@ -156,16 +165,10 @@ static int parse_tcp(const char *p, struct redis_url *out, struct sq_err *err)
 {
     const char *slash = strchr(p, '/');
     size_t alen = slash ? (size_t)(slash - p) : strlen(p);
-    const char *at = memrchr(p, '@', alen); /* a password may hold '@' */
 
     out->kind = REDIS_URL_TCP;
-    if (at != NULL) {
-        if (parse_userinfo(p, (size_t)(at - p), out->user, sizeof(out->user), out->password,
-                           sizeof(out->password), "user or password", err) < 0)
-            return -1;
-        alen -= (size_t)(at + 1 - p);
-        p = at + 1;
-    }
+    if (parse_userinfo(&p, &alen, out, err) < 0)
+        return -1;
     if (parse_hostport(p, alen, out->host, sizeof(out->host), &out->port, "redis URL", err) < 0)
         return -1;
     p += alen;
@@ -230,17 +233,12 @@ static int parse_sentinel_query(const char *q, size_t len, struct redis_url *out
 static int parse_sentinel(const char *p, struct redis_url *out, struct sq_err *err)
 {
     size_t alen = strcspn(p, "/?#");
-    const char *at = memrchr(p, '@', alen), *ae, *node;
+    const char *ae, *node;
     char prefix[48];
 
     out->kind = REDIS_URL_SENTINEL;
-    if (at != NULL) {
-        if (parse_userinfo(p, (size_t)(at - p), out->user, sizeof(out->user), out->password,
-                           sizeof(out->password), "user or password", err) < 0)
-            return -1;
-        alen -= (size_t)(at + 1 - p);
-        p = at + 1;
-    }
+    if (parse_userinfo(&p, &alen, out, err) < 0)
+        return -1;
     ae = p + alen;
     for (node = p;; node++) {
         const char *comma = memchr(node, ',', (size_t)(ae - node));
@@ -255,8 +253,8 @@ static int parse_sentinel(const char *p, struct redis_url *out, struct sq_err *e
         n = &out->sentinels[out->nsentinels++];
         n->port = 26379;
         snprintf(prefix, sizeof(prefix), "redis-sentinel URL: sentinel %d", out->nsentinels);
-        if (parse_hostport(node, (size_t)(comma - node), n->host, sizeof(n->host), &n->port,
-                           prefix, err) < 0)
+        if (parse_hostport(node, (size_t)(comma - node), n->host, sizeof(n->host), &n->port, prefix,
+                           err) < 0)
             return -1;
         node = comma;
         if (node == ae)
@@ -287,8 +285,9 @@ static int parse_sentinel(const char *p, struct redis_url *out, struct sq_err *e
         return -1;
     }
     if (url_decode(p + 1, strlen(p + 1), out->master_name, sizeof(out->master_name)) < 0) {
-        err_set(err, "redis-sentinel URL: bad master name (longer than %zu bytes, NUL or bad %% "
-                     "escape)",
+        err_set(err,
+                "redis-sentinel URL: bad master name (longer than %zu bytes, NUL or bad %% "
+                "escape)",
                 sizeof(out->master_name) - 1);
         return -1;
     }
@@ -350,7 +349,8 @@ void redis_url_describe(const struct redis_url *url, char *buf, unsigned long ca
         describe_add(buf, cap, &len, "unix://%s?db=%d", url->path, url->db);
         return;
     }
-    describe_add(buf, cap, &len, "%s://%s", url->kind == REDIS_URL_SENTINEL ? "redis-sentinel" : "redis",
+    describe_add(buf, cap, &len, "%s://%s",
+                 url->kind == REDIS_URL_SENTINEL ? "redis-sentinel" : "redis",
                  url->password[0] ? "***@" : "");
     if (url->kind == REDIS_URL_TCP) {
         describe_host(buf, cap, &len, url->host, url->port);

@@ -47,6 +47,22 @@ bool sentinel_is_failover_error(const char *str, size_t len)
     return false;
 }
 
+bool sentinel_reply_is_failover(const redisReply *r)
+{
+    size_t i;
+
+    if (r == NULL)
+        return false;
+    if (r->type == REDIS_REPLY_ERROR)
+        return sentinel_is_failover_error(r->str, r->len);
+    if (r->type != REDIS_REPLY_ARRAY)
+        return false;
+    for (i = 0; i < r->elements; i++)
+        if (sentinel_reply_is_failover(r->element[i]))
+            return true;
+    return false;
+}
+
 int sentinel_parse_master_addr(const redisReply *r, char *host, size_t cap, int *port)
 {
     const redisReply *h, *p;

@@ -17,10 +17,10 @@
  * tell apart, and that logs and /readyz name differently. */
 enum sentinel_status {
     SENTINEL_OK = 0,
-    SENTINEL_UNREACHABLE,     /* no sentinel answered (all unreachable or timed out) */
-    SENTINEL_UNKNOWN_MASTER,  /* sentinels answered, none knows url->master_name */
-    SENTINEL_NOT_MASTER,      /* the address given answers ROLE as a replica (mid-failover) */
-    SENTINEL_MASTER_DOWN,     /* the master address given cannot be reached or set up */
+    SENTINEL_UNREACHABLE,    /* no sentinel answered (all unreachable or timed out) */
+    SENTINEL_UNKNOWN_MASTER, /* sentinels answered, none knows url->master_name */
+    SENTINEL_NOT_MASTER,     /* the address given answers ROLE as a replica (mid-failover) */
+    SENTINEL_MASTER_DOWN,    /* the master address given cannot be reached or set up */
 };
 
 /* A short human name of a status ("all sentinels unreachable", ...). */
@@ -40,6 +40,11 @@ int sentinel_parse_role(const redisReply *r);
  * MASTERDOWN, NOREPLICAS (the error's first word). Applies to every kind of
  * URL: for a plain address it only means reconnect. */
 bool sentinel_is_failover_error(const char *str, size_t len);
+
+/* True when r (may be NULL), or an element of it at any depth (a script's
+ * array, the replies of an EXEC), is an error reply for which
+ * sentinel_is_failover_error holds. */
+bool sentinel_reply_is_failover(const redisReply *r);
 
 /* Moves sentinel i of url to the front (the one that answered is asked first
  * next time). */

@@ -82,8 +82,9 @@ int main(int argc, char **argv)
         return 2;
     }
     if (cfg.min_replicas > 0 && cfg.min_replicas_timeout_ms >= cfg.redis_timeout_ms) {
-        fprintf(stderr, "stageq-worker: STAGEQ_MIN_REPLICAS_TIMEOUT_MS (%d) must be below "
-                        "STAGEQ_REDIS_TIMEOUT_MS (%d): WAIT blocks the connection\n",
+        fprintf(stderr,
+                "stageq-worker: STAGEQ_MIN_REPLICAS_TIMEOUT_MS (%d) must be below "
+                "STAGEQ_REDIS_TIMEOUT_MS (%d): WAIT blocks the connection\n",
                 cfg.min_replicas_timeout_ms, cfg.redis_timeout_ms);
         return 2;
     }

@@ -6,7 +6,10 @@
  * call that waits (rconn's drain hook). A reply lost with the connection is a
  * write of unknown fate: the end is sent again, waiting, fenced like every end,
  * so it is recorded once; the jobs its take may have moved onto our processing
- * list are put back unstarted (recover_own) once the worker holds none. */
+ * list are put back unstarted (recover_own) once the worker holds none. With
+ * STAGEQ_MIN_REPLICAS every pending reply is read at once and one WAIT covers
+ * all the ends they wrote; those it does not confirm are written again
+ * (wredis_end) until they are. */
 #include <string.h>
 
 #include "log.h"
@@ -62,8 +65,8 @@ static int pipe_log_result(const char *id, const redisReply *res, bool is_again)
  * the end ('ok'), 0 when it was refused, -1 when it must be sent again. */
 static int pipe_answer(struct worker *w, const struct sent_finish *s, redisReply *rep)
 {
-    const redisReply *res = rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 ? rep->element[0]
-                                                                                 : rep;
+    const redisReply *res =
+        rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 ? rep->element[0] : rep;
     int rc = pipe_log_result(s->id, res, false);
 
     if (rc == 0 && (res->type == REDIS_REPLY_STRING || res->type == REDIS_REPLY_STATUS) &&
@@ -125,8 +128,10 @@ static void pipe_read(struct worker *w, size_t n)
         if (answers[i] == 1) {
             /* written, not confirmed by the replicas: kept, written again
              * (its takes are held; its stage runs are recorded) */
-            log_write(LOG_LEVEL_WARN, 0, s->id, "end not confirmed by %d replica(s): kept, "
-                      "written again", w->cfg->min_replicas);
+            log_write(LOG_LEVEL_WARN, 0, s->id,
+                      "end not confirmed by %d replica(s): kept, "
+                      "written again",
+                      w->cfg->min_replicas);
             rargv_set(&s->args, FINISH_ARG_TAKE, "0");
             rargv_set(&s->args, FINISH_ARG_SPEC, "");
             freeReplyObject(wredis_end(w, SCRIPT_FINISH, 5, &s->args, s->id, true, NULL));

@@ -206,48 +206,39 @@ static void test_bad_escapes(void **state)
     parse_bad("redis://pw%00@host", "bad user or password");
 }
 
+/* prefix, a run of bytes c, suffix: accepted (u filled) with fit bytes,
+ * refused with want with fit + 1. */
+static void check_limit(const char *prefix, char c, size_t fit, const char *suffix,
+                        const char *want, struct redis_url *u)
+{
+    char text[900], run[300];
+
+    assert_true(fit + 1 < sizeof(run));
+    memset(run, c, fit + 1);
+    run[fit] = '\0';
+    snprintf(text, sizeof(text), "%s%s%s", prefix, run, suffix);
+    parse_ok(text, u);
+    run[fit] = c;
+    run[fit + 1] = '\0';
+    snprintf(text, sizeof(text), "%s%s%s", prefix, run, suffix);
+    parse_bad(text, want);
+}
+
 static void test_too_long(void **state)
 {
     struct redis_url u;
-    char text[700], host[300], pw[300];
 
     (void)state;
     /* host: 255 bytes fit, 256 do not */
-    memset(host, 'h', 255);
-    host[255] = '\0';
-    snprintf(text, sizeof(text), "redis://%s:6379", host);
-    parse_ok(text, &u);
+    check_limit("redis://", 'h', 255, ":6379", "bad or missing host", &u);
     assert_int_equal(strlen(u.host), 255);
-    memset(host, 'h', 256);
-    host[256] = '\0';
-    snprintf(text, sizeof(text), "redis://%s:6379", host);
-    parse_bad(text, "bad or missing host");
-    snprintf(text, sizeof(text), "redis://[%s]:6379", host);
-    parse_bad(text, "bad or missing host");
-
+    check_limit("redis://[", 'h', 255, "]:6379", "bad or missing host", &u);
     /* password: 255 bytes fit, 256 do not */
-    memset(pw, 'p', 255);
-    pw[255] = '\0';
-    snprintf(text, sizeof(text), "redis://:%s@h", pw);
-    parse_ok(text, &u);
+    check_limit("redis://:", 'p', 255, "@h", "bad user or password", &u);
     assert_int_equal(strlen(u.password), 255);
-    memset(pw, 'p', 256);
-    pw[256] = '\0';
-    snprintf(text, sizeof(text), "redis://:%s@h", pw);
-    parse_bad(text, "bad user or password");
-
     /* unix path: 107 bytes fit, 108 do not */
-    memset(host, 'x', 107);
-    host[0] = '/';
-    host[107] = '\0';
-    snprintf(text, sizeof(text), "unix://%s", host);
-    parse_ok(text, &u);
+    check_limit("unix:///", 'x', 106, "", "absolute socket path", &u);
     assert_int_equal(strlen(u.path), 107);
-    memset(host, 'x', 108);
-    host[0] = '/';
-    host[108] = '\0';
-    snprintf(text, sizeof(text), "unix://%s", host);
-    parse_bad(text, "absolute socket path");
 }
 
 static void test_describe(void **state)
@@ -408,41 +399,18 @@ static void test_sentinel_errors(void **state)
 static void test_sentinel_too_long(void **state)
 {
     struct redis_url u;
-    char text[900], big[300];
 
     (void)state;
     /* master name: 127 bytes fit, 128 do not */
-    memset(big, 'n', 127);
-    big[127] = '\0';
-    snprintf(text, sizeof(text), "redis-sentinel://h#%s", big);
-    parse_ok(text, &u);
+    check_limit("redis-sentinel://h#", 'n', 127, "", "bad master name", &u);
     assert_int_equal(strlen(u.master_name), 127);
-    memset(big, 'n', 128);
-    big[128] = '\0';
-    snprintf(text, sizeof(text), "redis-sentinel://h#%s", big);
-    parse_bad(text, "bad master name");
-
     /* a sentinel host: 255 bytes fit, 256 do not */
-    memset(big, 'h', 255);
-    big[255] = '\0';
-    snprintf(text, sizeof(text), "redis-sentinel://a,%s:1#m", big);
-    parse_ok(text, &u);
+    check_limit("redis-sentinel://a,", 'h', 255, ":1#m", "sentinel 2: bad or missing host", &u);
     assert_int_equal(strlen(u.sentinels[1].host), 255);
-    memset(big, 'h', 256);
-    big[256] = '\0';
-    snprintf(text, sizeof(text), "redis-sentinel://a,%s:1#m", big);
-    parse_bad(text, "sentinel 2: bad or missing host");
-
     /* the sentinel password: 255 bytes fit, 256 do not */
-    memset(big, 'p', 255);
-    big[255] = '\0';
-    snprintf(text, sizeof(text), "redis-sentinel://h?sentinel_password=%s#m", big);
-    parse_ok(text, &u);
+    check_limit("redis-sentinel://h?sentinel_password=", 'p', 255, "#m", "bad sentinel_password",
+                &u);
     assert_int_equal(strlen(u.sentinel_password), 255);
-    memset(big, 'p', 256);
-    big[256] = '\0';
-    snprintf(text, sizeof(text), "redis-sentinel://h?sentinel_password=%s#m", big);
-    parse_bad(text, "bad sentinel_password");
 }
 
 static void test_sentinel_describe(void **state)
@@ -455,8 +423,8 @@ static void test_sentinel_describe(void **state)
              "sentpw#mymaster",
              &u);
     redis_url_describe(&u, buf, sizeof(buf));
-    assert_string_equal(buf,
-                        "redis-sentinel://***@h1:26379,[::1]:26380/3?sentinel_password=***#mymaster");
+    assert_string_equal(
+        buf, "redis-sentinel://***@h1:26379,[::1]:26380/3?sentinel_password=***#mymaster");
     assert_null(strstr(buf, "datapw"));
     assert_null(strstr(buf, "sentpw"));
 

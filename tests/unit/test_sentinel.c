@@ -137,7 +137,8 @@ static void test_role(void **state)
     redisReply off, err = str_reply(REDIS_REPLY_ERROR, "NOAUTH Authentication required.");
     redisReply *em[] = {&m, &off}, *es[] = {&s}, *esn[] = {&sn}, *emx[] = {&mx}, *eoff[] = {&off};
     redisReply rm = array_reply(em, 2), rs = array_reply(es, 1), rsn = array_reply(esn, 1);
-    redisReply rmx = array_reply(emx, 1), roff = array_reply(eoff, 1), rempty = array_reply(NULL, 0);
+    redisReply rmx = array_reply(emx, 1), roff = array_reply(eoff, 1),
+               rempty = array_reply(NULL, 0);
 
     (void)state;
     memset(&off, 0, sizeof(off));
@@ -192,6 +193,34 @@ static void test_failover_errors(void **state)
     assert_false(sentinel_is_failover_error("READONLY", 4));
     assert_true(sentinel_is_failover_error("LOADING...", 7));
     assert_false(sentinel_is_failover_error(NULL, 0));
+}
+
+static void test_reply_is_failover(void **state)
+{
+    redisReply ro = str_reply(REDIS_REPLY_ERROR, "READONLY You can't write against a read only "
+                                                 "replica.");
+    redisReply unb = str_reply(REDIS_REPLY_ERROR, "UNBLOCKED force unblock");
+    redisReply other = str_reply(REDIS_REPLY_ERROR, "ERR wrong number of arguments");
+    redisReply ok = str_reply(REDIS_REPLY_STATUS, "OK");
+    redisReply s = str_reply(REDIS_REPLY_STRING, "READONLY"); /* data, not an error */
+    redisReply *exec_ok[] = {&ok, &s}, *exec_ro[] = {&ok, &ro}, *exec_other[] = {&ok, &other};
+    redisReply aok = array_reply(exec_ok, 2), aro = array_reply(exec_ro, 2);
+    redisReply aother = array_reply(exec_other, 2);
+    redisReply *nested[] = {&aok, &aro}, *nested_ok[] = {&aok, NULL};
+    redisReply deep = array_reply(nested, 2), deep_ok = array_reply(nested_ok, 2);
+
+    (void)state;
+    assert_true(sentinel_reply_is_failover(&ro));  /* a direct or script reply */
+    assert_true(sentinel_reply_is_failover(&unb)); /* a blocked BLMOVE on a demoted master */
+    assert_true(sentinel_reply_is_failover(&aro)); /* an EXEC element */
+    assert_true(sentinel_reply_is_failover(&deep));
+    assert_false(sentinel_reply_is_failover(&other));
+    assert_false(sentinel_reply_is_failover(&ok));
+    assert_false(sentinel_reply_is_failover(&s));
+    assert_false(sentinel_reply_is_failover(&aok));
+    assert_false(sentinel_reply_is_failover(&aother));
+    assert_false(sentinel_reply_is_failover(&deep_ok)); /* a NULL element is skipped */
+    assert_false(sentinel_reply_is_failover(NULL));
 }
 
 static void make_url(struct redis_url *u, int n)
@@ -258,10 +287,10 @@ static void test_status_text(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_master_addr_ok),   cmocka_unit_test(test_master_addr_unknown),
-        cmocka_unit_test(test_master_addr_bad),  cmocka_unit_test(test_role),
-        cmocka_unit_test(test_failover_errors),  cmocka_unit_test(test_promote),
-        cmocka_unit_test(test_status_text),
+        cmocka_unit_test(test_master_addr_ok),  cmocka_unit_test(test_master_addr_unknown),
+        cmocka_unit_test(test_master_addr_bad), cmocka_unit_test(test_role),
+        cmocka_unit_test(test_failover_errors), cmocka_unit_test(test_reply_is_failover),
+        cmocka_unit_test(test_promote),         cmocka_unit_test(test_status_text),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
