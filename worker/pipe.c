@@ -128,9 +128,7 @@ static void pipe_read(struct worker *w, size_t n)
         if (answers[i] == 1) {
             /* written, not confirmed by the replicas: kept, written again
              * (its takes are held; its stage runs are recorded) */
-            log_write(LOG_LEVEL_WARN, 0, s->id,
-                      "end not confirmed by %d replica(s): kept, "
-                      "written again",
+            log_write(LOG_LEVEL_WARN, 0, s->id, "end not confirmed by %d replica(s): kept",
                       w->cfg->min_replicas);
             rargv_set(&s->args, FINISH_ARG_TAKE, "0");
             rargv_set(&s->args, FINISH_ARG_SPEC, "");

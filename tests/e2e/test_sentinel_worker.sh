@@ -169,13 +169,30 @@ check "... both" kill -0 "$POOL_B"
 check "the pools logged the move to a new master" \
   grep -q "redis: connected to 127.0.0.1:" "$STAGEQ_TEST_TMP/poolA.log"
 
+# STAGEQ_MIN_REPLICAS=1 on a backlog of fast jobs: they are taken in batches
+# and their ends sent without waiting; one WAIT covers several ends.
+wait_calls() {
+  local c
+  c=$(mrcli INFO commandstats | sed -n 's/^cmdstat_wait:calls=\([0-9]*\),.*/\1/p')
+  echo "${c:-0}"
+}
+submit fast 100 durable
+w0=$(wait_calls)
+STAGEQ_MIN_REPLICAS=1 start_worker durable --redis-url "$SG_URL" --pipelines "$PF" \
+  --prefix "$P" --queue durable --concurrency 1 --min-replicas-timeout-ms 300
+DURABLE=$WORKER_PID
+check "batches with STAGEQ_MIN_REPLICAS=1: the backlog drains" wait_for 60 all_done fast 100
+check_eq "batches with STAGEQ_MIN_REPLICAS=1: each job ended once" "100 100 0" \
+  "$(summary fast 100)"
+waits=$(($(wait_calls) - w0))
+echo "# figure: $waits WAITs confirmed the ends of 100 fast jobs"
+check "batches with STAGEQ_MIN_REPLICAS=1: one WAIT covers several ends" \
+  test "$waits" -gt 0 -a "$waits" -lt 100
+
 # STAGEQ_MIN_REPLICAS=1 with both replicas stopped: the first job's end is
 # written but not confirmed, so the worker keeps it (writing it again) and
 # does not take the next job; once the replicas are back, it is confirmed and
 # the next job runs.
-STAGEQ_MIN_REPLICAS=1 start_worker durable --redis-url "$SG_URL" --pipelines "$PF" \
-  --prefix "$P" --queue durable --concurrency 1 --min-replicas-timeout-ms 300
-DURABLE=$WORKER_PID
 mp=$(sg_master_port)
 stopped=""
 for n in $SG_NODES; do
