@@ -1,5 +1,5 @@
 # stageq: one non-recursive Makefile. Objects under $(BUILD)/; `make V=1` shows commands.
-# Targets: all run test test-asan test-valgrind bench deps clean format format-check lint
+# Targets: all run test test-asan test-valgrind test-sentinel bench deps clean format format-check lint
 
 BUILD ?= build
 CC ?= cc
@@ -56,7 +56,7 @@ BINS := $(BUILD)/stageq-api $(BUILD)/stageq-worker $(BUILD)/stageq
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all run test test-build test-faults test-asan deps deps-test clean format format-check lint \
-        test-valgrind deps-valgrind bench deps-bench
+        test-valgrind deps-valgrind bench deps-bench test-sentinel
 
 # Parallel compiles in the recipes' sub-makes (never for the deps-* targets:
 # apt must not run twice at once).
@@ -176,6 +176,17 @@ test-asan: deps-test
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 STAGEQ_SUITES="$(ASAN_SUITES)" \
 		bash tests/run-all.sh build-asan
+
+# test-sentinel: the failover scenarios (tests/sentinel/run.sh: a real Sentinel
+# group, an API and worker pools on its redis-sentinel:// URL, a steady
+# submitter; SENTINEL FAILOVER, kill -9, SIGSTOP of the master), a few minutes.
+# SAN=1 runs them on the ASan + UBSan build in build-asan.
+SENTINEL_BUILD := $(if $(filter 1,$(SAN)),build-asan,$(BUILD))
+test-sentinel: deps-test
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) BUILD=$(SENTINEL_BUILD) all
+	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		BUILD=$(SENTINEL_BUILD) bash tests/sentinel/run.sh
 
 # test-valgrind: the e2e suites of VALGRIND_SUITES with every stageq daemon and
 # its forked children under memcheck (lib.sh puts STAGEQ_WRAP in front of

@@ -84,6 +84,14 @@ def main():
             med("cost.scripts_per_job"))
     row("end to end (submit 50 conns + drain)", "e2e.rps", "jobs/s done", ratio=e2e_ratio)
     row("  submitted meanwhile", "e2e.submit_rps", "jobs/s")
+    row("with a replica: submit, 50 conns, STAGEQ_MIN_REPLICAS 0 / 1",
+        ("replicated.min0.submit.rps", "replicated.min1.submit.rps"), "jobs/s",
+        ratio=ratio_of("replicated.min1.submit.rps", "replicated.min0.submit.rps", "without"))
+    row("  p99 latency, STAGEQ_MIN_REPLICAS 0 / 1",
+        ("replicated.min0.submit.p99_ms", "replicated.min1.submit.p99_ms"), "ms", "{:.2f}")
+    row("with a replica: drain, STAGEQ_MIN_REPLICAS 0 / 1",
+        ("replicated.min0.drain.rps", "replicated.min1.drain.rps"), "jobs/s",
+        ratio=ratio_of("replicated.min1.drain.rps", "replicated.min0.drain.rps", "without"))
     for what in ("finished", "running"):
         k = "status.%s.rps" % what
         ok = None

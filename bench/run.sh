@@ -8,6 +8,9 @@
 # the figures; non-zero only when it cannot run. Everything it starts is
 # stopped by PID, also on Ctrl-C or error.
 #
+# With a replica it starts for that part only: submit and drain with
+# STAGEQ_MIN_REPLICAS 0 and 1 (what the WAIT confirmation costs).
+#
 # Env: BENCH_RUNS (3), BENCH_JOBS (50000: the drain backlog), BENCH_SECONDS
 # (5: each wrk window), BENCH_STREAMS (1000: SSE streams held open),
 # BENCH_QUICK=1 (small counts, for development), BENCH_LOG_LEVEL (warn: the
@@ -309,6 +312,39 @@ drain_run() { # drain_run TAG RUN: one drain, its figures named TAG (cost figure
 }
 
 for r in $(seq 1 "$RUNS"); do drain_run drain "$r"; done
+
+# ---- STAGEQ_MIN_REPLICAS: what confirming with WAIT costs ----
+# A replica of the bench's Redis (loopback, started here and stopped after this
+# part only: the other figures are without one), and a second API with
+# STAGEQ_MIN_REPLICAS=1. The same submit window (50 connections) on each API,
+# and the same drain with the pool's STAGEQ_MIN_REPLICAS 0 and 1.
+REPLICA_PORT=$(free_port)
+mkdir -p "$TMP/replica"
+redis-server --port "$REPLICA_PORT" --bind 127.0.0.1 --dir "$TMP/replica" --save '' --appendonly no \
+  --logfile "$TMP/replica/redis.log" --daemonize no --replicaof 127.0.0.1 "$RPORT" >/dev/null &
+REPLICA_PID=$!
+PIDS="$PIDS $REPLICA_PID"
+for _ in $(seq 1 200); do rcli INFO replication | grep -q 'state=online' && break; sleep 0.05; done
+rcli INFO replication | grep -q 'state=online' || die "the replica did not come online ($TMP/replica/redis.log)"
+STAGEQ_MIN_REPLICAS=1 "$BUILD/stageq-api" --listen 127.0.0.1:0 --port-file "$TMP/api-min1.port" \
+  --redis-url "$RURL" --pipelines "$PIPES" --max-queue 0 >>"$OUT/api-min1.log" 2>&1 &
+API_MIN1_PID=$!
+PIDS="$PIDS $API_MIN1_PID"
+for _ in $(seq 1 100); do [ -s "$TMP/api-min1.port" ] && break; sleep 0.05; done
+[ -s "$TMP/api-min1.port" ] || die "stageq-api (STAGEQ_MIN_REPLICAS=1) did not start ($OUT/api-min1.log)"
+for r in $(seq 1 "$RUNS"); do
+  for m in 0 1; do
+    api=$API
+    [ "$m" = 1 ] && api="http://127.0.0.1:$(cat "$TMP/api-min1.port")"
+    rcli FLUSHALL >/dev/null
+    j=$(wrk -t1 -c50 -d"${SECS}s" --timeout 5s -s bench/submit.lua "$api/v1/jobs" | wrk_json)
+    for f in rps p50_ms p99_ms non2xx; do kv "replicated.min$m.submit.$f" "$(echo "$j" | jget "$f")"; done
+    STAGEQ_MIN_REPLICAS=$m drain_run "replicated.min$m.drain" "$r"
+  done
+done
+stop_pid "$API_MIN1_PID"
+stop_pid "$REPLICA_PID"
+log "min replicas: done"
 
 # ---- end to end: submitting (wrk, 50 connections) while the pool drains ----
 for r in $(seq 1 "$RUNS"); do

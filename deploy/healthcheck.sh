@@ -6,7 +6,9 @@
 #   worker: at least one child of the stageq-worker supervisor holds a live
 #           lease in Redis: ZSCORE <prefix>:workers <hostname>:<child pid> is
 #           later than now (the lease is renewed every third of STAGEQ_LEASE_S).
-#           For a unix:// Redis URL only the children's presence is checked.
+#           For a unix:// Redis URL only the children's presence is checked;
+#           for a redis-sentinel:// URL the master is the one the first
+#           sentinel that knows it names.
 # Without arguments it finds the stageq-api or stageq-worker supervisor among
 # the processes (in a container: PID 1, or PID 2 under `init: true`). Prints
 # one line; exit 0 healthy, 1 not. The whole check is bounded by 5 s.
@@ -84,47 +86,92 @@ case $role in
     [ -n "$kids" ] || unhealthy "stageq-worker $pid has no child process"
     url=$(opt redis-url STAGEQ_REDIS_URL redis://127.0.0.1:6379/0)
     prefix=$(opt prefix STAGEQ_PREFIX stageq)
-    case $url in
-      unix://*) echo "healthy: stageq-worker $pid has children:$kids (unix socket: lease not read)"; exit 0 ;;
-      redis://*) ;;
-      *) unhealthy "cannot read Redis URL '$url'" ;;
-    esac
-    rest=${url#redis://}
-    auth=""; user=""
-    case ${rest%%/*} in *@*) auth=${rest%%@*}; rest=${rest#*@} ;; esac
-    hostport=${rest%%/*}
-    db=0
-    case $rest in */*) db=${rest#*/}; db=${db%%\?*}; [ -n "$db" ] || db=0 ;; esac
-    case $hostport in
-      \[*\]:*) host=${hostport%%]*}; host=${host#[}; port=${hostport##*]:} ;;
-      \[*\]) host=${hostport#[}; host=${host%]}; port=6379 ;;
-      *:*) host=${hostport%:*}; port=${hostport##*:} ;;
-      *) host=$hostport; port=6379 ;;
-    esac
-    [ -n "$host" ] || host=127.0.0.1
-    { exec 3<>"/dev/tcp/$host/$port"; } 2>/dev/null || unhealthy "cannot connect to Redis at $host:$port"
-    # resp ARG...: sends one command, sets REPLY_LINE (first line) and REPLY_VALUE.
+    # resp ARG...: sends one command on fd 3, sets REPLY_LINE (first line) and
+    # REPLY_VALUE (a bulk reply), or REPLY_ITEMS (an array of bulk strings).
     resp() {
-      local a out
+      local a out n i item
       out="*$#"$'\r\n'
       for a in "$@"; do out+="\$${#a}"$'\r\n'"$a"$'\r\n'; done
       printf '%s' "$out" >&3
-      IFS= read -r -t 3 REPLY_LINE <&3 || unhealthy "no answer from Redis at $host:$port"
+      IFS= read -r -t 3 REPLY_LINE <&3 || unhealthy "no answer from $host:$port"
       REPLY_LINE=${REPLY_LINE%$'\r'}
       REPLY_VALUE=""
+      REPLY_ITEMS=()
       case $REPLY_LINE in
-        '$-1') ;;
+        '$-1' | '*-1') ;;
         '$'*) IFS= read -r -t 3 REPLY_VALUE <&3; REPLY_VALUE=${REPLY_VALUE%$'\r'} ;;
-        '-'*) unhealthy "Redis answered '$REPLY_LINE' to $1" ;;
+        '*'*)
+          n=${REPLY_LINE#\*}
+          for ((i = 0; i < n; i++)); do
+            IFS= read -r -t 3 item <&3 && IFS= read -r -t 3 item <&3 || unhealthy "short reply from $host:$port"
+            REPLY_ITEMS+=("${item%$'\r'}")
+          done
+          ;;
+        '-'*) unhealthy "$host:$port answered '$REPLY_LINE' to $1" ;;
       esac
     }
-    if [ -n "$auth" ]; then
-      user=${auth%%:*}
-      pass=${auth#*:}
-      pass=$(printf '%b' "${pass//%/\\x}")
-      user=$(printf '%b' "${user//%/\\x}")
-      if [ -n "$user" ]; then resp AUTH "$user" "$pass"; else resp AUTH "$pass"; fi
+    pct() { printf '%b' "${1//%/\\x}"; }
+    # split_hostport TEXT DEFAULT_PORT: sets host and port ([v6]:port too).
+    split_hostport() {
+      case $1 in
+        \[*\]:*) host=${1%%]*}; host=${host#[}; port=${1##*]:} ;;
+        \[*\]) host=${1#[}; host=${host%]}; port=$2 ;;
+        *:*) host=${1%:*}; port=${1##*:} ;;
+        *) host=$1; port=$2 ;;
+      esac
+      [ -n "$host" ] || host=127.0.0.1
+    }
+    # auth USERINFO: AUTH on fd 3 with "[user]:password" (percent-decoded).
+    auth() {
+      local user=${1%%:*} pass=${1#*:}
+      case $1 in *:*) ;; *) user=""; pass=$1 ;; esac
+      if [ -n "$user" ]; then resp AUTH "$(pct "$user")" "$(pct "$pass")"; else resp AUTH "$(pct "$pass")"; fi
+    }
+    case $url in
+      unix://*) echo "healthy: stageq-worker $pid has children:$kids (unix socket: lease not read)"; exit 0 ;;
+      redis://* | redis-sentinel://*) ;;
+      *) unhealthy "cannot read Redis URL '$url'" ;;
+    esac
+    kind=${url%%://*}
+    rest=${url#*://}
+    master=""
+    if [ "$kind" = redis-sentinel ]; then
+      master=${rest#*#}
+      rest=${rest%%#*}
+      [ -n "$master" ] && [ "$master" != "$rest" ] || unhealthy "no #master name in the Redis URL"
     fi
+    query=""
+    case $rest in *\?*) query=${rest#*\?}; rest=${rest%%\?*} ;; esac
+    userinfo=""
+    case ${rest%%/*} in *@*) userinfo=${rest%%@*}; rest=${rest#*@} ;; esac
+    hostport=${rest%%/*}
+    db=0
+    case $rest in */*) db=${rest#*/}; [ -n "$db" ] || db=0 ;; esac
+    if [ "$kind" = redis-sentinel ]; then
+      # The master as the first sentinel that knows it says (the Sentinel
+      # client guidelines' first step; the workers do the rest themselves).
+      s_user="" s_pass=""
+      for kv in ${query//&/ }; do
+        case $kv in
+          sentinel_password=*) s_pass=${kv#*=} ;;
+          sentinel_user=*) s_user=${kv#*=} ;;
+        esac
+      done
+      found=""
+      for s in ${hostport//,/ }; do
+        split_hostport "$s" 26379
+        { exec 3<>"/dev/tcp/$host/$port"; } 2>/dev/null || continue
+        [ -z "$s_pass" ] || auth "$s_user:$s_pass"
+        resp SENTINEL get-master-addr-by-name "$master"
+        exec 3>&-
+        if [ ${#REPLY_ITEMS[@]} = 2 ]; then found="${REPLY_ITEMS[0]}:${REPLY_ITEMS[1]}"; break; fi
+      done
+      [ -n "$found" ] || unhealthy "no sentinel of $hostport knows master '$master'"
+      case $found in *:*:*) hostport="[${found%:*}]:${found##*:}" ;; *) hostport=$found ;; esac
+    fi
+    split_hostport "$hostport" 6379
+    { exec 3<>"/dev/tcp/$host/$port"; } 2>/dev/null || unhealthy "cannot connect to Redis at $host:$port"
+    [ -z "$userinfo" ] || auth "$userinfo"
     [ "$db" = 0 ] || resp SELECT "$db"
     read -r host_name </proc/sys/kernel/hostname
     now=$(date +%s%3N)

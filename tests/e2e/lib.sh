@@ -209,6 +209,20 @@ wait_for() {
   return 1
 }
 
+# poll SECONDS COMMAND...: runs the command every 0.1 s until it succeeds, for
+# at most SECONDS of wall-clock time (wait_for counts tries: the bound of a
+# slow condition, one that starts processes or asks several servers, is then
+# many times longer than its number).
+poll() {
+  local end=$(($(date +%s) + $1))
+  shift
+  while :; do
+    "$@" && return 0
+    [ "$(date +%s)" -lt "$end" ] || return 1
+    sleep 0.1
+  done
+}
+
 # valgrind_report DIR: reads the vg.<pid>.log files valgrind wrote to DIR (make
 # test-valgrind) and prints every log with an error, a definite or indirect
 # leak or a crash, then one line "valgrind: N process logs, E errors"; fails

@@ -141,6 +141,83 @@ check_eq "compose: api stop_grace_period covers its drain (Redis timeout + 1 s)"
 check "compose: the work volume of the example stages is shared by every worker" \
   test "$(cq 'any(str(v).split(":")[0] in (c.get("volumes") or {}) and str(v).split(":")[1] == env("worker").get("STAGEQ_EXAMPLE_DIR") for v in s["worker"].get("volumes", []))')" = True
 
+# --- the HA variant: docker-compose.ha.yml on top of the base file -------------------
+# Checked on what `docker-compose config` makes of the two files together; the
+# contract of the base file above still holds for its services.
+HA=docker-compose.ha.yml
+ha_cfg="$STAGEQ_TEST_TMP/compose-ha.yml"
+docker-compose -f "$COMPOSE" -f "$HA" config >"$ha_cfg" 2>"$ha_cfg.err"
+rc=$?
+[ $rc -eq 0 ] || head -20 "$ha_cfg.err" | sed 's/^/# /'
+check_eq "docker-compose config accepts $COMPOSE + $HA" 0 "$rc"
+check_eq "HA: the services are a master, 2 replicas, 3 sentinels, api and worker" \
+  "api redis redis-replica-1 redis-replica-2 sentinel-1 sentinel-2 sentinel-3 worker " \
+  "$(sed -n '/^services:/,/^[^ ]/p' "$ha_cfg" | sed -n 's/^  \([a-z0-9_-]*\):$/\1/p' | sort | tr '\n' ' ')"
+monitor=$(awk '$1 == "sentinel" && $2 == "monitor" { print $3, $4, $5, $6 }' deploy/sentinel.conf)
+echo "# deploy/sentinel.conf monitors: $monitor"
+# One python3 process: "True|name" or "False|name" per check (the merged
+# config as PyYAML reads it; m = the master name deploy/sentinel.conf monitors).
+while IFS='|' read -r res name; do
+  check_eq "HA: $name" True "$res"
+done < <(python3 - "$ha_cfg" $monitor 2>&1 <<'PY'
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+m, mhost, mport, quorum = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+s = c["services"]
+vols = c.get("volumes") or {}
+def vol_of(svc, target):
+    for v in s[svc].get("volumes", []):
+        v = v if isinstance(v, str) else "%s:%s" % (v.get("source"), v.get("target"))
+        src, dst = v.split(":")[0], v.split(":")[1]
+        if dst == target:
+            return src
+    return None
+def mounts(svc, name):
+    return any(name in (v if isinstance(v, str) else str(v.get("source"))) for v in s[svc].get("volumes", []))
+checks = []
+def check(name, ok):
+    checks.append((bool(ok), name))
+check("the monitored master is the redis service (%s %s)" % (mhost, mport), mhost == "redis" and mport == "6379")
+sentinels = sorted(n for n in s if n.startswith("sentinel-"))
+check("quorum %d of %d sentinels is a majority" % (quorum, len(sentinels)), len(sentinels) // 2 < quorum <= len(sentinels))
+datavols = []
+for r in ("redis-replica-1", "redis-replica-2"):
+    cmd = [str(a) for a in s[r].get("command", [])]
+    check("%s runs redis:7.0 with deploy/redis.conf and AOF" % r,
+          s[r].get("image") == "redis:7.0" and mounts(r, "deploy/redis.conf") and
+          "--appendonly" in cmd and cmd[cmd.index("--appendonly") + 1] == "yes")
+    check("%s is a replica of redis:6379" % r,
+          "--replicaof" in cmd and cmd[cmd.index("--replicaof") + 1:cmd.index("--replicaof") + 3] == ["redis", "6379"])
+    datavols.append(vol_of(r, "/data"))
+for n in sentinels:
+    cmd = " ".join(str(a) for a in s[n].get("command", []))
+    check("%s runs redis:7.0 --sentinel from deploy/sentinel.conf copied into its volume" % n,
+          s[n].get("image") == "redis:7.0" and "--sentinel" in cmd and mounts(n, "deploy/sentinel.conf") and
+          "/data/sentinel.conf" in cmd)
+    check("%s has a healthcheck asking for master %s" % (n, m),
+          ("get-master-addr-by-name %s" % m) in " ".join(s[n].get("healthcheck", {}).get("test", [])))
+    datavols.append(vol_of(n, "/data"))
+datavols.append(vol_of("redis", "/data"))
+check("every data node and sentinel keeps /data on a named volume of its own",
+      None not in datavols and len(set(datavols)) == len(datavols) and all(v in vols for v in datavols))
+check("no replica or sentinel publishes a port", all("ports" not in s[n] for n in sentinels + ["redis-replica-1", "redis-replica-2"]))
+want = "redis-sentinel://" + ",".join("%s:26379" % n for n in sentinels)
+for svc in ("api", "worker"):
+    url = str((s[svc].get("environment") or {}).get("STAGEQ_REDIS_URL", ""))
+    check("%s uses %s/...#%s (%s)" % (svc, want, m, url),
+          url.startswith(want + "/") and url.endswith("#" + m))
+    check("%s waits for healthy sentinels" % svc,
+          all((s[svc].get("depends_on") or {}).get(n, {}).get("condition") == "service_healthy" for n in sentinels))
+    check("%s sets STAGEQ_MIN_REPLICAS to 1 or more" % svc,
+          int(str((s[svc].get("environment") or {}).get("STAGEQ_MIN_REPLICAS", "0")) or 0) >= 1)
+print("\n".join("%s|%s" % c for c in checks))
+ha_env = sorted({k for n in ("api", "worker") for k in (s[n].get("environment") or {}) if k.startswith("STAGEQ_")})
+open(sys.argv[1] + ".env", "w").write("\n".join(ha_env) + "\n")
+PY
+)
+check_eq "HA: every STAGEQ_* name it sets is read by a binary" "" \
+  "$(comm -23 <(sort -u "$ha_cfg.env") <(printf '%s\n%s\n' "$known" "$stage_known" | sort -u) | tr '\n' ' ')"
+
 # --- the Dockerfile -----------------------------------------------------------------
 df() { grep -vE '^\s*#' "$DOCKERFILE"; }
 check "Dockerfile: a build stage FROM debian:bookworm" \
@@ -232,7 +309,9 @@ STAGEQ_LISTEN=0.0.0.0:$apiport start_api api-hc --listen "0.0.0.0:$apiport"
 HC_API=$API_PID
 start_worker worker-hc --concurrency 2 --lease 2 --prefix td
 HC_W=$WORKER_PID
-hc() { PATH="$bin:$PATH" STAGEQ_REDIS_URL="$redis_url" "$bin/stageq-healthcheck" "$@" >>"$STAGEQ_TEST_TMP/hc.out" 2>&1; }
+# hc_url URL ROLE [PID]: the healthcheck with STAGEQ_REDIS_URL=URL; hc: with the suites' Redis.
+hc_url() { local u=$1; shift; PATH="$bin:$PATH" STAGEQ_REDIS_URL="$u" "$bin/stageq-healthcheck" "$@" >>"$STAGEQ_TEST_TMP/hc.out" 2>&1; }
+hc() { hc_url "$redis_url" "$@"; }
 check "healthcheck api: healthy (GET /healthz on 127.0.0.1 for --listen 0.0.0.0)" wait_for 10 hc api "$HC_API"
 check "healthcheck worker: healthy once the children hold leases" wait_for 10 hc worker "$HC_W"
 kids=$(pgrep -P "$HC_W" | tr '\n' ' ')
@@ -246,6 +325,39 @@ check "healthcheck api: unhealthy when the api is gone" not_hc api "$HC_API"
 sed 's/^/# /' "$STAGEQ_TEST_TMP/hc.out"
 stop_pid "$HC_W" 10
 flush_prefix td
+
+# --- the HA variant, run: deploy/sentinel.conf and the worker healthcheck ----------
+# A sentinel started from a copy of deploy/sentinel.conf (its port free, the
+# master's host and port those of the suites' Redis) knows the master; a worker
+# pool given only that redis-sentinel:// URL holds its leases there, and the
+# healthcheck finds them through the sentinel.
+sdir="$STAGEQ_TEST_TMP/redis-ha-sentinel"
+mkdir -p "$sdir"
+sport=$(free_port)
+sed -e "s/^port .*/port $sport/" -e "s/^\(sentinel monitor [^ ]*\) redis 6379 /\1 127.0.0.1 $REDIS_PORT /" \
+  deploy/sentinel.conf >"$sdir/sentinel.conf"
+printf 'bind 127.0.0.1\ndaemonize yes\npidfile %s/redis.pid\nlogfile %s/redis.log\ndir %s\n' \
+  "$sdir" "$sdir" "$sdir" >>"$sdir/sentinel.conf"
+redis-server "$sdir/sentinel.conf" --sentinel >/dev/null
+SQ_REDIS_NAMES="$SQ_REDIS_NAMES ha-sentinel"
+mname=${monitor%% *}
+ha_knows() { [ "$(redis-cli -p "$sport" SENTINEL get-master-addr-by-name "$mname" 2>/dev/null | sed -n 2p)" = "$REDIS_PORT" ]; }
+check "HA: a sentinel started from deploy/sentinel.conf knows master '$mname'" wait_for 10 ha_knows
+ha_url="redis-sentinel://127.0.0.1:$sport/0#$mname"
+(export STAGEQ_REDIS_URL="$ha_url" && exec "${SQ_WRAP[@]}" "$BUILD/stageq-worker" --concurrency 1 --lease 2 \
+  --prefix tdha) >>"$STAGEQ_TEST_TMP/worker-hc-ha.log" 2>&1 &
+HA_W=$!
+SQ_PIDS="$SQ_PIDS $HA_W"
+not_hc_url() { ! hc_url "$@"; }
+: >"$STAGEQ_TEST_TMP/hc.out"
+check "HA: healthcheck worker: healthy, its lease found on the master its sentinel names" \
+  poll 20 hc_url "$ha_url" worker "$HA_W"
+check "HA: healthcheck worker: unhealthy when no sentinel knows the master" \
+  not_hc_url "${ha_url%#*}#nope" worker "$HA_W"
+sed 's/^/# /' "$STAGEQ_TEST_TMP/hc.out"
+stop_pid "$HA_W" 10
+redis_stop ha-sentinel
+flush_prefix tdha
 
 # --- the image's layout runs the default pipelines ----------------------------------
 # The runtime stage's COPY lines (not --from) rebuilt under a temp WORKDIR; the

@@ -21,26 +21,9 @@ export BUILD
 # only make recovery_s larger. The groups are about equally long (the longest
 # scenario, redis_down_10s, waits 10 s on a Redis that is away).
 if [ -z "${FAULT_SCENARIOS:-}" ] && [ "${FAULT_PARALLEL:-1}" != 0 ]; then
-  out=$(mktemp -d /tmp/stageq-faults-groups.XXXXXX)
-  FAULT_SCENARIOS="kill_children kill_pool redis_restart" bash tests/faults/run.sh >"$out/1" 2>&1 &
-  g1=$!
-  FAULT_SCENARIOS="sigterm_pool redis_down_10s" bash tests/faults/run.sh >"$out/2" 2>&1 &
-  g2=$!
-  wait "$g1"; r1=$?
-  wait "$g2"; r2=$?
-  passed=0 failed=0
-  for g in 1 2; do
-    grep -vE '^[0-9]+ passed, [0-9]+ failed$' "$out/$g"
-    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out/$g" | tail -1)
-    if [ -n "$line" ]; then
-      passed=$((passed + ${line%% *})); line=${line#*, }; failed=$((failed + ${line%% *}))
-    else
-      failed=$((failed + 1)); echo "# fault group $g ended without a summary"
-    fi
-  done
-  rm -rf "$out"
-  echo "$passed passed, $failed failed"
-  [ "$failed" = 0 ] && [ "$r1" = 0 ] && [ "$r2" = 0 ]
+  source tests/side_by_side.sh
+  side_by_side FAULT_SCENARIOS tests/faults/run.sh "kill_children kill_pool redis_restart" \
+    "sigterm_pool redis_down_10s"
   exit
 fi
 STAGEQ_TEST_TMP=$(mktemp -d /tmp/stageq-faults.XXXXXX)
