@@ -306,7 +306,7 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
     rargv_add(&a, w->processing_key);
     rargv_add(&a, "RIGHT");
     rargv_add(&a, "LEFT");
-    rargv_addll(&a, WORKER_FETCH_TIMEOUT_S);
+    rargv_addf(&a, "%.3f", worker_fetch_timeout_ms(w) / 1000.0);
     r = rconn_command(w->rc, &a, &err);
     rargv_free(&a);
     if (r == NULL) {

@@ -1,9 +1,11 @@
 /* recover: jobs of lost workers. Every live worker looks, about every third
  * of a lease, for workers whose lease has expired, and runs recover.lua on
- * each job of their processing lists: the script removes the id from the list
- * first, so only one worker wins per job; the job goes back to the front of
- * its queue (resuming at its unfinished stage) or fails with worker_lost when
- * no attempt is left. Workers with nothing left are forgotten (reap.lua). */
+ * each job of their processing lists: the script judges (the lease still
+ * expired, and Redis reachable for a whole lease: alive.lua), then removes
+ * the id from the list, so only one worker wins per job; the job goes back
+ * to the front of its queue (resuming at its unfinished stage) or fails with
+ * worker_lost when no attempt is left. Workers with nothing left are
+ * forgotten (reap.lua). */
 #include <stdio.h>
 #include <string.h>
 
@@ -63,15 +65,21 @@ static void recover_job(struct worker *w, const char *wid, const char *plist, co
     rargv_add(&a, qkey);
     rargv_add(&a, ckey);
     rargv_add(&a, ekey);
+    rargv_add(&a, w->workers_key);
+    rargv_add(&a, w->alive_key);
     rargv_add(&a, id);
     rargv_add(&a, ts);
     rargv_add(&a, wid);
     rargv_addll(&a, JOB_FAILED_TTL_FACTOR);
     rargv_add(&a, is_own ? "1" : "0"); /* our own list: taken by a lost reply, never begun */
-    r = rconn_script(w->rc, SCRIPT_RECOVER, 5, &a, &err);
+    rargv_addll(&a, (long long)w->cfg->lease_s * 1000);
+    r = rconn_script(w->rc, SCRIPT_RECOVER, 7, &a, &err);
     rargv_free(&a);
     if (r != NULL && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) &&
-        strcmp(r->str, "gone") != 0) {
+        (strcmp(r->str, "grace") == 0 || strcmp(r->str, "alive") == 0)) {
+        log_debug("not judging %s: %s", wid, r->str); /* Redis knows better than our scan */
+    } else if (r != NULL && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) &&
+               strcmp(r->str, "gone") != 0) {
         if (is_own)
             log_write(LOG_LEVEL_INFO, 0, id, "taken by a reply that was lost: %s", r->str);
         else
@@ -108,9 +116,10 @@ static void recover_worker(struct worker *w, const char *wid)
     rargv_add(&a, w->workers_key);
     rargv_add(&a, plist);
     rargv_add(&a, info);
+    rargv_add(&a, w->alive_key);
     rargv_add(&a, wid);
-    rargv_addll(&a, clock_now_ms());
-    r = rconn_script(w->rc, SCRIPT_REAP, 3, &a, &err);
+    rargv_addll(&a, (long long)w->cfg->lease_s * 1000);
+    r = rconn_script(w->rc, SCRIPT_REAP, 4, &a, &err);
     rargv_free(&a);
     if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1)
         log_info("forgot lost worker %s", wid);
@@ -124,7 +133,7 @@ void recover_own(struct worker *w)
 
 void recover_tick(struct worker *w)
 {
-    int64_t now = clock_mono_ms(), lease_ms = (int64_t)w->cfg->lease_s * 1000;
+    int64_t now = clock_mono_ms(), lease_ms = (int64_t)w->cfg->lease_s * 1000, redis_now;
     struct rargv a;
     redisReply *r;
     size_t i;
@@ -132,14 +141,18 @@ void recover_tick(struct worker *w)
     /* A third of a lease, spread by worker index so the pool does not look at once. */
     if (now - w->last_recover_ms < lease_ms / 3 + w->index * 97 % 500)
         return;
-    if (w->healthy_since_ms == 0 || now - w->healthy_since_ms < lease_ms)
+    /* Redis said, at our last renewal, that nobody may be judged yet (an
+     * outage, or a restart, ended less than a lease ago). recover.lua checks
+     * again: this only spares the scan. */
+    redis_now = clock_now_ms() + w->redis_offset_ms;
+    if (w->last_heartbeat_ms == 0 || redis_now < w->judge_at_ms)
         return;
     w->last_recover_ms = now;
     rargv_init(&a);
     rargv_add(&a, "ZRANGEBYSCORE");
     rargv_add(&a, w->workers_key);
     rargv_add(&a, "-inf");
-    rargv_addll(&a, clock_now_ms());
+    rargv_addll(&a, redis_now);
     rargv_add(&a, "LIMIT");
     rargv_add(&a, "0");
     rargv_addll(&a, RECOVER_WORKERS_BATCH);

@@ -13,11 +13,11 @@
 #include "rconn.h"
 #include "redis_url.h"
 
-#define WORKER_FETCH_TIMEOUT_S 1    /* BLMOVE wait; also how often stop is checked */
-#define WORKER_PROGRESS_MIN_MS 50   /* at most ~20 progress writes/s per job */
-#define WORKER_BACKOFF_MAX_MS  5000 /* Redis reconnect backoff cap */
-#define WORKER_PROMOTE_MS      1000 /* how often due retries are moved to the queue */
-#define WORKER_PROMOTE_BATCH   100  /* most retries moved at once */
+#define WORKER_FETCH_TIMEOUT_MS 1000 /* BLMOVE wait; also how often stop is checked */
+#define WORKER_PROGRESS_MIN_MS  50   /* at most ~20 progress writes/s per job */
+#define WORKER_BACKOFF_MAX_MS   5000 /* Redis reconnect backoff cap */
+#define WORKER_PROMOTE_MS       1000 /* how often due retries are moved to the queue */
+#define WORKER_PROMOTE_BATCH    100  /* most retries moved at once */
 
 /* A backlog of fast jobs is taken in batches (pipe.c): a worker holds the
  * jobs it took and has not begun, sends each job's end without waiting for
@@ -103,10 +103,13 @@ struct worker {
     /* lease and recovery (lease.c, recover.c) */
     char workers_key[KEYS_MAX_LEN];
     char info_key[KEYS_MAX_LEN];
+    char alive_key[KEYS_MAX_LEN]; /* what Redis knows of its reachability (alive.lua) */
     char started_at[32];
     char current_job[IDS_MAX_LEN + 1]; /* "" when idle */
     int64_t last_heartbeat_ms;         /* monotonic; 0 = never */
-    int64_t healthy_since_ms;          /* monotonic; 0 = Redis not reachable lately */
+    bool is_lease_failing;             /* the last renewal failed (logged once) */
+    int64_t redis_offset_ms;           /* Redis's clock minus ours, at the last renewal */
+    int64_t judge_at_ms;               /* Redis time from which others may be judged lost */
     int64_t last_recover_ms;           /* monotonic */
     volatile sig_atomic_t *stop;       /* set by SIGTERM/SIGINT in the child */
     long long jobs_done;
@@ -134,7 +137,7 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
                       const struct pipeline_set *pipelines, int index);
 
 /* fetch.c: the job finish.lua took (next_take), else waits up to
- * WORKER_FETCH_TIMEOUT_S for a queued job (take.lua with a backlog, else
+ * worker_fetch_timeout_ms for a queued job (take.lua with a backlog, else
  * BLMOVE + start.lua), moved onto this worker's processing list and marked
  * running; nothing new once the worker is stopping.
  * Returns 1 with id filled and *hash the job's HGETALL reply (caller frees
@@ -179,26 +182,31 @@ void run_job(struct worker *w, const char *id, const redisReply *hash);
 redisReply *wredis_script(struct worker *w, enum script_id id, int nkeys, const struct rargv *args);
 redisReply *wredis_command(struct worker *w, const struct rargv *args);
 
-/* lease.c: renews this worker's lease (and its info hash) when a third of
+/* lease.c: renews this worker's lease (and its info hash) when a quarter of
  * the lease has passed, or now with is_forced; one try (a failure is retried
- * at the next call). Also keeps healthy_since_ms. */
+ * at the next call). Also learns from Redis when others may be judged lost
+ * (judge_at_ms, alive.lua). */
 void lease_heartbeat(struct worker *w, bool is_forced);
 /* lease.c: removes this worker from the live set (clean exit). */
 void lease_release(struct worker *w);
 
 /* recover.c: about every third of a lease, finds workers whose lease expired
  * and recovers the jobs on their processing lists (requeued while attempts
- * remain, else failed with worker_lost). Only once this worker has been
- * connected for a whole lease, so that after an outage everybody has renewed
- * before anybody is judged lost. */
+ * remain, else failed with worker_lost). recover.lua judges, on Redis's
+ * clock: only once Redis has been reachable for a whole lease (alive.lua),
+ * so that after an outage everybody has had a lease to renew. */
 void recover_tick(struct worker *w);
 /* Puts back what is on this worker's own processing list while it runs no job
  * (a pop whose reply was lost): as for a lost worker's jobs. */
 void recover_own(struct worker *w);
 
 /* The longest wait between Redis reconnect attempts: WORKER_BACKOFF_MAX_MS,
- * but well inside a lease, so that a short outage never costs the lease. */
+ * but at most an eighth of a lease, so that a worker renews soon after an
+ * outage (see alive.lua for why). */
 int worker_backoff_max_ms(const struct worker *w);
+/* How long BLMOVE waits: WORKER_FETCH_TIMEOUT_MS, at most an eighth of a
+ * lease, so that an idle worker renews on time. */
+int worker_fetch_timeout_ms(const struct worker *w);
 
 /* Sleeps ms milliseconds unless *stop is set (checked every 50 ms). */
 void worker_sleep_ms(const struct worker *w, int ms);

@@ -10,9 +10,16 @@
 
 int worker_backoff_max_ms(const struct worker *w)
 {
-    int quarter = w->cfg->lease_s * 1000 / 4;
+    int eighth = w->cfg->lease_s * 1000 / 8;
 
-    return quarter < WORKER_BACKOFF_MAX_MS ? quarter : WORKER_BACKOFF_MAX_MS;
+    return eighth < WORKER_BACKOFF_MAX_MS ? eighth : WORKER_BACKOFF_MAX_MS;
+}
+
+int worker_fetch_timeout_ms(const struct worker *w)
+{
+    int eighth = w->cfg->lease_s * 1000 / 8;
+
+    return eighth < WORKER_FETCH_TIMEOUT_MS ? eighth : WORKER_FETCH_TIMEOUT_MS;
 }
 
 void worker_sleep_ms(const struct worker *w, int ms)
@@ -73,6 +80,9 @@ static redisReply *wredis_call(struct worker *w, int is_script, enum script_id i
             log_warnx("giving up on redis: stopping and the grace period is over");
             return NULL;
         }
+        /* The lease first, when due: the renewal is the first thing to
+         * get through when Redis is back (see alive.lua). */
+        lease_heartbeat(w, false);
         /* While stopping, sleep without being cut short by the stop flag. */
         if (*w->stop) {
             struct timespec ts = {0, 200 * 1000000L};
