@@ -115,7 +115,7 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
     redisReply *rep;
     struct sq_err err;
     size_t i;
-    int rc, nkeys = script == SCRIPT_RETRY ? 6 : 2;
+    int rc, nkeys = script == SCRIPT_RETRY ? 7 : 2;
 
     keys_events(ekey, sizeof(ekey), prefix);
     rargv_init(&a);
@@ -129,13 +129,18 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
         rargv_add(&a, dkey);
         rargv_add(&a, ckey);
     }
-    rargv_add(&a, ekey); /* the events channel, last of the keys */
+    rargv_add(&a, ekey); /* the events channel */
+    if (script == SCRIPT_RETRY)
+        rargv_add(&a, r->w->info_key);
     rargv_add(&a, r->attempt);
     rargv_addll(&a, ttl);
     if (script == SCRIPT_RETRY) {
+        char next[IDS_MAX_LEN + 1];
+        fetch_next_held_id(r->w, next);
         rargv_add(&a, r->id);
         rargv_addll(&a, due_ms);
         rargv_addll(&a, r->n);
+        rargv_add(&a, next);
     } else {
         run_add_stats(r, &a, RUN_STATS_DUE, &spec);
     }
@@ -163,7 +168,8 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
 static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
                             const struct rargv *fields, int take, enum run_stats which, char **spec)
 {
-    char ekey[KEYS_MAX_LEN], ckey[KEYS_MAX_LEN], jprefix[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
+    char ekey[KEYS_MAX_LEN], ckey[KEYS_MAX_LEN], jprefix[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN],
+        next[IDS_MAX_LEN + 1];
     const char *prefix = r->w->cfg->prefix;
     bool is_due = wstats_is_due(&r->w->stats, clock_mono_ms());
     size_t i;
@@ -178,6 +184,7 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
     rargv_add(a, ckey);
     rargv_add(a, ekey);
     rargv_add(a, r->w->queue_key);
+    rargv_add(a, r->w->info_key);
     rargv_add(a, r->attempt);
     rargv_addll(a, ttl);
     rargv_add(a, r->id);
@@ -191,6 +198,8 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
     rargv_add(a, ts);
     rargv_addll(a, JOB_ACTIVE_TTL_S);
     rargv_addll(a, IDS_MAX_LEN);
+    fetch_next_held_id(r->w, next);
+    rargv_add(a, next); /* named current with this end, or "" */
     for (i = 0; i < fields->argc; i++)
         rargv_addlen(a, fields->argv[i], fields->lens[i]);
 }
@@ -253,7 +262,7 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
     if (is_take) {
         /* one try: a lost reply may have taken jobs onto our processing
          * list, which recover_own puts back; the retries below take none */
-        rep = rconn_script(w->rc, SCRIPT_FINISH, 5, &a, &err);
+        rep = rconn_script(w->rc, SCRIPT_FINISH, FINISH_NKEYS, &a, &err);
         if (rep == NULL) {
             w->is_take_lost = true;
             rargv_free(&a);
@@ -262,7 +271,7 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
         }
     }
     if (rep == NULL)
-        rep = wredis_script(w, SCRIPT_FINISH, 5, &a);
+        rep = wredis_script(w, SCRIPT_FINISH, FINISH_NKEYS, &a);
     rargv_free(&a);
     if (rep == NULL) {
         free(spec);
@@ -686,7 +695,7 @@ static void run_requeue(struct run *r, int k, bool is_unstarted)
 {
     if (r->has_adv)
         run_flush(r, true); /* requeue.lua keeps the stages before k */
-    worker_requeue(r->w, r->id, r->queue, r->attempt, k, is_unstarted);
+    worker_requeue(r->w, r->id, r->queue, r->attempt, k, is_unstarted, true);
 }
 
 /* The job was canceled, expired or taken over: drop it from our list. */

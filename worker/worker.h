@@ -28,7 +28,8 @@
 #define WORKER_HOLD_MAX_MS 50   /* a held job waits this long at most behind a slow one */
 #define WORKER_HELD_MAX    (2 * WORKER_BATCH_MAX) /* jobs held: a batch and half of one */
 #define WORKER_SENT_MAX    (2 * WORKER_BATCH_MAX) /* ends sent and not answered */
-#define FINISH_ARG_TAKE    12 /* finish.lua's take count in its args (keys first) */
+#define FINISH_NKEYS       6                      /* finish.lua's keys */
+#define FINISH_ARG_TAKE    13 /* finish.lua's take count in its args (keys first) */
 
 #define WSTATS_RUNS     20   /* newest durations kept per stage (the ETA's window) */
 #define WSTATS_FLUSH_MS 1000 /* stage runs are sent at most this often while busy */
@@ -146,9 +147,14 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash);
 
 /* fetch.c: hands job id back to the front of its queue (requeue.lua: fenced
  * by attempt; stage k runs again, the ones before kept). is_unstarted: no
- * stage of it ran here, its attempt is given back. */
+ * stage of it ran here, its attempt is given back. is_current: the job this
+ * worker runs (its info hash says idle after it), not a held one. */
 void worker_requeue(struct worker *w, const char *id, const char *queue, const char *attempt, int k,
-                    bool is_unstarted);
+                    bool is_unstarted, bool is_current);
+
+/* fetch.c: the id of the held job this worker runs next ("" when it holds
+ * none, or is stopping): the end of the job before names it current. */
+void fetch_next_held_id(const struct worker *w, char id[IDS_MAX_LEN + 1]);
 
 /* fetch.c: hands every held job back to the front of its queue, its attempt
  * given back (requeue.lua): the job running now is slow, or the worker stops. */

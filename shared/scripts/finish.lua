@@ -4,14 +4,16 @@
 -- per batch of jobs while there is a backlog.
 -- KEYS[1] job hash, KEYS[2] the worker's processing list, KEYS[3] the
 -- counters hash, KEYS[4] the events channel (not a key: PUBLISHed to),
--- KEYS[5] the queue to take from
+-- KEYS[5] the queue to take from, KEYS[6] the worker's info hash
 -- ARGV[1] attempt, ARGV[2] TTL (s), ARGV[3] job id, ARGV[4..5] the stage
 -- histogram and ETA key prefixes ("<p>:stagehist:", "<p>:eta:"), ARGV[6]
 -- stage runs to record (stats.lua's spec, or ''), ARGV[7] when to record
 -- them: 'now', or 'idle' (only when no job was taken: the worker is about to
 -- wait), ARGV[8] how many jobs to take (0: none), ARGV[9..12] as take.lua's ARGV[1..4] (job
 -- key prefix, worker id, now, active TTL), ARGV[13] the longest valid job id,
--- ARGV[14..] field, value ...
+-- ARGV[14] the held job the worker runs next ('' when none): its info hash
+-- names it, else the first job taken now, else none (idle; current.lua),
+-- ARGV[15..] field, value ...
 -- Returns {result, recorded, taken}: result 'ok', or (nothing written but the
 -- list entry) the reason as update.lua; recorded 1 when the stage runs were
 -- recorded, else 0; taken: false without a take, else an array of take_job
@@ -19,6 +21,7 @@
 -- The stage runs are recorded whatever the fence says: they ran.
 --#include stats.lua
 --#include fence.lua
+--#include current.lua
 --#include startjob.lua
 --#include takejob.lua
 local function finish_job()
@@ -30,7 +33,7 @@ local function finish_job()
     return refusal
   end
   local st = cur[1]
-  for i = 14, #ARGV - 1, 2 do
+  for i = 15, #ARGV - 1, 2 do
     if ARGV[i] == 'state' then
       st = ARGV[i + 1]
     end
@@ -38,9 +41,9 @@ local function finish_job()
   -- Counted so that a job reported succeeded twice would show (fault tests).
   if st == 'succeeded' then
     redis.call('HSET', KEYS[1], 'success_count', tostring((tonumber(cur[4]) or 0) + 1),
-      unpack(ARGV, 14))
+      unpack(ARGV, 15))
   else
-    redis.call('HSET', KEYS[1], unpack(ARGV, 14))
+    redis.call('HSET', KEYS[1], unpack(ARGV, 15))
   end
   redis.call('EXPIRE', KEYS[1], ARGV[2])
   count(KEYS[3], st, cur[3])
@@ -48,15 +51,20 @@ local function finish_job()
   return 'ok'
 end
 local result = finish_job()
+set_current(KEYS[6], ARGV[14])
 local taken = false
 local want = tonumber(ARGV[8]) or 0
 if want > 0 then
   taken = {}
+  -- the first job started is run at once when the worker holds none
+  local named = ARGV[14] ~= ''
   for i = 1, want do
-    local t = take_job(KEYS[5], KEYS[2], KEYS[4], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13])
+    local t = take_job(KEYS[5], KEYS[2], KEYS[4], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13],
+      (not named) and KEYS[6] or nil)
     if not t then
       break
     end
+    named = named or (t[1] ~= 'skip' and t[1] ~= 'invalid')
     taken[i] = t
   end
 end

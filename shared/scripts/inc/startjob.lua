@@ -1,15 +1,18 @@
--- startjob.lua (included by start.lua, take.lua and finish.lua): start_job
--- marks job id (hash jkey, on the worker's processing list plist) running —
+-- startjob.lua (included by start.lua, take.lua and finish.lua, after
+-- current.lua): start_job marks job id (hash jkey, on the worker's
+-- processing list plist) running —
 -- attempt + 1 — and starts its first unfinished stage; it returns the fields
 -- the worker needs as a field, value array (id, attempt, stage_count, stage,
 -- max_attempts, result_ttl_s, queue, errors, pipeline, and the stage's input:
 -- input, or stage.<k-1>.output when it resumes at k), or {'skip', state, id}
 -- when the job expired ('missing') or is not queued (canceled meanwhile):
--- then the id is dropped from the processing list.
+-- then the id is dropped from the processing list. With info (the worker's
+-- info hash; nil for a job it takes to hold), the job is named its current
+-- one (set_current).
 -- With resume (the default) a job that ran before restarts at the stage that
 -- did not finish, its predecessors' outputs kept; without, at stage 1.
 -- A first start costs one HMGET and one HSET (the hot path of a backlog).
-local function start_job(jkey, plist, events, id, wid, now, ttl)
+local function start_job(jkey, plist, events, id, wid, now, ttl, info)
   -- what the worker needs is read with the rest: start_job writes none of it
   local want = {'id', 'max_attempts', 'result_ttl_s', 'queue', 'errors', 'pipeline', 'input'}
   local cur = redis.call('HMGET', jkey, 'state', 'stage_count', 'resume', 'attempt', 'started_at',
@@ -55,6 +58,9 @@ local function start_job(jkey, plist, events, id, wid, now, ttl)
     'resumed_from_stage', k > 1 and k or '', unpack(set))
   redis.call('EXPIRE', jkey, ttl)
   redis.call('PUBLISH', events, id)
+  if info then
+    set_current(info, id)
+  end
   local out = {'attempt', attempt, 'stage', tostring(k)}
   if cur[2] then
     out[5], out[6] = 'stage_count', cur[2]
