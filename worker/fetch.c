@@ -36,6 +36,18 @@ static redisReply *fetch_started(redisReply *r, const char *id)
     return r;
 }
 
+/* A take reply of a job reserved to hold (startjob.lua: not begun yet). */
+static bool fetch_is_reserved(const redisReply *r)
+{
+    size_t i;
+
+    for (i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
+        if (r->element[i]->type == REDIS_REPLY_STRING &&
+            strcmp(r->element[i]->str, "reserved") == 0)
+            return true;
+    return false;
+}
+
 /* Marks the job running; returns its hash reply, NULL when skipped or when
  * Redis could not be reached before giving up. */
 static redisReply *fetch_start(struct worker *w, const char *id)
@@ -230,6 +242,7 @@ static void fetch_unstart(struct worker *w, const char *id, const redisReply *ha
 void fetch_hand_back(struct worker *w)
 {
     pipe_drain(w); /* a batch may be on its way */
+    w->begun[0] = '\0';
     while (w->nheld > 0) {
         char id[IDS_MAX_LEN + 1];
         redisReply *taken = w->held[--w->nheld], *hash = NULL;
@@ -304,10 +317,20 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
         pipe_collect(w); /* the next batch, taken by an end sent meanwhile */
     if (w->nheld > 0) {  /* finish.lua took it already */
         redisReply *taken = w->held[0];
-        bool is_empty;
+        bool is_empty, is_begun;
 
         memmove(w->held, w->held + 1, --w->nheld * sizeof(w->held[0]));
-        return fetch_taken(w, taken, id, hash, &is_empty);
+        rc = fetch_taken(w, taken, id, hash, &is_empty);
+        is_begun = strcmp(id, w->begun) == 0;
+        w->begun[0] = '\0';
+        if (rc == 1 && !is_begun && !*w->stop && fetch_is_reserved(*hash)) {
+            /* reserved, and the last end did not begin it: begin it now
+             * (when stopping, run_job hands it back as it is) */
+            freeReplyObject(*hash);
+            *hash = fetch_start(w, id);
+            rc = *hash != NULL ? 1 : 0;
+        }
+        return rc;
     }
     if (*w->stop)
         return 0;

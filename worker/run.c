@@ -199,7 +199,8 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
     rargv_addll(a, JOB_ACTIVE_TTL_S);
     rargv_addll(a, IDS_MAX_LEN);
     fetch_next_held_id(r->w, next);
-    rargv_add(a, next); /* named current with this end, or "" */
+    rargv_add(a, next); /* begun and named current with this end, or "" */
+    snprintf(r->w->begun, sizeof(r->w->begun), "%s", next);
     for (i = 0; i < fields->argc; i++)
         rargv_addlen(a, fields->argv[i], fields->lens[i]);
 }
@@ -434,20 +435,22 @@ static void run_read_state(struct run *r)
     rargv_add(&a, r->job_key);
     rargv_add(&a, JOB_F_STATE);
     rargv_add(&a, JOB_F_ATTEMPT);
+    rargv_add(&a, JOB_F_WORKER);
     rep = rconn_command(r->w->rc, &a, &err);
     rargv_free(&a);
     r->last_check_ms = clock_mono_ms();
     if (rep == NULL)
         return; /* Redis away: the stage goes on; the next write will wait for it */
-    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
-        const redisReply *st = rep->element[0], *at = rep->element[1];
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 3) {
+        const redisReply *st = rep->element[0], *at = rep->element[1], *wk = rep->element[2];
         const char *why = NULL;
         if (st->type != REDIS_REPLY_STRING)
             why = "missing";
         else if (strcmp(st->str, "running") != 0)
             why = st->str;
-        else if (at->type != REDIS_REPLY_STRING || strcmp(at->str, r->attempt) != 0)
-            why = "fenced";
+        else if (at->type != REDIS_REPLY_STRING || strcmp(at->str, r->attempt) != 0 ||
+                 (wk->type == REDIS_REPLY_STRING && strcmp(wk->str, r->w->id) != 0))
+            why = "fenced"; /* another attempt, or a held job another worker began */
         if (why != NULL) {
             snprintf(r->refused, sizeof(r->refused), "%s", why);
             r->is_refused = true;

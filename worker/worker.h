@@ -115,7 +115,7 @@ struct worker {
     volatile sig_atomic_t *stop;       /* set by SIGTERM/SIGINT in the child */
     long long jobs_done;
     /* the jobs finish.lua took in the same call, oldest first (take.lua
-     * replies: started, not begun), consumed by fetch_next */
+     * replies: reserved — still queued — or started), consumed by fetch_next */
     redisReply *held[WORKER_HELD_MAX];
     size_t nheld;
     /* ends sent while jobs were held, their replies not read yet */
@@ -124,6 +124,9 @@ struct worker {
     bool is_take_sent; /* one of them takes jobs too */
     int64_t job_us;    /* how long a job runs here (moving average), for the batch size */
     bool is_take_lost; /* a finish-and-take reply was lost: recover_own first */
+    /* the held job the last end began (finish.lua's begin), "" when none:
+     * the others are reservations, begun by start.lua when their turn comes */
+    char begun[IDS_MAX_LEN + 1];
     struct wstats stats;
 };
 

@@ -6,18 +6,27 @@
 -- worker's info hash
 -- ARGV[1] attempt, ARGV[2] job id, ARGV[3] now (RFC 3339), ARGV[4] the stage
 -- that was interrupted (0 = none), ARGV[5] '1' when the job was taken but
--- never began (the worker held it behind another): the attempt is given
--- back, as if it had never been taken; ARGV[6] '1' when it is the job the
+-- never began (the worker held it behind another): a reservation (still
+-- queued) goes back to the front of its queue; a job begun (running) but
+-- not run has its attempt given back, as if it had never been taken; ARGV[6] '1' when it is the job the
 -- worker runs (its info hash says idle again: current.lua), '0' for a held one
 -- Returns 'ok', or (nothing written but the list entry) the reason as update.lua.
 --#include fence.lua
 --#include unstart.lua
 --#include current.lua
-redis.call('LREM', KEYS[2], 1, ARGV[2])
+local removed = redis.call('LREM', KEYS[2], 1, ARGV[2])
 if ARGV[6] == '1' then
   set_current(KEYS[5], '')
 end
 local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt')
+if ARGV[5] == '1' and cur[1] == 'queued' then
+  -- a reservation (taken to hold, never begun): back as it was
+  if removed == 0 then
+    return 'gone'
+  end
+  redis.call('RPUSH', KEYS[3], ARGV[2])
+  return 'ok'
+end
 local refusal = fence_refusal(cur[1], cur[2], ARGV[1])
 if refusal then
   return refusal
