@@ -143,6 +143,7 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
         rargv_add(&a, next);
     } else {
         run_add_stats(r, &a, RUN_STATS_DUE, &spec);
+        rargv_add(&a, r->w->id); /* fenced by the worker too */
     }
     for (i = 0; i < fields->argc; i++)
         rargv_addlen(&a, fields->argv[i], fields->lens[i]);
