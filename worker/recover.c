@@ -31,8 +31,9 @@ static redisReply *recover_cmd(struct worker *w, struct rargv *a)
     return r;
 }
 
-/* Recovers one job from the processing list plist of lost worker wid. */
-static void recover_job(struct worker *w, const char *wid, const char *plist, const char *id)
+/* Recovers one job from the processing list plist of lost worker wid: 0, or
+ * -1 when Redis could not be asked (the job stays on the list). */
+static int recover_job(struct worker *w, const char *wid, const char *plist, const char *id)
 {
     char jkey[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], ckey[KEYS_MAX_LEN],
         ts[CLOCK_RFC3339_LEN];
@@ -41,17 +42,18 @@ static void recover_job(struct worker *w, const char *wid, const char *plist, co
     redisReply *r;
     const char *queue = "default";
     bool is_own = strcmp(wid, w->id) == 0;
+    int rc;
 
     if (!ids_is_valid(id, strlen(id), IDS_MAX_LEN) ||
         keys_job(jkey, sizeof(jkey), w->cfg->prefix, id) < 0)
-        return;
+        return 0;
     rargv_init(&a);
     rargv_add(&a, "HGET");
     rargv_add(&a, jkey);
     rargv_add(&a, JOB_F_QUEUE);
     r = recover_cmd(w, &a);
     if (r == NULL)
-        return;
+        return -1;
     if (r->type == REDIS_REPLY_STRING && ids_is_valid(r->str, r->len, IDS_NAME_MAX_LEN))
         queue = r->str;
     keys_queue(qkey, sizeof(qkey), w->cfg->prefix, queue);
@@ -86,20 +88,24 @@ static void recover_job(struct worker *w, const char *wid, const char *plist, co
             log_write(strcmp(r->str, "failed") == 0 ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, 0, id,
                       "recovered from lost worker %s: %s", wid, r->str);
     }
+    rc = r != NULL && r->type != REDIS_REPLY_ERROR ? 0 : -1;
     freeReplyObject(r);
+    return rc;
 }
 
-static void recover_worker(struct worker *w, const char *wid)
+/* 0 when every job of wid's list that was looked at could be asked about. */
+static int recover_worker(struct worker *w, const char *wid)
 {
     char plist[KEYS_MAX_LEN], info[KEYS_MAX_LEN];
     struct rargv a;
     struct sq_err err;
     redisReply *r;
     size_t i;
+    int rc = 0;
 
     if (keys_processing(plist, sizeof(plist), w->cfg->prefix, wid) < 0 ||
         keys_worker(info, sizeof(info), w->cfg->prefix, wid) < 0)
-        return;
+        return 0;
     rargv_init(&a);
     rargv_add(&a, "LRANGE");
     rargv_add(&a, plist);
@@ -107,10 +113,11 @@ static void recover_worker(struct worker *w, const char *wid)
     rargv_addll(&a, RECOVER_JOBS_BATCH - 1);
     r = recover_cmd(w, &a);
     if (r == NULL)
-        return;
+        return -1;
     for (i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
-        if (r->element[i]->type == REDIS_REPLY_STRING)
-            recover_job(w, wid, plist, r->element[i]->str);
+        if (r->element[i]->type == REDIS_REPLY_STRING &&
+            recover_job(w, wid, plist, r->element[i]->str) < 0)
+            rc = -1;
     freeReplyObject(r);
     rargv_init(&a);
     rargv_add(&a, w->workers_key);
@@ -124,11 +131,12 @@ static void recover_worker(struct worker *w, const char *wid)
     if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1)
         log_info("forgot lost worker %s", wid);
     freeReplyObject(r);
+    return rc;
 }
 
-void recover_own(struct worker *w)
+int recover_own(struct worker *w)
 {
-    recover_worker(w, w->id);
+    return recover_worker(w, w->id);
 }
 
 void recover_tick(struct worker *w)
@@ -161,6 +169,6 @@ void recover_tick(struct worker *w)
         return;
     for (i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
         if (r->element[i]->type == REDIS_REPLY_STRING && strcmp(r->element[i]->str, w->id) != 0)
-            recover_worker(w, r->element[i]->str);
+            (void)recover_worker(w, r->element[i]->str);
     freeReplyObject(r);
 }

@@ -255,8 +255,8 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
         if (w.nheld == 0 && w.is_take_sent)
             pipe_collect(&w); /* the next batch; or its take was lost */
         if ((failures > 0 || w.is_take_lost) && w.nheld == 0) {
-            recover_own(&w);
-            w.is_take_lost = false;
+            if (recover_own(&w) == 0) /* else again next time */
+                w.is_take_lost = false;
         }
         got = fetch_next(&w, id, &hash);
         if (got < 0) {

@@ -206,8 +206,9 @@ void lease_release(struct worker *w);
  * so that after an outage everybody has had a lease to renew. */
 void recover_tick(struct worker *w);
 /* Puts back what is on this worker's own processing list while it runs no job
- * (a pop whose reply was lost): as for a lost worker's jobs. */
-void recover_own(struct worker *w);
+ * (a pop whose reply was lost): as for a lost worker's jobs. 0, or -1 when
+ * Redis failed meanwhile (call it again: some may still be there). */
+int recover_own(struct worker *w);
 
 /* The longest wait between Redis reconnect attempts: WORKER_BACKOFF_MAX_MS,
  * but at most an eighth of a lease, so that a worker renews soon after an
