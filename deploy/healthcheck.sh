@@ -5,7 +5,7 @@
 #           else STAGEQ_LISTEN; 0.0.0.0 and :: are asked on loopback) answers 200.
 #   worker: at least one child of the stageq-worker supervisor holds a live
 #           lease in Redis: ZSCORE <prefix>:workers <hostname>:<child pid> is
-#           later than now (the lease is renewed every third of STAGEQ_LEASE_S).
+#           later than now (the lease is renewed every quarter of STAGEQ_LEASE_S).
 #           For a unix:// Redis URL only the children's presence is checked;
 #           for a redis-sentinel:// URL the master is the one the first
 #           sentinel that knows it names.

@@ -39,6 +39,11 @@ int keys_workers(char *buf, size_t cap, const char *prefix)
     return keys_fmt_result(snprintf(buf, cap, "%s:workers", prefix), cap);
 }
 
+int keys_alive(char *buf, size_t cap, const char *prefix)
+{
+    return keys_fmt_result(snprintf(buf, cap, "%s:alive", prefix), cap);
+}
+
 int keys_events(char *buf, size_t cap, const char *prefix)
 {
     return keys_fmt_result(snprintf(buf, cap, "%s:events", prefix), cap);

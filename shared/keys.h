@@ -17,6 +17,7 @@ int keys_delayed(char *buf, size_t cap, const char *prefix,
                  const char *queue);                                         /* <p>:delayed:<q> */
 int keys_worker(char *buf, size_t cap, const char *prefix, const char *wid); /* <p>:worker:<id> */
 int keys_workers(char *buf, size_t cap, const char *prefix);                 /* <p>:workers */
+int keys_alive(char *buf, size_t cap, const char *prefix);                   /* <p>:alive */
 int keys_events(char *buf, size_t cap, const char *prefix);                  /* <p>:events */
 /* <p>:recent: zset of the newest KEYS_RECENT_MAX job ids, scored by creation (ms) */
 int keys_recent(char *buf, size_t cap, const char *prefix);

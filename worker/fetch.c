@@ -36,6 +36,18 @@ static redisReply *fetch_started(redisReply *r, const char *id)
     return r;
 }
 
+/* A take reply of a job reserved to hold (startjob.lua: not begun yet). */
+static bool fetch_is_reserved(const redisReply *r)
+{
+    size_t i;
+
+    for (i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
+        if (r->element[i]->type == REDIS_REPLY_STRING &&
+            strcmp(r->element[i]->str, "reserved") == 0)
+            return true;
+    return false;
+}
+
 /* Marks the job running; returns its hash reply, NULL when skipped or when
  * Redis could not be reached before giving up. */
 static redisReply *fetch_start(struct worker *w, const char *id)
@@ -52,12 +64,13 @@ static redisReply *fetch_start(struct worker *w, const char *id)
     rargv_add(&a, job_key);
     rargv_add(&a, w->processing_key);
     rargv_add(&a, ekey);
+    rargv_add(&a, w->info_key);
     rargv_add(&a, id);
     rargv_add(&a, w->id);
     rargv_add(&a, ts);
     rargv_addll(&a, JOB_ACTIVE_TTL_S);
     rargv_add(&a, "1");
-    r = wredis_script(w, SCRIPT_START, 3, &a);
+    r = wredis_script(w, SCRIPT_START, 4, &a);
     rargv_free(&a);
     return fetch_started(r, id);
 }
@@ -76,6 +89,38 @@ static void fetch_drop_invalid(struct worker *w, const char *id, size_t len)
     freeReplyObject(wredis_command(w, &a));
     rargv_free(&a);
     log_warnx("fetch: dropped an invalid job id (%zu bytes) from %s", len, w->queue_key);
+}
+
+/* The job id of a take reply: the hash's "id" field, or a skip's third
+ * element; "" when there is none. */
+static void fetch_reply_id(const redisReply *r, char id[IDS_MAX_LEN + 1])
+{
+    size_t i;
+
+    id[0] = '\0';
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        r->element[2]->type == REDIS_REPLY_STRING && r->element[2]->len <= IDS_MAX_LEN) {
+        memcpy(id, r->element[2]->str, r->element[2]->len);
+        id[r->element[2]->len] = '\0';
+        return;
+    }
+    for (i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+        if (f->type == REDIS_REPLY_STRING && strcmp(f->str, JOB_F_ID) == 0 &&
+            v->type == REDIS_REPLY_STRING && v->len <= IDS_MAX_LEN) {
+            memcpy(id, v->str, v->len);
+            id[v->len] = '\0';
+            return;
+        }
+    }
+}
+
+void fetch_next_held_id(const struct worker *w, char id[IDS_MAX_LEN + 1])
+{
+    id[0] = '\0';
+    if (w->nheld > 0 && !*w->stop && w->held[0]->type == REDIS_REPLY_ARRAY &&
+        w->held[0]->elements >= 4) /* a started job, not a skip */
+        fetch_reply_id(w->held[0], id);
 }
 
 /* A take reply (take.lua, or the take of finish.lua), owned: 1 with the
@@ -100,24 +145,7 @@ static int fetch_taken(struct worker *w, redisReply *r, char id[IDS_MAX_LEN + 1]
         freeReplyObject(r);
         return 0;
     }
-    /* the id: the hash's "id" field, or a skip's third element */
-    id[0] = '\0';
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-        r->element[2]->type == REDIS_REPLY_STRING && r->element[2]->len <= IDS_MAX_LEN) {
-        memcpy(id, r->element[2]->str, r->element[2]->len);
-        id[r->element[2]->len] = '\0';
-    } else if (r->type == REDIS_REPLY_ARRAY) {
-        size_t i;
-        for (i = 0; i + 1 < r->elements; i += 2) {
-            const redisReply *f = r->element[i], *v = r->element[i + 1];
-            if (f->type == REDIS_REPLY_STRING && strcmp(f->str, JOB_F_ID) == 0 &&
-                v->type == REDIS_REPLY_STRING && v->len <= IDS_MAX_LEN) {
-                memcpy(id, v->str, v->len);
-                id[v->len] = '\0';
-                break;
-            }
-        }
-    }
+    fetch_reply_id(r, id);
     *hash = fetch_started(r, id);
     return *hash != NULL ? 1 : 0;
 }
@@ -155,12 +183,13 @@ static int fetch_take(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **h
     rargv_add(&a, w->queue_key);
     rargv_add(&a, w->processing_key);
     rargv_add(&a, ekey);
+    rargv_add(&a, w->info_key);
     rargv_add(&a, prefix);
     rargv_add(&a, w->id);
     rargv_add(&a, ts);
     rargv_addll(&a, JOB_ACTIVE_TTL_S);
     rargv_addll(&a, IDS_MAX_LEN);
-    r = rconn_script(w->rc, SCRIPT_TAKE, 3, &a, &err);
+    r = rconn_script(w->rc, SCRIPT_TAKE, 4, &a, &err);
     rargv_free(&a);
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         fetch_failed(w, "take", r, &err);
@@ -170,7 +199,7 @@ static int fetch_take(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **h
 }
 
 void worker_requeue(struct worker *w, const char *id, const char *queue, const char *attempt, int k,
-                    bool is_unstarted)
+                    bool is_unstarted, bool is_current)
 {
     char job_key[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
     struct rargv a;
@@ -186,12 +215,14 @@ void worker_requeue(struct worker *w, const char *id, const char *queue, const c
     rargv_add(&a, w->processing_key);
     rargv_add(&a, qkey);
     rargv_add(&a, ekey);
+    rargv_add(&a, w->info_key);
     rargv_add(&a, attempt);
     rargv_add(&a, id);
     rargv_add(&a, ts);
     rargv_addll(&a, k);
     rargv_add(&a, is_unstarted ? "1" : "0");
-    r = wredis_script(w, SCRIPT_REQUEUE, 4, &a);
+    rargv_add(&a, is_current ? "1" : "0");
+    r = wredis_script(w, SCRIPT_REQUEUE, 5, &a);
     rargv_free(&a);
     if (r != NULL && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)) {
         if (is_unstarted)
@@ -215,13 +246,14 @@ static void fetch_unstart(struct worker *w, const char *id, const redisReply *ha
     stage = job_hash_get(&h, JOB_F_STAGE);
     queue = job_hash_get(&h, JOB_F_QUEUE);
     worker_requeue(w, id, queue ? queue : w->cfg->queue, attempt ? attempt : "0",
-                   stage ? (int)strtol(stage, NULL, 10) : 1, true);
+                   stage ? (int)strtol(stage, NULL, 10) : 1, true, false);
     job_hash_view_free(&h);
 }
 
 void fetch_hand_back(struct worker *w)
 {
     pipe_drain(w); /* a batch may be on its way */
+    w->begun[0] = '\0';
     while (w->nheld > 0) {
         char id[IDS_MAX_LEN + 1];
         redisReply *taken = w->held[--w->nheld], *hash = NULL;
@@ -296,10 +328,20 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
         pipe_collect(w); /* the next batch, taken by an end sent meanwhile */
     if (w->nheld > 0) {  /* finish.lua took it already */
         redisReply *taken = w->held[0];
-        bool is_empty;
+        bool is_empty, is_begun;
 
         memmove(w->held, w->held + 1, --w->nheld * sizeof(w->held[0]));
-        return fetch_taken(w, taken, id, hash, &is_empty);
+        rc = fetch_taken(w, taken, id, hash, &is_empty);
+        is_begun = strcmp(id, w->begun) == 0;
+        w->begun[0] = '\0';
+        if (rc == 1 && !is_begun && !*w->stop && fetch_is_reserved(*hash)) {
+            /* reserved, and the last end did not begin it: begin it now
+             * (when stopping, run_job hands it back as it is) */
+            freeReplyObject(*hash);
+            *hash = fetch_start(w, id);
+            rc = *hash != NULL ? 1 : 0;
+        }
+        return rc;
     }
     if (*w->stop)
         return 0;
@@ -317,7 +359,7 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
     rargv_add(&a, w->processing_key);
     rargv_add(&a, "RIGHT");
     rargv_add(&a, "LEFT");
-    rargv_addll(&a, WORKER_FETCH_TIMEOUT_S);
+    rargv_addf(&a, "%.3f", worker_fetch_timeout_ms(w) / 1000.0);
     r = rconn_command(w->rc, &a, &err);
     rargv_free(&a);
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {

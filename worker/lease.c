@@ -1,14 +1,30 @@
 /* lease: a worker process's lease in <prefix>:workers (a sorted set scored by
  * expiry) and its info hash <prefix>:worker:<id> (what GET /v1/workers and
  * redis-cli show). A worker that stops renewing — killed, frozen, cut off —
- * has its jobs recovered by the others once the lease has expired. */
+ * has its jobs recovered by the others once the lease has expired, and once
+ * Redis has been reachable for a whole lease (alive.lua). */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
+#include "config.h"
 #include "worker.h"
+
+/* Reads heartbeat.lua's reply {now, judge_at} (Redis time, ms). */
+static void lease_read_times(struct worker *w, const redisReply *r)
+{
+    long long now, judge_at;
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING ||
+        cfg_parse_int(r->element[0]->str, 0, INT64_MAX / 2, &now, NULL) < 0 ||
+        cfg_parse_int(r->element[1]->str, 0, INT64_MAX / 2, &judge_at, NULL) < 0)
+        return;
+    w->redis_offset_ms = now - clock_now_ms();
+    w->judge_at_ms = judge_at;
+}
 
 void lease_heartbeat(struct worker *w, bool is_forced)
 {
@@ -19,7 +35,7 @@ void lease_heartbeat(struct worker *w, bool is_forced)
     redisReply *r;
     const char *colon;
 
-    if (!is_forced && w->last_heartbeat_ms != 0 && now - w->last_heartbeat_ms < lease_ms / 3)
+    if (!is_forced && w->last_heartbeat_ms != 0 && now - w->last_heartbeat_ms < lease_ms / 4)
         return;
     clock_format_rfc3339(clock_now_ms(), ts);
     colon = strrchr(w->id, ':');
@@ -27,8 +43,9 @@ void lease_heartbeat(struct worker *w, bool is_forced)
     rargv_init(&a);
     rargv_add(&a, w->workers_key);
     rargv_add(&a, w->info_key);
+    rargv_add(&a, w->alive_key);
     rargv_add(&a, w->id);
-    rargv_addll(&a, clock_now_ms() + lease_ms);
+    rargv_addll(&a, lease_ms);
     rargv_addll(&a, 2LL * w->cfg->lease_s);
     rargv_add(&a, "id"), rargv_add(&a, w->id);
     rargv_add(&a, "host"), rargv_add(&a, host);
@@ -38,16 +55,18 @@ void lease_heartbeat(struct worker *w, bool is_forced)
     rargv_add(&a, "heartbeat_at"), rargv_add(&a, ts);
     rargv_add(&a, "job"), rargv_add(&a, w->current_job);
     rargv_add(&a, "jobs_done"), rargv_addll(&a, w->jobs_done);
-    r = rconn_script(w->rc, SCRIPT_HEARTBEAT, 2, &a, &err);
+    r = rconn_script(w->rc, SCRIPT_HEARTBEAT, 3, &a, &err);
     rargv_free(&a);
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        if (w->healthy_since_ms != 0)
+        if (!w->is_lease_failing)
             log_warnx("lease not renewed: %s", r ? r->str : err.msg); /* retried at the next call */
-        w->healthy_since_ms = 0;
+        w->is_lease_failing = true;
     } else {
-        if (w->healthy_since_ms == 0)
-            w->healthy_since_ms = now;
+        if (w->is_lease_failing)
+            log_info("lease renewed");
+        w->is_lease_failing = false;
         w->last_heartbeat_ms = now;
+        lease_read_times(w, r);
     }
     freeReplyObject(r);
 }

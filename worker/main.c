@@ -47,7 +47,8 @@ static const struct cfg_option worker_options[] = {
     W_OPT_INT("kill-grace-ms", "STAGEQ_KILL_GRACE_MS", 0, 600000, "5000", kill_grace_ms,
               "an exec stage being stopped gets SIGTERM, then SIGKILL after this"),
     W_OPT_INT("lease", "STAGEQ_LEASE_S", 2, 3600, "30", lease_s,
-              "seconds without a heartbeat after which a worker's jobs are recovered"),
+              "seconds without a heartbeat after which a worker's jobs are recovered "
+              "(and a lease after Redis was last unreachable)"),
     W_OPT_STR("log", "STAGEQ_LOG", "text", log_format, "log format: text or json"),
     W_OPT_STR("log-level", "STAGEQ_LOG_LEVEL", "info", log_level, "error, warn, info or debug"),
 };

@@ -24,7 +24,7 @@ int pipe_send_finish(struct worker *w, const char *id, struct rargv *args, int t
         return -1;
     if (w->nsent >= WORKER_SENT_MAX)
         pipe_drain(w); /* answered by now, most of them */
-    if (rconn_script_send(w->rc, SCRIPT_FINISH, 5, args, &err) < 0) {
+    if (rconn_script_send(w->rc, SCRIPT_FINISH, FINISH_NKEYS, args, &err) < 0) {
         log_write(LOG_LEVEL_WARN, 0, id, "%s; writing its end again", err.msg);
         pipe_drain(w); /* the ends sent before went with the connection */
         return -1;
@@ -132,7 +132,7 @@ static void pipe_read(struct worker *w, size_t n)
                       w->cfg->min_replicas);
             rargv_set(&s->args, FINISH_ARG_TAKE, "0");
             rargv_set(&s->args, FINISH_ARG_SPEC, "");
-            freeReplyObject(wredis_end(w, SCRIPT_FINISH, 5, &s->args, s->id, true, NULL));
+            freeReplyObject(wredis_end(w, SCRIPT_FINISH, FINISH_NKEYS, &s->args, s->id, true, NULL));
             rargv_free(&s->args);
             continue;
         }
@@ -142,7 +142,7 @@ static void pipe_read(struct worker *w, size_t n)
             rargv_set(&s->args, FINISH_ARG_TAKE, "0");
             w->is_take_lost = true;
         }
-        rep = wredis_end(w, SCRIPT_FINISH, 5, &s->args, s->id, reps[i] == NULL, NULL);
+        rep = wredis_end(w, SCRIPT_FINISH, FINISH_NKEYS, &s->args, s->id, reps[i] == NULL, NULL);
         if (rep == NULL)
             log_write(LOG_LEVEL_ERROR, 0, s->id, "state change not written: redis unreachable");
         else

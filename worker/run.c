@@ -121,7 +121,7 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
     redisReply *rep;
     struct sq_err err;
     size_t i;
-    int rc, nkeys = script == SCRIPT_RETRY ? 6 : 2;
+    int rc, nkeys = script == SCRIPT_RETRY ? 7 : 2;
 
     keys_events(ekey, sizeof(ekey), prefix);
     rargv_init(&a);
@@ -135,15 +135,21 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
         rargv_add(&a, dkey);
         rargv_add(&a, ckey);
     }
-    rargv_add(&a, ekey); /* the events channel, last of the keys */
+    rargv_add(&a, ekey); /* the events channel */
+    if (script == SCRIPT_RETRY)
+        rargv_add(&a, r->w->info_key);
     rargv_add(&a, r->attempt);
     rargv_addll(&a, ttl);
     if (script == SCRIPT_RETRY) {
+        char next[IDS_MAX_LEN + 1];
+        fetch_next_held_id(r->w, next);
         rargv_add(&a, r->id);
         rargv_addll(&a, due_ms);
         rargv_addll(&a, r->n);
+        rargv_add(&a, next);
     } else {
         run_add_stats(r, &a, RUN_STATS_DUE, &spec);
+        rargv_add(&a, r->w->id); /* fenced by the worker too */
     }
     for (i = 0; i < fields->argc; i++)
         rargv_addlen(&a, fields->argv[i], fields->lens[i]);
@@ -177,7 +183,8 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
 static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
                             const struct rargv *fields, int take, enum run_stats which, char **spec)
 {
-    char ekey[KEYS_MAX_LEN], ckey[KEYS_MAX_LEN], jprefix[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
+    char ekey[KEYS_MAX_LEN], ckey[KEYS_MAX_LEN], jprefix[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN],
+        next[IDS_MAX_LEN + 1];
     const char *prefix = r->w->cfg->prefix;
     bool is_due = wstats_is_due(&r->w->stats, clock_mono_ms());
     size_t i;
@@ -192,6 +199,7 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
     rargv_add(a, ckey);
     rargv_add(a, ekey);
     rargv_add(a, r->w->queue_key);
+    rargv_add(a, r->w->info_key);
     rargv_add(a, r->attempt);
     rargv_addll(a, ttl);
     rargv_add(a, r->id);
@@ -205,6 +213,9 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
     rargv_add(a, ts);
     rargv_addll(a, JOB_ACTIVE_TTL_S);
     rargv_addll(a, IDS_MAX_LEN);
+    fetch_next_held_id(r->w, next);
+    rargv_add(a, next); /* begun and named current with this end, or "" */
+    snprintf(r->w->begun, sizeof(r->w->begun), "%s", next);
     for (i = 0; i < fields->argc; i++)
         rargv_addlen(a, fields->argv[i], fields->lens[i]);
 }
@@ -268,7 +279,7 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
     if (is_take) {
         /* one try: a lost reply may have taken jobs onto our processing
          * list, which recover_own puts back; the retries below take none */
-        rep = rconn_script(w->rc, SCRIPT_FINISH, 5, &a, &err);
+        rep = rconn_script(w->rc, SCRIPT_FINISH, FINISH_NKEYS, &a, &err);
         if (rep != NULL && rep->type == REDIS_REPLY_ERROR &&
             wredis_is_transient(rep->str, rep->len)) {
             freeReplyObject(rep); /* not now (the master moved): as a lost reply */
@@ -285,7 +296,7 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
         }
     }
     if (rep == NULL)
-        rep = wredis_end(w, SCRIPT_FINISH, 5, &a, r->id, r->is_end_again, &r->is_end_again);
+        rep = wredis_end(w, SCRIPT_FINISH, FINISH_NKEYS, &a, r->id, r->is_end_again, &r->is_end_again);
     if (rep == NULL) {
         rargv_free(&a);
         free(spec);
@@ -309,7 +320,7 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
          * recording no stage run twice (the first try did both) */
         rargv_set(&a, FINISH_ARG_TAKE, "0");
         rargv_set(&a, FINISH_ARG_SPEC, "");
-        freeReplyObject(wredis_end(w, SCRIPT_FINISH, 5, &a, r->id, true, NULL));
+        freeReplyObject(wredis_end(w, SCRIPT_FINISH, FINISH_NKEYS, &a, r->id, true, NULL));
     }
     rargv_free(&a);
     free(spec);
@@ -456,20 +467,22 @@ static void run_read_state(struct run *r)
     rargv_add(&a, r->job_key);
     rargv_add(&a, JOB_F_STATE);
     rargv_add(&a, JOB_F_ATTEMPT);
+    rargv_add(&a, JOB_F_WORKER);
     rep = rconn_command(r->w->rc, &a, &err);
     rargv_free(&a);
     r->last_check_ms = clock_mono_ms();
     if (rep == NULL)
         return; /* Redis away: the stage goes on; the next write will wait for it */
-    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
-        const redisReply *st = rep->element[0], *at = rep->element[1];
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 3) {
+        const redisReply *st = rep->element[0], *at = rep->element[1], *wk = rep->element[2];
         const char *why = NULL;
         if (st->type != REDIS_REPLY_STRING)
             why = "missing";
         else if (strcmp(st->str, "running") != 0)
             why = st->str;
-        else if (at->type != REDIS_REPLY_STRING || strcmp(at->str, r->attempt) != 0)
-            why = "fenced";
+        else if (at->type != REDIS_REPLY_STRING || strcmp(at->str, r->attempt) != 0 ||
+                 (wk->type == REDIS_REPLY_STRING && strcmp(wk->str, r->w->id) != 0))
+            why = "fenced"; /* another attempt, or a held job another worker began */
         if (why != NULL) {
             snprintf(r->refused, sizeof(r->refused), "%s", why);
             r->is_refused = true;
@@ -722,7 +735,7 @@ static void run_requeue(struct run *r, int k, bool is_unstarted)
 {
     if (r->has_adv)
         run_flush(r, true); /* requeue.lua keeps the stages before k */
-    worker_requeue(r->w, r->id, r->queue, r->attempt, k, is_unstarted);
+    worker_requeue(r->w, r->id, r->queue, r->attempt, k, is_unstarted, true);
 }
 
 /* The job was canceled, expired or taken over: drop it from our list. */

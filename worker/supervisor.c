@@ -227,6 +227,7 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
     clock_format_rfc3339(clock_now_ms(), w.started_at);
     if (keys_workers(w.workers_key, sizeof(w.workers_key), cfg->prefix) < 0 ||
         keys_worker(w.info_key, sizeof(w.info_key), cfg->prefix, w.id) < 0 ||
+        keys_alive(w.alive_key, sizeof(w.alive_key), cfg->prefix) < 0 ||
         keys_delayed(w.delayed_key, sizeof(w.delayed_key), cfg->prefix, cfg->queue) < 0 ||
         keys_queue(w.queue_key, sizeof(w.queue_key), cfg->prefix, cfg->queue) < 0 ||
         keys_processing(w.processing_key, sizeof(w.processing_key), cfg->prefix, w.id) < 0) {
@@ -256,8 +257,8 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
             pipe_collect(&w); /* the next batch; or its take was lost */
         wredis_check_conn(&w);
         if ((failures > 0 || w.is_take_lost) && w.nheld == 0) {
-            recover_own(&w);
-            w.is_take_lost = false;
+            if (recover_own(&w) == 0) /* else again next time */
+                w.is_take_lost = false;
         }
         got = fetch_next(&w, id, &hash);
         if (got < 0) {

@@ -14,12 +14,12 @@
 #include "redis_url.h"
 #include "sentinel.h"
 
-#define WORKER_FETCH_TIMEOUT_S 1    /* BLMOVE wait; also how often stop is checked */
-#define WORKER_PROGRESS_MIN_MS 50   /* at most ~20 progress writes/s per job */
-#define WORKER_BACKOFF_MAX_MS  5000 /* Redis reconnect backoff cap */
-#define WORKER_PROMOTE_MS      1000 /* how often due retries are moved to the queue */
-#define WORKER_PROMOTE_BATCH   100  /* most retries moved at once */
-#define WORKER_MASTER_CHECK_MS 1000 /* how often the sentinels are asked who is master */
+#define WORKER_FETCH_TIMEOUT_MS 1000 /* BLMOVE wait; also how often stop is checked */
+#define WORKER_PROGRESS_MIN_MS  50   /* at most ~20 progress writes/s per job */
+#define WORKER_BACKOFF_MAX_MS   5000 /* Redis reconnect backoff cap */
+#define WORKER_PROMOTE_MS       1000 /* how often due retries are moved to the queue */
+#define WORKER_PROMOTE_BATCH    100  /* most retries moved at once */
+#define WORKER_MASTER_CHECK_MS  1000 /* how often the sentinels are asked who is master */
 
 /* A backlog of fast jobs is taken in batches (pipe.c): a worker holds the
  * jobs it took and has not begun, sends each job's end without waiting for
@@ -30,8 +30,9 @@
 #define WORKER_HOLD_MAX_MS 50   /* a held job waits this long at most behind a slow one */
 #define WORKER_HELD_MAX    (2 * WORKER_BATCH_MAX) /* jobs held: a batch and half of one */
 #define WORKER_SENT_MAX    (2 * WORKER_BATCH_MAX) /* ends sent and not answered */
-#define FINISH_ARG_TAKE    12 /* finish.lua's take count in its args (keys first) */
-#define FINISH_ARG_SPEC    10 /* finish.lua's stage runs to record (ARGV[6]) */
+#define FINISH_NKEYS       6                      /* finish.lua's keys */
+#define FINISH_ARG_TAKE    13 /* finish.lua's take count in its args (keys first) */
+#define FINISH_ARG_SPEC    11 /* finish.lua's stage runs to record (ARGV[6]) */
 
 #define WSTATS_RUNS     20   /* newest durations kept per stage (the ETA's window) */
 #define WSTATS_FLUSH_MS 1000 /* stage runs are sent at most this often while busy */
@@ -108,15 +109,18 @@ struct worker {
     /* lease and recovery (lease.c, recover.c) */
     char workers_key[KEYS_MAX_LEN];
     char info_key[KEYS_MAX_LEN];
+    char alive_key[KEYS_MAX_LEN]; /* what Redis knows of its reachability (alive.lua) */
     char started_at[32];
     char current_job[IDS_MAX_LEN + 1]; /* "" when idle */
     int64_t last_heartbeat_ms;         /* monotonic; 0 = never */
-    int64_t healthy_since_ms;          /* monotonic; 0 = Redis not reachable lately */
+    bool is_lease_failing;             /* the last renewal failed (logged once) */
+    int64_t redis_offset_ms;           /* Redis's clock minus ours, at the last renewal */
+    int64_t judge_at_ms;               /* Redis time from which others may be judged lost */
     int64_t last_recover_ms;           /* monotonic */
     volatile sig_atomic_t *stop;       /* set by SIGTERM/SIGINT in the child */
     long long jobs_done;
     /* the jobs finish.lua took in the same call, oldest first (take.lua
-     * replies: started, not begun), consumed by fetch_next */
+     * replies: reserved — still queued — or started), consumed by fetch_next */
     redisReply *held[WORKER_HELD_MAX];
     size_t nheld;
     /* ends sent while jobs were held, their replies not read yet */
@@ -126,6 +130,9 @@ struct worker {
     int64_t job_us;    /* how long a job runs here (moving average), for the batch size */
     bool is_take_lost; /* a finish-and-take reply was lost, or the connection was
                           replaced (maybe a new master): recover_own first */
+    /* the held job the last end began (finish.lua's begin), "" when none:
+     * the others are reservations, begun by start.lua when their turn comes */
+    char begun[IDS_MAX_LEN + 1];
     /* Redis outages (wredis_log_down / wredis_log_up) */
     bool is_redis_down;               /* logged as down, not back yet */
     enum sentinel_status down_status; /* the discovery status logged */
@@ -145,7 +152,7 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
                       const struct pipeline_set *pipelines, int index);
 
 /* fetch.c: the job finish.lua took (next_take), else waits up to
- * WORKER_FETCH_TIMEOUT_S for a queued job (take.lua with a backlog, else
+ * worker_fetch_timeout_ms for a queued job (take.lua with a backlog, else
  * BLMOVE + start.lua), moved onto this worker's processing list and marked
  * running; nothing new once the worker is stopping.
  * Returns 1 with id filled and *hash the job's HGETALL reply (caller frees
@@ -154,9 +161,14 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash);
 
 /* fetch.c: hands job id back to the front of its queue (requeue.lua: fenced
  * by attempt; stage k runs again, the ones before kept). is_unstarted: no
- * stage of it ran here, its attempt is given back. */
+ * stage of it ran here, its attempt is given back. is_current: the job this
+ * worker runs (its info hash says idle after it), not a held one. */
 void worker_requeue(struct worker *w, const char *id, const char *queue, const char *attempt, int k,
-                    bool is_unstarted);
+                    bool is_unstarted, bool is_current);
+
+/* fetch.c: the id of the held job this worker runs next ("" when it holds
+ * none, or is stopping): the end of the job before names it current. */
+void fetch_next_held_id(const struct worker *w, char id[IDS_MAX_LEN + 1]);
 
 /* fetch.c: hands every held job back to the front of its queue, its attempt
  * given back (requeue.lua): the job running now is slow, or the worker stops. */
@@ -229,26 +241,32 @@ void wredis_check_master(struct worker *w);
  * end of an outage. */
 void wredis_log_up(struct worker *w);
 
-/* lease.c: renews this worker's lease (and its info hash) when a third of
+/* lease.c: renews this worker's lease (and its info hash) when a quarter of
  * the lease has passed, or now with is_forced; one try (a failure is retried
- * at the next call). Also keeps healthy_since_ms. */
+ * at the next call). Also learns from Redis when others may be judged lost
+ * (judge_at_ms, alive.lua). */
 void lease_heartbeat(struct worker *w, bool is_forced);
 /* lease.c: removes this worker from the live set (clean exit). */
 void lease_release(struct worker *w);
 
 /* recover.c: about every third of a lease, finds workers whose lease expired
  * and recovers the jobs on their processing lists (requeued while attempts
- * remain, else failed with worker_lost). Only once this worker has been
- * connected for a whole lease, so that after an outage everybody has renewed
- * before anybody is judged lost. */
+ * remain, else failed with worker_lost). recover.lua judges, on Redis's
+ * clock: only once Redis has been reachable for a whole lease (alive.lua),
+ * so that after an outage everybody has had a lease to renew. */
 void recover_tick(struct worker *w);
 /* Puts back what is on this worker's own processing list while it runs no job
- * (a pop whose reply was lost): as for a lost worker's jobs. */
-void recover_own(struct worker *w);
+ * (a pop whose reply was lost): as for a lost worker's jobs. 0, or -1 when
+ * Redis failed meanwhile (call it again: some may still be there). */
+int recover_own(struct worker *w);
 
 /* The longest wait between Redis reconnect attempts: WORKER_BACKOFF_MAX_MS,
- * but well inside a lease, so that a short outage never costs the lease. */
+ * but at most an eighth of a lease, so that a worker renews soon after an
+ * outage (see alive.lua for why). */
 int worker_backoff_max_ms(const struct worker *w);
+/* How long BLMOVE waits: WORKER_FETCH_TIMEOUT_MS, at most an eighth of a
+ * lease, so that an idle worker renews on time. */
+int worker_fetch_timeout_ms(const struct worker *w);
 
 /* Sleeps ms milliseconds unless *stop is set (checked every 50 ms). */
 void worker_sleep_ms(const struct worker *w, int ms);

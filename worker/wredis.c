@@ -11,9 +11,16 @@
 
 int worker_backoff_max_ms(const struct worker *w)
 {
-    int quarter = w->cfg->lease_s * 1000 / 4;
+    int eighth = w->cfg->lease_s * 1000 / 8;
 
-    return quarter < WORKER_BACKOFF_MAX_MS ? quarter : WORKER_BACKOFF_MAX_MS;
+    return eighth < WORKER_BACKOFF_MAX_MS ? eighth : WORKER_BACKOFF_MAX_MS;
+}
+
+int worker_fetch_timeout_ms(const struct worker *w)
+{
+    int eighth = w->cfg->lease_s * 1000 / 8;
+
+    return eighth < WORKER_FETCH_TIMEOUT_MS ? eighth : WORKER_FETCH_TIMEOUT_MS;
 }
 
 void worker_sleep_ms(const struct worker *w, int ms)
@@ -101,8 +108,12 @@ void wredis_log_up(struct worker *w)
 
 /* The wait before try attempt + 1: backoff; while stopping, 200 ms that the
  * stop flag does not cut short. */
-static void wredis_pause(const struct worker *w, int attempt)
+static void wredis_pause(struct worker *w, int attempt)
 {
+    /* The lease first, when due: the renewal is the first thing to get
+     * through when Redis is back (see alive.lua). */
+    lease_heartbeat(w, false);
+    /* While stopping, sleep without being cut short by the stop flag. */
     if (*w->stop) {
         struct timespec ts = {0, 200 * 1000000L};
         nanosleep(&ts, NULL);

@@ -3,18 +3,38 @@
 -- one live worker can win per job. A running job goes back to the front of its
 -- queue while attempts remain (it resumes at the stage that did not finish),
 -- else it fails with worker_lost.
+-- The judgement is made here, atomically with the recovery, on Redis's
+-- clock: the worker's lease must still be expired, and Redis must have been
+-- reachable for a whole lease (alive.lua) — a worker that waited through an
+-- outage has had a lease to renew before anybody judges it.
 -- KEYS[1] job hash, KEYS[2] the dead worker's processing list, KEYS[3] queue list,
 -- KEYS[4] the counters hash, KEYS[5] the events channel (not a key:
--- PUBLISHed to when the job changes)
+-- PUBLISHed to when the job changes), KEYS[6] the workers zset, KEYS[7] the
+-- alive hash
 -- ARGV[1] job id, ARGV[2] now (RFC 3339), ARGV[3] the dead worker's id,
 -- ARGV[4] failed-job TTL factor, ARGV[5] '1' when the list is the caller's
 -- own (a take whose reply it lost): its jobs never began there, so a running
--- one is put back unstarted, its attempt given back (unstart.lua)
+-- one is put back unstarted, its attempt given back (unstart.lua); no
+-- judgement then. ARGV[6] the lease (ms)
 -- A queued job on the list was popped but never started: back on its queue.
--- Returns 'gone' (not on the list any more), 'missing', the job's state when
--- it had ended (only the list entry is dropped), 'requeued' or 'failed'.
+-- Returns 'grace' (Redis has not been reachable for a lease yet) or 'alive'
+-- (the lease was renewed) with nothing changed; 'gone' (not on the list any
+-- more), 'missing', the job's state when it had ended (only the list entry
+-- is dropped), 'requeued' or 'failed'.
 --#include stats.lua
 --#include unstart.lua
+--#include alive.lua
+if ARGV[5] ~= '1' then
+  local lease = tonumber(ARGV[6])
+  local now, since = alive_now(KEYS[7], lease)
+  if now < since + lease then
+    return 'grace'
+  end
+  local score = redis.call('ZSCORE', KEYS[6], ARGV[3])
+  if score and tonumber(score) > now then
+    return 'alive'
+  end
+end
 if redis.call('LREM', KEYS[2], 1, ARGV[1]) == 0 then
   return 'gone'
 end

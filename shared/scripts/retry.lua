@@ -3,13 +3,17 @@
 -- the attempt number like finish.lua, and reset its unfinished stages.
 -- KEYS[1] job hash, KEYS[2] the worker's processing list, KEYS[3] queue list,
 -- KEYS[4] the queue's delayed zset, KEYS[5] the counters hash, KEYS[6] the
--- events channel (not a key)
+-- events channel (not a key), KEYS[7] the worker's info hash
 -- ARGV[1] attempt, ARGV[2] TTL (s), ARGV[3] job id, ARGV[4] due time (ms since
--- the epoch; 0 = now), ARGV[5] stage count, ARGV[6..] field, value ...
+-- the epoch; 0 = now), ARGV[5] stage count, ARGV[6] the held job the worker
+-- runs next, or '' (idle): its current job (current.lua), ARGV[7..] field,
+-- value ...
 -- Returns 'ok', or (nothing written but the list entry) the reason as update.lua.
 --#include stats.lua
 --#include fence.lua
+--#include current.lua
 redis.call('LREM', KEYS[2], -1, ARGV[3]) -- from the tail, as finish.lua
+set_current(KEYS[7], ARGV[6])
 local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline')
 local refusal = fence_refusal(cur[1], cur[2], ARGV[1])
 if refusal then
@@ -25,7 +29,7 @@ for k = 1, tonumber(ARGV[5]) do
     redis.call('HSET', KEYS[1], s .. 'state', 'pending')
   end
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], unpack(ARGV, 7))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 if ARGV[4] == '0' then
   redis.call('LPUSH', KEYS[3], ARGV[3])

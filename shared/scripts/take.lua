@@ -3,10 +3,12 @@
 -- when it has no job (finish.lua takes the next one while it has a backlog)
 -- and waits with BLMOVE + start.lua only when the queue is empty.
 -- KEYS[1] queue list, KEYS[2] the worker's processing list, KEYS[3] the
--- events channel (not a key: PUBLISHed to)
+-- events channel (not a key: PUBLISHed to), KEYS[4] the worker's info hash
+-- (its job field names the started job: current.lua)
 -- ARGV[1] the job key prefix ("<p>:job:"), ARGV[2] worker id, ARGV[3] now
 -- (RFC 3339), ARGV[4] TTL (s), ARGV[5] the longest valid job id
 -- Returns as take_job (takejob.lua).
+--#include current.lua
 --#include startjob.lua
 --#include takejob.lua
-return take_job(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+return take_job(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], KEYS[4])

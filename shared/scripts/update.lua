@@ -2,8 +2,9 @@
 -- KEYS[1] job hash, KEYS[2] the events channel (not a key: PUBLISHed to)
 -- ARGV[1] attempt the writer runs, ARGV[2] TTL (s), ARGV[3..4] the stage
 -- histogram and ETA key prefixes, ARGV[5] stage runs to record (stats.lua's
--- spec, or ''; recorded whatever the fence says: they ran), ARGV[6..] field,
--- value ...
+-- spec, or ''; recorded whatever the fence says: they ran), ARGV[6] the
+-- writer's worker id (a held job another worker began is not its: 'fenced'),
+-- ARGV[7..] field, value ...
 -- Returns 'ok' after writing; otherwise writes nothing and returns the job's
 -- state ('canceled', ...), 'missing' when it expired, or 'fenced' when another
 -- attempt owns it.
@@ -12,12 +13,15 @@
 if ARGV[5] ~= '' then
   record_stats(ARGV[3], ARGV[4], ARGV[5])
 end
-local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'id')
+local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'id', 'worker')
 local refusal = fence_refusal(cur[1], cur[2], ARGV[1])
 if refusal then
   return refusal
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+if cur[4] and cur[4] ~= ARGV[6] then
+  return 'fenced'
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 7))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('PUBLISH', KEYS[2], cur[3] or '')
 return 'ok'

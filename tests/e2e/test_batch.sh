@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_batch: a worker takes a backlog of fast jobs in batches and sends each
 # end without waiting for it; a job held behind a slow one is handed back
-# (its attempt given back) and runs elsewhere; replies lost with the
+# (its attempt given back) and runs elsewhere; a worker killed with a batch
+# in hand charges no attempt to the jobs it had not begun; replies lost with the
 # connection, or refused because Redis forgot the scripts, are sent again:
 # every job ends once, none fails.
 source "$(dirname "$0")/lib.sh"
@@ -111,5 +112,52 @@ wait "$flusher"
 check "the backlog drains through the flushes" wait_for 60 succeeded 6000
 check_eq "each job succeeded once" 6000 "$(field_count success_count 1 $(ids s 1 6000))"
 check_eq "nothing left on a processing list" 0 "$(rcli EVAL "$maxlen" 0)"
+stop_pid "$WORKER_PID" 10
+
+# 5. kill -9 of a worker holding a batch: the jobs it held and had not begun
+# are reservations, still queued; they are put back and run at attempt 1
+# (max_attempts is 1: a charged attempt would fail them as worker_lost).
+rcli DEL tb:counters >/dev/null
+rcli SCRIPT LOAD "$(cat shared/scripts/submit.lua)" >/dev/null # flushed above
+start_worker batch6 --concurrency 1 --prefix tb --pipelines "$PL" --lease 2
+POOL=$WORKER_PID
+has_child() { KID=$(pgrep -P "$POOL" | head -1); [ -n "$KID" ]; }
+check "its child starts" wait_for 10 has_child
+PLIST="tb:processing:$(hostname):$KID"
+# watch its processing list every 2 ms; kill -9 the child at once when it
+# holds more than two jobs (one runs, the others wait in its hands)
+# (the backlog is queued while it is frozen, so that it drains at full pace)
+kill -STOP "$KID"
+submit_cmds echo echo '{"n":5}' $(ids k 1 20000) | rcli >/dev/null
+rcli -r 20000 -i 0.002 LLEN "$PLIST" 2>/dev/null |
+  while read -r n; do [ "$n" -gt 2 ] 2>/dev/null && { kill -STOP "$POOL"; kill -9 "$KID"; break; }; done &
+watcher=$!
+kill -CONT "$KID"
+wait "$watcher"
+child_gone() { ! pid_running "$KID"; }
+check "it was killed holding a batch" wait_for 5 child_gone
+sleep 0.2
+rcli LRANGE "$PLIST" 0 -1 >"$STAGEQ_TEST_TMP/held.txt"
+: >"$STAGEQ_TEST_TMP/held-queued.txt"
+while read -r id; do
+  [ "$(rcli HGET "tb:job:$id" state)" = queued ] && echo "$id" >>"$STAGEQ_TEST_TMP/held-queued.txt"
+done <"$STAGEQ_TEST_TMP/held.txt"
+nheld=$(wc -l <"$STAGEQ_TEST_TMP/held.txt")
+nqueued=$(wc -l <"$STAGEQ_TEST_TMP/held-queued.txt")
+echo "# killed holding $nheld jobs, $nqueued of them not begun"
+check "the held jobs it had not begun read queued" test "$nqueued" -ge 1 -a "$nqueued" -ge $((nheld - 2))
+held_attempt0() { local id; while read -r id; do echo "HGET tb:job:$id attempt"; done <"$STAGEQ_TEST_TMP/held-queued.txt" | rcli | grep -cvx 0; }
+check_eq "... and were charged no attempt" 0 "$(held_attempt0)"
+start_worker batch7 --concurrency 1 --prefix tb --pipelines "$PL" --lease 2
+held_done() { [ "$(field_count state succeeded $(cat "$STAGEQ_TEST_TMP/held-queued.txt"))" = "$nqueued" ]; }
+check "every held job that had not begun succeeded" wait_for 60 held_done
+check_eq "... at attempt 1" "$nqueued" "$(field_count attempt 1 $(cat "$STAGEQ_TEST_TMP/held-queued.txt"))"
+check_eq "... once" "$nqueued" "$(field_count success_count 1 $(cat "$STAGEQ_TEST_TMP/held-queued.txt"))"
+drained() { [ "$(rcli LLEN tb:queue:default)" = 0 ] && [ "$(rcli EVAL "$maxlen" 0)" = 0 ]; }
+check "the backlog drains" wait_for 60 drained
+check "only the jobs begun when it died failed (worker_lost)" \
+  test "$(field_count state failed $(ids k 1 20000))" -le $((nheld - nqueued))
+kill -CONT "$POOL"
+stop_pid "$POOL" 10
 stop_pid "$WORKER_PID" 10
 finish

@@ -132,6 +132,32 @@ check_eq "pid is a number" number "$(jqr '.workers[0].pid | type')"
 http POST /v1/workers
 check_eq "POST /v1/workers answers 405" 405 "$HTTP_STATUS"
 
+# --- the current job shows from the moment it runs, and idle from its end ---------
+# The start and end scripts write the worker's job field: with a lease of
+# 600 s the next heartbeat is 150 s away, far past this test (heartbeat_at
+# must not move), and no check waits longer than 10 s for what it looks for.
+start_api api2 --pipelines tests/e2e/pipelines-test.json
+start_worker shown --pipelines tests/e2e/pipelines-test.json --queue shown --concurrency 1 \
+  --lease 600
+shown_worker() { curl -s "$API_URL/v1/workers" | jq -c '.workers[] | select(.queue == "shown")'; }
+shown_live() { [ -n "$(shown_worker)" ]; }
+check "a worker serves queue shown" wait_for 10 shown_live
+hb0=$(shown_worker | jq -r .heartbeat_at)
+check_eq "idle: its job is null" null "$(shown_worker | jq -r .job)"
+post_json /v1/jobs '{"pipeline":"blog4","queue":"shown","id":"shown-1","input":{"sleep":1}}'
+shown_running() { [ "$(curl -s "$API_URL/v1/jobs/shown-1" | jq -r .state)" = running ]; }
+check "the job runs" wait_for 10 shown_running
+check_eq "/v1/workers shows the job while it runs" shown-1 "$(shown_worker | jq -r .job)"
+http GET /v1/stats
+check_eq "/v1/stats counts it running" 1 "$(jqr .queues.shown.running)"
+shown_done() { [ "$(curl -s "$API_URL/v1/jobs/shown-1" | jq -r .state)" = succeeded ]; }
+check "the job ends" wait_for 20 shown_done
+check_eq "/v1/workers: idle again once it ended" null "$(shown_worker | jq -r .job)"
+http GET /v1/stats
+check_eq "/v1/stats: none running once it ended" 0 "$(jqr .queues.shown.running)"
+check_eq "no heartbeat meanwhile (the start and end wrote it)" "$hb0" \
+  "$(shown_worker | jq -r .heartbeat_at)"
+
 # --- the recent index is bounded (the script's trim, with a bound of 3) ------------
 for i in 1 2 3 4 5; do
   rcli EVAL "$(cat shared/scripts/submit.lua)" 3 "tlb:job:b$i" tlb:queue:default tlb:recent "b$i" 60 0 \

@@ -3,6 +3,10 @@
 # stages) on a fresh Redis with AOF, injects a fault, waits for every job to
 # end, and then reads every job hash in Redis itself to count what happened:
 #   scenario: submitted=N succeeded=N failed=N lost=0 duplicated=0 max_attempt=K recovery_s=X
+# The outage scenarios (Redis away, or frozen, for longer than two leases)
+# run jobs of one attempt and also fail when any job failed or was ever
+# judged lost (worker_lost): a worker that waited through an outage every
+# worker saw is not lost. They print the phases the jobs were in.
 # lost = accepted jobs that never reached a final state (or vanished);
 # duplicated = jobs recorded succeeded more than once (success_count > 1);
 # recovery_s = seconds from the end of the fault until every job that was in
@@ -22,8 +26,9 @@ export BUILD
 # scenario, redis_down_10s, waits 10 s on a Redis that is away).
 if [ -z "${FAULT_SCENARIOS:-}" ] && [ "${FAULT_PARALLEL:-1}" != 0 ]; then
   source tests/side_by_side.sh
-  side_by_side FAULT_SCENARIOS tests/faults/run.sh "kill_children kill_pool redis_restart" \
-    "sigterm_pool redis_down_10s"
+  side_by_side FAULT_SCENARIOS tests/faults/run.sh \
+    "kill_children kill_pool redis_restart redis_frozen_leases" \
+    "sigterm_pool redis_down_10s redis_away_leases"
   exit
 fi
 STAGEQ_TEST_TMP=$(mktemp -d /tmp/stageq-faults.XXXXXX)
@@ -39,6 +44,8 @@ trap 'stop_all; redis_stop_all; [ -n "${FAULT_KEEP:-}" ] || rm -rf "$STAGEQ_TEST
 want() { [ -z "${FAULT_SCENARIOS:-}" ] || [[ " $FAULT_SCENARIOS " == *" $1 "* ]]; }
 
 now_ms() { date +%s%3N; }
+
+now_ts() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
 
 # submit_all SCENARIO FIRST LAST: one curl process sends them all on one
 # keep-alive connection; those not accepted (503 while Redis is away) are sent
@@ -112,9 +119,10 @@ all_final() {
     grep -qv '^\(succeeded\|failed\|canceled\)$'
 }
 
-# report SCENARIO: counts from Redis itself.
+# report SCENARIO [EXTRA]: counts from Redis itself. With EXTRA (the outage
+# scenarios' figures) a job failed or judged lost (worker_lost) fails it too.
 report() {
-  local sc=$1 submitted ok=0 bad=0 lost=0 dup=0 maxa=0 id st sc_ attempt
+  local sc=$1 extra=${2:-} submitted ok=0 bad=0 lost=0 dup=0 maxa=0 wlost id st sc_ attempt
   sort -u "$STAGEQ_TEST_TMP/$sc.ids" >"$STAGEQ_TEST_TMP/$sc.uids"
   submitted=$(wc -l <"$STAGEQ_TEST_TMP/$sc.uids")
   while read -r id st sc_ attempt; do
@@ -128,7 +136,13 @@ report() {
   done < <(sed 's/^/HMGET fq:job:/; s/$/ state success_count attempt/' "$STAGEQ_TEST_TMP/$sc.uids" |
     rcli | paste -d' ' - - - | paste -d' ' "$STAGEQ_TEST_TMP/$sc.uids" -)
   local line="$sc: submitted=$submitted succeeded=$ok failed=$bad lost=$lost duplicated=$dup max_attempt=$maxa recovery_s=$RECOVERY_S"
-  if [ "$lost" = 0 ] && [ "$dup" = 0 ] && [ "$submitted" -ge "$N" ]; then
+  local strict_ok=1
+  if [ -n "$extra" ]; then
+    wlost=$(sed 's/^/HGET fq:job:/; s/$/ errors/' "$STAGEQ_TEST_TMP/$sc.uids" | rcli | grep -c worker_lost)
+    line="$line worker_lost=$wlost $extra"
+    [ "$bad" = 0 ] && [ "$wlost" = 0 ] || strict_ok=0
+  fi
+  if [ "$lost" = 0 ] && [ "$dup" = 0 ] && [ "$submitted" -ge "$N" ] && [ "$strict_ok" = 1 ]; then
     echo "$line"
     passed=$((passed + 1))
   else
@@ -251,6 +265,48 @@ if want redis_down_10s; then
   report $sc
 fi
 
+# 6, 7. Redis away (stopped, restarted from its AOF) or frozen (SIGSTOP) for
+# 2.5 leases while jobs of one attempt are queued, mid-stage, and finishing
+# their last stage (their end is written once Redis is back). Nobody may be
+# judged lost for the outage: failed=0, worker_lost=0. Figures: the jobs
+# queued and running when it began, and those whose end waited through it.
+outage() { # scenario, how: away | frozen
+  local sc=$1 how=$2 i t0 t1 queued running waited dir pid
+  setup "$sc"
+  : >"$STAGEQ_TEST_TMP/$sc.cfg"
+  for i in $(seq 1 "$ON"); do
+    printf 'url = "%s/v1/jobs"\nheader = "content-type: application/json"\n' "$API_URL"
+    printf 'data = "{\\"pipeline\\":\\"outage\\",\\"id\\":\\"%s-%s\\",\\"input\\":{\\"sleep\\":%s}}"\n' \
+      "$sc" "$i" "$(awk -v i="$i" 'BEGIN { printf "%.1f", 0.3 + (i % 10) / 10 }')"
+    printf 'output = "/dev/null"\nwrite-out = "%s-%s %%{http_code}\\n"\nnext\n' "$sc" "$i"
+  done >"$STAGEQ_TEST_TMP/$sc.cfg"
+  curl -s --max-time 60 -K "$STAGEQ_TEST_TMP/$sc.cfg" 2>/dev/null | awk '$2 == 202 { print $1 }' >"$STAGEQ_TEST_TMP/$sc.ids"
+  start_worker "$sc-p1" "${W[@]}"
+  start_worker "$sc-p2" "${W[@]}"
+  sleep 1.5 # every worker mid-stage, more jobs queued
+  queued=$(rcli LLEN fq:queue:default)
+  running=$(sed 's/^/HGET fq:job:/; s/$/ state/' "$STAGEQ_TEST_TMP/$sc.ids" | rcli | grep -c '^running$')
+  t0=$(now_ts)
+  dir="$STAGEQ_TEST_TMP/redis-$sc"
+  if [ "$how" = frozen ]; then
+    pid=$(cat "$dir/redis.pid")
+    kill -STOP "$pid"
+    sleep 5
+    kill -CONT "$pid"
+  else
+    restart_redis "$sc" 5
+  fi
+  t1=$(now_ts)
+  RECOVERY_S=-
+  wait_done "$sc"
+  # ends built during the outage (finished_at) and written after it
+  waited=$(sed 's/^/HGET fq:job:/; s/$/ finished_at/' "$STAGEQ_TEST_TMP/$sc.ids" | rcli |
+    awk -v a="$t0" -v b="$t1" '$1 > a && $1 < b' | wc -l)
+  N=$ON report "$sc" "queued_at_fault=$queued running_at_fault=$running ends_waited=$waited outage_s=5 lease_s=2"
+}
+ON=${FAULT_OUTAGE_JOBS:-60}
+want redis_away_leases && outage redis_away_leases away
+want redis_frozen_leases && outage redis_frozen_leases frozen
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -26,6 +26,8 @@ static void test_keys_names(void **state)
     assert_string_equal(buf, "stageq:processing:host:42:3");
     assert_int_equal(keys_workers(buf, sizeof(buf), "stageq"), 0);
     assert_string_equal(buf, "stageq:workers");
+    assert_int_equal(keys_alive(buf, sizeof(buf), "stageq"), 0);
+    assert_string_equal(buf, "stageq:alive");
     assert_int_equal(keys_events(buf, sizeof(buf), "stageq"), 0);
     assert_string_equal(buf, "stageq:events");
     assert_int_equal(keys_job(buf, sizeof(buf), "test:ns", "x"), 0);

@@ -1,15 +1,22 @@
--- startjob.lua (included by start.lua, take.lua and finish.lua): start_job
--- marks job id (hash jkey, on the worker's processing list plist) running —
+-- startjob.lua (included by start.lua, take.lua and finish.lua, after
+-- current.lua): start_job marks job id (hash jkey, on the worker's
+-- processing list plist) running —
 -- attempt + 1 — and starts its first unfinished stage; it returns the fields
 -- the worker needs as a field, value array (id, attempt, stage_count, stage,
 -- max_attempts, result_ttl_s, queue, errors, pipeline, and the stage's input:
 -- input, or stage.<k-1>.output when it resumes at k), or {'skip', state, id}
 -- when the job expired ('missing') or is not queued (canceled meanwhile):
--- then the id is dropped from the processing list.
+-- then the id is dropped from the processing list. With info (the worker's
+-- info hash), the job is named its current one (set_current).
+-- With is_hold the job is only reserved (a worker takes it to hold behind the
+-- one it runs): nothing is written, it stays queued, and the reply is what
+-- the start will be (attempt + 1, the stage, its input) plus reserved = 1.
+-- The worker begins it later (finish.lua's begin, or start.lua), so a job it
+-- never began is not charged an attempt.
 -- With resume (the default) a job that ran before restarts at the stage that
 -- did not finish, its predecessors' outputs kept; without, at stage 1.
 -- A first start costs one HMGET and one HSET (the hot path of a backlog).
-local function start_job(jkey, plist, events, id, wid, now, ttl)
+local function start_job(jkey, plist, events, id, wid, now, ttl, info, is_hold)
   -- what the worker needs is read with the rest: start_job writes none of it
   local want = {'id', 'max_attempts', 'result_ttl_s', 'queue', 'errors', 'pipeline', 'input'}
   local cur = redis.call('HMGET', jkey, 'state', 'stage_count', 'resume', 'attempt', 'started_at',
@@ -18,6 +25,11 @@ local function start_job(jkey, plist, events, id, wid, now, ttl)
   if state ~= 'queued' then
     redis.call('LREM', plist, 1, id)
     return {'skip', state or 'missing', id}
+  end
+  local function write(cmd, ...)
+    if not is_hold then
+      redis.call(cmd, ...)
+    end
   end
   local n = tonumber(cur[2]) or 1
   local k, name = 1, cur[7]
@@ -38,7 +50,7 @@ local function start_job(jkey, plist, events, id, wid, now, ttl)
       del[d + 1], del[d + 2], del[d + 3] = s .. 'started_at', s .. 'finished_at', s .. 'output'
       set[m + 1], set[m + 2] = s .. 'state', 'pending'
     end
-    redis.call('HDEL', jkey, unpack(del))
+    write('HDEL', jkey, unpack(del))
   end
   if not cur[5] then
     local m = #set
@@ -48,16 +60,23 @@ local function start_job(jkey, plist, events, id, wid, now, ttl)
   -- later fields win: stage k's 'running' overrides its 'pending' above
   local s, m = 'stage.' .. k .. '.', #set
   set[m + 1], set[m + 2], set[m + 3], set[m + 4] = s .. 'state', 'running', s .. 'started_at', now
-  redis.call('HSET', jkey, 'state', 'running', 'worker', wid, 'updated_at', now,
+  write('HSET', jkey, 'state', 'running', 'worker', wid, 'updated_at', now,
     'attempt', attempt,
     'stage', k, 'stage_name', name or '', 'progress', '0', 'message', '', 'next_attempt_at', '',
     'overall_progress', string.format('%.4f', (k - 1) / n),
     'resumed_from_stage', k > 1 and k or '', unpack(set))
-  redis.call('EXPIRE', jkey, ttl)
-  redis.call('PUBLISH', events, id)
+  write('EXPIRE', jkey, ttl)
+  write('PUBLISH', events, id)
+  if info and not is_hold then
+    set_current(info, id)
+  end
   local out = {'attempt', attempt, 'stage', tostring(k)}
+  if is_hold then
+    out[5], out[6] = 'reserved', '1'
+  end
   if cur[2] then
-    out[5], out[6] = 'stage_count', cur[2]
+    local m = #out
+    out[m + 1], out[m + 2] = 'stage_count', cur[2]
   end
   if k > 1 then -- resumed: its input is the output of the stage before
     want[7] = 'stage.' .. (k - 1) .. '.output'
