@@ -46,17 +46,15 @@ for t in "$BUILD"/tests/unit/test_*; do
   echo "unit $(basename "$t"): $p passed, $f failed ($secs s)"
 done
 
-# End-to-end suites: each gets the shared Redis and its own key prefix.
+# End-to-end suites: each gets the shared Redis, its own key prefix and its
+# own temp dir. STAGEQ_PARALLEL (default 2) of them run at once: most of a
+# suite's time is spent waiting for stages and timeouts, not on a CPU. A
+# suite's result is printed when it ends, in the order they end.
 redis_start main
 export REDIS_PORT="$REDIS_PORT_main"
-for s in ${STAGEQ_SUITES:-tests/e2e/test_*.sh tests/bad-input/test_*.sh}; do
-  [ -f "$s" ] || continue
-  name=$(basename "$s" .sh)
-  log="$STAGEQ_TEST_TMP/$name.log"
-  t0=$(date +%s)
-  timeout 600 bash "$s" >"$log" 2>&1
-  rc=$?
-  secs=$(($(date +%s) - t0))
+SUITE_TMP_ROOT=$STAGEQ_TEST_TMP
+suite_report() {
+  local name=$1 rc=$2 secs=$3 log="$SUITE_TMP_ROOT/$1.log" p f
   p=$(grep -c '^ok ' "$log")
   f=$(grep -c '^not ok ' "$log")
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "not ok - $name exited with $rc" >>"$log"; fi
@@ -67,10 +65,45 @@ for s in ${STAGEQ_SUITES:-tests/e2e/test_*.sh tests/bad-input/test_*.sh}; do
     failed_suites="$failed_suites $name"
   fi
   echo "e2e $name: $p passed, $f failed ($secs s)"
+}
+# suite_run SCRIPT NAME: one suite in the background, in its own temp dir;
+# its exit status and seconds are written to NAME.rc.
+suite_run() {
+  local s=$1 name=$2 t0 rc
+  t0=$(date +%s)
+  mkdir -p "$SUITE_TMP_ROOT/$name.d"
+  STAGEQ_TEST_TMP="$SUITE_TMP_ROOT/$name.d" timeout 600 bash "$s" >"$SUITE_TMP_ROOT/$name.log" 2>&1
+  rc=$?
+  echo "$rc $(($(date +%s) - t0))" >"$SUITE_TMP_ROOT/$name.rc"
+}
+running=()
+suite_reap() { # waits for one running suite to end and reports it
+  local i name rc secs
+  while :; do
+    for i in "${!running[@]}"; do
+      name=${running[$i]}
+      if [ -f "$SUITE_TMP_ROOT/$name.rc" ]; then
+        read -r rc secs <"$SUITE_TMP_ROOT/$name.rc"
+        unset "running[$i]"; running=("${running[@]}")
+        suite_report "$name" "$rc" "$secs"
+        return
+      fi
+    done
+    sleep 0.2
+  done
+}
+for s in ${STAGEQ_SUITES:-tests/e2e/test_*.sh tests/bad-input/test_*.sh}; do
+  [ -f "$s" ] || continue
+  while [ "${#running[@]}" -ge "${STAGEQ_PARALLEL:-2}" ]; do suite_reap; done
+  name=$(basename "$s" .sh)
+  suite_run "$s" "$name" &
+  running+=("$name")
 done
+while [ "${#running[@]}" -gt 0 ]; do suite_reap; done
+wait
 
 # Daemons log to files: a sanitizer report there fails the run too.
-reports=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$STAGEQ_TEST_TMP"/*.log 2>/dev/null)
+reports=$(grep -rlE --include='*.log' 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$STAGEQ_TEST_TMP" 2>/dev/null)
 if [ -n "$reports" ]; then
   for r in $reports; do echo "---- sanitizer report in $(basename "$r") ----"; grep -A30 -E 'Sanitizer|runtime error:' "$r" | head -60; done
   failed=$((failed + 1)); failed_suites="$failed_suites sanitizers"

@@ -58,8 +58,12 @@ void lease_heartbeat(struct worker *w, bool is_forced)
     r = rconn_script(w->rc, SCRIPT_HEARTBEAT, 3, &a, &err);
     rargv_free(&a);
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        if (!w->is_lease_failing)
-            log_warnx("lease not renewed: %s", r ? r->str : err.msg); /* retried at the next call */
+        /* retried at the next call; an outage already warned of (wredis)
+         * is not warned of twice */
+        if (!w->is_lease_failing && !w->is_redis_down)
+            log_warnx("lease not renewed: %s", r ? r->str : err.msg);
+        else
+            log_debug("lease not renewed: %s", r ? r->str : err.msg);
         w->is_lease_failing = true;
     } else {
         if (w->is_lease_failing)

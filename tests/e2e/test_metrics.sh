@@ -194,10 +194,13 @@ check_eq "the 401 was counted under its route" 1 "$(hv /metrics GET 401)"
 # --- HEAD, and Redis errors counted -------------------------------------------------------------
 hstatus=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' -I "$API1/metrics")
 check_eq "HEAD /metrics: 200 without a body" "200 0" "$hstatus"
-start_api met-api-slow --pipelines "$PL" --redis-timeout-ms 300
+# on a Redis of its own: a pause of the shared one would stall the suites
+# that run beside this one
+redis_start met
+REDIS_PORT=$REDIS_PORT_met start_api met-api-slow --pipelines "$PL" --redis-timeout-ms 300
 scrape "$API_URL"
 check_eq "no Redis error yet" 0 "$(mval stageq_redis_errors_total)"
-rcli CLIENT PAUSE 1500 >/dev/null   # Redis answers nothing for 1.5 s: commands time out
+REDIS_PORT=$REDIS_PORT_met rcli CLIENT PAUSE 1500 >/dev/null   # Redis answers nothing for 1.5 s: commands time out
 http GET /metrics
 check_eq "a Redis timeout: 503" 503 "$HTTP_STATUS"
 sleep 1.5
