@@ -230,6 +230,7 @@ redisReply *wredis_end(struct worker *w, enum script_id id, int nkeys, const str
     for (;;) {
         redisReply *r = wredis_script(w, id, nkeys, args);
 
+        wredis_check_conn(w); /* a move to a new master is logged as it happens */
         if (was_again != NULL)
             *was_again = is_again;
         if (r == NULL || wredis_end_confirmed(w, r, rconn_connects(w->rc), job_id, is_again)) {
