@@ -226,6 +226,7 @@ redisReply *wredis_end(struct worker *w, enum script_id id, int nkeys, const str
 {
     int64_t first_fail = 0;
     int attempt = 0;
+    bool is_kept = is_again && w->cfg->min_replicas > 0; /* a try before was not confirmed */
 
     for (;;) {
         redisReply *r = wredis_script(w, id, nkeys, args);
@@ -234,7 +235,8 @@ redisReply *wredis_end(struct worker *w, enum script_id id, int nkeys, const str
         if (was_again != NULL)
             *was_again = is_again;
         if (r == NULL || wredis_end_confirmed(w, r, rconn_connects(w->rc), job_id, is_again)) {
-            if (r != NULL && attempt > 0)
+            /* also when the first try here confirms one kept by the caller */
+            if (r != NULL && (attempt > 0 || is_kept))
                 log_write(LOG_LEVEL_INFO, 0, job_id, "end confirmed by %d replica(s)",
                           w->cfg->min_replicas);
             return r;
