@@ -156,6 +156,10 @@ bool rasync_is_subscribed(const struct rasync *ra);
  * Redis is not connected are not counted (their requests show as 503s). For
  * stageq_redis_errors_total. */
 unsigned long long rasync_errors(const struct rasync *ra);
+/* How many replicas a WAIT on ra asks for: min_replicas, or behind a Sentinel
+ * with min_replicas >= 1 every replica the sentinels counted healthy at the
+ * last master check when they are more (sentinel_wait_count). */
+int rasync_wait_count(const struct rasync *ra, int min_replicas);
 
 /* A batch of commands sent back to back (one round trip): each reply goes to
  * on_reply with the index given to rasync_batch_send, then on_done once, after

@@ -153,6 +153,7 @@ struct jobs_durable {
     rasync_cb *done;
     redisReply outcome; /* its str points to state */
     char state[16];
+    int want; /* the replicas WAIT asked for (rasync_wait_count) */
 };
 
 static void jobs_durable_confirmed(const redisReply *reply, enum rasync_err err, void *arg)
@@ -161,19 +162,20 @@ static void jobs_durable_confirmed(const redisReply *reply, enum rasync_err err,
     struct api_req *ar = jd->ar;
     const struct api_config *cfg = ar->api->cfg;
 
-    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER && reply->integer >= cfg->min_replicas)
+    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER && reply->integer >= jd->want)
         jd->done(&jd->outcome, RASYNC_OK, ar);
     else if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
         errors_reply(ar, API_ERR_REDIS_UNAVAILABLE,
                      "job %s reached %lld of the %d replicas required within %d ms: it is not "
                      "durable yet; retry with the same id",
-                     ar->id, reply->integer, cfg->min_replicas, cfg->redis_timeout_ms / 2);
+                     ar->id, reply->integer, jd->want, cfg->redis_timeout_ms / 2);
     else
         errors_reply(ar, API_ERR_REDIS_UNAVAILABLE,
                      "job %s may be written but its replication could not be confirmed (%s); "
                      "retry with the same id",
-                     ar->id, reply == NULL ? (err == RASYNC_TIMEOUT ? "timeout" : "connection lost")
-                                           : "WAIT failed");
+                     ar->id,
+                     reply == NULL ? (err == RASYNC_TIMEOUT ? "timeout" : "connection lost")
+                                   : "WAIT failed");
     free(jd);
 }
 
@@ -203,7 +205,8 @@ static void jobs_durable_written(const redisReply *reply, enum rasync_err err, v
     }
     rargv_init(&args);
     rargv_add(&args, "WAIT");
-    rargv_addll(&args, cfg->min_replicas);
+    jd->want = rasync_wait_count(ar->api->rdurable, cfg->min_replicas);
+    rargv_addll(&args, jd->want);
     rargv_addll(&args, cfg->redis_timeout_ms / 2); /* below the command timeout */
     rc = rasync_command(ar->api->rdurable, &args, jobs_durable_confirmed, jd);
     rargv_free(&args);

@@ -43,8 +43,9 @@ static const struct cfg_option main_options[] = {
     {"redis-timeout-ms", "STAGEQ_REDIS_TIMEOUT_MS", CFG_INT, 10, 600000, "2000",
      MAIN_INT(redis_timeout_ms), "how long a request waits for Redis before a 503"},
     {"min-replicas", "STAGEQ_MIN_REPLICAS", CFG_INT, 0, 100, "0", MAIN_INT(min_replicas),
-     "with N >= 1 a submit answers 202 only once WAIT N (up to half of --redis-timeout-ms) "
-     "confirms the job reached N replicas, else 503 (retrying with the same id is safe)"},
+     "with N >= 1 a submit answers 202 only once WAIT (up to half of --redis-timeout-ms) "
+     "confirms the job reached N replicas (behind Sentinel: every replica the sentinels "
+     "count healthy, when more), else 503 (retrying with the same id is safe)"},
     {"events-linger-ms", "STAGEQ_EVENTS_LINGER_MS", CFG_INT, 0, 600000, "2000",
      MAIN_INT(events_linger_ms),
      "the API subscribes to job events only while a stream or ?wait listens; it "

@@ -82,8 +82,10 @@ struct rasync {
      * asked every RASYNC_CHECK_MS who is master (a stale master that came
      * back, a graceful failover, are left at once) */
     struct event *check_ev;
-    redisAsyncContext *cac; /* the check in flight, or NULL */
-    bool is_setup_failed; /* AUTH or SELECT failed on ac */
+    redisAsyncContext *cac; /* the sentinel asked, kept open between checks, or NULL */
+    bool is_check_pending;  /* a check sent on cac is not answered yet */
+    int healthy;            /* replicas the sentinels last counted healthy (-1: not known) */
+    bool is_setup_failed;   /* AUTH or SELECT failed on ac */
     bool is_freeing;
     int attempt;               /* consecutive failed connection attempts */
     int64_t last_reply_ms;     /* monotonic time of the last reply on ac */
@@ -540,8 +542,6 @@ static void rasync_on_check_reply(redisAsyncContext *c, void *r, void *privdata)
 
     if (c != ra->cac || r == NULL)
         return;
-    ra->cac = NULL;
-    redisAsyncDisconnect(c); /* inside its callback: hiredis closes it after */
     if (sentinel_parse_master_addr(r, host, sizeof(host), &port) != 1 ||
         rasync_numeric(host, addr, sizeof(addr)) < 0)
         return; /* no answer is no news: commands and timeouts tell the rest */
@@ -549,6 +549,20 @@ static void rasync_on_check_reply(redisAsyncContext *c, void *r, void *privdata)
     if (rasync_is_ready(ra) && strcmp(node, ra->node) != 0)
         rasync_schedule_drop(ra, "the sentinels name %s as master '%s', not %s", node,
                              ra->url.master_name, ra->node);
+}
+
+/* The second reply of a check, SENTINEL REPLICAS: the count WAIT asks for. */
+static void rasync_on_replicas_reply(redisAsyncContext *c, void *r, void *privdata)
+{
+    struct rasync *ra = privdata;
+    int n;
+
+    if (c != ra->cac || r == NULL)
+        return;
+    ra->is_check_pending = false;
+    n = sentinel_parse_healthy_replicas(r);
+    if (n >= 0)
+        ra->healthy = n;
 }
 
 static void rasync_on_check_gone(const redisAsyncContext *c, int status)
@@ -566,22 +580,39 @@ static void rasync_on_check_connect(const redisAsyncContext *c, int status)
         rasync_on_check_gone(c, status);
 }
 
-/* Every RASYNC_CHECK_MS: drops a check still unanswered, starts the next. */
+/* Every RASYNC_CHECK_MS: asks the sentinel again on the connection kept from
+ * the last check, or on a new one to the first sentinel (the last that
+ * answered) when there is none or the last check went unanswered. */
 static void rasync_on_check(evutil_socket_t fd, short what, void *arg)
 {
     struct rasync *ra = arg;
-    const struct redis_url_node *n = &ra->url.sentinels[0]; /* the last that answered */
+    const struct redis_url_node *n = &ra->url.sentinels[0];
+    const char *master[] = {"SENTINEL", "get-master-addr-by-name", ra->url.master_name};
+    const char *replicas[] = {"SENTINEL", "REPLICAS", ra->url.master_name};
     redisAsyncContext *cac = ra->cac;
 
     (void)fd;
     (void)what;
-    ra->cac = NULL;
-    if (cac != NULL)
+    if (cac != NULL && (ra->is_check_pending || !rasync_is_ready(ra))) {
+        ra->cac = NULL;
         redisAsyncFree(cac);
+    }
     if (!rasync_is_ready(ra))
         return;
-    ra->cac = rasync_ask(ra, n, rasync_on_check_connect, rasync_on_check_gone, NULL,
-                         rasync_on_check_reply);
+    if (ra->cac == NULL)
+        ra->cac = rasync_ask(ra, n, rasync_on_check_connect, rasync_on_check_gone, NULL,
+                             rasync_on_check_reply);
+    else if (redisAsyncCommandArgv(ra->cac, rasync_on_check_reply, ra, 3, master, NULL) != REDIS_OK)
+        return;
+    if (ra->cac != NULL)
+        ra->is_check_pending = redisAsyncCommandArgv(ra->cac, rasync_on_replicas_reply, ra, 3,
+                                                     replicas, NULL) == REDIS_OK;
+}
+
+int rasync_wait_count(const struct rasync *ra, int min_replicas)
+{
+    return ra->url.kind == REDIS_URL_SENTINEL ? sentinel_wait_count(min_replicas, ra->healthy)
+                                              : min_replicas;
 }
 
 /* A new connection: to the address of the URL, or to the master the
@@ -929,9 +960,11 @@ static struct rasync *rasync_open(struct event_base *base, enum rasync_kind kind
     ra->name = rasync_kinds[kind].name;
     ra->url = *url;
     ra->timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
+    ra->healthy = -1;
     redis_url_describe(url, ra->desc, sizeof(ra->desc));
     snprintf(ra->why, sizeof(ra->why), "connecting to %s", ra->desc);
-    if (url->kind == REDIS_URL_TCP && redis_url_resolve(&ra->url, ra->addr, sizeof(ra->addr), err) < 0)
+    if (url->kind == REDIS_URL_TCP &&
+        redis_url_resolve(&ra->url, ra->addr, sizeof(ra->addr), err) < 0)
         goto fail;
     for (i = 0; i < url->nsentinels && url->kind == REDIS_URL_SENTINEL; i++) {
         struct redis_url_node *n = &ra->url.sentinels[i];

@@ -23,9 +23,18 @@ struct rconn {
     int npending;             /* replies of rconn_script_send not read yet */
     void (*drain)(void *arg); /* reads them before any other call */
     void *drain_arg;
-    unsigned long nconnects;        /* connections set up so far */
+    redisContext *sctx;      /* the sentinel the master check asks, kept open, or NULL */
+    int healthy;             /* replicas the sentinels last counted healthy (-1: not known) */
+    unsigned long nconnects; /* connections set up so far */
     enum sentinel_status discovery; /* how the last connect attempt's discovery went */
 };
+
+/* What bounds each sentinel asked and the new master's setup. */
+static int rconn_discovery_ms(const struct rconn *rc)
+{
+    return rc->timeout_ms < RCONN_DISCOVERY_TIMEOUT_MS ? rc->timeout_ms
+                                                       : RCONN_DISCOVERY_TIMEOUT_MS;
+}
 
 struct rconn *rconn_new(const struct redis_url *url, int timeout_ms)
 {
@@ -35,6 +44,7 @@ struct rconn *rconn_new(const struct redis_url *url, int timeout_ms)
         return NULL;
     rc->url = *url;
     rc->timeout_ms = timeout_ms;
+    rc->healthy = -1;
     return rc;
 }
 
@@ -77,9 +87,7 @@ static int rconn_open(struct rconn *rc, struct timeval tv, struct sq_err *err)
 
     rc->discovery = SENTINEL_OK;
     if (rc->url.kind == REDIS_URL_SENTINEL) {
-        int dt = rc->timeout_ms < RCONN_DISCOVERY_TIMEOUT_MS ? rc->timeout_ms
-                                                             : RCONN_DISCOVERY_TIMEOUT_MS;
-        rc->ctx = sentinel_connect(&rc->url, dt, &rc->discovery, &e);
+        rc->ctx = sentinel_connect(&rc->url, rconn_discovery_ms(rc), &rc->discovery, &e);
         if (rc->ctx == NULL) {
             err_set(err, "redis: %s", e.msg);
             return -1;
@@ -275,6 +283,7 @@ int rconn_wait(struct rconn *rc, int n, int timeout_ms, unsigned long conn, stru
 {
     char ns[16], ts[16];
     const char *argv[] = {"WAIT", ns, ts};
+    int want = rc->url.kind == REDIS_URL_SENTINEL ? sentinel_wait_count(n, rc->healthy) : n;
     redisReply *r;
     int rv = -1;
 
@@ -283,7 +292,7 @@ int rconn_wait(struct rconn *rc, int n, int timeout_ms, unsigned long conn, stru
         err_set(err, "redis: the connection was replaced since the write: not confirmed");
         return -1;
     }
-    snprintf(ns, sizeof(ns), "%d", n);
+    snprintf(ns, sizeof(ns), "%d", want);
     snprintf(ts, sizeof(ts), "%d", timeout_ms);
     r = redisCommandArgv(rc->ctx, 3, argv, NULL);
     if (r == NULL) {
@@ -292,8 +301,12 @@ int rconn_wait(struct rconn *rc, int n, int timeout_ms, unsigned long conn, stru
         rconn_drop(rc);
         return -1;
     }
-    if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0) {
-        rv = r->integer > 1000000 ? 1000000 : (int)r->integer;
+    if (r->type == REDIS_REPLY_INTEGER && r->integer >= want) {
+        rv = 1;
+    } else if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0) {
+        err_set(err, "%lld of %d replica(s) acknowledged it within %d ms%s", r->integer, want,
+                timeout_ms, want > n ? " (every replica the sentinels count healthy)" : "");
+        rv = 0;
     } else {
         err_set(err, "redis: WAIT failed: %.*s", r->type == REDIS_REPLY_ERROR ? (int)r->len : 0,
                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
@@ -304,16 +317,42 @@ int rconn_wait(struct rconn *rc, int n, int timeout_ms, unsigned long conn, stru
     return rv;
 }
 
+/* Asks the kept sentinel connection (opened anew when there is none or it
+ * failed: each sentinel in turn, the one that answers promoted) for the
+ * master and its healthy replicas. 0 with host[cap], *port set, or -1 with
+ * err when no sentinel answered. */
+static int rconn_ask_sentinels(struct rconn *rc, char *host, size_t cap, int *port,
+                               struct sq_err *err)
+{
+    int i, dt = rconn_discovery_ms(rc);
+
+    if (rc->sctx != NULL &&
+        sentinel_ask_state(rc->sctx, rc->url.master_name, host, cap, port, &rc->healthy, err) == 0)
+        return 0;
+    for (i = 0; i < rc->url.nsentinels; i++) {
+        if (rc->sctx != NULL)
+            redisFree(rc->sctx);
+        rc->sctx = sentinel_open(&rc->url, i, dt, err);
+        if (rc->sctx != NULL && sentinel_ask_state(rc->sctx, rc->url.master_name, host, cap, port,
+                                                   &rc->healthy, err) == 0) {
+            sentinel_promote(&rc->url, i);
+            return 0;
+        }
+    }
+    if (rc->sctx != NULL)
+        redisFree(rc->sctx);
+    rc->sctx = NULL;
+    return -1;
+}
+
 int rconn_check_master(struct rconn *rc, struct sq_err *err)
 {
     char host[256];
-    int port, dt = rc->timeout_ms < RCONN_DISCOVERY_TIMEOUT_MS ? rc->timeout_ms
-                                                               : RCONN_DISCOVERY_TIMEOUT_MS;
-    enum sentinel_status st;
+    int port;
 
     if (rc->url.kind != REDIS_URL_SENTINEL || rc->ctx == NULL || rc->npending > 0)
         return 0;
-    if (sentinel_master_addr(&rc->url, dt, host, sizeof(host), &port, &st, err) < 0)
+    if (rconn_ask_sentinels(rc, host, sizeof(host), &port, err) < 0)
         return -1;
     if (rc->ctx->tcp.host != NULL && strcmp(rc->ctx->tcp.host, host) == 0 &&
         rc->ctx->tcp.port == port)
@@ -372,5 +411,7 @@ void rconn_free(struct rconn *rc)
     if (rc == NULL)
         return;
     rconn_drop(rc);
+    if (rc->sctx != NULL)
+        redisFree(rc->sctx);
     free(rc);
 }

@@ -54,19 +54,24 @@ int rconn_script_send(struct rconn *rc, enum script_id id, int nkeys, const stru
  * every pending reply is lost with it, the connection is dropped) or none
  * is pending. */
 redisReply *rconn_pending_reply(struct rconn *rc, struct sq_err *err);
-/* WAIT n timeout_ms: how many replicas acknowledged every write sent on the
- * connection so far, or -1 with err when Redis failed or the connection is
- * not the one numbered conn any more (rconn_connects, read when the write's
- * reply came: a WAIT on another connection would confirm nothing). Reads the
- * pending replies first (the drain hook). timeout_ms must stay below the
- * read timeout. */
+/* WAIT for the replicas: n of them, or with a redis-sentinel URL and n >= 1
+ * every replica the sentinels counted healthy at the last rconn_check_master
+ * when they are more (sentinel_wait_count). Returns 1 when that many
+ * acknowledged every write sent on the connection so far, 0 when fewer did
+ * within timeout_ms (err says how many), -1 with err when Redis failed or
+ * the connection is not the one numbered conn any more (rconn_connects, read
+ * when the write's reply came: a WAIT on another connection would confirm
+ * nothing). Reads the pending replies first (the drain hook). timeout_ms
+ * must stay below the read timeout. */
 int rconn_wait(struct rconn *rc, int n, int timeout_ms, unsigned long conn, struct sq_err *err);
-/* With a redis-sentinel URL and a connection: asks the sentinels which
- * master they name now (a demoted master keeps serving its clients until
- * Sentinel reconfigures it, seconds after a failover). Returns 1 when they
- * name another one (the connection is dropped, err says which), 0 when it is
- * the same or there is nothing to check (plain URL, not connected, replies
- * pending), -1 when no sentinel answered (err set; the connection is kept). */
+/* With a redis-sentinel URL and a connection: asks a sentinel, on a
+ * connection kept open between checks (reopened on error, each sentinel in
+ * turn), which master they name now and how many replicas they count healthy
+ * (a demoted master keeps serving its clients until Sentinel reconfigures
+ * it, seconds after a failover). Returns 1 when they name another one (the
+ * connection is dropped, err says which), 0 when it is the same or there is
+ * nothing to check (plain URL, not connected, replies pending), -1 when no
+ * sentinel answered (err set; the connection is kept). */
 int rconn_check_master(struct rconn *rc, struct sq_err *err);
 /* How many connections rc has set up. A new number means later calls went
  * to a new connection, maybe to a new master. */

@@ -103,6 +103,62 @@ int sentinel_parse_role(const redisReply *r)
     return e->len == 6 && memcmp(e->str, "master", 6) == 0;
 }
 
+/* Flags that take a replica out of the count: Sentinel would not promote it. */
+static const char *const unhealthy_flags[] = {"s_down", "o_down", "disconnected"};
+
+/* True when the comma-separated flags[len] name none of unhealthy_flags. */
+static bool flags_are_healthy(const char *flags, size_t len)
+{
+    size_t start = 0, end, i;
+
+    while (start <= len) {
+        for (end = start; end < len && flags[end] != ','; end++)
+            ;
+        for (i = 0; i < sizeof(unhealthy_flags) / sizeof(unhealthy_flags[0]); i++)
+            if (strlen(unhealthy_flags[i]) == end - start &&
+                memcmp(unhealthy_flags[i], flags + start, end - start) == 0)
+                return false;
+        start = end + 1;
+    }
+    return true;
+}
+
+static bool is_text(const redisReply *e)
+{
+    return e != NULL && (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS);
+}
+
+int sentinel_parse_healthy_replicas(const redisReply *r)
+{
+    size_t i, k;
+    int n = 0;
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+        return -1;
+    for (i = 0; i < r->elements; i++) {
+        const redisReply *rep = r->element[i], *flags = NULL;
+
+        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements % 2 != 0)
+            return -1;
+        for (k = 0; k + 1 < rep->elements; k += 2) {
+            if (!is_text(rep->element[k]) || !is_text(rep->element[k + 1]))
+                return -1;
+            if (rep->element[k]->len == 5 && memcmp(rep->element[k]->str, "flags", 5) == 0)
+                flags = rep->element[k + 1];
+        }
+        if (flags == NULL)
+            return -1;
+        if (flags_are_healthy(flags->str, flags->len))
+            n++;
+    }
+    return n;
+}
+
+int sentinel_wait_count(int min_replicas, int healthy)
+{
+    return min_replicas >= 1 && healthy > min_replicas ? healthy : min_replicas;
+}
+
 void sentinel_promote(struct redis_url *url, int i)
 {
     struct redis_url_node n;
@@ -169,6 +225,42 @@ fail:
     return NULL;
 }
 
+redisContext *sentinel_open(const struct redis_url *url, int i, int timeout_ms, struct sq_err *err)
+{
+    const struct redis_url_node *n = &url->sentinels[i];
+    char what[300];
+
+    snprintf(what, sizeof(what), "sentinel %s:%d", n->host, n->port);
+    return node_open(n->host, n->port, url->sentinel_user, url->sentinel_password, timeout_ms, what,
+                     err);
+}
+
+int sentinel_ask_state(redisContext *sc, const char *master_name, char *host, size_t cap, int *port,
+                       int *healthy, struct sq_err *err)
+{
+    const char *am[] = {"SENTINEL", "get-master-addr-by-name", master_name};
+    const char *ar[] = {"SENTINEL", "REPLICAS", master_name};
+    void *rm = NULL, *rr = NULL;
+    int rv = -1;
+
+    if (redisAppendCommandArgv(sc, 3, am, NULL) != REDIS_OK ||
+        redisAppendCommandArgv(sc, 3, ar, NULL) != REDIS_OK || redisGetReply(sc, &rm) != REDIS_OK ||
+        redisGetReply(sc, &rr) != REDIS_OK) {
+        err_set(err, "sentinel: %s", sc->errstr[0] ? sc->errstr : "connection lost");
+        goto done;
+    }
+    if (sentinel_parse_master_addr(rm, host, cap, port) != 1) {
+        err_set(err, "sentinel: does not know master '%s'", master_name);
+        goto done;
+    }
+    *healthy = sentinel_parse_healthy_replicas(rr);
+    rv = 0;
+done:
+    freeReplyObject(rm);
+    freeReplyObject(rr);
+    return rv;
+}
+
 /* Asks sentinel i for the master's address: 1 with host/port set, 0 when it
  * does not know the master, -1 when it cannot be asked (err says why). */
 static int ask_sentinel(const struct redis_url *url, int i, int timeout_ms, char *host, size_t cap,
@@ -182,8 +274,7 @@ static int ask_sentinel(const struct redis_url *url, int i, int timeout_ms, char
     int rv = -1;
 
     snprintf(what, sizeof(what), "sentinel %s:%d", n->host, n->port);
-    c = node_open(n->host, n->port, url->sentinel_user, url->sentinel_password, timeout_ms, what,
-                  err);
+    c = sentinel_open(url, i, timeout_ms, err);
     if (c == NULL)
         return -1;
     r = node_command(c, what, 3, argv, err);

@@ -35,6 +35,18 @@ int sentinel_parse_master_addr(const redisReply *r, char *host, size_t cap, int 
  * (slave, sentinel), -1 when it is an error or malformed. */
 int sentinel_parse_role(const redisReply *r);
 
+/* Reads a SENTINEL REPLICAS reply (an array of flat field/value arrays):
+ * returns how many replicas the sentinel considers healthy (their "flags"
+ * name none of s_down, o_down, disconnected), or -1 for an error reply or a
+ * malformed one. With N >= 1 both layers WAIT for max(N, this count): a
+ * replica Sentinel may promote has acknowledged what we confirm. */
+int sentinel_parse_healthy_replicas(const redisReply *r);
+
+/* The replica count a WAIT asks for: min_replicas, raised to healthy (the
+ * last count of sentinel_parse_healthy_replicas, -1 when unknown) when
+ * min_replicas >= 1; 0 stays 0 (no WAIT). */
+int sentinel_wait_count(int min_replicas, int healthy);
+
 /* True when a Redis error reply (its text, len bytes) means the connection
  * must be dropped and the master found again: READONLY, UNBLOCKED, LOADING,
  * MASTERDOWN, NOREPLICAS (the error's first word). Applies to every kind of
@@ -49,6 +61,20 @@ bool sentinel_reply_is_failover(const redisReply *r);
 /* Moves sentinel i of url to the front (the one that answered is asked first
  * next time). */
 void sentinel_promote(struct redis_url *url, int i);
+
+/* Opens a connection to sentinel i of url (connect and every reply bounded
+ * by timeout_ms; AUTH with the sentinel credentials when set), for a caller
+ * that keeps it to ask again. Returns a context the caller frees with
+ * redisFree, or NULL with err set. */
+redisContext *sentinel_open(const struct redis_url *url, int i, int timeout_ms, struct sq_err *err);
+
+/* Asks the open sentinel connection sc, in one round trip, for the address of
+ * master_name (host[cap], *port) and how many of its replicas are healthy
+ * (*healthy, sentinel_parse_healthy_replicas: -1 when unreadable). Returns 0,
+ * or -1 with err set when sc failed (the caller frees it) or the sentinel
+ * does not know the master. */
+int sentinel_ask_state(redisContext *sc, const char *master_name, char *host, size_t cap, int *port,
+                       int *healthy, struct sq_err *err);
 
 /* The first half of the discovery: asks each sentinel of url in turn
  * (connect and reply bounded by timeout_ms each; AUTH with the sentinel

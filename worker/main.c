@@ -35,7 +35,8 @@ static const struct cfg_option worker_options[] = {
     W_OPT_INT("redis-timeout-ms", "STAGEQ_REDIS_TIMEOUT_MS", 100, 60000, "5000", redis_timeout_ms,
               "connect and read timeout for Redis (above the 1 s BLMOVE wait)"),
     W_OPT_INT("min-replicas", "STAGEQ_MIN_REPLICAS", 0, 100, "0", min_replicas,
-              "N >= 1: a job's end counts once WAIT confirms N replicas have it; until then "
+              "N >= 1: a job's end counts once WAIT confirms N replicas have it (behind "
+              "Sentinel: every replica the sentinels count healthy, when more); until then "
               "the worker keeps the job and writes its end again"),
     W_OPT_INT("min-replicas-timeout-ms", "STAGEQ_MIN_REPLICAS_TIMEOUT_MS", 1, 60000, "1000",
               min_replicas_timeout_ms,

@@ -116,7 +116,9 @@ static void pipe_read(struct worker *w, size_t n)
      * came on this connection, and nothing is pending on it now */
     if (has_written && w->cfg->min_replicas > 0)
         is_confirmed = rconn_wait(w->rc, w->cfg->min_replicas, w->cfg->min_replicas_timeout_ms,
-                                  rconn_connects(w->rc), &err) >= w->cfg->min_replicas;
+                                  rconn_connects(w->rc), &err) == 1;
+    if (!is_confirmed)
+        wredis_ask_master(w); /* a stale master is left before the ends are written again */
     for (i = 0; i < n; i++) {
         struct sent_finish *s = &done[i];
         redisReply *rep;

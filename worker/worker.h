@@ -215,7 +215,8 @@ redisReply *wredis_end(struct worker *w, enum script_id id, int nkeys, const str
 /* wredis.c: with cfg->min_replicas, whether the end answered by r (read on
  * connection number conn, rconn_connects) is confirmed by WAIT; true
  * without min_replicas, for an error, or for a first try refused (nothing
- * of ours written). Logs an end not confirmed. */
+ * of ours written). Logs an end not confirmed, and then asks the sentinels
+ * (wredis_ask_master) before the caller writes it again. */
 bool wredis_end_confirmed(struct worker *w, const redisReply *r, unsigned long conn,
                           const char *job_id, bool is_again);
 
@@ -232,11 +233,15 @@ void wredis_log_down(struct worker *w, const char *what, const char *msg);
  * replaces one; is_take_lost set, so that recover_own runs before the next
  * take: a new master may lack an end or a take the old one acknowledged). */
 void wredis_check_conn(struct worker *w);
-/* wredis.c: with a redis-sentinel URL, at most every WORKER_MASTER_CHECK_MS:
- * asks the sentinels which master they name and drops the connection when it
- * is another one (a master demoted by a failover serves its clients for
- * seconds before Sentinel reconfigures it: writes there would be lost). */
+/* wredis.c: with a redis-sentinel URL, asks the sentinels which master they
+ * name (and how many replicas they count healthy: what WAIT waits for) and
+ * drops the connection when it is another one (a master demoted by a failover
+ * serves its clients for seconds before Sentinel reconfigures it: writes
+ * there would be lost). wredis_check_master does it at most every
+ * WORKER_MASTER_CHECK_MS; wredis_ask_master now (after a WAIT that did not
+ * confirm an end, before it is written again). */
 void wredis_check_master(struct worker *w);
+void wredis_ask_master(struct worker *w);
 /* wredis.c: after a call that reached Redis: wredis_check_conn, and logs the
  * end of an outage. */
 void wredis_log_up(struct worker *w);

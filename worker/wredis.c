@@ -82,20 +82,23 @@ void wredis_check_conn(struct worker *w)
     w->connects_seen = rconn_connects(w->rc);
 }
 
-void wredis_check_master(struct worker *w)
+void wredis_ask_master(struct worker *w)
 {
-    int64_t now = clock_mono_ms();
     struct sq_err err;
     int rv;
 
-    if (now - w->last_master_check_ms < WORKER_MASTER_CHECK_MS)
-        return;
-    w->last_master_check_ms = now;
+    w->last_master_check_ms = clock_mono_ms();
     rv = rconn_check_master(w->rc, &err);
     if (rv > 0)
         log_info("%s: reconnecting", err.msg);
     else if (rv < 0)
         log_debug("master check: %s", err.msg);
+}
+
+void wredis_check_master(struct worker *w)
+{
+    if (clock_mono_ms() - w->last_master_check_ms >= WORKER_MASTER_CHECK_MS)
+        wredis_ask_master(w);
 }
 
 void wredis_log_up(struct worker *w)
@@ -204,7 +207,7 @@ bool wredis_end_confirmed(struct worker *w, const redisReply *r, unsigned long c
 {
     const redisReply *res;
     struct sq_err err;
-    int n, want = w->cfg->min_replicas;
+    int want = w->cfg->min_replicas;
 
     if (want == 0 || r->type == REDIS_REPLY_ERROR)
         return true;
@@ -221,14 +224,11 @@ bool wredis_end_confirmed(struct worker *w, const redisReply *r, unsigned long c
         }
         conn = rconn_connects(w->rc);
     }
-    n = rconn_wait(w->rc, want, w->cfg->min_replicas_timeout_ms, conn, &err);
-    if (n >= want)
+    if (rconn_wait(w->rc, want, w->cfg->min_replicas_timeout_ms, conn, &err) == 1)
         return true;
-    if (n >= 0)
-        err_set(&err, "%d of %d replica(s) acknowledged it within %d ms", n, want,
-                w->cfg->min_replicas_timeout_ms);
     log_write(is_again ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN, 0, job_id,
               "end not confirmed (%s): kept, written again", err.msg);
+    wredis_ask_master(w); /* a stale master is left before the end is written again */
     return false;
 }
 
@@ -237,14 +237,17 @@ redisReply *wredis_end(struct worker *w, enum script_id id, int nkeys, const str
 {
     int64_t first_fail = 0;
     int attempt = 0;
+    bool is_kept = is_again && w->cfg->min_replicas > 0; /* a try before was not confirmed */
 
     for (;;) {
         redisReply *r = wredis_script(w, id, nkeys, args);
 
+        wredis_check_conn(w); /* a move to a new master is logged as it happens */
         if (was_again != NULL)
             *was_again = is_again;
         if (r == NULL || wredis_end_confirmed(w, r, rconn_connects(w->rc), job_id, is_again)) {
-            if (r != NULL && attempt > 0)
+            /* also when the first try here confirms one kept by the caller */
+            if (r != NULL && (attempt > 0 || is_kept))
                 log_write(LOG_LEVEL_INFO, 0, job_id, "end confirmed by %d replica(s)",
                           w->cfg->min_replicas);
             return r;
@@ -260,7 +263,6 @@ redisReply *wredis_end(struct worker *w, enum script_id id, int nkeys, const str
         freeReplyObject(r);
         is_again = true;
         lease_heartbeat(w, false); /* the lease lives on while the replicas are away */
-        wredis_check_master(w);    /* a master demoted by a failover has none */
         wredis_pause(w, attempt);
     }
 }

@@ -115,6 +115,19 @@ sg_has_new_master() {
 }
 
 # sg_failover: a graceful SENTINEL FAILOVER through the first sentinel.
+# sg_kept_checks MIN: at least MIN clients of the sentinels have asked SENTINEL
+# REPLICAS last and have been connected for 3 s or more (master checks that keep
+# their connection; one opened per check would never get that old).
+sg_kept_checks() {
+  local p n=0 c
+  for p in $SG_SENTINEL_PORTS; do
+    c=$(redis-cli -p "$p" CLIENT LIST 2>/dev/null | grep 'cmd=sentinel|replicas' |
+      awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^age=/) { split($i, a, "="); if (a[2] >= 3) n++ } } END { print n + 0 }')
+    n=$((n + c))
+  done
+  [ "$n" -ge "$1" ]
+}
+
 sg_failover() { redis-cli -p "$SG_SENTINEL_PORT" SENTINEL FAILOVER "$SG_NAME"; }
 
 # sg_restart NODE: starts a node of the group again after a kill, on its port,

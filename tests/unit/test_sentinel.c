@@ -1,5 +1,5 @@
 /* Unit tests for the pure helpers of shared/sentinel: replies of SENTINEL
- * get-master-addr-by-name and ROLE built by hand (as hiredis would hand them
+ * get-master-addr-by-name, SENTINEL REPLICAS and ROLE built by hand (as hiredis would hand them
  * over), the failover error codes, and the promotion of the sentinel that
  * answered. No network: sentinel_connect is covered by the e2e suites. */
 #include <setjmp.h>
@@ -284,13 +284,100 @@ static void test_status_text(void **state)
     assert_string_equal(sentinel_status_text((enum sentinel_status)99), "unknown sentinel status");
 }
 
+/* One replica's entry of SENTINEL REPLICAS (RESP2: a flat field/value
+ * array), with the given flags, built in the caller's storage. */
+struct replica_entry {
+    redisReply f[6];
+    redisReply *el[6];
+    redisReply r;
+};
+
+static redisReply *replica_entry(struct replica_entry *e, const char *flags)
+{
+    const char *kv[6] = {"name", "127.0.0.1:6380", "flags", flags, "ip", "127.0.0.1"};
+    size_t i;
+
+    for (i = 0; i < 6; i++) {
+        e->f[i] = str_reply(REDIS_REPLY_STRING, kv[i]);
+        e->el[i] = &e->f[i];
+    }
+    e->r = array_reply(e->el, 6);
+    return &e->r;
+}
+
+/* SENTINEL REPLICAS with one replica per flags string. */
+static int parse_replicas(const char *const *flags, size_t n)
+{
+    struct replica_entry e[4];
+    redisReply *el[4];
+    redisReply r;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        el[i] = replica_entry(&e[i], flags[i]);
+    r = array_reply(el, n);
+    return sentinel_parse_healthy_replicas(&r);
+}
+
+static void test_healthy_replicas(void **state)
+{
+    const char *both[] = {"slave", "slave"};
+    const char *one_down[] = {"slave", "s_down,slave,disconnected"};
+    const char *odown[] = {"o_down,slave", "slave,disconnected", "slave,promoted"};
+    const char *lookalike[] = {"slave,s_down_x", "xdisconnected"};
+
+    (void)state;
+    assert_int_equal(parse_replicas(both, 2), 2);
+    assert_int_equal(parse_replicas(one_down, 2), 1);
+    assert_int_equal(parse_replicas(odown, 3), 1);
+    assert_int_equal(parse_replicas(lookalike, 2), 2); /* whole words only */
+    assert_int_equal(parse_replicas(NULL, 0), 0);      /* no replica */
+}
+
+static void test_healthy_replicas_bad(void **state)
+{
+    struct replica_entry e;
+    redisReply err = str_reply(REDIS_REPLY_ERROR, "ERR No such master with that name");
+    redisReply num, *el[1];
+    redisReply r;
+
+    (void)state;
+    assert_int_equal(sentinel_parse_healthy_replicas(NULL), -1);
+    assert_int_equal(sentinel_parse_healthy_replicas(&err), -1);
+    memset(&num, 0, sizeof(num));
+    num.type = REDIS_REPLY_INTEGER;
+    el[0] = &num; /* an entry that is not an array */
+    r = array_reply(el, 1);
+    assert_int_equal(sentinel_parse_healthy_replicas(&r), -1);
+    el[0] = replica_entry(&e, "slave");
+    e.r.elements = 5; /* odd: a field without its value */
+    assert_int_equal(sentinel_parse_healthy_replicas(&r), -1);
+    e.r.elements = 2; /* no flags field */
+    assert_int_equal(sentinel_parse_healthy_replicas(&r), -1);
+    e.r.elements = 6;
+    e.el[3] = &num; /* flags not a string */
+    assert_int_equal(sentinel_parse_healthy_replicas(&r), -1);
+}
+
+static void test_wait_count(void **state)
+{
+    (void)state;
+    assert_int_equal(sentinel_wait_count(0, 2), 0);  /* no WAIT stays none */
+    assert_int_equal(sentinel_wait_count(1, -1), 1); /* not counted yet */
+    assert_int_equal(sentinel_wait_count(1, 0), 1);
+    assert_int_equal(sentinel_wait_count(1, 2), 2); /* every healthy replica */
+    assert_int_equal(sentinel_wait_count(3, 2), 3); /* never below N */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_master_addr_ok),  cmocka_unit_test(test_master_addr_unknown),
-        cmocka_unit_test(test_master_addr_bad), cmocka_unit_test(test_role),
-        cmocka_unit_test(test_failover_errors), cmocka_unit_test(test_reply_is_failover),
-        cmocka_unit_test(test_promote),         cmocka_unit_test(test_status_text),
+        cmocka_unit_test(test_master_addr_ok),   cmocka_unit_test(test_master_addr_unknown),
+        cmocka_unit_test(test_master_addr_bad),  cmocka_unit_test(test_role),
+        cmocka_unit_test(test_failover_errors),  cmocka_unit_test(test_reply_is_failover),
+        cmocka_unit_test(test_promote),          cmocka_unit_test(test_status_text),
+        cmocka_unit_test(test_healthy_replicas), cmocka_unit_test(test_healthy_replicas_bad),
+        cmocka_unit_test(test_wait_count),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
