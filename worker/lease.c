@@ -58,12 +58,9 @@ void lease_heartbeat(struct worker *w, bool is_forced)
     r = rconn_script(w->rc, SCRIPT_HEARTBEAT, 3, &a, &err);
     rargv_free(&a);
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        /* retried at the next call; an outage already warned of (wredis)
-         * is not warned of twice */
-        if (!w->is_lease_failing && !w->is_redis_down)
-            log_warnx("lease not renewed: %s", r ? r->str : err.msg);
-        else
-            log_debug("lease not renewed: %s", r ? r->str : err.msg);
+        /* retried at the next call; warned of once per outage, like every
+         * failed Redis call (the lease is often the first to see it) */
+        wredis_log_down(w, "lease not renewed: ", r ? r->str : err.msg);
         w->is_lease_failing = true;
     } else {
         if (w->is_lease_failing)
