@@ -46,12 +46,11 @@ for t in "$BUILD"/tests/unit/test_*; do
   echo "unit $(basename "$t"): $p passed, $f failed ($secs s)"
 done
 
-# End-to-end suites: each gets the shared Redis, its own key prefix and its
-# own temp dir. STAGEQ_PARALLEL (default 2) of them run at once: most of a
-# suite's time is spent waiting for stages and timeouts, not on a CPU. A
-# suite's result is printed when it ends, in the order they end.
-redis_start main
-export REDIS_PORT="$REDIS_PORT_main"
+# End-to-end suites: each gets a Redis of its own (some count whole-server
+# figures: commands, DBSIZE), its own key prefix and its own temp dir.
+# STAGEQ_PARALLEL (default 2) of them run at once: most of a suite's time is
+# spent waiting for stages and timeouts, not on a CPU. A suite's result is
+# printed when it ends, in the order they end.
 SUITE_TMP_ROOT=$STAGEQ_TEST_TMP
 suite_report() {
   local name=$1 rc=$2 secs=$3 log="$SUITE_TMP_ROOT/$1.log" p f
@@ -66,14 +65,19 @@ suite_report() {
   fi
   echo "e2e $name: $p passed, $f failed ($secs s)"
 }
-# suite_run SCRIPT NAME: one suite in the background, in its own temp dir;
-# its exit status and seconds are written to NAME.rc.
+# suite_run SCRIPT NAME: one suite in the background (a subshell), in its own
+# temp dir with its own Redis; its exit status and seconds are written to
+# NAME.rc.
 suite_run() {
   local s=$1 name=$2 t0 rc
   t0=$(date +%s)
-  mkdir -p "$SUITE_TMP_ROOT/$name.d"
-  STAGEQ_TEST_TMP="$SUITE_TMP_ROOT/$name.d" timeout 600 bash "$s" >"$SUITE_TMP_ROOT/$name.log" 2>&1
+  STAGEQ_TEST_TMP="$SUITE_TMP_ROOT/$name.d"
+  mkdir -p "$STAGEQ_TEST_TMP"
+  trap 'redis_stop_all' EXIT
+  redis_start suite
+  REDIS_PORT=$REDIS_PORT_suite timeout 600 bash "$s" >"$SUITE_TMP_ROOT/$name.log" 2>&1
   rc=$?
+  redis_stop_all
   echo "$rc $(($(date +%s) - t0))" >"$SUITE_TMP_ROOT/$name.rc"
 }
 running=()
