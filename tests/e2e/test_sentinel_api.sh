@@ -270,10 +270,13 @@ scli ACL SETUSER default nopass >/dev/null
 API_URL=$API_MAIN
 
 # --- 7. the master and its replicas down: the sentinels still name it ----------------
+# settled first: the sentinels agree on one master (a failover of the
+# sections above may still be spreading), whose address the message names
+check "sentinels settled before the data nodes go" wait_for 40 sg_is_settled
 mp=$(sg_master_port)
 for n in $SG_NODES; do redis_stop "${n%%:*}"; done
 check "every data node down: /readyz 503 says the master named cannot be reached" \
-  wait_for 10 not_ready_says "the master the sentinels gave cannot be reached: 127.0.0.1:$mp"
+  wait_for 30 not_ready_says "the master the sentinels gave cannot be reached: 127.0.0.1:$mp"
 check "... and so does a submit's 503" bash -c "curl -s -H 'content-type: application/json' \
   --data-binary '{\"pipeline\":\"echo\"}' '$API_URL/v1/jobs' | jq -r .error.message | grep -q 'cannot be reached'"
 
