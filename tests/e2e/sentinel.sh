@@ -128,7 +128,20 @@ sg_kept_checks() {
   [ "$n" -ge "$1" ]
 }
 
-sg_failover() { redis-cli -p "$SG_SENTINEL_PORT" SENTINEL FAILOVER "$SG_NAME"; }
+# sg_failover: a graceful SENTINEL FAILOVER through the first sentinel, asked
+# again (for up to 20 s) while it answers NOGOODSLAVE or INPROG: right after
+# an earlier failover the replicas may not count as good yet. Prints the last
+# answer; fails when it never was OK.
+sg_failover() {
+  local i out=""
+  for i in $(seq 1 100); do
+    out=$(redis-cli -p "$SG_SENTINEL_PORT" SENTINEL FAILOVER "$SG_NAME" 2>&1)
+    [ "$out" = OK ] && break
+    sleep 0.2
+  done
+  echo "$out"
+  [ "$out" = OK ]
+}
 
 # sg_restart NODE: starts a node of the group again after a kill, on its port,
 # as a replica of the current master (what a restarted host would do with
