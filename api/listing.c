@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "job.h"
 #include "log.h"
+#include "num.h"
 
 #define LISTING_LIMIT_DEFAULT 50
 #define LISTING_LIMIT_MAX     500
@@ -405,7 +406,7 @@ void listing_jobs(struct api_req *ar)
         snprintf(ll->pipeline, sizeof(ll->pipeline), "%s", pipeline);
         ll->has_pipeline = true;
     }
-    if (limit != NULL && cfg_parse_int(limit, 1, LISTING_LIMIT_MAX, &ll->limit, NULL) < 0) {
+    if (limit != NULL && num_parse_ll(limit, 1, LISTING_LIMIT_MAX, &ll->limit, NULL) < 0) {
         errors_reply(ar, API_ERR_INVALID_REQUEST, "parameter 'limit' must be an integer 1-%d",
                      LISTING_LIMIT_MAX);
         goto fail;
@@ -418,8 +419,8 @@ void listing_jobs(struct api_req *ar)
             goto fail;
         }
         *dash = '\0';
-        if (cfg_parse_int(cbuf, 0, (long long)1 << 53, &sc, NULL) < 0 ||
-            cfg_parse_int(dash + 1, 1, 1000000000LL, &sk, NULL) < 0) {
+        if (num_parse_ll(cbuf, 0, (long long)1 << 53, &sc, NULL) < 0 ||
+            num_parse_ll(dash + 1, 1, 1000000000LL, &sk, NULL) < 0) {
             errors_reply(ar, API_ERR_INVALID_REQUEST, "parameter 'cursor' is not a valid cursor");
             goto fail;
         }

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "num.h"
 
 #define SERVER_MAX_HEADERS     16384 /* bytes of request line + headers */
 #define SERVER_TIMEOUT_S       30    /* idle read/write timeout per connection */
@@ -63,7 +64,7 @@ int server_parse_listen(const char *text, char *host, size_t cap, int *port, str
         err_set(err, "listen address '%.64s': bad or missing host", text);
         return -1;
     }
-    if (cfg_parse_int(colon + 1, 0, 65535, &p, &e) < 0) {
+    if (num_parse_ll(colon + 1, 0, 65535, &p, &e) < 0) {
         err_set(err, "listen address '%.64s': port %s", text, e.msg);
         return -1;
     }

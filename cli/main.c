@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "config.h"
 #include "json.h"
+#include "num.h"
 
 #define MAIN_INPUT_MAX (16 * 1024 * 1024) /* bytes of an input file or stdin */
 #define MAIN_ARGS_MAX  64
@@ -241,7 +242,7 @@ static int main_check_list(struct main_args *a, const char *limit)
             return -1;
         }
     }
-    if (limit != NULL && cfg_parse_int(limit, 1, MAIN_LIST_LIMIT_MAX, &a->limit, NULL) < 0) {
+    if (limit != NULL && num_parse_ll(limit, 1, MAIN_LIST_LIMIT_MAX, &a->limit, NULL) < 0) {
         snprintf(msg, sizeof(msg), "--limit: '%.64s' is not an integer in [1, %d]", limit,
                  MAIN_LIST_LIMIT_MAX);
         main_usage_error(msg);

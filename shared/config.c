@@ -1,40 +1,12 @@
 /* config: defaults, environment and flags from one option table. */
 #include "config.h"
 
+#include "num.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-
-int cfg_parse_int(const char *text, long long min, long long max, long long *out,
-                  struct sq_err *err)
-{
-    char *end;
-    long long v;
-
-    if (text == NULL || *text == '\0') {
-        err_set(err, "is empty");
-        return -1;
-    }
-    /* digits, optionally after a '-': strtoll alone would take " 5" and "+5" */
-    if (!(text[0] >= '0' && text[0] <= '9') &&
-        !(text[0] == '-' && text[1] >= '0' && text[1] <= '9')) {
-        err_set(err, "'%.64s' is not an integer", text);
-        return -1;
-    }
-    errno = 0;
-    v = strtoll(text, &end, 10);
-    if (errno == ERANGE || *end != '\0' || end == text) {
-        err_set(err, "'%.64s' is not an integer", text);
-        return -1;
-    }
-    if (v < min || v > max) {
-        err_set(err, "%lld is out of range [%lld, %lld]", v, min, max);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
 
 static int cfg_set(const struct cfg_option *o, void *base, const char *value, const char *source,
                    struct sq_err *err)
@@ -44,7 +16,7 @@ static int cfg_set(const struct cfg_option *o, void *base, const char *value, co
 
     if (o->type == CFG_INT) {
         long long v;
-        if (cfg_parse_int(value, o->min, o->max, &v, &e) < 0) {
+        if (num_parse_ll(value, o->min, o->max, &v, &e) < 0) {
             err_set(err, "%s (--%s): %s", source, o->flag, e.msg);
             return -1;
         }

@@ -33,12 +33,6 @@ enum cfg_result { CFG_OK = 0, CFG_ERROR = -1, CFG_HELP = 1 };
 enum cfg_result cfg_load(const struct cfg_option *opts, size_t nopts, void *base, int argc,
                          char **argv, struct sq_err *err);
 
-/* Parses text, all of it, as a base-10 integer in [min, max] (like OpenBSD
- * strtonum, but no leading space or '+'). Returns 0, or -1 with a reason in
- * err (which may be NULL). */
-int cfg_parse_int(const char *text, long long min, long long max, long long *out,
-                  struct sq_err *err);
-
 /* Writes the usage text produced from the table to out. */
 void cfg_usage(FILE *out, const char *prog, const char *summary, const struct cfg_option *opts,
                size_t nopts);

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "num.h"
 
 static int hexval(char c)
 {
@@ -53,7 +54,7 @@ static int parse_db(const char *s, int *db, struct sq_err *err)
     long long v;
     struct sq_err e;
 
-    if (cfg_parse_int(s, 0, 100000, &v, &e) < 0) {
+    if (num_parse_ll(s, 0, 100000, &v, &e) < 0) {
         err_set(err, "redis URL: database %s", e.msg);
         return -1;
     }
@@ -125,7 +126,7 @@ static int parse_hostport(const char *s, size_t len, char *host, size_t cap, int
         }
         memcpy(portbuf, colon + 1, pl);
         portbuf[pl] = '\0';
-        if (cfg_parse_int(portbuf, 1, 65535, &v, &pe) < 0) {
+        if (num_parse_ll(portbuf, 1, 65535, &v, &pe) < 0) {
             err_set(err, "%s: port %s", prefix, pe.msg);
             return -1;
         }

@@ -9,6 +9,7 @@
 #include <sys/time.h>
 
 #include "config.h"
+#include "num.h"
 
 static const char *const status_texts[] = {
     [SENTINEL_OK] = "ok",
@@ -83,7 +84,7 @@ int sentinel_parse_master_addr(const redisReply *r, char *host, size_t cap, int 
         return -1;
     memcpy(portbuf, p->str, p->len);
     portbuf[p->len] = '\0';
-    if (cfg_parse_int(portbuf, 1, 65535, &v, NULL) < 0)
+    if (num_parse_ll(portbuf, 1, 65535, &v, NULL) < 0)
         return -1;
     memcpy(host, h->str, h->len);
     host[h->len] = '\0';

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "config.h"
 #include "worker.h"
+#include "num.h"
 
 /* Reads heartbeat.lua's reply {now, judge_at} (Redis time, ms). */
 static void lease_read_times(struct worker *w, const redisReply *r)
@@ -19,8 +20,8 @@ static void lease_read_times(struct worker *w, const redisReply *r)
 
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING ||
-        cfg_parse_int(r->element[0]->str, 0, INT64_MAX / 2, &now, NULL) < 0 ||
-        cfg_parse_int(r->element[1]->str, 0, INT64_MAX / 2, &judge_at, NULL) < 0)
+        num_parse_ll(r->element[0]->str, 0, INT64_MAX / 2, &now, NULL) < 0 ||
+        num_parse_ll(r->element[1]->str, 0, INT64_MAX / 2, &judge_at, NULL) < 0)
         return;
     w->redis_offset_ms = now - clock_now_ms();
     w->judge_at_ms = judge_at;

@@ -11,6 +11,9 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "num.h"
+
+#include <hiredis/hiredis.h>
 
 struct tcfg {
     int port;
@@ -258,58 +261,109 @@ static void test_parse_int(void **state)
 
     (void)state;
     v = 42;
-    assert_int_equal(cfg_parse_int("1", 1, 10, &v, &err), 0);
+    assert_int_equal(num_parse_ll("1", 1, 10, &v, &err), 0);
     assert_int_equal(v, 1);
-    assert_int_equal(cfg_parse_int("10", 1, 10, &v, &err), 0);
+    assert_int_equal(num_parse_ll("10", 1, 10, &v, &err), 0);
     assert_int_equal(v, 10);
-    assert_int_equal(cfg_parse_int("-10", -10, -1, &v, &err), 0);
+    assert_int_equal(num_parse_ll("-10", -10, -1, &v, &err), 0);
     assert_int_equal(v, -10);
-    assert_int_equal(cfg_parse_int("-0", 0, 0, &v, &err), 0);
+    assert_int_equal(num_parse_ll("-0", 0, 0, &v, &err), 0);
     assert_int_equal(v, 0);
 
     v = 42;
-    assert_int_equal(cfg_parse_int("0", 1, 10, &v, &err), -1);
+    assert_int_equal(num_parse_ll("0", 1, 10, &v, &err), -1);
     assert_string_equal(err.msg, "0 is out of range [1, 10]");
     assert_int_equal(v, 42); /* untouched on error */
-    assert_int_equal(cfg_parse_int("11", 1, 10, &v, &err), -1);
+    assert_int_equal(num_parse_ll("11", 1, 10, &v, &err), -1);
     assert_string_equal(err.msg, "11 is out of range [1, 10]");
-    assert_int_equal(cfg_parse_int("-11", -10, -1, &v, &err), -1);
+    assert_int_equal(num_parse_ll("-11", -10, -1, &v, &err), -1);
     assert_string_equal(err.msg, "-11 is out of range [-10, -1]");
-    assert_int_equal(cfg_parse_int("-1", 0, 5, &v, &err), -1);
+    assert_int_equal(num_parse_ll("-1", 0, 5, &v, &err), -1);
     assert_string_equal(err.msg, "-1 is out of range [0, 5]");
 
-    assert_int_equal(cfg_parse_int("", 0, 5, &v, &err), -1);
+    assert_int_equal(num_parse_ll("", 0, 5, &v, &err), -1);
     assert_string_equal(err.msg, "is empty");
-    assert_int_equal(cfg_parse_int(NULL, 0, 5, &v, &err), -1);
+    assert_int_equal(num_parse_ll(NULL, 0, 5, &v, &err), -1);
     assert_string_equal(err.msg, "is empty");
-    assert_int_equal(cfg_parse_int("12x", 0, 100, &v, &err), -1);
+    assert_int_equal(num_parse_ll("12x", 0, 100, &v, &err), -1);
     assert_string_equal(err.msg, "'12x' is not an integer");
-    assert_int_equal(cfg_parse_int("x", 0, 100, &v, &err), -1);
+    assert_int_equal(num_parse_ll("x", 0, 100, &v, &err), -1);
     assert_string_equal(err.msg, "'x' is not an integer");
-    assert_int_equal(cfg_parse_int("-", 0, 100, &v, &err), -1);
+    assert_int_equal(num_parse_ll("-", 0, 100, &v, &err), -1);
     assert_string_equal(err.msg, "'-' is not an integer");
-    assert_int_equal(cfg_parse_int("5 ", 0, 100, &v, &err), -1);
+    assert_int_equal(num_parse_ll("5 ", 0, 100, &v, &err), -1);
     assert_string_equal(err.msg, "'5 ' is not an integer");
-    assert_int_equal(cfg_parse_int(" 5", 0, 100, &v, &err), -1);
+    assert_int_equal(num_parse_ll(" 5", 0, 100, &v, &err), -1);
     assert_string_equal(err.msg, "' 5' is not an integer");
-    assert_int_equal(cfg_parse_int("+5", 0, 100, &v, &err), -1);
-    assert_int_equal(cfg_parse_int("-x", -100, 100, &v, &err), -1);
+    assert_int_equal(num_parse_ll("+5", 0, 100, &v, &err), -1);
+    assert_int_equal(num_parse_ll("-x", -100, 100, &v, &err), -1);
     assert_int_equal(v, 42);
 
     /* the whole long long range, and one past either end */
-    assert_int_equal(cfg_parse_int("9223372036854775807", 0, INT64_MAX, &v, &err), 0);
+    assert_int_equal(num_parse_ll("9223372036854775807", 0, INT64_MAX, &v, &err), 0);
     assert_true(v == INT64_MAX);
-    assert_int_equal(cfg_parse_int("-9223372036854775808", INT64_MIN, 0, &v, &err), 0);
+    assert_int_equal(num_parse_ll("-9223372036854775808", INT64_MIN, 0, &v, &err), 0);
     assert_true(v == INT64_MIN);
-    assert_int_equal(cfg_parse_int("9223372036854775808", 0, INT64_MAX, &v, &err), -1);
+    assert_int_equal(num_parse_ll("9223372036854775808", 0, INT64_MAX, &v, &err), -1);
     assert_string_equal(err.msg, "'9223372036854775808' is not an integer");
-    assert_int_equal(cfg_parse_int("-9223372036854775809", INT64_MIN, 0, &v, &err), -1);
+    assert_int_equal(num_parse_ll("-9223372036854775809", INT64_MIN, 0, &v, &err), -1);
     assert_string_equal(err.msg, "'-9223372036854775809' is not an integer");
-    assert_int_equal(cfg_parse_int("99999999999999999999", 0, 100, &v, &err), -1);
+    assert_int_equal(num_parse_ll("99999999999999999999", 0, 100, &v, &err), -1);
     assert_string_equal(err.msg, "'99999999999999999999' is not an integer");
 
     /* a NULL err is allowed */
-    assert_int_equal(cfg_parse_int("zz", 0, 100, &v, NULL), -1);
+    assert_int_equal(num_parse_ll("zz", 0, 100, &v, NULL), -1);
+}
+
+/* Fields read back from Redis: garbage gives the stated fallback, never a crash. */
+static void test_num_fields(void **state)
+{
+    static const char *const garbage[] = {"", "x", "12x", " 5", "+5", "0x10", "1e400",
+                                          "nan", "inf", "-", "99999999999999999999"};
+    struct redisReply r;
+    long long ll;
+    double d;
+    size_t i;
+    int n;
+
+    (void)state;
+    assert_int_equal(num_field_int("7", 0, 10, 3, &n), 0);
+    assert_int_equal(n, 7);
+    assert_int_equal(num_field_int(NULL, 0, 10, 3, &n), -1);
+    assert_int_equal(n, 3);
+    assert_int_equal(num_field_int("11", 0, 10, 3, &n), -1);
+    assert_int_equal(n, 3);
+    assert_int_equal(num_field_int("2147483648", 0, 2147483647, 1, &n), -1);
+    assert_int_equal(n, 1);
+    for (i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
+        assert_int_equal(num_field_ll(garbage[i], -1000, 1000, 9, &ll), -1);
+        assert_int_equal(ll, 9);
+        assert_int_equal(num_field_double(garbage[i], -1000, 1000, 0.5, &d), -1);
+        assert_true(d == 0.5);
+    }
+    assert_int_equal(num_field_double("0.25", 0, 1, 0, &d), 0);
+    assert_true(d == 0.25);
+    assert_int_equal(num_field_double("-1e-3", -1, 1, 0, &d), 0);
+    assert_true(d == -1e-3);
+    assert_int_equal(num_field_double("1.5", 0, 1, 0, &d), -1);
+
+    memset(&r, 0, sizeof(r));
+    r.type = REDIS_REPLY_INTEGER;
+    r.integer = 5;
+    assert_int_equal(num_reply_ll(&r, 0, 10, 1, &ll), 0);
+    assert_int_equal(ll, 5);
+    r.integer = 50;
+    assert_int_equal(num_reply_ll(&r, 0, 10, 1, &ll), -1);
+    assert_int_equal(ll, 1);
+    r.type = REDIS_REPLY_STRING;
+    r.str = (char *)"8";
+    r.len = 1;
+    assert_int_equal(num_reply_ll(&r, 0, 10, 1, &ll), 0);
+    assert_int_equal(ll, 8);
+    r.type = REDIS_REPLY_NIL;
+    assert_int_equal(num_reply_ll(&r, 0, 10, 1, &ll), -1);
+    assert_int_equal(num_reply_ll(NULL, 0, 10, 2, &ll), -1);
+    assert_int_equal(ll, 2);
 }
 
 static void test_usage(void **state)
@@ -355,6 +409,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_env, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_bad_default, clear_env, clear_env),
         cmocka_unit_test(test_parse_int),
+        cmocka_unit_test(test_num_fields),
         cmocka_unit_test(test_usage),
     };
 
