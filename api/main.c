@@ -162,6 +162,21 @@ static void main_on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(api->base, api->inflight == 0 ? &flush : &cap);
 }
 
+/* A log line is held: write it once this loop turn's callbacks have run, so
+ * that the access-log lines of one turn go out in one write. */
+static void main_on_log_hold(void *arg)
+{
+    event_active(arg, EV_TIMEOUT, 1);
+}
+
+static void main_flush_log(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    log_flush();
+}
+
 int main(int argc, char **argv)
 {
     struct api_config cfg;
@@ -170,7 +185,7 @@ int main(int argc, char **argv)
     struct sq_err err;
     enum log_format format;
     enum log_level level;
-    struct event *sigterm = NULL, *sigint = NULL;
+    struct event *sigterm = NULL, *sigint = NULL, *logflush = NULL;
     struct event_config *evcfg;
     char desc[512];
     int rc = MAIN_EXIT_RUNTIME;
@@ -207,6 +222,8 @@ int main(int argc, char **argv)
         return MAIN_EXIT_USAGE;
     }
     log_init("api", format, level);
+    if (log_catch_crashes() < 0)
+        log_warn("cannot catch crash signals to write the held log lines");
     signal(SIGPIPE, SIG_IGN);
     main_raise_nofile();
 
@@ -221,10 +238,13 @@ int main(int argc, char **argv)
     api.base = evcfg != NULL ? event_base_new_with_config(evcfg) : event_base_new();
     event_config_free(evcfg);
     api.metrics = metrics_new();
-    if (api.base == NULL || api.metrics == NULL) {
+    if (api.base != NULL)
+        logflush = event_new(api.base, -1, 0, main_flush_log, NULL);
+    if (api.base == NULL || api.metrics == NULL || logflush == NULL) {
         log_errx("cannot create the event loop");
         goto done;
     }
+    log_on_hold(main_on_log_hold, logflush);
     api.rasync = rasync_new(api.base, &url, cfg.redis_timeout_ms, &err);
     if (api.rasync == NULL) {
         log_errx("%s", err.msg);
@@ -285,6 +305,9 @@ done:
         event_free(sigterm);
     if (sigint != NULL)
         event_free(sigint);
+    log_on_hold(NULL, NULL);
+    if (logflush != NULL)
+        event_free(logflush);
     pipeline_set_free(api.pipelines);
     metrics_free(api.metrics);
     if (api.base != NULL)

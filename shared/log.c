@@ -1,15 +1,24 @@
 /* log: level-checked lines on stderr, text or JSON, with the process's context
  * (worker, job, pipeline, stage). The only module that writes diagnostics; it
- * never exits. Each line goes out in one write, so that processes sharing a
- * log file never interleave inside a line. */
+ * never exits and installs no signal handler of its own. Lines are held in a
+ * buffer and written in batches of whole lines, each batch one write of at most
+ * PIPE_BUF bytes unless one line is longer, so that processes sharing a log
+ * pipe or file never interleave inside a line. */
 #include "log.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "utf8.h"
@@ -17,6 +26,7 @@
 #define LOG_MSG_MAX   2048              /* bytes of a formatted message */
 #define LOG_LINE_MAX  16384             /* bytes of a whole line */
 #define LOG_CLEAN_MAX (4 * LOG_MSG_MAX) /* a cleaned message: each byte may grow to 4 */
+#define LOG_BUF_SIZE  32768             /* bytes of lines held before a write */
 
 static struct {
     char role[64];
@@ -30,6 +40,160 @@ static struct {
 } log_state = {.role = "stageq", .format = LOG_FORMAT_TEXT, .level = LOG_LEVEL_INFO};
 
 static const char *const log_level_names[] = {"error", "warn", "info", "debug"};
+
+/* The lines not yet written. data[0..len) always holds whole lines: len grows
+ * only after a line is copied in, so a crash handler may write it at any time. */
+static struct {
+    char data[LOG_BUF_SIZE];
+    size_t len;
+    int64_t first_ms; /* monotonic ms when the oldest held line came */
+    bool is_hooked;   /* atexit and pthread_atfork registered */
+    void (*on_hold)(void *arg);
+    void *on_hold_arg;
+} log_buf;
+
+/* Writes p[0..n) to stderr, again after EINTR or a short write. Gives up on
+ * any other error (nowhere to report it). Async-signal-safe. */
+static void log_write_all(const char *p, size_t n)
+{
+    ssize_t w;
+
+    while (n > 0) {
+        w = write(STDERR_FILENO, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Writes p[0..n) (whole lines) in pieces of at most PIPE_BUF bytes that end
+ * at a line's end; a longer line goes out alone. Async-signal-safe. */
+static void log_write_lines(const char *p, size_t n)
+{
+    size_t take, k;
+
+    while (n > 0) {
+        take = n;
+        if (take > PIPE_BUF) {
+            for (k = PIPE_BUF; k > 0 && p[k - 1] != '\n'; k--)
+                ;
+            if (k == 0) { /* one line longer than PIPE_BUF: alone */
+                for (k = PIPE_BUF; k < n && p[k - 1] != '\n'; k++)
+                    ;
+            }
+            take = k;
+        }
+        log_write_all(p, take);
+        p += take;
+        n -= take;
+    }
+}
+
+void log_flush(void)
+{
+    int saved = errno;
+
+    log_write_lines(log_buf.data, log_buf.len);
+    log_buf.len = 0;
+    errno = saved;
+}
+
+void log_flush_from_signal(void)
+{
+    log_flush(); /* write(2) only, and errno kept: async-signal-safe */
+}
+
+void log_flush_due(void)
+{
+    if (log_buf.len > 0 && clock_mono_ms() - log_buf.first_ms >= LOG_FLUSH_MS)
+        log_flush();
+}
+
+void log_on_hold(void (*fn)(void *arg), void *arg)
+{
+    log_flush(); /* fn hears of the next line held in an empty buffer */
+    log_buf.on_hold = fn;
+    log_buf.on_hold_arg = arg;
+}
+
+/* The signals of a crash, and the actions they had before log_catch_crashes. */
+static const int log_crash_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+#define LOG_NCRASH (sizeof(log_crash_signals) / sizeof(log_crash_signals[0]))
+static struct sigaction log_crash_old[LOG_NCRASH];
+
+/* Writes the held lines, puts the earlier action back (the default one, or a
+ * sanitizer's), and lets it act: a fault the kernel raised happens again when
+ * the handler returns; a signal sent by kill or raise (si_code <= 0) is
+ * raised again. Async-signal-safe. */
+static void log_on_crash(int sig, siginfo_t *si, void *uctx)
+{
+    size_t i;
+
+    (void)uctx;
+    log_flush_from_signal();
+    for (i = 0; i < LOG_NCRASH; i++)
+        if (log_crash_signals[i] == sig)
+            sigaction(sig, &log_crash_old[i], NULL);
+    if (si == NULL || si->si_code <= 0)
+        raise(sig); /* blocked until this handler returns */
+}
+
+int log_catch_crashes(void)
+{
+    struct sigaction sa;
+    size_t i;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = log_on_crash;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    for (i = 0; i < LOG_NCRASH; i++)
+        if (sigaction(log_crash_signals[i], &sa, &log_crash_old[i]) < 0)
+            return -1;
+    return 0;
+}
+
+/* The child of a fork starts empty: the parent writes its own lines. */
+static void log_forget(void)
+{
+    log_buf.len = 0;
+    log_buf.on_hold = NULL;
+}
+
+/* Holds line[0..len) (whole lines), writing what is held first when it would
+ * not fit; a line longer than the buffer goes out at once. Writes everything
+ * at once when is_now, or when the oldest held line is LOG_FLUSH_MS old. */
+static void log_hold(const char *line, size_t len, bool is_now)
+{
+    bool was_empty;
+    int64_t now;
+
+    if (!log_buf.is_hooked) {
+        log_buf.is_hooked = true;
+        atexit(log_flush);
+        pthread_atfork(log_flush, NULL, log_forget);
+    }
+    if (log_buf.len + len > sizeof(log_buf.data))
+        log_flush();
+    if (len > sizeof(log_buf.data)) {
+        log_write_lines(line, len);
+        return;
+    }
+    was_empty = log_buf.len == 0;
+    now = clock_mono_ms();
+    if (was_empty)
+        log_buf.first_ms = now;
+    memcpy(log_buf.data + log_buf.len, line, len);
+    atomic_signal_fence(memory_order_release); /* the line is in before len says so */
+    log_buf.len += len;
+    if (is_now || now - log_buf.first_ms >= LOG_FLUSH_MS)
+        log_flush();
+    else if (was_empty && log_buf.on_hold != NULL)
+        log_buf.on_hold(log_buf.on_hold_arg);
+}
 
 void log_init(const char *role, enum log_format format, enum log_level level)
 {
@@ -164,10 +328,10 @@ static void log_text_field(char *line, size_t cap, size_t *used, const char *key
         line[*used] = '\0';
 }
 
-static void log_emit(const char *line, size_t len)
+static void log_emit(enum log_level level, const char *line, size_t len)
 {
     if (len > 0 && line[len - 1] == '\n')
-        fwrite(line, 1, len, stderr);
+        log_hold(line, len, level <= LOG_LEVEL_WARN);
 }
 
 static void log_json_str(cJSON *o, const char *key, const char *value)
@@ -221,9 +385,12 @@ static void log_out(enum log_level level, const char *job, const struct log_kv *
         if (cJSON_PrintPreallocated(o, line, (int)sizeof(line) - 1, 0)) {
             used = strlen(line);
             line[used++] = '\n';
-            log_emit(line, used);
+            log_emit(level, line, used);
         } else if ((heap = cJSON_PrintUnformatted(o)) != NULL) {
-            fprintf(stderr, "%s\n", heap); /* longer than a line buffer: rare */
+            size_t hlen = strlen(heap); /* longer than a line buffer: rare */
+
+            heap[hlen] = '\n'; /* over the NUL: the length is known */
+            log_emit(level, heap, hlen + 1);
             cJSON_free(heap);
         }
         cJSON_Delete(o);
@@ -252,7 +419,7 @@ static void log_out(enum log_level level, const char *job, const struct log_kv *
     if (used > sizeof(line) - 2)
         used = sizeof(line) - 2;
     line[used++] = '\n';
-    log_emit(line, used);
+    log_emit(level, line, used);
 }
 
 void log_write(enum log_level level, int errnum, const char *job, const char *fmt, ...)

@@ -1,5 +1,13 @@
 /* log: one line per event on stderr, as text or JSON lines. It never exits the
- * process and never writes anywhere else.
+ * process, never writes anywhere else and installs no signal handler.
+ *
+ * Lines are buffered: written when the buffer fills, when the oldest held line
+ * is LOG_FLUSH_MS old (checked at each line and by log_flush_due), at each
+ * log_flush (the daemons call it once per loop turn and before they wait), at
+ * exit (atexit) and before a fork (pthread_atfork; the child starts with an
+ * empty buffer, so no line is written twice). Lines at warn and error are
+ * written at once, with everything held before them: the lines that explain a
+ * crash are never held. A daemon's crash handler calls log_flush_from_signal.
  *
  * Every line has a time (RFC 3339, ms, UTC), a level, the role and the message;
  * then the context fields when known: job, pipeline, stage (1-based index),
@@ -20,6 +28,33 @@ enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON };
  * ("api", "supervisor", "worker/3"). The role is copied (truncated at 63 bytes). */
 void log_init(const char *role, enum log_format format, enum log_level level);
 void log_set_role(const char *role);
+
+#define LOG_FLUSH_MS 100 /* the longest a line is held when lines keep coming */
+
+/* Writes every held line now (whole lines; each write at most PIPE_BUF bytes
+ * unless one line is longer). errno is kept. */
+void log_flush(void);
+
+/* log_flush for a signal handler (SIGSEGV, SIGABRT, SIGTERM...): only write(2),
+ * no lock, no allocation. May write a line twice when the signal came in the
+ * middle of a log_flush, never loses one. */
+void log_flush_from_signal(void);
+
+/* log_flush when the oldest held line is LOG_FLUSH_MS old or older. For a
+ * loop that wakes at least that often (a stage's poll). */
+void log_flush_due(void);
+
+/* For a daemon's main(), never called by shared/ itself: on SIGSEGV, SIGBUS,
+ * SIGFPE, SIGILL and SIGABRT, writes the held lines (log_flush_from_signal),
+ * then the signal takes the action it had before (the default: the process
+ * dies of it, with a core when enabled). Inherited by forked children; an
+ * exec resets it. 0, or -1 when sigaction fails (errno set). */
+int log_catch_crashes(void);
+
+/* fn(arg) is called when a line is held in an empty buffer: an event loop
+ * arranges a log_flush at the end of the current turn (NULL: no call). A
+ * forked child starts without it. */
+void log_on_hold(void (*fn)(void *arg), void *arg);
 
 /* Parses "text"/"json" and "error"/"warn"/"info"/"debug"; 0 or -1. */
 int log_format_parse(const char *s, enum log_format *out);

@@ -353,6 +353,7 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
         w->is_queue_empty = true;
     }
     fetch_record_stats(w); /* about to wait: the stage runs seen so far */
+    log_flush();
     rargv_init(&a);
     rargv_add(&a, "BLMOVE");
     rargv_add(&a, w->queue_key);

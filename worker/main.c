@@ -112,6 +112,8 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init("supervisor", lf, ll);
+    if (log_catch_crashes() < 0)
+        log_warn("cannot catch crash signals to write the held log lines");
     redis_url_describe(&url, desc, sizeof(desc));
     log_info("stageq-worker: redis %s, prefix '%s', %zu pipeline(s)%s%s", desc, cfg.prefix,
              pipelines->n, pipelines->path ? " from " : "", pipelines->path ? pipelines->path : "");

@@ -497,6 +497,7 @@ static int run_check(struct run *r)
 {
     int64_t now = clock_mono_ms();
 
+    log_flush_due(); /* a long builtin stage checks here */
     if (r->is_refused || r->is_timed_out || r->is_shutdown)
         return 1;
     if (*r->w->stop && r->stop_seen_ms == 0) {
@@ -538,6 +539,7 @@ static void run_on_progress(void *arg, double fraction, const char *message)
 
 static int run_should_stop(void *arg)
 {
+    log_flush(); /* called every EXEC_TICK_MS while a stage program runs */
     return run_check(arg);
 }
 

@@ -64,7 +64,7 @@ static pid_t sup_spawn(const struct worker_config *cfg, const struct redis_url *
             _exit(0);
         code = worker_child_main(cfg, url, pipelines, index);
         /* exit, not _exit: under ASan this runs the leak check for the child.
-         * Nothing is buffered in stdio (logs go to unbuffered stderr). */
+         * It writes the log lines still held (atexit). */
         exit(code);
     }
 }
@@ -185,6 +185,7 @@ int supervisor_run(const struct worker_config *cfg, const struct redis_url *url,
                 slots[i].started_ms = clock_mono_ms();
             }
         }
+        log_flush();
         sig = sigtimedwait(&set, &si, &tick);
         if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
             log_info("%s: stopping %d child(ren), grace %d s",

@@ -25,6 +25,7 @@ int worker_fetch_timeout_ms(const struct worker *w)
 
 void worker_sleep_ms(const struct worker *w, int ms)
 {
+    log_flush();
     while (ms > 0 && !(w->stop != NULL && *w->stop)) {
         int step = ms < 50 ? ms : 50;
         struct timespec ts = {0, (long)step * 1000000L};
@@ -119,6 +120,7 @@ static void wredis_pause(struct worker *w, int attempt)
     /* While stopping, sleep without being cut short by the stop flag. */
     if (*w->stop) {
         struct timespec ts = {0, 200 * 1000000L};
+        log_flush();
         nanosleep(&ts, NULL);
     } else {
         worker_sleep_ms(w, rconn_backoff_ms(attempt, worker_backoff_max_ms(w)));

@@ -1,12 +1,18 @@
 /* Unit tests for shared/log: every line is one event, JSON lines parse
  * strictly (valid UTF-8) whatever the message holds, the context fields
- * (worker, job, pipeline, stage) and extra fields appear in both formats. */
+ * (worker, job, pipeline, stage) and extra fields appear in both formats; the
+ * buffer keeps the order, writes when full, at warn, when a line is old, for a
+ * line longer than itself, before a fork (no line twice) and on a crash. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -19,8 +25,9 @@
 static char captured[CAPTURE_MAX];
 
 /* Runs the log calls of fn with stderr sent to a temporary file, then reads
- * what they wrote into captured (cmocka reports on stderr: restored after). */
-static size_t capture(void (*fn)(void))
+ * what they wrote into captured (cmocka reports on stderr: restored after).
+ * Lines still held when fn returns are not in captured (see capture). */
+static size_t capture_held(void (*fn)(void))
 {
     FILE *tmp = tmpfile();
     int saved;
@@ -40,6 +47,21 @@ static size_t capture(void (*fn)(void))
     captured[n] = '\0';
     fclose(tmp);
     return n;
+}
+
+/* Runs fn then log_flush, capturing everything written. */
+static void (*capture_fn)(void);
+
+static void capture_then_flush(void)
+{
+    capture_fn();
+    log_flush();
+}
+
+static size_t capture(void (*fn)(void))
+{
+    capture_fn = fn;
+    return capture_held(capture_then_flush);
 }
 
 static size_t count_lines(const char *s)
@@ -191,9 +213,265 @@ static void test_log_text_one_line(void **state)
     assert_non_null(strstr(captured, ": idle worker=host:42\n"));
 }
 
+static void log_three_info(void)
+{
+    log_info("first");
+    log_info("second");
+    log_info("third");
+}
+
+static void log_info_then_warn(void)
+{
+    log_info("held one");
+    log_info("held two");
+    log_warnx("written at once");
+}
+
+/* Info lines are held, in order, until a flush; a warn line is written at
+ * once, after the lines held before it. */
+static void test_log_held_in_order(void **state)
+{
+    const char *a, *b, *c;
+
+    (void)state;
+    log_init("test", LOG_FORMAT_TEXT, LOG_LEVEL_INFO);
+    assert_int_equal(capture_held(log_three_info), 0);
+    log_flush(); /* to the real stderr: the next capture starts empty */
+    capture(log_three_info);
+    assert_int_equal(count_lines(captured), 3);
+    a = strstr(captured, "first");
+    b = strstr(captured, "second");
+    c = strstr(captured, "third");
+    assert_true(a != NULL && b != NULL && c != NULL && a < b && b < c);
+
+    capture_held(log_info_then_warn);
+    assert_int_equal(count_lines(captured), 3);
+    a = strstr(captured, "info  test: held one\n");
+    b = strstr(captured, "info  test: held two\n");
+    c = strstr(captured, "warn  test: written at once\n");
+    assert_true(a != NULL && b != NULL && c != NULL && a < b && b < c);
+}
+
+#define FILL_LINES 600 /* about 80 bytes each: more than the buffer holds */
+
+static void log_many(void)
+{
+    int i;
+
+    for (i = 0; i < FILL_LINES; i++)
+        log_info("line %04d of the lines that fill the buffer", i);
+}
+
+/* A full buffer is written before the next line (whole lines only), and
+ * every line comes out once, in order. */
+static void test_log_fills(void **state)
+{
+    char want[64];
+    const char *p;
+    int i;
+
+    (void)state;
+    log_init("test", LOG_FORMAT_TEXT, LOG_LEVEL_INFO);
+    capture_held(log_many);
+    assert_true(count_lines(captured) > 0);
+    assert_true(count_lines(captured) < FILL_LINES);
+    assert_int_equal(captured[strlen(captured) - 1], '\n');
+    log_flush();
+    capture(log_many);
+    assert_int_equal(count_lines(captured), FILL_LINES);
+    for (i = 0, p = captured; i < FILL_LINES; i++) {
+        snprintf(want, sizeof(want), "line %04d of", i);
+        p = strstr(p, want);
+        assert_non_null(p);
+    }
+}
+
+static void log_held_then_slow(void)
+{
+    struct timespec ts = {0, 150 * 1000000L}; /* more than LOG_FLUSH_MS */
+
+    log_info("old line");
+    nanosleep(&ts, NULL);
+    log_info("next line");
+}
+
+/* A line held LOG_FLUSH_MS or longer is written with the next line;
+ * log_flush_due writes nothing younger. */
+static void test_log_old_line_written(void **state)
+{
+    (void)state;
+    log_init("test", LOG_FORMAT_TEXT, LOG_LEVEL_INFO);
+    capture_held(log_held_then_slow);
+    assert_int_equal(count_lines(captured), 2);
+    assert_non_null(strstr(captured, ": old line\n"));
+    assert_non_null(strstr(captured, ": next line\n"));
+}
+
+static int hold_calls;
+
+static void count_hold(void *arg)
+{
+    (void)arg;
+    hold_calls++;
+}
+
+static void log_hold_twice(void)
+{
+    log_on_hold(count_hold, NULL);
+    log_info("one"); /* empty buffer: the hook is called */
+    log_info("two"); /* not again */
+    log_flush();
+    log_info("three"); /* empty again */
+    log_warnx("four"); /* written at once: no hook call needed */
+    log_on_hold(NULL, NULL);
+}
+
+/* The event-loop hook hears of the first line held in an empty buffer. */
+static void test_log_on_hold(void **state)
+{
+    (void)state;
+    log_init("test", LOG_FORMAT_TEXT, LOG_LEVEL_INFO);
+    hold_calls = 0;
+    capture_held(log_hold_twice);
+    assert_int_equal(hold_calls, 2);
+    assert_int_equal(count_lines(captured), 4);
+}
+
+#define LONG_FIELDS 40 /* of 1000 bytes each: a line longer than the buffer */
+
+static void log_long_line(void)
+{
+    static char value[1001];
+    static struct log_kv kv[LONG_FIELDS];
+    static char keys[LONG_FIELDS][8];
+    int i;
+
+    memset(value, 'v', sizeof(value) - 1);
+    for (i = 0; i < LONG_FIELDS; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+        kv[i].key = keys[i];
+        kv[i].str = value;
+    }
+    log_info("short line before");
+    log_write_kv(LOG_LEVEL_INFO, kv, LONG_FIELDS, "long line");
+    log_info("short line after");
+}
+
+/* A line longer than the buffer goes out whole, after the lines held before
+ * it and before the ones after it. */
+static void test_log_line_longer_than_buffer(void **state)
+{
+    cJSON *o;
+
+    (void)state;
+    log_init("test", LOG_FORMAT_JSON, LOG_LEVEL_INFO);
+    assert_true(capture(log_long_line) > 40000);
+    assert_int_equal(count_lines(captured), 3);
+    o = json_line(0);
+    assert_string_equal(str_of(o, "msg"), "short line before");
+    cJSON_Delete(o);
+    o = json_line(1);
+    assert_string_equal(str_of(o, "msg"), "long line");
+    assert_int_equal(strlen(str_of(o, "k39")), 1000);
+    cJSON_Delete(o);
+    o = json_line(2);
+    assert_string_equal(str_of(o, "msg"), "short line after");
+    cJSON_Delete(o);
+}
+
+static void log_and_fork(void)
+{
+    pid_t pid;
+    int status;
+
+    log_info("parent before fork");
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        log_info("child line");
+        log_flush();
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    log_info("parent after fork");
+}
+
+/* The parent's held lines are written before a fork and never again by the
+ * child. */
+static void test_log_fork_no_duplicate(void **state)
+{
+    const char *a, *b, *c;
+
+    (void)state;
+    log_init("test", LOG_FORMAT_TEXT, LOG_LEVEL_INFO);
+    capture(log_and_fork);
+    assert_int_equal(count_lines(captured), 3);
+    a = strstr(captured, "parent before fork");
+    b = strstr(captured, "child line");
+    c = strstr(captured, "parent after fork");
+    assert_true(a != NULL && b != NULL && c != NULL && a < b && b < c);
+    assert_null(strstr(a + 1, "parent before fork"));
+}
+
+static const int crash_signals[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+static int crash_signal;
+
+static void log_then_crash(void)
+{
+    pid_t pid;
+    int status;
+
+    log_flush();
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        size_t i;
+
+        for (i = 0; i < sizeof(crash_signals) / sizeof(crash_signals[0]); i++)
+            signal(crash_signals[i], SIG_DFL); /* not cmocka's handlers */
+        if (log_catch_crashes() < 0)
+            _exit(3);
+        log_info("last line before the crash");
+        if (crash_signal == SIGABRT)
+            abort();
+        kill(getpid(), crash_signal);
+        _exit(4); /* not reached: the signal's default action ends the process */
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    /* the default action; or a sanitizer's report and exit, which it keeps */
+    assert_true(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
+                                        WEXITSTATUS(status) != 3 && WEXITSTATUS(status) != 4));
+    if (WIFSIGNALED(status))
+        assert_int_equal(WTERMSIG(status), crash_signal);
+}
+
+/* A crash (abort, or a crash signal sent with kill) writes the held lines first,
+ * then the signal has its default action. */
+static void test_log_crash_writes_held(void **state)
+{
+    size_t i;
+
+    (void)state;
+    log_init("test", LOG_FORMAT_TEXT, LOG_LEVEL_INFO);
+    for (i = 0; i < sizeof(crash_signals) / sizeof(crash_signals[0]); i++) {
+        crash_signal = crash_signals[i];
+        capture_held(log_then_crash);
+        assert_int_equal(count_lines(captured), 1);
+        assert_non_null(strstr(captured, ": last line before the crash\n"));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_log_held_in_order),
+        cmocka_unit_test(test_log_fills),
+        cmocka_unit_test(test_log_old_line_written),
+        cmocka_unit_test(test_log_on_hold),
+        cmocka_unit_test(test_log_line_longer_than_buffer),
+        cmocka_unit_test(test_log_fork_no_duplicate),
+        cmocka_unit_test(test_log_crash_writes_held),
         cmocka_unit_test(test_log_json_hostile),
         cmocka_unit_test(test_log_json_context),
         cmocka_unit_test(test_log_fields),
