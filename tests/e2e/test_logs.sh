@@ -4,11 +4,13 @@
 # writes hostile bytes to stderr; worker lines about a job carry job, worker,
 # pipeline and stage; the API writes one access line per request (streams when
 # they end), which --access-log off turns off; text mode stays one line per
-# event with the same fields as key=value.
+# event with the same fields as key=value. Lines are buffered, yet none is lost
+# when a daemon is stopped with SIGTERM or crashes (SIGSEGV, SIGABRT).
 source "$(dirname "$0")/lib.sh"
 export STAGEQ_PREFIX=tlog
 flush_prefix tlog
 flush_prefix tlogt
+flush_prefix tlogc
 PL=tests/e2e/pipelines-logs.json
 T=$STAGEQ_TEST_TMP
 TS_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$'
@@ -137,5 +139,45 @@ check "text: control bytes never reach the line (the tab is escaped)" grep -qF \
 check "text: the access line has the fields as key=value" grep -qE \
   'GET /v1/jobs/text-hostile 200 [0-9]+ms method=GET route=/v1/jobs/\{id\} path=/v1/jobs/text-hostile status=200 duration_ms=[0-9]+ bytes=[0-9]+ remote=127\.0\.0\.1:[0-9]+$' \
   "$T/logs-api-text.log"
+
+# --- held lines are written at SIGTERM, at exit and on a crash ---------------------------
+# The log is buffered: each of these processes is stopped or killed right after
+# its last line, which must be in its file.
+export STAGEQ_PREFIX=tlogc
+ulimit -c 0 # the crashes below leave no core file
+api_killed_by() { # SIGNAME EXPECTED_RC: the last request's access line survives
+  start_api "logs-api-$1" --pipelines "$PL"
+  curl -s -o /dev/null "$API_URL/v1/jobs/last-before-$1"
+  kill -"$1" "$API_PID"
+  wait "$API_PID" 2>/dev/null
+  check_eq "API, $1: exit status $2" "$2" "$?"
+  check "API, $1: the access line of the last request answered is logged" grep -qE \
+    "GET /v1/jobs/last-before-$1 404 .* status=404 " "$T/logs-api-$1.log"
+}
+api_killed_by TERM 0
+check_eq "API, TERM: the line written after the loop ended is logged, last" "info  api: stopped" \
+  "$(tail -n 1 "$T/logs-api-TERM.log" | cut -d' ' -f2-)"
+api_killed_by SEGV 139
+api_killed_by ABRT 134
+
+start_worker logs-worker-crash --pipelines "$PL" --concurrency 1
+start_api logs-api-crash --pipelines "$PL"
+post_json /v1/jobs '{"pipeline":"ok","id":"crash-1","input":{"n":1}}'
+check "worker: the job before the crash succeeds" wait_for 20 state_is crash-1 succeeded
+child=$(curl -s "$API_URL/v1/jobs/crash-1" | jq -r .worker | sed 's/.*://')
+kill -SEGV "$child"
+child_died() { grep -q "(pid $child) was killed by signal 11" "$T/logs-worker-crash.log"; }
+check "worker: the child dies of the SIGSEGV (and is restarted)" wait_for 20 child_died
+check "worker, SEGV: the last job's line is logged" grep -qE \
+  "succeeded job=crash-1 .*worker=[^ ]+:$child\$" "$T/logs-worker-crash.log"
+post_json /v1/jobs '{"pipeline":"ok","id":"crash-2","input":{"n":1}}'
+check "worker: the restarted child runs the next job" wait_for 20 state_is crash-2 succeeded
+stop_pid "$WORKER_PID"
+check_eq "worker, TERM: exit status 0" 0 "$STOP_RC"
+check "worker, TERM: the last job's line is logged" grep -qE "succeeded job=crash-2 " \
+  "$T/logs-worker-crash.log"
+check_eq "worker, TERM: the supervisor's line written at exit is logged, last" \
+  "info  supervisor: stopped" "$(tail -n 1 "$T/logs-worker-crash.log" | cut -d' ' -f2-)"
+stop_pid "$API_PID"
 
 finish
