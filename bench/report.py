@@ -30,6 +30,31 @@ def agg(xs):
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "runs": xs}
 
 
+LOG_PARTS = {"status": ("api", "redis"), "submit": ("api", "redis"), "drain": ("worker", "redis")}
+
+
+def log_level_rows(row, figs, med, tgt):
+    """The "log: defaults vs warn" rows: CPU per item (API or workers, plus
+    Redis) of the defaults as shipped against STAGEQ_LOG_LEVEL=warn, each run's
+    sum first, then the median; target: the defaults within 5 % of warn."""
+    for what, parts in LOG_PARTS.items():
+        for lv in ("defaults", "warn"):
+            keys = ["cpu.logcmp.%s.%s.%s.us" % (lv, what, p) for p in parts]
+            if all(k in figs for k in keys):
+                runs = [sum(xs) for xs in zip(*(figs[k]["runs"] for k in keys))]
+                figs["cpu.logcmp.%s.%s.us" % (lv, what)] = agg(runs)
+        a, b = med("cpu.logcmp.defaults.%s.us" % what), med("cpu.logcmp.warn.%s.us" % what)
+        ratio = None if a is None or not b else "%.0f %% of warn" % (100.0 * a / b)
+        ok = None if a is None or not b else a <= 1.05 * b
+        unit = "µs per " + ("job" if what == "drain" else "request")
+        row("log: %s CPU (%s + Redis), defaults / warn" % (what, parts[0]),
+            ("cpu.logcmp.defaults.%s.us" % what, "cpu.logcmp.warn.%s.us" % what), unit,
+            "{:.1f}", ratio=ratio, target=tgt(ok, "defaults ≤ 105 % of warn"))
+        row("  %s / Redis, defaults; then warn" % parts[0],
+            tuple("cpu.logcmp.%s.%s.%s.us" % (lv, what, p)
+                  for lv in ("defaults", "warn") for p in parts), "µs", "{:.1f}")
+
+
 def main():
     meta, vals = load(sys.argv[1])
     figs = {k: agg(v) for k, v in vals.items()}
@@ -145,6 +170,7 @@ def main():
     row("  share of it in the kernel: workers / Redis / API",
         ("cpu.drain.worker.sys_pct", "cpu.drain.redis.sys_pct", "cpu.drain.api.sys_pct"), "%",
         "{:.0f}")
+    log_level_rows(row, figs, med, tgt)
     row("limit: redis-benchmark -c 50 HGETALL (the job)", "limit.hgetall.rps", "req/s")
     row("limit: redis-benchmark -c 50 HSET", "limit.hset.rps", "req/s")
     row("limit: redis-benchmark -c 50 LPUSH", "limit.lpush.rps", "req/s")

@@ -13,8 +13,10 @@
 #
 # Env: BENCH_RUNS (3), BENCH_JOBS (50000: the drain backlog), BENCH_SECONDS
 # (5: each wrk window), BENCH_STREAMS (1000: SSE streams held open),
-# BENCH_QUICK=1 (small counts, for development), BENCH_LOG_LEVEL (warn: the
-# daemons' log level; info logs two lines per job), BUILD (build).
+# BENCH_QUICK=1 (small counts, for development), BENCH_LOG_LEVEL (the daemons'
+# log level; unset: the defaults as shipped, info with the access log, two
+# lines per job), BUILD (build). Whatever it is, "log: defaults vs warn"
+# measures both side by side.
 set -u -o pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -27,7 +29,7 @@ else
   RUNS=${BENCH_RUNS:-3} JOBS=${BENCH_JOBS:-50000} SECS=${BENCH_SECONDS:-5} STREAMS=${BENCH_STREAMS:-1000}
   RB_N=200000 LIVE_S=5
 fi
-LOGLEVEL=${BENCH_LOG_LEVEL:-warn}
+LOGLEVEL=${BENCH_LOG_LEVEL:-}
 LIVE_RATE=${BENCH_LIVE_RATE:-100} # jobs/s submitted while measuring live latency
 PIPES="$top/bench/pipelines.json"
 OUT="$top/$BUILD/bench"
@@ -124,7 +126,7 @@ kv meta.jobs "$JOBS"
 kv meta.seconds "$SECS"
 kv meta.streams "$STREAMS"
 kv meta.quick "$QUICK"
-kv meta.loglevel "$LOGLEVEL"
+kv meta.loglevel "${LOGLEVEL:-info (the default)}"
 kv meta.live_rate "$LIVE_RATE"
 kv meta.load "$(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -138,7 +140,7 @@ for _ in $(seq 1 100); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; s
 rcli() { redis-cli -p "$RPORT" "$@"; }
 rcli ping >/dev/null || die "redis-server did not start ($TMP/redis/redis.log)"
 RURL="redis://127.0.0.1:$RPORT/0"
-export STAGEQ_LOG_LEVEL="$LOGLEVEL"
+[ -n "$LOGLEVEL" ] && export STAGEQ_LOG_LEVEL="$LOGLEVEL"
 
 rcli info server | grep -q 'redis_version:7' || log "warning: not Redis 7: commandstats method may differ"
 
@@ -427,6 +429,71 @@ for r in $(seq 1 "$RUNS"); do
 done
 kv api.rss_peak_kb "$(awk '/^VmHWM:/ {print $2}' /proc/"$API_PID"/status)"
 log "streams: done"
+
+# ---- log: defaults vs warn, CPU per item ----
+# An API and a pool with the defaults as shipped (info, the access log on) and
+# with STAGEQ_LOG_LEVEL=warn, on the same Redis, back to back in each run: the
+# status and submit windows (50 connections) and a drain. Compared as CPU time
+# per item (API, Redis and workers, /proc/PID/stat), steadier than rates on a
+# shared host. Figures: cpu.logcmp.<defaults|warn>.<status|submit|drain>.*.
+
+# log_level defaults|warn: the STAGEQ_LOG_LEVEL of that row (info is the default)
+log_level() { if [ "$1" = warn ]; then echo warn; else echo info; fi; }
+
+# log_api defaults|warn: starts an API with that row's log level (the access
+# log on, as shipped; it writes at info); sets LOG_API_PID and LOG_API.
+log_api() {
+  local pf="$TMP/api-log-$1.port"
+  STAGEQ_LOG_LEVEL=$(log_level "$1") STAGEQ_ACCESS_LOG=on "$BUILD/stageq-api" \
+    --listen 127.0.0.1:0 --port-file "$pf" --redis-url "$RURL" --pipelines "$PIPES" \
+    --max-queue 0 >"$OUT/api-log-$1.log" 2>&1 &
+  LOG_API_PID=$!
+  PIDS="$PIDS $LOG_API_PID"
+  for _ in $(seq 1 100); do [ -s "$pf" ] && break; sleep 0.05; done
+  [ -s "$pf" ] || die "stageq-api ($1) did not start ($OUT/api-log-$1.log)"
+  LOG_API="http://127.0.0.1:$(cat "$pf")"
+}
+
+# log_window TAG API_PID URL WRK_ARGS...: one wrk window (50 connections),
+# its API and Redis CPU per request as cpu.TAG.api and cpu.TAG.redis
+log_window() {
+  local tag=$1 pid=$2 url=$3 a0 a1 r0 r1 j
+  shift 3
+  a0=$(ticks "$pid") r0=$(ticks "$REDIS_PID")
+  j=$(wrk -t1 -c50 -d"${SECS}s" --timeout 5s "$@" "$url" | wrk_json)
+  a1=$(ticks "$pid") r1=$(ticks "$REDIS_PID")
+  cpu_us "$tag.api" "$a0" "$a1" "$(echo "$j" | jget requests)"
+  cpu_us "$tag.redis" "$r0" "$r1" "$(echo "$j" | jget requests)"
+  kv "$tag.rps" "$(echo "$j" | jget rps)"
+}
+
+bench_log_levels() {
+  local r lv id
+  local -A pids urls
+  for lv in defaults warn; do
+    log_api "$lv"
+    pids[$lv]=$LOG_API_PID urls[$lv]=$LOG_API
+  done
+  for r in $(seq 1 "$RUNS"); do
+    rcli FLUSHALL >/dev/null
+    start_worker w-setup --concurrency 1
+    id=$(submit_one bench4 '?wait=10')
+    stop_pid "$WPID"
+    for lv in defaults warn; do
+      log_window "logcmp.$lv.status" "${pids[$lv]}" "${urls[$lv]}/v1/jobs/$id" -s bench/get.lua
+    done
+    for lv in defaults warn; do
+      rcli FLUSHALL >/dev/null
+      log_window "logcmp.$lv.submit" "${pids[$lv]}" "${urls[$lv]}/v1/jobs" -s bench/submit.lua
+    done
+    for lv in defaults warn; do
+      STAGEQ_LOG_LEVEL=$(log_level "$lv") drain_run "logcmp.$lv.drain" "$r"
+    done
+  done
+  for lv in defaults warn; do stop_pid "${pids[$lv]}"; done
+  log "log levels: done"
+}
+bench_log_levels
 
 # ---- BENCH_PERF=1: where the CPU goes (perf record) ----
 # Separate short runs, never inside the measured windows above. Profiles go to
