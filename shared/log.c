@@ -40,17 +40,25 @@ static struct {
 } log_state = {.role = "stageq", .format = LOG_FORMAT_TEXT, .level = LOG_LEVEL_INFO};
 
 static const char *const log_level_names[] = {"error", "warn", "info", "debug"};
+static const char *const log_level_padded[] = {"error", "warn ", "info ", "debug"}; /* %-5s */
 
 /* The lines not yet written. data[0..len) always holds whole lines: len grows
  * only after a line is copied in, so a crash handler may write it at any time. */
 static struct {
     char data[LOG_BUF_SIZE];
     size_t len;
-    int64_t first_ms; /* monotonic ms when the oldest held line came */
+    int64_t first_ms; /* wall-clock ms of the oldest held line (its time stamp) */
     bool is_hooked;   /* atexit and pthread_atfork registered */
     void (*on_hold)(void *arg);
     void *on_hold_arg;
 } log_buf;
+
+/* True when the oldest held line came LOG_FLUSH_MS before now (wall-clock
+ * ms, the lines' own time), or when the clock went back since. */
+static bool log_is_due(int64_t now)
+{
+    return log_buf.len > 0 && (now - log_buf.first_ms >= LOG_FLUSH_MS || now < log_buf.first_ms);
+}
 
 /* Writes p[0..n) to stderr, again after EINTR or a short write. Gives up on
  * any other error (nowhere to report it). Async-signal-safe. */
@@ -108,7 +116,7 @@ void log_flush_from_signal(void)
 
 void log_flush_due(void)
 {
-    if (log_buf.len > 0 && clock_mono_ms() - log_buf.first_ms >= LOG_FLUSH_MS)
+    if (log_buf.len > 0 && log_is_due(clock_now_ms()))
         log_flush();
 }
 
@@ -163,13 +171,12 @@ static void log_forget(void)
     log_buf.on_hold = NULL;
 }
 
-/* Holds line[0..len) (whole lines), writing what is held first when it would
- * not fit; a line longer than the buffer goes out at once. Writes everything
- * at once when is_now, or when the oldest held line is LOG_FLUSH_MS old. */
-static void log_hold(const char *line, size_t len, bool is_now)
+/* Holds line[0..len) (whole lines) that came at now (wall-clock ms), writing
+ * what is held first when it would not fit; a line longer than the buffer
+ * goes out at once. Writes everything when is_now, or when log_is_due. */
+static void log_hold(const char *line, size_t len, int64_t now, bool is_now)
 {
     bool was_empty;
-    int64_t now;
 
     if (!log_buf.is_hooked) {
         log_buf.is_hooked = true;
@@ -183,13 +190,12 @@ static void log_hold(const char *line, size_t len, bool is_now)
         return;
     }
     was_empty = log_buf.len == 0;
-    now = clock_mono_ms();
     if (was_empty)
         log_buf.first_ms = now;
     memcpy(log_buf.data + log_buf.len, line, len);
     atomic_signal_fence(memory_order_release); /* the line is in before len says so */
     log_buf.len += len;
-    if (is_now || now - log_buf.first_ms >= LOG_FLUSH_MS)
+    if (is_now || log_is_due(now))
         log_flush();
     else if (was_empty && log_buf.on_hold != NULL)
         log_buf.on_hold(log_buf.on_hold_arg);
@@ -266,6 +272,21 @@ static void log_clean(char *out, size_t cap, const char *in, bool is_text)
     const char *add;
 
     while (avail > 0) {
+        for (n = 0; n < avail && p[n] >= 0x20 && p[n] < 0x7F; n++)
+            ; /* a run of printable ASCII: copied as it is */
+        if (n > 0) {
+            bool is_cut = used + n >= cap;
+
+            if (is_cut)
+                n = cap - 1 - used;
+            memcpy(out + used, p, n);
+            used += n;
+            p += n;
+            avail -= n;
+            if (is_cut)
+                break;
+            continue;
+        }
         n = utf8_seq_len(p, avail);
         if (n == 0) {
             if (used + 3 >= cap)
@@ -303,20 +324,59 @@ static void log_clean(char *out, size_t cap, const char *in, bool is_text)
     out[used] = '\0';
 }
 
+/* Appends s[0..len) to line[*used..cap) as snprintf would: what fits and a
+ * NUL, and *used grows by len even when cut (then *used >= cap). */
+static void log_put(char *line, size_t cap, size_t *used, const char *s, size_t len)
+{
+    size_t k;
+
+    if (*used >= cap)
+        return;
+    k = len < cap - *used - 1 ? len : cap - *used - 1;
+    memcpy(line + *used, s, k);
+    line[*used + k] = '\0';
+    *used += len;
+}
+
+/* The length of s when it is printable ASCII without a space, quote, '=' or
+ * backslash (a field value written as it is), else 0. */
+static size_t log_plain_len(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    for (; *p != '\0'; p++)
+        if (*p <= 0x20 || *p >= 0x7F || *p == '"' || *p == '=' || *p == '\\')
+            return 0;
+    return (size_t)(p - (const unsigned char *)s);
+}
+
 /* Appends " key=value" to line[*used..cap): value quoted (with \" and \\)
  * when empty or holding a space, a quote or '='. */
 static void log_text_field(char *line, size_t cap, size_t *used, const char *key, const char *value)
 {
     char clean[LOG_CTX_MAX * 4];
-    bool is_quoted = value[0] == '\0' || strpbrk(value, " \"=\\") != NULL;
-    size_t i;
-    int n;
+    size_t i, len = log_plain_len(value);
+    bool is_quoted;
 
-    log_clean(clean, sizeof(clean), value, true);
     if (*used >= cap)
         return;
-    n = snprintf(line + *used, cap - *used, " %s=%s", key, is_quoted ? "\"" : "");
-    *used = n < 0 ? cap : *used + (size_t)n;
+    log_put(line, cap, used, " ", 1);
+    log_put(line, cap, used, key, strlen(key));
+    log_put(line, cap, used, "=", 1);
+    if (len > 0 && len < sizeof(clean)) { /* as log_clean would leave it */
+        if (*used + 2 < cap) {
+            i = len < cap - 2 - *used ? len : cap - 2 - *used;
+            memcpy(line + *used, value, i);
+            *used += i;
+        }
+        if (*used < cap)
+            line[*used] = '\0';
+        return;
+    }
+    is_quoted = value[0] == '\0' || strpbrk(value, " \"=\\") != NULL;
+    log_clean(clean, sizeof(clean), value, true);
+    if (is_quoted)
+        log_put(line, cap, used, "\"", 1);
     for (i = 0; clean[i] != '\0' && *used + 2 < cap; i++) {
         if (is_quoted && (clean[i] == '"' || clean[i] == '\\'))
             line[(*used)++] = '\\';
@@ -328,10 +388,10 @@ static void log_text_field(char *line, size_t cap, size_t *used, const char *key
         line[*used] = '\0';
 }
 
-static void log_emit(enum log_level level, const char *line, size_t len)
+static void log_emit(enum log_level level, int64_t now_ms, const char *line, size_t len)
 {
     if (len > 0 && line[len - 1] == '\n')
-        log_hold(line, len, level <= LOG_LEVEL_WARN);
+        log_hold(line, len, now_ms, level <= LOG_LEVEL_WARN);
 }
 
 static void log_json_str(cJSON *o, const char *key, const char *value)
@@ -342,18 +402,37 @@ static void log_json_str(cJSON *o, const char *key, const char *value)
     cJSON_AddStringToObject(o, key, clean);
 }
 
+/* The time of a line now: clock_format_rfc3339, its date and time reused
+ * within the same second (only the milliseconds change). */
+static void log_time(int64_t ms, char ts[CLOCK_RFC3339_LEN])
+{
+    static char last[CLOCK_RFC3339_LEN];
+    static int64_t last_s = -1;
+
+    if (ms < 0 || ms / 1000 != last_s) {
+        clock_format_rfc3339(ms, last);
+        last_s = ms < 0 ? -1 : ms / 1000;
+    } else {
+        last[20] = (char)('0' + ms % 1000 / 100); /* "YYYY-MM-DDTHH:MM:SS.mmmZ" */
+        last[21] = (char)('0' + ms % 100 / 10);
+        last[22] = (char)('0' + ms % 10);
+    }
+    memcpy(ts, last, CLOCK_RFC3339_LEN);
+}
+
 static void log_out(enum log_level level, const char *job, const struct log_kv *kv, size_t nkv,
                     const char *msg)
 {
     static char clean[LOG_CLEAN_MAX], line[LOG_LINE_MAX];
     char ts[CLOCK_RFC3339_LEN], num[32];
+    int64_t now;
     bool has_ctx_job = log_state.job[0] != '\0' && (job == NULL || strcmp(job, log_state.job) == 0);
     size_t used = 0, i;
-    int n;
 
     if (job == NULL && log_state.job[0] != '\0')
         job = log_state.job;
-    clock_format_rfc3339(clock_now_ms(), ts);
+    now = clock_now_ms();
+    log_time(now, ts);
     log_clean(clean, sizeof(clean), msg, log_state.format == LOG_FORMAT_TEXT);
 
     if (log_state.format == LOG_FORMAT_JSON) {
@@ -385,20 +464,25 @@ static void log_out(enum log_level level, const char *job, const struct log_kv *
         if (cJSON_PrintPreallocated(o, line, (int)sizeof(line) - 1, 0)) {
             used = strlen(line);
             line[used++] = '\n';
-            log_emit(level, line, used);
+            log_emit(level, now, line, used);
         } else if ((heap = cJSON_PrintUnformatted(o)) != NULL) {
             size_t hlen = strlen(heap); /* longer than a line buffer: rare */
 
             heap[hlen] = '\n'; /* over the NUL: the length is known */
-            log_emit(level, heap, hlen + 1);
+            log_emit(level, now, heap, hlen + 1);
             cJSON_free(heap);
         }
         cJSON_Delete(o);
         return;
     }
-    n = snprintf(line, sizeof(line), "%s %-5s %s: %s", ts, log_level_names[level], log_state.role,
-                 clean);
-    used = n < 0 ? 0 : (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+    /* "%s %-5s %s: %s": ts, level, role (< 64) and clean (< LOG_CLEAN_MAX) fit */
+    log_put(line, sizeof(line), &used, ts, strlen(ts));
+    log_put(line, sizeof(line), &used, " ", 1);
+    log_put(line, sizeof(line), &used, log_level_padded[level], 5);
+    log_put(line, sizeof(line), &used, " ", 1);
+    log_put(line, sizeof(line), &used, log_state.role, strlen(log_state.role));
+    log_put(line, sizeof(line), &used, ": ", 2);
+    log_put(line, sizeof(line), &used, clean, strlen(clean));
     if (job != NULL)
         log_text_field(line, sizeof(line) - 1, &used, "job", job);
     if (has_ctx_job && log_state.pipeline[0] != '\0')
@@ -419,7 +503,7 @@ static void log_out(enum log_level level, const char *job, const struct log_kv *
     if (used > sizeof(line) - 2)
         used = sizeof(line) - 2;
     line[used++] = '\n';
-    log_emit(level, line, used);
+    log_emit(level, now, line, used);
 }
 
 void log_write(enum log_level level, int errnum, const char *job, const char *fmt, ...)

@@ -379,6 +379,23 @@ static void test_log_line_longer_than_buffer(void **state)
     cJSON_Delete(o);
 }
 
+/* In text a line is cut at 16 KiB as before: 16,382 bytes and its newline,
+ * plain fields written as they are up to the cut. */
+static void test_log_text_cut(void **state)
+{
+    const char *second, *end;
+
+    (void)state;
+    log_init("test", LOG_FORMAT_TEXT, LOG_LEVEL_INFO);
+    capture(log_long_line);
+    assert_int_equal(count_lines(captured), 3);
+    second = strchr(captured, '\n') + 1;
+    end = strchr(second, '\n');
+    assert_int_equal(end + 1 - second, 16383);
+    assert_non_null(strstr(second, ": long line k0=vvvv"));
+    assert_non_null(strstr(end, ": short line after\n"));
+}
+
 static void log_and_fork(void)
 {
     pid_t pid;
@@ -470,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_log_old_line_written),
         cmocka_unit_test(test_log_on_hold),
         cmocka_unit_test(test_log_line_longer_than_buffer),
+        cmocka_unit_test(test_log_text_cut),
         cmocka_unit_test(test_log_fork_no_duplicate),
         cmocka_unit_test(test_log_crash_writes_held),
         cmocka_unit_test(test_log_json_hostile),
