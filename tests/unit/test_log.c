@@ -343,7 +343,7 @@ static void log_long_line(void)
 {
     static char value[1001];
     static struct log_kv kv[LONG_FIELDS];
-    static char keys[LONG_FIELDS][8];
+    static char keys[LONG_FIELDS][16];
     int i;
 
     memset(value, 'v', sizeof(value) - 1);
