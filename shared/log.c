@@ -186,7 +186,10 @@ static void log_hold(const char *line, size_t len, int64_t now, bool is_now)
     if (log_buf.len + len > sizeof(log_buf.data))
         log_flush();
     if (len > sizeof(log_buf.data)) {
+        int saved = errno;
+
         log_write_lines(line, len);
+        errno = saved;
         return;
     }
     was_empty = log_buf.len == 0;

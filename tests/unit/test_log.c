@@ -295,8 +295,7 @@ static void log_held_then_slow(void)
     log_info("next line");
 }
 
-/* A line held LOG_FLUSH_MS or longer is written with the next line;
- * log_flush_due writes nothing younger. */
+/* A line held LOG_FLUSH_MS or longer is written with the next line. */
 static void test_log_old_line_written(void **state)
 {
     (void)state;
