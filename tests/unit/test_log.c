@@ -295,7 +295,17 @@ static void log_held_then_slow(void)
     log_info("next line");
 }
 
-/* A line held LOG_FLUSH_MS or longer is written with the next line. */
+static void log_held_then_due(void)
+{
+    struct timespec ts = {0, 150 * 1000000L};
+
+    log_info("old line");
+    nanosleep(&ts, NULL);
+    log_flush_due();
+}
+
+/* A line held LOG_FLUSH_MS or longer is written with the next line, or by
+ * log_flush_due. */
 static void test_log_old_line_written(void **state)
 {
     (void)state;
@@ -304,6 +314,9 @@ static void test_log_old_line_written(void **state)
     assert_int_equal(count_lines(captured), 2);
     assert_non_null(strstr(captured, ": old line\n"));
     assert_non_null(strstr(captured, ": next line\n"));
+    capture_held(log_held_then_due);
+    assert_int_equal(count_lines(captured), 1);
+    assert_non_null(strstr(captured, ": old line\n"));
 }
 
 static int hold_calls;
