@@ -56,7 +56,7 @@ BINS := $(BUILD)/stageq-api $(BUILD)/stageq-worker $(BUILD)/stageq
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all run test test-build test-faults test-asan deps deps-test clean format format-check lint \
-        test-valgrind deps-valgrind bench deps-bench test-sentinel
+        lint-cppcheck deps-lint test-valgrind deps-valgrind bench deps-bench test-sentinel
 
 # Parallel compiles in the recipes' sub-makes (never for the deps-* targets:
 # apt must not run twice at once).
@@ -214,13 +214,20 @@ test-valgrind: deps-test deps-valgrind
 clean:
 	rm -rf build build-asan build-fuzz
 
+# format-check and lint are quick (seconds) and run first in .ci/run. `lint` is
+# the sum of its lint-* prerequisites: a new check is one more `lint: lint-x` rule.
 FORMAT_FILES = $(wildcard shared/*.[ch] api/*.[ch] cli/*.[ch] worker/*.[ch] worker/builtins/*.[ch] \
                  tests/unit/*.c)
-format:
+deps-lint:
+	$(Q)sh deploy/install-deps.sh lint
+
+format: | deps-lint
 	clang-format -i $(FORMAT_FILES)
-format-check:
+format-check: | deps-lint
 	clang-format --dry-run --Werror $(FORMAT_FILES)
-lint:
+
+lint: lint-cppcheck
+lint-cppcheck: | deps-lint
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		-Ishared --suppress=missingIncludeSystem $(SHARED_SRC) $(API_SRC) $(WORKER_SRC) $(CLI_SRC)
 
