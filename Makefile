@@ -28,7 +28,7 @@ else
 endif
 
 SHARED_SRC := shared/clock.c shared/config.c shared/err.c shared/ids.c shared/job.c shared/num.c \
-              shared/json.c shared/keys.c shared/log.c shared/pipeline.c shared/rargv.c \
+              shared/options.c shared/json.c shared/keys.c shared/log.c shared/pipeline.c shared/rargv.c \
               shared/rconn.c shared/redis_url.c shared/scripts.c shared/utf8.c shared/submit.c \
               shared/sentinel.c
 LUA := shared/scripts/submit.lua shared/scripts/start.lua shared/scripts/update.lua \
