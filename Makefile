@@ -45,7 +45,8 @@ WORKER_SRC := worker/main.c worker/supervisor.c worker/fetch.c worker/run.c work
               worker/builtins/blog.c worker/stage_exec.c
 CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c cli/sse.c cli/watch.c cli/overview.c
 UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_demo test_log \
-              test_stage_exec test_pipeline test_submit test_sse_parse test_wstats test_sentinel
+              test_stage_exec test_pipeline test_submit test_sse_parse test_wstats test_sentinel \
+              test_alloc
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o
 API_OBJ := $(API_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/dashboard_gen.o
@@ -125,6 +126,11 @@ $(BUILD)/tests/unit/test_wstats: $(BUILD)/tests/unit/test_wstats.o $(BUILD)/work
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 $(BUILD)/tests/unit/test_sse_parse: $(BUILD)/tests/unit/test_sse_parse.o $(BUILD)/cli/sse.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+# test_alloc fails the Nth allocation of the library's parsers: libstageq's
+# malloc, calloc, realloc, strdup and free are wrapped at link time.
+ALLOC_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=free
+$(BUILD)/tests/unit/test_alloc: $(BUILD)/tests/unit/test_alloc.o $(LIBSTAGEQ)
+	$(Q)$(CC) $(LDFLAGS) $(ALLOC_WRAP) -o $@ $^ $(LIBS_SHARED) -lcmocka -lm
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBSTAGEQ)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SHARED) -lcmocka -lm
 
