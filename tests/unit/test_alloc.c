@@ -16,7 +16,9 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
+#include <hiredis/hiredis.h>
 
+#include "job.h"
 #include "json.h"
 #include "pipeline.h"
 #include "redis_url.h"
@@ -314,6 +316,135 @@ static int case_submit(char *out, size_t cap)
     return 0;
 }
 
+/* A job hash as HGETALL returns it: a running job of 3 stages. */
+static const char *const job_fields[] = {
+    "id",
+    "j1",
+    "pipeline",
+    "train",
+    "queue",
+    "gpu",
+    "state",
+    "running",
+    "attempt",
+    "2",
+    "max_attempts",
+    "3",
+    "input",
+    "{\"n\":[1,2.50]}",
+    "stage",
+    "2",
+    "stage_name",
+    "fit",
+    "stage_count",
+    "3",
+    "progress",
+    "0.2500",
+    "message",
+    "epoch 1/4",
+    "overall_progress",
+    "0.4167",
+    "stage.1.name",
+    "prepare",
+    "stage.1.state",
+    "succeeded",
+    "stage.1.started_at",
+    "2026-12-03T10:00:00.000Z",
+    "stage.1.finished_at",
+    "2026-12-03T10:00:01.500Z",
+    "stage.1.output",
+    "{\"rows\":10,\"x\":[true,null]}",
+    "stage.2.name",
+    "fit",
+    "stage.2.state",
+    "running",
+    "stage.2.started_at",
+    "2026-12-03T10:00:01.500Z",
+    "stage.3.name",
+    "package",
+    "stage.3.state",
+    "pending",
+    "created_at",
+    "2026-12-03T09:59:59.000Z",
+    "started_at",
+    "2026-12-03T10:00:00.000Z",
+    "updated_at",
+    "2026-12-03T10:00:02.000Z",
+    "worker",
+    "host:42",
+    "errors",
+    "[{\"code\":\"worker_lost\",\"message\":\"lost\",\"attempt\":1}]",
+    "result_ttl_s",
+    "60",
+    "resume",
+    "1"};
+#define JOB_NFV (sizeof(job_fields) / sizeof(job_fields[0]))
+
+static redisReply job_elems[JOB_NFV], *job_ptrs[JOB_NFV], job_reply;
+
+static void job_reply_init(void)
+{
+    size_t i;
+
+    memset(job_elems, 0, sizeof(job_elems));
+    for (i = 0; i < JOB_NFV; i++) {
+        job_elems[i].type = REDIS_REPLY_STRING;
+        job_elems[i].str = (char *)job_fields[i];
+        job_elems[i].len = strlen(job_fields[i]);
+        job_ptrs[i] = &job_elems[i];
+    }
+    memset(&job_reply, 0, sizeof(job_reply));
+    job_reply.type = REDIS_REPLY_ARRAY;
+    job_reply.elements = JOB_NFV;
+    job_reply.element = job_ptrs;
+}
+
+static int case_job_status(char *out, size_t cap)
+{
+    struct job_hash h;
+    cJSON *status;
+
+    if (job_hash_view(&job_reply, &h) < 0) {
+        alloc_disarm();
+        return -1;
+    }
+    status = job_status_json(&h);
+    alloc_disarm();
+    if (status == NULL) {
+        job_hash_view_free(&h);
+        return -1;
+    }
+    alloc_put_json(out, cap, status);
+    cJSON_Delete(status);
+    job_hash_view_free(&h);
+    return 0;
+}
+
+static int case_job_status_eta(char *out, size_t cap)
+{
+    struct job_hash h;
+    struct job_eta eta;
+    cJSON *status;
+    size_t k;
+
+    for (k = 0; k <= PIPELINE_MAX_STAGES; k++)
+        eta.mean_ms[k] = k <= 3 ? 1000 * (int64_t)k : -1;
+    if (job_hash_view(&job_reply, &h) < 0) {
+        alloc_disarm();
+        return -1;
+    }
+    status = job_status_json_eta(&h, &eta, 1764756003000);
+    alloc_disarm();
+    if (status == NULL) {
+        job_hash_view_free(&h);
+        return -1;
+    }
+    alloc_put_json(out, cap, status);
+    cJSON_Delete(status);
+    job_hash_view_free(&h);
+    return 0;
+}
+
 static void test_json_strict(void **state)
 {
     (void)state;
@@ -370,6 +501,14 @@ static void test_submit(void **state)
     submit_set = NULL;
 }
 
+static void test_job_status(void **state)
+{
+    (void)state;
+    job_reply_init();
+    alloc_sweep("job_status_json", case_job_status);
+    alloc_sweep("job_status_json_eta", case_job_status_eta);
+}
+
 /* cJSON allocates through these hooks: its allocations count and fail too. */
 static void *alloc_cjson_malloc(size_t n)
 {
@@ -388,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_json_strict), cmocka_unit_test(test_json_exact),
         cmocka_unit_test(test_json_minify), cmocka_unit_test(test_pipelines),
         cmocka_unit_test(test_redis_url),   cmocka_unit_test(test_submit),
+        cmocka_unit_test(test_job_status),
     };
 
     cJSON_InitHooks(&hooks);
