@@ -176,10 +176,12 @@ static const char json_doc[] =
     "{\"a\": [1, 2.5, -3e2, true, false, null], \"s\": \"caf\\u00e9 \\\"q\\\"\", "
     "\"o\": {\"x\": {\"y\": [[], {}, \"deep\"]}}, \"n\": 9007199254740993}";
 
-static int case_json_strict(char *out, size_t cap)
+/* Parses json_doc with parse (armed), then summarizes the tree (disarmed). */
+static int case_json_with(cJSON *(*parse)(const char *, size_t, int, struct json_err *), char *out,
+                          size_t cap)
 {
     struct json_err err;
-    cJSON *root = json_parse_strict(json_doc, sizeof(json_doc) - 1, JSON_MAX_DEPTH_DEFAULT, &err);
+    cJSON *root = parse(json_doc, sizeof(json_doc) - 1, JSON_MAX_DEPTH_DEFAULT, &err);
 
     alloc_disarm();
     if (root == NULL)
@@ -189,17 +191,14 @@ static int case_json_strict(char *out, size_t cap)
     return 0;
 }
 
+static int case_json_strict(char *out, size_t cap)
+{
+    return case_json_with(json_parse_strict, out, cap);
+}
+
 static int case_json_exact(char *out, size_t cap)
 {
-    struct json_err err;
-    cJSON *root = json_parse_exact(json_doc, sizeof(json_doc) - 1, JSON_MAX_DEPTH_DEFAULT, &err);
-
-    alloc_disarm();
-    if (root == NULL)
-        return -1;
-    alloc_put_json(out, cap, root);
-    cJSON_Delete(root);
-    return 0;
+    return case_json_with(json_parse_exact, out, cap);
 }
 
 static int case_json_minify(char *out, size_t cap)
@@ -256,12 +255,9 @@ static void alloc_put_pipelines(char *out, size_t cap, const struct pipeline_set
     }
 }
 
-static int case_pipelines(char *out, size_t cap)
+/* Summarizes set (disarmed) and frees it; -1 when it is NULL. */
+static int alloc_put_set(char *out, size_t cap, struct pipeline_set *set)
 {
-    struct sq_err err;
-    struct pipeline_set *set =
-        pipeline_set_parse(pipelines_doc, sizeof(pipelines_doc) - 1, "test", false, 86400, &err);
-
     alloc_disarm();
     if (set == NULL)
         return -1;
@@ -270,17 +266,20 @@ static int case_pipelines(char *out, size_t cap)
     return 0;
 }
 
+static int case_pipelines(char *out, size_t cap)
+{
+    struct sq_err err;
+
+    return alloc_put_set(
+        out, cap,
+        pipeline_set_parse(pipelines_doc, sizeof(pipelines_doc) - 1, "test", false, 86400, &err));
+}
+
 static int case_pipelines_builtin(char *out, size_t cap)
 {
     struct sq_err err;
-    struct pipeline_set *set = pipeline_set_new_builtin(3600, &err);
 
-    alloc_disarm();
-    if (set == NULL)
-        return -1;
-    alloc_put_pipelines(out, cap, set);
-    pipeline_set_free(set);
-    return 0;
+    return alloc_put_set(out, cap, pipeline_set_new_builtin(3600, &err));
 }
 
 static int case_redis_url(char *out, size_t cap)
@@ -399,50 +398,36 @@ static void job_reply_init(void)
     job_reply.element = job_ptrs;
 }
 
-static int case_job_status(char *out, size_t cap)
+/* Views job_reply and builds its status (armed): with eta NULL by
+ * job_status_json, else by job_status_json_eta; then prints it (disarmed). */
+static int case_job_status_with(const struct job_eta *eta, char *out, size_t cap)
 {
     struct job_hash h;
-    cJSON *status;
+    cJSON *status = NULL;
 
-    if (job_hash_view(&job_reply, &h) < 0) {
-        alloc_disarm();
-        return -1;
-    }
-    status = job_status_json(&h);
+    if (job_hash_view(&job_reply, &h) == 0)
+        status = eta ? job_status_json_eta(&h, eta, 1764756003000) : job_status_json(&h);
     alloc_disarm();
-    if (status == NULL) {
-        job_hash_view_free(&h);
-        return -1;
-    }
-    alloc_put_json(out, cap, status);
+    if (status != NULL)
+        alloc_put_json(out, cap, status);
     cJSON_Delete(status);
     job_hash_view_free(&h);
-    return 0;
+    return status != NULL ? 0 : -1;
+}
+
+static int case_job_status(char *out, size_t cap)
+{
+    return case_job_status_with(NULL, out, cap);
 }
 
 static int case_job_status_eta(char *out, size_t cap)
 {
-    struct job_hash h;
     struct job_eta eta;
-    cJSON *status;
     size_t k;
 
     for (k = 0; k <= PIPELINE_MAX_STAGES; k++)
         eta.mean_ms[k] = k <= 3 ? 1000 * (int64_t)k : -1;
-    if (job_hash_view(&job_reply, &h) < 0) {
-        alloc_disarm();
-        return -1;
-    }
-    status = job_status_json_eta(&h, &eta, 1764756003000);
-    alloc_disarm();
-    if (status == NULL) {
-        job_hash_view_free(&h);
-        return -1;
-    }
-    alloc_put_json(out, cap, status);
-    cJSON_Delete(status);
-    job_hash_view_free(&h);
-    return 0;
+    return case_job_status_with(&eta, out, cap);
 }
 
 static void test_json_strict(void **state)
