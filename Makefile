@@ -28,7 +28,7 @@ else
 endif
 
 SHARED_SRC := shared/clock.c shared/config.c shared/err.c shared/ids.c shared/job.c shared/num.c \
-              shared/json.c shared/keys.c shared/log.c shared/pipeline.c shared/rargv.c \
+              shared/options.c shared/json.c shared/keys.c shared/log.c shared/pipeline.c shared/rargv.c \
               shared/rconn.c shared/redis_url.c shared/scripts.c shared/utf8.c shared/submit.c \
               shared/sentinel.c
 LUA := shared/scripts/submit.lua shared/scripts/start.lua shared/scripts/update.lua \
@@ -45,7 +45,8 @@ WORKER_SRC := worker/main.c worker/supervisor.c worker/fetch.c worker/run.c work
               worker/builtins/blog.c worker/stage_exec.c
 CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c cli/sse.c cli/watch.c cli/overview.c
 UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_demo test_log \
-              test_stage_exec test_pipeline test_submit test_sse_parse test_wstats test_sentinel
+              test_stage_exec test_pipeline test_submit test_sse_parse test_wstats test_sentinel \
+              test_alloc
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o
 API_OBJ := $(API_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/dashboard_gen.o
@@ -56,7 +57,7 @@ BINS := $(BUILD)/stageq-api $(BUILD)/stageq-worker $(BUILD)/stageq
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all run test test-build test-faults test-asan deps deps-test clean format format-check lint \
-        test-valgrind deps-valgrind bench deps-bench test-sentinel
+        lint-cppcheck deps-lint test-valgrind deps-valgrind bench deps-bench test-sentinel
 
 # Parallel compiles in the recipes' sub-makes (never for the deps-* targets:
 # apt must not run twice at once).
@@ -125,6 +126,11 @@ $(BUILD)/tests/unit/test_wstats: $(BUILD)/tests/unit/test_wstats.o $(BUILD)/work
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 $(BUILD)/tests/unit/test_sse_parse: $(BUILD)/tests/unit/test_sse_parse.o $(BUILD)/cli/sse.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+# test_alloc fails the Nth allocation of the library's parsers: libstageq's
+# malloc, calloc, realloc, strdup and free are wrapped at link time.
+ALLOC_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=free
+$(BUILD)/tests/unit/test_alloc: $(BUILD)/tests/unit/test_alloc.o $(LIBSTAGEQ)
+	$(Q)$(CC) $(LDFLAGS) $(ALLOC_WRAP) -o $@ $^ $(LIBS_SHARED) -lcmocka -lm
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBSTAGEQ)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SHARED) -lcmocka -lm
 
@@ -214,13 +220,20 @@ test-valgrind: deps-test deps-valgrind
 clean:
 	rm -rf build build-asan build-fuzz
 
+# format-check and lint are quick (seconds) and run first in .ci/run. `lint` is
+# the sum of its lint-* prerequisites: a new check is one more `lint: lint-x` rule.
 FORMAT_FILES = $(wildcard shared/*.[ch] api/*.[ch] cli/*.[ch] worker/*.[ch] worker/builtins/*.[ch] \
                  tests/unit/*.c)
-format:
+deps-lint:
+	$(Q)sh deploy/install-deps.sh lint
+
+format: | deps-lint
 	clang-format -i $(FORMAT_FILES)
-format-check:
+format-check: | deps-lint
 	clang-format --dry-run --Werror $(FORMAT_FILES)
-lint:
+
+lint: lint-cppcheck
+lint-cppcheck: | deps-lint
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		-Ishared --suppress=missingIncludeSystem $(SHARED_SRC) $(API_SRC) $(WORKER_SRC) $(CLI_SRC)
 

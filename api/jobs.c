@@ -189,9 +189,8 @@ static void jobs_durable_written(const redisReply *reply, enum rasync_err err, v
     struct rargv args;
     int rc;
 
-    if (reply == NULL ||
-        !((reply->type == REDIS_REPLY_INTEGER && reply->integer == 1) ||
-          reply->type == REDIS_REPLY_STRING)) {
+    if (reply == NULL || !((reply->type == REDIS_REPLY_INTEGER && reply->integer == 1) ||
+                           reply->type == REDIS_REPLY_STRING)) {
         jd->done(reply, err, ar); /* nothing written, or an error: as without WAIT */
         free(jd);
         return;

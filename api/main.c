@@ -13,62 +13,44 @@
 #include "config.h"
 #include "job.h"
 #include "log.h"
+#include "options.h"
 
 #define MAIN_EXIT_OK        0
 #define MAIN_EXIT_RUNTIME   1
 #define MAIN_EXIT_USAGE     2
 #define MAIN_DRAIN_EXTRA_MS 1000 /* drain deadline beyond the Redis timeout */
 
-#define MAIN_STR(field) offsetof(struct api_config, field), sizeof(((struct api_config *)0)->field)
-#define MAIN_INT(field) offsetof(struct api_config, field), sizeof(int)
+#define MAIN_INT_ROW(...) CFG_INT_ROW(struct api_config, __VA_ARGS__)
+#define MAIN_STR_ROW(...) CFG_STR_ROW(struct api_config, __VA_ARGS__)
 
 static const struct cfg_option main_options[] = {
-    {"redis-url", "STAGEQ_REDIS_URL", CFG_STRING, 0, 0, "redis://127.0.0.1:6379/0",
-     MAIN_STR(redis_url),
-     "Redis to use: redis://[[user]:password@]host[:port][/db], unix:///path[?db=N] or "
-     "redis-sentinel://[[user]:password@]host1[:port][,host2[:port]...][/db]"
-     "[?sentinel_password=P]#master (the master the sentinels name, found again after a "
-     "failover)"},
-    {"listen", "STAGEQ_LISTEN", CFG_STRING, 0, 0, "127.0.0.1:8080", MAIN_STR(listen),
-     "HTTP address host:port ([v6]:port); port 0 picks a free one"},
-    {"prefix", "STAGEQ_PREFIX", CFG_STRING, 0, 0, "stageq", MAIN_STR(prefix),
-     "prefix of every Redis key ([A-Za-z0-9._:-], at most 64)"},
-    {"result-ttl-s", "STAGEQ_RESULT_TTL_S", CFG_INT, 1, JOB_RESULT_TTL_MAX_S, "86400",
-     MAIN_INT(result_ttl_s),
-     "seconds a finished job stays readable, unless the job says otherwise"},
-    {"max-queue", "STAGEQ_MAX_QUEUE", CFG_INT, 0, 1000000000, "1000000", MAIN_INT(max_queue),
-     "most jobs waiting in one queue: beyond it POST answers 429 (0 = no limit)"},
-    {"max-body", "STAGEQ_MAX_BODY", CFG_INT, 1024, 67108864, "1048576", MAIN_INT(max_body),
-     "largest request body in bytes"},
-    {"redis-timeout-ms", "STAGEQ_REDIS_TIMEOUT_MS", CFG_INT, 10, 600000, "2000",
-     MAIN_INT(redis_timeout_ms), "how long a request waits for Redis before a 503"},
-    {"min-replicas", "STAGEQ_MIN_REPLICAS", CFG_INT, 0, 100, "0", MAIN_INT(min_replicas),
-     "with N >= 1 a submit answers 202 only once WAIT (up to half of --redis-timeout-ms) "
-     "confirms the job reached N replicas (behind Sentinel: every replica the sentinels "
-     "count healthy, when more), else 503 (retrying with the same id is safe)"},
-    {"events-linger-ms", "STAGEQ_EVENTS_LINGER_MS", CFG_INT, 0, 600000, "2000",
-     MAIN_INT(events_linger_ms),
-     "the API subscribes to job events only while a stream or ?wait listens; it "
-     "unsubscribes this long after the last one left"},
-    {"log", "STAGEQ_LOG", CFG_STRING, 0, 0, "text", MAIN_STR(log_format),
-     "log format: text or json"},
-    {"log-level", "STAGEQ_LOG_LEVEL", CFG_STRING, 0, 0, "info", MAIN_STR(log_level),
-     "lowest level logged: error, warn, info or debug"},
-    {"access-log", "STAGEQ_ACCESS_LOG", CFG_STRING, 0, 0, "on", MAIN_STR(access_log),
-     "one info line per request (method, route, path, status, duration_ms, bytes, remote): "
-     "on or off"},
-    {"pipelines", "STAGEQ_PIPELINES", CFG_STRING, 0, 0, "", MAIN_STR(pipelines),
-     "pipelines file (JSON); empty: " PIPELINE_DEFAULT_FILE " when it exists"},
-    {"default-pipeline", "STAGEQ_DEFAULT_PIPELINE", CFG_STRING, 0, 0, "blog",
-     MAIN_STR(default_pipeline),
-     "pipeline that the blog's POST /start_task runs (blog: the blog's own 4 stages)"},
-    {"cors-origin", "STAGEQ_CORS_ORIGIN", CFG_STRING, 0, 0, "", MAIN_STR(cors_origin),
-     "CORS: Access-Control-Allow-Origin of every reply (an origin or *); empty: off"},
-    {"api-token", "STAGEQ_API_TOKEN", CFG_STRING, 0, 0, "", MAIN_STR(api_token),
-     "every route but / and /healthz requires Authorization: Bearer <token> (event streams: or "
-     "?access_token=); empty: off"},
-    {"port-file", "STAGEQ_PORT_FILE", CFG_STRING, 0, 0, "", MAIN_STR(port_file),
-     "write the bound HTTP port to this file (for --listen host:0)"},
+    OPTIONS_SHARED_ROWS(struct api_config),
+    MAIN_STR_ROW(listen, "listen", "STAGEQ_LISTEN", "127.0.0.1:8080",
+                 "HTTP address host:port ([v6]:port); port 0 picks a free one"),
+    MAIN_INT_ROW(max_queue, "max-queue", "STAGEQ_MAX_QUEUE", 0, 1000000000, "1000000",
+                 "most jobs waiting in one queue: beyond it POST answers 429 (0 = no limit)"),
+    MAIN_INT_ROW(max_body, "max-body", "STAGEQ_MAX_BODY", 1024, 67108864, "1048576",
+                 "largest request body in bytes"),
+    CFG_INT_ROW_RENAMED(struct api_config, redis_timeout_ms, "request-timeout-ms",
+                        "STAGEQ_REQUEST_TIMEOUT_MS", "redis-timeout-ms", "STAGEQ_REDIS_TIMEOUT_MS",
+                        10, 600000, "2000",
+                        "how long a request waits for Redis before a 503 (with --min-replicas, "
+                        "a submit's WAIT takes up to half of it)"),
+    MAIN_INT_ROW(events_linger_ms, "events-linger-ms", "STAGEQ_EVENTS_LINGER_MS", 0, 600000, "2000",
+                 "the API subscribes to job events only while a stream or ?wait listens; it "
+                 "unsubscribes this long after the last one left"),
+    MAIN_STR_ROW(access_log, "access-log", "STAGEQ_ACCESS_LOG", "on",
+                 "one info line per request (method, route, path, status, duration_ms, bytes, "
+                 "remote): on or off"),
+    MAIN_STR_ROW(default_pipeline, "default-pipeline", "STAGEQ_DEFAULT_PIPELINE", "blog",
+                 "pipeline that the blog's POST /start_task runs (blog: the blog's own 4 stages)"),
+    MAIN_STR_ROW(cors_origin, "cors-origin", "STAGEQ_CORS_ORIGIN", "",
+                 "CORS: Access-Control-Allow-Origin of every reply (an origin or *); empty: off"),
+    MAIN_STR_ROW(api_token, "api-token", "STAGEQ_API_TOKEN", "",
+                 "every route but / and /healthz requires Authorization: Bearer <token> (event "
+                 "streams: or ?access_token=); empty: off"),
+    MAIN_STR_ROW(port_file, "port-file", "STAGEQ_PORT_FILE", "",
+                 "write the bound HTTP port to this file (for --listen host:0)"),
 };
 
 #define MAIN_NOPTIONS (sizeof(main_options) / sizeof(main_options[0]))
@@ -87,29 +69,15 @@ static bool main_is_visible(const char *s)
 static int main_check(struct api_config *cfg, struct redis_url *url, enum log_format *format,
                       enum log_level *level, struct sq_err *err)
 {
+    struct options_shared shared = {cfg->redis_url, cfg->prefix, cfg->log_format, cfg->log_level};
     struct sq_err e;
     char host[256];
     int port;
 
-    if (redis_url_parse(cfg->redis_url, url, &e) < 0) {
-        err_set(err, "--redis-url: %s", e.msg);
+    if (options_check(&shared, url, format, level, err) < 0)
         return -1;
-    }
     if (server_parse_listen(cfg->listen, host, sizeof(host), &port, &e) < 0) {
         err_set(err, "--listen: %s", e.msg);
-        return -1;
-    }
-    if (!ids_is_valid(cfg->prefix, strlen(cfg->prefix), KEYS_PREFIX_MAX_LEN)) {
-        err_set(err, "--prefix: '%s' must be 1-%d characters of [A-Za-z0-9._:-]", cfg->prefix,
-                KEYS_PREFIX_MAX_LEN);
-        return -1;
-    }
-    if (log_format_parse(cfg->log_format, format) < 0) {
-        err_set(err, "--log: '%s' is not text or json", cfg->log_format);
-        return -1;
-    }
-    if (log_level_parse(cfg->log_level, level) < 0) {
-        err_set(err, "--log-level: '%s' is not error, warn, info or debug", cfg->log_level);
         return -1;
     }
     if (strcmp(cfg->access_log, "on") != 0 && strcmp(cfg->access_log, "off") != 0) {

@@ -600,7 +600,7 @@ static void metrics_reply(struct metrics_scrape *ms)
     metrics_family(b, "stageq_redis_errors_total", "counter",
                    "Redis commands of this API process that timed out, were lost with their "
                    "connection, or got an error reply.");
-    evbuffer_add_printf(b, "stageq_redis_errors_total %llu\n", 
+    evbuffer_add_printf(b, "stageq_redis_errors_total %llu\n",
                         rasync_errors(api->rasync) +
                             (api->rdurable != NULL ? rasync_errors(api->rdurable) : 0));
     if (STAGEQ_VERSION[0] != '\0') {

@@ -24,9 +24,9 @@
 #include "rconn.h"
 #include "sentinel.h"
 
-#define RASYNC_BACKOFF_MAX_MS 1000 /* reconnect at least every second: 503s say Retry-After: 1 */
-#define RASYNC_CONNECT_MIN_MS 1000 /* shortest time allowed for connect + setup */
-#define RASYNC_LOG_EVERY      30   /* repeat a failure's warning every N attempts */
+#define RASYNC_BACKOFF_MAX_MS  1000 /* reconnect at least every second: 503s say Retry-After: 1 */
+#define RASYNC_CONNECT_MIN_MS  1000 /* shortest time allowed for connect + setup */
+#define RASYNC_LOG_EVERY       30   /* repeat a failure's warning every N attempts */
 #define RASYNC_SENTINEL_MAX_MS 1000 /* longest wait for one sentinel's answer */
 #define RASYNC_CHECK_MS        1000 /* a command connection asks who is master this often */
 
@@ -71,9 +71,9 @@ struct rasync {
     int timeout_ms;
     redisAsyncContext *ac; /* the current context, or NULL */
     enum rasync_phase phase;
-    char node[300];            /* "host:port" of ac's node: asked anew on every connect */
-    char why[700];             /* the last failure, for 503s and /readyz; "" when ready */
-    struct rasync *follower;   /* reconnected when this one finds the master elsewhere */
+    char node[300];          /* "host:port" of ac's node: asked anew on every connect */
+    char why[700];           /* the last failure, for 503s and /readyz; "" when ready */
+    struct rasync *follower; /* reconnected when this one finds the master elsewhere */
     /* Sentinel discovery: url.sentinels[].host are numeric, resolved once */
     redisAsyncContext *sac; /* the sentinel being asked, or NULL */
     int si;                 /* its index in url.sentinels */
@@ -286,8 +286,9 @@ static void rasync_on_setup_done(redisAsyncContext *c, void *r, void *privdata)
     ra->attempt = 0;
     ra->why[0] = '\0';
     if (ra->url.kind == REDIS_URL_SENTINEL)
-        log_write(rasync_kinds[ra->kind].up_level, 0, NULL, "%s: connected to %s (master '%s' at %s)",
-                  ra->name, ra->desc, ra->url.master_name, ra->node);
+        log_write(rasync_kinds[ra->kind].up_level, 0, NULL,
+                  "%s: connected to %s (master '%s' at %s)", ra->name, ra->desc,
+                  ra->url.master_name, ra->node);
     else
         log_write(rasync_kinds[ra->kind].up_level, 0, NULL, "%s: connected to %s", ra->name,
                   ra->desc);
@@ -424,9 +425,8 @@ static void rasync_on_sentinel_auth(redisAsyncContext *c, void *r, void *privdat
     redisReply *reply = r;
 
     if (c == ra->sac && reply != NULL && reply->type == REDIS_REPLY_ERROR)
-        log_debug("%s: sentinel %s:%d refused AUTH: %.*s", ra->name,
-                  ra->url.sentinels[ra->si].host, ra->url.sentinels[ra->si].port,
-                  (int)reply->len, reply->str);
+        log_debug("%s: sentinel %s:%d refused AUTH: %.*s", ra->name, ra->url.sentinels[ra->si].host,
+                  ra->url.sentinels[ra->si].port, (int)reply->len, reply->str);
 }
 
 /* Names numeric host[] from a sentinel's answer into addr[cap] (a name is
@@ -488,10 +488,10 @@ static redisAsyncContext *rasync_ask(struct rasync *ra, const struct redis_url_n
     redisAsyncSetConnectCallback(c, on_connect);
     redisAsyncSetDisconnectCallback(c, on_disconnect);
     if (rasync_send_auth(c, on_auth, ra, ra->url.sentinel_user, ra->url.sentinel_password) &&
-        redisAsyncCommandArgv(c, on_reply, ra, 3,
-                              (const char *[]){"SENTINEL", "get-master-addr-by-name",
-                                               ra->url.master_name},
-                              NULL) == REDIS_OK)
+        redisAsyncCommandArgv(
+            c, on_reply, ra, 3,
+            (const char *[]){"SENTINEL", "get-master-addr-by-name", ra->url.master_name},
+            NULL) == REDIS_OK)
         return c;
 fail:
     if (c != NULL)
@@ -663,8 +663,7 @@ static void rasync_on_retry(evutil_socket_t fd, short what, void *arg)
         break;
     case RASYNC_READY:
         if (ra->sub == RASYNC_SUB_PENDING)
-            log_warnx("%s: redis did not confirm the subscription in time, reconnecting",
-                      ra->name);
+            log_warnx("%s: redis did not confirm the subscription in time, reconnecting", ra->name);
         else if (ra->sub == RASYNC_SUB_LEAVING)
             log_warnx("%s: redis did not confirm the unsubscribe in time, reconnecting", ra->name);
         else

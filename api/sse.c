@@ -18,10 +18,10 @@
 #include "job.h"
 #include "log.h"
 
-#define SSE_BUCKETS        256
-#define SSE_PING_S         15
-#define SSE_RESYNC_MS      1000              /* re-read every watched job after a failed read */
-#define SSE_MAX_OUTPUT     (4 * 1024 * 1024) /* a client this far behind is dropped */
+#define SSE_BUCKETS    256
+#define SSE_PING_S     15
+#define SSE_RESYNC_MS  1000              /* re-read every watched job after a failed read */
+#define SSE_MAX_OUTPUT (4 * 1024 * 1024) /* a client this far behind is dropped */
 
 enum sse_kind { SSE_JOB, SSE_ALL, SSE_WAIT };
 
@@ -57,7 +57,7 @@ struct sse {
     struct rasync *rsub; /* the subscriber connection */
     char channel[KEYS_MAX_LEN];
     bool is_stopped;
-    int nclients; /* clients of every kind: the listeners of the subscription */
+    int nclients;            /* clients of every kind: the listeners of the subscription */
     struct event *linger_ev; /* no listener since: unsubscribe when it fires */
     struct event *ping_ev;
     struct event *resync_ev;
@@ -623,8 +623,8 @@ struct sse *sse_new(struct api *api, const struct redis_url *url, struct sq_err 
         return NULL;
     }
     /* idle (no SUBSCRIBE) until someone listens */
-    s->rsub = rasync_new_subscriber(api->base, url, api->cfg->redis_timeout_ms, s->channel, &hooks,
-                                    err);
+    s->rsub =
+        rasync_new_subscriber(api->base, url, api->cfg->redis_timeout_ms, s->channel, &hooks, err);
     if (s->rsub == NULL) {
         sse_free(s);
         return NULL;

@@ -12,7 +12,8 @@
 #define BAR_CELLS_MIN     10
 #define BAR_CELLS_MAX     40
 
-void bar_format_duration(int64_t ms, char *out, size_t len)
+/* Formats a duration in ms as m:ss (or h:mm:ss) into out. */
+static void bar_format_duration(int64_t ms, char *out, size_t len)
 {
     long long s = ms < 0 ? 0 : (long long)(ms / 1000);
 
@@ -36,7 +37,8 @@ void bar_init(struct bar *b, FILE *out, bool is_tty)
     b->last_decile = -1;
 }
 
-void bar_format_eta(double s, char *out, size_t len)
+/* Formats an ETA in seconds as "45s", "1m20s" or "2h05m" into out. */
+static void bar_format_eta(double s, char *out, size_t len)
 {
     long long t = s <= 0 ? 0 : (long long)(s + 0.5);
 

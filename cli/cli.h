@@ -133,12 +133,6 @@ void bar_tick(struct bar *b, int64_t now_ms);
 /* Ends the display with the final outcome line of v. */
 void bar_finish(struct bar *b, const struct job_view *v, int64_t now_ms);
 
-/* Formats a duration in ms as m:ss (or h:mm:ss) into out. */
-void bar_format_duration(int64_t ms, char *out, size_t len);
-
-/* Formats an ETA in seconds as "45s", "1m20s" or "2h05m" into out. */
-void bar_format_eta(double s, char *out, size_t len);
-
 /* ---- sse: the Server-Sent Events parser ---------------------------------- */
 
 #define SSE_DATA_MAX (16 * 1024 * 1024) /* bytes of a line or of an event's data */
@@ -200,9 +194,6 @@ void overview_print_stats(const cJSON *reply);
 
 /* Prints a GET /v1/workers reply (borrowed); now_ms for the ages. */
 void overview_print_workers(const cJSON *reply, int64_t now_ms);
-
-/* Formats an age in ms as "12s", "5m", "3h" or "2d" into out. */
-void overview_format_age(int64_t ms, char *out, size_t len);
 
 /* RFC 3339 "YYYY-MM-DDTHH:MM:SS.mmmZ" to epoch ms; -1 when item is not one. */
 int64_t overview_parse_time(const cJSON *item);

@@ -27,15 +27,13 @@ struct cli_config {
     int timeout_s;
 };
 
-#define MAIN_STR(field) offsetof(struct cli_config, field), sizeof(((struct cli_config *)0)->field)
-
 static const struct cfg_option main_options[] = {
-    {"url", "STAGEQ_URL", CFG_STRING, 0, 0, "http://127.0.0.1:8080", MAIN_STR(url),
-     "base URL of stageq-api: http://host[:port]"},
-    {"token", "STAGEQ_API_TOKEN", CFG_STRING, 0, 0, "", MAIN_STR(token),
-     "sent as Authorization: Bearer TOKEN when not empty"},
-    {"timeout", NULL, CFG_INT, 1, 3600, "10", offsetof(struct cli_config, timeout_s), sizeof(int),
-     "seconds to wait for a connection or an answer"},
+    CFG_STR_ROW(struct cli_config, url, "url", "STAGEQ_URL", "http://127.0.0.1:8080",
+                "base URL of stageq-api: http://host[:port]"),
+    CFG_STR_ROW(struct cli_config, token, "token", "STAGEQ_API_TOKEN", "",
+                "sent as Authorization: Bearer TOKEN when not empty"),
+    CFG_INT_ROW(struct cli_config, timeout_s, "timeout", NULL, 1, 3600, "10",
+                "seconds to wait for a connection or an answer"),
 };
 
 #define MAIN_NOPTIONS (sizeof(main_options) / sizeof(main_options[0]))

@@ -42,7 +42,8 @@ int64_t overview_parse_time(const cJSON *item)
     return (int64_t)timegm(&tm) * 1000 + ms;
 }
 
-void overview_format_age(int64_t ms, char *out, size_t len)
+/* Formats an age in ms as "12s", "5m", "3h" or "2d" into out. */
+static void overview_format_age(int64_t ms, char *out, size_t len)
 {
     long long s = ms < 0 ? 0 : (long long)(ms / 1000);
 

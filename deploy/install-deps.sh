@@ -1,5 +1,5 @@
 #!/bin/sh
-# install-deps.sh build|test|fuzz|valgrind|bench: installs the Debian packages stageq needs that are
+# install-deps.sh build|test|fuzz|valgrind|bench|lint: installs the Debian packages stageq needs that are
 # missing (as root, with apt-get). Does nothing when all are present.
 set -eu
 what=${1:-build}
@@ -15,6 +15,7 @@ case $what in
   fuzz) pkgs="$pkgs clang libclang-rt-14-dev llvm" ;;  # libFuzzer + sanitizers, llvm-symbolizer
   valgrind) pkgs="$pkgs valgrind" ;;                  # make test-valgrind
   bench) pkgs="$pkgs wrk curl jq procps" ;;            # make bench (wrk -s Lua, redis-benchmark)
+  lint) pkgs="cppcheck clang-format" ;;                # make lint, make format-check
 esac
 # tests/openapi/check.py (test_openapi) needs jsonschema and yaml; it uses the
 # OpenAPI validators where the distribution has them (Debian 13 does, 12 not).

@@ -3,8 +3,10 @@
 
 #include "num.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +18,7 @@ static int cfg_set(const struct cfg_option *o, void *base, const char *value, co
 
     if (o->type == CFG_INT) {
         long long v;
+        assert(o->size == sizeof(int));
         if (num_parse_ll(value, o->min, o->max, &v, &e) < 0) {
             err_set(err, "%s (--%s): %s", source, o->flag, e.msg);
             return -1;
@@ -31,13 +34,19 @@ static int cfg_set(const struct cfg_option *o, void *base, const char *value, co
     return 0;
 }
 
+/* True when name (may be NULL) is the len bytes at flag. */
+static bool cfg_is_name(const char *name, const char *flag, size_t len)
+{
+    return name != NULL && strlen(name) == len && strncmp(name, flag, len) == 0;
+}
+
 static const struct cfg_option *cfg_find(const struct cfg_option *opts, size_t nopts,
                                          const char *flag, size_t len)
 {
     size_t i;
 
     for (i = 0; i < nopts; i++)
-        if (strlen(opts[i].flag) == len && strncmp(opts[i].flag, flag, len) == 0)
+        if (cfg_is_name(opts[i].flag, flag, len) || cfg_is_name(opts[i].old_flag, flag, len))
             return &opts[i];
     return NULL;
 }
@@ -52,8 +61,12 @@ enum cfg_result cfg_load(const struct cfg_option *opts, size_t nopts, void *base
         if (cfg_set(&opts[i], base, opts[i].def, "default", err) < 0)
             return CFG_ERROR;
     for (i = 0; i < nopts; i++) {
-        const char *v = opts[i].env ? getenv(opts[i].env) : NULL;
-        if (v != NULL && cfg_set(&opts[i], base, v, opts[i].env, err) < 0)
+        const char *env = opts[i].env, *v = env ? getenv(env) : NULL;
+        if (v == NULL && opts[i].old_env != NULL) {
+            env = opts[i].old_env;
+            v = getenv(env);
+        }
+        if (v != NULL && cfg_set(&opts[i], base, v, env, err) < 0)
             return CFG_ERROR;
     }
     for (a = 1; a < argc; a++) {
@@ -103,6 +116,9 @@ void cfg_usage(FILE *out, const char *prog, const char *summary, const struct cf
         if (o->type == CFG_INT)
             fprintf(out, " [%lld..%lld]", o->min, o->max);
         fputc('\n', out);
+        if (o->old_flag != NULL || o->old_env != NULL)
+            fprintf(out, "      (formerly --%s %s: still read for one release)\n",
+                    o->old_flag ? o->old_flag : o->flag, o->old_env ? o->old_env : "");
     }
     fprintf(out, "  -h, --help             this text\n");
 }

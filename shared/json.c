@@ -181,11 +181,6 @@ static size_t json_bad_number(const char *buf, size_t len)
     return len;
 }
 
-int json_numbers_check(const char *buf, size_t len)
-{
-    return json_bad_number(buf, len) == len ? 0 : -1;
-}
-
 static bool json_is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';

@@ -22,12 +22,6 @@ struct json_err {
  * cJSON_Delete, or NULL with err filled (offset + message). */
 cJSON *json_parse_strict(const char *buf, size_t len, int max_depth, struct json_err *err);
 
-/* For JSON text buf[0..len) that cJSON parsed: 0 when each of its numbers
- * (outside strings) follows JSON's grammar, -1 when one does not ("01", "1.",
- * "-.5", "1.e5": cJSON takes them). With json_parse_strict, a 0 means the text
- * is valid JSON as it stands. Reads no byte past len. */
-int json_numbers_check(const char *buf, size_t len);
-
 /* json_parse_strict, and then every number keeps the text it was sent as:
  * each number item becomes a raw item holding that text ("1E+2", "-0",
  * "9007199254740993", "1e400"), which printing writes back as it is. Read

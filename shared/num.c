@@ -15,8 +15,7 @@ static int num_starts_ok(const char *text)
     return text[0] == '-' && text[1] >= '0' && text[1] <= '9';
 }
 
-int num_parse_ll(const char *text, long long min, long long max, long long *out,
-                 struct sq_err *err)
+int num_parse_ll(const char *text, long long min, long long max, long long *out, struct sq_err *err)
 {
     char *end;
     long long v;

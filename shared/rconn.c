@@ -57,11 +57,6 @@ static void rconn_drop(struct rconn *rc)
     rc->npending = 0; /* their replies went with the connection */
 }
 
-int rconn_is_connected(const struct rconn *rc)
-{
-    return rc->ctx != NULL;
-}
-
 /* Runs a setup command (AUTH, SELECT) on a fresh context; 0 or -1. */
 static int rconn_setup_cmd(struct rconn *rc, int argc, const char **argv, struct sq_err *err)
 {
@@ -124,7 +119,8 @@ static int rconn_open(struct rconn *rc, struct timeval tv, struct sq_err *err)
     return 0;
 }
 
-int rconn_ensure(struct rconn *rc, struct sq_err *err)
+/* Connects (and authenticates, selects the db) unless connected. 0, or -1 with err. */
+static int rconn_ensure(struct rconn *rc, struct sq_err *err)
 {
     struct timeval tv = {rc->timeout_ms / 1000, (rc->timeout_ms % 1000) * 1000};
     char db[16];

@@ -24,12 +24,6 @@ struct rconn;
  * NULL when memory ran out. timeout_ms bounds connect() and every read. */
 struct rconn *rconn_new(const struct redis_url *url, int timeout_ms);
 
-/* Connects (and authenticates, selects the db) unless connected. 0, or -1 with err. */
-int rconn_ensure(struct rconn *rc, struct sq_err *err);
-
-/* True while the connection is believed to be up. */
-int rconn_is_connected(const struct rconn *rc);
-
 /* Sends one command, connecting first when needed. Returns a reply the caller
  * frees with freeReplyObject (a REDIS_REPLY_ERROR reply is returned as such;
  * one that says the master moved has dropped the connection), or NULL on an

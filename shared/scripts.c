@@ -7,6 +7,12 @@
 
 #include "scripts_gen.h"
 
+struct script {
+    const char *name;
+    const char *src;
+    const char *sha; /* 40 hex digits */
+};
+
 static const struct script script_table[SCRIPT_COUNT] = {
     [SCRIPT_SUBMIT] = {"submit", script_submit_src, script_submit_sha},
     [SCRIPT_START] = {"start", script_start_src, script_start_sha},
@@ -22,11 +28,6 @@ static const struct script script_table[SCRIPT_COUNT] = {
     [SCRIPT_TAKE] = {"take", script_take_src, script_take_sha},
     [SCRIPT_RECORD] = {"record", script_record_src, script_record_sha},
 };
-
-const struct script *scripts_get(enum script_id id)
-{
-    return &script_table[id];
-}
 
 size_t scripts_argv(enum script_id id, int use_src, int nkeys, const struct rargv *args,
                     const char **argv, size_t *lens, char nkbuf[16])

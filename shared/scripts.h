@@ -24,15 +24,6 @@ enum script_id {
     SCRIPT_COUNT
 };
 
-struct script {
-    const char *name;
-    const char *src;
-    const char *sha; /* 40 hex digits */
-};
-
-/* Borrowed pointer to the script id (id < SCRIPT_COUNT). */
-const struct script *scripts_get(enum script_id id);
-
 /* Points argv/lens (room for args->argc + 3 entries) at
  * "EVALSHA <sha> <nkeys> args..." or, with use_src, "EVAL <src> <nkeys> args...",
  * where args holds the keys first, then the arguments. nkbuf holds the number

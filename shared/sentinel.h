@@ -76,14 +76,6 @@ redisContext *sentinel_open(const struct redis_url *url, int i, int timeout_ms, 
 int sentinel_ask_state(redisContext *sc, const char *master_name, char *host, size_t cap, int *port,
                        int *healthy, struct sq_err *err);
 
-/* The first half of the discovery: asks each sentinel of url in turn
- * (connect and reply bounded by timeout_ms each; AUTH with the sentinel
- * credentials when set) for url->master_name and promotes the first that
- * knows it. Returns 0 with host[cap] and *port set (*st SENTINEL_OK), or -1
- * with *st SENTINEL_UNREACHABLE or SENTINEL_UNKNOWN_MASTER and err set. */
-int sentinel_master_addr(struct redis_url *url, int timeout_ms, char *host, size_t cap, int *port,
-                         enum sentinel_status *st, struct sq_err *err);
-
 /* The whole discovery, synchronously: asks each sentinel of url in turn
  * (connect and reply bounded by timeout_ms each; AUTH with the sentinel
  * credentials when set) for url->master_name, promotes the first that knows

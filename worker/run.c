@@ -296,7 +296,8 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
         }
     }
     if (rep == NULL)
-        rep = wredis_end(w, SCRIPT_FINISH, FINISH_NKEYS, &a, r->id, r->is_end_again, &r->is_end_again);
+        rep = wredis_end(w, SCRIPT_FINISH, FINISH_NKEYS, &a, r->id, r->is_end_again,
+                         &r->is_end_again);
     if (rep == NULL) {
         rargv_free(&a);
         free(spec);

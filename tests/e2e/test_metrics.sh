@@ -197,7 +197,7 @@ check_eq "HEAD /metrics: 200 without a body" "200 0" "$hstatus"
 # on a Redis of its own: a pause of the shared one would stall the suites
 # that run beside this one
 redis_start met
-REDIS_PORT=$REDIS_PORT_met start_api met-api-slow --pipelines "$PL" --redis-timeout-ms 300
+REDIS_PORT=$REDIS_PORT_met start_api met-api-slow --pipelines "$PL" --request-timeout-ms 300
 scrape "$API_URL"
 check_eq "no Redis error yet" 0 "$(mval stageq_redis_errors_total)"
 REDIS_PORT=$REDIS_PORT_met rcli CLIENT PAUSE 1500 >/dev/null   # Redis answers nothing for 1.5 s: commands time out

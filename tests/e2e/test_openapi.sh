@@ -345,7 +345,7 @@ unset URL
 # --- Redis unreachable: 503 -----------------------------------------------------
 deadport=$(free_port)
 REDIS_PORT=$deadport start_api api-dead --pipelines "$PIPES" --default-pipeline blog4 \
-  --redis-timeout-ms 300
+  --redis-timeout-ms 300 # the old name of --request-timeout-ms, still read
 URL=$API_URL
 rec "liveness without Redis" 200 GET /healthz
 rec "readiness without Redis" 503 GET /readyz

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "num.h"
+#include "options.h"
 
 #include <hiredis/hiredis.h>
 
@@ -26,13 +27,14 @@ struct tcfg {
 #define ENV_LEVEL "STAGEQ_TEST_CFG_LEVEL"
 #define ENV_NAME  "STAGEQ_TEST_CFG_NAME"
 
+#define ENV_OLD_LEVEL "STAGEQ_TEST_CFG_KNOB"
+
 static const struct cfg_option opts[] = {
-    {"port", ENV_PORT, CFG_INT, 1, 65535, "8080", offsetof(struct tcfg, port), 0, "listen port"},
-    {"level", ENV_LEVEL, CFG_INT, -5, 5, "-2", offsetof(struct tcfg, level), 0, "a signed knob"},
-    {"name", ENV_NAME, CFG_STRING, 0, 0, "stageq", offsetof(struct tcfg, name),
-     sizeof(((struct tcfg *)0)->name), "a short name"},
-    {"tag", NULL, CFG_STRING, 0, 0, "", offsetof(struct tcfg, tag), sizeof(((struct tcfg *)0)->tag),
-     "an optional tag"},
+    CFG_INT_ROW(struct tcfg, port, "port", ENV_PORT, 1, 65535, "8080", "listen port"),
+    CFG_INT_ROW_RENAMED(struct tcfg, level, "level", ENV_LEVEL, "knob", ENV_OLD_LEVEL, -5, 5, "-2",
+                        "a signed knob"),
+    CFG_STR_ROW(struct tcfg, name, "name", ENV_NAME, "stageq", "a short name"),
+    CFG_STR_ROW(struct tcfg, tag, "tag", NULL, "", "an optional tag"),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -60,6 +62,11 @@ static int clear_env(void **state)
     unsetenv(ENV_PORT);
     unsetenv(ENV_LEVEL);
     unsetenv(ENV_NAME);
+    unsetenv(ENV_OLD_LEVEL);
+    unsetenv("STAGEQ_REDIS_URL");
+    unsetenv("STAGEQ_PREFIX");
+    unsetenv("STAGEQ_RESULT_TTL_S");
+    unsetenv("STAGEQ_LOG_LEVEL");
     return 0;
 }
 
@@ -243,7 +250,7 @@ static void test_bad_env(void **state)
 static void test_bad_default(void **state)
 {
     static const struct cfg_option bad[] = {
-        {"port", NULL, CFG_INT, 1, 10, "11", offsetof(struct tcfg, port), 0, "p"},
+        CFG_INT_ROW(struct tcfg, port, "port", NULL, 1, 10, "11", "p"),
     };
     struct tcfg c;
     struct sq_err err;
@@ -318,8 +325,8 @@ static void test_parse_int(void **state)
 /* Fields read back from Redis: garbage gives the stated fallback, never a crash. */
 static void test_num_fields(void **state)
 {
-    static const char *const garbage[] = {"", "x", "12x", " 5", "+5", "0x10", "1e400",
-                                          "nan", "inf", "-", "99999999999999999999"};
+    static const char *const garbage[] = {
+        "", "x", "12x", " 5", "+5", "0x10", "1e400", "nan", "inf", "-", "99999999999999999999"};
     struct redisReply r;
     long long ll;
     double d;
@@ -383,7 +390,9 @@ static void test_usage(void **state)
     assert_non_null(strstr(buf, "  --port             " ENV_PORT "   8080\n"
                                 "      listen port [1..65535]\n"));
     assert_non_null(strstr(buf, "  --level            " ENV_LEVEL "  -2\n"
-                                "      a signed knob [-5..5]\n"));
+                                "      a signed knob [-5..5]\n"
+                                "      (formerly --knob " ENV_OLD_LEVEL
+                                ": still read for one release)\n"));
     assert_non_null(strstr(buf, "  --name             " ENV_NAME "   stageq\n"
                                 "      a short name\n"));
     /* no environment variable and an empty default */
@@ -392,6 +401,141 @@ static void test_usage(void **state)
                                 "      an optional tag\n"));
     assert_non_null(strstr(buf, "-h, --help"));
     free(buf);
+}
+
+/* A renamed option: its old env and flag still set it, the new names win. */
+static void test_renamed(void **state)
+{
+    struct tcfg c;
+    struct sq_err err;
+
+    (void)state;
+    setenv(ENV_OLD_LEVEL, "4", 1);
+    assert_int_equal(LOAD(&c, &err), CFG_OK);
+    assert_int_equal(c.level, 4);
+    setenv(ENV_LEVEL, "1", 1);
+    assert_int_equal(LOAD(&c, &err), CFG_OK);
+    assert_int_equal(c.level, 1);
+    assert_int_equal(LOAD(&c, &err, "--knob=-3"), CFG_OK);
+    assert_int_equal(c.level, -3);
+    assert_int_equal(LOAD(&c, &err, "--knob", "2", "--level=-1"), CFG_OK);
+    assert_int_equal(c.level, -1);
+    unsetenv(ENV_LEVEL);
+    setenv(ENV_OLD_LEVEL, "9", 1);
+    assert_int_equal(LOAD(&c, &err), CFG_ERROR);
+    assert_string_equal(err.msg, ENV_OLD_LEVEL " (--level): 9 is out of range [-5, 5]");
+}
+
+/* Two daemons' config structs, laid out differently, as api_config and
+ * worker_config are. */
+struct daemon_a {
+    int other;
+    char log_level[16];
+    int result_ttl_s;
+    char redis_url[512];
+    char prefix[65];
+    int min_replicas;
+    char pipelines[256];
+    char log_format[8];
+};
+struct daemon_b {
+    char prefix[65];
+    char log_format[8];
+    char log_level[16];
+    char pipelines[256];
+    int min_replicas;
+    char redis_url[512];
+    int result_ttl_s;
+};
+
+static const struct cfg_option rows_a[] = {OPTIONS_SHARED_ROWS(struct daemon_a)};
+static const struct cfg_option rows_b[] = {OPTIONS_SHARED_ROWS(struct daemon_b)};
+
+/* The shared rows: one name, one set of limits, one default and one help
+ * text in both daemons, each stored in its own struct. */
+static void test_shared_rows(void **state)
+{
+    struct daemon_a a;
+    struct daemon_b b;
+    struct sq_err err;
+    char *argv[] = {(char *)"prog", (char *)"--log-level=debug", NULL};
+    size_t i, n = sizeof(rows_a) / sizeof(rows_a[0]);
+    const char *want[] = {"redis-url",    "prefix", "min-replicas", "pipelines",
+                          "result-ttl-s", "log",    "log-level"};
+
+    (void)state;
+    assert_int_equal(n, sizeof(rows_b) / sizeof(rows_b[0]));
+    assert_int_equal(n, sizeof(want) / sizeof(want[0]));
+    for (i = 0; i < n; i++) {
+        assert_string_equal(rows_a[i].flag, want[i]);
+        assert_string_equal(rows_a[i].flag, rows_b[i].flag);
+        assert_string_equal(rows_a[i].env, rows_b[i].env);
+        assert_int_equal(rows_a[i].type, rows_b[i].type);
+        assert_true(rows_a[i].min == rows_b[i].min && rows_a[i].max == rows_b[i].max);
+        assert_string_equal(rows_a[i].def, rows_b[i].def);
+        assert_string_equal(rows_a[i].help, rows_b[i].help);
+    }
+    assert_true(rows_a[4].min == 1 && rows_a[4].max == JOB_RESULT_TTL_MAX_S);
+
+    setenv("STAGEQ_PREFIX", "pfx", 1);
+    setenv("STAGEQ_RESULT_TTL_S", "60", 1);
+    memset(&a, 0x5a, sizeof(a));
+    memset(&b, 0x5a, sizeof(b));
+    assert_int_equal(cfg_load(rows_a, n, &a, 2, argv, &err), CFG_OK);
+    assert_int_equal(cfg_load(rows_b, n, &b, 2, argv, &err), CFG_OK);
+    assert_string_equal(a.prefix, "pfx");
+    assert_string_equal(b.prefix, "pfx");
+    assert_int_equal(a.result_ttl_s, 60);
+    assert_int_equal(b.result_ttl_s, 60);
+    assert_string_equal(a.log_level, "debug");
+    assert_string_equal(b.log_level, "debug");
+    assert_string_equal(a.redis_url, "redis://127.0.0.1:6379/0");
+    assert_string_equal(b.redis_url, a.redis_url);
+    assert_int_equal(a.min_replicas, 0);
+    assert_int_equal(b.min_replicas, 0);
+    assert_string_equal(a.log_format, "text");
+    assert_string_equal(b.pipelines, "");
+    assert_int_equal(a.other, 0x5a5a5a5a); /* rows write their own members only */
+
+    setenv("STAGEQ_RESULT_TTL_S", "31536001", 1);
+    assert_int_equal(cfg_load(rows_b, n, &b, 1, argv, &err), CFG_ERROR);
+    assert_string_equal(
+        err.msg, "STAGEQ_RESULT_TTL_S (--result-ttl-s): 31536001 is out of range [1, 31536000]");
+}
+
+/* options_check: the values the rows' bounds cannot check, errors naming the option. */
+static void test_options_check(void **state)
+{
+    struct options_shared o = {"redis://127.0.0.1:7000/2", "pfx", "json", "warn"};
+    struct redis_url url;
+    enum log_format lf;
+    enum log_level ll;
+    struct sq_err err;
+
+    (void)state;
+    assert_int_equal(options_check(&o, &url, &lf, &ll, &err), 0);
+    assert_int_equal(url.port, 7000);
+    assert_int_equal(lf, LOG_FORMAT_JSON);
+    assert_int_equal(ll, LOG_LEVEL_WARN);
+
+    o.redis_url = "http://x";
+    assert_int_equal(options_check(&o, &url, &lf, &ll, &err), -1);
+    assert_true(strncmp(err.msg, "--redis-url: ", 13) == 0);
+    o.redis_url = "redis://127.0.0.1:6379/0";
+    o.prefix = "bad prefix";
+    assert_int_equal(options_check(&o, &url, &lf, &ll, &err), -1);
+    assert_string_equal(err.msg,
+                        "--prefix: 'bad prefix' must be 1-64 characters of [A-Za-z0-9._:-]");
+    o.prefix = "";
+    assert_int_equal(options_check(&o, &url, &lf, &ll, &err), -1);
+    o.prefix = "ok";
+    o.log_format = "xml";
+    assert_int_equal(options_check(&o, &url, &lf, &ll, &err), -1);
+    assert_string_equal(err.msg, "--log: 'xml' is not text or json");
+    o.log_format = "text";
+    o.log_level = "loud";
+    assert_int_equal(options_check(&o, &url, &lf, &ll, &err), -1);
+    assert_string_equal(err.msg, "--log-level: 'loud' is not error, warn, info or debug");
 }
 
 int main(void)
@@ -411,6 +555,9 @@ int main(void)
         cmocka_unit_test(test_parse_int),
         cmocka_unit_test(test_num_fields),
         cmocka_unit_test(test_usage),
+        cmocka_unit_test_setup_teardown(test_renamed, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_shared_rows, clear_env, clear_env),
+        cmocka_unit_test(test_options_check),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -351,18 +351,26 @@ static void test_numbers_check(void **state)
     };
     size_t i;
 
+    cJSON *root;
+    struct json_err err;
+
     (void)state;
-    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-        if (json_numbers_check(good[i], strlen(good[i])) != 0)
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        root = json_parse_strict(good[i], strlen(good[i]), DEPTH, &err);
+        if (root == NULL)
             fail_msg("refused %s", good[i]);
+        cJSON_Delete(root);
+    }
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        if (json_numbers_check(bad[i], strlen(bad[i])) != -1)
+        if (json_parse_strict(bad[i], strlen(bad[i]), DEPTH, &err) != NULL)
             fail_msg("accepted %s", bad[i]);
     /* only len bytes are read: "12" of "123", "1." of "1.5" */
-    assert_int_equal(json_numbers_check("123", 2), 0);
-    assert_int_equal(json_numbers_check("1.5", 2), -1);
-    assert_int_equal(json_numbers_check("1e5", 2), -1);
-    assert_int_equal(json_numbers_check("", 0), 0);
+    root = json_parse_strict("123", 2, DEPTH, &err);
+    assert_non_null(root);
+    assert_true(root->valuedouble == 12.0);
+    cJSON_Delete(root);
+    assert_null(json_parse_strict("1.5", 2, DEPTH, &err));
+    assert_null(json_parse_strict("1e5", 2, DEPTH, &err));
 }
 
 static void test_json_number(void **state)

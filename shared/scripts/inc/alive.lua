@@ -15,6 +15,15 @@ local function alive_now(akey, lease_ms)
   local run_id = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') or ''
   local cur = redis.call('HMGET', akey, 'seen', 'since', 'run_id')
   local seen, since = tonumber(cur[1]), tonumber(cur[2])
+  -- a field edited by hand is no record: NaN, or a since before 0 or after
+  -- seen (kept as it was, "nan", "inf" or 1e20 would never let anyone be
+  -- judged lost again; -1 would judge at once)
+  if seen ~= seen then
+    seen = nil
+  end
+  if since and (since ~= since or since < 0 or not seen or since > seen) then
+    since = nil
+  end
   if not seen or not since or cur[3] ~= run_id or now < seen or now - seen > lease_ms / 2 then
     since = now
   end

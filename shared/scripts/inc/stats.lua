@@ -1,9 +1,20 @@
 -- stats.lua (included): the cluster-wide figures /metrics and the ETA read.
 -- count(counters, event, pipeline): one more <event>:<pipeline> in the
 -- counters hash (submitted, succeeded, failed, canceled, retried).
+-- stats_incr(cmd, key, field, by): HINCRBY or HINCRBYFLOAT; a field that
+-- holds no number it can add to (edited by hand: "x", "nan", "1e400", beyond
+-- 64 bits) starts again from by, so that one bad figure never fails the
+-- script that counts (a submit's job would be written, yet answered 503).
+local function stats_incr(cmd, key, field, by)
+  local r = redis.pcall(cmd, key, field, by)
+  if type(r) == 'table' and r.err then
+    redis.call('HSET', key, field, by)
+  end
+end
+
 local function count(counters, event, pipeline)
   if pipeline then
-    redis.call('HINCRBY', counters, event .. ':' .. pipeline, 1)
+    stats_incr('HINCRBY', counters, event .. ':' .. pipeline, 1)
   end
 end
 
@@ -86,10 +97,10 @@ local function record_stats(hist, eta, spec)
       sum = sum + tonumber(ms) * tonumber(times)
     end
     for le, times in pairs(per) do
-      redis.call('HINCRBY', hkey, name .. '|' .. le, times)
+      stats_incr('HINCRBY', hkey, name .. '|' .. le, times)
     end
-    redis.call('HINCRBY', hkey, name .. '|count', n)
-    redis.call('HINCRBYFLOAT', hkey, name .. '|sum', sum / 1000)
+    stats_incr('HINCRBY', hkey, name .. '|count', n)
+    stats_incr('HINCRBYFLOAT', hkey, name .. '|sum', sum / 1000)
   end
   flush()
 end
