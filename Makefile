@@ -45,7 +45,8 @@ WORKER_SRC := worker/main.c worker/supervisor.c worker/fetch.c worker/run.c work
               worker/builtins/blog.c worker/stage_exec.c
 CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c cli/sse.c cli/watch.c cli/overview.c
 UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_demo test_log \
-              test_stage_exec test_pipeline test_submit test_sse_parse test_wstats test_sentinel
+              test_stage_exec test_pipeline test_submit test_sse_parse test_wstats test_sentinel \
+              test_err
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o
 API_OBJ := $(API_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/dashboard_gen.o

@@ -92,37 +92,39 @@ static int main_check(struct api_config *cfg, struct redis_url *url, enum log_fo
     int port;
 
     if (redis_url_parse(cfg->redis_url, url, &e) < 0) {
-        err_set(err, "--redis-url: %s", e.msg);
+        err_set(err, SQ_ERR_INVALID, "--redis-url: %s", e.msg);
         return -1;
     }
     if (server_parse_listen(cfg->listen, host, sizeof(host), &port, &e) < 0) {
-        err_set(err, "--listen: %s", e.msg);
+        err_set(err, SQ_ERR_INVALID, "--listen: %s", e.msg);
         return -1;
     }
     if (!ids_is_valid(cfg->prefix, strlen(cfg->prefix), KEYS_PREFIX_MAX_LEN)) {
-        err_set(err, "--prefix: '%s' must be 1-%d characters of [A-Za-z0-9._:-]", cfg->prefix,
-                KEYS_PREFIX_MAX_LEN);
+        err_set(err, SQ_ERR_INVALID, "--prefix: '%s' must be 1-%d characters of [A-Za-z0-9._:-]",
+                cfg->prefix, KEYS_PREFIX_MAX_LEN);
         return -1;
     }
     if (log_format_parse(cfg->log_format, format) < 0) {
-        err_set(err, "--log: '%s' is not text or json", cfg->log_format);
+        err_set(err, SQ_ERR_INVALID, "--log: '%s' is not text or json", cfg->log_format);
         return -1;
     }
     if (log_level_parse(cfg->log_level, level) < 0) {
-        err_set(err, "--log-level: '%s' is not error, warn, info or debug", cfg->log_level);
+        err_set(err, SQ_ERR_INVALID, "--log-level: '%s' is not error, warn, info or debug",
+                cfg->log_level);
         return -1;
     }
     if (strcmp(cfg->access_log, "on") != 0 && strcmp(cfg->access_log, "off") != 0) {
-        err_set(err, "--access-log: '%s' is not on or off", cfg->access_log);
+        err_set(err, SQ_ERR_INVALID, "--access-log: '%s' is not on or off", cfg->access_log);
         return -1;
     }
     cfg->is_access_log = strcmp(cfg->access_log, "on") == 0;
     if (!main_is_visible(cfg->cors_origin)) {
-        err_set(err, "--cors-origin: must be an origin or *, without spaces or control bytes");
+        err_set(err, SQ_ERR_INVALID,
+                "--cors-origin: must be an origin or *, without spaces or control bytes");
         return -1;
     }
     if (!main_is_visible(cfg->api_token)) {
-        err_set(err, "--api-token: must be visible ASCII, without spaces");
+        err_set(err, SQ_ERR_INVALID, "--api-token: must be visible ASCII, without spaces");
         return -1;
     }
     return 0;
@@ -198,7 +200,7 @@ int main(int argc, char **argv)
                                       cfg.pipelines[0] != '\0', false, cfg.result_ttl_s, &err);
     if (api.pipelines == NULL) {
         fprintf(stderr, "stageq-api: %s\n", err.msg);
-        return MAIN_EXIT_USAGE;
+        return err.code == SQ_ERR_INVALID ? MAIN_EXIT_USAGE : MAIN_EXIT_RUNTIME;
     }
     if (pipeline_set_find(api.pipelines, cfg.default_pipeline) == NULL) {
         fprintf(stderr, "stageq-api: --default-pipeline: no pipeline called '%s'\n",

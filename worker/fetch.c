@@ -157,7 +157,7 @@ static void fetch_failed(struct worker *w, const char *what, const redisReply *r
 {
     char msg[ERR_MSG_LEN];
 
-    if (r != NULL && !wredis_is_transient(r->str, r->len)) {
+    if (r != NULL && err_reply_code(r->str, r->len) != SQ_ERR_TRANSIENT) {
         log_warnx("fetch: %s failed: %.*s", what, (int)r->len, r->str);
         return;
     }

@@ -109,7 +109,7 @@ int main(int argc, char **argv)
                                   cfg.pipelines[0] != '\0', true, cfg.result_ttl_s, &err);
     if (pipelines == NULL) {
         fprintf(stderr, "stageq-worker: %s\n", err.msg);
-        return 2;
+        return err.code == SQ_ERR_INVALID ? 2 : 1; /* a bad file, or out of memory / read error */
     }
     log_init("supervisor", lf, ll);
     redis_url_describe(&url, desc, sizeof(desc));

@@ -160,7 +160,8 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
         rep = is_retrying ? wredis_script(r->w, script, nkeys, &a)
                           : rconn_script(r->w->rc, script, nkeys, &a, &err);
     rargv_free(&a);
-    if (rep != NULL && rep->type == REDIS_REPLY_ERROR && wredis_is_transient(rep->str, rep->len)) {
+    if (rep != NULL && rep->type == REDIS_REPLY_ERROR &&
+        err_reply_code(rep->str, rep->len) == SQ_ERR_TRANSIENT) {
         freeReplyObject(rep); /* one try (progress): kept for the next write */
         rep = NULL;
     }
@@ -281,7 +282,7 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
          * list, which recover_own puts back; the retries below take none */
         rep = rconn_script(w->rc, SCRIPT_FINISH, FINISH_NKEYS, &a, &err);
         if (rep != NULL && rep->type == REDIS_REPLY_ERROR &&
-            wredis_is_transient(rep->str, rep->len)) {
+            err_reply_code(rep->str, rep->len) == SQ_ERR_TRANSIENT) {
             freeReplyObject(rep); /* not now (the master moved): as a lost reply */
             rep = NULL;
         }

@@ -220,10 +220,6 @@ redisReply *wredis_end(struct worker *w, enum script_id id, int nkeys, const str
 bool wredis_end_confirmed(struct worker *w, const redisReply *r, unsigned long conn,
                           const char *job_id, bool is_again);
 
-/* wredis.c: true for an error reply that means "not now" (the master moved:
- * READONLY, UNBLOCKED, LOADING, MASTERDOWN, NOREPLICAS; or BUSY, TRYAGAIN,
- * CLUSTERDOWN): retried like an outage, never taken as the answer. */
-bool wredis_is_transient(const char *s, size_t len);
 /* wredis.c: logs a failed Redis call (what: the caller, msg: why) as a
  * warning once per outage, and again when the discovery's reason changes
  * (all sentinels unreachable, no sentinel knows the master, ...); the

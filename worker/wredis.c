@@ -33,23 +33,6 @@ void worker_sleep_ms(const struct worker *w, int ms)
     }
 }
 
-/* Error replies that mean "not now" rather than "no", besides those that
- * say the master moved (sentinel_is_failover_error): retried like an outage. */
-bool wredis_is_transient(const char *s, size_t len)
-{
-    static const char *const prefixes[] = {"BUSY", "TRYAGAIN", "CLUSTERDOWN"};
-    size_t i;
-
-    if (sentinel_is_failover_error(s, len))
-        return true;
-    for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
-        size_t n = strlen(prefixes[i]);
-        if (len >= n && strncmp(s, prefixes[i], n) == 0)
-            return true;
-    }
-    return false;
-}
-
 void wredis_log_down(struct worker *w, const char *what, const char *msg)
 {
     enum sentinel_status st = rconn_discovery(w->rc);
@@ -135,10 +118,12 @@ static redisReply *wredis_call(struct worker *w, int is_script, enum script_id i
     for (;;) {
         redisReply *r = is_script ? rconn_script(w->rc, id, nkeys, args, &err)
                                   : rconn_command(w->rc, args, &err);
-        if (r != NULL && r->type == REDIS_REPLY_ERROR && wredis_is_transient(r->str, r->len)) {
+        if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+            err_reply_code(r->str, r->len) == SQ_ERR_TRANSIENT) {
             /* Redis is up but cannot serve yet (e.g. LOADING its AOF after a
              * restart): an outage like any other, not an answer. */
-            err_set(&err, "redis: %.*s", (int)(r->len < 120 ? r->len : 120), r->str);
+            err_set(&err, SQ_ERR_TRANSIENT, "redis: %.*s", (int)(r->len < 120 ? r->len : 120),
+                    r->str);
             freeReplyObject(r);
             r = NULL;
         }
@@ -147,8 +132,10 @@ static redisReply *wredis_call(struct worker *w, int is_script, enum script_id i
                 wredis_log_up(w);
             return r;
         }
-        if (args->is_oom)
+        if (err.code == SQ_ERR_NOMEM) {
+            log_warnx("%s: not retried", err.msg); /* not an outage: waiting will not help */
             return NULL;
+        }
         if (attempt == 0)
             first_fail = clock_mono_ms();
         wredis_log_down(w, "", err.msg);
