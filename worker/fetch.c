@@ -117,10 +117,12 @@ static void fetch_reply_id(const redisReply *r, char id[IDS_MAX_LEN + 1])
 
 void fetch_next_held_id(const struct worker *w, char id[IDS_MAX_LEN + 1])
 {
+    const redisReply *held = pipe_peek_held(w);
+
     id[0] = '\0';
-    if (w->nheld > 0 && !*w->stop && w->held[0]->type == REDIS_REPLY_ARRAY &&
-        w->held[0]->elements >= 4) /* a started job, not a skip */
-        fetch_reply_id(w->held[0], id);
+    if (held != NULL && !*w->stop && held->type == REDIS_REPLY_ARRAY &&
+        held->elements >= 4) /* a started job, not a skip */
+        fetch_reply_id(held, id);
 }
 
 /* A take reply (take.lua, or the take of finish.lua), owned: 1 with the
@@ -252,11 +254,12 @@ static void fetch_unstart(struct worker *w, const char *id, const redisReply *ha
 
 void fetch_hand_back(struct worker *w)
 {
+    redisReply *taken;
+
     pipe_drain(w); /* a batch may be on its way */
-    w->begun[0] = '\0';
-    while (w->nheld > 0) {
+    while ((taken = pipe_newest_held(w)) != NULL) {
         char id[IDS_MAX_LEN + 1];
-        redisReply *taken = w->held[--w->nheld], *hash = NULL;
+        redisReply *hash = NULL;
         bool is_empty;
 
         /* the newest first: each goes to the front of its queue, so the
@@ -316,24 +319,22 @@ static void fetch_promote(struct worker *w)
 
 int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
 {
+    char begun[IDS_MAX_LEN + 1];
     struct rargv a;
-    redisReply *r;
+    redisReply *r, *taken;
     struct sq_err err;
     int rc = 0;
 
     *hash = NULL;
     if (!*w->stop)
         fetch_promote(w); /* also while finish.lua keeps taking jobs */
-    if (w->nheld == 0 && w->is_take_sent)
-        pipe_collect(w); /* the next batch, taken by an end sent meanwhile */
-    if (w->nheld > 0) {  /* finish.lua took it already */
-        redisReply *taken = w->held[0];
+    pipe_collect(w);      /* the next batch, taken by an end sent meanwhile */
+    taken = pipe_next_held(w, begun);
+    if (taken != NULL) { /* finish.lua took it already */
         bool is_empty, is_begun;
 
-        memmove(w->held, w->held + 1, --w->nheld * sizeof(w->held[0]));
         rc = fetch_taken(w, taken, id, hash, &is_empty);
-        is_begun = strcmp(id, w->begun) == 0;
-        w->begun[0] = '\0';
+        is_begun = strcmp(id, begun) == 0;
         if (rc == 1 && !is_begun && !*w->stop && fetch_is_reserved(*hash)) {
             /* reserved, and the last end did not begin it: begin it now
              * (when stopping, run_job hands it back as it is) */
@@ -345,12 +346,12 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
     }
     if (*w->stop)
         return 0;
-    if (!w->is_queue_empty) { /* a backlog: pop and start in one round trip */
+    if (!pipe_is_queue_empty(w)) { /* a backlog: pop and start in one round trip */
         bool is_empty;
         rc = fetch_take(w, id, hash, &is_empty);
         if (rc != 0 || !is_empty)
             return rc;
-        w->is_queue_empty = true;
+        pipe_set_queue_empty(w, true);
     }
     fetch_record_stats(w); /* about to wait: the stage runs seen so far */
     rargv_init(&a);
@@ -371,7 +372,7 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
     }
     if (r->type == REDIS_REPLY_NIL)
         goto done;
-    w->is_queue_empty = false; /* there may be more behind it: take.lua next time */
+    pipe_set_queue_empty(w, false); /* there may be more behind it: take.lua next time */
     if (r->type != REDIS_REPLY_STRING) {
         log_warnx("fetch: unexpected BLMOVE reply type %d", r->type);
         rc = -1;

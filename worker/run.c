@@ -216,18 +216,9 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
     rargv_addll(a, IDS_MAX_LEN);
     fetch_next_held_id(r->w, next);
     rargv_add(a, next); /* begun and named current with this end, or "" */
-    snprintf(r->w->begun, sizeof(r->w->begun), "%s", next);
+    pipe_set_begun(r->w, next);
     for (i = 0; i < fields->argc; i++)
         rargv_addlen(a, fields->argv[i], fields->lens[i]);
-}
-
-/* How many jobs to take when jobs run `us` microseconds: about
- * WORKER_BATCH_US of work, 1 to WORKER_BATCH_MAX. */
-static int run_batch(int64_t us)
-{
-    if (us * WORKER_BATCH_MAX <= WORKER_BATCH_US)
-        return WORKER_BATCH_MAX;
-    return us >= WORKER_BATCH_US ? 1 : (int)(WORKER_BATCH_US / us);
 }
 
 /* Writes the job's end with finish.lua. While the worker holds jobs taken
@@ -236,37 +227,22 @@ static int run_batch(int64_t us)
  * and returns 2: the outcome is logged when the reply is read. Otherwise it
  * waits through Redis outages, and while the worker has a backlog and is not
  * stopping the same call takes its next job, or a batch after a fast one
- * (held in w->held for fetch_next). Returns as run_write. */
+ * (held by pipe.c for fetch_next). Returns as run_write. */
 static int run_write_finish(struct run *r, long long ttl, const struct rargv *fields,
                             bool may_defer)
 {
     struct worker *w = r->w;
-    int64_t us = clock_mono_us() - r->begin_us;
-    int batch, take;
-    bool may_take, is_take, is_unconfirmed = false;
+    int take;
+    bool is_take, is_unconfirmed = false;
     char *spec = NULL;
     struct rargv a;
     struct sq_err err;
     redisReply *rep = NULL;
     int rc;
 
-    /* the time of a job here, smoothed: one preempted job does not stop the
-     * batches, a few slow ones do (and one over WORKER_HOLD_MAX_MS has
-     * handed the held ones back already) */
-    if (us > WORKER_HOLD_MAX_MS * 1000LL)
-        us = WORKER_HOLD_MAX_MS * 1000LL; /* a long job counts as a slow one, no more */
-    w->job_us = w->job_us == 0 ? us : w->job_us + (us - w->job_us) / 4;
-    batch = run_batch(w->job_us);
-    if (may_defer && w->nheld == 0 && w->is_take_sent && !*w->stop)
-        pipe_collect(w); /* the next batch is here by now: this end need not wait */
-    may_take = !*w->stop && !w->is_queue_empty && !w->is_take_lost && !w->is_take_sent;
-    is_take = may_take && w->nheld == 0;
-    take = is_take ? batch : 0;
-
-    if (may_defer && w->nheld > 0 && !*w->stop) {
-        int next = may_take && batch > 1 && w->nheld <= (size_t)batch / 2 ? batch : 0;
-        run_finish_args(r, &a, ttl, fields, next, RUN_STATS_DUE, &spec);
-        if (pipe_send_finish(w, r->id, &a, next) == 0) {
+    if (pipe_plan_end(w, clock_mono_us() - r->begin_us, may_defer, &take) == 1) {
+        run_finish_args(r, &a, ttl, fields, take, RUN_STATS_DUE, &spec);
+        if (pipe_send_finish(w, r->id, &a, take) == 0) {
             if (spec != NULL) /* sent: sent again with the end if its reply is lost */
                 wstats_clear(&w->stats, clock_mono_ms());
             free(spec);
@@ -274,7 +250,9 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
         }
         rargv_free(&a);
         free(spec);
+        take = 0; /* not sent: written below, waiting, taking nothing */
     }
+    is_take = take > 0;
     run_finish_args(r, &a, ttl, fields, take, RUN_STATS_ALL, &spec);
     r->is_end_again = false;
     if (is_take) {
@@ -287,7 +265,7 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
             rep = NULL;
         }
         if (rep == NULL) {
-            w->is_take_lost = true;
+            pipe_set_take_lost(w);
             rargv_free(&a);
             free(spec);
             run_finish_args(r, &a, ttl, fields, 0, RUN_STATS_ALL, &spec);
@@ -311,10 +289,7 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
         if (spec != NULL && rep->element[1]->type == REDIS_REPLY_INTEGER &&
             rep->element[1]->integer == 1)
             wstats_clear(&w->stats, clock_mono_ms());
-        if (rep->element[2]->type == REDIS_REPLY_ARRAY)
-            pipe_hold(w, rep->element[2], take);
-        else if (is_take)
-            w->is_queue_empty = true; /* wait in BLMOVE next time */
+        pipe_hold(w, rep, take);
     }
     if (is_unconfirmed) {
         /* kept until the replicas have it: again, taking nothing and
@@ -510,7 +485,7 @@ static int run_check(struct run *r)
         return 1;
     }
     lease_heartbeat(r->w, false);
-    if ((r->w->nheld > 0 || r->w->is_take_sent) && now - r->begin_us / 1000 >= WORKER_HOLD_MAX_MS)
+    if (pipe_is_busy(r->w) && now - r->begin_us / 1000 >= WORKER_HOLD_MAX_MS)
         fetch_hand_back(r->w); /* this job is slow: the held ones run elsewhere */
     if (r->deadline_ms != 0 && now >= r->deadline_ms) {
         r->is_timed_out = true;

@@ -235,15 +235,18 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
         return 1;
     }
     w.rc = rconn_new(url, cfg->redis_timeout_ms);
-    if (w.rc == NULL) {
+    w.pipe = pipe_new();
+    if (w.rc == NULL || w.pipe == NULL) {
         log_errx("out of memory");
+        rconn_free(w.rc);
+        pipe_free(w.pipe);
         return 1;
     }
     rconn_set_drain(w.rc, pipe_drain, &w);
     log_debug("ready as %s", w.id);
     lease_heartbeat(&w, true);
     /* a job finish.lua took while the stop arrived is handed back by run_job */
-    while (!child_stop || w.nheld > 0 || w.is_take_sent) {
+    while (!child_stop || pipe_is_busy(&w)) {
         char id[IDS_MAX_LEN + 1];
         redisReply *hash;
         int got;
@@ -253,12 +256,11 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
         recover_tick(&w);
         /* After a failed pop its reply may be lost while the job sits on our
          * processing list: put any such job back before popping again. */
-        if (w.nheld == 0 && w.is_take_sent)
-            pipe_collect(&w); /* the next batch; or its take was lost */
+        pipe_collect(&w); /* the next batch; or its take was lost */
         wredis_check_conn(&w);
-        if ((failures > 0 || w.is_take_lost) && w.nheld == 0) {
+        if ((failures > 0 || pipe_is_take_lost(&w)) && pipe_peek_held(&w) == NULL) {
             if (recover_own(&w) == 0) /* else again next time */
-                w.is_take_lost = false;
+                pipe_set_take_recovered(&w);
         }
         got = fetch_next(&w, id, &hash);
         if (got < 0) {
@@ -276,11 +278,12 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
     pipe_drain(&w);
     /* jobs a lost take moved onto our list: put back before our lease goes,
      * or nobody would ever look at this list again */
-    if (w.is_take_lost)
+    if (pipe_is_take_lost(&w))
         recover_own(&w);
     fetch_record_stats(&w);
     wstats_free(&w.stats);
     lease_release(&w);
     rconn_free(w.rc);
+    pipe_free(w.pipe);
     return 0;
 }

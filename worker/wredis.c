@@ -58,7 +58,7 @@ void wredis_check_conn(struct worker *w)
      * may be missing there (an end, a take): recover_own puts what sits on
      * our processing list back before the next take */
     if (w->connects_seen != 0) {
-        w->is_take_lost = true;
+        pipe_set_take_lost(w);
         if (rconn_peer(w->rc, peer, sizeof(peer)) == 0)
             log_info("redis: connected to %s", peer);
     }
