@@ -200,8 +200,8 @@ static int fetch_take(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **h
     return fetch_taken(w, r, id, hash, is_empty);
 }
 
-void worker_requeue(struct worker *w, const char *id, const char *queue, const char *attempt, int k,
-                    bool is_unstarted, bool is_current)
+void fetch_requeue(struct worker *w, const char *id, const char *queue, const char *attempt, int k,
+                   bool is_unstarted, bool is_current)
 {
     char job_key[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
     struct rargv a;
@@ -247,8 +247,8 @@ static void fetch_unstart(struct worker *w, const char *id, const redisReply *ha
     attempt = job_hash_get(&h, JOB_F_ATTEMPT);
     stage = job_hash_get(&h, JOB_F_STAGE);
     queue = job_hash_get(&h, JOB_F_QUEUE);
-    worker_requeue(w, id, queue ? queue : w->cfg->queue, attempt ? attempt : "0",
-                   stage ? (int)strtol(stage, NULL, 10) : 1, true, false);
+    fetch_requeue(w, id, queue ? queue : w->cfg->queue, attempt ? attempt : "0",
+                  stage ? (int)strtol(stage, NULL, 10) : 1, true, false);
     job_hash_view_free(&h);
 }
 
@@ -317,6 +317,15 @@ static void fetch_promote(struct worker *w)
     freeReplyObject(r);
 }
 
+/* How long BLMOVE waits: WORKER_FETCH_TIMEOUT_MS, at most an eighth of a
+ * lease, so that an idle worker renews on time. */
+static int fetch_timeout_ms(const struct worker *w)
+{
+    int eighth = w->cfg->lease_s * 1000 / 8;
+
+    return eighth < WORKER_FETCH_TIMEOUT_MS ? eighth : WORKER_FETCH_TIMEOUT_MS;
+}
+
 int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
 {
     char begun[IDS_MAX_LEN + 1];
@@ -360,7 +369,7 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
     rargv_add(&a, w->processing_key);
     rargv_add(&a, "RIGHT");
     rargv_add(&a, "LEFT");
-    rargv_addf(&a, "%.3f", worker_fetch_timeout_ms(w) / 1000.0);
+    rargv_addf(&a, "%.3f", fetch_timeout_ms(w) / 1000.0);
     r = rconn_command(w->rc, &a, &err);
     rargv_free(&a);
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {

@@ -313,7 +313,7 @@ static void run_record_stage(struct run *r)
 
 /* Sets field in a field, value vector: replaces its value when it is there
  * already (a stage's 'running' becomes 'succeeded'), else appends the pair. */
-static void fields_put(struct rargv *a, const char *field, const char *value)
+static void run_fields_put(struct rargv *a, const char *field, const char *value)
 {
     size_t i;
 
@@ -364,7 +364,7 @@ static void run_adv_written(struct run *r)
     r->has_adv = false;
 }
 
-static void add_stage_field(struct rargv *a, int k, const char *what, const char *value)
+static void run_add_stage_field(struct rargv *a, int k, const char *what, const char *value)
 {
     char field[64];
 
@@ -373,13 +373,13 @@ static void add_stage_field(struct rargv *a, int k, const char *what, const char
     rargv_add(a, value);
 }
 
-static void add_field(struct rargv *a, const char *field, const char *value)
+static void run_add_field(struct rargv *a, const char *field, const char *value)
 {
     rargv_add(a, field);
     rargv_add(a, value);
 }
 
-static void add_num(struct rargv *a, const char *field, double v)
+static void run_add_num(struct rargv *a, const char *field, double v)
 {
     rargv_add(a, field);
     rargv_addf(a, "%.4f", v);
@@ -400,12 +400,12 @@ static void run_flush(struct run *r, bool is_retrying)
     rargv_init(&a);
     run_take_adv(r, &a, r->has_pending);
     if (r->has_pending) {
-        add_num(&a, JOB_F_PROGRESS, r->pending_fraction);
-        add_num(&a, JOB_F_OVERALL, job_overall_progress(r->k, r->n, r->pending_fraction));
+        run_add_num(&a, JOB_F_PROGRESS, r->pending_fraction);
+        run_add_num(&a, JOB_F_OVERALL, job_overall_progress(r->k, r->n, r->pending_fraction));
     }
     if (r->has_pending_message)
-        add_field(&a, JOB_F_MESSAGE, r->pending_message);
-    add_field(&a, JOB_F_UPDATED_AT, ts);
+        run_add_field(&a, JOB_F_MESSAGE, r->pending_message);
+    run_add_field(&a, JOB_F_UPDATED_AT, ts);
     if (run_write(r, SCRIPT_UPDATE, JOB_ACTIVE_TTL_S, &a, is_retrying && r->has_adv, 0) >= 0) {
         r->has_pending = false;
         r->has_pending_message = false;
@@ -577,29 +577,29 @@ static void run_finish(struct run *r, const char *stage_out, const struct stage_
     if (r->k >= 1) {
         char field[64];
         keys_stage_field(field, sizeof(field), r->k, "state");
-        fields_put(&a, field, err ? "failed" : "succeeded");
-        add_stage_field(&a, r->k, "finished_at", ts);
+        run_fields_put(&a, field, err ? "failed" : "succeeded");
+        run_add_stage_field(&a, r->k, "finished_at", ts);
     }
     if (err != NULL) {
         errtext = run_error_text(r, err);
         errs = errtext ? run_errors_text(r, errtext) : NULL;
-        add_field(&a, JOB_F_ERROR, errtext ? errtext : "{\"code\":\"internal\"}");
-        add_field(&a, JOB_F_ERRORS, errs ? errs : "[]");
+        run_add_field(&a, JOB_F_ERROR, errtext ? errtext : "{\"code\":\"internal\"}");
+        run_add_field(&a, JOB_F_ERRORS, errs ? errs : "[]");
     } else {
         if (stage_out == NULL)
             stage_out = "null";
-        add_stage_field(&a, r->k, "output", stage_out);
-        add_field(&a, JOB_F_RESULT, stage_out);
+        run_add_stage_field(&a, r->k, "output", stage_out);
+        run_add_field(&a, JOB_F_RESULT, stage_out);
         if (r->k >= 1)
             run_record_stage(r);
-        add_num(&a, JOB_F_PROGRESS, 1.0);
-        add_num(&a, JOB_F_OVERALL, 1.0);
-        add_field(&a, JOB_F_MESSAGE, "");
+        run_add_num(&a, JOB_F_PROGRESS, 1.0);
+        run_add_num(&a, JOB_F_OVERALL, 1.0);
+        run_add_field(&a, JOB_F_MESSAGE, "");
     }
-    add_field(&a, JOB_F_STATE, job_state_name(st));
-    add_field(&a, JOB_F_NEXT_ATTEMPT_AT, "");
-    add_field(&a, JOB_F_FINISHED_AT, ts);
-    add_field(&a, JOB_F_UPDATED_AT, ts);
+    run_add_field(&a, JOB_F_STATE, job_state_name(st));
+    run_add_field(&a, JOB_F_NEXT_ATTEMPT_AT, "");
+    run_add_field(&a, JOB_F_FINISHED_AT, ts);
+    run_add_field(&a, JOB_F_UPDATED_AT, ts);
     r->end_state = job_state_name(st);
     rc = run_write_finish(r, job_ttl_for(st, r->result_ttl_s), &a, err == NULL);
     r->end_state = NULL;
@@ -647,16 +647,16 @@ static void run_retry(struct run *r, const struct stage_error *err)
     errtext = run_error_text(r, err);
     errs = errtext ? run_errors_text(r, errtext) : NULL;
     rargv_init(&a);
-    add_field(&a, JOB_F_STATE, job_state_name(JOB_QUEUED));
-    add_field(&a, JOB_F_STAGE, "0");
-    add_field(&a, JOB_F_STAGE_NAME, "");
-    add_num(&a, JOB_F_PROGRESS, 0.0);
-    add_num(&a, JOB_F_OVERALL, 0.0);
-    add_field(&a, JOB_F_MESSAGE, "");
-    add_field(&a, JOB_F_ERROR, errtext ? errtext : "{\"code\":\"internal\"}");
-    add_field(&a, JOB_F_ERRORS, errs ? errs : "[]");
-    add_field(&a, JOB_F_NEXT_ATTEMPT_AT, due ? due_ts : "");
-    add_field(&a, JOB_F_UPDATED_AT, ts);
+    run_add_field(&a, JOB_F_STATE, job_state_name(JOB_QUEUED));
+    run_add_field(&a, JOB_F_STAGE, "0");
+    run_add_field(&a, JOB_F_STAGE_NAME, "");
+    run_add_num(&a, JOB_F_PROGRESS, 0.0);
+    run_add_num(&a, JOB_F_OVERALL, 0.0);
+    run_add_field(&a, JOB_F_MESSAGE, "");
+    run_add_field(&a, JOB_F_ERROR, errtext ? errtext : "{\"code\":\"internal\"}");
+    run_add_field(&a, JOB_F_ERRORS, errs ? errs : "[]");
+    run_add_field(&a, JOB_F_NEXT_ATTEMPT_AT, due ? due_ts : "");
+    run_add_field(&a, JOB_F_UPDATED_AT, ts);
     r->end_state = job_state_name(JOB_QUEUED);
     rc = run_write(r, SCRIPT_RETRY, JOB_ACTIVE_TTL_S, &a, true, due);
     r->end_state = NULL;
@@ -684,11 +684,11 @@ static int run_advance(struct run *r, const char *out)
 
     run_ts(ts);
     keys_stage_field(field, sizeof(field), r->k, "state");
-    fields_put(a, field, "succeeded"); /* its 'running', when not written yet */
-    add_stage_field(a, r->k, "finished_at", ts);
-    add_stage_field(a, r->k, "output", out);
-    add_stage_field(a, r->k + 1, "state", "running");
-    add_stage_field(a, r->k + 1, "started_at", ts);
+    run_fields_put(a, field, "succeeded"); /* its 'running', when not written yet */
+    run_add_stage_field(a, r->k, "finished_at", ts);
+    run_add_stage_field(a, r->k, "output", out);
+    run_add_stage_field(a, r->k + 1, "state", "running");
+    run_add_stage_field(a, r->k + 1, "started_at", ts);
     run_record_stage(r);
     r->has_adv = true;
     r->k++;
@@ -711,7 +711,7 @@ static void run_requeue(struct run *r, int k, bool is_unstarted)
 {
     if (r->has_adv)
         run_flush(r, true); /* requeue.lua keeps the stages before k */
-    worker_requeue(r->w, r->id, r->queue, r->attempt, k, is_unstarted, true);
+    fetch_requeue(r->w, r->id, r->queue, r->attempt, k, is_unstarted, true);
 }
 
 /* The job was canceled, expired or taken over: drop it from our list. */
@@ -721,7 +721,7 @@ static void run_abandon(struct run *r)
 
     log_write(LOG_LEVEL_INFO, 0, r->id, "stopped in stage %d: job is %s", r->k, r->refused);
     rargv_init(&a);
-    add_field(&a, JOB_F_UPDATED_AT, "-");
+    run_add_field(&a, JOB_F_UPDATED_AT, "-");
     run_write_finish(r, JOB_ACTIVE_TTL_S, &a, false); /* refused; drops the entry */
     rargv_free(&a);
 }

@@ -114,6 +114,10 @@ struct worker {
     volatile sig_atomic_t *stop;       /* set by SIGTERM/SIGINT in the child */
     long long jobs_done;
     struct pipe *pipe; /* batching (pipe.c): read and written through pipe_* only */
+    /* set by the child (child.c), called by wredis.c, which thus needs
+     * neither the lease nor the batching: */
+    void (*on_wait)(struct worker *w);     /* before each wait for Redis (renews the lease) */
+    void (*on_new_conn)(struct worker *w); /* a new connection replaced one: a take may be lost */
     /* Redis outages (wredis_log_down / wredis_log_up) */
     bool is_redis_down;               /* logged as down, not back yet */
     enum sentinel_status down_status; /* the discovery status logged */
@@ -122,30 +126,34 @@ struct worker {
     struct wstats stats;
 };
 
-/* supervisor.c: forks cfg->concurrency children running worker_child_main,
+/* supervisor.c: forks cfg->concurrency children running child_main,
  * respawns the dead with backoff, and on SIGTERM/SIGINT stops them (SIGKILL
  * after grace_s). Returns the process exit code (0 after a clean stop). */
 int supervisor_run(const struct worker_config *cfg, const struct redis_url *url,
                    const struct pipeline_set *pipelines);
 
-/* The body of one child; returns its exit code. */
-int worker_child_main(const struct worker_config *cfg, const struct redis_url *url,
-                      const struct pipeline_set *pipelines, int index);
+/* child.c: in a child just forked, SIGTERM and SIGINT set the stop flag
+ * child_main watches, SIGCHLD is back to its default, and mask (the signal
+ * mask before the supervisor blocked its own) is restored. */
+void child_signals(const sigset_t *mask);
+/* child.c: the body of one child (index 1..concurrency); returns its exit
+ * code. */
+int child_main(const struct worker_config *cfg, const struct redis_url *url,
+               const struct pipeline_set *pipelines, int index);
 
 /* fetch.c: the job finish.lua took (next_take), else waits up to
- * worker_fetch_timeout_ms for a queued job (take.lua with a backlog, else
- * BLMOVE + start.lua), moved onto this worker's processing list and marked
- * running; nothing new once the worker is stopping.
- * Returns 1 with id filled and *hash the job's HGETALL reply (caller frees
- * with freeReplyObject), 0 when nothing runnable arrived, -1 on a Redis error. */
+ * WORKER_FETCH_TIMEOUT_MS (at most an eighth of a lease) for a queued job (take.lua with a backlog,
+ * else BLMOVE + start.lua), moved onto this worker's processing list and marked running; nothing
+ * new once the worker is stopping. Returns 1 with id filled and *hash the job's HGETALL reply
+ * (caller frees with freeReplyObject), 0 when nothing runnable arrived, -1 on a Redis error. */
 int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash);
 
 /* fetch.c: hands job id back to the front of its queue (requeue.lua: fenced
  * by attempt; stage k runs again, the ones before kept). is_unstarted: no
  * stage of it ran here, its attempt is given back. is_current: the job this
  * worker runs (its info hash says idle after it), not a held one. */
-void worker_requeue(struct worker *w, const char *id, const char *queue, const char *attempt, int k,
-                    bool is_unstarted, bool is_current);
+void fetch_requeue(struct worker *w, const char *id, const char *queue, const char *attempt, int k,
+                   bool is_unstarted, bool is_current);
 
 /* fetch.c: the id of the held job this worker runs next ("" when it holds
  * none, or is stopping): the end of the job before names it current. */
@@ -248,8 +256,8 @@ bool wredis_end_confirmed(struct worker *w, const redisReply *r, unsigned long c
  * repeats at debug level. */
 void wredis_log_down(struct worker *w, const char *what, const char *msg);
 /* wredis.c: notices a new connection since the last look (logged when it
- * replaces one; pipe_set_take_lost, so that recover_own runs before the next
- * take: a new master may lack an end or a take the old one acknowledged). */
+ * replaces one, and on_new_conn called: recover_own runs before the next
+ * take, as a new master may lack an end or a take the old one acknowledged). */
 void wredis_check_conn(struct worker *w);
 /* wredis.c: with a redis-sentinel URL, asks the sentinels which master they
  * name (and how many replicas they count healthy: what WAIT waits for) and
@@ -283,15 +291,12 @@ void recover_tick(struct worker *w);
  * Redis failed meanwhile (call it again: some may still be there). */
 int recover_own(struct worker *w);
 
-/* The longest wait between Redis reconnect attempts: WORKER_BACKOFF_MAX_MS,
- * but at most an eighth of a lease, so that a worker renews soon after an
- * outage (see alive.lua for why). */
-int worker_backoff_max_ms(const struct worker *w);
-/* How long BLMOVE waits: WORKER_FETCH_TIMEOUT_MS, at most an eighth of a
- * lease, so that an idle worker renews on time. */
-int worker_fetch_timeout_ms(const struct worker *w);
+/* wredis.c: the longest wait between Redis reconnect attempts:
+ * WORKER_BACKOFF_MAX_MS, but at most an eighth of a lease, so that a worker
+ * renews soon after an outage (see alive.lua for why). */
+int wredis_backoff_max_ms(const struct worker *w);
 
-/* Sleeps ms milliseconds unless *stop is set (checked every 50 ms). */
-void worker_sleep_ms(const struct worker *w, int ms);
+/* wredis.c: sleeps ms milliseconds unless *stop is set (checked every 50 ms). */
+void wredis_sleep_ms(const struct worker *w, int ms);
 
 #endif

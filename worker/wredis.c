@@ -9,21 +9,14 @@
 #include "log.h"
 #include "worker.h"
 
-int worker_backoff_max_ms(const struct worker *w)
+int wredis_backoff_max_ms(const struct worker *w)
 {
     int eighth = w->cfg->lease_s * 1000 / 8;
 
     return eighth < WORKER_BACKOFF_MAX_MS ? eighth : WORKER_BACKOFF_MAX_MS;
 }
 
-int worker_fetch_timeout_ms(const struct worker *w)
-{
-    int eighth = w->cfg->lease_s * 1000 / 8;
-
-    return eighth < WORKER_FETCH_TIMEOUT_MS ? eighth : WORKER_FETCH_TIMEOUT_MS;
-}
-
-void worker_sleep_ms(const struct worker *w, int ms)
+void wredis_sleep_ms(const struct worker *w, int ms)
 {
     while (ms > 0 && !(w->stop != NULL && *w->stop)) {
         int step = ms < 50 ? ms : 50;
@@ -58,7 +51,8 @@ void wredis_check_conn(struct worker *w)
      * may be missing there (an end, a take): recover_own puts what sits on
      * our processing list back before the next take */
     if (w->connects_seen != 0) {
-        pipe_set_take_lost(w);
+        if (w->on_new_conn != NULL)
+            w->on_new_conn(w);
         if (rconn_peer(w->rc, peer, sizeof(peer)) == 0)
             log_info("redis: connected to %s", peer);
     }
@@ -96,15 +90,14 @@ void wredis_log_up(struct worker *w)
  * stop flag does not cut short. */
 static void wredis_pause(struct worker *w, int attempt)
 {
-    /* The lease first, when due: the renewal is the first thing to get
-     * through when Redis is back (see alive.lua). */
-    lease_heartbeat(w, false);
+    if (w->on_wait != NULL)
+        w->on_wait(w); /* the lease, when due (child.c) */
     /* While stopping, sleep without being cut short by the stop flag. */
     if (*w->stop) {
         struct timespec ts = {0, 200 * 1000000L};
         nanosleep(&ts, NULL);
     } else {
-        worker_sleep_ms(w, rconn_backoff_ms(attempt, worker_backoff_max_ms(w)));
+        wredis_sleep_ms(w, rconn_backoff_ms(attempt, wredis_backoff_max_ms(w)));
     }
 }
 
@@ -249,7 +242,6 @@ redisReply *wredis_end(struct worker *w, enum script_id id, int nkeys, const str
         }
         freeReplyObject(r);
         is_again = true;
-        lease_heartbeat(w, false); /* the lease lives on while the replicas are away */
-        wredis_pause(w, attempt);
+        wredis_pause(w, attempt); /* the lease lives on while the replicas are away */
     }
 }
