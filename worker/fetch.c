@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "job.h"
 #include "log.h"
+#include "num.h"
 #include "worker.h"
 
 /* Reads the reply of start.lua or take.lua: the job hash (returned), or NULL
@@ -241,14 +242,16 @@ static void fetch_unstart(struct worker *w, const char *id, const redisReply *ha
 {
     struct job_hash h = {NULL, NULL, 0, NULL, 0};
     const char *attempt, *stage, *queue;
+    int k;
 
     if (job_hash_view(hash, &h) < 0)
         return; /* out of memory: stays on our list, recovered as a lost job */
     attempt = job_hash_get(&h, JOB_F_ATTEMPT);
     stage = job_hash_get(&h, JOB_F_STAGE);
     queue = job_hash_get(&h, JOB_F_QUEUE);
-    fetch_requeue(w, id, queue ? queue : w->cfg->queue, attempt ? attempt : "0",
-                  stage ? (int)strtol(stage, NULL, 10) : 1, true, false);
+    /* a stage edited by hand: from stage 1 (it runs again: at least once) */
+    (void)num_field_int(stage, 1, PIPELINE_MAX_STAGES, 1, &k);
+    fetch_requeue(w, id, queue ? queue : w->cfg->queue, attempt ? attempt : "0", k, true, false);
     job_hash_view_free(&h);
 }
 

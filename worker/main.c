@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "ids.h"
+#include "job.h"
 #include "log.h"
 #include "pipeline.h"
 #include "redis_url.h"
@@ -43,7 +44,8 @@ static const struct cfg_option worker_options[] = {
               "how long one WAIT for the replicas lasts (below --redis-timeout-ms)"),
     W_OPT_STR("pipelines", "STAGEQ_PIPELINES", "", pipelines,
               "pipelines file (JSON); empty: " PIPELINE_DEFAULT_FILE " when it exists"),
-    W_OPT_INT("result-ttl-s", "STAGEQ_RESULT_TTL_S", 1, 31536000, "86400", result_ttl_s,
+    W_OPT_INT("result-ttl-s", "STAGEQ_RESULT_TTL_S", 1, JOB_RESULT_TTL_MAX_S,
+              JOB_STR(JOB_RESULT_TTL_DEFAULT_S), result_ttl_s,
               "default result_ttl_s of the pipelines in the file"),
     W_OPT_INT("kill-grace-ms", "STAGEQ_KILL_GRACE_MS", 0, 600000, "5000", kill_grace_ms,
               "an exec stage being stopped gets SIGTERM, then SIGKILL after this"),

@@ -801,35 +801,45 @@ static int run_exec(struct run *r, const struct stage_def *sd, const char *in, c
                            "%s", res->message);
 }
 
-/* Reads the started job's hash into r. 0, or -1 with serr set. */
+/* Reads the started job's hash into r (the numbers: job_numbers_read, whose
+ * fallbacks keep the guarantees for a field edited by hand). 0, or -1 with
+ * serr set: the job is then failed. */
 static int run_load(struct run *r, const struct job_hash *h, struct stage_error *serr)
 {
-    const char *v;
+    struct job_numbers nums;
+    const char *v, *name, *bad;
+    int nbad;
 
+    name = job_hash_get(h, JOB_F_PIPELINE);
+    r->pl = name ? pipeline_set_find(r->w->pipelines, name) : NULL;
+    nbad = job_numbers_read(h, r->pl, &nums, &bad);
+    r->max_attempts = nums.max_attempts;
+    r->attempt_n = nums.attempt;
+    r->result_ttl_s = nums.result_ttl_s;
     v = job_hash_get(h, JOB_F_ATTEMPT);
     snprintf(r->attempt, sizeof(r->attempt), "%s", v ? v : "0");
-    r->attempt_n = v ? (int)strtol(v, NULL, 10) : 0;
-    v = job_hash_get(h, JOB_F_MAX_ATTEMPTS);
-    r->max_attempts = v ? (int)strtol(v, NULL, 10) : 1;
-    v = job_hash_get(h, JOB_F_RESULT_TTL);
-    r->result_ttl_s = v ? (int)strtol(v, NULL, 10) : 86400;
     v = job_hash_get(h, JOB_F_QUEUE);
     snprintf(r->queue, sizeof(r->queue), "%s", v ? v : r->w->cfg->queue);
     r->errors = job_hash_get(h, JOB_F_ERRORS);
-    v = job_hash_get(h, JOB_F_PIPELINE);
-    r->pl = v ? pipeline_set_find(r->w->pipelines, v) : NULL;
-    log_ctx_job(r->id, v); /* every line until the job ends names it */
-    log_write(LOG_LEVEL_INFO, 0, r->id, "started: pipeline %s, attempt %s", v ? v : "?",
+    log_ctx_job(r->id, name); /* every line until the job ends names it */
+    log_write(LOG_LEVEL_INFO, 0, r->id, "started: pipeline %s, attempt %s", name ? name : "?",
               r->attempt);
+    if (nbad > 0)
+        log_write(LOG_LEVEL_WARN, 0, r->id,
+                  "%d number field(s) of the job are not numbers in range (%s: '%.32s'): "
+                  "their fallbacks are used (see the job hash in docs/redis-keys.md)",
+                  nbad, bad, job_hash_get(h, bad) ? job_hash_get(h, bad) : "missing");
     if (r->pl == NULL)
         return stage_error_set(serr, "unknown_pipeline", false,
-                               "this worker has no pipeline '%.64s'", v ? v : "");
+                               "this worker has no pipeline '%.64s'", name ? name : "");
     r->n = (int)r->pl->nstages;
-    v = job_hash_get(h, JOB_F_STAGE_COUNT);
-    if (v == NULL || strtol(v, NULL, 10) != r->n)
+    if (nums.stage_count != r->n) {
+        v = job_hash_get(h, JOB_F_STAGE_COUNT);
         return stage_error_set(serr, "pipeline_changed", false,
-                               "the job has %s stages, pipeline '%s' now has %d", v ? v : "no",
+                               "the job has %.32s stages, pipeline '%s' now has %d", v ? v : "no",
                                r->pl->name, r->n);
+    }
+    r->k = nums.stage; /* start.lua's (a failure above is stage 1's) */
     return 0;
 }
 
@@ -865,10 +875,6 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
     }
     /* start.lua picked the stage: 1, or the first unfinished one when resuming,
      * whose input is its predecessor's stored output. */
-    v = job_hash_get(&h, JOB_F_STAGE);
-    r.k = v ? (int)strtol(v, NULL, 10) : 1;
-    if (r.k < 1 || r.k > r.n)
-        r.k = 1;
     log_ctx_stage(r.k, r.pl->stages[r.k - 1].name);
     if (r.k > 1) {
         char field[64];
