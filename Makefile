@@ -1,5 +1,5 @@
 # stageq: one non-recursive Makefile. Objects under $(BUILD)/; `make V=1` shows commands.
-# Targets: all run test test-asan test-valgrind test-sentinel bench deps clean format format-check lint
+# Targets: all run test test-asan test-valgrind test-sentinel bench deps clean format format-check lint lint-banned
 
 BUILD ?= build
 CC ?= cc
@@ -57,6 +57,7 @@ BINS := $(BUILD)/stageq-api $(BUILD)/stageq-worker $(BUILD)/stageq
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all run test test-build test-faults test-asan deps deps-test clean format format-check lint \
+        lint-banned \
         test-valgrind deps-valgrind bench deps-bench test-sentinel
 
 # Parallel compiles in the recipes' sub-makes (never for the deps-* targets:
@@ -221,7 +222,14 @@ format:
 	clang-format -i $(FORMAT_FILES)
 format-check:
 	clang-format --dry-run --Werror $(FORMAT_FILES)
-lint:
+# Calls STYLE.md bans from production code: snprintf (checked for truncation)
+# and num.h's bounded parsers instead. Part of lint.
+BANNED_CALLS := strcpy|strcat|sprintf|vsprintf|atoi|atol|atoll|atof|gets
+lint-banned:
+	$(Q)! grep -nE '\b($(BANNED_CALLS))[[:space:]]*\(' $(SHARED_SRC) $(API_SRC) $(WORKER_SRC) \
+		$(CLI_SRC) $(wildcard shared/*.h api/*.h worker/*.h cli/*.h) || \
+		{ echo "lint-banned: the calls above are banned (STYLE.md: Errors)" >&2; exit 1; }
+lint: lint-banned
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		-Ishared --suppress=missingIncludeSystem $(SHARED_SRC) $(API_SRC) $(WORKER_SRC) $(CLI_SRC)
 
