@@ -183,7 +183,8 @@ static void pipe_read(struct worker *w, size_t n)
                       w->cfg->min_replicas);
             rargv_set(&s->args, FINISH_ARG_TAKE, "0");
             rargv_set(&s->args, FINISH_ARG_SPEC, "");
-            freeReplyObject(wredis_end(w, SCRIPT_FINISH, FINISH_NKEYS, &s->args, s->id, true, NULL));
+            freeReplyObject(
+                wredis_end(w, SCRIPT_FINISH, FINISH_NKEYS, &s->args, s->id, true, NULL));
             rargv_free(&s->args);
             continue;
         }

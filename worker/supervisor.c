@@ -38,6 +38,7 @@ static pid_t sup_spawn(const struct worker_config *cfg, const struct redis_url *
 
     if (pid != 0)
         return pid; /* parent, or -1 */
+
     child_signals(oldmask); /* SIGTERM and SIGINT stop the child from now on */
     free(sup_slots);
     sup_slots = NULL;
