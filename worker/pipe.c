@@ -227,7 +227,7 @@ void pipe_collect(struct worker *w)
         }
 }
 
-void pipe_hold(struct worker *w, const redisReply *rep, int take)
+void pipe_hold(struct worker *w, redisReply *rep, int take)
 {
     struct pipe *p = w->pipe;
     redisReply *taken;

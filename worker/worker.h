@@ -183,10 +183,11 @@ void pipe_drain(void *worker);
  * batch, reads the replies up to that end, whose jobs the worker holds
  * then; the later ones stay pending. Otherwise nothing. */
 void pipe_collect(struct worker *w);
-/* pipe.c: keeps the jobs finish.lua's reply rep (borrowed; the jobs are
- * detached from it) took; take: how many were asked (fewer, or none, means
- * the queue ran empty: the worker waits in BLMOVE once they are done). */
-void pipe_hold(struct worker *w, const redisReply *rep, int take);
+/* pipe.c: keeps the jobs finish.lua's reply rep took (they are detached
+ * from it; rep stays the caller's to free); take: how many were asked
+ * (fewer, or none, means the queue ran empty: the worker waits in BLMOVE
+ * once they are done). */
+void pipe_hold(struct worker *w, redisReply *rep, int take);
 /* pipe.c: plans the end of a job that ran us microseconds (and learns the
  * batch size from it). Returns 1 when the end may be sent without waiting
  * (may_defer: a success, and the worker holds jobs), with *take the jobs it
