@@ -1,5 +1,5 @@
 # stageq: one non-recursive Makefile. Objects under $(BUILD)/; `make V=1` shows commands.
-# Targets: all run test test-asan test-valgrind test-sentinel bench deps clean format format-check lint
+# Targets: all run test test-asan test-valgrind test-sentinel bench deps clean format format-check lint lint-banned
 
 BUILD ?= build
 CC ?= cc
@@ -39,14 +39,14 @@ LUA := shared/scripts/submit.lua shared/scripts/start.lua shared/scripts/update.
 API_SRC := api/eta.c api/main.c api/server.c api/routes.c api/jobs.c api/health.c api/errors.c \
            api/sse.c api/rasync.c api/pipelines.c api/compat.c api/listing.c api/dashboard.c \
            api/metrics.c
-WORKER_SRC := worker/main.c worker/supervisor.c worker/fetch.c worker/run.c worker/wredis.c \
+WORKER_SRC := worker/main.c worker/supervisor.c worker/child.c worker/fetch.c worker/run.c worker/wredis.c \
               worker/lease.c worker/recover.c worker/stats.c worker/pipe.c \
               worker/stage_builtin.c worker/builtins/demo.c worker/builtins/echo.c \
               worker/builtins/blog.c worker/stage_exec.c
 CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c cli/sse.c cli/watch.c cli/overview.c
 UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_demo test_log \
               test_stage_exec test_pipeline test_submit test_sse_parse test_wstats test_sentinel \
-              test_alloc
+              test_alloc test_err
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o
 API_OBJ := $(API_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/dashboard_gen.o
@@ -57,7 +57,8 @@ BINS := $(BUILD)/stageq-api $(BUILD)/stageq-worker $(BUILD)/stageq
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all run test test-build test-faults test-asan deps deps-test clean format format-check lint \
-        lint-cppcheck deps-lint test-valgrind deps-valgrind bench deps-bench test-sentinel
+        lint-cppcheck lint-banned deps-lint test-valgrind deps-valgrind bench deps-bench \
+        test-sentinel
 
 # Parallel compiles in the recipes' sub-makes (never for the deps-* targets:
 # apt must not run twice at once).
@@ -232,10 +233,17 @@ format: | deps-lint
 format-check: | deps-lint
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 
-lint: lint-cppcheck
+lint: lint-cppcheck lint-banned
 lint-cppcheck: | deps-lint
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		-Ishared --suppress=missingIncludeSystem $(SHARED_SRC) $(API_SRC) $(WORKER_SRC) $(CLI_SRC)
+# Calls STYLE.md bans from production code: snprintf (checked for truncation)
+# and num.h's bounded parsers instead.
+BANNED_CALLS := strcpy|strcat|sprintf|vsprintf|atoi|atol|atoll|atof|gets
+lint-banned:
+	$(Q)! grep -nE '\b($(BANNED_CALLS))[[:space:]]*\(' $(SHARED_SRC) $(API_SRC) $(WORKER_SRC) \
+		$(CLI_SRC) $(wildcard shared/*.h api/*.h worker/*.h cli/*.h) || \
+		{ echo "lint-banned: the calls above are banned (STYLE.md: Errors)" >&2; exit 1; }
 
 # ---- Fuzzing: libFuzzer targets in tests/fuzz/ (docs/fuzzing.md); never part of `make test`.
 # Each binary is built with clang straight from its sources into $(FUZZ_BUILD)/, so no gcc

@@ -77,20 +77,21 @@ static int main_check(struct api_config *cfg, struct redis_url *url, enum log_fo
     if (options_check(&shared, url, format, level, err) < 0)
         return -1;
     if (server_parse_listen(cfg->listen, host, sizeof(host), &port, &e) < 0) {
-        err_set(err, "--listen: %s", e.msg);
+        err_set(err, SQ_ERR_INVALID, "--listen: %s", e.msg);
         return -1;
     }
     if (strcmp(cfg->access_log, "on") != 0 && strcmp(cfg->access_log, "off") != 0) {
-        err_set(err, "--access-log: '%s' is not on or off", cfg->access_log);
+        err_set(err, SQ_ERR_INVALID, "--access-log: '%s' is not on or off", cfg->access_log);
         return -1;
     }
     cfg->is_access_log = strcmp(cfg->access_log, "on") == 0;
     if (!main_is_visible(cfg->cors_origin)) {
-        err_set(err, "--cors-origin: must be an origin or *, without spaces or control bytes");
+        err_set(err, SQ_ERR_INVALID,
+                "--cors-origin: must be an origin or *, without spaces or control bytes");
         return -1;
     }
     if (!main_is_visible(cfg->api_token)) {
-        err_set(err, "--api-token: must be visible ASCII, without spaces");
+        err_set(err, SQ_ERR_INVALID, "--api-token: must be visible ASCII, without spaces");
         return -1;
     }
     return 0;
@@ -181,7 +182,7 @@ int main(int argc, char **argv)
                                       cfg.pipelines[0] != '\0', false, cfg.result_ttl_s, &err);
     if (api.pipelines == NULL) {
         fprintf(stderr, "stageq-api: %s\n", err.msg);
-        return MAIN_EXIT_USAGE;
+        return err.code == SQ_ERR_INVALID ? MAIN_EXIT_USAGE : MAIN_EXIT_RUNTIME;
     }
     if (pipeline_set_find(api.pipelines, cfg.default_pipeline) == NULL) {
         fprintf(stderr, "stageq-api: --default-pipeline: no pipeline called '%s'\n",

@@ -730,7 +730,7 @@ static void rasync_on_reply(redisAsyncContext *c, void *r, void *privdata)
     if (reply != NULL && c == ra->ac)
         ra->last_reply_ms = clock_mono_ms();
     if (reply != NULL && c == ra->ac && reply->type == REDIS_REPLY_ERROR &&
-        sentinel_is_failover_error(reply->str, reply->len))
+        err_reply_is_failover(reply->str, reply->len))
         /* a demoted master, a replica, a node loading: find the master again */
         rasync_schedule_drop(ra, "%s answered %.*s", ra->node, (int)reply->len, reply->str);
     if (reply != NULL && !req->is_done && req->is_script && !req->is_retried &&
@@ -951,7 +951,7 @@ static struct rasync *rasync_open(struct event_base *base, enum rasync_kind kind
     int i;
 
     if (ra == NULL) {
-        err_set(err, "out of memory");
+        err_set(err, SQ_ERR_NOMEM, "out of memory");
         return NULL;
     }
     ra->base = base;
@@ -968,13 +968,13 @@ static struct rasync *rasync_open(struct event_base *base, enum rasync_kind kind
     for (i = 0; i < url->nsentinels && url->kind == REDIS_URL_SENTINEL; i++) {
         struct redis_url_node *n = &ra->url.sentinels[i];
         if (rasync_numeric(n->host, n->host, sizeof(n->host)) < 0) {
-            err_set(err, "cannot resolve sentinel host '%s'", n->host);
+            err_set(err, SQ_ERR_IO, "cannot resolve sentinel host '%s'", n->host);
             goto fail;
         }
     }
     ra->retry_ev = evtimer_new(base, rasync_on_retry, ra);
     if (ra->retry_ev == NULL) {
-        err_set(err, "out of memory");
+        err_set(err, SQ_ERR_NOMEM, "out of memory");
         goto fail;
     }
     return ra;
@@ -994,7 +994,7 @@ struct rasync *rasync_new(struct event_base *base, const struct redis_url *url, 
     if (url->kind == REDIS_URL_SENTINEL) {
         ra->check_ev = event_new(base, -1, EV_PERSIST, rasync_on_check, ra);
         if (ra->check_ev == NULL || event_add(ra->check_ev, &tv) < 0) {
-            err_set(err, "out of memory");
+            err_set(err, SQ_ERR_NOMEM, "out of memory");
             rasync_free(ra);
             return NULL;
         }
@@ -1010,7 +1010,7 @@ struct rasync *rasync_new_subscriber(struct event_base *base, const struct redis
     struct rasync *ra;
 
     if (strlen(channel) >= sizeof(ra->channel)) {
-        err_set(err, "events channel name too long");
+        err_set(err, SQ_ERR_INVALID, "events channel name too long");
         return NULL;
     }
     ra = rasync_open(base, RASYNC_SUBSCRIBER, url, timeout_ms, err);

@@ -47,7 +47,7 @@ int server_parse_listen(const char *text, char *host, size_t cap, int *port, str
     if (text[0] == '[') {
         he = strchr(text, ']');
         if (he == NULL || he[1] != ':') {
-            err_set(err, "listen address '%.64s': expected [address]:port", text);
+            err_set(err, SQ_ERR_INVALID, "listen address '%.64s': expected [address]:port", text);
             return -1;
         }
         hs = text + 1;
@@ -55,17 +55,17 @@ int server_parse_listen(const char *text, char *host, size_t cap, int *port, str
     } else {
         colon = strrchr(text, ':');
         if (colon == NULL || memchr(text, ':', (size_t)(colon - text)) != NULL) {
-            err_set(err, "listen address '%.64s': expected host:port", text);
+            err_set(err, SQ_ERR_INVALID, "listen address '%.64s': expected host:port", text);
             return -1;
         }
         he = colon;
     }
     if (he == hs || (size_t)(he - hs) >= cap) {
-        err_set(err, "listen address '%.64s': bad or missing host", text);
+        err_set(err, SQ_ERR_INVALID, "listen address '%.64s': bad or missing host", text);
         return -1;
     }
     if (num_parse_ll(colon + 1, 0, 65535, &p, &e) < 0) {
-        err_set(err, "listen address '%.64s': port %s", text, e.msg);
+        err_set(err, SQ_ERR_INVALID, "listen address '%.64s': port %s", text, e.msg);
         return -1;
     }
     memcpy(host, hs, (size_t)(he - hs));
@@ -111,7 +111,7 @@ static int server_write_port_file(const char *path, int port, struct sq_err *err
 
     n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        err_set(err, "port file name too long");
+        err_set(err, SQ_ERR_INVALID, "port file name too long");
         return -1;
     }
     f = fopen(tmp, "w");
@@ -125,7 +125,7 @@ static int server_write_port_file(const char *path, int port, struct sq_err *err
         goto fail;
     return 0;
 fail:
-    err_set(err, "cannot write port file %.200s: %s", path, strerror(errno));
+    err_set(err, SQ_ERR_IO, "cannot write port file %.200s: %s", path, strerror(errno));
     unlink(tmp);
     return -1;
 }
@@ -152,7 +152,7 @@ struct server *server_new(struct api *api, struct sq_err *err)
     int port;
 
     if (srv == NULL) {
-        err_set(err, "out of memory");
+        err_set(err, SQ_ERR_NOMEM, "out of memory");
         return NULL;
     }
     srv->api = api;
@@ -161,7 +161,7 @@ struct server *server_new(struct api *api, struct sq_err *err)
     srv->http = evhttp_new(api->base);
     srv->resume_ev = evtimer_new(api->base, server_on_resume, srv);
     if (srv->http == NULL || srv->resume_ev == NULL) {
-        err_set(err, "out of memory");
+        err_set(err, SQ_ERR_NOMEM, "out of memory");
         goto fail;
     }
     /* libevent answers bodies over 4x our limit itself (HTML 413, connection
@@ -179,7 +179,7 @@ struct server *server_new(struct api *api, struct sq_err *err)
     errno = 0;
     srv->sock = evhttp_bind_socket_with_handle(srv->http, srv->host, (ev_uint16_t)port);
     if (srv->sock == NULL) {
-        err_set(err, "cannot listen on %s: %s", cfg->listen,
+        err_set(err, SQ_ERR_IO, "cannot listen on %s: %s", cfg->listen,
                 errno ? strerror(errno) : "bind failed");
         goto fail;
     }
@@ -187,7 +187,7 @@ struct server *server_new(struct api *api, struct sq_err *err)
                                 server_on_accept_error);
     srv->port = server_bound_port(srv->sock);
     if (srv->port < 0) {
-        err_set(err, "cannot read the bound port: %s", strerror(errno));
+        err_set(err, SQ_ERR_IO, "cannot read the bound port: %s", strerror(errno));
         goto fail;
     }
     server_self = srv;

@@ -604,12 +604,12 @@ struct sse *sse_new(struct api *api, const struct redis_url *url, struct sq_err 
     struct rasync_sub_hooks hooks = {sse_on_subscribed, sse_on_message, sse_on_down, s};
 
     if (s == NULL) {
-        err_set(err, "out of memory");
+        err_set(err, SQ_ERR_NOMEM, "out of memory");
         return NULL;
     }
     s->api = api;
     if (keys_events(s->channel, sizeof(s->channel), api->cfg->prefix) < 0) {
-        err_set(err, "events channel name too long");
+        err_set(err, SQ_ERR_INVALID, "events channel name too long");
         free(s);
         return NULL;
     }
@@ -618,7 +618,7 @@ struct sse *sse_new(struct api *api, const struct redis_url *url, struct sq_err 
     s->ping_ev = event_new(api->base, -1, EV_PERSIST, sse_on_ping, s);
     if (s->linger_ev == NULL || s->resync_ev == NULL || s->ping_ev == NULL ||
         event_add(s->ping_ev, &ping) < 0) {
-        err_set(err, "out of memory");
+        err_set(err, SQ_ERR_NOMEM, "out of memory");
         sse_free(s);
         return NULL;
     }

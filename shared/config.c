@@ -20,14 +20,15 @@ static int cfg_set(const struct cfg_option *o, void *base, const char *value, co
         long long v;
         assert(o->size == sizeof(int));
         if (num_parse_ll(value, o->min, o->max, &v, &e) < 0) {
-            err_set(err, "%s (--%s): %s", source, o->flag, e.msg);
+            err_set(err, SQ_ERR_INVALID, "%s (--%s): %s", source, o->flag, e.msg);
             return -1;
         }
         *(int *)(void *)field = (int)v;
         return 0;
     }
     if (strlen(value) >= o->size) {
-        err_set(err, "%s (--%s): longer than %zu bytes", source, o->flag, o->size - 1);
+        err_set(err, SQ_ERR_INVALID, "%s (--%s): longer than %zu bytes", source, o->flag,
+                o->size - 1);
         return -1;
     }
     memcpy(field, value, strlen(value) + 1);
@@ -77,7 +78,7 @@ enum cfg_result cfg_load(const struct cfg_option *opts, size_t nopts, void *base
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
             return CFG_HELP;
         if (strncmp(arg, "--", 2) != 0) {
-            err_set(err, "unexpected argument '%.64s' (see --help)", arg);
+            err_set(err, SQ_ERR_INVALID, "unexpected argument '%.64s' (see --help)", arg);
             return CFG_ERROR;
         }
         name = arg + 2;
@@ -85,7 +86,7 @@ enum cfg_result cfg_load(const struct cfg_option *opts, size_t nopts, void *base
         len = eq ? (size_t)(eq - name) : strlen(name);
         o = cfg_find(opts, nopts, name, len);
         if (o == NULL) {
-            err_set(err, "unknown option '%.64s' (see --help)", arg);
+            err_set(err, SQ_ERR_INVALID, "unknown option '%.64s' (see --help)", arg);
             return CFG_ERROR;
         }
         if (eq != NULL) {
@@ -93,7 +94,7 @@ enum cfg_result cfg_load(const struct cfg_option *opts, size_t nopts, void *base
         } else if (a + 1 < argc) {
             value = argv[++a];
         } else {
-            err_set(err, "option --%s needs a value", o->flag);
+            err_set(err, SQ_ERR_INVALID, "option --%s needs a value", o->flag);
             return CFG_ERROR;
         }
         if (cfg_set(o, base, value, "flag", err) < 0)

@@ -1,8 +1,9 @@
 /* job: states, hash fields and status JSON. */
 #include "job.h"
 
-#include <errno.h>
+#include <float.h>
 #include <hiredis/hiredis.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "clock.h"
 #include "json.h"
 #include "keys.h"
+#include "num.h"
 
 static const char *const job_state_names[] = {"queued", "running", "succeeded", "failed",
                                               "canceled"};
@@ -175,6 +177,36 @@ const char *job_hash_get(const struct job_hash *h, const char *name)
     return NULL;
 }
 
+/* One row of job_numbers_read: field name into *out, in [min, max], else
+ * def; counts a fallback in *nbad and names the first in *bad_field. */
+static void job_number(const struct job_hash *h, const char *name, int min, int max, int def,
+                       int *out, int *nbad, const char **bad_field)
+{
+    if (num_field_int(job_hash_get(h, name), min, max, def, out) == 0)
+        return;
+    if ((*nbad)++ == 0 && bad_field != NULL)
+        *bad_field = name;
+}
+
+int job_numbers_read(const struct job_hash *h, const struct pipeline *pl, struct job_numbers *n,
+                     const char **bad_field)
+{
+    int nbad = 0;
+
+    if (bad_field != NULL)
+        *bad_field = NULL;
+    job_number(h, JOB_F_MAX_ATTEMPTS, 1, PIPELINE_MAX_ATTEMPTS, pl ? pl->max_attempts : 1,
+               &n->max_attempts, &nbad, bad_field);
+    job_number(h, JOB_F_ATTEMPT, 1, INT_MAX, n->max_attempts, &n->attempt, &nbad, bad_field);
+    job_number(h, JOB_F_RESULT_TTL, 1, JOB_RESULT_TTL_MAX_S,
+               pl ? pl->result_ttl_s : JOB_RESULT_TTL_DEFAULT_S, &n->result_ttl_s, &nbad,
+               bad_field);
+    job_number(h, JOB_F_STAGE_COUNT, 1, PIPELINE_MAX_STAGES, 0, &n->stage_count, &nbad, bad_field);
+    job_number(h, JOB_F_STAGE, 1, pl ? (int)pl->nstages : PIPELINE_MAX_STAGES, 1, &n->stage, &nbad,
+               bad_field);
+    return nbad;
+}
+
 /* The status tree is built for one print: its keys are constants
  * (cJSON_AddItemToObjectCS), its strings point into h, and the numbers we
  * have as text (or can write cheaply) are raw items, so that neither cJSON's
@@ -247,7 +279,7 @@ static int num_text(const char *v, bool is_int, char *out, size_t cap)
 static void add_int(cJSON *o, const struct job_hash *h, const char *field)
 {
     const char *v = job_hash_get(h, field);
-    char text[NUM_TEXT_MAX_DIGITS + 8], *end;
+    char text[NUM_TEXT_MAX_DIGITS + 8];
     long long n;
 
     if (v == NULL || v[0] == '\0') {
@@ -258,9 +290,8 @@ static void add_int(cJSON *o, const struct job_hash *h, const char *field)
         add_item(o, field, cJSON_CreateRaw(text));
         return;
     }
-    errno = 0;
-    n = strtoll(v, &end, 10);
-    if (errno != 0 || *end != '\0')
+    /* garbage (a field edited by hand) is shown as the string it is */
+    if (num_parse_ll(v, LLONG_MIN, LLONG_MAX, &n, NULL) < 0)
         add_item(o, field, cJSON_CreateStringReference(v));
     else
         add_item(o, field, json_create_number((double)n));
@@ -269,7 +300,7 @@ static void add_int(cJSON *o, const struct job_hash *h, const char *field)
 static void add_num(cJSON *o, const struct job_hash *h, const char *field)
 {
     const char *v = job_hash_get(h, field);
-    char text[NUM_TEXT_MAX_DIGITS + 8], *end;
+    char text[NUM_TEXT_MAX_DIGITS + 8];
     double d;
 
     if (v == NULL || v[0] == '\0') {
@@ -280,8 +311,7 @@ static void add_num(cJSON *o, const struct job_hash *h, const char *field)
         add_item(o, field, cJSON_CreateRaw(text));
         return;
     }
-    d = strtod(v, &end);
-    if (*end != '\0' || d != d)
+    if (num_parse_double(v, -DBL_MAX, DBL_MAX, &d, NULL) < 0) /* as add_int */
         add_item(o, field, cJSON_CreateStringReference(v));
     else
         add_item(o, field, json_create_number(d));
@@ -424,15 +454,12 @@ void job_eta_from_hash(struct job_eta *eta, const struct job_hash *h)
     for (k = 0; k <= PIPELINE_MAX_STAGES; k++)
         eta->mean_ms[k] = -1;
     for (i = 0; h != NULL && i + 1 < h->n; i += 2) {
-        char *end;
-        long kk, ms;
+        long long kk, ms;
 
-        errno = 0;
-        kk = strtol(h->fv[i], &end, 10);
-        if (errno != 0 || *end != '\0' || kk < 1 || kk > PIPELINE_MAX_STAGES)
+        if (num_parse_ll(h->fv[i], 1, PIPELINE_MAX_STAGES, &kk, NULL) < 0)
             continue; /* "<k>.n" and anything else */
-        ms = strtol(h->fv[i + 1], &end, 10);
-        if (errno == 0 && *end == '\0' && ms >= 0)
+        /* a mean edited by hand: no history for that stage */
+        if (num_parse_ll(h->fv[i + 1], 0, INT64_MAX / 2, &ms, NULL) == 0)
             eta->mean_ms[kk] = ms;
     }
 }
@@ -465,6 +492,7 @@ static void add_eta(cJSON *o, const struct job_hash *h, long long n, const struc
     enum job_state state;
     int64_t stage_ms = -1, job_ms = 0;
     long long k = 0, j;
+    double p;
 
     if (st == NULL || job_state_parse(st, &state) < 0 || n < 1 || n > PIPELINE_MAX_STAGES) {
         add_item(o, "stage_eta_s", cJSON_CreateNull());
@@ -476,16 +504,17 @@ static void add_eta(cJSON *o, const struct job_hash *h, long long n, const struc
         add_item(o, "eta_s", cJSON_CreateRaw("0"));
         return;
     }
-    if (state == JOB_RUNNING && (v = job_hash_get(h, JOB_F_STAGE)) != NULL)
-        k = strtoll(v, NULL, 10);
-    if (k >= 1 && k <= n && eta != NULL) {
-        v = job_hash_get(h, JOB_F_PROGRESS);
+    /* a running job's stage (-1: not one of its stages, edited by hand: no
+     * estimate) and progress (0 when edited by hand: history only) */
+    if (state == JOB_RUNNING)
+        (void)num_field_ll(job_hash_get(h, JOB_F_STAGE), 1, n, -1, &k);
+    if (k >= 1 && eta != NULL) {
+        (void)num_field_double(job_hash_get(h, JOB_F_PROGRESS), 0.0, 1.0, 0.0, &p);
         stage_ms =
-            stage_left_ms(eta->mean_ms[k], span_ms(stage_get(h, k, "started_at"), NULL, now_ms),
-                          v ? strtod(v, NULL) : 0.0);
+            stage_left_ms(eta->mean_ms[k], span_ms(stage_get(h, k, "started_at"), NULL, now_ms), p);
     }
     add_seconds(o, "stage_eta_s", stage_ms);
-    if (eta == NULL || (k >= 1 && stage_ms < 0)) {
+    if (eta == NULL || k < 0 || (k >= 1 && stage_ms < 0)) {
         add_item(o, "eta_s", cJSON_CreateNull());
         return;
     }
@@ -534,9 +563,10 @@ cJSON *job_status_json_eta(const struct job_hash *h, const struct job_eta *eta, 
     add_num(o, h, JOB_F_PROGRESS);
     add_str(o, h, JOB_F_MESSAGE, "message");
     add_num(o, h, JOB_F_OVERALL);
+    /* a count edited by hand: no stages listed (the field shows it as is);
+     * stages_json lists PIPELINE_MAX_STAGES at most */
     count = job_hash_get(h, JOB_F_STAGE_COUNT);
-    if (count != NULL)
-        n = strtoll(count, NULL, 10);
+    (void)num_field_ll(count, 0, LLONG_MAX, 0, &n);
     add_item(o, "stages", stages_json(h, n, eta, now_ms, &raw_output));
     if (now_ms > 0)
         add_eta(o, h, n, eta, now_ms);

@@ -36,6 +36,11 @@
 #define JOB_ACTIVE_TTL_S      604800   /* queued/running jobs: 7 days, refreshed on writes */
 #define JOB_FAILED_TTL_FACTOR 7        /* failed jobs live this many times result_ttl_s */
 #define JOB_RESULT_TTL_MAX_S  31536000 /* longest result_ttl_s accepted: a year */
+/* result_ttl_s of a pipeline that names none, unless --result-ttl-s says
+ * otherwise (the option's default in both daemons: JOB_STR of it) */
+#define JOB_RESULT_TTL_DEFAULT_S 86400
+#define JOB_STR_(x)              #x
+#define JOB_STR(x)               JOB_STR_(x) /* a constant's digits as a string literal */
 
 enum job_state { JOB_QUEUED = 0, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELED };
 
@@ -116,6 +121,28 @@ void job_hash_view_free(struct job_hash *h);
 
 /* Value of field `name`, or NULL. */
 const char *job_hash_get(const struct job_hash *h, const char *name);
+
+/* The numbers a worker runs a started job by. stageq wrote them (submit,
+ * start.lua), but anyone with redis-cli may edit them: a field that is not a
+ * whole number in its range (or is missing) falls back as noted, so that the
+ * guarantees hold and the worker never crashes or wedges on it. */
+struct job_numbers {
+    int max_attempts; /* [1, PIPELINE_MAX_ATTEMPTS]; else the pipeline's (1 without one) */
+    int attempt;      /* [1, INT_MAX]; else max_attempts: the last one, never retried (the
+                         stored text stays the fence of the job's writes) */
+    int result_ttl_s; /* [1, JOB_RESULT_TTL_MAX_S]; else the pipeline's, or
+                         JOB_RESULT_TTL_DEFAULT_S without one */
+    int stage_count;  /* [1, PIPELINE_MAX_STAGES]; else 0, which no pipeline has: the job
+                         fails (pipeline_changed) */
+    int stage;        /* [1, the pipeline's stage count]; else 1: it runs from its first
+                         stage again (at least once) */
+};
+
+/* Reads n from h for pipeline pl (borrowed; NULL: the worker has none of
+ * that name). Returns how many fields fell back; *bad_field (may be NULL)
+ * names the first of them (NULL when none did). */
+int job_numbers_read(const struct job_hash *h, const struct pipeline *pl, struct job_numbers *n,
+                     const char **bad_field);
 
 /* Builds the status object of DESIGN.md from a job hash. Returns a new tree the
  * caller frees with cJSON_Delete, or NULL when h is empty (no such job) or

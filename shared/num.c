@@ -21,21 +21,21 @@ int num_parse_ll(const char *text, long long min, long long max, long long *out,
     long long v;
 
     if (text == NULL || *text == '\0') {
-        err_set(err, "is empty");
+        err_set(err, SQ_ERR_INVALID, "is empty");
         return -1;
     }
     if (!num_starts_ok(text)) {
-        err_set(err, "'%.64s' is not an integer", text);
+        err_set(err, SQ_ERR_INVALID, "'%.64s' is not an integer", text);
         return -1;
     }
     errno = 0;
     v = strtoll(text, &end, 10);
     if (errno == ERANGE || *end != '\0' || end == text) {
-        err_set(err, "'%.64s' is not an integer", text);
+        err_set(err, SQ_ERR_INVALID, "'%.64s' is not an integer", text);
         return -1;
     }
     if (v < min || v > max) {
-        err_set(err, "%lld is out of range [%lld, %lld]", v, min, max);
+        err_set(err, SQ_ERR_INVALID, "%lld is out of range [%lld, %lld]", v, min, max);
         return -1;
     }
     *out = v;
@@ -49,28 +49,28 @@ int num_parse_double(const char *text, double min, double max, double *out, stru
     double v;
 
     if (text == NULL || *text == '\0') {
-        err_set(err, "is empty");
+        err_set(err, SQ_ERR_INVALID, "is empty");
         return -1;
     }
     if (!num_starts_ok(text)) {
-        err_set(err, "'%.64s' is not a number", text);
+        err_set(err, SQ_ERR_INVALID, "'%.64s' is not a number", text);
         return -1;
     }
     /* strtod reads hex floats ("0x1p3"): decimal only */
     for (p = text; *p != '\0'; p++) {
         if (*p == 'x' || *p == 'X') {
-            err_set(err, "'%.64s' is not a number", text);
+            err_set(err, SQ_ERR_INVALID, "'%.64s' is not a number", text);
             return -1;
         }
     }
     errno = 0;
     v = strtod(text, &end);
     if (*end != '\0' || end == text || !isfinite(v) || (errno == ERANGE && v != 0.0)) {
-        err_set(err, "'%.64s' is not a number", text);
+        err_set(err, SQ_ERR_INVALID, "'%.64s' is not a number", text);
         return -1;
     }
     if (v < min || v > max) {
-        err_set(err, "%g is out of range [%g, %g]", v, min, max);
+        err_set(err, SQ_ERR_INVALID, "%g is out of range [%g, %g]", v, min, max);
         return -1;
     }
     *out = v;

@@ -31,7 +31,7 @@
         CFG_STR_ROW(stype, pipelines, "pipelines", "STAGEQ_PIPELINES", "",                         \
                     "pipelines file (JSON); empty: " PIPELINE_DEFAULT_FILE " when it exists"),     \
         CFG_INT_ROW(stype, result_ttl_s, "result-ttl-s", "STAGEQ_RESULT_TTL_S", 1,                 \
-                    JOB_RESULT_TTL_MAX_S, "86400",                                                 \
+                    JOB_RESULT_TTL_MAX_S, JOB_STR(JOB_RESULT_TTL_DEFAULT_S),                       \
                     "seconds a finished job stays readable when neither its submit nor its "       \
                     "pipeline says otherwise"),                                                    \
         CFG_STR_ROW(stype, log_format, "log", "STAGEQ_LOG", "text", "log format: text or json"),   \

@@ -75,7 +75,7 @@ struct pipeline_set *pipeline_set_new_builtin(int default_result_ttl_s, struct s
     }
     return set;
 fail:
-    err_set(err, "out of memory loading pipelines");
+    err_set(err, SQ_ERR_NOMEM, "out of memory loading pipelines");
     pipeline_set_free(set);
     return NULL;
 }
@@ -139,10 +139,11 @@ struct ploc {
     const char *stage_name;
 };
 
-static void ploc_err(const struct ploc *at, struct sq_err *err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void ploc_err(const struct ploc *at, struct sq_err *err, enum sq_err_code code,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static void ploc_err(const struct ploc *at, struct sq_err *err, const char *fmt, ...)
+static void ploc_err(const struct ploc *at, struct sq_err *err, enum sq_err_code code,
+                     const char *fmt, ...)
 {
     char what[160];
     va_list ap;
@@ -151,11 +152,11 @@ static void ploc_err(const struct ploc *at, struct sq_err *err, const char *fmt,
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
     if (at->pipeline == NULL)
-        err_set(err, "%s: %s", at->file, what);
+        err_set(err, code, "%s: %s", at->file, what);
     else if (at->stage == 0)
-        err_set(err, "%s: pipeline '%.64s': %s", at->file, at->pipeline, what);
+        err_set(err, code, "%s: pipeline '%.64s': %s", at->file, at->pipeline, what);
     else
-        err_set(err, "%s: pipeline '%.64s', stage %d%s%.64s%s: %s", at->file, at->pipeline,
+        err_set(err, code, "%s: pipeline '%.64s', stage %d%s%.64s%s: %s", at->file, at->pipeline,
                 at->stage, at->stage_name ? " '" : "", at->stage_name ? at->stage_name : "",
                 at->stage_name ? "'" : "", what);
 }
@@ -172,12 +173,12 @@ static int check_members(const cJSON *obj, const char *const *allowed, const str
             if (strcmp(m->string, allowed[i]) == 0)
                 break;
         if (allowed[i] == NULL) {
-            ploc_err(at, err, "unknown field '%.64s'", m->string);
+            ploc_err(at, err, SQ_ERR_INVALID, "unknown field '%.64s'", m->string);
             return -1;
         }
         for (o = obj->child; o != m; o = o->next)
             if (strcmp(o->string, m->string) == 0) {
-                ploc_err(at, err, "field '%s' appears twice", m->string);
+                ploc_err(at, err, SQ_ERR_INVALID, "field '%s' appears twice", m->string);
                 return -1;
             }
     }
@@ -196,7 +197,8 @@ static int get_int(const cJSON *obj, const char *name, int min, int max, int def
     }
     d = cJSON_IsNumber(v) ? v->valuedouble : 0.5;
     if (!cJSON_IsNumber(v) || !(d >= min && d <= max) || d != (double)(long long)d) {
-        ploc_err(at, err, "field '%s' must be an integer in [%d, %d]", name, min, max);
+        ploc_err(at, err, SQ_ERR_INVALID, "field '%s' must be an integer in [%d, %d]", name, min,
+                 max);
         return -1;
     }
     *out = (int)d;
@@ -212,16 +214,16 @@ static int get_str(const cJSON *obj, const char *name, bool required, char **out
     *out = NULL;
     if (v == NULL) {
         if (required)
-            ploc_err(at, err, "field '%s' is required", name);
+            ploc_err(at, err, SQ_ERR_INVALID, "field '%s' is required", name);
         return required ? -1 : 0;
     }
     if (!cJSON_IsString(v) || v->valuestring[0] == '\0') {
-        ploc_err(at, err, "field '%s' must be a non-empty string", name);
+        ploc_err(at, err, SQ_ERR_INVALID, "field '%s' must be a non-empty string", name);
         return -1;
     }
     *out = strdup(v->valuestring);
     if (*out == NULL) {
-        ploc_err(at, err, "out of memory");
+        ploc_err(at, err, SQ_ERR_NOMEM, "out of memory");
         return -1;
     }
     return 0;
@@ -297,7 +299,8 @@ static int load_exec(struct stage_def *sd, const cJSON *argv, const cJSON *env, 
     size_t n = 0, i = 0;
 
     if (!cJSON_IsArray(argv) || cJSON_GetArraySize(argv) < 1 || cJSON_GetArraySize(argv) > 256) {
-        ploc_err(at, err, "field 'exec' must be an array of 1 to 256 strings (program, arguments)");
+        ploc_err(at, err, SQ_ERR_INVALID,
+                 "field 'exec' must be an array of 1 to 256 strings (program, arguments)");
         return -1;
     }
     n = (size_t)cJSON_GetArraySize(argv);
@@ -307,7 +310,7 @@ static int load_exec(struct stage_def *sd, const cJSON *argv, const cJSON *env, 
     cJSON_ArrayForEach(a, argv)
     {
         if (!cJSON_IsString(a) || (i == 0 && a->valuestring[0] == '\0')) {
-            ploc_err(at, err, "field 'exec' item %zu must be a%s string", i,
+            ploc_err(at, err, SQ_ERR_INVALID, "field 'exec' item %zu must be a%s string", i,
                      i == 0 ? " non-empty" : "");
             return -1;
         }
@@ -318,7 +321,8 @@ static int load_exec(struct stage_def *sd, const cJSON *argv, const cJSON *env, 
     if (env != NULL) {
         const cJSON *e;
         if (!cJSON_IsObject(env)) {
-            ploc_err(at, err, "field 'env' must be an object of NAME: \"value\" strings");
+            ploc_err(at, err, SQ_ERR_INVALID,
+                     "field 'env' must be an object of NAME: \"value\" strings");
             return -1;
         }
         sd->env = strv_new((size_t)cJSON_GetArraySize(env));
@@ -331,16 +335,18 @@ static int load_exec(struct stage_def *sd, const cJSON *argv, const cJSON *env, 
             const cJSON *prev;
             for (prev = env->child; prev != e; prev = prev->next)
                 if (strcmp(prev->string, e->string) == 0) {
-                    ploc_err(at, err, "field 'env': '%.64s' appears twice", e->string);
+                    ploc_err(at, err, SQ_ERR_INVALID, "field 'env': '%.64s' appears twice",
+                             e->string);
                     return -1;
                 }
             if (strncmp(e->string, "STAGEQ_", 7) == 0) {
-                ploc_err(at, err, "field 'env': '%.64s': STAGEQ_* variables are set by the worker",
+                ploc_err(at, err, SQ_ERR_INVALID,
+                         "field 'env': '%.64s': STAGEQ_* variables are set by the worker",
                          e->string);
                 return -1;
             }
             if (!is_env_name(e->string) || !cJSON_IsString(e)) {
-                ploc_err(at, err,
+                ploc_err(at, err, SQ_ERR_INVALID,
                          "field 'env': '%.64s' must be a name of [A-Za-z0-9_] with a "
                          "string value",
                          e->string);
@@ -356,18 +362,19 @@ static int load_exec(struct stage_def *sd, const cJSON *argv, const cJSON *env, 
     if (check_programs) {
         struct stat st;
         if (sd->cwd != NULL && (stat(sd->cwd, &st) != 0 || !S_ISDIR(st.st_mode))) {
-            ploc_err(at, err, "field 'cwd': '%.128s' is not a directory", sd->cwd);
+            ploc_err(at, err, SQ_ERR_INVALID, "field 'cwd': '%.128s' is not a directory", sd->cwd);
             return -1;
         }
         if (!program_exists(sd->argv[0], sd->cwd)) {
-            ploc_err(at, err, "field 'exec': program '%.128s' not found or not executable%s",
-                     sd->argv[0], strchr(sd->argv[0], '/') ? "" : " in PATH");
+            ploc_err(at, err, SQ_ERR_INVALID,
+                     "field 'exec': program '%.128s' not found or not executable%s", sd->argv[0],
+                     strchr(sd->argv[0], '/') ? "" : " in PATH");
             return -1;
         }
     }
     return 0;
 oom:
-    ploc_err(at, err, "out of memory");
+    ploc_err(at, err, SQ_ERR_NOMEM, "out of memory");
     return -1;
 }
 
@@ -379,14 +386,14 @@ static int load_stage(struct stage_def *sd, const cJSON *js, bool check_programs
     const cJSON *exec, *builtin;
 
     if (!cJSON_IsObject(js)) {
-        ploc_err(at, err, "must be an object");
+        ploc_err(at, err, SQ_ERR_INVALID, "must be an object");
         return -1;
     }
     if (get_str(js, "name", true, &sd->name, at, err) < 0)
         return -1;
     at->stage_name = sd->name;
     if (!ids_is_valid(sd->name, strlen(sd->name), IDS_NAME_MAX_LEN)) {
-        ploc_err(at, err, "field 'name' must be 1-%d characters of [A-Za-z0-9._:-]",
+        ploc_err(at, err, SQ_ERR_INVALID, "field 'name' must be 1-%d characters of [A-Za-z0-9._:-]",
                  IDS_NAME_MAX_LEN);
         return -1;
     }
@@ -397,18 +404,19 @@ static int load_stage(struct stage_def *sd, const cJSON *js, bool check_programs
     exec = json_get(js, "exec");
     builtin = json_get(js, "builtin");
     if ((exec == NULL) == (builtin == NULL)) {
-        ploc_err(at, err, "exactly one of 'builtin' and 'exec' is required");
+        ploc_err(at, err, SQ_ERR_INVALID, "exactly one of 'builtin' and 'exec' is required");
         return -1;
     }
     if (builtin != NULL) {
         if (json_get(js, "env") != NULL || sd->cwd != NULL) {
-            ploc_err(at, err, "'env' and 'cwd' apply to exec stages only");
+            ploc_err(at, err, SQ_ERR_INVALID, "'env' and 'cwd' apply to exec stages only");
             return -1;
         }
         if (get_str(js, "builtin", true, &sd->builtin, at, err) < 0)
             return -1;
         if (!is_builtin_name(sd->builtin)) {
-            ploc_err(at, err, "field 'builtin': no builtin stage '%.64s'", sd->builtin);
+            ploc_err(at, err, SQ_ERR_INVALID, "field 'builtin': no builtin stage '%.64s'",
+                     sd->builtin);
             return -1;
         }
         return 0;
@@ -426,7 +434,7 @@ static int load_pipeline(struct pipeline *p, const cJSON *jp, bool check_program
     size_t k = 0, j;
 
     if (!cJSON_IsObject(jp)) {
-        ploc_err(at, err, "must be an object");
+        ploc_err(at, err, SQ_ERR_INVALID, "must be an object");
         return -1;
     }
     if (check_members(jp, fields, at, err) < 0 ||
@@ -437,28 +445,29 @@ static int load_pipeline(struct pipeline *p, const cJSON *jp, bool check_program
         get_int(jp, "result_ttl_s", 1, 31536000, default_ttl, &p->result_ttl_s, at, err) < 0)
         return -1;
     if (p->queue == NULL && (p->queue = strdup("default")) == NULL) {
-        ploc_err(at, err, "out of memory");
+        ploc_err(at, err, SQ_ERR_NOMEM, "out of memory");
         return -1;
     }
     if (!ids_is_valid(p->queue, strlen(p->queue), IDS_NAME_MAX_LEN)) {
-        ploc_err(at, err, "field 'queue' must be 1-%d characters of [A-Za-z0-9._:-]",
-                 IDS_NAME_MAX_LEN);
+        ploc_err(at, err, SQ_ERR_INVALID,
+                 "field 'queue' must be 1-%d characters of [A-Za-z0-9._:-]", IDS_NAME_MAX_LEN);
         return -1;
     }
     if (resume != NULL && !cJSON_IsBool(resume)) {
-        ploc_err(at, err, "field 'resume' must be true or false");
+        ploc_err(at, err, SQ_ERR_INVALID, "field 'resume' must be true or false");
         return -1;
     }
     p->is_resume = resume == NULL || cJSON_IsTrue(resume);
     stages = json_get(jp, "stages");
     if (!cJSON_IsArray(stages) || cJSON_GetArraySize(stages) < 1 ||
         cJSON_GetArraySize(stages) > PIPELINE_MAX_STAGES) {
-        ploc_err(at, err, "field 'stages' must be an array of 1 to %d stages", PIPELINE_MAX_STAGES);
+        ploc_err(at, err, SQ_ERR_INVALID, "field 'stages' must be an array of 1 to %d stages",
+                 PIPELINE_MAX_STAGES);
         return -1;
     }
     p->stages = calloc((size_t)cJSON_GetArraySize(stages), sizeof(*p->stages));
     if (p->stages == NULL) {
-        ploc_err(at, err, "out of memory");
+        ploc_err(at, err, SQ_ERR_NOMEM, "out of memory");
         return -1;
     }
     cJSON_ArrayForEach(js, stages)
@@ -470,7 +479,8 @@ static int load_pipeline(struct pipeline *p, const cJSON *jp, bool check_program
             return -1;
         for (j = 0; j < k; j++)
             if (strcmp(p->stages[j].name, p->stages[k].name) == 0) {
-                ploc_err(at, err, "stage name '%s' is used twice", p->stages[k].name);
+                ploc_err(at, err, SQ_ERR_INVALID, "stage name '%s' is used twice",
+                         p->stages[k].name);
                 return -1;
             }
         k++;
@@ -489,17 +499,18 @@ static char *read_file(const char *path, size_t *len, bool *is_missing, struct s
     *is_missing = false;
     if (f == NULL) {
         *is_missing = errno == ENOENT;
-        err_set(err, "%s: cannot open: %s", path, strerror(errno));
+        err_set(err, SQ_ERR_INVALID, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     buf = malloc(PIPELINE_FILE_MAX_BYTES + 1);
     if (buf == NULL) {
-        err_set(err, "%s: out of memory", path);
+        err_set(err, SQ_ERR_NOMEM, "%s: out of memory", path);
         goto done;
     }
     n = fread(buf, 1, PIPELINE_FILE_MAX_BYTES + 1, f);
     if (ferror(f) || n > PIPELINE_FILE_MAX_BYTES) {
-        err_set(err, "%s: %s", path, ferror(f) ? "read error" : "larger than 1 MiB");
+        err_set(err, ferror(f) ? SQ_ERR_IO : SQ_ERR_INVALID, "%s: %s", path,
+                ferror(f) ? "read error" : "larger than 1 MiB");
         free(buf);
         buf = NULL;
         goto done;
@@ -526,11 +537,11 @@ struct pipeline_set *pipeline_set_parse(const char *text, size_t len, const char
         return NULL;
     root = json_parse_strict(text, len, 32, &jerr);
     if (root == NULL) {
-        err_set(err, "%s: %s", name_for_errors, jerr.msg);
+        err_set(err, SQ_ERR_INVALID, "%s: %s", name_for_errors, jerr.msg);
         goto fail;
     }
     if (!cJSON_IsObject(root)) {
-        ploc_err(&at, err, "must be a JSON object {\"pipelines\": {...}}");
+        ploc_err(&at, err, SQ_ERR_INVALID, "must be a JSON object {\"pipelines\": {...}}");
         goto fail;
     }
     {
@@ -540,13 +551,13 @@ struct pipeline_set *pipeline_set_parse(const char *text, size_t len, const char
     }
     pipes = json_get(root, "pipelines");
     if (!cJSON_IsObject(pipes)) {
-        ploc_err(&at, err, "field 'pipelines' must be an object of name: pipeline");
+        ploc_err(&at, err, SQ_ERR_INVALID, "field 'pipelines' must be an object of name: pipeline");
         goto fail;
     }
     nfile = (size_t)cJSON_GetArraySize(pipes);
     items = realloc(set->items, (set->n + nfile) * sizeof(*items) + 1);
     if (items == NULL) {
-        ploc_err(&at, err, "out of memory");
+        ploc_err(&at, err, SQ_ERR_NOMEM, "out of memory");
         goto fail;
     }
     set->items = items;
@@ -556,20 +567,21 @@ struct pipeline_set *pipeline_set_parse(const char *text, size_t len, const char
         struct pipeline *p = &set->items[set->n];
         at.pipeline = jp->string;
         if (!ids_is_valid(jp->string, strlen(jp->string), IDS_NAME_MAX_LEN)) {
-            ploc_err(&at, err, "a pipeline name must be 1-%d characters of [A-Za-z0-9._:-]",
+            ploc_err(&at, err, SQ_ERR_INVALID,
+                     "a pipeline name must be 1-%d characters of [A-Za-z0-9._:-]",
                      IDS_NAME_MAX_LEN);
             goto fail;
         }
         if (pipeline_set_find(set, jp->string) != NULL) {
             const struct pipeline *old = pipeline_set_find(set, jp->string);
-            ploc_err(&at, err, "%s",
+            ploc_err(&at, err, SQ_ERR_INVALID, "%s",
                      old->is_builtin ? "is built in and cannot be redefined" : "is defined twice");
             goto fail;
         }
         set->n++;
         p->name = strdup(jp->string);
         if (p->name == NULL) {
-            ploc_err(&at, err, "out of memory");
+            ploc_err(&at, err, SQ_ERR_NOMEM, "out of memory");
             goto fail;
         }
         if (load_pipeline(p, jp, check_programs, default_result_ttl_s, &at, err) < 0)

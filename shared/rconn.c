@@ -57,6 +57,18 @@ static void rconn_drop(struct rconn *rc)
     rc->npending = 0; /* their replies went with the connection */
 }
 
+/* The context failed (its errstr says why, or why_default): err set
+ * (SQ_ERR_NOMEM when hiredis ran out of memory, else SQ_ERR_IO, during: the
+ * command, or "") and the connection dropped with its pending replies. */
+static void rconn_fail(struct rconn *rc, struct sq_err *err, const char *why_default,
+                       const char *during)
+{
+    err_set(err, rc->ctx->err == REDIS_ERR_OOM ? SQ_ERR_NOMEM : SQ_ERR_IO, "redis: %s%s%s",
+            rc->ctx->errstr[0] ? rc->ctx->errstr : why_default, during[0] ? " during " : "",
+            during);
+    rconn_drop(rc);
+}
+
 /* Runs a setup command (AUTH, SELECT) on a fresh context; 0 or -1. */
 static int rconn_setup_cmd(struct rconn *rc, int argc, const char **argv, struct sq_err *err)
 {
@@ -64,12 +76,13 @@ static int rconn_setup_cmd(struct rconn *rc, int argc, const char **argv, struct
     int ok;
 
     if (r == NULL) {
-        err_set(err, "redis: %s during %s", rc->ctx->errstr, argv[0]);
+        rconn_fail(rc, err, "connection lost", argv[0]);
         return -1;
     }
     ok = r->type != REDIS_REPLY_ERROR;
     if (!ok)
-        err_set(err, "redis: %s failed: %.*s", argv[0], (int)r->len, r->str);
+        err_set(err, err_reply_code(r->str, r->len), "redis: %s failed: %.*s", argv[0], (int)r->len,
+                r->str);
     freeReplyObject(r);
     return ok ? 0 : -1;
 }
@@ -84,11 +97,11 @@ static int rconn_open(struct rconn *rc, struct timeval tv, struct sq_err *err)
     if (rc->url.kind == REDIS_URL_SENTINEL) {
         rc->ctx = sentinel_connect(&rc->url, rconn_discovery_ms(rc), &rc->discovery, &e);
         if (rc->ctx == NULL) {
-            err_set(err, "redis: %s", e.msg);
+            err_set(err, e.code, "redis: %s", e.msg);
             return -1;
         }
         if (redisSetTimeout(rc->ctx, tv) != REDIS_OK) {
-            err_set(err, "redis: cannot set timeout");
+            err_set(err, SQ_ERR_IO, "redis: cannot set timeout");
             return -1;
         }
         return 0;
@@ -98,15 +111,15 @@ static int rconn_open(struct rconn *rc, struct timeval tv, struct sq_err *err)
     else
         rc->ctx = redisConnectWithTimeout(rc->url.host, rc->url.port, tv);
     if (rc->ctx == NULL) {
-        err_set(err, "redis: out of memory");
+        err_set(err, SQ_ERR_NOMEM, "redis: out of memory");
         return -1;
     }
     if (rc->ctx->err) {
-        err_set(err, "redis: connect: %s", rc->ctx->errstr);
+        err_set(err, SQ_ERR_IO, "redis: connect: %s", rc->ctx->errstr);
         return -1;
     }
     if (redisSetTimeout(rc->ctx, tv) != REDIS_OK) {
-        err_set(err, "redis: cannot set timeout");
+        err_set(err, SQ_ERR_IO, "redis: cannot set timeout");
         return -1;
     }
     if (rc->url.password[0] != '\0') {
@@ -166,8 +179,7 @@ static redisReply *rconn_argv(struct rconn *rc, int argc, const char **argv, con
         return NULL;
     r = redisCommandArgv(rc->ctx, argc, argv, lens);
     if (r == NULL) {
-        err_set(err, "redis: %s", rc->ctx->errstr[0] ? rc->ctx->errstr : "connection lost");
-        rconn_drop(rc);
+        rconn_fail(rc, err, "connection lost", "");
     } else if (sentinel_reply_is_failover(r)) {
         rconn_drop(rc); /* the next call finds the master again */
     }
@@ -177,7 +189,7 @@ static redisReply *rconn_argv(struct rconn *rc, int argc, const char **argv, con
 redisReply *rconn_command(struct rconn *rc, const struct rargv *args, struct sq_err *err)
 {
     if (args->is_oom) {
-        err_set(err, "out of memory building a command");
+        err_set(err, SQ_ERR_NOMEM, "out of memory building a command");
         return NULL;
     }
     return rconn_argv(rc, (int)args->argc, (const char **)args->argv, args->lens, err);
@@ -197,7 +209,7 @@ static int rconn_script_room(const struct rargv *args, const char ***argv, size_
     if (*argv == NULL || *lens == NULL) {
         free(*argv);
         free(*lens);
-        err_set(err, "out of memory building a command");
+        err_set(err, SQ_ERR_NOMEM, "out of memory building a command");
         return -1;
     }
     return 0;
@@ -237,15 +249,13 @@ int rconn_script_send(struct rconn *rc, enum script_id id, int nkeys, const stru
         return -1;
     n = scripts_argv(id, 0, nkeys, args, argv, lens, nk);
     if (redisAppendCommandArgv(rc->ctx, (int)n, argv, lens) != REDIS_OK) {
-        err_set(err, "redis: %s", rc->ctx->errstr[0] ? rc->ctx->errstr : "out of memory");
-        rconn_drop(rc);
+        rconn_fail(rc, err, "out of memory", "");
         goto done;
     }
     /* a blocking socket: each write takes what fits, bounded by the timeout */
     while (!is_written)
         if (redisBufferWrite(rc->ctx, &is_written) != REDIS_OK) {
-            err_set(err, "redis: %s", rc->ctx->errstr[0] ? rc->ctx->errstr : "write failed");
-            rconn_drop(rc);
+            rconn_fail(rc, err, "write failed", "");
             goto done;
         }
     rc->npending++;
@@ -261,12 +271,11 @@ redisReply *rconn_pending_reply(struct rconn *rc, struct sq_err *err)
     void *r = NULL;
 
     if (rc->npending == 0 || rc->ctx == NULL) {
-        err_set(err, "redis: no reply pending");
+        err_set(err, SQ_ERR_IO, "redis: no reply pending (the connection was lost)");
         return NULL;
     }
     if (redisGetReply(rc->ctx, &r) != REDIS_OK || r == NULL) {
-        err_set(err, "redis: %s", rc->ctx->errstr[0] ? rc->ctx->errstr : "connection lost");
-        rconn_drop(rc);
+        rconn_fail(rc, err, "connection lost", "");
         return NULL;
     }
     rc->npending--;
@@ -285,26 +294,27 @@ int rconn_wait(struct rconn *rc, int n, int timeout_ms, unsigned long conn, stru
 
     rconn_settle(rc, err);
     if (rc->ctx == NULL || rc->nconnects != conn) {
-        err_set(err, "redis: the connection was replaced since the write: not confirmed");
+        err_set(err, SQ_ERR_IO,
+                "redis: the connection was replaced since the write: not confirmed");
         return -1;
     }
     snprintf(ns, sizeof(ns), "%d", want);
     snprintf(ts, sizeof(ts), "%d", timeout_ms);
     r = redisCommandArgv(rc->ctx, 3, argv, NULL);
     if (r == NULL) {
-        err_set(err, "redis: %s during WAIT",
-                rc->ctx->errstr[0] ? rc->ctx->errstr : "connection lost");
-        rconn_drop(rc);
+        rconn_fail(rc, err, "connection lost", "WAIT");
         return -1;
     }
     if (r->type == REDIS_REPLY_INTEGER && r->integer >= want) {
         rv = 1;
     } else if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0) {
-        err_set(err, "%lld of %d replica(s) acknowledged it within %d ms%s", r->integer, want,
-                timeout_ms, want > n ? " (every replica the sentinels count healthy)" : "");
+        err_set(err, SQ_ERR_TRANSIENT, "%lld of %d replica(s) acknowledged it within %d ms%s",
+                r->integer, want, timeout_ms,
+                want > n ? " (every replica the sentinels count healthy)" : "");
         rv = 0;
     } else {
-        err_set(err, "redis: WAIT failed: %.*s", r->type == REDIS_REPLY_ERROR ? (int)r->len : 0,
+        err_set(err, r->type == REDIS_REPLY_ERROR ? err_reply_code(r->str, r->len) : SQ_ERR_REDIS,
+                "redis: WAIT failed: %.*s", r->type == REDIS_REPLY_ERROR ? (int)r->len : 0,
                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         if (sentinel_reply_is_failover(r))
             rconn_drop(rc);
@@ -353,7 +363,7 @@ int rconn_check_master(struct rconn *rc, struct sq_err *err)
     if (rc->ctx->tcp.host != NULL && strcmp(rc->ctx->tcp.host, host) == 0 &&
         rc->ctx->tcp.port == port)
         return 0;
-    err_set(err, "redis: the sentinels name %s:%d as master '%s' now", host, port,
+    err_set(err, SQ_ERR_TRANSIENT, "redis: the sentinels name %s:%d as master '%s' now", host, port,
             rc->url.master_name);
     rconn_drop(rc); /* the next call connects to it */
     return 1;

@@ -55,7 +55,7 @@ static int parse_db(const char *s, int *db, struct sq_err *err)
     struct sq_err e;
 
     if (num_parse_ll(s, 0, 100000, &v, &e) < 0) {
-        err_set(err, "redis URL: database %s", e.msg);
+        err_set(err, SQ_ERR_INVALID, "redis URL: database %s", e.msg);
         return -1;
     }
     *db = (int)v;
@@ -80,7 +80,8 @@ static int parse_userinfo(const char **p, size_t *alen, struct redis_url *out, s
                   : url_decode(s, (size_t)(c - s), out->user, sizeof(out->user)) < 0 ||
                         url_decode(c + 1, len - (size_t)(c - s) - 1, out->password,
                                    sizeof(out->password)) < 0) {
-        err_set(err, "redis URL: bad user or password (too long, NUL or bad %% escape)");
+        err_set(err, SQ_ERR_INVALID,
+                "redis URL: bad user or password (too long, NUL or bad %% escape)");
         return -1;
     }
     *alen -= len + 1;
@@ -101,7 +102,7 @@ static int parse_hostport(const char *s, size_t len, char *host, size_t cap, int
     if (len > 0 && *s == '[') {
         he = memchr(s, ']', len);
         if (he == NULL || he == s + 1) {
-            err_set(err, "%s: unterminated IPv6 address", prefix);
+            err_set(err, SQ_ERR_INVALID, "%s: unterminated IPv6 address", prefix);
             return -1;
         }
         h = s + 1;
@@ -121,13 +122,13 @@ static int parse_hostport(const char *s, size_t len, char *host, size_t cap, int
     if (colon != NULL) {
         size_t pl = (size_t)(e - colon - 1);
         if (pl == 0 || pl >= sizeof(portbuf)) {
-            err_set(err, "%s: bad port", prefix);
+            err_set(err, SQ_ERR_INVALID, "%s: bad port", prefix);
             return -1;
         }
         memcpy(portbuf, colon + 1, pl);
         portbuf[pl] = '\0';
         if (num_parse_ll(portbuf, 1, 65535, &v, &pe) < 0) {
-            err_set(err, "%s: port %s", prefix, pe.msg);
+            err_set(err, SQ_ERR_INVALID, "%s: port %s", prefix, pe.msg);
             return -1;
         }
         *port = (int)v;
@@ -135,7 +136,7 @@ static int parse_hostport(const char *s, size_t len, char *host, size_t cap, int
     return 0;
 
 bad_host:
-    err_set(err, "%s: bad or missing host", prefix);
+    err_set(err, SQ_ERR_INVALID, "%s: bad or missing host", prefix);
     return -1;
 }
 
@@ -146,7 +147,8 @@ static int parse_unix(const char *text, struct redis_url *out, struct sq_err *er
 
     out->kind = REDIS_URL_UNIX;
     if (plen == 0 || text[7] != '/' || plen >= sizeof(out->path)) {
-        err_set(err, "redis URL: unix:// needs an absolute socket path shorter than %zu bytes",
+        err_set(err, SQ_ERR_INVALID,
+                "redis URL: unix:// needs an absolute socket path shorter than %zu bytes",
                 sizeof(out->path));
         return -1;
     }
@@ -154,7 +156,8 @@ static int parse_unix(const char *text, struct redis_url *out, struct sq_err *er
     out->path[plen] = '\0';
     if (q != NULL) {
         if (strncmp(q, "?db=", 4) != 0) {
-            err_set(err, "redis URL: only ?db=N is understood after a unix socket path");
+            err_set(err, SQ_ERR_INVALID,
+                    "redis URL: only ?db=N is understood after a unix socket path");
             return -1;
         }
         return parse_db(q + 4, &out->db, err);
@@ -213,14 +216,15 @@ static int parse_sentinel_query(const char *q, size_t len, struct redis_url *out
         if (sp == NULL) {
             /* the name only: a misspelt name's value may be a password */
             size_t nlen = eq != NULL ? (size_t)(eq - q) : plen;
-            err_set(err,
+            err_set(err, SQ_ERR_INVALID,
                     "redis-sentinel URL: unknown parameter '%.*s' (known: sentinel_password, "
                     "sentinel_user)",
                     (int)(nlen > 64 ? 64 : nlen), q);
             return -1;
         }
         if (url_decode(eq + 1, (size_t)(amp - eq - 1), (char *)out + sp->offset, sp->size) < 0) {
-            err_set(err, "redis-sentinel URL: bad %s (too long, NUL or bad %% escape)", sp->name);
+            err_set(err, SQ_ERR_INVALID,
+                    "redis-sentinel URL: bad %s (too long, NUL or bad %% escape)", sp->name);
             return -1;
         }
         q = amp < e ? amp + 1 : e;
@@ -248,7 +252,8 @@ static int parse_sentinel(const char *p, struct redis_url *out, struct sq_err *e
         if (comma == NULL)
             comma = ae;
         if (out->nsentinels == REDIS_URL_SENTINELS_MAX) {
-            err_set(err, "redis-sentinel URL: more than %d sentinels", REDIS_URL_SENTINELS_MAX);
+            err_set(err, SQ_ERR_INVALID, "redis-sentinel URL: more than %d sentinels",
+                    REDIS_URL_SENTINELS_MAX);
             return -1;
         }
         n = &out->sentinels[out->nsentinels++];
@@ -266,7 +271,7 @@ static int parse_sentinel(const char *p, struct redis_url *out, struct sq_err *e
         size_t dlen = strcspn(p + 1, "?#");
         char dbbuf[32];
         if (dlen >= sizeof(dbbuf)) {
-            err_set(err, "redis URL: database '%.20s...' is not an integer", p + 1);
+            err_set(err, SQ_ERR_INVALID, "redis URL: database '%.20s...' is not an integer", p + 1);
             return -1;
         }
         memcpy(dbbuf, p + 1, dlen);
@@ -282,11 +287,12 @@ static int parse_sentinel(const char *p, struct redis_url *out, struct sq_err *e
         p += 1 + qlen;
     }
     if (*p != '#' || p[1] == '\0') {
-        err_set(err, "redis-sentinel URL: the master name is missing (end the URL with #mymaster)");
+        err_set(err, SQ_ERR_INVALID,
+                "redis-sentinel URL: the master name is missing (end the URL with #mymaster)");
         return -1;
     }
     if (url_decode(p + 1, strlen(p + 1), out->master_name, sizeof(out->master_name)) < 0) {
-        err_set(err,
+        err_set(err, SQ_ERR_INVALID,
                 "redis-sentinel URL: bad master name (longer than %zu bytes, NUL or bad %% "
                 "escape)",
                 sizeof(out->master_name) - 1);
@@ -300,7 +306,7 @@ int redis_url_parse(const char *text, struct redis_url *out, struct sq_err *err)
     memset(out, 0, sizeof(*out));
     out->port = 6379;
     if (text == NULL) {
-        err_set(err, "redis URL: missing");
+        err_set(err, SQ_ERR_INVALID, "redis URL: missing");
         return -1;
     }
     if (strncmp(text, "unix://", 7) == 0)
@@ -309,7 +315,8 @@ int redis_url_parse(const char *text, struct redis_url *out, struct sq_err *err)
         return parse_tcp(text + 8, out, err);
     if (strncmp(text, "redis-sentinel://", 17) == 0)
         return parse_sentinel(text + 17, out, err);
-    err_set(err, "redis URL: '%.64s' must start with redis://, redis-sentinel:// or unix://", text);
+    err_set(err, SQ_ERR_INVALID,
+            "redis URL: '%.64s' must start with redis://, redis-sentinel:// or unix://", text);
     return -1;
 }
 
@@ -380,7 +387,7 @@ int redis_url_resolve(const struct redis_url *url, char *addr, unsigned long cap
     hints.ai_socktype = SOCK_STREAM;
     rc = getaddrinfo(url->host, NULL, &hints, &res);
     if (rc != 0 || res == NULL) {
-        err_set(err, "cannot resolve redis host '%s': %s", url->host,
+        err_set(err, SQ_ERR_IO, "cannot resolve redis host '%s': %s", url->host,
                 rc != 0 ? gai_strerror(rc) : "no address");
         return -1;
     }
@@ -395,7 +402,7 @@ int redis_url_resolve(const struct redis_url *url, char *addr, unsigned long cap
         getnameinfo(pick->ai_addr, pick->ai_addrlen, addr, (socklen_t)cap, NULL, 0, NI_NUMERICHOST);
     freeaddrinfo(res);
     if (rc != 0) {
-        err_set(err, "cannot resolve redis host '%s': %s", url->host, gai_strerror(rc));
+        err_set(err, SQ_ERR_IO, "cannot resolve redis host '%s': %s", url->host, gai_strerror(rc));
         return -1;
     }
     return 0;

@@ -26,28 +26,6 @@ const char *sentinel_status_text(enum sentinel_status st)
     return status_texts[st];
 }
 
-/* The error codes after which the connection is dropped and the master found
- * again: a demoted master (READONLY, UNBLOCKED), a replica still loading its
- * data (LOADING), a replica cut from its master (MASTERDOWN), a master that
- * lost its replicas (NOREPLICAS, min-replicas-to-write). */
-static const char *const failover_errors[] = {
-    "READONLY", "UNBLOCKED", "LOADING", "MASTERDOWN", "NOREPLICAS",
-};
-
-bool sentinel_is_failover_error(const char *str, size_t len)
-{
-    size_t i, word;
-
-    if (str == NULL)
-        return false;
-    for (word = 0; word < len && str[word] != ' '; word++)
-        ;
-    for (i = 0; i < sizeof(failover_errors) / sizeof(failover_errors[0]); i++)
-        if (strlen(failover_errors[i]) == word && memcmp(failover_errors[i], str, word) == 0)
-            return true;
-    return false;
-}
-
 bool sentinel_reply_is_failover(const redisReply *r)
 {
     size_t i;
@@ -55,7 +33,7 @@ bool sentinel_reply_is_failover(const redisReply *r)
     if (r == NULL)
         return false;
     if (r->type == REDIS_REPLY_ERROR)
-        return sentinel_is_failover_error(r->str, r->len);
+        return err_reply_is_failover(r->str, r->len);
     if (r->type != REDIS_REPLY_ARRAY)
         return false;
     for (i = 0; i < r->elements; i++)
@@ -179,8 +157,8 @@ static redisReply *node_command(redisContext *c, const char *what, int argc, con
     redisReply *r = redisCommandArgv(c, argc, argv, NULL);
 
     if (r == NULL)
-        err_set(err, "%s: %s during %s", what, c->errstr[0] ? c->errstr : "connection lost",
-                argv[0]);
+        err_set(err, SQ_ERR_IO, "%s: %s during %s", what,
+                c->errstr[0] ? c->errstr : "connection lost", argv[0]);
     return r;
 }
 
@@ -196,15 +174,15 @@ static redisContext *node_open(const char *host, int port, const char *user, con
     redisReply *r;
 
     if (c == NULL) {
-        err_set(err, "%s: out of memory", what);
+        err_set(err, SQ_ERR_NOMEM, "%s: out of memory", what);
         return NULL;
     }
     if (c->err) {
-        err_set(err, "%s: connect: %s", what, c->errstr);
+        err_set(err, SQ_ERR_IO, "%s: connect: %s", what, c->errstr);
         goto fail;
     }
     if (redisSetTimeout(c, tv) != REDIS_OK) {
-        err_set(err, "%s: cannot set the timeout", what);
+        err_set(err, SQ_ERR_IO, "%s: cannot set the timeout", what);
         goto fail;
     }
     if (password[0] == '\0')
@@ -215,7 +193,8 @@ static redisContext *node_open(const char *host, int port, const char *user, con
     if (r == NULL)
         goto fail;
     if (r->type == REDIS_REPLY_ERROR) {
-        err_set(err, "%s: AUTH failed: %.*s", what, (int)r->len, r->str);
+        err_set(err, err_reply_code(r->str, r->len), "%s: AUTH failed: %.*s", what, (int)r->len,
+                r->str);
         freeReplyObject(r);
         goto fail;
     }
@@ -247,11 +226,11 @@ int sentinel_ask_state(redisContext *sc, const char *master_name, char *host, si
     if (redisAppendCommandArgv(sc, 3, am, NULL) != REDIS_OK ||
         redisAppendCommandArgv(sc, 3, ar, NULL) != REDIS_OK || redisGetReply(sc, &rm) != REDIS_OK ||
         redisGetReply(sc, &rr) != REDIS_OK) {
-        err_set(err, "sentinel: %s", sc->errstr[0] ? sc->errstr : "connection lost");
+        err_set(err, SQ_ERR_IO, "sentinel: %s", sc->errstr[0] ? sc->errstr : "connection lost");
         goto done;
     }
     if (sentinel_parse_master_addr(rm, host, cap, port) != 1) {
-        err_set(err, "sentinel: does not know master '%s'", master_name);
+        err_set(err, SQ_ERR_REDIS, "sentinel: does not know master '%s'", master_name);
         goto done;
     }
     *healthy = sentinel_parse_healthy_replicas(rr);
@@ -282,7 +261,8 @@ static int ask_sentinel(const struct redis_url *url, int i, int timeout_ms, char
     if (r != NULL) {
         rv = sentinel_parse_master_addr(r, host, cap, port);
         if (rv < 0)
-            err_set(err, "%s: unexpected reply to SENTINEL get-master-addr-by-name: %.*s", what,
+            err_set(err, SQ_ERR_REDIS,
+                    "%s: unexpected reply to SENTINEL get-master-addr-by-name: %.*s", what,
                     r->type == REDIS_REPLY_ERROR ? (int)r->len : 0,
                     r->type == REDIS_REPLY_ERROR ? r->str : "");
         freeReplyObject(r);
@@ -315,10 +295,12 @@ static int sentinel_master_addr(struct redis_url *url, int timeout_ms, char *hos
     }
     *st = nnil > 0 ? SENTINEL_UNKNOWN_MASTER : SENTINEL_UNREACHABLE;
     if (nnil > 0)
-        err_set(err, "no sentinel knows master '%s' (%d of %d answered it is unknown)",
-                url->master_name, nnil, url->nsentinels);
+        err_set(err, SQ_ERR_REDIS,
+                "no sentinel knows master '%s' (%d of %d answered it is unknown)", url->master_name,
+                nnil, url->nsentinels);
     else
-        err_set(err, "all %d sentinels unreachable (last: %s)", url->nsentinels, last.msg);
+        err_set(err, SQ_ERR_IO, "all %d sentinels unreachable (last: %s)", url->nsentinels,
+                last.msg);
     return -1;
 }
 
@@ -343,12 +325,13 @@ redisContext *sentinel_connect(struct redis_url *url, int timeout_ms, enum senti
         goto fail;
     role = sentinel_parse_role(r);
     if (role < 0)
-        err_set(err, "%s: unexpected reply to ROLE: %.*s", what,
+        err_set(err, SQ_ERR_REDIS, "%s: unexpected reply to ROLE: %.*s", what,
                 r->type == REDIS_REPLY_ERROR ? (int)r->len : 0,
                 r->type == REDIS_REPLY_ERROR ? r->str : "");
     else if (role == 0) {
         *st = SENTINEL_NOT_MASTER;
-        err_set(err, "%s: ROLE says it is not a master (failover under way)", what);
+        err_set(err, SQ_ERR_TRANSIENT, "%s: ROLE says it is not a master (failover under way)",
+                what);
     }
     freeReplyObject(r);
     if (role != 1)

@@ -47,15 +47,10 @@ int sentinel_parse_healthy_replicas(const redisReply *r);
  * min_replicas >= 1; 0 stays 0 (no WAIT). */
 int sentinel_wait_count(int min_replicas, int healthy);
 
-/* True when a Redis error reply (its text, len bytes) means the connection
- * must be dropped and the master found again: READONLY, UNBLOCKED, LOADING,
- * MASTERDOWN, NOREPLICAS (the error's first word). Applies to every kind of
- * URL: for a plain address it only means reconnect. */
-bool sentinel_is_failover_error(const char *str, size_t len);
-
 /* True when r (may be NULL), or an element of it at any depth (a script's
  * array, the replies of an EXEC), is an error reply for which
- * sentinel_is_failover_error holds. */
+ * err_reply_is_failover holds (the connection must be dropped and the
+ * master found again; for a plain address it only means reconnect). */
 bool sentinel_reply_is_failover(const redisReply *r);
 
 /* Moves sentinel i of url to the front (the one that answered is asked first

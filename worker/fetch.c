@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "job.h"
 #include "log.h"
+#include "num.h"
 #include "worker.h"
 
 /* Reads the reply of start.lua or take.lua: the job hash (returned), or NULL
@@ -117,10 +118,12 @@ static void fetch_reply_id(const redisReply *r, char id[IDS_MAX_LEN + 1])
 
 void fetch_next_held_id(const struct worker *w, char id[IDS_MAX_LEN + 1])
 {
+    const redisReply *held = pipe_peek_held(w);
+
     id[0] = '\0';
-    if (w->nheld > 0 && !*w->stop && w->held[0]->type == REDIS_REPLY_ARRAY &&
-        w->held[0]->elements >= 4) /* a started job, not a skip */
-        fetch_reply_id(w->held[0], id);
+    if (held != NULL && !*w->stop && held->type == REDIS_REPLY_ARRAY &&
+        held->elements >= 4) /* a started job, not a skip */
+        fetch_reply_id(held, id);
 }
 
 /* A take reply (take.lua, or the take of finish.lua), owned: 1 with the
@@ -157,7 +160,7 @@ static void fetch_failed(struct worker *w, const char *what, const redisReply *r
 {
     char msg[ERR_MSG_LEN];
 
-    if (r != NULL && !wredis_is_transient(r->str, r->len)) {
+    if (r != NULL && err_reply_code(r->str, r->len) != SQ_ERR_TRANSIENT) {
         log_warnx("fetch: %s failed: %.*s", what, (int)r->len, r->str);
         return;
     }
@@ -198,8 +201,8 @@ static int fetch_take(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **h
     return fetch_taken(w, r, id, hash, is_empty);
 }
 
-void worker_requeue(struct worker *w, const char *id, const char *queue, const char *attempt, int k,
-                    bool is_unstarted, bool is_current)
+void fetch_requeue(struct worker *w, const char *id, const char *queue, const char *attempt, int k,
+                   bool is_unstarted, bool is_current)
 {
     char job_key[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
     struct rargv a;
@@ -239,24 +242,27 @@ static void fetch_unstart(struct worker *w, const char *id, const redisReply *ha
 {
     struct job_hash h = {NULL, NULL, 0, NULL, 0};
     const char *attempt, *stage, *queue;
+    int k;
 
     if (job_hash_view(hash, &h) < 0)
         return; /* out of memory: stays on our list, recovered as a lost job */
     attempt = job_hash_get(&h, JOB_F_ATTEMPT);
     stage = job_hash_get(&h, JOB_F_STAGE);
     queue = job_hash_get(&h, JOB_F_QUEUE);
-    worker_requeue(w, id, queue ? queue : w->cfg->queue, attempt ? attempt : "0",
-                   stage ? (int)strtol(stage, NULL, 10) : 1, true, false);
+    /* a stage edited by hand: from stage 1 (it runs again: at least once) */
+    (void)num_field_int(stage, 1, PIPELINE_MAX_STAGES, 1, &k);
+    fetch_requeue(w, id, queue ? queue : w->cfg->queue, attempt ? attempt : "0", k, true, false);
     job_hash_view_free(&h);
 }
 
 void fetch_hand_back(struct worker *w)
 {
+    redisReply *taken;
+
     pipe_drain(w); /* a batch may be on its way */
-    w->begun[0] = '\0';
-    while (w->nheld > 0) {
+    while ((taken = pipe_newest_held(w)) != NULL) {
         char id[IDS_MAX_LEN + 1];
-        redisReply *taken = w->held[--w->nheld], *hash = NULL;
+        redisReply *hash = NULL;
         bool is_empty;
 
         /* the newest first: each goes to the front of its queue, so the
@@ -314,26 +320,33 @@ static void fetch_promote(struct worker *w)
     freeReplyObject(r);
 }
 
+/* How long BLMOVE waits: WORKER_FETCH_TIMEOUT_MS, at most an eighth of a
+ * lease, so that an idle worker renews on time. */
+static int fetch_timeout_ms(const struct worker *w)
+{
+    int eighth = w->cfg->lease_s * 1000 / 8;
+
+    return eighth < WORKER_FETCH_TIMEOUT_MS ? eighth : WORKER_FETCH_TIMEOUT_MS;
+}
+
 int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
 {
+    char begun[IDS_MAX_LEN + 1];
     struct rargv a;
-    redisReply *r;
+    redisReply *r, *taken;
     struct sq_err err;
     int rc = 0;
 
     *hash = NULL;
     if (!*w->stop)
         fetch_promote(w); /* also while finish.lua keeps taking jobs */
-    if (w->nheld == 0 && w->is_take_sent)
-        pipe_collect(w); /* the next batch, taken by an end sent meanwhile */
-    if (w->nheld > 0) {  /* finish.lua took it already */
-        redisReply *taken = w->held[0];
+    pipe_collect(w);      /* the next batch, taken by an end sent meanwhile */
+    taken = pipe_next_held(w, begun);
+    if (taken != NULL) { /* finish.lua took it already */
         bool is_empty, is_begun;
 
-        memmove(w->held, w->held + 1, --w->nheld * sizeof(w->held[0]));
         rc = fetch_taken(w, taken, id, hash, &is_empty);
-        is_begun = strcmp(id, w->begun) == 0;
-        w->begun[0] = '\0';
+        is_begun = strcmp(id, begun) == 0;
         if (rc == 1 && !is_begun && !*w->stop && fetch_is_reserved(*hash)) {
             /* reserved, and the last end did not begin it: begin it now
              * (when stopping, run_job hands it back as it is) */
@@ -345,12 +358,12 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
     }
     if (*w->stop)
         return 0;
-    if (!w->is_queue_empty) { /* a backlog: pop and start in one round trip */
+    if (!pipe_is_queue_empty(w)) { /* a backlog: pop and start in one round trip */
         bool is_empty;
         rc = fetch_take(w, id, hash, &is_empty);
         if (rc != 0 || !is_empty)
             return rc;
-        w->is_queue_empty = true;
+        pipe_set_queue_empty(w, true);
     }
     fetch_record_stats(w); /* about to wait: the stage runs seen so far */
     log_flush();
@@ -360,7 +373,7 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
     rargv_add(&a, w->processing_key);
     rargv_add(&a, "RIGHT");
     rargv_add(&a, "LEFT");
-    rargv_addf(&a, "%.3f", worker_fetch_timeout_ms(w) / 1000.0);
+    rargv_addf(&a, "%.3f", fetch_timeout_ms(w) / 1000.0);
     r = rconn_command(w->rc, &a, &err);
     rargv_free(&a);
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
@@ -372,7 +385,7 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
     }
     if (r->type == REDIS_REPLY_NIL)
         goto done;
-    w->is_queue_empty = false; /* there may be more behind it: take.lua next time */
+    pipe_set_queue_empty(w, false); /* there may be more behind it: take.lua next time */
     if (r->type != REDIS_REPLY_STRING) {
         log_warnx("fetch: unexpected BLMOVE reply type %d", r->type);
         rc = -1;

@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "ids.h"
+#include "job.h"
 #include "log.h"
 #include "options.h"
 #include "pipeline.h"
@@ -89,7 +90,7 @@ int main(int argc, char **argv)
                                   cfg.pipelines[0] != '\0', true, cfg.result_ttl_s, &err);
     if (pipelines == NULL) {
         fprintf(stderr, "stageq-worker: %s\n", err.msg);
-        return 2;
+        return err.code == SQ_ERR_INVALID ? 2 : 1; /* a bad file, or out of memory / read error */
     }
     log_init("supervisor", lf, ll);
     if (log_catch_crashes() < 0)

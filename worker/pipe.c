@@ -10,32 +10,80 @@
  * STAGEQ_MIN_REPLICAS every pending reply is read at once and one WAIT covers
  * all the ends they wrote; those it does not confirm are written again
  * (wredis_end) until they are. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "worker.h"
 
+/* A job's end sent without waiting for its reply. */
+struct sent_finish {
+    struct rargv args; /* finish.lua's, to send again when the reply is lost */
+    char id[IDS_MAX_LEN + 1];
+    int take; /* jobs it takes too (0: none) */
+};
+
+/* The batching state of one worker child: written here only. */
+struct pipe {
+    /* the jobs finish.lua took in the same call, oldest first (take.lua
+     * replies: reserved — still queued — or started), consumed by fetch_next */
+    redisReply *held[WORKER_HELD_MAX];
+    size_t nheld;
+    /* ends sent while jobs were held, their replies not read yet */
+    struct sent_finish sent[WORKER_SENT_MAX];
+    size_t nsent;
+    bool is_take_sent;   /* one of them takes jobs too */
+    bool is_take_lost;   /* a finish-and-take reply was lost, or the connection was
+                            replaced (maybe a new master): recover_own first */
+    bool is_queue_empty; /* the last pop found nothing: wait in BLMOVE */
+    int64_t job_us;      /* how long a job runs here (moving average), for the batch size */
+    /* the held job the last end began (finish.lua's begin), "" when none:
+     * the others are reservations, begun by start.lua when their turn comes */
+    char begun[IDS_MAX_LEN + 1];
+};
+
+struct pipe *pipe_new(void)
+{
+    return calloc(1, sizeof(struct pipe));
+}
+
+void pipe_free(struct pipe *p)
+{
+    size_t i;
+
+    if (p == NULL)
+        return;
+    for (i = 0; i < p->nheld; i++)
+        freeReplyObject(p->held[i]);
+    for (i = 0; i < p->nsent; i++)
+        rargv_free(&p->sent[i].args);
+    free(p);
+}
+
 int pipe_send_finish(struct worker *w, const char *id, struct rargv *args, int take)
 {
+    struct pipe *p = w->pipe;
     struct sq_err err;
     struct sent_finish *s;
+    size_t len = strlen(id);
 
-    if (strlen(id) > IDS_MAX_LEN)
+    if (len > IDS_MAX_LEN)
         return -1;
-    if (w->nsent >= WORKER_SENT_MAX)
+    if (p->nsent >= WORKER_SENT_MAX)
         pipe_drain(w); /* answered by now, most of them */
     if (rconn_script_send(w->rc, SCRIPT_FINISH, FINISH_NKEYS, args, &err) < 0) {
         log_write(LOG_LEVEL_WARN, 0, id, "%s; writing its end again", err.msg);
         pipe_drain(w); /* the ends sent before went with the connection */
         return -1;
     }
-    s = &w->sent[w->nsent++];
+    s = &p->sent[p->nsent++];
     s->args = *args; /* moved */
     rargv_init(args);
-    strcpy(s->id, id);
+    memcpy(s->id, id, len + 1);
     s->take = take;
     if (take > 0)
-        w->is_take_sent = true;
+        p->is_take_sent = true;
     return 0;
 }
 
@@ -73,21 +121,22 @@ static int pipe_answer(struct worker *w, const struct sent_finish *s, redisReply
         strcmp(res->str, "ok") == 0)
         rc = 1;
     if (res != rep && s->take > 0 && rep->element[2]->type == REDIS_REPLY_ARRAY)
-        pipe_hold(w, rep->element[2], s->take);
+        pipe_hold(w, rep, s->take);
     freeReplyObject(rep);
     return rc;
 }
 
 /* Reads the replies of the first n ends sent, in order, and drops them from
- * w->sent; the others stay pending — unless the connection was lost, which
+ * the sent list; the others stay pending — unless the connection was lost, which
  * lost every reply: then all of them are read (sent again). */
 static void pipe_read(struct worker *w, size_t n)
 {
     redisReply *reps[WORKER_SENT_MAX];
     struct sent_finish done[WORKER_SENT_MAX];
     int answers[WORKER_SENT_MAX];
+    struct pipe *p = w->pipe;
     struct sq_err err;
-    size_t i, total = w->nsent;
+    size_t i, total = p->nsent;
     bool is_confirmed = true, has_written = false;
 
     if (w->cfg->min_replicas > 0)
@@ -101,13 +150,13 @@ static void pipe_read(struct worker *w, size_t n)
         n = total;
     }
     /* off the list before anything is sent again below */
-    memcpy(done, w->sent, n * sizeof(done[0]));
-    memmove(w->sent, w->sent + n, (total - n) * sizeof(w->sent[0]));
-    w->nsent = total - n;
-    w->is_take_sent = false;
-    for (i = 0; i < w->nsent; i++)
-        if (w->sent[i].take > 0)
-            w->is_take_sent = true;
+    memcpy(done, p->sent, n * sizeof(done[0]));
+    memmove(p->sent, p->sent + n, (total - n) * sizeof(p->sent[0]));
+    p->nsent = total - n;
+    p->is_take_sent = false;
+    for (i = 0; i < p->nsent; i++)
+        if (p->sent[i].take > 0)
+            p->is_take_sent = true;
     for (i = 0; i < n; i++) {
         answers[i] = reps[i] != NULL ? pipe_answer(w, &done[i], reps[i]) : -1;
         has_written = has_written || answers[i] == 1;
@@ -143,7 +192,7 @@ static void pipe_read(struct worker *w, size_t n)
          * take moved onto our list is put back once we hold nothing */
         if (s->take > 0) {
             rargv_set(&s->args, FINISH_ARG_TAKE, "0");
-            w->is_take_lost = true;
+            p->is_take_lost = true;
         }
         rep = wredis_end(w, SCRIPT_FINISH, FINISH_NKEYS, &s->args, s->id, reps[i] == NULL, NULL);
         if (rep == NULL)
@@ -161,30 +210,138 @@ void pipe_drain(void *arg)
 {
     struct worker *w = arg;
 
-    pipe_read(w, w->nsent);
+    pipe_read(w, w->pipe->nsent);
 }
 
 void pipe_collect(struct worker *w)
 {
+    struct pipe *p = w->pipe;
     size_t i;
 
-    for (i = 0; i < w->nsent; i++)
-        if (w->sent[i].take > 0) {
+    if (p->nheld > 0 || !p->is_take_sent)
+        return;
+    for (i = 0; i < p->nsent; i++)
+        if (p->sent[i].take > 0) {
             pipe_read(w, i + 1);
             return;
         }
 }
 
-void pipe_hold(struct worker *w, redisReply *taken, int take)
+void pipe_hold(struct worker *w, redisReply *rep, int take)
 {
+    struct pipe *p = w->pipe;
+    redisReply *taken;
     size_t i;
 
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
+        return;
+    taken = rep->element[2];
+    if (taken->type != REDIS_REPLY_ARRAY) {
+        if (take > 0)
+            p->is_queue_empty = true; /* nothing taken: wait in BLMOVE next time */
+        return;
+    }
     if (taken->elements < (size_t)take)
-        w->is_queue_empty = true; /* wait in BLMOVE once these are done */
-    for (i = 0; i < taken->elements && w->nheld < WORKER_HELD_MAX; i++) {
-        w->held[w->nheld++] = taken->element[i];
+        p->is_queue_empty = true; /* wait in BLMOVE once these are done */
+    for (i = 0; i < taken->elements && p->nheld < WORKER_HELD_MAX; i++) {
+        p->held[p->nheld++] = taken->element[i];
         taken->element[i] = NULL; /* detached: freeReplyObject skips NULL */
     }
     if (i < taken->elements) /* never (a take fits): put back once we hold none */
-        w->is_take_lost = true;
+        p->is_take_lost = true;
+}
+
+/* How many jobs to take when jobs run `us` microseconds: about
+ * WORKER_BATCH_US of work, 1 to WORKER_BATCH_MAX. */
+static int pipe_batch(int64_t us)
+{
+    if (us * WORKER_BATCH_MAX <= WORKER_BATCH_US)
+        return WORKER_BATCH_MAX;
+    return us >= WORKER_BATCH_US ? 1 : (int)(WORKER_BATCH_US / us);
+}
+
+int pipe_plan_end(struct worker *w, int64_t us, bool may_defer, int *take)
+{
+    struct pipe *p = w->pipe;
+    int batch;
+    bool may_take;
+
+    /* the time of a job here, smoothed: one preempted job does not stop the
+     * batches, a few slow ones do (and one over WORKER_HOLD_MAX_MS has
+     * handed the held ones back already) */
+    if (us > WORKER_HOLD_MAX_MS * 1000LL)
+        us = WORKER_HOLD_MAX_MS * 1000LL; /* a long job counts as a slow one, no more */
+    p->job_us = p->job_us == 0 ? us : p->job_us + (us - p->job_us) / 4;
+    batch = pipe_batch(p->job_us);
+    if (may_defer && !*w->stop)
+        pipe_collect(w); /* the next batch is here by now: this end need not wait */
+    may_take = !*w->stop && !p->is_queue_empty && !p->is_take_lost && !p->is_take_sent;
+    if (may_defer && p->nheld > 0 && !*w->stop) {
+        *take = may_take && batch > 1 && p->nheld <= (size_t)batch / 2 ? batch : 0;
+        return 1;
+    }
+    *take = may_take && p->nheld == 0 ? batch : 0;
+    return 0;
+}
+
+bool pipe_is_busy(const struct worker *w)
+{
+    return w->pipe->nheld > 0 || w->pipe->is_take_sent;
+}
+
+const redisReply *pipe_peek_held(const struct worker *w)
+{
+    return w->pipe->nheld > 0 ? w->pipe->held[0] : NULL;
+}
+
+redisReply *pipe_next_held(struct worker *w, char begun[IDS_MAX_LEN + 1])
+{
+    struct pipe *p = w->pipe;
+    redisReply *taken;
+
+    if (p->nheld == 0)
+        return NULL;
+    taken = p->held[0];
+    memmove(p->held, p->held + 1, --p->nheld * sizeof(p->held[0]));
+    memcpy(begun, p->begun, sizeof(p->begun));
+    p->begun[0] = '\0';
+    return taken;
+}
+
+redisReply *pipe_newest_held(struct worker *w)
+{
+    struct pipe *p = w->pipe;
+
+    p->begun[0] = '\0';
+    return p->nheld > 0 ? p->held[--p->nheld] : NULL;
+}
+
+void pipe_set_begun(struct worker *w, const char *id)
+{
+    snprintf(w->pipe->begun, sizeof(w->pipe->begun), "%s", id);
+}
+
+bool pipe_is_queue_empty(const struct worker *w)
+{
+    return w->pipe->is_queue_empty;
+}
+
+void pipe_set_queue_empty(struct worker *w, bool is_empty)
+{
+    w->pipe->is_queue_empty = is_empty;
+}
+
+void pipe_set_take_lost(struct worker *w)
+{
+    w->pipe->is_take_lost = true;
+}
+
+bool pipe_is_take_lost(const struct worker *w)
+{
+    return w->pipe->is_take_lost;
+}
+
+void pipe_set_take_recovered(struct worker *w)
+{
+    w->pipe->is_take_lost = false;
 }

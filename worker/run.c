@@ -160,7 +160,8 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
         rep = is_retrying ? wredis_script(r->w, script, nkeys, &a)
                           : rconn_script(r->w->rc, script, nkeys, &a, &err);
     rargv_free(&a);
-    if (rep != NULL && rep->type == REDIS_REPLY_ERROR && wredis_is_transient(rep->str, rep->len)) {
+    if (rep != NULL && rep->type == REDIS_REPLY_ERROR &&
+        err_reply_code(rep->str, rep->len) == SQ_ERR_TRANSIENT) {
         freeReplyObject(rep); /* one try (progress): kept for the next write */
         rep = NULL;
     }
@@ -215,18 +216,9 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
     rargv_addll(a, IDS_MAX_LEN);
     fetch_next_held_id(r->w, next);
     rargv_add(a, next); /* begun and named current with this end, or "" */
-    snprintf(r->w->begun, sizeof(r->w->begun), "%s", next);
+    pipe_set_begun(r->w, next);
     for (i = 0; i < fields->argc; i++)
         rargv_addlen(a, fields->argv[i], fields->lens[i]);
-}
-
-/* How many jobs to take when jobs run `us` microseconds: about
- * WORKER_BATCH_US of work, 1 to WORKER_BATCH_MAX. */
-static int run_batch(int64_t us)
-{
-    if (us * WORKER_BATCH_MAX <= WORKER_BATCH_US)
-        return WORKER_BATCH_MAX;
-    return us >= WORKER_BATCH_US ? 1 : (int)(WORKER_BATCH_US / us);
 }
 
 /* Writes the job's end with finish.lua. While the worker holds jobs taken
@@ -235,37 +227,22 @@ static int run_batch(int64_t us)
  * and returns 2: the outcome is logged when the reply is read. Otherwise it
  * waits through Redis outages, and while the worker has a backlog and is not
  * stopping the same call takes its next job, or a batch after a fast one
- * (held in w->held for fetch_next). Returns as run_write. */
+ * (held by pipe.c for fetch_next). Returns as run_write. */
 static int run_write_finish(struct run *r, long long ttl, const struct rargv *fields,
                             bool may_defer)
 {
     struct worker *w = r->w;
-    int64_t us = clock_mono_us() - r->begin_us;
-    int batch, take;
-    bool may_take, is_take, is_unconfirmed = false;
+    int take;
+    bool is_take, is_unconfirmed = false;
     char *spec = NULL;
     struct rargv a;
     struct sq_err err;
     redisReply *rep = NULL;
     int rc;
 
-    /* the time of a job here, smoothed: one preempted job does not stop the
-     * batches, a few slow ones do (and one over WORKER_HOLD_MAX_MS has
-     * handed the held ones back already) */
-    if (us > WORKER_HOLD_MAX_MS * 1000LL)
-        us = WORKER_HOLD_MAX_MS * 1000LL; /* a long job counts as a slow one, no more */
-    w->job_us = w->job_us == 0 ? us : w->job_us + (us - w->job_us) / 4;
-    batch = run_batch(w->job_us);
-    if (may_defer && w->nheld == 0 && w->is_take_sent && !*w->stop)
-        pipe_collect(w); /* the next batch is here by now: this end need not wait */
-    may_take = !*w->stop && !w->is_queue_empty && !w->is_take_lost && !w->is_take_sent;
-    is_take = may_take && w->nheld == 0;
-    take = is_take ? batch : 0;
-
-    if (may_defer && w->nheld > 0 && !*w->stop) {
-        int next = may_take && batch > 1 && w->nheld <= (size_t)batch / 2 ? batch : 0;
-        run_finish_args(r, &a, ttl, fields, next, RUN_STATS_DUE, &spec);
-        if (pipe_send_finish(w, r->id, &a, next) == 0) {
+    if (pipe_plan_end(w, clock_mono_us() - r->begin_us, may_defer, &take) == 1) {
+        run_finish_args(r, &a, ttl, fields, take, RUN_STATS_DUE, &spec);
+        if (pipe_send_finish(w, r->id, &a, take) == 0) {
             if (spec != NULL) /* sent: sent again with the end if its reply is lost */
                 wstats_clear(&w->stats, clock_mono_ms());
             free(spec);
@@ -273,7 +250,9 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
         }
         rargv_free(&a);
         free(spec);
+        take = 0; /* not sent: written below, waiting, taking nothing */
     }
+    is_take = take > 0;
     run_finish_args(r, &a, ttl, fields, take, RUN_STATS_ALL, &spec);
     r->is_end_again = false;
     if (is_take) {
@@ -281,12 +260,12 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
          * list, which recover_own puts back; the retries below take none */
         rep = rconn_script(w->rc, SCRIPT_FINISH, FINISH_NKEYS, &a, &err);
         if (rep != NULL && rep->type == REDIS_REPLY_ERROR &&
-            wredis_is_transient(rep->str, rep->len)) {
+            err_reply_code(rep->str, rep->len) == SQ_ERR_TRANSIENT) {
             freeReplyObject(rep); /* not now (the master moved): as a lost reply */
             rep = NULL;
         }
         if (rep == NULL) {
-            w->is_take_lost = true;
+            pipe_set_take_lost(w);
             rargv_free(&a);
             free(spec);
             run_finish_args(r, &a, ttl, fields, 0, RUN_STATS_ALL, &spec);
@@ -311,10 +290,7 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
         if (spec != NULL && rep->element[1]->type == REDIS_REPLY_INTEGER &&
             rep->element[1]->integer == 1)
             wstats_clear(&w->stats, clock_mono_ms());
-        if (rep->element[2]->type == REDIS_REPLY_ARRAY)
-            pipe_hold(w, rep->element[2], take);
-        else if (is_take)
-            w->is_queue_empty = true; /* wait in BLMOVE next time */
+        pipe_hold(w, rep, take);
     }
     if (is_unconfirmed) {
         /* kept until the replicas have it: again, taking nothing and
@@ -338,7 +314,7 @@ static void run_record_stage(struct run *r)
 
 /* Sets field in a field, value vector: replaces its value when it is there
  * already (a stage's 'running' becomes 'succeeded'), else appends the pair. */
-static void fields_put(struct rargv *a, const char *field, const char *value)
+static void run_fields_put(struct rargv *a, const char *field, const char *value)
 {
     size_t i;
 
@@ -389,7 +365,7 @@ static void run_adv_written(struct run *r)
     r->has_adv = false;
 }
 
-static void add_stage_field(struct rargv *a, int k, const char *what, const char *value)
+static void run_add_stage_field(struct rargv *a, int k, const char *what, const char *value)
 {
     char field[64];
 
@@ -398,13 +374,13 @@ static void add_stage_field(struct rargv *a, int k, const char *what, const char
     rargv_add(a, value);
 }
 
-static void add_field(struct rargv *a, const char *field, const char *value)
+static void run_add_field(struct rargv *a, const char *field, const char *value)
 {
     rargv_add(a, field);
     rargv_add(a, value);
 }
 
-static void add_num(struct rargv *a, const char *field, double v)
+static void run_add_num(struct rargv *a, const char *field, double v)
 {
     rargv_add(a, field);
     rargv_addf(a, "%.4f", v);
@@ -425,12 +401,12 @@ static void run_flush(struct run *r, bool is_retrying)
     rargv_init(&a);
     run_take_adv(r, &a, r->has_pending);
     if (r->has_pending) {
-        add_num(&a, JOB_F_PROGRESS, r->pending_fraction);
-        add_num(&a, JOB_F_OVERALL, job_overall_progress(r->k, r->n, r->pending_fraction));
+        run_add_num(&a, JOB_F_PROGRESS, r->pending_fraction);
+        run_add_num(&a, JOB_F_OVERALL, job_overall_progress(r->k, r->n, r->pending_fraction));
     }
     if (r->has_pending_message)
-        add_field(&a, JOB_F_MESSAGE, r->pending_message);
-    add_field(&a, JOB_F_UPDATED_AT, ts);
+        run_add_field(&a, JOB_F_MESSAGE, r->pending_message);
+    run_add_field(&a, JOB_F_UPDATED_AT, ts);
     if (run_write(r, SCRIPT_UPDATE, JOB_ACTIVE_TTL_S, &a, is_retrying && r->has_adv, 0) >= 0) {
         r->has_pending = false;
         r->has_pending_message = false;
@@ -511,7 +487,7 @@ static int run_check(struct run *r)
         return 1;
     }
     lease_heartbeat(r->w, false);
-    if ((r->w->nheld > 0 || r->w->is_take_sent) && now - r->begin_us / 1000 >= WORKER_HOLD_MAX_MS)
+    if (pipe_is_busy(r->w) && now - r->begin_us / 1000 >= WORKER_HOLD_MAX_MS)
         fetch_hand_back(r->w); /* this job is slow: the held ones run elsewhere */
     if (r->deadline_ms != 0 && now >= r->deadline_ms) {
         r->is_timed_out = true;
@@ -604,29 +580,29 @@ static void run_finish(struct run *r, const char *stage_out, const struct stage_
     if (r->k >= 1) {
         char field[64];
         keys_stage_field(field, sizeof(field), r->k, "state");
-        fields_put(&a, field, err ? "failed" : "succeeded");
-        add_stage_field(&a, r->k, "finished_at", ts);
+        run_fields_put(&a, field, err ? "failed" : "succeeded");
+        run_add_stage_field(&a, r->k, "finished_at", ts);
     }
     if (err != NULL) {
         errtext = run_error_text(r, err);
         errs = errtext ? run_errors_text(r, errtext) : NULL;
-        add_field(&a, JOB_F_ERROR, errtext ? errtext : "{\"code\":\"internal\"}");
-        add_field(&a, JOB_F_ERRORS, errs ? errs : "[]");
+        run_add_field(&a, JOB_F_ERROR, errtext ? errtext : "{\"code\":\"internal\"}");
+        run_add_field(&a, JOB_F_ERRORS, errs ? errs : "[]");
     } else {
         if (stage_out == NULL)
             stage_out = "null";
-        add_stage_field(&a, r->k, "output", stage_out);
-        add_field(&a, JOB_F_RESULT, stage_out);
+        run_add_stage_field(&a, r->k, "output", stage_out);
+        run_add_field(&a, JOB_F_RESULT, stage_out);
         if (r->k >= 1)
             run_record_stage(r);
-        add_num(&a, JOB_F_PROGRESS, 1.0);
-        add_num(&a, JOB_F_OVERALL, 1.0);
-        add_field(&a, JOB_F_MESSAGE, "");
+        run_add_num(&a, JOB_F_PROGRESS, 1.0);
+        run_add_num(&a, JOB_F_OVERALL, 1.0);
+        run_add_field(&a, JOB_F_MESSAGE, "");
     }
-    add_field(&a, JOB_F_STATE, job_state_name(st));
-    add_field(&a, JOB_F_NEXT_ATTEMPT_AT, "");
-    add_field(&a, JOB_F_FINISHED_AT, ts);
-    add_field(&a, JOB_F_UPDATED_AT, ts);
+    run_add_field(&a, JOB_F_STATE, job_state_name(st));
+    run_add_field(&a, JOB_F_NEXT_ATTEMPT_AT, "");
+    run_add_field(&a, JOB_F_FINISHED_AT, ts);
+    run_add_field(&a, JOB_F_UPDATED_AT, ts);
     r->end_state = job_state_name(st);
     rc = run_write_finish(r, job_ttl_for(st, r->result_ttl_s), &a, err == NULL);
     r->end_state = NULL;
@@ -674,16 +650,16 @@ static void run_retry(struct run *r, const struct stage_error *err)
     errtext = run_error_text(r, err);
     errs = errtext ? run_errors_text(r, errtext) : NULL;
     rargv_init(&a);
-    add_field(&a, JOB_F_STATE, job_state_name(JOB_QUEUED));
-    add_field(&a, JOB_F_STAGE, "0");
-    add_field(&a, JOB_F_STAGE_NAME, "");
-    add_num(&a, JOB_F_PROGRESS, 0.0);
-    add_num(&a, JOB_F_OVERALL, 0.0);
-    add_field(&a, JOB_F_MESSAGE, "");
-    add_field(&a, JOB_F_ERROR, errtext ? errtext : "{\"code\":\"internal\"}");
-    add_field(&a, JOB_F_ERRORS, errs ? errs : "[]");
-    add_field(&a, JOB_F_NEXT_ATTEMPT_AT, due ? due_ts : "");
-    add_field(&a, JOB_F_UPDATED_AT, ts);
+    run_add_field(&a, JOB_F_STATE, job_state_name(JOB_QUEUED));
+    run_add_field(&a, JOB_F_STAGE, "0");
+    run_add_field(&a, JOB_F_STAGE_NAME, "");
+    run_add_num(&a, JOB_F_PROGRESS, 0.0);
+    run_add_num(&a, JOB_F_OVERALL, 0.0);
+    run_add_field(&a, JOB_F_MESSAGE, "");
+    run_add_field(&a, JOB_F_ERROR, errtext ? errtext : "{\"code\":\"internal\"}");
+    run_add_field(&a, JOB_F_ERRORS, errs ? errs : "[]");
+    run_add_field(&a, JOB_F_NEXT_ATTEMPT_AT, due ? due_ts : "");
+    run_add_field(&a, JOB_F_UPDATED_AT, ts);
     r->end_state = job_state_name(JOB_QUEUED);
     rc = run_write(r, SCRIPT_RETRY, JOB_ACTIVE_TTL_S, &a, true, due);
     r->end_state = NULL;
@@ -711,11 +687,11 @@ static int run_advance(struct run *r, const char *out)
 
     run_ts(ts);
     keys_stage_field(field, sizeof(field), r->k, "state");
-    fields_put(a, field, "succeeded"); /* its 'running', when not written yet */
-    add_stage_field(a, r->k, "finished_at", ts);
-    add_stage_field(a, r->k, "output", out);
-    add_stage_field(a, r->k + 1, "state", "running");
-    add_stage_field(a, r->k + 1, "started_at", ts);
+    run_fields_put(a, field, "succeeded"); /* its 'running', when not written yet */
+    run_add_stage_field(a, r->k, "finished_at", ts);
+    run_add_stage_field(a, r->k, "output", out);
+    run_add_stage_field(a, r->k + 1, "state", "running");
+    run_add_stage_field(a, r->k + 1, "started_at", ts);
     run_record_stage(r);
     r->has_adv = true;
     r->k++;
@@ -738,7 +714,7 @@ static void run_requeue(struct run *r, int k, bool is_unstarted)
 {
     if (r->has_adv)
         run_flush(r, true); /* requeue.lua keeps the stages before k */
-    worker_requeue(r->w, r->id, r->queue, r->attempt, k, is_unstarted, true);
+    fetch_requeue(r->w, r->id, r->queue, r->attempt, k, is_unstarted, true);
 }
 
 /* The job was canceled, expired or taken over: drop it from our list. */
@@ -748,7 +724,7 @@ static void run_abandon(struct run *r)
 
     log_write(LOG_LEVEL_INFO, 0, r->id, "stopped in stage %d: job is %s", r->k, r->refused);
     rargv_init(&a);
-    add_field(&a, JOB_F_UPDATED_AT, "-");
+    run_add_field(&a, JOB_F_UPDATED_AT, "-");
     run_write_finish(r, JOB_ACTIVE_TTL_S, &a, false); /* refused; drops the entry */
     rargv_free(&a);
 }
@@ -828,35 +804,45 @@ static int run_exec(struct run *r, const struct stage_def *sd, const char *in, c
                            "%s", res->message);
 }
 
-/* Reads the started job's hash into r. 0, or -1 with serr set. */
+/* Reads the started job's hash into r (the numbers: job_numbers_read, whose
+ * fallbacks keep the guarantees for a field edited by hand). 0, or -1 with
+ * serr set: the job is then failed. */
 static int run_load(struct run *r, const struct job_hash *h, struct stage_error *serr)
 {
-    const char *v;
+    struct job_numbers nums;
+    const char *v, *name, *bad;
+    int nbad;
 
+    name = job_hash_get(h, JOB_F_PIPELINE);
+    r->pl = name ? pipeline_set_find(r->w->pipelines, name) : NULL;
+    nbad = job_numbers_read(h, r->pl, &nums, &bad);
+    r->max_attempts = nums.max_attempts;
+    r->attempt_n = nums.attempt;
+    r->result_ttl_s = nums.result_ttl_s;
     v = job_hash_get(h, JOB_F_ATTEMPT);
     snprintf(r->attempt, sizeof(r->attempt), "%s", v ? v : "0");
-    r->attempt_n = v ? (int)strtol(v, NULL, 10) : 0;
-    v = job_hash_get(h, JOB_F_MAX_ATTEMPTS);
-    r->max_attempts = v ? (int)strtol(v, NULL, 10) : 1;
-    v = job_hash_get(h, JOB_F_RESULT_TTL);
-    r->result_ttl_s = v ? (int)strtol(v, NULL, 10) : 86400;
     v = job_hash_get(h, JOB_F_QUEUE);
     snprintf(r->queue, sizeof(r->queue), "%s", v ? v : r->w->cfg->queue);
     r->errors = job_hash_get(h, JOB_F_ERRORS);
-    v = job_hash_get(h, JOB_F_PIPELINE);
-    r->pl = v ? pipeline_set_find(r->w->pipelines, v) : NULL;
-    log_ctx_job(r->id, v); /* every line until the job ends names it */
-    log_write(LOG_LEVEL_INFO, 0, r->id, "started: pipeline %s, attempt %s", v ? v : "?",
+    log_ctx_job(r->id, name); /* every line until the job ends names it */
+    log_write(LOG_LEVEL_INFO, 0, r->id, "started: pipeline %s, attempt %s", name ? name : "?",
               r->attempt);
+    if (nbad > 0)
+        log_write(LOG_LEVEL_WARN, 0, r->id,
+                  "%d number field(s) of the job are not numbers in range (%s: '%.32s'): "
+                  "their fallbacks are used (see the job hash in docs/redis-keys.md)",
+                  nbad, bad, job_hash_get(h, bad) ? job_hash_get(h, bad) : "missing");
     if (r->pl == NULL)
         return stage_error_set(serr, "unknown_pipeline", false,
-                               "this worker has no pipeline '%.64s'", v ? v : "");
+                               "this worker has no pipeline '%.64s'", name ? name : "");
     r->n = (int)r->pl->nstages;
-    v = job_hash_get(h, JOB_F_STAGE_COUNT);
-    if (v == NULL || strtol(v, NULL, 10) != r->n)
+    if (nums.stage_count != r->n) {
+        v = job_hash_get(h, JOB_F_STAGE_COUNT);
         return stage_error_set(serr, "pipeline_changed", false,
-                               "the job has %s stages, pipeline '%s' now has %d", v ? v : "no",
+                               "the job has %.32s stages, pipeline '%s' now has %d", v ? v : "no",
                                r->pl->name, r->n);
+    }
+    r->k = nums.stage; /* start.lua's (a failure above is stage 1's) */
     return 0;
 }
 
@@ -892,10 +878,6 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
     }
     /* start.lua picked the stage: 1, or the first unfinished one when resuming,
      * whose input is its predecessor's stored output. */
-    v = job_hash_get(&h, JOB_F_STAGE);
-    r.k = v ? (int)strtol(v, NULL, 10) : 1;
-    if (r.k < 1 || r.k > r.n)
-        r.k = 1;
     log_ctx_stage(r.k, r.pl->stages[r.k - 1].name);
     if (r.k > 1) {
         char field[64];

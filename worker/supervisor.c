@@ -1,7 +1,8 @@
-/* supervisor: the prefork parent (OpenBSD proc.c in spirit). Forks N children,
- * reaps them, respawns the dead with backoff instead of giving up, and on
- * SIGTERM/SIGINT asks them to stop, waiting grace_s before SIGKILL. Signals
- * are blocked here and taken synchronously with sigtimedwait: no handlers. */
+/* supervisor: the prefork parent (OpenBSD proc.c in spirit). Forks N children
+ * (each runs child_main, child.c), reaps them, respawns the dead with backoff
+ * instead of giving up, and on SIGTERM/SIGINT asks them to stop, waiting
+ * grace_s before SIGKILL. Signals are blocked here and taken synchronously
+ * with sigtimedwait: no handlers. Never touches Redis. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,15 +28,8 @@ struct slot {
     int backoff_ms;
 };
 
-static volatile sig_atomic_t child_stop;
 /* The parent's slot table; a forked child frees its copy at once. */
 static struct slot *sup_slots;
-
-static void child_on_signal(int sig)
-{
-    (void)sig;
-    child_stop = 1;
-}
 
 static pid_t sup_spawn(const struct worker_config *cfg, const struct redis_url *url,
                        const struct pipeline_set *pipelines, int index, const sigset_t *oldmask)
@@ -44,29 +38,17 @@ static pid_t sup_spawn(const struct worker_config *cfg, const struct redis_url *
 
     if (pid != 0)
         return pid; /* parent, or -1 */
-    {
-        struct sigaction sa;
-        int code;
 
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = child_on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
-        sa.sa_handler = SIG_DFL;
-        sigaction(SIGCHLD, &sa, NULL);
-        sigprocmask(SIG_SETMASK, oldmask, NULL);
-        free(sup_slots);
-        sup_slots = NULL;
-        /* The child must not outlive a supervisor killed with -9. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-            _exit(0);
-        code = worker_child_main(cfg, url, pipelines, index);
-        /* exit, not _exit: under ASan this runs the leak check for the child.
-         * It writes the log lines still held (atexit). */
-        exit(code);
-    }
+    child_signals(oldmask); /* SIGTERM and SIGINT stop the child from now on */
+    free(sup_slots);
+    sup_slots = NULL;
+    /* The child must not outlive a supervisor killed with -9. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent)
+        _exit(0);
+    /* exit, not _exit: under ASan this runs the leak check for the child.
+     * Nothing is buffered in stdio (logs go to unbuffered stderr). */
+    exit(child_main(cfg, url, pipelines, index));
 }
 
 static void sup_describe_status(int status, char *buf, size_t cap)
@@ -80,7 +62,7 @@ static void sup_describe_status(int status, char *buf, size_t cap)
         snprintf(buf, cap, "stopped (status %d)", status);
 }
 
-/* The worker id child pid used (host:pid, as worker_child_main builds it). */
+/* The worker id child pid used (host:pid, as child_main builds it). */
 static void sup_worker_id(pid_t pid, char *out, size_t cap)
 {
     char host[128];
@@ -201,87 +183,5 @@ int supervisor_run(const struct worker_config *cfg, const struct redis_url *url,
     free(slots);
     sup_slots = NULL;
     log_info("stopped");
-    return 0;
-}
-
-int worker_child_main(const struct worker_config *cfg, const struct redis_url *url,
-                      const struct pipeline_set *pipelines, int index)
-{
-    struct worker w;
-    char host[128], role[32];
-    int failures = 0;
-
-    memset(&w, 0, sizeof(w));
-    w.cfg = cfg;
-    w.pipelines = pipelines;
-    w.index = index;
-    w.stop = &child_stop;
-    snprintf(role, sizeof(role), "worker/%d", index);
-    log_set_role(role);
-    if (gethostname(host, sizeof(host)) != 0)
-        snprintf(host, sizeof(host), "localhost");
-    host[sizeof(host) - 1] = '\0';
-    snprintf(w.id, sizeof(w.id), "%s:%d", host, (int)getpid());
-    log_ctx_worker(w.id); /* every line of this child names it */
-    /* A stage program that stops reading its stdin must not kill us. */
-    signal(SIGPIPE, SIG_IGN);
-    clock_format_rfc3339(clock_now_ms(), w.started_at);
-    if (keys_workers(w.workers_key, sizeof(w.workers_key), cfg->prefix) < 0 ||
-        keys_worker(w.info_key, sizeof(w.info_key), cfg->prefix, w.id) < 0 ||
-        keys_alive(w.alive_key, sizeof(w.alive_key), cfg->prefix) < 0 ||
-        keys_delayed(w.delayed_key, sizeof(w.delayed_key), cfg->prefix, cfg->queue) < 0 ||
-        keys_queue(w.queue_key, sizeof(w.queue_key), cfg->prefix, cfg->queue) < 0 ||
-        keys_processing(w.processing_key, sizeof(w.processing_key), cfg->prefix, w.id) < 0) {
-        log_errx("key names too long");
-        return 1;
-    }
-    w.rc = rconn_new(url, cfg->redis_timeout_ms);
-    if (w.rc == NULL) {
-        log_errx("out of memory");
-        return 1;
-    }
-    rconn_set_drain(w.rc, pipe_drain, &w);
-    log_debug("ready as %s", w.id);
-    lease_heartbeat(&w, true);
-    /* a job finish.lua took while the stop arrived is handed back by run_job */
-    while (!child_stop || w.nheld > 0 || w.is_take_sent) {
-        char id[IDS_MAX_LEN + 1];
-        redisReply *hash;
-        int got;
-
-        lease_heartbeat(&w, false);
-        wredis_check_master(&w);
-        recover_tick(&w);
-        /* After a failed pop its reply may be lost while the job sits on our
-         * processing list: put any such job back before popping again. */
-        if (w.nheld == 0 && w.is_take_sent)
-            pipe_collect(&w); /* the next batch; or its take was lost */
-        wredis_check_conn(&w);
-        if ((failures > 0 || w.is_take_lost) && w.nheld == 0) {
-            if (recover_own(&w) == 0) /* else again next time */
-                w.is_take_lost = false;
-        }
-        got = fetch_next(&w, id, &hash);
-        if (got < 0) {
-            worker_sleep_ms(&w, rconn_backoff_ms(++failures, worker_backoff_max_ms(&w)));
-            continue;
-        }
-        wredis_log_up(&w);
-        failures = 0;
-        if (got == 1) {
-            run_job(&w, id, hash);
-            freeReplyObject(hash);
-        }
-    }
-    log_debug("stopping after %lld job(s)", w.jobs_done);
-    pipe_drain(&w);
-    /* jobs a lost take moved onto our list: put back before our lease goes,
-     * or nobody would ever look at this list again */
-    if (w.is_take_lost)
-        recover_own(&w);
-    fetch_record_stats(&w);
-    wstats_free(&w.stats);
-    lease_release(&w);
-    rconn_free(w.rc);
     return 0;
 }

@@ -87,12 +87,7 @@ struct worker_config {
     int min_replicas_timeout_ms; /* one WAIT's timeout */
 };
 
-/* A job's end sent without waiting for its reply (pipe.c). */
-struct sent_finish {
-    struct rargv args; /* finish.lua's, to send again when the reply is lost */
-    char id[IDS_MAX_LEN + 1];
-    int take; /* jobs it takes too (0: none) */
-};
+struct pipe; /* pipe.c's batching state: the held jobs and the ends sent */
 
 /* One worker child: its connection and names. */
 struct worker {
@@ -105,7 +100,6 @@ struct worker {
     char processing_key[KEYS_MAX_LEN];
     char delayed_key[KEYS_MAX_LEN]; /* retries waiting for their backoff */
     int64_t last_promote_ms;        /* monotonic */
-    bool is_queue_empty;            /* the last pop found nothing: wait in BLMOVE */
     /* lease and recovery (lease.c, recover.c) */
     char workers_key[KEYS_MAX_LEN];
     char info_key[KEYS_MAX_LEN];
@@ -119,20 +113,11 @@ struct worker {
     int64_t last_recover_ms;           /* monotonic */
     volatile sig_atomic_t *stop;       /* set by SIGTERM/SIGINT in the child */
     long long jobs_done;
-    /* the jobs finish.lua took in the same call, oldest first (take.lua
-     * replies: reserved — still queued — or started), consumed by fetch_next */
-    redisReply *held[WORKER_HELD_MAX];
-    size_t nheld;
-    /* ends sent while jobs were held, their replies not read yet */
-    struct sent_finish sent[WORKER_SENT_MAX];
-    size_t nsent;
-    bool is_take_sent; /* one of them takes jobs too */
-    int64_t job_us;    /* how long a job runs here (moving average), for the batch size */
-    bool is_take_lost; /* a finish-and-take reply was lost, or the connection was
-                          replaced (maybe a new master): recover_own first */
-    /* the held job the last end began (finish.lua's begin), "" when none:
-     * the others are reservations, begun by start.lua when their turn comes */
-    char begun[IDS_MAX_LEN + 1];
+    struct pipe *pipe; /* batching (pipe.c): read and written through pipe_* only */
+    /* set by the child (child.c), called by wredis.c, which thus needs
+     * neither the lease nor the batching: */
+    void (*on_wait)(struct worker *w);     /* before each wait for Redis (renews the lease) */
+    void (*on_new_conn)(struct worker *w); /* a new connection replaced one: a take may be lost */
     /* Redis outages (wredis_log_down / wredis_log_up) */
     bool is_redis_down;               /* logged as down, not back yet */
     enum sentinel_status down_status; /* the discovery status logged */
@@ -141,30 +126,34 @@ struct worker {
     struct wstats stats;
 };
 
-/* supervisor.c: forks cfg->concurrency children running worker_child_main,
+/* supervisor.c: forks cfg->concurrency children running child_main,
  * respawns the dead with backoff, and on SIGTERM/SIGINT stops them (SIGKILL
  * after grace_s). Returns the process exit code (0 after a clean stop). */
 int supervisor_run(const struct worker_config *cfg, const struct redis_url *url,
                    const struct pipeline_set *pipelines);
 
-/* The body of one child; returns its exit code. */
-int worker_child_main(const struct worker_config *cfg, const struct redis_url *url,
-                      const struct pipeline_set *pipelines, int index);
+/* child.c: in a child just forked, SIGTERM and SIGINT set the stop flag
+ * child_main watches, SIGCHLD is back to its default, and mask (the signal
+ * mask before the supervisor blocked its own) is restored. */
+void child_signals(const sigset_t *mask);
+/* child.c: the body of one child (index 1..concurrency); returns its exit
+ * code. */
+int child_main(const struct worker_config *cfg, const struct redis_url *url,
+               const struct pipeline_set *pipelines, int index);
 
 /* fetch.c: the job finish.lua took (next_take), else waits up to
- * worker_fetch_timeout_ms for a queued job (take.lua with a backlog, else
- * BLMOVE + start.lua), moved onto this worker's processing list and marked
- * running; nothing new once the worker is stopping.
- * Returns 1 with id filled and *hash the job's HGETALL reply (caller frees
- * with freeReplyObject), 0 when nothing runnable arrived, -1 on a Redis error. */
+ * WORKER_FETCH_TIMEOUT_MS (at most an eighth of a lease) for a queued job (take.lua with a backlog,
+ * else BLMOVE + start.lua), moved onto this worker's processing list and marked running; nothing
+ * new once the worker is stopping. Returns 1 with id filled and *hash the job's HGETALL reply
+ * (caller frees with freeReplyObject), 0 when nothing runnable arrived, -1 on a Redis error. */
 int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash);
 
 /* fetch.c: hands job id back to the front of its queue (requeue.lua: fenced
  * by attempt; stage k runs again, the ones before kept). is_unstarted: no
  * stage of it ran here, its attempt is given back. is_current: the job this
  * worker runs (its info hash says idle after it), not a held one. */
-void worker_requeue(struct worker *w, const char *id, const char *queue, const char *attempt, int k,
-                    bool is_unstarted, bool is_current);
+void fetch_requeue(struct worker *w, const char *id, const char *queue, const char *attempt, int k,
+                   bool is_unstarted, bool is_current);
 
 /* fetch.c: the id of the held job this worker runs next ("" when it holds
  * none, or is stopping): the end of the job before names it current. */
@@ -174,6 +163,15 @@ void fetch_next_held_id(const struct worker *w, char id[IDS_MAX_LEN + 1]);
  * given back (requeue.lua): the job running now is slow, or the worker stops. */
 void fetch_hand_back(struct worker *w);
 
+/* pipe.c owns the batching state (struct pipe): the jobs held, the ends sent
+ * without waiting and what they take, whether the queue ran empty, whether a
+ * take may have been lost. Nothing else reads or writes it but through
+ * these functions. */
+
+/* pipe.c: a new, empty batching state (free with pipe_free, which frees what
+ * it still holds; NULL is allowed), or NULL when out of memory. */
+struct pipe *pipe_new(void);
+void pipe_free(struct pipe *p);
 /* pipe.c: sends a job's end (finish.lua's args, owned from now on; take: the
  * jobs it takes too) without waiting: 0, or -1 when it could not be sent
  * (args still the caller's). */
@@ -181,12 +179,45 @@ int pipe_send_finish(struct worker *w, const char *id, struct rargv *args, int t
 /* pipe.c: reads the replies of the ends sent; sends again, waiting, those
  * whose reply was lost. The connection's drain hook (rconn_set_drain). */
 void pipe_drain(void *worker);
-/* pipe.c: reads the replies up to the end that takes the next batch, which
- * the worker holds then; the later ones stay pending. */
+/* pipe.c: when the worker holds no job and an end sent takes the next
+ * batch, reads the replies up to that end, whose jobs the worker holds
+ * then; the later ones stay pending. Otherwise nothing. */
 void pipe_collect(struct worker *w);
-/* pipe.c: keeps the take replies of finish.lua's reply (taken, an array;
- * take: how many were asked: fewer means the queue ran empty). */
-void pipe_hold(struct worker *w, redisReply *taken, int take);
+/* pipe.c: keeps the jobs finish.lua's reply rep took (they are detached
+ * from it; rep stays the caller's to free); take: how many were asked
+ * (fewer, or none, means the queue ran empty: the worker waits in BLMOVE
+ * once they are done). */
+void pipe_hold(struct worker *w, redisReply *rep, int take);
+/* pipe.c: plans the end of a job that ran us microseconds (and learns the
+ * batch size from it). Returns 1 when the end may be sent without waiting
+ * (may_defer: a success, and the worker holds jobs), with *take the jobs it
+ * takes too (the next batch, once half of the held ones are left; else 0);
+ * 0 when it must wait for its reply, with *take the jobs it takes (a batch
+ * while the queue has a backlog and no take is pending or lost; else 0). */
+int pipe_plan_end(struct worker *w, int64_t us, bool may_defer, int *take);
+/* pipe.c: the worker holds jobs, or an end sent takes some. */
+bool pipe_is_busy(const struct worker *w);
+/* pipe.c: the oldest held job's take reply (borrowed), or NULL. */
+const redisReply *pipe_peek_held(const struct worker *w);
+/* pipe.c: takes the oldest held job's take reply (the caller frees it), or
+ * NULL when none is held; begun: the id of the held job the last end began
+ * ("" when none; forgotten now). */
+redisReply *pipe_next_held(struct worker *w, char begun[IDS_MAX_LEN + 1]);
+/* pipe.c: takes the newest held job's take reply (the caller frees it), or
+ * NULL; what the last end began is forgotten (handing the held jobs back). */
+redisReply *pipe_newest_held(struct worker *w);
+/* pipe.c: the end being written begins held job id ("": none). */
+void pipe_set_begun(struct worker *w, const char *id);
+/* pipe.c: the last pop found the queue empty (wait in BLMOVE). */
+bool pipe_is_queue_empty(const struct worker *w);
+void pipe_set_queue_empty(struct worker *w, bool is_empty);
+/* pipe.c: a take's reply may have been lost (or the connection was replaced,
+ * maybe by a new master): jobs may sit on our processing list that nobody
+ * runs; recover_own puts them back once the worker holds none, and then
+ * pipe_set_take_recovered. No take is sent meanwhile. */
+void pipe_set_take_lost(struct worker *w);
+bool pipe_is_take_lost(const struct worker *w);
+void pipe_set_take_recovered(struct worker *w);
 
 /* fetch.c: sends the pending stage runs on their own (record.lua), one try. */
 void fetch_record_stats(struct worker *w);
@@ -220,18 +251,14 @@ redisReply *wredis_end(struct worker *w, enum script_id id, int nkeys, const str
 bool wredis_end_confirmed(struct worker *w, const redisReply *r, unsigned long conn,
                           const char *job_id, bool is_again);
 
-/* wredis.c: true for an error reply that means "not now" (the master moved:
- * READONLY, UNBLOCKED, LOADING, MASTERDOWN, NOREPLICAS; or BUSY, TRYAGAIN,
- * CLUSTERDOWN): retried like an outage, never taken as the answer. */
-bool wredis_is_transient(const char *s, size_t len);
 /* wredis.c: logs a failed Redis call (what: the caller, msg: why) as a
  * warning once per outage, and again when the discovery's reason changes
  * (all sentinels unreachable, no sentinel knows the master, ...); the
  * repeats at debug level. */
 void wredis_log_down(struct worker *w, const char *what, const char *msg);
 /* wredis.c: notices a new connection since the last look (logged when it
- * replaces one; is_take_lost set, so that recover_own runs before the next
- * take: a new master may lack an end or a take the old one acknowledged). */
+ * replaces one, and on_new_conn called: recover_own runs before the next
+ * take, as a new master may lack an end or a take the old one acknowledged). */
 void wredis_check_conn(struct worker *w);
 /* wredis.c: with a redis-sentinel URL, asks the sentinels which master they
  * name (and how many replicas they count healthy: what WAIT waits for) and
@@ -265,15 +292,12 @@ void recover_tick(struct worker *w);
  * Redis failed meanwhile (call it again: some may still be there). */
 int recover_own(struct worker *w);
 
-/* The longest wait between Redis reconnect attempts: WORKER_BACKOFF_MAX_MS,
- * but at most an eighth of a lease, so that a worker renews soon after an
- * outage (see alive.lua for why). */
-int worker_backoff_max_ms(const struct worker *w);
-/* How long BLMOVE waits: WORKER_FETCH_TIMEOUT_MS, at most an eighth of a
- * lease, so that an idle worker renews on time. */
-int worker_fetch_timeout_ms(const struct worker *w);
+/* wredis.c: the longest wait between Redis reconnect attempts:
+ * WORKER_BACKOFF_MAX_MS, but at most an eighth of a lease, so that a worker
+ * renews soon after an outage (see alive.lua for why). */
+int wredis_backoff_max_ms(const struct worker *w);
 
-/* Sleeps ms milliseconds unless *stop is set (checked every 50 ms). */
-void worker_sleep_ms(const struct worker *w, int ms);
+/* wredis.c: sleeps ms milliseconds unless *stop is set (checked every 50 ms). */
+void wredis_sleep_ms(const struct worker *w, int ms);
 
 #endif

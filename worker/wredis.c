@@ -9,21 +9,14 @@
 #include "log.h"
 #include "worker.h"
 
-int worker_backoff_max_ms(const struct worker *w)
+int wredis_backoff_max_ms(const struct worker *w)
 {
     int eighth = w->cfg->lease_s * 1000 / 8;
 
     return eighth < WORKER_BACKOFF_MAX_MS ? eighth : WORKER_BACKOFF_MAX_MS;
 }
 
-int worker_fetch_timeout_ms(const struct worker *w)
-{
-    int eighth = w->cfg->lease_s * 1000 / 8;
-
-    return eighth < WORKER_FETCH_TIMEOUT_MS ? eighth : WORKER_FETCH_TIMEOUT_MS;
-}
-
-void worker_sleep_ms(const struct worker *w, int ms)
+void wredis_sleep_ms(const struct worker *w, int ms)
 {
     log_flush();
     while (ms > 0 && !(w->stop != NULL && *w->stop)) {
@@ -32,23 +25,6 @@ void worker_sleep_ms(const struct worker *w, int ms)
         nanosleep(&ts, NULL);
         ms -= step;
     }
-}
-
-/* Error replies that mean "not now" rather than "no", besides those that
- * say the master moved (sentinel_is_failover_error): retried like an outage. */
-bool wredis_is_transient(const char *s, size_t len)
-{
-    static const char *const prefixes[] = {"BUSY", "TRYAGAIN", "CLUSTERDOWN"};
-    size_t i;
-
-    if (sentinel_is_failover_error(s, len))
-        return true;
-    for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
-        size_t n = strlen(prefixes[i]);
-        if (len >= n && strncmp(s, prefixes[i], n) == 0)
-            return true;
-    }
-    return false;
 }
 
 void wredis_log_down(struct worker *w, const char *what, const char *msg)
@@ -76,7 +52,8 @@ void wredis_check_conn(struct worker *w)
      * may be missing there (an end, a take): recover_own puts what sits on
      * our processing list back before the next take */
     if (w->connects_seen != 0) {
-        w->is_take_lost = true;
+        if (w->on_new_conn != NULL)
+            w->on_new_conn(w);
         if (rconn_peer(w->rc, peer, sizeof(peer)) == 0)
             log_info("redis: connected to %s", peer);
     }
@@ -114,16 +91,15 @@ void wredis_log_up(struct worker *w)
  * stop flag does not cut short. */
 static void wredis_pause(struct worker *w, int attempt)
 {
-    /* The lease first, when due: the renewal is the first thing to get
-     * through when Redis is back (see alive.lua). */
-    lease_heartbeat(w, false);
+    if (w->on_wait != NULL)
+        w->on_wait(w); /* the lease, when due (child.c) */
     /* While stopping, sleep without being cut short by the stop flag. */
     if (*w->stop) {
         struct timespec ts = {0, 200 * 1000000L};
         log_flush();
         nanosleep(&ts, NULL);
     } else {
-        worker_sleep_ms(w, rconn_backoff_ms(attempt, worker_backoff_max_ms(w)));
+        wredis_sleep_ms(w, rconn_backoff_ms(attempt, wredis_backoff_max_ms(w)));
     }
 }
 
@@ -137,10 +113,12 @@ static redisReply *wredis_call(struct worker *w, int is_script, enum script_id i
     for (;;) {
         redisReply *r = is_script ? rconn_script(w->rc, id, nkeys, args, &err)
                                   : rconn_command(w->rc, args, &err);
-        if (r != NULL && r->type == REDIS_REPLY_ERROR && wredis_is_transient(r->str, r->len)) {
+        if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+            err_reply_code(r->str, r->len) == SQ_ERR_TRANSIENT) {
             /* Redis is up but cannot serve yet (e.g. LOADING its AOF after a
              * restart): an outage like any other, not an answer. */
-            err_set(&err, "redis: %.*s", (int)(r->len < 120 ? r->len : 120), r->str);
+            err_set(&err, SQ_ERR_TRANSIENT, "redis: %.*s", (int)(r->len < 120 ? r->len : 120),
+                    r->str);
             freeReplyObject(r);
             r = NULL;
         }
@@ -149,8 +127,10 @@ static redisReply *wredis_call(struct worker *w, int is_script, enum script_id i
                 wredis_log_up(w);
             return r;
         }
-        if (args->is_oom)
+        if (err.code == SQ_ERR_NOMEM) {
+            log_warnx("%s: not retried", err.msg); /* not an outage: waiting will not help */
             return NULL;
+        }
         if (attempt == 0)
             first_fail = clock_mono_ms();
         wredis_log_down(w, "", err.msg);
@@ -264,7 +244,6 @@ redisReply *wredis_end(struct worker *w, enum script_id id, int nkeys, const str
         }
         freeReplyObject(r);
         is_again = true;
-        lease_heartbeat(w, false); /* the lease lives on while the replicas are away */
-        wredis_pause(w, attempt);
+        wredis_pause(w, attempt); /* the lease lives on while the replicas are away */
     }
 }

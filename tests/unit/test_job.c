@@ -766,7 +766,9 @@ static cJSON *old_number_item(const char *v, bool is_int)
 }
 
 /* Numbers kept as their stored text print as the same value as before, in
- * the same text for the forms stageq writes ("%.4f", integers). */
+ * the same text for the forms stageq writes ("%.4f", integers); text that is
+ * not a whole number to num.h (a sign, a space, hex, out of range: a field
+ * edited by hand) is shown as the string it is. */
 static void test_status_number_text(void **state)
 {
     static const struct {
@@ -783,8 +785,8 @@ static void test_status_number_text(void **state)
         {"-0", "-0", "0"},
         {"-0.0", "-0", "\"-0.0\""},
         {"007", "7", "7"},
-        {"+1", "1", "1"},
-        {" 1", "1", "1"},
+        {"+1", "\"+1\"", "\"+1\""}, /* not numbers to num.h: shown as they are */
+        {" 1", "\" 1\"", "\" 1\""},
         {"1e3", "1000", "\"1e3\""},
         {"1.5e-7", NULL, "\"1.5e-7\""},
         {"0.00001", NULL, "\"0.00001\""},
@@ -793,11 +795,11 @@ static void test_status_number_text(void **state)
         {"99999999999999999999", NULL, "\"99999999999999999999\""},
         {"0.1234567890123456789", NULL, "\"0.1234567890123456789\""},
         {"1.", NULL, "\"1.\""},
-        {".5", "0.5", "\".5\""},
+        {".5", "\".5\"", "\".5\""},
         {"-", "\"-\"", "\"-\""},
-        {"1e999", "null", "\"1e999\""},
+        {"1e999", "\"1e999\"", "\"1e999\""},
         {"nan", "\"nan\"", "\"nan\""},
-        {"0x10", "16", "\"0x10\""},
+        {"0x10", "\"0x10\"", "\"0x10\""},
         {"half", "\"half\"", "\"half\""},
     };
     const char *fv[6];
@@ -826,7 +828,10 @@ static void test_status_number_text(void **state)
             assert_non_null(ref);
             got = json_get(printed, name);
             assert_non_null(got);
-            if (cJSON_IsNumber(ref) && !isinf(ref->valuedouble)) {
+            if (same != NULL && same[0] == '"') { /* garbage: the text, as stored */
+                assert_true(cJSON_IsString(got));
+                assert_string_equal(got->valuestring, cases[i].v);
+            } else if (cJSON_IsNumber(ref) && !isinf(ref->valuedouble)) {
                 if (!cJSON_IsNumber(got) || got->valuedouble != ref->valuedouble)
                     fail_msg("\"%s\" as %s: %s", cases[i].v, name, text);
             } else if (cJSON_IsNumber(ref)) { /* infinite: cJSON printed null */
@@ -1046,7 +1051,8 @@ static void test_status_duplicate_outlives_hash(void **state)
 
 static void test_eta_from_hash(void **state)
 {
-    HASH(h, "1", "1500", "1.n", "20", "2", "x", "65", "7", "0", "9", "3", "-4", "4", "250");
+    HASH(h, "1", "1500", "1.n", "20", "2", "x", "65", "7", "0", "9", "3", "-4", "4", "250", "5",
+         " 5", "6", "+6", "7", "99999999999999999999", "8", "8.5", "9", "0x10", "10", "10");
     struct job_eta eta;
 
     (void)state;
@@ -1055,9 +1061,104 @@ static void test_eta_from_hash(void **state)
     assert_true(eta.mean_ms[2] == -1); /* not a number */
     assert_true(eta.mean_ms[3] == -1); /* negative */
     assert_true(eta.mean_ms[4] == 250);
+    /* means edited by hand: no history for the stage */
     assert_true(eta.mean_ms[5] == -1);
+    assert_true(eta.mean_ms[6] == -1);
+    assert_true(eta.mean_ms[7] == -1);
+    assert_true(eta.mean_ms[8] == -1);
+    assert_true(eta.mean_ms[9] == -1);
+    assert_true(eta.mean_ms[10] == 10);
     job_eta_from_hash(&eta, NULL);
     assert_true(eta.mean_ms[1] == -1);
+}
+
+/* The numbers a worker runs a job by: as stored, or each field's fallback. */
+static void test_numbers_read(void **state)
+{
+    struct stage_def stages[4];
+    struct pipeline pl;
+    HASH(good, "attempt", "2", "max_attempts", "5", "result_ttl_s", "60", "stage_count", "4",
+         "stage", "3");
+    HASH(bad, "attempt", "2.5", "max_attempts", "many", "result_ttl_s", "0", "stage_count", "4x",
+         "stage", "9");
+    HASH(edge, "attempt", "+2", "max_attempts", "101", "result_ttl_s", "31536001", "stage_count",
+         "65", "stage", "0");
+    HASH(empty, "id", "j1");
+    struct job_numbers n;
+    const char *bad_field = "x";
+
+    (void)state;
+    memset(&pl, 0, sizeof(pl));
+    memset(stages, 0, sizeof(stages));
+    pl.max_attempts = 3;
+    pl.result_ttl_s = 600;
+    pl.nstages = 4;
+    pl.stages = stages;
+    assert_int_equal(job_numbers_read(&good, &pl, &n, &bad_field), 0);
+    assert_null(bad_field);
+    assert_int_equal(n.attempt, 2);
+    assert_int_equal(n.max_attempts, 5);
+    assert_int_equal(n.result_ttl_s, 60);
+    assert_int_equal(n.stage_count, 4);
+    assert_int_equal(n.stage, 3);
+
+    /* garbage: the pipeline's attempts and TTL, the attempt counted as the
+     * last, no stage count (the job fails), from stage 1 */
+    assert_int_equal(job_numbers_read(&bad, &pl, &n, &bad_field), 5);
+    assert_string_equal(bad_field, "max_attempts");
+    assert_int_equal(n.max_attempts, 3);
+    assert_int_equal(n.attempt, 3);
+    assert_int_equal(n.result_ttl_s, 600);
+    assert_int_equal(n.stage_count, 0);
+    assert_int_equal(n.stage, 1);
+    assert_int_equal(job_numbers_read(&edge, &pl, &n, NULL), 5); /* out of range, a sign */
+    assert_int_equal(n.max_attempts, 3);
+    assert_int_equal(n.attempt, 3);
+    assert_int_equal(n.result_ttl_s, 600);
+    assert_int_equal(n.stage_count, 0);
+    assert_int_equal(n.stage, 1);
+
+    /* missing, and no pipeline: one attempt, the default TTL */
+    assert_int_equal(job_numbers_read(&empty, NULL, &n, &bad_field), 5);
+    assert_string_equal(bad_field, "max_attempts");
+    assert_int_equal(n.max_attempts, 1);
+    assert_int_equal(n.attempt, 1);
+    assert_int_equal(n.result_ttl_s, JOB_RESULT_TTL_DEFAULT_S);
+    assert_int_equal(n.stage_count, 0);
+    assert_int_equal(n.stage, 1);
+}
+
+/* A running job whose stage or progress was edited by hand: the status is
+ * built, the stage's estimate is left out or made from history alone. */
+static void test_eta_garbage_fields(void **state)
+{
+    HASH(stage, "id", "j1", "state", "running", "stage", "2x", "stage_count", "3", "progress",
+         "0.25", "stage.2.state", "running", "stage.2.started_at", "2025-11-25T16:48:16.000Z");
+    HASH(prog, "id", "j1", "state", "running", "stage", "2", "stage_count", "3", "progress", "lots",
+         "stage.2.state", "running", "stage.2.started_at", "2025-11-25T16:48:16.000Z");
+    HASH(count, "id", "j1", "state", "running", "stage", "2", "stage_count", "three");
+    struct job_eta eta;
+    cJSON *o;
+
+    (void)state;
+    eta_set(&eta, 2000, 4000, 3000);
+    o = job_status_json_eta(&stage, &eta, T16 + 1000);
+    assert_non_null(o);
+    assert_true(cJSON_IsNull(json_get(o, "stage_eta_s")));
+    assert_true(cJSON_IsNull(json_get(o, "eta_s")));
+    assert_string_equal(json_get(o, "stage")->valuestring, "2x");
+    cJSON_Delete(o);
+    /* 1 s into stage 2 (mean 4 s), progress unknown: 3 s left by history */
+    o = job_status_json_eta(&prog, &eta, T16 + 1000);
+    assert_non_null(o);
+    assert_true(fabs(num(o, "stage_eta_s") - 3.0) < 1e-9);
+    assert_string_equal(json_get(o, "progress")->valuestring, "lots");
+    cJSON_Delete(o);
+    o = job_status_json_eta(&count, &eta, T16 + 1000);
+    assert_non_null(o);
+    assert_int_equal(cJSON_GetArraySize(json_get(o, "stages")), 0);
+    assert_true(cJSON_IsNull(json_get(o, "eta_s")));
+    cJSON_Delete(o);
 }
 
 int main(void)
@@ -1085,6 +1186,8 @@ int main(void)
         cmocka_unit_test(test_status_result_is_last_output),
         cmocka_unit_test(test_status_seconds_text),
         cmocka_unit_test(test_status_duplicate_outlives_hash),
+        cmocka_unit_test(test_numbers_read),
+        cmocka_unit_test(test_eta_garbage_fields),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,6 @@
 /* Unit tests for the pure helpers of shared/sentinel: replies of SENTINEL
  * get-master-addr-by-name, SENTINEL REPLICAS and ROLE built by hand (as hiredis would hand them
- * over), the failover error codes, and the promotion of the sentinel that
+ * over), the failover errors in nested replies, and the promotion of the sentinel that
  * answered. No network: sentinel_connect is covered by the e2e suites. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -153,46 +153,6 @@ static void test_role(void **state)
     assert_int_equal(sentinel_parse_role(&err), -1);
     assert_int_equal(sentinel_parse_role(&m), -1); /* a bare string, not an array */
     assert_int_equal(sentinel_parse_role(NULL), -1);
-}
-
-static void test_failover_errors(void **state)
-{
-    static const char *const yes[] = {
-        "READONLY You can't write against a read only replica.",
-        "READONLY You can't write against a read only replica. script: 1234, on "
-        "@user_script:3.",
-        "UNBLOCKED force unblock from blocking operation, instance state changed (master -> "
-        "replica?)",
-        "LOADING Redis is loading the dataset in memory",
-        "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
-        "NOREPLICAS Not enough good replicas to write.",
-        "READONLY",
-    };
-    static const char *const no[] = {
-        "NOSCRIPT No matching script. Please use EVAL.",
-        "ERR unknown command",
-        "WRONGTYPE Operation against a key holding the wrong kind of value",
-        "BUSY Redis is busy running a script.",
-        "READONLYX x",
-        "READ ONLY",
-        "readonly You can't write",
-        "",
-        "NOREPLICA",
-        " READONLY",
-    };
-    size_t i;
-
-    (void)state;
-    for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
-        if (!sentinel_is_failover_error(yes[i], strlen(yes[i])))
-            fail_msg("'%s' is a failover error", yes[i]);
-    for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
-        if (sentinel_is_failover_error(no[i], strlen(no[i])))
-            fail_msg("'%s' is not a failover error", no[i]);
-    /* the length bounds the text: a prefix is not the word */
-    assert_false(sentinel_is_failover_error("READONLY", 4));
-    assert_true(sentinel_is_failover_error("LOADING...", 7));
-    assert_false(sentinel_is_failover_error(NULL, 0));
 }
 
 static void test_reply_is_failover(void **state)
@@ -372,12 +332,11 @@ static void test_wait_count(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_master_addr_ok),   cmocka_unit_test(test_master_addr_unknown),
-        cmocka_unit_test(test_master_addr_bad),  cmocka_unit_test(test_role),
-        cmocka_unit_test(test_failover_errors),  cmocka_unit_test(test_reply_is_failover),
-        cmocka_unit_test(test_promote),          cmocka_unit_test(test_status_text),
-        cmocka_unit_test(test_healthy_replicas), cmocka_unit_test(test_healthy_replicas_bad),
-        cmocka_unit_test(test_wait_count),
+        cmocka_unit_test(test_master_addr_ok),       cmocka_unit_test(test_master_addr_unknown),
+        cmocka_unit_test(test_master_addr_bad),      cmocka_unit_test(test_role),
+        cmocka_unit_test(test_reply_is_failover),    cmocka_unit_test(test_promote),
+        cmocka_unit_test(test_status_text),          cmocka_unit_test(test_healthy_replicas),
+        cmocka_unit_test(test_healthy_replicas_bad), cmocka_unit_test(test_wait_count),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
