@@ -16,9 +16,7 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
-#include <hiredis/hiredis.h>
 
-#include "job.h"
 #include "json.h"
 #include "pipeline.h"
 #include "redis_url.h"
@@ -315,121 +313,6 @@ static int case_submit(char *out, size_t cap)
     return 0;
 }
 
-/* A job hash as HGETALL returns it: a running job of 3 stages. */
-static const char *const job_fields[] = {
-    "id",
-    "j1",
-    "pipeline",
-    "train",
-    "queue",
-    "gpu",
-    "state",
-    "running",
-    "attempt",
-    "2",
-    "max_attempts",
-    "3",
-    "input",
-    "{\"n\":[1,2.50]}",
-    "stage",
-    "2",
-    "stage_name",
-    "fit",
-    "stage_count",
-    "3",
-    "progress",
-    "0.2500",
-    "message",
-    "epoch 1/4",
-    "overall_progress",
-    "0.4167",
-    "stage.1.name",
-    "prepare",
-    "stage.1.state",
-    "succeeded",
-    "stage.1.started_at",
-    "2026-12-03T10:00:00.000Z",
-    "stage.1.finished_at",
-    "2026-12-03T10:00:01.500Z",
-    "stage.1.output",
-    "{\"rows\":10,\"x\":[true,null]}",
-    "stage.2.name",
-    "fit",
-    "stage.2.state",
-    "running",
-    "stage.2.started_at",
-    "2026-12-03T10:00:01.500Z",
-    "stage.3.name",
-    "package",
-    "stage.3.state",
-    "pending",
-    "created_at",
-    "2026-12-03T09:59:59.000Z",
-    "started_at",
-    "2026-12-03T10:00:00.000Z",
-    "updated_at",
-    "2026-12-03T10:00:02.000Z",
-    "worker",
-    "host:42",
-    "errors",
-    "[{\"code\":\"worker_lost\",\"message\":\"lost\",\"attempt\":1}]",
-    "result_ttl_s",
-    "60",
-    "resume",
-    "1"};
-#define JOB_NFV (sizeof(job_fields) / sizeof(job_fields[0]))
-
-static redisReply job_elems[JOB_NFV], *job_ptrs[JOB_NFV], job_reply;
-
-static void job_reply_init(void)
-{
-    size_t i;
-
-    memset(job_elems, 0, sizeof(job_elems));
-    for (i = 0; i < JOB_NFV; i++) {
-        job_elems[i].type = REDIS_REPLY_STRING;
-        job_elems[i].str = (char *)job_fields[i];
-        job_elems[i].len = strlen(job_fields[i]);
-        job_ptrs[i] = &job_elems[i];
-    }
-    memset(&job_reply, 0, sizeof(job_reply));
-    job_reply.type = REDIS_REPLY_ARRAY;
-    job_reply.elements = JOB_NFV;
-    job_reply.element = job_ptrs;
-}
-
-/* Views job_reply and builds its status (armed): with eta NULL by
- * job_status_json, else by job_status_json_eta; then prints it (disarmed). */
-static int case_job_status_with(const struct job_eta *eta, char *out, size_t cap)
-{
-    struct job_hash h;
-    cJSON *status = NULL;
-
-    if (job_hash_view(&job_reply, &h) == 0)
-        status = eta ? job_status_json_eta(&h, eta, 1764756003000) : job_status_json(&h);
-    alloc_disarm();
-    if (status != NULL)
-        alloc_put_json(out, cap, status);
-    cJSON_Delete(status);
-    job_hash_view_free(&h);
-    return status != NULL ? 0 : -1;
-}
-
-static int case_job_status(char *out, size_t cap)
-{
-    return case_job_status_with(NULL, out, cap);
-}
-
-static int case_job_status_eta(char *out, size_t cap)
-{
-    struct job_eta eta;
-    size_t k;
-
-    for (k = 0; k <= PIPELINE_MAX_STAGES; k++)
-        eta.mean_ms[k] = k <= 3 ? 1000 * (int64_t)k : -1;
-    return case_job_status_with(&eta, out, cap);
-}
-
 static void test_json_strict(void **state)
 {
     (void)state;
@@ -486,14 +369,6 @@ static void test_submit(void **state)
     submit_set = NULL;
 }
 
-static void test_job_status(void **state)
-{
-    (void)state;
-    job_reply_init();
-    alloc_sweep("job_status_json", case_job_status);
-    alloc_sweep("job_status_json_eta", case_job_status_eta);
-}
-
 /* cJSON allocates through these hooks: its allocations count and fail too. */
 static void *alloc_cjson_malloc(size_t n)
 {
@@ -512,7 +387,6 @@ int main(void)
         cmocka_unit_test(test_json_strict), cmocka_unit_test(test_json_exact),
         cmocka_unit_test(test_json_minify), cmocka_unit_test(test_pipelines),
         cmocka_unit_test(test_redis_url),   cmocka_unit_test(test_submit),
-        cmocka_unit_test(test_job_status),
     };
 
     cJSON_InitHooks(&hooks);
