@@ -38,7 +38,7 @@ LUA := shared/scripts/submit.lua shared/scripts/start.lua shared/scripts/update.
        shared/scripts/record.lua
 API_SRC := api/eta.c api/main.c api/server.c api/routes.c api/jobs.c api/health.c api/errors.c \
            api/sse.c api/rasync.c api/pipelines.c api/compat.c api/listing.c api/dashboard.c \
-           api/metrics.c
+           api/metrics.c api/reply.c api/counters.c api/live.c
 WORKER_SRC := worker/main.c worker/supervisor.c worker/fetch.c worker/run.c worker/wredis.c \
               worker/lease.c worker/recover.c worker/stats.c worker/pipe.c \
               worker/stage_builtin.c worker/builtins/demo.c worker/builtins/echo.c \

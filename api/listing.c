@@ -164,7 +164,7 @@ static void listing_list_reply(struct listing_list *ll)
         cJSON_AddStringToObject(body, "next_cursor", cursor);
     }
     evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
-    routes_reply_json(ar, 200, body);
+    reply_json(ar, 200, body);
     cJSON_Delete(body);
     listing_list_free(ll);
 }
@@ -455,56 +455,10 @@ static const char *const listing_worker_fields[] = {
 };
 #define LISTING_NWFIELDS (sizeof(listing_worker_fields) / sizeof(listing_worker_fields[0]))
 
-void listing_live_free(struct listing_live *lv)
-{
-    size_t i;
-
-    for (i = 0; i < lv->n; i++)
-        free(lv->ids[i]);
-    free(lv->ids);
-    free(lv->expiry);
-    memset(lv, 0, sizeof(*lv));
-}
-
-int listing_live_read(struct listing_live *lv, const redisReply *r)
-{
-    size_t n, i;
-
-    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
-        return -1;
-    n = r->elements / 2;
-    lv->ids = calloc(n + 1, sizeof(*lv->ids));
-    lv->expiry = calloc(n + 1, sizeof(*lv->expiry));
-    if (lv->ids == NULL || lv->expiry == NULL)
-        return -1;
-    for (i = 0; i < n; i++) {
-        const redisReply *m = r->element[2 * i], *s = r->element[2 * i + 1];
-        if (m->type != REDIS_REPLY_STRING || s->type != REDIS_REPLY_STRING ||
-            (lv->ids[i] = strdup(m->str)) == NULL)
-            return -1;
-        lv->n = i + 1;
-        lv->expiry[i] = strtoll(s->str, NULL, 10);
-    }
-    return 0;
-}
-
-int listing_live_args(struct api *api, struct rargv *args)
-{
-    char key[KEYS_MAX_LEN];
-
-    if (keys_workers(key, sizeof(key), api->cfg->prefix) < 0)
-        return -1;
-    listing_args(args, "ZRANGEBYSCORE", key, (const char *)NULL);
-    rargv_addll(args, (long long)clock_now_ms());
-    rargv_add(args, "+inf");
-    rargv_add(args, "WITHSCORES");
-    return 0;
-}
-
 struct listing_workers {
     struct api_req *ar;
     struct rasync_batch b;
-    struct listing_live live;
+    struct live live;
     cJSON **items;
 };
 
@@ -515,7 +469,7 @@ static void listing_workers_free(struct listing_workers *lw)
     for (i = 0; lw->items != NULL && i < lw->live.n; i++)
         cJSON_Delete(lw->items[i]);
     free(lw->items);
-    listing_live_free(&lw->live);
+    live_free(&lw->live);
     free(lw);
 }
 
@@ -569,7 +523,7 @@ static void listing_workers_done(void *ctx, bool is_failed, enum rasync_err err)
     if (arr != NULL)
         cJSON_AddNumberToObject(body, "count", (double)cJSON_GetArraySize(arr));
     evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
-    routes_reply_json(ar, 200, body);
+    reply_json(ar, 200, body);
     cJSON_Delete(body);
     listing_workers_free(lw);
 }
@@ -585,7 +539,7 @@ static void listing_workers_live(const redisReply *reply, enum rasync_err err, v
         listing_workers_free(lw);
         return;
     }
-    if (listing_live_read(&lw->live, reply) < 0 ||
+    if (live_read(&lw->live, reply) < 0 ||
         (lw->items = calloc(lw->live.n + 1, sizeof(*lw->items))) == NULL) {
         errors_reply(lw->ar, API_ERR_INTERNAL, "unexpected reply reading the workers");
         listing_workers_free(lw);
@@ -622,7 +576,7 @@ void listing_workers(struct api_req *ar)
         return;
     }
     lw->ar = ar;
-    if (listing_live_args(ar->api, &args) < 0) {
+    if (live_args(ar->api, &args) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "key name too long");
         listing_workers_free(lw);
         return;
@@ -649,7 +603,7 @@ struct listing_queue {
 struct listing_stats {
     struct api_req *ar;
     struct rasync_batch b;
-    struct listing_live live;
+    struct live live;
     bool has_live;
     struct listing_queue *queues;
     size_t nqueues, capqueues;
@@ -659,7 +613,7 @@ struct listing_stats {
 
 static void listing_stats_free(struct listing_stats *ls)
 {
-    listing_live_free(&ls->live);
+    live_free(&ls->live);
     free(ls->queues);
     free(ls);
 }
@@ -695,7 +649,7 @@ static void listing_stats_reply1(void *ctx, size_t i, const redisReply *r)
     enum job_state st;
 
     if (i == 0) {
-        if (listing_live_read(&ls->live, r) < 0)
+        if (live_read(&ls->live, r) < 0)
             ls->is_bad_reply = true;
         return;
     }
@@ -775,7 +729,7 @@ static void listing_stats_done2(void *ctx, bool is_failed, enum rasync_err err)
     for (i = 0; i < LISTING_NSTATES; i++)
         cJSON_AddNumberToObject(states, job_state_name((enum job_state)i), (double)ls->by_state[i]);
     evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
-    routes_reply_json(ar, 200, body); /* a NULL part (out of memory) makes a 500 */
+    reply_json(ar, 200, body); /* a NULL part (out of memory) makes a 500 */
     cJSON_Delete(body);
     listing_stats_free(ls);
 }
@@ -853,7 +807,7 @@ void listing_stats(struct api_req *ar)
     ls->b.on_reply = listing_stats_reply1;
     ls->b.on_done = listing_stats_done1;
     rasync_batch_begin(&ls->b);
-    if (listing_live_args(ar->api, &args) == 0)
+    if (live_args(ar->api, &args) == 0)
         rasync_batch_send(ar->api->rasync, &ls->b, &args, 0);
     else
         ls->is_bad_reply = true;

@@ -220,8 +220,8 @@ int main(int argc, char **argv)
         event_config_set_flag(evcfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
     api.base = evcfg != NULL ? event_base_new_with_config(evcfg) : event_base_new();
     event_config_free(evcfg);
-    api.metrics = metrics_new();
-    if (api.base == NULL || api.metrics == NULL) {
+    api.counters = counters_new();
+    if (api.base == NULL || api.counters == NULL) {
         log_errx("cannot create the event loop");
         goto done;
     }
@@ -286,7 +286,7 @@ done:
     if (sigint != NULL)
         event_free(sigint);
     pipeline_set_free(api.pipelines);
-    metrics_free(api.metrics);
+    counters_free(api.counters);
     if (api.base != NULL)
         event_base_free(api.base);
     libevent_global_shutdown();

@@ -1,11 +1,12 @@
-/* metrics: GET /metrics in the Prometheus text format 0.0.4. Cluster-wide
- * figures come from Redis, so every API replica answers the same: job
- * counters (<p>:counters), stage durations (<p>:stagehist:<pipeline>), queue
- * depths, running jobs and live workers (the registry listing.c reads). They
- * are read with pipelined commands: one round trip, two when a live worker
- * serves a queue no loaded pipeline names. Per-replica figures (HTTP requests,
- * Redis errors) come from this process. Never blocks the loop; never writes
- * to Redis. */
+/* metrics: GET /metrics in the Prometheus text format 0.0.4: it reads and
+ * renders, and counts nothing itself. Cluster-wide figures come from Redis,
+ * so every API replica answers the same: job counters (<p>:counters), stage
+ * durations (<p>:stagehist:<pipeline>), queue depths, running jobs and live
+ * workers (live.c). They are read with pipelined commands: one round trip,
+ * two when a live worker serves a queue no loaded pipeline names.
+ * Per-replica figures come from this process: the HTTP figures counters.c
+ * keeps, and the Redis errors of rasync.c. Never blocks the loop; never
+ * writes to Redis. */
 #include "api.h"
 
 #include <errno.h>
@@ -40,52 +41,6 @@ static const char *const metrics_stage_le[] = {
 };
 #define METRICS_NSTAGE_LE (sizeof(metrics_stage_le) / sizeof(metrics_stage_le[0]))
 
-/* HTTP latency buckets (seconds): a request takes a millisecond or so. */
-static const struct {
-    long long us; /* upper bound in microseconds; -1 = +Inf */
-    const char *text;
-} metrics_http_le[] = {
-    {1000, "0.001"},  {2500, "0.0025"}, {5000, "0.005"},  {10000, "0.01"}, {25000, "0.025"},
-    {50000, "0.05"},  {100000, "0.1"},  {250000, "0.25"}, {500000, "0.5"}, {1000000, "1"},
-    {2500000, "2.5"}, {5000000, "5"},   {10000000, "10"}, {-1, "+Inf"},
-};
-#define METRICS_NHTTP_LE (sizeof(metrics_http_le) / sizeof(metrics_http_le[0]))
-
-/* ---- this process's HTTP figures ---- */
-
-struct metrics_reqs {
-    const char *route, *method; /* static strings */
-    int status;
-    unsigned long long n;
-};
-
-struct metrics_lat {
-    const char *route;
-    unsigned long long buckets[METRICS_NHTTP_LE]; /* not cumulative */
-    long long sum_us;
-};
-
-struct metrics {
-    struct metrics_reqs *reqs;
-    size_t nreqs, capreqs;
-    struct metrics_lat *lats;
-    size_t nlats, caplats;
-};
-
-struct metrics *metrics_new(void)
-{
-    return calloc(1, sizeof(struct metrics));
-}
-
-void metrics_free(struct metrics *m)
-{
-    if (m == NULL)
-        return;
-    free(m->reqs);
-    free(m->lats);
-    free(m);
-}
-
 /* Grows *arr (of *cap items of size sz) to hold one more. 0, or -1. */
 static int metrics_grow(void **arr, size_t *cap, size_t n, size_t sz)
 {
@@ -100,47 +55,6 @@ static int metrics_grow(void **arr, size_t *cap, size_t n, size_t sz)
     *arr = p;
     *cap = c;
     return 0;
-}
-
-void metrics_note_request(struct metrics *m, const char *route, const char *method, int status,
-                          long long duration_us)
-{
-    struct metrics_reqs *r = NULL;
-    struct metrics_lat *l = NULL;
-    size_t i;
-
-    if (m == NULL)
-        return;
-    /* a few dozen series at most: routes x methods x statuses actually seen */
-    for (i = 0; i < m->nreqs && r == NULL; i++)
-        if (m->reqs[i].status == status && strcmp(m->reqs[i].route, route) == 0 &&
-            strcmp(m->reqs[i].method, method) == 0)
-            r = &m->reqs[i];
-    if (r == NULL && metrics_grow((void **)&m->reqs, &m->capreqs, m->nreqs, sizeof(*r)) == 0) {
-        r = &m->reqs[m->nreqs++];
-        r->route = route;
-        r->method = method;
-        r->status = status;
-        r->n = 0;
-    }
-    if (r != NULL)
-        r->n++;
-    for (i = 0; i < m->nlats && l == NULL; i++)
-        if (strcmp(m->lats[i].route, route) == 0)
-            l = &m->lats[i];
-    if (l == NULL && metrics_grow((void **)&m->lats, &m->caplats, m->nlats, sizeof(*l)) == 0) {
-        l = &m->lats[m->nlats++];
-        memset(l, 0, sizeof(*l));
-        l->route = route;
-    }
-    if (l == NULL)
-        return;
-    if (duration_us < 0)
-        duration_us = 0;
-    for (i = 0; i + 1 < METRICS_NHTTP_LE && duration_us > metrics_http_le[i].us; i++)
-        ;
-    l->buckets[i]++;
-    l->sum_us += duration_us;
 }
 
 /* ---- what one scrape reads from Redis ---- */
@@ -177,7 +91,7 @@ struct metrics_scrape {
     size_t nhists;
     struct metrics_queue *queues;
     size_t nqueues, capqueues;
-    struct listing_live live;
+    struct live live;
     bool is_bad_reply, is_oom;
 };
 
@@ -195,7 +109,7 @@ static void metrics_scrape_free(struct metrics_scrape *ms)
         free(ms->hists[i].stages);
     free(ms->hists);
     free(ms->queues);
-    listing_live_free(&ms->live);
+    live_free(&ms->live);
     free(ms);
 }
 
@@ -391,7 +305,7 @@ static void metrics_on_reply(void *ctx, size_t i, const redisReply *r)
     if (i == METRICS_I_COUNTERS) {
         metrics_read_counters(ms, r);
     } else if (i == METRICS_I_LIVE) {
-        if (listing_live_read(&ms->live, r) < 0)
+        if (live_read(&ms->live, r) < 0)
             ms->is_bad_reply = true;
     } else if (i == METRICS_I_WORKERS) {
         metrics_read_workers(ms, r);
@@ -540,7 +454,7 @@ static void metrics_render_queues(struct evbuffer *b, struct metrics_scrape *ms)
     evbuffer_add_printf(b, "stageq_workers_alive %zu\n", ms->live.n);
 }
 
-static void metrics_render_http(struct evbuffer *b, const struct metrics *m)
+static void metrics_render_http(struct evbuffer *b, const struct counters *m)
 {
     static const char lat[] = "stageq_http_request_duration_seconds";
     char sum[32];
@@ -559,14 +473,14 @@ static void metrics_render_http(struct evbuffer *b, const struct metrics *m)
                    "Time from a request's arrival to its reply (streams: to their end), by route "
                    "template, in this API process.");
     for (i = 0; i < m->nlats; i++) {
-        const struct metrics_lat *l = &m->lats[i];
+        const struct counters_lat *l = &m->lats[i];
         unsigned long long cum = 0;
 
-        for (k = 0; k < METRICS_NHTTP_LE; k++) {
+        for (k = 0; k < COUNTERS_NHTTP_LE; k++) {
             cum += l->buckets[k];
             evbuffer_add_printf(b, "%s_bucket{route=\"", lat);
             metrics_label(b, l->route);
-            evbuffer_add_printf(b, "\",le=\"%s\"} %llu\n", metrics_http_le[k].text, cum);
+            evbuffer_add_printf(b, "\",le=\"%s\"} %llu\n", counters_http_le[k].text, cum);
         }
         metrics_fmt_double(sum, (double)l->sum_us / 1e6);
         evbuffer_add_printf(b, "%s_sum{route=\"", lat);
@@ -596,7 +510,7 @@ static void metrics_reply(struct metrics_scrape *ms)
     metrics_render_jobs(b, ms);
     metrics_render_stages(b, ms);
     metrics_render_queues(b, ms);
-    metrics_render_http(b, api->metrics);
+    metrics_render_http(b, api->counters);
     metrics_family(b, "stageq_redis_errors_total", "counter",
                    "Redis commands of this API process that timed out, were lost with their "
                    "connection, or got an error reply.");
@@ -614,7 +528,7 @@ static void metrics_reply(struct metrics_scrape *ms)
         errors_reply(ar, API_ERR_INTERNAL, "out of memory");
     } else {
         evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
-        routes_reply_content(ar, 200, METRICS_CTYPE, text ? text : "", len);
+        reply_content(ar, 200, METRICS_CTYPE, text ? text : "", len);
     }
     evbuffer_free(b);
     metrics_scrape_free(ms);
@@ -716,7 +630,7 @@ void metrics_get(struct api_req *ar)
     if (keys_counters(key, sizeof(key), prefix) == 0)
         rargv_add(&args, key);
     rasync_batch_send(api->rasync, &ms->b, &args, METRICS_I_COUNTERS);
-    if (listing_live_args(api, &args) == 0)
+    if (live_args(api, &args) == 0)
         rasync_batch_send(api->rasync, &ms->b, &args, METRICS_I_LIVE);
     else
         ms->is_bad_reply = true;
