@@ -220,7 +220,13 @@ format:
 	clang-format -i $(FORMAT_FILES)
 format-check:
 	clang-format --dry-run --Werror $(FORMAT_FILES)
-lint:
+# lint-structure: no call circle among the files of api/ or of worker/ (from the objects'
+# symbol tables; tests/structure/calls.sh -v BUILD prints the whole graph).
+.PHONY: lint-structure
+lint-structure: $(API_OBJ) $(WORKER_OBJ)
+	$(Q)bash tests/structure/test_calls.sh >/dev/null
+	$(Q)bash tests/structure/calls.sh $(BUILD) api worker
+lint: lint-structure
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		-Ishared --suppress=missingIncludeSystem $(SHARED_SRC) $(API_SRC) $(WORKER_SRC) $(CLI_SRC)
 

@@ -415,7 +415,8 @@ void counters_note(struct counters *c, const char *route, const char *method, in
 
 /* ---- live.c: the live workers ---- */
 
-/* The live workers (lease not expired): ids and lease expiries (ms). */
+/* The live workers (lease not expired): ids and lease expiries (ms since
+ * the epoch; -1 when the score is not a whole ms of a date). */
 struct live {
     size_t n;
     char **ids;
@@ -426,8 +427,7 @@ struct live {
  * is then untouched). */
 int live_args(struct api *api, struct rargv *args);
 /* Copies that command's reply into lv (zeroed by the caller). 0, or -1 (bad
- * reply, out of memory): lv may hold part of it; free it either way. An
- * expiry that is not a whole ms of a date reads as the time now. */
+ * reply, out of memory): lv may hold part of it; free it either way. */
 int live_read(struct live *lv, const redisReply *r);
 /* Frees what lv holds and zeroes it. */
 void live_free(struct live *lv);

@@ -7,7 +7,7 @@
 #include "api.h"
 #include "config.h"
 
-#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +23,7 @@
 #define LISTING_LIMIT_MAX     500
 #define LISTING_MAX_ROUNDS    4 /* index pages read per request when filtering */
 #define LISTING_CURSOR_LEN    48
+#define LISTING_SCORE_MAX     (1LL << 53) /* an index score (ms) or a cursor's, at most */
 
 /* The summary fields of GET /v1/jobs, in HMGET order. */
 static const char *const listing_fields[] = {
@@ -32,32 +33,40 @@ static const char *const listing_fields[] = {
 };
 #define LISTING_NFIELDS (sizeof(listing_fields) / sizeof(listing_fields[0]))
 
-/* Fields whose value is a number in JSON. */
-static bool listing_is_numeric(const char *f)
-{
-    return strcmp(f, JOB_F_STAGE) == 0 || strcmp(f, JOB_F_STAGE_COUNT) == 0 ||
-           strcmp(f, JOB_F_PROGRESS) == 0 || strcmp(f, JOB_F_OVERALL) == 0 ||
-           strcmp(f, JOB_F_ATTEMPT) == 0;
-}
+/* The summary fields whose value is a number in JSON, and its bounds. */
+static const struct {
+    const char *field;
+    double min, max;
+} listing_numeric[] = {
+    {JOB_F_STAGE, 0, PIPELINE_MAX_STAGES},
+    {JOB_F_STAGE_COUNT, 0, PIPELINE_MAX_STAGES},
+    {JOB_F_PROGRESS, 0, 1},
+    {JOB_F_OVERALL, 0, 1},
+    {JOB_F_ATTEMPT, 0, INT_MAX},
+};
+#define LISTING_NNUMERIC (sizeof(listing_numeric) / sizeof(listing_numeric[0]))
 
 /* Adds field f of value r (a Redis string or nil) to o: a number for the
- * numeric fields, a string otherwise, null when missing. */
+ * numeric fields, a string otherwise, null when missing. A numeric field
+ * that holds no number in its bounds (edited by hand) is null too: it never
+ * turns into a string. */
 static void listing_add_field(cJSON *o, const char *f, const redisReply *r)
 {
-    char *end;
+    size_t i;
     double d;
 
     if (r == NULL || r->type != REDIS_REPLY_STRING) {
         cJSON_AddNullToObject(o, f);
         return;
     }
-    if (listing_is_numeric(f)) {
-        errno = 0;
-        d = strtod(r->str, &end);
-        if (errno == 0 && end != r->str && *end == '\0') {
+    for (i = 0; i < LISTING_NNUMERIC; i++) {
+        if (strcmp(f, listing_numeric[i].field) != 0)
+            continue;
+        if (num_field_double(r->str, listing_numeric[i].min, listing_numeric[i].max, 0, &d) == 0)
             cJSON_AddNumberToObject(o, f, d);
-            return;
-        }
+        else
+            cJSON_AddNullToObject(o, f);
+        return;
     }
     cJSON_AddStringToObject(o, f, r->str);
 }
@@ -293,7 +302,12 @@ static void listing_list_range_done(const redisReply *reply, enum rasync_err err
             listing_list_free(ll);
             return;
         }
-        ll->scores[i] = strtoll(s->str, NULL, 10);
+        /* A score that is no whole ms in range (inf, 1.5, set by hand) takes
+         * the score before it: entries come newest first, so the position
+         * still moves past it and the next page starts right after it. */
+        num_reply_ll(s, 0, LISTING_SCORE_MAX,
+                     i > 0 ? ll->scores[i - 1] : (ll->has_pos ? ll->pos_score : LISTING_SCORE_MAX),
+                     &ll->scores[i]);
     }
     /* one HMGET per job, sent back to back: one round trip */
     ll->pending = 1; /* held while sending, so no callback can finish the round */
@@ -419,7 +433,7 @@ void listing_jobs(struct api_req *ar)
             goto fail;
         }
         *dash = '\0';
-        if (num_parse_ll(cbuf, 0, (long long)1 << 53, &sc, NULL) < 0 ||
+        if (num_parse_ll(cbuf, 0, LISTING_SCORE_MAX, &sc, NULL) < 0 ||
             num_parse_ll(dash + 1, 1, 1000000000LL, &sk, NULL) < 0) {
             errors_reply(ar, API_ERR_INVALID_REQUEST, "parameter 'cursor' is not a valid cursor");
             goto fail;
@@ -453,6 +467,7 @@ static void listing_args(struct rargv *args, const char *first, ...)
 static const char *const listing_worker_fields[] = {
     "id", "host", "pid", "queue", "started_at", "heartbeat_at", "job", "jobs_done",
 };
+#define LISTING_COUNT_MAX (1LL << 53) /* a count JSON carries exactly */
 #define LISTING_NWFIELDS (sizeof(listing_worker_fields) / sizeof(listing_worker_fields[0]))
 
 struct listing_workers {
@@ -477,6 +492,7 @@ static void listing_workers_info(void *ctx, size_t i, const redisReply *r)
 {
     struct listing_workers *lw = ctx;
     char ts[CLOCK_RFC3339_LEN];
+    long long n;
     cJSON *o;
     size_t k;
 
@@ -491,13 +507,22 @@ static void listing_workers_info(void *ctx, size_t i, const redisReply *r)
         } else if (v->type != REDIS_REPLY_STRING || (strcmp(f, "job") == 0 && v->len == 0)) {
             cJSON_AddNullToObject(o, f);
         } else if (strcmp(f, "pid") == 0 || strcmp(f, "jobs_done") == 0) {
-            cJSON_AddNumberToObject(o, f, (double)strtoll(v->str, NULL, 10));
+            /* garbage (edited by hand) is null, as a missing field */
+            long long min = strcmp(f, "pid") == 0 ? 1 : 0;
+            if (num_field_ll(v->str, min, LISTING_COUNT_MAX, 0, &n) == 0)
+                cJSON_AddNumberToObject(o, f, (double)n);
+            else
+                cJSON_AddNullToObject(o, f);
         } else {
             cJSON_AddStringToObject(o, f, v->str);
         }
     }
-    clock_format_rfc3339(lw->live.expiry[i], ts);
-    cJSON_AddStringToObject(o, "lease_expires_at", ts);
+    if (lw->live.expiry[i] >= 0) {
+        clock_format_rfc3339(lw->live.expiry[i], ts);
+        cJSON_AddStringToObject(o, "lease_expires_at", ts);
+    } else {
+        cJSON_AddNullToObject(o, "lease_expires_at");
+    }
     lw->items[i] = o;
 }
 

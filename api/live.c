@@ -29,7 +29,6 @@ int live_args(struct api *api, struct rargv *args)
 
 int live_read(struct live *lv, const redisReply *r)
 {
-    long long now = (long long)clock_now_ms();
     size_t n, i;
 
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
@@ -45,9 +44,9 @@ int live_read(struct live *lv, const redisReply *r)
             (lv->ids[i] = strdup(m->str)) == NULL)
             return -1;
         lv->n = i + 1;
-        /* a score that is no whole ms of a date (inf, 1.5, set by hand)
-         * reads as now: the query found the lease unexpired */
-        num_reply_ll(s, 0, LIVE_EXPIRY_MAX_MS, now, &lv->expiry[i]);
+        /* a score that is no whole ms of a date (inf, 1.5, set by hand):
+         * -1, unknown (the query found the lease unexpired all the same) */
+        num_reply_ll(s, 0, LIVE_EXPIRY_MAX_MS, -1, &lv->expiry[i]);
     }
     return 0;
 }

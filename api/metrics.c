@@ -9,14 +9,14 @@
  * writes to Redis. */
 #include "api.h"
 
-#include <errno.h>
 #include <event2/buffer.h>
-#include <math.h>
+#include <float.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
+#include "num.h"
 #include "version.h"
 
 #define METRICS_CTYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -181,16 +181,16 @@ static struct metrics_queue *metrics_queue_row(struct metrics_scrape *ms, const 
     return q;
 }
 
-/* A Redis string holding a non-negative integer. 0, or -1. */
+/* A Redis string holding a non-negative integer (HINCRBY's range). 0, or -1
+ * on garbage: the caller skips that field, as one the writers never wrote. */
 static int metrics_parse_count(const redisReply *r, unsigned long long *out)
 {
-    char *end;
+    long long v;
 
-    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->str[0] < '0' || r->str[0] > '9')
+    if (num_reply_ll(r, 0, LLONG_MAX, 0, &v) < 0)
         return -1;
-    errno = 0;
-    *out = strtoull(r->str, &end, 10);
-    return errno == 0 && end == r->str + r->len ? 0 : -1;
+    *out = (unsigned long long)v;
+    return 0;
 }
 
 /* HGETALL <p>:counters: "<event>:<pipeline>" -> count. */
@@ -247,12 +247,10 @@ static void metrics_read_hist(struct metrics_scrape *ms, struct metrics_hist *h,
         if (strcmp(what, "count") == 0)
             continue;
         if (strcmp(what, "sum") == 0) {
-            char *end;
             double d;
 
-            errno = 0;
-            d = strtod(v->str, &end);
-            if (errno != 0 || end != v->str + v->len || v->len == 0 || !isfinite(d) || d < 0)
+            /* garbage: the field is skipped (the stage's sum reads 0) */
+            if (num_field_double(v->str, 0, DBL_MAX, 0, &d) < 0)
                 continue;
             if ((st = metrics_stage_row(ms, h, f->str, (size_t)(bar - f->str))) != NULL)
                 st->sum = d;
@@ -325,7 +323,7 @@ static void metrics_on_reply(void *ctx, size_t i, const redisReply *r)
 /* ---- the text format ---- */
 
 /* Writes d the shortest way that reads back exactly (Go's ParseFloat reads
- * what %g writes). */
+ * what %g writes). Reads back its own text only: no Redis data. */
 static void metrics_fmt_double(char out[32], double d)
 {
     snprintf(out, 32, "%.15g", d);
