@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <cjson/cJSON.h>
 
@@ -64,6 +65,24 @@ struct api {
     size_t inflight;         /* requests received and not yet answered */
     bool is_draining;        /* shutting down: leave the loop once inflight is 0 */
 };
+
+/* Grows the array *arr (of *cap items of size sz, n of them used) so that it
+ * holds one more: 0, or -1 when memory ran out (*arr is then unchanged). For
+ * the small tables the API builds as it goes (counters, metrics, stats). */
+static inline int api_grow(void **arr, size_t *cap, size_t n, size_t sz)
+{
+    size_t c = *cap ? 2 * *cap : 16;
+    void *p;
+
+    if (n < *cap)
+        return 0;
+    p = realloc(*arr, c * sz);
+    if (p == NULL)
+        return -1;
+    *arr = p;
+    *cap = c;
+    return 0;
+}
 
 /* ---- rasync.c: the asynchronous Redis connections ---- */
 
@@ -210,7 +229,7 @@ void server_free(struct server *srv);
 #define API_REQ_UNKNOWN ((enum evhttp_cmd_type)(1 << 15))
 
 /* One request between routing and its reply. Created by routes_dispatch,
- * freed by the routes_reply_* call that answers it. */
+ * freed by the reply_* call that answers it (reply.c). */
 struct api_req {
     struct api *api;
     struct evhttp_request *req;
@@ -301,7 +320,8 @@ void health_ready(struct api_req *ar);
 
 /* POST /v1/jobs: validates and submits a job; 202 once it is in Redis. */
 void jobs_submit(struct api_req *ar);
-/* GET|HEAD /v1/jobs/{id}: the job status, 404 when missing or expired. */
+/* GET|HEAD /v1/jobs/{id}, and HEAD /v1/jobs/{id}/events (no stream): the job
+ * status, 404 when missing or expired. */
 void jobs_get(struct api_req *ar);
 /* Sends HGETALL of job ar->id's hash; done gets the reply (read it with
  * jobs_status_from_reply). On a failure to send, ar is answered and freed. */

@@ -27,22 +27,6 @@ void counters_free(struct counters *c)
     free(c);
 }
 
-/* Grows *arr (of *cap items of size sz) to hold one more. 0, or -1. */
-static int counters_grow(void **arr, size_t *cap, size_t n, size_t sz)
-{
-    size_t c = *cap ? 2 * *cap : 16;
-    void *p;
-
-    if (n < *cap)
-        return 0;
-    p = realloc(*arr, c * sz);
-    if (p == NULL)
-        return -1;
-    *arr = p;
-    *cap = c;
-    return 0;
-}
-
 void counters_note(struct counters *c, const char *route, const char *method, int status,
                    long long duration_us)
 {
@@ -57,7 +41,7 @@ void counters_note(struct counters *c, const char *route, const char *method, in
         if (c->reqs[i].status == status && strcmp(c->reqs[i].route, route) == 0 &&
             strcmp(c->reqs[i].method, method) == 0)
             r = &c->reqs[i];
-    if (r == NULL && counters_grow((void **)&c->reqs, &c->capreqs, c->nreqs, sizeof(*r)) == 0) {
+    if (r == NULL && api_grow((void **)&c->reqs, &c->capreqs, c->nreqs, sizeof(*r)) == 0) {
         r = &c->reqs[c->nreqs++];
         r->route = route;
         r->method = method;
@@ -69,7 +53,7 @@ void counters_note(struct counters *c, const char *route, const char *method, in
     for (i = 0; i < c->nlats && l == NULL; i++)
         if (strcmp(c->lats[i].route, route) == 0)
             l = &c->lats[i];
-    if (l == NULL && counters_grow((void **)&c->lats, &c->caplats, c->nlats, sizeof(*l)) == 0) {
+    if (l == NULL && api_grow((void **)&c->lats, &c->caplats, c->nlats, sizeof(*l)) == 0) {
         l = &c->lats[c->nlats++];
         memset(l, 0, sizeof(*l));
         l->route = route;

@@ -39,7 +39,7 @@ static const struct {
     double min, max;
 } listing_numeric[] = {
     {JOB_F_STAGE, 0, PIPELINE_MAX_STAGES},
-    {JOB_F_STAGE_COUNT, 0, PIPELINE_MAX_STAGES},
+    {JOB_F_STAGE_COUNT, 1, PIPELINE_MAX_STAGES},
     {JOB_F_PROGRESS, 0, 1},
     {JOB_F_OVERALL, 0, 1},
     {JOB_F_ATTEMPT, 0, INT_MAX},
@@ -654,14 +654,8 @@ static long listing_stats_queue(struct listing_stats *ls, const char *name, size
     for (i = 0; i < ls->nqueues; i++)
         if (strlen(ls->queues[i].name) == len && memcmp(ls->queues[i].name, name, len) == 0)
             return (long)i;
-    if (ls->nqueues == ls->capqueues) {
-        size_t cap = ls->capqueues ? 2 * ls->capqueues : 16;
-        struct listing_queue *q = realloc(ls->queues, cap * sizeof(*q));
-        if (q == NULL)
-            return -1;
-        ls->queues = q;
-        ls->capqueues = cap;
-    }
+    if (api_grow((void **)&ls->queues, &ls->capqueues, ls->nqueues, sizeof(ls->queues[0])) < 0)
+        return -1;
     memset(&ls->queues[ls->nqueues], 0, sizeof(ls->queues[0]));
     memcpy(ls->queues[ls->nqueues].name, name, len);
     return (long)ls->nqueues++;

@@ -41,22 +41,6 @@ static const char *const metrics_stage_le[] = {
 };
 #define METRICS_NSTAGE_LE (sizeof(metrics_stage_le) / sizeof(metrics_stage_le[0]))
 
-/* Grows *arr (of *cap items of size sz) to hold one more. 0, or -1. */
-static int metrics_grow(void **arr, size_t *cap, size_t n, size_t sz)
-{
-    size_t c = *cap ? 2 * *cap : 16;
-    void *p;
-
-    if (n < *cap)
-        return 0;
-    p = realloc(*arr, c * sz);
-    if (p == NULL)
-        return -1;
-    *arr = p;
-    *cap = c;
-    return 0;
-}
-
 /* ---- what one scrape reads from Redis ---- */
 
 struct metrics_counter {
@@ -127,7 +111,7 @@ static struct metrics_counter *metrics_counter_row(struct metrics_scrape *ms, co
         if (strlen(ms->counters[i].pipeline) == len &&
             memcmp(ms->counters[i].pipeline, name, len) == 0)
             return &ms->counters[i];
-    if (metrics_grow((void **)&ms->counters, &ms->capcounters, ms->ncounters, sizeof(*c)) < 0) {
+    if (api_grow((void **)&ms->counters, &ms->capcounters, ms->ncounters, sizeof(*c)) < 0) {
         ms->is_oom = true;
         return NULL;
     }
@@ -149,7 +133,7 @@ static struct metrics_stage *metrics_stage_row(struct metrics_scrape *ms, struct
     for (i = 0; i < h->n; i++)
         if (strlen(h->stages[i].name) == len && memcmp(h->stages[i].name, name, len) == 0)
             return &h->stages[i];
-    if (metrics_grow((void **)&h->stages, &h->cap, h->n, sizeof(*st)) < 0) {
+    if (api_grow((void **)&h->stages, &h->cap, h->n, sizeof(*st)) < 0) {
         ms->is_oom = true;
         return NULL;
     }
@@ -171,7 +155,7 @@ static struct metrics_queue *metrics_queue_row(struct metrics_scrape *ms, const 
     for (i = 0; i < ms->nqueues; i++)
         if (strlen(ms->queues[i].name) == len && memcmp(ms->queues[i].name, name, len) == 0)
             return &ms->queues[i];
-    if (metrics_grow((void **)&ms->queues, &ms->capqueues, ms->nqueues, sizeof(*q)) < 0) {
+    if (api_grow((void **)&ms->queues, &ms->capqueues, ms->nqueues, sizeof(*q)) < 0) {
         ms->is_oom = true;
         return NULL;
     }
