@@ -499,6 +499,8 @@ void sse_job_events(struct api_req *ar);
 
 /* GET /v1/events: the status of every job that changes; never ends. */
 void sse_all_events(struct api_req *ar);
+/* HEAD /v1/events: no stream; 200 with the headers of the JSON {}. */
+void sse_all_events_head(struct api_req *ar);
 
 /* Holds ar (a job just submitted, ar->id) until the job ends (200 with its
  * status) or wait_s seconds pass (202 with body plus "status"). Takes body

@@ -728,10 +728,6 @@ void sse_all_events(struct api_req *ar)
     struct sse_client *c;
     struct sse *s;
 
-    if (ar->method == EVHTTP_REQ_HEAD) {
-        reply_raw(ar, 200, "{}", 2);
-        return;
-    }
     if (ar->api->sse == NULL || ar->api->sse->is_stopped) {
         errors_reply_redis(ar, RASYNC_UNAVAILABLE);
         return;
@@ -749,6 +745,11 @@ void sse_all_events(struct api_req *ar)
      * dashboard) misses none. Redis unreachable: it starts now. */
     if (rasync_is_subscribed(s->rsub) || !rasync_is_ready(s->rsub))
         sse_start_held(s);
+}
+
+void sse_all_events_head(struct api_req *ar)
+{
+    reply_raw(ar, 200, "{}", 2);
 }
 
 static void sse_on_wait_timeout(evutil_socket_t fd, short what, void *arg)
