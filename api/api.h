@@ -59,11 +59,11 @@ struct api {
     struct rasync *rdurable; /* submits and their WAIT, when cfg->min_replicas > 0; else NULL */
     struct pipeline_set *pipelines;
     struct server *server;
-    struct sse *sse;         /* live events (sse.c) */
-    struct eta *eta;         /* the pipelines' stage history (eta.c) */
+    struct sse *sse;           /* live events (sse.c) */
+    struct eta *eta;           /* the pipelines' stage history (eta.c) */
     struct counters *counters; /* this process's HTTP figures (counters.c) */
-    size_t inflight;         /* requests received and not yet answered */
-    bool is_draining;        /* shutting down: leave the loop once inflight is 0 */
+    size_t inflight;           /* requests received and not yet answered */
+    bool is_draining;          /* shutting down: leave the loop once inflight is 0 */
 };
 
 /* Grows the array *arr (of *cap items of size sz, n of them used) so that it
@@ -265,8 +265,7 @@ void reply_raw(struct api_req *ar, int status, const char *body, size_t len);
 /* Answers ar with status and body[0..len) as is, with Content-Type ctype
  * (none for 204 and 304, which have no body; HEAD gets the Content-Length
  * and no body). body is borrowed; ar is freed. */
-void reply_content(struct api_req *ar, int status, const char *ctype, const char *body,
-                   size_t len);
+void reply_content(struct api_req *ar, int status, const char *ctype, const char *body, size_t len);
 
 /* The end of every request, once its reply went out (reply_* call it;
  * streams call it when they end): counts it (counters_note), writes the

@@ -468,7 +468,7 @@ static const char *const listing_worker_fields[] = {
     "id", "host", "pid", "queue", "started_at", "heartbeat_at", "job", "jobs_done",
 };
 #define LISTING_COUNT_MAX (1LL << 53) /* a count JSON carries exactly */
-#define LISTING_NWFIELDS (sizeof(listing_worker_fields) / sizeof(listing_worker_fields[0]))
+#define LISTING_NWFIELDS  (sizeof(listing_worker_fields) / sizeof(listing_worker_fields[0]))
 
 struct listing_workers {
     struct api_req *ar;

@@ -92,8 +92,7 @@ void reply_raw(struct api_req *ar, int status, const char *body, size_t len)
     reply_send(ar, status, "application/json", body, len, "\n");
 }
 
-void reply_content(struct api_req *ar, int status, const char *ctype, const char *body,
-                   size_t len)
+void reply_content(struct api_req *ar, int status, const char *ctype, const char *body, size_t len)
 {
     reply_send(ar, status, ctype, body, len, NULL);
 }

@@ -4,7 +4,6 @@
  * exactly once, through reply.c (or a stream's end), which frees it. */
 #include "api.h"
 
-#include <event2/buffer.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +11,6 @@
 #include <sys/queue.h>
 
 #include "clock.h"
-#include "json.h"
-#include "log.h"
 
 /* How a route checks STAGEQ_API_TOKEN (when one is set). */
 enum routes_auth {

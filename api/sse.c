@@ -600,8 +600,8 @@ struct sse *sse_new(struct api *api, const struct redis_url *url, struct sq_err 
         return NULL;
     }
     /* idle (no SUBSCRIBE) until someone listens */
-    s->rsub = rasync_new_subscriber(api->base, url, api->cfg->redis_timeout_ms, s->channel, &hooks,
-                                    err);
+    s->rsub =
+        rasync_new_subscriber(api->base, url, api->cfg->redis_timeout_ms, s->channel, &hooks, err);
     if (s->rsub == NULL) {
         sse_free(s);
         return NULL;
