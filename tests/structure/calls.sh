@@ -6,7 +6,9 @@
 # circle, and prints each circle; -v prints every edge too.
 #
 # usage: tests/structure/calls.sh [-v] BUILD_DIR [DIR...]
-#   BUILD_DIR holds the objects (build/api/*.o, build/worker/**/*.o).
+#   BUILD_DIR holds the objects (build/api/*.o, build/worker/**/*.o); run it
+#   from the source tree: an object whose source (DIR/x.c) is gone is stale
+#   and left out.
 set -euo pipefail
 
 verbose=0
@@ -25,7 +27,11 @@ dirs=("$@")
 
 status=0
 for dir in "${dirs[@]}"; do
-    mapfile -t objs < <(find "$build/$dir" -name '*.o' | sort)
+    objs=()
+    while IFS= read -r o; do
+        src=${o#"$build/"}
+        [ -f "${src%.o}.c" ] && objs+=("$o")
+    done < <(find "$build/$dir" -name '*.o' | sort)
     if [ ${#objs[@]} -eq 0 ]; then
         echo "calls.sh: no object files under $build/$dir (build first)" >&2
         exit 2
