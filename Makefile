@@ -38,7 +38,7 @@ LUA := shared/scripts/submit.lua shared/scripts/start.lua shared/scripts/update.
        shared/scripts/record.lua
 API_SRC := api/eta.c api/main.c api/server.c api/routes.c api/jobs.c api/health.c api/errors.c \
            api/sse.c api/rasync.c api/pipelines.c api/compat.c api/listing.c api/dashboard.c \
-           api/metrics.c
+           api/metrics.c api/reply.c api/counters.c api/live.c
 WORKER_SRC := worker/main.c worker/supervisor.c worker/child.c worker/fetch.c worker/run.c worker/wredis.c \
               worker/lease.c worker/recover.c worker/stats.c worker/pipe.c \
               worker/stage_builtin.c worker/builtins/demo.c worker/builtins/echo.c \
@@ -57,7 +57,7 @@ BINS := $(BUILD)/stageq-api $(BUILD)/stageq-worker $(BUILD)/stageq
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 .PHONY: all run test test-build test-faults test-asan deps deps-test clean format format-check lint \
-        lint-cppcheck lint-banned deps-lint test-valgrind deps-valgrind bench deps-bench \
+        lint-cppcheck lint-banned lint-structure deps-lint test-valgrind deps-valgrind bench deps-bench \
         test-sentinel
 
 # Parallel compiles in the recipes' sub-makes (never for the deps-* targets:
@@ -233,7 +233,7 @@ format: | deps-lint
 format-check: | deps-lint
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 
-lint: lint-cppcheck lint-banned
+lint: lint-cppcheck lint-banned lint-structure
 lint-cppcheck: | deps-lint
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		-Ishared --suppress=missingIncludeSystem $(SHARED_SRC) $(API_SRC) $(WORKER_SRC) $(CLI_SRC)
@@ -244,6 +244,11 @@ lint-banned:
 	$(Q)! grep -nE '\b($(BANNED_CALLS))[[:space:]]*\(' $(SHARED_SRC) $(API_SRC) $(WORKER_SRC) \
 		$(CLI_SRC) $(wildcard shared/*.h api/*.h worker/*.h cli/*.h) || \
 		{ echo "lint-banned: the calls above are banned (STYLE.md: Errors)" >&2; exit 1; }
+# lint-structure: no call circle among the files of api/ or of worker/ (from the objects'
+# symbol tables; tests/structure/calls.sh -v BUILD prints the whole graph).
+lint-structure: $(API_OBJ) $(WORKER_OBJ)
+	$(Q)bash tests/structure/test_calls.sh >/dev/null
+	$(Q)bash tests/structure/calls.sh $(BUILD) api worker
 
 # ---- Fuzzing: libFuzzer targets in tests/fuzz/ (docs/fuzzing.md); never part of `make test`.
 # Each binary is built with clang straight from its sources into $(FUZZ_BUILD)/, so no gcc

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <cjson/cJSON.h>
 
@@ -45,7 +46,7 @@ struct api_config {
     bool is_access_log;  /* access_log is "on" (set by main's cross-check) */
 };
 
-struct metrics;
+struct counters;
 struct rasync;
 struct server;
 struct sse;
@@ -58,12 +59,30 @@ struct api {
     struct rasync *rdurable; /* submits and their WAIT, when cfg->min_replicas > 0; else NULL */
     struct pipeline_set *pipelines;
     struct server *server;
-    struct sse *sse;         /* live events (sse.c) */
-    struct eta *eta;         /* the pipelines' stage history (eta.c) */
-    struct metrics *metrics; /* this process's HTTP figures (metrics.c) */
-    size_t inflight;         /* requests received and not yet answered */
-    bool is_draining;        /* shutting down: leave the loop once inflight is 0 */
+    struct sse *sse;           /* live events (sse.c) */
+    struct eta *eta;           /* the pipelines' stage history (eta.c) */
+    struct counters *counters; /* this process's HTTP figures (counters.c) */
+    size_t inflight;           /* requests received and not yet answered */
+    bool is_draining;          /* shutting down: leave the loop once inflight is 0 */
 };
+
+/* Grows the array *arr (of *cap items of size sz, n of them used) so that it
+ * holds one more: 0, or -1 when memory ran out (*arr is then unchanged). For
+ * the small tables the API builds as it goes (counters, metrics, stats). */
+static inline int api_grow(void **arr, size_t *cap, size_t n, size_t sz)
+{
+    size_t c = *cap ? 2 * *cap : 16;
+    void *p;
+
+    if (n < *cap)
+        return 0;
+    p = realloc(*arr, c * sz);
+    if (p == NULL)
+        return -1;
+    *arr = p;
+    *cap = c;
+    return 0;
+}
 
 /* ---- rasync.c: the asynchronous Redis connections ---- */
 
@@ -210,7 +229,7 @@ void server_free(struct server *srv);
 #define API_REQ_UNKNOWN ((enum evhttp_cmd_type)(1 << 15))
 
 /* One request between routing and its reply. Created by routes_dispatch,
- * freed by the routes_reply_* call that answers it. */
+ * freed by the reply_* call that answers it (reply.c). */
 struct api_req {
     struct api *api;
     struct evhttp_request *req;
@@ -220,6 +239,7 @@ struct api_req {
     int64_t start_us;         /* monotonic: the request's arrival (latency, access log) */
     char log_path[128];       /* printable copy of the path for the access log */
     const char *route;        /* the matched route's pattern, or "other"; static */
+    const char *method_name;  /* "GET", ..., "unknown"; static */
     char remote[64];          /* client address:port, for the access log */
     size_t bytes_out;         /* body bytes sent (streams add as they go) */
     int wait_s;               /* POST /v1/jobs?wait=S; 0 = answer at once */
@@ -229,26 +249,29 @@ struct api_req {
  * answers it, now or later, exactly once. */
 void routes_dispatch(struct evhttp_request *req, void *arg);
 
+/* ---- reply.c: every answer, and the end of every request ---- */
+
+/* The body of a 500 when even the error could not be built. */
+#define REPLY_OOM_BODY "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}"
+
 /* Answers ar with status and body printed as JSON (Content-Type
- * application/json). body is borrowed; ar is freed: do not use it after. */
-void routes_reply_json(struct api_req *ar, int status, const cJSON *body);
+ * application/json; a NULL body, out of memory, makes a 500). body is
+ * borrowed; ar is freed: do not use it after. */
+void reply_json(struct api_req *ar, int status, const cJSON *body);
 
 /* Same with body[0..len) already JSON text. */
-void routes_reply_raw(struct api_req *ar, int status, const char *body, size_t len);
+void reply_raw(struct api_req *ar, int status, const char *body, size_t len);
 
-/* The end of every request, once its reply went out (routes_reply_* call it;
- * streams call it when they end): counts it in the metrics, writes the access
- * log line, frees ar and ends the process's drain when it was the last. */
-void routes_req_end(struct api_req *ar, int status);
 /* Answers ar with status and body[0..len) as is, with Content-Type ctype
  * (none for 204 and 304, which have no body; HEAD gets the Content-Length
  * and no body). body is borrowed; ar is freed. */
-void routes_reply_content(struct api_req *ar, int status, const char *ctype, const char *body,
-                          size_t len);
+void reply_content(struct api_req *ar, int status, const char *ctype, const char *body, size_t len);
 
-/* True when the Authorization header of req is "Bearer <token>" (scheme in
- * any case). Compares in time that depends on the presented length only. */
-bool routes_is_authorized(struct evhttp_request *req, const char *token);
+/* The end of every request, once its reply went out (reply_* call it;
+ * streams call it when they end): counts it (counters_note), writes the
+ * access log line, frees ar and ends the process's drain when it was the
+ * last. */
+void reply_req_end(struct api_req *ar, int status);
 
 /* ---- errors.c: the one error -> HTTP map ---- */
 
@@ -274,9 +297,6 @@ enum api_err {
     API_ERR_COUNT
 };
 
-/* The HTTP status and the code string of e (an unknown e is "internal", 500). */
-void errors_http(enum api_err e, int *status, const char **code);
-
 /* Answers ar with {"error":{"code","message"}} and e's status (plus
  * Retry-After for redis_unavailable). ar is freed. */
 void errors_reply(struct api_req *ar, enum api_err e, const char *fmt, ...)
@@ -299,7 +319,8 @@ void health_ready(struct api_req *ar);
 
 /* POST /v1/jobs: validates and submits a job; 202 once it is in Redis. */
 void jobs_submit(struct api_req *ar);
-/* GET|HEAD /v1/jobs/{id}: the job status, 404 when missing or expired. */
+/* GET|HEAD /v1/jobs/{id}, and HEAD /v1/jobs/{id}/events (no stream): the job
+ * status, 404 when missing or expired. */
 void jobs_get(struct api_req *ar);
 /* Sends HGETALL of job ar->id's hash; done gets the reply (read it with
  * jobs_status_from_reply). On a failure to send, ar is answered and freed. */
@@ -366,40 +387,78 @@ void listing_stats(struct api_req *ar);
 /* GET /v1/workers: the live workers and their info. */
 void listing_workers(struct api_req *ar);
 
-/* The live workers (lease not expired): ids and lease expiries (ms). */
-struct listing_live {
+/* ---- counters.c: this process's HTTP figures ---- */
+
+#define COUNTERS_NHTTP_LE 14
+
+/* One bucket of the HTTP latency histogram (seconds). */
+struct counters_le {
+    long long us;     /* upper bound in microseconds; -1 = +Inf */
+    const char *text; /* the bound as printed */
+};
+/* The buckets: a request takes a millisecond or so. */
+extern const struct counters_le counters_http_le[COUNTERS_NHTTP_LE];
+
+/* Requests answered with one route, method and status. */
+struct counters_reqs {
+    const char *route, *method; /* static strings */
+    int status;
+    unsigned long long n;
+};
+
+/* The latency of one route's requests. */
+struct counters_lat {
+    const char *route;                             /* static */
+    unsigned long long buckets[COUNTERS_NHTTP_LE]; /* not cumulative */
+    long long sum_us;
+};
+
+/* Written by counters_note only; read by metrics.c. */
+struct counters {
+    struct counters_reqs *reqs;
+    size_t nreqs, capreqs;
+    struct counters_lat *lats;
+    size_t nlats, caplats;
+};
+
+/* Returns a new, empty set of figures, or NULL (out of memory). Freed with
+ * counters_free (NULL-safe). */
+struct counters *counters_new(void);
+void counters_free(struct counters *c);
+
+/* Counts one answered request: route (a static pattern or "other"), method
+ * name (static), status, and how long it took in microseconds. Without
+ * memory for a new series the request is not counted. c may be NULL. */
+void counters_note(struct counters *c, const char *route, const char *method, int status,
+                   long long duration_us);
+
+/* ---- live.c: the live workers ---- */
+
+/* The live workers (lease not expired): ids and lease expiries (ms since
+ * the epoch; -1 when the score is not a whole ms of a date). */
+struct live {
     size_t n;
     char **ids;
     long long *expiry;
 };
 /* ZRANGEBYSCORE <p>:workers <now> +inf WITHSCORES into args (initialized
- * here; the caller frees it). 0, or -1 when the key name is too long. */
-int listing_live_args(struct api *api, struct rargv *args);
+ * here; the caller frees it). 0, or -1 when the key name is too long (args
+ * is then untouched). */
+int live_args(struct api *api, struct rargv *args);
 /* Copies that command's reply into lv (zeroed by the caller). 0, or -1 (bad
  * reply, out of memory): lv may hold part of it; free it either way. */
-int listing_live_read(struct listing_live *lv, const redisReply *r);
+int live_read(struct live *lv, const redisReply *r);
 /* Frees what lv holds and zeroes it. */
-void listing_live_free(struct listing_live *lv);
+void live_free(struct live *lv);
 
 /* ---- metrics.c: GET /metrics (Prometheus text format 0.0.4) ---- */
 
-/* Returns a new, empty set of this process's HTTP figures, or NULL (out of
- * memory). Freed with metrics_free (NULL-safe). */
-struct metrics *metrics_new(void);
-void metrics_free(struct metrics *m);
-
-/* Counts one answered request: route (a static pattern or "other"), method
- * name (static), status, and how long it took in microseconds. */
-void metrics_note_request(struct metrics *m, const char *route, const char *method, int status,
-                          long long duration_us);
-
 /* GET /metrics: cluster-wide figures read from Redis (two round trips at
- * most), this process's HTTP figures, stageq_redis_errors_total. 503 when
- * Redis does not answer. */
+ * most), this process's HTTP figures (counters.c), stageq_redis_errors_total.
+ * 503 when Redis does not answer. */
 void metrics_get(struct api_req *ar);
-/* ---- eta.c: the stage history behind the estimates ---- */
 
-struct job_hash;
+/* ---- eta.c: the stage history behind the estimates ---- */
 
 /* Starts reading every known pipeline's <p>:eta:<pipeline> once a second.
  * Needs api->base, api->cfg, api->pipelines and api->rasync. NULL when memory
@@ -407,9 +466,14 @@ struct job_hash;
 struct eta *eta_new(struct api *api);
 /* Call after rasync_free (its callbacks name the entries). NULL-safe. */
 void eta_free(struct eta *e);
-/* The status of job hash h with its estimates (job_status_json_eta), from
- * the last figures read; NULL when memory ran out or h is empty. */
-cJSON *eta_status_json(struct api *api, const struct job_hash *h);
+/* The status of a job (job_status_json_eta: with its estimates, from the
+ * last figures read) from an HGETALL reply of its hash: the one place a
+ * status is built from a reply. Returns a new tree the caller frees with
+ * cJSON_Delete; it borrows the reply's strings (print it, or cJSON_Duplicate
+ * what must stay, before the reply callback returns). NULL with *is_missing
+ * set when the hash is empty (no such job); NULL alone when reply is NULL, a
+ * Redis error or not a hash, or memory ran out. */
+cJSON *eta_status_from_reply(struct api *api, const redisReply *reply, bool *is_missing);
 
 /* ---- sse.c: live events (Server-Sent Events) over Redis pub/sub ---- */
 
@@ -434,6 +498,8 @@ void sse_job_events(struct api_req *ar);
 
 /* GET /v1/events: the status of every job that changes; never ends. */
 void sse_all_events(struct api_req *ar);
+/* HEAD /v1/events: no stream; 200 with the headers of the JSON {}. */
+void sse_all_events_head(struct api_req *ar);
 
 /* Holds ar (a job just submitted, ar->id) until the job ends (200 with its
  * status) or wait_s seconds pass (202 with body plus "status"). Takes body

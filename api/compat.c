@@ -31,7 +31,7 @@ static void compat_reply_message(struct api_req *ar, int status, const char *msg
     cJSON *body = cJSON_CreateObject();
 
     cJSON_AddStringToObject(body, "message", msg);
-    routes_reply_json(ar, status, body); /* NULL body (out of memory) becomes a 500 */
+    reply_json(ar, status, body); /* NULL body (out of memory) becomes a 500 */
     cJSON_Delete(body);
 }
 
@@ -71,7 +71,7 @@ static void compat_start_done(const redisReply *reply, enum rasync_err err, void
     cJSON_AddStringToObject(body, "message", msg);
     cJSON_AddStringToObject(body, "task_id", ar->id);
     evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
-    routes_reply_json(ar, 200, body);
+    reply_json(ar, 200, body);
     cJSON_Delete(body);
 }
 
@@ -216,7 +216,7 @@ static void compat_status_done(const redisReply *reply, enum rasync_err err, voi
     else
         cJSON_AddNullToObject(body, "result");
     evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
-    routes_reply_json(ar, 200, body);
+    reply_json(ar, 200, body);
 done:
     cJSON_Delete(body);
     cJSON_Delete(st);

@@ -38,8 +38,8 @@ void dashboard_page(struct api_req *ar)
     evhttp_add_header(out, "X-Frame-Options", "DENY");
     evhttp_add_header(out, "Referrer-Policy", "no-referrer");
     if (inm != NULL && dashboard_is_cached(inm, DASHBOARD_HTML_ETAG)) {
-        routes_reply_content(ar, 304, NULL, NULL, 0);
+        reply_content(ar, 304, NULL, NULL, 0);
         return;
     }
-    routes_reply_content(ar, 200, "text/html; charset=utf-8", dashboard_html, dashboard_html_len);
+    reply_content(ar, 200, "text/html; charset=utf-8", dashboard_html, dashboard_html_len);
 }

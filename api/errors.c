@@ -34,7 +34,8 @@ static const struct {
     [API_ERR_INTERNAL] = {500, "internal"},
 };
 
-void errors_http(enum api_err e, int *status, const char **code)
+/* The HTTP status and the code string of e (an unknown e is "internal", 500). */
+static void errors_http(enum api_err e, int *status, const char **code)
 {
     if ((unsigned)e >= API_ERR_COUNT || errors_table[e].code == NULL)
         e = API_ERR_INTERNAL;
@@ -44,8 +45,6 @@ void errors_http(enum api_err e, int *status, const char **code)
 
 void errors_reply(struct api_req *ar, enum api_err e, const char *fmt, ...)
 {
-    static const char oom_body[] =
-        "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
     char msg[512];
     const char *code;
     cJSON *body = NULL, *inner;
@@ -70,10 +69,10 @@ void errors_reply(struct api_req *ar, enum api_err e, const char *fmt, ...)
     inner = cJSON_AddObjectToObject(body, "error");
     if (inner == NULL || cJSON_AddStringToObject(inner, "code", code) == NULL ||
         cJSON_AddStringToObject(inner, "message", msg) == NULL) {
-        routes_reply_raw(ar, 500, oom_body, sizeof(oom_body) - 1);
+        reply_raw(ar, 500, REPLY_OOM_BODY, sizeof(REPLY_OOM_BODY) - 1);
         goto done;
     }
-    routes_reply_json(ar, status, body);
+    reply_json(ar, status, body);
 done:
     cJSON_Delete(body);
 }

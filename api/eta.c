@@ -126,8 +126,20 @@ static const struct job_eta *eta_lookup(struct eta *e, const char *name)
     return NULL;
 }
 
-cJSON *eta_status_json(struct api *api, const struct job_hash *h)
+cJSON *eta_status_from_reply(struct api *api, const redisReply *reply, bool *is_missing)
 {
-    return job_status_json_eta(h, eta_lookup(api->eta, job_hash_get(h, JOB_F_PIPELINE)),
-                               clock_now_ms());
+    struct job_hash h;
+    cJSON *status;
+
+    *is_missing = false;
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR || job_hash_view(reply, &h) < 0)
+        return NULL;
+    if (h.n == 0) {
+        *is_missing = true;
+        return NULL;
+    }
+    status = job_status_json_eta(&h, eta_lookup(api->eta, job_hash_get(&h, JOB_F_PIPELINE)),
+                                 clock_now_ms());
+    job_hash_view_free(&h);
+    return status;
 }

@@ -10,7 +10,7 @@ void health_live(struct api_req *ar)
 {
     static const char body[] = "{\"status\":\"ok\"}";
 
-    routes_reply_raw(ar, 200, body, sizeof(body) - 1);
+    reply_raw(ar, 200, body, sizeof(body) - 1);
 }
 
 static void health_ready_done(const redisReply *reply, enum rasync_err err, void *arg)
@@ -27,7 +27,7 @@ static void health_ready_done(const redisReply *reply, enum rasync_err err, void
         errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis answered PING with an error");
         return;
     }
-    routes_reply_raw(ar, 200, body, sizeof(body) - 1);
+    reply_raw(ar, 200, body, sizeof(body) - 1);
 }
 
 void health_ready(struct api_req *ar)

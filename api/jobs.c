@@ -119,7 +119,7 @@ static void jobs_submit_done(const redisReply *reply, enum rasync_err err, void 
         sse_wait(ar, ar->wait_s, body); /* answers when the job ends or time is up */
         return;
     }
-    routes_reply_json(ar, 202, body); /* NULL body (out of memory) becomes a 500 */
+    reply_json(ar, 202, body); /* NULL body (out of memory) becomes a 500 */
     cJSON_Delete(body);
 }
 
@@ -343,7 +343,6 @@ done:
 cJSON *jobs_status_from_reply(struct api_req *ar, const redisReply *reply, enum rasync_err err,
                               bool *is_missing)
 {
-    struct job_hash h;
     cJSON *status;
 
     *is_missing = false;
@@ -356,18 +355,10 @@ cJSON *jobs_status_from_reply(struct api_req *ar, const redisReply *reply, enum 
         errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis could not read the job, retry later");
         return NULL;
     }
-    if (job_hash_view(reply, &h) < 0) {
-        errors_reply(ar, API_ERR_INTERNAL, "unexpected reply to HGETALL (or out of memory)");
-        return NULL;
-    }
-    if (h.n == 0) {
-        *is_missing = true;
-        return NULL;
-    }
-    status = eta_status_json(ar->api, &h);
-    job_hash_view_free(&h);
-    if (status == NULL)
-        errors_reply(ar, API_ERR_INTERNAL, "out of memory building the status");
+    status = eta_status_from_reply(ar->api, reply, is_missing);
+    if (status == NULL && !*is_missing)
+        errors_reply(ar, API_ERR_INTERNAL,
+                     "unexpected reply to HGETALL (or out of memory building the status)");
     return status;
 }
 
@@ -384,7 +375,7 @@ static void jobs_get_done(const redisReply *reply, enum rasync_err err, void *ar
     if (status == NULL)
         return; /* answered */
     evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
-    routes_reply_json(ar, 200, status);
+    reply_json(ar, 200, status);
     cJSON_Delete(status);
 }
 
@@ -438,7 +429,7 @@ static void jobs_cancel_done(const redisReply *reply, enum rasync_err err, void 
     cJSON_AddStringToObject(body, "id", ar->id);
     cJSON_AddStringToObject(body, "state", job_state_name(JOB_CANCELED));
     cJSON_AddStringToObject(body, "previous_state", reply->str + 4);
-    routes_reply_json(ar, 200, body);
+    reply_json(ar, 200, body);
     cJSON_Delete(body);
 }
 

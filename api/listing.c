@@ -7,7 +7,7 @@
 #include "api.h"
 #include "config.h"
 
-#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +23,7 @@
 #define LISTING_LIMIT_MAX     500
 #define LISTING_MAX_ROUNDS    4 /* index pages read per request when filtering */
 #define LISTING_CURSOR_LEN    48
+#define LISTING_SCORE_MAX     (1LL << 53) /* an index score (ms) or a cursor's, at most */
 
 /* The summary fields of GET /v1/jobs, in HMGET order. */
 static const char *const listing_fields[] = {
@@ -32,32 +33,40 @@ static const char *const listing_fields[] = {
 };
 #define LISTING_NFIELDS (sizeof(listing_fields) / sizeof(listing_fields[0]))
 
-/* Fields whose value is a number in JSON. */
-static bool listing_is_numeric(const char *f)
-{
-    return strcmp(f, JOB_F_STAGE) == 0 || strcmp(f, JOB_F_STAGE_COUNT) == 0 ||
-           strcmp(f, JOB_F_PROGRESS) == 0 || strcmp(f, JOB_F_OVERALL) == 0 ||
-           strcmp(f, JOB_F_ATTEMPT) == 0;
-}
+/* The summary fields whose value is a number in JSON, and its bounds. */
+static const struct {
+    const char *field;
+    double min, max;
+} listing_numeric[] = {
+    {JOB_F_STAGE, 0, PIPELINE_MAX_STAGES},
+    {JOB_F_STAGE_COUNT, 1, PIPELINE_MAX_STAGES},
+    {JOB_F_PROGRESS, 0, 1},
+    {JOB_F_OVERALL, 0, 1},
+    {JOB_F_ATTEMPT, 0, INT_MAX},
+};
+#define LISTING_NNUMERIC (sizeof(listing_numeric) / sizeof(listing_numeric[0]))
 
 /* Adds field f of value r (a Redis string or nil) to o: a number for the
- * numeric fields, a string otherwise, null when missing. */
+ * numeric fields, a string otherwise, null when missing. A numeric field
+ * that holds no number in its bounds (edited by hand) is null too: it never
+ * turns into a string. */
 static void listing_add_field(cJSON *o, const char *f, const redisReply *r)
 {
-    char *end;
+    size_t i;
     double d;
 
     if (r == NULL || r->type != REDIS_REPLY_STRING) {
         cJSON_AddNullToObject(o, f);
         return;
     }
-    if (listing_is_numeric(f)) {
-        errno = 0;
-        d = strtod(r->str, &end);
-        if (errno == 0 && end != r->str && *end == '\0') {
+    for (i = 0; i < LISTING_NNUMERIC; i++) {
+        if (strcmp(f, listing_numeric[i].field) != 0)
+            continue;
+        if (num_field_double(r->str, listing_numeric[i].min, listing_numeric[i].max, 0, &d) == 0)
             cJSON_AddNumberToObject(o, f, d);
-            return;
-        }
+        else
+            cJSON_AddNullToObject(o, f);
+        return;
     }
     cJSON_AddStringToObject(o, f, r->str);
 }
@@ -164,7 +173,7 @@ static void listing_list_reply(struct listing_list *ll)
         cJSON_AddStringToObject(body, "next_cursor", cursor);
     }
     evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
-    routes_reply_json(ar, 200, body);
+    reply_json(ar, 200, body);
     cJSON_Delete(body);
     listing_list_free(ll);
 }
@@ -293,7 +302,12 @@ static void listing_list_range_done(const redisReply *reply, enum rasync_err err
             listing_list_free(ll);
             return;
         }
-        ll->scores[i] = strtoll(s->str, NULL, 10);
+        /* A score that is no whole ms in range (inf, 1.5, set by hand) takes
+         * the score before it: entries come newest first, so the position
+         * still moves past it and the next page starts right after it. */
+        num_reply_ll(s, 0, LISTING_SCORE_MAX,
+                     i > 0 ? ll->scores[i - 1] : (ll->has_pos ? ll->pos_score : LISTING_SCORE_MAX),
+                     &ll->scores[i]);
     }
     /* one HMGET per job, sent back to back: one round trip */
     ll->pending = 1; /* held while sending, so no callback can finish the round */
@@ -419,7 +433,7 @@ void listing_jobs(struct api_req *ar)
             goto fail;
         }
         *dash = '\0';
-        if (num_parse_ll(cbuf, 0, (long long)1 << 53, &sc, NULL) < 0 ||
+        if (num_parse_ll(cbuf, 0, LISTING_SCORE_MAX, &sc, NULL) < 0 ||
             num_parse_ll(dash + 1, 1, 1000000000LL, &sk, NULL) < 0) {
             errors_reply(ar, API_ERR_INVALID_REQUEST, "parameter 'cursor' is not a valid cursor");
             goto fail;
@@ -453,58 +467,13 @@ static void listing_args(struct rargv *args, const char *first, ...)
 static const char *const listing_worker_fields[] = {
     "id", "host", "pid", "queue", "started_at", "heartbeat_at", "job", "jobs_done",
 };
-#define LISTING_NWFIELDS (sizeof(listing_worker_fields) / sizeof(listing_worker_fields[0]))
-
-void listing_live_free(struct listing_live *lv)
-{
-    size_t i;
-
-    for (i = 0; i < lv->n; i++)
-        free(lv->ids[i]);
-    free(lv->ids);
-    free(lv->expiry);
-    memset(lv, 0, sizeof(*lv));
-}
-
-int listing_live_read(struct listing_live *lv, const redisReply *r)
-{
-    size_t n, i;
-
-    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
-        return -1;
-    n = r->elements / 2;
-    lv->ids = calloc(n + 1, sizeof(*lv->ids));
-    lv->expiry = calloc(n + 1, sizeof(*lv->expiry));
-    if (lv->ids == NULL || lv->expiry == NULL)
-        return -1;
-    for (i = 0; i < n; i++) {
-        const redisReply *m = r->element[2 * i], *s = r->element[2 * i + 1];
-        if (m->type != REDIS_REPLY_STRING || s->type != REDIS_REPLY_STRING ||
-            (lv->ids[i] = strdup(m->str)) == NULL)
-            return -1;
-        lv->n = i + 1;
-        lv->expiry[i] = strtoll(s->str, NULL, 10);
-    }
-    return 0;
-}
-
-int listing_live_args(struct api *api, struct rargv *args)
-{
-    char key[KEYS_MAX_LEN];
-
-    if (keys_workers(key, sizeof(key), api->cfg->prefix) < 0)
-        return -1;
-    listing_args(args, "ZRANGEBYSCORE", key, (const char *)NULL);
-    rargv_addll(args, (long long)clock_now_ms());
-    rargv_add(args, "+inf");
-    rargv_add(args, "WITHSCORES");
-    return 0;
-}
+#define LISTING_COUNT_MAX (1LL << 53) /* a count JSON carries exactly */
+#define LISTING_NWFIELDS  (sizeof(listing_worker_fields) / sizeof(listing_worker_fields[0]))
 
 struct listing_workers {
     struct api_req *ar;
     struct rasync_batch b;
-    struct listing_live live;
+    struct live live;
     cJSON **items;
 };
 
@@ -515,7 +484,7 @@ static void listing_workers_free(struct listing_workers *lw)
     for (i = 0; lw->items != NULL && i < lw->live.n; i++)
         cJSON_Delete(lw->items[i]);
     free(lw->items);
-    listing_live_free(&lw->live);
+    live_free(&lw->live);
     free(lw);
 }
 
@@ -523,6 +492,7 @@ static void listing_workers_info(void *ctx, size_t i, const redisReply *r)
 {
     struct listing_workers *lw = ctx;
     char ts[CLOCK_RFC3339_LEN];
+    long long n;
     cJSON *o;
     size_t k;
 
@@ -537,13 +507,22 @@ static void listing_workers_info(void *ctx, size_t i, const redisReply *r)
         } else if (v->type != REDIS_REPLY_STRING || (strcmp(f, "job") == 0 && v->len == 0)) {
             cJSON_AddNullToObject(o, f);
         } else if (strcmp(f, "pid") == 0 || strcmp(f, "jobs_done") == 0) {
-            cJSON_AddNumberToObject(o, f, (double)strtoll(v->str, NULL, 10));
+            /* garbage (edited by hand) is null, as a missing field */
+            long long min = strcmp(f, "pid") == 0 ? 1 : 0;
+            if (num_field_ll(v->str, min, LISTING_COUNT_MAX, 0, &n) == 0)
+                cJSON_AddNumberToObject(o, f, (double)n);
+            else
+                cJSON_AddNullToObject(o, f);
         } else {
             cJSON_AddStringToObject(o, f, v->str);
         }
     }
-    clock_format_rfc3339(lw->live.expiry[i], ts);
-    cJSON_AddStringToObject(o, "lease_expires_at", ts);
+    if (lw->live.expiry[i] >= 0) {
+        clock_format_rfc3339(lw->live.expiry[i], ts);
+        cJSON_AddStringToObject(o, "lease_expires_at", ts);
+    } else {
+        cJSON_AddNullToObject(o, "lease_expires_at");
+    }
     lw->items[i] = o;
 }
 
@@ -569,7 +548,7 @@ static void listing_workers_done(void *ctx, bool is_failed, enum rasync_err err)
     if (arr != NULL)
         cJSON_AddNumberToObject(body, "count", (double)cJSON_GetArraySize(arr));
     evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
-    routes_reply_json(ar, 200, body);
+    reply_json(ar, 200, body);
     cJSON_Delete(body);
     listing_workers_free(lw);
 }
@@ -585,7 +564,7 @@ static void listing_workers_live(const redisReply *reply, enum rasync_err err, v
         listing_workers_free(lw);
         return;
     }
-    if (listing_live_read(&lw->live, reply) < 0 ||
+    if (live_read(&lw->live, reply) < 0 ||
         (lw->items = calloc(lw->live.n + 1, sizeof(*lw->items))) == NULL) {
         errors_reply(lw->ar, API_ERR_INTERNAL, "unexpected reply reading the workers");
         listing_workers_free(lw);
@@ -622,7 +601,7 @@ void listing_workers(struct api_req *ar)
         return;
     }
     lw->ar = ar;
-    if (listing_live_args(ar->api, &args) < 0) {
+    if (live_args(ar->api, &args) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "key name too long");
         listing_workers_free(lw);
         return;
@@ -649,7 +628,7 @@ struct listing_queue {
 struct listing_stats {
     struct api_req *ar;
     struct rasync_batch b;
-    struct listing_live live;
+    struct live live;
     bool has_live;
     struct listing_queue *queues;
     size_t nqueues, capqueues;
@@ -659,7 +638,7 @@ struct listing_stats {
 
 static void listing_stats_free(struct listing_stats *ls)
 {
-    listing_live_free(&ls->live);
+    live_free(&ls->live);
     free(ls->queues);
     free(ls);
 }
@@ -675,14 +654,8 @@ static long listing_stats_queue(struct listing_stats *ls, const char *name, size
     for (i = 0; i < ls->nqueues; i++)
         if (strlen(ls->queues[i].name) == len && memcmp(ls->queues[i].name, name, len) == 0)
             return (long)i;
-    if (ls->nqueues == ls->capqueues) {
-        size_t cap = ls->capqueues ? 2 * ls->capqueues : 16;
-        struct listing_queue *q = realloc(ls->queues, cap * sizeof(*q));
-        if (q == NULL)
-            return -1;
-        ls->queues = q;
-        ls->capqueues = cap;
-    }
+    if (api_grow((void **)&ls->queues, &ls->capqueues, ls->nqueues, sizeof(ls->queues[0])) < 0)
+        return -1;
     memset(&ls->queues[ls->nqueues], 0, sizeof(ls->queues[0]));
     memcpy(ls->queues[ls->nqueues].name, name, len);
     return (long)ls->nqueues++;
@@ -695,7 +668,7 @@ static void listing_stats_reply1(void *ctx, size_t i, const redisReply *r)
     enum job_state st;
 
     if (i == 0) {
-        if (listing_live_read(&ls->live, r) < 0)
+        if (live_read(&ls->live, r) < 0)
             ls->is_bad_reply = true;
         return;
     }
@@ -775,7 +748,7 @@ static void listing_stats_done2(void *ctx, bool is_failed, enum rasync_err err)
     for (i = 0; i < LISTING_NSTATES; i++)
         cJSON_AddNumberToObject(states, job_state_name((enum job_state)i), (double)ls->by_state[i]);
     evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
-    routes_reply_json(ar, 200, body); /* a NULL part (out of memory) makes a 500 */
+    reply_json(ar, 200, body); /* a NULL part (out of memory) makes a 500 */
     cJSON_Delete(body);
     listing_stats_free(ls);
 }
@@ -853,7 +826,7 @@ void listing_stats(struct api_req *ar)
     ls->b.on_reply = listing_stats_reply1;
     ls->b.on_done = listing_stats_done1;
     rasync_batch_begin(&ls->b);
-    if (listing_live_args(ar->api, &args) == 0)
+    if (live_args(ar->api, &args) == 0)
         rasync_batch_send(ar->api->rasync, &ls->b, &args, 0);
     else
         ls->is_bad_reply = true;

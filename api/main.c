@@ -206,10 +206,10 @@ int main(int argc, char **argv)
         event_config_set_flag(evcfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
     api.base = evcfg != NULL ? event_base_new_with_config(evcfg) : event_base_new();
     event_config_free(evcfg);
-    api.metrics = metrics_new();
+    api.counters = counters_new();
     if (api.base != NULL)
         logflush = event_new(api.base, -1, 0, main_flush_log, NULL);
-    if (api.base == NULL || api.metrics == NULL || logflush == NULL) {
+    if (api.base == NULL || api.counters == NULL || logflush == NULL) {
         log_errx("cannot create the event loop");
         goto done;
     }
@@ -278,7 +278,7 @@ done:
     if (logflush != NULL)
         event_free(logflush);
     pipeline_set_free(api.pipelines);
-    metrics_free(api.metrics);
+    counters_free(api.counters);
     if (api.base != NULL)
         event_base_free(api.base);
     libevent_global_shutdown();

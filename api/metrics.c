@@ -1,21 +1,22 @@
-/* metrics: GET /metrics in the Prometheus text format 0.0.4. Cluster-wide
- * figures come from Redis, so every API replica answers the same: job
- * counters (<p>:counters), stage durations (<p>:stagehist:<pipeline>), queue
- * depths, running jobs and live workers (the registry listing.c reads). They
- * are read with pipelined commands: one round trip, two when a live worker
- * serves a queue no loaded pipeline names. Per-replica figures (HTTP requests,
- * Redis errors) come from this process. Never blocks the loop; never writes
- * to Redis. */
+/* metrics: GET /metrics in the Prometheus text format 0.0.4: it reads and
+ * renders, and counts nothing itself. Cluster-wide figures come from Redis,
+ * so every API replica answers the same: job counters (<p>:counters), stage
+ * durations (<p>:stagehist:<pipeline>), queue depths, running jobs and live
+ * workers (live.c). They are read with pipelined commands: one round trip,
+ * two when a live worker serves a queue no loaded pipeline names.
+ * Per-replica figures come from this process: the HTTP figures counters.c
+ * keeps, and the Redis errors of rasync.c. Never blocks the loop; never
+ * writes to Redis. */
 #include "api.h"
 
-#include <errno.h>
 #include <event2/buffer.h>
-#include <math.h>
+#include <float.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
+#include "num.h"
 #include "version.h"
 
 #define METRICS_CTYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -39,109 +40,6 @@ static const char *const metrics_stage_le[] = {
     "10",    "30",   "60",    "120",  "300", "600",  "1800", "3600", "+Inf",
 };
 #define METRICS_NSTAGE_LE (sizeof(metrics_stage_le) / sizeof(metrics_stage_le[0]))
-
-/* HTTP latency buckets (seconds): a request takes a millisecond or so. */
-static const struct {
-    long long us; /* upper bound in microseconds; -1 = +Inf */
-    const char *text;
-} metrics_http_le[] = {
-    {1000, "0.001"},  {2500, "0.0025"}, {5000, "0.005"},  {10000, "0.01"}, {25000, "0.025"},
-    {50000, "0.05"},  {100000, "0.1"},  {250000, "0.25"}, {500000, "0.5"}, {1000000, "1"},
-    {2500000, "2.5"}, {5000000, "5"},   {10000000, "10"}, {-1, "+Inf"},
-};
-#define METRICS_NHTTP_LE (sizeof(metrics_http_le) / sizeof(metrics_http_le[0]))
-
-/* ---- this process's HTTP figures ---- */
-
-struct metrics_reqs {
-    const char *route, *method; /* static strings */
-    int status;
-    unsigned long long n;
-};
-
-struct metrics_lat {
-    const char *route;
-    unsigned long long buckets[METRICS_NHTTP_LE]; /* not cumulative */
-    long long sum_us;
-};
-
-struct metrics {
-    struct metrics_reqs *reqs;
-    size_t nreqs, capreqs;
-    struct metrics_lat *lats;
-    size_t nlats, caplats;
-};
-
-struct metrics *metrics_new(void)
-{
-    return calloc(1, sizeof(struct metrics));
-}
-
-void metrics_free(struct metrics *m)
-{
-    if (m == NULL)
-        return;
-    free(m->reqs);
-    free(m->lats);
-    free(m);
-}
-
-/* Grows *arr (of *cap items of size sz) to hold one more. 0, or -1. */
-static int metrics_grow(void **arr, size_t *cap, size_t n, size_t sz)
-{
-    size_t c = *cap ? 2 * *cap : 16;
-    void *p;
-
-    if (n < *cap)
-        return 0;
-    p = realloc(*arr, c * sz);
-    if (p == NULL)
-        return -1;
-    *arr = p;
-    *cap = c;
-    return 0;
-}
-
-void metrics_note_request(struct metrics *m, const char *route, const char *method, int status,
-                          long long duration_us)
-{
-    struct metrics_reqs *r = NULL;
-    struct metrics_lat *l = NULL;
-    size_t i;
-
-    if (m == NULL)
-        return;
-    /* a few dozen series at most: routes x methods x statuses actually seen */
-    for (i = 0; i < m->nreqs && r == NULL; i++)
-        if (m->reqs[i].status == status && strcmp(m->reqs[i].route, route) == 0 &&
-            strcmp(m->reqs[i].method, method) == 0)
-            r = &m->reqs[i];
-    if (r == NULL && metrics_grow((void **)&m->reqs, &m->capreqs, m->nreqs, sizeof(*r)) == 0) {
-        r = &m->reqs[m->nreqs++];
-        r->route = route;
-        r->method = method;
-        r->status = status;
-        r->n = 0;
-    }
-    if (r != NULL)
-        r->n++;
-    for (i = 0; i < m->nlats && l == NULL; i++)
-        if (strcmp(m->lats[i].route, route) == 0)
-            l = &m->lats[i];
-    if (l == NULL && metrics_grow((void **)&m->lats, &m->caplats, m->nlats, sizeof(*l)) == 0) {
-        l = &m->lats[m->nlats++];
-        memset(l, 0, sizeof(*l));
-        l->route = route;
-    }
-    if (l == NULL)
-        return;
-    if (duration_us < 0)
-        duration_us = 0;
-    for (i = 0; i + 1 < METRICS_NHTTP_LE && duration_us > metrics_http_le[i].us; i++)
-        ;
-    l->buckets[i]++;
-    l->sum_us += duration_us;
-}
 
 /* ---- what one scrape reads from Redis ---- */
 
@@ -177,7 +75,7 @@ struct metrics_scrape {
     size_t nhists;
     struct metrics_queue *queues;
     size_t nqueues, capqueues;
-    struct listing_live live;
+    struct live live;
     bool is_bad_reply, is_oom;
 };
 
@@ -195,7 +93,7 @@ static void metrics_scrape_free(struct metrics_scrape *ms)
         free(ms->hists[i].stages);
     free(ms->hists);
     free(ms->queues);
-    listing_live_free(&ms->live);
+    live_free(&ms->live);
     free(ms);
 }
 
@@ -213,7 +111,7 @@ static struct metrics_counter *metrics_counter_row(struct metrics_scrape *ms, co
         if (strlen(ms->counters[i].pipeline) == len &&
             memcmp(ms->counters[i].pipeline, name, len) == 0)
             return &ms->counters[i];
-    if (metrics_grow((void **)&ms->counters, &ms->capcounters, ms->ncounters, sizeof(*c)) < 0) {
+    if (api_grow((void **)&ms->counters, &ms->capcounters, ms->ncounters, sizeof(*c)) < 0) {
         ms->is_oom = true;
         return NULL;
     }
@@ -235,7 +133,7 @@ static struct metrics_stage *metrics_stage_row(struct metrics_scrape *ms, struct
     for (i = 0; i < h->n; i++)
         if (strlen(h->stages[i].name) == len && memcmp(h->stages[i].name, name, len) == 0)
             return &h->stages[i];
-    if (metrics_grow((void **)&h->stages, &h->cap, h->n, sizeof(*st)) < 0) {
+    if (api_grow((void **)&h->stages, &h->cap, h->n, sizeof(*st)) < 0) {
         ms->is_oom = true;
         return NULL;
     }
@@ -257,7 +155,7 @@ static struct metrics_queue *metrics_queue_row(struct metrics_scrape *ms, const 
     for (i = 0; i < ms->nqueues; i++)
         if (strlen(ms->queues[i].name) == len && memcmp(ms->queues[i].name, name, len) == 0)
             return &ms->queues[i];
-    if (metrics_grow((void **)&ms->queues, &ms->capqueues, ms->nqueues, sizeof(*q)) < 0) {
+    if (api_grow((void **)&ms->queues, &ms->capqueues, ms->nqueues, sizeof(*q)) < 0) {
         ms->is_oom = true;
         return NULL;
     }
@@ -267,16 +165,16 @@ static struct metrics_queue *metrics_queue_row(struct metrics_scrape *ms, const 
     return q;
 }
 
-/* A Redis string holding a non-negative integer. 0, or -1. */
+/* A Redis string holding a non-negative integer (HINCRBY's range). 0, or -1
+ * on garbage: the caller skips that field, as one the writers never wrote. */
 static int metrics_parse_count(const redisReply *r, unsigned long long *out)
 {
-    char *end;
+    long long v;
 
-    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->str[0] < '0' || r->str[0] > '9')
+    if (num_reply_ll(r, 0, LLONG_MAX, 0, &v) < 0)
         return -1;
-    errno = 0;
-    *out = strtoull(r->str, &end, 10);
-    return errno == 0 && end == r->str + r->len ? 0 : -1;
+    *out = (unsigned long long)v;
+    return 0;
 }
 
 /* HGETALL <p>:counters: "<event>:<pipeline>" -> count. */
@@ -333,12 +231,10 @@ static void metrics_read_hist(struct metrics_scrape *ms, struct metrics_hist *h,
         if (strcmp(what, "count") == 0)
             continue;
         if (strcmp(what, "sum") == 0) {
-            char *end;
             double d;
 
-            errno = 0;
-            d = strtod(v->str, &end);
-            if (errno != 0 || end != v->str + v->len || v->len == 0 || !isfinite(d) || d < 0)
+            /* garbage: the field is skipped (the stage's sum reads 0) */
+            if (num_field_double(v->str, 0, DBL_MAX, 0, &d) < 0)
                 continue;
             if ((st = metrics_stage_row(ms, h, f->str, (size_t)(bar - f->str))) != NULL)
                 st->sum = d;
@@ -391,7 +287,7 @@ static void metrics_on_reply(void *ctx, size_t i, const redisReply *r)
     if (i == METRICS_I_COUNTERS) {
         metrics_read_counters(ms, r);
     } else if (i == METRICS_I_LIVE) {
-        if (listing_live_read(&ms->live, r) < 0)
+        if (live_read(&ms->live, r) < 0)
             ms->is_bad_reply = true;
     } else if (i == METRICS_I_WORKERS) {
         metrics_read_workers(ms, r);
@@ -411,7 +307,7 @@ static void metrics_on_reply(void *ctx, size_t i, const redisReply *r)
 /* ---- the text format ---- */
 
 /* Writes d the shortest way that reads back exactly (Go's ParseFloat reads
- * what %g writes). */
+ * what %g writes). Reads back its own text only: no Redis data. */
 static void metrics_fmt_double(char out[32], double d)
 {
     snprintf(out, 32, "%.15g", d);
@@ -540,7 +436,7 @@ static void metrics_render_queues(struct evbuffer *b, struct metrics_scrape *ms)
     evbuffer_add_printf(b, "stageq_workers_alive %zu\n", ms->live.n);
 }
 
-static void metrics_render_http(struct evbuffer *b, const struct metrics *m)
+static void metrics_render_http(struct evbuffer *b, const struct counters *m)
 {
     static const char lat[] = "stageq_http_request_duration_seconds";
     char sum[32];
@@ -559,14 +455,14 @@ static void metrics_render_http(struct evbuffer *b, const struct metrics *m)
                    "Time from a request's arrival to its reply (streams: to their end), by route "
                    "template, in this API process.");
     for (i = 0; i < m->nlats; i++) {
-        const struct metrics_lat *l = &m->lats[i];
+        const struct counters_lat *l = &m->lats[i];
         unsigned long long cum = 0;
 
-        for (k = 0; k < METRICS_NHTTP_LE; k++) {
+        for (k = 0; k < COUNTERS_NHTTP_LE; k++) {
             cum += l->buckets[k];
             evbuffer_add_printf(b, "%s_bucket{route=\"", lat);
             metrics_label(b, l->route);
-            evbuffer_add_printf(b, "\",le=\"%s\"} %llu\n", metrics_http_le[k].text, cum);
+            evbuffer_add_printf(b, "\",le=\"%s\"} %llu\n", counters_http_le[k].text, cum);
         }
         metrics_fmt_double(sum, (double)l->sum_us / 1e6);
         evbuffer_add_printf(b, "%s_sum{route=\"", lat);
@@ -596,7 +492,7 @@ static void metrics_reply(struct metrics_scrape *ms)
     metrics_render_jobs(b, ms);
     metrics_render_stages(b, ms);
     metrics_render_queues(b, ms);
-    metrics_render_http(b, api->metrics);
+    metrics_render_http(b, api->counters);
     metrics_family(b, "stageq_redis_errors_total", "counter",
                    "Redis commands of this API process that timed out, were lost with their "
                    "connection, or got an error reply.");
@@ -614,7 +510,7 @@ static void metrics_reply(struct metrics_scrape *ms)
         errors_reply(ar, API_ERR_INTERNAL, "out of memory");
     } else {
         evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
-        routes_reply_content(ar, 200, METRICS_CTYPE, text ? text : "", len);
+        reply_content(ar, 200, METRICS_CTYPE, text ? text : "", len);
     }
     evbuffer_free(b);
     metrics_scrape_free(ms);
@@ -716,7 +612,7 @@ void metrics_get(struct api_req *ar)
     if (keys_counters(key, sizeof(key), prefix) == 0)
         rargv_add(&args, key);
     rasync_batch_send(api->rasync, &ms->b, &args, METRICS_I_COUNTERS);
-    if (listing_live_args(api, &args) == 0)
+    if (live_args(api, &args) == 0)
         rasync_batch_send(api->rasync, &ms->b, &args, METRICS_I_LIVE);
     else
         ms->is_bad_reply = true;

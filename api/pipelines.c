@@ -37,6 +37,6 @@ void pipelines_list(struct api_req *ar)
         }
         cJSON_AddItemToArray(arr, o);
     }
-    routes_reply_json(ar, 200, body); /* a NULL body (out of memory) becomes a 500 */
+    reply_json(ar, 200, body); /* a NULL body (out of memory) becomes a 500 */
     cJSON_Delete(body);
 }

@@ -1,13 +1,9 @@
-/* routes: the one route table {method, pattern, handler, auth}, the routing of
- * every request (501 unknown method, CORS preflight, bearer token, 404, 405 +
- * Allow, bad query, bad id),
- * and the end of a request's life: its reply, its count in the metrics and its
- * access log line (routes_req_end, the one place every request ends, streams
- * included). A request is answered exactly once, through routes_reply_* (or a
- * stream's end), which frees it. */
+/* routes: the one route table {method, pattern, handler, auth} and the
+ * routing of every request (501 unknown method, CORS preflight, bearer token,
+ * 404, 405 + Allow, bad query, bad id) to its handler. A request is answered
+ * exactly once, through reply.c (or a stream's end), which frees it. */
 #include "api.h"
 
-#include <event2/buffer.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +11,6 @@
 #include <sys/queue.h>
 
 #include "clock.h"
-#include "json.h"
-#include "log.h"
 
 /* How a route checks STAGEQ_API_TOKEN (when one is set). */
 enum routes_auth {
@@ -27,7 +21,7 @@ enum routes_auth {
 };
 
 struct route {
-    enum evhttp_cmd_type method; /* a GET route also answers HEAD */
+    enum evhttp_cmd_type method; /* a GET route also answers HEAD, unless a HEAD row does */
     const char *pattern;         /* literal segments and at most one "{id}" */
     void (*handler)(struct api_req *ar);
     enum routes_auth auth;
@@ -45,7 +39,10 @@ static const struct route routes_table[] = {
     {EVHTTP_REQ_GET, "/v1/jobs/{id}", jobs_get, ROUTES_AUTH_HEADER},
     {EVHTTP_REQ_DELETE, "/v1/jobs/{id}", jobs_cancel, ROUTES_AUTH_HEADER},
     {EVHTTP_REQ_GET, "/v1/jobs/{id}/events", sse_job_events, ROUTES_AUTH_OR_QUERY},
+    /* no stream for HEAD: the headers of the job's status (404 when missing) */
+    {EVHTTP_REQ_HEAD, "/v1/jobs/{id}/events", jobs_get, ROUTES_AUTH_OR_QUERY},
     {EVHTTP_REQ_GET, "/v1/events", sse_all_events, ROUTES_AUTH_OR_QUERY},
+    {EVHTTP_REQ_HEAD, "/v1/events", sse_all_events_head, ROUTES_AUTH_OR_QUERY},
     {EVHTTP_REQ_GET, "/v1/pipelines", pipelines_list, ROUTES_AUTH_HEADER},
     /* the blog's routes (its client flow: examples/blog/) */
     {EVHTTP_REQ_POST, "/start_task", compat_start_task, ROUTES_AUTH_HEADER},
@@ -227,7 +224,7 @@ static void routes_reply_405(struct api_req *ar, unsigned mask)
     routes_method_list(allow, mask);
     evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Allow", allow);
     errors_reply(ar, API_ERR_METHOD_NOT_ALLOWED, "method %s is not allowed here (allowed: %s)",
-                 routes_method_name(ar->method), allow);
+                 ar->method_name, allow);
 }
 
 /* True when presented equals token (non-empty). Every presented byte is
@@ -247,7 +244,9 @@ static bool routes_token_equals(const char *presented, const char *token)
     return glen > 0 && diff == 0;
 }
 
-bool routes_is_authorized(struct evhttp_request *req, const char *token)
+/* True when the Authorization header of req is "Bearer <token>" (scheme in
+ * any case). Compares in time that depends on the presented length only. */
+static bool routes_is_authorized(struct evhttp_request *req, const char *token)
 {
     const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
 
@@ -299,7 +298,7 @@ static void routes_reply_preflight(struct api_req *ar, unsigned mask)
     evhttp_add_header(h, "Access-Control-Allow-Methods", methods);
     evhttp_add_header(h, "Access-Control-Allow-Headers", ROUTES_CORS_HEADERS);
     evhttp_add_header(h, "Access-Control-Max-Age", ROUTES_CORS_MAX_AGE);
-    routes_reply_raw(ar, 204, NULL, 0);
+    reply_raw(ar, 204, NULL, 0);
 }
 
 /* Answers a request we could not even allocate a record for. */
@@ -333,6 +332,7 @@ void routes_dispatch(struct evhttp_request *req, void *arg)
     ar->method = evhttp_request_get_command(req);
     ar->start_us = clock_mono_us();
     ar->route = ROUTES_OTHER;
+    ar->method_name = routes_method_name(ar->method);
     routes_remote(req, ar->remote, sizeof(ar->remote));
     TAILQ_INIT(&ar->query);
     api->inflight++;
@@ -368,8 +368,9 @@ void routes_dispatch(struct evhttp_request *req, void *arg)
         is_public = is_public || r->auth == ROUTES_AUTH_NONE;
         if (r->method == EVHTTP_REQ_GET)
             allowed |= EVHTTP_REQ_HEAD;
-        if (chosen == NULL && (r->method == ar->method ||
-                               (r->method == EVHTTP_REQ_GET && ar->method == EVHTTP_REQ_HEAD))) {
+        /* a row of the very method wins over a GET row answering HEAD */
+        if ((r->method == ar->method && (chosen == NULL || chosen->method != ar->method)) ||
+            (chosen == NULL && r->method == EVHTTP_REQ_GET && ar->method == EVHTTP_REQ_HEAD)) {
             chosen = r;
             ar->route = r->pattern;
             seg = s;
@@ -411,101 +412,4 @@ void routes_dispatch(struct evhttp_request *req, void *arg)
         return;
     }
     chosen->handler(ar);
-}
-
-void routes_req_end(struct api_req *ar, int status)
-{
-    struct api *api = ar->api;
-    long long us = (long long)(clock_mono_us() - ar->start_us);
-    const char *method = routes_method_name(ar->method);
-
-    metrics_note_request(api->metrics, ar->route, method, status, us);
-    if (api->cfg->is_access_log) {
-        const struct log_kv kv[] = {
-            {"method", method, 0},
-            {"route", ar->route, 0},
-            {"path", ar->log_path, 0},
-            {"status", NULL, status},
-            {"duration_ms", NULL, (us + 500) / 1000},
-            {"bytes", NULL, (long long)ar->bytes_out},
-            {"remote", ar->remote, 0},
-        };
-        log_write_kv(LOG_LEVEL_INFO, kv, sizeof(kv) / sizeof(kv[0]), "%s %s %d %lldms", method,
-                     ar->log_path, status, (us + 500) / 1000);
-    }
-    evhttp_clear_headers(&ar->query);
-    free(ar);
-    api->inflight--;
-    if (api->is_draining && api->inflight == 0) {
-        struct timeval flush = {0, 50000}; /* let the last replies be written */
-        event_base_loopexit(api->base, &flush);
-    }
-}
-
-/* Sends body[0..len) then tail (NULL: nothing) as ctype, then ends the
- * request (routes_req_end: ar is freed). */
-static void routes_send(struct api_req *ar, int status, const char *ctype, const char *body,
-                        size_t len, const char *tail)
-{
-    struct evkeyvalq *headers = evhttp_request_get_output_headers(ar->req);
-    struct evbuffer *buf = NULL;
-    size_t tlen = tail ? strlen(tail) : 0;
-    char clen[32];
-
-    if (status == 204 || status == 304) {
-        /* no body, no Content-Type */
-    } else if (ar->method == EVHTTP_REQ_HEAD) {
-        evhttp_add_header(headers, "Content-Type", ctype);
-        /* libevent 2.1 would send a HEAD body and no Content-Length: send the
-         * length a GET would get, and no body. */
-        snprintf(clen, sizeof(clen), "%zu", len + tlen);
-        evhttp_add_header(headers, "Content-Length", clen);
-    } else {
-        evhttp_add_header(headers, "Content-Type", ctype);
-        buf = evbuffer_new();
-        if (buf == NULL || evbuffer_add(buf, body, len) < 0 ||
-            (tlen > 0 && evbuffer_add(buf, tail, tlen) < 0)) {
-            if (buf != NULL)
-                evbuffer_free(buf);
-            buf = NULL;
-            status = 500; /* out of memory: at least say so */
-        } else if (ar->method == EVHTTP_REQ_CONNECT) {
-            /* libevent 2.1 sends no Content-Length for CONNECT (it expects a
-             * tunnel) but does send the body: frame it, or the connection
-             * stays open with a reply the client cannot delimit. */
-            snprintf(clen, sizeof(clen), "%zu", len + tlen);
-            evhttp_add_header(headers, "Content-Length", clen);
-        }
-    }
-    if (buf != NULL)
-        ar->bytes_out += len + tlen;
-    evhttp_send_reply(ar->req, status, NULL, buf);
-    if (buf != NULL)
-        evbuffer_free(buf);
-    routes_req_end(ar, status);
-}
-
-void routes_reply_raw(struct api_req *ar, int status, const char *body, size_t len)
-{
-    routes_send(ar, status, "application/json", body, len, "\n");
-}
-
-void routes_reply_content(struct api_req *ar, int status, const char *ctype, const char *body,
-                          size_t len)
-{
-    routes_send(ar, status, ctype, body, len, NULL);
-}
-
-void routes_reply_json(struct api_req *ar, int status, const cJSON *body)
-{
-    static const char oom_body[] =
-        "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
-    char *text = json_print(body);
-
-    if (text == NULL) {
-        routes_reply_raw(ar, 500, oom_body, sizeof(oom_body) - 1);
-        return;
-    }
-    routes_reply_raw(ar, status, text, strlen(text));
-    cJSON_free(text);
 }

@@ -142,14 +142,10 @@ static void sse_unlink(struct sse_client **head, struct sse_client *c)
     c->prev = c->next = NULL;
 }
 
-/* ---- ending requests ---- */
-
-/* The end of a stream: counted and logged when it ends (status 200, or 499
- * when the client went away), with the bytes it sent. */
-static void sse_req_done(struct api_req *ar, int status)
-{
-    routes_req_end(ar, status);
-}
+/* ---- ending requests ----
+ *
+ * A stream is counted and logged when it ends (reply_req_end: status 200,
+ * or 499 when the client went away), with the bytes it sent. */
 
 static void sse_listener_add(struct sse *s);
 static void sse_listener_del(struct sse *s);
@@ -212,7 +208,7 @@ static void sse_stream_end(struct sse_client *c, const char *last)
         sse_send(c, last, strlen(last));
     evhttp_send_reply_end(ar->req);
     sse_client_free(c);
-    sse_req_done(ar, 200);
+    reply_req_end(ar, 200);
 }
 
 /* The client went away mid-stream: libevent detached the request. */
@@ -224,7 +220,7 @@ static void sse_on_close(struct evhttp_connection *evcon, void *arg)
     evhttp_connection_set_closecb(evcon, NULL, NULL);
     evhttp_send_reply_end(ar->req); /* frees the detached request */
     sse_client_free(c);
-    sse_req_done(ar, 499);
+    reply_req_end(ar, 499);
 }
 
 /* True when the client reads too slowly: it is dropped. */
@@ -269,7 +265,7 @@ static void sse_wait_reply(struct sse_client *c, const cJSON *status, bool is_fi
     /* status may be c->e->last: reply before c (maybe e with it) is freed */
     c->body = NULL;
     if (is_final) {
-        routes_reply_json(ar, 200, status);
+        reply_json(ar, 200, status);
     } else {
         if (body != NULL && status != NULL) {
             st = cJSON_GetObjectItemCaseSensitive(status, "state");
@@ -278,7 +274,7 @@ static void sse_wait_reply(struct sse_client *c, const cJSON *status, bool is_fi
                                                        cJSON_CreateString(st->valuestring));
             cJSON_AddItemToObject(body, "status", cJSON_Duplicate(status, true));
         }
-        routes_reply_json(ar, 202, body);
+        reply_json(ar, 202, body);
     }
     cJSON_Delete(body);
     sse_client_free(c);
@@ -294,26 +290,6 @@ static void sse_schedule_resync(struct sse *s)
 
     if (!s->is_stopped && !evtimer_pending(s->resync_ev, NULL))
         evtimer_add(s->resync_ev, &tv);
-}
-
-/* Builds the status from an HGETALL reply: NULL with *is_missing when the
- * hash is empty, NULL alone on a bad reply or out of memory. The status
- * borrows the reply's strings: e->last keeps a duplicate (which copies them). */
-static cJSON *sse_status_from(struct api *api, const redisReply *reply, bool *is_missing)
-{
-    struct job_hash h;
-    cJSON *st = NULL;
-
-    *is_missing = false;
-    if (job_hash_view(reply, &h) < 0)
-        return NULL;
-    if (h.n == 0) {
-        *is_missing = true;
-        return NULL;
-    }
-    st = eta_status_json(api, &h);
-    job_hash_view_free(&h);
-    return st;
 }
 
 static bool sse_is_final(const cJSON *status)
@@ -358,7 +334,7 @@ static void sse_deliver(struct sse_entry *e, const cJSON *status, bool is_missin
                 /* it saw the end already, or missed it and must stop anyway:
                  * 204 is what tells EventSource not to reconnect again */
                 sse_client_free(c);
-                routes_reply_raw(ar, 204, NULL, 0);
+                reply_raw(ar, 204, NULL, 0);
                 continue;
             }
             if (sse_stream_start(c) < 0)
@@ -405,7 +381,8 @@ static void sse_read_done(const redisReply *reply, enum rasync_err err, void *ar
 
     (void)err;
     e->is_changed = false; /* e->is_reading stays set: delivering must not free e */
-    status = s->is_stopped ? NULL : sse_status_from(s->api, reply, &is_missing);
+    /* the status borrows the reply's strings: e->last keeps a duplicate */
+    status = s->is_stopped ? NULL : eta_status_from_reply(s->api, reply, &is_missing);
     if (s->is_stopped) {
         /* shutting down: every client was answered already */
     } else if (status == NULL && !is_missing) {
@@ -732,10 +709,6 @@ void sse_job_events(struct api_req *ar)
 {
     struct sse_client *c;
 
-    if (ar->method == EVHTTP_REQ_HEAD) {
-        jobs_get(ar);
-        return;
-    }
     if (ar->api->sse == NULL || ar->api->sse->is_stopped || !rasync_is_ready(ar->api->rasync)) {
         errors_reply_redis(ar, RASYNC_UNAVAILABLE);
         return;
@@ -755,10 +728,6 @@ void sse_all_events(struct api_req *ar)
     struct sse_client *c;
     struct sse *s;
 
-    if (ar->method == EVHTTP_REQ_HEAD) {
-        routes_reply_raw(ar, 200, "{}", 2);
-        return;
-    }
     if (ar->api->sse == NULL || ar->api->sse->is_stopped) {
         errors_reply_redis(ar, RASYNC_UNAVAILABLE);
         return;
@@ -776,6 +745,11 @@ void sse_all_events(struct api_req *ar)
      * dashboard) misses none. Redis unreachable: it starts now. */
     if (rasync_is_subscribed(s->rsub) || !rasync_is_ready(s->rsub))
         sse_start_held(s);
+}
+
+void sse_all_events_head(struct api_req *ar)
+{
+    reply_raw(ar, 200, "{}", 2);
 }
 
 static void sse_on_wait_timeout(evutil_socket_t fd, short what, void *arg)
@@ -800,7 +774,7 @@ void sse_wait(struct api_req *ar, int wait_s, cJSON *body)
         if (c != NULL && c->timer != NULL)
             event_free(c->timer);
         free(c);
-        routes_reply_json(ar, 202, body); /* cannot wait: answer as without ?wait */
+        reply_json(ar, 202, body); /* cannot wait: answer as without ?wait */
         cJSON_Delete(body);
         return;
     }

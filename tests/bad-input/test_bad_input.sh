@@ -93,6 +93,7 @@ allow_for() {
   case $1 in
     /healthz | /readyz | /v1/pipelines) echo "GET HEAD" ;;
     /v1/jobs) echo "GET HEAD POST" ;;
+    /v1/jobs/*/events | /v1/events) echo "GET HEAD" ;;
     /v1/jobs/*) echo "DELETE GET HEAD" ;;
   esac
 }
@@ -389,6 +390,11 @@ PUT /v1/jobs/{id}       | PUT     | /v1/jobs/abc  | J | s:{"pipeline":"echo"} | 
 DELETE /v1/jobs/{id}    | DELETE  | /v1/jobs/abc  | - | - | 404 | not_found
 PATCH /v1/jobs/{id}     | PATCH   | /v1/jobs/abc  | - | - | 405 | method_not_allowed
 OPTIONS /v1/jobs/{id}   | OPTIONS | /v1/jobs/abc  | - | - | 405 | method_not_allowed
+HEAD /v1/jobs/{id}/events (its own row) | HEAD | /v1/jobs/abc/events | - | - | 404 | - | hdr=Content-Type: application/json
+POST /v1/jobs/{id}/events | POST  | /v1/jobs/abc/events | J | s:{} | 405 | method_not_allowed
+DELETE /v1/jobs/{id}/events | DELETE | /v1/jobs/abc/events | - | - | 405 | method_not_allowed
+HEAD /v1/events (its own row) | HEAD | /v1/events  | - | - | 200 | - | hdr=Content-Length: 3$; hdr=Content-Type: application/json
+POST /v1/events         | POST    | /v1/events    | J | s:{} | 405 | method_not_allowed
 GET /v1/pipelines       | GET     | /v1/pipelines | - | - | 200 | -
 HEAD /v1/pipelines      | HEAD    | /v1/pipelines | - | - | 200 | -
 POST /v1/pipelines      | POST    | /v1/pipelines | - | - | 405 | method_not_allowed

@@ -166,4 +166,40 @@ done
 check_eq "the index keeps the newest N" "b5 b4 b3" "$(rcli ZREVRANGE tlb:recent 0 -1 | tr '\n' ' ' | sed 's/ $//')"
 flush_prefix tlb
 
+# --- numbers edited by hand in Redis: read with bounds, each with its fallback ------
+# (the API's own share of the garbage-field rule; no worker runs on prefix tlg)
+export STAGEQ_PREFIX=tlg
+flush_prefix tlg
+start_api apig
+now=$(($(date +%s) * 1000))
+rcli HSET tlg:job:g-new id g-new state running pipeline echo stage abc stage_count 2 \
+  progress 1e999 overall_progress nan attempt -3 >/dev/null
+rcli HSET tlg:job:g-mid id g-mid state queued pipeline echo stage 1 stage_count 2 \
+  progress 0.5 attempt 0 >/dev/null
+rcli HSET tlg:job:g-old id g-old state queued pipeline echo >/dev/null
+rcli ZADD tlg:recent "$now" g-new "$((now - 1000))" g-mid -1 g-old >/dev/null
+http GET "/v1/jobs?limit=1"
+check_eq "garbage in numeric fields: the listing answers 200" 200 "$HTTP_STATUS"
+check_eq "numeric fields holding garbage are null, never strings" "null null null null null" \
+  "$(jqr '.jobs[0] | "\(.stage) \(.progress) \(.overall_progress) \(.attempt) \(.stage|type)"')"
+check_eq "a numeric field in bounds is a number" 2 "$(jqr '.jobs[0].stage_count')"
+c1=$(jqr .next_cursor)
+http GET "/v1/jobs?limit=1&cursor=$c1"
+check_eq "page 2 is g-mid, its numbers as numbers" "g-mid 1 0.5 0" \
+  "$(jqr '.jobs[0] | "\(.id) \(.stage) \(.progress) \(.attempt)"')"
+c2=$(jqr .next_cursor)
+http GET "/v1/jobs?limit=1&cursor=$c2"
+check_eq "page 3 is g-old (its score is -1, set by hand)" g-old "$(jqr '.jobs[0].id')"
+c3=$(jqr .next_cursor)
+http GET "/v1/jobs?limit=1&cursor=$c3"
+check_eq "the cursor after a score of -1 is one the API accepts" 200 "$HTTP_STATUS"
+check_eq "and the index ends there" "0 null" "$(jqr '"\(.jobs | length) \(.next_cursor)"')"
+rcli ZADD tlg:workers inf w-inf >/dev/null
+rcli HSET tlg:worker:w-inf id w-inf host h pid 12abc queue default jobs_done x7 >/dev/null
+http GET /v1/workers
+check_eq "garbage in a worker's fields: /v1/workers answers 200" 200 "$HTTP_STATUS"
+check_eq "pid, jobs_done and an infinite lease read as null" "w-inf null null null" \
+  "$(jqr '.workers[0] | "\(.id) \(.pid) \(.jobs_done) \(.lease_expires_at)"')"
+flush_prefix tlg
+
 finish

@@ -1,0 +1,63 @@
+/* live: which workers are alive, read from the workers' registry
+ * (<p>:workers, a sorted set of worker id -> lease expiry in ms): those whose
+ * lease has not expired. One command, built here and read here, for every
+ * route that shows workers (listing.c, metrics.c). Sends nothing itself. */
+#include "api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "num.h"
+
+#define LIVE_EXPIRY_MAX_MS 253402300799999LL /* 9999-12-31T23:59:59.999Z */
+
+int live_args(struct api *api, struct rargv *args)
+{
+    char key[KEYS_MAX_LEN];
+
+    if (keys_workers(key, sizeof(key), api->cfg->prefix) < 0)
+        return -1;
+    rargv_init(args);
+    rargv_add(args, "ZRANGEBYSCORE");
+    rargv_add(args, key);
+    rargv_addll(args, (long long)clock_now_ms());
+    rargv_add(args, "+inf");
+    rargv_add(args, "WITHSCORES");
+    return 0;
+}
+
+int live_read(struct live *lv, const redisReply *r)
+{
+    size_t n, i;
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
+        return -1;
+    n = r->elements / 2;
+    lv->ids = calloc(n + 1, sizeof(*lv->ids));
+    lv->expiry = calloc(n + 1, sizeof(*lv->expiry));
+    if (lv->ids == NULL || lv->expiry == NULL)
+        return -1;
+    for (i = 0; i < n; i++) {
+        const redisReply *m = r->element[2 * i], *s = r->element[2 * i + 1];
+        if (m->type != REDIS_REPLY_STRING || s->type != REDIS_REPLY_STRING ||
+            (lv->ids[i] = strdup(m->str)) == NULL)
+            return -1;
+        lv->n = i + 1;
+        /* a score that is no whole ms of a date (inf, 1.5, set by hand):
+         * -1, unknown (the query found the lease unexpired all the same) */
+        num_reply_ll(s, 0, LIVE_EXPIRY_MAX_MS, -1, &lv->expiry[i]);
+    }
+    return 0;
+}
+
+void live_free(struct live *lv)
+{
+    size_t i;
+
+    for (i = 0; i < lv->n; i++)
+        free(lv->ids[i]);
+    free(lv->ids);
+    free(lv->expiry);
+    memset(lv, 0, sizeof(*lv));
+}

@@ -1,0 +1,110 @@
+/* reply: the one way a request is answered and ends. reply_json, reply_raw
+ * and reply_content send the reply (HEAD gets the length and no body) and
+ * end the request; reply_req_end is its end (streams call it when they end):
+ * its count (counters.c), its access log line, its memory, and the end of
+ * the process's drain when it was the last. Routes nothing, picks no error
+ * status (errors.c does). */
+#include "api.h"
+
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "json.h"
+#include "log.h"
+
+void reply_req_end(struct api_req *ar, int status)
+{
+    struct api *api = ar->api;
+    long long us = (long long)(clock_mono_us() - ar->start_us);
+    const char *method = ar->method_name;
+
+    counters_note(api->counters, ar->route, method, status, us);
+    if (api->cfg->is_access_log) {
+        const struct log_kv kv[] = {
+            {"method", method, 0},
+            {"route", ar->route, 0},
+            {"path", ar->log_path, 0},
+            {"status", NULL, status},
+            {"duration_ms", NULL, (us + 500) / 1000},
+            {"bytes", NULL, (long long)ar->bytes_out},
+            {"remote", ar->remote, 0},
+        };
+        log_write_kv(LOG_LEVEL_INFO, kv, sizeof(kv) / sizeof(kv[0]), "%s %s %d %lldms", method,
+                     ar->log_path, status, (us + 500) / 1000);
+    }
+    evhttp_clear_headers(&ar->query);
+    free(ar);
+    api->inflight--;
+    if (api->is_draining && api->inflight == 0) {
+        struct timeval flush = {0, 50000}; /* let the last replies be written */
+        event_base_loopexit(api->base, &flush);
+    }
+}
+
+/* Sends body[0..len) then tail (NULL: nothing) as ctype, then ends the
+ * request (reply_req_end: ar is freed). */
+static void reply_send(struct api_req *ar, int status, const char *ctype, const char *body,
+                       size_t len, const char *tail)
+{
+    struct evkeyvalq *headers = evhttp_request_get_output_headers(ar->req);
+    struct evbuffer *buf = NULL;
+    size_t tlen = tail ? strlen(tail) : 0;
+    char clen[32];
+
+    if (status == 204 || status == 304) {
+        /* no body, no Content-Type */
+    } else if (ar->method == EVHTTP_REQ_HEAD) {
+        evhttp_add_header(headers, "Content-Type", ctype);
+        /* libevent 2.1 would send a HEAD body and no Content-Length: send the
+         * length a GET would get, and no body. */
+        snprintf(clen, sizeof(clen), "%zu", len + tlen);
+        evhttp_add_header(headers, "Content-Length", clen);
+    } else {
+        evhttp_add_header(headers, "Content-Type", ctype);
+        buf = evbuffer_new();
+        if (buf == NULL || evbuffer_add(buf, body, len) < 0 ||
+            (tlen > 0 && evbuffer_add(buf, tail, tlen) < 0)) {
+            if (buf != NULL)
+                evbuffer_free(buf);
+            buf = NULL;
+            status = 500; /* out of memory: at least say so */
+        } else if (ar->method == EVHTTP_REQ_CONNECT) {
+            /* libevent 2.1 sends no Content-Length for CONNECT (it expects a
+             * tunnel) but does send the body: frame it, or the connection
+             * stays open with a reply the client cannot delimit. */
+            snprintf(clen, sizeof(clen), "%zu", len + tlen);
+            evhttp_add_header(headers, "Content-Length", clen);
+        }
+    }
+    if (buf != NULL)
+        ar->bytes_out += len + tlen;
+    evhttp_send_reply(ar->req, status, NULL, buf);
+    if (buf != NULL)
+        evbuffer_free(buf);
+    reply_req_end(ar, status);
+}
+
+void reply_raw(struct api_req *ar, int status, const char *body, size_t len)
+{
+    reply_send(ar, status, "application/json", body, len, "\n");
+}
+
+void reply_content(struct api_req *ar, int status, const char *ctype, const char *body, size_t len)
+{
+    reply_send(ar, status, ctype, body, len, NULL);
+}
+
+void reply_json(struct api_req *ar, int status, const cJSON *body)
+{
+    char *text = json_print(body);
+
+    if (text == NULL) {
+        reply_raw(ar, 500, REPLY_OOM_BODY, sizeof(REPLY_OOM_BODY) - 1);
+        return;
+    }
+    reply_raw(ar, status, text, strlen(text));
+    cJSON_free(text);
+}
