@@ -41,7 +41,7 @@ API_SRC := api/eta.c api/main.c api/server.c api/routes.c api/jobs.c api/health.
            api/metrics.c api/reply.c api/counters.c api/live.c
 WORKER_SRC := worker/main.c worker/supervisor.c worker/child.c worker/fetch.c worker/run.c worker/wredis.c \
               worker/lease.c worker/recover.c worker/stats.c worker/pipe.c \
-              worker/stage_builtin.c worker/builtins/demo.c worker/builtins/echo.c \
+              worker/stage.c worker/stage_builtin.c worker/builtins/demo.c worker/builtins/echo.c \
               worker/builtins/blog.c worker/stage_exec.c
 CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c cli/sse.c cli/watch.c cli/overview.c
 UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_demo test_log \
@@ -116,7 +116,7 @@ $(BUILD)/stageq: $(CLI_OBJ) $(LIBSTAGEQ)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_API)
 
 # Unit tests: cmocka, no network. test_demo also links the worker's builtins.
-$(BUILD)/tests/unit/test_demo: $(BUILD)/tests/unit/test_demo.o $(BUILD)/worker/stage_builtin.o \
+$(BUILD)/tests/unit/test_demo: $(BUILD)/tests/unit/test_demo.o $(BUILD)/worker/stage.o $(BUILD)/worker/stage_builtin.o \
 		$(BUILD)/worker/builtins/demo.o $(BUILD)/worker/builtins/echo.o \
 		$(BUILD)/worker/builtins/blog.o $(LIBSTAGEQ)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_WORKER) -lcmocka
