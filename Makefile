@@ -27,7 +27,8 @@ else
   Q := @
 endif
 
-SHARED_SRC := shared/clock.c shared/config.c shared/err.c shared/ids.c shared/job.c shared/num.c \
+SHARED_SRC := shared/clock.c shared/config.c shared/err.c shared/exec_path.c shared/ids.c \
+              shared/job.c shared/num.c \
               shared/json.c shared/keys.c shared/log.c shared/pipeline.c shared/rargv.c \
               shared/rconn.c shared/redis_url.c shared/scripts.c shared/utf8.c shared/submit.c \
               shared/sentinel.c
@@ -238,9 +239,9 @@ FUZZ_CFLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefin
 FUZZ_RUN_FLAGS := -timeout=10 -rss_limit_mb=2048
 FUZZ_TARGETS := fuzz_json fuzz_submit fuzz_progress fuzz_pipelines fuzz_redis_url
 FUZZ_SRC_fuzz_json := shared/json.c shared/utf8.c
-FUZZ_SRC_fuzz_submit := shared/submit.c shared/pipeline.c shared/json.c shared/utf8.c shared/ids.c shared/err.c
-FUZZ_SRC_fuzz_progress := worker/stage_exec.c shared/json.c shared/utf8.c shared/log.c shared/clock.c
-FUZZ_SRC_fuzz_pipelines := shared/pipeline.c shared/json.c shared/utf8.c shared/ids.c shared/err.c
+FUZZ_SRC_fuzz_submit := shared/submit.c shared/pipeline.c shared/json.c shared/utf8.c shared/ids.c shared/err.c shared/exec_path.c
+FUZZ_SRC_fuzz_progress := worker/stage_exec.c shared/json.c shared/utf8.c shared/log.c shared/clock.c shared/exec_path.c
+FUZZ_SRC_fuzz_pipelines := shared/pipeline.c shared/json.c shared/utf8.c shared/ids.c shared/err.c shared/exec_path.c
 FUZZ_SRC_fuzz_redis_url := shared/redis_url.c shared/config.c shared/num.c shared/err.c
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 

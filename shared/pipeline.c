@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "exec_path.h"
 #include "ids.h"
 #include "json.h"
 #include <stdarg.h>
@@ -250,39 +251,31 @@ static bool is_builtin_name(const char *s)
     return false;
 }
 
-/* True when prog can be executed: a path (relative to cwd when it has no
- * leading '/') or a name found in PATH. */
-static bool program_exists(const char *prog, const char *cwd)
+/* True when the path prog names an executable regular file (relative to cwd
+ * when it has no leading '/', as the worker chdirs before execve). */
+static bool path_is_executable(const char *prog, const char *cwd)
 {
     char buf[4096];
-    const char *path, *p;
     struct stat st;
 
-    if (strchr(prog, '/') != NULL) {
-        if (prog[0] != '/' && cwd != NULL) {
-            if (snprintf(buf, sizeof(buf), "%s/%s", cwd, prog) >= (int)sizeof(buf))
-                return false;
-            prog = buf;
-        }
-        return stat(prog, &st) == 0 && S_ISREG(st.st_mode) && access(prog, X_OK) == 0;
-    }
-    path = getenv("PATH");
-    if (path == NULL)
-        path = "/usr/local/bin:/usr/bin:/bin";
-    /* Every entry, a trailing empty one too; an empty or relative entry is
-     * relative to the stage's cwd, as the worker chdirs before execve. The
-     * candidate has a '/', so the recursion is one level deep. */
-    for (p = path;; p++) {
-        const char *end = strchr(p, ':');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (snprintf(buf, sizeof(buf), "%.*s/%s", len ? (int)len : 1, len ? p : ".", prog) <
-                (int)sizeof(buf) &&
-            program_exists(buf, cwd))
-            return true;
-        if (end == NULL)
+    if (prog[0] != '/' && cwd != NULL) {
+        if (snprintf(buf, sizeof(buf), "%s/%s", cwd, prog) >= (int)sizeof(buf))
             return false;
-        p = end;
+        prog = buf;
     }
+    return stat(prog, &st) == 0 && S_ISREG(st.st_mode) && access(prog, X_OK) == 0;
+}
+
+static int program_found(const char *candidate, void *cwd)
+{
+    return path_is_executable(candidate, cwd) ? 1 : 0;
+}
+
+/* True when prog can be executed: a path or a name found in PATH (an empty
+ * or relative PATH entry is relative to the stage's cwd). */
+static bool program_exists(const char *prog, const char *cwd)
+{
+    return exec_path_each(prog, program_found, (void *)cwd) == 1;
 }
 
 static char **strv_new(size_t n)
