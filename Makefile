@@ -43,10 +43,11 @@ API_SRC := api/eta.c api/main.c api/server.c api/routes.c api/jobs.c api/health.
 WORKER_SRC := worker/main.c worker/supervisor.c worker/fetch.c worker/run.c worker/wredis.c \
               worker/lease.c worker/recover.c worker/stats.c worker/pipe.c \
               worker/stage_builtin.c worker/builtins/demo.c worker/builtins/echo.c \
-              worker/builtins/blog.c worker/stage_exec.c
+              worker/builtins/blog.c worker/stage_exec.c worker/stage_serve.c
 CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c cli/sse.c cli/watch.c cli/overview.c
 UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_demo test_log \
-              test_stage_exec test_pipeline test_submit test_sse_parse test_wstats test_sentinel
+              test_stage_exec test_stage_serve test_pipeline test_submit test_sse_parse test_wstats \
+              test_sentinel
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o
 API_OBJ := $(API_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/dashboard_gen.o
@@ -121,6 +122,9 @@ $(BUILD)/tests/unit/test_demo: $(BUILD)/tests/unit/test_demo.o $(BUILD)/worker/s
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_WORKER) -lcmocka
 $(BUILD)/tests/unit/test_stage_exec: $(BUILD)/tests/unit/test_stage_exec.o \
 		$(BUILD)/worker/stage_exec.o $(LIBSTAGEQ)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_WORKER) -lcmocka
+$(BUILD)/tests/unit/test_stage_serve: $(BUILD)/tests/unit/test_stage_serve.o \
+		$(BUILD)/worker/stage_serve.o $(BUILD)/worker/stage_exec.o $(LIBSTAGEQ)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_WORKER) -lcmocka
 $(BUILD)/tests/unit/test_wstats: $(BUILD)/tests/unit/test_wstats.o $(BUILD)/worker/stats.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka

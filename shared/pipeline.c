@@ -367,9 +367,9 @@ oom:
 static int load_stage(struct stage_def *sd, const cJSON *js, bool check_programs, struct ploc *at,
                       struct sq_err *err)
 {
-    static const char *const fields[] = {"name", "builtin", "exec", "timeout_s",
-                                         "env",  "cwd",     NULL};
-    const cJSON *exec, *builtin;
+    static const char *const fields[] = {"name", "builtin", "exec",     "timeout_s",  "env",
+                                         "cwd",  "serve",   "max_jobs", "max_rss_mb", NULL};
+    const cJSON *exec, *builtin, *serve = json_get(js, "serve");
 
     if (!cJSON_IsObject(js)) {
         ploc_err(at, err, "must be an object");
@@ -385,8 +385,19 @@ static int load_stage(struct stage_def *sd, const cJSON *js, bool check_programs
     }
     if (check_members(js, fields, at, err) < 0 ||
         get_int(js, "timeout_s", 0, PIPELINE_TIMEOUT_MAX_S, 0, &sd->timeout_s, at, err) < 0 ||
-        get_str(js, "cwd", false, &sd->cwd, at, err) < 0)
+        get_str(js, "cwd", false, &sd->cwd, at, err) < 0 ||
+        get_int(js, "max_jobs", 0, PIPELINE_MAX_JOBS_MAX, 0, &sd->max_jobs, at, err) < 0 ||
+        get_int(js, "max_rss_mb", 0, PIPELINE_MAX_RSS_MB_MAX, 0, &sd->max_rss_mb, at, err) < 0)
         return -1;
+    if (serve != NULL && !cJSON_IsBool(serve)) {
+        ploc_err(at, err, "field 'serve' must be true or false");
+        return -1;
+    }
+    sd->is_serve = cJSON_IsTrue(serve);
+    if (!sd->is_serve && (json_get(js, "max_jobs") != NULL || json_get(js, "max_rss_mb") != NULL)) {
+        ploc_err(at, err, "'max_jobs' and 'max_rss_mb' apply to \"serve\": true stages only");
+        return -1;
+    }
     exec = json_get(js, "exec");
     builtin = json_get(js, "builtin");
     if ((exec == NULL) == (builtin == NULL)) {
@@ -394,8 +405,8 @@ static int load_stage(struct stage_def *sd, const cJSON *js, bool check_programs
         return -1;
     }
     if (builtin != NULL) {
-        if (json_get(js, "env") != NULL || sd->cwd != NULL) {
-            ploc_err(at, err, "'env' and 'cwd' apply to exec stages only");
+        if (json_get(js, "env") != NULL || sd->cwd != NULL || sd->is_serve) {
+            ploc_err(at, err, "'env', 'cwd' and 'serve' apply to exec stages only");
             return -1;
         }
         if (get_str(js, "builtin", true, &sd->builtin, at, err) < 0)

@@ -147,7 +147,7 @@ void exec_sanitize_text(char *dst, const char *src, size_t len, bool keep_nl)
 
 /* Copies the NUL-terminated UTF-8 string src into dst[cap], cut at a character
  * boundary when it does not fit. */
-static void copy_utf8_trunc(char *dst, size_t cap, const char *src)
+void exec_copy_utf8(char *dst, size_t cap, const char *src)
 {
     size_t n = strlen(src);
 
@@ -189,7 +189,7 @@ int stage_exec_parse_progress(const char *line, size_t len, double *fraction, ch
     if (fraction != NULL)
         *fraction = p->valuedouble;
     if (m != NULL && msg != NULL)
-        copy_utf8_trunc(msg, msgcap, m->valuestring);
+        exec_copy_utf8(msg, msgcap, m->valuestring);
     rc = 0;
 done:
     cJSON_Delete(o);

@@ -96,6 +96,10 @@ void exec_progress_finish(struct exec_progress *pr);
  * control characters (except tab, and newline when keep_nl): others become '?'. */
 void exec_sanitize_text(char *dst, const char *src, size_t len, bool keep_nl);
 
+/* Copies the NUL-terminated UTF-8 string src into dst[cap], cut at a
+ * character boundary when it does not fit. */
+void exec_copy_utf8(char *dst, size_t cap, const char *src);
+
 void exec_close_fd(int *fd); /* closes *fd when >= 0 and sets it to -1 */
 int exec_set_nonblock(int fd);
 void exec_sleep_ms(long ms);

@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "stage_serve.h"
 #include "worker.h"
 
 #define SUP_RESPAWN_MIN_MS 100
@@ -279,6 +280,8 @@ int worker_child_main(const struct worker_config *cfg, const struct redis_url *u
     if (w.is_take_lost)
         recover_own(&w);
     fetch_record_stats(&w);
+    stage_serve_pool_free(w.serve); /* before the lease goes: they are ours until they end */
+    w.serve = NULL;
     wstats_free(&w.stats);
     lease_release(&w);
     rconn_free(w.rc);
