@@ -337,8 +337,9 @@ static int procs_stop(struct serve_pool *pool, struct serve_proc *const *v, size
             status = st;
         proc_drain_side(p);
         exec_stderr_finish(&p->err, tail);
-        log_write(LOG_LEVEL_DEBUG, 0, NULL, "stage %s: program %d stopped after %lu job(s)",
-                  p->label, (int)p->c.pid, p->jobs);
+        log_write(LOG_LEVEL_INFO, 0, NULL, "stage %s: warm program %d ended (%s %d) after %lu job(s)",
+                  p->label, (int)p->c.pid, WIFSIGNALED(st) ? "signal" : "status",
+                  WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), p->jobs);
         proc_unlink(pool, p);
         proc_free(p);
     }

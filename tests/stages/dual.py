@@ -8,12 +8,15 @@
 #
 # Input: {"s": "text", "do": {"<stage>": "action", ...}}. Output: the input
 # with "s" + "<stage>;" and this process's pid appended to "pids". Actions
-# (for the stage they name): progress (two progress lines, a pause after
-# each), fail (a retryable error), permanent (a permanent error), crash
+# (for the stage they name): progress (two progress lines, a pause before
+# and after each), fail (a retryable error), permanent (a permanent error), crash
 # (stderr line, then exit 3 mid-job), crash1 (crash on attempt 1 only), noisy
-# (a print() to stdout before answering), sleep:S, alloc:MB (keep MB MiB),
+# (a print() to stdout before answering), sleep:S, sleep1:S (on attempt 1
+# only), alloc:MB (keep MB MiB),
 # exit_after (answer, then exit 0); and, warm mode only: garbage (a non-JSON
 # answer), two_lines, huge (a 17 MiB line), bad_shape ({"result": 1}).
+# Env DUAL_START_SLEEP=S: sleep S s when the process starts (a model to
+# load); DUAL_START_LOG=FILE: append a line to FILE at each start.
 import json, os, sys, time
 
 PROGRESS_FD = int(os.environ.get("STAGEQ_PROGRESS_FD", "3"))
@@ -33,10 +36,11 @@ def progress(fraction, message):
 def work(inp, stage, attempt):
     action = (inp.get("do") or {}).get(stage, "")
     if action == "progress":
+        time.sleep(0.7)
         progress(0.5, "half " + stage)
-        time.sleep(0.4)
+        time.sleep(0.7)
         progress(1.0, "done " + stage)
-        time.sleep(0.4)
+        time.sleep(0.7)
     elif action == "fail":
         sys.stderr.write("trouble in " + stage + "\n")
         raise Failure("stage " + stage + " failed", True)
@@ -52,6 +56,8 @@ def work(inp, stage, attempt):
         sys.stdout.flush()
     elif action.startswith("sleep:"):
         time.sleep(float(action[6:]))
+    elif action.startswith("sleep1:") and attempt == 1:
+        time.sleep(float(action[7:]))
     elif action.startswith("alloc:"):
         KEEP.append(bytearray(int(action[6:]) * 1024 * 1024))
     out = dict(inp)
@@ -97,6 +103,10 @@ def serve():
             sys.exit(0)
 
 
+if os.environ.get("DUAL_START_LOG"):
+    with open(os.environ["DUAL_START_LOG"], "a") as log:
+        log.write("%d\n" % os.getpid())
+time.sleep(float(os.environ.get("DUAL_START_SLEEP", "0")))
 if os.environ.get("STAGEQ_SERVE") == "1":
     serve()
 else:
