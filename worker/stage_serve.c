@@ -213,8 +213,8 @@ static void proc_idle(struct serve_proc *p)
 }
 
 /* Reads what stdout holds now, without blocking, into p->out (growing it up
- * to max + 1 bytes). Returns 1 at EOF or error, -1 when memory ran out,
- * else 0. */
+ * to max + 1 bytes); a short read ends it (the pipe is empty: poll tells when
+ * more comes). Returns 1 at EOF or error, -1 when memory ran out, else 0. */
 static int proc_read_out(struct serve_proc *p, size_t max)
 {
     for (;;) {
@@ -242,10 +242,13 @@ static int proc_read_out(struct serve_proc *p, size_t max)
         if (n == 0)
             return 1;
         p->out_len += (size_t)n;
+        if ((size_t)n < (room < SERVE_READ_CHUNK ? room : SERVE_READ_CHUNK))
+            return 0;
     }
 }
 
-/* Reads fd until it would block, feeding the bytes; closes it at EOF. */
+/* Reads fd until it is empty (a short read or EAGAIN), feeding the bytes;
+ * closes it at EOF. */
 static void drain_fd(int *fd, void (*feed)(void *, const char *, size_t), void *arg)
 {
     char buf[16384];
@@ -255,6 +258,8 @@ static void drain_fd(int *fd, void (*feed)(void *, const char *, size_t), void *
 
         if (n > 0) {
             feed(arg, buf, (size_t)n);
+            if ((size_t)n < sizeof(buf))
+                return;
         } else if (n < 0 && errno == EINTR) {
             continue;
         } else {
@@ -277,6 +282,35 @@ static bool proc_has_exited(struct serve_proc *p)
     if (!p->is_exited && exec_child_has_exited(p->c.pid))
         p->is_exited = true;
     return p->is_exited;
+}
+
+/* Which of stdout, stderr, the progress fd and the pidfd have something now
+ * (one poll that does not wait: cheaper than a read of each on the hot path). */
+enum { READY_OUT = 1, READY_ERR = 2, READY_PROG = 4, READY_PID = 8 };
+static int proc_ready(const struct serve_proc *p)
+{
+    static const int bits[] = {READY_OUT, READY_ERR, READY_PROG, READY_PID};
+    struct pollfd pfd[4] = {{p->c.fd_out, POLLIN, 0}, {p->c.fd_err, POLLIN, 0},
+                            {p->c.fd_prog, POLLIN, 0}, {p->c.fd_pid, POLLIN, 0}};
+    int i, ready = 0;
+
+    if (poll(pfd, 4, 0) < 0)
+        return READY_OUT | READY_ERR | READY_PROG | READY_PID; /* look at each */
+    for (i = 0; i < 4; i++)
+        if (pfd[i].revents != 0)
+            ready |= bits[i];
+    if (p->c.fd_pid < 0)
+        ready |= READY_PID; /* no pidfd: ask waitid */
+    return ready;
+}
+
+/* Reads what proc_ready found on stderr and the progress fd. */
+static void proc_drain_ready(struct serve_proc *p, int ready)
+{
+    if (ready & READY_ERR)
+        drain_fd(&p->c.fd_err, exec_stderr_feed, &p->err);
+    if (ready & READY_PROG)
+        drain_fd(&p->c.fd_prog, exec_progress_feed, &p->prog);
 }
 
 /* Waits until every program of v[0..n) has exited or the deadline passed,
@@ -389,10 +423,12 @@ static struct serve_proc *proc_get(struct serve_pool *pool, const struct exec_sp
         if (p->key_len == klen && memcmp(p->key, key, klen) == 0)
             break;
     if (p != NULL) {
-        int got = proc_read_out(p, SERVE_READ_CHUNK);
+        int ready = proc_ready(p), got = 0;
 
-        proc_drain_side(p);
-        if (got != 0 || proc_has_exited(p)) {
+        if (ready & READY_OUT)
+            got = proc_read_out(p, SERVE_READ_CHUNK);
+        proc_drain_ready(p, ready);
+        if (got != 0 || ((ready & READY_PID) && proc_has_exited(p))) {
             int st;
 
             procs_wait(&p, 1, clock_mono_ms() + SERVE_DRAIN_MS); /* stdout closes first */
@@ -521,11 +557,15 @@ static enum serve_end serve_exchange(struct serve_proc *p, const struct exec_spe
     size_t off = 0, scanned = 0;
     bool has_stop_hook = hooks != NULL && hooks->should_stop != NULL;
 
+    /* a request line fits the pipe most of the time: no poll for it */
+    if (exec_write_some(p->c.fd_in, req, req_len, &off) && off < req_len)
+        off = req_len; /* EPIPE: it stopped reading; its exit tells the rest */
     for (;;) {
         struct pollfd pfd[SFD_COUNT];
         int fdv[SFD_COUNT] = {off < req_len ? p->c.fd_in : -1, p->c.fd_out, p->c.fd_err,
                               p->c.fd_prog, p->c.fd_pid};
         int slot[SFD_COUNT], npfd = 0, i, got;
+        bool is_out = false, is_pid = p->c.fd_pid < 0; /* no pidfd: ask waitid each time */
         int64_t wake;
         char *hit;
 
@@ -571,9 +611,18 @@ static enum serve_end serve_exchange(struct serve_proc *p, const struct exec_spe
             case SFD_PROG:
                 drain_fd(&p->c.fd_prog, exec_progress_feed, &p->prog);
                 break;
+            case SFD_OUT:
+                is_out = true;
+                break;
             default:
-                break; /* stdout and the pidfd: below */
+                is_pid = true;
+                break;
             }
+        }
+        if (!is_out) {
+            if (is_pid && proc_has_exited(p))
+                return SERVE_END_GONE;
+            continue;
         }
         got = proc_read_out(p, max);
         if (got < 0)
@@ -581,13 +630,14 @@ static enum serve_end serve_exchange(struct serve_proc *p, const struct exec_spe
         hit = p->out_len > scanned ? memchr(p->out + scanned, '\n', p->out_len - scanned) : NULL;
         if (hit != NULL) {
             *nl = (size_t)(hit - p->out);
-            proc_drain_side(p); /* progress written before the answer comes first */
+            /* progress written before the answer comes first */
+            proc_drain_ready(p, proc_ready(p));
             return SERVE_END_ANSWER;
         }
         scanned = p->out_len;
         if (p->out_len > max)
             return SERVE_END_LARGE;
-        if (got == 1 || proc_has_exited(p))
+        if (got == 1 || (is_pid && proc_has_exited(p)))
             return SERVE_END_GONE;
     }
 }
@@ -643,8 +693,8 @@ int stage_serve_run(struct serve_pool *pool, const struct exec_spec *spec, const
         if (p == NULL)
             goto done;
         rc = 0;
-        /* from here on its stderr is this job's, and so are its progress lines */
-        proc_drain_side(p);
+        /* from here on its stderr is this job's, and so are its progress
+         * lines (proc_get read what came before) */
         exec_stderr_finish(&p->err, res->stderr_tail);
         p->err.job = p->prog.job = spec->job_id;
         p->err.stage = p->prog.stage = spec->stage_name != NULL ? spec->stage_name : "";
