@@ -729,6 +729,21 @@ static void spawn_failed(struct exec_result *res, const char *prog, const char *
                  strerror(rep->err));
 }
 
+int exec_pollfds(const int *fds, int n, struct pollfd *pfd, int *slot)
+{
+    int i, npfd = 0;
+
+    for (i = 0; i < n; i++) {
+        if (fds[i] < 0)
+            continue;
+        pfd[npfd].fd = fds[i];
+        pfd[npfd].events = i == 0 ? POLLOUT : POLLIN;
+        pfd[npfd].revents = 0;
+        slot[npfd++] = i;
+    }
+    return npfd;
+}
+
 void exec_status_outcome(struct exec_result *res, int status)
 {
     if (WIFSIGNALED(status)) {
@@ -807,7 +822,7 @@ static void exec_loop(struct exec_run *r, int fds[FD_COUNT], const char *in, siz
 
     for (;;) {
         struct pollfd pfd[FD_COUNT];
-        int slot[FD_COUNT], npfd = 0, i;
+        int slot[FD_COUNT], npfd, i;
         long long now = clock_mono_ms(), wake;
 
         if (!is_exited) {
@@ -842,14 +857,7 @@ static void exec_loop(struct exec_run *r, int fds[FD_COUNT], const char *in, siz
             ((fds[FD_OUT] < 0 && fds[FD_ERR] < 0 && fds[FD_PROG] < 0) || now >= drain_until))
             break;
 
-        for (i = 0; i < FD_COUNT; i++) {
-            if (fds[i] < 0)
-                continue;
-            pfd[npfd].fd = fds[i];
-            pfd[npfd].events = i == FD_IN ? POLLOUT : POLLIN;
-            pfd[npfd].revents = 0;
-            slot[npfd++] = i;
-        }
+        npfd = exec_pollfds(fds, FD_COUNT, pfd, slot);
         wake = now + 100;
         if (!is_exited && r->hooks != NULL && r->hooks->should_stop != NULL && next_check < wake)
             wake = next_check;

@@ -6,6 +6,7 @@
 #define STAGEQ_STAGE_EXEC_INT_H
 
 #include <stdbool.h>
+#include <poll.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -68,6 +69,11 @@ void exec_keep_pid(pid_t pid, bool is_kept);
 /* Has pid exited? It is left a zombie (WNOWAIT) so that its pid, which is also
  * the group id, cannot be reused before the group is killed. */
 bool exec_child_has_exited(pid_t pid);
+
+/* Fills pfd[] with the fds[0..n) that are open (>= 0): fds[0], the
+ * program's stdin, for writing, the others for reading; slot[k] is the index
+ * in fds of pfd[k]. Returns how many. */
+int exec_pollfds(const int *fds, int n, struct pollfd *pfd, int *slot);
 
 /* Fills res's outcome, fields and message from a wait status that is not a
  * clean exit 0: EXEC_SIGNAL or EXEC_EXIT. */

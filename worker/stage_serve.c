@@ -564,7 +564,7 @@ static enum serve_end serve_exchange(struct serve_proc *p, const struct exec_spe
         struct pollfd pfd[SFD_COUNT];
         int fdv[SFD_COUNT] = {off < req_len ? p->c.fd_in : -1, p->c.fd_out, p->c.fd_err,
                               p->c.fd_prog, p->c.fd_pid};
-        int slot[SFD_COUNT], npfd = 0, i, got;
+        int slot[SFD_COUNT], npfd, i, got;
         bool is_out = false, is_pid = p->c.fd_pid < 0; /* no pidfd: ask waitid each time */
         int64_t wake;
         char *hit;
@@ -577,14 +577,7 @@ static enum serve_end serve_exchange(struct serve_proc *p, const struct exec_spe
         }
         if (deadline != 0 && now >= deadline)
             return SERVE_END_TIMEOUT;
-        for (i = 0; i < SFD_COUNT; i++) {
-            if (fdv[i] < 0)
-                continue;
-            pfd[npfd].fd = fdv[i];
-            pfd[npfd].events = i == SFD_IN ? POLLOUT : POLLIN;
-            pfd[npfd].revents = 0;
-            slot[npfd++] = i;
-        }
+        npfd = exec_pollfds(fdv, SFD_COUNT, pfd, slot);
         wake = now + 100;
         if (has_stop_hook && next_check < wake)
             wake = next_check;
