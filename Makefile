@@ -241,12 +241,14 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -g -O1 \
                -std=c11 -D_GNU_SOURCE -Ishared -I$(BUILD)/gen -Iworker
 FUZZ_RUN_FLAGS := -timeout=10 -rss_limit_mb=2048
-FUZZ_TARGETS := fuzz_json fuzz_submit fuzz_progress fuzz_pipelines fuzz_redis_url
+FUZZ_TARGETS := fuzz_json fuzz_submit fuzz_progress fuzz_pipelines fuzz_redis_url fuzz_answer
 FUZZ_SRC_fuzz_json := shared/json.c shared/utf8.c
 FUZZ_SRC_fuzz_submit := shared/submit.c shared/pipeline.c shared/json.c shared/utf8.c shared/ids.c shared/err.c shared/exec_path.c
 FUZZ_SRC_fuzz_progress := worker/stage_exec.c shared/json.c shared/utf8.c shared/log.c shared/clock.c shared/exec_path.c
 FUZZ_SRC_fuzz_pipelines := shared/pipeline.c shared/json.c shared/utf8.c shared/ids.c shared/err.c shared/exec_path.c
 FUZZ_SRC_fuzz_redis_url := shared/redis_url.c shared/config.c shared/num.c shared/err.c
+FUZZ_SRC_fuzz_answer := worker/stage_serve.c worker/stage_exec.c shared/json.c shared/utf8.c \
+                       shared/log.c shared/clock.c shared/exec_path.c
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 
 .PHONY: fuzz fuzz-smoke fuzz-regress fuzz-build fuzz-deps
@@ -257,7 +259,7 @@ fuzz-deps:
 fuzz-build: $(FUZZ_BINS)
 
 define FUZZ_RULE
-$(FUZZ_BUILD)/$(1): tests/fuzz/$(1).c $(FUZZ_SRC_$(1)) $(wildcard shared/*.h) worker/stage_exec.h
+$(FUZZ_BUILD)/$(1): tests/fuzz/$(1).c $(FUZZ_SRC_$(1)) $(wildcard shared/*.h) $(wildcard worker/stage_*.h)
 	@mkdir -p $(FUZZ_BUILD)
 	@$$(if $$(Q),echo "  FUZZCC  $$@")
 	$$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $$@ $$< $(FUZZ_SRC_$(1)) $(LIBS_SHARED) -lm
