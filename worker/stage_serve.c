@@ -24,6 +24,7 @@
 #define SERVE_DRAIN_MS      1000  /* after stdout's EOF: wait this long for the exit */
 #define SERVE_READ_CHUNK    65536 /* bytes per read() of stdout */
 #define SERVE_OUT_INITIAL   4096  /* first stdout buffer size */
+#define SERVE_OUT_KEEP      (1024 * 1024) /* a larger buffer is freed after the job */
 #define SERVE_WAIT_STEP_MS  10    /* poll step while waiting for programs to exit */
 #define SERVE_BETWEEN_JOBS  "(between jobs)"
 
@@ -746,6 +747,11 @@ int stage_serve_run(struct serve_pool *pool, const struct exec_spec *spec, const
         break;
     }
     p->out_len = 0;
+    if (p->out_cap > SERVE_OUT_KEEP) { /* a big answer: give the memory back */
+        free(p->out);
+        p->out = NULL;
+        p->out_cap = 0;
+    }
     proc_idle(p);
     if (res->outcome != EXEC_OK && res->outcome != EXEC_ERROR) {
         /* the stream can no longer be trusted, or the job must stop now */
