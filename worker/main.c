@@ -46,7 +46,8 @@ static const struct cfg_option worker_options[] = {
     W_OPT_INT("result-ttl-s", "STAGEQ_RESULT_TTL_S", 1, 31536000, "86400", result_ttl_s,
               "default result_ttl_s of the pipelines in the file"),
     W_OPT_INT("kill-grace-ms", "STAGEQ_KILL_GRACE_MS", 0, 600000, "5000", kill_grace_ms,
-              "an exec stage being stopped gets SIGTERM, then SIGKILL after this"),
+              "a stage program being stopped gets SIGTERM, then SIGKILL after this "
+              "(a warm one first has this long to exit after its stdin closes)"),
     W_OPT_INT("lease", "STAGEQ_LEASE_S", 2, 3600, "30", lease_s,
               "seconds without a heartbeat after which a worker's jobs are recovered "
               "(and a lease after Redis was last unreachable)"),
