@@ -14,7 +14,8 @@
 # (a print() to stdout before answering), sleep:S, sleep1:S (on attempt 1
 # only), alloc:MB (keep MB MiB),
 # exit_after (answer, then exit 0); and, warm mode only: garbage (a non-JSON
-# answer), two_lines, huge (a 17 MiB line), bad_shape ({"result": 1}).
+# answer), two_lines, huge (a 17 MiB line), bad_shape ({"result": 1}),
+# late_line (answer, then 0.2 s later a line nobody asked for).
 # Env DUAL_START_SLEEP=S: sleep S s when the process starts (a model to
 # load); DUAL_START_LOG=FILE: append a line to FILE at each start.
 import json, os, sys, time
@@ -101,6 +102,10 @@ def serve():
         answers.flush()
         if action == "exit_after":
             sys.exit(0)
+        if action == "late_line":
+            time.sleep(0.2)
+            answers.write("a line nobody asked for\n")
+            answers.flush()
 
 
 if os.environ.get("DUAL_START_LOG"):

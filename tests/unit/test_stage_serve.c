@@ -228,6 +228,27 @@ static void test_pool_faults(void **state)
     assert_no_children();
 }
 
+/* Output between jobs: the stream is broken, the next job gets a new process
+ * (and is not answered by the stray line). */
+static void test_pool_line_between_jobs(void **state)
+{
+    struct serve_pool *pool = stage_serve_pool_new(2000);
+    struct exec_spec a;
+    struct exec_result res;
+    long before, after;
+
+    (void)state;
+    spec_init(&a, "a");
+    before = run_one(pool, &a, "{\"do\":{\"a\":\"late_line\"}}", &res);
+    assert_int_equal(res.outcome, EXEC_OK);
+    usleep(1000 * 1000); /* the line comes 0.2 s after the answer */
+    after = run_one(pool, &a, "{\"s\":\"x\"}", &res);
+    assert_int_equal(res.outcome, EXEC_OK);
+    assert_true(before > 0 && after > 0 && after != before);
+    stage_serve_pool_free(pool);
+    assert_no_children();
+}
+
 static void test_pool_max_jobs(void **state)
 {
     struct serve_pool *pool = stage_serve_pool_new(2000);
@@ -296,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_parse_answer_bytes),
         cmocka_unit_test(test_pool_reuse_and_share),
         cmocka_unit_test(test_pool_faults),
+        cmocka_unit_test(test_pool_line_between_jobs),
         cmocka_unit_test(test_pool_max_jobs),
         cmocka_unit_test(test_pool_timeout),
         cmocka_unit_test(test_pool_spawn_failed),
