@@ -27,8 +27,9 @@ else
   Q := @
 endif
 
-SHARED_SRC := shared/clock.c shared/config.c shared/err.c shared/ids.c shared/job.c shared/num.c \
-              shared/options.c shared/json.c shared/keys.c shared/log.c shared/pipeline.c shared/rargv.c \
+SHARED_SRC := shared/clock.c shared/config.c shared/err.c shared/exec_path.c shared/ids.c \
+              shared/job.c shared/num.c shared/options.c \
+              shared/json.c shared/keys.c shared/log.c shared/pipeline.c shared/rargv.c \
               shared/rconn.c shared/redis_url.c shared/scripts.c shared/utf8.c shared/submit.c \
               shared/sentinel.c
 LUA := shared/scripts/submit.lua shared/scripts/start.lua shared/scripts/update.lua \
@@ -42,11 +43,11 @@ API_SRC := api/eta.c api/main.c api/server.c api/routes.c api/jobs.c api/health.
 WORKER_SRC := worker/main.c worker/supervisor.c worker/child.c worker/fetch.c worker/run.c worker/wredis.c \
               worker/lease.c worker/recover.c worker/stats.c worker/pipe.c \
               worker/stage.c worker/stage_builtin.c worker/builtins/demo.c worker/builtins/echo.c \
-              worker/builtins/blog.c worker/stage_exec.c
+              worker/builtins/blog.c worker/stage_exec.c worker/stage_serve.c
 CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c cli/sse.c cli/watch.c cli/overview.c
 UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_demo test_log \
-              test_stage_exec test_pipeline test_submit test_sse_parse test_wstats test_sentinel \
-              test_alloc test_err
+              test_stage_exec test_stage_serve test_pipeline test_submit test_sse_parse test_wstats \
+              test_sentinel test_alloc test_err
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o
 API_OBJ := $(API_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/dashboard_gen.o
@@ -122,6 +123,9 @@ $(BUILD)/tests/unit/test_demo: $(BUILD)/tests/unit/test_demo.o $(BUILD)/worker/s
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_WORKER) -lcmocka
 $(BUILD)/tests/unit/test_stage_exec: $(BUILD)/tests/unit/test_stage_exec.o \
 		$(BUILD)/worker/stage_exec.o $(LIBSTAGEQ)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_WORKER) -lcmocka
+$(BUILD)/tests/unit/test_stage_serve: $(BUILD)/tests/unit/test_stage_serve.o \
+		$(BUILD)/worker/stage_serve.o $(BUILD)/worker/stage_exec.o $(LIBSTAGEQ)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_WORKER) -lcmocka
 $(BUILD)/tests/unit/test_wstats: $(BUILD)/tests/unit/test_wstats.o $(BUILD)/worker/stats.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
@@ -262,12 +266,14 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -g -O1 \
                -std=c11 -D_GNU_SOURCE -Ishared -I$(BUILD)/gen -Iworker
 FUZZ_RUN_FLAGS := -timeout=10 -rss_limit_mb=2048
-FUZZ_TARGETS := fuzz_json fuzz_submit fuzz_progress fuzz_pipelines fuzz_redis_url
+FUZZ_TARGETS := fuzz_json fuzz_submit fuzz_progress fuzz_pipelines fuzz_redis_url fuzz_answer
 FUZZ_SRC_fuzz_json := shared/json.c shared/utf8.c
-FUZZ_SRC_fuzz_submit := shared/submit.c shared/pipeline.c shared/json.c shared/utf8.c shared/ids.c shared/err.c
-FUZZ_SRC_fuzz_progress := worker/stage_exec.c shared/json.c shared/utf8.c shared/log.c shared/clock.c
-FUZZ_SRC_fuzz_pipelines := shared/pipeline.c shared/json.c shared/utf8.c shared/ids.c shared/err.c
+FUZZ_SRC_fuzz_submit := shared/submit.c shared/pipeline.c shared/json.c shared/utf8.c shared/ids.c shared/err.c shared/exec_path.c
+FUZZ_SRC_fuzz_progress := worker/stage_exec.c shared/json.c shared/utf8.c shared/log.c shared/clock.c shared/exec_path.c
+FUZZ_SRC_fuzz_pipelines := shared/pipeline.c shared/json.c shared/utf8.c shared/ids.c shared/err.c shared/exec_path.c
 FUZZ_SRC_fuzz_redis_url := shared/redis_url.c shared/config.c shared/num.c shared/err.c
+FUZZ_SRC_fuzz_answer := worker/stage_serve.c worker/stage_exec.c shared/json.c shared/utf8.c \
+                       shared/log.c shared/clock.c shared/exec_path.c
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 
 .PHONY: fuzz fuzz-smoke fuzz-regress fuzz-build fuzz-deps
@@ -278,7 +284,7 @@ fuzz-deps:
 fuzz-build: $(FUZZ_BINS)
 
 define FUZZ_RULE
-$(FUZZ_BUILD)/$(1): tests/fuzz/$(1).c $(FUZZ_SRC_$(1)) $(wildcard shared/*.h) worker/stage_exec.h
+$(FUZZ_BUILD)/$(1): tests/fuzz/$(1).c $(FUZZ_SRC_$(1)) $(wildcard shared/*.h) $(wildcard worker/stage_*.h)
 	@mkdir -p $(FUZZ_BUILD)
 	@$$(if $$(Q),echo "  FUZZCC  $$@")
 	$$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $$@ $$< $(FUZZ_SRC_$(1)) $(LIBS_SHARED) -lm

@@ -102,6 +102,22 @@ def main():
                    "≥ 15,000 jobs/s"))
     row("  backlog (jobs) / preload rate (jobs/s, 50 conns)", ("drain.jobs", "drain.preload_rps"),
         "", "{:,.0f}")
+    row("4 Python stages, one-shot exec, --concurrency 2", "py4_exec.rps", "jobs/s")
+    serve_rps = med("py4_serve.rps")
+    row('4 Python stages, "serve": true, --concurrency 2', "py4_serve.rps", "jobs/s",
+        ratio=ratio_of("py4_serve.rps", "py4_exec.rps", "one-shot"),
+        target=tgt(None if serve_rps is None else serve_rps >= 3000, "≥ 3,000 jobs/s"))
+    row("  backlogs (jobs): one-shot / serve", ("py4_exec.jobs", "py4_serve.jobs"), "", "{:,.0f}")
+    for mode in ("exec", "serve"):
+        k = "slowstart_%s" % mode
+        if med(k + ".seconds") is not None and med(k + ".jobs"):
+            figs[k + ".ms_per_job"] = agg([1000.0 * a / b for a, b in
+                                           zip(vals[k + ".seconds"], vals[k + ".jobs"])])
+    row("a stage whose program takes 1 s to start: ms per job, one-shot / serve",
+        ("slowstart_exec.ms_per_job", "slowstart_serve.ms_per_job"), "ms", "{:,.1f}",
+        ratio=ratio_of("slowstart_serve.ms_per_job", "slowstart_exec.ms_per_job", "one-shot"))
+    row("  backlogs (jobs): one-shot / serve", ("slowstart_exec.jobs", "slowstart_serve.jobs"), "",
+        "{:,.0f}")
     e2e_ratio = None
     if med("e2e.rps") and hset and med("cost.scripts_per_job"):
         e2e_ratio = "%.0f %% of HSET ÷ %.0f call" % (

@@ -238,15 +238,24 @@ preload() {
   PRELOAD_RPS=$(calc 1 "$q * 1000 / ($t1 - $t0 + 1)")
 }
 
-drain_run() { # drain_run TAG RUN: one drain, its figures named TAG (cost figures: TAG drain)
-  local tag=$1 r=$2
+# drain_run TAG RUN [JOBS]: one drain of a backlog of JOBS (default $JOBS) jobs
+# of the pipeline BENCH_PIPELINE (bench4), its figures named TAG (cost figures:
+# TAG drain). A backlog of 500 or fewer is submitted one by one (exactly that
+# many: wrk would overshoot it by hundreds).
+drain_run() {
+  local tag=$1 r=$2 want=${3:-$JOBS} i
   rcli FLUSHALL >/dev/null
   sleep 0.2
   mem0=$(stat_of memory used_memory)
-  preload "$JOBS" 50
+  if [ "$want" -le 500 ]; then
+    for i in $(seq 1 "$want"); do submit_one "${BENCH_PIPELINE:-bench4}" "" >/dev/null; done
+    PRELOAD_RPS=0
+  else
+    preload "$want" 50
+  fi
   n=$(rcli LLEN stageq:queue:default)
   kv "$tag.preload_rps" "$PRELOAD_RPS"
-  [ "$n" -ge "$JOBS" ] || log "warning: backlog $n < $JOBS"
+  [ "$n" -ge "$want" ] || log "warning: backlog $n < $want"
   mem_queued=$(stat_of memory used_memory)
   # the poller's own Redis reads, to subtract from total_reads_processed
   rd0=$(stat_of stats total_reads_processed)
@@ -314,6 +323,25 @@ drain_run() { # drain_run TAG RUN: one drain, its figures named TAG (cost figure
 }
 
 for r in $(seq 1 "$RUNS"); do drain_run drain "$r"; done
+
+# ---- Python stages: one-shot exec vs "serve": true; a program slow to start ----
+# The same drain (--concurrency 2) of 4 trivial Python stages (bench/append.py:
+# append a marker to a string), a new process per stage per job vs one warm
+# process per worker process; then one stage whose program takes 1 s to start.
+# One-shot backlogs are small: they drain at tens of jobs/s, or 2 jobs/s.
+if [ "$QUICK" = 1 ]; then
+  PY_JOBS="40 3000 6 300"
+else
+  PY_JOBS="100 20000 10 2000"
+fi
+read -r PY_EXEC_N PY_SERVE_N SLOW_EXEC_N SLOW_SERVE_N <<<"$PY_JOBS"
+for r in $(seq 1 "$RUNS"); do
+  BENCH_PIPELINE=py4-exec drain_run py4_exec "$r" "$PY_EXEC_N"
+  BENCH_PIPELINE=py4-serve drain_run py4_serve "$r" "$PY_SERVE_N"
+  BENCH_PIPELINE=slowstart-exec drain_run slowstart_exec "$r" "$SLOW_EXEC_N"
+  BENCH_PIPELINE=slowstart-serve drain_run slowstart_serve "$r" "$SLOW_SERVE_N"
+done
+log "python stages: done"
 
 # ---- STAGEQ_MIN_REPLICAS: what confirming with WAIT costs ----
 # A replica of the bench's Redis (loopback, started here and stopped after this

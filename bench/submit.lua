@@ -1,9 +1,11 @@
--- submit.lua (wrk -s): POST /v1/jobs of the bench4 pipeline (4 echo stages),
--- keep-alive, the same body each time (the static request: no Lua per
--- request). Prints one JSON line at the end: rps, non-2xx, p50/p99 in ms.
+-- submit.lua (wrk -s): POST /v1/jobs of the bench4 pipeline (4 echo stages;
+-- env BENCH_PIPELINE names another), keep-alive, the same body each time (the
+-- static request: no Lua per request). Prints one JSON line at the end: rps,
+-- non-2xx, p50/p99 in ms.
 wrk.method = "POST"
 wrk.path = "/v1/jobs"
-wrk.body = '{"pipeline":"bench4","input":{"n":1,"s":"bench"}}'
+wrk.body = '{"pipeline":"' .. (os.getenv("BENCH_PIPELINE") or "bench4") ..
+  '","input":{"n":1,"s":"bench"}}'
 wrk.headers["Content-Type"] = "application/json"
 
 function done(summary, latency, requests)

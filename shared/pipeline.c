@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "exec_path.h"
 #include "ids.h"
 #include "json.h"
 #include <stdarg.h>
@@ -252,39 +253,31 @@ static bool is_builtin_name(const char *s)
     return false;
 }
 
-/* True when prog can be executed: a path (relative to cwd when it has no
- * leading '/') or a name found in PATH. */
-static bool program_exists(const char *prog, const char *cwd)
+/* True when the path prog names an executable regular file (relative to cwd
+ * when it has no leading '/', as the worker chdirs before execve). */
+static bool path_is_executable(const char *prog, const char *cwd)
 {
     char buf[4096];
-    const char *path, *p;
     struct stat st;
 
-    if (strchr(prog, '/') != NULL) {
-        if (prog[0] != '/' && cwd != NULL) {
-            if (snprintf(buf, sizeof(buf), "%s/%s", cwd, prog) >= (int)sizeof(buf))
-                return false;
-            prog = buf;
-        }
-        return stat(prog, &st) == 0 && S_ISREG(st.st_mode) && access(prog, X_OK) == 0;
-    }
-    path = getenv("PATH");
-    if (path == NULL)
-        path = "/usr/local/bin:/usr/bin:/bin";
-    /* Every entry, a trailing empty one too; an empty or relative entry is
-     * relative to the stage's cwd, as the worker chdirs before execve. The
-     * candidate has a '/', so the recursion is one level deep. */
-    for (p = path;; p++) {
-        const char *end = strchr(p, ':');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (snprintf(buf, sizeof(buf), "%.*s/%s", len ? (int)len : 1, len ? p : ".", prog) <
-                (int)sizeof(buf) &&
-            program_exists(buf, cwd))
-            return true;
-        if (end == NULL)
+    if (prog[0] != '/' && cwd != NULL) {
+        if (snprintf(buf, sizeof(buf), "%s/%s", cwd, prog) >= (int)sizeof(buf))
             return false;
-        p = end;
+        prog = buf;
     }
+    return stat(prog, &st) == 0 && S_ISREG(st.st_mode) && access(prog, X_OK) == 0;
+}
+
+static int program_found(const char *candidate, void *cwd)
+{
+    return path_is_executable(candidate, cwd) ? 1 : 0;
+}
+
+/* True when prog can be executed: a path or a name found in PATH (an empty
+ * or relative PATH entry is relative to the stage's cwd). */
+static bool program_exists(const char *prog, const char *cwd)
+{
+    return exec_path_each(prog, program_found, (void *)cwd) == 1;
 }
 
 static char **strv_new(size_t n)
@@ -381,9 +374,9 @@ oom:
 static int load_stage(struct stage_def *sd, const cJSON *js, bool check_programs, struct ploc *at,
                       struct sq_err *err)
 {
-    static const char *const fields[] = {"name", "builtin", "exec", "timeout_s",
-                                         "env",  "cwd",     NULL};
-    const cJSON *exec, *builtin;
+    static const char *const fields[] = {"name", "builtin", "exec",     "timeout_s",  "env",
+                                         "cwd",  "serve",   "max_jobs", "max_rss_mb", NULL};
+    const cJSON *exec, *builtin, *serve = json_get(js, "serve");
 
     if (!cJSON_IsObject(js)) {
         ploc_err(at, err, SQ_ERR_INVALID, "must be an object");
@@ -399,8 +392,19 @@ static int load_stage(struct stage_def *sd, const cJSON *js, bool check_programs
     }
     if (check_members(js, fields, at, err) < 0 ||
         get_int(js, "timeout_s", 0, PIPELINE_TIMEOUT_MAX_S, 0, &sd->timeout_s, at, err) < 0 ||
-        get_str(js, "cwd", false, &sd->cwd, at, err) < 0)
+        get_str(js, "cwd", false, &sd->cwd, at, err) < 0 ||
+        get_int(js, "max_jobs", 0, PIPELINE_MAX_JOBS_MAX, 0, &sd->max_jobs, at, err) < 0 ||
+        get_int(js, "max_rss_mb", 0, PIPELINE_MAX_RSS_MB_MAX, 0, &sd->max_rss_mb, at, err) < 0)
         return -1;
+    if (serve != NULL && !cJSON_IsBool(serve)) {
+        ploc_err(at, err, SQ_ERR_INVALID, "field 'serve' must be true or false");
+        return -1;
+    }
+    sd->is_serve = cJSON_IsTrue(serve);
+    if (!sd->is_serve && (json_get(js, "max_jobs") != NULL || json_get(js, "max_rss_mb") != NULL)) {
+        ploc_err(at, err, SQ_ERR_INVALID, "'max_jobs' and 'max_rss_mb' apply to \"serve\": true stages only");
+        return -1;
+    }
     exec = json_get(js, "exec");
     builtin = json_get(js, "builtin");
     if ((exec == NULL) == (builtin == NULL)) {
@@ -408,8 +412,8 @@ static int load_stage(struct stage_def *sd, const cJSON *js, bool check_programs
         return -1;
     }
     if (builtin != NULL) {
-        if (json_get(js, "env") != NULL || sd->cwd != NULL) {
-            ploc_err(at, err, SQ_ERR_INVALID, "'env' and 'cwd' apply to exec stages only");
+        if (json_get(js, "env") != NULL || sd->cwd != NULL || sd->is_serve) {
+            ploc_err(at, err, SQ_ERR_INVALID, "'env', 'cwd' and 'serve' apply to exec stages only");
             return -1;
         }
         if (get_str(js, "builtin", true, &sd->builtin, at, err) < 0)

@@ -15,6 +15,8 @@
 #define PIPELINE_MAX_ATTEMPTS   100
 #define PIPELINE_TIMEOUT_MAX_S  604800 /* a week */
 #define PIPELINE_BACKOFF_MAX_S  86400
+#define PIPELINE_MAX_JOBS_MAX   1000000000 /* "max_jobs" of a serve stage */
+#define PIPELINE_MAX_RSS_MB_MAX 1048576    /* "max_rss_mb": 1 TiB */
 #define PIPELINE_FILE_MAX_BYTES 1048576
 #define PIPELINE_DEFAULT_FILE   "deploy/pipelines.json"
 
@@ -25,6 +27,9 @@ struct stage_def {
     char **env;    /* exec stages: extra "NAME=value" entries, NULL-terminated (may be NULL) */
     char *cwd;     /* exec stages: working directory (may be NULL) */
     int timeout_s; /* 0 = none */
+    bool is_serve; /* exec stages: "serve": a warm program answers one request per job */
+    int max_jobs;  /* serve: recycle the program after this many jobs; 0 = never */
+    int max_rss_mb; /* serve: recycle it above this resident set (MiB); 0 = never */
 };
 
 struct pipeline {

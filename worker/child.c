@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "stage_serve.h"
 #include "worker.h"
 
 static volatile sig_atomic_t child_stop;
@@ -130,6 +131,8 @@ int child_main(const struct worker_config *cfg, const struct redis_url *url,
     if (pipe_is_take_lost(&w))
         recover_own(&w);
     fetch_record_stats(&w);
+    stage_serve_pool_free(w.serve); /* before the lease goes: they are ours until they end */
+    w.serve = NULL;
     wstats_free(&w.stats);
     lease_release(&w);
     rconn_free(w.rc);

@@ -31,7 +31,8 @@ static const struct cfg_option worker_options[] = {
               1, 60000, "1000",
               "how long one WAIT for the replicas lasts (below --redis-timeout-ms)"),
     W_INT_ROW(kill_grace_ms, "kill-grace-ms", "STAGEQ_KILL_GRACE_MS", 0, 600000, "5000",
-              "an exec stage being stopped gets SIGTERM, then SIGKILL after this"),
+              "a stage program being stopped gets SIGTERM, then SIGKILL after this (a warm one "
+              "first has this long to exit after its stdin closes)"),
     W_INT_ROW(lease_s, "lease", "STAGEQ_LEASE_S", 2, 3600, "30",
               "seconds without a heartbeat after which a worker's jobs are recovered "
               "(and a lease after Redis was last unreachable)"),

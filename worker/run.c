@@ -15,6 +15,7 @@
 #include "log.h"
 #include "stage_builtin.h"
 #include "stage_exec.h"
+#include "stage_serve.h"
 #include "worker.h"
 
 #define WORKER_CHECK_MS    250        /* how often a running job's state is read */
@@ -774,7 +775,9 @@ static int run_exec(struct run *r, const struct stage_def *sd, const char *in, c
         [EXEC_OUTPUT_TOO_LARGE] = "output_too_large",
         [EXEC_INVALID_OUTPUT] = "invalid_output",
         [EXEC_STOPPED] = "stopped",
+        [EXEC_ERROR] = "stage_error",
     };
+    int rc;
 
     memset(&spec, 0, sizeof(spec));
     spec.argv = sd->argv;
@@ -787,8 +790,16 @@ static int run_exec(struct run *r, const struct stage_def *sd, const char *in, c
     spec.stage_index = r->k;
     spec.stage_count = r->n;
     spec.attempt = r->attempt_n;
+    spec.pipeline = r->pl->name;
+    spec.max_jobs = sd->max_jobs;
+    spec.max_rss_mb = sd->max_rss_mb;
     r->deadline_ms = 0; /* stage_exec enforces the exec timeout itself */
-    if (stage_exec_run(&spec, in, &hooks, res) < 0)
+    if (sd->is_serve && r->w->serve == NULL &&
+        (r->w->serve = stage_serve_pool_new(spec.kill_grace_ms)) == NULL)
+        return stage_error_set(serr, "worker_error", true, "out of memory");
+    rc = sd->is_serve ? stage_serve_run(r->w->serve, &spec, in, &hooks, res)
+                      : stage_exec_run(&spec, in, &hooks, res);
+    if (rc < 0)
         return stage_error_set(serr, "worker_error", true, "%s", res->message);
     cJSON_Delete(res->output); /* the text goes on, as the program wrote it */
     res->output = NULL;
@@ -798,9 +809,11 @@ static int run_exec(struct run *r, const struct stage_def *sd, const char *in, c
         return 0;
     }
     r->exec = res;
-    /* A program says "do not retry" by exiting with EXEC_EXIT_PERMANENT (EX_DATAERR). */
+    /* A program says "do not retry" by exiting with EXEC_EXIT_PERMANENT
+     * (EX_DATAERR), a warm one by answering an error with "retryable": false. */
     return stage_error_set(serr, codes[res->outcome],
-                           !(res->outcome == EXEC_EXIT && res->exit_status == EXEC_EXIT_PERMANENT),
+                           !(res->outcome == EXEC_EXIT && res->exit_status == EXEC_EXIT_PERMANENT) &&
+                               !(res->outcome == EXEC_ERROR && res->is_permanent),
                            "%s", res->message);
 }
 

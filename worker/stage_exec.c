@@ -3,6 +3,7 @@
  * stdout, progress on fd 3, stderr logged. It must never leave a process, a
  * zombie or a file descriptor behind, and never trust what the program does. */
 #include "stage_exec.h"
+#include "stage_exec_int.h"
 #include "utf8.h"
 
 #include <errno.h>
@@ -20,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "exec_path.h"
 #include "json.h"
 #include "log.h"
 
@@ -30,11 +33,11 @@ extern char **environ;
 #define EXEC_REAP_MS           1000  /* bound on reaping the killed group */
 #define EXEC_READ_CHUNK        65536 /* bytes per read() */
 #define EXEC_OUT_INITIAL       65536 /* first stdout buffer size */
-#define EXEC_LOG_LINE_MAX      1024  /* bytes of one stderr line that are logged */
+
 #define EXEC_LOG_LINES_MAX     10000 /* stderr lines logged per run, then only the tail */
 #define EXEC_BAD_PROGRESS_LOGS 3     /* invalid progress lines logged per run */
 #define EXEC_FD_SCAN_MAX       65536 /* close loop bound when close_range is missing */
-#define EXEC_DEFAULT_PATH      "/usr/local/bin:/usr/bin:/bin"
+#define EXEC_KEPT_MAX          256   /* warm programs a stray reap leaves alone */
 
 /* What a child that could not exec tells its parent through the CLOEXEC pipe. */
 enum spawn_step { SPAWN_STEP_SETUP = 1, SPAWN_STEP_CHDIR, SPAWN_STEP_EXEC };
@@ -61,32 +64,42 @@ struct exec_run {
     char *out;
     size_t out_len, out_cap, out_max;
 
-    char errline[EXEC_LOG_LINE_MAX];
-    size_t errline_len;
-    bool is_errline_cut;
-    unsigned long errlines_logged;
-    char ring[EXEC_STDERR_TAIL];
-    size_t ring_pos;
-    unsigned long long ring_total;
-
-    char progline[EXEC_PROGRESS_LINE_MAX];
-    size_t progline_len;
-    bool is_progline_long;
+    struct exec_stderr err;
+    struct exec_progress prog;
 
     bool is_stopping; /* SIGTERM sent to the group */
     bool is_stop_requested, is_timed_out, is_too_large, is_oom;
     long long kill_at; /* monotonic ms of the SIGKILL escalation */
 };
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
+static pid_t kept_pids[EXEC_KEPT_MAX];
+static const struct exec_hooks exec_no_hooks = {NULL, NULL, NULL};
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+void exec_keep_pid(pid_t pid, bool is_kept)
+{
+    size_t i;
+
+    for (i = 0; i < EXEC_KEPT_MAX; i++) {
+        if (is_kept && kept_pids[i] == 0) {
+            kept_pids[i] = pid;
+            return;
+        }
+        if (!is_kept && kept_pids[i] == pid)
+            kept_pids[i] = 0;
+    }
 }
 
-static void sleep_ms(long ms)
+static bool is_kept_pid(pid_t pid)
+{
+    size_t i;
+
+    for (i = 0; i < EXEC_KEPT_MAX; i++)
+        if (kept_pids[i] == pid)
+            return true;
+    return false;
+}
+
+void exec_sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
@@ -94,7 +107,7 @@ static void sleep_ms(long ms)
         ;
 }
 
-static void close_fd(int *fd)
+void exec_close_fd(int *fd)
 {
     if (*fd >= 0) {
         close(*fd);
@@ -102,7 +115,7 @@ static void close_fd(int *fd)
     }
 }
 
-static int set_nonblock(int fd)
+int exec_set_nonblock(int fd)
 {
     int fl = fcntl(fd, F_GETFL);
 
@@ -112,7 +125,7 @@ static int set_nonblock(int fd)
 /* Copies src[0..len) into dst (cap >= len + 1), NUL-terminated, as valid UTF-8
  * text: invalid bytes and control characters (except tab, and newline when
  * keep_nl) become '?'. The output is never longer than the input. */
-static void sanitize_text(char *dst, const char *src, size_t len, bool keep_nl)
+void exec_sanitize_text(char *dst, const char *src, size_t len, bool keep_nl)
 {
     const unsigned char *s = (const unsigned char *)src;
     size_t i = 0, o = 0;
@@ -134,7 +147,7 @@ static void sanitize_text(char *dst, const char *src, size_t len, bool keep_nl)
 
 /* Copies the NUL-terminated UTF-8 string src into dst[cap], cut at a character
  * boundary when it does not fit. */
-static void copy_utf8_trunc(char *dst, size_t cap, const char *src)
+void exec_copy_utf8(char *dst, size_t cap, const char *src)
 {
     size_t n = strlen(src);
 
@@ -176,7 +189,7 @@ int stage_exec_parse_progress(const char *line, size_t len, double *fraction, ch
     if (fraction != NULL)
         *fraction = p->valuedouble;
     if (m != NULL && msg != NULL)
-        copy_utf8_trunc(msg, msgcap, m->valuestring);
+        exec_copy_utf8(msg, msgcap, m->valuestring);
     rc = 0;
 done:
     cJSON_Delete(o);
@@ -258,28 +271,34 @@ static int env_seti(struct strvec *env, const char *name, int val)
     return env_setv(env, name, buf);
 }
 
-/* The worker's environment + the STAGEQ_* variables + spec->env, later
- * entries overriding earlier ones with the same name. */
-static int build_env(const struct exec_run *r, struct strvec *env)
+/* The worker's environment + the STAGEQ_* variables of the mode + spec->env,
+ * later entries overriding earlier ones with the same name. A warm program
+ * gets STAGEQ_SERVE=1 and no per-job variables: its requests carry them. */
+static int build_env(const struct exec_spec *spec, bool is_serve, struct strvec *env)
 {
-    const struct exec_spec *spec = r->spec;
+    const char *stage = spec->stage_name != NULL ? spec->stage_name : "";
     char *const *e;
     char **w;
 
     for (w = environ; w != NULL && *w != NULL; w++)
         if (env_set(env, *w) < 0)
             return -1;
-    if (env_setv(env, "STAGEQ_JOB_ID", spec->job_id != NULL ? spec->job_id : "") < 0 ||
-        env_setv(env, "STAGEQ_STAGE", r->stage) < 0 ||
-        env_seti(env, "STAGEQ_STAGE_INDEX", spec->stage_index) < 0 ||
-        env_seti(env, "STAGEQ_STAGE_COUNT", spec->stage_count) < 0 ||
-        env_seti(env, "STAGEQ_ATTEMPT", spec->attempt) < 0 ||
-        env_seti(env, "STAGEQ_PROGRESS_FD", EXEC_PROGRESS_FD) < 0)
+    if (is_serve) {
+        if (env_setv(env, "STAGEQ_SERVE", "1") < 0)
+            return -1;
+    } else if (env_setv(env, "STAGEQ_JOB_ID", spec->job_id != NULL ? spec->job_id : "") < 0 ||
+               env_setv(env, "STAGEQ_STAGE", stage) < 0 ||
+               env_seti(env, "STAGEQ_STAGE_INDEX", spec->stage_index) < 0 ||
+               env_seti(env, "STAGEQ_STAGE_COUNT", spec->stage_count) < 0 ||
+               env_seti(env, "STAGEQ_ATTEMPT", spec->attempt) < 0) {
+        return -1;
+    }
+    if (env_seti(env, "STAGEQ_PROGRESS_FD", EXEC_PROGRESS_FD) < 0)
         return -1;
     for (e = spec->env; e != NULL && *e != NULL; e++) {
         if (strchr(*e, '=') == NULL || **e == '=') {
-            log_write(LOG_LEVEL_WARN, 0, r->job, "stage %s: env entry without NAME= ignored",
-                      r->stage);
+            log_write(LOG_LEVEL_WARN, 0, spec->job_id, "stage %s: env entry without NAME= ignored",
+                      stage);
             continue;
         }
         if (env_set(env, *e) < 0)
@@ -288,36 +307,16 @@ static int build_env(const struct exec_run *r, struct strvec *env)
     return 0;
 }
 
-/* The paths execve will try, in order: argv[0] itself when it has a '/',
- * else each PATH directory (an empty one meaning the current directory). */
+static int candidate_push(const char *candidate, void *cands)
+{
+    return strvec_push(cands, strdup(candidate)) < 0 ? 1 : 0;
+}
+
+/* The paths execve will try, in order (see exec_path_each). Fails only when
+ * memory runs out: a candidate longer than PATH_MAX is not one execve takes. */
 static int build_candidates(const char *prog, struct strvec *cands)
 {
-    const char *path, *p;
-    size_t plen = strlen(prog);
-
-    if (strchr(prog, '/') != NULL)
-        return strvec_push(cands, strdup(prog));
-    path = getenv("PATH");
-    if (path == NULL)
-        path = EXEC_DEFAULT_PATH;
-    for (p = path;; p++) {
-        const char *end = strchr(p, ':');
-        size_t dlen = end != NULL ? (size_t)(end - p) : strlen(p);
-        char *c = malloc(dlen + plen + 3);
-
-        if (c == NULL)
-            return -1;
-        if (dlen == 0)
-            snprintf(c, dlen + plen + 3, "./%s", prog);
-        else
-            snprintf(c, dlen + plen + 3, "%.*s/%s", (int)dlen, p, prog);
-        if (strvec_push(cands, c) < 0)
-            return -1;
-        if (end == NULL)
-            break;
-        p = end;
-    }
-    return 0;
+    return exec_path_each(prog, candidate_push, cands) == 1 ? -1 : 0;
 }
 
 /* ---- the child, between fork and execve: async-signal-safe calls only ---- */
@@ -418,7 +417,7 @@ __attribute__((noreturn)) static void child_exec(const int fds[4], int report, c
 
 /* ---- the parent ---- */
 
-static void run_begin_stop(struct exec_run *r, long long now, int grace_ms)
+static void exec_begin_stop(struct exec_run *r, long long now, int grace_ms)
 {
     if (r->is_stopping)
         return;
@@ -428,122 +427,135 @@ static void run_begin_stop(struct exec_run *r, long long now, int grace_ms)
     kill(-r->pid, SIGCONT); /* a stopped process could not act on SIGTERM */
 }
 
-static void stderr_log_line(struct exec_run *r, bool is_cut)
+static void stderr_log_line(struct exec_stderr *e, bool is_cut)
 {
     char clean[EXEC_LOG_LINE_MAX + 1];
-    size_t len = r->errline_len;
+    size_t len = e->line_len;
 
-    if (len > 0 && r->errline[len - 1] == '\r')
+    if (len > 0 && e->line[len - 1] == '\r')
         len--;
-    if (r->errlines_logged > EXEC_LOG_LINES_MAX)
+    if (e->lines_logged > EXEC_LOG_LINES_MAX)
         return;
-    if (r->errlines_logged++ == EXEC_LOG_LINES_MAX) {
-        log_write(LOG_LEVEL_WARN, 0, r->job,
-                  "stage %s: more than %d stderr lines, the rest is not logged", r->stage,
+    if (e->lines_logged++ == EXEC_LOG_LINES_MAX) {
+        log_write(LOG_LEVEL_WARN, 0, e->job,
+                  "stage %s: more than %d stderr lines, the rest is not logged", e->stage,
                   EXEC_LOG_LINES_MAX);
         return;
     }
-    sanitize_text(clean, r->errline, len, false);
-    log_write(LOG_LEVEL_INFO, 0, r->job, "stage %s stderr: %s%s", r->stage, clean,
+    exec_sanitize_text(clean, e->line, len, false);
+    log_write(LOG_LEVEL_INFO, 0, e->job, "stage %s stderr: %s%s", e->stage, clean,
               is_cut ? " [line cut]" : "");
 }
 
-static void stderr_feed(struct exec_run *r, const char *p, size_t n)
+void exec_stderr_feed(void *arg, const char *p, size_t n)
 {
+    struct exec_stderr *e = arg;
     size_t i;
 
     for (i = 0; i < n; i++) {
         char c = p[i];
 
-        r->ring[r->ring_pos] = c;
-        r->ring_pos = (r->ring_pos + 1) % EXEC_STDERR_TAIL;
-        r->ring_total++;
+        e->ring[e->ring_pos] = c;
+        e->ring_pos = (e->ring_pos + 1) % EXEC_STDERR_TAIL;
+        e->ring_total++;
         if (c == '\n') {
-            if (!r->is_errline_cut)
-                stderr_log_line(r, false);
-            r->errline_len = 0;
-            r->is_errline_cut = false;
-        } else if (r->is_errline_cut) {
+            if (!e->is_line_cut)
+                stderr_log_line(e, false);
+            e->line_len = 0;
+            e->is_line_cut = false;
+        } else if (e->is_line_cut) {
             continue;
-        } else if (r->errline_len == sizeof(r->errline)) {
-            stderr_log_line(r, true);
-            r->is_errline_cut = true;
+        } else if (e->line_len == sizeof(e->line)) {
+            stderr_log_line(e, true);
+            e->is_line_cut = true;
         } else {
-            r->errline[r->errline_len++] = c;
+            e->line[e->line_len++] = c;
         }
     }
 }
 
-static void stderr_finish(struct exec_run *r)
+void exec_stderr_finish(struct exec_stderr *e, char tail[EXEC_STDERR_TAIL + 1])
 {
     char raw[EXEC_STDERR_TAIL];
     size_t n, start = 0;
 
-    if (r->errline_len > 0 && !r->is_errline_cut)
-        stderr_log_line(r, false);
-    r->errline_len = 0;
-    if (r->ring_total <= EXEC_STDERR_TAIL) {
-        n = (size_t)r->ring_total;
-        memcpy(raw, r->ring, n);
+    if (e->line_len > 0 && !e->is_line_cut)
+        stderr_log_line(e, false);
+    e->line_len = 0;
+    e->is_line_cut = false;
+    if (e->ring_total <= EXEC_STDERR_TAIL) {
+        n = (size_t)e->ring_total;
+        memcpy(raw, e->ring, n);
     } else {
         n = EXEC_STDERR_TAIL;
-        memcpy(raw, r->ring + r->ring_pos, EXEC_STDERR_TAIL - r->ring_pos);
-        memcpy(raw + EXEC_STDERR_TAIL - r->ring_pos, r->ring, r->ring_pos);
+        memcpy(raw, e->ring + e->ring_pos, EXEC_STDERR_TAIL - e->ring_pos);
+        memcpy(raw + EXEC_STDERR_TAIL - e->ring_pos, e->ring, e->ring_pos);
         /* The ring may start inside a UTF-8 sequence. */
         while (start < n && start < 3 && ((unsigned char)raw[start] & 0xC0) == 0x80)
             start++;
     }
-    sanitize_text(r->res->stderr_tail, raw + start, n - start, true);
+    exec_sanitize_text(tail, raw + start, n - start, true);
+    e->ring_pos = 0;
+    e->ring_total = 0;
 }
 
-static void progress_bad(struct exec_run *r, const char *why)
+static void progress_bad(struct exec_progress *pr, const char *why)
 {
-    if (r->res->bad_progress_lines < EXEC_BAD_PROGRESS_LOGS)
-        log_write(LOG_LEVEL_WARN, 0, r->job, "stage %s: invalid progress line ignored: %s",
-                  r->stage, why);
-    else if (r->res->bad_progress_lines == EXEC_BAD_PROGRESS_LOGS)
-        log_write(LOG_LEVEL_WARN, 0, r->job,
-                  "stage %s: more invalid progress lines, no longer logged", r->stage);
-    r->res->bad_progress_lines++;
+    if (pr->bad_lines < EXEC_BAD_PROGRESS_LOGS)
+        log_write(LOG_LEVEL_WARN, 0, pr->job, "stage %s: invalid progress line ignored: %s",
+                  pr->stage, why);
+    else if (pr->bad_lines == EXEC_BAD_PROGRESS_LOGS)
+        log_write(LOG_LEVEL_WARN, 0, pr->job,
+                  "stage %s: more invalid progress lines, no longer logged", pr->stage);
+    pr->bad_lines++;
 }
 
-static void progress_line_end(struct exec_run *r)
+static void progress_line_end(struct exec_progress *pr)
 {
     char msg[256];
     double f;
 
-    if (r->is_progline_long) {
+    if (pr->hooks == NULL) {
+        /* between jobs of a warm program: nobody to tell */
+    } else if (pr->is_line_long) {
         char why[64];
 
         snprintf(why, sizeof(why), "longer than %d bytes", EXEC_PROGRESS_LINE_MAX);
-        progress_bad(r, why);
-    } else if (stage_exec_parse_progress(r->progline, r->progline_len, &f, msg, sizeof(msg)) < 0) {
+        progress_bad(pr, why);
+    } else if (stage_exec_parse_progress(pr->line, pr->line_len, &f, msg, sizeof(msg)) < 0) {
         char clean[81];
-        size_t n = r->progline_len < 80 ? r->progline_len : 80;
+        size_t n = pr->line_len < 80 ? pr->line_len : 80;
 
-        sanitize_text(clean, r->progline, n, false);
-        progress_bad(r, clean);
-    } else if (r->hooks != NULL && r->hooks->on_progress != NULL) {
-        r->hooks->on_progress(r->hooks->arg, f, msg[0] != '\0' ? msg : NULL);
+        exec_sanitize_text(clean, pr->line, n, false);
+        progress_bad(pr, clean);
+    } else if (pr->hooks->on_progress != NULL) {
+        pr->hooks->on_progress(pr->hooks->arg, f, msg[0] != '\0' ? msg : NULL);
     }
-    r->progline_len = 0;
-    r->is_progline_long = false;
+    pr->line_len = 0;
+    pr->is_line_long = false;
 }
 
-static void progress_feed(struct exec_run *r, const char *p, size_t n)
+void exec_progress_feed(void *arg, const char *p, size_t n)
 {
+    struct exec_progress *pr = arg;
     size_t i;
 
     for (i = 0; i < n; i++) {
         if (p[i] == '\n')
-            progress_line_end(r);
-        else if (r->is_progline_long)
+            progress_line_end(pr);
+        else if (pr->is_line_long)
             continue;
-        else if (r->progline_len == sizeof(r->progline))
-            r->is_progline_long = true;
+        else if (pr->line_len == sizeof(pr->line))
+            pr->is_line_long = true;
         else
-            r->progline[r->progline_len++] = p[i];
+            pr->line[pr->line_len++] = p[i];
     }
+}
+
+void exec_progress_finish(struct exec_progress *pr)
+{
+    if (pr->line_len > 0 || pr->is_line_long)
+        progress_line_end(pr); /* a last line without its newline */
 }
 
 /* Reads once from fd into the stdout buffer. Returns 1 at EOF/error (close
@@ -562,7 +574,7 @@ static int read_stdout(struct exec_run *r, int fd, long long now, int grace_ms)
         p = realloc(r->out, cap);
         if (p == NULL) {
             r->is_oom = true;
-            run_begin_stop(r, now, 0);
+            exec_begin_stop(r, now, 0);
             return 1;
         }
         r->out = p;
@@ -579,15 +591,13 @@ static int read_stdout(struct exec_run *r, int fd, long long now, int grace_ms)
         /* Closing the pipe also makes the writer die of SIGPIPE. */
         if (!r->is_stopping)
             r->is_too_large = true;
-        run_begin_stop(r, now, grace_ms);
+        exec_begin_stop(r, now, grace_ms);
         return 1;
     }
     return 0;
 }
 
-/* Reads once from fd and feeds the bytes. Returns 1 at EOF/error, else 0. */
-static int read_lines(struct exec_run *r, int fd,
-                      void (*feed)(struct exec_run *, const char *, size_t))
+int exec_read_feed(int fd, void (*feed)(void *, const char *, size_t), void *arg)
 {
     char buf[EXEC_READ_CHUNK / 4];
     ssize_t n = read(fd, buf, sizeof(buf));
@@ -596,13 +606,11 @@ static int read_lines(struct exec_run *r, int fd,
         return errno == EAGAIN || errno == EINTR ? 0 : 1;
     if (n == 0)
         return 1;
-    feed(r, buf, (size_t)n);
+    feed(arg, buf, (size_t)n);
     return 0;
 }
 
-/* Writes what it can of the input. Returns 1 when done (or the program does
- * not read it: EPIPE is expected and fine), else 0. */
-static int write_input(int fd, const char *buf, size_t len, size_t *off)
+int exec_write_some(int fd, const char *buf, size_t len, size_t *off)
 {
     while (*off < len) {
         size_t left = len - *off;
@@ -615,9 +623,7 @@ static int write_input(int fd, const char *buf, size_t len, size_t *off)
     return 1;
 }
 
-/* Has the main child exited? It is left a zombie (WNOWAIT) so that its pid,
- * which is also the group id, cannot be reused before the group is killed. */
-static bool child_has_exited(pid_t pid)
+bool exec_child_has_exited(pid_t pid)
 {
     siginfo_t si;
 
@@ -627,9 +633,7 @@ static bool child_has_exited(pid_t pid)
     return si.si_pid != 0;
 }
 
-/* Kills what is left of the group, reaps the main child, then the group's
- * other members, which were reparented to this process (a child subreaper). */
-static int reap_all(pid_t pid)
+int exec_reap_all(pid_t pid)
 {
     long long until;
     int status = 0;
@@ -640,7 +644,7 @@ static int reap_all(pid_t pid)
         ;
     if (w < 0)
         status = 0;
-    until = mono_ms() + EXEC_REAP_MS;
+    until = clock_mono_ms() + EXEC_REAP_MS;
     for (;;) {
         int st;
         pid_t g = waitpid(-pid, &st, WNOHANG);
@@ -649,17 +653,25 @@ static int reap_all(pid_t pid)
             continue;
         if (g < 0 && errno != EINTR)
             break; /* ECHILD: no member of the group is our child any more */
-        if (mono_ms() >= until)
+        if (clock_mono_ms() >= until)
             break;
         kill(-pid, SIGKILL); /* again: a member may have forked during the last kill */
-        sleep_ms(2);         /* SIGKILL is delivered asynchronously */
+        exec_sleep_ms(2);         /* SIGKILL is delivered asynchronously */
     }
     /* Processes that left the group (setsid) and died since were reparented
-     * to us too. waitpid(-1) is safe only because a worker child has no
-     * children of its own besides the stage program it runs: never call this
-     * module from a process that waits for other children. */
-    while (waitpid(-1, NULL, WNOHANG) > 0)
-        ;
+     * to us too. Reaping any child is safe only because a worker child has no
+     * children of its own besides the stage programs it runs: never call this
+     * module from a process that waits for other children. A warm program
+     * (exec_keep_pid) is left to its owner, who reads its status: the strays
+     * behind it wait for the next reap. */
+    for (;;) {
+        siginfo_t si;
+
+        memset(&si, 0, sizeof(si));
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0 ||
+            is_kept_pid(si.si_pid) || waitpid(si.si_pid, NULL, WNOHANG) <= 0)
+            break;
+    }
     return status;
 }
 
@@ -717,8 +729,37 @@ static void spawn_failed(struct exec_result *res, const char *prog, const char *
                  strerror(rep->err));
 }
 
+int exec_pollfds(const int *fds, int n, struct pollfd *pfd, int *slot)
+{
+    int i, npfd = 0;
+
+    for (i = 0; i < n; i++) {
+        if (fds[i] < 0)
+            continue;
+        pfd[npfd].fd = fds[i];
+        pfd[npfd].events = i == 0 ? POLLOUT : POLLIN;
+        pfd[npfd].revents = 0;
+        slot[npfd++] = i;
+    }
+    return npfd;
+}
+
+void exec_status_outcome(struct exec_result *res, int status)
+{
+    if (WIFSIGNALED(status)) {
+        res->outcome = EXEC_SIGNAL;
+        res->signal = WTERMSIG(status);
+        snprintf(res->message, sizeof(res->message), "killed by signal %d (%s)", res->signal,
+                 strsignal(res->signal));
+    } else {
+        res->outcome = EXEC_EXIT;
+        res->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        snprintf(res->message, sizeof(res->message), "exited with status %d", res->exit_status);
+    }
+}
+
 /* Fills the outcome from the flags, the wait status and stdout. */
-static void run_outcome(struct exec_run *r, int status)
+static void exec_outcome_fill(struct exec_run *r, int status)
 {
     struct exec_result *res = r->res;
     const char *s = r->out;
@@ -734,15 +775,8 @@ static void run_outcome(struct exec_run *r, int status)
         res->outcome = EXEC_OUTPUT_TOO_LARGE;
         snprintf(res->message, sizeof(res->message),
                  "output too large: more than %zu bytes on stdout", r->out_max);
-    } else if (WIFSIGNALED(status)) {
-        res->outcome = EXEC_SIGNAL;
-        res->signal = WTERMSIG(status);
-        snprintf(res->message, sizeof(res->message), "killed by signal %d (%s)", res->signal,
-                 strsignal(res->signal));
-    } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        res->outcome = EXEC_EXIT;
-        res->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        snprintf(res->message, sizeof(res->message), "exited with status %d", res->exit_status);
+    } else if (WIFSIGNALED(status) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        exec_status_outcome(res, status);
     } else {
         struct json_err err;
 
@@ -776,11 +810,11 @@ enum { FD_IN, FD_OUT, FD_ERR, FD_PROG, FD_PID, FD_COUNT };
 
 /* The poll loop: runs until the main child has exited and the pipes are at
  * EOF (or EXEC_DRAIN_MS later), enforcing stop, timeout and output limit. */
-static void run_loop(struct exec_run *r, int fds[FD_COUNT], const char *in, size_t in_len)
+static void exec_loop(struct exec_run *r, int fds[FD_COUNT], const char *in, size_t in_len)
 {
     const struct exec_spec *spec = r->spec;
     int grace_ms = spec->kill_grace_ms > 0 ? spec->kill_grace_ms : EXEC_KILL_GRACE_MS_DEFAULT;
-    long long start = mono_ms(), next_check = start;
+    long long start = clock_mono_ms(), next_check = start;
     long long deadline = spec->timeout_s > 0 ? start + (long long)spec->timeout_s * 1000 : 0;
     long long drain_until = 0;
     bool is_exited = false, is_killed = false;
@@ -788,34 +822,34 @@ static void run_loop(struct exec_run *r, int fds[FD_COUNT], const char *in, size
 
     for (;;) {
         struct pollfd pfd[FD_COUNT];
-        int slot[FD_COUNT], npfd = 0, i;
-        long long now = mono_ms(), wake;
+        int slot[FD_COUNT], npfd, i;
+        long long now = clock_mono_ms(), wake;
 
         if (!is_exited) {
             if (r->hooks != NULL && r->hooks->should_stop != NULL && now >= next_check) {
                 next_check = now + EXEC_TICK_MS;
                 if (!r->is_stop_requested && r->hooks->should_stop(r->hooks->arg) != 0) {
                     r->is_stop_requested = true;
-                    run_begin_stop(r, now, grace_ms);
+                    exec_begin_stop(r, now, grace_ms);
                 }
             }
             if (deadline != 0 && now >= deadline && !r->is_stopping) {
                 r->is_timed_out = true;
-                run_begin_stop(r, now, grace_ms);
+                exec_begin_stop(r, now, grace_ms);
             }
             if (r->is_stopping) {
-                close_fd(&fds[FD_IN]);
+                exec_close_fd(&fds[FD_IN]);
                 if (!is_killed && now >= r->kill_at) {
                     kill(-r->pid, SIGKILL);
                     is_killed = true;
                 }
             }
-            if (child_has_exited(r->pid)) {
+            if (exec_child_has_exited(r->pid)) {
                 /* Whatever it left running would hold the pipes open forever. */
                 is_exited = true;
                 kill(-r->pid, SIGKILL);
-                close_fd(&fds[FD_IN]);
-                close_fd(&fds[FD_PID]);
+                exec_close_fd(&fds[FD_IN]);
+                exec_close_fd(&fds[FD_PID]);
                 drain_until = now + EXEC_DRAIN_MS;
             }
         }
@@ -823,14 +857,7 @@ static void run_loop(struct exec_run *r, int fds[FD_COUNT], const char *in, size
             ((fds[FD_OUT] < 0 && fds[FD_ERR] < 0 && fds[FD_PROG] < 0) || now >= drain_until))
             break;
 
-        for (i = 0; i < FD_COUNT; i++) {
-            if (fds[i] < 0)
-                continue;
-            pfd[npfd].fd = fds[i];
-            pfd[npfd].events = i == FD_IN ? POLLOUT : POLLIN;
-            pfd[npfd].revents = 0;
-            slot[npfd++] = i;
-        }
+        npfd = exec_pollfds(fds, FD_COUNT, pfd, slot);
         wake = now + 100;
         if (!is_exited && r->hooks != NULL && r->hooks->should_stop != NULL && next_check < wake)
             wake = next_check;
@@ -845,10 +872,10 @@ static void run_loop(struct exec_run *r, int fds[FD_COUNT], const char *in, size
             wake = now + 10; /* no pidfd and nothing to read: poll the child's state */
         if (poll(pfd, (nfds_t)npfd, wake > now ? (int)(wake - now) : 0) < 0) {
             if (errno != EINTR)
-                sleep_ms(10);
+                exec_sleep_ms(10);
             continue;
         }
-        now = mono_ms();
+        now = clock_mono_ms();
         for (i = 0; i < npfd; i++) {
             int k = slot[i];
 
@@ -856,59 +883,45 @@ static void run_loop(struct exec_run *r, int fds[FD_COUNT], const char *in, size
                 continue;
             switch (k) {
             case FD_IN:
-                if (write_input(fds[k], in, in_len, &in_off))
-                    close_fd(&fds[k]);
+                if (exec_write_some(fds[k], in, in_len, &in_off))
+                    exec_close_fd(&fds[k]);
                 break;
             case FD_OUT:
                 if (read_stdout(r, fds[k], now, grace_ms))
-                    close_fd(&fds[k]);
+                    exec_close_fd(&fds[k]);
                 break;
             case FD_ERR:
-                if (read_lines(r, fds[k], stderr_feed))
-                    close_fd(&fds[k]);
+                if (exec_read_feed(fds[k], exec_stderr_feed, &r->err))
+                    exec_close_fd(&fds[k]);
                 break;
             case FD_PROG:
-                if (read_lines(r, fds[k], progress_feed))
-                    close_fd(&fds[k]);
+                if (exec_read_feed(fds[k], exec_progress_feed, &r->prog))
+                    exec_close_fd(&fds[k]);
                 break;
             default:
                 break; /* FD_PID: readable once the child exited; checked above */
             }
         }
     }
-    if (r->progline_len > 0 || r->is_progline_long)
-        progress_line_end(r); /* a last line without its newline */
-    stderr_finish(r);
+    exec_progress_finish(&r->prog);
+    r->res->bad_progress_lines = r->prog.bad_lines;
+    exec_stderr_finish(&r->err, r->res->stderr_tail);
 }
 
-int stage_exec_run(const struct exec_spec *spec, const char *input, const struct exec_hooks *hooks,
-                   struct exec_result *res)
+int exec_spawn(const struct exec_spec *spec, bool is_serve, struct exec_child *c,
+               struct exec_result *res)
 {
-    struct exec_run r;
     struct strvec env = {NULL, 0, 0}, cands = {NULL, 0, 0};
     struct spawn_report rep;
     int p_in[2] = {-1, -1}, p_out[2] = {-1, -1}, p_err[2] = {-1, -1}, p_prog[2] = {-1, -1};
-    int p_rep[2] = {-1, -1}, fds[FD_COUNT], i, rc = -1, status;
-    const char *in = input != NULL ? input : "null";
-    long long t0 = mono_ms();
+    int p_rep[2] = {-1, -1}, rc = -1, err;
     sigset_t all, old;
     ssize_t n;
     size_t got = 0;
     pid_t pid, self;
 
-    memset(res, 0, sizeof(*res));
-    memset(&r, 0, sizeof(r));
-    for (i = 0; i < FD_COUNT; i++)
-        fds[i] = -1;
-    r.spec = spec;
-    r.hooks = hooks;
-    r.res = res;
-    r.job = spec->job_id;
-    r.stage = spec->stage_name != NULL ? spec->stage_name : "";
-    r.out_max = spec->max_output > 0 ? spec->max_output : EXEC_MAX_OUTPUT_DEFAULT;
-    if (r.out_max > SIZE_MAX / 4)
-        r.out_max = SIZE_MAX / 4;
-
+    c->pid = 0;
+    c->fd_in = c->fd_out = c->fd_err = c->fd_prog = c->fd_pid = -1;
     if (spec->argv == NULL || spec->argv[0] == NULL || spec->argv[0][0] == '\0') {
         res->outcome = EXEC_SPAWN_FAILED;
         res->spawn_errno = EINVAL;
@@ -916,7 +929,7 @@ int stage_exec_run(const struct exec_spec *spec, const char *input, const struct
         return 0;
     }
     signal_setup();
-    if (build_env(&r, &env) < 0 || build_candidates(spec->argv[0], &cands) < 0) {
+    if (build_env(spec, is_serve, &env) < 0 || build_candidates(spec->argv[0], &cands) < 0) {
         snprintf(res->message, sizeof(res->message), "out of memory preparing the stage");
         goto done;
     }
@@ -930,10 +943,9 @@ int stage_exec_run(const struct exec_spec *spec, const char *input, const struct
      * child before it has reset the dispositions. */
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &old);
-    t0 = mono_ms();
     self = getpid();
     pid = fork();
-    status = errno;
+    err = errno;
     if (pid == 0) {
         const int child_fds[4] = {p_in[0], p_out[1], p_err[1], p_prog[1]};
         child_exec(child_fds, p_rep[1], spec->cwd, spec->argv, cands.v, env.v, self);
@@ -941,18 +953,17 @@ int stage_exec_run(const struct exec_spec *spec, const char *input, const struct
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {
         res->outcome = EXEC_SPAWN_FAILED;
-        res->spawn_errno = status;
-        snprintf(res->message, sizeof(res->message), "cannot fork: %s", strerror(status));
+        res->spawn_errno = err;
+        snprintf(res->message, sizeof(res->message), "cannot fork: %s", strerror(err));
         rc = 0;
         goto done;
     }
     setpgid(pid, pid); /* also done by the child: whoever runs first wins the race */
-    r.pid = pid;
-    close_fd(&p_in[0]);
-    close_fd(&p_out[1]);
-    close_fd(&p_err[1]);
-    close_fd(&p_prog[1]);
-    close_fd(&p_rep[1]);
+    exec_close_fd(&p_in[0]);
+    exec_close_fd(&p_out[1]);
+    exec_close_fd(&p_err[1]);
+    exec_close_fd(&p_prog[1]);
+    exec_close_fd(&p_rep[1]);
 
     /* EOF: execve succeeded (the pipe was close-on-exec); else the child's report. */
     while (got < sizeof(rep)) {
@@ -963,51 +974,87 @@ int stage_exec_run(const struct exec_spec *spec, const char *input, const struct
             break;
         got += (size_t)n;
     }
-    close_fd(&p_rep[0]);
-    if (got == sizeof(rep)) {
-        reap_all(pid);
-        spawn_failed(res, spec->argv[0], spec->cwd, &rep);
-        rc = 0;
-        goto done;
-    }
-
-    fds[FD_IN] = p_in[1];
-    fds[FD_OUT] = p_out[0];
-    fds[FD_ERR] = p_err[0];
-    fds[FD_PROG] = p_prog[0];
-    p_in[1] = p_out[0] = p_err[0] = p_prog[0] = -1;
-    fds[FD_PID] = pidfd_open_compat(pid);
-    for (i = FD_IN; i <= FD_PROG; i++)
-        set_nonblock(fds[i]);
-
-    run_loop(&r, fds, in, strlen(in));
-    for (i = 0; i < FD_COUNT; i++)
-        close_fd(&fds[i]);
-    status = reap_all(pid);
-    if (r.is_oom) {
-        snprintf(res->message, sizeof(res->message), "out of memory reading the stage output");
-        goto done;
-    }
-    run_outcome(&r, status);
+    exec_close_fd(&p_rep[0]);
     rc = 0;
+    if (got == sizeof(rep)) {
+        exec_reap_all(pid);
+        spawn_failed(res, spec->argv[0], spec->cwd, &rep);
+        goto done;
+    }
+    c->pid = pid;
+    c->fd_in = p_in[1];
+    c->fd_out = p_out[0];
+    c->fd_err = p_err[0];
+    c->fd_prog = p_prog[0];
+    p_in[1] = p_out[0] = p_err[0] = p_prog[0] = -1;
+    c->fd_pid = pidfd_open_compat(pid);
+    exec_set_nonblock(c->fd_in);
+    exec_set_nonblock(c->fd_out);
+    exec_set_nonblock(c->fd_err);
+    exec_set_nonblock(c->fd_prog);
 done:
     if (rc < 0)
         res->outcome = EXEC_SPAWN_FAILED; /* never mistaken for EXEC_OK */
-    res->duration_ms = mono_ms() - t0;
-    for (i = 0; i < FD_COUNT; i++)
-        close_fd(&fds[i]);
-    close_fd(&p_in[0]);
-    close_fd(&p_in[1]);
-    close_fd(&p_out[0]);
-    close_fd(&p_out[1]);
-    close_fd(&p_err[0]);
-    close_fd(&p_err[1]);
-    close_fd(&p_prog[0]);
-    close_fd(&p_prog[1]);
-    close_fd(&p_rep[0]);
-    close_fd(&p_rep[1]);
-    free(r.out);
+    exec_close_fd(&p_in[0]);
+    exec_close_fd(&p_in[1]);
+    exec_close_fd(&p_out[0]);
+    exec_close_fd(&p_out[1]);
+    exec_close_fd(&p_err[0]);
+    exec_close_fd(&p_err[1]);
+    exec_close_fd(&p_prog[0]);
+    exec_close_fd(&p_prog[1]);
+    exec_close_fd(&p_rep[0]);
+    exec_close_fd(&p_rep[1]);
     strvec_free(&env);
     strvec_free(&cands);
+    return rc;
+}
+
+int stage_exec_run(const struct exec_spec *spec, const char *input, const struct exec_hooks *hooks,
+                   struct exec_result *res)
+{
+    struct exec_run r;
+    struct exec_child c;
+    int fds[FD_COUNT], i, rc, status;
+    const char *in = input != NULL ? input : "null";
+    int64_t t0 = clock_mono_ms();
+
+    memset(res, 0, sizeof(*res));
+    memset(&r, 0, sizeof(r));
+    r.spec = spec;
+    r.hooks = hooks;
+    r.res = res;
+    r.job = spec->job_id;
+    r.stage = spec->stage_name != NULL ? spec->stage_name : "";
+    r.err.job = r.prog.job = r.job;
+    r.err.stage = r.prog.stage = r.stage;
+    r.prog.hooks = hooks != NULL ? hooks : &exec_no_hooks;
+    r.out_max = spec->max_output > 0 ? spec->max_output : EXEC_MAX_OUTPUT_DEFAULT;
+    if (r.out_max > SIZE_MAX / 4)
+        r.out_max = SIZE_MAX / 4;
+
+    rc = exec_spawn(spec, false, &c, res);
+    if (rc < 0 || c.pid == 0)
+        goto done;
+    r.pid = c.pid;
+    fds[FD_IN] = c.fd_in;
+    fds[FD_OUT] = c.fd_out;
+    fds[FD_ERR] = c.fd_err;
+    fds[FD_PROG] = c.fd_prog;
+    fds[FD_PID] = c.fd_pid;
+    exec_loop(&r, fds, in, strlen(in));
+    for (i = 0; i < FD_COUNT; i++)
+        exec_close_fd(&fds[i]);
+    status = exec_reap_all(c.pid);
+    if (r.is_oom) {
+        snprintf(res->message, sizeof(res->message), "out of memory reading the stage output");
+        res->outcome = EXEC_SPAWN_FAILED; /* never mistaken for EXEC_OK */
+        rc = -1;
+        goto done;
+    }
+    exec_outcome_fill(&r, status);
+done:
+    res->duration_ms = clock_mono_ms() - t0;
+    free(r.out);
     return rc;
 }

@@ -9,6 +9,7 @@
 #define STAGEQ_STAGE_EXEC_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define EXEC_PROGRESS_FD           3
@@ -31,6 +32,10 @@ struct exec_spec {
     int stage_index;        /* STAGEQ_STAGE_INDEX (1-based) */
     int stage_count;        /* STAGEQ_STAGE_COUNT */
     int attempt;            /* STAGEQ_ATTEMPT */
+    /* warm programs only (stage_serve.h) */
+    const char *pipeline; /* the request's "pipeline"; stages share a program within one */
+    int max_jobs;         /* recycle after this many jobs; 0: never */
+    int max_rss_mb;       /* recycle when its resident set exceeds this after a job; 0: never */
 };
 
 /* Callbacks into the runner; any may be NULL. */
@@ -52,6 +57,7 @@ enum exec_outcome {
     EXEC_OUTPUT_TOO_LARGE, /* stdout exceeded max_output: the program was killed */
     EXEC_INVALID_OUTPUT,   /* exit 0 but stdout is empty or not one valid JSON value */
     EXEC_STOPPED,          /* should_stop asked for it */
+    EXEC_ERROR,            /* a warm program answered {"error": ...}: message, is_permanent */
 };
 
 struct exec_result {
@@ -65,6 +71,7 @@ struct exec_result {
     char message[256]; /* a sentence saying what happened, for the job's error */
     char stderr_tail[EXEC_STDERR_TAIL + 1]; /* last bytes of stderr, NUL-terminated */
     unsigned bad_progress_lines;            /* invalid lines on fd 3, ignored */
+    bool is_permanent;                      /* EXEC_ERROR: "retryable": false */
     long long duration_ms;
 };
 

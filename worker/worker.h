@@ -14,6 +14,8 @@
 #include "redis_url.h"
 #include "sentinel.h"
 
+struct serve_pool;
+
 #define WORKER_FETCH_TIMEOUT_MS 1000 /* BLMOVE wait; also how often stop is checked */
 #define WORKER_PROGRESS_MIN_MS  50   /* at most ~20 progress writes/s per job */
 #define WORKER_BACKOFF_MAX_MS   5000 /* Redis reconnect backoff cap */
@@ -112,6 +114,7 @@ struct worker {
     int64_t judge_at_ms;               /* Redis time from which others may be judged lost */
     int64_t last_recover_ms;           /* monotonic */
     volatile sig_atomic_t *stop;       /* set by SIGTERM/SIGINT in the child */
+    struct serve_pool *serve;          /* warm stage programs (stage_serve.h); NULL until one runs */
     long long jobs_done;
     struct pipe *pipe; /* batching (pipe.c): read and written through pipe_* only */
     /* set by the child (child.c), called by wredis.c, which thus needs

@@ -189,7 +189,9 @@ static void test_valid_file(void **state)
         "    \"stages\": [\n"
         "      {\"name\": \"shell\", \"exec\": [\"/bin/sh\", \"-c\", \"exit 0\"],\n"
         "       \"env\": {\"A\": \"1\", \"B_2\": \"x\"}, \"cwd\": \"/tmp\", \"timeout_s\": 60},\n"
-        "      {\"name\": \"t\", \"exec\": [\"true\"]}]}}}\n";
+        "      {\"name\": \"t\", \"exec\": [\"true\"]},\n"
+        "      {\"name\": \"w\", \"exec\": [\"true\"], \"serve\": true, \"max_jobs\": 1000,\n"
+        "       \"max_rss_mb\": 512}]}}}\n";
     struct sq_err err;
     struct pipeline_set *set = load_text(fx, json, true, &err);
     const struct pipeline *p;
@@ -240,7 +242,7 @@ static void test_valid_file(void **state)
     assert_int_equal(p->max_attempts, 3);
     assert_int_equal(p->backoff_s, 5);
     assert_int_equal(p->result_ttl_s, 600);
-    assert_int_equal(p->nstages, 2);
+    assert_int_equal(p->nstages, 3);
     s = &p->stages[0];
     assert_string_equal(s->name, "shell");
     assert_null(s->builtin);
@@ -263,6 +265,14 @@ static void test_valid_file(void **state)
     assert_null(s->env);
     assert_null(s->cwd);
     assert_int_equal(s->timeout_s, 0);
+    assert_false(s->is_serve);
+    assert_int_equal(s->max_jobs, 0);
+    assert_int_equal(s->max_rss_mb, 0);
+    s = &p->stages[2];
+    assert_string_equal(s->name, "w");
+    assert_true(s->is_serve);
+    assert_int_equal(s->max_jobs, 1000);
+    assert_int_equal(s->max_rss_mb, 512);
 
     pipeline_set_free(set);
     pipeline_set_free(NULL);
@@ -514,6 +524,24 @@ static void test_stage_errors(void **state)
         {PL("{\"name\": \"st\", \"exec\": [\"true\"], \"cwd\": 5}"),
          false,
          {"stage 1 'st'", "'cwd'"}},
+        {PL("{\"name\": \"st\", \"exec\": [\"true\"], \"serve\": 1}"),
+         false,
+         {"stage 1 'st'", "'serve'", "true or false"}},
+        {PL("{\"name\": \"st\", \"builtin\": \"echo\", \"serve\": true}"),
+         false,
+         {"stage 1 'st'", "'serve'", "exec stages only"}},
+        {PL("{\"name\": \"st\", \"exec\": [\"true\"], \"max_jobs\": 5}"),
+         false,
+         {"stage 1 'st'", "'max_jobs'", "\"serve\": true stages only"}},
+        {PL("{\"name\": \"st\", \"exec\": [\"true\"], \"serve\": false, \"max_rss_mb\": 5}"),
+         false,
+         {"stage 1 'st'", "'max_rss_mb'"}},
+        {PL("{\"name\": \"st\", \"exec\": [\"true\"], \"serve\": true, \"max_jobs\": -1}"),
+         false,
+         {"stage 1 'st'", "'max_jobs'"}},
+        {PL("{\"name\": \"st\", \"exec\": [\"true\"], \"serve\": true, \"max_rss_mb\": 1048577}"),
+         false,
+         {"stage 1 'st'", "'max_rss_mb'"}},
     };
 
     run_err_cases(*state, cases, sizeof(cases) / sizeof(cases[0]));
