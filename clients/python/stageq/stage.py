@@ -197,15 +197,18 @@ _JOB_ENV = (("STAGEQ_JOB_ID", "id"), ("STAGEQ_STAGE", "stage"),
 
 def _set_job(job):
     """Makes the request's job current, also in the environment one-shot
-    stages read, so the same code runs in both modes."""
+    stages read, so the same code runs in both modes (only the variables that
+    changed are written: putenv is most of the cost of a small job)."""
     global _job
     _job = job
     for var, field in _JOB_ENV:
         v = getattr(job, field)
-        if v is None:
-            os.environ.pop(var, None)
-        else:
-            os.environ[var] = str(v)
+        v = None if v is None else str(v)
+        if os.environ.get(var) != v:
+            if v is None:
+                del os.environ[var]
+            else:
+                os.environ[var] = v
 
 
 def _serve_loop(handlers, out_fd):
@@ -230,7 +233,6 @@ def _serve_loop(handlers, out_fd):
             answer = '{"output":' + text + "}\n"
         else:
             answer = _encode({"error": {"message": err[0], "retryable": err[1]}}) + "\n"
-        _set_job(Job(None, None, None, None, None, None))
         _write_all(out_fd, answer.encode())
 
 
