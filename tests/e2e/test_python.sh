@@ -61,6 +61,6 @@ check "the source tree stays clean (no build/ or egg-info)" \
 stop_pid "$WORKER_PID" 20
 check_eq "SIGTERM: the worker exits 0" 0 "$STOP_RC"
 check_eq "no stage program of this suite is left" "" \
-  "$(pgrep -f 'clients/python/tests/stages/' | while read -r p; do
+  "$(pgrep -f 'clients/python/tests/programs/' | while read -r p; do
        [ "$(readlink "/proc/$p/cwd" 2>/dev/null)" = "$(pwd -P)" ] && echo "$p"; done)"
 finish

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-STAGES = os.path.join(HERE, "stages")
+PROGRAMS = os.path.join(HERE, "programs")
 PKG = os.path.dirname(HERE)
 # The shell puts the progress pipe on fd 3, exactly where the worker puts it.
 ON_FD3 = ["sh", "-c", 'fd=$1; shift; exec "$@" 3>&"$fd"', "sh"]
@@ -26,7 +26,7 @@ class Program:
 
     def __init__(self, script, progress=True, **env):
         self.fd3_r = None
-        argv = [sys.executable, os.path.join(STAGES, script)]
+        argv = [sys.executable, os.path.join(PROGRAMS, script)]
         pass_fds = ()
         if progress:
             self.fd3_r, w = os.pipe()
