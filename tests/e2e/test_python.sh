@@ -35,7 +35,7 @@ run_unittest "the package's tests pass from PYTHONPATH, none skipped" "$STAGEQ_T
   PYTHONPATH="$PWD/clients/python" STAGEQ_TEST_API_URL="$url" \
   STAGEQ_TEST_TOKEN_URL="$token_url" STAGEQ_TEST_TOKEN="$TOKEN"
 ran=$(sed -n 's/^Ran \([0-9]*\) tests.*/\1/p' "$STAGEQ_TEST_TMP/py-unit.log")
-check "they are more than 30 tests (got ${ran:-none})" test "${ran:-0}" -gt 30
+check "they are 25 tests or more (got ${ran:-none})" test "${ran:-0}" -ge 25
 
 # --- pip install, offline ----------------------------------------------------------
 # Debian's python3 with its python3-setuptools and python3-wheel: a venv that

@@ -23,31 +23,20 @@ class OneShot(unittest.TestCase):
             self.assertIn(noise, err)
         self.assertEqual(prog, [{"progress": 0.5, "message": "half way"}])
 
-    def test_permanent_error_exits_65_with_the_message(self):
-        rc, out, err, _ = one_shot("stages.py", "fail_permanent", 7)
-        self.assertEqual((rc, out), (65, ""))
-        self.assertIn("bad input: 7", err)
-
-    def test_retryable_error_exits_1_with_the_message(self):
-        rc, out, err, _ = one_shot("stages.py", "fail_retry", None)
-        self.assertEqual((rc, out), (1, ""))
-        self.assertIn("try again later", err)
-
-    def test_other_exceptions_exit_1_with_a_traceback(self):
-        rc, out, err, _ = one_shot("stages.py", "crash", None)
-        self.assertEqual((rc, out), (1, ""))
-        self.assertIn("Traceback", err)
-        self.assertIn("KeyError: 'no such key'", err)
-
-    def test_output_json_cannot_hold_is_a_retryable_failure(self):
-        rc, out, err, _ = one_shot("stages.py", "nan", None)
-        self.assertEqual((rc, out), (1, ""))
-        self.assertIn("ValueError", err)
-
-    def test_input_that_is_not_json_is_permanent(self):
-        rc, out, err, _ = one_shot("stages.py", "append", None, raw=b"{nope")
-        self.assertEqual((rc, out), (65, ""))
-        self.assertIn("not valid JSON", err)
+    def test_failures_exit_65_or_1_with_the_reason_on_stderr(self):
+        cases = [  # stage, input bytes, exit status, text on stderr
+            ("fail_permanent", b"7", 65, "bad input: 7"),
+            ("fail_retry", b"null", 1, "try again later"),
+            ("crash", b"null", 1, "KeyError: 'no such key'"),   # with its traceback
+            ("nan", b"null", 1, "ValueError"),                   # output JSON cannot hold
+            ("append", b"{nope", 65, "not valid JSON"),
+            ("nope", b"null", 65, "serves no stage named 'nope'")]
+        for stage, raw, rc_want, text in cases:
+            with self.subTest(stage=stage):
+                rc, out, err, _ = one_shot("stages.py", stage, None, raw=raw)
+                self.assertEqual((rc, out), (rc_want, ""))
+                self.assertIn(text, err)
+                self.assertEqual("Traceback" in err, stage in ("crash", "nan"))
 
     def test_job_context_from_the_environment(self):
         rc, out, err, _ = one_shot("stages.py", "whoami", None, STAGEQ_STAGE_INDEX=2,
@@ -76,11 +65,6 @@ class OneShot(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         self.assertEqual(json.loads(out), "x+s1")
         self.assertEqual(prog, [{"progress": 1.0, "message": "appended"}])
-
-    def test_unknown_stage_is_permanent(self):
-        rc, out, err, _ = one_shot("stages.py", "nope", None)
-        self.assertEqual((rc, out), (65, ""))
-        self.assertIn("serves no stage named 'nope'", err)
 
     def test_sigterm_exits_promptly_after_cleanup(self):
         with tempfile.TemporaryDirectory() as d:
