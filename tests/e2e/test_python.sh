@@ -17,9 +17,10 @@ start_worker worker-py --pipelines "$P" --concurrency 2
 
 # unittest's summary is on stderr: "Ran N tests", then "OK" or "FAILED (...)",
 # "(skipped=N)" when a test was skipped, which fails the suite too.
-run_unittest() { # NAME LOG PYTHON [env...]
-  local name=$1 log=$2 py=$3 summary; shift 3
-  (cd clients/python/tests && env "$@" "$py" -m unittest -v test_stage test_client test_api) >"$log" 2>&1
+run_unittest() { # NAME LOG PYTHON MODULES [env...]
+  local name=$1 log=$2 py=$3 modules=$4 summary; shift 4
+  # shellcheck disable=SC2086
+  (cd clients/python/tests && env "$@" "$py" -m unittest -v $modules) >"$log" 2>&1
   local rc=$?
   summary=$(grep -E '^(Ran [0-9]+ tests|OK|FAILED)' "$log" | tr '\n' ' ')
   if [ "$rc" -eq 0 ] && ! grep -q 'skipped' <<<"$summary"; then
@@ -32,6 +33,7 @@ run_unittest() { # NAME LOG PYTHON [env...]
 }
 
 run_unittest "the package's tests pass from PYTHONPATH, none skipped" "$STAGEQ_TEST_TMP/py-unit.log" python3 \
+  "test_stage test_client test_api.Api" \
   PYTHONPATH="$PWD/clients/python" STAGEQ_TEST_API_URL="$url" \
   STAGEQ_TEST_TOKEN_URL="$token_url" STAGEQ_TEST_TOKEN="$TOKEN"
 ran=$(sed -n 's/^Ran \([0-9]*\) tests.*/\1/p' "$STAGEQ_TEST_TMP/py-unit.log")
@@ -52,9 +54,8 @@ check "pip install ./clients/python works offline" \
   "$venv/bin/pip" install -q --no-index --no-build-isolation "$src"
 where=$(cd / && "$venv/bin/python" -c 'import stageq; print(stageq.__file__)' 2>&1)
 check_eq "the venv imports the installed copy" "$venv/lib" "$(sed 's#/python3[^/]*/site-packages/stageq/__init__.py$##' <<<"$where")"
-run_unittest "the package's tests pass against the installed copy" "$STAGEQ_TEST_TMP/py-installed.log" \
-  "$venv/bin/python" STAGEQ_TEST_INSTALLED=1 STAGEQ_TEST_API_URL="$url" \
-  STAGEQ_TEST_TOKEN_URL="$token_url" STAGEQ_TEST_TOKEN="$TOKEN"
+run_unittest "the helper's and client's tests pass against the installed copy" \
+  "$STAGEQ_TEST_TMP/py-installed.log" "$venv/bin/python" "test_stage test_client" STAGEQ_TEST_INSTALLED=1
 check "the source tree stays clean (no build/ or egg-info)" \
   test ! -e clients/python/build -a -z "$(ls -d clients/python/*.egg-info 2>/dev/null)"
 

@@ -22,8 +22,15 @@ def uid(tag):
 
 @unittest.skipUnless(URL, "needs STAGEQ_TEST_API_URL (tests/e2e/test_python.sh sets it)")
 class Api(unittest.TestCase):
+    """One-shot mode; ApiServe runs every test again on the same stages
+    declared "serve": true, which must give the same results."""
+    suffix = ""
+
     def setUp(self):
         self.c = Client(URL)
+
+    def p(self, pipeline):
+        return pipeline + self.suffix
 
     def test_submit_and_wait_long_poll(self):
         st = self.c.submit("echo", {"n": 12345678901234567890, "x": 0.1}, wait=60)
@@ -31,7 +38,7 @@ class Api(unittest.TestCase):
         self.assertEqual(st["result"], {"n": 12345678901234567890, "x": 0.1})
 
     def test_submit_then_watch_four_python_stages(self):
-        job = self.c.submit("py-markers", "x", id=uid("markers"))
+        job = self.c.submit(self.p("py-markers"), "x", id=uid("markers"))
         self.assertEqual((job["state"], job["status_url"]), ("queued", "/v1/jobs/" + job["id"]))
         seen = list(self.c.events(job["id"], timeout=WAIT_S))
         self.assertEqual(seen[-1]["state"], "succeeded")
@@ -42,39 +49,49 @@ class Api(unittest.TestCase):
         self.assertEqual(self.c.status(job["id"])["result"], "x+s1+s2+s3+s4")
 
     def test_stray_prints_and_progress(self):
-        st = self.c.wait(self.c.submit("py-append", {"text": "a", "marker": "b"})["id"], timeout=WAIT_S)
+        st = self.c.wait(self.c.submit(self.p("py-append"), {"text": "a", "marker": "b"})["id"], timeout=WAIT_S)
         self.assertEqual(st["state"], "succeeded", st.get("error"))
         self.assertEqual(st["result"], {"text": "ab", "n": 12345678901234567890})
         self.assertEqual(st["stages"][0]["output"], st["result"])
 
-    def test_job_context_in_one_shot_mode(self):
-        job = self.c.submit("py-whoami", None, id=uid("who"))
+    def test_job_context(self):
+        job = self.c.submit(self.p("py-whoami"), None, id=uid("who"))
         st = self.c.wait(job["id"], timeout=WAIT_S)
-        self.assertEqual(st["result"]["job"]["id"], job["id"])
-        self.assertEqual(st["result"]["job"]["stage"], "whoami")
-        self.assertEqual(st["result"]["job"]["attempt"], 1)
+        want = {"id": job["id"], "pipeline": self.p("py-whoami") if self.suffix else None,
+                "stage": "whoami", "stage_index": 1, "stage_count": 1, "attempt": 1}
+        self.assertEqual(st["result"]["job"], want)
+        self.assertEqual(st["result"]["env"]["STAGEQ_JOB_ID"], job["id"])
+
+    def check_error(self, e, text, retryable):
+        """The same failure in both modes: one-shot reports the exit status (65
+        when not retryable, else 1) with the message in stderr_tail; serve mode
+        the answer's error as it is (code stage_error)."""
+        self.assertEqual(e["retryable"], retryable)
+        if self.suffix:
+            self.assertEqual(e["code"], "stage_error")
+            self.assertIn(text, e["message"])
+        else:
+            self.assertEqual((e["code"], e["exit_status"]), ("exit_status", 1 if retryable else 65))
+            self.assertIn(text, e["stderr_tail"])
 
     def test_permanent_error_is_not_retried(self):
-        st = self.c.wait(self.c.submit("py-permanent", 7)["id"], timeout=WAIT_S)
+        st = self.c.wait(self.c.submit(self.p("py-permanent"), 7)["id"], timeout=WAIT_S)
         self.assertEqual(st["state"], "failed")
-        e = st["error"]
-        self.assertEqual((e["code"], e["exit_status"], e["retryable"]), ("exit_status", 65, False))
-        self.assertIn("bad input: 7", e["stderr_tail"])
+        self.check_error(st["error"], "bad input: 7", False)
         self.assertEqual(len(st["errors"]), 1)
 
     def test_retryable_errors_are_retried(self):
-        for pipeline, text in (("py-retry", "try again later"), ("py-crash", "KeyError")):
+        for pipeline, text in ((self.p("py-retry"), "try again later"),
+                               (self.p("py-crash"), "KeyError: 'no such key'")):
             st = self.c.wait(self.c.submit(pipeline, None)["id"], timeout=WAIT_S)
-            self.assertEqual(st["state"], "failed")
-            self.assertEqual(st["attempt"], 2)
-            self.assertEqual([e["exit_status"] for e in st["errors"]], [1, 1])
-            self.assertTrue(st["error"]["retryable"])
-            self.assertIn(text, st["error"]["stderr_tail"])
+            self.assertEqual((st["state"], st["attempt"], len(st["errors"])), ("failed", 2, 2))
+            for e in st["errors"]:
+                self.check_error(e, text, True)
 
     def test_cancel_stops_the_stage_which_cleans_up(self):
         with tempfile.TemporaryDirectory() as d:
             mark = os.path.join(d, "cleanup")
-            job = self.c.submit("py-sleep", {"s": 600, "cleanup": mark})
+            job = self.c.submit(self.p("py-sleep"), {"s": 600, "cleanup": mark})
             for st in self.c.events(job["id"], timeout=WAIT_S):
                 if st.get("message") == "sleeping":
                     break
@@ -133,6 +150,26 @@ class Api(unittest.TestCase):
         self.assertIn("queues", c.stats())
         st = c.wait(c.submit("echo", "tok")["id"], timeout=WAIT_S)
         self.assertEqual(st["result"], "tok")
+
+
+    def test_processes(self):
+        """One-shot: a new process per job. Serve: the worker's 2 processes keep
+        their program, which serves job after job."""
+        pids = set()
+        for i in range(6):
+            st = self.c.wait(self.c.submit(self.p("py-whoami"), None)["id"], timeout=WAIT_S)
+            self.assertEqual(st["state"], "succeeded", st.get("error"))
+            pids.add(st["result"]["pid"])
+        if self.suffix:
+            self.assertLessEqual(len(pids), 2, pids)
+        else:
+            self.assertEqual(len(pids), 6, pids)
+
+
+@unittest.skipUnless(URL and os.environ.get("STAGEQ_TEST_SERVE"),
+                     "needs STAGEQ_TEST_SERVE (the worker runs the -serve pipelines)")
+class ApiServe(Api):
+    suffix = "-serve"
 
 
 if __name__ == "__main__":

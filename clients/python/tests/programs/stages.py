@@ -42,7 +42,7 @@ def sleep(value, progress):
 
 
 def whoami(value, progress):
-    return {"job": current_job()._asdict(),
+    return {"job": current_job()._asdict(), "pid": os.getpid(),
             "env": {k: os.environ.get(k) for k in ("STAGEQ_JOB_ID", "STAGEQ_STAGE",
                                                      "STAGEQ_STAGE_INDEX", "STAGEQ_ATTEMPT")}}
 
