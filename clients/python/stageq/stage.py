@@ -116,6 +116,19 @@ def _private_stdout():
     return out
 
 
+def _private_stdin():
+    """Serve mode: moves the request stream to a private fd and gives fd 0 and
+    sys.stdin /dev/null, so that neither the stage nor a child process it
+    starts can read (and so swallow) the next requests."""
+    fd = os.dup(0)
+    os.set_inheritable(fd, False)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    sys.stdin = open(os.devnull)
+    return os.fdopen(fd, "rb")
+
+
 def _encode(value):
     """Compact JSON text of an output; ValueError for NaN/Infinity, TypeError
     for what JSON cannot hold."""
@@ -213,9 +226,9 @@ def _set_job(job):
 
 def _serve_loop(handlers, out_fd):
     progress = _Progress()
-    stdin = sys.stdin.buffer
+    requests = _private_stdin()
     while True:
-        line = stdin.readline()
+        line = requests.readline()
         if not line:
             return 0  # the worker closed stdin: stop cleanly
         try:

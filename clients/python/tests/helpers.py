@@ -33,7 +33,8 @@ class Program:
             argv = ON_FD3 + [str(w)] + argv
             pass_fds = (w,)
             env.setdefault("STAGEQ_PROGRESS_FD", 3)
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        # bufsize=0: select() on stdout then sees every answer line not read yet
+        self.proc = subprocess.Popen(argv, bufsize=0, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, pass_fds=pass_fds,
                                      env=stage_env(**env))
         if progress:

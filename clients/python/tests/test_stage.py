@@ -45,6 +45,11 @@ class OneShot(unittest.TestCase):
         self.assertEqual(json.loads(out)["job"], {"id": "job-1", "pipeline": None, "stage": "whoami",
                                                   "stage_index": 2, "stage_count": 4, "attempt": 3})
 
+    def test_stdin_is_consumed_before_the_stage_runs(self):
+        rc, out, err, _ = one_shot("stages.py", "read_stdin", 1)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out), {"sys.stdin": "", "fd 0": ""})
+
     def test_progress_is_clamped_and_cut(self):
         rc, out, err, prog = one_shot("stages.py", "progress_edge", None)
         self.assertEqual(rc, 0, err)
@@ -160,6 +165,17 @@ class Serve(unittest.TestCase):
                                                 "stage_index": 2, "stage_count": 2, "attempt": 3})
         self.assertEqual(got["output"]["env"], {"STAGEQ_JOB_ID": "job-77", "STAGEQ_STAGE": "whoami",
                                                 "STAGEQ_STAGE_INDEX": "2", "STAGEQ_ATTEMPT": "3"})
+
+    def test_the_stage_cannot_read_the_requests(self):
+        self.p.proc.stdin.write(_request("j1", "read_stdin", None) + _request("j2", "whoami", None))
+        self.p.proc.stdin.flush()
+        answers = []
+        for _ in range(2):
+            r, _, _ = select.select([self.p.proc.stdout], [], [], DEADLINE_S)
+            self.assertTrue(r, "no answer within %d s" % DEADLINE_S)
+            answers.append(json.loads(self.p.proc.stdout.readline()))
+        self.assertEqual(answers[0], {"output": {"sys.stdin": "", "fd 0": ""}})
+        self.assertEqual(answers[1]["output"]["job"]["id"], "j2")
 
     def test_a_bad_request_line_gets_an_error_answer(self):
         self.p.proc.stdin.write(b"not json\n")

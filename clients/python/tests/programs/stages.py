@@ -47,6 +47,11 @@ def whoami(value, progress):
                                                      "STAGEQ_STAGE_INDEX", "STAGEQ_ATTEMPT")}}
 
 
+def read_stdin(value, progress):
+    """What the stage itself finds on stdin: nothing, in both modes."""
+    return {"sys.stdin": sys.stdin.read(), "fd 0": os.read(0, 100).decode()}
+
+
 def nan(value, progress):
     return float("nan")
 
@@ -59,5 +64,5 @@ def progress_edge(value, progress):
 
 
 serve({"append": append, "fail_permanent": fail_permanent, "fail_retry": fail_retry,
-       "crash": crash, "sleep": sleep, "whoami": whoami, "nan": nan,
+       "crash": crash, "sleep": sleep, "whoami": whoami, "nan": nan, "read_stdin": read_stdin,
        "progress_edge": progress_edge})
