@@ -198,8 +198,8 @@ class Client:
         early (API restart) is reopened with Last-Event-ID; when the API
         answers that with 204 (the job ended meanwhile), the final status is
         read once and yielded. timeout: TimeoutError after that many seconds
-        without a final status. reconnect_s: StageqError connection_error when
-        the API stays unreachable that long. An unknown or expired job raises
+        without a final status. reconnect_s: how long it keeps trying while the
+        API is unreachable or answers 503 before it raises that StageqError. An unknown or expired job raises
         StageqError not_found."""
         path = "/v1/jobs/%s/events" % _quote(job_id)
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -218,6 +218,10 @@ class Client:
             try:
                 conn, resp = self._open("GET", path, headers=headers,
                                         timeout=STREAM_IDLE_S if left is None else min(left, STREAM_IDLE_S))
+                if resp.status == 503:  # Redis unreachable, or the API stopping: try again
+                    err = self._error(resp.status, resp.read())
+                    conn.close()
+                    raise err
             except StageqError:
                 now = time.monotonic()
                 down_since = down_since or now

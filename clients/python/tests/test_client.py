@@ -61,6 +61,11 @@ class Fake(http.server.BaseHTTPRequestHandler):
                 self.send(204, b"")
         elif self.path == "/v1/jobs/gone":
             self.send(200, status("failed", 0.3))
+        elif self.path == "/v1/jobs/busy/events":
+            if n == 1:
+                self.send(503, {"error": {"code": "redis_unavailable", "message": "try later"}})
+            else:
+                self.stream(["event: status\nid: 1\ndata: %s\n\n" % json.dumps(status("canceled"))])
         elif self.path == "/v1/jobs/html":
             self.send(400, b"<html>Bad Request</html>", "text/html")
         else:
@@ -93,6 +98,10 @@ class FakeServer(unittest.TestCase):
         self.assertEqual(c.wait("gone", timeout=30), status("failed", 0.3))
         log = [e for e in self.srv.log if e[1] == "/v1/jobs/gone/events"]
         self.assertEqual([e[2] for e in log], [None, "5"])
+
+    def test_a_503_is_tried_again(self):
+        self.assertEqual(Client(self.url).wait("busy", timeout=30), status("canceled"))
+        self.assertEqual(len([e for e in self.srv.log if e[1] == "/v1/jobs/busy/events"]), 2)
 
     def test_api_errors_carry_code_message_status(self):
         with self.assertRaises(StageqError) as cm:
