@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 export STAGEQ_PREFIX=tpy
 flush_prefix tpy
 P=tests/e2e/pipelines-python.json
-TOKEN=py-suite-token
+TOKEN="py-suite-token"
 start_api api-py --pipelines "$P"
 url=$API_URL
 start_api api-py-token --pipelines "$P" --api-token "$TOKEN"
@@ -53,7 +53,8 @@ check "a venv is created (python3 -m venv)" /usr/bin/python3 -m venv --system-si
 check "pip install ./clients/python works offline" \
   "$venv/bin/pip" install -q --no-index --no-build-isolation "$src"
 where=$(cd / && "$venv/bin/python" -c 'import stageq; print(stageq.__file__)' 2>&1)
-check_eq "the venv imports the installed copy" "$venv/lib" "$(sed 's#/python3[^/]*/site-packages/stageq/__init__.py$##' <<<"$where")"
+check "the venv imports the installed copy ($where)" \
+  grep -Eq "^$venv/lib/python3[.0-9]*/site-packages/stageq/__init__.py\$" <<<"$where"
 run_unittest "the helper's and client's tests pass against the installed copy" \
   "$STAGEQ_TEST_TMP/py-installed.log" "$venv/bin/python" "test_stage test_client" STAGEQ_TEST_INSTALLED=1
 check "the source tree stays clean (no build/ or egg-info)" \

@@ -3,7 +3,6 @@
 and sets STAGEQ_TEST_API_URL; STAGEQ_TEST_TOKEN_URL and STAGEQ_TEST_TOKEN name
 a second API that wants a token). Without them these tests are skipped; the
 suite fails on any skip."""
-import json
 import os
 import tempfile
 import time
