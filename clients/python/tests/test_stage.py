@@ -4,11 +4,13 @@ import json
 import os
 import select
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 import unittest
 
-from helpers import Program, one_shot
+from helpers import Program, one_shot, stage_env
 
 DEADLINE_S = 30  # generous: the machine may be busy; nothing here asserts speed
 
@@ -64,6 +66,15 @@ class OneShot(unittest.TestCase):
             self.assertEqual(json.loads(out)["text"], "ab")
         finally:
             p.close()
+
+    def test_a_stage_does_not_load_the_client(self):
+        """A one-shot program starts once per job: http.client (3/4 of the
+        package's import time) is loaded only when the client is used."""
+        code = ("import sys, stageq; a = 'http.client' in sys.modules; "
+                "stageq.Client; print(a, 'http.client' in sys.modules)")
+        out = subprocess.run([sys.executable, "-c", code], env=stage_env(), capture_output=True,
+                             check=True, timeout=60).stdout
+        self.assertEqual(out.split(), [b"False", b"True"])
 
     def test_decorator_runs_the_function_of_main(self):
         rc, out, err, prog = one_shot("marker.py", "s1", "x")
