@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # test_python: the Python package (clients/python) — its own unittest suite
 # (stage helper in both modes, client against a scripted server, and client +
-# helper against the real API and worker started here), then
+# helper against the real API and worker started here, every test on the same
+# stages one-shot and "serve": true), then
 # `pip install ./clients/python` into a venv, offline, and the same unit tests
 # against the installed copy.
 source "$(dirname "$0")/lib.sh"
 export STAGEQ_PREFIX=tpy
 flush_prefix tpy
-P=tests/e2e/pipelines-python.json
+# Every pipeline of pipelines-python.json also as NAME-serve, the same stages
+# declared "serve": true: the package's tests run in both modes and must get the
+# same results.
+P="$STAGEQ_TEST_TMP/pipelines-python.json"
+jq '.pipelines |= (. + with_entries(.key += "-serve" | .value.stages |= map(. + {serve: true})))' \
+  tests/e2e/pipelines-python.json >"$P"
 TOKEN="py-suite-token"
 start_api api-py --pipelines "$P"
 url=$API_URL
@@ -33,11 +39,11 @@ run_unittest() { # NAME LOG PYTHON MODULES [env...]
 }
 
 run_unittest "the package's tests pass from PYTHONPATH, none skipped" "$STAGEQ_TEST_TMP/py-unit.log" python3 \
-  "test_stage test_client test_api.Api" \
-  PYTHONPATH="$PWD/clients/python" STAGEQ_TEST_API_URL="$url" \
+  "test_stage test_client test_api" \
+  PYTHONPATH="$PWD/clients/python" STAGEQ_TEST_API_URL="$url" STAGEQ_TEST_SERVE=1 \
   STAGEQ_TEST_TOKEN_URL="$token_url" STAGEQ_TEST_TOKEN="$TOKEN"
 ran=$(sed -n 's/^Ran \([0-9]*\) tests.*/\1/p' "$STAGEQ_TEST_TMP/py-unit.log")
-check "they are 25 tests or more (got ${ran:-none})" test "${ran:-0}" -ge 25
+check "they are 35 tests or more (got ${ran:-none})" test "${ran:-0}" -ge 35
 
 # --- pip install, offline ----------------------------------------------------------
 # Debian's python3 with its python3-setuptools and python3-wheel: a venv that
