@@ -11,7 +11,9 @@ case $what in
   # test_openapi (@redocly/cli, tests/openapi): each suite runs npm ci itself
   # prometheus: promtool, for tests/e2e/test_metrics.sh
   # docker-compose: `docker-compose config` only (tests/e2e/test_deploy.sh)
-  test) pkgs="$pkgs libcmocka-dev curl jq procps chromium nodejs npm fonts-dejavu-core prometheus python3-yaml docker-compose" ;;
+  # python3-venv/-pip/-setuptools/-wheel: test_python builds and installs
+  # clients/python into a venv offline (pip --no-index --no-build-isolation)
+  test) pkgs="$pkgs libcmocka-dev curl jq procps chromium nodejs npm fonts-dejavu-core prometheus python3-yaml docker-compose python3-venv python3-pip python3-setuptools python3-wheel" ;;
   fuzz) pkgs="$pkgs clang libclang-rt-14-dev llvm" ;;  # libFuzzer + sanitizers, llvm-symbolizer
   valgrind) pkgs="$pkgs valgrind" ;;                  # make test-valgrind
   bench) pkgs="$pkgs wrk curl jq procps" ;;            # make bench (wrk -s Lua, redis-benchmark)

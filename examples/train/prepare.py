@@ -16,10 +16,10 @@ Output:
 "train" is not used here: it is checked, completed with its defaults and
 carried on, so that the train stage (two stages later) gets the job's settings.
 
-Stage protocol (docs/stage-protocol.md): input JSON on stdin, output JSON on
-stdout, progress lines on fd $STAGEQ_PROGRESS_FD, bad input -> message on
-stderr and exit 65 (a permanent failure: the job is not retried).
-Standard library only.
+Written with the stageq stage helper (clients/python): it reads the input,
+writes the output and the progress lines, and turns StageError(...,
+retryable=False) into a permanent failure (exit 65 in one-shot mode), in
+either mode of docs/stage-protocol.md. Standard library only.
 """
 import json
 import math
@@ -28,16 +28,22 @@ import random
 import re
 import sys
 
+try:
+    from stageq import StageError, current_job, stage
+except ImportError:  # not installed: the package of this repository
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                    "..", "..", "clients", "python"))
+    from stageq import StageError, current_job, stage
+
 ROWS_MAX = 5000000
-EXIT_BAD_INPUT = 65  # EX_DATAERR: stageq does not retry it
 COLUMNS = ["x1", "x2", "x3", "y"]
 TRUE_WEIGHTS = [3.0, -2.0, 0.5]
 TRUE_BIAS = 1.0
 
 
 def fail(msg):
-    print("prepare: " + msg, file=sys.stderr)
-    sys.exit(EXIT_BAD_INPUT)
+    """Bad input: the job fails at once, not retried."""
+    raise StageError("prepare: " + msg, retryable=False)
 
 
 def show(v):
@@ -46,25 +52,9 @@ def show(v):
     return s if len(s) <= 60 else s[:57] + "..."
 
 
-def progress_writer():
-    """A function that reports progress, or does nothing when not run by stageq."""
-    fd = os.environ.get("STAGEQ_PROGRESS_FD")
-    if not fd or not fd.isdigit():
-        return lambda fraction, message: None
-
-    def report(fraction, message):
-        line = json.dumps({"progress": round(fraction, 4), "message": message}) + "\n"
-        try:
-            os.write(int(fd), line.encode())
-        except OSError:
-            pass  # progress is best effort: never fail the stage for it
-
-    return report
-
-
 def work_dir():
     """The job's work directory, created if needed."""
-    job = os.environ.get("STAGEQ_JOB_ID", "")
+    job = current_job().id or ""
     if not re.fullmatch(r"[A-Za-z0-9._:-]{1,128}", job) or job in (".", ".."):
         fail("STAGEQ_JOB_ID must be set to a job id of [A-Za-z0-9._:-] "
              "(stageq sets it; by hand: STAGEQ_JOB_ID=t1 python3 prepare.py)")
@@ -92,11 +82,7 @@ def check_fields(obj, allowed, where):
             fail("unknown field '%s' in %s (allowed: %s)" % (k, where, ", ".join(allowed)))
 
 
-def read_input():
-    try:
-        data = json.load(sys.stdin)
-    except ValueError as e:
-        fail("input is not valid JSON: %s" % e)
+def read_input(data):
     if data is None:
         data = {}  # a job submitted without "input"
     if not isinstance(data, dict):
@@ -126,9 +112,9 @@ def read_input():
     return rows, seed, noise, {"epochs": epochs, "learning_rate": lr}
 
 
-def main():
-    rows, seed, noise, train = read_input()
-    report = progress_writer()
+@stage
+def prepare(data, progress):
+    rows, seed, noise, train = read_input(data)
     d = work_dir()
     path = os.path.join(d, "data.csv")
     tmp = path + ".tmp"
@@ -136,7 +122,7 @@ def main():
     uniform, gauss = rng.uniform, rng.gauss
     w1, w2, w3 = TRUE_WEIGHTS
     step = max(1, rows // 20)  # about 20 progress reports
-    report(0.0, "generating %d rows (seed %d, noise %g)" % (rows, seed, noise))
+    progress(0.0, "generating %d rows (seed %d, noise %g)" % (rows, seed, noise))
     with open(tmp, "w") as f:
         f.write(",".join(COLUMNS) + "\n")
         done = 0
@@ -151,12 +137,7 @@ def main():
                 lines.append("%.6f,%.6f,%.6f,%.6f\n" % (x1, x2, x3, y))
             f.writelines(lines)
             done += n
-            report(done / rows, "generated %d/%d rows" % (done, rows))
+            progress(round(done / rows, 4), "generated %d/%d rows" % (done, rows))
     os.replace(tmp, path)  # a retried attempt never sees half a file
-    json.dump({"dataset": path, "rows": rows, "columns": COLUMNS, "seed": seed,
-               "noise": noise, "train": train}, sys.stdout, separators=(",", ":"))
-    sys.stdout.write("\n")
-
-
-if __name__ == "__main__":
-    main()
+    return {"dataset": path, "rows": rows, "columns": COLUMNS, "seed": seed,
+            "noise": noise, "train": train}

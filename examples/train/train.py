@@ -19,9 +19,8 @@ standardized features are converted back with "stats"):
      "loss": final MSE, "epochs": E, "learning_rate": lr, "rows": N,
      "dataset": path, "loss_history": [loss of each epoch]}
 
-Stage protocol (docs/stage-protocol.md): input JSON on stdin, output JSON on
-stdout, progress lines on fd $STAGEQ_PROGRESS_FD, bad input -> message on
-stderr and exit 65 (permanent: not retried). Standard library only.
+Written with the stageq stage helper (clients/python), like prepare.py: it
+runs one-shot or as a warm ("serve": true) process alike. Standard library only.
 """
 import json
 import math
@@ -32,13 +31,19 @@ from array import array
 from itertools import repeat
 from operator import add, mul, sub
 
-EXIT_BAD_INPUT = 65
+try:
+    from stageq import StageError, stage
+except ImportError:  # not installed: the package of this repository
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                    "..", "..", "clients", "python"))
+    from stageq import StageError, stage
+
 CHUNK = 65536  # rows per slice of a pass: bounds the memory of temporaries
 
 
 def fail(msg):
-    print("train: " + msg, file=sys.stderr)
-    sys.exit(EXIT_BAD_INPUT)
+    """Bad input or settings: the job fails at once, not retried."""
+    raise StageError("train: " + msg, retryable=False)
 
 
 def show(v):
@@ -46,20 +51,9 @@ def show(v):
     return s if len(s) <= 60 else s[:57] + "..."
 
 
-def progress_writer():
-    fd = os.environ.get("STAGEQ_PROGRESS_FD")
-    if not fd or not fd.isdigit():
-        return lambda fraction, message: None
-
-    def report(fraction, message):
-        line = json.dumps({"progress": round(min(max(fraction, 0.0), 1.0), 4),
-                           "message": message}) + "\n"
-        try:
-            os.write(int(fd), line.encode())
-        except OSError:
-            pass
-
-    return report
+def reporter(progress):
+    """progress() with the fraction kept in [0, 1] and to 4 decimals."""
+    return lambda fraction, message: progress(round(min(max(fraction, 0.0), 1.0), 4), message)
 
 
 def is_int(v):
@@ -75,11 +69,7 @@ def is_num(v):
         return False
 
 
-def read_input():
-    try:
-        data = json.load(sys.stdin)
-    except ValueError as e:
-        fail("input is not valid JSON: %s" % e)
+def read_input(data):
     if not isinstance(data, dict):
         fail("input must be a JSON object (preprocess's output), got %s" % show(data))
     path = data.get("dataset")
@@ -175,9 +165,10 @@ def epoch_pass(X, Y, w, b, on_chunk=None):
     return sse / n, 2.0 * gb / n, [2.0 * g / n for g in gw]
 
 
-def main():
-    path, columns, stats, rows, epochs, lr = read_input()
-    report = progress_writer()
+@stage
+def train(data, progress):
+    path, columns, stats, rows, epochs, lr = read_input(data)
+    report = reporter(progress)
     report(0.0, "loading %s" % os.path.basename(path))
     X, Y = load(path, columns, rows, report)
     n, k = len(Y), len(X)
@@ -217,12 +208,6 @@ def main():
     out = {"weights": weights, "bias": bias, "features": features, "target": columns[-1],
            "loss": loss, "epochs": epochs, "learning_rate": lr, "rows": n, "dataset": path,
            "loss_history": history}
-    try:
-        json.dump(out, sys.stdout, separators=(",", ":"), allow_nan=False)
-    except ValueError:
+    if not all(math.isfinite(v) for v in weights + [bias]):
         fail("the model has a value that is not finite: lower train.learning_rate")
-    sys.stdout.write("\n")
-
-
-if __name__ == "__main__":
-    main()
+    return out

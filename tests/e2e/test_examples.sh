@@ -103,6 +103,24 @@ check_eq "later stages never ran" "failed pending pending pending" \
   "$(jqr '[.stages[].state] | join(" ")')"
 check "it left no work directory" test ! -e "$STAGEQ_EXAMPLE_DIR/$bad_id"
 
+# --- the example's Python client: submit, then watch over the event stream ---------
+out=$(timeout 300 python3 examples/train/client.py --url "$API_URL" --rows 5000 --seed 3 \
+        --epochs 500 --timeout 240 2>&1)
+rc=$?
+check_eq "examples/train/client.py exits 0 for a job that succeeded" 0 "$rc"
+check "it printed the id it submitted first" grep -Eq '^submitted [0-9a-f-]{36}$' <<<"$(head -1 <<<"$out")"
+check "it printed the train stage's progress as the stream brought it" \
+  grep -Eq "^running	train	0\.[0-9]+	epoch [0-9]+/500 loss " <<<"$out"
+check "then the succeeded status" grep -q "^succeeded	package	" <<<"$out"
+check_eq "and last the result with the model" 3 "$(tail -1 <<<"$out" | jq '.weights | length' 2>/dev/null)"
+out=$(timeout 120 python3 examples/train/client.py --url "$API_URL" --rows -5 --timeout 100 2>&1)
+rc=$?
+check_eq "for rows -5 it exits 1 and prints the error (exit status 65, in prepare)" "1 65 prepare" \
+  "$rc $(tail -1 <<<"$out" | jq -r '[.exit_status, .stage] | map(tostring) | join(" ")' 2>/dev/null)"
+out=$(timeout 60 python3 examples/train/client.py --url "$API_URL/nope" --rows 5 2>&1)
+rc=$?
+check "an API error exits 2 with the API's code" test "$rc" = 2 -a -n "$(grep 'not_found' <<<"$out")"
+
 stop_pid "$WORKER_PID" 10
 check_eq "SIGTERM: the worker exits 0" 0 "$STOP_RC"
 rm -rf "$STAGEQ_EXAMPLE_DIR"
