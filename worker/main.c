@@ -106,9 +106,12 @@ int main(int argc, char **argv)
         cfg.concurrency = n > 0 ? (int)(n > 1024 ? 1024 : n) : 1;
     }
     pipelines = pipeline_set_load(cfg.pipelines[0] ? cfg.pipelines : PIPELINE_DEFAULT_FILE,
-                                  cfg.pipelines[0] != '\0', true, cfg.result_ttl_s, &err);
-    if (pipelines == NULL) {
+                                  cfg.pipelines[0] != '\0', false, cfg.result_ttl_s, &err);
+    /* only the programs of the stages this pool runs: a CPU machine need
+     * not have the program of a stage that runs on the "gpu" queue */
+    if (pipelines == NULL || pipeline_set_check_programs(pipelines, cfg.queue, &err) < 0) {
         fprintf(stderr, "stageq-worker: %s\n", err.msg);
+        pipeline_set_free(pipelines);
         return 2;
     }
     log_init("supervisor", lf, ll);
