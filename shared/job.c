@@ -518,13 +518,13 @@ static void add_eta(cJSON *o, const struct job_hash *h, long long n, const struc
 /* next_stage and next_stage_name: the stage a queued job waits for after
  * the stage before handed it over to the queue it sits on (hop.lua); null
  * otherwise. */
-static void add_next_stage(cJSON *o, const struct job_hash *h)
+static void add_next_stage(cJSON *o, const struct job_hash *h, long long n)
 {
     const char *st = job_hash_get(h, JOB_F_STATE), *v = job_hash_get(h, JOB_F_NEXT_STAGE);
     long long k;
 
     if (st == NULL || strcmp(st, "queued") != 0 || v == NULL ||
-        num_parse_ll(v, 1, PIPELINE_MAX_STAGES, &k, NULL) < 0) {
+        num_parse_ll(v, 1, n < PIPELINE_MAX_STAGES ? n : PIPELINE_MAX_STAGES, &k, NULL) < 0) {
         add_item(o, "next_stage", cJSON_CreateNull());
         add_item(o, "next_stage_name", cJSON_CreateNull());
         return;
@@ -584,6 +584,6 @@ cJSON *job_status_json_eta(const struct job_hash *h, const struct job_eta *eta, 
     add_json(o, h, JOB_F_ERRORS, "errors");
     add_str(o, h, JOB_F_NEXT_ATTEMPT_AT, "next_attempt_at");
     add_int(o, h, JOB_F_RESUMED_FROM);
-    add_next_stage(o, h);
+    add_next_stage(o, h, n);
     return o;
 }
