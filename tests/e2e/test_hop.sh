@@ -79,12 +79,47 @@ post_json /v1/jobs '{"pipeline":"hop","input":{"trace":[],"fail":"fit"}}'
 c=$(jqr .id)
 check "a third job waits on gpu" poll 30 waits_on_gpu "$c"
 
+# --- a hop's continuation begun but never run is handed back as it was --------------
+# (a worker stopping, or one that held it behind a slow job: requeue.lua's
+# unstarted form). The steps a gpu worker takes, on Redis itself: BLMOVE, then
+# start.lua, then requeue.lua; the scripts as the worker sends them.
+lua_src() { # the script with its --#include lines expanded (deploy/embed-lua.sh)
+  local line
+  while IFS= read -r line || [ -n "$line" ]; do
+    case $line in
+      "--#include "*) cat "shared/scripts/inc/${line#--#include }" ;;
+      *) printf '%s\n' "$line" ;;
+    esac
+  done <"shared/scripts/$1.lua"
+}
+submit '{"trace":[]}'
+d=$JOB
+check "a fourth job waits on gpu" poll 30 waits_on_gpu "$d"
+rcli LREM th:queue:gpu 1 "$d" >/dev/null
+rcli LPUSH th:processing:fake:1 "$d" >/dev/null
+now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
+rcli EVAL "$(lua_src start)" 4 "th:job:$d" th:processing:fake:1 th:events th:worker:fake:1 \
+  "$d" fake:1 "$now" 604800 >/dev/null
+check_eq "begun on gpu at stage 2, in the same attempt" "running 2 1 1" \
+  "$(field "$d" state) $(field "$d" stage) $(field "$d" attempt) $(field "$d" hopped)"
+check_eq "handed back unstarted: ok" ok \
+  "$(rcli EVAL "$(lua_src requeue)" 5 "th:job:$d" th:processing:fake:1 th:queue:gpu th:events \
+       th:worker:fake:1 1 "$d" "$now" 2 1 1)"
+check_eq "it waits for stage 2 on gpu again, attempt 1 kept" "queued gpu 1 2 1 pending" \
+  "$(field "$d" state) $(field "$d" queue) $(field "$d" stage) $(field "$d" next_stage) $(field "$d" attempt) $(field "$d" stage.2.state)"
+check_eq "back at the front of the gpu queue, off the worker's list" "$d 0" \
+  "$(rcli LINDEX th:queue:gpu -1) $(rcli LLEN th:processing:fake:1)"
+
 # SSE of job a, through the hand-over and to its end
 curl -sN --max-time 60 "$API_URL/v1/jobs/$a/events" >"$STAGEQ_TEST_TMP/a.sse" 2>/dev/null &
 SSE=$!
 sleep 0.5
 start_worker gpu $W --queue gpu --concurrency 2
 GPU=$WORKER_PID
+in_gpu_delayed() { [ -n "$(rcli ZSCORE th:delayed:gpu "$c")" ] && state_is "$c" queued; }
+check "job c's failed fit waits for its backoff in the gpu queue's delayed set" poll 30 in_gpu_delayed "$c"
+check_eq "on queue gpu, stage 1 kept" "gpu succeeded pending" \
+  "$(field "$c" queue) $(field "$c" stage.1.state) $(field "$c" stage.2.state)"
 check "job a succeeds once the gpu pool runs fit" poll 60 state_is "$a" succeeded
 http GET "/v1/jobs/$a"
 check_eq "its result went through prep, fit and pack once each" '["prep","fit","pack"]' \
@@ -104,16 +139,14 @@ check "its events showed it waiting for fit on gpu, then succeeded" \
   grep -q '"next_stage":2' "$STAGEQ_TEST_TMP/a.sse"
 check "and ended succeeded" grep -q '"state":"succeeded"' "$STAGEQ_TEST_TMP/a.sse"
 
-in_gpu_delayed() { [ -n "$(rcli ZSCORE th:delayed:gpu "$c")" ] && state_is "$c" queued; }
-check "job c's failed fit waits for its backoff in the gpu queue's delayed set" poll 30 in_gpu_delayed "$c"
-check_eq "on queue gpu, stage 1 kept" "gpu succeeded pending" \
-  "$(field "$c" queue) $(field "$c" stage.1.state) $(field "$c" stage.2.state)"
 check "then the gpu pool runs fit again and it succeeds" poll 60 state_is "$c" succeeded
 http GET "/v1/jobs/$c"
 check_eq "attempt 2, the first attempt's error in fit, result through each stage once" \
   'fit 2 ["prep","fit","pack"]' "$(jqr '.errors[0].stage') $(jqr .attempt) $(jqr -c .result.trace)"
 check_eq "prep once, fit twice (attempts 1 and 2), pack once" "1 2 1 1" \
   "$(runs "$c" prep start) $(runs "$c" fit start) $(runs "$c" fit done) $(runs "$c" pack start)"
+check "job d succeeds" poll 60 state_is "$d" succeeded
+check_eq "in attempt 1, fit run once" "1 1" "$(field "$d" attempt) $(runs "$d" fit start)"
 sleep 1
 check_eq "the canceled job never ran fit" "canceled 0" "$(field "$b" state) $(runs "$b" fit start)"
 
