@@ -108,6 +108,28 @@ static void run_add_stats(struct run *r, struct rargv *a, enum run_stats which, 
     rargv_add(a, *spec != NULL ? *spec : "");
 }
 
+/* Reads a fenced write's reply rep (NULL: Redis unreachable, logged when
+ * is_retrying: a state change lost), which carried the stage runs spec (NULL
+ * when none; cleared once recorded). Frees rep and spec. Returns as
+ * run_write. */
+static int run_answer(struct run *r, redisReply *rep, char *spec, bool is_retrying)
+{
+    int rc;
+
+    if (rep == NULL) {
+        free(spec);
+        if (is_retrying)
+            log_write(LOG_LEVEL_ERROR, 0, r->id, "state change not written: redis unreachable");
+        return -1;
+    }
+    rc = run_result(r, rep);
+    if (spec != NULL && rc >= 0) /* recorded by the script */
+        wstats_clear(&r->w->stats, clock_mono_ms());
+    free(spec);
+    freeReplyObject(rep);
+    return rc;
+}
+
 /* Sends fields with update.lua or retry.lua. With is_retrying, waits through
  * Redis outages (state changes must not be lost); without, one try
  * (progress). Returns 0 when written, 1 when refused (r->refused says why),
@@ -122,7 +144,7 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
     redisReply *rep;
     struct sq_err err;
     size_t i;
-    int rc, nkeys = script == SCRIPT_RETRY ? 7 : 2;
+    int nkeys = script == SCRIPT_RETRY ? 7 : 2;
 
     keys_events(ekey, sizeof(ekey), prefix);
     rargv_init(&a);
@@ -165,18 +187,7 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
         freeReplyObject(rep); /* one try (progress): kept for the next write */
         rep = NULL;
     }
-    if (rep == NULL) {
-        free(spec);
-        if (is_retrying)
-            log_write(LOG_LEVEL_ERROR, 0, r->id, "state change not written: redis unreachable");
-        return -1;
-    }
-    rc = run_result(r, rep);
-    if (spec != NULL && rc >= 0) /* recorded by update.lua */
-        wstats_clear(&r->w->stats, clock_mono_ms());
-    free(spec);
-    freeReplyObject(rep);
-    return rc;
+    return run_answer(r, rep, spec, is_retrying);
 }
 
 /* finish.lua's arguments: it also takes `take` jobs, and carries the
@@ -717,7 +728,6 @@ static int run_write_hop(struct run *r, const char *queue, const struct rargv *f
     struct rargv a;
     redisReply *rep;
     size_t i;
-    int rc;
 
     keys_queue(qkey, sizeof(qkey), r->w->cfg->prefix, queue);
     keys_events(ekey, sizeof(ekey), r->w->cfg->prefix);
@@ -739,17 +749,7 @@ static int run_write_hop(struct run *r, const char *queue, const struct rargv *f
     r->is_end_again = false;
     rep = wredis_end(r->w, SCRIPT_HOP, 5, &a, r->id, false, &r->is_end_again);
     rargv_free(&a);
-    if (rep == NULL) {
-        free(spec);
-        log_write(LOG_LEVEL_ERROR, 0, r->id, "state change not written: redis unreachable");
-        return -1;
-    }
-    rc = run_result(r, rep);
-    if (spec != NULL && rc >= 0) /* recorded by hop.lua */
-        wstats_clear(&r->w->stats, clock_mono_ms());
-    free(spec);
-    freeReplyObject(rep);
-    return rc;
+    return run_answer(r, rep, spec, true);
 }
 
 /* Stage k finished with output `out` and stage k+1 runs on `queue`: store

@@ -22,10 +22,8 @@
 if ARGV[8] ~= '' then
   record_stats(ARGV[6], ARGV[7], ARGV[8])
 end
-redis.call('LREM', KEYS[2], -1, ARGV[3]) -- from the tail, as finish.lua
+local refusal, cur = fence_leave(KEYS[1], KEYS[2], ARGV[3], ARGV[1], 'worker')
 set_current(KEYS[5], ARGV[5])
-local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'worker')
-local refusal = fence_refusal(cur[1], cur[2], ARGV[1])
 if refusal then
   return refusal
 end
