@@ -17,7 +17,6 @@ W="--pipelines $P --lease 2 --kill-grace-ms 300"
 field() { rcli HGET "th:job:$1" "$2"; }
 state_is() { [ "$(field "$1" state)" = "$2" ]; }
 waits_on_gpu() { state_is "$1" queued && [ "$(field "$1" queue)" = gpu ]; }
-runs_stage() { state_is "$1" running && [ "$(field "$1" stage)" = "$2" ]; }
 submit() { post_json /v1/jobs "{\"pipeline\":\"hop\",\"input\":$1}"; JOB=$(jqr .id); }
 # runs JOB STAGE WHAT: how many times the stage program marked WHAT (start, done)
 runs() { grep -c "^$3 $1 $2 " "$HOP_MARKS"; }
@@ -55,6 +54,9 @@ check_eq "its status: queued on gpu, stage 1 done, next stage 2 (fit)" \
   "$(jqr '[.state, .queue, .stage, .stage_name, .next_stage, .next_stage_name,
            .stages[0].state, .stages[1].state, (.stages[] | .queue), .attempt] | map(tostring) | join(" ")')"
 check_eq "prep's output is kept" '["prep"]' "$(jqr -c '.stages[0].output.trace')"
+cli_out=$(STAGEQ_URL=$API_URL sq_run stageq status "$a" 2>&1 </dev/null)
+check "stageq status says it waits for stage 2 fit on queue gpu" \
+  grep -q '^waits for: stage 2 fit on queue gpu$' <<<"$cli_out"
 check_eq "the gpu queue holds it, the cpu queue does not" "1 0" \
   "$(rcli LLEN th:queue:gpu) $(rcli LLEN th:queue:cpu)"
 http GET /v1/stats
@@ -154,19 +156,21 @@ check_eq "the canceled job never ran fit" "canceled 0" "$(field "$b" state) $(ru
 N=10
 ids=()
 for i in $(seq 1 $N); do
-  submit '{"trace":[],"sleep":{"prep":0.3,"fit":1.0,"pack":0.3}}'
+  submit '{"trace":[],"sleep":{"prep":0.3,"fit":1.0,"pack":1.0}}'
   ids+=("$JOB")
 done
-any_fit_running() { local j; for j in "${ids[@]}"; do runs_stage "$j" 2 && return 0; done; return 1; }
-check "the gpu pool runs fit" poll 60 any_fit_running
+# any_runs K: one of the jobs runs stage K (their states read in one redis-cli)
+any_runs() {
+  printf 'HMGET th:job:%s state stage\n' "${ids[@]}" | rcli | paste -d' ' - - | grep -qx "running $1"
+}
+check "the gpu pool runs fit" poll 60 any_runs 2
 kill -9 "$GPU" $(pgrep -P "$GPU")
 wait "$GPU" 2>/dev/null
 check "a fit of the killed pool goes back to the gpu queue (lease 2 s)" \
   poll 30 bash -c "[ \"\$(redis-cli -p $REDIS_PORT LLEN th:queue:gpu)\" -gt 0 ]"
 start_worker gpu2 $W --queue gpu --concurrency 2
 GPU=$WORKER_PID
-any_pack_running() { local j; for j in "${ids[@]}"; do runs_stage "$j" 3 && return 0; done; return 1; }
-check "the cpu pool runs pack" poll 60 any_pack_running
+check "the cpu pool runs pack" poll 60 any_runs 3
 kill -9 "$CPU" $(pgrep -P "$CPU")
 wait "$CPU" 2>/dev/null
 start_worker cpu2 $W --queue cpu --concurrency 2
