@@ -95,7 +95,8 @@ int job_new_fields(struct rargv *out, const struct job_new *jn)
         rargv_add(out, field), rargv_add(out, "pending");
         if (is_routed) { /* its stages move it between queues */
             keys_stage_field(field, sizeof(field), (int)k + 1, "queue");
-            rargv_add(out, field), rargv_add(out, pipeline_stage_queue(jn->pipeline, k + 1, jn->queue));
+            rargv_add(out, field);
+            rargv_add(out, pipeline_stage_queue(jn->pipeline, k + 1, jn->queue));
         }
     }
     return out->is_oom ? -1 : 0;

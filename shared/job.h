@@ -83,8 +83,8 @@ double job_overall_progress(int stage, int stage_count, double progress);
 struct job_new {
     const char *id;
     const struct pipeline *pipeline;
-    const char *queue; /* the stages that name no queue run here; the job waits on
-                          its first stage's (pipeline_stage_queue) */
+    const char *queue;      /* the stages that name no queue run here; the job waits on
+                               its first stage's (pipeline_stage_queue) */
     const char *input_json; /* the input printed as JSON text */
     int result_ttl_s;
     int64_t now_ms;

@@ -27,7 +27,8 @@ static const struct cfg_option worker_options[] = {
               "Redis to use: redis://[[user]:pass@]host:port/db, unix:///path[?db=N] or "
               "redis-sentinel://[[user]:pass@]h1:26379,h2:26379/db[?sentinel_password=P]#master"),
     W_OPT_STR("prefix", "STAGEQ_PREFIX", "stageq", prefix, "prefix of every Redis key"),
-    W_OPT_STR("queue", "STAGEQ_QUEUE", "default", queue, "queue this pool takes jobs from (it runs their stages of this queue)"),
+    W_OPT_STR("queue", "STAGEQ_QUEUE", "default", queue,
+              "queue this pool takes jobs from (it runs their stages of this queue)"),
     W_OPT_INT("concurrency", "STAGEQ_CONCURRENCY", 0, 1024, "0", concurrency,
               "worker processes (0 = number of CPUs)"),
     W_OPT_INT("grace", "STAGEQ_GRACE_S", 0, 86400, "30", grace_s,

@@ -388,7 +388,8 @@ static void test_status_running(void **state)
                 "\"started_at\":\"2025-11-25T16:48:15.000Z\","
                 "\"updated_at\":\"2025-11-25T16:48:16.500Z\",\"finished_at\":null,"
                 "\"worker\":\"w1/3\",\"result_ttl_s\":3600,\"result\":null,\"error\":null,"
-                "\"errors\":null,\"next_attempt_at\":null,\"resumed_from_stage\":null,\"next_stage\":null,\"next_stage_name\":null}");
+                "\"errors\":null,\"next_attempt_at\":null,\"resumed_from_stage\":null,"
+                "\"next_stage\":null,\"next_stage_name\":null}");
     cJSON_Delete(o);
 }
 
@@ -420,7 +421,8 @@ static void test_status_finished(void **state)
                 "\"finished_at\":\"2025-11-25T16:50:00.000Z\",\"worker\":null,"
                 "\"result_ttl_s\":null,\"result\":{\"sum\":6,\"list\":[1,2,3]},"
                 "\"error\":{\"code\":\"stage_failed\",\"message\":\"boom\",\"stage\":\"echo\"},"
-                "\"errors\":null,\"next_attempt_at\":null,\"resumed_from_stage\":null,\"next_stage\":null,\"next_stage_name\":null}");
+                "\"errors\":null,\"next_attempt_at\":null,\"resumed_from_stage\":null,"
+                "\"next_stage\":null,\"next_stage_name\":null}");
     cJSON_Delete(o);
 }
 
@@ -440,11 +442,10 @@ static const char *fields_value(const struct rargv *v, size_t from, const char *
  * stages that name none). */
 static void test_new_fields_routed(void **state)
 {
-    static const char text[] =
-        "{\"pipelines\": {\"train\": {\"queue\": \"cpu\", \"stages\": ["
-        "{\"name\": \"prep\", \"builtin\": \"echo\", \"queue\": \"io\"},"
-        "{\"name\": \"fit\", \"builtin\": \"echo\", \"queue\": \"gpu\"},"
-        "{\"name\": \"pack\", \"builtin\": \"echo\"}]}}}";
+    static const char text[] = "{\"pipelines\": {\"train\": {\"queue\": \"cpu\", \"stages\": ["
+                               "{\"name\": \"prep\", \"builtin\": \"echo\", \"queue\": \"io\"},"
+                               "{\"name\": \"fit\", \"builtin\": \"echo\", \"queue\": \"gpu\"},"
+                               "{\"name\": \"pack\", \"builtin\": \"echo\"}]}}}";
     struct sq_err err;
     struct pipeline_set *set = pipeline_set_parse(text, strlen(text), "t", false, 60, &err);
     struct job_new jn;
@@ -479,14 +480,14 @@ static void test_new_fields_routed(void **state)
 static void test_status_waiting_at_hop(void **state)
 {
     HASH(h, "id", "j5", "pipeline", "train", "queue", "gpu", "state", "queued", "attempt", "1",
-         "stage", "1", "stage_name", "prep", "stage_count", "3", "next_stage", "2",
-         "stage.1.name", "prep", "stage.1.state", "succeeded", "stage.1.queue", "cpu",
-         "stage.2.name", "fit", "stage.2.state", "pending", "stage.2.queue", "gpu",
-         "stage.3.name", "pack", "stage.3.state", "pending", "stage.3.queue", "cpu");
+         "stage", "1", "stage_name", "prep", "stage_count", "3", "next_stage", "2", "stage.1.name",
+         "prep", "stage.1.state", "succeeded", "stage.1.queue", "cpu", "stage.2.name", "fit",
+         "stage.2.state", "pending", "stage.2.queue", "gpu", "stage.3.name", "pack",
+         "stage.3.state", "pending", "stage.3.queue", "cpu");
     HASH(canceled, "id", "j6", "state", "canceled", "stage_count", "2", "next_stage", "2",
          "stage.1.name", "a", "stage.2.name", "b");
-    HASH(bad, "id", "j7", "state", "queued", "stage_count", "2", "next_stage", "9",
-         "stage.1.name", "a", "stage.2.name", "b");
+    HASH(bad, "id", "j7", "state", "queued", "stage_count", "2", "next_stage", "9", "stage.1.name",
+         "a", "stage.2.name", "b");
     cJSON *o, *p;
 
     (void)state;
@@ -497,9 +498,11 @@ static void test_status_waiting_at_hop(void **state)
     assert_int_equal(json_get(p, "next_stage")->valueint, 2);
     assert_string_equal(cJSON_GetStringValue(json_get(p, "next_stage_name")), "fit");
     assert_string_equal(
-        cJSON_GetStringValue(json_get(cJSON_GetArrayItem(json_get(p, "stages"), 1), "queue")), "gpu");
+        cJSON_GetStringValue(json_get(cJSON_GetArrayItem(json_get(p, "stages"), 1), "queue")),
+        "gpu");
     assert_string_equal(
-        cJSON_GetStringValue(json_get(cJSON_GetArrayItem(json_get(p, "stages"), 2), "queue")), "cpu");
+        cJSON_GetStringValue(json_get(cJSON_GetArrayItem(json_get(p, "stages"), 2), "queue")),
+        "cpu");
     cJSON_Delete(p);
     cJSON_Delete(o);
     /* only a queued job waits for it; a garbage stage number is no stage */
@@ -534,7 +537,8 @@ static void test_status_missing_and_odd(void **state)
                    "\"overall_progress\":null,\"stages\":[],\"input\":null,\"created_at\":null,"
                    "\"started_at\":null,\"updated_at\":null,\"finished_at\":null,"
                    "\"worker\":null,\"result_ttl_s\":null,\"result\":null,\"error\":null,"
-                   "\"errors\":null,\"next_attempt_at\":null,\"resumed_from_stage\":null,\"next_stage\":null,\"next_stage_name\":null}");
+                   "\"errors\":null,\"next_attempt_at\":null,\"resumed_from_stage\":null,"
+                   "\"next_stage\":null,\"next_stage_name\":null}");
     cJSON_Delete(o);
 
     o = job_status_json(&odd);
