@@ -36,7 +36,7 @@ LUA := shared/scripts/submit.lua shared/scripts/start.lua shared/scripts/update.
        shared/scripts/finish.lua shared/scripts/retry.lua shared/scripts/promote.lua \
        shared/scripts/cancel.lua shared/scripts/heartbeat.lua shared/scripts/recover.lua \
        shared/scripts/reap.lua shared/scripts/requeue.lua shared/scripts/take.lua \
-       shared/scripts/record.lua
+       shared/scripts/record.lua shared/scripts/hop.lua
 API_SRC := api/eta.c api/main.c api/server.c api/routes.c api/jobs.c api/health.c api/errors.c \
            api/sse.c api/rasync.c api/pipelines.c api/compat.c api/listing.c api/dashboard.c \
            api/metrics.c api/reply.c api/counters.c api/live.c

@@ -259,7 +259,7 @@ int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const cha
         goto done;
     }
     if (keys_job(jkey, sizeof(jkey), cfg->prefix, ar->id) < 0 ||
-        keys_queue(qkey, sizeof(qkey), cfg->prefix, queue) < 0 ||
+        keys_queue(qkey, sizeof(qkey), cfg->prefix, pipeline_stage_queue(p, 1, queue)) < 0 ||
         keys_recent(rkey, sizeof(rkey), cfg->prefix) < 0 ||
         keys_counters(ckey, sizeof(ckey), cfg->prefix) < 0 ||
         keys_events(ekey, sizeof(ekey), cfg->prefix) < 0) {

@@ -812,8 +812,14 @@ void listing_stats(struct api_req *ar)
         return;
     }
     ls->ar = ar;
-    for (i = 0; ps != NULL && i < ps->n; i++)
-        listing_stats_queue(ls, ps->items[i].queue, strlen(ps->items[i].queue));
+    for (i = 0; ps != NULL && i < ps->n; i++) {
+        const struct pipeline *p = &ps->items[i];
+        size_t k;
+        listing_stats_queue(ls, p->queue, strlen(p->queue));
+        for (k = 0; k < p->nstages; k++) /* a stage's own queue: its jobs wait there too */
+            if (p->stages[k].queue != NULL)
+                listing_stats_queue(ls, p->stages[k].queue, strlen(p->stages[k].queue));
+    }
     if (keys_recent(rkey, sizeof(rkey), prefix) < 0 ||
         keys_job(jpat, sizeof(jpat), prefix, "*") < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "key name too long");

@@ -592,9 +592,13 @@ void metrics_get(struct api_req *ar)
         ms->hists[i].pipeline = p->name;
         ms->nhists++;
         metrics_counter_row(ms, p->name, strlen(p->name));
-        for (k = 0; k < p->nstages; k++)
-            metrics_stage_row(ms, &ms->hists[i], p->stages[k].name, strlen(p->stages[k].name));
         metrics_queue_row(ms, p->queue, strlen(p->queue));
+        for (k = 0; k < p->nstages; k++) {
+            const char *q = p->stages[k].queue; /* a stage's own: its jobs wait there too */
+            metrics_stage_row(ms, &ms->hists[i], p->stages[k].name, strlen(p->stages[k].name));
+            if (q != NULL)
+                metrics_queue_row(ms, q, strlen(q));
+        }
     }
     if (keys_worker(key, sizeof(key), prefix, "*") < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "key name too long");

@@ -33,6 +33,8 @@ void pipelines_list(struct api_req *ar)
                 cJSON_AddStringToObject(s, "builtin", sd->builtin);
             if (sd->timeout_s > 0)
                 cJSON_AddNumberToObject(s, "timeout_s", sd->timeout_s);
+            if (sd->queue != NULL)
+                cJSON_AddStringToObject(s, "queue", sd->queue);
             cJSON_AddItemToArray(stages, s);
         }
         cJSON_AddItemToArray(arr, o);

@@ -155,6 +155,21 @@ static void main_print_stages(const cJSON *stages)
     }
 }
 
+/* A job its stage before handed over to another queue: the stage it waits
+ * for, and where. */
+static void main_print_next_stage(const cJSON *st)
+{
+    const cJSON *next = json_get(st, "next_stage"), *name = json_get(st, "next_stage_name");
+    const cJSON *queue = json_get(st, "queue");
+    double k;
+
+    if (json_number(next, &k) < 0 || !(k >= 1 && k < 1e6))
+        return;
+    printf("waits for: stage %d %s on queue %s\n", (int)k,
+           cJSON_IsString(name) ? name->valuestring : "?",
+           cJSON_IsString(queue) ? queue->valuestring : "?");
+}
+
 static void main_print_status(const cJSON *st, const struct job_view *v)
 {
     const cJSON *pipeline = json_get(st, "pipeline"), *queue = json_get(st, "queue");
@@ -169,6 +184,7 @@ static void main_print_status(const cJSON *st, const struct job_view *v)
                v->stage_name, (int)(v->progress * 100.0), (int)(v->overall * 100.0));
     if (v->message[0])
         printf("message:   %s\n", v->message);
+    main_print_next_stage(st);
     printf("attempt:   %d/%d\n", v->attempt, v->max_attempts);
     main_print_stages(json_get(st, "stages"));
     if (result != NULL && !cJSON_IsNull(result)) {

@@ -69,12 +69,14 @@ double job_overall_progress(int stage, int stage_count, double progress)
 int job_new_fields(struct rargv *out, const struct job_new *jn)
 {
     char ts[CLOCK_RFC3339_LEN], field[64];
+    bool is_routed = pipeline_is_routed(jn->pipeline);
     size_t k;
 
     clock_format_rfc3339(jn->now_ms, ts);
     rargv_add(out, JOB_F_ID), rargv_add(out, jn->id);
     rargv_add(out, JOB_F_PIPELINE), rargv_add(out, jn->pipeline->name);
-    rargv_add(out, JOB_F_QUEUE), rargv_add(out, jn->queue);
+    /* the queue it waits on: its first stage's */
+    rargv_add(out, JOB_F_QUEUE), rargv_add(out, pipeline_stage_queue(jn->pipeline, 1, jn->queue));
     rargv_add(out, JOB_F_STATE), rargv_add(out, job_state_name(JOB_QUEUED));
     rargv_add(out, JOB_F_ATTEMPT), rargv_add(out, "0");
     rargv_add(out, JOB_F_MAX_ATTEMPTS), rargv_addll(out, jn->pipeline->max_attempts);
@@ -92,6 +94,11 @@ int job_new_fields(struct rargv *out, const struct job_new *jn)
         rargv_add(out, field), rargv_add(out, jn->pipeline->stages[k].name);
         keys_stage_field(field, sizeof(field), (int)k + 1, "state");
         rargv_add(out, field), rargv_add(out, "pending");
+        if (is_routed) { /* its stages move it between queues */
+            keys_stage_field(field, sizeof(field), (int)k + 1, "queue");
+            rargv_add(out, field);
+            rargv_add(out, pipeline_stage_queue(jn->pipeline, k + 1, jn->queue));
+        }
     }
     return out->is_oom ? -1 : 0;
 }
@@ -423,7 +430,7 @@ static cJSON *stages_json(const struct job_hash *h, long long count, const struc
     *raw_output = NULL;
     for (k = 1; arr != NULL && k <= count && k <= PIPELINE_MAX_STAGES; k++) {
         cJSON *s = cJSON_CreateObject();
-        const char *state, *started, *finished, *output;
+        const char *state, *started, *finished, *output, *queue;
 
         if (s == NULL)
             break;
@@ -436,6 +443,8 @@ static cJSON *stages_json(const struct job_hash *h, long long count, const struc
             add_str_value(s, "started_at", started);
         if ((finished = stage_get(h, k, "finished_at")) != NULL)
             add_str_value(s, "finished_at", finished);
+        if ((queue = stage_get(h, k, "queue")) != NULL) /* the stages name queues */
+            add_str_value(s, "queue", queue);
         *raw_output = NULL;
         if ((output = stage_get(h, k, "output")) != NULL && add_json_value(s, "output", output))
             *raw_output = output;
@@ -535,6 +544,24 @@ static void add_eta(cJSON *o, const struct job_hash *h, long long n, const struc
     add_seconds(o, "eta_s", job_ms);
 }
 
+/* next_stage and next_stage_name: the stage a queued job waits for after
+ * the stage before handed it over to the queue it sits on (hop.lua); null
+ * otherwise. */
+static void add_next_stage(cJSON *o, const struct job_hash *h, long long n)
+{
+    const char *st = job_hash_get(h, JOB_F_STATE), *v = job_hash_get(h, JOB_F_NEXT_STAGE);
+    long long k;
+
+    if (st == NULL || strcmp(st, "queued") != 0 || v == NULL ||
+        num_parse_ll(v, 1, n < PIPELINE_MAX_STAGES ? n : PIPELINE_MAX_STAGES, &k, NULL) < 0) {
+        add_item(o, "next_stage", cJSON_CreateNull());
+        add_item(o, "next_stage_name", cJSON_CreateNull());
+        return;
+    }
+    add_item(o, "next_stage", cJSON_CreateNumber((double)k));
+    add_str_value(o, "next_stage_name", stage_get(h, k, "name"));
+}
+
 cJSON *job_status_json(const struct job_hash *h)
 {
     return job_status_json_eta(h, NULL, 0);
@@ -587,5 +614,6 @@ cJSON *job_status_json_eta(const struct job_hash *h, const struct job_eta *eta, 
     add_json(o, h, JOB_F_ERRORS, "errors");
     add_str(o, h, JOB_F_NEXT_ATTEMPT_AT, "next_attempt_at");
     add_int(o, h, JOB_F_RESUMED_FROM);
+    add_next_stage(o, h, n);
     return o;
 }

@@ -71,6 +71,7 @@ enum job_state { JOB_QUEUED = 0, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CAN
 #define JOB_F_RESUME          "resume" /* "1": a rerun restarts at the unfinished stage */
 #define JOB_F_RESUMED_FROM    "resumed_from_stage" /* the stage the current attempt started at */
 #define JOB_F_SUCCESS_COUNT   "success_count"      /* times it was recorded succeeded: 1 */
+#define JOB_F_NEXT_STAGE      "next_stage" /* a job handed over to another queue waits for it */
 
 const char *job_state_name(enum job_state s);
 /* 0 and *out set, or -1 for an unknown name. */
@@ -87,7 +88,8 @@ double job_overall_progress(int stage, int stage_count, double progress);
 struct job_new {
     const char *id;
     const struct pipeline *pipeline;
-    const char *queue;
+    const char *queue;      /* the stages that name no queue run here; the job waits on
+                               its first stage's (pipeline_stage_queue) */
     const char *input_json; /* the input printed as JSON text */
     int result_ttl_s;
     int64_t now_ms;

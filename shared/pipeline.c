@@ -110,6 +110,7 @@ static void pipeline_free_one(struct pipeline *p)
         strv_free(p->stages[k].argv);
         strv_free(p->stages[k].env);
         free(p->stages[k].cwd);
+        free(p->stages[k].queue);
     }
     free(p->stages);
     free(p->name);
@@ -280,6 +281,23 @@ static bool program_exists(const char *prog, const char *cwd)
     return exec_path_each(prog, program_found, (void *)cwd) == 1;
 }
 
+/* An exec stage's cwd is a directory and its program can be executed. */
+static int check_program(const struct stage_def *sd, const struct ploc *at, struct sq_err *err)
+{
+    struct stat st;
+
+    if (sd->cwd != NULL && (stat(sd->cwd, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        ploc_err(at, err, SQ_ERR_INVALID, "field 'cwd': '%.128s' is not a directory", sd->cwd);
+        return -1;
+    }
+    if (!program_exists(sd->argv[0], sd->cwd)) {
+        ploc_err(at, err, SQ_ERR_INVALID, "field 'exec': program '%.128s' not found or not executable%s",
+                 sd->argv[0], strchr(sd->argv[0], '/') ? "" : " in PATH");
+        return -1;
+    }
+    return 0;
+}
+
 static char **strv_new(size_t n)
 {
     return calloc(n + 1, sizeof(char *));
@@ -352,19 +370,8 @@ static int load_exec(struct stage_def *sd, const cJSON *argv, const cJSON *env, 
             snprintf(sd->env[i++], len, "%s=%s", e->string, e->valuestring);
         }
     }
-    if (check_programs) {
-        struct stat st;
-        if (sd->cwd != NULL && (stat(sd->cwd, &st) != 0 || !S_ISDIR(st.st_mode))) {
-            ploc_err(at, err, SQ_ERR_INVALID, "field 'cwd': '%.128s' is not a directory", sd->cwd);
-            return -1;
-        }
-        if (!program_exists(sd->argv[0], sd->cwd)) {
-            ploc_err(at, err, SQ_ERR_INVALID,
-                     "field 'exec': program '%.128s' not found or not executable%s", sd->argv[0],
-                     strchr(sd->argv[0], '/') ? "" : " in PATH");
-            return -1;
-        }
-    }
+    if (check_programs)
+        return check_program(sd, at, err);
     return 0;
 oom:
     ploc_err(at, err, SQ_ERR_NOMEM, "out of memory");
@@ -374,8 +381,8 @@ oom:
 static int load_stage(struct stage_def *sd, const cJSON *js, bool check_programs, struct ploc *at,
                       struct sq_err *err)
 {
-    static const char *const fields[] = {"name", "builtin", "exec",     "timeout_s",  "env",
-                                         "cwd",  "serve",   "max_jobs", "max_rss_mb", NULL};
+    static const char *const fields[] = {"name", "builtin", "exec",     "timeout_s",  "env",   "cwd",
+                                         "serve", "max_jobs", "max_rss_mb", "queue",     NULL};
     const cJSON *exec, *builtin, *serve = json_get(js, "serve");
 
     if (!cJSON_IsObject(js)) {
@@ -394,8 +401,14 @@ static int load_stage(struct stage_def *sd, const cJSON *js, bool check_programs
         get_int(js, "timeout_s", 0, PIPELINE_TIMEOUT_MAX_S, 0, &sd->timeout_s, at, err) < 0 ||
         get_str(js, "cwd", false, &sd->cwd, at, err) < 0 ||
         get_int(js, "max_jobs", 0, PIPELINE_MAX_JOBS_MAX, 0, &sd->max_jobs, at, err) < 0 ||
-        get_int(js, "max_rss_mb", 0, PIPELINE_MAX_RSS_MB_MAX, 0, &sd->max_rss_mb, at, err) < 0)
+        get_int(js, "max_rss_mb", 0, PIPELINE_MAX_RSS_MB_MAX, 0, &sd->max_rss_mb, at, err) < 0 ||
+        get_str(js, "queue", false, &sd->queue, at, err) < 0)
         return -1;
+    if (sd->queue != NULL && !ids_is_valid(sd->queue, strlen(sd->queue), IDS_NAME_MAX_LEN)) {
+        ploc_err(at, err, SQ_ERR_INVALID, "field 'queue' must be 1-%d characters of [A-Za-z0-9._:-]",
+                 IDS_NAME_MAX_LEN);
+        return -1;
+    }
     if (serve != NULL && !cJSON_IsBool(serve)) {
         ploc_err(at, err, SQ_ERR_INVALID, "field 'serve' must be true or false");
         return -1;
@@ -490,6 +503,12 @@ static int load_pipeline(struct pipeline *p, const cJSON *jp, bool check_program
         k++;
     }
     at->stage = 0;
+    if (!p->is_resume && pipeline_is_routed(p)) {
+        /* a job that moves between queues goes on where it stopped: stage 1
+         * again could be another pool's */
+        ploc_err(at, err, SQ_ERR_INVALID, "field 'resume' must be true when a stage names its own 'queue'");
+        return -1;
+    }
     return 0;
 }
 
@@ -597,6 +616,47 @@ fail:
     cJSON_Delete(root);
     pipeline_set_free(set);
     return NULL;
+}
+
+bool pipeline_is_routed(const struct pipeline *p)
+{
+    size_t k;
+
+    for (k = 0; k < p->nstages; k++)
+        if (p->stages[k].queue != NULL)
+            return true;
+    return false;
+}
+
+const char *pipeline_stage_queue(const struct pipeline *p, size_t k, const char *home)
+{
+    if (k >= 1 && k <= p->nstages && p->stages[k - 1].queue != NULL)
+        return p->stages[k - 1].queue;
+    return home;
+}
+
+int pipeline_set_check_programs(const struct pipeline_set *set, const char *queue,
+                                struct sq_err *err)
+{
+    struct ploc at = {set->path ? set->path : "pipelines", NULL, 0, NULL};
+    size_t i, k;
+
+    for (i = 0; i < set->n; i++) {
+        const struct pipeline *p = &set->items[i];
+        bool is_routed = pipeline_is_routed(p);
+        at.pipeline = p->name;
+        for (k = 1; k <= p->nstages; k++) {
+            const struct stage_def *sd = &p->stages[k - 1];
+            if (sd->argv == NULL ||
+                (is_routed && strcmp(pipeline_stage_queue(p, k, p->queue), queue) != 0))
+                continue;
+            at.stage = (int)k;
+            at.stage_name = sd->name;
+            if (check_program(sd, &at, err) < 0)
+                return -1;
+        }
+    }
+    return 0;
 }
 
 struct pipeline_set *pipeline_set_load(const char *path, bool is_required, bool check_programs,

@@ -30,6 +30,8 @@ struct stage_def {
     bool is_serve; /* exec stages: "serve": a warm program answers one request per job */
     int max_jobs;  /* serve: recycle the program after this many jobs; 0 = never */
     int max_rss_mb; /* serve: recycle it above this resident set (MiB); 0 = never */
+    char *queue;   /* the queue whose pools run it; NULL: the job's queue (the pipeline's,
+                      or the one the submit named) */
 };
 
 struct pipeline {
@@ -76,6 +78,23 @@ struct pipeline_set *pipeline_set_load(const char *path, bool is_required, bool 
 struct pipeline_set *pipeline_set_parse(const char *text, size_t len, const char *name_for_errors,
                                         bool check_programs, int default_result_ttl_s,
                                         struct sq_err *err);
+
+/* Checks that the exec stages a pool serving queue runs can be started (as
+ * check_programs does while loading): every exec stage of a pipeline whose
+ * stages name no queue (a submit may send its jobs to any queue), and in one
+ * whose stages name queues, those whose queue (pipeline_stage_queue with the
+ * pipeline's queue) is this one. 0, or -1 with err naming file, pipeline,
+ * stage and program. Borrows set. */
+int pipeline_set_check_programs(const struct pipeline_set *set, const char *queue,
+                                struct sq_err *err);
+
+/* True when a stage of p names its own queue: its jobs move between queues
+ * (the job hash then holds every stage's queue, stage.<k>.queue). */
+bool pipeline_is_routed(const struct pipeline *p);
+
+/* The queue stage k (1-based) of p runs on: its own, else home (the job's
+ * queue: the pipeline's, or the one the submit named). Borrowed. */
+const char *pipeline_stage_queue(const struct pipeline *p, size_t k, const char *home);
 
 /* Borrowed pointer to the pipeline called name, or NULL. */
 const struct pipeline *pipeline_set_find(const struct pipeline_set *set, const char *name);

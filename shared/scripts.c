@@ -27,6 +27,7 @@ static const struct script script_table[SCRIPT_COUNT] = {
     [SCRIPT_REQUEUE] = {"requeue", script_requeue_src, script_requeue_sha},
     [SCRIPT_TAKE] = {"take", script_take_src, script_take_sha},
     [SCRIPT_RECORD] = {"record", script_record_src, script_record_sha},
+    [SCRIPT_HOP] = {"hop", script_hop_src, script_hop_sha},
 };
 
 size_t scripts_argv(enum script_id id, int use_src, int nkeys, const struct rargv *args,

@@ -21,6 +21,7 @@ enum script_id {
     SCRIPT_REQUEUE,
     SCRIPT_TAKE,
     SCRIPT_RECORD,
+    SCRIPT_HOP,
     SCRIPT_COUNT
 };
 

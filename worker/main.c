@@ -19,7 +19,8 @@
 
 static const struct cfg_option worker_options[] = {
     OPTIONS_SHARED_ROWS(struct worker_config),
-    W_STR_ROW(queue, "queue", "STAGEQ_QUEUE", "default", "queue this pool takes jobs from"),
+    W_STR_ROW(queue, "queue", "STAGEQ_QUEUE", "default",
+              "queue this pool takes jobs from (it runs their stages of this queue)"),
     W_INT_ROW(concurrency, "concurrency", "STAGEQ_CONCURRENCY", 0, 1024, "0",
               "worker processes (0 = number of CPUs)"),
     W_INT_ROW(grace_s, "grace", "STAGEQ_GRACE_S", 0, 86400, "30",
@@ -88,9 +89,12 @@ int main(int argc, char **argv)
         cfg.concurrency = n > 0 ? (int)(n > 1024 ? 1024 : n) : 1;
     }
     pipelines = pipeline_set_load(cfg.pipelines[0] ? cfg.pipelines : PIPELINE_DEFAULT_FILE,
-                                  cfg.pipelines[0] != '\0', true, cfg.result_ttl_s, &err);
-    if (pipelines == NULL) {
+                                  cfg.pipelines[0] != '\0', false, cfg.result_ttl_s, &err);
+    /* only the programs of the stages this pool runs: a CPU machine need
+     * not have the program of a stage that runs on the "gpu" queue */
+    if (pipelines == NULL || pipeline_set_check_programs(pipelines, cfg.queue, &err) < 0) {
         fprintf(stderr, "stageq-worker: %s\n", err.msg);
+        pipeline_set_free(pipelines);
         return err.code == SQ_ERR_INVALID ? 2 : 1; /* a bad file, or out of memory / read error */
     }
     log_init("supervisor", lf, ll);

@@ -61,6 +61,7 @@ struct run {
      * answers a try sent again (then that state is our own first write) */
     const char *end_state;
     bool is_end_again;
+    const struct job_hash *h; /* the started job's fields (borrowed) */
 };
 
 static void run_ts(char ts[CLOCK_RFC3339_LEN])
@@ -108,6 +109,28 @@ static void run_add_stats(struct run *r, struct rargv *a, enum run_stats which, 
     rargv_add(a, *spec != NULL ? *spec : "");
 }
 
+/* Reads a fenced write's reply rep (NULL: Redis unreachable, logged when
+ * is_retrying: a state change lost), which carried the stage runs spec (NULL
+ * when none; cleared once recorded). Frees rep and spec. Returns as
+ * run_write. */
+static int run_answer(struct run *r, redisReply *rep, char *spec, bool is_retrying)
+{
+    int rc;
+
+    if (rep == NULL) {
+        free(spec);
+        if (is_retrying)
+            log_write(LOG_LEVEL_ERROR, 0, r->id, "state change not written: redis unreachable");
+        return -1;
+    }
+    rc = run_result(r, rep);
+    if (spec != NULL && rc >= 0) /* recorded by the script */
+        wstats_clear(&r->w->stats, clock_mono_ms());
+    free(spec);
+    freeReplyObject(rep);
+    return rc;
+}
+
 /* Sends fields with update.lua or retry.lua. With is_retrying, waits through
  * Redis outages (state changes must not be lost); without, one try
  * (progress). Returns 0 when written, 1 when refused (r->refused says why),
@@ -122,7 +145,7 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
     redisReply *rep;
     struct sq_err err;
     size_t i;
-    int rc, nkeys = script == SCRIPT_RETRY ? 7 : 2;
+    int nkeys = script == SCRIPT_RETRY ? 7 : 2;
 
     keys_events(ekey, sizeof(ekey), prefix);
     rargv_init(&a);
@@ -166,18 +189,7 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
         freeReplyObject(rep); /* one try (progress): kept for the next write */
         rep = NULL;
     }
-    if (rep == NULL) {
-        free(spec);
-        if (is_retrying)
-            log_write(LOG_LEVEL_ERROR, 0, r->id, "state change not written: redis unreachable");
-        return -1;
-    }
-    rc = run_result(r, rep);
-    if (spec != NULL && rc >= 0) /* recorded by update.lua */
-        wstats_clear(&r->w->stats, clock_mono_ms());
-    free(spec);
-    freeReplyObject(rep);
-    return rc;
+    return run_answer(r, rep, spec, is_retrying);
 }
 
 /* finish.lua's arguments: it also takes `take` jobs, and carries the
@@ -675,6 +687,91 @@ static void run_retry(struct run *r, const struct stage_error *err)
     rargv_free(&a);
 }
 
+/* The queue stage k+1 runs on when it is not this job's queue (the job's
+ * stages name queues: its hash holds every stage's), else NULL. */
+static const char *run_next_queue(const struct run *r)
+{
+    char field[64];
+    const char *q;
+
+    keys_stage_field(field, sizeof(field), r->k + 1, "queue");
+    q = job_hash_get(r->h, field);
+    return q != NULL && strcmp(q, r->queue) != 0 ? q : NULL;
+}
+
+/* Sends hop.lua's fields (the end of the job here: waits through Redis
+ * outages, confirmed with min_replicas). Returns as run_write. */
+static int run_write_hop(struct run *r, const char *queue, const struct rargv *fields)
+{
+    char qkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], next[IDS_MAX_LEN + 1];
+    char *spec = NULL;
+    struct rargv a;
+    redisReply *rep;
+    size_t i;
+
+    keys_queue(qkey, sizeof(qkey), r->w->cfg->prefix, queue);
+    keys_events(ekey, sizeof(ekey), r->w->cfg->prefix);
+    fetch_next_held_id(r->w, next);
+    rargv_init(&a);
+    rargv_add(&a, r->job_key);
+    rargv_add(&a, r->w->processing_key);
+    rargv_add(&a, qkey);
+    rargv_add(&a, ekey);
+    rargv_add(&a, r->w->info_key);
+    rargv_add(&a, r->attempt);
+    rargv_addll(&a, JOB_ACTIVE_TTL_S);
+    rargv_add(&a, r->id);
+    rargv_add(&a, r->w->id);
+    rargv_add(&a, next);
+    run_add_stats(r, &a, RUN_STATS_ALL, &spec);
+    for (i = 0; i < fields->argc; i++)
+        rargv_addlen(&a, fields->argv[i], fields->lens[i]);
+    r->is_end_again = false;
+    rep = wredis_end(r->w, SCRIPT_HOP, 5, &a, r->id, false, &r->is_end_again);
+    rargv_free(&a);
+    return run_answer(r, rep, spec, true);
+}
+
+/* Stage k finished with output `out` and stage k+1 runs on `queue`: store
+ * the output and hand the job over to that queue, in one step (hop.lua). */
+static void run_hop(struct run *r, const char *out, const char *queue)
+{
+    char ts[CLOCK_RFC3339_LEN], field[64], num[16];
+    struct rargv a;
+    int rc;
+
+    run_ts(ts);
+    rargv_init(&a);
+    run_take_adv(r, &a, true); /* the transitions before it not written yet */
+    keys_stage_field(field, sizeof(field), r->k, "state");
+    run_fields_put(&a, field, "succeeded");
+    run_add_stage_field(&a, r->k, "finished_at", ts);
+    run_add_stage_field(&a, r->k, "output", out);
+    run_record_stage(r);
+    snprintf(num, sizeof(num), "%d", r->k);
+    run_fields_put(&a, JOB_F_STAGE, num);
+    run_fields_put(&a, JOB_F_STAGE_NAME, r->pl->stages[r->k - 1].name);
+    run_fields_put(&a, JOB_F_PROGRESS, "1.0000");
+    snprintf(num, sizeof(num), "%.4f", job_overall_progress(r->k, r->n, 1.0));
+    run_fields_put(&a, JOB_F_OVERALL, num);
+    run_fields_put(&a, JOB_F_MESSAGE, "");
+    run_fields_put(&a, JOB_F_STATE, job_state_name(JOB_QUEUED));
+    run_fields_put(&a, JOB_F_QUEUE, queue);
+    snprintf(num, sizeof(num), "%d", r->k + 1);
+    run_fields_put(&a, JOB_F_NEXT_STAGE, num);
+    run_fields_put(&a, JOB_F_UPDATED_AT, ts);
+    r->end_state = job_state_name(JOB_QUEUED);
+    rc = run_write_hop(r, queue, &a);
+    r->end_state = NULL;
+    run_adv_written(r);
+    if (rc == 0)
+        log_write(LOG_LEVEL_INFO, 0, r->id, "stage %d done: handed over to queue %s for stage %d",
+                  r->k, queue, r->k + 1);
+    else if (rc == 1)
+        log_write(LOG_LEVEL_INFO, 0, r->id, "hand-over not recorded: job is %s", r->refused);
+    rargv_free(&a);
+}
+
 /* Stage k finished with output `out`: mark it and start stage k+1, one write
  * — or none yet when the last write is under WORKER_PROGRESS_MIN_MS old: then
  * it goes with the next write (a later transition, progress, or the end), so
@@ -881,6 +978,7 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
     log_ctx_job(id, NULL);
     keys_job(r.job_key, sizeof(r.job_key), w->cfg->prefix, id);
     snprintf(w->current_job, sizeof(w->current_job), "%s", id);
+    r.h = &h;
     if (job_hash_view(hash, &h) < 0 || h.n == 0) {
         log_write(LOG_LEVEL_ERROR, 0, id, "cannot read the started job (out of memory?)");
         goto done; /* stays on the processing list: recovered later */
@@ -949,6 +1047,10 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
         cur = cur_owned = out;
         if (r.k == r.n) {
             run_finish(&r, cur, NULL);
+            break;
+        }
+        if (run_next_queue(&r) != NULL) { /* stage k+1 is another pool's */
+            run_hop(&r, cur, run_next_queue(&r));
             break;
         }
         if (run_advance(&r, cur) != 0) {

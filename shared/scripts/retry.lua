@@ -12,10 +12,8 @@
 --#include stats.lua
 --#include fence.lua
 --#include current.lua
-redis.call('LREM', KEYS[2], -1, ARGV[3]) -- from the tail, as finish.lua
+local refusal, cur = fence_leave(KEYS[1], KEYS[2], ARGV[3], ARGV[1], 'pipeline')
 set_current(KEYS[7], ARGV[6])
-local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline')
-local refusal = fence_refusal(cur[1], cur[2], ARGV[1])
 if refusal then
   return refusal
 end

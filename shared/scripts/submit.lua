@@ -14,8 +14,11 @@
 if redis.call('EXISTS', KEYS[1]) == 1 then
   for i = 6, #ARGV - 1, 2 do
     local f = ARGV[i]
+    -- the queue it was submitted to: its first stage's, where it may have
+    -- moved on from (hop.lua)
+    local have = f == 'queue' and redis.call('HGET', KEYS[1], 'stage.1.queue') or nil
     if (f == 'pipeline' or f == 'queue' or f == 'input') and
-        redis.call('HGET', KEYS[1], f) ~= ARGV[i + 1] then
+        (have or redis.call('HGET', KEYS[1], f)) ~= ARGV[i + 1] then
       return 0
     end
   end

@@ -132,6 +132,13 @@ rec "a running job, HEAD" 200 HEAD /v1/jobs/oa-run
 rec "the same id again" 409 POST /v1/jobs "${JSON[@]}" --data-binary '{"pipeline":"blog4","id":"oa-run"}'
 rec "submit to a queue nobody serves" 202 POST /v1/jobs "${JSON[@]}" \
   --data-binary '{"pipeline":"idle","id":"oa-idle","input":[1,"two",null]}'
+rec "submit to a pipeline whose second stage runs on another queue" 202 POST /v1/jobs "${JSON[@]}" \
+  --data-binary '{"pipeline":"hopidle","id":"oa-hop","input":1}'
+handed_over() { state_is oa-hop queued && [ "$(rcli HGET toa:job:oa-hop next_stage)" = 2 ]; }
+check "after its first stage it waits on the other queue" wait_for 20 handed_over
+rec "a job waiting for its next stage on another queue" 200 GET /v1/jobs/oa-hop
+check_eq "which says so" "idle 2 there idle" \
+  "$(jqr '[.queue, .next_stage, .next_stage_name, .stages[1].queue] | map(tostring) | join(" ")')"
 rec "submit with charset, a generated id" 202 POST /v1/jobs -H 'content-type: Application/JSON; charset=utf-8' \
   --data-binary '{"pipeline":"idle"}'
 rec "malformed JSON" 400 POST /v1/jobs "${JSON[@]}" --data-binary '{"pipeline":'

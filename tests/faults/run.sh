@@ -28,7 +28,7 @@ if [ -z "${FAULT_SCENARIOS:-}" ] && [ "${FAULT_PARALLEL:-1}" != 0 ]; then
   source tests/side_by_side.sh
   side_by_side FAULT_SCENARIOS tests/faults/run.sh \
     "kill_children kill_pool redis_restart redis_frozen_leases" \
-    "sigterm_pool redis_down_10s redis_away_leases"
+    "sigterm_pool redis_down_10s redis_away_leases hop_moves"
   exit
 fi
 STAGEQ_TEST_TMP=$(mktemp -d /tmp/stageq-faults.XXXXXX)
@@ -57,8 +57,8 @@ submit_all() {
     : >"$cfg"
     while read -r i; do
       printf 'url = "%s/v1/jobs"\nheader = "content-type: application/json"\n' "$API_URL" >>"$cfg"
-      printf 'data = "{\\"pipeline\\":\\"fault\\",\\"id\\":\\"%s-%s\\",\\"input\\":{\\"sleep\\":0.2,\\"i\\":%s}}"\n' \
-        "$sc" "$i" "$i" >>"$cfg"
+      printf 'data = "{\\"pipeline\\":\\"%s\\",\\"id\\":\\"%s-%s\\",\\"input\\":{\\"sleep\\":0.2,\\"i\\":%s}}"\n' \
+        "${FAULT_PIPELINE:-fault}" "$sc" "$i" "$i" >>"$cfg"
       printf 'output = "/dev/null"\nwrite-out = "%s %%{http_code}\\n"\nnext\n' "$i" >>"$cfg"
     done <"$todo"
     curl -s --max-time 60 -K "$cfg" >"$cfg.out" 2>/dev/null
@@ -262,6 +262,34 @@ if want redis_down_10s; then
   measure_recovery $sc "$t_end"
   wait_done $sc
   kill "$poller" 2>/dev/null
+  report $sc
+fi
+
+# 8. stages that move between pools: "in" and "out" run on the default queue,
+# "work" on the gpu queue. Each pool is killed with -9 in turn (and a new one
+# started), and Redis restarted, while jobs move between the queues: none
+# lost, none recorded succeeded twice.
+if want hop_moves; then
+  sc=hop_moves
+  setup $sc
+  FAULT_PIPELINE=hop submit_all $sc 1 "$N"
+  start_worker "$sc-cpu" "${W[@]}"; C=$WORKER_PID
+  start_worker "$sc-gpu" "${W[@]}" --queue gpu; G=$WORKER_PID
+  sleep 2.5 # both mid-run, each healthy for a whole lease: it may judge the other
+  snapshot $sc
+  kill -9 "$G" $(pgrep -P "$G")
+  start_worker "$sc-gpu2" "${W[@]}" --queue gpu
+  sleep 1.5
+  restart_redis $sc 0.5
+  sleep 1.5
+  kill -9 "$C" $(pgrep -P "$C")
+  start_worker "$sc-cpu2" "${W[@]}"
+  t_end=$(now_ms)
+  measure_recovery $sc "$t_end"
+  wait_done $sc 180
+  # the hand-overs the pools logged (a pool killed mid-run may have run one again)
+  echo "# $sc: hand-overs to gpu $(cat "$STAGEQ_TEST_TMP/$sc"-cpu*.log | grep -c 'handed over to queue gpu')," \
+    "back to default $(cat "$STAGEQ_TEST_TMP/$sc"-gpu*.log | grep -c 'handed over to queue default')"
   report $sc
 fi
 

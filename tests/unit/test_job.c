@@ -388,7 +388,8 @@ static void test_status_running(void **state)
                 "\"started_at\":\"2025-11-25T16:48:15.000Z\","
                 "\"updated_at\":\"2025-11-25T16:48:16.500Z\",\"finished_at\":null,"
                 "\"worker\":\"w1/3\",\"result_ttl_s\":3600,\"result\":null,\"error\":null,"
-                "\"errors\":null,\"next_attempt_at\":null,\"resumed_from_stage\":null}");
+                "\"errors\":null,\"next_attempt_at\":null,\"resumed_from_stage\":null,"
+                "\"next_stage\":null,\"next_stage_name\":null}");
     cJSON_Delete(o);
 }
 
@@ -420,7 +421,102 @@ static void test_status_finished(void **state)
                 "\"finished_at\":\"2025-11-25T16:50:00.000Z\",\"worker\":null,"
                 "\"result_ttl_s\":null,\"result\":{\"sum\":6,\"list\":[1,2,3]},"
                 "\"error\":{\"code\":\"stage_failed\",\"message\":\"boom\",\"stage\":\"echo\"},"
-                "\"errors\":null,\"next_attempt_at\":null,\"resumed_from_stage\":null}");
+                "\"errors\":null,\"next_attempt_at\":null,\"resumed_from_stage\":null,"
+                "\"next_stage\":null,\"next_stage_name\":null}");
+    cJSON_Delete(o);
+}
+
+/* The value of field in a field, value vector from index from; NULL when absent. */
+static const char *fields_value(const struct rargv *v, size_t from, const char *field)
+{
+    size_t i;
+
+    for (i = from; i + 1 < v->argc; i += 2)
+        if (strcmp(v->argv[i], field) == 0)
+            return v->argv[i + 1];
+    return NULL;
+}
+
+/* A pipeline whose stages name queues: the job waits on its first stage's
+ * queue, and its hash holds every stage's (the submit's queue for the
+ * stages that name none). */
+static void test_new_fields_routed(void **state)
+{
+    static const char text[] = "{\"pipelines\": {\"train\": {\"queue\": \"cpu\", \"stages\": ["
+                               "{\"name\": \"prep\", \"builtin\": \"echo\", \"queue\": \"io\"},"
+                               "{\"name\": \"fit\", \"builtin\": \"echo\", \"queue\": \"gpu\"},"
+                               "{\"name\": \"pack\", \"builtin\": \"echo\"}]}}}";
+    struct sq_err err;
+    struct pipeline_set *set = pipeline_set_parse(text, strlen(text), "t", false, 60, &err);
+    struct job_new jn;
+    struct rargv v;
+
+    (void)state;
+    assert_non_null(set);
+    memset(&jn, 0, sizeof(jn));
+    jn.id = "j";
+    jn.pipeline = pipeline_set_find(set, "train");
+    jn.queue = "home";
+    jn.input_json = "1";
+    rargv_init(&v);
+    assert_int_equal(job_new_fields(&v, &jn), 0);
+    assert_string_equal(fields_value(&v, 0, "queue"), "io");
+    assert_string_equal(fields_value(&v, 0, "stage.1.queue"), "io");
+    assert_string_equal(fields_value(&v, 0, "stage.2.queue"), "gpu");
+    assert_string_equal(fields_value(&v, 0, "stage.3.queue"), "home");
+    rargv_free(&v);
+    /* the others keep no stage queue */
+    jn.pipeline = pipeline_set_find(set, "echo");
+    rargv_init(&v);
+    assert_int_equal(job_new_fields(&v, &jn), 0);
+    assert_string_equal(fields_value(&v, 0, "queue"), "home");
+    assert_null(fields_value(&v, 0, "stage.1.queue"));
+    rargv_free(&v);
+    pipeline_set_free(set);
+}
+
+/* A job its stage before handed over to another queue (hop.lua): queued
+ * there, stage 1 done, waiting for stage 2; every stage shows its queue. */
+static void test_status_waiting_at_hop(void **state)
+{
+    HASH(h, "id", "j5", "pipeline", "train", "queue", "gpu", "state", "queued", "attempt", "1",
+         "stage", "1", "stage_name", "prep", "stage_count", "3", "next_stage", "2", "stage.1.name",
+         "prep", "stage.1.state", "succeeded", "stage.1.queue", "cpu", "stage.2.name", "fit",
+         "stage.2.state", "pending", "stage.2.queue", "gpu", "stage.3.name", "pack",
+         "stage.3.state", "pending", "stage.3.queue", "cpu");
+    HASH(canceled, "id", "j6", "state", "canceled", "stage_count", "2", "next_stage", "2",
+         "stage.1.name", "a", "stage.2.name", "b");
+    HASH(bad, "id", "j7", "state", "queued", "stage_count", "2", "next_stage", "9", "stage.1.name",
+         "a", "stage.2.name", "b");
+    cJSON *o, *p;
+
+    (void)state;
+    o = job_status_json(&h);
+    assert_non_null(o);
+    p = reparse(o);
+    assert_string_equal(cJSON_GetStringValue(json_get(p, "queue")), "gpu");
+    assert_int_equal(json_get(p, "next_stage")->valueint, 2);
+    assert_string_equal(cJSON_GetStringValue(json_get(p, "next_stage_name")), "fit");
+    assert_string_equal(
+        cJSON_GetStringValue(json_get(cJSON_GetArrayItem(json_get(p, "stages"), 1), "queue")),
+        "gpu");
+    assert_string_equal(
+        cJSON_GetStringValue(json_get(cJSON_GetArrayItem(json_get(p, "stages"), 2), "queue")),
+        "cpu");
+    cJSON_Delete(p);
+    cJSON_Delete(o);
+    /* only a queued job waits for it; a garbage stage number is no stage */
+    o = job_status_json(&canceled);
+    p = reparse(o);
+    assert_true(cJSON_IsNull(json_get(p, "next_stage")));
+    assert_true(cJSON_IsNull(json_get(p, "next_stage_name")));
+    assert_null(json_get(cJSON_GetArrayItem(json_get(p, "stages"), 0), "queue"));
+    cJSON_Delete(p);
+    cJSON_Delete(o);
+    o = job_status_json(&bad);
+    p = reparse(o);
+    assert_true(cJSON_IsNull(json_get(p, "next_stage")));
+    cJSON_Delete(p);
     cJSON_Delete(o);
 }
 
@@ -441,7 +537,8 @@ static void test_status_missing_and_odd(void **state)
                    "\"overall_progress\":null,\"stages\":[],\"input\":null,\"created_at\":null,"
                    "\"started_at\":null,\"updated_at\":null,\"finished_at\":null,"
                    "\"worker\":null,\"result_ttl_s\":null,\"result\":null,\"error\":null,"
-                   "\"errors\":null,\"next_attempt_at\":null,\"resumed_from_stage\":null}");
+                   "\"errors\":null,\"next_attempt_at\":null,\"resumed_from_stage\":null,"
+                   "\"next_stage\":null,\"next_stage_name\":null}");
     cJSON_Delete(o);
 
     o = job_status_json(&odd);
@@ -1173,6 +1270,8 @@ int main(void)
         cmocka_unit_test(test_hash_view_index),
         cmocka_unit_test(test_status_running),
         cmocka_unit_test(test_status_finished),
+        cmocka_unit_test(test_new_fields_routed),
+        cmocka_unit_test(test_status_waiting_at_hop),
         cmocka_unit_test(test_status_missing_and_odd),
         cmocka_unit_test(test_status_empty),
         cmocka_unit_test(test_status_stage_count_bounds),

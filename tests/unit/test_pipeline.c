@@ -648,6 +648,63 @@ static void test_program_checks(void **state)
               false);
 }
 
+/* ---- stages that name their own queue ---- */
+
+static void test_stage_queues(void **state)
+{
+    const struct fx *fx = *state;
+    static const struct err_case cases[] = {
+        {PL("{\"name\": \"st\", \"builtin\": \"echo\", \"queue\": \"a/b\"}"),
+         false,
+         {"stage 1 'st'", "'queue'", "[A-Za-z0-9._:-]"}},
+        {PL("{\"name\": \"st\", \"builtin\": \"echo\", \"queue\": 5}"),
+         false,
+         {"stage 1 'st'", "'queue'"}},
+        {"{\"pipelines\": {\"pl\": {\"resume\": false, \"stages\": [" OK_STAGE
+         ", {\"name\": \"g\", \"builtin\": \"echo\", \"queue\": \"gpu\"}]}}}",
+         false,
+         {"pipeline 'pl'", "'resume'", "'queue'"}},
+    };
+    const char *const missing_gpu[] = {"pipeline 'pl'", "stage 2 'fit'", "'/nonexistent/gpu'"};
+    const char *json = "{\"pipelines\": {\"pl\": {\"queue\": \"cpu\", \"stages\": ["
+                       "{\"name\": \"prep\", \"exec\": [\"/nonexistent/cpu\"]},"
+                       "{\"name\": \"fit\", \"exec\": [\"/nonexistent/gpu\"], \"queue\": \"gpu\"},"
+                       "{\"name\": \"pack\", \"builtin\": \"echo\"}]},"
+                       "\"flat\": {\"stages\": [{\"name\": \"e\", \"exec\": [\"true\"]}]}}}";
+    const char *const cpu_only[] = {"pipeline 'pl'", "stage 1 'prep'", "'/nonexistent/cpu'"};
+    struct pipeline_set *set;
+    const struct pipeline *p;
+    struct sq_err err;
+
+    run_err_cases(fx, cases, sizeof(cases) / sizeof(cases[0]));
+    set = load_text(fx, json, false, &err);
+    assert_non_null(set);
+    p = pipeline_set_find(set, "pl");
+    assert_non_null(p);
+    assert_true(pipeline_is_routed(p));
+    assert_false(pipeline_is_routed(pipeline_set_find(set, "flat")));
+    assert_string_equal(pipeline_stage_queue(p, 1, "home"), "home");
+    assert_string_equal(pipeline_stage_queue(p, 2, "home"), "gpu");
+    assert_string_equal(pipeline_stage_queue(p, 3, p->queue), "cpu");
+    assert_string_equal(pipeline_stage_queue(p, 4, "home"), "home"); /* out of range */
+    /* a pool checks the programs of its queue's stages only */
+    assert_int_equal(pipeline_set_check_programs(set, "other", &err), 0);
+    assert_int_equal(pipeline_set_check_programs(set, "gpu", &err), -1);
+    for (size_t i = 0; i < 3; i++)
+        if (strstr(err.msg, missing_gpu[i]) == NULL)
+            fail_msg("'%s' lacks '%s'", err.msg, missing_gpu[i]);
+    assert_int_equal(pipeline_set_check_programs(set, "cpu", &err), -1);
+    for (size_t i = 0; i < 3; i++)
+        if (strstr(err.msg, cpu_only[i]) == NULL)
+            fail_msg("'%s' lacks '%s'", err.msg, cpu_only[i]);
+    pipeline_set_free(set);
+    /* a pipeline whose stages name no queue: every exec stage, on any queue */
+    set = load_text(fx, PL("{\"name\": \"ex\", \"exec\": [\"/nonexistent/prog\"]}"), false, &err);
+    assert_non_null(set);
+    assert_int_equal(pipeline_set_check_programs(set, "anything", &err), -1);
+    pipeline_set_free(set);
+}
+
 static void test_relative_program(void **state)
 {
     const struct fx *fx = *state;
@@ -728,6 +785,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_too_many_stages, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_exec_errors, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_program_checks, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_stage_queues, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_relative_program, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_path_empty_entry, fx_setup, fx_teardown),
     };

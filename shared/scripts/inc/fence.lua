@@ -1,4 +1,4 @@
--- fence.lua (included by update, finish, retry and requeue): why a writer
+-- fence.lua (included by update, finish, retry, requeue and hop): why a writer
 -- running attempt `want` may not change a job whose hash holds state and
 -- attempt: 'missing' (it expired), its state when not running ('canceled',
 -- ...), 'fenced' when another attempt owns it; nil when the write may go on.
@@ -13,4 +13,15 @@ local function fence_refusal(state, attempt, want)
     return 'fenced'
   end
   return nil
+end
+
+-- fence_leave(jkey, plist, id, attempt, field): the end of job id for the
+-- worker whose processing list is plist (retry, hop): the id leaves the list
+-- (from the tail, as finish.lua: takes push at the head), then the job's
+-- state, attempt and field are read; returns the refusal (nil when the
+-- write may go on) and that HMGET.
+local function fence_leave(jkey, plist, id, attempt, field)
+  redis.call('LREM', plist, -1, id)
+  local cur = redis.call('HMGET', jkey, 'state', 'attempt', field)
+  return fence_refusal(cur[1], cur[2], attempt), cur
 end

@@ -15,12 +15,25 @@
 -- never began is not charged an attempt.
 -- With resume (the default) a job that ran before restarts at the stage that
 -- did not finish, its predecessors' outputs kept; without, at stage 1.
+-- A job its stage before handed over from another queue (hop.lua: next_stage
+-- set) goes on at next_stage in the same attempt (not charged again; marked
+-- hopped, so that unstart.lua hands it back as it was); a job whose stages
+-- name queues (stage.<k>.queue) gets every stage's queue in the reply.
 -- A first start costs one HMGET and one HSET (the hot path of a backlog).
 local function start_job(jkey, plist, events, id, wid, now, ttl, info, is_hold)
   -- what the worker needs is read with the rest: start_job writes none of it
   local want = {'id', 'max_attempts', 'result_ttl_s', 'queue', 'errors', 'pipeline', 'input'}
+  -- then, for a job whose stages move between queues: stage.1.queue,
+  -- next_stage, hopped, resumed_from_stage (route below)
+  local nwant = #want
+  want[nwant + 1], want[nwant + 2] = 'stage.1.queue', 'next_stage'
+  want[nwant + 3], want[nwant + 4] = 'hopped', 'resumed_from_stage'
   local cur = redis.call('HMGET', jkey, 'state', 'stage_count', 'resume', 'attempt', 'started_at',
     'stage.1.state', 'stage.1.name', unpack(want))
+  local route = {cur[8 + nwant], cur[9 + nwant], cur[10 + nwant], cur[11 + nwant]}
+  for j = nwant + 1, nwant + 4 do
+    want[j] = nil
+  end
   local state = cur[1]
   if state ~= 'queued' then
     redis.call('LREM', plist, 1, id)
@@ -34,7 +47,16 @@ local function start_job(jkey, plist, events, id, wid, now, ttl, info, is_hold)
   local n = tonumber(cur[2]) or 1
   local k, name = 1, cur[7]
   local set = {}
-  if cur[3] ~= '0' then
+  local hop = tonumber(route[2] or '')
+  if hop and not (hop >= 1 and hop <= n) then
+    hop = nil
+  end
+  if hop then
+    -- handed over by the stage before (hop.lua): the same attempt goes on
+    k = hop
+    name = redis.call('HGET', jkey, 'stage.' .. k .. '.name')
+    set[1], set[2], set[3], set[4] = 'next_stage', '', 'hopped', '1'
+  elseif cur[3] ~= '0' then
     if n > 1 and cur[6] == 'succeeded' then
       k = 2
       while k < n and redis.call('HGET', jkey, 'stage.' .. k .. '.state') == 'succeeded' do
@@ -56,7 +78,15 @@ local function start_job(jkey, plist, events, id, wid, now, ttl, info, is_hold)
     local m = #set
     set[m + 1], set[m + 2] = 'started_at', now
   end
-  local attempt = tostring((tonumber(cur[4]) or 0) + 1)
+  if route[3] == '1' and not hop then
+    local m = #set
+    set[m + 1], set[m + 2] = 'hopped', ''
+  end
+  local attempt = tostring((tonumber(cur[4]) or 0) + (hop and 0 or 1))
+  local resumed = k > 1 and k or ''
+  if hop then
+    resumed = route[4] or ''
+  end
   -- later fields win: stage k's 'running' overrides its 'pending' above
   local s, m = 'stage.' .. k .. '.', #set
   set[m + 1], set[m + 2], set[m + 3], set[m + 4] = s .. 'state', 'running', s .. 'started_at', now
@@ -64,7 +94,7 @@ local function start_job(jkey, plist, events, id, wid, now, ttl, info, is_hold)
     'attempt', attempt,
     'stage', k, 'stage_name', name or '', 'progress', '0', 'message', '', 'next_attempt_at', '',
     'overall_progress', string.format('%.4f', (k - 1) / n),
-    'resumed_from_stage', k > 1 and k or '', unpack(set))
+    'resumed_from_stage', resumed, unpack(set))
   write('EXPIRE', jkey, ttl)
   write('PUBLISH', events, id)
   if info and not is_hold then
@@ -87,6 +117,19 @@ local function start_job(jkey, plist, events, id, wid, now, ttl, info, is_hold)
     if v then
       local m = #out
       out[m + 1], out[m + 2] = f, v
+    end
+  end
+  if route[1] then -- every stage's queue: the worker hands the job over
+    local qf = {}
+    for j = 1, n do
+      qf[j] = 'stage.' .. j .. '.queue'
+    end
+    local qs = redis.call('HMGET', jkey, unpack(qf))
+    for j = 1, n do
+      if qs[j] then
+        local m = #out
+        out[m + 1], out[m + 2] = qf[j], qs[j]
+      end
     end
   end
   return out

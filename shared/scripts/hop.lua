@@ -1,0 +1,37 @@
+-- hop: stage k of a running job ended and stage k+1 runs on another queue:
+-- store the stage's end and hand the job over to that queue, atomically. The
+-- job waits there (state queued, stage k, queue the next stage's, next_stage
+-- k+1) until a pool serving that queue takes it; that start continues the
+-- same attempt (startjob.lua). Fenced like finish.lua: by the attempt and by
+-- the worker. It is the end of the job for this worker (its processing list
+-- and info hash), so it is never on two queues nor lost in between.
+-- KEYS[1] job hash, KEYS[2] the worker's processing list, KEYS[3] the next
+-- stage's queue list, KEYS[4] the events channel (not a key: PUBLISHed to),
+-- KEYS[5] the worker's info hash
+-- ARGV[1] attempt, ARGV[2] TTL (s), ARGV[3] job id, ARGV[4] worker id,
+-- ARGV[5] the held job the worker runs next, or '' (idle): its current job
+-- (current.lua), ARGV[6..7] the stage histogram and ETA key prefixes,
+-- ARGV[8] stage runs to record (stats.lua's spec, or ''; recorded whatever
+-- the fence says: they ran), ARGV[9..] field, value ... (the worker's: stage
+-- k succeeded with its output, state queued, queue, next_stage)
+-- Returns 'ok', or (nothing written but the list entry) the reason as
+-- update.lua.
+--#include stats.lua
+--#include fence.lua
+--#include current.lua
+if ARGV[8] ~= '' then
+  record_stats(ARGV[6], ARGV[7], ARGV[8])
+end
+local refusal, cur = fence_leave(KEYS[1], KEYS[2], ARGV[3], ARGV[1], 'worker')
+set_current(KEYS[5], ARGV[5])
+if refusal then
+  return refusal
+end
+if cur[3] and cur[3] ~= ARGV[4] then
+  return 'fenced' -- begun by another worker
+end
+redis.call('HSET', KEYS[1], 'hopped', '', unpack(ARGV, 9))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('LPUSH', KEYS[3], ARGV[3])
+redis.call('PUBLISH', KEYS[4], ARGV[3])
+return 'ok'
