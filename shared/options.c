@@ -17,8 +17,8 @@ int options_check(const struct options_shared *o, struct redis_url *url, enum lo
         return -1;
     }
     if (!ids_is_valid(o->prefix, strlen(o->prefix), KEYS_PREFIX_MAX_LEN)) {
-        err_set(err, SQ_ERR_INVALID, "--prefix: '%s' must be 1-%d characters of [A-Za-z0-9._:-]", o->prefix,
-                KEYS_PREFIX_MAX_LEN);
+        err_set(err, SQ_ERR_INVALID, "--prefix: '%s' must be 1-%d characters of [A-Za-z0-9._:-]",
+                o->prefix, KEYS_PREFIX_MAX_LEN);
         return -1;
     }
     if (log_format_parse(o->log_format, format) < 0) {
@@ -26,7 +26,8 @@ int options_check(const struct options_shared *o, struct redis_url *url, enum lo
         return -1;
     }
     if (log_level_parse(o->log_level, level) < 0) {
-        err_set(err, SQ_ERR_INVALID, "--log-level: '%s' is not error, warn, info or debug", o->log_level);
+        err_set(err, SQ_ERR_INVALID, "--log-level: '%s' is not error, warn, info or debug",
+                o->log_level);
         return -1;
     }
     return 0;

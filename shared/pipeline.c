@@ -291,8 +291,9 @@ static int check_program(const struct stage_def *sd, const struct ploc *at, stru
         return -1;
     }
     if (!program_exists(sd->argv[0], sd->cwd)) {
-        ploc_err(at, err, SQ_ERR_INVALID, "field 'exec': program '%.128s' not found or not executable%s",
-                 sd->argv[0], strchr(sd->argv[0], '/') ? "" : " in PATH");
+        ploc_err(at, err, SQ_ERR_INVALID,
+                 "field 'exec': program '%.128s' not found or not executable%s", sd->argv[0],
+                 strchr(sd->argv[0], '/') ? "" : " in PATH");
         return -1;
     }
     return 0;
@@ -381,8 +382,9 @@ oom:
 static int load_stage(struct stage_def *sd, const cJSON *js, bool check_programs, struct ploc *at,
                       struct sq_err *err)
 {
-    static const char *const fields[] = {"name", "builtin", "exec",     "timeout_s",  "env",   "cwd",
-                                         "serve", "max_jobs", "max_rss_mb", "queue",     NULL};
+    static const char *const fields[] = {"name",       "builtin", "exec",  "timeout_s",
+                                         "env",        "cwd",     "serve", "max_jobs",
+                                         "max_rss_mb", "queue",   NULL};
     const cJSON *exec, *builtin, *serve = json_get(js, "serve");
 
     if (!cJSON_IsObject(js)) {
@@ -405,8 +407,8 @@ static int load_stage(struct stage_def *sd, const cJSON *js, bool check_programs
         get_str(js, "queue", false, &sd->queue, at, err) < 0)
         return -1;
     if (sd->queue != NULL && !ids_is_valid(sd->queue, strlen(sd->queue), IDS_NAME_MAX_LEN)) {
-        ploc_err(at, err, SQ_ERR_INVALID, "field 'queue' must be 1-%d characters of [A-Za-z0-9._:-]",
-                 IDS_NAME_MAX_LEN);
+        ploc_err(at, err, SQ_ERR_INVALID,
+                 "field 'queue' must be 1-%d characters of [A-Za-z0-9._:-]", IDS_NAME_MAX_LEN);
         return -1;
     }
     if (serve != NULL && !cJSON_IsBool(serve)) {
@@ -415,7 +417,8 @@ static int load_stage(struct stage_def *sd, const cJSON *js, bool check_programs
     }
     sd->is_serve = cJSON_IsTrue(serve);
     if (!sd->is_serve && (json_get(js, "max_jobs") != NULL || json_get(js, "max_rss_mb") != NULL)) {
-        ploc_err(at, err, SQ_ERR_INVALID, "'max_jobs' and 'max_rss_mb' apply to \"serve\": true stages only");
+        ploc_err(at, err, SQ_ERR_INVALID,
+                 "'max_jobs' and 'max_rss_mb' apply to \"serve\": true stages only");
         return -1;
     }
     exec = json_get(js, "exec");
@@ -506,7 +509,8 @@ static int load_pipeline(struct pipeline *p, const cJSON *jp, bool check_program
     if (!p->is_resume && pipeline_is_routed(p)) {
         /* a job that moves between queues goes on where it stopped: stage 1
          * again could be another pool's */
-        ploc_err(at, err, SQ_ERR_INVALID, "field 'resume' must be true when a stage names its own 'queue'");
+        ploc_err(at, err, SQ_ERR_INVALID,
+                 "field 'resume' must be true when a stage names its own 'queue'");
         return -1;
     }
     return 0;

@@ -21,17 +21,17 @@
 #define PIPELINE_DEFAULT_FILE   "deploy/pipelines.json"
 
 struct stage_def {
-    char *name;    /* unique within its pipeline */
-    char *builtin; /* builtin stages: the function's name; NULL for exec stages */
-    char **argv;   /* exec stages: NULL-terminated, argv[0] the program */
-    char **env;    /* exec stages: extra "NAME=value" entries, NULL-terminated (may be NULL) */
-    char *cwd;     /* exec stages: working directory (may be NULL) */
-    int timeout_s; /* 0 = none */
-    bool is_serve; /* exec stages: "serve": a warm program answers one request per job */
-    int max_jobs;  /* serve: recycle the program after this many jobs; 0 = never */
+    char *name;     /* unique within its pipeline */
+    char *builtin;  /* builtin stages: the function's name; NULL for exec stages */
+    char **argv;    /* exec stages: NULL-terminated, argv[0] the program */
+    char **env;     /* exec stages: extra "NAME=value" entries, NULL-terminated (may be NULL) */
+    char *cwd;      /* exec stages: working directory (may be NULL) */
+    int timeout_s;  /* 0 = none */
+    bool is_serve;  /* exec stages: "serve": a warm program answers one request per job */
+    int max_jobs;   /* serve: recycle the program after this many jobs; 0 = never */
     int max_rss_mb; /* serve: recycle it above this resident set (MiB); 0 = never */
-    char *queue;   /* the queue whose pools run it; NULL: the job's queue (the pipeline's,
-                      or the one the submit named) */
+    char *queue;    /* the queue whose pools run it; NULL: the job's queue (the pipeline's,
+                       or the one the submit named) */
 };
 
 struct pipeline {

@@ -908,10 +908,11 @@ static int run_exec(struct run *r, const struct stage_def *sd, const char *in, c
     r->exec = res;
     /* A program says "do not retry" by exiting with EXEC_EXIT_PERMANENT
      * (EX_DATAERR), a warm one by answering an error with "retryable": false. */
-    return stage_error_set(serr, codes[res->outcome],
-                           !(res->outcome == EXEC_EXIT && res->exit_status == EXEC_EXIT_PERMANENT) &&
-                               !(res->outcome == EXEC_ERROR && res->is_permanent),
-                           "%s", res->message);
+    return stage_error_set(
+        serr, codes[res->outcome],
+        !(res->outcome == EXEC_EXIT && res->exit_status == EXEC_EXIT_PERMANENT) &&
+            !(res->outcome == EXEC_ERROR && res->is_permanent),
+        "%s", res->message);
 }
 
 /* Reads the started job's hash into r (the numbers: job_numbers_read, whose

@@ -28,11 +28,11 @@
 
 extern char **environ;
 
-#define EXEC_TICK_MS           90    /* should_stop period, under the promised 100 ms */
-#define EXEC_DRAIN_MS          1000  /* after the main child exits: wait this long for EOF */
-#define EXEC_REAP_MS           1000  /* bound on reaping the killed group */
-#define EXEC_READ_CHUNK        65536 /* bytes per read() */
-#define EXEC_OUT_INITIAL       65536 /* first stdout buffer size */
+#define EXEC_TICK_MS     90    /* should_stop period, under the promised 100 ms */
+#define EXEC_DRAIN_MS    1000  /* after the main child exits: wait this long for EOF */
+#define EXEC_REAP_MS     1000  /* bound on reaping the killed group */
+#define EXEC_READ_CHUNK  65536 /* bytes per read() */
+#define EXEC_OUT_INITIAL 65536 /* first stdout buffer size */
 
 #define EXEC_LOG_LINES_MAX     10000 /* stderr lines logged per run, then only the tail */
 #define EXEC_BAD_PROGRESS_LOGS 3     /* invalid progress lines logged per run */
@@ -656,7 +656,7 @@ int exec_reap_all(pid_t pid)
         if (clock_mono_ms() >= until)
             break;
         kill(-pid, SIGKILL); /* again: a member may have forked during the last kill */
-        exec_sleep_ms(2);         /* SIGKILL is delivered asynchronously */
+        exec_sleep_ms(2);    /* SIGKILL is delivered asynchronously */
     }
     /* Processes that left the group (setsid) and died since were reparented
      * to us too. Reaping any child is safe only because a worker child has no

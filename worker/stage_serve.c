@@ -20,13 +20,13 @@
 #include "json.h"
 #include "log.h"
 
-#define SERVE_TICK_MS       90    /* should_stop period, under the promised 100 ms */
-#define SERVE_DRAIN_MS      1000  /* after stdout's EOF: wait this long for the exit */
-#define SERVE_READ_CHUNK    65536 /* bytes per read() of stdout */
-#define SERVE_OUT_INITIAL   4096  /* first stdout buffer size */
-#define SERVE_OUT_KEEP      (1024 * 1024) /* a larger buffer is freed after the job */
-#define SERVE_WAIT_STEP_MS  10    /* poll step while waiting for programs to exit */
-#define SERVE_BETWEEN_JOBS  "(between jobs)"
+#define SERVE_TICK_MS      90            /* should_stop period, under the promised 100 ms */
+#define SERVE_DRAIN_MS     1000          /* after stdout's EOF: wait this long for the exit */
+#define SERVE_READ_CHUNK   65536         /* bytes per read() of stdout */
+#define SERVE_OUT_INITIAL  4096          /* first stdout buffer size */
+#define SERVE_OUT_KEEP     (1024 * 1024) /* a larger buffer is freed after the job */
+#define SERVE_WAIT_STEP_MS 10            /* poll step while waiting for programs to exit */
+#define SERVE_BETWEEN_JOBS "(between jobs)"
 
 /* One warm program. */
 struct serve_proc {
@@ -237,7 +237,8 @@ static int proc_read_out(struct serve_proc *p, size_t max)
             p->out_cap = cap;
         }
         room = p->out_cap - p->out_len;
-        n = read(p->c.fd_out, p->out + p->out_len, room < SERVE_READ_CHUNK ? room : SERVE_READ_CHUNK);
+        n = read(p->c.fd_out, p->out + p->out_len,
+                 room < SERVE_READ_CHUNK ? room : SERVE_READ_CHUNK);
         if (n < 0)
             return errno == EAGAIN || errno == EINTR ? 0 : 1;
         if (n == 0)
@@ -291,8 +292,10 @@ enum { READY_OUT = 1, READY_ERR = 2, READY_PROG = 4, READY_PID = 8 };
 static int proc_ready(const struct serve_proc *p)
 {
     static const int bits[] = {READY_OUT, READY_ERR, READY_PROG, READY_PID};
-    struct pollfd pfd[4] = {{p->c.fd_out, POLLIN, 0}, {p->c.fd_err, POLLIN, 0},
-                            {p->c.fd_prog, POLLIN, 0}, {p->c.fd_pid, POLLIN, 0}};
+    struct pollfd pfd[4] = {{p->c.fd_out, POLLIN, 0},
+                            {p->c.fd_err, POLLIN, 0},
+                            {p->c.fd_prog, POLLIN, 0},
+                            {p->c.fd_pid, POLLIN, 0}};
     int i, ready = 0;
 
     if (poll(pfd, 4, 0) < 0)
@@ -372,8 +375,9 @@ static int procs_stop(struct serve_pool *pool, struct serve_proc *const *v, size
             status = st;
         proc_drain_side(p);
         exec_stderr_finish(&p->err, tail);
-        log_write(LOG_LEVEL_INFO, 0, NULL, "stage %s: warm program %d ended (%s %d) after %lu job(s)",
-                  p->label, (int)p->c.pid, WIFSIGNALED(st) ? "signal" : "status",
+        log_write(LOG_LEVEL_INFO, 0, NULL,
+                  "stage %s: warm program %d ended (%s %d) after %lu job(s)", p->label,
+                  (int)p->c.pid, WIFSIGNALED(st) ? "signal" : "status",
                   WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), p->jobs);
         proc_unlink(pool, p);
         proc_free(p);
@@ -454,7 +458,8 @@ static struct serve_proc *proc_get(struct serve_pool *pool, const struct exec_sp
         return p;
     }
     p = calloc(1, sizeof(*p));
-    if (p == NULL || (p->label = strdup(spec->stage_name != NULL ? spec->stage_name : "")) == NULL) {
+    if (p == NULL ||
+        (p->label = strdup(spec->stage_name != NULL ? spec->stage_name : "")) == NULL) {
         free(p);
         free(key);
         snprintf(res->message, sizeof(res->message), "out of memory preparing the stage");
@@ -485,9 +490,11 @@ static char *request_build(const struct exec_spec *spec, const char *input, size
 
     /* The text as stored, on one line: stored JSON has no raw newline inside
      * strings, so removing the whitespace outside them is enough. */
-    if (strpbrk(input, "\r\n") != NULL && (input = flat = json_minify(input, strlen(input))) == NULL)
+    if (strpbrk(input, "\r\n") != NULL &&
+        (input = flat = json_minify(input, strlen(input))) == NULL)
         goto done;
-    if (o == NULL || cJSON_AddStringToObject(o, "job", spec->job_id != NULL ? spec->job_id : "") == NULL ||
+    if (o == NULL ||
+        cJSON_AddStringToObject(o, "job", spec->job_id != NULL ? spec->job_id : "") == NULL ||
         cJSON_AddStringToObject(o, "pipeline", spec->pipeline != NULL ? spec->pipeline : "") ==
             NULL ||
         cJSON_AddStringToObject(o, "stage", spec->stage_name != NULL ? spec->stage_name : "") ==
@@ -763,8 +770,8 @@ int stage_serve_run(struct serve_pool *pool, const struct exec_spec *spec, const
     p->jobs++;
     if (spec->max_jobs > 0 && p->jobs >= (unsigned long)spec->max_jobs) {
         log_write(LOG_LEVEL_INFO, 0, spec->job_id,
-                  "stage %s: warm program recycled after %lu job(s) (max_jobs)",
-                  spec->stage_name, p->jobs);
+                  "stage %s: warm program recycled after %lu job(s) (max_jobs)", spec->stage_name,
+                  p->jobs);
         is_recycled = true;
     } else if (spec->max_rss_mb > 0) {
         long rss = proc_rss_mb(p->c.pid);

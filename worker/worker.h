@@ -114,7 +114,7 @@ struct worker {
     int64_t judge_at_ms;               /* Redis time from which others may be judged lost */
     int64_t last_recover_ms;           /* monotonic */
     volatile sig_atomic_t *stop;       /* set by SIGTERM/SIGINT in the child */
-    struct serve_pool *serve;          /* warm stage programs (stage_serve.h); NULL until one runs */
+    struct serve_pool *serve; /* warm stage programs (stage_serve.h); NULL until one runs */
     long long jobs_done;
     struct pipe *pipe; /* batching (pipe.c): read and written through pipe_* only */
     /* set by the child (child.c), called by wredis.c, which thus needs

@@ -30,7 +30,7 @@ struct answer_case {
     const char *line;
     int rc;
     enum exec_outcome outcome;
-    const char *text;    /* EXEC_OK: output_text; EXEC_ERROR: message; else a part of it */
+    const char *text; /* EXEC_OK: output_text; EXEC_ERROR: message; else a part of it */
     bool is_permanent;
 };
 
@@ -313,14 +313,10 @@ static void test_pool_spawn_failed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_answer_table),
-        cmocka_unit_test(test_parse_answer_bytes),
-        cmocka_unit_test(test_pool_reuse_and_share),
-        cmocka_unit_test(test_pool_faults),
-        cmocka_unit_test(test_pool_line_between_jobs),
-        cmocka_unit_test(test_pool_max_jobs),
-        cmocka_unit_test(test_pool_timeout),
-        cmocka_unit_test(test_pool_spawn_failed),
+        cmocka_unit_test(test_parse_answer_table),     cmocka_unit_test(test_parse_answer_bytes),
+        cmocka_unit_test(test_pool_reuse_and_share),   cmocka_unit_test(test_pool_faults),
+        cmocka_unit_test(test_pool_line_between_jobs), cmocka_unit_test(test_pool_max_jobs),
+        cmocka_unit_test(test_pool_timeout),           cmocka_unit_test(test_pool_spawn_failed),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
