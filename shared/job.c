@@ -562,11 +562,6 @@ static void add_next_stage(cJSON *o, const struct job_hash *h, long long n)
     add_str_value(o, "next_stage_name", stage_get(h, k, "name"));
 }
 
-cJSON *job_status_json(const struct job_hash *h)
-{
-    return job_status_json_eta(h, NULL, 0);
-}
-
 cJSON *job_status_json_eta(const struct job_hash *h, const struct job_eta *eta, int64_t now_ms)
 {
     cJSON *o;

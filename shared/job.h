@@ -152,8 +152,8 @@ int job_numbers_read(const struct job_hash *h, const struct pipeline *pl, struct
  * The tree is made to be printed: its strings are references into h's strings
  * (print it, or cJSON_Duplicate it, which copies them, before the reply behind h
  * is freed), and its numbers are mostly raw items holding their JSON text (read
- * them with json_number, not cJSON_IsNumber). */
-cJSON *job_status_json(const struct job_hash *h);
+ * them with json_number, not cJSON_IsNumber). job_status_json_eta, below,
+ * builds it. */
 
 /* What earlier runs of a pipeline took: mean_ms[k] is the mean duration of
  * stage k's recorded runs (see <p>:eta:<pipeline> in docs/redis-keys.md), or
@@ -165,7 +165,7 @@ struct job_eta {
 /* Fills eta from an HGETALL reply of <p>:eta:<pipeline> ("<k>" -> ms). */
 void job_eta_from_hash(struct job_eta *eta, const struct job_hash *h);
 
-/* job_status_json plus the estimates, given the pipeline's history (eta may be
+/* The status object described above, plus the estimates, given the pipeline's history (eta may be
  * NULL: none) and the time now (ms since the epoch). Adds:
  * - "stage_eta_s": seconds left in the running stage, from its mean duration,
  *   its elapsed time and its progress; 0 once the job ended; null when not

@@ -110,7 +110,10 @@ void log_flush(void)
     errno = saved;
 }
 
-void log_flush_from_signal(void)
+/* log_flush for a signal handler (SIGSEGV, SIGABRT, SIGTERM...): only write(2),
+ * no lock, no allocation. May write a line twice when the signal came in the
+ * middle of a log_flush, never loses one. */
+static void log_flush_from_signal(void)
 {
     log_flush(); /* write(2) only, and errno kept: async-signal-safe */
 }

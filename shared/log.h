@@ -7,7 +7,7 @@
  * exit (atexit) and before a fork (pthread_atfork; the child starts with an
  * empty buffer, so no line is written twice). Lines at warn and error are
  * written at once, with everything held before them: the lines that explain a
- * crash are never held. A daemon's crash handler calls log_flush_from_signal.
+ * crash are never held. log_catch_crashes writes the held lines on a crash.
  *
  * Every line has a time (RFC 3339, ms, UTC), a level, the role and the message;
  * then the context fields when known: job, pipeline, stage (1-based index),
@@ -35,17 +35,12 @@ void log_set_role(const char *role);
  * unless one line is longer). errno is kept. */
 void log_flush(void);
 
-/* log_flush for a signal handler (SIGSEGV, SIGABRT, SIGTERM...): only write(2),
- * no lock, no allocation. May write a line twice when the signal came in the
- * middle of a log_flush, never loses one. */
-void log_flush_from_signal(void);
-
 /* log_flush when the oldest held line is LOG_FLUSH_MS old or older. For a
  * loop that wakes at least that often (a stage's poll). */
 void log_flush_due(void);
 
 /* For a daemon's main(), never called by shared/ itself: on SIGSEGV, SIGBUS,
- * SIGFPE, SIGILL and SIGABRT, writes the held lines (log_flush_from_signal),
+ * SIGFPE, SIGILL and SIGABRT, writes the held lines (with write(2) only),
  * then the signal takes the action it had before (the default: the process
  * dies of it, with a core when enabled). Inherited by forked children; an
  * exec resets it. 0, or -1 when sigaction fails (errno set). */

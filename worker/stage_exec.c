@@ -115,7 +115,7 @@ void exec_close_fd(int *fd)
     }
 }
 
-int exec_set_nonblock(int fd)
+static int exec_set_nonblock(int fd)
 {
     int fl = fcntl(fd, F_GETFL);
 
@@ -125,7 +125,7 @@ int exec_set_nonblock(int fd)
 /* Copies src[0..len) into dst (cap >= len + 1), NUL-terminated, as valid UTF-8
  * text: invalid bytes and control characters (except tab, and newline when
  * keep_nl) become '?'. The output is never longer than the input. */
-void exec_sanitize_text(char *dst, const char *src, size_t len, bool keep_nl)
+static void exec_sanitize_text(char *dst, const char *src, size_t len, bool keep_nl)
 {
     const unsigned char *s = (const unsigned char *)src;
     size_t i = 0, o = 0;
@@ -597,7 +597,9 @@ static int read_stdout(struct exec_run *r, int fd, long long now, int grace_ms)
     return 0;
 }
 
-int exec_read_feed(int fd, void (*feed)(void *, const char *, size_t), void *arg)
+/* Reads once from fd and feeds the bytes to feed(arg, ...). Returns 1 at EOF
+ * or error (close the fd), else 0. */
+static int exec_read_feed(int fd, void (*feed)(void *, const char *, size_t), void *arg)
 {
     char buf[EXEC_READ_CHUNK / 4];
     ssize_t n = read(fd, buf, sizeof(buf));

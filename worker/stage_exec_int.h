@@ -79,15 +79,11 @@ int exec_pollfds(const int *fds, int n, struct pollfd *pfd, int *slot);
  * clean exit 0: EXEC_SIGNAL or EXEC_EXIT. */
 void exec_status_outcome(struct exec_result *res, int status);
 
-/* Reads once from fd and feeds the bytes to feed(arg, ...). Returns 1 at EOF
- * or error (close the fd), else 0. */
-int exec_read_feed(int fd, void (*feed)(void *arg, const char *p, size_t n), void *arg);
-
 /* Writes what it can of buf[*off..len). Returns 1 when done (or the program
  * does not read: EPIPE is expected and fine), else 0. */
 int exec_write_some(int fd, const char *buf, size_t len, size_t *off);
 
-/* Feeders for exec_read_feed: arg is a struct exec_stderr / exec_progress. */
+/* Feeders of a stage program's stderr and fd 3: arg is a struct exec_stderr / exec_progress. */
 void exec_stderr_feed(void *arg, const char *p, size_t n);
 void exec_progress_feed(void *arg, const char *p, size_t n);
 
@@ -98,16 +94,11 @@ void exec_stderr_finish(struct exec_stderr *e, char tail[EXEC_STDERR_TAIL + 1]);
 /* Handles a last progress line without its newline. */
 void exec_progress_finish(struct exec_progress *pr);
 
-/* Copies src[0..len) into dst (cap >= len + 1) as valid UTF-8 text without
- * control characters (except tab, and newline when keep_nl): others become '?'. */
-void exec_sanitize_text(char *dst, const char *src, size_t len, bool keep_nl);
-
 /* Copies the NUL-terminated UTF-8 string src into dst[cap], cut at a
  * character boundary when it does not fit. */
 void exec_copy_utf8(char *dst, size_t cap, const char *src);
 
 void exec_close_fd(int *fd); /* closes *fd when >= 0 and sets it to -1 */
-int exec_set_nonblock(int fd);
 void exec_sleep_ms(long ms);
 
 #endif

@@ -343,7 +343,7 @@ static void test_status_running(void **state)
     const cJSON *v, *stages, *s;
 
     (void)state;
-    o = job_status_json(&h);
+    o = job_status_json_eta(&h, NULL, 0);
     assert_non_null(o);
 
     assert_true(num(o, "progress") == 0.5);
@@ -404,7 +404,7 @@ static void test_status_finished(void **state)
     cJSON *o, *p;
 
     (void)state;
-    o = job_status_json(&h);
+    o = job_status_json_eta(&h, NULL, 0);
     assert_non_null(o);
     p = reparse(o);
     assert_true(cJSON_IsObject(json_get(p, "result")));
@@ -491,7 +491,7 @@ static void test_status_waiting_at_hop(void **state)
     cJSON *o, *p;
 
     (void)state;
-    o = job_status_json(&h);
+    o = job_status_json_eta(&h, NULL, 0);
     assert_non_null(o);
     p = reparse(o);
     assert_string_equal(cJSON_GetStringValue(json_get(p, "queue")), "gpu");
@@ -506,14 +506,14 @@ static void test_status_waiting_at_hop(void **state)
     cJSON_Delete(p);
     cJSON_Delete(o);
     /* only a queued job waits for it; a garbage stage number is no stage */
-    o = job_status_json(&canceled);
+    o = job_status_json_eta(&canceled, NULL, 0);
     p = reparse(o);
     assert_true(cJSON_IsNull(json_get(p, "next_stage")));
     assert_true(cJSON_IsNull(json_get(p, "next_stage_name")));
     assert_null(json_get(cJSON_GetArrayItem(json_get(p, "stages"), 0), "queue"));
     cJSON_Delete(p);
     cJSON_Delete(o);
-    o = job_status_json(&bad);
+    o = job_status_json_eta(&bad, NULL, 0);
     p = reparse(o);
     assert_true(cJSON_IsNull(json_get(p, "next_stage")));
     cJSON_Delete(p);
@@ -529,7 +529,7 @@ static void test_status_missing_and_odd(void **state)
     cJSON *o;
 
     (void)state;
-    o = job_status_json(&minimal);
+    o = job_status_json_eta(&minimal, NULL, 0);
     assert_non_null(o);
     assert_json(o, "{\"id\":\"j3\",\"pipeline\":null,\"queue\":null,\"state\":null,"
                    "\"attempt\":null,\"max_attempts\":null,\"stage\":null,\"stage_name\":null,"
@@ -541,7 +541,7 @@ static void test_status_missing_and_odd(void **state)
                    "\"next_stage\":null,\"next_stage_name\":null}");
     cJSON_Delete(o);
 
-    o = job_status_json(&odd);
+    o = job_status_json_eta(&odd, NULL, 0);
     assert_non_null(o);
     /* a non-numeric attempt stays a string; an empty one is null */
     assert_true(cJSON_IsString(json_get(o, "attempt")));
@@ -565,9 +565,9 @@ static void test_status_empty(void **state)
     struct job_hash odd = {one, lens, 1, NULL, 0};
 
     (void)state;
-    assert_null(job_status_json(&h));
-    assert_null(job_status_json(NULL));
-    assert_null(job_status_json(&odd));
+    assert_null(job_status_json_eta(&h, NULL, 0));
+    assert_null(job_status_json_eta(NULL, NULL, 0));
+    assert_null(job_status_json_eta(&odd, NULL, 0));
 }
 
 static void test_status_stage_count_bounds(void **state)
@@ -577,11 +577,11 @@ static void test_status_stage_count_bounds(void **state)
     cJSON *o;
 
     (void)state;
-    o = job_status_json(&neg);
+    o = job_status_json_eta(&neg, NULL, 0);
     assert_non_null(o);
     assert_int_equal(cJSON_GetArraySize(json_get(o, "stages")), 0);
     cJSON_Delete(o);
-    o = job_status_json(&big);
+    o = job_status_json_eta(&big, NULL, 0);
     assert_non_null(o);
     assert_int_equal(cJSON_GetArraySize(json_get(o, "stages")), PIPELINE_MAX_STAGES);
     cJSON_Delete(o);
@@ -817,7 +817,7 @@ static void test_eta_running(void **state)
     cJSON_Delete(o);
 
     /* job_status_json has no estimates */
-    o = job_status_json(&h);
+    o = job_status_json_eta(&h, NULL, 0);
     assert_null(json_get(o, "eta_s"));
     cJSON_Delete(o);
 }
@@ -911,7 +911,7 @@ static void test_status_number_text(void **state)
     fv[0] = "id", fv[1] = "j1", fv[2] = "progress", fv[4] = "attempt";
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         fv[3] = fv[5] = cases[i].v;
-        o = job_status_json(&h);
+        o = job_status_json_eta(&h, NULL, 0);
         assert_non_null(o);
         text = json_print(o);
         assert_non_null(text);
@@ -986,7 +986,7 @@ static void test_status_json_fields(void **state)
     fv[0] = "id", fv[1] = "j1", fv[2] = "result";
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         fv[3] = cases[i].v;
-        o = job_status_json(&h);
+        o = job_status_json_eta(&h, NULL, 0);
         assert_non_null(o);
         one = cJSON_PrintUnformatted(json_get(o, "result"));
         assert_non_null(one);
@@ -1031,7 +1031,7 @@ static void test_status_result_is_last_output(void **state)
     fv[8] = "result", fv[10] = "input", fv[11] = "[1,2]";
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         fv[7] = fv[9] = cases[i].v;
-        o = job_status_json(&h);
+        o = job_status_json_eta(&h, NULL, 0);
         assert_non_null(o);
         one = cJSON_PrintUnformatted(json_get(o, "result"));
         assert_non_null(one);
@@ -1042,11 +1042,11 @@ static void test_status_result_is_last_output(void **state)
     }
     /* a result unlike the last output is checked itself */
     fv[7] = "{\"n\":1}", fv[9] = "[01]";
-    o = job_status_json(&h);
+    o = job_status_json_eta(&h, NULL, 0);
     assert_json(json_get(o, "result"), "[1]");
     cJSON_Delete(o);
     fv[9] = "{\"first\":true}"; /* the first stage's output: not taken as checked */
-    o = job_status_json(&h);
+    o = job_status_json_eta(&h, NULL, 0);
     assert_json(json_get(o, "result"), "{\"first\":true}");
     cJSON_Delete(o);
 }
@@ -1125,7 +1125,7 @@ static void test_status_duplicate_outlives_hash(void **state)
     fv[0] = "id", fv[2] = "state", fv[4] = "progress", fv[6] = "input";
     for (i = 0; i < 4; i++)
         fv[2 * i + 1] = vals[i];
-    o = job_status_json(&h);
+    o = job_status_json_eta(&h, NULL, 0);
     assert_non_null(o);
     before = json_print(o);
     dup = cJSON_Duplicate(o, true);
