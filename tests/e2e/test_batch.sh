@@ -72,7 +72,7 @@ WORKER2=$WORKER_PID
 check "the fast jobs behind it end while it runs" wait_for 3 succeeded 81
 check_eq "... it is still running then" running "$(rcli HGET tb:job:slow state)"
 check "the held jobs were handed back before they began" \
-  grep -q "handed back before it began: ok" "$STAGEQ_TEST_TMP/batch2.log"
+  wait_for 5 grep -q "handed back before it began: ok" "$STAGEQ_TEST_TMP/batch2.log"
 check_eq "a handed-back job ran at attempt 1 (its attempt given back)" 30 \
   "$(field_count attempt 1 $(ids f 1 30))"
 check "the slow job then succeeds" wait_for 10 state_is slow succeeded

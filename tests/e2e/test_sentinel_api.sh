@@ -100,7 +100,7 @@ alive() { for p in "$wpid_1" "$wpid_2" "$wpid_3" "$wait_pid"; do kill -0 "$p" 2>
 # Without STAGEQ_MIN_REPLICAS, writes the old master acknowledged after the
 # promotion and before its demotion are lost (section 5 checks the option).
 failover gf graceful
-check "the API logged the switch" grep -q "redis: connected to .*(master 'tsa' at 127.0.0.1:$(sg_master_port))" "$T/api-sg.log"
+check "the API logged the switch" wait_for 5 grep -q "redis: connected to .*(master 'tsa' at 127.0.0.1:$(sg_master_port))" "$T/api-sg.log"
 check "... and its subscriber follows to the new master" wait_for 10 subscribed_on_master
 http GET /v1/jobs/before-1
 check_eq "status of a job from before: 200" 200 "$HTTP_STATUS"

@@ -169,7 +169,7 @@ check "idle: the group settles again" wait_for 90 sg_is_settled
 check "the pools are still up" kill -0 "$POOL_A"
 check "... both" kill -0 "$POOL_B"
 check "the pools logged the move to a new master" \
-  grep -q "redis: connected to 127.0.0.1:" "$STAGEQ_TEST_TMP/poolA.log"
+  wait_for 5 grep -q "redis: connected to 127.0.0.1:" "$STAGEQ_TEST_TMP/poolA.log"
 
 # STAGEQ_MIN_REPLICAS=1 on a backlog of fast jobs: they are taken in batches
 # and their ends sent without waiting; one WAIT covers several ends.
@@ -211,7 +211,7 @@ check_eq "durable: the worker keeps it and takes nothing else" queued \
 for n in $stopped; do sg_restart "$n"; done
 check "durable: with the replicas back the next job runs" wait_for 60 all_done dur 2
 check "durable: the first end is confirmed" \
-  grep -q "end confirmed by 1 replica.*job=dur-1" "$STAGEQ_TEST_TMP/durable.log"
+  wait_for 5 grep -q "end confirmed by 1 replica.*job=dur-1" "$STAGEQ_TEST_TMP/durable.log"
 check_eq "durable: both ended once" "2 2 0" "$(summary dur 2)"
 stop_pid "$DURABLE"
 check "durable: the group settles again" wait_for 90 sg_is_settled
