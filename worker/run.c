@@ -5,6 +5,7 @@
  * k+1 started". While a stage runs, the job's state is checked every
  * WORKER_CHECK_MS so that a cancel stops it within a second. Never exits the
  * process. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "job.h"
 #include "json.h"
 #include "log.h"
+#include "num.h"
 #include "stage_builtin.h"
 #include "stage_exec.h"
 #include "stage_serve.h"
@@ -67,6 +69,18 @@ struct run {
 static void run_ts(char ts[CLOCK_RFC3339_LEN])
 {
     clock_format_rfc3339(clock_now_ms(), ts);
+}
+
+/* True when the job's attempt field at names an attempt other than ours, as
+ * fence.lua judges it: every attempt stageq writes is an integer, so one that
+ * is not (edited by hand) names no other owner and fences nobody. */
+static bool run_is_other_attempt(const redisReply *at, const char *ours)
+{
+    long long n;
+
+    if (at->type != REDIS_REPLY_STRING)
+        return true; /* no attempt: the job was written again without one */
+    return strcmp(at->str, ours) != 0 && num_parse_ll(at->str, 0, INT_MAX, &n, NULL) == 0;
 }
 
 /* Reads a fenced script's answer: 0 'ok', 1 refused (r->refused says why),
@@ -470,7 +484,7 @@ static void run_read_state(struct run *r)
             why = "missing";
         else if (strcmp(st->str, "running") != 0)
             why = st->str;
-        else if (at->type != REDIS_REPLY_STRING || strcmp(at->str, r->attempt) != 0 ||
+        else if (run_is_other_attempt(at, r->attempt) ||
                  (wk->type == REDIS_REPLY_STRING && strcmp(wk->str, r->w->id) != 0))
             why = "fenced"; /* another attempt, or a held job another worker began */
         if (why != NULL) {

@@ -284,5 +284,11 @@ check "the garbled stage histogram counts again" poll 30 is_int "$P:stagehist:tw
 post_json /v1/jobs '{"pipeline":"ticker","id":"g-fresh-tick","input":{"n":5}}'
 check_eq "a fresh job on the ticking pool is accepted" 202 "$HTTP_STATUS"
 check "it succeeds too" poll 120 is_state g-fresh-tick succeeded
+# An attempt garbled by hand while its job runs names no other owner: the
+# job still ends (it used to stay running for good, its worker alive).
+post_json /v1/jobs '{"pipeline":"slowish","id":"g-att-run","input":{"n":6}}'
+check "a slow job runs" poll 30 is_state g-att-run running
+rcli HSET "$P:job:g-att-run" attempt x >/dev/null
+check "with its attempt garbled mid-run it still succeeds" poll 30 is_state g-att-run succeeded
 vcheck "the API and the workers are alive at the end" alive
 finish

@@ -2,6 +2,9 @@
 -- running attempt `want` may not change a job whose hash holds state and
 -- attempt: 'missing' (it expired), its state when not running ('canceled',
 -- ...), 'fenced' when another attempt owns it; nil when the write may go on.
+-- Every attempt stageq writes is an integer: one that is not (edited by hand)
+-- names no other owner, so it fences nobody (else the job would stay running,
+-- its worker alive, and nobody would ever end it).
 local function fence_refusal(state, attempt, want)
   if not state then
     return 'missing'
@@ -9,7 +12,7 @@ local function fence_refusal(state, attempt, want)
   if state ~= 'running' then
     return state
   end
-  if attempt ~= want then
+  if attempt ~= want and tonumber(attempt) ~= nil then
     return 'fenced'
   end
   return nil
