@@ -31,7 +31,7 @@ SHARED_SRC := shared/clock.c shared/config.c shared/err.c shared/exec_path.c sha
               shared/job.c shared/num.c shared/options.c \
               shared/json.c shared/keys.c shared/log.c shared/pipeline.c shared/rargv.c \
               shared/rconn.c shared/redis_url.c shared/scripts.c shared/utf8.c shared/submit.c \
-              shared/sentinel.c
+              shared/sentinel.c shared/cluster.c
 LUA := shared/scripts/submit.lua shared/scripts/start.lua shared/scripts/update.lua \
        shared/scripts/finish.lua shared/scripts/retry.lua shared/scripts/promote.lua \
        shared/scripts/cancel.lua shared/scripts/heartbeat.lua shared/scripts/recover.lua \
