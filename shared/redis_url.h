@@ -7,9 +7,10 @@
 
 #include "err.h"
 
-enum redis_url_kind { REDIS_URL_TCP, REDIS_URL_UNIX, REDIS_URL_SENTINEL };
+enum redis_url_kind { REDIS_URL_TCP, REDIS_URL_UNIX, REDIS_URL_SENTINEL, REDIS_URL_CLUSTER };
 
 #define REDIS_URL_SENTINELS_MAX 16
+#define REDIS_URL_SEEDS_MAX     16
 
 /* One sentinel of a redis-sentinel:// URL. */
 struct redis_url_node {
@@ -34,6 +35,11 @@ struct redis_url {
     char master_name[128];       /* the fragment: #mymaster */
     char sentinel_user[128];     /* optional ACL user for the sentinels */
     char sentinel_password[256]; /* optional ("" = no AUTH to sentinels) */
+    /* REDIS_URL_CLUSTER only: the seed nodes (any nodes of the cluster; the
+     * slot map is read from the first that answers). user/password above go
+     * to every node; db is 0. */
+    int nseeds;
+    struct redis_url_node seeds[REDIS_URL_SEEDS_MAX];
 };
 
 /* Accepts redis://[[user]:password@]host[:port][/db] (IPv6 host in brackets),
