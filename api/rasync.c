@@ -629,6 +629,7 @@ static void rasync_connect(struct rasync *ra)
         rasync_open_node(ra, NULL, 0);
         break;
     case REDIS_URL_TCP:
+    case REDIS_URL_CLUSTER: /* not produced by the parser yet */
         rasync_open_node(ra, ra->addr, ra->url.port);
         break;
     }
