@@ -60,6 +60,7 @@ static redisReply *fetch_start(struct worker *w, const char *id)
     const struct wpart *part = worker_part(w, id);
     char job_key[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
     struct rargv a;
+    struct sq_err err;
     redisReply *r;
     size_t i, n = pipe_bare_ids(w, part, true, ids, WORKER_READ_MAX);
 
@@ -82,8 +83,22 @@ static redisReply *fetch_start(struct worker *w, const char *id)
     rargv_addll(&a, (long long)n);
     for (i = 0; i < n; i++)
         rargv_add(&a, ids[i]);
-    r = wredis_script(w, SCRIPT_START, 3 + (int)n, &a);
+    /* one try: sent again after a lost reply, it would find the job begun
+     * (by us) and skip it; instead the job is put back unstarted from our
+     * processing list once we hold none (recover_own) */
+    r = rconn_script(w->rc, SCRIPT_START, 3 + (int)n, &a, &err);
     rargv_free(&a);
+    if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+        err_reply_code(r->str, r->len) == SQ_ERR_TRANSIENT) {
+        err_set(&err, SQ_ERR_TRANSIENT, "redis: %.*s", (int)(r->len < 120 ? r->len : 120), r->str);
+        freeReplyObject(r);
+        r = NULL;
+    }
+    if (r == NULL) {
+        wredis_log_down(w, "start: ", err.msg);
+        pipe_set_take_lost(w);
+        return NULL;
+    }
     if (r != NULL && n > 0 && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
         r->element[0]->type == REDIS_REPLY_ARRAY) {
         redisReply *started = r->element[0];
