@@ -153,36 +153,29 @@ void lease_heartbeat(struct worker *w, bool is_forced)
     freeReplyObject(r);
 }
 
-void lease_release(struct worker *w)
+/* One try of "CMD key [member]" (member NULL: none); the reply is dropped. */
+static void lease_drop(struct worker *w, const char *cmd, const char *key, const char *member)
 {
     struct rargv a;
     struct sq_err err;
+
+    rargv_init(&a);
+    rargv_add(&a, cmd);
+    rargv_add(&a, key);
+    if (member != NULL)
+        rargv_add(&a, member);
+    freeReplyObject(rconn_command(w->rc, &a, &err));
+    rargv_free(&a);
+}
+
+void lease_release(struct worker *w)
+{
     int j;
 
     for (j = 0; j < w->nparts; j++) {
-        rargv_init(&a);
-        rargv_add(&a, "ZREM");
-        rargv_add(&a, w->parts[j].leases_key);
-        rargv_add(&a, w->id);
-        freeReplyObject(rconn_command(w->rc, &a, &err));
-        rargv_free(&a);
-        rargv_init(&a);
-        rargv_add(&a, "HDEL");
-        rargv_add(&a, w->parts[j].current_key);
-        rargv_add(&a, w->id);
-        freeReplyObject(rconn_command(w->rc, &a, &err));
-        rargv_free(&a);
+        lease_drop(w, "ZREM", w->parts[j].leases_key, w->id);
+        lease_drop(w, "HDEL", w->parts[j].current_key, w->id);
     }
-
-    rargv_init(&a);
-    rargv_add(&a, "ZREM");
-    rargv_add(&a, w->workers_key);
-    rargv_add(&a, w->id);
-    freeReplyObject(rconn_command(w->rc, &a, &err));
-    rargv_free(&a);
-    rargv_init(&a);
-    rargv_add(&a, "DEL");
-    rargv_add(&a, w->info_key);
-    freeReplyObject(rconn_command(w->rc, &a, &err));
-    rargv_free(&a);
+    lease_drop(w, "ZREM", w->workers_key, w->id);
+    lease_drop(w, "DEL", w->info_key, NULL);
 }

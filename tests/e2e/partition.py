@@ -13,7 +13,8 @@ non-empty: what submit.lua does).
                                     EVAL) and BLMOVE in a MONITOR log names
                                     keys of one slot: what a cluster demands
   partition.py submit HOST PORT PREFIX P PIPELINE STAGE[@QUEUE],... INPUT ID...
-                                    writes each job (queue: the first stage's)
+                                    writes each job (queue: the first stage's),
+                                    prints "ID <ms since the epoch>" once pushed
 """
 import re
 import socket
@@ -150,6 +151,7 @@ def submit(host, port, prefix, p, pipeline, stages, inp, ids):
         sock.sendall(resp("EVAL", PUSH, 1, "%s:%s:queue:%s" % (prefix, tag, queue), job_id,
                           "%s:wake:%s" % (prefix, queue)))
         read_reply(f)
+        print("%s %d" % (job_id, time.time() * 1000)) # when it was pushed (ms)
     sock.close()
 
 

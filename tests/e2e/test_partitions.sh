@@ -29,7 +29,7 @@ part() { echo "${PRT[$1]}"; }
 field() { rcli HGET "tp:${TAG[$1]}:job:$1" "$2"; }
 # submit PIPELINE STAGES INPUT ID...: written into each id's partition
 submit() {
-  $PART submit 127.0.0.1 "$REDIS_PORT" tp 4 "$@"
+  $PART submit 127.0.0.1 "$REDIS_PORT" tp 4 "$@" >>"$STAGEQ_TEST_TMP/pushed"
   shift 3
   learn "$@"
 }
@@ -42,6 +42,10 @@ all_succeeded() {
 # starts ID: how many times stage s of ID started
 starts() { grep -c "^start $1 $2 " "$HOP_MARKS"; }
 
+# every command, to check at the end that each script call named keys of one slot
+redis-cli -p "$REDIS_PORT" MONITOR >"$STAGEQ_TEST_TMP/monitor.log" 2>&1 &
+MON=$!
+
 # --- the layout: jobs spread over the 4 partition lists --------------------------
 ids=$(seq -f "job-%g" 1 40)
 # shellcheck disable=SC2086
@@ -53,6 +57,8 @@ for n in $d; do [ "$n" -gt 0 ] && nonempty=$((nonempty + 1)); done
 check_eq "every partition list holds some ($d)" 4 "$nonempty"
 check_eq "a job hash lives in its partition's slot" queued "$(field job-1 state)"
 check_eq "the default partition's list is not used" 0 "$(rcli LLEN 'tp:{8209}:queue:pq')"
+# a failing first attempt: retried (retry.lua, the delayed set, promote.lua)
+submit p s@pq '{"fail":"s"}' retry-1
 
 # --- a pool drains every partition -----------------------------------------------
 start_worker w1 $W --queue pq --concurrency 2
@@ -66,19 +72,20 @@ twice=0
 for id in $ids; do [ "$(starts "$id" s)" = 1 ] || twice=$((twice + 1)); done
 check_eq "each job ran once" 0 "$twice"
 check_eq "each succeeded once" 1 "$(field job-7 success_count)"
+check "a job failing its first attempt succeeds at attempt 2" poll 60 all_succeeded retry-1
+check_eq "in attempt 2, its stage started twice" "2 2" "$(field retry-1 attempt) $(starts retry-1 s)"
 check "the counters of a partition count its jobs" \
-  test "$(rcli HGET "tp:$(ptag 0):counters" succeeded:p)" -gt 0
+  test "$(rcli HGET "tp:${PTAG[0]}:counters" succeeded:p)" -gt 0
 stop_pid "$W2" 10
 
 # --- an idle worker wakes for a job pushed to any partition -----------------------
 sleep 1 # idle: every partition swept empty, waiting for a wake message
 woke=0
 for id in wake-a wake-b wake-c wake-d wake-e wake-f; do
-  learn "$id"
-  t0=$(date +%s%3N)
   submit p s@pq '{}' "$id"
   if poll 30 all_succeeded "$id"; then
     woke=$((woke + 1))
+    t0=$(awk -v id="$id" '$1 == id {print $2}' "$STAGEQ_TEST_TMP/pushed")
     t1=$(date -d "$(field "$id" started_at)" +%s%3N)
     echo "# $id (partition $(part "$id")) started $((t1 - t0)) ms after its push"
   fi
@@ -166,5 +173,12 @@ check_eq "nothing left on pq2's partition lists" "0 0 0 0" "$(depths pq2)"
 check_eq "the default partition of pq2 was never used" 0 "$(rcli EXISTS 'tp:{8209}:queue:pq2')"
 stop_pid "$HP" 10
 stop_pid "$HQ" 10
+
+# --- no call named keys of two slots (a cluster would refuse it: CROSSSLOT) -------
+kill "$MON" 2>/dev/null
+wait "$MON" 2>/dev/null
+slots=$($PART slots "$STAGEQ_TEST_TMP/monitor.log")
+echo "# $slots"
+check "every script call and BLMOVE named keys of one slot" $PART slots "$STAGEQ_TEST_TMP/monitor.log"
 
 finish
