@@ -1,7 +1,7 @@
 /* fuzz_redis_url: redis_url_parse on any text (a NUL-terminated copy of the
  * bytes, as from the environment), then redis_url_describe into a roomy and a
- * tiny buffer. An accepted URL (plain, unix or redis-sentinel) must be in
- * range and describe to a NUL-terminated string. */
+ * tiny buffer. An accepted URL (plain, unix, redis-sentinel or redis-cluster)
+ * must be in range and describe to a NUL-terminated string. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,12 +31,21 @@ static bool url_consistent(const struct redis_url *u)
         return false;
     switch (u->kind) {
     case REDIS_URL_TCP:
-        return port_ok(u->port) && u->host[0] != '\0' && u->nsentinels == 0;
+        return port_ok(u->port) && u->host[0] != '\0' && u->nsentinels == 0 && u->nseeds == 0;
     case REDIS_URL_UNIX:
-        return u->path[0] != '\0' && u->nsentinels == 0;
+        return u->path[0] != '\0' && u->nsentinels == 0 && u->nseeds == 0;
+    case REDIS_URL_CLUSTER:
+        if (u->nseeds < 1 || u->nseeds > REDIS_URL_SEEDS_MAX || u->db != 0 ||
+            u->nsentinels != 0 || u->host[0] != '\0' || u->master_name[0] != '\0')
+            return false;
+        for (i = 0; i < u->nseeds; i++)
+            if (!TERMINATED(u->seeds[i].host) || u->seeds[i].host[0] == '\0' ||
+                !port_ok(u->seeds[i].port))
+                return false;
+        return true;
     case REDIS_URL_SENTINEL:
         if (u->nsentinels < 1 || u->nsentinels > REDIS_URL_SENTINELS_MAX ||
-            u->master_name[0] == '\0' || u->host[0] != '\0')
+            u->master_name[0] == '\0' || u->host[0] != '\0' || u->nseeds != 0)
             return false;
         for (i = 0; i < u->nsentinels; i++)
             if (!TERMINATED(u->sentinels[i].host) || u->sentinels[i].host[0] == '\0' ||
