@@ -225,8 +225,7 @@ static int rcluster_ask_map(struct rcluster *cl, int i, struct sq_err *err)
         if (cluster_map_covered(&cl->next) > 0)
             rv = 0;
         else
-            err_set(err, SQ_ERR_TRANSIENT, "redis: %s:%d serves no slot map yet", c->host,
-                    c->port);
+            err_set(err, SQ_ERR_TRANSIENT, "redis: %s:%d serves no slot map yet", c->host, c->port);
     }
     freeReplyObject(r);
     return rv;

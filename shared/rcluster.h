@@ -71,7 +71,7 @@ int rcluster_peer(const struct rcluster *cl, char *buf, size_t cap);
  * NULL) with connect and read timeout tv, authenticated with the URL's user
  * and password. Returns it (the caller frees it with redisFree), or NULL
  * with err. */
-redisContext *rconn_dial(const struct redis_url *url, const char *host, int port,
-                         struct timeval tv, struct sq_err *err);
+redisContext *rconn_dial(const struct redis_url *url, const char *host, int port, struct timeval tv,
+                         struct sq_err *err);
 
 #endif

@@ -104,8 +104,8 @@ static int rconn_ctx_setup(redisContext *ctx, int argc, const char **argv, struc
     return ok ? 0 : -1;
 }
 
-redisContext *rconn_dial(const struct redis_url *url, const char *host, int port,
-                         struct timeval tv, struct sq_err *err)
+redisContext *rconn_dial(const struct redis_url *url, const char *host, int port, struct timeval tv,
+                         struct sq_err *err)
 {
     redisContext *ctx = host == NULL ? redisConnectUnixWithTimeout(url->path, tv)
                                      : redisConnectWithTimeout(host, port, tv);

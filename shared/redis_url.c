@@ -298,49 +298,48 @@ static int parse_nodes(const struct url_nodes_kind *k, const char *p, size_t ale
     }
 }
 
-/* What follows the node list of a redis-sentinel or redis-cluster URL:
- * [/db][?params], then the #fragment or the end. */
-static int parse_nodes_tail(const struct url_nodes_kind *k, const char **pp, struct redis_url *out,
-                            struct sq_err *err)
+/* The start of a redis-sentinel or redis-cluster URL (after the scheme):
+ * [[user]:password@]h1[:port][,h2[:port]...][/db][?params], the nodes into
+ * list, counted in *count. The authority ends at the first '/', '?' or '#': a
+ * password holding one of them must escape it (%2F, %3F, %23). Returns where
+ * the rest (a #fragment or the end) starts, or NULL with err. */
+static const char *parse_nodes_url(const struct url_nodes_kind *k, const char *p,
+                                   struct redis_url_node *list, int *count, struct redis_url *out,
+                                   struct sq_err *err)
 {
-    const char *p = *pp;
+    size_t alen = strcspn(p, "/?#");
 
+    out->kind = k->kind;
+    if (parse_userinfo(&p, &alen, out, err) < 0 || parse_nodes(k, p, alen, list, count, err) < 0)
+        return NULL;
+    p += alen;
     if (*p == '/') {
         size_t dlen = strcspn(p + 1, "?#");
         char dbbuf[32];
         if (dlen >= sizeof(dbbuf)) {
             err_set(err, SQ_ERR_INVALID, "redis URL: database '%.20s...' is not an integer", p + 1);
-            return -1;
+            return NULL;
         }
         memcpy(dbbuf, p + 1, dlen);
         dbbuf[dlen] = '\0';
         if (dlen > 0 && parse_db(dbbuf, &out->db, err) < 0)
-            return -1;
+            return NULL;
         p += 1 + dlen;
     }
     if (*p == '?') {
         size_t qlen = strcspn(p + 1, "#");
         if (parse_query(k, p + 1, qlen, out, err) < 0)
-            return -1;
+            return NULL;
         p += 1 + qlen;
     }
-    *pp = p;
-    return 0;
+    return p;
 }
 
-/* redis-sentinel://[[user]:password@]h1[:port][,h2[:port]...][/db][?params]#master.
- * The authority ends at the first '/', '?' or '#': a password holding one of
- * them must escape it (%2F, %3F, %23). */
+/* redis-sentinel://[[user]:password@]h1[:port][,h2[:port]...][/db][?params]#master. */
 static int parse_sentinel(const char *p, struct redis_url *out, struct sq_err *err)
 {
-    size_t alen = strcspn(p, "/?#");
-
-    out->kind = REDIS_URL_SENTINEL;
-    if (parse_userinfo(&p, &alen, out, err) < 0 ||
-        parse_nodes(&url_sentinel_kind, p, alen, out->sentinels, &out->nsentinels, err) < 0)
-        return -1;
-    p += alen;
-    if (parse_nodes_tail(&url_sentinel_kind, &p, out, err) < 0)
+    p = parse_nodes_url(&url_sentinel_kind, p, out->sentinels, &out->nsentinels, out, err);
+    if (p == NULL)
         return -1;
     if (*p != '#' || p[1] == '\0') {
         err_set(err, SQ_ERR_INVALID,
@@ -361,14 +360,8 @@ static int parse_sentinel(const char *p, struct redis_url *out, struct sq_err *e
  * seed nodes. Cluster has one database, 0; there is no fragment. */
 static int parse_cluster(const char *p, struct redis_url *out, struct sq_err *err)
 {
-    size_t alen = strcspn(p, "/?#");
-
-    out->kind = REDIS_URL_CLUSTER;
-    if (parse_userinfo(&p, &alen, out, err) < 0 ||
-        parse_nodes(&url_cluster_kind, p, alen, out->seeds, &out->nseeds, err) < 0)
-        return -1;
-    p += alen;
-    if (parse_nodes_tail(&url_cluster_kind, &p, out, err) < 0)
+    p = parse_nodes_url(&url_cluster_kind, p, out->seeds, &out->nseeds, out, err);
+    if (p == NULL)
         return -1;
     if (out->db != 0) {
         err_set(err, SQ_ERR_INVALID,

@@ -109,8 +109,7 @@ static void probe_step(struct rconn *rc, char **w, int n)
             printf("null: %s\n", err.msg);
     } else if (strcmp(w[0], "read") == 0) {
         probe_answer(rconn_pending_reply(rc, &err), &err);
-    } else if (strcmp(w[0], "wait") == 0 && n == 3 &&
-               num_parse_ll(w[1], 0, 100, &x, NULL) == 0 &&
+    } else if (strcmp(w[0], "wait") == 0 && n == 3 && num_parse_ll(w[1], 0, 100, &x, NULL) == 0 &&
                num_parse_ll(w[2], 0, 60000, &t, NULL) == 0) {
         i = rconn_wait(rc, (int)x, (int)t, rconn_connects(rc), &err);
         printf("%d%s%s\n", i, i == 1 ? "" : ": ", i == 1 ? "" : err.msg);

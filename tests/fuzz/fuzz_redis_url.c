@@ -20,11 +20,22 @@ static bool port_ok(int port)
     return port >= 1 && port <= 65535;
 }
 
-/* What every accepted URL must satisfy, whatever its kind. */
-static bool url_consistent(const struct redis_url *u)
+/* A node list of 1..max nodes, each with a host and a port. */
+static bool nodes_ok(const struct redis_url_node *list, int n, int max)
 {
     int i;
 
+    if (n < 1 || n > max)
+        return false;
+    for (i = 0; i < n; i++)
+        if (!TERMINATED(list[i].host) || list[i].host[0] == '\0' || !port_ok(list[i].port))
+            return false;
+    return true;
+}
+
+/* What every accepted URL must satisfy, whatever its kind. */
+static bool url_consistent(const struct redis_url *u)
+{
     if (u->db < 0 || !TERMINATED(u->host) || !TERMINATED(u->path) || !TERMINATED(u->user) ||
         !TERMINATED(u->password) || !TERMINATED(u->master_name) || !TERMINATED(u->sentinel_user) ||
         !TERMINATED(u->sentinel_password))
@@ -35,23 +46,11 @@ static bool url_consistent(const struct redis_url *u)
     case REDIS_URL_UNIX:
         return u->path[0] != '\0' && u->nsentinels == 0 && u->nseeds == 0;
     case REDIS_URL_CLUSTER:
-        if (u->nseeds < 1 || u->nseeds > REDIS_URL_SEEDS_MAX || u->db != 0 ||
-            u->nsentinels != 0 || u->host[0] != '\0' || u->master_name[0] != '\0')
-            return false;
-        for (i = 0; i < u->nseeds; i++)
-            if (!TERMINATED(u->seeds[i].host) || u->seeds[i].host[0] == '\0' ||
-                !port_ok(u->seeds[i].port))
-                return false;
-        return true;
+        return u->db == 0 && u->nsentinels == 0 && u->host[0] == '\0' &&
+               u->master_name[0] == '\0' && nodes_ok(u->seeds, u->nseeds, REDIS_URL_SEEDS_MAX);
     case REDIS_URL_SENTINEL:
-        if (u->nsentinels < 1 || u->nsentinels > REDIS_URL_SENTINELS_MAX ||
-            u->master_name[0] == '\0' || u->host[0] != '\0' || u->nseeds != 0)
-            return false;
-        for (i = 0; i < u->nsentinels; i++)
-            if (!TERMINATED(u->sentinels[i].host) || u->sentinels[i].host[0] == '\0' ||
-                !port_ok(u->sentinels[i].port))
-                return false;
-        return true;
+        return u->master_name[0] != '\0' && u->host[0] == '\0' && u->nseeds == 0 &&
+               nodes_ok(u->sentinels, u->nsentinels, REDIS_URL_SENTINELS_MAX);
     }
     return false;
 }

@@ -182,20 +182,19 @@ static redisReply *reply_from(const char *resp)
     return r;
 }
 
-static const char slots_ok[] =
-    "*3\r\n"
-    /* 0-5460 on 127.0.0.1:7000, one replica */
-    "*4\r\n:0\r\n:5460\r\n"
-    "*3\r\n$9\r\n127.0.0.1\r\n:7000\r\n$2\r\nm1\r\n"
-    "*3\r\n$9\r\n127.0.0.1\r\n:7003\r\n$2\r\nr1\r\n"
-    /* 5461-10922 on 127.0.0.1:7001, no replica */
-    "*3\r\n:5461\r\n:10922\r\n"
-    "*3\r\n$9\r\n127.0.0.1\r\n:7001\r\n$2\r\nm2\r\n"
-    /* 10923-16383 on a node that does not know its address ("") */
-    "*5\r\n:10923\r\n:16383\r\n"
-    "*3\r\n$0\r\n\r\n:7002\r\n$2\r\nm3\r\n"
-    "*3\r\n$9\r\n127.0.0.1\r\n:7004\r\n$2\r\nr3\r\n"
-    "*3\r\n$9\r\n127.0.0.1\r\n:7005\r\n$2\r\nr4\r\n";
+static const char slots_ok[] = "*3\r\n"
+                               /* 0-5460 on 127.0.0.1:7000, one replica */
+                               "*4\r\n:0\r\n:5460\r\n"
+                               "*3\r\n$9\r\n127.0.0.1\r\n:7000\r\n$2\r\nm1\r\n"
+                               "*3\r\n$9\r\n127.0.0.1\r\n:7003\r\n$2\r\nr1\r\n"
+                               /* 5461-10922 on 127.0.0.1:7001, no replica */
+                               "*3\r\n:5461\r\n:10922\r\n"
+                               "*3\r\n$9\r\n127.0.0.1\r\n:7001\r\n$2\r\nm2\r\n"
+                               /* 10923-16383 on a node that does not know its address ("") */
+                               "*5\r\n:10923\r\n:16383\r\n"
+                               "*3\r\n$0\r\n\r\n:7002\r\n$2\r\nm3\r\n"
+                               "*3\r\n$9\r\n127.0.0.1\r\n:7004\r\n$2\r\nr3\r\n"
+                               "*3\r\n$9\r\n127.0.0.1\r\n:7005\r\n$2\r\nr4\r\n";
 
 static void test_map_from_slots(void **state)
 {
@@ -254,19 +253,19 @@ static void test_map_malformed(void **state)
         "-ERR This instance has cluster support disabled\r\n",
         ":1\r\n",
         "$5\r\nslots\r\n",
-        "*1\r\n:1\r\n",                                                  /* a range no array */
-        "*1\r\n*2\r\n:0\r\n:1\r\n",                                      /* no master */
-        "*1\r\n*3\r\n$1\r\n0\r\n:1\r\n*2\r\n$1\r\nh\r\n:1\r\n",          /* start as text */
-        "*1\r\n*3\r\n:5\r\n:4\r\n*2\r\n$1\r\nh\r\n:1\r\n",               /* end < start */
-        "*1\r\n*3\r\n:0\r\n:16384\r\n*2\r\n$1\r\nh\r\n:1\r\n",           /* end out of range */
-        "*1\r\n*3\r\n:-1\r\n:3\r\n*2\r\n$1\r\nh\r\n:1\r\n",              /* negative start */
-        "*1\r\n*3\r\n:0\r\n:1\r\n:7\r\n",                                /* master no array */
-        "*1\r\n*3\r\n:0\r\n:1\r\n*1\r\n$1\r\nh\r\n",                     /* master without port */
-        "*1\r\n*3\r\n:0\r\n:1\r\n*2\r\n:1\r\n:1\r\n",                    /* host no string */
-        "*1\r\n*3\r\n:0\r\n:1\r\n*2\r\n$1\r\nh\r\n:0\r\n",               /* port 0 */
-        "*1\r\n*3\r\n:0\r\n:1\r\n*2\r\n$1\r\nh\r\n:65536\r\n",           /* port too big */
-        "*1\r\n*3\r\n:0\r\n:1\r\n*2\r\n$1\r\nh\r\n$4\r\n7000\r\n",       /* port as text */
-        "*2\r\n*3\r\n:0\r\n:1\r\n*2\r\n$1\r\nh\r\n:1\r\n*-1\r\n",        /* a nil range */
+        "*1\r\n:1\r\n",                                            /* a range no array */
+        "*1\r\n*2\r\n:0\r\n:1\r\n",                                /* no master */
+        "*1\r\n*3\r\n$1\r\n0\r\n:1\r\n*2\r\n$1\r\nh\r\n:1\r\n",    /* start as text */
+        "*1\r\n*3\r\n:5\r\n:4\r\n*2\r\n$1\r\nh\r\n:1\r\n",         /* end < start */
+        "*1\r\n*3\r\n:0\r\n:16384\r\n*2\r\n$1\r\nh\r\n:1\r\n",     /* end out of range */
+        "*1\r\n*3\r\n:-1\r\n:3\r\n*2\r\n$1\r\nh\r\n:1\r\n",        /* negative start */
+        "*1\r\n*3\r\n:0\r\n:1\r\n:7\r\n",                          /* master no array */
+        "*1\r\n*3\r\n:0\r\n:1\r\n*1\r\n$1\r\nh\r\n",               /* master without port */
+        "*1\r\n*3\r\n:0\r\n:1\r\n*2\r\n:1\r\n:1\r\n",              /* host no string */
+        "*1\r\n*3\r\n:0\r\n:1\r\n*2\r\n$1\r\nh\r\n:0\r\n",         /* port 0 */
+        "*1\r\n*3\r\n:0\r\n:1\r\n*2\r\n$1\r\nh\r\n:65536\r\n",     /* port too big */
+        "*1\r\n*3\r\n:0\r\n:1\r\n*2\r\n$1\r\nh\r\n$4\r\n7000\r\n", /* port as text */
+        "*2\r\n*3\r\n:0\r\n:1\r\n*2\r\n$1\r\nh\r\n:1\r\n*-1\r\n",  /* a nil range */
     };
     struct sq_err err;
     size_t i;
@@ -313,9 +312,12 @@ static void test_map_too_many_nodes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_crc16),         cmocka_unit_test(test_hash_tags),
-        cmocka_unit_test(test_routes),        cmocka_unit_test(test_redirects),
-        cmocka_unit_test(test_map_from_slots), cmocka_unit_test(test_map_malformed),
+        cmocka_unit_test(test_crc16),
+        cmocka_unit_test(test_hash_tags),
+        cmocka_unit_test(test_routes),
+        cmocka_unit_test(test_redirects),
+        cmocka_unit_test(test_map_from_slots),
+        cmocka_unit_test(test_map_malformed),
         cmocka_unit_test(test_map_too_many_nodes),
     };
 
