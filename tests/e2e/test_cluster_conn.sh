@@ -5,7 +5,8 @@
 # slot; EVALSHA falls back to EVAL on each node (NOSCRIPT per node); a
 # pipeline of script calls spread over the three masters is answered in the
 # order sent; a slot moved with CLUSTER SETSLOT is followed (MOVED); a key
-# migrated by hand is reached with ASKING (ASK), alone and inside a pipeline;
+# migrated by hand is reached with ASKING (ASK), alone and inside a pipeline
+# (TRYAGAIN, for keys split by the migration, goes back to the caller);
 # CLUSTER FAILOVER and a kill -9 of a master are survived after the map is
 # read again; WAIT goes to every node written since the last WAIT.
 source "$(dirname "$0")/lib.sh"
@@ -149,6 +150,9 @@ check "GET of the migrated key follows ASK" pq "cmd GET ${T}a" "s:moved-one"
 check "GET of a key not migrated yet stays on the old master" pq "cmd GET ${T}b" "s:stays"
 p peer
 check_eq "... (the map is unchanged by ASK)" "127.0.0.1:$M3" "$ANS"
+p "cmd MGET ${T}a ${T}b"
+check "a multi-key command over migrated and staying keys: TRYAGAIN to the caller" \
+  grep -q "^e:TRYAGAIN" <<<"$ANS"
 redis-cli -p "$M2" zadd "${T2}d" 1 a 2 b >/dev/null
 redis-cli -p "$M2" del "${T2}q" >/dev/null
 pq "send promote 2 ${T2}d ${T2}q 100 10" sent >/dev/null
