@@ -518,6 +518,8 @@ redisReply *rcluster_pending_reply(struct rcluster *cl, struct sq_err *err)
     if (rcluster_redirected(cl, e.conn, r, &to, &is_ask)) {
         freeReplyObject(r);
         r = rcluster_run(cl, to, is_ask, 1, e.argc, (const char **)e.argv, e.lens, err);
+        if (r == NULL) /* as a lost connection: the later replies go with it */
+            rcluster_pipeline_fail(cl);
     } else {
         cl->conns[e.conn].is_written = true;
     }

@@ -23,7 +23,7 @@ ok "cluster up (3 masters, 3 replicas)"
 
 # One probe (one rconn) for the whole suite: its map and connections live on
 # across the steps, as a worker's do.
-coproc PRB { "$PROBE" "$CL_URL" 2000 2>&1; }
+coproc PRB { "$PROBE" "$CL_URL" 10000 2>&1; }
 # p STEP...: one step, its answer in $ANS (empty when the probe is silent 60 s).
 p() {
   ANS=""
@@ -106,7 +106,7 @@ check "no reply left to read" pq read "null: redis: no reply pending (the connec
 
 # --- WAIT on every node written since the last WAIT --------------------------
 for m in "${MASTERS[@]}"; do pq "cmd SET ${TAG[$m]}w 1" "s:OK" >/dev/null; done
-check "WAIT 1: every written master's replica acknowledged" pq "wait 1 2000" 1
+check "WAIT 1: every written master's replica acknowledged" pq "wait 1 5000" 1
 for m in "${MASTERS[@]}"; do pq "cmd SET ${TAG[$m]}w 2" "s:OK" >/dev/null; done
 p "wait 2 300"
 check "WAIT 2 (one replica each): not confirmed, says how many" grep -q "^0: 1 of 2 replica(s) of 127.0.0.1:" <<<"$ANS"
@@ -167,7 +167,7 @@ redis-cli -p "$M3" del "${T}b" >/dev/null
 cl_wait_ok 30 || not_ok "cluster ok after the migration"
 
 # --- CLUSTER FAILOVER on a replica ------------------------------------------
-check "(a WAIT first: what was written so far is confirmed)" pq "wait 1 2000" 1
+check "(a WAIT first: what was written so far is confirmed)" pq "wait 1 5000" 1
 # the replica of M2 takes over; the probe's map still names M2
 rep=""
 for r in $(cl_replicas); do
@@ -186,11 +186,11 @@ check_eq "... $rep" "127.0.0.1:$rep" "$ANS"
 redis-cli -p "$rep" zadd "${T2}g" 1 a >/dev/null
 check "a script on the promoted replica (its script cache is empty)" pq "script promote 2 ${T2}g ${T2}h 100 10" "i:1"
 check "a write there, then WAIT for its replica (the old master)" pq "cmd SET ${T2}w after" "s:OK"
-check "... WAIT 1 on the new node" poll 30 pq "wait 1 2000" 1
+check "... WAIT 1 on the new node" poll 30 pq "wait 1 5000" 1
 
 # --- kill -9 of a master: its replica is promoted, commands work again ------
 check "SET on M3's slot" pq "cmd SET ${T3}z before-kill" "s:OK"
-check "... WAIT 1: its replica has it" pq "wait 1 2000" 1
+check "... WAIT 1: its replica has it" pq "wait 1 5000" 1
 pid=$(pid_of "$M3")
 check "M3's pid known" test -n "$pid"
 kill -9 "$pid"
