@@ -8,7 +8,8 @@
 # migrated by hand is reached with ASKING (ASK), alone and inside a pipeline
 # (TRYAGAIN, for keys split by the migration, goes back to the caller);
 # CLUSTER FAILOVER and a kill -9 of a master are survived after the map is
-# read again; WAIT goes to every node written since the last WAIT.
+# read again; WAIT goes to every node written since the last WAIT; the URL's
+# user and password reach every node.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cluster.sh"
 
@@ -208,4 +209,17 @@ check "... peer is a live node" test "$ANS" != "127.0.0.1:$M3"
 exec {PRB[1]}>&-
 wait "$PRB_PID" 2>/dev/null
 check_eq "the probe exits 0 at the end of its input" 0 "$?"
+
+# --- AUTH: the URL's user and password go to every node ---------------------
+for port in $CL_PORTS; do
+  redis-cli -p "$port" ping >/dev/null 2>&1 || continue
+  redis-cli -p "$port" acl setuser app on '>app-pw' '~*' '&*' '+@all' >/dev/null
+  redis-cli -p "$port" acl setuser default off >/dev/null
+done
+authed=${CL_URL/redis-cluster:\/\//redis-cluster://app:app-pw@}
+out=$(printf '%s\n' "cmd SET ${T1}auth 1" "cmd SET ${T2}auth 2" "cmd SET ${T3}auth 3" \
+  "cmd GET ${T3}auth" | "$PROBE" "$authed" 10000 2>&1)
+check_eq "with user app: commands on keys of two masters (a connection each)" "s:OK s:OK s:OK s:3" "$(echo $out)"
+out=$(echo "cmd GET ${T1}auth" | "$PROBE" "$CL_URL" 10000 2>&1)
+check "without the user: NOAUTH, said" grep -q "NOAUTH" <<<"$out"
 finish
