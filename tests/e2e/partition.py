@@ -110,13 +110,42 @@ def resp(*args):
     return out
 
 
+class RedisError(str):
+    pass
+
+
+class Conn:
+    """One connection that follows a cluster's MOVED redirections."""
+
+    def __init__(self, host, port):
+        self.connect(host, port)
+
+    def connect(self, host, port):
+        self.sock = socket.create_connection((host, int(port)))
+        self.f = self.sock.makefile("rb")
+
+    def call(self, *args):
+        for _ in range(5):
+            self.sock.sendall(resp(*args))
+            r = read_reply(self.f)
+            if isinstance(r, RedisError) and r.startswith("MOVED "):
+                host, port = r.split()[2].rsplit(":", 1)
+                self.sock.close()
+                self.connect(host, port)
+                continue
+            if isinstance(r, RedisError):
+                raise SystemExit("redis: " + r)
+            return r
+        raise SystemExit("redis: too many redirections")
+
+
 def read_reply(f):
     line = f.readline()
     kind, rest = line[:1], line[1:-2]
     if kind in (b"+", b":"):
         return rest
     if kind == b"-":
-        raise SystemExit("redis: " + rest.decode())
+        return RedisError(rest.decode())
     if kind == b"$":
         n = int(rest)
         return None if n < 0 else f.read(n + 2)[:-2]
@@ -134,8 +163,7 @@ def submit(host, port, prefix, p, pipeline, stages, inp, ids):
     queue = stages[0][1]
     routed = len({s[1] for s in stages}) > 1
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    sock = socket.create_connection((host, int(port)))
-    f = sock.makefile("rb")
+    conn = Conn(host, port)
     for job_id in ids:
         tag = slot_tag(part_slot(p, part_of(job_id, p)))
         fields = ["id", job_id, "pipeline", pipeline, "queue", queue, "state", "queued",
@@ -146,13 +174,11 @@ def submit(host, port, prefix, p, pipeline, stages, inp, ids):
             fields += ["stage.%d.name" % k, name, "stage.%d.state" % k, "pending"]
             if routed:
                 fields += ["stage.%d.queue" % k, q]
-        sock.sendall(resp("HSET", "%s:%s:job:%s" % (prefix, tag, job_id), *fields))
-        read_reply(f)
-        sock.sendall(resp("EVAL", PUSH, 1, "%s:%s:queue:%s" % (prefix, tag, queue), job_id,
-                          "%s:wake:%s" % (prefix, queue)))
-        read_reply(f)
+        conn.call("HSET", "%s:%s:job:%s" % (prefix, tag, job_id), *fields)
+        conn.call("EVAL", PUSH, 1, "%s:%s:queue:%s" % (prefix, tag, queue), job_id,
+                  "%s:wake:%s" % (prefix, queue))
         print("%s %d" % (job_id, time.time() * 1000)) # when it was pushed (ms)
-    sock.close()
+    conn.sock.close()
 
 
 def main(argv):
