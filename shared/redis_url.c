@@ -301,6 +301,47 @@ static int parse_sentinel(const char *p, struct redis_url *out, struct sq_err *e
     return 0;
 }
 
+/* redis-cluster://[[user]:password@]h1[:port][,h2[:port]...][/[0]]: the seed
+ * nodes (port default 6379); a cluster has database 0 only. */
+static int parse_cluster(const char *p, struct redis_url *out, struct sq_err *err)
+{
+    size_t alen = strcspn(p, "/?#");
+    const char *ae, *node;
+    char prefix[48];
+
+    out->kind = REDIS_URL_CLUSTER;
+    if (parse_userinfo(&p, &alen, out, err) < 0)
+        return -1;
+    ae = p + alen;
+    for (node = p;; node++) {
+        const char *comma = memchr(node, ',', (size_t)(ae - node));
+        struct redis_url_node *n;
+
+        if (comma == NULL)
+            comma = ae;
+        if (out->nseeds == REDIS_URL_SEEDS_MAX) {
+            err_set(err, SQ_ERR_INVALID, "redis-cluster URL: more than %d seed nodes",
+                    REDIS_URL_SEEDS_MAX);
+            return -1;
+        }
+        n = &out->seeds[out->nseeds++];
+        n->port = 6379;
+        snprintf(prefix, sizeof(prefix), "redis-cluster URL: node %d", out->nseeds);
+        if (parse_hostport(node, (size_t)(comma - node), n->host, sizeof(n->host), &n->port, prefix,
+                           err) < 0)
+            return -1;
+        node = comma;
+        if (node == ae)
+            break;
+    }
+    if (strcmp(ae, "") != 0 && strcmp(ae, "/") != 0 && strcmp(ae, "/0") != 0) {
+        err_set(err, SQ_ERR_INVALID,
+                "redis-cluster URL: '%.32s' after the nodes (a cluster has database 0 only)", ae);
+        return -1;
+    }
+    return 0;
+}
+
 int redis_url_parse(const char *text, struct redis_url *out, struct sq_err *err)
 {
     memset(out, 0, sizeof(*out));
@@ -315,8 +356,12 @@ int redis_url_parse(const char *text, struct redis_url *out, struct sq_err *err)
         return parse_tcp(text + 8, out, err);
     if (strncmp(text, "redis-sentinel://", 17) == 0)
         return parse_sentinel(text + 17, out, err);
+    if (strncmp(text, "redis-cluster://", 16) == 0)
+        return parse_cluster(text + 16, out, err);
     err_set(err, SQ_ERR_INVALID,
-            "redis URL: '%.64s' must start with redis://, redis-sentinel:// or unix://", text);
+            "redis URL: '%.64s' must start with redis://, redis-sentinel://, redis-cluster:// or "
+            "unix://",
+            text);
     return -1;
 }
 
@@ -358,11 +403,21 @@ void redis_url_describe(const struct redis_url *url, char *buf, unsigned long ca
         return;
     }
     describe_add(buf, cap, &len, "%s://%s",
-                 url->kind == REDIS_URL_SENTINEL ? "redis-sentinel" : "redis",
+                 url->kind == REDIS_URL_SENTINEL  ? "redis-sentinel"
+                 : url->kind == REDIS_URL_CLUSTER ? "redis-cluster"
+                                                  : "redis",
                  url->password[0] ? "***@" : "");
     if (url->kind == REDIS_URL_TCP) {
         describe_host(buf, cap, &len, url->host, url->port);
         describe_add(buf, cap, &len, "/%d", url->db);
+        return;
+    }
+    if (url->kind == REDIS_URL_CLUSTER) {
+        for (i = 0; i < url->nseeds; i++) {
+            describe_add(buf, cap, &len, i > 0 ? "," : "");
+            describe_host(buf, cap, &len, url->seeds[i].host, url->seeds[i].port);
+        }
+        describe_add(buf, cap, &len, "/");
         return;
     }
     for (i = 0; i < url->nsentinels; i++) {

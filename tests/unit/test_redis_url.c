@@ -170,9 +170,9 @@ static void test_unix(void **state)
 static void test_errors(void **state)
 {
     (void)state;
-    parse_bad("http://x", "must start with redis://, redis-sentinel:// or unix://");
-    parse_bad("", "must start with redis://, redis-sentinel:// or unix://");
-    parse_bad("REDIS://host", "must start with redis://, redis-sentinel:// or unix://");
+    parse_bad("http://x", "must start with redis://, redis-sentinel://, redis-cluster:// or unix://");
+    parse_bad("", "must start with redis://, redis-sentinel://, redis-cluster:// or unix://");
+    parse_bad("REDIS://host", "must start with redis://, redis-sentinel://, redis-cluster:// or unix://");
     parse_bad("redis://", "bad or missing host");
     parse_bad("redis://:6379", "bad or missing host");
     parse_bad("redis://:pw@", "bad or missing host");
@@ -270,6 +270,31 @@ static void test_describe(void **state)
     redis_url_describe(&u, buf, 8);
     assert_string_equal(buf, "redis:/");
     assert_int_equal(buf[8], 'Z');
+}
+
+/* The minimal redis-cluster:// form the API's cluster client needs (the
+ * parser's full version comes with the sync connection's cluster mode). */
+static void test_cluster_seeds(void **state)
+{
+    struct redis_url u;
+    char buf[256];
+
+    (void)state;
+    parse_ok("redis-cluster://:pw@127.0.0.1:7000,node-b,[::1]:7002/", &u);
+    assert_int_equal(u.kind, REDIS_URL_CLUSTER);
+    assert_int_equal(u.nseeds, 3);
+    assert_string_equal(u.seeds[0].host, "127.0.0.1");
+    assert_int_equal(u.seeds[0].port, 7000);
+    assert_string_equal(u.seeds[1].host, "node-b");
+    assert_int_equal(u.seeds[1].port, 6379);
+    assert_string_equal(u.seeds[2].host, "::1");
+    assert_string_equal(u.password, "pw");
+    redis_url_describe(&u, buf, sizeof(buf));
+    assert_string_equal(buf, "redis-cluster://***@127.0.0.1:7000,node-b:6379,[::1]:7002/");
+    parse_ok("redis-cluster://h1:1,h2:2/0", &u);
+    assert_int_equal(u.nseeds, 2);
+    parse_bad("redis-cluster://h1:1/3", "database 0 only");
+    parse_bad("redis-cluster://h1:1,:5/", "node 2: bad or missing host");
 }
 
 static void test_sentinel_basic(void **state)
@@ -392,7 +417,7 @@ static void test_sentinel_errors(void **state)
     parse_bad("redis-sentinel://:p%4@h1#m", "bad user or password");
     parse_bad("redis-sentinel://h1#m%00", "bad master name");
     parse_bad("redis-sentinel://h1#m%", "bad master name");
-    parse_bad("REDIS-SENTINEL://h1#m", "must start with redis://, redis-sentinel:// or unix://");
+    parse_bad("REDIS-SENTINEL://h1#m", "must start with redis://, redis-sentinel://, redis-cluster:// or unix://");
     parse_bad("redis-sentinel:/h1#m", "must start with");
 }
 
@@ -460,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_sentinel_errors),
         cmocka_unit_test(test_sentinel_too_long),
         cmocka_unit_test(test_sentinel_describe),
+        cmocka_unit_test(test_cluster_seeds),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
