@@ -295,6 +295,9 @@ static void rasync_on_setup_done(redisAsyncContext *c, void *r, void *privdata)
         log_write(rasync_kinds[ra->kind].up_level, 0, NULL,
                   "%s: connected to %s (master '%s' at %s)", ra->name, ra->desc,
                   ra->url.master_name, ra->node);
+    else if (ra->url.kind == REDIS_URL_CLUSTER)
+        log_write(rasync_kinds[ra->kind].up_level, 0, NULL, "%s: connected to %s (node %s)",
+                  ra->name, ra->desc, ra->node);
     else
         log_write(rasync_kinds[ra->kind].up_level, 0, NULL, "%s: connected to %s", ra->name,
                   ra->desc);
@@ -856,6 +859,7 @@ struct rasync_cluster {
     bool is_refreshing;               /* a CLUSTER SLOTS is in flight */
     int64_t refresh_ms;               /* monotonic time the last one was sent */
     char slots_host[CLUSTER_HOST_MAX_LEN + 1]; /* the node it was sent to */
+    char slots_node[300];                      /* the same as "host:port", for messages */
     struct rasync_link links[RASYNC_CL_LINKS_MAX];
     int nlinks;
     unsigned next;               /* round robin of keyless commands over the links */
@@ -1212,13 +1216,13 @@ static void rasync_cl_on_slots(const redisReply *reply, enum rasync_err err, voi
     if (ra->is_freeing)
         return;
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        snprintf(ra->why, sizeof(ra->why), "CLUSTER SLOTS on %s failed: %.*s", cl->slots_host,
+        snprintf(ra->why, sizeof(ra->why), "CLUSTER SLOTS on %s failed: %.*s", cl->slots_node,
                  reply != NULL ? (int)reply->len : 9, reply != NULL ? reply->str : "no answer");
         return;
     }
     m = malloc(sizeof(*m));
     if (m == NULL || cluster_map_from_slots(m, reply, cl->slots_host, &e) < 0) {
-        snprintf(ra->why, sizeof(ra->why), "CLUSTER SLOTS on %s: %s", cl->slots_host,
+        snprintf(ra->why, sizeof(ra->why), "CLUSTER SLOTS on %s: %s", cl->slots_node,
                  m != NULL ? e.msg : "out of memory");
         free(m);
         return;
@@ -1232,7 +1236,7 @@ static void rasync_cl_on_slots(const redisReply *reply, enum rasync_err err, voi
     if (was != cl->covered)
         log_write(cl->covered == CLUSTER_SLOTS ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, 0, NULL,
                   "%s: cluster map from %s: %d masters, %d of %d slots covered", ra->name,
-                  cl->slots_host, cl->map.nnodes, cl->covered, CLUSTER_SLOTS);
+                  cl->slots_node, cl->map.nnodes, cl->covered, CLUSTER_SLOTS);
 }
 
 /* Sends CLUSTER SLOTS on a ready link; without one, opens the seeds'. */
@@ -1256,6 +1260,7 @@ static void rasync_cl_refresh(struct rasync *ra)
     }
     cl->refresh_ms = clock_mono_ms();
     snprintf(cl->slots_host, sizeof(cl->slots_host), "%s", link->url.host);
+    rasync_node_name(cl->slots_node, sizeof(cl->slots_node), link->url.host, link->url.port);
     cl->is_refreshing = rasync_command(link, &args, rasync_cl_on_slots, ra) == 0;
 }
 
