@@ -1,9 +1,11 @@
 /* rasync: the API's one module of asynchronous Redis connections (hiredis
- * async on the libevent loop). Finding the master (Sentinel discovery),
- * connecting, the setup (AUTH, SELECT, ROLE), the deadlines, dropping a
- * connection on a failover reply and reconnecting with backoff live here and
- * nowhere else, for two kinds of handle: the command connection, shared and pipelined by all
- * requests (a timeout per command, scripts by SHA with an EVAL fallback), and
+ * async on the libevent loop). Finding the master (Sentinel discovery, or on a
+ * Redis Cluster the slot map and the MOVED/ASK redirections), connecting, the
+ * setup (AUTH, SELECT, ROLE), the deadlines, dropping a connection on a
+ * failover reply and reconnecting with backoff live here and nowhere else,
+ * for two kinds of handle: the command connection, shared and pipelined by all
+ * requests (a timeout per command, scripts by SHA with an EVAL fallback; on a
+ * cluster, one such connection per master), and
  * the subscriber, a connection of its own (hiredis 0.14's pub/sub tolerates
  * nothing else on it) that holds one SUBSCRIBE while its owner wants it. It
  * never blocks the loop and never queues a command while disconnected: the
@@ -1264,16 +1266,19 @@ static void rasync_cl_refresh(struct rasync *ra)
     cl->is_refreshing = rasync_command(link, &args, rasync_cl_on_slots, ra) == 0;
 }
 
+static bool rasync_cl_has_master(const struct rasync_cluster *cl);
+
 /* Frees the links the map does not name (seeds that are replicas, former
- * masters), once a map is known. Never called inside a reply's callback. */
+ * masters), once a map is known and one of its masters is reachable. Never
+ * called inside a reply's callback. */
 static void rasync_cl_prune(struct rasync *ra)
 {
     struct rasync_cluster *cl = ra->cl;
     struct rasync *victims[RASYNC_CL_LINKS_MAX];
     int i = 0, nv = 0;
 
-    if (!cl->has_map)
-        return;
+    if (!cl->has_map || !rasync_cl_has_master(cl))
+        return; /* the seeds may be the only way back to the cluster */
     while (i < cl->nlinks) {
         if (cluster_map_find(&cl->map, cl->links[i].host, cl->links[i].port) >= 0) {
             i++;

@@ -232,40 +232,52 @@ static int parse_sentinel_query(const char *q, size_t len, struct redis_url *out
     return 0;
 }
 
+/* Parses the list "h1[:port],h2[:port],..." p[0..ae) into nodes[max] (*n of
+ * them, each port default_port when it names none). Errors start with
+ * "<scheme> URL: <noun> <n>". 0, or -1 with err. */
+static int parse_nodes(const char *p, const char *ae, struct redis_url_node *nodes, int *n, int max,
+                       int default_port, const char *scheme, const char *noun, struct sq_err *err)
+{
+    const char *node;
+    char prefix[64];
+
+    for (node = p;; node++) {
+        const char *comma = memchr(node, ',', (size_t)(ae - node));
+        struct redis_url_node *nd;
+
+        if (comma == NULL)
+            comma = ae;
+        if (*n == max) {
+            err_set(err, SQ_ERR_INVALID, "%s URL: more than %d %ss", scheme, max, noun);
+            return -1;
+        }
+        nd = &nodes[(*n)++];
+        nd->port = default_port;
+        snprintf(prefix, sizeof(prefix), "%s URL: %s %d", scheme, noun, *n);
+        if (parse_hostport(node, (size_t)(comma - node), nd->host, sizeof(nd->host), &nd->port,
+                           prefix, err) < 0)
+            return -1;
+        node = comma;
+        if (node == ae)
+            return 0;
+    }
+}
+
 /* redis-sentinel://[[user]:password@]h1[:port][,h2[:port]...][/db][?params]#master.
  * The authority ends at the first '/', '?' or '#': a password holding one of
  * them must escape it (%2F, %3F, %23). */
 static int parse_sentinel(const char *p, struct redis_url *out, struct sq_err *err)
 {
     size_t alen = strcspn(p, "/?#");
-    const char *ae, *node;
-    char prefix[48];
+    const char *ae;
 
     out->kind = REDIS_URL_SENTINEL;
     if (parse_userinfo(&p, &alen, out, err) < 0)
         return -1;
     ae = p + alen;
-    for (node = p;; node++) {
-        const char *comma = memchr(node, ',', (size_t)(ae - node));
-        struct redis_url_node *n;
-
-        if (comma == NULL)
-            comma = ae;
-        if (out->nsentinels == REDIS_URL_SENTINELS_MAX) {
-            err_set(err, SQ_ERR_INVALID, "redis-sentinel URL: more than %d sentinels",
-                    REDIS_URL_SENTINELS_MAX);
-            return -1;
-        }
-        n = &out->sentinels[out->nsentinels++];
-        n->port = 26379;
-        snprintf(prefix, sizeof(prefix), "redis-sentinel URL: sentinel %d", out->nsentinels);
-        if (parse_hostport(node, (size_t)(comma - node), n->host, sizeof(n->host), &n->port, prefix,
-                           err) < 0)
-            return -1;
-        node = comma;
-        if (node == ae)
-            break;
-    }
+    if (parse_nodes(p, ae, out->sentinels, &out->nsentinels, REDIS_URL_SENTINELS_MAX, 26379,
+                    "redis-sentinel", "sentinel", err) < 0)
+        return -1;
     p = ae;
     if (*p == '/') {
         size_t dlen = strcspn(p + 1, "?#");
@@ -306,34 +318,15 @@ static int parse_sentinel(const char *p, struct redis_url *out, struct sq_err *e
 static int parse_cluster(const char *p, struct redis_url *out, struct sq_err *err)
 {
     size_t alen = strcspn(p, "/?#");
-    const char *ae, *node;
-    char prefix[48];
+    const char *ae;
 
     out->kind = REDIS_URL_CLUSTER;
     if (parse_userinfo(&p, &alen, out, err) < 0)
         return -1;
     ae = p + alen;
-    for (node = p;; node++) {
-        const char *comma = memchr(node, ',', (size_t)(ae - node));
-        struct redis_url_node *n;
-
-        if (comma == NULL)
-            comma = ae;
-        if (out->nseeds == REDIS_URL_SEEDS_MAX) {
-            err_set(err, SQ_ERR_INVALID, "redis-cluster URL: more than %d seed nodes",
-                    REDIS_URL_SEEDS_MAX);
-            return -1;
-        }
-        n = &out->seeds[out->nseeds++];
-        n->port = 6379;
-        snprintf(prefix, sizeof(prefix), "redis-cluster URL: node %d", out->nseeds);
-        if (parse_hostport(node, (size_t)(comma - node), n->host, sizeof(n->host), &n->port, prefix,
-                           err) < 0)
-            return -1;
-        node = comma;
-        if (node == ae)
-            break;
-    }
+    if (parse_nodes(p, ae, out->seeds, &out->nseeds, REDIS_URL_SEEDS_MAX, 6379,
+                    "redis-cluster", "node", err) < 0)
+        return -1;
     if (strcmp(ae, "") != 0 && strcmp(ae, "/") != 0 && strcmp(ae, "/0") != 0) {
         err_set(err, SQ_ERR_INVALID,
                 "redis-cluster URL: '%.32s' after the nodes (a cluster has database 0 only)", ae);

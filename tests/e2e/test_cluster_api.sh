@@ -25,10 +25,6 @@ mapfile -t TPL < <(rcli --raw HGETALL tca:job:tpl)
 stop_pid "$API_PID" 10
 
 # --- /readyz says what is missing ---------------------------------------------
-not_ready_says() {
-  http GET /readyz
-  [ "$HTTP_STATUS" = 503 ] && jqr .error.message | grep -qF "$1"
-}
 start_api api-nocl --redis-url "redis-cluster://127.0.0.1:$REDIS_PORT/"
 check "a seed without cluster support: /readyz 503 says CLUSTER SLOTS failed there" \
   poll 10 not_ready_says "CLUSTER SLOTS on 127.0.0.1:$REDIS_PORT failed: ERR This instance has cluster support disabled"
