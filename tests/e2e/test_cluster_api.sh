@@ -206,6 +206,19 @@ API_PID=$API_MAIN_PID
 
 check "the API is still running after the redirections" alive
 
+# --- the map names no reachable master: the seeds are the way back -----------
+# Every master announces a port nobody listens on: the map read next names
+# only unreachable masters. The API must keep its seed connections to read
+# the map again, and be ready once the masters announce their real ports.
+bogus=$(free_port)
+for p in $(cl_masters); do redis-cli -p "$p" config set cluster-announce-port "$bogus" >/dev/null; done
+check "masters announcing a dead port: /readyz 503, no master reachable" \
+  poll 30 not_ready_says "no cluster master is reachable"
+for p in $(cl_masters); do redis-cli -p "$p" config set cluster-announce-port 0 >/dev/null; done
+check "... real ports announced again: the API reads the map over a seed and is ready" poll 30 ready
+status_of "${IDS[2]}"
+check_eq "... and answers" 200 "$HTTP_STATUS"
+
 # --- the events stream, and a graceful CLUSTER FAILOVER -----------------------
 # set_state ID STATE: what a worker's script does (a change, then PUBLISH).
 set_state() {
