@@ -854,19 +854,19 @@ struct rasync_creq;
 
 struct rasync_cluster {
     struct cluster_map map;
-    int node_link[CLUSTER_MAX_NODES]; /* map node -> index in links (-1: none) */
-    int covered;                      /* slots the map names a master for */
-    bool has_map;                     /* a CLUSTER SLOTS was read */
-    bool is_stale;                    /* read it again soon */
-    bool is_refreshing;               /* a CLUSTER SLOTS is in flight */
-    int64_t refresh_ms;               /* monotonic time the last one was sent */
+    int node_link[CLUSTER_MAX_NODES];          /* map node -> index in links (-1: none) */
+    int covered;                               /* slots the map names a master for */
+    bool has_map;                              /* a CLUSTER SLOTS was read */
+    bool is_stale;                             /* read it again soon */
+    bool is_refreshing;                        /* a CLUSTER SLOTS is in flight */
+    int64_t refresh_ms;                        /* monotonic time the last one was sent */
     char slots_host[CLUSTER_HOST_MAX_LEN + 1]; /* the node it was sent to */
     char slots_node[300];                      /* the same as "host:port", for messages */
     struct rasync_link links[RASYNC_CL_LINKS_MAX];
     int nlinks;
-    unsigned next;               /* round robin of keyless commands over the links */
-    struct rasync *in_reply;     /* the link whose reply is being delivered, or NULL */
-    struct rasync_creq *parked;  /* redirected commands waiting for a link */
+    unsigned next;              /* round robin of keyless commands over the links */
+    struct rasync *in_reply;    /* the link whose reply is being delivered, or NULL */
+    struct rasync_creq *parked; /* redirected commands waiting for a link */
     struct event *tick_ev;
 };
 
@@ -880,13 +880,13 @@ struct rasync_creq {
     bool is_script;
     enum script_id script;
     int nkeys;
-    int hops;                              /* redirections followed */
-    bool is_ask;                           /* send ASKING first */
-    char host[CLUSTER_HOST_MAX_LEN + 1];   /* redirected: the node it goes to next */
+    int hops;                            /* redirections followed */
+    bool is_ask;                         /* send ASKING first */
+    char host[CLUSTER_HOST_MAX_LEN + 1]; /* redirected: the node it goes to next */
     int port;
     struct rasync *link; /* the link it was last sent on (valid during its reply) */
     struct event *park_ev;
-    int64_t deadline_ms; /* parked: answered RASYNC_TIMEOUT then */
+    int64_t deadline_ms;             /* parked: answered RASYNC_TIMEOUT then */
     struct rasync_creq *prev, *next; /* in the parked list */
 };
 
@@ -1065,9 +1065,9 @@ static int rasync_cl_send(struct rasync_creq *cq)
         link = cl->links[li].ra;
     } else if (cq->is_script && cq->nkeys >= 1) {
         link = rasync_cl_slot_link(cl, cluster_key_slot(cq->args.argv[0], cq->args.lens[0]));
-    } else if (!cq->is_script && cluster_command_route((int)cq->args.argc,
-                                                       (const char *const *)cq->args.argv,
-                                                       cq->args.lens, &ki) == CLUSTER_ROUTE_KEY) {
+    } else if (!cq->is_script &&
+               cluster_command_route((int)cq->args.argc, (const char *const *)cq->args.argv,
+                                     cq->args.lens, &ki) == CLUSTER_ROUTE_KEY) {
         link = rasync_cl_slot_link(cl, cluster_key_slot(cq->args.argv[ki], cq->args.lens[ki]));
     } else {
         link = cl->in_reply != NULL ? cl->in_reply : rasync_cl_any_link(cl);

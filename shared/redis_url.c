@@ -324,8 +324,8 @@ static int parse_cluster(const char *p, struct redis_url *out, struct sq_err *er
     if (parse_userinfo(&p, &alen, out, err) < 0)
         return -1;
     ae = p + alen;
-    if (parse_nodes(p, ae, out->seeds, &out->nseeds, REDIS_URL_SEEDS_MAX, 6379,
-                    "redis-cluster", "node", err) < 0)
+    if (parse_nodes(p, ae, out->seeds, &out->nseeds, REDIS_URL_SEEDS_MAX, 6379, "redis-cluster",
+                    "node", err) < 0)
         return -1;
     if (strcmp(ae, "") != 0 && strcmp(ae, "/") != 0 && strcmp(ae, "/0") != 0) {
         err_set(err, SQ_ERR_INVALID,

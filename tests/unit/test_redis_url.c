@@ -170,9 +170,11 @@ static void test_unix(void **state)
 static void test_errors(void **state)
 {
     (void)state;
-    parse_bad("http://x", "must start with redis://, redis-sentinel://, redis-cluster:// or unix://");
+    parse_bad("http://x",
+              "must start with redis://, redis-sentinel://, redis-cluster:// or unix://");
     parse_bad("", "must start with redis://, redis-sentinel://, redis-cluster:// or unix://");
-    parse_bad("REDIS://host", "must start with redis://, redis-sentinel://, redis-cluster:// or unix://");
+    parse_bad("REDIS://host",
+              "must start with redis://, redis-sentinel://, redis-cluster:// or unix://");
     parse_bad("redis://", "bad or missing host");
     parse_bad("redis://:6379", "bad or missing host");
     parse_bad("redis://:pw@", "bad or missing host");
@@ -417,7 +419,8 @@ static void test_sentinel_errors(void **state)
     parse_bad("redis-sentinel://:p%4@h1#m", "bad user or password");
     parse_bad("redis-sentinel://h1#m%00", "bad master name");
     parse_bad("redis-sentinel://h1#m%", "bad master name");
-    parse_bad("REDIS-SENTINEL://h1#m", "must start with redis://, redis-sentinel://, redis-cluster:// or unix://");
+    parse_bad("REDIS-SENTINEL://h1#m",
+              "must start with redis://, redis-sentinel://, redis-cluster:// or unix://");
     parse_bad("redis-sentinel:/h1#m", "must start with");
 }
 
