@@ -1173,32 +1173,29 @@ static void rasync_cl_on_reply(const redisReply *reply, enum rasync_err err, voi
         rasync_cl_deliver(cq, NULL, RASYNC_UNAVAILABLE);
 }
 
-/* A new command of the cluster handle ra; args are copied (script: taken). */
-static int rasync_cl_submit(struct rasync *ra, const struct rargv *args, struct rargv *taken,
-                            enum script_id id, int nkeys, rasync_cb *cb, void *arg)
+/* A new command of the cluster handle ra (its arguments still to be set),
+ * or NULL when memory ran out. */
+static struct rasync_creq *rasync_cl_creq_new(struct rasync *ra, rasync_cb *cb, void *arg)
 {
     struct rasync_creq *cq = calloc(1, sizeof(*cq));
 
     if (cq == NULL)
-        return -1;
+        return NULL;
     cq->ra = ra;
     cq->cb = cb;
     cq->arg = arg;
     cq->deadline_ms = clock_mono_ms() + ra->timeout_ms;
-    if (taken != NULL) {
-        cq->is_script = true;
-        cq->script = id;
-        cq->nkeys = nkeys;
-        cq->args = *taken;
-        rargv_init(taken);
-    } else if (rasync_rargv_copy(&cq->args, args) < 0) {
-        rasync_cl_creq_free(cq);
-        return -1;
-    }
+    rargv_init(&cq->args);
+    return cq;
+}
+
+/* Sends a new command cq: 0, or -1 (cq freed). */
+static int rasync_cl_submit(struct rasync_creq *cq)
+{
     if (rasync_cl_send(cq) != 0) {
         /* its node is not connected: the caller answers 503 at once, and
          * the map is read again (a failover may have moved the slot) */
-        ra->cl->is_stale = true;
+        cq->ra->cl->is_stale = true;
         rasync_cl_creq_free(cq);
         return -1;
     }
@@ -1408,11 +1405,18 @@ static void rasync_cl_free(struct rasync *ra)
 int rasync_command(struct rasync *ra, const struct rargv *args, rasync_cb *cb, void *arg)
 {
     struct rasync_req *req;
+    struct rasync_creq *cq;
 
     if (args->is_oom || args->argc == 0 || !rasync_is_ready(ra))
         return -1;
-    if (ra->cl != NULL)
-        return rasync_cl_submit(ra, args, NULL, 0, 0, cb, arg);
+    if (ra->cl != NULL) {
+        cq = rasync_cl_creq_new(ra, cb, arg);
+        if (cq == NULL || rasync_rargv_copy(&cq->args, args) < 0) {
+            rasync_cl_creq_free(cq);
+            return -1;
+        }
+        return rasync_cl_submit(cq); /* keeps its copy for a redirection */
+    }
     req = rasync_req_new(ra, cb, arg);
     if (req == NULL)
         return -1;
@@ -1425,9 +1429,17 @@ int rasync_script(struct rasync *ra, enum script_id id, int nkeys, struct rargv 
     struct rasync_req *req;
 
     if (ra->cl != NULL && !args->is_oom && rasync_is_ready(ra)) {
-        int rc = rasync_cl_submit(ra, NULL, args, id, nkeys, cb, arg);
-        rargv_free(args);
-        return rc;
+        struct rasync_creq *cq = rasync_cl_creq_new(ra, cb, arg);
+        if (cq == NULL) {
+            rargv_free(args);
+            return -1;
+        }
+        cq->is_script = true;
+        cq->script = id;
+        cq->nkeys = nkeys;
+        cq->args = *args; /* take the strings */
+        rargv_init(args);
+        return rasync_cl_submit(cq);
     }
     if (args->is_oom || !rasync_is_ready(ra) || ra->cl != NULL ||
         (req = rasync_req_new(ra, cb, arg)) == NULL) {
