@@ -392,6 +392,9 @@ void listing_jobs(struct api_req *ar);
 void listing_stats(struct api_req *ar);
 /* GET /v1/workers: the live workers and their info. */
 void listing_workers(struct api_req *ar);
+/* Checks a request's query against the names it may hold (names:
+ * NULL-terminated). 0, or -1 when ar was answered 400 (and freed). */
+int listing_check_params(struct api_req *ar, const char *const *names);
 
 /* ---- counters.c: this process's HTTP figures ---- */
 

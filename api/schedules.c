@@ -450,9 +450,12 @@ static void schedules_list_done(const redisReply *reply, enum rasync_err err, vo
 
 void schedules_list(struct api_req *ar)
 {
+    static const char *const no_params[] = {NULL};
     char key[KEYS_MAX_LEN];
     struct rargv args;
 
+    if (listing_check_params(ar, no_params) < 0)
+        return;
     if (keys_schedules(key, sizeof(key), ar->api->cfg->prefix) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "key name too long");
         return;
