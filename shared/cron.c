@@ -116,7 +116,7 @@ static int cron_item(const char *item, size_t len, int fi, uint64_t *bits, struc
                 return -1;
             }
         } else if (*p == '/') {
-            hi = fi == 4 ? 6 : f->max; /* N/S: from N to the end, Vixie's way */
+            hi = f->max; /* N/S: from N to the end, Vixie's way (7/S: Sunday) */
         }
     }
     if (*p == '/') {

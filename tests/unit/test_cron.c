@@ -57,6 +57,10 @@ static void test_parse_fields(void **state)
     assert_int_equal(cron_parse("5/20 * * * 5-7", &e, &err), 0);
     assert_true(e.minutes == ((1ULL << 5) | (1ULL << 25) | (1ULL << 45)));
     assert_int_equal(e.wdays, 0x61); /* Fri, Sat, Sun */
+    assert_int_equal(cron_parse("0 0 * * 7/7", &e, &err), 0); /* found by fuzz_cron: no day */
+    assert_int_equal(e.wdays, 1);
+    assert_int_equal(cron_parse("0 0 * * 5/1", &e, &err), 0);
+    assert_int_equal(e.wdays, 0x61);
     assert_int_equal(cron_parse("  @Hourly", &e, &err), 0);
     assert_true(e.minutes == 1);
     assert_int_equal(e.hours, 0xffffff);
