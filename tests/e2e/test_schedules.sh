@@ -134,6 +134,24 @@ stop_pid "$A1" 10
 stop_pid "$A2" 10
 stop_pid "$A3" 10
 
+# --- a tick the submit refuses (queue full) is retried, then given up ---------
+# --max-queue 1 and no worker on queue "full": the first tick's job fills it,
+# the next ones are refused with 429 (the internal request's error path)
+cat >"$STAGEQ_TEST_TMP/pipelines-full.json" <<'EOF2'
+{"pipelines": {"fill": {"queue": "full", "stages": [{"name": "e", "builtin": "echo"}]}},
+ "schedules": [{"name": "full1", "pipeline": "fill", "every_s": 1}]}
+EOF2
+start_api sched-full --pipelines "$STAGEQ_TEST_TMP/pipelines-full.json" --max-queue 1
+F=$API_PID
+refused() { grep -q "schedule full1: tick [0-9]* not submitted (429" "$STAGEQ_TEST_TMP/sched-full.log"; }
+check "a tick refused with 429 (queue full) is logged and retried" poll 15 refused
+check "the API keeps running" kill -0 "$F"
+http GET /v1/schedules
+check_eq "and keeps answering" 200 "$HTTP_STATUS"
+check_eq "the queue holds the one job it took" 1 "$(rcli LLEN "tsc:{8209}:queue:full")"
+stop_pid "$F" 10
+check_eq "it stops cleanly (exit 0)" 0 "$STOP_RC"
+
 # --- missed ticks: skip fires none of them, run_once the newest once -----------
 # every_s 4: the APIs stop just after tick T0 fired and come back at T0+11.5,
 # so T0+4 and T0+8 were missed (T0+8 by 3.5 s, more than the grace) and T0+12
