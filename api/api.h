@@ -61,10 +61,11 @@ struct api {
     struct server *server;
     struct sse *sse;           /* live events (sse.c) */
     struct eta *eta;           /* the pipelines' stage history (eta.c) */
-    struct schedules *schedules; /* the recurring jobs' scheduler (schedules.c) */
     struct counters *counters; /* this process's HTTP figures (counters.c) */
     size_t inflight;           /* requests received and not yet answered */
     bool is_draining;          /* shutting down: leave the loop once inflight is 0 */
+
+    struct schedules *schedules; /* the recurring jobs' scheduler (schedules.c) */
 };
 
 /* Grows the array *arr (of *cap items of size sz, n of them used) so that it

@@ -23,10 +23,10 @@
 #include "json.h"
 #include "log.h"
 
-#define SCHEDULES_ROUND_MS      250  /* how often due ticks are looked for */
-#define SCHEDULES_ROUND_SKEW_MS 5    /* rounds start this long after a multiple of the round */
-#define SCHEDULES_GRACE_S       2    /* a tick this many seconds late is still due now */
-#define SCHEDULES_MAX_PER_ROUND 8    /* ticks one schedule submits in one round */
+#define SCHEDULES_ROUND_MS      250    /* how often due ticks are looked for */
+#define SCHEDULES_ROUND_SKEW_MS 5      /* rounds start this long after a multiple of the round */
+#define SCHEDULES_GRACE_S       2      /* a tick this many seconds late is still due now */
+#define SCHEDULES_MAX_PER_ROUND 8      /* ticks one schedule submits in one round */
 #define SCHEDULES_SCAN_MAX      100000 /* ticks walked to find the newest missed one */
 #define SCHEDULES_JOB_PREFIX    "sched."
 
@@ -440,8 +440,8 @@ static void schedules_list_done(const redisReply *reply, enum rasync_err err, vo
                 reply->element[k]->len == strlen(sd->name) &&
                 memcmp(reply->element[k]->str, sd->name, reply->element[k]->len) == 0)
                 rec = reply->element[k + 1];
-        cJSON_AddItemToArray(list, schedules_row(ar->api, sd, rec ? rec->str : NULL,
-                                                 rec ? rec->len : 0, now));
+        cJSON_AddItemToArray(
+            list, schedules_row(ar->api, sd, rec ? rec->str : NULL, rec ? rec->len : 0, now));
     }
     evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
     reply_json(ar, 200, list != NULL ? body : NULL); /* NULL (out of memory): a 500 */

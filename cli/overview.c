@@ -1,7 +1,7 @@
 /* overview: the readable tables of `stageq list`, `stats`, `workers` and
  * `schedules`, printed on stdout from the borrowed replies of GET /v1/jobs,
- * /v1/stats, /v1/workers and /v1/schedules. Fields that are missing or null show as "-". Never requests,
- * never exits. */
+ * /v1/stats, /v1/workers and /v1/schedules. Fields that are missing or null show as "-". Never
+ * requests, never exits. */
 #include "cli.h"
 
 #include <string.h>

@@ -39,8 +39,8 @@ static const struct cron_field cron_fields[5] = {
 static const struct {
     const char *name, *expr;
 } cron_macros[] = {
-    {"@yearly", "0 0 1 1 *"},  {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
-    {"@weekly", "0 0 * * 0"},  {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
+    {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
+    {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
     {"@hourly", "0 * * * *"},
 };
 
@@ -62,11 +62,11 @@ static int cron_value(const char **p, int fi, int *v, struct sq_err *err)
                 *p = s + 3;
                 return 0;
             }
-        err_set(err, SQ_ERR_INVALID, "field %d (%s): '%.16s' is not a %s name", fi + 1, f->name,
-                s, fi == 3 ? "month (JAN-DEC)" : "day (SUN-SAT)");
+        err_set(err, SQ_ERR_INVALID, "field %d (%s): '%.16s' is not a %s name", fi + 1, f->name, s,
+                fi == 3 ? "month (JAN-DEC)" : "day (SUN-SAT)");
         return -1;
     }
-    while (isdigit((unsigned char)s[digits]) && digits < 4)
+    while (digits < 4 && isdigit((unsigned char)s[digits]))
         n = n * 10 + (s[digits++] - '0');
     if (digits == 0) {
         err_set(err, SQ_ERR_INVALID, "field %d (%s): '%.16s' is not a number", fi + 1, f->name, s);

@@ -27,9 +27,9 @@
 
 #include "err.h"
 
-#define CRON_EXPR_MAX_LEN 256 /* bytes of an expression */
-#define CRON_TZ_MAX_LEN   64  /* bytes of a timezone name */
-#define CRON_SEARCH_YEARS 8   /* cron_next looks this far ahead (Feb 29 on a Monday: 28) */
+#define CRON_EXPR_MAX_LEN 256      /* bytes of an expression */
+#define CRON_TZ_MAX_LEN   64       /* bytes of a timezone name */
+#define CRON_SEARCH_YEARS 8        /* cron_next looks this far ahead (Feb 29 on a Monday: 28) */
 #define CRON_EVERY_MAX_S  31622400 /* every_s: at most a leap year */
 #define CRON_ZONEINFO_DIR "/usr/share/zoneinfo"
 

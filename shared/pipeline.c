@@ -677,8 +677,8 @@ static int load_schedule_when(struct schedule_def *sd, const cJSON *js, const st
 static int load_schedule(struct pipeline_set *set, struct schedule_def *sd, const cJSON *js,
                          const cJSON *exact, const char *file, size_t index, struct sq_err *err)
 {
-    static const char *const fields[] = {"name",    "pipeline", "input", "cron",
-                                         "every_s", "timezone", "missed", "queue", NULL};
+    static const char *const fields[] = {"name",     "pipeline", "input", "cron", "every_s",
+                                         "timezone", "missed",   "queue", NULL};
     char where[PIPELINE_FILE_NAME_MAX + 96];
     struct ploc sat = {where, NULL, 0, NULL}, *at = &sat;
     char *missed = NULL;
@@ -700,8 +700,7 @@ static int load_schedule(struct pipeline_set *set, struct schedule_def *sd, cons
                  IDS_NAME_MAX_LEN);
         return -1;
     }
-    snprintf(where, sizeof(where), "%.*s: schedule '%s'", PIPELINE_FILE_NAME_MAX,
-             file, sd->name);
+    snprintf(where, sizeof(where), "%.*s: schedule '%s'", PIPELINE_FILE_NAME_MAX, file, sd->name);
     for (i = 0; i < set->nschedules; i++)
         if (&set->schedules[i] != sd && strcmp(set->schedules[i].name, sd->name) == 0) {
             ploc_err(at, err, SQ_ERR_INVALID, "is defined twice");
@@ -719,8 +718,8 @@ static int load_schedule(struct pipeline_set *set, struct schedule_def *sd, cons
         goto fail;
     }
     if (sd->queue != NULL && !ids_is_valid(sd->queue, strlen(sd->queue), IDS_NAME_MAX_LEN)) {
-        ploc_err(at, err, SQ_ERR_INVALID, "field 'queue' must be 1-%d characters of [A-Za-z0-9._:-]",
-                 IDS_NAME_MAX_LEN);
+        ploc_err(at, err, SQ_ERR_INVALID,
+                 "field 'queue' must be 1-%d characters of [A-Za-z0-9._:-]", IDS_NAME_MAX_LEN);
         goto fail;
     }
     for (i = 0; missed != NULL && schedule_missed_names[i] != NULL; i++)
@@ -763,8 +762,10 @@ static int load_schedules(struct pipeline_set *set, const cJSON *js, const char 
     if (js == NULL)
         return 0;
     if (!cJSON_IsArray(js) || cJSON_GetArraySize(js) > PIPELINE_MAX_SCHEDULES) {
-        ploc_err(at, err, SQ_ERR_INVALID, "field 'schedules' must be an array of at most %d "
-                 "schedules", PIPELINE_MAX_SCHEDULES);
+        ploc_err(at, err, SQ_ERR_INVALID,
+                 "field 'schedules' must be an array of at most %d "
+                 "schedules",
+                 PIPELINE_MAX_SCHEDULES);
         return -1;
     }
     exact = json_parse_exact(text, len, 32, &jerr);

@@ -73,7 +73,7 @@ struct schedule_def {
     int every_s;    /* 1..CRON_EVERY_MAX_S; 0 for a cron schedule */
     char *timezone; /* cron only: an IANA name; NULL = UTC */
     enum schedule_missed missed;
-    char *queue;    /* NULL: the pipeline's */
+    char *queue; /* NULL: the pipeline's */
 };
 
 #define PIPELINE_MAX_SCHEDULES 1000

@@ -56,7 +56,7 @@ static void test_parse_fields(void **state)
     assert_true(e.is_fixed);
     assert_int_equal(cron_parse("5/20 * * * 5-7", &e, &err), 0);
     assert_true(e.minutes == ((1ULL << 5) | (1ULL << 25) | (1ULL << 45)));
-    assert_int_equal(e.wdays, 0x61); /* Fri, Sat, Sun */
+    assert_int_equal(e.wdays, 0x61);                          /* Fri, Sat, Sun */
     assert_int_equal(cron_parse("0 0 * * 7/7", &e, &err), 0); /* found by fuzz_cron: no day */
     assert_int_equal(e.wdays, 1);
     assert_int_equal(cron_parse("0 0 * * 5/1", &e, &err), 0);
@@ -96,9 +96,9 @@ static void test_next_utc(void **state)
     assert_int_equal(next_of("*/5 * * * *", JAN1 + 300, NULL), JAN1 + 600); /* strictly after */
     assert_int_equal(next_of("* * * * *", JAN1 + 59, "UTC"), JAN1 + 60);
     assert_int_equal(next_of("@daily", JAN1, NULL), JAN1 + 86400);
-    assert_int_equal(next_of("@yearly", JAN1, NULL), 1798761600LL); /* 2027-01-01 */
+    assert_int_equal(next_of("@yearly", JAN1, NULL), 1798761600LL);    /* 2027-01-01 */
     assert_int_equal(next_of("0 0 29 2 *", JAN1, NULL), 1835395200LL); /* 2028-02-29 */
-    assert_int_equal(next_of("0 0 30 2 *", JAN1, NULL), -1);             /* never */
+    assert_int_equal(next_of("0 0 30 2 *", JAN1, NULL), -1);           /* never */
     assert_int_equal(next_of("30 9 * * MON-FRI", JAN1 + 86400 + 9 * 3600 + 1800, NULL),
                      JAN1 + 4 * 86400 + 9 * 3600 + 1800); /* Fri 09:30 -> Mon 09:30 */
 }
@@ -134,7 +134,7 @@ static void test_next_dst(void **state)
     /* before the jump, 01:30 CET is 00:30Z */
     assert_int_equal(next_of("30 1 * * *", mar28, tz), mar29_jump - 1800);
     /* a fixed time in the overlap fires on the first pass only */
-    assert_int_equal(next_of("30 2 * * *", oct24, tz), oct25_0030z); /* 02:30 CEST */
+    assert_int_equal(next_of("30 2 * * *", oct24, tz), oct25_0030z);        /* 02:30 CEST */
     assert_int_equal(next_of("30 2 * * *", oct25_0030z, tz), 1792978200LL); /* Oct 26 02:30 CET */
     /* a wildcard job fires on both passes */
     assert_int_equal(next_of("*/30 * * * *", oct25_0030z, tz), oct25_0100z); /* 02:00 CET */

@@ -848,41 +848,57 @@ static void test_schedules(void **state)
     static const struct err_case cases[] = {
         {SCH_PL "\"schedules\": {}}", false, {"'schedules'", "array"}},
         {SCH_PL "\"schedules\": [5]}", false, {"schedules[0]", "object"}},
-        {SCH_PL "\"schedules\": [{\"pipeline\": \"p\", \"every_s\": 1}]}", false,
+        {SCH_PL "\"schedules\": [{\"pipeline\": \"p\", \"every_s\": 1}]}",
+         false,
          {"schedules[0]", "'name' is required"}},
-        {SCH_PL "\"schedules\": [{\"name\": \"a b\", \"pipeline\": \"p\", \"every_s\": 1}]}", false,
+        {SCH_PL "\"schedules\": [{\"name\": \"a b\", \"pipeline\": \"p\", \"every_s\": 1}]}",
+         false,
          {"schedules[0]", "'name'", "[A-Za-z0-9._:-]"}},
-        {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"cron\": \"* 24 * * *\"}]}",
-         false, {"schedule 'n'", "field 'cron'", "field 2 (hour): 24 is out of range 0-23"}},
-        {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"cron\": \"0 0 30 2 *\"}]}",
-         false, {"schedule 'n'", "field 'cron'", "no date"}},
-        {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"nope\", \"every_s\": 1}]}", false,
+        {SCH_PL
+         "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"cron\": \"* 24 * * *\"}]}",
+         false,
+         {"schedule 'n'", "field 'cron'", "field 2 (hour): 24 is out of range 0-23"}},
+        {SCH_PL
+         "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"cron\": \"0 0 30 2 *\"}]}",
+         false,
+         {"schedule 'n'", "field 'cron'", "no date"}},
+        {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"nope\", \"every_s\": 1}]}",
+         false,
          {"schedule 'n'", "field 'pipeline'", "unknown pipeline 'nope'"}},
-        {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\"}]}", false,
+        {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\"}]}",
+         false,
          {"schedule 'n'", "'cron' and 'every_s' is required"}},
         {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"every_s\": 1, "
                 "\"cron\": \"* * * * *\"}]}",
-         false, {"schedule 'n'", "'cron' and 'every_s' is allowed"}},
-        {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"every_s\": 0}]}", false,
+         false,
+         {"schedule 'n'", "'cron' and 'every_s' is allowed"}},
+        {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"every_s\": 0}]}",
+         false,
          {"schedule 'n'", "'every_s'", "[1, 31622400]"}},
         {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"cron\": \"@daily\", "
                 "\"timezone\": \"Mars/Olympus\"}]}",
-         false, {"schedule 'n'", "field 'timezone'", "Mars/Olympus"}},
+         false,
+         {"schedule 'n'", "field 'timezone'", "Mars/Olympus"}},
         {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"cron\": \"@daily\", "
                 "\"timezone\": \"../../etc/passwd\"}]}",
-         false, {"schedule 'n'", "field 'timezone'"}},
+         false,
+         {"schedule 'n'", "field 'timezone'"}},
         {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"every_s\": 5, "
                 "\"timezone\": \"UTC\"}]}",
-         false, {"schedule 'n'", "'timezone' applies to 'cron' only"}},
+         false,
+         {"schedule 'n'", "'timezone' applies to 'cron' only"}},
         {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"every_s\": 5, "
                 "\"missed\": \"all\"}]}",
-         false, {"schedule 'n'", "'missed'", "run_once"}},
+         false,
+         {"schedule 'n'", "'missed'", "run_once"}},
         {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"every_s\": 5, "
                 "\"extra\": 1}]}",
-         false, {"schedule 'n'", "unknown field 'extra'"}},
+         false,
+         {"schedule 'n'", "unknown field 'extra'"}},
         {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"every_s\": 5}, "
                 "{\"name\": \"n\", \"pipeline\": \"p\", \"every_s\": 6}]}",
-         false, {"schedule 'n'", "defined twice"}},
+         false,
+         {"schedule 'n'", "defined twice"}},
     };
     const char *json = SCH_PL
         "\"schedules\": [{\"name\": \"tick\", \"pipeline\": \"p\", \"every_s\": 30, "
@@ -912,8 +928,7 @@ static void test_schedules(void **state)
     assert_int_equal(set->schedules[1].missed, SCHEDULE_MISSED_RUN_ONCE);
     assert_string_equal(pipeline_schedule_missed_name(set->schedules[1].missed), "run_once");
     /* Thu 2026-01-01 00:00Z -> Thu 02:30 CET = 01:30Z; Fri 01:30Z -> Mon */
-    assert_int_equal(pipeline_schedule_next(&set->schedules[1], 1767225600LL),
-                     1767225600LL + 5400);
+    assert_int_equal(pipeline_schedule_next(&set->schedules[1], 1767225600LL), 1767225600LL + 5400);
     assert_int_equal(pipeline_schedule_next(&set->schedules[1], 1767225600LL + 86400 + 5400),
                      1767225600LL + 4 * 86400 + 5400);
     assert_null(set->schedules[1].queue);
