@@ -273,8 +273,11 @@ static bool schedules_is_due(const struct sched_one *one, long long now)
 
     if (one->busy > 0)
         return false;
-    if (one->sd->missed == SCHEDULE_MISSED_RUN_ONCE && one->last > 0 && one->last < from)
-        return true; /* a catch-up may be owed */
+    if (one->sd->missed == SCHEDULE_MISSED_RUN_ONCE && one->last > 0 && one->last < from) {
+        t = pipeline_schedule_next(one->sd, one->last);
+        if (t > 0 && t <= from)
+            return true; /* a tick older than the grace was missed: the catch-up is owed */
+    }
     if (one->last > from)
         from = one->last;
     t = pipeline_schedule_next(one->sd, from);
