@@ -64,6 +64,8 @@ struct api {
     struct counters *counters; /* this process's HTTP figures (counters.c) */
     size_t inflight;           /* requests received and not yet answered */
     bool is_draining;          /* shutting down: leave the loop once inflight is 0 */
+
+    struct schedules *schedules; /* the recurring jobs' scheduler (schedules.c) */
 };
 
 /* Grows the array *arr (of *cap items of size sz, n of them used) so that it
@@ -250,6 +252,11 @@ struct api_req {
     char remote[64];          /* client address:port, for the access log */
     size_t bytes_out;         /* body bytes sent (streams add as they go) */
     int wait_s;               /* POST /v1/jobs?wait=S; 0 = answer at once */
+    /* An internal request (the scheduler's submits, schedules.c) has no HTTP
+     * request (req NULL, not counted, not logged): its answer (status, JSON
+     * body, borrowed) goes to on_answer, which must not free ar. */
+    void (*on_answer)(struct api_req *ar, int status, const char *body, size_t len);
+    void *answer_arg; /* on_answer's */
 };
 
 /* The evhttp general callback (arg: struct api *): routes the request and
@@ -393,6 +400,9 @@ void listing_jobs(struct api_req *ar);
 void listing_stats(struct api_req *ar);
 /* GET /v1/workers: the live workers and their info. */
 void listing_workers(struct api_req *ar);
+/* Checks a request's query against the names it may hold (names:
+ * NULL-terminated). 0, or -1 when ar was answered 400 (and freed). */
+int listing_check_params(struct api_req *ar, const char *const *names);
 
 /* ---- counters.c: this process's HTTP figures ---- */
 
@@ -481,6 +491,19 @@ void eta_free(struct eta *e);
  * set when the hash is empty (no such job); NULL alone when reply is NULL, a
  * Redis error or not a hash, or memory ran out. */
 cJSON *eta_status_from_reply(struct api *api, const redisReply *reply, bool *is_missing);
+
+/* ---- schedules.c: recurring jobs (the pipelines file's "schedules") ---- */
+
+/* Starts the scheduler: every SCHEDULES_ROUND_MS it submits the due ticks
+ * of every schedule of api->pipelines (each tick once cluster-wide: job id
+ * "sched.<name>.<tick>", recorded in <p>:{w}:schedules). Needs api->base,
+ * api->cfg, api->pipelines and api->rasync. NULL when memory ran out. */
+struct schedules *schedules_new(struct api *api);
+/* Call after rasync_free (its callbacks name the schedules). NULL-safe. */
+void schedules_free(struct schedules *s);
+/* GET /v1/schedules: each schedule with its last run (time and job id, from
+ * the record) and next run. */
+void schedules_list(struct api_req *ar);
 
 /* ---- sse.c: live events (Server-Sent Events) over Redis pub/sub ---- */
 

@@ -59,9 +59,9 @@ void errors_reply(struct api_req *ar, enum api_err e, const char *fmt, ...)
     else if ((size_t)n >= sizeof(msg))
         msg[utf8_clip(msg, sizeof(msg) - 1)] = '\0'; /* whole characters only */
     errors_http(e, &status, &code);
-    if (e == API_ERR_REDIS_UNAVAILABLE || e == API_ERR_QUEUE_FULL)
+    if (ar->req != NULL && (e == API_ERR_REDIS_UNAVAILABLE || e == API_ERR_QUEUE_FULL))
         evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Retry-After", "1");
-    if (e == API_ERR_UNAUTHORIZED)
+    if (ar->req != NULL && e == API_ERR_UNAUTHORIZED)
         evhttp_add_header(evhttp_request_get_output_headers(ar->req), "WWW-Authenticate", "Bearer");
     if (e == API_ERR_INTERNAL)
         log_errx("%s: internal error: %s", ar->log_path, msg);

@@ -71,9 +71,7 @@ static void listing_add_field(cJSON *o, const char *f, const redisReply *r)
     cJSON_AddStringToObject(o, f, r->str);
 }
 
-/* Checks a request's query against the names it may hold. 0, or -1 when ar
- * was answered 400 (and freed). */
-static int listing_check_params(struct api_req *ar, const char *const *names)
+int listing_check_params(struct api_req *ar, const char *const *names)
 {
     const struct evkeyval *kv;
     size_t i;

@@ -232,6 +232,11 @@ int main(int argc, char **argv)
         log_errx("out of memory");
         goto done;
     }
+    api.schedules = schedules_new(&api);
+    if (api.schedules == NULL) {
+        log_errx("out of memory");
+        goto done;
+    }
     api.sse = sse_new(&api, &url, &err);
     if (api.sse == NULL) {
         log_errx("%s", err.msg);
@@ -270,6 +275,7 @@ done:
     server_free(api.server);
     sse_free(api.sse);
     eta_free(api.eta);
+    schedules_free(api.schedules);
     if (sigterm != NULL)
         event_free(sigterm);
     if (sigint != NULL)

@@ -1,4 +1,5 @@
-/* reply: the one way a request is answered and ends. reply_json, reply_raw
+/* reply: the one way a request is answered and ends (an internal request,
+ * without HTTP, is answered to its on_answer hook). reply_json, reply_raw
  * and reply_content send the reply (HEAD gets the length and no body) and
  * end the request; reply_req_end is its end (streams call it when they end):
  * its count (counters.c), its access log line, its memory, and the end of
@@ -21,8 +22,9 @@ void reply_req_end(struct api_req *ar, int status)
     long long us = (long long)(clock_mono_us() - ar->start_us);
     const char *method = ar->method_name;
 
-    counters_note(api->counters, ar->route, method, status, us);
-    if (api->cfg->is_access_log) {
+    if (ar->req != NULL)
+        counters_note(api->counters, ar->route, method, status, us);
+    if (ar->req != NULL && api->cfg->is_access_log) {
         const struct log_kv kv[] = {
             {"method", method, 0},
             {"route", ar->route, 0},
@@ -49,11 +51,17 @@ void reply_req_end(struct api_req *ar, int status)
 static void reply_send(struct api_req *ar, int status, const char *ctype, const char *body,
                        size_t len, const char *tail)
 {
-    struct evkeyvalq *headers = evhttp_request_get_output_headers(ar->req);
+    struct evkeyvalq *headers = ar->req != NULL ? evhttp_request_get_output_headers(ar->req) : NULL;
     struct evbuffer *buf = NULL;
     size_t tlen = tail ? strlen(tail) : 0;
     char clen[32];
 
+    if (ar->req == NULL) { /* an internal request: its answer goes to its hook */
+        if (ar->on_answer != NULL)
+            ar->on_answer(ar, status, body, len);
+        reply_req_end(ar, status);
+        return;
+    }
     if (status == 204 || status == 304) {
         /* no body, no Content-Type */
     } else if (ar->method == EVHTTP_REQ_HEAD) {

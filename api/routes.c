@@ -44,6 +44,7 @@ static const struct route routes_table[] = {
     {EVHTTP_REQ_GET, "/v1/events", sse_all_events, ROUTES_AUTH_OR_QUERY},
     {EVHTTP_REQ_HEAD, "/v1/events", sse_all_events_head, ROUTES_AUTH_OR_QUERY},
     {EVHTTP_REQ_GET, "/v1/pipelines", pipelines_list, ROUTES_AUTH_HEADER},
+    {EVHTTP_REQ_GET, "/v1/schedules", schedules_list, ROUTES_AUTH_HEADER},
     /* the blog's routes (its client flow: examples/blog/) */
     {EVHTTP_REQ_POST, "/start_task", compat_start_task, ROUTES_AUTH_HEADER},
     {EVHTTP_REQ_POST, "/start_task/{id}", compat_start_task, ROUTES_AUTH_HEADER},

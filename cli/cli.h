@@ -195,6 +195,10 @@ void overview_print_stats(const cJSON *reply);
 /* Prints a GET /v1/workers reply (borrowed); now_ms for the ages. */
 void overview_print_workers(const cJSON *reply, int64_t now_ms);
 
+/* Prints a GET /v1/schedules reply (borrowed): each schedule, when it runs,
+ * its last run (time, job id) and next run. */
+void overview_print_schedules(const cJSON *reply);
+
 /* RFC 3339 "YYYY-MM-DDTHH:MM:SS.mmmZ" to epoch ms; -1 when item is not one. */
 int64_t overview_parse_time(const cJSON *item);
 

@@ -1,6 +1,6 @@
 /* main: `stageq`, the command-line client of the HTTP API — global options,
  * the commands (submit, status, watch, cancel, list, stats, workers,
- * pipelines) and the exit codes:
+ * pipelines, schedules) and the exit codes:
  * 0 job succeeded or command done, 1 job failed or canceled (or unknown job),
  * 2 usage error or bad input, 3 API unreachable or 5xx. The only place that
  * exits. */
@@ -51,7 +51,8 @@ static const char main_summary[] =
     "  stats                queues (queued, delayed, running, workers), workers\n"
     "                       alive, recent jobs by state\n"
     "  workers              the live workers and their current jobs\n"
-    "  pipelines            the pipelines that can run\n\n"
+    "  pipelines            the pipelines that can run\n"
+    "  schedules            the recurring jobs: when they run, last and next run\n\n"
     "  --json               print the API's JSON instead (any command)\n"
     "exit codes: 0 succeeded/done, 1 job failed or canceled or unknown, 2 usage or\n"
     "bad input, 3 API unreachable or 5xx";
@@ -630,7 +631,7 @@ static int main_list(struct main_ctx *m, const struct main_args *a)
     return rc;
 }
 
-/* stats and workers: one GET, a table or the raw reply. */
+/* stats, workers and schedules: one GET, a table or the raw reply. */
 static int main_overview(struct main_ctx *m, const struct main_args *a, const char *what)
 {
     struct client_reply rep;
@@ -651,6 +652,8 @@ static int main_overview(struct main_ctx *m, const struct main_args *a, const ch
         main_print_json(rep.json);
     } else if (strcmp(what, "stats") == 0) {
         overview_print_stats(rep.json);
+    } else if (strcmp(what, "schedules") == 0) {
+        overview_print_schedules(rep.json);
     } else {
         overview_print_workers(rep.json, clock_now_ms());
     }
@@ -668,6 +671,11 @@ static int main_workers(struct main_ctx *m, const struct main_args *a)
     return main_overview(m, a, "workers");
 }
 
+static int main_schedules(struct main_ctx *m, const struct main_args *a)
+{
+    return main_overview(m, a, "schedules");
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -681,7 +689,8 @@ int main(int argc, char **argv)
                     {"list", main_list, MAIN_F_LIST},
                     {"stats", main_stats, 0},
                     {"workers", main_workers, 0},
-                    {"pipelines", main_pipelines, 0}};
+                    {"pipelines", main_pipelines, 0},
+                    {"schedules", main_schedules, 0}};
     struct cli_config cfg;
     struct main_ctx m = {0};
     struct main_args a;

@@ -1,7 +1,7 @@
-/* overview: the readable tables of `stageq list`, `stats` and `workers`,
- * printed on stdout from the borrowed replies of GET /v1/jobs, /v1/stats and
- * /v1/workers. Fields that are missing or null show as "-". Never requests,
- * never exits. */
+/* overview: the readable tables of `stageq list`, `stats`, `workers` and
+ * `schedules`, printed on stdout from the borrowed replies of GET /v1/jobs,
+ * /v1/stats, /v1/workers and /v1/schedules. Fields that are missing or null show as "-". Never
+ * requests, never exits. */
 #include "cli.h"
 
 #include <string.h>
@@ -168,4 +168,39 @@ void overview_print_workers(const cJSON *reply, int64_t now_ms)
                hb, up);
     }
     printf("workers alive: %lld\n", overview_int(reply, "count"));
+}
+
+/* "every 30s", or the cron expression and its timezone, into out. */
+static void overview_when(const cJSON *s, char *out, size_t len)
+{
+    if (cJSON_IsString(json_get(s, "cron")))
+        snprintf(out, len, "%s (%s)", overview_str(s, "cron"), overview_str(s, "timezone"));
+    else
+        snprintf(out, len, "every %llds", overview_int(s, "every_s"));
+}
+
+void overview_print_schedules(const cJSON *reply)
+{
+    const cJSON *list = json_get(reply, "schedules"), *s;
+    int wn = overview_width(list, "name", 4), wp = overview_width(list, "pipeline", 8), ww = 4;
+    char when[128];
+
+    cJSON_ArrayForEach(s, list)
+    {
+        overview_when(s, when, sizeof(when));
+        if ((int)strlen(when) > ww)
+            ww = (int)strlen(when);
+    }
+    printf("%-*s  %-*s  %-*s  %-8s  %-24s  %-24s  %s\n", wn, "NAME", wp, "PIPELINE", ww, "WHEN",
+           "MISSED", "NEXT RUN", "LAST RUN", "LAST JOB");
+    cJSON_ArrayForEach(s, list)
+    {
+        const cJSON *last = json_get(s, "last_run");
+
+        overview_when(s, when, sizeof(when));
+        printf("%-*s  %-*s  %-*s  %-8s  %-24s  %-24s  %s\n", wn, overview_str(s, "name"), wp,
+               overview_str(s, "pipeline"), ww, when, overview_str(s, "missed"),
+               overview_str(s, "next_run"), overview_str(last, "time"),
+               overview_str(last, "job_id"));
+    }
 }

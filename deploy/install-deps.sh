@@ -3,7 +3,8 @@
 # missing (as root, with apt-get). Does nothing when all are present.
 set -eu
 what=${1:-build}
-pkgs="gcc make libc6-dev pkg-config libhiredis-dev libevent-dev libcjson-dev uuid-dev redis-server redis-tools python3"
+# tzdata: /usr/share/zoneinfo, the timezones of cron schedules (and their tests)
+pkgs="gcc make libc6-dev pkg-config libhiredis-dev libevent-dev libcjson-dev uuid-dev redis-server redis-tools python3 tzdata"
 case $what in
   # chromium + node/npm: tests/e2e/test_dashboard.sh drives the dashboard in a
   # headless browser (npm installs playwright-core into tests/browser/node_modules);

@@ -157,6 +157,11 @@ int keys_worker(char *buf, size_t cap, const char *prefix, const char *wid)
     return keys_fmt_result(snprintf(buf, cap, "%s:{w}:worker:%s", prefix, wid), cap);
 }
 
+int keys_schedules(char *buf, size_t cap, const char *prefix)
+{
+    return keys_fmt_result(snprintf(buf, cap, "%s:{w}:schedules", prefix), cap);
+}
+
 int keys_events(char *buf, size_t cap, const char *prefix)
 {
     return keys_fmt_result(snprintf(buf, cap, "%s:events", prefix), cap);

@@ -94,6 +94,10 @@ int keys_workers(char *buf, size_t cap, const char *prefix); /* <p>:{w}:workers 
 int keys_worker(char *buf, size_t cap, const char *prefix,
                 const char *wid); /* <p>:{w}:worker:<id> info hash */
 
+/* <p>:{w}:schedules: hash schedule name -> its last fired tick,
+ * {"tick":<unix s>,"job_id":"sched.<name>.<tick>"} (the API's scheduler) */
+int keys_schedules(char *buf, size_t cap, const char *prefix);
+
 /* ---- channels (PUBLISH; not keys) ---- */
 
 int keys_events(char *buf, size_t cap, const char *prefix); /* <p>:events: job ids that changed */

@@ -11,6 +11,7 @@
 
 #include "exec_path.h"
 #include "ids.h"
+#include "cron.h"
 #include "json.h"
 #include "keys.h"
 #include <stdarg.h>
@@ -131,6 +132,16 @@ void pipeline_set_free(struct pipeline_set *set)
     for (i = 0; i < set->nqueues; i++)
         free(set->queues[i].name);
     free(set->queues);
+    for (i = 0; i < set->nschedules; i++) {
+        struct schedule_def *sd = &set->schedules[i];
+        free(sd->name);
+        free(sd->pipeline);
+        free(sd->input);
+        free(sd->cron);
+        free(sd->timezone);
+        free(sd->queue);
+    }
+    free(set->schedules);
     free(set->path);
     free(set);
 }
@@ -599,6 +610,186 @@ static int check_hop_partitions(const struct pipeline_set *set, struct ploc *at,
     return 0;
 }
 
+/* ---- the "schedules" section ---- */
+
+#define PIPELINE_FILE_NAME_MAX 160 /* bytes of the file name in a schedule's errors */
+
+static const char *const schedule_missed_names[] = {"skip", "run_once", NULL};
+
+const char *pipeline_schedule_missed_name(enum schedule_missed m)
+{
+    return schedule_missed_names[m == SCHEDULE_MISSED_RUN_ONCE ? 1 : 0];
+}
+
+long long pipeline_schedule_next(const struct schedule_def *sd, long long after_s)
+{
+    if (sd->cron == NULL)
+        return cron_every_next(after_s, sd->every_s);
+    return cron_next(&sd->expr, after_s, sd->timezone);
+}
+
+/* The "when" of schedule sd from js: exactly one of cron / every_s, and a
+ * timezone (cron only). */
+static int load_schedule_when(struct schedule_def *sd, const cJSON *js, const struct ploc *at,
+                              struct sq_err *err)
+{
+    struct sq_err cerr = {0};
+    bool has_cron = json_get(js, "cron") != NULL, has_every = json_get(js, "every_s") != NULL;
+
+    if (has_cron == has_every) {
+        ploc_err(at, err, SQ_ERR_INVALID, "exactly one of the fields 'cron' and 'every_s' is %s",
+                 has_cron ? "allowed" : "required");
+        return -1;
+    }
+    if (get_str(js, "timezone", false, &sd->timezone, at, err) < 0)
+        return -1;
+    if (has_every) {
+        if (sd->timezone != NULL) {
+            ploc_err(at, err, SQ_ERR_INVALID,
+                     "field 'timezone' applies to 'cron' only (every_s ticks are aligned on the "
+                     "Unix epoch)");
+            return -1;
+        }
+        return get_int(js, "every_s", 1, CRON_EVERY_MAX_S, 0, &sd->every_s, at, err);
+    }
+    if (get_str(js, "cron", true, &sd->cron, at, err) < 0)
+        return -1;
+    if (cron_parse(sd->cron, &sd->expr, &cerr) < 0) {
+        ploc_err(at, err, SQ_ERR_INVALID, "field 'cron': %s", cerr.msg);
+        return -1;
+    }
+    if (sd->timezone != NULL && !cron_tz_is_valid(sd->timezone, NULL)) {
+        ploc_err(at, err, SQ_ERR_INVALID,
+                 "field 'timezone': '%.64s' is not a timezone of the tz database (%s)",
+                 sd->timezone, CRON_ZONEINFO_DIR);
+        return -1;
+    }
+    if (cron_next(&sd->expr, 946684800LL, NULL) < 0) { /* from 2000-01-01 */
+        ploc_err(at, err, SQ_ERR_INVALID, "field 'cron': '%.64s' names no date that exists",
+                 sd->cron);
+        return -1;
+    }
+    return 0;
+}
+
+/* One schedule: js validated into sd; exact (the same schedule parsed with
+ * json_parse_exact) gives the input's numbers as written. */
+static int load_schedule(struct pipeline_set *set, struct schedule_def *sd, const cJSON *js,
+                         const cJSON *exact, const char *file, size_t index, struct sq_err *err)
+{
+    static const char *const fields[] = {"name",     "pipeline", "input", "cron", "every_s",
+                                         "timezone", "missed",   "queue", NULL};
+    char where[PIPELINE_FILE_NAME_MAX + 96];
+    struct ploc sat = {where, NULL, 0, NULL}, *at = &sat;
+    char *missed = NULL;
+    size_t i;
+
+    /* errors start "file: schedules[i]: " until the name is known, then
+     * "file: schedule 'name': " */
+    snprintf(where, sizeof(where), "%.*s: schedules[%zu]", PIPELINE_FILE_NAME_MAX, file, index);
+
+    if (!cJSON_IsObject(js)) {
+        ploc_err(at, err, SQ_ERR_INVALID, "must be an object");
+        return -1;
+    }
+    if (get_str(js, "name", true, &sd->name, at, err) < 0)
+        return -1;
+    if (!ids_is_valid(sd->name, strlen(sd->name), IDS_NAME_MAX_LEN)) {
+        ploc_err(at, err, SQ_ERR_INVALID,
+                 "field 'name' must be 1-%d characters of [A-Za-z0-9._:-], not . or ..",
+                 IDS_NAME_MAX_LEN);
+        return -1;
+    }
+    snprintf(where, sizeof(where), "%.*s: schedule '%s'", PIPELINE_FILE_NAME_MAX, file, sd->name);
+    for (i = 0; i < set->nschedules; i++)
+        if (&set->schedules[i] != sd && strcmp(set->schedules[i].name, sd->name) == 0) {
+            ploc_err(at, err, SQ_ERR_INVALID, "is defined twice");
+            return -1;
+        }
+    if (check_members(js, fields, at, err) < 0 ||
+        get_str(js, "pipeline", true, &sd->pipeline, at, err) < 0 ||
+        get_str(js, "queue", false, &sd->queue, at, err) < 0 ||
+        load_schedule_when(sd, js, at, err) < 0 ||
+        get_str(js, "missed", false, &missed, at, err) < 0)
+        goto fail;
+    if (pipeline_set_find(set, sd->pipeline) == NULL) {
+        ploc_err(at, err, SQ_ERR_INVALID, "field 'pipeline': unknown pipeline '%.64s'",
+                 sd->pipeline);
+        goto fail;
+    }
+    if (sd->queue != NULL && !ids_is_valid(sd->queue, strlen(sd->queue), IDS_NAME_MAX_LEN)) {
+        ploc_err(at, err, SQ_ERR_INVALID,
+                 "field 'queue' must be 1-%d characters of [A-Za-z0-9._:-]", IDS_NAME_MAX_LEN);
+        goto fail;
+    }
+    for (i = 0; missed != NULL && schedule_missed_names[i] != NULL; i++)
+        if (strcmp(missed, schedule_missed_names[i]) == 0)
+            break;
+    if (missed != NULL && schedule_missed_names[i] == NULL) {
+        ploc_err(at, err, SQ_ERR_INVALID, "field 'missed' must be \"skip\" or \"run_once\"");
+        goto fail;
+    }
+    sd->missed = missed != NULL && i == 1 ? SCHEDULE_MISSED_RUN_ONCE : SCHEDULE_MISSED_SKIP;
+    {
+        const cJSON *in = json_get(exact, "input");
+        char *printed = in != NULL ? json_print(in) : NULL;
+
+        sd->input = in == NULL || printed != NULL ? strdup(in != NULL ? printed : "null") : NULL;
+        cJSON_free(printed);
+    }
+    if (sd->input == NULL) {
+        ploc_err(at, err, SQ_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    free(missed);
+    return 0;
+fail:
+    free(missed);
+    return -1;
+}
+
+/* The "schedules" section: [{...}, ...] (may be absent). text[0..len) is
+ * parsed again exactly for the inputs. */
+static int load_schedules(struct pipeline_set *set, const cJSON *js, const char *text, size_t len,
+                          struct ploc *at, struct sq_err *err)
+{
+    struct json_err jerr;
+    cJSON *exact;
+    const cJSON *one;
+    size_t n, i = 0;
+    int rc = -1;
+
+    if (js == NULL)
+        return 0;
+    if (!cJSON_IsArray(js) || cJSON_GetArraySize(js) > PIPELINE_MAX_SCHEDULES) {
+        ploc_err(at, err, SQ_ERR_INVALID,
+                 "field 'schedules' must be an array of at most %d "
+                 "schedules",
+                 PIPELINE_MAX_SCHEDULES);
+        return -1;
+    }
+    exact = json_parse_exact(text, len, 32, &jerr);
+    n = (size_t)cJSON_GetArraySize(js);
+    set->schedules = calloc(n + 1, sizeof(*set->schedules));
+    if (exact == NULL || set->schedules == NULL) {
+        ploc_err(at, err, SQ_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    cJSON_ArrayForEach(one, js)
+    {
+        set->nschedules++;
+        if (load_schedule(set, &set->schedules[i], one,
+                          cJSON_GetArrayItem(json_get(exact, "schedules"), (int)i), at->file, i,
+                          err) < 0)
+            goto done;
+        i++;
+    }
+    rc = 0;
+done:
+    cJSON_Delete(exact);
+    return rc;
+}
+
 /* Reads the whole file (at most PIPELINE_FILE_MAX_BYTES) into a new buffer. */
 static char *read_file(const char *path, size_t *len, bool *is_missing, struct sq_err *err)
 {
@@ -655,7 +846,7 @@ struct pipeline_set *pipeline_set_parse(const char *text, size_t len, const char
         goto fail;
     }
     {
-        static const char *const top[] = {"pipelines", "queues", NULL};
+        static const char *const top[] = {"pipelines", "queues", "schedules", NULL};
         if (check_members(root, top, &at, err) < 0)
             goto fail;
     }
@@ -699,6 +890,9 @@ struct pipeline_set *pipeline_set_parse(const char *text, size_t len, const char
     }
     if (load_queues(set, json_get(root, "queues"), &at, err) < 0 ||
         check_hop_partitions(set, &at, err) < 0)
+        goto fail;
+    at.pipeline = NULL;
+    if (load_schedules(set, json_get(root, "schedules"), text, len, &at, err) < 0)
         goto fail;
     cJSON_Delete(root);
     return set;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cron.h"
 #include "err.h"
 
 #define PIPELINE_MAX_STAGES     64
@@ -54,11 +55,36 @@ struct queue_def {
     int partitions; /* 1..KEYS_PARTITIONS_MAX: its jobs spread over this many slots (keys.h) */
 };
 
+/* What a schedule does with the ticks that passed while no API ran. */
+enum schedule_missed {
+    SCHEDULE_MISSED_SKIP = 0, /* only a tick that is due now fires (default) */
+    SCHEDULE_MISSED_RUN_ONCE, /* the newest missed tick fires once */
+};
+
+/* A recurring job of the file's "schedules" section: each tick submits one
+ * job of pipeline with input, id "sched.<name>.<tick as Unix seconds>". */
+struct schedule_def {
+    char *name;     /* 1-IDS_NAME_MAX_LEN characters of [A-Za-z0-9._:-], unique */
+    char *pipeline; /* a pipeline of the set */
+    char *input;    /* JSON text as written in the file (numbers untouched), no whitespace;
+                       "null" when absent */
+    char *cron;     /* the expression as written; NULL for every_s */
+    struct cron_expr expr;
+    int every_s;    /* 1..CRON_EVERY_MAX_S; 0 for a cron schedule */
+    char *timezone; /* cron only: an IANA name; NULL = UTC */
+    enum schedule_missed missed;
+    char *queue; /* NULL: the pipeline's */
+};
+
+#define PIPELINE_MAX_SCHEDULES 1000
+
 struct pipeline_set {
     size_t n;
     struct pipeline *items;
     size_t nqueues;
     struct queue_def *queues;
+    size_t nschedules;
+    struct schedule_def *schedules;
     char *path; /* the file loaded, or NULL */
 };
 
@@ -119,6 +145,13 @@ int pipeline_set_slots(const struct pipeline_set *set, int *slots, int cap);
  * the API tries, in order, to find a job from its id alone. */
 int pipeline_set_job_slots(const struct pipeline_set *set, const char *id, size_t len, int *slots,
                            int cap);
+
+/* The first tick of schedule sd strictly after after_s (Unix seconds): its
+ * cron expression in its timezone, or the next multiple of every_s. -1 when
+ * there is none (see cron_next). */
+long long pipeline_schedule_next(const struct schedule_def *sd, long long after_s);
+/* The name of "skip" / "run_once". Static. */
+const char *pipeline_schedule_missed_name(enum schedule_missed m);
 
 /* Borrowed pointer to the pipeline called name, or NULL. */
 const struct pipeline *pipeline_set_find(const struct pipeline_set *set, const char *name);

@@ -123,6 +123,30 @@ async function mainFlow(browser) {
   await step('the pipeline select is filled from GET /v1/pipelines', async () => {
     await page.waitForSelector('#pipeline option[value="blog4"]', { state: 'attached', timeout: 10000 });
   });
+  await step('the schedules panel lists each schedule with its next run', async () => {
+    await page.waitForFunction(() => document.querySelectorAll('#schedules tbody tr').length === 2, null, {
+      timeout: 20000,
+    });
+    const want = await page.evaluate(async () => {
+      const r = await fetch('/v1/schedules', { headers: { Accept: 'application/json' } });
+      return (await r.json()).schedules.map((s) => [s.name, s.next_run]);
+    });
+    const got = await page.evaluate(() =>
+      Array.from(document.querySelectorAll('#schedules tbody tr')).map((tr) => [
+        tr.cells[0].textContent,
+        tr.cells[3].getAttribute('data-time'),
+        tr.cells[3].textContent,
+        tr.cells[2].textContent,
+      ]),
+    );
+    expect(got.length === 2, 'rows ' + JSON.stringify(got));
+    for (let i = 0; i < 2; i++) {
+      expect(got[i][0] === want[i][0] && got[i][1] === want[i][1], JSON.stringify(got[i]) + ' vs ' + JSON.stringify(want[i]));
+      expect(got[i][2] !== '' && got[i][2] !== 'never', 'a next run is shown: ' + got[i][2]);
+    }
+    expect(got[0][3] === '0 0 1 1 * (Asia/Tokyo)', 'the cron and its timezone: ' + got[0][3]);
+    expect(got[1][3] === 'every 3600 s', 'every_s: ' + got[1][3]);
+  });
   await step('queues and live workers are shown', async () => {
     await page.waitForFunction(
       () =>

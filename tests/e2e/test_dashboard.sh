@@ -9,7 +9,12 @@ source "$(dirname "$0")/lib.sh"
 export STAGEQ_PREFIX=tdash
 flush_prefix tdash
 T=$STAGEQ_TEST_TMP
-PIPES=tests/e2e/pipelines-test.json
+# the test pipelines with two schedules for the Schedules panel (neither
+# fires during the run: a yearly cron, and every hour)
+PIPES="$T/pipelines-dashboard.json"
+jq '. + {schedules: [{name: "dash-yearly", pipeline: "ok", cron: "0 0 1 1 *", timezone: "Asia/Tokyo"},
+                     {name: "dash-hourly", pipeline: "idle", every_s: 3600}]}' \
+  tests/e2e/pipelines-test.json >"$PIPES"
 TOKEN=dash-token-0123456789
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 OUT_DIR="$BUILD/test-output"

@@ -16,7 +16,13 @@ flush_prefix toafull
 
 SPEC=docs/openapi.yaml
 CHECK=tests/openapi/check.py
-PIPES=tests/e2e/pipelines-test.json
+# the test pipelines, with two schedules for GET /v1/schedules (a yearly
+# cron that will not fire during the run, and an every_s one)
+PIPES="$STAGEQ_TEST_TMP/pipelines-openapi.json"
+jq '. + {schedules: [{name: "yearly", pipeline: "ok", cron: "0 0 1 1 *", timezone: "Asia/Tokyo",
+                      input: {"x": 1}, missed: "run_once"},
+                     {name: "tick", pipeline: "idle", every_s: 3600}]}' \
+  tests/e2e/pipelines-test.json >"$PIPES"
 RDIR="$STAGEQ_TEST_TMP/openapi-responses"
 rm -rf "$RDIR"
 mkdir -p "$RDIR"
@@ -234,6 +240,9 @@ rec "workers" 200 GET /v1/workers
 check "a worker is listed" test "$(jqr .count)" -ge 1
 rec "workers take no parameter" 400 GET '/v1/workers?x=1'
 rec "pipelines" 200 GET /v1/pipelines
+rec "schedules" 200 GET /v1/schedules
+check_eq "both schedules are listed" "yearly tick" "$(jqr '[.schedules[].name] | join(" ")')"
+rec "schedules take no parameter" 400 GET '/v1/schedules?x=1'
 rec "pipelines, a query string that does not parse" 400 GET '/v1/pipelines?x'
 rec "readiness, a query string that does not parse" 400 GET '/readyz?x&y'
 rec "all events, a query string that does not parse" 400 GET '/v1/events?x'
@@ -331,7 +340,8 @@ rec "no token, a method the path does not have" 401 PUT /v1/stats
 rec "no token, the blog's routes" 401 POST /start_task
 rec "no token, events" 401 GET /v1/events
 for r in "GET /readyz" "POST /v1/jobs" "GET /v1/jobs/x" "DELETE /v1/jobs/x" "GET /v1/jobs/x/events" \
-  "GET /v1/stats" "GET /v1/workers" "GET /v1/pipelines" "POST /start_task/x" "GET /task_status/x"; do
+  "GET /v1/stats" "GET /v1/workers" "GET /v1/pipelines" "GET /v1/schedules" "POST /start_task/x" \
+  "GET /task_status/x"; do
   rec "no token" 401 ${r% *} "${r#* }"
 done
 rec "the token" 200 GET /v1/pipelines "${AUTH[@]}"
@@ -362,6 +372,7 @@ rec "cancel without Redis" 503 DELETE /v1/jobs/x
 rec "list without Redis" 503 GET /v1/jobs
 rec "stats without Redis" 503 GET /v1/stats
 rec "workers without Redis" 503 GET /v1/workers
+rec "schedules without Redis" 503 GET /v1/schedules
 rec "a job's events without Redis" 503 GET /v1/jobs/x/events
 rec "pipelines need no Redis" 200 GET /v1/pipelines
 REC_TIME=1 rec "all events without Redis: a stream, events come once Redis is back" 200 GET /v1/events -N

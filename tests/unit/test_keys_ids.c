@@ -47,6 +47,8 @@ static void test_keys_names(void **state)
     assert_string_equal(buf, "stageq:{w}:workers");
     assert_int_equal(keys_worker(buf, sizeof(buf), "stageq", "h:1:2"), 0);
     assert_string_equal(buf, "stageq:{w}:worker:h:1:2");
+    assert_int_equal(keys_schedules(buf, sizeof(buf), "stageq"), 0);
+    assert_string_equal(buf, "stageq:{w}:schedules");
     assert_int_equal(keys_events(buf, sizeof(buf), "stageq"), 0);
     assert_string_equal(buf, "stageq:events");
     assert_int_equal(keys_wake(buf, sizeof(buf), "stageq", "gpu"), 0);

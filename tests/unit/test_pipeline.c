@@ -840,6 +840,101 @@ static void test_path_empty_entry(void **state)
     expect_error(fx, json, true, not_found, 2);
 }
 
+/* The "schedules" section: what a schedule holds (the input as written),
+ * and every refusal naming file, schedule and field. */
+static void test_schedules(void **state)
+{
+#define SCH_PL "{\"pipelines\": {\"p\": {\"stages\": [{\"name\": \"s\", \"builtin\": \"echo\"}]}}, "
+    static const struct err_case cases[] = {
+        {SCH_PL "\"schedules\": {}}", false, {"'schedules'", "array"}},
+        {SCH_PL "\"schedules\": [5]}", false, {"schedules[0]", "object"}},
+        {SCH_PL "\"schedules\": [{\"pipeline\": \"p\", \"every_s\": 1}]}",
+         false,
+         {"schedules[0]", "'name' is required"}},
+        {SCH_PL "\"schedules\": [{\"name\": \"a b\", \"pipeline\": \"p\", \"every_s\": 1}]}",
+         false,
+         {"schedules[0]", "'name'", "[A-Za-z0-9._:-]"}},
+        {SCH_PL
+         "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"cron\": \"* 24 * * *\"}]}",
+         false,
+         {"schedule 'n'", "field 'cron'", "field 2 (hour): 24 is out of range 0-23"}},
+        {SCH_PL
+         "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"cron\": \"0 0 30 2 *\"}]}",
+         false,
+         {"schedule 'n'", "field 'cron'", "no date"}},
+        {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"nope\", \"every_s\": 1}]}",
+         false,
+         {"schedule 'n'", "field 'pipeline'", "unknown pipeline 'nope'"}},
+        {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\"}]}",
+         false,
+         {"schedule 'n'", "'cron' and 'every_s' is required"}},
+        {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"every_s\": 1, "
+                "\"cron\": \"* * * * *\"}]}",
+         false,
+         {"schedule 'n'", "'cron' and 'every_s' is allowed"}},
+        {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"every_s\": 0}]}",
+         false,
+         {"schedule 'n'", "'every_s'", "[1, 31622400]"}},
+        {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"cron\": \"@daily\", "
+                "\"timezone\": \"Mars/Olympus\"}]}",
+         false,
+         {"schedule 'n'", "field 'timezone'", "Mars/Olympus"}},
+        {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"cron\": \"@daily\", "
+                "\"timezone\": \"../../etc/passwd\"}]}",
+         false,
+         {"schedule 'n'", "field 'timezone'"}},
+        {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"every_s\": 5, "
+                "\"timezone\": \"UTC\"}]}",
+         false,
+         {"schedule 'n'", "'timezone' applies to 'cron' only"}},
+        {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"every_s\": 5, "
+                "\"missed\": \"all\"}]}",
+         false,
+         {"schedule 'n'", "'missed'", "run_once"}},
+        {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"every_s\": 5, "
+                "\"extra\": 1}]}",
+         false,
+         {"schedule 'n'", "unknown field 'extra'"}},
+        {SCH_PL "\"schedules\": [{\"name\": \"n\", \"pipeline\": \"p\", \"every_s\": 5}, "
+                "{\"name\": \"n\", \"pipeline\": \"p\", \"every_s\": 6}]}",
+         false,
+         {"schedule 'n'", "defined twice"}},
+    };
+    const char *json = SCH_PL
+        "\"schedules\": [{\"name\": \"tick\", \"pipeline\": \"p\", \"every_s\": 30, "
+        "\"input\": {\"n\": 9007199254740993, \"x\": [1.50, \"a b\"]}, \"queue\": \"other\"}, "
+        "{\"name\": \"nightly\", \"pipeline\": \"demo\", \"cron\": \"30 2 * * MON-FRI\", "
+        "\"timezone\": \"Europe/Berlin\", \"missed\": \"run_once\"}]}";
+    struct fx *fx = *state;
+    struct sq_err err;
+    struct pipeline_set *set;
+#undef SCH_PL
+
+    run_err_cases(fx, cases, sizeof(cases) / sizeof(cases[0]));
+    set = load_text(fx, json, false, &err);
+    if (set == NULL)
+        fail_msg("%s", err.msg);
+    assert_int_equal(set->nschedules, 2);
+    assert_string_equal(set->schedules[0].name, "tick");
+    assert_string_equal(set->schedules[0].input, "{\"n\":9007199254740993,\"x\":[1.50,\"a b\"]}");
+    assert_int_equal(set->schedules[0].every_s, 30);
+    assert_null(set->schedules[0].cron);
+    assert_string_equal(set->schedules[0].queue, "other");
+    assert_int_equal(set->schedules[0].missed, SCHEDULE_MISSED_SKIP);
+    assert_int_equal(pipeline_schedule_next(&set->schedules[0], 1767225601LL), 1767225630LL);
+    assert_string_equal(set->schedules[1].input, "null");
+    assert_string_equal(set->schedules[1].cron, "30 2 * * MON-FRI");
+    assert_string_equal(set->schedules[1].timezone, "Europe/Berlin");
+    assert_int_equal(set->schedules[1].missed, SCHEDULE_MISSED_RUN_ONCE);
+    assert_string_equal(pipeline_schedule_missed_name(set->schedules[1].missed), "run_once");
+    /* Thu 2026-01-01 00:00Z -> Thu 02:30 CET = 01:30Z; Fri 01:30Z -> Mon */
+    assert_int_equal(pipeline_schedule_next(&set->schedules[1], 1767225600LL), 1767225600LL + 5400);
+    assert_int_equal(pipeline_schedule_next(&set->schedules[1], 1767225600LL + 86400 + 5400),
+                     1767225600LL + 4 * 86400 + 5400);
+    assert_null(set->schedules[1].queue);
+    pipeline_set_free(set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -857,6 +952,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_partitions, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_relative_program, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_path_empty_entry, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_schedules, fx_setup, fx_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
