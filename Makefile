@@ -41,7 +41,7 @@ API_SRC := api/eta.c api/main.c api/server.c api/routes.c api/jobs.c api/health.
            api/sse.c api/rasync.c api/pipelines.c api/compat.c api/listing.c api/dashboard.c \
            api/metrics.c api/reply.c api/counters.c api/live.c api/schedules.c
 WORKER_SRC := worker/main.c worker/supervisor.c worker/child.c worker/fetch.c worker/run.c worker/wredis.c \
-              worker/lease.c worker/recover.c worker/stats.c worker/pipe.c worker/wake.c \
+              worker/lease.c worker/recover.c worker/stats.c worker/pipe.c worker/wake.c worker/part.c \
               worker/stage.c worker/stage_builtin.c worker/builtins/demo.c worker/builtins/echo.c \
               worker/builtins/blog.c worker/stage_exec.c worker/stage_serve.c
 CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c cli/sse.c cli/watch.c cli/overview.c

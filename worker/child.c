@@ -52,38 +52,6 @@ static void child_on_new_conn(struct worker *w)
     pipe_set_take_lost(w);
 }
 
-const struct wpart *worker_part(const struct worker *w, const char *id)
-{
-    return &w->parts[keys_part_of(id, strlen(id), w->nparts)];
-}
-
-/* Fills w->parts: the slot, tag and keys of each partition of the queue.
- * 0, or -1 when a name does not fit. */
-static int child_parts(struct worker *w)
-{
-    const char *prefix = w->cfg->prefix, *q = w->cfg->queue;
-    int j;
-
-    for (j = 0; j < w->nparts; j++) {
-        struct wpart *p = &w->parts[j];
-
-        p->index = j;
-        p->slot = keys_part_slot(w->nparts, j);
-        p->tag = keys_slot_tag(p->slot);
-        if (p->tag == NULL ||
-            keys_queue(p->queue_key, sizeof(p->queue_key), prefix, p->tag, q) < 0 ||
-            keys_delayed(p->delayed_key, sizeof(p->delayed_key), prefix, p->tag, q) < 0 ||
-            keys_processing(p->processing_key, sizeof(p->processing_key), prefix, p->tag, w->id) <
-                0 ||
-            keys_leases(p->leases_key, sizeof(p->leases_key), prefix, p->tag) < 0 ||
-            keys_alive(p->alive_key, sizeof(p->alive_key), prefix, p->tag) < 0 ||
-            keys_current(p->current_key, sizeof(p->current_key), prefix, p->tag) < 0 ||
-            keys_counters(p->counters_key, sizeof(p->counters_key), prefix, p->tag) < 0)
-            return -1;
-    }
-    return 0;
-}
-
 int child_main(const struct worker_config *cfg, const struct redis_url *url,
                const struct pipeline_set *pipelines, int index)
 {
@@ -120,7 +88,7 @@ int child_main(const struct worker_config *cfg, const struct redis_url *url,
         keys_worker(w.info_key, sizeof(w.info_key), cfg->prefix, w.id) < 0 ||
         keys_events(w.events_chan, sizeof(w.events_chan), cfg->prefix) < 0 ||
         keys_wake(w.wake_chan, sizeof(w.wake_chan), cfg->prefix, cfg->queue) < 0 ||
-        child_parts(&w) < 0) {
+        part_init(&w) < 0) {
         log_errx("key names too long");
         free(w.parts);
         return 1;

@@ -166,10 +166,14 @@ struct worker {
 int supervisor_run(const struct worker_config *cfg, const struct redis_url *url,
                    const struct pipeline_set *pipelines);
 
-/* child.c: the partition job id lives in (keys_part_of over the queue's
+/* part.c: the partition job id lives in (keys_part_of over the queue's
  * partition count; hops keep it: the queues of a pipeline have the same
  * count). Borrowed from w. */
 const struct wpart *worker_part(const struct worker *w, const char *id);
+/* part.c: fills w->parts (w->nparts of them, w->id and w->cfg set): the
+ * slot, tag and keys of each partition of the queue. 0, or -1 when a name
+ * does not fit. */
+int part_init(struct worker *w);
 
 /* child.c: in a child just forked, SIGTERM and SIGINT set the stop flag
  * child_main watches, SIGCHLD is back to its default, and mask (the signal
