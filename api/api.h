@@ -243,6 +243,7 @@ struct api_req {
     char remote[64];          /* client address:port, for the access log */
     size_t bytes_out;         /* body bytes sent (streams add as they go) */
     int wait_s;               /* POST /v1/jobs?wait=S; 0 = answer at once */
+    int slot;                 /* the slot job id lives in (set by locate_job, or by submit) */
 };
 
 /* The evhttp general callback (arg: struct api *): routes the request and
@@ -450,6 +451,23 @@ int live_args(struct api *api, struct rargv *args);
 int live_read(struct live *lv, const redisReply *r);
 /* Frees what lv holds and zeroes it. */
 void live_free(struct live *lv);
+
+/* ---- locate.c: where a job's keys are, and every slot to merge over ---- */
+/* Every slot of every partition of every queue the pipelines know
+ * (pipeline_set_slots), ascending, into a new array the caller frees: returns
+ * how many (>= 1), or -1 when memory ran out (*out NULL). */
+int locate_slots(const struct api *api, int **out);
+/* Finds job id (valid) from its id alone: sends HGETALL of its hash (nfields
+ * 0) or HMGET of fields[0..nfields) to each slot it may live in
+ * (pipeline_set_job_slots: one per distinct partition count, usually one),
+ * in one batch. done gets the reply of the slot that has it, with *slot_out
+ * (may be NULL) set to that slot, before the call; when none has it, a
+ * missing reply (empty array, or all nil). A Redis error or a lost command:
+ * done gets NULL and the reason. Returns 0 when sent (done is called exactly
+ * once, later), -1 when nothing could be sent (done is never called).
+ * Borrows fields and id for the call only. */
+int locate_job(struct api *api, const char *id, const char *const *fields, size_t nfields,
+               int *slot_out, rasync_cb *done, void *arg);
 
 /* ---- metrics.c: GET /metrics (Prometheus text format 0.0.4) ---- */
 

@@ -94,15 +94,24 @@ static int listing_check_params(struct api_req *ar, const char *const *names)
 /* ------------------------------------------------------------------------ */
 /* GET /v1/jobs                                                              */
 
+struct listing_entry {
+    char *id;
+    long long score;
+    int slot;         /* the partition's: its hash is there */
+    cJSON *summary;   /* NULL = expired */
+};
+
 struct listing_list {
     struct api_req *ar;
-    char rkey[KEYS_MAX_LEN];
+    int *slots; /* every partition's recent index is merged (locate_slots) */
+    int nslots;
     bool has_state, has_pipeline;
     enum job_state state;
     char pipeline[IDS_NAME_MAX_LEN + 1];
     long long limit;
-    /* position: continue at score (inclusive) skipping `skip` members of that
-     * score already seen; has_pos false = from the newest */
+    /* position: continue at score (inclusive) skipping `skip` entries of that
+     * score already seen, in the merged order (score, then id, descending);
+     * has_pos false = from the newest */
     bool has_pos;
     long long pos_score, pos_skip;
     bool is_exhausted;
@@ -111,12 +120,12 @@ struct listing_list {
     long long matched;
     /* the round in flight */
     long long want; /* entries asked for */
-    size_t n;
-    char **ids;
-    long long *scores;
-    cJSON **summaries; /* NULL = expired */
+    long long per;  /* entries asked of each partition */
+    struct rasync_batch b;
+    struct listing_entry *entries;
+    size_t n, cap;
     size_t pending;
-    bool is_failed;
+    bool is_failed, is_bad_index;
     enum rasync_err fail_err;
     bool is_redis_error;
 };
@@ -131,22 +140,19 @@ static void listing_list_round_free(struct listing_list *ll)
     size_t i;
 
     for (i = 0; i < ll->n; i++) {
-        free(ll->ids[i]);
-        cJSON_Delete(ll->summaries ? ll->summaries[i] : NULL);
+        free(ll->entries[i].id);
+        cJSON_Delete(ll->entries[i].summary);
     }
-    free(ll->ids);
-    free(ll->scores);
-    free(ll->summaries);
-    ll->ids = NULL;
-    ll->scores = NULL;
-    ll->summaries = NULL;
-    ll->n = 0;
+    free(ll->entries);
+    ll->entries = NULL;
+    ll->n = ll->cap = 0;
 }
 
 static void listing_list_free(struct listing_list *ll)
 {
     listing_list_round_free(ll);
     cJSON_Delete(ll->jobs);
+    free(ll->slots);
     free(ll);
 }
 
@@ -204,8 +210,8 @@ static void listing_list_round_done(struct listing_list *ll)
         return;
     }
     for (i = 0; i < ll->n && ll->matched < ll->limit; i++) {
-        cJSON *s = ll->summaries[i];
-        listing_list_advance(ll, ll->scores[i]);
+        cJSON *s = ll->entries[i].summary;
+        listing_list_advance(ll, ll->entries[i].score);
         if (s == NULL)
             continue;
         if (ll->has_state) {
@@ -219,7 +225,7 @@ static void listing_list_round_done(struct listing_list *ll)
                 continue;
         }
         cJSON_AddItemToArray(ll->jobs, s);
-        ll->summaries[i] = NULL;
+        ll->entries[i].summary = NULL;
         ll->matched++;
     }
     /* the index ends when the page read was short and all of it was consumed */
@@ -255,70 +261,111 @@ static void listing_list_hmget_done(const redisReply *reply, enum rasync_err err
         if (!is_missing && (o = cJSON_CreateObject()) != NULL) {
             for (k = 0; k < LISTING_NFIELDS; k++)
                 listing_add_field(o, listing_fields[k], reply->element[k]);
-            ll->summaries[i] = o;
+            ll->entries[i].summary = o;
         }
     }
     if (--ll->pending == 0)
         listing_list_round_done(ll);
 }
 
-/* The index page arrived: member, score, member, score ... */
-static void listing_list_range_done(const redisReply *reply, enum rasync_err err, void *arg)
+/* One partition's page arrived: member, score, member, score ... (batch
+ * index: the partition's in ll->slots). */
+static void listing_list_page(void *ctx, size_t si, const redisReply *reply)
 {
-    struct listing_list *ll = arg;
-    const struct api_config *cfg = ll->ar->api->cfg;
-    size_t n, i, k;
+    struct listing_list *ll = ctx;
+    long long prev = ll->has_pos ? ll->pos_score : LISTING_SCORE_MAX;
+    size_t n, i;
 
-    if (reply == NULL) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0) {
+        ll->is_bad_index = true;
+        return;
+    }
+    n = reply->elements / 2;
+    for (i = 0; i < n; i++) {
+        const redisReply *m = reply->element[2 * i], *s = reply->element[2 * i + 1];
+        struct listing_entry *e;
+
+        if (api_grow((void **)&ll->entries, &ll->cap, ll->n, sizeof(*e)) < 0 ||
+            m->type != REDIS_REPLY_STRING || s->type != REDIS_REPLY_STRING) {
+            ll->is_bad_index = true;
+            return;
+        }
+        e = &ll->entries[ll->n];
+        memset(e, 0, sizeof(*e));
+        if ((e->id = strdup(m->str)) == NULL) {
+            ll->is_bad_index = true;
+            return;
+        }
+        ll->n++;
+        e->slot = ll->slots[si];
+        /* A score that is no whole ms in range (inf, 1.5, set by hand) takes
+         * the score before it in its partition: entries come newest first, so
+         * the position still moves past it and the next page starts right
+         * after it. */
+        num_reply_ll(s, 0, LISTING_SCORE_MAX, prev, &e->score);
+        prev = e->score;
+    }
+}
+
+/* The merged order: newest first, then id descending (Redis's order among
+ * equal scores within one index), then slot. */
+static int listing_entry_cmp(const void *a, const void *b)
+{
+    const struct listing_entry *x = a, *y = b;
+    int c;
+
+    if (x->score != y->score)
+        return x->score < y->score ? 1 : -1;
+    c = strcmp(y->id, x->id);
+    if (c != 0)
+        return c;
+    return (x->slot > y->slot) - (x->slot < y->slot);
+}
+
+/* Every partition's page is in: merge them, skip what the position says was
+ * seen, keep the newest `want`, and read each job's summary where it lives
+ * (one HMGET per job, sent back to back: one round trip). */
+static void listing_list_pages_done(void *ctx, bool is_failed, enum rasync_err err)
+{
+    struct listing_list *ll = ctx;
+    const struct api_config *cfg = ll->ar->api->cfg;
+    size_t i, k, skip = 0, keep;
+
+    if (is_failed) {
         errors_reply_redis(ll->ar, err);
         listing_list_free(ll);
         return;
     }
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0) {
-        errors_reply(ll->ar, API_ERR_INTERNAL, "unexpected reply to ZREVRANGEBYSCORE");
+    if (ll->is_bad_index) {
+        errors_reply(ll->ar, API_ERR_INTERNAL, "unexpected entry in the recent index");
         listing_list_free(ll);
         return;
     }
-    n = reply->elements / 2;
-    if (n == 0) {
+    if (ll->n > 1)
+        qsort(ll->entries, ll->n, sizeof(ll->entries[0]), listing_entry_cmp);
+    while (ll->has_pos && skip < ll->n && (long long)skip < ll->pos_skip &&
+           ll->entries[skip].score == ll->pos_score)
+        skip++;
+    keep = ll->n - skip < (size_t)ll->want ? ll->n - skip : (size_t)ll->want;
+    for (i = 0; i < ll->n; i++)
+        if (i < skip || i >= skip + keep)
+            free(ll->entries[i].id);
+    memmove(ll->entries, ll->entries + skip, keep * sizeof(ll->entries[0]));
+    ll->n = keep;
+    if (ll->n == 0) {
         ll->is_exhausted = true;
         listing_list_reply(ll);
         return;
     }
-    ll->ids = calloc(n, sizeof(*ll->ids));
-    ll->scores = calloc(n, sizeof(*ll->scores));
-    ll->summaries = calloc(n, sizeof(*ll->summaries));
-    if (ll->ids == NULL || ll->scores == NULL || ll->summaries == NULL) {
-        errors_reply(ll->ar, API_ERR_INTERNAL, "out of memory");
-        listing_list_free(ll);
-        return;
-    }
-    ll->n = n;
-    for (i = 0; i < n; i++) {
-        const redisReply *m = reply->element[2 * i], *s = reply->element[2 * i + 1];
-        if (m->type != REDIS_REPLY_STRING || s->type != REDIS_REPLY_STRING ||
-            (ll->ids[i] = strdup(m->str)) == NULL) {
-            errors_reply(ll->ar, API_ERR_INTERNAL, "unexpected entry in the recent index");
-            listing_list_free(ll);
-            return;
-        }
-        /* A score that is no whole ms in range (inf, 1.5, set by hand) takes
-         * the score before it: entries come newest first, so the position
-         * still moves past it and the next page starts right after it. */
-        num_reply_ll(s, 0, LISTING_SCORE_MAX,
-                     i > 0 ? ll->scores[i - 1] : (ll->has_pos ? ll->pos_score : LISTING_SCORE_MAX),
-                     &ll->scores[i]);
-    }
-    /* one HMGET per job, sent back to back: one round trip */
     ll->pending = 1; /* held while sending, so no callback can finish the round */
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < ll->n; i++) {
         char key[KEYS_MAX_LEN];
         struct listing_slot *slot = malloc(sizeof(*slot));
         struct rargv args;
         int rc = -1;
 
-        if (slot == NULL ||
-            keys_job(key, sizeof(key), cfg->prefix, keys_default_tag(), ll->ids[i]) < 0) {
+        if (slot == NULL || keys_job(key, sizeof(key), cfg->prefix,
+                                     keys_slot_tag(ll->entries[i].slot), ll->entries[i].id) < 0) {
             free(slot);
             ll->is_failed = true;
             ll->is_redis_error = true;
@@ -346,35 +393,46 @@ static void listing_list_range_done(const redisReply *reply, enum rasync_err err
         listing_list_round_done(ll);
 }
 
+/* Reads the next page of every partition's index in one batch: the entries
+ * at or below the position, as many as the position skips plus a page, so
+ * that the merged order's next page is among them. */
 static void listing_list_next_round(struct listing_list *ll)
 {
+    const char *prefix = ll->ar->api->cfg->prefix;
+    long long want = ll->limit, skip = ll->has_pos ? ll->pos_skip : 0;
+    char rkey[KEYS_MAX_LEN];
     struct rargv args;
-    long long want = ll->limit;
-    int rc;
+    int i;
 
     /* when filtering, read larger pages: fewer round trips for sparse matches */
     if ((ll->has_state || ll->has_pipeline) && want < 200)
         want = 200;
     ll->rounds++;
     ll->want = want;
-    rargv_init(&args);
-    rargv_add(&args, "ZREVRANGEBYSCORE");
-    rargv_add(&args, ll->rkey);
-    if (ll->has_pos)
-        rargv_addll(&args, ll->pos_score);
-    else
-        rargv_add(&args, "+inf");
-    rargv_add(&args, "-inf");
-    rargv_add(&args, "WITHSCORES");
-    rargv_add(&args, "LIMIT");
-    rargv_addll(&args, ll->has_pos ? ll->pos_skip : 0);
-    rargv_addll(&args, want);
-    rc = rasync_command(ll->ar->api->rasync, &args, listing_list_range_done, ll);
-    rargv_free(&args);
-    if (rc < 0) {
-        errors_reply_redis(ll->ar, RASYNC_UNAVAILABLE);
-        listing_list_free(ll);
+    /* no partition holds more than KEYS_RECENT_MAX entries */
+    ll->per = (skip < KEYS_RECENT_MAX ? skip : KEYS_RECENT_MAX) + want;
+    ll->b.ctx = ll;
+    ll->b.on_reply = listing_list_page;
+    ll->b.on_done = listing_list_pages_done;
+    rasync_batch_begin(&ll->b);
+    for (i = 0; i < ll->nslots; i++) {
+        if (keys_recent(rkey, sizeof(rkey), prefix, keys_slot_tag(ll->slots[i])) < 0)
+            continue;
+        rargv_init(&args);
+        rargv_add(&args, "ZREVRANGEBYSCORE");
+        rargv_add(&args, rkey);
+        if (ll->has_pos)
+            rargv_addll(&args, ll->pos_score);
+        else
+            rargv_add(&args, "+inf");
+        rargv_add(&args, "-inf");
+        rargv_add(&args, "WITHSCORES");
+        rargv_add(&args, "LIMIT");
+        rargv_add(&args, "0");
+        rargv_addll(&args, ll->per);
+        rasync_batch_send(ll->ar->api->rasync, &ll->b, &args, (size_t)i);
     }
+    rasync_batch_end(&ll->b);
 }
 
 void listing_jobs(struct api_req *ar)
@@ -398,8 +456,8 @@ void listing_jobs(struct api_req *ar)
     }
     ll->ar = ar;
     ll->limit = LISTING_LIMIT_DEFAULT;
-    if (keys_recent(ll->rkey, sizeof(ll->rkey), ar->api->cfg->prefix, keys_default_tag()) < 0) {
-        errors_reply(ar, API_ERR_INTERNAL, "key name too long");
+    if ((ll->nslots = locate_slots(ar->api, &ll->slots)) < 0) {
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory");
         goto fail;
     }
     if (state != NULL) {
