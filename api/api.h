@@ -436,19 +436,29 @@ void counters_note(struct counters *c, const char *route, const char *method, in
 /* ---- live.c: the live workers ---- */
 
 /* The live workers (lease not expired): ids and lease expiries (ms since
- * the epoch; -1 when the score is not a whole ms of a date). */
+ * the epoch; -1 when the score is not a whole ms of a date), and the job each
+ * runs (NULL when idle) from the partitions' current hashes. */
 struct live {
     size_t n;
     char **ids;
     long long *expiry;
+    char **jobs;
 };
-/* ZRANGEBYSCORE <p>:workers <now> +inf WITHSCORES into args (initialized
+/* ZRANGEBYSCORE <p>:{w}:workers <now> +inf WITHSCORES into args (initialized
  * here; the caller frees it). 0, or -1 when the key name is too long (args
  * is then untouched). */
 int live_args(struct api *api, struct rargv *args);
 /* Copies that command's reply into lv (zeroed by the caller). 0, or -1 (bad
  * reply, out of memory): lv may hold part of it; free it either way. */
 int live_read(struct live *lv, const redisReply *r);
+/* HGETALL of slot's current hash (<p>:{t}:current: worker id -> the job it
+ * runs from that partition) into args (initialized here; the caller frees
+ * it). 0, or -1 when the key name is too long (args untouched). */
+int live_current_args(struct api *api, int slot, struct rargv *args);
+/* Reads that command's reply into lv, after live_read: the live workers it
+ * names get their job (a worker runs one job at a time: the first seen
+ * stays). 0, or -1 (bad reply, out of memory). */
+int live_read_current(struct live *lv, const redisReply *r);
 /* Frees what lv holds and zeroes it. */
 void live_free(struct live *lv);
 

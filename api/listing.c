@@ -105,6 +105,7 @@ struct listing_list {
     struct api_req *ar;
     int *slots; /* every partition's recent index is merged (locate_slots) */
     int nslots;
+    size_t *run_at, *run_n; /* per partition: where its page sits in entries */
     bool has_state, has_pipeline;
     enum job_state state;
     char pipeline[IDS_NAME_MAX_LEN + 1];
@@ -153,6 +154,8 @@ static void listing_list_free(struct listing_list *ll)
     listing_list_round_free(ll);
     cJSON_Delete(ll->jobs);
     free(ll->slots);
+    free(ll->run_at);
+    free(ll->run_n);
     free(ll);
 }
 
@@ -281,6 +284,7 @@ static void listing_list_page(void *ctx, size_t si, const redisReply *reply)
         return;
     }
     n = reply->elements / 2;
+    ll->run_at[si] = ll->n;
     for (i = 0; i < n; i++) {
         const redisReply *m = reply->element[2 * i], *s = reply->element[2 * i + 1];
         struct listing_entry *e;
@@ -297,6 +301,7 @@ static void listing_list_page(void *ctx, size_t si, const redisReply *reply)
             return;
         }
         ll->n++;
+        ll->run_n[si]++;
         e->slot = ll->slots[si];
         /* A score that is no whole ms in range (inf, 1.5, set by hand) takes
          * the score before it in its partition: entries come newest first, so
@@ -308,10 +313,11 @@ static void listing_list_page(void *ctx, size_t si, const redisReply *reply)
 }
 
 /* The merged order: newest first, then id descending (Redis's order among
- * equal scores within one index), then slot. */
-static int listing_entry_cmp(const void *a, const void *b)
+ * equal scores within one index), then slot. Only heads of the partitions'
+ * pages are compared: a page keeps its own order (a score set by hand reads
+ * as the one before it, which may break the id order within a page). */
+static int listing_entry_cmp(const struct listing_entry *x, const struct listing_entry *y)
 {
-    const struct listing_entry *x = a, *y = b;
     int c;
 
     if (x->score != y->score)
@@ -320,6 +326,40 @@ static int listing_entry_cmp(const void *a, const void *b)
     if (c != 0)
         return c;
     return (x->slot > y->slot) - (x->slot < y->slot);
+}
+
+/* Merges the partitions' pages (each in index order) into one list in the
+ * merged order. 0, or -1 when memory ran out. */
+static int listing_list_merge(struct listing_list *ll)
+{
+    struct listing_entry *out;
+    size_t k, best, *head;
+    int j;
+
+    if (ll->nslots <= 1 || ll->n <= 1)
+        return 0;
+    out = malloc(ll->n * sizeof(*out));
+    head = calloc((size_t)ll->nslots, sizeof(*head));
+    if (out == NULL || head == NULL) {
+        free(out);
+        free(head);
+        return -1;
+    }
+    for (k = 0; k < ll->n; k++) {
+        best = (size_t)ll->nslots;
+        for (j = 0; j < ll->nslots; j++)
+            if (head[j] < ll->run_n[j] &&
+                (best == (size_t)ll->nslots ||
+                 listing_entry_cmp(&ll->entries[ll->run_at[j] + head[j]],
+                                   &ll->entries[ll->run_at[best] + head[best]]) < 0))
+                best = (size_t)j;
+        out[k] = ll->entries[ll->run_at[best] + head[best]++];
+    }
+    free(head);
+    free(ll->entries);
+    ll->entries = out;
+    ll->cap = ll->n;
+    return 0;
 }
 
 /* Every partition's page is in: merge them, skip what the position says was
@@ -341,8 +381,11 @@ static void listing_list_pages_done(void *ctx, bool is_failed, enum rasync_err e
         listing_list_free(ll);
         return;
     }
-    if (ll->n > 1)
-        qsort(ll->entries, ll->n, sizeof(ll->entries[0]), listing_entry_cmp);
+    if (listing_list_merge(ll) < 0) {
+        errors_reply(ll->ar, API_ERR_INTERNAL, "out of memory");
+        listing_list_free(ll);
+        return;
+    }
     while (ll->has_pos && skip < ll->n && (long long)skip < ll->pos_skip &&
            ll->entries[skip].score == ll->pos_score)
         skip++;
@@ -411,6 +454,7 @@ static void listing_list_next_round(struct listing_list *ll)
     ll->want = want;
     /* no partition holds more than KEYS_RECENT_MAX entries */
     ll->per = (skip < KEYS_RECENT_MAX ? skip : KEYS_RECENT_MAX) + want;
+    memset(ll->run_n, 0, (size_t)ll->nslots * sizeof(*ll->run_n));
     ll->b.ctx = ll;
     ll->b.on_reply = listing_list_page;
     ll->b.on_done = listing_list_pages_done;
@@ -456,7 +500,9 @@ void listing_jobs(struct api_req *ar)
     }
     ll->ar = ar;
     ll->limit = LISTING_LIMIT_DEFAULT;
-    if ((ll->nslots = locate_slots(ar->api, &ll->slots)) < 0) {
+    if ((ll->nslots = locate_slots(ar->api, &ll->slots)) < 0 ||
+        (ll->run_at = calloc((size_t)ll->nslots, sizeof(*ll->run_at))) == NULL ||
+        (ll->run_n = calloc((size_t)ll->nslots, sizeof(*ll->run_n))) == NULL) {
         errors_reply(ar, API_ERR_INTERNAL, "out of memory");
         goto fail;
     }
@@ -533,6 +579,9 @@ struct listing_workers {
     struct api_req *ar;
     struct rasync_batch b;
     struct live live;
+    int *slots; /* the partitions whose current hashes name the workers' jobs */
+    int nslots;
+    bool is_bad_reply;
     cJSON **items;
 };
 
@@ -544,17 +593,25 @@ static void listing_workers_free(struct listing_workers *lw)
         cJSON_Delete(lw->items[i]);
     free(lw->items);
     live_free(&lw->live);
+    free(lw->slots);
     free(lw);
 }
 
-static void listing_workers_info(void *ctx, size_t i, const redisReply *r)
+/* Batch indexes: the current hashes (one per slot), then the info hashes. */
+static void listing_workers_info(void *ctx, size_t bi, const redisReply *r)
 {
     struct listing_workers *lw = ctx;
     char ts[CLOCK_RFC3339_LEN];
+    size_t i, k;
     long long n;
     cJSON *o;
-    size_t k;
 
+    if (bi < (size_t)lw->nslots) {
+        if (live_read_current(&lw->live, r) < 0)
+            lw->is_bad_reply = true;
+        return;
+    }
+    i = bi - (size_t)lw->nslots;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != LISTING_NWFIELDS ||
         (o = cJSON_CreateObject()) == NULL)
         return;
@@ -563,6 +620,8 @@ static void listing_workers_info(void *ctx, size_t i, const redisReply *r)
         const redisReply *v = r->element[k];
         if (k == 0) {
             cJSON_AddStringToObject(o, f, lw->live.ids[i]); /* the lease names it */
+        } else if (strcmp(f, "job") == 0 && lw->live.jobs[i] != NULL) {
+            cJSON_AddStringToObject(o, f, lw->live.jobs[i]); /* its partition's current */
         } else if (v->type != REDIS_REPLY_STRING || (strcmp(f, "job") == 0 && v->len == 0)) {
             cJSON_AddNullToObject(o, f);
         } else if (strcmp(f, "pid") == 0 || strcmp(f, "jobs_done") == 0) {
@@ -592,8 +651,11 @@ static void listing_workers_done(void *ctx, bool is_failed, enum rasync_err err)
     cJSON *body, *arr;
     size_t i;
 
-    if (is_failed) {
-        errors_reply_redis(ar, err);
+    if (is_failed || lw->is_bad_reply) {
+        if (is_failed)
+            errors_reply_redis(ar, err);
+        else
+            errors_reply(ar, API_ERR_INTERNAL, "unexpected reply reading the workers");
         listing_workers_free(lw);
         return;
     }
@@ -633,6 +695,11 @@ static void listing_workers_live(const redisReply *reply, enum rasync_err err, v
     lw->b.on_reply = listing_workers_info;
     lw->b.on_done = listing_workers_done;
     rasync_batch_begin(&lw->b);
+    for (i = 0; lw->live.n > 0 && i < (size_t)lw->nslots; i++) {
+        struct rargv args;
+        if (live_current_args(lw->ar->api, lw->slots[i], &args) == 0)
+            rasync_batch_send(lw->ar->api->rasync, &lw->b, &args, i);
+    }
     for (i = 0; i < lw->live.n; i++) {
         char key[KEYS_MAX_LEN];
         struct rargv args;
@@ -641,7 +708,7 @@ static void listing_workers_live(const redisReply *reply, enum rasync_err err, v
         listing_args(&args, "HMGET", key, (const char *)NULL);
         for (k = 0; k < LISTING_NWFIELDS; k++)
             rargv_add(&args, listing_worker_fields[k]);
-        rasync_batch_send(lw->ar->api->rasync, &lw->b, &args, i);
+        rasync_batch_send(lw->ar->api->rasync, &lw->b, &args, (size_t)lw->nslots + i);
     }
     rasync_batch_end(&lw->b);
 }
@@ -660,6 +727,11 @@ void listing_workers(struct api_req *ar)
         return;
     }
     lw->ar = ar;
+    if ((lw->nslots = locate_slots(ar->api, &lw->slots)) < 0) {
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory");
+        listing_workers_free(lw);
+        return;
+    }
     if (live_args(ar->api, &args) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "key name too long");
         listing_workers_free(lw);
@@ -673,14 +745,16 @@ void listing_workers(struct api_req *ar)
 }
 
 /* ------------------------------------------------------------------------ */
-/* GET /v1/stats: round 1 reads the live workers and the states and queues of
- * the indexed jobs (one SORT ... GET); round 2 the length of every queue seen
+/* GET /v1/stats: round 1 reads the live workers, the states and queues of
+ * the indexed jobs (one SORT ... GET per partition) and the partitions'
+ * current hashes; round 2 the length of every partition of every queue seen
  * (the pipelines', the workers', the indexed jobs') and the workers' info.  */
 
 #define LISTING_NSTATES 5
 
 struct listing_queue {
     char name[IDS_NAME_MAX_LEN + 1];
+    int partitions;
     long long queued, delayed, running, workers;
 };
 
@@ -688,7 +762,9 @@ struct listing_stats {
     struct api_req *ar;
     struct rasync_batch b;
     struct live live;
-    bool has_live;
+    int *slots;
+    int nslots;
+    size_t nq; /* queues whose partitions round 2 reads (the workers' follow) */
     struct listing_queue *queues;
     size_t nqueues, capqueues;
     long long by_state[LISTING_NSTATES], indexed, expired;
@@ -699,6 +775,7 @@ static void listing_stats_free(struct listing_stats *ls)
 {
     live_free(&ls->live);
     free(ls->queues);
+    free(ls->slots);
     free(ls);
 }
 
@@ -706,6 +783,7 @@ static void listing_stats_free(struct listing_stats *ls)
  * valid name or memory ran out. */
 static long listing_stats_queue(struct listing_stats *ls, const char *name, size_t len)
 {
+    struct listing_queue *q;
     size_t i;
 
     if (!ids_is_valid(name, len, IDS_NAME_MAX_LEN))
@@ -715,11 +793,15 @@ static long listing_stats_queue(struct listing_stats *ls, const char *name, size
             return (long)i;
     if (api_grow((void **)&ls->queues, &ls->capqueues, ls->nqueues, sizeof(ls->queues[0])) < 0)
         return -1;
-    memset(&ls->queues[ls->nqueues], 0, sizeof(ls->queues[0]));
-    memcpy(ls->queues[ls->nqueues].name, name, len);
+    q = &ls->queues[ls->nqueues];
+    memset(q, 0, sizeof(*q));
+    memcpy(q->name, name, len);
+    q->partitions = pipeline_set_partitions(ls->ar->api->pipelines, q->name);
     return (long)ls->nqueues++;
 }
 
+/* Batch indexes of round 1: the live workers, the SORT of each partition's
+ * index, then each partition's current hash. */
 static void listing_stats_reply1(void *ctx, size_t i, const redisReply *r)
 {
     struct listing_stats *ls = ctx;
@@ -731,12 +813,17 @@ static void listing_stats_reply1(void *ctx, size_t i, const redisReply *r)
             ls->is_bad_reply = true;
         return;
     }
+    if (i > (size_t)ls->nslots) {
+        if (live_read_current(&ls->live, r) < 0)
+            ls->is_bad_reply = true;
+        return;
+    }
     /* SORT ... GET state GET queue: state, queue, state, queue ... */
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
         ls->is_bad_reply = true;
         return;
     }
-    ls->indexed = (long long)(r->elements / 2);
+    ls->indexed += (long long)(r->elements / 2);
     for (k = 0; k + 1 < r->elements; k += 2) {
         const redisReply *s = r->element[k], *q = r->element[k + 1];
         if (s->type != REDIS_REPLY_STRING || job_state_parse(s->str, &st) < 0) {
@@ -750,21 +837,26 @@ static void listing_stats_reply1(void *ctx, size_t i, const redisReply *r)
     }
 }
 
+/* Round 2: LLEN and ZCARD of partition j of queue q at 2 * (q *
+ * KEYS_PARTITIONS_MAX + j) (+1), then the workers' info. */
 static void listing_stats_reply2(void *ctx, size_t i, const redisReply *r)
 {
     struct listing_stats *ls = ctx;
+    size_t base = 2 * ls->nq * KEYS_PARTITIONS_MAX, wi;
     long w;
 
-    if (i < 2 * ls->nqueues) {
+    if (i < base) {
+        struct listing_queue *q = &ls->queues[i / 2 / KEYS_PARTITIONS_MAX];
         if (r->type != REDIS_REPLY_INTEGER)
             return;
         if (i % 2 == 0)
-            ls->queues[i / 2].queued = r->integer;
+            q->queued += r->integer;
         else
-            ls->queues[i / 2].delayed = r->integer;
+            q->delayed += r->integer;
         return;
     }
     /* HMGET worker queue job */
+    wi = i - base;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         r->element[0]->type != REDIS_REPLY_STRING)
         return;
@@ -772,7 +864,8 @@ static void listing_stats_reply2(void *ctx, size_t i, const redisReply *r)
     if (w < 0)
         return;
     ls->queues[w].workers++;
-    if (r->element[1]->type == REDIS_REPLY_STRING && r->element[1]->len > 0)
+    if ((wi < ls->live.n && ls->live.jobs[wi] != NULL) ||
+        (r->element[1]->type == REDIS_REPLY_STRING && r->element[1]->len > 0))
         ls->queues[w].running++;
 }
 
@@ -797,10 +890,11 @@ static void listing_stats_done2(void *ctx, bool is_failed, enum rasync_err err)
         cJSON_AddNumberToObject(o, "delayed", (double)q->delayed);
         cJSON_AddNumberToObject(o, "running", (double)q->running);
         cJSON_AddNumberToObject(o, "workers", (double)q->workers);
+        cJSON_AddNumberToObject(o, "partitions", (double)q->partitions);
     }
     cJSON_AddNumberToObject(body, "workers_alive", (double)ls->live.n);
     recent = cJSON_AddObjectToObject(body, "recent_jobs");
-    cJSON_AddNumberToObject(recent, "window", KEYS_RECENT_MAX);
+    cJSON_AddNumberToObject(recent, "window", KEYS_RECENT_MAX); /* per partition */
     cJSON_AddNumberToObject(recent, "indexed", (double)ls->indexed);
     cJSON_AddNumberToObject(recent, "expired", (double)ls->expired);
     states = cJSON_AddObjectToObject(recent, "by_state");
@@ -812,6 +906,22 @@ static void listing_stats_done2(void *ctx, bool is_failed, enum rasync_err err)
     listing_stats_free(ls);
 }
 
+/* Sends LLEN or ZCARD (cmd) of key (built by mk for queue q in slot) to the
+ * batch at index i. */
+static void listing_stats_len(struct listing_stats *ls, const char *cmd,
+                              int (*mk)(char *, size_t, const char *, const char *, const char *),
+                              const struct listing_queue *q, int slot, size_t i)
+{
+    struct api *api = ls->ar->api;
+    char key[KEYS_MAX_LEN];
+    struct rargv args;
+
+    if (mk(key, sizeof(key), api->cfg->prefix, keys_slot_tag(slot), q->name) < 0)
+        return;
+    listing_args(&args, cmd, key, (const char *)NULL);
+    rasync_batch_send(api->rasync, &ls->b, &args, i);
+}
+
 static void listing_stats_done1(void *ctx, bool is_failed, enum rasync_err err)
 {
     struct listing_stats *ls = ctx;
@@ -819,7 +929,8 @@ static void listing_stats_done1(void *ctx, bool is_failed, enum rasync_err err)
     const char *prefix = api->cfg->prefix;
     char key[KEYS_MAX_LEN];
     struct rargv args;
-    size_t i, nq;
+    size_t i, base;
+    int j;
 
     if (is_failed || ls->is_bad_reply) {
         if (is_failed)
@@ -830,25 +941,25 @@ static void listing_stats_done1(void *ctx, bool is_failed, enum rasync_err err)
         return;
     }
     /* the workers' queues are added by reply2, after the queues' lengths */
-    nq = ls->nqueues;
+    ls->nq = ls->nqueues;
+    base = 2 * ls->nq * KEYS_PARTITIONS_MAX;
     ls->b.on_reply = listing_stats_reply2;
     ls->b.on_done = listing_stats_done2;
     rasync_batch_begin(&ls->b);
-    for (i = 0; i < nq; i++) {
-        if (keys_queue(key, sizeof(key), prefix, keys_default_tag(), ls->queues[i].name) < 0)
-            continue;
-        listing_args(&args, "LLEN", key, (const char *)NULL);
-        rasync_batch_send(api->rasync, &ls->b, &args, 2 * i);
-        if (keys_delayed(key, sizeof(key), prefix, keys_default_tag(), ls->queues[i].name) < 0)
-            continue;
-        listing_args(&args, "ZCARD", key, (const char *)NULL);
-        rasync_batch_send(api->rasync, &ls->b, &args, 2 * i + 1);
+    for (i = 0; i < ls->nq; i++) {
+        const struct listing_queue *q = &ls->queues[i];
+        for (j = 0; j < q->partitions; j++) {
+            size_t at = 2 * (i * KEYS_PARTITIONS_MAX + (size_t)j);
+            int slot = keys_part_slot(q->partitions, j);
+            listing_stats_len(ls, "LLEN", keys_queue, q, slot, at);
+            listing_stats_len(ls, "ZCARD", keys_delayed, q, slot, at + 1);
+        }
     }
     for (i = 0; i < ls->live.n; i++) {
         if (keys_worker(key, sizeof(key), prefix, ls->live.ids[i]) < 0)
             continue;
         listing_args(&args, "HMGET", key, "queue", "job", (const char *)NULL);
-        rasync_batch_send(api->rasync, &ls->b, &args, 2 * nq + i);
+        rasync_batch_send(api->rasync, &ls->b, &args, base + i);
     }
     rasync_batch_end(&ls->b);
 }
@@ -862,6 +973,7 @@ void listing_stats(struct api_req *ar)
     struct listing_stats *ls;
     struct rargv args;
     size_t i;
+    int j;
 
     if (listing_check_params(ar, names) < 0)
         return;
@@ -871,6 +983,13 @@ void listing_stats(struct api_req *ar)
         return;
     }
     ls->ar = ar;
+    if ((ls->nslots = locate_slots(ar->api, &ls->slots)) < 0) {
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory");
+        listing_stats_free(ls);
+        return;
+    }
+    for (i = 0; ps != NULL && i < ps->nqueues; i++) /* declared: shown with their partitions */
+        listing_stats_queue(ls, ps->queues[i].name, strlen(ps->queues[i].name));
     for (i = 0; ps != NULL && i < ps->n; i++) {
         const struct pipeline *p = &ps->items[i];
         size_t k;
@@ -879,14 +998,6 @@ void listing_stats(struct api_req *ar)
             if (p->stages[k].queue != NULL)
                 listing_stats_queue(ls, p->stages[k].queue, strlen(p->stages[k].queue));
     }
-    if (keys_recent(rkey, sizeof(rkey), prefix, keys_default_tag()) < 0 ||
-        keys_job(jpat, sizeof(jpat), prefix, keys_default_tag(), "*") < 0) {
-        errors_reply(ar, API_ERR_INTERNAL, "key name too long");
-        listing_stats_free(ls);
-        return;
-    }
-    snprintf(spat, sizeof(spat), "%s->%s", jpat, JOB_F_STATE);
-    snprintf(qpat, sizeof(qpat), "%s->%s", jpat, JOB_F_QUEUE);
     ls->b.ctx = ls;
     ls->b.on_reply = listing_stats_reply1;
     ls->b.on_done = listing_stats_done1;
@@ -895,8 +1006,23 @@ void listing_stats(struct api_req *ar)
         rasync_batch_send(ar->api->rasync, &ls->b, &args, 0);
     else
         ls->is_bad_reply = true;
-    /* SORT BY nosort GET: the state and queue of every indexed job, one command */
-    listing_args(&args, "SORT", rkey, "BY", "nosort", "GET", spat, "GET", qpat, (const char *)NULL);
-    rasync_batch_send(ar->api->rasync, &ls->b, &args, 1);
+    for (j = 0; j < ls->nslots; j++) {
+        const char *tag = keys_slot_tag(ls->slots[j]);
+        if (keys_recent(rkey, sizeof(rkey), prefix, tag) < 0 ||
+            keys_job(jpat, sizeof(jpat), prefix, tag, "*") < 0) {
+            ls->is_bad_reply = true;
+            break;
+        }
+        snprintf(spat, sizeof(spat), "%s->%s", jpat, JOB_F_STATE);
+        snprintf(qpat, sizeof(qpat), "%s->%s", jpat, JOB_F_QUEUE);
+        /* SORT BY nosort GET: the state and queue of every indexed job of the
+         * partition, one command (the patterns carry its tag: same slot) */
+        listing_args(&args, "SORT", rkey, "BY", "nosort", "GET", spat, "GET", qpat,
+                     (const char *)NULL);
+        rasync_batch_send(ar->api->rasync, &ls->b, &args, 1 + (size_t)j);
+    }
+    for (j = 0; j < ls->nslots; j++)
+        if (live_current_args(ar->api, ls->slots[j], &args) == 0)
+            rasync_batch_send(ar->api->rasync, &ls->b, &args, 1 + (size_t)ls->nslots + (size_t)j);
     rasync_batch_end(&ls->b);
 }
