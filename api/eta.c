@@ -35,7 +35,7 @@ struct eta {
     bool *has;              /* [n]: tables[i] read at least once */
     struct eta_acc *acc;    /* [n]: the round in flight */
     struct rasync_batch b;
-    bool is_reading;        /* a round is in flight */
+    bool is_reading; /* a round is in flight */
 };
 
 /* The reply of partition j of pipeline i (batch index i *

@@ -97,8 +97,8 @@ static int listing_check_params(struct api_req *ar, const char *const *names)
 struct listing_entry {
     char *id;
     long long score;
-    int slot;         /* the partition's: its hash is there */
-    cJSON *summary;   /* NULL = expired */
+    int slot;       /* the partition's: its hash is there */
+    cJSON *summary; /* NULL = expired */
 };
 
 struct listing_list {

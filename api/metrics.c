@@ -85,14 +85,15 @@ struct metrics_scrape {
 /* Batch indexes of round 1: the live workers, each slot's current hash, the
  * workers' registry, each slot's counters, each pipeline's histogram in each
  * slot; the queue commands follow (metrics_i_queue). */
-#define METRICS_I_LIVE             0
-#define METRICS_I_CURRENT          1
-#define METRICS_I_WORKERS(ms)      (1 + (ms)->nslots)
-#define METRICS_I_COUNTERS(ms)     (2 + (ms)->nslots)
-#define METRICS_I_HISTS(ms)        (2 + 2 * (ms)->nslots)
-#define METRICS_I_QUEUES(ms)       (METRICS_I_HISTS(ms) + (ms)->nhists * (ms)->nslots)
+#define METRICS_I_LIVE         0
+#define METRICS_I_CURRENT      1
+#define METRICS_I_WORKERS(ms)  (1 + (ms)->nslots)
+#define METRICS_I_COUNTERS(ms) (2 + (ms)->nslots)
+#define METRICS_I_HISTS(ms)    (2 + 2 * (ms)->nslots)
+#define METRICS_I_QUEUES(ms)   (METRICS_I_HISTS(ms) + (ms)->nhists * (ms)->nslots)
 /* LLEN of partition j of queue qi; its ZCARD is the next index */
-#define METRICS_I_QUEUE(ms, qi, j) (METRICS_I_QUEUES(ms) + 2 * ((qi) * KEYS_PARTITIONS_MAX + (size_t)(j)))
+#define METRICS_I_QUEUE(ms, qi, j)                                                                 \
+    (METRICS_I_QUEUES(ms) + 2 * ((qi)*KEYS_PARTITIONS_MAX + (size_t)(j)))
 
 static void metrics_scrape_free(struct metrics_scrape *ms)
 {
@@ -290,8 +291,8 @@ static void metrics_read_workers(struct metrics_scrape *ms, const redisReply *r)
         if (k == ms->live.n || q->type != REDIS_REPLY_STRING)
             continue;
         row = metrics_queue_row(ms, q->str, q->len);
-        if (row != NULL && (ms->live.jobs[k] != NULL ||
-                            (job->type == REDIS_REPLY_STRING && job->len > 0)))
+        if (row != NULL &&
+            (ms->live.jobs[k] != NULL || (job->type == REDIS_REPLY_STRING && job->len > 0)))
             row->running++;
     }
 }
@@ -683,8 +684,7 @@ void metrics_get(struct api_req *ar)
             rargv_add(&args, "HGETALL");
             if (keys_stagehist(key, sizeof(key), prefix, tag, ms->hists[i].pipeline) == 0)
                 rargv_add(&args, key);
-            rasync_batch_send(api->rasync, &ms->b, &args,
-                              METRICS_I_HISTS(ms) + i * ms->nslots + k);
+            rasync_batch_send(api->rasync, &ms->b, &args, METRICS_I_HISTS(ms) + i * ms->nslots + k);
         }
     }
     metrics_send_queues(ms);
