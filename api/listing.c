@@ -745,10 +745,12 @@ void listing_workers(struct api_req *ar)
 }
 
 /* ------------------------------------------------------------------------ */
-/* GET /v1/stats: round 1 reads the live workers, the states and queues of
- * the indexed jobs (one SORT ... GET per partition) and the partitions'
- * current hashes; round 2 the length of every partition of every queue seen
- * (the pipelines', the workers', the indexed jobs') and the workers' info.  */
+/* GET /v1/stats: round 1 reads the live workers, the ids of every
+ * partition's recent index and the partitions' current hashes; round 2 the
+ * state and queue of each indexed job (an HMGET each, in its partition: SORT
+ * ... GET would be one command, but Redis Cluster denies it) and the workers'
+ * info; round 3 the length of every partition of every queue seen (the
+ * pipelines', the workers', the indexed jobs'). */
 
 #define LISTING_NSTATES 5
 
@@ -764,7 +766,11 @@ struct listing_stats {
     struct live live;
     int *slots;
     int nslots;
-    size_t nq; /* queues whose partitions round 2 reads (the workers' follow) */
+    struct listing_indexed {
+        char *id;
+        int slot;
+    } * jobs; /* round 1: every partition's indexed ids */
+    size_t njobs, capjobs;
     struct listing_queue *queues;
     size_t nqueues, capqueues;
     long long by_state[LISTING_NSTATES], indexed, expired;
@@ -773,6 +779,11 @@ struct listing_stats {
 
 static void listing_stats_free(struct listing_stats *ls)
 {
+    size_t i;
+
+    for (i = 0; i < ls->njobs; i++)
+        free(ls->jobs[i].id);
+    free(ls->jobs);
     live_free(&ls->live);
     free(ls->queues);
     free(ls->slots);
@@ -800,13 +811,13 @@ static long listing_stats_queue(struct listing_stats *ls, const char *name, size
     return (long)ls->nqueues++;
 }
 
-/* Batch indexes of round 1: the live workers, the SORT of each partition's
+/* Batch indexes of round 1: the live workers, the ZRANGE of each partition's
  * index, then each partition's current hash. */
 static void listing_stats_reply1(void *ctx, size_t i, const redisReply *r)
 {
     struct listing_stats *ls = ctx;
+    struct listing_indexed *x;
     size_t k;
-    enum job_state st;
 
     if (i == 0) {
         if (live_read(&ls->live, r) < 0)
@@ -818,47 +829,52 @@ static void listing_stats_reply1(void *ctx, size_t i, const redisReply *r)
             ls->is_bad_reply = true;
         return;
     }
-    /* SORT ... GET state GET queue: state, queue, state, queue ... */
-    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
+    if (r->type != REDIS_REPLY_ARRAY) {
         ls->is_bad_reply = true;
         return;
     }
-    ls->indexed += (long long)(r->elements / 2);
-    for (k = 0; k + 1 < r->elements; k += 2) {
-        const redisReply *s = r->element[k], *q = r->element[k + 1];
+    for (k = 0; k < r->elements; k++) {
+        if (r->element[k]->type != REDIS_REPLY_STRING ||
+            api_grow((void **)&ls->jobs, &ls->capjobs, ls->njobs, sizeof(*x)) < 0) {
+            ls->is_bad_reply = true;
+            return;
+        }
+        x = &ls->jobs[ls->njobs];
+        if ((x->id = strdup(r->element[k]->str)) == NULL) {
+            ls->is_bad_reply = true;
+            return;
+        }
+        x->slot = ls->slots[i - 1];
+        ls->njobs++;
+    }
+}
+
+/* Round 2: HMGET state queue of indexed job i (i < njobs), then HMGET queue
+ * job of live worker i - njobs. */
+static void listing_stats_reply2(void *ctx, size_t i, const redisReply *r)
+{
+    struct listing_stats *ls = ctx;
+    enum job_state st;
+    size_t wi;
+    long w;
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+        return;
+    if (i < ls->njobs) {
+        const redisReply *s = r->element[0], *q = r->element[1];
+        ls->indexed++;
         if (s->type != REDIS_REPLY_STRING || job_state_parse(s->str, &st) < 0) {
             ls->expired++;
-            continue;
+            return;
         }
         if ((int)st >= 0 && (int)st < LISTING_NSTATES)
             ls->by_state[st]++;
         if (q->type == REDIS_REPLY_STRING)
             listing_stats_queue(ls, q->str, q->len);
-    }
-}
-
-/* Round 2: LLEN and ZCARD of partition j of queue q at 2 * (q *
- * KEYS_PARTITIONS_MAX + j) (+1), then the workers' info. */
-static void listing_stats_reply2(void *ctx, size_t i, const redisReply *r)
-{
-    struct listing_stats *ls = ctx;
-    size_t base = 2 * ls->nq * KEYS_PARTITIONS_MAX, wi;
-    long w;
-
-    if (i < base) {
-        struct listing_queue *q = &ls->queues[i / 2 / KEYS_PARTITIONS_MAX];
-        if (r->type != REDIS_REPLY_INTEGER)
-            return;
-        if (i % 2 == 0)
-            q->queued += r->integer;
-        else
-            q->delayed += r->integer;
         return;
     }
-    /* HMGET worker queue job */
-    wi = i - base;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-        r->element[0]->type != REDIS_REPLY_STRING)
+    wi = i - ls->njobs;
+    if (r->element[0]->type != REDIS_REPLY_STRING)
         return;
     w = listing_stats_queue(ls, r->element[0]->str, r->element[0]->len);
     if (w < 0)
@@ -869,7 +885,22 @@ static void listing_stats_reply2(void *ctx, size_t i, const redisReply *r)
         ls->queues[w].running++;
 }
 
-static void listing_stats_done2(void *ctx, bool is_failed, enum rasync_err err)
+/* Round 3: LLEN and ZCARD of partition j of queue q at 2 * (q *
+ * KEYS_PARTITIONS_MAX + j) (+1). */
+static void listing_stats_reply3(void *ctx, size_t i, const redisReply *r)
+{
+    struct listing_stats *ls = ctx;
+    struct listing_queue *q = &ls->queues[i / 2 / KEYS_PARTITIONS_MAX];
+
+    if (r->type != REDIS_REPLY_INTEGER)
+        return;
+    if (i % 2 == 0)
+        q->queued += r->integer;
+    else
+        q->delayed += r->integer;
+}
+
+static void listing_stats_done3(void *ctx, bool is_failed, enum rasync_err err)
 {
     struct listing_stats *ls = ctx;
     struct api_req *ar = ls->ar;
@@ -922,6 +953,32 @@ static void listing_stats_len(struct listing_stats *ls, const char *cmd,
     rasync_batch_send(api->rasync, &ls->b, &args, i);
 }
 
+static void listing_stats_done2(void *ctx, bool is_failed, enum rasync_err err)
+{
+    struct listing_stats *ls = ctx;
+    size_t i;
+    int j;
+
+    if (is_failed) {
+        errors_reply_redis(ls->ar, err);
+        listing_stats_free(ls);
+        return;
+    }
+    ls->b.on_reply = listing_stats_reply3;
+    ls->b.on_done = listing_stats_done3;
+    rasync_batch_begin(&ls->b);
+    for (i = 0; i < ls->nqueues; i++) {
+        const struct listing_queue *q = &ls->queues[i];
+        for (j = 0; j < q->partitions; j++) {
+            size_t at = 2 * (i * KEYS_PARTITIONS_MAX + (size_t)j);
+            int slot = keys_part_slot(q->partitions, j);
+            listing_stats_len(ls, "LLEN", keys_queue, q, slot, at);
+            listing_stats_len(ls, "ZCARD", keys_delayed, q, slot, at + 1);
+        }
+    }
+    rasync_batch_end(&ls->b);
+}
+
 static void listing_stats_done1(void *ctx, bool is_failed, enum rasync_err err)
 {
     struct listing_stats *ls = ctx;
@@ -929,8 +986,7 @@ static void listing_stats_done1(void *ctx, bool is_failed, enum rasync_err err)
     const char *prefix = api->cfg->prefix;
     char key[KEYS_MAX_LEN];
     struct rargv args;
-    size_t i, base;
-    int j;
+    size_t i;
 
     if (is_failed || ls->is_bad_reply) {
         if (is_failed)
@@ -940,26 +996,20 @@ static void listing_stats_done1(void *ctx, bool is_failed, enum rasync_err err)
         listing_stats_free(ls);
         return;
     }
-    /* the workers' queues are added by reply2, after the queues' lengths */
-    ls->nq = ls->nqueues;
-    base = 2 * ls->nq * KEYS_PARTITIONS_MAX;
     ls->b.on_reply = listing_stats_reply2;
     ls->b.on_done = listing_stats_done2;
     rasync_batch_begin(&ls->b);
-    for (i = 0; i < ls->nq; i++) {
-        const struct listing_queue *q = &ls->queues[i];
-        for (j = 0; j < q->partitions; j++) {
-            size_t at = 2 * (i * KEYS_PARTITIONS_MAX + (size_t)j);
-            int slot = keys_part_slot(q->partitions, j);
-            listing_stats_len(ls, "LLEN", keys_queue, q, slot, at);
-            listing_stats_len(ls, "ZCARD", keys_delayed, q, slot, at + 1);
-        }
+    for (i = 0; i < ls->njobs; i++) {
+        if (keys_job(key, sizeof(key), prefix, keys_slot_tag(ls->jobs[i].slot), ls->jobs[i].id) < 0)
+            continue;
+        listing_args(&args, "HMGET", key, JOB_F_STATE, JOB_F_QUEUE, (const char *)NULL);
+        rasync_batch_send(api->rasync, &ls->b, &args, i);
     }
     for (i = 0; i < ls->live.n; i++) {
         if (keys_worker(key, sizeof(key), prefix, ls->live.ids[i]) < 0)
             continue;
         listing_args(&args, "HMGET", key, "queue", "job", (const char *)NULL);
-        rasync_batch_send(api->rasync, &ls->b, &args, base + i);
+        rasync_batch_send(api->rasync, &ls->b, &args, ls->njobs + i);
     }
     rasync_batch_end(&ls->b);
 }
@@ -969,7 +1019,7 @@ void listing_stats(struct api_req *ar)
     static const char *const names[] = {NULL};
     const struct pipeline_set *ps = ar->api->pipelines;
     const char *prefix = ar->api->cfg->prefix;
-    char rkey[KEYS_MAX_LEN], jpat[KEYS_MAX_LEN], spat[KEYS_MAX_LEN + 16], qpat[KEYS_MAX_LEN + 16];
+    char rkey[KEYS_MAX_LEN];
     struct listing_stats *ls;
     struct rargv args;
     size_t i;
@@ -1007,18 +1057,11 @@ void listing_stats(struct api_req *ar)
     else
         ls->is_bad_reply = true;
     for (j = 0; j < ls->nslots; j++) {
-        const char *tag = keys_slot_tag(ls->slots[j]);
-        if (keys_recent(rkey, sizeof(rkey), prefix, tag) < 0 ||
-            keys_job(jpat, sizeof(jpat), prefix, tag, "*") < 0) {
+        if (keys_recent(rkey, sizeof(rkey), prefix, keys_slot_tag(ls->slots[j])) < 0) {
             ls->is_bad_reply = true;
             break;
         }
-        snprintf(spat, sizeof(spat), "%s->%s", jpat, JOB_F_STATE);
-        snprintf(qpat, sizeof(qpat), "%s->%s", jpat, JOB_F_QUEUE);
-        /* SORT BY nosort GET: the state and queue of every indexed job of the
-         * partition, one command (the patterns carry its tag: same slot) */
-        listing_args(&args, "SORT", rkey, "BY", "nosort", "GET", spat, "GET", qpat,
-                     (const char *)NULL);
+        listing_args(&args, "ZRANGE", rkey, "0", "-1", (const char *)NULL);
         rasync_batch_send(ar->api->rasync, &ls->b, &args, 1 + (size_t)j);
     }
     for (j = 0; j < ls->nslots; j++)

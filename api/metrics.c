@@ -3,8 +3,10 @@
  * so every API replica answers the same: job counters (<p>:{t}:counters),
  * stage durations (<p>:{t}:stagehist:<pipeline>), queue depths, running jobs
  * and live workers (live.c), each summed over the partitions (slots) that
- * hold them. They are read with pipelined commands: one round trip, two when
- * a live worker serves a queue no loaded pipeline names.
+ * hold them. They are read with pipelined commands: one round trip, a
+ * second for the live workers' queues, a third when a live worker serves a
+ * queue no loaded pipeline names (SORT ... GET, which read the workers in the
+ * first, is denied on Redis Cluster).
  * Per-replica figures come from this process: the HTTP figures counters.c
  * keeps, and the Redis errors of rasync.c. Never blocks the loop; never
  * writes to Redis. */
@@ -79,17 +81,17 @@ struct metrics_scrape {
     struct live live;
     int *slots; /* every partition of every known queue (locate_slots) */
     size_t nslots;
+    int round; /* 1: the figures, 2: the live workers' info, 3: their queues */
     bool is_bad_reply, is_oom;
 };
 
-/* Batch indexes of round 1: the live workers, each slot's current hash, the
- * workers' registry, each slot's counters, each pipeline's histogram in each
- * slot; the queue commands follow (metrics_i_queue). */
+/* Batch indexes of round 1: the live workers, each slot's current hash, each
+ * slot's counters, each pipeline's histogram in each slot; the queue commands
+ * follow (METRICS_I_QUEUE, in round 1 or 3). */
 #define METRICS_I_LIVE         0
 #define METRICS_I_CURRENT      1
-#define METRICS_I_WORKERS(ms)  (1 + (ms)->nslots)
-#define METRICS_I_COUNTERS(ms) (2 + (ms)->nslots)
-#define METRICS_I_HISTS(ms)    (2 + 2 * (ms)->nslots)
+#define METRICS_I_COUNTERS(ms) (1 + (ms)->nslots)
+#define METRICS_I_HISTS(ms)    (1 + 2 * (ms)->nslots)
 #define METRICS_I_QUEUES(ms)   (METRICS_I_HISTS(ms) + (ms)->nhists * (ms)->nslots)
 /* LLEN of partition j of queue qi; its ZCARD is the next index */
 #define METRICS_I_QUEUE(ms, qi, j)                                                                 \
@@ -266,35 +268,25 @@ static void metrics_read_hist(struct metrics_scrape *ms, struct metrics_hist *h,
     }
 }
 
-/* SORT <p>:{w}:workers BY nosort GET # GET ...->queue GET ...->job: id,
- * queue, job of every registered worker. Replies come in the order sent, so
- * the live set (ZRANGEBYSCORE) and the partitions' current jobs (sent just
- * before) are already known: only live workers count. Their queues join the
- * list; a worker with a current job, or a non-empty job field, runs one. */
-static void metrics_read_workers(struct metrics_scrape *ms, const redisReply *r)
+/* Round 2: HMGET <p>:{w}:worker:<id> queue job of live worker i. Its queue
+ * joins the list; a worker with a current job (a partition's current hash,
+ * read in round 1), or a non-empty job field, runs one. */
+static void metrics_on_worker(void *ctx, size_t i, const redisReply *r)
 {
-    size_t i, k;
+    struct metrics_scrape *ms = ctx;
+    struct metrics_queue *row;
+    const redisReply *q, *job;
 
-    if (r->type != REDIS_REPLY_ARRAY || r->elements % 3 != 0) {
-        ms->is_bad_reply = true;
+    if (i >= ms->live.n || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
         return;
-    }
-    for (i = 0; i + 2 < r->elements; i += 3) {
-        const redisReply *id = r->element[i], *q = r->element[i + 1], *job = r->element[i + 2];
-        struct metrics_queue *row;
-
-        if (id->type != REDIS_REPLY_STRING)
-            continue;
-        for (k = 0; k < ms->live.n; k++)
-            if (strcmp(ms->live.ids[k], id->str) == 0)
-                break;
-        if (k == ms->live.n || q->type != REDIS_REPLY_STRING)
-            continue;
-        row = metrics_queue_row(ms, q->str, q->len);
-        if (row != NULL &&
-            (ms->live.jobs[k] != NULL || (job->type == REDIS_REPLY_STRING && job->len > 0)))
-            row->running++;
-    }
+    q = r->element[0];
+    job = r->element[1];
+    if (q->type != REDIS_REPLY_STRING)
+        return;
+    row = metrics_queue_row(ms, q->str, q->len);
+    if (row != NULL &&
+        (ms->live.jobs[i] != NULL || (job->type == REDIS_REPLY_STRING && job->len > 0)))
+        row->running++;
 }
 
 static void metrics_on_reply(void *ctx, size_t i, const redisReply *r)
@@ -305,11 +297,9 @@ static void metrics_on_reply(void *ctx, size_t i, const redisReply *r)
     if (i == METRICS_I_LIVE) {
         if (live_read(&ms->live, r) < 0)
             ms->is_bad_reply = true;
-    } else if (i < METRICS_I_WORKERS(ms)) {
+    } else if (i < METRICS_I_COUNTERS(ms)) {
         if (live_read_current(&ms->live, r) < 0)
             ms->is_bad_reply = true;
-    } else if (i == METRICS_I_WORKERS(ms)) {
-        metrics_read_workers(ms, r);
     } else if (i < METRICS_I_HISTS(ms)) {
         metrics_read_counters(ms, r);
     } else if (i < METRICS_I_QUEUES(ms)) {
@@ -590,13 +580,35 @@ static void metrics_on_done(void *ctx, bool is_failed, enum rasync_err err)
         metrics_scrape_free(ms);
         return;
     }
+    ms->round++;
+    if (ms->round == 2 && ms->live.n > 0) {
+        /* round 2: the live workers' queues and jobs */
+        ms->b.on_reply = metrics_on_worker;
+        rasync_batch_begin(&ms->b);
+        for (i = 0; i < ms->live.n; i++) {
+            char key[KEYS_MAX_LEN];
+            struct rargv args;
+            if (keys_worker(key, sizeof(key), ms->ar->api->cfg->prefix, ms->live.ids[i]) < 0)
+                continue;
+            rargv_init(&args);
+            rargv_add(&args, "HMGET");
+            rargv_add(&args, key);
+            rargv_add(&args, "queue");
+            rargv_add(&args, "job");
+            rasync_batch_send(ms->ar->api->rasync, &ms->b, &args, i);
+        }
+        rasync_batch_end(&ms->b);
+        return;
+    }
     for (i = 0; i < ms->nqueues && ms->queues[i].is_read; i++)
         ;
-    if (i == ms->nqueues) {
+    if (i == ms->nqueues || ms->round > 3) {
         metrics_reply(ms);
         return;
     }
-    /* round 2: the queues only live workers named */
+    /* round 3: the queues only live workers named */
+    ms->round = 3;
+    ms->b.on_reply = metrics_on_reply;
     rasync_batch_begin(&ms->b);
     metrics_send_queues(ms);
     rasync_batch_end(&ms->b);
@@ -607,8 +619,7 @@ void metrics_get(struct api_req *ar)
     struct api *api = ar->api;
     const struct pipeline_set *ps = api->pipelines;
     const char *prefix = api->cfg->prefix;
-    char key[KEYS_MAX_LEN], wpat[KEYS_MAX_LEN + 16], qpat[KEYS_MAX_LEN + 16],
-        jpat[KEYS_MAX_LEN + 16];
+    char key[KEYS_MAX_LEN];
     struct metrics_scrape *ms = calloc(1, sizeof(*ms));
     struct rargv args;
     size_t i, k;
@@ -641,13 +652,7 @@ void metrics_get(struct api_req *ar)
                 metrics_queue_row(ms, q, strlen(q));
         }
     }
-    if (keys_worker(key, sizeof(key), prefix, "*") < 0) {
-        errors_reply(ar, API_ERR_INTERNAL, "key name too long");
-        metrics_scrape_free(ms);
-        return;
-    }
-    snprintf(qpat, sizeof(qpat), "%s->queue", key);
-    snprintf(jpat, sizeof(jpat), "%s->job", key);
+    ms->round = 1;
     ms->b.ctx = ms;
     ms->b.on_reply = metrics_on_reply;
     ms->b.on_done = metrics_on_done;
@@ -659,19 +664,6 @@ void metrics_get(struct api_req *ar)
     for (k = 0; k < ms->nslots; k++)
         if (live_current_args(api, ms->slots[k], &args) == 0)
             rasync_batch_send(api->rasync, &ms->b, &args, METRICS_I_CURRENT + k);
-    rargv_init(&args);
-    keys_workers(wpat, sizeof(wpat), prefix);
-    rargv_add(&args, "SORT");
-    rargv_add(&args, wpat);
-    rargv_add(&args, "BY");
-    rargv_add(&args, "nosort");
-    rargv_add(&args, "GET");
-    rargv_add(&args, "#");
-    rargv_add(&args, "GET");
-    rargv_add(&args, qpat);
-    rargv_add(&args, "GET");
-    rargv_add(&args, jpat);
-    rasync_batch_send(api->rasync, &ms->b, &args, METRICS_I_WORKERS(ms));
     for (k = 0; k < ms->nslots; k++) {
         const char *tag = keys_slot_tag(ms->slots[k]);
         rargv_init(&args);
