@@ -232,7 +232,8 @@ curl -s --max-time 30 -H 'content-type: application/json' -o "$STAGEQ_TEST_TMP/w
   "$API_URL/v1/jobs?wait=20" >"$STAGEQ_TEST_TMP/wait.code" &
 wait_pid=$!
 wt=$(tag_of w-1)
-check "the held job is written" poll 10 test "$(rcli EXISTS "tp:$wt:job:w-1")" = 1
+held_written() { [ "$(rcli EXISTS "tp:$wt:job:w-1")" = 1 ]; }
+check "the held job is written in its partition" poll 10 held_written
 sleep 0.5 # held: the API watches it
 http DELETE /v1/jobs/w-1
 check_eq "the held job is canceled" 200 "$HTTP_STATUS"
