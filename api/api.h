@@ -481,7 +481,7 @@ int locate_job(struct api *api, const char *id, const char *const *fields, size_
 
 /* ---- metrics.c: GET /metrics (Prometheus text format 0.0.4) ---- */
 
-/* GET /metrics: cluster-wide figures read from Redis (two round trips at
+/* GET /metrics: cluster-wide figures read from Redis (three round trips at
  * most), this process's HTTP figures (counters.c), stageq_redis_errors_total.
  * 503 when Redis does not answer. */
 void metrics_get(struct api_req *ar);
