@@ -6,22 +6,23 @@
 # ids too; GET /v1/jobs merges the partitions' recent indexes newest first
 # with exact paging (ties across partitions included); /v1/stats and /metrics
 # sum the partitions as redis-cli reads them; a job of an undeclared queue
-# lives in slot 8192 ({8209}). With STAGEQ_TEST_CLUSTER=1 the same runs
+# lives in slot 8192 ({8209}). With STAGEQ_TEST_TOPOLOGY=cluster the same runs
 # against a real 3+3 Redis Cluster (tests/e2e/cluster.sh).
 source "$(dirname "$0")/lib.sh"
 export STAGEQ_PREFIX=tp
 PARTS=6
 
-if [ "${STAGEQ_TEST_CLUSTER:-0}" = 1 ]; then
+if [ "${STAGEQ_TEST_TOPOLOGY:-single}" = cluster ] && [ -z "${SQ_REDIS_URL:-}" ]; then
+  # a test library without the topology parameter: start the cluster here
   source "$(dirname "$0")/cluster.sh"
   cl_start c
   REDIS_PORT=$CL_PORT
-  URL=$CL_URL
+  SQ_REDIS_URL=$CL_URL
   rcli() { redis-cli -c -p "$REDIS_PORT" "$@"; }
 else
-  URL="redis://127.0.0.1:$REDIS_PORT/0" # run-all.sh's Redis for this suite
   flush_prefix tp
 fi
+URL=${SQ_REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}
 
 # tags P ID...: "ID TAG" lines, TAG the hash tag of the slot job ID lives in
 # when its queue has P partitions (keys.h, computed independently here:
