@@ -189,7 +189,7 @@ check_eq "GET /v1/jobs lists every job of every partition" 40 "$(jqr '.jobs | le
 # the order: score descending, then id descending (what one index gives)
 expect=$(for id in "${ids[@]}" "${echo_ids[@]}"; do
   t=$(tag_of "$id")
-  case $id in e-*) t='{8209}' ;; esac
+  [[ $id == e-* ]] && t='{8209}'
   printf '%s %s\n' "$(rcli ZSCORE "tp:$t:recent" "$id")" "$id"
 done | LC_ALL=C sort -k1,1nr -k2,2r | awk '{printf "%s%s", sep, $2; sep=" "}')
 check_eq "newest first across partitions, ties by id" "$expect" "$full"
