@@ -100,13 +100,13 @@ check "a fourth job waits on gpu" poll 30 waits_on_gpu "$d"
 rcli LREM th:{8209}:queue:gpu 1 "$d" >/dev/null
 rcli LPUSH th:{8209}:processing:fake:1 "$d" >/dev/null
 now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
-rcli EVAL "$(lua_src start)" 4 "th:{8209}:job:$d" th:{8209}:processing:fake:1 th:events th:{w}:worker:fake:1 \
-  "$d" fake:1 "$now" 604800 >/dev/null
+rcli EVAL "$(lua_src start)" 3 "th:{8209}:job:$d" th:{8209}:processing:fake:1 th:{8209}:current \
+  "$d" fake:1 "$now" 604800 th:events 0 >/dev/null
 check_eq "begun on gpu at stage 2, in the same attempt" "running 2 1 1" \
   "$(field "$d" state) $(field "$d" stage) $(field "$d" attempt) $(field "$d" hopped)"
 check_eq "handed back unstarted: ok" ok \
-  "$(rcli EVAL "$(lua_src requeue)" 5 "th:{8209}:job:$d" th:{8209}:processing:fake:1 th:{8209}:queue:gpu th:events \
-       th:{w}:worker:fake:1 1 "$d" "$now" 2 1 1)"
+  "$(rcli EVAL "$(lua_src requeue)" 4 "th:{8209}:job:$d" th:{8209}:processing:fake:1 th:{8209}:queue:gpu \
+       th:{8209}:current 1 "$d" "$now" 2 1 1 fake:1 th:events th:wake:gpu)"
 check_eq "it waits for stage 2 on gpu again, attempt 1 kept" "queued gpu 1 2 1 pending" \
   "$(field "$d" state) $(field "$d" queue) $(field "$d" stage) $(field "$d" next_stage) $(field "$d" attempt) $(field "$d" stage.2.state)"
 check_eq "back at the front of the gpu queue, off the worker's list" "$d 0" \
