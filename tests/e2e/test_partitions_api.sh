@@ -24,51 +24,18 @@ else
 fi
 URL=${SQ_REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}
 
-# tags P ID...: "ID TAG" lines, TAG the hash tag of the slot job ID lives in
-# when its queue has P partitions (keys.h, computed independently here:
-# FNV-1a of the id modulo P, slot ((2j+1)*16384)/(2P), the smallest number
-# whose CRC16 slot that is). An ID "#j" stands for partition j itself.
-tags() {
-  python3 - "$@" <<'EOF'
-import sys
-def crc16(b):
-    c = 0
-    for x in b:
-        c ^= x << 8
-        for _ in range(8):
-            c = ((c << 1) ^ 0x1021) & 0xffff if c & 0x8000 else (c << 1) & 0xffff
-    return c
-p = int(sys.argv[1])
-want = {}
-for i in sys.argv[2:]:
-    if i.startswith('#'):
-        j = int(i[1:])
-    else:
-        h = 2166136261
-        for x in i.encode():
-            h = ((h ^ x) * 16777619) & 0xffffffff
-        j = h % p if p > 1 else 0
-    want[i] = ((2 * j + 1) * 16384) // (2 * p)
-slots, tag, n = set(want.values()), {}, 0
-while len(tag) < len(slots):
-    s = crc16(str(n).encode()) % 16384
-    if s in slots and s not in tag:
-        tag[s] = "{%d}" % n
-    n += 1
-for i in sys.argv[2:]:
-    print(i, tag[want[i]])
-EOF
-}
+# the layout of keys.h recomputed independently (partition.py: FNV-1a of the
+# id modulo P, slot ((2j+1)*16384)/(2P), the smallest number of that slot)
 declare -A TAG
 remember_tags() { # ID...: fills TAG[ID] with the tag of each in pq (one python run)
-  local id t
-  while read -r id t; do TAG[$id]=$t; done < <(tags $PARTS "$@")
+  local id t _p
+  while read -r id t _p; do TAG[$id]=$t; done < <(python3 tests/e2e/partition.py tags $PARTS "$@")
 }
 tag_of() { echo "${TAG[$1]}"; } # ID: its tag in pq, once remembered
 
 # the six partitions' tags, partition j at slot ((2j+1)*16384)/12
 part_tags=()
-while read -r _ t; do part_tags+=("$t"); done < <(tags $PARTS '#0' '#1' '#2' '#3' '#4' '#5')
+for j in $(seq 0 $((PARTS - 1))); do part_tags+=("$(python3 tests/e2e/partition.py ptag "$j" $PARTS)"); done
 check_eq "six distinct partition tags" 6 "$(printf '%s\n' "${part_tags[@]}" | sort -u | wc -l)"
 
 cat >"$STAGEQ_TEST_TMP/pq.json" <<'EOF'
