@@ -39,7 +39,7 @@ LUA := shared/scripts/submit.lua shared/scripts/start.lua shared/scripts/update.
        shared/scripts/record.lua shared/scripts/hop.lua shared/scripts/lease.lua
 API_SRC := api/eta.c api/main.c api/server.c api/routes.c api/jobs.c api/health.c api/errors.c \
            api/sse.c api/rasync.c api/pipelines.c api/compat.c api/listing.c api/dashboard.c \
-           api/metrics.c api/reply.c api/counters.c api/live.c api/schedules.c
+           api/metrics.c api/reply.c api/counters.c api/live.c api/schedules.c api/locate.c
 WORKER_SRC := worker/main.c worker/supervisor.c worker/child.c worker/fetch.c worker/run.c worker/wredis.c \
               worker/lease.c worker/recover.c worker/stats.c worker/pipe.c worker/wake.c worker/part.c \
               worker/stage.c worker/stage_builtin.c worker/builtins/demo.c worker/builtins/echo.c \

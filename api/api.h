@@ -257,6 +257,7 @@ struct api_req {
      * body, borrowed) goes to on_answer, which must not free ar. */
     void (*on_answer)(struct api_req *ar, int status, const char *body, size_t len);
     void *answer_arg; /* on_answer's */
+    int slot;                 /* the slot job id lives in (set by locate_job, or by submit) */
 };
 
 /* The evhttp general callback (arg: struct api *): routes the request and
@@ -452,25 +453,52 @@ void counters_note(struct counters *c, const char *route, const char *method, in
 /* ---- live.c: the live workers ---- */
 
 /* The live workers (lease not expired): ids and lease expiries (ms since
- * the epoch; -1 when the score is not a whole ms of a date). */
+ * the epoch; -1 when the score is not a whole ms of a date), and the job each
+ * runs (NULL when idle) from the partitions' current hashes. */
 struct live {
     size_t n;
     char **ids;
     long long *expiry;
+    char **jobs;
 };
-/* ZRANGEBYSCORE <p>:workers <now> +inf WITHSCORES into args (initialized
+/* ZRANGEBYSCORE <p>:{w}:workers <now> +inf WITHSCORES into args (initialized
  * here; the caller frees it). 0, or -1 when the key name is too long (args
  * is then untouched). */
 int live_args(struct api *api, struct rargv *args);
 /* Copies that command's reply into lv (zeroed by the caller). 0, or -1 (bad
  * reply, out of memory): lv may hold part of it; free it either way. */
 int live_read(struct live *lv, const redisReply *r);
+/* HGETALL of slot's current hash (<p>:{t}:current: worker id -> the job it
+ * runs from that partition) into args (initialized here; the caller frees
+ * it). 0, or -1 when the key name is too long (args untouched). */
+int live_current_args(struct api *api, int slot, struct rargv *args);
+/* Reads that command's reply into lv, after live_read: the live workers it
+ * names get their job (a worker runs one job at a time: the first seen
+ * stays). 0, or -1 (bad reply, out of memory). */
+int live_read_current(struct live *lv, const redisReply *r);
 /* Frees what lv holds and zeroes it. */
 void live_free(struct live *lv);
 
+/* ---- locate.c: where a job's keys are, and every slot to merge over ---- */
+/* Every slot of every partition of every queue the pipelines know
+ * (pipeline_set_slots), ascending, into a new array the caller frees: returns
+ * how many (>= 1), or -1 when memory ran out (*out NULL). */
+int locate_slots(const struct api *api, int **out);
+/* Finds job id (valid) from its id alone: sends HGETALL of its hash (nfields
+ * 0) or HMGET of fields[0..nfields) to each slot it may live in
+ * (pipeline_set_job_slots: one per distinct partition count, usually one),
+ * in one batch. done gets the reply of the slot that has it, with *slot_out
+ * (may be NULL) set to that slot, before the call; when none has it, a
+ * missing reply (empty array, or all nil). A Redis error or a lost command:
+ * done gets NULL and the reason. Returns 0 when sent (done is called exactly
+ * once, later), -1 when nothing could be sent (done is never called).
+ * Borrows fields and id for the call only. */
+int locate_job(struct api *api, const char *id, const char *const *fields, size_t nfields,
+               int *slot_out, rasync_cb *done, void *arg);
+
 /* ---- metrics.c: GET /metrics (Prometheus text format 0.0.4) ---- */
 
-/* GET /metrics: cluster-wide figures read from Redis (two round trips at
+/* GET /metrics: cluster-wide figures read from Redis (three round trips at
  * most), this process's HTTP figures (counters.c), stageq_redis_errors_total.
  * 503 when Redis does not answer. */
 void metrics_get(struct api_req *ar);

@@ -221,7 +221,7 @@ static int jobs_submit_send(struct api_req *ar, struct rargv *args, rasync_cb *d
     struct jobs_durable *jd;
 
     if (api->rdurable == NULL) {
-        if (rasync_script(api->rasync, SCRIPT_SUBMIT, 5, args, done, ar) == 0)
+        if (rasync_script(api->rasync, SCRIPT_SUBMIT, 4, args, done, ar) == 0)
             return 0; /* done answers; ar must not be touched here */
         errors_reply_redis(ar, RASYNC_UNAVAILABLE);
         return -1;
@@ -234,20 +234,31 @@ static int jobs_submit_send(struct api_req *ar, struct rargv *args, rasync_cb *d
     }
     jd->ar = ar;
     jd->done = done;
-    if (rasync_script(api->rdurable, SCRIPT_SUBMIT, 5, args, jobs_durable_written, jd) == 0)
+    if (rasync_script(api->rdurable, SCRIPT_SUBMIT, 4, args, jobs_durable_written, jd) == 0)
         return 0;
     free(jd);
     errors_reply_redis_on(ar, api->rdurable, RASYNC_UNAVAILABLE);
     return -1;
 }
 
+/* The most jobs one partition list of a queue of `partitions` may hold:
+ * --max-queue is the queue's, shared evenly by its partitions (rounded up),
+ * so that a queue never holds much more than the limit whatever its
+ * partition count; 0 = no limit. */
+static long long jobs_partition_limit(int max_queue, int partitions)
+{
+    return max_queue <= 0 ? 0 : ((long long)max_queue + partitions - 1) / partitions;
+}
+
 int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const char *queue,
                          const char *input, size_t input_len, int result_ttl_s, rasync_cb *done)
 {
     const struct api_config *cfg = ar->api->cfg;
+    const char *first = pipeline_stage_queue(p, 1, queue), *tag;
+    int parts = pipeline_set_partitions(ar->api->pipelines, first);
     struct job_new jn;
     char jkey[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], rkey[KEYS_MAX_LEN], ckey[KEYS_MAX_LEN],
-        ekey[KEYS_MAX_LEN];
+        events[KEYS_MAX_LEN], wake[KEYS_MAX_LEN];
     char *input_text = NULL;
     struct rargv args;
     int rc = -1;
@@ -258,12 +269,15 @@ int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const cha
         errors_reply(ar, API_ERR_INTERNAL, "out of memory copying the input");
         goto done;
     }
-    if (keys_job(jkey, sizeof(jkey), cfg->prefix, keys_default_tag(), ar->id) < 0 ||
-        keys_queue(qkey, sizeof(qkey), cfg->prefix, keys_default_tag(),
-                   pipeline_stage_queue(p, 1, queue)) < 0 ||
-        keys_recent(rkey, sizeof(rkey), cfg->prefix, keys_default_tag()) < 0 ||
-        keys_counters(ckey, sizeof(ckey), cfg->prefix, keys_default_tag()) < 0 ||
-        keys_events(ekey, sizeof(ekey), cfg->prefix) < 0) {
+    /* the job's partition: from its id, whoever chose it; every key there */
+    ar->slot = keys_job_slot(ar->id, strlen(ar->id), parts);
+    tag = keys_slot_tag(ar->slot);
+    if (keys_job(jkey, sizeof(jkey), cfg->prefix, tag, ar->id) < 0 ||
+        keys_queue(qkey, sizeof(qkey), cfg->prefix, tag, first) < 0 ||
+        keys_recent(rkey, sizeof(rkey), cfg->prefix, tag) < 0 ||
+        keys_counters(ckey, sizeof(ckey), cfg->prefix, tag) < 0 ||
+        keys_events(events, sizeof(events), cfg->prefix) < 0 ||
+        keys_wake(wake, sizeof(wake), cfg->prefix, first) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "key name too long");
         goto done;
     }
@@ -277,12 +291,13 @@ int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const cha
     rargv_add(&args, qkey);
     rargv_add(&args, rkey);
     rargv_add(&args, ckey);
-    rargv_add(&args, ekey); /* submit publishes: /v1/events sees queued jobs */
     rargv_add(&args, ar->id);
     rargv_addll(&args, job_ttl_for(JOB_QUEUED, result_ttl_s));
-    rargv_addll(&args, cfg->max_queue);
+    rargv_addll(&args, jobs_partition_limit(cfg->max_queue, parts));
     rargv_addll(&args, (long long)jn.now_ms);
     rargv_addll(&args, KEYS_RECENT_MAX);
+    rargv_add(&args, events); /* submit publishes: /v1/events sees queued jobs */
+    rargv_add(&args, wake);   /* idle workers of a partitioned queue wake up */
     if (job_new_fields(&args, &jn) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "out of memory building the job");
         goto done;
@@ -382,19 +397,8 @@ static void jobs_get_done(const redisReply *reply, enum rasync_err err, void *ar
 
 void jobs_read(struct api_req *ar, rasync_cb *done)
 {
-    char key[KEYS_MAX_LEN];
-    struct rargv args;
-
-    rargv_init(&args);
-    if (keys_job(key, sizeof(key), ar->api->cfg->prefix, keys_default_tag(), ar->id) < 0) {
-        errors_reply(ar, API_ERR_INTERNAL, "key name too long");
-    } else {
-        rargv_add(&args, "HGETALL");
-        rargv_add(&args, key);
-        if (rasync_command(ar->api->rasync, &args, done, ar) < 0)
-            errors_reply_redis(ar, RASYNC_UNAVAILABLE);
-    }
-    rargv_free(&args);
+    if (locate_job(ar->api, ar->id, NULL, 0, &ar->slot, done, ar) < 0)
+        errors_reply_redis(ar, RASYNC_UNAVAILABLE);
 }
 
 void jobs_get(struct api_req *ar)
@@ -434,13 +438,14 @@ static void jobs_cancel_done(const redisReply *reply, enum rasync_err err, void 
     cJSON_Delete(body);
 }
 
-/* DELETE: step 1, read the job's state and queue (the queue names the keys
- * the cancel script must be given). */
+/* DELETE: step 1, the job's state and queue, read where locate_job found it
+ * (the queue names the keys the cancel script must be given, in that slot). */
 static void jobs_cancel_read(const redisReply *reply, enum rasync_err err, void *arg)
 {
     struct api_req *ar = arg;
     const struct api_config *cfg = ar->api->cfg;
     const redisReply *st, *q;
+    const char *tag = keys_slot_tag(ar->slot);
     char jkey[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], dkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN],
         ckey[KEYS_MAX_LEN];
     char ts[CLOCK_RFC3339_LEN];
@@ -465,10 +470,10 @@ static void jobs_cancel_read(const redisReply *reply, enum rasync_err err, void 
         return;
     }
     if (q->type != REDIS_REPLY_STRING ||
-        keys_job(jkey, sizeof(jkey), cfg->prefix, keys_default_tag(), ar->id) < 0 ||
-        keys_queue(qkey, sizeof(qkey), cfg->prefix, keys_default_tag(), q->str) < 0 ||
-        keys_delayed(dkey, sizeof(dkey), cfg->prefix, keys_default_tag(), q->str) < 0 ||
-        keys_counters(ckey, sizeof(ckey), cfg->prefix, keys_default_tag()) < 0 ||
+        keys_job(jkey, sizeof(jkey), cfg->prefix, tag, ar->id) < 0 ||
+        keys_queue(qkey, sizeof(qkey), cfg->prefix, tag, q->str) < 0 ||
+        keys_delayed(dkey, sizeof(dkey), cfg->prefix, tag, q->str) < 0 ||
+        keys_counters(ckey, sizeof(ckey), cfg->prefix, tag) < 0 ||
         keys_events(ekey, sizeof(ekey), cfg->prefix) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "job %s has no valid queue", ar->id);
         return;
@@ -479,31 +484,19 @@ static void jobs_cancel_read(const redisReply *reply, enum rasync_err err, void 
     rargv_add(&args, qkey);
     rargv_add(&args, dkey);
     rargv_add(&args, ckey);
-    rargv_add(&args, ekey);
     rargv_add(&args, ar->id);
     rargv_add(&args, ts);
     rargv_add(&args, q->str);
-    if (rasync_script(ar->api->rasync, SCRIPT_CANCEL, 5, &args, jobs_cancel_done, ar) < 0)
+    rargv_add(&args, ekey);
+    if (rasync_script(ar->api->rasync, SCRIPT_CANCEL, 4, &args, jobs_cancel_done, ar) < 0)
         errors_reply_redis(ar, RASYNC_UNAVAILABLE);
     rargv_free(&args);
 }
 
 void jobs_cancel(struct api_req *ar)
 {
-    char key[KEYS_MAX_LEN];
-    struct rargv args;
+    static const char *const fields[] = {JOB_F_STATE, JOB_F_QUEUE};
 
-    rargv_init(&args);
-    if (keys_job(key, sizeof(key), ar->api->cfg->prefix, keys_default_tag(), ar->id) < 0) {
-        errors_reply(ar, API_ERR_INTERNAL, "key name too long");
-        goto done;
-    }
-    rargv_add(&args, "HMGET");
-    rargv_add(&args, key);
-    rargv_add(&args, JOB_F_STATE);
-    rargv_add(&args, JOB_F_QUEUE);
-    if (rasync_command(ar->api->rasync, &args, jobs_cancel_read, ar) < 0)
+    if (locate_job(ar->api, ar->id, fields, 2, &ar->slot, jobs_cancel_read, ar) < 0)
         errors_reply_redis(ar, RASYNC_UNAVAILABLE);
-done:
-    rargv_free(&args);
 }

@@ -92,15 +92,25 @@ int listing_check_params(struct api_req *ar, const char *const *names)
 /* ------------------------------------------------------------------------ */
 /* GET /v1/jobs                                                              */
 
+struct listing_entry {
+    char *id;
+    long long score;
+    int slot;       /* the partition's: its hash is there */
+    cJSON *summary; /* NULL = expired */
+};
+
 struct listing_list {
     struct api_req *ar;
-    char rkey[KEYS_MAX_LEN];
+    int *slots; /* every partition's recent index is merged (locate_slots) */
+    int nslots;
+    size_t *run_at, *run_n; /* per partition: where its page sits in entries */
     bool has_state, has_pipeline;
     enum job_state state;
     char pipeline[IDS_NAME_MAX_LEN + 1];
     long long limit;
-    /* position: continue at score (inclusive) skipping `skip` members of that
-     * score already seen; has_pos false = from the newest */
+    /* position: continue at score (inclusive) skipping `skip` entries of that
+     * score already seen, in the merged order (score, then id, descending);
+     * has_pos false = from the newest */
     bool has_pos;
     long long pos_score, pos_skip;
     bool is_exhausted;
@@ -109,12 +119,12 @@ struct listing_list {
     long long matched;
     /* the round in flight */
     long long want; /* entries asked for */
-    size_t n;
-    char **ids;
-    long long *scores;
-    cJSON **summaries; /* NULL = expired */
+    long long per;  /* entries asked of each partition */
+    struct rasync_batch b;
+    struct listing_entry *entries;
+    size_t n, cap;
     size_t pending;
-    bool is_failed;
+    bool is_failed, is_bad_index;
     enum rasync_err fail_err;
     bool is_redis_error;
 };
@@ -129,22 +139,21 @@ static void listing_list_round_free(struct listing_list *ll)
     size_t i;
 
     for (i = 0; i < ll->n; i++) {
-        free(ll->ids[i]);
-        cJSON_Delete(ll->summaries ? ll->summaries[i] : NULL);
+        free(ll->entries[i].id);
+        cJSON_Delete(ll->entries[i].summary);
     }
-    free(ll->ids);
-    free(ll->scores);
-    free(ll->summaries);
-    ll->ids = NULL;
-    ll->scores = NULL;
-    ll->summaries = NULL;
-    ll->n = 0;
+    free(ll->entries);
+    ll->entries = NULL;
+    ll->n = ll->cap = 0;
 }
 
 static void listing_list_free(struct listing_list *ll)
 {
     listing_list_round_free(ll);
     cJSON_Delete(ll->jobs);
+    free(ll->slots);
+    free(ll->run_at);
+    free(ll->run_n);
     free(ll);
 }
 
@@ -202,8 +211,8 @@ static void listing_list_round_done(struct listing_list *ll)
         return;
     }
     for (i = 0; i < ll->n && ll->matched < ll->limit; i++) {
-        cJSON *s = ll->summaries[i];
-        listing_list_advance(ll, ll->scores[i]);
+        cJSON *s = ll->entries[i].summary;
+        listing_list_advance(ll, ll->entries[i].score);
         if (s == NULL)
             continue;
         if (ll->has_state) {
@@ -217,7 +226,7 @@ static void listing_list_round_done(struct listing_list *ll)
                 continue;
         }
         cJSON_AddItemToArray(ll->jobs, s);
-        ll->summaries[i] = NULL;
+        ll->entries[i].summary = NULL;
         ll->matched++;
     }
     /* the index ends when the page read was short and all of it was consumed */
@@ -253,70 +262,151 @@ static void listing_list_hmget_done(const redisReply *reply, enum rasync_err err
         if (!is_missing && (o = cJSON_CreateObject()) != NULL) {
             for (k = 0; k < LISTING_NFIELDS; k++)
                 listing_add_field(o, listing_fields[k], reply->element[k]);
-            ll->summaries[i] = o;
+            ll->entries[i].summary = o;
         }
     }
     if (--ll->pending == 0)
         listing_list_round_done(ll);
 }
 
-/* The index page arrived: member, score, member, score ... */
-static void listing_list_range_done(const redisReply *reply, enum rasync_err err, void *arg)
+/* One partition's page arrived: member, score, member, score ... (batch
+ * index: the partition's in ll->slots). */
+static void listing_list_page(void *ctx, size_t si, const redisReply *reply)
 {
-    struct listing_list *ll = arg;
-    const struct api_config *cfg = ll->ar->api->cfg;
-    size_t n, i, k;
+    struct listing_list *ll = ctx;
+    long long prev = ll->has_pos ? ll->pos_score : LISTING_SCORE_MAX;
+    size_t n, i;
 
-    if (reply == NULL) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0) {
+        ll->is_bad_index = true;
+        return;
+    }
+    n = reply->elements / 2;
+    ll->run_at[si] = ll->n;
+    for (i = 0; i < n; i++) {
+        const redisReply *m = reply->element[2 * i], *s = reply->element[2 * i + 1];
+        struct listing_entry *e;
+
+        if (api_grow((void **)&ll->entries, &ll->cap, ll->n, sizeof(*e)) < 0 ||
+            m->type != REDIS_REPLY_STRING || s->type != REDIS_REPLY_STRING) {
+            ll->is_bad_index = true;
+            return;
+        }
+        e = &ll->entries[ll->n];
+        memset(e, 0, sizeof(*e));
+        if ((e->id = strdup(m->str)) == NULL) {
+            ll->is_bad_index = true;
+            return;
+        }
+        ll->n++;
+        ll->run_n[si]++;
+        e->slot = ll->slots[si];
+        /* A score that is no whole ms in range (inf, 1.5, set by hand) takes
+         * the score before it in its partition: entries come newest first, so
+         * the position still moves past it and the next page starts right
+         * after it. */
+        num_reply_ll(s, 0, LISTING_SCORE_MAX, prev, &e->score);
+        prev = e->score;
+    }
+}
+
+/* The merged order: newest first, then id descending (Redis's order among
+ * equal scores within one index), then slot. Only heads of the partitions'
+ * pages are compared: a page keeps its own order (a score set by hand reads
+ * as the one before it, which may break the id order within a page). */
+static int listing_entry_cmp(const struct listing_entry *x, const struct listing_entry *y)
+{
+    int c;
+
+    if (x->score != y->score)
+        return x->score < y->score ? 1 : -1;
+    c = strcmp(y->id, x->id);
+    if (c != 0)
+        return c;
+    return (x->slot > y->slot) - (x->slot < y->slot);
+}
+
+/* Merges the partitions' pages (each in index order) into one list in the
+ * merged order. 0, or -1 when memory ran out. */
+static int listing_list_merge(struct listing_list *ll)
+{
+    struct listing_entry *out;
+    size_t k, best, *head;
+    int j;
+
+    if (ll->nslots <= 1 || ll->n <= 1)
+        return 0;
+    out = malloc(ll->n * sizeof(*out));
+    head = calloc((size_t)ll->nslots, sizeof(*head));
+    if (out == NULL || head == NULL) {
+        free(out);
+        free(head);
+        return -1;
+    }
+    for (k = 0; k < ll->n; k++) {
+        best = (size_t)ll->nslots;
+        for (j = 0; j < ll->nslots; j++)
+            if (head[j] < ll->run_n[j] &&
+                (best == (size_t)ll->nslots ||
+                 listing_entry_cmp(&ll->entries[ll->run_at[j] + head[j]],
+                                   &ll->entries[ll->run_at[best] + head[best]]) < 0))
+                best = (size_t)j;
+        out[k] = ll->entries[ll->run_at[best] + head[best]++];
+    }
+    free(head);
+    free(ll->entries);
+    ll->entries = out;
+    ll->cap = ll->n;
+    return 0;
+}
+
+/* Every partition's page is in: merge them, skip what the position says was
+ * seen, keep the newest `want`, and read each job's summary where it lives
+ * (one HMGET per job, sent back to back: one round trip). */
+static void listing_list_pages_done(void *ctx, bool is_failed, enum rasync_err err)
+{
+    struct listing_list *ll = ctx;
+    const struct api_config *cfg = ll->ar->api->cfg;
+    size_t i, k, skip = 0, keep;
+
+    if (is_failed) {
         errors_reply_redis(ll->ar, err);
         listing_list_free(ll);
         return;
     }
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0) {
-        errors_reply(ll->ar, API_ERR_INTERNAL, "unexpected reply to ZREVRANGEBYSCORE");
+    if (ll->is_bad_index) {
+        errors_reply(ll->ar, API_ERR_INTERNAL, "unexpected entry in the recent index");
         listing_list_free(ll);
         return;
     }
-    n = reply->elements / 2;
-    if (n == 0) {
-        ll->is_exhausted = true;
-        listing_list_reply(ll);
-        return;
-    }
-    ll->ids = calloc(n, sizeof(*ll->ids));
-    ll->scores = calloc(n, sizeof(*ll->scores));
-    ll->summaries = calloc(n, sizeof(*ll->summaries));
-    if (ll->ids == NULL || ll->scores == NULL || ll->summaries == NULL) {
+    if (listing_list_merge(ll) < 0) {
         errors_reply(ll->ar, API_ERR_INTERNAL, "out of memory");
         listing_list_free(ll);
         return;
     }
-    ll->n = n;
-    for (i = 0; i < n; i++) {
-        const redisReply *m = reply->element[2 * i], *s = reply->element[2 * i + 1];
-        if (m->type != REDIS_REPLY_STRING || s->type != REDIS_REPLY_STRING ||
-            (ll->ids[i] = strdup(m->str)) == NULL) {
-            errors_reply(ll->ar, API_ERR_INTERNAL, "unexpected entry in the recent index");
-            listing_list_free(ll);
-            return;
-        }
-        /* A score that is no whole ms in range (inf, 1.5, set by hand) takes
-         * the score before it: entries come newest first, so the position
-         * still moves past it and the next page starts right after it. */
-        num_reply_ll(s, 0, LISTING_SCORE_MAX,
-                     i > 0 ? ll->scores[i - 1] : (ll->has_pos ? ll->pos_score : LISTING_SCORE_MAX),
-                     &ll->scores[i]);
+    while (ll->has_pos && skip < ll->n && (long long)skip < ll->pos_skip &&
+           ll->entries[skip].score == ll->pos_score)
+        skip++;
+    keep = ll->n - skip < (size_t)ll->want ? ll->n - skip : (size_t)ll->want;
+    for (i = 0; i < ll->n; i++)
+        if (i < skip || i >= skip + keep)
+            free(ll->entries[i].id);
+    memmove(ll->entries, ll->entries + skip, keep * sizeof(ll->entries[0]));
+    ll->n = keep;
+    if (ll->n == 0) {
+        ll->is_exhausted = true;
+        listing_list_reply(ll);
+        return;
     }
-    /* one HMGET per job, sent back to back: one round trip */
     ll->pending = 1; /* held while sending, so no callback can finish the round */
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < ll->n; i++) {
         char key[KEYS_MAX_LEN];
         struct listing_slot *slot = malloc(sizeof(*slot));
         struct rargv args;
         int rc = -1;
 
-        if (slot == NULL ||
-            keys_job(key, sizeof(key), cfg->prefix, keys_default_tag(), ll->ids[i]) < 0) {
+        if (slot == NULL || keys_job(key, sizeof(key), cfg->prefix,
+                                     keys_slot_tag(ll->entries[i].slot), ll->entries[i].id) < 0) {
             free(slot);
             ll->is_failed = true;
             ll->is_redis_error = true;
@@ -344,35 +434,47 @@ static void listing_list_range_done(const redisReply *reply, enum rasync_err err
         listing_list_round_done(ll);
 }
 
+/* Reads the next page of every partition's index in one batch: the entries
+ * at or below the position, as many as the position skips plus a page, so
+ * that the merged order's next page is among them. */
 static void listing_list_next_round(struct listing_list *ll)
 {
+    const char *prefix = ll->ar->api->cfg->prefix;
+    long long want = ll->limit, skip = ll->has_pos ? ll->pos_skip : 0;
+    char rkey[KEYS_MAX_LEN];
     struct rargv args;
-    long long want = ll->limit;
-    int rc;
+    int i;
 
     /* when filtering, read larger pages: fewer round trips for sparse matches */
     if ((ll->has_state || ll->has_pipeline) && want < 200)
         want = 200;
     ll->rounds++;
     ll->want = want;
-    rargv_init(&args);
-    rargv_add(&args, "ZREVRANGEBYSCORE");
-    rargv_add(&args, ll->rkey);
-    if (ll->has_pos)
-        rargv_addll(&args, ll->pos_score);
-    else
-        rargv_add(&args, "+inf");
-    rargv_add(&args, "-inf");
-    rargv_add(&args, "WITHSCORES");
-    rargv_add(&args, "LIMIT");
-    rargv_addll(&args, ll->has_pos ? ll->pos_skip : 0);
-    rargv_addll(&args, want);
-    rc = rasync_command(ll->ar->api->rasync, &args, listing_list_range_done, ll);
-    rargv_free(&args);
-    if (rc < 0) {
-        errors_reply_redis(ll->ar, RASYNC_UNAVAILABLE);
-        listing_list_free(ll);
+    /* no partition holds more than KEYS_RECENT_MAX entries */
+    ll->per = (skip < KEYS_RECENT_MAX ? skip : KEYS_RECENT_MAX) + want;
+    memset(ll->run_n, 0, (size_t)ll->nslots * sizeof(*ll->run_n));
+    ll->b.ctx = ll;
+    ll->b.on_reply = listing_list_page;
+    ll->b.on_done = listing_list_pages_done;
+    rasync_batch_begin(&ll->b);
+    for (i = 0; i < ll->nslots; i++) {
+        if (keys_recent(rkey, sizeof(rkey), prefix, keys_slot_tag(ll->slots[i])) < 0)
+            continue;
+        rargv_init(&args);
+        rargv_add(&args, "ZREVRANGEBYSCORE");
+        rargv_add(&args, rkey);
+        if (ll->has_pos)
+            rargv_addll(&args, ll->pos_score);
+        else
+            rargv_add(&args, "+inf");
+        rargv_add(&args, "-inf");
+        rargv_add(&args, "WITHSCORES");
+        rargv_add(&args, "LIMIT");
+        rargv_add(&args, "0");
+        rargv_addll(&args, ll->per);
+        rasync_batch_send(ll->ar->api->rasync, &ll->b, &args, (size_t)i);
     }
+    rasync_batch_end(&ll->b);
 }
 
 void listing_jobs(struct api_req *ar)
@@ -396,8 +498,10 @@ void listing_jobs(struct api_req *ar)
     }
     ll->ar = ar;
     ll->limit = LISTING_LIMIT_DEFAULT;
-    if (keys_recent(ll->rkey, sizeof(ll->rkey), ar->api->cfg->prefix, keys_default_tag()) < 0) {
-        errors_reply(ar, API_ERR_INTERNAL, "key name too long");
+    if ((ll->nslots = locate_slots(ar->api, &ll->slots)) < 0 ||
+        (ll->run_at = calloc((size_t)ll->nslots, sizeof(*ll->run_at))) == NULL ||
+        (ll->run_n = calloc((size_t)ll->nslots, sizeof(*ll->run_n))) == NULL) {
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory");
         goto fail;
     }
     if (state != NULL) {
@@ -473,6 +577,9 @@ struct listing_workers {
     struct api_req *ar;
     struct rasync_batch b;
     struct live live;
+    int *slots; /* the partitions whose current hashes name the workers' jobs */
+    int nslots;
+    bool is_bad_reply;
     cJSON **items;
 };
 
@@ -484,17 +591,25 @@ static void listing_workers_free(struct listing_workers *lw)
         cJSON_Delete(lw->items[i]);
     free(lw->items);
     live_free(&lw->live);
+    free(lw->slots);
     free(lw);
 }
 
-static void listing_workers_info(void *ctx, size_t i, const redisReply *r)
+/* Batch indexes: the current hashes (one per slot), then the info hashes. */
+static void listing_workers_info(void *ctx, size_t bi, const redisReply *r)
 {
     struct listing_workers *lw = ctx;
     char ts[CLOCK_RFC3339_LEN];
+    size_t i, k;
     long long n;
     cJSON *o;
-    size_t k;
 
+    if (bi < (size_t)lw->nslots) {
+        if (live_read_current(&lw->live, r) < 0)
+            lw->is_bad_reply = true;
+        return;
+    }
+    i = bi - (size_t)lw->nslots;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != LISTING_NWFIELDS ||
         (o = cJSON_CreateObject()) == NULL)
         return;
@@ -503,6 +618,8 @@ static void listing_workers_info(void *ctx, size_t i, const redisReply *r)
         const redisReply *v = r->element[k];
         if (k == 0) {
             cJSON_AddStringToObject(o, f, lw->live.ids[i]); /* the lease names it */
+        } else if (strcmp(f, "job") == 0 && lw->live.jobs[i] != NULL) {
+            cJSON_AddStringToObject(o, f, lw->live.jobs[i]); /* its partition's current */
         } else if (v->type != REDIS_REPLY_STRING || (strcmp(f, "job") == 0 && v->len == 0)) {
             cJSON_AddNullToObject(o, f);
         } else if (strcmp(f, "pid") == 0 || strcmp(f, "jobs_done") == 0) {
@@ -532,8 +649,11 @@ static void listing_workers_done(void *ctx, bool is_failed, enum rasync_err err)
     cJSON *body, *arr;
     size_t i;
 
-    if (is_failed) {
-        errors_reply_redis(ar, err);
+    if (is_failed || lw->is_bad_reply) {
+        if (is_failed)
+            errors_reply_redis(ar, err);
+        else
+            errors_reply(ar, API_ERR_INTERNAL, "unexpected reply reading the workers");
         listing_workers_free(lw);
         return;
     }
@@ -573,6 +693,11 @@ static void listing_workers_live(const redisReply *reply, enum rasync_err err, v
     lw->b.on_reply = listing_workers_info;
     lw->b.on_done = listing_workers_done;
     rasync_batch_begin(&lw->b);
+    for (i = 0; lw->live.n > 0 && i < (size_t)lw->nslots; i++) {
+        struct rargv args;
+        if (live_current_args(lw->ar->api, lw->slots[i], &args) == 0)
+            rasync_batch_send(lw->ar->api->rasync, &lw->b, &args, i);
+    }
     for (i = 0; i < lw->live.n; i++) {
         char key[KEYS_MAX_LEN];
         struct rargv args;
@@ -581,7 +706,7 @@ static void listing_workers_live(const redisReply *reply, enum rasync_err err, v
         listing_args(&args, "HMGET", key, (const char *)NULL);
         for (k = 0; k < LISTING_NWFIELDS; k++)
             rargv_add(&args, listing_worker_fields[k]);
-        rasync_batch_send(lw->ar->api->rasync, &lw->b, &args, i);
+        rasync_batch_send(lw->ar->api->rasync, &lw->b, &args, (size_t)lw->nslots + i);
     }
     rasync_batch_end(&lw->b);
 }
@@ -600,6 +725,11 @@ void listing_workers(struct api_req *ar)
         return;
     }
     lw->ar = ar;
+    if ((lw->nslots = locate_slots(ar->api, &lw->slots)) < 0) {
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory");
+        listing_workers_free(lw);
+        return;
+    }
     if (live_args(ar->api, &args) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "key name too long");
         listing_workers_free(lw);
@@ -613,14 +743,18 @@ void listing_workers(struct api_req *ar)
 }
 
 /* ------------------------------------------------------------------------ */
-/* GET /v1/stats: round 1 reads the live workers and the states and queues of
- * the indexed jobs (one SORT ... GET); round 2 the length of every queue seen
- * (the pipelines', the workers', the indexed jobs') and the workers' info.  */
+/* GET /v1/stats: round 1 reads the live workers, the ids of every
+ * partition's recent index and the partitions' current hashes; round 2 the
+ * state and queue of each indexed job (an HMGET each, in its partition: SORT
+ * ... GET would be one command, but Redis Cluster denies it) and the workers'
+ * info; round 3 the length of every partition of every queue seen (the
+ * pipelines', the workers', the indexed jobs'). */
 
 #define LISTING_NSTATES 5
 
 struct listing_queue {
     char name[IDS_NAME_MAX_LEN + 1];
+    int partitions;
     long long queued, delayed, running, workers;
 };
 
@@ -628,7 +762,13 @@ struct listing_stats {
     struct api_req *ar;
     struct rasync_batch b;
     struct live live;
-    bool has_live;
+    int *slots;
+    int nslots;
+    struct listing_indexed {
+        char *id;
+        int slot;
+    } * jobs; /* round 1: every partition's indexed ids */
+    size_t njobs, capjobs;
     struct listing_queue *queues;
     size_t nqueues, capqueues;
     long long by_state[LISTING_NSTATES], indexed, expired;
@@ -637,8 +777,14 @@ struct listing_stats {
 
 static void listing_stats_free(struct listing_stats *ls)
 {
+    size_t i;
+
+    for (i = 0; i < ls->njobs; i++)
+        free(ls->jobs[i].id);
+    free(ls->jobs);
     live_free(&ls->live);
     free(ls->queues);
+    free(ls->slots);
     free(ls);
 }
 
@@ -646,6 +792,7 @@ static void listing_stats_free(struct listing_stats *ls)
  * valid name or memory ran out. */
 static long listing_stats_queue(struct listing_stats *ls, const char *name, size_t len)
 {
+    struct listing_queue *q;
     size_t i;
 
     if (!ids_is_valid(name, len, IDS_NAME_MAX_LEN))
@@ -655,68 +802,103 @@ static long listing_stats_queue(struct listing_stats *ls, const char *name, size
             return (long)i;
     if (api_grow((void **)&ls->queues, &ls->capqueues, ls->nqueues, sizeof(ls->queues[0])) < 0)
         return -1;
-    memset(&ls->queues[ls->nqueues], 0, sizeof(ls->queues[0]));
-    memcpy(ls->queues[ls->nqueues].name, name, len);
+    q = &ls->queues[ls->nqueues];
+    memset(q, 0, sizeof(*q));
+    memcpy(q->name, name, len);
+    q->partitions = pipeline_set_partitions(ls->ar->api->pipelines, q->name);
     return (long)ls->nqueues++;
 }
 
+/* Batch indexes of round 1: the live workers, the ZRANGE of each partition's
+ * index, then each partition's current hash. */
 static void listing_stats_reply1(void *ctx, size_t i, const redisReply *r)
 {
     struct listing_stats *ls = ctx;
+    struct listing_indexed *x;
     size_t k;
-    enum job_state st;
 
     if (i == 0) {
         if (live_read(&ls->live, r) < 0)
             ls->is_bad_reply = true;
         return;
     }
-    /* SORT ... GET state GET queue: state, queue, state, queue ... */
-    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
+    if (i > (size_t)ls->nslots) {
+        if (live_read_current(&ls->live, r) < 0)
+            ls->is_bad_reply = true;
+        return;
+    }
+    if (r->type != REDIS_REPLY_ARRAY) {
         ls->is_bad_reply = true;
         return;
     }
-    ls->indexed = (long long)(r->elements / 2);
-    for (k = 0; k + 1 < r->elements; k += 2) {
-        const redisReply *s = r->element[k], *q = r->element[k + 1];
+    for (k = 0; k < r->elements; k++) {
+        if (r->element[k]->type != REDIS_REPLY_STRING ||
+            api_grow((void **)&ls->jobs, &ls->capjobs, ls->njobs, sizeof(*x)) < 0) {
+            ls->is_bad_reply = true;
+            return;
+        }
+        x = &ls->jobs[ls->njobs];
+        if ((x->id = strdup(r->element[k]->str)) == NULL) {
+            ls->is_bad_reply = true;
+            return;
+        }
+        x->slot = ls->slots[i - 1];
+        ls->njobs++;
+    }
+}
+
+/* Round 2: HMGET state queue of indexed job i (i < njobs), then HMGET queue
+ * job of live worker i - njobs. */
+static void listing_stats_reply2(void *ctx, size_t i, const redisReply *r)
+{
+    struct listing_stats *ls = ctx;
+    enum job_state st;
+    size_t wi;
+    long w;
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+        return;
+    if (i < ls->njobs) {
+        const redisReply *s = r->element[0], *q = r->element[1];
+        ls->indexed++;
         if (s->type != REDIS_REPLY_STRING || job_state_parse(s->str, &st) < 0) {
             ls->expired++;
-            continue;
+            return;
         }
         if ((int)st >= 0 && (int)st < LISTING_NSTATES)
             ls->by_state[st]++;
         if (q->type == REDIS_REPLY_STRING)
             listing_stats_queue(ls, q->str, q->len);
-    }
-}
-
-static void listing_stats_reply2(void *ctx, size_t i, const redisReply *r)
-{
-    struct listing_stats *ls = ctx;
-    long w;
-
-    if (i < 2 * ls->nqueues) {
-        if (r->type != REDIS_REPLY_INTEGER)
-            return;
-        if (i % 2 == 0)
-            ls->queues[i / 2].queued = r->integer;
-        else
-            ls->queues[i / 2].delayed = r->integer;
         return;
     }
-    /* HMGET worker queue job */
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-        r->element[0]->type != REDIS_REPLY_STRING)
+    wi = i - ls->njobs;
+    if (r->element[0]->type != REDIS_REPLY_STRING)
         return;
     w = listing_stats_queue(ls, r->element[0]->str, r->element[0]->len);
     if (w < 0)
         return;
     ls->queues[w].workers++;
-    if (r->element[1]->type == REDIS_REPLY_STRING && r->element[1]->len > 0)
+    if ((wi < ls->live.n && ls->live.jobs[wi] != NULL) ||
+        (r->element[1]->type == REDIS_REPLY_STRING && r->element[1]->len > 0))
         ls->queues[w].running++;
 }
 
-static void listing_stats_done2(void *ctx, bool is_failed, enum rasync_err err)
+/* Round 3: LLEN and ZCARD of partition j of queue q at 2 * (q *
+ * KEYS_PARTITIONS_MAX + j) (+1). */
+static void listing_stats_reply3(void *ctx, size_t i, const redisReply *r)
+{
+    struct listing_stats *ls = ctx;
+    struct listing_queue *q = &ls->queues[i / 2 / KEYS_PARTITIONS_MAX];
+
+    if (r->type != REDIS_REPLY_INTEGER)
+        return;
+    if (i % 2 == 0)
+        q->queued += r->integer;
+    else
+        q->delayed += r->integer;
+}
+
+static void listing_stats_done3(void *ctx, bool is_failed, enum rasync_err err)
 {
     struct listing_stats *ls = ctx;
     struct api_req *ar = ls->ar;
@@ -737,10 +919,11 @@ static void listing_stats_done2(void *ctx, bool is_failed, enum rasync_err err)
         cJSON_AddNumberToObject(o, "delayed", (double)q->delayed);
         cJSON_AddNumberToObject(o, "running", (double)q->running);
         cJSON_AddNumberToObject(o, "workers", (double)q->workers);
+        cJSON_AddNumberToObject(o, "partitions", (double)q->partitions);
     }
     cJSON_AddNumberToObject(body, "workers_alive", (double)ls->live.n);
     recent = cJSON_AddObjectToObject(body, "recent_jobs");
-    cJSON_AddNumberToObject(recent, "window", KEYS_RECENT_MAX);
+    cJSON_AddNumberToObject(recent, "window", KEYS_RECENT_MAX); /* per partition */
     cJSON_AddNumberToObject(recent, "indexed", (double)ls->indexed);
     cJSON_AddNumberToObject(recent, "expired", (double)ls->expired);
     states = cJSON_AddObjectToObject(recent, "by_state");
@@ -752,6 +935,48 @@ static void listing_stats_done2(void *ctx, bool is_failed, enum rasync_err err)
     listing_stats_free(ls);
 }
 
+/* Sends LLEN or ZCARD (cmd) of key (built by mk for queue q in slot) to the
+ * batch at index i. */
+static void listing_stats_len(struct listing_stats *ls, const char *cmd,
+                              int (*mk)(char *, size_t, const char *, const char *, const char *),
+                              const struct listing_queue *q, int slot, size_t i)
+{
+    struct api *api = ls->ar->api;
+    char key[KEYS_MAX_LEN];
+    struct rargv args;
+
+    if (mk(key, sizeof(key), api->cfg->prefix, keys_slot_tag(slot), q->name) < 0)
+        return;
+    listing_args(&args, cmd, key, (const char *)NULL);
+    rasync_batch_send(api->rasync, &ls->b, &args, i);
+}
+
+static void listing_stats_done2(void *ctx, bool is_failed, enum rasync_err err)
+{
+    struct listing_stats *ls = ctx;
+    size_t i;
+    int j;
+
+    if (is_failed) {
+        errors_reply_redis(ls->ar, err);
+        listing_stats_free(ls);
+        return;
+    }
+    ls->b.on_reply = listing_stats_reply3;
+    ls->b.on_done = listing_stats_done3;
+    rasync_batch_begin(&ls->b);
+    for (i = 0; i < ls->nqueues; i++) {
+        const struct listing_queue *q = &ls->queues[i];
+        for (j = 0; j < q->partitions; j++) {
+            size_t at = 2 * (i * KEYS_PARTITIONS_MAX + (size_t)j);
+            int slot = keys_part_slot(q->partitions, j);
+            listing_stats_len(ls, "LLEN", keys_queue, q, slot, at);
+            listing_stats_len(ls, "ZCARD", keys_delayed, q, slot, at + 1);
+        }
+    }
+    rasync_batch_end(&ls->b);
+}
+
 static void listing_stats_done1(void *ctx, bool is_failed, enum rasync_err err)
 {
     struct listing_stats *ls = ctx;
@@ -759,7 +984,7 @@ static void listing_stats_done1(void *ctx, bool is_failed, enum rasync_err err)
     const char *prefix = api->cfg->prefix;
     char key[KEYS_MAX_LEN];
     struct rargv args;
-    size_t i, nq;
+    size_t i;
 
     if (is_failed || ls->is_bad_reply) {
         if (is_failed)
@@ -769,26 +994,20 @@ static void listing_stats_done1(void *ctx, bool is_failed, enum rasync_err err)
         listing_stats_free(ls);
         return;
     }
-    /* the workers' queues are added by reply2, after the queues' lengths */
-    nq = ls->nqueues;
     ls->b.on_reply = listing_stats_reply2;
     ls->b.on_done = listing_stats_done2;
     rasync_batch_begin(&ls->b);
-    for (i = 0; i < nq; i++) {
-        if (keys_queue(key, sizeof(key), prefix, keys_default_tag(), ls->queues[i].name) < 0)
+    for (i = 0; i < ls->njobs; i++) {
+        if (keys_job(key, sizeof(key), prefix, keys_slot_tag(ls->jobs[i].slot), ls->jobs[i].id) < 0)
             continue;
-        listing_args(&args, "LLEN", key, (const char *)NULL);
-        rasync_batch_send(api->rasync, &ls->b, &args, 2 * i);
-        if (keys_delayed(key, sizeof(key), prefix, keys_default_tag(), ls->queues[i].name) < 0)
-            continue;
-        listing_args(&args, "ZCARD", key, (const char *)NULL);
-        rasync_batch_send(api->rasync, &ls->b, &args, 2 * i + 1);
+        listing_args(&args, "HMGET", key, JOB_F_STATE, JOB_F_QUEUE, (const char *)NULL);
+        rasync_batch_send(api->rasync, &ls->b, &args, i);
     }
     for (i = 0; i < ls->live.n; i++) {
         if (keys_worker(key, sizeof(key), prefix, ls->live.ids[i]) < 0)
             continue;
         listing_args(&args, "HMGET", key, "queue", "job", (const char *)NULL);
-        rasync_batch_send(api->rasync, &ls->b, &args, 2 * nq + i);
+        rasync_batch_send(api->rasync, &ls->b, &args, ls->njobs + i);
     }
     rasync_batch_end(&ls->b);
 }
@@ -798,10 +1017,11 @@ void listing_stats(struct api_req *ar)
     static const char *const names[] = {NULL};
     const struct pipeline_set *ps = ar->api->pipelines;
     const char *prefix = ar->api->cfg->prefix;
-    char rkey[KEYS_MAX_LEN], jpat[KEYS_MAX_LEN], spat[KEYS_MAX_LEN + 16], qpat[KEYS_MAX_LEN + 16];
+    char rkey[KEYS_MAX_LEN];
     struct listing_stats *ls;
     struct rargv args;
     size_t i;
+    int j;
 
     if (listing_check_params(ar, names) < 0)
         return;
@@ -811,6 +1031,13 @@ void listing_stats(struct api_req *ar)
         return;
     }
     ls->ar = ar;
+    if ((ls->nslots = locate_slots(ar->api, &ls->slots)) < 0) {
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory");
+        listing_stats_free(ls);
+        return;
+    }
+    for (i = 0; ps != NULL && i < ps->nqueues; i++) /* declared: shown with their partitions */
+        listing_stats_queue(ls, ps->queues[i].name, strlen(ps->queues[i].name));
     for (i = 0; ps != NULL && i < ps->n; i++) {
         const struct pipeline *p = &ps->items[i];
         size_t k;
@@ -819,14 +1046,6 @@ void listing_stats(struct api_req *ar)
             if (p->stages[k].queue != NULL)
                 listing_stats_queue(ls, p->stages[k].queue, strlen(p->stages[k].queue));
     }
-    if (keys_recent(rkey, sizeof(rkey), prefix, keys_default_tag()) < 0 ||
-        keys_job(jpat, sizeof(jpat), prefix, keys_default_tag(), "*") < 0) {
-        errors_reply(ar, API_ERR_INTERNAL, "key name too long");
-        listing_stats_free(ls);
-        return;
-    }
-    snprintf(spat, sizeof(spat), "%s->%s", jpat, JOB_F_STATE);
-    snprintf(qpat, sizeof(qpat), "%s->%s", jpat, JOB_F_QUEUE);
     ls->b.ctx = ls;
     ls->b.on_reply = listing_stats_reply1;
     ls->b.on_done = listing_stats_done1;
@@ -835,8 +1054,16 @@ void listing_stats(struct api_req *ar)
         rasync_batch_send(ar->api->rasync, &ls->b, &args, 0);
     else
         ls->is_bad_reply = true;
-    /* SORT BY nosort GET: the state and queue of every indexed job, one command */
-    listing_args(&args, "SORT", rkey, "BY", "nosort", "GET", spat, "GET", qpat, (const char *)NULL);
-    rasync_batch_send(ar->api->rasync, &ls->b, &args, 1);
+    for (j = 0; j < ls->nslots; j++) {
+        if (keys_recent(rkey, sizeof(rkey), prefix, keys_slot_tag(ls->slots[j])) < 0) {
+            ls->is_bad_reply = true;
+            break;
+        }
+        listing_args(&args, "ZRANGE", rkey, "0", "-1", (const char *)NULL);
+        rasync_batch_send(ar->api->rasync, &ls->b, &args, 1 + (size_t)j);
+    }
+    for (j = 0; j < ls->nslots; j++)
+        if (live_current_args(ar->api, ls->slots[j], &args) == 0)
+            rasync_batch_send(ar->api->rasync, &ls->b, &args, 1 + (size_t)ls->nslots + (size_t)j);
     rasync_batch_end(&ls->b);
 }

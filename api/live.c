@@ -1,7 +1,9 @@
 /* live: which workers are alive, read from the workers' registry
- * (<p>:workers, a sorted set of worker id -> lease expiry in ms): those whose
- * lease has not expired. One command, built here and read here, for every
- * route that shows workers (listing.c, metrics.c). Sends nothing itself. */
+ * (<p>:{w}:workers, a sorted set of worker id -> lease expiry in ms): those
+ * whose lease has not expired, and the job each runs, from the current hashes
+ * of the partitions (<p>:{t}:current). The commands are built here and read
+ * here, for every route that shows workers (listing.c, metrics.c). Sends
+ * nothing itself. */
 #include "api.h"
 
 #include <stdlib.h>
@@ -36,7 +38,8 @@ int live_read(struct live *lv, const redisReply *r)
     n = r->elements / 2;
     lv->ids = calloc(n + 1, sizeof(*lv->ids));
     lv->expiry = calloc(n + 1, sizeof(*lv->expiry));
-    if (lv->ids == NULL || lv->expiry == NULL)
+    lv->jobs = calloc(n + 1, sizeof(*lv->jobs));
+    if (lv->ids == NULL || lv->expiry == NULL || lv->jobs == NULL)
         return -1;
     for (i = 0; i < n; i++) {
         const redisReply *m = r->element[2 * i], *s = r->element[2 * i + 1];
@@ -51,12 +54,47 @@ int live_read(struct live *lv, const redisReply *r)
     return 0;
 }
 
+int live_current_args(struct api *api, int slot, struct rargv *args)
+{
+    char key[KEYS_MAX_LEN];
+
+    if (keys_current(key, sizeof(key), api->cfg->prefix, keys_slot_tag(slot)) < 0)
+        return -1;
+    rargv_init(args);
+    rargv_add(args, "HGETALL");
+    rargv_add(args, key);
+    return 0;
+}
+
+int live_read_current(struct live *lv, const redisReply *r)
+{
+    size_t i, k;
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
+        return -1;
+    for (i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *w = r->element[i], *job = r->element[i + 1];
+        if (w->type != REDIS_REPLY_STRING || job->type != REDIS_REPLY_STRING || job->len == 0)
+            continue;
+        for (k = 0; k < lv->n && strcmp(lv->ids[k], w->str) != 0; k++)
+            ;
+        if (k == lv->n || lv->jobs[k] != NULL)
+            continue; /* not alive (its lease ran out), or seen in another partition */
+        if ((lv->jobs[k] = strdup(job->str)) == NULL)
+            return -1;
+    }
+    return 0;
+}
+
 void live_free(struct live *lv)
 {
     size_t i;
 
-    for (i = 0; i < lv->n; i++)
+    for (i = 0; i < lv->n; i++) {
         free(lv->ids[i]);
+        free(lv->jobs != NULL ? lv->jobs[i] : NULL);
+    }
+    free(lv->jobs);
     free(lv->ids);
     free(lv->expiry);
     memset(lv, 0, sizeof(*lv));

@@ -28,7 +28,8 @@ static const struct cfg_option main_options[] = {
     MAIN_STR_ROW(listen, "listen", "STAGEQ_LISTEN", "127.0.0.1:8080",
                  "HTTP address host:port ([v6]:port); port 0 picks a free one"),
     MAIN_INT_ROW(max_queue, "max-queue", "STAGEQ_MAX_QUEUE", 0, 1000000000, "1000000",
-                 "most jobs waiting in one queue: beyond it POST answers 429 (0 = no limit)"),
+                 "most jobs waiting in one queue, shared by its partitions: beyond it POST answers "
+                 "429 (0 = no limit)"),
     MAIN_INT_ROW(max_body, "max-body", "STAGEQ_MAX_BODY", 1024, 67108864, "1048576",
                  "largest request body in bytes"),
     CFG_INT_ROW_RENAMED(struct api_config, redis_timeout_ms, "request-timeout-ms",

@@ -1,9 +1,12 @@
 /* metrics: GET /metrics in the Prometheus text format 0.0.4: it reads and
  * renders, and counts nothing itself. Cluster-wide figures come from Redis,
- * so every API replica answers the same: job counters (<p>:counters), stage
- * durations (<p>:stagehist:<pipeline>), queue depths, running jobs and live
- * workers (live.c). They are read with pipelined commands: one round trip,
- * two when a live worker serves a queue no loaded pipeline names.
+ * so every API replica answers the same: job counters (<p>:{t}:counters),
+ * stage durations (<p>:{t}:stagehist:<pipeline>), queue depths, running jobs
+ * and live workers (live.c), each summed over the partitions (slots) that
+ * hold them. They are read with pipelined commands: one round trip, a
+ * second for the live workers' queues, a third when a live worker serves a
+ * queue no loaded pipeline names (SORT ... GET, which read the workers in the
+ * first, is denied on Redis Cluster).
  * Per-replica figures come from this process: the HTTP figures counters.c
  * keeps, and the Redis errors of rasync.c. Never blocks the loop; never
  * writes to Redis. */
@@ -76,11 +79,23 @@ struct metrics_scrape {
     struct metrics_queue *queues;
     size_t nqueues, capqueues;
     struct live live;
+    int *slots; /* every partition of every known queue (locate_slots) */
+    size_t nslots;
+    int round; /* 1: the figures, 2: the live workers' info, 3: their queues */
     bool is_bad_reply, is_oom;
 };
 
-/* Batch indexes of round 1; the queue commands follow. */
-enum { METRICS_I_COUNTERS = 0, METRICS_I_LIVE, METRICS_I_WORKERS, METRICS_I_HISTS };
+/* Batch indexes of round 1: the live workers, each slot's current hash, each
+ * slot's counters, each pipeline's histogram in each slot; the queue commands
+ * follow (METRICS_I_QUEUE, in round 1 or 3). */
+#define METRICS_I_LIVE         0
+#define METRICS_I_CURRENT      1
+#define METRICS_I_COUNTERS(ms) (1 + (ms)->nslots)
+#define METRICS_I_HISTS(ms)    (1 + 2 * (ms)->nslots)
+#define METRICS_I_QUEUES(ms)   (METRICS_I_HISTS(ms) + (ms)->nhists * (ms)->nslots)
+/* LLEN of partition j of queue qi; its ZCARD is the next index */
+#define METRICS_I_QUEUE(ms, qi, j)                                                                 \
+    (METRICS_I_QUEUES(ms) + 2 * ((qi)*KEYS_PARTITIONS_MAX + (size_t)(j)))
 
 static void metrics_scrape_free(struct metrics_scrape *ms)
 {
@@ -94,6 +109,7 @@ static void metrics_scrape_free(struct metrics_scrape *ms)
     free(ms->hists);
     free(ms->queues);
     live_free(&ms->live);
+    free(ms->slots);
     free(ms);
 }
 
@@ -177,7 +193,8 @@ static int metrics_parse_count(const redisReply *r, unsigned long long *out)
     return 0;
 }
 
-/* HGETALL <p>:counters: "<event>:<pipeline>" -> count. */
+/* HGETALL <p>:{t}:counters: "<event>:<pipeline>" -> count, added to the
+ * other partitions'. */
 static void metrics_read_counters(struct metrics_scrape *ms, const redisReply *r)
 {
     size_t i, e;
@@ -203,12 +220,13 @@ static void metrics_read_counters(struct metrics_scrape *ms, const redisReply *r
             continue; /* an event this version does not know */
         c = metrics_counter_row(ms, colon + 1, f->len - (size_t)(colon + 1 - f->str));
         if (c != NULL)
-            c->v[e] = v;
+            c->v[e] += v;
     }
 }
 
-/* HGETALL <p>:stagehist:<pipeline>: "<stage>|<le>", "<stage>|sum" (and
- * "<stage>|count", unused: _count is the +Inf bucket, as Prometheus wants). */
+/* HGETALL <p>:{t}:stagehist:<pipeline>: "<stage>|<le>", "<stage>|sum" (and
+ * "<stage>|count", unused: _count is the +Inf bucket, as Prometheus wants),
+ * added to the other partitions'. */
 static void metrics_read_hist(struct metrics_scrape *ms, struct metrics_hist *h,
                               const redisReply *r)
 {
@@ -237,7 +255,7 @@ static void metrics_read_hist(struct metrics_scrape *ms, struct metrics_hist *h,
             if (num_field_double(v->str, 0, DBL_MAX, 0, &d) < 0)
                 continue;
             if ((st = metrics_stage_row(ms, h, f->str, (size_t)(bar - f->str))) != NULL)
-                st->sum = d;
+                st->sum += d;
             continue;
         }
         for (k = 0; k < METRICS_NSTAGE_LE; k++)
@@ -246,37 +264,29 @@ static void metrics_read_hist(struct metrics_scrape *ms, struct metrics_hist *h,
         if (k == METRICS_NSTAGE_LE || metrics_parse_count(v, &n) < 0)
             continue;
         if ((st = metrics_stage_row(ms, h, f->str, (size_t)(bar - f->str))) != NULL)
-            st->buckets[k] = n;
+            st->buckets[k] += n;
     }
 }
 
-/* SORT <p>:workers BY nosort GET # GET ...->queue GET ...->job: id, queue,
- * job of every registered worker. Replies come in the order sent, so the live
- * set (ZRANGEBYSCORE, sent just before) is already known: only live workers
- * count. Their queues join the list; a non-empty job is a running job. */
-static void metrics_read_workers(struct metrics_scrape *ms, const redisReply *r)
+/* Round 2: HMGET <p>:{w}:worker:<id> queue job of live worker i. Its queue
+ * joins the list; a worker with a current job (a partition's current hash,
+ * read in round 1), or a non-empty job field, runs one. */
+static void metrics_on_worker(void *ctx, size_t i, const redisReply *r)
 {
-    size_t i, k;
+    struct metrics_scrape *ms = ctx;
+    struct metrics_queue *row;
+    const redisReply *q, *job;
 
-    if (r->type != REDIS_REPLY_ARRAY || r->elements % 3 != 0) {
-        ms->is_bad_reply = true;
+    if (i >= ms->live.n || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
         return;
-    }
-    for (i = 0; i + 2 < r->elements; i += 3) {
-        const redisReply *id = r->element[i], *q = r->element[i + 1], *job = r->element[i + 2];
-        struct metrics_queue *row;
-
-        if (id->type != REDIS_REPLY_STRING)
-            continue;
-        for (k = 0; k < ms->live.n; k++)
-            if (strcmp(ms->live.ids[k], id->str) == 0)
-                break;
-        if (k == ms->live.n || q->type != REDIS_REPLY_STRING)
-            continue;
-        row = metrics_queue_row(ms, q->str, q->len);
-        if (row != NULL && job->type == REDIS_REPLY_STRING && job->len > 0)
-            row->running++;
-    }
+    q = r->element[0];
+    job = r->element[1];
+    if (q->type != REDIS_REPLY_STRING)
+        return;
+    row = metrics_queue_row(ms, q->str, q->len);
+    if (row != NULL &&
+        (ms->live.jobs[i] != NULL || (job->type == REDIS_REPLY_STRING && job->len > 0)))
+        row->running++;
 }
 
 static void metrics_on_reply(void *ctx, size_t i, const redisReply *r)
@@ -284,23 +294,24 @@ static void metrics_on_reply(void *ctx, size_t i, const redisReply *r)
     struct metrics_scrape *ms = ctx;
     size_t qi;
 
-    if (i == METRICS_I_COUNTERS) {
-        metrics_read_counters(ms, r);
-    } else if (i == METRICS_I_LIVE) {
+    if (i == METRICS_I_LIVE) {
         if (live_read(&ms->live, r) < 0)
             ms->is_bad_reply = true;
-    } else if (i == METRICS_I_WORKERS) {
-        metrics_read_workers(ms, r);
-    } else if (i < METRICS_I_HISTS + ms->nhists) {
-        metrics_read_hist(ms, &ms->hists[i - METRICS_I_HISTS], r);
+    } else if (i < METRICS_I_COUNTERS(ms)) {
+        if (live_read_current(&ms->live, r) < 0)
+            ms->is_bad_reply = true;
+    } else if (i < METRICS_I_HISTS(ms)) {
+        metrics_read_counters(ms, r);
+    } else if (i < METRICS_I_QUEUES(ms)) {
+        metrics_read_hist(ms, &ms->hists[(i - METRICS_I_HISTS(ms)) / ms->nslots], r);
     } else {
-        qi = (i - METRICS_I_HISTS - ms->nhists) / 2;
+        qi = (i - METRICS_I_QUEUES(ms)) / 2 / KEYS_PARTITIONS_MAX;
         if (qi >= ms->nqueues || r->type != REDIS_REPLY_INTEGER)
             return;
-        if ((i - METRICS_I_HISTS - ms->nhists) % 2 == 0)
-            ms->queues[qi].depth = r->integer;
+        if ((i - METRICS_I_QUEUES(ms)) % 2 == 0)
+            ms->queues[qi].depth += r->integer;
         else
-            ms->queues[qi].delayed = r->integer;
+            ms->queues[qi].delayed += r->integer;
     }
 }
 
@@ -516,32 +527,43 @@ static void metrics_reply(struct metrics_scrape *ms)
     metrics_scrape_free(ms);
 }
 
-/* Adds LLEN and ZCARD of every queue not read yet to the batch. */
-static void metrics_send_queues(struct metrics_scrape *ms)
+/* Sends cmd (LLEN or ZCARD) of key (built by mk for queue in slot) to the
+ * batch at index i. */
+static void metrics_send_len(struct metrics_scrape *ms, const char *cmd,
+                             int (*mk)(char *, size_t, const char *, const char *, const char *),
+                             const char *queue, int slot, size_t i)
 {
     struct api *api = ms->ar->api;
     char key[KEYS_MAX_LEN];
     struct rargv args;
-    size_t i, base = METRICS_I_HISTS + ms->nhists;
+
+    if (mk(key, sizeof(key), api->cfg->prefix, keys_slot_tag(slot), queue) < 0)
+        return;
+    rargv_init(&args);
+    rargv_add(&args, cmd);
+    rargv_add(&args, key);
+    rasync_batch_send(api->rasync, &ms->b, &args, i);
+}
+
+/* Adds LLEN and ZCARD of every partition of every queue not read yet to the
+ * batch. */
+static void metrics_send_queues(struct metrics_scrape *ms)
+{
+    size_t i;
+    int j, parts;
 
     for (i = 0; i < ms->nqueues; i++) {
         if (ms->queues[i].is_read)
             continue;
         ms->queues[i].is_read = true;
-        if (keys_queue(key, sizeof(key), api->cfg->prefix, keys_default_tag(), ms->queues[i].name) <
-            0)
-            continue;
-        rargv_init(&args);
-        rargv_add(&args, "LLEN");
-        rargv_add(&args, key);
-        rasync_batch_send(api->rasync, &ms->b, &args, base + 2 * i);
-        if (keys_delayed(key, sizeof(key), api->cfg->prefix, keys_default_tag(),
-                         ms->queues[i].name) < 0)
-            continue;
-        rargv_init(&args);
-        rargv_add(&args, "ZCARD");
-        rargv_add(&args, key);
-        rasync_batch_send(api->rasync, &ms->b, &args, base + 2 * i + 1);
+        parts = pipeline_set_partitions(ms->ar->api->pipelines, ms->queues[i].name);
+        for (j = 0; j < parts; j++) {
+            int slot = keys_part_slot(parts, j);
+            metrics_send_len(ms, "LLEN", keys_queue, ms->queues[i].name, slot,
+                             METRICS_I_QUEUE(ms, i, j));
+            metrics_send_len(ms, "ZCARD", keys_delayed, ms->queues[i].name, slot,
+                             METRICS_I_QUEUE(ms, i, j) + 1);
+        }
     }
 }
 
@@ -558,13 +580,35 @@ static void metrics_on_done(void *ctx, bool is_failed, enum rasync_err err)
         metrics_scrape_free(ms);
         return;
     }
+    ms->round++;
+    if (ms->round == 2 && ms->live.n > 0) {
+        /* round 2: the live workers' queues and jobs */
+        ms->b.on_reply = metrics_on_worker;
+        rasync_batch_begin(&ms->b);
+        for (i = 0; i < ms->live.n; i++) {
+            char key[KEYS_MAX_LEN];
+            struct rargv args;
+            if (keys_worker(key, sizeof(key), ms->ar->api->cfg->prefix, ms->live.ids[i]) < 0)
+                continue;
+            rargv_init(&args);
+            rargv_add(&args, "HMGET");
+            rargv_add(&args, key);
+            rargv_add(&args, "queue");
+            rargv_add(&args, "job");
+            rasync_batch_send(ms->ar->api->rasync, &ms->b, &args, i);
+        }
+        rasync_batch_end(&ms->b);
+        return;
+    }
     for (i = 0; i < ms->nqueues && ms->queues[i].is_read; i++)
         ;
-    if (i == ms->nqueues) {
+    if (i == ms->nqueues || ms->round > 3) {
         metrics_reply(ms);
         return;
     }
-    /* round 2: the queues only live workers named */
+    /* round 3: the queues only live workers named */
+    ms->round = 3;
+    ms->b.on_reply = metrics_on_reply;
     rasync_batch_begin(&ms->b);
     metrics_send_queues(ms);
     rasync_batch_end(&ms->b);
@@ -575,11 +619,11 @@ void metrics_get(struct api_req *ar)
     struct api *api = ar->api;
     const struct pipeline_set *ps = api->pipelines;
     const char *prefix = api->cfg->prefix;
-    char key[KEYS_MAX_LEN], wpat[KEYS_MAX_LEN + 16], qpat[KEYS_MAX_LEN + 16],
-        jpat[KEYS_MAX_LEN + 16];
+    char key[KEYS_MAX_LEN];
     struct metrics_scrape *ms = calloc(1, sizeof(*ms));
     struct rargv args;
     size_t i, k;
+    int n;
 
     if (ms == NULL ||
         (ps != NULL && ps->n > 0 && (ms->hists = calloc(ps->n, sizeof(*ms->hists))) == NULL)) {
@@ -588,6 +632,12 @@ void metrics_get(struct api_req *ar)
         return;
     }
     ms->ar = ar;
+    if ((n = locate_slots(api, &ms->slots)) < 0) {
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory");
+        metrics_scrape_free(ms);
+        return;
+    }
+    ms->nslots = (size_t)n;
     /* every loaded pipeline, its stages and its queue show, at zero if need be */
     for (i = 0; ps != NULL && i < ps->n; i++) {
         const struct pipeline *p = &ps->items[i];
@@ -602,46 +652,32 @@ void metrics_get(struct api_req *ar)
                 metrics_queue_row(ms, q, strlen(q));
         }
     }
-    if (keys_worker(key, sizeof(key), prefix, "*") < 0) {
-        errors_reply(ar, API_ERR_INTERNAL, "key name too long");
-        metrics_scrape_free(ms);
-        return;
-    }
-    snprintf(qpat, sizeof(qpat), "%s->queue", key);
-    snprintf(jpat, sizeof(jpat), "%s->job", key);
+    ms->round = 1;
     ms->b.ctx = ms;
     ms->b.on_reply = metrics_on_reply;
     ms->b.on_done = metrics_on_done;
     rasync_batch_begin(&ms->b);
-    rargv_init(&args);
-    rargv_add(&args, "HGETALL");
-    if (keys_counters(key, sizeof(key), prefix, keys_default_tag()) == 0)
-        rargv_add(&args, key);
-    rasync_batch_send(api->rasync, &ms->b, &args, METRICS_I_COUNTERS);
     if (live_args(api, &args) == 0)
         rasync_batch_send(api->rasync, &ms->b, &args, METRICS_I_LIVE);
     else
         ms->is_bad_reply = true;
-    rargv_init(&args);
-    keys_workers(wpat, sizeof(wpat), prefix);
-    rargv_add(&args, "SORT");
-    rargv_add(&args, wpat);
-    rargv_add(&args, "BY");
-    rargv_add(&args, "nosort");
-    rargv_add(&args, "GET");
-    rargv_add(&args, "#");
-    rargv_add(&args, "GET");
-    rargv_add(&args, qpat);
-    rargv_add(&args, "GET");
-    rargv_add(&args, jpat);
-    rasync_batch_send(api->rasync, &ms->b, &args, METRICS_I_WORKERS);
-    for (i = 0; i < ms->nhists; i++) {
+    for (k = 0; k < ms->nslots; k++)
+        if (live_current_args(api, ms->slots[k], &args) == 0)
+            rasync_batch_send(api->rasync, &ms->b, &args, METRICS_I_CURRENT + k);
+    for (k = 0; k < ms->nslots; k++) {
+        const char *tag = keys_slot_tag(ms->slots[k]);
         rargv_init(&args);
         rargv_add(&args, "HGETALL");
-        if (keys_stagehist(key, sizeof(key), prefix, keys_default_tag(), ms->hists[i].pipeline) ==
-            0)
+        if (keys_counters(key, sizeof(key), prefix, tag) == 0)
             rargv_add(&args, key);
-        rasync_batch_send(api->rasync, &ms->b, &args, METRICS_I_HISTS + i);
+        rasync_batch_send(api->rasync, &ms->b, &args, METRICS_I_COUNTERS(ms) + k);
+        for (i = 0; i < ms->nhists; i++) {
+            rargv_init(&args);
+            rargv_add(&args, "HGETALL");
+            if (keys_stagehist(key, sizeof(key), prefix, tag, ms->hists[i].pipeline) == 0)
+                rargv_add(&args, key);
+            rasync_batch_send(api->rasync, &ms->b, &args, METRICS_I_HISTS(ms) + i * ms->nslots + k);
+        }
     }
     metrics_send_queues(ms);
     rasync_batch_end(&ms->b);

@@ -410,23 +410,15 @@ static void sse_read_done(const redisReply *reply, enum rasync_err err, void *ar
 static void sse_read(struct sse_entry *e)
 {
     struct sse *s = e->hub;
-    char key[KEYS_MAX_LEN];
-    struct rargv args;
 
     if (e->is_reading) {
         e->is_read_again = true;
         return;
     }
-    if (keys_job(key, sizeof(key), s->api->cfg->prefix, keys_default_tag(), e->id) < 0)
-        return;
-    rargv_init(&args);
-    rargv_add(&args, "HGETALL");
-    rargv_add(&args, key);
-    if (rasync_command(s->api->rasync, &args, sse_read_done, e) == 0)
+    if (locate_job(s->api, e->id, NULL, 0, NULL, sse_read_done, e) == 0)
         e->is_reading = true;
     else
         sse_schedule_resync(s);
-    rargv_free(&args);
 }
 
 /* Reads every job someone watches (after a reconnect or a failed read). */

@@ -58,6 +58,29 @@ static int submit_check_members(const cJSON *root, struct submit_err *err)
     return 0;
 }
 
+/* The queues a job of sr's pipeline visits (its stages', with the queue sr
+ * names as home) must have the same partition count: a job keeps its slot
+ * for life (keys.h). The pipelines file checks this for the pipeline's own
+ * queue; a submit that names another queue is checked here. */
+static int submit_check_partitions(const struct pipeline_set *set, const struct submit_req *sr,
+                                   struct submit_err *err)
+{
+    const struct pipeline *p = sr->pipeline;
+    const char *first = pipeline_stage_queue(p, 1, sr->queue), *q;
+    int want = pipeline_set_partitions(set, first), got;
+    size_t k;
+
+    for (k = 2; k <= p->nstages; k++) {
+        q = pipeline_stage_queue(p, k, sr->queue);
+        if ((got = pipeline_set_partitions(set, q)) != want)
+            return submit_fail(err, SUBMIT_ERR_INVALID_FIELD,
+                               "queue '%s' has %d partitions and queue '%s' (stage %zu) %d: the "
+                               "queues of one job need the same number",
+                               first, want, q, k, got);
+    }
+    return 0;
+}
+
 /* Fills sr from the body object root. */
 static int submit_validate(const cJSON *root, const struct pipeline_set *set, struct submit_req *sr,
                            struct submit_err *err)
@@ -112,7 +135,7 @@ static int submit_validate(const cJSON *root, const struct pipeline_set *set, st
         sr->queue = sr->pipeline->queue;
     if (ttl == NULL)
         sr->result_ttl_s = sr->pipeline->result_ttl_s;
-    return 0;
+    return submit_check_partitions(set, sr, err);
 }
 
 int submit_parse(const char *body, size_t len, const struct pipeline_set *set,

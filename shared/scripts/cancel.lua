@@ -1,8 +1,10 @@
 -- cancel: a queued job never starts; a running one is marked canceled (its
 -- worker sees it within a second, stops the stage and drops the job).
+-- Every key is in the job's slot (the caller builds the queue keys there).
 -- KEYS[1] job hash, KEYS[2] its queue list, KEYS[3] the queue's delayed zset,
--- KEYS[4] the counters hash, KEYS[5] the events channel (not a key: PUBLISHed to)
--- ARGV[1] job id, ARGV[2] now (RFC 3339), ARGV[3] the queue the caller read
+-- KEYS[4] the counters hash
+-- ARGV[1] job id, ARGV[2] now (RFC 3339), ARGV[3] the queue the caller read,
+-- ARGV[4] the events channel (not a key: PUBLISHed to)
 -- Returns 'missing'; the final state when already finished; 'moved' when the
 -- job's queue is not ARGV[3]; else 'was:<queued|running>' after canceling.
 --#include stats.lua
@@ -29,5 +31,5 @@ end
 redis.call('HSET', KEYS[1], 'state', 'canceled', 'finished_at', ARGV[2], 'updated_at', ARGV[2])
 redis.call('EXPIRE', KEYS[1], tonumber(cur[4] or '86400') or 86400)
 count(KEYS[4], 'canceled', cur[5])
-redis.call('PUBLISH', KEYS[5], ARGV[1])
+redis.call('PUBLISH', ARGV[4], ARGV[1])
 return 'was:' .. st

@@ -18,7 +18,7 @@ submit_cmds() {
   shift 3
   now=$(date +%s%3N)
   for id in "$@"; do
-    printf 'EVALSHA %s 3 tb:{8209}:job:%s tb:{8209}:queue:default tb:{8209}:recent %s 3600 0 %s 100000 id %s pipeline %s queue default state queued attempt 0 max_attempts 1 input %s stage 0 stage_count 1 result_ttl_s 600 stage.1.name %s stage.1.state pending\n' \
+    printf 'EVALSHA %s 4 tb:{8209}:job:%s tb:{8209}:queue:default tb:{8209}:recent tb:{8209}:counters %s 3600 0 %s 100000 tb:events tb:wake:default id %s pipeline %s queue default state queued attempt 0 max_attempts 1 input %s stage 0 stage_count 1 result_ttl_s 600 stage.1.name %s stage.1.state pending\n' \
       "$SUBMIT_SHA" "$id" "$id" "$now" "$id" "$pl" "'$in'" "$st"
   done
 }

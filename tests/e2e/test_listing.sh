@@ -160,8 +160,8 @@ check_eq "no heartbeat meanwhile (the start and end wrote it)" "$hb0" \
 
 # --- the recent index is bounded (the script's trim, with a bound of 3) ------------
 for i in 1 2 3 4 5; do
-  rcli EVAL "$(cat shared/scripts/submit.lua)" 3 "tlb:{8209}:job:b$i" tlb:{8209}:queue:default tlb:{8209}:recent "b$i" 60 0 \
-    "$((1000 + i))" 3 id "b$i" state queued >/dev/null
+  rcli EVAL "$(cat shared/scripts/submit.lua)" 4 "tlb:{8209}:job:b$i" tlb:{8209}:queue:default tlb:{8209}:recent \
+    tlb:{8209}:counters "b$i" 60 0 "$((1000 + i))" 3 tlb:events tlb:wake:default id "b$i" state queued >/dev/null
 done
 check_eq "the index keeps the newest N" "b5 b4 b3" "$(rcli ZREVRANGE tlb:{8209}:recent 0 -1 | tr '\n' ' ' | sed 's/ $//')"
 flush_prefix tlb

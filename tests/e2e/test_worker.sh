@@ -31,8 +31,8 @@ check "the death is logged with its signal" \
 
 # A job pushed by hand through the submit script (no API needed here).
 submit_echo() { # id
-  rcli EVAL "$(cat shared/scripts/submit.lua)" 3 "tw:{8209}:job:$1" tw:{8209}:queue:default tw:{8209}:recent "$1" 3600 0 \
-    "$(date +%s%3N)" 10000 \
+  rcli EVAL "$(cat shared/scripts/submit.lua)" 4 "tw:{8209}:job:$1" tw:{8209}:queue:default tw:{8209}:recent \
+    tw:{8209}:counters "$1" 3600 0 "$(date +%s%3N)" 10000 tw:events tw:wake:default \
     id "$1" pipeline echo queue default state queued attempt 0 max_attempts 1 input '{"n":1}' \
     stage 0 stage_count 1 result_ttl_s 60 stage.1.name echo stage.1.state pending >/dev/null
 }
@@ -67,7 +67,7 @@ preload() { # first last: echo jobs b<first>..b<last>, through submit.lua in one
   sha=$(rcli SCRIPT LOAD "$(cat shared/scripts/submit.lua)")
   now=$(date +%s%3N)
   for ((i = $1; i <= $2; i++)); do
-    printf 'EVALSHA %s 3 tw:{8209}:job:b%s tw:{8209}:queue:default tw:{8209}:recent b%s 3600 0 %s 10000 id b%s pipeline echo queue default state queued attempt 0 max_attempts 1 input %s stage 0 stage_count 1 result_ttl_s 600 stage.1.name echo stage.1.state pending\n' \
+    printf 'EVALSHA %s 4 tw:{8209}:job:b%s tw:{8209}:queue:default tw:{8209}:recent tw:{8209}:counters b%s 3600 0 %s 10000 tw:events tw:wake:default id b%s pipeline echo queue default state queued attempt 0 max_attempts 1 input %s stage 0 stage_count 1 result_ttl_s 600 stage.1.name echo stage.1.state pending\n' \
       "$sha" "$i" "$i" "$now" "$i" "'{\"n\":$i}'"
   done | rcli >/dev/null
 }

@@ -238,6 +238,38 @@ static void test_unknown_pipeline(void **state)
     refuse(set, buf, SUBMIT_ERR_UNKNOWN_PIPELINE, want);
 }
 
+/* A job keeps its slot: the queue a submit names must have the partition
+ * count of the other queues its stages run on. */
+static void test_partitions(void **state)
+{
+    struct sq_err err;
+    struct pipeline_set *set;
+    struct submit_req req;
+    struct submit_err serr;
+    static const char text[] =
+        "{\"queues\": {\"wide\": {\"partitions\": 4}, \"gpu\": {\"partitions\": 4}},"
+        " \"pipelines\": {\"hop\": {\"queue\": \"wide\", \"stages\": ["
+        "{\"name\": \"a\", \"builtin\": \"echo\"},"
+        "{\"name\": \"b\", \"queue\": \"gpu\", \"builtin\": \"echo\"}]}}}";
+
+    (void)state;
+    set = pipeline_set_parse(text, sizeof(text) - 1, "test", false, TTL_DEFAULT_S, &err);
+    assert_non_null(set);
+    /* its own queue, or another of 4 partitions: accepted */
+    assert_int_equal(parse(set, "{\"pipeline\":\"hop\"}", &req, &serr), 0);
+    submit_req_free(&req);
+    assert_int_equal(parse(set, "{\"pipeline\":\"hop\",\"queue\":\"gpu\"}", &req, &serr), 0);
+    submit_req_free(&req);
+    /* a queue of 1 partition whose job would hop to one of 4 */
+    refuse(set, "{\"pipeline\":\"hop\",\"queue\":\"narrow\"}", SUBMIT_ERR_INVALID_FIELD,
+           "queue 'narrow' has 1 partitions and queue 'gpu' (stage 2) 4: the queues of one job "
+           "need the same number");
+    /* a pipeline whose stages name no queue may go anywhere */
+    assert_int_equal(parse(set, "{\"pipeline\":\"echo\",\"queue\":\"wide\"}", &req, &serr), 0);
+    submit_req_free(&req);
+    pipeline_set_free(set);
+}
+
 /* The first failing check wins, in the documented order. */
 static void test_order(void **state)
 {
@@ -284,7 +316,7 @@ int main(void)
         cmocka_unit_test(test_malformed_json),   cmocka_unit_test(test_invalid_request),
         cmocka_unit_test(test_fields),           cmocka_unit_test(test_invalid_id),
         cmocka_unit_test(test_unknown_pipeline), cmocka_unit_test(test_order),
-        cmocka_unit_test(test_input_text),
+        cmocka_unit_test(test_input_text),       cmocka_unit_test(test_partitions),
     };
 
     return cmocka_run_group_tests(tests, set_setup, set_teardown);
