@@ -151,7 +151,13 @@ run: deps
 	$(Q)$(MAKE) --no-print-directory -j$(JOBS) all
 	$(Q)bash deploy/run.sh
 
-test-build: all $(UNIT_BINS)
+# Test tools: sq-keys prints the daemons' key names for the e2e suites (from
+# shared/keys.c itself: tests/e2e/lib.sh's job_key, queue_key, ...).
+TEST_TOOLS := $(BUILD)/tests/sq-keys
+$(BUILD)/tests/sq-keys: $(BUILD)/tests/tools/sq_keys.o $(LIBSTAGEQ)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SHARED)
+
+test-build: all $(UNIT_BINS) $(TEST_TOOLS)
 
 test: deps-test
 	$(Q)$(MAKE) --no-print-directory -j$(JOBS) test-build
@@ -228,7 +234,7 @@ clean:
 # format-check and lint are quick (seconds) and run first in .ci/run. `lint` is
 # the sum of its lint-* prerequisites: a new check is one more `lint: lint-x` rule.
 FORMAT_FILES = $(wildcard shared/*.[ch] api/*.[ch] cli/*.[ch] worker/*.[ch] worker/builtins/*.[ch] \
-                 tests/unit/*.c)
+                 tests/unit/*.c tests/tools/*.c)
 deps-lint:
 	$(Q)sh deploy/install-deps.sh lint
 

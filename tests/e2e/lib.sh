@@ -2,6 +2,13 @@
 # stageq processes on loopback, real HTTP with curl. Everything started is
 # remembered by PID and stopped by stop_all / redis_stop_all, also on failure.
 # Results are printed as "ok - name" / "not ok - name" lines, counted by run-all.
+#
+# The Redis topology is a parameter: STAGEQ_TEST_TOPOLOGY=single (default: one
+# redis-server) or cluster (a 3+3 Redis Cluster, tests/e2e/cluster.sh). A suite
+# never names a port or a key itself: it starts daemons on SQ_REDIS_URL, talks
+# to Redis with rcli (one key's node) or rcli_each (every master: SCAN, INFO,
+# DBSIZE, ...), and builds key names with job_key, queue_key, ... (the
+# daemons' own shared/keys.c, through $BUILD/tests/sq-keys).
 
 : "${BUILD:=build}"
 : "${STAGEQ_TEST_TMP:=$(mktemp -d /tmp/stageq-test.XXXXXX)}"
@@ -44,21 +51,33 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.clos
 PY
 }
 
-# redis_start NAME [extra redis-server args]: sets REDIS_PORT_<NAME>.
+# redis_start NAME [extra redis-server args]: sets REDIS_PORT_<NAME>. The
+# port and the extra args are kept in its dir (redis_restart starts it again
+# the same way: same port, same files).
 redis_start() {
   local name=$1; shift
-  local dir="$STAGEQ_TEST_TMP/redis-$name" port i
+  local dir="$STAGEQ_TEST_TMP/redis-$name" port
   mkdir -p "$dir"
   port=$(free_port)
+  echo "$port" >"$dir/port"
+  [ $# -eq 0 ] || printf '%s\0' "$@" >"$dir/args"
+  redis_run "$name"
+  eval "REDIS_PORT_${name//-/_}=$port"
+  SQ_REDIS_NAMES="$SQ_REDIS_NAMES $name"
+}
+
+# redis_run NAME: starts redis-server NAME from its dir (port, args) and waits
+# until it answers (up to 5 s).
+redis_run() {
+  local dir="$STAGEQ_TEST_TMP/redis-$1" port i args=()
+  port=$(cat "$dir/port")
+  [ -f "$dir/args" ] && mapfile -d '' -t args <"$dir/args"
   redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly no \
-    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "$@" >/dev/null
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "${args[@]}" >/dev/null
   for i in $(seq 1 100); do
     redis-cli -p "$port" ping >/dev/null 2>&1 && break
     sleep 0.05
   done
-  echo "$port" >"$dir/port"
-  eval "REDIS_PORT_${name//-/_}=$port"
-  SQ_REDIS_NAMES="$SQ_REDIS_NAMES $name"
 }
 
 # pid_running PID: the process exists and is not a zombie. A daemonized
@@ -87,12 +106,188 @@ redis_stop_all() {
   for n in $SQ_REDIS_NAMES; do redis_stop "$n"; done
 }
 
-rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
-
-# flush_prefix PREFIX: deletes every key under PREFIX: (a suite's own keys).
-flush_prefix() {
-  rcli --scan --pattern "$1:*" | xargs -r redis-cli -p "$REDIS_PORT" DEL >/dev/null
+# redis_stop_under DIR: stops (by the PID in its pid file) every redis-server
+# started under DIR, whoever started it: the runner's cleanup after a suite
+# that was killed (its own trap never ran) or that started servers in a
+# subshell. A daemonized redis-server is in a session of its own: a signal to
+# the suite's process group never reaches it.
+redis_stop_under() {
+  local f pid i pids=""
+  for f in $(find "$1" -name redis.pid 2>/dev/null); do
+    pid=$(cat "$f" 2>/dev/null) || continue
+    case $pid in '' | *[!0-9]*) continue ;; esac
+    kill -TERM "$pid" 2>/dev/null && pids="$pids $pid"
+    rm -f "$f"
+  done
+  for pid in $pids; do
+    for i in $(seq 1 100); do pid_running "$pid" || break; sleep 0.05; done
+    kill -KILL "$pid" 2>/dev/null
+  done
 }
+
+# ---- the topology -------------------------------------------------------------
+: "${STAGEQ_TEST_TOPOLOGY:=single}"
+case $STAGEQ_TEST_TOPOLOGY in
+  single | cluster) ;;
+  *) echo "lib.sh: STAGEQ_TEST_TOPOLOGY must be single or cluster, not '$STAGEQ_TEST_TOPOLOGY'" >&2; exit 2 ;;
+esac
+source "$(dirname "${BASH_SOURCE[0]}")/cluster.sh"
+
+# on_cluster: the suites run against a Redis Cluster.
+on_cluster() { [ "$STAGEQ_TEST_TOPOLOGY" = cluster ]; }
+
+# skip_on_cluster WHAT WHY: on a cluster, says that a part of a suite does not
+# run there and why (a "# skip" line, neither ok nor not ok); returns 0 then,
+# so a suite writes: if ! skip_on_cluster "..." "..."; then ... fi
+skip_on_cluster() {
+  on_cluster || return 1
+  echo "# skip on cluster - $1: $2"
+}
+
+# The Redis the suite talks to: REDIS_PORT (single: the server; cluster: the
+# first node), SQ_REDIS_URL (what daemons get), and on a cluster CL_PORTS.
+# run-all.sh hands them in; a suite that starts a Redis of its own switches to
+# it with sq_redis. Without SQ_REDIS_URL, a single Redis on REDIS_PORT.
+if [ -z "${SQ_REDIS_URL:-}" ] && [ -n "${REDIS_PORT:-}" ]; then
+  SQ_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+fi
+
+# sq_redis NAME [extra redis-server args]: starts a Redis of the topology for
+# this suite alone (single: redis_start NAME; cluster: cl_start NAME, every
+# node with the extra args) and makes it the current one (use_redis).
+sq_redis() {
+  local name=$1; shift
+  if on_cluster; then
+    CL_SERVER_ARGS=("$@")
+    cl_start "$name" || echo "# sq_redis: the cluster $name did not come up" >&2
+    CL_SERVER_ARGS=()
+    printf 'CL_PORTS="%s"\nCL_URL="%s"\n' "$CL_PORTS" "$CL_URL" >"$STAGEQ_TEST_TMP/cluster-$name.env"
+  else
+    redis_start "$name" "$@"
+  fi
+  use_redis "$name"
+}
+
+# use_redis NAME: makes the Redis sq_redis NAME started the current one:
+# sets REDIS_PORT, SQ_REDIS_URL (and CL_PORTS, CL_PORT, CL_URL on a cluster).
+use_redis() {
+  if on_cluster; then
+    # shellcheck disable=SC1090
+    source "$STAGEQ_TEST_TMP/cluster-$1.env"
+    CL_PORT=${CL_PORTS%% *}
+    REDIS_PORT=$CL_PORT
+    SQ_REDIS_URL=$CL_URL
+  else
+    REDIS_PORT=$(cat "$STAGEQ_TEST_TMP/redis-$1/port")
+    SQ_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+  fi
+}
+
+# sq_redis_names NAME: the redis_start names of sq_redis NAME's servers.
+sq_redis_names() {
+  local d
+  if on_cluster; then
+    for d in "$STAGEQ_TEST_TMP/redis-$1"-*; do [ -f "$d/port" ] && echo "${d##*/redis-}"; done
+  else
+    echo "$1"
+  fi
+}
+
+# sq_redis_down NAME / sq_redis_up NAME: an outage of sq_redis NAME (every
+# node of a cluster), then the same servers back on the same ports with
+# their files (a cluster re-forms from its nodes.conf: up waits for
+# cluster_state:ok).
+sq_redis_down() {
+  local n
+  for n in $(sq_redis_names "$1"); do redis_stop "$n"; done
+}
+sq_redis_up() {
+  local n
+  for n in $(sq_redis_names "$1"); do redis_run "$n"; done
+  if on_cluster; then cl_wait_ok 60 || echo "# sq_redis_up: the cluster $1 is not ok again" >&2; fi
+}
+
+# sq_redis_port_up PORT: the server on PORT answers PING.
+sq_redis_port_up() { redis-cli -p "$1" ping >/dev/null 2>&1; }
+
+# rcli ARGS...: redis-cli on the current Redis; on a cluster it follows MOVED
+# (redis-cli -c), so any one-key command reaches its key's node. Commands read
+# from stdin (no ARGS) work too: the "-> Redirected" notes redis-cli prints
+# then are dropped.
+rcli() {
+  if ! on_cluster; then
+    redis-cli -p "$REDIS_PORT" "$@"
+  elif [ $# -gt 0 ]; then
+    redis-cli -c -p "$REDIS_PORT" "$@"
+  else
+    redis-cli -c -p "$REDIS_PORT" | sed '/^-> Redirected to slot \[[0-9]*\] located at /d'
+  fi
+}
+
+# sq_masters: the ports of the current Redis' masters (single: the server).
+sq_masters() {
+  if on_cluster; then cl_masters; else echo "$REDIS_PORT"; fi
+}
+
+# rcli_each ARGS...: runs redis-cli ARGS on every master and concatenates the
+# outputs: the per-node commands (SCAN/--scan, KEYS, DBSIZE, INFO, CONFIG,
+# FLUSHALL, CLIENT, DEBUG, MONITOR, EVAL with no key). Fails when one failed.
+rcli_each() {
+  local p rc=0
+  for p in $(sq_masters); do redis-cli -p "$p" "$@" || rc=1; done
+  return $rc
+}
+
+# rcli_sum ARGS...: rcli_each of a command answering an integer (DBSIZE,
+# EVAL ... 0 returning a count), summed over the masters.
+rcli_sum() {
+  rcli_each "$@" | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# info_sum SECTION FIELD: INFO SECTION's FIELD summed over the masters.
+info_sum() {
+  rcli_each INFO "$1" | tr -d '\r' | awk -F: -v f="$2" '$1 == f { s += $2 } END { print s + 0 }'
+}
+
+# scan_keys PATTERN: every key matching PATTERN, on every master.
+scan_keys() { rcli_each --scan --pattern "$1"; }
+
+# flush_prefix PREFIX: deletes every key under PREFIX: (a suite's own keys),
+# on every master, one DEL per key (keys of different slots).
+flush_prefix() {
+  local p
+  for p in $(sq_masters); do
+    redis-cli -p "$p" --scan --pattern "$1:*" | sed 's/^/DEL /' | redis-cli -p "$p" >/dev/null
+  done
+}
+
+# ---- key names, as the daemons build them ---------------------------------------
+# $BUILD/tests/sq-keys is built from shared/keys.c (make test-build), so a
+# suite cannot disagree with the daemons. The prefix is STAGEQ_PREFIX (the
+# suite's own, default stageq); J P are a partition and the queue's partition
+# count (default 0 of 1, the default partition, tag {8209}).
+sq_keys() { "$BUILD/tests/sq-keys" -p "${STAGEQ_PREFIX:-stageq}" "$@"; }
+# job_key ID [P]: the job hash of ID (its partition from ID and P).
+job_key() { sq_keys -P "${2:-1}" job "$1"; }
+# job_keys ID...: the job hashes of several ids (P=1), one per line.
+job_keys() { sq_keys job "$@"; }
+queue_key() { sq_keys -j "${2:-0}" -P "${3:-1}" queue "$1"; }           # Q [J P]
+delayed_key() { sq_keys -j "${2:-0}" -P "${3:-1}" delayed "$1"; }       # Q [J P]
+processing_key() { sq_keys -j "${2:-0}" -P "${3:-1}" processing "$1"; } # WORKER [J P]
+counters_key() { sq_keys -j "${1:-0}" -P "${2:-1}" counters; }          # [J P]
+recent_key() { sq_keys -j "${1:-0}" -P "${2:-1}" recent; }              # [J P]
+leases_key() { sq_keys -j "${1:-0}" -P "${2:-1}" leases; }              # [J P]
+alive_key() { sq_keys -j "${1:-0}" -P "${2:-1}" alive; }                # [J P]
+current_key() { sq_keys -j "${1:-0}" -P "${2:-1}" current; }            # [J P]
+stagehist_key() { sq_keys -j "${2:-0}" -P "${3:-1}" stagehist "$1"; }   # PIPELINE [J P]
+eta_key() { sq_keys -j "${2:-0}" -P "${3:-1}" eta "$1"; }               # PIPELINE [J P]
+workers_key() { sq_keys workers; }                                      # the registry
+worker_key() { sq_keys worker "$1"; }                                   # WORKER
+events_channel() { sq_keys events; }
+wake_channel() { sq_keys wake "$1"; }                                   # Q
+tag_of_slot() { sq_keys tag "$1"; }                                     # SLOT: "{n}"
+part_slot() { sq_keys -P "$1" -j "$2" slot; }                           # P J: the slot
+part_of() { sq_keys -P "${2:-1}" part "$1"; }                           # ID [P]: its partition
 
 # start_api NAME [flags...]: starts stageq-api on a free port; sets API_URL and
 # API_PID. Env STAGEQ_* from the caller applies.
@@ -101,7 +296,7 @@ start_api() {
   local pf="$STAGEQ_TEST_TMP/$name.port" i
   rm -f "$pf"
   "${SQ_WRAP[@]}" "$BUILD/stageq-api" --listen 127.0.0.1:0 --port-file "$pf" \
-    --redis-url "redis://127.0.0.1:$REDIS_PORT/0" "$@" >>"$STAGEQ_TEST_TMP/$name.log" 2>&1 &
+    --redis-url "$SQ_REDIS_URL" "$@" >>"$STAGEQ_TEST_TMP/$name.log" 2>&1 &
   API_PID=$!
   SQ_PIDS="$SQ_PIDS $API_PID"
   for i in $(seq 1 $((200 * SQ_SLOW))); do
@@ -115,7 +310,7 @@ start_api() {
 # start_worker NAME [flags...]: sets WORKER_PID.
 start_worker() {
   local name=$1; shift
-  "${SQ_WRAP[@]}" "$BUILD/stageq-worker" --redis-url "redis://127.0.0.1:$REDIS_PORT/0" "$@" \
+  "${SQ_WRAP[@]}" "$BUILD/stageq-worker" --redis-url "$SQ_REDIS_URL" "$@" \
     >>"$STAGEQ_TEST_TMP/$name.log" 2>&1 &
   WORKER_PID=$!
   SQ_PIDS="$SQ_PIDS $WORKER_PID"
