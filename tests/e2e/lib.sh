@@ -151,6 +151,7 @@ skip_on_cluster() {
 if [ -z "${SQ_REDIS_URL:-}" ] && [ -n "${REDIS_PORT:-}" ]; then
   SQ_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 fi
+SQ_RUNNER_REDIS="${REDIS_PORT:-}|${SQ_REDIS_URL:-}|${CL_PORTS:-}" # use_redis - goes back to it
 
 # sq_redis NAME [extra redis-server args]: starts a Redis of the topology for
 # this suite alone (single: redis_start NAME; cluster: cl_start NAME, every
@@ -170,8 +171,12 @@ sq_redis() {
 
 # use_redis NAME: makes the Redis sq_redis NAME started the current one:
 # sets REDIS_PORT, SQ_REDIS_URL (and CL_PORTS, CL_PORT, CL_URL on a cluster).
+# NAME "-": the Redis run-all.sh gave the suite.
 use_redis() {
-  if on_cluster; then
+  if [ "$1" = - ]; then
+    IFS='|' read -r REDIS_PORT SQ_REDIS_URL CL_PORTS <<<"$SQ_RUNNER_REDIS"
+    CL_PORT=${CL_PORTS%% *} CL_URL=$SQ_REDIS_URL
+  elif on_cluster; then
     # shellcheck disable=SC1090
     source "$STAGEQ_TEST_TMP/cluster-$1.env"
     CL_PORT=${CL_PORTS%% *}
@@ -181,6 +186,12 @@ use_redis() {
     REDIS_PORT=$(cat "$STAGEQ_TEST_TMP/redis-$1/port")
     SQ_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
   fi
+}
+
+# dead_redis_url PORT: a URL of the topology's kind where no Redis listens
+# (PORT: a free one), for the suites' "Redis unreachable" cases.
+dead_redis_url() {
+  if on_cluster; then echo "redis-cluster://127.0.0.1:$1/"; else echo "redis://127.0.0.1:$1/0"; fi
 }
 
 # sq_redis_names NAME: the redis_start names of sq_redis NAME's servers.
@@ -224,9 +235,47 @@ rcli() {
   fi
 }
 
+# key_port KEY: the port of the master serving KEY's slot (single: the server).
+key_port() {
+  if on_cluster; then
+    cl_master_of_slot "$(redis-cli -p "$REDIS_PORT" CLUSTER KEYSLOT "$1")"
+  else
+    echo "$REDIS_PORT"
+  fi
+}
+
+# rcli_at KEY [ARGS...]: redis-cli straight on the master serving KEY's slot:
+# for what must reach that node without a redirection (MULTI ... EXEC read
+# from stdin, SCRIPT FLUSH, CLIENT KILL, EVAL of a script that scans with no
+# key, -r repeats).
+rcli_at() {
+  local port
+  port=$(key_port "$1")
+  shift
+  redis-cli -p "$port" "$@"
+}
+
 # sq_masters: the ports of the current Redis' masters (single: the server).
 sq_masters() {
   if on_cluster; then cl_masters; else echo "$REDIS_PORT"; fi
+}
+
+# sq_nodes: the ports of every node, replicas too (single: the server).
+sq_nodes() {
+  if on_cluster; then printf '%s\n' $CL_PORTS; else echo "$REDIS_PORT"; fi
+}
+
+# numsub CHANNEL: how many connections are subscribed to CHANNEL (classic
+# pub/sub: on a cluster a subscriber may sit on any node, so every node's
+# PUBSUB NUMSUB is summed).
+numsub() {
+  local p
+  if ! on_cluster; then
+    rcli PUBSUB NUMSUB "$1" | sed -n 2p
+    return
+  fi
+  for p in $CL_PORTS; do redis-cli -p "$p" PUBSUB NUMSUB "$1" | sed -n 2p; done |
+    awk '{ s += $1 } END { print s + 0 }'
 }
 
 # rcli_each ARGS...: runs redis-cli ARGS on every master and concatenates the
@@ -261,6 +310,17 @@ flush_prefix() {
   done
 }
 
+# job_fields FILE FIELD...: FIELD of the job hash of each id in FILE (one id
+# a line), as HGET (one field) or HMGET answers them, one value a line, in
+# one redis-cli.
+job_fields() {
+  local file=$1 cmd=HGET
+  shift
+  [ $# -eq 1 ] || cmd=HMGET
+  # shellcheck disable=SC2046
+  job_keys $(cat "$file") | sed "s/^/$cmd /; s/\$/ $*/" | rcli
+}
+
 # ---- key names, as the daemons build them ---------------------------------------
 # $BUILD/tests/sq-keys is built from shared/keys.c (make test-build), so a
 # suite cannot disagree with the daemons. The prefix is STAGEQ_PREFIX (the
@@ -270,7 +330,7 @@ sq_keys() { "$BUILD/tests/sq-keys" -p "${STAGEQ_PREFIX:-stageq}" "$@"; }
 # job_key ID [P]: the job hash of ID (its partition from ID and P).
 job_key() { sq_keys -P "${2:-1}" job "$1"; }
 # job_keys ID...: the job hashes of several ids (P=1), one per line.
-job_keys() { sq_keys job "$@"; }
+job_keys() { [ $# -eq 0 ] || sq_keys job "$@"; }
 queue_key() { sq_keys -j "${2:-0}" -P "${3:-1}" queue "$1"; }           # Q [J P]
 delayed_key() { sq_keys -j "${2:-0}" -P "${3:-1}" delayed "$1"; }       # Q [J P]
 processing_key() { sq_keys -j "${2:-0}" -P "${3:-1}" processing "$1"; } # WORKER [J P]
@@ -288,6 +348,39 @@ wake_channel() { sq_keys wake "$1"; }                                   # Q
 tag_of_slot() { sq_keys tag "$1"; }                                     # SLOT: "{n}"
 part_slot() { sq_keys -P "$1" -j "$2" slot; }                           # P J: the slot
 part_of() { sq_keys -P "${2:-1}" part "$1"; }                           # ID [P]: its partition
+
+# lua_src NAME: shared/scripts/NAME.lua with its --#include lines expanded,
+# as deploy/embed-lua.sh builds it into the daemons (for EVAL by hand).
+lua_src() {
+  local line
+  while IFS= read -r line || [ -n "$line" ]; do
+    case $line in
+      "--#include "*) cat "shared/scripts/inc/${line#--#include }" ;;
+      *) printf '%s\n' "$line" ;;
+    esac
+  done <"shared/scripts/$1.lua"
+}
+
+# submit_lua_load: loads submit.lua on every master; sets SUBMIT_SHA.
+submit_lua_load() {
+  SUBMIT_SHA=$(rcli_each SCRIPT LOAD "$(lua_src submit)" | head -1)
+}
+
+# submit_lua_lines PIPELINE STAGE_NAME INPUT ID...: one submit.lua call per
+# id (EVALSHA $SUBMIT_SHA, after submit_lua_load) as lines for `| rcli` (or
+# `| rcli_at "$(queue_key default)"`, MULTI and all): jobs of the default
+# queue with one stage, queued without the API, so that a suite fills a
+# backlog of thousands in one redis-cli. INPUT is JSON without a single quote.
+submit_lua_lines() {
+  local pl=$1 st=$2 in=$3 now q r c ev key id
+  shift 3
+  now=$(date +%s%3N)
+  q=$(queue_key default) r=$(recent_key) c=$(counters_key) ev=$(events_channel)
+  paste -d' ' <(job_keys "$@") <(printf '%s\n' "$@") | while read -r key id; do
+    printf "EVALSHA %s 5 %s %s %s %s %s %s 3600 0 %s 100000 id %s pipeline %s queue default state queued attempt 0 max_attempts 1 input '%s' stage 0 stage_count 1 result_ttl_s 600 stage.1.name %s stage.1.state pending\n" \
+      "$SUBMIT_SHA" "$key" "$q" "$r" "$c" "$ev" "$id" "$now" "$id" "$pl" "$in" "$st"
+  done
+}
 
 # start_api NAME [flags...]: starts stageq-api on a free port; sets API_URL and
 # API_PID. Env STAGEQ_* from the caller applies.
