@@ -151,7 +151,6 @@ skip_on_cluster() {
 if [ -z "${SQ_REDIS_URL:-}" ] && [ -n "${REDIS_PORT:-}" ]; then
   SQ_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 fi
-SQ_RUNNER_REDIS="${REDIS_PORT:-}|${SQ_REDIS_URL:-}|${CL_PORTS:-}" # use_redis - goes back to it
 
 # sq_redis NAME [extra redis-server args]: starts a Redis of the topology for
 # this suite alone (single: redis_start NAME; cluster: cl_start NAME, every
@@ -171,12 +170,8 @@ sq_redis() {
 
 # use_redis NAME: makes the Redis sq_redis NAME started the current one:
 # sets REDIS_PORT, SQ_REDIS_URL (and CL_PORTS, CL_PORT, CL_URL on a cluster).
-# NAME "-": the Redis run-all.sh gave the suite.
 use_redis() {
-  if [ "$1" = - ]; then
-    IFS='|' read -r REDIS_PORT SQ_REDIS_URL CL_PORTS <<<"$SQ_RUNNER_REDIS"
-    CL_PORT=${CL_PORTS%% *} CL_URL=$SQ_REDIS_URL
-  elif on_cluster; then
+  if on_cluster; then
     # shellcheck disable=SC1090
     source "$STAGEQ_TEST_TMP/cluster-$1.env"
     CL_PORT=${CL_PORTS%% *}
@@ -217,9 +212,6 @@ sq_redis_up() {
   for n in $(sq_redis_names "$1"); do redis_run "$n"; done
   if on_cluster; then cl_wait_ok 60 || echo "# sq_redis_up: the cluster $1 is not ok again" >&2; fi
 }
-
-# sq_redis_port_up PORT: the server on PORT answers PING.
-sq_redis_port_up() { redis-cli -p "$1" ping >/dev/null 2>&1; }
 
 # rcli ARGS...: redis-cli on the current Redis; on a cluster it follows MOVED
 # (redis-cli -c), so any one-key command reaches its key's node. Commands read
