@@ -317,29 +317,63 @@ job_fields() {
 # $BUILD/tests/sq-keys is built from shared/keys.c (make test-build), so a
 # suite cannot disagree with the daemons. The prefix is STAGEQ_PREFIX (the
 # suite's own, default stageq); J P are a partition and the queue's partition
-# count (default 0 of 1, the default partition, tag {8209}).
+# count (default 0 of 1, the default partition, tag {8209}). The names of the
+# default partition are asked once, as templates (prefix @P@, argument @A@),
+# and filled in here: a suite's polls then start no process per name.
 sq_keys() { "$BUILD/tests/sq-keys" -p "${STAGEQ_PREFIX:-stageq}" "$@"; }
+declare -A SQ_KEY_TEMPLATE=()
+if [ -x "$BUILD/tests/sq-keys" ]; then
+  for sq_k in job queue delayed processing stagehist eta worker wake; do
+    SQ_KEY_TEMPLATE[$sq_k]=$("$BUILD/tests/sq-keys" -p @P@ "$sq_k" @A@)
+  done
+  for sq_k in counters recent leases alive current workers events; do
+    SQ_KEY_TEMPLATE[$sq_k]=$("$BUILD/tests/sq-keys" -p @P@ "$sq_k")
+  done
+  unset sq_k
+fi
+# sq_key KIND [ARG] [J P]: a name of the default partition from its template,
+# any other from sq-keys.
+sq_key() {
+  local kind=$1 arg=${2-} j=${3:-0} parts=${4:-1} t
+  t=${SQ_KEY_TEMPLATE[$kind]:-}
+  if [ -z "$t" ] || [ "$j" != 0 ] || [ "$parts" != 1 ]; then
+    sq_keys -j "$j" -P "$parts" "$kind" ${2+"$arg"}
+    return
+  fi
+  t=${t//@P@/"${STAGEQ_PREFIX:-stageq}"}
+  printf '%s\n' "${t//@A@/"$arg"}"
+}
 # job_key ID [P]: the job hash of ID (its partition from ID and P).
-job_key() { sq_keys -P "${2:-1}" job "$1"; }
+job_key() {
+  if [ "${2:-1}" = 1 ]; then sq_key job "$1"; else sq_keys -P "$2" job "$1"; fi
+}
 # job_keys ID...: the job hashes of several ids (P=1), one per line.
 job_keys() { [ $# -eq 0 ] || sq_keys job "$@"; }
-queue_key() { sq_keys -j "${2:-0}" -P "${3:-1}" queue "$1"; }           # Q [J P]
-delayed_key() { sq_keys -j "${2:-0}" -P "${3:-1}" delayed "$1"; }       # Q [J P]
-processing_key() { sq_keys -j "${2:-0}" -P "${3:-1}" processing "$1"; } # WORKER [J P]
-counters_key() { sq_keys -j "${1:-0}" -P "${2:-1}" counters; }          # [J P]
-recent_key() { sq_keys -j "${1:-0}" -P "${2:-1}" recent; }              # [J P]
-leases_key() { sq_keys -j "${1:-0}" -P "${2:-1}" leases; }              # [J P]
-alive_key() { sq_keys -j "${1:-0}" -P "${2:-1}" alive; }                # [J P]
-current_key() { sq_keys -j "${1:-0}" -P "${2:-1}" current; }            # [J P]
-stagehist_key() { sq_keys -j "${2:-0}" -P "${3:-1}" stagehist "$1"; }   # PIPELINE [J P]
-eta_key() { sq_keys -j "${2:-0}" -P "${3:-1}" eta "$1"; }               # PIPELINE [J P]
-workers_key() { sq_keys workers; }                                      # the registry
-worker_key() { sq_keys worker "$1"; }                                   # WORKER
-events_channel() { sq_keys events; }
-wake_channel() { sq_keys wake "$1"; }                                   # Q
-tag_of_slot() { sq_keys tag "$1"; }                                     # SLOT: "{n}"
-part_slot() { sq_keys -P "$1" -j "$2" slot; }                           # P J: the slot
-part_of() { sq_keys -P "${2:-1}" part "$1"; }                           # ID [P]: its partition
+queue_key() { sq_key queue "$1" "${2:-0}" "${3:-1}"; }           # Q [J P]
+delayed_key() { sq_key delayed "$1" "${2:-0}" "${3:-1}"; }       # Q [J P]
+processing_key() { sq_key processing "$1" "${2:-0}" "${3:-1}"; } # WORKER [J P]
+stagehist_key() { sq_key stagehist "$1" "${2:-0}" "${3:-1}"; }   # PIPELINE [J P]
+eta_key() { sq_key eta "$1" "${2:-0}" "${3:-1}"; }               # PIPELINE [J P]
+counters_key() { sq_key_part counters "$@"; }                    # [J P]
+recent_key() { sq_key_part recent "$@"; }                        # [J P]
+leases_key() { sq_key_part leases "$@"; }                        # [J P]
+alive_key() { sq_key_part alive "$@"; }                          # [J P]
+current_key() { sq_key_part current "$@"; }                      # [J P]
+sq_key_part() { # KIND [J P]: a key of a partition without an argument
+  local t=${SQ_KEY_TEMPLATE[$1]:-}
+  if [ -z "$t" ] || [ "${2:-0}" != 0 ] || [ "${3:-1}" != 1 ]; then
+    sq_keys -j "${2:-0}" -P "${3:-1}" "$1"
+  else
+    printf '%s\n' "${t//@P@/"${STAGEQ_PREFIX:-stageq}"}"
+  fi
+}
+workers_key() { sq_key_part workers; }                           # the registry
+worker_key() { sq_key worker "$1"; }                             # WORKER
+events_channel() { sq_key_part events; }
+wake_channel() { sq_key wake "$1"; }                             # Q
+tag_of_slot() { sq_keys tag "$1"; }                              # SLOT: "{n}"
+part_slot() { sq_keys -P "$1" -j "$2" slot; }                    # P J: the slot
+part_of() { sq_keys -P "${2:-1}" part "$1"; }                    # ID [P]: its partition
 
 # lua_src NAME: shared/scripts/NAME.lua with its --#include lines expanded,
 # as deploy/embed-lua.sh builds it into the daemons (for EVAL by hand).

@@ -60,9 +60,10 @@ check "backoff 1 s then 2 s: three attempts take at least 3 s" test $(((t1 - t0)
 gap2=$(jqr '(.errors[2].at | sub("\\.[0-9]+Z$"; "Z") | fromdate) - (.errors[1].at | sub("\\.[0-9]+Z$"; "Z") | fromdate)')
 check "the second retry waited about 2 s" test "$gap2" -ge 1 -a "$gap2" -le 4
 submit exit3 '{"a":2}'
+jkey=$(job_key "$JOB") dkey=$(delayed_key default) # named once: the window is the 1 s backoff
 retrying() {
-  [ "$(state_of "$JOB")" = queued ] && [ "$(rcli HGET "$(job_key "$JOB")" attempt)" = 1 ] &&
-    [ -n "$(rcli ZSCORE "$(delayed_key default)" "$JOB")" ]
+  [ "$(rcli HGET "$jkey" state)" = queued ] && [ "$(rcli HGET "$jkey" attempt)" = 1 ] &&
+    [ -n "$(rcli ZSCORE "$dkey" "$JOB")" ]
 }
 check "between attempts the job is queued with attempt 1, waiting in the delayed set" \
   wait_for 10 retrying

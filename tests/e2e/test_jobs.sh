@@ -85,8 +85,10 @@ check_eq "the workers' processing lists are empty again" 0 "$inflight"
 post_json /v1/jobs '{"pipeline":"echo","input":"short-lived","result_ttl_s":1}'
 short=$(jqr .id)
 succeeded() { [ "$(rcli HGET "$(job_key "$1")" state)" = succeeded ]; }
-check "a short-lived job succeeds" wait_for 30 succeeded "$short"
-gone() { [ "$(rcli EXISTS "$(job_key "$short")")" = 0 ]; }
+skey=$(job_key "$short") # named once: it succeeds and is gone within 1 s
+short_succeeded() { [ "$(rcli HGET "$skey" state)" = succeeded ]; }
+check "a short-lived job succeeds" wait_for 30 short_succeeded
+gone() { [ "$(rcli EXISTS "$skey")" = 0 ]; }
 check "after result_ttl_s the hash is gone" wait_for 5 gone
 http GET "/v1/jobs/$short"
 check_eq "an expired job answers 404" 404 "$HTTP_STATUS"

@@ -8,6 +8,24 @@
 # it, by PID).
 source "$(dirname "$0")/lib.sh"
 T=$STAGEQ_TEST_TMP
+
+# The key helpers fill the default partition's names from templates sq-keys
+# gave: the same names as sq-keys itself, whatever the prefix and argument.
+bad=""
+for pfx in stageq 'a&b' 'x\y'; do
+  for arg in j-1 'h:1' '*' '' 'a&b' '@A@'; do
+    for kind in job queue delayed processing stagehist eta worker wake; do
+      got=$(STAGEQ_PREFIX=$pfx sq_key "$kind" "$arg")
+      [ "$got" = "$(STAGEQ_PREFIX=$pfx sq_keys "$kind" "$arg")" ] || bad="$bad $kind:$pfx:$arg=$got"
+    done
+  done
+  for kind in counters recent leases alive current workers events; do
+    got=$(STAGEQ_PREFIX=$pfx sq_key_part "$kind")
+    [ "$got" = "$(STAGEQ_PREFIX=$pfx sq_keys "$kind")" ] || bad="$bad $kind:$pfx=$got"
+  done
+done
+check_eq "the key helpers' names are sq-keys' names" "" "$bad"
+check_eq "a job of a queue with 1 partition is in slot 8192's tag" "{8209}" "$(tag_of_slot "$(part_slot 1 0)")"
 mkdir -p "$T/fake"
 
 # the servers a fake suite's Redis runs on, by PID, appended to FILE
