@@ -91,7 +91,7 @@ suite_report() {
   if [ "$f" -ne 0 ]; then
     echo "---- e2e[$topo] $name (last lines of its log) ----"
     grep "^not ok" "$log" | head -20; tail -60 "$log"
-    failed_suites="$failed_suites $name[$topo]"
+    failed_suites="$failed_suites ${name}[$topo]"
   fi
   echo "e2e[$topo] $name: $p passed, $f failed ($secs s)"
 }
