@@ -37,12 +37,12 @@ LUA := shared/scripts/submit.lua shared/scripts/start.lua shared/scripts/update.
        shared/scripts/finish.lua shared/scripts/retry.lua shared/scripts/promote.lua \
        shared/scripts/cancel.lua shared/scripts/heartbeat.lua shared/scripts/recover.lua \
        shared/scripts/reap.lua shared/scripts/requeue.lua shared/scripts/take.lua \
-       shared/scripts/record.lua shared/scripts/hop.lua
+       shared/scripts/record.lua shared/scripts/hop.lua shared/scripts/lease.lua
 API_SRC := api/eta.c api/main.c api/server.c api/routes.c api/jobs.c api/health.c api/errors.c \
            api/sse.c api/rasync.c api/pipelines.c api/compat.c api/listing.c api/dashboard.c \
            api/metrics.c api/reply.c api/counters.c api/live.c
 WORKER_SRC := worker/main.c worker/supervisor.c worker/child.c worker/fetch.c worker/run.c worker/wredis.c \
-              worker/lease.c worker/recover.c worker/stats.c worker/pipe.c \
+              worker/lease.c worker/recover.c worker/stats.c worker/pipe.c worker/wake.c \
               worker/stage.c worker/stage_builtin.c worker/builtins/demo.c worker/builtins/echo.c \
               worker/builtins/blog.c worker/stage_exec.c worker/stage_serve.c
 CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c cli/sse.c cli/watch.c cli/overview.c
@@ -130,8 +130,9 @@ $(BUILD)/tests/unit/test_stage_exec: $(BUILD)/tests/unit/test_stage_exec.o \
 $(BUILD)/tests/unit/test_stage_serve: $(BUILD)/tests/unit/test_stage_serve.o \
 		$(BUILD)/worker/stage_serve.o $(BUILD)/worker/stage_exec.o $(LIBSTAGEQ)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_WORKER) -lcmocka
-$(BUILD)/tests/unit/test_wstats: $(BUILD)/tests/unit/test_wstats.o $(BUILD)/worker/stats.o
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+$(BUILD)/tests/unit/test_wstats: $(BUILD)/tests/unit/test_wstats.o $(BUILD)/worker/stats.o \
+		$(LIBSTAGEQ)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_WORKER) -lcmocka
 $(BUILD)/tests/unit/test_sse_parse: $(BUILD)/tests/unit/test_sse_parse.o $(BUILD)/cli/sse.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 # test_alloc fails the Nth allocation of the library's parsers: libstageq's

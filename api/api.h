@@ -99,13 +99,17 @@ typedef void rasync_cb(const redisReply *reply, enum rasync_err err, void *arg);
 
 /* Returns a new handle the caller frees with rasync_free, already connecting
  * on base (a TCP host name is resolved here, once, blocking). timeout_ms
- * bounds every command. NULL with err set when the name does not resolve or
+ * bounds every command (on a cluster: every hop of a redirected one). On a
+ * redis-cluster:// URL the handle holds one connection per master and the
+ * slot map, routes each command to its key's master and follows MOVED and
+ * ASK itself: callbacks see final answers only. NULL with err set when the name does not resolve or
  * memory ran out. Borrows base; copies url. */
 struct rasync *rasync_new(struct event_base *base, const struct redis_url *url, int timeout_ms,
                           struct sq_err *err);
 
 /* True once connected, authenticated and on the right database (and, behind
- * a Sentinel, on a node that says ROLE master). */
+ * a Sentinel, on a node that says ROLE master; on a cluster, when the slot
+ * map covers every slot and a master connection is up). */
 bool rasync_is_ready(const struct rasync *ra);
 
 /* Why ra is not ready: its last failure ("all sentinels unreachable: ...",
@@ -116,7 +120,8 @@ const char *rasync_why(const struct rasync *ra);
 /* Makes follower (a subscriber) follow leader (the command connection): when
  * leader connects to a node other than follower's (a failover found by a
  * failed command or a lost connection), follower reconnects too. Both are
- * borrowed; free leader first. */
+ * borrowed; free leader first. Nothing on a cluster (no one master: the
+ * subscriber, on any node, moves to the next seed when its node is lost). */
 void rasync_follow(struct rasync *leader, struct rasync *follower);
 
 /* Sends the command args (binary safe; borrowed, may be freed on return).
@@ -125,7 +130,8 @@ void rasync_follow(struct rasync *leader, struct rasync *follower);
  * connected or memory ran out: the caller answers "unavailable" itself.
  * Sent from inside a reply's callback, the command goes on the connection
  * that carried that reply, or is refused (-1): a WAIT sent so covers the
- * write that replied. */
+ * write that replied (on a cluster this holds for keyless commands; one
+ * with a key goes to its slot's master). */
 int rasync_command(struct rasync *ra, const struct rargv *args, rasync_cb *cb, void *arg);
 
 /* Runs script id with EVALSHA, and again with EVAL when Redis answers
@@ -155,8 +161,9 @@ struct rasync_sub_hooks {
 /* Returns a new subscriber the caller frees with rasync_free: a connection
  * of its own, set up like rasync_new's, that SUBSCRIBEs to channel while
  * rasync_subscribe wants it (idle, but connected, otherwise). Same errors as
- * rasync_new, or "channel name too long". Borrows base; copies url, channel
- * and hooks. */
+ * rasync_new, or "channel name too long". On a cluster it connects to the
+ * seeds in turn (any node hears every PUBLISH) and to the next one after a
+ * loss. Borrows base; copies url, channel and hooks. */
 struct rasync *rasync_new_subscriber(struct event_base *base, const struct redis_url *url,
                                      int timeout_ms, const char *channel,
                                      const struct rasync_sub_hooks *hooks, struct sq_err *err);

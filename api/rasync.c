@@ -1,9 +1,11 @@
 /* rasync: the API's one module of asynchronous Redis connections (hiredis
- * async on the libevent loop). Finding the master (Sentinel discovery),
- * connecting, the setup (AUTH, SELECT, ROLE), the deadlines, dropping a
- * connection on a failover reply and reconnecting with backoff live here and
- * nowhere else, for two kinds of handle: the command connection, shared and pipelined by all
- * requests (a timeout per command, scripts by SHA with an EVAL fallback), and
+ * async on the libevent loop). Finding the master (Sentinel discovery, or on a
+ * Redis Cluster the slot map and the MOVED/ASK redirections), connecting, the
+ * setup (AUTH, SELECT, ROLE), the deadlines, dropping a connection on a
+ * failover reply and reconnecting with backoff live here and nowhere else,
+ * for two kinds of handle: the command connection, shared and pipelined by all
+ * requests (a timeout per command, scripts by SHA with an EVAL fallback; on a
+ * cluster, one such connection per master), and
  * the subscriber, a connection of its own (hiredis 0.14's pub/sub tolerates
  * nothing else on it) that holds one SUBSCRIBE while its owner wants it. It
  * never blocks the loop and never queues a command while disconnected: the
@@ -20,6 +22,7 @@
 #include <sys/socket.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "log.h"
 #include "rconn.h"
 #include "sentinel.h"
@@ -61,6 +64,8 @@ static const struct {
     [RASYNC_SUBSCRIBER] = {"events", "subscription", LOG_LEVEL_DEBUG},
 };
 
+struct rasync_cluster;
+
 struct rasync {
     struct event_base *base;
     enum rasync_kind kind;
@@ -97,6 +102,9 @@ struct rasync {
     struct rasync_sub_hooks hooks;
     enum rasync_sub sub;
     bool is_sub_wanted;
+    /* RASYNC_COMMANDS on a cluster: the links to its nodes and the slot map
+     * (see "cluster mode" below); NULL otherwise */
+    struct rasync_cluster *cl;
 };
 
 /* One command in flight. It lives until hiredis calls back (with a reply or
@@ -289,6 +297,9 @@ static void rasync_on_setup_done(redisAsyncContext *c, void *r, void *privdata)
         log_write(rasync_kinds[ra->kind].up_level, 0, NULL,
                   "%s: connected to %s (master '%s' at %s)", ra->name, ra->desc,
                   ra->url.master_name, ra->node);
+    else if (ra->url.kind == REDIS_URL_CLUSTER)
+        log_write(rasync_kinds[ra->kind].up_level, 0, NULL, "%s: connected to %s (node %s)",
+                  ra->name, ra->desc, ra->node);
     else
         log_write(rasync_kinds[ra->kind].up_level, 0, NULL, "%s: connected to %s", ra->name,
                   ra->desc);
@@ -629,8 +640,13 @@ static void rasync_connect(struct rasync *ra)
         rasync_open_node(ra, NULL, 0);
         break;
     case REDIS_URL_TCP:
-    case REDIS_URL_CLUSTER: /* not produced by the parser yet */
         rasync_open_node(ra, ra->addr, ra->url.port);
+        break;
+    case REDIS_URL_CLUSTER:
+        /* the subscriber: any node hears every PUBLISH of the cluster; the
+         * next seed after each loss (a command handle never gets here) */
+        ra->si = (ra->si + 1) % ra->url.nseeds;
+        rasync_open_node(ra, ra->url.seeds[ra->si].host, ra->url.seeds[ra->si].port);
         break;
     }
 }
@@ -685,6 +701,8 @@ static void rasync_req_free(struct rasync_req *req)
 }
 
 static void rasync_on_reply(redisAsyncContext *c, void *r, void *privdata);
+static struct rasync *rasync_open(struct event_base *base, enum rasync_kind kind,
+                                  const struct redis_url *url, int timeout_ms, struct sq_err *err);
 
 /* The one place a command's outcome reaches its caller (reply or timeout):
  * failures are counted here, for stageq_redis_errors_total. */
@@ -799,12 +817,606 @@ static int rasync_submit(struct rasync *ra, struct rasync_req *req, const struct
     return 0;
 }
 
-int rasync_command(struct rasync *ra, const struct rargv *args, rasync_cb *cb, void *arg)
+/* ---- cluster mode ----
+ *
+ * A command handle on a redis-cluster:// URL owns no connection itself: it
+ * holds one plain handle ("link") per node it talks to, each with all of the
+ * above (setup, deadlines, stall detection, reconnect with backoff, EVALSHA
+ * then EVAL per node), and the slot map read with CLUSTER SLOTS over any link
+ * (the seeds' until a map is known, then the masters'). A command goes to the
+ * master of its key's slot (cluster_command_route); a keyless one to any
+ * master, or, sent from inside a reply's callback, on the link that carried
+ * that reply (WAIT covers the write that replied). Its reply comes back
+ * through rasync_cl_on_reply, which follows MOVED (the map is updated at
+ * once and read again) and ASK (ASKING, then the command, on the named node,
+ * the map unchanged) up to CLUSTER_MAX_REDIRECTS hops, so that the caller
+ * sees the final answer only. A redirection to a node not connected yet
+ * waits for its link (polled, within the command timeout). CLUSTERDOWN,
+ * TRYAGAIN, a lost or timed-out command mark the map stale and reach the
+ * caller as they are (its 503 path); the tick reads the map again. Links are
+ * only ever freed by the tick, never inside a reply's callback. */
+
+#define RASYNC_CL_TICK_MS     100  /* housekeeping: map refresh, links no longer needed */
+#define RASYNC_CL_REFRESH_MS  100  /* at most one CLUSTER SLOTS this often */
+#define RASYNC_CL_RECHECK_MS  1000 /* a map with a master unreachable is read again this often */
+#define RASYNC_CL_PERIODIC_MS 5000 /* and a healthy one this often */
+#define RASYNC_CL_PARK_MS     20   /* a redirected command looks for its node's link this often */
+#define RASYNC_CL_LINKS_MAX   (CLUSTER_MAX_NODES + REDIS_URL_SEEDS_MAX)
+
+/* A plain handle to one node of the cluster. */
+struct rasync_link {
+    char host[CLUSTER_HOST_MAX_LEN + 1];
+    int port;
+    struct rasync *ra;
+};
+
+struct rasync_creq;
+
+struct rasync_cluster {
+    struct cluster_map map;
+    int node_link[CLUSTER_MAX_NODES];          /* map node -> index in links (-1: none) */
+    int covered;                               /* slots the map names a master for */
+    bool has_map;                              /* a CLUSTER SLOTS was read */
+    bool is_stale;                             /* read it again soon */
+    bool is_refreshing;                        /* a CLUSTER SLOTS is in flight */
+    int64_t refresh_ms;                        /* monotonic time the last one was sent */
+    char slots_host[CLUSTER_HOST_MAX_LEN + 1]; /* the node it was sent to */
+    char slots_node[300];                      /* the same as "host:port", for messages */
+    struct rasync_link links[RASYNC_CL_LINKS_MAX];
+    int nlinks;
+    unsigned next;              /* round robin of keyless commands over the links */
+    struct rasync *in_reply;    /* the link whose reply is being delivered, or NULL */
+    struct rasync_creq *parked; /* redirected commands waiting for a link */
+    struct event *tick_ev;
+};
+
+/* One command of a cluster handle, from rasync_command/rasync_script until
+ * its caller is answered. */
+struct rasync_creq {
+    struct rasync *ra; /* the cluster handle */
+    rasync_cb *cb;
+    void *arg;
+    struct rargv args; /* the command, or the script's keys then arguments */
+    bool is_script;
+    enum script_id script;
+    int nkeys;
+    int hops;                            /* redirections followed */
+    bool is_ask;                         /* send ASKING first */
+    char host[CLUSTER_HOST_MAX_LEN + 1]; /* redirected: the node it goes to next */
+    int port;
+    struct rasync *link; /* the link it was last sent on (valid during its reply) */
+    struct event *park_ev;
+    int64_t deadline_ms;             /* parked: answered RASYNC_TIMEOUT then */
+    struct rasync_creq *prev, *next; /* in the parked list */
+};
+
+static void rasync_cl_creq_free(struct rasync_creq *cq)
+{
+    if (cq == NULL)
+        return;
+    if (cq->park_ev != NULL)
+        event_free(cq->park_ev);
+    rargv_free(&cq->args);
+    free(cq);
+}
+
+static void rasync_cl_unpark(struct rasync_creq *cq)
+{
+    struct rasync_cluster *cl = cq->ra->cl;
+
+    if (cq->prev != NULL)
+        cq->prev->next = cq->next;
+    else if (cl->parked == cq)
+        cl->parked = cq->next;
+    if (cq->next != NULL)
+        cq->next->prev = cq->prev;
+    cq->prev = cq->next = NULL;
+    if (cq->park_ev != NULL)
+        evtimer_del(cq->park_ev);
+}
+
+/* Answers cq's caller and frees cq. A reply delivered so makes the link that
+ * carried it the one keyless commands sent from the callback go on. */
+static void rasync_cl_deliver(struct rasync_creq *cq, const redisReply *reply, enum rasync_err err)
+{
+    struct rasync_cluster *cl = cq->ra->cl;
+    struct rasync *outer = cl->in_reply;
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
+        cq->ra->errors++;
+    cl->in_reply = reply != NULL ? cq->link : NULL;
+    cq->cb(reply, err, cq->arg);
+    cl->in_reply = outer;
+    rasync_cl_creq_free(cq);
+}
+
+/* Copies src into dst (initialized here): 0, or -1 when memory ran out. */
+static int rasync_rargv_copy(struct rargv *dst, const struct rargv *src)
+{
+    size_t i;
+
+    rargv_init(dst);
+    for (i = 0; i < src->argc; i++)
+        rargv_addlen(dst, src->argv[i], src->lens[i]);
+    return dst->is_oom ? -1 : 0;
+}
+
+/* Runs script id on ra (a plain handle) with a copy of args: EVAL at once
+ * when is_eval, else EVALSHA then EVAL on NOSCRIPT. rasync_command's
+ * contract; args stay the caller's. */
+static int rasync_script_copy(struct rasync *ra, enum script_id id, int nkeys,
+                              const struct rargv *args, bool is_eval, rasync_cb *cb, void *arg)
 {
     struct rasync_req *req;
 
+    if (!rasync_is_ready(ra) || (req = rasync_req_new(ra, cb, arg)) == NULL)
+        return -1;
+    req->is_script = true;
+    req->script = id;
+    req->nkeys = nkeys;
+    req->is_retried = is_eval;
+    if (rasync_rargv_copy(&req->args, args) < 0) {
+        rasync_req_free(req);
+        return -1;
+    }
+    return rasync_submit(ra, req, NULL);
+}
+
+/* The index of the link to host:port, a new one (connecting) when there is
+ * none: -1 when out of memory or the table is full. */
+static int rasync_cl_link(struct rasync *ra, const char *host, int port)
+{
+    struct rasync_cluster *cl = ra->cl;
+    struct rasync_link *l;
+    struct redis_url u;
+    struct sq_err err;
+    int i;
+
+    for (i = 0; i < cl->nlinks; i++)
+        if (cl->links[i].port == port && strcmp(cl->links[i].host, host) == 0)
+            return i;
+    if (cl->nlinks >= RASYNC_CL_LINKS_MAX || strlen(host) >= sizeof(u.host))
+        return -1;
+    memset(&u, 0, sizeof(u));
+    u.kind = REDIS_URL_TCP;
+    snprintf(u.host, sizeof(u.host), "%s", host);
+    u.port = port;
+    snprintf(u.user, sizeof(u.user), "%s", ra->url.user);
+    snprintf(u.password, sizeof(u.password), "%s", ra->url.password);
+    l = &cl->links[cl->nlinks];
+    l->ra = rasync_open(ra->base, RASYNC_COMMANDS, &u, ra->timeout_ms, &err);
+    if (l->ra == NULL) {
+        log_warnx("%s: cluster node %s:%d: %s", ra->name, host, port, err.msg);
+        return -1;
+    }
+    snprintf(l->host, sizeof(l->host), "%s", host);
+    l->port = port;
+    rasync_connect(l->ra);
+    return cl->nlinks++;
+}
+
+/* Binds every master of the map to its link (opening the missing ones). */
+static void rasync_cl_bind(struct rasync *ra)
+{
+    struct rasync_cluster *cl = ra->cl;
+    int i;
+
+    for (i = 0; i < cl->map.nnodes; i++)
+        cl->node_link[i] = rasync_cl_link(ra, cl->map.nodes[i].host, cl->map.nodes[i].port);
+    cl->covered = cluster_map_covered(&cl->map);
+}
+
+/* The link of slot's master, or NULL. */
+static struct rasync *rasync_cl_slot_link(const struct rasync_cluster *cl, int slot)
+{
+    int n = cl->map.slot_node[slot];
+
+    if (n < 0 || cl->node_link[n] < 0)
+        return NULL;
+    return cl->links[cl->node_link[n]].ra;
+}
+
+/* A ready link of a master (any link before a map is known), taken in turn;
+ * NULL when none is ready. */
+static struct rasync *rasync_cl_any_link(struct rasync_cluster *cl)
+{
+    int i, n;
+
+    if (cl->has_map) {
+        for (i = 0; i < cl->map.nnodes; i++) {
+            n = cl->node_link[(cl->next + (unsigned)i) % (unsigned)cl->map.nnodes];
+            if (n >= 0 && rasync_is_ready(cl->links[n].ra)) {
+                cl->next++;
+                return cl->links[n].ra;
+            }
+        }
+        return NULL;
+    }
+    for (i = 0; i < cl->nlinks; i++)
+        if (rasync_is_ready(cl->links[i].ra))
+            return cl->links[i].ra;
+    return NULL;
+}
+
+static void rasync_cl_on_reply(const redisReply *reply, enum rasync_err err, void *arg);
+
+static void rasync_cl_on_asked(const redisReply *reply, enum rasync_err err, void *arg)
+{
+    (void)reply;
+    (void)err;
+    (void)arg;
+}
+
+/* Sends cq where it goes now (its redirection's node, else its key's
+ * master, else any master): 0 when sent, 1 when that node's link is not
+ * ready (yet), -1 when sending failed. */
+static int rasync_cl_send(struct rasync_creq *cq)
+{
+    struct rasync *ra = cq->ra, *link = NULL;
+    struct rasync_cluster *cl = ra->cl;
+    const char *asking[] = {"ASKING"};
+    struct rargv ask = {1, 1, (char **)asking, (size_t[]){6}, 0};
+    int ki = 0, li;
+
+    if (cq->host[0] != '\0') {
+        li = rasync_cl_link(ra, cq->host, cq->port);
+        if (li < 0)
+            return -1;
+        link = cl->links[li].ra;
+    } else if (cq->is_script && cq->nkeys >= 1) {
+        link = rasync_cl_slot_link(cl, cluster_key_slot(cq->args.argv[0], cq->args.lens[0]));
+    } else if (!cq->is_script &&
+               cluster_command_route((int)cq->args.argc, (const char *const *)cq->args.argv,
+                                     cq->args.lens, &ki) == CLUSTER_ROUTE_KEY) {
+        link = rasync_cl_slot_link(cl, cluster_key_slot(cq->args.argv[ki], cq->args.lens[ki]));
+    } else {
+        link = cl->in_reply != NULL ? cl->in_reply : rasync_cl_any_link(cl);
+    }
+    if (link == NULL || !rasync_is_ready(link))
+        return 1;
+    /* ASKING's reply is not looked at: a refusal shows in the command's. */
+    if (cq->is_ask && rasync_command(link, &ask, rasync_cl_on_asked, NULL) < 0)
+        return -1;
+    if ((cq->is_script ? rasync_script_copy(link, cq->script, cq->nkeys, &cq->args, cq->is_ask,
+                                            rasync_cl_on_reply, cq)
+                       : rasync_command(link, &cq->args, rasync_cl_on_reply, cq)) < 0)
+        return -1;
+    cq->link = link;
+    return 0;
+}
+
+static void rasync_cl_on_park(evutil_socket_t fd, short what, void *arg);
+
+/* cq was redirected to a node whose link is not ready: it tries again every
+ * RASYNC_CL_PARK_MS until its deadline. */
+static void rasync_cl_park(struct rasync_creq *cq)
+{
+    struct rasync_cluster *cl = cq->ra->cl;
+    struct timeval tv = {0, RASYNC_CL_PARK_MS * 1000};
+
+    if (cq->park_ev == NULL)
+        cq->park_ev = evtimer_new(cq->ra->base, rasync_cl_on_park, cq);
+    if (cq->park_ev == NULL) {
+        rasync_cl_deliver(cq, NULL, RASYNC_UNAVAILABLE);
+        return;
+    }
+    if (cq->prev == NULL && cl->parked != cq) {
+        cq->next = cl->parked;
+        if (cl->parked != NULL)
+            cl->parked->prev = cq;
+        cl->parked = cq;
+    }
+    evtimer_add(cq->park_ev, &tv);
+}
+
+static void rasync_cl_on_park(evutil_socket_t fd, short what, void *arg)
+{
+    struct rasync_creq *cq = arg;
+    int rc;
+
+    (void)fd;
+    (void)what;
+    rc = rasync_cl_send(cq);
+    if (rc == 1 && clock_mono_ms() < cq->deadline_ms) {
+        rasync_cl_park(cq);
+        return;
+    }
+    rasync_cl_unpark(cq);
+    if (rc != 0)
+        rasync_cl_deliver(cq, NULL, rc == 1 ? RASYNC_TIMEOUT : RASYNC_UNAVAILABLE);
+}
+
+/* A reply (or failure) of a link for cq: redirections are followed here,
+ * anything else goes to the caller. */
+static void rasync_cl_on_reply(const redisReply *reply, enum rasync_err err, void *arg)
+{
+    struct rasync_creq *cq = arg;
+    struct rasync *ra = cq->ra;
+    struct rasync_cluster *cl = ra->cl;
+    struct cluster_redirect rd;
+    int rc;
+
+    if (reply == NULL || ra->is_freeing) {
+        cl->is_stale = true; /* a lost node: who serves its slots now? */
+        rasync_cl_deliver(cq, reply, err);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ERROR) {
+        rasync_cl_deliver(cq, reply, RASYNC_OK);
+        return;
+    }
+    if (!cluster_parse_redirect(reply->str, reply->len, &rd) || cq->hops >= CLUSTER_MAX_REDIRECTS) {
+        if (err_reply_code(reply->str, reply->len) == SQ_ERR_TRANSIENT)
+            cl->is_stale = true; /* CLUSTERDOWN, TRYAGAIN: a failover or a migration */
+        rasync_cl_deliver(cq, reply, RASYNC_OK);
+        return;
+    }
+    if (rd.host[0] == '\0') /* the node does not know its own address */
+        snprintf(rd.host, sizeof(rd.host), "%s", cq->link->url.host);
+    cq->hops++;
+    cq->is_ask = rd.is_ask;
+    snprintf(cq->host, sizeof(cq->host), "%s", rd.host);
+    cq->port = rd.port;
+    if (!rd.is_ask) {
+        /* the slot moved for good: note it now, read the whole map soon */
+        int n = cluster_map_set(&cl->map, rd.slot, rd.host, rd.port);
+        if (n >= 0)
+            cl->node_link[n] = rasync_cl_link(ra, rd.host, rd.port);
+        cl->covered = cluster_map_covered(&cl->map);
+        cl->is_stale = true;
+    }
+    log_debug("%s: %.*s: redirected (hop %d)", ra->name, (int)reply->len, reply->str, cq->hops);
+    rc = rasync_cl_send(cq);
+    if (rc == 1)
+        rasync_cl_park(cq);
+    else if (rc < 0)
+        rasync_cl_deliver(cq, NULL, RASYNC_UNAVAILABLE);
+}
+
+/* A new command of the cluster handle ra (its arguments still to be set),
+ * or NULL when memory ran out. */
+static struct rasync_creq *rasync_cl_creq_new(struct rasync *ra, rasync_cb *cb, void *arg)
+{
+    struct rasync_creq *cq = calloc(1, sizeof(*cq));
+
+    if (cq == NULL)
+        return NULL;
+    cq->ra = ra;
+    cq->cb = cb;
+    cq->arg = arg;
+    cq->deadline_ms = clock_mono_ms() + ra->timeout_ms;
+    rargv_init(&cq->args);
+    return cq;
+}
+
+/* Sends a new command cq: 0, or -1 (cq freed). */
+static int rasync_cl_submit(struct rasync_creq *cq)
+{
+    if (rasync_cl_send(cq) != 0) {
+        /* its node is not connected: the caller answers 503 at once, and
+         * the map is read again (a failover may have moved the slot) */
+        cq->ra->cl->is_stale = true;
+        rasync_cl_creq_free(cq);
+        return -1;
+    }
+    return 0;
+}
+
+static void rasync_cl_on_slots(const redisReply *reply, enum rasync_err err, void *arg)
+{
+    struct rasync *ra = arg;
+    struct rasync_cluster *cl = ra->cl;
+    struct cluster_map *m;
+    struct sq_err e;
+    int was;
+
+    (void)err;
+    cl->is_refreshing = false;
+    if (ra->is_freeing)
+        return;
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        snprintf(ra->why, sizeof(ra->why), "CLUSTER SLOTS on %s failed: %.*s", cl->slots_node,
+                 reply != NULL ? (int)reply->len : 9, reply != NULL ? reply->str : "no answer");
+        return;
+    }
+    m = malloc(sizeof(*m));
+    if (m == NULL || cluster_map_from_slots(m, reply, cl->slots_host, &e) < 0) {
+        snprintf(ra->why, sizeof(ra->why), "CLUSTER SLOTS on %s: %s", cl->slots_node,
+                 m != NULL ? e.msg : "out of memory");
+        free(m);
+        return;
+    }
+    was = cl->has_map ? cl->covered : -1;
+    cl->map = *m;
+    free(m);
+    cl->has_map = true;
+    cl->is_stale = false;
+    rasync_cl_bind(ra);
+    if (was != cl->covered)
+        log_write(cl->covered == CLUSTER_SLOTS ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, 0, NULL,
+                  "%s: cluster map from %s: %d masters, %d of %d slots covered", ra->name,
+                  cl->slots_node, cl->map.nnodes, cl->covered, CLUSTER_SLOTS);
+}
+
+/* Sends CLUSTER SLOTS on a ready link; without one, opens the seeds'. */
+static void rasync_cl_refresh(struct rasync *ra)
+{
+    struct rasync_cluster *cl = ra->cl;
+    const char *argv[] = {"CLUSTER", "SLOTS"};
+    struct rargv args = {2, 2, (char **)argv, (size_t[]){7, 5}, 0};
+    struct rasync *link = rasync_cl_any_link(cl);
+    int i;
+
+    if (link == NULL) {
+        for (i = 0; i < cl->nlinks && link == NULL; i++)
+            if (rasync_is_ready(cl->links[i].ra))
+                link = cl->links[i].ra;
+    }
+    if (link == NULL) {
+        for (i = 0; i < ra->url.nseeds; i++)
+            rasync_cl_link(ra, ra->url.seeds[i].host, ra->url.seeds[i].port);
+        return;
+    }
+    cl->refresh_ms = clock_mono_ms();
+    snprintf(cl->slots_host, sizeof(cl->slots_host), "%s", link->url.host);
+    rasync_node_name(cl->slots_node, sizeof(cl->slots_node), link->url.host, link->url.port);
+    cl->is_refreshing = rasync_command(link, &args, rasync_cl_on_slots, ra) == 0;
+}
+
+static bool rasync_cl_has_master(const struct rasync_cluster *cl);
+
+/* Frees the links the map does not name (seeds that are replicas, former
+ * masters), once a map is known and one of its masters is reachable. Never
+ * called inside a reply's callback. */
+static void rasync_cl_prune(struct rasync *ra)
+{
+    struct rasync_cluster *cl = ra->cl;
+    struct rasync *victims[RASYNC_CL_LINKS_MAX];
+    int i = 0, nv = 0;
+
+    if (!cl->has_map || !rasync_cl_has_master(cl))
+        return; /* the seeds may be the only way back to the cluster */
+    while (i < cl->nlinks) {
+        if (cluster_map_find(&cl->map, cl->links[i].host, cl->links[i].port) >= 0) {
+            i++;
+            continue;
+        }
+        victims[nv++] = cl->links[i].ra;
+        cl->links[i] = cl->links[--cl->nlinks];
+    }
+    if (nv == 0)
+        return;
+    /* the table is right before rasync_free calls back (a callback may send) */
+    rasync_cl_bind(ra);
+    for (i = 0; i < nv; i++)
+        rasync_free(victims[i]);
+}
+
+/* True when some master of the map has a ready link. */
+static bool rasync_cl_has_master(const struct rasync_cluster *cl)
+{
+    int i;
+
+    for (i = 0; i < cl->map.nnodes; i++)
+        if (cl->node_link[i] >= 0 && rasync_is_ready(cl->links[cl->node_link[i]].ra))
+            return true;
+    return false;
+}
+
+/* True when every master of the map has a ready link. */
+static bool rasync_cl_all_up(const struct rasync_cluster *cl)
+{
+    int i;
+
+    for (i = 0; i < cl->map.nnodes; i++)
+        if (cl->node_link[i] < 0 || !rasync_is_ready(cl->links[cl->node_link[i]].ra))
+            return false;
+    return true;
+}
+
+/* Why a cluster handle is not ready, into ra->why (kept when the last
+ * CLUSTER SLOTS failed and no map is known). */
+static void rasync_cl_explain(struct rasync *ra)
+{
+    struct rasync_cluster *cl = ra->cl;
+    const char *last = "no answer yet";
+    int i;
+
+    for (i = 0; i < cl->nlinks; i++)
+        if (cl->links[i].ra->why[0] != '\0')
+            last = cl->links[i].ra->why;
+    if (!cl->has_map && rasync_cl_any_link(cl) == NULL)
+        snprintf(ra->why, sizeof(ra->why), "cannot reach any seed node: %.600s", last);
+    else if (cl->has_map && cl->covered < CLUSTER_SLOTS)
+        snprintf(ra->why, sizeof(ra->why), "cluster map covers %d of %d slots", cl->covered,
+                 CLUSTER_SLOTS);
+    else if (cl->has_map && !rasync_cl_has_master(cl))
+        snprintf(ra->why, sizeof(ra->why), "no cluster master is reachable: %.600s", last);
+}
+
+/* Every RASYNC_CL_TICK_MS: drops unneeded links, reads the map when it is
+ * stale, incomplete, has a master unreachable, or is old. */
+static void rasync_cl_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct rasync *ra = arg;
+    struct rasync_cluster *cl = ra->cl;
+    int64_t age = clock_mono_ms() - cl->refresh_ms;
+    bool is_due;
+
+    (void)fd;
+    (void)what;
+    rasync_cl_prune(ra);
+    is_due = !cl->has_map || cl->is_stale || cl->covered < CLUSTER_SLOTS
+                 ? age >= RASYNC_CL_REFRESH_MS
+                 : age >= (rasync_cl_all_up(cl) ? RASYNC_CL_PERIODIC_MS : RASYNC_CL_RECHECK_MS);
+    if (is_due && !cl->is_refreshing)
+        rasync_cl_refresh(ra);
+    rasync_cl_explain(ra);
+}
+
+/* Opens the seeds' links and starts the tick. 0, or -1 with err. */
+static int rasync_cl_start(struct rasync *ra, struct sq_err *err)
+{
+    struct timeval tv = {0, RASYNC_CL_TICK_MS * 1000};
+    struct rasync_cluster *cl = calloc(1, sizeof(*cl));
+    int i;
+
+    if (cl == NULL)
+        goto oom;
+    ra->cl = cl;
+    cluster_map_clear(&cl->map);
+    for (i = 0; i < CLUSTER_MAX_NODES; i++)
+        cl->node_link[i] = -1;
+    cl->refresh_ms = clock_mono_ms() - RASYNC_CL_PERIODIC_MS;
+    cl->tick_ev = event_new(ra->base, -1, EV_PERSIST, rasync_cl_on_tick, ra);
+    if (cl->tick_ev == NULL || event_add(cl->tick_ev, &tv) < 0)
+        goto oom;
+    for (i = 0; i < ra->url.nseeds; i++)
+        rasync_cl_link(ra, ra->url.seeds[i].host, ra->url.seeds[i].port);
+    return 0;
+oom:
+    err_set(err, SQ_ERR_NOMEM, "out of memory");
+    return -1;
+}
+
+/* Frees the links (their pending commands are answered RASYNC_UNAVAILABLE),
+ * then answers the parked ones. */
+static void rasync_cl_free(struct rasync *ra)
+{
+    struct rasync_cluster *cl = ra->cl;
+    int i;
+
+    if (cl == NULL)
+        return;
+    if (cl->tick_ev != NULL)
+        event_free(cl->tick_ev);
+    for (i = 0; i < cl->nlinks; i++)
+        rasync_free(cl->links[i].ra);
+    cl->nlinks = 0;
+    while (cl->parked != NULL) {
+        struct rasync_creq *cq = cl->parked;
+        rasync_cl_unpark(cq);
+        rasync_cl_deliver(cq, NULL, RASYNC_UNAVAILABLE);
+    }
+    free(cl);
+    ra->cl = NULL;
+}
+
+int rasync_command(struct rasync *ra, const struct rargv *args, rasync_cb *cb, void *arg)
+{
+    struct rasync_req *req;
+    struct rasync_creq *cq;
+
     if (args->is_oom || args->argc == 0 || !rasync_is_ready(ra))
         return -1;
+    if (ra->cl != NULL) {
+        cq = rasync_cl_creq_new(ra, cb, arg);
+        if (cq == NULL || rasync_rargv_copy(&cq->args, args) < 0) {
+            rasync_cl_creq_free(cq);
+            return -1;
+        }
+        return rasync_cl_submit(cq); /* keeps its copy for a redirection */
+    }
     req = rasync_req_new(ra, cb, arg);
     if (req == NULL)
         return -1;
@@ -816,7 +1428,21 @@ int rasync_script(struct rasync *ra, enum script_id id, int nkeys, struct rargv 
 {
     struct rasync_req *req;
 
-    if (args->is_oom || !rasync_is_ready(ra) || (req = rasync_req_new(ra, cb, arg)) == NULL) {
+    if (ra->cl != NULL && !args->is_oom && rasync_is_ready(ra)) {
+        struct rasync_creq *cq = rasync_cl_creq_new(ra, cb, arg);
+        if (cq == NULL) {
+            rargv_free(args);
+            return -1;
+        }
+        cq->is_script = true;
+        cq->script = id;
+        cq->nkeys = nkeys;
+        cq->args = *args; /* take the strings */
+        rargv_init(args);
+        return rasync_cl_submit(cq);
+    }
+    if (args->is_oom || !rasync_is_ready(ra) || ra->cl != NULL ||
+        (req = rasync_req_new(ra, cb, arg)) == NULL) {
         rargv_free(args);
         return -1;
     }
@@ -830,6 +1456,9 @@ int rasync_script(struct rasync *ra, enum script_id id, int nkeys, struct rargv 
 
 bool rasync_is_ready(const struct rasync *ra)
 {
+    if (ra->cl != NULL)
+        return !ra->is_freeing && ra->cl->has_map && ra->cl->covered == CLUSTER_SLOTS &&
+               rasync_cl_has_master(ra->cl);
     return ra->phase == RASYNC_READY && ra->ac != NULL;
 }
 
@@ -840,6 +1469,8 @@ const char *rasync_why(const struct rasync *ra)
 
 void rasync_follow(struct rasync *leader, struct rasync *follower)
 {
+    if (leader->url.kind == REDIS_URL_CLUSTER)
+        return; /* no one master to follow: the subscriber moves on its own */
     leader->follower = follower;
 }
 
@@ -973,6 +1604,14 @@ static struct rasync *rasync_open(struct event_base *base, enum rasync_kind kind
             goto fail;
         }
     }
+    for (i = 0; i < url->nseeds && url->kind == REDIS_URL_CLUSTER; i++) {
+        struct redis_url_node *n = &ra->url.seeds[i];
+        if (rasync_numeric(n->host, n->host, sizeof(n->host)) < 0) {
+            err_set(err, SQ_ERR_IO, "cannot resolve cluster node '%s'", n->host);
+            goto fail;
+        }
+    }
+    ra->si = -1; /* a cluster subscriber starts at the first seed */
     ra->retry_ev = evtimer_new(base, rasync_on_retry, ra);
     if (ra->retry_ev == NULL) {
         err_set(err, SQ_ERR_NOMEM, "out of memory");
@@ -992,6 +1631,13 @@ struct rasync *rasync_new(struct event_base *base, const struct redis_url *url, 
 
     if (ra == NULL)
         return NULL;
+    if (url->kind == REDIS_URL_CLUSTER) {
+        if (rasync_cl_start(ra, err) < 0) {
+            rasync_free(ra);
+            return NULL;
+        }
+        return ra;
+    }
     if (url->kind == REDIS_URL_SENTINEL) {
         ra->check_ev = event_new(base, -1, EV_PERSIST, rasync_on_check, ra);
         if (ra->check_ev == NULL || event_add(ra->check_ev, &tv) < 0) {
@@ -1028,6 +1674,7 @@ void rasync_free(struct rasync *ra)
     if (ra == NULL)
         return;
     ra->is_freeing = true;
+    rasync_cl_free(ra);
     if (ra->retry_ev != NULL)
         evtimer_del(ra->retry_ev);
     rasync_drop(ra); /* answers every pending command with NULL */

@@ -22,6 +22,7 @@ enum script_id {
     SCRIPT_TAKE,
     SCRIPT_RECORD,
     SCRIPT_HOP,
+    SCRIPT_LEASE,
     SCRIPT_COUNT
 };
 

@@ -70,6 +70,7 @@ test_run              make run starts its own private redis-server (deploy/run.s
 test_options          reads --help and flag parsing only: no Redis at all
 test_runner           runs tests/run-all.sh itself, on both topologies inside
 test_cluster_conn     starts a 3+3 cluster of its own on either pass (rconn's cluster mode)
+test_partitions_cluster starts a 3+3 cluster of its own on either pass (partitioned queues)
 test_cookbook         runs docs/operations.md's redis-cli commands exactly as written, for one server
 "
 # STAGEQ_CLUSTER_SUITES: the suites of the cluster pass (default: every suite

@@ -6,6 +6,7 @@
  * each wait, so that neither the lease nor the batching is wredis's concern. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -51,6 +52,38 @@ static void child_on_new_conn(struct worker *w)
     pipe_set_take_lost(w);
 }
 
+const struct wpart *worker_part(const struct worker *w, const char *id)
+{
+    return &w->parts[keys_part_of(id, strlen(id), w->nparts)];
+}
+
+/* Fills w->parts: the slot, tag and keys of each partition of the queue.
+ * 0, or -1 when a name does not fit. */
+static int child_parts(struct worker *w)
+{
+    const char *prefix = w->cfg->prefix, *q = w->cfg->queue;
+    int j;
+
+    for (j = 0; j < w->nparts; j++) {
+        struct wpart *p = &w->parts[j];
+
+        p->index = j;
+        p->slot = keys_part_slot(w->nparts, j);
+        p->tag = keys_slot_tag(p->slot);
+        if (p->tag == NULL ||
+            keys_queue(p->queue_key, sizeof(p->queue_key), prefix, p->tag, q) < 0 ||
+            keys_delayed(p->delayed_key, sizeof(p->delayed_key), prefix, p->tag, q) < 0 ||
+            keys_processing(p->processing_key, sizeof(p->processing_key), prefix, p->tag, w->id) <
+                0 ||
+            keys_leases(p->leases_key, sizeof(p->leases_key), prefix, p->tag) < 0 ||
+            keys_alive(p->alive_key, sizeof(p->alive_key), prefix, p->tag) < 0 ||
+            keys_current(p->current_key, sizeof(p->current_key), prefix, p->tag) < 0 ||
+            keys_counters(p->counters_key, sizeof(p->counters_key), prefix, p->tag) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int child_main(const struct worker_config *cfg, const struct redis_url *url,
                const struct pipeline_set *pipelines, int index)
 {
@@ -73,16 +106,23 @@ int child_main(const struct worker_config *cfg, const struct redis_url *url,
     /* A stage program that stops reading its stdin must not kill us. */
     signal(SIGPIPE, SIG_IGN);
     clock_format_rfc3339(clock_now_ms(), w.started_at);
+    w.url = url;
+    w.nparts = pipeline_set_partitions(pipelines, cfg->queue);
+    w.parts = calloc((size_t)w.nparts, sizeof(w.parts[0]));
+    if (w.parts == NULL) {
+        log_errx("out of memory");
+        return 1;
+    }
+    /* each process starts its rotation elsewhere, so a pool covers every
+     * partition from the start */
+    w.part_next = (int)((unsigned)getpid() % (unsigned)w.nparts);
     if (keys_workers(w.workers_key, sizeof(w.workers_key), cfg->prefix) < 0 ||
         keys_worker(w.info_key, sizeof(w.info_key), cfg->prefix, w.id) < 0 ||
-        keys_alive(w.alive_key, sizeof(w.alive_key), cfg->prefix, keys_default_tag()) < 0 ||
-        keys_delayed(w.delayed_key, sizeof(w.delayed_key), cfg->prefix, keys_default_tag(),
-                     cfg->queue) < 0 ||
-        keys_queue(w.queue_key, sizeof(w.queue_key), cfg->prefix, keys_default_tag(), cfg->queue) <
-            0 ||
-        keys_processing(w.processing_key, sizeof(w.processing_key), cfg->prefix, keys_default_tag(),
-                        w.id) < 0) {
+        keys_events(w.events_chan, sizeof(w.events_chan), cfg->prefix) < 0 ||
+        keys_wake(w.wake_chan, sizeof(w.wake_chan), cfg->prefix, cfg->queue) < 0 ||
+        child_parts(&w) < 0) {
         log_errx("key names too long");
+        free(w.parts);
         return 1;
     }
     w.rc = rconn_new(url, cfg->redis_timeout_ms);
@@ -91,6 +131,7 @@ int child_main(const struct worker_config *cfg, const struct redis_url *url,
         log_errx("out of memory");
         rconn_free(w.rc);
         pipe_free(w.pipe);
+        free(w.parts);
         return 1;
     }
     rconn_set_drain(w.rc, pipe_drain, &w);
@@ -140,5 +181,7 @@ int child_main(const struct worker_config *cfg, const struct redis_url *url,
     lease_release(&w);
     rconn_free(w.rc);
     pipe_free(w.pipe);
+    wake_free(w.wake);
+    free(w.parts);
     return 0;
 }

@@ -1,9 +1,11 @@
 /* fetch: reliable pop. The id moves onto this worker's processing list in the
  * same step that takes it off the queue, so a popped job is never only in a
- * process's memory. With a backlog, finish.lua takes the next job in the
- * same call that ends the last one, or take.lua pops and starts a job in one
- * round trip; on an empty queue the worker waits in BLMOVE, then start.lua
- * marks the job running. */
+ * process's memory. Takes return bare ids (a script names only the keys it
+ * is given): the next call begins or reserve-reads them with their keys —
+ * start.lua, or finish.lua while there is a backlog. The worker takes from
+ * every partition of its queue, fairly: a sweep starts at the partition
+ * after the last one that gave jobs. When all are empty it waits: in BLMOVE
+ * with one partition, for a wake message with several (wake.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,71 +51,81 @@ static bool fetch_is_reserved(const redisReply *r)
     return false;
 }
 
-/* Marks the job running; returns its hash reply, NULL when skipped or when
- * Redis could not be reached before giving up. */
+/* Marks the job running (start.lua), and reserve-reads the other held ids
+ * of its partition in the same call; returns its hash reply, NULL when
+ * skipped or when Redis could not be reached before giving up. */
 static redisReply *fetch_start(struct worker *w, const char *id)
 {
-    char job_key[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
+    char ids[WORKER_READ_MAX][IDS_MAX_LEN + 1];
+    const struct wpart *part = worker_part(w, id);
+    char job_key[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
     struct rargv a;
+    struct sq_err err;
     redisReply *r;
+    size_t i, n = pipe_bare_ids(w, part, true, ids, WORKER_READ_MAX);
 
-    if (keys_job(job_key, sizeof(job_key), w->cfg->prefix, keys_default_tag(), id) < 0 ||
-        keys_events(ekey, sizeof(ekey), w->cfg->prefix) < 0)
+    if (keys_job(job_key, sizeof(job_key), w->cfg->prefix, part->tag, id) < 0)
         return NULL;
     clock_format_rfc3339(clock_now_ms(), ts);
     rargv_init(&a);
     rargv_add(&a, job_key);
-    rargv_add(&a, w->processing_key);
-    rargv_add(&a, ekey);
-    rargv_add(&a, w->info_key);
+    rargv_add(&a, part->processing_key);
+    rargv_add(&a, part->current_key);
+    for (i = 0; i < n; i++) {
+        keys_job(job_key, sizeof(job_key), w->cfg->prefix, part->tag, ids[i]);
+        rargv_add(&a, job_key);
+    }
     rargv_add(&a, id);
     rargv_add(&a, w->id);
     rargv_add(&a, ts);
     rargv_addll(&a, JOB_ACTIVE_TTL_S);
-    rargv_add(&a, "1");
-    r = wredis_script(w, SCRIPT_START, 4, &a);
+    rargv_add(&a, w->events_chan);
+    rargv_addll(&a, (long long)n);
+    for (i = 0; i < n; i++)
+        rargv_add(&a, ids[i]);
+    /* one try: sent again after a lost reply, it would find the job begun
+     * (by us) and skip it; instead the job is put back unstarted from our
+     * processing list once we hold none (recover_own) */
+    r = rconn_script(w->rc, SCRIPT_START, 3 + (int)n, &a, &err);
     rargv_free(&a);
+    if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+        err_reply_code(r->str, r->len) == SQ_ERR_TRANSIENT) {
+        err_set(&err, SQ_ERR_TRANSIENT, "redis: %.*s", (int)(r->len < 120 ? r->len : 120), r->str);
+        freeReplyObject(r);
+        r = NULL;
+    }
+    if (r == NULL) {
+        wredis_log_down(w, "start: ", err.msg);
+        pipe_set_take_lost(w);
+        return NULL;
+    }
+    if (r != NULL && n > 0 && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_ARRAY) {
+        redisReply *started = r->element[0];
+
+        pipe_hold_reads(w, r->element[1]);
+        r->element[0] = NULL; /* detached */
+        freeReplyObject(r);
+        r = started;
+    }
     return fetch_started(r, id);
 }
 
 /* Drops an id stageq never wrote from our processing list, so it cannot
  * block us. */
-static void fetch_drop_invalid(struct worker *w, const char *id, size_t len)
+static void fetch_drop_invalid(struct worker *w, const struct wpart *part, const char *id,
+                               size_t len)
 {
     struct rargv a;
 
     rargv_init(&a);
     rargv_add(&a, "LREM");
-    rargv_add(&a, w->processing_key);
+    rargv_add(&a, part->processing_key);
     rargv_add(&a, "1");
     rargv_addlen(&a, id, len);
     freeReplyObject(wredis_command(w, &a));
     rargv_free(&a);
-    log_warnx("fetch: dropped an invalid job id (%zu bytes) from %s", len, w->queue_key);
-}
-
-/* The job id of a take reply: the hash's "id" field, or a skip's third
- * element; "" when there is none. */
-static void fetch_reply_id(const redisReply *r, char id[IDS_MAX_LEN + 1])
-{
-    size_t i;
-
-    id[0] = '\0';
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-        r->element[2]->type == REDIS_REPLY_STRING && r->element[2]->len <= IDS_MAX_LEN) {
-        memcpy(id, r->element[2]->str, r->element[2]->len);
-        id[r->element[2]->len] = '\0';
-        return;
-    }
-    for (i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
-        const redisReply *f = r->element[i], *v = r->element[i + 1];
-        if (f->type == REDIS_REPLY_STRING && strcmp(f->str, JOB_F_ID) == 0 &&
-            v->type == REDIS_REPLY_STRING && v->len <= IDS_MAX_LEN) {
-            memcpy(id, v->str, v->len);
-            id[v->len] = '\0';
-            return;
-        }
-    }
+    log_warnx("fetch: dropped an invalid job id (%zu bytes) from %s", len, part->queue_key);
 }
 
 void fetch_next_held_id(const struct worker *w, char id[IDS_MAX_LEN + 1])
@@ -123,34 +135,33 @@ void fetch_next_held_id(const struct worker *w, char id[IDS_MAX_LEN + 1])
     id[0] = '\0';
     if (held != NULL && !*w->stop && held->type == REDIS_REPLY_ARRAY &&
         held->elements >= 4) /* a started job, not a skip */
-        fetch_reply_id(held, id);
+        pipe_reply_id(held, id);
 }
 
-/* A take reply (take.lua, or the take of finish.lua), owned: 1 with the
- * job started (*hash, id set), 0 when the queue was empty or the job was
- * skipped (*hash NULL; *is_empty says which). */
-static int fetch_taken(struct worker *w, redisReply *r, char id[IDS_MAX_LEN + 1], redisReply **hash,
-                       bool *is_empty)
+/* A read held job (a reservation, or a skip), owned: 1 with the job's
+ * reply (*hash, id set), 0 when it was skipped (*hash NULL). */
+static int fetch_taken(redisReply *r, char id[IDS_MAX_LEN + 1], redisReply **hash)
 {
-    const redisReply *e0, *e1;
-
-    *is_empty = false;
-    if (r->type == REDIS_REPLY_NIL) {
-        *is_empty = true;
-        freeReplyObject(r);
-        return 0;
-    }
-    e0 = r->type == REDIS_REPLY_ARRAY && r->elements >= 2 ? r->element[0] : NULL;
-    e1 = e0 != NULL ? r->element[1] : NULL;
-    if (e0 != NULL && r->elements == 2 && e0->type == REDIS_REPLY_STRING &&
-        strcmp(e0->str, "invalid") == 0 && e1->type == REDIS_REPLY_STRING) {
-        fetch_drop_invalid(w, e1->str, e1->len);
-        freeReplyObject(r);
-        return 0;
-    }
-    fetch_reply_id(r, id);
+    pipe_reply_id(r, id);
     *hash = fetch_started(r, id);
     return *hash != NULL ? 1 : 0;
+}
+
+/* A held bare id, owned (a string reply): 1 when it is valid (id set),
+ * else 0 (dropped from the processing lists: it came from one of them). */
+static int fetch_bare(struct worker *w, redisReply *r, char id[IDS_MAX_LEN + 1])
+{
+    int j, rc = 0;
+
+    if (ids_is_valid(r->str, r->len, IDS_MAX_LEN)) {
+        memcpy(id, r->str, r->len + 1);
+        rc = 1;
+    } else {
+        for (j = 0; j < w->nparts; j++)
+            fetch_drop_invalid(w, &w->parts[j], r->str, r->len);
+    }
+    freeReplyObject(r);
+    return rc;
 }
 
 /* Logs a pop that failed: Redis unreachable or away for a moment (r NULL,
@@ -169,63 +180,60 @@ static void fetch_failed(struct worker *w, const char *what, const redisReply *r
     wredis_log_down(w, "fetch: ", r != NULL ? msg : err->msg);
 }
 
-/* take.lua: as fetch_taken, or -1 when Redis failed. */
-static int fetch_take(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash, bool *is_empty)
+/* take.lua on partition part: 1 when it took a job (held, bare), 0 when
+ * the partition is empty, -1 when Redis failed. */
+static int fetch_take(struct worker *w, const struct wpart *part)
 {
-    char prefix[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
     struct rargv a;
     struct sq_err err;
     redisReply *r;
+    int rc;
 
-    *is_empty = false;
-    if (keys_job(prefix, sizeof(prefix), w->cfg->prefix, keys_default_tag(), "") < 0 ||
-        keys_events(ekey, sizeof(ekey), w->cfg->prefix) < 0)
-        return -1;
-    clock_format_rfc3339(clock_now_ms(), ts);
     rargv_init(&a);
-    rargv_add(&a, w->queue_key);
-    rargv_add(&a, w->processing_key);
-    rargv_add(&a, ekey);
-    rargv_add(&a, w->info_key);
-    rargv_add(&a, prefix);
-    rargv_add(&a, w->id);
-    rargv_add(&a, ts);
-    rargv_addll(&a, JOB_ACTIVE_TTL_S);
-    rargv_addll(&a, IDS_MAX_LEN);
-    r = rconn_script(w->rc, SCRIPT_TAKE, 4, &a, &err);
+    rargv_add(&a, part->queue_key);
+    rargv_add(&a, part->processing_key);
+    rargv_add(&a, "1");
+    r = rconn_script(w->rc, SCRIPT_TAKE, 2, &a, &err);
     rargv_free(&a);
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         fetch_failed(w, "take", r, &err);
+        freeReplyObject(r);
         return -1;
     }
-    return fetch_taken(w, r, id, hash, is_empty);
+    rc = r->type == REDIS_REPLY_ARRAY && r->elements > 0 ? 1 : 0;
+    pipe_hold_taken(w, r);
+    freeReplyObject(r);
+    return rc;
 }
 
 void fetch_requeue(struct worker *w, const char *id, const char *queue, const char *attempt, int k,
                    bool is_unstarted, bool is_current)
 {
-    char job_key[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
+    const struct wpart *part = worker_part(w, id);
+    char job_key[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], wake[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
     struct rargv a;
     redisReply *r;
 
-    if (keys_job(job_key, sizeof(job_key), w->cfg->prefix, keys_default_tag(), id) < 0 ||
-        keys_queue(qkey, sizeof(qkey), w->cfg->prefix, keys_default_tag(), queue) < 0 ||
-        keys_events(ekey, sizeof(ekey), w->cfg->prefix) < 0)
+    if (keys_job(job_key, sizeof(job_key), w->cfg->prefix, part->tag, id) < 0 ||
+        keys_queue(qkey, sizeof(qkey), w->cfg->prefix, part->tag, queue) < 0 ||
+        keys_wake(wake, sizeof(wake), w->cfg->prefix, queue) < 0)
         return; /* stays on our list: recovered as a lost job */
     clock_format_rfc3339(clock_now_ms(), ts);
     rargv_init(&a);
     rargv_add(&a, job_key);
-    rargv_add(&a, w->processing_key);
+    rargv_add(&a, part->processing_key);
     rargv_add(&a, qkey);
-    rargv_add(&a, ekey);
-    rargv_add(&a, w->info_key);
+    rargv_add(&a, part->current_key);
     rargv_add(&a, attempt);
     rargv_add(&a, id);
     rargv_add(&a, ts);
     rargv_addll(&a, k);
     rargv_add(&a, is_unstarted ? "1" : "0");
     rargv_add(&a, is_current ? "1" : "0");
-    r = wredis_script(w, SCRIPT_REQUEUE, 5, &a);
+    rargv_add(&a, w->id);
+    rargv_add(&a, w->events_chan);
+    rargv_add(&a, wake);
+    r = wredis_script(w, SCRIPT_REQUEUE, 4, &a);
     rargv_free(&a);
     if (r != NULL && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)) {
         if (is_unstarted)
@@ -263,11 +271,16 @@ void fetch_hand_back(struct worker *w)
     while ((taken = pipe_newest_held(w)) != NULL) {
         char id[IDS_MAX_LEN + 1];
         redisReply *hash = NULL;
-        bool is_empty;
 
         /* the newest first: each goes to the front of its queue, so the
-         * oldest ends up first again */
-        if (fetch_taken(w, taken, id, &hash, &is_empty) == 1)
+         * oldest ends up first again; a bare id (never read) is a
+         * reservation of our queue */
+        if (taken->type == REDIS_REPLY_STRING) {
+            if (fetch_bare(w, taken, id) == 1)
+                fetch_requeue(w, id, w->cfg->queue, "0", 1, true, false);
+            continue;
+        }
+        if (fetch_taken(taken, id, &hash) == 1)
             fetch_unstart(w, id, hash);
         freeReplyObject(hash);
     }
@@ -275,20 +288,20 @@ void fetch_hand_back(struct worker *w)
 
 void fetch_record_stats(struct worker *w)
 {
-    char hkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], *spec;
+    char *spec;
     struct rargv a;
     struct sq_err err;
-    redisReply *r;
+    redisReply *r = NULL;
+    int nkeys;
 
     if (!wstats_is_pending(&w->stats) || (spec = wstats_spec(&w->stats)) == NULL)
         return;
-    keys_stagehist(hkey, sizeof(hkey), w->cfg->prefix, keys_default_tag(), "");
-    keys_eta(ekey, sizeof(ekey), w->cfg->prefix, keys_default_tag(), "");
+    /* in one of the worker's partitions: the API sums them all */
     rargv_init(&a);
-    rargv_add(&a, hkey);
-    rargv_add(&a, ekey);
+    nkeys = wstats_add_keys(&a, spec, w->cfg->prefix, w->parts[0].tag);
     rargv_add(&a, spec);
-    r = rconn_script(w->rc, SCRIPT_RECORD, 0, &a, &err);
+    if (nkeys >= 0)
+        r = rconn_script(w->rc, SCRIPT_RECORD, nkeys, &a, &err);
     rargv_free(&a);
     free(spec);
     if (r != NULL && r->type != REDIS_REPLY_ERROR)
@@ -304,20 +317,26 @@ static void fetch_promote(struct worker *w)
     struct rargv a;
     struct sq_err err;
     redisReply *r;
+    int j;
 
     if (now - w->last_promote_ms < WORKER_PROMOTE_MS)
         return;
     w->last_promote_ms = now;
-    rargv_init(&a);
-    rargv_add(&a, w->delayed_key);
-    rargv_add(&a, w->queue_key);
-    rargv_addll(&a, clock_now_ms());
-    rargv_addll(&a, WORKER_PROMOTE_BATCH);
-    r = rconn_script(w->rc, SCRIPT_PROMOTE, 2, &a, &err);
-    rargv_free(&a);
-    if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
-        log_debug("moved %lld retried job(s) to %s", r->integer, w->queue_key);
-    freeReplyObject(r);
+    for (j = 0; j < w->nparts; j++) {
+        const struct wpart *part = &w->parts[j];
+
+        rargv_init(&a);
+        rargv_add(&a, part->delayed_key);
+        rargv_add(&a, part->queue_key);
+        rargv_addll(&a, clock_now_ms());
+        rargv_addll(&a, WORKER_PROMOTE_BATCH);
+        rargv_add(&a, w->wake_chan);
+        r = rconn_script(w->rc, SCRIPT_PROMOTE, 2, &a, &err);
+        rargv_free(&a);
+        if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+            log_debug("moved %lld retried job(s) to %s", r->integer, part->queue_key);
+        freeReplyObject(r);
+    }
 }
 
 /* How long BLMOVE waits: WORKER_FETCH_TIMEOUT_MS, at most an eighth of a
@@ -329,48 +348,76 @@ static int fetch_timeout_ms(const struct worker *w)
     return eighth < WORKER_FETCH_TIMEOUT_MS ? eighth : WORKER_FETCH_TIMEOUT_MS;
 }
 
-int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
+/* The oldest held job: 1 with it started (*hash, id), 0 when it was
+ * skipped or handed back, -1 never. */
+static int fetch_held(struct worker *w, redisReply *taken, const char *begun,
+                      char id[IDS_MAX_LEN + 1], redisReply **hash)
 {
-    char begun[IDS_MAX_LEN + 1];
+    bool is_begun;
+    int rc;
+
+    if (taken->type == REDIS_REPLY_STRING) { /* bare: begun (and the next read) now */
+        if (fetch_bare(w, taken, id) == 0)
+            return 0;
+        if (*w->stop) { /* never begun: back to its queue */
+            fetch_requeue(w, id, w->cfg->queue, "0", 1, true, false);
+            return 0;
+        }
+        *hash = fetch_start(w, id);
+        return *hash != NULL ? 1 : 0;
+    }
+    rc = fetch_taken(taken, id, hash);
+    is_begun = strcmp(id, begun) == 0;
+    if (rc == 1 && !is_begun && !*w->stop && fetch_is_reserved(*hash)) {
+        /* reserved, and the last end did not begin it: begin it now
+         * (when stopping, run_job hands it back as it is) */
+        freeReplyObject(*hash);
+        *hash = fetch_start(w, id);
+        rc = *hash != NULL ? 1 : 0;
+    }
+    return rc;
+}
+
+/* Takes from the partitions in turn from w->part_next: 1 when one gave a
+ * job (held; the next sweep starts after it), 0 when all were empty, -1 when
+ * Redis failed. With one partition it is one take, skipped when the last
+ * pop found it empty (BLMOVE waits then). */
+static int fetch_sweep(struct worker *w)
+{
+    int i;
+
+    if (w->nparts == 1 && pipe_is_queue_empty(w))
+        return 0;
+    for (i = 0; i < w->nparts; i++) {
+        int j = (w->part_next + i) % w->nparts;
+        int rc = fetch_take(w, &w->parts[j]);
+
+        if (rc != 0) {
+            if (rc == 1) {
+                w->part_next = (j + 1) % w->nparts;
+                pipe_set_queue_empty(w, false);
+            }
+            return rc;
+        }
+    }
+    pipe_set_queue_empty(w, true);
+    return 0;
+}
+
+/* One partition: BLMOVE for up to fetch_timeout_ms, then start.lua. As
+ * fetch_next. */
+static int fetch_blmove(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
+{
+    const struct wpart *part = &w->parts[0];
     struct rargv a;
-    redisReply *r, *taken;
     struct sq_err err;
+    redisReply *r;
     int rc = 0;
 
-    *hash = NULL;
-    if (!*w->stop)
-        fetch_promote(w); /* also while finish.lua keeps taking jobs */
-    pipe_collect(w);      /* the next batch, taken by an end sent meanwhile */
-    taken = pipe_next_held(w, begun);
-    if (taken != NULL) { /* finish.lua took it already */
-        bool is_empty, is_begun;
-
-        rc = fetch_taken(w, taken, id, hash, &is_empty);
-        is_begun = strcmp(id, begun) == 0;
-        if (rc == 1 && !is_begun && !*w->stop && fetch_is_reserved(*hash)) {
-            /* reserved, and the last end did not begin it: begin it now
-             * (when stopping, run_job hands it back as it is) */
-            freeReplyObject(*hash);
-            *hash = fetch_start(w, id);
-            rc = *hash != NULL ? 1 : 0;
-        }
-        return rc;
-    }
-    if (*w->stop)
-        return 0;
-    if (!pipe_is_queue_empty(w)) { /* a backlog: pop and start in one round trip */
-        bool is_empty;
-        rc = fetch_take(w, id, hash, &is_empty);
-        if (rc != 0 || !is_empty)
-            return rc;
-        pipe_set_queue_empty(w, true);
-    }
-    fetch_record_stats(w); /* about to wait: the stage runs seen so far */
-    log_flush();
     rargv_init(&a);
     rargv_add(&a, "BLMOVE");
-    rargv_add(&a, w->queue_key);
-    rargv_add(&a, w->processing_key);
+    rargv_add(&a, part->queue_key);
+    rargv_add(&a, part->processing_key);
     rargv_add(&a, "RIGHT");
     rargv_add(&a, "LEFT");
     rargv_addf(&a, "%.3f", fetch_timeout_ms(w) / 1000.0);
@@ -392,7 +439,7 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
         goto done;
     }
     if (!ids_is_valid(r->str, r->len, IDS_MAX_LEN)) {
-        fetch_drop_invalid(w, r->str, r->len); /* not written by stageq */
+        fetch_drop_invalid(w, part, r->str, r->len); /* not written by stageq */
         goto done;
     }
     memcpy(id, r->str, r->len);
@@ -402,4 +449,41 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
 done:
     freeReplyObject(r);
     return rc;
+}
+
+int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
+{
+    char begun[IDS_MAX_LEN + 1];
+    redisReply *taken;
+    int rc;
+
+    *hash = NULL;
+    if (!*w->stop)
+        fetch_promote(w); /* also while finish.lua keeps taking jobs */
+    pipe_collect(w);      /* the next batch, taken or read by an end sent meanwhile */
+    taken = pipe_next_held(w, begun);
+    if (taken != NULL)
+        return fetch_held(w, taken, begun, id, hash);
+    if (*w->stop)
+        return 0;
+    /* several partitions: subscribed before the sweep, so that a push after
+     * it looked is a message waiting (wake.c) */
+    if (w->nparts > 1)
+        (void)wake_subscribe(w);
+    rc = fetch_sweep(w);
+    if (rc != 0) {
+        if (rc < 0)
+            return -1;
+        taken = pipe_next_held(w, begun);
+        return taken != NULL ? fetch_held(w, taken, begun, id, hash) : 0;
+    }
+    fetch_record_stats(w); /* about to wait: the stage runs seen so far */
+    log_flush();
+    if (w->nparts == 1)
+        return fetch_blmove(w, id, hash);
+    /* a safety timeout too: 2 s, at most a quarter of a lease (renewed
+     * between waits) */
+    if (wake_wait(w, 2 * fetch_timeout_ms(w)) == 1)
+        pipe_set_queue_empty(w, false);
+    return 0;
 }

@@ -14,22 +14,58 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "job.h"
 #include "log.h"
 #include "worker.h"
+
+void pipe_reply_id(const redisReply *r, char id[IDS_MAX_LEN + 1])
+{
+    size_t i;
+
+    id[0] = '\0';
+    if (r == NULL)
+        return;
+    if (r->type == REDIS_REPLY_STRING && r->len <= IDS_MAX_LEN) { /* a bare id */
+        memcpy(id, r->str, r->len + 1);
+        return;
+    }
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        r->element[2]->type == REDIS_REPLY_STRING && r->element[2]->len <= IDS_MAX_LEN) {
+        memcpy(id, r->element[2]->str, r->element[2]->len);
+        id[r->element[2]->len] = '\0';
+        return;
+    }
+    for (i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+        if (f->type == REDIS_REPLY_STRING && strcmp(f->str, JOB_F_ID) == 0 &&
+            v->type == REDIS_REPLY_STRING && v->len <= IDS_MAX_LEN) {
+            memcpy(id, v->str, v->len);
+            id[v->len] = '\0';
+            return;
+        }
+    }
+}
 
 /* A job's end sent without waiting for its reply. */
 struct sent_finish {
     struct rargv args; /* finish.lua's, to send again when the reply is lost */
+    int nkeys;
     char id[IDS_MAX_LEN + 1];
-    int take; /* jobs it takes too (0: none) */
+    int take;     /* jobs it takes too (0: none) */
+    bool is_read; /* it reserve-reads held ids too */
 };
 
 /* The batching state of one worker child: written here only. */
 struct pipe {
-    /* the jobs finish.lua took in the same call, oldest first (take.lua
-     * replies: reserved — still queued — or started), consumed by fetch_next */
+    /* the jobs taken (finish.lua, take.lua), oldest first, consumed by
+     * fetch_next: a bare id (a string reply: taken, not read yet), or the
+     * reply of its read (startjob.lua's: reserved — still queued —, started,
+     * or skipped). All of one partition: a take chained in an end takes from
+     * the ending job's, and a sweep takes only when none is held. */
     redisReply *held[WORKER_HELD_MAX];
+    bool is_read_sent[WORKER_HELD_MAX]; /* a bare id an end sent reads */
     size_t nheld;
+    int chain; /* takes chained in ends since the last sweep (fairness, P > 1) */
     /* ends sent while jobs were held, their replies not read yet */
     struct sent_finish sent[WORKER_SENT_MAX];
     size_t nsent;
@@ -61,7 +97,8 @@ void pipe_free(struct pipe *p)
     free(p);
 }
 
-int pipe_send_finish(struct worker *w, const char *id, struct rargv *args, int take)
+int pipe_send_finish(struct worker *w, const char *id, struct rargv *args, int nkeys, int take,
+                     bool is_read)
 {
     struct pipe *p = w->pipe;
     struct sq_err err;
@@ -72,7 +109,7 @@ int pipe_send_finish(struct worker *w, const char *id, struct rargv *args, int t
         return -1;
     if (p->nsent >= WORKER_SENT_MAX)
         pipe_drain(w); /* answered by now, most of them */
-    if (rconn_script_send(w->rc, SCRIPT_FINISH, FINISH_NKEYS, args, &err) < 0) {
+    if (rconn_script_send(w->rc, SCRIPT_FINISH, nkeys, args, &err) < 0) {
         log_write(LOG_LEVEL_WARN, 0, id, "%s; writing its end again", err.msg);
         pipe_drain(w); /* the ends sent before went with the connection */
         return -1;
@@ -80,8 +117,10 @@ int pipe_send_finish(struct worker *w, const char *id, struct rargv *args, int t
     s = &p->sent[p->nsent++];
     s->args = *args; /* moved */
     rargv_init(args);
+    s->nkeys = nkeys;
     memcpy(s->id, id, len + 1);
     s->take = take;
+    s->is_read = is_read;
     if (take > 0)
         p->is_take_sent = true;
     return 0;
@@ -114,13 +153,13 @@ static int pipe_log_result(const char *id, const redisReply *res, bool is_again)
 static int pipe_answer(struct worker *w, const struct sent_finish *s, redisReply *rep)
 {
     const redisReply *res =
-        rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 ? rep->element[0] : rep;
+        rep->type == REDIS_REPLY_ARRAY && rep->elements == FINISH_REPLY_LEN ? rep->element[0] : rep;
     int rc = pipe_log_result(s->id, res, false);
 
     if (rc == 0 && (res->type == REDIS_REPLY_STRING || res->type == REDIS_REPLY_STATUS) &&
         strcmp(res->str, "ok") == 0)
         rc = 1;
-    if (res != rep && s->take > 0 && rep->element[2]->type == REDIS_REPLY_ARRAY)
+    if (res != rep)
         pipe_hold(w, rep, s->take);
     freeReplyObject(rep);
     return rc;
@@ -181,26 +220,27 @@ static void pipe_read(struct worker *w, size_t n)
              * (its takes are held; its stage runs are recorded) */
             log_write(LOG_LEVEL_WARN, 0, s->id, "end not confirmed by %d replica(s): kept",
                       w->cfg->min_replicas);
-            rargv_set(&s->args, FINISH_ARG_TAKE, "0");
-            rargv_set(&s->args, FINISH_ARG_SPEC, "");
-            freeReplyObject(
-                wredis_end(w, SCRIPT_FINISH, FINISH_NKEYS, &s->args, s->id, true, NULL));
+            rargv_set(&s->args, WORKER_ARGV(s->nkeys, FINISH_ARGV_TAKE), "0");
+            rargv_set(&s->args, WORKER_ARGV(s->nkeys, FINISH_ARGV_SPEC), "");
+            freeReplyObject(wredis_end(w, SCRIPT_FINISH, s->nkeys, &s->args, s->id, true, NULL));
             rargv_free(&s->args);
             continue;
         }
         /* lost, or an error: again, waiting, taking nothing; whatever a lost
          * take moved onto our list is put back once we hold nothing */
         if (s->take > 0) {
-            rargv_set(&s->args, FINISH_ARG_TAKE, "0");
+            rargv_set(&s->args, WORKER_ARGV(s->nkeys, FINISH_ARGV_TAKE), "0");
             p->is_take_lost = true;
         }
-        rep = wredis_end(w, SCRIPT_FINISH, FINISH_NKEYS, &s->args, s->id, reps[i] == NULL, NULL);
+        rep = wredis_end(w, SCRIPT_FINISH, s->nkeys, &s->args, s->id, reps[i] == NULL, NULL);
         if (rep == NULL)
             log_write(LOG_LEVEL_ERROR, 0, s->id, "state change not written: redis unreachable");
         else
-            pipe_log_result(
-                s->id, rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 ? rep->element[0] : rep,
-                true);
+            pipe_log_result(s->id,
+                            rep->type == REDIS_REPLY_ARRAY && rep->elements == FINISH_REPLY_LEN
+                                ? rep->element[0]
+                                : rep,
+                            true);
         freeReplyObject(rep);
         rargv_free(&s->args);
     }
@@ -213,42 +253,109 @@ void pipe_drain(void *arg)
     pipe_read(w, w->pipe->nsent);
 }
 
+/* The next held job can run without a call: read, not a bare id. */
+static bool pipe_is_next_ready(const struct pipe *p)
+{
+    return p->nheld > 0 && p->held[0]->type == REDIS_REPLY_ARRAY;
+}
+
 void pipe_collect(struct worker *w)
 {
     struct pipe *p = w->pipe;
     size_t i;
 
-    if (p->nheld > 0 || !p->is_take_sent)
+    if (pipe_is_next_ready(p))
         return;
     for (i = 0; i < p->nsent; i++)
-        if (p->sent[i].take > 0) {
+        if ((p->nheld == 0 && p->sent[i].take > 0) || (p->nheld > 0 && p->sent[i].is_read)) {
             pipe_read(w, i + 1);
             return;
         }
 }
 
-void pipe_hold(struct worker *w, redisReply *rep, int take)
+/* Puts the read replies in reads (an array, detached from it) in the place
+ * of the bare held ids they read (matched by id). */
+static void pipe_put_reads(struct pipe *p, redisReply *reads)
 {
-    struct pipe *p = w->pipe;
-    redisReply *taken;
+    size_t i, j;
+
+    for (i = 0; reads->type == REDIS_REPLY_ARRAY && i < reads->elements; i++) {
+        char id[IDS_MAX_LEN + 1];
+
+        pipe_reply_id(reads->element[i], id);
+        for (j = 0; j < p->nheld; j++)
+            if (p->held[j]->type == REDIS_REPLY_STRING && strcmp(p->held[j]->str, id) == 0) {
+                freeReplyObject(p->held[j]);
+                p->held[j] = reads->element[i];
+                reads->element[i] = NULL; /* detached: freeReplyObject skips NULL */
+                break;
+            }
+    }
+}
+
+/* Appends the bare ids of taken (an array, detached from it) to the held
+ * jobs; fewer than take: the queue ran empty. */
+static void pipe_put_taken(struct pipe *p, redisReply *taken, int take)
+{
     size_t i;
 
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
-        return;
-    taken = rep->element[2];
     if (taken->type != REDIS_REPLY_ARRAY) {
         if (take > 0)
-            p->is_queue_empty = true; /* nothing taken: wait in BLMOVE next time */
+            p->is_queue_empty = true; /* nothing taken: wait next time */
         return;
     }
     if (taken->elements < (size_t)take)
-        p->is_queue_empty = true; /* wait in BLMOVE once these are done */
+        p->is_queue_empty = true; /* wait once these are done */
     for (i = 0; i < taken->elements && p->nheld < WORKER_HELD_MAX; i++) {
+        if (taken->element[i]->type != REDIS_REPLY_STRING)
+            continue;
+        p->is_read_sent[p->nheld] = false;
         p->held[p->nheld++] = taken->element[i];
-        taken->element[i] = NULL; /* detached: freeReplyObject skips NULL */
+        taken->element[i] = NULL;
     }
     if (i < taken->elements) /* never (a take fits): put back once we hold none */
         p->is_take_lost = true;
+}
+
+void pipe_hold_taken(struct worker *w, redisReply *taken)
+{
+    w->pipe->chain = 0; /* a sweep: a new partition, maybe */
+    pipe_put_taken(w->pipe, taken, 1);
+}
+
+void pipe_hold_reads(struct worker *w, redisReply *reads)
+{
+    pipe_put_reads(w->pipe, reads);
+}
+
+size_t pipe_bare_ids(struct worker *w, const struct wpart *part, bool is_all,
+                     char ids[][IDS_MAX_LEN + 1], size_t max)
+{
+    struct pipe *p = w->pipe;
+    size_t i, n = 0;
+
+    for (i = 0; i < p->nheld && n < max; i++) {
+        const redisReply *h = p->held[i];
+
+        if (h->type != REDIS_REPLY_STRING || h->len > IDS_MAX_LEN ||
+            (p->is_read_sent[i] && !is_all) || !ids_is_valid(h->str, h->len, IDS_MAX_LEN) ||
+            worker_part(w, h->str) != part)
+            continue;
+        p->is_read_sent[i] = true;
+        memcpy(ids[n++], h->str, h->len + 1);
+    }
+    return n;
+}
+
+void pipe_hold(struct worker *w, redisReply *rep, int take)
+{
+    struct pipe *p = w->pipe;
+
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != FINISH_REPLY_LEN)
+        return;
+    pipe_put_reads(p, rep->element[3]);
+    if (take > 0)
+        pipe_put_taken(p, rep->element[2], take);
 }
 
 /* How many jobs to take when jobs run `us` microseconds: about
@@ -275,12 +382,18 @@ int pipe_plan_end(struct worker *w, int64_t us, bool may_defer, int *take)
     batch = pipe_batch(p->job_us);
     if (may_defer && !*w->stop)
         pipe_collect(w); /* the next batch is here by now: this end need not wait */
-    may_take = !*w->stop && !p->is_queue_empty && !p->is_take_lost && !p->is_take_sent;
+    /* with several partitions, a partition's backlog is taken a few batches
+     * at a time: then the held ones run out and the next sweep starts at
+     * the next partition (fair rotation) */
+    may_take = !*w->stop && !p->is_queue_empty && !p->is_take_lost && !p->is_take_sent &&
+               (w->nparts == 1 || p->chain < WORKER_PART_CHAIN);
     if (may_defer && p->nheld > 0 && !*w->stop) {
         *take = may_take && batch > 1 && p->nheld <= (size_t)batch / 2 ? batch : 0;
+        p->chain += *take > 0;
         return 1;
     }
     *take = may_take && p->nheld == 0 ? batch : 0;
+    p->chain += *take > 0;
     return 0;
 }
 
@@ -303,6 +416,7 @@ redisReply *pipe_next_held(struct worker *w, char begun[IDS_MAX_LEN + 1])
         return NULL;
     taken = p->held[0];
     memmove(p->held, p->held + 1, --p->nheld * sizeof(p->held[0]));
+    memmove(p->is_read_sent, p->is_read_sent + 1, p->nheld * sizeof(p->is_read_sent[0]));
     memcpy(begun, p->begun, sizeof(p->begun));
     p->begun[0] = '\0';
     return taken;

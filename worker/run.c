@@ -28,6 +28,7 @@
 struct run {
     struct worker *w;
     const char *id;
+    const struct wpart *part; /* the job's partition: every key named is of its slot */
     char job_key[KEYS_MAX_LEN];
     char attempt[24];
     int attempt_n;
@@ -104,23 +105,36 @@ static int run_result(struct run *r, const redisReply *rep)
 /* Which pending stage runs a write carries. */
 enum run_stats { RUN_STATS_NONE, RUN_STATS_DUE, RUN_STATS_ALL };
 
-/* The stage histogram and ETA key prefixes and the pending stage runs
- * (stats.lua's spec: *spec, freed by the caller): every one with
- * RUN_STATS_ALL, with RUN_STATS_DUE when due; "" when there are none to send. */
-static void run_add_stats(struct run *r, struct rargv *a, enum run_stats which, char **spec)
+/* The pending stage runs to send (stats.lua's spec, the caller frees it):
+ * every one with RUN_STATS_ALL, with RUN_STATS_DUE when due; NULL when
+ * there are none to send. */
+static char *run_stats_spec(struct run *r, enum run_stats which)
 {
-    char hkey[KEYS_MAX_LEN], etakey[KEYS_MAX_LEN];
     struct wstats *st = &r->w->stats;
 
-    keys_stagehist(hkey, sizeof(hkey), r->w->cfg->prefix, keys_default_tag(), "");
-    keys_eta(etakey, sizeof(etakey), r->w->cfg->prefix, keys_default_tag(), "");
-    rargv_add(a, hkey);
-    rargv_add(a, etakey);
-    *spec = NULL;
     if (which == RUN_STATS_ALL ? wstats_is_pending(st)
                                : which == RUN_STATS_DUE && wstats_is_due(st, clock_mono_ms()))
-        *spec = wstats_spec(st);
-    rargv_add(a, *spec != NULL ? *spec : "");
+        return wstats_spec(st);
+    return NULL;
+}
+
+/* Adds the stage statistics keys of spec's pipelines in the job's slot:
+ * how many, or 0 with *spec dropped (freed, NULL) when a name does not fit
+ * (the runs stay pending; a is unchanged then only if none was added, so
+ * the caller adds the keys last). */
+static int run_stats_keys(struct run *r, struct rargv *a, char **spec)
+{
+    int n;
+
+    if (*spec == NULL)
+        return 0;
+    n = wstats_add_keys(a, *spec, r->w->cfg->prefix, r->part->tag);
+    if (n < 0) {
+        free(*spec);
+        *spec = NULL;
+        return 0;
+    }
+    return n;
 }
 
 /* Reads a fenced write's reply rep (NULL: Redis unreachable, logged when
@@ -152,41 +166,49 @@ static int run_answer(struct run *r, redisReply *rep, char *spec, bool is_retryi
 static int run_write(struct run *r, enum script_id script, long long ttl,
                      const struct rargv *fields, bool is_retrying, long long due_ms)
 {
-    char qkey[KEYS_MAX_LEN], dkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], ckey[KEYS_MAX_LEN];
+    char qkey[KEYS_MAX_LEN], dkey[KEYS_MAX_LEN], wake[KEYS_MAX_LEN];
     const char *prefix = r->w->cfg->prefix;
     char *spec = NULL;
     struct rargv a;
     redisReply *rep;
     struct sq_err err;
     size_t i;
-    int nkeys = script == SCRIPT_RETRY ? 7 : 2;
+    int nkeys = 1;
 
-    keys_events(ekey, sizeof(ekey), prefix);
     rargv_init(&a);
     rargv_add(&a, r->job_key);
     if (script == SCRIPT_RETRY) {
-        keys_queue(qkey, sizeof(qkey), prefix, keys_default_tag(), r->queue);
-        keys_delayed(dkey, sizeof(dkey), prefix, keys_default_tag(), r->queue);
-        keys_counters(ckey, sizeof(ckey), prefix, keys_default_tag());
-        rargv_add(&a, r->w->processing_key);
+        keys_queue(qkey, sizeof(qkey), prefix, r->part->tag, r->queue);
+        keys_delayed(dkey, sizeof(dkey), prefix, r->part->tag, r->queue);
+        keys_wake(wake, sizeof(wake), prefix, r->queue);
+        rargv_add(&a, r->part->processing_key);
         rargv_add(&a, qkey);
         rargv_add(&a, dkey);
-        rargv_add(&a, ckey);
+        rargv_add(&a, r->part->counters_key);
+        rargv_add(&a, r->part->current_key);
+        nkeys = 6;
+    } else {
+        spec = run_stats_spec(r, RUN_STATS_DUE);
+        nkeys += run_stats_keys(r, &a, &spec);
     }
-    rargv_add(&a, ekey); /* the events channel */
-    if (script == SCRIPT_RETRY)
-        rargv_add(&a, r->w->info_key);
     rargv_add(&a, r->attempt);
     rargv_addll(&a, ttl);
     if (script == SCRIPT_RETRY) {
         char next[IDS_MAX_LEN + 1];
         fetch_next_held_id(r->w, next);
+        if (worker_part(r->w, next) != r->part)
+            next[0] = '\0'; /* never: the held jobs are of the running one's partition */
         rargv_add(&a, r->id);
         rargv_addll(&a, due_ms);
         rargv_addll(&a, r->n);
         rargv_add(&a, next);
+        rargv_add(&a, r->w->id);
+        rargv_add(&a, r->w->events_chan);
+        rargv_add(&a, wake);
     } else {
-        run_add_stats(r, &a, RUN_STATS_DUE, &spec);
+        rargv_add(&a, r->w->events_chan);
+        rargv_add(&a, "");
+        rargv_add(&a, spec != NULL ? spec : "");
         rargv_add(&a, r->w->id); /* fenced by the worker too */
     }
     for (i = 0; i < fields->argc; i++)
@@ -206,44 +228,59 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
     return run_answer(r, rep, spec, is_retrying);
 }
 
-/* finish.lua's arguments: it also takes `take` jobs, and carries the
- * pending stage runs `which` says. */
+/* finish.lua's arguments (*nkeys its keys): it also takes `take` jobs,
+ * begins the next held job and reserve-reads the held ids of the job's
+ * partition no end sent reads yet (*is_read), and carries the pending stage
+ * runs `which` says (*spec, freed by the caller). */
 static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
-                            const struct rargv *fields, int take, enum run_stats which, char **spec)
+                            const struct rargv *fields, int take, enum run_stats which, char **spec,
+                            int *nkeys, bool *is_read)
 {
-    char ekey[KEYS_MAX_LEN], ckey[KEYS_MAX_LEN], jprefix[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN],
-        next[IDS_MAX_LEN + 1];
+    char ts[CLOCK_RFC3339_LEN], next[IDS_MAX_LEN + 1], key[KEYS_MAX_LEN];
+    char ids[WORKER_READ_MAX][IDS_MAX_LEN + 1];
     const char *prefix = r->w->cfg->prefix;
     bool is_due = wstats_is_due(&r->w->stats, clock_mono_ms());
-    size_t i;
+    size_t i, nread;
 
-    keys_events(ekey, sizeof(ekey), prefix);
-    keys_counters(ckey, sizeof(ckey), prefix, keys_default_tag());
-    keys_job(jprefix, sizeof(jprefix), prefix, keys_default_tag(), "");
+    fetch_next_held_id(r->w, next);
+    if (next[0] != '\0' && worker_part(r->w, next) != r->part)
+        next[0] = '\0'; /* never: the held jobs are of the running one's partition */
+    nread = pipe_bare_ids(r->w, r->part, false, ids, WORKER_READ_MAX);
+    *is_read = nread > 0;
+    *spec = run_stats_spec(r, which);
     run_ts(ts);
     rargv_init(a);
     rargv_add(a, r->job_key);
-    rargv_add(a, r->w->processing_key);
-    rargv_add(a, ckey);
-    rargv_add(a, ekey);
-    rargv_add(a, r->w->queue_key);
-    rargv_add(a, r->w->info_key);
+    rargv_add(a, r->part->processing_key);
+    rargv_add(a, r->part->counters_key);
+    rargv_add(a, r->part->queue_key); /* takes chain in the job's own partition */
+    rargv_add(a, r->part->current_key);
+    if (next[0] != '\0')
+        keys_job(key, sizeof(key), prefix, r->part->tag, next);
+    rargv_add(a, next[0] != '\0' ? key : r->job_key);
+    for (i = 0; i < nread; i++) {
+        keys_job(key, sizeof(key), prefix, r->part->tag, ids[i]);
+        rargv_add(a, key);
+    }
+    *nkeys = 6 + (int)nread;
+    *nkeys += run_stats_keys(r, a, spec);
     rargv_add(a, r->attempt);
     rargv_addll(a, ttl);
     rargv_add(a, r->id);
+    rargv_add(a, r->w->events_chan);
+    rargv_addll(a, (long long)nread);
     /* RUN_STATS_ALL with 'idle': recorded unless a job is taken, so they are
      * in Redis by the time this worker waits */
-    run_add_stats(r, a, which, spec);
+    rargv_add(a, *spec != NULL ? *spec : ""); /* FINISH_ARGV_SPEC */
     rargv_add(a, is_due ? "now" : "idle");
-    rargv_addll(a, take); /* FINISH_ARG_TAKE */
-    rargv_add(a, jprefix);
+    rargv_addll(a, take); /* FINISH_ARGV_TAKE */
     rargv_add(a, r->w->id);
     rargv_add(a, ts);
     rargv_addll(a, JOB_ACTIVE_TTL_S);
-    rargv_addll(a, IDS_MAX_LEN);
-    fetch_next_held_id(r->w, next);
     rargv_add(a, next); /* begun and named current with this end, or "" */
     pipe_set_begun(r->w, next);
+    for (i = 0; i < nread; i++)
+        rargv_add(a, ids[i]);
     for (i = 0; i < fields->argc; i++)
         rargv_addlen(a, fields->argv[i], fields->lens[i]);
 }
@@ -259,8 +296,8 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
                             bool may_defer)
 {
     struct worker *w = r->w;
-    int take;
-    bool is_take, is_unconfirmed = false;
+    int take, nkeys;
+    bool is_take, is_unconfirmed = false, is_read;
     char *spec = NULL;
     struct rargv a;
     struct sq_err err;
@@ -268,8 +305,8 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
     int rc;
 
     if (pipe_plan_end(w, clock_mono_us() - r->begin_us, may_defer, &take) == 1) {
-        run_finish_args(r, &a, ttl, fields, take, RUN_STATS_DUE, &spec);
-        if (pipe_send_finish(w, r->id, &a, take) == 0) {
+        run_finish_args(r, &a, ttl, fields, take, RUN_STATS_DUE, &spec, &nkeys, &is_read);
+        if (pipe_send_finish(w, r->id, &a, nkeys, take, is_read) == 0) {
             if (spec != NULL) /* sent: sent again with the end if its reply is lost */
                 wstats_clear(&w->stats, clock_mono_ms());
             free(spec);
@@ -280,12 +317,12 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
         take = 0; /* not sent: written below, waiting, taking nothing */
     }
     is_take = take > 0;
-    run_finish_args(r, &a, ttl, fields, take, RUN_STATS_ALL, &spec);
+    run_finish_args(r, &a, ttl, fields, take, RUN_STATS_ALL, &spec, &nkeys, &is_read);
     r->is_end_again = false;
     if (is_take) {
         /* one try: a lost reply may have taken jobs onto our processing
          * list, which recover_own puts back; the retries below take none */
-        rep = rconn_script(w->rc, SCRIPT_FINISH, FINISH_NKEYS, &a, &err);
+        rep = rconn_script(w->rc, SCRIPT_FINISH, nkeys, &a, &err);
         if (rep != NULL && rep->type == REDIS_REPLY_ERROR &&
             err_reply_code(rep->str, rep->len) == SQ_ERR_TRANSIENT) {
             freeReplyObject(rep); /* not now (the master moved): as a lost reply */
@@ -295,22 +332,21 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
             pipe_set_take_lost(w);
             rargv_free(&a);
             free(spec);
-            run_finish_args(r, &a, ttl, fields, 0, RUN_STATS_ALL, &spec);
+            run_finish_args(r, &a, ttl, fields, 0, RUN_STATS_ALL, &spec, &nkeys, &is_read);
             r->is_end_again = true; /* the lost try may have been written */
         } else if (!wredis_end_confirmed(w, rep, rconn_connects(w->rc), r->id, false)) {
             is_unconfirmed = true; /* written again below, once its takes are held */
         }
     }
     if (rep == NULL)
-        rep = wredis_end(w, SCRIPT_FINISH, FINISH_NKEYS, &a, r->id, r->is_end_again,
-                         &r->is_end_again);
+        rep = wredis_end(w, SCRIPT_FINISH, nkeys, &a, r->id, r->is_end_again, &r->is_end_again);
     if (rep == NULL) {
         rargv_free(&a);
         free(spec);
         log_write(LOG_LEVEL_ERROR, 0, r->id, "state change not written: redis unreachable");
         return -1;
     }
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3) {
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != FINISH_REPLY_LEN) {
         rc = run_result(r, rep); /* an error */
     } else {
         rc = run_result(r, rep->element[0]);
@@ -322,9 +358,9 @@ static int run_write_finish(struct run *r, long long ttl, const struct rargv *fi
     if (is_unconfirmed) {
         /* kept until the replicas have it: again, taking nothing and
          * recording no stage run twice (the first try did both) */
-        rargv_set(&a, FINISH_ARG_TAKE, "0");
-        rargv_set(&a, FINISH_ARG_SPEC, "");
-        freeReplyObject(wredis_end(w, SCRIPT_FINISH, FINISH_NKEYS, &a, r->id, true, NULL));
+        rargv_set(&a, WORKER_ARGV(nkeys, FINISH_ARGV_TAKE), "0");
+        rargv_set(&a, WORKER_ARGV(nkeys, FINISH_ARGV_SPEC), "");
+        freeReplyObject(wredis_end(w, SCRIPT_FINISH, nkeys, &a, r->id, true, NULL));
     }
     rargv_free(&a);
     free(spec);
@@ -717,31 +753,35 @@ static const char *run_next_queue(const struct run *r)
  * outages, confirmed with min_replicas). Returns as run_write. */
 static int run_write_hop(struct run *r, const char *queue, const struct rargv *fields)
 {
-    char qkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], next[IDS_MAX_LEN + 1];
-    char *spec = NULL;
+    char qkey[KEYS_MAX_LEN], wake[KEYS_MAX_LEN], next[IDS_MAX_LEN + 1];
+    char *spec = run_stats_spec(r, RUN_STATS_ALL);
     struct rargv a;
     redisReply *rep;
     size_t i;
+    int nkeys = 4;
 
-    keys_queue(qkey, sizeof(qkey), r->w->cfg->prefix, keys_default_tag(), queue);
-    keys_events(ekey, sizeof(ekey), r->w->cfg->prefix);
+    /* the job's own slot: the queues of its pipeline have its partition count */
+    keys_queue(qkey, sizeof(qkey), r->w->cfg->prefix, r->part->tag, queue);
+    keys_wake(wake, sizeof(wake), r->w->cfg->prefix, queue);
     fetch_next_held_id(r->w, next);
     rargv_init(&a);
     rargv_add(&a, r->job_key);
-    rargv_add(&a, r->w->processing_key);
+    rargv_add(&a, r->part->processing_key);
     rargv_add(&a, qkey);
-    rargv_add(&a, ekey);
-    rargv_add(&a, r->w->info_key);
+    rargv_add(&a, r->part->current_key);
+    nkeys += run_stats_keys(r, &a, &spec);
     rargv_add(&a, r->attempt);
     rargv_addll(&a, JOB_ACTIVE_TTL_S);
     rargv_add(&a, r->id);
     rargv_add(&a, r->w->id);
     rargv_add(&a, next);
-    run_add_stats(r, &a, RUN_STATS_ALL, &spec);
+    rargv_add(&a, r->w->events_chan);
+    rargv_add(&a, wake);
+    rargv_add(&a, spec != NULL ? spec : "");
     for (i = 0; i < fields->argc; i++)
         rargv_addlen(&a, fields->argv[i], fields->lens[i]);
     r->is_end_again = false;
-    rep = wredis_end(r->w, SCRIPT_HOP, 5, &a, r->id, false, &r->is_end_again);
+    rep = wredis_end(r->w, SCRIPT_HOP, nkeys, &a, r->id, false, &r->is_end_again);
     rargv_free(&a);
     return run_answer(r, rep, spec, true);
 }
@@ -991,7 +1031,8 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
     r.last_write_ms = r.last_check_ms = r.stage_start_ms = clock_mono_ms();
     r.begin_us = clock_mono_us();
     log_ctx_job(id, NULL);
-    keys_job(r.job_key, sizeof(r.job_key), w->cfg->prefix, keys_default_tag(), id);
+    r.part = worker_part(w, id);
+    keys_job(r.job_key, sizeof(r.job_key), w->cfg->prefix, r.part->tag, id);
     snprintf(w->current_job, sizeof(w->current_job), "%s", id);
     r.h = &h;
     if (job_hash_view(hash, &h) < 0 || h.n == 0) {

@@ -162,3 +162,31 @@ void wstats_free(struct wstats *s)
     free(s->v);
     memset(s, 0, sizeof(*s));
 }
+
+int wstats_add_keys(struct rargv *a, const char *spec, const char *prefix, const char *tag)
+{
+    char hkey[KEYS_MAX_LEN], ekey[KEYS_MAX_LEN], pl[IDS_NAME_MAX_LEN + 1] = "";
+    const char *line = spec;
+    int n = 0;
+
+    /* one pair per run of lines of one pipeline, as stats.lua reads them */
+    while (line != NULL && *line != '\0') {
+        const char *sp = strchr(line, ' '), *nl = strchr(line, '\n');
+        size_t len = sp != NULL ? (size_t)(sp - line) : strlen(line);
+
+        if (len > IDS_NAME_MAX_LEN)
+            len = IDS_NAME_MAX_LEN; /* never: a pipeline name is valid */
+        if (n == 0 || strncmp(pl, line, len) != 0 || pl[len] != '\0') {
+            memcpy(pl, line, len);
+            pl[len] = '\0';
+            if (keys_stagehist(hkey, sizeof(hkey), prefix, tag, pl) < 0 ||
+                keys_eta(ekey, sizeof(ekey), prefix, tag, pl) < 0)
+                return -1;
+            rargv_add(a, hkey);
+            rargv_add(a, ekey);
+            n += 2;
+        }
+        line = nl != NULL ? nl + 1 : NULL;
+    }
+    return n;
+}

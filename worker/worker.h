@@ -32,9 +32,13 @@ struct serve_pool;
 #define WORKER_HOLD_MAX_MS 50   /* a held job waits this long at most behind a slow one */
 #define WORKER_HELD_MAX    (2 * WORKER_BATCH_MAX) /* jobs held: a batch and half of one */
 #define WORKER_SENT_MAX    (2 * WORKER_BATCH_MAX) /* ends sent and not answered */
-#define FINISH_NKEYS       6                      /* finish.lua's keys */
-#define FINISH_ARG_TAKE    13 /* finish.lua's take count in its args (keys first) */
-#define FINISH_ARG_SPEC    11 /* finish.lua's stage runs to record (ARGV[6]) */
+#define WORKER_READ_MAX    WORKER_HELD_MAX        /* held ids one call reserve-reads */
+#define WORKER_PART_CHAIN  4 /* takes chained in one partition before the next (P > 1) */
+#define FINISH_REPLY_LEN   4 /* {result, recorded, taken, read} */
+#define FINISH_ARGV_TAKE   8 /* finish.lua's take count (ARGV[8]) */
+#define FINISH_ARGV_SPEC   6 /* finish.lua's stage runs to record (ARGV[6]) */
+/* The index in a script's args (keys first) of its ARGV[n]. */
+#define WORKER_ARGV(nkeys, n) ((size_t)(nkeys) + (size_t)(n)-1)
 
 #define WSTATS_RUNS     20   /* newest durations kept per stage (the ETA's window) */
 #define WSTATS_FLUSH_MS 1000 /* stage runs are sent at most this often while busy */
@@ -68,6 +72,11 @@ bool wstats_is_pending(const struct wstats *s);
 bool wstats_is_due(const struct wstats *s, int64_t now_mono_ms);
 /* stats.lua's spec of the pending runs; the caller frees it; NULL when out of memory. */
 char *wstats_spec(const struct wstats *s);
+/* Adds to a the stage statistics keys (histogram, ETA) of each pipeline
+ * spec (wstats_spec's; NULL or "" for none) names, in the slot of tag, in
+ * the order stats.lua reads them. Returns how many keys, or -1 when a name
+ * does not fit (some may have been added). */
+int wstats_add_keys(struct rargv *a, const char *spec, const char *prefix, const char *tag);
 /* The pending runs were recorded. */
 void wstats_clear(struct wstats *s, int64_t now_mono_ms);
 void wstats_free(struct wstats *s);
@@ -90,28 +99,50 @@ struct worker_config {
 };
 
 struct pipe; /* pipe.c's batching state: the held jobs and the ends sent */
+struct wake; /* wake.c: the subscription to the queue's wake channel */
+
+/* One partition of the worker's queue (keys.h): its slot, tag and every key
+ * of it the worker uses. Every call about a job names keys of the job's
+ * partition only (worker_part), so no script touches two slots. */
+struct wpart {
+    int index; /* 0..nparts-1 */
+    int slot;
+    const char *tag; /* keys_slot_tag's, borrowed */
+    char queue_key[KEYS_MAX_LEN];
+    char delayed_key[KEYS_MAX_LEN]; /* retries waiting for their backoff */
+    char processing_key[KEYS_MAX_LEN];
+    char leases_key[KEYS_MAX_LEN];
+    char alive_key[KEYS_MAX_LEN]; /* what its Redis knows of its reachability (alive.lua) */
+    char current_key[KEYS_MAX_LEN];
+    char counters_key[KEYS_MAX_LEN];
+    bool has_lease;          /* renewed at least once (lease.lua) */
+    int64_t redis_offset_ms; /* its Redis's clock minus ours, at the last renewal */
+    int64_t judge_at_ms;     /* its Redis time from which others may be judged lost */
+};
 
 /* One worker child: its connection and names. */
 struct worker {
     const struct worker_config *cfg;
     const struct pipeline_set *pipelines;
     struct rconn *rc;
-    int index;    /* 1..concurrency */
-    char id[256]; /* host:pid */
-    char queue_key[KEYS_MAX_LEN];
-    char processing_key[KEYS_MAX_LEN];
-    char delayed_key[KEYS_MAX_LEN]; /* retries waiting for their backoff */
-    int64_t last_promote_ms;        /* monotonic */
+    int index;           /* 1..concurrency */
+    char id[256];        /* host:pid */
+    struct wpart *parts; /* one per partition of its queue */
+    int nparts;
+    int part_next;                  /* where the next sweep starts (fair rotation) */
+    char events_chan[KEYS_MAX_LEN]; /* <p>:events */
+    char wake_chan[KEYS_MAX_LEN];   /* <p>:wake:<queue> */
+    struct wake *wake;              /* with several partitions: the wake subscription */
+    const struct redis_url *url;
+    int64_t last_promote_ms; /* monotonic */
     /* lease and recovery (lease.c, recover.c) */
     char workers_key[KEYS_MAX_LEN];
     char info_key[KEYS_MAX_LEN];
-    char alive_key[KEYS_MAX_LEN]; /* what Redis knows of its reachability (alive.lua) */
     char started_at[32];
     char current_job[IDS_MAX_LEN + 1]; /* "" when idle */
     int64_t last_heartbeat_ms;         /* monotonic; 0 = never */
     bool is_lease_failing;             /* the last renewal failed (logged once) */
-    int64_t redis_offset_ms;           /* Redis's clock minus ours, at the last renewal */
-    int64_t judge_at_ms;               /* Redis time from which others may be judged lost */
+    int64_t redis_offset_ms;           /* the registry Redis's clock minus ours */
     int64_t last_recover_ms;           /* monotonic */
     volatile sig_atomic_t *stop;       /* set by SIGTERM/SIGINT in the child */
     struct serve_pool *serve; /* warm stage programs (stage_serve.h); NULL until one runs */
@@ -135,6 +166,11 @@ struct worker {
 int supervisor_run(const struct worker_config *cfg, const struct redis_url *url,
                    const struct pipeline_set *pipelines);
 
+/* child.c: the partition job id lives in (keys_part_of over the queue's
+ * partition count; hops keep it: the queues of a pipeline have the same
+ * count). Borrowed from w. */
+const struct wpart *worker_part(const struct worker *w, const char *id);
+
 /* child.c: in a child just forked, SIGTERM and SIGINT set the stop flag
  * child_main watches, SIGCHLD is back to its default, and mask (the signal
  * mask before the supervisor blocked its own) is restored. */
@@ -143,6 +179,17 @@ void child_signals(const sigset_t *mask);
  * code. */
 int child_main(const struct worker_config *cfg, const struct redis_url *url,
                const struct pipeline_set *pipelines, int index);
+
+/* wake.c: subscribes to the queue's wake channel (once; again after the
+ * connection was lost) and drops the messages already there: the sweep that
+ * follows finds their jobs. 0, or -1 when not subscribed (wake_wait then
+ * sleeps a moment). */
+int wake_subscribe(struct worker *w);
+/* wake.c: waits up to timeout_ms for a wake message (or the stop flag): 1
+ * when one came, 0 otherwise. */
+int wake_wait(struct worker *w, int timeout_ms);
+/* wake.c: closes and frees (NULL is allowed). */
+void wake_free(struct wake *wk);
 
 /* fetch.c: the job finish.lua took (next_take), else waits up to
  * WORKER_FETCH_TIMEOUT_MS (at most an eighth of a lease) for a queued job (take.lua with a backlog,
@@ -175,10 +222,11 @@ void fetch_hand_back(struct worker *w);
  * it still holds; NULL is allowed), or NULL when out of memory. */
 struct pipe *pipe_new(void);
 void pipe_free(struct pipe *p);
-/* pipe.c: sends a job's end (finish.lua's args, owned from now on; take: the
- * jobs it takes too) without waiting: 0, or -1 when it could not be sent
- * (args still the caller's). */
-int pipe_send_finish(struct worker *w, const char *id, struct rargv *args, int take);
+/* pipe.c: sends a job's end (finish.lua's args with nkeys keys, owned from
+ * now on; take: the jobs it takes too; is_read: it reads held ids) without waiting: 0, or -1 when
+ * it could not be sent (args still the caller's). */
+int pipe_send_finish(struct worker *w, const char *id, struct rargv *args, int nkeys, int take,
+                     bool is_read);
 /* pipe.c: reads the replies of the ends sent; sends again, waiting, those
  * whose reply was lost. The connection's drain hook (rconn_set_drain). */
 void pipe_drain(void *worker);
@@ -186,11 +234,24 @@ void pipe_drain(void *worker);
  * batch, reads the replies up to that end, whose jobs the worker holds
  * then; the later ones stay pending. Otherwise nothing. */
 void pipe_collect(struct worker *w);
-/* pipe.c: keeps the jobs finish.lua's reply rep took (they are detached
- * from it; rep stays the caller's to free); take: how many were asked
- * (fewer, or none, means the queue ran empty: the worker waits in BLMOVE
- * once they are done). */
+/* pipe.c: keeps the ids finish.lua's reply rep took (bare: held until read)
+ * and puts the reads it made in the place of the held ids they read (they
+ * are detached from it; rep stays the caller's to free); take: how many were
+ * asked (fewer, or none, means the queue ran empty: the worker waits once
+ * they are done). */
 void pipe_hold(struct worker *w, redisReply *rep, int take);
+/* pipe.c: the same for take.lua's reply (an array of bare ids; a sweep:
+ * the chain of takes in ends starts again) and for start.lua's reads. */
+void pipe_hold_taken(struct worker *w, redisReply *taken);
+void pipe_hold_reads(struct worker *w, redisReply *reads);
+/* pipe.c: up to max held bare ids of partition part that no end sent reads
+ * yet (is_all: also those), copied into ids and marked as read: the call
+ * being built names their keys. Returns how many. */
+size_t pipe_bare_ids(struct worker *w, const struct wpart *part, bool is_all,
+                     char ids[][IDS_MAX_LEN + 1], size_t max);
+/* pipe.c: the job id of a held entry or a read (a bare id, a start or
+ * reservation reply, a skip); "" when there is none. */
+void pipe_reply_id(const redisReply *r, char id[IDS_MAX_LEN + 1]);
 /* pipe.c: plans the end of a job that ran us microseconds (and learns the
  * batch size from it). Returns 1 when the end may be sent without waiting
  * (may_defer: a success, and the worker holds jobs), with *take the jobs it

@@ -157,7 +157,7 @@ redisReply *wredis_command(struct worker *w, const struct rargv *args)
  * itself (retry.lua). */
 static const redisReply *wredis_end_result(const redisReply *r)
 {
-    return r->type == REDIS_REPLY_ARRAY && r->elements == 3 ? r->element[0] : r;
+    return r->type == REDIS_REPLY_ARRAY && r->elements == FINISH_REPLY_LEN ? r->element[0] : r;
 }
 
 /* A write of our own on the connection, so that WAIT covers what a refused
@@ -165,17 +165,14 @@ static const redisReply *wredis_end_result(const redisReply *r)
  * 0, or -1 when it failed. */
 static int wredis_touch(struct worker *w, const char *job_id)
 {
-    char ekey[KEYS_MAX_LEN];
     struct rargv a;
     struct sq_err err;
     redisReply *r;
     int rc;
 
-    if (keys_events(ekey, sizeof(ekey), w->cfg->prefix) < 0)
-        return -1;
     rargv_init(&a);
     rargv_add(&a, "PUBLISH");
-    rargv_add(&a, ekey);
+    rargv_add(&a, w->events_chan);
     rargv_add(&a, job_id);
     r = rconn_command(w->rc, &a, &err);
     rargv_free(&a);

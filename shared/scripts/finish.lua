@@ -1,33 +1,39 @@
 -- finish: write the final fields of a job, set its final TTL and drop it from
 -- the worker's processing list, atomically; fenced like update (and by the
 -- worker: a job another worker began is not ours). Then, in the same call,
--- it begins the held job the worker runs next, and takes the worker's next
--- jobs (take.lua): one round trip per batch of jobs while there is a backlog.
--- Taken jobs are reserved (held, still queued: startjob.lua), except the
--- first one started when the worker holds none: it runs it at once.
+-- it begins the held job the worker runs next, reserve-reads the held ids it
+-- took bare (the jobs after that one) and takes the next ids bare
+-- (takejob.lua): one round trip per job while there is a backlog, every key
+-- given in KEYS, all of one slot (the partition of the job ending: held and
+-- taken jobs are of the same partition).
 -- KEYS[1] job hash, KEYS[2] the worker's processing list, KEYS[3] the
--- counters hash, KEYS[4] the events channel (not a key: PUBLISHed to),
--- KEYS[5] the queue to take from, KEYS[6] the worker's info hash
--- ARGV[1] attempt, ARGV[2] TTL (s), ARGV[3] job id, ARGV[4..5] the stage
--- histogram and ETA key prefixes ("<p>:stagehist:", "<p>:eta:"), ARGV[6]
--- stage runs to record (stats.lua's spec, or ''), ARGV[7] when to record
--- them: 'now', or 'idle' (only when no job was taken: the worker is about to
--- wait), ARGV[8] how many jobs to take (0: none), ARGV[9..12] as take.lua's ARGV[1..4] (job
--- key prefix, worker id, now, active TTL), ARGV[13] the longest valid job id,
--- ARGV[14] the held job the worker runs next ('' when none): begun now
--- (running, attempt + 1) and named in its info hash, else the first job
--- taken now, else none (idle; current.lua),
--- ARGV[15..] field, value ...
--- Returns {result, recorded, taken}: result 'ok', or (nothing written but the
--- list entry) the reason as update.lua; recorded 1 when the stage runs were
--- recorded, else 0; taken: false without a take, else an array of take_job
--- replies, fewer than asked when the queue ran empty.
+-- counters hash, KEYS[4] the queue to take from, KEYS[5] the partition's
+-- current hash (current.lua), KEYS[6] the hash of the held job to begin
+-- (KEYS[1] again when none), KEYS[7..6+n] the hashes of the held ids to
+-- read, then the stage statistics keys of each pipeline ARGV[6] names
+-- (stats.lua: histogram and ETA hash, in the order the spec names them)
+-- ARGV[1] attempt, ARGV[2] TTL (s), ARGV[3] job id, ARGV[4] the events
+-- channel (PUBLISHed to), ARGV[5] n, ARGV[6] stage runs to record (stats.lua's
+-- spec, or ''), ARGV[7] when to record them: 'now', or 'idle' (only when no
+-- job was taken: the worker is about to wait), ARGV[8] how many ids to take
+-- (0: none), ARGV[9] worker id, ARGV[10] now (RFC 3339), ARGV[11] active TTL,
+-- ARGV[12] the held job the worker runs next ('' when none): begun now
+-- (running, attempt + 1) and named current, else the worker is idle here
+-- (current.lua), ARGV[13..12+n] the held ids to read, ARGV[13+n..] field,
+-- value ...
+-- Returns {result, recorded, taken, read}: result 'ok', or (nothing written
+-- but the list entry) the reason as update.lua; recorded 1 when the stage
+-- runs were recorded, else 0; taken: false without a take, else the ids taken
+-- (fewer than asked when the queue ran empty); read: the reserve replies of
+-- the held ids (startjob.lua's, is_hold), in order.
 -- The stage runs are recorded whatever the fence says: they ran.
 --#include stats.lua
 --#include fence.lua
 --#include current.lua
 --#include startjob.lua
 --#include takejob.lua
+local nread = tonumber(ARGV[5]) or 0
+local FIELDS = 13 + nread
 local function finish_job()
   local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline', 'success_count',
     'worker')
@@ -35,7 +41,7 @@ local function finish_job()
     redis.call('LPOS', KEYS[2], ARGV[3]) then
     -- a job we held, ended before the end that began it was written (that
     -- one was refused, NOSCRIPT, and is sent again): begin it here
-    start_job(KEYS[1], KEYS[2], KEYS[4], ARGV[3], ARGV[10], ARGV[11], ARGV[12])
+    start_job(KEYS[1], KEYS[2], ARGV[4], ARGV[3], ARGV[9], ARGV[10], ARGV[11])
     cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline', 'success_count', 'worker')
   end
   -- from the tail: takes push at the head, so the job ending is the oldest
@@ -44,11 +50,11 @@ local function finish_job()
   if refusal then
     return refusal
   end
-  if cur[5] and cur[5] ~= ARGV[10] then
+  if cur[5] and cur[5] ~= ARGV[9] then
     return 'fenced' -- begun by another worker (ours was recovered before it began)
   end
   local st = cur[1]
-  for i = 15, #ARGV - 1, 2 do
+  for i = FIELDS, #ARGV - 1, 2 do
     if ARGV[i] == 'state' then
       st = ARGV[i + 1]
     end
@@ -56,26 +62,26 @@ local function finish_job()
   -- Counted so that a job reported succeeded twice would show (fault tests).
   if st == 'succeeded' then
     redis.call('HSET', KEYS[1], 'success_count', tostring((tonumber(cur[4]) or 0) + 1),
-      unpack(ARGV, 15))
+      unpack(ARGV, FIELDS))
   else
-    redis.call('HSET', KEYS[1], unpack(ARGV, 15))
+    redis.call('HSET', KEYS[1], unpack(ARGV, FIELDS))
   end
   redis.call('EXPIRE', KEYS[1], ARGV[2])
   count(KEYS[3], st, cur[3])
-  redis.call('PUBLISH', KEYS[4], ARGV[3])
+  redis.call('PUBLISH', ARGV[4], ARGV[3])
   return 'ok'
 end
--- Begins held job id: 'ok', or why not (it is not ours to run any more).
+-- Begins held job id (hash KEYS[6]): 'ok', or why not (it is not ours to
+-- run any more).
 local function begin_held(id)
-  local jkey = ARGV[9] .. id
-  local cur = redis.call('HMGET', jkey, 'state', 'worker')
-  if cur[1] == 'running' and cur[2] == ARGV[10] then
+  local cur = redis.call('HMGET', KEYS[6], 'state', 'worker')
+  if cur[1] == 'running' and cur[2] == ARGV[9] then
     return 'ok' -- begun already: this end is sent again after a lost reply
   end
   if not redis.call('LPOS', KEYS[2], id) then
     return 'gone' -- recovered meanwhile: back on its queue
   end
-  local t = start_job(jkey, KEYS[2], KEYS[4], id, ARGV[10], ARGV[11], ARGV[12], KEYS[6])
+  local t = start_job(KEYS[6], KEYS[2], ARGV[4], id, ARGV[9], ARGV[10], ARGV[11], KEYS[5])
   if t[1] == 'skip' then
     return t[2]
   end
@@ -84,31 +90,22 @@ end
 
 local result = finish_job()
 local begun = ''
-if ARGV[14] ~= '' then
-  begun = begin_held(ARGV[14])
+if ARGV[12] ~= '' then
+  begun = begin_held(ARGV[12])
 end
 if begun ~= 'ok' then
-  set_current(KEYS[6], '')
+  set_current(KEYS[5], ARGV[9], '')
 end
+local read = read_held(7, {unpack(ARGV, 13, 12 + nread)}, KEYS[2], ARGV[4], ARGV[9], ARGV[10],
+  ARGV[11])
 local taken = false
 local want = tonumber(ARGV[8]) or 0
 if want > 0 then
-  taken = {}
-  -- held, except the first job started when the worker holds none
-  local hold = ARGV[14] ~= ''
-  for i = 1, want do
-    local t = take_job(KEYS[5], KEYS[2], KEYS[4], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13],
-      KEYS[6], hold)
-    if not t then
-      break
-    end
-    hold = hold or (t[1] ~= 'skip' and t[1] ~= 'invalid')
-    taken[i] = t
-  end
+  taken = take_ids(KEYS[4], KEYS[2], want)
 end
 local recorded = 0
 if ARGV[6] ~= '' and (ARGV[7] == 'now' or not (taken and taken[1])) then
-  record_stats(ARGV[4], ARGV[5], ARGV[6])
+  record_stats(7 + nread, ARGV[6])
   recorded = 1
 end
-return {result, recorded, taken}
+return {result, recorded, taken, read}

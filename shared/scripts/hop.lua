@@ -6,11 +6,14 @@
 -- the worker. It is the end of the job for this worker (its processing list
 -- and info hash), so it is never on two queues nor lost in between.
 -- KEYS[1] job hash, KEYS[2] the worker's processing list, KEYS[3] the next
--- stage's queue list, KEYS[4] the events channel (not a key: PUBLISHed to),
--- KEYS[5] the worker's info hash
+-- stage's queue list in the job's own partition (the queues of a pipeline
+-- have the same partition count: the same slot), KEYS[4] the partition's
+-- current hash (current.lua), KEYS[5..] the stage statistics keys of each
+-- pipeline ARGV[8] names (stats.lua)
 -- ARGV[1] attempt, ARGV[2] TTL (s), ARGV[3] job id, ARGV[4] worker id,
 -- ARGV[5] the held job the worker runs next, or '' (idle): its current job
--- (current.lua), ARGV[6..7] the stage histogram and ETA key prefixes,
+-- (current.lua), ARGV[6] the events channel, ARGV[7] the next queue's wake
+-- channel (published when the push makes its list non-empty),
 -- ARGV[8] stage runs to record (stats.lua's spec, or ''; recorded whatever
 -- the fence says: they ran), ARGV[9..] field, value ... (the worker's: stage
 -- k succeeded with its output, state queued, queue, next_stage)
@@ -20,10 +23,10 @@
 --#include fence.lua
 --#include current.lua
 if ARGV[8] ~= '' then
-  record_stats(ARGV[6], ARGV[7], ARGV[8])
+  record_stats(5, ARGV[8])
 end
 local refusal, cur = fence_leave(KEYS[1], KEYS[2], ARGV[3], ARGV[1], 'worker')
-set_current(KEYS[5], ARGV[5])
+set_current(KEYS[4], ARGV[4], ARGV[5])
 if refusal then
   return refusal
 end
@@ -32,6 +35,8 @@ if cur[3] and cur[3] ~= ARGV[4] then
 end
 redis.call('HSET', KEYS[1], 'hopped', '', unpack(ARGV, 9))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('LPUSH', KEYS[3], ARGV[3])
-redis.call('PUBLISH', KEYS[4], ARGV[3])
+if redis.call('LPUSH', KEYS[3], ARGV[3]) == 1 then
+  redis.call('PUBLISH', ARGV[7], '1')
+end
+redis.call('PUBLISH', ARGV[6], ARGV[3])
 return 'ok'

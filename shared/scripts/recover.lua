@@ -7,15 +7,18 @@
 -- clock: the worker's lease must still be expired, and Redis must have been
 -- reachable for a whole lease (alive.lua) — a worker that waited through an
 -- outage has had a lease to renew before anybody judges it.
+-- Everything is judged in the job's partition (one slot): its leases and
+-- alive record, on that partition's Redis clock.
 -- KEYS[1] job hash, KEYS[2] the dead worker's processing list, KEYS[3] queue list,
--- KEYS[4] the counters hash, KEYS[5] the events channel (not a key:
--- PUBLISHed to when the job changes), KEYS[6] the workers zset, KEYS[7] the
--- alive hash
+-- KEYS[4] the counters hash, KEYS[5] the partition's leases zset, KEYS[6] its
+-- alive hash, KEYS[7] its current hash (current.lua); all of one slot
 -- ARGV[1] job id, ARGV[2] now (RFC 3339), ARGV[3] the dead worker's id,
 -- ARGV[4] failed-job TTL factor, ARGV[5] '1' when the list is the caller's
 -- own (a take whose reply it lost): its jobs never began there, so a running
 -- one is put back unstarted, its attempt given back (unstart.lua); no
--- judgement then. ARGV[6] the lease (ms)
+-- judgement then. ARGV[6] the lease (ms), ARGV[7] the events channel
+-- (PUBLISHed to when the job changes), ARGV[8] the queue's wake channel
+-- (published when a push makes its list non-empty)
 -- A queued job on the list was popped but never started: back on its queue.
 -- Returns 'grace' (Redis has not been reachable for a lease yet) or 'alive'
 -- (the lease was renewed) with nothing changed; 'gone' (not on the list any
@@ -26,17 +29,25 @@
 --#include alive.lua
 if ARGV[5] ~= '1' then
   local lease = tonumber(ARGV[6])
-  local now, since = alive_now(KEYS[7], lease)
+  local now, since = alive_now(KEYS[6], lease)
   if now < since + lease then
     return 'grace'
   end
-  local score = redis.call('ZSCORE', KEYS[6], ARGV[3])
+  local score = redis.call('ZSCORE', KEYS[5], ARGV[3])
   if score and tonumber(score) > now then
     return 'alive'
   end
 end
 if redis.call('LREM', KEYS[2], 1, ARGV[1]) == 0 then
   return 'gone'
+end
+if redis.call('HGET', KEYS[7], ARGV[3]) == ARGV[1] then
+  redis.call('HDEL', KEYS[7], ARGV[3])
+end
+local function push()
+  if redis.call('RPUSH', KEYS[3], ARGV[1]) == 1 then
+    redis.call('PUBLISH', ARGV[8], '1')
+  end
 end
 local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'max_attempts', 'stage',
   'stage_name', 'errors', 'result_ttl_s', 'queue', 'pipeline')
@@ -45,7 +56,7 @@ if not cur[1] then
 end
 if cur[1] == 'queued' then
   -- popped but never started (the worker died between BLMOVE and start.lua)
-  redis.call('RPUSH', KEYS[3], ARGV[1])
+  push()
   return 'requeued'
 end
 if cur[1] ~= 'running' then
@@ -53,8 +64,8 @@ if cur[1] ~= 'running' then
 end
 if ARGV[5] == '1' then
   unstart_job(KEYS[1], tonumber(cur[4]) or 0, cur[2], ARGV[2])
-  redis.call('RPUSH', KEYS[3], ARGV[1])
-  redis.call('PUBLISH', KEYS[5], ARGV[1])
+  push()
+  redis.call('PUBLISH', ARGV[7], ARGV[1])
   return 'requeued'
 end
 local attempt = tonumber(cur[2]) or 1
@@ -77,9 +88,9 @@ if attempt < max then
   end
   redis.call('HSET', KEYS[1], 'state', 'queued', 'progress', '0', 'message', '',
     'error', et, 'errors', est, 'next_attempt_at', '', 'updated_at', ARGV[2])
-  redis.call('RPUSH', KEYS[3], ARGV[1])
+  push()
   count(KEYS[4], 'retried', cur[9])
-  redis.call('PUBLISH', KEYS[5], ARGV[1])
+  redis.call('PUBLISH', ARGV[7], ARGV[1])
   return 'requeued'
 end
 if k > 0 then
@@ -90,5 +101,5 @@ redis.call('HSET', KEYS[1], 'state', 'failed', 'error', et, 'errors', est,
   'finished_at', ARGV[2], 'updated_at', ARGV[2])
 redis.call('EXPIRE', KEYS[1], (tonumber(cur[7]) or 86400) * tonumber(ARGV[4]))
 count(KEYS[4], 'failed', cur[9])
-redis.call('PUBLISH', KEYS[5], ARGV[1])
+redis.call('PUBLISH', ARGV[7], ARGV[1])
 return 'failed'

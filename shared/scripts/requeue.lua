@@ -2,21 +2,22 @@
 -- to the front of its queue, resuming at the stage that did not finish;
 -- fenced by the attempt number like finish.lua.
 -- KEYS[1] job hash, KEYS[2] the worker's processing list, KEYS[3] queue list,
--- KEYS[4] the events channel (not a key: PUBLISHed to), KEYS[5] the
--- worker's info hash
+-- KEYS[4] the partition's current hash (current.lua); all of the job's slot
 -- ARGV[1] attempt, ARGV[2] job id, ARGV[3] now (RFC 3339), ARGV[4] the stage
 -- that was interrupted (0 = none), ARGV[5] '1' when the job was taken but
 -- never began (the worker held it behind another): a reservation (still
 -- queued) goes back to the front of its queue; a job begun (running) but
 -- not run has its attempt given back, as if it had never been taken; ARGV[6] '1' when it is the job the
--- worker runs (its info hash says idle again: current.lua), '0' for a held one
+-- worker runs (it is idle here again: current.lua), '0' for a held one,
+-- ARGV[7] worker id, ARGV[8] the events channel, ARGV[9] the queue's wake
+-- channel (published when the push makes the list non-empty)
 -- Returns 'ok', or (nothing written but the list entry) the reason as update.lua.
 --#include fence.lua
 --#include unstart.lua
 --#include current.lua
 local removed = redis.call('LREM', KEYS[2], 1, ARGV[2])
 if ARGV[6] == '1' then
-  set_current(KEYS[5], '')
+  set_current(KEYS[4], ARGV[7], '')
 end
 local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt')
 if ARGV[5] == '1' and cur[1] == 'queued' then
@@ -24,7 +25,9 @@ if ARGV[5] == '1' and cur[1] == 'queued' then
   if removed == 0 then
     return 'gone'
   end
-  redis.call('RPUSH', KEYS[3], ARGV[2])
+  if redis.call('RPUSH', KEYS[3], ARGV[2]) == 1 then
+    redis.call('PUBLISH', ARGV[9], '1')
+  end
   return 'ok'
 end
 local refusal = fence_refusal(cur[1], cur[2], ARGV[1])
@@ -43,6 +46,8 @@ else
   redis.call('HSET', KEYS[1], 'state', 'queued', 'progress', '0',
     'message', 'requeued: its worker was shutting down', 'updated_at', ARGV[3])
 end
-redis.call('RPUSH', KEYS[3], ARGV[2])
-redis.call('PUBLISH', KEYS[4], ARGV[2])
+if redis.call('RPUSH', KEYS[3], ARGV[2]) == 1 then
+  redis.call('PUBLISH', ARGV[9], '1')
+end
+redis.call('PUBLISH', ARGV[8], ARGV[2])
 return 'ok'

@@ -1,14 +1,11 @@
--- take: pop the next job id off the queue onto the worker's processing list
--- (LMOVE) and start it (startjob.lua), in one round trip. A worker calls it
--- when it has no job (finish.lua takes the next one while it has a backlog)
--- and waits with BLMOVE + start.lua only when the queue is empty.
--- KEYS[1] queue list, KEYS[2] the worker's processing list, KEYS[3] the
--- events channel (not a key: PUBLISHed to), KEYS[4] the worker's info hash
--- (its job field names the started job: current.lua)
--- ARGV[1] the job key prefix ("<p>:job:"), ARGV[2] worker id, ARGV[3] now
--- (RFC 3339), ARGV[4] TTL (s), ARGV[5] the longest valid job id
--- Returns as take_job (takejob.lua).
---#include current.lua
---#include startjob.lua
+-- take: move up to n job ids off a queue partition onto the worker's
+-- processing list (LMOVE) and return them bare (takejob.lua). A worker calls
+-- it when it holds no job and the partition may have a backlog; it begins
+-- the first id with start.lua (which reserve-reads the others), and waits
+-- with BLMOVE (one partition) or for a wake message only when every
+-- partition it serves is empty.
+-- KEYS[1] queue list, KEYS[2] the worker's processing list (same slot)
+-- ARGV[1] how many to take
+-- Returns the ids taken, oldest first (empty when the queue is empty).
 --#include takejob.lua
-return take_job(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], KEYS[4])
+return take_ids(KEYS[1], KEYS[2], tonumber(ARGV[1]) or 1)

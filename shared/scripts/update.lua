@@ -1,17 +1,18 @@
 -- update: write fields of a running job, fenced by its attempt number.
--- KEYS[1] job hash, KEYS[2] the events channel (not a key: PUBLISHed to)
--- ARGV[1] attempt the writer runs, ARGV[2] TTL (s), ARGV[3..4] the stage
--- histogram and ETA key prefixes, ARGV[5] stage runs to record (stats.lua's
--- spec, or ''; recorded whatever the fence says: they ran), ARGV[6] the
--- writer's worker id (a held job another worker began is not its: 'fenced'),
--- ARGV[7..] field, value ...
+-- KEYS[1] job hash, KEYS[2..] the stage statistics keys of each pipeline the
+-- spec names (stats.lua: histogram and ETA hash, in the job's slot)
+-- ARGV[1] attempt the writer runs, ARGV[2] TTL (s), ARGV[3] the events
+-- channel (PUBLISHed to), ARGV[4] unused (''), ARGV[5] stage runs to record
+-- (stats.lua's spec, or ''; recorded whatever the fence says: they ran),
+-- ARGV[6] the writer's worker id (a held job another worker began is not
+-- its: 'fenced'), ARGV[7..] field, value ...
 -- Returns 'ok' after writing; otherwise writes nothing and returns the job's
 -- state ('canceled', ...), 'missing' when it expired, or 'fenced' when another
 -- attempt owns it.
 --#include stats.lua
 --#include fence.lua
 if ARGV[5] ~= '' then
-  record_stats(ARGV[3], ARGV[4], ARGV[5])
+  record_stats(2, ARGV[5])
 end
 local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'id', 'worker')
 local refusal = fence_refusal(cur[1], cur[2], ARGV[1])
@@ -23,5 +24,5 @@ if cur[4] and cur[4] ~= ARGV[6] then
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 7))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('PUBLISH', KEYS[2], cur[3] or '')
+redis.call('PUBLISH', ARGV[3], cur[3] or '')
 return 'ok'

@@ -513,6 +513,13 @@ post_json() {
 
 jqr() { printf '%s' "$HTTP_BODY" | jq -r "$@" 2>/dev/null; }
 
+# not_ready_says TEXT: /readyz answers 503 with TEXT (a fixed string) in its
+# message (poll it: the API may not have given up yet).
+not_ready_says() {
+  http GET /readyz
+  [ "$HTTP_STATUS" = 503 ] && jqr .error.message | grep -qF -- "$1"
+}
+
 # wait_for SECONDS COMMAND...: polls every 50 ms until the command succeeds.
 wait_for() {
   local t=$1 i; shift

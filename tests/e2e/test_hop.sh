@@ -91,13 +91,13 @@ check "a fourth job waits on gpu" poll 30 waits_on_gpu "$d"
 rcli LREM "$(queue_key gpu)" 1 "$d" >/dev/null
 rcli LPUSH "$(processing_key fake:1)" "$d" >/dev/null
 now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
-rcli EVAL "$(lua_src start)" 4 "$(job_key "$d")" "$(processing_key fake:1)" "$(events_channel)" "$(worker_key fake:1)" \
-  "$d" fake:1 "$now" 604800 >/dev/null
+rcli EVAL "$(lua_src start)" 3 "$(job_key "$d")" "$(processing_key fake:1)" "$(current_key)" \
+  "$d" fake:1 "$now" 604800 "$(events_channel)" 0 >/dev/null
 check_eq "begun on gpu at stage 2, in the same attempt" "running 2 1 1" \
   "$(field "$d" state) $(field "$d" stage) $(field "$d" attempt) $(field "$d" hopped)"
 check_eq "handed back unstarted: ok" ok \
-  "$(rcli EVAL "$(lua_src requeue)" 5 "$(job_key "$d")" "$(processing_key fake:1)" "$(queue_key gpu)" \
-       "$(events_channel)" "$(worker_key fake:1)" 1 "$d" "$now" 2 1 1)"
+  "$(rcli EVAL "$(lua_src requeue)" 4 "$(job_key "$d")" "$(processing_key fake:1)" "$(queue_key gpu)" \
+       "$(current_key)" 1 "$d" "$now" 2 1 1 fake:1 "$(events_channel)" "$(wake_channel gpu)")"
 check_eq "it waits for stage 2 on gpu again, attempt 1 kept" "queued gpu 1 2 1 pending" \
   "$(field "$d" state) $(field "$d" queue) $(field "$d" stage) $(field "$d" next_stage) $(field "$d" attempt) $(field "$d" stage.2.state)"
 check_eq "back at the front of the gpu queue, off the worker's list" "$d 0" \

@@ -154,12 +154,6 @@ check "the old master is back as a replica; sentinels settle" wait_for 40 sg_is_
 API_MAIN=$API_URL
 p1=$(free_port)
 p2=$(free_port)
-# not_ready_says TEXT: /readyz answers 503 with TEXT in its message (polled: the
-# first discovery round may still be under way).
-not_ready_says() {
-  http GET /readyz
-  [ "$HTTP_STATUS" = 503 ] && jqr .error.message | grep -q "$1"
-}
 start_api api-unreach --redis-url "redis-sentinel://127.0.0.1:$p1,127.0.0.1:$p2/0#tsa"
 check "sentinels unreachable: /readyz 503 saying all sentinels are unreachable" \
   wait_for 10 not_ready_says 'all sentinels unreachable'

@@ -53,6 +53,27 @@ static void test_spec_groups_and_counts(void **state)
     wstats_free(&s);
 }
 
+/* The keys stats.lua reads with a spec: a histogram and an ETA hash per
+ * run of lines of one pipeline, in the slot of the tag given, in order. */
+static void test_keys_follow_the_spec(void **state)
+{
+    struct rargv a;
+
+    (void)state;
+    rargv_init(&a);
+    assert_int_equal(
+        wstats_add_keys(&a, "a 1 one 9 9:1\na 2 two 0 0:1\nab 1 x 7 7:1", "sq", "{48576}"), 4);
+    assert_int_equal(a.argc, 4);
+    assert_string_equal(a.argv[0], "sq:{48576}:stagehist:a");
+    assert_string_equal(a.argv[1], "sq:{48576}:eta:a");
+    assert_string_equal(a.argv[2], "sq:{48576}:stagehist:ab");
+    assert_string_equal(a.argv[3], "sq:{48576}:eta:ab");
+    assert_int_equal(wstats_add_keys(&a, "", "sq", "{1}"), 0);
+    assert_int_equal(wstats_add_keys(&a, NULL, "sq", "{1}"), 0);
+    assert_int_equal(a.argc, 4);
+    rargv_free(&a);
+}
+
 static void test_runs_are_capped(void **state)
 {
     struct wstats s;
@@ -105,6 +126,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_spec_groups_and_counts),
+        cmocka_unit_test(test_keys_follow_the_spec),
         cmocka_unit_test(test_runs_are_capped),
         cmocka_unit_test(test_due_and_clear),
     };

@@ -1,4 +1,4 @@
--- startjob.lua (included by start.lua, take.lua and finish.lua, after
+-- startjob.lua (included by start.lua and finish.lua, after
 -- current.lua): start_job marks job id (hash jkey, on the worker's
 -- processing list plist) running —
 -- attempt + 1 — and starts its first unfinished stage; it returns the fields
@@ -6,8 +6,9 @@
 -- max_attempts, result_ttl_s, queue, errors, pipeline, and the stage's input:
 -- input, or stage.<k-1>.output when it resumes at k), or {'skip', state, id}
 -- when the job expired ('missing') or is not queued (canceled meanwhile):
--- then the id is dropped from the processing list. With info (the worker's
--- info hash), the job is named its current one (set_current).
+-- then the id is dropped from the processing list. With cur (the
+-- partition's current hash), the job is named the worker's current one
+-- (set_current).
 -- With is_hold the job is only reserved (a worker takes it to hold behind the
 -- one it runs): nothing is written, it stays queued, and the reply is what
 -- the start will be (attempt + 1, the stage, its input) plus reserved = 1.
@@ -20,7 +21,7 @@
 -- hopped, so that unstart.lua hands it back as it was); a job whose stages
 -- name queues (stage.<k>.queue) gets every stage's queue in the reply.
 -- A first start costs one HMGET and one HSET (the hot path of a backlog).
-local function start_job(jkey, plist, events, id, wid, now, ttl, info, is_hold)
+local function start_job(jkey, plist, events, id, wid, now, ttl, cur_hash, is_hold)
   -- what the worker needs is read with the rest: start_job writes none of it
   local want = {'id', 'max_attempts', 'result_ttl_s', 'queue', 'errors', 'pipeline', 'input'}
   -- then, for a job whose stages move between queues: stage.1.queue,
@@ -97,8 +98,8 @@ local function start_job(jkey, plist, events, id, wid, now, ttl, info, is_hold)
     'resumed_from_stage', resumed, unpack(set))
   write('EXPIRE', jkey, ttl)
   write('PUBLISH', events, id)
-  if info and not is_hold then
-    set_current(info, id)
+  if cur_hash and not is_hold then
+    set_current(cur_hash, wid, id)
   end
   local out = {'attempt', attempt, 'stage', tostring(k)}
   if is_hold then
@@ -131,6 +132,17 @@ local function start_job(jkey, plist, events, id, wid, now, ttl, info, is_hold)
         out[m + 1], out[m + 2] = qf[j], qs[j]
       end
     end
+  end
+  return out
+end
+
+-- read_held(first, ids, plist, events, wid, now, ttl): reserve-reads the
+-- held ids (start_job with is_hold: nothing written), ids[i]'s hash being
+-- KEYS[first + i - 1]; returns their replies in order.
+local function read_held(first, ids, plist, events, wid, now, ttl)
+  local out = {}
+  for i, id in ipairs(ids) do
+    out[i] = start_job(KEYS[first + i - 1], plist, events, id, wid, now, ttl, nil, true)
   end
   return out
 end

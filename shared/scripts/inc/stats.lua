@@ -18,17 +18,19 @@ local function count(counters, event, pipeline)
   end
 end
 
--- record_stats(hist, eta, spec): stage runs that succeeded, as a worker gathered
+-- record_stats(first, spec): stage runs that succeeded, as a worker gathered
 -- them since its last flush (it sends them at most about once a second while
 -- it has a backlog, at once when it goes idle). One line per pipeline and
 -- stage: "<pipeline> <k> <name> <runs> <hist>", runs its newest durations
 -- (ms, newest first, comma-separated, at most 20), hist every duration it saw
 -- as "<ms>:<times>" pairs (comma-separated); the lines of one pipeline are
--- consecutive. Writes, per pipeline (hist and eta are the key prefixes,
--- "<p>:stagehist:" and "<p>:eta:"):
--- hist .. pipeline: per stage name, Prometheus buckets
+-- consecutive. The keys of the i-th pipeline the spec names are
+-- KEYS[first + 2i - 2] (its histogram, <p>:{t}:stagehist:<pipeline>) and
+-- KEYS[first + 2i - 1] (its ETA, <p>:{t}:eta:<pipeline>), in the slot of the
+-- call (the API sums the partitions). Writes, per pipeline:
+-- the histogram: per stage name, Prometheus buckets
 -- (non-cumulative counts), sum (s) and count;
--- eta .. pipeline: per stage number k, "<k>.runs" its last 20
+-- the ETA: per stage number k, "<k>.runs" its last 20
 -- durations (ms, newest first), "<k>" their mean and "<k>.n" how many.
 -- Both live 30 days after the last run.
 local STATS_BUCKETS = {'0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5',
@@ -74,21 +76,27 @@ local function stats_eta(eta, ks, newruns)
   redis.call('EXPIRE', eta, STATS_TTL)
 end
 
-local function record_stats(hist, eta, spec)
+local function record_stats(first, spec)
   local pl, ks, runs = nil, {}, {}
+  local hkey, ekey = nil, nil
+  local nextkey = first
   local function flush()
     if pl then
-      stats_eta(eta .. pl, ks, runs)
-      redis.call('EXPIRE', hist .. pl, STATS_TTL)
+      stats_eta(ekey, ks, runs)
+      redis.call('EXPIRE', hkey, STATS_TTL)
     end
   end
   for p, k, name, r, seen in string.gmatch(spec or '', '(%S+) (%d+) (%S+) ([%d,]+) ([%d:,]+)') do
     if p ~= pl then
       flush()
       pl, ks, runs = p, {}, {}
+      hkey, ekey = KEYS[nextkey], KEYS[nextkey + 1]
+      nextkey = nextkey + 2
+      if not hkey or not ekey then
+        return -- fewer keys than pipelines: the caller's mistake, nothing more recorded
+      end
     end
     ks[#ks + 1], runs[#runs + 1] = k, r
-    local hkey = hist .. p
     local per, n, sum = {}, 0, 0
     for ms, times in string.gmatch(seen, '(%d+):(%d+)') do
       local le = stats_bucket(tonumber(ms) / 1000)
