@@ -1,5 +1,6 @@
 # stageq: one non-recursive Makefile. Objects under $(BUILD)/; `make V=1` shows commands.
-# Targets: all run test test-asan test-valgrind test-sentinel bench deps clean format format-check lint lint-banned
+# Targets: all run test test-cluster test-asan test-valgrind test-sentinel bench deps clean format format-check
+#          lint lint-banned
 
 BUILD ?= build
 CC ?= cc
@@ -61,7 +62,7 @@ E2E_BINS := $(BUILD)/tests/e2e/rconn_probe
 
 .PHONY: all run test test-build test-faults test-asan deps deps-test clean format format-check lint \
         lint-cppcheck lint-banned lint-structure deps-lint test-valgrind deps-valgrind bench deps-bench \
-        test-sentinel
+        test-sentinel test-cluster
 
 # Parallel compiles in the recipes' sub-makes (never for the deps-* targets:
 # apt must not run twice at once).
@@ -157,11 +158,33 @@ run: deps
 	$(Q)$(MAKE) --no-print-directory -j$(JOBS) all
 	$(Q)bash deploy/run.sh
 
-test-build: all $(UNIT_BINS) $(E2E_BINS)
+# Test tools: sq-keys prints the daemons' key names for the e2e suites (from
+# shared/keys.c itself: tests/e2e/lib.sh's job_key, queue_key, ...).
+TEST_TOOLS := $(BUILD)/tests/sq-keys
+$(BUILD)/tests/sq-keys: $(BUILD)/tests/tools/sq_keys.o $(LIBSTAGEQ)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SHARED)
 
+test-build: all $(UNIT_BINS) $(E2E_BINS) $(TEST_TOOLS)
+
+# test: the unit tests, then every e2e suite on a single Redis, then the suites of
+# CLUSTER_CI_SUITES again on a Redis Cluster (3 masters + 3 replicas of their
+# own, started ahead by tests/run-all.sh). test-cluster: every suite that can
+# run on a cluster (run-all.sh lists the others with their reason), on a
+# cluster only. The cluster pass of `make test` is a subset for CI's 30 min
+# (.ci/run took ~24 min before it): these suites took ~450 s on one Redis here
+# (~4 min two at a time), the whole set ~1900 s (~16 min). They drive every
+# routed path: submit/status/SSE, backlogs and a whole-cluster outage, lost
+# workers, the merged listing and figures, events, hops, bad input.
+CLUSTER_CI_SUITES ?= $(addprefix tests/e2e/,test_jobs.sh test_worker.sh test_recovery.sh \
+                     test_listing.sh test_events.sh test_metrics.sh test_hop.sh) \
+                     tests/bad-input/test_bad_input.sh
 test: deps-test
 	$(Q)$(MAKE) --no-print-directory -j$(JOBS) test-build
-	$(Q)bash tests/run-all.sh $(BUILD)
+	$(Q)STAGEQ_CLUSTER_SUITES="$(CLUSTER_CI_SUITES)" bash tests/run-all.sh $(BUILD)
+
+test-cluster: deps-test
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) test-build
+	$(Q)STAGEQ_TEST_TOPOLOGY=cluster STAGEQ_SKIP_UNIT=1 bash tests/run-all.sh $(BUILD)
 
 # bench: figures, not a test (docs/performance.md). Builds the normal -O2 binaries into
 # $(BUILD)/, starts its own Redis, API and workers on free loopback ports; results in
@@ -170,7 +193,7 @@ deps-bench:
 	$(Q)sh deploy/install-deps.sh bench
 
 bench: deps-bench
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(TEST_TOOLS)
 	$(Q)BUILD=$(BUILD) bash bench/run.sh
 
 # The fault-injection suite: 5 scenarios x FAULT_JOBS (200) jobs, a few minutes.
@@ -182,17 +205,22 @@ test-faults: deps-test
 # check files against the code (deploy: compose and Dockerfile; cookbook: the
 # docs' redis-cli commands; openapi: the spec against responses whose error
 # paths test_bad_input and test_jobs drive), drive a browser over a static page
-# (dashboard) or repeat test_recovery's kills across three pools (scaling) run
-# in `make test` only: they add minutes and no code path (ASAN_SKIP= runs all).
-ASAN_SKIP ?= test_deploy test_cookbook test_openapi test_dashboard test_scaling
+# (dashboard), repeat test_recovery's kills across three pools (scaling) or test
+# tests/run-all.sh itself on suites of its own (runner) run in `make test` only:
+# they add minutes and no code path (ASAN_SKIP= runs all).
+ASAN_SKIP ?= test_deploy test_cookbook test_openapi test_dashboard test_scaling test_runner
 ASAN_SUITES = $(filter-out $(ASAN_SKIP:%=tests/e2e/%.sh),$(sort $(wildcard tests/e2e/test_*.sh))) \
               $(wildcard tests/bad-input/test_*.sh)
+# The cluster code paths (slot routing, redirections) under the sanitizers: none
+# in CI (its budget), ASAN_CLUSTER_SUITES="tests/e2e/test_jobs.sh ..." runs them.
+ASAN_CLUSTER_SUITES ?=
 
 test-asan: deps-test
 	$(Q)$(MAKE) --no-print-directory -j$(JOBS) BUILD=build-asan SAN=1 test-build
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 STAGEQ_SUITES="$(ASAN_SUITES)" \
-		bash tests/run-all.sh build-asan
+		STAGEQ_TEST_TOPOLOGY="single$(if $(strip $(ASAN_CLUSTER_SUITES)), cluster)" \
+		STAGEQ_CLUSTER_SUITES="$(ASAN_CLUSTER_SUITES)" bash tests/run-all.sh build-asan
 
 # test-sentinel: the failover scenarios (tests/sentinel/run.sh: a real Sentinel
 # group, an API and worker pools on its redis-sentinel:// URL, a steady
@@ -223,6 +251,7 @@ test-valgrind: deps-test deps-valgrind
 	$(Q)$(MAKE) --no-print-directory -j$(JOBS) test-build
 	$(Q)t0=$$(date +%s); vg=$$(mktemp -d /tmp/stageq-vg.XXXXXX); \
 	STAGEQ_VG_DIR=$$vg STAGEQ_SUITES="$(VALGRIND_SUITES)" STAGEQ_WRAP="valgrind $(VALGRIND_FLAGS)" STAGEQ_SKIP_UNIT=1 \
+	STAGEQ_TEST_TOPOLOGY=single \
 		bash tests/run-all.sh $(BUILD); rc=$$?; \
 	STAGEQ_TEST_TMP=$$vg bash -c 'source tests/e2e/lib.sh && valgrind_report "$$STAGEQ_TEST_TMP"' || rc=1; \
 	echo "test-valgrind: $$(($$(date +%s) - t0)) s"; \
@@ -234,7 +263,7 @@ clean:
 # format-check and lint are quick (seconds) and run first in .ci/run. `lint` is
 # the sum of its lint-* prerequisites: a new check is one more `lint: lint-x` rule.
 FORMAT_FILES = $(wildcard shared/*.[ch] api/*.[ch] cli/*.[ch] worker/*.[ch] worker/builtins/*.[ch] \
-                 tests/unit/*.c)
+                 tests/unit/*.c tests/tools/*.c)
 deps-lint:
 	$(Q)sh deploy/install-deps.sh lint
 

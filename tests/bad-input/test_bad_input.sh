@@ -8,8 +8,7 @@
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../e2e/lib.sh"
 export STAGEQ_PREFIX=tb
-redis_start bad
-REDIS_PORT=$REDIS_PORT_bad
+sq_redis bad
 start_api api
 PORT=${API_URL##*:}
 T="$STAGEQ_TEST_TMP/bad-input"
@@ -452,17 +451,18 @@ TABLE
 check_eq "the API answered /healthz 200 after each of the $CASES cases" 0 "$UNHEALTHY"
 check "the API process is alive" kill -0 "$API_PID"
 check_eq "one job hash per accepted submission ($ACCEPTED)" "$ACCEPTED" \
-  "$(rcli --scan --pattern 'tb:{8209}:job:*' | wc -l)"
-check_eq "the queue holds exactly the accepted jobs" "$ACCEPTED" "$(rcli LLEN tb:{8209}:queue:default)"
+  "$(scan_keys "$(job_key '*')" | wc -l)"
+check_eq "the queue holds exactly the accepted jobs" "$ACCEPTED" "$(rcli LLEN "$(queue_key default)")"
 check_eq "DBSIZE = accepted submissions + the queue list + the recent index + the counters: no key from a refused request" \
-  "$((ACCEPTED + 3))" "$(rcli DBSIZE)"
-check_eq "no other key" "" "$(rcli --scan | grep -v -e '^tb:{8209}:job:' -e '^tb:{8209}:queue:default$' -e '^tb:{8209}:recent$' -e '^tb:{8209}:counters$')"
+  "$((ACCEPTED + 3))" "$(rcli_sum DBSIZE)"
+check_eq "no other key" "" "$(scan_keys '*' | grep -vxF -e "$(queue_key default)" -e "$(recent_key)" -e "$(counters_key)" |
+  grep -vF "$(job_key '')")"
 check_eq "the counters count the accepted submissions" "$ACCEPTED" \
-  "$(rcli HGETALL tb:{8209}:counters | paste - - | awk '$1 ~ /^submitted:/ { s += $2 } END { print s + 0 }')"
-check_eq "the recent index holds exactly the accepted jobs" "$ACCEPTED" "$(rcli ZCARD tb:{8209}:recent)"
+  "$(rcli HGETALL "$(counters_key)" | paste - - | awk '$1 ~ /^submitted:/ { s += $2 } END { print s + 0 }')"
+check_eq "the recent index holds exactly the accepted jobs" "$ACCEPTED" "$(rcli ZCARD "$(recent_key)")"
 
 # --- Redis goes away, then comes back ---------------------------------------
-redis_stop bad
+sq_redis_down bad
 run_table <<'TABLE'
 submit with Redis down  | POST | /v1/jobs     | J | s:{"pipeline":"echo"} | 503 | redis_unavailable | hdr=Retry-After: 1
 status with Redis down  | GET  | /v1/jobs/abc | - | -                     | 503 | redis_unavailable | hdr=Retry-After: 1
@@ -471,13 +471,11 @@ readyz with Redis down  | GET  | /readyz      | - | -                     | 503 
 healthz needs no Redis  | GET  | /healthz     | - | -                     | 200 | -
 bad input still 400 with Redis down | POST | /v1/jobs | J | s:{"pipeline": | 400 | malformed_json
 TABLE
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$STAGEQ_TEST_TMP/redis-bad" --save '' \
-  --appendonly no --daemonize yes --pidfile "$STAGEQ_TEST_TMP/redis-bad/redis.pid" \
-  --logfile "$STAGEQ_TEST_TMP/redis-bad/redis.log" >/dev/null
+sq_redis_up bad
 ready() { http GET /readyz; [ "$HTTP_STATUS" = 200 ]; }
 check "the API reconnects by itself" wait_for 10 ready
 post_json /v1/jobs '{"pipeline":"echo","id":"after-outage"}'
 check_eq "submit works again" 202 "$HTTP_STATUS"
-check_eq "and the job is in Redis" queued "$(rcli HGET tb:{8209}:job:after-outage state)"
+check_eq "and the job is in Redis" queued "$(rcli HGET "$(job_key after-outage)" state)"
 check "the API process is still alive" kill -0 "$API_PID"
 finish

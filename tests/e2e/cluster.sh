@@ -12,7 +12,9 @@
 # node, masters first as created), CL_PORTS (their ports), CL_PORT (the first
 # node) and CL_URL (redis-cluster://127.0.0.1:p1,127.0.0.1:p2,.../). Returns
 # non-zero when the cluster did not reach cluster_state:ok on every node, with
-# every replica linked, within 60 s.
+# every replica linked, within 60 s. CL_SERVER_ARGS (an array) are extra
+# redis-server args for every node (lib.sh's sq_redis: --appendonly yes ...).
+CL_SERVER_ARGS=()
 cl_start() {
   local name=$1 masters=${2:-3} reps=${3:-1} n i p bus hosts="" ok
   CL_NAME=$name
@@ -24,7 +26,7 @@ cl_start() {
     redis_start "$name-$i" --cluster-enabled yes --cluster-config-file nodes.conf \
       --cluster-node-timeout "$CL_NODE_TIMEOUT_MS" --cluster-port "$bus" \
       --cluster-announce-ip 127.0.0.1 --cluster-require-full-coverage yes \
-      --cluster-allow-replica-migration no
+      --cluster-allow-replica-migration no "${CL_SERVER_ARGS[@]}"
     p=$(cat "$STAGEQ_TEST_TMP/redis-$name-$i/port")
     CL_NODES="$CL_NODES $name-$i:$p"
     CL_PORTS="$CL_PORTS $p"

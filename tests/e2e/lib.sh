@@ -2,6 +2,13 @@
 # stageq processes on loopback, real HTTP with curl. Everything started is
 # remembered by PID and stopped by stop_all / redis_stop_all, also on failure.
 # Results are printed as "ok - name" / "not ok - name" lines, counted by run-all.
+#
+# The Redis topology is a parameter: STAGEQ_TEST_TOPOLOGY=single (default: one
+# redis-server) or cluster (a 3+3 Redis Cluster, tests/e2e/cluster.sh). A suite
+# never names a port or a key itself: it starts daemons on SQ_REDIS_URL, talks
+# to Redis with rcli (one key's node) or rcli_each (every master: SCAN, INFO,
+# DBSIZE, ...), and builds key names with job_key, queue_key, ... (the
+# daemons' own shared/keys.c, through $BUILD/tests/sq-keys).
 
 : "${BUILD:=build}"
 : "${STAGEQ_TEST_TMP:=$(mktemp -d /tmp/stageq-test.XXXXXX)}"
@@ -44,21 +51,33 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.clos
 PY
 }
 
-# redis_start NAME [extra redis-server args]: sets REDIS_PORT_<NAME>.
+# redis_start NAME [extra redis-server args]: sets REDIS_PORT_<NAME>. The
+# port and the extra args are kept in its dir (redis_restart starts it again
+# the same way: same port, same files).
 redis_start() {
   local name=$1; shift
-  local dir="$STAGEQ_TEST_TMP/redis-$name" port i
+  local dir="$STAGEQ_TEST_TMP/redis-$name" port
   mkdir -p "$dir"
   port=$(free_port)
+  echo "$port" >"$dir/port"
+  [ $# -eq 0 ] || printf '%s\0' "$@" >"$dir/args"
+  redis_run "$name"
+  eval "REDIS_PORT_${name//-/_}=$port"
+  SQ_REDIS_NAMES="$SQ_REDIS_NAMES $name"
+}
+
+# redis_run NAME: starts redis-server NAME from its dir (port, args) and waits
+# until it answers (up to 5 s).
+redis_run() {
+  local dir="$STAGEQ_TEST_TMP/redis-$1" port i args=()
+  port=$(cat "$dir/port")
+  [ -f "$dir/args" ] && mapfile -d '' -t args <"$dir/args"
   redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly no \
-    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "$@" >/dev/null
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "${args[@]}" >/dev/null
   for i in $(seq 1 100); do
     redis-cli -p "$port" ping >/dev/null 2>&1 && break
     sleep 0.05
   done
-  echo "$port" >"$dir/port"
-  eval "REDIS_PORT_${name//-/_}=$port"
-  SQ_REDIS_NAMES="$SQ_REDIS_NAMES $name"
 }
 
 # pid_running PID: the process exists and is not a zombie. A daemonized
@@ -87,11 +106,307 @@ redis_stop_all() {
   for n in $SQ_REDIS_NAMES; do redis_stop "$n"; done
 }
 
-rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
+# redis_stop_under DIR: stops (by the PID in its pid file) every redis-server
+# started under DIR, whoever started it: the runner's cleanup after a suite
+# that was killed (its own trap never ran) or that started servers in a
+# subshell. A daemonized redis-server is in a session of its own: a signal to
+# the suite's process group never reaches it.
+redis_stop_under() {
+  local f pid i pids=""
+  for f in $(find "$1" -name redis.pid 2>/dev/null); do
+    pid=$(cat "$f" 2>/dev/null) || continue
+    case $pid in '' | *[!0-9]*) continue ;; esac
+    kill -TERM "$pid" 2>/dev/null && pids="$pids $pid"
+    rm -f "$f"
+  done
+  for pid in $pids; do
+    for i in $(seq 1 100); do pid_running "$pid" || break; sleep 0.05; done
+    kill -KILL "$pid" 2>/dev/null
+  done
+}
 
-# flush_prefix PREFIX: deletes every key under PREFIX: (a suite's own keys).
+# ---- the topology -------------------------------------------------------------
+: "${STAGEQ_TEST_TOPOLOGY:=single}"
+case $STAGEQ_TEST_TOPOLOGY in
+  single | cluster) ;;
+  *) echo "lib.sh: STAGEQ_TEST_TOPOLOGY must be single or cluster, not '$STAGEQ_TEST_TOPOLOGY'" >&2; exit 2 ;;
+esac
+source "$(dirname "${BASH_SOURCE[0]}")/cluster.sh"
+
+# on_cluster: the suites run against a Redis Cluster.
+on_cluster() { [ "$STAGEQ_TEST_TOPOLOGY" = cluster ]; }
+
+# skip_on_cluster WHAT WHY: on a cluster, says that a part of a suite does not
+# run there and why (a "# skip" line, neither ok nor not ok); returns 0 then,
+# so a suite writes: if ! skip_on_cluster "..." "..."; then ... fi
+skip_on_cluster() {
+  on_cluster || return 1
+  echo "# skip on cluster - $1: $2"
+}
+
+# The Redis the suite talks to: REDIS_PORT (single: the server; cluster: the
+# first node), SQ_REDIS_URL (what daemons get), and on a cluster CL_PORTS.
+# run-all.sh hands them in; a suite that starts a Redis of its own switches to
+# it with sq_redis. Without SQ_REDIS_URL, a single Redis on REDIS_PORT.
+if [ -z "${SQ_REDIS_URL:-}" ] && [ -n "${REDIS_PORT:-}" ]; then
+  SQ_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+fi
+
+# sq_redis NAME [extra redis-server args]: starts a Redis of the topology for
+# this suite alone (single: redis_start NAME; cluster: cl_start NAME, every
+# node with the extra args) and makes it the current one (use_redis).
+sq_redis() {
+  local name=$1; shift
+  if on_cluster; then
+    CL_SERVER_ARGS=("$@")
+    cl_start "$name" || echo "# sq_redis: the cluster $name did not come up" >&2
+    CL_SERVER_ARGS=()
+    printf 'CL_PORTS="%s"\nCL_URL="%s"\n' "$CL_PORTS" "$CL_URL" >"$STAGEQ_TEST_TMP/cluster-$name.env"
+  else
+    redis_start "$name" "$@"
+  fi
+  use_redis "$name"
+}
+
+# use_redis NAME: makes the Redis sq_redis NAME started the current one:
+# sets REDIS_PORT, SQ_REDIS_URL (and CL_PORTS, CL_PORT, CL_URL on a cluster).
+use_redis() {
+  if on_cluster; then
+    # shellcheck disable=SC1090
+    source "$STAGEQ_TEST_TMP/cluster-$1.env"
+    CL_PORT=${CL_PORTS%% *}
+    REDIS_PORT=$CL_PORT
+    SQ_REDIS_URL=$CL_URL
+  else
+    REDIS_PORT=$(cat "$STAGEQ_TEST_TMP/redis-$1/port")
+    SQ_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+  fi
+}
+
+# dead_redis_url PORT: a URL of the topology's kind where no Redis listens
+# (PORT: a free one), for the suites' "Redis unreachable" cases.
+dead_redis_url() {
+  if on_cluster; then echo "redis-cluster://127.0.0.1:$1/"; else echo "redis://127.0.0.1:$1/0"; fi
+}
+
+# sq_redis_names NAME: the redis_start names of sq_redis NAME's servers.
+sq_redis_names() {
+  local d
+  if on_cluster; then
+    for d in "$STAGEQ_TEST_TMP/redis-$1"-*; do [ -f "$d/port" ] && echo "${d##*/redis-}"; done
+  else
+    echo "$1"
+  fi
+}
+
+# sq_redis_down NAME / sq_redis_up NAME: an outage of sq_redis NAME (every
+# node of a cluster), then the same servers back on the same ports with
+# their files (a cluster re-forms from its nodes.conf: up waits for
+# cluster_state:ok).
+sq_redis_down() {
+  local n
+  for n in $(sq_redis_names "$1"); do redis_stop "$n"; done
+}
+sq_redis_up() {
+  local n
+  for n in $(sq_redis_names "$1"); do redis_run "$n"; done
+  if on_cluster; then cl_wait_ok 60 || echo "# sq_redis_up: the cluster $1 is not ok again" >&2; fi
+}
+
+# rcli ARGS...: redis-cli on the current Redis; on a cluster it follows MOVED
+# (redis-cli -c), so any one-key command reaches its key's node. Commands read
+# from stdin (no ARGS) work too: the "-> Redirected" notes redis-cli prints
+# then are dropped.
+rcli() {
+  if ! on_cluster; then
+    redis-cli -p "$REDIS_PORT" "$@"
+  elif [ $# -gt 0 ]; then
+    redis-cli -c -p "$REDIS_PORT" "$@"
+  else
+    redis-cli -c -p "$REDIS_PORT" | sed '/^-> Redirected to slot \[[0-9]*\] located at /d'
+  fi
+}
+
+# key_port KEY: the port of the master serving KEY's slot (single: the server).
+key_port() {
+  if on_cluster; then
+    cl_master_of_slot "$(redis-cli -p "$REDIS_PORT" CLUSTER KEYSLOT "$1")"
+  else
+    echo "$REDIS_PORT"
+  fi
+}
+
+# rcli_at KEY [ARGS...]: redis-cli straight on the master serving KEY's slot:
+# for what must reach that node without a redirection (MULTI ... EXEC read
+# from stdin, SCRIPT FLUSH, CLIENT KILL, EVAL of a script that scans with no
+# key, -r repeats).
+rcli_at() {
+  local port
+  port=$(key_port "$1")
+  shift
+  redis-cli -p "$port" "$@"
+}
+
+# sq_masters: the ports of the current Redis' masters (single: the server).
+sq_masters() {
+  if on_cluster; then cl_masters; else echo "$REDIS_PORT"; fi
+}
+
+# sq_nodes: the ports of every node, replicas too (single: the server).
+sq_nodes() {
+  if on_cluster; then printf '%s\n' $CL_PORTS; else echo "$REDIS_PORT"; fi
+}
+
+# numsub CHANNEL: how many connections are subscribed to CHANNEL (classic
+# pub/sub: on a cluster a subscriber may sit on any node, so every node's
+# PUBSUB NUMSUB is summed).
+numsub() {
+  local p
+  if ! on_cluster; then
+    rcli PUBSUB NUMSUB "$1" | sed -n 2p
+    return
+  fi
+  for p in $CL_PORTS; do redis-cli -p "$p" PUBSUB NUMSUB "$1" | sed -n 2p; done |
+    awk '{ s += $1 } END { print s + 0 }'
+}
+
+# rcli_each ARGS...: runs redis-cli ARGS on every master and concatenates the
+# outputs: the per-node commands (SCAN/--scan, KEYS, DBSIZE, INFO, CONFIG,
+# FLUSHALL, CLIENT, DEBUG, MONITOR, EVAL with no key). Fails when one failed.
+rcli_each() {
+  local p rc=0
+  for p in $(sq_masters); do redis-cli -p "$p" "$@" || rc=1; done
+  return $rc
+}
+
+# rcli_sum ARGS...: rcli_each of a command answering an integer (DBSIZE,
+# EVAL ... 0 returning a count), summed over the masters.
+rcli_sum() {
+  rcli_each "$@" | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# info_sum SECTION FIELD: INFO SECTION's FIELD summed over the masters.
+info_sum() {
+  rcli_each INFO "$1" | tr -d '\r' | awk -F: -v f="$2" '$1 == f { s += $2 } END { print s + 0 }'
+}
+
+# scan_keys PATTERN: every key matching PATTERN, on every master.
+scan_keys() { rcli_each --scan --pattern "$1"; }
+
+# flush_prefix PREFIX: deletes every key under PREFIX: (a suite's own keys),
+# on every master, one DEL per key (keys of different slots).
 flush_prefix() {
-  rcli --scan --pattern "$1:*" | xargs -r redis-cli -p "$REDIS_PORT" DEL >/dev/null
+  local p
+  for p in $(sq_masters); do
+    redis-cli -p "$p" --scan --pattern "$1:*" | sed 's/^/DEL /' | redis-cli -p "$p" >/dev/null
+  done
+}
+
+# job_fields FILE FIELD...: FIELD of the job hash of each id in FILE (one id
+# a line), as HGET (one field) or HMGET answers them, one value a line, in
+# one redis-cli.
+job_fields() {
+  local file=$1 cmd=HGET
+  shift
+  [ $# -eq 1 ] || cmd=HMGET
+  # shellcheck disable=SC2046
+  job_keys $(cat "$file") | sed "s/^/$cmd /; s/\$/ $*/" | rcli
+}
+
+# ---- key names, as the daemons build them ---------------------------------------
+# $BUILD/tests/sq-keys is built from shared/keys.c (make test-build), so a
+# suite cannot disagree with the daemons. The prefix is STAGEQ_PREFIX (the
+# suite's own, default stageq); J P are a partition and the queue's partition
+# count (default 0 of 1, the default partition, tag {8209}). The names of the
+# default partition are asked once, as templates (prefix @P@, argument @A@),
+# and filled in here: a suite's polls then start no process per name.
+sq_keys() { "$BUILD/tests/sq-keys" -p "${STAGEQ_PREFIX:-stageq}" "$@"; }
+declare -A SQ_KEY_TEMPLATE=()
+if [ -x "$BUILD/tests/sq-keys" ]; then
+  for sq_k in job queue delayed processing stagehist eta worker wake; do
+    SQ_KEY_TEMPLATE[$sq_k]=$("$BUILD/tests/sq-keys" -p @P@ "$sq_k" @A@)
+  done
+  for sq_k in counters recent leases alive current workers events; do
+    SQ_KEY_TEMPLATE[$sq_k]=$("$BUILD/tests/sq-keys" -p @P@ "$sq_k")
+  done
+  unset sq_k
+fi
+# sq_key KIND [ARG] [J P]: a name of the default partition from its template,
+# any other from sq-keys.
+sq_key() {
+  local kind=$1 arg=${2-} j=${3:-0} parts=${4:-1} t
+  t=${SQ_KEY_TEMPLATE[$kind]:-}
+  if [ -z "$t" ] || [ "$j" != 0 ] || [ "$parts" != 1 ]; then
+    sq_keys -j "$j" -P "$parts" "$kind" ${2+"$arg"}
+    return
+  fi
+  t=${t//@P@/"${STAGEQ_PREFIX:-stageq}"}
+  printf '%s\n' "${t//@A@/"$arg"}"
+}
+# job_key ID [P]: the job hash of ID (its partition from ID and P).
+job_key() {
+  if [ "${2:-1}" = 1 ]; then sq_key job "$1"; else sq_keys -P "$2" job "$1"; fi
+}
+# job_keys ID...: the job hashes of several ids (P=1), one per line.
+job_keys() { [ $# -eq 0 ] || sq_keys job "$@"; }
+queue_key() { sq_key queue "$1" "${2:-0}" "${3:-1}"; }           # Q [J P]
+delayed_key() { sq_key delayed "$1" "${2:-0}" "${3:-1}"; }       # Q [J P]
+processing_key() { sq_key processing "$1" "${2:-0}" "${3:-1}"; } # WORKER [J P]
+stagehist_key() { sq_key stagehist "$1" "${2:-0}" "${3:-1}"; }   # PIPELINE [J P]
+eta_key() { sq_key eta "$1" "${2:-0}" "${3:-1}"; }               # PIPELINE [J P]
+counters_key() { sq_key_part counters "$@"; }                    # [J P]
+recent_key() { sq_key_part recent "$@"; }                        # [J P]
+leases_key() { sq_key_part leases "$@"; }                        # [J P]
+alive_key() { sq_key_part alive "$@"; }                          # [J P]
+current_key() { sq_key_part current "$@"; }                      # [J P]
+sq_key_part() { # KIND [J P]: a key of a partition without an argument
+  local t=${SQ_KEY_TEMPLATE[$1]:-}
+  if [ -z "$t" ] || [ "${2:-0}" != 0 ] || [ "${3:-1}" != 1 ]; then
+    sq_keys -j "${2:-0}" -P "${3:-1}" "$1"
+  else
+    printf '%s\n' "${t//@P@/"${STAGEQ_PREFIX:-stageq}"}"
+  fi
+}
+workers_key() { sq_key_part workers; }                           # the registry
+worker_key() { sq_key worker "$1"; }                             # WORKER
+events_channel() { sq_key_part events; }
+wake_channel() { sq_key wake "$1"; }                             # Q
+tag_of_slot() { sq_keys tag "$1"; }                              # SLOT: "{n}"
+part_slot() { sq_keys -P "$1" -j "$2" slot; }                    # P J: the slot
+part_of() { sq_keys -P "${2:-1}" part "$1"; }                    # ID [P]: its partition
+
+# lua_src NAME: shared/scripts/NAME.lua with its --#include lines expanded,
+# as deploy/embed-lua.sh builds it into the daemons (for EVAL by hand).
+lua_src() {
+  local line
+  while IFS= read -r line || [ -n "$line" ]; do
+    case $line in
+      "--#include "*) cat "shared/scripts/inc/${line#--#include }" ;;
+      *) printf '%s\n' "$line" ;;
+    esac
+  done <"shared/scripts/$1.lua"
+}
+
+# submit_lua_load: loads submit.lua on every master; sets SUBMIT_SHA.
+submit_lua_load() {
+  SUBMIT_SHA=$(rcli_each SCRIPT LOAD "$(lua_src submit)" | head -1)
+}
+
+# submit_lua_lines PIPELINE STAGE_NAME INPUT ID...: one submit.lua call per
+# id (EVALSHA $SUBMIT_SHA, after submit_lua_load) as lines for `| rcli` (or
+# `| rcli_at "$(queue_key default)"`, MULTI and all): jobs of the default
+# queue with one stage, queued without the API, so that a suite fills a
+# backlog of thousands in one redis-cli. INPUT is JSON without a single quote.
+submit_lua_lines() {
+  local pl=$1 st=$2 in=$3 now q r c ev wk key id
+  shift 3
+  now=$(date +%s%3N)
+  q=$(queue_key default) r=$(recent_key) c=$(counters_key) ev=$(events_channel)
+  wk=$(wake_channel default)
+  paste -d' ' <(job_keys "$@") <(printf '%s\n' "$@") | while read -r key id; do
+    printf "EVALSHA %s 4 %s %s %s %s %s 3600 0 %s 100000 %s %s id %s pipeline %s queue default state queued attempt 0 max_attempts 1 input '%s' stage 0 stage_count 1 result_ttl_s 600 stage.1.name %s stage.1.state pending\n" \
+      "$SUBMIT_SHA" "$key" "$q" "$r" "$c" "$id" "$now" "$ev" "$wk" "$id" "$pl" "$in" "$st"
+  done
 }
 
 # start_api NAME [flags...]: starts stageq-api on a free port; sets API_URL and
@@ -101,7 +416,7 @@ start_api() {
   local pf="$STAGEQ_TEST_TMP/$name.port" i
   rm -f "$pf"
   "${SQ_WRAP[@]}" "$BUILD/stageq-api" --listen 127.0.0.1:0 --port-file "$pf" \
-    --redis-url "redis://127.0.0.1:$REDIS_PORT/0" "$@" >>"$STAGEQ_TEST_TMP/$name.log" 2>&1 &
+    --redis-url "$SQ_REDIS_URL" "$@" >>"$STAGEQ_TEST_TMP/$name.log" 2>&1 &
   API_PID=$!
   SQ_PIDS="$SQ_PIDS $API_PID"
   for i in $(seq 1 $((200 * SQ_SLOW))); do
@@ -115,7 +430,7 @@ start_api() {
 # start_worker NAME [flags...]: sets WORKER_PID.
 start_worker() {
   local name=$1; shift
-  "${SQ_WRAP[@]}" "$BUILD/stageq-worker" --redis-url "redis://127.0.0.1:$REDIS_PORT/0" "$@" \
+  "${SQ_WRAP[@]}" "$BUILD/stageq-worker" --redis-url "$SQ_REDIS_URL" "$@" \
     >>"$STAGEQ_TEST_TMP/$name.log" 2>&1 &
   WORKER_PID=$!
   SQ_PIDS="$SQ_PIDS $WORKER_PID"

@@ -120,7 +120,7 @@ if [ "$have" = 1 ]; then
   # the browser run stops the token API (pid) and starts it again on its port
   DASH_URL=$API_URL DASH_TOKEN_URL=$TOKEN_URL DASH_TOKEN=$TOKEN DASH_SCREENSHOT=$shot \
     DASH_TOKEN_API_PID=$TOKEN_PID DASH_RESPAWN_LOG="$T/api-tok2.log" \
-    DASH_RESPAWN="$BUILD/stageq-api --listen ${TOKEN_URL#http://} --redis-url redis://127.0.0.1:$REDIS_PORT/0 --pipelines $PIPES --api-token $TOKEN" \
+    DASH_RESPAWN="$BUILD/stageq-api --listen ${TOKEN_URL#http://} --redis-url $SQ_REDIS_URL --pipelines $PIPES --api-token $TOKEN" \
     CHROMIUM=$CHROMIUM timeout 300 node tests/browser/dashboard.js >"$T/browser.out" 2>"$T/browser.err"
   rc=$?
   cat "$T/browser.out"
@@ -133,9 +133,9 @@ if [ "$have" = 1 ]; then
   done_id=$(sed -n 's/^# job done //p' "$T/browser.out")
   canceled_id=$(sed -n 's/^# job canceled //p' "$T/browser.out")
   check_eq "Redis: the job submitted through the form succeeded" succeeded \
-    "$(rcli HGET "tdash:{8209}:job:$done_id" state)"
+    "$(rcli HGET "$(job_key "$done_id")" state)"
   check_eq "Redis: the job canceled through the page is canceled" canceled \
-    "$(rcli HGET "tdash:{8209}:job:$canceled_id" state)"
+    "$(rcli HGET "$(job_key "$canceled_id")" state)"
   gone() { [ -z "$(stage_pids "$canceled_id")" ]; }
   check "the canceled job's stage process is gone" wait_for 15 gone
 fi

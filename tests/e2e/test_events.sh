@@ -10,13 +10,11 @@ flush_prefix tev
 start_api api-ev # its own log: other suites log to api.log too
 T=$STAGEQ_TEST_TMP
 
-# numsub CHANNEL: how many connections are subscribed to it
-numsub() { rcli PUBSUB NUMSUB "$1" | sed -n 2p; }
 numsub_is() { [ "$(numsub "$1")" = "$2" ]; }
 nsubscribed() { grep -c "events: subscribed" "$1"; }
 wait_sub() { grep -q "events: subscribed" "$T/api-ev.log"; }
 sleep 0.5
-check_eq "no listener: the API is not subscribed to tev:events (NUMSUB 0)" 0 "$(numsub tev:events)"
+check_eq "no listener: the API is not subscribed to tev:events (NUMSUB 0)" 0 "$(numsub "$(events_channel)")"
 check_eq "... and logged no subscription" 0 "$(nsubscribed "$T/api-ev.log")"
 
 # --- one job's stream --------------------------------------------------------
@@ -27,7 +25,7 @@ curl -s -N -D "$T/ev.h" --max-time 30 "$API_URL/v1/jobs/$id/events" >"$T/ev.out"
 cpid=$!
 first_event() { grep -q '^data: ' "$T/ev.out"; }
 check "the first event arrives at once" wait_for 2 first_event
-check "while a stream is open the API is subscribed (NUMSUB 1)" wait_for 5 numsub_is tev:events 1
+check "while a stream is open the API is subscribed (NUMSUB 1)" wait_for 5 numsub_is "$(events_channel)" 1
 check "... and logs it" wait_for 5 wait_sub
 check_eq "the first event says queued" queued \
   "$(grep -m1 '^data: ' "$T/ev.out" | cut -c7- | jq -r .state)"
@@ -147,12 +145,12 @@ http GET /healthz
 check_eq "clients that went away mid-stream do not hurt the API" 200 "$HTTP_STATUS"
 
 # --- the subscription follows the listeners (linger 2 s by default) -----------
-check "no listener left: NUMSUB returns to 0 after the linger" wait_for 10 numsub_is tev:events 0
+check "no listener left: NUMSUB returns to 0 after the linger" wait_for 10 numsub_is "$(events_channel)" 0
 post_json /v1/jobs '{"pipeline":"echo","queue":"nobody","input":5}'
 id6=$(jqr .id)
 curl -s -N --max-time 30 "$API_URL/v1/jobs/$id6/events" >"$T/lg.1" &
 lp=$!
-check "a stream opens: NUMSUB 1 again" wait_for 5 numsub_is tev:events 1
+check "a stream opens: NUMSUB 1 again" wait_for 5 numsub_is "$(events_channel)" 1
 check "... and its first event came" wait_for 5 grep -q '^data: ' "$T/lg.1"
 nsub=$(nsubscribed "$T/api-ev.log")
 kill "$lp"
@@ -162,21 +160,21 @@ lp=$!
 check "a new stream within the linger gets its first event" wait_for 5 grep -q '^data: ' "$T/lg.2"
 sleep 0.3
 check_eq "... on the subscription it kept (not subscribed again)" "$nsub" "$(nsubscribed "$T/api-ev.log")"
-check_eq "... NUMSUB still 1" 1 "$(numsub tev:events)"
+check_eq "... NUMSUB still 1" 1 "$(numsub "$(events_channel)")"
 http DELETE "/v1/jobs/$id6"
 check "the job is canceled: its stream ends" wait_for 10 bash -c "! kill -0 $lp 2>/dev/null"
 wait "$lp" 2>/dev/null
 check_eq "... after a status canceled" canceled \
   "$(grep '^data: ' "$T/lg.2" | tail -2 | head -1 | cut -c7- | jq -r .state)"
-check "... then NUMSUB returns to 0" wait_for 10 numsub_is tev:events 0
+check "... then NUMSUB returns to 0" wait_for 10 numsub_is "$(events_channel)" 0
 curl -s --max-time 10 -o /dev/null -w '%{http_code}' -H 'content-type: application/json' \
   --data-binary '{"pipeline":"echo","queue":"nobody","input":6}' "$API_URL/v1/jobs?wait=2" \
   >"$T/wait6.code" &
 wp=$!
-check "a held ?wait is a listener too: NUMSUB 1 while it waits" wait_for 2 numsub_is tev:events 1
+check "a held ?wait is a listener too: NUMSUB 1 while it waits" wait_for 2 numsub_is "$(events_channel)" 1
 wait "$wp"
 check_eq "... it answers 202 after 2 s" 202 "$(cat "$T/wait6.code")"
-check "... then NUMSUB returns to 0" wait_for 10 numsub_is tev:events 0
+check "... then NUMSUB returns to 0" wait_for 10 numsub_is "$(events_channel)" 0
 
 # a stream open at shutdown ends cleanly, and so does a held ?wait
 post_json /v1/jobs '{"pipeline":"echo","queue":"nobody","input":3}'
@@ -201,41 +199,44 @@ PT=tests/e2e/pipelines-test.json
 flush_prefix tev2
 start_api api-od --prefix tev2 --pipelines "$PT" --events-linger-ms 0 --log-level debug
 start_worker w-race --prefix tev2 --pipelines "$PT" --queue race --concurrency 2
-check "linger 0, no listener: NUMSUB 0" wait_for 5 numsub_is tev2:events 0
+check "linger 0, no listener: NUMSUB 0" wait_for 5 numsub_is "$(STAGEQ_PREFIX=tev2 events_channel)" 0
 # a job held on queue "hold" runs as soon as its id is moved to "race"
-run_held() { rcli LMOVE tev2:{8209}:queue:hold tev2:{8209}:queue:race RIGHT LEFT >/dev/null; }
+HOLD=$(STAGEQ_PREFIX=tev2 queue_key hold) RACE=$(STAGEQ_PREFIX=tev2 queue_key race)
+run_held() { rcli LMOVE "$HOLD" "$RACE" RIGHT LEFT >/dev/null; }
 last_state() { # FILE: the state of the last status before the end event
   grep '^data: ' "$1" | tail -2 | head -1 | cut -c7- | jq -r .state 2>/dev/null
 }
-# race.py streams API_PORT REDIS_PORT PREFIX N OUTDIR: N rounds in one
+# race.py streams API_PORT NODES CHANNEL HOLD RACE N OUTDIR: N rounds in one
 # process (a python start per round cost more than the round). Round i waits
-# until the API is idle (NUMSUB 0, up to 5 s), submits a fast4 job on queue
+# until the API is idle (NUMSUB of CHANNEL 0 on every node of NODES, "port,..."
+# whose first serves the queues HOLD and RACE, up to 5 s), submits a fast4 job on queue
 # "hold", then sends the stream's request and moves the held job to "race"
 # (the worker runs it at once) DELAY_US = i * 250 - 2750 apart (< 0: the job
 # first), and writes to OUTDIR/race.i the state of each status event and END
 # when the stream ended.
-# race.py waits API_PORT REDIS_PORT PREFIX N: N times, waits until the API is
+# race.py waits API_PORT NODES CHANNEL HOLD RACE N: N times, waits until the API is
 # idle, then POSTs a fast4 job on queue "race" with ?wait=10; prints how many
 # answered 200 with state succeeded.
 cat >"$T/race.py" <<'PY'
 import http.client, json, re, socket, sys, time
-mode, aport, rport, prefix, n = sys.argv[1:6]
+mode, aport, nodes, channel, hold, race, n = sys.argv[1:8]
+nodes = [int(p) for p in nodes.split(",")]
 
 def resp(*args):
     args = [a if isinstance(a, bytes) else a.encode() for a in args]
     return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
 
 def numsub(r):
-    r.sendall(resp("PUBSUB", "NUMSUB", prefix + ":events"))
+    r.sendall(resp("PUBSUB", "NUMSUB", channel))
     buf = b""
     while buf.count(b"\r\n") < 4:  # *2, $len, name, :count
         buf += r.recv(4096)
     return int(buf.split(b"\r\n")[3][1:])
 
-ctl = socket.create_connection(("127.0.0.1", int(rport)))
+ctls = [socket.create_connection(("127.0.0.1", p)) for p in nodes]
 def wait_idle():
     end = time.monotonic() + 5
-    while numsub(ctl) != 0 and time.monotonic() < end:
+    while sum(numsub(c) for c in ctls) != 0 and time.monotonic() < end:
         time.sleep(0.01)
 
 if mode == "waits":
@@ -256,7 +257,7 @@ if mode == "waits":
     print(ok)
     sys.exit(0)
 
-outdir = sys.argv[6]
+outdir = sys.argv[8]
 for i in range(1, int(n) + 1):
     wait_idle()
     c = http.client.HTTPConnection("127.0.0.1", int(aport), timeout=10)
@@ -265,8 +266,8 @@ for i in range(1, int(n) + 1):
     jid = json.loads(c.getresponse().read())["id"]
     c.close()
     delay = i * 250 - 2750
-    cmd = resp("LMOVE", prefix + ":queue:hold", prefix + ":queue:race", "RIGHT", "LEFT")
-    r = socket.create_connection(("127.0.0.1", int(rport)))
+    cmd = resp("LMOVE", hold, race, "RIGHT", "LEFT")
+    r = socket.create_connection(("127.0.0.1", nodes[0]))
     h = socket.create_connection(("127.0.0.1", int(aport)))
     req = b"GET /v1/jobs/%s/events HTTP/1.1\r\nHost: x\r\n\r\n" % jid.encode()
     first, second = (req, cmd) if delay >= 0 else (cmd, req)
@@ -296,7 +297,9 @@ PY
 N=20
 ok_streams=0 moved=0
 aport=${API_URL##*:}
-python3 "$T/race.py" streams "$aport" "$REDIS_PORT" tev2 $N "$T"
+race_args=("$aport" "$(key_port "$HOLD")$(for p in $(sq_nodes); do printf ',%s' "$p"; done)"
+  "$(STAGEQ_PREFIX=tev2 events_channel)" "$HOLD" "$RACE")
+python3 "$T/race.py" streams "${race_args[@]}" $N "$T"
 for i in $(seq 1 $N); do
   [ "$(tail -2 "$T/race.$i" 2>/dev/null | tr '\n' ' ')" = "succeeded END " ] && ok_streams=$((ok_streams + 1))
   [ "$(grep -c . "$T/race.$i" 2>/dev/null)" -gt 2 ] && moved=$((moved + 1))
@@ -329,22 +332,22 @@ check_eq "... each after a status succeeded" 30 \
   "$(grep -B3 '^event: end' "$T/b2b.out" | grep '^data: ' | cut -c7- | jq -r .state | grep -cx succeeded)"
 echo "# subscribed $(nsubscribed "$T/api-od.log") times, unsubscribed $(grep -c "events: unsubscribed" "$T/api-od.log"), a listener came while unsubscribing $(grep -c "while unsubscribing" "$T/api-od.log")"
 
-ok_waits=$(python3 "$T/race.py" waits "$aport" "$REDIS_PORT" tev2 20)
+ok_waits=$(python3 "$T/race.py" waits "${race_args[@]}" 20)
 check_eq "?wait on an idle API, the job done at once: 200 succeeded (20 times)" 20 "$ok_waits"
 
 # /v1/events starts (": connected") once subscribed: a submit right after is seen
-check "idle again" wait_for 5 numsub_is tev2:events 0
+check "idle again" wait_for 5 numsub_is "$(STAGEQ_PREFIX=tev2 events_channel)" 0
 curl -s -N --max-time 20 "$API_URL/v1/events" >"$T/od-all.out" &
 op=$!
 check "/v1/events on an idle API says ': connected'" wait_for 5 grep -q '^: connected' "$T/od-all.out"
-check_eq "... once subscribed" 1 "$(numsub tev2:events)"
+check_eq "... once subscribed" 1 "$(numsub "$(STAGEQ_PREFIX=tev2 events_channel)")"
 post_json /v1/jobs '{"pipeline":"fast4","queue":"hold","input":"seen"}'
 sid=$(jqr .id)
 seen_queued() { grep '^data: ' "$T/od-all.out" | cut -c7- | jq -e --arg id "$sid" 'select(.id == $id)' >/dev/null; }
 check "... and shows a job submitted right after" wait_for 5 seen_queued
 kill "$op"
 wait "$op" 2>/dev/null
-check "every stream gone: NUMSUB 0" wait_for 5 numsub_is tev2:events 0
+check "every stream gone: NUMSUB 0" wait_for 5 numsub_is "$(STAGEQ_PREFIX=tev2 events_channel)" 0
 check "the unsubscribes are logged (debug)" wait_for 5 grep -q 'events: no listener for 0 ms, unsubscribing from tev2:events' "$T/api-od.log"
 http GET /healthz
 check_eq "the API stays healthy" 200 "$HTTP_STATUS"
@@ -354,6 +357,10 @@ check_eq "it exits 0" 0 "$STOP_RC"
 # --- its own Redis (AUTH as user tev, db 1; the default user off, so that a
 # failed AUTH leaves a connection unauthenticated; this suite as user adm): a
 # subscription held back, Redis restarts idle and subscribed (same port) --------
+if skip_on_cluster "its own Redis, as user tev on db 1" "a cluster has db 0 only"; then
+  finish
+  exit
+fi
 redis_start ev
 REDIS_PORT=$REDIS_PORT_ev
 add_user() {

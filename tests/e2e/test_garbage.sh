@@ -139,8 +139,8 @@ list_answers() {
 # lost worker for good).
 alive_sane() {
   local seen since
-  seen=$(rcli HGET "$P:{8209}:alive" seen)
-  since=$(rcli HGET "$P:{8209}:alive" since)
+  seen=$(rcli HGET "$(alive_key)" seen)
+  since=$(rcli HGET "$(alive_key)" since)
   ANSWER="seen '$seen', since '$since'"
   [[ $seen =~ ^[0-9]+$ && $since =~ ^[0-9]+$ ]] && [ "$since" -le "$seen" ]
 }
@@ -169,23 +169,26 @@ FIELDS="max_attempts stage stage_count progress overall_progress result_ttl_s re
   stage.1.started_at stage.1.finished_at stage.2.started_at stage.2.finished_at attempt"
 VALUES=("x" "" "-1" "99999999999999999999" "1e400" "nan")
 
-# garble FIELD VALUE: writes VALUE into FIELD of each job, keeping what was
-# there in the hash $P:garbsave; ungarble FIELD VALUE puts it back where the
-# garbage is still in place (the running job's worker may have written since).
-GARBLE="for i, k in ipairs(KEYS) do
+# garble FIELD VALUE: writes VALUE into FIELD of each job (KEYS[2..]), keeping
+# what was there in the hash KEYS[1] (garbsave, in the jobs' slot); ungarble
+# FIELD VALUE puts it back where the garbage is still in place (the running
+# job's worker may have written since).
+GARBLE="for i = 2, #KEYS do
+  local k = KEYS[i]
   local old = redis.call('HGET', k, ARGV[1])
-  redis.call('HDEL', '$P:garbsave', k)
-  if old then redis.call('HSET', '$P:garbsave', k, old) end
+  redis.call('HDEL', KEYS[1], k)
+  if old then redis.call('HSET', KEYS[1], k, old) end
   redis.call('HSET', k, ARGV[1], ARGV[2])
 end"
-UNGARBLE="for i, k in ipairs(KEYS) do
+UNGARBLE="for i = 2, #KEYS do
+  local k = KEYS[i]
   if redis.call('HGET', k, ARGV[1]) == ARGV[2] then
-    local old = redis.call('HGET', '$P:garbsave', k)
+    local old = redis.call('HGET', KEYS[1], k)
     if old then redis.call('HSET', k, ARGV[1], old) else redis.call('HDEL', k, ARGV[1]) end
   end
 end"
-JOB_KEYS=()
-for j in $JOBS; do JOB_KEYS+=("$P:{8209}:job:$j"); done
+JOB_KEYS=("$(job_key garbsave)") # not a job: a key in the slot of the jobs (P=1)
+mapfile -t -O 1 JOB_KEYS < <(job_keys $JOBS)
 
 # grid_check: every reader of the job hashes once, in one curl (one process
 # for six requests: the grid has 114 rounds). The CLI reads the same status:
@@ -245,15 +248,15 @@ check_eq "every reader answered for each job field x garbage value ($rounds roun
 # live streams, the stats, the workers, /metrics.
 for v in "${VALUES[@]}"; do
   for j in $JOBS; do
-    for f in $FIELDS; do rcli HSET "$P:{8209}:job:$j" "$f" "$v" >/dev/null; done
+    for f in $FIELDS; do rcli HSET "$(job_key "$j")" "$f" "$v" >/dev/null; done
   done
-  for w in $(rcli --scan --pattern "$P:{w}:worker:*"); do
+  for w in $(scan_keys "$(worker_key '*')"); do
     for f in pid started_at heartbeat_at jobs_done; do rcli HSET "$w" "$f" "$v" >/dev/null; done
   done
-  for f in seen since; do rcli HSET "$P:{8209}:alive" "$f" "$v" >/dev/null; done
-  for f in 1 1.n 1.runs 2 2.n; do rcli HSET "$P:{8209}:eta:two" "$f" "$v" >/dev/null; done
-  for f in 'a|count' 'a|sum' 'a|0.005' 'a|+Inf'; do rcli HSET "$P:{8209}:stagehist:two" "$f" "$v" >/dev/null; done
-  for f in submitted:two succeeded:two failed:two; do rcli HSET "$P:{8209}:counters" "$f" "$v" >/dev/null; done
+  for f in seen since; do rcli HSET "$(alive_key)" "$f" "$v" >/dev/null; done
+  for f in 1 1.n 1.runs 2 2.n; do rcli HSET "$(eta_key two)" "$f" "$v" >/dev/null; done
+  for f in 'a|count' 'a|sum' 'a|0.005' 'a|+Inf'; do rcli HSET "$(stagehist_key two)" "$f" "$v" >/dev/null; done
+  for f in submitted:two succeeded:two failed:two; do rcli HSET "$(counters_key)" "$f" "$v" >/dev/null; done
   for j in $JOBS; do
     vcheck "all garbled to '$v': GET /v1/jobs/$j" answered "/v1/jobs/$j"
     vcheck "all garbled to '$v': stageq status $j" cli_answers "$j"
@@ -278,9 +281,9 @@ touch "$T/tick.stop"
 post_json /v1/jobs '{"pipeline":"two","id":"g-fresh","input":{"n":4}}'
 check_eq "a fresh job is accepted" 202 "$HTTP_STATUS"
 check "the fresh job succeeds" poll 60 is_state g-fresh succeeded
-check_eq "the garbled count of submitted jobs starts again" 1 "$(rcli HGET "$P:{8209}:counters" submitted:two)"
-check "the garbled count of succeeded jobs starts again" poll 30 is_int "$P:{8209}:counters" succeeded:two
-check "the garbled stage histogram counts again" poll 30 is_int "$P:{8209}:stagehist:two" 'a|count'
+check_eq "the garbled count of submitted jobs starts again" 1 "$(rcli HGET "$(counters_key)" submitted:two)"
+check "the garbled count of succeeded jobs starts again" poll 30 is_int "$(counters_key)" succeeded:two
+check "the garbled stage histogram counts again" poll 30 is_int "$(stagehist_key two)" 'a|count'
 post_json /v1/jobs '{"pipeline":"ticker","id":"g-fresh-tick","input":{"n":5}}'
 check_eq "a fresh job on the ticking pool is accepted" 202 "$HTTP_STATUS"
 check "it succeeds too" poll 120 is_state g-fresh-tick succeeded
@@ -288,7 +291,7 @@ check "it succeeds too" poll 120 is_state g-fresh-tick succeeded
 # job still ends (it used to stay running for good, its worker alive).
 post_json /v1/jobs '{"pipeline":"slowish","id":"g-att-run","input":{"n":6}}'
 check "a slow job runs" poll 30 is_state g-att-run running
-rcli HSET "$P:{8209}:job:g-att-run" attempt x >/dev/null
+rcli HSET "$(job_key g-att-run)" attempt x >/dev/null
 check "with its attempt garbled mid-run it still succeeds" poll 30 is_state g-att-run succeeded
 vcheck "the API and the workers are alive at the end" alive
 finish

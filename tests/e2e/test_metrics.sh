@@ -75,7 +75,7 @@ for c in submitted:ok:2 submitted:permanent:1 submitted:exit3:1 submitted:idle:2
     "$(mval "stageq_jobs_${ev}_total{pipeline=\"$pl\"}")"
 done
 # fields the endpoint must skip: a bad pipeline name, an unknown event, not a count
-rcli HSET tmet:{8209}:counters "submitted:not a name" 9 bogus:ok 7 submitted:x1 -3 submitted:x2 1.5 >/dev/null
+rcli HSET "$(counters_key)" "submitted:not a name" 9 bogus:ok 7 submitted:x1 -3 submitted:x2 1.5 >/dev/null
 scrape
 check_eq "invalid counter fields are left out" "" \
   "$(printf '%s\n' "$M" | grep -E 'not a name|bogus|x1|x2')"
@@ -89,7 +89,7 @@ for s in one two three four; do
 done
 check_eq "ok/double ran twice" 2 \
   "$(mval 'stageq_stage_duration_seconds_count{pipeline="ok",stage="double"}')"
-check_eq "_count equals the hash's own count" "$(rcli HGET tmet:{8209}:stagehist:blog4 'one|count')" \
+check_eq "_count equals the hash's own count" "$(rcli HGET "$(stagehist_key blog4)" 'one|count')" \
   "$(mval 'stageq_stage_duration_seconds_count{pipeline="blog4",stage="one"}')"
 check "blog4 stage one took 0.6 s or more" awk -v v="$(mval 'stageq_stage_duration_seconds_sum{pipeline="blog4",stage="one"}')" \
   'BEGIN { exit !(v >= 0.6 && v < 60) }'
@@ -125,17 +125,17 @@ sys.exit(1 if bad else 0)'
 check "histograms are cumulative and _count equals the +Inf bucket" hist_ok
 
 # --- queues -----------------------------------------------------------------------
-check_eq "idle queue depth equals LLEN" "$(rcli LLEN tmet:{8209}:queue:idle)" \
+check_eq "idle queue depth equals LLEN" "$(rcli LLEN "$(queue_key idle)")" \
   "$(mval 'stageq_queue_depth{queue="idle"}')"
 check "the idle queue holds a job" test "$(mval 'stageq_queue_depth{queue="idle"}')" -ge 1
-check_eq "default queue depth equals LLEN" "$(rcli LLEN tmet:{8209}:queue:default)" \
+check_eq "default queue depth equals LLEN" "$(rcli LLEN "$(queue_key default)")" \
   "$(mval 'stageq_queue_depth{queue="default"}')"
 # a worker on a queue no pipeline names: its queue shows (read in a 2nd round)
-rcli ZADD tmet:{8209}:delayed:extraq 99999999999999 not-due-1 99999999999999 not-due-2 >/dev/null
+rcli ZADD "$(delayed_key extraq)" 99999999999999 not-due-1 99999999999999 not-due-2 >/dev/null
 start_worker met-worker-extra --pipelines "$PL" --concurrency 1 --queue extraq --lease 3
 extra_shows() { scrape; [ "$(mval 'stageq_queue_delayed{queue="extraq"}')" = 2 ]; }
 check "a live worker's own queue shows, with its delayed retries" wait_for 10 extra_shows
-check_eq "its depth equals LLEN" "$(rcli LLEN tmet:{8209}:queue:extraq)" \
+check_eq "its depth equals LLEN" "$(rcli LLEN "$(queue_key extraq)")" \
   "$(mval 'stageq_queue_depth{queue="extraq"}')"
 check_eq "its running jobs" 0 "$(mval 'stageq_jobs_running{queue="extraq"}')"
 check "stageq_workers_alive counts it too" wait_for 10 workers_are 3
@@ -196,11 +196,11 @@ hstatus=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' -I "$API1/metr
 check_eq "HEAD /metrics: 200 without a body" "200 0" "$hstatus"
 # on a Redis of its own: a pause of the shared one would stall the suites
 # that run beside this one
-redis_start met
-REDIS_PORT=$REDIS_PORT_met start_api met-api-slow --pipelines "$PL" --request-timeout-ms 300
+sq_redis met
+start_api met-api-slow --pipelines "$PL" --request-timeout-ms 300
 scrape "$API_URL"
 check_eq "no Redis error yet" 0 "$(mval stageq_redis_errors_total)"
-REDIS_PORT=$REDIS_PORT_met rcli CLIENT PAUSE 1500 >/dev/null   # Redis answers nothing for 1.5 s: commands time out
+rcli_each CLIENT PAUSE 1500 >/dev/null # Redis answers nothing for 1.5 s: commands time out
 http GET /metrics
 check_eq "a Redis timeout: 503" 503 "$HTTP_STATUS"
 sleep 1.5
@@ -210,7 +210,7 @@ check "the timed-out commands are counted in stageq_redis_errors_total" \
   test "$(mval stageq_redis_errors_total)" -ge 1
 
 # --- Redis away: 503 JSON ---------------------------------------------------------------------
-start_api met-api-noredis --pipelines "$PL" --redis-url "redis://127.0.0.1:$(free_port)/0"
+start_api met-api-noredis --pipelines "$PL" --redis-url "$(dead_redis_url "$(free_port)")"
 http GET /metrics
 check_eq "Redis away: 503" 503 "$HTTP_STATUS"
 check_eq "with the usual JSON error" redis_unavailable "$(jqr .error.code)"

@@ -46,7 +46,7 @@ start_pool() {
   local name=$1 pid
   if [ $UTS = 1 ]; then
     unshare --uts sh -c 'hostname "$0" && exec "$@"' "$name" \
-      "${SQ_WRAP[@]}" "$BUILD/stageq-worker" --redis-url "redis://127.0.0.1:$REDIS_PORT/0" "${W[@]}" \
+      "${SQ_WRAP[@]}" "$BUILD/stageq-worker" --redis-url "$SQ_REDIS_URL" "${W[@]}" \
       >>"$STAGEQ_TEST_TMP/$name.log" 2>&1 &
     pid=$!
     SQ_PIDS="$SQ_PIDS $pid"
@@ -99,7 +99,7 @@ submit_n() {
 snapshot() {
   local ph=$1 n=$2 i
   [ $UTS = 1 ] || map_children
-  for i in $(seq 1 "$n"); do echo "HMGET ts:{8209}:job:$ph-$i state worker success_count stage"; done |
+  job_keys $(seq -f "$ph-%.0f" 1 "$n") | sed 's/^/HMGET /; s/$/ state worker success_count stage/' |
     rcli | sed 's/^$/-/' | paste -d' ' - - - - |
     awk -v ph="$ph" -v uts=$UTS -v map="$PIDMAP" "$POOL_AWK"'
       { printf "%s-%d %s %s %s %s\n", ph, NR, $1, pool($2), $3, $4 }'
@@ -180,7 +180,7 @@ check "phase 2: all $N jobs succeeded on the remaining pools" wait_s 180 all_suc
 echo "# phase 2: jobs per pool: $(per_pool s2 $N)"
 handed=0
 for id in $held; do
-  w=$(rcli HGET "ts:{8209}:job:$id" worker)
+  w=$(rcli HGET "$(job_key "$id")" worker)
   [ "$(pool_of "$w")" != poolA ] && handed=$((handed + 1))
 done
 echo "# phase 2: $handed of the $(echo $held | wc -w) jobs pool A ran at SIGTERM were finished by another pool"
@@ -220,9 +220,9 @@ b_gone() { [ -z "$(live_pools | grep -w poolB)" ]; }
 check "phase 3: GET /v1/workers no longer lists pool B" wait_s 10 b_gone
 
 # --- nothing lost, nothing left over -------------------------------------------------
-check_eq "no job hash is missing (3 phases x $N)" $((3 * N)) "$(rcli --scan --pattern 'ts:{8209}:job:s[123]-*' | wc -l)"
-check_eq "the queue is empty" 0 "$(rcli LLEN ts:{8209}:queue:default)"
-left=$(rcli --scan --pattern 'ts:{8209}:processing:*' | while read -r k; do rcli LLEN "$k"; done | awk '{ s += $1 } END { print s + 0 }')
+check_eq "no job hash is missing (3 phases x $N)" $((3 * N)) "$(scan_keys "$(job_key 's[123]-*')" | wc -l)"
+check_eq "the queue is empty" 0 "$(rcli LLEN "$(queue_key default)")"
+left=$(scan_keys "$(processing_key '*')" | while read -r k; do rcli LLEN "$k"; done | awk '{ s += $1 } END { print s + 0 }')
 check_eq "no job is left on a processing list" 0 "$left"
 flush_prefix ts
 finish

@@ -77,8 +77,10 @@ submit_all() {
 snapshot() {
   local k
   : >"$STAGEQ_TEST_TMP/$1.inflight"
-  for k in $(rcli --scan --pattern 'fq:{8209}:processing:*'); do
-    rcli LRANGE "$k" 0 -1 | sed "s|\$| ${k#fq:{8209}:processing:}|" >>"$STAGEQ_TEST_TMP/$1.inflight"
+  local pre
+  pre=$(processing_key '')
+  for k in $(scan_keys "$pre*"); do
+    rcli LRANGE "$k" 0 -1 | sed "s|\$| ${k#"$pre"}|" >>"$STAGEQ_TEST_TMP/$1.inflight"
   done
 }
 
@@ -87,14 +89,14 @@ snapshot() {
 in_flight_settled() {
   local f="$STAGEQ_TEST_TMP/$1.inflight"
   [ -s "$f" ] || return 0
-  awk '{ print "HMGET fq:{8209}:job:" $1 " state worker" }' "$f" | rcli 2>/dev/null | paste -d' ' - - |
+  job_keys $(cut -d' ' -f1 "$f") | sed 's/^/HMGET /; s/$/ state worker/' | rcli 2>/dev/null | paste -d' ' - - |
     paste -d' ' "$f" - | awk '$3 == "running" && $4 == $2 { bad = 1 } END { exit bad }'
 }
 
 succeeded_count() {
   local ids="$STAGEQ_TEST_TMP/$1.ids"
   [ -s "$ids" ] || { echo 0; return; }
-  sed 's/^/HGET fq:{8209}:job:/; s/$/ state/' "$ids" | rcli | grep -c '^succeeded$'
+  job_fields "$ids" state | grep -c '^succeeded$'
 }
 
 # measure_recovery SCENARIO T_FAULT_END_MS: sets RECOVERY_S, the time until
@@ -115,7 +117,7 @@ measure_recovery() {
 
 all_final() {
   local sc=$1
-  ! sed 's/^/HGET fq:{8209}:job:/; s/$/ state/' "$STAGEQ_TEST_TMP/$sc.ids" | rcli |
+  ! job_fields "$STAGEQ_TEST_TMP/$sc.ids" state |
     grep -qv '^\(succeeded\|failed\|canceled\)$'
 }
 
@@ -133,12 +135,12 @@ report() {
     esac
     [ "${sc_:-0}" -gt 1 ] 2>/dev/null && dup=$((dup + 1))
     [ "${attempt:-0}" -gt "$maxa" ] 2>/dev/null && maxa=$attempt
-  done < <(sed 's/^/HMGET fq:{8209}:job:/; s/$/ state success_count attempt/' "$STAGEQ_TEST_TMP/$sc.uids" |
-    rcli | paste -d' ' - - - | paste -d' ' "$STAGEQ_TEST_TMP/$sc.uids" -)
+  done < <(job_fields "$STAGEQ_TEST_TMP/$sc.uids" state success_count attempt |
+    paste -d' ' - - - | paste -d' ' "$STAGEQ_TEST_TMP/$sc.uids" -)
   local line="$sc: submitted=$submitted succeeded=$ok failed=$bad lost=$lost duplicated=$dup max_attempt=$maxa recovery_s=$RECOVERY_S"
   local strict_ok=1
   if [ -n "$extra" ]; then
-    wlost=$(sed 's/^/HGET fq:{8209}:job:/; s/$/ errors/' "$STAGEQ_TEST_TMP/$sc.uids" | rcli | grep -c worker_lost)
+    wlost=$(job_fields "$STAGEQ_TEST_TMP/$sc.uids" errors | grep -c worker_lost)
     line="$line worker_lost=$wlost $extra"
     [ "$bad" = 0 ] && [ "$wlost" = 0 ] || strict_ok=0
   fi
@@ -155,9 +157,8 @@ report() {
 setup() {
   stop_all
   redis_stop_all
-  redis_start "$1" --appendonly yes --appendfsync everysec
-  eval "REDIS_PORT=\$REDIS_PORT_$1"
   export STAGEQ_PREFIX=fq
+  sq_redis "$1" --appendonly yes --appendfsync everysec
   : >"$STAGEQ_TEST_TMP/$1.ids"
   start_api "api-$1" --pipelines "$P"
 }
@@ -165,13 +166,9 @@ setup() {
 wait_done() { wait_for "${2:-120}" all_final "$1" || echo "# $1: not every job ended in time"; }
 
 restart_redis() { # name, seconds down
-  local name=$1 down=$2 dir="$STAGEQ_TEST_TMP/redis-$1"
-  redis_stop "$name"
-  sleep "$down"
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly yes \
-    --appendfsync everysec --daemonize yes --pidfile "$dir/redis.pid" \
-    --logfile "$dir/redis.log" >/dev/null
-  wait_for 10 rcli ping >/dev/null
+  sq_redis_down "$1"
+  sleep "$2"
+  sq_redis_up "$1"
 }
 
 # 1. kill -9 random worker children, repeatedly, during stages.
@@ -312,8 +309,8 @@ outage() { # scenario, how: away | frozen
   start_worker "$sc-p1" "${W[@]}"
   start_worker "$sc-p2" "${W[@]}"
   sleep 1.5 # every worker mid-stage, more jobs queued
-  queued=$(rcli LLEN fq:{8209}:queue:default)
-  running=$(sed 's/^/HGET fq:{8209}:job:/; s/$/ state/' "$STAGEQ_TEST_TMP/$sc.ids" | rcli | grep -c '^running$')
+  queued=$(rcli LLEN "$(queue_key default)")
+  running=$(job_fields "$STAGEQ_TEST_TMP/$sc.ids" state | grep -c '^running$')
   t0=$(now_ts)
   dir="$STAGEQ_TEST_TMP/redis-$sc"
   if [ "$how" = frozen ]; then
@@ -328,7 +325,7 @@ outage() { # scenario, how: away | frozen
   RECOVERY_S=-
   wait_done "$sc"
   # ends built during the outage (finished_at) and written after it
-  waited=$(sed 's/^/HGET fq:{8209}:job:/; s/$/ finished_at/' "$STAGEQ_TEST_TMP/$sc.ids" | rcli |
+  waited=$(job_fields "$STAGEQ_TEST_TMP/$sc.ids" finished_at |
     awk -v a="$t0" -v b="$t1" '$1 > a && $1 < b' | wc -l)
   N=$ON report "$sc" "queued_at_fault=$queued running_at_fault=$running ends_waited=$waited outage_s=5 lease_s=2"
 }
