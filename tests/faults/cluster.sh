@@ -26,17 +26,19 @@
 # 60 s), the counts come from the cluster itself (SCAN of every master, the
 # job hashes read where they live), one line per scenario:
 #   NAME: acked=N conflict=N gaveup=0 partitions=6 succeeded=N failed=N
-#         lost=0 unfinished=0 duplicated=0 processing_left=0 max_attempt=K
-#         fault_s=X drained_s=Y
+#         lost=0 unfinished=0 duplicated=0 processing_left=0 doc_keys_bad=0
+#         max_attempt=K fault_s=X drained_s=Y
 # acked = submits answered 202; conflict = ids answered 409 on a retry (an
 # earlier try wrote the job); partitions = distinct hash tags among the job
 # keys (the queue really is spread); lost = acked or conflict ids without a
 # job hash; unfinished = job hashes still queued or running; duplicated = jobs
 # with success_count > 1; processing_left = processing lists still holding an
-# id; fault_s = from the fault until the cluster is whole again (cluster_state
-# ok, the new master serving the slot); drained_s = from the fault until every
-# job has ended. lost, unfinished, duplicated, processing_left and gaveup must
-# be 0, partitions 6, and acked + conflict the number of jobs. No duration is
+# id; doc_keys_bad = of 10 jobs, those whose key the job_key function of
+# docs/redis-keys.md does not give; fault_s = from the fault until the
+# cluster is whole again (cluster_state ok, the new master serving the
+# slot); drained_s = from the fault until every job has ended. lost,
+# unfinished, duplicated, processing_left, doc_keys_bad and gaveup must be 0,
+# partitions 6, and acked + conflict the number of jobs. No duration is
 # asserted; every wait is a bounded poll on a condition. Only loopback;
 # everything started is stopped by PID. CLUSTER_FAULT_SCENARIOS picks a
 # subset, CLUSTER_FAULT_KEEP=1 keeps the logs (kept anyway on failure).
@@ -203,9 +205,20 @@ fault_reshard() {
   poll 60 serves "$SLOT" "$to" || { note="$note slot-not-moved"; return 1; }
 }
 
+# job_key ID [P] [PREFIX]: as docs/redis-keys.md prints it (run from there,
+# so the doc's function is checked against the keys the daemons wrote).
+eval "$(sed -n '/^job_key() {/,/^}/p' docs/redis-keys.md)"
+# doc_keys_bad DIR: of 10 job keys found in the cluster, those job_key does not give.
+doc_keys_bad() {
+  local id tag
+  awk '{ print $1, $5 }' "$1/states" | shuf -n 10 --random-source=<(yes) | while read -r id tag; do
+    [ "$(job_key "$id" "$PARTS" fq)" = "fq:$tag:job:$id" ] || echo "$id"
+  done | grep -c .
+}
+
 run_scenario() {
   local sc=$1 ok=1 note="" old t_fault t_whole="" t_end sub_pid
-  local acked conflict gaveup parts succ fail lost unfin dup proc maxa
+  local acked conflict gaveup parts succ fail lost unfin dup proc maxa keys_bad
   d="$STAGEQ_TEST_TMP/$sc"
   mkdir -p "$d"
   : >"$d/acked"; : >"$d/conflict"; : >"$d/gaveup"
@@ -254,10 +267,11 @@ run_scenario() {
   dup=$(awk '$3 > 1' "$d/states" | grep -c .)
   maxa=$(awk '$4 > m { m = $4 } END { print m + 0 }' "$d/states")
   proc=$(processing_left)
+  keys_bad=$(doc_keys_bad "$d")
   [ "$lost" = 0 ] && [ "$unfin" = 0 ] && [ "$dup" = 0 ] && [ "$proc" = 0 ] && [ "$gaveup" = 0 ] || ok=0
-  [ "$parts" = "$PARTS" ] && [ $((acked + conflict)) = "$N" ] || ok=0
+  [ "$parts" = "$PARTS" ] && [ $((acked + conflict)) = "$N" ] && [ "$keys_bad" = 0 ] || ok=0
   local line
-  line="cluster_$sc: acked=$acked conflict=$conflict gaveup=$gaveup partitions=$parts succeeded=$succ failed=$fail lost=$lost unfinished=$unfin duplicated=$dup processing_left=$proc max_attempt=$maxa fault_s=$(secs_since "$t_fault" "${t_whole:-$t_fault}") drained_s=$(secs_since "$t_fault" "$t_end")"
+  line="cluster_$sc: acked=$acked conflict=$conflict gaveup=$gaveup partitions=$parts succeeded=$succ failed=$fail lost=$lost unfinished=$unfin duplicated=$dup processing_left=$proc doc_keys_bad=$keys_bad max_attempt=$maxa fault_s=$(secs_since "$t_fault" "${t_whole:-$t_fault}") drained_s=$(secs_since "$t_fault" "$t_end")"
   line="$line $(cat "$d/submit.json" 2>/dev/null)"
   [ -n "$note" ] && line="$line #$note"
   if [ "$ok" = 1 ]; then
