@@ -144,13 +144,23 @@ RURL="redis://127.0.0.1:$RPORT/0"
 
 rcli info server | grep -q 'redis_version:7' || log "warning: not Redis 7: commandstats method may differ"
 
-"$BUILD/stageq-api" --listen 127.0.0.1:0 --port-file "$TMP/api.port" --redis-url "$RURL" \
-  --pipelines "$PIPES" --max-queue 0 >>"$OUT/api.log" 2>&1 &
-API_PID=$!
-PIDS="$PIDS $API_PID"
-for _ in $(seq 1 100); do [ -s "$TMP/api.port" ] && break; sleep 0.05; done
-[ -s "$TMP/api.port" ] || die "stageq-api did not start ($OUT/api.log)"
-APORT=$(cat "$TMP/api.port")
+# api_start NAME [URL] [PIPELINES]: a stageq-api on a free port, on URL (the
+# bench's Redis) with PIPELINES (the bench's), logging to $OUT/NAME.log; sets
+# STARTED_PID and STARTED_PORT (STAGEQ_* from the caller apply).
+api_start() {
+  local pf="$TMP/$1.port"
+  "$BUILD/stageq-api" --listen 127.0.0.1:0 --port-file "$pf" --redis-url "${2:-$RURL}" \
+    --pipelines "${3:-$PIPES}" --max-queue 0 >>"$OUT/$1.log" 2>&1 &
+  STARTED_PID=$!
+  PIDS="$PIDS $STARTED_PID"
+  for _ in $(seq 1 100); do [ -s "$pf" ] && break; sleep 0.05; done
+  [ -s "$pf" ] || die "stageq-api did not start ($OUT/$1.log)"
+  STARTED_PORT=$(cat "$pf")
+}
+
+api_start api
+API_PID=$STARTED_PID
+APORT=$STARTED_PORT
 API="http://127.0.0.1:$APORT"
 log "redis :$RPORT, api :$APORT, pid $API_PID; runs $RUNS, jobs $JOBS, ${SECS}s windows"
 kv api.rss_idle_kb "$(rss_kb "$API_PID")"
@@ -356,12 +366,8 @@ REPLICA_PID=$!
 PIDS="$PIDS $REPLICA_PID"
 for _ in $(seq 1 200); do rcli INFO replication | grep -q 'state=online' && break; sleep 0.05; done
 rcli INFO replication | grep -q 'state=online' || die "the replica did not come online ($TMP/replica/redis.log)"
-STAGEQ_MIN_REPLICAS=1 "$BUILD/stageq-api" --listen 127.0.0.1:0 --port-file "$TMP/api-min1.port" \
-  --redis-url "$RURL" --pipelines "$PIPES" --max-queue 0 >>"$OUT/api-min1.log" 2>&1 &
-API_MIN1_PID=$!
-PIDS="$PIDS $API_MIN1_PID"
-for _ in $(seq 1 100); do [ -s "$TMP/api-min1.port" ] && break; sleep 0.05; done
-[ -s "$TMP/api-min1.port" ] || die "stageq-api (STAGEQ_MIN_REPLICAS=1) did not start ($OUT/api-min1.log)"
+STAGEQ_MIN_REPLICAS=1 api_start api-min1
+API_MIN1_PID=$STARTED_PID
 for r in $(seq 1 "$RUNS"); do
   for m in 0 1; do
     api=$API
@@ -471,15 +477,9 @@ log_level() { if [ "$1" = warn ]; then echo warn; else echo info; fi; }
 # log_api defaults|warn: starts an API with that row's log level (the access
 # log on, as shipped; it writes at info); sets LOG_API_PID and LOG_API.
 log_api() {
-  local pf="$TMP/api-log-$1.port"
-  STAGEQ_LOG_LEVEL=$(log_level "$1") STAGEQ_ACCESS_LOG=on "$BUILD/stageq-api" \
-    --listen 127.0.0.1:0 --port-file "$pf" --redis-url "$RURL" --pipelines "$PIPES" \
-    --max-queue 0 >"$OUT/api-log-$1.log" 2>&1 &
-  LOG_API_PID=$!
-  PIDS="$PIDS $LOG_API_PID"
-  for _ in $(seq 1 100); do [ -s "$pf" ] && break; sleep 0.05; done
-  [ -s "$pf" ] || die "stageq-api ($1) did not start ($OUT/api-log-$1.log)"
-  LOG_API="http://127.0.0.1:$(cat "$pf")"
+  STAGEQ_LOG_LEVEL=$(log_level "$1") STAGEQ_ACCESS_LOG=on api_start "api-log-$1"
+  LOG_API_PID=$STARTED_PID
+  LOG_API="http://127.0.0.1:$STARTED_PORT"
 }
 
 # log_window TAG API_PID URL WRK_ARGS...: one wrk window (50 connections),
@@ -603,17 +603,13 @@ node_calls() {
 # of its own preloads them (wrk, 50 connections, stopped once the backlog is
 # there), then a pool drains them. Figures TAG.*.
 pdrain() {
-  local tag=$1 r=$2 ports=$3 url=$4 p pf="$TMP/api-$1.port" apid wp wpid t0 t_seen q w
+  local tag=$1 r=$2 ports=$3 url=$4 p apid wp wpid t0 t_seen q w
   local ok=0 win=0 first="" last="" other=0 o wi f l ot jobs
   local -A cpu0 cpu1 calls
   for p in $ports; do redis-cli -p "$p" FLUSHALL >/dev/null; done
-  "$BUILD/stageq-api" --listen 127.0.0.1:0 --port-file "$pf" --redis-url "$url" \
-    --pipelines "$P6" --max-queue 0 >>"$OUT/api-$tag.log" 2>&1 &
-  apid=$!
-  PIDS="$PIDS $apid"
-  for _ in $(seq 1 100); do [ -s "$pf" ] && break; sleep 0.05; done
-  [ -s "$pf" ] || die "stageq-api ($tag) did not start ($OUT/api-$tag.log)"
-  wrk -t1 -c50 -d600s --timeout 5s -s bench/submit.lua "http://127.0.0.1:$(cat "$pf")/v1/jobs" \
+  api_start "api-$tag" "$url" "$P6"
+  apid=$STARTED_PID
+  wrk -t1 -c50 -d600s --timeout 5s -s bench/submit.lua "http://127.0.0.1:$STARTED_PORT/v1/jobs" \
     >/dev/null 2>&1 &
   wp=$!
   PIDS="$PIDS $wp"
@@ -633,10 +629,8 @@ pdrain() {
     cpu0[$p]=$(node_cpu "$p")
   done
   t0=$(now_ms)
-  "$BUILD/stageq-worker" --redis-url "$url" --pipelines "$P6" --concurrency 2 \
-    >>"$OUT/w-$tag.log" 2>&1 &
-  wpid=$!
-  PIDS="$PIDS $wpid"
+  RURL=$url PIPES=$P6 start_worker "w-$tag" --concurrency 2
+  wpid=$WPID
   while :; do
     sleep 0.2
     read -r q w <<<"$(pqueue "$ports")"

@@ -144,15 +144,20 @@ check "compose: the work volume of the example stages is shared by every worker"
 # --- the HA variant: docker-compose.ha.yml on top of the base file -------------------
 # Checked on what `docker-compose config` makes of the two files together; the
 # contract of the base file above still holds for its services.
-HA=docker-compose.ha.yml
+# overlay_config FILE OUT: `docker-compose config` of the base file plus FILE
+# into OUT, checked to pass; sets SERVICES to the names of its services, sorted.
+overlay_config() {
+  local rc
+  docker-compose -f "$COMPOSE" -f "$1" config >"$2" 2>"$2.err"
+  rc=$?
+  [ $rc -eq 0 ] || head -20 "$2.err" | sed 's/^/# /'
+  check_eq "docker-compose config accepts $COMPOSE + $1" 0 "$rc"
+  SERVICES=$(sed -n '/^services:/,/^[^ ]/p' "$2" | sed -n 's/^  \([a-z0-9_-]*\):$/\1/p' | sort | tr '\n' ' ')
+}
 ha_cfg="$STAGEQ_TEST_TMP/compose-ha.yml"
-docker-compose -f "$COMPOSE" -f "$HA" config >"$ha_cfg" 2>"$ha_cfg.err"
-rc=$?
-[ $rc -eq 0 ] || head -20 "$ha_cfg.err" | sed 's/^/# /'
-check_eq "docker-compose config accepts $COMPOSE + $HA" 0 "$rc"
+overlay_config docker-compose.ha.yml "$ha_cfg"
 check_eq "HA: the services are a master, 2 replicas, 3 sentinels, api and worker" \
-  "api redis redis-replica-1 redis-replica-2 sentinel-1 sentinel-2 sentinel-3 worker " \
-  "$(sed -n '/^services:/,/^[^ ]/p' "$ha_cfg" | sed -n 's/^  \([a-z0-9_-]*\):$/\1/p' | sort | tr '\n' ' ')"
+  "api redis redis-replica-1 redis-replica-2 sentinel-1 sentinel-2 sentinel-3 worker " "$SERVICES"
 monitor=$(awk '$1 == "sentinel" && $2 == "monitor" { print $3, $4, $5, $6 }' deploy/sentinel.conf)
 echo "# deploy/sentinel.conf monitors: $monitor"
 # One python3 process: "True|name" or "False|name" per check (the merged
@@ -220,15 +225,10 @@ check_eq "HA: every STAGEQ_* name it sets is read by a binary" "" \
 
 # --- the Cluster variant: docker-compose.cluster.yml on top of the base file ---------
 # Checked on what `docker-compose config` makes of the two files together.
-CL=docker-compose.cluster.yml
 cl_cfg="$STAGEQ_TEST_TMP/compose-cluster.yml"
-docker-compose -f "$COMPOSE" -f "$CL" config >"$cl_cfg" 2>"$cl_cfg.err"
-rc=$?
-[ $rc -eq 0 ] || head -20 "$cl_cfg.err" | sed 's/^/# /'
-check_eq "docker-compose config accepts $COMPOSE + $CL" 0 "$rc"
+overlay_config docker-compose.cluster.yml "$cl_cfg"
 check_eq "cluster: the services are 6 nodes, the one-shot create, api and worker" \
-  "api redis redis-cluster-create redis-node-2 redis-node-3 redis-node-4 redis-node-5 redis-node-6 worker " \
-  "$(sed -n '/^services:/,/^[^ ]/p' "$cl_cfg" | sed -n 's/^  \([a-z0-9_-]*\):$/\1/p' | sort | tr '\n' ' ')"
+  "api redis redis-cluster-create redis-node-2 redis-node-3 redis-node-4 redis-node-5 redis-node-6 worker " "$SERVICES"
 # One python3 process: "True|name" or "False|name" per check (the merged config).
 while IFS='|' read -r res name; do
   check_eq "cluster: $name" True "$res"

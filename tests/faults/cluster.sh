@@ -50,6 +50,7 @@ STAGEQ_TEST_TMP=$(mktemp -d /tmp/stageq-cfaults.XXXXXX)
 export STAGEQ_TEST_TMP
 source tests/e2e/lib.sh
 source tests/e2e/cluster.sh
+source tests/failover_lib.sh
 N=${CLUSTER_FAULT_JOBS:-300}
 RATE=${CLUSTER_FAULT_RATE:-40}
 SETTLE_S=${CLUSTER_FAULT_SETTLE_S:-60}
@@ -61,22 +62,7 @@ W=(--pipelines "$P" --queue q --concurrency 3 --lease 5 --grace 1 --kill-grace-m
 PY=python3
 passed=0
 failed=0
-cleanup() {
-  stop_all
-  redis_stop_all
-  if [ -n "${CLUSTER_FAULT_KEEP:-}" ] || [ "$failed" != 0 ]; then
-    echo "# logs kept in $STAGEQ_TEST_TMP"
-  else
-    rm -rf "$STAGEQ_TEST_TMP"
-  fi
-}
-trap cleanup EXIT
-
-now_ms() { date +%s%3N; }
-secs_since() { awk -v a="$2" -v b="$1" 'BEGIN { printf "%.1f", (a - b) / 1000 }'; }
-lines() { if [ -f "$1" ]; then grep -c . "$1"; else echo 0; fi; }
-exited() { ! pid_running "$1"; }
-api_ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$API_URL/readyz")" = 200 ]; }
+trap 'failover_cleanup "${CLUSTER_FAULT_KEEP:-}"' EXIT
 
 # part_slot J: the slot of partition J of q (shared/keys.h, keys_part_slot).
 part_slot() { echo $(((2 * $1 + 1) * 16384 / (2 * PARTS))); }
@@ -139,23 +125,6 @@ unended() {
   cat "$1/acked" "$1/conflict" 2>/dev/null | sort -u >"$1/ids"
   states "$1" | awk 'NR == FNR { st[$1] = $2; next }
     !(st[$1] == "succeeded" || st[$1] == "failed" || st[$1] == "canceled")' - "$1/ids" | grep -c .
-}
-
-# settle DIR SECONDS: waits until every job of DIR has ended, for as long as
-# jobs keep ending: it gives up once none has ended for SECONDS.
-settle() {
-  local left last="" since
-  since=$(date +%s)
-  while :; do
-    left=$(unended "$1")
-    [ "$left" = 0 ] && return 0
-    if [ "$left" != "$last" ]; then
-      last=$left
-      since=$(date +%s)
-    fi
-    [ $(($(date +%s) - since)) -lt "$2" ] || return 1
-    sleep 0.5
-  done
 }
 
 # processing_left: processing lists (any partition, any worker) still holding an id.
@@ -293,14 +262,6 @@ done
 stop_all
 redis_stop_all
 
-# A sanitizer report in a daemon's log fails the run (as in run-all.sh).
-reports=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$STAGEQ_TEST_TMP"/*.log 2>/dev/null)
-if [ -n "$reports" ]; then
-  for r in $reports; do
-    echo "---- sanitizer report in $(basename "$r") ----"
-    grep -A30 -E 'Sanitizer|runtime error:' "$r" | head -60
-  done
-  failed=$((failed + 1))
-fi
+failover_sanitizer_check
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
