@@ -55,7 +55,8 @@ static void eta_refresh(struct eta *e)
     if (e->pending > 0 || !rasync_is_ready(e->api->rasync))
         return;
     for (i = 0; i < e->n; i++) {
-        if (keys_eta(key, sizeof(key), e->api->cfg->prefix, set->items[i].name) < 0)
+        if (keys_eta(key, sizeof(key), e->api->cfg->prefix, keys_default_tag(),
+                     set->items[i].name) < 0)
             continue;
         rargv_init(&args);
         rargv_add(&args, "HGETALL");

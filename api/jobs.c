@@ -258,10 +258,11 @@ int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const cha
         errors_reply(ar, API_ERR_INTERNAL, "out of memory copying the input");
         goto done;
     }
-    if (keys_job(jkey, sizeof(jkey), cfg->prefix, ar->id) < 0 ||
-        keys_queue(qkey, sizeof(qkey), cfg->prefix, pipeline_stage_queue(p, 1, queue)) < 0 ||
-        keys_recent(rkey, sizeof(rkey), cfg->prefix) < 0 ||
-        keys_counters(ckey, sizeof(ckey), cfg->prefix) < 0 ||
+    if (keys_job(jkey, sizeof(jkey), cfg->prefix, keys_default_tag(), ar->id) < 0 ||
+        keys_queue(qkey, sizeof(qkey), cfg->prefix, keys_default_tag(),
+                   pipeline_stage_queue(p, 1, queue)) < 0 ||
+        keys_recent(rkey, sizeof(rkey), cfg->prefix, keys_default_tag()) < 0 ||
+        keys_counters(ckey, sizeof(ckey), cfg->prefix, keys_default_tag()) < 0 ||
         keys_events(ekey, sizeof(ekey), cfg->prefix) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "key name too long");
         goto done;
@@ -385,7 +386,7 @@ void jobs_read(struct api_req *ar, rasync_cb *done)
     struct rargv args;
 
     rargv_init(&args);
-    if (keys_job(key, sizeof(key), ar->api->cfg->prefix, ar->id) < 0) {
+    if (keys_job(key, sizeof(key), ar->api->cfg->prefix, keys_default_tag(), ar->id) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "key name too long");
     } else {
         rargv_add(&args, "HGETALL");
@@ -463,10 +464,11 @@ static void jobs_cancel_read(const redisReply *reply, enum rasync_err err, void 
         errors_reply(ar, API_ERR_JOB_FINISHED, "job %s has already %.16s", ar->id, st->str);
         return;
     }
-    if (q->type != REDIS_REPLY_STRING || keys_job(jkey, sizeof(jkey), cfg->prefix, ar->id) < 0 ||
-        keys_queue(qkey, sizeof(qkey), cfg->prefix, q->str) < 0 ||
-        keys_delayed(dkey, sizeof(dkey), cfg->prefix, q->str) < 0 ||
-        keys_counters(ckey, sizeof(ckey), cfg->prefix) < 0 ||
+    if (q->type != REDIS_REPLY_STRING ||
+        keys_job(jkey, sizeof(jkey), cfg->prefix, keys_default_tag(), ar->id) < 0 ||
+        keys_queue(qkey, sizeof(qkey), cfg->prefix, keys_default_tag(), q->str) < 0 ||
+        keys_delayed(dkey, sizeof(dkey), cfg->prefix, keys_default_tag(), q->str) < 0 ||
+        keys_counters(ckey, sizeof(ckey), cfg->prefix, keys_default_tag()) < 0 ||
         keys_events(ekey, sizeof(ekey), cfg->prefix) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "job %s has no valid queue", ar->id);
         return;
@@ -492,7 +494,7 @@ void jobs_cancel(struct api_req *ar)
     struct rargv args;
 
     rargv_init(&args);
-    if (keys_job(key, sizeof(key), ar->api->cfg->prefix, ar->id) < 0) {
+    if (keys_job(key, sizeof(key), ar->api->cfg->prefix, keys_default_tag(), ar->id) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "key name too long");
         goto done;
     }

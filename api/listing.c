@@ -317,7 +317,8 @@ static void listing_list_range_done(const redisReply *reply, enum rasync_err err
         struct rargv args;
         int rc = -1;
 
-        if (slot == NULL || keys_job(key, sizeof(key), cfg->prefix, ll->ids[i]) < 0) {
+        if (slot == NULL ||
+            keys_job(key, sizeof(key), cfg->prefix, keys_default_tag(), ll->ids[i]) < 0) {
             free(slot);
             ll->is_failed = true;
             ll->is_redis_error = true;
@@ -397,7 +398,7 @@ void listing_jobs(struct api_req *ar)
     }
     ll->ar = ar;
     ll->limit = LISTING_LIMIT_DEFAULT;
-    if (keys_recent(ll->rkey, sizeof(ll->rkey), ar->api->cfg->prefix) < 0) {
+    if (keys_recent(ll->rkey, sizeof(ll->rkey), ar->api->cfg->prefix, keys_default_tag()) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "key name too long");
         goto fail;
     }
@@ -776,11 +777,11 @@ static void listing_stats_done1(void *ctx, bool is_failed, enum rasync_err err)
     ls->b.on_done = listing_stats_done2;
     rasync_batch_begin(&ls->b);
     for (i = 0; i < nq; i++) {
-        if (keys_queue(key, sizeof(key), prefix, ls->queues[i].name) < 0)
+        if (keys_queue(key, sizeof(key), prefix, keys_default_tag(), ls->queues[i].name) < 0)
             continue;
         listing_args(&args, "LLEN", key, (const char *)NULL);
         rasync_batch_send(api->rasync, &ls->b, &args, 2 * i);
-        if (keys_delayed(key, sizeof(key), prefix, ls->queues[i].name) < 0)
+        if (keys_delayed(key, sizeof(key), prefix, keys_default_tag(), ls->queues[i].name) < 0)
             continue;
         listing_args(&args, "ZCARD", key, (const char *)NULL);
         rasync_batch_send(api->rasync, &ls->b, &args, 2 * i + 1);
@@ -820,8 +821,8 @@ void listing_stats(struct api_req *ar)
             if (p->stages[k].queue != NULL)
                 listing_stats_queue(ls, p->stages[k].queue, strlen(p->stages[k].queue));
     }
-    if (keys_recent(rkey, sizeof(rkey), prefix) < 0 ||
-        keys_job(jpat, sizeof(jpat), prefix, "*") < 0) {
+    if (keys_recent(rkey, sizeof(rkey), prefix, keys_default_tag()) < 0 ||
+        keys_job(jpat, sizeof(jpat), prefix, keys_default_tag(), "*") < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "key name too long");
         listing_stats_free(ls);
         return;

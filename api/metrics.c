@@ -528,13 +528,15 @@ static void metrics_send_queues(struct metrics_scrape *ms)
         if (ms->queues[i].is_read)
             continue;
         ms->queues[i].is_read = true;
-        if (keys_queue(key, sizeof(key), api->cfg->prefix, ms->queues[i].name) < 0)
+        if (keys_queue(key, sizeof(key), api->cfg->prefix, keys_default_tag(), ms->queues[i].name) <
+            0)
             continue;
         rargv_init(&args);
         rargv_add(&args, "LLEN");
         rargv_add(&args, key);
         rasync_batch_send(api->rasync, &ms->b, &args, base + 2 * i);
-        if (keys_delayed(key, sizeof(key), api->cfg->prefix, ms->queues[i].name) < 0)
+        if (keys_delayed(key, sizeof(key), api->cfg->prefix, keys_default_tag(),
+                         ms->queues[i].name) < 0)
             continue;
         rargv_init(&args);
         rargv_add(&args, "ZCARD");
@@ -613,7 +615,7 @@ void metrics_get(struct api_req *ar)
     rasync_batch_begin(&ms->b);
     rargv_init(&args);
     rargv_add(&args, "HGETALL");
-    if (keys_counters(key, sizeof(key), prefix) == 0)
+    if (keys_counters(key, sizeof(key), prefix, keys_default_tag()) == 0)
         rargv_add(&args, key);
     rasync_batch_send(api->rasync, &ms->b, &args, METRICS_I_COUNTERS);
     if (live_args(api, &args) == 0)
@@ -636,7 +638,8 @@ void metrics_get(struct api_req *ar)
     for (i = 0; i < ms->nhists; i++) {
         rargv_init(&args);
         rargv_add(&args, "HGETALL");
-        if (keys_stagehist(key, sizeof(key), prefix, ms->hists[i].pipeline) == 0)
+        if (keys_stagehist(key, sizeof(key), prefix, keys_default_tag(), ms->hists[i].pipeline) ==
+            0)
             rargv_add(&args, key);
         rasync_batch_send(api->rasync, &ms->b, &args, METRICS_I_HISTS + i);
     }

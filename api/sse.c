@@ -417,7 +417,7 @@ static void sse_read(struct sse_entry *e)
         e->is_read_again = true;
         return;
     }
-    if (keys_job(key, sizeof(key), s->api->cfg->prefix, e->id) < 0)
+    if (keys_job(key, sizeof(key), s->api->cfg->prefix, keys_default_tag(), e->id) < 0)
         return;
     rargv_init(&args);
     rargv_add(&args, "HGETALL");

@@ -184,7 +184,7 @@ submit_one() { # submit_one PIPELINE [query]: prints the job id
 start_worker w-setup --concurrency 1
 FIN_ID=$(submit_one bench4 '?wait=10')
 stop_pid "$WPID"
-[ "$(rcli HGET "stageq:job:$FIN_ID" state)" = succeeded ] || die "the setup job did not succeed"
+[ "$(rcli HGET "stageq:{8209}:job:$FIN_ID" state)" = succeeded ] || die "the setup job did not succeed"
 kv status.finished_bytes "$(curl -s "$API/v1/jobs/$FIN_ID" | wc -c)"
 
 # ---- the limit: redis-benchmark on this Redis ----
@@ -193,7 +193,7 @@ for r in $(seq 1 "$RUNS"); do
     v=$(redis-benchmark -p "$RPORT" -c 50 -n "$RB_N" -t "$t" --csv 2>/dev/null | tail -1 | cut -d, -f2 | tr -d '"')
     kv "limit.$t.rps" "$v"
   done
-  v=$(redis-benchmark -p "$RPORT" -c 50 -n "$RB_N" --csv HGETALL "stageq:job:$FIN_ID" 2>/dev/null |
+  v=$(redis-benchmark -p "$RPORT" -c 50 -n "$RB_N" --csv HGETALL "stageq:{8209}:job:$FIN_ID" 2>/dev/null |
     tail -1 | cut -d, -f2 | tr -d '"')
   kv limit.hgetall.rps "$v"
 done
@@ -236,7 +236,7 @@ preload() {
   wp=$!
   PIDS="$PIDS $wp"
   while :; do
-    q=$(rcli LLEN stageq:queue:default)
+    q=$(rcli LLEN stageq:{8209}:queue:default)
     [ "${q:-0}" -ge "$want" ] && break
     kill -0 "$wp" 2>/dev/null || break
     sleep 0.05
@@ -244,7 +244,7 @@ preload() {
   t1=$(now_ms)
   stop_pid "$wp"
   sleep 0.2
-  q=$(rcli LLEN stageq:queue:default)
+  q=$(rcli LLEN stageq:{8209}:queue:default)
   PRELOAD_RPS=$(calc 1 "$q * 1000 / ($t1 - $t0 + 1)")
 }
 
@@ -263,13 +263,13 @@ drain_run() {
   else
     preload "$want" 50
   fi
-  n=$(rcli LLEN stageq:queue:default)
+  n=$(rcli LLEN stageq:{8209}:queue:default)
   kv "$tag.preload_rps" "$PRELOAD_RPS"
   [ "$n" -ge "$want" ] || log "warning: backlog $n < $want"
   mem_queued=$(stat_of memory used_memory)
   # the poller's own Redis reads, to subtract from total_reads_processed
   rd0=$(stat_of stats total_reads_processed)
-  for _ in 1 2 3 4 5 6 7 8 9 10; do rcli LLEN stageq:queue:default >/dev/null; done
+  for _ in 1 2 3 4 5 6 7 8 9 10; do rcli LLEN stageq:{8209}:queue:default >/dev/null; done
   rd1=$(stat_of stats total_reads_processed)
   per_poll=$(((rd1 - rd0 - 1) / 10))
   rcli CONFIG RESETSTAT >/dev/null
@@ -279,12 +279,12 @@ drain_run() {
   polls=0 sup_rss=0 child_rss=0 left=$n
   while :; do
     sleep 0.2
-    left=$(rcli LLEN stageq:queue:default)
+    left=$(rcli LLEN stageq:{8209}:queue:default)
     polls=$((polls + 1))
     v=$(rss_kb "$WPID"); [ "$v" -gt "$sup_rss" ] && sup_rss=$v
     for c in $(children "$WPID"); do v=$(rss_kb "$c"); [ "$v" -gt "$child_rss" ] && child_rss=$v; done
     if [ "$left" = 0 ]; then
-      busy=$(rcli KEYS 'stageq:processing:*' | grep -c .)
+      busy=$(rcli KEYS 'stageq:{8209}:processing:*' | grep -c .)
       polls=$((polls + 1))
       [ "$busy" = 0 ] && break
     fi
@@ -405,8 +405,8 @@ stop_pid "$WPID"
 start_worker w-sleep --queue bsleep --concurrency 1 --grace 0 --kill-grace-ms 200
 SLEEP_WPID=$WPID
 RUN_ID=$(submit_one bench-sleep '')
-for _ in $(seq 1 100); do [ "$(rcli HGET "stageq:job:$RUN_ID" state)" = running ] && break; sleep 0.1; done
-[ "$(rcli HGET "stageq:job:$RUN_ID" state)" = running ] || log "warning: the sleeping job is not running"
+for _ in $(seq 1 100); do [ "$(rcli HGET "stageq:{8209}:job:$RUN_ID" state)" = running ] && break; sleep 0.1; done
+[ "$(rcli HGET "stageq:{8209}:job:$RUN_ID" state)" = running ] || log "warning: the sleeping job is not running"
 kv status.running_bytes "$(curl -s "$API/v1/jobs/$RUN_ID" | wc -c)"
 for r in $(seq 1 "$RUNS"); do
   for what in finished running; do
@@ -444,7 +444,7 @@ log "live: done"
 for r in $(seq 1 "$RUNS"); do
   rcli FLUSHALL >/dev/null
   preload "$STREAMS" 10
-  rcli LRANGE stageq:queue:default $((-STREAMS)) -1 >"$TMP/ids" # the oldest STREAMS
+  rcli LRANGE stageq:{8209}:queue:default $((-STREAMS)) -1 >"$TMP/ids" # the oldest STREAMS
   rss_before=$(rss_kb "$API_PID")
   rm -f "$TMP/ready"
   "$PY" bench/sse.py streams 127.0.0.1 "$APORT" "$TMP/ids" "$TMP/ready" "$TMP/streams.json" 60 &

@@ -38,11 +38,11 @@ int cluster_key_slot(const char *key, size_t len)
 
 /* Commands stageq sends that take no key. Anything else routes by argv[1]. */
 static const char *const cluster_keyless[] = {
-    "PING",  "TIME",     "INFO",   "PUBLISH", "SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE",
-    "PUNSUBSCRIBE", "SCRIPT", "CLUSTER", "WAIT", "AUTH",   "SELECT", "HELLO",
-    "CLIENT", "ROLE",    "READONLY", "READWRITE", "ASKING", "COMMAND", "CONFIG",
-    "DBSIZE", "ECHO",    "FLUSHALL", "FLUSHDB", "MULTI",  "EXEC",    "DISCARD",
-    "MEMORY", "LATENCY", "SLOWLOG", "QUIT",
+    "PING",         "TIME",    "INFO",     "PUBLISH",   "SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE",
+    "PUNSUBSCRIBE", "SCRIPT",  "CLUSTER",  "WAIT",      "AUTH",      "SELECT",      "HELLO",
+    "CLIENT",       "ROLE",    "READONLY", "READWRITE", "ASKING",    "COMMAND",     "CONFIG",
+    "DBSIZE",       "ECHO",    "FLUSHALL", "FLUSHDB",   "MULTI",     "EXEC",        "DISCARD",
+    "MEMORY",       "LATENCY", "SLOWLOG",  "QUIT",
 };
 
 static bool cluster_is_cmd(const char *name, size_t len, const char *want)

@@ -14,10 +14,10 @@
 
 #include "err.h"
 
-#define CLUSTER_SLOTS          16384
-#define CLUSTER_HOST_MAX_LEN   255
-#define CLUSTER_MAX_NODES      256 /* masters a map may name */
-#define CLUSTER_MAX_REDIRECTS  5   /* MOVED/ASK hops one command may follow */
+#define CLUSTER_SLOTS         16384
+#define CLUSTER_HOST_MAX_LEN  255
+#define CLUSTER_MAX_NODES     256 /* masters a map may name */
+#define CLUSTER_MAX_REDIRECTS 5   /* MOVED/ASK hops one command may follow */
 
 /* CRC16 (XMODEM, as Redis Cluster computes it) of buf[0..len). */
 uint16_t cluster_crc16(const char *buf, size_t len);

@@ -12,6 +12,7 @@
 #include "exec_path.h"
 #include "ids.h"
 #include "json.h"
+#include "keys.h"
 #include <stdarg.h>
 const char *const pipeline_builtin_names[] = {
     "echo", "demo.generate", "demo.transform", "demo.sort", "demo.summarize", "blog.stage", NULL,
@@ -127,6 +128,9 @@ void pipeline_set_free(struct pipeline_set *set)
     for (i = 0; i < set->n; i++)
         pipeline_free_one(&set->items[i]);
     free(set->items);
+    for (i = 0; i < set->nqueues; i++)
+        free(set->queues[i].name);
+    free(set->queues);
     free(set->path);
     free(set);
 }
@@ -516,6 +520,85 @@ static int load_pipeline(struct pipeline *p, const cJSON *jp, bool check_program
     return 0;
 }
 
+/* The "queues" section: {"name": {"partitions": P}, ...} (may be absent). */
+static int load_queues(struct pipeline_set *set, const cJSON *jq, struct ploc *at,
+                       struct sq_err *err)
+{
+    static const char *const fields[] = {"partitions", NULL};
+    const cJSON *q;
+    size_t n;
+
+    if (jq == NULL)
+        return 0;
+    if (!cJSON_IsObject(jq)) {
+        ploc_err(at, err, SQ_ERR_INVALID, "field 'queues' must be an object of name: queue");
+        return -1;
+    }
+    n = (size_t)cJSON_GetArraySize(jq);
+    set->queues = calloc(n + 1, sizeof(*set->queues));
+    if (set->queues == NULL) {
+        ploc_err(at, err, SQ_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    cJSON_ArrayForEach(q, jq)
+    {
+        struct queue_def *qd = &set->queues[set->nqueues];
+        char where[96];
+        struct ploc qat = *at;
+
+        snprintf(where, sizeof(where), "queue '%.64s'", q->string);
+        qat.pipeline = NULL;
+        if (!ids_is_valid(q->string, strlen(q->string), IDS_NAME_MAX_LEN)) {
+            ploc_err(&qat, err, SQ_ERR_INVALID,
+                     "queues: a queue name must be 1-%d characters of [A-Za-z0-9._:-]",
+                     IDS_NAME_MAX_LEN);
+            return -1;
+        }
+        if (!cJSON_IsObject(q)) {
+            ploc_err(&qat, err, SQ_ERR_INVALID, "queues: %s must be an object", where);
+            return -1;
+        }
+        /* errors name the queue where a pipeline's name would be */
+        qat.pipeline = where;
+        if (check_members(q, fields, &qat, err) < 0 ||
+            get_int(q, "partitions", 1, KEYS_PARTITIONS_MAX, 1, &qd->partitions, &qat, err) < 0)
+            return -1;
+        qd->name = strdup(q->string);
+        if (qd->name == NULL) {
+            ploc_err(at, err, SQ_ERR_NOMEM, "out of memory");
+            return -1;
+        }
+        set->nqueues++;
+    }
+    return 0;
+}
+
+/* A job stays in its partition's slot for life (keys.h): the queues a
+ * pipeline's stages run on must have one partition count. The home queue a
+ * submit names is checked by the API against the same rule. */
+static int check_hop_partitions(const struct pipeline_set *set, struct ploc *at, struct sq_err *err)
+{
+    size_t i, k;
+
+    for (i = 0; i < set->n; i++) {
+        const struct pipeline *p = &set->items[i];
+        int want = pipeline_set_partitions(set, p->queue);
+
+        for (k = 0; k < p->nstages; k++) {
+            const char *q = pipeline_stage_queue(p, k + 1, p->queue);
+            if (pipeline_set_partitions(set, q) != want) {
+                struct ploc pat = {at->file, p->name, (int)k + 1, p->stages[k].name};
+                ploc_err(&pat, err, SQ_ERR_INVALID,
+                         "queue '%.64s' has %d partitions and queue '%.64s' %d: the queues of "
+                         "one pipeline need the same number (a job keeps its slot)",
+                         q, pipeline_set_partitions(set, q), p->queue, want);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* Reads the whole file (at most PIPELINE_FILE_MAX_BYTES) into a new buffer. */
 static char *read_file(const char *path, size_t *len, bool *is_missing, struct sq_err *err)
 {
@@ -572,7 +655,7 @@ struct pipeline_set *pipeline_set_parse(const char *text, size_t len, const char
         goto fail;
     }
     {
-        static const char *const top[] = {"pipelines", NULL};
+        static const char *const top[] = {"pipelines", "queues", NULL};
         if (check_members(root, top, &at, err) < 0)
             goto fail;
     }
@@ -614,12 +697,99 @@ struct pipeline_set *pipeline_set_parse(const char *text, size_t len, const char
         if (load_pipeline(p, jp, check_programs, default_result_ttl_s, &at, err) < 0)
             goto fail;
     }
+    if (load_queues(set, json_get(root, "queues"), &at, err) < 0 ||
+        check_hop_partitions(set, &at, err) < 0)
+        goto fail;
     cJSON_Delete(root);
     return set;
 fail:
     cJSON_Delete(root);
     pipeline_set_free(set);
     return NULL;
+}
+
+int pipeline_set_partitions(const struct pipeline_set *set, const char *queue)
+{
+    size_t i;
+
+    for (i = 0; set != NULL && queue != NULL && i < set->nqueues; i++)
+        if (strcmp(set->queues[i].name, queue) == 0)
+            return set->queues[i].partitions;
+    return 1;
+}
+
+/* Adds v to the sorted set a[0..*n) (cap entries), counting past cap. */
+static void slots_add(int *a, int *n, int cap, int v)
+{
+    int i, j;
+
+    for (i = 0; i < *n && i < cap; i++) {
+        if (a[i] == v)
+            return;
+        if (a[i] > v)
+            break;
+    }
+    if (*n < cap) {
+        for (j = *n; j > i; j--)
+            a[j] = a[j - 1];
+        a[i] = v;
+    }
+    (*n)++;
+}
+
+static void slots_mark_queue(const struct pipeline_set *set, const char *queue, unsigned char *seen)
+{
+    int parts = pipeline_set_partitions(set, queue), j, s;
+
+    for (j = 0; j < parts; j++) {
+        s = keys_part_slot(parts, j);
+        seen[s / 8] |= (unsigned char)(1u << (s % 8));
+    }
+}
+
+int pipeline_set_slots(const struct pipeline_set *set, int *slots, int cap)
+{
+    unsigned char seen[16384 / 8] = {0};
+    int n = 0, s;
+    size_t i, k;
+
+    slots_mark_queue(set, "default", seen);
+    for (i = 0; i < set->nqueues; i++)
+        slots_mark_queue(set, set->queues[i].name, seen);
+    for (i = 0; i < set->n; i++) {
+        slots_mark_queue(set, set->items[i].queue, seen);
+        for (k = 0; k < set->items[i].nstages; k++)
+            if (set->items[i].stages[k].queue != NULL)
+                slots_mark_queue(set, set->items[i].stages[k].queue, seen);
+    }
+    for (s = 0; s < 16384; s++)
+        if (seen[s / 8] & (1u << (s % 8))) {
+            if (n < cap)
+                slots[n] = s;
+            n++;
+        }
+    return n;
+}
+
+int pipeline_set_job_slots(const struct pipeline_set *set, const char *id, size_t len, int *slots,
+                           int cap)
+{
+    int counts[KEYS_PARTITIONS_MAX > 64 ? 64 : KEYS_PARTITIONS_MAX], nc = 0, n = 0, i, s;
+    size_t q;
+
+    /* the distinct partition counts, 1 first (queues not declared) */
+    slots_add(counts, &nc, 64, 1);
+    for (q = 0; q < set->nqueues; q++)
+        slots_add(counts, &nc, 64, set->queues[q].partitions);
+    for (i = 0; i < nc && i < 64 && n < cap; i++) {
+        int j;
+        s = keys_job_slot(id, len, counts[i]);
+        for (j = 0; j < n && slots[j] != s; j++)
+            ;
+        if (j == n)
+            slots[n++] = s;
+    }
+    return n;
 }
 
 bool pipeline_is_routed(const struct pipeline *p)

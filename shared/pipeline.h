@@ -47,9 +47,18 @@ struct pipeline {
     struct stage_def *stages;
 };
 
+/* A queue declared in the file's "queues" section ({"name": {"partitions":
+ * P}}). A queue not declared there has 1 partition. */
+struct queue_def {
+    char *name;
+    int partitions; /* 1..KEYS_PARTITIONS_MAX: its jobs spread over this many slots (keys.h) */
+};
+
 struct pipeline_set {
     size_t n;
     struct pipeline *items;
+    size_t nqueues;
+    struct queue_def *queues;
     char *path; /* the file loaded, or NULL */
 };
 
@@ -95,6 +104,21 @@ bool pipeline_is_routed(const struct pipeline *p);
 /* The queue stage k (1-based) of p runs on: its own, else home (the job's
  * queue: the pipeline's, or the one the submit named). Borrowed. */
 const char *pipeline_stage_queue(const struct pipeline *p, size_t k, const char *home);
+
+/* The partition count of queue (its "queues" entry, else 1). */
+int pipeline_set_partitions(const struct pipeline_set *set, const char *queue);
+/* The distinct slots of every partition of every queue the set knows (each
+ * declared queue, each pipeline's and stage's queue, and "default"), sorted
+ * ascending, into slots[cap]: returns how many there are (may exceed cap;
+ * only cap are written). What the API reads to sum counters, merge the
+ * recent indexes and list the workers' current jobs. */
+int pipeline_set_slots(const struct pipeline_set *set, int *slots, int cap);
+/* The slots job id[0..len) may live in: one per distinct partition count
+ * among the queues the set knows (1 included), in ascending order of that
+ * count, without repeats, into slots[cap]: returns how many (<= cap). What
+ * the API tries, in order, to find a job from its id alone. */
+int pipeline_set_job_slots(const struct pipeline_set *set, const char *id, size_t len, int *slots,
+                           int cap);
 
 /* Borrowed pointer to the pipeline called name, or NULL. */
 const struct pipeline *pipeline_set_find(const struct pipeline_set *set, const char *name);

@@ -75,10 +75,13 @@ int child_main(const struct worker_config *cfg, const struct redis_url *url,
     clock_format_rfc3339(clock_now_ms(), w.started_at);
     if (keys_workers(w.workers_key, sizeof(w.workers_key), cfg->prefix) < 0 ||
         keys_worker(w.info_key, sizeof(w.info_key), cfg->prefix, w.id) < 0 ||
-        keys_alive(w.alive_key, sizeof(w.alive_key), cfg->prefix) < 0 ||
-        keys_delayed(w.delayed_key, sizeof(w.delayed_key), cfg->prefix, cfg->queue) < 0 ||
-        keys_queue(w.queue_key, sizeof(w.queue_key), cfg->prefix, cfg->queue) < 0 ||
-        keys_processing(w.processing_key, sizeof(w.processing_key), cfg->prefix, w.id) < 0) {
+        keys_alive(w.alive_key, sizeof(w.alive_key), cfg->prefix, keys_default_tag()) < 0 ||
+        keys_delayed(w.delayed_key, sizeof(w.delayed_key), cfg->prefix, keys_default_tag(),
+                     cfg->queue) < 0 ||
+        keys_queue(w.queue_key, sizeof(w.queue_key), cfg->prefix, keys_default_tag(), cfg->queue) <
+            0 ||
+        keys_processing(w.processing_key, sizeof(w.processing_key), cfg->prefix, keys_default_tag(),
+                        w.id) < 0) {
         log_errx("key names too long");
         return 1;
     }

@@ -57,7 +57,7 @@ static redisReply *fetch_start(struct worker *w, const char *id)
     struct rargv a;
     redisReply *r;
 
-    if (keys_job(job_key, sizeof(job_key), w->cfg->prefix, id) < 0 ||
+    if (keys_job(job_key, sizeof(job_key), w->cfg->prefix, keys_default_tag(), id) < 0 ||
         keys_events(ekey, sizeof(ekey), w->cfg->prefix) < 0)
         return NULL;
     clock_format_rfc3339(clock_now_ms(), ts);
@@ -178,7 +178,7 @@ static int fetch_take(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **h
     redisReply *r;
 
     *is_empty = false;
-    if (keys_job(prefix, sizeof(prefix), w->cfg->prefix, "") < 0 ||
+    if (keys_job(prefix, sizeof(prefix), w->cfg->prefix, keys_default_tag(), "") < 0 ||
         keys_events(ekey, sizeof(ekey), w->cfg->prefix) < 0)
         return -1;
     clock_format_rfc3339(clock_now_ms(), ts);
@@ -208,8 +208,8 @@ void fetch_requeue(struct worker *w, const char *id, const char *queue, const ch
     struct rargv a;
     redisReply *r;
 
-    if (keys_job(job_key, sizeof(job_key), w->cfg->prefix, id) < 0 ||
-        keys_queue(qkey, sizeof(qkey), w->cfg->prefix, queue) < 0 ||
+    if (keys_job(job_key, sizeof(job_key), w->cfg->prefix, keys_default_tag(), id) < 0 ||
+        keys_queue(qkey, sizeof(qkey), w->cfg->prefix, keys_default_tag(), queue) < 0 ||
         keys_events(ekey, sizeof(ekey), w->cfg->prefix) < 0)
         return; /* stays on our list: recovered as a lost job */
     clock_format_rfc3339(clock_now_ms(), ts);
@@ -282,8 +282,8 @@ void fetch_record_stats(struct worker *w)
 
     if (!wstats_is_pending(&w->stats) || (spec = wstats_spec(&w->stats)) == NULL)
         return;
-    keys_stagehist(hkey, sizeof(hkey), w->cfg->prefix, "");
-    keys_eta(ekey, sizeof(ekey), w->cfg->prefix, "");
+    keys_stagehist(hkey, sizeof(hkey), w->cfg->prefix, keys_default_tag(), "");
+    keys_eta(ekey, sizeof(ekey), w->cfg->prefix, keys_default_tag(), "");
     rargv_init(&a);
     rargv_add(&a, hkey);
     rargv_add(&a, ekey);

@@ -45,7 +45,7 @@ static int recover_job(struct worker *w, const char *wid, const char *plist, con
     int rc;
 
     if (!ids_is_valid(id, strlen(id), IDS_MAX_LEN) ||
-        keys_job(jkey, sizeof(jkey), w->cfg->prefix, id) < 0)
+        keys_job(jkey, sizeof(jkey), w->cfg->prefix, keys_default_tag(), id) < 0)
         return 0;
     rargv_init(&a);
     rargv_add(&a, "HGET");
@@ -56,8 +56,8 @@ static int recover_job(struct worker *w, const char *wid, const char *plist, con
         return -1;
     if (r->type == REDIS_REPLY_STRING && ids_is_valid(r->str, r->len, IDS_NAME_MAX_LEN))
         queue = r->str;
-    keys_queue(qkey, sizeof(qkey), w->cfg->prefix, queue);
-    keys_counters(ckey, sizeof(ckey), w->cfg->prefix);
+    keys_queue(qkey, sizeof(qkey), w->cfg->prefix, keys_default_tag(), queue);
+    keys_counters(ckey, sizeof(ckey), w->cfg->prefix, keys_default_tag());
     keys_events(ekey, sizeof(ekey), w->cfg->prefix);
     freeReplyObject(r);
     clock_format_rfc3339(clock_now_ms(), ts);
@@ -103,7 +103,7 @@ static int recover_worker(struct worker *w, const char *wid)
     size_t i;
     int rc = 0;
 
-    if (keys_processing(plist, sizeof(plist), w->cfg->prefix, wid) < 0 ||
+    if (keys_processing(plist, sizeof(plist), w->cfg->prefix, keys_default_tag(), wid) < 0 ||
         keys_worker(info, sizeof(info), w->cfg->prefix, wid) < 0)
         return 0;
     rargv_init(&a);

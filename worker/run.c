@@ -112,8 +112,8 @@ static void run_add_stats(struct run *r, struct rargv *a, enum run_stats which, 
     char hkey[KEYS_MAX_LEN], etakey[KEYS_MAX_LEN];
     struct wstats *st = &r->w->stats;
 
-    keys_stagehist(hkey, sizeof(hkey), r->w->cfg->prefix, "");
-    keys_eta(etakey, sizeof(etakey), r->w->cfg->prefix, "");
+    keys_stagehist(hkey, sizeof(hkey), r->w->cfg->prefix, keys_default_tag(), "");
+    keys_eta(etakey, sizeof(etakey), r->w->cfg->prefix, keys_default_tag(), "");
     rargv_add(a, hkey);
     rargv_add(a, etakey);
     *spec = NULL;
@@ -165,9 +165,9 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
     rargv_init(&a);
     rargv_add(&a, r->job_key);
     if (script == SCRIPT_RETRY) {
-        keys_queue(qkey, sizeof(qkey), prefix, r->queue);
-        keys_delayed(dkey, sizeof(dkey), prefix, r->queue);
-        keys_counters(ckey, sizeof(ckey), prefix);
+        keys_queue(qkey, sizeof(qkey), prefix, keys_default_tag(), r->queue);
+        keys_delayed(dkey, sizeof(dkey), prefix, keys_default_tag(), r->queue);
+        keys_counters(ckey, sizeof(ckey), prefix, keys_default_tag());
         rargv_add(&a, r->w->processing_key);
         rargv_add(&a, qkey);
         rargv_add(&a, dkey);
@@ -218,8 +218,8 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
     size_t i;
 
     keys_events(ekey, sizeof(ekey), prefix);
-    keys_counters(ckey, sizeof(ckey), prefix);
-    keys_job(jprefix, sizeof(jprefix), prefix, "");
+    keys_counters(ckey, sizeof(ckey), prefix, keys_default_tag());
+    keys_job(jprefix, sizeof(jprefix), prefix, keys_default_tag(), "");
     run_ts(ts);
     rargv_init(a);
     rargv_add(a, r->job_key);
@@ -723,7 +723,7 @@ static int run_write_hop(struct run *r, const char *queue, const struct rargv *f
     redisReply *rep;
     size_t i;
 
-    keys_queue(qkey, sizeof(qkey), r->w->cfg->prefix, queue);
+    keys_queue(qkey, sizeof(qkey), r->w->cfg->prefix, keys_default_tag(), queue);
     keys_events(ekey, sizeof(ekey), r->w->cfg->prefix);
     fetch_next_held_id(r->w, next);
     rargv_init(&a);
@@ -991,7 +991,7 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
     r.last_write_ms = r.last_check_ms = r.stage_start_ms = clock_mono_ms();
     r.begin_us = clock_mono_us();
     log_ctx_job(id, NULL);
-    keys_job(r.job_key, sizeof(r.job_key), w->cfg->prefix, id);
+    keys_job(r.job_key, sizeof(r.job_key), w->cfg->prefix, keys_default_tag(), id);
     snprintf(w->current_job, sizeof(w->current_job), "%s", id);
     r.h = &h;
     if (job_hash_view(hash, &h) < 0 || h.n == 0) {

@@ -452,14 +452,14 @@ TABLE
 check_eq "the API answered /healthz 200 after each of the $CASES cases" 0 "$UNHEALTHY"
 check "the API process is alive" kill -0 "$API_PID"
 check_eq "one job hash per accepted submission ($ACCEPTED)" "$ACCEPTED" \
-  "$(rcli --scan --pattern 'tb:job:*' | wc -l)"
-check_eq "the queue holds exactly the accepted jobs" "$ACCEPTED" "$(rcli LLEN tb:queue:default)"
+  "$(rcli --scan --pattern 'tb:{8209}:job:*' | wc -l)"
+check_eq "the queue holds exactly the accepted jobs" "$ACCEPTED" "$(rcli LLEN tb:{8209}:queue:default)"
 check_eq "DBSIZE = accepted submissions + the queue list + the recent index + the counters: no key from a refused request" \
   "$((ACCEPTED + 3))" "$(rcli DBSIZE)"
-check_eq "no other key" "" "$(rcli --scan | grep -v -e '^tb:job:' -e '^tb:queue:default$' -e '^tb:recent$' -e '^tb:counters$')"
+check_eq "no other key" "" "$(rcli --scan | grep -v -e '^tb:{8209}:job:' -e '^tb:{8209}:queue:default$' -e '^tb:{8209}:recent$' -e '^tb:{8209}:counters$')"
 check_eq "the counters count the accepted submissions" "$ACCEPTED" \
-  "$(rcli HGETALL tb:counters | paste - - | awk '$1 ~ /^submitted:/ { s += $2 } END { print s + 0 }')"
-check_eq "the recent index holds exactly the accepted jobs" "$ACCEPTED" "$(rcli ZCARD tb:recent)"
+  "$(rcli HGETALL tb:{8209}:counters | paste - - | awk '$1 ~ /^submitted:/ { s += $2 } END { print s + 0 }')"
+check_eq "the recent index holds exactly the accepted jobs" "$ACCEPTED" "$(rcli ZCARD tb:{8209}:recent)"
 
 # --- Redis goes away, then comes back ---------------------------------------
 redis_stop bad
@@ -478,6 +478,6 @@ ready() { http GET /readyz; [ "$HTTP_STATUS" = 200 ]; }
 check "the API reconnects by itself" wait_for 10 ready
 post_json /v1/jobs '{"pipeline":"echo","id":"after-outage"}'
 check_eq "submit works again" 202 "$HTTP_STATUS"
-check_eq "and the job is in Redis" queued "$(rcli HGET tb:job:after-outage state)"
+check_eq "and the job is in Redis" queued "$(rcli HGET tb:{8209}:job:after-outage state)"
 check "the API process is still alive" kill -0 "$API_PID"
 finish

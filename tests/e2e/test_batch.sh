@@ -18,7 +18,7 @@ submit_cmds() {
   shift 3
   now=$(date +%s%3N)
   for id in "$@"; do
-    printf 'EVALSHA %s 3 tb:job:%s tb:queue:default tb:recent %s 3600 0 %s 100000 id %s pipeline %s queue default state queued attempt 0 max_attempts 1 input %s stage 0 stage_count 1 result_ttl_s 600 stage.1.name %s stage.1.state pending\n' \
+    printf 'EVALSHA %s 3 tb:{8209}:job:%s tb:{8209}:queue:default tb:{8209}:recent %s 3600 0 %s 100000 id %s pipeline %s queue default state queued attempt 0 max_attempts 1 input %s stage 0 stage_count 1 result_ttl_s 600 stage.1.name %s stage.1.state pending\n' \
       "$SUBMIT_SHA" "$id" "$id" "$now" "$id" "$pl" "'$in'" "$st"
   done
 }
@@ -26,15 +26,15 @@ ids() { local i; for ((i = $2; i <= $3; i++)); do echo "$1$i"; done; }
 field_count() { # field value ids...: how many of the jobs have field = value
   local f=$1 v=$2 id
   shift 2
-  for id in "$@"; do echo "HGET tb:job:$id $f"; done | rcli | grep -cx -- "$v"
+  for id in "$@"; do echo "HGET tb:{8209}:job:$id $f"; done | rcli | grep -cx -- "$v"
 }
-succeeded() { [ "$(rcli HGET tb:counters succeeded:echo)" = "$1" ]; }
+succeeded() { [ "$(rcli HGET tb:{8209}:counters succeeded:echo)" = "$1" ]; }
 
 # 1. A backlog: the worker holds a batch (its processing list has more than
 # one job), and every job succeeds once, at attempt 1.
 submit_cmds echo echo '{"n":1}' $(ids a 1 3000) | rcli >/dev/null
-check_eq "3000 jobs are queued" 3000 "$(rcli LLEN tb:queue:default)"
-maxlen='local m = 0 for _, k in ipairs(redis.call("KEYS", "tb:processing:*")) do m = math.max(m, redis.call("LLEN", k)) end return m'
+check_eq "3000 jobs are queued" 3000 "$(rcli LLEN tb:{8209}:queue:default)"
+maxlen='local m = 0 for _, k in ipairs(redis.call("KEYS", "tb:{8209}:processing:*")) do m = math.max(m, redis.call("LLEN", k)) end return m'
 rcli -r 600 -i 0.005 EVAL "$maxlen" 0 >"$STAGEQ_TEST_TMP/batch-llen.txt" 2>&1 &
 sampler=$!
 start_worker batch1 --concurrency 1 --prefix tb --pipelines "$PL"
@@ -50,7 +50,7 @@ stop_pid "$WORKER_PID" 10
 
 # 2. A slow job taken in a batch: the jobs held behind it are handed back at
 # once and a second worker runs them while the slow one still runs.
-rcli DEL tb:counters >/dev/null
+rcli DEL tb:{8209}:counters >/dev/null
 start_worker batch2 --concurrency 1 --prefix tb --pipelines "$PL"
 WORKER1=$WORKER_PID
 # warmed up, then idle in BLMOVE: it pops f0, a fast job, and its end takes a
@@ -65,12 +65,12 @@ sleep 0.3
   submit_cmds echo echo '{"n":1}' $(ids f 1 30)
   echo EXEC
 } | rcli >/dev/null
-state_is() { [ "$(rcli HGET "tb:job:$1" state)" = "$2" ]; }
+state_is() { [ "$(rcli HGET "tb:{8209}:job:$1" state)" = "$2" ]; }
 check "the slow job runs" wait_for 10 state_is slow running
 start_worker batch3 --concurrency 1 --prefix tb --pipelines "$PL"
 WORKER2=$WORKER_PID
 check "the fast jobs behind it end while it runs" wait_for 3 succeeded 81
-check_eq "... it is still running then" running "$(rcli HGET tb:job:slow state)"
+check_eq "... it is still running then" running "$(rcli HGET tb:{8209}:job:slow state)"
 check "the held jobs were handed back before they began" \
   wait_for 5 grep -q "handed back before it began: ok" "$STAGEQ_TEST_TMP/batch2.log"
 check_eq "a handed-back job ran at attempt 1 (its attempt given back)" 30 \
@@ -82,7 +82,7 @@ stop_pid "$WORKER2" 10
 # 3. The connection is cut again and again while a backlog drains: ends whose
 # reply was lost are sent again, jobs taken by a lost reply are put back
 # unstarted; every job ends once, none fails (max_attempts is 1).
-rcli DEL tb:counters >/dev/null
+rcli DEL tb:{8209}:counters >/dev/null
 submit_cmds echo echo '{"n":2}' $(ids c 1 6000) | rcli >/dev/null
 # one redis-cli connection cuts every other one every 30 ms, 100 times
 rcli -r 100 -i 0.03 CLIENT KILL TYPE normal SKIPME yes >"$STAGEQ_TEST_TMP/batch-kills.txt" 2>&1 &
@@ -90,11 +90,11 @@ killer=$!
 start_worker batch4 --concurrency 2 --prefix tb --pipelines "$PL"
 wait "$killer"
 kills=$(awk '$1 > 0 {n++} END {print n + 0}' "$STAGEQ_TEST_TMP/batch-kills.txt")
-left=$(rcli LLEN tb:queue:default)
+left=$(rcli LLEN tb:{8209}:queue:default)
 echo "# connections cut $kills times; $left jobs still queued after the cuts"
 check "the connections were cut while it drained" test "$kills" -ge 3
 check "the backlog drains through the cuts" wait_for 60 succeeded 6000
-check_eq "none failed" "" "$(rcli HGET tb:counters failed:echo)"
+check_eq "none failed" "" "$(rcli HGET tb:{8209}:counters failed:echo)"
 check_eq "each job succeeded once" 6000 "$(field_count success_count 1 $(ids c 1 6000))"
 check_eq "nothing left on a processing list" 0 \
   "$(rcli EVAL "$maxlen" 0)"
@@ -103,7 +103,7 @@ stop_pid "$WORKER_PID" 10
 # 4. Redis forgets the scripts again and again (SCRIPT FLUSH) while a backlog
 # drains: an end sent without waiting comes back NOSCRIPT and is sent again
 # with its source; every job ends once.
-rcli DEL tb:counters >/dev/null
+rcli DEL tb:{8209}:counters >/dev/null
 submit_cmds echo echo '{"n":3}' $(ids s 1 6000) | rcli >/dev/null
 rcli -r 100 -i 0.03 SCRIPT FLUSH >/dev/null 2>&1 &
 flusher=$!
@@ -117,13 +117,13 @@ stop_pid "$WORKER_PID" 10
 # 5. kill -9 of a worker holding a batch: the jobs it held and had not begun
 # are reservations, still queued; they are put back and run at attempt 1
 # (max_attempts is 1: a charged attempt would fail them as worker_lost).
-rcli DEL tb:counters >/dev/null
+rcli DEL tb:{8209}:counters >/dev/null
 rcli SCRIPT LOAD "$(cat shared/scripts/submit.lua)" >/dev/null # flushed above
 start_worker batch6 --concurrency 1 --prefix tb --pipelines "$PL" --lease 2
 POOL=$WORKER_PID
 has_child() { KID=$(pgrep -P "$POOL" | head -1); [ -n "$KID" ]; }
 check "its child starts" wait_for 10 has_child
-PLIST="tb:processing:$(hostname):$KID"
+PLIST="tb:{8209}:processing:$(hostname):$KID"
 # watch its processing list every 2 ms; kill -9 the child at once when it
 # holds more than two jobs (one runs, the others wait in its hands)
 # (the backlog is queued while it is frozen, so that it drains at full pace)
@@ -140,20 +140,20 @@ sleep 0.2
 rcli LRANGE "$PLIST" 0 -1 >"$STAGEQ_TEST_TMP/held.txt"
 : >"$STAGEQ_TEST_TMP/held-queued.txt"
 while read -r id; do
-  [ "$(rcli HGET "tb:job:$id" state)" = queued ] && echo "$id" >>"$STAGEQ_TEST_TMP/held-queued.txt"
+  [ "$(rcli HGET "tb:{8209}:job:$id" state)" = queued ] && echo "$id" >>"$STAGEQ_TEST_TMP/held-queued.txt"
 done <"$STAGEQ_TEST_TMP/held.txt"
 nheld=$(wc -l <"$STAGEQ_TEST_TMP/held.txt")
 nqueued=$(wc -l <"$STAGEQ_TEST_TMP/held-queued.txt")
 echo "# killed holding $nheld jobs, $nqueued of them not begun"
 check "the held jobs it had not begun read queued" test "$nqueued" -ge 1 -a "$nqueued" -ge $((nheld - 2))
-held_attempt0() { local id; while read -r id; do echo "HGET tb:job:$id attempt"; done <"$STAGEQ_TEST_TMP/held-queued.txt" | rcli | grep -cvx 0; }
+held_attempt0() { local id; while read -r id; do echo "HGET tb:{8209}:job:$id attempt"; done <"$STAGEQ_TEST_TMP/held-queued.txt" | rcli | grep -cvx 0; }
 check_eq "... and were charged no attempt" 0 "$(held_attempt0)"
 start_worker batch7 --concurrency 1 --prefix tb --pipelines "$PL" --lease 2
 held_done() { [ "$(field_count state succeeded $(cat "$STAGEQ_TEST_TMP/held-queued.txt"))" = "$nqueued" ]; }
 check "every held job that had not begun succeeded" wait_for 60 held_done
 check_eq "... at attempt 1" "$nqueued" "$(field_count attempt 1 $(cat "$STAGEQ_TEST_TMP/held-queued.txt"))"
 check_eq "... once" "$nqueued" "$(field_count success_count 1 $(cat "$STAGEQ_TEST_TMP/held-queued.txt"))"
-drained() { [ "$(rcli LLEN tb:queue:default)" = 0 ] && [ "$(rcli EVAL "$maxlen" 0)" = 0 ]; }
+drained() { [ "$(rcli LLEN tb:{8209}:queue:default)" = 0 ] && [ "$(rcli EVAL "$maxlen" 0)" = 0 ]; }
 check "the backlog drains" wait_for 60 drained
 check "only the jobs begun when it died failed (worker_lost)" \
   test "$(field_count state failed $(ids k 1 20000))" -le $((nheld - nqueued))

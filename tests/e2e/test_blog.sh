@@ -35,7 +35,7 @@ check "then Task Completed" grep -qx 'Task Completed' "$T/blog-client.out"
 check_eq "the result is the blog's: data processed by the 4 stages" "result: \"hello$R4\"" \
   "$(grep '^result: ' "$T/blog-client.out")"
 id=$(sed -n 's/^POST .*"task_id": "\([^"]*\)".*/\1/p' "$T/blog-client.out")
-check_eq "the task is a job of the blog pipeline" blog "$(rcli HGET "tblog:job:$id" pipeline)"
+check_eq "the task is a job of the blog pipeline" blog "$(rcli HGET "tblog:{8209}:job:$id" pipeline)"
 http GET "/v1/jobs/$id"
 check_eq "stage 2's output is stage 1's plus its own" \
   "hello -> processed by stage 1 -> processed by stage 2" "$(jqr '.stages[1].output')"

@@ -41,7 +41,7 @@ check "--help lists the commands and STAGEQ_URL" grep -q 'STAGEQ_URL' <<<"$OUT"
 cli submit demo '{"size":1000}' --id cli-q1
 check_eq "submit --id: exit 0" 0 "$RC"
 check_eq "submit --id prints the id" cli-q1 "$OUT"
-check_eq "the job is in Redis" queued "$(rcli HGET tcli:job:cli-q1 state)"
+check_eq "the job is in Redis" queued "$(rcli HGET tcli:{8209}:job:cli-q1 state)"
 cli status cli-q1
 check_eq "status of a queued job: exit 0" 0 "$RC"
 check "status text names the state" grep -q '^state: *queued' <<<"$OUT"
@@ -50,7 +50,7 @@ check "status text lists the stage names" \
 cli cancel cli-q1
 check_eq "cancel of a queued job: exit 0" 0 "$RC"
 check "cancel says what it did" grep -q 'canceled cli-q1 (was queued)' <<<"$OUT"
-check_eq "the job is canceled" canceled "$(rcli HGET tcli:job:cli-q1 state)"
+check_eq "the job is canceled" canceled "$(rcli HGET tcli:{8209}:job:cli-q1 state)"
 cli cancel cli-q1
 check_eq "cancel of a finished job (409): exit 1" 1 "$RC"
 check "cancel of a finished job prints the API's message" grep -q 'job_finished' <<<"$ERR"
@@ -64,21 +64,21 @@ start_worker worker --concurrency 2 --pipelines "$PIPES"
 cli submit echo '{"a":1}'
 check_eq "submit inline JSON: exit 0" 0 "$RC"
 id1=$OUT
-check "submit inline prints an id that exists" test -n "$(rcli HGET "tcli:job:$id1" state)"
+check "submit inline prints an id that exists" test -n "$(rcli HGET "tcli:{8209}:job:$id1" state)"
 echo '{"b":2}' >"$T/in.json"
 cli submit echo "@$T/in.json"
 check_eq "submit @file: exit 0" 0 "$RC"
 check "submit @file: the job exists with that input" \
-  test "$(rcli HGET "tcli:job:$OUT" input | jq -c .)" = '{"b":2}'
+  test "$(rcli HGET "tcli:{8209}:job:$OUT" input | jq -c .)" = '{"b":2}'
 OUT=$(echo '{"c":3}' | "$SQ" submit echo - 2>/dev/null)
 RC=$?
 check_eq "submit from stdin: exit 0" 0 "$RC"
 check "submit stdin: the job exists with that input" \
-  test "$(rcli HGET "tcli:job:$OUT" input | jq -c .)" = '{"c":3}'
+  test "$(rcli HGET "tcli:{8209}:job:$OUT" input | jq -c .)" = '{"c":3}'
 cli --json submit echo '{"d":4}'
 check_eq "submit --json prints the reply" queued "$(jq -r .state <<<"$OUT")"
 
-wait_for 10 test "$(rcli HGET "tcli:job:$id1" state)" = succeeded
+wait_for 10 test "$(rcli HGET "tcli:{8209}:job:$id1" state)" = succeeded
 cli --json status "$id1"
 check_eq "status --json: exit 0" 0 "$RC"
 check_eq "status --json parses with jq" succeeded "$(jq -r .state <<<"$OUT")"
@@ -146,7 +146,7 @@ else
   check "the bar shows elapsed and ETA" \
     grep -qE 'elapsed [0-9]+:[0-9]{2}  ETA ([0-9]+[hms][0-9]*[ms]?|--)' "$T/tty.out"
   check "the tty watch ends with the outcome line" grep -q 'succeeded after .* (stage 4/4 summarize)' "$T/tty.out"
-  check "the job succeeded" test "$(rcli HGET "tcli:job:$id" state)" = succeeded
+  check "the job succeeded" test "$(rcli HGET "tcli:{8209}:job:$id" state)" = succeeded
   check "at 80 columns every line fits" \
     test "$(tr '\r' '\n' <"$T/tty.out" | sed 's/\x1b\[K//g' | awk 'length > 79' | wc -l)" = 0
 
@@ -174,7 +174,7 @@ wait_for 5 grep -q 'GET /v1/jobs/tw-sse/events 200' "$T/api.log"
 check_eq "watch read one event stream (GET /v1/jobs/tw-sse/events)" 1 \
   "$(grep -c 'GET /v1/jobs/tw-sse/events ' "$T/api.log")"
 check_eq "watch never polled GET /v1/jobs/tw-sse" 0 "$(grep -c 'GET /v1/jobs/tw-sse ' "$T/api.log")"
-fin=$(date -d "$(rcli HGET tcli:job:tw-sse finished_at)" +%s%3N 2>/dev/null)
+fin=$(date -d "$(rcli HGET tcli:{8209}:job:tw-sse finished_at)" +%s%3N 2>/dev/null)
 [ -n "$fin" ] && echo "# watch exited $((t_exit - fin)) ms after the job finished (figure, not asserted)"
 cli watch no-such-job
 check_eq "watch of an unknown job (404 on the stream): exit 1" 1 "$RC"

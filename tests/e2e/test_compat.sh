@@ -26,9 +26,9 @@ check_eq "POST /start_task answers 200" 200 "$HTTP_STATUS"
 check_eq "its message is the blog's" "Task started." "$(jqr .message)"
 id=$(jqr .task_id)
 check "it returns a task_id (a UUID)" grep -Eq '^[0-9a-f-]{36}$' <<<"$id"
-check_eq "the task is a job of the default pipeline" blog4 "$(rcli HGET "tc:job:$id" pipeline)"
+check_eq "the task is a job of the default pipeline" blog4 "$(rcli HGET "tc:{8209}:job:$id" pipeline)"
 check_eq "data became the job's input" '{"size":8000000,"sleep":0.5}' \
-  "$(rcli HGET "tc:job:$id" input | jq -c .)"
+  "$(rcli HGET "tc:{8209}:job:$id" input | jq -c .)"
 
 # Poll densely, like test_jobs (one curl asks 200 times on one connection),
 # then start the worker, so that the queued state and stage 1 are seen.
@@ -98,7 +98,7 @@ start_api api-echo --default-pipeline echo
 post_json /start_task '{"data":"hello from the blog"}'
 check_eq "start_task on echo answers 200" 200 "$HTTP_STATUS"
 eid=$(jqr .task_id)
-check_eq "the job runs the default pipeline" echo "$(rcli HGET "tc:job:$eid" pipeline)"
+check_eq "the job runs the default pipeline" echo "$(rcli HGET "tc:{8209}:job:$eid" pipeline)"
 wait_for 20 sh -c "curl -s '$API_URL/task_status/$eid' | grep -q 'Task Completed'"
 http GET "/task_status/$eid"
 check_eq "the echo result is the data" '"hello from the blog"' \
@@ -106,7 +106,7 @@ check_eq "the echo result is the data" '"hello from the blog"' \
 post_json /start_task '{"other":1}'
 check_eq "missing data is accepted (as null)" 200 "$HTTP_STATUS"
 nid=$(jqr .task_id)
-check_eq "its input is null" null "$(rcli HGET "tc:job:$nid" input)"
+check_eq "its input is null" null "$(rcli HGET "tc:{8209}:job:$nid" input)"
 http POST /start_task
 check_eq "no body at all is accepted" 200 "$HTTP_STATUS"
 stop_pid "$API_PID"
@@ -155,7 +155,7 @@ stop_pid "$API_PID"
 
 # --- bearer token -----------------------------------------------------------------
 tok='s3cr3t-T0ken_value'
-njobs() { rcli --scan --pattern 'tc:job:*' | wc -l; }
+njobs() { rcli --scan --pattern 'tc:{8209}:job:*' | wc -l; }
 before=$(njobs)
 start_api api-tok --api-token "$tok" --cors-origin '*'
 http GET /healthz

@@ -26,7 +26,7 @@ post_json /v1/jobs '{"pipeline":"permanent","input":{}}'
 FAILED_ID=$(jqr .id)
 post_json /v1/jobs '{"pipeline":"blog4","input":{"sleep":20}}'
 RUNNING_ID=$(jqr .id)
-ended() { [ "$(rcli HGET "stageq:job:$1" state)" = "$2" ]; }
+ended() { [ "$(rcli HGET "stageq:{8209}:job:$1" state)" = "$2" ]; }
 check "the demo job succeeds" wait_for 20 ended "$ID" succeeded
 check "the permanent job fails" wait_for 20 ended "$FAILED_ID" failed
 check "the long job runs" wait_for 20 ended "$RUNNING_ID" running
@@ -69,7 +69,7 @@ for i in $(seq 1 "$n"); do
 done
 
 # The requeue did what it says: the failed job ran again (and failed again).
-check_eq "the requeued job ran a second attempt" 2 "$(rcli HGET "stageq:job:$FAILED_ID" attempt)"
+check_eq "the requeued job ran a second attempt" 2 "$(rcli HGET "stageq:{8209}:job:$FAILED_ID" attempt)"
 check "and ended failed again" wait_for 20 ended "$FAILED_ID" failed
 check_eq "its errors list both attempts" 2 \
   "$(curl -s "$API_URL/v1/jobs/$FAILED_ID" | jq '.errors | length')"

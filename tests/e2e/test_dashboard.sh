@@ -128,9 +128,9 @@ if [ "$have" = 1 ]; then
   done_id=$(sed -n 's/^# job done //p' "$T/browser.out")
   canceled_id=$(sed -n 's/^# job canceled //p' "$T/browser.out")
   check_eq "Redis: the job submitted through the form succeeded" succeeded \
-    "$(rcli HGET "tdash:job:$done_id" state)"
+    "$(rcli HGET "tdash:{8209}:job:$done_id" state)"
   check_eq "Redis: the job canceled through the page is canceled" canceled \
-    "$(rcli HGET "tdash:job:$canceled_id" state)"
+    "$(rcli HGET "tdash:{8209}:job:$canceled_id" state)"
   gone() { [ -z "$(stage_pids "$canceled_id")" ]; }
   check "the canceled job's stage process is gone" wait_for 15 gone
 fi

@@ -28,18 +28,18 @@ check_eq "no history: every stage's expected_s is null" "null null null null" \
 
 # --- one run makes the history ---------------------------------------------------
 start_worker w --concurrency 1 --pipelines "$PIPES"
-done1() { [ "$(rcli HGET "teta:job:$id1" state)" = succeeded ]; }
+done1() { [ "$(rcli HGET "teta:{8209}:job:$id1" state)" = succeeded ]; }
 check "the first job succeeds" wait_for 30 done1
 check_eq "each stage has one recorded duration" "1 1 1 1" \
-  "$(for k in 1 2 3 4; do printf '%s ' "$(rcli HGET teta:eta:blog4 "$k.n")"; done | xargs)"
-check_eq "the ETA hash has each stage's mean, count and runs" "12" "$(rcli HLEN teta:eta:blog4)"
+  "$(for k in 1 2 3 4; do printf '%s ' "$(rcli HGET teta:{8209}:eta:blog4 "$k.n")"; done | xargs)"
+check_eq "the ETA hash has each stage's mean, count and runs" "12" "$(rcli HLEN teta:{8209}:eta:blog4)"
 http GET "/v1/jobs/$id1"
 check_eq "a finished job: eta_s 0" 0 "$(jqr .eta_s)"
 check_eq "a finished job: stage_eta_s 0" 0 "$(jqr .stage_eta_s)"
 check_eq "every finished stage has duration_s > 0" "true true true true" \
   "$(jqr '[.stages[].duration_s > 0] | map(tostring) | join(" ")')"
 d1=$(jqr '.stages[0].duration_s')
-ms1=$(rcli HGET teta:eta:blog4 1.runs | cut -d, -f1)
+ms1=$(rcli HGET teta:{8209}:eta:blog4 1.runs | cut -d, -f1)
 check "stage 1's recorded ms matches its duration_s ($ms1 ms vs $d1 s, within 50 ms)" \
   awk -v a="$ms1" -v b="$d1" 'BEGIN { d = a / 1000 - b; exit !(d < 0.05 && d > -0.05) }'
 
@@ -51,7 +51,7 @@ has_eta() { [ "$(curl -s "$API_URL/v1/jobs/$id2" | jq -r '.eta_s | type')" = num
 check "a queued job's eta_s becomes a number (the API reads the history each second)" \
   wait_for 5 has_eta
 http GET "/v1/jobs/$id2"
-sum=$(for k in 1 2 3 4; do rcli HGET teta:eta:blog4 "$k"; done | awk '{ s += $1 } END { printf "%.3f", s / 1000 }')
+sum=$(for k in 1 2 3 4; do rcli HGET teta:{8209}:eta:blog4 "$k"; done | awk '{ s += $1 } END { printf "%.3f", s / 1000 }')
 check_eq "queued: eta_s is the sum of the stages' means" "$sum" "$(jqr '.eta_s * 1000 | round / 1000 | tostring' | awk '{ printf "%.3f", $1 }')"
 check_eq "queued: stage_eta_s is null" null "$(jqr .stage_eta_s)"
 check_eq "every stage has expected_s" "number number number number" \
@@ -66,25 +66,25 @@ check_eq "running: stage_eta_s and eta_s are numbers" "number number" \
 check "running: eta_s >= stage_eta_s + stages 3 and 4's means" \
   bash -c 'jq -e --argjson m3 "$1" --argjson m4 "$2" \
     ".eta_s + 0.001 >= .stage_eta_s + (\$m3 + \$m4) / 1000" <<<"$3" >/dev/null' _ \
-  "$(rcli HGET teta:eta:blog4 3)" "$(rcli HGET teta:eta:blog4 4)" "$HTTP_BODY"
+  "$(rcli HGET teta:{8209}:eta:blog4 3)" "$(rcli HGET teta:{8209}:eta:blog4 4)" "$HTTP_BODY"
 check_eq "the running stage has elapsed_s, no duration_s" "number null" \
   "$(jqr '[.stages[1].elapsed_s, .stages[1].duration_s] | map(type) | join(" ")')"
-done2() { [ "$(rcli HGET "teta:job:$id2" state)" = succeeded ]; }
+done2() { [ "$(rcli HGET "teta:{8209}:job:$id2" state)" = succeeded ]; }
 check "the second job succeeds" wait_for 30 done2
-check_eq "two durations per stage now" 2 "$(rcli HGET teta:eta:blog4 3.runs | tr ',' '\n' | wc -l)"
-check_eq "the ETA hash counts them" 2 "$(rcli HGET teta:eta:blog4 3.n)"
+check_eq "two durations per stage now" 2 "$(rcli HGET teta:{8209}:eta:blog4 3.runs | tr ',' '\n' | wc -l)"
+check_eq "the ETA hash counts them" 2 "$(rcli HGET teta:{8209}:eta:blog4 3.n)"
 
 # --- the history is bounded: 20 runs per stage ---------------------------------
-rcli HSET teta:eta:blog4 1.runs "$(seq 1 25 | sed 's/.*/100/' | paste -sd,)" >/dev/null
+rcli HSET teta:{8209}:eta:blog4 1.runs "$(seq 1 25 | sed 's/.*/100/' | paste -sd,)" >/dev/null
 post_json /v1/jobs '{"pipeline":"blog4","input":{"sleep":0.1}}'
 id3=$(jqr .id)
-done3() { [ "$(rcli HGET "teta:job:$id3" state)" = succeeded ]; }
+done3() { [ "$(rcli HGET "teta:{8209}:job:$id3" state)" = succeeded ]; }
 check "a third job succeeds" wait_for 30 done3
-check_eq "stage 1 keeps its last 20 durations" 20 "$(rcli HGET teta:eta:blog4 1.runs | tr ',' '\n' | wc -l)"
-check_eq "and their mean" "$(rcli HGET teta:eta:blog4 1.runs | tr ',' '\n' | awk '{ s += $1 } END { printf "%d", s / NR + 0.5 }')" \
-  "$(rcli HGET teta:eta:blog4 1)"
+check_eq "stage 1 keeps its last 20 durations" 20 "$(rcli HGET teta:{8209}:eta:blog4 1.runs | tr ',' '\n' | wc -l)"
+check_eq "and their mean" "$(rcli HGET teta:{8209}:eta:blog4 1.runs | tr ',' '\n' | awk '{ s += $1 } END { printf "%d", s / NR + 0.5 }')" \
+  "$(rcli HGET teta:{8209}:eta:blog4 1)"
 check "the history keys expire (30 days)" \
-  bash -c "t=\$(redis-cli -p $REDIS_PORT TTL teta:eta:blog4); [ \"\$t\" -gt 2500000 ]"
+  bash -c "t=\$(redis-cli -p $REDIS_PORT TTL teta:{8209}:eta:blog4); [ \"\$t\" -gt 2500000 ]"
 
 # --- fast stages are written together -------------------------------------------
 # Four echo stages end within microseconds: their transitions go with the
@@ -95,7 +95,7 @@ subpid=$!
 sleep 0.3
 post_json /v1/jobs '{"pipeline":"fast4","input":{"x":1}}'
 idf=$(jqr .id)
-donef() { [ "$(rcli HGET "teta:job:$idf" state)" = succeeded ]; }
+donef() { [ "$(rcli HGET "teta:{8209}:job:$idf" state)" = succeeded ]; }
 check "a job of four fast stages succeeds" wait_for 20 donef
 sleep 0.3
 kill "$subpid" 2>/dev/null
@@ -109,7 +109,7 @@ check_eq "every stage is recorded succeeded, with its output" "succeeded succeed
 check_eq "every stage has its duration" "number number number number" \
   "$(jqr '[.stages[].duration_s | type] | join(" ")')"
 check_eq "and each stage's duration went into the history" "1 1 1 1" \
-  "$(for k in 1 2 3 4; do printf '%s ' "$(rcli HGET teta:eta:fast4 "$k.n")"; done | xargs)"
+  "$(for k in 1 2 3 4; do printf '%s ' "$(rcli HGET teta:{8209}:eta:fast4 "$k.n")"; done | xargs)"
 
 # --- a backlog: each job is popped and started in one round trip (take.lua) ---
 stop_pid "$WORKER_PID"
@@ -124,7 +124,7 @@ r0=$(rcli INFO stats | tr -d '\r' | sed -n 's/^total_reads_processed://p')
 start_worker w3 --concurrency 1 --pipelines "$PIPES"
 all_done() {
   local id
-  for id in $ids; do [ "$(rcli HGET "teta:job:$id" state)" = succeeded ] || return 1; done
+  for id in $ids; do [ "$(rcli HGET "teta:{8209}:job:$id" state)" = succeeded ] || return 1; done
 }
 check "a backlog of 20 fast jobs is drained" wait_for 60 all_done
 b1=$(cmdcalls blmove); b1=${b1:-0}
@@ -133,7 +133,7 @@ echo "# backlog of 20 jobs: $((b1 - b0)) BLMOVE, $((r1 - r0)) Redis reads (all c
 check "the backlog was popped without waiting in BLMOVE per job ($((b1 - b0)) BLMOVE for 20 jobs)" \
   test $((b1 - b0)) -le 3
 check_eq "each job started once" "$(printf '1 %.0s' $(seq 1 20) | xargs)" \
-  "$(for id in $ids; do printf '%s ' "$(rcli HGET "teta:job:$id" attempt)"; done | xargs)"
+  "$(for id in $ids; do printf '%s ' "$(rcli HGET "teta:{8209}:job:$id" attempt)"; done | xargs)"
 
 # --- counters and histograms -----------------------------------------------------
 post_json /v1/jobs '{"pipeline":"permanent","input":{}}'
@@ -142,18 +142,18 @@ post_json /v1/jobs '{"pipeline":"idle","input":{}}'
 idc=$(jqr .id)
 http DELETE "/v1/jobs/$idc"
 check_eq "cancel answers 200" 200 "$HTTP_STATUS"
-failed() { [ "$(rcli HGET "teta:job:$idp" state)" = failed ]; }
+failed() { [ "$(rcli HGET "teta:{8209}:job:$idp" state)" = failed ]; }
 check "the permanent failure fails" wait_for 30 failed
-check_eq "submitted:blog4 counts 3" 3 "$(rcli HGET teta:counters submitted:blog4)"
-check_eq "succeeded:blog4 counts 3" 3 "$(rcli HGET teta:counters succeeded:blog4)"
-check_eq "failed:permanent counts 1" 1 "$(rcli HGET teta:counters failed:permanent)"
-check_eq "canceled:idle counts 1" 1 "$(rcli HGET teta:counters canceled:idle)"
-check_eq "submitted:idle counts 1" 1 "$(rcli HGET teta:counters submitted:idle)"
-check_eq "the histogram counts 3 runs of stage 'two'" 3 "$(rcli HGET teta:stagehist:blog4 'two|count')"
-buckets=$(rcli HGETALL teta:stagehist:blog4 | paste - - | awk -F'\t' '$1 ~ /^two\|[0-9+]/ { s += $2 } END { print s }')
+check_eq "submitted:blog4 counts 3" 3 "$(rcli HGET teta:{8209}:counters submitted:blog4)"
+check_eq "succeeded:blog4 counts 3" 3 "$(rcli HGET teta:{8209}:counters succeeded:blog4)"
+check_eq "failed:permanent counts 1" 1 "$(rcli HGET teta:{8209}:counters failed:permanent)"
+check_eq "canceled:idle counts 1" 1 "$(rcli HGET teta:{8209}:counters canceled:idle)"
+check_eq "submitted:idle counts 1" 1 "$(rcli HGET teta:{8209}:counters submitted:idle)"
+check_eq "the histogram counts 3 runs of stage 'two'" 3 "$(rcli HGET teta:{8209}:stagehist:blog4 'two|count')"
+buckets=$(rcli HGETALL teta:{8209}:stagehist:blog4 | paste - - | awk -F'\t' '$1 ~ /^two\|[0-9+]/ { s += $2 } END { print s }')
 check_eq "its buckets add up to its count" 3 "$buckets"
 check "its sum is the seconds of its runs (> 0)" \
-  awk -v s="$(rcli HGET teta:stagehist:blog4 'two|sum')" 'BEGIN { exit !(s > 0) }'
+  awk -v s="$(rcli HGET teta:{8209}:stagehist:blog4 'two|sum')" 'BEGIN { exit !(s > 0) }'
 
 stop_all
 finish

@@ -203,7 +203,7 @@ start_api api-od --prefix tev2 --pipelines "$PT" --events-linger-ms 0 --log-leve
 start_worker w-race --prefix tev2 --pipelines "$PT" --queue race --concurrency 2
 check "linger 0, no listener: NUMSUB 0" wait_for 5 numsub_is tev2:events 0
 # a job held on queue "hold" runs as soon as its id is moved to "race"
-run_held() { rcli LMOVE tev2:queue:hold tev2:queue:race RIGHT LEFT >/dev/null; }
+run_held() { rcli LMOVE tev2:{8209}:queue:hold tev2:{8209}:queue:race RIGHT LEFT >/dev/null; }
 last_state() { # FILE: the state of the last status before the end event
   grep '^data: ' "$1" | tail -2 | head -1 | cut -c7- | jq -r .state 2>/dev/null
 }

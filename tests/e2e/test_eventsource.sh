@@ -14,7 +14,7 @@ PIPES=tests/e2e/pipelines-test.json
 start_api api-es --pipelines "$PIPES"
 start_worker w-es --concurrency 1 --pipelines "$PIPES"
 JSON=(-H 'content-type: application/json')
-state_is() { [ "$(rcli HGET "tes:job:$1" state)" = "$2" ]; }
+state_is() { [ "$(rcli HGET "tes:{8209}:job:$1" state)" = "$2" ]; }
 # requests NAME: how many requests the API saw on job NAME's stream, by status
 # ("200 204"), from its access log
 requests() {

@@ -89,7 +89,7 @@ check "stages were seen in increasing order ($stages_seen)" \
 # --- bad input: exit 65 in prepare, failed at once, not retried -------------------
 post_json /v1/jobs '{"pipeline":"train","input":{"rows":-5}}'
 bad_id=$(jqr .id)
-final() { case "$(rcli HGET "tex:job:$1" state)" in succeeded | failed | canceled) return 0 ;; esac; return 1; }
+final() { case "$(rcli HGET "tex:{8209}:job:$1" state)" in succeeded | failed | canceled) return 0 ;; esac; return 1; }
 check "a train job with rows -5 ends within 30 s" wait_for 30 final "$bad_id"
 http GET "/v1/jobs/$bad_id"
 check_eq "it failed in prepare with exit status 65 on attempt 1" \

@@ -14,7 +14,7 @@ MAIN_PID=$WORKER_PID
 start_worker slowworker --pipelines "$P" --concurrency 1 --queue slow --kill-grace-ms 300
 SLOW_PID=$WORKER_PID
 
-state_of() { rcli HGET "tx:job:$1" state; }
+state_of() { rcli HGET "tx:{8209}:job:$1" state; }
 is_final() { case "$(state_of "$1")" in succeeded | failed | canceled) return 0 ;; esac; return 1; }
 submit() { # pipeline input → sets JOB
   post_json /v1/jobs "{\"pipeline\":\"$1\",\"input\":$2}"
@@ -61,8 +61,8 @@ gap2=$(jqr '(.errors[2].at | sub("\\.[0-9]+Z$"; "Z") | fromdate) - (.errors[1].a
 check "the second retry waited about 2 s" test "$gap2" -ge 1 -a "$gap2" -le 4
 submit exit3 '{"a":2}'
 retrying() {
-  [ "$(state_of "$JOB")" = queued ] && [ "$(rcli HGET "tx:job:$JOB" attempt)" = 1 ] &&
-    [ -n "$(rcli ZSCORE tx:delayed:default "$JOB")" ]
+  [ "$(state_of "$JOB")" = queued ] && [ "$(rcli HGET "tx:{8209}:job:$JOB" attempt)" = 1 ] &&
+    [ -n "$(rcli ZSCORE tx:{8209}:delayed:default "$JOB")" ]
 }
 check "between attempts the job is queued with attempt 1, waiting in the delayed set" \
   wait_for 10 retrying
@@ -100,7 +100,7 @@ queued_id=$JOB
 http DELETE "/v1/jobs/$queued_id"
 check_eq "DELETE a queued job → 200, previous_state queued" "200 canceled queued" \
   "$HTTP_STATUS $(jqr '[.state, .previous_state] | join(" ")')"
-check_eq "it left its queue" 0 "$(rcli LLEN tx:queue:idle)"
+check_eq "it left its queue" 0 "$(rcli LLEN tx:{8209}:queue:idle)"
 check_eq "it is canceled in Redis" canceled "$(state_of "$queued_id")"
 http DELETE "/v1/jobs/$queued_id"
 check_eq "DELETE it again → 409 job_finished" "409 job_finished" "$HTTP_STATUS $(jqr .error.code)"
@@ -127,13 +127,13 @@ check "its process group is stopped by the cancel (well within 5 s)" test $(((t1
 http GET "/v1/jobs/$running_id"
 check_eq "it ends canceled, stage 1 canceled, stage 2 never started" "canceled canceled pending" \
   "$(jqr '[.state, .stages[0].state, .stages[1].state] | join(" ")')"
-in_flight() { [ -n "$(for k in $(rcli --scan --pattern 'tx:processing:*'); do rcli LRANGE "$k" 0 -1; done | grep -x "$1")" ]; }
+in_flight() { [ -n "$(for k in $(rcli --scan --pattern 'tx:{8209}:processing:*'); do rcli LRANGE "$k" 0 -1; done | grep -x "$1")" ]; }
 drained() { ! in_flight "$running_id"; }
 check "the worker dropped it from its processing list" wait_for 5 drained
 
 submit slowdemo '{"size":10000000,"rounds":20}'
 demo_id=$JOB
-in_stage2() { [ "$(rcli HGET "tx:job:$demo_id" stage)" = 2 ]; }
+in_stage2() { [ "$(rcli HGET "tx:{8209}:job:$demo_id" stage)" = 2 ]; }
 check "a long builtin stage is running" wait_for 10 in_stage2
 t0=$(date +%s%N)
 http DELETE "/v1/jobs/$demo_id"

@@ -139,8 +139,8 @@ list_answers() {
 # lost worker for good).
 alive_sane() {
   local seen since
-  seen=$(rcli HGET "$P:alive" seen)
-  since=$(rcli HGET "$P:alive" since)
+  seen=$(rcli HGET "$P:{8209}:alive" seen)
+  since=$(rcli HGET "$P:{8209}:alive" since)
   ANSWER="seen '$seen', since '$since'"
   [[ $seen =~ ^[0-9]+$ && $since =~ ^[0-9]+$ ]] && [ "$since" -le "$seen" ]
 }
@@ -185,7 +185,7 @@ UNGARBLE="for i, k in ipairs(KEYS) do
   end
 end"
 JOB_KEYS=()
-for j in $JOBS; do JOB_KEYS+=("$P:job:$j"); done
+for j in $JOBS; do JOB_KEYS+=("$P:{8209}:job:$j"); done
 
 # grid_check: every reader of the job hashes once, in one curl (one process
 # for six requests: the grid has 114 rounds). The CLI reads the same status:
@@ -245,15 +245,15 @@ check_eq "every reader answered for each job field x garbage value ($rounds roun
 # live streams, the stats, the workers, /metrics.
 for v in "${VALUES[@]}"; do
   for j in $JOBS; do
-    for f in $FIELDS; do rcli HSET "$P:job:$j" "$f" "$v" >/dev/null; done
+    for f in $FIELDS; do rcli HSET "$P:{8209}:job:$j" "$f" "$v" >/dev/null; done
   done
-  for w in $(rcli --scan --pattern "$P:worker:*"); do
+  for w in $(rcli --scan --pattern "$P:{w}:worker:*"); do
     for f in pid started_at heartbeat_at jobs_done; do rcli HSET "$w" "$f" "$v" >/dev/null; done
   done
-  for f in seen since; do rcli HSET "$P:alive" "$f" "$v" >/dev/null; done
-  for f in 1 1.n 1.runs 2 2.n; do rcli HSET "$P:eta:two" "$f" "$v" >/dev/null; done
-  for f in 'a|count' 'a|sum' 'a|0.005' 'a|+Inf'; do rcli HSET "$P:stagehist:two" "$f" "$v" >/dev/null; done
-  for f in submitted:two succeeded:two failed:two; do rcli HSET "$P:counters" "$f" "$v" >/dev/null; done
+  for f in seen since; do rcli HSET "$P:{8209}:alive" "$f" "$v" >/dev/null; done
+  for f in 1 1.n 1.runs 2 2.n; do rcli HSET "$P:{8209}:eta:two" "$f" "$v" >/dev/null; done
+  for f in 'a|count' 'a|sum' 'a|0.005' 'a|+Inf'; do rcli HSET "$P:{8209}:stagehist:two" "$f" "$v" >/dev/null; done
+  for f in submitted:two succeeded:two failed:two; do rcli HSET "$P:{8209}:counters" "$f" "$v" >/dev/null; done
   for j in $JOBS; do
     vcheck "all garbled to '$v': GET /v1/jobs/$j" answered "/v1/jobs/$j"
     vcheck "all garbled to '$v': stageq status $j" cli_answers "$j"
@@ -278,9 +278,9 @@ touch "$T/tick.stop"
 post_json /v1/jobs '{"pipeline":"two","id":"g-fresh","input":{"n":4}}'
 check_eq "a fresh job is accepted" 202 "$HTTP_STATUS"
 check "the fresh job succeeds" poll 60 is_state g-fresh succeeded
-check_eq "the garbled count of submitted jobs starts again" 1 "$(rcli HGET "$P:counters" submitted:two)"
-check "the garbled count of succeeded jobs starts again" poll 30 is_int "$P:counters" succeeded:two
-check "the garbled stage histogram counts again" poll 30 is_int "$P:stagehist:two" 'a|count'
+check_eq "the garbled count of submitted jobs starts again" 1 "$(rcli HGET "$P:{8209}:counters" submitted:two)"
+check "the garbled count of succeeded jobs starts again" poll 30 is_int "$P:{8209}:counters" succeeded:two
+check "the garbled stage histogram counts again" poll 30 is_int "$P:{8209}:stagehist:two" 'a|count'
 post_json /v1/jobs '{"pipeline":"ticker","id":"g-fresh-tick","input":{"n":5}}'
 check_eq "a fresh job on the ticking pool is accepted" 202 "$HTTP_STATUS"
 check "it succeeds too" poll 120 is_state g-fresh-tick succeeded
@@ -288,7 +288,7 @@ check "it succeeds too" poll 120 is_state g-fresh-tick succeeded
 # job still ends (it used to stay running for good, its worker alive).
 post_json /v1/jobs '{"pipeline":"slowish","id":"g-att-run","input":{"n":6}}'
 check "a slow job runs" poll 30 is_state g-att-run running
-rcli HSET "$P:job:g-att-run" attempt x >/dev/null
+rcli HSET "$P:{8209}:job:g-att-run" attempt x >/dev/null
 check "with its attempt garbled mid-run it still succeeds" poll 30 is_state g-att-run succeeded
 vcheck "the API and the workers are alive at the end" alive
 finish

@@ -14,7 +14,7 @@ export HOP_MARKS
 start_api api --pipelines "$P"
 W="--pipelines $P --lease 2 --kill-grace-ms 300"
 
-field() { rcli HGET "th:job:$1" "$2"; }
+field() { rcli HGET "th:{8209}:job:$1" "$2"; }
 state_is() { [ "$(field "$1" state)" = "$2" ]; }
 waits_on_gpu() { state_is "$1" queued && [ "$(field "$1" queue)" = gpu ]; }
 submit() { post_json /v1/jobs "{\"pipeline\":\"hop\",\"input\":$1}"; JOB=$(jqr .id); }
@@ -58,7 +58,7 @@ cli_out=$(STAGEQ_URL=$API_URL sq_run stageq status "$a" 2>&1 </dev/null)
 check "stageq status says it waits for stage 2 fit on queue gpu" \
   grep -q '^waits for: stage 2 fit on queue gpu$' <<<"$cli_out"
 check_eq "the gpu queue holds it, the cpu queue does not" "1 0" \
-  "$(rcli LLEN th:queue:gpu) $(rcli LLEN th:queue:cpu)"
+  "$(rcli LLEN th:{8209}:queue:gpu) $(rcli LLEN th:{8209}:queue:cpu)"
 http GET /v1/stats
 check_eq "GET /v1/stats counts it on the gpu queue" "1 0" \
   "$(jqr '[.queues.gpu.queued, .queues.cpu.queued] | map(tostring) | join(" ")')"
@@ -74,7 +74,7 @@ check "a second job waits on gpu" poll 30 waits_on_gpu "$b"
 http DELETE "/v1/jobs/$b"
 check_eq "DELETE cancels it there (200, was queued)" "200 queued" \
   "$HTTP_STATUS $(jqr .previous_state)"
-check_eq "it is off the gpu queue" "" "$(rcli LPOS th:queue:gpu "$b")"
+check_eq "it is off the gpu queue" "" "$(rcli LPOS th:{8209}:queue:gpu "$b")"
 
 # --- a failing gpu stage is retried on the gpu queue --------------------------------
 post_json /v1/jobs '{"pipeline":"hop","input":{"trace":[],"fail":"fit"}}'
@@ -97,20 +97,20 @@ lua_src() { # the script with its --#include lines expanded (deploy/embed-lua.sh
 submit '{"trace":[]}'
 d=$JOB
 check "a fourth job waits on gpu" poll 30 waits_on_gpu "$d"
-rcli LREM th:queue:gpu 1 "$d" >/dev/null
-rcli LPUSH th:processing:fake:1 "$d" >/dev/null
+rcli LREM th:{8209}:queue:gpu 1 "$d" >/dev/null
+rcli LPUSH th:{8209}:processing:fake:1 "$d" >/dev/null
 now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
-rcli EVAL "$(lua_src start)" 4 "th:job:$d" th:processing:fake:1 th:events th:worker:fake:1 \
+rcli EVAL "$(lua_src start)" 4 "th:{8209}:job:$d" th:{8209}:processing:fake:1 th:events th:{w}:worker:fake:1 \
   "$d" fake:1 "$now" 604800 >/dev/null
 check_eq "begun on gpu at stage 2, in the same attempt" "running 2 1 1" \
   "$(field "$d" state) $(field "$d" stage) $(field "$d" attempt) $(field "$d" hopped)"
 check_eq "handed back unstarted: ok" ok \
-  "$(rcli EVAL "$(lua_src requeue)" 5 "th:job:$d" th:processing:fake:1 th:queue:gpu th:events \
-       th:worker:fake:1 1 "$d" "$now" 2 1 1)"
+  "$(rcli EVAL "$(lua_src requeue)" 5 "th:{8209}:job:$d" th:{8209}:processing:fake:1 th:{8209}:queue:gpu th:events \
+       th:{w}:worker:fake:1 1 "$d" "$now" 2 1 1)"
 check_eq "it waits for stage 2 on gpu again, attempt 1 kept" "queued gpu 1 2 1 pending" \
   "$(field "$d" state) $(field "$d" queue) $(field "$d" stage) $(field "$d" next_stage) $(field "$d" attempt) $(field "$d" stage.2.state)"
 check_eq "back at the front of the gpu queue, off the worker's list" "$d 0" \
-  "$(rcli LINDEX th:queue:gpu -1) $(rcli LLEN th:processing:fake:1)"
+  "$(rcli LINDEX th:{8209}:queue:gpu -1) $(rcli LLEN th:{8209}:processing:fake:1)"
 
 # SSE of job a, through the hand-over and to its end
 curl -sN --max-time 60 "$API_URL/v1/jobs/$a/events" >"$STAGEQ_TEST_TMP/a.sse" 2>/dev/null &
@@ -118,7 +118,7 @@ SSE=$!
 sleep 0.5
 start_worker gpu $W --queue gpu --concurrency 2
 GPU=$WORKER_PID
-in_gpu_delayed() { [ -n "$(rcli ZSCORE th:delayed:gpu "$c")" ] && state_is "$c" queued; }
+in_gpu_delayed() { [ -n "$(rcli ZSCORE th:{8209}:delayed:gpu "$c")" ] && state_is "$c" queued; }
 check "job c's failed fit waits for its backoff in the gpu queue's delayed set" poll 30 in_gpu_delayed "$c"
 check_eq "on queue gpu, stage 1 kept" "gpu succeeded pending" \
   "$(field "$c" queue) $(field "$c" stage.1.state) $(field "$c" stage.2.state)"
@@ -161,13 +161,13 @@ for i in $(seq 1 $N); do
 done
 # any_runs K: one of the jobs runs stage K (their states read in one redis-cli)
 any_runs() {
-  printf 'HMGET th:job:%s state stage\n' "${ids[@]}" | rcli | paste -d' ' - - | grep -qx "running $1"
+  printf 'HMGET th:{8209}:job:%s state stage\n' "${ids[@]}" | rcli | paste -d' ' - - | grep -qx "running $1"
 }
 check "the gpu pool runs fit" poll 60 any_runs 2
 kill -9 "$GPU" $(pgrep -P "$GPU")
 wait "$GPU" 2>/dev/null
 check "a fit of the killed pool goes back to the gpu queue (lease 2 s)" \
-  poll 30 bash -c "[ \"\$(redis-cli -p $REDIS_PORT LLEN th:queue:gpu)\" -gt 0 ]"
+  poll 30 bash -c "[ \"\$(redis-cli -p $REDIS_PORT LLEN th:{8209}:queue:gpu)\" -gt 0 ]"
 start_worker gpu2 $W --queue gpu --concurrency 2
 GPU=$WORKER_PID
 check "the cpu pool runs pack" poll 60 any_runs 3
@@ -191,5 +191,5 @@ check_eq "each recorded succeeded once, its result through each stage once" 0 "$
 echo "# stage runs again after the kills: $extra"
 check "only stages in flight in a killed pool ran again (at most 2 per kill)" test "$extra" -le 4
 check_eq "nothing left on the queues or the processing lists" "0 0 0" \
-  "$(rcli LLEN th:queue:cpu) $(rcli LLEN th:queue:gpu) $(rcli --scan --pattern 'th:processing:*' | while read -r k; do rcli LLEN "$k"; done | awk '{s += $1} END {print s + 0}')"
+  "$(rcli LLEN th:{8209}:queue:cpu) $(rcli LLEN th:{8209}:queue:gpu) $(rcli --scan --pattern 'th:{8209}:processing:*' | while read -r k; do rcli LLEN "$k"; done | awk '{s += $1} END {print s + 0}')"
 finish

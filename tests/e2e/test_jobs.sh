@@ -17,10 +17,10 @@ post_json /v1/jobs '{"pipeline":"demo","input":{"size":10000000,"rounds":1,"seed
 check_eq "POST demo job answers 202" 202 "$HTTP_STATUS"
 id=$(jqr .id)
 check_eq "the reply has a status_url" "/v1/jobs/$id" "$(jqr .status_url)"
-check "the job is in Redis when 202 arrives" test -n "$(rcli HGET "tj:job:$id" state)"
+check "the job is in Redis when 202 arrives" test -n "$(rcli HGET "tj:{8209}:job:$id" state)"
 
-check_eq "with no worker yet it waits queued" queued "$(rcli HGET "tj:job:$id" state)"
-check_eq "its id is on the queue" "$id" "$(rcli LRANGE tj:queue:default 0 -1)"
+check_eq "with no worker yet it waits queued" queued "$(rcli HGET "tj:{8209}:job:$id" state)"
+check_eq "its id is on the queue" "$id" "$(rcli LRANGE tj:{8209}:queue:default 0 -1)"
 
 # Poll densely (one curl keeps one connection and asks 200 times in a row),
 # then start the workers, so that even the short first stage is seen.
@@ -70,23 +70,23 @@ check "times are RFC 3339 UTC with milliseconds" \
   grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$' <<<"$(jqr .finished_at)"
 
 # --- the same facts in Redis --------------------------------------------------
-check_eq "redis hash: state" succeeded "$(rcli HGET "tj:job:$id" state)"
-check_eq "redis hash: stage_name" summarize "$(rcli HGET "tj:job:$id" stage_name)"
-check_eq "redis hash: stage.2.state" succeeded "$(rcli HGET "tj:job:$id" stage.2.state)"
+check_eq "redis hash: state" succeeded "$(rcli HGET "tj:{8209}:job:$id" state)"
+check_eq "redis hash: stage_name" summarize "$(rcli HGET "tj:{8209}:job:$id" stage_name)"
+check_eq "redis hash: stage.2.state" succeeded "$(rcli HGET "tj:{8209}:job:$id" stage.2.state)"
 check_eq "redis hash: result is the API's result" "$(jqr -c .result)" \
-  "$(rcli HGET "tj:job:$id" result | jq -c .)"
-ttl=$(rcli TTL "tj:job:$id")
+  "$(rcli HGET "tj:{8209}:job:$id" result | jq -c .)"
+ttl=$(rcli TTL "tj:{8209}:job:$id")
 check "redis hash: TTL is positive and at most 86400" test "$ttl" -gt 0 -a "$ttl" -le 86400
 inflight=0
-for k in $(rcli --scan --pattern 'tj:processing:*'); do inflight=$((inflight + $(rcli LLEN "$k"))); done
+for k in $(rcli --scan --pattern 'tj:{8209}:processing:*'); do inflight=$((inflight + $(rcli LLEN "$k"))); done
 check_eq "the workers' processing lists are empty again" 0 "$inflight"
 
 # --- expiry is the cleanup ------------------------------------------------------
 post_json /v1/jobs '{"pipeline":"echo","input":"short-lived","result_ttl_s":1}'
 short=$(jqr .id)
-succeeded() { [ "$(rcli HGET "tj:job:$1" state)" = succeeded ]; }
+succeeded() { [ "$(rcli HGET "tj:{8209}:job:$1" state)" = succeeded ]; }
 check "a short-lived job succeeds" wait_for 30 succeeded "$short"
-gone() { [ "$(rcli EXISTS "tj:job:$short")" = 0 ]; }
+gone() { [ "$(rcli EXISTS "tj:{8209}:job:$short")" = 0 ]; }
 check "after result_ttl_s the hash is gone" wait_for 5 gone
 http GET "/v1/jobs/$short"
 check_eq "an expired job answers 404" 404 "$HTTP_STATUS"
@@ -98,18 +98,18 @@ check_eq "a client-supplied id is accepted" "202 order-42.v1:a_b" "$HTTP_STATUS 
 post_json /v1/jobs '{"pipeline":"echo","id":"order-42.v1:a_b","input":{}}'
 check_eq "the same id again answers 409 duplicate_id" "409 duplicate_id" "$HTTP_STATUS $(jqr .error.code)"
 check "the first job is untouched by the duplicate" wait_for 5 succeeded order-42.v1:a_b
-check_eq "its result is its own input" '{"x":[1,2]}' "$(rcli HGET tj:job:order-42.v1:a_b result)"
+check_eq "its result is its own input" '{"x":[1,2]}' "$(rcli HGET tj:{8209}:job:order-42.v1:a_b result)"
 
 # --- a failing job ----------------------------------------------------------------
 post_json /v1/jobs '{"pipeline":"demo","input":{"size":0}}'
 bad=$(jqr .id)
-failed() { [ "$(rcli HGET "tj:job:$bad" state)" = failed ]; }
+failed() { [ "$(rcli HGET "tj:{8209}:job:$bad" state)" = failed ]; }
 check "a job with bad input fails" wait_for 10 failed
 http GET "/v1/jobs/$bad"
 check_eq "its error names code and stage" "invalid_input generate 1" \
   "$(jqr '[.error.code, .error.stage, .error.stage_index] | join(" ")')"
 check_eq "the failed stage is marked failed" failed "$(jqr '.stages[0].state')"
-ttl=$(rcli TTL "tj:job:$bad")
+ttl=$(rcli TTL "tj:{8209}:job:$bad")
 check "a failed job is kept longer than result_ttl_s" test "$ttl" -gt 86400
 
 # --- many jobs, two workers ------------------------------------------------------
@@ -121,8 +121,8 @@ done
 all_done() { local j; for j in "${ids[@]}"; do succeeded "$j" || return 1; done; }
 check "50 jobs all succeed" wait_for 20 all_done
 check_eq "each result is its own input" "$(seq 1 50 | paste -sd' ')" \
-  "$(for j in "${ids[@]}"; do rcli HGET "tj:job:$j" result; done | paste -sd' ')"
-workers=$(for j in "${ids[@]}"; do rcli HGET "tj:job:$j" worker; done | sort -u | wc -l)
+  "$(for j in "${ids[@]}"; do rcli HGET "tj:{8209}:job:$j" result; done | paste -sd' ')"
+workers=$(for j in "${ids[@]}"; do rcli HGET "tj:{8209}:job:$j" worker; done | sort -u | wc -l)
 check "both worker processes took jobs" test "$workers" -ge 2
 
 stop_pid "$API_PID" 10

@@ -25,7 +25,7 @@ check_eq "the last submit answers 202" 202 "$HTTP_STATUS"
 post_json /v1/jobs '{"pipeline":"echo","id":"nobody-1","queue":"nobody","input":{}}'
 post_json /v1/jobs '{"pipeline":"echo","id":"nobody-2","queue":"nobody","input":{}}'
 check_eq "a job for queue nobody answers 202" 202 "$HTTP_STATUS"
-check_eq "the recent index holds every job" 9 "$(rcli ZCARD tl:recent)"
+check_eq "the recent index holds every job" 9 "$(rcli ZCARD tl:{8209}:recent)"
 
 http GET /v1/jobs
 check_eq "GET /v1/jobs answers 200" 200 "$HTTP_STATUS"
@@ -77,17 +77,17 @@ check "paging took 5 pages" test "$pages" -eq 5
 
 # same score: jobs created in the same millisecond still page exactly once
 now=$(date +%s%3N)
-for x in a b c; do rcli ZADD tl:recent "$((now + 100000))" "tie-$x" >/dev/null; rcli HSET "tl:job:tie-$x" id "tie-$x" state queued pipeline echo >/dev/null; done
+for x in a b c; do rcli ZADD tl:{8209}:recent "$((now + 100000))" "tie-$x" >/dev/null; rcli HSET "tl:{8209}:job:tie-$x" id "tie-$x" state queued pipeline echo >/dev/null; done
 http GET "/v1/jobs?limit=2"
 c=$(jqr .next_cursor)
 first=$(jqr '[.jobs[].id] | join(" ")')
 http GET "/v1/jobs?limit=2&cursor=$c"
 check_eq "ties across a page boundary are not lost" "tie-c tie-b | tie-a nobody-2" "$first | $(jqr '[.jobs[].id] | join(" ")')"
-rcli ZREM tl:recent tie-a tie-b tie-c >/dev/null
-rcli DEL tl:job:tie-a tl:job:tie-b tl:job:tie-c >/dev/null
+rcli ZREM tl:{8209}:recent tie-a tie-b tie-c >/dev/null
+rcli DEL tl:{8209}:job:tie-a tl:{8209}:job:tie-b tl:{8209}:job:tie-c >/dev/null
 
 # expired jobs are skipped
-rcli DEL tl:job:echo-1 >/dev/null
+rcli DEL tl:{8209}:job:echo-1 >/dev/null
 http GET /v1/jobs
 check_eq "an expired job is skipped" 8 "$(jqr '.jobs | length')"
 
@@ -160,10 +160,10 @@ check_eq "no heartbeat meanwhile (the start and end wrote it)" "$hb0" \
 
 # --- the recent index is bounded (the script's trim, with a bound of 3) ------------
 for i in 1 2 3 4 5; do
-  rcli EVAL "$(cat shared/scripts/submit.lua)" 3 "tlb:job:b$i" tlb:queue:default tlb:recent "b$i" 60 0 \
+  rcli EVAL "$(cat shared/scripts/submit.lua)" 3 "tlb:{8209}:job:b$i" tlb:{8209}:queue:default tlb:{8209}:recent "b$i" 60 0 \
     "$((1000 + i))" 3 id "b$i" state queued >/dev/null
 done
-check_eq "the index keeps the newest N" "b5 b4 b3" "$(rcli ZREVRANGE tlb:recent 0 -1 | tr '\n' ' ' | sed 's/ $//')"
+check_eq "the index keeps the newest N" "b5 b4 b3" "$(rcli ZREVRANGE tlb:{8209}:recent 0 -1 | tr '\n' ' ' | sed 's/ $//')"
 flush_prefix tlb
 
 # --- numbers edited by hand in Redis: read with bounds, each with its fallback ------
@@ -172,12 +172,12 @@ export STAGEQ_PREFIX=tlg
 flush_prefix tlg
 start_api apig
 now=$(($(date +%s) * 1000))
-rcli HSET tlg:job:g-new id g-new state running pipeline echo stage abc stage_count 2 \
+rcli HSET tlg:{8209}:job:g-new id g-new state running pipeline echo stage abc stage_count 2 \
   progress 1e999 overall_progress nan attempt -3 >/dev/null
-rcli HSET tlg:job:g-mid id g-mid state queued pipeline echo stage 1 stage_count 2 \
+rcli HSET tlg:{8209}:job:g-mid id g-mid state queued pipeline echo stage 1 stage_count 2 \
   progress 0.5 attempt 0 >/dev/null
-rcli HSET tlg:job:g-old id g-old state queued pipeline echo >/dev/null
-rcli ZADD tlg:recent "$now" g-new "$((now - 1000))" g-mid -1 g-old >/dev/null
+rcli HSET tlg:{8209}:job:g-old id g-old state queued pipeline echo >/dev/null
+rcli ZADD tlg:{8209}:recent "$now" g-new "$((now - 1000))" g-mid -1 g-old >/dev/null
 http GET "/v1/jobs?limit=1"
 check_eq "garbage in numeric fields: the listing answers 200" 200 "$HTTP_STATUS"
 check_eq "numeric fields holding garbage are null, never strings" "null null null null null" \
@@ -194,8 +194,8 @@ c3=$(jqr .next_cursor)
 http GET "/v1/jobs?limit=1&cursor=$c3"
 check_eq "the cursor after a score of -1 is one the API accepts" 200 "$HTTP_STATUS"
 check_eq "and the index ends there" "0 null" "$(jqr '"\(.jobs | length) \(.next_cursor)"')"
-rcli ZADD tlg:workers inf w-inf >/dev/null
-rcli HSET tlg:worker:w-inf id w-inf host h pid 12abc queue default jobs_done x7 >/dev/null
+rcli ZADD tlg:{w}:workers inf w-inf >/dev/null
+rcli HSET tlg:{w}:worker:w-inf id w-inf host h pid 12abc queue default jobs_done x7 >/dev/null
 http GET /v1/workers
 check_eq "garbage in a worker's fields: /v1/workers answers 200" 200 "$HTTP_STATUS"
 check_eq "pid, jobs_done and an infinite lease read as null" "w-inf null null null" \

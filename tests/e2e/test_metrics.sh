@@ -75,7 +75,7 @@ for c in submitted:ok:2 submitted:permanent:1 submitted:exit3:1 submitted:idle:2
     "$(mval "stageq_jobs_${ev}_total{pipeline=\"$pl\"}")"
 done
 # fields the endpoint must skip: a bad pipeline name, an unknown event, not a count
-rcli HSET tmet:counters "submitted:not a name" 9 bogus:ok 7 submitted:x1 -3 submitted:x2 1.5 >/dev/null
+rcli HSET tmet:{8209}:counters "submitted:not a name" 9 bogus:ok 7 submitted:x1 -3 submitted:x2 1.5 >/dev/null
 scrape
 check_eq "invalid counter fields are left out" "" \
   "$(printf '%s\n' "$M" | grep -E 'not a name|bogus|x1|x2')"
@@ -89,7 +89,7 @@ for s in one two three four; do
 done
 check_eq "ok/double ran twice" 2 \
   "$(mval 'stageq_stage_duration_seconds_count{pipeline="ok",stage="double"}')"
-check_eq "_count equals the hash's own count" "$(rcli HGET tmet:stagehist:blog4 'one|count')" \
+check_eq "_count equals the hash's own count" "$(rcli HGET tmet:{8209}:stagehist:blog4 'one|count')" \
   "$(mval 'stageq_stage_duration_seconds_count{pipeline="blog4",stage="one"}')"
 check "blog4 stage one took 0.6 s or more" awk -v v="$(mval 'stageq_stage_duration_seconds_sum{pipeline="blog4",stage="one"}')" \
   'BEGIN { exit !(v >= 0.6 && v < 60) }'
@@ -125,17 +125,17 @@ sys.exit(1 if bad else 0)'
 check "histograms are cumulative and _count equals the +Inf bucket" hist_ok
 
 # --- queues -----------------------------------------------------------------------
-check_eq "idle queue depth equals LLEN" "$(rcli LLEN tmet:queue:idle)" \
+check_eq "idle queue depth equals LLEN" "$(rcli LLEN tmet:{8209}:queue:idle)" \
   "$(mval 'stageq_queue_depth{queue="idle"}')"
 check "the idle queue holds a job" test "$(mval 'stageq_queue_depth{queue="idle"}')" -ge 1
-check_eq "default queue depth equals LLEN" "$(rcli LLEN tmet:queue:default)" \
+check_eq "default queue depth equals LLEN" "$(rcli LLEN tmet:{8209}:queue:default)" \
   "$(mval 'stageq_queue_depth{queue="default"}')"
 # a worker on a queue no pipeline names: its queue shows (read in a 2nd round)
-rcli ZADD tmet:delayed:extraq 99999999999999 not-due-1 99999999999999 not-due-2 >/dev/null
+rcli ZADD tmet:{8209}:delayed:extraq 99999999999999 not-due-1 99999999999999 not-due-2 >/dev/null
 start_worker met-worker-extra --pipelines "$PL" --concurrency 1 --queue extraq --lease 3
 extra_shows() { scrape; [ "$(mval 'stageq_queue_delayed{queue="extraq"}')" = 2 ]; }
 check "a live worker's own queue shows, with its delayed retries" wait_for 10 extra_shows
-check_eq "its depth equals LLEN" "$(rcli LLEN tmet:queue:extraq)" \
+check_eq "its depth equals LLEN" "$(rcli LLEN tmet:{8209}:queue:extraq)" \
   "$(mval 'stageq_queue_depth{queue="extraq"}')"
 check_eq "its running jobs" 0 "$(mval 'stageq_jobs_running{queue="extraq"}')"
 check "stageq_workers_alive counts it too" wait_for 10 workers_are 3

@@ -31,14 +31,14 @@ is_final() { case $(state_of "$1") in succeeded | failed | canceled) return 0 ;;
 post_json /v1/jobs "{\"pipeline\":\"mixed\",\"id\":\"n1\",\"input\":$IN}"
 check_eq "submit answers 202" 202 "$HTTP_STATUS"
 check_eq "the stored input is the input as sent (without whitespace)" "$WANT" \
-  "$(rcli HGET tnum:job:n1 input)"
+  "$(rcli HGET tnum:{8209}:job:n1 input)"
 check "the job succeeds" wait_for 30 is_final n1
 check_eq "it succeeded" succeeded "$(state_of n1)"
 for k in 1 2 3 4; do
   check_eq "stage $k's stored output is the input, byte for byte" "$WANT" \
-    "$(rcli HGET tnum:job:n1 "stage.$k.output")"
+    "$(rcli HGET tnum:{8209}:job:n1 "stage.$k.output")"
 done
-check_eq "the stored result is the input, byte for byte" "$WANT" "$(rcli HGET tnum:job:n1 result)"
+check_eq "the stored result is the input, byte for byte" "$WANT" "$(rcli HGET tnum:{8209}:job:n1 result)"
 
 http GET /v1/jobs/n1
 check_eq "GET status: input" "$WANT" "$(body_at .input)"
@@ -60,7 +60,7 @@ for n in 9007199254740993 0.30000000000000004 1e400 -0 1E+2 12345678901234567890
   0.1000000000000000055511151231257827 '[-0,1e400]' '{"a":{"b":[9007199254740993]}}'; do
   post_json '/v1/jobs?wait=30' "{\"pipeline\":\"mixed\",\"input\": $n }"
   check_eq "input $n: ?wait's result" "$n" "$(body_at .result)"
-  check_eq "input $n: its stored input" "$n" "$(rcli HGET "tnum:job:$(jqr .id)" input)"
+  check_eq "input $n: its stored input" "$n" "$(rcli HGET "tnum:{8209}:job:$(jqr .id)" input)"
 done
 
 # --- an exec stage's output is the text it wrote -----------------------------
@@ -70,7 +70,7 @@ check_eq "exec: 1.0, 2.50 and 1e2 stay as written" '[1.0,2.50,1e2]' "$(body_at .
 # --- the blog's routes ---------------------------------------------------------
 post_json /start_task/blog-n "{\"data\":$IN}"
 check_eq "start_task answers 200" 200 "$HTTP_STATUS"
-check_eq "start_task: data is stored as sent" "$WANT" "$(rcli HGET tnum:job:blog-n input)"
+check_eq "start_task: data is stored as sent" "$WANT" "$(rcli HGET tnum:{8209}:job:blog-n input)"
 check "the blog's job succeeds" wait_for 30 is_final blog-n
 http GET /task_status/blog-n
 check_eq "task_status: the result as sent" "$WANT" "$(body_at .result)"
@@ -82,7 +82,7 @@ check_eq "stageq --json status: the result as sent" "$WANT" "$(printf '%s' "$out
 out=$("$BUILD/stageq" status n1 | sed -n 's/^result: *//p')
 check_eq "stageq status: the result line as sent" "$WANT" "$out"
 id=$("$BUILD/stageq" submit mixed "$IN" --id n-cli)
-check_eq "stageq submit: the input is sent as given" "$WANT" "$(rcli HGET tnum:job:n-cli input)"
+check_eq "stageq submit: the input is sent as given" "$WANT" "$(rcli HGET tnum:{8209}:job:n-cli input)"
 out=$("$BUILD/stageq" submit mixed '[0.30000000000000004]' --watch --json)
 check_eq "stageq submit --watch --json: the result as sent" '[0.30000000000000004]' \
   "$(printf '%s' "$out" | jt .result)"

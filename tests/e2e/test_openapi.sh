@@ -106,7 +106,7 @@ rec() {
     "${REC_HDRS:-null}" "$jreq" >"$f.json"
 }
 JSON=(-H 'content-type: application/json')
-job_state() { rcli HGET "toa:job:$1" state; }
+job_state() { rcli HGET "toa:{8209}:job:$1" state; }
 state_is() { [ "$(job_state "$1")" = "$2" ]; }
 
 start_api api --pipelines "$PIPES" --default-pipeline blog4
@@ -134,7 +134,7 @@ rec "submit to a queue nobody serves" 202 POST /v1/jobs "${JSON[@]}" \
   --data-binary '{"pipeline":"idle","id":"oa-idle","input":[1,"two",null]}'
 rec "submit to a pipeline whose second stage runs on another queue" 202 POST /v1/jobs "${JSON[@]}" \
   --data-binary '{"pipeline":"hopidle","id":"oa-hop","input":1}'
-handed_over() { state_is oa-hop queued && [ "$(rcli HGET toa:job:oa-hop next_stage)" = 2 ]; }
+handed_over() { state_is oa-hop queued && [ "$(rcli HGET toa:{8209}:job:oa-hop next_stage)" = 2 ]; }
 check "after its first stage it waits on the other queue" wait_for 20 handed_over
 rec "a job waiting for its next stage on another queue" 200 GET /v1/jobs/oa-hop
 check_eq "which says so" "idle 2 there idle" \
@@ -169,7 +169,7 @@ rec "an id of 129 characters" 400 GET "/v1/jobs/$(printf 'x%.0s' $(seq 1 129))"
 rec "a method /v1/jobs/{id} does not have" 405 POST /v1/jobs/oa-run
 
 rec "a job that fails and retries" 202 POST /v1/jobs "${JSON[@]}" --data-binary '{"pipeline":"exit3","id":"oa-exit3"}'
-retrying() { [ -n "$(rcli HGET toa:job:oa-exit3 next_attempt_at)" ] || state_is oa-exit3 failed; }
+retrying() { [ -n "$(rcli HGET toa:{8209}:job:oa-exit3 next_attempt_at)" ] || state_is oa-exit3 failed; }
 check "it waits for a retry" wait_for 20 retrying
 rec "a job waiting for its retry" 200 GET /v1/jobs/oa-exit3
 rec "a job that fails for good" 202 POST /v1/jobs "${JSON[@]}" --data-binary '{"pipeline":"permanent","id":"oa-perm"}'

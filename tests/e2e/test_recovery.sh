@@ -11,7 +11,7 @@ REDIS_PORT=$REDIS_PORT_rec
 start_api api --pipelines "$P" --max-queue 3
 W="--pipelines $P --lease 2 --kill-grace-ms 300"
 
-field() { rcli HGET "tr:job:$1" "$2"; }
+field() { rcli HGET "tr:{8209}:job:$1" "$2"; }
 state_is() { [ "$(field "$1" state)" = "$2" ]; }
 stage_is() { state_is "$1" running && [ "$(field "$1" stage)" = "$2" ]; }
 submit() { post_json /v1/jobs "{\"pipeline\":\"$1\",\"input\":$2}"; JOB=$(jqr .id); }
@@ -35,12 +35,12 @@ kill -9 "$POOL_A" $(pgrep -P "$POOL_A")
 check "the lost job is back on its queue after the lease (2 s)" wait_for 10 state_is "$id" queued
 t1=$(date +%s%N)
 echo "# recovery took $(((t1 - t0) / 1000000)) ms"
-check "first in line" test "$(rcli LINDEX tr:queue:default -1)" = "$id"
+check "first in line" test "$(rcli LINDEX tr:{8209}:queue:default -1)" = "$id"
 no_stage_of() { [ -z "$(stage_pids "$1")" ]; }
 check "the stage program of the killed pool is gone" wait_for 3 no_stage_of "$id"
 # shorten the rerun of stage 2 (4 s): it takes stage 1's stored output as its
 # input, so the result below also shows that the rerun used it
-rcli HSET "tr:job:$id" stage.1.output '{"sleep":0.5}' >/dev/null
+rcli HSET "tr:{8209}:job:$id" stage.1.output '{"sleep":0.5}' >/dev/null
 start_worker poolA2 $W --concurrency 1
 POOL_A2=$WORKER_PID
 check "another pool then finishes it" wait_for 15 state_is "$id" succeeded
@@ -98,9 +98,9 @@ check "it stopped within grace (1 s) + a little, not after the 30 s stage" \
   test $(((t1 - t0) / 1000000)) -lt 5000
 check_eq "the job is back on its queue at once, at stage 2" "queued succeeded pending" \
   "$(field "$id" state) $(field "$id" stage.1.state) $(field "$id" stage.2.state)"
-check_eq "first in line" "$id" "$(rcli LINDEX tr:queue:default -1)"
+check_eq "first in line" "$id" "$(rcli LINDEX tr:{8209}:queue:default -1)"
 check "no stage program left" wait_for 3 no_stage_of "$id"
-rcli HSET "tr:job:$id" stage.1.output '{"sleep":0.5}' >/dev/null # shorten the rerun
+rcli HSET "tr:{8209}:job:$id" stage.1.output '{"sleep":0.5}' >/dev/null # shorten the rerun
 start_worker poolE2 $W --concurrency 1
 POOL_E2=$WORKER_PID
 check "a new pool resumes it" wait_for 15 state_is "$id" succeeded
@@ -128,7 +128,7 @@ id=$JOB
 check "pool F runs stage 2 of a no-resume pipeline" wait_for 10 stage_is "$id" 2
 kill -9 "$POOL_F" $(pgrep -P "$POOL_F")
 check "it is recovered" wait_for 10 state_is "$id" queued
-rcli HSET "tr:job:$id" input '{"sleep":0.5}' >/dev/null # shorten the rerun (3 s), which starts from the input
+rcli HSET "tr:{8209}:job:$id" input '{"sleep":0.5}' >/dev/null # shorten the rerun (3 s), which starts from the input
 start_worker poolF2 $W --concurrency 1
 check "and succeeds" wait_for 20 state_is "$id" succeeded
 check_eq "having started again at stage 1" "2 " "$(field "$id" attempt) $(field "$id" resumed_from_stage)"
@@ -163,17 +163,17 @@ check_eq "up to --max-queue jobs are accepted" 202 "$HTTP_STATUS"
 post_json /v1/jobs '{"pipeline":"idle"}'
 check_eq "beyond it: 429 queue_full" "429 queue_full" "$HTTP_STATUS $(jqr .error.code)"
 check "with Retry-After" grep -qi '^retry-after:' <<<"$HTTP_HEADERS"
-check_eq "and nothing written" 3 "$(rcli LLEN tr:queue:idle)"
+check_eq "and nothing written" 3 "$(rcli LLEN tr:{8209}:queue:idle)"
 
 # --- the live-worker registry ------------------------------------------------------------
 b_child=$(pgrep -P "$POOL_R")
-check "a live worker is in tr:workers" test -n "$(rcli ZSCORE tr:workers "$(hostname):$b_child")"
-check "its info hash says what it is" test "$(rcli HGET "tr:worker:$(hostname):$b_child" pid)" = "$b_child"
-ttl=$(rcli TTL "tr:worker:$(hostname):$b_child")
+check "a live worker is in tr:{w}:workers" test -n "$(rcli ZSCORE tr:{w}:workers "$(hostname):$b_child")"
+check "its info hash says what it is" test "$(rcli HGET "tr:{w}:worker:$(hostname):$b_child" pid)" = "$b_child"
+ttl=$(rcli TTL "tr:{w}:worker:$(hostname):$b_child")
 check "and expires by itself" test "$ttl" -gt 0 -a "$ttl" -le 4
-dead_gone() { [ "$(rcli ZCARD tr:workers)" = 1 ]; }
+dead_gone() { [ "$(rcli ZCARD tr:{w}:workers)" = 1 ]; }
 stop_pid "$WORKER_PID" 10 # pool F2
 check "lost workers are forgotten once their jobs are recovered" wait_for 10 dead_gone
 stop_pid "$POOL_R" 10
-check_eq "a cleanly stopped worker leaves the registry" 0 "$(rcli ZCARD tr:workers)"
+check_eq "a cleanly stopped worker leaves the registry" 0 "$(rcli ZCARD tr:{w}:workers)"
 finish

@@ -99,7 +99,7 @@ submit_n() {
 snapshot() {
   local ph=$1 n=$2 i
   [ $UTS = 1 ] || map_children
-  for i in $(seq 1 "$n"); do echo "HMGET ts:job:$ph-$i state worker success_count stage"; done |
+  for i in $(seq 1 "$n"); do echo "HMGET ts:{8209}:job:$ph-$i state worker success_count stage"; done |
     rcli | sed 's/^$/-/' | paste -d' ' - - - - |
     awk -v ph="$ph" -v uts=$UTS -v map="$PIDMAP" "$POOL_AWK"'
       { printf "%s-%d %s %s %s %s\n", ph, NR, $1, pool($2), $3, $4 }'
@@ -180,7 +180,7 @@ check "phase 2: all $N jobs succeeded on the remaining pools" wait_s 180 all_suc
 echo "# phase 2: jobs per pool: $(per_pool s2 $N)"
 handed=0
 for id in $held; do
-  w=$(rcli HGET "ts:job:$id" worker)
+  w=$(rcli HGET "ts:{8209}:job:$id" worker)
   [ "$(pool_of "$w")" != poolA ] && handed=$((handed + 1))
 done
 echo "# phase 2: $handed of the $(echo $held | wc -w) jobs pool A ran at SIGTERM were finished by another pool"
@@ -220,9 +220,9 @@ b_gone() { [ -z "$(live_pools | grep -w poolB)" ]; }
 check "phase 3: GET /v1/workers no longer lists pool B" wait_s 10 b_gone
 
 # --- nothing lost, nothing left over -------------------------------------------------
-check_eq "no job hash is missing (3 phases x $N)" $((3 * N)) "$(rcli --scan --pattern 'ts:job:s[123]-*' | wc -l)"
-check_eq "the queue is empty" 0 "$(rcli LLEN ts:queue:default)"
-left=$(rcli --scan --pattern 'ts:processing:*' | while read -r k; do rcli LLEN "$k"; done | awk '{ s += $1 } END { print s + 0 }')
+check_eq "no job hash is missing (3 phases x $N)" $((3 * N)) "$(rcli --scan --pattern 'ts:{8209}:job:s[123]-*' | wc -l)"
+check_eq "the queue is empty" 0 "$(rcli LLEN ts:{8209}:queue:default)"
+left=$(rcli --scan --pattern 'ts:{8209}:processing:*' | while read -r k; do rcli LLEN "$k"; done | awk '{ s += $1 } END { print s + 0 }')
 check_eq "no job is left on a processing list" 0 "$left"
 flush_prefix ts
 finish

@@ -22,7 +22,7 @@ check "... it logs the master the sentinels named" \
 check "... it keeps one sentinel connection for its master checks" wait_for 20 sg_kept_checks 1
 post_json /v1/jobs '{"pipeline":"echo","queue":"nobody","id":"before-1","input":1}'
 check_eq "a submit answers 202" 202 "$HTTP_STATUS"
-check_eq "... the job is on the master" queued "$(mcli HGET tsa:job:before-1 state)"
+check_eq "... the job is on the master" queued "$(mcli HGET tsa:{8209}:job:before-1 state)"
 
 # submitter NAME: submits jobs NAME-1, NAME-2, ... one after the other until
 # $T/NAME.stop exists, writing "id status" lines to $T/NAME.codes.
@@ -42,7 +42,7 @@ acked_missing() {
   local id code n=0
   while read -r id code; do
     [ "$code" = 202 ] || continue
-    [ "$(mcli EXISTS "tsa:job:$id")" = 1 ] || n=$((n + 1))
+    [ "$(mcli EXISTS "tsa:{8209}:job:$id")" = 1 ] || n=$((n + 1))
   done <"$T/$1.codes"
   echo "$n"
 }
@@ -184,7 +184,7 @@ on_replicas() {
   for n in $SG_NODES; do
     node=${n%%:*}
     [ "$node" = "$(sg_master_node)" ] && continue
-    [ "$(redis-cli -p "${n##*:}" EXISTS "tsa:job:$1")" = 1 ] && c=$((c + 1))
+    [ "$(redis-cli -p "${n##*:}" EXISTS "tsa:{8209}:job:$1")" = 1 ] && c=$((c + 1))
   done
   echo "$c"
 }
@@ -235,7 +235,7 @@ check "replicas back" wait_for 30 bash -c "[ \"\$(redis-cli -p $(sg_master_port)
 post_json /v1/jobs "$body"
 check_eq "the retry with the same id: 202" 202 "$HTTP_STATUS"
 check "... the job is on a replica" test "$(on_replicas dur-2)" -ge 1
-check_eq "... and once only on its queue" 1 "$(mcli LRANGE tsa:queue:nobody 0 -1 | grep -cx dur-2)"
+check_eq "... and once only on its queue" 1 "$(mcli LRANGE tsa:{8209}:queue:nobody 0 -1 | grep -cx dur-2)"
 stop_pid "$API_PID" 10
 check_eq "the API exits 0" 0 "$STOP_RC"
 

@@ -53,7 +53,7 @@ submit() {
   done
 }
 
-job_keys() { local i; for i in $(seq 1 "$2"); do printf '%s:job:%s-%s ' "$P" "$1" "$i"; done; }
+job_keys() { local i; for i in $(seq 1 "$2"); do printf '%s:{8209}:job:%s-%s ' "$P" "$1" "$i"; done; }
 
 # replicated TAG COUNT: every replica of the current master has the jobs.
 replicated() {
@@ -76,7 +76,7 @@ for i = 1, tonumber(ARGV[2]) do
   if sc == 1 then once = once + 1 elseif sc > 1 then twice = twice + 1 end
 end
 return {ok, once, twice}'
-summary() { mrcli EVAL "$SUMMARY_LUA" 0 "$P:job:$1-" "$2" 2>/dev/null | tr '\n' ' ' | sed 's/ $//'; }
+summary() { mrcli EVAL "$SUMMARY_LUA" 0 "$P:{8209}:job:$1-" "$2" 2>/dev/null | tr '\n' ' ' | sed 's/ $//'; }
 n_succeeded() { local s; s=$(summary "$1" "$2"); echo "${s%% *}"; }
 at_least_done() { [ "$(n_succeeded "$1" "$2")" -ge "$3" ] 2>/dev/null; }
 all_done() { [ "$(n_succeeded "$1" "$2")" = "$2" ]; }
@@ -88,9 +88,9 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b - a) / 1000 }'; }
 # nothing_left: the queue, the delayed set and every processing list are empty.
 nothing_left() {
   local k
-  [ "$(mrcli LLEN "$P:queue:default")" = 0 ] || return 1
-  [ "$(mrcli ZCARD "$P:delayed:default")" = 0 ] || return 1
-  for k in $(mrcli --scan --pattern "$P:processing:*"); do
+  [ "$(mrcli LLEN "$P:{8209}:queue:default")" = 0 ] || return 1
+  [ "$(mrcli ZCARD "$P:{8209}:delayed:default")" = 0 ] || return 1
+  for k in $(mrcli --scan --pattern "$P:{8209}:processing:*"); do
     [ "$(mrcli LLEN "$k")" = 0 ] || return 1
   done
 }
@@ -161,7 +161,7 @@ api_on_master
 submit idle 1
 check "idle: the next job runs on the new master" wait_for 60 all_done idle 1
 check_eq "idle: it ended once" "1 1 0" "$(summary idle 1)"
-t1=$(mrcli HGET "$P:job:idle-1" finished_at)
+t1=$(mrcli HGET "$P:{8209}:job:idle-1" finished_at)
 [ -n "$t1" ] && echo "# figure: idle: job submitted after the failover completed" \
   "$(secs "$t0ms" "$(ms_of "$t1")") s after SENTINEL FAILOVER"
 check "idle: the group settles again" wait_for 90 sg_is_settled
@@ -205,9 +205,9 @@ done
 submit dur 2 durable
 check "durable: the first end is not confirmed without replicas" \
   wait_for 30 grep -q "end not confirmed.*job=dur-1" "$STAGEQ_TEST_TMP/durable.log"
-check_eq "durable: it is written on the master" succeeded "$(mrcli HGET "$P:job:dur-1" state)"
+check_eq "durable: it is written on the master" succeeded "$(mrcli HGET "$P:{8209}:job:dur-1" state)"
 check_eq "durable: the worker keeps it and takes nothing else" queued \
-  "$(mrcli HGET "$P:job:dur-2" state)"
+  "$(mrcli HGET "$P:{8209}:job:dur-2" state)"
 for n in $stopped; do sg_restart "$n"; done
 check "durable: with the replicas back the next job runs" wait_for 60 all_done dur 2
 check "durable: the first end is confirmed" \
@@ -249,7 +249,7 @@ check "durable failover: every job succeeds" wait_for 120 all_done dfo 60
 check_eq "durable failover: every job ended exactly once (succeeded, once, twice)" "60 60 0" \
   "$(summary dfo 60)"
 check "durable failover: nothing left queued or on a processing list" wait_for 30 nothing_left
-rerun=$(for i in $(seq 1 60); do mrcli HGET "$P:job:dfo-$i" attempt; done | awk '$1 > 1' | wc -l)
+rerun=$(for i in $(seq 1 60); do mrcli HGET "$P:{8209}:job:dfo-$i" attempt; done | awk '$1 > 1' | wc -l)
 unconf=$(grep -c "end not confirmed" "$STAGEQ_TEST_TMP/durfo.log")
 echo "# figure: durable failover: the worker on the new master within $(secs "$t0ms" "$t1ms") s" \
   "(polled); $unconf end(s) not confirmed meanwhile; $rerun job(s) run again"

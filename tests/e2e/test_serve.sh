@@ -31,7 +31,7 @@ suite_pids() {
   done
 }
 program_pids() { suite_pids tests/stages/dual; }
-state_of() { rcli HGET "sv:job:$1" state; }
+state_of() { rcli HGET "sv:{8209}:job:$1" state; }
 is_final() { case "$(state_of "$1")" in succeeded | failed | canceled) return 0 ;; esac; return 1; }
 is_running() { [ "$(state_of "$1")" = running ]; }
 submit() { # pipeline input [queue] → JOB
@@ -57,7 +57,7 @@ for mode in once warm; do
   submit "$mode" '{"do":{"a":"progress","b":"progress"}}'
   msgs=""
   for i in $(seq 1 1200); do
-    m=$(rcli HGET "sv:job:$JOB" message)
+    m=$(rcli HGET "sv:{8209}:job:$JOB" message)
     case " $msgs " in *" ${m// /_} "*) ;; *) [ -n "$m" ] && msgs="$msgs ${m// /_}" ;; esac
     is_final "$JOB" && break
     sleep 0.05
@@ -77,7 +77,7 @@ for mode in once warm; do
 
   run_job "sh_$mode" '{"x":[1,2.50,1e400],"t":"a b"}'
   eval "sh_$mode=\$(jqr '[.state, (.result | tojson)] | join(\" \")')"
-  eval "sh_raw_$mode=\$(rcli HGET sv:job:\$JOB result)"
+  eval "sh_raw_$mode=\$(rcli HGET sv:{8209}:job:\$JOB result)"
   run_job "sh_$mode" '{"refuse":1}'
   eval "sh_err_$mode=\$(jqr '[.state, .error.retryable, .attempt] | map(tostring) | join(\" \")')"
 done

@@ -77,8 +77,8 @@ submit_all() {
 snapshot() {
   local k
   : >"$STAGEQ_TEST_TMP/$1.inflight"
-  for k in $(rcli --scan --pattern 'fq:processing:*'); do
-    rcli LRANGE "$k" 0 -1 | sed "s|\$| ${k#fq:processing:}|" >>"$STAGEQ_TEST_TMP/$1.inflight"
+  for k in $(rcli --scan --pattern 'fq:{8209}:processing:*'); do
+    rcli LRANGE "$k" 0 -1 | sed "s|\$| ${k#fq:{8209}:processing:}|" >>"$STAGEQ_TEST_TMP/$1.inflight"
   done
 }
 
@@ -87,14 +87,14 @@ snapshot() {
 in_flight_settled() {
   local f="$STAGEQ_TEST_TMP/$1.inflight"
   [ -s "$f" ] || return 0
-  awk '{ print "HMGET fq:job:" $1 " state worker" }' "$f" | rcli 2>/dev/null | paste -d' ' - - |
+  awk '{ print "HMGET fq:{8209}:job:" $1 " state worker" }' "$f" | rcli 2>/dev/null | paste -d' ' - - |
     paste -d' ' "$f" - | awk '$3 == "running" && $4 == $2 { bad = 1 } END { exit bad }'
 }
 
 succeeded_count() {
   local ids="$STAGEQ_TEST_TMP/$1.ids"
   [ -s "$ids" ] || { echo 0; return; }
-  sed 's/^/HGET fq:job:/; s/$/ state/' "$ids" | rcli | grep -c '^succeeded$'
+  sed 's/^/HGET fq:{8209}:job:/; s/$/ state/' "$ids" | rcli | grep -c '^succeeded$'
 }
 
 # measure_recovery SCENARIO T_FAULT_END_MS: sets RECOVERY_S, the time until
@@ -115,7 +115,7 @@ measure_recovery() {
 
 all_final() {
   local sc=$1
-  ! sed 's/^/HGET fq:job:/; s/$/ state/' "$STAGEQ_TEST_TMP/$sc.ids" | rcli |
+  ! sed 's/^/HGET fq:{8209}:job:/; s/$/ state/' "$STAGEQ_TEST_TMP/$sc.ids" | rcli |
     grep -qv '^\(succeeded\|failed\|canceled\)$'
 }
 
@@ -133,12 +133,12 @@ report() {
     esac
     [ "${sc_:-0}" -gt 1 ] 2>/dev/null && dup=$((dup + 1))
     [ "${attempt:-0}" -gt "$maxa" ] 2>/dev/null && maxa=$attempt
-  done < <(sed 's/^/HMGET fq:job:/; s/$/ state success_count attempt/' "$STAGEQ_TEST_TMP/$sc.uids" |
+  done < <(sed 's/^/HMGET fq:{8209}:job:/; s/$/ state success_count attempt/' "$STAGEQ_TEST_TMP/$sc.uids" |
     rcli | paste -d' ' - - - | paste -d' ' "$STAGEQ_TEST_TMP/$sc.uids" -)
   local line="$sc: submitted=$submitted succeeded=$ok failed=$bad lost=$lost duplicated=$dup max_attempt=$maxa recovery_s=$RECOVERY_S"
   local strict_ok=1
   if [ -n "$extra" ]; then
-    wlost=$(sed 's/^/HGET fq:job:/; s/$/ errors/' "$STAGEQ_TEST_TMP/$sc.uids" | rcli | grep -c worker_lost)
+    wlost=$(sed 's/^/HGET fq:{8209}:job:/; s/$/ errors/' "$STAGEQ_TEST_TMP/$sc.uids" | rcli | grep -c worker_lost)
     line="$line worker_lost=$wlost $extra"
     [ "$bad" = 0 ] && [ "$wlost" = 0 ] || strict_ok=0
   fi
@@ -312,8 +312,8 @@ outage() { # scenario, how: away | frozen
   start_worker "$sc-p1" "${W[@]}"
   start_worker "$sc-p2" "${W[@]}"
   sleep 1.5 # every worker mid-stage, more jobs queued
-  queued=$(rcli LLEN fq:queue:default)
-  running=$(sed 's/^/HGET fq:job:/; s/$/ state/' "$STAGEQ_TEST_TMP/$sc.ids" | rcli | grep -c '^running$')
+  queued=$(rcli LLEN fq:{8209}:queue:default)
+  running=$(sed 's/^/HGET fq:{8209}:job:/; s/$/ state/' "$STAGEQ_TEST_TMP/$sc.ids" | rcli | grep -c '^running$')
   t0=$(now_ts)
   dir="$STAGEQ_TEST_TMP/redis-$sc"
   if [ "$how" = frozen ]; then
@@ -328,7 +328,7 @@ outage() { # scenario, how: away | frozen
   RECOVERY_S=-
   wait_done "$sc"
   # ends built during the outage (finished_at) and written after it
-  waited=$(sed 's/^/HGET fq:job:/; s/$/ finished_at/' "$STAGEQ_TEST_TMP/$sc.ids" | rcli |
+  waited=$(sed 's/^/HGET fq:{8209}:job:/; s/$/ finished_at/' "$STAGEQ_TEST_TMP/$sc.ids" | rcli |
     awk -v a="$t0" -v b="$t1" '$1 > a && $1 < b' | wc -l)
   N=$ON report "$sc" "queued_at_fault=$queued running_at_fault=$running ends_waited=$waited outage_s=5 lease_s=2"
 }

@@ -83,7 +83,7 @@ states() {
   local ids="$1/ids"
   cat "$1/acked" "$1/conflict" 2>/dev/null | sort -u >"$ids"
   [ -s "$ids" ] || return 0
-  sed 's/^/HMGET sq:job:/; s/$/ state success_count/' "$ids" | mcli 2>/dev/null |
+  sed 's/^/HMGET sq:{8209}:job:/; s/$/ state success_count/' "$ids" | mcli 2>/dev/null |
     paste -d' ' - - | paste -d' ' "$ids" -
 }
 
@@ -104,10 +104,10 @@ first_done_watch() {
   local old=$1 out=$2 mp c0
   poll 120 sg_has_new_master "$old" || return 0
   mp=$(sg_master_port)
-  c0=$(redis-cli -p "$mp" HGET sq:counters succeeded:ha)
+  c0=$(redis-cli -p "$mp" HGET sq:{8209}:counters succeeded:ha)
   succeeded_grew() {
     local c
-    c=$(redis-cli -p "$mp" HGET sq:counters succeeded:ha)
+    c=$(redis-cli -p "$mp" HGET sq:{8209}:counters succeeded:ha)
     [ "${c:-0}" -gt "${c0:-0}" ]
   }
   poll 120 succeeded_grew && now_ms >"$out"

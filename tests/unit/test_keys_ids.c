@@ -11,73 +11,159 @@
 #include <cmocka.h>
 
 #include "ids.h"
+#include "cluster.h"
 #include "keys.h"
 
 static void test_keys_names(void **state)
 {
     char buf[KEYS_MAX_LEN];
+    const char *t = keys_default_tag();
 
     (void)state;
-    assert_int_equal(keys_job(buf, sizeof(buf), "stageq", "abc-123"), 0);
-    assert_string_equal(buf, "stageq:job:abc-123");
-    assert_int_equal(keys_queue(buf, sizeof(buf), "stageq", "default"), 0);
-    assert_string_equal(buf, "stageq:queue:default");
-    assert_int_equal(keys_processing(buf, sizeof(buf), "stageq", "host:42:3"), 0);
-    assert_string_equal(buf, "stageq:processing:host:42:3");
+    assert_string_equal(t, "{8209}");
+    assert_int_equal(keys_job(buf, sizeof(buf), "stageq", t, "abc-123"), 0);
+    assert_string_equal(buf, "stageq:{8209}:job:abc-123");
+    assert_int_equal(keys_queue(buf, sizeof(buf), "stageq", t, "default"), 0);
+    assert_string_equal(buf, "stageq:{8209}:queue:default");
+    assert_int_equal(keys_delayed(buf, sizeof(buf), "stageq", t, "default"), 0);
+    assert_string_equal(buf, "stageq:{8209}:delayed:default");
+    assert_int_equal(keys_processing(buf, sizeof(buf), "stageq", t, "host:42:3"), 0);
+    assert_string_equal(buf, "stageq:{8209}:processing:host:42:3");
+    assert_int_equal(keys_leases(buf, sizeof(buf), "stageq", t), 0);
+    assert_string_equal(buf, "stageq:{8209}:leases");
+    assert_int_equal(keys_alive(buf, sizeof(buf), "stageq", t), 0);
+    assert_string_equal(buf, "stageq:{8209}:alive");
+    assert_int_equal(keys_current(buf, sizeof(buf), "stageq", t), 0);
+    assert_string_equal(buf, "stageq:{8209}:current");
+    assert_int_equal(keys_counters(buf, sizeof(buf), "stageq", t), 0);
+    assert_string_equal(buf, "stageq:{8209}:counters");
+    assert_int_equal(keys_recent(buf, sizeof(buf), "stageq", t), 0);
+    assert_string_equal(buf, "stageq:{8209}:recent");
+    assert_int_equal(keys_stagehist(buf, sizeof(buf), "stageq", t, "train"), 0);
+    assert_string_equal(buf, "stageq:{8209}:stagehist:train");
+    assert_int_equal(keys_eta(buf, sizeof(buf), "stageq", t, "train"), 0);
+    assert_string_equal(buf, "stageq:{8209}:eta:train");
     assert_int_equal(keys_workers(buf, sizeof(buf), "stageq"), 0);
-    assert_string_equal(buf, "stageq:workers");
-    assert_int_equal(keys_alive(buf, sizeof(buf), "stageq"), 0);
-    assert_string_equal(buf, "stageq:alive");
+    assert_string_equal(buf, "stageq:{w}:workers");
+    assert_int_equal(keys_worker(buf, sizeof(buf), "stageq", "h:1:2"), 0);
+    assert_string_equal(buf, "stageq:{w}:worker:h:1:2");
     assert_int_equal(keys_events(buf, sizeof(buf), "stageq"), 0);
     assert_string_equal(buf, "stageq:events");
-    assert_int_equal(keys_job(buf, sizeof(buf), "test:ns", "x"), 0);
-    assert_string_equal(buf, "test:ns:job:x");
-    assert_int_equal(keys_counters(buf, sizeof(buf), "stageq"), 0);
-    assert_string_equal(buf, "stageq:counters");
-    assert_int_equal(keys_stagehist(buf, sizeof(buf), "stageq", "train"), 0);
-    assert_string_equal(buf, "stageq:stagehist:train");
+    assert_int_equal(keys_wake(buf, sizeof(buf), "stageq", "gpu"), 0);
+    assert_string_equal(buf, "stageq:wake:gpu");
+    assert_int_equal(keys_job(buf, sizeof(buf), "test:ns", t, "x"), 0);
+    assert_string_equal(buf, "test:ns:{8209}:job:x");
+}
+
+/* Every slot has a tag, the tag hashes to its slot, and none is longer than
+ * KEYS_TAG_MAX_LEN; every key of a partition is in the partition's slot. */
+static void test_keys_tags(void **state)
+{
+    char buf[KEYS_MAX_LEN];
+    int s, longest = 0;
+
+    (void)state;
+    for (s = 0; s < CLUSTER_SLOTS; s++) {
+        const char *t = keys_slot_tag(s);
+        assert_non_null(t);
+        assert_true(strlen(t) <= KEYS_TAG_MAX_LEN);
+        assert_int_equal(cluster_key_slot(t, strlen(t)), s);
+        if ((int)strlen(t) > longest)
+            longest = (int)strlen(t);
+    }
+    assert_int_equal(longest, KEYS_TAG_MAX_LEN);
+    assert_null(keys_slot_tag(-1));
+    assert_null(keys_slot_tag(CLUSTER_SLOTS));
+    /* the same text every time (other processes compute it the same way) */
+    assert_string_equal(keys_slot_tag(8192), "{8209}");
+    assert_string_equal(keys_slot_tag(12288), "{356}");
+    assert_int_equal(keys_job(buf, sizeof(buf), "p", keys_slot_tag(1365), "some-id"), 0);
+    assert_int_equal(cluster_key_slot(buf, strlen(buf)), 1365);
+    assert_int_equal(keys_processing(buf, sizeof(buf), "p", keys_slot_tag(1365), "w{x}"), 0);
+    assert_int_equal(cluster_key_slot(buf, strlen(buf)), 1365);
+}
+
+static void test_keys_partitions(void **state)
+{
+    int p, j, counts[6] = {0}, i;
+    char id[32];
+
+    (void)state;
+    assert_int_equal(keys_part_slot(1, 0), 8192);
+    assert_int_equal(keys_part_slot(2, 0), 4096);
+    assert_int_equal(keys_part_slot(2, 1), 12288);
+    /* 6 partitions: two in each third of the slots (3 equal shards) */
+    for (j = 0; j < 6; j++)
+        assert_int_equal(keys_part_slot(6, j) * 3 / CLUSTER_SLOTS, j / 2);
+    /* clamped: never out of range */
+    assert_int_equal(keys_part_slot(0, 5), 8192);
+    assert_int_equal(keys_part_slot(4, 9), keys_part_slot(4, 3));
+    assert_int_equal(keys_part_slot(4, -1), keys_part_slot(4, 0));
+    for (p = 1; p <= KEYS_PARTITIONS_MAX; p++)
+        for (j = 0; j < p; j++) {
+            int s = keys_part_slot(p, j);
+            assert_true(s >= 0 && s < CLUSTER_SLOTS);
+            if (j > 0)
+                assert_true(s > keys_part_slot(p, j - 1));
+        }
+    /* FNV-1a of the id modulo P (the test library computes it the same way) */
+    assert_int_equal(keys_part_of("abc", 3, 6), 5);
+    assert_int_equal(keys_part_of("abc", 3, 1), 0);
+    assert_int_equal(keys_job_slot("abc", 3, 6), keys_part_slot(6, 5));
+    /* ids spread over the partitions */
+    for (i = 0; i < 6000; i++) {
+        int n = snprintf(id, sizeof(id), "job-%d", i);
+        counts[keys_part_of(id, (size_t)n, 6)]++;
+    }
+    for (j = 0; j < 6; j++)
+        assert_true(counts[j] > 800 && counts[j] < 1200);
 }
 
 static void test_keys_truncation(void **state)
 {
     char buf[32];
+    const char *t = keys_default_tag();
 
     (void)state;
-    /* "stageq:job:abc" is 14 bytes: 15 fit exactly, 14 do not */
-    assert_int_equal(keys_job(buf, 15, "stageq", "abc"), 0);
-    assert_string_equal(buf, "stageq:job:abc");
+    /* "stageq:{8209}:job:abc" is 21 bytes: 22 fit exactly, 21 do not */
+    assert_int_equal(keys_job(buf, 22, "stageq", t, "abc"), 0);
+    assert_string_equal(buf, "stageq:{8209}:job:abc");
     memset(buf, 'Z', sizeof(buf));
-    assert_int_equal(keys_job(buf, 14, "stageq", "abc"), -1);
-    assert_string_equal(buf, "stageq:job:ab"); /* truncated and terminated */
-    assert_int_equal(buf[14], 'Z');            /* nothing written past cap */
+    assert_int_equal(keys_job(buf, 21, "stageq", t, "abc"), -1);
+    assert_string_equal(buf, "stageq:{8209}:job:ab"); /* truncated and terminated */
+    assert_int_equal(buf[21], 'Z');                   /* nothing written past cap */
 
-    assert_int_equal(keys_queue(buf, 10, "stageq", "default"), -1);
-    assert_string_equal(buf, "stageq:qu");
-    assert_int_equal(keys_processing(buf, 8, "stageq", "w"), -1);
-    assert_int_equal(keys_workers(buf, 14, "stageq"), -1); /* "stageq:workers" = 14 */
-    assert_int_equal(keys_workers(buf, 15, "stageq"), 0);
+    assert_int_equal(keys_queue(buf, 10, "stageq", t, "default"), -1);
+    assert_string_equal(buf, "stageq:{8");
+    assert_int_equal(keys_processing(buf, 8, "stageq", t, "w"), -1);
+    assert_int_equal(keys_workers(buf, 18, "stageq"), -1); /* "stageq:{w}:workers" = 18 */
+    assert_int_equal(keys_workers(buf, 19, "stageq"), 0);
     assert_int_equal(keys_events(buf, 13, "stageq"), -1); /* "stageq:events" = 13 */
     assert_int_equal(keys_events(buf, 14, "stageq"), 0);
-    assert_int_equal(keys_job(buf, 1, "stageq", "abc"), -1);
+    assert_int_equal(keys_job(buf, 1, "stageq", t, "abc"), -1);
     assert_string_equal(buf, "");
 }
 
 static void test_keys_longest(void **state)
 {
     char buf[KEYS_MAX_LEN], prefix[KEYS_PREFIX_MAX_LEN + 1], wid[201], id[IDS_MAX_LEN + 1];
+    const char *t = keys_slot_tag(0);
 
     (void)state;
-    /* the longest prefix and worker id the header promises still fit */
+    /* the longest prefix, tag and worker id the header promises still fit */
+    for (int s = 0; s < CLUSTER_SLOTS; s++)
+        if (strlen(keys_slot_tag(s)) == KEYS_TAG_MAX_LEN)
+            t = keys_slot_tag(s);
     memset(prefix, 'p', KEYS_PREFIX_MAX_LEN);
     prefix[KEYS_PREFIX_MAX_LEN] = '\0';
     memset(wid, 'w', 200);
     wid[200] = '\0';
-    assert_int_equal(keys_processing(buf, sizeof(buf), prefix, wid), 0);
-    assert_int_equal(strlen(buf), 64 + strlen(":processing:") + 200);
+    assert_int_equal(keys_processing(buf, sizeof(buf), prefix, t, wid), 0);
+    assert_int_equal(strlen(buf), 64 + 1 + KEYS_TAG_MAX_LEN + strlen(":processing:") + 200);
     memset(id, 'i', IDS_MAX_LEN);
     id[IDS_MAX_LEN] = '\0';
-    assert_int_equal(keys_job(buf, sizeof(buf), prefix, id), 0);
-    assert_int_equal(strlen(buf), 64 + strlen(":job:") + IDS_MAX_LEN);
+    assert_int_equal(keys_job(buf, sizeof(buf), prefix, t, id), 0);
+    assert_int_equal(strlen(buf), 64 + 1 + KEYS_TAG_MAX_LEN + strlen(":job:") + IDS_MAX_LEN);
 }
 
 static void test_keys_stage_field(void **state)
@@ -222,9 +308,14 @@ static void test_ids_valid(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keys_names),   cmocka_unit_test(test_keys_truncation),
-        cmocka_unit_test(test_keys_longest), cmocka_unit_test(test_keys_stage_field),
-        cmocka_unit_test(test_uuid),         cmocka_unit_test(test_ids_valid),
+        cmocka_unit_test(test_keys_names),
+        cmocka_unit_test(test_keys_tags),
+        cmocka_unit_test(test_keys_partitions),
+        cmocka_unit_test(test_keys_truncation),
+        cmocka_unit_test(test_keys_longest),
+        cmocka_unit_test(test_keys_stage_field),
+        cmocka_unit_test(test_uuid),
+        cmocka_unit_test(test_ids_valid),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "keys.h"
 #include "pipeline.h"
 
 #define TTL_DEFAULT_S 4321
@@ -705,6 +706,73 @@ static void test_stage_queues(void **state)
     pipeline_set_free(set);
 }
 
+/* The "queues" section: partition counts, their slots, and the rule that
+ * the queues of one pipeline share one count. */
+static void test_queue_partitions(void **state)
+{
+    const struct fx *fx = *state;
+    static const struct err_case cases[] = {
+        {"{\"pipelines\": {}, \"queues\": []}", false, {"'queues'", "object"}},
+        {"{\"pipelines\": {}, \"queues\": {\"q\": 5}}", false, {"queue 'q'", "object"}},
+        {"{\"pipelines\": {}, \"queues\": {\"q\": {\"partitions\": 0}}}",
+         false,
+         {"queue 'q'", "'partitions'", "[1, 1024]"}},
+        {"{\"pipelines\": {}, \"queues\": {\"q\": {\"partitions\": 1025}}}",
+         false,
+         {"queue 'q'", "'partitions'"}},
+        {"{\"pipelines\": {}, \"queues\": {\"q\": {\"partitions\": 2.5}}}",
+         false,
+         {"queue 'q'", "'partitions'"}},
+        {"{\"pipelines\": {}, \"queues\": {\"q\": {\"partitions\": 2, \"x\": 1}}}",
+         false,
+         {"queue 'q'", "unknown field 'x'"}},
+        {"{\"pipelines\": {}, \"queues\": {\"a/b\": {\"partitions\": 2}}}", false, {"queue name"}},
+        /* a job keeps its slot: the queues of one pipeline need one count */
+        {"{\"queues\": {\"gpu\": {\"partitions\": 4}}, \"pipelines\": {\"pl\": {\"stages\": "
+         "[{\"name\": \"a\", \"builtin\": \"echo\"}, {\"name\": \"b\", \"builtin\": "
+         "\"echo\", \"queue\": \"gpu\"}]}}}",
+         false,
+         {"pipeline 'pl'", "stage 2 'b'", "'gpu' has 4 partitions", "same number"}},
+    };
+    const char *json = "{\"queues\": {\"big\": {\"partitions\": 6}, \"gpu\": {\"partitions\": "
+                       "6}, \"two\": {\"partitions\": 2}},"
+                       "\"pipelines\": {\"pl\": {\"queue\": \"big\", \"stages\": ["
+                       "{\"name\": \"a\", \"builtin\": \"echo\"},"
+                       "{\"name\": \"b\", \"builtin\": \"echo\", \"queue\": \"gpu\"}]}}}";
+    struct pipeline_set *set;
+    struct sq_err err;
+    int slots[16], n, i, j;
+
+    run_err_cases(fx, cases, sizeof(cases) / sizeof(cases[0]));
+    set = load_text(fx, json, false, &err);
+    if (set == NULL)
+        fail_msg("failed to load: '%s'", err.msg);
+    assert_int_equal(pipeline_set_partitions(set, "big"), 6);
+    assert_int_equal(pipeline_set_partitions(set, "two"), 2);
+    assert_int_equal(pipeline_set_partitions(set, "default"), 1);
+    assert_int_equal(pipeline_set_partitions(set, "undeclared"), 1);
+    /* 8192 (default) + 6 (big and gpu: the same slots); two's 4096 and 12288
+     * are among big's */
+    n = pipeline_set_slots(set, slots, 16);
+    assert_int_equal(n, 1 + 6);
+    for (i = 1; i < n; i++)
+        assert_true(slots[i] > slots[i - 1]);
+    for (j = 0; j < 6; j++) {
+        for (i = 0; i < n && slots[i] != keys_part_slot(6, j); i++)
+            ;
+        assert_true(i < n);
+    }
+    assert_int_equal(pipeline_set_slots(set, slots, 3), n); /* counts past cap */
+    /* an id's candidate slots: one per distinct count, 1 first */
+    n = pipeline_set_job_slots(set, "abc", 3, slots, 16);
+    assert_int_equal(n, 3);
+    assert_int_equal(slots[0], 8192);
+    assert_int_equal(slots[1], keys_job_slot("abc", 3, 2));
+    assert_int_equal(slots[2], keys_job_slot("abc", 3, 6));
+    assert_int_equal(pipeline_set_job_slots(set, "abc", 3, slots, 1), 1);
+    pipeline_set_free(set);
+}
+
 static void test_relative_program(void **state)
 {
     const struct fx *fx = *state;
@@ -786,6 +854,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exec_errors, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_program_checks, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_stage_queues, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_queue_partitions, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_relative_program, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_path_empty_entry, fx_setup, fx_teardown),
     };
