@@ -718,22 +718,23 @@ int pipeline_set_partitions(const struct pipeline_set *set, const char *queue)
     return 1;
 }
 
-/* Adds v to the sorted set a[0..*n) (cap entries), counting past cap. */
-static void slots_add(int *a, int *n, int cap, int v)
+/* Adds v to the sorted distinct values a[0..*n) when it is new and there is
+ * room (cap). */
+static void counts_add(int *a, int *n, int cap, int v)
 {
     int i, j;
 
-    for (i = 0; i < *n && i < cap; i++) {
+    for (i = 0; i < *n; i++) {
         if (a[i] == v)
             return;
         if (a[i] > v)
             break;
     }
-    if (*n < cap) {
-        for (j = *n; j > i; j--)
-            a[j] = a[j - 1];
-        a[i] = v;
-    }
+    if (*n >= cap)
+        return;
+    for (j = *n; j > i; j--)
+        a[j] = a[j - 1];
+    a[i] = v;
     (*n)++;
 }
 
@@ -774,14 +775,14 @@ int pipeline_set_slots(const struct pipeline_set *set, int *slots, int cap)
 int pipeline_set_job_slots(const struct pipeline_set *set, const char *id, size_t len, int *slots,
                            int cap)
 {
-    int counts[KEYS_PARTITIONS_MAX > 64 ? 64 : KEYS_PARTITIONS_MAX], nc = 0, n = 0, i, s;
+    int counts[64] = {0}, nc = 0, n = 0, i, s;
     size_t q;
 
     /* the distinct partition counts, 1 first (queues not declared) */
-    slots_add(counts, &nc, 64, 1);
+    counts_add(counts, &nc, 64, 1);
     for (q = 0; q < set->nqueues; q++)
-        slots_add(counts, &nc, 64, set->queues[q].partitions);
-    for (i = 0; i < nc && i < 64 && n < cap; i++) {
+        counts_add(counts, &nc, 64, set->queues[q].partitions);
+    for (i = 0; i < nc && n < cap; i++) {
         int j;
         s = keys_job_slot(id, len, counts[i]);
         for (j = 0; j < n && slots[j] != s; j++)
