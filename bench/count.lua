@@ -1,8 +1,9 @@
 -- count.lua (EVAL, after a phase: never while measuring): over every job hash
--- of the prefix (ARGV[1]; every partition of this node), counts succeeded jobs, those finished inside
+-- whose name matches ARGV[1] (a KEYS pattern, from tests/tools' sq-keys: on a
+-- cluster, run it on each master), counts succeeded jobs, those finished inside
 -- [ARGV[2], ARGV[3]] (RFC 3339 UTC ms strings compare as text), and returns
 -- {succeeded, in_window, earliest started_at, latest finished_at, not finished}.
-local keys = redis.call('KEYS', ARGV[1] .. ':*:job:*') -- every partition's tag
+local keys = redis.call('KEYS', ARGV[1])
 local ok, win, other = 0, 0, 0
 local first, last = '', ''
 for _, k in ipairs(keys) do

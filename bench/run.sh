@@ -647,7 +647,7 @@ pdrain() {
   stop_pid "$wpid"
   stop_pid "$apid"
   for p in $ports; do
-    read -r o wi f l ot <<<"$(redis-cli -p "$p" EVAL "$(cat bench/count.lua)" 0 stageq \
+    read -r o wi f l ot <<<"$(redis-cli -p "$p" EVAL "$(cat bench/count.lua)" 0 "stageq:*:job:*" \
       "$(rfc3339 "$t0")" "$(rfc3339 "$t_seen")" | tr '\n' ' ')"
     ok=$((ok + o)) win=$((win + wi)) other=$((other + ot))
     [ "$f" != - ] && { [ -z "$first" ] || [[ "$f" < "$first" ]]; } && first=$f
