@@ -200,6 +200,8 @@ run_scenario() {
     return
   fi
   export STAGEQ_PREFIX=fq STAGEQ_MIN_REPLICAS=$MINR
+  # the daemons' Redis for lib.sh's start_api / start_worker (either form)
+  SQ_REDIS_URL=$CL_URL REDIS_PORT=$CL_PORT
   start_api "api-$sc" --redis-url "$CL_URL" --pipelines "$P"
   poll $((30 * SQ_SLOW)) api_ready || note="$note api-not-ready"
   start_worker "$sc-p1" --redis-url "$CL_URL" "${W[@]}"
