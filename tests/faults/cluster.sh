@@ -30,7 +30,9 @@
 #         max_attempt=K fault_s=X drained_s=Y
 # acked = submits answered 202; conflict = ids answered 409 on a retry (an
 # earlier try wrote the job); partitions = distinct hash tags among the job
-# keys (the queue really is spread); lost = acked or conflict ids without a
+# keys (the queue really is spread); partition0 = jobs of the faulted
+# partition, partition0_ended_after_fault = those of them that ended after the
+# fault began (the partition was busy through it); lost = acked or conflict ids without a
 # job hash; unfinished = job hashes still queued or running; duplicated = jobs
 # with success_count > 1; processing_left = processing lists still holding an
 # id; doc_keys_bad = of 10 jobs, those whose key the job_key function of
@@ -107,16 +109,18 @@ node_restart() {
     --cluster-allow-replica-migration no >/dev/null
 }
 
-# states DIR: "id state success_count attempt tag" of every job hash in the
-# cluster, read on the master that holds it (SCAN is per node).
+# states DIR: "id state success_count attempt tag finished_at" of every job
+# hash in the cluster, read on the master that holds it (SCAN is per node).
 states() {
   local p k="$1/keys"
   for p in $(cl_masters); do
     redis-cli -p "$p" --scan --pattern 'fq:*:job:*' >"$k.$p" 2>/dev/null
     [ -s "$k.$p" ] || continue
-    sed 's/^/HMGET /; s/$/ state success_count attempt/' "$k.$p" | redis-cli -c -p "$p" 2>/dev/null |
-      paste -d' ' - - - | paste -d' ' <(sed 's/^.*:job://' "$k.$p") - |
-      paste -d' ' - <(sed 's/^fq:\({[^}]*}\):job:.*/\1/' "$k.$p")
+    # a missing field is an empty line: "-" keeps the columns in place
+    sed 's/^/HMGET /; s/$/ state success_count attempt finished_at/' "$k.$p" |
+      redis-cli -c -p "$p" 2>/dev/null | sed 's/^$/-/' | paste -d' ' - - - - |
+      paste -d' ' <(sed 's/^fq:\({[^}]*}\):job:\(.*\)$/\2 \1/' "$k.$p") - |
+      awk '{ print $1, $3, $4, $5, $2, $6 }'
   done
 }
 
@@ -187,7 +191,7 @@ doc_keys_bad() {
 
 run_scenario() {
   local sc=$1 ok=1 note="" old t_fault t_whole="" t_end sub_pid
-  local acked conflict gaveup parts succ fail lost unfin dup proc maxa keys_bad
+  local acked conflict gaveup parts succ fail lost unfin dup proc maxa keys_bad tag0 p0 p0_after
   d="$STAGEQ_TEST_TMP/$sc"
   mkdir -p "$d"
   : >"$d/acked"; : >"$d/conflict"; : >"$d/gaveup"
@@ -201,6 +205,7 @@ run_scenario() {
   fi
   export STAGEQ_PREFIX=fq STAGEQ_MIN_REPLICAS=$MINR
   # the daemons' Redis for lib.sh's start_api / start_worker (either form)
+  # shellcheck disable=SC2034 # read by lib.sh
   SQ_REDIS_URL=$CL_URL REDIS_PORT=$CL_PORT
   start_api "api-$sc" --redis-url "$CL_URL" --pipelines "$P"
   poll $((30 * SQ_SLOW)) api_ready || note="$note api-not-ready"
@@ -239,10 +244,16 @@ run_scenario() {
   maxa=$(awk '$4 > m { m = $4 } END { print m + 0 }' "$d/states")
   proc=$(processing_left)
   keys_bad=$(doc_keys_bad "$d")
+  # the faulted partition: its jobs, and those of them that ended after the fault began
+  tag0=$(awk '{ print $5 }' "$d/states" | sort -u | while read -r t; do
+    [ "$(redis-cli -p "$(live_port)" CLUSTER KEYSLOT "x$t")" = "$SLOT" ] && echo "$t"; done)
+  p0=$(awk -v t="$tag0" '$5 == t' "$d/states" | grep -c .)
+  p0_after=$(awk -v t="$tag0" -v f="$(date -u -d "@$((t_fault / 1000))" +%Y-%m-%dT%H:%M:%S)" \
+    '$5 == t && $6 >= f' "$d/states" | grep -c .)
   [ "$lost" = 0 ] && [ "$unfin" = 0 ] && [ "$dup" = 0 ] && [ "$proc" = 0 ] && [ "$gaveup" = 0 ] || ok=0
   [ "$parts" = "$PARTS" ] && [ $((acked + conflict)) = "$N" ] && [ "$keys_bad" = 0 ] || ok=0
   local line
-  line="cluster_$sc: acked=$acked conflict=$conflict gaveup=$gaveup partitions=$parts succeeded=$succ failed=$fail lost=$lost unfinished=$unfin duplicated=$dup processing_left=$proc doc_keys_bad=$keys_bad max_attempt=$maxa fault_s=$(secs_since "$t_fault" "${t_whole:-$t_fault}") drained_s=$(secs_since "$t_fault" "$t_end")"
+  line="cluster_$sc: acked=$acked conflict=$conflict gaveup=$gaveup partitions=$parts partition0=$p0 partition0_ended_after_fault=$p0_after succeeded=$succ failed=$fail lost=$lost unfinished=$unfin duplicated=$dup processing_left=$proc doc_keys_bad=$keys_bad max_attempt=$maxa fault_s=$(secs_since "$t_fault" "${t_whole:-$t_fault}") drained_s=$(secs_since "$t_fault" "$t_end")"
   line="$line $(cat "$d/submit.json" 2>/dev/null)"
   [ -n "$note" ] && line="$line #$note"
   if [ "$ok" = 1 ]; then
