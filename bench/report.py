@@ -82,6 +82,8 @@ def cluster_rows(row, figs, med, tgt):
         tuple("%s.shard%d.redis_us" % (c, i) for i in range(1, SHARDS + 1)), "µs", "{:.1f}")
     row("  Redis commands per job: 3 shards / single Redis, 6 partitions",
         (c + ".commands_per_job", s + ".commands_per_job"), "", "{:.1f}")
+    row("  PUBLISH messages received over the cluster bus per job (all nodes)",
+        c + ".bus_publish_per_job", "", "{:.2f}")
     row("  worker CPU per job: 3 shards / single Redis, 6 partitions",
         ("cpu.%s.worker.us" % c, "cpu.%s.worker.us" % s), "µs", "{:.0f}")
     redis_us, worker_us = med(c + ".redis_us"), med("cpu.%s.worker.us" % c)

@@ -584,6 +584,12 @@ pqueue() {
   for p in $1; do redis-cli -p "$p" EVAL "$PQ_LUA" 0 stageq | paste -sd' '; done |
     awk '{ q += $1; w += $2 } END { print q + 0, w + 0 }'
 }
+# bus_pub PORT: PUBLISH messages the node received over the cluster bus so far
+# (each PUBLISH on a node is forwarded to every other node; 0 off a cluster)
+bus_pub() {
+  redis-cli -p "$1" CLUSTER INFO 2>/dev/null | tr -d '\r' |
+    awk -F: '$1 == "cluster_stats_messages_publish_received" { n = $2 } END { print n + 0 }'
+}
 # node_cpu PORT: Redis CPU seconds so far (user + sys, INFO cpu)
 node_cpu() {
   redis-cli -p "$1" INFO cpu | tr -d '\r' |
@@ -605,7 +611,7 @@ node_calls() {
 pdrain() {
   local tag=$1 r=$2 ports=$3 url=$4 p apid wp wpid t0 t_seen q w
   local ok=0 win=0 first="" last="" other=0 o wi f l ot jobs
-  local -A cpu0 cpu1 calls
+  local -A cpu0 cpu1 calls bus0 bus1
   for p in $ports; do redis-cli -p "$p" FLUSHALL >/dev/null; done
   api_start "api-$tag" "$url" "$P6"
   apid=$STARTED_PID
@@ -627,6 +633,7 @@ pdrain() {
   for p in $ports; do
     redis-cli -p "$p" CONFIG RESETSTAT >/dev/null
     cpu0[$p]=$(node_cpu "$p")
+    bus0[$p]=$(bus_pub "$p")
   done
   t0=$(now_ms)
   RURL=$url PIPES=$P6 start_worker "w-$tag" --concurrency 2
@@ -640,6 +647,7 @@ pdrain() {
   t_seen=$(now_ms)
   for p in $ports; do
     cpu1[$p]=$(node_cpu "$p")
+    bus1[$p]=$(bus_pub "$p")
     calls[$p]=$(node_calls "$p")
   done
   # shellcheck disable=SC2046 # one argument per child pid
@@ -657,16 +665,18 @@ pdrain() {
   kv "$tag.not_succeeded" "$other"
   kv "$tag.rps" "$(calc 1 "$ok * 1000 / ($(ts_ms "${last:-@0}") - $t0 + 0.001)")"
   cpu_us "$tag.worker" "0 0" "$w1" "$ok"
-  local i=0 all_calls=0 all_cpu=0
+  local i=0 all_calls=0 all_cpu=0 all_bus=0
   for p in $ports; do all_calls=$((all_calls + calls[$p])); done
   for p in $ports; do
     i=$((i + 1))
     kv "$tag.shard$i.share_pct" "$(calc 1 "100 * ${calls[$p]} / ($all_calls + 0.000001)")"
     kv "$tag.shard$i.redis_us" "$(calc 1 "(${cpu1[$p]} - ${cpu0[$p]}) * 1000000 / ($ok + 0.000001)")"
     all_cpu=$(calc 6 "$all_cpu + ${cpu1[$p]} - ${cpu0[$p]}")
+    all_bus=$((all_bus + bus1[$p] - bus0[$p]))
   done
   kv "$tag.redis_us" "$(calc 1 "$all_cpu * 1000000 / ($ok + 0.000001)")"
   kv "$tag.commands_per_job" "$(calc 2 "$all_calls / ($ok + 0.000001)")"
+  kv "$tag.bus_publish_per_job" "$(calc 2 "$all_bus / ($ok + 0.000001)")"
   log "$tag run $r: $ok jobs in $(($(ts_ms "${last:-@0}") - t0)) ms"
 }
 
