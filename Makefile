@@ -31,7 +31,7 @@ SHARED_SRC := shared/clock.c shared/config.c shared/err.c shared/exec_path.c sha
               shared/job.c shared/num.c shared/options.c \
               shared/json.c shared/keys.c shared/log.c shared/pipeline.c shared/rargv.c \
               shared/rconn.c shared/redis_url.c shared/scripts.c shared/utf8.c shared/submit.c \
-              shared/sentinel.c shared/cluster.c
+              shared/sentinel.c shared/cluster.c shared/rcluster.c
 LUA := shared/scripts/submit.lua shared/scripts/start.lua shared/scripts/update.lua \
        shared/scripts/finish.lua shared/scripts/retry.lua shared/scripts/promote.lua \
        shared/scripts/cancel.lua shared/scripts/heartbeat.lua shared/scripts/recover.lua \
@@ -47,7 +47,7 @@ WORKER_SRC := worker/main.c worker/supervisor.c worker/child.c worker/fetch.c wo
 CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c cli/sse.c cli/watch.c cli/overview.c
 UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_demo test_log \
               test_stage_exec test_stage_serve test_pipeline test_submit test_sse_parse test_wstats \
-              test_sentinel test_alloc test_err
+              test_sentinel test_alloc test_err test_cluster
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o
 API_OBJ := $(API_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/dashboard_gen.o
@@ -56,6 +56,8 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 LIBSTAGEQ := $(BUILD)/libstageq.a
 BINS := $(BUILD)/stageq-api $(BUILD)/stageq-worker $(BUILD)/stageq
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
+# Test programs the e2e suites drive (tests/e2e/*.c).
+E2E_BINS := $(BUILD)/tests/e2e/rconn_probe
 
 .PHONY: all run test test-build test-faults test-faults-cluster test-asan deps deps-test clean format format-check lint \
         lint-cppcheck lint-banned lint-structure deps-lint test-valgrind deps-valgrind bench deps-bench \
@@ -139,7 +141,10 @@ $(BUILD)/tests/unit/test_alloc: $(BUILD)/tests/unit/test_alloc.o $(LIBSTAGEQ)
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBSTAGEQ)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SHARED) -lcmocka -lm
 
-.SECONDARY: $(UNIT_TESTS:%=$(BUILD)/tests/unit/%.o)
+.SECONDARY: $(UNIT_TESTS:%=$(BUILD)/tests/unit/%.o) $(E2E_BINS:%=%.o)
+
+$(BUILD)/tests/e2e/%: $(BUILD)/tests/e2e/%.o $(LIBSTAGEQ)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SHARED)
 
 deps:
 	$(Q)sh deploy/install-deps.sh build
@@ -151,7 +156,7 @@ run: deps
 	$(Q)$(MAKE) --no-print-directory -j$(JOBS) all
 	$(Q)bash deploy/run.sh
 
-test-build: all $(UNIT_BINS)
+test-build: all $(UNIT_BINS) $(E2E_BINS)
 
 test: deps-test
 	$(Q)$(MAKE) --no-print-directory -j$(JOBS) test-build

@@ -97,6 +97,8 @@ bool cluster_parse_redirect(const char *err, size_t len, struct cluster_redirect
     } else {
         return false;
     }
+    if (*p < '0' || *p > '9') /* strtol would skip blanks and take a sign */
+        return false;
     slot = strtol(p, &end, 10);
     if (end == p || *end != ' ' || slot < 0 || slot >= CLUSTER_SLOTS)
         return false;
@@ -106,6 +108,8 @@ bool cluster_parse_redirect(const char *err, size_t len, struct cluster_redirect
         return false;
     hl = (size_t)(colon - p);
     if (hl > CLUSTER_HOST_MAX_LEN || memchr(p, ' ', hl) != NULL)
+        return false;
+    if (colon[1] < '0' || colon[1] > '9')
         return false;
     port = strtol(colon + 1, &end, 10);
     if (end == colon + 1 || *end != '\0' || port < 1 || port > 65535)

@@ -16,10 +16,11 @@
  * result_ttl_s (int). Goes first in the binary's table: OPTIONS_SHARED_ROWS(struct x), ... */
 #define OPTIONS_SHARED_ROWS(stype)                                                                 \
     CFG_STR_ROW(stype, redis_url, "redis-url", "STAGEQ_REDIS_URL", "redis://127.0.0.1:6379/0",     \
-                "Redis to use: redis://[[user]:password@]host[:port][/db], unix:///path[?db=N] "   \
-                "or redis-sentinel://[[user]:password@]host1[:port][,host2[:port]...][/db]"        \
+                "Redis to use: redis://[[user]:password@]host[:port][/db], unix:///path[?db=N], "  \
+                "redis-sentinel://[[user]:password@]host1[:port][,host2[:port]...][/db]"           \
                 "[?sentinel_password=P]#master (the master the sentinels name, found again after " \
-                "a failover)"),                                                                    \
+                "a failover) or redis-cluster://[[user]:password@]host1[:port][,host2[:port]...]/" \
+                " (seed nodes of a Redis Cluster: each key goes to its slot's master)"),           \
         CFG_STR_ROW(stype, prefix, "prefix", "STAGEQ_PREFIX", "stageq",                            \
                     "prefix of every Redis key ([A-Za-z0-9._:-], at most 64)"),                    \
         CFG_INT_ROW(stype, min_replicas, "min-replicas", "STAGEQ_MIN_REPLICAS", 0, 100, "0",       \

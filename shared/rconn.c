@@ -1,7 +1,8 @@
 /* rconn: synchronous hiredis connection with timeouts and lazy reconnect.
  * With a redis-sentinel URL every connect asks the sentinels again, and a
  * reply that says the master moved drops the connection; it never caches a
- * master's address, never sleeps and never retries. */
+ * master's address, never sleeps and never retries. With a redis-cluster URL
+ * every call goes through shared/rcluster.c (one connection per node). */
 #include "rconn.h"
 
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <sys/time.h>
 
 #include "clock.h"
+#include "rcluster.h"
 
 /* Each sentinel asked, and the new master's setup, are bounded by this (the
  * Sentinel client guidelines: a few hundred ms), or the read timeout when
@@ -27,6 +29,7 @@ struct rconn {
     int healthy;             /* replicas the sentinels last counted healthy (-1: not known) */
     unsigned long nconnects; /* connections set up so far */
     enum sentinel_status discovery; /* how the last connect attempt's discovery went */
+    struct rcluster *cl;            /* a redis-cluster URL: every call goes there */
 };
 
 /* What bounds each sentinel asked and the new master's setup. */
@@ -45,6 +48,13 @@ struct rconn *rconn_new(const struct redis_url *url, int timeout_ms)
     rc->url = *url;
     rc->timeout_ms = timeout_ms;
     rc->healthy = -1;
+    if (url->kind == REDIS_URL_CLUSTER) {
+        rc->cl = rcluster_new(&rc->url, timeout_ms);
+        if (rc->cl == NULL) {
+            free(rc);
+            return NULL;
+        }
+    }
     return rc;
 }
 
@@ -57,26 +67,33 @@ static void rconn_drop(struct rconn *rc)
     rc->npending = 0; /* their replies went with the connection */
 }
 
-/* The context failed (its errstr says why, or why_default): err set
+/* Context ctx failed (its errstr says why, or why_default): err set
  * (SQ_ERR_NOMEM when hiredis ran out of memory, else SQ_ERR_IO, during: the
- * command, or "") and the connection dropped with its pending replies. */
+ * command, or ""). */
+static void rconn_ctx_error(const redisContext *ctx, struct sq_err *err, const char *why_default,
+                            const char *during)
+{
+    err_set(err, ctx->err == REDIS_ERR_OOM ? SQ_ERR_NOMEM : SQ_ERR_IO, "redis: %s%s%s",
+            ctx->errstr[0] ? ctx->errstr : why_default, during[0] ? " during " : "", during);
+}
+
+/* The context failed: err set as rconn_ctx_error does and the connection
+ * dropped with its pending replies. */
 static void rconn_fail(struct rconn *rc, struct sq_err *err, const char *why_default,
                        const char *during)
 {
-    err_set(err, rc->ctx->err == REDIS_ERR_OOM ? SQ_ERR_NOMEM : SQ_ERR_IO, "redis: %s%s%s",
-            rc->ctx->errstr[0] ? rc->ctx->errstr : why_default, during[0] ? " during " : "",
-            during);
+    rconn_ctx_error(rc->ctx, err, why_default, during);
     rconn_drop(rc);
 }
 
-/* Runs a setup command (AUTH, SELECT) on a fresh context; 0 or -1. */
-static int rconn_setup_cmd(struct rconn *rc, int argc, const char **argv, struct sq_err *err)
+/* Runs a setup command (AUTH, SELECT) on a fresh context; 0 or -1 with err. */
+static int rconn_ctx_setup(redisContext *ctx, int argc, const char **argv, struct sq_err *err)
 {
-    redisReply *r = redisCommandArgv(rc->ctx, argc, argv, NULL);
+    redisReply *r = redisCommandArgv(ctx, argc, argv, NULL);
     int ok;
 
     if (r == NULL) {
-        rconn_fail(rc, err, "connection lost", argv[0]);
+        rconn_ctx_error(ctx, err, "connection lost", argv[0]);
         return -1;
     }
     ok = r->type != REDIS_REPLY_ERROR;
@@ -85,6 +102,37 @@ static int rconn_setup_cmd(struct rconn *rc, int argc, const char **argv, struct
                 r->str);
     freeReplyObject(r);
     return ok ? 0 : -1;
+}
+
+redisContext *rconn_dial(const struct redis_url *url, const char *host, int port, struct timeval tv,
+                         struct sq_err *err)
+{
+    redisContext *ctx = host == NULL ? redisConnectUnixWithTimeout(url->path, tv)
+                                     : redisConnectWithTimeout(host, port, tv);
+
+    if (ctx == NULL) {
+        err_set(err, SQ_ERR_NOMEM, "redis: out of memory");
+        return NULL;
+    }
+    if (ctx->err) {
+        err_set(err, SQ_ERR_IO, "redis: connect: %s", ctx->errstr);
+        goto fail;
+    }
+    if (redisSetTimeout(ctx, tv) != REDIS_OK) {
+        err_set(err, SQ_ERR_IO, "redis: cannot set timeout");
+        goto fail;
+    }
+    if (url->password[0] != '\0') {
+        const char *a3[] = {"AUTH", url->user, url->password};
+        const char *a2[] = {"AUTH", url->password};
+        if (url->user[0] != '\0' ? rconn_ctx_setup(ctx, 3, a3, err)
+                                 : rconn_ctx_setup(ctx, 2, a2, err))
+            goto fail;
+    }
+    return ctx;
+fail:
+    redisFree(ctx);
+    return NULL;
 }
 
 /* Opens rc->ctx to the Redis the URL names, authenticated (not selected):
@@ -106,30 +154,9 @@ static int rconn_open(struct rconn *rc, struct timeval tv, struct sq_err *err)
         }
         return 0;
     }
-    if (rc->url.kind == REDIS_URL_UNIX)
-        rc->ctx = redisConnectUnixWithTimeout(rc->url.path, tv);
-    else
-        rc->ctx = redisConnectWithTimeout(rc->url.host, rc->url.port, tv);
-    if (rc->ctx == NULL) {
-        err_set(err, SQ_ERR_NOMEM, "redis: out of memory");
-        return -1;
-    }
-    if (rc->ctx->err) {
-        err_set(err, SQ_ERR_IO, "redis: connect: %s", rc->ctx->errstr);
-        return -1;
-    }
-    if (redisSetTimeout(rc->ctx, tv) != REDIS_OK) {
-        err_set(err, SQ_ERR_IO, "redis: cannot set timeout");
-        return -1;
-    }
-    if (rc->url.password[0] != '\0') {
-        const char *a3[] = {"AUTH", rc->url.user, rc->url.password};
-        const char *a2[] = {"AUTH", rc->url.password};
-        if (rc->url.user[0] != '\0' ? rconn_setup_cmd(rc, 3, a3, err)
-                                    : rconn_setup_cmd(rc, 2, a2, err))
-            return -1;
-    }
-    return 0;
+    rc->ctx = rconn_dial(&rc->url, rc->url.kind == REDIS_URL_UNIX ? NULL : rc->url.host,
+                         rc->url.port, tv, err);
+    return rc->ctx != NULL ? 0 : -1;
 }
 
 /* Connects (and authenticates, selects the db) unless connected. 0, or -1 with err. */
@@ -145,7 +172,7 @@ static int rconn_ensure(struct rconn *rc, struct sq_err *err)
     if (rc->url.db != 0) {
         const char *as[] = {"SELECT", db};
         snprintf(db, sizeof(db), "%d", rc->url.db);
-        if (rconn_setup_cmd(rc, 2, as, err) < 0)
+        if (rconn_ctx_setup(rc->ctx, 2, as, err) < 0)
             goto fail;
     }
     rc->nconnects++;
@@ -159,9 +186,9 @@ fail:
  * read and dropped here when it left some. */
 static void rconn_settle(struct rconn *rc, struct sq_err *err)
 {
-    if (rc->npending > 0 && rc->drain != NULL)
+    if (rconn_npending(rc) > 0 && rc->drain != NULL)
         rc->drain(rc->drain_arg);
-    while (rc->npending > 0) { /* a hook that left some: not ours to read */
+    while (rconn_npending(rc) > 0) { /* a hook that left some: not ours to read */
         redisReply *p = rconn_pending_reply(rc, err);
         if (p == NULL)
             break;
@@ -175,6 +202,8 @@ static redisReply *rconn_argv(struct rconn *rc, int argc, const char **argv, con
     redisReply *r;
 
     rconn_settle(rc, err);
+    if (rc->cl != NULL)
+        return rcluster_command(rc->cl, argc, argv, lens, err);
     if (rconn_ensure(rc, err) < 0)
         return NULL;
     r = redisCommandArgv(rc->ctx, argc, argv, lens);
@@ -245,9 +274,14 @@ int rconn_script_send(struct rconn *rc, enum script_id id, int nkeys, const stru
     char nk[16];
     int rv = -1, is_written = 0;
 
-    if (rconn_ensure(rc, err) < 0 || rconn_script_room(args, &argv, &lens, err) < 0)
+    if ((rc->cl == NULL && rconn_ensure(rc, err) < 0) ||
+        rconn_script_room(args, &argv, &lens, err) < 0)
         return -1;
     n = scripts_argv(id, 0, nkeys, args, argv, lens, nk);
+    if (rc->cl != NULL) {
+        rv = rcluster_send(rc->cl, (int)n, argv, lens, err);
+        goto done;
+    }
     if (redisAppendCommandArgv(rc->ctx, (int)n, argv, lens) != REDIS_OK) {
         rconn_fail(rc, err, "out of memory", "");
         goto done;
@@ -270,6 +304,8 @@ redisReply *rconn_pending_reply(struct rconn *rc, struct sq_err *err)
 {
     void *r = NULL;
 
+    if (rc->cl != NULL)
+        return rcluster_pending_reply(rc->cl, err);
     if (rc->npending == 0 || rc->ctx == NULL) {
         err_set(err, SQ_ERR_IO, "redis: no reply pending (the connection was lost)");
         return NULL;
@@ -293,6 +329,8 @@ int rconn_wait(struct rconn *rc, int n, int timeout_ms, unsigned long conn, stru
     int rv = -1;
 
     rconn_settle(rc, err);
+    if (rc->cl != NULL)
+        return rcluster_wait(rc->cl, n, timeout_ms, conn, err);
     if (rc->ctx == NULL || rc->nconnects != conn) {
         err_set(err, SQ_ERR_IO,
                 "redis: the connection was replaced since the write: not confirmed");
@@ -371,6 +409,8 @@ int rconn_check_master(struct rconn *rc, struct sq_err *err)
 
 unsigned long rconn_connects(const struct rconn *rc)
 {
+    if (rc->cl != NULL)
+        return rcluster_connects(rc->cl);
     return rc->nconnects;
 }
 
@@ -381,6 +421,8 @@ enum sentinel_status rconn_discovery(const struct rconn *rc)
 
 int rconn_peer(const struct rconn *rc, char *buf, size_t cap)
 {
+    if (rc->cl != NULL)
+        return rcluster_peer(rc->cl, buf, cap);
     if (rc->ctx == NULL || rc->url.kind == REDIS_URL_UNIX)
         return -1;
     snprintf(buf, cap, "%s:%d", rc->ctx->tcp.host ? rc->ctx->tcp.host : "?", rc->ctx->tcp.port);
@@ -389,6 +431,8 @@ int rconn_peer(const struct rconn *rc, char *buf, size_t cap)
 
 int rconn_npending(const struct rconn *rc)
 {
+    if (rc->cl != NULL)
+        return rcluster_npending(rc->cl);
     return rc->npending;
 }
 
@@ -419,5 +463,6 @@ void rconn_free(struct rconn *rc)
     rconn_drop(rc);
     if (rc->sctx != NULL)
         redisFree(rc->sctx);
+    rcluster_free(rc->cl);
     free(rc);
 }

@@ -5,8 +5,12 @@
  * timeout, or an error reply that says the master moved (READONLY,
  * UNBLOCKED, LOADING, MASTERDOWN, NOREPLICAS: alone, in a script's or an
  * EXEC's array, or as a pending reply): the next call finds the master again.
- * The caller still gets that reply or error. It never sleeps or retries on
- * its own: the caller owns the retry policy (see rconn_backoff_ms). */
+ * The caller still gets that reply or error. With a redis-cluster URL
+ * (shared/rcluster.h) it keeps one connection per master and sends each
+ * command to the master of its key's slot, following MOVED and ASK; a lost
+ * node, CLUSTERDOWN or TRYAGAIN fail that call as a lost connection would
+ * and make it read the slot map again. It never sleeps or retries on its
+ * own: the caller owns the retry policy (see rconn_backoff_ms). */
 #ifndef STAGEQ_RCONN_H
 #define STAGEQ_RCONN_H
 
@@ -38,7 +42,9 @@ redisReply *rconn_script(struct rconn *rc, enum script_id id, int nkeys, const s
 
 /* Pipelining. rconn_script_send writes a script call (EVALSHA) without
  * reading its reply: 0, or -1 with err (nothing pending then; the connection
- * is dropped). The replies are read in order with rconn_pending_reply; before
+ * is dropped). The replies are read in order with rconn_pending_reply (on a
+ * cluster: in the order sent, whatever node serves each; one answered MOVED
+ * or ASK is sent again and its answer returned in its place); before
  * any other call on the connection, the hook set with rconn_set_drain runs
  * and must read every pending reply. A reply may be a NOSCRIPT error: the
  * caller sends that call again with rconn_script. */
@@ -56,7 +62,8 @@ redisReply *rconn_pending_reply(struct rconn *rc, struct sq_err *err);
  * the connection is not the one numbered conn any more (rconn_connects, read
  * when the write's reply came: a WAIT on another connection would confirm
  * nothing). Reads the pending replies first (the drain hook). timeout_ms
- * must stay below the read timeout. */
+ * must stay below the read timeout. On a cluster: WAIT n on every node that
+ * took a command since the last rconn_wait, 1 only when each confirms. */
 int rconn_wait(struct rconn *rc, int n, int timeout_ms, unsigned long conn, struct sq_err *err);
 /* With a redis-sentinel URL and a connection: asks a sentinel, on a
  * connection kept open between checks (reopened on error, each sentinel in
@@ -64,18 +71,20 @@ int rconn_wait(struct rconn *rc, int n, int timeout_ms, unsigned long conn, stru
  * (a demoted master keeps serving its clients until Sentinel reconfigures
  * it, seconds after a failover). Returns 1 when they name another one (the
  * connection is dropped, err says which), 0 when it is the same or there is
- * nothing to check (plain URL, not connected, replies pending), -1 when no
+ * nothing to check (plain or cluster URL, not connected, replies pending), -1 when no
  * sentinel answered (err set; the connection is kept). */
 int rconn_check_master(struct rconn *rc, struct sq_err *err);
-/* How many connections rc has set up. A new number means later calls went
- * to a new connection, maybe to a new master. */
+/* How many connections rc has set up (on a cluster: to any node, the first
+ * one to each master included). A new number means later calls went to a
+ * new connection, maybe to a new master. */
 unsigned long rconn_connects(const struct rconn *rc);
 /* How the last connect attempt's Sentinel discovery went (SENTINEL_OK when
  * it succeeded, or for a plain URL): tells "all sentinels unreachable" from
  * "no sentinel knows the master" and a master not reachable yet. */
 enum sentinel_status rconn_discovery(const struct rconn *rc);
-/* Writes "host:port" of the Redis connected to into buf[cap]: 0, or -1 when
- * not connected or on a unix socket. */
+/* Writes "host:port" of the Redis connected to (on a cluster: the node that
+ * served the last command) into buf[cap]: 0, or -1 when not connected or on
+ * a unix socket. */
 int rconn_peer(const struct rconn *rc, char *buf, size_t cap);
 /* How many replies are pending. */
 int rconn_npending(const struct rconn *rc);

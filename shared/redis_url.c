@@ -94,7 +94,7 @@ static int parse_userinfo(const char **p, size_t *alen, struct redis_url *out, s
 static int parse_hostport(const char *s, size_t len, char *host, size_t cap, int *port,
                           const char *prefix, struct sq_err *err)
 {
-    const char *e = s + len, *h = s, *he, *colon;
+    const char *e = s + len, *h = s, *he, *colon, *c;
     char portbuf[8];
     long long v;
     struct sq_err pe;
@@ -117,6 +117,9 @@ static int parse_hostport(const char *s, size_t len, char *host, size_t cap, int
     }
     if (he == h || (size_t)(he - h) >= cap)
         goto bad_host;
+    for (c = h; c < he; c++) /* a space or control byte is in no host name */
+        if ((unsigned char)*c <= ' ' || *c == 0x7f)
+            goto bad_host;
     memcpy(host, h, (size_t)(he - h));
     host[he - h] = '\0';
     if (colon != NULL) {
@@ -181,50 +184,81 @@ static int parse_tcp(const char *p, struct redis_url *out, struct sq_err *err)
     return 0;
 }
 
-/* One ?name=value of a redis-sentinel URL: where its decoded value goes. */
-struct sentinel_param {
+/* One ?name=value of a URL: where its decoded value goes. */
+struct url_param {
     const char *name;
     size_t offset, size; /* in struct redis_url */
 };
 
-static const struct sentinel_param sentinel_params[] = {
+static const struct url_param sentinel_params[] = {
     {"sentinel_password", offsetof(struct redis_url, sentinel_password),
      sizeof(((struct redis_url *)0)->sentinel_password)},
     {"sentinel_user", offsetof(struct redis_url, sentinel_user),
      sizeof(((struct redis_url *)0)->sentinel_user)},
 };
 
+/* The URL kinds that take a node list: their scheme's name and node's word
+ * for messages, the default port of a node, the list's bound, and the query
+ * parameters they know (known: how messages list them). */
+struct url_nodes_kind {
+    enum redis_url_kind kind;
+    const char *scheme, *node_word, *known;
+    int default_port, max;
+    const struct url_param *params;
+    size_t nparams;
+};
+
+static const struct url_nodes_kind url_sentinel_kind = {
+    REDIS_URL_SENTINEL,
+    "redis-sentinel",
+    "sentinel",
+    "known: sentinel_password, sentinel_user",
+    26379,
+    REDIS_URL_SENTINELS_MAX,
+    sentinel_params,
+    sizeof(sentinel_params) / sizeof(sentinel_params[0]),
+};
+
+static const struct url_nodes_kind url_cluster_kind = {
+    REDIS_URL_CLUSTER,
+    "redis-cluster",
+    "seed",
+    "a redis-cluster URL takes none",
+    6379,
+    REDIS_URL_SEEDS_MAX,
+    NULL,
+    0,
+};
+
 /* Parses the query q[0..len) (without the '?'): name=value pairs joined by '&'. */
-static int parse_sentinel_query(const char *q, size_t len, struct redis_url *out,
-                                struct sq_err *err)
+static int parse_query(const struct url_nodes_kind *k, const char *q, size_t len,
+                       struct redis_url *out, struct sq_err *err)
 {
     const char *e = q + len;
 
     while (q < e) {
         const char *amp = memchr(q, '&', (size_t)(e - q)), *eq;
-        const struct sentinel_param *sp = NULL;
+        const struct url_param *sp = NULL;
         size_t i, plen;
 
         if (amp == NULL)
             amp = e;
         plen = (size_t)(amp - q);
         eq = memchr(q, '=', plen);
-        for (i = 0; eq != NULL && i < sizeof(sentinel_params) / sizeof(sentinel_params[0]); i++)
-            if (strlen(sentinel_params[i].name) == (size_t)(eq - q) &&
-                memcmp(sentinel_params[i].name, q, (size_t)(eq - q)) == 0)
-                sp = &sentinel_params[i];
+        for (i = 0; eq != NULL && i < k->nparams; i++)
+            if (strlen(k->params[i].name) == (size_t)(eq - q) &&
+                memcmp(k->params[i].name, q, (size_t)(eq - q)) == 0)
+                sp = &k->params[i];
         if (sp == NULL) {
             /* the name only: a misspelt name's value may be a password */
             size_t nlen = eq != NULL ? (size_t)(eq - q) : plen;
-            err_set(err, SQ_ERR_INVALID,
-                    "redis-sentinel URL: unknown parameter '%.*s' (known: sentinel_password, "
-                    "sentinel_user)",
-                    (int)(nlen > 64 ? 64 : nlen), q);
+            err_set(err, SQ_ERR_INVALID, "%s URL: unknown parameter '%.*s' (%s)", k->scheme,
+                    (int)(nlen > 64 ? 64 : nlen), q, k->known);
             return -1;
         }
         if (url_decode(eq + 1, (size_t)(amp - eq - 1), (char *)out + sp->offset, sp->size) < 0) {
-            err_set(err, SQ_ERR_INVALID,
-                    "redis-sentinel URL: bad %s (too long, NUL or bad %% escape)", sp->name);
+            err_set(err, SQ_ERR_INVALID, "%s URL: bad %s (too long, NUL or bad %% escape)",
+                    k->scheme, sp->name);
             return -1;
         }
         q = amp < e ? amp + 1 : e;
@@ -232,60 +266,81 @@ static int parse_sentinel_query(const char *q, size_t len, struct redis_url *out
     return 0;
 }
 
-/* redis-sentinel://[[user]:password@]h1[:port][,h2[:port]...][/db][?params]#master.
- * The authority ends at the first '/', '?' or '#': a password holding one of
- * them must escape it (%2F, %3F, %23). */
-static int parse_sentinel(const char *p, struct redis_url *out, struct sq_err *err)
+/* Parses the node list p[0..alen): "h1[:port][,h2[:port]...]" into
+ * list[k->max], counted in *count. 0, or -1 with err naming the node by its
+ * rank. */
+static int parse_nodes(const struct url_nodes_kind *k, const char *p, size_t alen,
+                       struct redis_url_node *list, int *count, struct sq_err *err)
 {
-    size_t alen = strcspn(p, "/?#");
-    const char *ae, *node;
+    const char *ae = p + alen, *node;
     char prefix[48];
 
-    out->kind = REDIS_URL_SENTINEL;
-    if (parse_userinfo(&p, &alen, out, err) < 0)
-        return -1;
-    ae = p + alen;
     for (node = p;; node++) {
         const char *comma = memchr(node, ',', (size_t)(ae - node));
         struct redis_url_node *n;
 
         if (comma == NULL)
             comma = ae;
-        if (out->nsentinels == REDIS_URL_SENTINELS_MAX) {
-            err_set(err, SQ_ERR_INVALID, "redis-sentinel URL: more than %d sentinels",
-                    REDIS_URL_SENTINELS_MAX);
+        if (*count == k->max) {
+            err_set(err, SQ_ERR_INVALID, "%s URL: more than %d %ss", k->scheme, k->max,
+                    k->node_word);
             return -1;
         }
-        n = &out->sentinels[out->nsentinels++];
-        n->port = 26379;
-        snprintf(prefix, sizeof(prefix), "redis-sentinel URL: sentinel %d", out->nsentinels);
+        n = &list[(*count)++];
+        n->port = k->default_port;
+        snprintf(prefix, sizeof(prefix), "%s URL: %s %d", k->scheme, k->node_word, *count);
         if (parse_hostport(node, (size_t)(comma - node), n->host, sizeof(n->host), &n->port, prefix,
                            err) < 0)
             return -1;
         node = comma;
         if (node == ae)
-            break;
+            return 0;
     }
-    p = ae;
+}
+
+/* The start of a redis-sentinel or redis-cluster URL (after the scheme):
+ * [[user]:password@]h1[:port][,h2[:port]...][/db][?params], the nodes into
+ * list, counted in *count. The authority ends at the first '/', '?' or '#': a
+ * password holding one of them must escape it (%2F, %3F, %23). Returns where
+ * the rest (a #fragment or the end) starts, or NULL with err. */
+static const char *parse_nodes_url(const struct url_nodes_kind *k, const char *p,
+                                   struct redis_url_node *list, int *count, struct redis_url *out,
+                                   struct sq_err *err)
+{
+    size_t alen = strcspn(p, "/?#");
+
+    out->kind = k->kind;
+    if (parse_userinfo(&p, &alen, out, err) < 0 || parse_nodes(k, p, alen, list, count, err) < 0)
+        return NULL;
+    p += alen;
     if (*p == '/') {
         size_t dlen = strcspn(p + 1, "?#");
         char dbbuf[32];
         if (dlen >= sizeof(dbbuf)) {
             err_set(err, SQ_ERR_INVALID, "redis URL: database '%.20s...' is not an integer", p + 1);
-            return -1;
+            return NULL;
         }
         memcpy(dbbuf, p + 1, dlen);
         dbbuf[dlen] = '\0';
         if (dlen > 0 && parse_db(dbbuf, &out->db, err) < 0)
-            return -1;
+            return NULL;
         p += 1 + dlen;
     }
     if (*p == '?') {
         size_t qlen = strcspn(p + 1, "#");
-        if (parse_sentinel_query(p + 1, qlen, out, err) < 0)
-            return -1;
+        if (parse_query(k, p + 1, qlen, out, err) < 0)
+            return NULL;
         p += 1 + qlen;
     }
+    return p;
+}
+
+/* redis-sentinel://[[user]:password@]h1[:port][,h2[:port]...][/db][?params]#master. */
+static int parse_sentinel(const char *p, struct redis_url *out, struct sq_err *err)
+{
+    p = parse_nodes_url(&url_sentinel_kind, p, out->sentinels, &out->nsentinels, out, err);
+    if (p == NULL)
+        return -1;
     if (*p != '#' || p[1] == '\0') {
         err_set(err, SQ_ERR_INVALID,
                 "redis-sentinel URL: the master name is missing (end the URL with #mymaster)");
@@ -296,6 +351,25 @@ static int parse_sentinel(const char *p, struct redis_url *out, struct sq_err *e
                 "redis-sentinel URL: bad master name (longer than %zu bytes, NUL or bad %% "
                 "escape)",
                 sizeof(out->master_name) - 1);
+        return -1;
+    }
+    return 0;
+}
+
+/* redis-cluster://[[user]:password@]h1[:port][,h2[:port]...][/0][?]: the
+ * seed nodes. Cluster has one database, 0; there is no fragment. */
+static int parse_cluster(const char *p, struct redis_url *out, struct sq_err *err)
+{
+    p = parse_nodes_url(&url_cluster_kind, p, out->seeds, &out->nseeds, out, err);
+    if (p == NULL)
+        return -1;
+    if (out->db != 0) {
+        err_set(err, SQ_ERR_INVALID,
+                "redis-cluster URL: database %d: a cluster has only database 0", out->db);
+        return -1;
+    }
+    if (*p != '\0') {
+        err_set(err, SQ_ERR_INVALID, "redis-cluster URL: unexpected '%.32s' at the end", p);
         return -1;
     }
     return 0;
@@ -315,8 +389,12 @@ int redis_url_parse(const char *text, struct redis_url *out, struct sq_err *err)
         return parse_tcp(text + 8, out, err);
     if (strncmp(text, "redis-sentinel://", 17) == 0)
         return parse_sentinel(text + 17, out, err);
+    if (strncmp(text, "redis-cluster://", 16) == 0)
+        return parse_cluster(text + 16, out, err);
     err_set(err, SQ_ERR_INVALID,
-            "redis URL: '%.64s' must start with redis://, redis-sentinel:// or unix://", text);
+            "redis URL: '%.64s' must start with redis://, redis-sentinel://, redis-cluster:// or "
+            "unix://",
+            text);
     return -1;
 }
 
@@ -347,8 +425,9 @@ static void describe_host(char *buf, unsigned long cap, size_t *len, const char 
 
 void redis_url_describe(const struct redis_url *url, char *buf, unsigned long cap)
 {
+    const struct redis_url_node *nodes = url->sentinels;
+    int i, n = url->nsentinels;
     size_t len = 0;
-    int i;
 
     if (cap == 0)
         return;
@@ -358,19 +437,27 @@ void redis_url_describe(const struct redis_url *url, char *buf, unsigned long ca
         return;
     }
     describe_add(buf, cap, &len, "%s://%s",
-                 url->kind == REDIS_URL_SENTINEL ? "redis-sentinel" : "redis",
+                 url->kind == REDIS_URL_SENTINEL  ? "redis-sentinel"
+                 : url->kind == REDIS_URL_CLUSTER ? "redis-cluster"
+                                                  : "redis",
                  url->password[0] ? "***@" : "");
     if (url->kind == REDIS_URL_TCP) {
         describe_host(buf, cap, &len, url->host, url->port);
         describe_add(buf, cap, &len, "/%d", url->db);
         return;
     }
-    for (i = 0; i < url->nsentinels; i++) {
+    if (url->kind == REDIS_URL_CLUSTER) {
+        nodes = url->seeds;
+        n = url->nseeds;
+    }
+    for (i = 0; i < n; i++) {
         if (i > 0)
             describe_add(buf, cap, &len, ",");
-        describe_host(buf, cap, &len, url->sentinels[i].host, url->sentinels[i].port);
+        describe_host(buf, cap, &len, nodes[i].host, nodes[i].port);
     }
     describe_add(buf, cap, &len, "/%d", url->db);
+    if (url->kind == REDIS_URL_CLUSTER)
+        return;
     if (url->sentinel_password[0])
         describe_add(buf, cap, &len, "?sentinel_password=***");
     describe_add(buf, cap, &len, "#%s", url->master_name);

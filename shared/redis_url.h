@@ -1,7 +1,8 @@
 /* redis_url: parses STAGEQ_REDIS_URL. All connecting goes through rconn (sync)
  * and the API's async connection module, both built on this one parsed form:
- * a plain address (redis://, unix://) or a Sentinel group (redis-sentinel://)
- * whose master shared/sentinel.h discovers. */
+ * a plain address (redis://, unix://), a Sentinel group (redis-sentinel://)
+ * whose master shared/sentinel.h discovers, or a Redis Cluster's seed nodes
+ * (redis-cluster://) from which the connection reads the slot map. */
 #ifndef STAGEQ_REDIS_URL_H
 #define STAGEQ_REDIS_URL_H
 
@@ -50,7 +51,12 @@ struct redis_url {
  * ?sentinel_password=P and ?sentinel_user=U set the sentinels' own; the
  * #master fragment is required). Percent escapes in users, passwords and the
  * master name are decoded; in a redis-sentinel URL a password must escape
- * '/', '?' and '#'. Returns 0, or -1 with err naming what is wrong. */
+ * '/', '?' and '#'.
+ * redis-cluster://[[user]:password@]h1[:port][,h2[:port]...][/0] names up to
+ * REDIS_URL_SEEDS_MAX seed nodes of a Redis Cluster (port default 6379; the
+ * user and password go to every node; the database can only be 0; no query
+ * parameter and no fragment; a password must escape '/', '?' and '#').
+ * Returns 0, or -1 with err naming what is wrong. */
 int redis_url_parse(const char *text, struct redis_url *out, struct sq_err *err);
 
 /* Resolves a TCP url's host once, to a numeric address in addr[cap] (IPv4

@@ -1,5 +1,5 @@
-/* Unit tests for shared/redis_url: the accepted URL forms (plain, unix and
- * redis-sentinel), every rejected form we know of, and that
+/* Unit tests for shared/redis_url: the accepted URL forms (plain, unix,
+ * redis-sentinel and redis-cluster), every rejected form we know of, and that
  * redis_url_describe never shows a password. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,6 +32,16 @@ static void parse_bad(const char *text, const char *want)
         fail_msg("'%s' was accepted", text);
     if (strstr(err.msg, want) == NULL)
         fail_msg("'%s': message '%s' lacks '%s'", text, err.msg, want);
+}
+
+/* Parses text into u (it must be accepted), describes it into buf[cap] and
+ * expects want. */
+static void describe_is(const char *text, const char *want, struct redis_url *u, char *buf,
+                        size_t cap)
+{
+    parse_ok(text, u);
+    redis_url_describe(u, buf, cap);
+    assert_string_equal(buf, want);
 }
 
 static void test_host_only(void **state)
@@ -170,9 +180,11 @@ static void test_unix(void **state)
 static void test_errors(void **state)
 {
     (void)state;
-    parse_bad("http://x", "must start with redis://, redis-sentinel:// or unix://");
-    parse_bad("", "must start with redis://, redis-sentinel:// or unix://");
-    parse_bad("REDIS://host", "must start with redis://, redis-sentinel:// or unix://");
+    parse_bad("http://x",
+              "must start with redis://, redis-sentinel://, redis-cluster:// or unix://");
+    parse_bad("", "must start with redis://, redis-sentinel://, redis-cluster:// or unix://");
+    parse_bad("REDIS://host",
+              "must start with redis://, redis-sentinel://, redis-cluster:// or unix://");
     parse_bad("redis://", "bad or missing host");
     parse_bad("redis://:6379", "bad or missing host");
     parse_bad("redis://:pw@", "bad or missing host");
@@ -247,22 +259,15 @@ static void test_describe(void **state)
     char buf[512];
 
     (void)state;
-    parse_ok("redis://alice:topsecret@host:6380/2", &u);
-    redis_url_describe(&u, buf, sizeof(buf));
-    assert_string_equal(buf, "redis://***@host:6380/2");
+    describe_is("redis://alice:topsecret@host:6380/2", "redis://***@host:6380/2", &u, buf,
+                sizeof(buf));
     assert_null(strstr(buf, "topsecret"));
 
-    parse_ok("redis://host", &u);
-    redis_url_describe(&u, buf, sizeof(buf));
-    assert_string_equal(buf, "redis://host:6379/0");
+    describe_is("redis://host", "redis://host:6379/0", &u, buf, sizeof(buf));
 
-    parse_ok("redis://:pw@[::1]:7000/1", &u);
-    redis_url_describe(&u, buf, sizeof(buf));
-    assert_string_equal(buf, "redis://***@[::1]:7000/1");
+    describe_is("redis://:pw@[::1]:7000/1", "redis://***@[::1]:7000/1", &u, buf, sizeof(buf));
 
-    parse_ok("unix:///tmp/r.sock?db=4", &u);
-    redis_url_describe(&u, buf, sizeof(buf));
-    assert_string_equal(buf, "unix:///tmp/r.sock?db=4");
+    describe_is("unix:///tmp/r.sock?db=4", "unix:///tmp/r.sock?db=4", &u, buf, sizeof(buf));
 
     /* a short buffer is truncated, never overrun */
     parse_ok("redis://:pw@host", &u);
@@ -336,26 +341,35 @@ static void test_sentinel_credentials(void **state)
     assert_string_equal(u.sentinels[0].host, "h1");
 }
 
-static void test_sentinel_max(void **state)
+/* scheme, then max nodes h0:port0 .. h<max-1>:port0+max-1, then tail: accepted
+ * (u filled); with one node more refused with want. */
+static void check_max_nodes(const char *scheme, int max, int port0, const char *tail,
+                            const char *want, struct redis_url *u)
 {
-    struct redis_url u;
     char text[600];
     size_t len = 0;
     int i;
 
-    (void)state;
-    len += (size_t)snprintf(text, sizeof(text), "redis-sentinel://");
-    for (i = 0; i < REDIS_URL_SENTINELS_MAX; i++)
+    len += (size_t)snprintf(text, sizeof(text), "%s", scheme);
+    for (i = 0; i < max; i++)
         len += (size_t)snprintf(text + len, sizeof(text) - len, "%sh%d:%d", i ? "," : "", i,
-                                20000 + i);
-    snprintf(text + len, sizeof(text) - len, "#m");
-    parse_ok(text, &u);
+                                port0 + i);
+    snprintf(text + len, sizeof(text) - len, "%s", tail);
+    parse_ok(text, u);
+    snprintf(text + len, sizeof(text) - len, ",one-more%s", tail);
+    parse_bad(text, want);
+}
+
+static void test_sentinel_max(void **state)
+{
+    struct redis_url u;
+
+    (void)state;
+    check_max_nodes("redis-sentinel://", REDIS_URL_SENTINELS_MAX, 20000, "#m",
+                    "more than 16 sentinels", &u);
     assert_int_equal(u.nsentinels, REDIS_URL_SENTINELS_MAX);
     assert_string_equal(u.sentinels[REDIS_URL_SENTINELS_MAX - 1].host, "h15");
     assert_int_equal(u.sentinels[REDIS_URL_SENTINELS_MAX - 1].port, 20015);
-
-    snprintf(text + len, sizeof(text) - len, ",one-more#m");
-    parse_bad(text, "more than 16 sentinels");
 }
 
 static void test_sentinel_errors(void **state)
@@ -392,7 +406,8 @@ static void test_sentinel_errors(void **state)
     parse_bad("redis-sentinel://:p%4@h1#m", "bad user or password");
     parse_bad("redis-sentinel://h1#m%00", "bad master name");
     parse_bad("redis-sentinel://h1#m%", "bad master name");
-    parse_bad("REDIS-SENTINEL://h1#m", "must start with redis://, redis-sentinel:// or unix://");
+    parse_bad("REDIS-SENTINEL://h1#m",
+              "must start with redis://, redis-sentinel://, redis-cluster:// or unix://");
     parse_bad("redis-sentinel:/h1#m", "must start with");
 }
 
@@ -428,14 +443,125 @@ static void test_sentinel_describe(void **state)
     assert_null(strstr(buf, "datapw"));
     assert_null(strstr(buf, "sentpw"));
 
-    parse_ok("redis-sentinel://h1#m", &u);
-    redis_url_describe(&u, buf, sizeof(buf));
-    assert_string_equal(buf, "redis-sentinel://h1:26379/0#m");
+    describe_is("redis-sentinel://h1#m", "redis-sentinel://h1:26379/0#m", &u, buf, sizeof(buf));
 
     /* a short buffer is truncated, never overrun */
     memset(buf, 'Z', sizeof(buf));
     redis_url_describe(&u, buf, 20);
     assert_string_equal(buf, "redis-sentinel://h1");
+    assert_int_equal(buf[20], 'Z');
+}
+
+static void test_cluster_basic(void **state)
+{
+    struct redis_url u;
+
+    (void)state;
+    parse_ok("redis-cluster://10.0.0.1:7000,node-b:7001,[::1]:7002/", &u);
+    assert_int_equal(u.kind, REDIS_URL_CLUSTER);
+    assert_int_equal(u.nseeds, 3);
+    assert_string_equal(u.seeds[0].host, "10.0.0.1");
+    assert_int_equal(u.seeds[0].port, 7000);
+    assert_string_equal(u.seeds[1].host, "node-b");
+    assert_int_equal(u.seeds[1].port, 7001);
+    assert_string_equal(u.seeds[2].host, "::1");
+    assert_int_equal(u.seeds[2].port, 7002);
+    assert_int_equal(u.db, 0);
+    assert_int_equal(u.nsentinels, 0);
+    assert_string_equal(u.host, ""); /* the nodes come from the slot map */
+    assert_string_equal(u.password, "");
+
+    parse_ok("redis-cluster://h1", &u); /* one seed, default port, no slash */
+    assert_int_equal(u.nseeds, 1);
+    assert_string_equal(u.seeds[0].host, "h1");
+    assert_int_equal(u.seeds[0].port, 6379);
+
+    parse_ok("redis-cluster://h1:7000/0?", &u); /* db 0 spelt out; an empty query */
+    assert_int_equal(u.db, 0);
+    assert_int_equal(u.seeds[0].port, 7000);
+
+    parse_ok("redis-cluster://app:p%2Fw@d@h1:7000,h2:7001/", &u); /* to every node */
+    assert_string_equal(u.user, "app");
+    assert_string_equal(u.password, "p/w@d");
+    assert_int_equal(u.nseeds, 2);
+
+    parse_ok("redis-cluster://secret@h1/", &u); /* a password alone */
+    assert_string_equal(u.user, "");
+    assert_string_equal(u.password, "secret");
+}
+
+static void test_cluster_max(void **state)
+{
+    struct redis_url u;
+
+    (void)state;
+    check_max_nodes("redis-cluster://", REDIS_URL_SEEDS_MAX, 7000, "/",
+                    "redis-cluster URL: more than 16 seeds", &u);
+    assert_int_equal(u.nseeds, REDIS_URL_SEEDS_MAX);
+    assert_string_equal(u.seeds[REDIS_URL_SEEDS_MAX - 1].host, "h15");
+    assert_int_equal(u.seeds[REDIS_URL_SEEDS_MAX - 1].port, 7015);
+}
+
+static void test_cluster_errors(void **state)
+{
+    struct redis_url u;
+    struct sq_err err;
+
+    (void)state;
+    parse_bad("redis-cluster://", "redis-cluster URL: seed 1: bad or missing host");
+    parse_bad("redis-cluster:///", "seed 1: bad or missing host");
+    parse_bad("redis-cluster://h1,", "seed 2: bad or missing host");
+    parse_bad("redis-cluster://h1,,h3", "seed 2: bad or missing host");
+    parse_bad("redis-cluster://h1, h2", "seed 2: bad or missing host");
+    parse_bad("redis-cluster://h1,h2\n", "seed 2: bad or missing host");
+    parse_bad("redis-cluster://h1,:7000", "seed 2: bad or missing host");
+    parse_bad("redis-cluster://h1:7000,h2:0", "seed 2: port 0 is out of range [1, 65535]");
+    parse_bad("redis-cluster://h1:70000", "seed 1: port 70000 is out of range");
+    parse_bad("redis-cluster://h1:x", "seed 1: port 'x' is not an integer");
+    parse_bad("redis-cluster://h1:", "seed 1: bad port");
+    parse_bad("redis-cluster://h1,[::1", "seed 2: unterminated IPv6 address");
+    parse_bad("redis-cluster://[::1]x", "seed 1: bad or missing host");
+    parse_bad("redis-cluster://h1/1", "database 1: a cluster has only database 0");
+    parse_bad("redis-cluster://h1/x", "database 'x' is not an integer");
+    parse_bad("redis-cluster://h1/0#m", "unexpected '#m' at the end");
+    parse_bad("redis-cluster://h1#m", "unexpected '#m' at the end");
+    parse_bad("redis-cluster://h1?db=0", "unknown parameter 'db' (a redis-cluster URL takes none)");
+    parse_bad("redis-cluster://:p%4@h1", "bad user or password");
+    parse_bad("REDIS-CLUSTER://h1", "must start with");
+    parse_bad("redis-cluster:/h1", "must start with");
+    /* a parameter's value (maybe a password) is never shown */
+    assert_int_equal(redis_url_parse("redis-cluster://h?password=hidden", &u, &err), -1);
+    assert_null(strstr(err.msg, "hidden"));
+}
+
+static void test_cluster_too_long(void **state)
+{
+    struct redis_url u;
+
+    (void)state;
+    /* a seed host: 255 bytes fit, 256 do not */
+    check_limit("redis-cluster://a,", 'h', 255, ":7000/", "seed 2: bad or missing host", &u);
+    assert_int_equal(strlen(u.seeds[1].host), 255);
+    /* the password: 255 bytes fit, 256 do not */
+    check_limit("redis-cluster://:", 'p', 255, "@h/", "bad user or password", &u);
+    assert_int_equal(strlen(u.password), 255);
+}
+
+static void test_cluster_describe(void **state)
+{
+    struct redis_url u;
+    char buf[512];
+
+    (void)state;
+    describe_is("redis-cluster://app:clusterpw@h1:7000,[::1]:7001/",
+                "redis-cluster://***@h1:7000,[::1]:7001/0", &u, buf, sizeof(buf));
+    assert_null(strstr(buf, "clusterpw"));
+
+    describe_is("redis-cluster://h1", "redis-cluster://h1:6379/0", &u, buf, sizeof(buf));
+
+    memset(buf, 'Z', sizeof(buf));
+    redis_url_describe(&u, buf, 20);
+    assert_string_equal(buf, "redis-cluster://h1:");
     assert_int_equal(buf[20], 'Z');
 }
 
@@ -460,6 +586,11 @@ int main(void)
         cmocka_unit_test(test_sentinel_errors),
         cmocka_unit_test(test_sentinel_too_long),
         cmocka_unit_test(test_sentinel_describe),
+        cmocka_unit_test(test_cluster_basic),
+        cmocka_unit_test(test_cluster_max),
+        cmocka_unit_test(test_cluster_errors),
+        cmocka_unit_test(test_cluster_too_long),
+        cmocka_unit_test(test_cluster_describe),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
