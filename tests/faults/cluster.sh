@@ -178,14 +178,15 @@ fault_reshard() {
   poll 60 serves "$SLOT" "$to" || { note="$note slot-not-moved"; return 1; }
 }
 
-# job_key ID [P] [PREFIX]: as docs/redis-keys.md prints it (run from there,
-# so the doc's function is checked against the keys the daemons wrote).
-eval "$(sed -n '/^job_key() {/,/^}/p' docs/redis-keys.md)"
-# doc_keys_bad DIR: of 10 job keys found in the cluster, those job_key does not give.
+# doc_job_key ID [P] [PREFIX]: docs/redis-keys.md's job_key, run from there
+# (so the doc is checked against the keys the daemons wrote; renamed: lib.sh
+# may have a job_key of its own).
+eval "$(sed -n '/^job_key() {/,/^}/p' docs/redis-keys.md | sed '1s/^job_key()/doc_job_key()/')"
+# doc_keys_bad DIR: of 10 job keys found in the cluster, those doc_job_key does not give.
 doc_keys_bad() {
   local id tag
   awk '{ print $1, $5 }' "$1/states" | shuf -n 10 --random-source=<(yes) | while read -r id tag; do
-    [ "$(job_key "$id" "$PARTS" fq)" = "fq:$tag:job:$id" ] || echo "$id"
+    [ "$(doc_job_key "$id" "$PARTS" fq)" = "fq:$tag:job:$id" ] || echo "$id"
   done | grep -c .
 }
 
