@@ -60,7 +60,7 @@ UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 # Test programs the e2e suites drive (tests/e2e/*.c).
 E2E_BINS := $(BUILD)/tests/e2e/rconn_probe
 
-.PHONY: all run test test-build test-faults test-asan deps deps-test clean format format-check lint \
+.PHONY: all run test test-build test-faults test-faults-cluster test-asan deps deps-test clean format format-check lint \
         lint-cppcheck lint-banned lint-structure deps-lint test-valgrind deps-valgrind bench deps-bench \
         test-sentinel test-cluster
 
@@ -200,6 +200,17 @@ bench: deps-bench
 test-faults: deps-test
 	$(Q)$(MAKE) --no-print-directory -j$(JOBS) all
 	$(Q)BUILD=$(BUILD) bash tests/faults/run.sh
+
+# test-faults-cluster: the Redis Cluster fault scenarios (tests/faults/cluster.sh:
+# 3 masters + 3 replicas, an API and 3 pools on its redis-cluster:// URL, a
+# queue of 6 partitions under a steady submitter; CLUSTER FAILOVER, kill -9 of
+# a master, redis-cli --cluster reshard of a busy partition's slot), 2-3 minutes.
+# SAN=1 runs them on the ASan + UBSan build in build-asan.
+test-faults-cluster: deps-test
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) BUILD=$(SENTINEL_BUILD) all
+	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		BUILD=$(SENTINEL_BUILD) bash tests/faults/cluster.sh
 
 # Under the sanitizers, every suite that runs stageq's code paths. Those that
 # check files against the code (deploy: compose and Dockerfile; cookbook: the

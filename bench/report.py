@@ -55,6 +55,54 @@ def log_level_rows(row, figs, med, tgt):
                   for lv in ("defaults", "warn") for p in parts), "µs", "{:.1f}")
 
 
+SHARDS = 3  # the cluster bench/run.sh starts
+PROJECT_SHARDS = (3, 6, 12)
+
+
+def cluster_rows(row, figs, med, tgt):
+    """The "Redis Cluster" rows: the drain of a queue of 6 partitions on 3
+    shards next to the same queue on the single Redis and to the drain above
+    (one partition); the share of commands each shard served (target: each
+    within 5 points of a third); Redis CPU per job; and the projection of the
+    drain on N shards of one core each: N x 1e6 / (Redis CPU per job, summed
+    over the shards), capped by the workers' CPU per job on the cores left
+    (docs/performance.md, "Redis Cluster")."""
+    c, s = "cluster.shards_p6", "cluster.single_p6"
+    row("drain, 6 partitions: on 3 shards / on the single Redis; 1 partition (above)",
+        (c + ".rps", s + ".rps", "drain.rps"), "jobs/s")
+    shares = tuple("%s.shard%d.share_pct" % (c, i) for i in range(1, SHARDS + 1))
+    ok = None
+    if all(med(k) is not None for k in shares):
+        ok = all(abs(med(k) - 100.0 / SHARDS) <= 5.0 for k in shares)
+    row("  commands served by shard 1 / 2 / 3", shares, "%", "{:.1f}",
+        target=tgt(ok, "each 33 % ± 5"))
+    row("  Redis CPU per job: 3 shards (sum) / single Redis, 6 partitions; 1 partition",
+        (c + ".redis_us", s + ".redis_us", "cpu.drain.redis.us"), "µs", "{:.1f}")
+    row("  Redis CPU per job on shard 1 / 2 / 3",
+        tuple("%s.shard%d.redis_us" % (c, i) for i in range(1, SHARDS + 1)), "µs", "{:.1f}")
+    row("  Redis commands per job: 3 shards / single Redis, 6 partitions",
+        (c + ".commands_per_job", s + ".commands_per_job"), "", "{:.1f}")
+    row("  PUBLISH messages received over the cluster bus per job (all nodes)",
+        c + ".bus_publish_per_job", "", "{:.2f}")
+    row("  worker CPU per job: 3 shards / single Redis, 6 partitions",
+        ("cpu.%s.worker.us" % c, "cpu.%s.worker.us" % s), "µs", "{:.0f}")
+    redis_us, worker_us = med(c + ".redis_us"), med("cpu.%s.worker.us" % c)
+    if not redis_us or not worker_us:
+        return
+    keys = []
+    for n in PROJECT_SHARDS:
+        k = "cluster.projected.shards%d_rps" % n
+        figs[k] = {"median": n * 1e6 / redis_us, "min": n * 1e6 / redis_us,
+                   "max": n * 1e6 / redis_us, "runs": []}
+        keys.append(k)
+    row("projected drain, Redis on %s cores (1 shard each)"
+        % " / ".join(str(n) for n in PROJECT_SHARDS), tuple(keys), "jobs/s")
+    figs["cluster.projected.per_worker_core_rps"] = {
+        "median": 1e6 / worker_us, "min": 1e6 / worker_us, "max": 1e6 / worker_us, "runs": []}
+    row("  cap: jobs/s per worker core (1e6 ÷ worker CPU per job)",
+        "cluster.projected.per_worker_core_rps", "jobs/s")
+
+
 def main():
     meta, vals = load(sys.argv[1])
     figs = {k: agg(v) for k, v in vals.items()}
@@ -187,6 +235,7 @@ def main():
         ("cpu.drain.worker.sys_pct", "cpu.drain.redis.sys_pct", "cpu.drain.api.sys_pct"), "%",
         "{:.0f}")
     log_level_rows(row, figs, med, tgt)
+    cluster_rows(row, figs, med, tgt)
     row("limit: redis-benchmark -c 50 HGETALL (the job)", "limit.hgetall.rps", "req/s")
     row("limit: redis-benchmark -c 50 HSET", "limit.hset.rps", "req/s")
     row("limit: redis-benchmark -c 50 LPUSH", "limit.lpush.rps", "req/s")

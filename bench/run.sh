@@ -145,13 +145,23 @@ RURL="redis://127.0.0.1:$RPORT/0"
 
 rcli info server | grep -q 'redis_version:7' || log "warning: not Redis 7: commandstats method may differ"
 
-"$BUILD/stageq-api" --listen 127.0.0.1:0 --port-file "$TMP/api.port" --redis-url "$RURL" \
-  --pipelines "$PIPES" --max-queue 0 >>"$OUT/api.log" 2>&1 &
-API_PID=$!
-PIDS="$PIDS $API_PID"
-for _ in $(seq 1 100); do [ -s "$TMP/api.port" ] && break; sleep 0.05; done
-[ -s "$TMP/api.port" ] || die "stageq-api did not start ($OUT/api.log)"
-APORT=$(cat "$TMP/api.port")
+# api_start NAME [URL] [PIPELINES]: a stageq-api on a free port, on URL (the
+# bench's Redis) with PIPELINES (the bench's), logging to $OUT/NAME.log; sets
+# STARTED_PID and STARTED_PORT (STAGEQ_* from the caller apply).
+api_start() {
+  local pf="$TMP/$1.port"
+  "$BUILD/stageq-api" --listen 127.0.0.1:0 --port-file "$pf" --redis-url "${2:-$RURL}" \
+    --pipelines "${3:-$PIPES}" --max-queue 0 >>"$OUT/$1.log" 2>&1 &
+  STARTED_PID=$!
+  PIDS="$PIDS $STARTED_PID"
+  for _ in $(seq 1 100); do [ -s "$pf" ] && break; sleep 0.05; done
+  [ -s "$pf" ] || die "stageq-api did not start ($OUT/$1.log)"
+  STARTED_PORT=$(cat "$pf")
+}
+
+api_start api
+API_PID=$STARTED_PID
+APORT=$STARTED_PORT
 API="http://127.0.0.1:$APORT"
 log "redis :$RPORT, api :$APORT, pid $API_PID; runs $RUNS, jobs $JOBS, ${SECS}s windows"
 kv api.rss_idle_kb "$(rss_kb "$API_PID")"
@@ -357,12 +367,8 @@ REPLICA_PID=$!
 PIDS="$PIDS $REPLICA_PID"
 for _ in $(seq 1 200); do rcli INFO replication | grep -q 'state=online' && break; sleep 0.05; done
 rcli INFO replication | grep -q 'state=online' || die "the replica did not come online ($TMP/replica/redis.log)"
-STAGEQ_MIN_REPLICAS=1 "$BUILD/stageq-api" --listen 127.0.0.1:0 --port-file "$TMP/api-min1.port" \
-  --redis-url "$RURL" --pipelines "$PIPES" --max-queue 0 >>"$OUT/api-min1.log" 2>&1 &
-API_MIN1_PID=$!
-PIDS="$PIDS $API_MIN1_PID"
-for _ in $(seq 1 100); do [ -s "$TMP/api-min1.port" ] && break; sleep 0.05; done
-[ -s "$TMP/api-min1.port" ] || die "stageq-api (STAGEQ_MIN_REPLICAS=1) did not start ($OUT/api-min1.log)"
+STAGEQ_MIN_REPLICAS=1 api_start api-min1
+API_MIN1_PID=$STARTED_PID
 for r in $(seq 1 "$RUNS"); do
   for m in 0 1; do
     api=$API
@@ -472,15 +478,9 @@ log_level() { if [ "$1" = warn ]; then echo warn; else echo info; fi; }
 # log_api defaults|warn: starts an API with that row's log level (the access
 # log on, as shipped; it writes at info); sets LOG_API_PID and LOG_API.
 log_api() {
-  local pf="$TMP/api-log-$1.port"
-  STAGEQ_LOG_LEVEL=$(log_level "$1") STAGEQ_ACCESS_LOG=on "$BUILD/stageq-api" \
-    --listen 127.0.0.1:0 --port-file "$pf" --redis-url "$RURL" --pipelines "$PIPES" \
-    --max-queue 0 >"$OUT/api-log-$1.log" 2>&1 &
-  LOG_API_PID=$!
-  PIDS="$PIDS $LOG_API_PID"
-  for _ in $(seq 1 100); do [ -s "$pf" ] && break; sleep 0.05; done
-  [ -s "$pf" ] || die "stageq-api ($1) did not start ($OUT/api-log-$1.log)"
-  LOG_API="http://127.0.0.1:$(cat "$pf")"
+  STAGEQ_LOG_LEVEL=$(log_level "$1") STAGEQ_ACCESS_LOG=on api_start "api-log-$1"
+  LOG_API_PID=$STARTED_PID
+  LOG_API="http://127.0.0.1:$STARTED_PORT"
 }
 
 # log_window TAG API_PID URL WRK_ARGS...: one wrk window (50 connections),
@@ -523,6 +523,184 @@ bench_log_levels() {
   log "log levels: done"
 }
 bench_log_levels
+
+# ---- Redis Cluster: a queue of 6 partitions on 3 shards ----
+# The drain of drain_run (bench4, --concurrency 2) with the queue "default" in
+# 6 partitions (the pipelines file plus "queues": {"default": {"partitions":
+# 6}}): on the bench's own Redis, then on a cluster of 3 masters (no
+# replicas: nothing to fail over in a bench) started here for this part only.
+# Figures next to drain.rps (one partition, the same Redis, the same run):
+# per shard, the commands it served (INFO commandstats deltas, the bench's own
+# polls left out) and the Redis CPU it spent (INFO cpu deltas), per job.
+# Backlogs are at most 20,000 jobs (BENCH_QUICK: 3,000) whatever BENCH_JOBS.
+CL_JOBS=$((JOBS < 20000 ? JOBS : 20000))
+[ "$QUICK" = 1 ] && CL_JOBS=$((JOBS < 3000 ? JOBS : 3000))
+P6="$TMP/pipelines-p6.json"
+jq '. + {queues: {default: {partitions: 6}}}' "$PIPES" >"$P6" || die "jq: $PIPES"
+
+# cl_bench_start: 3 cluster-enabled redis-servers (bus ports of their own),
+# joined with redis-cli --cluster create; sets CL_PORTS and CL_URL.
+cl_bench_start() {
+  local i p bus hosts="" ok
+  CL_PORTS=""
+  for i in 1 2 3; do
+    p=$(free_port)
+    bus=$(free_port)
+    mkdir -p "$TMP/cl-$i"
+    redis-server --port "$p" --bind 127.0.0.1 --dir "$TMP/cl-$i" --save '' --appendonly no \
+      --logfile "$TMP/cl-$i/redis.log" --daemonize no --maxmemory 0 --cluster-enabled yes \
+      --cluster-config-file nodes.conf --cluster-port "$bus" --cluster-node-timeout 5000 >/dev/null &
+    PIDS="$PIDS $!"
+    CL_PIDS="$CL_PIDS $!"
+    CL_PORTS="$CL_PORTS $p"
+    hosts="$hosts 127.0.0.1:$p"
+  done
+  for p in $CL_PORTS; do
+    for _ in $(seq 1 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.05; done
+  done
+  # shellcheck disable=SC2086 # one argument per node
+  redis-cli --cluster create $hosts --cluster-replicas 0 --cluster-yes >"$TMP/cl-create.log" 2>&1 ||
+    die "redis-cli --cluster create failed ($TMP/cl-create.log)"
+  for _ in $(seq 1 300); do
+    ok=1
+    for p in $CL_PORTS; do
+      redis-cli -p "$p" cluster info | grep -q '^cluster_state:ok' || ok=0
+    done
+    [ "$ok" = 1 ] && break
+    sleep 0.1
+  done
+  [ "$ok" = 1 ] || die "the cluster did not reach cluster_state:ok"
+  hosts=${hosts# }
+  CL_URL="redis-cluster://${hosts// /,}/"
+}
+
+# pqueue PORTS: "queued processing" over every partition of the queue default
+# (any key layout: the pattern takes the hash tag in), summed over the nodes.
+PQ_LUA="local q, w = 0, 0
+for _, k in ipairs(redis.call('KEYS', ARGV[1] .. ':*queue:default')) do q = q + redis.call('LLEN', k) end
+for _, k in ipairs(redis.call('KEYS', ARGV[1] .. ':*processing:*')) do w = w + 1 end
+return {q, w}"
+pqueue() {
+  local p
+  for p in $1; do redis-cli -p "$p" EVAL "$PQ_LUA" 0 stageq | paste -sd' '; done |
+    awk '{ q += $1; w += $2 } END { print q + 0, w + 0 }'
+}
+# bus_pub PORT: PUBLISH messages the node received over the cluster bus so far
+# (each PUBLISH on a node is forwarded to every other node; 0 off a cluster)
+bus_pub() {
+  redis-cli -p "$1" CLUSTER INFO 2>/dev/null | tr -d '\r' |
+    awk -F: '$1 == "cluster_stats_messages_publish_received" { n = $2 } END { print n + 0 }'
+}
+# node_cpu PORT: Redis CPU seconds so far (user + sys, INFO cpu)
+node_cpu() {
+  redis-cli -p "$1" INFO cpu | tr -d '\r' |
+    awk -F: '$1 == "used_cpu_user" || $1 == "used_cpu_sys" { s += $2 } END { printf "%.6f\n", s }'
+}
+# node_calls PORT: commands the node ran since CONFIG RESETSTAT (those inside
+# scripts too), less the bench's INFO and CONFIG and the pool's CLUSTER and
+# PING. The poll above (one EVAL a node every 0.2 s) is the same on each.
+node_calls() {
+  redis-cli -p "$1" INFO commandstats | tr -d '\r' |
+    sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\).*/\1 \2/p' |
+    awk '$1 !~ /^(info|config|cluster|ping)/ { s += $2 } END { print s + 0 }'
+}
+
+# pdrain TAG RUN PORTS URL: one drain of CL_JOBS bench4 jobs on the queue of 6
+# partitions, in the Redis of PORTS (one node or every master) at URL: an API
+# of its own preloads them (wrk, 50 connections, stopped once the backlog is
+# there), then a pool drains them. Figures TAG.*.
+pdrain() {
+  local tag=$1 r=$2 ports=$3 url=$4 p apid wp wpid t0 t_seen q w
+  local ok=0 win=0 first="" last="" other=0 o wi f l ot jobs
+  local -A cpu0 cpu1 calls bus0 bus1
+  for p in $ports; do redis-cli -p "$p" FLUSHALL >/dev/null; done
+  api_start "api-$tag" "$url" "$P6"
+  apid=$STARTED_PID
+  wrk -t1 -c50 -d600s --timeout 5s -s bench/submit.lua "http://127.0.0.1:$STARTED_PORT/v1/jobs" \
+    >/dev/null 2>&1 &
+  wp=$!
+  PIDS="$PIDS $wp"
+  while :; do
+    read -r q _ <<<"$(pqueue "$ports")"
+    [ "${q:-0}" -ge "$CL_JOBS" ] && break
+    kill -0 "$wp" 2>/dev/null || break
+    sleep 0.05
+  done
+  stop_pid "$wp"
+  sleep 0.2
+  read -r q _ <<<"$(pqueue "$ports")"
+  jobs=$q
+  [ "$jobs" -ge "$CL_JOBS" ] || log "warning: $tag backlog $jobs < $CL_JOBS"
+  for p in $ports; do
+    redis-cli -p "$p" CONFIG RESETSTAT >/dev/null
+    cpu0[$p]=$(node_cpu "$p")
+    bus0[$p]=$(bus_pub "$p")
+  done
+  t0=$(now_ms)
+  RURL=$url PIPES=$P6 start_worker "w-$tag" --concurrency 2
+  wpid=$WPID
+  while :; do
+    sleep 0.2
+    read -r q w <<<"$(pqueue "$ports")"
+    [ "$q" = 0 ] && [ "$w" = 0 ] && break
+    kill -0 "$wpid" 2>/dev/null || die "the worker exited ($OUT/w-$tag.log)"
+  done
+  t_seen=$(now_ms)
+  for p in $ports; do
+    cpu1[$p]=$(node_cpu "$p")
+    bus1[$p]=$(bus_pub "$p")
+    calls[$p]=$(node_calls "$p")
+  done
+  # shellcheck disable=SC2046 # one argument per child pid
+  w1=$(ticks $(children "$wpid"))
+  stop_pid "$wpid"
+  stop_pid "$apid"
+  for p in $ports; do
+    read -r o wi f l ot <<<"$(redis-cli -p "$p" EVAL "$(cat bench/count.lua)" 0 "stageq:*:job:*" \
+      "$(rfc3339 "$t0")" "$(rfc3339 "$t_seen")" | tr '\n' ' ')"
+    ok=$((ok + o)) win=$((win + wi)) other=$((other + ot))
+    [ "$f" != - ] && { [ -z "$first" ] || [[ "$f" < "$first" ]]; } && first=$f
+    [ "$l" != - ] && [[ "$l" > "$last" ]] && last=$l
+  done
+  kv "$tag.jobs" "$ok"
+  kv "$tag.not_succeeded" "$other"
+  kv "$tag.rps" "$(calc 1 "$ok * 1000 / ($(ts_ms "${last:-@0}") - $t0 + 0.001)")"
+  cpu_us "$tag.worker" "0 0" "$w1" "$ok"
+  local i=0 all_calls=0 all_cpu=0 all_bus=0
+  for p in $ports; do all_calls=$((all_calls + calls[$p])); done
+  for p in $ports; do
+    i=$((i + 1))
+    kv "$tag.shard$i.share_pct" "$(calc 1 "100 * ${calls[$p]} / ($all_calls + 0.000001)")"
+    kv "$tag.shard$i.redis_us" "$(calc 1 "(${cpu1[$p]} - ${cpu0[$p]}) * 1000000 / ($ok + 0.000001)")"
+    all_cpu=$(calc 6 "$all_cpu + ${cpu1[$p]} - ${cpu0[$p]}")
+    all_bus=$((all_bus + bus1[$p] - bus0[$p]))
+  done
+  kv "$tag.redis_us" "$(calc 1 "$all_cpu * 1000000 / ($ok + 0.000001)")"
+  kv "$tag.commands_per_job" "$(calc 2 "$all_calls / ($ok + 0.000001)")"
+  kv "$tag.bus_publish_per_job" "$(calc 2 "$all_bus / ($ok + 0.000001)")"
+  log "$tag run $r: $ok jobs in $(($(ts_ms "${last:-@0}") - t0)) ms"
+}
+
+bench_cluster() {
+  local r
+  cl_bench_start
+  log "cluster: masters on$CL_PORTS, $CL_JOBS jobs per drain"
+  for r in $(seq 1 "$RUNS"); do
+    pdrain cluster.single_p6 "$r" "$RPORT" "$RURL"
+    pdrain cluster.shards_p6 "$r" "$CL_PORTS" "$CL_URL"
+  done
+  for p in $CL_PIDS; do stop_pid "$p"; done
+  log "cluster: done"
+}
+# In a subshell of its own, which stops what it started however it ends: a
+# failure here (the cluster, its API or pool) costs these rows only.
+if ! (
+  PIDS="" CL_PIDS=""
+  trap 'for p in $PIDS; do stop_pid "$p"; done' EXIT
+  bench_cluster
+); then
+  log "warning: the Redis Cluster rows failed ($OUT/*cluster*.log): left out"
+fi
 
 # ---- BENCH_PERF=1: where the CPU goes (perf record) ----
 # Separate short runs, never inside the measured windows above. Profiles go to

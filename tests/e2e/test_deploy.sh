@@ -144,15 +144,20 @@ check "compose: the work volume of the example stages is shared by every worker"
 # --- the HA variant: docker-compose.ha.yml on top of the base file -------------------
 # Checked on what `docker-compose config` makes of the two files together; the
 # contract of the base file above still holds for its services.
-HA=docker-compose.ha.yml
+# overlay_config FILE OUT: `docker-compose config` of the base file plus FILE
+# into OUT, checked to pass; sets SERVICES to the names of its services, sorted.
+overlay_config() {
+  local rc
+  docker-compose -f "$COMPOSE" -f "$1" config >"$2" 2>"$2.err"
+  rc=$?
+  [ $rc -eq 0 ] || head -20 "$2.err" | sed 's/^/# /'
+  check_eq "docker-compose config accepts $COMPOSE + $1" 0 "$rc"
+  SERVICES=$(sed -n '/^services:/,/^[^ ]/p' "$2" | sed -n 's/^  \([a-z0-9_-]*\):$/\1/p' | sort | tr '\n' ' ')
+}
 ha_cfg="$STAGEQ_TEST_TMP/compose-ha.yml"
-docker-compose -f "$COMPOSE" -f "$HA" config >"$ha_cfg" 2>"$ha_cfg.err"
-rc=$?
-[ $rc -eq 0 ] || head -20 "$ha_cfg.err" | sed 's/^/# /'
-check_eq "docker-compose config accepts $COMPOSE + $HA" 0 "$rc"
+overlay_config docker-compose.ha.yml "$ha_cfg"
 check_eq "HA: the services are a master, 2 replicas, 3 sentinels, api and worker" \
-  "api redis redis-replica-1 redis-replica-2 sentinel-1 sentinel-2 sentinel-3 worker " \
-  "$(sed -n '/^services:/,/^[^ ]/p' "$ha_cfg" | sed -n 's/^  \([a-z0-9_-]*\):$/\1/p' | sort | tr '\n' ' ')"
+  "api redis redis-replica-1 redis-replica-2 sentinel-1 sentinel-2 sentinel-3 worker " "$SERVICES"
 monitor=$(awk '$1 == "sentinel" && $2 == "monitor" { print $3, $4, $5, $6 }' deploy/sentinel.conf)
 echo "# deploy/sentinel.conf monitors: $monitor"
 # One python3 process: "True|name" or "False|name" per check (the merged
@@ -217,6 +222,63 @@ PY
 )
 check_eq "HA: every STAGEQ_* name it sets is read by a binary" "" \
   "$(comm -23 <(sort -u "$ha_cfg.env") <(printf '%s\n%s\n' "$known" "$stage_known" | sort -u) | tr '\n' ' ')"
+
+# --- the Cluster variant: docker-compose.cluster.yml on top of the base file ---------
+# Checked on what `docker-compose config` makes of the two files together.
+cl_cfg="$STAGEQ_TEST_TMP/compose-cluster.yml"
+overlay_config docker-compose.cluster.yml "$cl_cfg"
+check_eq "cluster: the services are 6 nodes, the one-shot create, api and worker" \
+  "api redis redis-cluster-create redis-node-2 redis-node-3 redis-node-4 redis-node-5 redis-node-6 worker " "$SERVICES"
+# One python3 process: "True|name" or "False|name" per check (the merged config).
+while IFS='|' read -r res name; do
+  check_eq "cluster: $name" True "$res"
+done < <(python3 - "$cl_cfg" 2>&1 <<'PY'
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+s = c["services"]
+checks = []
+def check(name, ok):
+    checks.append((bool(ok), name))
+nodes = ["redis"] + ["redis-node-%d" % i for i in range(2, 7)]
+def arg(cmd, flag):
+    return cmd[cmd.index(flag) + 1] if flag in cmd else None
+datavols = []
+for n in nodes:
+    cmd = [str(a) for a in s[n].get("command", [])]
+    vols = [v if isinstance(v, str) else "%s:%s" % (v.get("source"), v.get("target")) for v in s[n].get("volumes", [])]
+    check("%s runs redis:7.0 with deploy/redis.conf, AOF and cluster-enabled" % n,
+          s[n].get("image") == "redis:7.0" and any("deploy/redis.conf" in v for v in vols) and
+          arg(cmd, "--appendonly") == "yes" and arg(cmd, "--cluster-enabled") == "yes")
+    check("%s has a healthcheck and publishes no port" % n, "healthcheck" in s[n] and "ports" not in s[n])
+    datavols += [v.split(":")[0] for v in vols if v.split(":")[1] == "/data"]
+check("every node keeps /data (AOF, nodes.conf) on a named volume of its own",
+      len(datavols) == len(nodes) and len(set(datavols)) == len(nodes) and
+      all(v in (c.get("volumes") or {}) for v in datavols))
+cr = s["redis-cluster-create"]
+script = " ".join(str(a) for a in cr.get("command", []))
+check("redis-cluster-create runs once (restart no) after every node is healthy",
+      str(cr.get("restart")) == "no" and
+      all((cr.get("depends_on") or {}).get(n, {}).get("condition") == "service_healthy" for n in nodes))
+check("redis-cluster-create joins all 6 nodes with --cluster create --cluster-replicas 1",
+      "--cluster create" in script and "--cluster-replicas 1" in script and all(n in script for n in nodes))
+check("redis-cluster-create does nothing when the cluster is already ok", "cluster_state:ok" in script)
+for svc in ("api", "worker"):
+    env = s[svc].get("environment") or {}
+    url = str(env.get("STAGEQ_REDIS_URL", ""))
+    hosts = url[len("redis-cluster://"):].split("/")[0].split(",") if url.startswith("redis-cluster://") else []
+    check("%s uses a redis-cluster:// URL of cluster nodes (%s)" % (svc, url),
+          hosts and all(h.rsplit(":", 1)[0] in nodes and h.rsplit(":", 1)[1] == "6379" for h in hosts))
+    check("%s waits until redis-cluster-create has completed" % svc,
+          (s[svc].get("depends_on") or {}).get("redis-cluster-create", {}).get("condition") ==
+          "service_completed_successfully")
+    check("%s sets STAGEQ_MIN_REPLICAS to 1 or more" % svc, int(str(env.get("STAGEQ_MIN_REPLICAS", "0")) or 0) >= 1)
+print("\n".join("%s|%s" % c for c in checks))
+cl_env = sorted({k for n in ("api", "worker") for k in (s[n].get("environment") or {}) if k.startswith("STAGEQ_")})
+open(sys.argv[1] + ".env", "w").write("\n".join(cl_env) + "\n")
+PY
+)
+check_eq "cluster: every STAGEQ_* name it sets is read by a binary" "" \
+  "$(comm -23 <(sort -u "$cl_cfg.env") <(printf '%s\n%s\n' "$known" "$stage_known" | sort -u) | tr '\n' ' ')"
 
 # --- the Dockerfile -----------------------------------------------------------------
 df() { grep -vE '^\s*#' "$DOCKERFILE"; }

@@ -61,6 +61,7 @@ STAGEQ_TEST_TMP=$(mktemp -d /tmp/stageq-sentinel.XXXXXX)
 export STAGEQ_TEST_TMP
 source tests/e2e/lib.sh
 source tests/e2e/sentinel.sh
+source tests/failover_lib.sh
 N=${SENTINEL_JOBS:-300}
 RATE=${SENTINEL_RATE:-30}
 SETTLE_S=${SENTINEL_SETTLE_S:-60}
@@ -72,23 +73,10 @@ SCENARIOS=${SENTINEL_SCENARIOS:-failover kill9 sigstop sse_blmove failover_min0 
 PY=python3
 passed=0
 failed=0
-cleanup() {
-  stop_all
-  redis_stop_all
-  if [ -n "${SENTINEL_KEEP:-}" ] || [ "$failed" != 0 ]; then
-    echo "# logs kept in $STAGEQ_TEST_TMP"
-  else
-    rm -rf "$STAGEQ_TEST_TMP"
-  fi
-}
-trap cleanup EXIT
+trap 'failover_cleanup "${SENTINEL_KEEP:-}"' EXIT
 
-now_ms() { date +%s%3N; }
-secs_since() { awk -v a="$2" -v b="$1" 'BEGIN { printf "%.1f", (a - b) / 1000 }'; }
 # mcli ARGS...: redis-cli on the master the sentinels name now.
 mcli() { redis-cli -p "$(sg_master_port)" "$@"; }
-lines() { if [ -f "$1" ]; then grep -c . "$1"; else echo 0; fi; }
-exited() { ! pid_running "$1"; }
 
 # states DIR: "id state success_count" for every id written (acked and conflict).
 states() {
@@ -105,24 +93,6 @@ unended() {
   out=$(states "$1") || return 0
   [ -n "$out" ] || return 0
   printf '%s\n' "$out" | awk '$2 == "queued" || $2 == "running" { n++ } END { print n + 0 }'
-}
-
-# settle DIR SECONDS: waits until every job of DIR has ended, for as long as
-# jobs keep ending: it gives up once none has ended for SECONDS (a loaded
-# machine drains slowly; a job left queued or running forever stops it).
-settle() {
-  local left last="" since
-  since=$(date +%s)
-  while :; do
-    left=$(unended "$1")
-    [ "$left" = 0 ] && return 0
-    if [ -n "$left" ] && [ "$left" != "$last" ]; then
-      last=$left
-      since=$(date +%s)
-    fi
-    [ $(($(date +%s) - since)) -lt "$2" ] || return 1
-    sleep 0.5
-  done
 }
 
 # first_done_watch OLD_PORT OUT: (in the background) waits until the sentinels
@@ -161,7 +131,6 @@ count_missing() {
 blocked_clients() { [ "$(mcli INFO clients | tr -d '\r' | sed -n 's/^blocked_clients://p')" -ge 1 ] 2>/dev/null; }
 role_of_port() { redis-cli -p "$1" ROLE 2>/dev/null | head -1; }
 is_replica() { [ "$(role_of_port "$1")" = slave ]; }
-api_ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$API_URL/readyz")" = 200 ]; }
 job_state() { curl -s --max-time 5 "$API_URL/v1/jobs/$1" | jq -r '.state // empty' 2>/dev/null; }
 job_succeeded() { [ "$(job_state "$1")" = succeeded ]; }
 # submit_one PIPELINE ID: 202, or 409 for a retry of a write whose answer was lost.
@@ -322,14 +291,6 @@ done
 stop_all
 redis_stop_all
 
-# A sanitizer report in a daemon's log fails the run (as in run-all.sh).
-reports=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$STAGEQ_TEST_TMP"/*.log 2>/dev/null)
-if [ -n "$reports" ]; then
-  for r in $reports; do
-    echo "---- sanitizer report in $(basename "$r") ----"
-    grep -A30 -E 'Sanitizer|runtime error:' "$r" | head -60
-  done
-  failed=$((failed + 1))
-fi
+failover_sanitizer_check
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
