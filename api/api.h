@@ -257,7 +257,7 @@ struct api_req {
      * body, borrowed) goes to on_answer, which must not free ar. */
     void (*on_answer)(struct api_req *ar, int status, const char *body, size_t len);
     void *answer_arg; /* on_answer's */
-    int slot;                 /* the slot job id lives in (set by locate_job, or by submit) */
+    int slot;         /* the slot job id lives in (set by locate_job, or by submit) */
 };
 
 /* The evhttp general callback (arg: struct api *): routes the request and
