@@ -4,11 +4,12 @@
 #   api:    GET /healthz on the address the API listens on (its --listen flag,
 #           else STAGEQ_LISTEN; 0.0.0.0 and :: are asked on loopback) answers 200.
 #   worker: at least one child of the stageq-worker supervisor holds a live
-#           lease in Redis: ZSCORE <prefix>:workers <hostname>:<child pid> is
+#           lease in Redis: ZSCORE <prefix>:{w}:workers <hostname>:<child pid> is
 #           later than now (the lease is renewed every quarter of STAGEQ_LEASE_S).
 #           For a unix:// Redis URL only the children's presence is checked;
 #           for a redis-sentinel:// URL the master is the one the first
-#           sentinel that knows it names.
+#           sentinel that knows it names; for a redis-cluster:// URL the first
+#           seed that answers, following one MOVED to the registry's master.
 # Without arguments it finds the stageq-api or stageq-worker supervisor among
 # the processes (in a container: PID 1, or PID 2 under `init: true`). Prints
 # one line; exit 0 healthy, 1 not. The whole check is bounded by 5 s.
@@ -107,6 +108,7 @@ case $role in
             REPLY_ITEMS+=("${item%$'\r'}")
           done
           ;;
+        '-MOVED '*) [ -n "${RESP_MOVED_OK:-}" ] || unhealthy "$host:$port answered '$REPLY_LINE' to $1" ;;
         '-'*) unhealthy "$host:$port answered '$REPLY_LINE' to $1" ;;
       esac
     }
@@ -129,7 +131,7 @@ case $role in
     }
     case $url in
       unix://*) echo "healthy: stageq-worker $pid has children:$kids (unix socket: lease not read)"; exit 0 ;;
-      redis://* | redis-sentinel://*) ;;
+      redis://* | redis-sentinel://* | redis-cluster://*) ;;
       *) unhealthy "cannot read Redis URL '$url'" ;;
     esac
     kind=${url%%://*}
@@ -169,19 +171,43 @@ case $role in
       [ -n "$found" ] || unhealthy "no sentinel of $hostport knows master '$master'"
       case $found in *:*:*) hostport="[${found%:*}]:${found##*:}" ;; *) hostport=$found ;; esac
     fi
+    if [ "$kind" = redis-cluster ]; then
+      # any seed that answers; the registry's slot may be on another master:
+      # its MOVED is followed once below
+      found=""
+      for s in ${hostport//,/ }; do
+        split_hostport "$s" 6379
+        { exec 3<>"/dev/tcp/$host/$port"; } 2>/dev/null && { found=$s; break; }
+      done
+      [ -n "$found" ] || unhealthy "cannot connect to any seed of $hostport"
+      hostport=$found
+    fi
     split_hostport "$hostport" 6379
     { exec 3<>"/dev/tcp/$host/$port"; } 2>/dev/null || unhealthy "cannot connect to Redis at $host:$port"
     [ -z "$userinfo" ] || auth "$userinfo"
     [ "$db" = 0 ] || resp SELECT "$db"
     read -r host_name </proc/sys/kernel/hostname
+    # the worker registry (docs/redis-keys.md): one slot, tag {w}
+    wkey="$prefix:{w}:workers"
+    if [ "$kind" = redis-cluster ]; then
+      RESP_MOVED_OK=1 resp ZSCORE "$wkey" "$host_name:${kids%% *}"
+      case $REPLY_LINE in
+        '-MOVED '*)
+          exec 3>&-
+          split_hostport "${REPLY_LINE##* }" 6379
+          { exec 3<>"/dev/tcp/$host/$port"; } 2>/dev/null || unhealthy "cannot connect to Redis at $host:$port"
+          [ -z "$userinfo" ] || auth "$userinfo"
+          ;;
+      esac
+    fi
     now=$(date +%s%3N)
     live=0
     for k in $kids; do
-      resp ZSCORE "$prefix:workers" "$host_name:$k"
+      resp ZSCORE "$wkey" "$host_name:$k"
       v=${REPLY_VALUE%%.*}
       [ -n "$v" ] && [ "$v" -gt "$now" ] 2>/dev/null && live=$((live + 1))
     done
-    [ "$live" -gt 0 ] || unhealthy "no child of stageq-worker $pid ($kids ) holds a live lease in $prefix:workers"
+    [ "$live" -gt 0 ] || unhealthy "no child of stageq-worker $pid ($kids ) holds a live lease in $wkey"
     echo "healthy: stageq-worker $pid: $live of $(echo $kids | wc -w) children hold a live lease"
     ;;
   *) unhealthy "unknown role '$role' (api or worker)" ;;

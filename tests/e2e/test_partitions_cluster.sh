@@ -56,6 +56,11 @@ check_eq "each ran once" 0 "$twice"
 check "a failing job is retried and succeeds" poll 60 all_succeeded cretry
 check_eq "at attempt 2" 2 "$(field cretry attempt)"
 check "no CROSSSLOT in the worker's log" bash -c "! grep -q CROSSSLOT '$STAGEQ_TEST_TMP/w1.log'"
+# the image's HEALTHCHECK on a redis-cluster URL whose only seed is the last
+# node: the registry ({w}) is on a master it names in a MOVED
+last_port=${CL_PORTS##* }
+check "the worker healthcheck follows the cluster to the registry's master" \
+  env STAGEQ_REDIS_URL="redis-cluster://127.0.0.1:$last_port/" bash deploy/healthcheck.sh worker "$W1"
 
 # --- a hop between two 4-partition queues ---------------------------------------
 cworker w2 pq2 1
