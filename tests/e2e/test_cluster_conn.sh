@@ -86,7 +86,7 @@ cl_each_master script flush >/dev/null
 for m in "${MASTERS[@]}"; do
   t=${TAG[$m]}
   redis-cli -p "$m" zadd "${t}d" 1 a 2 b >/dev/null
-  check "script on $t (master $m, no script cached there)" pq "script promote 2 ${t}d ${t}q 100 10" "i:2"
+  check "script on $t (master $m, no script cached there)" pq "script promote 2 ${t}d ${t}q 100 10 wk" "i:2"
   check_eq "... the script ran on $m" 2 "$(redis-cli -p "$m" llen "${t}q")"
 done
 
@@ -96,7 +96,7 @@ redis-cli -p "$M2" zadd "${T2}d" 1 a 2 b >/dev/null
 redis-cli -p "$M3" zadd "${T3}d" 1 a 2 b 3 c >/dev/null
 redis-cli -p "$M2" zadd "${T2}e" 1 a 2 b 3 c 4 d >/dev/null
 for s in "${T3}d ${T3}q" "${T1}d ${T1}q" "${T2}e ${T2}q" "${T2}d ${T2}q"; do
-  pq "send promote 2 $s 100 10" sent || not_ok "pipelined send $s"
+  pq "send promote 2 $s 100 10 wk" sent || not_ok "pipelined send $s"
 done
 check "four calls pending" pq npending 4
 got=""
@@ -129,7 +129,7 @@ check_eq "the slot is served by $M2 now" "$M2" "$(cl_master_of_slot "$slot")"
 check "a GET of the moved slot follows MOVED" pq "cmd GET $key" "s:v$M1"
 p peer
 check_eq "... answered by the new master" "127.0.0.1:$M2" "$ANS"
-check "a script on the moved slot (EVALSHA, MOVED, NOSCRIPT, EVAL)" pq "script promote 2 ${T1}d ${T1}q 100 10" "i:0"
+check "a script on the moved slot (EVALSHA, MOVED, NOSCRIPT, EVAL)" pq "script promote 2 ${T1}d ${T1}q 100 10 wk" "i:0"
 check "a second GET goes straight there (the map was patched)" pq "cmd GET $key" "s:v$M1"
 check_eq "... and $M1 holds no key of it" "" "$(redis-cli -p "$M1" cluster getkeysinslot "$slot" 10)"
 
@@ -156,9 +156,9 @@ check "a multi-key command over migrated and staying keys: TRYAGAIN to the calle
   grep -q "^e:TRYAGAIN" <<<"$ANS"
 redis-cli -p "$M2" zadd "${T2}d" 1 a 2 b >/dev/null
 redis-cli -p "$M2" del "${T2}q" >/dev/null
-pq "send promote 2 ${T2}d ${T2}q 100 10" sent >/dev/null
-pq "send promote 2 ${T}d ${T}q 100 10" sent >/dev/null
-pq "send promote 2 ${T2}d ${T2}q 100 10" sent >/dev/null
+pq "send promote 2 ${T2}d ${T2}q 100 10 wk" sent >/dev/null
+pq "send promote 2 ${T}d ${T}q 100 10 wk" sent >/dev/null
+pq "send promote 2 ${T2}d ${T2}q 100 10 wk" sent >/dev/null
 got=""
 for i in 1 2 3; do p read; got="$got $ANS"; done
 check_eq "a pipelined call answered ASK is sent again in its place" " i:2 i:1 i:0" "$got"
@@ -185,7 +185,7 @@ check "a GET after the failover reaches the new master" poll 30 pq "cmd GET ${T2
 p peer
 check_eq "... $rep" "127.0.0.1:$rep" "$ANS"
 redis-cli -p "$rep" zadd "${T2}g" 1 a >/dev/null
-check "a script on the promoted replica (its script cache is empty)" pq "script promote 2 ${T2}g ${T2}h 100 10" "i:1"
+check "a script on the promoted replica (its script cache is empty)" pq "script promote 2 ${T2}g ${T2}h 100 10 wk" "i:1"
 check "a write there, then WAIT for its replica (the old master)" pq "cmd SET ${T2}w after" "s:OK"
 check "... WAIT 1 on the new node" poll 30 pq "wait 1 5000" 1
 
@@ -201,7 +201,7 @@ check "right after the kill: an error, not a crash ($ANS)" grep -q "^null: \|^e:
 check "commands on M3's slots work again after the replica took over" \
   poll 60 pq "cmd GET ${T3}z" "s:before-kill"
 check "... and writes" pq "cmd SET ${T3}z after-kill" "s:OK"
-check "... and scripts" pq "script promote 2 ${T3}d ${T3}q 100 10" "i:0"
+check "... and scripts" pq "script promote 2 ${T3}d ${T3}q 100 10 wk" "i:0"
 check "the other masters kept serving" pq "cmd GET ${T1}w" "s:2"
 p peer
 check "... peer is a live node" test "$ANS" != "127.0.0.1:$M3"
