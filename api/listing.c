@@ -618,8 +618,6 @@ static void listing_workers_info(void *ctx, size_t bi, const redisReply *r)
         const redisReply *v = r->element[k];
         if (k == 0) {
             cJSON_AddStringToObject(o, f, lw->live.ids[i]); /* the lease names it */
-        } else if (strcmp(f, "job") == 0 && lw->live.jobs[i] != NULL) {
-            cJSON_AddStringToObject(o, f, lw->live.jobs[i]); /* its partition's current */
         } else if (v->type != REDIS_REPLY_STRING || (strcmp(f, "job") == 0 && v->len == 0)) {
             cJSON_AddNullToObject(o, f);
         } else if (strcmp(f, "pid") == 0 || strcmp(f, "jobs_done") == 0) {
@@ -660,6 +658,16 @@ static void listing_workers_done(void *ctx, bool is_failed, enum rasync_err err)
     body = cJSON_CreateObject();
     arr = cJSON_AddArrayToObject(body, "workers");
     for (i = 0; arr != NULL && i < lw->live.n; i++) {
+        /* its partition's current hash names the job exactly (the info
+         * hash's job is its last heartbeat's): read only now, since on a
+         * cluster the replies of one batch come from several nodes, in any
+         * order */
+        cJSON *job = lw->live.jobs[i] != NULL ? cJSON_CreateString(lw->live.jobs[i]) : NULL;
+        if (lw->items[i] != NULL && job != NULL &&
+            !cJSON_ReplaceItemInObjectCaseSensitive(lw->items[i], "job", job))
+            cJSON_Delete(job);
+        else if (job != NULL && lw->items[i] == NULL)
+            cJSON_Delete(job);
         if (lw->items[i] != NULL)
             cJSON_AddItemToArray(arr, lw->items[i]);
         lw->items[i] = NULL;

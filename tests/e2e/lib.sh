@@ -425,6 +425,17 @@ start_api() {
     sleep 0.05
   done
   API_URL="http://127.0.0.1:$(cat "$pf" 2>/dev/null)"
+  # On a cluster the API reads the slot map and opens a link per master after
+  # it listens: requests before that are answered 503 (as they should be).
+  # Suites submit at once, so wait (bounded) until /readyz says ready; one
+  # that starts the API without its Redis on purpose only waits longer.
+  if on_cluster; then
+    for i in $(seq 1 $((100 * SQ_SLOW))); do
+      [ "$(curl -s -o /dev/null -w '%{http_code}' "$API_URL/readyz" 2>/dev/null)" = 200 ] && break
+      kill -0 "$API_PID" 2>/dev/null || break
+      sleep 0.05
+    done
+  fi
 }
 
 # start_worker NAME [flags...]: sets WORKER_PID.
