@@ -62,7 +62,7 @@ check_eq "runs on \$STAGEQ_TEST_TOPOLOGY" single "\$STAGEQ_TEST_TOPOLOGY"
 SH
 
 # timeout: long enough for a cluster of the suite's own to come up on a busy machine
-STAGEQ_TEST_TOPOLOGY="single cluster" STAGEQ_SKIP_UNIT=1 STAGEQ_SUITE_TIMEOUT_S=60 STAGEQ_PARALLEL=3 \
+env -u STAGEQ_CLUSTER_SUITES STAGEQ_TEST_TOPOLOGY="single cluster" STAGEQ_SKIP_UNIT=1 STAGEQ_SUITE_TIMEOUT_S=60 STAGEQ_PARALLEL=3 \
   STAGEQ_SUITES="$T/fake/test_a.sh $T/fake/test_hang.sh $T/fake/test_deploy.sh" \
   bash tests/run-all.sh "$BUILD" >"$T/run.out" 2>&1
 check_eq "run-all fails (the hanging suite)" 1 "$?"
