@@ -79,7 +79,7 @@ cl_replicas() {
 
 # cl_master_of_slot SLOT: the port of the master serving SLOT now.
 cl_master_of_slot() {
-  redis-cli -p "$CL_PORT" cluster slots 2>/dev/null | awk -v s="$1" '
+  redis-cli -p "${CL_PORT:-${CL_PORTS%% *}}" cluster slots 2>/dev/null | awk -v s="$1" '
     NR % 1 == 0 { a[NR] = $0 }
     END {
       # CLUSTER SLOTS, flat: start, end, ip, port, id, (replicas: ip, port, id)...
