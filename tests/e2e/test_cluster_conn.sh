@@ -24,7 +24,8 @@ ok "cluster up (3 masters, 3 replicas)"
 
 # One probe (one rconn) for the whole suite: its map and connections live on
 # across the steps, as a worker's do.
-coproc PRB { "$PROBE" "$CL_URL" 10000 2>&1; }
+# the probe's log lines (stderr) go to a file: only its answers come back on the pipe
+coproc PRB { "$PROBE" "$CL_URL" 10000 2>>"$STAGEQ_TEST_TMP/probe.err"; }
 # p STEP...: one step, its answer in $ANS (empty when the probe is silent 60 s).
 p() {
   ANS=""
