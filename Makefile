@@ -48,7 +48,7 @@ WORKER_SRC := worker/main.c worker/supervisor.c worker/child.c worker/fetch.c wo
 CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c cli/sse.c cli/watch.c cli/overview.c
 UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_demo test_log \
               test_stage_exec test_stage_serve test_pipeline test_submit test_sse_parse test_wstats \
-              test_sentinel test_alloc test_err test_cluster test_cron
+              test_sentinel test_alloc test_err test_cluster test_cron test_live
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o
 API_OBJ := $(API_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/dashboard_gen.o
@@ -133,6 +133,8 @@ $(BUILD)/tests/unit/test_stage_serve: $(BUILD)/tests/unit/test_stage_serve.o \
 $(BUILD)/tests/unit/test_wstats: $(BUILD)/tests/unit/test_wstats.o $(BUILD)/worker/stats.o \
 		$(LIBSTAGEQ)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_WORKER) -lcmocka
+$(BUILD)/tests/unit/test_live: $(BUILD)/tests/unit/test_live.o $(BUILD)/api/live.o $(LIBSTAGEQ)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_API) -lcmocka
 $(BUILD)/tests/unit/test_sse_parse: $(BUILD)/tests/unit/test_sse_parse.o $(BUILD)/cli/sse.o
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 # test_alloc fails the Nth allocation of the library's parsers: libstageq's
@@ -198,7 +200,7 @@ bench: deps-bench
 
 # The fault-injection suite: 5 scenarios x FAULT_JOBS (200) jobs, a few minutes.
 test-faults: deps-test
-	$(Q)$(MAKE) --no-print-directory -j$(JOBS) all
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) all $(TEST_TOOLS)
 	$(Q)BUILD=$(BUILD) bash tests/faults/run.sh
 
 # test-faults-cluster: the Redis Cluster fault scenarios (tests/faults/cluster.sh:
@@ -207,7 +209,7 @@ test-faults: deps-test
 # a master, redis-cli --cluster reshard of a busy partition's slot), 2-3 minutes.
 # SAN=1 runs them on the ASan + UBSan build in build-asan.
 test-faults-cluster: deps-test
-	$(Q)$(MAKE) --no-print-directory -j$(JOBS) BUILD=$(SENTINEL_BUILD) all
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) BUILD=$(SENTINEL_BUILD) all $(SENTINEL_BUILD)/tests/sq-keys
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		BUILD=$(SENTINEL_BUILD) bash tests/faults/cluster.sh
@@ -239,7 +241,7 @@ test-asan: deps-test
 # SAN=1 runs them on the ASan + UBSan build in build-asan.
 SENTINEL_BUILD := $(if $(filter 1,$(SAN)),build-asan,$(BUILD))
 test-sentinel: deps-test
-	$(Q)$(MAKE) --no-print-directory -j$(JOBS) BUILD=$(SENTINEL_BUILD) all
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) BUILD=$(SENTINEL_BUILD) all $(SENTINEL_BUILD)/tests/sq-keys
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		BUILD=$(SENTINEL_BUILD) bash tests/sentinel/run.sh

@@ -460,6 +460,11 @@ struct live {
     char **ids;
     long long *expiry;
     char **jobs;
+    /* current-hash pairs (worker id, job) read before the live list: on a
+     * cluster one batch's replies come from several nodes in any order */
+    char **pend;
+    size_t npend;
+    bool is_read;
 };
 /* ZRANGEBYSCORE <p>:{w}:workers <now> +inf WITHSCORES into args (initialized
  * here; the caller frees it). 0, or -1 when the key name is too long (args
@@ -472,9 +477,10 @@ int live_read(struct live *lv, const redisReply *r);
  * runs from that partition) into args (initialized here; the caller frees
  * it). 0, or -1 when the key name is too long (args untouched). */
 int live_current_args(struct api *api, int slot, struct rargv *args);
-/* Reads that command's reply into lv, after live_read: the live workers it
- * names get their job (a worker runs one job at a time: the first seen
- * stays). 0, or -1 (bad reply, out of memory). */
+/* Reads that command's reply into lv, before or after live_read (whichever
+ * comes second joins them): the live workers it names get their job (a
+ * worker runs one job at a time: the first seen stays). 0, or -1 (bad reply,
+ * out of memory). */
 int live_read_current(struct live *lv, const redisReply *r);
 /* Frees what lv holds and zeroes it. */
 void live_free(struct live *lv);

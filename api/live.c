@@ -29,6 +29,19 @@ int live_args(struct api *api, struct rargv *args)
     return 0;
 }
 
+/* Worker w runs job (both NUL-terminated): set when w is alive and has no
+ * job yet. 0, or -1 (out of memory). */
+static int live_set_job(struct live *lv, const char *w, const char *job)
+{
+    size_t k;
+
+    for (k = 0; k < lv->n && strcmp(lv->ids[k], w) != 0; k++)
+        ;
+    if (k == lv->n || lv->jobs[k] != NULL)
+        return 0; /* not alive (its lease ran out), or seen in another partition */
+    return (lv->jobs[k] = strdup(job)) == NULL ? -1 : 0;
+}
+
 int live_read(struct live *lv, const redisReply *r)
 {
     size_t n, i;
@@ -51,6 +64,10 @@ int live_read(struct live *lv, const redisReply *r)
          * -1, unknown (the query found the lease unexpired all the same) */
         num_reply_ll(s, 0, LIVE_EXPIRY_MAX_MS, -1, &lv->expiry[i]);
     }
+    lv->is_read = true;
+    for (i = 0; i + 1 < lv->npend; i += 2)
+        if (live_set_job(lv, lv->pend[i], lv->pend[i + 1]) < 0)
+            return -1;
     return 0;
 }
 
@@ -68,7 +85,8 @@ int live_current_args(struct api *api, int slot, struct rargv *args)
 
 int live_read_current(struct live *lv, const redisReply *r)
 {
-    size_t i, k;
+    size_t i;
+    char **grown;
 
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
         return -1;
@@ -76,11 +94,19 @@ int live_read_current(struct live *lv, const redisReply *r)
         const redisReply *w = r->element[i], *job = r->element[i + 1];
         if (w->type != REDIS_REPLY_STRING || job->type != REDIS_REPLY_STRING || job->len == 0)
             continue;
-        for (k = 0; k < lv->n && strcmp(lv->ids[k], w->str) != 0; k++)
-            ;
-        if (k == lv->n || lv->jobs[k] != NULL)
-            continue; /* not alive (its lease ran out), or seen in another partition */
-        if ((lv->jobs[k] = strdup(job->str)) == NULL)
+        if (lv->is_read) {
+            if (live_set_job(lv, w->str, job->str) < 0)
+                return -1;
+            continue;
+        }
+        /* the live list is not in yet: keep the pair for live_read */
+        if ((grown = realloc(lv->pend, (lv->npend + 2) * sizeof(*grown))) == NULL)
+            return -1;
+        lv->pend = grown;
+        lv->pend[lv->npend] = strdup(w->str);
+        lv->pend[lv->npend + 1] = strdup(job->str);
+        lv->npend += 2;
+        if (lv->pend[lv->npend - 2] == NULL || lv->pend[lv->npend - 1] == NULL)
             return -1;
     }
     return 0;
@@ -97,5 +123,8 @@ void live_free(struct live *lv)
     free(lv->jobs);
     free(lv->ids);
     free(lv->expiry);
+    for (i = 0; i < lv->npend; i++)
+        free(lv->pend[i]);
+    free(lv->pend);
     memset(lv, 0, sizeof(*lv));
 }

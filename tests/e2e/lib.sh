@@ -330,6 +330,10 @@ if [ -x "$BUILD/tests/sq-keys" ]; then
     SQ_KEY_TEMPLATE[$sq_k]=$("$BUILD/tests/sq-keys" -p @P@ "$sq_k")
   done
   unset sq_k
+else
+  # without it every key name is empty and a suite fails in puzzling ways
+  echo "lib.sh: $BUILD/tests/sq-keys is missing: build it first (make test-build, or make BUILD=$BUILD $BUILD/tests/sq-keys)" >&2
+  exit 2
 fi
 # sq_key KIND [ARG] [J P]: a name of the default partition from its template,
 # any other from sq-keys.

@@ -187,6 +187,16 @@ for p in $(cl_masters); do redis-cli -p "$p" config set cluster-announce-port 0 
 check "... real ports announced again: the API reads the map over a seed and is ready" poll 30 ready
 check "... and answers once its map names every master's real port" poll 30 get_200 r0
 check "the API is still running" alive
+# The nodes learn the real ports again by gossip, each in its own time: the
+# kill below picks its victim from one node's map, which must not still name
+# the dead port.
+no_bogus() {
+  local p
+  for p in $CL_PORTS; do
+    ! redis-cli -p "$p" cluster slots 2>/dev/null | grep -qx "$bogus" || return 1
+  done
+}
+check "... every node's map names the real ports again" poll 30 no_bogus
 
 # --- kill -9 of the master holding the jobs and the subscription --------------
 # An API whose first seed is that master: its subscriber connects there.

@@ -160,16 +160,24 @@ run_scenario() {
     return
   fi
   export STAGEQ_PREFIX=sq STAGEQ_MIN_REPLICAS=$minr
-  REDIS_PORT=$(sg_master_port)
-  start_api "api-$sc" --redis-url "$SG_URL" --pipelines "$P"
-  poll $((30 * SQ_SLOW)) api_ready || note="$note api-not-ready"
+  # the daemons' Redis for lib.sh's start_api / start_worker
+  REDIS_PORT=$(sg_master_port) SQ_REDIS_URL=$SG_URL
+  start_api "api-$sc" --pipelines "$P"
+  if ! poll $((30 * SQ_SLOW)) api_ready; then
+    # nothing after this could be measured: fail now, not after the submitter
+    # has given up on every job
+    echo "$sc: the API did not become ready on $SG_URL (log: $STAGEQ_TEST_TMP/api-$sc.log)  FAILED"
+    tail -5 "$STAGEQ_TEST_TMP/api-$sc.log" 2>/dev/null | sed 's/^/#   /'
+    failed=$((failed + 1))
+    return
+  fi
   if [ "$fault" = sse_blmove ]; then
     # the idle pool first, alone: once a client is blocked, it is this pool
-    start_worker "$sc-idle" --redis-url "$SG_URL" --pipelines "$P" --queue idle --concurrency 1 --lease 5
+    start_worker "$sc-idle" --pipelines "$P" --queue idle --concurrency 1 --lease 5
     poll 30 blocked_clients || note="$note idle-pool-not-blocked"
   fi
-  start_worker "$sc-p1" --redis-url "$SG_URL" "${W[@]}"
-  start_worker "$sc-p2" --redis-url "$SG_URL" "${W[@]}"
+  start_worker "$sc-p1" "${W[@]}"
+  start_worker "$sc-p2" "${W[@]}"
   # the last third waits for the fault: submits are in flight when it strikes
   "$PY" tests/sentinel/clients.py submit "$API_URL" ha "$sc" 1 "$N" "$RATE" 8 "$d" '{}' \
     $((2 * N / 3 + 1)) "$d/fault" >"$d/submit.json" 2>"$d/submit.err" &
