@@ -21,6 +21,7 @@
 #include "rargv.h"
 #include "redis_url.h"
 #include "scripts.h"
+#include "submit.h"
 
 #define API_PORT_FILE_MAX 4096 /* bytes of --port-file, with the NUL */
 
@@ -370,6 +371,24 @@ int jobs_submit_outcome(struct api_req *ar, const redisReply *reply, enum rasync
 
 /* Content-Type is application/json, optionally with parameters. */
 bool jobs_is_json_type(const char *ct);
+/* The body of POST ar: Content-Type must be JSON and the size within
+ * --max-body. 0 with *body (NULL when empty) and *len set, or -1 when ar was
+ * answered with the error (and freed). */
+int jobs_body(struct api_req *ar, const char **body, size_t *len);
+/* The submit script's reply to ar: answers 202 with the job's URLs (or
+ * waits for its end under ?wait), or the error. A rasync_cb (arg: ar). */
+void jobs_submit_done(const redisReply *reply, enum rasync_err err, void *arg);
+/* The API error for a submit_parse error. */
+enum api_err jobs_submit_api_err(enum submit_err_code code);
+
+/* ---- bulk.c ---- */
+
+/* The most jobs one POST /v1/jobs array may hold. */
+#define BULK_MAX_JOBS 1000
+/* POST /v1/jobs: a JSON object submits one job (jobs_submit); a JSON array
+ * of them submits each, in one request: every job gets its own answer, in
+ * order (202 when all were accepted, else 207). */
+void bulk_post(struct api_req *ar);
 
 /* ---- dashboard.c ---- */
 

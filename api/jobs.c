@@ -36,7 +36,7 @@ bool jobs_is_json_type(const char *ct)
 }
 
 /* The API error for a submit_parse error: the one place they are matched. */
-static enum api_err jobs_submit_api_err(enum submit_err_code code)
+enum api_err jobs_submit_api_err(enum submit_err_code code)
 {
     switch (code) {
     case SUBMIT_ERR_MALFORMED_JSON:
@@ -85,7 +85,7 @@ int jobs_submit_outcome(struct api_req *ar, const redisReply *reply, enum rasync
     return reply->integer == 0 ? 0 : 1;
 }
 
-static void jobs_submit_done(const redisReply *reply, enum rasync_err err, void *arg)
+void jobs_submit_done(const redisReply *reply, enum rasync_err err, void *arg)
 {
     struct api_req *ar = arg;
     char url[sizeof("/v1/jobs/") + IDS_MAX_LEN], events[sizeof(url) + sizeof("/events")];
@@ -113,8 +113,10 @@ static void jobs_submit_done(const redisReply *reply, enum rasync_err err, void 
     cJSON_AddStringToObject(body, "events_url", events);
     cJSON_AddStringToObject(body, "state", job_state_name(state));
     log_job(LOG_LEVEL_DEBUG, ar->id, "job queued");
-    evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Location", url);
-    evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
+    if (ar->req != NULL) { /* an element of an array (bulk.c) has none */
+        evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Location", url);
+        evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
+    }
     if (ar->wait_s > 0 && body != NULL) {
         sse_wait(ar, ar->wait_s, body); /* answers when the job ends or time is up */
         return;
@@ -309,37 +311,47 @@ done:
     return rc;
 }
 
-void jobs_submit(struct api_req *ar)
+int jobs_body(struct api_req *ar, const char **body, size_t *len)
 {
     const struct api_config *cfg = ar->api->cfg;
     struct evhttp_request *req = ar->req;
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
-    size_t len = evbuffer_get_length(in);
+
+    *len = evbuffer_get_length(in);
+    *body = NULL;
+    if (!jobs_is_json_type(ct)) {
+        errors_reply(ar, API_ERR_UNSUPPORTED_MEDIA_TYPE, "Content-Type must be %s", JOBS_JSON_TYPE);
+        return -1;
+    }
+    if (*len > (size_t)cfg->max_body) {
+        errors_reply(ar, API_ERR_PAYLOAD_TOO_LARGE, "request body is larger than %d bytes",
+                     cfg->max_body);
+        return -1;
+    }
+    *body = *len > 0 ? (const char *)evbuffer_pullup(in, -1) : NULL;
+    if (*len > 0 && *body == NULL) {
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory reading the body");
+        return -1;
+    }
+    return 0;
+}
+
+void jobs_submit(struct api_req *ar)
+{
     struct submit_req sr = {0};
     struct submit_err serr;
     char uuid[IDS_UUID_LEN];
     const char *body;
+    size_t len;
 
     if (jobs_parse_wait(ar, &ar->wait_s) < 0) {
         errors_reply(ar, API_ERR_INVALID_REQUEST, "wait must be an integer from 1 to %d (seconds)",
                      JOBS_WAIT_MAX_S);
         goto done;
     }
-    if (!jobs_is_json_type(ct)) {
-        errors_reply(ar, API_ERR_UNSUPPORTED_MEDIA_TYPE, "Content-Type must be %s", JOBS_JSON_TYPE);
+    if (jobs_body(ar, &body, &len) < 0)
         goto done;
-    }
-    if (len > (size_t)cfg->max_body) {
-        errors_reply(ar, API_ERR_PAYLOAD_TOO_LARGE, "request body is larger than %d bytes",
-                     cfg->max_body);
-        goto done;
-    }
-    body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : NULL;
-    if (len > 0 && body == NULL) {
-        errors_reply(ar, API_ERR_INTERNAL, "out of memory reading the body");
-        goto done;
-    }
     if (submit_parse(body, len, ar->api->pipelines, &sr, &serr) < 0) {
         errors_reply(ar, jobs_submit_api_err(serr.code), "%s", serr.msg);
         goto done;

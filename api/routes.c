@@ -32,7 +32,7 @@ static const struct route routes_table[] = {
     {EVHTTP_REQ_GET, "/healthz", health_live, ROUTES_AUTH_NONE},
     {EVHTTP_REQ_GET, "/readyz", health_ready, ROUTES_AUTH_HEADER},
     {EVHTTP_REQ_GET, "/metrics", metrics_get, ROUTES_AUTH_HEADER}, /* Prometheus sends it */
-    {EVHTTP_REQ_POST, "/v1/jobs", jobs_submit, ROUTES_AUTH_HEADER},
+    {EVHTTP_REQ_POST, "/v1/jobs", bulk_post, ROUTES_AUTH_HEADER},
     {EVHTTP_REQ_GET, "/v1/jobs", listing_jobs, ROUTES_AUTH_HEADER},
     {EVHTTP_REQ_GET, "/v1/stats", listing_stats, ROUTES_AUTH_HEADER},
     {EVHTTP_REQ_GET, "/v1/workers", listing_workers, ROUTES_AUTH_HEADER},

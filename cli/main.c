@@ -43,6 +43,9 @@ static const char main_summary[] =
     "commands:\n"
     "  submit PIPELINE [INPUT_JSON | @file | -] [--id ID] [--watch]\n"
     "                       submit a job, print its id (--watch: then watch it)\n"
+    "  submit-many PIPELINE [FILE | -]\n"
+    "                       submit a job per line of FILE or stdin (JSON Lines: each\n"
+    "                       line one job's input), 100 per request; print each id\n"
     "  status ID            a readable summary of a job\n"
     "  watch ID             a live progress bar until the job ends (events stream)\n"
     "  cancel ID            cancel a queued or running job\n"
@@ -360,6 +363,153 @@ static cJSON *main_read_input(const char *arg)
         fprintf(stderr, "stageq: %s is not valid JSON: %s\n", what, jerr.msg);
     free(buf);
     return in;
+}
+
+#define MAIN_BATCH 100 /* jobs per request of submit-many (the API takes 1000) */
+
+/* One request of submit-many: the jobs of body (a JSON array), whose inputs
+ * are on lines[0..n). Prints each accepted id (or, with --json, each answer)
+ * and each refusal on stderr. Returns how many were refused, or -1 when the
+ * request failed as a whole (printed). */
+static int main_submit_batch(struct main_ctx *m, const char *body, const size_t *lines, size_t n)
+{
+    struct client_reply rep = {0};
+    const cJSON *jobs, *j, *id, *err;
+    size_t k = 0;
+    int refused = 0;
+
+    if (client_request(m->client, CLIENT_POST, "/v1/jobs", body, &rep) < 0 ||
+        (rep.status != 202 && rep.status != 207)) {
+        client_fail(&rep);
+        client_reply_clear(&rep);
+        return -1;
+    }
+    jobs = rep.json != NULL ? json_get(rep.json, "jobs") : NULL;
+    if (!cJSON_IsArray(jobs) || (size_t)cJSON_GetArraySize(jobs) != n) {
+        fprintf(stderr, "stageq: the API's answer does not hold one answer per job\n");
+        client_reply_clear(&rep);
+        return -1;
+    }
+    cJSON_ArrayForEach(j, jobs)
+    {
+        double st = 0;
+        id = json_get(j, "id");
+        if (m->is_json)
+            main_print_json(j);
+        /* numbers may be raw items (the client keeps them as sent): json_number */
+        if (json_number(json_get(j, "status"), &st) == 0 && st == 202 && cJSON_IsString(id)) {
+            if (!m->is_json)
+                printf("%s\n", id->valuestring);
+        } else {
+            err = json_get(j, "error");
+            fprintf(stderr, "stageq: line %zu: %s\n", lines[k],
+                    cJSON_IsString(json_get(err, "message")) ? json_get(err, "message")->valuestring
+                                                             : "refused");
+            refused++;
+        }
+        k++;
+    }
+    fflush(stdout);
+    client_reply_clear(&rep);
+    return refused;
+}
+
+/* submit-many PIPELINE [FILE | -]: JSON Lines in, one job per non-blank
+ * line, each line's JSON sent as written as the job's input. */
+static int main_submit_many(struct main_ctx *m, const struct main_args *a)
+{
+    const char *what = a->npos == 2 && strcmp(a->pos[1], "-") != 0 ? a->pos[1] : "stdin";
+    FILE *fp = stdin;
+    char *buf = NULL, *head = NULL, *body = NULL, *line, *next;
+    size_t len = 0, cap = 0, used, n = 0, lineno = 0, lines[MAIN_BATCH];
+    int rc = CLI_EXIT_OK, r, bad = 0, sent = 0;
+    struct json_err jerr;
+    cJSON *pl, *probe;
+
+    if (a->npos < 1 || a->npos > 2) {
+        main_usage_error("usage: stageq submit-many PIPELINE [FILE | -]");
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(what, "stdin") != 0 && (fp = fopen(what, "rb")) == NULL) {
+        fprintf(stderr, "stageq: cannot open %s: %s\n", what, strerror(errno));
+        return CLI_EXIT_USAGE;
+    }
+    buf = main_read_all(fp, &len);
+    if (fp != stdin)
+        fclose(fp);
+    pl = cJSON_CreateString(a->pos[0]);
+    head = pl != NULL ? json_print(pl) : NULL; /* the pipeline name, quoted */
+    cJSON_Delete(pl);
+    if (buf == NULL || head == NULL) {
+        fprintf(stderr, "stageq: cannot read %s: %s\n", what, buf == NULL ? strerror(errno) : "");
+        rc = CLI_EXIT_UNREACHABLE;
+        goto done;
+    }
+    used = 0;
+    for (line = buf; line != NULL && line < buf + len; line = next) {
+        size_t ll;
+        next = memchr(line, '\n', (size_t)(buf + len - line));
+        ll = next != NULL ? (size_t)(next - line) : (size_t)(buf + len - line);
+        if (next != NULL)
+            next++;
+        lineno++;
+        while (ll > 0 && (line[ll - 1] == '\r' || line[ll - 1] == ' ' || line[ll - 1] == '\t'))
+            ll--;
+        if (ll == 0)
+            continue;
+        probe = json_parse_exact(line, ll, JSON_MAX_DEPTH_DEFAULT, &jerr);
+        if (probe == NULL) {
+            fprintf(stderr, "stageq: line %zu of %s is not valid JSON: %s\n", lineno, what,
+                    jerr.msg);
+            bad++;
+            continue;
+        }
+        cJSON_Delete(probe);
+        /* "[" or "," + {"pipeline":P,"input":LINE} */
+        if (used + ll + strlen(head) + 32 > cap) {
+            char *grown;
+            cap = (used + ll + strlen(head) + 32) * 2;
+            if ((grown = realloc(body, cap)) == NULL) {
+                fprintf(stderr, "stageq: out of memory\n");
+                rc = CLI_EXIT_UNREACHABLE;
+                goto done;
+            }
+            body = grown;
+        }
+        used += (size_t)snprintf(body + used, cap - used,
+                                 "%c{\"pipeline\":%s,\"input\":", n == 0 ? '[' : ',', head);
+        memcpy(body + used, line, ll);
+        used += ll;
+        body[used++] = '}';
+        lines[n++] = lineno;
+        if (n == MAIN_BATCH || next == NULL || next >= buf + len) {
+            memcpy(body + used, "]", 2);
+            if ((r = main_submit_batch(m, body, lines, n)) < 0) {
+                fprintf(stderr, "stageq: stopped at line %zu: %d jobs were submitted before\n",
+                        lines[0], sent);
+                rc = CLI_EXIT_UNREACHABLE;
+                goto done;
+            }
+            sent += (int)n - r;
+            bad += r;
+            n = used = 0;
+        }
+    }
+    if (n > 0) { /* the last lines were blank or bad: send what is held */
+        memcpy(body + used, "]", 2);
+        if ((r = main_submit_batch(m, body, lines, n)) < 0) {
+            rc = CLI_EXIT_UNREACHABLE;
+            goto done;
+        }
+        bad += r;
+    }
+    if (bad > 0)
+        rc = CLI_EXIT_USAGE;
+done:
+    free(buf);
+    free(body);
+    cJSON_free(head);
+    return rc;
 }
 
 static int main_submit(struct main_ctx *m, const struct main_args *a)
@@ -683,6 +833,7 @@ int main(int argc, char **argv)
         int (*run)(struct main_ctx *, const struct main_args *);
         unsigned flags; /* MAIN_F_* */
     } commands[] = {{"submit", main_submit, MAIN_F_SUBMIT},
+                    {"submit-many", main_submit_many, 0},
                     {"status", main_status, 0},
                     {"watch", main_watch, 0},
                     {"cancel", main_cancel, 0},

@@ -246,6 +246,27 @@ int json_member_span(const char *buf, size_t len, size_t index, size_t *off, siz
     }
 }
 
+int json_element_spans(const char *buf, size_t len, size_t n, size_t *off, size_t *vlen)
+{
+    size_t i = json_skip_space(buf, len, 0), k;
+
+    if (i >= len || buf[i] != '[')
+        return -1;
+    for (k = 0, i++; k < n; k++) {
+        i = json_skip_space(buf, len, i);
+        if (i >= len || buf[i] == ']')
+            return -1;
+        off[k] = i;
+        i = json_value_end(buf, len, i);
+        vlen[k] = i - off[k];
+        i = json_skip_space(buf, len, i);
+        if (k + 1 < n && (i >= len || buf[i] != ','))
+            return -1;
+        i++;
+    }
+    return 0;
+}
+
 char *json_minify(const char *buf, size_t len)
 {
     char *out = cJSON_malloc(len + 1);

@@ -43,6 +43,11 @@ char *json_minify(const char *buf, size_t len);
  * object has fewer members. */
 int json_member_span(const char *buf, size_t len, size_t index, size_t *off, size_t *vlen);
 
+/* For buf[0..len), a valid JSON array of at least n elements: the spans of
+ * its first n elements, buf[off[k] .. off[k] + vlen[k]), in one pass. 0, or
+ * -1 when it is no array or has fewer elements. */
+int json_element_spans(const char *buf, size_t len, size_t n, size_t *off, size_t *vlen);
+
 /* A new item for the number d, printed in the shortest form that reads back
  * as exactly d ("0.1", "1e+300", "-0", "9007199254740992"): a raw item, as
  * json_parse_exact makes (cJSON alone keeps 15 digits). NaN and infinities,

@@ -151,7 +151,7 @@ check "and the slow pool takes its next job too" wait_for 10 is_running
 http DELETE "/v1/jobs/$JOB"
 
 no_stage_left() { [ -z "$(own_stage_pids)" ]; }
-check "no stage program is left running" wait_for 5 no_stage_left
+check "no stage program is left running" wait_for 15 no_stage_left
 check_eq "the worker pools are still up" "2 1" "$(pgrep -P "$MAIN_PID" | wc -l) $(pgrep -P "$SLOW_PID" | wc -l)"
 kids=$(pgrep -P "$MAIN_PID"; pgrep -P "$SLOW_PID")
 zombies=$(for k in $kids; do ps -o stat= --ppid "$k"; done | grep -c '^Z')

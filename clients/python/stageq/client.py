@@ -155,6 +155,30 @@ class Client:
         timeout = None if wait is None else wait + self.timeout
         return self._call("POST", "/v1/jobs", {"wait": wait}, body, timeout)
 
+    def submit_many(self, jobs, batch=100):
+        """POST /v1/jobs with arrays of jobs: one request per `batch` jobs
+        (1..1000, the API's bound). jobs: an iterable of dicts, each the body
+        of one submit ({"pipeline": ..., "input"?, "id"?, "queue"?,
+        "result_ttl_s"?}). Returns one answer per job, in order: a dict with
+        "status" (202: queued, with "id", "status_url", "events_url" and
+        "state"; otherwise "error": {"code", "message"}). A refused job does
+        not raise: the others are created all the same (the API creates each
+        on its own, not all-or-nothing). Giving each job an id makes retrying
+        the whole call safe. Raises StageqError when a whole request fails
+        (Redis away: 503, or a bad batch); the jobs of the batches before it
+        were submitted."""
+        if not 1 <= batch <= 1000:
+            raise ValueError("batch must be 1..1000")
+        answers, chunk = [], []
+        for job in jobs:
+            chunk.append(job)
+            if len(chunk) == batch:
+                answers.extend(self._call("POST", "/v1/jobs", None, chunk)["jobs"])
+                chunk = []
+        if chunk:
+            answers.extend(self._call("POST", "/v1/jobs", None, chunk)["jobs"])
+        return answers
+
     def status(self, job_id):
         """GET /v1/jobs/{id}: the job's full status."""
         return self._call("GET", "/v1/jobs/" + _quote(job_id))
