@@ -504,6 +504,24 @@ static void test_minify_and_member_span(void **state)
     assert_int_equal(json_member_span("[1]", 3, 0, &off, &len), -1);
 }
 
+/* json_element_spans: each element of an array as sent, in one pass. */
+static void test_element_spans(void **state)
+{
+    static const char doc[] = " [ {\"a\" : [1, \"]\"]} ,\"x,y\", 2.50 ,[ ] ] ";
+    size_t off[3], len[3];
+
+    (void)state;
+    assert_int_equal(json_element_spans(doc, sizeof(doc) - 1, 3, off, len), 0);
+    assert_memory_equal(doc + off[0], "{\"a\" : [1, \"]\"]}", len[0]);
+    assert_int_equal(len[0], strlen("{\"a\" : [1, \"]\"]}"));
+    assert_memory_equal(doc + off[1], "\"x,y\"", len[1]);
+    assert_memory_equal(doc + off[2], "2.50", len[2]);
+    assert_int_equal(len[2], 4);
+    assert_int_equal(json_element_spans(doc, sizeof(doc) - 1, 5, off, len), -1); /* 4 only */
+    assert_int_equal(json_element_spans("[]", 2, 1, off, len), -1);
+    assert_int_equal(json_element_spans("{\"a\":1}", 7, 1, off, len), -1);
+}
+
 /* json_create_number: the shortest text that reads back as the same double. */
 static void test_create_number(void **state)
 {
@@ -561,6 +579,7 @@ int main(void)
         cmocka_unit_test(test_json_number),
         cmocka_unit_test(test_parse_exact_keeps_numbers),
         cmocka_unit_test(test_minify_and_member_span),
+        cmocka_unit_test(test_element_spans),
         cmocka_unit_test(test_create_number),
     };
 
