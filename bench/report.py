@@ -139,6 +139,13 @@ def main():
         ratio=ratio_of("submit.c50.rps", "limit.lpush.rps", "LPUSH"),
         target=tgt(None if s50 is None else s50 >= 10000, "≥ 10,000 jobs/s"))
     row("  p50 / p99 latency", ("submit.c50.p50_ms", "submit.c50.p99_ms"), "ms", "{:.2f}")
+    bulk = med("submit.bulk.jobs_s")
+    row("bulk submit, 1 connection, arrays of %s" % meta.get("bulk", "100"),
+        "submit.bulk.jobs_s", "jobs/s", ratio=ratio_of("submit.bulk.jobs_s", "submit.c1.rps",
+                                                        "one at a time"),
+        target=tgt(None if bulk is None else bulk >= 50000, "≥ 50,000 jobs/s"))
+    row("  CPU per job: API / Redis", ("cpu.submit_bulk.api.us", "cpu.submit_bulk.redis.us"),
+        "µs", "{:.1f}")
     drain_ratio = None
     if med("drain.rps") and hset and med("cost.scripts_per_job"):
         drain_ratio = "%.0f %% of HSET ÷ %.0f call" % (

@@ -217,6 +217,22 @@ for r in $(seq 1 "$RUNS"); do
     kv "submit.c$c.non2xx" "$(echo "$j" | jget non2xx)"
   done
 done
+# bulk: one connection, arrays of BENCH_BULK (100) jobs
+BULK=${BENCH_BULK:-100}
+for r in $(seq 1 "$RUNS"); do
+  rcli FLUSHALL >/dev/null
+  a0=$(ticks "$API_PID") r0=$(ticks "$REDIS_PID")
+  j=$(BENCH_BATCH=$BULK wrk -t1 -c1 -d"${SECS}s" --timeout 5s -s bench/submit.lua "$API/v1/jobs" | wrk_json)
+  a1=$(ticks "$API_PID") r1=$(ticks "$REDIS_PID")
+  njobs=$(calc 0 "$(echo "$j" | jget requests) * $BULK")
+  cpu_us submit_bulk.api "$a0" "$a1" "$njobs"
+  cpu_us submit_bulk.redis "$r0" "$r1" "$njobs"
+  kv submit.bulk.jobs_s "$(calc 0 "$(echo "$j" | jget rps) * $BULK")"
+  kv submit.bulk.p99_ms "$(echo "$j" | jget p99_ms)"
+  kv submit.bulk.non2xx "$(echo "$j" | jget non2xx)"
+  kv submit.bulk.queued "$(rcli LLEN "$(bkey queue default)")"
+done
+kv meta.bulk "$BULK"
 kv api.rss_after_submit_kb "$(rss_kb "$API_PID")"
 log "submit: done"
 

@@ -1,11 +1,18 @@
 -- submit.lua (wrk -s): POST /v1/jobs of the bench4 pipeline (4 echo stages;
 -- env BENCH_PIPELINE names another), keep-alive, the same body each time (the
--- static request: no Lua per request). Prints one JSON line at the end: rps,
+-- static request: no Lua per request; BENCH_BATCH=N: arrays of N). Prints one JSON line at the end: rps,
 -- non-2xx, p50/p99 in ms.
 wrk.method = "POST"
 wrk.path = "/v1/jobs"
-wrk.body = '{"pipeline":"' .. (os.getenv("BENCH_PIPELINE") or "bench4") ..
+local job = '{"pipeline":"' .. (os.getenv("BENCH_PIPELINE") or "bench4") ..
   '","input":{"n":1,"s":"bench"}}'
+-- BENCH_BATCH=N: each request an array of N such jobs (bulk submit)
+local batch = tonumber(os.getenv("BENCH_BATCH") or "0")
+if batch > 0 then
+  wrk.body = "[" .. string.rep(job .. ",", batch - 1) .. job .. "]"
+else
+  wrk.body = job
+end
 wrk.headers["Content-Type"] = "application/json"
 
 function done(summary, latency, requests)
