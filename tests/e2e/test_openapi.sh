@@ -149,7 +149,12 @@ rec "submit with charset, a generated id" 202 POST /v1/jobs -H 'content-type: Ap
   --data-binary '{"pipeline":"idle"}'
 rec "malformed JSON" 400 POST /v1/jobs "${JSON[@]}" --data-binary '{"pipeline":'
 rec "an empty body" 400 POST /v1/jobs "${JSON[@]}"
-rec "a body that is not an object" 400 POST /v1/jobs "${JSON[@]}" --data-binary '[1]'
+rec "a body that is neither an object nor an array" 400 POST /v1/jobs "${JSON[@]}" --data-binary '"job"'
+rec "an array of jobs (bulk submit)" 202 POST /v1/jobs "${JSON[@]}" \
+  --data-binary '[{"pipeline":"idle","id":"oa-b1"},{"pipeline":"idle","input":{"n":1}}]'
+rec "an array with refused jobs: each its own answer" 207 POST /v1/jobs "${JSON[@]}" \
+  --data-binary '[1,{"pipeline":"nosuch"},{"pipeline":"idle","id":"oa-b2"}]'
+rec "an empty array" 400 POST /v1/jobs "${JSON[@]}" --data-binary '[]'
 rec "an invalid id in the body" 400 POST /v1/jobs "${JSON[@]}" --data-binary '{"pipeline":"idle","id":"a/b"}'
 rec "?wait=0" 400 POST '/v1/jobs?wait=0' "${JSON[@]}" --data-binary '{"pipeline":"idle"}'
 rec "no Content-Type" 415 POST /v1/jobs --data-binary '{"pipeline":"idle"}'
