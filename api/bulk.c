@@ -95,7 +95,8 @@ static void bulk_answered(struct api_req *item, int status, const char *body, si
     if (status == 202)
         b->accepted++;
     if (copy != NULL) {
-        memcpy(copy, body, len);
+        if (len > 0)
+            memcpy(copy, body, len);
         copy[len] = '\0';
         /* the trailing newline reply_raw adds is not part of the object */
         while (len > 0 && (copy[len - 1] == '\n' || copy[len - 1] == '\r'))
