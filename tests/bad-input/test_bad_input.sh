@@ -256,7 +256,10 @@ empty body                 | POST | /v1/jobs | J | -                            
 trailing garbage           | POST | /v1/jobs | J | s:{"pipeline":"echo"} x                               | 400 | malformed_json
 leading zero in a number   | POST | /v1/jobs | J | s:{"pipeline":"echo","input":{"n":01}}                | 400 | malformed_json | msg=invalid number at byte 32
 number ending in a dot     | POST | /v1/jobs | J | s:{"pipeline":"echo","input":[1.]}                    | 400 | malformed_json | msg=invalid number
-body is an array           | POST | /v1/jobs | J | s:[1]                                                 | 400 | invalid_request
+body is a string           | POST | /v1/jobs | J | s:"job"                                               | 400 | invalid_request
+body is an array of numbers| POST | /v1/jobs | J | s:[1,2]                                               | 207 | -
+body is an empty array     | POST | /v1/jobs | J | s:[]                                                  | 400 | invalid_request
+array, a bad element       | POST | /v1/jobs | J | s:[{"pipeline":"echo","input":[1.]},null]             | 400 | malformed_json
 body is a string           | POST | /v1/jobs | J | s:"x"                                                 | 400 | invalid_request
 missing pipeline           | POST | /v1/jobs | J | s:{"input":1}                                         | 422 | missing_field | msg=pipeline
 pipeline is a number       | POST | /v1/jobs | J | s:{"pipeline":5}                                      | 422 | invalid_field
