@@ -32,6 +32,7 @@
 #define RASYNC_LOG_EVERY       30   /* repeat a failure's warning every N attempts */
 #define RASYNC_SENTINEL_MAX_MS 1000 /* longest wait for one sentinel's answer */
 #define RASYNC_CHECK_MS        1000 /* a command connection asks who is master this often */
+#define RASYNC_LOWER_AFTER_MS  5000 /* a lower count of healthy replicas is believed after */
 
 enum rasync_kind { RASYNC_COMMANDS, RASYNC_SUBSCRIBER };
 
@@ -90,6 +91,8 @@ struct rasync {
     redisAsyncContext *cac; /* the sentinel asked, kept open between checks, or NULL */
     bool is_check_pending;  /* a check sent on cac is not answered yet */
     int healthy;            /* replicas the sentinels last counted healthy (-1: not known) */
+    bool is_check_other;    /* the last check named another master than ac's */
+    int64_t lower_since_ms; /* monotonic: since when checks count fewer than healthy (0: not) */
     bool is_setup_failed;   /* AUTH or SELECT failed on ac */
     bool is_freeing;
     int attempt;               /* consecutive failed connection attempts */
@@ -339,8 +342,14 @@ static void rasync_open_node(struct rasync *ra, const char *host, int port)
         ac = redisAsyncConnectUnix(ra->url.path);
         snprintf(ra->node, sizeof(ra->node), "%s", ra->url.path);
     } else {
+        char was[sizeof(ra->node)];
+        snprintf(was, sizeof(was), "%s", ra->node);
         ac = redisAsyncConnect(host, port);
         rasync_node_name(ra->node, sizeof(ra->node), host, port);
+        if (strcmp(was, ra->node) != 0) { /* another master: count its replicas afresh */
+            ra->healthy = -1;
+            ra->lower_since_ms = 0;
+        }
     }
     if (ac == NULL || ac->err) {
         rasync_log_failure(ra, "cannot connect to %s: %s", ra->node,
@@ -557,6 +566,7 @@ static void rasync_on_check_reply(redisAsyncContext *c, void *r, void *privdata)
         rasync_numeric(host, addr, sizeof(addr)) < 0)
         return; /* no answer is no news: commands and timeouts tell the rest */
     rasync_node_name(node, sizeof(node), addr, port);
+    ra->is_check_other = strcmp(node, ra->node) != 0;
     if (rasync_is_ready(ra) && strcmp(node, ra->node) != 0)
         rasync_schedule_drop(ra, "the sentinels name %s as master '%s', not %s", node,
                              ra->url.master_name, ra->node);
@@ -566,14 +576,34 @@ static void rasync_on_check_reply(redisAsyncContext *c, void *r, void *privdata)
 static void rasync_on_replicas_reply(redisAsyncContext *c, void *r, void *privdata)
 {
     struct rasync *ra = privdata;
+    int64_t now;
     int n;
 
     if (c != ra->cac || r == NULL)
         return;
     ra->is_check_pending = false;
     n = sentinel_parse_healthy_replicas(r);
-    if (n >= 0)
+    if (n < 0 || ra->is_check_other)
+        return; /* the replicas of a master we are about to leave say nothing of ours */
+    if (ra->healthy < 0 || n >= ra->healthy) {
         ra->healthy = n;
+        ra->lower_since_ms = 0;
+        return;
+    }
+    /* Fewer than before. In a graceful failover the sentinels stop counting
+     * the replica they promote a moment before they name it master, while
+     * the old master still takes writes and its other replica still acks
+     * them: lowering WAIT's count then would acknowledge jobs the
+     * switch-over throws away. A lower count is believed only once the
+     * checks have said it for RASYNC_LOWER_AFTER_MS (a replica really
+     * lost: submits answer 503 until then). */
+    now = clock_mono_ms();
+    if (ra->lower_since_ms == 0)
+        ra->lower_since_ms = now;
+    else if (now - ra->lower_since_ms >= RASYNC_LOWER_AFTER_MS) {
+        ra->healthy = n;
+        ra->lower_since_ms = 0;
+    }
 }
 
 static void rasync_on_check_gone(const redisAsyncContext *c, int status)
