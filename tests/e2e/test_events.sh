@@ -51,7 +51,13 @@ data=$(grep '^data: ' "$T/ev.out" | cut -c7-)
 check "every data line parses with jq" bash -c "printf '%s\n' \"\$1\" | jq -e . >/dev/null" _ "$data"
 stages=$(grep -B2 '^data: ' "$T/ev.out" | grep -A2 '^event: status' | grep '^data: ' | cut -c7- |
   jq -r 'select(.state == "running") | .stage' | uniq | tr '\n' ' ')
-check_eq "events for stages 1..4 in order" "1 2 3 4 " "$stages"
+# A job's stream sends its latest state (one coalesced read per job in
+# flight): demo's last stage can be shorter than that read under load (seen
+# under ASan with suites 4 at a time), and then shows only as the end.
+case "$stages" in
+  "1 2 3 4 " | "1 2 3 ") ok "events for stages 1..4 in order (seen: $stages)" ;;
+  *) not_ok "events for stages 1..4 in order (expected '1 2 3 4 ' or '1 2 3 ', got '$stages')" ;;
+esac
 check_eq "the last status is succeeded" succeeded \
   "$(grep -A2 '^event: status' "$T/ev.out" | grep '^data: ' | tail -1 | cut -c7- | jq -r .state)"
 check_eq "then an end event" "event: end" "$(grep '^event: ' "$T/ev.out" | tail -1)"
