@@ -508,7 +508,7 @@ static void test_minify_and_member_span(void **state)
 static void test_element_spans(void **state)
 {
     static const char doc[] = " [ {\"a\" : [1, \"]\"]} ,\"x,y\", 2.50 ,[ ] ] ";
-    size_t off[3], len[3];
+    size_t off[5], len[5];
 
     (void)state;
     assert_int_equal(json_element_spans(doc, sizeof(doc) - 1, 3, off, len), 0);
