@@ -107,6 +107,21 @@ int keys_delayed(char *buf, size_t cap, const char *prefix, const char *tag, con
     return keys_fmt_result(snprintf(buf, cap, "%s:%s:delayed:%s", prefix, tag, queue), cap);
 }
 
+int keys_paused(char *buf, size_t cap, const char *prefix, const char *tag, const char *queue)
+{
+    return keys_fmt_result(snprintf(buf, cap, "%s:%s:paused:%s", prefix, tag, queue), cap);
+}
+
+int keys_rate(char *buf, size_t cap, const char *prefix, const char *tag, const char *queue)
+{
+    return keys_fmt_result(snprintf(buf, cap, "%s:%s:rate:%s", prefix, tag, queue), cap);
+}
+
+int keys_failed(char *buf, size_t cap, const char *prefix, const char *tag, const char *queue)
+{
+    return keys_fmt_result(snprintf(buf, cap, "%s:%s:failed:%s", prefix, tag, queue), cap);
+}
+
 int keys_processing(char *buf, size_t cap, const char *prefix, const char *tag, const char *wid)
 {
     return keys_fmt_result(snprintf(buf, cap, "%s:%s:processing:%s", prefix, tag, wid), cap);

@@ -33,6 +33,7 @@
 #define KEYS_TAG_MAX_LEN    8 /* "{109757}": the longest tag of a slot */
 #define KEYS_PARTITIONS_MAX 1024
 #define KEYS_RECENT_MAX     10000 /* jobs the recent index of a partition keeps */
+#define KEYS_FAILED_MAX     10000 /* failed jobs the failed index of a queue partition keeps */
 
 /* ---- partitions and tags ---- */
 
@@ -64,6 +65,19 @@ int keys_queue(char *buf, size_t cap, const char *prefix, const char *tag,
                const char *queue); /* <p>:{t}:queue:<q> */
 int keys_delayed(char *buf, size_t cap, const char *prefix, const char *tag,
                  const char *queue); /* <p>:{t}:delayed:<q> */
+/* <p>:{t}:paused:<q>: a string (the RFC 3339 time of the pause) that exists
+ * while queue q is paused: written in every partition of q by the API, read
+ * by the take step (nothing new is taken; submits are still accepted). */
+int keys_paused(char *buf, size_t cap, const char *prefix, const char *tag, const char *queue);
+/* <p>:{t}:rate:<q>: sorted set, the takes of queue q in its rate limit's
+ * window (a sliding log: member "<ms>.<n>", score the take's time in ms on
+ * Redis's clock), trimmed by every take. A rate-limited queue has one
+ * partition, so its limit is one set, exact cluster-wide. */
+int keys_rate(char *buf, size_t cap, const char *prefix, const char *tag, const char *queue);
+/* <p>:{t}:failed:<q>: sorted set, the ids of the jobs of queue q that
+ * failed in this partition, scored by when (ms since the epoch); trimmed to
+ * the newest KEYS_FAILED_MAX; an id whose hash expired is dropped on read. */
+int keys_failed(char *buf, size_t cap, const char *prefix, const char *tag, const char *queue);
 int keys_processing(char *buf, size_t cap, const char *prefix, const char *tag,
                     const char *wid); /* <p>:{t}:processing:<worker> */
 /* <p>:{t}:leases: zset worker id -> lease expiry (ms, Redis clock) of the

@@ -531,11 +531,46 @@ static int load_pipeline(struct pipeline *p, const cJSON *jp, bool check_program
     return 0;
 }
 
-/* The "queues" section: {"name": {"partitions": P}, ...} (may be absent). */
+/* A queue's "rate_limit": {"jobs": N, "per_s": S} (may be absent). */
+static int load_rate_limit(struct queue_def *qd, const cJSON *q, struct ploc *at,
+                           struct sq_err *err)
+{
+    static const char *const fields[] = {"jobs", "per_s", NULL};
+    const cJSON *rl = cJSON_GetObjectItemCaseSensitive(q, "rate_limit");
+
+    if (rl == NULL)
+        return 0;
+    if (!cJSON_IsObject(rl)) {
+        ploc_err(at, err, SQ_ERR_INVALID,
+                 "field 'rate_limit' must be an object {\"jobs\": N, \"per_s\": S}");
+        return -1;
+    }
+    if (check_members(rl, fields, at, err) < 0 ||
+        get_int(rl, "jobs", 1, PIPELINE_RATE_JOBS_MAX, 0, &qd->rate_jobs, at, err) < 0 ||
+        get_int(rl, "per_s", 1, PIPELINE_RATE_PER_S_MAX, 1, &qd->rate_per_s, at, err) < 0)
+        return -1;
+    if (qd->rate_jobs == 0) {
+        ploc_err(at, err, SQ_ERR_INVALID, "field 'rate_limit' needs 'jobs' (1-%d)",
+                 PIPELINE_RATE_JOBS_MAX);
+        return -1;
+    }
+    if (qd->partitions != 1) {
+        /* one sliding log in one slot: exact cluster-wide */
+        ploc_err(at, err, SQ_ERR_INVALID,
+                 "a queue with a 'rate_limit' has 1 partition (it has %d): its limit is one "
+                 "counter in one slot",
+                 qd->partitions);
+        return -1;
+    }
+    return 0;
+}
+
+/* The "queues" section: {"name": {"partitions": P, "rate_limit": {...}}, ...}
+ * (may be absent). */
 static int load_queues(struct pipeline_set *set, const cJSON *jq, struct ploc *at,
                        struct sq_err *err)
 {
-    static const char *const fields[] = {"partitions", NULL};
+    static const char *const fields[] = {"partitions", "rate_limit", NULL};
     const cJSON *q;
     size_t n;
 
@@ -572,7 +607,8 @@ static int load_queues(struct pipeline_set *set, const cJSON *jq, struct ploc *a
         /* errors name the queue where a pipeline's name would be */
         qat.pipeline = where;
         if (check_members(q, fields, &qat, err) < 0 ||
-            get_int(q, "partitions", 1, KEYS_PARTITIONS_MAX, 1, &qd->partitions, &qat, err) < 0)
+            get_int(q, "partitions", 1, KEYS_PARTITIONS_MAX, 1, &qd->partitions, &qat, err) < 0 ||
+            load_rate_limit(qd, q, &qat, err) < 0)
             return -1;
         qd->name = strdup(q->string);
         if (qd->name == NULL) {
@@ -902,14 +938,21 @@ fail:
     return NULL;
 }
 
-int pipeline_set_partitions(const struct pipeline_set *set, const char *queue)
+const struct queue_def *pipeline_set_queue(const struct pipeline_set *set, const char *queue)
 {
     size_t i;
 
     for (i = 0; set != NULL && queue != NULL && i < set->nqueues; i++)
         if (strcmp(set->queues[i].name, queue) == 0)
-            return set->queues[i].partitions;
-    return 1;
+            return &set->queues[i];
+    return NULL;
+}
+
+int pipeline_set_partitions(const struct pipeline_set *set, const char *queue)
+{
+    const struct queue_def *qd = pipeline_set_queue(set, queue);
+
+    return qd != NULL ? qd->partitions : 1;
 }
 
 /* Adds v to the sorted distinct values a[0..*n) when it is new and there is

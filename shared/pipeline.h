@@ -49,10 +49,16 @@ struct pipeline {
 };
 
 /* A queue declared in the file's "queues" section ({"name": {"partitions":
- * P}}). A queue not declared there has 1 partition. */
+ * P, "rate_limit": {"jobs": N, "per_s": S}}}). A queue not declared there has
+ * 1 partition and no rate limit. */
+#define PIPELINE_RATE_JOBS_MAX  1000000
+#define PIPELINE_RATE_PER_S_MAX 86400
 struct queue_def {
     char *name;
     int partitions; /* 1..KEYS_PARTITIONS_MAX: its jobs spread over this many slots (keys.h) */
+    int rate_jobs;  /* at most this many jobs taken per rate_per_s seconds, cluster-wide
+                       (0: no limit); a rate-limited queue has 1 partition */
+    int rate_per_s;
 };
 
 /* What a schedule does with the ticks that passed while no API ran. */
@@ -131,6 +137,8 @@ bool pipeline_is_routed(const struct pipeline *p);
  * queue: the pipeline's, or the one the submit named). Borrowed. */
 const char *pipeline_stage_queue(const struct pipeline *p, size_t k, const char *home);
 
+/* The "queues" entry of queue, or NULL when the file declares none. */
+const struct queue_def *pipeline_set_queue(const struct pipeline_set *set, const char *queue);
 /* The partition count of queue (its "queues" entry, else 1). */
 int pipeline_set_partitions(const struct pipeline_set *set, const char *queue);
 /* The distinct slots of every partition of every queue the set knows (each

@@ -733,6 +733,27 @@ static void test_queue_partitions(void **state)
          "\"echo\", \"queue\": \"gpu\"}]}}}",
          false,
          {"pipeline 'pl'", "stage 2 'b'", "'gpu' has 4 partitions", "same number"}},
+        {"{\"pipelines\": {}, \"queues\": {\"q\": {\"rate_limit\": 5}}}",
+         false,
+         {"queue 'q'", "'rate_limit'", "object"}},
+        {"{\"pipelines\": {}, \"queues\": {\"q\": {\"rate_limit\": {\"per_s\": 2}}}}",
+         false,
+         {"queue 'q'", "'rate_limit' needs 'jobs'"}},
+        {"{\"pipelines\": {}, \"queues\": {\"q\": {\"rate_limit\": {\"jobs\": 0}}}}",
+         false,
+         {"queue 'q'", "'jobs'", "[1, 1000000]"}},
+        {"{\"pipelines\": {}, \"queues\": {\"q\": {\"rate_limit\": {\"jobs\": 1, "
+         "\"per_s\": 0}}}}",
+         false,
+         {"queue 'q'", "'per_s'", "[1, 86400]"}},
+        {"{\"pipelines\": {}, \"queues\": {\"q\": {\"rate_limit\": {\"jobs\": 1, "
+         "\"every\": 3}}}}",
+         false,
+         {"queue 'q'", "unknown field 'every'"}},
+        {"{\"pipelines\": {}, \"queues\": {\"q\": {\"partitions\": 2, \"rate_limit\": "
+         "{\"jobs\": 1}}}}",
+         false,
+         {"queue 'q'", "'rate_limit' has 1 partition (it has 2)"}},
     };
     const char *json = "{\"queues\": {\"big\": {\"partitions\": 6}, \"gpu\": {\"partitions\": "
                        "6}, \"two\": {\"partitions\": 2}},"
@@ -751,6 +772,8 @@ static void test_queue_partitions(void **state)
     assert_int_equal(pipeline_set_partitions(set, "two"), 2);
     assert_int_equal(pipeline_set_partitions(set, "default"), 1);
     assert_int_equal(pipeline_set_partitions(set, "undeclared"), 1);
+    assert_null(pipeline_set_queue(set, "undeclared"));
+    assert_int_equal(pipeline_set_queue(set, "two")->rate_jobs, 0); /* no limit */
     /* 8192 (default) + 6 (big and gpu: the same slots); two's 4096 and 12288
      * are among big's */
     n = pipeline_set_slots(set, slots, 16);
@@ -770,6 +793,18 @@ static void test_queue_partitions(void **state)
     assert_int_equal(slots[1], keys_job_slot("abc", 3, 2));
     assert_int_equal(slots[2], keys_job_slot("abc", 3, 6));
     assert_int_equal(pipeline_set_job_slots(set, "abc", 3, slots, 1), 1);
+    pipeline_set_free(set);
+
+    set = load_text(fx,
+                    "{\"pipelines\": {}, \"queues\": {\"slow\": {\"rate_limit\": {\"jobs\": "
+                    "10, \"per_s\": 2}}, \"fast\": {\"rate_limit\": {\"jobs\": 3}}}}",
+                    false, &err);
+    if (set == NULL)
+        fail_msg("failed to load: '%s'", err.msg);
+    assert_int_equal(pipeline_set_queue(set, "slow")->rate_jobs, 10);
+    assert_int_equal(pipeline_set_queue(set, "slow")->rate_per_s, 2);
+    assert_int_equal(pipeline_set_queue(set, "fast")->rate_jobs, 3);
+    assert_int_equal(pipeline_set_queue(set, "fast")->rate_per_s, 1); /* per second by default */
     pipeline_set_free(set);
 }
 
