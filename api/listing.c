@@ -568,7 +568,7 @@ static void listing_args(struct rargv *args, const char *first, ...)
 /* GET /v1/workers                                                           */
 
 static const char *const listing_worker_fields[] = {
-    "id", "host", "pid", "queue", "started_at", "heartbeat_at", "job", "jobs_done",
+    "id", "host", "pid", "queue", "started_at", "heartbeat_at", "job", "jobs_done", "queues",
 };
 #define LISTING_COUNT_MAX (1LL << 53) /* a count JSON carries exactly */
 #define LISTING_NWFIELDS  (sizeof(listing_worker_fields) / sizeof(listing_worker_fields[0]))
@@ -595,6 +595,60 @@ static void listing_workers_free(struct listing_workers *lw)
     free(lw);
 }
 
+/* A worker's "queues": its --queues as written ("high:6,low:1" or
+ * "high,low"; v), else its one queue (q; a worker of an older version), as
+ * [{"name", "weight"}] in the order it looks at them (weight null: strict
+ * order). Text that is not such a list (edited by hand) is shown as is. */
+static void listing_worker_queues(cJSON *o, const redisReply *v, const redisReply *q)
+{
+    const redisReply *src = v->type == REDIS_REPLY_STRING ? v : q;
+    const char *p;
+    cJSON *arr;
+
+    if (src->type != REDIS_REPLY_STRING) {
+        cJSON_AddNullToObject(o, "queues");
+        return;
+    }
+    arr = cJSON_AddArrayToObject(o, "queues");
+    for (p = src->str; arr != NULL && *p != '\0';) {
+        const char *end = strchr(p, ','), *colon = NULL;
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p), nlen;
+        long long wt = 0;
+        char num[16];
+        char name[IDS_NAME_MAX_LEN + 1];
+        cJSON *e;
+        int j;
+
+        for (j = (int)len - 1; j >= 0 && p[j] >= '0' && p[j] <= '9'; j--)
+            ;
+        if (j >= 0 && j < (int)len - 1 && p[j] == ':')
+            colon = p + j;
+        nlen = colon != NULL ? (size_t)(colon - p) : len;
+        snprintf(num, sizeof(num), "%.*s", colon != NULL ? (int)(len - nlen - 1) : 0,
+                 colon != NULL ? colon + 1 : "");
+        if (!ids_is_valid(p, nlen, IDS_NAME_MAX_LEN) ||
+            (colon != NULL &&
+             (len - nlen - 1 > 6 || num_parse_ll(num, 1, 1000000, &wt, NULL) < 0))) {
+            cJSON_DeleteItemFromObject(o, "queues");
+            cJSON_AddStringToObject(o, "queues", src->str);
+            return;
+        }
+        e = cJSON_CreateObject();
+        if (e == NULL || !cJSON_AddItemToArray(arr, e))
+            return;
+        memcpy(name, p, nlen);
+        name[nlen] = '\0';
+        cJSON_AddStringToObject(e, "name", name);
+        if (colon != NULL)
+            cJSON_AddNumberToObject(e, "weight", (double)wt);
+        else
+            cJSON_AddNullToObject(e, "weight");
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+}
+
 /* Batch indexes: the current hashes (one per slot), then the info hashes. */
 static void listing_workers_info(void *ctx, size_t bi, const redisReply *r)
 {
@@ -618,6 +672,8 @@ static void listing_workers_info(void *ctx, size_t bi, const redisReply *r)
         const redisReply *v = r->element[k];
         if (k == 0) {
             cJSON_AddStringToObject(o, f, lw->live.ids[i]); /* the lease names it */
+        } else if (strcmp(f, "queues") == 0) {
+            listing_worker_queues(o, v, r->element[3]);
         } else if (v->type != REDIS_REPLY_STRING || (strcmp(f, "job") == 0 && v->len == 0)) {
             cJSON_AddNullToObject(o, f);
         } else if (strcmp(f, "pid") == 0 || strcmp(f, "jobs_done") == 0) {

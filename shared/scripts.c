@@ -19,7 +19,6 @@ static const struct script script_table[SCRIPT_COUNT] = {
     [SCRIPT_UPDATE] = {"update", script_update_src, script_update_sha},
     [SCRIPT_FINISH] = {"finish", script_finish_src, script_finish_sha},
     [SCRIPT_RETRY] = {"retry", script_retry_src, script_retry_sha},
-    [SCRIPT_PROMOTE] = {"promote", script_promote_src, script_promote_sha},
     [SCRIPT_CANCEL] = {"cancel", script_cancel_src, script_cancel_sha},
     [SCRIPT_HEARTBEAT] = {"heartbeat", script_heartbeat_src, script_heartbeat_sha},
     [SCRIPT_RECOVER] = {"recover", script_recover_src, script_recover_sha},

@@ -21,7 +21,7 @@ failed_suites=""
 
 cleanup() {
   redis_stop_under "$STAGEQ_TEST_TMP"
-  rm -rf "$STAGEQ_TEST_TMP"
+  [ -n "${STAGEQ_KEEP_TMP:-}" ] || rm -rf "$STAGEQ_TEST_TMP"
 }
 trap cleanup EXIT INT TERM
 

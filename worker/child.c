@@ -56,7 +56,7 @@ int child_main(const struct worker_config *cfg, const struct redis_url *url,
                const struct pipeline_set *pipelines, int index)
 {
     struct worker w;
-    char host[128], role[32];
+    char host[128], role[32], why[300];
     int failures = 0;
 
     memset(&w, 0, sizeof(w));
@@ -75,7 +75,11 @@ int child_main(const struct worker_config *cfg, const struct redis_url *url,
     signal(SIGPIPE, SIG_IGN);
     clock_format_rfc3339(clock_now_ms(), w.started_at);
     w.url = url;
-    w.nparts = pipeline_set_partitions(pipelines, cfg->queue);
+    w.next_due_ms = -1;
+    if (part_queues(&w, why, sizeof(why)) < 0) {
+        log_errx("%s", why); /* checked by main already */
+        return 1;
+    }
     w.parts = calloc((size_t)w.nparts, sizeof(w.parts[0]));
     if (w.parts == NULL) {
         log_errx("out of memory");
@@ -86,11 +90,9 @@ int child_main(const struct worker_config *cfg, const struct redis_url *url,
     w.part_next = (int)((unsigned)getpid() % (unsigned)w.nparts);
     if (keys_workers(w.workers_key, sizeof(w.workers_key), cfg->prefix) < 0 ||
         keys_worker(w.info_key, sizeof(w.info_key), cfg->prefix, w.id) < 0 ||
-        keys_events(w.events_chan, sizeof(w.events_chan), cfg->prefix) < 0 ||
-        keys_wake(w.wake_chan, sizeof(w.wake_chan), cfg->prefix, cfg->queue) < 0 ||
-        part_init(&w) < 0) {
-        log_errx("key names too long");
-        free(w.parts);
+        keys_events(w.events_chan, sizeof(w.events_chan), cfg->prefix) < 0 || part_init(&w) < 0) {
+        log_errx("key names too long, or out of memory");
+        part_free(&w);
         return 1;
     }
     w.rc = rconn_new(url, cfg->redis_timeout_ms);
@@ -99,7 +101,7 @@ int child_main(const struct worker_config *cfg, const struct redis_url *url,
         log_errx("out of memory");
         rconn_free(w.rc);
         pipe_free(w.pipe);
-        free(w.parts);
+        part_free(&w);
         return 1;
     }
     rconn_set_drain(w.rc, pipe_drain, &w);
@@ -150,6 +152,6 @@ int child_main(const struct worker_config *cfg, const struct redis_url *url,
     rconn_free(w.rc);
     pipe_free(w.pipe);
     wake_free(w.wake);
-    free(w.parts);
+    part_free(&w);
     return 0;
 }

@@ -125,7 +125,7 @@ static void fetch_drop_invalid(struct worker *w, const struct wpart *part, const
     rargv_addlen(&a, id, len);
     freeReplyObject(wredis_command(w, &a));
     rargv_free(&a);
-    log_warnx("fetch: dropped an invalid job id (%zu bytes) from %s", len, part->queue_key);
+    log_warnx("fetch: dropped an invalid job id (%zu bytes) from %s", len, part->processing_key);
 }
 
 void fetch_next_held_id(const struct worker *w, char id[IDS_MAX_LEN + 1])
@@ -180,28 +180,40 @@ static void fetch_failed(struct worker *w, const char *what, const redisReply *r
     wredis_log_down(w, "fetch: ", r != NULL ? msg : err->msg);
 }
 
-/* take.lua on partition part: 1 when it took a job (held, bare), 0 when
- * the partition is empty, -1 when Redis failed. */
+/* take.lua on partition part, over every queue served (order.c): 1 when it
+ * took jobs (held, bare), 0 when every queue there was empty, paused or at
+ * its rate limit, -1 when Redis failed. */
 static int fetch_take(struct worker *w, const struct wpart *part)
 {
+    int order[WORKER_QUEUES_MAX], nkeys;
     struct rargv a;
     struct sq_err err;
     redisReply *r;
-    int rc;
+    int rc, taken;
 
+    order_pick(w, order);
     rargv_init(&a);
-    rargv_add(&a, part->queue_key);
     rargv_add(&a, part->processing_key);
+    nkeys = 1 + order_add_keys(&a, part, order, w->nqueues);
     rargv_add(&a, "1");
-    r = rconn_script(w->rc, SCRIPT_TAKE, 2, &a, &err);
+    order_add_spec(&a, w, order);
+    r = rconn_script(w->rc, SCRIPT_TAKE, nkeys, &a, &err);
     rargv_free(&a);
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         fetch_failed(w, "take", r, &err);
         freeReplyObject(r);
         return -1;
     }
-    rc = r->type == REDIS_REPLY_ARRAY && r->elements > 0 ? 1 : 0;
-    pipe_hold_taken(w, r);
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_ARRAY) {
+        log_warnx("fetch: take: a reply of an unexpected shape (type %d)", r->type);
+        freeReplyObject(r);
+        return -1;
+    }
+    taken = (int)r->element[0]->elements;
+    (void)order_note(w, r->element[1], taken);
+    rc = taken > 0 ? 1 : 0;
+    pipe_hold_taken(w, r->element[0]);
     freeReplyObject(r);
     return rc;
 }
@@ -259,8 +271,41 @@ static void fetch_unstart(struct worker *w, const char *id, const redisReply *ha
     queue = job_hash_get(&h, JOB_F_QUEUE);
     /* a stage edited by hand: from stage 1 (it runs again: at least once) */
     (void)num_field_int(stage, 1, PIPELINE_MAX_STAGES, 1, &k);
-    fetch_requeue(w, id, queue ? queue : w->cfg->queue, attempt ? attempt : "0", k, true, false);
+    fetch_requeue(w, id, queue ? queue : w->queues[0].name, attempt ? attempt : "0", k, true,
+                  false);
     job_hash_view_free(&h);
+}
+
+/* The queue a bare id (taken, never read) goes back to: the pool's one
+ * queue, else its job hash's (one read: only when handing back). */
+static void fetch_bare_queue(struct worker *w, const char *id, char queue[IDS_NAME_MAX_LEN + 1])
+{
+    char job_key[KEYS_MAX_LEN];
+    struct rargv a;
+    redisReply *r = NULL;
+
+    snprintf(queue, IDS_NAME_MAX_LEN + 1, "%s", w->queues[0].name);
+    if (w->nqueues == 1 ||
+        keys_job(job_key, sizeof(job_key), w->cfg->prefix, worker_part(w, id)->tag, id) < 0)
+        return;
+    rargv_init(&a);
+    rargv_add(&a, "HGET");
+    rargv_add(&a, job_key);
+    rargv_add(&a, JOB_F_QUEUE);
+    r = wredis_command(w, &a);
+    rargv_free(&a);
+    if (r != NULL && r->type == REDIS_REPLY_STRING && part_queue_index(w, r->str) >= 0)
+        snprintf(queue, IDS_NAME_MAX_LEN + 1, "%s", r->str);
+    freeReplyObject(r);
+}
+
+/* Hands a bare id back to its queue, never begun. */
+static void fetch_requeue_bare(struct worker *w, const char *id)
+{
+    char queue[IDS_NAME_MAX_LEN + 1];
+
+    fetch_bare_queue(w, id, queue);
+    fetch_requeue(w, id, queue, "0", 1, true, false);
 }
 
 void fetch_hand_back(struct worker *w)
@@ -277,7 +322,7 @@ void fetch_hand_back(struct worker *w)
          * reservation of our queue */
         if (taken->type == REDIS_REPLY_STRING) {
             if (fetch_bare(w, taken, id) == 1)
-                fetch_requeue(w, id, w->cfg->queue, "0", 1, true, false);
+                fetch_requeue_bare(w, id);
             continue;
         }
         if (fetch_taken(taken, id, &hash) == 1)
@@ -309,36 +354,6 @@ void fetch_record_stats(struct worker *w)
     freeReplyObject(r);
 }
 
-/* Moves retries whose backoff is over onto the queue, at most once per
- * WORKER_PROMOTE_MS; every worker does it, the script makes that safe. */
-static void fetch_promote(struct worker *w)
-{
-    int64_t now = clock_mono_ms();
-    struct rargv a;
-    struct sq_err err;
-    redisReply *r;
-    int j;
-
-    if (now - w->last_promote_ms < WORKER_PROMOTE_MS)
-        return;
-    w->last_promote_ms = now;
-    for (j = 0; j < w->nparts; j++) {
-        const struct wpart *part = &w->parts[j];
-
-        rargv_init(&a);
-        rargv_add(&a, part->delayed_key);
-        rargv_add(&a, part->queue_key);
-        rargv_addll(&a, clock_now_ms());
-        rargv_addll(&a, WORKER_PROMOTE_BATCH);
-        rargv_add(&a, w->wake_chan);
-        r = rconn_script(w->rc, SCRIPT_PROMOTE, 2, &a, &err);
-        rargv_free(&a);
-        if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
-            log_debug("moved %lld retried job(s) to %s", r->integer, part->queue_key);
-        freeReplyObject(r);
-    }
-}
-
 /* How long BLMOVE waits: WORKER_FETCH_TIMEOUT_MS, at most an eighth of a
  * lease, so that an idle worker renews on time. */
 static int fetch_timeout_ms(const struct worker *w)
@@ -360,7 +375,7 @@ static int fetch_held(struct worker *w, redisReply *taken, const char *begun,
         if (fetch_bare(w, taken, id) == 0)
             return 0;
         if (*w->stop) { /* never begun: back to its queue */
-            fetch_requeue(w, id, w->cfg->queue, "0", 1, true, false);
+            fetch_requeue_bare(w, id);
             return 0;
         }
         *hash = fetch_start(w, id);
@@ -378,16 +393,26 @@ static int fetch_held(struct worker *w, redisReply *taken, const char *begun,
     return rc;
 }
 
+/* BLMOVE may wait for the next job: one queue of one partition, not found
+ * paused, without a rate limit (BLMOVE would take past a pause or a limit;
+ * the others wait on the wake channels, and every take looks at them). */
+static bool fetch_may_block(const struct worker *w)
+{
+    return w->nparts == 1 && w->nqueues == 1 && w->queues[0].rate_jobs == 0 && !w->is_paused_seen;
+}
+
 /* Takes from the partitions in turn from w->part_next: 1 when one gave a
  * job (held; the next sweep starts after it), 0 when all were empty, -1 when
- * Redis failed. With one partition it is one take, skipped when the last
- * pop found it empty (BLMOVE waits then). */
+ * Redis failed. With one partition of one queue it is one take, skipped when
+ * the last one found it empty and nothing is due (BLMOVE waits then). */
 static int fetch_sweep(struct worker *w)
 {
     int i;
 
-    if (w->nparts == 1 && pipe_is_queue_empty(w))
+    if (fetch_may_block(w) && pipe_is_queue_empty(w) &&
+        (w->next_due_ms < 0 || w->next_due_ms > clock_now_ms()))
         return 0;
+    order_wait_reset(w); /* learnt again from every partition */
     for (i = 0; i < w->nparts; i++) {
         int j = (w->part_next + i) % w->nparts;
         int rc = fetch_take(w, &w->parts[j]);
@@ -404,8 +429,9 @@ static int fetch_sweep(struct worker *w)
     return 0;
 }
 
-/* One partition: BLMOVE for up to fetch_timeout_ms, then start.lua. As
- * fetch_next. */
+/* One queue of one partition, not paused, not rate-limited: BLMOVE for up
+ * to fetch_timeout_ms (until the earliest delayed job is due, when
+ * sooner), then start.lua. As fetch_next. */
 static int fetch_blmove(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
 {
     const struct wpart *part = &w->parts[0];
@@ -416,11 +442,11 @@ static int fetch_blmove(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply *
 
     rargv_init(&a);
     rargv_add(&a, "BLMOVE");
-    rargv_add(&a, part->queue_key);
+    rargv_add(&a, part->units[0].queue_key);
     rargv_add(&a, part->processing_key);
     rargv_add(&a, "RIGHT");
     rargv_add(&a, "LEFT");
-    rargv_addf(&a, "%.3f", fetch_timeout_ms(w) / 1000.0);
+    rargv_addf(&a, "%.3f", order_wait_ms(w, fetch_timeout_ms(w)) / 1000.0);
     r = rconn_command(w->rc, &a, &err);
     rargv_free(&a);
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
@@ -430,9 +456,11 @@ static int fetch_blmove(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply *
         freeReplyObject(r);
         return -1;
     }
+    /* a job, or the wait is over: take.lua next time (it may have more
+     * behind it; due delayed jobs are promoted by it) */
+    pipe_set_queue_empty(w, false);
     if (r->type == REDIS_REPLY_NIL)
         goto done;
-    pipe_set_queue_empty(w, false); /* there may be more behind it: take.lua next time */
     if (r->type != REDIS_REPLY_STRING) {
         log_warnx("fetch: unexpected BLMOVE reply type %d", r->type);
         rc = -1;
@@ -455,20 +483,20 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
 {
     char begun[IDS_MAX_LEN + 1];
     redisReply *taken;
+    bool may_block;
     int rc;
 
     *hash = NULL;
-    if (!*w->stop)
-        fetch_promote(w); /* also while finish.lua keeps taking jobs */
-    pipe_collect(w);      /* the next batch, taken or read by an end sent meanwhile */
+    pipe_collect(w); /* the next batch, taken or read by an end sent meanwhile */
     taken = pipe_next_held(w, begun);
     if (taken != NULL)
         return fetch_held(w, taken, begun, id, hash);
     if (*w->stop)
         return 0;
-    /* several partitions: subscribed before the sweep, so that a push after
-     * it looked is a message waiting (wake.c) */
-    if (w->nparts > 1)
+    /* waiting on the wake channels: subscribed before the sweep, so that a
+     * push after it looked is a message waiting (wake.c) */
+    may_block = fetch_may_block(w);
+    if (!may_block)
         (void)wake_subscribe(w);
     rc = fetch_sweep(w);
     if (rc != 0) {
@@ -479,11 +507,17 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
     }
     fetch_record_stats(w); /* about to wait: the stage runs seen so far */
     log_flush();
-    if (w->nparts == 1)
+    /* BLMOVE's timeout ends on Redis's cron (up to 100 ms late at hz 10):
+     * a delayed job due within this wait is waited for here, on time */
+    if (may_block && fetch_may_block(w) &&
+        order_wait_ms(w, fetch_timeout_ms(w)) >= fetch_timeout_ms(w))
         return fetch_blmove(w, id, hash);
     /* a safety timeout too: 2 s, at most a quarter of a lease (renewed
-     * between waits) */
-    if (wake_wait(w, 2 * fetch_timeout_ms(w)) == 1)
-        pipe_set_queue_empty(w, false);
+     * between waits); sooner when a delayed job falls due or a rate
+     * window frees a job */
+    if (may_block)
+        (void)wake_subscribe(w); /* a pause seen in this sweep, or a due time soon */
+    (void)wake_wait(w, order_wait_ms(w, 2 * fetch_timeout_ms(w)));
+    pipe_set_queue_empty(w, false);
     return 0;
 }

@@ -122,7 +122,8 @@ void lease_heartbeat(struct worker *w, bool is_forced)
     rargv_add(&a, "id"), rargv_add(&a, w->id);
     rargv_add(&a, "host"), rargv_add(&a, host);
     rargv_add(&a, "pid"), rargv_addll(&a, (long long)getpid());
-    rargv_add(&a, "queue"), rargv_add(&a, w->cfg->queue);
+    rargv_add(&a, "queue"), rargv_add(&a, w->queues[0].name);
+    rargv_add(&a, "queues"), rargv_add(&a, w->cfg->queues[0] ? w->cfg->queues : w->cfg->queue);
     rargv_add(&a, "started_at"), rargv_add(&a, w->started_at);
     rargv_add(&a, "heartbeat_at"), rargv_add(&a, ts);
     rargv_add(&a, "job"), rargv_add(&a, w->current_job);

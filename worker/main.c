@@ -21,6 +21,10 @@ static const struct cfg_option worker_options[] = {
     OPTIONS_SHARED_ROWS(struct worker_config),
     W_STR_ROW(queue, "queue", "STAGEQ_QUEUE", "default",
               "queue this pool takes jobs from (it runs their stages of this queue)"),
+    W_STR_ROW(queues, "queues", "STAGEQ_QUEUES", "",
+              "several queues, instead of --queue: \"high,default,low\" takes from them in "
+              "strict order, \"high:6,default:3,low:1\" by weight (a low queue is never "
+              "starved); they need one partition count"),
     W_INT_ROW(concurrency, "concurrency", "STAGEQ_CONCURRENCY", 0, 1024, "0",
               "worker processes (0 = number of CPUs)"),
     W_INT_ROW(grace_s, "grace", "STAGEQ_GRACE_S", 0, 86400, "30",
@@ -38,6 +42,29 @@ static const struct cfg_option worker_options[] = {
               "seconds without a heartbeat after which a worker's jobs are recovered "
               "(and a lease after Redis was last unreachable)"),
 };
+
+/* The queues the pool serves: one partition count, and the programs of the
+ * stages it runs. 0, or -1 with err. */
+static int main_check_queues(const struct worker_config *cfg, const struct pipeline_set *pipelines,
+                             struct sq_err *err)
+{
+    struct worker w;
+    int i;
+
+    memset(&w, 0, sizeof(w));
+    w.cfg = cfg;
+    w.pipelines = pipelines;
+    if (part_queues(&w, err->msg, sizeof(err->msg)) < 0) {
+        err->code = SQ_ERR_INVALID;
+        return -1;
+    }
+    /* only the programs of the stages this pool runs: a CPU machine need
+     * not have the program of a stage that runs on the "gpu" queue */
+    for (i = 0; i < w.nqueues; i++)
+        if (pipeline_set_check_programs(pipelines, w.queues[i].name, err) < 0)
+            return -1;
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -84,15 +111,25 @@ int main(int argc, char **argv)
                 cfg.queue, IDS_NAME_MAX_LEN);
         return 2;
     }
+    if (cfg.queues[0] != '\0') {
+        struct wqueue qs[WORKER_QUEUES_MAX];
+        bool is_weighted;
+        int n;
+
+        if (order_parse(cfg.queues, qs, &n, &is_weighted, err.msg, sizeof(err.msg)) < 0) {
+            fprintf(stderr, "stageq-worker: %s\n", err.msg);
+            return 2;
+        }
+        /* the first one is the pool's home (its logs, the registry's "queue") */
+        snprintf(cfg.queue, sizeof(cfg.queue), "%s", qs[0].name);
+    }
     if (cfg.concurrency == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg.concurrency = n > 0 ? (int)(n > 1024 ? 1024 : n) : 1;
     }
     pipelines = pipeline_set_load(cfg.pipelines[0] ? cfg.pipelines : PIPELINE_DEFAULT_FILE,
                                   cfg.pipelines[0] != '\0', false, cfg.result_ttl_s, &err);
-    /* only the programs of the stages this pool runs: a CPU machine need
-     * not have the program of a stage that runs on the "gpu" queue */
-    if (pipelines == NULL || pipeline_set_check_programs(pipelines, cfg.queue, &err) < 0) {
+    if (pipelines == NULL || main_check_queues(&cfg, pipelines, &err) < 0) {
         fprintf(stderr, "stageq-worker: %s\n", err.msg);
         pipeline_set_free(pipelines);
         return err.code == SQ_ERR_INVALID ? 2 : 1; /* a bad file, or out of memory / read error */

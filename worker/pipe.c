@@ -354,8 +354,13 @@ void pipe_hold(struct worker *w, redisReply *rep, int take)
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != FINISH_REPLY_LEN)
         return;
     pipe_put_reads(p, rep->element[3]);
-    if (take > 0)
+    if (take > 0) {
+        const redisReply *taken = rep->element[2];
+
+        (void)order_note(w, rep->element[4],
+                         taken->type == REDIS_REPLY_ARRAY ? (int)taken->elements : 0);
         pipe_put_taken(p, rep->element[2], take);
+    }
 }
 
 /* How many jobs to take when jobs run `us` microseconds: about

@@ -240,8 +240,10 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
     char ids[WORKER_READ_MAX][IDS_MAX_LEN + 1];
     const char *prefix = r->w->cfg->prefix;
     bool is_due = wstats_is_due(&r->w->stats, clock_mono_ms());
+    int order[WORKER_QUEUES_MAX];
     size_t i, nread;
 
+    order_pick(r->w, order);
     fetch_next_held_id(r->w, next);
     if (next[0] != '\0' && worker_part(r->w, next) != r->part)
         next[0] = '\0'; /* never: the held jobs are of the running one's partition */
@@ -253,7 +255,6 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
     rargv_add(a, r->job_key);
     rargv_add(a, r->part->processing_key);
     rargv_add(a, r->part->counters_key);
-    rargv_add(a, r->part->queue_key); /* takes chain in the job's own partition */
     rargv_add(a, r->part->current_key);
     if (next[0] != '\0')
         keys_job(key, sizeof(key), prefix, r->part->tag, next);
@@ -262,8 +263,10 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
         keys_job(key, sizeof(key), prefix, r->part->tag, ids[i]);
         rargv_add(a, key);
     }
-    *nkeys = 6 + (int)nread;
+    *nkeys = 5 + (int)nread;
     *nkeys += run_stats_keys(r, a, spec);
+    if (take > 0) /* takes chain in the job's own partition */
+        *nkeys += order_add_keys(a, r->part, order, r->w->nqueues);
     rargv_add(a, r->attempt);
     rargv_addll(a, ttl);
     rargv_add(a, r->id);
@@ -278,6 +281,10 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
     rargv_add(a, ts);
     rargv_addll(a, JOB_ACTIVE_TTL_S);
     rargv_add(a, next); /* begun and named current with this end, or "" */
+    if (take > 0)
+        order_add_spec(a, r->w, order);
+    else
+        rargv_add(a, "");
     pipe_set_begun(r->w, next);
     for (i = 0; i < nread; i++)
         rargv_add(a, ids[i]);

@@ -133,7 +133,8 @@ int supervisor_run(const struct worker_config *cfg, const struct redis_url *url,
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGCHLD);
     sigprocmask(SIG_BLOCK, &set, &oldmask);
-    log_info("starting %d worker process(es) on queue '%s'", n, cfg->queue);
+    log_info("starting %d worker process(es) on queue%s '%s'", n, cfg->queues[0] ? "s" : "",
+             cfg->queues[0] ? cfg->queues : cfg->queue);
 
     for (;;) {
         struct timespec tick = {0, 200 * 1000000L};

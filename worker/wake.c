@@ -1,9 +1,13 @@
-/* wake: an idle worker whose queue has several partitions cannot block on
- * one list (BLMOVE takes one key, and the partitions live in other slots),
- * so it subscribes to the queue's wake channel (<p>:wake:<q>, published by
- * every push that makes a partition list non-empty: submit, retry, requeue,
- * recover, promote, hop) on a connection of its own, sweeps every partition
- * once, and waits for a message only when all were empty. Subscribed before
+/* wake: an idle worker that serves several queues or partitions cannot
+ * block on one list (BLMOVE takes one key, and the partitions live in other
+ * slots), and one whose queue is paused or rate-limited must not (BLMOVE
+ * would take past the pause or the limit). So it subscribes to the wake
+ * channel of every queue it serves (<p>:wake:<q>, published by every push
+ * that makes a partition list non-empty: submit, retry, requeue, recover,
+ * hop, a take's promotion; by a resume; and by a scheduled submit that is
+ * the earliest due) on a connection of its own, sweeps every partition
+ * once, and waits for a message only when all were empty, at most until
+ * the earliest due delayed job or the end of a rate wait (order.c). Subscribed before
  * the sweep, it misses no push: one that lands after the sweep looked is a
  * message waiting on the socket. Classic PUBLISH reaches every node of a
  * cluster (and the replicas), so any node will do: the one the worker's
@@ -96,7 +100,17 @@ static int wake_open(struct worker *w)
         }
         freeReplyObject(r);
     }
-    r = redisCommand(c, "SUBSCRIBE %s", w->wake_chan);
+    {
+        const char *argv[1 + WORKER_QUEUES_MAX];
+        int i;
+
+        argv[0] = "SUBSCRIBE";
+        for (i = 0; i < w->nqueues; i++)
+            argv[1 + i] = w->queues[i].wake_chan;
+        /* one confirmation each: the first here, the others are read (and
+         * dropped) as replies that are no message */
+        r = redisCommandArgv(c, 1 + w->nqueues, argv, NULL);
+    }
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
         log_debug("wake: SUBSCRIBE failed");
         freeReplyObject(r);

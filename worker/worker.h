@@ -19,8 +19,9 @@ struct serve_pool;
 #define WORKER_FETCH_TIMEOUT_MS 1000 /* BLMOVE wait; also how often stop is checked */
 #define WORKER_PROGRESS_MIN_MS  50   /* at most ~20 progress writes/s per job */
 #define WORKER_BACKOFF_MAX_MS   5000 /* Redis reconnect backoff cap */
-#define WORKER_PROMOTE_MS       1000 /* how often due retries are moved to the queue */
-#define WORKER_PROMOTE_BATCH    100  /* most retries moved at once */
+#define WORKER_PROMOTE_BATCH    100  /* most due delayed jobs a take moves onto a list */
+#define WORKER_QUEUES_MAX       16   /* queues one pool serves (--queues) */
+#define WORKER_WEIGHT_MAX       1000 /* a queue's weight in --queues high:6,low:1 */
 #define WORKER_MASTER_CHECK_MS  1000 /* how often the sentinels are asked who is master */
 
 /* A backlog of fast jobs is taken in batches (pipe.c): a worker holds the
@@ -34,7 +35,7 @@ struct serve_pool;
 #define WORKER_SENT_MAX    (2 * WORKER_BATCH_MAX) /* ends sent and not answered */
 #define WORKER_READ_MAX    WORKER_HELD_MAX        /* held ids one call reserve-reads */
 #define WORKER_PART_CHAIN  4 /* takes chained in one partition before the next (P > 1) */
-#define FINISH_REPLY_LEN   4 /* {result, recorded, taken, read} */
+#define FINISH_REPLY_LEN   5 /* {result, recorded, taken, read, meta} */
 #define FINISH_ARGV_TAKE   8 /* finish.lua's take count (ARGV[8]) */
 #define FINISH_ARGV_SPEC   6 /* finish.lua's stage runs to record (ARGV[6]) */
 /* The index in a script's args (keys first) of its ARGV[n]. */
@@ -85,6 +86,7 @@ struct worker_config {
     char redis_url[1024];
     char prefix[KEYS_PREFIX_MAX_LEN + 1];
     char queue[IDS_NAME_MAX_LEN + 1];
+    char queues[1024]; /* --queues: "a,b" (strict) or "a:6,b:1" (weighted); "" = queue */
     int concurrency;
     int grace_s;
     int redis_timeout_ms;
@@ -101,15 +103,33 @@ struct worker_config {
 struct pipe; /* pipe.c's batching state: the held jobs and the ends sent */
 struct wake; /* wake.c: the subscription to the queue's wake channel */
 
-/* One partition of the worker's queue (keys.h): its slot, tag and every key
- * of it the worker uses. Every call about a job names keys of the job's
- * partition only (worker_part), so no script touches two slots. */
+/* A queue the pool serves (order.c). */
+struct wqueue {
+    char name[IDS_NAME_MAX_LEN + 1];
+    int weight;         /* weighted order: 1..WORKER_WEIGHT_MAX; 0: strict order */
+    int rate_jobs;      /* its rate limit (the pipelines file): jobs per window, 0: none */
+    int rate_window_ms; /* the window */
+    char wake_chan[KEYS_MAX_LEN]; /* <p>:wake:<q> */
+    long long credit;             /* weighted order: its standing (order.c) */
+};
+
+/* The keys of one queue in one partition (takejob.lua's take_units). */
+struct wunit {
+    char queue_key[KEYS_MAX_LEN];
+    char delayed_key[KEYS_MAX_LEN]; /* retries waiting for their backoff, scheduled jobs */
+    char paused_key[KEYS_MAX_LEN];
+    char rate_key[KEYS_MAX_LEN];
+};
+
+/* One partition of the worker's queues (keys.h; the queues a pool serves
+ * have one partition count): its slot, tag and every key of it the worker
+ * uses. Every call about a job names keys of the job's partition only
+ * (worker_part), so no script touches two slots. */
 struct wpart {
     int index; /* 0..nparts-1 */
     int slot;
-    const char *tag; /* keys_slot_tag's, borrowed */
-    char queue_key[KEYS_MAX_LEN];
-    char delayed_key[KEYS_MAX_LEN]; /* retries waiting for their backoff */
+    const char *tag;     /* keys_slot_tag's, borrowed */
+    struct wunit *units; /* one per queue served, in w->queues' order */
     char processing_key[KEYS_MAX_LEN];
     char leases_key[KEYS_MAX_LEN];
     char alive_key[KEYS_MAX_LEN]; /* what its Redis knows of its reachability (alive.lua) */
@@ -127,14 +147,19 @@ struct worker {
     struct rconn *rc;
     int index;           /* 1..concurrency */
     char id[256];        /* host:pid */
-    struct wpart *parts; /* one per partition of its queue */
+    struct wpart *parts; /* one per partition of its queues */
     int nparts;
-    int part_next;                  /* where the next sweep starts (fair rotation) */
+    int part_next; /* where the next sweep starts (fair rotation) */
+    struct wqueue queues[WORKER_QUEUES_MAX];
+    int nqueues;
+    bool is_weighted;               /* --queues with weights */
     char events_chan[KEYS_MAX_LEN]; /* <p>:events */
-    char wake_chan[KEYS_MAX_LEN];   /* <p>:wake:<queue> */
-    struct wake *wake;              /* with several partitions: the wake subscription */
+    struct wake *wake; /* the wake subscription (several partitions or queues, a pause, a limit) */
     const struct redis_url *url;
-    int64_t last_promote_ms; /* monotonic */
+    /* what the last takes said (order.c): when to look again while idle */
+    int64_t next_due_ms;   /* the earliest delayed job's due time (ms since the epoch), -1 none */
+    int64_t rate_until_ms; /* monotonic: when a rate-limited queue with jobs may give one; 0 */
+    bool is_paused_seen;   /* a queue was found paused */
     /* lease and recovery (lease.c, recover.c) */
     char workers_key[KEYS_MAX_LEN];
     char info_key[KEYS_MAX_LEN];
@@ -166,14 +191,47 @@ struct worker {
 int supervisor_run(const struct worker_config *cfg, const struct redis_url *url,
                    const struct pipeline_set *pipelines);
 
+/* order.c: parses --queues ("a,b,c" strict, "a:6,b:3,c:1" weighted) into
+ * qs (names and weights; the rest zeroed): 0, or -1 with err. */
+int order_parse(const char *spec, struct wqueue *qs, int *n, bool *is_weighted, char *err,
+                size_t cap);
+/* order.c: the order the next take looks at the queues in (their numbers):
+ * the given order when strict, by standing when weighted. */
+void order_pick(const struct worker *w, int order[WORKER_QUEUES_MAX]);
+/* order.c: adds take_units' keys of part, 4 per queue in order; returns
+ * how many. */
+int order_add_keys(struct rargv *a, const struct wpart *part, const int order[WORKER_QUEUES_MAX],
+                   int nqueues);
+/* order.c: adds take_units' spec (now, the promotion batch, each queue's
+ * number, rate limit and wake channel, in order). */
+void order_add_spec(struct rargv *a, const struct worker *w, const int order[WORKER_QUEUES_MAX]);
+/* order.c: notes a take's answer meta ({u, next_due, rate_wait, looks,
+ * promoted}) of
+ * which `taken` jobs were taken: the standings, the earliest due time, the
+ * rate wait, a pause seen. 0, or -1 for a reply of another shape. */
+int order_note(struct worker *w, const redisReply *meta, int taken);
+/* order.c: forgets the due time and rate wait (a new sweep learns them). */
+void order_wait_reset(struct worker *w);
+/* order.c: how long an idle worker may wait (1..cap_ms): until the earliest
+ * due delayed job or the end of a rate wait, at most cap_ms. */
+int order_wait_ms(const struct worker *w, int cap_ms);
+
 /* part.c: the partition job id lives in (keys_part_of over the queue's
  * partition count; hops keep it: the queues of a pipeline have the same
  * count). Borrowed from w. */
 const struct wpart *worker_part(const struct worker *w, const char *id);
-/* part.c: fills w->parts (w->nparts of them, w->id and w->cfg set): the
- * slot, tag and keys of each partition of the queue. 0, or -1 when a name
- * does not fit. */
+/* part.c: the queues the pool serves (w->cfg's --queues, else --queue;
+ * w->pipelines set): names, weights, rate limits, wake channels, and
+ * w->nparts, their one partition count. 0, or -1 with err. */
+int part_queues(struct worker *w, char *err, size_t cap);
+/* part.c: fills w->parts (w->nparts of them, w->id and w->cfg set, the
+ * queues known): the slot, tag and keys of each partition of the queues. 0,
+ * or -1 when a name does not fit or memory ran out. */
 int part_init(struct worker *w);
+/* part.c: frees w->parts and their keys. */
+void part_free(struct worker *w);
+/* part.c: the number of the served queue named name, or -1. */
+int part_queue_index(const struct worker *w, const char *name);
 
 /* child.c: in a child just forked, SIGTERM and SIGINT set the stop flag
  * child_main watches, SIGCHLD is back to its default, and mask (the signal

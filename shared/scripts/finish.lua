@@ -3,15 +3,16 @@
 -- worker: a job another worker began is not ours). Then, in the same call,
 -- it begins the held job the worker runs next, reserve-reads the held ids it
 -- took bare (the jobs after that one) and takes the next ids bare
--- (takejob.lua): one round trip per job while there is a backlog, every key
--- given in KEYS, all of one slot (the partition of the job ending: held and
--- taken jobs are of the same partition).
+-- (takejob.lua's take step over the queues the worker serves): one round
+-- trip per job while there is a backlog, every key given in KEYS, all of one
+-- slot (the partition of the job ending: held and taken jobs are of the same
+-- partition).
 -- KEYS[1] job hash, KEYS[2] the worker's processing list, KEYS[3] the
--- counters hash, KEYS[4] the queue to take from, KEYS[5] the partition's
--- current hash (current.lua), KEYS[6] the hash of the held job to begin
--- (KEYS[1] again when none), KEYS[7..6+n] the hashes of the held ids to
--- read, then the stage statistics keys of each pipeline ARGV[6] names
--- (stats.lua: histogram and ETA hash, in the order the spec names them)
+-- counters hash, KEYS[4] the partition's current hash (current.lua), KEYS[5]
+-- the hash of the held job to begin (KEYS[1] again when none), KEYS[6..5+n]
+-- the hashes of the held ids to read, then the stage statistics keys of each
+-- pipeline ARGV[6] names (stats.lua: histogram and ETA hash, in the order the
+-- spec names them), then (last) the take step's 4 keys per queue (take_units)
 -- ARGV[1] attempt, ARGV[2] TTL (s), ARGV[3] job id, ARGV[4] the events
 -- channel (PUBLISHed to), ARGV[5] n, ARGV[6] stage runs to record (stats.lua's
 -- spec, or ''), ARGV[7] when to record them: 'now', or 'idle' (only when no
@@ -19,13 +20,14 @@
 -- (0: none), ARGV[9] worker id, ARGV[10] now (RFC 3339), ARGV[11] active TTL,
 -- ARGV[12] the held job the worker runs next ('' when none): begun now
 -- (running, attempt + 1) and named current, else the worker is idle here
--- (current.lua), ARGV[13..12+n] the held ids to read, ARGV[13+n..] field,
--- value ...
--- Returns {result, recorded, taken, read}: result 'ok', or (nothing written
--- but the list entry) the reason as update.lua; recorded 1 when the stage
--- runs were recorded, else 0; taken: false without a take, else the ids taken
--- (fewer than asked when the queue ran empty); read: the reserve replies of
--- the held ids (startjob.lua's, is_hold), in order.
+-- (current.lua), ARGV[13] the take step's spec (take_units; '' without a
+-- take), ARGV[14..13+n] the held ids to read, ARGV[14+n..] field, value ...
+-- Returns {result, recorded, taken, read, meta}: result 'ok', or (nothing
+-- written but the list entry) the reason as update.lua; recorded 1 when the
+-- stage runs were recorded, else 0; taken: false without a take, else the ids
+-- taken (fewer than asked when the queues ran empty); read: the reserve
+-- replies of the held ids (startjob.lua's, is_hold), in order; meta: the
+-- take's (take_units), false without one.
 -- The stage runs are recorded whatever the fence says: they ran.
 --#include stats.lua
 --#include fence.lua
@@ -33,7 +35,7 @@
 --#include startjob.lua
 --#include takejob.lua
 local nread = tonumber(ARGV[5]) or 0
-local FIELDS = 13 + nread
+local FIELDS = 14 + nread
 local function finish_job()
   local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline', 'success_count',
     'worker')
@@ -71,17 +73,17 @@ local function finish_job()
   redis.call('PUBLISH', ARGV[4], ARGV[3])
   return 'ok'
 end
--- Begins held job id (hash KEYS[6]): 'ok', or why not (it is not ours to
+-- Begins held job id (hash KEYS[5]): 'ok', or why not (it is not ours to
 -- run any more).
 local function begin_held(id)
-  local cur = redis.call('HMGET', KEYS[6], 'state', 'worker')
+  local cur = redis.call('HMGET', KEYS[5], 'state', 'worker')
   if cur[1] == 'running' and cur[2] == ARGV[9] then
     return 'ok' -- begun already: this end is sent again after a lost reply
   end
   if not redis.call('LPOS', KEYS[2], id) then
     return 'gone' -- recovered meanwhile: back on its queue
   end
-  local t = start_job(KEYS[6], KEYS[2], ARGV[4], id, ARGV[9], ARGV[10], ARGV[11], KEYS[5])
+  local t = start_job(KEYS[5], KEYS[2], ARGV[4], id, ARGV[9], ARGV[10], ARGV[11], KEYS[4])
   if t[1] == 'skip' then
     return t[2]
   end
@@ -94,18 +96,20 @@ if ARGV[12] ~= '' then
   begun = begin_held(ARGV[12])
 end
 if begun ~= 'ok' then
-  set_current(KEYS[5], ARGV[9], '')
+  set_current(KEYS[4], ARGV[9], '')
 end
-local read = read_held(7, {unpack(ARGV, 13, 12 + nread)}, KEYS[2], ARGV[4], ARGV[9], ARGV[10],
+local read = read_held(6, {unpack(ARGV, 14, 13 + nread)}, KEYS[2], ARGV[4], ARGV[9], ARGV[10],
   ARGV[11])
-local taken = false
+local taken, meta = false, false
 local want = tonumber(ARGV[8]) or 0
-if want > 0 then
-  taken = take_ids(KEYS[4], KEYS[2], want)
+if want > 0 and ARGV[13] ~= '' then
+  local _, lines = string.gsub(ARGV[13], '\n', '')
+  local t = take_units(KEYS[2], #KEYS - 4 * (lines - 1) + 1, ARGV[13], want)
+  taken, meta = t[1], t[2]
 end
 local recorded = 0
 if ARGV[6] ~= '' and (ARGV[7] == 'now' or not (taken and taken[1])) then
-  record_stats(7 + nread, ARGV[6])
+  record_stats(6 + nread, ARGV[6])
   recorded = 1
 end
-return {result, recorded, taken, read}
+return {result, recorded, taken, read, meta}

@@ -1,11 +1,15 @@
--- take: move up to n job ids off a queue partition onto the worker's
--- processing list (LMOVE) and return them bare (takejob.lua). A worker calls
--- it when it holds no job and the partition may have a backlog; it begins
+-- take: the take step (takejob.lua's take_units) in one slot: looks at the
+-- queues a worker serves in the order it gives (paused ones skipped, due
+-- delayed jobs promoted, rate limits applied) and moves up to n job ids off
+-- the first that has any onto the worker's processing list (LMOVE), bare.
+-- A worker calls it when it holds no job and may have a backlog; it begins
 -- the first id with start.lua (which reserve-reads the others), and waits
--- with BLMOVE (one partition) or for a wake message only when every
--- partition it serves is empty.
--- KEYS[1] queue list, KEYS[2] the worker's processing list (same slot)
--- ARGV[1] how many to take
--- Returns the ids taken, oldest first (empty when the queue is empty).
+-- (BLMOVE with one queue of one partition, else for a wake message) only
+-- when every queue was found empty, bounded by the earliest due time and
+-- rate wait this returns.
+-- KEYS[1] the worker's processing list, KEYS[2..] 4 keys per queue, in the
+-- order to look: list, delayed set, paused flag, rate log (all of one slot)
+-- ARGV[1] how many to take, ARGV[2] the spec (take_units)
+-- Returns take_units' {ids, {u, next_due, rate_wait, looks, promoted}}.
 --#include takejob.lua
-return take_ids(KEYS[1], KEYS[2], tonumber(ARGV[1]) or 1)
+return take_units(KEYS[1], 2, ARGV[2], tonumber(ARGV[1]) or 1)

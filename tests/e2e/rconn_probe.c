@@ -23,7 +23,7 @@ static const struct {
     const char *name;
     enum script_id id;
 } probe_scripts[] = {
-    {"promote", SCRIPT_PROMOTE},
+    {"promote", SCRIPT_TAKE}, /* args rewritten: probe_promote */
 };
 
 static void probe_print(const redisReply *r)
@@ -45,6 +45,12 @@ static void probe_print(const redisReply *r)
         printf("nil");
         break;
     case REDIS_REPLY_ARRAY:
+        if (r->elements == 2 && r->element[1]->type == REDIS_REPLY_ARRAY &&
+            r->element[1]->elements == 5 && r->element[1]->element[4]->type == REDIS_REPLY_INTEGER) {
+            /* take.lua's {ids, meta}: "promote" prints how many it moved */
+            printf("i:%lld", r->element[1]->element[4]->integer);
+            break;
+        }
         printf("[");
         for (i = 0; i < r->elements; i++) {
             if (i > 0)
@@ -96,7 +102,25 @@ static void probe_step(struct rconn *rc, char **w, int n)
         printf("bad: %s NAME NKEYS ARGS...\n", w[0]);
         return;
     }
-    for (i = strcmp(w[0], "cmd") == 0 ? 1 : 3; i < n && strcmp(w[0], "read") != 0; i++)
+    if (id == SCRIPT_TAKE) {
+        /* "promote 2 DELAYED LIST NOW BATCH WAKE": the take step over one
+         * queue (its paused flag and rate log beside the list), taking
+         * nothing: it moves the due ids of DELAYED onto LIST */
+        if (nk != 2 || n != 8) {
+            printf("bad: promote 2 DELAYED LIST NOW BATCH WAKE\n");
+            return;
+        }
+        rargv_addf(&a, "%sp", w[4]);
+        rargv_add(&a, w[4]);
+        rargv_add(&a, w[3]);
+        rargv_addf(&a, "%sx", w[4]);
+        rargv_addf(&a, "%sr", w[4]);
+        rargv_add(&a, "0");
+        rargv_addf(&a, "%s %s\n0 0 1000 %s\n", w[5], w[6], w[7]);
+        nk = 5;
+    }
+    for (i = strcmp(w[0], "cmd") == 0 ? 1 : 3; i < n && strcmp(w[0], "read") != 0 && id != SCRIPT_TAKE;
+         i++)
         rargv_add(&a, w[i]);
     if (strcmp(w[0], "cmd") == 0 && n > 1) {
         probe_answer(rconn_command(rc, &a, &err), &err);

@@ -43,6 +43,9 @@ struct sq_keys_row {
 static const struct sq_keys_row sq_keys_rows[] = {
     {"queue", keys_queue, NULL, NULL, NULL},
     {"delayed", keys_delayed, NULL, NULL, NULL},
+    {"paused", keys_paused, NULL, NULL, NULL},
+    {"rate", keys_rate, NULL, NULL, NULL},
+    {"failed", keys_failed, NULL, NULL, NULL},
     {"processing", keys_processing, NULL, NULL, NULL},
     {"stagehist", keys_stagehist, NULL, NULL, NULL},
     {"eta", keys_eta, NULL, NULL, NULL},
