@@ -157,6 +157,10 @@ def main():
                    "≥ 15,000 jobs/s"))
     row("  backlog (jobs) / preload rate (jobs/s, 50 conns)", ("drain.jobs", "drain.preload_rps"),
         "", "{:,.0f}")
+    row("  the same, a pool of 3 queues (--queues hi,lo,default)", "drain3q.rps", "jobs/s",
+        ratio=ratio_of("drain3q.rps", "drain.rps", "one queue"))
+    row("  Redis CPU per job: one queue / 3 queues", ("cpu.drain.redis.us", "cpu.drain3q.redis.us"), "µs",
+        "{:.1f}")
     row("4 Python stages, one-shot exec, --concurrency 2", "py4_exec.rps", "jobs/s")
     serve_rps = med("py4_serve.rps")
     row('4 Python stages, "serve": true, --concurrency 2', "py4_serve.rps", "jobs/s",

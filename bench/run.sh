@@ -292,7 +292,8 @@ drain_run() {
   rcli CONFIG RESETSTAT >/dev/null
   r0=$(ticks "$REDIS_PID") a0=$(ticks "$API_PID")
   t0=$(now_ms)
-  start_worker "w-$tag" --concurrency 2
+  # shellcheck disable=SC2086 # BENCH_QUEUES: one --queues argument when set
+  start_worker "w-$tag" --concurrency 2 ${BENCH_QUEUES:+--queues $BENCH_QUEUES}
   polls=0 sup_rss=0 child_rss=0 left=$n
   while :; do
     sleep 0.2
