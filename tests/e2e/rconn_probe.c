@@ -104,17 +104,21 @@ static void probe_step(struct rconn *rc, char **w, int n)
     }
     if (id == SCRIPT_TAKE) {
         /* "promote 2 DELAYED LIST NOW BATCH WAKE": the take step over one
-         * queue (its paused flag and rate log beside the list), taking
-         * nothing: it moves the due ids of DELAYED onto LIST */
+         * queue, taking nothing: it moves the due ids of DELAYED onto LIST.
+         * Only those two keys are named (a slot being imported answers
+         * TRYAGAIN to a call naming a key it lacks): LIST stands for the
+         * processing list (not written: nothing is taken) and the paused
+         * flag (not a string: not paused), DELAYED for the rate log (no
+         * limit: not read) */
         if (nk != 2 || n != 8) {
             printf("bad: promote 2 DELAYED LIST NOW BATCH WAKE\n");
             return;
         }
-        rargv_addf(&a, "%sp", w[4]);
+        rargv_add(&a, w[4]);
         rargv_add(&a, w[4]);
         rargv_add(&a, w[3]);
-        rargv_addf(&a, "%sx", w[4]);
-        rargv_addf(&a, "%sr", w[4]);
+        rargv_add(&a, w[4]);
+        rargv_add(&a, w[3]);
         rargv_add(&a, "0");
         rargv_addf(&a, "%s %s\n0 0 1000 %s\n", w[5], w[6], w[7]);
         nk = 5;

@@ -34,7 +34,7 @@ end
 -- in the worker> <rate jobs> <rate window ms> <wake channel>" (jobs 0: no
 -- limit; the numbers are 0..m-1, each once). For each queue looked
 -- at, in order:
---   paused (the flag exists): skipped, nothing moved;
+--   paused (the flag, a string, exists): skipped, nothing moved;
 --   its delayed jobs that are due (retries whose backoff is over, scheduled
 --   jobs whose time came) go onto its list (LPUSH: behind the backlog), so
 --   promotion is this step's, not a sweep's;
@@ -69,7 +69,7 @@ local function take_units(plist, first, spec, n)
     jobs, win = tonumber(jobs) or 0, tonumber(win) or 1000
     if u >= 0 then
       looks[i] = '-'
-    elseif redis.call('EXISTS', pk) == 1 then
+    elseif redis.call('TYPE', pk).ok == 'string' then
       looks[i] = 'p'
     else
       local filled = false
