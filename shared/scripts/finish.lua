@@ -9,9 +9,12 @@
 -- KEYS[1] job hash, KEYS[2] the worker's processing list, KEYS[3] the
 -- counters hash, KEYS[4] the queue to take from, KEYS[5] the partition's
 -- current hash (current.lua), KEYS[6] the hash of the held job to begin
--- (KEYS[1] again when none), KEYS[7..6+n] the hashes of the held ids to
--- read, then the stage statistics keys of each pipeline ARGV[6] names
--- (stats.lua: histogram and ETA hash, in the order the spec names them)
+-- (KEYS[1] again when none), KEYS[7] the failed index of the job's queue
+-- in this partition (<p>:{t}:failed:<q>: a job that ends failed is added,
+-- the index trimmed to its newest ARGV[14+n]), KEYS[8..7+n] the hashes of
+-- the held ids to read, then the stage statistics keys of each pipeline
+-- ARGV[6] names (stats.lua: histogram and ETA hash, in the order the spec
+-- names them)
 -- ARGV[1] attempt, ARGV[2] TTL (s), ARGV[3] job id, ARGV[4] the events
 -- channel (PUBLISHed to), ARGV[5] n, ARGV[6] stage runs to record (stats.lua's
 -- spec, or ''), ARGV[7] when to record them: 'now', or 'idle' (only when no
@@ -19,8 +22,8 @@
 -- (0: none), ARGV[9] worker id, ARGV[10] now (RFC 3339), ARGV[11] active TTL,
 -- ARGV[12] the held job the worker runs next ('' when none): begun now
 -- (running, attempt + 1) and named current, else the worker is idle here
--- (current.lua), ARGV[13..12+n] the held ids to read, ARGV[13+n..] field,
--- value ...
+-- (current.lua), ARGV[13..12+n] the held ids to read, ARGV[13+n] how many
+-- ids the failed index keeps, ARGV[14+n..] field, value ...
 -- Returns {result, recorded, taken, read}: result 'ok', or (nothing written
 -- but the list entry) the reason as update.lua; recorded 1 when the stage
 -- runs were recorded, else 0; taken: false without a take, else the ids taken
@@ -33,7 +36,15 @@
 --#include startjob.lua
 --#include takejob.lua
 local nread = tonumber(ARGV[5]) or 0
-local FIELDS = 13 + nread
+local FIELDS = 14 + nread
+-- failed_index(id): a job that ended failed joins its queue's failed index
+-- (scored by Redis's clock, ms), which keeps the newest ARGV[13+n].
+local function failed_index(id)
+  local t = redis.call('TIME')
+  local keep = tonumber(ARGV[13 + nread]) or 10000
+  redis.call('ZADD', KEYS[7], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), id)
+  redis.call('ZREMRANGEBYRANK', KEYS[7], 0, -keep - 1)
+end
 local function finish_job()
   local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline', 'success_count',
     'worker')
@@ -67,6 +78,9 @@ local function finish_job()
     redis.call('HSET', KEYS[1], unpack(ARGV, FIELDS))
   end
   redis.call('EXPIRE', KEYS[1], ARGV[2])
+  if st == 'failed' then
+    failed_index(ARGV[3])
+  end
   count(KEYS[3], st, cur[3])
   redis.call('PUBLISH', ARGV[4], ARGV[3])
   return 'ok'
@@ -96,7 +110,7 @@ end
 if begun ~= 'ok' then
   set_current(KEYS[5], ARGV[9], '')
 end
-local read = read_held(7, {unpack(ARGV, 13, 12 + nread)}, KEYS[2], ARGV[4], ARGV[9], ARGV[10],
+local read = read_held(8, {unpack(ARGV, 13, 12 + nread)}, KEYS[2], ARGV[4], ARGV[9], ARGV[10],
   ARGV[11])
 local taken = false
 local want = tonumber(ARGV[8]) or 0
@@ -105,7 +119,7 @@ if want > 0 then
 end
 local recorded = 0
 if ARGV[6] ~= '' and (ARGV[7] == 'now' or not (taken and taken[1])) then
-  record_stats(7 + nread, ARGV[6])
+  record_stats(8 + nread, ARGV[6])
   recorded = 1
 end
 return {result, recorded, taken, read}

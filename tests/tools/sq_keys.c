@@ -43,6 +43,9 @@ struct sq_keys_row {
 static const struct sq_keys_row sq_keys_rows[] = {
     {"queue", keys_queue, NULL, NULL, NULL},
     {"delayed", keys_delayed, NULL, NULL, NULL},
+    {"paused", keys_paused, NULL, NULL, NULL},
+    {"failed", keys_failed, NULL, NULL, NULL},
+    {"rate", keys_rate, NULL, NULL, NULL},
     {"processing", keys_processing, NULL, NULL, NULL},
     {"stagehist", keys_stagehist, NULL, NULL, NULL},
     {"eta", keys_eta, NULL, NULL, NULL},
@@ -61,8 +64,9 @@ static int sq_keys_usage(void)
 {
     fprintf(stderr,
             "usage: sq-keys [-p PREFIX] [-P PARTITIONS] [-j PARTITION] KIND [ARG...]\n"
-            "kinds: job ID..., queue Q, delayed Q, processing WORKER, stagehist PIPELINE,\n"
-            "       eta PIPELINE, leases, alive, current, counters, recent (partition -j of -P);\n"
+            "kinds: job ID..., queue Q, delayed Q, paused Q, failed Q, rate Q,\n"
+            "       processing WORKER, stagehist PIPELINE, eta PIPELINE, leases, alive,\n"
+            "       current, counters, recent (partition -j of -P);\n"
             "       worker WORKER, workers, events, wake Q; tag SLOT, slot (of partition -j\n"
             "       of -P), part ID (of -P)\n");
     return 2;
