@@ -431,7 +431,8 @@ static void listing_list_pages_done(void *ctx, bool is_failed, enum rasync_err e
     for (i = 0; i < ll->n; i++)
         if (i < skip || i >= skip + keep)
             free(ll->entries[i].id);
-    memmove(ll->entries, ll->entries + skip, keep * sizeof(ll->entries[0]));
+    if (keep > 0) /* entries is NULL when every index was empty */
+        memmove(ll->entries, ll->entries + skip, keep * sizeof(ll->entries[0]));
     ll->n = keep;
     if (ll->n == 0) {
         ll->is_exhausted = true;
