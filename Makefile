@@ -37,10 +37,12 @@ LUA := shared/scripts/submit.lua shared/scripts/start.lua shared/scripts/update.
        shared/scripts/finish.lua shared/scripts/retry.lua \
        shared/scripts/cancel.lua shared/scripts/heartbeat.lua shared/scripts/recover.lua \
        shared/scripts/reap.lua shared/scripts/requeue.lua shared/scripts/take.lua \
-       shared/scripts/record.lua shared/scripts/hop.lua shared/scripts/lease.lua
+       shared/scripts/record.lua shared/scripts/hop.lua shared/scripts/lease.lua \
+       shared/scripts/rerun.lua
 API_SRC := api/eta.c api/main.c api/server.c api/routes.c api/jobs.c api/bulk.c api/health.c api/errors.c \
            api/sse.c api/rasync.c api/pipelines.c api/compat.c api/listing.c api/dashboard.c \
-           api/metrics.c api/reply.c api/counters.c api/live.c api/schedules.c api/locate.c
+           api/metrics.c api/reply.c api/counters.c api/live.c api/schedules.c api/locate.c \
+           api/queues.c api/rerun.c
 WORKER_SRC := worker/main.c worker/supervisor.c worker/child.c worker/fetch.c worker/run.c worker/wredis.c \
               worker/lease.c worker/recover.c worker/stats.c worker/pipe.c worker/wake.c worker/part.c worker/order.c \
               worker/stage.c worker/stage_builtin.c worker/builtins/demo.c worker/builtins/echo.c \
@@ -178,7 +180,8 @@ test-build: all $(UNIT_BINS) $(E2E_BINS) $(TEST_TOOLS)
 # routed path: submit/status/SSE, backlogs and a whole-cluster outage, lost
 # workers, the merged listing and figures, events, hops, bad input.
 CLUSTER_CI_SUITES ?= $(addprefix tests/e2e/,test_jobs.sh test_bulk.sh test_worker.sh test_recovery.sh \
-                     test_listing.sh test_events.sh test_metrics.sh test_hop.sh test_take_order.sh) \
+                     test_listing.sh test_events.sh test_metrics.sh test_hop.sh test_take_order.sh \
+                     test_queues.sh) \
                      tests/bad-input/test_bad_input.sh
 test: deps-test
 	$(Q)$(MAKE) --no-print-directory -j$(JOBS) test-build

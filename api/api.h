@@ -301,6 +301,7 @@ enum api_err {
     API_ERR_UNAUTHORIZED,
     API_ERR_DUPLICATE_ID,
     API_ERR_JOB_FINISHED,
+    API_ERR_NOT_RETRYABLE, /* a retry of a job neither failed nor canceled */
     API_ERR_QUEUE_FULL,
     API_ERR_PAYLOAD_TOO_LARGE,
     API_ERR_UNSUPPORTED_MEDIA_TYPE,
@@ -317,6 +318,11 @@ enum api_err {
  * Retry-After for redis_unavailable). ar is freed. */
 void errors_reply(struct api_req *ar, enum api_err e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* errors_reply with one more string member key: value in the error object
+ * (the job's state of a 409, ...). key and value are borrowed. */
+void errors_reply_with(struct api_req *ar, enum api_err e, const char *key, const char *value,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Answers ar with 503 redis_unavailable, the message saying why (err from a
  * rasync callback, or RASYNC_UNAVAILABLE when sending failed). ar is freed. */
@@ -423,6 +429,30 @@ void listing_workers(struct api_req *ar);
 /* Checks a request's query against the names it may hold (names:
  * NULL-terminated). 0, or -1 when ar was answered 400 (and freed). */
 int listing_check_params(struct api_req *ar, const char *const *names);
+
+/* ---- queues.c: the queues, pausing them ---- */
+
+/* GET /v1/queues: every queue the pipelines file knows and every queue a
+ * live worker serves, each with its partitions, depth, scheduled, running,
+ * paused, rate limit and failed count: one round trip per step over every
+ * partition. */
+void queues_list(struct api_req *ar);
+/* GET /v1/queues/{q} (ar->id): the same figures for one queue (any valid
+ * name: one nobody knows has zeros). */
+void queues_get(struct api_req *ar);
+/* POST /v1/queues/{q}/pause: SETs <p>:{t}:paused:<q> (now, RFC 3339) in
+ * every partition of q; 200 with the queue's figures. Submits are still
+ * accepted; workers take nothing new from q. */
+void queues_pause(struct api_req *ar);
+/* POST /v1/queues/{q}/resume: DELs those keys and publishes <p>:wake:<q>;
+ * 200 with the queue's figures. */
+void queues_resume(struct api_req *ar);
+
+/* ---- rerun.c: POST /v1/jobs/{id}/retry ---- */
+
+/* A failed or canceled job goes back to queued (rerun.lua): 202 with its
+ * status; 404 unknown; 409 not_retryable (with its state) otherwise. */
+void rerun_post(struct api_req *ar);
 
 /* ---- counters.c: this process's HTTP figures ---- */
 

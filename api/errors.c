@@ -23,6 +23,7 @@ static const struct {
     [API_ERR_UNAUTHORIZED] = {401, "unauthorized"},
     [API_ERR_DUPLICATE_ID] = {409, "duplicate_id"},
     [API_ERR_JOB_FINISHED] = {409, "job_finished"},
+    [API_ERR_NOT_RETRYABLE] = {409, "not_retryable"},
     [API_ERR_QUEUE_FULL] = {429, "queue_full"},
     [API_ERR_PAYLOAD_TOO_LARGE] = {413, "payload_too_large"},
     [API_ERR_UNSUPPORTED_MEDIA_TYPE] = {415, "unsupported_media_type"},
@@ -43,17 +44,39 @@ static void errors_http(enum api_err e, int *status, const char **code)
     *code = errors_table[e].code;
 }
 
+/* errors_reply with one more string member of the error object (state:
+ * "failed", ...) when key is not NULL. */
+static void errors_vreply(struct api_req *ar, enum api_err e, const char *key, const char *value,
+                          const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
 void errors_reply(struct api_req *ar, enum api_err e, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    errors_vreply(ar, e, NULL, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void errors_reply_with(struct api_req *ar, enum api_err e, const char *key, const char *value,
+                       const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    errors_vreply(ar, e, key, value, fmt, ap);
+    va_end(ap);
+}
+
+static void errors_vreply(struct api_req *ar, enum api_err e, const char *key, const char *value,
+                          const char *fmt, va_list ap)
 {
     char msg[512];
     const char *code;
     cJSON *body = NULL, *inner;
-    va_list ap;
     int status, n;
 
-    va_start(ap, fmt);
     n = vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     if (n < 0)
         msg[0] = '\0';
     else if ((size_t)n >= sizeof(msg))
@@ -68,7 +91,8 @@ void errors_reply(struct api_req *ar, enum api_err e, const char *fmt, ...)
     body = cJSON_CreateObject();
     inner = cJSON_AddObjectToObject(body, "error");
     if (inner == NULL || cJSON_AddStringToObject(inner, "code", code) == NULL ||
-        cJSON_AddStringToObject(inner, "message", msg) == NULL) {
+        cJSON_AddStringToObject(inner, "message", msg) == NULL ||
+        (key != NULL && cJSON_AddStringToObject(inner, key, value) == NULL)) {
         reply_raw(ar, 500, REPLY_OOM_BODY, sizeof(REPLY_OOM_BODY) - 1);
         goto done;
     }

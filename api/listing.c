@@ -96,6 +96,7 @@ struct listing_entry {
     char *id;
     long long score;
     int slot;       /* the partition's: its hash is there */
+    size_t src;     /* the index it was read from (ll->slots, ll->keys) */
     cJSON *summary; /* NULL = expired */
 };
 
@@ -103,6 +104,12 @@ struct listing_list {
     struct api_req *ar;
     int *slots; /* every partition's recent index is merged (locate_slots) */
     int nslots;
+    /* state=failed: the failed indexes (<p>:{t}:failed:<q>, of every
+     * partition of every queue the pipelines know, or of queue=) are merged
+     * instead, keys[i] in slots[i]; NULL: the recent indexes */
+    char **keys;
+    bool has_queue;
+    char queue[IDS_NAME_MAX_LEN + 1];
     size_t *run_at, *run_n; /* per partition: where its page sits in entries */
     bool has_state, has_pipeline;
     enum job_state state;
@@ -149,8 +156,13 @@ static void listing_list_round_free(struct listing_list *ll)
 
 static void listing_list_free(struct listing_list *ll)
 {
+    size_t i;
+
     listing_list_round_free(ll);
     cJSON_Delete(ll->jobs);
+    for (i = 0; ll->keys != NULL && i < (size_t)ll->nslots; i++)
+        free(ll->keys[i]);
+    free(ll->keys);
     free(ll->slots);
     free(ll->run_at);
     free(ll->run_n);
@@ -225,6 +237,11 @@ static void listing_list_round_done(struct listing_list *ll)
             if (!cJSON_IsString(p) || strcmp(p->valuestring, ll->pipeline) != 0)
                 continue;
         }
+        if (ll->has_queue) {
+            const cJSON *q = cJSON_GetObjectItemCaseSensitive(s, JOB_F_QUEUE);
+            if (!cJSON_IsString(q) || strcmp(q->valuestring, ll->queue) != 0)
+                continue;
+        }
         cJSON_AddItemToArray(ll->jobs, s);
         ll->entries[i].summary = NULL;
         ll->matched++;
@@ -238,6 +255,26 @@ static void listing_list_round_done(struct listing_list *ll)
         return;
     }
     listing_list_next_round(ll);
+}
+
+static void listing_forgot(const redisReply *reply, enum rasync_err err, void *arg)
+{
+    (void)reply, (void)err, (void)arg; /* best effort: the next listing drops it again */
+}
+
+/* A failed index's id whose hash expired: dropped from that index (ZREM in
+ * its slot; the answer is not waited for). */
+static void listing_forget(struct listing_list *ll, const struct listing_entry *e)
+{
+    struct rargv args;
+
+    rargv_init(&args);
+    rargv_add(&args, "ZREM");
+    rargv_add(&args, ll->keys[e->src]);
+    rargv_add(&args, e->id);
+    if (rasync_command(ll->ar->api->rasync, &args, listing_forgot, NULL) < 0)
+        log_debug("could not drop expired job %s from %s", e->id, ll->keys[e->src]);
+    rargv_free(&args);
 }
 
 static void listing_list_hmget_done(const redisReply *reply, enum rasync_err err, void *arg)
@@ -263,6 +300,8 @@ static void listing_list_hmget_done(const redisReply *reply, enum rasync_err err
             for (k = 0; k < LISTING_NFIELDS; k++)
                 listing_add_field(o, listing_fields[k], reply->element[k]);
             ll->entries[i].summary = o;
+        } else if (is_missing && ll->keys != NULL) {
+            listing_forget(ll, &ll->entries[i]);
         }
     }
     if (--ll->pending == 0)
@@ -301,6 +340,7 @@ static void listing_list_page(void *ctx, size_t si, const redisReply *reply)
         ll->n++;
         ll->run_n[si]++;
         e->slot = ll->slots[si];
+        e->src = si;
         /* A score that is no whole ms in range (inf, 1.5, set by hand) takes
          * the score before it in its partition: entries come newest first, so
          * the position still moves past it and the next page starts right
@@ -391,7 +431,8 @@ static void listing_list_pages_done(void *ctx, bool is_failed, enum rasync_err e
     for (i = 0; i < ll->n; i++)
         if (i < skip || i >= skip + keep)
             free(ll->entries[i].id);
-    memmove(ll->entries, ll->entries + skip, keep * sizeof(ll->entries[0]));
+    if (keep > 0) /* entries is NULL when every index was empty */
+        memmove(ll->entries, ll->entries + skip, keep * sizeof(ll->entries[0]));
     ll->n = keep;
     if (ll->n == 0) {
         ll->is_exhausted = true;
@@ -434,6 +475,70 @@ static void listing_list_pages_done(void *ctx, bool is_failed, enum rasync_err e
         listing_list_round_done(ll);
 }
 
+/* Adds the failed index of partition j of queue name (of partitions) to
+ * ll's sources, unless there already. 0, or -1 (out of memory). */
+static int listing_failed_add(struct listing_list *ll, size_t *cap, const char *name,
+                              int partitions, int j)
+{
+    int slot = keys_part_slot(partitions, j), i;
+    char key[KEYS_MAX_LEN];
+
+    if (keys_failed(key, sizeof(key), ll->ar->api->cfg->prefix, keys_slot_tag(slot), name) < 0)
+        return 0; /* cannot happen: a valid name fits */
+    for (i = 0; i < ll->nslots; i++)
+        if (strcmp(ll->keys[i], key) == 0)
+            return 0;
+    if (api_grow((void **)&ll->keys, cap, (size_t)ll->nslots, sizeof(*ll->keys)) < 0)
+        return -1;
+    if ((ll->keys[ll->nslots] = strdup(key)) == NULL)
+        return -1;
+    ll->slots[ll->nslots++] = slot; /* slots was sized by the caller */
+    return 0;
+}
+
+/* state=failed: the sources are the failed indexes of every partition of
+ * the queue asked (queue=), else of every queue the pipelines file knows
+ * (its "queues", each pipeline's and stage's queue, "default"). Replaces
+ * ll->slots and sizes run_at/run_n again. 0, or -1 (out of memory). */
+static int listing_failed_sources(struct listing_list *ll)
+{
+    const struct pipeline_set *ps = ll->ar->api->pipelines;
+    const char **names;
+    size_t n, i, cap = 0, total = 0;
+    int j, rc = -1;
+
+    n = pipeline_set_queue_names(ps, NULL, 0);
+    if ((names = calloc(n + 1, sizeof(*names))) == NULL)
+        return -1;
+    if (ll->has_queue) {
+        names[0] = ll->queue;
+        n = 1;
+    } else {
+        n = pipeline_set_queue_names(ps, names, n);
+    }
+    for (i = 0; i < n; i++)
+        total += (size_t)pipeline_set_partitions(ps, names[i]);
+    free(ll->slots);
+    free(ll->run_at);
+    free(ll->run_n);
+    ll->nslots = 0;
+    ll->slots = malloc(total * sizeof(*ll->slots));
+    ll->run_at = calloc(total, sizeof(*ll->run_at));
+    ll->run_n = calloc(total, sizeof(*ll->run_n));
+    if (ll->slots == NULL || ll->run_at == NULL || ll->run_n == NULL)
+        goto done;
+    for (i = 0; i < n; i++) {
+        int parts = pipeline_set_partitions(ps, names[i]);
+        for (j = 0; j < parts; j++)
+            if (listing_failed_add(ll, &cap, names[i], parts, j) < 0)
+                goto done;
+    }
+    rc = 0;
+done:
+    free(names);
+    return rc;
+}
+
 /* Reads the next page of every partition's index in one batch: the entries
  * at or below the position, as many as the position skips plus a page, so
  * that the merged order's next page is among them. */
@@ -450,7 +555,8 @@ static void listing_list_next_round(struct listing_list *ll)
         want = 200;
     ll->rounds++;
     ll->want = want;
-    /* no partition holds more than KEYS_RECENT_MAX entries */
+    /* no partition holds more than KEYS_RECENT_MAX entries (nor a failed
+     * index more than KEYS_FAILED_MAX, the same) */
     ll->per = (skip < KEYS_RECENT_MAX ? skip : KEYS_RECENT_MAX) + want;
     memset(ll->run_n, 0, (size_t)ll->nslots * sizeof(*ll->run_n));
     ll->b.ctx = ll;
@@ -458,11 +564,12 @@ static void listing_list_next_round(struct listing_list *ll)
     ll->b.on_done = listing_list_pages_done;
     rasync_batch_begin(&ll->b);
     for (i = 0; i < ll->nslots; i++) {
-        if (keys_recent(rkey, sizeof(rkey), prefix, keys_slot_tag(ll->slots[i])) < 0)
+        if (ll->keys == NULL &&
+            keys_recent(rkey, sizeof(rkey), prefix, keys_slot_tag(ll->slots[i])) < 0)
             continue;
         rargv_init(&args);
         rargv_add(&args, "ZREVRANGEBYSCORE");
-        rargv_add(&args, rkey);
+        rargv_add(&args, ll->keys != NULL ? ll->keys[i] : rkey);
         if (ll->has_pos)
             rargv_addll(&args, ll->pos_score);
         else
@@ -479,8 +586,9 @@ static void listing_list_next_round(struct listing_list *ll)
 
 void listing_jobs(struct api_req *ar)
 {
-    static const char *const names[] = {"state", "pipeline", "limit", "cursor", NULL};
+    static const char *const names[] = {"state", "pipeline", "queue", "limit", "cursor", NULL};
     const char *state = evhttp_find_header(&ar->query, "state");
+    const char *queue = evhttp_find_header(&ar->query, "queue");
     const char *pipeline = evhttp_find_header(&ar->query, "pipeline");
     const char *limit = evhttp_find_header(&ar->query, "limit");
     const char *cursor = evhttp_find_header(&ar->query, "cursor");
@@ -522,6 +630,20 @@ void listing_jobs(struct api_req *ar)
         }
         snprintf(ll->pipeline, sizeof(ll->pipeline), "%s", pipeline);
         ll->has_pipeline = true;
+    }
+    if (queue != NULL) {
+        if (!ids_is_valid(queue, strlen(queue), IDS_NAME_MAX_LEN)) {
+            errors_reply(ar, API_ERR_INVALID_REQUEST,
+                         "parameter 'queue' must be 1-%d characters of [A-Za-z0-9._:-]",
+                         IDS_NAME_MAX_LEN);
+            goto fail;
+        }
+        snprintf(ll->queue, sizeof(ll->queue), "%s", queue);
+        ll->has_queue = true;
+    }
+    if (ll->has_state && ll->state == JOB_FAILED && listing_failed_sources(ll) < 0) {
+        errors_reply(ar, API_ERR_INTERNAL, "out of memory");
+        goto fail;
     }
     if (limit != NULL && num_parse_ll(limit, 1, LISTING_LIMIT_MAX, &ll->limit, NULL) < 0) {
         errors_reply(ar, API_ERR_INVALID_REQUEST, "parameter 'limit' must be an integer 1-%d",

@@ -22,7 +22,8 @@ enum routes_auth {
 
 struct route {
     enum evhttp_cmd_type method; /* a GET route also answers HEAD, unless a HEAD row does */
-    const char *pattern;         /* literal segments and at most one "{id}" */
+    const char *pattern;         /* literal segments and at most one "{id}" (a job id) or
+                                    "{q}" (a queue name), decoded into api_req's id */
     void (*handler)(struct api_req *ar);
     enum routes_auth auth;
 };
@@ -43,6 +44,11 @@ static const struct route routes_table[] = {
     {EVHTTP_REQ_HEAD, "/v1/jobs/{id}/events", jobs_get, ROUTES_AUTH_OR_QUERY},
     {EVHTTP_REQ_GET, "/v1/events", sse_all_events, ROUTES_AUTH_OR_QUERY},
     {EVHTTP_REQ_HEAD, "/v1/events", sse_all_events_head, ROUTES_AUTH_OR_QUERY},
+    {EVHTTP_REQ_POST, "/v1/jobs/{id}/retry", rerun_post, ROUTES_AUTH_HEADER},
+    {EVHTTP_REQ_GET, "/v1/queues", queues_list, ROUTES_AUTH_HEADER},
+    {EVHTTP_REQ_GET, "/v1/queues/{q}", queues_get, ROUTES_AUTH_HEADER},
+    {EVHTTP_REQ_POST, "/v1/queues/{q}/pause", queues_pause, ROUTES_AUTH_HEADER},
+    {EVHTTP_REQ_POST, "/v1/queues/{q}/resume", queues_resume, ROUTES_AUTH_HEADER},
     {EVHTTP_REQ_GET, "/v1/pipelines", pipelines_list, ROUTES_AUTH_HEADER},
     {EVHTTP_REQ_GET, "/v1/schedules", schedules_list, ROUTES_AUTH_HEADER},
     /* the blog's routes (its client flow: examples/blog/) */
@@ -125,13 +131,14 @@ static struct evhttp_uri *routes_connect_uri(struct evhttp_request *req, const c
 }
 
 /* Matches an encoded path against pattern. On a match, seg and seglen give
- * the text of "{id}" in path (when the pattern has one). */
+ * the text of "{id}" or "{q}" in path (when the pattern has one). */
 static bool routes_match(const char *pattern, const char *path, const char **seg, size_t *seglen)
 {
     const char *p = pattern, *s = path;
 
     while (*p != '\0') {
-        if (strncmp(p, "{id}", 4) == 0) {
+        size_t plen = strncmp(p, "{id}", 4) == 0 ? 4 : strncmp(p, "{q}", 3) == 0 ? 3 : 0;
+        if (plen > 0) {
             const char *end = strchr(s, '/');
             size_t n = end ? (size_t)(end - s) : strlen(s);
             if (n == 0)
@@ -139,7 +146,7 @@ static bool routes_match(const char *pattern, const char *path, const char **seg
             *seg = s;
             *seglen = n;
             s += n;
-            p += 4;
+            p += plen;
             continue;
         }
         if (*p != *s)
@@ -177,8 +184,10 @@ static void routes_remote(struct evhttp_request *req, char *out, size_t cap)
         snprintf(out, cap, strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr, (unsigned)port);
 }
 
-/* Decodes the {id} segment into ar->id. 0, or -1 when it is not a valid id. */
-static int routes_decode_id(struct api_req *ar, const char *seg, size_t seglen)
+/* Decodes the {id} segment into ar->id: a valid name of at most max
+ * characters (IDS_MAX_LEN for a job id, IDS_NAME_MAX_LEN for a queue). 0, or
+ * -1 when it is not one. */
+static int routes_decode_id(struct api_req *ar, const char *seg, size_t seglen, size_t max)
 {
     char enc[ROUTES_ID_ENCODED_MAX + 1];
     char *dec;
@@ -193,7 +202,7 @@ static int routes_decode_id(struct api_req *ar, const char *seg, size_t seglen)
     if (dec == NULL)
         return -1;
     /* a decoded %00 would hide behind a NUL; ids_is_valid refuses '/' and ".." */
-    if (strlen(dec) == declen && ids_is_valid(dec, declen, IDS_MAX_LEN)) {
+    if (strlen(dec) == declen && ids_is_valid(dec, declen, max)) {
         memcpy(ar->id, dec, declen + 1);
         rc = 0;
     }
@@ -407,7 +416,14 @@ void routes_dispatch(struct evhttp_request *req, void *arg)
         errors_reply(ar, API_ERR_INVALID_REQUEST, "malformed query string");
         return;
     }
-    if (seg != NULL && routes_decode_id(ar, seg, seglen) < 0) {
+    if (seg != NULL && strstr(chosen->pattern, "{q}") != NULL) {
+        if (routes_decode_id(ar, seg, seglen, IDS_NAME_MAX_LEN) < 0) {
+            errors_reply(ar, API_ERR_INVALID_REQUEST,
+                         "queue name must be 1-%d characters of [A-Za-z0-9._:-], not . or ..",
+                         IDS_NAME_MAX_LEN);
+            return;
+        }
+    } else if (seg != NULL && routes_decode_id(ar, seg, seglen, IDS_MAX_LEN) < 0) {
         errors_reply(ar, API_ERR_INVALID_ID,
                      "job id must be 1-%d characters of [A-Za-z0-9._:-], not . or ..", IDS_MAX_LEN);
         return;

@@ -198,6 +198,8 @@ void overview_print_workers(const cJSON *reply, int64_t now_ms);
 /* Prints a GET /v1/schedules reply (borrowed): each schedule, when it runs,
  * its last run (time, job id) and next run. */
 void overview_print_schedules(const cJSON *reply);
+/* The table of GET /v1/queues' reply: one queue a line. */
+void overview_print_queues(const cJSON *reply);
 
 /* RFC 3339 "YYYY-MM-DDTHH:MM:SS.mmmZ" to epoch ms; -1 when item is not one. */
 int64_t overview_parse_time(const cJSON *item);

@@ -1,6 +1,6 @@
 /* main: `stageq`, the command-line client of the HTTP API — global options,
- * the commands (submit, status, watch, cancel, list, stats, workers,
- * pipelines, schedules) and the exit codes:
+ * the commands (submit, status, watch, cancel, retry, list, stats, workers,
+ * pipelines, schedules, queues, pause, resume) and the exit codes:
  * 0 job succeeded or command done, 1 job failed or canceled (or unknown job),
  * 2 usage error or bad input, 3 API unreachable or 5xx. The only place that
  * exits. */
@@ -49,13 +49,21 @@ static const char main_summary[] =
     "  status ID            a readable summary of a job\n"
     "  watch ID             a live progress bar until the job ends (events stream)\n"
     "  cancel ID            cancel a queued or running job\n"
-    "  list [--state S] [--pipeline P] [--limit N] [--cursor C] [--all]\n"
-    "                       the recent jobs, newest first\n"
+    "  retry ID             run a failed or canceled job again, from its first\n"
+    "                       unfinished stage, with a fresh attempt budget\n"
+    "  list [--state S] [--pipeline P] [--queue Q] [--limit N] [--cursor C] [--all]\n"
+    "                       the recent jobs, newest first (--state failed: every\n"
+    "                       failed job not expired, from the failed indexes)\n"
     "  stats                queues (queued, delayed, running, workers), workers\n"
     "                       alive, recent jobs by state\n"
     "  workers              the live workers and their current jobs\n"
     "  pipelines            the pipelines that can run\n"
-    "  schedules            the recurring jobs: when they run, last and next run\n\n"
+    "  schedules            the recurring jobs: when they run, last and next run\n"
+    "  queues               the queues: depth, scheduled, running, paused, rate\n"
+    "                       limit, failed\n"
+    "  pause QUEUE          workers take nothing new from QUEUE (submits are\n"
+    "                       still accepted; running jobs finish)\n"
+    "  resume QUEUE         workers take from QUEUE again\n\n"
     "  --json               print the API's JSON instead (any command)\n"
     "exit codes: 0 succeeded/done, 1 job failed or canceled or unknown, 2 usage or\n"
     "bad input, 3 API unreachable or 5xx";
@@ -217,6 +225,7 @@ struct main_args {
     bool is_watch;        /* submit --watch */
     const char *state;    /* list --state */
     const char *pipeline; /* list --pipeline */
+    const char *queue;    /* list --queue */
     const char *cursor;   /* list --cursor */
     long long limit;      /* list --limit, 0 = the API's default */
     bool is_all;          /* list --all */
@@ -270,6 +279,10 @@ static int main_check_list(struct main_args *a, const char *limit)
         main_usage_error("--pipeline: empty name");
         return -1;
     }
+    if (a->queue != NULL && *a->queue == '\0') {
+        main_usage_error("--queue: empty name");
+        return -1;
+    }
     if (a->cursor != NULL && *a->cursor == '\0') {
         main_usage_error("--cursor: empty cursor");
         return -1;
@@ -307,6 +320,8 @@ static int main_split(struct main_ctx *m, int argc, char **argv, unsigned flags,
             dst = &a->state;
         } else if ((flags & MAIN_F_LIST) && main_opt(argc, argv, &i, "--pipeline", &val)) {
             dst = &a->pipeline;
+        } else if ((flags & MAIN_F_LIST) && main_opt(argc, argv, &i, "--queue", &val)) {
+            dst = &a->queue;
         } else if ((flags & MAIN_F_LIST) && main_opt(argc, argv, &i, "--cursor", &val)) {
             dst = &a->cursor;
         } else if ((flags & MAIN_F_LIST) && main_opt(argc, argv, &i, "--limit", &val)) {
@@ -631,6 +646,75 @@ static int main_cancel(struct main_ctx *m, const struct main_args *a)
     return rc;
 }
 
+/* retry ID: POST /v1/jobs/{id}/retry; prints "requeued ID on QUEUE". */
+static int main_retry(struct main_ctx *m, const struct main_args *a)
+{
+    struct client_reply rep;
+    const cJSON *q;
+    char path[1024];
+    int rc = CLI_EXIT_OK;
+
+    if (a->npos != 1) {
+        main_usage_error("usage: stageq retry ID");
+        return CLI_EXIT_USAGE;
+    }
+    if (client_job_path(a->pos[0], "/retry", path, sizeof(path)) < 0) {
+        main_usage_error("job id too long");
+        return CLI_EXIT_USAGE;
+    }
+    if (client_request(m->client, CLIENT_POST, path, NULL, &rep) < 0 || rep.status != 202) {
+        rc = client_fail(&rep);
+    } else if (m->is_json && rep.json) {
+        main_print_json(rep.json);
+    } else {
+        q = rep.json ? json_get(rep.json, "queue") : NULL;
+        printf("requeued %s on %s\n", a->pos[0], cJSON_IsString(q) ? q->valuestring : "?");
+    }
+    client_reply_clear(&rep);
+    return rc;
+}
+
+/* pause QUEUE / resume QUEUE: POST /v1/queues/{q}/pause|resume. */
+static int main_pause_resume(struct main_ctx *m, const struct main_args *a, const char *what)
+{
+    struct client_reply rep;
+    char path[512], msg[64], *enc;
+    int rc = CLI_EXIT_OK, n;
+
+    if (a->npos != 1) {
+        snprintf(msg, sizeof(msg), "usage: stageq %s QUEUE", what);
+        main_usage_error(msg);
+        return CLI_EXIT_USAGE;
+    }
+    /* percent-encoded: the API, not the URL parser, refuses a bad name */
+    enc = evhttp_uriencode(a->pos[0], -1, 0);
+    n = enc != NULL ? snprintf(path, sizeof(path), "/v1/queues/%s/%s", enc, what) : -1;
+    free(enc);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        main_usage_error("queue name too long");
+        return CLI_EXIT_USAGE;
+    }
+    if (client_request(m->client, CLIENT_POST, path, NULL, &rep) < 0 || rep.status != 200) {
+        rc = client_fail(&rep);
+    } else if (m->is_json && rep.json) {
+        main_print_json(rep.json);
+    } else {
+        printf("%s %s\n", strcmp(what, "pause") == 0 ? "paused" : "resumed", a->pos[0]);
+    }
+    client_reply_clear(&rep);
+    return rc;
+}
+
+static int main_pause(struct main_ctx *m, const struct main_args *a)
+{
+    return main_pause_resume(m, a, "pause");
+}
+
+static int main_resume(struct main_ctx *m, const struct main_args *a)
+{
+    return main_pause_resume(m, a, "resume");
+}
+
 static int main_pipelines(struct main_ctx *m, const struct main_args *a)
 {
     struct client_reply rep;
@@ -702,6 +786,7 @@ static int main_list_page(struct main_ctx *m, const struct main_args *a, const c
     snprintf(limit, sizeof(limit), "%lld", a->limit);
     if (main_query_add(path, sizeof(path), "state", a->state) < 0 ||
         main_query_add(path, sizeof(path), "pipeline", a->pipeline) < 0 ||
+        main_query_add(path, sizeof(path), "queue", a->queue) < 0 ||
         main_query_add(path, sizeof(path), "limit", a->limit > 0 ? limit : NULL) < 0 ||
         main_query_add(path, sizeof(path), "cursor", cursor) < 0) {
         main_usage_error("list: arguments too long");
@@ -781,7 +866,7 @@ static int main_list(struct main_ctx *m, const struct main_args *a)
     return rc;
 }
 
-/* stats, workers and schedules: one GET, a table or the raw reply. */
+/* stats, workers, schedules and queues: one GET, a table or the raw reply. */
 static int main_overview(struct main_ctx *m, const struct main_args *a, const char *what)
 {
     struct client_reply rep;
@@ -804,6 +889,8 @@ static int main_overview(struct main_ctx *m, const struct main_args *a, const ch
         overview_print_stats(rep.json);
     } else if (strcmp(what, "schedules") == 0) {
         overview_print_schedules(rep.json);
+    } else if (strcmp(what, "queues") == 0) {
+        overview_print_queues(rep.json);
     } else {
         overview_print_workers(rep.json, clock_now_ms());
     }
@@ -826,6 +913,11 @@ static int main_schedules(struct main_ctx *m, const struct main_args *a)
     return main_overview(m, a, "schedules");
 }
 
+static int main_queues(struct main_ctx *m, const struct main_args *a)
+{
+    return main_overview(m, a, "queues");
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -837,11 +929,15 @@ int main(int argc, char **argv)
                     {"status", main_status, 0},
                     {"watch", main_watch, 0},
                     {"cancel", main_cancel, 0},
+                    {"retry", main_retry, 0},
                     {"list", main_list, MAIN_F_LIST},
                     {"stats", main_stats, 0},
                     {"workers", main_workers, 0},
                     {"pipelines", main_pipelines, 0},
-                    {"schedules", main_schedules, 0}};
+                    {"schedules", main_schedules, 0},
+                    {"queues", main_queues, 0},
+                    {"pause", main_pause, 0},
+                    {"resume", main_resume, 0}};
     struct cli_config cfg;
     struct main_ctx m = {0};
     struct main_args a;

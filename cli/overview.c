@@ -204,3 +204,30 @@ void overview_print_schedules(const cJSON *reply)
                overview_str(last, "job_id"));
     }
 }
+
+void overview_print_queues(const cJSON *reply)
+{
+    const cJSON *list = json_get(reply, "queues"), *q, *rl;
+    int wn = overview_width(list, "name", 5);
+    char rate[64], paused[48];
+
+    printf("%-*s  %5s  %7s  %9s  %7s  %7s  %-26s  %-14s  %s\n", wn, "QUEUE", "PARTS", "DEPTH",
+           "SCHEDULED", "RUNNING", "FAILED", "PAUSED", "RATE", "WORKERS");
+    cJSON_ArrayForEach(q, list)
+    {
+        rl = json_get(q, "rate_limit");
+        if (cJSON_IsObject(rl))
+            snprintf(rate, sizeof(rate), "%lld/%lld per %llds", overview_int(q, "rate_used"),
+                     overview_int(rl, "jobs"), overview_int(rl, "per_s"));
+        else
+            snprintf(rate, sizeof(rate), "-");
+        if (cJSON_IsTrue(json_get(q, "paused")))
+            snprintf(paused, sizeof(paused), "since %.32s", overview_str(q, "paused_at"));
+        else
+            snprintf(paused, sizeof(paused), "no");
+        printf("%-*s  %5lld  %7lld  %9lld  %7lld  %7lld  %-26s  %-14s  %lld\n", wn,
+               overview_str(q, "name"), overview_int(q, "partitions"), overview_int(q, "depth"),
+               overview_int(q, "scheduled"), overview_int(q, "running"), overview_int(q, "failed"),
+               paused, rate, overview_int(q, "workers"));
+    }
+}

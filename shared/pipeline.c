@@ -985,6 +985,35 @@ static void slots_mark_queue(const struct pipeline_set *set, const char *queue, 
     }
 }
 
+/* Adds name to names[0..*n) (cap) unless there already; counts it beyond cap. */
+static void names_add(const char **names, size_t *n, size_t cap, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < *n && i < cap; i++)
+        if (strcmp(names[i], name) == 0)
+            return;
+    if (*n < cap)
+        names[*n] = name;
+    (*n)++;
+}
+
+size_t pipeline_set_queue_names(const struct pipeline_set *set, const char **names, size_t cap)
+{
+    size_t n = 0, i, k;
+
+    names_add(names, &n, cap, "default");
+    for (i = 0; set != NULL && i < set->nqueues; i++)
+        names_add(names, &n, cap, set->queues[i].name);
+    for (i = 0; set != NULL && i < set->n; i++) {
+        names_add(names, &n, cap, set->items[i].queue);
+        for (k = 0; k < set->items[i].nstages; k++)
+            if (set->items[i].stages[k].queue != NULL)
+                names_add(names, &n, cap, set->items[i].stages[k].queue);
+    }
+    return n;
+}
+
 int pipeline_set_slots(const struct pipeline_set *set, int *slots, int cap)
 {
     unsigned char seen[16384 / 8] = {0};

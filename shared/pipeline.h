@@ -141,6 +141,12 @@ const char *pipeline_stage_queue(const struct pipeline *p, size_t k, const char 
 const struct queue_def *pipeline_set_queue(const struct pipeline_set *set, const char *queue);
 /* The partition count of queue (its "queues" entry, else 1). */
 int pipeline_set_partitions(const struct pipeline_set *set, const char *queue);
+/* The distinct names of every queue the set knows: "default", each declared
+ * queue, each pipeline's and stage's queue, in that order, into names[cap]
+ * (borrowed from set): returns how many were written when cap is enough;
+ * with less room (cap 0, names NULL: to size the array) an upper bound of
+ * that count. set may be NULL ("default" alone). */
+size_t pipeline_set_queue_names(const struct pipeline_set *set, const char **names, size_t cap);
 /* The distinct slots of every partition of every queue the set knows (each
  * declared queue, each pipeline's and stage's queue, and "default"), sorted
  * ascending, into slots[cap]: returns how many there are (may exceed cap;

@@ -28,6 +28,7 @@ static const struct script script_table[SCRIPT_COUNT] = {
     [SCRIPT_RECORD] = {"record", script_record_src, script_record_sha},
     [SCRIPT_HOP] = {"hop", script_hop_src, script_hop_sha},
     [SCRIPT_LEASE] = {"lease", script_lease_src, script_lease_sha},
+    [SCRIPT_RERUN] = {"rerun", script_rerun_src, script_rerun_sha},
 };
 
 size_t scripts_argv(enum script_id id, int use_src, int nkeys, const struct rargv *args,

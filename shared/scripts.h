@@ -22,6 +22,7 @@ enum script_id {
     SCRIPT_RECORD,
     SCRIPT_HOP,
     SCRIPT_LEASE,
+    SCRIPT_RERUN,
     SCRIPT_COUNT
 };
 

@@ -39,7 +39,8 @@ static redisReply *recover_cmd(struct worker *w, struct rargv *a)
 static int recover_job(struct worker *w, const struct wpart *part, const char *wid,
                        const char *plist, const char *id)
 {
-    char jkey[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], wake[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
+    char jkey[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], fkey[KEYS_MAX_LEN], wake[KEYS_MAX_LEN],
+        ts[CLOCK_RFC3339_LEN];
     struct rargv a;
     struct sq_err err;
     redisReply *r;
@@ -61,6 +62,7 @@ static int recover_job(struct worker *w, const struct wpart *part, const char *w
         queue = r->str;
     /* the queue's list in this slot: a job never leaves its partition's slot */
     keys_queue(qkey, sizeof(qkey), w->cfg->prefix, part->tag, queue);
+    keys_failed(fkey, sizeof(fkey), w->cfg->prefix, part->tag, queue);
     keys_wake(wake, sizeof(wake), w->cfg->prefix, queue);
     freeReplyObject(r);
     clock_format_rfc3339(clock_now_ms(), ts);
@@ -72,6 +74,7 @@ static int recover_job(struct worker *w, const struct wpart *part, const char *w
     rargv_add(&a, part->leases_key);
     rargv_add(&a, part->alive_key);
     rargv_add(&a, part->current_key);
+    rargv_add(&a, fkey);
     rargv_add(&a, id);
     rargv_add(&a, ts);
     rargv_add(&a, wid);
@@ -80,7 +83,8 @@ static int recover_job(struct worker *w, const struct wpart *part, const char *w
     rargv_addll(&a, (long long)w->cfg->lease_s * 1000);
     rargv_add(&a, w->events_chan);
     rargv_add(&a, wake);
-    r = rconn_script(w->rc, SCRIPT_RECOVER, 7, &a, &err);
+    rargv_addll(&a, KEYS_FAILED_MAX);
+    r = rconn_script(w->rc, SCRIPT_RECOVER, 8, &a, &err);
     rargv_free(&a);
     if (r != NULL && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) &&
         (strcmp(r->str, "grace") == 0 || strcmp(r->str, "alive") == 0)) {

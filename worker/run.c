@@ -238,6 +238,7 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
 {
     char ts[CLOCK_RFC3339_LEN], next[IDS_MAX_LEN + 1], key[KEYS_MAX_LEN];
     char ids[WORKER_READ_MAX][IDS_MAX_LEN + 1];
+    char fkey[KEYS_MAX_LEN];
     const char *prefix = r->w->cfg->prefix;
     bool is_due = wstats_is_due(&r->w->stats, clock_mono_ms());
     int order[WORKER_QUEUES_MAX];
@@ -259,11 +260,14 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
     if (next[0] != '\0')
         keys_job(key, sizeof(key), prefix, r->part->tag, next);
     rargv_add(a, next[0] != '\0' ? key : r->job_key);
+    /* the failed index of the job's own queue (a hopped job's is its stage's) */
+    keys_failed(fkey, sizeof(fkey), prefix, r->part->tag, r->queue[0] ? r->queue : "default");
+    rargv_add(a, fkey);
     for (i = 0; i < nread; i++) {
         keys_job(key, sizeof(key), prefix, r->part->tag, ids[i]);
         rargv_add(a, key);
     }
-    *nkeys = 5 + (int)nread;
+    *nkeys = 6 + (int)nread;
     *nkeys += run_stats_keys(r, a, spec);
     if (take > 0) /* takes chain in the job's own partition */
         *nkeys += order_add_keys(a, r->part, order, r->w->nqueues);
@@ -288,6 +292,7 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
     pipe_set_begun(r->w, next);
     for (i = 0; i < nread; i++)
         rargv_add(a, ids[i]);
+    rargv_addll(a, KEYS_FAILED_MAX);
     for (i = 0; i < fields->argc; i++)
         rargv_addlen(a, fields->argv[i], fields->lens[i]);
 }

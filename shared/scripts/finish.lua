@@ -9,10 +9,13 @@
 -- partition).
 -- KEYS[1] job hash, KEYS[2] the worker's processing list, KEYS[3] the
 -- counters hash, KEYS[4] the partition's current hash (current.lua), KEYS[5]
--- the hash of the held job to begin (KEYS[1] again when none), KEYS[6..5+n]
--- the hashes of the held ids to read, then the stage statistics keys of each
--- pipeline ARGV[6] names (stats.lua: histogram and ETA hash, in the order the
--- spec names them), then (last) the take step's 4 keys per queue (take_units)
+-- the hash of the held job to begin (KEYS[1] again when none), KEYS[6] the
+-- failed index of the job's queue in this partition (<p>:{t}:failed:<q>: a
+-- job that ends failed is added, the index trimmed to its newest
+-- ARGV[14+n]), KEYS[7..6+n] the hashes of the held ids to read, then the
+-- stage statistics keys of each pipeline ARGV[6] names (stats.lua: histogram
+-- and ETA hash, in the order the spec names them), then (last) the take
+-- step's 4 keys per queue (take_units)
 -- ARGV[1] attempt, ARGV[2] TTL (s), ARGV[3] job id, ARGV[4] the events
 -- channel (PUBLISHed to), ARGV[5] n, ARGV[6] stage runs to record (stats.lua's
 -- spec, or ''), ARGV[7] when to record them: 'now', or 'idle' (only when no
@@ -21,7 +24,8 @@
 -- ARGV[12] the held job the worker runs next ('' when none): begun now
 -- (running, attempt + 1) and named current, else the worker is idle here
 -- (current.lua), ARGV[13] the take step's spec (take_units; '' without a
--- take), ARGV[14..13+n] the held ids to read, ARGV[14+n..] field, value ...
+-- take), ARGV[14..13+n] the held ids to read, ARGV[14+n] how many ids the
+-- failed index keeps, ARGV[15+n..] field, value ...
 -- Returns {result, recorded, taken, read, meta}: result 'ok', or (nothing
 -- written but the list entry) the reason as update.lua; recorded 1 when the
 -- stage runs were recorded, else 0; taken: false without a take, else the ids
@@ -35,7 +39,15 @@
 --#include startjob.lua
 --#include takejob.lua
 local nread = tonumber(ARGV[5]) or 0
-local FIELDS = 14 + nread
+local FIELDS = 15 + nread
+-- failed_index(id): a job that ended failed joins its queue's failed index
+-- (scored by Redis's clock, ms), which keeps the newest ARGV[14+n].
+local function failed_index(id)
+  local t = redis.call('TIME')
+  local keep = tonumber(ARGV[14 + nread]) or 10000
+  redis.call('ZADD', KEYS[6], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), id)
+  redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -keep - 1)
+end
 local function finish_job()
   local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline', 'success_count',
     'worker')
@@ -69,6 +81,9 @@ local function finish_job()
     redis.call('HSET', KEYS[1], unpack(ARGV, FIELDS))
   end
   redis.call('EXPIRE', KEYS[1], ARGV[2])
+  if st == 'failed' then
+    failed_index(ARGV[3])
+  end
   count(KEYS[3], st, cur[3])
   redis.call('PUBLISH', ARGV[4], ARGV[3])
   return 'ok'
@@ -98,7 +113,7 @@ end
 if begun ~= 'ok' then
   set_current(KEYS[4], ARGV[9], '')
 end
-local read = read_held(6, {unpack(ARGV, 14, 13 + nread)}, KEYS[2], ARGV[4], ARGV[9], ARGV[10],
+local read = read_held(7, {unpack(ARGV, 14, 13 + nread)}, KEYS[2], ARGV[4], ARGV[9], ARGV[10],
   ARGV[11])
 local taken, meta = false, false
 local want = tonumber(ARGV[8]) or 0
@@ -109,7 +124,7 @@ if want > 0 and ARGV[13] ~= '' then
 end
 local recorded = 0
 if ARGV[6] ~= '' and (ARGV[7] == 'now' or not (taken and taken[1])) then
-  record_stats(6 + nread, ARGV[6])
+  record_stats(7 + nread, ARGV[6])
   recorded = 1
 end
 return {result, recorded, taken, read, meta}

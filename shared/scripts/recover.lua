@@ -11,14 +11,17 @@
 -- alive record, on that partition's Redis clock.
 -- KEYS[1] job hash, KEYS[2] the dead worker's processing list, KEYS[3] queue list,
 -- KEYS[4] the counters hash, KEYS[5] the partition's leases zset, KEYS[6] its
--- alive hash, KEYS[7] its current hash (current.lua); all of one slot
+-- alive hash, KEYS[7] its current hash (current.lua), KEYS[8] the failed
+-- index of the job's queue in this partition (<p>:{t}:failed:<q>); all of
+-- one slot
 -- ARGV[1] job id, ARGV[2] now (RFC 3339), ARGV[3] the dead worker's id,
 -- ARGV[4] failed-job TTL factor, ARGV[5] '1' when the list is the caller's
 -- own (a take whose reply it lost): its jobs never began there, so a running
 -- one is put back unstarted, its attempt given back (unstart.lua); no
 -- judgement then. ARGV[6] the lease (ms), ARGV[7] the events channel
 -- (PUBLISHed to when the job changes), ARGV[8] the queue's wake channel
--- (published when a push makes its list non-empty)
+-- (published when a push makes its list non-empty), ARGV[9] how many ids
+-- the failed index keeps (a job failed here joins it)
 -- A queued job on the list was popped but never started: back on its queue.
 -- Returns 'grace' (Redis has not been reachable for a lease yet) or 'alive'
 -- (the lease was renewed) with nothing changed; 'gone' (not on the list any
@@ -100,6 +103,9 @@ end
 redis.call('HSET', KEYS[1], 'state', 'failed', 'error', et, 'errors', est,
   'finished_at', ARGV[2], 'updated_at', ARGV[2])
 redis.call('EXPIRE', KEYS[1], (tonumber(cur[7]) or 86400) * tonumber(ARGV[4]))
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[8], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[8], 0, -(tonumber(ARGV[9]) or 10000) - 1)
 count(KEYS[4], 'failed', cur[9])
 redis.call('PUBLISH', ARGV[7], ARGV[1])
 return 'failed'

@@ -13,6 +13,7 @@
 --#include stats.lua
 --#include fence.lua
 --#include current.lua
+--#include reset.lua
 local refusal, cur = fence_leave(KEYS[1], KEYS[2], ARGV[3], ARGV[1], 'pipeline')
 set_current(KEYS[6], ARGV[7], ARGV[6])
 if refusal then
@@ -20,14 +21,7 @@ if refusal then
 end
 -- With resume, stages that succeeded keep their outputs: the next attempt
 -- starts at the one that failed.
-local resume = redis.call('HGET', KEYS[1], 'resume') ~= '0'
-for k = 1, tonumber(ARGV[5]) do
-  local s = 'stage.' .. k .. '.'
-  if not (resume and redis.call('HGET', KEYS[1], s .. 'state') == 'succeeded') then
-    redis.call('HDEL', KEYS[1], s .. 'started_at', s .. 'finished_at', s .. 'output')
-    redis.call('HSET', KEYS[1], s .. 'state', 'pending')
-  end
-end
+reset_stages(KEYS[1], tonumber(ARGV[5]), redis.call('HGET', KEYS[1], 'resume') ~= '0')
 redis.call('HSET', KEYS[1], unpack(ARGV, 10))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 if ARGV[4] == '0' then

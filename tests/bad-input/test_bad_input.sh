@@ -25,6 +25,8 @@ rep() { head -c "$2" /dev/zero | tr '\0' "$1"; }   # rep CHAR N
 A10K=$(rep a 10000)
 ID128=$(rep a 128)
 ID129=$(rep a 129)
+Q64=$(rep q 64)
+Q65=$(rep q 65)
 HDR20K="X-Big: $(rep a 20000)"
 HDR100K="X-Line: $(rep a 100000)"
 ENC10K=$(printf '%%61%.0s' $(seq 1 3334))
@@ -93,7 +95,10 @@ allow_for() {
     /healthz | /readyz | /v1/pipelines) echo "GET HEAD" ;;
     /v1/jobs) echo "GET HEAD POST" ;;
     /v1/jobs/*/events | /v1/events) echo "GET HEAD" ;;
+    /v1/jobs/*/retry) echo "POST" ;;
     /v1/jobs/*) echo "DELETE GET HEAD" ;;
+    /v1/queues/*/pause | /v1/queues/*/resume) echo "POST" ;;
+    /v1/queues | /v1/queues/*) echo "GET HEAD" ;;
   esac
 }
 
@@ -362,6 +367,26 @@ unknown route                  | GET  | /nope                              | - |
 unknown route under /v1        | GET  | /v1/jobs/x/y/z                     | - | -       | 404 | not_found
 route with an encoded letter   | GET  | /heal%74hz                         | - | -       | 404 | not_found
 malformed query string         | GET  | /healthz?a=1&b                     | - | -       | 400 | invalid_request
+# --- queue names in the path, retry ids (nothing is written: no valid pause here) ------
+queue ..                       | POST | /v1/queues/../pause                | - | -       | 400 | invalid_request | msg=queue name
+queue %2e%2e                   | POST | /v1/queues/%2e%2e/resume           | - | -       | 400 | invalid_request
+queue with %20                 | GET  | /v1/queues/a%20b                   | - | -       | 400 | invalid_request
+queue with a raw space         | GET  | /v1/queues/a b                     | - | plain   | 400 | invalid_request
+queue a%2Fb (encoded slash)    | POST | /v1/queues/a%2Fb/pause             | - | -       | 400 | invalid_request
+queue with encoded NUL         | POST | /v1/queues/a%00b/pause             | - | -       | 400 | invalid_request
+queue with encoded unicode     | POST | /v1/queues/caf%C3%A9/pause         | - | -       | 400 | invalid_request
+queue of 65 chars              | POST | /v1/queues/${Q65}/pause            | - | -       | 400 | invalid_request
+queue of 10 KB                 | GET  | /v1/queues/${A10K}                 | - | -       | 400 | invalid_request
+queue of 64 chars read         | GET  | /v1/queues/${Q64}                  | - | -       | 200 | -
+queue, unknown action          | POST | /v1/queues/q/stop                  | - | -       | 404 | not_found
+queue, a query parameter       | GET  | /v1/queues/q?x=1                   | - | -       | 400 | invalid_request
+queues, a query parameter      | GET  | /v1/queues?x=1                     | - | -       | 400 | invalid_request
+retry an unknown job           | POST | /v1/jobs/no-such-job/retry         | - | -       | 404 | not_found
+retry path id ..               | POST | /v1/jobs/../retry                  | - | -       | 400 | invalid_id
+retry path id of 129 chars     | POST | /v1/jobs/${ID129}/retry            | - | -       | 400 | invalid_id
+retry a queued job             | POST | /v1/jobs/${ID128}/retry            | - | -       | 409 | not_retryable | msg=queued
+retry with a query parameter   | POST | /v1/jobs/abc/retry?x=1             | - | -       | 400 | invalid_request
+failed list, bad queue         | GET  | /v1/jobs?state=failed&queue=a%20b  | - | -       | 400 | invalid_request
 # --- every method on every route (405 + exact Allow for the wrong ones) ------------------
 GET /healthz            | GET     | /healthz      | - | - | 200 | -
 HEAD /healthz           | HEAD    | /healthz      | - | - | 200 | -
@@ -397,6 +422,15 @@ POST /v1/jobs/{id}/events | POST  | /v1/jobs/abc/events | J | s:{} | 405 | metho
 DELETE /v1/jobs/{id}/events | DELETE | /v1/jobs/abc/events | - | - | 405 | method_not_allowed
 HEAD /v1/events (its own row) | HEAD | /v1/events  | - | - | 200 | - | hdr=Content-Length: 3$; hdr=Content-Type: application/json
 POST /v1/events         | POST    | /v1/events    | J | s:{} | 405 | method_not_allowed
+GET /v1/queues          | GET     | /v1/queues    | - | - | 200 | -
+HEAD /v1/queues         | HEAD    | /v1/queues    | - | - | 200 | -
+POST /v1/queues         | POST    | /v1/queues    | J | s:{} | 405 | method_not_allowed
+DELETE /v1/queues/{q}   | DELETE  | /v1/queues/q  | - | - | 405 | method_not_allowed
+GET /v1/queues/{q}/pause | GET    | /v1/queues/q/pause | - | - | 405 | method_not_allowed
+PUT /v1/queues/{q}/resume | PUT   | /v1/queues/q/resume | - | - | 405 | method_not_allowed
+DELETE /v1/queues/{q}/pause | DELETE | /v1/queues/q/pause | - | - | 405 | method_not_allowed
+GET /v1/jobs/{id}/retry | GET     | /v1/jobs/abc/retry | - | - | 405 | method_not_allowed
+DELETE /v1/jobs/{id}/retry | DELETE | /v1/jobs/abc/retry | - | - | 405 | method_not_allowed
 GET /v1/pipelines       | GET     | /v1/pipelines | - | - | 200 | -
 HEAD /v1/pipelines      | HEAD    | /v1/pipelines | - | - | 200 | -
 POST /v1/pipelines      | POST    | /v1/pipelines | - | - | 405 | method_not_allowed
@@ -470,6 +504,9 @@ run_table <<'TABLE'
 submit with Redis down  | POST | /v1/jobs     | J | s:{"pipeline":"echo"} | 503 | redis_unavailable | hdr=Retry-After: 1
 status with Redis down  | GET  | /v1/jobs/abc | - | -                     | 503 | redis_unavailable | hdr=Retry-After: 1
 cancel with Redis down  | DELETE | /v1/jobs/abc | - | -                   | 503 | redis_unavailable | hdr=Retry-After: 1
+retry with Redis down   | POST | /v1/jobs/abc/retry | - | -               | 503 | redis_unavailable | hdr=Retry-After: 1
+queues with Redis down  | GET  | /v1/queues   | - | -                     | 503 | redis_unavailable | hdr=Retry-After: 1
+pause with Redis down   | POST | /v1/queues/q/pause | - | -               | 503 | redis_unavailable | hdr=Retry-After: 1
 readyz with Redis down  | GET  | /readyz      | - | -                     | 503 | redis_unavailable | hdr=Retry-After: 1
 healthz needs no Redis  | GET  | /healthz     | - | -                     | 200 | -
 bad input still 400 with Redis down | POST | /v1/jobs | J | s:{"pipeline": | 400 | malformed_json

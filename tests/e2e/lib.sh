@@ -355,6 +355,9 @@ job_key() {
 job_keys() { [ $# -eq 0 ] || sq_keys job "$@"; }
 queue_key() { sq_key queue "$1" "${2:-0}" "${3:-1}"; }           # Q [J P]
 delayed_key() { sq_key delayed "$1" "${2:-0}" "${3:-1}"; }       # Q [J P]
+paused_key() { sq_keys -j "${2:-0}" -P "${3:-1}" paused "$1"; }   # Q [J P]
+failed_key() { sq_keys -j "${2:-0}" -P "${3:-1}" failed "$1"; }   # Q [J P]
+rate_key() { sq_keys rate "$1"; }                                 # Q (1 partition)
 processing_key() { sq_key processing "$1" "${2:-0}" "${3:-1}"; } # WORKER [J P]
 stagehist_key() { sq_key stagehist "$1" "${2:-0}" "${3:-1}"; }   # PIPELINE [J P]
 eta_key() { sq_key eta "$1" "${2:-0}" "${3:-1}"; }               # PIPELINE [J P]

@@ -248,6 +248,20 @@ rec "pipelines" 200 GET /v1/pipelines
 rec "schedules" 200 GET /v1/schedules
 check_eq "both schedules are listed" "yearly tick" "$(jqr '[.schedules[].name] | join(" ")')"
 rec "schedules take no parameter" 400 GET '/v1/schedules?x=1'
+rec "queues" 200 GET /v1/queues
+rec "queues take no parameter" 400 GET '/v1/queues?x=1'
+rec "one queue" 200 GET /v1/queues/default
+rec "a bad queue name" 400 GET '/v1/queues/bad%20name'
+rec "pause a queue" 200 POST /v1/queues/oa-q/pause
+rec "a paused queue" 200 GET /v1/queues/oa-q
+rec "resume it" 200 POST /v1/queues/oa-q/resume
+rec "pause, a bad queue name" 400 POST '/v1/queues/bad%20name/pause'
+rec "a method /pause does not have" 405 GET /v1/queues/oa-q/pause
+rec "retry a succeeded job" 409 POST /v1/jobs/oa-run/retry
+rec "retry an unknown job" 404 POST /v1/jobs/no-such-job/retry
+rec "retry, a bad id" 400 POST '/v1/jobs/bad%20id/retry'
+rec "the failed jobs (the failed indexes)" 200 GET '/v1/jobs?state=failed&limit=500'
+rec "the failed jobs of one queue" 200 GET '/v1/jobs?state=failed&queue=default'
 rec "pipelines, a query string that does not parse" 400 GET '/v1/pipelines?x'
 rec "readiness, a query string that does not parse" 400 GET '/readyz?x&y'
 rec "all events, a query string that does not parse" 400 GET '/v1/events?x'
@@ -293,6 +307,7 @@ rec "task_status of a queued or running task" 200 GET /task_status/oa-blog
 check "the blog's task completes" wait_for 30 state_is oa-blog succeeded
 rec "task_status of a completed task" 200 GET /task_status/oa-blog
 rec "task_status of a failed task" 200 GET /task_status/oa-perm
+rec "retry a failed job" 202 POST /v1/jobs/oa-perm/retry
 rec "task_status of a canceled task" 200 GET /task_status/oa-idle
 rec "task_status, HEAD" 200 HEAD /task_status/oa-blog
 rec "task_status of an unknown task" 404 GET /task_status/no-such-task
@@ -346,7 +361,8 @@ rec "no token, the blog's routes" 401 POST /start_task
 rec "no token, events" 401 GET /v1/events
 for r in "GET /readyz" "POST /v1/jobs" "GET /v1/jobs/x" "DELETE /v1/jobs/x" "GET /v1/jobs/x/events" \
   "GET /v1/stats" "GET /v1/workers" "GET /v1/pipelines" "GET /v1/schedules" "POST /start_task/x" \
-  "GET /task_status/x"; do
+  "GET /task_status/x" "GET /v1/queues" "GET /v1/queues/q" "POST /v1/queues/q/pause" \
+  "POST /v1/queues/q/resume" "POST /v1/jobs/x/retry"; do
   rec "no token" 401 ${r% *} "${r#* }"
 done
 rec "the token" 200 GET /v1/pipelines "${AUTH[@]}"
@@ -378,6 +394,9 @@ rec "list without Redis" 503 GET /v1/jobs
 rec "stats without Redis" 503 GET /v1/stats
 rec "workers without Redis" 503 GET /v1/workers
 rec "schedules without Redis" 503 GET /v1/schedules
+rec "queues without Redis" 503 GET /v1/queues
+rec "pause without Redis" 503 POST /v1/queues/q/pause
+rec "retry without Redis" 503 POST /v1/jobs/x/retry
 rec "a job's events without Redis" 503 GET /v1/jobs/x/events
 rec "pipelines need no Redis" 200 GET /v1/pipelines
 REC_TIME=1 rec "all events without Redis: a stream, events come once Redis is back" 200 GET /v1/events -N

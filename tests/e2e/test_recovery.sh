@@ -61,6 +61,8 @@ check "pool C runs a single-attempt job" wait_for 10 stage_is "$id" 1
 kill -9 "$POOL_C" $(pgrep -P "$POOL_C")
 check "past max_attempts a lost job fails" wait_for 10 state_is "$id" failed
 check_eq "with error worker_lost" worker_lost "$(field "$id" error | jq -r .code)"
+check_eq "... and it joins its queue's failed index (recover.lua)" 1 \
+  "$(rcli ZSCORE "$(sq_keys failed "$(field "$id" queue)")" "$id" | grep -c .)"
 
 # --- a frozen worker's late writes are refused (fencing) ----------------------------
 start_worker poolD $W --concurrency 1

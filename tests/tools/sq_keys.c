@@ -64,8 +64,9 @@ static int sq_keys_usage(void)
 {
     fprintf(stderr,
             "usage: sq-keys [-p PREFIX] [-P PARTITIONS] [-j PARTITION] KIND [ARG...]\n"
-            "kinds: job ID..., queue Q, delayed Q, processing WORKER, stagehist PIPELINE,\n"
-            "       eta PIPELINE, leases, alive, current, counters, recent (partition -j of -P);\n"
+            "kinds: job ID..., queue Q, delayed Q, paused Q, failed Q, rate Q,\n"
+            "       processing WORKER, stagehist PIPELINE, eta PIPELINE, leases, alive,\n"
+            "       current, counters, recent (partition -j of -P);\n"
             "       worker WORKER, workers, events, wake Q; tag SLOT, slot (of partition -j\n"
             "       of -P), part ID (of -P)\n");
     return 2;
