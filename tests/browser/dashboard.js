@@ -6,8 +6,6 @@
 //   DASH_URL         the API without a token (a worker runs tests/e2e/pipelines-test.json)
 //   DASH_TOKEN_URL   optional: an API started with --api-token DASH_TOKEN
 //   DASH_SCREENSHOT  where to save the screenshot (a narrow one goes beside it)
-//   DASH_DOCS_SHOT   optional: where to save the docs' picture (1000 px wide,
-//                    while a job runs: docs/dashboard.png is made this way)
 //   CHROMIUM         the browser (default /usr/bin/chromium)
 //   DASH_TOKEN_API_PID, DASH_RESPAWN, DASH_RESPAWN_LOG  optional: the token API's
 //                    pid, and the command (split on blanks) that starts it again on
@@ -23,7 +21,6 @@ const TOKEN_URL = process.env.DASH_TOKEN_URL || '';
 const TOKEN = process.env.DASH_TOKEN || '';
 const SHOT = process.env.DASH_SCREENSHOT || 'dashboard.png';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const DOCS_SHOT = process.env.DASH_DOCS_SHOT || '';
 
 let fails = 0;
 let queuesStatus = null; // what GET /v1/queues answers (404: an API without it)
