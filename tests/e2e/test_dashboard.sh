@@ -3,17 +3,26 @@
 # inline script and style, ETag/304, HEAD, 405 + Allow, nothing external),
 # ?access_token= on the SSE routes only, and the page driven in a real headless
 # Chromium (tests/browser/dashboard.js, playwright-core): live stage text,
-# cancel, API errors, the token field, narrow widths. Needs node, npm and
+# cancel, API errors, the token field, narrow widths, and its three pictures
+# (throughput chart, stage timeline, schedules' next hour) and the Pause/Resume
+# and Retry buttons (against GET /v1/queues when the API has it, else absent). Needs node, npm and
 # chromium (deploy/install-deps.sh test installs them): without them it fails.
 source "$(dirname "$0")/lib.sh"
 export STAGEQ_PREFIX=tdash
 flush_prefix tdash
 T=$STAGEQ_TEST_TMP
-# the test pipelines with two schedules for the Schedules panel (neither
-# fires during the run: a yearly cron, and every hour)
+# the test pipelines with three schedules for the Schedules panel and its
+# picture of the coming hour: a yearly cron (no run in the hour), every hour (one
+# run), and a cron in a time zone half an hour off UTC (three runs, at local
+# minutes 5, 25 and 45: UTC minutes 35, 55 and 15). Their jobs (if one fires
+# during the run) go to the queue "idle", which no worker here serves. And a
+# pipeline whose one stage runs 8 s without a word (no progress, so no event):
+# its timeline bar can only grow by the page's own clock.
 PIPES="$T/pipelines-dashboard.json"
-jq '. + {schedules: [{name: "dash-yearly", pipeline: "ok", cron: "0 0 1 1 *", timezone: "Asia/Tokyo"},
-                     {name: "dash-hourly", pipeline: "idle", every_s: 3600}]}' \
+jq '.pipelines.quiet = {stages: [{name: "nap", exec: ["sh", "-c", "sleep 8; cat"]}]}
+    | . + {schedules: [{name: "dash-yearly", pipeline: "ok", cron: "0 0 1 1 *", timezone: "Asia/Tokyo"},
+                     {name: "dash-hourly", pipeline: "idle", every_s: 3600},
+                     {name: "dash-kolkata", pipeline: "idle", cron: "5-59/20 * * * *", timezone: "Asia/Kolkata"}]}' \
   tests/e2e/pipelines-test.json >"$PIPES"
 TOKEN=dash-token-0123456789
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
