@@ -243,6 +243,9 @@ async function mainFlow(browser) {
       null,
       { timeout: 20000 },
     );
+    /* the pool serves two queues (--queues default:3,spare:1): both, weighted, in its order */
+    const cells = await page.$$eval('#workers tbody tr', (rows) => rows.map((r) => r.cells[1] && r.cells[1].textContent));
+    expect(cells.includes('default:3, spare:1'), 'a worker row lists its queues: ' + JSON.stringify(cells));
   });
 
   let chartH = null;

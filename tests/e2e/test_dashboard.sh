@@ -33,7 +33,7 @@ start_api api-tok --pipelines "$PIPES" --api-token "$TOKEN"
 TOKEN_URL=$API_URL
 TOKEN_PID=$API_PID
 start_api api --pipelines "$PIPES"
-start_worker worker --pipelines "$PIPES" --concurrency 2
+start_worker worker --pipelines "$PIPES" --concurrency 2 --queues default:3,spare:1
 
 # --- the page over plain HTTP ----------------------------------------------------
 http GET /
