@@ -19,7 +19,8 @@
 -- judgement then. ARGV[6] the lease (ms), ARGV[7] the events channel
 -- (PUBLISHed to when the job changes), ARGV[8] the queue's wake channel
 -- (published when a push makes its list non-empty)
--- A queued job on the list was popped but never started: back on its queue.
+-- A queued (or scheduled: due, moved onto the list) job on the list was
+-- popped but never started: back on its queue.
 -- Returns 'grace' (Redis has not been reachable for a lease yet) or 'alive'
 -- (the lease was renewed) with nothing changed; 'gone' (not on the list any
 -- more), 'missing', the job's state when it had ended (only the list entry
@@ -54,7 +55,7 @@ local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'max_attempts', 'st
 if not cur[1] then
   return 'missing'
 end
-if cur[1] == 'queued' then
+if cur[1] == 'queued' or cur[1] == 'scheduled' then
   -- popped but never started (the worker died between BLMOVE and start.lua)
   push()
   return 'requeued'
