@@ -29,12 +29,8 @@ static void test_state_names(void **state)
     static const struct {
         enum job_state s;
         const char *name;
-    } all[] = {{JOB_QUEUED, "queued"},
-               {JOB_RUNNING, "running"},
-               {JOB_SUCCEEDED, "succeeded"},
-               {JOB_FAILED, "failed"},
-               {JOB_CANCELED, "canceled"},
-               {JOB_SCHEDULED, "scheduled"}};
+    } all[] = {{JOB_QUEUED, "queued"}, {JOB_RUNNING, "running"},   {JOB_SUCCEEDED, "succeeded"},
+               {JOB_FAILED, "failed"}, {JOB_CANCELED, "canceled"}, {JOB_SCHEDULED, "scheduled"}};
     enum job_state s;
     size_t i;
 
@@ -441,26 +437,26 @@ static void test_status_running(void **state)
     assert_null(json_get(s, "finished_at")); /* absent, not null */
     assert_null(json_get(s, "output"));
 
-    assert_json(o,
-                "{\"id\":\"j1\",\"pipeline\":\"demo\",\"queue\":\"default\",\"state\":\"running\","
-                "\"attempt\":1,\"max_attempts\":3,\"stage\":2,\"stage_name\":\"transform\","
-                "\"stage_count\":4,\"progress\":0.5,\"message\":\"halfway\","
-                "\"overall_progress\":0.375,\"stages\":["
-                "{\"name\":\"generate\",\"state\":\"succeeded\","
-                "\"started_at\":\"2025-11-25T16:48:15.000Z\","
-                "\"finished_at\":\"2025-11-25T16:48:16.000Z\","
-                "\"output\":{\"count\":3,\"items\":[1,2,3]}},"
-                "{\"name\":\"transform\",\"state\":\"running\","
-                "\"started_at\":\"2025-11-25T16:48:16.000Z\"},"
-                "{\"name\":\"sort\",\"state\":\"pending\"},"
-                "{\"name\":\"summarize\",\"state\":\"pending\"}],"
-                "\"input\":{\"n\":3,\"s\":\"\xC3\xA9\"},"
-                "\"created_at\":\"2025-11-25T16:48:14.123Z\","
-                "\"started_at\":\"2025-11-25T16:48:15.000Z\","
-                "\"updated_at\":\"2025-11-25T16:48:16.500Z\",\"finished_at\":null,"
-                "\"worker\":\"w1/3\",\"result_ttl_s\":3600,\"result\":null,\"error\":null,"
-                "\"errors\":null,\"next_attempt_at\":null,\"run_at\":null,\"resumed_from_stage\":null,"
-                "\"next_stage\":null,\"next_stage_name\":null}");
+    assert_json(
+        o, "{\"id\":\"j1\",\"pipeline\":\"demo\",\"queue\":\"default\",\"state\":\"running\","
+           "\"attempt\":1,\"max_attempts\":3,\"stage\":2,\"stage_name\":\"transform\","
+           "\"stage_count\":4,\"progress\":0.5,\"message\":\"halfway\","
+           "\"overall_progress\":0.375,\"stages\":["
+           "{\"name\":\"generate\",\"state\":\"succeeded\","
+           "\"started_at\":\"2025-11-25T16:48:15.000Z\","
+           "\"finished_at\":\"2025-11-25T16:48:16.000Z\","
+           "\"output\":{\"count\":3,\"items\":[1,2,3]}},"
+           "{\"name\":\"transform\",\"state\":\"running\","
+           "\"started_at\":\"2025-11-25T16:48:16.000Z\"},"
+           "{\"name\":\"sort\",\"state\":\"pending\"},"
+           "{\"name\":\"summarize\",\"state\":\"pending\"}],"
+           "\"input\":{\"n\":3,\"s\":\"\xC3\xA9\"},"
+           "\"created_at\":\"2025-11-25T16:48:14.123Z\","
+           "\"started_at\":\"2025-11-25T16:48:15.000Z\","
+           "\"updated_at\":\"2025-11-25T16:48:16.500Z\",\"finished_at\":null,"
+           "\"worker\":\"w1/3\",\"result_ttl_s\":3600,\"result\":null,\"error\":null,"
+           "\"errors\":null,\"next_attempt_at\":null,\"run_at\":null,\"resumed_from_stage\":null,"
+           "\"next_stage\":null,\"next_stage_name\":null}");
     cJSON_Delete(o);
 }
 
@@ -483,17 +479,17 @@ static void test_status_finished(void **state)
     assert_string_equal(cJSON_GetStringValue(json_get(json_get(p, "error"), "code")),
                         "stage_failed");
     cJSON_Delete(p);
-    assert_json(o,
-                "{\"id\":\"j2\",\"pipeline\":\"echo\",\"queue\":\"default\",\"state\":\"failed\","
-                "\"attempt\":3,\"max_attempts\":3,\"stage\":1,\"stage_name\":\"echo\","
-                "\"stage_count\":1,\"progress\":1,\"message\":null,\"overall_progress\":1,"
-                "\"stages\":[{\"name\":\"echo\",\"state\":\"failed\",\"output\":\"not json\"}],"
-                "\"input\":[],\"created_at\":null,\"started_at\":null,\"updated_at\":null,"
-                "\"finished_at\":\"2025-11-25T16:50:00.000Z\",\"worker\":null,"
-                "\"result_ttl_s\":null,\"result\":{\"sum\":6,\"list\":[1,2,3]},"
-                "\"error\":{\"code\":\"stage_failed\",\"message\":\"boom\",\"stage\":\"echo\"},"
-                "\"errors\":null,\"next_attempt_at\":null,\"run_at\":null,\"resumed_from_stage\":null,"
-                "\"next_stage\":null,\"next_stage_name\":null}");
+    assert_json(
+        o, "{\"id\":\"j2\",\"pipeline\":\"echo\",\"queue\":\"default\",\"state\":\"failed\","
+           "\"attempt\":3,\"max_attempts\":3,\"stage\":1,\"stage_name\":\"echo\","
+           "\"stage_count\":1,\"progress\":1,\"message\":null,\"overall_progress\":1,"
+           "\"stages\":[{\"name\":\"echo\",\"state\":\"failed\",\"output\":\"not json\"}],"
+           "\"input\":[],\"created_at\":null,\"started_at\":null,\"updated_at\":null,"
+           "\"finished_at\":\"2025-11-25T16:50:00.000Z\",\"worker\":null,"
+           "\"result_ttl_s\":null,\"result\":{\"sum\":6,\"list\":[1,2,3]},"
+           "\"error\":{\"code\":\"stage_failed\",\"message\":\"boom\",\"stage\":\"echo\"},"
+           "\"errors\":null,\"next_attempt_at\":null,\"run_at\":null,\"resumed_from_stage\":null,"
+           "\"next_stage\":null,\"next_stage_name\":null}");
     cJSON_Delete(o);
 }
 
@@ -602,14 +598,15 @@ static void test_status_missing_and_odd(void **state)
     (void)state;
     o = job_status_json_eta(&minimal, NULL, 0);
     assert_non_null(o);
-    assert_json(o, "{\"id\":\"j3\",\"pipeline\":null,\"queue\":null,\"state\":null,"
-                   "\"attempt\":null,\"max_attempts\":null,\"stage\":null,\"stage_name\":null,"
-                   "\"stage_count\":null,\"progress\":null,\"message\":null,"
-                   "\"overall_progress\":null,\"stages\":[],\"input\":null,\"created_at\":null,"
-                   "\"started_at\":null,\"updated_at\":null,\"finished_at\":null,"
-                   "\"worker\":null,\"result_ttl_s\":null,\"result\":null,\"error\":null,"
-                   "\"errors\":null,\"next_attempt_at\":null,\"run_at\":null,\"resumed_from_stage\":null,"
-                   "\"next_stage\":null,\"next_stage_name\":null}");
+    assert_json(
+        o, "{\"id\":\"j3\",\"pipeline\":null,\"queue\":null,\"state\":null,"
+           "\"attempt\":null,\"max_attempts\":null,\"stage\":null,\"stage_name\":null,"
+           "\"stage_count\":null,\"progress\":null,\"message\":null,"
+           "\"overall_progress\":null,\"stages\":[],\"input\":null,\"created_at\":null,"
+           "\"started_at\":null,\"updated_at\":null,\"finished_at\":null,"
+           "\"worker\":null,\"result_ttl_s\":null,\"result\":null,\"error\":null,"
+           "\"errors\":null,\"next_attempt_at\":null,\"run_at\":null,\"resumed_from_stage\":null,"
+           "\"next_stage\":null,\"next_stage_name\":null}");
     cJSON_Delete(o);
 
     o = job_status_json_eta(&odd, NULL, 0);
@@ -657,7 +654,6 @@ static void test_status_stage_count_bounds(void **state)
     assert_int_equal(cJSON_GetArraySize(json_get(o, "stages")), PIPELINE_MAX_STAGES);
     cJSON_Delete(o);
 }
-
 
 static void test_rfc3339_parse(void **state)
 {

@@ -337,26 +337,25 @@ static void test_due(void **state)
     assert_true(req.delay_ms == 31536000000LL);
     submit_req_free(&req);
 
-    assert_int_equal(
-        parse(set, "{\"pipeline\":\"echo\",\"run_at\":\"2025-11-25T17:48:17.5+01:00\"}", &req, &err),
-        0);
+    assert_int_equal(parse(set,
+                           "{\"pipeline\":\"echo\",\"run_at\":\"2025-11-25T17:48:17.5+01:00\"}",
+                           &req, &err),
+                     0);
     assert_true(req.has_run_at && req.run_at_ms == now + 1500);
     assert_int_equal(submit_due_ms(&req, now, &due, &err), 0);
     assert_true(due == now + 1500);
     submit_req_free(&req);
 
     /* in the past: due at once (the caller queues it) */
-    assert_int_equal(parse(set, "{\"pipeline\":\"echo\",\"run_at\":\"2020-01-01T00:00:00Z\"}", &req,
-                           &err),
-                     0);
+    assert_int_equal(
+        parse(set, "{\"pipeline\":\"echo\",\"run_at\":\"2020-01-01T00:00:00Z\"}", &req, &err), 0);
     assert_int_equal(submit_due_ms(&req, now, &due, &err), 0);
     assert_true(due < now);
     submit_req_free(&req);
 
     /* more than a year ahead */
-    assert_int_equal(parse(set, "{\"pipeline\":\"echo\",\"run_at\":\"2026-11-26T16:48:16Z\"}", &req,
-                           &err),
-                     0);
+    assert_int_equal(
+        parse(set, "{\"pipeline\":\"echo\",\"run_at\":\"2026-11-26T16:48:16Z\"}", &req, &err), 0);
     assert_int_equal(submit_due_ms(&req, now, &due, &err), -1);
     assert_int_equal(err.code, SUBMIT_ERR_INVALID_FIELD);
     assert_string_equal(err.msg, "field 'run_at' is more than 31536000 s (a year) ahead: at most "
@@ -385,11 +384,16 @@ static void test_due(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_all_fields),
-        cmocka_unit_test(test_malformed_json),   cmocka_unit_test(test_invalid_request),
-        cmocka_unit_test(test_fields),           cmocka_unit_test(test_invalid_id),
-        cmocka_unit_test(test_unknown_pipeline), cmocka_unit_test(test_order),
-        cmocka_unit_test(test_input_text),       cmocka_unit_test(test_partitions),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_all_fields),
+        cmocka_unit_test(test_malformed_json),
+        cmocka_unit_test(test_invalid_request),
+        cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_invalid_id),
+        cmocka_unit_test(test_unknown_pipeline),
+        cmocka_unit_test(test_order),
+        cmocka_unit_test(test_input_text),
+        cmocka_unit_test(test_partitions),
         cmocka_unit_test(test_due),
     };
 
