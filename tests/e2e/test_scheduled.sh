@@ -9,7 +9,7 @@
 # same id is safe. Exactly once: 2 worker pools and 2 API replicas, 100 jobs
 # with delays spread over 3 s, each run once (a stage that logs every run).
 source "$(dirname "$0")/lib.sh"
-export STAGEQ_PREFIX=tsc
+export STAGEQ_PREFIX=tsd
 sq_redis sc
 T=$STAGEQ_TEST_TMP
 RUNS="$T/runs.log"
