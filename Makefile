@@ -181,7 +181,7 @@ test-build: all $(UNIT_BINS) $(E2E_BINS) $(TEST_TOOLS)
 # workers, the merged listing and figures, events, hops, bad input.
 CLUSTER_CI_SUITES ?= $(addprefix tests/e2e/,test_jobs.sh test_bulk.sh test_worker.sh test_recovery.sh \
                      test_listing.sh test_events.sh test_metrics.sh test_hop.sh test_take_order.sh \
-                     test_queues.sh) \
+                     test_queues.sh test_scheduled.sh) \
                      tests/bad-input/test_bad_input.sh
 test: deps-test
 	$(Q)$(MAKE) --no-print-directory -j$(JOBS) test-build

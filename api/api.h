@@ -257,8 +257,9 @@ struct api_req {
      * request (req NULL, not counted, not logged): its answer (status, JSON
      * body, borrowed) goes to on_answer, which must not free ar. */
     void (*on_answer)(struct api_req *ar, int status, const char *body, size_t len);
-    void *answer_arg; /* on_answer's */
-    int slot;         /* the slot job id lives in (set by locate_job, or by submit) */
+    void *answer_arg;  /* on_answer's */
+    int slot;          /* the slot job id lives in (set by locate_job, or by submit) */
+    int64_t run_at_ms; /* a submit that makes a scheduled job: when it is due; else 0 */
 };
 
 /* The evhttp general callback (arg: struct api *): routes the request and
@@ -361,13 +362,15 @@ void jobs_cancel(struct api_req *ar);
 /* Submits a job with id ar->id (already valid), pipeline p, queue, input
  * (the JSON text input[0..input_len) as the client sent it, valid JSON; NULL
  * = null: stored without its whitespace, its numbers untouched) and
- * result_ttl_s through the submit script; done gets the script's reply (read
- * it with jobs_submit_outcome). With --min-replicas N, done gets it only once
+ * result_ttl_s through the submit script, due at due_ms (ms since the epoch:
+ * later than now makes it scheduled; 0 = at once); done gets the script's
+ * reply (read it with jobs_submit_outcome). With --min-replicas N, done gets it only once
  * WAIT N confirmed it; else ar is answered 503 here. Returns 0 when sent; -1
  * when ar was already answered with an error (ar is then freed). Borrows
  * input. */
 int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const char *queue,
-                         const char *input, size_t input_len, int result_ttl_s, rasync_cb *done);
+                         const char *input, size_t input_len, int result_ttl_s, int64_t due_ms,
+                         rasync_cb *done);
 
 /* Reads the submit script's reply: 1 the job was queued, 2 the same request
  * was submitted before (a retry: reply->str is the job's state), 0 another

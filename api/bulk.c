@@ -138,6 +138,7 @@ static void bulk_submit_one(struct api_req *item, const char *body, size_t len)
 {
     struct submit_req sr = {0};
     struct submit_err serr;
+    int64_t due_ms;
 
     if (len == 0 || body[0] != '{') {
         errors_reply(item, API_ERR_INVALID_REQUEST,
@@ -152,8 +153,11 @@ static void bulk_submit_one(struct api_req *item, const char *body, size_t len)
         snprintf(item->id, sizeof(item->id), "%s", sr.id);
     else
         ids_new_uuid(item->id);
-    jobs_submit_prepared(item, sr.pipeline, sr.queue, sr.input_text, sr.input_len, sr.result_ttl_s,
-                         jobs_submit_done);
+    if (submit_due_ms(&sr, clock_now_ms(), &due_ms, &serr) < 0)
+        errors_reply(item, jobs_submit_api_err(serr.code), "%s", serr.msg);
+    else
+        jobs_submit_prepared(item, sr.pipeline, sr.queue, sr.input_text, sr.input_len,
+                             sr.result_ttl_s, due_ms, jobs_submit_done);
     submit_req_free(&sr);
 }
 

@@ -130,7 +130,8 @@ void compat_start_task(struct api_req *ar)
         ids_new_uuid(uuid);
         snprintf(ar->id, sizeof(ar->id), "%s", uuid);
     }
-    jobs_submit_prepared(ar, p, p->queue, data_text, data_len, p->result_ttl_s, compat_start_done);
+    jobs_submit_prepared(ar, p, p->queue, data_text, data_len, p->result_ttl_s, 0,
+                         compat_start_done);
 done:
     cJSON_Delete(root);
 }
@@ -162,7 +163,7 @@ static void compat_status_text(const cJSON *st, char *out, size_t cap)
         snprintf(out, cap, "Task Canceled");
     else if (strcmp(s, "running") == 0 && compat_stage(st, &stage) == 0)
         snprintf(out, cap, "Currently executing stage %d.", stage);
-    else /* queued (or waiting for a retry): no stage runs yet */
+    else /* queued, scheduled (or waiting for a retry): no stage runs yet */
         snprintf(out, cap, "Currently executing stage 0.");
 }
 

@@ -89,7 +89,8 @@ void jobs_submit_done(const redisReply *reply, enum rasync_err err, void *arg)
 {
     struct api_req *ar = arg;
     char url[sizeof("/v1/jobs/") + IDS_MAX_LEN], events[sizeof(url) + sizeof("/events")];
-    enum job_state state = JOB_QUEUED;
+    char run_at[CLOCK_RFC3339_LEN];
+    enum job_state state = ar->run_at_ms > 0 ? JOB_SCHEDULED : JOB_QUEUED;
     cJSON *body;
 
     switch (jobs_submit_outcome(ar, reply, err)) {
@@ -101,6 +102,7 @@ void jobs_submit_done(const redisReply *reply, enum rasync_err err, void *arg)
     case 2:
         if (job_state_parse(reply->str, &state) < 0)
             state = JOB_QUEUED;
+        ar->run_at_ms = 0; /* the job of the first request: its status has its run_at */
         break;
     default:
         break;
@@ -112,7 +114,11 @@ void jobs_submit_done(const redisReply *reply, enum rasync_err err, void *arg)
     cJSON_AddStringToObject(body, "status_url", url);
     cJSON_AddStringToObject(body, "events_url", events);
     cJSON_AddStringToObject(body, "state", job_state_name(state));
-    log_job(LOG_LEVEL_DEBUG, ar->id, "job queued");
+    if (ar->run_at_ms > 0) {
+        clock_format_rfc3339(ar->run_at_ms, run_at);
+        cJSON_AddStringToObject(body, "run_at", run_at);
+    }
+    log_job(LOG_LEVEL_DEBUG, ar->id, "job %s", job_state_name(state));
     if (ar->req != NULL) { /* an element of an array (bulk.c) has none */
         evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Location", url);
         evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
@@ -223,7 +229,7 @@ static int jobs_submit_send(struct api_req *ar, struct rargv *args, rasync_cb *d
     struct jobs_durable *jd;
 
     if (api->rdurable == NULL) {
-        if (rasync_script(api->rasync, SCRIPT_SUBMIT, 4, args, done, ar) == 0)
+        if (rasync_script(api->rasync, SCRIPT_SUBMIT, 5, args, done, ar) == 0)
             return 0; /* done answers; ar must not be touched here */
         errors_reply_redis(ar, RASYNC_UNAVAILABLE);
         return -1;
@@ -236,7 +242,7 @@ static int jobs_submit_send(struct api_req *ar, struct rargv *args, rasync_cb *d
     }
     jd->ar = ar;
     jd->done = done;
-    if (rasync_script(api->rdurable, SCRIPT_SUBMIT, 4, args, jobs_durable_written, jd) == 0)
+    if (rasync_script(api->rdurable, SCRIPT_SUBMIT, 5, args, jobs_durable_written, jd) == 0)
         return 0;
     free(jd);
     errors_reply_redis_on(ar, api->rdurable, RASYNC_UNAVAILABLE);
@@ -253,14 +259,15 @@ static long long jobs_partition_limit(int max_queue, int partitions)
 }
 
 int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const char *queue,
-                         const char *input, size_t input_len, int result_ttl_s, rasync_cb *done)
+                         const char *input, size_t input_len, int result_ttl_s, int64_t due_ms,
+                         rasync_cb *done)
 {
     const struct api_config *cfg = ar->api->cfg;
     const char *first = pipeline_stage_queue(p, 1, queue), *tag;
     int parts = pipeline_set_partitions(ar->api->pipelines, first);
     struct job_new jn;
     char jkey[KEYS_MAX_LEN], qkey[KEYS_MAX_LEN], rkey[KEYS_MAX_LEN], ckey[KEYS_MAX_LEN],
-        events[KEYS_MAX_LEN], wake[KEYS_MAX_LEN];
+        dkey[KEYS_MAX_LEN], events[KEYS_MAX_LEN], wake[KEYS_MAX_LEN];
     char *input_text = NULL;
     struct rargv args;
     int rc = -1;
@@ -278,6 +285,7 @@ int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const cha
         keys_queue(qkey, sizeof(qkey), cfg->prefix, tag, first) < 0 ||
         keys_recent(rkey, sizeof(rkey), cfg->prefix, tag) < 0 ||
         keys_counters(ckey, sizeof(ckey), cfg->prefix, tag) < 0 ||
+        keys_delayed(dkey, sizeof(dkey), cfg->prefix, tag, first) < 0 ||
         keys_events(events, sizeof(events), cfg->prefix) < 0 ||
         keys_wake(wake, sizeof(wake), cfg->prefix, first) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "key name too long");
@@ -289,17 +297,21 @@ int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const cha
     jn.input_json = input_text != NULL ? input_text : "null";
     jn.result_ttl_s = result_ttl_s;
     jn.now_ms = clock_now_ms();
+    jn.due_ms = due_ms;
     rargv_add(&args, jkey);
     rargv_add(&args, qkey);
     rargv_add(&args, rkey);
     rargv_add(&args, ckey);
+    rargv_add(&args, dkey);
     rargv_add(&args, ar->id);
-    rargv_addll(&args, job_ttl_for(JOB_QUEUED, result_ttl_s));
+    rargv_addll(&args, job_new_ttl(&jn));
     rargv_addll(&args, jobs_partition_limit(cfg->max_queue, parts));
     rargv_addll(&args, (long long)jn.now_ms);
     rargv_addll(&args, KEYS_RECENT_MAX);
     rargv_add(&args, events); /* submit publishes: /v1/events sees queued jobs */
     rargv_add(&args, wake);   /* idle workers of a partitioned queue wake up */
+    ar->run_at_ms = job_new_is_scheduled(&jn) ? due_ms : 0;
+    rargv_addll(&args, ar->run_at_ms);
     if (job_new_fields(&args, &jn) < 0) {
         errors_reply(ar, API_ERR_INTERNAL, "out of memory building the job");
         goto done;
@@ -343,6 +355,7 @@ void jobs_submit(struct api_req *ar)
     struct submit_err serr;
     char uuid[IDS_UUID_LEN];
     const char *body;
+    int64_t due_ms;
     size_t len;
 
     if (jobs_parse_wait(ar, &ar->wait_s) < 0) {
@@ -362,8 +375,12 @@ void jobs_submit(struct api_req *ar)
         sr.id = uuid;
     }
     snprintf(ar->id, sizeof(ar->id), "%s", sr.id);
+    if (submit_due_ms(&sr, clock_now_ms(), &due_ms, &serr) < 0) {
+        errors_reply(ar, jobs_submit_api_err(serr.code), "%s", serr.msg);
+        goto done;
+    }
     jobs_submit_prepared(ar, sr.pipeline, sr.queue, sr.input_text, sr.input_len, sr.result_ttl_s,
-                         jobs_submit_done);
+                         due_ms, jobs_submit_done);
 done:
     submit_req_free(&sr);
 }
@@ -477,7 +494,8 @@ static void jobs_cancel_read(const redisReply *reply, enum rasync_err err, void 
         errors_reply(ar, API_ERR_NOT_FOUND, "job %s not found or expired", ar->id);
         return;
     }
-    if (strcmp(st->str, "queued") != 0 && strcmp(st->str, "running") != 0) {
+    if (strcmp(st->str, "queued") != 0 && strcmp(st->str, "running") != 0 &&
+        strcmp(st->str, "scheduled") != 0) {
         errors_reply(ar, API_ERR_JOB_FINISHED, "job %s has already %.16s", ar->id, st->str);
         return;
     }

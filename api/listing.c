@@ -29,7 +29,7 @@
 static const char *const listing_fields[] = {
     JOB_F_ID,         JOB_F_PIPELINE,    JOB_F_QUEUE,    JOB_F_STATE,   JOB_F_STAGE,
     JOB_F_STAGE_NAME, JOB_F_STAGE_COUNT, JOB_F_PROGRESS, JOB_F_OVERALL, JOB_F_CREATED_AT,
-    JOB_F_UPDATED_AT, JOB_F_FINISHED_AT, JOB_F_ATTEMPT,
+    JOB_F_UPDATED_AT, JOB_F_FINISHED_AT, JOB_F_ATTEMPT,  JOB_F_RUN_AT,
 };
 #define LISTING_NFIELDS (sizeof(listing_fields) / sizeof(listing_fields[0]))
 
@@ -277,6 +277,22 @@ static void listing_forget(struct listing_list *ll, const struct listing_entry *
     rargv_free(&args);
 }
 
+/* A summary's state as the status shows it (job_state_shown): a scheduled
+ * job that is due is queued. */
+static void listing_show_state(cJSON *o)
+{
+    cJSON *st = cJSON_GetObjectItemCaseSensitive(o, JOB_F_STATE);
+    const cJSON *run_at = cJSON_GetObjectItemCaseSensitive(o, JOB_F_RUN_AT);
+    const char *shown;
+
+    if (!cJSON_IsString(st))
+        return;
+    shown = job_state_shown(st->valuestring, cJSON_IsString(run_at) ? run_at->valuestring : NULL,
+                            clock_now_ms());
+    if (shown != st->valuestring)
+        cJSON_SetValuestring(st, shown);
+}
+
 static void listing_list_hmget_done(const redisReply *reply, enum rasync_err err, void *arg)
 {
     struct listing_slot *slot = arg;
@@ -299,6 +315,7 @@ static void listing_list_hmget_done(const redisReply *reply, enum rasync_err err
         if (!is_missing && (o = cJSON_CreateObject()) != NULL) {
             for (k = 0; k < LISTING_NFIELDS; k++)
                 listing_add_field(o, listing_fields[k], reply->element[k]);
+            listing_show_state(o);
             ll->entries[i].summary = o;
         } else if (is_missing && ll->keys != NULL) {
             listing_forget(ll, &ll->entries[i]);
@@ -615,8 +632,8 @@ void listing_jobs(struct api_req *ar)
     if (state != NULL) {
         if (job_state_parse(state, &ll->state) < 0) {
             errors_reply(ar, API_ERR_INVALID_REQUEST,
-                         "parameter 'state' must be queued, running, succeeded, failed or "
-                         "canceled");
+                         "parameter 'state' must be queued, scheduled, running, succeeded, "
+                         "failed or canceled");
             goto fail;
         }
         ll->has_state = true;
@@ -936,7 +953,7 @@ void listing_workers(struct api_req *ar)
  * info; round 3 the length of every partition of every queue seen (the
  * pipelines', the workers', the indexed jobs'). */
 
-#define LISTING_NSTATES 5
+#define LISTING_NSTATES JOB_NSTATES
 
 struct listing_queue {
     char name[IDS_NAME_MAX_LEN + 1];
@@ -1033,7 +1050,7 @@ static void listing_stats_reply1(void *ctx, size_t i, const redisReply *r)
     }
 }
 
-/* Round 2: HMGET state queue of indexed job i (i < njobs), then HMGET queue
+/* Round 2: HMGET state queue run_at of indexed job i (i < njobs), then HMGET queue
  * job of live worker i - njobs. */
 static void listing_stats_reply2(void *ctx, size_t i, const redisReply *r)
 {
@@ -1042,12 +1059,16 @@ static void listing_stats_reply2(void *ctx, size_t i, const redisReply *r)
     size_t wi;
     long w;
 
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != (i < ls->njobs ? 3 : 2))
         return;
     if (i < ls->njobs) {
-        const redisReply *s = r->element[0], *q = r->element[1];
+        const redisReply *s = r->element[0], *q = r->element[1], *at = r->element[2];
         ls->indexed++;
-        if (s->type != REDIS_REPLY_STRING || job_state_parse(s->str, &st) < 0) {
+        /* counted as the status shows it: a due scheduled job is queued */
+        if (s->type != REDIS_REPLY_STRING ||
+            job_state_parse(job_state_shown(s->str, at->type == REDIS_REPLY_STRING ? at->str : NULL,
+                                            clock_now_ms()),
+                            &st) < 0) {
             ls->expired++;
             return;
         }
@@ -1186,7 +1207,8 @@ static void listing_stats_done1(void *ctx, bool is_failed, enum rasync_err err)
     for (i = 0; i < ls->njobs; i++) {
         if (keys_job(key, sizeof(key), prefix, keys_slot_tag(ls->jobs[i].slot), ls->jobs[i].id) < 0)
             continue;
-        listing_args(&args, "HMGET", key, JOB_F_STATE, JOB_F_QUEUE, (const char *)NULL);
+        listing_args(&args, "HMGET", key, JOB_F_STATE, JOB_F_QUEUE, JOB_F_RUN_AT,
+                     (const char *)NULL);
         rasync_batch_send(api->rasync, &ls->b, &args, i);
     }
     for (i = 0; i < ls->live.n; i++) {

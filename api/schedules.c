@@ -196,7 +196,7 @@ static void schedules_fire(struct sched_one *one, long long tick)
     one->busy++;
     /* answered (and freed) through schedules_answered either way */
     jobs_submit_prepared(ar, p, sd->queue != NULL ? sd->queue : p->queue, sd->input,
-                         strlen(sd->input), p->result_ttl_s, schedules_submitted);
+                         strlen(sd->input), p->result_ttl_s, 0, schedules_submitted);
 }
 
 /* Fires what is due for one at now: with "run_once", the newest tick missed

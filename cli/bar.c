@@ -71,7 +71,10 @@ static void bar_draw(struct bar *b, const struct job_view *v, int64_t sample_ms,
     int pct = (int)(v->progress * 100.0), ncells, nfull, room, msglen, i;
 
     bar_format_duration(now_ms - b->t0_ms, elapsed, sizeof(elapsed));
-    if (strcmp(v->state, "running") != 0) {
+    if (strcmp(v->state, "scheduled") == 0) {
+        snprintf(line, sizeof(line), "[%s] due at %s  elapsed %s", v->state,
+                 v->run_at[0] ? v->run_at : "?", elapsed);
+    } else if (strcmp(v->state, "running") != 0) {
         snprintf(line, sizeof(line), "[%s] %s  elapsed %s", v->state,
                  strcmp(v->state, "queued") == 0 ? "waiting for a worker" : "", elapsed);
     } else {

@@ -85,6 +85,7 @@ struct job_view {
     char state[16];
     char stage_name[64];
     char message[256];
+    char run_at[32]; /* a scheduled job's due time (RFC 3339), else empty */
     int stage, stage_count, attempt, max_attempts;
     double progress, overall;
     char err_code[64];

@@ -47,6 +47,7 @@ int job_view_read(const cJSON *st, struct job_view *v)
     job_view_str(st, "state", v->state, sizeof(v->state));
     job_view_str(st, "stage_name", v->stage_name, sizeof(v->stage_name));
     job_view_str(st, "message", v->message, sizeof(v->message));
+    job_view_str(st, "run_at", v->run_at, sizeof(v->run_at));
     v->stage = job_view_int(st, "stage");
     v->stage_count = job_view_int(st, "stage_count");
     v->attempt = job_view_int(st, "attempt");

@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "job.h"
 #include "json.h"
 #include "num.h"
 
@@ -41,8 +42,10 @@ static const struct cfg_option main_options[] = {
 static const char main_summary[] =
     "The command-line client of stageq-api.\n\n"
     "commands:\n"
-    "  submit PIPELINE [INPUT_JSON | @file | -] [--id ID] [--watch]\n"
-    "                       submit a job, print its id (--watch: then watch it)\n"
+    "  submit PIPELINE [INPUT_JSON | @file | -] [--id ID] [--delay S | --at TIME] [--watch]\n"
+    "                       submit a job, print its id (--watch: then watch it);\n"
+    "                       --delay S: it runs S seconds from now (a fraction allowed),\n"
+    "                       --at TIME: at an RFC 3339 time (2026-11-25T16:48:16Z)\n"
     "  submit-many PIPELINE [FILE | -]\n"
     "                       submit a job per line of FILE or stdin (JSON Lines: each\n"
     "                       line one job's input), 100 per request; print each id\n"
@@ -191,6 +194,8 @@ static void main_print_status(const cJSON *st, const struct job_view *v)
     printf("pipeline:  %s (queue %s)\n", cJSON_IsString(pipeline) ? pipeline->valuestring : "?",
            cJSON_IsString(queue) ? queue->valuestring : "?");
     printf("state:     %s\n", v->state);
+    if (v->run_at[0])
+        printf("run at:    %s\n", v->run_at);
     if (v->stage > 0)
         printf("stage:     %d/%d %s  %d%%  (overall %d%%)\n", v->stage, v->stage_count,
                v->stage_name, (int)(v->progress * 100.0), (int)(v->overall * 100.0));
@@ -211,7 +216,7 @@ static void main_print_status(const cJSON *st, const struct job_view *v)
 }
 
 /* The flags a command may take (main_commands[].flags). */
-#define MAIN_F_SUBMIT 0x1 /* --id ID, --watch */
+#define MAIN_F_SUBMIT 0x1 /* --id ID, --watch, --delay S, --at TIME */
 #define MAIN_F_LIST   0x2 /* --state, --pipeline, --limit, --cursor, --all */
 
 #define MAIN_LIST_LIMIT_MAX 500 /* the API's most jobs in a page */
@@ -223,6 +228,8 @@ struct main_args {
     int npos;
     const char *id;       /* submit --id */
     bool is_watch;        /* submit --watch */
+    const char *delay;    /* submit --delay (seconds, checked by main_check_submit) */
+    const char *at;       /* submit --at (RFC 3339: the API checks it) */
     const char *state;    /* list --state */
     const char *pipeline; /* list --pipeline */
     const char *queue;    /* list --queue */
@@ -253,17 +260,14 @@ static bool main_opt(int argc, char **argv, int *i, const char *name, const char
 /* Checks the values of list's flags. 0, or -1 after printing why. */
 static int main_check_list(struct main_args *a, const char *limit)
 {
-    static const char *const states[] = {"queued", "running", "succeeded", "failed", "canceled"};
-    size_t k;
+    enum job_state st;
     char msg[200];
 
     if (a->state != NULL) {
-        for (k = 0; k < sizeof(states) / sizeof(states[0]); k++)
-            if (strcmp(a->state, states[k]) == 0)
-                break;
-        if (k == sizeof(states) / sizeof(states[0])) {
+        if (job_state_parse(a->state, &st) < 0) {
             snprintf(msg, sizeof(msg),
-                     "--state: '%.64s' is not queued, running, succeeded, failed or canceled",
+                     "--state: '%.64s' is not queued, scheduled, running, succeeded, failed or "
+                     "canceled",
                      a->state);
             main_usage_error(msg);
             return -1;
@@ -285,6 +289,29 @@ static int main_check_list(struct main_args *a, const char *limit)
     }
     if (a->cursor != NULL && *a->cursor == '\0') {
         main_usage_error("--cursor: empty cursor");
+        return -1;
+    }
+    return 0;
+}
+
+/* Checks submit's --delay and --at. 0, or -1 after printing why. */
+static int main_check_submit(const struct main_args *a)
+{
+    char msg[200];
+    double d;
+
+    if (a->delay != NULL && a->at != NULL) {
+        main_usage_error("give either --delay or --at, not both");
+        return -1;
+    }
+    if (a->delay != NULL && num_parse_double(a->delay, 0, JOB_DELAY_MAX_S, &d, NULL) < 0) {
+        snprintf(msg, sizeof(msg), "--delay: '%.64s' is not a number of seconds in [0, %d]",
+                 a->delay, JOB_DELAY_MAX_S);
+        main_usage_error(msg);
+        return -1;
+    }
+    if (a->at != NULL && *a->at == '\0') {
+        main_usage_error("--at: empty time (RFC 3339, such as 2026-11-25T16:48:16Z)");
         return -1;
     }
     return 0;
@@ -316,6 +343,10 @@ static int main_split(struct main_ctx *m, int argc, char **argv, unsigned flags,
             continue;
         } else if ((flags & MAIN_F_SUBMIT) && main_opt(argc, argv, &i, "--id", &val)) {
             dst = &a->id;
+        } else if ((flags & MAIN_F_SUBMIT) && main_opt(argc, argv, &i, "--delay", &val)) {
+            dst = &a->delay;
+        } else if ((flags & MAIN_F_SUBMIT) && main_opt(argc, argv, &i, "--at", &val)) {
+            dst = &a->at;
         } else if ((flags & MAIN_F_LIST) && main_opt(argc, argv, &i, "--state", &val)) {
             dst = &a->state;
         } else if ((flags & MAIN_F_LIST) && main_opt(argc, argv, &i, "--pipeline", &val)) {
@@ -343,6 +374,8 @@ static int main_split(struct main_ctx *m, int argc, char **argv, unsigned flags,
         *dst = val;
     }
     if ((flags & MAIN_F_LIST) && main_check_list(a, limit) < 0)
+        return -1;
+    if ((flags & MAIN_F_SUBMIT) && main_check_submit(a) < 0)
         return -1;
     return 0;
 }
@@ -537,14 +570,17 @@ static int main_submit(struct main_ctx *m, const struct main_args *a)
 
     if (a->npos < 1 || a->npos > 2) {
         main_usage_error("usage: stageq submit PIPELINE [INPUT_JSON | @file | -] [--id ID] "
-                         "[--watch]");
+                         "[--delay S | --at TIME] [--watch]");
         return CLI_EXIT_USAGE;
     }
     if (a->npos == 2 && (in = main_read_input(a->pos[1])) == NULL)
         goto done;
     req = cJSON_CreateObject();
     if (req == NULL || cJSON_AddStringToObject(req, "pipeline", a->pos[0]) == NULL ||
-        (a->id != NULL && cJSON_AddStringToObject(req, "id", a->id) == NULL))
+        (a->id != NULL && cJSON_AddStringToObject(req, "id", a->id) == NULL) ||
+        (a->at != NULL && cJSON_AddStringToObject(req, "run_at", a->at) == NULL) ||
+        (a->delay != NULL &&
+         cJSON_AddNumberToObject(req, "delay_s", strtod(a->delay, NULL)) == NULL))
         goto oom;
     if (in != NULL) {
         cJSON_AddItemToObject(req, "input", in); /* req owns it now */

@@ -1,6 +1,7 @@
 /* clock: wall-clock and monotonic time in milliseconds (and monotonic microseconds). */
 #include "clock.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -58,7 +59,7 @@ static int clock_digits(const char *s, int n)
 }
 
 /* Days from 1970-01-01 to the civil date y-m-d of the proleptic Gregorian
- * calendar (H. Hinnant's days_from_civil; y >= 1970 here, so no negative
+ * calendar (H. Hinnant's days_from_civil; y >= 1 here, so no negative
  * eras). A day past the month's end runs into the next month, as timegm does. */
 static int64_t clock_days_from_civil(int y, int m, int d)
 {
@@ -94,5 +95,52 @@ int clock_parse_rfc3339(const char *s, int64_t *ms)
         return -1;
     *ms =
         ((clock_days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + (int64_t)sec * 1000 + frac;
+    return 0;
+}
+
+/* Days of month m (1-12) of year y. */
+static int clock_month_days(int y, int m)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool is_leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+    return m == 2 && is_leap ? 29 : days[m - 1];
+}
+
+int clock_parse_rfc3339_any(const char *s, int64_t *ms)
+{
+    int y, mo, d, h, mi, sec, frac = 0, scale = 100, oh, om, sign;
+    int64_t v;
+
+    if (s == NULL || strnlen(s, 20) < 20 || s[4] != '-' || s[7] != '-' ||
+        (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':')
+        return -1;
+    y = clock_digits(s, 4), mo = clock_digits(s + 5, 2), d = clock_digits(s + 8, 2);
+    h = clock_digits(s + 11, 2), mi = clock_digits(s + 14, 2), sec = clock_digits(s + 17, 2);
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > clock_month_days(y, mo) || h < 0 || h > 23 ||
+        mi < 0 || mi > 59 || sec < 0 || sec > 60)
+        return -1;
+    s += 19;
+    if (*s == '.') {
+        if (s[1] < '0' || s[1] > '9')
+            return -1;
+        for (s++; *s >= '0' && *s <= '9'; s++, scale /= 10)
+            frac += (*s - '0') * scale; /* scale reaches 0 after the third digit */
+    }
+    if ((s[0] == 'Z' || s[0] == 'z') && s[1] == '\0') {
+        oh = om = 0, sign = 1;
+    } else if ((s[0] == '+' || s[0] == '-') && strnlen(s, 7) == 6 && s[3] == ':') {
+        sign = s[0] == '-' ? -1 : 1;
+        oh = clock_digits(s + 1, 2), om = clock_digits(s + 4, 2);
+        if (oh < 0 || oh > 23 || om < 0 || om > 59)
+            return -1;
+    } else {
+        return -1;
+    }
+    v = ((clock_days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + (int64_t)sec * 1000 + frac;
+    v -= sign * ((int64_t)oh * 60 + om) * 60000; /* local time minus its offset = UTC */
+    if (v < 0)
+        return -1;
+    *ms = v;
     return 0;
 }

@@ -18,4 +18,12 @@ void clock_format_rfc3339(int64_t ms, char out[CLOCK_RFC3339_LEN]);
  * fraction is optional) into *ms. 0, or -1 when s is not in that form. */
 int clock_parse_rfc3339(const char *s, int64_t *ms);
 
+/* Parses a client's RFC 3339 date-time (section 5.6): "2026-11-25T19:48:25Z",
+ * with 't' or 'T', a fraction of any length (kept to the millisecond,
+ * truncated), and 'Z', 'z' or a "+HH:MM"/"-HH:MM" offset, into *ms (UTC ms
+ * since the epoch). The date must exist (February 29 only in leap years);
+ * a leap second (:60) counts as the second after :59. 0, or -1 when s is not
+ * such a time or falls before 1970. */
+int clock_parse_rfc3339_any(const char *s, int64_t *ms);
+
 #endif

@@ -13,8 +13,10 @@
 #include "keys.h"
 #include "num.h"
 
-static const char *const job_state_names[] = {"queued", "running", "succeeded", "failed",
-                                              "canceled"};
+static const char *const job_state_names[] = {"queued", "running",  "succeeded",
+                                              "failed", "canceled", "scheduled"};
+_Static_assert(sizeof(job_state_names) / sizeof(job_state_names[0]) == JOB_NSTATES,
+               "a name for every state");
 
 const char *job_state_name(enum job_state s)
 {
@@ -39,6 +41,31 @@ int job_state_parse(const char *name, enum job_state *out)
 bool job_state_is_final(enum job_state s)
 {
     return s == JOB_SUCCEEDED || s == JOB_FAILED || s == JOB_CANCELED;
+}
+
+const char *job_state_shown(const char *state, const char *run_at, int64_t now_ms)
+{
+    int64_t due;
+
+    if (state == NULL || strcmp(state, "scheduled") != 0)
+        return state;
+    if (run_at != NULL && clock_parse_rfc3339(run_at, &due) == 0 && due > now_ms)
+        return state;
+    return job_state_name(JOB_QUEUED);
+}
+
+bool job_new_is_scheduled(const struct job_new *jn)
+{
+    return jn->due_ms > jn->now_ms;
+}
+
+long long job_new_ttl(const struct job_new *jn)
+{
+    long long wait_s = 0;
+
+    if (job_new_is_scheduled(jn))
+        wait_s = (jn->due_ms - jn->now_ms + 999) / 1000;
+    return JOB_ACTIVE_TTL_S + wait_s;
 }
 
 long long job_ttl_for(enum job_state s, int result_ttl_s)
@@ -68,8 +95,9 @@ double job_overall_progress(int stage, int stage_count, double progress)
 
 int job_new_fields(struct rargv *out, const struct job_new *jn)
 {
-    char ts[CLOCK_RFC3339_LEN], field[64];
+    char ts[CLOCK_RFC3339_LEN], due[CLOCK_RFC3339_LEN], field[64];
     bool is_routed = pipeline_is_routed(jn->pipeline);
+    bool is_scheduled = job_new_is_scheduled(jn);
     size_t k;
 
     clock_format_rfc3339(jn->now_ms, ts);
@@ -77,7 +105,12 @@ int job_new_fields(struct rargv *out, const struct job_new *jn)
     rargv_add(out, JOB_F_PIPELINE), rargv_add(out, jn->pipeline->name);
     /* the queue it waits on: its first stage's */
     rargv_add(out, JOB_F_QUEUE), rargv_add(out, pipeline_stage_queue(jn->pipeline, 1, jn->queue));
-    rargv_add(out, JOB_F_STATE), rargv_add(out, job_state_name(JOB_QUEUED));
+    rargv_add(out, JOB_F_STATE);
+    rargv_add(out, job_state_name(is_scheduled ? JOB_SCHEDULED : JOB_QUEUED));
+    if (is_scheduled) {
+        clock_format_rfc3339(jn->due_ms, due);
+        rargv_add(out, JOB_F_RUN_AT), rargv_add(out, due);
+    }
     rargv_add(out, JOB_F_ATTEMPT), rargv_add(out, "0");
     rargv_add(out, JOB_F_MAX_ATTEMPTS), rargv_addll(out, jn->pipeline->max_attempts);
     rargv_add(out, JOB_F_INPUT), rargv_add(out, jn->input_json);
@@ -508,7 +541,7 @@ static void add_eta(cJSON *o, const struct job_hash *h, long long n, const struc
         add_item(o, "eta_s", cJSON_CreateNull());
         return;
     }
-    if (state != JOB_QUEUED && state != JOB_RUNNING) {
+    if (job_state_is_final(state)) {
         add_item(o, "stage_eta_s", cJSON_CreateRaw("0"));
         add_item(o, "eta_s", cJSON_CreateRaw("0"));
         return;
@@ -576,7 +609,9 @@ cJSON *job_status_json_eta(const struct job_hash *h, const struct job_eta *eta, 
     add_str(o, h, JOB_F_ID, "id");
     add_str(o, h, JOB_F_PIPELINE, "pipeline");
     add_str(o, h, JOB_F_QUEUE, "queue");
-    add_str(o, h, JOB_F_STATE, "state");
+    add_str_value(
+        o, "state",
+        job_state_shown(job_hash_get(h, JOB_F_STATE), job_hash_get(h, JOB_F_RUN_AT), now_ms));
     add_int(o, h, JOB_F_ATTEMPT);
     add_int(o, h, JOB_F_MAX_ATTEMPTS);
     add_int(o, h, JOB_F_STAGE);
@@ -608,6 +643,7 @@ cJSON *job_status_json_eta(const struct job_hash *h, const struct job_eta *eta, 
     add_json(o, h, JOB_F_ERROR, "error");
     add_json(o, h, JOB_F_ERRORS, "errors");
     add_str(o, h, JOB_F_NEXT_ATTEMPT_AT, "next_attempt_at");
+    add_str(o, h, JOB_F_RUN_AT, "run_at");
     add_int(o, h, JOB_F_RESUMED_FROM);
     add_next_stage(o, h, n);
     return o;

@@ -4,10 +4,18 @@
  * Lifecycle (the only place it is written down):
  *
  *   submit ──► queued ──(worker pops: start.lua)──► running ──► succeeded
- *                ▲                                    │  │
- *                └──── attempt failed, attempts left ─┘  ├──► failed
- *                                                        └──► canceled
+ *     │          ▲                                    │  │
+ *     │          └──── attempt failed, attempts left ─┘  ├──► failed
+ *     └──► scheduled ──(due: moved onto the list)──┘     └──► canceled
  *
+ * - scheduled: submitted with delay_s or run_at in the future. The hash has
+ *   run_at (RFC 3339) and its id sits in <p>:delayed:<queue> (score = due
+ *   ms) instead of the list. Once due, the workers move the id onto the list
+ *   (a script may only touch the hashes it is given, so the hash keeps
+ *   state=scheduled until a worker starts it: every script that begins,
+ *   recovers, requeues or cancels a queued job treats a scheduled one the
+ *   same way); the API shows a scheduled job whose run_at has passed as
+ *   queued (job_state_shown).
  * - queued: the hash exists and its id is on <p>:queue:<queue>. attempt counts
  *   the attempts already started (0 before the first; "retrying" = queued with
  *   attempt >= 1).
@@ -42,7 +50,18 @@
 #define JOB_STR_(x)              #x
 #define JOB_STR(x)               JOB_STR_(x) /* a constant's digits as a string literal */
 
-enum job_state { JOB_QUEUED = 0, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CANCELED };
+/* New states go last: the values are counted and indexed (JOB_NSTATES). */
+enum job_state {
+    JOB_QUEUED = 0,
+    JOB_RUNNING,
+    JOB_SUCCEEDED,
+    JOB_FAILED,
+    JOB_CANCELED,
+    JOB_SCHEDULED,
+};
+#define JOB_NSTATES 6
+
+#define JOB_DELAY_MAX_S 31536000 /* longest delay_s, and run_at at most this far ahead: a year */
 
 /* Hash field names. */
 #define JOB_F_ID              "id"
@@ -72,11 +91,19 @@ enum job_state { JOB_QUEUED = 0, JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED, JOB_CAN
 #define JOB_F_RESUMED_FROM    "resumed_from_stage" /* the stage the current attempt started at */
 #define JOB_F_SUCCESS_COUNT   "success_count"      /* times it was recorded succeeded: 1 */
 #define JOB_F_NEXT_STAGE      "next_stage" /* a job handed over to another queue waits for it */
+#define JOB_F_RUN_AT          "run_at"     /* when a scheduled job is due (RFC 3339) */
 
 const char *job_state_name(enum job_state s);
 /* 0 and *out set, or -1 for an unknown name. */
 int job_state_parse(const char *name, enum job_state *out);
 bool job_state_is_final(enum job_state s);
+
+/* The state the API shows for a hash holding state (NULL: missing) and
+ * run_at (NULL when absent) at now_ms: a scheduled job whose run_at has
+ * passed (or is unreadable) is shown as queued — it waits on the list for a
+ * worker, its hash unchanged until one starts it. Any other state as it is.
+ * Returns a static string, or state itself (borrowed). */
+const char *job_state_shown(const char *state, const char *run_at, int64_t now_ms);
 
 /* TTL in seconds for a job hash entering state s. */
 long long job_ttl_for(enum job_state s, int result_ttl_s);
@@ -93,9 +120,18 @@ struct job_new {
     const char *input_json; /* the input printed as JSON text */
     int result_ttl_s;
     int64_t now_ms;
+    int64_t due_ms; /* when it may run (ms since the epoch); <= now_ms: at once */
 };
 
-/* Appends the field/value pairs of a new queued job's hash to out.
+/* True when a job of jn starts scheduled (due later than now). */
+bool job_new_is_scheduled(const struct job_new *jn);
+
+/* TTL in seconds of a new job's hash: the active TTL, counted from the time
+ * it is due when it is scheduled (it must outlive its wait). */
+long long job_new_ttl(const struct job_new *jn);
+
+/* Appends the field/value pairs of a new job's hash to out: state queued, or
+ * scheduled with run_at when jn->due_ms is later than jn->now_ms.
  * Returns 0, or -1 when memory ran out. */
 int job_new_fields(struct rargv *out, const struct job_new *jn);
 

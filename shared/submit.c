@@ -8,13 +8,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "ids.h"
 #include "job.h"
 #include "json.h"
 
 /* The top-level members a submit request may have. */
-static const char *const submit_fields[] = {"pipeline", "input",        "id",
-                                            "queue",    "result_ttl_s", NULL};
+static const char *const submit_fields[] = {"pipeline",     "input",   "id",     "queue",
+                                            "result_ttl_s", "delay_s", "run_at", NULL};
 
 static int submit_fail(struct submit_err *err, enum submit_err_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -81,6 +82,37 @@ static int submit_check_partitions(const struct pipeline_set *set, const struct 
     return 0;
 }
 
+/* delay_s and run_at of root into sr: a delay in seconds (a fraction kept to
+ * the millisecond), or a time; not both. */
+static int submit_validate_due(const cJSON *root, struct submit_req *sr, struct submit_err *err)
+{
+    const cJSON *delay = json_get(root, "delay_s"), *run_at = json_get(root, "run_at");
+    double d;
+
+    if (delay != NULL && run_at != NULL)
+        return submit_fail(err, SUBMIT_ERR_INVALID_FIELD,
+                           "give either 'delay_s' or 'run_at', not both");
+    if (delay != NULL) {
+        d = cJSON_IsNumber(delay) ? delay->valuedouble : -1.0;
+        if (!(d >= 0.0 && d <= (double)JOB_DELAY_MAX_S))
+            return submit_fail(err, SUBMIT_ERR_INVALID_FIELD,
+                               "field 'delay_s' must be a number of seconds in [0, %d] (a "
+                               "fraction is kept to the millisecond)",
+                               JOB_DELAY_MAX_S);
+        sr->has_delay = true;
+        sr->delay_ms = (int64_t)(d * 1000.0 + 0.5); /* in range: the cast is defined */
+    }
+    if (run_at != NULL) {
+        if (!cJSON_IsString(run_at) ||
+            clock_parse_rfc3339_any(run_at->valuestring, &sr->run_at_ms) < 0)
+            return submit_fail(err, SUBMIT_ERR_INVALID_FIELD,
+                               "field 'run_at' must be an RFC 3339 time with a 'Z' or an offset, "
+                               "such as 2026-11-25T16:48:16Z or 2026-11-25T17:48:16.5+01:00");
+        sr->has_run_at = true;
+    }
+    return 0;
+}
+
 /* Fills sr from the body object root. */
 static int submit_validate(const cJSON *root, const struct pipeline_set *set, struct submit_req *sr,
                            struct submit_err *err)
@@ -125,6 +157,8 @@ static int submit_validate(const cJSON *root, const struct pipeline_set *set, st
                                JOB_RESULT_TTL_MAX_S);
         sr->result_ttl_s = (int)d;
     }
+    if (submit_validate_due(root, sr, err) < 0)
+        return -1;
     sr->input = json_get(root, "input");
     sr->pipeline = pipeline_set_find(set, pipeline->valuestring);
     if (sr->pipeline == NULL)
@@ -166,6 +200,26 @@ int submit_parse(const char *body, size_t len, const struct pipeline_set *set,
 fail:
     submit_req_free(&sr);
     return -1;
+}
+
+int submit_due_ms(const struct submit_req *req, int64_t now_ms, int64_t *due_ms,
+                  struct submit_err *err)
+{
+    char ts[CLOCK_RFC3339_LEN];
+
+    *due_ms = now_ms;
+    if (req->has_delay) {
+        *due_ms = now_ms + req->delay_ms;
+    } else if (req->has_run_at) {
+        if (req->run_at_ms - now_ms > (int64_t)JOB_DELAY_MAX_S * 1000) {
+            clock_format_rfc3339(now_ms + (int64_t)JOB_DELAY_MAX_S * 1000, ts);
+            return submit_fail(err, SUBMIT_ERR_INVALID_FIELD,
+                               "field 'run_at' is more than %d s (a year) ahead: at most %s",
+                               JOB_DELAY_MAX_S, ts);
+        }
+        *due_ms = req->run_at_ms;
+    }
+    return 0;
 }
 
 int submit_member_text(const char *body, size_t len, const cJSON *root, const cJSON *member,

@@ -5,7 +5,9 @@
 #define STAGEQ_SUBMIT_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "pipeline.h"
 
@@ -45,6 +47,11 @@ struct submit_req {
                                         makes a UUID */
     const char *queue;               /* from root, else the pipeline's queue */
     int result_ttl_s;                /* from root, else the pipeline's result_ttl_s */
+    /* when it may run: with has_delay, delay_ms after it is accepted; with
+     * has_run_at, at run_at_ms (ms since the epoch); neither: at once */
+    bool has_delay, has_run_at;
+    int64_t delay_ms;  /* [0, JOB_DELAY_MAX_S * 1000] */
+    int64_t run_at_ms; /* any time from 1970 on: submit_due_ms bounds it */
 };
 
 /* Parses body[0..len) (NULL with len 0 allowed: an empty body) strictly as
@@ -55,10 +62,17 @@ struct submit_req {
  * Returns 0 with *out filled (the caller frees it with submit_req_free), or -1
  * with err filled and *out left empty (submit_req_free on it does nothing).
  * Checks are made in a fixed order, so the same body always gives the same
- * error: JSON, object, members, pipeline, id, queue, result_ttl_s, then the
- * pipeline's existence. */
+ * error: JSON, object, members, pipeline, id, queue, result_ttl_s, delay_s,
+ * run_at, then the pipeline's existence. */
 int submit_parse(const char *body, size_t len, const struct pipeline_set *set,
                  struct submit_req *out, struct submit_err *err);
+
+/* When a request parsed by submit_parse may run, given the time now (ms
+ * since the epoch): 0 with *due_ms set (now_ms or earlier: at once), or -1
+ * with err filled (SUBMIT_ERR_INVALID_FIELD) when run_at is more than
+ * JOB_DELAY_MAX_S ahead of now_ms. */
+int submit_due_ms(const struct submit_req *req, int64_t now_ms, int64_t *due_ms,
+                  struct submit_err *err);
 
 /* The bytes of member `member` (borrowed from root, a member of the object
  * root parsed from body[0..len)) as sent: 0 with *text and *tlen set (a span

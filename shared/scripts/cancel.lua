@@ -1,4 +1,5 @@
--- cancel: a queued job never starts; a running one is marked canceled (its
+-- cancel: a queued or scheduled job never starts (its id leaves the list and
+-- the delayed zset, wherever it is); a running one is marked canceled (its
 -- worker sees it within a second, stops the stage and drops the job).
 -- Every key is in the job's slot (the caller builds the queue keys there).
 -- KEYS[1] job hash, KEYS[2] its queue list, KEYS[3] the queue's delayed zset,
@@ -6,20 +7,22 @@
 -- ARGV[1] job id, ARGV[2] now (RFC 3339), ARGV[3] the queue the caller read,
 -- ARGV[4] the events channel (not a key: PUBLISHed to)
 -- Returns 'missing'; the final state when already finished; 'moved' when the
--- job's queue is not ARGV[3]; else 'was:<queued|running>' after canceling.
+-- job's queue is not ARGV[3]; else 'was:<queued|scheduled|running>' after
+-- canceling.
 --#include stats.lua
 local cur = redis.call('HMGET', KEYS[1], 'state', 'queue', 'stage', 'result_ttl_s', 'pipeline')
 local st = cur[1]
 if not st then
   return 'missing'
 end
-if st ~= 'queued' and st ~= 'running' then
+local waiting = st == 'queued' or st == 'scheduled'
+if not waiting and st ~= 'running' then
   return st
 end
 if cur[2] ~= ARGV[3] then
   return 'moved'
 end
-if st == 'queued' then
+if waiting then
   redis.call('LREM', KEYS[2], 0, ARGV[1])
   redis.call('ZREM', KEYS[3], ARGV[1])
 end

@@ -51,7 +51,8 @@ end
 local function finish_job()
   local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline', 'success_count',
     'worker')
-  if cur[1] == 'queued' and tostring((tonumber(cur[2]) or 0) + 1) == ARGV[1] and
+  if (cur[1] == 'queued' or cur[1] == 'scheduled') and
+    tostring((tonumber(cur[2]) or 0) + 1) == ARGV[1] and
     redis.call('LPOS', KEYS[2], ARGV[3]) then
     -- a job we held, ended before the end that began it was written (that
     -- one was refused, NOSCRIPT, and is sent again): begin it here

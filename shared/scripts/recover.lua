@@ -22,7 +22,8 @@
 -- (PUBLISHed to when the job changes), ARGV[8] the queue's wake channel
 -- (published when a push makes its list non-empty), ARGV[9] how many ids
 -- the failed index keeps (a job failed here joins it)
--- A queued job on the list was popped but never started: back on its queue.
+-- A queued (or scheduled: due, moved onto the list) job on the list was
+-- popped but never started: back on its queue.
 -- Returns 'grace' (Redis has not been reachable for a lease yet) or 'alive'
 -- (the lease was renewed) with nothing changed; 'gone' (not on the list any
 -- more), 'missing', the job's state when it had ended (only the list entry
@@ -57,7 +58,7 @@ local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'max_attempts', 'st
 if not cur[1] then
   return 'missing'
 end
-if cur[1] == 'queued' then
+if cur[1] == 'queued' or cur[1] == 'scheduled' then
   -- popped but never started (the worker died between BLMOVE and start.lua)
   push()
   return 'requeued'

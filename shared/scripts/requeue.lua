@@ -6,7 +6,7 @@
 -- ARGV[1] attempt, ARGV[2] job id, ARGV[3] now (RFC 3339), ARGV[4] the stage
 -- that was interrupted (0 = none), ARGV[5] '1' when the job was taken but
 -- never began (the worker held it behind another): a reservation (still
--- queued) goes back to the front of its queue; a job begun (running) but
+-- queued, or scheduled when it was due) goes back to the front of its queue; a job begun (running) but
 -- not run has its attempt given back, as if it had never been taken; ARGV[6] '1' when it is the job the
 -- worker runs (it is idle here again: current.lua), '0' for a held one,
 -- ARGV[7] worker id, ARGV[8] the events channel, ARGV[9] the queue's wake
@@ -20,7 +20,7 @@ if ARGV[6] == '1' then
   set_current(KEYS[4], ARGV[7], '')
 end
 local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt')
-if ARGV[5] == '1' and cur[1] == 'queued' then
+if ARGV[5] == '1' and (cur[1] == 'queued' or cur[1] == 'scheduled') then
   -- a reservation (taken to hold, never begun): back as it was
   if removed == 0 then
     return 'gone'

@@ -275,6 +275,18 @@ result_ttl_s 1.5           | POST | /v1/jobs | J | s:{"pipeline":"echo","result_
 result_ttl_s string        | POST | /v1/jobs | J | s:{"pipeline":"echo","result_ttl_s":"10"}             | 422 | invalid_field
 result_ttl_s huge          | POST | /v1/jobs | J | s:{"pipeline":"echo","result_ttl_s":1e300}            | 422 | invalid_field
 queue with a slash         | POST | /v1/jobs | J | s:{"pipeline":"echo","queue":"a/b"}                   | 422 | invalid_field
+delay_s negative           | POST | /v1/jobs | J | s:{"pipeline":"echo","delay_s":-0.001}                | 422 | invalid_field | msg=delay_s
+delay_s string             | POST | /v1/jobs | J | s:{"pipeline":"echo","delay_s":"10"}                  | 422 | invalid_field | msg=delay_s
+delay_s over a year        | POST | /v1/jobs | J | s:{"pipeline":"echo","delay_s":31536000.5}            | 422 | invalid_field | msg=delay_s
+delay_s huge               | POST | /v1/jobs | J | s:{"pipeline":"echo","delay_s":1e300}                 | 422 | invalid_field | msg=delay_s
+delay_s 0: queued at once | POST | /v1/jobs | J | s:{"pipeline":"echo","delay_s":0}                     | 202 | -
+delay_s and run_at         | POST | /v1/jobs | J | s:{"pipeline":"echo","delay_s":1,"run_at":"2020-01-01T00:00:00Z"} | 422 | invalid_field | msgis=give either 'delay_s' or 'run_at', not both
+run_at no offset           | POST | /v1/jobs | J | s:{"pipeline":"echo","run_at":"2020-01-01T00:00:00"}  | 422 | invalid_field | msg=RFC 3339
+run_at month 13            | POST | /v1/jobs | J | s:{"pipeline":"echo","run_at":"2020-13-01T00:00:00Z"} | 422 | invalid_field | msg=RFC 3339
+run_at offset +24:00       | POST | /v1/jobs | J | s:{"pipeline":"echo","run_at":"2020-01-01T00:00:00+24:00"} | 422 | invalid_field | msg=RFC 3339
+run_at a number            | POST | /v1/jobs | J | s:{"pipeline":"echo","run_at":1700000000}             | 422 | invalid_field | msg=RFC 3339
+run_at year 9999           | POST | /v1/jobs | J | s:{"pipeline":"echo","run_at":"9999-12-31T23:59:59Z"} | 422 | invalid_field | msg=a year
+run_at in the past: queued | POST | /v1/jobs | J | s:{"pipeline":"echo","run_at":"1970-01-01T00:00:00.5+00:00"} | 202 | -
 # --- nesting -----------------------------------------------------------------------
 nesting 64 deep (the limit)    | POST | /v1/jobs | J | f:deep64             | 202 | -
 nesting 65 deep                | POST | /v1/jobs | J | f:deep65             | 400 | malformed_json | msg=nesting too deep

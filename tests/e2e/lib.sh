@@ -405,14 +405,14 @@ submit_lua_load() {
 # queue with one stage, queued without the API, so that a suite fills a
 # backlog of thousands in one redis-cli. INPUT is JSON without a single quote.
 submit_lua_lines() {
-  local pl=$1 st=$2 in=$3 now q r c ev wk key id
+  local pl=$1 st=$2 in=$3 now q r c d ev wk key id
   shift 3
   now=$(date +%s%3N)
-  q=$(queue_key default) r=$(recent_key) c=$(counters_key) ev=$(events_channel)
-  wk=$(wake_channel default)
+  q=$(queue_key default) r=$(recent_key) c=$(counters_key) d=$(delayed_key default)
+  ev=$(events_channel) wk=$(wake_channel default)
   paste -d' ' <(job_keys "$@") <(printf '%s\n' "$@") | while read -r key id; do
-    printf "EVALSHA %s 4 %s %s %s %s %s 3600 0 %s 100000 %s %s id %s pipeline %s queue default state queued attempt 0 max_attempts 1 input '%s' stage 0 stage_count 1 result_ttl_s 600 stage.1.name %s stage.1.state pending\n" \
-      "$SUBMIT_SHA" "$key" "$q" "$r" "$c" "$id" "$now" "$ev" "$wk" "$id" "$pl" "$in" "$st"
+    printf "EVALSHA %s 5 %s %s %s %s %s %s 3600 0 %s 100000 %s %s 0 id %s pipeline %s queue default state queued attempt 0 max_attempts 1 input '%s' stage 0 stage_count 1 result_ttl_s 600 stage.1.name %s stage.1.state pending\n" \
+      "$SUBMIT_SHA" "$key" "$q" "$r" "$c" "$d" "$id" "$now" "$ev" "$wk" "$id" "$pl" "$in" "$st"
   done
 }
 

@@ -216,7 +216,7 @@ check_eq "list --all --json: follows next_cursor to the end" "3 null" \
   "$(jq -r '"\(.jobs | length) \(.next_cursor)"' <<<"$OUT")"
 cli list --state bogus
 check_eq "list --state bogus: exit 2" 2 "$RC"
-check "list --state bogus: says which values are allowed" grep -q "state: 'bogus' is not queued, running" <<<"$ERR"
+check "list --state bogus: says which values are allowed" grep -q "state: 'bogus' is not queued, scheduled, running" <<<"$ERR"
 for bad in 0 501 abc 5x -1; do
   cli list --limit "$bad"
   check_eq "list --limit $bad: exit 2" 2 "$RC"

@@ -51,7 +51,7 @@ http GET "/v1/jobs/$id"
 check_eq "GET status answers 200" 200 "$HTTP_STATUS"
 check_eq "the job succeeded" succeeded "$(jqr .state)"
 check_eq "status has every field of the contract" \
-  "attempt created_at error errors eta_s finished_at id max_attempts message next_attempt_at next_stage next_stage_name overall_progress pipeline progress queue result resumed_from_stage stage stage_count stage_eta_s stage_name stages started_at state updated_at worker" \
+  "attempt created_at error errors eta_s finished_at id max_attempts message next_attempt_at next_stage next_stage_name overall_progress pipeline progress queue result resumed_from_stage run_at stage stage_count stage_eta_s stage_name stages started_at state updated_at worker" \
   "$(jqr '[keys[] | select(. != "input" and . != "result_ttl_s")] | join(" ")')"
 check_eq "stage_count is 4" 4 "$(jqr .stage_count)"
 check_eq "overall_progress is 1" 1 "$(jqr .overall_progress)"

@@ -33,7 +33,7 @@ check_eq "newest first" "nobody-2 nobody-1 demo-bad demo-2 demo-1 echo-4 echo-3 
   "$(jqr '[.jobs[].id] | join(" ")')"
 check_eq "a short list has no next_cursor" null "$(jqr .next_cursor)"
 check_eq "summaries have the listed fields" \
-  "attempt created_at finished_at id overall_progress pipeline progress queue stage stage_count stage_name state updated_at" \
+  "attempt created_at finished_at id overall_progress pipeline progress queue run_at stage stage_count stage_name state updated_at" \
   "$(jqr '.jobs[0] | keys | join(" ")')"
 check_eq "before any worker, all are queued" 9 "$(jqr '[.jobs[] | select(.state == "queued")] | length')"
 
@@ -162,9 +162,9 @@ check_eq "no heartbeat meanwhile (the start and end wrote it)" "$hb0" \
 for i in 1 2 3 4 5; do
   (
     export STAGEQ_PREFIX=tlb
-    rcli EVAL "$(lua_src submit)" 4 "$(job_key "b$i")" "$(queue_key default)" "$(recent_key)" \
-      "$(counters_key)" "b$i" 60 0 "$((1000 + i))" 3 "$(events_channel)" "$(wake_channel default)" \
-      id "b$i" state queued >/dev/null
+    rcli EVAL "$(lua_src submit)" 5 "$(job_key "b$i")" "$(queue_key default)" "$(recent_key)" \
+      "$(counters_key)" "$(delayed_key default)" "b$i" 60 0 "$((1000 + i))" 3 "$(events_channel)" \
+      "$(wake_channel default)" 0 id "b$i" state queued >/dev/null
   )
 done
 check_eq "the index keeps the newest N" "b5 b4 b3" "$(rcli ZREVRANGE "$(STAGEQ_PREFIX=tlb recent_key)" 0 -1 | tr '\n' ' ' | sed 's/ $//')"

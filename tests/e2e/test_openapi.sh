@@ -162,6 +162,20 @@ rec "a missing field" 422 POST /v1/jobs "${JSON[@]}" --data-binary '{"input":1}'
 rec "an unknown field" 422 POST /v1/jobs "${JSON[@]}" --data-binary '{"pipeline":"idle","inptu":1}'
 rec "a field of the wrong range" 422 POST /v1/jobs "${JSON[@]}" --data-binary '{"pipeline":"idle","result_ttl_s":0}'
 rec "an unknown pipeline" 422 POST /v1/jobs "${JSON[@]}" --data-binary '{"pipeline":"nosuch"}'
+rec "a scheduled job (delay_s)" 202 POST /v1/jobs "${JSON[@]}" \
+  --data-binary '{"pipeline":"idle","id":"oa-sched","input":1,"delay_s":3600}'
+rec "a scheduled job (run_at with an offset)" 202 POST /v1/jobs "${JSON[@]}" \
+  --data-binary "{\"pipeline\":\"idle\",\"id\":\"oa-sched2\",\"run_at\":\"$(date -u -d '+1 day' +%Y-%m-%dT%H:%M:%S)+01:00\"}"
+rec "a scheduled job's status" 200 GET /v1/jobs/oa-sched
+rec "the scheduled jobs" 200 GET '/v1/jobs?state=scheduled'
+rec "delay_s and run_at both" 422 POST /v1/jobs "${JSON[@]}" \
+  --data-binary '{"pipeline":"idle","delay_s":1,"run_at":"2099-01-01T00:00:00Z"}'
+rec "a negative delay_s" 422 POST /v1/jobs "${JSON[@]}" --data-binary '{"pipeline":"idle","delay_s":-1}'
+rec "a run_at without an offset" 422 POST /v1/jobs "${JSON[@]}" \
+  --data-binary '{"pipeline":"idle","run_at":"2099-01-01T00:00:00"}'
+rec "an array with delays" 207 POST /v1/jobs "${JSON[@]}" \
+  --data-binary '[{"pipeline":"idle","delay_s":60},{"pipeline":"idle","delay_s":"x"}]'
+rec "cancel a scheduled job" 200 DELETE /v1/jobs/oa-sched2
 rec "a method /v1/jobs does not have" 405 PUT /v1/jobs
 big="$STAGEQ_TEST_TMP/openapi-big.json"
 { printf '{"pipeline":"idle","input":"'; head -c 1200000 /dev/zero | tr '\0' 'a'; printf '"}'; } >"$big"

@@ -133,6 +133,16 @@ echo "$cli_out" | sed 's/^/# /'
 stop_pid "$A1" 10
 stop_pid "$A2" 10
 stop_pid "$A3" 10
+# Counted in Redis itself, once no replica fires any more: the job hashes of
+# the ticks (one key per tick id: two for one tick cannot exist) against the
+# creations the counters hash recorded (a tick created twice would count twice).
+jk=$(job_key sched.every1.0)
+scan_keys "${jk%0}*" | sed 's/.*\.//' | sort -n >"$STAGEQ_TEST_TMP/ticks.txt"
+in_window=$(awk -v a="$t0" -v b="$((t0 + N))" '$1 > a && $1 <= b' "$STAGEQ_TEST_TMP/ticks.txt" | wc -l)
+echo "# Redis holds $in_window tick jobs for the $N ticks in ($t0, $((t0 + N))], $(wc -l <"$STAGEQ_TEST_TMP/ticks.txt") in all"
+check "... N-1..N+1 of them in the window" test "$in_window" -ge $((N - 1)) -a "$in_window" -le $((N + 1))
+check_eq "... one creation counted per tick job in Redis (none created twice)" \
+  "$(wc -l <"$STAGEQ_TEST_TMP/ticks.txt")" "$(rcli HGET "tsc:{8209}:counters" "submitted:tick")"
 
 # --- a tick the submit refuses (queue full) is retried, then given up ---------
 # --max-queue 1 and no worker on queue "full": the first tick's job fills it,

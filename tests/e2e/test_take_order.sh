@@ -17,14 +17,14 @@ RATE_S=${RATE_S:-30}
 
 # subq QUEUE PIPELINE STAGE INPUT ID...: submit.lua lines for queue QUEUE
 subq() {
-  local qu=$1 pl=$2 st=$3 in=$4 now q r c ev wk key id
+  local qu=$1 pl=$2 st=$3 in=$4 now q r c d ev wk key id
   shift 4
   now=$(date +%s%3N)
-  q=${SUBQ_LIST:-$(queue_key "$qu")} r=$(recent_key) c=$(counters_key) ev=$(events_channel)
-  wk=$(wake_channel "$qu")
+  q=${SUBQ_LIST:-$(queue_key "$qu")} r=$(recent_key) c=$(counters_key) d=$(delayed_key "$qu")
+  ev=$(events_channel) wk=$(wake_channel "$qu")
   paste -d' ' <(job_keys "$@") <(printf '%s\n' "$@") | while read -r key id; do
-    printf "EVALSHA %s 4 %s %s %s %s %s 3600 0 %s 100000 %s %s id %s pipeline %s queue %s state queued attempt 0 max_attempts 1 input '%s' stage 0 stage_count 1 result_ttl_s 600 stage.1.name %s stage.1.state pending\n" \
-      "$SUBMIT_SHA" "$key" "$q" "$r" "$c" "$id" "$now" "$ev" "$wk" "$id" "$pl" "$qu" "$in" "$st"
+    printf "EVALSHA %s 5 %s %s %s %s %s %s 3600 0 %s 100000 %s %s 0 id %s pipeline %s queue %s state queued attempt 0 max_attempts 1 input '%s' stage 0 stage_count 1 result_ttl_s 600 stage.1.name %s stage.1.state pending\n" \
+      "$SUBMIT_SHA" "$key" "$q" "$r" "$c" "$d" "$id" "$now" "$ev" "$wk" "$id" "$pl" "$qu" "$in" "$st"
   done
 }
 submit_to() { # QUEUE PIPELINE STAGE INPUT ID...

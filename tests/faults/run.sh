@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The fault suite (`make test-faults`): each scenario runs N jobs (short
-# stages) on a fresh Redis with AOF, injects a fault, waits for every job to
-# end, and then reads every job hash in Redis itself to count what happened:
+# stages; delayed_kill: scheduled 0 to 5 s ahead) on a fresh Redis with AOF,
+# injects a fault, waits for every job to end, and then reads every job hash in Redis itself to count what happened:
 #   scenario: submitted=N succeeded=N failed=N lost=0 duplicated=0 max_attempt=K recovery_s=X
 # The outage scenarios (Redis away, or frozen, for longer than two leases)
 # run jobs of one attempt and also fail when any job failed or was ever
@@ -27,7 +27,7 @@ export BUILD
 if [ -z "${FAULT_SCENARIOS:-}" ] && [ "${FAULT_PARALLEL:-1}" != 0 ]; then
   source tests/side_by_side.sh
   side_by_side FAULT_SCENARIOS tests/faults/run.sh \
-    "kill_children kill_pool redis_restart redis_frozen_leases" \
+    "kill_children kill_pool redis_restart redis_frozen_leases delayed_kill" \
     "sigterm_pool redis_down_10s redis_away_leases hop_moves"
   exit
 fi
@@ -50,15 +50,18 @@ now_ts() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
 # submit_all SCENARIO FIRST LAST: one curl process sends them all on one
 # keep-alive connection; those not accepted (503 while Redis is away) are sent
 # again. Client ids make a retried submit idempotent (409 = accepted before).
+# With FAULT_DELAY=1, job i is scheduled: delay_s (i % 51) / 10, 0 to 5 s.
 submit_all() {
-  local sc=$1 todo="$STAGEQ_TEST_TMP/$1.todo.$BASHPID" cfg="$STAGEQ_TEST_TMP/$1.curl.$BASHPID" t i
+  local sc=$1 todo="$STAGEQ_TEST_TMP/$1.todo.$BASHPID" cfg="$STAGEQ_TEST_TMP/$1.curl.$BASHPID" t i delay
   seq "$2" "$3" >"$todo"
   for t in $(seq 1 300); do
     : >"$cfg"
     while read -r i; do
       printf 'url = "%s/v1/jobs"\nheader = "content-type: application/json"\n' "$API_URL" >>"$cfg"
-      printf 'data = "{\\"pipeline\\":\\"%s\\",\\"id\\":\\"%s-%s\\",\\"input\\":{\\"sleep\\":0.2,\\"i\\":%s}}"\n' \
-        "${FAULT_PIPELINE:-fault}" "$sc" "$i" "$i" >>"$cfg"
+      delay=""
+      [ -z "${FAULT_DELAY:-}" ] || printf -v delay ',\\"delay_s\\":%d.%d' $((i % 51 / 10)) $((i % 51 % 10))
+      printf 'data = "{\\"pipeline\\":\\"%s\\",\\"id\\":\\"%s-%s\\",\\"input\\":{\\"sleep\\":0.2,\\"i\\":%s}%s}"\n' \
+        "${FAULT_PIPELINE:-fault}" "$sc" "$i" "$i" "$delay" >>"$cfg"
       printf 'output = "/dev/null"\nwrite-out = "%s %%{http_code}\\n"\nnext\n' "$i" >>"$cfg"
     done <"$todo"
     curl -s --max-time 60 -K "$cfg" >"$cfg.out" 2>/dev/null
@@ -288,6 +291,41 @@ if want hop_moves; then
   echo "# $sc: hand-overs to gpu $(cat "$STAGEQ_TEST_TMP/$sc"-cpu*.log | grep -c 'handed over to queue gpu')," \
     "back to default $(cat "$STAGEQ_TEST_TMP/$sc"-gpu*.log | grep -c 'handed over to queue default')"
   report $sc
+fi
+
+# 9. delayed jobs (delay_s 0 to 5 s) while pools are killed with -9 and new
+# ones started, and children killed: every accepted job ends exactly once,
+# and none starts before its run_at (its first started_at).
+if want delayed_kill; then
+  sc=delayed_kill
+  setup $sc
+  FAULT_DELAY=1 submit_all $sc 1 "$N"
+  start_worker "$sc-p1" "${W[@]}"; P1=$WORKER_PID
+  start_worker "$sc-p2" "${W[@]}"; P2=$WORKER_PID
+  sleep 1.5
+  snapshot $sc
+  kill -9 "$P1" $(pgrep -P "$P1")
+  start_worker "$sc-p3" "${W[@]}"; P3=$WORKER_PID
+  sleep 1.5
+  victim=$(pgrep -P "$P3" | shuf -n 1)
+  [ -n "$victim" ] && kill -9 "$victim"
+  sleep 1
+  snapshot $sc
+  kill -9 "$P2" $(pgrep -P "$P2")
+  start_worker "$sc-p4" "${W[@]}"
+  t_end=$(now_ms)
+  measure_recovery $sc "$t_end"
+  wait_done $sc 180
+  early=$(job_fields "$STAGEQ_TEST_TMP/$sc.ids" run_at started_at | paste -d' ' - - |
+    awk 'NF == 2 && $2 < $1' | wc -l)
+  sched=$(job_fields "$STAGEQ_TEST_TMP/$sc.ids" run_at | grep -c .)
+  echo "# $sc: $sched jobs were scheduled, $early started before their run_at," \
+    "$(rcli ZCARD "$(delayed_key default)") left in the delayed set"
+  report $sc
+  if [ "$early" != 0 ]; then
+    echo "$sc: $early jobs started before their run_at  FAILED"
+    failed=$((failed + 1))
+  fi
 fi
 
 # 6, 7. Redis away (stopped, restarted from its AOF) or frozen (SIGSTOP) for

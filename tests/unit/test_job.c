@@ -21,16 +21,16 @@
 #include "job.h"
 #include "json.h"
 
+/* 2025-11-25T16:48:16.000Z in ms since the epoch */
+#define T16 1764089296000LL
+
 static void test_state_names(void **state)
 {
     static const struct {
         enum job_state s;
         const char *name;
-    } all[] = {{JOB_QUEUED, "queued"},
-               {JOB_RUNNING, "running"},
-               {JOB_SUCCEEDED, "succeeded"},
-               {JOB_FAILED, "failed"},
-               {JOB_CANCELED, "canceled"}};
+    } all[] = {{JOB_QUEUED, "queued"}, {JOB_RUNNING, "running"},   {JOB_SUCCEEDED, "succeeded"},
+               {JOB_FAILED, "failed"}, {JOB_CANCELED, "canceled"}, {JOB_SCHEDULED, "scheduled"}};
     enum job_state s;
     size_t i;
 
@@ -41,7 +41,7 @@ static void test_state_names(void **state)
         assert_int_equal(job_state_parse(all[i].name, &s), 0);
         assert_int_equal(s, all[i].s);
     }
-    assert_string_equal(job_state_name((enum job_state)5), "unknown");
+    assert_string_equal(job_state_name((enum job_state)JOB_NSTATES), "unknown");
     assert_string_equal(job_state_name((enum job_state) - 1), "unknown");
 
     s = JOB_RUNNING;
@@ -62,6 +62,23 @@ static void test_state_is_final(void **state)
     assert_true(job_state_is_final(JOB_SUCCEEDED));
     assert_true(job_state_is_final(JOB_FAILED));
     assert_true(job_state_is_final(JOB_CANCELED));
+    assert_false(job_state_is_final(JOB_SCHEDULED));
+}
+
+/* A scheduled job is shown queued once its run_at has passed. */
+static void test_state_shown(void **state)
+{
+    const char *sched = "scheduled", *q = "queued";
+
+    (void)state;
+    assert_string_equal(job_state_shown(sched, "2025-11-25T16:48:16.000Z", T16 - 1), "scheduled");
+    assert_string_equal(job_state_shown(sched, "2025-11-25T16:48:16.000Z", T16), "queued");
+    assert_string_equal(job_state_shown(sched, "2025-11-25T16:48:16.000Z", T16 + 1), "queued");
+    assert_string_equal(job_state_shown(sched, NULL, T16), "queued");
+    assert_string_equal(job_state_shown(sched, "garbage", T16), "queued");
+    assert_ptr_equal(job_state_shown(q, "2099-01-01T00:00:00.000Z", T16), q);
+    assert_string_equal(job_state_shown("running", "2099-01-01T00:00:00.000Z", T16), "running");
+    assert_null(job_state_shown(NULL, NULL, T16));
 }
 
 static void test_ttl_for(void **state)
@@ -207,6 +224,56 @@ static void test_new_fields_demo(void **state)
     pipeline_set_free(set);
     pipeline_set_free(NULL);
     rargv_free(NULL);
+}
+
+/* A job due later is written scheduled with its run_at, and its hash lives
+ * its active TTL past that time; one due now or before is queued. */
+static void test_new_scheduled(void **state)
+{
+    struct sq_err err;
+    struct pipeline_set *set = pipeline_set_new_builtin(60, &err);
+    struct job_new jn;
+    struct rargv v;
+    size_t i;
+    bool has_run_at = false;
+
+    (void)state;
+    assert_non_null(set);
+    memset(&jn, 0, sizeof(jn));
+    jn.id = "job-s";
+    jn.pipeline = pipeline_set_find(set, "echo");
+    assert_non_null(jn.pipeline);
+    jn.queue = "default";
+    jn.input_json = "null";
+    jn.result_ttl_s = 60;
+    jn.now_ms = T16;
+    jn.due_ms = T16 + 90500;
+    assert_true(job_new_is_scheduled(&jn));
+    assert_int_equal(job_new_ttl(&jn), JOB_ACTIVE_TTL_S + 91);
+    rargv_init(&v);
+    assert_int_equal(job_new_fields(&v, &jn), 0);
+    for (i = 0; i + 1 < v.argc; i += 2) {
+        if (strcmp(v.argv[i], "state") == 0)
+            assert_string_equal(v.argv[i + 1], "scheduled");
+        if (strcmp(v.argv[i], "run_at") == 0) {
+            assert_string_equal(v.argv[i + 1], "2025-11-25T16:49:46.500Z");
+            has_run_at = true;
+        }
+    }
+    assert_true(has_run_at);
+    rargv_free(&v);
+    jn.due_ms = T16; /* due now: queued at once */
+    assert_false(job_new_is_scheduled(&jn));
+    assert_int_equal(job_new_ttl(&jn), JOB_ACTIVE_TTL_S);
+    rargv_init(&v);
+    assert_int_equal(job_new_fields(&v, &jn), 0);
+    for (i = 0; i + 1 < v.argc; i += 2) {
+        assert_string_not_equal(v.argv[i], "run_at");
+        if (strcmp(v.argv[i], "state") == 0)
+            assert_string_equal(v.argv[i + 1], "queued");
+    }
+    rargv_free(&v);
+    pipeline_set_free(set);
 }
 
 /* A hash literal: an array of C strings, field, value, field, value... */
@@ -370,26 +437,26 @@ static void test_status_running(void **state)
     assert_null(json_get(s, "finished_at")); /* absent, not null */
     assert_null(json_get(s, "output"));
 
-    assert_json(o,
-                "{\"id\":\"j1\",\"pipeline\":\"demo\",\"queue\":\"default\",\"state\":\"running\","
-                "\"attempt\":1,\"max_attempts\":3,\"stage\":2,\"stage_name\":\"transform\","
-                "\"stage_count\":4,\"progress\":0.5,\"message\":\"halfway\","
-                "\"overall_progress\":0.375,\"stages\":["
-                "{\"name\":\"generate\",\"state\":\"succeeded\","
-                "\"started_at\":\"2025-11-25T16:48:15.000Z\","
-                "\"finished_at\":\"2025-11-25T16:48:16.000Z\","
-                "\"output\":{\"count\":3,\"items\":[1,2,3]}},"
-                "{\"name\":\"transform\",\"state\":\"running\","
-                "\"started_at\":\"2025-11-25T16:48:16.000Z\"},"
-                "{\"name\":\"sort\",\"state\":\"pending\"},"
-                "{\"name\":\"summarize\",\"state\":\"pending\"}],"
-                "\"input\":{\"n\":3,\"s\":\"\xC3\xA9\"},"
-                "\"created_at\":\"2025-11-25T16:48:14.123Z\","
-                "\"started_at\":\"2025-11-25T16:48:15.000Z\","
-                "\"updated_at\":\"2025-11-25T16:48:16.500Z\",\"finished_at\":null,"
-                "\"worker\":\"w1/3\",\"result_ttl_s\":3600,\"result\":null,\"error\":null,"
-                "\"errors\":null,\"next_attempt_at\":null,\"resumed_from_stage\":null,"
-                "\"next_stage\":null,\"next_stage_name\":null}");
+    assert_json(
+        o, "{\"id\":\"j1\",\"pipeline\":\"demo\",\"queue\":\"default\",\"state\":\"running\","
+           "\"attempt\":1,\"max_attempts\":3,\"stage\":2,\"stage_name\":\"transform\","
+           "\"stage_count\":4,\"progress\":0.5,\"message\":\"halfway\","
+           "\"overall_progress\":0.375,\"stages\":["
+           "{\"name\":\"generate\",\"state\":\"succeeded\","
+           "\"started_at\":\"2025-11-25T16:48:15.000Z\","
+           "\"finished_at\":\"2025-11-25T16:48:16.000Z\","
+           "\"output\":{\"count\":3,\"items\":[1,2,3]}},"
+           "{\"name\":\"transform\",\"state\":\"running\","
+           "\"started_at\":\"2025-11-25T16:48:16.000Z\"},"
+           "{\"name\":\"sort\",\"state\":\"pending\"},"
+           "{\"name\":\"summarize\",\"state\":\"pending\"}],"
+           "\"input\":{\"n\":3,\"s\":\"\xC3\xA9\"},"
+           "\"created_at\":\"2025-11-25T16:48:14.123Z\","
+           "\"started_at\":\"2025-11-25T16:48:15.000Z\","
+           "\"updated_at\":\"2025-11-25T16:48:16.500Z\",\"finished_at\":null,"
+           "\"worker\":\"w1/3\",\"result_ttl_s\":3600,\"result\":null,\"error\":null,"
+           "\"errors\":null,\"next_attempt_at\":null,\"run_at\":null,\"resumed_from_stage\":null,"
+           "\"next_stage\":null,\"next_stage_name\":null}");
     cJSON_Delete(o);
 }
 
@@ -412,17 +479,17 @@ static void test_status_finished(void **state)
     assert_string_equal(cJSON_GetStringValue(json_get(json_get(p, "error"), "code")),
                         "stage_failed");
     cJSON_Delete(p);
-    assert_json(o,
-                "{\"id\":\"j2\",\"pipeline\":\"echo\",\"queue\":\"default\",\"state\":\"failed\","
-                "\"attempt\":3,\"max_attempts\":3,\"stage\":1,\"stage_name\":\"echo\","
-                "\"stage_count\":1,\"progress\":1,\"message\":null,\"overall_progress\":1,"
-                "\"stages\":[{\"name\":\"echo\",\"state\":\"failed\",\"output\":\"not json\"}],"
-                "\"input\":[],\"created_at\":null,\"started_at\":null,\"updated_at\":null,"
-                "\"finished_at\":\"2025-11-25T16:50:00.000Z\",\"worker\":null,"
-                "\"result_ttl_s\":null,\"result\":{\"sum\":6,\"list\":[1,2,3]},"
-                "\"error\":{\"code\":\"stage_failed\",\"message\":\"boom\",\"stage\":\"echo\"},"
-                "\"errors\":null,\"next_attempt_at\":null,\"resumed_from_stage\":null,"
-                "\"next_stage\":null,\"next_stage_name\":null}");
+    assert_json(
+        o, "{\"id\":\"j2\",\"pipeline\":\"echo\",\"queue\":\"default\",\"state\":\"failed\","
+           "\"attempt\":3,\"max_attempts\":3,\"stage\":1,\"stage_name\":\"echo\","
+           "\"stage_count\":1,\"progress\":1,\"message\":null,\"overall_progress\":1,"
+           "\"stages\":[{\"name\":\"echo\",\"state\":\"failed\",\"output\":\"not json\"}],"
+           "\"input\":[],\"created_at\":null,\"started_at\":null,\"updated_at\":null,"
+           "\"finished_at\":\"2025-11-25T16:50:00.000Z\",\"worker\":null,"
+           "\"result_ttl_s\":null,\"result\":{\"sum\":6,\"list\":[1,2,3]},"
+           "\"error\":{\"code\":\"stage_failed\",\"message\":\"boom\",\"stage\":\"echo\"},"
+           "\"errors\":null,\"next_attempt_at\":null,\"run_at\":null,\"resumed_from_stage\":null,"
+           "\"next_stage\":null,\"next_stage_name\":null}");
     cJSON_Delete(o);
 }
 
@@ -531,14 +598,15 @@ static void test_status_missing_and_odd(void **state)
     (void)state;
     o = job_status_json_eta(&minimal, NULL, 0);
     assert_non_null(o);
-    assert_json(o, "{\"id\":\"j3\",\"pipeline\":null,\"queue\":null,\"state\":null,"
-                   "\"attempt\":null,\"max_attempts\":null,\"stage\":null,\"stage_name\":null,"
-                   "\"stage_count\":null,\"progress\":null,\"message\":null,"
-                   "\"overall_progress\":null,\"stages\":[],\"input\":null,\"created_at\":null,"
-                   "\"started_at\":null,\"updated_at\":null,\"finished_at\":null,"
-                   "\"worker\":null,\"result_ttl_s\":null,\"result\":null,\"error\":null,"
-                   "\"errors\":null,\"next_attempt_at\":null,\"resumed_from_stage\":null,"
-                   "\"next_stage\":null,\"next_stage_name\":null}");
+    assert_json(
+        o, "{\"id\":\"j3\",\"pipeline\":null,\"queue\":null,\"state\":null,"
+           "\"attempt\":null,\"max_attempts\":null,\"stage\":null,\"stage_name\":null,"
+           "\"stage_count\":null,\"progress\":null,\"message\":null,"
+           "\"overall_progress\":null,\"stages\":[],\"input\":null,\"created_at\":null,"
+           "\"started_at\":null,\"updated_at\":null,\"finished_at\":null,"
+           "\"worker\":null,\"result_ttl_s\":null,\"result\":null,\"error\":null,"
+           "\"errors\":null,\"next_attempt_at\":null,\"run_at\":null,\"resumed_from_stage\":null,"
+           "\"next_stage\":null,\"next_stage_name\":null}");
     cJSON_Delete(o);
 
     o = job_status_json_eta(&odd, NULL, 0);
@@ -587,9 +655,6 @@ static void test_status_stage_count_bounds(void **state)
     cJSON_Delete(o);
 }
 
-/* 2025-11-25T16:48:16.000Z in ms since the epoch, and 1.5 s later */
-#define T16 1764089296000LL
-
 static void test_rfc3339_parse(void **state)
 {
     char buf[CLOCK_RFC3339_LEN];
@@ -609,6 +674,55 @@ static void test_rfc3339_parse(void **state)
     assert_int_equal(clock_parse_rfc3339("2025-13-25T16:48:16.000Z", &ms), -1);
     assert_int_equal(clock_parse_rfc3339("", &ms), -1);
     assert_int_equal(clock_parse_rfc3339(NULL, &ms), -1);
+}
+
+/* A client's RFC 3339 time (run_at): offsets, any fraction, real dates. */
+static void test_rfc3339_parse_any(void **state)
+{
+    static const struct {
+        const char *text;
+        int64_t ms; /* -1: refused */
+    } cases[] = {
+        {"2025-11-25T16:48:16Z", T16},
+        {"2025-11-25t16:48:16z", T16},
+        {"2025-11-25T16:48:16.000Z", T16},
+        {"2025-11-25T16:48:16.5Z", T16 + 500},
+        {"2025-11-25T16:48:16.123456789Z", T16 + 123},
+        {"2025-11-25T17:48:16+01:00", T16},
+        {"2025-11-25T11:18:16.250-05:30", T16 + 250},
+        {"2025-11-25T16:48:16+00:00", T16},
+        {"2024-02-29T00:00:00Z", 1709164800000LL},
+        {"1970-01-01T00:00:00Z", 0},
+        {"1970-01-01T00:30:00+01:00", -1}, /* before the epoch */
+        {"2025-02-29T00:00:00Z", -1},      /* no such day */
+        {"2025-04-31T00:00:00Z", -1},
+        {"2025-11-25T24:00:00Z", -1},
+        {"2025-11-25T16:48:16", -1},
+        {"2025-11-25 16:48:16Z", -1},
+        {"2025-11-25T16:48:16.Z", -1},
+        {"2025-11-25T16:48:16+0100", -1},
+        {"2025-11-25T16:48:16+01:00x", -1},
+        {"2025-11-25T16:48:16+24:00", -1},
+        {"2025-11-25T16:48:16Zx", -1},
+        {"2025-11-25", -1},
+        {"", -1},
+        {"tomorrow", -1},
+    };
+    size_t i;
+    int64_t ms;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ms = 42;
+        if (cases[i].ms < 0) {
+            assert_int_equal(clock_parse_rfc3339_any(cases[i].text, &ms), -1);
+            assert_true(ms == 42);
+        } else {
+            assert_int_equal(clock_parse_rfc3339_any(cases[i].text, &ms), 0);
+            assert_true(ms == cases[i].ms);
+        }
+    }
+    assert_int_equal(clock_parse_rfc3339_any(NULL, &ms), -1);
 }
 
 /* The sscanf + timegm parser clock_parse_rfc3339 had before it parsed the
@@ -1276,6 +1390,9 @@ int main(void)
         cmocka_unit_test(test_status_empty),
         cmocka_unit_test(test_status_stage_count_bounds),
         cmocka_unit_test(test_rfc3339_parse),
+        cmocka_unit_test(test_rfc3339_parse_any),
+        cmocka_unit_test(test_state_shown),
+        cmocka_unit_test(test_new_scheduled),
         cmocka_unit_test(test_rfc3339_edges),
         cmocka_unit_test(test_eta_running),
         cmocka_unit_test(test_eta_queued_and_final),

@@ -309,14 +309,92 @@ static void test_input_text(void **state)
     submit_req_free(&req);
 }
 
+/* delay_s and run_at: accepted forms, refusals, and the due time. */
+static void test_due(void **state)
+{
+    const struct pipeline_set *set = *state;
+    const int64_t now = 1764089296000LL; /* 2025-11-25T16:48:16Z */
+    struct submit_req req;
+    struct submit_err err;
+    int64_t due;
+
+    assert_int_equal(parse(set, "{\"pipeline\":\"echo\"}", &req, &err), 0);
+    assert_false(req.has_delay || req.has_run_at);
+    assert_int_equal(submit_due_ms(&req, now, &due, &err), 0);
+    assert_true(due == now);
+    submit_req_free(&req);
+
+    assert_int_equal(parse(set, "{\"pipeline\":\"echo\",\"delay_s\":2.5}", &req, &err), 0);
+    assert_true(req.has_delay && req.delay_ms == 2500);
+    assert_int_equal(submit_due_ms(&req, now, &due, &err), 0);
+    assert_true(due == now + 2500);
+    submit_req_free(&req);
+
+    assert_int_equal(parse(set, "{\"pipeline\":\"echo\",\"delay_s\":0.0004}", &req, &err), 0);
+    assert_true(req.delay_ms == 0); /* ms precision */
+    submit_req_free(&req);
+    assert_int_equal(parse(set, "{\"pipeline\":\"echo\",\"delay_s\":31536000}", &req, &err), 0);
+    assert_true(req.delay_ms == 31536000000LL);
+    submit_req_free(&req);
+
+    assert_int_equal(parse(set,
+                           "{\"pipeline\":\"echo\",\"run_at\":\"2025-11-25T17:48:17.5+01:00\"}",
+                           &req, &err),
+                     0);
+    assert_true(req.has_run_at && req.run_at_ms == now + 1500);
+    assert_int_equal(submit_due_ms(&req, now, &due, &err), 0);
+    assert_true(due == now + 1500);
+    submit_req_free(&req);
+
+    /* in the past: due at once (the caller queues it) */
+    assert_int_equal(
+        parse(set, "{\"pipeline\":\"echo\",\"run_at\":\"2020-01-01T00:00:00Z\"}", &req, &err), 0);
+    assert_int_equal(submit_due_ms(&req, now, &due, &err), 0);
+    assert_true(due < now);
+    submit_req_free(&req);
+
+    /* more than a year ahead */
+    assert_int_equal(
+        parse(set, "{\"pipeline\":\"echo\",\"run_at\":\"2026-11-26T16:48:16Z\"}", &req, &err), 0);
+    assert_int_equal(submit_due_ms(&req, now, &due, &err), -1);
+    assert_int_equal(err.code, SUBMIT_ERR_INVALID_FIELD);
+    assert_string_equal(err.msg, "field 'run_at' is more than 31536000 s (a year) ahead: at most "
+                                 "2026-11-25T16:48:16.000Z");
+    submit_req_free(&req);
+
+    refuse(set, "{\"pipeline\":\"echo\",\"delay_s\":-1}", SUBMIT_ERR_INVALID_FIELD,
+           "field 'delay_s' must be a number of seconds in [0, 31536000] (a fraction is kept to "
+           "the millisecond)");
+    refuse(set, "{\"pipeline\":\"echo\",\"delay_s\":\"5\"}", SUBMIT_ERR_INVALID_FIELD, NULL);
+    refuse(set, "{\"pipeline\":\"echo\",\"delay_s\":null}", SUBMIT_ERR_INVALID_FIELD, NULL);
+    refuse(set, "{\"pipeline\":\"echo\",\"delay_s\":31536000.001}", SUBMIT_ERR_INVALID_FIELD, NULL);
+    refuse(set, "{\"pipeline\":\"echo\",\"delay_s\":1e400}", SUBMIT_ERR_INVALID_FIELD, NULL);
+    refuse(set, "{\"pipeline\":\"echo\",\"run_at\":\"tomorrow\"}", SUBMIT_ERR_INVALID_FIELD,
+           "field 'run_at' must be an RFC 3339 time with a 'Z' or an offset, such as "
+           "2026-11-25T16:48:16Z or 2026-11-25T17:48:16.5+01:00");
+    refuse(set, "{\"pipeline\":\"echo\",\"run_at\":\"2025-11-25T16:48:16\"}",
+           SUBMIT_ERR_INVALID_FIELD, NULL);
+    refuse(set, "{\"pipeline\":\"echo\",\"run_at\":1764089296}", SUBMIT_ERR_INVALID_FIELD, NULL);
+    refuse(set, "{\"pipeline\":\"echo\",\"delay_s\":1,\"run_at\":\"2025-11-25T16:48:16Z\"}",
+           SUBMIT_ERR_INVALID_FIELD, "give either 'delay_s' or 'run_at', not both");
+    refuse(set, "{\"pipeline\":\"echo\",\"delay_s\":1,\"delay_s\":2}", SUBMIT_ERR_INVALID_FIELD,
+           "field 'delay_s' appears more than once");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_all_fields),
-        cmocka_unit_test(test_malformed_json),   cmocka_unit_test(test_invalid_request),
-        cmocka_unit_test(test_fields),           cmocka_unit_test(test_invalid_id),
-        cmocka_unit_test(test_unknown_pipeline), cmocka_unit_test(test_order),
-        cmocka_unit_test(test_input_text),       cmocka_unit_test(test_partitions),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_all_fields),
+        cmocka_unit_test(test_malformed_json),
+        cmocka_unit_test(test_invalid_request),
+        cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_invalid_id),
+        cmocka_unit_test(test_unknown_pipeline),
+        cmocka_unit_test(test_order),
+        cmocka_unit_test(test_input_text),
+        cmocka_unit_test(test_partitions),
+        cmocka_unit_test(test_due),
     };
 
     return cmocka_run_group_tests(tests, set_setup, set_teardown);

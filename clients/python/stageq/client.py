@@ -5,6 +5,7 @@ StageqError with the API's code, message and HTTP status. events() follows a
 job over Server-Sent Events and reconnects with Last-Event-ID, which is what
 wait() is built on: no polling loop.
 """
+import datetime
 import http.client
 import json
 import socket
@@ -140,16 +141,27 @@ class Client:
             raise StageqError("http_error", "answer is not JSON: %r" % data[:200], resp.status)
 
     # --- jobs -------------------------------------------------------------------------
-    def submit(self, pipeline, input=None, id=None, queue=None, result_ttl_s=None, wait=None):
+    def submit(self, pipeline, input=None, id=None, queue=None, result_ttl_s=None, wait=None,
+               delay_s=None, run_at=None):
         """POST /v1/jobs: returns {"id", "status_url", "events_url", "state"}.
 
         input: any JSON value (None: no input). id: your own job id, which makes
         retrying a submit safe (the same request again answers for the same
         job). wait=S (1..300): hold the answer until the job ends or S seconds
         pass; a job that ended returns its full status (a "state" that is
-        final), otherwise the usual answer plus "status"."""
+        final), otherwise the usual answer plus "status".
+        delay_s (seconds, a fraction allowed) or run_at (an RFC 3339 string,
+        or an aware datetime.datetime), not both: the job is "scheduled" until
+        then (the answer has "run_at"), then runs like a queued job."""
+        if delay_s is not None and run_at is not None:
+            raise ValueError("give delay_s or run_at, not both")
+        if isinstance(run_at, datetime.datetime):
+            if run_at.tzinfo is None:
+                raise ValueError("run_at needs a timezone (an aware datetime)")
+            run_at = run_at.isoformat()
         body = {"pipeline": pipeline}
-        for k, v in (("input", input), ("id", id), ("queue", queue), ("result_ttl_s", result_ttl_s)):
+        for k, v in (("input", input), ("id", id), ("queue", queue), ("result_ttl_s", result_ttl_s),
+                     ("delay_s", delay_s), ("run_at", run_at)):
             if v is not None:
                 body[k] = v
         timeout = None if wait is None else wait + self.timeout
@@ -159,7 +171,7 @@ class Client:
         """POST /v1/jobs with arrays of jobs: one request per `batch` jobs
         (1..1000, the API's bound). jobs: an iterable of dicts, each the body
         of one submit ({"pipeline": ..., "input"?, "id"?, "queue"?,
-        "result_ttl_s"?}). Returns one answer per job, in order: a dict with
+        "result_ttl_s"?, "delay_s"? | "run_at"?}). Returns one answer per job, in order: a dict with
         "status" (202: queued, with "id", "status_url", "events_url" and
         "state"; otherwise "error": {"code", "message"}). A refused job does
         not raise: the others are created all the same (the API creates each

@@ -3,6 +3,7 @@
 and sets STAGEQ_TEST_API_URL; STAGEQ_TEST_TOKEN_URL and STAGEQ_TEST_TOKEN name
 a second API that wants a token). Without them these tests are skipped; the
 suite fails on any skip."""
+import datetime
 import os
 import tempfile
 import time
@@ -124,6 +125,28 @@ class Api(unittest.TestCase):
         with self.assertRaises(StageqError) as cm:
             self.c.submit("echo", 2, id=jid)
         self.assertEqual((cm.exception.status, cm.exception.code), (409, "duplicate_id"))
+
+    def test_delay_and_run_at(self):
+        job = self.c.submit("echo", "later", delay_s=1.5)
+        self.assertEqual(job["state"], "scheduled")
+        self.assertIn("run_at", job)
+        st = self.c.wait(job["id"], timeout=WAIT_S)
+        self.assertEqual(st["state"], "succeeded")
+        self.assertGreaterEqual(st["started_at"], st["run_at"], "it did not start before its time")
+        at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+        job = self.c.submit("echo", "much later", run_at=at)
+        st = self.c.status(job["id"])
+        self.assertEqual((st["state"], st["started_at"]), ("scheduled", None))
+        got = self.c.cancel(job["id"])
+        self.assertEqual((got["state"], got["previous_state"]), ("canceled", "scheduled"))
+        with self.assertRaises(ValueError):
+            self.c.submit("echo", 1, delay_s=1, run_at=at)
+        with self.assertRaises(ValueError):
+            self.c.submit("echo", 1, run_at=datetime.datetime.now())
+        for bad in ({"delay_s": -1}, {"run_at": "tomorrow"}):
+            with self.assertRaises(StageqError) as cm:
+                self.c.submit("echo", 1, **bad)
+            self.assertEqual((cm.exception.status, cm.exception.code), (422, "invalid_field"))
 
     def test_listing_filters_and_paging(self):
         tag = uuid.uuid4().hex[:8]

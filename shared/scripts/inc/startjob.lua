@@ -5,7 +5,8 @@
 -- the worker needs as a field, value array (id, attempt, stage_count, stage,
 -- max_attempts, result_ttl_s, queue, errors, pipeline, and the stage's input:
 -- input, or stage.<k-1>.output when it resumes at k), or {'skip', state, id}
--- when the job expired ('missing') or is not queued (canceled meanwhile):
+-- when the job expired ('missing') or is not queued (canceled meanwhile; a
+-- scheduled job, moved onto the list once due, begins as a queued one):
 -- then the id is dropped from the processing list. With cur (the
 -- partition's current hash), the job is named the worker's current one
 -- (set_current).
@@ -36,7 +37,7 @@ local function start_job(jkey, plist, events, id, wid, now, ttl, cur_hash, is_ho
     want[j] = nil
   end
   local state = cur[1]
-  if state ~= 'queued' then
+  if state ~= 'queued' and state ~= 'scheduled' then
     redis.call('LREM', plist, 1, id)
     return {'skip', state or 'missing', id}
   end
