@@ -126,9 +126,11 @@ check_eq "two live workers" 2 "$(jqr '.workers | length')"
 check_eq "both serve queue default" "default default" "$(jqr '[.workers[].queue] | join(" ")')"
 jobs_done_is_7() { [ "$(curl -s "$API_URL/v1/workers" | jq '[.workers[].jobs_done] | add')" = 7 ]; }
 check "jobs_done adds up to the 7 jobs run" wait_for 5 jobs_done_is_7
-check_eq "worker fields" "heartbeat_at host id job jobs_done lease_expires_at pid queue started_at" \
+check_eq "worker fields" "heartbeat_at host id job jobs_done lease_expires_at pid queue queues started_at" \
   "$(jqr '.workers[0] | keys | join(" ")')"
 check_eq "pid is a number" number "$(jqr '.workers[0].pid | type')"
+check_eq "a pool of one queue lists it in queues, without a weight" '[{"name":"default","weight":null}]' \
+  "$(jqr -c '.workers[0].queues')"
 http POST /v1/workers
 check_eq "POST /v1/workers answers 405" 405 "$HTTP_STATUS"
 
