@@ -750,35 +750,29 @@ static void listing_worker_queues(cJSON *o, const redisReply *v, const redisRepl
     }
     arr = cJSON_AddArrayToObject(o, "queues");
     for (p = src->str; arr != NULL && *p != '\0';) {
-        const char *end = strchr(p, ','), *colon = NULL;
-        size_t len = end != NULL ? (size_t)(end - p) : strlen(p), nlen;
+        const char *end = strchr(p, ','), *wat;
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p), nlen, wl;
         long long wt = 0;
-        char num[16];
-        char name[IDS_NAME_MAX_LEN + 1];
+        char num[16], name[IDS_NAME_MAX_LEN + 1];
         cJSON *e;
-        int j;
 
-        for (j = (int)len - 1; j >= 0 && p[j] >= '0' && p[j] <= '9'; j--)
-            ;
-        if (j >= 0 && j < (int)len - 1 && p[j] == ':')
-            colon = p + j;
-        nlen = colon != NULL ? (size_t)(colon - p) : len;
-        snprintf(num, sizeof(num), "%.*s", colon != NULL ? (int)(len - nlen - 1) : 0,
-                 colon != NULL ? colon + 1 : "");
+        nlen = ids_split_weight(p, len, &wat, &wl);
+        snprintf(num, sizeof(num), "%.*s", (int)(wl < 15 ? wl : 15), wat != NULL ? wat : "");
         if (!ids_is_valid(p, nlen, IDS_NAME_MAX_LEN) ||
-            (colon != NULL &&
-             (len - nlen - 1 > 6 || num_parse_ll(num, 1, 1000000, &wt, NULL) < 0))) {
+            (wat != NULL && (wl > 6 || num_parse_ll(num, 1, 1000000, &wt, NULL) < 0))) {
             cJSON_DeleteItemFromObject(o, "queues");
             cJSON_AddStringToObject(o, "queues", src->str);
             return;
         }
         e = cJSON_CreateObject();
-        if (e == NULL || !cJSON_AddItemToArray(arr, e))
+        if (e == NULL || !cJSON_AddItemToArray(arr, e)) {
+            cJSON_Delete(e);
             return;
+        }
         memcpy(name, p, nlen);
         name[nlen] = '\0';
         cJSON_AddStringToObject(e, "name", name);
-        if (colon != NULL)
+        if (wat != NULL)
             cJSON_AddNumberToObject(e, "weight", (double)wt);
         else
             cJSON_AddNullToObject(e, "weight");

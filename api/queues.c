@@ -286,23 +286,13 @@ static void queues_reply3(void *ctx, size_t i, const redisReply *r)
     queues_read_part(ctx, i, r);
 }
 
-static bool queues_is_digits(const char *s, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return true;
-}
-
 /* A live worker serves the queues of its info hash: "queues" (a
  * comma-separated list, with weights "q:6" when weighted) when there, else
  * "queue". Each counts it; in a listing, an unknown one is added. */
 static void queues_read_worker(struct queues_req *qr, const redisReply *r)
 {
     const redisReply *list;
-    const char *s, *end, *colon;
+    const char *s, *end, *wat;
     size_t n;
     long qi;
 
@@ -315,14 +305,8 @@ static void queues_read_worker(struct queues_req *qr, const redisReply *r)
         end = memchr(s, ',', (size_t)(list->str + list->len - s));
         if (end == NULL)
             end = list->str + list->len;
-        /* "q:6": a weight is the digits after the last ':' (a name may hold ':') */
-        for (colon = end; colon > s && colon[-1] != ':'; colon--)
-            ;
-        n = (size_t)(end - colon);
-        if (colon > s && n > 0 && queues_is_digits(colon, n))
-            qi = queues_find(qr, s, (size_t)(colon - 1 - s), !qr->is_one);
-        else
-            qi = queues_find(qr, s, (size_t)(end - s), !qr->is_one);
+        /* "q:6": the name without its weight */
+        qi = queues_find(qr, s, ids_split_weight(s, (size_t)(end - s), &wat, &n), !qr->is_one);
         if (qi >= 0)
             qr->qs[qi].workers++;
     }

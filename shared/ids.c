@@ -28,3 +28,19 @@ bool ids_is_valid(const char *s, size_t len, size_t max_len)
     }
     return true;
 }
+
+size_t ids_split_weight(const char *s, size_t len, const char **weight_at, size_t *weight_len)
+{
+    size_t j = len;
+
+    while (j > 0 && s[j - 1] >= '0' && s[j - 1] <= '9')
+        j--;
+    *weight_at = NULL;
+    *weight_len = 0;
+    if (j < len && j >= 2 && s[j - 1] == ':') { /* digits after a ':' that ends a name */
+        *weight_at = s + j;
+        *weight_len = len - j;
+        return j - 1;
+    }
+    return len;
+}

@@ -16,4 +16,10 @@ void ids_new_uuid(char out[IDS_UUID_LEN]);
  * "." or "..". Safe on any bytes, including NUL. */
 bool ids_is_valid(const char *s, size_t len, size_t max_len);
 
+/* An entry of a --queues list, s[0..len): "name" or "name:weight", the
+ * weight being the digits after the last ':' (a name may hold ':' too).
+ * Returns the name's length; *weight_at is the weight's text (NULL when
+ * there is none) and *weight_len its length. Checks neither part. */
+size_t ids_split_weight(const char *s, size_t len, const char **weight_at, size_t *weight_len);
+
 #endif

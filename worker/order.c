@@ -28,21 +28,14 @@ int order_parse(const char *spec, struct wqueue *qs, int *n, bool *is_weighted, 
     *n = 0;
     *is_weighted = false;
     while (*p != '\0') {
-        const char *end = strchr(p, ','), *colon;
-        size_t len = end != NULL ? (size_t)(end - p) : strlen(p), nlen;
+        const char *end = strchr(p, ','), *wat;
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p), nlen, wl;
         struct wqueue *q;
         long long wt = 0;
         char num[16];
         int j;
 
-        /* a name may hold ':' too ([A-Za-z0-9._:-]): the weight is after
-         * the last one, when it is all digits */
-        colon = NULL;
-        for (j = (int)len - 1; j >= 0 && p[j] >= '0' && p[j] <= '9'; j--)
-            ;
-        if (j >= 0 && j < (int)len - 1 && p[j] == ':')
-            colon = p + j;
-        nlen = colon != NULL ? (size_t)(colon - p) : len;
+        nlen = ids_split_weight(p, len, &wat, &wl);
         if (*n == WORKER_QUEUES_MAX) {
             snprintf(err, cap, "--queues: at most %d queues", WORKER_QUEUES_MAX);
             return -1;
@@ -54,11 +47,9 @@ int order_parse(const char *spec, struct wqueue *qs, int *n, bool *is_weighted, 
                      (int)(nlen < 80 ? nlen : 80), p, IDS_NAME_MAX_LEN, spec);
             return -1;
         }
-        if (colon != NULL) {
-            size_t dl = len - nlen - 1;
-
-            snprintf(num, sizeof(num), "%.*s", (int)(dl < 15 ? dl : 15), colon + 1);
-            if (dl > 15 || num_parse_ll(num, 1, WORKER_WEIGHT_MAX, &wt, NULL) < 0) {
+        if (wat != NULL) {
+            snprintf(num, sizeof(num), "%.*s", (int)(wl < 15 ? wl : 15), wat);
+            if (wl > 15 || num_parse_ll(num, 1, WORKER_WEIGHT_MAX, &wt, NULL) < 0) {
                 snprintf(err, cap, "--queues: the weight of '%.*s' must be an integer in [1, %d]",
                          (int)nlen, p, WORKER_WEIGHT_MAX);
                 return -1;

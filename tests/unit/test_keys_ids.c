@@ -27,6 +27,12 @@ static void test_keys_names(void **state)
     assert_string_equal(buf, "stageq:{8209}:queue:default");
     assert_int_equal(keys_delayed(buf, sizeof(buf), "stageq", t, "default"), 0);
     assert_string_equal(buf, "stageq:{8209}:delayed:default");
+    assert_int_equal(keys_paused(buf, sizeof(buf), "stageq", t, "low"), 0);
+    assert_string_equal(buf, "stageq:{8209}:paused:low");
+    assert_int_equal(keys_rate(buf, sizeof(buf), "stageq", t, "api"), 0);
+    assert_string_equal(buf, "stageq:{8209}:rate:api");
+    assert_int_equal(keys_failed(buf, sizeof(buf), "stageq", t, "default"), 0);
+    assert_string_equal(buf, "stageq:{8209}:failed:default");
     assert_int_equal(keys_processing(buf, sizeof(buf), "stageq", t, "host:42:3"), 0);
     assert_string_equal(buf, "stageq:{8209}:processing:host:42:3");
     assert_int_equal(keys_leases(buf, sizeof(buf), "stageq", t), 0);
@@ -307,6 +313,38 @@ static void test_ids_valid(void **state)
     }
 }
 
+/* "name" or "name:weight" (--queues): the weight is the digits after the
+ * last ':', a name may hold ':' itself. */
+static void test_ids_split_weight(void **state)
+{
+    static const struct {
+        const char *in;
+        size_t name_len;
+        const char *weight; /* NULL: none */
+    } cases[] = {
+        {"high", 4, NULL}, {"high:6", 4, "6"},       {"a:b", 3, NULL}, {"a:b:12", 3, "12"},
+        {"a:1:2", 3, "2"}, {"q:", 2, NULL},          {":5", 2, NULL},  {"x9", 2, NULL},
+        {"v1.2", 4, NULL}, {"jobs:2024", 4, "2024"}, {"", 0, NULL},    {"a::3", 2, "3"},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *w;
+        size_t wl, n = ids_split_weight(cases[i].in, strlen(cases[i].in), &w, &wl);
+
+        assert_int_equal(n, cases[i].name_len);
+        if (cases[i].weight == NULL) {
+            assert_null(w);
+            assert_int_equal(wl, 0);
+        } else {
+            assert_non_null(w);
+            assert_int_equal(wl, strlen(cases[i].weight));
+            assert_memory_equal(w, cases[i].weight, wl);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_keys_stage_field),
         cmocka_unit_test(test_uuid),
         cmocka_unit_test(test_ids_valid),
+        cmocka_unit_test(test_ids_split_weight),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
