@@ -176,8 +176,11 @@ check_eq "stageq submit --at TIME: a scheduled job" scheduled "$(state_of "$id2"
 check_eq "stageq submit --delay -1: a usage error (2)" 2 "$?"
 "$BUILD/stageq" --url "$API_URL" submit fast --delay 1 --at "$(iso_in 3)" >/dev/null 2>>"$T/cli-err.txt"
 check_eq "stageq submit --delay with --at: a usage error (2)" 2 "$?"
+# (a job due in 10 minutes: the ones above may be due by now on a loaded machine)
+idl=$("$BUILD/stageq" --url "$API_URL" submit fast '{"c":9}' --delay 600)
 "$BUILD/stageq" --url "$API_URL" list --state scheduled --json >"$T/cli-list.json"
-check "stageq list --state scheduled lists them" grep -q "\"$id\"" "$T/cli-list.json"
+check "stageq list --state scheduled lists them" grep -q "\"$idl\"" "$T/cli-list.json"
+"$BUILD/stageq" --url "$API_URL" cancel "$idl" >/dev/null
 
 # --- the workers: each job runs after its time, never before ----------------------------
 start_worker w1 --pipelines "$P" --concurrency 2
