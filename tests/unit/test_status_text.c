@@ -456,11 +456,80 @@ static void test_tree_as_recorded(void **state)
     assert_int_equal(ncases, NGOLDENS);
 }
 
+static void check_text(const struct status_case *c, size_t i, void *arg)
+{
+    struct json_buf *b = arg;
+    size_t lens[600];
+    struct job_hash h;
+
+    assert_true(i < NGOLDENS);
+    case_hash(c, &h, lens);
+    b->len = 0; /* the memory of the case before is reused, as the API does */
+    assert_int_equal(job_status_text(&h, c->eta, c->now_ms, b), 0);
+    assert_false(b->is_oom);
+    assert_int_equal(strlen(b->data), b->len);
+    assert_golden(&goldens[i], "text", b->data, b->len);
+}
+
+/* Written straight, the text is the tree's, byte for byte. */
+static void test_text_as_recorded(void **state)
+{
+    struct json_buf b = {0};
+
+    (void)state;
+    for_each_case(check_text, &b);
+    assert_int_equal(ncases, NGOLDENS);
+    json_buf_free(&b);
+    json_buf_free(&b); /* twice: harmless */
+}
+
+/* An empty hash is no job: nothing is written. */
+static void test_text_empty(void **state)
+{
+    struct json_buf b = {0};
+    struct job_hash h = {NULL, NULL, 0, NULL, 0};
+
+    (void)state;
+    assert_int_equal(job_status_text(&h, NULL, T16, &b), -1);
+    assert_int_equal(job_status_text(NULL, NULL, T16, &b), -1);
+    assert_int_equal(b.len, 0);
+    assert_null(b.data);
+    assert_false(b.is_oom);
+}
+
+/* Every byte of a string is escaped as cJSON prints it. */
+static void test_text_escapes(void **state)
+{
+    struct json_buf b = {0};
+    char all[256];
+    cJSON *s;
+    char *want;
+    int c;
+
+    (void)state;
+    for (c = 1; c < 256; c++)
+        all[c - 1] = (char)c;
+    all[255] = '\0';
+    json_buf_add_string(&b, all);
+    s = cJSON_CreateStringReference(all);
+    want = json_print(s);
+    assert_string_equal(b.data, want);
+    cJSON_free(want);
+    cJSON_Delete(s);
+    b.len = 0;
+    json_buf_add_string(&b, "");
+    assert_string_equal(b.data, "\"\"");
+    json_buf_free(&b);
+}
+
 int main(void)
 {
     const char *rec = getenv("STAGEQ_STATUS_RECORD");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tree_as_recorded),
+        cmocka_unit_test(test_text_as_recorded),
+        cmocka_unit_test(test_text_empty),
+        cmocka_unit_test(test_text_escapes),
     };
 
     if (rec != NULL && *rec != '\0') {
