@@ -50,7 +50,7 @@ WORKER_SRC := worker/main.c worker/supervisor.c worker/child.c worker/fetch.c wo
 CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c cli/sse.c cli/watch.c cli/overview.c
 UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_demo test_log \
               test_stage_exec test_stage_serve test_pipeline test_submit test_sse_parse test_wstats \
-              test_sentinel test_alloc test_err test_cluster test_cron test_live
+              test_sentinel test_alloc test_err test_cluster test_cron test_live test_status_text
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o
 API_OBJ := $(API_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/dashboard_gen.o

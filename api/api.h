@@ -577,6 +577,17 @@ void eta_free(struct eta *e);
  * set when the hash is empty (no such job); NULL alone when reply is NULL, a
  * Redis error or not a hash, or memory ran out. */
 cJSON *eta_status_from_reply(struct api *api, const redisReply *reply, bool *is_missing);
+/* The same status as JSON text written straight (job_status_text: the bytes
+ * printing the tree gives, without the tree), for GET /v1/jobs/{id}. *text
+ * (borrowed) and *len stay valid until the next call, which reuses the
+ * memory (api->eta's). 0; -1 with *is_missing set when the hash is empty;
+ * -1 alone when reply is NULL, a Redis error or not a hash, or memory ran
+ * out. */
+int eta_status_text(struct api *api, const redisReply *reply, const char **text, size_t *len,
+                    bool *is_missing);
+/* Once the text of eta_status_text is sent: lets go of its memory when it
+ * was a huge one. */
+void eta_status_text_done(struct api *api);
 
 /* ---- schedules.c: recurring jobs (the pipelines file's "schedules") ---- */
 

@@ -19,7 +19,8 @@
 #include "log.h"
 #include "num.h"
 
-#define ETA_REFRESH_MS 1000
+#define ETA_REFRESH_MS    1000
+#define ETA_TEXT_KEEP_MAX 65536 /* bytes of eta_status_text's memory kept between answers */
 
 /* One pipeline's stage means over the partitions of the round in flight. */
 struct eta_acc {
@@ -35,7 +36,8 @@ struct eta {
     bool *has;              /* [n]: tables[i] read at least once */
     struct eta_acc *acc;    /* [n]: the round in flight */
     struct rasync_batch b;
-    bool is_reading; /* a round is in flight */
+    bool is_reading;      /* a round is in flight */
+    struct json_buf text; /* eta_status_text's answer, its memory reused */
 };
 
 /* The reply of partition j of pipeline i (batch index i *
@@ -154,6 +156,7 @@ void eta_free(struct eta *e)
     free(e->tables);
     free(e->has);
     free(e->acc);
+    json_buf_free(&e->text);
     free(e);
 }
 
@@ -188,4 +191,35 @@ cJSON *eta_status_from_reply(struct api *api, const redisReply *reply, bool *is_
                                  clock_now_ms());
     job_hash_view_free(&h);
     return status;
+}
+
+int eta_status_text(struct api *api, const redisReply *reply, const char **text, size_t *len,
+                    bool *is_missing)
+{
+    struct eta *e = api->eta;
+    struct job_hash h;
+    int rc;
+
+    *is_missing = false;
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR || job_hash_view(reply, &h) < 0)
+        return -1;
+    if (h.n == 0) {
+        *is_missing = true;
+        return -1;
+    }
+    e->text.len = 0;
+    e->text.is_oom = false;
+    rc = job_status_text(&h, eta_lookup(e, job_hash_get(&h, JOB_F_PIPELINE)), clock_now_ms(),
+                         &e->text);
+    job_hash_view_free(&h);
+    *text = e->text.data;
+    *len = e->text.len;
+    return rc;
+}
+
+void eta_status_text_done(struct api *api)
+{
+    /* a huge answer's memory is not kept for the next one */
+    if (api->eta->text.cap > ETA_TEXT_KEEP_MAX)
+        json_buf_free(&api->eta->text);
 }

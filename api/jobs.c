@@ -385,43 +385,58 @@ done:
     submit_req_free(&sr);
 }
 
+/* False when reply is no reply or a Redis error: ar is answered. */
+static bool jobs_reply_is_usable(struct api_req *ar, const redisReply *reply, enum rasync_err err)
+{
+    if (reply == NULL) {
+        errors_reply_redis(ar, err);
+        return false;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        log_job(LOG_LEVEL_WARN, ar->id, "redis: HGETALL failed: %.*s", (int)reply->len, reply->str);
+        errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis could not read the job, retry later");
+        return false;
+    }
+    return true;
+}
+
+#define JOBS_STATUS_BAD "unexpected reply to HGETALL (or out of memory building the status)"
+
 cJSON *jobs_status_from_reply(struct api_req *ar, const redisReply *reply, enum rasync_err err,
                               bool *is_missing)
 {
     cJSON *status;
 
     *is_missing = false;
-    if (reply == NULL) {
-        errors_reply_redis(ar, err);
+    if (!jobs_reply_is_usable(ar, reply, err))
         return NULL;
-    }
-    if (reply->type == REDIS_REPLY_ERROR) {
-        log_job(LOG_LEVEL_WARN, ar->id, "redis: HGETALL failed: %.*s", (int)reply->len, reply->str);
-        errors_reply(ar, API_ERR_REDIS_UNAVAILABLE, "redis could not read the job, retry later");
-        return NULL;
-    }
     status = eta_status_from_reply(ar->api, reply, is_missing);
     if (status == NULL && !*is_missing)
-        errors_reply(ar, API_ERR_INTERNAL,
-                     "unexpected reply to HGETALL (or out of memory building the status)");
+        errors_reply(ar, API_ERR_INTERNAL, JOBS_STATUS_BAD);
     return status;
 }
 
+/* GET: the status written as text straight from the reply (no tree). */
 static void jobs_get_done(const redisReply *reply, enum rasync_err err, void *arg)
 {
     struct api_req *ar = arg;
-    bool is_missing;
-    cJSON *status = jobs_status_from_reply(ar, reply, err, &is_missing);
+    struct api *api = ar->api;
+    bool is_missing = false;
+    const char *text;
+    size_t len;
 
-    if (is_missing) {
-        errors_reply(ar, API_ERR_NOT_FOUND, "job %s not found or expired", ar->id);
+    if (!jobs_reply_is_usable(ar, reply, err))
+        return;
+    if (eta_status_text(api, reply, &text, &len, &is_missing) < 0) {
+        if (is_missing)
+            errors_reply(ar, API_ERR_NOT_FOUND, "job %s not found or expired", ar->id);
+        else
+            errors_reply(ar, API_ERR_INTERNAL, JOBS_STATUS_BAD);
         return;
     }
-    if (status == NULL)
-        return; /* answered */
     evhttp_add_header(evhttp_request_get_output_headers(ar->req), "Cache-Control", "no-store");
-    reply_json(ar, 200, status);
-    cJSON_Delete(status);
+    reply_raw(ar, 200, text, len); /* copies text; frees ar */
+    eta_status_text_done(api);
 }
 
 void jobs_read(struct api_req *ar, rasync_cb *done)

@@ -1,6 +1,7 @@
 /* job: states, hash fields and status JSON. */
 #include "job.h"
 
+#include <assert.h>
 #include <float.h>
 #include <hiredis/hiredis.h>
 #include <limits.h>
@@ -247,30 +248,177 @@ int job_numbers_read(const struct job_hash *h, const struct pipeline *pl, struct
     return nbad;
 }
 
-/* The status tree is built for one print: its keys are constants
- * (cJSON_AddItemToObjectCS), its strings point into h, and the numbers we
- * have as text (or can write cheaply) are raw items, so that neither cJSON's
- * copies nor its printf + sscanf per number are paid. */
+/* The status is written through one set of out_* calls into either of two
+ * sinks: a cJSON tree (job_status_json_eta; SSE, compat and rerun use the
+ * tree) or JSON text appended straight to a buffer (job_status_text; GET
+ * /v1/jobs/{id}), so that both give the same answer byte for byte. The tree
+ * is built for one print: its keys are constants (cJSON_AddItemToObjectCS),
+ * its strings point into h, and the numbers we have as text (or can write
+ * cheaply) are raw items, so that neither cJSON's copies nor its printf +
+ * sscanf per number are paid. Every member name is a constant that needs no
+ * escaping. */
+#define STATUS_MAX_DEPTH 3 /* the status, its stages array, a stage */
 
-/* Adds item under name, a string constant; item may be NULL (out of memory:
- * the member is left out). */
-static void add_item(cJSON *o, const char *name, cJSON *item)
+struct status_out {
+    struct json_buf *text; /* the text sink; NULL: the tree */
+    int depth;             /* of the open container: 0 is the status */
+    cJSON *node[STATUS_MAX_DEPTH];
+    bool has_member[STATUS_MAX_DEPTH]; /* text: the open container has one already */
+};
+
+/* Adds item under name (NULL: an array element) in the tree; item may be
+ * NULL (out of memory: the member is left out). */
+static void out_tree_item(struct status_out *o, const char *name, cJSON *item)
 {
-    if (item != NULL && !cJSON_AddItemToObjectCS(o, name, item))
+    cJSON *parent = o->node[o->depth];
+
+    if (item == NULL)
+        return;
+    if (parent == NULL || (name != NULL ? !cJSON_AddItemToObjectCS(parent, name, item)
+                                        : !cJSON_AddItemToArray(parent, item)))
         cJSON_Delete(item);
 }
 
+/* Text: the separator and the member's name. */
+static void out_key(struct status_out *o, const char *name)
+{
+    struct json_buf *b = o->text;
+    size_t n;
+
+    if (o->has_member[o->depth])
+        json_buf_add(b, ",", 1);
+    o->has_member[o->depth] = true;
+    if (name == NULL)
+        return;
+    n = strlen(name);
+    if (json_buf_reserve(b, n + 3) < 0)
+        return;
+    b->data[b->len++] = '"';
+    memcpy(b->data + b->len, name, n);
+    b->len += n;
+    b->data[b->len++] = '"';
+    b->data[b->len++] = ':';
+    b->data[b->len] = '\0';
+}
+
+static void out_null(struct status_out *o, const char *name)
+{
+    if (o->text == NULL) {
+        out_tree_item(o, name, cJSON_CreateNull());
+        return;
+    }
+    out_key(o, name);
+    json_buf_add(o->text, "null", 4);
+}
+
+/* name: the string v (borrowed: the tree points to it). */
+static void out_str(struct status_out *o, const char *name, const char *v)
+{
+    if (o->text == NULL) {
+        out_tree_item(o, name, cJSON_CreateStringReference(v));
+        return;
+    }
+    out_key(o, name);
+    json_buf_add_string(o->text, v);
+}
+
+/* name: the JSON text raw, as it is. */
+static void out_raw(struct status_out *o, const char *name, const char *raw)
+{
+    if (o->text == NULL) {
+        out_tree_item(o, name, cJSON_CreateRaw(raw));
+        return;
+    }
+    out_key(o, name);
+    json_buf_add(o->text, raw, strlen(raw));
+}
+
+/* name: the number d as json_create_number writes it. */
+static void out_number(struct status_out *o, const char *name, double d)
+{
+    char text[JSON_NUMBER_TEXT_MAX];
+
+    if (o->text == NULL)
+        out_tree_item(o, name, json_create_number(d));
+    else if (json_number_text(d, text) < 0)
+        out_null(o, name);
+    else
+        out_raw(o, name, text);
+}
+
+/* name: the whole number k (a number item in the tree). */
+static void out_int(struct status_out *o, const char *name, long long k)
+{
+    char text[24];
+
+    if (o->text == NULL) {
+        out_tree_item(o, name, cJSON_CreateNumber((double)k));
+        return;
+    }
+    snprintf(text, sizeof(text), "%lld", k);
+    out_raw(o, name, text);
+}
+
+/* name: the tree item (taken; NULL: out of memory, left out), printed in
+ * the text. */
+static void out_item(struct status_out *o, const char *name, cJSON *item)
+{
+    char *text;
+
+    if (o->text == NULL || item == NULL) {
+        out_tree_item(o, name, item);
+        return;
+    }
+    text = json_print(item);
+    cJSON_Delete(item);
+    if (text == NULL) {
+        o->text->is_oom = true;
+        return;
+    }
+    out_raw(o, name, text);
+    cJSON_free(text);
+}
+
+/* Opens an object (or an array) under name (NULL: an array element); 0, or
+ * -1 when the tree's node could not be made (nothing opened). */
+static int out_open(struct status_out *o, const char *name, bool is_array)
+{
+    cJSON *c;
+
+    assert(o->depth + 1 < STATUS_MAX_DEPTH);
+    if (o->text != NULL) {
+        out_key(o, name);
+        json_buf_add(o->text, is_array ? "[" : "{", 1);
+        o->has_member[++o->depth] = false;
+        return 0;
+    }
+    c = is_array ? cJSON_CreateArray() : cJSON_CreateObject();
+    if (c == NULL)
+        return -1;
+    out_tree_item(o, name, c);
+    o->node[++o->depth] = c;
+    return 0;
+}
+
+static void out_close(struct status_out *o, bool is_array)
+{
+    if (o->text != NULL)
+        json_buf_add(o->text, is_array ? "]" : "}", 1);
+    o->depth--;
+}
+
 /* Adds name: string v, or null when v is missing (NULL) or empty. */
-static void add_str_value(cJSON *o, const char *name, const char *v)
+static void add_str_value(struct status_out *o, const char *name, const char *v)
 {
     if (v != NULL && v[0] != '\0')
-        add_item(o, name, cJSON_CreateStringReference(v));
+        out_str(o, name, v);
     else
-        add_item(o, name, cJSON_CreateNull());
+        out_null(o, name);
 }
 
 /* Adds name: the string value of field, or null when it is missing or empty. */
-static void add_str(cJSON *o, const struct job_hash *h, const char *field, const char *name)
+static void add_str(struct status_out *o, const struct job_hash *h, const char *field,
+                    const char *name)
 {
     add_str_value(o, name, job_hash_get(h, field));
 }
@@ -316,45 +464,45 @@ static int num_text(const char *v, bool is_int, char *out, size_t cap)
     return 0;
 }
 
-static void add_int(cJSON *o, const struct job_hash *h, const char *field)
+static void add_int(struct status_out *o, const struct job_hash *h, const char *field)
 {
     const char *v = job_hash_get(h, field);
     char text[NUM_TEXT_MAX_DIGITS + 8];
     long long n;
 
     if (v == NULL || v[0] == '\0') {
-        add_item(o, field, cJSON_CreateNull());
+        out_null(o, field);
         return;
     }
     if (num_text(v, true, text, sizeof(text)) == 0) {
-        add_item(o, field, cJSON_CreateRaw(text));
+        out_raw(o, field, text);
         return;
     }
     /* garbage (a field edited by hand) is shown as the string it is */
     if (num_parse_ll(v, LLONG_MIN, LLONG_MAX, &n, NULL) < 0)
-        add_item(o, field, cJSON_CreateStringReference(v));
+        out_str(o, field, v);
     else
-        add_item(o, field, json_create_number((double)n));
+        out_number(o, field, (double)n);
 }
 
-static void add_num(cJSON *o, const struct job_hash *h, const char *field)
+static void add_num(struct status_out *o, const struct job_hash *h, const char *field)
 {
     const char *v = job_hash_get(h, field);
     char text[NUM_TEXT_MAX_DIGITS + 8];
     double d;
 
     if (v == NULL || v[0] == '\0') {
-        add_item(o, field, cJSON_CreateNull());
+        out_null(o, field);
         return;
     }
     if (num_text(v, false, text, sizeof(text)) == 0) {
-        add_item(o, field, cJSON_CreateRaw(text));
+        out_raw(o, field, text);
         return;
     }
     if (num_parse_double(v, -DBL_MAX, DBL_MAX, &d, NULL) < 0) /* as add_int */
-        add_item(o, field, cJSON_CreateStringReference(v));
+        out_str(o, field, v);
     else
-        add_item(o, field, json_create_number(d));
+        out_number(o, field, d);
 }
 
 /* Adds name: the JSON text v, null when missing (NULL) or null. Values were
@@ -363,27 +511,29 @@ static void add_num(cJSON *o, const struct job_hash *h, const char *field)
  * stored: never printed again, which would cut its numbers to 15 digits (null
  * stays an item: readers test for it). Text only cJSON's lenient parser
  * takes is printed from its tree, as before. True when v went out raw. */
-static bool add_json_value(cJSON *o, const char *name, const char *v)
+static bool add_json_value(struct status_out *o, const char *name, const char *v)
 {
     cJSON *item;
 
     if (v == NULL || v[0] == '\0') {
-        add_item(o, name, cJSON_CreateNull());
+        out_null(o, name);
         return false;
     }
     item = json_parse_strict(v, strlen(v), JOB_JSON_MAX_DEPTH, NULL);
     if (item != NULL && !cJSON_IsNull(item)) {
         cJSON_Delete(item);
-        add_item(o, name, cJSON_CreateRaw(v));
+        out_raw(o, name, v);
         return true;
-    } else if (item == NULL && (item = cJSON_Parse(v)) == NULL) {
-        item = cJSON_CreateStringReference(v);
     }
-    add_item(o, name, item);
+    if (item == NULL && (item = cJSON_Parse(v)) == NULL)
+        out_str(o, name, v);
+    else
+        out_item(o, name, item);
     return false;
 }
 
-static void add_json(cJSON *o, const struct job_hash *h, const char *field, const char *name)
+static void add_json(struct status_out *o, const struct job_hash *h, const char *field,
+                     const char *name)
 {
     add_json_value(o, name, job_hash_get(h, field));
 }
@@ -403,18 +553,18 @@ static int64_t span_ms(const char *from, const char *to, int64_t now_ms)
 
 /* Adds name: ms as seconds (null when negative), written as "%1.15g" writes
  * ms / 1000.0: "2", "1.5", "0.002". */
-static void add_seconds(cJSON *o, const char *name, int64_t ms)
+static void add_seconds(struct status_out *o, const char *name, int64_t ms)
 {
     char text[24], *p = text + sizeof(text) - 1;
     int64_t q = ms / 1000;
     int frac = (int)(ms % 1000), i;
 
     if (ms < 0) {
-        add_item(o, name, cJSON_CreateNull());
+        out_null(o, name);
         return;
     }
     if (ms >= 1000000000000000LL) { /* more than 15 digits: let cJSON pick */
-        add_item(o, name, json_create_number((double)ms / 1000.0));
+        out_number(o, name, (double)ms / 1000.0);
         return;
     }
     *p = '\0';
@@ -427,13 +577,13 @@ static void add_seconds(cJSON *o, const char *name, int64_t ms)
     do
         *--p = (char)('0' + q % 10);
     while ((q /= 10) > 0);
-    add_item(o, name, cJSON_CreateRaw(p));
+    out_raw(o, name, p);
 }
 
 /* The timing of stage k in s (started and finished: its times, or NULL):
  * duration once finished, elapsed while running, and the expected duration
  * from history. */
-static void stage_timing(cJSON *s, long long k, const char *state, const char *started,
+static void stage_timing(struct status_out *s, long long k, const char *state, const char *started,
                          const char *finished, const struct job_eta *eta, int64_t now_ms)
 {
     if (finished != NULL && strcmp(state, "pending") != 0)
@@ -454,38 +604,38 @@ static const char *stage_get(const struct job_hash *h, long long k, const char *
 
 /* The stages array. *raw_output: the output of the last stage when it went
  * out raw (valid JSON as it stands), else NULL. */
-static cJSON *stages_json(const struct job_hash *h, long long count, const struct job_eta *eta,
-                          int64_t now_ms, const char **raw_output)
+static void add_stages(struct status_out *o, const struct job_hash *h, long long count,
+                       const struct job_eta *eta, int64_t now_ms, const char **raw_output)
 {
-    cJSON *arr = cJSON_CreateArray();
     long long k;
 
     *raw_output = NULL;
-    for (k = 1; arr != NULL && k <= count && k <= PIPELINE_MAX_STAGES; k++) {
-        cJSON *s = cJSON_CreateObject();
+    if (out_open(o, "stages", true) < 0)
+        return;
+    for (k = 1; k <= count && k <= PIPELINE_MAX_STAGES; k++) {
         const char *state, *started, *finished, *output, *queue;
 
-        if (s == NULL)
+        if (out_open(o, NULL, false) < 0)
             break;
-        add_str_value(s, "name", stage_get(h, k, "name"));
+        add_str_value(o, "name", stage_get(h, k, "name"));
         state = stage_get(h, k, "state");
         if (state == NULL)
             state = "pending";
-        add_item(s, "state", cJSON_CreateStringReference(state));
+        out_str(o, "state", state);
         if ((started = stage_get(h, k, "started_at")) != NULL)
-            add_str_value(s, "started_at", started);
+            add_str_value(o, "started_at", started);
         if ((finished = stage_get(h, k, "finished_at")) != NULL)
-            add_str_value(s, "finished_at", finished);
+            add_str_value(o, "finished_at", finished);
         if ((queue = stage_get(h, k, "queue")) != NULL) /* the stages name queues */
-            add_str_value(s, "queue", queue);
+            add_str_value(o, "queue", queue);
         *raw_output = NULL;
-        if ((output = stage_get(h, k, "output")) != NULL && add_json_value(s, "output", output))
+        if ((output = stage_get(h, k, "output")) != NULL && add_json_value(o, "output", output))
             *raw_output = output;
         if (now_ms > 0)
-            stage_timing(s, k, state, started, finished, eta, now_ms);
-        cJSON_AddItemToArray(arr, s);
+            stage_timing(o, k, state, started, finished, eta, now_ms);
+        out_close(o, false);
     }
-    return arr;
+    out_close(o, true);
 }
 
 void job_eta_from_hash(struct job_eta *eta, const struct job_hash *h)
@@ -527,8 +677,8 @@ static int64_t stage_left_ms(int64_t mean_ms, int64_t e, double p)
 }
 
 /* The estimates of job_status_json_eta. */
-static void add_eta(cJSON *o, const struct job_hash *h, long long n, const struct job_eta *eta,
-                    int64_t now_ms)
+static void add_eta(struct status_out *o, const struct job_hash *h, long long n,
+                    const struct job_eta *eta, int64_t now_ms)
 {
     const char *st = job_hash_get(h, JOB_F_STATE), *v;
     enum job_state state;
@@ -537,13 +687,13 @@ static void add_eta(cJSON *o, const struct job_hash *h, long long n, const struc
     double p;
 
     if (st == NULL || job_state_parse(st, &state) < 0 || n < 1 || n > PIPELINE_MAX_STAGES) {
-        add_item(o, "stage_eta_s", cJSON_CreateNull());
-        add_item(o, "eta_s", cJSON_CreateNull());
+        out_null(o, "stage_eta_s");
+        out_null(o, "eta_s");
         return;
     }
     if (job_state_is_final(state)) {
-        add_item(o, "stage_eta_s", cJSON_CreateRaw("0"));
-        add_item(o, "eta_s", cJSON_CreateRaw("0"));
+        out_raw(o, "stage_eta_s", "0");
+        out_raw(o, "eta_s", "0");
         return;
     }
     /* a running job's stage (-1: not one of its stages, edited by hand: no
@@ -557,7 +707,7 @@ static void add_eta(cJSON *o, const struct job_hash *h, long long n, const struc
     }
     add_seconds(o, "stage_eta_s", stage_ms);
     if (eta == NULL || k < 0 || (k >= 1 && stage_ms < 0)) {
-        add_item(o, "eta_s", cJSON_CreateNull());
+        out_null(o, "eta_s");
         return;
     }
     if (k >= 1)
@@ -569,7 +719,7 @@ static void add_eta(cJSON *o, const struct job_hash *h, long long n, const struc
         if (k < 1 && v != NULL && strcmp(v, "succeeded") == 0)
             continue;
         if (eta->mean_ms[j] < 0) {
-            add_item(o, "eta_s", cJSON_CreateNull());
+            out_null(o, "eta_s");
             return;
         }
         job_ms += eta->mean_ms[j];
@@ -580,32 +730,28 @@ static void add_eta(cJSON *o, const struct job_hash *h, long long n, const struc
 /* next_stage and next_stage_name: the stage a queued job waits for after
  * the stage before handed it over to the queue it sits on (hop.lua); null
  * otherwise. */
-static void add_next_stage(cJSON *o, const struct job_hash *h, long long n)
+static void add_next_stage(struct status_out *o, const struct job_hash *h, long long n)
 {
     const char *st = job_hash_get(h, JOB_F_STATE), *v = job_hash_get(h, JOB_F_NEXT_STAGE);
     long long k;
 
     if (st == NULL || strcmp(st, "queued") != 0 || v == NULL ||
         num_parse_ll(v, 1, n < PIPELINE_MAX_STAGES ? n : PIPELINE_MAX_STAGES, &k, NULL) < 0) {
-        add_item(o, "next_stage", cJSON_CreateNull());
-        add_item(o, "next_stage_name", cJSON_CreateNull());
+        out_null(o, "next_stage");
+        out_null(o, "next_stage_name");
         return;
     }
-    add_item(o, "next_stage", cJSON_CreateNumber((double)k));
+    out_int(o, "next_stage", k);
     add_str_value(o, "next_stage_name", stage_get(h, k, "name"));
 }
 
-cJSON *job_status_json_eta(const struct job_hash *h, const struct job_eta *eta, int64_t now_ms)
+/* The status of h into o (its root open: depth 0). */
+static void status_write(struct status_out *o, const struct job_hash *h, const struct job_eta *eta,
+                         int64_t now_ms)
 {
-    cJSON *o;
     const char *count, *v, *raw_output = NULL;
     long long n = 0;
 
-    if (h == NULL || h->n < 2)
-        return NULL;
-    o = cJSON_CreateObject();
-    if (o == NULL)
-        return NULL;
     add_str(o, h, JOB_F_ID, "id");
     add_str(o, h, JOB_F_PIPELINE, "pipeline");
     add_str(o, h, JOB_F_QUEUE, "queue");
@@ -621,10 +767,10 @@ cJSON *job_status_json_eta(const struct job_hash *h, const struct job_eta *eta, 
     add_str(o, h, JOB_F_MESSAGE, "message");
     add_num(o, h, JOB_F_OVERALL);
     /* a count edited by hand: no stages listed (the field shows it as is);
-     * stages_json lists PIPELINE_MAX_STAGES at most */
+     * add_stages lists PIPELINE_MAX_STAGES at most */
     count = job_hash_get(h, JOB_F_STAGE_COUNT);
     (void)num_field_ll(count, 0, LLONG_MAX, 0, &n);
-    add_item(o, "stages", stages_json(h, n, eta, now_ms, &raw_output));
+    add_stages(o, h, n, eta, now_ms, &raw_output);
     if (now_ms > 0)
         add_eta(o, h, n, eta, now_ms);
     add_json(o, h, JOB_F_INPUT, "input");
@@ -637,7 +783,7 @@ cJSON *job_status_json_eta(const struct job_hash *h, const struct job_eta *eta, 
     /* the result is the last stage's output (run.c): checked already */
     v = job_hash_get(h, JOB_F_RESULT);
     if (v != NULL && raw_output != NULL && strcmp(v, raw_output) == 0)
-        add_item(o, "result", cJSON_CreateRaw(v));
+        out_raw(o, "result", v);
     else
         add_json_value(o, "result", v);
     add_json(o, h, JOB_F_ERROR, "error");
@@ -646,5 +792,31 @@ cJSON *job_status_json_eta(const struct job_hash *h, const struct job_eta *eta, 
     add_str(o, h, JOB_F_RUN_AT, "run_at");
     add_int(o, h, JOB_F_RESUMED_FROM);
     add_next_stage(o, h, n);
-    return o;
+}
+
+cJSON *job_status_json_eta(const struct job_hash *h, const struct job_eta *eta, int64_t now_ms)
+{
+    struct status_out o = {0};
+
+    if (h == NULL || h->n < 2)
+        return NULL;
+    o.node[0] = cJSON_CreateObject();
+    if (o.node[0] == NULL)
+        return NULL;
+    status_write(&o, h, eta, now_ms);
+    return o.node[0];
+}
+
+int job_status_text(const struct job_hash *h, const struct job_eta *eta, int64_t now_ms,
+                    struct json_buf *out)
+{
+    struct status_out o = {0};
+
+    if (h == NULL || h->n < 2)
+        return -1;
+    o.text = out;
+    json_buf_add(out, "{", 1);
+    status_write(&o, h, eta, now_ms);
+    json_buf_add(out, "}", 1);
+    return out->is_oom ? -1 : 0;
 }

@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "json.h"
 #include "pipeline.h"
 #include "rargv.h"
 
@@ -212,5 +213,12 @@ void job_eta_from_hash(struct job_eta *eta, const struct job_hash *h);
  * - per stage: "expected_s" (its mean, or null), "duration_s" once it
  *   finished, "elapsed_s" while it runs. */
 cJSON *job_status_json_eta(const struct job_hash *h, const struct job_eta *eta, int64_t now_ms);
+
+/* job_status_json_eta's answer as JSON text, byte for byte what printing its
+ * tree (json_print) gives, written straight: no tree to build, print and
+ * free. Appends to out (see json_buf). Returns 0; -1 when h is empty (no such
+ * job; out is untouched) or memory ran out (out->is_oom). */
+int job_status_text(const struct job_hash *h, const struct job_eta *eta, int64_t now_ms,
+                    struct json_buf *out);
 
 #endif

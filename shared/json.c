@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,27 +341,142 @@ cJSON *json_parse_exact(const char *buf, size_t len, int max_depth, struct json_
     return root;
 }
 
-cJSON *json_create_number(double d)
+int json_number_text(double d, char out[JSON_NUMBER_TEXT_MAX])
 {
-    char text[32];
     int prec;
 
     if (!isfinite(d))
-        return cJSON_CreateNull();
+        return -1;
     /* a whole number: its digits, as cJSON writes them (the range check
      * first makes the cast defined) */
     if (d > -1e17 && d < 1e17 && (double)(long long)d == d) {
-        snprintf(text, sizeof(text), "%.0f", d);
-        return cJSON_CreateRaw(text);
+        snprintf(out, JSON_NUMBER_TEXT_MAX, "%.0f", d);
+        return 0;
     }
     for (prec = 1; prec < 17; prec++) {
-        snprintf(text, sizeof(text), "%.*g", prec, d);
-        if (strtod(text, NULL) == d)
-            break;
+        snprintf(out, JSON_NUMBER_TEXT_MAX, "%.*g", prec, d);
+        if (strtod(out, NULL) == d)
+            return 0;
     }
-    if (prec == 17)
-        snprintf(text, sizeof(text), "%.17g", d);
+    snprintf(out, JSON_NUMBER_TEXT_MAX, "%.17g", d);
+    return 0;
+}
+
+cJSON *json_create_number(double d)
+{
+    char text[JSON_NUMBER_TEXT_MAX];
+
+    if (json_number_text(d, text) < 0)
+        return cJSON_CreateNull();
     return cJSON_CreateRaw(text);
+}
+
+void json_buf_free(struct json_buf *b)
+{
+    if (b == NULL)
+        return;
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->is_oom = false;
+}
+
+int json_buf_reserve(struct json_buf *b, size_t n)
+{
+    size_t cap = b->cap ? b->cap : 2048; /* a job's status fits at once */
+    char *p;
+
+    if (b->is_oom)
+        return -1;
+    if (b->len + n < b->cap)
+        return 0;
+    while (cap <= b->len + n) {
+        if (cap > SIZE_MAX / 2)
+            goto fail;
+        cap *= 2;
+    }
+    p = realloc(b->data, cap);
+    if (p == NULL)
+        goto fail;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+fail:
+    b->is_oom = true;
+    return -1;
+}
+
+void json_buf_add(struct json_buf *b, const char *s, size_t n)
+{
+    if (json_buf_reserve(b, n) < 0)
+        return;
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+/* The escape of byte c in a JSON string as cJSON writes it, or NULL when c
+ * goes out as it is (then *n is untouched). */
+static const char *json_escape_of(unsigned char c, char u[8], size_t *n)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    switch (c) {
+    case '"':
+        return *n = 2, "\\\"";
+    case '\\':
+        return *n = 2, "\\\\";
+    case '\b':
+        return *n = 2, "\\b";
+    case '\f':
+        return *n = 2, "\\f";
+    case '\n':
+        return *n = 2, "\\n";
+    case '\r':
+        return *n = 2, "\\r";
+    case '\t':
+        return *n = 2, "\\t";
+    default:
+        if (c >= 0x20)
+            return NULL;
+        memcpy(u, "\\u00", 4);
+        u[4] = hex[c >> 4];
+        u[5] = hex[c & 15];
+        *n = 6;
+        return u;
+    }
+}
+
+#define JSON_BUF_CHUNK 4096 /* bytes of a string escaped per reservation */
+
+void json_buf_add_string(struct json_buf *b, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s, *end;
+    size_t n = strlen(s), k = 0;
+    const char *esc;
+    char u[8], *o;
+
+    json_buf_add(b, "\"", 1);
+    while (n > 0) {
+        /* room for the worst case (every byte a \u00xx): no check per byte,
+         * and no more than 6 x a chunk at once */
+        size_t chunk = n < JSON_BUF_CHUNK ? n : JSON_BUF_CHUNK;
+        if (json_buf_reserve(b, 6 * chunk) < 0)
+            return;
+        o = b->data + b->len;
+        for (end = p + chunk; p < end; p++) {
+            if (*p >= 0x20 && *p != '"' && *p != '\\') {
+                *o++ = (char)*p;
+                continue;
+            }
+            esc = json_escape_of(*p, u, &k);
+            memcpy(o, esc, k);
+            o += k;
+        }
+        b->len = (size_t)(o - b->data);
+        n -= chunk;
+    }
+    json_buf_add(b, "\"", 1);
 }
 
 char *json_print(const cJSON *item)

@@ -6,6 +6,7 @@
 #define STAGEQ_JSON_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define JSON_MAX_DEPTH_DEFAULT 64
@@ -53,6 +54,31 @@ int json_element_spans(const char *buf, size_t len, size_t n, size_t *off, size_
  * json_parse_exact makes (cJSON alone keeps 15 digits). NaN and infinities,
  * which JSON cannot write, give null. NULL when memory ran out. */
 cJSON *json_create_number(double d);
+
+/* The text json_create_number writes for d, into out (NUL-terminated).
+ * 0, or -1 for NaN and infinities (JSON's null). */
+#define JSON_NUMBER_TEXT_MAX 32
+int json_number_text(double d, char out[JSON_NUMBER_TEXT_MAX]);
+
+/* JSON text written straight, without a tree (the job status of GET
+ * /v1/jobs/{id}: no nodes to allocate, print and free). Zero-initialise it;
+ * data is NUL-terminated once anything was added. After a failed
+ * allocation is_oom is set and nothing more is added: the text is
+ * incomplete. Free with json_buf_free; set len to 0 to reuse the memory. */
+struct json_buf {
+    char *data;
+    size_t len, cap;
+    bool is_oom;
+};
+
+void json_buf_free(struct json_buf *b);
+/* Room for n more bytes (and the NUL): 0, or -1 with is_oom set. */
+int json_buf_reserve(struct json_buf *b, size_t n);
+void json_buf_add(struct json_buf *b, const char *s, size_t n);
+/* Adds s (up to its NUL) as a JSON string, quoted and escaped byte for byte
+ * as cJSON 1.7.15 prints one: \" \\ \b \f \n \r \t, other bytes below
+ * 0x20 as \u00xx, every other byte as it is (UTF-8 is not checked). */
+void json_buf_add_string(struct json_buf *b, const char *s);
 
 /* Prints item without whitespace. Returns a new string the caller frees with
  * cJSON_free, or NULL on allocation failure. */
