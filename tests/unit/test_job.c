@@ -126,18 +126,22 @@ static void test_new_fields_demo(void **state)
         "stageq:job:job-1", /* what the caller had added before */
         "id",
         "job-1",
+        "state",
+        "queued",
+        "input",
+        "{\"n\":3}",
+        "created_at",
+        "2025-11-25T16:48:14.123Z",
+        "updated_at",
+        "2025-11-25T16:48:14.123Z",
         "pipeline",
         "demo",
         "queue",
         "fast",
-        "state",
-        "queued",
         "attempt",
         "0",
         "max_attempts",
         "1",
-        "input",
-        "{\"n\":3}",
         "stage",
         "0",
         "stage_count",
@@ -146,10 +150,6 @@ static void test_new_fields_demo(void **state)
         "0",
         "overall_progress",
         "0",
-        "created_at",
-        "2025-11-25T16:48:14.123Z",
-        "updated_at",
-        "2025-11-25T16:48:14.123Z",
         "result_ttl_s",
         "7200",
         "resume",
@@ -213,7 +213,8 @@ static void test_new_fields_demo(void **state)
     rargv_init(&v);
     assert_int_equal(job_new_fields(&v, &jn), 0);
     assert_int_equal(v.argc, 2 * 15 + 2 * 2);
-    assert_string_equal(v.argv[17], "1"); /* stage_count */
+    assert_string_equal(v.argv[20], "stage_count");
+    assert_string_equal(v.argv[21], "1");
     assert_string_equal(v.argv[30], "stage.1.name");
     assert_string_equal(v.argv[31], "echo");
     assert_string_equal(v.argv[32], "stage.1.state");
