@@ -3,7 +3,8 @@
 -- submit.lua would have done it, in the order given (inc/submitjob.lua: a
 -- later job sees the earlier ones, so an id given twice is the same request
 -- again or a taken id, and a list fills up mid-call). The created ones are
--- indexed in recent (one ZADD, then the trim) and counted per pipeline.
+-- pushed with one LPUSH a list, indexed in recent (one ZADD, then the trim)
+-- and counted per pipeline.
 -- KEYS[1] recent zset, KEYS[2] counters hash, then per job j (1-based):
 -- KEYS[3j] its hash, KEYS[3j+1] its queue list, KEYS[3j+2] that queue's
 -- delayed zset (all in the slot of the call).
@@ -27,7 +28,7 @@ for t = 1, tonumber(ARGV[3]) do
     f = {unpack(ARGV, a + 4, a + 3 + c)}}
   a = a + 4 + c
 end
-local s, out, rec, counts = {}, {}, {}, {}
+local s, out, rec, counts = {push = {}, lists = {}}, {}, {}, {}
 for j = 1, (#KEYS - 2) / 3 do
   local t = tpls[tonumber(ARGV[a])]
   local id, c = ARGV[a + 1], tonumber(ARGV[a + 5])
@@ -53,6 +54,7 @@ for j = 1, (#KEYS - 2) / 3 do
   end
   a = a + 6 + c
 end
+submit_push(s)
 if #rec > 0 then
   redis.call('ZADD', KEYS[1], unpack(rec))
   redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(recent_max + 1))

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <limits.h>
 #include <string.h>
 #include <time.h>
 
@@ -117,6 +118,26 @@ static void test_overall_progress(void **state)
     assert_true(job_overall_progress(1, -1, 0.5) == 0.0);
     assert_true(job_overall_progress(0, 4, 0.5) == 0.0);
     assert_true(job_overall_progress(-1, 4, 0.5) == 0.0);
+}
+
+/* rargv_addll writes integers as "%lld" would, at both ends of the range. */
+static void test_rargv_addll(void **state)
+{
+    static const long long nums[] = {0, 7, -7, 10, 86400, -1000000, LLONG_MAX, LLONG_MIN};
+    static const char *const want[] = {
+        "0", "7", "-7", "10", "86400", "-1000000", "9223372036854775807", "-9223372036854775808"};
+    struct rargv v;
+    size_t i;
+
+    (void)state;
+    rargv_init(&v);
+    for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+        assert_int_equal(rargv_addll(&v, nums[i]), 0);
+    for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        assert_string_equal(v.argv[i], want[i]);
+        assert_int_equal(v.lens[i], strlen(want[i]));
+    }
+    rargv_free(&v);
 }
 
 static void test_new_fields_demo(void **state)
@@ -1380,6 +1401,7 @@ int main(void)
         cmocka_unit_test(test_state_is_final),
         cmocka_unit_test(test_ttl_for),
         cmocka_unit_test(test_overall_progress),
+        cmocka_unit_test(test_rargv_addll),
         cmocka_unit_test(test_new_fields_demo),
         cmocka_unit_test(test_hash_get),
         cmocka_unit_test(test_hash_view_index),

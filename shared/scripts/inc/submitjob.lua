@@ -6,8 +6,11 @@
 -- into the delayed zset dkey scored by due; the hash lives ttl s; max (> 0)
 -- bounds the list's length (scheduled jobs too). s is the call's memory of
 -- list lengths (s[qkey]), kept exact by the pushes, so that a call of many
--- jobs reads each list's length once. PUBLISHes id on events, and on wake
--- when the push made the list non-empty or the job is the earliest of dkey.
+-- jobs reads each list's length once; with s.push (a call of many jobs) the
+-- ids are gathered there per list and pushed by submit_push, one LPUSH a list
+-- (the same list in the end: LPUSH of several ids pushes them in turn).
+-- PUBLISHes id on events, and on wake when the push made the list non-empty
+-- or the job is the earliest of dkey.
 -- Returns 1 when created, the job's state when the same request (pipeline,
 -- queue, input) created it before, 0 when another job has this id, -1 when
 -- the list holds max jobs already. The caller indexes and counts created
@@ -39,6 +42,17 @@ local function submit_job(s, key, qkey, dkey, id, ttl, max, due, events, wake, f
   if due ~= '0' then
     redis.call('ZADD', dkey, due, id)
     wake_it = redis.call('ZRANGE', dkey, 0, 0)[1] == id
+  elseif s.push then
+    local len = (s[qkey] or redis.call('LLEN', qkey)) + 1
+    s[qkey] = len
+    wake_it = len == 1
+    local ids = s.push[qkey]
+    if not ids then
+      ids = {}
+      s.push[qkey] = ids
+      s.lists[#s.lists + 1] = qkey
+    end
+    ids[#ids + 1] = id
   else
     local len = redis.call('LPUSH', qkey, id)
     s[qkey] = len
@@ -49,4 +63,12 @@ local function submit_job(s, key, qkey, dkey, id, ttl, max, due, events, wake, f
     redis.call('PUBLISH', wake, id)
   end
   return 1
+end
+
+-- submit_push(s): the ids submit_job gathered in s.push, one LPUSH a list, in
+-- the order the lists were first pushed to.
+local function submit_push(s)
+  for _, qkey in ipairs(s.lists) do
+    redis.call('LPUSH', qkey, unpack(s.push[qkey]))
+  end
 end
