@@ -17,7 +17,7 @@
 -- once), c, then c strings: its own fields (job_new_fields_own).
 -- Returns one reply per job, in order, each as submit.lua's: 1 created, the
 -- job's state (the same request again), 0 (another job has this id), -1
--- (the queue is full).
+-- (the queue is full), or the error its keys gave.
 --#include stats.lua
 --#include submitjob.lua
 local recent_max, events = tonumber(ARGV[1]), ARGV[2]
@@ -45,8 +45,14 @@ for j = 1, (#KEYS - 2) / 3 do
   for i = 1, c do
     f[i] = ARGV[a + 5 + i]
   end
-  local r = submit_job(s, KEYS[3 * j], KEYS[3 * j + 1], KEYS[3 * j + 2], id, ARGV[a + 2], t.max,
-    ARGV[a + 4], events, t.wake, f, 1)
+  -- a job whose keys refuse (a key of the wrong type, edited by hand) is
+  -- answered with its error, as its own submit.lua call would be; the others
+  -- go on (the first write checks for OOM: then each job gets that error)
+  local ok, r = pcall(submit_job, s, KEYS[3 * j], KEYS[3 * j + 1], KEYS[3 * j + 2], id,
+    ARGV[a + 2], t.max, ARGV[a + 4], events, t.wake, f, 1)
+  if not ok then
+    r = type(r) == 'table' and r.err and r or {err = tostring(r)}
+  end
   out[j] = r
   if r == 1 then
     rec[#rec + 1], rec[#rec + 2] = ARGV[a + 3], id

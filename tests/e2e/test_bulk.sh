@@ -121,6 +121,15 @@ check_eq "... the repeat answers the job's state" "queued queued" "$(jqr '"\(.jo
 check_eq "... d-1 created once: on its list once, its input the first's, counted once" "1 1 $((before_fast + 2))" \
   "$(rcli LRANGE "$(queue_key default)" 0 -1 | grep -c '^d-1$') $(rcli HGET "$(job_key d-1)" input) $(submitted fast4 1)"
 
+# --- a job whose key is of the wrong type: its own 503, the others created ---------------
+rcli SET "$(job_key wt-1)" x >/dev/null
+post_json /v1/jobs '[{"pipeline":"fast4","id":"wt-0"},{"pipeline":"fast4","id":"wt-1"},{"pipeline":"fast4","id":"wt-2"}]'
+check_eq "a job key of the wrong type (edited by hand): that job 503, the others of its call 202" \
+  "207 202 503 202 redis_unavailable" \
+  "$HTTP_STATUS $(jqr '[.jobs[].status] | map(tostring) | join(" ")') $(jqr '.jobs[1].error.code')"
+check_eq "... the others exist, the broken key is left as it was" "queued queued x" \
+  "$(rcli HGET "$(job_key wt-0)" state) $(rcli HGET "$(job_key wt-2)" state) $(rcli GET "$(job_key wt-1)")"
+
 # --- scheduled elements -----------------------------------------------------------------
 at=$(python3 -c 'import datetime as d; print((d.datetime.now(d.timezone.utc) + d.timedelta(seconds=120)).strftime("%Y-%m-%dT%H:%M:%S.000Z"))')
 sched="[{\"pipeline\":\"fast4\",\"id\":\"s-1\",\"delay_s\":60},{\"pipeline\":\"fast4\",\"id\":\"s-2\",\"run_at\":\"$at\"},
