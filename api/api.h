@@ -384,6 +384,23 @@ bool jobs_is_json_type(const char *ct);
  * --max-body. 0 with *body (NULL when empty) and *len set, or -1 when ar was
  * answered with the error (and freed). */
 int jobs_body(struct api_req *ar, const char **body, size_t *len);
+/* Reads the submit script's reply as jobs_submit_outcome does, and answers
+ * 409 duplicate_id itself: 1 created, 2 the same request again (reply->str
+ * is the job's state), or -1 when ar was answered (and freed). */
+int jobs_submit_accepted(struct api_req *ar, const redisReply *reply, enum rasync_err err);
+/* The most jobs one partition list of a queue of `partitions` may hold
+ * (--max-queue max_queue); 0 = no limit. */
+long long jobs_partition_limit(int max_queue, int partitions);
+/* --min-replicas: sends WAIT on api->rdurable (the connection that wrote),
+ * *want set to the replicas it asks for; cb gets its reply (read it with
+ * jobs_durable_is_confirmed). 0 when sent, -1 when it could not be. */
+int jobs_durable_wait(struct api *api, int *want, rasync_cb *cb, void *arg);
+/* True when WAIT's reply says want replicas have the write. */
+bool jobs_durable_is_confirmed(const redisReply *reply, int want);
+/* Answers ar (job ar->id, written) 503 redis_unavailable: WAIT's reply (or
+ * err) did not confirm want replicas. ar is freed. */
+void jobs_durable_refuse(struct api_req *ar, const redisReply *reply, enum rasync_err err,
+                         int want);
 /* The submit script's reply to ar: answers 202 with the job's URLs (or
  * waits for its end under ?wait), or the error. A rasync_cb (arg: ar). */
 void jobs_submit_done(const redisReply *reply, enum rasync_err err, void *arg);

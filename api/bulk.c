@@ -1,13 +1,16 @@
 /* bulk: POST /v1/jobs with a JSON array of submit requests. Each element is
- * validated and submitted exactly as a single POST would be (submit_parse,
- * then jobs_submit_prepared through an internal request of its own, answered
- * by jobs_submit_done), all pipelined on the API's Redis connections: one
- * round trip per node for the whole array. The jobs are not created
+ * validated as a single POST would be (submit_parse); the valid ones are
+ * grouped by the slot their id hashes to, and each group (at most
+ * BULK_CALL_MAX_JOBS jobs) is one submit_many.lua call that creates or
+ * refuses each job as submit.lua would, in the order sent: one script call
+ * per partition, one round trip per node, for the whole array. The fields the
+ * jobs of a pipeline share are sent once per call. The jobs are not created
  * atomically: each lands in its own partition (on a cluster, on its own
  * node), where no script or transaction can reach the others. Instead every
  * element gets its own answer, in the order sent, and a retry of the whole
  * array with the same ids is safe (an element already created answers 202
- * with its state, as a single retry does). */
+ * with its state, as a single retry does). Refusals are answered through an
+ * internal request of their own (errors_reply, as a single POST's). */
 #include "api.h"
 
 #include <event2/buffer.h>
@@ -16,7 +19,39 @@
 #include <sys/queue.h>
 
 #include "clock.h"
+#include "job.h"
 #include "json.h"
+#include "log.h"
+
+/* Jobs per submit_many call: bounds how long one call holds Redis (about
+ * 10 µs a job) and its arguments (the fields of up to this many jobs). */
+#define BULK_CALL_MAX_JOBS 100
+
+/* One element of the array. */
+struct bulk_job {
+    int status;           /* its HTTP status once answered; 0 while valid and unanswered */
+    char *body;           /* a refusal's answer (JSON object text), or NULL */
+    enum job_state state; /* an accepted job's state, as answered */
+    int64_t run_at_ms;    /* a job created scheduled: when due (answered); else 0 */
+    int64_t due_ms;       /* when it may run (submit_due_ms) */
+    int slot;             /* the slot its id hashes to */
+    size_t tpl;           /* its template (bulk.tpls) */
+    char *input;          /* the input without its whitespace (cJSON_malloc), NULL = null */
+    bool is_sent;         /* in a call already */
+    char id[IDS_MAX_LEN + 1];
+};
+
+/* What the jobs of one pipeline, queue and result_ttl_s share: their shared
+ * fields (job_new_fields_shared), their queue's keys and channel. */
+struct bulk_tpl {
+    const struct pipeline *p;
+    char queue[IDS_NAME_MAX_LEN + 1]; /* the request's queue (or the pipeline's) */
+    int result_ttl_s;
+    int parts;               /* partitions of its first stage's queue */
+    size_t local;            /* its number (1..) in the call being built; 0: not in it */
+    char qkey[KEYS_MAX_LEN]; /* its queue list in the call's slot */
+    char dkey[KEYS_MAX_LEN]; /* its delayed zset there */
+};
 
 /* One array being submitted, until every element is answered. */
 struct bulk {
@@ -24,8 +59,20 @@ struct bulk {
     size_t n;           /* elements */
     size_t pending;     /* answers still to come, + 1 while sending */
     size_t accepted;
-    int *status; /* [n]: each element's HTTP status */
-    char **body; /* [n]: each element's answer (JSON object text) */
+    struct bulk_job *jobs; /* [n] */
+    struct bulk_tpl *tpls;
+    size_t ntpl, captpl;
+    int64_t now_ms; /* the jobs' creation time */
+};
+
+/* One submit_many call: jobs idx[0..n) of b, all in one slot. */
+struct bulk_call {
+    struct bulk *b;
+    struct rasync *conn; /* where it was sent */
+    size_t n;
+    bool *is_held; /* [n] with --min-replicas: accepted, waiting for WAIT */
+    int want;      /* the replicas WAIT asked for */
+    size_t idx[];
 };
 
 /* One element's internal request: its answer goes to bulk_answered. */
@@ -38,11 +85,37 @@ static void bulk_free(struct bulk *b)
 {
     size_t k;
 
-    for (k = 0; b->body != NULL && k < b->n; k++)
-        free(b->body[k]);
-    free(b->body);
-    free(b->status);
+    for (k = 0; b->jobs != NULL && k < b->n; k++) {
+        free(b->jobs[k].body);
+        cJSON_free(b->jobs[k].input);
+    }
+    free(b->jobs);
+    free(b->tpls);
     free(b);
+}
+
+/* Element k's answer to the array's: {"status":S, ...its body's members}. */
+static int bulk_reply_job(struct evbuffer *out, const struct bulk_job *j, bool is_first)
+{
+    const char *sep = is_first ? "" : ",";
+    char run_at[CLOCK_RFC3339_LEN];
+
+    if (j->body != NULL && j->body[0] == '{' && j->body[1] != '}')
+        return evbuffer_add_printf(out, "%s{\"status\":%d,%s", sep, j->status, j->body + 1) < 0;
+    if (j->body != NULL || j->status != 202)
+        return evbuffer_add_printf(out, "%s{\"status\":%d}", sep, j->status) < 0;
+    /* as jobs_submit_done's 202 (an id needs no escaping: ids_is_valid) */
+    if (evbuffer_add_printf(out,
+                            "%s{\"status\":202,\"id\":\"%s\",\"status_url\":\"/v1/jobs/%s\","
+                            "\"events_url\":\"/v1/jobs/%s/events\",\"state\":\"%s\"",
+                            sep, j->id, j->id, j->id, job_state_name(j->state)) < 0)
+        return -1;
+    if (j->run_at_ms > 0) {
+        clock_format_rfc3339(j->run_at_ms, run_at);
+        if (evbuffer_add_printf(out, ",\"run_at\":\"%s\"", run_at) < 0)
+            return -1;
+    }
+    return evbuffer_add(out, "}", 1);
 }
 
 /* Every element answered: one JSON object with the counts and the answers,
@@ -56,15 +129,8 @@ static void bulk_reply(struct bulk *b)
 
     ok = out != NULL && evbuffer_add_printf(out, "{\"accepted\":%zu,\"refused\":%zu,\"jobs\":[",
                                             b->accepted, b->n - b->accepted) > 0;
-    for (k = 0; ok && k < b->n; k++) {
-        const char *body = b->body[k];
-        /* "{...}" becomes {"status":S,...}: an answer is always an object */
-        ok = evbuffer_add_printf(out, "%s{\"status\":%d", k > 0 ? "," : "", b->status[k]) > 0;
-        if (ok && body != NULL && body[0] == '{' && body[1] != '}')
-            ok = evbuffer_add_printf(out, ",%s", body + 1) > 0;
-        else if (ok)
-            ok = evbuffer_add(out, "}", 1) == 0;
-    }
+    for (k = 0; ok && k < b->n; k++)
+        ok = bulk_reply_job(out, &b->jobs[k], k == 0) == 0;
     ok = ok && evbuffer_add(out, "]}", 2) == 0;
     if (!ok) {
         errors_reply(ar, API_ERR_INTERNAL, "out of memory building the answer");
@@ -84,14 +150,29 @@ static void bulk_settle(struct bulk *b)
         bulk_reply(b);
 }
 
+/* Element k accepted (202): state is its state, run_at_ms when it was
+ * created scheduled (else 0). */
+static void bulk_accept(struct bulk *b, size_t k, enum job_state state, int64_t run_at_ms)
+{
+    struct bulk_job *j = &b->jobs[k];
+
+    j->status = 202;
+    j->state = state;
+    j->run_at_ms = run_at_ms;
+    b->accepted++;
+    log_job(LOG_LEVEL_DEBUG, j->id, "job %s", job_state_name(state));
+    bulk_settle(b);
+}
+
 /* An element's internal request answered (status, body[0..len)). */
 static void bulk_answered(struct api_req *item, int status, const char *body, size_t len)
 {
     struct bulk_item *bi = item->answer_arg;
     struct bulk *b = bi->b;
+    struct bulk_job *j = &b->jobs[bi->k];
     char *copy = malloc(len + 1);
 
-    b->status[bi->k] = status;
+    j->status = status;
     if (status == 202)
         b->accepted++;
     if (copy != NULL) {
@@ -102,13 +183,14 @@ static void bulk_answered(struct api_req *item, int status, const char *body, si
         while (len > 0 && (copy[len - 1] == '\n' || copy[len - 1] == '\r'))
             copy[--len] = '\0';
     }
-    b->body[bi->k] = copy; /* NULL (out of memory): the status alone */
+    j->body = copy; /* NULL (out of memory): the status alone */
     free(bi);
     bulk_settle(b);
 }
 
-/* A new internal request for element k of b; NULL when memory ran out. */
-static struct api_req *bulk_item_new(struct bulk *b, size_t k)
+/* A new internal request that answers element k of b (its error, as a single
+ * POST's); NULL when memory ran out: k is then answered 500 here. */
+static struct api_req *bulk_item(struct bulk *b, size_t k)
 {
     struct api_req *item = calloc(1, sizeof(*item));
     struct bulk_item *bi = calloc(1, sizeof(*bi));
@@ -116,6 +198,9 @@ static struct api_req *bulk_item_new(struct bulk *b, size_t k)
     if (item == NULL || bi == NULL) {
         free(item);
         free(bi);
+        b->jobs[k].status = 500;
+        b->jobs[k].body = strdup(REPLY_OOM_BODY);
+        bulk_settle(b);
         return NULL;
     }
     bi->b = b;
@@ -127,44 +212,333 @@ static struct api_req *bulk_item_new(struct bulk *b, size_t k)
     item->method = EVHTTP_REQ_POST;
     item->method_name = "POST";
     snprintf(item->log_path, sizeof(item->log_path), "%.100s [%zu]", b->ar->log_path, k);
+    snprintf(item->id, sizeof(item->id), "%s", b->jobs[k].id);
     item->on_answer = bulk_answered;
     item->answer_arg = bi;
     item->api->inflight++; /* reply_req_end counts it out */
     return item;
 }
 
-/* Validates and submits element body[0..len) as item (answered either way). */
-static void bulk_submit_one(struct api_req *item, const char *body, size_t len)
+/* The template of pipeline p, queue, result_ttl_s (added when new): its
+ * index, or -1 when memory ran out. */
+static long bulk_tpl(struct bulk *b, const struct pipeline *p, const char *queue, int result_ttl_s)
 {
+    struct bulk_tpl *t;
+    size_t i;
+
+    for (i = 0; i < b->ntpl; i++) {
+        t = &b->tpls[i];
+        if (t->p == p && t->result_ttl_s == result_ttl_s && strcmp(t->queue, queue) == 0)
+            return (long)i;
+    }
+    if (b->ntpl == b->captpl) {
+        size_t ncap = b->captpl ? 2 * b->captpl : 4;
+        struct bulk_tpl *nt = realloc(b->tpls, ncap * sizeof(*nt));
+        if (nt == NULL)
+            return -1;
+        b->tpls = nt;
+        b->captpl = ncap;
+    }
+    t = &b->tpls[b->ntpl];
+    memset(t, 0, sizeof(*t));
+    t->p = p;
+    snprintf(t->queue, sizeof(t->queue), "%s", queue);
+    t->result_ttl_s = result_ttl_s;
+    t->parts = pipeline_set_partitions(b->ar->api->pipelines, pipeline_stage_queue(p, 1, queue));
+    return (long)b->ntpl++;
+}
+
+/* Validates element k, body[0..len): ready to send (status 0), or answered. */
+static void bulk_prepare(struct bulk *b, size_t k, const char *body, size_t len,
+                         struct ids_pool *pool)
+{
+    struct bulk_job *j = &b->jobs[k];
     struct submit_req sr = {0};
     struct submit_err serr;
-    int64_t due_ms;
+    struct api_req *item;
+    long tpl;
 
     if (len == 0 || body[0] != '{') {
-        errors_reply(item, API_ERR_INVALID_REQUEST,
-                     "each element of the array must be a JSON object (one job's request)");
+        if ((item = bulk_item(b, k)) != NULL)
+            errors_reply(item, API_ERR_INVALID_REQUEST,
+                         "each element of the array must be a JSON object (one job's request)");
         return;
     }
-    if (submit_parse(body, len, item->api->pipelines, &sr, &serr) < 0) {
-        errors_reply(item, jobs_submit_api_err(serr.code), "%s", serr.msg);
+    if (submit_parse(body, len, b->ar->api->pipelines, &sr, &serr) < 0) {
+        if ((item = bulk_item(b, k)) != NULL)
+            errors_reply(item, jobs_submit_api_err(serr.code), "%s", serr.msg);
         return;
     }
     if (sr.id != NULL)
-        snprintf(item->id, sizeof(item->id), "%s", sr.id);
+        snprintf(j->id, sizeof(j->id), "%s", sr.id);
     else
-        ids_new_uuid(item->id);
-    if (submit_due_ms(&sr, clock_now_ms(), &due_ms, &serr) < 0)
-        errors_reply(item, jobs_submit_api_err(serr.code), "%s", serr.msg);
-    else
-        jobs_submit_prepared(item, sr.pipeline, sr.queue, sr.input_text, sr.input_len,
-                             sr.result_ttl_s, due_ms, jobs_submit_done);
+        ids_pool_uuid(pool, j->id);
+    if (submit_due_ms(&sr, b->now_ms, &j->due_ms, &serr) < 0) {
+        if ((item = bulk_item(b, k)) != NULL)
+            errors_reply(item, jobs_submit_api_err(serr.code), "%s", serr.msg);
+        goto done;
+    }
+    tpl = bulk_tpl(b, sr.pipeline, sr.queue, sr.result_ttl_s);
+    j->input = sr.input_text != NULL ? json_minify(sr.input_text, sr.input_len) : NULL;
+    if (tpl < 0 || (sr.input_text != NULL && j->input == NULL)) {
+        if ((item = bulk_item(b, k)) != NULL)
+            errors_reply(item, API_ERR_INTERNAL, "out of memory building the job");
+        goto done;
+    }
+    j->tpl = (size_t)tpl;
+    j->slot = keys_job_slot(j->id, strlen(j->id), b->tpls[tpl].parts);
+done:
     submit_req_free(&sr);
 }
 
-/* The array body[0..len): checked whole, then each element submitted. */
+/* The new job j of template t, for job_new_*. */
+static void bulk_job_new(const struct bulk *b, const struct bulk_job *j, const struct bulk_tpl *t,
+                         struct job_new *jn)
+{
+    jn->id = j->id;
+    jn->pipeline = t->p;
+    jn->queue = t->queue;
+    jn->input_json = j->input != NULL ? j->input : "null";
+    jn->result_ttl_s = t->result_ttl_s;
+    jn->now_ms = b->now_ms;
+    jn->due_ms = j->due_ms;
+}
+
+/* Adds a count to be filled in later: its index. */
+static size_t bulk_arg_count(struct rargv *args)
+{
+    rargv_add(args, "0");
+    return args->argc - 1;
+}
+
+static void bulk_arg_set_count(struct rargv *args, size_t at)
+{
+    char num[24];
+
+    snprintf(num, sizeof(num), "%zu", args->argc - at - 1);
+    rargv_set(args, at, num);
+}
+
+/* The keys and arguments of submit_many.lua for call c (its slot's tag):
+ * 0, or -1 when a key is too long (args may hold part of them). */
+static int bulk_call_args(struct bulk_call *c, const char *tag, struct rargv *args)
+{
+    struct bulk *b = c->b;
+    const struct api_config *cfg = b->ar->api->cfg;
+    char key[KEYS_MAX_LEN];
+    struct job_new jn;
+    size_t i, ntpl = 0, at;
+
+    for (i = 0; i < b->ntpl; i++)
+        b->tpls[i].local = 0;
+    if (keys_recent(key, sizeof(key), cfg->prefix, tag) < 0)
+        return -1;
+    rargv_add(args, key);
+    if (keys_counters(key, sizeof(key), cfg->prefix, tag) < 0)
+        return -1;
+    rargv_add(args, key);
+    for (i = 0; i < c->n; i++) { /* KEYS: each job's hash, list and delayed zset */
+        struct bulk_job *j = &b->jobs[c->idx[i]];
+        struct bulk_tpl *t = &b->tpls[j->tpl];
+        const char *first = pipeline_stage_queue(t->p, 1, t->queue);
+        if (t->local == 0) {
+            t->local = ++ntpl;
+            if (keys_queue(t->qkey, sizeof(t->qkey), cfg->prefix, tag, first) < 0 ||
+                keys_delayed(t->dkey, sizeof(t->dkey), cfg->prefix, tag, first) < 0)
+                return -1;
+        }
+        if (keys_job(key, sizeof(key), cfg->prefix, tag, j->id) < 0)
+            return -1;
+        rargv_add(args, key);
+        rargv_add(args, t->qkey);
+        rargv_add(args, t->dkey);
+    }
+    rargv_addll(args, KEYS_RECENT_MAX);
+    if (keys_events(key, sizeof(key), cfg->prefix) < 0)
+        return -1;
+    rargv_add(args, key);
+    rargv_addll(args, (long long)ntpl);
+    for (i = 0; i < b->ntpl; i++) { /* the templates, in their call's order */
+        size_t l;
+        for (l = 0; l < b->ntpl && b->tpls[l].local != i + 1; l++)
+            ;
+        if (l == b->ntpl)
+            break; /* fewer in this call */
+        memset(&jn, 0, sizeof(jn));
+        jn.pipeline = b->tpls[l].p;
+        jn.queue = b->tpls[l].queue;
+        jn.result_ttl_s = b->tpls[l].result_ttl_s;
+        rargv_add(args, jn.pipeline->name);
+        if (keys_wake(key, sizeof(key), cfg->prefix,
+                      pipeline_stage_queue(jn.pipeline, 1, jn.queue)) < 0)
+            return -1;
+        rargv_add(args, key);
+        rargv_addll(args, jobs_partition_limit(cfg->max_queue, b->tpls[l].parts));
+        at = bulk_arg_count(args);
+        job_new_fields_shared(args, &jn);
+        bulk_arg_set_count(args, at);
+    }
+    for (i = 0; i < c->n; i++) { /* then each job */
+        struct bulk_job *j = &b->jobs[c->idx[i]];
+        bulk_job_new(b, j, &b->tpls[j->tpl], &jn);
+        j->run_at_ms = job_new_is_scheduled(&jn) ? j->due_ms : 0;
+        rargv_addll(args, (long long)b->tpls[j->tpl].local);
+        rargv_add(args, j->id);
+        rargv_addll(args, job_new_ttl(&jn));
+        rargv_addll(args, (long long)jn.now_ms);
+        rargv_addll(args, j->run_at_ms);
+        at = bulk_arg_count(args);
+        job_new_fields_own(args, &jn);
+        bulk_arg_set_count(args, at);
+    }
+    return 0;
+}
+
+/* Element k's answer from its submit_many reply element e (the reply of a
+ * whole call that failed: reply NULL or an error, with err). */
+static void bulk_outcome(struct bulk *b, size_t k, const redisReply *e, enum rasync_err err)
+{
+    struct bulk_job *j = &b->jobs[k];
+    struct api_req *item;
+    enum job_state state;
+
+    if (e != NULL && e->type == REDIS_REPLY_INTEGER && e->integer > 0) {
+        bulk_accept(b, k, j->run_at_ms > 0 ? JOB_SCHEDULED : JOB_QUEUED, j->run_at_ms);
+    } else if (e != NULL && e->type == REDIS_REPLY_STRING) {
+        if (job_state_parse(e->str, &state) < 0)
+            state = JOB_QUEUED;
+        bulk_accept(b, k, state, 0); /* the first request's job: its status has its run_at */
+    } else if ((item = bulk_item(b, k)) != NULL) {
+        jobs_submit_accepted(item, e, err); /* answers the refusal */
+    }
+}
+
+static void bulk_call_free(struct bulk_call *c)
+{
+    free(c->is_held);
+    free(c);
+}
+
+/* --min-replicas: WAIT's reply for the jobs call c accepted. */
+static void bulk_call_confirmed(const redisReply *reply, enum rasync_err err, void *arg)
+{
+    struct bulk_call *c = arg;
+    struct bulk *b = c->b;
+    bool is_ok = jobs_durable_is_confirmed(reply, c->want);
+    struct api_req *item;
+    size_t i;
+
+    for (i = 0; i < c->n; i++) {
+        struct bulk_job *j = &b->jobs[c->idx[i]];
+        if (!c->is_held[i])
+            continue;
+        if (is_ok)
+            bulk_accept(b, c->idx[i], j->state, j->run_at_ms);
+        else if ((item = bulk_item(b, c->idx[i])) != NULL)
+            jobs_durable_refuse(item, reply, err, c->want);
+    }
+    bulk_call_free(c);
+}
+
+/* submit_many's reply to call c: one element per job. */
+static void bulk_call_done(const redisReply *reply, enum rasync_err err, void *arg)
+{
+    struct bulk_call *c = arg;
+    struct bulk *b = c->b;
+    struct api_req *item;
+    bool is_held = false;
+    size_t i;
+
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        for (i = 0; i < c->n; i++)
+            bulk_outcome(b, c->idx[i], reply, err); /* 503 each */
+    } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != c->n) {
+        for (i = 0; i < c->n; i++)
+            if ((item = bulk_item(b, c->idx[i])) != NULL)
+                errors_reply(item, API_ERR_INTERNAL, "unexpected reply from the submit script");
+    } else if (c->is_held == NULL) {
+        for (i = 0; i < c->n; i++)
+            bulk_outcome(b, c->idx[i], reply->element[i], RASYNC_OK);
+    } else { /* --min-replicas: the refusals now, the others once WAIT confirms */
+        for (i = 0; i < c->n; i++) {
+            const redisReply *e = reply->element[i];
+            struct bulk_job *j = &b->jobs[c->idx[i]];
+            if (e->type == REDIS_REPLY_INTEGER && e->integer > 0) {
+                j->state = j->run_at_ms > 0 ? JOB_SCHEDULED : JOB_QUEUED;
+            } else if (e->type == REDIS_REPLY_STRING) {
+                if (job_state_parse(e->str, &j->state) < 0)
+                    j->state = JOB_QUEUED;
+                j->run_at_ms = 0;
+            } else {
+                bulk_outcome(b, c->idx[i], e, RASYNC_OK);
+                continue;
+            }
+            c->is_held[i] = is_held = true;
+        }
+        if (is_held) {
+            if (jobs_durable_wait(b->ar->api, &c->want, bulk_call_confirmed, c) < 0)
+                bulk_call_confirmed(NULL, RASYNC_UNAVAILABLE, c);
+            return;
+        }
+    }
+    bulk_call_free(c);
+}
+
+/* Sends the jobs from k on that share job k's slot (at most
+ * BULK_CALL_MAX_JOBS, in the order sent) as one submit_many call. */
+static void bulk_send_slot(struct bulk *b, size_t k)
+{
+    struct api *api = b->ar->api;
+    int slot = b->jobs[k].slot;
+    struct bulk_call *c;
+    struct rargv args;
+    struct api_req *item;
+    size_t i, n = 0;
+
+    c = calloc(1, sizeof(*c) + BULK_CALL_MAX_JOBS * sizeof(c->idx[0]));
+    if (c == NULL || (api->rdurable != NULL &&
+                      (c->is_held = calloc(BULK_CALL_MAX_JOBS, sizeof(bool))) == NULL)) {
+        b->jobs[k].is_sent = true;
+        if ((item = bulk_item(b, k)) != NULL)
+            errors_reply(item, API_ERR_INTERNAL, "out of memory");
+        if (c != NULL)
+            bulk_call_free(c);
+        return;
+    }
+    for (i = k; i < b->n && n < BULK_CALL_MAX_JOBS; i++) {
+        struct bulk_job *j = &b->jobs[i];
+        if (j->status == 0 && !j->is_sent && j->slot == slot) {
+            j->is_sent = true;
+            c->idx[n++] = i;
+        }
+    }
+    c->b = b;
+    c->n = n;
+    c->conn = api->rdurable != NULL ? api->rdurable : api->rasync;
+    rargv_init(&args);
+    if (bulk_call_args(c, keys_slot_tag(slot), &args) < 0 || args.is_oom) {
+        for (i = 0; i < n; i++)
+            if ((item = bulk_item(b, c->idx[i])) != NULL)
+                errors_reply(item, API_ERR_INTERNAL,
+                             args.is_oom ? "out of memory building the job" : "key name too long");
+        rargv_free(&args);
+        bulk_call_free(c);
+        return;
+    }
+    if (rasync_script(c->conn, SCRIPT_SUBMIT_MANY, (int)(2 + 3 * n), &args, bulk_call_done, c) == 0)
+        return; /* bulk_call_done answers */
+    for (i = 0; i < n; i++)
+        if ((item = bulk_item(b, c->idx[i])) != NULL)
+            errors_reply_redis_on(item, c->conn, RASYNC_UNAVAILABLE);
+    bulk_call_free(c);
+}
+
+/* The array body[0..len): checked whole, then each element validated, then
+ * the valid ones sent, one call per slot. */
 static void bulk_submit(struct api_req *ar, const char *body, size_t len)
 {
     struct json_err jerr;
+    struct ids_pool pool;
     cJSON *root;
     struct bulk *b = NULL;
     size_t *off = NULL, *vlen = NULL, k, n;
@@ -195,8 +569,7 @@ static void bulk_submit(struct api_req *ar, const char *body, size_t len)
     vlen = calloc(n, sizeof(*vlen));
     b = calloc(1, sizeof(*b));
     if (off == NULL || vlen == NULL || b == NULL ||
-        (b->status = calloc(n, sizeof(*b->status))) == NULL ||
-        (b->body = calloc(n, sizeof(*b->body))) == NULL) {
+        (b->jobs = calloc(n, sizeof(*b->jobs))) == NULL) {
         errors_reply(ar, API_ERR_INTERNAL, "out of memory");
         goto fail;
     }
@@ -207,18 +580,15 @@ static void bulk_submit(struct api_req *ar, const char *body, size_t len)
     b->ar = ar;
     b->n = n;
     b->pending = n + 1; /* answers may come while sending: settled last */
-    for (k = 0; k < n; k++) {
-        struct api_req *item = bulk_item_new(b, k);
-        if (item == NULL) {
-            b->status[k] = 500;
-            b->body[k] = strdup(REPLY_OOM_BODY);
-            b->pending--;
-            continue;
-        }
-        bulk_submit_one(item, body + off[k], vlen[k]);
-    }
+    b->now_ms = clock_now_ms();
+    ids_pool_init(&pool);
+    for (k = 0; k < n; k++)
+        bulk_prepare(b, k, body + off[k], vlen[k], &pool);
     free(off);
     free(vlen);
+    for (k = 0; k < n; k++)
+        if (b->jobs[k].status == 0 && !b->jobs[k].is_sent)
+            bulk_send_slot(b, k);
     bulk_settle(b);
     return;
 fail:

@@ -85,6 +85,17 @@ int jobs_submit_outcome(struct api_req *ar, const redisReply *reply, enum rasync
     return reply->integer == 0 ? 0 : 1;
 }
 
+int jobs_submit_accepted(struct api_req *ar, const redisReply *reply, enum rasync_err err)
+{
+    int rc = jobs_submit_outcome(ar, reply, err);
+
+    if (rc == 0) {
+        errors_reply(ar, API_ERR_DUPLICATE_ID, "job %s already exists (another request)", ar->id);
+        return -1;
+    }
+    return rc;
+}
+
 void jobs_submit_done(const redisReply *reply, enum rasync_err err, void *arg)
 {
     struct api_req *ar = arg;
@@ -93,11 +104,8 @@ void jobs_submit_done(const redisReply *reply, enum rasync_err err, void *arg)
     enum job_state state = ar->run_at_ms > 0 ? JOB_SCHEDULED : JOB_QUEUED;
     cJSON *body;
 
-    switch (jobs_submit_outcome(ar, reply, err)) {
+    switch (jobs_submit_accepted(ar, reply, err)) {
     case -1:
-        return;
-    case 0:
-        errors_reply(ar, API_ERR_DUPLICATE_ID, "job %s already exists (another request)", ar->id);
         return;
     case 2:
         if (job_state_parse(reply->str, &state) < 0)
@@ -164,19 +172,20 @@ struct jobs_durable {
     int want; /* the replicas WAIT asked for (rasync_wait_count) */
 };
 
-static void jobs_durable_confirmed(const redisReply *reply, enum rasync_err err, void *arg)
+bool jobs_durable_is_confirmed(const redisReply *reply, int want)
 {
-    struct jobs_durable *jd = arg;
-    struct api_req *ar = jd->ar;
+    return reply != NULL && reply->type == REDIS_REPLY_INTEGER && reply->integer >= want;
+}
+
+void jobs_durable_refuse(struct api_req *ar, const redisReply *reply, enum rasync_err err, int want)
+{
     const struct api_config *cfg = ar->api->cfg;
 
-    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER && reply->integer >= jd->want)
-        jd->done(&jd->outcome, RASYNC_OK, ar);
-    else if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
+    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
         errors_reply(ar, API_ERR_REDIS_UNAVAILABLE,
                      "job %s reached %lld of the %d replicas required within %d ms: it is not "
                      "durable yet; retry with the same id",
-                     ar->id, reply->integer, jd->want, cfg->redis_timeout_ms / 2);
+                     ar->id, reply->integer, want, cfg->redis_timeout_ms / 2);
     else
         errors_reply(ar, API_ERR_REDIS_UNAVAILABLE,
                      "job %s may be written but its replication could not be confirmed (%s); "
@@ -184,7 +193,34 @@ static void jobs_durable_confirmed(const redisReply *reply, enum rasync_err err,
                      ar->id,
                      reply == NULL ? (err == RASYNC_TIMEOUT ? "timeout" : "connection lost")
                                    : "WAIT failed");
+}
+
+static void jobs_durable_confirmed(const redisReply *reply, enum rasync_err err, void *arg)
+{
+    struct jobs_durable *jd = arg;
+    struct api_req *ar = jd->ar;
+
+    if (jobs_durable_is_confirmed(reply, jd->want))
+        jd->done(&jd->outcome, RASYNC_OK, ar);
+    else
+        jobs_durable_refuse(ar, reply, err, jd->want);
     free(jd);
+}
+
+int jobs_durable_wait(struct api *api, int *want, rasync_cb *cb, void *arg)
+{
+    const struct api_config *cfg = api->cfg;
+    struct rargv args;
+    int rc;
+
+    rargv_init(&args);
+    rargv_add(&args, "WAIT");
+    *want = rasync_wait_count(api->rdurable, cfg->min_replicas);
+    rargv_addll(&args, *want);
+    rargv_addll(&args, cfg->redis_timeout_ms / 2); /* below the command timeout */
+    rc = rasync_command(api->rdurable, &args, cb, arg);
+    rargv_free(&args);
+    return rc;
 }
 
 /* The script's reply, inside its callback: WAIT goes on the same connection,
@@ -193,9 +229,6 @@ static void jobs_durable_written(const redisReply *reply, enum rasync_err err, v
 {
     struct jobs_durable *jd = arg;
     struct api_req *ar = jd->ar;
-    const struct api_config *cfg = ar->api->cfg;
-    struct rargv args;
-    int rc;
 
     if (reply == NULL || !((reply->type == REDIS_REPLY_INTEGER && reply->integer == 1) ||
                            reply->type == REDIS_REPLY_STRING)) {
@@ -210,14 +243,7 @@ static void jobs_durable_written(const redisReply *reply, enum rasync_err err, v
         jd->outcome.str = jd->state;
         jd->outcome.len = strlen(jd->state);
     }
-    rargv_init(&args);
-    rargv_add(&args, "WAIT");
-    jd->want = rasync_wait_count(ar->api->rdurable, cfg->min_replicas);
-    rargv_addll(&args, jd->want);
-    rargv_addll(&args, cfg->redis_timeout_ms / 2); /* below the command timeout */
-    rc = rasync_command(ar->api->rdurable, &args, jobs_durable_confirmed, jd);
-    rargv_free(&args);
-    if (rc < 0)
+    if (jobs_durable_wait(ar->api, &jd->want, jobs_durable_confirmed, jd) < 0)
         jobs_durable_confirmed(NULL, RASYNC_UNAVAILABLE, jd);
 }
 
@@ -249,11 +275,10 @@ static int jobs_submit_send(struct api_req *ar, struct rargv *args, rasync_cb *d
     return -1;
 }
 
-/* The most jobs one partition list of a queue of `partitions` may hold:
- * --max-queue is the queue's, shared evenly by its partitions (rounded up),
+/* --max-queue is the queue's, shared evenly by its partitions (rounded up),
  * so that a queue never holds much more than the limit whatever its
- * partition count; 0 = no limit. */
-static long long jobs_partition_limit(int max_queue, int partitions)
+ * partition count. */
+long long jobs_partition_limit(int max_queue, int partitions)
 {
     return max_queue <= 0 ? 0 : ((long long)max_queue + partitions - 1) / partitions;
 }

@@ -2,6 +2,7 @@
 #include "ids.h"
 
 #include <string.h>
+#include <sys/random.h>
 #include <uuid/uuid.h>
 
 void ids_new_uuid(char out[IDS_UUID_LEN])
@@ -9,6 +10,29 @@ void ids_new_uuid(char out[IDS_UUID_LEN])
     uuid_t u;
 
     uuid_generate_random(u);
+    uuid_unparse_lower(u, out);
+}
+
+void ids_pool_init(struct ids_pool *p)
+{
+    p->used = sizeof(p->bytes); /* empty: filled by the first id */
+}
+
+void ids_pool_uuid(struct ids_pool *p, char out[IDS_UUID_LEN])
+{
+    unsigned char *u;
+
+    if (p->used + 16 > sizeof(p->bytes)) {
+        if (getrandom(p->bytes, sizeof(p->bytes), GRND_NONBLOCK) != (ssize_t)sizeof(p->bytes)) {
+            ids_new_uuid(out);
+            return;
+        }
+        p->used = 0;
+    }
+    u = p->bytes + p->used;
+    p->used += 16;
+    u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* version 4: random */
+    u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* variant RFC 4122 */
     uuid_unparse_lower(u, out);
 }
 

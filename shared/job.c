@@ -94,33 +94,40 @@ double job_overall_progress(int stage, int stage_count, double progress)
     return v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : v);
 }
 
-int job_new_fields(struct rargv *out, const struct job_new *jn)
+int job_new_fields_own(struct rargv *out, const struct job_new *jn)
 {
-    char ts[CLOCK_RFC3339_LEN], due[CLOCK_RFC3339_LEN], field[64];
-    bool is_routed = pipeline_is_routed(jn->pipeline);
+    char ts[CLOCK_RFC3339_LEN], due[CLOCK_RFC3339_LEN];
     bool is_scheduled = job_new_is_scheduled(jn);
-    size_t k;
 
     clock_format_rfc3339(jn->now_ms, ts);
     rargv_add(out, JOB_F_ID), rargv_add(out, jn->id);
-    rargv_add(out, JOB_F_PIPELINE), rargv_add(out, jn->pipeline->name);
-    /* the queue it waits on: its first stage's */
-    rargv_add(out, JOB_F_QUEUE), rargv_add(out, pipeline_stage_queue(jn->pipeline, 1, jn->queue));
     rargv_add(out, JOB_F_STATE);
     rargv_add(out, job_state_name(is_scheduled ? JOB_SCHEDULED : JOB_QUEUED));
     if (is_scheduled) {
         clock_format_rfc3339(jn->due_ms, due);
         rargv_add(out, JOB_F_RUN_AT), rargv_add(out, due);
     }
+    rargv_add(out, JOB_F_INPUT), rargv_add(out, jn->input_json);
+    rargv_add(out, JOB_F_CREATED_AT), rargv_add(out, ts);
+    rargv_add(out, JOB_F_UPDATED_AT), rargv_add(out, ts);
+    return out->is_oom ? -1 : 0;
+}
+
+int job_new_fields_shared(struct rargv *out, const struct job_new *jn)
+{
+    char field[64];
+    bool is_routed = pipeline_is_routed(jn->pipeline);
+    size_t k;
+
+    rargv_add(out, JOB_F_PIPELINE), rargv_add(out, jn->pipeline->name);
+    /* the queue it waits on: its first stage's */
+    rargv_add(out, JOB_F_QUEUE), rargv_add(out, pipeline_stage_queue(jn->pipeline, 1, jn->queue));
     rargv_add(out, JOB_F_ATTEMPT), rargv_add(out, "0");
     rargv_add(out, JOB_F_MAX_ATTEMPTS), rargv_addll(out, jn->pipeline->max_attempts);
-    rargv_add(out, JOB_F_INPUT), rargv_add(out, jn->input_json);
     rargv_add(out, JOB_F_STAGE), rargv_add(out, "0");
     rargv_add(out, JOB_F_STAGE_COUNT), rargv_addll(out, (long long)jn->pipeline->nstages);
     rargv_add(out, JOB_F_PROGRESS), rargv_add(out, "0");
     rargv_add(out, JOB_F_OVERALL), rargv_add(out, "0");
-    rargv_add(out, JOB_F_CREATED_AT), rargv_add(out, ts);
-    rargv_add(out, JOB_F_UPDATED_AT), rargv_add(out, ts);
     rargv_add(out, JOB_F_RESULT_TTL), rargv_addll(out, jn->result_ttl_s);
     rargv_add(out, JOB_F_RESUME), rargv_add(out, jn->pipeline->is_resume ? "1" : "0");
     for (k = 0; k < jn->pipeline->nstages; k++) {
@@ -135,6 +142,12 @@ int job_new_fields(struct rargv *out, const struct job_new *jn)
         }
     }
     return out->is_oom ? -1 : 0;
+}
+
+int job_new_fields(struct rargv *out, const struct job_new *jn)
+{
+    job_new_fields_own(out, jn);
+    return job_new_fields_shared(out, jn);
 }
 
 /* FNV-1a of a field name, for the view's index. */

@@ -132,9 +132,18 @@ bool job_new_is_scheduled(const struct job_new *jn);
 long long job_new_ttl(const struct job_new *jn);
 
 /* Appends the field/value pairs of a new job's hash to out: state queued, or
- * scheduled with run_at when jn->due_ms is later than jn->now_ms.
+ * scheduled with run_at when jn->due_ms is later than jn->now_ms. They are
+ * job_new_fields_own's, then job_new_fields_shared's.
  * Returns 0, or -1 when memory ran out. */
 int job_new_fields(struct rargv *out, const struct job_new *jn);
+/* The fields of a new job that are its own: id, state, run_at (scheduled),
+ * input, created_at, updated_at. Returns 0, or -1 when memory ran out. */
+int job_new_fields_own(struct rargv *out, const struct job_new *jn);
+/* The fields every new job of the same pipeline, queue and result_ttl_s
+ * shares (read from jn->pipeline, jn->queue, jn->result_ttl_s only): a bulk
+ * submit sends them once for all such jobs (submit_many.lua).
+ * Returns 0, or -1 when memory ran out. */
+int job_new_fields_shared(struct rargv *out, const struct job_new *jn);
 
 /* A read-only view of a hash as returned by HGETALL: fv[2i] is a field name,
  * fv[2i+1] its value (lens give the value lengths); n is the number of

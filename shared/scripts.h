@@ -23,6 +23,7 @@ enum script_id {
     SCRIPT_HOP,
     SCRIPT_LEASE,
     SCRIPT_RERUN,
+    SCRIPT_SUBMIT_MANY,
     SCRIPT_COUNT
 };
 

@@ -5,17 +5,23 @@
 # size; the jobs run; a retry of the same array is safe; Redis away answers
 # each element 503 and creates nothing half-way; the CLI's submit-many and the
 # Python client's submit_many use it. On a cluster the elements of one array
-# land on several nodes (a queue of 4 partitions).
+# land on several nodes (a queue of 4 partitions). The jobs of an array that
+# share a slot are one submit_many.lua call: mixed partitions (a queue of 3
+# beside queues of 1 and 4), an id given twice in one array, a queue that
+# fills up mid-array (per partition), scheduled elements, the events
+# published, the recent index and counters, and --min-replicas.
 source "$(dirname "$0")/lib.sh"
 export STAGEQ_PREFIX=tbk
 sq_redis bk
 P="$STAGEQ_TEST_TMP/pipelines.json"
 cat >"$P" <<'EOF'
-{"queues": {"bq": {"partitions": 4}},
+{"queues": {"bq": {"partitions": 4}, "tq": {"partitions": 3}},
  "pipelines": {
   "fast4": {"stages": [{"name": "a", "builtin": "echo"}, {"name": "b", "builtin": "echo"},
                        {"name": "c", "builtin": "echo"}, {"name": "d", "builtin": "echo"}]},
-  "wide": {"queue": "bq", "stages": [{"name": "a", "builtin": "echo"}]}
+  "wide": {"queue": "bq", "stages": [{"name": "a", "builtin": "echo"}]},
+  "tri": {"queue": "tq", "stages": [{"name": "a", "builtin": "echo"}]},
+  "fill": {"queue": "fq", "stages": [{"name": "a", "builtin": "echo"}]}
 }}
 EOF
 start_api api --pipelines "$P" --max-body 200000
@@ -57,6 +63,135 @@ post_json /v1/jobs '[{"pipeline":"fast4","id":"b-1","input":{"n":1.50}},
   {"pipeline":"fast4","id":"b-2","input":[1,2]},{"pipeline":"wide","id":"b-3"}]'
 check_eq "the same array again answers 202 (each the same request again)" "202 202 202 202" \
   "$HTTP_STATUS $(jqr '[.jobs[].status] | map(tostring) | join(" ")')"
+
+# --- mixed partitions in one array: each job in its own partition's slot ------------
+submitted() { # PIPELINE P: the submitted:PIPELINE counts summed over P partitions
+  local j s=0 k
+  for j in $(seq 0 $(($2 - 1))); do
+    k=$(counters_key "$j" "$2")
+    s=$((s + $(rcli_at "$k" HGET "$k" "submitted:$1" | sed 's/^$/0/')))
+  done
+  echo "$s"
+}
+before_tri=$(submitted tri 3) before_fast=$(submitted fast4 1)
+redis-cli -p "$REDIS_PORT" SUBSCRIBE "$(events_channel)" >"$T/events.out" 2>&1 &
+SUB_PID=$!
+SQ_PIDS="$SQ_PIDS $SUB_PID"
+subscribed() { [ "$(numsub "$(events_channel)")" -ge 1 ]; }
+check "a subscriber listens on the events channel" wait_for 10 subscribed
+arr='[' ids=''
+for i in $(seq 0 8); do
+  arr="$arr{\"pipeline\":\"tri\",\"id\":\"x-$i\",\"input\":$i},"
+  [ $((i % 3)) = 0 ] && arr="$arr{\"pipeline\":\"fast4\",\"id\":\"xf-$i\"},{\"pipeline\":\"wide\",\"id\":\"xw-$i\"},"
+  ids="$ids x-$i"
+  [ $((i % 3)) = 0 ] && ids="$ids xf-$i xw-$i"
+done
+post_json /v1/jobs "${arr%,}]"
+check_eq "an array over queues of 3, 1 and 4 partitions: 202, 15 accepted" "202 15" \
+  "$HTTP_STATUS $(jqr .accepted)"
+check_eq "... one answer per job, in the order sent" "${ids# }" "$(jqr '[.jobs[].id] | join(" ")')"
+parts_seen=''
+for i in $(seq 0 8); do
+  j=$(part_of "x-$i" 3)
+  k=$(sq_key job "x-$i" "$j" 3)
+  q=$(queue_key tq "$j" 3)
+  r=$(recent_key "$j" 3)
+  [ "$(rcli_at "$k" HGET "$k" input)" = "$i" ] &&
+    [ -n "$(rcli_at "$q" LPOS "$q" "x-$i")" ] &&
+    [ -n "$(rcli_at "$r" ZSCORE "$r" "x-$i")" ] && parts_seen="$parts_seen $j"
+done
+check_eq "... each tri job in its partition: hash, list and recent index there" 9 \
+  "$(echo "$parts_seen" | wc -w)"
+check_eq "... the 9 ids spread over the 3 partitions" 3 \
+  "$(echo "$parts_seen" | tr ' ' '\n' | grep . | sort -u | wc -l)"
+check_eq "... counted: submitted:tri +9, submitted:fast4 +3" "$((before_tri + 9)) $((before_fast + 3))" \
+  "$(submitted tri 3) $(submitted fast4 1)"
+all_heard() { [ "$(grep -c -E '^x[fw]?-[0-9]$' "$T/events.out")" -ge 15 ]; }
+check "... every job's id published on the events channel" wait_for 10 all_heard
+kill "$SUB_PID" 2>/dev/null
+
+# --- an id given twice (or thrice) in one array ---------------------------------------
+before_fast=$(submitted fast4 1)
+post_json /v1/jobs '[{"pipeline":"fast4","id":"d-1","input":1},{"pipeline":"fast4","id":"d-1","input":1},
+  {"pipeline":"fast4","id":"d-1","input":2},{"pipeline":"fast4","id":"d-2"}]'
+check_eq "an id repeated in one array: the same request again 202, another 409" \
+  "207 202 202 409 202 duplicate_id" \
+  "$HTTP_STATUS $(jqr '[.jobs[].status] | map(tostring) | join(" ")') $(jqr '.jobs[2].error.code')"
+check_eq "... the repeat answers the job's state" "queued queued" "$(jqr '"\(.jobs[0].state) \(.jobs[1].state)"')"
+check_eq "... d-1 created once: on its list once, its input the first's, counted once" "1 1 $((before_fast + 2))" \
+  "$(rcli LRANGE "$(queue_key default)" 0 -1 | grep -c '^d-1$') $(rcli HGET "$(job_key d-1)" input) $(submitted fast4 1)"
+
+# --- a job whose key is of the wrong type: its own 503, the others created ---------------
+rcli SET "$(job_key wt-1)" x >/dev/null
+post_json /v1/jobs '[{"pipeline":"fast4","id":"wt-0"},{"pipeline":"fast4","id":"wt-1"},{"pipeline":"fast4","id":"wt-2"}]'
+check_eq "a job key of the wrong type (edited by hand): that job 503, the others of its call 202" \
+  "207 202 503 202 redis_unavailable" \
+  "$HTTP_STATUS $(jqr '[.jobs[].status] | map(tostring) | join(" ")') $(jqr '.jobs[1].error.code')"
+check_eq "... the others exist, the broken key is left as it was" "queued queued x" \
+  "$(rcli HGET "$(job_key wt-0)" state) $(rcli HGET "$(job_key wt-2)" state) $(rcli GET "$(job_key wt-1)")"
+
+# --- scheduled elements -----------------------------------------------------------------
+at=$(python3 -c 'import datetime as d; print((d.datetime.now(d.timezone.utc) + d.timedelta(seconds=120)).strftime("%Y-%m-%dT%H:%M:%S.000Z"))')
+sched="[{\"pipeline\":\"fast4\",\"id\":\"s-1\",\"delay_s\":60},{\"pipeline\":\"fast4\",\"id\":\"s-2\",\"run_at\":\"$at\"},
+  {\"pipeline\":\"fast4\",\"id\":\"s-3\"},{\"pipeline\":\"tri\",\"id\":\"s-4\",\"delay_s\":30}]"
+post_json /v1/jobs "$sched"
+check_eq "scheduled elements: 202, each its state" "202 scheduled scheduled queued scheduled" \
+  "$HTTP_STATUS $(jqr '[.jobs[].state] | join(" ")')"
+check_eq "... run_at in the answers of the scheduled ones, as given" "$at true false true" \
+  "$(jqr '"\(.jobs[1].run_at) \(.jobs[0] | has("run_at")) \(.jobs[2] | has("run_at")) \(.jobs[3] | has("run_at"))"')"
+j4=$(part_of s-4 3)
+d4=$(delayed_key tq "$j4" 3)
+check_eq "... in the delayed sets (s-1, s-4), on the list (s-3)" "yes yes no 1" \
+  "$([ -n "$(rcli ZSCORE "$(delayed_key default)" s-1)" ] && echo yes || echo no) $([ -n "$(rcli_at "$d4" ZSCORE "$d4" s-4)" ] && echo yes || echo no) $([ -n "$(rcli ZSCORE "$(delayed_key default)" s-3)" ] && echo yes || echo no) $(rcli LRANGE "$(queue_key default)" 0 -1 | grep -c '^s-3$')"
+check_eq "... the hash of s-2 is scheduled with its run_at" "scheduled $at" \
+  "$(rcli HGET "$(job_key s-2)" state) $(rcli HGET "$(job_key s-2)" run_at)"
+post_json /v1/jobs "$sched"
+check_eq "... the same array again: 202, the states, no run_at (as a single retry)" \
+  "202 scheduled scheduled queued scheduled false" \
+  "$HTTP_STATUS $(jqr '[.jobs[].state] | join(" ")') $(jqr '[.jobs[] | has("run_at")] | any')"
+
+# --- a queue that fills up mid-array (--max-queue, per partition) ------------------------
+MAIN_API_URL=$API_URL MAIN_API_PID=$API_PID
+start_api api-full --pipelines "$P" --max-queue 15
+arr='[' want=''
+for i in $(seq 1 16); do
+  arr="$arr{\"pipeline\":\"fill\",\"id\":\"f-$i\"},"
+  want="$want $([ "$i" -le 15 ] && echo 202 || echo 429)"
+  [ "$i" = 3 ] && arr="$arr{\"pipeline\":\"nope\"}," && want="$want 422"
+done
+post_json /v1/jobs "$arr{\"pipeline\":\"fill\",\"id\":\"f-1\"}]"
+check_eq "a queue of 15 filled mid-array: 202 × 15, then 429 queue_full; a repeat of a created id 202" \
+  "207${want} 202 queue_full" \
+  "$HTTP_STATUS $(jqr '[.jobs[].status] | map(tostring) | join(" ")') $(jqr '.jobs[16].error.code')"
+check_eq "... the full queue holds 15, f-16 was not written" "15 0" \
+  "$(rcli LLEN "$(queue_key fq)") $(rcli EXISTS "$(job_key f-16)")"
+# the tq partitions (3) take at most 5 each (15 / 3), and hold some x-* already
+arr='[' want='' has=()
+for j in 0 1 2; do has[$j]=$(rcli_at "$(queue_key tq "$j" 3)" LLEN "$(queue_key tq "$j" 3)"); done
+for i in $(seq 0 14); do
+  arr="$arr{\"pipeline\":\"tri\",\"id\":\"y-$i\"},"
+  j=$(part_of "y-$i" 3)
+  if [ "${has[$j]}" -lt 5 ]; then want="$want 202" has[$j]=$((has[$j] + 1)); else want="$want 429"; fi
+done
+post_json /v1/jobs "${arr%,}]"
+check_eq "... a queue of 3 partitions: each partition fills up on its own, mid-array" "${want# }" \
+  "$(jqr '[.jobs[].status] | map(tostring) | join(" ")')"
+check_eq "... and holds 5 in each" "5 5 5" \
+  "$(for j in 0 1 2; do rcli_at "$(queue_key tq "$j" 3)" LLEN "$(queue_key tq "$j" 3)"; done | xargs)"
+stop_pid "$API_PID"
+API_URL=$MAIN_API_URL API_PID=$MAIN_API_PID
+
+# --- --min-replicas: each created job waits for its WAIT ---------------------------------
+start_api api-dur --pipelines "$P" --min-replicas 9 --request-timeout-ms 400
+post_json /v1/jobs '[{"pipeline":"fast4","id":"w-1"},{"pipeline":"nope"},{"pipeline":"tri","id":"w-2"},
+  {"pipeline":"fast4","id":"d-1","input":2}]'
+check_eq "--min-replicas 9 on a Redis without them: the created jobs 503, the refusals as they are" \
+  "207 503 422 503 409 redis_unavailable" \
+  "$HTTP_STATUS $(jqr '[.jobs[].status] | map(tostring) | join(" ")') $(jqr '.jobs[0].error.code')"
+check "... the message says the job is not durable yet" grep -q 'job w-1 reached [0-9]* of the 9 replicas' \
+  <(jqr '.jobs[0].error.message')
+stop_pid "$API_PID"
+API_URL=$MAIN_API_URL API_PID=$MAIN_API_PID
 
 # --- bounds and malformed arrays --------------------------------------------------
 post_json /v1/jobs '[]'

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <limits.h>
 #include <string.h>
 #include <time.h>
 
@@ -119,6 +120,26 @@ static void test_overall_progress(void **state)
     assert_true(job_overall_progress(-1, 4, 0.5) == 0.0);
 }
 
+/* rargv_addll writes integers as "%lld" would, at both ends of the range. */
+static void test_rargv_addll(void **state)
+{
+    static const long long nums[] = {0, 7, -7, 10, 86400, -1000000, LLONG_MAX, LLONG_MIN};
+    static const char *const want[] = {
+        "0", "7", "-7", "10", "86400", "-1000000", "9223372036854775807", "-9223372036854775808"};
+    struct rargv v;
+    size_t i;
+
+    (void)state;
+    rargv_init(&v);
+    for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+        assert_int_equal(rargv_addll(&v, nums[i]), 0);
+    for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        assert_string_equal(v.argv[i], want[i]);
+        assert_int_equal(v.lens[i], strlen(want[i]));
+    }
+    rargv_free(&v);
+}
+
 static void test_new_fields_demo(void **state)
 {
     static const char *const want[] = {
@@ -126,18 +147,22 @@ static void test_new_fields_demo(void **state)
         "stageq:job:job-1", /* what the caller had added before */
         "id",
         "job-1",
+        "state",
+        "queued",
+        "input",
+        "{\"n\":3}",
+        "created_at",
+        "2025-11-25T16:48:14.123Z",
+        "updated_at",
+        "2025-11-25T16:48:14.123Z",
         "pipeline",
         "demo",
         "queue",
         "fast",
-        "state",
-        "queued",
         "attempt",
         "0",
         "max_attempts",
         "1",
-        "input",
-        "{\"n\":3}",
         "stage",
         "0",
         "stage_count",
@@ -146,10 +171,6 @@ static void test_new_fields_demo(void **state)
         "0",
         "overall_progress",
         "0",
-        "created_at",
-        "2025-11-25T16:48:14.123Z",
-        "updated_at",
-        "2025-11-25T16:48:14.123Z",
         "result_ttl_s",
         "7200",
         "resume",
@@ -213,7 +234,8 @@ static void test_new_fields_demo(void **state)
     rargv_init(&v);
     assert_int_equal(job_new_fields(&v, &jn), 0);
     assert_int_equal(v.argc, 2 * 15 + 2 * 2);
-    assert_string_equal(v.argv[17], "1"); /* stage_count */
+    assert_string_equal(v.argv[20], "stage_count");
+    assert_string_equal(v.argv[21], "1");
     assert_string_equal(v.argv[30], "stage.1.name");
     assert_string_equal(v.argv[31], "echo");
     assert_string_equal(v.argv[32], "stage.1.state");
@@ -1379,6 +1401,7 @@ int main(void)
         cmocka_unit_test(test_state_is_final),
         cmocka_unit_test(test_ttl_for),
         cmocka_unit_test(test_overall_progress),
+        cmocka_unit_test(test_rargv_addll),
         cmocka_unit_test(test_new_fields_demo),
         cmocka_unit_test(test_hash_get),
         cmocka_unit_test(test_hash_view_index),

@@ -247,6 +247,26 @@ static void test_uuid(void **state)
     }
 }
 
+/* The pool's ids are v4 UUIDs like libuuid's, over several refills, and
+ * differ from one another. */
+static void test_uuid_pool(void **state)
+{
+    struct ids_pool pool;
+    char a[IDS_UUID_LEN], b[IDS_UUID_LEN];
+    int i;
+
+    (void)state;
+    ids_pool_init(&pool);
+    ids_pool_uuid(&pool, a);
+    check_uuid(a);
+    for (i = 0; i < 3 * IDS_POOL_UUIDS; i++) {
+        ids_pool_uuid(&pool, b);
+        check_uuid(b);
+        assert_string_not_equal(a, b);
+        memcpy(a, b, sizeof(a));
+    }
+}
+
 #define VALID(lit) ids_is_valid((lit), sizeof(lit) - 1, IDS_MAX_LEN)
 
 static void test_ids_valid(void **state)
@@ -355,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_keys_longest),
         cmocka_unit_test(test_keys_stage_field),
         cmocka_unit_test(test_uuid),
+        cmocka_unit_test(test_uuid_pool),
         cmocka_unit_test(test_ids_valid),
         cmocka_unit_test(test_ids_split_weight),
     };
