@@ -26,6 +26,9 @@ ok "cluster up (3 masters, 3 replicas)"
 # across the steps, as a worker's do.
 # the probe's log lines (stderr) go to a file: only its answers come back on the pipe
 coproc PRB { "$PROBE" "$CL_URL" 10000 2>>"$STAGEQ_TEST_TMP/probe.err"; }
+# (kept: bash unsets PRB_PID once the coproc has ended, and a probe that ends
+# at once when its input closes could be gone by the time of the wait below)
+probe_pid=$PRB_PID
 # p STEP...: one step, its answer in $ANS (empty when the probe is silent 60 s).
 p() {
   ANS=""
@@ -208,7 +211,7 @@ p peer
 check "... peer is a live node" test "$ANS" != "127.0.0.1:$M3"
 
 exec {PRB[1]}>&-
-wait "$PRB_PID" 2>/dev/null
+wait "$probe_pid" 2>/dev/null
 check_eq "the probe exits 0 at the end of its input" 0 "$?"
 
 # --- AUTH: the URL's user and password go to every node ---------------------
