@@ -178,10 +178,12 @@ test-build: all $(UNIT_BINS) $(E2E_BINS) $(TEST_TOOLS)
 # (.ci/run took ~24 min before it): these suites took ~450 s on one Redis here
 # (~4 min two at a time), the whole set ~1900 s (~16 min). They drive every
 # routed path: submit/status/SSE, backlogs and a whole-cluster outage, lost
-# workers, the merged listing and figures, events, hops, bad input.
+# workers, the merged listing and figures, events, hops, bad input, the
+# queues' routes and scheduled jobs. (test_take_order runs on a cluster in make
+# test-cluster: its take step is one slot's script, as test_worker's here.)
 CLUSTER_CI_SUITES ?= $(addprefix tests/e2e/,test_jobs.sh test_bulk.sh test_worker.sh test_recovery.sh \
-                     test_listing.sh test_events.sh test_metrics.sh test_hop.sh test_take_order.sh \
-                     test_queues.sh test_scheduled.sh) \
+                     test_listing.sh test_events.sh test_metrics.sh test_hop.sh test_queues.sh \
+                     test_scheduled.sh) \
                      tests/bad-input/test_bad_input.sh
 test: deps-test
 	$(Q)$(MAKE) --no-print-directory -j$(JOBS) test-build
