@@ -323,7 +323,7 @@ FUZZ_TARGETS := fuzz_json fuzz_submit fuzz_progress fuzz_pipelines fuzz_redis_ur
                 fuzz_cron
 FUZZ_SRC_fuzz_json := shared/json.c shared/utf8.c
 FUZZ_SRC_fuzz_submit := shared/submit.c shared/pipeline.c shared/json.c shared/utf8.c shared/ids.c shared/err.c shared/exec_path.c \
-                       shared/cron.c shared/keys.c shared/cluster.c shared/num.c
+                       shared/cron.c shared/keys.c shared/cluster.c shared/num.c shared/clock.c
 FUZZ_SRC_fuzz_progress := worker/stage_exec.c shared/json.c shared/utf8.c shared/log.c shared/clock.c shared/exec_path.c
 FUZZ_SRC_fuzz_pipelines := shared/pipeline.c shared/json.c shared/utf8.c shared/ids.c shared/err.c shared/exec_path.c \
                           shared/cron.c shared/keys.c shared/cluster.c shared/num.c
