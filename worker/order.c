@@ -130,8 +130,8 @@ int order_add_keys(struct rargv *a, const struct wpart *part, const int order[WO
 void order_add_spec(struct rargv *a, const struct worker *w, const int order[WORKER_QUEUES_MAX])
 {
     char *buf;
-    size_t cap = 64 + (size_t)w->nqueues * (48 + KEYS_MAX_LEN), len;
-    int i;
+    size_t cap = 64 + (size_t)w->nqueues * (64 + KEYS_MAX_LEN), len;
+    int i, wmax = 0;
 
     buf = malloc(cap);
     if (buf == NULL) {
@@ -139,11 +139,17 @@ void order_add_spec(struct rargv *a, const struct worker *w, const int order[WOR
         return;
     }
     len = (size_t)snprintf(buf, cap, "%lld %d\n", (long long)clock_now_ms(), WORKER_PROMOTE_BATCH);
+    for (i = 0; i < w->nqueues; i++)
+        if (w->queues[i].weight > wmax)
+            wmax = w->queues[i].weight;
     for (i = 0; i < w->nqueues && len < cap; i++) {
         const struct wqueue *q = &w->queues[order[i]];
+        /* weighted: a take is at most the queue's share of a batch, so that
+         * the weights hold within a few jobs, not within whole batches */
+        int most = wmax > 0 ? (WORKER_BATCH_MAX * q->weight + wmax - 1) / wmax : WORKER_BATCH_MAX;
 
-        len += (size_t)snprintf(buf + len, cap - len, "%d %d %d %s\n", order[i], q->rate_jobs,
-                                q->rate_window_ms, q->wake_chan);
+        len += (size_t)snprintf(buf + len, cap - len, "%d %d %d %d %s\n", order[i], q->rate_jobs,
+                                q->rate_window_ms, most, q->wake_chan);
     }
     rargv_addlen(a, buf, len < cap ? len : cap - 1);
     free(buf);

@@ -120,7 +120,7 @@ static void probe_step(struct rconn *rc, char **w, int n)
         rargv_add(&a, w[4]);
         rargv_add(&a, w[3]);
         rargv_add(&a, "0");
-        rargv_addf(&a, "%s %s\n0 0 1000 %s\n", w[5], w[6], w[7]);
+        rargv_addf(&a, "%s %s\n0 0 1000 1 %s\n", w[5], w[6], w[7]);
         nk = 5;
     }
     for (i = strcmp(w[0], "cmd") == 0 ? 1 : 3; i < n && strcmp(w[0], "read") != 0 && id != SCRIPT_TAKE;

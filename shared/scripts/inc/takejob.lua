@@ -31,8 +31,9 @@ end
 -- bare from the first that gives any. Each queue has 4 keys from
 -- KEYS[first] on: its list, its delayed set, its paused flag, its rate log.
 -- spec: "<now ms> <most to promote>" then one line per queue "<its number
--- in the worker> <rate jobs> <rate window ms> <wake channel>" (jobs 0: no
--- limit; the numbers are 0..m-1, each once). For each queue looked
+-- in the worker> <rate jobs> <rate window ms> <most ids at once> <wake
+-- channel>" (jobs 0: no limit; the numbers are 0..m-1, each once; a weighted
+-- queue takes at most its share of a batch at once). For each queue looked
 -- at, in order:
 --   paused (the flag, a string, exists): skipped, nothing moved;
 --   its delayed jobs that are due (retries whose backoff is over, scheduled
@@ -64,7 +65,8 @@ local function take_units(plist, first, spec, n)
   for pos = 1, #lines - 1 do
     local k = first + 4 * (pos - 1)
     local qk, dk, pk, rk = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
-    local num, jobs, win, wake = string.match(lines[pos + 1], '^(%d+) (%d+) (%d+) (%S+)$')
+    local num, jobs, win, most, wake =
+      string.match(lines[pos + 1], '^(%d+) (%d+) (%d+) (%d+) (%S+)$')
     local i = (tonumber(num) or (pos - 1)) + 1
     jobs, win = tonumber(jobs) or 0, tonumber(win) or 1000
     if u >= 0 then
@@ -90,7 +92,7 @@ local function take_units(plist, first, spec, n)
           next_due = d
         end
       end
-      local want = n
+      local want = math.min(n, math.max(1, tonumber(most) or n))
       if jobs > 0 and redis.call('LLEN', qk) > 0 then
         tnow = tnow or redis_ms()
         redis.call('ZREMRANGEBYSCORE', rk, '-inf', tnow - win)
