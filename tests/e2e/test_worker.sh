@@ -75,7 +75,10 @@ check_eq "the ETA keeps the newest 20 runs" 20 "$(rcli HGET "$(eta_key echo)" 1.
 calls=$(rcli_each INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/p' |
   awk '{ s += $1 } END { if (NR) print s }')
 echo "# script calls for 300 jobs: $calls"
-check "about one script call per job with a backlog (not two)" test "${calls:-9999}" -le 360
+# the batch's first job is begun by start.lua when the end before it was not
+# answered yet (ends are pipelined: pipe.c), more often on a loaded machine or
+# under valgrind (340 quiet, 368 seen in CI): a bound between one and two
+check "about one script call per job with a backlog (not two)" test "${calls:-9999}" -le 450
 check_eq "each job ran once" 300 "$(job_keys $(seq -f 'b%.0f' 1 300) | sed 's/^/HGET /; s/$/ success_count/' | rcli | grep -cx 1)"
 stop_pid "$WORKER_PID" 10
 
