@@ -334,7 +334,7 @@ check "the failure is shown" grep -q '^failed at stage 3/4 sort .*boom: it broke
 
 # --- watch on a terminal: blog4, every stage drawn ------------------------------------
 if command -v script >/dev/null; then
-  cli submit blog4 '{"sleep":0.4}'
+  cli submit blog4 '{"sleep":0.4}' --delay 2 # the watch is drawing before stage 1 starts, even on a loaded machine
   id=$OUT
   script -qfec "$SQ watch $id" /dev/null >"$T/tty4.out" 2>&1 </dev/null
   for s in "1/4 one" "2/4 two" "3/4 three" "4/4 four"; do
