@@ -1,5 +1,5 @@
 # stageq: one non-recursive Makefile. Objects under $(BUILD)/; `make V=1` shows commands.
-# Targets: all run test test-cluster test-asan test-valgrind test-sentinel bench deps clean format format-check
+# Targets: all run test test-cluster test-asan test-asan-sentinel test-valgrind test-sentinel bench deps clean format format-check
 #          lint lint-banned
 
 BUILD ?= build
@@ -64,7 +64,7 @@ E2E_BINS := $(BUILD)/tests/e2e/rconn_probe
 
 .PHONY: all run test test-build test-faults test-faults-cluster test-asan deps deps-test clean format format-check lint \
         lint-cppcheck lint-banned lint-structure deps-lint test-valgrind deps-valgrind bench deps-bench \
-        test-sentinel test-cluster
+        test-sentinel test-cluster test-asan-sentinel
 
 # Parallel compiles in the recipes' sub-makes (never for the deps-* targets:
 # apt must not run twice at once).
@@ -227,7 +227,13 @@ test-faults-cluster: deps-test
 # tests/run-all.sh itself on suites of its own (runner) run in `make test` only:
 # they add minutes and no code path (ASAN_SKIP= runs all).
 ASAN_SKIP ?= test_deploy test_cookbook test_openapi test_dashboard test_scaling test_runner
-ASAN_SUITES = $(filter-out $(ASAN_SKIP:%=tests/e2e/%.sh),$(sort $(wildcard tests/e2e/test_*.sh))) \
+# The two Sentinel suites mostly wait on failovers (about 5 min each): .ci/run
+# leaves them out of test-asan (ASAN_SKIP_SENTINEL=1) and runs them apart
+# (test-asan-sentinel), side by side with the fault scenarios.
+ASAN_SENTINEL := test_sentinel_api test_sentinel_worker
+ASAN_SUITES = $(filter-out $(ASAN_SKIP:%=tests/e2e/%.sh) \
+                $(if $(filter 1,$(ASAN_SKIP_SENTINEL)),$(ASAN_SENTINEL:%=tests/e2e/%.sh)), \
+                $(sort $(wildcard tests/e2e/test_*.sh))) \
               $(wildcard tests/bad-input/test_*.sh)
 # The cluster code paths (slot routing, redirections) under the sanitizers: none
 # in CI (its budget), ASAN_CLUSTER_SUITES="tests/e2e/test_jobs.sh ..." runs them.
@@ -239,6 +245,10 @@ test-asan: deps-test
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 STAGEQ_SUITES="$(ASAN_SUITES)" \
 		STAGEQ_TEST_TOPOLOGY="single$(if $(strip $(ASAN_CLUSTER_SUITES)), cluster)" \
 		STAGEQ_CLUSTER_SUITES="$(ASAN_CLUSTER_SUITES)" bash tests/run-all.sh build-asan
+
+test-asan-sentinel:
+	$(Q)STAGEQ_SKIP_UNIT=1 $(MAKE) --no-print-directory test-asan ASAN_SKIP_SENTINEL= \
+		ASAN_SUITES="$(ASAN_SENTINEL:%=tests/e2e/%.sh)" ASAN_CLUSTER_SUITES=
 
 # test-sentinel: the failover scenarios (tests/sentinel/run.sh: a real Sentinel
 # group, an API and worker pools on its redis-sentinel:// URL, a steady

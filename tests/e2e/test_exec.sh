@@ -23,7 +23,7 @@ submit() { # pipeline input → sets JOB
 # run_job PIPELINE INPUT [timeout]: submit and wait for the end; status in HTTP_BODY.
 run_job() {
   submit "$1" "$2"
-  wait_for "${3:-20}" is_final "$JOB" || not_ok "$1 job did not finish"
+  wait_for $((${3:-20} * SQ_SLOW)) is_final "$JOB" || not_ok "$1 job did not finish"
   http GET "/v1/jobs/$JOB"
 }
 
@@ -59,18 +59,24 @@ check_eq "every attempt's error is kept" "1 2 3" "$(jqr '[.errors[].attempt] | m
 check "backoff 1 s then 2 s: three attempts take at least 3 s" test $(((t1 - t0) / 1000000)) -ge 2900
 gap2=$(jqr '(.errors[2].at | sub("\\.[0-9]+Z$"; "Z") | fromdate) - (.errors[1].at | sub("\\.[0-9]+Z$"; "Z") | fromdate)')
 check "the second retry waited about 2 s" test "$gap2" -ge 1 -a "$gap2" -le 4
-submit exit3 '{"a":2}'
-jkey=$(job_key "$JOB") dkey=$(delayed_key default) # named once: the window is the 1 s backoff
+# retrylate: exit3's stages, its retry 60 s away (a window no loaded machine
+# misses), then canceled while it waits
+submit retrylate '{"a":2}'
+jkey=$(job_key "$JOB") dkey=$(delayed_key default)
 retrying() {
   [ "$(rcli HGET "$jkey" state)" = queued ] && [ "$(rcli HGET "$jkey" attempt)" = 1 ] &&
     [ -n "$(rcli ZSCORE "$dkey" "$JOB")" ]
 }
 check "between attempts the job is queued with attempt 1, waiting in the delayed set" \
-  wait_for 10 retrying
+  wait_for $((20 * SQ_SLOW)) retrying
 http GET "/v1/jobs/$JOB"
 check "while it waits it shows next_attempt_at and the last error" \
   test "$(jqr '.next_attempt_at != null and .error.code == "exit_status"')" = true
-wait_for 20 is_final "$JOB"
+http DELETE "/v1/jobs/$JOB"
+check_eq "DELETE of a job waiting for its retry → 200, previous_state queued" "200 queued" \
+  "$HTTP_STATUS $(jqr .previous_state)"
+check_eq "it is canceled and out of the delayed set" "canceled " \
+  "$(rcli HGET "$jkey" state) $(rcli ZSCORE "$dkey" "$JOB")"
 
 run_job permanent '{}'
 check_eq "exit 65 is not retried" "failed exit_status 65 1 false" \

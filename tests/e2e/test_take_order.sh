@@ -4,7 +4,7 @@
 # (a lower queue only once the higher ones are empty), weighted order (6:3:1
 # counted over the first 3,000 jobs taken), a pause that stops taking within
 # one take (and leaves the pool's other queues running), a rate limit held
-# over every window of a 30 s run without stalling the pool's other queue,
+# over every window of a 15 s run (RATE_S) without stalling the pool's other queue,
 # and delayed jobs promoted by the take itself: an idle worker starts a due
 # job soon after its time (measured and printed, not asserted), never
 # before, and exactly once. Jobs are written with submit.lua into each queue
@@ -13,7 +13,7 @@ source "$(dirname "$0")/lib.sh"
 export STAGEQ_PREFIX=to
 P=tests/e2e/pipelines-order.json
 W="--pipelines $P --lease 3 --kill-grace-ms 300"
-RATE_S=${RATE_S:-30}
+RATE_S=${RATE_S:-15} # windows of 1 s counted (RATE_S=60 for a longer look)
 
 # subq QUEUE PIPELINE STAGE INPUT ID...: submit.lua lines for queue QUEUE
 subq() {
