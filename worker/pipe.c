@@ -73,6 +73,8 @@ struct pipe {
     bool is_take_lost;   /* a finish-and-take reply was lost, or the connection was
                             replaced (maybe a new master): recover_own first */
     bool is_queue_empty; /* the last pop found nothing: wait in BLMOVE */
+    bool is_backlog;     /* the last take chained in an end took all it asked:
+                            jobs waited in the queue while this worker ran */
     int64_t job_us;      /* how long a job runs here (moving average), for the batch size */
     /* the held job the last end began (finish.lua's begin), "" when none:
      * the others are reservations, begun by start.lua when their turn comes */
@@ -320,6 +322,7 @@ static void pipe_put_taken(struct pipe *p, redisReply *taken, int take)
 void pipe_hold_taken(struct worker *w, redisReply *taken)
 {
     w->pipe->chain = 0; /* a sweep: a new partition, maybe */
+    w->pipe->is_backlog = false;
     pipe_put_taken(w->pipe, taken, 1);
 }
 
@@ -359,6 +362,7 @@ void pipe_hold(struct worker *w, redisReply *rep, int take)
 
         (void)order_note(w, rep->element[4],
                          taken->type == REDIS_REPLY_ARRAY ? (int)taken->elements : 0);
+        p->is_backlog = taken->type == REDIS_REPLY_ARRAY && taken->elements >= (size_t)take;
         pipe_put_taken(p, rep->element[2], take);
     }
 }
@@ -407,6 +411,11 @@ bool pipe_is_busy(const struct worker *w)
     return w->pipe->nheld > 0 || w->pipe->is_take_sent;
 }
 
+bool pipe_has_backlog(const struct worker *w)
+{
+    return pipe_is_busy(w) || w->pipe->is_backlog;
+}
+
 const redisReply *pipe_peek_held(const struct worker *w)
 {
     return w->pipe->nheld > 0 ? w->pipe->held[0] : NULL;
@@ -448,6 +457,8 @@ bool pipe_is_queue_empty(const struct worker *w)
 void pipe_set_queue_empty(struct worker *w, bool is_empty)
 {
     w->pipe->is_queue_empty = is_empty;
+    if (is_empty)
+        w->pipe->is_backlog = false;
 }
 
 void pipe_set_take_lost(struct worker *w)

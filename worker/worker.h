@@ -323,6 +323,11 @@ void pipe_reply_id(const redisReply *r, char id[IDS_MAX_LEN + 1]);
 int pipe_plan_end(struct worker *w, int64_t us, bool may_defer, int *take);
 /* pipe.c: the worker holds jobs, or an end sent takes some. */
 bool pipe_is_busy(const struct worker *w);
+/* pipe.c: the worker drains a backlog: pipe_is_busy, or the last take an
+ * end made took all it asked (jobs waited in the queue behind the one it
+ * runs). Fast stage transitions are coalesced then (run.c), not when the
+ * worker runs one job while others are idle: a watcher sees each stage. */
+bool pipe_has_backlog(const struct worker *w);
 /* pipe.c: the oldest held job's take reply (borrowed), or NULL. */
 const redisReply *pipe_peek_held(const struct worker *w);
 /* pipe.c: takes the oldest held job's take reply (the caller frees it), or
