@@ -3,7 +3,10 @@
  * end the moment it is known without waiting for the reply; once half of a
  * batch is done, the end it sends takes the next batch, so the replies are
  * there by the time the held jobs run out. They are read then, or before any
- * call that waits (rconn's drain hook). A reply lost with the connection is a
+ * call that waits (rconn's drain hook), or as a window: with WORKER_SENT_MAX
+ * ends unanswered the oldest reply is read before the next end goes, so an
+ * end (and its PUBLISH, which live clients wait for) is not queued in Redis
+ * behind a whole batch of the worker's. A reply lost with the connection is a
  * write of unknown fate: the end is sent again, waiting, fenced like every end,
  * so it is recorded once; the jobs its take may have moved onto our processing
  * list are put back unstarted (recover_own) once the worker holds none. With
@@ -99,6 +102,8 @@ void pipe_free(struct pipe *p)
     free(p);
 }
 
+static void pipe_read(struct worker *w, size_t n);
+
 int pipe_send_finish(struct worker *w, const char *id, struct rargv *args, int nkeys, int take,
                      bool is_read)
 {
@@ -110,7 +115,7 @@ int pipe_send_finish(struct worker *w, const char *id, struct rargv *args, int n
     if (len > IDS_MAX_LEN)
         return -1;
     if (p->nsent >= WORKER_SENT_MAX)
-        pipe_drain(w); /* answered by now, most of them */
+        pipe_read(w, p->nsent - WORKER_SENT_MAX + 1); /* the oldest: a window, not a stop */
     if (rconn_script_send(w->rc, SCRIPT_FINISH, nkeys, args, &err) < 0) {
         log_write(LOG_LEVEL_WARN, 0, id, "%s; writing its end again", err.msg);
         pipe_drain(w); /* the ends sent before went with the connection */
