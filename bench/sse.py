@@ -155,8 +155,9 @@ class Subscriber:
                     break
                 tk = kernel_time(anc, time.time())
                 buf += data
+                pos = 0
                 while True:
-                    m, buf = resp_array(buf)
+                    m, pos = resp_array(buf, pos)
                     if m is None:
                         break
                     if m[0] == b"message":
@@ -164,6 +165,7 @@ class Subscriber:
                     elif m[0] == b"subscribe" and not is_ready:
                         is_ready = True
                         conn.send("ready")
+                buf = buf[pos:]
             if conn.fileno() in fds:
                 break
         conn.recv()
@@ -179,29 +181,29 @@ def kernel_time(anc, default):
     return default
 
 
-def resp_array(b):
-    """(one RESP array of bulk strings or integers off b, the rest), or
-    (None, b) when it is not all there."""
-    if not b.startswith(b"*"):
-        return None, b
-    e = b.find(b"\r\n")
+def resp_array(b, pos):
+    """(one RESP array of bulk strings or integers at b[pos:], the offset
+    after it), or (None, pos) when it is not all there."""
+    if b[pos:pos + 1] != b"*":
+        return None, pos
+    e = b.find(b"\r\n", pos)
     if e < 0:
-        return None, b
-    n, pos, out = int(b[1:e]), e + 2, []
+        return None, pos
+    n, at, out = int(b[pos + 1:e]), e + 2, []
     for _ in range(n):
-        e = b.find(b"\r\n", pos)
+        e = b.find(b"\r\n", at)
         if e < 0:
-            return None, b
-        if b[pos:pos + 1] == b":":
-            out.append(b[pos + 1:e])
-            pos = e + 2
+            return None, pos
+        if b[at:at + 1] == b":":
+            out.append(b[at + 1:e])
+            at = e + 2
             continue
-        ln = int(b[pos + 1:e])
+        ln = int(b[at + 1:e])
         if len(b) < e + 2 + ln + 2:
-            return None, b
+            return None, pos
         out.append(b[e + 2:e + 2 + ln])
-        pos = e + 2 + ln + 2
-    return out, b[pos:]
+        at = e + 2 + ln + 2
+    return out, at
 
 
 class Stream:
