@@ -65,9 +65,11 @@ esac
 check_eq "the last status is succeeded" succeeded \
   "$(grep -A2 '^event: status' "$T/ev.out" | grep '^data: ' | tail -1 | cut -c7- | jq -r .state)"
 check_eq "then an end event" "event: end" "$(grep '^event: ' "$T/ev.out" | tail -1)"
-check_eq "the final status is byte for byte what GET /v1/jobs/{id} answers" \
-  "$(curl -s "$API_URL/v1/jobs/$id")" \
-  "$(grep -A2 '^event: status' "$T/ev.out" | grep '^data: ' | tail -1 | cut -c7-)"
+# (the stages' expected_s come from the API's ETA figures, refreshed meanwhile)
+no_eta() { jq -c 'del(.stages[].expected_s)'; }
+check_eq "the final status is what GET /v1/jobs/{id} answers (the ETA figures aside)" \
+  "$(curl -s "$API_URL/v1/jobs/$id" | no_eta)" \
+  "$(grep -A2 '^event: status' "$T/ev.out" | grep '^data: ' | tail -1 | cut -c7- | no_eta)"
 check "ids are sent" grep -q '^id: [0-9]' "$T/ev.out"
 
 # --- /v1/events sees two jobs; latency ---------------------------------------
