@@ -595,7 +595,8 @@ void eta_free(struct eta *e);
  * Redis error or not a hash, or memory ran out. */
 cJSON *eta_status_from_reply(struct api *api, const redisReply *reply, bool *is_missing);
 /* The same status as JSON text written straight (job_status_text: the bytes
- * printing the tree gives, without the tree), for GET /v1/jobs/{id}. *text
+ * printing the tree gives, without the tree), for GET /v1/jobs/{id} and the
+ * live events (sse.c). *text
  * (borrowed) and *len stay valid until the next call, which reuses the
  * memory (api->eta's). 0; -1 with *is_missing set when the hash is empty;
  * -1 alone when reply is NULL, a Redis error or not a hash, or memory ran

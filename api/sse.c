@@ -6,7 +6,9 @@
  * kept per job id in a small hash table; a message re-reads its job with one
  * HGETALL on the command connection (coalesced: one read in flight per job,
  * one more if messages arrived meanwhile) and hands the status to that job's
- * clients and to the /v1/events streams. Nothing here polls. */
+ * clients and to the /v1/events streams, as the text GET /v1/jobs/{id} writes
+ * (no tree: a burst of endings is one read and one write per stream, and the
+ * API must keep pace with the drain). Nothing here polls. */
 #include "api.h"
 
 #include <event2/buffer.h>
@@ -49,7 +51,8 @@ struct sse_entry {
     bool is_reading;
     bool is_read_again; /* a message arrived while reading */
     bool is_changed;    /* a message arrived since the last read started */
-    cJSON *last;        /* the last status read, or NULL */
+    char *last;         /* the last status read (JSON text, last_len bytes), or NULL */
+    size_t last_len;
 };
 
 struct sse {
@@ -64,6 +67,7 @@ struct sse {
     struct sse_entry *buckets[SSE_BUCKETS];
     struct sse_client *all;
     unsigned long long seq; /* the SSE id: counts events sent */
+    struct evbuffer *out;   /* an event being written (emptied by each send) */
 };
 
 /* ---- the table ---- */
@@ -118,7 +122,7 @@ static void sse_entry_release(struct sse_entry *e)
             break;
         }
     }
-    cJSON_Delete(e->last);
+    free(e->last);
     free(e);
 }
 
@@ -169,31 +173,32 @@ static void sse_client_free(struct sse_client *c)
     sse_listener_del(s);
 }
 
-static void sse_send(struct sse_client *c, const char *text, size_t len)
+/* Sends what c->hub->out holds as one chunk (which empties it). */
+static void sse_flush(struct sse_client *c)
 {
-    struct evbuffer *b = evbuffer_new();
+    struct evbuffer *b = c->hub->out;
 
-    if (b == NULL)
-        return;
-    if (evbuffer_add(b, text, len) == 0) {
-        c->ar->bytes_out += len;
-        evhttp_send_reply_chunk(c->ar->req, b);
-    }
-    evbuffer_free(b);
+    c->ar->bytes_out += evbuffer_get_length(b);
+    evhttp_send_reply_chunk(c->ar->req, b);
+    evbuffer_drain(b, evbuffer_get_length(b)); /* what a failed add left */
 }
 
-static void sse_send_event(struct sse_client *c, const char *event, const char *data)
+static void sse_send(struct sse_client *c, const char *text, size_t len)
 {
-    struct evbuffer *b = evbuffer_new();
+    if (evbuffer_add(c->hub->out, text, len) == 0)
+        sse_flush(c);
+}
 
-    if (b == NULL)
-        return;
-    if (evbuffer_add_printf(b, "event: %s\nid: %llu\ndata: %s\n\n", event, ++c->hub->seq, data) >
-        0) {
-        c->ar->bytes_out += evbuffer_get_length(b);
-        evhttp_send_reply_chunk(c->ar->req, b);
-    }
-    evbuffer_free(b);
+/* Sends an event whose data is the JSON text data[0..len). */
+static void sse_send_event(struct sse_client *c, const char *event, const char *data, size_t len)
+{
+    struct evbuffer *b = c->hub->out;
+
+    if (evbuffer_add_printf(b, "event: %s\nid: %llu\ndata: ", event, ++c->hub->seq) > 0 &&
+        evbuffer_add(b, data, len) == 0 && evbuffer_add(b, "\n\n", 2) == 0)
+        sse_flush(c);
+    else
+        evbuffer_drain(b, evbuffer_get_length(b)); /* out of memory: the next change tries again */
 }
 
 /* Ends a started stream normally, with last (an SSE block) sent first. */
@@ -255,25 +260,30 @@ static int sse_stream_start(struct sse_client *c)
     return 0;
 }
 
-/* Answers a ?wait request: 200 with the status when final, else 202 with
- * the submit body plus the last status known. */
-static void sse_wait_reply(struct sse_client *c, const cJSON *status, bool is_final)
+/* Answers a ?wait request: 200 with the status (JSON text text[0..len))
+ * when final, else 202 with the submit body plus the last status known
+ * (text NULL: none; else e->last, NUL-terminated). */
+static void sse_wait_reply(struct sse_client *c, const char *text, size_t len, bool is_final)
 {
     struct api_req *ar = c->ar;
-    cJSON *body = c->body, *st;
+    cJSON *body = c->body, *status, *st;
 
-    /* status may be c->e->last: reply before c (maybe e with it) is freed */
+    /* text may be c->e->last: reply before c (maybe e with it) is freed */
     c->body = NULL;
     if (is_final) {
-        reply_json(ar, 200, status);
+        reply_raw(ar, 200, text, len);
     } else {
+        /* a timeout or a shutdown (text is e->last, NUL-terminated): the
+         * status goes in as it was sent, its state read from a parse */
+        status = text != NULL ? cJSON_ParseWithLength(text, len) : NULL;
         if (body != NULL && status != NULL) {
             st = cJSON_GetObjectItemCaseSensitive(status, "state");
             if (cJSON_IsString(st))
                 cJSON_ReplaceItemInObjectCaseSensitive(body, "state",
                                                        cJSON_CreateString(st->valuestring));
-            cJSON_AddItemToObject(body, "status", cJSON_Duplicate(status, true));
+            cJSON_AddRawToObject(body, "status", text);
         }
+        cJSON_Delete(status);
         reply_json(ar, 202, body);
     }
     cJSON_Delete(body);
@@ -292,34 +302,38 @@ static void sse_schedule_resync(struct sse *s)
         evtimer_add(s->resync_ev, &tv);
 }
 
-static bool sse_is_final(const cJSON *status)
+/* True when the job of an HGETALL reply (a field, value array) is in a
+ * final state. */
+static bool sse_is_final(const redisReply *r)
 {
-    const cJSON *st = cJSON_GetObjectItemCaseSensitive(status, "state");
     enum job_state js;
+    size_t i;
 
-    return cJSON_IsString(st) && job_state_parse(st->valuestring, &js) == 0 &&
-           job_state_is_final(js);
+    for (i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+        if (f->type == REDIS_REPLY_STRING && strcmp(f->str, JOB_F_STATE) == 0)
+            return v->type == REDIS_REPLY_STRING && job_state_parse(v->str, &js) == 0 &&
+                   job_state_is_final(js);
+    }
+    return false;
 }
 
-/* Hands a read of e's job to its clients; is_same: the status equals the
- * last one read, which every started stream of e has already been sent (the
+/* Hands a read of e's job to its clients: its status as JSON text
+ * text[0..len) (NULL when is_missing); is_same: the status equals the last
+ * one read, which every started stream of e has already been sent (the
  * re-reads after a subscription is confirmed find most jobs unchanged). */
-static void sse_deliver(struct sse_entry *e, const cJSON *status, bool is_missing, bool is_changed,
-                        bool is_same)
+static void sse_deliver(struct sse_entry *e, const char *text, size_t len, bool is_final,
+                        bool is_missing, bool is_changed, bool is_same)
 {
     struct sse *s = e->hub;
     struct sse_client *c, *next;
-    char *text = status ? cJSON_PrintUnformatted(status) : NULL;
-    bool is_final = status != NULL && sse_is_final(status);
     char end[IDS_MAX_LEN + 64];
 
-    if (status != NULL && text == NULL)
-        return; /* out of memory: the next change tries again */
     for (c = e->clients; c != NULL; c = next) {
         next = c->next;
         if (c->kind == SSE_WAIT) {
             if (is_missing || is_final)
-                sse_wait_reply(c, status, is_final);
+                sse_wait_reply(c, text, len, is_final);
             continue;
         }
         if (!c->is_started) {
@@ -352,7 +366,7 @@ static void sse_deliver(struct sse_entry *e, const cJSON *status, bool is_missin
             sse_stream_end(c, end);
             continue;
         }
-        sse_send_event(c, "status", text);
+        sse_send_event(c, "status", text, len);
         if (is_final) {
             snprintf(end, sizeof(end), "event: end\ndata: {\"id\":\"%s\"}\n\n", e->id);
             sse_stream_end(c, end);
@@ -366,10 +380,9 @@ static void sse_deliver(struct sse_entry *e, const cJSON *status, bool is_missin
             if (sse_is_slow(c))
                 sse_stream_end(c, NULL);
             else
-                sse_send_event(c, "status", text);
+                sse_send_event(c, "status", text, len);
         }
     }
-    cJSON_free(text);
 }
 
 static void sse_read_done(const redisReply *reply, enum rasync_err err, void *arg)
@@ -377,25 +390,36 @@ static void sse_read_done(const redisReply *reply, enum rasync_err err, void *ar
     struct sse_entry *e = arg;
     struct sse *s = e->hub;
     bool is_missing = false, is_changed = e->is_changed, is_same;
-    cJSON *status;
+    const char *text = NULL;
+    size_t len = 0;
+    char *copy;
+    int rc = -1;
 
     (void)err;
     e->is_changed = false; /* e->is_reading stays set: delivering must not free e */
-    /* the status borrows the reply's strings: e->last keeps a duplicate */
-    status = s->is_stopped ? NULL : eta_status_from_reply(s->api, reply, &is_missing);
+    /* text is the API's reused buffer (api->eta): e->last keeps a copy */
+    if (!s->is_stopped)
+        rc = eta_status_text(s->api, reply, &text, &len, &is_missing);
     if (s->is_stopped) {
         /* shutting down: every client was answered already */
-    } else if (status == NULL && !is_missing) {
-        sse_schedule_resync(s); /* Redis trouble: try again soon */
+    } else if (rc < 0 && !is_missing) {
+        sse_schedule_resync(s); /* Redis trouble, or out of memory: try again soon */
     } else {
-        is_same = status != NULL && e->last != NULL && cJSON_Compare(status, e->last, true);
-        if (status != NULL && !is_same) {
-            cJSON_Delete(e->last);
-            e->last = cJSON_Duplicate(status, true);
+        if (rc < 0)
+            text = NULL;
+        is_same = text != NULL && e->last != NULL && e->last_len == len &&
+                  memcmp(e->last, text, len) == 0;
+        if (text != NULL && !is_same && (copy = malloc(len + 1)) != NULL) {
+            memcpy(copy, text, len);
+            copy[len] = '\0';
+            free(e->last);
+            e->last = copy;
+            e->last_len = len;
         }
-        sse_deliver(e, status, is_missing, is_changed, is_same);
+        sse_deliver(e, text, len, text != NULL && sse_is_final(reply), is_missing, is_changed,
+                    is_same);
+        eta_status_text_done(s->api);
     }
-    cJSON_Delete(status);
     e->is_reading = false;
     if (e->is_read_again && !s->is_stopped && (e->clients != NULL || s->all != NULL)) {
         e->is_read_again = false;
@@ -585,7 +609,8 @@ struct sse *sse_new(struct api *api, const struct redis_url *url, struct sq_err 
     s->linger_ev = evtimer_new(api->base, sse_on_linger, s);
     s->resync_ev = evtimer_new(api->base, sse_on_resync, s);
     s->ping_ev = event_new(api->base, -1, EV_PERSIST, sse_on_ping, s);
-    if (s->linger_ev == NULL || s->resync_ev == NULL || s->ping_ev == NULL ||
+    s->out = evbuffer_new();
+    if (s->linger_ev == NULL || s->resync_ev == NULL || s->ping_ev == NULL || s->out == NULL ||
         event_add(s->ping_ev, &ping) < 0) {
         err_set(err, SQ_ERR_NOMEM, "out of memory");
         sse_free(s);
@@ -631,7 +656,7 @@ void sse_stop(struct sse *s)
                 struct api_req *ar = c->ar;
 
                 if (c->kind == SSE_WAIT) {
-                    sse_wait_reply(c, e->last, false);
+                    sse_wait_reply(c, e->last, e->last_len, false);
                 } else if (c->is_started) {
                     sse_stream_end(c, "event: end\ndata: {\"reason\":\"shutdown\"}\n\n");
                 } else {
@@ -655,7 +680,7 @@ void sse_free(struct sse *s)
     for (i = 0; i < SSE_BUCKETS; i++) {
         for (e = s->buckets[i]; e != NULL; e = enext) {
             enext = e->hnext;
-            cJSON_Delete(e->last);
+            free(e->last);
             free(e);
         }
     }
@@ -665,6 +690,8 @@ void sse_free(struct sse *s)
         event_free(s->resync_ev);
     if (s->ping_ev != NULL)
         event_free(s->ping_ev);
+    if (s->out != NULL)
+        evbuffer_free(s->out);
     free(s);
 }
 
@@ -750,7 +777,7 @@ static void sse_on_wait_timeout(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    sse_wait_reply(c, c->e->last, false);
+    sse_wait_reply(c, c->e->last, c->e->last_len, false);
 }
 
 void sse_wait(struct api_req *ar, int wait_s, cJSON *body)

@@ -445,15 +445,21 @@ kv api.rss_after_status_kb "$(rss_kb "$API_PID")"
 stop_pid "$SLEEP_WPID"
 log "status: done"
 
-# ---- live: worker change -> SSE client, /v1/events at a steady rate ----
+# ---- live: a change -> SSE client, /v1/events at a steady rate ----
+# bench/sse.py: kernel receive times at the client, the PUBLISH seen by a
+# subscriber of its own (the clocks are explained there)
+LIVE_FIGS="events early unmatched total_p50_ms total_p99_ms total_max_ms delivery_p50_ms delivery_p99_ms
+  write_p50_ms write_p99_ms client_lag_p50_ms client_lag_p99_ms age_p50_ms age_p99_ms"
 for r in $(seq 1 "$RUNS"); do
   rcli FLUSHALL >/dev/null
   start_worker w-live --concurrency 2
   sleep 0.3
-  "$PY" bench/sse.py live 127.0.0.1 "$APORT" "$LIVE_S" "$LIVE_RATE" "$TMP/live.json" ||
-    log "warning: live client failed"
+  "$PY" bench/sse.py live 127.0.0.1 "$APORT" "$RPORT" "$(bkey events)" "$LIVE_S" "$LIVE_RATE" \
+    "$TMP/live.json" || log "warning: live client failed"
   stop_pid "$WPID"
-  for f in events p50_ms p99_ms max_ms; do kv "live.all.$f" "$(jget "$f" <"$TMP/live.json")"; done
+  for f in $LIVE_FIGS submit_p50_ms submit_p99_ms; do
+    kv "live.all.$f" "$(jget "$f" <"$TMP/live.json")"
+  done
 done
 kv api.rss_after_live_kb "$(rss_kb "$API_PID")"
 log "live: done"
@@ -465,7 +471,8 @@ for r in $(seq 1 "$RUNS"); do
   rcli LRANGE "$(bkey queue default)" $((-STREAMS)) -1 >"$TMP/ids" # the oldest STREAMS
   rss_before=$(rss_kb "$API_PID")
   rm -f "$TMP/ready"
-  "$PY" bench/sse.py streams 127.0.0.1 "$APORT" "$TMP/ids" "$TMP/ready" "$TMP/streams.json" 60 &
+  "$PY" bench/sse.py streams 127.0.0.1 "$APORT" "$RPORT" "$(bkey events)" "$TMP/ids" "$TMP/ready" \
+    "$TMP/streams.json" 60 &
   SPID=$!
   PIDS="$PIDS $SPID"
   for _ in $(seq 1 600); do [ -s "$TMP/ready" ] && break; kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
@@ -477,7 +484,7 @@ for r in $(seq 1 "$RUNS"); do
   wait "$SPID"
   PIDS=$(echo "$PIDS" | tr ' ' '\n' | grep -vx "$SPID" | tr '\n' ' ')
   stop_pid "$WPID"
-  for f in events p50_ms p99_ms failed; do kv "live.streams.$f" "$(jget "$f" <"$TMP/streams.json")"; done
+  for f in $LIVE_FIGS failed; do kv "live.streams.$f" "$(jget "$f" <"$TMP/streams.json")"; done
 done
 kv api.rss_peak_kb "$(awk '/^VmHWM:/ {print $2}' /proc/"$API_PID"/status)"
 log "streams: done"

@@ -3,7 +3,10 @@
  * end the moment it is known without waiting for the reply; once half of a
  * batch is done, the end it sends takes the next batch, so the replies are
  * there by the time the held jobs run out. They are read then, or before any
- * call that waits (rconn's drain hook). A reply lost with the connection is a
+ * call that waits (rconn's drain hook), or as a window: with WORKER_SENT_MAX
+ * ends unanswered the oldest reply is read before the next end goes, so an
+ * end (and its PUBLISH, which live clients wait for) is not queued in Redis
+ * behind a whole batch of the worker's. A reply lost with the connection is a
  * write of unknown fate: the end is sent again, waiting, fenced like every end,
  * so it is recorded once; the jobs its take may have moved onto our processing
  * list are put back unstarted (recover_own) once the worker holds none. With
@@ -73,6 +76,8 @@ struct pipe {
     bool is_take_lost;   /* a finish-and-take reply was lost, or the connection was
                             replaced (maybe a new master): recover_own first */
     bool is_queue_empty; /* the last pop found nothing: wait in BLMOVE */
+    bool is_backlog;     /* the last take chained in an end took all it asked:
+                            jobs waited in the queue while this worker ran */
     int64_t job_us;      /* how long a job runs here (moving average), for the batch size */
     /* the held job the last end began (finish.lua's begin), "" when none:
      * the others are reservations, begun by start.lua when their turn comes */
@@ -97,6 +102,8 @@ void pipe_free(struct pipe *p)
     free(p);
 }
 
+static void pipe_read(struct worker *w, size_t n);
+
 int pipe_send_finish(struct worker *w, const char *id, struct rargv *args, int nkeys, int take,
                      bool is_read)
 {
@@ -108,7 +115,7 @@ int pipe_send_finish(struct worker *w, const char *id, struct rargv *args, int n
     if (len > IDS_MAX_LEN)
         return -1;
     if (p->nsent >= WORKER_SENT_MAX)
-        pipe_drain(w); /* answered by now, most of them */
+        pipe_read(w, p->nsent - WORKER_SENT_MAX + 1); /* the oldest: a window, not a stop */
     if (rconn_script_send(w->rc, SCRIPT_FINISH, nkeys, args, &err) < 0) {
         log_write(LOG_LEVEL_WARN, 0, id, "%s; writing its end again", err.msg);
         pipe_drain(w); /* the ends sent before went with the connection */
@@ -320,6 +327,7 @@ static void pipe_put_taken(struct pipe *p, redisReply *taken, int take)
 void pipe_hold_taken(struct worker *w, redisReply *taken)
 {
     w->pipe->chain = 0; /* a sweep: a new partition, maybe */
+    w->pipe->is_backlog = false;
     pipe_put_taken(w->pipe, taken, 1);
 }
 
@@ -359,6 +367,7 @@ void pipe_hold(struct worker *w, redisReply *rep, int take)
 
         (void)order_note(w, rep->element[4],
                          taken->type == REDIS_REPLY_ARRAY ? (int)taken->elements : 0);
+        p->is_backlog = taken->type == REDIS_REPLY_ARRAY && taken->elements >= (size_t)take;
         pipe_put_taken(p, rep->element[2], take);
     }
 }
@@ -407,6 +416,11 @@ bool pipe_is_busy(const struct worker *w)
     return w->pipe->nheld > 0 || w->pipe->is_take_sent;
 }
 
+bool pipe_has_backlog(const struct worker *w)
+{
+    return pipe_is_busy(w) || w->pipe->is_backlog;
+}
+
 const redisReply *pipe_peek_held(const struct worker *w)
 {
     return w->pipe->nheld > 0 ? w->pipe->held[0] : NULL;
@@ -448,6 +462,8 @@ bool pipe_is_queue_empty(const struct worker *w)
 void pipe_set_queue_empty(struct worker *w, bool is_empty)
 {
     w->pipe->is_queue_empty = is_empty;
+    if (is_empty)
+        w->pipe->is_backlog = false;
 }
 
 void pipe_set_take_lost(struct worker *w)

@@ -2,9 +2,10 @@
  * (update.lua / finish.lua / retry.lua, fenced by the attempt number);
  * progress is coalesced to at most one write per WORKER_PROGRESS_MIN_MS, the
  * latest always written in the end, and "stage k done" is folded with "stage
- * k+1 started". While a stage runs, the job's state is checked every
- * WORKER_CHECK_MS so that a cancel stops it within a second. Never exits the
- * process. */
+ * k+1 started" (and, while the worker drains a backlog, with the next write
+ * when it comes within WORKER_PROGRESS_MIN_MS). While a stage runs, the job's
+ * state is checked every WORKER_CHECK_MS so that a cancel stops it within a
+ * second. Never exits the process. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,9 +56,10 @@ struct run {
     const struct exec_result *exec; /* details of a failed exec stage, for the error */
     int64_t stage_start_ms;         /* monotonic start of the current stage */
     int64_t begin_us;               /* monotonic start of the job's first stage */
-    /* Stage transitions not written yet: a stage that ends within
-     * WORKER_PROGRESS_MIN_MS of the last write is written with the next one
-     * (the next transition, progress, or the end), like progress. */
+    /* Stage transitions not written yet: while the worker drains a backlog
+     * (pipe_has_backlog), a stage that ends within WORKER_PROGRESS_MIN_MS of
+     * the last write is written with the next one (the next transition,
+     * progress, or the end), like progress. */
     struct rargv adv;
     bool has_adv;
     /* the end being written: the state it writes, and whether its reply
@@ -839,10 +841,13 @@ static void run_hop(struct run *r, const char *out, const char *queue)
 }
 
 /* Stage k finished with output `out`: mark it and start stage k+1, one write
- * — or none yet when the last write is under WORKER_PROGRESS_MIN_MS old: then
- * it goes with the next write (a later transition, progress, or the end), so
- * a job of fast stages costs one write, not one per stage. Returns as
- * run_write (0 when deferred). */
+ * — or none yet while the worker drains a backlog and the last write is under
+ * WORKER_PROGRESS_MIN_MS old: then it goes with the next write (a later
+ * transition, progress, or the end), so a backlog of jobs of fast stages costs
+ * one write per job, not one per stage. Without a backlog it is written at
+ * once: the worker has time for it, and a watcher sees the stage start when
+ * it starts, not with the next write (up to the stage's end for a builtin
+ * that reports no progress). Returns as run_write (0 when deferred). */
 static int run_advance(struct run *r, const char *out)
 {
     char ts[CLOCK_RFC3339_LEN], field[64];
@@ -862,7 +867,7 @@ static int run_advance(struct run *r, const char *out)
     now = clock_mono_ms();
     r->stage_start_ms = now;
     r->has_pending = r->has_pending_message = false; /* the last stage's progress is moot */
-    if (now - r->last_write_ms < WORKER_PROGRESS_MIN_MS)
+    if (pipe_has_backlog(r->w) && now - r->last_write_ms < WORKER_PROGRESS_MIN_MS)
         return 0;
     run_flush(r, true);
     if (r->has_adv) /* Redis unreachable for good (run_write logged it) */

@@ -32,12 +32,15 @@ struct serve_pool;
 #define WORKER_BATCH_US    4000 /* a batch is about this much work, by the last job's time */
 #define WORKER_HOLD_MAX_MS 50   /* a held job waits this long at most behind a slow one */
 #define WORKER_HELD_MAX    (2 * WORKER_BATCH_MAX) /* jobs held: a batch and half of one */
-#define WORKER_SENT_MAX    (2 * WORKER_BATCH_MAX) /* ends sent and not answered */
-#define WORKER_READ_MAX    WORKER_HELD_MAX        /* held ids one call reserve-reads */
-#define WORKER_PART_CHAIN  4 /* takes chained in one partition before the next (P > 1) */
-#define FINISH_REPLY_LEN   5 /* {result, recorded, taken, read, meta} */
-#define FINISH_ARGV_TAKE   8 /* finish.lua's take count (ARGV[8]) */
-#define FINISH_ARGV_SPEC   6 /* finish.lua's stage runs to record (ARGV[6]) */
+/* ends sent and not answered at most: the oldest reply is read before one
+ * more is sent, so that an end waits in Redis behind at most this many of its
+ * worker's (Redis reads about 8 of them at a time), not behind a batch's */
+#define WORKER_SENT_MAX   8
+#define WORKER_READ_MAX   WORKER_HELD_MAX /* held ids one call reserve-reads */
+#define WORKER_PART_CHAIN 4 /* takes chained in one partition before the next (P > 1) */
+#define FINISH_REPLY_LEN  5 /* {result, recorded, taken, read, meta} */
+#define FINISH_ARGV_TAKE  8 /* finish.lua's take count (ARGV[8]) */
+#define FINISH_ARGV_SPEC  6 /* finish.lua's stage runs to record (ARGV[6]) */
 /* The index in a script's args (keys first) of its ARGV[n]. */
 #define WORKER_ARGV(nkeys, n) ((size_t)(nkeys) + (size_t)(n)-1)
 
@@ -323,6 +326,11 @@ void pipe_reply_id(const redisReply *r, char id[IDS_MAX_LEN + 1]);
 int pipe_plan_end(struct worker *w, int64_t us, bool may_defer, int *take);
 /* pipe.c: the worker holds jobs, or an end sent takes some. */
 bool pipe_is_busy(const struct worker *w);
+/* pipe.c: the worker drains a backlog: pipe_is_busy, or the last take an
+ * end made took all it asked (jobs waited in the queue behind the one it
+ * runs). Fast stage transitions are coalesced then (run.c), not when the
+ * worker runs one job while others are idle: a watcher sees each stage. */
+bool pipe_has_backlog(const struct worker *w);
 /* pipe.c: the oldest held job's take reply (borrowed), or NULL. */
 const redisReply *pipe_peek_held(const struct worker *w);
 /* pipe.c: takes the oldest held job's take reply (the caller frees it), or

@@ -67,6 +67,11 @@ esac
 check_eq "the last status is succeeded" succeeded \
   "$(grep -A2 '^event: status' "$T/ev.out" | grep '^data: ' | tail -1 | cut -c7- | jq -r .state)"
 check_eq "then an end event" "event: end" "$(grep '^event: ' "$T/ev.out" | tail -1)"
+# (the stages' expected_s come from the API's ETA figures, refreshed meanwhile)
+no_eta() { jq -c 'del(.stages[].expected_s)'; }
+check_eq "the final status is what GET /v1/jobs/{id} answers (the ETA figures aside)" \
+  "$(curl -s "$API_URL/v1/jobs/$id" | no_eta)" \
+  "$(grep -A2 '^event: status' "$T/ev.out" | grep '^data: ' | tail -1 | cut -c7- | no_eta)"
 check "ids are sent" grep -q '^id: [0-9]' "$T/ev.out"
 
 # --- /v1/events sees two jobs; latency ---------------------------------------
@@ -365,6 +370,39 @@ http GET /healthz
 check_eq "the API stays healthy" 200 "$HTTP_STATUS"
 stop_pid "$API_PID" 10
 check_eq "it exits 0" 0 "$STOP_RC"
+
+# --- a stage change reaches the streams when it happens --------------------------
+# A worker with no backlog writes "stage 1 done, stage 2 started" before stage
+# 2 runs, however soon stage 1 ended (not with the next write: up to 0.1 s
+# later for an exec stage, at the stage's end for a builtin without progress):
+# stage 2 of "seen2" (tests/stages/seen_status.sh) reads its own job the moment
+# it starts (what every stream is sent next) and returns it. With a backlog,
+# fast stages still go with the job's end: about one script call per job.
+flush_prefix tev4
+jq '.pipelines += {"seen2": {"queue": "seen", "stages": [{"name": "a", "builtin": "echo"},
+  {"name": "b", "exec": ["tests/stages/seen_status.sh"]}]}}' "$PT" >"$T/p-seen.json"
+start_api api-seen --prefix tev4 --pipelines "$T/p-seen.json"
+SEEN_API=$API_URL start_worker w-seen --prefix tev4 --pipelines "$T/p-seen.json" --queue seen
+for i in 1 2 3; do
+  post_json '/v1/jobs?wait=60' "{\"pipeline\":\"seen2\",\"input\":{\"i\":$i}}"
+  check_eq "an idle worker's job ($i) succeeds" succeeded "$(jqr .state)"
+  check_eq "... its stage 2 found it at stage 2, stage 1 succeeded (written before stage 2 ran)" \
+    "running 2 succeeded" "$(jqr '.result.seen | "\(.state) \(.stage) \(.stages[0].state)"')"
+done
+post_json /v1/jobs "$(for i in $(seq 1 200); do
+  printf '{"pipeline":"fast4","queue":"coal","input":{"c":%d}}\n' "$i"
+done | jq -s -c .)"
+check_eq "200 fast4 jobs queued where no worker runs yet" 202 "$HTTP_STATUS"
+rcli_each CONFIG RESETSTAT >/dev/null
+start_worker w-coal --prefix tev4 --pipelines "$T/p-seen.json" --queue coal --concurrency 1
+coal_done() { http GET /v1/stats && [ "$(jqr .recent_jobs.by_state.succeeded)" = 203 ]; }
+check "the backlog drains" wait_for 60 coal_done
+calls=$(rcli_each INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),.*/\1/p' |
+  awk '{ s += $1 } END { if (NR) print s }')
+echo "# script calls for a backlog of 200 fast4 jobs: $calls"
+check "... about one script call per job, its stages with its end (not four: $calls ≤ 300)" \
+  test "${calls:-9999}" -le 300
+stop_pid "$API_PID" 10
 
 # --- its own Redis (AUTH as user tev, db 1; the default user off, so that a
 # failed AUTH leaves a connection unauthenticated; this suite as user adm): a
