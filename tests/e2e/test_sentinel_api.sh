@@ -56,13 +56,14 @@ subscribed_on_master() {
 }
 
 # Streams and a ?wait on queued jobs, held across the failovers; the jobs are
-# canceled afterwards, through the API on the new master.
+# canceled afterwards, through the API on the new master. The longest wait
+# (300 s): under ASan on a loaded machine the three failovers took over 100 s.
 for i in 1 2 3; do
   post_json /v1/jobs "{\"pipeline\":\"echo\",\"queue\":\"nobody\",\"id\":\"watched-$i\",\"input\":$i}"
-  curl -s -N --max-time 120 "$API_URL/v1/jobs/watched-$i/events" >"$T/watched-$i.out" &
+  curl -s -N --max-time 330 "$API_URL/v1/jobs/watched-$i/events" >"$T/watched-$i.out" &
   eval "wpid_$i=$!"
 done
-curl -s --max-time 120 -o "$T/wait.out" -w '%{http_code}' "$API_URL/v1/jobs?wait=100" \
+curl -s --max-time 330 -o "$T/wait.out" -w '%{http_code}' "$API_URL/v1/jobs?wait=300" \
   -H 'content-type: application/json' \
   --data-binary '{"pipeline":"echo","queue":"nobody","id":"waited","input":0}' >"$T/wait.code" &
 wait_pid=$!
