@@ -227,9 +227,9 @@ test-faults-cluster: deps-test
 # tests/run-all.sh itself on suites of its own (runner) run in `make test` only:
 # they add minutes and no code path (ASAN_SKIP= runs all).
 ASAN_SKIP ?= test_deploy test_cookbook test_openapi test_dashboard test_scaling test_runner
-# The two Sentinel suites mostly wait on failovers (about 5 min each): .ci/run
-# leaves them out of test-asan (ASAN_SKIP_SENTINEL=1) and runs them apart
-# (test-asan-sentinel), side by side with the fault scenarios.
+# The two Sentinel suites mostly wait on failovers (about 5 min each):
+# ASAN_SKIP_SENTINEL=1 leaves them out of test-asan, test-asan-sentinel runs
+# them alone (.ci/run keeps them in test-asan: see there).
 ASAN_SENTINEL := test_sentinel_api test_sentinel_worker
 ASAN_SUITES = $(filter-out $(ASAN_SKIP:%=tests/e2e/%.sh) \
                 $(if $(filter 1,$(ASAN_SKIP_SENTINEL)),$(ASAN_SENTINEL:%=tests/e2e/%.sh)), \
