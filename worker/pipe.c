@@ -3,7 +3,7 @@
  * end the moment it is known without waiting for the reply; once half of a
  * batch is done, the end it sends takes the next batch, so the replies are
  * there by the time the held jobs run out. They are read then, or before any
- * call that waits (rconn's drain hook), or as a window: with WORKER_SENT_MAX
+ * call that waits (rconn's drain hook), or as a window: with WORKER_SENT_WINDOW
  * ends unanswered the oldest reply is read before the next end goes, so an
  * end (and its PUBLISH, which live clients wait for) is not queued in Redis
  * behind a whole batch of the worker's. A reply lost with the connection is a
@@ -110,12 +110,12 @@ int pipe_send_finish(struct worker *w, const char *id, struct rargv *args, int n
     struct pipe *p = w->pipe;
     struct sq_err err;
     struct sent_finish *s;
-    size_t len = strlen(id);
+    size_t len = strlen(id), max = w->cfg->min_replicas > 0 ? WORKER_SENT_MAX : WORKER_SENT_WINDOW;
 
     if (len > IDS_MAX_LEN)
         return -1;
-    if (p->nsent >= WORKER_SENT_MAX)
-        pipe_read(w, p->nsent - WORKER_SENT_MAX + 1); /* the oldest: a window, not a stop */
+    if (p->nsent >= max)
+        pipe_read(w, p->nsent - max + 1); /* the oldest: a window, not a stop */
     if (rconn_script_send(w->rc, SCRIPT_FINISH, nkeys, args, &err) < 0) {
         log_write(LOG_LEVEL_WARN, 0, id, "%s; writing its end again", err.msg);
         pipe_drain(w); /* the ends sent before went with the connection */
