@@ -29,7 +29,7 @@ else
 endif
 
 SHARED_SRC := shared/clock.c shared/config.c shared/err.c shared/exec_path.c shared/ids.c \
-              shared/job.c shared/num.c shared/options.c \
+              shared/job.c shared/num.c shared/options.c shared/stagefield.c \
               shared/json.c shared/keys.c shared/log.c shared/pipeline.c shared/rargv.c \
               shared/rconn.c shared/redis_url.c shared/scripts.c shared/utf8.c shared/submit.c \
               shared/sentinel.c shared/cluster.c shared/rcluster.c shared/cron.c
@@ -50,7 +50,8 @@ WORKER_SRC := worker/main.c worker/supervisor.c worker/child.c worker/fetch.c wo
 CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c cli/sse.c cli/watch.c cli/overview.c
 UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_demo test_log \
               test_stage_exec test_stage_serve test_pipeline test_submit test_sse_parse test_wstats \
-              test_sentinel test_alloc test_err test_cluster test_cron test_live test_status_text
+              test_sentinel test_alloc test_err test_cluster test_cron test_live test_status_text \
+              test_stagefield
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o
 API_OBJ := $(API_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/dashboard_gen.o

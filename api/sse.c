@@ -382,7 +382,7 @@ static void sse_read_done(const redisReply *reply, enum rasync_err err, void *ar
     (void)err;
     e->is_changed = false; /* e->is_reading stays set: delivering must not free e */
     /* the status borrows the reply's strings: e->last keeps a duplicate */
-    status = s->is_stopped ? NULL : eta_status_from_reply(s->api, reply, &is_missing);
+    status = s->is_stopped ? NULL : eta_status_from_reply(s->api, e->id, reply, &is_missing);
     if (s->is_stopped) {
         /* shutting down: every client was answered already */
     } else if (status == NULL && !is_missing) {

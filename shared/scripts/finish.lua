@@ -25,7 +25,8 @@
 -- (running, attempt + 1) and named current, else the worker is idle here
 -- (current.lua), ARGV[13] the take step's spec (take_units; '' without a
 -- take), ARGV[14..13+n] the held ids to read, ARGV[14+n] how many ids the
--- failed index keeps, ARGV[15+n..] field, value ...
+-- failed index keeps, ARGV[15+n..] field, value ... (stages.lua's
+-- fields_apply)
 -- Returns {result, recorded, taken, read, meta}: result 'ok', or (nothing
 -- written but the list entry) the reason as update.lua; recorded 1 when the
 -- stage runs were recorded, else 0; taken: false without a take, else the ids
@@ -33,6 +34,7 @@
 -- replies of the held ids (startjob.lua's, is_hold), in order; meta: the
 -- take's (take_units), false without one.
 -- The stage runs are recorded whatever the fence says: they ran.
+--#include stages.lua
 --#include stats.lua
 --#include fence.lua
 --#include current.lua
@@ -76,10 +78,9 @@ local function finish_job()
   end
   -- Counted so that a job reported succeeded twice would show (fault tests).
   if st == 'succeeded' then
-    redis.call('HSET', KEYS[1], 'success_count', tostring((tonumber(cur[4]) or 0) + 1),
-      unpack(ARGV, FIELDS))
+    fields_apply(KEYS[1], ARGV, FIELDS, {'success_count', tostring((tonumber(cur[4]) or 0) + 1)})
   else
-    redis.call('HSET', KEYS[1], unpack(ARGV, FIELDS))
+    fields_apply(KEYS[1], ARGV, FIELDS)
   end
   redis.call('EXPIRE', KEYS[1], ARGV[2])
   if st == 'failed' then

@@ -313,6 +313,29 @@ job_fields() {
   job_keys $(cat "$file") | sed "s/^/$cmd /; s/\$/ $*/" | rcli
 }
 
+# stage_part ID K PART: PART (name, state, started or finished) of stage K of
+# job ID as its hash holds it: that token of its field stage.<K> (docs/redis-
+# keys.md, "The job hash": a time is ms after created_at, "=" when the stage
+# before ended), or, for a job of the older layout, its field stage.<K>.name,
+# .state, .started_at or .finished_at.
+stage_part() {
+  local key v i
+  key=$(job_key "$1")
+  v=$(rcli HGET "$key" "stage.$2")
+  case $3 in
+    name) i=1 ;;
+    state) i=2 ;;
+    started) i=3 ;;
+    finished) i=4 ;;
+    *) echo "stage_part: no part $3" >&2; return 1 ;;
+  esac
+  if [ -z "$v" ]; then
+    rcli HGET "$key" "stage.$2.$3$([ "$i" -ge 3 ] && echo _at)"
+    return
+  fi
+  cut -d' ' -f"$i" <<<"$v"
+}
+
 # ---- key names, as the daemons build them ---------------------------------------
 # $BUILD/tests/sq-keys is built from shared/keys.c (make test-build), so a
 # suite cannot disagree with the daemons. The prefix is STAGEQ_PREFIX (the

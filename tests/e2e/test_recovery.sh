@@ -28,7 +28,9 @@ POOL_A=$WORKER_PID
 submit long '{"sleep":4}'
 id=$JOB
 check "pool A runs stage 2" wait_for 10 stage_is "$id" 2
-s1_done=$(field "$id" stage.1.finished_at)
+http GET "/v1/jobs/$id"
+s1_done=$(jqr '.stages[0].finished_at')
+check "stage 1 has ended" [ -n "$s1_done" ] && [ "$s1_done" != null ]
 t0=$(date +%s%N)
 kill -9 "$POOL_A" $(pgrep -P "$POOL_A")
 check "the lost job is back on its queue after the lease (2 s)" wait_for 10 state_is "$id" queued
@@ -98,7 +100,7 @@ check_eq "SIGTERM: the pool exits 0" 0 "$STOP_RC"
 check "it stopped within grace (1 s) + a little, not after the 30 s stage" \
   test $(((t1 - t0) / 1000000)) -lt 5000
 check_eq "the job is back on its queue at once, at stage 2" "queued succeeded pending" \
-  "$(field "$id" state) $(field "$id" stage.1.state) $(field "$id" stage.2.state)"
+  "$(field "$id" state) $(stage_part "$id" 1 state) $(stage_part "$id" 2 state)"
 check_eq "first in line" "$id" "$(rcli LINDEX "$(queue_key default)" -1)"
 check "no stage program left" wait_for 3 no_stage_of "$id"
 rcli HSET "$(job_key "$id")" stage.1.output '{"sleep":0.5}' >/dev/null # shorten the rerun
@@ -114,7 +116,7 @@ check "pool E2 runs stage 2" wait_for 10 stage_is "$id" 2
 stop_pid "$POOL_E2" 15
 check_eq "a stage finishing within grace is recorded, the job handed back before stage 3" \
   "queued succeeded succeeded pending" \
-  "$(field "$id" state) $(field "$id" stage.1.state) $(field "$id" stage.2.state) $(field "$id" stage.3.state)"
+  "$(field "$id" state) $(stage_part "$id" 1 state) $(stage_part "$id" 2 state) $(stage_part "$id" 3 state)"
 start_worker poolE3 $W --concurrency 1
 POOL_E3=$WORKER_PID
 check "and it resumes at stage 3" wait_for 10 state_is "$id" succeeded

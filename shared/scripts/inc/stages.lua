@@ -1,0 +1,260 @@
+-- stages.lua (included first by every script that writes a job): the job
+-- hash's layout, in one place (its C side: shared/stages.c).
+-- Per stage k, one field: stage.<k> = '<name> <state>[ <started>[ <finished>]]'
+-- (single spaces), a time being ms after the job's created_at (after the
+-- epoch when created_at is not a time stageq writes), '=' for a start at the
+-- end of the stage before (stage 1: at the job's started_at), '-' unknown.
+-- Its output stays in stage.<k>.output, its queue in stage.<k>.queue. A job
+-- written before this layout has stage.<k>.name, .state, .started_at and
+-- .finished_at instead: read as the same facts, and replaced by stage.<k>
+-- when a script writes stage k (start_job replaces them all).
+-- Fields are not stored when they say nothing: an empty message,
+-- stage_name, next_attempt_at, resumed_from_stage, next_stage, hopped;
+-- progress 0 (1 once succeeded); overall_progress (derived); the last
+-- stage's output once the job succeeded (it is the result).
+-- docs/redis-keys.md, "The job hash".
+
+-- the fields a write of '' (progress: of its default) removes
+local JOB_EMPTY = {message = true, next_attempt_at = true, resumed_from_stage = true,
+  next_stage = true, hopped = true, progress = true, stage_name = true}
+
+local stage_ms_memo = {}
+-- ms since the epoch of t as clock.c writes it ('2026-11-25T16:48:14.123Z',
+-- the fraction optional) and reads it (clock_parse_rfc3339), or nil.
+local function stage_time_ms(t)
+  if not t then
+    return nil
+  end
+  local v = stage_ms_memo[t]
+  if v then
+    return v
+  end
+  local y, mo, d, h, mi, s, rest = string.match(t,
+    '^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)(.*)$')
+  if not y then
+    return nil
+  end
+  local ms = 0
+  if rest ~= 'Z' then
+    ms = string.match(rest, '^%.(%d%d%d)Z$')
+    if not ms then
+      return nil
+    end
+  end
+  y, mo, d, h, mi, s = tonumber(y), tonumber(mo), tonumber(d), tonumber(h), tonumber(mi), tonumber(s)
+  if y < 1970 or mo < 1 or mo > 12 or d < 1 or d > 31 or h > 23 or mi > 59 or s > 60 then
+    return nil
+  end
+  -- H. Hinnant's days_from_civil, as clock.c
+  if mo <= 2 then
+    y = y - 1
+  end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local doy = math.floor((153 * ((mo + 9) % 12) + 2) / 5) + d - 1
+  local days = era * 146097 + yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy - 719468
+  v = ((days * 24 + h) * 60 + mi) * 60000 + s * 1000 + tonumber(ms)
+  stage_ms_memo[t] = v
+  return v
+end
+
+-- The offset base of a job whose created_at is c (nil: missing).
+local function stage_base(c)
+  return stage_time_ms(c) or 0
+end
+
+-- The time token of RFC 3339 time t: its offset from base, nil when t is
+-- not a time.
+local function stage_off(t, base)
+  local v = stage_time_ms(t)
+  return v and tostring(v - base)
+end
+
+-- The stage record of a stage.<k> value: {name, state, t0, t1}, the time
+-- tokens as stored (nil when absent).
+local function stage_parse(v)
+  local name, state, t0, t1 = string.match(v, '^([^ ]*) ([^ ]*) ?([^ ]*) ?([^ ]*)$')
+  if not name then
+    return {name = v, state = 'pending'}
+  end
+  return {name = name, state = state, t0 = t0 ~= '' and t0 or nil, t1 = t1 ~= '' and t1 or nil}
+end
+
+local function stage_value(s)
+  local v = s.name .. ' ' .. s.state
+  if s.t1 then
+    return v .. ' ' .. (s.t0 or '-') .. ' ' .. s.t1
+  elseif s.t0 then
+    return v .. ' ' .. s.t0
+  end
+  return v
+end
+
+-- stages_read(jkey, ks, base, vals): the stages ks (indices) of the job at
+-- jkey, a table k -> record; vals[i] is stage.<ks[i]> when read already
+-- (nil: read here). A stage of the older layout is read from its fields
+-- (one HMGET for all such), its times turned into offsets from base, and
+-- marked old (its fields go when it is written: stages_put).
+local function stages_read(jkey, ks, base, vals)
+  if not vals then
+    local f = {}
+    for i, k in ipairs(ks) do
+      f[i] = 'stage.' .. k
+    end
+    vals = #f > 0 and redis.call('HMGET', jkey, unpack(f)) or {}
+  end
+  local out, old, of = {}, {}, {}
+  for i, k in ipairs(ks) do
+    if vals[i] then
+      out[k] = stage_parse(vals[i])
+    else
+      old[#old + 1] = k
+      local s = 'stage.' .. k .. '.'
+      local m = #of
+      of[m + 1], of[m + 2], of[m + 3], of[m + 4] = s .. 'name', s .. 'state', s .. 'started_at',
+        s .. 'finished_at'
+    end
+  end
+  if #old > 0 then
+    local v = redis.call('HMGET', jkey, unpack(of))
+    for i, k in ipairs(old) do
+      local j = 4 * (i - 1)
+      out[k] = {name = v[j + 1] and string.gsub(v[j + 1], ' ', '_') or '', state = v[j + 2] or 'pending',
+        t0 = stage_off(v[j + 3], base), t1 = stage_off(v[j + 4], base), old = true}
+    end
+  end
+  return out
+end
+
+-- stages_put(set, del, k, s): stage k's field and value appended to set
+-- (field, value, ...); a stage read from the older layout has its fields
+-- appended to del.
+local function stages_put(set, del, k, s)
+  local m = #set
+  set[m + 1], set[m + 2] = 'stage.' .. k, stage_value(s)
+  if s.old then
+    local p = 'stage.' .. k .. '.'
+    m = #del
+    del[m + 1], del[m + 2], del[m + 3], del[m + 4] = p .. 'name', p .. 'state', p .. 'started_at',
+      p .. 'finished_at'
+  end
+end
+
+-- stages_pending(s): stage record s back to pending, its times dropped.
+local function stages_pending(s)
+  s.state, s.t0, s.t1 = 'pending', nil, nil
+end
+
+-- A write of the scripts to a job (one HSET, and one HDEL when a field goes
+-- away): w = job_write(), filled with jw_set, sent by job_write_send(jkey,
+-- w, have, del, final). have (field -> value or false) tells which fields
+-- the job has of those the write empties (JOB_EMPTY, overall_progress): the
+-- caller reads them with what it reads anyway.
+local function job_write()
+  return {f = {}, v = {}, at = {}}
+end
+
+-- jw_set(w, field, value): later values win.
+local function jw_set(w, f, v)
+  local i = w.at[f]
+  if not i then
+    i = #w.f + 1
+    w.f[i], w.at[f] = f, i
+  end
+  w.v[i] = v
+end
+
+-- Sends w to jkey: a field that says nothing (JOB_EMPTY: '', progress 0, or
+-- 1 when final is 'succeeded') is deleted when have[f], else not written;
+-- overall_progress (stored by the older layout) is deleted when have has
+-- it; del: more fields to delete (or nil).
+local function job_write_send(jkey, w, have, del, final)
+  local set = {}
+  del = del or {}
+  for i, f in ipairs(w.f) do
+    local v = w.v[i]
+    local empty = false
+    if f == 'progress' then
+      local p = tonumber(v)
+      empty = p == 0 or (final == 'succeeded' and p == 1)
+    elseif JOB_EMPTY[f] then
+      empty = v == ''
+    end
+    if not empty then
+      set[#set + 1], set[#set + 2] = f, v
+    elseif have[f] then
+      del[#del + 1] = f
+    end
+  end
+  if have.overall_progress then
+    del[#del + 1] = 'overall_progress'
+  end
+  if #set > 0 then
+    redis.call('HSET', jkey, unpack(set))
+  end
+  if #del > 0 then
+    redis.call('HDEL', jkey, unpack(del))
+  end
+end
+
+-- have_of(names, vals, from): field -> value (false when missing) of an
+-- HMGET whose replies for names start at vals[from].
+local function have_of(names, vals, from)
+  local have = {}
+  for i, f in ipairs(names) do
+    have[f] = vals[from + i - 1] or false
+  end
+  return have
+end
+
+-- fields_apply(jkey, argv, first, pre): writes the field, value pairs a
+-- worker sends (update, finish, retry, hop), argv[first..], already in this
+-- layout (shared/stagefield.c), after pre's pairs: one HSET. They may begin
+-- with directives: '.keep' 'k ...' (the name and start of these stages are
+-- the ones stored: the worker did not know them), '.del' 'f ...' (fields to
+-- delete: one HDEL).
+local function fields_apply(jkey, argv, first, pre)
+  local i, keep, del = first, nil, nil
+  while argv[i] and string.byte(argv[i], 1) == 46 do -- '.'
+    if argv[i] == '.keep' then
+      keep = argv[i + 1]
+    elseif argv[i] == '.del' then
+      del = argv[i + 1]
+    end
+    i = i + 2
+  end
+  local set = pre or {}
+  if keep then
+    local stored = {}
+    for k in string.gmatch(keep, '[^ ]+') do
+      local v = redis.call('HGET', jkey, 'stage.' .. k)
+      stored['stage.' .. k] = v and stage_parse(v)
+    end
+    for j = i, #argv - 1, 2 do
+      local v, was = argv[j + 1], stored[argv[j]]
+      if was then
+        local s = stage_parse(v)
+        s.name, s.t0 = was.name, was.t0
+        v = stage_value(s)
+      end
+      set[#set + 1], set[#set + 2] = argv[j], v
+    end
+    redis.call('HSET', jkey, unpack(set))
+  elseif #set > 0 then
+    for j = i, #argv do
+      set[#set + 1] = argv[j]
+    end
+    redis.call('HSET', jkey, unpack(set))
+  elseif i <= #argv then
+    redis.call('HSET', jkey, unpack(argv, i))
+  end
+  if del then
+    local names = {}
+    for name in string.gmatch(del, '[^ ]+') do
+      names[#names + 1] = name
+    end
+    if #names > 0 then
+      redis.call('HDEL', jkey, unpack(names))
+    end
+  end
+end
