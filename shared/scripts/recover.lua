@@ -29,6 +29,7 @@
 -- more), 'missing', the job's state when it had ended (only the list entry
 -- is dropped), 'requeued' or 'failed'.
 --#include stages.lua
+--#include jobwrite.lua
 --#include stats.lua
 --#include unstart.lua
 --#include alive.lua

@@ -13,6 +13,7 @@
 -- channel (published when the push makes the list non-empty)
 -- Returns 'ok', or (nothing written but the list entry) the reason as update.lua.
 --#include stages.lua
+--#include jobwrite.lua
 --#include fence.lua
 --#include unstart.lua
 --#include current.lua

@@ -21,6 +21,7 @@
 -- still holds it on its processing list: a canceled job whose stage is being
 -- stopped), or 'state:<state>' when the job is neither failed nor canceled.
 --#include stages.lua
+--#include jobwrite.lua
 --#include stats.lua
 --#include reset.lua
 local names = {'state', 'queue', 'worker', 'pipeline', 'stage_count', 'resume', 'created_at',

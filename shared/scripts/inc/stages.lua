@@ -14,20 +14,11 @@
 -- stage's output once the job succeeded (it is the result).
 -- docs/redis-keys.md, "The job hash".
 
--- the fields a write of '' (progress: of its default) removes
-local JOB_EMPTY = {message = true, next_attempt_at = true, resumed_from_stage = true,
-  next_stage = true, hopped = true, progress = true, stage_name = true}
-
-local stage_ms_memo = {}
 -- ms since the epoch of t as clock.c writes it ('2026-11-25T16:48:14.123Z',
 -- the fraction optional) and reads it (clock_parse_rfc3339), or nil.
 local function stage_time_ms(t)
   if not t then
     return nil
-  end
-  local v = stage_ms_memo[t]
-  if v then
-    return v
   end
   local y, mo, d, h, mi, s, rest = string.match(t,
     '^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)(.*)$')
@@ -53,9 +44,7 @@ local function stage_time_ms(t)
   local yoe = y - era * 400
   local doy = math.floor((153 * ((mo + 9) % 12) + 2) / 5) + d - 1
   local days = era * 146097 + yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy - 719468
-  v = ((days * 24 + h) * 60 + mi) * 60000 + s * 1000 + tonumber(ms)
-  stage_ms_memo[t] = v
-  return v
+  return ((days * 24 + h) * 60 + mi) * 60000 + s * 1000 + tonumber(ms)
 end
 
 -- The offset base of a job whose created_at is c (nil: missing).
@@ -145,68 +134,6 @@ local function stages_pending(s)
   s.state, s.t0, s.t1 = 'pending', nil, nil
 end
 
--- A write of the scripts to a job (one HSET, and one HDEL when a field goes
--- away): w = job_write(), filled with jw_set, sent by job_write_send(jkey,
--- w, have, del, final). have (field -> value or false) tells which fields
--- the job has of those the write empties (JOB_EMPTY, overall_progress): the
--- caller reads them with what it reads anyway.
-local function job_write()
-  return {f = {}, v = {}, at = {}}
-end
-
--- jw_set(w, field, value): later values win.
-local function jw_set(w, f, v)
-  local i = w.at[f]
-  if not i then
-    i = #w.f + 1
-    w.f[i], w.at[f] = f, i
-  end
-  w.v[i] = v
-end
-
--- Sends w to jkey: a field that says nothing (JOB_EMPTY: '', progress 0, or
--- 1 when final is 'succeeded') is deleted when have[f], else not written;
--- overall_progress (stored by the older layout) is deleted when have has
--- it; del: more fields to delete (or nil).
-local function job_write_send(jkey, w, have, del, final)
-  local set = {}
-  del = del or {}
-  for i, f in ipairs(w.f) do
-    local v = w.v[i]
-    local empty = false
-    if f == 'progress' then
-      local p = tonumber(v)
-      empty = p == 0 or (final == 'succeeded' and p == 1)
-    elseif JOB_EMPTY[f] then
-      empty = v == ''
-    end
-    if not empty then
-      set[#set + 1], set[#set + 2] = f, v
-    elseif have[f] then
-      del[#del + 1] = f
-    end
-  end
-  if have.overall_progress then
-    del[#del + 1] = 'overall_progress'
-  end
-  if #set > 0 then
-    redis.call('HSET', jkey, unpack(set))
-  end
-  if #del > 0 then
-    redis.call('HDEL', jkey, unpack(del))
-  end
-end
-
--- have_of(names, vals, from): field -> value (false when missing) of an
--- HMGET whose replies for names start at vals[from].
-local function have_of(names, vals, from)
-  local have = {}
-  for i, f in ipairs(names) do
-    have[f] = vals[from + i - 1] or false
-  end
-  return have
-end
-
 -- fields_apply(jkey, argv, first, pre): writes the field, value pairs a
 -- worker sends (update, finish, retry, hop), argv[first..], already in this
 -- layout (shared/stagefield.c), after pre's pairs: one HSET. They may begin
@@ -224,7 +151,9 @@ local function fields_apply(jkey, argv, first, pre)
     i = i + 2
   end
   local set = pre or {}
-  if keep then
+  if not keep and #set == 2 then -- finish.lua's success_count: no copy of the pairs
+    redis.call('HSET', jkey, set[1], set[2], unpack(argv, i))
+  elseif keep then
     local stored = {}
     for k in string.gmatch(keep, '[^ ]+') do
       local v = redis.call('HGET', jkey, 'stage.' .. k)

@@ -1,4 +1,5 @@
--- unstart.lua (included by requeue.lua and recover.lua, after stages.lua):
+-- unstart.lua (included by requeue.lua and recover.lua, after stages.lua and
+-- jobwrite.lua):
 -- unstart_job puts a job that a worker took and marked running (attempt: the
 -- hash's attempt, now charged), but whose stage k never began, back as it
 -- was while queued: state queued, stage k pending, the attempt given back.
