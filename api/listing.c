@@ -75,11 +75,15 @@ static void listing_add_field(cJSON *o, const char *f, const redisReply *r)
 
 /* A job of the compact layout stores no id (its key has it: id), no
  * overall_progress, no progress while it is 0 (1 once succeeded), no
- * finished_at (its updated_at once it ended): the summary o of HMGET reply
- * shows them as GET /v1/jobs/{id} does. */
-static void listing_add_derived(cJSON *o, const redisReply *reply, const char *id)
+ * finished_at (its updated_at once it ended), no stage_name: the summary o
+ * of HMGET reply shows them as GET /v1/jobs/{id} does, the stage's name its
+ * pipeline's (api's pipelines). */
+static void listing_add_derived(const struct api *api, cJSON *o, const redisReply *reply,
+                                const char *id)
 {
     const char *fv[2 * (LISTING_NFIELDS + 1)], *v;
+    const struct pipeline *pl;
+    long long stage;
     struct job_hash h = {fv, NULL, 0, NULL, 0, id};
     long long count = 0;
     size_t k;
@@ -96,6 +100,13 @@ static void listing_add_derived(cJSON *o, const redisReply *reply, const char *i
         return;
     if ((v = job_finished_at(&h, count)) != NULL)
         cJSON_ReplaceItemInObject(o, JOB_F_FINISHED_AT, cJSON_CreateString(v));
+    /* the name of its stage: its pipeline's (the job's own is in its status) */
+    if (job_hash_get(&h, JOB_F_STAGE_NAME) == NULL &&
+        (v = job_hash_get(&h, JOB_F_PIPELINE)) != NULL &&
+        (pl = pipeline_set_find(api->pipelines, v)) != NULL &&
+        num_parse_ll(job_hash_get(&h, JOB_F_STAGE), 1, (long long)pl->nstages, &stage, NULL) == 0)
+        cJSON_ReplaceItemInObject(o, JOB_F_STAGE_NAME,
+                                  cJSON_CreateString(pl->stages[stage - 1].name));
     if (job_hash_get(&h, JOB_F_PROGRESS) == NULL)
         cJSON_ReplaceItemInObject(o, JOB_F_PROGRESS, cJSON_CreateNumber(job_progress_default(&h)));
     cJSON_ReplaceItemInObject(o, JOB_F_OVERALL, cJSON_CreateNumber(job_overall_of(&h, count)));
@@ -345,7 +356,7 @@ static void listing_list_hmget_done(const redisReply *reply, enum rasync_err err
         if (!is_missing && (o = cJSON_CreateObject()) != NULL) {
             for (k = 0; k < LISTING_NFIELDS; k++)
                 listing_add_field(o, listing_fields[k], reply->element[k]);
-            listing_add_derived(o, reply, ll->entries[i].id);
+            listing_add_derived(ll->ar->api, o, reply, ll->entries[i].id);
             listing_show_state(o);
             ll->entries[i].summary = o;
         } else if (is_missing && ll->keys != NULL) {

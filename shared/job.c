@@ -848,6 +848,23 @@ static void add_next_stage(struct status_out *o, const struct job_hash *h, long 
     add_stage_str(o, "next_stage_name", s.name, &s);
 }
 
+/* stage_name: the field, or (the compact layout, which does not store it)
+ * the name in the field of its stage. */
+static void add_stage_name(struct status_out *o, const struct job_hash *h, bool is_compact,
+                           int64_t base_ms)
+{
+    struct stagefield s;
+    long long k;
+
+    if (!is_compact || job_hash_get(h, JOB_F_STAGE_NAME) != NULL ||
+        num_parse_ll(job_hash_get(h, JOB_F_STAGE), 1, PIPELINE_MAX_STAGES, &k, NULL) < 0 ||
+        !stagefield_get(h, k, base_ms, &s)) {
+        add_str(o, h, JOB_F_STAGE_NAME, "stage_name");
+        return;
+    }
+    add_stage_str(o, "stage_name", s.name, &s);
+}
+
 /* overall_progress of a job of the compact layout, which does not store it:
  * (stage - 1 + progress) / stage_count of its fields, as the worker writes
  * it ("%.4f"), shown as add_num shows that text. */
@@ -885,7 +902,7 @@ static void status_write(struct status_out *o, const struct job_hash *h, const s
     add_int(o, h, JOB_F_ATTEMPT);
     add_int(o, h, JOB_F_MAX_ATTEMPTS);
     add_int(o, h, JOB_F_STAGE);
-    add_str(o, h, JOB_F_STAGE_NAME, "stage_name");
+    add_stage_name(o, h, is_compact, base_ms);
     add_int(o, h, JOB_F_STAGE_COUNT);
     if (is_compact && job_hash_get(h, JOB_F_PROGRESS) == NULL) /* not stored: its default */
         out_raw(o, JOB_F_PROGRESS, job_progress_default(h) == 1.0 ? "1" : "0");

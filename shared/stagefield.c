@@ -42,6 +42,64 @@ static bool stagefield_split(const char *v, size_t len, const char *tok[4], size
     return false; /* a fourth space */
 }
 
+/* The states' letters (stages.lua's STAGE_WORD): another word is itself. */
+static const char *const stagefield_words[][2] = {
+    {"p", "pending"}, {"r", "running"}, {"s", "succeeded"}, {"f", "failed"}, {"c", "canceled"},
+};
+#define STAGEFIELD_NWORDS (sizeof(stagefield_words) / sizeof(stagefield_words[0]))
+
+/* The word of state token t (n bytes): a static string for a letter, else
+ * NULL (the token is the word). */
+static const char *stagefield_word(const char *t, size_t n)
+{
+    size_t i;
+
+    for (i = 0; n == 1 && i < STAGEFIELD_NWORDS; i++)
+        if (t[0] == stagefield_words[i][0][0])
+            return stagefield_words[i][1];
+    return NULL;
+}
+
+/* The letter of state word w, or w itself. */
+static const char *stagefield_letter(const char *w)
+{
+    size_t i;
+
+    for (i = 0; i < STAGEFIELD_NWORDS; i++)
+        if (strcmp(w, stagefield_words[i][1]) == 0)
+            return stagefield_words[i][0];
+    return w;
+}
+
+/* The tokens of a stage.<k> value as stages.lua's stage_parse reads them:
+ * tok[0] the name, tok[1] the state (*word its word when a letter), tok[2]
+ * the start ("=" when not given: at the end of the stage before), tok[3] the
+ * end; a time token empty or "-" is unknown. False when the value is not
+ * "name state ..." (a name alone). */
+static bool stagefield_tokens(const char *v, size_t len, const char *tok[4], size_t n[4],
+                              const char **word)
+{
+    bool is_running;
+
+    if (!stagefield_split(v, len, tok, n))
+        return false;
+    *word = stagefield_word(tok[1], n[1]);
+    is_running = *word != NULL ? strcmp(*word, "running") == 0
+                               : n[1] == 7 && memcmp(tok[1], "running", 7) == 0;
+    if (n[3] > 0) /* start and end */
+        return true;
+    if (is_running) { /* one time: its start; none: "=" */
+        if (n[2] == 0)
+            tok[2] = "=", n[2] = 1;
+        return true;
+    }
+    if (n[2] > 0) { /* one time: its end, the start "=" */
+        tok[3] = tok[2], n[3] = n[2];
+        tok[2] = "=", n[2] = 1;
+    }
+    return true;
+}
+
 /* A time token at t (n bytes) as an offset from base into out, the pointer
  * to it; NULL when it is not one (empty, "-", "=", more digits than a time
  * has, anything else). */
@@ -74,18 +132,19 @@ static void stagefield_copy(char *out, size_t cap, const char *t, size_t n)
 
 void stagefield_parse(const char *v, size_t len, int64_t base_ms, struct stagefield *s)
 {
-    const char *tok[4];
+    const char *tok[4], *word;
     size_t n[4], half = sizeof(s->text) / 2;
 
     memset(s, 0, sizeof(*s));
     s->is_compact = true;
     s->name = s->text;
-    if (!stagefield_split(v, len, tok, n)) { /* edited by hand: a name alone, pending */
+    if (!stagefield_tokens(v, len, tok, n, &word)) { /* edited by hand: a name alone, pending */
         stagefield_copy(s->text, half, v, len);
         return;
     }
     stagefield_copy(s->text, half, tok[0], n[0]);
-    stagefield_copy(s->text + half, half, tok[1], n[1]);
+    stagefield_copy(s->text + half, half, word != NULL ? word : tok[1],
+                    word != NULL ? strlen(word) : n[1]);
     s->state = s->text + half;
     s->is_started_implicit = n[2] == 1 && tok[2][0] == '=';
     s->started_at = stagefield_time(tok[2], n[2], base_ms, s->started);
@@ -133,7 +192,7 @@ void stagefield_run_init(struct stagefield_run *sr, const struct job_hash *h,
                          const struct pipeline *pl)
 {
     char field[24];
-    const char *v, *tok[4];
+    const char *v, *tok[4], *word;
     size_t n[4];
     int k;
 
@@ -143,9 +202,10 @@ void stagefield_run_init(struct stagefield_run *sr, const struct job_hash *h,
     if (num_field_int(job_hash_get(h, JOB_F_STAGE), 1, PIPELINE_MAX_STAGES, 0, &k) < 0 || k < 1)
         return;
     keys_stage_field(field, sizeof(field), k, NULL);
-    if ((v = job_hash_get(h, field)) == NULL || !stagefield_split(v, strlen(v), tok, n))
+    if ((v = job_hash_get(h, field)) == NULL || !stagefield_tokens(v, strlen(v), tok, n, &word))
         return;
-    stagefield_copy(sr->st[k].state, sizeof(sr->st[k].state), tok[1], n[1]);
+    stagefield_copy(sr->st[k].state, sizeof(sr->st[k].state), word != NULL ? word : tok[1],
+                    word != NULL ? strlen(word) : n[1]);
     stagefield_copy(sr->st[k].t0, sizeof(sr->st[k].t0), tok[2], n[2]);
     stagefield_copy(sr->st[k].t1, sizeof(sr->st[k].t1), tok[3], n[3]);
     /* a reservation's start is not the one its begin wrote later: that one
@@ -157,7 +217,6 @@ void stagefield_run_init(struct stagefield_run *sr, const struct job_hash *h,
 enum stagefield_empty {
     SF_PROGRESS,
     SF_MESSAGE,
-    SF_STAGE_NAME,
     SF_NEXT_ATTEMPT_AT,
     SF_RESUMED_FROM,
     SF_NEXT_STAGE,
@@ -165,7 +224,7 @@ enum stagefield_empty {
     SF_NEMPTY
 };
 static const char *const stagefield_empty_names[SF_NEMPTY] = {
-    JOB_F_PROGRESS,     JOB_F_MESSAGE,    JOB_F_STAGE_NAME, JOB_F_NEXT_ATTEMPT_AT,
+    JOB_F_PROGRESS,     JOB_F_MESSAGE,    JOB_F_NEXT_ATTEMPT_AT,
     JOB_F_RESUMED_FROM, JOB_F_NEXT_STAGE, "hopped",
 };
 
@@ -211,18 +270,28 @@ static void stagefield_put(struct rargv *pairs, const char *f, const char *v, si
     rargv_addlen(pairs, v, vlen);
 }
 
-/* "<name> <state>[ <started>[ <finished>]]" of stage k as this run knows it. */
+/* Stage k's value as this run knows it, written as stages.lua's stage_value
+ * writes it: "<name> <letter>", then its end alone when it started at the
+ * end of the stage before ("="), else its start and end ("-" unknown); a
+ * running stage's start alone, none when "=". */
 static int stagefield_value(const struct stagefield_run *sr, int k, struct rargv *out)
 {
     const struct stagefield_mine *m = &sr->st[k];
     const char *name = sr->pl != NULL && k <= (int)sr->pl->nstages ? sr->pl->stages[k - 1].name
                                                                    : "-"; /* kept: '.keep' */
-    const char *state = m->state[0] != '\0' ? m->state : "pending";
+    const char *state = stagefield_letter(m->state[0] != '\0' ? m->state : "pending");
+    const char *t0 = m->t0[0] != '\0' ? m->t0 : "-";
+    bool is_implicit = strcmp(m->t0, "=") == 0;
 
+    if (m->t1[0] != '\0' && is_implicit)
+        return rargv_addf(out, "%s %s %s", name, state, m->t1);
     if (m->t1[0] != '\0')
-        return rargv_addf(out, "%s %s %s %s", name, state, m->t0[0] ? m->t0 : "-", m->t1);
-    if (m->t0[0] != '\0')
-        return rargv_addf(out, "%s %s %s", name, state, m->t0);
+        return rargv_addf(out, "%s %s %s %s", name, state, t0, m->t1);
+    if (strcmp(m->state, "running") == 0)
+        return is_implicit ? rargv_addf(out, "%s %s", name, state)
+                           : rargv_addf(out, "%s %s %s", name, state, t0);
+    if (m->t0[0] != '\0' && !is_implicit)
+        return rargv_addf(out, "%s %s %s -", name, state, m->t0);
     return rargv_addf(out, "%s %s", name, state);
 }
 
@@ -254,8 +323,9 @@ int stagefield_run_write(struct stagefield_run *sr, const struct rargv *in, stru
             empty[j] = v; /* the last one wins */
             continue;
         }
-        if (strcmp(f, JOB_F_OVERALL) == 0 || strcmp(f, JOB_F_FINISHED_AT) == 0)
-            continue; /* derived: a job's end is its updated_at */
+        if (strcmp(f, JOB_F_OVERALL) == 0 || strcmp(f, JOB_F_FINISHED_AT) == 0 ||
+            strcmp(f, JOB_F_STAGE_NAME) == 0)
+            continue; /* derived (a job's end is its updated_at, its stage's name in stage.<k>) */
         if (m != NULL && strcmp(what, "output") == 0 && k == n && result != NULL &&
             in->lens[i + 1] == result_len && memcmp(v, result, result_len) == 0)
             continue; /* the last output is the result: kept once */
@@ -293,10 +363,8 @@ int stagefield_run_write(struct stagefield_run *sr, const struct rargv *in, stru
         } else {
             is_empty = v[0] == '\0';
         }
-        /* after start.lua only stage_name is there of them, and what this
-         * run wrote since */
-        is_held = j == SF_STAGE_NAME || (j == SF_PROGRESS && sr->has_progress) ||
-                  (j == SF_MESSAGE && sr->has_message);
+        /* after start.lua none of them is there but what this run wrote since */
+        is_held = (j == SF_PROGRESS && sr->has_progress) || (j == SF_MESSAGE && sr->has_message);
         if (j == SF_PROGRESS)
             sr->next_progress = !is_empty;
         else if (j == SF_MESSAGE)

@@ -1,11 +1,14 @@
 /* stagefield: the per-stage fields of a job hash, the C side of
  * shared/scripts/inc/stages.lua (docs/redis-keys.md, "The job hash"). Stage
- * k is one field, stage.<k> = "<name> <state>[ <started>[ <finished>]]"
- * (single spaces), a time being ms after the job's created_at (after the
- * epoch when created_at is not a time stageq writes), "=" for a start at the
- * end of the stage before (stage 1: at the job's started_at), "-" unknown;
- * its output is stage.<k>.output. Jobs written before this layout hold
- * stage.<k>.name, .state, .started_at and .finished_at instead.
+ * k is one field, stage.<k> = "<name> <state> [<time>] [<time>]" (single
+ * spaces): the state a letter (p pending, r running, s succeeded, f failed,
+ * c canceled; another word as it is), a time in ms after the job's
+ * created_at (after the epoch when created_at is not a time stageq writes),
+ * "-" unknown. One time is a running stage's start, the end of another; a
+ * start not given is at the end of the stage before (stage 1: at the job's
+ * started_at); two times are the start and the end. Its output is
+ * stage.<k>.output. Jobs written before this layout hold stage.<k>.name,
+ * .state, .started_at and .finished_at instead.
  * Reads a stage in either layout, and turns the field, value pairs a worker
  * writes (worker/run.c names them as the older layout did) into this one.
  * Knows nothing of connections. */
@@ -31,7 +34,7 @@ struct stagefield {
     const char *started_at;   /* RFC 3339 UTC with ms; NULL when unknown */
     const char *finished_at;  /* likewise */
     bool is_compact;          /* read from stage.<k>: the strings are held here, not borrowed */
-    bool is_started_implicit; /* its start was "=" (stagefield_get resolves it) */
+    bool is_started_implicit; /* its start not given (stagefield_get resolves it) */
     char text[STAGEFIELD_TEXT_MAX];
     char started[CLOCK_RFC3339_LEN], finished[CLOCK_RFC3339_LEN];
 };
@@ -41,13 +44,13 @@ struct stagefield {
 int64_t stagefield_base(const struct job_hash *h);
 
 /* Reads the value v (len bytes) of a stage.<k> field into s (times from
- * base_ms; a start "=" is left unknown, is_started_implicit set). Never
+ * base_ms; a start not given is left unknown, is_started_implicit set). Never
  * fails: a value edited by hand gives what can be read of it, as stages.lua
  * reads it (without a space, or with more than three: a name alone; a time
  * that is not a whole number: unknown). */
 void stagefield_parse(const char *v, size_t len, int64_t base_ms, struct stagefield *s);
 
-/* Reads stage k of h into s, from stage.<k> (a start "=" resolved) or the
+/* Reads stage k of h into s, from stage.<k> (a start not given resolved) or the
  * older fields (base_ms: stagefield_base(h)). The strings are borrowed from
  * h, or held by s (s->is_compact). True when h holds anything of stage k. */
 bool stagefield_get(const struct job_hash *h, long long k, int64_t base_ms, struct stagefield *s);
@@ -61,7 +64,7 @@ struct stagefield_run {
     bool next_progress, next_message; /* what they are once the last write is written */
     struct stagefield_mine {
         char state[16];
-        char t0[24], t1[24];                 /* time tokens; "" none */
+        char t0[24], t1[24]; /* time tokens; "" unknown, t0 "=" at the end of the one before */
         char finished_at[CLOCK_RFC3339_LEN]; /* as the worker wrote it: the next one's "=" */
         bool is_t0_known; /* its start is t0: else the stored one is kept ('.keep') */
     } st[PIPELINE_MAX_STAGES + 1];

@@ -79,8 +79,13 @@ end
 local attempt = tonumber(cur[2]) or 1
 local max = tonumber(cur[3]) or 1
 local k = tonumber(cur[4]) or 0
-local err = {code = 'worker_lost', stage = cur[5], stage_index = k, attempt = attempt,
-  retryable = true, at = ARGV[2],
+local have = have_of(names, cur, 1)
+local base = stage_base(have.created_at or nil)
+local w, set, del = job_write(), {}, {}
+local s = k > 0 and stages_read(KEYS[1], {k}, base)[k]
+-- the stage's name: its field's (an older job's stage_name)
+local err = {code = 'worker_lost', stage = cur[5] or (s and s.name), stage_index = k,
+  attempt = attempt, retryable = true, at = ARGV[2],
   message = 'worker ' .. ARGV[3] .. ' stopped renewing its lease during stage ' .. k}
 local ok, errors = pcall(cjson.decode, cur[6] or '[]')
 if not ok or type(errors) ~= 'table' then
@@ -88,10 +93,6 @@ if not ok or type(errors) ~= 'table' then
 end
 errors[#errors + 1] = err
 local et, est = cjson.encode(err), cjson.encode(errors)
-local have = have_of(names, cur, 1)
-local base = stage_base(have.created_at or nil)
-local w, set, del = job_write(), {}, {}
-local s = k > 0 and stages_read(KEYS[1], {k}, base)[k]
 if attempt < max then
   if s then
     s.state, s.t0 = 'pending', nil

@@ -117,7 +117,7 @@ check "job a succeeds once the gpu pool runs fit" poll 60 state_is "$a" succeede
 http GET "/v1/jobs/$a"
 check_eq "its result went through prep, fit and pack once each" '["prep","fit","pack"]' \
   "$(jqr -c .result.trace)"
-check_eq "in one attempt, recorded succeeded once" "1 1" "$(jqr .attempt) $(field "$a" success_count)"
+check_eq "in one attempt, recorded succeeded once" "1 1" "$(jqr .attempt) $(once_count "$a")"
 check_eq "each stage ran once" "1 1 1" "$(runs "$a" prep start) $(runs "$a" fit start) $(runs "$a" pack start)"
 # the pool a stage ran in: its worker process is a child of that pool's supervisor
 pool_of() {
@@ -171,7 +171,7 @@ all_done() { local j; for j in "${ids[@]}"; do state_is "$j" succeeded || return
 check "every job succeeds" poll 120 all_done
 bad=0 extra=0
 for j in "${ids[@]}"; do
-  [ "$(field "$j" success_count)" = 1 ] || bad=$((bad + 1))
+  [ "$(once_count "$j")" = 1 ] || bad=$((bad + 1))
   [ "$(field "$j" result | jq -c .trace)" = '["prep","fit","pack"]' ] || bad=$((bad + 1))
   for s in prep fit pack; do
     n=$(runs "$j" "$s" start)

@@ -47,14 +47,15 @@ post_json "/v1/jobs?wait=30" '{"pipeline":"fast4","input":{}}'
 id=$(jqr .id)
 check_eq "a 4-stage job succeeds" succeeded "$(jqr .state)"
 key=$(job_key "$id")
-check_eq "its hash holds 23 fields" 23 "$(rcli HLEN "$key")"
+check_eq "its hash holds 21 fields" 21 "$(rcli HLEN "$key")"
 check "none that says nothing or that another field holds (the id is the key's)" \
   none_of "$id" id overall_progress finished_at progress message next_attempt_at \
-  resumed_from_stage next_stage hopped resume stage.4.output stage.1.name stage.1.state
+  resumed_from_stage next_stage hopped resume success_count stage_name stage.4.output stage.1.name \
+  stage.1.state
 for k in 1 2 3 4; do
   name=$(cut -c"$k" <<<abcd)
-  check "stage.$k is '$name succeeded = <ms after created_at>'" \
-    grep -Eq "^$name succeeded = [0-9]+\$" <<<"$(field "$id" "stage.$k")"
+  check "stage.$k is '$name s <its end: ms after created_at>'" \
+    grep -Eq "^$name s [0-9]+\$" <<<"$(field "$id" "stage.$k")"
 done
 usage=$(rcli MEMORY USAGE "$key")
 echo "# MEMORY USAGE of the finished 4-stage job: $usage bytes"
@@ -162,7 +163,7 @@ http GET /v1/jobs/can-1
 check_eq "stage 2 canceled at the job's end, stage 3 pending" \
   "canceled true pending true" \
   "$(jqr '"\(.stages[1].state) \(.stages[1].finished_at == .finished_at and .finished_at == .updated_at) \(.stages[2].state) \(.stages[1].started_at == .stages[0].finished_at)"')"
-check "... its field: 'b canceled = <ms>'" grep -Eq '^b canceled = [0-9]+$' <<<"$(field can-1 stage.2)"
+check "... its field: 'b c <ms>'" grep -Eq '^b c [0-9]+$' <<<"$(field can-1 stage.2)"
 check "... no finished_at stored (its end is updated_at)" none_of can-1 finished_at
 
 # --- progress and a message, then the end: nothing is left that says nothing ------

@@ -50,7 +50,7 @@ check_eq "it resumed at stage 2, not stage 1" 2 "$(jqr .resumed_from_stage)"
 check_eq "stage 1 was not run again" "$s1_done" "$(jqr '.stages[0].finished_at')"
 check_eq "the first attempt's error says worker_lost in stage 2" "worker_lost 2 2" \
   "$(jqr '[.errors[0].code, .errors[0].stage_index, .attempt] | map(tostring) | join(" ")')"
-check_eq "it was recorded succeeded exactly once" 1 "$(field "$id" success_count)"
+check_eq "it was recorded succeeded exactly once" 1 "$(once_count "$id")"
 check_eq "the output chain is intact (from stage 1's stored output)" 0.5 "$(jqr .result.sleep)"
 stop_pid "$POOL_A2" 10
 
@@ -83,8 +83,8 @@ stop_pid "$POOL_D2" 10
 kill -CONT $stage_prog "$frozen"
 thawed_tried() { grep -q "job is fenced\|job is succeeded\|job is queued\|stopped in stage" "$STAGEQ_TEST_TMP/poolD.log"; }
 check "the thawed worker tries to write and is told why not" wait_for 10 thawed_tried
-check_eq "its late writes were refused" "succeeded 1 2" \
-  "$(field "$id" state) $(field "$id" success_count) $(field "$id" attempt)"
+check_eq "its late writes were refused (recorded succeeded once, in attempt 2)" "succeeded 1 2" \
+  "$(field "$id" state) $(once_count "$id") $(field "$id" attempt)"
 stop_pid "$POOL_D" 5
 
 # --- graceful shutdown: SIGTERM hands the job back at once --------------------------
@@ -152,7 +152,7 @@ sq_redis_down rec
 sleep 2
 sq_redis_up rec
 check "after Redis (AOF) restarts, the job is still there and finishes" wait_for 20 state_is "$id" succeeded
-check_eq "in one attempt" "1 1" "$(field "$id" attempt) $(field "$id" success_count)"
+check_eq "in one attempt" "1 1" "$(field "$id" attempt) $(once_count "$id")"
 
 ready() { http GET /readyz; [ "$HTTP_STATUS" = 200 ]; }
 check "the API is ready again by itself" wait_for 5 ready

@@ -31,7 +31,7 @@ static void test_parse(void **state)
     char longname[300];
 
     (void)state;
-    parse("generate pending", &s);
+    parse("generate p", &s);
     assert_true(s.is_compact);
     assert_string_equal(s.name, "generate");
     assert_string_equal(s.state, "pending");
@@ -39,28 +39,55 @@ static void test_parse(void **state)
     assert_null(s.finished_at);
     assert_false(s.is_started_implicit);
 
-    parse("transform running =", &s);
+    parse("transform r", &s); /* running since the end of the stage before */
     assert_string_equal(s.state, "running");
     assert_true(s.is_started_implicit);
-    assert_null(s.started_at); /* stagefield_get resolves it */
+    assert_null(s.started_at);   /* stagefield_get resolves it */
+    parse("transform r 77", &s); /* one time of a running stage: its start */
+    assert_false(s.is_started_implicit);
+    assert_string_equal(s.started_at, "2025-11-25T16:48:14.200Z");
+    assert_null(s.finished_at);
 
-    parse("sort succeeded 77 1077", &s);
+    parse("sort s 1077", &s); /* one time of a stage that ended: its end */
+    assert_string_equal(s.state, "succeeded");
+    assert_true(s.is_started_implicit);
+    assert_null(s.started_at);
+    assert_string_equal(s.finished_at, "2025-11-25T16:48:15.200Z");
+    parse("sort s 77 1077", &s); /* two: its start and end */
+    assert_false(s.is_started_implicit);
     assert_string_equal(s.started_at, "2025-11-25T16:48:14.200Z");
     assert_string_equal(s.finished_at, "2025-11-25T16:48:15.200Z");
 
-    parse("sort failed - 7", &s);
+    parse("sort f - 7", &s);
+    assert_string_equal(s.state, "failed");
+    assert_false(s.is_started_implicit);
     assert_null(s.started_at);
     assert_string_equal(s.finished_at, "2025-11-25T16:48:14.130Z");
 
-    parse("a canceled -123 0", &s); /* a worker's clock behind the API's */
+    parse("a c -123 0", &s); /* a worker's clock behind the API's */
+    assert_string_equal(s.state, "canceled");
     assert_string_equal(s.started_at, "2025-11-25T16:48:14.000Z");
     assert_string_equal(s.finished_at, T0_STR);
 
-    parse("a succeeded  9", &s); /* started empty: unknown, as stages.lua reads it */
+    parse("a r -", &s); /* running, its start unknown */
+    assert_false(s.is_started_implicit);
+    assert_null(s.started_at);
+
+    /* edited by hand: what can be read of it, as stages.lua reads it */
+    parse("a succeeded 5 9", &s); /* a word: itself */
+    assert_string_equal(s.state, "succeeded");
+    assert_string_equal(s.started_at, "2025-11-25T16:48:14.128Z");
+    parse("a running =", &s);
+    assert_string_equal(s.state, "running");
+    assert_true(s.is_started_implicit);
+    parse("a weird 9", &s);
+    assert_string_equal(s.state, "weird");
+    assert_true(s.is_started_implicit);
+    assert_string_equal(s.finished_at, "2025-11-25T16:48:14.132Z");
+    parse("a s  9", &s); /* an empty start: unknown */
+    assert_false(s.is_started_implicit);
     assert_null(s.started_at);
     assert_string_equal(s.finished_at, "2025-11-25T16:48:14.132Z");
-
-    /* edited by hand: what can be read of it */
     parse("x", &s);
     assert_string_equal(s.name, "x");
     assert_null(s.state);
@@ -74,10 +101,8 @@ static void test_parse(void **state)
     assert_string_equal(s.state, "b");
     assert_null(s.started_at);
     assert_null(s.finished_at);
-    parse("a b 99999999999999999999", &s); /* more digits than a time has */
-    assert_null(s.started_at);
-    parse("a b -", &s);
-    assert_null(s.started_at);
+    parse("a s 99999999999999999999", &s); /* more digits than a time has */
+    assert_null(s.finished_at);
     memset(longname, 'n', sizeof(longname) - 1);
     longname[sizeof(longname) - 1] = '\0';
     parse(longname, &s);
@@ -92,10 +117,10 @@ static void test_parse(void **state)
 
 static void test_get(void **state)
 {
-    VIEW(h, "created_at", T0_STR, "started_at", "2025-11-25T16:48:15.000Z", "stage.1",
-         "a succeeded = 2000", "stage.2", "b succeeded = 2500", "stage.3", "c running 3000",
-         "stage.4.name", "d", "stage.4.state", "pending", "stage.5", "e running =");
-    VIEW(no_created, "stage.1", "a succeeded 1764089294123 1764089295123");
+    VIEW(h, "created_at", T0_STR, "started_at", "2025-11-25T16:48:15.000Z", "stage.1", "a s 2000",
+         "stage.2", "b s 2500", "stage.3", "c r 3000", "stage.4.name", "d", "stage.4.state",
+         "pending", "stage.5", "e r");
+    VIEW(no_created, "stage.1", "a s 1764089294123 1764089295123");
     struct stagefield s;
     int64_t base = stagefield_base(&h);
 
@@ -168,8 +193,8 @@ static void test_run_write(void **state)
     struct sq_err err;
     struct pipeline_set *set = pipeline_set_new_builtin(3600, &err);
     const struct pipeline *demo = pipeline_set_find(set, "demo");
-    VIEW(start, "id", "j", "attempt", "1", "stage", "1", "stage.1",
-         "generate running =", "created_at", T0_STR);
+    VIEW(start, "id", "j", "attempt", "1", "stage", "1", "stage.1", "generate r", "created_at",
+         T0_STR);
     struct stagefield_run sr;
 
     (void)state;
@@ -178,7 +203,7 @@ static void test_run_write(void **state)
     /* stage 1 ends and stage 2 starts, as run.c writes it: one field each */
     write_is(&sr,
              "stage.1.output={}|stage=2|updated_at=" T10
-             "|stage_name=transform|stage.1=generate succeeded = 10|stage.2=transform running =",
+             "|stage.1=generate s 10|stage.2=transform r",
              "stage.1.state", "succeeded", "stage.1.finished_at", T10, "stage.1.output", "{}",
              "stage.2.state", "running", "stage.2.started_at", T10, "stage", "2", "stage_name",
              "transform", "progress", "0.0000", "overall_progress", "0.2500", "message", "",
@@ -191,7 +216,7 @@ static void test_run_write(void **state)
     /* the next stage: the progress and message it holds go */
     write_is(&sr,
              ".del=progress message|stage.2.output=[]|stage=3|updated_at=" T30
-             "|stage.2=transform succeeded = 30|stage.3=sort running =",
+             "|stage.2=transform s 30|stage.3=sort r",
              "stage.2.state", "succeeded", "stage.2.finished_at", T30, "stage.2.output", "[]",
              "stage.3.state", "running", "stage.3.started_at", T30, "stage", "3", "progress",
              "0.0000", "message", "", "updated_at", T30, NULL);
@@ -205,16 +230,16 @@ static void test_run_write(void **state)
      * progress 1 of a succeeded job says nothing */
     write_is(&sr,
              "stage.3.output=[]|stage=4|result={\"r\":1}|state=succeeded|updated_at=" T30
-             "|stage.3=sort succeeded = 30|stage.4=summarize succeeded = 30",
+             "|stage.3=sort s 30|stage.4=summarize s 30",
              "stage.3.state", "succeeded", "stage.3.finished_at", T30, "stage.3.output", "[]",
              "stage.4.state", "running", "stage.4.started_at", "garbage", "stage", "4",
              "stage.4.started_at", T30, "stage.4.state", "succeeded", "stage.4.finished_at", T30,
              "stage.4.output", "{\"r\":1}", "result", "{\"r\":1}", "progress", "1.0000",
              "overall_progress", "1.0000", "message", "", "state", "succeeded", "next_attempt_at",
              "", "finished_at", T30, "updated_at", T30, NULL);
-    /* a retry: stage_name emptied goes (start.lua wrote it), next_attempt_at is written */
-    write_is(&sr, ".del=stage_name|state=queued|stage=0|next_attempt_at=" T30, "state", "queued",
-             "stage", "0", "stage_name", "", "progress", "0.0000", "next_attempt_at", T30, NULL);
+    /* a retry: stage_name is not stored (the name in stage.<k>), next_attempt_at is */
+    write_is(&sr, "state=queued|stage=0|next_attempt_at=" T30, "state", "queued", "stage", "0",
+             "stage_name", "", "progress", "0.0000", "next_attempt_at", T30, NULL);
     pipeline_set_free(set);
 }
 
@@ -224,30 +249,30 @@ static void test_run_write_kept(void **state)
     struct pipeline_set *set = pipeline_set_new_builtin(3600, &err);
     const struct pipeline *demo = pipeline_set_find(set, "demo");
     /* a reservation (begun later by an end: its start is not this one) */
-    VIEW(held, "id", "j", "attempt", "2", "stage", "3", "stage.3", "sort running 500", "reserved",
+    VIEW(held, "id", "j", "attempt", "2", "stage", "3", "stage.3", "sort r 500", "reserved", "1",
+         "created_at", T0_STR);
+    VIEW(held_first, "id", "j", "attempt", "1", "stage", "1", "stage.1", "generate r", "reserved",
          "1", "created_at", T0_STR);
-    VIEW(held_first, "id", "j", "attempt", "1", "stage", "1", "stage.1",
-         "generate running =", "reserved", "1", "created_at", T0_STR);
-    VIEW(started, "id", "j", "attempt", "2", "stage", "2", "stage.2", "transform running 500",
+    VIEW(started, "id", "j", "attempt", "2", "stage", "2", "stage.2", "transform r 500",
          "created_at", T0_STR);
     struct stagefield_run sr;
 
     (void)state;
     stagefield_run_init(&sr, &held, demo);
-    write_is(&sr, ".keep=3|stage=4|stage.3=sort succeeded 500 30|stage.4=summarize running =",
-             "stage.3.state", "succeeded", "stage.3.finished_at", T30, "stage.4.state", "running",
+    write_is(&sr, ".keep=3|stage=4|stage.3=sort s 500 30|stage.4=summarize r", "stage.3.state",
+             "succeeded", "stage.3.finished_at", T30, "stage.4.state", "running",
              "stage.4.started_at", T30, "stage", "4", NULL);
     stagefield_run_init(&sr, &held_first, demo); /* "=": the same either way */
-    write_is(&sr, "stage.1=generate failed = 30", "stage.1.state", "failed", "stage.1.finished_at",
-             T30, NULL);
+    write_is(&sr, "stage.1=generate f 30", "stage.1.state", "failed", "stage.1.finished_at", T30,
+             NULL);
     stagefield_run_init(&sr, &started, demo);
-    write_is(&sr, "stage.2=transform failed 500 30", "stage.2.state", "failed",
-             "stage.2.finished_at", T30, NULL);
+    write_is(&sr, "stage.2=transform f 500 30", "stage.2.state", "failed", "stage.2.finished_at",
+             T30, NULL);
     /* without its pipeline (the worker has none of that name): the stored
      * name and start are kept */
     stagefield_run_init(&sr, &started, NULL);
-    write_is(&sr, ".keep=2|error={}|state=failed|stage.2=- failed 500 30", "stage.2.state",
-             "failed", "stage.2.finished_at", T30, "error", "{}", "state", "failed", NULL);
+    write_is(&sr, ".keep=2|error={}|state=failed|stage.2=- f 500 30", "stage.2.state", "failed",
+             "stage.2.finished_at", T30, "error", "{}", "state", "failed", NULL);
     pipeline_set_free(set);
 }
 

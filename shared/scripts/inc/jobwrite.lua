@@ -30,13 +30,15 @@ local function job_write_send(jkey, w, have, del, final)
   -- the fields a write of '' (progress: of its default) removes (a table
   -- made here: every call of a script would build it, most never use it)
   local JOB_EMPTY = {message = true, next_attempt_at = true, resumed_from_stage = true,
-    next_stage = true, hopped = true, progress = true, stage_name = true}
+    next_stage = true, hopped = true, progress = true}
   local set = {}
   del = del or {}
   for i, f in ipairs(w.f) do
     local v = w.v[i]
     local empty = false
-    if f == 'progress' then
+    if f == 'stage_name' then
+      empty = true -- the name in its stage's field
+    elseif f == 'progress' then
       local p = tonumber(v)
       empty = p == 0 or (final == 'succeeded' and p == 1)
     elseif JOB_EMPTY[f] then
@@ -50,6 +52,9 @@ local function job_write_send(jkey, w, have, del, final)
   end
   if have.overall_progress then
     del[#del + 1] = 'overall_progress'
+  end
+  if have.stage_name and not w.at.stage_name then
+    del[#del + 1] = 'stage_name'
   end
   if #set > 0 then
     redis.call('HSET', jkey, unpack(set))

@@ -1,9 +1,14 @@
 -- stages.lua (included first by every script that writes a job): the job
 -- hash's layout, in one place (its C side: shared/stages.c).
--- Per stage k, one field: stage.<k> = '<name> <state>[ <started>[ <finished>]]'
--- (single spaces), a time being ms after the job's created_at (after the
--- epoch when created_at is not a time stageq writes), '=' for a start at the
--- end of the stage before (stage 1: at the job's started_at), '-' unknown.
+-- Per stage k, one field: stage.<k> = '<name> <state>[ <time>[ <time>]]'
+-- (single spaces). The state is a letter: p pending, r running, s succeeded,
+-- f failed, c canceled (another word as it is). A time is in ms after the
+-- job's created_at (after the epoch when created_at is not a time stageq
+-- writes), '-' unknown. One time is a running stage's start, the end of
+-- another; a start not given is at the end of the stage before (stage 1: at
+-- the job's started_at), as most are: 'transform s 5311', 'sort r'; two times
+-- are the start and the end. In Lua a stage is {name, state (the word), t0,
+-- t1}, t0 '=' for such a start, nil unknown.
 -- Its output stays in stage.<k>.output, its queue in stage.<k>.queue. A job
 -- written before this layout has stage.<k>.name, .state, .started_at and
 -- .finished_at instead: read as the same facts, and replaced by stage.<k>
@@ -59,22 +64,49 @@ local function stage_off(t, base)
   return v and tostring(v - base)
 end
 
--- The stage record of a stage.<k> value: {name, state, t0, t1}, the time
--- tokens as stored (nil when absent).
+local STAGE_WORD = {p = 'pending', r = 'running', s = 'succeeded', f = 'failed', c = 'canceled'}
+local STAGE_LETTER = {pending = 'p', running = 'r', succeeded = 's', failed = 'f', canceled = 'c'}
+
+-- A time token as a record keeps it: nil when it is '' or '-' (unknown).
+local function stage_tok(t)
+  if t == '' or t == '-' then
+    return nil
+  end
+  return t
+end
+
+-- The stage record of a stage.<k> value (shared/stagefield.c reads it the
+-- same way).
 local function stage_parse(v)
-  local name, state, t0, t1 = string.match(v, '^([^ ]*) ([^ ]*) ?([^ ]*) ?([^ ]*)$')
+  local name, state, a, b = string.match(v, '^([^ ]*) ([^ ]*) ?([^ ]*) ?([^ ]*)$')
   if not name then
     return {name = v, state = 'pending'}
   end
-  return {name = name, state = state, t0 = t0 ~= '' and t0 or nil, t1 = t1 ~= '' and t1 or nil}
+  state = STAGE_WORD[state] or state
+  if b ~= '' then
+    return {name = name, state = state, t0 = stage_tok(a), t1 = stage_tok(b)}
+  elseif state == 'running' then
+    return {name = name, state = state, t0 = a == '' and '=' or stage_tok(a)}
+  elseif a ~= '' then
+    return {name = name, state = state, t0 = '=', t1 = stage_tok(a)}
+  end
+  return {name = name, state = state}
 end
 
 local function stage_value(s)
-  local v = s.name .. ' ' .. s.state
+  local v = s.name .. ' ' .. (STAGE_LETTER[s.state] or string.gsub(s.state, ' ', '_'))
   if s.t1 then
+    if s.t0 == '=' then
+      return v .. ' ' .. s.t1
+    end
     return v .. ' ' .. (s.t0 or '-') .. ' ' .. s.t1
-  elseif s.t0 then
-    return v .. ' ' .. s.t0
+  elseif s.state == 'running' then
+    if s.t0 == '=' then
+      return v
+    end
+    return v .. ' ' .. (s.t0 or '-')
+  elseif s.t0 and s.t0 ~= '=' then
+    return v .. ' ' .. s.t0 .. ' -'
   end
   return v
 end

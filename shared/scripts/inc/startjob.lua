@@ -54,6 +54,7 @@ local function start_job(jkey, plist, events, id, wid, now, ttl, cur_hash, is_ho
     end
     base = stage_base(cur[6 + 6])
     st = stages_read(jkey, ks, base)
+    del[#del + 1] = 'stage_name' -- in the name of its stage now
   end
   local k = 1
   local hop = tonumber(next_stage or '')
@@ -95,9 +96,9 @@ local function start_job(jkey, plist, events, id, wid, now, ttl, cur_hash, is_ho
   end
   local s = st[k]
   if cur[5] or k > 1 then
-    s.t0 = stage_off(now, base or stage_base(cur[6 + 6])) or '-'
+    s.t0 = stage_off(now, base or stage_base(cur[6 + 6]))
   else
-    s.t0 = '=' -- a first start at stage 1: at the job's started_at
+    s.t0 = '=' -- a first start at stage 1: at the job's started_at (no time to compute)
     set[#set + 1], set[#set + 2] = 'started_at', now
   end
   local attempt = tostring((tonumber(cur[4]) or 0) + (hop and 0 or 1))
@@ -109,9 +110,9 @@ local function start_job(jkey, plist, events, id, wid, now, ttl, cur_hash, is_ho
   local m = #set
   set[m + 1], set[m + 2], set[m + 3], set[m + 4] = 'state', 'running', 'worker', wid
   set[m + 5], set[m + 6], set[m + 7], set[m + 8] = 'updated_at', now, 'attempt', attempt
-  set[m + 9], set[m + 10], set[m + 11], set[m + 12] = 'stage', tostring(k), 'stage_name', s.name
+  set[m + 9], set[m + 10] = 'stage', tostring(k)
   if resumed ~= '' then
-    set[m + 13], set[m + 14] = 'resumed_from_stage', resumed
+    set[m + 11], set[m + 12] = 'resumed_from_stage', resumed
   elseif resumed_from then
     del[#del + 1] = 'resumed_from_stage'
   end

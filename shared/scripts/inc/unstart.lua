@@ -15,9 +15,6 @@ local function unstart_job(jkey, k, attempt, now)
   if k > 0 then
     ks[1] = k
   end
-  if k > 1 then
-    ks[2] = k - 1
-  end
   local st = stages_read(jkey, ks, stage_base(have.created_at or nil))
   if k > 0 then
     stages_pending(st[k])
@@ -33,7 +30,6 @@ local function unstart_job(jkey, k, attempt, now)
     jw_set(w, 'progress', '1.0000')
     jw_set(w, 'message', '')
     jw_set(w, 'stage', tostring(k - 1))
-    jw_set(w, 'stage_name', st[k - 1].name)
     jw_set(w, 'next_stage', tostring(k))
     jw_set(w, 'hopped', '')
     jw_set(w, 'updated_at', now)
@@ -46,7 +42,6 @@ local function unstart_job(jkey, k, attempt, now)
   jw_set(w, 'message', '')
   jw_set(w, 'attempt', tostring(before))
   jw_set(w, 'stage', '0')
-  jw_set(w, 'stage_name', '')
   jw_set(w, 'resumed_from_stage', '')
   jw_set(w, 'updated_at', now)
   if before == 0 then
