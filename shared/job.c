@@ -694,7 +694,7 @@ static const char *stage_get(const struct job_hash *h, long long k, const char *
     return job_hash_get(h, field);
 }
 
-/* The stages array (base_ms: job_stage_base). *raw_output: the output of
+/* The stages array (base_ms: stagefield_base). *raw_output: the output of
  * the last stage when it went out raw (valid JSON as it stands), else NULL. */
 static void add_stages(struct status_out *o, const struct job_hash *h, long long count,
                        int64_t base_ms, const struct job_eta *eta, int64_t now_ms,
@@ -775,7 +775,7 @@ static int64_t stage_left_ms(int64_t mean_ms, int64_t e, double p)
     return (int64_t)(p * by_progress + (1.0 - p) * by_history);
 }
 
-/* The estimates of job_status_json_eta (base_ms: job_stage_base). */
+/* The estimates of job_status_json_eta (base_ms: stagefield_base). */
 static void add_eta(struct status_out *o, const struct job_hash *h, long long n, int64_t base_ms,
                     const struct job_eta *eta, int64_t now_ms)
 {

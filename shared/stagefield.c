@@ -151,7 +151,9 @@ void stagefield_parse(const char *v, size_t len, int64_t base_ms, struct stagefi
     s->finished_at = stagefield_time(tok[3], n[3], base_ms, s->finished);
 }
 
-bool stagefield_get(const struct job_hash *h, long long k, int64_t base_ms, struct stagefield *s)
+/* Reads stage k of h into s, its start not resolved. */
+static bool stagefield_read(const struct job_hash *h, long long k, int64_t base_ms,
+                            struct stagefield *s)
 {
     char field[64];
     const char *v;
@@ -159,19 +161,6 @@ bool stagefield_get(const struct job_hash *h, long long k, int64_t base_ms, stru
     keys_stage_field(field, sizeof(field), (int)k, NULL);
     if ((v = job_hash_get(h, field)) != NULL) {
         stagefield_parse(v, strlen(v), base_ms, s);
-        if (s->is_started_implicit) { /* at the end of the stage before, or the job's start */
-            struct stagefield before;
-            const char *t = NULL;
-
-            if (k == 1)
-                t = job_hash_get(h, JOB_F_STARTED_AT);
-            else if (stagefield_get(h, k - 1, base_ms, &before))
-                t = before.finished_at;
-            if (t != NULL) {
-                stagefield_copy(s->started, sizeof(s->started), t, strlen(t));
-                s->started_at = s->started;
-            }
-        }
         return true;
     }
     memset(s, 0, sizeof(*s));
@@ -184,6 +173,27 @@ bool stagefield_get(const struct job_hash *h, long long k, int64_t base_ms, stru
     keys_stage_field(field, sizeof(field), (int)k, "finished_at");
     s->finished_at = job_hash_get(h, field);
     return s->name != NULL || s->state != NULL || s->started_at != NULL || s->finished_at != NULL;
+}
+
+bool stagefield_get(const struct job_hash *h, long long k, int64_t base_ms, struct stagefield *s)
+{
+    struct stagefield before;
+    const char *t = NULL;
+
+    if (!stagefield_read(h, k, base_ms, s))
+        return false;
+    if (!s->is_started_implicit)
+        return true;
+    /* at the end of the stage before (its own start is not needed), or the job's start */
+    if (k == 1)
+        t = job_hash_get(h, JOB_F_STARTED_AT);
+    else if (stagefield_read(h, k - 1, base_ms, &before))
+        t = before.finished_at;
+    if (t != NULL) {
+        stagefield_copy(s->started, sizeof(s->started), t, strlen(t));
+        s->started_at = s->started;
+    }
+    return true;
 }
 
 /* ---- a worker's writes ---- */
@@ -302,7 +312,7 @@ int stagefield_run_write(struct stagefield_run *sr, const struct rargv *in, stru
     const char *state = NULL, *result = NULL, *empty[SF_NEMPTY] = {NULL};
     size_t result_len = 0, i, j;
     int order[PIPELINE_MAX_STAGES], norder = 0, k = 0;
-    bool is_touched[PIPELINE_MAX_STAGES + 1] = {false};
+    bool is_touched[PIPELINE_MAX_STAGES + 1] = {false}, is_oom;
     char del[256] = "", keep[256] = "";
     struct rargv pass;
 
@@ -401,9 +411,9 @@ int stagefield_run_write(struct stagefield_run *sr, const struct rargv *in, stru
         rargv_add(out, field);
         stagefield_value(sr, order[i], out);
     }
-    i = pass.is_oom;
+    is_oom = pass.is_oom != 0;
     rargv_free(&pass);
-    return i || out->is_oom ? -1 : 0;
+    return is_oom || out->is_oom ? -1 : 0;
 }
 
 void stagefield_run_written(struct stagefield_run *sr)

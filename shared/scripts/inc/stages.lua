@@ -1,6 +1,6 @@
 -- stages.lua (included first by every script that writes a job): the job
--- hash's layout, in one place (its C side: shared/stages.c).
--- Per stage k, one field: stage.<k> = '<name> <state>[ <time>[ <time>]]'
+-- hash's layout, in one place (its C side: shared/stagefield.c).
+-- Per stage k, one field: stage.<k> = '<name> <state> [<time>] [<time>]'
 -- (single spaces). The state is a letter: p pending, r running, s succeeded,
 -- f failed, c canceled (another word as it is). A time is in ms after the
 -- job's created_at (after the epoch when created_at is not a time stageq
