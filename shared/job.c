@@ -378,27 +378,23 @@ static void out_null(struct status_out *o, const char *name)
     json_buf_add(o->text, "null", 4);
 }
 
-/* name: the string v (borrowed: the tree points to it). */
-static void out_str(struct status_out *o, const char *name, const char *v)
+/* name: the string v, borrowed by the tree (it points to it), or with
+ * is_copy copied there (v lives shorter than the tree: a stage read from its
+ * stage.<k> field). */
+static void out_string(struct status_out *o, const char *name, const char *v, bool is_copy)
 {
     if (o->text == NULL) {
-        out_tree_item(o, name, cJSON_CreateStringReference(v));
+        out_tree_item(o, name, is_copy ? cJSON_CreateString(v) : cJSON_CreateStringReference(v));
         return;
     }
     out_key(o, name);
     json_buf_add_string(o->text, v);
 }
 
-/* name: the string v, copied in the tree (v lives shorter than the tree:
- * a stage read from its stage.<k> field). */
-static void out_str_copy(struct status_out *o, const char *name, const char *v)
+/* name: the string v (borrowed: the tree points to it). */
+static void out_str(struct status_out *o, const char *name, const char *v)
 {
-    if (o->text == NULL) {
-        out_tree_item(o, name, cJSON_CreateString(v));
-        return;
-    }
-    out_key(o, name);
-    json_buf_add_string(o->text, v);
+    out_string(o, name, v, false);
 }
 
 /* name: the JSON text raw, as it is. */
@@ -502,10 +498,8 @@ static void add_stage_str(struct status_out *o, const char *name, const char *v,
 {
     if (v == NULL || v[0] == '\0')
         out_null(o, name);
-    else if (s->is_compact)
-        out_str_copy(o, name, v);
     else
-        out_str(o, name, v);
+        out_string(o, name, v, s->is_compact);
 }
 
 /* Adds name: the string value of field, or null when it is missing or empty. */
@@ -714,10 +708,7 @@ static void add_stages(struct status_out *o, const struct job_hash *h, long long
         stagefield_get(h, k, base_ms, &st);
         add_stage_str(o, "name", st.name, &st);
         state = st.state != NULL ? st.state : "pending";
-        if (st.is_compact)
-            out_str_copy(o, "state", state);
-        else
-            out_str(o, "state", state);
+        out_string(o, "state", state, st.is_compact);
         if (st.started_at != NULL)
             add_stage_str(o, "started_at", st.started_at, &st);
         if (st.finished_at != NULL)

@@ -266,20 +266,6 @@ static void stagefield_token(const char *ts, int64_t base_ms, char *out, size_t 
         snprintf(out, cap, "%lld", (long long)(ms - base_ms));
 }
 
-/* Sets field to value in pairs (a later value of a field replaces it). */
-static void stagefield_put(struct rargv *pairs, const char *f, const char *v, size_t vlen)
-{
-    size_t i;
-
-    for (i = 0; i + 1 < pairs->argc; i += 2)
-        if (strcmp(pairs->argv[i], f) == 0) {
-            rargv_set(pairs, i + 1, v);
-            return;
-        }
-    rargv_add(pairs, f);
-    rargv_addlen(pairs, v, vlen);
-}
-
 /* Stage k's value as this run knows it, written as stages.lua's stage_value
  * writes it: "<name> <letter>", then its end alone when it started at the
  * end of the stage before ("="), else its start and end ("-" unknown); a
@@ -341,7 +327,9 @@ int stagefield_run_write(struct stagefield_run *sr, const struct rargv *in, stru
             continue; /* the last output is the result: kept once */
         if (m == NULL || (strcmp(what, "state") != 0 && strcmp(what, "started_at") != 0 &&
                           strcmp(what, "finished_at") != 0)) {
-            stagefield_put(&pass, f, v, in->lens[i + 1]);
+            /* a field given twice: HSET keeps the later, as it would have */
+            rargv_add(&pass, f);
+            rargv_addlen(&pass, v, in->lens[i + 1]);
             continue;
         }
         if (!is_touched[k])
@@ -380,7 +368,7 @@ int stagefield_run_write(struct stagefield_run *sr, const struct rargv *in, stru
         else if (j == SF_MESSAGE)
             sr->next_message = !is_empty;
         if (!is_empty)
-            stagefield_put(&pass, stagefield_empty_names[j], v, strlen(v));
+            rargv_add(&pass, stagefield_empty_names[j]), rargv_add(&pass, v);
         else if (is_held && strlen(del) + strlen(stagefield_empty_names[j]) + 2 < sizeof(del))
             snprintf(del + strlen(del), sizeof(del) - strlen(del), "%s%s", del[0] ? " " : "",
                      stagefield_empty_names[j]);

@@ -56,12 +56,7 @@ local function job_write_send(jkey, w, have, del, final)
   if have.stage_name and not w.at.stage_name then
     del[#del + 1] = 'stage_name'
   end
-  if #set > 0 then
-    redis.call('HSET', jkey, unpack(set))
-  end
-  if #del > 0 then
-    redis.call('HDEL', jkey, unpack(del))
-  end
+  hash_write(jkey, set, del)
 end
 
 -- have_of(names, vals, from): field -> value (false when missing) of an

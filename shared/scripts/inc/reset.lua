@@ -21,10 +21,5 @@ local function reset_stages(jkey, n, resume, base)
       del[#del + 1] = 'stage.' .. k .. '.output'
     end
   end
-  if #set > 0 then
-    redis.call('HSET', jkey, unpack(set))
-  end
-  if #del > 0 then
-    redis.call('HDEL', jkey, unpack(del))
-  end
+  hash_write(jkey, set, del)
 end

@@ -161,6 +161,17 @@ local function stages_put(set, del, k, s)
   end
 end
 
+-- hash_write(jkey, set, del): HSET of the pairs set and HDEL of the fields
+-- del, each only when it has any.
+local function hash_write(jkey, set, del)
+  if #set > 0 then
+    redis.call('HSET', jkey, unpack(set))
+  end
+  if #del > 0 then
+    redis.call('HDEL', jkey, unpack(del))
+  end
+end
+
 -- stages_pending(s): stage record s back to pending, its times dropped.
 local function stages_pending(s)
   s.state, s.t0, s.t1 = 'pending', nil, nil
