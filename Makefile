@@ -321,7 +321,7 @@ FUZZ_CFLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefin
                -std=c11 -D_GNU_SOURCE -Ishared -I$(BUILD)/gen -Iworker
 FUZZ_RUN_FLAGS := -timeout=10 -rss_limit_mb=2048
 FUZZ_TARGETS := fuzz_json fuzz_submit fuzz_progress fuzz_pipelines fuzz_redis_url fuzz_answer \
-                fuzz_cron
+                fuzz_cron fuzz_stagefield
 FUZZ_SRC_fuzz_json := shared/json.c shared/utf8.c
 FUZZ_SRC_fuzz_submit := shared/submit.c shared/pipeline.c shared/json.c shared/utf8.c shared/ids.c shared/err.c shared/exec_path.c \
                        shared/cron.c shared/keys.c shared/cluster.c shared/num.c shared/clock.c
@@ -329,6 +329,9 @@ FUZZ_SRC_fuzz_progress := worker/stage_exec.c shared/json.c shared/utf8.c shared
 FUZZ_SRC_fuzz_pipelines := shared/pipeline.c shared/json.c shared/utf8.c shared/ids.c shared/err.c shared/exec_path.c \
                           shared/cron.c shared/keys.c shared/cluster.c shared/num.c
 FUZZ_SRC_fuzz_cron := shared/cron.c shared/err.c
+FUZZ_SRC_fuzz_stagefield := shared/stagefield.c shared/job.c shared/keys.c shared/num.c shared/rargv.c \
+                           shared/clock.c shared/json.c shared/utf8.c shared/pipeline.c shared/ids.c \
+                           shared/err.c shared/exec_path.c shared/cron.c shared/cluster.c
 FUZZ_SRC_fuzz_redis_url := shared/redis_url.c shared/config.c shared/num.c shared/err.c
 FUZZ_SRC_fuzz_answer := worker/stage_serve.c worker/stage_exec.c shared/json.c shared/utf8.c \
                        shared/log.c shared/clock.c shared/exec_path.c

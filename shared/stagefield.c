@@ -100,13 +100,15 @@ static bool stagefield_tokens(const char *v, size_t len, const char *tok[4], siz
     return true;
 }
 
+#define STAGEFIELD_MS_MAX 253402300799999LL /* 9999-12-31T23:59:59.999Z: RFC 3339's last */
+
 /* A time token at t (n bytes) as an offset from base into out, the pointer
  * to it; NULL when it is not one (empty, "-", "=", more digits than a time
- * has, anything else). */
+ * has, a time before 1970 or after 9999 (edited by hand), anything else). */
 static const char *stagefield_time(const char *t, size_t n, int64_t base_ms,
                                    char out[CLOCK_RFC3339_LEN])
 {
-    int64_t off = 0;
+    int64_t off = 0, ms;
     size_t i = n > 0 && t[0] == '-' ? 1 : 0;
     bool is_neg = i == 1;
 
@@ -117,7 +119,10 @@ static const char *stagefield_time(const char *t, size_t n, int64_t base_ms,
             return NULL;
         off = off * 10 + (t[i] - '0');
     }
-    clock_format_rfc3339(base_ms + (is_neg ? -off : off), out);
+    ms = base_ms + (is_neg ? -off : off);
+    if (ms < 0 || ms > STAGEFIELD_MS_MAX)
+        return NULL;
+    clock_format_rfc3339(ms, out);
     return out;
 }
 

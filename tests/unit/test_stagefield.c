@@ -103,6 +103,12 @@ static void test_parse(void **state)
     assert_null(s.finished_at);
     parse("a s 99999999999999999999", &s); /* more digits than a time has */
     assert_null(s.finished_at);
+    parse("a s 888888888128120", &s); /* after 9999 (fuzz_stagefield) */
+    assert_null(s.finished_at);
+    parse("a s -1764089294124", &s); /* before 1970 */
+    assert_null(s.finished_at);
+    parse("a s -1764089294123", &s); /* 1970 itself */
+    assert_string_equal(s.finished_at, "1970-01-01T00:00:00.000Z");
     memset(longname, 'n', sizeof(longname) - 1);
     longname[sizeof(longname) - 1] = '\0';
     parse(longname, &s);
