@@ -29,7 +29,7 @@ else
 endif
 
 SHARED_SRC := shared/clock.c shared/config.c shared/err.c shared/exec_path.c shared/ids.c \
-              shared/job.c shared/num.c shared/options.c \
+              shared/job.c shared/num.c shared/options.c shared/stagefield.c \
               shared/json.c shared/keys.c shared/log.c shared/pipeline.c shared/rargv.c \
               shared/rconn.c shared/redis_url.c shared/scripts.c shared/utf8.c shared/submit.c \
               shared/sentinel.c shared/cluster.c shared/rcluster.c shared/cron.c
@@ -50,7 +50,8 @@ WORKER_SRC := worker/main.c worker/supervisor.c worker/child.c worker/fetch.c wo
 CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c cli/sse.c cli/watch.c cli/overview.c
 UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_demo test_log \
               test_stage_exec test_stage_serve test_pipeline test_submit test_sse_parse test_wstats \
-              test_sentinel test_alloc test_err test_cluster test_cron test_live test_status_text
+              test_sentinel test_alloc test_err test_cluster test_cron test_live test_status_text \
+              test_stagefield
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o
 API_OBJ := $(API_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/dashboard_gen.o
@@ -330,7 +331,7 @@ FUZZ_CFLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefin
                -std=c11 -D_GNU_SOURCE -Ishared -I$(BUILD)/gen -Iworker
 FUZZ_RUN_FLAGS := -timeout=10 -rss_limit_mb=2048
 FUZZ_TARGETS := fuzz_json fuzz_submit fuzz_progress fuzz_pipelines fuzz_redis_url fuzz_answer \
-                fuzz_cron
+                fuzz_cron fuzz_stagefield
 FUZZ_SRC_fuzz_json := shared/json.c shared/utf8.c
 FUZZ_SRC_fuzz_submit := shared/submit.c shared/pipeline.c shared/json.c shared/utf8.c shared/ids.c shared/err.c shared/exec_path.c \
                        shared/cron.c shared/keys.c shared/cluster.c shared/num.c shared/clock.c
@@ -338,6 +339,9 @@ FUZZ_SRC_fuzz_progress := worker/stage_exec.c shared/json.c shared/utf8.c shared
 FUZZ_SRC_fuzz_pipelines := shared/pipeline.c shared/json.c shared/utf8.c shared/ids.c shared/err.c shared/exec_path.c \
                           shared/cron.c shared/keys.c shared/cluster.c shared/num.c
 FUZZ_SRC_fuzz_cron := shared/cron.c shared/err.c
+FUZZ_SRC_fuzz_stagefield := shared/stagefield.c shared/job.c shared/keys.c shared/num.c shared/rargv.c \
+                           shared/clock.c shared/json.c shared/utf8.c shared/pipeline.c shared/ids.c \
+                           shared/err.c shared/exec_path.c shared/cron.c shared/cluster.c
 FUZZ_SRC_fuzz_redis_url := shared/redis_url.c shared/config.c shared/num.c shared/err.c
 FUZZ_SRC_fuzz_answer := worker/stage_serve.c worker/stage_exec.c shared/json.c shared/utf8.c \
                        shared/log.c shared/clock.c shared/exec_path.c

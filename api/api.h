@@ -587,13 +587,15 @@ struct eta *eta_new(struct api *api);
 /* Call after rasync_free (its callbacks name the entries). NULL-safe. */
 void eta_free(struct eta *e);
 /* The status of a job (job_status_json_eta: with its estimates, from the
- * last figures read) from an HGETALL reply of its hash: the one place a
+ * last figures read) from an HGETALL reply of the hash of job id (its key's:
+ * a hash of the compact layout has no id field): the one place a
  * status is built from a reply. Returns a new tree the caller frees with
  * cJSON_Delete; it borrows the reply's strings (print it, or cJSON_Duplicate
  * what must stay, before the reply callback returns). NULL with *is_missing
  * set when the hash is empty (no such job); NULL alone when reply is NULL, a
  * Redis error or not a hash, or memory ran out. */
-cJSON *eta_status_from_reply(struct api *api, const redisReply *reply, bool *is_missing);
+cJSON *eta_status_from_reply(struct api *api, const char *id, const redisReply *reply,
+                             bool *is_missing);
 /* The same status as JSON text written straight (job_status_text: the bytes
  * printing the tree gives, without the tree), for GET /v1/jobs/{id} and the
  * live events (sse.c). *text
@@ -601,8 +603,8 @@ cJSON *eta_status_from_reply(struct api *api, const redisReply *reply, bool *is_
  * memory (api->eta's). 0; -1 with *is_missing set when the hash is empty;
  * -1 alone when reply is NULL, a Redis error or not a hash, or memory ran
  * out. */
-int eta_status_text(struct api *api, const redisReply *reply, const char **text, size_t *len,
-                    bool *is_missing);
+int eta_status_text(struct api *api, const char *id, const redisReply *reply, const char **text,
+                    size_t *len, bool *is_missing);
 /* Once the text of eta_status_text is sent: lets go of its memory when it
  * was a huge one. */
 void eta_status_text_done(struct api *api);

@@ -175,7 +175,8 @@ static const struct job_eta *eta_lookup(struct eta *e, const char *name)
     return NULL;
 }
 
-cJSON *eta_status_from_reply(struct api *api, const redisReply *reply, bool *is_missing)
+cJSON *eta_status_from_reply(struct api *api, const char *id, const redisReply *reply,
+                             bool *is_missing)
 {
     struct job_hash h;
     cJSON *status;
@@ -183,6 +184,7 @@ cJSON *eta_status_from_reply(struct api *api, const redisReply *reply, bool *is_
     *is_missing = false;
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR || job_hash_view(reply, &h) < 0)
         return NULL;
+    h.id = id;
     if (h.n == 0) {
         *is_missing = true;
         return NULL;
@@ -193,8 +195,8 @@ cJSON *eta_status_from_reply(struct api *api, const redisReply *reply, bool *is_
     return status;
 }
 
-int eta_status_text(struct api *api, const redisReply *reply, const char **text, size_t *len,
-                    bool *is_missing)
+int eta_status_text(struct api *api, const char *id, const redisReply *reply, const char **text,
+                    size_t *len, bool *is_missing)
 {
     struct eta *e = api->eta;
     struct job_hash h;
@@ -203,6 +205,7 @@ int eta_status_text(struct api *api, const redisReply *reply, const char **text,
     *is_missing = false;
     if (reply == NULL || reply->type == REDIS_REPLY_ERROR || job_hash_view(reply, &h) < 0)
         return -1;
+    h.id = id;
     if (h.n == 0) {
         *is_missing = true;
         return -1;

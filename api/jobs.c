@@ -435,7 +435,7 @@ cJSON *jobs_status_from_reply(struct api_req *ar, const redisReply *reply, enum 
     *is_missing = false;
     if (!jobs_reply_is_usable(ar, reply, err))
         return NULL;
-    status = eta_status_from_reply(ar->api, reply, is_missing);
+    status = eta_status_from_reply(ar->api, ar->id, reply, is_missing);
     if (status == NULL && !*is_missing)
         errors_reply(ar, API_ERR_INTERNAL, JOBS_STATUS_BAD);
     return status;
@@ -452,7 +452,7 @@ static void jobs_get_done(const redisReply *reply, enum rasync_err err, void *ar
 
     if (!jobs_reply_is_usable(ar, reply, err))
         return;
-    if (eta_status_text(api, reply, &text, &len, &is_missing) < 0) {
+    if (eta_status_text(api, ar->id, reply, &text, &len, &is_missing) < 0) {
         if (is_missing)
             errors_reply(ar, API_ERR_NOT_FOUND, "job %s not found or expired", ar->id);
         else

@@ -32,6 +32,8 @@ static const char *const listing_fields[] = {
     JOB_F_UPDATED_AT, JOB_F_FINISHED_AT, JOB_F_ATTEMPT,  JOB_F_RUN_AT,
 };
 #define LISTING_NFIELDS (sizeof(listing_fields) / sizeof(listing_fields[0]))
+/* read after them, not shown: tells a job of the compact layout (job.h) */
+#define LISTING_MARKER "stage.1"
 
 /* The summary fields whose value is a number in JSON, and its bounds. */
 static const struct {
@@ -69,6 +71,45 @@ static void listing_add_field(cJSON *o, const char *f, const redisReply *r)
         return;
     }
     cJSON_AddStringToObject(o, f, r->str);
+}
+
+/* A job of the compact layout stores no id (its key has it: id), no
+ * overall_progress, no progress while it is 0 (1 once succeeded), no
+ * finished_at (its updated_at once it ended), no stage_name: the summary o
+ * of HMGET reply shows them as GET /v1/jobs/{id} does, the stage's name its
+ * pipeline's (api's pipelines). */
+static void listing_add_derived(const struct api *api, cJSON *o, const redisReply *reply,
+                                const char *id)
+{
+    const char *fv[2 * (LISTING_NFIELDS + 1)], *v;
+    const struct pipeline *pl;
+    long long stage;
+    struct job_hash h = {fv, NULL, 0, NULL, 0, id};
+    long long count = 0;
+    size_t k;
+
+    for (k = 0; k <= LISTING_NFIELDS; k++)
+        if (reply->element[k]->type == REDIS_REPLY_STRING) {
+            fv[h.n++] = k < LISTING_NFIELDS ? listing_fields[k] : LISTING_MARKER;
+            fv[h.n++] = reply->element[k]->str;
+        }
+    (void)num_field_ll(job_hash_get(&h, JOB_F_STAGE_COUNT), 0, LLONG_MAX, 0, &count);
+    if (job_hash_get(&h, JOB_F_ID) == NULL) /* the key holds it */
+        cJSON_ReplaceItemInObject(o, JOB_F_ID, cJSON_CreateString(id));
+    if (!job_is_compact(&h, count))
+        return;
+    if ((v = job_finished_at(&h, count)) != NULL)
+        cJSON_ReplaceItemInObject(o, JOB_F_FINISHED_AT, cJSON_CreateString(v));
+    /* the name of its stage: its pipeline's (the job's own is in its status) */
+    if (job_hash_get(&h, JOB_F_STAGE_NAME) == NULL &&
+        (v = job_hash_get(&h, JOB_F_PIPELINE)) != NULL &&
+        (pl = pipeline_set_find(api->pipelines, v)) != NULL &&
+        num_parse_ll(job_hash_get(&h, JOB_F_STAGE), 1, (long long)pl->nstages, &stage, NULL) == 0)
+        cJSON_ReplaceItemInObject(o, JOB_F_STAGE_NAME,
+                                  cJSON_CreateString(pl->stages[stage - 1].name));
+    if (job_hash_get(&h, JOB_F_PROGRESS) == NULL)
+        cJSON_ReplaceItemInObject(o, JOB_F_PROGRESS, cJSON_CreateNumber(job_progress_default(&h)));
+    cJSON_ReplaceItemInObject(o, JOB_F_OVERALL, cJSON_CreateNumber(job_overall_of(&h, count)));
 }
 
 int listing_check_params(struct api_req *ar, const char *const *names)
@@ -305,7 +346,7 @@ static void listing_list_hmget_done(const redisReply *reply, enum rasync_err err
     if (reply == NULL) {
         ll->is_failed = true;
         ll->fail_err = err;
-    } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != LISTING_NFIELDS) {
+    } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != LISTING_NFIELDS + 1) {
         ll->is_failed = true;
         ll->is_redis_error = true;
     } else {
@@ -315,6 +356,7 @@ static void listing_list_hmget_done(const redisReply *reply, enum rasync_err err
         if (!is_missing && (o = cJSON_CreateObject()) != NULL) {
             for (k = 0; k < LISTING_NFIELDS; k++)
                 listing_add_field(o, listing_fields[k], reply->element[k]);
+            listing_add_derived(ll->ar->api, o, reply, ll->entries[i].id);
             listing_show_state(o);
             ll->entries[i].summary = o;
         } else if (is_missing && ll->keys != NULL) {
@@ -477,6 +519,7 @@ static void listing_list_pages_done(void *ctx, bool is_failed, enum rasync_err e
         rargv_add(&args, key);
         for (k = 0; k < LISTING_NFIELDS; k++)
             rargv_add(&args, listing_fields[k]);
+        rargv_add(&args, LISTING_MARKER);
         rc = rasync_command(ll->ar->api->rasync, &args, listing_list_hmget_done, slot);
         rargv_free(&args);
         if (rc < 0) {

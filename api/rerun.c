@@ -12,6 +12,7 @@
 #include "job.h"
 #include "log.h"
 #include "num.h"
+#include "stagefield.h"
 
 #define RERUN_TRIES 3 /* reads again when the hash changed between read and script */
 
@@ -41,21 +42,30 @@ static const char *rerun_field(const redisReply *r, const char *f)
 static const char *rerun_target(const redisReply *r, const char *queue)
 {
     char f[64];
-    const char *v, *resume = rerun_field(r, JOB_F_RESUME);
+    const char *v, *resume;
+    struct job_hash h;
+    struct stagefield st;
+    int64_t base;
     long long n = 1, k = 1;
 
-    v = rerun_field(r, JOB_F_STAGE_COUNT);
+    if (job_hash_view(r, &h) < 0)
+        return queue; /* out of memory: rerun.lua finds it is not that queue: 'moved' */
+    resume = job_hash_get(&h, JOB_F_RESUME);
+    base = stagefield_base(&h);
+    v = job_hash_get(&h, JOB_F_STAGE_COUNT);
     if (v != NULL && num_field_ll(v, 1, PIPELINE_MAX_STAGES, 1, &n) < 0)
         n = 1;
     while (!(resume != NULL && strcmp(resume, "0") == 0) && k < n) {
-        if (keys_stage_field(f, sizeof(f), (int)k, "state") < 0 ||
-            (v = rerun_field(r, f)) == NULL || strcmp(v, "succeeded") != 0)
+        if (!stagefield_get(&h, k, base, &st) || st.state == NULL ||
+            strcmp(st.state, "succeeded") != 0)
             break;
         k++;
     }
-    if (keys_stage_field(f, sizeof(f), (int)k, "queue") == 0 && (v = rerun_field(r, f)) != NULL)
-        return v;
-    return queue;
+    v = NULL;
+    if (keys_stage_field(f, sizeof(f), (int)k, "queue") == 0)
+        v = job_hash_get(&h, f);
+    job_hash_view_free(&h);
+    return v != NULL ? v : queue;
 }
 
 static void rerun_done(const redisReply *reply, enum rasync_err err, void *arg)
@@ -71,7 +81,7 @@ static void rerun_done(const redisReply *reply, enum rasync_err err, void *arg)
     }
     if (reply->type == REDIS_REPLY_ARRAY) {
         log_job(LOG_LEVEL_INFO, ar->id, "requeued by a retry request");
-        status = eta_status_from_reply(ar->api, reply, &is_missing);
+        status = eta_status_from_reply(ar->api, ar->id, reply, &is_missing);
         if (status == NULL)
             errors_reply(ar, API_ERR_INTERNAL, "job %s was requeued; its status could not be built",
                          ar->id);

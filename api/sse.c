@@ -399,7 +399,7 @@ static void sse_read_done(const redisReply *reply, enum rasync_err err, void *ar
     e->is_changed = false; /* e->is_reading stays set: delivering must not free e */
     /* text is the API's reused buffer (api->eta): e->last keeps a copy */
     if (!s->is_stopped)
-        rc = eta_status_text(s->api, reply, &text, &len, &is_missing);
+        rc = eta_status_text(s->api, e->id, reply, &text, &len, &is_missing);
     if (s->is_stopped) {
         /* shutting down: every client was answered already */
     } else if (rc < 0 && !is_missing) {

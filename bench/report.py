@@ -237,6 +237,16 @@ def main():
         target=tgt(None if wmax is None else wmax <= 8 * 1024, "≤ 8 MB each"))
     row("Redis bytes per finished job / queued job",
         ("cost.redis_bytes_per_job", "cost.redis_bytes_per_queued_job"), "B")
+    b4 = med("mem.bench4_empty.bytes_per_job")
+    row("Redis bytes per 4-stage job: outputs {} / 19 B",
+        ("mem.bench4_empty.bytes_per_job", "mem.bench4.bytes_per_job"), "B",
+        target=tgt(None if b4 is None else b4 <= 700, "≤ 700 B, outputs excluded"))
+    row("  MEMORY USAGE of one: outputs {} / 19 B",
+        ("mem.bench4_empty.memory_usage", "mem.bench4.memory_usage"), "B")
+    row("16-stage job, outputs {}: bytes / MEMORY USAGE",
+        ("mem.bench16_empty.bytes_per_job", "mem.bench16_empty.memory_usage"), "B")
+    row("  the recent index, per id (≤ 10,000 a partition)", "mem.recent_bytes_per_id",
+        "B")
     rt = med("cost.roundtrips_per_job")
     row("Redis round trips per job", "cost.roundtrips_per_job", "", "{:.3f}",
         target=tgt(None if rt is None else rt <= 6.0, "≤ 6"))

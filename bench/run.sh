@@ -352,6 +352,49 @@ drain_run() {
 
 for r in $(seq 1 "$RUNS"); do drain_run drain "$r"; done
 
+# ---- memory: Redis bytes per finished job, 4 and 16 stages ----
+# MEM_JOBS jobs submitted (bulk arrays), drained by a pool, then used_memory
+# again: the difference per job, less what the recent index grew (bounded: its
+# newest 10,000 ids a partition, nothing per job at scale; reported apart).
+# Taken after a first job, with no worker connected either time, so that the
+# scripts, counters and stage history (constant) are in both. Outputs "{}" (2
+# bytes: the figure is stageq's own, the outputs excluded) and the bench's
+# input (19 bytes, each stage's output). Bytes are deterministic: one run.
+MEM_JOBS=${BENCH_MEM_JOBS:-10000}
+mem_run() { # mem_run TAG PIPELINE INPUT
+  local tag=$1 pl=$2 input=$3 job body left m0 m1 r0 r1 k
+  rcli FLUSHALL >/dev/null
+  sleep 0.2
+  job="{\"pipeline\":\"$pl\",\"input\":$input}"
+  start_worker "w-mem-$tag" --concurrency 2
+  curl -s -XPOST "$API/v1/jobs?wait=10" -H 'content-type: application/json' -d "$job" >/dev/null
+  stop_pid "$WPID"
+  m0=$(stat_of memory used_memory)
+  r0=$(rcli MEMORY USAGE "$(bkey recent)")
+  body="[$(printf "$job,%.0s" $(seq 1 99))$job]"
+  for ((left = MEM_JOBS; left > 0; left -= 100)); do
+    curl -s -XPOST "$API/v1/jobs" -H 'content-type: application/json' -d "$body" >/dev/null
+  done
+  start_worker "w-mem-$tag" --concurrency 2
+  while [ "$(rcli LLEN "$(bkey queue default)")" != 0 ] ||
+    [ -n "$(rcli KEYS "$(bkey processing '*')")" ]; do sleep 0.2; done
+  stop_pid "$WPID"
+  sleep 0.2
+  m1=$(stat_of memory used_memory)
+  r1=$(rcli MEMORY USAGE "$(bkey recent)")
+  k=$(rcli --scan --pattern "$(bkey job '*')" | head -1)
+  [ "$(rcli HGET "$k" state)" = succeeded ] || log "warning: mem $tag: a job did not succeed"
+  kv "mem.$tag.bytes_per_job" "$(((m1 - m0 - (r1 - r0)) / MEM_JOBS))"
+  kv "mem.$tag.memory_usage" "$(rcli MEMORY USAGE "$k")"
+  kv "mem.$tag.fields" "$(rcli HLEN "$k")"
+  kv mem.recent_bytes_per_id "$(((r1 - r0) / MEM_JOBS))"
+}
+mem_run bench4_empty bench4 '{}'
+mem_run bench4 bench4 '{"n":1,"s":"bench"}'
+mem_run bench16_empty bench16 '{}'
+kv meta.mem_jobs "$MEM_JOBS"
+log "memory: done"
+
 # ---- Python stages: one-shot exec vs "serve": true; a program slow to start ----
 # The same drain (--concurrency 2) of 4 trivial Python stages (bench/append.py:
 # append a marker to a string), a new process per stage per job vs one warm

@@ -13,6 +13,7 @@
 #include "json.h"
 #include "keys.h"
 #include "num.h"
+#include "stagefield.h"
 
 static const char *const job_state_names[] = {"queued", "running",  "succeeded",
                                               "failed", "canceled", "scheduled"};
@@ -100,7 +101,7 @@ int job_new_fields_own(struct rargv *out, const struct job_new *jn)
     bool is_scheduled = job_new_is_scheduled(jn);
 
     clock_format_rfc3339(jn->now_ms, ts);
-    rargv_add(out, JOB_F_ID), rargv_add(out, jn->id);
+    /* no id: the key holds it (docs/redis-keys.md) */
     rargv_add(out, JOB_F_STATE);
     rargv_add(out, job_state_name(is_scheduled ? JOB_SCHEDULED : JOB_QUEUED));
     if (is_scheduled) {
@@ -126,15 +127,13 @@ int job_new_fields_shared(struct rargv *out, const struct job_new *jn)
     rargv_add(out, JOB_F_MAX_ATTEMPTS), rargv_addll(out, jn->pipeline->max_attempts);
     rargv_add(out, JOB_F_STAGE), rargv_add(out, "0");
     rargv_add(out, JOB_F_STAGE_COUNT), rargv_addll(out, (long long)jn->pipeline->nstages);
-    rargv_add(out, JOB_F_PROGRESS), rargv_add(out, "0");
-    rargv_add(out, JOB_F_OVERALL), rargv_add(out, "0");
+    /* progress 0 and overall_progress are not stored (stages.lua) */
     rargv_add(out, JOB_F_RESULT_TTL), rargv_addll(out, jn->result_ttl_s);
-    rargv_add(out, JOB_F_RESUME), rargv_add(out, jn->pipeline->is_resume ? "1" : "0");
+    if (!jn->pipeline->is_resume) /* absent: resume */
+        rargv_add(out, JOB_F_RESUME), rargv_add(out, "0");
     for (k = 0; k < jn->pipeline->nstages; k++) {
-        keys_stage_field(field, sizeof(field), (int)k + 1, "name");
-        rargv_add(out, field), rargv_add(out, jn->pipeline->stages[k].name);
-        keys_stage_field(field, sizeof(field), (int)k + 1, "state");
-        rargv_add(out, field), rargv_add(out, "pending");
+        keys_stage_field(field, sizeof(field), (int)k + 1, NULL);
+        rargv_add(out, field), rargv_addf(out, "%s pending", jn->pipeline->stages[k].name);
         if (is_routed) { /* its stages move it between queues */
             keys_stage_field(field, sizeof(field), (int)k + 1, "queue");
             rargv_add(out, field);
@@ -168,6 +167,7 @@ int job_hash_view(const redisReply *reply, struct job_hash *h)
 
     h->fv = NULL, h->lens = NULL, h->n = 0;
     h->slots = NULL, h->nslots = 0;
+    h->id = NULL;
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0)
         return -1;
     if (reply->elements == 0)
@@ -229,6 +229,60 @@ const char *job_hash_get(const struct job_hash *h, const char *name)
         if (strcmp(h->fv[i], name) == 0)
             return h->fv[i + 1];
     return NULL;
+}
+
+const char *job_hash_id(const struct job_hash *h)
+{
+    const char *v = job_hash_get(h, JOB_F_ID);
+
+    return v != NULL ? v : h->id;
+}
+
+const char *job_finished_at(const struct job_hash *h, long long n)
+{
+    const char *v = job_hash_get(h, JOB_F_FINISHED_AT);
+    enum job_state st;
+
+    if (v != NULL || job_state_parse(job_hash_get(h, JOB_F_STATE), &st) < 0 ||
+        !job_state_is_final(st) || !job_is_compact(h, n))
+        return v;
+    return job_hash_get(h, JOB_F_UPDATED_AT); /* the end is a job's last write */
+}
+
+bool job_is_compact(const struct job_hash *h, long long n)
+{
+    char field[24];
+    long long k;
+
+    if (job_hash_get(h, JOB_F_OVERALL) != NULL)
+        return false;
+    for (k = 1; k <= n && k <= PIPELINE_MAX_STAGES; k++) {
+        keys_stage_field(field, sizeof(field), (int)k, NULL);
+        if (job_hash_get(h, field) != NULL)
+            return true;
+    }
+    return false;
+}
+
+double job_overall_of(const struct job_hash *h, long long n)
+{
+    char text[32];
+    double p;
+    int k;
+
+    (void)num_field_int(job_hash_get(h, JOB_F_STAGE), 0, PIPELINE_MAX_STAGES, 0, &k);
+    (void)num_field_double(job_hash_get(h, JOB_F_PROGRESS), 0.0, 1.0, job_progress_default(h), &p);
+    /* to 4 places, as the worker wrote it */
+    snprintf(text, sizeof(text), "%.4f",
+             job_overall_progress(k, n > 0 && n <= PIPELINE_MAX_STAGES ? (int)n : 0, p));
+    return strtod(text, NULL);
+}
+
+double job_progress_default(const struct job_hash *h)
+{
+    const char *st = job_hash_get(h, JOB_F_STATE);
+
+    return st != NULL && strcmp(st, "succeeded") == 0 ? 1.0 : 0.0;
 }
 
 /* One row of job_numbers_read: field name into *out, in [min, max], else
@@ -324,15 +378,23 @@ static void out_null(struct status_out *o, const char *name)
     json_buf_add(o->text, "null", 4);
 }
 
-/* name: the string v (borrowed: the tree points to it). */
-static void out_str(struct status_out *o, const char *name, const char *v)
+/* name: the string v, borrowed by the tree (it points to it), or with
+ * is_copy copied there (v lives shorter than the tree: a stage read from its
+ * stage.<k> field). */
+static void out_string(struct status_out *o, const char *name, const char *v, bool is_copy)
 {
     if (o->text == NULL) {
-        out_tree_item(o, name, cJSON_CreateStringReference(v));
+        out_tree_item(o, name, is_copy ? cJSON_CreateString(v) : cJSON_CreateStringReference(v));
         return;
     }
     out_key(o, name);
     json_buf_add_string(o->text, v);
+}
+
+/* name: the string v (borrowed: the tree points to it). */
+static void out_str(struct status_out *o, const char *name, const char *v)
+{
+    out_string(o, name, v, false);
 }
 
 /* name: the JSON text raw, as it is. */
@@ -427,6 +489,17 @@ static void add_str_value(struct status_out *o, const char *name, const char *v)
         out_str(o, name, v);
     else
         out_null(o, name);
+}
+
+/* Adds name: a string of stage s (add_str_value: null when missing or
+ * empty), copied in the tree when s holds it. */
+static void add_stage_str(struct status_out *o, const char *name, const char *v,
+                          const struct stagefield *s)
+{
+    if (v == NULL || v[0] == '\0')
+        out_null(o, name);
+    else
+        out_string(o, name, v, s->is_compact);
 }
 
 /* Adds name: the string value of field, or null when it is missing or empty. */
@@ -615,37 +688,41 @@ static const char *stage_get(const struct job_hash *h, long long k, const char *
     return job_hash_get(h, field);
 }
 
-/* The stages array. *raw_output: the output of the last stage when it went
- * out raw (valid JSON as it stands), else NULL. */
+/* The stages array (base_ms: stagefield_base). *raw_output: the output of
+ * the last stage when it went out raw (valid JSON as it stands), else NULL. */
 static void add_stages(struct status_out *o, const struct job_hash *h, long long count,
-                       const struct job_eta *eta, int64_t now_ms, const char **raw_output)
+                       int64_t base_ms, const struct job_eta *eta, int64_t now_ms,
+                       const char **raw_output)
 {
+    struct stagefield st;
     long long k;
 
     *raw_output = NULL;
     if (out_open(o, "stages", true) < 0)
         return;
     for (k = 1; k <= count && k <= PIPELINE_MAX_STAGES; k++) {
-        const char *state, *started, *finished, *output, *queue;
+        const char *state, *output, *queue;
 
         if (out_open(o, NULL, false) < 0)
             break;
-        add_str_value(o, "name", stage_get(h, k, "name"));
-        state = stage_get(h, k, "state");
-        if (state == NULL)
-            state = "pending";
-        out_str(o, "state", state);
-        if ((started = stage_get(h, k, "started_at")) != NULL)
-            add_str_value(o, "started_at", started);
-        if ((finished = stage_get(h, k, "finished_at")) != NULL)
-            add_str_value(o, "finished_at", finished);
+        stagefield_get(h, k, base_ms, &st);
+        add_stage_str(o, "name", st.name, &st);
+        state = st.state != NULL ? st.state : "pending";
+        out_string(o, "state", state, st.is_compact);
+        if (st.started_at != NULL)
+            add_stage_str(o, "started_at", st.started_at, &st);
+        if (st.finished_at != NULL)
+            add_stage_str(o, "finished_at", st.finished_at, &st);
         if ((queue = stage_get(h, k, "queue")) != NULL) /* the stages name queues */
             add_str_value(o, "queue", queue);
         *raw_output = NULL;
-        if ((output = stage_get(h, k, "output")) != NULL && add_json_value(o, "output", output))
+        output = stage_get(h, k, "output");
+        if (output == NULL && k == count && st.is_compact) /* the result, not stored twice */
+            output = job_hash_get(h, JOB_F_RESULT);
+        if (output != NULL && add_json_value(o, "output", output))
             *raw_output = output;
         if (now_ms > 0)
-            stage_timing(o, k, state, started, finished, eta, now_ms);
+            stage_timing(o, k, state, st.started_at, st.finished_at, eta, now_ms);
         out_close(o, false);
     }
     out_close(o, true);
@@ -689,11 +766,12 @@ static int64_t stage_left_ms(int64_t mean_ms, int64_t e, double p)
     return (int64_t)(p * by_progress + (1.0 - p) * by_history);
 }
 
-/* The estimates of job_status_json_eta. */
-static void add_eta(struct status_out *o, const struct job_hash *h, long long n,
+/* The estimates of job_status_json_eta (base_ms: stagefield_base). */
+static void add_eta(struct status_out *o, const struct job_hash *h, long long n, int64_t base_ms,
                     const struct job_eta *eta, int64_t now_ms)
 {
-    const char *st = job_hash_get(h, JOB_F_STATE), *v;
+    const char *st = job_hash_get(h, JOB_F_STATE);
+    struct stagefield s;
     enum job_state state;
     int64_t stage_ms = -1, job_ms = 0;
     long long k = 0, j;
@@ -715,8 +793,8 @@ static void add_eta(struct status_out *o, const struct job_hash *h, long long n,
         (void)num_field_ll(job_hash_get(h, JOB_F_STAGE), 1, n, -1, &k);
     if (k >= 1 && eta != NULL) {
         (void)num_field_double(job_hash_get(h, JOB_F_PROGRESS), 0.0, 1.0, 0.0, &p);
-        stage_ms =
-            stage_left_ms(eta->mean_ms[k], span_ms(stage_get(h, k, "started_at"), NULL, now_ms), p);
+        stagefield_get(h, k, base_ms, &s);
+        stage_ms = stage_left_ms(eta->mean_ms[k], span_ms(s.started_at, NULL, now_ms), p);
     }
     add_seconds(o, "stage_eta_s", stage_ms);
     if (eta == NULL || k < 0 || (k >= 1 && stage_ms < 0)) {
@@ -728,8 +806,8 @@ static void add_eta(struct status_out *o, const struct job_hash *h, long long n,
     /* the stages still to run: after k, or (queued) every one not succeeded
      * (a resumed job skips those) */
     for (j = k >= 1 ? k + 1 : 1; j <= n; j++) {
-        v = stage_get(h, j, "state");
-        if (k < 1 && v != NULL && strcmp(v, "succeeded") == 0)
+        if (k < 1 && stagefield_get(h, j, base_ms, &s) && s.state != NULL &&
+            strcmp(s.state, "succeeded") == 0)
             continue;
         if (eta->mean_ms[j] < 0) {
             out_null(o, "eta_s");
@@ -743,9 +821,11 @@ static void add_eta(struct status_out *o, const struct job_hash *h, long long n,
 /* next_stage and next_stage_name: the stage a queued job waits for after
  * the stage before handed it over to the queue it sits on (hop.lua); null
  * otherwise. */
-static void add_next_stage(struct status_out *o, const struct job_hash *h, long long n)
+static void add_next_stage(struct status_out *o, const struct job_hash *h, long long n,
+                           int64_t base_ms)
 {
     const char *st = job_hash_get(h, JOB_F_STATE), *v = job_hash_get(h, JOB_F_NEXT_STAGE);
+    struct stagefield s;
     long long k;
 
     if (st == NULL || strcmp(st, "queued") != 0 || v == NULL ||
@@ -755,7 +835,39 @@ static void add_next_stage(struct status_out *o, const struct job_hash *h, long 
         return;
     }
     out_int(o, "next_stage", k);
-    add_str_value(o, "next_stage_name", stage_get(h, k, "name"));
+    stagefield_get(h, k, base_ms, &s);
+    add_stage_str(o, "next_stage_name", s.name, &s);
+}
+
+/* stage_name: the field, or (the compact layout, which does not store it)
+ * the name in the field of its stage. */
+static void add_stage_name(struct status_out *o, const struct job_hash *h, bool is_compact,
+                           int64_t base_ms)
+{
+    struct stagefield s;
+    long long k;
+
+    if (!is_compact || job_hash_get(h, JOB_F_STAGE_NAME) != NULL ||
+        num_parse_ll(job_hash_get(h, JOB_F_STAGE), 1, PIPELINE_MAX_STAGES, &k, NULL) < 0 ||
+        !stagefield_get(h, k, base_ms, &s)) {
+        add_str(o, h, JOB_F_STAGE_NAME, "stage_name");
+        return;
+    }
+    add_stage_str(o, "stage_name", s.name, &s);
+}
+
+/* overall_progress of a job of the compact layout, which does not store it:
+ * (stage - 1 + progress) / stage_count of its fields, as the worker writes
+ * it ("%.4f"), shown as add_num shows that text. */
+static void add_overall(struct status_out *o, const struct job_hash *h, long long n)
+{
+    char text[32], num[NUM_TEXT_MAX_DIGITS + 8];
+
+    snprintf(text, sizeof(text), "%.4f", job_overall_of(h, n));
+    if (num_text(text, false, num, sizeof(num)) == 0)
+        out_raw(o, JOB_F_OVERALL, num);
+    else
+        out_null(o, JOB_F_OVERALL);
 }
 
 /* The status of h into o (its root open: depth 0). */
@@ -763,9 +875,16 @@ static void status_write(struct status_out *o, const struct job_hash *h, const s
                          int64_t now_ms)
 {
     const char *count, *v, *raw_output = NULL;
+    int64_t base_ms = stagefield_base(h);
     long long n = 0;
+    bool is_compact;
 
-    add_str(o, h, JOB_F_ID, "id");
+    /* a count edited by hand: no stages listed (the field shows it as is);
+     * add_stages lists PIPELINE_MAX_STAGES at most */
+    count = job_hash_get(h, JOB_F_STAGE_COUNT);
+    (void)num_field_ll(count, 0, LLONG_MAX, 0, &n);
+    is_compact = job_is_compact(h, n);
+    add_str_value(o, "id", job_hash_id(h));
     add_str(o, h, JOB_F_PIPELINE, "pipeline");
     add_str(o, h, JOB_F_QUEUE, "queue");
     add_str_value(
@@ -774,23 +893,25 @@ static void status_write(struct status_out *o, const struct job_hash *h, const s
     add_int(o, h, JOB_F_ATTEMPT);
     add_int(o, h, JOB_F_MAX_ATTEMPTS);
     add_int(o, h, JOB_F_STAGE);
-    add_str(o, h, JOB_F_STAGE_NAME, "stage_name");
+    add_stage_name(o, h, is_compact, base_ms);
     add_int(o, h, JOB_F_STAGE_COUNT);
-    add_num(o, h, JOB_F_PROGRESS);
+    if (is_compact && job_hash_get(h, JOB_F_PROGRESS) == NULL) /* not stored: its default */
+        out_raw(o, JOB_F_PROGRESS, job_progress_default(h) == 1.0 ? "1" : "0");
+    else
+        add_num(o, h, JOB_F_PROGRESS);
     add_str(o, h, JOB_F_MESSAGE, "message");
-    add_num(o, h, JOB_F_OVERALL);
-    /* a count edited by hand: no stages listed (the field shows it as is);
-     * add_stages lists PIPELINE_MAX_STAGES at most */
-    count = job_hash_get(h, JOB_F_STAGE_COUNT);
-    (void)num_field_ll(count, 0, LLONG_MAX, 0, &n);
-    add_stages(o, h, n, eta, now_ms, &raw_output);
+    if (is_compact)
+        add_overall(o, h, n);
+    else
+        add_num(o, h, JOB_F_OVERALL);
+    add_stages(o, h, n, base_ms, eta, now_ms, &raw_output);
     if (now_ms > 0)
-        add_eta(o, h, n, eta, now_ms);
+        add_eta(o, h, n, base_ms, eta, now_ms);
     add_json(o, h, JOB_F_INPUT, "input");
     add_str(o, h, JOB_F_CREATED_AT, "created_at");
     add_str(o, h, JOB_F_STARTED_AT, "started_at");
     add_str(o, h, JOB_F_UPDATED_AT, "updated_at");
-    add_str(o, h, JOB_F_FINISHED_AT, "finished_at");
+    add_str_value(o, "finished_at", job_finished_at(h, n));
     add_str(o, h, JOB_F_WORKER, "worker");
     add_int(o, h, JOB_F_RESULT_TTL);
     /* the result is the last stage's output (run.c): checked already */
@@ -804,7 +925,7 @@ static void status_write(struct status_out *o, const struct job_hash *h, const s
     add_str(o, h, JOB_F_NEXT_ATTEMPT_AT, "next_attempt_at");
     add_str(o, h, JOB_F_RUN_AT, "run_at");
     add_int(o, h, JOB_F_RESUMED_FROM);
-    add_next_stage(o, h, n);
+    add_next_stage(o, h, n, base_ms);
 }
 
 cJSON *job_status_json_eta(const struct job_hash *h, const struct job_eta *eta, int64_t now_ms)

@@ -27,9 +27,12 @@
  *   cleanup: nothing sweeps.
  *
  * While queued or running the hash carries JOB_ACTIVE_TTL_S, refreshed on
- * every write. Per-stage facts live in fields "stage.<k>.<what>" (k from 1):
- * name, state (pending|running|succeeded|failed|canceled), started_at,
- * finished_at, output (JSON text). */
+ * every write. Per-stage facts (k from 1): the field "stage.<k>" holds the
+ * stage's name, state (pending|running|succeeded|failed|canceled) and times
+ * (shared/stagefield.h), "stage.<k>.output" its output (JSON text; the last
+ * stage's is the result once the job succeeded). Jobs written before that
+ * layout hold stage.<k>.name, .state, .started_at and .finished_at instead:
+ * both are read (docs/redis-keys.md, "The job hash"). */
 #ifndef STAGEQ_JOB_H
 #define STAGEQ_JOB_H
 
@@ -156,6 +159,9 @@ struct job_hash {
      * field's position in fv, 0 = empty); NULL: job_hash_get scans */
     const uint32_t *slots;
     size_t nslots; /* a power of two, > n */
+    /* the job's id when the caller knows it (its key holds it): the id of a
+     * hash without the field (job_hash_view sets NULL) */
+    const char *id;
 };
 
 struct redisReply;
@@ -169,6 +175,29 @@ void job_hash_view_free(struct job_hash *h);
 
 /* Value of field `name`, or NULL. */
 const char *job_hash_get(const struct job_hash *h, const char *name);
+
+/* The job's id: its field (a job written before the compact layout), else
+ * h->id (the key's); NULL when neither. */
+const char *job_hash_id(const struct job_hash *h);
+
+/* When the job ended: its finished_at, else (the compact layout, n stages:
+ * job_is_compact) its updated_at when its state is final; NULL when it has
+ * not ended or neither is there. */
+const char *job_finished_at(const struct job_hash *h, long long n);
+
+/* True when h is of the compact layout (stages.lua): no overall_progress
+ * (derived: job_overall_progress), and a stage.<k> field among stages 1..n.
+ * Such a job stores no progress while it is 0 (1 once succeeded). */
+bool job_is_compact(const struct job_hash *h, long long n);
+
+/* The progress a job of the compact layout has when it stores none: 1 when
+ * succeeded, else 0. */
+double job_progress_default(const struct job_hash *h);
+
+/* overall_progress of a job of the compact layout (n stages), which does not
+ * store it: job_overall_progress of its stage and progress (stored, else
+ * job_progress_default), to 4 decimal places as the worker wrote it. */
+double job_overall_of(const struct job_hash *h, long long n);
 
 /* The numbers a worker runs a started job by. stageq wrote them (submit,
  * start.lua), but anyone with redis-cli may edit them: a field that is not a

@@ -190,19 +190,25 @@ int keys_wake(char *buf, size_t cap, const char *prefix, const char *queue)
 int keys_stage_field(char *buf, size_t cap, int k, const char *what)
 {
     char digits[16];
-    size_t nd = 0, nw = strlen(what), i;
+    size_t nd = 0, nw = what != NULL ? strlen(what) : 0, i;
     unsigned u = (unsigned)k;
 
-    /* by hand when it fits: every status read names ~7 fields per stage, and
-     * snprintf was a tenth of building the status */
+    /* by hand when it fits: every status read names a few fields per stage,
+     * and snprintf was a tenth of building the status */
     if (k < 0 || sizeof("stage.") + sizeof(digits) + nw + 1 > cap)
-        return keys_fmt_result(snprintf(buf, cap, "stage.%d.%s", k, what), cap);
+        return keys_fmt_result(what != NULL ? snprintf(buf, cap, "stage.%d.%s", k, what)
+                                            : snprintf(buf, cap, "stage.%d", k),
+                               cap);
     do
         digits[nd++] = (char)('0' + u % 10);
     while ((u /= 10) > 0);
     memcpy(buf, "stage.", 6);
     for (i = 0; i < nd; i++)
         buf[6 + i] = digits[nd - 1 - i];
+    if (what == NULL) {
+        buf[6 + nd] = '\0';
+        return 0;
+    }
     buf[6 + nd] = '.';
     memcpy(buf + 7 + nd, what, nw + 1);
     return 0;

@@ -119,7 +119,8 @@ int keys_events(char *buf, size_t cap, const char *prefix); /* <p>:events: job i
  * (idle workers serving several partitions wait on it) */
 int keys_wake(char *buf, size_t cap, const char *prefix, const char *queue);
 
-/* The name of a per-stage field of the job hash: "stage.<k>.<what>", k from 1. */
+/* The name of a per-stage field of the job hash: "stage.<k>.<what>", k from 1,
+ * or with what NULL "stage.<k>" (the stage's own field: docs/redis-keys.md). */
 int keys_stage_field(char *buf, size_t cap, int k, const char *what);
 
 #endif

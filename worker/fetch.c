@@ -260,7 +260,7 @@ void fetch_requeue(struct worker *w, const char *id, const char *queue, const ch
 /* Hands one held job back (requeue.lua, its attempt given back). */
 static void fetch_unstart(struct worker *w, const char *id, const redisReply *hash)
 {
-    struct job_hash h = {NULL, NULL, 0, NULL, 0};
+    struct job_hash h = {NULL, NULL, 0, NULL, 0, NULL};
     const char *attempt, *stage, *queue;
     int k;
 

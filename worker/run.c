@@ -19,6 +19,7 @@
 #include "stage_builtin.h"
 #include "stage_exec.h"
 #include "stage_serve.h"
+#include "stagefield.h"
 #include "worker.h"
 
 #define WORKER_CHECK_MS    250        /* how often a running job's state is read */
@@ -67,6 +68,7 @@ struct run {
     const char *end_state;
     bool is_end_again;
     const struct job_hash *h; /* the started job's fields (borrowed) */
+    struct stagefield_run sr; /* what it writes, in the hash's layout (stagefield.h) */
 };
 
 static void run_ts(char ts[CLOCK_RFC3339_LEN])
@@ -174,8 +176,7 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
     struct rargv a;
     redisReply *rep;
     struct sq_err err;
-    size_t i;
-    int nkeys = 1;
+    int nkeys = 1, rc;
 
     rargv_init(&a);
     rargv_add(&a, r->job_key);
@@ -209,12 +210,11 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
         rargv_add(&a, wake);
     } else {
         rargv_add(&a, r->w->events_chan);
-        rargv_add(&a, "");
+        rargv_add(&a, r->id);
         rargv_add(&a, spec != NULL ? spec : "");
         rargv_add(&a, r->w->id); /* fenced by the worker too */
     }
-    for (i = 0; i < fields->argc; i++)
-        rargv_addlen(&a, fields->argv[i], fields->lens[i]);
+    stagefield_run_write(&r->sr, fields, &a);
     r->is_end_again = false;
     if (script == SCRIPT_RETRY) /* a job's end here: confirmed with min_replicas */
         rep = wredis_end(r->w, script, nkeys, &a, r->id, false, &r->is_end_again);
@@ -227,7 +227,10 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
         freeReplyObject(rep); /* one try (progress): kept for the next write */
         rep = NULL;
     }
-    return run_answer(r, rep, spec, is_retrying);
+    rc = run_answer(r, rep, spec, is_retrying);
+    if (rc == 0)
+        stagefield_run_written(&r->sr);
+    return rc;
 }
 
 /* finish.lua's arguments (*nkeys its keys): it also takes `take` jobs,
@@ -295,8 +298,7 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
     for (i = 0; i < nread; i++)
         rargv_add(a, ids[i]);
     rargv_addll(a, KEYS_FAILED_MAX);
-    for (i = 0; i < fields->argc; i++)
-        rargv_addlen(a, fields->argv[i], fields->lens[i]);
+    stagefield_run_write(&r->sr, fields, a);
 }
 
 /* Writes the job's end with finish.lua. While the worker holds jobs taken
@@ -771,7 +773,6 @@ static int run_write_hop(struct run *r, const char *queue, const struct rargv *f
     char *spec = run_stats_spec(r, RUN_STATS_ALL);
     struct rargv a;
     redisReply *rep;
-    size_t i;
     int nkeys = 4;
 
     /* the job's own slot: the queues of its pipeline have its partition count */
@@ -792,8 +793,7 @@ static int run_write_hop(struct run *r, const char *queue, const struct rargv *f
     rargv_add(&a, r->w->events_chan);
     rargv_add(&a, wake);
     rargv_add(&a, spec != NULL ? spec : "");
-    for (i = 0; i < fields->argc; i++)
-        rargv_addlen(&a, fields->argv[i], fields->lens[i]);
+    stagefield_run_write(&r->sr, fields, &a);
     r->is_end_again = false;
     rep = wredis_end(r->w, SCRIPT_HOP, nkeys, &a, r->id, false, &r->is_end_again);
     rargv_free(&a);
@@ -997,6 +997,7 @@ static int run_load(struct run *r, const struct job_hash *h, struct stage_error 
 
     name = job_hash_get(h, JOB_F_PIPELINE);
     r->pl = name ? pipeline_set_find(r->w->pipelines, name) : NULL;
+    stagefield_run_init(&r->sr, h, r->pl);
     nbad = job_numbers_read(h, r->pl, &nums, &bad);
     r->max_attempts = nums.max_attempts;
     r->attempt_n = nums.attempt;
@@ -1031,7 +1032,7 @@ static int run_load(struct run *r, const struct job_hash *h, struct stage_error 
 void run_job(struct worker *w, const char *id, const redisReply *hash)
 {
     struct run r;
-    struct job_hash h = {NULL, NULL, 0, NULL, 0};
+    struct job_hash h = {NULL, NULL, 0, NULL, 0, NULL};
     const char *v, *cur;    /* the next stage's input, JSON text: in h, or cur_owned */
     char *cur_owned = NULL; /* cJSON_free */
     cJSON *cur_json = NULL; /* cur parsed, once a builtin needed it */

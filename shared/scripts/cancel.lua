@@ -9,8 +9,10 @@
 -- Returns 'missing'; the final state when already finished; 'moved' when the
 -- job's queue is not ARGV[3]; else 'was:<queued|scheduled|running>' after
 -- canceling.
+--#include stages.lua
 --#include stats.lua
-local cur = redis.call('HMGET', KEYS[1], 'state', 'queue', 'stage', 'result_ttl_s', 'pipeline')
+local cur = redis.call('HMGET', KEYS[1], 'state', 'queue', 'stage', 'result_ttl_s', 'pipeline',
+  'created_at', 'overall_progress')
 local st = cur[1]
 if not st then
   return 'missing'
@@ -27,11 +29,20 @@ if waiting then
   redis.call('ZREM', KEYS[3], ARGV[1])
 end
 local k = tonumber(cur[3] or '0') or 0
+local set, del = {}, {}
 if st == 'running' and k > 0 then
-  redis.call('HSET', KEYS[1], 'stage.' .. k .. '.state', 'canceled',
-    'stage.' .. k .. '.finished_at', ARGV[2])
+  local base = stage_base(cur[6])
+  local s = stages_read(KEYS[1], {k}, base)[k]
+  s.state, s.t1 = 'canceled', stage_off(ARGV[2], base)
+  stages_put(set, del, k, s)
 end
-redis.call('HSET', KEYS[1], 'state', 'canceled', 'finished_at', ARGV[2], 'updated_at', ARGV[2])
+if cur[7] then -- a job of the older layout: it keeps finished_at (stages.lua)
+  set[#set + 1], set[#set + 2] = 'finished_at', ARGV[2]
+end
+redis.call('HSET', KEYS[1], 'state', 'canceled', 'updated_at', ARGV[2], unpack(set))
+if #del > 0 then
+  redis.call('HDEL', KEYS[1], unpack(del))
+end
 redis.call('EXPIRE', KEYS[1], tonumber(cur[4] or '86400') or 86400)
 count(KEYS[4], 'canceled', cur[5])
 redis.call('PUBLISH', ARGV[4], ARGV[1])

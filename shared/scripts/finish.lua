@@ -25,7 +25,8 @@
 -- (running, attempt + 1) and named current, else the worker is idle here
 -- (current.lua), ARGV[13] the take step's spec (take_units; '' without a
 -- take), ARGV[14..13+n] the held ids to read, ARGV[14+n] how many ids the
--- failed index keeps, ARGV[15+n..] field, value ...
+-- failed index keeps, ARGV[15+n..] field, value ... (stages.lua's
+-- fields_apply)
 -- Returns {result, recorded, taken, read, meta}: result 'ok', or (nothing
 -- written but the list entry) the reason as update.lua; recorded 1 when the
 -- stage runs were recorded, else 0; taken: false without a take, else the ids
@@ -33,6 +34,7 @@
 -- replies of the held ids (startjob.lua's, is_hold), in order; meta: the
 -- take's (take_units), false without one.
 -- The stage runs are recorded whatever the fence says: they ran.
+--#include stages.lua
 --#include stats.lua
 --#include fence.lua
 --#include current.lua
@@ -49,15 +51,17 @@ local function failed_index(id)
   redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -keep - 1)
 end
 local function finish_job()
+  -- result: a job holds one once it succeeded (nil, nothing copied, before)
   local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline', 'success_count',
-    'worker')
+    'worker', 'result')
   if (cur[1] == 'queued' or cur[1] == 'scheduled') and
     tostring((tonumber(cur[2]) or 0) + 1) == ARGV[1] and
     redis.call('LPOS', KEYS[2], ARGV[3]) then
     -- a job we held, ended before the end that began it was written (that
     -- one was refused, NOSCRIPT, and is sent again): begin it here
     start_job(KEYS[1], KEYS[2], ARGV[4], ARGV[3], ARGV[9], ARGV[10], ARGV[11])
-    cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline', 'success_count', 'worker')
+    cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline', 'success_count', 'worker',
+      'result')
   end
   -- from the tail: takes push at the head, so the job ending is the oldest
   redis.call('LREM', KEYS[2], -1, ARGV[3])
@@ -74,12 +78,13 @@ local function finish_job()
       st = ARGV[i + 1]
     end
   end
-  -- Counted so that a job reported succeeded twice would show (fault tests).
-  if st == 'succeeded' then
-    redis.call('HSET', KEYS[1], 'success_count', tostring((tonumber(cur[4]) or 0) + 1),
-      unpack(ARGV, FIELDS))
+  -- Counted so that a job reported succeeded twice would show (fault tests):
+  -- success_count is written from the second success on (absent: 1 once
+  -- succeeded), a job that succeeded before holding its result.
+  if st == 'succeeded' and (cur[4] or cur[6]) then
+    fields_apply(KEYS[1], ARGV, FIELDS, {'success_count', tostring((tonumber(cur[4]) or 1) + 1)})
   else
-    redis.call('HSET', KEYS[1], unpack(ARGV, FIELDS))
+    fields_apply(KEYS[1], ARGV, FIELDS)
   end
   redis.call('EXPIRE', KEYS[1], ARGV[2])
   if st == 'failed' then

@@ -16,16 +16,19 @@
 -- channel (published when the push makes its list non-empty),
 -- ARGV[8] stage runs to record (stats.lua's spec, or ''; recorded whatever
 -- the fence says: they ran), ARGV[9..] field, value ... (the worker's: stage
--- k succeeded with its output, state queued, queue, next_stage)
+-- k succeeded with its output, state queued, queue, next_stage: stages.lua's
+-- fields_apply)
 -- Returns 'ok', or (nothing written but the list entry) the reason as
 -- update.lua.
+--#include stages.lua
 --#include stats.lua
 --#include fence.lua
 --#include current.lua
 if ARGV[8] ~= '' then
   record_stats(5, ARGV[8])
 end
-local refusal, cur = fence_leave(KEYS[1], KEYS[2], ARGV[3], ARGV[1], 'worker')
+local refusal, cur = fence_leave(KEYS[1], KEYS[2], ARGV[3], ARGV[1],
+  {'state', 'attempt', 'worker', 'hopped'})
 set_current(KEYS[4], ARGV[4], ARGV[5])
 if refusal then
   return refusal
@@ -33,7 +36,10 @@ end
 if cur[3] and cur[3] ~= ARGV[4] then
   return 'fenced' -- begun by another worker
 end
-redis.call('HSET', KEYS[1], 'hopped', '', unpack(ARGV, 9))
+fields_apply(KEYS[1], ARGV, 9)
+if cur[4] then -- begun as a hop's continuation: this hand-over ends that
+  redis.call('HDEL', KEYS[1], 'hopped')
+end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 if redis.call('LPUSH', KEYS[3], ARGV[3]) == 1 then
   redis.call('PUBLISH', ARGV[7], '1')

@@ -28,6 +28,8 @@
 -- (the lease was renewed) with nothing changed; 'gone' (not on the list any
 -- more), 'missing', the job's state when it had ended (only the list entry
 -- is dropped), 'requeued' or 'failed'.
+--#include stages.lua
+--#include jobwrite.lua
 --#include stats.lua
 --#include unstart.lua
 --#include alive.lua
@@ -53,8 +55,10 @@ local function push()
     redis.call('PUBLISH', ARGV[8], '1')
   end
 end
-local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'max_attempts', 'stage',
-  'stage_name', 'errors', 'result_ttl_s', 'queue', 'pipeline')
+local names = {'state', 'attempt', 'max_attempts', 'stage', 'stage_name', 'errors',
+  'result_ttl_s', 'queue', 'pipeline', 'created_at', 'progress', 'message', 'next_attempt_at',
+  'overall_progress'}
+local cur = redis.call('HMGET', KEYS[1], unpack(names))
 if not cur[1] then
   return 'missing'
 end
@@ -75,8 +79,13 @@ end
 local attempt = tonumber(cur[2]) or 1
 local max = tonumber(cur[3]) or 1
 local k = tonumber(cur[4]) or 0
-local err = {code = 'worker_lost', stage = cur[5], stage_index = k, attempt = attempt,
-  retryable = true, at = ARGV[2],
+local have = have_of(names, cur, 1)
+local base = stage_base(have.created_at or nil)
+local w, set, del = job_write(), {}, {}
+local s = k > 0 and stages_read(KEYS[1], {k}, base)[k]
+-- the stage's name: its field's (an older job's stage_name)
+local err = {code = 'worker_lost', stage = cur[5] or (s and s.name), stage_index = k,
+  attempt = attempt, retryable = true, at = ARGV[2],
   message = 'worker ' .. ARGV[3] .. ' stopped renewing its lease during stage ' .. k}
 local ok, errors = pcall(cjson.decode, cur[6] or '[]')
 if not ok or type(errors) ~= 'table' then
@@ -85,24 +94,38 @@ end
 errors[#errors + 1] = err
 local et, est = cjson.encode(err), cjson.encode(errors)
 if attempt < max then
-  if k > 0 then
-    local s = 'stage.' .. k .. '.'
-    redis.call('HDEL', KEYS[1], s .. 'started_at')
-    redis.call('HSET', KEYS[1], s .. 'state', 'pending')
+  if s then
+    s.state, s.t0 = 'pending', nil
+    stages_put(set, del, k, s)
   end
-  redis.call('HSET', KEYS[1], 'state', 'queued', 'progress', '0', 'message', '',
-    'error', et, 'errors', est, 'next_attempt_at', '', 'updated_at', ARGV[2])
+  jw_set(w, 'state', 'queued')
+  jw_set(w, 'progress', '0')
+  jw_set(w, 'message', '')
+  jw_set(w, 'error', et)
+  jw_set(w, 'errors', est)
+  jw_set(w, 'next_attempt_at', '')
+  jw_set(w, 'updated_at', ARGV[2])
+  for i = 1, #set, 2 do
+    jw_set(w, set[i], set[i + 1])
+  end
+  job_write_send(KEYS[1], w, have, del, 'queued')
   push()
   count(KEYS[4], 'retried', cur[9])
   redis.call('PUBLISH', ARGV[7], ARGV[1])
   return 'requeued'
 end
-if k > 0 then
-  redis.call('HSET', KEYS[1], 'stage.' .. k .. '.state', 'failed',
-    'stage.' .. k .. '.finished_at', ARGV[2])
+if s then
+  s.state, s.t1 = 'failed', stage_off(ARGV[2], base)
+  stages_put(set, del, k, s)
 end
-redis.call('HSET', KEYS[1], 'state', 'failed', 'error', et, 'errors', est,
-  'finished_at', ARGV[2], 'updated_at', ARGV[2])
+if have.overall_progress then -- a job of the older layout: it keeps finished_at
+  set[#set + 1], set[#set + 2] = 'finished_at', ARGV[2]
+end
+redis.call('HSET', KEYS[1], 'state', 'failed', 'error', et, 'errors', est, 'updated_at', ARGV[2],
+  unpack(set))
+if #del > 0 then
+  redis.call('HDEL', KEYS[1], unpack(del))
+end
 redis.call('EXPIRE', KEYS[1], (tonumber(cur[7]) or 86400) * tonumber(ARGV[4]))
 local t = redis.call('TIME')
 redis.call('ZADD', KEYS[8], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[1])

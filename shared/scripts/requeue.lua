@@ -12,6 +12,8 @@
 -- ARGV[7] worker id, ARGV[8] the events channel, ARGV[9] the queue's wake
 -- channel (published when the push makes the list non-empty)
 -- Returns 'ok', or (nothing written but the list entry) the reason as update.lua.
+--#include stages.lua
+--#include jobwrite.lua
 --#include fence.lua
 --#include unstart.lua
 --#include current.lua
@@ -38,13 +40,22 @@ local k = tonumber(ARGV[4]) or 0
 if ARGV[5] == '1' then
   unstart_job(KEYS[1], k, cur[2], ARGV[3])
 else
+  local names = {'created_at', 'progress', 'overall_progress'}
+  local have = have_of(names, redis.call('HMGET', KEYS[1], unpack(names)), 1)
+  local w, del = job_write(), {}
   if k > 0 then
-    local s = 'stage.' .. k .. '.'
-    redis.call('HDEL', KEYS[1], s .. 'started_at', s .. 'finished_at', s .. 'output')
-    redis.call('HSET', KEYS[1], s .. 'state', 'pending')
+    local s = stages_read(KEYS[1], {k}, stage_base(have.created_at or nil))[k]
+    local set = {}
+    stages_pending(s)
+    stages_put(set, del, k, s)
+    jw_set(w, set[1], set[2])
+    del[#del + 1] = 'stage.' .. k .. '.output'
   end
-  redis.call('HSET', KEYS[1], 'state', 'queued', 'progress', '0',
-    'message', 'requeued: its worker was shutting down', 'updated_at', ARGV[3])
+  jw_set(w, 'state', 'queued')
+  jw_set(w, 'progress', '0')
+  jw_set(w, 'message', 'requeued: its worker was shutting down')
+  jw_set(w, 'updated_at', ARGV[3])
+  job_write_send(KEYS[1], w, have, del, 'queued')
 end
 if redis.call('RPUSH', KEYS[3], ARGV[2]) == 1 then
   redis.call('PUBLISH', ARGV[9], '1')

@@ -20,10 +20,13 @@
 -- (the hash is not what the caller read: read it again), 'busy' (a worker
 -- still holds it on its processing list: a canceled job whose stage is being
 -- stopped), or 'state:<state>' when the job is neither failed nor canceled.
+--#include stages.lua
+--#include jobwrite.lua
 --#include stats.lua
 --#include reset.lua
-local cur = redis.call('HMGET', KEYS[1], 'state', 'queue', 'worker', 'pipeline', 'stage_count',
-  'resume')
+local names = {'state', 'queue', 'worker', 'pipeline', 'stage_count', 'resume', 'created_at',
+  'progress', 'message', 'next_attempt_at', 'next_stage', 'hopped', 'overall_progress'}
+local cur = redis.call('HMGET', KEYS[1], unpack(names))
 local st = cur[1]
 if not st then
   return 'missing'
@@ -41,18 +44,27 @@ local n = tonumber(cur[5]) or 1
 local resume = cur[6] ~= '0'
 -- the first unfinished stage: where the job starts again (startjob.lua
 -- walks the same way)
+local base = stage_base(cur[7])
 local k = 1
-while resume and k < n and redis.call('HGET', KEYS[1], 'stage.' .. k .. '.state') == 'succeeded' do
+while resume and k < n and stages_read(KEYS[1], {k}, base)[k].state == 'succeeded' do
   k = k + 1
 end
 local target = redis.call('HGET', KEYS[1], 'stage.' .. k .. '.queue') or cur[2]
 if target ~= ARGV[6] then
   return 'moved'
 end
-reset_stages(KEYS[1], n, resume)
-redis.call('HDEL', KEYS[1], 'error', 'finished_at', 'result')
-redis.call('HSET', KEYS[1], 'state', 'queued', 'attempt', '0', 'queue', target, 'progress', '0',
-  'message', '', 'next_attempt_at', '', 'next_stage', '', 'hopped', '', 'updated_at', ARGV[2])
+reset_stages(KEYS[1], n, resume, base)
+local w = job_write()
+jw_set(w, 'state', 'queued')
+jw_set(w, 'attempt', '0')
+jw_set(w, 'queue', target)
+jw_set(w, 'progress', '0')
+jw_set(w, 'message', '')
+jw_set(w, 'next_attempt_at', '')
+jw_set(w, 'next_stage', '')
+jw_set(w, 'hopped', '')
+jw_set(w, 'updated_at', ARGV[2])
+job_write_send(KEYS[1], w, have_of(names, cur, 1), {'error', 'finished_at', 'result'}, 'queued')
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('ZREM', KEYS[3], ARGV[1])
 if redis.call('LPUSH', KEYS[2], ARGV[1]) == 1 then

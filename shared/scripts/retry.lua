@@ -9,20 +9,23 @@
 -- runs next, or '' (idle): its current job (current.lua), ARGV[7] worker id,
 -- ARGV[8] the events channel, ARGV[9] the queue's wake channel (published
 -- when the push makes the list non-empty), ARGV[10..] field, value ...
+-- (stages.lua's fields_apply)
 -- Returns 'ok', or (nothing written but the list entry) the reason as update.lua.
+--#include stages.lua
 --#include stats.lua
 --#include fence.lua
 --#include current.lua
 --#include reset.lua
-local refusal, cur = fence_leave(KEYS[1], KEYS[2], ARGV[3], ARGV[1], 'pipeline')
+local refusal, cur = fence_leave(KEYS[1], KEYS[2], ARGV[3], ARGV[1],
+  {'state', 'attempt', 'pipeline', 'resume', 'created_at'})
 set_current(KEYS[6], ARGV[7], ARGV[6])
 if refusal then
   return refusal
 end
 -- With resume, stages that succeeded keep their outputs: the next attempt
 -- starts at the one that failed.
-reset_stages(KEYS[1], tonumber(ARGV[5]), redis.call('HGET', KEYS[1], 'resume') ~= '0')
-redis.call('HSET', KEYS[1], unpack(ARGV, 10))
+reset_stages(KEYS[1], tonumber(ARGV[5]), cur[4] ~= '0', stage_base(cur[5]))
+fields_apply(KEYS[1], ARGV, 10)
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 if ARGV[4] == '0' then
   if redis.call('LPUSH', KEYS[3], ARGV[3]) == 1 then

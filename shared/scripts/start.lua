@@ -11,6 +11,7 @@
 -- ARGV[5] the events channel (PUBLISHed to), ARGV[6] n, ARGV[7..6+n] the
 -- held ids to read
 -- Returns start_job's reply when n is 0, else {that reply, {the reads' replies}}.
+--#include stages.lua
 --#include current.lua
 --#include startjob.lua
 --#include takejob.lua

@@ -313,6 +313,45 @@ job_fields() {
   job_keys $(cat "$file") | sed "s/^/$cmd /; s/\$/ $*/" | rcli
 }
 
+# stage_part ID K PART: PART (name, state, started or finished) of stage K of
+# job ID as its hash holds it: read from its field stage.<K> (docs/redis-
+# keys.md, "The job hash": "<name> <letter> [<start>] [<end>]", the state a
+# letter, shown as its word; a time in ms after created_at, "=" a start at the
+# end of the stage before, "-" unknown), or, for a job of the older layout,
+# its field stage.<K>.name, .state, .started_at or .finished_at.
+stage_part() {
+  local key v
+  key=$(job_key "$1")
+  v=$(rcli HGET "$key" "stage.$2")
+  case $3 in
+    name | state) [ -n "$v" ] || { rcli HGET "$key" "stage.$2.$3"; return; } ;;
+    started | finished) [ -n "$v" ] || { rcli HGET "$key" "stage.$2.$3_at"; return; } ;;
+    *) echo "stage_part: no part $3" >&2; return 1 ;;
+  esac
+  awk -v part="$3" '{
+    n = split($0, t, / /)
+    w["p"] = "pending"; w["r"] = "running"; w["s"] = "succeeded"; w["f"] = "failed"; w["c"] = "canceled"
+    st = (t[2] in w) ? w[t[2]] : t[2]
+    s0 = ""; s1 = ""
+    if (t[4] != "") { s0 = t[3]; s1 = t[4] }
+    else if (st == "running") s0 = (t[3] == "" ? "=" : t[3])
+    else if (t[3] != "") { s0 = "="; s1 = t[3] }
+    if (part == "name") print t[1]
+    else if (part == "state") print st
+    else if (part == "started") print s0
+    else print s1
+  }' <<<"$v"
+}
+
+# once_count ID...: how many of the jobs ID succeeded exactly once: state
+# succeeded and no success_count above 1 (it is written from a second success
+# on: absent once succeeded; a job of the older layout holds 1).
+once_count() {
+  [ $# -eq 0 ] && { echo 0; return; }
+  job_keys "$@" | sed 's/^/HMGET /; s/$/ state success_count/' | rcli | paste -d' ' - - |
+    grep -Ec '^succeeded 1?$'
+}
+
 # ---- key names, as the daemons build them ---------------------------------------
 # $BUILD/tests/sq-keys is built from shared/keys.c (make test-build), so a
 # suite cannot disagree with the daemons. The prefix is STAGEQ_PREFIX (the

@@ -37,7 +37,7 @@ most=$(sort -n "$STAGEQ_TEST_TMP/batch-llen.txt" | tail -1)
 echo "# most jobs on the worker's processing list at once: $most"
 check "the worker takes a batch (more than one job in hand)" test "${most:-0}" -gt 1
 check "the jobs in hand are bounded (a batch and half of one: 48)" test "${most:-99}" -le 48
-check_eq "each job succeeded once" 3000 "$(field_count success_count 1 $(ids a 1 3000))"
+check_eq "each job succeeded once" 3000 "$(once_count $(ids a 1 3000))"
 check_eq "each at attempt 1" 3000 "$(field_count attempt 1 $(ids a 1 3000))"
 stop_pid "$WORKER_PID" 10
 
@@ -88,7 +88,7 @@ echo "# connections cut $kills times; $left jobs still queued after the cuts"
 check "the connections were cut while it drained" test "$kills" -ge 3
 check "the backlog drains through the cuts" wait_for 60 succeeded 6000
 check_eq "none failed" "" "$(rcli HGET "$(counters_key)" failed:echo)"
-check_eq "each job succeeded once" 6000 "$(field_count success_count 1 $(ids c 1 6000))"
+check_eq "each job succeeded once" 6000 "$(once_count $(ids c 1 6000))"
 check_eq "nothing left on a processing list" 0 \
   "$(rq EVAL "$maxlen" 0)"
 stop_pid "$WORKER_PID" 10
@@ -103,7 +103,7 @@ flusher=$!
 start_worker batch5 --concurrency 2 --prefix tb --pipelines "$PL"
 wait "$flusher"
 check "the backlog drains through the flushes" wait_for 60 succeeded 6000
-check_eq "each job succeeded once" 6000 "$(field_count success_count 1 $(ids s 1 6000))"
+check_eq "each job succeeded once" 6000 "$(once_count $(ids s 1 6000))"
 check_eq "nothing left on a processing list" 0 "$(rq EVAL "$maxlen" 0)"
 stop_pid "$WORKER_PID" 10
 
@@ -145,7 +145,7 @@ start_worker batch7 --concurrency 1 --prefix tb --pipelines "$PL" --lease 2
 held_done() { [ "$(field_count state succeeded $(cat "$STAGEQ_TEST_TMP/held-queued.txt"))" = "$nqueued" ]; }
 check "every held job that had not begun succeeded" wait_for 60 held_done
 check_eq "... at attempt 1" "$nqueued" "$(field_count attempt 1 $(cat "$STAGEQ_TEST_TMP/held-queued.txt"))"
-check_eq "... once" "$nqueued" "$(field_count success_count 1 $(cat "$STAGEQ_TEST_TMP/held-queued.txt"))"
+check_eq "... once" "$nqueued" "$(once_count $(cat "$STAGEQ_TEST_TMP/held-queued.txt"))"
 drained() { [ "$(rcli LLEN "$(queue_key default)")" = 0 ] && [ "$(rq EVAL "$maxlen" 0)" = 0 ]; }
 check "the backlog drains" wait_for 60 drained
 check "only the jobs begun when it died failed (worker_lost)" \

@@ -161,12 +161,13 @@ verdict() {
 }
 vcheck() { verdict "$@" && ok "$1"; }
 
-# Numeric fields of the job hash (docs/redis-keys.md). attempt comes last: a
+# Numeric fields of the job hash (docs/redis-keys.md), and the stage fields
+# (stage.<k>: "<name> <state> <started> <finished>"). attempt comes last: a
 # worker whose fenced write finds another attempt leaves the job (it is no
 # longer its own), so the running job keeps running for every field before it.
 FIELDS="max_attempts stage stage_count progress overall_progress result_ttl_s resume
   resumed_from_stage success_count created_at started_at updated_at finished_at next_attempt_at
-  stage.1.started_at stage.1.finished_at stage.2.started_at stage.2.finished_at attempt"
+  stage.1 stage.2 attempt"
 VALUES=("x" "" "-1" "99999999999999999999" "1e400" "nan")
 
 # garble FIELD VALUE: writes VALUE into FIELD of each job (KEYS[2..]), keeping

@@ -99,7 +99,7 @@ check_eq "handed back unstarted: ok" ok \
   "$(rcli EVAL "$(lua_src requeue)" 4 "$(job_key "$d")" "$(processing_key fake:1)" "$(queue_key gpu)" \
        "$(current_key)" 1 "$d" "$now" 2 1 1 fake:1 "$(events_channel)" "$(wake_channel gpu)")"
 check_eq "it waits for stage 2 on gpu again, attempt 1 kept" "queued gpu 1 2 1 pending" \
-  "$(field "$d" state) $(field "$d" queue) $(field "$d" stage) $(field "$d" next_stage) $(field "$d" attempt) $(field "$d" stage.2.state)"
+  "$(field "$d" state) $(field "$d" queue) $(field "$d" stage) $(field "$d" next_stage) $(field "$d" attempt) $(stage_part "$d" 2 state)"
 check_eq "back at the front of the gpu queue, off the worker's list" "$d 0" \
   "$(rcli LINDEX "$(queue_key gpu)" -1) $(rcli LLEN "$(processing_key fake:1)")"
 
@@ -112,12 +112,12 @@ GPU=$WORKER_PID
 in_gpu_delayed() { [ -n "$(rcli ZSCORE "$(delayed_key gpu)" "$c")" ] && state_is "$c" queued; }
 check "job c's failed fit waits for its backoff in the gpu queue's delayed set" poll 30 in_gpu_delayed "$c"
 check_eq "on queue gpu, stage 1 kept" "gpu succeeded pending" \
-  "$(field "$c" queue) $(field "$c" stage.1.state) $(field "$c" stage.2.state)"
+  "$(field "$c" queue) $(stage_part "$c" 1 state) $(stage_part "$c" 2 state)"
 check "job a succeeds once the gpu pool runs fit" poll 60 state_is "$a" succeeded
 http GET "/v1/jobs/$a"
 check_eq "its result went through prep, fit and pack once each" '["prep","fit","pack"]' \
   "$(jqr -c .result.trace)"
-check_eq "in one attempt, recorded succeeded once" "1 1" "$(jqr .attempt) $(field "$a" success_count)"
+check_eq "in one attempt, recorded succeeded once" "1 1" "$(jqr .attempt) $(once_count "$a")"
 check_eq "each stage ran once" "1 1 1" "$(runs "$a" prep start) $(runs "$a" fit start) $(runs "$a" pack start)"
 # the pool a stage ran in: its worker process is a child of that pool's supervisor
 pool_of() {
@@ -171,7 +171,7 @@ all_done() { local j; for j in "${ids[@]}"; do state_is "$j" succeeded || return
 check "every job succeeds" poll 120 all_done
 bad=0 extra=0
 for j in "${ids[@]}"; do
-  [ "$(field "$j" success_count)" = 1 ] || bad=$((bad + 1))
+  [ "$(once_count "$j")" = 1 ] || bad=$((bad + 1))
   [ "$(field "$j" result | jq -c .trace)" = '["prep","fit","pack"]' ] || bad=$((bad + 1))
   for s in prep fit pack; do
     n=$(runs "$j" "$s" start)

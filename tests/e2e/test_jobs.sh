@@ -71,8 +71,10 @@ check "times are RFC 3339 UTC with milliseconds" \
 
 # --- the same facts in Redis --------------------------------------------------
 check_eq "redis hash: state" succeeded "$(rcli HGET "$(job_key "$id")" state)"
-check_eq "redis hash: stage_name" summarize "$(rcli HGET "$(job_key "$id")" stage_name)"
-check_eq "redis hash: stage.2.state" succeeded "$(rcli HGET "$(job_key "$id")" stage.2.state)"
+check_eq "redis hash: stage 4, the name in its field stage.4" "4 summarize" \
+  "$(rcli HGET "$(job_key "$id")" stage) $(stage_part "$id" 4 name)"
+check_eq "redis hash: stage.2 succeeded (its field stage.2)" "transform succeeded" \
+  "$(stage_part "$id" 2 name) $(stage_part "$id" 2 state)"
 check_eq "redis hash: result is the API's result" "$(jqr -c .result)" \
   "$(rcli HGET "$(job_key "$id")" result | jq -c .)"
 ttl=$(rcli TTL "$(job_key "$id")")

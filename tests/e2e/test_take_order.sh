@@ -182,7 +182,7 @@ delay_case() { # NAME QUEUES...: 5 jobs due 1.5 s to 2.7 s from now, on an idle 
   echo "# [$name] start after due time (ms):$lat"
   check_eq "[$name] none started before its time" 0 "$early"
   # shellcheck disable=SC2086
-  check_eq "[$name] each ran once" 5 "$(job_keys $ids | sed 's/^/HGET /; s/$/ success_count/' | rcli | grep -cx 1)"
+  check_eq "[$name] each ran once" 5 "$(once_count $ids)"
   stop_pid "$WORKER_PID" 10
 }
 delay_case one default

@@ -79,7 +79,7 @@ echo "# script calls for 300 jobs: $calls"
 # answered yet (ends are pipelined: pipe.c), more often on a loaded machine or
 # under valgrind (340 quiet, 368 seen in CI): a bound between one and two
 check "about one script call per job with a backlog (not two)" test "${calls:-9999}" -le 450
-check_eq "each job ran once" 300 "$(job_keys $(seq -f 'b%.0f' 1 300) | sed 's/^/HGET /; s/$/ success_count/' | rcli | grep -cx 1)"
+check_eq "each job ran once" 300 "$(once_count $(seq -f 'b%.0f' 1 300))"
 stop_pid "$WORKER_PID" 10
 
 # Retries whose backoff ends while a backlog drains are moved to the queue

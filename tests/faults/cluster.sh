@@ -109,15 +109,16 @@ node_restart() {
     --cluster-allow-replica-migration no >/dev/null
 }
 
-# states DIR: "id state success_count attempt tag finished_at" of every job
-# hash in the cluster, read on the master that holds it (SCAN is per node).
+# states DIR: "id state success_count attempt tag ended" of every job hash in
+# the cluster, read on the master that holds it (SCAN is per node); ended is
+# its updated_at (a job's end is its last write: it stores no finished_at).
 states() {
   local p k="$1/keys"
   for p in $(cl_masters); do
     redis-cli -p "$p" --scan --pattern 'fq:*:job:*' >"$k.$p" 2>/dev/null
     [ -s "$k.$p" ] || continue
     # a missing field is an empty line: "-" keeps the columns in place
-    sed 's/^/HMGET /; s/$/ state success_count attempt finished_at/' "$k.$p" |
+    sed 's/^/HMGET /; s/$/ state success_count attempt updated_at/' "$k.$p" |
       redis-cli -c -p "$p" 2>/dev/null | sed 's/^$/-/' | paste -d' ' - - - - |
       paste -d' ' <(sed 's/^fq:\({[^}]*}\):job:\(.*\)$/\2 \1/' "$k.$p") - |
       awk '{ print $1, $3, $4, $5, $2, $6 }'

@@ -362,8 +362,9 @@ outage() { # scenario, how: away | frozen
   t1=$(now_ts)
   RECOVERY_S=-
   wait_done "$sc"
-  # ends built during the outage (finished_at) and written after it
-  waited=$(job_fields "$STAGEQ_TEST_TMP/$sc.ids" finished_at |
+  # ends built during the outage and written after it (updated_at: a job's
+  # end is its last write; it stores no finished_at)
+  waited=$(job_fields "$STAGEQ_TEST_TMP/$sc.ids" updated_at |
     awk -v a="$t0" -v b="$t1" '$1 > a && $1 < b' | wc -l)
   N=$ON report "$sc" "queued_at_fault=$queued running_at_fault=$running ends_waited=$waited outage_s=5 lease_s=2"
 }

@@ -140,61 +140,32 @@ static void test_rargv_addll(void **state)
     rargv_free(&v);
 }
 
+/* A new job of the compact layout: no id (its key holds it), no progress
+ * nor overall_progress, resume only when off, one field per stage. */
 static void test_new_fields_demo(void **state)
 {
     static const char *const want[] = {
-        "HSET",
-        "stageq:job:job-1", /* what the caller had added before */
-        "id",
-        "job-1",
-        "state",
-        "queued",
-        "input",
-        "{\"n\":3}",
-        "created_at",
-        "2025-11-25T16:48:14.123Z",
-        "updated_at",
-        "2025-11-25T16:48:14.123Z",
-        "pipeline",
-        "demo",
-        "queue",
-        "fast",
-        "attempt",
-        "0",
-        "max_attempts",
-        "1",
-        "stage",
-        "0",
-        "stage_count",
-        "4",
-        "progress",
-        "0",
-        "overall_progress",
-        "0",
-        "result_ttl_s",
-        "7200",
-        "resume",
-        "1",
-        "stage.1.name",
-        "generate",
-        "stage.1.state",
-        "pending",
-        "stage.2.name",
-        "transform",
-        "stage.2.state",
-        "pending",
-        "stage.3.name",
-        "sort",
-        "stage.3.state",
-        "pending",
-        "stage.4.name",
-        "summarize",
-        "stage.4.state",
-        "pending",
+        "HSET",         "stageq:job:job-1", /* what the caller had added before */
+        "state",        "queued",
+        "input",        "{\"n\":3}",
+        "created_at",   "2025-11-25T16:48:14.123Z",
+        "updated_at",   "2025-11-25T16:48:14.123Z",
+        "pipeline",     "demo",
+        "queue",        "fast",
+        "attempt",      "0",
+        "max_attempts", "1",
+        "stage",        "0",
+        "stage_count",  "4",
+        "result_ttl_s", "7200",
+        "stage.1",      "generate pending",
+        "stage.2",      "transform pending",
+        "stage.3",      "sort pending",
+        "stage.4",      "summarize pending",
     };
     struct sq_err err;
     struct pipeline_set *set = pipeline_set_new_builtin(3600, &err);
     const struct pipeline *demo;
+    struct pipeline nores;
     struct job_new jn;
     struct rargv v;
     size_t i;
@@ -228,18 +199,27 @@ static void test_new_fields_demo(void **state)
     assert_int_equal(v.argc, 0);
     assert_null(v.argv);
 
+    /* a pipeline without resume says so: the only time resume is written */
+    nores = *demo;
+    nores.is_resume = false;
+    jn.pipeline = &nores;
+    rargv_init(&v);
+    assert_int_equal(job_new_fields(&v, &jn), 0);
+    assert_int_equal(v.argc, sizeof(want) / sizeof(want[0])); /* no HSET and key: + resume */
+    assert_string_equal(v.argv[22], "resume");
+    assert_string_equal(v.argv[23], "0");
+    rargv_free(&v);
+
     /* the one-stage echo pipeline */
     jn.pipeline = pipeline_set_find(set, "echo");
     assert_non_null(jn.pipeline);
     rargv_init(&v);
     assert_int_equal(job_new_fields(&v, &jn), 0);
-    assert_int_equal(v.argc, 2 * 15 + 2 * 2);
-    assert_string_equal(v.argv[20], "stage_count");
-    assert_string_equal(v.argv[21], "1");
-    assert_string_equal(v.argv[30], "stage.1.name");
-    assert_string_equal(v.argv[31], "echo");
-    assert_string_equal(v.argv[32], "stage.1.state");
-    assert_string_equal(v.argv[33], "pending");
+    assert_int_equal(v.argc, 2 * 11 + 2 * 1);
+    assert_string_equal(v.argv[18], "stage_count");
+    assert_string_equal(v.argv[19], "1");
+    assert_string_equal(v.argv[22], "stage.1");
+    assert_string_equal(v.argv[23], "echo pending");
     rargv_free(&v);
 
     assert_null(pipeline_set_find(set, "nope"));
@@ -303,7 +283,7 @@ static void test_new_scheduled(void **state)
     static const char *const name##_fv[] = {__VA_ARGS__};                                          \
     size_t name##_lens[sizeof(name##_fv) / sizeof(name##_fv[0])];                                  \
     struct job_hash name = {name##_fv, name##_lens, sizeof(name##_fv) / sizeof(name##_fv[0]),      \
-                            NULL, 0};                                                              \
+                            NULL,      0,           NULL};                                         \
     fill_lens(name##_fv, name##_lens, name.n)
 
 static void fill_lens(const char *const *fv, size_t *lens, size_t n)
@@ -649,10 +629,10 @@ static void test_status_missing_and_odd(void **state)
 
 static void test_status_empty(void **state)
 {
-    struct job_hash h = {NULL, NULL, 0, NULL, 0};
+    struct job_hash h = {NULL, NULL, 0, NULL, 0, NULL};
     static const char *const one[] = {"id"};
     size_t lens[1] = {2};
-    struct job_hash odd = {one, lens, 1, NULL, 0};
+    struct job_hash odd = {one, lens, 1, NULL, 0, NULL};
 
     (void)state;
     assert_null(job_status_json_eta(&h, NULL, 0));
@@ -1037,7 +1017,7 @@ static void test_status_number_text(void **state)
     };
     const char *fv[6];
     size_t lens[6] = {0}, i;
-    struct job_hash h = {fv, lens, 6, NULL, 0};
+    struct job_hash h = {fv, lens, 6, NULL, 0, NULL};
     cJSON *o, *printed, *ref;
     char *text;
     const cJSON *got;
@@ -1114,7 +1094,7 @@ static void test_status_json_fields(void **state)
     };
     const char *fv[4];
     size_t lens[4] = {0}, i;
-    struct job_hash h = {fv, lens, 4, NULL, 0};
+    struct job_hash h = {fv, lens, 4, NULL, 0, NULL};
     cJSON *o, *p, *old;
     char *one;
 
@@ -1157,7 +1137,7 @@ static void test_status_result_is_last_output(void **state)
     };
     const char *fv[12];
     size_t lens[12] = {0}, i;
-    struct job_hash h = {fv, lens, 12, NULL, 0};
+    struct job_hash h = {fv, lens, 12, NULL, 0, NULL};
     cJSON *o;
     char *one;
 
@@ -1249,7 +1229,7 @@ static void test_status_duplicate_outlives_hash(void **state)
     char *vals[4];
     const char *fv[8];
     size_t lens[8] = {0}, i;
-    struct job_hash h = {fv, lens, 8, NULL, 0};
+    struct job_hash h = {fv, lens, 8, NULL, 0, NULL};
     cJSON *o, *dup;
     char *before, *after;
 

@@ -191,12 +191,18 @@ static void test_keys_stage_field(void **state)
     assert_string_equal(buf, "stage.1.stat");
     assert_int_equal(keys_stage_field(buf, 14, 1, "state"), 0);
     assert_string_equal(buf, "stage.1.state");
+    /* the stage's own field: "stage.<k>" */
+    assert_int_equal(keys_stage_field(buf, sizeof(buf), 16, NULL), 0);
+    assert_string_equal(buf, "stage.16");
+    assert_int_equal(keys_stage_field(buf, 8, 16, NULL), -1); /* "stage.16" = 8 */
     /* the same as snprintf, for every size of k and of the buffer */
     for (i = 0; i < sizeof(ks) / sizeof(ks[0]); i++) {
-        for (j = 0; j < sizeof(whats) / sizeof(whats[0]); j++) {
+        for (j = 0; j <= sizeof(whats) / sizeof(whats[0]); j++) {
+            const char *what = j < sizeof(whats) / sizeof(whats[0]) ? whats[j] : NULL;
             for (cap = 1; cap <= sizeof(buf); cap++) {
-                n = snprintf(want, cap, "stage.%d.%s", ks[i], whats[j]);
-                assert_int_equal(keys_stage_field(buf, cap, ks[i], whats[j]),
+                n = what != NULL ? snprintf(want, cap, "stage.%d.%s", ks[i], what)
+                                 : snprintf(want, cap, "stage.%d", ks[i]);
+                assert_int_equal(keys_stage_field(buf, cap, ks[i], what),
                                  (size_t)n >= cap ? -1 : 0);
                 assert_string_equal(buf, want);
             }

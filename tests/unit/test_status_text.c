@@ -36,12 +36,14 @@ struct golden {
 #include "status_golden.h"
 
 /* One case: a hash (NULL-terminated field/value list), the pipeline's
- * history (NULL: none) and the time now. */
+ * history (NULL: none) and the time now; id: the key's (a hash of the
+ * compact layout holds none), or NULL. */
 struct status_case {
     const char *name;
     const char *const *fv;
     const struct job_eta *eta;
     int64_t now_ms;
+    const char *id;
 };
 
 static char *huge_output;       /* {"blob":"xxx…"}: valid JSON, raw */
@@ -84,6 +86,147 @@ static struct job_eta eta_big;  /* means of more than 15 digits of ms */
         "stage.3.name", "sort", "stage.3.state", "pending", "stage.4.name", "summarize",           \
         "stage.4.state", "pending"
 
+/* The same jobs in the compact layout (shared/stagefield.h: one field per
+ * stage, times in ms after created_at, "=" at the end of the stage before;
+ * no id, overall_progress, finished_at, progress 0 or 1 once succeeded,
+ * empty fields, nor the last output beside the result): byte for byte the
+ * same answers (test_compact_as_older). */
+#define FINISHED_BENCH4_COMPACT                                                                    \
+    "pipeline", "bench4", "queue", "default", "state", "succeeded", "attempt", "1",                \
+        "max_attempts", "1", "input", "{\"n\":1}", "stage", "4", "stage_count", "4", "message",    \
+        "echo done", "created_at", "2025-11-25T16:48:14.123Z", "started_at",                       \
+        "2025-11-25T16:48:14.200Z", "updated_at", "2025-11-25T16:48:14.260Z", "worker",            \
+        "host:4242", "result_ttl_s", "86400", "resume", "0", "stage.1", "s1 s 87",                 \
+        "stage.1.output", "{\"n\":1}", "stage.2", "s2 s 107", "stage.2.output", "{\"n\":1}",       \
+        "stage.3", "s3 s 122", "stage.3.output", "{\"n\":1}", "stage.4", "s4 s 137", "result",     \
+        "{\"n\":1}"
+
+#define RUNNING_DEMO_COMPACT                                                                       \
+    "pipeline", "demo", "queue", "default", "state", "running", "attempt", "1", "max_attempts",    \
+        "3", "input", "{\"size\":2000000}", "stage", "2", "stage_count", "4", "progress", "0.6",   \
+        "message", "transformed 1200000/2000000", "created_at", "2025-11-25T16:48:10.000Z",        \
+        "started_at", "2025-11-25T16:48:11.000Z", "updated_at", "2025-11-25T16:48:15.900Z",        \
+        "worker", "host:4242", "result_ttl_s", "3600", "stage.1", "generate s 3500",               \
+        "stage.1.output", "{\"size\":2000000,\"sum\":1999999000000}", "stage.2", "transform r",    \
+        "stage.3", "sort p", "stage.4", "summarize p"
+
+#define FAILED_OLDER                                                                               \
+    "id", "f5", "pipeline", "train", "queue", "gpu", "state", "failed", "attempt", "3",            \
+        "max_attempts", "3", "stage", "2", "stage_name", "train", "stage_count", "2", "progress",  \
+        "0.9000", "message", "epoch 9/10", "overall_progress", "0.9500", "created_at",             \
+        "2025-11-25T16:40:00.000Z", "started_at", "2025-11-25T16:40:01.000Z", "updated_at",        \
+        "2025-11-25T16:48:00.000Z", "finished_at", "2025-11-25T16:48:00.000Z", "worker", "gpu1:7", \
+        "result_ttl_s", "60", "next_attempt_at", "", "resumed_from_stage", "", "error",            \
+        "{\"code\":\"exit_status\"}", "errors", "[{\"code\":\"exit_status\"}]", "resume", "1",     \
+        "success_count", "0", "stage.1.name", "prepare", "stage.1.state", "succeeded",             \
+        "stage.1.started_at", "2025-11-25T16:40:01.000Z", "stage.1.finished_at",                   \
+        "2025-11-25T16:40:02.500Z", "stage.1.output", "{\"rows\":100}", "stage.2.name", "train",   \
+        "stage.2.state", "failed", "stage.2.started_at", "2025-11-25T16:40:02.500Z",               \
+        "stage.2.finished_at", "2025-11-25T16:48:00.000Z"
+#define FAILED_COMPACT                                                                             \
+    "pipeline", "train", "queue", "gpu", "state", "failed", "attempt", "3", "max_attempts", "3",   \
+        "stage", "2", "stage_count", "2", "progress", "0.9000", "message", "epoch 9/10",           \
+        "created_at", "2025-11-25T16:40:00.000Z", "started_at", "2025-11-25T16:40:01.000Z",        \
+        "updated_at", "2025-11-25T16:48:00.000Z", "worker", "gpu1:7", "result_ttl_s", "60",        \
+        "error", "{\"code\":\"exit_status\"}", "errors", "[{\"code\":\"exit_status\"}]",           \
+        "stage.1", "prepare s 2500", "stage.1.output", "{\"rows\":100}", "stage.2",                \
+        "train f 480000"
+
+#define CANCELED_OLDER                                                                             \
+    "id", "c5", "pipeline", "abc", "queue", "default", "state", "canceled", "attempt", "1",        \
+        "max_attempts", "1", "stage", "2", "stage_name", "b", "stage_count", "3", "progress",      \
+        "0.1000", "overall_progress", "0.3667", "message", "", "created_at",                       \
+        "2025-11-25T16:48:09.000Z", "started_at", "2025-11-25T16:48:10.000Z", "updated_at",        \
+        "2025-11-25T16:48:15.000Z", "finished_at", "2025-11-25T16:48:15.000Z", "worker", "w:1",    \
+        "result_ttl_s", "86400", "stage.1.name", "a", "stage.1.state", "succeeded",                \
+        "stage.1.started_at", "2025-11-25T16:48:10.000Z", "stage.1.finished_at",                   \
+        "2025-11-25T16:48:12.000Z", "stage.1.output", "[]", "stage.2.name", "b", "stage.2.state",  \
+        "canceled", "stage.2.started_at", "2025-11-25T16:48:12.000Z", "stage.2.finished_at",       \
+        "2025-11-25T16:48:15.000Z", "stage.3.name", "c", "stage.3.state", "pending"
+#define CANCELED_COMPACT                                                                           \
+    "pipeline", "abc", "queue", "default", "state", "canceled", "attempt", "1", "max_attempts",    \
+        "1", "stage", "2", "stage_count", "3", "progress", "0.1000", "created_at",                 \
+        "2025-11-25T16:48:09.000Z", "started_at", "2025-11-25T16:48:10.000Z", "updated_at",        \
+        "2025-11-25T16:48:15.000Z", "worker", "w:1", "result_ttl_s", "86400", "stage.1",           \
+        "a s 3000", "stage.1.output", "[]", "stage.2", "b c 6000", "stage.3", "c p"
+
+/* a retry waiting for its backoff, to resume at stage 2 (the stage before
+ * it succeeded in attempt 1) */
+#define RETRYING_OLDER                                                                             \
+    "id", "q5", "pipeline", "abc", "queue", "default", "state", "queued", "attempt", "1",          \
+        "max_attempts", "3", "stage", "0", "stage_name", "", "stage_count", "3", "progress",       \
+        "0.0000", "overall_progress", "0.0000", "message", "", "created_at",                       \
+        "2025-11-25T16:48:09.000Z", "started_at", "2025-11-25T16:48:10.000Z", "updated_at",        \
+        "2025-11-25T16:48:13.000Z", "worker", "w:1", "result_ttl_s", "60", "next_attempt_at",      \
+        "2025-11-25T16:48:20.000Z", "resumed_from_stage", "", "error", "{\"code\":\"timeout\"}",   \
+        "errors", "[{\"code\":\"timeout\"}]", "stage.1.name", "a", "stage.1.state", "succeeded",   \
+        "stage.1.started_at", "2025-11-25T16:48:10.000Z", "stage.1.finished_at",                   \
+        "2025-11-25T16:48:12.000Z", "stage.1.output", "{}", "stage.2.name", "b", "stage.2.state",  \
+        "pending", "stage.3.name", "c", "stage.3.state", "pending"
+#define RETRYING_COMPACT                                                                           \
+    "pipeline", "abc", "queue", "default", "state", "queued", "attempt", "1", "max_attempts", "3", \
+        "stage", "0", "stage_count", "3", "created_at", "2025-11-25T16:48:09.000Z", "started_at",  \
+        "2025-11-25T16:48:10.000Z", "updated_at", "2025-11-25T16:48:13.000Z", "worker", "w:1",     \
+        "result_ttl_s", "60", "next_attempt_at", "2025-11-25T16:48:20.000Z", "error",              \
+        "{\"code\":\"timeout\"}", "errors", "[{\"code\":\"timeout\"}]", "stage.1", "a s 3000",     \
+        "stage.1.output", "{}", "stage.2", "b p", "stage.3", "c p"
+
+/* resumed at stage 2 in attempt 2 (its start after stage 1's end), running */
+#define RESUMED_OLDER                                                                              \
+    "id", "r5", "pipeline", "abc", "queue", "default", "state", "running", "attempt", "2",         \
+        "max_attempts", "3", "stage", "2", "stage_name", "b", "stage_count", "3", "progress",      \
+        "0.2500", "overall_progress", "0.4167", "message", "", "created_at",                       \
+        "2025-11-25T16:48:09.000Z", "started_at", "2025-11-25T16:48:10.000Z", "updated_at",        \
+        "2025-11-25T16:48:15.500Z", "worker", "w:2", "result_ttl_s", "60", "next_attempt_at", "",  \
+        "resumed_from_stage", "2", "stage.1.name", "a", "stage.1.state", "succeeded",              \
+        "stage.1.started_at", "2025-11-25T16:48:10.000Z", "stage.1.finished_at",                   \
+        "2025-11-25T16:48:12.000Z", "stage.1.output", "{}", "stage.2.name", "b", "stage.2.state",  \
+        "running", "stage.2.started_at", "2025-11-25T16:48:15.000Z", "stage.3.name", "c",          \
+        "stage.3.state", "pending"
+#define RESUMED_COMPACT                                                                            \
+    "pipeline", "abc", "queue", "default", "state", "running", "attempt", "2", "max_attempts",     \
+        "3", "stage", "2", "stage_count", "3", "progress", "0.2500", "created_at",                 \
+        "2025-11-25T16:48:09.000Z", "started_at", "2025-11-25T16:48:10.000Z", "updated_at",        \
+        "2025-11-25T16:48:15.500Z", "worker", "w:2", "result_ttl_s", "60", "resumed_from_stage",   \
+        "2", "stage.1", "a s 3000", "stage.1.output", "{}", "stage.2", "b r 6000", "stage.3",      \
+        "c p"
+
+/* handed over to the gpu queue for stage 2 (hop.lua) */
+#define HOPPED_OLDER                                                                               \
+    "id", "h5", "pipeline", "hop", "queue", "gpu", "state", "queued", "attempt", "1",              \
+        "max_attempts", "1", "stage", "1", "stage_name", "cpu-prep", "stage_count", "3",           \
+        "progress", "1.0000", "overall_progress", "0.3333", "message", "", "created_at",           \
+        "2025-11-25T16:48:09.000Z", "started_at", "2025-11-25T16:48:10.000Z", "updated_at",        \
+        "2025-11-25T16:48:11.000Z", "worker", "w:1", "result_ttl_s", "86400", "next_stage", "2",   \
+        "hopped", "", "stage.1.name", "cpu-prep", "stage.1.state", "succeeded", "stage.1.queue",   \
+        "default", "stage.1.started_at", "2025-11-25T16:48:10.000Z", "stage.1.finished_at",        \
+        "2025-11-25T16:48:11.000Z", "stage.1.output", "{\"x\":1}", "stage.2.name", "gpu-train",    \
+        "stage.2.state", "pending", "stage.2.queue", "gpu", "stage.3.name", "cpu-post",            \
+        "stage.3.state", "pending", "stage.3.queue", "default"
+#define HOPPED_COMPACT                                                                             \
+    "pipeline", "hop", "queue", "gpu", "state", "queued", "attempt", "1", "max_attempts", "1",     \
+        "stage", "1", "stage_count", "3", "progress", "1.0000", "created_at",                      \
+        "2025-11-25T16:48:09.000Z", "started_at", "2025-11-25T16:48:10.000Z", "updated_at",        \
+        "2025-11-25T16:48:11.000Z", "worker", "w:1", "result_ttl_s", "86400", "next_stage", "2",   \
+        "stage.1", "cpu-prep s 2000", "stage.1.queue", "default", "stage.1.output", "{\"x\":1}",   \
+        "stage.2", "gpu-train p", "stage.2.queue", "gpu", "stage.3", "cpu-post p",                 \
+        "stage.3.queue", "default"
+
+/* the cases' pairs: the older hash and the compact one of the same job */
+static const struct {
+    const char *name, *id;
+    const char *const *older, *const *compact;
+} same_jobs[] = {
+    {"finished bench4", "5b0c1d2e-0000-4000-8000-000000000001", FV(FINISHED_BENCH4),
+     FV(FINISHED_BENCH4_COMPACT)},
+    {"running demo", "j-run", FV(RUNNING_DEMO), FV(RUNNING_DEMO_COMPACT)},
+    {"failed", "f5", FV(FAILED_OLDER), FV(FAILED_COMPACT)},
+    {"canceled", "c5", FV(CANCELED_OLDER), FV(CANCELED_COMPACT)},
+    {"retrying", "q5", FV(RETRYING_OLDER), FV(RETRYING_COMPACT)},
+    {"resumed", "r5", FV(RESUMED_OLDER), FV(RESUMED_COMPACT)},
+    {"hopped", "h5", FV(HOPPED_OLDER), FV(HOPPED_COMPACT)},
+};
+
 /* The cases' hashes are compound literals of for_each_case: each case is
  * handed to visit while they live. */
 typedef void case_fn(const struct status_case *c, size_t index, void *arg);
@@ -94,7 +237,16 @@ static size_t ncases;
 static void add_case(const char *name, const char *const *fv, const struct job_eta *eta,
                      int64_t now_ms)
 {
-    struct status_case c = {name, fv, eta, now_ms};
+    struct status_case c = {name, fv, eta, now_ms, NULL};
+
+    visit(&c, ncases++, visit_arg);
+}
+
+/* A hash of the compact layout, read from the key of job id. */
+static void add_case_id(const char *name, const char *id, const char *const *fv,
+                        const struct job_eta *eta, int64_t now_ms)
+{
+    struct status_case c = {name, fv, eta, now_ms, id};
 
     visit(&c, ncases++, visit_arg);
 }
@@ -328,6 +480,33 @@ static void for_each_case(case_fn *fn, void *arg)
                 "stage.3.state", "pending", "stage.3.started_at", "2025-11-25T16:48:16.000Z",
                 "stage.3.finished_at", "2025-11-25T16:48:16.000Z"),
              &eta_big, T16);
+    /* the compact layout (shared/stagefield.h) */
+    for (i = 0; i < sizeof(same_jobs) / sizeof(same_jobs[0]); i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "compact: %s", same_jobs[i].name);
+        add_case_id(name, same_jobs[i].id, same_jobs[i].compact, &eta4, T16);
+    }
+    add_case_id("compact: stage fields edited by hand", "e9",
+                FV("state", "running", "stage", "2", "stage_count", "7", "created_at",
+                   "2025-11-25T16:48:14.123Z", "stage.1", "x", "stage.2", "b r", "stage.3",
+                   "c s 12 nope", "stage.4", "d f  -50", "stage.5", "e r 99999999999999999999",
+                   "stage.6", "f g h i j", "stage.7", "g weird 5"),
+                &eta4, T16);
+    add_case_id("compact: created_at not a time: times after the epoch", "e10",
+                FV("state", "succeeded", "stage_count", "1", "created_at", "yesterday",
+                   "started_at", "2025-11-25T16:48:14.000Z", "stage.1", "only s 1764089295000",
+                   "result", "1"),
+                NULL, T16);
+    add_case_id("compact: an older stage among compact ones", "e11",
+                FV("state", "running", "stage", "2", "stage_count", "2", "progress", "0.5",
+                   "created_at", "2025-11-25T16:48:14.123Z", "stage.1.name", "a", "stage.1.state",
+                   "succeeded", "stage.1.finished_at", "2025-11-25T16:48:15.000Z", "stage.2",
+                   "b r 877"),
+                &eta4, T16);
+    add_case_id("compact: garbage progress and stage", "e12",
+                FV("state", "running", "stage", "nine", "stage_count", "2", "progress", "lots",
+                   "stage.1", "a r"),
+                &eta4, T16);
     free(huge_output);
     free(huge_string);
 }
@@ -343,6 +522,7 @@ static void case_hash(const struct status_case *c, struct job_hash *h, size_t *l
     }
     h->fv = c->fv, h->lens = lens, h->n = n;
     h->slots = NULL, h->nslots = 0;
+    h->id = c->id;
 }
 
 static uint64_t fnv64(const char *s, size_t len)
@@ -483,11 +663,46 @@ static void test_text_as_recorded(void **state)
     json_buf_free(&b); /* twice: harmless */
 }
 
+/* A job in the compact layout answers byte for byte what the same job in
+ * the older layout answered, as a tree and as text, with and without now. */
+static void test_compact_as_older(void **state)
+{
+    struct json_buf a = {0}, b = {0};
+    size_t i, lens[600];
+    int64_t nows[] = {T16, 0};
+    int j;
+
+    (void)state;
+    for (i = 0; i < sizeof(same_jobs) / sizeof(same_jobs[0]); i++)
+        for (j = 0; j < 2; j++) {
+            struct status_case older = {same_jobs[i].name, same_jobs[i].older, &eta4, nows[j],
+                                        NULL};
+            struct status_case compact = {same_jobs[i].name, same_jobs[i].compact, &eta4, nows[j],
+                                          same_jobs[i].id};
+            struct job_hash h;
+            char *ta = tree_text(&older), *tb = tree_text(&compact);
+
+            if (strcmp(ta, tb) != 0)
+                fail_msg("%s (tree)\nolder   %s\ncompact %s", older.name, ta, tb);
+            cJSON_free(ta);
+            cJSON_free(tb);
+            a.len = b.len = 0;
+            case_hash(&older, &h, lens);
+            assert_int_equal(job_status_text(&h, &eta4, nows[j], &a), 0);
+            case_hash(&compact, &h, lens);
+            assert_int_equal(job_status_text(&h, &eta4, nows[j], &b), 0);
+            if (a.len != b.len || memcmp(a.data, b.data, a.len) != 0)
+                fail_msg("%s (text)\nolder   %s\ncompact %s", older.name, a.data, b.data);
+        }
+    json_buf_free(&a);
+    json_buf_free(&b);
+}
+
 /* An empty hash is no job: nothing is written. */
 static void test_text_empty(void **state)
 {
     struct json_buf b = {0};
-    struct job_hash h = {NULL, NULL, 0, NULL, 0};
+    struct job_hash h = {NULL, NULL, 0, NULL, 0, NULL};
 
     (void)state;
     assert_int_equal(job_status_text(&h, NULL, T16, &b), -1);
@@ -526,9 +741,8 @@ int main(void)
 {
     const char *rec = getenv("STAGEQ_STATUS_RECORD");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tree_as_recorded),
-        cmocka_unit_test(test_text_as_recorded),
-        cmocka_unit_test(test_text_empty),
+        cmocka_unit_test(test_tree_as_recorded), cmocka_unit_test(test_text_as_recorded),
+        cmocka_unit_test(test_compact_as_older), cmocka_unit_test(test_text_empty),
         cmocka_unit_test(test_text_escapes),
     };
 

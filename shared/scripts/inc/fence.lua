@@ -18,13 +18,13 @@ local function fence_refusal(state, attempt, want)
   return nil
 end
 
--- fence_leave(jkey, plist, id, attempt, field): the end of job id for the
+-- fence_leave(jkey, plist, id, attempt, reads): the end of job id for the
 -- worker whose processing list is plist (retry, hop): the id leaves the list
 -- (from the tail, as finish.lua: takes push at the head), then the job's
--- state, attempt and field are read; returns the refusal (nil when the
--- write may go on) and that HMGET.
-local function fence_leave(jkey, plist, id, attempt, field)
+-- fields reads are read (state and attempt first); returns the refusal (nil
+-- when the write may go on) and that HMGET.
+local function fence_leave(jkey, plist, id, attempt, reads)
   redis.call('LREM', plist, -1, id)
-  local cur = redis.call('HMGET', jkey, 'state', 'attempt', field)
+  local cur = redis.call('HMGET', jkey, unpack(reads))
   return fence_refusal(cur[1], cur[2], attempt), cur
 end

@@ -1,10 +1,11 @@
--- startjob.lua (included by start.lua and finish.lua, after
--- current.lua): start_job marks job id (hash jkey, on the worker's
+-- startjob.lua (included by start.lua and finish.lua, after stages.lua
+-- and current.lua): start_job marks job id (hash jkey, on the worker's
 -- processing list plist) running —
 -- attempt + 1 — and starts its first unfinished stage; it returns the fields
--- the worker needs as a field, value array (id, attempt, stage_count, stage,
--- max_attempts, result_ttl_s, queue, errors, pipeline, and the stage's input:
--- input, or stage.<k-1>.output when it resumes at k), or {'skip', state, id}
+-- the worker needs as a field, value array (id, attempt, stage, stage.<k> as
+-- written, stage_count, max_attempts, result_ttl_s, queue, errors, pipeline,
+-- created_at, and the stage's input: input, or stage.<k-1>.output when it
+-- resumes at k), or {'skip', state, id}
 -- when the job expired ('missing') or is not queued (canceled meanwhile; a
 -- scheduled job, moved onto the list once due, begins as a queued one):
 -- then the id is dropped from the processing list. With cur (the
@@ -21,107 +22,150 @@
 -- set) goes on at next_stage in the same attempt (not charged again; marked
 -- hopped, so that unstart.lua hands it back as it was); a job whose stages
 -- name queues (stage.<k>.queue) gets every stage's queue in the reply.
--- A first start costs one HMGET and one HSET (the hot path of a backlog).
+-- A first start costs one HMGET and one HSET (the hot path of a backlog):
+-- stage k's field (stages.lua) and the job's, nothing empty written.
 local function start_job(jkey, plist, events, id, wid, now, ttl, cur_hash, is_hold)
   -- what the worker needs is read with the rest: start_job writes none of it
-  local want = {'id', 'max_attempts', 'result_ttl_s', 'queue', 'errors', 'pipeline', 'input'}
-  -- then, for a job whose stages move between queues: stage.1.queue,
-  -- next_stage, hopped, resumed_from_stage (route below)
-  local nwant = #want
-  want[nwant + 1], want[nwant + 2] = 'stage.1.queue', 'next_stage'
-  want[nwant + 3], want[nwant + 4] = 'hopped', 'resumed_from_stage'
+  local want = {'max_attempts', 'result_ttl_s', 'queue', 'errors', 'pipeline', 'created_at',
+    'input'}
   local cur = redis.call('HMGET', jkey, 'state', 'stage_count', 'resume', 'attempt', 'started_at',
-    'stage.1.state', 'stage.1.name', unpack(want))
-  local route = {cur[8 + nwant], cur[9 + nwant], cur[10 + nwant], cur[11 + nwant]}
-  for j = nwant + 1, nwant + 4 do
-    want[j] = nil
-  end
+    'stage.1', want[1], want[2], want[3], want[4], want[5], want[6], want[7],
+    -- for a job whose stages move between queues (the route), then the
+    -- fields the start empties (stages.lua: not stored when they say nothing)
+    'stage.1.queue', 'next_stage', 'hopped', 'resumed_from_stage', 'progress', 'message',
+    'next_attempt_at', 'overall_progress')
   local state = cur[1]
   if state ~= 'queued' and state ~= 'scheduled' then
     redis.call('LREM', plist, 1, id)
     return {'skip', state or 'missing', id}
   end
-  local function write(cmd, ...)
-    if not is_hold then
-      redis.call(cmd, ...)
-    end
-  end
+  local nwant = #want
+  local next_stage, hopped, resumed_from = cur[15], cur[16], cur[17]
   local n = tonumber(cur[2]) or 1
-  local k, name = 1, cur[7]
-  local set = {}
-  local hop = tonumber(route[2] or '')
+  local base
+  local st, set, del = {}, {}, {}
+  if cur[6] then
+    st[1] = stage_parse(cur[6])
+  else
+    -- a job of the older layout: every stage is written in this one now
+    local ks = {}
+    for j = 1, n do
+      ks[j] = j
+    end
+    base = stage_base(cur[6 + 6])
+    st = stages_read(jkey, ks, base)
+    del[#del + 1] = 'stage_name' -- in the name of its stage now
+  end
+  local k = 1
+  local hop = tonumber(next_stage or '')
   if hop and not (hop >= 1 and hop <= n) then
     hop = nil
   end
   if hop then
     -- handed over by the stage before (hop.lua): the same attempt goes on
     k = hop
-    name = redis.call('HGET', jkey, 'stage.' .. k .. '.name')
-    set[1], set[2], set[3], set[4] = 'next_stage', '', 'hopped', '1'
+    st[k] = st[k] or stages_read(jkey, {k}, 0)[k]
+    set[1], set[2] = 'hopped', '1'
   elseif cur[3] ~= '0' then
-    if n > 1 and cur[6] == 'succeeded' then
+    if n > 1 and st[1].state == 'succeeded' then
       k = 2
-      while k < n and redis.call('HGET', jkey, 'stage.' .. k .. '.state') == 'succeeded' do
+      st[k] = st[k] or stages_read(jkey, {k}, 0)[k]
+      while k < n and st[k].state == 'succeeded' do
         k = k + 1
+        st[k] = st[k] or stages_read(jkey, {k}, 0)[k]
       end
-      name = redis.call('HGET', jkey, 'stage.' .. k .. '.name')
     end
   else
-    local del = {}
-    for j = 1, n do
-      local s = 'stage.' .. j .. '.'
-      local d, m = #del, #set
-      del[d + 1], del[d + 2], del[d + 3] = s .. 'started_at', s .. 'finished_at', s .. 'output'
-      set[m + 1], set[m + 2] = s .. 'state', 'pending'
+    -- without resume every stage starts again: pending, outputs dropped
+    local ks = {}
+    for j = 2, n do
+      if not st[j] then
+        ks[#ks + 1] = j
+      end
     end
-    write('HDEL', jkey, unpack(del))
+    for j, s in pairs(stages_read(jkey, ks, 0)) do
+      st[j] = s
+    end
+    for j = 1, n do
+      if st[j].state ~= 'pending' or st[j].t0 or st[j].t1 then
+        stages_pending(st[j])
+        st[j].write = true
+      end
+      del[#del + 1] = 'stage.' .. j .. '.output'
+    end
   end
-  if not cur[5] then
-    local m = #set
-    set[m + 1], set[m + 2] = 'started_at', now
-  end
-  if route[3] == '1' and not hop then
-    local m = #set
-    set[m + 1], set[m + 2] = 'hopped', ''
+  local s = st[k]
+  if cur[5] or k > 1 then
+    s.t0 = stage_off(now, base or stage_base(cur[6 + 6]))
+  else
+    s.t0 = '=' -- a first start at stage 1: at the job's started_at (no time to compute)
+    set[#set + 1], set[#set + 2] = 'started_at', now
   end
   local attempt = tostring((tonumber(cur[4]) or 0) + (hop and 0 or 1))
-  local resumed = k > 1 and k or ''
+  local resumed = k > 1 and tostring(k) or ''
   if hop then
-    resumed = route[4] or ''
+    resumed = resumed_from or ''
   end
-  -- later fields win: stage k's 'running' overrides its 'pending' above
-  local s, m = 'stage.' .. k .. '.', #set
-  set[m + 1], set[m + 2], set[m + 3], set[m + 4] = s .. 'state', 'running', s .. 'started_at', now
-  write('HSET', jkey, 'state', 'running', 'worker', wid, 'updated_at', now,
-    'attempt', attempt,
-    'stage', k, 'stage_name', name or '', 'progress', '0', 'message', '', 'next_attempt_at', '',
-    'overall_progress', string.format('%.4f', (k - 1) / n),
-    'resumed_from_stage', resumed, unpack(set))
-  write('EXPIRE', jkey, ttl)
-  write('PUBLISH', events, id)
-  if cur_hash and not is_hold then
-    set_current(cur_hash, wid, id)
+  s.state, s.t1, s.write = 'running', nil, true
+  local m = #set
+  set[m + 1], set[m + 2], set[m + 3], set[m + 4] = 'state', 'running', 'worker', wid
+  set[m + 5], set[m + 6], set[m + 7], set[m + 8] = 'updated_at', now, 'attempt', attempt
+  set[m + 9], set[m + 10] = 'stage', tostring(k)
+  if resumed ~= '' then
+    set[m + 11], set[m + 12] = 'resumed_from_stage', resumed
+  elseif resumed_from then
+    del[#del + 1] = 'resumed_from_stage'
   end
-  local out = {'attempt', attempt, 'stage', tostring(k)}
+  -- what says nothing now: next_stage, hopped (begun by a hop: '1' above),
+  -- progress, message, next_attempt_at; overall_progress (older layout)
+  if next_stage then
+    del[#del + 1] = 'next_stage'
+  end
+  if hopped and not hop then
+    del[#del + 1] = 'hopped'
+  end
+  for i = 18, 21 do
+    if cur[i] then
+      del[#del + 1] = ({'progress', 'message', 'next_attempt_at', 'overall_progress'})[i - 17]
+    end
+  end
+  for j = 1, n do
+    if st[j] and (st[j].write or st[j].old) then
+      stages_put(set, del, j, st[j])
+    end
+  end
+  if not is_hold then
+    redis.call('HSET', jkey, unpack(set))
+    if #del > 0 then
+      redis.call('HDEL', jkey, unpack(del))
+    end
+    redis.call('EXPIRE', jkey, ttl)
+    redis.call('PUBLISH', events, id)
+    if cur_hash then
+      set_current(cur_hash, wid, id)
+    end
+  end
+  -- the stage's field as written: the worker writes it on (stagefield.c)
+  local out = {'id', id, 'attempt', attempt, 'stage', tostring(k), 'stage.' .. k, stage_value(s)}
   if is_hold then
-    out[5], out[6] = 'reserved', '1'
+    out[9], out[10] = 'reserved', '1'
   end
   if cur[2] then
-    local m = #out
+    m = #out
     out[m + 1], out[m + 2] = 'stage_count', cur[2]
   end
   if k > 1 then -- resumed: its input is the output of the stage before
-    want[7] = 'stage.' .. (k - 1) .. '.output'
-    cur[7 + 7] = redis.call('HGET', jkey, want[7])
+    want[nwant] = 'stage.' .. (k - 1) .. '.output'
+    cur[6 + nwant] = redis.call('HGET', jkey, want[nwant])
   end
-  for i, f in ipairs(want) do
-    local v = cur[7 + i]
+  for i = 1, nwant do
+    local v = cur[6 + i]
     if v then
-      local m = #out
-      out[m + 1], out[m + 2] = f, v
+      m = #out
+      out[m + 1], out[m + 2] = want[i], v
     end
   end
-  if route[1] then -- every stage's queue: the worker hands the job over
+  if cur[14] then -- every stage's queue (stage.1.queue): the worker hands the job over
     local qf = {}
     for j = 1, n do
       qf[j] = 'stage.' .. j .. '.queue'
@@ -129,7 +173,7 @@ local function start_job(jkey, plist, events, id, wid, now, ttl, cur_hash, is_ho
     local qs = redis.call('HMGET', jkey, unpack(qf))
     for j = 1, n do
       if qs[j] then
-        local m = #out
+        m = #out
         out[m + 1], out[m + 2] = qf[j], qs[j]
       end
     end
