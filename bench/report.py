@@ -157,6 +157,18 @@ def main():
                    "≥ 15,000 jobs/s"))
     row("  backlog (jobs) / preload rate (jobs/s, 50 conns)", ("drain.jobs", "drain.preload_rps"),
         "", "{:,.0f}")
+    # the A/B (BENCH_AB_BASE): the base commit's drain, alternated with this one's
+    ab = meta.get("ab_base", "?")
+    ab_x = None
+    if med("drain.rps") and med("drain_base.rps"):
+        ab_x = med("drain.rps") / med("drain_base.rps")
+    row("  A/B: the drain at %s (issue 17's start) / this commit" % ab,
+        ("drain_base.rps", "drain.rps"), "jobs/s",
+        ratio=None if ab_x is None else "%.2f× the base" % ab_x,
+        target=tgt(None if ab_x is None else ab_x >= 2.0, "≥ 2× the base"))
+    row("  A/B: CPU per job, workers / Redis: at %s / this commit" % ab,
+        ("cpu.drain_base.worker.us", "cpu.drain_base.redis.us", "cpu.drain.worker.us",
+         "cpu.drain.redis.us"), "µs", "{:.1f}")
     row("  the same, a pool of 3 queues (--queues hi,lo,default)", "drain3q.rps", "jobs/s",
         ratio=ratio_of("drain3q.rps", "drain.rps", "one queue"))
     row("  Redis CPU per job: one queue / 3 queues", ("cpu.drain.redis.us", "cpu.drain3q.redis.us"), "µs",

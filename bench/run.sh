@@ -138,7 +138,16 @@ redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$TMP/redis" --save '' --app
 REDIS_PID=$!
 for _ in $(seq 1 100); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
 rcli() { redis-cli -p "$RPORT" "$@"; }
-bkey() { "$BUILD/tests/sq-keys" -p stageq "$@"; } # the daemons' key names (shared/keys.c)
+# bkey KIND [NAME]: the daemons' key names (shared/keys.c); a build without
+# sq-keys (the A/B's base commit) named its keys untagged: stageq:KIND[:NAME]
+bkey() {
+  if [ -x "$BUILD/tests/sq-keys" ]; then
+    "$BUILD/tests/sq-keys" -p stageq "$@"
+  else
+    local IFS=:
+    echo "stageq:$*"
+  fi
+}
 rcli ping >/dev/null || die "redis-server did not start ($TMP/redis/redis.log)"
 RURL="redis://127.0.0.1:$RPORT/0"
 [ -n "$LOGLEVEL" ] && export STAGEQ_LOG_LEVEL="$LOGLEVEL"
@@ -350,7 +359,47 @@ drain_run() {
   awk -v ok="$ok" '{printf "cmdstat.%s %.3f\n", $1, $2 / ok}' "$TMP/cmdstats" >>"$KV"
 }
 
-for r in $(seq 1 "$RUNS"); do drain_run drain "$r"; done
+# ---- the drain, A/B: this checkout against the commit issue 17 started from ----
+# BENCH_AB_BASE (92828b9, the commit before issue 17's first change; empty: no
+# A/B) is built once from git into $OUT/base-<commit> (make all, its own
+# Makefile) and its drain runs alternated with this checkout's on the same
+# Redis: the same backlog of bench4 jobs, submitted through its own API (its
+# job hash layout) with its own bench/pipelines.json, and its own worker pool.
+AB_BASE=${BENCH_AB_BASE-92828b9}
+AB_BUILD=""
+if [ -n "$AB_BASE" ]; then
+  if ab_sha=$(git rev-parse --short "$AB_BASE^{commit}" 2>/dev/null); then
+    AB_DIR="$OUT/base-$ab_sha"
+    if [ ! -x "$AB_DIR/build/stageq-worker" ] || [ ! -x "$AB_DIR/build/stageq-api" ]; then
+      log "A/B: building $ab_sha into $AB_DIR"
+      rm -rf "$AB_DIR" && mkdir -p "$AB_DIR" &&
+        git archive "$ab_sha" | tar -x -C "$AB_DIR" &&
+        make -C "$AB_DIR" -s -j"$(nproc)" all >"$OUT/base-build.log" 2>&1 ||
+        log "warning: A/B: the build of $ab_sha failed ($OUT/base-build.log): no A/B"
+    fi
+    if [ -x "$AB_DIR/build/stageq-worker" ] && [ -x "$AB_DIR/build/stageq-api" ]; then
+      AB_BUILD="$AB_DIR/build"
+      kv meta.ab_base "$ab_sha"
+    fi
+  else
+    log "warning: A/B: $AB_BASE is not a commit of this checkout (a shallow clone?): no A/B"
+  fi
+fi
+# ab_drain TAG RUN: one drain_run with the base's API, worker and pipelines
+ab_drain() {
+  local build=$BUILD api=$API api_pid=$API_PID pipes=$PIPES
+  BUILD=$AB_BUILD PIPES="$AB_DIR/bench/pipelines.json"
+  api_start "api-$1"
+  API_PID=$STARTED_PID API="http://127.0.0.1:$STARTED_PORT"
+  drain_run "$1" "$2"
+  stop_pid "$API_PID"
+  BUILD=$build API=$api API_PID=$api_pid PIPES=$pipes
+}
+
+for r in $(seq 1 "$RUNS"); do
+  [ -n "$AB_BUILD" ] && ab_drain drain_base "$r"
+  drain_run drain "$r"
+done
 
 # ---- memory: Redis bytes per finished job, 4 and 16 stages ----
 # MEM_JOBS jobs submitted (bulk arrays), drained by a pool, then used_memory
