@@ -772,6 +772,57 @@ static void assert_parse_as_before(const char *s)
         fail_msg("\"%s\": %d %lld, before %d %lld", s, ra, (long long)a, rb, (long long)b);
 }
 
+/* The gmtime_r + snprintf formatter clock_format_rfc3339 had before it
+ * wrote the digits itself: the new one must write the same bytes. */
+static void old_format_rfc3339(int64_t ms, char out[CLOCK_RFC3339_LEN])
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+
+    if (ms < 0)
+        secs = 0, ms = 0;
+    assert_non_null(gmtime_r(&secs, &tm));
+    snprintf(out, CLOCK_RFC3339_LEN, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ",
+             (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
+             (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
+             (unsigned)tm.tm_sec % 100u, (unsigned)(ms % 1000) % 1000u);
+}
+
+static void assert_format_as_before(int64_t ms)
+{
+    char a[CLOCK_RFC3339_LEN], b[CLOCK_RFC3339_LEN];
+
+    memset(a, 'x', sizeof(a));
+    clock_format_rfc3339(ms, a);
+    old_format_rfc3339(ms, b);
+    if (memcmp(a, b, sizeof(a)) != 0)
+        fail_msg("%lld: \"%.*s\", want \"%s\"", (long long)ms, (int)sizeof(a), a, b);
+}
+
+static void test_rfc3339_format(void **state)
+{
+    static const int64_t edges[] = {
+        INT64_MIN,        -86400001, -1,           0, 1, 999, 1000,
+        86399999,         86400000,  951782400000, /* 2000-02-29 */
+        4107542399999,                             /* 2100-02-28T23:59:59.999 */
+        4107542400000,                             /* 2100-03-01 (no 29th) */
+        253402300799999,                           /* 9999-12-31T23:59:59.999 */
+        253402300800000,                           /* 10000-01-01: the year modulo 10,000 */
+        (int64_t)1 << 50, INT64_MAX,               /* year 292,278,994 */
+    };
+    uint64_t x = 88172645463325252ULL;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+        assert_format_as_before(edges[i]);
+    for (i = 0; i < 200000; i++) { /* xorshift: times over ~ 35,000 years */
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        assert_format_as_before((int64_t)(x % (1ULL << 50)));
+        assert_format_as_before((int64_t)(x % 4102444800000ULL)); /* up to 2100 */
+    }
+}
+
 static void test_rfc3339_edges(void **state)
 {
     static const struct {
@@ -1397,6 +1448,7 @@ int main(void)
         cmocka_unit_test(test_state_shown),
         cmocka_unit_test(test_new_scheduled),
         cmocka_unit_test(test_rfc3339_edges),
+        cmocka_unit_test(test_rfc3339_format),
         cmocka_unit_test(test_eta_running),
         cmocka_unit_test(test_eta_queued_and_final),
         cmocka_unit_test(test_eta_from_hash),
