@@ -32,7 +32,7 @@ SHARED_SRC := shared/clock.c shared/config.c shared/err.c shared/exec_path.c sha
               shared/job.c shared/num.c shared/options.c shared/stagefield.c \
               shared/json.c shared/keys.c shared/log.c shared/pipeline.c shared/rargv.c \
               shared/rconn.c shared/redis_url.c shared/scripts.c shared/utf8.c shared/submit.c \
-              shared/sentinel.c shared/cluster.c shared/rcluster.c shared/cron.c
+              shared/sentinel.c shared/cluster.c shared/rcluster.c shared/cron.c shared/rarena.c
 LUA := shared/scripts/submit.lua shared/scripts/start.lua shared/scripts/update.lua \
        shared/scripts/finish.lua shared/scripts/retry.lua \
        shared/scripts/cancel.lua shared/scripts/heartbeat.lua shared/scripts/recover.lua \
@@ -51,7 +51,7 @@ CLI_SRC := cli/main.c cli/client.c cli/job_view.c cli/bar.c cli/sse.c cli/watch.
 UNIT_TESTS := test_config test_redis_url test_json test_job test_keys_ids test_demo test_log \
               test_stage_exec test_stage_serve test_pipeline test_submit test_sse_parse test_wstats \
               test_sentinel test_alloc test_err test_cluster test_cron test_live test_status_text \
-              test_stagefield
+              test_stagefield test_rarena
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/scripts_gen.o
 API_OBJ := $(API_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/dashboard_gen.o

@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "cluster.h"
 #include "log.h"
+#include "rarena.h"
 #include "rconn.h"
 #include "sentinel.h"
 
@@ -360,6 +361,11 @@ static void rasync_open_node(struct rasync *ra, const char *host, int port)
         return;
     }
     ac->data = ra;
+    /* Replies of the data node in one block each (a status GET's HGETALL:
+     * one malloc, not 2n + 1). Nothing here or in shared/ frees an async
+     * reply: hiredis does, after the callback, with rarena_free. The
+     * sentinels' contexts keep hiredis' own replies. */
+    rarena_use(ac->c.reader);
     if (redisLibeventAttach(ac, ra->base) != REDIS_OK) {
         redisAsyncFree(ac);
         rasync_lost(ra);

@@ -17,7 +17,10 @@
 
 #include <cjson/cJSON.h>
 
+#include <hiredis/hiredis.h>
+
 #include "json.h"
+#include "rarena.h"
 #include "pipeline.h"
 #include "redis_url.h"
 #include "submit.h"
@@ -313,10 +316,57 @@ static int case_submit(char *out, size_t cap)
     return 0;
 }
 
+/* A reply of 300 strings, a nested array and a 50,000-byte string built by
+ * rarena: several blocks, one alone. A failed block fails the read (hiredis
+ * says out of memory) and the reader frees what was built. */
+static int case_rarena(char *out, size_t cap)
+{
+    static char in[80000];
+    size_t n = 0, i, len = 0;
+    redisReader *rd;
+    redisReply *r;
+    void *p = NULL;
+    int rc;
+
+    /* the setup allocates nothing wrapped: only rarena's allocations count */
+    n += (size_t)snprintf(in + n, sizeof(in) - n, "*302\r\n*2\r\n:7\r\n$-1\r\n$50000\r\n");
+    memset(in + n, 'b', 50000);
+    n += 50000;
+    n += (size_t)snprintf(in + n, sizeof(in) - n, "\r\n");
+    for (i = 0; i < 300; i++)
+        n += (size_t)snprintf(in + n, sizeof(in) - n, "$40\r\n%040zu\r\n", i);
+    rd = redisReaderCreate(); /* hiredis' own allocations are not wrapped */
+    assert_non_null(rd);
+    rarena_use(rd);
+    assert_int_equal(redisReaderFeed(rd, in, n), REDIS_OK);
+    rc = redisReaderGetReply(rd, &p);
+    alloc_disarm();
+    if (rc != REDIS_OK || p == NULL) {
+        assert_int_equal(rd->err, REDIS_ERR_OOM);
+        redisReaderFree(rd);
+        return -1;
+    }
+    redisReaderFree(rd);
+    r = p;
+    len += (size_t)snprintf(out + len, cap - len, "%zu %lld %d %zu %.10s", r->elements,
+                            r->element[0]->element[0]->integer, r->element[0]->element[1]->type,
+                            r->element[1]->len, r->element[1]->str);
+    for (i = 2; i < r->elements && len < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, " %s", r->element[i]->str);
+    rarena_free(r);
+    return 0;
+}
+
 static void test_json_strict(void **state)
 {
     (void)state;
     alloc_sweep("json_parse_strict", case_json_strict);
+}
+
+static void test_rarena(void **state)
+{
+    (void)state;
+    alloc_sweep("rarena", case_rarena);
 }
 
 static void test_json_exact(void **state)
@@ -387,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_json_strict), cmocka_unit_test(test_json_exact),
         cmocka_unit_test(test_json_minify), cmocka_unit_test(test_pipelines),
         cmocka_unit_test(test_redis_url),   cmocka_unit_test(test_submit),
+        cmocka_unit_test(test_rarena),
     };
 
     cJSON_InitHooks(&hooks);
