@@ -600,10 +600,16 @@ static void add_num(struct status_out *o, const struct job_hash *h, const char *
 static bool add_json_value(struct status_out *o, const char *name, const char *v)
 {
     cJSON *item;
+    bool is_null = true;
 
     if (v == NULL || v[0] == '\0') {
         out_null(o, name);
         return false;
+    }
+    /* the usual case checked without a tree; the rare rest parsed */
+    if (json_is_strict(v, strlen(v), JOB_JSON_MAX_DEPTH, &is_null) && !is_null) {
+        out_raw(o, name, v);
+        return true;
     }
     item = json_parse_strict(v, strlen(v), JOB_JSON_MAX_DEPTH, NULL);
     if (item != NULL && !cJSON_IsNull(item)) {

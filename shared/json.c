@@ -136,11 +136,41 @@ static bool json_is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
+/* For a number of JSON's grammar at buf[i] (a '-' or a digit there): the
+ * offset just past it, or SIZE_MAX when it breaks the grammar:
+ * -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static size_t json_number_end(const char *buf, size_t len, size_t i)
+{
+    if (buf[i] == '-')
+        i++;
+    if (i >= len || !json_is_digit(buf[i]))
+        return SIZE_MAX;
+    if (buf[i] == '0' && i + 1 < len && json_is_digit(buf[i + 1]))
+        return SIZE_MAX;
+    while (i < len && json_is_digit(buf[i]))
+        i++;
+    if (i < len && buf[i] == '.') {
+        if (++i >= len || !json_is_digit(buf[i]))
+            return SIZE_MAX;
+        while (i < len && json_is_digit(buf[i]))
+            i++;
+    }
+    if (i < len && (buf[i] == 'e' || buf[i] == 'E')) {
+        if (++i < len && (buf[i] == '+' || buf[i] == '-'))
+            i++;
+        if (i >= len || !json_is_digit(buf[i]))
+            return SIZE_MAX;
+        while (i < len && json_is_digit(buf[i]))
+            i++;
+    }
+    return i;
+}
+
 /* The offset of the first number (outside strings) that breaks JSON's
  * grammar, or len when there is none. */
 static size_t json_bad_number(const char *buf, size_t len)
 {
-    size_t i = 0, at;
+    size_t i = 0, end;
 
     while (i < len) {
         if (buf[i] == '"') { /* a string: skip it, escapes two bytes at a time */
@@ -154,30 +184,9 @@ static size_t json_bad_number(const char *buf, size_t len)
             i++;
             continue;
         }
-        /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-        at = i;
-        if (buf[i] == '-')
-            i++;
-        if (i >= len || !json_is_digit(buf[i]))
-            return at;
-        if (buf[i] == '0' && i + 1 < len && json_is_digit(buf[i + 1]))
-            return at;
-        while (i < len && json_is_digit(buf[i]))
-            i++;
-        if (i < len && buf[i] == '.') {
-            if (++i >= len || !json_is_digit(buf[i]))
-                return at;
-            while (i < len && json_is_digit(buf[i]))
-                i++;
-        }
-        if (i < len && (buf[i] == 'e' || buf[i] == 'E')) {
-            if (++i < len && (buf[i] == '+' || buf[i] == '-'))
-                i++;
-            if (i >= len || !json_is_digit(buf[i]))
-                return at;
-            while (i < len && json_is_digit(buf[i]))
-                i++;
-        }
+        if ((end = json_number_end(buf, len, i)) == SIZE_MAX)
+            return i;
+        i = end;
     }
     return len;
 }
@@ -185,6 +194,157 @@ static size_t json_bad_number(const char *buf, size_t len)
 static bool json_is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* ---- json_is_strict: a recursive descent over JSON's grammar that stops
+ * at the first doubt. Each scan_ function takes the value at sc->i and
+ * leaves sc->i just past it, or says false. */
+
+struct json_scan {
+    const unsigned char *s;
+    size_t len, i;
+    int max_depth;
+};
+
+static void json_scan_space(struct json_scan *sc)
+{
+    while (sc->i < sc->len && json_is_space((char)sc->s[sc->i]))
+        sc->i++;
+}
+
+/* A string: JSON's escapes (\u0000 and surrogates left to the parser),
+ * no byte below 0x20, valid UTF-8 (as json_prepass checks). */
+static bool json_scan_string(struct json_scan *sc)
+{
+    const unsigned char *s = sc->s;
+    size_t n;
+
+    for (sc->i++; sc->i < sc->len;) {
+        unsigned char c = s[sc->i];
+        if (c == '"') {
+            sc->i++;
+            return true;
+        }
+        if (c == '\\') {
+            /* \u0000 and the surrogates \uD800-\uDFFF left to the parser */
+            if ((n = json_escape_len(s + sc->i, sc->len - sc->i)) == 0 ||
+                (n == 6 && (memcmp(s + sc->i + 2, "0000", 4) == 0 ||
+                            ((s[sc->i + 2] == 'd' || s[sc->i + 2] == 'D') &&
+                             strchr("89abcdefABCDEF", s[sc->i + 3]) != NULL))))
+                return false;
+            sc->i += n;
+        } else if (c < 0x20) {
+            return false;
+        } else if (c < 0x80) {
+            sc->i++;
+        } else {
+            if ((n = utf8_seq_len(s + sc->i, sc->len - sc->i)) == 0)
+                return false;
+            sc->i += n;
+        }
+    }
+    return false;
+}
+
+/* A number of JSON's grammar, of at most 63 characters (cJSON reads no
+ * more than that of one). */
+static bool json_scan_number(struct json_scan *sc)
+{
+    size_t end = json_number_end((const char *)sc->s, sc->len, sc->i);
+
+    if (end == SIZE_MAX || end - sc->i > 63)
+        return false;
+    sc->i = end;
+    return true;
+}
+
+static bool json_scan_word(struct json_scan *sc, const char *word, size_t n)
+{
+    if (sc->len - sc->i < n || memcmp(sc->s + sc->i, word, n) != 0)
+        return false;
+    sc->i += n;
+    return true;
+}
+
+static bool json_scan_value(struct json_scan *sc, int depth);
+
+/* An array or object at sc->i (its opening byte): the values, and for an
+ * object each one's key and colon, with the commas between them. */
+static bool json_scan_container(struct json_scan *sc, int depth)
+{
+    unsigned char close = sc->s[sc->i] == '[' ? ']' : '}';
+
+    if (depth >= sc->max_depth || depth >= JSON_CHECK_DEPTH_MAX)
+        return false;
+    sc->i++;
+    json_scan_space(sc);
+    if (sc->i < sc->len && sc->s[sc->i] == close) {
+        sc->i++;
+        return true;
+    }
+    for (;;) {
+        if (close == '}') {
+            if (sc->i >= sc->len || sc->s[sc->i] != '"' || !json_scan_string(sc))
+                return false;
+            json_scan_space(sc);
+            if (sc->i >= sc->len || sc->s[sc->i] != ':')
+                return false;
+            sc->i++;
+            json_scan_space(sc);
+        }
+        if (!json_scan_value(sc, depth + 1))
+            return false;
+        json_scan_space(sc);
+        if (sc->i >= sc->len)
+            return false;
+        if (sc->s[sc->i] == close) {
+            sc->i++;
+            return true;
+        }
+        if (sc->s[sc->i] != ',')
+            return false;
+        sc->i++;
+        json_scan_space(sc);
+    }
+}
+
+/* One value at sc->i; depth containers hold it. */
+static bool json_scan_value(struct json_scan *sc, int depth)
+{
+    if (sc->i >= sc->len)
+        return false;
+    switch (sc->s[sc->i]) {
+    case '{':
+    case '[':
+        return json_scan_container(sc, depth);
+    case '"':
+        return json_scan_string(sc);
+    case 't':
+        return json_scan_word(sc, "true", 4);
+    case 'f':
+        return json_scan_word(sc, "false", 5);
+    case 'n':
+        return json_scan_word(sc, "null", 4);
+    default:
+        return (sc->s[sc->i] == '-' || json_is_digit((char)sc->s[sc->i])) && json_scan_number(sc);
+    }
+}
+
+bool json_is_strict(const char *buf, size_t len, int max_depth, bool *is_null)
+{
+    struct json_scan sc = {(const unsigned char *)buf, len, 0, max_depth};
+    size_t start;
+
+    if (buf == NULL)
+        return false;
+    json_scan_space(&sc);
+    start = sc.i;
+    if (!json_scan_value(&sc, 0))
+        return false;
+    if (is_null != NULL)
+        *is_null = sc.s[start] == 'n';
+    json_scan_space(&sc);
+    return sc.i == len;
 }
 
 /* For valid JSON: the offset just past the value that starts at buf[i]. */

@@ -23,6 +23,16 @@ struct json_err {
  * cJSON_Delete, or NULL with err filled (offset + message). */
 cJSON *json_parse_strict(const char *buf, size_t len, int max_depth, struct json_err *err);
 
+/* True when json_parse_strict(buf, len, max_depth) would take buf[0..len),
+ * found without a tree and without allocating (a status GET checks each
+ * stored JSON value before it writes it as its text); *is_null (may be NULL)
+ * says whether the value is null. False for the rest, and also for a few
+ * rare texts json_parse_strict takes: a \u escape of a surrogate, a number
+ * longer than 63 characters, nesting deeper than JSON_CHECK_DEPTH_MAX. A
+ * caller that must know parses those with json_parse_strict. */
+#define JSON_CHECK_DEPTH_MAX 128
+bool json_is_strict(const char *buf, size_t len, int max_depth, bool *is_null);
+
 /* json_parse_strict, and then every number keeps the text it was sent as:
  * each number item becomes a raw item holding that text ("1E+2", "-0",
  * "9007199254740993", "1e400"), which printing writes back as it is. Read

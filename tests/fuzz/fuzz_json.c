@@ -3,7 +3,10 @@
  * again. json_parse_exact must take exactly the same inputs, and its print
  * must read back to the same text (numbers kept); json_minify's copy must
  * parse, and so must every member's span (json_member_span) of an object.
+ * json_is_strict may take only what json_parse_strict takes, and must say
+ * null exactly when the value is null.
  * Frees everything (libFuzzer's leak check runs on every input). */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -69,7 +72,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cJSON *root, *again;
     char *text;
 
+    bool is_null = false;
+    bool is_checked = json_is_strict((const char *)data, size, JSON_MAX_DEPTH_DEFAULT, &is_null);
+
     root = json_parse_strict((const char *)data, size, JSON_MAX_DEPTH_DEFAULT, &err);
+    if (is_checked && (root == NULL || is_null != cJSON_IsNull(root))) {
+        fprintf(stderr, "json_is_strict took it (null: %d), json_parse_strict: %s\n", is_null,
+                root == NULL ? err.msg : "took it");
+        abort();
+    }
     if (root == NULL) {
         if (err.offset > size || memchr(err.msg, '\0', sizeof(err.msg)) == NULL) {
             fprintf(stderr, "refusal with offset %zu for %zu bytes\n", err.offset, size);

@@ -2,6 +2,7 @@
  * offsets it reports, that it never reads past len, and json_get/json_print. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -523,6 +524,128 @@ static void test_element_spans(void **state)
 }
 
 /* json_create_number: the shortest text that reads back as the same double. */
+/* json_is_strict may say true only where json_parse_strict takes the text,
+ * and then says whether it is null. */
+static void assert_check_agrees(const char *buf, size_t len, int max_depth)
+{
+    bool is_null = false;
+    bool ok = json_is_strict(buf, len, max_depth, &is_null);
+    cJSON *root;
+
+    if (!ok)
+        return;
+    root = json_parse_strict(buf, len, max_depth, NULL);
+    if (root == NULL)
+        fail_msg("json_is_strict took \"%.*s\", json_parse_strict did not", (int)len, buf);
+    assert_int_equal(is_null, cJSON_IsNull(root));
+    cJSON_Delete(root);
+}
+
+static void test_is_strict(void **state)
+{
+    static const char *const yes[] = {
+        "{}",
+        "[]",
+        " 0 ",
+        "-0",
+        "1.5e+10",
+        "-12.25E-3",
+        "true",
+        "false",
+        "null",
+        "\"\"",
+        "{\"a\":[1,2.5,-0,1e5,true,false,null,\"x\\u00e9\\n\\\"\\\\\\/\\b\\f\\r\\t\"],\"b\":{}}",
+        "\t[ 1 , { \"k\" : \"v\" } ]\r\n",
+        "\"h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"",
+        "[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]",
+        "\"\\u0041\\uFFFF\"",
+    };
+    static const char *const no[] = {
+        "",
+        " ",
+        "nul",
+        "nulll",
+        "[1,]",
+        "{\"a\":1,}",
+        "{\"a\" 1}",
+        "{1:2}",
+        "[1 2]",
+        "01",
+        "1.",
+        ".5",
+        "-",
+        "+1",
+        "1e",
+        "1e+",
+        "0x10",
+        "NaN",
+        "Infinity",
+        "[1]]",
+        "[[1]",
+        "\"abc",
+        "\"a\\x\"",
+        "\"\\u12g4\"",
+        "\"\\u0000\"",
+        "\"a\tb\"",
+        "\"\xc3\"",
+        "\"\xed\xa0\x80\"",
+        "\xef\xbb\xbf{}",
+        "{} {}",
+        "[true false]",
+        "truex",
+        "\x01",
+        "'a'",
+        "\"\\ud83d\\ude00\"", /* a surrogate pair: json_parse_strict takes it, left to it */
+        "1234567890123456789012345678901234567890123456789012345678901234", /* 64 chars */
+    };
+    static const char *const seeds[] = {
+        "{\"a\":[1,-2.5e+3,true,null,\"x\\u00e9\\n\"],\"b\":{\"c\":false}}",
+        "[\"h\xc3\xa9\",0,{},[],\"\\ud83d\\ude00\"]",
+        " null ",
+    };
+    char buf[128], deep[2 * JSON_CHECK_DEPTH_MAX + 4];
+    size_t i, j, k, n;
+    bool is_null = true;
+
+    (void)state;
+    for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (!json_is_strict(yes[i], strlen(yes[i]), 64, &is_null))
+            fail_msg("json_is_strict refused \"%s\"", yes[i]);
+        assert_check_agrees(yes[i], strlen(yes[i]), 64);
+    }
+    for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        if (json_is_strict(no[i], strlen(no[i]), 64, NULL))
+            fail_msg("json_is_strict took \"%s\"", no[i]);
+    assert_false(json_is_strict(NULL, 0, 64, NULL));
+    /* the length is the end: no read past it, a NUL inside is a byte */
+    assert_true(json_is_strict("[1]]", 3, 64, NULL));
+    assert_false(json_is_strict("[1]\0", 4, 64, NULL));
+    assert_false(json_is_strict("\"a\0\"", 4, 64, NULL));
+    /* depth: max_depth counts containers, JSON_CHECK_DEPTH_MAX caps it */
+    assert_true(json_is_strict("[[1]]", 5, 2, NULL));
+    assert_false(json_is_strict("[[1]]", 5, 1, NULL));
+    for (n = JSON_CHECK_DEPTH_MAX; n <= JSON_CHECK_DEPTH_MAX + 1; n++) {
+        memset(deep, '[', n);
+        memset(deep + n, ']', n);
+        assert_int_equal(json_is_strict(deep, 2 * n, 1000, NULL), n <= JSON_CHECK_DEPTH_MAX);
+    }
+    /* every byte at every position of the seeds, and every cut of them */
+    for (i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+        n = strlen(seeds[i]);
+        assert_true(n < sizeof(buf));
+        assert_true(json_is_strict(seeds[i], n, 64, NULL) || strstr(seeds[i], "\\ud83d") != NULL);
+        for (j = 0; j <= n; j++)
+            assert_check_agrees(seeds[i], j, 64);
+        for (j = 0; j < n; j++) {
+            for (k = 0; k < 256; k++) {
+                memcpy(buf, seeds[i], n);
+                buf[j] = (char)k;
+                assert_check_agrees(buf, n, 64);
+            }
+        }
+    }
+}
+
 static void test_create_number(void **state)
 {
     static const struct {
@@ -581,6 +704,7 @@ int main(void)
         cmocka_unit_test(test_minify_and_member_span),
         cmocka_unit_test(test_element_spans),
         cmocka_unit_test(test_create_number),
+        cmocka_unit_test(test_is_strict),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
