@@ -8,7 +8,8 @@
 # judged lost (worker_lost): a worker that waited through an outage every
 # worker saw is not lost. They print the phases the jobs were in.
 # lost = accepted jobs that never reached a final state (or vanished);
-# duplicated = jobs recorded succeeded more than once (success_count > 1);
+# duplicated = jobs recorded succeeded more than once (success_count > 1: it
+# is written from a second success on, a missing field reads "-");
 # recovery_s = seconds from the end of the fault until every job that was in
 # flight at the fault has ended, is back on its queue or runs elsewhere, and
 # jobs complete again.
@@ -139,7 +140,7 @@ report() {
     [ "${sc_:-0}" -gt 1 ] 2>/dev/null && dup=$((dup + 1))
     [ "${attempt:-0}" -gt "$maxa" ] 2>/dev/null && maxa=$attempt
   done < <(job_fields "$STAGEQ_TEST_TMP/$sc.uids" state success_count attempt |
-    paste -d' ' - - - | paste -d' ' "$STAGEQ_TEST_TMP/$sc.uids" -)
+    sed 's/^$/-/' | paste -d' ' - - - | paste -d' ' "$STAGEQ_TEST_TMP/$sc.uids" -)
   local line="$sc: submitted=$submitted succeeded=$ok failed=$bad lost=$lost duplicated=$dup max_attempt=$maxa recovery_s=$RECOVERY_S"
   local strict_ok=1
   if [ -n "$extra" ]; then
