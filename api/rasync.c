@@ -1484,6 +1484,31 @@ int rasync_script(struct rasync *ra, enum script_id id, int nkeys, struct rargv 
     return rasync_submit(ra, req, NULL);
 }
 
+/* Writes what ac holds for Redis now (hiredis' write handler, called before
+ * the loop would), unless inside one of its callbacks or not ready. */
+static void rasync_flush_one(struct rasync *ra)
+{
+    redisAsyncContext *ac = ra->ac;
+
+    if (ra->phase != RASYNC_READY || ac == NULL || (ac->c.flags & REDIS_IN_CALLBACK) ||
+        sdslen(ac->c.obuf) == 0)
+        return;
+    redisAsyncHandleWrite(ac); /* a write error frees ac: pending callbacks get NULL */
+}
+
+void rasync_flush(struct rasync *ra)
+{
+    int i;
+
+    if (ra->cl == NULL) {
+        rasync_flush_one(ra);
+        return;
+    }
+    for (i = 0; i < ra->cl->nlinks; i++)
+        if (ra->cl->links[i].ra != NULL)
+            rasync_flush_one(ra->cl->links[i].ra);
+}
+
 bool rasync_is_ready(const struct rasync *ra)
 {
     if (ra->cl != NULL)

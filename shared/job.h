@@ -124,7 +124,9 @@ struct job_new {
     const char *input_json; /* the input printed as JSON text */
     int result_ttl_s;
     int64_t now_ms;
-    int64_t due_ms; /* when it may run (ms since the epoch); <= now_ms: at once */
+    const char *now_text; /* now_ms as clock_format_rfc3339 writes it (the jobs of a bulk
+                             array share it), or NULL: formatted when needed */
+    int64_t due_ms;       /* when it may run (ms since the epoch); <= now_ms: at once */
 };
 
 /* True when a job of jn starts scheduled (due later than now). */
