@@ -744,6 +744,23 @@ static void rasync_deliver(struct rasync_req *req, const redisReply *reply, enum
     req->cb(reply, err, req->arg);
 }
 
+/* Queues argv[0..argc) for req on ac, formatted here (rargv_resp: hiredis'
+ * own formatting is a printf per argument, a third of a bulk submit's
+ * cost in the API). 0, or -1 (req untouched by hiredis). */
+static int rasync_send_argv(redisAsyncContext *ac, struct rasync_req *req, size_t argc,
+                            const char *const *argv, const size_t *lens)
+{
+    size_t len;
+    char *cmd = rargv_resp(argc, argv, lens, &len);
+    int rc;
+
+    if (cmd == NULL)
+        return -1;
+    rc = redisAsyncFormattedCommand(ac, rasync_on_reply, req, cmd, len) == REDIS_OK ? 0 : -1;
+    free(cmd);
+    return rc;
+}
+
 /* Hands req to hiredis on ac. 0, or -1 (req untouched by hiredis). */
 static int rasync_send(redisAsyncContext *ac, struct rasync_req *req, const struct rargv *args)
 {
@@ -753,17 +770,13 @@ static int rasync_send(redisAsyncContext *ac, struct rasync_req *req, const stru
     int rc = -1;
 
     if (!req->is_script)
-        return redisAsyncCommandArgv(ac, rasync_on_reply, req, (int)args->argc,
-                                     (const char **)args->argv, args->lens) == REDIS_OK
-                   ? 0
-                   : -1;
+        return rasync_send_argv(ac, req, args->argc, (const char *const *)args->argv, args->lens);
     argv = malloc((req->args.argc + 3) * sizeof(*argv));
     lens = malloc((req->args.argc + 3) * sizeof(*lens));
     if (argv == NULL || lens == NULL)
         goto done;
     n = scripts_argv(req->script, req->is_retried, req->nkeys, &req->args, argv, lens, nk);
-    if (redisAsyncCommandArgv(ac, rasync_on_reply, req, (int)n, argv, lens) == REDIS_OK)
-        rc = 0;
+    rc = rasync_send_argv(ac, req, n, argv, lens);
 done:
     free(argv);
     free(lens);
