@@ -367,63 +367,81 @@ static void bulk_arg_set_count(struct rargv *args, size_t at)
     rargv_set(args, at, num);
 }
 
+/* The template of b whose number in the call being built is local (1..),
+ * or NULL. */
+static struct bulk_tpl *bulk_tpl_local(const struct bulk *b, size_t local)
+{
+    size_t l;
+
+    for (l = 0; l < b->ntpl; l++)
+        if (b->tpls[l].local == local)
+            return &b->tpls[l];
+    return NULL;
+}
+
 /* The keys and arguments of submit_many.lua for call c (its slot's tag):
- * 0, or -1 when a key is too long (args may hold part of them). */
+ * the number of keys, or -1 when a key is too long (args may hold part of
+ * them). */
 static int bulk_call_args(struct bulk_call *c, const char *tag, struct rargv *args)
 {
     struct bulk *b = c->b;
     const struct api_config *cfg = b->ar->api->cfg;
     char key[KEYS_MAX_LEN];
     struct job_new jn;
+    struct bulk_tpl *t;
     size_t i, ntpl = 0, at;
 
     for (i = 0; i < b->ntpl; i++)
         b->tpls[i].local = 0;
+    for (i = 0; i < c->n; i++) { /* the templates, numbered in the order of their first job */
+        t = &b->tpls[b->jobs[c->idx[i]].tpl];
+        if (t->local == 0) {
+            const char *first = pipeline_stage_queue(t->p, 1, t->queue);
+            t->local = ++ntpl;
+            if (keys_queue(t->qkey, sizeof(t->qkey), cfg->prefix, tag, first) < 0 ||
+                keys_delayed(t->dkey, sizeof(t->dkey), cfg->prefix, tag, first) < 0)
+                return -1;
+        }
+    }
     if (keys_recent(key, sizeof(key), cfg->prefix, tag) < 0)
         return -1;
     rargv_add(args, key);
     if (keys_counters(key, sizeof(key), cfg->prefix, tag) < 0)
         return -1;
     rargv_add(args, key);
-    for (i = 0; i < c->n; i++) { /* KEYS: each job's hash, list and delayed zset */
-        struct bulk_job *j = &b->jobs[c->idx[i]];
-        struct bulk_tpl *t = &b->tpls[j->tpl];
-        const char *first = pipeline_stage_queue(t->p, 1, t->queue);
-        if (t->local == 0) {
-            t->local = ++ntpl;
-            if (keys_queue(t->qkey, sizeof(t->qkey), cfg->prefix, tag, first) < 0 ||
-                keys_delayed(t->dkey, sizeof(t->dkey), cfg->prefix, tag, first) < 0)
-                return -1;
-        }
-        if (keys_job(key, sizeof(key), cfg->prefix, tag, j->id) < 0)
-            return -1;
-        rargv_add(args, key);
+    for (i = 1; i <= ntpl; i++) { /* KEYS: each template's list and delayed zset */
+        t = bulk_tpl_local(b, i);
         rargv_add(args, t->qkey);
         rargv_add(args, t->dkey);
+    }
+    for (i = 0; i < c->n; i++) { /* then each job's hash */
+        if (keys_job(key, sizeof(key), cfg->prefix, tag, b->jobs[c->idx[i]].id) < 0)
+            return -1;
+        rargv_add(args, key);
     }
     rargv_addll(args, KEYS_RECENT_MAX);
     if (keys_events(key, sizeof(key), cfg->prefix) < 0)
         return -1;
     rargv_add(args, key);
+    rargv_addll(args, (long long)b->now_ms);
     rargv_addll(args, (long long)ntpl);
-    for (i = 0; i < b->ntpl; i++) { /* the templates, in their call's order */
-        size_t l;
-        for (l = 0; l < b->ntpl && b->tpls[l].local != i + 1; l++)
-            ;
-        if (l == b->ntpl)
-            break; /* fewer in this call */
+    for (i = 1; i <= ntpl; i++) { /* the templates */
+        t = bulk_tpl_local(b, i);
         memset(&jn, 0, sizeof(jn));
-        jn.pipeline = b->tpls[l].p;
-        jn.queue = b->tpls[l].queue;
-        jn.result_ttl_s = b->tpls[l].result_ttl_s;
+        jn.pipeline = t->p;
+        jn.queue = t->queue;
+        jn.result_ttl_s = t->result_ttl_s;
+        jn.now_ms = b->now_ms;
+        jn.now_text = b->now_text;
         rargv_add(args, jn.pipeline->name);
         if (keys_wake(key, sizeof(key), cfg->prefix,
                       pipeline_stage_queue(jn.pipeline, 1, jn.queue)) < 0)
             return -1;
         rargv_add(args, key);
-        rargv_addll(args, jobs_partition_limit(cfg->max_queue, b->tpls[l].parts));
+        rargv_addll(args, jobs_partition_limit(cfg->max_queue, t->parts));
         at = bulk_arg_count(args);
         job_new_fields_shared(args, &jn);
+        job_new_fields_time(args, &jn); /* one creation time for the array */
         bulk_arg_set_count(args, at);
     }
     for (i = 0; i < c->n; i++) { /* then each job */
@@ -433,13 +451,12 @@ static int bulk_call_args(struct bulk_call *c, const char *tag, struct rargv *ar
         rargv_addll(args, (long long)b->tpls[j->tpl].local);
         rargv_add(args, j->id);
         rargv_addll(args, job_new_ttl(&jn));
-        rargv_addll(args, (long long)jn.now_ms);
         rargv_addll(args, j->run_at_ms);
         at = bulk_arg_count(args);
-        job_new_fields_own(args, &jn);
+        job_new_fields_state(args, &jn);
         bulk_arg_set_count(args, at);
     }
-    return 0;
+    return (int)(2 + 2 * ntpl + c->n);
 }
 
 /* Element k's answer from its submit_many reply element e (the reply of a
@@ -541,10 +558,11 @@ static void bulk_call_send(struct bulk_call *c)
     struct rargv args;
     struct api_req *item;
     size_t i, n = c->n;
+    int nkeys;
 
     c->conn = api->rdurable != NULL ? api->rdurable : api->rasync;
     rargv_init(&args);
-    if (bulk_call_args(c, keys_slot_tag(c->slot), &args) < 0 || args.is_oom) {
+    if ((nkeys = bulk_call_args(c, keys_slot_tag(c->slot), &args)) < 0 || args.is_oom) {
         for (i = 0; i < n; i++)
             if ((item = bulk_item(b, c->idx[i])) != NULL)
                 errors_reply(item, API_ERR_INTERNAL,
@@ -553,7 +571,7 @@ static void bulk_call_send(struct bulk_call *c)
         bulk_call_free(c);
         return;
     }
-    if (rasync_script(c->conn, SCRIPT_SUBMIT_MANY, (int)(2 + 3 * n), &args, bulk_call_done, c) == 0)
+    if (rasync_script(c->conn, SCRIPT_SUBMIT_MANY, nkeys, &args, bulk_call_done, c) == 0)
         return; /* bulk_call_done answers */
     for (i = 0; i < n; i++)
         if ((item = bulk_item(b, c->idx[i])) != NULL)
