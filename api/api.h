@@ -144,6 +144,14 @@ int rasync_command(struct rasync *ra, const struct rargv *args, rasync_cb *cb, v
 int rasync_script(struct rasync *ra, enum script_id id, int nkeys, struct rargv *args,
                   rasync_cb *cb, void *arg);
 
+/* Writes the commands sent on ra so far to Redis now, rather than when the
+ * loop gets to it: Redis starts on them while the caller prepares more (a
+ * bulk submit's later calls). On a cluster, every link's. Never from inside
+ * a reply's callback (it does nothing there). A connection that fails the
+ * write is lost at once: the callbacks of its pending commands are called
+ * from inside this call, with NULL (as when the loop finds it lost). */
+void rasync_flush(struct rasync *ra);
+
 /* Closes the connection; every pending callback not yet called gets NULL and
  * RASYNC_UNAVAILABLE before this returns. No hook is called. NULL-safe. */
 void rasync_free(struct rasync *ra);

@@ -1,10 +1,16 @@
-/* bulk: POST /v1/jobs with a JSON array of submit requests. Each element is
- * validated as a single POST would be (submit_parse); the valid ones are
- * grouped by the slot their id hashes to, and each group (at most
- * BULK_CALL_MAX_JOBS jobs) is one submit_many.lua call that creates or
- * refuses each job as submit.lua would, in the order sent: one script call
- * per partition, one round trip per node, for the whole array. The fields the
- * jobs of a pipeline share are sent once per call. The jobs are not created
+/* bulk: POST /v1/jobs with a JSON array of submit requests. The array is
+ * parsed (and checked) whole, once; each element is then validated as a
+ * single POST would be (submit_parse_item, on its part of the tree), and the
+ * valid ones are grouped by the slot their id hashes to: each group is one
+ * submit_many.lua call that creates or refuses each job as submit.lua would,
+ * in the order sent. A slot's call is sent as soon as it is full, and written
+ * to Redis at once (rasync_flush), so that Redis runs it while the rest of the
+ * array is prepared: a slot's first call is small (BULK_CALL_FIRST_JOBS), the
+ * next ones BULK_CALL_MAX_JOBS; the calls of a slot go in
+ * order on one connection, so a later job sees the earlier ones (an id given
+ * twice, a queue filling up) exactly as in one call. The calls left when the
+ * array is done are sent then. The fields the jobs of a pipeline share are
+ * sent once per call. The jobs are not created
  * atomically: each lands in its own partition (on a cluster, on its own
  * node), where no script or transaction can reach the others. Instead every
  * element gets its own answer, in the order sent, and a retry of the whole
@@ -24,8 +30,12 @@
 #include "log.h"
 
 /* Jobs per submit_many call: bounds how long one call holds Redis (about
- * 10 µs a job) and its arguments (the fields of up to this many jobs). */
+ * 20 µs a job) and its arguments (the fields of up to this many jobs). */
 #define BULK_CALL_MAX_JOBS 100
+/* Jobs in a slot's first call: Redis waits for it while the API prepares
+ * it (about 4 µs a job), then runs it (about 17 µs a job) while the API
+ * prepares the next ones: 24 cover the preparing of the other 76 of 100. */
+#define BULK_CALL_FIRST_JOBS 24
 
 /* One element of the array. */
 struct bulk_job {
@@ -37,7 +47,6 @@ struct bulk_job {
     int slot;             /* the slot its id hashes to */
     size_t tpl;           /* its template (bulk.tpls) */
     char *input;          /* the input without its whitespace (cJSON_malloc), NULL = null */
-    bool is_sent;         /* in a call already */
     char id[IDS_MAX_LEN + 1];
 };
 
@@ -53,6 +62,15 @@ struct bulk_tpl {
     char dkey[KEYS_MAX_LEN]; /* its delayed zset there */
 };
 
+struct bulk_call;
+
+/* A slot the array's jobs hash to, while the array is prepared. */
+struct bulk_slot {
+    int slot;
+    size_t sent;         /* its calls sent so far */
+    struct bulk_call *c; /* its call being filled, or NULL */
+};
+
 /* One array being submitted, until every element is answered. */
 struct bulk {
     struct api_req *ar; /* the client's request */
@@ -62,15 +80,19 @@ struct bulk {
     struct bulk_job *jobs; /* [n] */
     struct bulk_tpl *tpls;
     size_t ntpl, captpl;
-    int64_t now_ms; /* the jobs' creation time */
+    struct bulk_slot *slots; /* [nslots <= n] while preparing, in order of first job */
+    size_t nslots;
+    int64_t now_ms;                   /* the jobs' creation time */
+    char now_text[CLOCK_RFC3339_LEN]; /* the same, as their hashes hold it */
 };
 
-/* One submit_many call: jobs idx[0..n) of b, all in one slot. */
+/* One submit_many call: jobs idx[0..n) of b (n <= cap), all in one slot. */
 struct bulk_call {
     struct bulk *b;
     struct rasync *conn; /* where it was sent */
-    size_t n;
-    bool *is_held; /* [n] with --min-replicas: accepted, waiting for WAIT */
+    int slot;
+    size_t n, cap;
+    bool *is_held; /* [cap] with --min-replicas: accepted, waiting for WAIT */
     int want;      /* the replicas WAIT asked for */
     size_t idx[];
 };
@@ -91,24 +113,48 @@ static void bulk_free(struct bulk *b)
     }
     free(b->jobs);
     free(b->tpls);
+    free(b->slots);
     free(b);
+}
+
+/* The longest 202 of bulk_reply_job before its run_at: three ids, a state,
+ * and the rest. */
+#define BULK_ACCEPTED_MAX_LEN (3 * IDS_MAX_LEN + 160)
+
+/* Appends the string s to buf at *at (the caller sized buf for it). */
+static void bulk_cat(char *buf, size_t *at, const char *s)
+{
+    size_t n = strlen(s);
+
+    memcpy(buf + *at, s, n);
+    *at += n;
 }
 
 /* Element k's answer to the array's: {"status":S, ...its body's members}. */
 static int bulk_reply_job(struct evbuffer *out, const struct bulk_job *j, bool is_first)
 {
     const char *sep = is_first ? "" : ",";
-    char run_at[CLOCK_RFC3339_LEN];
+    char run_at[CLOCK_RFC3339_LEN], buf[BULK_ACCEPTED_MAX_LEN];
+    size_t at;
 
     if (j->body != NULL && j->body[0] == '{' && j->body[1] != '}')
         return evbuffer_add_printf(out, "%s{\"status\":%d,%s", sep, j->status, j->body + 1) < 0;
     if (j->body != NULL || j->status != 202)
         return evbuffer_add_printf(out, "%s{\"status\":%d}", sep, j->status) < 0;
-    /* as jobs_submit_done's 202 (an id needs no escaping: ids_is_valid) */
-    if (evbuffer_add_printf(out,
-                            "%s{\"status\":202,\"id\":\"%s\",\"status_url\":\"/v1/jobs/%s\","
-                            "\"events_url\":\"/v1/jobs/%s/events\",\"state\":\"%s\"",
-                            sep, j->id, j->id, j->id, job_state_name(j->state)) < 0)
+    /* as jobs_submit_done's 202 (an id needs no escaping: ids_is_valid),
+     * without printf: this is most of the answer */
+    at = 0;
+    bulk_cat(buf, &at, sep);
+    bulk_cat(buf, &at, "{\"status\":202,\"id\":\"");
+    bulk_cat(buf, &at, j->id);
+    bulk_cat(buf, &at, "\",\"status_url\":\"/v1/jobs/");
+    bulk_cat(buf, &at, j->id);
+    bulk_cat(buf, &at, "\",\"events_url\":\"/v1/jobs/");
+    bulk_cat(buf, &at, j->id);
+    bulk_cat(buf, &at, "/events\",\"state\":\"");
+    bulk_cat(buf, &at, job_state_name(j->state));
+    bulk_cat(buf, &at, "\"");
+    if (evbuffer_add(out, buf, at) < 0)
         return -1;
     if (j->run_at_ms > 0) {
         clock_format_rfc3339(j->run_at_ms, run_at);
@@ -248,8 +294,9 @@ static long bulk_tpl(struct bulk *b, const struct pipeline *p, const char *queue
     return (long)b->ntpl++;
 }
 
-/* Validates element k, body[0..len): ready to send (status 0), or answered. */
-static void bulk_prepare(struct bulk *b, size_t k, const char *body, size_t len,
+/* Validates element k, parsed as elem from body[0..len): ready to send
+ * (status 0), or answered. */
+static void bulk_prepare(struct bulk *b, size_t k, const cJSON *elem, const char *body, size_t len,
                          struct ids_pool *pool)
 {
     struct bulk_job *j = &b->jobs[k];
@@ -258,13 +305,13 @@ static void bulk_prepare(struct bulk *b, size_t k, const char *body, size_t len,
     struct api_req *item;
     long tpl;
 
-    if (len == 0 || body[0] != '{') {
+    if (!cJSON_IsObject(elem)) {
         if ((item = bulk_item(b, k)) != NULL)
             errors_reply(item, API_ERR_INVALID_REQUEST,
                          "each element of the array must be a JSON object (one job's request)");
         return;
     }
-    if (submit_parse(body, len, b->ar->api->pipelines, &sr, &serr) < 0) {
+    if (submit_parse_item(body, len, elem, b->ar->api->pipelines, &sr, &serr) < 0) {
         if ((item = bulk_item(b, k)) != NULL)
             errors_reply(item, jobs_submit_api_err(serr.code), "%s", serr.msg);
         return;
@@ -301,6 +348,7 @@ static void bulk_job_new(const struct bulk *b, const struct bulk_job *j, const s
     jn->input_json = j->input != NULL ? j->input : "null";
     jn->result_ttl_s = t->result_ttl_s;
     jn->now_ms = b->now_ms;
+    jn->now_text = b->now_text;
     jn->due_ms = j->due_ms;
 }
 
@@ -319,63 +367,81 @@ static void bulk_arg_set_count(struct rargv *args, size_t at)
     rargv_set(args, at, num);
 }
 
+/* The template of b whose number in the call being built is local (1..),
+ * or NULL. */
+static struct bulk_tpl *bulk_tpl_local(const struct bulk *b, size_t local)
+{
+    size_t l;
+
+    for (l = 0; l < b->ntpl; l++)
+        if (b->tpls[l].local == local)
+            return &b->tpls[l];
+    return NULL;
+}
+
 /* The keys and arguments of submit_many.lua for call c (its slot's tag):
- * 0, or -1 when a key is too long (args may hold part of them). */
+ * the number of keys, or -1 when a key is too long (args may hold part of
+ * them). */
 static int bulk_call_args(struct bulk_call *c, const char *tag, struct rargv *args)
 {
     struct bulk *b = c->b;
     const struct api_config *cfg = b->ar->api->cfg;
     char key[KEYS_MAX_LEN];
     struct job_new jn;
+    struct bulk_tpl *t;
     size_t i, ntpl = 0, at;
 
     for (i = 0; i < b->ntpl; i++)
         b->tpls[i].local = 0;
+    for (i = 0; i < c->n; i++) { /* the templates, numbered in the order of their first job */
+        t = &b->tpls[b->jobs[c->idx[i]].tpl];
+        if (t->local == 0) {
+            const char *first = pipeline_stage_queue(t->p, 1, t->queue);
+            t->local = ++ntpl;
+            if (keys_queue(t->qkey, sizeof(t->qkey), cfg->prefix, tag, first) < 0 ||
+                keys_delayed(t->dkey, sizeof(t->dkey), cfg->prefix, tag, first) < 0)
+                return -1;
+        }
+    }
     if (keys_recent(key, sizeof(key), cfg->prefix, tag) < 0)
         return -1;
     rargv_add(args, key);
     if (keys_counters(key, sizeof(key), cfg->prefix, tag) < 0)
         return -1;
     rargv_add(args, key);
-    for (i = 0; i < c->n; i++) { /* KEYS: each job's hash, list and delayed zset */
-        struct bulk_job *j = &b->jobs[c->idx[i]];
-        struct bulk_tpl *t = &b->tpls[j->tpl];
-        const char *first = pipeline_stage_queue(t->p, 1, t->queue);
-        if (t->local == 0) {
-            t->local = ++ntpl;
-            if (keys_queue(t->qkey, sizeof(t->qkey), cfg->prefix, tag, first) < 0 ||
-                keys_delayed(t->dkey, sizeof(t->dkey), cfg->prefix, tag, first) < 0)
-                return -1;
-        }
-        if (keys_job(key, sizeof(key), cfg->prefix, tag, j->id) < 0)
-            return -1;
-        rargv_add(args, key);
+    for (i = 1; i <= ntpl; i++) { /* KEYS: each template's list and delayed zset */
+        t = bulk_tpl_local(b, i);
         rargv_add(args, t->qkey);
         rargv_add(args, t->dkey);
+    }
+    for (i = 0; i < c->n; i++) { /* then each job's hash */
+        if (keys_job(key, sizeof(key), cfg->prefix, tag, b->jobs[c->idx[i]].id) < 0)
+            return -1;
+        rargv_add(args, key);
     }
     rargv_addll(args, KEYS_RECENT_MAX);
     if (keys_events(key, sizeof(key), cfg->prefix) < 0)
         return -1;
     rargv_add(args, key);
+    rargv_addll(args, (long long)b->now_ms);
     rargv_addll(args, (long long)ntpl);
-    for (i = 0; i < b->ntpl; i++) { /* the templates, in their call's order */
-        size_t l;
-        for (l = 0; l < b->ntpl && b->tpls[l].local != i + 1; l++)
-            ;
-        if (l == b->ntpl)
-            break; /* fewer in this call */
+    for (i = 1; i <= ntpl; i++) { /* the templates */
+        t = bulk_tpl_local(b, i);
         memset(&jn, 0, sizeof(jn));
-        jn.pipeline = b->tpls[l].p;
-        jn.queue = b->tpls[l].queue;
-        jn.result_ttl_s = b->tpls[l].result_ttl_s;
+        jn.pipeline = t->p;
+        jn.queue = t->queue;
+        jn.result_ttl_s = t->result_ttl_s;
+        jn.now_ms = b->now_ms;
+        jn.now_text = b->now_text;
         rargv_add(args, jn.pipeline->name);
         if (keys_wake(key, sizeof(key), cfg->prefix,
                       pipeline_stage_queue(jn.pipeline, 1, jn.queue)) < 0)
             return -1;
         rargv_add(args, key);
-        rargv_addll(args, jobs_partition_limit(cfg->max_queue, b->tpls[l].parts));
+        rargv_addll(args, jobs_partition_limit(cfg->max_queue, t->parts));
         at = bulk_arg_count(args);
         job_new_fields_shared(args, &jn);
+        job_new_fields_time(args, &jn); /* one creation time for the array */
         bulk_arg_set_count(args, at);
     }
     for (i = 0; i < c->n; i++) { /* then each job */
@@ -385,13 +451,12 @@ static int bulk_call_args(struct bulk_call *c, const char *tag, struct rargv *ar
         rargv_addll(args, (long long)b->tpls[j->tpl].local);
         rargv_add(args, j->id);
         rargv_addll(args, job_new_ttl(&jn));
-        rargv_addll(args, (long long)jn.now_ms);
         rargv_addll(args, j->run_at_ms);
         at = bulk_arg_count(args);
-        job_new_fields_own(args, &jn);
+        job_new_fields_state(args, &jn);
         bulk_arg_set_count(args, at);
     }
-    return 0;
+    return (int)(2 + 2 * ntpl + c->n);
 }
 
 /* Element k's answer from its submit_many reply element e (the reply of a
@@ -484,39 +549,20 @@ static void bulk_call_done(const redisReply *reply, enum rasync_err err, void *a
     bulk_call_free(c);
 }
 
-/* Sends the jobs from k on that share job k's slot (at most
- * BULK_CALL_MAX_JOBS, in the order sent) as one submit_many call. */
-static void bulk_send_slot(struct bulk *b, size_t k)
+/* Sends call c (its jobs in b's order) as one submit_many call; answers its
+ * jobs when it cannot be sent. */
+static void bulk_call_send(struct bulk_call *c)
 {
+    struct bulk *b = c->b;
     struct api *api = b->ar->api;
-    int slot = b->jobs[k].slot;
-    struct bulk_call *c;
     struct rargv args;
     struct api_req *item;
-    size_t i, n = 0;
+    size_t i, n = c->n;
+    int nkeys;
 
-    c = calloc(1, sizeof(*c) + BULK_CALL_MAX_JOBS * sizeof(c->idx[0]));
-    if (c == NULL || (api->rdurable != NULL &&
-                      (c->is_held = calloc(BULK_CALL_MAX_JOBS, sizeof(bool))) == NULL)) {
-        b->jobs[k].is_sent = true;
-        if ((item = bulk_item(b, k)) != NULL)
-            errors_reply(item, API_ERR_INTERNAL, "out of memory");
-        if (c != NULL)
-            bulk_call_free(c);
-        return;
-    }
-    for (i = k; i < b->n && n < BULK_CALL_MAX_JOBS; i++) {
-        struct bulk_job *j = &b->jobs[i];
-        if (j->status == 0 && !j->is_sent && j->slot == slot) {
-            j->is_sent = true;
-            c->idx[n++] = i;
-        }
-    }
-    c->b = b;
-    c->n = n;
     c->conn = api->rdurable != NULL ? api->rdurable : api->rasync;
     rargv_init(&args);
-    if (bulk_call_args(c, keys_slot_tag(slot), &args) < 0 || args.is_oom) {
+    if ((nkeys = bulk_call_args(c, keys_slot_tag(c->slot), &args)) < 0 || args.is_oom) {
         for (i = 0; i < n; i++)
             if ((item = bulk_item(b, c->idx[i])) != NULL)
                 errors_reply(item, API_ERR_INTERNAL,
@@ -525,7 +571,7 @@ static void bulk_send_slot(struct bulk *b, size_t k)
         bulk_call_free(c);
         return;
     }
-    if (rasync_script(c->conn, SCRIPT_SUBMIT_MANY, (int)(2 + 3 * n), &args, bulk_call_done, c) == 0)
+    if (rasync_script(c->conn, SCRIPT_SUBMIT_MANY, nkeys, &args, bulk_call_done, c) == 0)
         return; /* bulk_call_done answers */
     for (i = 0; i < n; i++)
         if ((item = bulk_item(b, c->idx[i])) != NULL)
@@ -533,13 +579,64 @@ static void bulk_send_slot(struct bulk *b, size_t k)
     bulk_call_free(c);
 }
 
-/* The array body[0..len): checked whole, then each element validated, then
- * the valid ones sent, one call per slot. */
+/* A new call of at most cap jobs for slot: NULL when memory ran out. */
+static struct bulk_call *bulk_call_new(struct bulk *b, int slot, size_t cap)
+{
+    struct bulk_call *c = calloc(1, sizeof(*c) + cap * sizeof(c->idx[0]));
+
+    if (c == NULL)
+        return NULL;
+    if (b->ar->api->rdurable != NULL && (c->is_held = calloc(cap, sizeof(bool))) == NULL) {
+        free(c);
+        return NULL;
+    }
+    c->b = b;
+    c->slot = slot;
+    c->cap = cap;
+    return c;
+}
+
+/* Adds element k (valid) to its slot's call; sends the call, written at once,
+ * when it is full. */
+static void bulk_queue(struct bulk *b, size_t k)
+{
+    int slot = b->jobs[k].slot;
+    struct bulk_slot *s = NULL;
+    struct api_req *item;
+    size_t i;
+
+    for (i = b->nslots; i > 0 && s == NULL; i--) /* the latest first: arrays of one slot */
+        if (b->slots[i - 1].slot == slot)
+            s = &b->slots[i - 1];
+    if (s == NULL) {
+        s = &b->slots[b->nslots++];
+        s->slot = slot;
+    }
+    if (s->c == NULL) {
+        s->c = bulk_call_new(b, slot, s->sent == 0 ? BULK_CALL_FIRST_JOBS : BULK_CALL_MAX_JOBS);
+        if (s->c == NULL) {
+            if ((item = bulk_item(b, k)) != NULL)
+                errors_reply(item, API_ERR_INTERNAL, "out of memory");
+            return;
+        }
+    }
+    s->c->idx[s->c->n++] = k;
+    if (s->c->n < s->c->cap)
+        return;
+    bulk_call_send(s->c);
+    s->c = NULL;
+    s->sent++;
+    rasync_flush(b->ar->api->rdurable != NULL ? b->ar->api->rdurable : b->ar->api->rasync);
+}
+
+/* The array body[0..len): parsed and checked whole, then each element
+ * validated and queued for its slot's call, the full calls sent as they
+ * fill, the others at the end. */
 static void bulk_submit(struct api_req *ar, const char *body, size_t len)
 {
     struct json_err jerr;
     struct ids_pool pool;
-    cJSON *root;
+    cJSON *root, *elem;
     struct bulk *b = NULL;
     size_t *off = NULL, *vlen = NULL, k, n;
 
@@ -554,22 +651,22 @@ static void bulk_submit(struct api_req *ar, const char *body, size_t len)
         return;
     }
     n = (size_t)cJSON_GetArraySize(root);
-    cJSON_Delete(root); /* each element is parsed again on its own */
     if (n == 0) {
         errors_reply(ar, API_ERR_INVALID_REQUEST, "the array holds no job");
-        return;
+        goto fail;
     }
     if (n > BULK_MAX_JOBS) {
         errors_reply(ar, API_ERR_PAYLOAD_TOO_LARGE,
                      "the array holds %zu jobs, at most %d per request: split it", n,
                      BULK_MAX_JOBS);
-        return;
+        goto fail;
     }
     off = calloc(n, sizeof(*off));
     vlen = calloc(n, sizeof(*vlen));
     b = calloc(1, sizeof(*b));
     if (off == NULL || vlen == NULL || b == NULL ||
-        (b->jobs = calloc(n, sizeof(*b->jobs))) == NULL) {
+        (b->jobs = calloc(n, sizeof(*b->jobs))) == NULL ||
+        (b->slots = calloc(n, sizeof(*b->slots))) == NULL) {
         errors_reply(ar, API_ERR_INTERNAL, "out of memory");
         goto fail;
     }
@@ -581,17 +678,25 @@ static void bulk_submit(struct api_req *ar, const char *body, size_t len)
     b->n = n;
     b->pending = n + 1; /* answers may come while sending: settled last */
     b->now_ms = clock_now_ms();
+    clock_format_rfc3339(b->now_ms, b->now_text);
     ids_pool_init(&pool);
-    for (k = 0; k < n; k++)
-        bulk_prepare(b, k, body + off[k], vlen[k], &pool);
+    for (k = 0, elem = root->child; k < n && elem != NULL; k++, elem = elem->next) {
+        bulk_prepare(b, k, elem, body + off[k], vlen[k], &pool);
+        if (b->jobs[k].status == 0)
+            bulk_queue(b, k);
+    }
+    for (k = 0; k < b->nslots; k++)
+        if (b->slots[k].c != NULL)
+            bulk_call_send(b->slots[k].c);
+    cJSON_Delete(root);
     free(off);
     free(vlen);
-    for (k = 0; k < n; k++)
-        if (b->jobs[k].status == 0 && !b->jobs[k].is_sent)
-            bulk_send_slot(b, k);
+    free(b->slots);
+    b->slots = NULL;
     bulk_settle(b);
     return;
 fail:
+    cJSON_Delete(root);
     free(off);
     free(vlen);
     if (b != NULL)

@@ -322,6 +322,7 @@ int jobs_submit_prepared(struct api_req *ar, const struct pipeline *p, const cha
     jn.input_json = input_text != NULL ? input_text : "null";
     jn.result_ttl_s = result_ttl_s;
     jn.now_ms = clock_now_ms();
+    jn.now_text = NULL;
     jn.due_ms = due_ms;
     rargv_add(&args, jkey);
     rargv_add(&args, qkey);

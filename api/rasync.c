@@ -750,6 +750,23 @@ static void rasync_deliver(struct rasync_req *req, const redisReply *reply, enum
     req->cb(reply, err, req->arg);
 }
 
+/* Queues argv[0..argc) for req on ac, formatted here (rargv_resp: hiredis'
+ * own formatting is a printf per argument, a third of a bulk submit's
+ * cost in the API). 0, or -1 (req untouched by hiredis). */
+static int rasync_send_argv(redisAsyncContext *ac, struct rasync_req *req, size_t argc,
+                            const char *const *argv, const size_t *lens)
+{
+    size_t len;
+    char *cmd = rargv_resp(argc, argv, lens, &len);
+    int rc;
+
+    if (cmd == NULL)
+        return -1;
+    rc = redisAsyncFormattedCommand(ac, rasync_on_reply, req, cmd, len) == REDIS_OK ? 0 : -1;
+    free(cmd);
+    return rc;
+}
+
 /* Hands req to hiredis on ac. 0, or -1 (req untouched by hiredis). */
 static int rasync_send(redisAsyncContext *ac, struct rasync_req *req, const struct rargv *args)
 {
@@ -759,17 +776,13 @@ static int rasync_send(redisAsyncContext *ac, struct rasync_req *req, const stru
     int rc = -1;
 
     if (!req->is_script)
-        return redisAsyncCommandArgv(ac, rasync_on_reply, req, (int)args->argc,
-                                     (const char **)args->argv, args->lens) == REDIS_OK
-                   ? 0
-                   : -1;
+        return rasync_send_argv(ac, req, args->argc, (const char *const *)args->argv, args->lens);
     argv = malloc((req->args.argc + 3) * sizeof(*argv));
     lens = malloc((req->args.argc + 3) * sizeof(*lens));
     if (argv == NULL || lens == NULL)
         goto done;
     n = scripts_argv(req->script, req->is_retried, req->nkeys, &req->args, argv, lens, nk);
-    if (redisAsyncCommandArgv(ac, rasync_on_reply, req, (int)n, argv, lens) == REDIS_OK)
-        rc = 0;
+    rc = rasync_send_argv(ac, req, n, argv, lens);
 done:
     free(argv);
     free(lens);
@@ -1488,6 +1501,31 @@ int rasync_script(struct rasync *ra, enum script_id id, int nkeys, struct rargv 
     req->args = *args; /* take the strings */
     rargv_init(args);
     return rasync_submit(ra, req, NULL);
+}
+
+/* Writes what ac holds for Redis now (hiredis' write handler, called before
+ * the loop would), unless inside one of its callbacks or not ready. */
+static void rasync_flush_one(struct rasync *ra)
+{
+    redisAsyncContext *ac = ra->ac;
+
+    if (ra->phase != RASYNC_READY || ac == NULL || (ac->c.flags & REDIS_IN_CALLBACK) ||
+        sdslen(ac->c.obuf) == 0)
+        return;
+    redisAsyncHandleWrite(ac); /* a write error frees ac: pending callbacks get NULL */
+}
+
+void rasync_flush(struct rasync *ra)
+{
+    int i;
+
+    if (ra->cl == NULL) {
+        rasync_flush_one(ra);
+        return;
+    }
+    for (i = 0; i < ra->cl->nlinks; i++)
+        if (ra->cl->links[i].ra != NULL)
+            rasync_flush_one(ra->cl->links[i].ra);
 }
 
 bool rasync_is_ready(const struct rasync *ra)

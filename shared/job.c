@@ -95,12 +95,11 @@ double job_overall_progress(int stage, int stage_count, double progress)
     return v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : v);
 }
 
-int job_new_fields_own(struct rargv *out, const struct job_new *jn)
+int job_new_fields_state(struct rargv *out, const struct job_new *jn)
 {
-    char ts[CLOCK_RFC3339_LEN], due[CLOCK_RFC3339_LEN];
+    char due[CLOCK_RFC3339_LEN];
     bool is_scheduled = job_new_is_scheduled(jn);
 
-    clock_format_rfc3339(jn->now_ms, ts);
     /* no id: the key holds it (docs/redis-keys.md) */
     rargv_add(out, JOB_F_STATE);
     rargv_add(out, job_state_name(is_scheduled ? JOB_SCHEDULED : JOB_QUEUED));
@@ -109,9 +108,27 @@ int job_new_fields_own(struct rargv *out, const struct job_new *jn)
         rargv_add(out, JOB_F_RUN_AT), rargv_add(out, due);
     }
     rargv_add(out, JOB_F_INPUT), rargv_add(out, jn->input_json);
-    rargv_add(out, JOB_F_CREATED_AT), rargv_add(out, ts);
-    rargv_add(out, JOB_F_UPDATED_AT), rargv_add(out, ts);
     return out->is_oom ? -1 : 0;
+}
+
+int job_new_fields_time(struct rargv *out, const struct job_new *jn)
+{
+    char ts[CLOCK_RFC3339_LEN];
+    const char *now = jn->now_text;
+
+    if (now == NULL) {
+        clock_format_rfc3339(jn->now_ms, ts);
+        now = ts;
+    }
+    rargv_add(out, JOB_F_CREATED_AT), rargv_add(out, now);
+    rargv_add(out, JOB_F_UPDATED_AT), rargv_add(out, now);
+    return out->is_oom ? -1 : 0;
+}
+
+int job_new_fields_own(struct rargv *out, const struct job_new *jn)
+{
+    job_new_fields_state(out, jn);
+    return job_new_fields_time(out, jn);
 }
 
 int job_new_fields_shared(struct rargv *out, const struct job_new *jn)

@@ -124,7 +124,9 @@ struct job_new {
     const char *input_json; /* the input printed as JSON text */
     int result_ttl_s;
     int64_t now_ms;
-    int64_t due_ms; /* when it may run (ms since the epoch); <= now_ms: at once */
+    const char *now_text; /* now_ms as clock_format_rfc3339 writes it (the jobs of a bulk
+                             array share it), or NULL: formatted when needed */
+    int64_t due_ms;       /* when it may run (ms since the epoch); <= now_ms: at once */
 };
 
 /* True when a job of jn starts scheduled (due later than now). */
@@ -139,9 +141,14 @@ long long job_new_ttl(const struct job_new *jn);
  * job_new_fields_own's, then job_new_fields_shared's.
  * Returns 0, or -1 when memory ran out. */
 int job_new_fields(struct rargv *out, const struct job_new *jn);
-/* The fields of a new job that are its own: id, state, run_at (scheduled),
- * input, created_at, updated_at. Returns 0, or -1 when memory ran out. */
+/* The fields of a new job that are its own: state, run_at (scheduled),
+ * input (job_new_fields_state), then created_at, updated_at
+ * (job_new_fields_time: the jobs of a bulk array share them, and
+ * submit_many.lua gets them once a call). Each returns 0, or -1 when memory
+ * ran out. */
 int job_new_fields_own(struct rargv *out, const struct job_new *jn);
+int job_new_fields_state(struct rargv *out, const struct job_new *jn);
+int job_new_fields_time(struct rargv *out, const struct job_new *jn);
 /* The fields every new job of the same pipeline, queue and result_ttl_s
  * shares (read from jn->pipeline, jn->queue, jn->result_ttl_s only): a bulk
  * submit sends them once for all such jobs (submit_many.lua).

@@ -124,3 +124,50 @@ void rargv_free(struct rargv *v)
     free(v->lens);
     rargv_init(v);
 }
+
+/* Digits of v in base 10. */
+static size_t rargv_digits(size_t v)
+{
+    size_t d = 1;
+
+    while (v >= 10)
+        v /= 10, d++;
+    return d;
+}
+
+/* Writes type, v in base 10 and CRLF at p: the position after them. */
+static char *rargv_put_len(char *p, char type, size_t v)
+{
+    size_t d = rargv_digits(v), i;
+
+    *p++ = type;
+    for (i = d; i > 0; i--, v /= 10)
+        p[i - 1] = (char)('0' + v % 10);
+    p += d;
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+char *rargv_resp(size_t argc, const char *const *argv, const size_t *lens, size_t *len)
+{
+    size_t total = 1 + rargv_digits(argc) + 2, i;
+    char *buf, *p;
+
+    for (i = 0; i < argc; i++)
+        total += 1 + rargv_digits(lens[i]) + 2 + lens[i] + 2;
+    buf = malloc(total);
+    if (buf == NULL)
+        return NULL;
+    p = rargv_put_len(buf, '*', argc);
+    for (i = 0; i < argc; i++) {
+        p = rargv_put_len(p, '$', lens[i]);
+        if (lens[i] > 0)
+            memcpy(p, argv[i], lens[i]);
+        p += lens[i];
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    *len = total;
+    return buf;
+}

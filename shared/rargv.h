@@ -21,6 +21,11 @@ int rargv_addf(struct rargv *v, const char *fmt, ...) __attribute__((format(prin
 int rargv_addll(struct rargv *v, long long n);
 /* Replaces entry i (< argc) with a copy of s; 0, or -1 (is_oom set). */
 int rargv_set(struct rargv *v, size_t i, const char *s);
+/* The command argv[0..argc) (lens[i] bytes each) in Redis's protocol, the
+ * bytes hiredis' redisFormatCommandArgv writes, without its printf per
+ * argument: a new buffer the caller frees with free(), its length in *len;
+ * NULL when memory ran out. */
+char *rargv_resp(size_t argc, const char *const *argv, const size_t *lens, size_t *len);
 /* Frees the strings; v can be reused after rargv_init. NULL-safe. */
 void rargv_free(struct rargv *v);
 

@@ -172,6 +172,23 @@ static int submit_validate(const cJSON *root, const struct pipeline_set *set, st
     return submit_check_partitions(set, sr, err);
 }
 
+/* Fills sr from root, the value parsed from body[0..len) (borrowed). */
+static int submit_from_tree(const char *body, size_t len, const cJSON *root,
+                            const struct pipeline_set *set, struct submit_req *sr,
+                            struct submit_err *err)
+{
+    if (!cJSON_IsObject(root))
+        return submit_fail(err, SUBMIT_ERR_INVALID_REQUEST,
+                           "the request body must be a JSON object");
+    if (submit_validate(root, set, sr, err) < 0)
+        return -1;
+    if (sr->input != NULL &&
+        submit_member_text(body, len, root, sr->input, &sr->input_text, &sr->input_len) < 0)
+        return submit_fail(err, SUBMIT_ERR_INVALID_REQUEST,
+                           "the input could not be located in the body");
+    return 0;
+}
+
 int submit_parse(const char *body, size_t len, const struct pipeline_set *set,
                  struct submit_req *out, struct submit_err *err)
 {
@@ -184,22 +201,27 @@ int submit_parse(const char *body, size_t len, const struct pipeline_set *set,
     sr.root = json_parse_strict(body, len, JSON_MAX_DEPTH_DEFAULT, &jerr);
     if (sr.root == NULL)
         return submit_fail(err, SUBMIT_ERR_MALFORMED_JSON, SUBMIT_MALFORMED "%s", jerr.msg);
-    if (!cJSON_IsObject(sr.root)) {
-        submit_fail(err, SUBMIT_ERR_INVALID_REQUEST, "the request body must be a JSON object");
-        goto fail;
-    }
-    if (submit_validate(sr.root, set, &sr, err) < 0)
-        goto fail;
-    if (sr.input != NULL &&
-        submit_member_text(body, len, sr.root, sr.input, &sr.input_text, &sr.input_len) < 0) {
-        submit_fail(err, SUBMIT_ERR_INVALID_REQUEST, "the input could not be located in the body");
-        goto fail;
+    if (submit_from_tree(body, len, sr.root, set, &sr, err) < 0) {
+        submit_req_free(&sr);
+        return -1;
     }
     *out = sr;
     return 0;
-fail:
-    submit_req_free(&sr);
-    return -1;
+}
+
+int submit_parse_item(const char *text, size_t len, const cJSON *item,
+                      const struct pipeline_set *set, struct submit_req *out,
+                      struct submit_err *err)
+{
+    struct submit_req sr = {0};
+
+    memset(out, 0, sizeof(*out));
+    err->code = SUBMIT_OK;
+    err->msg[0] = '\0';
+    if (submit_from_tree(text, len, item, set, &sr, err) < 0)
+        return -1;
+    *out = sr; /* root stays NULL: item is the caller's */
+    return 0;
 }
 
 int submit_due_ms(const struct submit_req *req, int64_t now_ms, int64_t *due_ms,

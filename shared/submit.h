@@ -67,6 +67,15 @@ struct submit_req {
 int submit_parse(const char *body, size_t len, const struct pipeline_set *set,
                  struct submit_req *out, struct submit_err *err);
 
+/* submit_parse for a value parsed already: item (borrowed), parsed strictly
+ * from text[0..len) (an element of a bulk array, parsed with the array).
+ * The same checks and errors as submit_parse after its JSON check (the
+ * first: an object). *out borrows from item and text (out->root stays NULL),
+ * so both must outlive it; submit_req_free on it frees nothing of them. */
+int submit_parse_item(const char *text, size_t len, const cJSON *item,
+                      const struct pipeline_set *set, struct submit_req *out,
+                      struct submit_err *err);
+
 /* When a request parsed by submit_parse may run, given the time now (ms
  * since the epoch): 0 with *due_ms set (now_ms or earlier: at once), or -1
  * with err filled (SUBMIT_ERR_INVALID_FIELD) when run_at is more than

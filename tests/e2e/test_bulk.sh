@@ -9,7 +9,10 @@
 # share a slot are one submit_many.lua call: mixed partitions (a queue of 3
 # beside queues of 1 and 4), an id given twice in one array, a queue that
 # fills up mid-array (per partition), scheduled elements, the events
-# published, the recent index and counters, and --min-replicas.
+# published, the recent index and counters, and --min-replicas. A slot's jobs
+# go in several calls (the first small, sent while the rest is prepared):
+# an array of more than one call keeps the order, the repeats and the
+# refusals across the calls' bounds.
 source "$(dirname "$0")/lib.sh"
 export STAGEQ_PREFIX=tbk
 sq_redis bk
@@ -21,7 +24,8 @@ cat >"$P" <<'EOF'
                        {"name": "c", "builtin": "echo"}, {"name": "d", "builtin": "echo"}]},
   "wide": {"queue": "bq", "stages": [{"name": "a", "builtin": "echo"}]},
   "tri": {"queue": "tq", "stages": [{"name": "a", "builtin": "echo"}]},
-  "fill": {"queue": "fq", "stages": [{"name": "a", "builtin": "echo"}]}
+  "fill": {"queue": "fq", "stages": [{"name": "a", "builtin": "echo"}]},
+  "fill2": {"queue": "gq", "stages": [{"name": "a", "builtin": "echo"}]}
 }}
 EOF
 start_api api --pipelines "$P" --max-body 200000
@@ -121,6 +125,41 @@ check_eq "... the repeat answers the job's state" "queued queued" "$(jqr '"\(.jo
 check_eq "... d-1 created once: on its list once, its input the first's, counted once" "1 1 $((before_fast + 2))" \
   "$(rcli LRANGE "$(queue_key default)" 0 -1 | grep -c '^d-1$') $(rcli HGET "$(job_key d-1)" input) $(submitted fast4 1)"
 
+# --- more jobs of one slot than one call takes: the same answers across calls -------------
+# 130 jobs of the default queue (one slot): calls of 24, then 100, then 6; repeats
+# of an id of the first call in the later ones, refusals on and around the bounds
+python3 - "$T/chunks.json" "$T/chunks.want" <<'PY'
+import json, sys
+arr, want = [], []
+for i in range(130):
+    if i in (23, 24, 60):
+        arr.append({"pipeline": "nope"}); want.append("422")
+    elif i == 110:
+        arr.append({"pipeline": "fast4", "id": "c-5", "input": 5}); want.append("202")  # same request
+    elif i == 120:
+        arr.append({"pipeline": "fast4", "id": "c-7", "input": 8}); want.append("409")  # another input
+    elif i == 125:
+        arr.append({"pipeline": "fast4", "id": "c-124", "input": 124}); want.append("202")
+    else:
+        arr.append({"pipeline": "fast4", "id": "c-%d" % i, "input": i}); want.append("202")
+json.dump(arr, open(sys.argv[1], "w"))
+open(sys.argv[2], "w").write(" ".join(want))
+PY
+before_fast=$(submitted fast4 1)
+http POST /v1/jobs -H 'content-type: application/json' --data-binary "@$T/chunks.json"
+check_eq "130 jobs of one slot (several calls): 207, each answer in order, as one call gives" \
+  "207 $(cat "$T/chunks.want")" "$HTTP_STATUS $(jqr '[.jobs[].status] | map(tostring) | join(" ")')"
+check_eq "... accepted 126, refused 4; the ids answered in order" "126 4 c-0 c-22 c-25 c-5 duplicate_id c-124 c-129" \
+  "$(jqr '"\(.accepted) \(.refused)"') $(jqr '[.jobs[0,22,25,110,120,125,129] | .id // .error.code] | join(" ")')"
+check_eq "... the repeat of c-124 one job later: the same request again, its state" "queued" \
+  "$(jqr '.jobs[125].state')"
+check_eq "... created once each: 124 on the list, counted once; c-7 the first's input" \
+  "124 $((before_fast + 124)) 7" \
+  "$(rcli LRANGE "$(queue_key default)" 0 -1 | grep -c '^c-') $(submitted fast4 1) $(rcli HGET "$(job_key c-7)" input)"
+check_eq "... the list holds them in the order sent (the first call's first)" \
+  "$(python3 -c 'print(" ".join("c-%d" % i for i in range(130) if i not in (23, 24, 60, 110, 120, 125)))')" \
+  "$(rcli LRANGE "$(queue_key default)" 0 -1 | grep '^c-' | tac | xargs)"
+
 # --- a job whose key is of the wrong type: its own 503, the others created ---------------
 rcli SET "$(job_key wt-1)" x >/dev/null
 post_json /v1/jobs '[{"pipeline":"fast4","id":"wt-0"},{"pipeline":"fast4","id":"wt-1"},{"pipeline":"fast4","id":"wt-2"}]'
@@ -178,6 +217,16 @@ check_eq "... a queue of 3 partitions: each partition fills up on its own, mid-a
   "$(jqr '[.jobs[].status] | map(tostring) | join(" ")')"
 check_eq "... and holds 5 in each" "5 5 5" \
   "$(for j in 0 1 2; do rcli_at "$(queue_key tq "$j" 3)" LLEN "$(queue_key tq "$j" 3)"; done | xargs)"
+# a queue of 60 filled by an array of 90 (calls of 24, then 66): full in the second call
+start_api api-full2 --pipelines "$P" --max-queue 60
+python3 -c 'import json; print(json.dumps([{"pipeline": "fill2", "id": "g-%d" % i} for i in range(90)]))' >"$T/g.json"
+http POST /v1/jobs -H 'content-type: application/json' --data-binary "@$T/g.json"
+check_eq "a queue of 60 filled by an array of 90 (two calls): 202 × 60, then 429 × 30" \
+  "207 60 $(printf '202 %.0s' $(seq 60))$(printf '429 %.0s' $(seq 30) | sed 's/ $//')" \
+  "$HTTP_STATUS $(jqr .accepted) $(jqr '[.jobs[].status] | map(tostring) | join(" ")')"
+check_eq "... the queue holds 60, g-59 the last, g-60 not written" "60 g-59 0" \
+  "$(rcli LLEN "$(queue_key gq)") $(rcli LINDEX "$(queue_key gq)" 0) $(rcli EXISTS "$(job_key g-60)")"
+stop_pid "$API_PID"
 stop_pid "$API_PID"
 API_URL=$MAIN_API_URL API_PID=$MAIN_API_PID
 

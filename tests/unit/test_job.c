@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "job.h"
 #include "json.h"
+#include "rargv.h"
 
 /* 2025-11-25T16:48:16.000Z in ms since the epoch */
 #define T16 1764089296000LL
@@ -1425,6 +1426,31 @@ static void test_eta_garbage_fields(void **state)
     cJSON_Delete(o);
 }
 
+/* rargv_resp: the bytes hiredis' redisFormatCommandArgv writes, for empty,
+ * binary (NUL, CRLF) and long arguments, lengths of 1 to 4 digits, and none. */
+static void test_rargv_resp(void **state)
+{
+    static char big[1000];
+    const char *argv[] = {"EVALSHA", "", "a\0b\r\nc", big, "0123456789"};
+    size_t lens[] = {7, 0, 6, sizeof(big), 10}, n, len, argc;
+    char *mine, *theirs;
+    int tlen;
+
+    (void)state;
+    memset(big, 'x', sizeof(big));
+    for (argc = 0; argc <= 5; argc++) {
+        mine = rargv_resp(argc, argv, lens, &len);
+        tlen = redisFormatCommandArgv(&theirs, (int)argc, argv, lens);
+        assert_non_null(mine);
+        assert_true(tlen > 0);
+        n = (size_t)tlen;
+        assert_int_equal(len, n);
+        assert_memory_equal(mine, theirs, n);
+        free(mine);
+        redisFreeCommand(theirs);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1457,6 +1483,7 @@ int main(void)
         cmocka_unit_test(test_status_result_is_last_output),
         cmocka_unit_test(test_status_seconds_text),
         cmocka_unit_test(test_status_duplicate_outlives_hash),
+        cmocka_unit_test(test_rargv_resp),
         cmocka_unit_test(test_numbers_read),
         cmocka_unit_test(test_eta_garbage_fields),
     };

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "json.h"
 #include "submit.h"
 
 #define TTL_DEFAULT_S 4321
@@ -309,6 +310,44 @@ static void test_input_text(void **state)
     submit_req_free(&req);
 }
 
+/* submit_parse_item: an element of an array parsed once, whole: the same
+ * request (its input's bytes a span of the element's text), or the same
+ * refusal, as submit_parse of the element's text alone; the tree stays the
+ * caller's. */
+static void test_parse_item(void **state)
+{
+    static const char arr[] = "[{\"pipeline\":\"echo\",\"input\": [1.50, 2] ,\"id\":\"e-1\"},"
+                              "{\"pipeline\":\"nope\"},7,{\"pipeline\":\"echo\",\"bogus\":1}]";
+    struct submit_req req, one;
+    struct submit_err err, err1;
+    struct json_err jerr;
+    size_t off[4], len[4], k;
+    cJSON *root = json_parse_strict(arr, sizeof(arr) - 1, JSON_MAX_DEPTH_DEFAULT, &jerr);
+    const cJSON *e;
+
+    assert_non_null(root);
+    assert_int_equal(json_element_spans(arr, sizeof(arr) - 1, 4, off, len), 0);
+    for (k = 0, e = root->child; k < 4; k++, e = e->next) {
+        int rc = submit_parse_item(arr + off[k], len[k], e, *state, &req, &err);
+        int rc1 = submit_parse(arr + off[k], len[k], *state, &one, &err1);
+        assert_int_equal(rc, rc1);
+        assert_int_equal(err.code, err1.code);
+        assert_string_equal(err.msg, err1.msg);
+        assert_null(req.root);
+        if (rc == 0) {
+            assert_ptr_equal(req.pipeline, one.pipeline);
+            assert_string_equal(req.id, one.id);
+            assert_int_equal(req.input_len, one.input_len);
+            assert_memory_equal(req.input_text, "[1.50, 2]", req.input_len);
+            assert_true(req.input_text >= arr && req.input_text < arr + sizeof(arr));
+        }
+        submit_req_free(&req);
+        submit_req_free(&one);
+    }
+    assert_int_equal(submit_parse_item(arr + off[0], len[0], root->child, *state, &req, &err), 0);
+    cJSON_Delete(root); /* the tree is the caller's: req borrowed from it */
+}
+
 /* delay_s and run_at: accepted forms, refusals, and the due time. */
 static void test_due(void **state)
 {
@@ -384,17 +423,12 @@ static void test_due(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_all_fields),
-        cmocka_unit_test(test_malformed_json),
-        cmocka_unit_test(test_invalid_request),
-        cmocka_unit_test(test_fields),
-        cmocka_unit_test(test_invalid_id),
-        cmocka_unit_test(test_unknown_pipeline),
-        cmocka_unit_test(test_order),
-        cmocka_unit_test(test_input_text),
-        cmocka_unit_test(test_partitions),
-        cmocka_unit_test(test_due),
+        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_all_fields),
+        cmocka_unit_test(test_malformed_json),   cmocka_unit_test(test_invalid_request),
+        cmocka_unit_test(test_fields),           cmocka_unit_test(test_invalid_id),
+        cmocka_unit_test(test_unknown_pipeline), cmocka_unit_test(test_order),
+        cmocka_unit_test(test_input_text),       cmocka_unit_test(test_parse_item),
+        cmocka_unit_test(test_partitions),       cmocka_unit_test(test_due),
     };
 
     return cmocka_run_group_tests(tests, set_setup, set_teardown);
