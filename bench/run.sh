@@ -399,6 +399,8 @@ ab_drain() {
 for r in $(seq 1 "$RUNS"); do
   [ -n "$AB_BUILD" ] && ab_drain drain_base "$r"
   drain_run drain "$r"
+  # the same pool serving 3 queues, the backlog's last (two empty ones looked at first)
+  BENCH_QUEUES=hi,lo,default drain_run drain3q "$r"
 done
 
 # ---- memory: Redis bytes per finished job, 4 and 16 stages ----
