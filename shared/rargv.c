@@ -156,9 +156,10 @@ char *rargv_resp(size_t argc, const char *const *argv, const size_t *lens, size_
 
     for (i = 0; i < argc; i++)
         total += 1 + rargv_digits(lens[i]) + 2 + lens[i] + 2;
-    buf = malloc(total);
-    if (buf == NULL)
-        return NULL;
+    buf = malloc(total + 1); /* NUL-terminated, as hiredis' own: its async */
+    if (buf == NULL)         /* parse of a command (nextArgument) reads one past */
+        return NULL;         /* the end with strchr (valgrind, test_jobs) */
+    buf[total] = '\0';
     p = rargv_put_len(buf, '*', argc);
     for (i = 0; i < argc; i++) {
         p = rargv_put_len(p, '$', lens[i]);

@@ -23,7 +23,8 @@ int rargv_addll(struct rargv *v, long long n);
 int rargv_set(struct rargv *v, size_t i, const char *s);
 /* The command argv[0..argc) (lens[i] bytes each) in Redis's protocol, the
  * bytes hiredis' redisFormatCommandArgv writes, without its printf per
- * argument: a new buffer the caller frees with free(), its length in *len;
+ * argument: a new buffer the caller frees with free(), its length in *len
+ * (a NUL follows: redisAsyncFormattedCommand reads it);
  * NULL when memory ran out. */
 char *rargv_resp(size_t argc, const char *const *argv, const size_t *lens, size_t *len);
 /* Frees the strings; v can be reused after rargv_init. NULL-safe. */

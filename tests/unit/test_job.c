@@ -1427,7 +1427,8 @@ static void test_eta_garbage_fields(void **state)
 }
 
 /* rargv_resp: the bytes hiredis' redisFormatCommandArgv writes, for empty,
- * binary (NUL, CRLF) and long arguments, lengths of 1 to 4 digits, and none. */
+ * binary (NUL, CRLF) and long arguments, lengths of 1 to 4 digits, and none;
+ * and a NUL after them, as hiredis writes. */
 static void test_rargv_resp(void **state)
 {
     static char big[1000];
@@ -1446,6 +1447,8 @@ static void test_rargv_resp(void **state)
         n = (size_t)tlen;
         assert_int_equal(len, n);
         assert_memory_equal(mine, theirs, n);
+        /* NUL-terminated like hiredis' (its async send reads past the end) */
+        assert_int_equal(mine[len], '\0');
         free(mine);
         redisFreeCommand(theirs);
     }
