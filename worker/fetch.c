@@ -51,42 +51,123 @@ static bool fetch_is_reserved(const redisReply *r)
     return false;
 }
 
+/* A take reply the worker may run unbegun (run.c): a reservation of a
+ * first attempt at stage 1, as a backlog's jobs are. */
+static bool fetch_is_unbegun_ok(const redisReply *r)
+{
+    const char *attempt = NULL, *stage = NULL;
+    size_t i;
+
+    if (!fetch_is_reserved(r))
+        return false;
+    for (i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        if (strcmp(f->str, JOB_F_ATTEMPT) == 0)
+            attempt = v->str;
+        else if (strcmp(f->str, JOB_F_STAGE) == 0)
+            stage = v->str;
+    }
+    return attempt != NULL && stage != NULL && strcmp(attempt, "1") == 0 && strcmp(stage, "1") == 0;
+}
+
+bool fetch_next_is_unbegun(const struct worker *w)
+{
+    const redisReply *held = pipe_peek_held(w);
+
+    return held != NULL && !*w->stop && fetch_is_unbegun_ok(held);
+}
+
+/* start.lua's arguments for job id begun at ts (RFC 3339), reserve-reading
+ * the n held ids: *nkeys its keys. -1 when a key does not fit. */
+static int fetch_start_args(struct worker *w, const char *id, const char *ts,
+                            char ids[][IDS_MAX_LEN + 1], size_t n, struct rargv *a, int *nkeys)
+{
+    const struct wpart *part = worker_part(w, id);
+    char job_key[KEYS_MAX_LEN];
+    size_t i;
+
+    if (keys_job(job_key, sizeof(job_key), w->cfg->prefix, part->tag, id) < 0)
+        return -1;
+    rargv_init(a);
+    rargv_add(a, job_key);
+    rargv_add(a, part->processing_key);
+    rargv_add(a, part->current_key);
+    for (i = 0; i < n; i++) {
+        keys_job(job_key, sizeof(job_key), w->cfg->prefix, part->tag, ids[i]);
+        rargv_add(a, job_key);
+    }
+    rargv_add(a, id);
+    rargv_add(a, w->id);
+    rargv_add(a, ts);
+    rargv_addll(a, JOB_ACTIVE_TTL_S);
+    rargv_add(a, w->events_chan);
+    rargv_addll(a, (long long)n);
+    for (i = 0; i < n; i++)
+        rargv_add(a, ids[i]);
+    *nkeys = 3 + (int)n;
+    return 0;
+}
+
+int fetch_begin(struct worker *w, const char *id, const char *ts, bool is_retrying,
+                const char *attempt, char why[32])
+{
+    struct rargv a;
+    struct sq_err err;
+    redisReply *r;
+    int nkeys, rc = 0;
+    size_t i;
+
+    why[0] = '\0';
+    if (fetch_start_args(w, id, ts, NULL, 0, &a, &nkeys) < 0)
+        return -1;
+    r = is_retrying ? wredis_script(w, SCRIPT_START, nkeys, &a)
+                    : rconn_script(w->rc, SCRIPT_START, nkeys, &a, &err);
+    rargv_free(&a);
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        rc = -1; /* not now: tried again with the next write */
+    } else if (r->elements == 3 && r->element[1]->type == REDIS_REPLY_STRING) {
+        /* skipped: 'running' is a begin whose reply was lost (or another
+         * worker's, which the next check or write finds fenced) */
+        if (strcmp(r->element[1]->str, "running") != 0) {
+            snprintf(why, 32, "%s", r->element[1]->str);
+            rc = 1;
+        }
+    } else {
+        for (i = 0; i + 1 < r->elements; i += 2) /* begun as reserved, or not ours */
+            if (r->element[i]->type == REDIS_REPLY_STRING &&
+                strcmp(r->element[i]->str, JOB_F_ATTEMPT) == 0 &&
+                r->element[i + 1]->type == REDIS_REPLY_STRING &&
+                strcmp(r->element[i + 1]->str, attempt) != 0) {
+                snprintf(why, 32, "fenced");
+                rc = 1;
+            }
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
 /* Marks the job running (start.lua), and reserve-reads the other held ids
  * of its partition in the same call; returns its hash reply, NULL when
  * skipped or when Redis could not be reached before giving up. */
 static redisReply *fetch_start(struct worker *w, const char *id)
 {
     char ids[WORKER_READ_MAX][IDS_MAX_LEN + 1];
-    const struct wpart *part = worker_part(w, id);
-    char job_key[KEYS_MAX_LEN], ts[CLOCK_RFC3339_LEN];
+    char ts[CLOCK_RFC3339_LEN];
     struct rargv a;
     struct sq_err err;
     redisReply *r;
-    size_t i, n = pipe_bare_ids(w, part, true, ids, WORKER_READ_MAX);
+    int nkeys;
+    size_t n = pipe_bare_ids(w, worker_part(w, id), true, ids, WORKER_READ_MAX);
 
-    if (keys_job(job_key, sizeof(job_key), w->cfg->prefix, part->tag, id) < 0)
-        return NULL;
     clock_format_rfc3339(clock_now_ms(), ts);
-    rargv_init(&a);
-    rargv_add(&a, job_key);
-    rargv_add(&a, part->processing_key);
-    rargv_add(&a, part->current_key);
-    for (i = 0; i < n; i++) {
-        keys_job(job_key, sizeof(job_key), w->cfg->prefix, part->tag, ids[i]);
-        rargv_add(&a, job_key);
-    }
-    rargv_add(&a, id);
-    rargv_add(&a, w->id);
-    rargv_add(&a, ts);
-    rargv_addll(&a, JOB_ACTIVE_TTL_S);
-    rargv_add(&a, w->events_chan);
-    rargv_addll(&a, (long long)n);
-    for (i = 0; i < n; i++)
-        rargv_add(&a, ids[i]);
+    if (fetch_start_args(w, id, ts, ids, n, &a, &nkeys) < 0)
+        return NULL;
     /* one try: sent again after a lost reply, it would find the job begun
      * (by us) and skip it; instead the job is put back unstarted from our
      * processing list once we hold none (recover_own) */
-    r = rconn_script(w->rc, SCRIPT_START, 3 + (int)n, &a, &err);
+    r = rconn_script(w->rc, SCRIPT_START, nkeys, &a, &err);
     rargv_free(&a);
     if (r != NULL && r->type == REDIS_REPLY_ERROR &&
         err_reply_code(r->str, r->len) == SQ_ERR_TRANSIENT) {
@@ -383,7 +464,11 @@ static int fetch_held(struct worker *w, redisReply *taken, const char *begun,
     }
     rc = fetch_taken(taken, id, hash);
     is_begun = strcmp(id, begun) == 0;
-    if (rc == 1 && !is_begun && !*w->stop && fetch_is_reserved(*hash)) {
+    if (rc == 1 && !is_begun && !*w->stop && fetch_is_unbegun_ok(*hash)) {
+        /* the end before did not begin it (fetch_next_is_unbegun): it runs
+         * unbegun, begun in Redis by its end, or once it runs long (run.c) */
+        w->is_unbegun = true;
+    } else if (rc == 1 && !is_begun && !*w->stop && fetch_is_reserved(*hash)) {
         /* reserved, and the last end did not begin it: begin it now
          * (when stopping, run_job hands it back as it is) */
         freeReplyObject(*hash);

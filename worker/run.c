@@ -68,7 +68,14 @@ struct run {
     const char *end_state;
     bool is_end_again;
     const struct job_hash *h; /* the started job's fields (borrowed) */
-    struct stagefield_run sr; /* what it writes, in the hash's layout (stagefield.h) */
+    /* A held job of a backlog runs unbegun: Redis still has it queued (on our
+     * processing list, reserved), and its end writes its start too (finish.lua's
+     * '.begun'), so a fast job costs one write. A write before its end, a
+     * run of WORKER_PROGRESS_MIN_MS, or a hand-over begins it first
+     * (run_begin). */
+    bool is_unbegun;
+    char begun_ts[CLOCK_RFC3339_LEN]; /* when it began here: its started_at */
+    struct stagefield_run sr;         /* what it writes, in the hash's layout (stagefield.h) */
 };
 
 static void run_ts(char ts[CLOCK_RFC3339_LEN])
@@ -104,6 +111,24 @@ static int run_result(struct run *r, const redisReply *rep)
               rep->type == REDIS_REPLY_ERROR ? (int)rep->len : 0,
               rep->type == REDIS_REPLY_ERROR ? rep->str : "");
     return -1;
+}
+
+/* Begins a job run unbegun (fetch_begin, its start the time it began
+ * here). Returns as run_write: 0 begun (or it was already), 1 refused
+ * (r->refused says why), -1 Redis did not answer (it runs on unbegun: the
+ * next write tries again). */
+static int run_begin(struct run *r, bool is_retrying)
+{
+    int rc;
+
+    if (!r->is_unbegun)
+        return 0;
+    rc = fetch_begin(r->w, r->id, r->begun_ts, is_retrying, r->attempt, r->refused);
+    if (rc == 1)
+        r->is_refused = true;
+    if (rc == 0)
+        r->is_unbegun = false;
+    return rc;
 }
 
 /* Which pending stage runs a write carries. */
@@ -178,6 +203,8 @@ static int run_write(struct run *r, enum script_id script, long long ttl,
     struct sq_err err;
     int nkeys = 1, rc;
 
+    if ((rc = run_begin(r, is_retrying)) != 0)
+        return rc;
     rargv_init(&a);
     rargv_add(&a, r->job_key);
     if (script == SCRIPT_RETRY) {
@@ -253,6 +280,8 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
     fetch_next_held_id(r->w, next);
     if (next[0] != '\0' && worker_part(r->w, next) != r->part)
         next[0] = '\0'; /* never: the held jobs are of the running one's partition */
+    if (fetch_next_is_unbegun(r->w))
+        next[0] = '\0'; /* it runs unbegun: its own end begins it */
     nread = pipe_bare_ids(r->w, r->part, false, ids, WORKER_READ_MAX);
     *is_read = nread > 0;
     *spec = run_stats_spec(r, which);
@@ -298,6 +327,10 @@ static void run_finish_args(struct run *r, struct rargv *a, long long ttl,
     for (i = 0; i < nread; i++)
         rargv_add(a, ids[i]);
     rargv_addll(a, KEYS_FAILED_MAX);
+    if (r->is_unbegun) { /* finish.lua writes its start with its end */
+        rargv_add(a, ".begun");
+        rargv_add(a, r->begun_ts);
+    }
     stagefield_run_write(&r->sr, fields, a);
 }
 
@@ -556,6 +589,9 @@ static int run_check(struct run *r)
     log_flush_due(); /* a long builtin stage checks here */
     if (r->is_refused || r->is_timed_out || r->is_shutdown)
         return 1;
+    if (r->is_unbegun && now - r->begin_us / 1000 >= WORKER_PROGRESS_MIN_MS &&
+        run_begin(r, false) == 1)
+        return 1; /* it runs long: watchers see it running from here */
     if (*r->w->stop && r->stop_seen_ms == 0) {
         r->stop_seen_ms = now;
         log_write(LOG_LEVEL_INFO, 0, r->id, "stopping: stage %d may run %d s more", r->k,
@@ -574,8 +610,8 @@ static int run_check(struct run *r)
     }
     if ((r->has_pending || r->has_adv) && now - r->last_write_ms >= WORKER_PROGRESS_MIN_MS)
         run_flush(r, false);
-    else if (now - r->last_check_ms >= WORKER_CHECK_MS)
-        run_read_state(r);
+    else if (!r->is_unbegun && now - r->last_check_ms >= WORKER_CHECK_MS)
+        run_read_state(r); /* (unbegun, Redis has it queued: the begin looks) */
     return r->is_refused ? 1 : 0;
 }
 
@@ -773,8 +809,12 @@ static int run_write_hop(struct run *r, const char *queue, const struct rargv *f
     char *spec = run_stats_spec(r, RUN_STATS_ALL);
     struct rargv a;
     redisReply *rep;
-    int nkeys = 4;
+    int nkeys = 4, rc;
 
+    if ((rc = run_begin(r, true)) != 0) {
+        free(spec);
+        return rc;
+    }
     /* the job's own slot: the queues of its pipeline have its partition count */
     keys_queue(qkey, sizeof(qkey), r->w->cfg->prefix, r->part->tag, queue);
     keys_wake(wake, sizeof(wake), r->w->cfg->prefix, queue);
@@ -881,6 +921,10 @@ static int run_advance(struct run *r, const char *out)
  * is given back). */
 static void run_requeue(struct run *r, int k, bool is_unstarted)
 {
+    if (r->is_unbegun) { /* still a reservation in Redis: back as it was */
+        fetch_requeue(r->w, r->id, r->queue, r->attempt, 1, true, true);
+        return;
+    }
     if (r->has_adv)
         run_flush(r, true); /* requeue.lua keeps the stages before k */
     fetch_requeue(r->w, r->id, r->queue, r->attempt, k, is_unstarted, true);
@@ -1048,6 +1092,10 @@ void run_job(struct worker *w, const char *id, const redisReply *hash)
     r.k = 1;
     r.last_write_ms = r.last_check_ms = r.stage_start_ms = clock_mono_ms();
     r.begin_us = clock_mono_us();
+    r.is_unbegun = w->is_unbegun;
+    w->is_unbegun = false;
+    if (r.is_unbegun)
+        run_ts(r.begun_ts);
     log_ctx_job(id, NULL);
     r.part = worker_part(w, id);
     keys_job(r.job_key, sizeof(r.job_key), w->cfg->prefix, r.part->tag, id);

@@ -170,12 +170,13 @@ struct worker {
     char info_key[KEYS_MAX_LEN];
     char started_at[32];
     char current_job[IDS_MAX_LEN + 1]; /* "" when idle */
-    int64_t last_heartbeat_ms;         /* monotonic; 0 = never */
-    bool is_lease_failing;             /* the last renewal failed (logged once) */
-    int64_t redis_offset_ms;           /* the registry Redis's clock minus ours */
-    int64_t last_recover_ms;           /* monotonic */
-    volatile sig_atomic_t *stop;       /* set by SIGTERM/SIGINT in the child */
-    struct serve_pool *serve; /* warm stage programs (stage_serve.h); NULL until one runs */
+    bool is_unbegun;           /* fetch_next gave a job not begun in Redis yet (run.c begins it) */
+    int64_t last_heartbeat_ms; /* monotonic; 0 = never */
+    bool is_lease_failing;     /* the last renewal failed (logged once) */
+    int64_t redis_offset_ms;   /* the registry Redis's clock minus ours */
+    int64_t last_recover_ms;   /* monotonic */
+    volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT in the child */
+    struct serve_pool *serve;    /* warm stage programs (stage_serve.h); NULL until one runs */
     long long jobs_done;
     struct pipe *pipe; /* batching (pipe.c): read and written through pipe_* only */
     /* set by the child (child.c), called by wredis.c, which thus needs
@@ -275,6 +276,19 @@ void fetch_requeue(struct worker *w, const char *id, const char *queue, const ch
 /* fetch.c: the id of the held job this worker runs next ("" when it holds
  * none, or is stopping): the end of the job before names it current. */
 void fetch_next_held_id(const struct worker *w, char id[IDS_MAX_LEN + 1]);
+
+/* fetch.c: true when the held job this worker runs next may run unbegun: a
+ * reservation of a first attempt at stage 1. The end before it then does not
+ * begin it; fetch_next gives it with w->is_unbegun set. */
+bool fetch_next_is_unbegun(const struct worker *w);
+
+/* fetch.c: begins job id, run unbegun since ts (start.lua, the job's
+ * started_at ts), as attempt: 0 when it is begun (or was: a begin whose reply
+ * was lost), 1 when it is not ours to run any more (why: its state, or
+ * "fenced"), -1 when Redis did not answer (one try; with is_retrying it
+ * waits through outages first). */
+int fetch_begin(struct worker *w, const char *id, const char *ts, bool is_retrying,
+                const char *attempt, char why[32]);
 
 /* fetch.c: hands every held job back to the front of its queue, its attempt
  * given back (requeue.lua): the job running now is slow, or the worker stops. */

@@ -50,6 +50,40 @@ local function failed_index(id)
   redis.call('ZADD', KEYS[6], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), id)
   redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -keep - 1)
 end
+-- '.begun' <time> first among the fields: the worker ran this job unbegun
+-- (a held job of a backlog, begun in Redis only once it runs longer than
+-- WORKER_PROGRESS_MIN_MS: it ended first), its first stage from <time>.
+local begun_at = ARGV[FIELDS] == '.begun' and ARGV[FIELDS + 1] or nil
+-- The fast end of a job run unbegun: when it is still as submitted (queued,
+-- never started, nothing a start would empty) and on our list, its start and
+-- its end are one write — one HSET, one EXPIRE, one PUBLISH — else nil (the
+-- end goes on as below: begun first, if still ours).
+local function finish_unbegun()
+  local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline', 'worker',
+    'started_at', 'next_stage', 'next_attempt_at', 'progress', 'message', 'stage.1')
+  if not (cur[1] == 'queued' and (cur[2] or '0') == '0' and ARGV[1] == '1' and cur[10] and
+    not (cur[4] or cur[5] or cur[6] or cur[7] or cur[8] or cur[9])) then
+    return nil
+  end
+  if redis.call('LREM', KEYS[2], -1, ARGV[3]) == 0 then
+    return nil -- recovered meanwhile: refused below
+  end
+  fields_apply(KEYS[1], ARGV, FIELDS,
+    {'worker', ARGV[9], 'attempt', ARGV[1], 'started_at', begun_at, 'stage', '1'})
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  local st = 'queued'
+  for i = FIELDS, #ARGV - 1, 2 do
+    if ARGV[i] == 'state' then
+      st = ARGV[i + 1]
+    end
+  end
+  if st == 'failed' then
+    failed_index(ARGV[3])
+  end
+  count(KEYS[3], st, cur[3])
+  redis.call('PUBLISH', ARGV[4], ARGV[3])
+  return 'ok'
+end
 local function finish_job()
   -- result: a job holds one once it succeeded (nil, nothing copied, before)
   local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline', 'success_count',
@@ -59,7 +93,7 @@ local function finish_job()
     redis.call('LPOS', KEYS[2], ARGV[3]) then
     -- a job we held, ended before the end that began it was written (that
     -- one was refused, NOSCRIPT, and is sent again): begin it here
-    start_job(KEYS[1], KEYS[2], ARGV[4], ARGV[3], ARGV[9], ARGV[10], ARGV[11])
+    start_job(KEYS[1], KEYS[2], ARGV[4], ARGV[3], ARGV[9], begun_at or ARGV[10], ARGV[11])
     cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline', 'success_count', 'worker',
       'result')
   end
@@ -111,12 +145,15 @@ local function begin_held(id)
   return 'ok'
 end
 
-local result = finish_job()
+local fast = begun_at and finish_unbegun()
+local result = fast or finish_job()
 local begun = ''
 if ARGV[12] ~= '' then
   begun = begin_held(ARGV[12])
 end
-if begun ~= 'ok' then
+if begun ~= 'ok' and not fast then
+  -- a job ended fast was never named current: the end before it, which
+  -- began none, has forgotten the one it ended
   set_current(KEYS[4], ARGV[9], '')
 end
 local read = read_held(7, {unpack(ARGV, 14, 13 + nread)}, KEYS[2], ARGV[4], ARGV[9], ARGV[10],

@@ -450,7 +450,7 @@ submit_lua_lines() {
   q=$(queue_key default) r=$(recent_key) c=$(counters_key) d=$(delayed_key default)
   ev=$(events_channel) wk=$(wake_channel default)
   paste -d' ' <(job_keys "$@") <(printf '%s\n' "$@") | while read -r key id; do
-    printf "EVALSHA %s 5 %s %s %s %s %s %s 3600 0 %s 100000 %s %s 0 id %s pipeline %s queue default state queued attempt 0 max_attempts 1 input '%s' stage 0 stage_count 1 result_ttl_s 600 stage.1.name %s stage.1.state pending\n" \
+    printf "EVALSHA %s 5 %s %s %s %s %s %s 3600 0 %s 100000 %s %s 0 id %s pipeline %s queue default state queued attempt 0 max_attempts 1 input '%s' stage 0 stage_count 1 result_ttl_s 600 stage.1 '%s pending'\n" \
       "$SUBMIT_SHA" "$key" "$q" "$r" "$c" "$d" "$id" "$now" "$ev" "$wk" "$id" "$pl" "$in" "$st"
   done
 }

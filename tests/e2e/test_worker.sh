@@ -80,6 +80,24 @@ echo "# script calls for 300 jobs: $calls"
 # under valgrind (340 quiet, 368 seen in CI): a bound between one and two
 check "about one script call per job with a backlog (not two)" test "${calls:-9999}" -le 450
 check_eq "each job ran once" 300 "$(once_count $(seq -f 'b%.0f' 1 300))"
+# The jobs held behind another run unbegun: a fast one's start is written with
+# its end (finish.lua's '.begun'), one HSET and one PUBLISH, where a begin
+# before it cost two more HSETs (the start and the worker's current job) and a
+# PUBLISH: 900 HSETs for 300 jobs. The batch's first job is begun by start.lua.
+cmdcalls() { rcli_each INFO commandstats | tr -d '\r' | sed -n "s/^cmdstat_$1:calls=\([0-9]*\),.*/\1/p" |
+  awk '{ s += $1 } END { print s + 0 }'; }
+hsets=$(cmdcalls hset) pubs=$(cmdcalls publish)
+echo "# HSET and PUBLISH calls for 300 jobs: $hsets, $pubs"
+check "a fast job held in a backlog: its start and end are one HSET ($hsets <= 400)" test "$hsets" -le 400
+check "... and one PUBLISH ($pubs <= 400)" test "$pubs" -le 400
+fields() { rcli HGETALL "$(job_key "$1")" | awk 'NR % 2' | sort | tr '\n' ' '; }
+check_eq "a job ended so holds the fields of one begun first (after: run alone)" \
+  "$(fields after)" "$(fields b150)"
+check_eq "... at stage 1 of 1" 1 "$(rcli HGET "$(job_key b150)" stage)"
+check_eq "... at attempt 1, by the worker" "1 $(rcli HGET "$(job_key after)" worker | cut -d: -f1)" \
+  "$(rcli HGET "$(job_key b150)" attempt) $(rcli HGET "$(job_key b150)" worker | cut -d: -f1)"
+started=$(rcli HGET "$(job_key b150)" started_at) ended=$(rcli HGET "$(job_key b150)" updated_at)
+check "... started_at its start, not after its end ($started, $ended)" test -n "$started" -a ! "$started" \> "$ended"
 stop_pid "$WORKER_PID" 10
 
 # Retries whose backoff ends while a backlog drains are moved to the queue
