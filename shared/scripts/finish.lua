@@ -26,7 +26,7 @@
 -- (current.lua), ARGV[13] the take step's spec (take_units; '' without a
 -- take), ARGV[14..13+n] the held ids to read, ARGV[14+n] how many ids the
 -- failed index keeps, ARGV[15+n..] field, value ... (stages.lua's
--- fields_apply)
+-- fields_apply; '.begun' <time> first: the job ran unbegun, finish_unbegun)
 -- Returns {result, recorded, taken, read, meta}: result 'ok', or (nothing
 -- written but the list entry) the reason as update.lua; recorded 1 when the
 -- stage runs were recorded, else 0; taken: false without a take, else the ids
