@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include <hiredis/sds.h>
+
 #include "clock.h"
 #include "rcluster.h"
 
@@ -266,13 +268,15 @@ redisReply *rconn_script(struct rconn *rc, enum script_id id, int nkeys, const s
     return r;
 }
 
-int rconn_script_send(struct rconn *rc, enum script_id id, int nkeys, const struct rargv *args,
-                      struct sq_err *err)
+/* rconn_script_send, written at once (is_flush) or left in hiredis' output
+ * buffer for rconn_flush or the next call (rconn_script_append). */
+static int rconn_script_put(struct rconn *rc, enum script_id id, int nkeys,
+                            const struct rargv *args, bool is_flush, struct sq_err *err)
 {
     const char **argv;
     size_t *lens, n;
     char nk[16];
-    int rv = -1, is_written = 0;
+    int rv = -1, is_written = !is_flush;
 
     if ((rc->cl == NULL && rconn_ensure(rc, err) < 0) ||
         rconn_script_room(args, &argv, &lens, err) < 0)
@@ -298,6 +302,37 @@ done:
     free(argv);
     free(lens);
     return rv;
+}
+
+int rconn_script_send(struct rconn *rc, enum script_id id, int nkeys, const struct rargv *args,
+                      struct sq_err *err)
+{
+    return rconn_script_put(rc, id, nkeys, args, true, err);
+}
+
+int rconn_script_append(struct rconn *rc, enum script_id id, int nkeys, const struct rargv *args,
+                        struct sq_err *err)
+{
+    return rconn_script_put(rc, id, nkeys, args, false, err);
+}
+
+bool rconn_has_unsent(const struct rconn *rc)
+{
+    return rc->cl == NULL && rc->ctx != NULL && sdslen(rc->ctx->obuf) > 0;
+}
+
+int rconn_flush(struct rconn *rc, struct sq_err *err)
+{
+    int is_written = 0;
+
+    if (!rconn_has_unsent(rc))
+        return 0;
+    while (!is_written)
+        if (redisBufferWrite(rc->ctx, &is_written) != REDIS_OK) {
+            rconn_fail(rc, err, "write failed", "");
+            return -1;
+        }
+    return 0;
 }
 
 redisReply *rconn_pending_reply(struct rconn *rc, struct sq_err *err)

@@ -14,6 +14,8 @@
 #ifndef STAGEQ_RCONN_H
 #define STAGEQ_RCONN_H
 
+#include <stdbool.h>
+
 #include <hiredis/hiredis.h>
 
 #include "err.h"
@@ -50,6 +52,17 @@ redisReply *rconn_script(struct rconn *rc, enum script_id id, int nkeys, const s
  * caller sends that call again with rconn_script. */
 int rconn_script_send(struct rconn *rc, enum script_id id, int nkeys, const struct rargv *args,
                       struct sq_err *err);
+/* rconn_script_send without the write: the call waits in the output buffer
+ * until rconn_flush, or the next call on the connection, writes it with
+ * whatever joined it (one write for several). On a cluster it is written at
+ * once. */
+int rconn_script_append(struct rconn *rc, enum script_id id, int nkeys, const struct rargv *args,
+                        struct sq_err *err);
+/* True when calls appended are not written yet. */
+bool rconn_has_unsent(const struct rconn *rc);
+/* Writes the calls appended: 0, or -1 with err (the connection is dropped,
+ * every pending reply lost with it). */
+int rconn_flush(struct rconn *rc, struct sq_err *err);
 /* The oldest pending reply, or NULL when the connection failed (err set;
  * every pending reply is lost with it, the connection is dropped) or none
  * is pending. */

@@ -51,25 +51,17 @@ static bool fetch_is_reserved(const redisReply *r)
     return false;
 }
 
-/* A take reply the worker may run unbegun (run.c): a reservation of a
- * first attempt at stage 1, as a backlog's jobs are. */
+/* A take reply the worker may run unbegun (run.c): a reservation of a job
+ * as submitted (startjob.lua's reserve_fresh: fresh = 1), as a backlog's
+ * jobs are. */
 static bool fetch_is_unbegun_ok(const redisReply *r)
 {
-    const char *attempt = NULL, *stage = NULL;
     size_t i;
 
-    if (!fetch_is_reserved(r))
-        return false;
-    for (i = 0; i + 1 < r->elements; i += 2) {
-        const redisReply *f = r->element[i], *v = r->element[i + 1];
-        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-            continue;
-        if (strcmp(f->str, JOB_F_ATTEMPT) == 0)
-            attempt = v->str;
-        else if (strcmp(f->str, JOB_F_STAGE) == 0)
-            stage = v->str;
-    }
-    return attempt != NULL && stage != NULL && strcmp(attempt, "1") == 0 && strcmp(stage, "1") == 0;
+    for (i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
+        if (r->element[i]->type == REDIS_REPLY_STRING && strcmp(r->element[i]->str, "fresh") == 0)
+            return true;
+    return false;
 }
 
 bool fetch_next_is_unbegun(const struct worker *w)
@@ -591,6 +583,7 @@ int fetch_next(struct worker *w, char id[IDS_MAX_LEN + 1], redisReply **hash)
         return taken != NULL ? fetch_held(w, taken, begun, id, hash) : 0;
     }
     fetch_record_stats(w); /* about to wait: the stage runs seen so far */
+    pipe_flush(w);         /* and the ends that wait to share a write */
     log_flush();
     /* BLMOVE's timeout ends on Redis's cron (up to 100 ms late at hz 10):
      * a delayed job due within this wait is waited for here, on time */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "job.h"
 #include "log.h"
 #include "worker.h"
@@ -82,6 +83,10 @@ struct pipe {
     /* the held job the last end began (finish.lua's begin), "" when none:
      * the others are reservations, begun by start.lua when their turn comes */
     char begun[IDS_MAX_LEN + 1];
+    /* ends appended and not written yet (rconn_script_append): since when,
+     * monotonic µs (0: none) */
+    int64_t unsent_since_us;
+    size_t nunsent; /* how many */
 };
 
 struct pipe *pipe_new(void)
@@ -116,7 +121,9 @@ int pipe_send_finish(struct worker *w, const char *id, struct rargv *args, int n
         return -1;
     if (p->nsent >= max)
         pipe_read(w, p->nsent - max + 1); /* the oldest: a window, not a stop */
-    if (rconn_script_send(w->rc, SCRIPT_FINISH, nkeys, args, &err) < 0) {
+    if (!rconn_has_unsent(w->rc))         /* (written meanwhile by a read, if any) */
+        p->unsent_since_us = clock_mono_us(), p->nunsent = 0;
+    if (rconn_script_append(w->rc, SCRIPT_FINISH, nkeys, args, &err) < 0) {
         log_write(LOG_LEVEL_WARN, 0, id, "%s; writing its end again", err.msg);
         pipe_drain(w); /* the ends sent before went with the connection */
         return -1;
@@ -130,7 +137,32 @@ int pipe_send_finish(struct worker *w, const char *id, struct rargv *args, int n
     s->is_read = is_read;
     if (take > 0)
         p->is_take_sent = true;
+    /* at once with the next batch's take (wanted before the held jobs run
+     * out), and with half a window: written, they are answered by the time
+     * the window is full (its oldest reply is read then) */
+    if (take > 0 || ++p->nunsent >= WORKER_SENT_WINDOW / 2)
+        pipe_flush(w);
+    else
+        pipe_flush_due(w);
     return 0;
+}
+
+void pipe_flush(struct worker *w)
+{
+    struct sq_err err;
+
+    w->pipe->unsent_since_us = 0;
+    w->pipe->nunsent = 0;
+    if (rconn_flush(w->rc, &err) < 0) {
+        log_warnx("%s; writing the ends again", err.msg);
+        pipe_drain(w); /* they went with the connection: read as lost */
+    }
+}
+
+void pipe_flush_due(struct worker *w)
+{
+    if (rconn_has_unsent(w->rc) && clock_mono_us() - w->pipe->unsent_since_us >= WORKER_FLUSH_US)
+        pipe_flush(w);
 }
 
 /* Logs the outcome of an end sent by pipe_send_finish (res: the first

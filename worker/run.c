@@ -586,7 +586,8 @@ static int run_check(struct run *r)
 {
     int64_t now = clock_mono_ms();
 
-    log_flush_due(); /* a long builtin stage checks here */
+    log_flush_due();      /* a long builtin stage checks here */
+    pipe_flush_due(r->w); /* the ends before it, that wait to share a write */
     if (r->is_refused || r->is_timed_out || r->is_shutdown)
         return 1;
     if (r->is_unbegun && now - r->begin_us / 1000 >= WORKER_PROGRESS_MIN_MS &&
@@ -991,6 +992,7 @@ static int run_exec(struct run *r, const struct stage_def *sd, const char *in, c
     };
     int rc;
 
+    pipe_flush(r->w); /* a program may run long: the ends before it go now */
     memset(&spec, 0, sizeof(spec));
     spec.argv = sd->argv;
     spec.env = sd->env;

@@ -30,6 +30,7 @@ struct serve_pool;
  * last one is done: it does not wait on Redis while the backlog lasts. */
 #define WORKER_BATCH_MAX   32   /* jobs taken at once */
 #define WORKER_BATCH_US    4000 /* a batch is about this much work, by the last job's time */
+#define WORKER_FLUSH_US    500  /* an end waits this long at most to share a write */
 #define WORKER_HOLD_MAX_MS 50   /* a held job waits this long at most behind a slow one */
 #define WORKER_HELD_MAX    (2 * WORKER_BATCH_MAX) /* jobs held: a batch and half of one */
 /* ends sent and not answered at most: the oldest reply is read before one
@@ -302,6 +303,16 @@ void fetch_hand_back(struct worker *w);
 /* pipe.c: a new, empty batching state (free with pipe_free, which frees what
  * it still holds; NULL is allowed), or NULL when out of memory. */
 struct pipe *pipe_new(void);
+
+/* pipe.c: the ends of a backlog's fast jobs are appended to the connection's
+ * output and written together (one write, one read in Redis for several):
+ * pipe_flush writes what waits; pipe_flush_due only once the oldest has
+ * waited WORKER_FLUSH_US (called at each end and while a stage runs). Any
+ * other call on the connection writes them first, and the worker flushes
+ * before a stage program starts and before it waits for jobs. A write that
+ * fails is a connection lost: the ends are sent again, as lost replies. */
+void pipe_flush(struct worker *w);
+void pipe_flush_due(struct worker *w);
 void pipe_free(struct pipe *p);
 /* pipe.c: sends a job's end (finish.lua's args with nkeys keys, owned from
  * now on; take: the jobs it takes too; is_read: it reads held ids) without waiting: 0, or -1 when

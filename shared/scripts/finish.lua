@@ -54,25 +54,32 @@ end
 -- (a held job of a backlog, begun in Redis only once it runs longer than
 -- WORKER_PROGRESS_MIN_MS: it ended first), its first stage from <time>.
 local begun_at = ARGV[FIELDS] == '.begun' and ARGV[FIELDS + 1] or nil
--- The fast end of a job run unbegun: when it is still as submitted (queued,
--- never started, nothing a start would empty) and on our list, its start and
--- its end are one write — one HSET, one EXPIRE, one PUBLISH — else nil (the
--- end goes on as below: begun first, if still ours).
+-- The fast end of a job run unbegun: when it is still as its reservation
+-- read it (startjob.lua's reserve_fresh: as submitted; the worker sends
+-- '.begun' only for such a one) — queued, attempt 0, never started, no
+-- worker — and on our list, its start and its end are one write: one HSET,
+-- one EXPIRE, one PUBLISH. Else nil: the end goes on as below (begun first,
+-- if still ours).
 local function finish_unbegun()
-  local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline', 'worker',
-    'started_at', 'next_stage', 'next_attempt_at', 'progress', 'message', 'stage.1')
-  if not (cur[1] == 'queued' and (cur[2] or '0') == '0' and ARGV[1] == '1' and cur[10] and
-    not (cur[4] or cur[5] or cur[6] or cur[7] or cur[8] or cur[9])) then
+  local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline', 'worker', 'started_at')
+  if not (cur[1] == 'queued' and (cur[2] or '0') == '0' and ARGV[1] == '1' and
+    not (cur[4] or cur[5])) then
     return nil
   end
   if redis.call('LREM', KEYS[2], -1, ARGV[3]) == 0 then
     return nil -- recovered meanwhile: refused below
   end
-  fields_apply(KEYS[1], ARGV, FIELDS,
-    {'worker', ARGV[9], 'attempt', ARGV[1], 'started_at', begun_at, 'stage', '1'})
+  local first = FIELDS + 2
+  if string.byte(ARGV[first] or '', 1) == 46 then -- '.keep', '.del': as any end
+    fields_apply(KEYS[1], ARGV, first,
+      {'worker', ARGV[9], 'attempt', ARGV[1], 'started_at', begun_at, 'stage', '1'})
+  else -- the end's fields after the start's (a stage the end names wins)
+    redis.call('HSET', KEYS[1], 'worker', ARGV[9], 'attempt', ARGV[1], 'started_at', begun_at,
+      'stage', '1', unpack(ARGV, first))
+  end
   redis.call('EXPIRE', KEYS[1], ARGV[2])
   local st = 'queued'
-  for i = FIELDS, #ARGV - 1, 2 do
+  for i = first, #ARGV - 1, 2 do
     if ARGV[i] == 'state' then
       st = ARGV[i + 1]
     end

@@ -5,6 +5,8 @@
  *   cmd ARGS...            rconn_command
  *   script NAME NKEYS ARGS rconn_script (NAME: a row of probe_scripts)
  *   send NAME NKEYS ARGS   rconn_script_send ("sent", or "null: why")
+ *   append NAME NKEYS ARGS rconn_script_append ("appended", or "null: why")
+ *   unsent | flush         rconn_has_unsent (1 or 0), rconn_flush ("flushed")
  *   read                   rconn_pending_reply
  *   wait N TIMEOUT_MS      rconn_wait on the connection number read now
  *   connects | peer | npending
@@ -97,7 +99,8 @@ static void probe_step(struct rconn *rc, char **w, int n)
     char buf[300];
 
     rargv_init(&a);
-    if ((strcmp(w[0], "script") == 0 || strcmp(w[0], "send") == 0) &&
+    if ((strcmp(w[0], "script") == 0 || strcmp(w[0], "send") == 0 ||
+         strcmp(w[0], "append") == 0) &&
         (n < 3 || (id = probe_script(w[1])) < 0 || num_parse_ll(w[2], 0, n - 3, &nk, NULL) < 0)) {
         printf("bad: %s NAME NKEYS ARGS...\n", w[0]);
         return;
@@ -133,6 +136,18 @@ static void probe_step(struct rconn *rc, char **w, int n)
     } else if (strcmp(w[0], "send") == 0) {
         if (rconn_script_send(rc, (enum script_id)id, (int)nk, &a, &err) == 0)
             printf("sent\n");
+        else
+            printf("null: %s\n", err.msg);
+    } else if (strcmp(w[0], "append") == 0) {
+        if (rconn_script_append(rc, (enum script_id)id, (int)nk, &a, &err) == 0)
+            printf("appended\n");
+        else
+            printf("null: %s\n", err.msg);
+    } else if (strcmp(w[0], "unsent") == 0) {
+        printf("%d\n", rconn_has_unsent(rc) ? 1 : 0);
+    } else if (strcmp(w[0], "flush") == 0) {
+        if (rconn_flush(rc, &err) == 0)
+            printf("flushed\n");
         else
             printf("null: %s\n", err.msg);
     } else if (strcmp(w[0], "read") == 0) {

@@ -42,6 +42,11 @@ api_on_master() {
   [ -n "${API_PID:-}" ] && stop_pid "$API_PID"
   REDIS_PORT=$(sg_master_port) SQ_REDIS_URL="redis://127.0.0.1:$(sg_master_port)/0"
   start_api api --pipelines "$PF" --prefix "$P"
+  # its link to Redis comes after it listens (a request before it is answered
+  # 503, as it should be): a scenario submits at once (CI under load: "40
+  # submits accepted (got 503)" right after a restart here)
+  api_ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$API_URL/readyz")" = 200 ]; }
+  wait_for 30 api_ready || echo "# the API on the master is not ready after 30 s"
 }
 
 # submit TAG COUNT [PIPELINE]: jobs TAG-1..TAG-COUNT (their slow stage takes

@@ -181,13 +181,46 @@ local function start_job(jkey, plist, events, id, wid, now, ttl, cur_hash, is_ho
   return out
 end
 
+-- reserve_fresh(jkey, id): the reservation of a job as submitted (queued,
+-- attempt 0, never started, today's layout, no stage of another queue): what
+-- start_job with is_hold answers for it, read with fewer fields and none of
+-- its walk, plus fresh = 1: the worker may run it unbegun (finish.lua's
+-- '.begun'). nil for any other job.
+local function reserve_fresh(jkey, id)
+  local c = redis.call('HMGET', jkey, 'state', 'attempt', 'started_at', 'next_stage',
+    'stage.1.queue', 'stage.1', 'stage_count', 'max_attempts', 'result_ttl_s', 'queue', 'errors',
+    'pipeline', 'created_at', 'input')
+  if c[1] ~= 'queued' or (c[2] or '0') ~= '0' or c[3] or c[4] or c[5] or not c[6] then
+    return nil
+  end
+  local name = string.match(c[6], '^([^ ]+) [^ ]+$')
+  if not name then
+    return nil -- times in a pending stage, or edited by hand: start_job reads it
+  end
+  local out = {'id', id, 'attempt', '1', 'stage', '1', 'stage.1', name .. ' r', 'reserved', '1',
+    'fresh', '1'}
+  local names = {'stage_count', 'max_attempts', 'result_ttl_s', 'queue', 'errors', 'pipeline',
+    'created_at', 'input'}
+  local m = #out
+  for i = 1, 8 do
+    local v = c[6 + i]
+    if v then
+      out[m + 1], out[m + 2] = names[i], v
+      m = m + 2
+    end
+  end
+  return out
+end
+
 -- read_held(first, ids, plist, events, wid, now, ttl): reserve-reads the
--- held ids (start_job with is_hold: nothing written), ids[i]'s hash being
--- KEYS[first + i - 1]; returns their replies in order.
+-- held ids (reserve_fresh, else start_job with is_hold: nothing written),
+-- ids[i]'s hash being KEYS[first + i - 1]; returns their replies in order.
 local function read_held(first, ids, plist, events, wid, now, ttl)
   local out = {}
   for i, id in ipairs(ids) do
-    out[i] = start_job(KEYS[first + i - 1], plist, events, id, wid, now, ttl, nil, true)
+    local key = KEYS[first + i - 1]
+    out[i] = reserve_fresh(key, id) or
+      start_job(key, plist, events, id, wid, now, ttl, nil, true)
   end
   return out
 end
