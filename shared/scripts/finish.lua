@@ -50,6 +50,27 @@ local function failed_index(id)
   redis.call('ZADD', KEYS[6], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), id)
   redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -keep - 1)
 end
+-- end_state(first, dflt): the state the end's fields (ARGV[first..]) write,
+-- else dflt.
+local function end_state(first, dflt)
+  local st = dflt
+  for i = first, #ARGV - 1, 2 do
+    if ARGV[i] == 'state' then
+      st = ARGV[i + 1]
+    end
+  end
+  return st
+end
+-- ended(st, pipeline): after an end is written: a failed job joins the
+-- failed index, the end is counted, the event published; 'ok'.
+local function ended(st, pipeline)
+  if st == 'failed' then
+    failed_index(ARGV[3])
+  end
+  count(KEYS[3], st, pipeline)
+  redis.call('PUBLISH', ARGV[4], ARGV[3])
+  return 'ok'
+end
 -- '.begun' <time> first among the fields: the worker ran this job unbegun
 -- (a held job of a backlog, begun in Redis only once it runs longer than
 -- WORKER_PROGRESS_MIN_MS: it ended first), its first stage from <time>.
@@ -78,18 +99,7 @@ local function finish_unbegun()
       'stage', '1', unpack(ARGV, first))
   end
   redis.call('EXPIRE', KEYS[1], ARGV[2])
-  local st = 'queued'
-  for i = first, #ARGV - 1, 2 do
-    if ARGV[i] == 'state' then
-      st = ARGV[i + 1]
-    end
-  end
-  if st == 'failed' then
-    failed_index(ARGV[3])
-  end
-  count(KEYS[3], st, cur[3])
-  redis.call('PUBLISH', ARGV[4], ARGV[3])
-  return 'ok'
+  return ended(end_state(first, 'queued'), cur[3])
 end
 local function finish_job()
   -- result: a job holds one once it succeeded (nil, nothing copied, before)
@@ -113,12 +123,7 @@ local function finish_job()
   if cur[5] and cur[5] ~= ARGV[9] then
     return 'fenced' -- begun by another worker (ours was recovered before it began)
   end
-  local st = cur[1]
-  for i = FIELDS, #ARGV - 1, 2 do
-    if ARGV[i] == 'state' then
-      st = ARGV[i + 1]
-    end
-  end
+  local st = end_state(FIELDS, cur[1])
   -- Counted so that a job reported succeeded twice would show (fault tests):
   -- success_count is written from the second success on (absent: 1 once
   -- succeeded), a job that succeeded before holding its result.
@@ -128,12 +133,7 @@ local function finish_job()
     fields_apply(KEYS[1], ARGV, FIELDS)
   end
   redis.call('EXPIRE', KEYS[1], ARGV[2])
-  if st == 'failed' then
-    failed_index(ARGV[3])
-  end
-  count(KEYS[3], st, cur[3])
-  redis.call('PUBLISH', ARGV[4], ARGV[3])
-  return 'ok'
+  return ended(st, cur[3])
 end
 -- Begins held job id (hash KEYS[5]): 'ok', or why not (it is not ours to
 -- run any more).
