@@ -591,8 +591,13 @@ static int run_check(struct run *r)
     if (r->is_refused || r->is_timed_out || r->is_shutdown)
         return 1;
     if (r->is_unbegun && now - r->begin_us / 1000 >= WORKER_PROGRESS_MIN_MS &&
-        run_begin(r, false) == 1)
-        return 1; /* it runs long: watchers see it running from here */
+        now - r->last_check_ms >= WORKER_PROGRESS_MIN_MS) {
+        /* it runs long: watchers see it running from here (tried again
+         * every WORKER_PROGRESS_MIN_MS while Redis does not answer) */
+        r->last_check_ms = now;
+        if (run_begin(r, false) == 1)
+            return 1;
+    }
     if (*r->w->stop && r->stop_seen_ms == 0) {
         r->stop_seen_ms = now;
         log_write(LOG_LEVEL_INFO, 0, r->id, "stopping: stage %d may run %d s more", r->k,
