@@ -38,7 +38,7 @@ LUA := shared/scripts/submit.lua shared/scripts/start.lua shared/scripts/update.
        shared/scripts/cancel.lua shared/scripts/heartbeat.lua shared/scripts/recover.lua \
        shared/scripts/reap.lua shared/scripts/requeue.lua shared/scripts/take.lua \
        shared/scripts/record.lua shared/scripts/hop.lua shared/scripts/lease.lua \
-       shared/scripts/rerun.lua shared/scripts/submit_many.lua
+       shared/scripts/rerun.lua shared/scripts/submit_many.lua shared/scripts/finish_many.lua
 API_SRC := api/eta.c api/main.c api/server.c api/routes.c api/jobs.c api/bulk.c api/health.c api/errors.c \
            api/sse.c api/rasync.c api/pipelines.c api/compat.c api/listing.c api/dashboard.c \
            api/metrics.c api/reply.c api/counters.c api/live.c api/schedules.c api/locate.c \

@@ -27,6 +27,7 @@ struct rconn {
     int npending;             /* replies of rconn_script_send not read yet */
     void (*drain)(void *arg); /* reads them before any other call */
     void *drain_arg;
+    bool is_held;            /* the drain hook's owner holds calls not sent yet */
     redisContext *sctx;      /* the sentinel the master check asks, kept open, or NULL */
     int healthy;             /* replicas the sentinels last counted healthy (-1: not known) */
     unsigned long nconnects; /* connections set up so far */
@@ -188,7 +189,7 @@ fail:
  * read and dropped here when it left some. */
 static void rconn_settle(struct rconn *rc, struct sq_err *err)
 {
-    if (rconn_npending(rc) > 0 && rc->drain != NULL)
+    if ((rconn_npending(rc) > 0 || rc->is_held) && rc->drain != NULL)
         rc->drain(rc->drain_arg);
     while (rconn_npending(rc) > 0) { /* a hook that left some: not ours to read */
         redisReply *p = rconn_pending_reply(rc, err);
@@ -475,6 +476,11 @@ void rconn_set_drain(struct rconn *rc, void (*drain)(void *), void *arg)
 {
     rc->drain = drain;
     rc->drain_arg = arg;
+}
+
+void rconn_set_held(struct rconn *rc, bool is_held)
+{
+    rc->is_held = is_held;
 }
 
 int rconn_backoff_ms(int attempt, int max_ms)

@@ -102,6 +102,10 @@ int rconn_peer(const struct rconn *rc, char *buf, size_t cap);
 /* How many replies are pending. */
 int rconn_npending(const struct rconn *rc);
 void rconn_set_drain(struct rconn *rc, void (*drain)(void *), void *arg);
+/* The drain hook's owner holds calls of its own not appended yet (they are
+ * to go before any other): the hook runs before the next call even with no
+ * reply pending. */
+void rconn_set_held(struct rconn *rc, bool is_held);
 
 /* Exponential backoff with jitter for the attempt-th consecutive failure:
  * 100 ms doubling up to max_ms. */

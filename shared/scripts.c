@@ -30,6 +30,7 @@ static const struct script script_table[SCRIPT_COUNT] = {
     [SCRIPT_LEASE] = {"lease", script_lease_src, script_lease_sha},
     [SCRIPT_RERUN] = {"rerun", script_rerun_src, script_rerun_sha},
     [SCRIPT_SUBMIT_MANY] = {"submit_many", script_submit_many_src, script_submit_many_sha},
+    [SCRIPT_FINISH_MANY] = {"finish_many", script_finish_many_src, script_finish_many_sha},
 };
 
 size_t scripts_argv(enum script_id id, int use_src, int nkeys, const struct rargv *args,

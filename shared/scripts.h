@@ -24,6 +24,7 @@ enum script_id {
     SCRIPT_LEASE,
     SCRIPT_RERUN,
     SCRIPT_SUBMIT_MANY,
+    SCRIPT_FINISH_MANY,
     SCRIPT_COUNT
 };
 

@@ -12,7 +12,10 @@
  * list are put back unstarted (recover_own) once the worker holds none. With
  * STAGEQ_MIN_REPLICAS every pending reply is read at once and one WAIT covers
  * all the ends they wrote; those it does not confirm are written again
- * (wredis_end) until they are. */
+ * (wredis_end) until they are. The fast ends (jobs run unbegun, that begin,
+ * read, take and record nothing) go several in one finish_many call: they
+ * wait here, not in the connection's buffer, until that call is appended
+ * (pipe_emit), which the connection's drain hook does before any other call. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,7 @@
 #include "clock.h"
 #include "job.h"
 #include "log.h"
+#include "scripts.h"
 #include "worker.h"
 
 void pipe_reply_id(const redisReply *r, char id[IDS_MAX_LEN + 1])
@@ -57,6 +61,27 @@ struct sent_finish {
     char id[IDS_MAX_LEN + 1];
     int take;     /* jobs it takes too (0: none) */
     bool is_read; /* it reserve-reads held ids too */
+    bool is_fast; /* one of a finish_many call's ends */
+    int ncall;    /* the first end of a call: the ends its reply answers (else 0) */
+};
+
+/* finish.lua's arguments pipe_is_fast reads: ARGV[n], with the 6 keys of an
+ * end that reads no held id (ARGV[5] 0: its fields from ARGV[15]) */
+enum {
+    FINISH_KEY_JOB = 1,
+    FINISH_KEY_PROCESSING = 2,
+    FINISH_KEY_COUNTERS = 3,
+    FINISH_KEY_FAILED = 6,
+    FINISH_NKEYS_FAST = 6,
+    FINISH_ARGV_ATTEMPT = 1,
+    FINISH_ARGV_TTL = 2,
+    FINISH_ARGV_ID = 3,
+    FINISH_ARGV_CHANNEL = 4,
+    FINISH_ARGV_NREAD = 5,
+    FINISH_ARGV_WORKER = 9,
+    FINISH_ARGV_NEXT = 12,
+    FINISH_ARGV_KEEP = 14,
+    FINISH_ARGV_BEGUN = 15, /* '.begun' <time>, then the fields */
 };
 
 /* The batching state of one worker child: written here only. */
@@ -83,10 +108,11 @@ struct pipe {
     /* the held job the last end began (finish.lua's begin), "" when none:
      * the others are reservations, begun by start.lua when their turn comes */
     char begun[IDS_MAX_LEN + 1];
-    /* ends appended and not written yet (rconn_script_append): since when,
-     * monotonic µs (0: none) */
+    /* ends appended and not written yet (rconn_script_append), or held for
+     * a finish_many call: since when, monotonic µs (0: none) */
     int64_t unsent_since_us;
     size_t nunsent; /* how many */
+    size_t ngroup;  /* the newest ngroup sent: fast ends held, not appended yet */
 };
 
 struct pipe *pipe_new(void)
@@ -109,6 +135,120 @@ void pipe_free(struct pipe *p)
 
 static void pipe_read(struct worker *w, size_t n);
 
+static const char *pipe_key(const struct rargv *a, size_t k)
+{
+    return a->argv[k - 1];
+}
+
+static const char *pipe_arg(const struct rargv *a, size_t n)
+{
+    return a->argv[WORKER_ARGV(FINISH_NKEYS_FAST, n)];
+}
+
+/* An end that can share a finish_many call: the job ran unbegun ('.begun'
+ * first among its fields, no '.' directive after it: finish.lua's fast end),
+ * and it begins, reads, takes and records nothing. */
+static bool pipe_is_fast(const struct rargv *a, int nkeys, int take, bool is_read)
+{
+    size_t nfixed = WORKER_ARGV(FINISH_NKEYS_FAST, FINISH_ARGV_BEGUN + 2);
+
+    return nkeys == FINISH_NKEYS_FAST && take == 0 && !is_read && a->argc >= nfixed &&
+           (a->argc - nfixed) % 2 == 0 && strcmp(pipe_arg(a, FINISH_ARGV_ATTEMPT), "1") == 0 &&
+           strcmp(pipe_arg(a, FINISH_ARGV_NREAD), "0") == 0 &&
+           pipe_arg(a, FINISH_ARGV_SPEC)[0] == '\0' &&
+           strcmp(pipe_arg(a, FINISH_ARGV_TAKE), "0") == 0 &&
+           pipe_arg(a, FINISH_ARGV_NEXT)[0] == '\0' &&
+           strcmp(pipe_arg(a, FINISH_ARGV_BEGUN), ".begun") == 0 &&
+           (a->argc == nfixed || pipe_arg(a, FINISH_ARGV_BEGUN + 2)[0] != '.');
+}
+
+/* Whether fast end b can share a's call: the same processing list, counters,
+ * events channel, worker and failed index length. */
+static bool pipe_is_same_call(const struct rargv *a, const struct rargv *b)
+{
+    static const size_t keys[] = {FINISH_KEY_PROCESSING, FINISH_KEY_COUNTERS};
+    static const size_t args[] = {FINISH_ARGV_CHANNEL, FINISH_ARGV_WORKER, FINISH_ARGV_KEEP};
+    size_t i;
+
+    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (strcmp(pipe_key(a, keys[i]), pipe_key(b, keys[i])) != 0)
+            return false;
+    for (i = 0; i < sizeof(args) / sizeof(args[0]); i++)
+        if (strcmp(pipe_arg(a, args[i]), pipe_arg(b, args[i])) != 0)
+            return false;
+    return true;
+}
+
+/* finish_many's arguments for fast ends e[0..n) (*nkeys its keys). */
+static void pipe_many_args(const struct sent_finish *e, size_t n, struct rargv *out, int *nkeys)
+{
+    const struct rargv *a0 = &e[0].args;
+    size_t i, k, first = WORKER_ARGV(FINISH_NKEYS_FAST, FINISH_ARGV_BEGUN + 2);
+
+    rargv_init(out);
+    rargv_add(out, pipe_key(a0, FINISH_KEY_PROCESSING));
+    rargv_add(out, pipe_key(a0, FINISH_KEY_COUNTERS));
+    for (i = 0; i < n; i++) {
+        rargv_add(out, pipe_key(&e[i].args, FINISH_KEY_JOB));
+        rargv_add(out, pipe_key(&e[i].args, FINISH_KEY_FAILED));
+    }
+    rargv_add(out, pipe_arg(a0, FINISH_ARGV_WORKER));
+    rargv_add(out, pipe_arg(a0, FINISH_ARGV_CHANNEL));
+    rargv_add(out, pipe_arg(a0, FINISH_ARGV_KEEP));
+    for (i = 0; i < n; i++) {
+        const struct rargv *a = &e[i].args;
+
+        rargv_add(out, pipe_arg(a, FINISH_ARGV_ID));
+        rargv_add(out, pipe_arg(a, FINISH_ARGV_TTL));
+        rargv_add(out, pipe_arg(a, FINISH_ARGV_BEGUN + 1));
+        rargv_addll(out, (long long)(a->argc - first));
+        for (k = first; k < a->argc; k++)
+            rargv_addlen(out, a->argv[k], a->lens[k]);
+    }
+    *nkeys = (int)(2 + 2 * n);
+}
+
+/* Makes the fast ends held one call (appended next, or lost). */
+static void pipe_seal(struct worker *w)
+{
+    struct pipe *p = w->pipe;
+
+    if (p->ngroup > 0)
+        p->sent[p->nsent - p->ngroup].ncall = (int)p->ngroup;
+    p->ngroup = 0;
+    rconn_set_held(w->rc, false);
+}
+
+/* Appends the fast ends held (the newest ngroup sent) as one finish_many
+ * call: 0, or -1 when the connection went (with it the replies of every
+ * end sent: read as lost). */
+static int pipe_emit(struct worker *w)
+{
+    struct pipe *p = w->pipe;
+    struct sent_finish *e;
+    struct sq_err err;
+    struct rargv a;
+    int nkeys, rc;
+
+    if (p->ngroup == 0)
+        return 0;
+    e = &p->sent[p->nsent - p->ngroup];
+    pipe_many_args(e, p->ngroup, &a, &nkeys);
+    pipe_seal(w);
+    rc = a.is_oom ? -1 : rconn_script_append(w->rc, SCRIPT_FINISH_MANY, nkeys, &a, &err);
+    if (a.is_oom)
+        snprintf(err.msg, sizeof(err.msg), "out of memory");
+    if (rc < 0)
+        log_warnx("%s; writing the ends again", err.msg);
+    rargv_free(&a);
+    return rc;
+}
+
+static bool pipe_has_unsent(const struct worker *w)
+{
+    return w->pipe->ngroup > 0 || rconn_has_unsent(w->rc);
+}
+
 int pipe_send_finish(struct worker *w, const char *id, struct rargv *args, int nkeys, int take,
                      bool is_read)
 {
@@ -116,14 +256,22 @@ int pipe_send_finish(struct worker *w, const char *id, struct rargv *args, int n
     struct sq_err err;
     struct sent_finish *s;
     size_t len = strlen(id), max = w->cfg->min_replicas > 0 ? WORKER_SENT_MAX : WORKER_SENT_WINDOW;
+    bool is_fast = pipe_is_fast(args, nkeys, take, is_read);
 
     if (len > IDS_MAX_LEN)
         return -1;
     if (p->nsent >= max)
         pipe_read(w, p->nsent - max + 1); /* the oldest: a window, not a stop */
-    if (!rconn_has_unsent(w->rc))         /* (written meanwhile by a read, if any) */
+    /* a fast end joins the ones held; any other goes after them */
+    if (p->ngroup > 0 &&
+        !(is_fast && pipe_is_same_call(&p->sent[p->nsent - p->ngroup].args, args)) &&
+        pipe_emit(w) < 0) {
+        pipe_drain(w); /* the ends sent before went with the connection */
+        return -1;
+    }
+    if (!pipe_has_unsent(w)) /* (written meanwhile by a read, if any) */
         p->unsent_since_us = clock_mono_us(), p->nunsent = 0;
-    if (rconn_script_append(w->rc, SCRIPT_FINISH, nkeys, args, &err) < 0) {
+    if (!is_fast && rconn_script_append(w->rc, SCRIPT_FINISH, nkeys, args, &err) < 0) {
         log_write(LOG_LEVEL_WARN, 0, id, "%s; writing its end again", err.msg);
         pipe_drain(w); /* the ends sent before went with the connection */
         return -1;
@@ -135,12 +283,18 @@ int pipe_send_finish(struct worker *w, const char *id, struct rargv *args, int n
     memcpy(s->id, id, len + 1);
     s->take = take;
     s->is_read = is_read;
+    s->is_fast = is_fast;
+    s->ncall = is_fast ? 0 : 1;
+    if (is_fast) { /* held: appended by pipe_emit, before any other call */
+        p->ngroup++;
+        rconn_set_held(w->rc, true);
+    }
     if (take > 0)
         p->is_take_sent = true;
     /* at once with the next batch's take (wanted before the held jobs run
-     * out), and with half a window: written, they are answered by the time
-     * the window is full (its oldest reply is read then) */
-    if (take > 0 || ++p->nunsent >= WORKER_SENT_WINDOW / 2)
+     * out), and with a group: written, they are answered by the time the
+     * window is full (its oldest reply is read then) */
+    if (take > 0 || ++p->nunsent >= WORKER_GROUP_MAX)
         pipe_flush(w);
     else
         pipe_flush_due(w);
@@ -153,15 +307,17 @@ void pipe_flush(struct worker *w)
 
     w->pipe->unsent_since_us = 0;
     w->pipe->nunsent = 0;
-    if (rconn_flush(w->rc, &err) < 0) {
-        log_warnx("%s; writing the ends again", err.msg);
+    if (pipe_emit(w) < 0) {
         pipe_drain(w); /* they went with the connection: read as lost */
+    } else if (rconn_flush(w->rc, &err) < 0) {
+        log_warnx("%s; writing the ends again", err.msg);
+        pipe_drain(w);
     }
 }
 
 void pipe_flush_due(struct worker *w)
 {
-    if (rconn_has_unsent(w->rc) && clock_mono_us() - w->pipe->unsent_since_us >= WORKER_FLUSH_US)
+    if (pipe_has_unsent(w) && clock_mono_us() - w->pipe->unsent_since_us >= WORKER_FLUSH_US)
         pipe_flush(w);
 }
 
@@ -204,27 +360,84 @@ static int pipe_answer(struct worker *w, const struct sent_finish *s, redisReply
     return rc;
 }
 
-/* Reads the replies of the first n ends sent, in order, and drops them from
- * the sent list; the others stay pending — unless the connection was lost, which
- * lost every reply: then all of them are read (sent again). */
+/* The answers of a finish_many call's ends e[0..n) from its reply rep
+ * (owned; NULL: lost), as pipe_answer's; lost[j] when e[j] is to be sent
+ * again as an end that may have been written (a lost reply, an error part
+ * way). A NOSCRIPT (nothing ran) is sent again at once, loading the script.
+ * 'again': the job is not as its reservation read it; finish.lua fences it. */
+static void pipe_answer_many(struct worker *w, const struct sent_finish *e, size_t n,
+                             redisReply *rep, int *answers, bool *lost)
+{
+    struct sq_err err;
+    size_t j;
+
+    if (rep != NULL && rep->type == REDIS_REPLY_ERROR && scripts_is_noscript(rep->str, rep->len)) {
+        struct rargv a;
+        int nkeys;
+
+        freeReplyObject(rep);
+        pipe_many_args(e, n, &a, &nkeys);
+        rep = a.is_oom ? NULL : rconn_script(w->rc, SCRIPT_FINISH_MANY, nkeys, &a, &err);
+        rargv_free(&a);
+    }
+    if (rep != NULL && rep->type == REDIS_REPLY_ERROR)
+        log_write(LOG_LEVEL_WARN, 0, e[0].id, "the ends of %zu jobs: %.*s; written one by one", n,
+                  (int)rep->len, rep->str);
+    for (j = 0; j < n; j++) {
+        const redisReply *r = rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == n
+                                  ? rep->element[j]
+                                  : NULL;
+
+        lost[j] = r == NULL;
+        answers[j] = -1;
+        if (r != NULL && r->type == REDIS_REPLY_STRING && strcmp(r->str, "ok") == 0) {
+            log_write(LOG_LEVEL_INFO, 0, e[j].id, "succeeded");
+            answers[j] = 1;
+        }
+    }
+    freeReplyObject(rep);
+}
+
+/* The number of ends the call sent at e[0] answers. */
+static size_t pipe_call_len(const struct sent_finish *e)
+{
+    return e->ncall > 1 ? (size_t)e->ncall : 1;
+}
+
+/* Reads the replies of the first n ends sent (rounded up to whole calls), in
+ * order, and drops them from the sent list; the others stay pending — unless
+ * the connection was lost, which lost every reply: then all of them are read
+ * (sent again). The fast ends held are appended first. */
 static void pipe_read(struct worker *w, size_t n)
 {
     redisReply *reps[WORKER_SENT_MAX];
     struct sent_finish done[WORKER_SENT_MAX];
     int answers[WORKER_SENT_MAX];
+    bool lost[WORKER_SENT_MAX];
     struct pipe *p = w->pipe;
     struct sq_err err;
-    size_t i, total = p->nsent;
+    size_t i, c, ncalls = 0, nleft = 0, total = p->nsent;
     bool is_confirmed = true, has_written = false;
 
     if (w->cfg->min_replicas > 0)
         n = total; /* one WAIT after the last of them covers them all */
-    for (i = 0; i < n; i++)
-        if ((reps[i] = rconn_pending_reply(w->rc, &err)) == NULL)
+    if (n > total - p->ngroup)
+        (void)pipe_emit(w); /* a failure: lost with the connection, read so below */
+    for (i = 0; i < total - p->ngroup; i += pipe_call_len(&p->sent[i]))
+        if (i < n) {
+            ncalls++;
+            if (n < i + pipe_call_len(&p->sent[i]))
+                n = i + pipe_call_len(&p->sent[i]); /* the whole call */
+        } else {
+            nleft++;
+        }
+    for (c = 0; c < ncalls; c++)
+        if ((reps[c] = rconn_pending_reply(w->rc, &err)) == NULL)
             break;
-    if (i < n || (size_t)rconn_npending(w->rc) < total - n) {
-        for (; i < total; i++)
-            reps[i] = NULL;
+    if (c < ncalls || (size_t)rconn_npending(w->rc) < nleft) {
+        for (; c < WORKER_SENT_MAX; c++)
+            reps[c] = NULL;
+        pipe_seal(w); /* the ends held go again with the others, alone */
         n = total;
     }
     /* off the list before anything is sent again below */
@@ -235,10 +448,16 @@ static void pipe_read(struct worker *w, size_t n)
     for (i = 0; i < p->nsent; i++)
         if (p->sent[i].take > 0)
             p->is_take_sent = true;
-    for (i = 0; i < n; i++) {
-        answers[i] = reps[i] != NULL ? pipe_answer(w, &done[i], reps[i]) : -1;
-        has_written = has_written || answers[i] == 1;
+    for (i = 0, c = 0; i < n; i += pipe_call_len(&done[i]), c++) {
+        if (done[i].is_fast) {
+            pipe_answer_many(w, &done[i], pipe_call_len(&done[i]), reps[c], &answers[i], &lost[i]);
+        } else {
+            answers[i] = reps[c] != NULL ? pipe_answer(w, &done[i], reps[c]) : -1;
+            lost[i] = reps[c] == NULL;
+        }
     }
+    for (i = 0; i < n; i++)
+        has_written = has_written || answers[i] == 1;
     /* with min_replicas, one WAIT covers every end written: their replies
      * came on this connection, and nothing is pending on it now */
     if (has_written && w->cfg->min_replicas > 0)
@@ -265,13 +484,14 @@ static void pipe_read(struct worker *w, size_t n)
             rargv_free(&s->args);
             continue;
         }
-        /* lost, or an error: again, waiting, taking nothing; whatever a lost
-         * take moved onto our list is put back once we hold nothing */
+        /* lost, or an error, or a fast end finish_many left: again, alone,
+         * waiting, taking nothing; whatever a lost take moved onto our list
+         * is put back once we hold nothing */
         if (s->take > 0) {
             rargv_set(&s->args, WORKER_ARGV(s->nkeys, FINISH_ARGV_TAKE), "0");
             p->is_take_lost = true;
         }
-        rep = wredis_end(w, SCRIPT_FINISH, s->nkeys, &s->args, s->id, reps[i] == NULL, NULL);
+        rep = wredis_end(w, SCRIPT_FINISH, s->nkeys, &s->args, s->id, lost[i], NULL);
         if (rep == NULL)
             log_write(LOG_LEVEL_ERROR, 0, s->id, "state change not written: redis unreachable");
         else

@@ -35,15 +35,18 @@ struct serve_pool;
 #define WORKER_HELD_MAX    (2 * WORKER_BATCH_MAX) /* jobs held: a batch and half of one */
 /* ends sent and not answered at most: the oldest reply is read before one
  * more is sent, so that an end waits in Redis behind at most WINDOW of its
- * worker's (Redis reads about 8 of them at a time), not behind a batch's.
+ * worker's (4 calls of WORKER_GROUP_MAX fast ends), not behind a batch's.
  * With STAGEQ_MIN_REPLICAS every read reads them all and WAITs once: MAX. */
-#define WORKER_SENT_WINDOW 8
-#define WORKER_SENT_MAX    (2 * WORKER_BATCH_MAX)
-#define WORKER_READ_MAX    WORKER_HELD_MAX /* held ids one call reserve-reads */
-#define WORKER_PART_CHAIN  4 /* takes chained in one partition before the next (P > 1) */
-#define FINISH_REPLY_LEN   5 /* {result, recorded, taken, read, meta} */
-#define FINISH_ARGV_TAKE   8 /* finish.lua's take count (ARGV[8]) */
-#define FINISH_ARGV_SPEC   6 /* finish.lua's stage runs to record (ARGV[6]) */
+#define WORKER_SENT_WINDOW 32
+/* ends that wait to share a write (and the fast ones one finish_many call)
+ * at most: written then, or after WORKER_FLUSH_US */
+#define WORKER_GROUP_MAX  8
+#define WORKER_SENT_MAX   (2 * WORKER_BATCH_MAX)
+#define WORKER_READ_MAX   WORKER_HELD_MAX /* held ids one call reserve-reads */
+#define WORKER_PART_CHAIN 4 /* takes chained in one partition before the next (P > 1) */
+#define FINISH_REPLY_LEN  5 /* {result, recorded, taken, read, meta} */
+#define FINISH_ARGV_TAKE  8 /* finish.lua's take count (ARGV[8]) */
+#define FINISH_ARGV_SPEC  6 /* finish.lua's stage runs to record (ARGV[6]) */
 /* The index in a script's args (keys first) of its ARGV[n]. */
 #define WORKER_ARGV(nkeys, n) ((size_t)(nkeys) + (size_t)(n)-1)
 

@@ -36,36 +36,18 @@
 -- The stage runs are recorded whatever the fence says: they ran.
 --#include stages.lua
 --#include stats.lua
+--#include ends.lua
 --#include fence.lua
 --#include current.lua
 --#include startjob.lua
 --#include takejob.lua
 local nread = tonumber(ARGV[5]) or 0
 local FIELDS = 15 + nread
--- failed_index(id): a job that ended failed joins its queue's failed index
--- (scored by Redis's clock, ms), which keeps the newest ARGV[14+n].
-local function failed_index(id)
-  local t = redis.call('TIME')
-  local keep = tonumber(ARGV[14 + nread]) or 10000
-  redis.call('ZADD', KEYS[6], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), id)
-  redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -keep - 1)
-end
--- end_state(first, dflt): the state the end's fields (ARGV[first..]) write,
--- else dflt.
-local function end_state(first, dflt)
-  local st = dflt
-  for i = first, #ARGV - 1, 2 do
-    if ARGV[i] == 'state' then
-      st = ARGV[i + 1]
-    end
-  end
-  return st
-end
 -- ended(st, pipeline): after an end is written: a failed job joins the
 -- failed index, the end is counted, the event published; 'ok'.
 local function ended(st, pipeline)
   if st == 'failed' then
-    failed_index(ARGV[3])
+    failed_index(KEYS[6], ARGV[3], ARGV[14 + nread])
   end
   count(KEYS[3], st, pipeline)
   redis.call('PUBLISH', ARGV[4], ARGV[3])
@@ -82,9 +64,8 @@ local begun_at = ARGV[FIELDS] == '.begun' and ARGV[FIELDS + 1] or nil
 -- one EXPIRE, one PUBLISH. Else nil: the end goes on as below (begun first,
 -- if still ours).
 local function finish_unbegun()
-  local cur = redis.call('HMGET', KEYS[1], 'state', 'attempt', 'pipeline', 'worker', 'started_at')
-  if not (cur[1] == 'queued' and (cur[2] or '0') == '0' and ARGV[1] == '1' and
-    not (cur[4] or cur[5])) then
+  local cur, is_fresh = unbegun_read(KEYS[1])
+  if not (is_fresh and ARGV[1] == '1') then
     return nil
   end
   if redis.call('LREM', KEYS[2], -1, ARGV[3]) == 0 then
@@ -99,7 +80,7 @@ local function finish_unbegun()
       'stage', '1', unpack(ARGV, first))
   end
   redis.call('EXPIRE', KEYS[1], ARGV[2])
-  return ended(end_state(first, 'queued'), cur[3])
+  return ended(end_state(first, #ARGV, 'queued'), cur[3])
 end
 local function finish_job()
   -- result: a job holds one once it succeeded (nil, nothing copied, before)
@@ -123,7 +104,7 @@ local function finish_job()
   if cur[5] and cur[5] ~= ARGV[9] then
     return 'fenced' -- begun by another worker (ours was recovered before it began)
   end
-  local st = end_state(FIELDS, cur[1])
+  local st = end_state(FIELDS, #ARGV, cur[1])
   -- Counted so that a job reported succeeded twice would show (fault tests):
   -- success_count is written from the second success on (absent: 1 once
   -- succeeded), a job that succeeded before holding its result.

@@ -100,6 +100,43 @@ started=$(rcli HGET "$(job_key b150)" started_at) ended=$(rcli HGET "$(job_key b
 check "... started_at its start, not after its end ($started, $ended)" test -n "$started" -a ! "$started" \> "$ended"
 stop_pid "$WORKER_PID" 10
 
+# The fast ends of a backlog share a call (pipe.c: finish_many). A job still
+# as its reservation read it and on the worker's list is written as
+# finish.lua's fast end writes it; any other is left as it is and answered
+# 'again', for the worker to send alone to finish.lua, which fences it.
+submit_lua_load
+submit_lua_lines echo echo '{"n":1}' m1 m2 m3 m4 m5 m6 | rcli_at "$(queue_key default)" >/dev/null
+pk=$(processing_key tw:many) ck=$(counters_key) fk=$(failed_key default)
+for j in m1 m2 m3 m4 m5 m6; do rcli LREM "$(queue_key default)" 0 "$j" >/dev/null; done
+for j in m1 m3 m4 m5 m6; do rcli LPUSH "$pk" "$j" >/dev/null; done
+rcli HSET "$(job_key m3)" state running >/dev/null
+ok0=$(rcli HGET "$ck" succeeded:echo) failed0=$(rcli HGET "$ck" failed:echo)
+ts=2026-12-05T01:02:03.004Z
+end_ok=(stage 1 result '{"n":1}' state succeeded updated_at "$ts" stage.1 'echo s 5')
+end_failed=(stage 1 state failed error '{"code":"boom"}' updated_at "$ts" stage.1 'echo f 5')
+many=$(rcli EVAL "$(lua_src finish_many)" 12 "$pk" "$ck" \
+  "$(job_key m1)" "$fk" "$(job_key m2)" "$fk" "$(job_key m3)" "$fk" "$(job_key m4)" "$fk" \
+  "$(job_key m5)" "$fk" tw:many "$(events_channel)" 100 \
+  m1 600 "$ts" ${#end_ok[@]} "${end_ok[@]}" m2 600 "$ts" ${#end_ok[@]} "${end_ok[@]}" \
+  m3 600 "$ts" ${#end_ok[@]} "${end_ok[@]}" m4 600 "$ts" 2 .keep result \
+  m5 600 "$ts" ${#end_failed[@]} "${end_failed[@]}" | tr '\n' ' ')
+check_eq "finish_many: fresh and on the list: ok; not on it, begun, a directive: again" \
+  "ok again again again ok " "$many"
+rcli EVAL "$(lua_src finish)" 6 "$(job_key m6)" "$pk" "$ck" "$(current_key)" "$(job_key m6)" "$fk" \
+  1 600 m6 "$(events_channel)" 0 '' idle 0 tw:many "$ts" 604800 '' '' 100 .begun "$ts" \
+  "${end_ok[@]}" >/dev/null
+values() { rcli HGETALL "$(job_key "$1")" | paste - - | grep -v '^id	' | sort | tr '\n' ' '; }
+check_eq "... the job it wrote holds what finish.lua's fast end writes" "$(values m6)" "$(values m1)"
+check_eq "... its TTL" 1 "$(rcli TTL "$(job_key m1)" | awk '{ print ($1 > 500 && $1 <= 600) }')"
+check_eq "... the ones it left are as they were" "queued running queued" \
+  "$(for j in m2 m3 m4; do rcli HGET "$(job_key "$j")" state; done | tr '\n' ' ' | sed 's/ $//')"
+check_eq "... left on the list (m3, m4), the ended ones off it" "m4 m3" \
+  "$(rcli LRANGE "$pk" 0 -1 | tr '\n' ' ' | sed 's/ $//')"
+check_eq "... the failed one is in its queue's failed index" 1 "$(rcli ZSCORE "$fk" m5 | grep -c .)"
+check_eq "... each end counted once" "$((ok0 + 2)) $((${failed0:-0} + 1))" \
+  "$(rcli HGET "$ck" succeeded:echo) $(rcli HGET "$ck" failed:echo)"
+rcli DEL "$pk" >/dev/null
+
 # The ends of a backlog's jobs share writes (pipe.c): a call appended to the
 # connection (rconn_script_append) is not written until flushed, or until the
 # next call; then its reply is read as any other. (On a cluster a call is
