@@ -214,6 +214,15 @@ def main():
             target=tgt(ok, "≥ 50 % of HGETALL, p99 ≤ 5 ms"))
         row("  p50 / p99 latency", ("status.%s.p50_ms" % what, "status.%s.p99_ms" % what), "ms",
             "{:.2f}")
+        # each run against redis-benchmark HGETALL of the same hash right after it
+        pair = (k, "status.%s.hgetall_rps" % what)
+        if all(x in figs for x in pair):
+            figs["status.%s.pct_of_hgetall" % what] = agg(
+                [100.0 * a / b for a, b in zip(*(figs[x]["runs"] for x in pair)) if b])
+        pk = "status.%s.pct_of_hgetall" % what
+        low = figs[pk]["min"] if pk in figs else None
+        row("  ÷ HGETALL of that hash just after, each run", pk, "%",
+            "{:.0f}", target=tgt(None if low is None else low >= 60, "≥ 60 % in every run"))
     # live: the change (its updated_at) to the client's socket (kernel
     # receive time: the client's own delay is the last row, left out), then
     # the two parts either side of the PUBLISH (bench/sse.py)

@@ -533,6 +533,11 @@ for r in $(seq 1 "$RUNS"); do
     kv "status.$what.p50_ms" "$(echo "$j" | jget p50_ms)"
     kv "status.$what.p99_ms" "$(echo "$j" | jget p99_ms)"
     kv "status.$what.non2xx" "$(echo "$j" | jget non2xx)"
+    # Redis alone on the same hash, right after: the baseline of this run
+    # (the load of the shared host moves within minutes)
+    v=$(redis-benchmark -p "$RPORT" -c 50 -n "$RB_N" --csv HGETALL "$(bkey job "$id")" 2>/dev/null |
+      tail -1 | cut -d, -f2 | tr -d '"')
+    kv "status.$what.hgetall_rps" "$v"
   done
 done
 kv api.rss_after_status_kb "$(rss_kb "$API_PID")"

@@ -179,33 +179,66 @@ static bool pipe_is_same_call(const struct rargv *a, const struct rargv *b)
     return true;
 }
 
-/* finish_many's arguments for fast ends e[0..n) (*nkeys its keys). */
-static void pipe_many_args(const struct sent_finish *e, size_t n, struct rargv *out, int *nkeys)
+/* finish_many's arguments for fast ends e[0..n): a view of theirs (no
+ * string copied), for one call. */
+struct many_args {
+    struct rargv v; /* argv/lens: arrays of its own, strings borrowed */
+    int nkeys;
+    char nfields[WORKER_SENT_MAX][24]; /* each end's field count, as text */
+};
+
+static void many_add(struct many_args *m, const char *s, size_t len)
+{
+    m->v.argv[m->v.argc] = (char *)s; /* borrowed: never freed through v */
+    m->v.lens[m->v.argc++] = len;
+}
+
+/* Fills m for e[0..n) (n <= WORKER_SENT_MAX): 0, or -1 when memory ran out.
+ * many_free releases it. */
+static int pipe_many_args(const struct sent_finish *e, size_t n, struct many_args *m)
 {
     const struct rargv *a0 = &e[0].args;
-    size_t i, k, first = WORKER_ARGV(FINISH_NKEYS_FAST, FINISH_ARGV_BEGUN + 2);
+    size_t i, k, first = WORKER_ARGV(FINISH_NKEYS_FAST, FINISH_ARGV_BEGUN + 2), cap = 5 + 2 * n;
+    static const size_t keys[] = {FINISH_KEY_JOB, FINISH_KEY_FAILED};
+    static const size_t args[] = {FINISH_ARGV_WORKER, FINISH_ARGV_CHANNEL, FINISH_ARGV_KEEP};
+    static const size_t own[] = {FINISH_ARGV_ID, FINISH_ARGV_TTL, FINISH_ARGV_BEGUN + 1};
 
-    rargv_init(out);
-    rargv_add(out, pipe_key(a0, FINISH_KEY_PROCESSING));
-    rargv_add(out, pipe_key(a0, FINISH_KEY_COUNTERS));
-    for (i = 0; i < n; i++) {
-        rargv_add(out, pipe_key(&e[i].args, FINISH_KEY_JOB));
-        rargv_add(out, pipe_key(&e[i].args, FINISH_KEY_FAILED));
+    for (i = 0; i < n; i++)
+        cap += 4 + e[i].args.argc - first;
+    memset(&m->v, 0, sizeof(m->v));
+    m->v.argv = malloc(cap * sizeof(m->v.argv[0]));
+    m->v.lens = malloc(cap * sizeof(m->v.lens[0]));
+    if (m->v.argv == NULL || m->v.lens == NULL) {
+        free(m->v.argv);
+        free(m->v.lens);
+        return -1;
     }
-    rargv_add(out, pipe_arg(a0, FINISH_ARGV_WORKER));
-    rargv_add(out, pipe_arg(a0, FINISH_ARGV_CHANNEL));
-    rargv_add(out, pipe_arg(a0, FINISH_ARGV_KEEP));
+    m->v.cap = cap;
+    many_add(m, pipe_key(a0, FINISH_KEY_PROCESSING), strlen(pipe_key(a0, FINISH_KEY_PROCESSING)));
+    many_add(m, pipe_key(a0, FINISH_KEY_COUNTERS), strlen(pipe_key(a0, FINISH_KEY_COUNTERS)));
+    for (i = 0; i < n; i++)
+        for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+            many_add(m, pipe_key(&e[i].args, keys[k]), e[i].args.lens[keys[k] - 1]);
+    for (k = 0; k < sizeof(args) / sizeof(args[0]); k++)
+        many_add(m, pipe_arg(a0, args[k]), a0->lens[WORKER_ARGV(FINISH_NKEYS_FAST, args[k])]);
     for (i = 0; i < n; i++) {
         const struct rargv *a = &e[i].args;
 
-        rargv_add(out, pipe_arg(a, FINISH_ARGV_ID));
-        rargv_add(out, pipe_arg(a, FINISH_ARGV_TTL));
-        rargv_add(out, pipe_arg(a, FINISH_ARGV_BEGUN + 1));
-        rargv_addll(out, (long long)(a->argc - first));
+        for (k = 0; k < sizeof(own) / sizeof(own[0]); k++)
+            many_add(m, pipe_arg(a, own[k]), a->lens[WORKER_ARGV(FINISH_NKEYS_FAST, own[k])]);
+        many_add(m, m->nfields[i],
+                 (size_t)snprintf(m->nfields[i], sizeof(m->nfields[i]), "%zu", a->argc - first));
         for (k = first; k < a->argc; k++)
-            rargv_addlen(out, a->argv[k], a->lens[k]);
+            many_add(m, a->argv[k], a->lens[k]);
     }
-    *nkeys = (int)(2 + 2 * n);
+    m->nkeys = (int)(2 + 2 * n);
+    return 0;
+}
+
+static void many_free(struct many_args *m)
+{
+    free(m->v.argv); /* the strings are borrowed */
+    free(m->v.lens);
 }
 
 /* Makes the fast ends held one call (appended next, or lost). */
@@ -225,22 +258,22 @@ static void pipe_seal(struct worker *w)
 static int pipe_emit(struct worker *w)
 {
     struct pipe *p = w->pipe;
-    struct sent_finish *e;
+    struct many_args m;
     struct sq_err err;
-    struct rargv a;
-    int nkeys, rc;
+    int rc;
 
     if (p->ngroup == 0)
         return 0;
-    e = &p->sent[p->nsent - p->ngroup];
-    pipe_many_args(e, p->ngroup, &a, &nkeys);
+    rc = pipe_many_args(&p->sent[p->nsent - p->ngroup], p->ngroup, &m);
     pipe_seal(w);
-    rc = a.is_oom ? -1 : rconn_script_append(w->rc, SCRIPT_FINISH_MANY, nkeys, &a, &err);
-    if (a.is_oom)
-        snprintf(err.msg, sizeof(err.msg), "out of memory");
+    if (rc < 0) {
+        log_warnx("out of memory; writing the ends again");
+        return -1;
+    }
+    rc = rconn_script_append(w->rc, SCRIPT_FINISH_MANY, m.nkeys, &m.v, &err);
     if (rc < 0)
         log_warnx("%s; writing the ends again", err.msg);
-    rargv_free(&a);
+    many_free(&m);
     return rc;
 }
 
@@ -372,13 +405,14 @@ static void pipe_answer_many(struct worker *w, const struct sent_finish *e, size
     size_t j;
 
     if (rep != NULL && rep->type == REDIS_REPLY_ERROR && scripts_is_noscript(rep->str, rep->len)) {
-        struct rargv a;
-        int nkeys;
+        struct many_args m;
 
         freeReplyObject(rep);
-        pipe_many_args(e, n, &a, &nkeys);
-        rep = a.is_oom ? NULL : rconn_script(w->rc, SCRIPT_FINISH_MANY, nkeys, &a, &err);
-        rargv_free(&a);
+        rep = NULL;
+        if (pipe_many_args(e, n, &m) == 0) {
+            rep = rconn_script(w->rc, SCRIPT_FINISH_MANY, m.nkeys, &m.v, &err);
+            many_free(&m);
+        }
     }
     if (rep != NULL && rep->type == REDIS_REPLY_ERROR)
         log_write(LOG_LEVEL_WARN, 0, e[0].id, "the ends of %zu jobs: %.*s; written one by one", n,

@@ -136,16 +136,21 @@ async function waitSeries(page, sel, what, timeoutMs) {
 }
 
 // The stage timeline of the detail panel: one entry per row.
+// The timeline's rows, each with the scale (px per s) it was drawn at, read
+// in one go: a running stage's timeline is redrawn as time goes, its scale
+// stepping down as the time shown grows.
 async function timeline(page) {
-  return page.evaluate(() =>
-    Array.from(document.querySelectorAll('#d-timeline .tl-row')).map((g) => {
+  return page.evaluate(() => {
+    const pic = document.getElementById('d-timeline');
+    const scale = pic ? Number(pic.getAttribute('data-px-per-s')) : NaN;
+    return Array.from(document.querySelectorAll('#d-timeline .tl-row')).map((g) => {
       const bar = g.querySelector('rect.tl-bar');
       const exp = g.querySelector('rect.tl-exp');
       const r = (e) => e && { x: Number(e.getAttribute('x')), w: Number(e.getAttribute('width')), s: Number(e.getAttribute('data-s')) };
       return { stage: g.getAttribute('data-stage'), state: g.getAttribute('data-state'), bar: r(bar), exp: r(exp),
-        cls: bar ? bar.getAttribute('class') : null };
-    }),
-  );
+        cls: bar ? bar.getAttribute('class') : null, scale };
+    });
+  });
 }
 
 async function mainFlow(browser) {
@@ -374,7 +379,7 @@ async function mainFlow(browser) {
       const tl = await timeline(page);
       console.log('# timeline: ' + JSON.stringify(tl));
       expect(tl.length === 4, tl.length + ' rows');
-      const scale = Number(await page.getAttribute('#d-timeline', 'data-px-per-s'));
+      const scale = tl[0].scale;
       tl.forEach((r, i) => {
         expect(r.state === 'succeeded' && r.cls === 'tl-bar succeeded', 'row ' + (i + 1) + ' ' + r.state + ' ' + r.cls);
         expect(Math.abs(r.bar.s - st[i].duration_s) < 0.002, 'row ' + (i + 1) + ' took ' + r.bar.s + ', the API says ' + st[i].duration_s);
@@ -498,7 +503,7 @@ async function mainFlow(browser) {
     const b = await timeline(page);
     console.log('# running bar: ' + JSON.stringify([a[0], b[0]]));
     expect(a.length === 1 && b.length === 1 && a[0].bar && b[0].bar, 'rows ' + JSON.stringify([a, b]));
-    const scale = Number(await page.getAttribute('#d-timeline', 'data-px-per-s'));
+    const scale = b[0].scale; // the one it was drawn at
     expect(Math.abs(b[0].bar.w - b[0].bar.s * scale) <= 1.5, 'width ' + b[0].bar.w + ' for ' + b[0].bar.s + ' s at ' + scale + ' px/s');
     if (b[0].state === 'running') {
       // (the scale may step up between the samples: the time grows, the width follows it)
