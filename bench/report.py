@@ -148,7 +148,7 @@ def main():
         "µs", "{:.1f}")
     drain_ratio = None
     if med("drain.rps") and hset and med("cost.scripts_per_job"):
-        drain_ratio = "%.0f %% of HSET ÷ %.0f call" % (
+        drain_ratio = "%.0f %% of HSET ÷ %.2f calls" % (
             100.0 * med("drain.rps") * med("cost.scripts_per_job") / hset,
             med("cost.scripts_per_job"))
     row("drain, 4 echo stages, --concurrency 2", "drain.rps", "jobs/s",
@@ -191,7 +191,7 @@ def main():
         "{:,.0f}")
     e2e_ratio = None
     if med("e2e.rps") and hset and med("cost.scripts_per_job"):
-        e2e_ratio = "%.0f %% of HSET ÷ %.0f call" % (
+        e2e_ratio = "%.0f %% of HSET ÷ %.2f calls" % (
             100.0 * med("e2e.rps") * med("cost.scripts_per_job") / hset,
             med("cost.scripts_per_job"))
     row("end to end (submit 50 conns + drain)", "e2e.rps", "jobs/s done", ratio=e2e_ratio)
