@@ -162,32 +162,36 @@ static bool pipe_is_fast(const struct rargv *a, int nkeys, int take, bool is_rea
            (a->argc == nfixed || pipe_arg(a, FINISH_ARGV_BEGUN + 2)[0] != '.');
 }
 
-/* Whether fast end b can share a's call: the same processing list, counters,
- * events channel, worker and failed index length. */
+/* What the ends of one finish_many call share, in its order: its first
+ * keys (the processing list, the counters) and arguments (worker, events
+ * channel, failed index length). */
+static const size_t many_keys[] = {FINISH_KEY_PROCESSING, FINISH_KEY_COUNTERS};
+static const size_t many_args[] = {FINISH_ARGV_WORKER, FINISH_ARGV_CHANNEL, FINISH_ARGV_KEEP};
+#define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Whether fast end b can share a's call. */
 static bool pipe_is_same_call(const struct rargv *a, const struct rargv *b)
 {
-    static const size_t keys[] = {FINISH_KEY_PROCESSING, FINISH_KEY_COUNTERS};
-    static const size_t args[] = {FINISH_ARGV_CHANNEL, FINISH_ARGV_WORKER, FINISH_ARGV_KEEP};
     size_t i;
 
-    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        if (strcmp(pipe_key(a, keys[i]), pipe_key(b, keys[i])) != 0)
+    for (i = 0; i < NELEMS(many_keys); i++)
+        if (strcmp(pipe_key(a, many_keys[i]), pipe_key(b, many_keys[i])) != 0)
             return false;
-    for (i = 0; i < sizeof(args) / sizeof(args[0]); i++)
-        if (strcmp(pipe_arg(a, args[i]), pipe_arg(b, args[i])) != 0)
+    for (i = 0; i < NELEMS(many_args); i++)
+        if (strcmp(pipe_arg(a, many_args[i]), pipe_arg(b, many_args[i])) != 0)
             return false;
     return true;
 }
 
 /* finish_many's arguments for fast ends e[0..n): a view of theirs (no
  * string copied), for one call. */
-struct many_args {
+struct many_view {
     struct rargv v; /* argv/lens: arrays of its own, strings borrowed */
     int nkeys;
     char nfields[WORKER_SENT_MAX][24]; /* each end's field count, as text */
 };
 
-static void many_add(struct many_args *m, const char *s, size_t len)
+static void many_add(struct many_view *m, const char *s, size_t len)
 {
     m->v.argv[m->v.argc] = (char *)s; /* borrowed: never freed through v */
     m->v.lens[m->v.argc++] = len;
@@ -195,12 +199,11 @@ static void many_add(struct many_args *m, const char *s, size_t len)
 
 /* Fills m for e[0..n) (n <= WORKER_SENT_MAX): 0, or -1 when memory ran out.
  * many_free releases it. */
-static int pipe_many_args(const struct sent_finish *e, size_t n, struct many_args *m)
+static int pipe_many_args(const struct sent_finish *e, size_t n, struct many_view *m)
 {
     const struct rargv *a0 = &e[0].args;
     size_t i, k, first = WORKER_ARGV(FINISH_NKEYS_FAST, FINISH_ARGV_BEGUN + 2), cap = 5 + 2 * n;
     static const size_t keys[] = {FINISH_KEY_JOB, FINISH_KEY_FAILED};
-    static const size_t args[] = {FINISH_ARGV_WORKER, FINISH_ARGV_CHANNEL, FINISH_ARGV_KEEP};
     static const size_t own[] = {FINISH_ARGV_ID, FINISH_ARGV_TTL, FINISH_ARGV_BEGUN + 1};
 
     for (i = 0; i < n; i++)
@@ -214,17 +217,18 @@ static int pipe_many_args(const struct sent_finish *e, size_t n, struct many_arg
         return -1;
     }
     m->v.cap = cap;
-    many_add(m, pipe_key(a0, FINISH_KEY_PROCESSING), strlen(pipe_key(a0, FINISH_KEY_PROCESSING)));
-    many_add(m, pipe_key(a0, FINISH_KEY_COUNTERS), strlen(pipe_key(a0, FINISH_KEY_COUNTERS)));
+    for (k = 0; k < NELEMS(many_keys); k++)
+        many_add(m, pipe_key(a0, many_keys[k]), a0->lens[many_keys[k] - 1]);
     for (i = 0; i < n; i++)
-        for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+        for (k = 0; k < NELEMS(keys); k++)
             many_add(m, pipe_key(&e[i].args, keys[k]), e[i].args.lens[keys[k] - 1]);
-    for (k = 0; k < sizeof(args) / sizeof(args[0]); k++)
-        many_add(m, pipe_arg(a0, args[k]), a0->lens[WORKER_ARGV(FINISH_NKEYS_FAST, args[k])]);
+    for (k = 0; k < NELEMS(many_args); k++)
+        many_add(m, pipe_arg(a0, many_args[k]),
+                 a0->lens[WORKER_ARGV(FINISH_NKEYS_FAST, many_args[k])]);
     for (i = 0; i < n; i++) {
         const struct rargv *a = &e[i].args;
 
-        for (k = 0; k < sizeof(own) / sizeof(own[0]); k++)
+        for (k = 0; k < NELEMS(own); k++)
             many_add(m, pipe_arg(a, own[k]), a->lens[WORKER_ARGV(FINISH_NKEYS_FAST, own[k])]);
         many_add(m, m->nfields[i],
                  (size_t)snprintf(m->nfields[i], sizeof(m->nfields[i]), "%zu", a->argc - first));
@@ -235,7 +239,7 @@ static int pipe_many_args(const struct sent_finish *e, size_t n, struct many_arg
     return 0;
 }
 
-static void many_free(struct many_args *m)
+static void many_free(struct many_view *m)
 {
     free(m->v.argv); /* the strings are borrowed */
     free(m->v.lens);
@@ -258,7 +262,7 @@ static void pipe_seal(struct worker *w)
 static int pipe_emit(struct worker *w)
 {
     struct pipe *p = w->pipe;
-    struct many_args m;
+    struct many_view m;
     struct sq_err err;
     int rc;
 
@@ -405,7 +409,7 @@ static void pipe_answer_many(struct worker *w, const struct sent_finish *e, size
     size_t j;
 
     if (rep != NULL && rep->type == REDIS_REPLY_ERROR && scripts_is_noscript(rep->str, rep->len)) {
-        struct many_args m;
+        struct many_view m;
 
         freeReplyObject(rep);
         rep = NULL;
