@@ -1104,7 +1104,7 @@ static int rasync_cl_send(struct rasync_creq *cq)
     struct rasync *ra = cq->ra, *link = NULL;
     struct rasync_cluster *cl = ra->cl;
     const char *asking[] = {"ASKING"};
-    struct rargv ask = {1, 1, (char **)asking, (size_t[]){6}, 0};
+    struct rargv ask = {.argc = 1, .cap = 1, .argv = (char **)asking, .lens = (size_t[]){6}};
     int ki = 0, li;
 
     if (cq->host[0] != '\0') {
@@ -1292,7 +1292,7 @@ static void rasync_cl_refresh(struct rasync *ra)
 {
     struct rasync_cluster *cl = ra->cl;
     const char *argv[] = {"CLUSTER", "SLOTS"};
-    struct rargv args = {2, 2, (char **)argv, (size_t[]){7, 5}, 0};
+    struct rargv args = {.argc = 2, .cap = 2, .argv = (char **)argv, .lens = (size_t[]){7, 5}};
     struct rasync *link = rasync_cl_any_link(cl);
     int i;
 

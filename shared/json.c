@@ -641,8 +641,21 @@ void json_buf_add_string(struct json_buf *b, const char *s)
 
 char *json_print(const cJSON *item)
 {
-    /* one 2 KiB buffer fits a job's status: no growing by reallocs from 256 */
-    return cJSON_PrintBuffered(item, 2048, 0);
+    /* Most texts fit 1 KiB (a stage's output, a job's status): printed on the
+     * stack, then one malloc of their size (a small, cached block). Allocating
+     * 2 KiB or more for each makes glibc's malloc sort its free lists
+     * (malloc_consolidate) every time: a tenth of a worker's CPU in a drain.
+     * A longer text starts again in a 4 KiB buffer, grown as needed. */
+    char small[1024];
+    size_t len;
+    char *out;
+
+    if (!cJSON_PrintPreallocated((cJSON *)item, small, (int)sizeof(small), 0))
+        return cJSON_PrintBuffered(item, 4096, 0);
+    len = strlen(small) + 1;
+    if ((out = cJSON_malloc(len)) != NULL)
+        memcpy(out, small, len);
+    return out;
 }
 
 int json_number(const cJSON *item, double *out)

@@ -2,13 +2,57 @@
 #include "rargv.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* A block of copies. Its malloc stays below 1,000 bytes (a chunk below
+ * glibc's 1,024-byte "large" ones, kept in its per-thread cache) unless one
+ * string needs more: a larger request makes malloc sort its free lists each
+ * time (malloc_consolidate). */
+struct rargv_block {
+    struct rargv_block *next;
+    size_t used, cap;
+    char data[];
+};
+#define RARGV_BLOCK_BYTES (1000 - sizeof(struct rargv_block))
+
 void rargv_init(struct rargv *v)
 {
     memset(v, 0, sizeof(*v));
+}
+
+/* Room for n bytes in v's blocks: a new block when the newest has less. */
+static char *rargv_room(struct rargv *v, size_t n)
+{
+    struct rargv_block *b = v->blocks;
+    size_t cap;
+
+    if (b == NULL || b->cap - b->used < n) {
+        cap = n > RARGV_BLOCK_BYTES ? n : RARGV_BLOCK_BYTES;
+        if ((b = malloc(sizeof(*b) + cap)) == NULL)
+            return NULL;
+        b->next = v->blocks;
+        b->used = 0;
+        b->cap = cap;
+        v->blocks = b;
+    }
+    b->used += n;
+    return b->data + b->used - n;
+}
+
+/* A copy of s[0..len) and a NUL in v's blocks, or NULL. */
+static char *rargv_copy(struct rargv *v, const char *s, size_t len)
+{
+    char *copy = len < SIZE_MAX ? rargv_room(v, len + 1) : NULL;
+
+    if (copy == NULL)
+        return NULL;
+    if (len > 0)
+        memcpy(copy, s, len);
+    copy[len] = '\0';
+    return copy;
 }
 
 int rargv_addlen(struct rargv *v, const char *s, size_t len)
@@ -30,12 +74,8 @@ int rargv_addlen(struct rargv *v, const char *s, size_t len)
         v->lens = nl;
         v->cap = ncap;
     }
-    copy = malloc(len + 1);
-    if (copy == NULL)
+    if ((copy = rargv_copy(v, s, len)) == NULL)
         goto oom;
-    if (len > 0)
-        memcpy(copy, s, len);
-    copy[len] = '\0';
     v->argv[v->argc] = copy;
     v->lens[v->argc] = len;
     v->argc++;
@@ -52,13 +92,13 @@ int rargv_set(struct rargv *v, size_t i, const char *s)
 
     if (v->is_oom || i >= v->argc)
         return -1;
-    copy = malloc(len + 1);
-    if (copy == NULL) {
+    if (len <= v->lens[i]) { /* over the old copy: a value set again and again stays put */
+        copy = v->argv[i];
+        memcpy(copy, s, len + 1);
+    } else if ((copy = rargv_copy(v, s, len)) == NULL) {
         v->is_oom = 1;
         return -1;
     }
-    memcpy(copy, s, len + 1);
-    free(v->argv[i]);
     v->argv[i] = copy;
     v->lens[i] = len;
     return 0;
@@ -114,12 +154,14 @@ int rargv_addll(struct rargv *v, long long n)
 
 void rargv_free(struct rargv *v)
 {
-    size_t i;
+    struct rargv_block *b, *next;
 
     if (v == NULL)
         return;
-    for (i = 0; i < v->argc; i++)
-        free(v->argv[i]);
+    for (b = v->blocks; b != NULL; b = next) {
+        next = b->next;
+        free(b);
+    }
     free(v->argv);
     free(v->lens);
     rargv_init(v);
@@ -149,18 +191,20 @@ static char *rargv_put_len(char *p, char type, size_t v)
     return p;
 }
 
-char *rargv_resp(size_t argc, const char *const *argv, const size_t *lens, size_t *len)
+size_t rargv_resp_size(size_t argc, const size_t *lens)
 {
     size_t total = 1 + rargv_digits(argc) + 2, i;
-    char *buf, *p;
 
     for (i = 0; i < argc; i++)
         total += 1 + rargv_digits(lens[i]) + 2 + lens[i] + 2;
-    buf = malloc(total + 1); /* NUL-terminated, as hiredis' own: its async */
-    if (buf == NULL)         /* parse of a command (nextArgument) reads one past */
-        return NULL;         /* the end with strchr (valgrind, test_jobs) */
-    buf[total] = '\0';
-    p = rargv_put_len(buf, '*', argc);
+    return total;
+}
+
+void rargv_resp_write(char *buf, size_t argc, const char *const *argv, const size_t *lens)
+{
+    char *p = rargv_put_len(buf, '*', argc);
+    size_t i;
+
     for (i = 0; i < argc; i++) {
         p = rargv_put_len(p, '$', lens[i]);
         if (lens[i] > 0)
@@ -169,6 +213,17 @@ char *rargv_resp(size_t argc, const char *const *argv, const size_t *lens, size_
         *p++ = '\r';
         *p++ = '\n';
     }
+    *p = '\0';
+}
+
+char *rargv_resp(size_t argc, const char *const *argv, const size_t *lens, size_t *len)
+{
+    size_t total = rargv_resp_size(argc, lens);
+    char *buf = malloc(total + 1); /* NUL-terminated, as hiredis' own: its async */
+
+    if (buf == NULL) /* parse of a command (nextArgument) reads one past */
+        return NULL; /* the end with strchr (valgrind, test_jobs) */
+    rargv_resp_write(buf, argc, argv, lens);
     *len = total;
     return buf;
 }

@@ -227,11 +227,19 @@ redisReply *rconn_command(struct rconn *rc, const struct rargv *args, struct sq_
     return rconn_argv(rc, (int)args->argc, (const char **)args->argv, args->lens, err);
 }
 
-/* Room for a script call's argv and lengths (EVALSHA, sha, nkeys, args): 0,
- * or -1 with err (nothing to free). */
-static int rconn_script_room(const struct rargv *args, const char ***argv, size_t **lens,
-                             struct sq_err *err)
+#define RCONN_ARGV_SMALL 512   /* a call's arguments held on the stack (8 grouped ends fit) */
+#define RCONN_RESP_SMALL 16384 /* bytes of a call formatted on the stack */
+
+/* Room for a script call's argv and lengths (EVALSHA, sha, nkeys, args):
+ * small[] / small_lens[] (RCONN_ARGV_SMALL) when they fit, else allocated
+ * (rconn_script_unroom frees them). 0, or -1 with err (nothing to free). */
+static int rconn_script_room(const struct rargv *args, const char **small, size_t *small_lens,
+                             const char ***argv, size_t **lens, struct sq_err *err)
 {
+    *argv = small;
+    *lens = small_lens;
+    if (!args->is_oom && args->argc + 3 <= RCONN_ARGV_SMALL)
+        return 0;
     *argv = NULL;
     *lens = NULL;
     if (!args->is_oom) {
@@ -247,15 +255,23 @@ static int rconn_script_room(const struct rargv *args, const char ***argv, size_
     return 0;
 }
 
+static void rconn_script_unroom(const char **small, const char **argv, size_t *lens)
+{
+    if (argv != small) {
+        free(argv);
+        free(lens);
+    }
+}
+
 redisReply *rconn_script(struct rconn *rc, enum script_id id, int nkeys, const struct rargv *args,
                          struct sq_err *err)
 {
-    const char **argv;
-    size_t *lens, n;
+    const char **argv, *small[RCONN_ARGV_SMALL];
+    size_t *lens, n, small_lens[RCONN_ARGV_SMALL];
     char nk[16];
     redisReply *r = NULL;
 
-    if (rconn_script_room(args, &argv, &lens, err) < 0)
+    if (rconn_script_room(args, small, small_lens, &argv, &lens, err) < 0)
         return NULL;
     n = scripts_argv(id, 0, nkeys, args, argv, lens, nk);
     r = rconn_argv(rc, (int)n, argv, lens, err);
@@ -264,8 +280,7 @@ redisReply *rconn_script(struct rconn *rc, enum script_id id, int nkeys, const s
         n = scripts_argv(id, 1, nkeys, args, argv, lens, nk);
         r = rconn_argv(rc, (int)n, argv, lens, err);
     }
-    free(argv);
-    free(lens);
+    rconn_script_unroom(small, argv, lens);
     return r;
 }
 
@@ -274,23 +289,33 @@ redisReply *rconn_script(struct rconn *rc, enum script_id id, int nkeys, const s
 static int rconn_script_put(struct rconn *rc, enum script_id id, int nkeys,
                             const struct rargv *args, bool is_flush, struct sq_err *err)
 {
-    const char **argv;
-    size_t *lens, n;
-    char nk[16];
+    const char **argv, *small[RCONN_ARGV_SMALL];
+    size_t *lens, n, len, small_lens[RCONN_ARGV_SMALL];
+    char nk[16], resp_small[RCONN_RESP_SMALL], *resp;
     int rv = -1, is_written = !is_flush;
 
     if ((rc->cl == NULL && rconn_ensure(rc, err) < 0) ||
-        rconn_script_room(args, &argv, &lens, err) < 0)
+        rconn_script_room(args, small, small_lens, &argv, &lens, err) < 0)
         return -1;
     n = scripts_argv(id, 0, nkeys, args, argv, lens, nk);
     if (rc->cl != NULL) {
         rv = rcluster_send(rc->cl, (int)n, argv, lens, err);
         goto done;
     }
-    if (redisAppendCommandArgv(rc->ctx, (int)n, argv, lens) != REDIS_OK) {
+    /* formatted here without hiredis' printf per argument (rargv_resp), on
+     * the stack when it fits: hiredis copies it to its output buffer */
+    len = rargv_resp_size(n, lens);
+    resp = len < sizeof(resp_small) ? resp_small : malloc(len + 1);
+    if (resp != NULL)
+        rargv_resp_write(resp, n, argv, lens);
+    if (resp == NULL || redisAppendFormattedCommand(rc->ctx, resp, len) != REDIS_OK) {
+        if (resp != resp_small)
+            free(resp);
         rconn_fail(rc, err, "out of memory", "");
         goto done;
     }
+    if (resp != resp_small)
+        free(resp);
     /* a blocking socket: each write takes what fits, bounded by the timeout */
     while (!is_written)
         if (redisBufferWrite(rc->ctx, &is_written) != REDIS_OK) {
@@ -300,8 +325,7 @@ static int rconn_script_put(struct rconn *rc, enum script_id id, int nkeys,
     rc->npending++;
     rv = 0;
 done:
-    free(argv);
-    free(lens);
+    rconn_script_unroom(small, argv, lens);
     return rv;
 }
 

@@ -318,14 +318,15 @@ int stagefield_run_write(struct stagefield_run *sr, const struct rargv *in, stru
         const char *f = in->argv[i], *v = in->argv[i + 1], *what = stagefield_of(f, n, &k);
         struct stagefield_mine *m = what != NULL ? &sr->st[k] : NULL;
 
-        for (j = 0; j < SF_NEMPTY && strcmp(f, stagefield_empty_names[j]) != 0; j++)
+        /* a stage's field is none of the job fields below: most fields are */
+        for (j = 0; m == NULL && j < SF_NEMPTY && strcmp(f, stagefield_empty_names[j]) != 0; j++)
             ;
-        if (j < SF_NEMPTY) {
+        if (m == NULL && j < SF_NEMPTY) {
             empty[j] = v; /* the last one wins */
             continue;
         }
-        if (strcmp(f, JOB_F_OVERALL) == 0 || strcmp(f, JOB_F_FINISHED_AT) == 0 ||
-            strcmp(f, JOB_F_STAGE_NAME) == 0)
+        if (m == NULL && (strcmp(f, JOB_F_OVERALL) == 0 || strcmp(f, JOB_F_FINISHED_AT) == 0 ||
+                          strcmp(f, JOB_F_STAGE_NAME) == 0))
             continue; /* derived (a job's end is its updated_at, its stage's name in stage.<k>) */
         if (m != NULL && strcmp(what, "output") == 0 && k == n && result != NULL &&
             in->lens[i + 1] == result_len && memcmp(v, result, result_len) == 0)

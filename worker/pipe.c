@@ -185,10 +185,14 @@ static bool pipe_is_same_call(const struct rargv *a, const struct rargv *b)
 
 /* finish_many's arguments for fast ends e[0..n): a view of theirs (no
  * string copied), for one call. */
+#define MANY_SMALL 512 /* arguments held in the view itself: 8 ends of a bench4 job use ~300 */
+
 struct many_view {
-    struct rargv v; /* argv/lens: arrays of its own, strings borrowed */
+    struct rargv v; /* argv/lens: arrays of its own (small ones when they fit), strings borrowed */
     int nkeys;
     char nfields[WORKER_SENT_MAX][24]; /* each end's field count, as text */
+    char *small[MANY_SMALL];
+    size_t small_lens[MANY_SMALL];
 };
 
 static void many_add(struct many_view *m, const char *s, size_t len)
@@ -209,8 +213,13 @@ static int pipe_many_args(const struct sent_finish *e, size_t n, struct many_vie
     for (i = 0; i < n; i++)
         cap += 4 + e[i].args.argc - first;
     memset(&m->v, 0, sizeof(m->v));
-    m->v.argv = malloc(cap * sizeof(m->v.argv[0]));
-    m->v.lens = malloc(cap * sizeof(m->v.lens[0]));
+    if (cap <= MANY_SMALL) { /* no malloc of a few KiB per call (glibc sorts its lists for each) */
+        m->v.argv = m->small;
+        m->v.lens = m->small_lens;
+    } else {
+        m->v.argv = malloc(cap * sizeof(m->v.argv[0]));
+        m->v.lens = malloc(cap * sizeof(m->v.lens[0]));
+    }
     if (m->v.argv == NULL || m->v.lens == NULL) {
         free(m->v.argv);
         free(m->v.lens);
@@ -241,8 +250,10 @@ static int pipe_many_args(const struct sent_finish *e, size_t n, struct many_vie
 
 static void many_free(struct many_view *m)
 {
-    free(m->v.argv); /* the strings are borrowed */
-    free(m->v.lens);
+    if (m->v.argv != m->small) {
+        free(m->v.argv); /* the strings are borrowed */
+        free(m->v.lens);
+    }
 }
 
 /* Makes the fast ends held one call (appended next, or lost). */
