@@ -1,9 +1,13 @@
 /* log: level-checked lines on stderr, text or JSON, with the process's context
  * (worker, job, pipeline, stage). The only module that writes diagnostics; it
  * never exits and installs no signal handler of its own. Lines are held in a
- * buffer and written in batches of whole lines, each batch one write of at most
- * PIPE_BUF bytes unless one line is longer, so that processes sharing a log
- * pipe or file never interleave inside a line. */
+ * buffer and written in batches of whole lines so that processes sharing a
+ * log pipe or file never interleave inside a line: to a pipe, a socket or a
+ * terminal each batch is one write of at most PIPE_BUF bytes (unless one line
+ * is longer: the size whose writes POSIX keeps whole); to a regular file,
+ * one write of everything held (Linux writes a regular file's writes one
+ * after the other, its shared offset too), which costs a few times less per
+ * byte than PIPE_BUF pieces. */
 #include "log.h"
 
 #include <cjson/cJSON.h>
@@ -18,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,7 +32,7 @@
 #define LOG_MSG_MAX   2048              /* bytes of a formatted message */
 #define LOG_LINE_MAX  16384             /* bytes of a whole line */
 #define LOG_CLEAN_MAX (4 * LOG_MSG_MAX) /* a cleaned message: each byte may grow to 4 */
-#define LOG_BUF_SIZE  32768             /* bytes of lines held before a write */
+#define LOG_BUF_SIZE  65536             /* bytes of lines held before a write */
 
 static struct {
     char role[64];
@@ -39,6 +44,15 @@ static struct {
     char stage_name[LOG_CTX_MAX];
     int stage; /* 0 = none */
 } log_state = {.role = "stageq", .format = LOG_FORMAT_TEXT, .level = LOG_LEVEL_INFO};
+
+/* The context's fields as a text line writes them (" job=... pipeline=...",
+ * " stage=... stage_name=...", " worker=..."), written when the context is
+ * set rather than on each line: a worker writes two lines per job. */
+#define LOG_CTX_TEXT_MAX (2 * (LOG_CTX_MAX * 8 + 16)) /* two fields, each escaped */
+static struct {
+    char job[LOG_CTX_TEXT_MAX], stage[LOG_CTX_TEXT_MAX], worker[LOG_CTX_TEXT_MAX];
+    size_t job_len, stage_len, worker_len;
+} log_ctx_text;
 
 static const char *const log_level_names[] = {"error", "warn", "info", "debug"};
 static const char *const log_level_padded[] = {"error", "warn ", "info ", "debug"}; /* %-5s */
@@ -78,12 +92,24 @@ static void log_write_all(const char *p, size_t n)
     }
 }
 
-/* Writes p[0..n) (whole lines) in pieces of at most PIPE_BUF bytes that end
- * at a line's end; a longer line goes out alone. Async-signal-safe. */
+/* What stderr is: 0 not looked at yet, 1 a regular file, 2 anything else
+ * (looked at again after log_init: a daemon may have moved it). */
+static int log_fd_kind;
+
+/* Writes p[0..n) (whole lines): to a regular file in one write, else in
+ * pieces of at most PIPE_BUF bytes that end at a line's end (a longer line
+ * goes out alone). Async-signal-safe (fstat, write). */
 static void log_write_lines(const char *p, size_t n)
 {
     size_t take, k;
+    struct stat st;
 
+    if (log_fd_kind == 0 && n > 0)
+        log_fd_kind = fstat(STDERR_FILENO, &st) == 0 && S_ISREG(st.st_mode) ? 1 : 2;
+    if (log_fd_kind == 1) {
+        log_write_all(p, n);
+        return;
+    }
     while (n > 0) {
         take = n;
         if (take > PIPE_BUF) {
@@ -222,6 +248,7 @@ static void log_hold(const char *line, size_t len, int64_t now, bool is_now)
 void log_init(const char *role, enum log_format format, enum log_level level)
 {
     log_set_role(role);
+    log_fd_kind = 0;
     log_state.format = format;
     log_state.level = level;
 }
@@ -233,25 +260,55 @@ void log_set_role(const char *role)
 
 static void log_ctx_copy(char dst[LOG_CTX_MAX], const char *src)
 {
-    snprintf(dst, LOG_CTX_MAX, "%s", src ? src : "");
+    size_t n = src != NULL ? strnlen(src, LOG_CTX_MAX - 1) : 0;
+
+    memcpy(dst, src != NULL ? src : "", n);
+    dst[n] = '\0';
 }
+
+static void log_text_field(char *line, size_t cap, size_t *used, const char *key,
+                           const char *value);
 
 void log_ctx_worker(const char *worker)
 {
     log_ctx_copy(log_state.worker, worker);
+    log_ctx_text.worker_len = 0;
+    log_ctx_text.worker[0] = '\0';
+    if (log_state.worker[0] != '\0')
+        log_text_field(log_ctx_text.worker, sizeof(log_ctx_text.worker), &log_ctx_text.worker_len,
+                       "worker", log_state.worker);
 }
 
 void log_ctx_job(const char *job, const char *pipeline)
 {
     log_ctx_copy(log_state.job, job);
     log_ctx_copy(log_state.pipeline, job ? pipeline : NULL);
+    log_ctx_text.job_len = 0;
+    log_ctx_text.job[0] = '\0';
+    if (log_state.job[0] != '\0')
+        log_text_field(log_ctx_text.job, sizeof(log_ctx_text.job), &log_ctx_text.job_len, "job",
+                       log_state.job);
+    if (log_state.job[0] != '\0' && log_state.pipeline[0] != '\0')
+        log_text_field(log_ctx_text.job, sizeof(log_ctx_text.job), &log_ctx_text.job_len,
+                       "pipeline", log_state.pipeline);
     log_ctx_stage(0, NULL);
 }
 
 void log_ctx_stage(int index, const char *name)
 {
+    char num[16];
+
     log_state.stage = index > 0 ? index : 0;
     log_ctx_copy(log_state.stage_name, index > 0 ? name : NULL);
+    log_ctx_text.stage_len = 0;
+    log_ctx_text.stage[0] = '\0';
+    if (log_state.stage > 0) {
+        snprintf(num, sizeof(num), "%d", log_state.stage);
+        log_text_field(log_ctx_text.stage, sizeof(log_ctx_text.stage), &log_ctx_text.stage_len,
+                       "stage", num);
+        log_text_field(log_ctx_text.stage, sizeof(log_ctx_text.stage), &log_ctx_text.stage_len,
+                       "stage_name", log_state.stage_name);
+    }
 }
 
 int log_format_parse(const char *s, enum log_format *out)
@@ -360,12 +417,33 @@ static void log_put(char *line, size_t cap, size_t *used, const char *s, size_t 
  * backslash (a field value written as it is), else 0. */
 static size_t log_plain_len(const char *s)
 {
+    /* 1: a byte a plain value may hold, printable ASCII but for the space,
+     * '"', '=' and '\\' (one load per byte, not five tests) */
+    /* clang-format off */
+    static const unsigned char plain[256] = {
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+        0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, /* 0x30 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x70 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x80 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x90 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xA0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xB0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xC0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xD0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xE0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xF0 */
+    };
+    /* clang-format on */
     const unsigned char *p = (const unsigned char *)s;
 
-    for (; *p != '\0'; p++)
-        if (*p <= 0x20 || *p >= 0x7F || *p == '"' || *p == '=' || *p == '\\')
-            return 0;
-    return (size_t)(p - (const unsigned char *)s);
+    for (; plain[*p]; p++)
+        ;
+    return *p == '\0' ? (size_t)(p - (const unsigned char *)s) : 0;
 }
 
 /* Appends " key=value" to line[*used..cap): value quoted (with \" and \\)
@@ -501,17 +579,14 @@ static void log_out(enum log_level level, const char *job, const struct log_kv *
     log_put(line, sizeof(line), &used, log_state.role, strlen(log_state.role));
     log_put(line, sizeof(line), &used, ": ", 2);
     log_put(line, sizeof(line), &used, clean, strlen(clean));
-    if (job != NULL)
+    /* the context's fields as log_ctx_* wrote them (LOG_CTX_TEXT_MAX each: they fit) */
+    if (has_ctx_job) {
+        log_put(line, sizeof(line), &used, log_ctx_text.job, log_ctx_text.job_len);
+        log_put(line, sizeof(line), &used, log_ctx_text.stage, log_ctx_text.stage_len);
+    } else if (job != NULL) {
         log_text_field(line, sizeof(line) - 1, &used, "job", job);
-    if (has_ctx_job && log_state.pipeline[0] != '\0')
-        log_text_field(line, sizeof(line) - 1, &used, "pipeline", log_state.pipeline);
-    if (has_ctx_job && log_state.stage > 0) {
-        snprintf(num, sizeof(num), "%d", log_state.stage);
-        log_text_field(line, sizeof(line) - 1, &used, "stage", num);
-        log_text_field(line, sizeof(line) - 1, &used, "stage_name", log_state.stage_name);
     }
-    if (log_state.worker[0] != '\0')
-        log_text_field(line, sizeof(line) - 1, &used, "worker", log_state.worker);
+    log_put(line, sizeof(line), &used, log_ctx_text.worker, log_ctx_text.worker_len);
     for (i = 0; i < nkv; i++) {
         if (kv[i].str == NULL)
             snprintf(num, sizeof(num), "%lld", kv[i].num);

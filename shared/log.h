@@ -31,8 +31,9 @@ void log_set_role(const char *role);
 
 #define LOG_FLUSH_MS 100 /* the longest a line is held when lines keep coming */
 
-/* Writes every held line now (whole lines; each write at most PIPE_BUF bytes
- * unless one line is longer). errno is kept. */
+/* Writes every held line now (whole lines; to a regular file in one write,
+ * else each write at most PIPE_BUF bytes unless one line is longer). errno is
+ * kept. */
 void log_flush(void);
 
 /* log_flush when the oldest held line is LOG_FLUSH_MS old or older. For a
