@@ -51,6 +51,28 @@ check "the stream ends by itself after the job ends" wait_for 85 bash -c "! kill
 wait "$cpid" 2>/dev/null
 crc=$?
 check_eq "... closed by the API, not by curl's --max-time (curl exits 0, not 28)" 0 "$crc"
+check "a stream's reply says Connection: close" grep -qi '^connection: close' "$T/ev.h"
+# A keep-alive HTTP/1.1 request for the stream of a job that has ended: its
+# snapshot and end, then the API closes the connection (EOF within 10 s)
+# rather than wait for another request on it.
+stream_closes() {
+  python3 - "${API_URL#http://}" "$id" <<'PY'
+import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)), timeout=10)
+s.sendall(("GET /v1/jobs/%s/events HTTP/1.1\r\nHost: x\r\n\r\n" % sys.argv[2]).encode())
+data = b""
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            sys.exit(0 if b"event: end" in data else 1)
+        data += b
+except socket.timeout:
+    sys.exit(1)
+PY
+}
+check "... and closes it after the end, a keep-alive request's too" stream_closes
 grep '^data: ' "$T/ev.out" | cut -c7- >"$T/ev.data"
 # (from a file: the lines of a stream of many progress events passed as one
 # argument went over the kernel's 128 KiB per argument, E2BIG under load)
