@@ -228,7 +228,7 @@ def main():
     # the two parts either side of the PUBLISH (bench/sse.py)
     for what, label, goal in (("all", "live: change → SSE client, /v1/events, %s jobs/s"
                                % meta.get("live_rate", "100"), 5.0),
-                              ("streams", "live: %s job streams, burst drain"
+                              ("streams", "live: %s job streams, burst drain (the client at nice 10)"
                                % meta.get("streams", "?"), 25.0)):
         p99 = med("live.%s.total_p99_ms" % what)
         row(label, ("live.%s.total_p50_ms" % what, "live.%s.total_p99_ms" % what),
@@ -246,6 +246,17 @@ def main():
         row("  the bench client's own lag (left out)",
             ("live.%s.client_lag_p50_ms" % what, "live.%s.client_lag_p99_ms" % what),
             "ms p50 / p99", "{:.1f}")
+        if what == "streams":
+            row("  the API runnable but waiting for a CPU, over the burst",
+                "live.streams.api_cpu_wait_ms", "ms", "{:.1f}")
+            row("  the same burst, the client at the daemons' priority",
+                ("live.streams_same.total_p50_ms", "live.streams_same.total_p99_ms"),
+                "ms p50 / p99", "{:.1f}")
+            row("    the API: PUBLISH → client socket",
+                ("live.streams_same.delivery_p50_ms", "live.streams_same.delivery_p99_ms"),
+                "ms p50 / p99", "{:.1f}")
+            row("    the API runnable but waiting for a CPU, over the burst",
+                "live.streams_same.api_cpu_wait_ms", "ms", "{:.1f}")
     api_streams = med("api.rss_streams_kb")
     row("API RSS idle / after load", ("api.rss_idle_kb", "api.rss_after_status_kb"), "kB")
     row("API RSS with %s SSE streams" % meta.get("streams", "?"), "api.rss_streams_kb", "kB",
