@@ -94,7 +94,7 @@ int rargv_set(struct rargv *v, size_t i, const char *s)
         return -1;
     if (len <= v->lens[i]) { /* over the old copy: a value set again and again stays put */
         copy = v->argv[i];
-        memcpy(copy, s, len + 1);
+        memmove(copy, s, len + 1); /* s may be a copy of v's own */
     } else if ((copy = rargv_copy(v, s, len)) == NULL) {
         v->is_oom = 1;
         return -1;
