@@ -18,6 +18,7 @@ struct rcluster_conn {
     redisContext *ctx;     /* NULL: not connected */
     unsigned long conn_no; /* cl->nconnects when ctx was set up */
     int inflight;          /* pipelined replies written and not read yet */
+    uint32_t scripts;      /* scripts it had on this connection (SCRIPT_BIT) */
     bool is_written;       /* took a command since the last rcluster_wait */
 };
 
@@ -179,6 +180,7 @@ static int rcluster_open(struct rcluster *cl, int i, struct sq_err *err)
         return -1;
     }
     c->conn_no = ++cl->nconnects;
+    c->scripts = 0;
     return 0;
 }
 
@@ -390,17 +392,43 @@ static redisReply *rcluster_run(struct rcluster *cl, int i, bool is_ask, int hop
     }
 }
 
-redisReply *rcluster_command(struct rcluster *cl, int argc, const char **argv, const size_t *lens,
-                             struct sq_err *err)
+/* Makes script call argv (EVALSHA) an EVAL when node i's connection has not
+ * had the script yet (sc NULL: not a script call). Returns the connection
+ * number it was decided for, 0 for none. */
+static unsigned long rcluster_script_argv(struct rcluster *cl, int i, const char **argv,
+                                          size_t *lens, const struct rcluster_script *sc)
 {
+    const struct rcluster_conn *c = &cl->conns[i];
+
+    if (sc == NULL || c->ctx == NULL)
+        return 0;
+    if (!(c->scripts & sc->bit)) {
+        argv[0] = "EVAL"; /* loads it: EVALSHA from now on on this connection */
+        lens[0] = 4;
+        argv[1] = sc->src;
+        lens[1] = strlen(sc->src);
+    }
+    return c->conn_no;
+}
+
+redisReply *rcluster_command(struct rcluster *cl, int argc, const char **argv, size_t *lens,
+                             const struct rcluster_script *sc, struct sq_err *err)
+{
+    redisReply *r;
+    unsigned long conn;
     int i;
 
     if (rcluster_ensure_map(cl, err) < 0)
         return NULL;
     i = rcluster_route(cl, argc, argv, lens, err);
-    if (i < 0)
+    if (i < 0 || (sc != NULL && rcluster_open(cl, i, err) < 0))
         return NULL;
-    return rcluster_run(cl, i, false, 0, argc, argv, lens, err);
+    conn = rcluster_script_argv(cl, i, argv, lens, sc);
+    r = rcluster_run(cl, i, false, 0, argc, argv, lens, err);
+    /* it ran there (not redirected) on the connection it was decided for */
+    if (r != NULL && conn != 0 && cl->last == i && cl->conns[i].conn_no == conn)
+        cl->conns[i].scripts |= sc->bit;
+    return r;
 }
 
 /* Room for one more pending entry: 0, or -1 when memory ran out. */
@@ -450,8 +478,8 @@ fail:
     return -1;
 }
 
-int rcluster_send(struct rcluster *cl, int argc, const char **argv, const size_t *lens,
-                  struct sq_err *err)
+int rcluster_send(struct rcluster *cl, int argc, const char **argv, size_t *lens,
+                  const struct rcluster_script *sc, struct sq_err *err)
 {
     struct rcluster_pending *e;
     int i, is_written = 0;
@@ -463,6 +491,7 @@ int rcluster_send(struct rcluster *cl, int argc, const char **argv, const size_t
         goto fail;
     if (rcluster_pending_room(cl) < 0)
         goto oom;
+    (void)rcluster_script_argv(cl, i, argv, lens, sc);
     e = &cl->pending[cl->head + cl->npending];
     memset(e, 0, sizeof(*e));
     if (rcluster_entry_copy(e, argc, argv, lens) < 0)
@@ -475,6 +504,8 @@ int rcluster_send(struct rcluster *cl, int argc, const char **argv, const size_t
     }
     cl->npending++;
     cl->conns[i].inflight++;
+    if (sc != NULL)
+        cl->conns[i].scripts |= sc->bit;
     cl->last = i;
     /* a blocking socket: each write takes what fits, bounded by the timeout */
     while (!is_written)

@@ -10,6 +10,7 @@
 
 #include <hiredis/hiredis.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/time.h>
 
 #include "err.h"
@@ -29,6 +30,15 @@ struct rcluster;
 struct rcluster *rcluster_new(const struct redis_url *url, int timeout_ms);
 void rcluster_free(struct rcluster *cl);
 
+/* A script call rcluster_command or rcluster_send writes: with EVAL and the source in place of
+ * EVALSHA and the sha (argv[0], argv[1]) when its node's connection has not
+ * had the script yet (bit: SCRIPT_BIT of it), so that a pipeline of calls
+ * sent before the first reply is read is not refused NOSCRIPT. */
+struct rcluster_script {
+    uint32_t bit;
+    const char *src;
+};
+
 /* Sends one command to the master of its key's slot (a keyless one to any
  * master), reading the map first when there is none, and follows MOVED (the
  * map is patched and marked stale) and ASK (ASKING, then the command, the
@@ -37,15 +47,17 @@ void rcluster_free(struct rcluster *cl);
  * redirection after too many hops; CLUSTERDOWN or TRYAGAIN, which mark the
  * map stale), or NULL with err (SQ_ERR_IO: no node gave a map, the node was
  * unreachable or lost (dropped), SQ_ERR_TRANSIENT: no master serves the
- * slot, SQ_ERR_NOMEM). lens must not be NULL. */
-redisReply *rcluster_command(struct rcluster *cl, int argc, const char **argv, const size_t *lens,
-                             struct sq_err *err);
+ * slot, SQ_ERR_NOMEM). lens must not be NULL. sc: NULL, or the script an
+ * EVALSHA argv runs (see struct rcluster_script; argv, lens rewritten then). */
+redisReply *rcluster_command(struct rcluster *cl, int argc, const char **argv, size_t *lens,
+                             const struct rcluster_script *sc, struct sq_err *err);
 
 /* Writes a command to its slot's master without reading the reply (kept in
  * order with the other pending ones): 0, or -1 with err (every pending
- * reply is then lost, the nodes that held some are dropped). */
-int rcluster_send(struct rcluster *cl, int argc, const char **argv, const size_t *lens,
-                  struct sq_err *err);
+ * reply is then lost, the nodes that held some are dropped). sc: NULL, or
+ * the script an EVALSHA argv runs (argv, lens rewritten then: EVAL). */
+int rcluster_send(struct rcluster *cl, int argc, const char **argv, size_t *lens,
+                  const struct rcluster_script *sc, struct sq_err *err);
 /* The oldest pending reply, whatever node serves it; a MOVED or ASK is
  * followed synchronously and the final answer returned in its place. NULL
  * with err when none is pending or a node failed (every pending reply is

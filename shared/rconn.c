@@ -25,6 +25,7 @@ struct rconn {
     int timeout_ms;
     redisContext *ctx;
     int npending;             /* replies of rconn_script_send not read yet */
+    uint32_t scripts;         /* scripts ctx had (SCRIPT_BIT): EVALSHA for them, EVAL first */
     void (*drain)(void *arg); /* reads them before any other call */
     void *drain_arg;
     bool is_held;            /* the drain hook's owner holds calls not sent yet */
@@ -179,6 +180,7 @@ static int rconn_ensure(struct rconn *rc, struct sq_err *err)
             goto fail;
     }
     rc->nconnects++;
+    rc->scripts = 0;
     return 0;
 fail:
     rconn_drop(rc);
@@ -199,14 +201,16 @@ static void rconn_settle(struct rconn *rc, struct sq_err *err)
     }
 }
 
-static redisReply *rconn_argv(struct rconn *rc, int argc, const char **argv, const size_t *lens,
-                              struct sq_err *err)
+/* Runs a command (sc: NULL, or the script an EVALSHA argv runs through a
+ * cluster, see rcluster_command; argv, lens rewritten then). */
+static redisReply *rconn_argv(struct rconn *rc, int argc, const char **argv, size_t *lens,
+                              const struct rcluster_script *sc, struct sq_err *err)
 {
     redisReply *r;
 
     rconn_settle(rc, err);
     if (rc->cl != NULL)
-        return rcluster_command(rc->cl, argc, argv, lens, err);
+        return rcluster_command(rc->cl, argc, argv, lens, sc, err);
     if (rconn_ensure(rc, err) < 0)
         return NULL;
     r = redisCommandArgv(rc->ctx, argc, argv, lens);
@@ -224,7 +228,7 @@ redisReply *rconn_command(struct rconn *rc, const struct rargv *args, struct sq_
         err_set(err, SQ_ERR_NOMEM, "out of memory building a command");
         return NULL;
     }
-    return rconn_argv(rc, (int)args->argc, (const char **)args->argv, args->lens, err);
+    return rconn_argv(rc, (int)args->argc, (const char **)args->argv, args->lens, NULL, err);
 }
 
 #define RCONN_ARGV_SMALL 512   /* a call's arguments held on the stack (8 grouped ends fit) */
@@ -263,6 +267,15 @@ static void rconn_script_unroom(const char **small, const char **argv, size_t *l
     }
 }
 
+/* Whether a call of script id goes with EVAL: the connection it goes on (a
+ * new one when there is none) has not had it yet. EVALSHA would be refused
+ * NOSCRIPT, and so would each pipelined call sent before that reply is read.
+ * (Through a cluster, rcluster_command and rcluster_send decide per node.) */
+static int rconn_script_is_new(const struct rconn *rc, enum script_id id)
+{
+    return rc->cl == NULL && (rc->ctx == NULL || !(rc->scripts & SCRIPT_BIT(id)));
+}
+
 redisReply *rconn_script(struct rconn *rc, enum script_id id, int nkeys, const struct rargv *args,
                          struct sq_err *err)
 {
@@ -270,16 +283,19 @@ redisReply *rconn_script(struct rconn *rc, enum script_id id, int nkeys, const s
     size_t *lens, n, small_lens[RCONN_ARGV_SMALL];
     char nk[16];
     redisReply *r = NULL;
+    struct rcluster_script sc = {SCRIPT_BIT(id), scripts_src(id)};
 
     if (rconn_script_room(args, small, small_lens, &argv, &lens, err) < 0)
         return NULL;
-    n = scripts_argv(id, 0, nkeys, args, argv, lens, nk);
-    r = rconn_argv(rc, (int)n, argv, lens, err);
+    n = scripts_argv(id, rconn_script_is_new(rc, id), nkeys, args, argv, lens, nk);
+    r = rconn_argv(rc, (int)n, argv, lens, &sc, err);
     if (r != NULL && r->type == REDIS_REPLY_ERROR && scripts_is_noscript(r->str, r->len)) {
-        freeReplyObject(r);
+        freeReplyObject(r); /* its cache was flushed (SCRIPT FLUSH, a restart) */
         n = scripts_argv(id, 1, nkeys, args, argv, lens, nk);
-        r = rconn_argv(rc, (int)n, argv, lens, err);
+        r = rconn_argv(rc, (int)n, argv, lens, &sc, err);
     }
+    if (r != NULL && rc->ctx != NULL)
+        rc->scripts |= SCRIPT_BIT(id);
     rconn_script_unroom(small, argv, lens);
     return r;
 }
@@ -297,9 +313,11 @@ static int rconn_script_put(struct rconn *rc, enum script_id id, int nkeys,
     if ((rc->cl == NULL && rconn_ensure(rc, err) < 0) ||
         rconn_script_room(args, small, small_lens, &argv, &lens, err) < 0)
         return -1;
-    n = scripts_argv(id, 0, nkeys, args, argv, lens, nk);
+    n = scripts_argv(id, rconn_script_is_new(rc, id), nkeys, args, argv, lens, nk);
     if (rc->cl != NULL) {
-        rv = rcluster_send(rc->cl, (int)n, argv, lens, err);
+        struct rcluster_script sc = {SCRIPT_BIT(id), scripts_src(id)};
+
+        rv = rcluster_send(rc->cl, (int)n, argv, lens, &sc, err);
         goto done;
     }
     /* formatted here without hiredis' printf per argument (rargv_resp), on
@@ -323,6 +341,7 @@ static int rconn_script_put(struct rconn *rc, enum script_id id, int nkeys,
             goto done;
         }
     rc->npending++;
+    rc->scripts |= SCRIPT_BIT(id);
     rv = 0;
 done:
     rconn_script_unroom(small, argv, lens);

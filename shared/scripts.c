@@ -32,6 +32,7 @@ static const struct script script_table[SCRIPT_COUNT] = {
     [SCRIPT_SUBMIT_MANY] = {"submit_many", script_submit_many_src, script_submit_many_sha},
     [SCRIPT_FINISH_MANY] = {"finish_many", script_finish_many_src, script_finish_many_sha},
 };
+_Static_assert(SCRIPT_COUNT <= 32, "a set of scripts (SCRIPT_BIT) is a uint32_t");
 
 size_t scripts_argv(enum script_id id, int use_src, int nkeys, const struct rargv *args,
                     const char **argv, size_t *lens, char nkbuf[16])
@@ -50,6 +51,11 @@ size_t scripts_argv(enum script_id id, int use_src, int nkeys, const struct rarg
         lens[3 + i] = args->lens[i];
     }
     return args->argc + 3;
+}
+
+const char *scripts_src(enum script_id id)
+{
+    return script_table[id].src;
 }
 
 int scripts_is_noscript(const char *errstr, size_t len)

@@ -4,6 +4,7 @@
 #define STAGEQ_SCRIPTS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rargv.h"
 
@@ -34,6 +35,12 @@ enum script_id {
  * text and must outlive argv. Returns the number of entries. Borrows everything. */
 size_t scripts_argv(enum script_id id, int use_src, int nkeys, const struct rargv *args,
                     const char **argv, size_t *lens, char nkbuf[16]);
+
+/* The bit of script id in a set of scripts (a connection's known ones). */
+#define SCRIPT_BIT(id) ((uint32_t)1 << (unsigned)(id))
+
+/* The source of script id (what EVAL sends). */
+const char *scripts_src(enum script_id id);
 
 /* True when a Redis error reply text means the script is not cached. */
 int scripts_is_noscript(const char *errstr, size_t len);
