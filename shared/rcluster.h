@@ -30,10 +30,11 @@ struct rcluster;
 struct rcluster *rcluster_new(const struct redis_url *url, int timeout_ms);
 void rcluster_free(struct rcluster *cl);
 
-/* A script call rcluster_command or rcluster_send writes: with EVAL and the source in place of
- * EVALSHA and the sha (argv[0], argv[1]) when its node's connection has not
- * had the script yet (bit: SCRIPT_BIT of it), so that a pipeline of calls
- * sent before the first reply is read is not refused NOSCRIPT. */
+/* A script call rcluster_command or rcluster_send writes: with EVAL and the
+ * source in place of EVALSHA and the sha (argv[0], argv[1]) when its node's
+ * connection has not had the script yet (bit: SCRIPT_BIT of it), so that a
+ * pipeline of calls sent before the first reply is read is not refused
+ * NOSCRIPT. */
 struct rcluster_script {
     uint32_t bit;
     const char *src;
