@@ -36,7 +36,12 @@ LOG_PARTS = {"status": ("api", "redis"), "submit": ("api", "redis"), "drain": ("
 def log_level_rows(row, figs, med, tgt):
     """The "log: defaults vs warn" rows: CPU per item (API or workers, plus
     Redis) of the defaults as shipped against STAGEQ_LOG_LEVEL=warn, each run's
-    sum first, then the median; target: the defaults within 5 % of warn."""
+    sum first, then the median; target: the defaults within 5 % of warn,
+    compared by each configuration's least CPU per item over the runs. On a
+    shared host another process only adds to a window's CPU per item (cache
+    and core contention, never less work), and the paired windows of one run
+    differ by -18 to +21 % either way (2026-12-05): the least of the runs is
+    the estimate of the cost itself, the medians' ratio is shown beside it."""
     for what, parts in LOG_PARTS.items():
         for lv in ("defaults", "warn"):
             keys = ["cpu.logcmp.%s.%s.%s.us" % (lv, what, p) for p in parts]
@@ -44,12 +49,17 @@ def log_level_rows(row, figs, med, tgt):
                 runs = [sum(xs) for xs in zip(*(figs[k]["runs"] for k in keys))]
                 figs["cpu.logcmp.%s.%s.us" % (lv, what)] = agg(runs)
         a, b = med("cpu.logcmp.defaults.%s.us" % what), med("cpu.logcmp.warn.%s.us" % what)
-        ratio = None if a is None or not b else "%.0f %% of warn" % (100.0 * a / b)
-        ok = None if a is None or not b else a <= 1.05 * b
+        least = [figs.get("cpu.logcmp.%s.%s.us" % (lv, what), {}).get("min")
+                 for lv in ("defaults", "warn")]
+        ratio = ok = None
+        if a is not None and b and least[0] is not None and least[1]:
+            ratio = "%.0f %% of warn (least of the runs; medians %.0f %%)" % (
+                100.0 * least[0] / least[1], 100.0 * a / b)
+            ok = least[0] <= 1.05 * least[1]
         unit = "µs per " + ("job" if what == "drain" else "request")
         row("log: %s CPU (%s + Redis), defaults / warn" % (what, parts[0]),
             ("cpu.logcmp.defaults.%s.us" % what, "cpu.logcmp.warn.%s.us" % what), unit,
-            "{:.1f}", ratio=ratio, target=tgt(ok, "defaults ≤ 105 % of warn"))
+            "{:.1f}", ratio=ratio, target=tgt(ok, "defaults ≤ 105 % of warn (least)"))
         row("  %s / Redis, defaults; then warn" % parts[0],
             tuple("cpu.logcmp.%s.%s.%s.us" % (lv, what, p)
                   for lv in ("defaults", "warn") for p in parts), "µs", "{:.1f}")
