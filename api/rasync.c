@@ -77,6 +77,7 @@ struct rasync {
     char desc[512];        /* the URL, safe to log */
     int timeout_ms;
     redisAsyncContext *ac; /* the current context, or NULL */
+    uint32_t scripts;      /* scripts ac had (SCRIPT_BIT): EVALSHA for them, EVAL first */
     enum rasync_phase phase;
     char node[300];          /* "host:port" of ac's node: asked anew on every connect */
     char why[700];           /* the last failure, for 503s and /readyz; "" when ready */
@@ -374,6 +375,7 @@ static void rasync_open_node(struct rasync *ra, const char *host, int port)
     redisAsyncSetConnectCallback(ac, rasync_on_connect);
     redisAsyncSetDisconnectCallback(ac, rasync_on_disconnect);
     ra->ac = ac;
+    ra->scripts = 0;
     ra->phase = RASYNC_SETTING_UP;
     ra->sub = RASYNC_SUB_OFF;
     ra->is_setup_failed = false;
@@ -767,13 +769,18 @@ static int rasync_send_argv(redisAsyncContext *ac, struct rasync_req *req, size_
     return rc;
 }
 
-/* Hands req to hiredis on ac. 0, or -1 (req untouched by hiredis). */
+/* Hands req to hiredis on ac. 0, or -1 (req untouched by hiredis). A
+ * script's first call on a connection is an EVAL, which loads it: EVALSHA
+ * would be refused NOSCRIPT, and so would every call pipelined behind it
+ * before the reply (a bulk submit's), each sent again after the replies. */
 static int rasync_send(redisAsyncContext *ac, struct rasync_req *req, const struct rargv *args)
 {
     const char **argv = NULL;
     size_t *lens = NULL, n;
     char nk[16];
     int rc = -1;
+    struct rasync *ra = req->ra;
+    uint32_t bit = SCRIPT_BIT(req->script);
 
     if (!req->is_script)
         return rasync_send_argv(ac, req, args->argc, (const char *const *)args->argv, args->lens);
@@ -781,8 +788,11 @@ static int rasync_send(redisAsyncContext *ac, struct rasync_req *req, const stru
     lens = malloc((req->args.argc + 3) * sizeof(*lens));
     if (argv == NULL || lens == NULL)
         goto done;
-    n = scripts_argv(req->script, req->is_retried, req->nkeys, &req->args, argv, lens, nk);
+    n = scripts_argv(req->script, req->is_retried || ac != ra->ac || !(ra->scripts & bit),
+                     req->nkeys, &req->args, argv, lens, nk);
     rc = rasync_send_argv(ac, req, n, argv, lens);
+    if (rc == 0 && ac == ra->ac)
+        ra->scripts |= bit;
 done:
     free(argv);
     free(lens);
@@ -797,6 +807,9 @@ static void rasync_on_reply(redisAsyncContext *c, void *r, void *privdata)
 
     if (reply != NULL && c == ra->ac)
         ra->last_reply_ms = clock_mono_ms();
+    if (reply != NULL && c == ra->ac && req->is_script && reply->type == REDIS_REPLY_ERROR)
+        ra->scripts =
+            0; /* an EVAL refused before it ran (CLUSTERDOWN, LOADING, ...) loaded nothing */
     if (reply != NULL && c == ra->ac && reply->type == REDIS_REPLY_ERROR &&
         err_reply_is_failover(reply->str, reply->len))
         /* a demoted master, a replica, a node loading: find the master again */

@@ -426,8 +426,9 @@ redisReply *rcluster_command(struct rcluster *cl, int argc, const char **argv, s
     conn = rcluster_script_argv(cl, i, argv, lens, sc);
     r = rcluster_run(cl, i, false, 0, argc, argv, lens, err);
     /* it ran there (not redirected) on the connection it was decided for */
-    if (r != NULL && conn != 0 && cl->last == i && cl->conns[i].conn_no == conn)
-        cl->conns[i].scripts |= sc->bit;
+    if (r != NULL && r->type != REDIS_REPLY_ERROR && conn != 0 && cl->last == i &&
+        cl->conns[i].conn_no == conn)
+        cl->conns[i].scripts |= sc->bit; /* (an error may be a refusal before it ran) */
     return r;
 }
 
@@ -546,6 +547,8 @@ redisReply *rcluster_pending_reply(struct rcluster *cl, struct sq_err *err)
         cl->head = 0;
     r = e.reply;
     e.reply = NULL;
+    if (((redisReply *)r)->type == REDIS_REPLY_ERROR)
+        cl->conns[e.conn].scripts = 0; /* an EVAL refused before it ran loaded nothing */
     if (rcluster_redirected(cl, e.conn, r, &to, &is_ask)) {
         freeReplyObject(r);
         r = rcluster_run(cl, to, is_ask, 1, e.argc, (const char **)e.argv, e.lens, err);

@@ -294,8 +294,8 @@ redisReply *rconn_script(struct rconn *rc, enum script_id id, int nkeys, const s
         n = scripts_argv(id, 1, nkeys, args, argv, lens, nk);
         r = rconn_argv(rc, (int)n, argv, lens, &sc, err);
     }
-    if (r != NULL && rc->ctx != NULL)
-        rc->scripts |= SCRIPT_BIT(id);
+    if (r != NULL && r->type != REDIS_REPLY_ERROR && rc->ctx != NULL)
+        rc->scripts |= SCRIPT_BIT(id); /* (an error may be a refusal before it ran) */
     rconn_script_unroom(small, argv, lens);
     return r;
 }
@@ -394,6 +394,8 @@ redisReply *rconn_pending_reply(struct rconn *rc, struct sq_err *err)
         return NULL;
     }
     rc->npending--;
+    if (((redisReply *)r)->type == REDIS_REPLY_ERROR)
+        rc->scripts = 0; /* an EVAL refused before it ran (LOADING, BUSY, ...) loaded nothing */
     if (sentinel_reply_is_failover(r))
         rconn_drop(rc); /* the later replies go with it */
     return r;

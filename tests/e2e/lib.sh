@@ -290,6 +290,13 @@ info_sum() {
   rcli_each INFO "$1" | tr -d '\r' | awk -F: -v f="$2" '$1 == f { s += $2 } END { print s + 0 }'
 }
 
+# noscript_count: script calls refused NOSCRIPT since the masters started
+# (INFO errorstats, summed).
+noscript_count() {
+  rcli_each INFO errorstats | tr -d '\r' |
+    awk -F'[:=,]' '$1 == "errorstat_NOSCRIPT" { s += $3 } END { print s + 0 }'
+}
+
 # scan_keys PATTERN: every key matching PATTERN, on every master.
 scan_keys() { rcli_each --scan --pattern "$1"; }
 

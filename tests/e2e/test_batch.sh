@@ -42,9 +42,7 @@ check_eq "each at attempt 1" 3000 "$(field_count attempt 1 $(ids a 1 3000))"
 # a script's first call on a connection is an EVAL (it loads it): the ends
 # sent before the first reply is read are not refused NOSCRIPT, to stay on
 # the list and be sent again after the next batch's take
-noscript=$(rcli_each INFO errorstats | tr -d '\r' |
-  awk -F'[:=,]' '$1 == "errorstat_NOSCRIPT" { s += $3 } END { print s + 0 }')
-check_eq "no call was refused NOSCRIPT" 0 "$noscript"
+check_eq "no call was refused NOSCRIPT" 0 "$(noscript_count)"
 stop_pid "$WORKER_PID" 10
 
 # 2. A slow job taken in a batch: the jobs held behind it are handed back at

@@ -35,6 +35,9 @@ T=$STAGEQ_TEST_TMP
 post_json /v1/jobs '[{"pipeline":"fast4","id":"b-1","input":{"n":1.50}},
   {"pipeline":"fast4","id":"b-2","input":[1,2]},{"pipeline":"wide","id":"b-3"}]'
 check_eq "an array of 3 valid jobs answers 202" 202 "$HTTP_STATUS"
+# the API's first call of a script on a connection is an EVAL (it loads it):
+# the calls pipelined behind it are not refused NOSCRIPT and sent again
+check_eq "... no call was refused NOSCRIPT on the fresh Redis" 0 "$(noscript_count)"
 check_eq "... accepted 3, refused 0" "3 0" "$(jqr '"\(.accepted) \(.refused)"')"
 check_eq "... one answer per job, in the order sent" "b-1 b-2 b-3" "$(jqr '[.jobs[].id] | join(" ")')"
 check_eq "... each with status 202 and its URLs" "202 /v1/jobs/b-2 /v1/jobs/b-2/events queued" \
@@ -313,4 +316,13 @@ check_eq "Redis away: 207, each element 503 redis_unavailable" "207 503 503 redi
   "$HTTP_STATUS $(jqr '[.jobs[].status] | map(tostring) | join(" ")') $(jqr '.jobs[0].error.code')"
 sq_redis_up bk
 check "the API is still up" kill -0 "$API_PID"
+# back (its script cache empty): the new connection loads each script with
+# its first call, an array's calls pipelined behind it included
+bulk_back() {
+  post_json /v1/jobs '[{"pipeline":"fast4","id":"back-1"},{"pipeline":"wide","id":"back-2"},
+    {"pipeline":"tri","id":"back-3"},{"pipeline":"wide","id":"back-4"}]'
+  [ "$HTTP_STATUS" = 202 ]
+}
+check "Redis back: an array is accepted (202)" poll 15 bulk_back
+check_eq "... no call was refused NOSCRIPT since it came back" 0 "$(noscript_count)"
 finish
