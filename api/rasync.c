@@ -780,10 +780,11 @@ static int rasync_send(redisAsyncContext *ac, struct rasync_req *req, const stru
     char nk[16];
     int rc = -1;
     struct rasync *ra = req->ra;
-    uint32_t bit = SCRIPT_BIT(req->script);
+    uint32_t bit;
 
     if (!req->is_script)
         return rasync_send_argv(ac, req, args->argc, (const char *const *)args->argv, args->lens);
+    bit = SCRIPT_BIT(req->script);
     argv = malloc((req->args.argc + 3) * sizeof(*argv));
     lens = malloc((req->args.argc + 3) * sizeof(*lens));
     if (argv == NULL || lens == NULL)
@@ -807,9 +808,9 @@ static void rasync_on_reply(redisAsyncContext *c, void *r, void *privdata)
 
     if (reply != NULL && c == ra->ac)
         ra->last_reply_ms = clock_mono_ms();
+    /* an EVAL refused before it ran (CLUSTERDOWN, LOADING, ...) loaded nothing */
     if (reply != NULL && c == ra->ac && req->is_script && reply->type == REDIS_REPLY_ERROR)
-        ra->scripts =
-            0; /* an EVAL refused before it ran (CLUSTERDOWN, LOADING, ...) loaded nothing */
+        ra->scripts = 0;
     if (reply != NULL && c == ra->ac && reply->type == REDIS_REPLY_ERROR &&
         err_reply_is_failover(reply->str, reply->len))
         /* a demoted master, a replica, a node loading: find the master again */
