@@ -318,9 +318,13 @@ sq_redis_up bk
 check "the API is still up" kill -0 "$API_PID"
 # back (its script cache empty): the new connection loads each script with
 # its first call, an array's calls pipelined behind it included
+# (new ids each try: a try answered in part while nodes come back must not
+# make the next one's ids exist)
+back_try=0
 bulk_back() {
-  post_json /v1/jobs '[{"pipeline":"fast4","id":"back-1"},{"pipeline":"wide","id":"back-2"},
-    {"pipeline":"tri","id":"back-3"},{"pipeline":"wide","id":"back-4"}]'
+  local b="back-$((++back_try))"
+  post_json /v1/jobs "[{\"pipeline\":\"fast4\",\"id\":\"$b-1\"},{\"pipeline\":\"wide\",\"id\":\"$b-2\"},
+    {\"pipeline\":\"tri\",\"id\":\"$b-3\"},{\"pipeline\":\"wide\",\"id\":\"$b-4\"}]"
   [ "$HTTP_STATUS" = 202 ]
 }
 check "Redis back: an array is accepted (202)" poll 15 bulk_back
