@@ -16,17 +16,21 @@
 # redis-server args for every node (lib.sh's sq_redis: --appendonly yes ...).
 CL_SERVER_ARGS=()
 cl_start() {
-  local name=$1 masters=${2:-3} reps=${3:-1} n i p bus hosts="" ok
+  local name=$1 masters=${2:-3} reps=${3:-1} n i p bus try hosts="" ok
   CL_NAME=$name
   CL_NODES=""
   CL_PORTS=""
   n=$((masters * (1 + reps)))
   for i in $(seq 1 "$n"); do
-    bus=$(free_port)
-    redis_start "$name-$i" --cluster-enabled yes --cluster-config-file nodes.conf \
-      --cluster-node-timeout "$CL_NODE_TIMEOUT_MS" --cluster-port "$bus" \
-      --cluster-announce-ip 127.0.0.1 --cluster-require-full-coverage yes \
-      --cluster-allow-replica-migration no "${CL_SERVER_ARGS[@]}"
+    # a node that did not come up may have found its bus port taken: a new one
+    for try in 1 2; do
+      bus=$(free_port)
+      redis_start "$name-$i" --cluster-enabled yes --cluster-config-file nodes.conf \
+        --cluster-node-timeout "$CL_NODE_TIMEOUT_MS" --cluster-port "$bus" \
+        --cluster-announce-ip 127.0.0.1 --cluster-require-full-coverage yes \
+        --cluster-allow-replica-migration no "${CL_SERVER_ARGS[@]}" && break
+      [ "$try" = 2 ] && { echo "# cl_start $name: node $i did not come up" >&2; return 1; }
+    done
     p=$(cat "$STAGEQ_TEST_TMP/redis-$name-$i/port")
     CL_NODES="$CL_NODES $name-$i:$p"
     CL_PORTS="$CL_PORTS $p"
@@ -36,8 +40,12 @@ cl_start() {
   CL_PORTS=${CL_PORTS# }
   CL_PORT=${CL_PORTS%% *}
   # shellcheck disable=SC2086
-  redis-cli --cluster create $hosts --cluster-replicas "$reps" --cluster-yes \
-    >"$STAGEQ_TEST_TMP/cluster-$name-create.log" 2>&1 || return 1
+  if ! redis-cli --cluster create $hosts --cluster-replicas "$reps" --cluster-yes \
+    >"$STAGEQ_TEST_TMP/cluster-$name-create.log" 2>&1; then
+    echo "# cl_start $name: redis-cli --cluster create failed; its output ends:" >&2
+    tail -5 "$STAGEQ_TEST_TMP/cluster-$name-create.log" | sed 's/^/#   /' >&2
+    return 1
+  fi
   CL_URL="redis-cluster://$(echo $hosts | tr ' ' ',')/"
   for i in $(seq 1 600); do
     ok=1
@@ -49,6 +57,7 @@ cl_start() {
     fi
     sleep 0.1
   done
+  echo "# cl_start $name: not every node says cluster_state:ok with $((masters * reps)) replicas linked after 60 s" >&2
   return 1
 }
 

@@ -44,40 +44,85 @@ if [ -z "${SQ_PY_BIN:-}" ]; then
   export SQ_PY_BIN PATH
 fi
 
+# free_port: a TCP port free on 127.0.0.1 now, drawn at random below the
+# kernel's ephemeral range (ip_local_port_range), which outgoing connections
+# take their local ports from: a port the kernel handed out for bind(0) and
+# that was closed again can be any client's local port a moment later (the
+# suites make thousands of connections side by side), before the server
+# meant to listen on it binds. Only another free_port can collide with it, and
+# redis_start tries again on a new port when its server did not come up.
 free_port() {
-  python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
-import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+  python3 - <<'PY' 2>/dev/null || echo $((10000 + RANDOM % 20000))
+import random, socket
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    low = 32768
+low = max(low, 12000)
+for _ in range(500):
+    port = random.randrange(10000, low)
+    if port == 8080:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
 PY
 }
 
 # redis_start NAME [extra redis-server args]: sets REDIS_PORT_<NAME>. The
 # port and the extra args are kept in its dir (redis_restart starts it again
-# the same way: same port, same files).
+# the same way: same port, same files). When the server does not answer (its
+# port was taken in between), it is stopped and started on a new port, up to
+# 3 times; non-zero (and the end of its log on stderr) when it never came up.
 redis_start() {
-  local name=$1; shift
+  local name=$1 try rc=1; shift
   local dir="$STAGEQ_TEST_TMP/redis-$name" port
   mkdir -p "$dir"
-  port=$(free_port)
-  echo "$port" >"$dir/port"
   [ $# -eq 0 ] || printf '%s\0' "$@" >"$dir/args"
-  redis_run "$name"
+  for try in 1 2 3; do
+    port=$(free_port)
+    echo "$port" >"$dir/port"
+    if redis_run "$name"; then rc=0; break; fi
+    echo "# redis_start $name: no answer on port $port (try $try); its log ends:" >&2
+    tail -3 "$dir/redis.log" 2>/dev/null | sed 's/^/#   /' >&2
+    redis_stop "$name"
+  done
   eval "REDIS_PORT_${name//-/_}=$port"
   SQ_REDIS_NAMES="$SQ_REDIS_NAMES $name"
+  return "$rc"
 }
 
 # redis_run NAME: starts redis-server NAME from its dir (port, args) and waits
-# until it answers (up to 5 s).
+# (up to 5 s) until it answers, and answers as itself: the process_id in its
+# INFO is the PID in its pid file (not another suite's server that took the
+# port first). Non-zero when it did not.
 redis_run() {
-  local dir="$STAGEQ_TEST_TMP/redis-$1" port i args=()
+  local dir="$STAGEQ_TEST_TMP/redis-$1" port i pid logsz args=()
   port=$(cat "$dir/port")
   [ -f "$dir/args" ] && mapfile -d '' -t args <"$dir/args"
+  rm -f "$dir/redis.pid"
+  logsz=$(stat -c %s "$dir/redis.log" 2>/dev/null || echo 0)
   redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly no \
     --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "${args[@]}" >/dev/null
   for i in $(seq 1 100); do
-    redis-cli -p "$port" ping >/dev/null 2>&1 && break
+    pid=$(cat "$dir/redis.pid" 2>/dev/null)
+    if [ -n "$pid" ]; then
+      redis-cli -p "$port" info server 2>/dev/null | tr -d '\r' | grep -qx "process_id:$pid" && return 0
+      pid_running "$pid" || return 1
+    else # it writes its pid file once it listens; a failed start says so
+      tail -c +$((logsz + 1)) "$dir/redis.log" 2>/dev/null | grep -qE 'Failed listening|aborting' && return 1
+    fi
     sleep 0.05
   done
+  return 1
 }
 
 # pid_running PID: the process exists and is not a zombie. A daemonized
