@@ -65,6 +65,7 @@ struct api {
     struct counters *counters; /* this process's HTTP figures (counters.c) */
     size_t inflight;           /* requests received and not yet answered */
     bool is_draining;          /* shutting down: leave the loop once inflight is 0 */
+    bool is_in_evhttp;         /* in routes_dispatch, called by evhttp (reply.c) */
 
     struct schedules *schedules; /* the recurring jobs' scheduler (schedules.c) */
 };

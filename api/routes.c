@@ -318,9 +318,21 @@ static void routes_reply_bare_500(struct evhttp_request *req)
     evhttp_send_reply(req, 500, "Internal Server Error", NULL);
 }
 
+static void routes_dispatch_req(struct api *api, struct evhttp_request *req);
+
+/* evhttp's request callback: reply.c writes no answer at once while it runs
+ * (api->is_in_evhttp), since evhttp's own frames are under it. */
 void routes_dispatch(struct evhttp_request *req, void *arg)
 {
     struct api *api = arg;
+
+    api->is_in_evhttp = true;
+    routes_dispatch_req(api, req);
+    api->is_in_evhttp = false;
+}
+
+static void routes_dispatch_req(struct api *api, struct evhttp_request *req)
+{
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const struct route *chosen = NULL;
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
