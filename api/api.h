@@ -293,6 +293,14 @@ void reply_raw(struct api_req *ar, int status, const char *body, size_t len);
  * and no body). body is borrowed; ar is freed. */
 void reply_content(struct api_req *ar, int status, const char *ctype, const char *body, size_t len);
 
+/* Writes at once what evhttp queued on evcon (an answer, a stream's chunk)
+ * instead of on the next loop turn (reply.c says why). is_end: the request's
+ * answer is complete: once all of it went, evhttp is told its buffer
+ * drained and ends the request (evcon may be freed: do not use it after);
+ * not while evhttp's request callback runs (api->is_in_evhttp), then evhttp
+ * writes it. Else (a chunk): evhttp's write watch is dropped once all went. */
+void reply_write_now(const struct api *api, struct evhttp_connection *evcon, bool is_end);
+
 /* The end of every request, once its reply went out (reply_* call it;
  * streams call it when they end): counts it (counters_note), writes the
  * access log line, frees ar and ends the process's drain when it was the

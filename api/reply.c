@@ -47,29 +47,31 @@ void reply_req_end(struct api_req *ar, int status)
     }
 }
 
-/* Writes the answer evhttp_send_reply just queued on evcon, at once. evhttp
- * writes it when epoll next says the socket is writable: an epoll_ctl to
- * watch EPOLLOUT, another loop turn, an epoll_ctl to stop watching; each
- * system call is dear on this kind of host (docs/performance.md). When the
- * whole answer went, the bufferevent's write callback runs as libevent runs
- * it when the buffer drains, and evhttp ends the request there (reads the
- * next one, or closes the connection); in that loop turn evhttp's own
- * EPOLLOUT watch is dropped before it reached epoll. What the socket did not
- * take stays queued for evhttp, as before, and so does an error: the
- * bufferevent meets it again and evhttp closes. Not while evhttp's request
- * callback runs (api->is_in_evhttp): ending the request under evhttp's own
- * frames would free them. */
-static void reply_write_now(struct evhttp_connection *evcon)
+/* evhttp writes what it queued on a connection when epoll next says the
+ * socket is writable: an epoll_ctl to watch EPOLLOUT, another loop turn, an
+ * epoll_ctl to stop watching, for every answer and every chunk of a stream;
+ * each system call is dear on this kind of host (docs/performance.md). So
+ * what it queued is written here at once; in this loop turn evhttp's own
+ * EPOLLOUT watch is then dropped before it reached epoll (libevent's
+ * changelist). What the socket did not take stays queued for evhttp, as
+ * before, and so does an error: the bufferevent meets it again. */
+void reply_write_now(const struct api *api, struct evhttp_connection *evcon, bool is_end)
 {
     struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
     struct evbuffer *out = bev != NULL ? bufferevent_get_output(bev) : NULL;
     evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
 
+    /* ending the request under evhttp's own frames would free them */
+    if (is_end && api->is_in_evhttp)
+        return;
     if (out == NULL || fd < 0 || evbuffer_get_length(out) == 0)
         return;
     if (evbuffer_write(out, fd) <= 0 || evbuffer_get_length(out) != 0)
         return;
-    bufferevent_trigger(bev, EV_WRITE, 0); /* evcon may be freed */
+    if (is_end)
+        bufferevent_trigger(bev, EV_WRITE, 0); /* evcon may be freed */
+    else
+        bufferevent_disable(bev, EV_WRITE); /* the next chunk enables it again */
 }
 
 /* Sends body[0..len) then tail (NULL: nothing) as ctype, then ends the
@@ -81,8 +83,8 @@ static void reply_send(struct api_req *ar, int status, const char *ctype, const 
     struct evbuffer *buf = NULL;
     size_t tlen = tail ? strlen(tail) : 0;
     char clen[32];
+    struct api *api = ar->api;
     struct evhttp_connection *evcon = NULL;
-    bool is_now = false;
 
     if (ar->req == NULL) { /* an internal request: its answer goes to its hook */
         if (ar->on_answer != NULL)
@@ -118,13 +120,12 @@ static void reply_send(struct api_req *ar, int status, const char *ctype, const 
     if (buf != NULL)
         ar->bytes_out += len + tlen;
     evcon = evhttp_request_get_connection(ar->req);
-    is_now = !ar->api->is_in_evhttp;
     evhttp_send_reply(ar->req, status, NULL, buf);
     if (buf != NULL)
         evbuffer_free(buf);
     reply_req_end(ar, status);
-    if (is_now && evcon != NULL)
-        reply_write_now(evcon);
+    if (evcon != NULL)
+        reply_write_now(api, evcon, true);
 }
 
 void reply_raw(struct api_req *ar, int status, const char *body, size_t len)

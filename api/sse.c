@@ -173,47 +173,62 @@ static void sse_client_free(struct sse_client *c)
     sse_listener_del(s);
 }
 
-/* Sends what c->hub->out holds as one chunk (which empties it). */
-static void sse_flush(struct sse_client *c)
+/* Sends what c->hub->out holds as one chunk (which empties it), written at
+ * once (is_now) or with what follows in this loop turn (a stream's end). */
+static void sse_flush(struct sse_client *c, bool is_now)
 {
     struct evbuffer *b = c->hub->out;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(c->ar->req);
 
     c->ar->bytes_out += evbuffer_get_length(b);
     evhttp_send_reply_chunk(c->ar->req, b);
     evbuffer_drain(b, evbuffer_get_length(b)); /* what a failed add left */
+    if (is_now && evcon != NULL)
+        reply_write_now(c->ar->api, evcon, false);
 }
 
-static void sse_send(struct sse_client *c, const char *text, size_t len)
+static void sse_send(struct sse_client *c, const char *text, size_t len, bool is_now)
 {
     if (evbuffer_add(c->hub->out, text, len) == 0)
-        sse_flush(c);
+        sse_flush(c, is_now);
 }
 
-/* Sends an event whose data is the JSON text data[0..len). */
-static void sse_send_event(struct sse_client *c, const char *event, const char *data, size_t len)
+/* Sends an event whose data is the JSON text data[0..len), written at once
+ * (is_now) or with the stream's end that follows it. */
+static void sse_send_event(struct sse_client *c, const char *event, const char *data, size_t len,
+                           bool is_now)
 {
     struct evbuffer *b = c->hub->out;
 
     if (evbuffer_add_printf(b, "event: %s\nid: %llu\ndata: ", event, ++c->hub->seq) > 0 &&
         evbuffer_add(b, data, len) == 0 && evbuffer_add(b, "\n\n", 2) == 0)
-        sse_flush(c);
+        sse_flush(c, is_now);
     else
         evbuffer_drain(b, evbuffer_get_length(b)); /* out of memory: the next change tries again */
 }
 
-/* Ends a started stream normally, with last (an SSE block) sent first. */
+/* Ends a started stream normally, with last (an SSE block) sent first, and
+ * writes what is queued at once. Only a chunked stream: evhttp ends it
+ * through its write callback, so evcon is still there; an HTTP/1.0 one with
+ * nothing queued is ended (and its connection freed) inside
+ * evhttp_send_reply_end. */
 static void sse_stream_end(struct sse_client *c, const char *last)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(c->ar->req);
     struct api_req *ar = c->ar;
+    struct api *api = ar->api;
+    bool is_chunked =
+        evhttp_find_header(evhttp_request_get_output_headers(ar->req), "Transfer-Encoding") != NULL;
 
     if (evcon != NULL)
         evhttp_connection_set_closecb(evcon, NULL, NULL);
     if (last != NULL)
-        sse_send(c, last, strlen(last));
+        sse_send(c, last, strlen(last), false);
     evhttp_send_reply_end(ar->req);
     sse_client_free(c);
     reply_req_end(ar, 200);
+    if (is_chunked && evcon != NULL)
+        reply_write_now(api, evcon, true);
 }
 
 /* The client went away mid-stream: libevent detached the request. */
@@ -371,7 +386,7 @@ static void sse_deliver(struct sse_entry *e, const char *text, size_t len, bool 
             sse_stream_end(c, end);
             continue;
         }
-        sse_send_event(c, "status", text, len);
+        sse_send_event(c, "status", text, len, !is_final); /* the final one: with the end */
         if (is_final) {
             snprintf(end, sizeof(end), "event: end\ndata: {\"id\":\"%s\"}\n\n", e->id);
             sse_stream_end(c, end);
@@ -385,7 +400,7 @@ static void sse_deliver(struct sse_entry *e, const char *text, size_t len, bool 
             if (sse_is_slow(c))
                 sse_stream_end(c, NULL);
             else
-                sse_send_event(c, "status", text, len);
+                sse_send_event(c, "status", text, len, true);
         }
     }
 }
@@ -481,14 +496,14 @@ static void sse_on_ping(evutil_socket_t fd, short what, void *arg)
     for (c = s->all; c != NULL; c = next) {
         next = c->next;
         if (c->is_started)
-            sse_send(c, ": ping\n\n", 8);
+            sse_send(c, ": ping\n\n", 8, true);
     }
     for (i = 0; i < SSE_BUCKETS; i++) {
         for (e = s->buckets[i]; e != NULL; e = enext) {
             enext = e->hnext;
             for (c = e->clients; c != NULL; c = c->next)
                 if (c->is_started)
-                    sse_send(c, ": ping\n\n", 8);
+                    sse_send(c, ": ping\n\n", 8, true);
         }
     }
 }
@@ -515,7 +530,7 @@ static void sse_start_held(struct sse *s)
             continue;
         if (sse_stream_start(c) < 0)
             continue;
-        sse_send(c, ": connected\n\n", 13);
+        sse_send(c, ": connected\n\n", 13, true);
     }
 }
 

@@ -156,6 +156,52 @@ elif MODE == "slow":
     s.sendall(get("/v1/jobs/th-1"))
     st2, h2, body2 = r.answer()
     print("slow", st, len(body), "then", st2, json.loads(body2).get("id"))
+elif MODE == "stream":
+    # a job's stream, chunked (HTTP/1.1) or to the close (HTTP/1.0): its
+    # first event (written at once), then the job is canceled on another
+    # connection: the canceled status and the end together, the chunked
+    # stream's last chunk, and the API closes
+    ver, jid = sys.argv[3], sys.argv[4]
+    s = connect()
+    s.sendall(("GET /v1/jobs/%s/events HTTP/%s\r\nHost: t\r\n\r\n" % (jid, ver)).encode())
+    r = Reader(s)
+    while b"\r\n\r\n" not in r.buf:
+        r.more()
+    head, r.buf = r.buf.split(b"\r\n\r\n", 1)
+    chunked = b"transfer-encoding: chunked" in head.lower()
+    while b"\n\n" not in r.buf:
+        r.more()
+    first = r.buf
+    d = connect()
+    d.sendall(("DELETE /v1/jobs/%s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % jid).encode())
+    st, h, body = Reader(d).answer()
+    d.close()
+    rest = b""
+    try:
+        while True:
+            r.more()
+    except EOFError:
+        pass
+    raw = first + r.buf
+    if chunked:  # decode the chunks; the last one must be 0
+        text, ok, buf = b"", False, raw
+        while buf:
+            size_line, _, buf = buf.partition(b"\r\n")
+            n = int(size_line, 16)
+            if n == 0:
+                ok = buf == b"\r\n"
+                break
+            text, buf = text + buf[:n], buf[n + 2:]
+        framing = "chunked,last-chunk" if ok else "chunked,bad"
+    else:
+        text, framing = raw, "to-close"
+    events = [b.split(b"\n")[0].decode() for b in text.split(b"\n\n") if b.startswith(b"event:")]
+    states = [json.loads(b.split(b"data: ", 1)[1]).get("state") for b in text.split(b"\n\n")
+              if b.startswith(b"event: status")]
+    names = [e.split(": ")[1] for e in events]
+    # a change in between may add a status (the stream's re-read on its subscription)
+    print("stream", framing, st, names[0], states[0], "...", " ".join(names[-2:]), states[-1],
+          "ends:%d" % names.count("end"))
 elif MODE == "gone":
     # 30 clients that send a status GET and reset the connection at once
     import struct
@@ -180,6 +226,12 @@ out=$(python3 "$T/raw.py" "$PORT" slow "$T/big.slow" 2>&1)
 check_eq "a 900 KB answer read slowly arrives whole, then the next answer" \
   "slow 200 $(wc -c <"$T/big.curl") then 200 th-1" "$out"
 check "... byte for byte what curl got" cmp -s "$T/big.curl" "$T/big.slow"
+out=$(python3 "$T/raw.py" "$PORT" stream 1.1 th-3 2>&1)
+check_eq "a chunked job stream: its status at once, then canceled and the end, the last chunk, closed" \
+  "stream chunked,last-chunk 200 status queued ... status end canceled ends:1" "$out"
+out=$(python3 "$T/raw.py" "$PORT" stream 1.0 th-2 2>&1)
+check_eq "an HTTP/1.0 job stream: the same, to the API's close" \
+  "stream to-close 200 status queued ... status end canceled ends:1" "$out"
 out=$(python3 "$T/raw.py" "$PORT" gone 2>&1)
 check_eq "30 clients go away before their answer" "gone 30" "$out"
 http GET /v1/jobs/th-1
