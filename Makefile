@@ -169,7 +169,12 @@ TEST_TOOLS := $(BUILD)/tests/sq-keys
 $(BUILD)/tests/sq-keys: $(BUILD)/tests/tools/sq_keys.o $(LIBSTAGEQ)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_SHARED)
 
-test-build: all $(UNIT_BINS) $(E2E_BINS) $(TEST_TOOLS)
+# The bench's baseline server (bench/floor.c: evhttp + hiredis, nothing else).
+BENCH_TOOLS := $(BUILD)/bench/floor
+$(BUILD)/bench/floor: $(BUILD)/bench/floor.o
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lhiredis -levent
+
+test-build: all $(UNIT_BINS) $(E2E_BINS) $(TEST_TOOLS) $(BENCH_TOOLS)
 
 # test: the unit tests, then every e2e suite on a single Redis, then the suites of
 # CLUSTER_CI_SUITES again on a Redis Cluster (3 masters + 3 replicas of their
@@ -201,7 +206,7 @@ deps-bench:
 	$(Q)sh deploy/install-deps.sh bench
 
 bench: deps-bench
-	$(Q)$(MAKE) --no-print-directory all $(TEST_TOOLS)
+	$(Q)$(MAKE) --no-print-directory all $(TEST_TOOLS) $(BENCH_TOOLS)
 	$(Q)BUILD=$(BUILD) bash bench/run.sh
 
 # The fault-injection suite: 5 scenarios x FAULT_JOBS (200) jobs, a few minutes.
@@ -292,7 +297,7 @@ clean:
 # format-check and lint are quick (seconds) and run first in .ci/run. `lint` is
 # the sum of its lint-* prerequisites: a new check is one more `lint: lint-x` rule.
 FORMAT_FILES = $(wildcard shared/*.[ch] api/*.[ch] cli/*.[ch] worker/*.[ch] worker/builtins/*.[ch] \
-                 tests/unit/*.c tests/tools/*.c)
+                 tests/unit/*.c tests/tools/*.c bench/*.c)
 deps-lint:
 	$(Q)sh deploy/install-deps.sh lint
 

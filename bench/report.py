@@ -298,8 +298,15 @@ def main():
     row("Redis commands per job (incl. inside scripts)", "cost.commands_per_job", "", "{:.1f}")
     row("CPU per submit (50 conns): API / Redis", ("cpu.submit_c50.api.us", "cpu.submit_c50.redis.us"),
         "µs", "{:.1f}")
+    get_us, floor_us = med("cpu.status_finished.api.us"), med("cpu.status_floor.api.us")
     row("CPU per status GET (finished): API / Redis",
-        ("cpu.status_finished.api.us", "cpu.status_finished.redis.us"), "µs", "{:.1f}")
+        ("cpu.status_finished.api.us", "cpu.status_finished.redis.us"), "µs", "{:.1f}",
+        target=tgt(None if get_us is None else get_us <= 20, "API ≤ 20 µs"))
+    row("  the floor: evhttp + hiredis, the same HGETALL, nothing else (bench/floor.c)",
+        "cpu.status_floor.api.us", "µs", "{:.1f}",
+        ratio=None if not floor_us or get_us is None else "the API: %.0f %% of it" % (
+            100.0 * get_us / floor_us))
+    row("  the floor's rate / body", ("status.floor.rps", "status.floor_bytes"), "req/s / B")
     row("CPU per drained job: workers / Redis / API",
         ("cpu.drain.worker.us", "cpu.drain.redis.us", "cpu.drain.api.us"), "µs", "{:.0f}")
     cores = float(meta.get("cores") or 1)
