@@ -306,7 +306,10 @@ def main():
         "cpu.status_floor.api.us", "µs", "{:.1f}",
         ratio=None if not floor_us or get_us is None else "the API: %.0f %% of it" % (
             100.0 * get_us / floor_us))
-    row("  the floor's rate / body", ("status.floor.rps", "status.floor_bytes"), "req/s / B")
+    row("  the floor writing at once, as the API does (floor.c now)", "cpu.status_floor_now.api.us",
+        "µs", "{:.1f}")
+    row("  the floors' rates / body", ("status.floor.rps", "status.floor_now.rps", "status.floor_bytes"),
+        "req/s / B")
     row("CPU per drained job: workers / Redis / API",
         ("cpu.drain.worker.us", "cpu.drain.redis.us", "cpu.drain.api.us"), "µs", "{:.0f}")
     cores = float(meta.get("cores") or 1)

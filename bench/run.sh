@@ -521,25 +521,32 @@ for _ in $(seq 1 100); do [ "$(rcli HGET "$(bkey job "$RUN_ID")" state)" = runni
 [ "$(rcli HGET "$(bkey job "$RUN_ID")" state)" = running ] || log "warning: the sleeping job is not running"
 kv status.running_bytes "$(curl -s "$API/v1/jobs/$RUN_ID" | wc -c)"
 # The floor (bench/floor.c): evhttp + hiredis answering the same HGETALL,
-# nothing else (a build without it, the A/B's base commit, has no floor row)
-FLOOR_PID=""
+# nothing else, as evhttp writes (floor) and writing at once as the API does
+# (floor_now); a build without it (the A/B's base commit) has no floor rows
+FLOORS=""
 if [ -x "$BUILD/bench/floor" ]; then
-  "$BUILD/bench/floor" "$RPORT" "$TMP/floor.port" "$(bkey job "$FIN_ID")" >>"$OUT/floor.log" 2>&1 &
-  FLOOR_PID=$!
-  PIDS="$PIDS $FLOOR_PID"
-  for _ in $(seq 1 100); do [ -s "$TMP/floor.port" ] && break; sleep 0.05; done
-  [ -s "$TMP/floor.port" ] || die "bench/floor did not start ($OUT/floor.log)"
-  FLOOR="http://127.0.0.1:$(cat "$TMP/floor.port")"
-  kv status.floor_bytes "$(curl -s "$FLOOR/" | wc -c)"
+  for fl in floor floor_now; do
+    mode=()
+    [ "$fl" = floor_now ] && mode=(now)
+    "$BUILD/bench/floor" "$RPORT" "$TMP/$fl.port" "$(bkey job "$FIN_ID")" "${mode[@]}" \
+      >>"$OUT/$fl.log" 2>&1 &
+    eval "PID_$fl=$!"
+    PIDS="$PIDS $!"
+    for _ in $(seq 1 100); do [ -s "$TMP/$fl.port" ] && break; sleep 0.05; done
+    [ -s "$TMP/$fl.port" ] || die "bench/floor did not start ($OUT/$fl.log)"
+    FLOORS="$FLOORS $fl"
+  done
+  kv status.floor_bytes "$(curl -s "http://127.0.0.1:$(cat "$TMP/floor.port")/" | wc -c)"
 fi
 for r in $(seq 1 "$RUNS"); do
-  if [ -n "$FLOOR_PID" ]; then
-    f0=$(ticks "$FLOOR_PID")
-    j=$(wrk -t1 -c50 -d"${SECS}s" --timeout 5s --latency -s bench/get.lua "$FLOOR/" | wrk_json)
-    f1=$(ticks "$FLOOR_PID")
-    cpu_us status_floor.api "$f0" "$f1" "$(echo "$j" | jget requests)"
-    kv status.floor.rps "$(echo "$j" | jget rps)"
-  fi
+  for fl in $FLOORS; do
+    eval "pid=\$PID_$fl"
+    f0=$(ticks "$pid")
+    j=$(wrk -t1 -c50 -d"${SECS}s" --timeout 5s -s bench/get.lua "http://127.0.0.1:$(cat "$TMP/$fl.port")/" | wrk_json)
+    f1=$(ticks "$pid")
+    cpu_us "status_$fl.api" "$f0" "$f1" "$(echo "$j" | jget requests)"
+    kv "status.$fl.rps" "$(echo "$j" | jget rps)"
+  done
   for what in finished running; do
     id=$FIN_ID
     [ "$what" = running ] && id=$RUN_ID
@@ -561,7 +568,7 @@ for r in $(seq 1 "$RUNS"); do
 done
 kv api.rss_after_status_kb "$(rss_kb "$API_PID")"
 stop_pid "$SLEEP_WPID"
-[ -z "$FLOOR_PID" ] || stop_pid "$FLOOR_PID"
+for fl in $FLOORS; do eval "stop_pid \$PID_$fl"; done
 log "status: done"
 
 # ---- live: a change -> SSE client, /v1/events at a steady rate ----
