@@ -441,13 +441,13 @@ static void out_number(struct status_out *o, const char *name, double d)
 /* name: the whole number k (a number item in the tree). */
 static void out_int(struct status_out *o, const char *name, long long k)
 {
-    char text[24];
+    char text[NUM_LL_TEXT_MAX];
 
     if (o->text == NULL) {
         out_tree_item(o, name, cJSON_CreateNumber((double)k));
         return;
     }
-    snprintf(text, sizeof(text), "%lld", k);
+    num_text_ll(k, text);
     out_raw(o, name, text);
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "num.h"
 
 static int keys_fmt_result(int n, size_t cap)
 {
@@ -189,22 +190,16 @@ int keys_wake(char *buf, size_t cap, const char *prefix, const char *queue)
 
 int keys_stage_field(char *buf, size_t cap, int k, const char *what)
 {
-    char digits[16];
-    size_t nd = 0, nw = what != NULL ? strlen(what) : 0, i;
-    unsigned u = (unsigned)k;
+    size_t nd, nw = what != NULL ? strlen(what) : 0;
 
     /* by hand when it fits: every status read names a few fields per stage,
      * and snprintf was a tenth of building the status */
-    if (k < 0 || sizeof("stage.") + sizeof(digits) + nw + 1 > cap)
+    if (sizeof("stage.") + NUM_LL_TEXT_MAX + nw + 1 > cap)
         return keys_fmt_result(what != NULL ? snprintf(buf, cap, "stage.%d.%s", k, what)
                                             : snprintf(buf, cap, "stage.%d", k),
                                cap);
-    do
-        digits[nd++] = (char)('0' + u % 10);
-    while ((u /= 10) > 0);
     memcpy(buf, "stage.", 6);
-    for (i = 0; i < nd; i++)
-        buf[6 + i] = digits[nd - 1 - i];
+    nd = num_text_ll(k, buf + 6);
     if (what == NULL) {
         buf[6 + nd] = '\0';
         return 0;

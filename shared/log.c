@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "num.h"
 #include "utf8.h"
 
 #define LOG_MSG_MAX   2048              /* bytes of a formatted message */
@@ -520,7 +521,7 @@ static void log_out(enum log_level level, const char *job, const struct log_kv *
                     const char *msg)
 {
     static char clean[LOG_CLEAN_MAX], line[LOG_LINE_MAX];
-    char ts[CLOCK_RFC3339_LEN], num[32];
+    char ts[CLOCK_RFC3339_LEN], num[NUM_LL_TEXT_MAX];
     int64_t now;
     bool has_ctx_job = log_state.job[0] != '\0' && (job == NULL || strcmp(job, log_state.job) == 0);
     size_t used = 0, i;
@@ -589,7 +590,7 @@ static void log_out(enum log_level level, const char *job, const struct log_kv *
     log_put(line, sizeof(line), &used, log_ctx_text.worker, log_ctx_text.worker_len);
     for (i = 0; i < nkv; i++) {
         if (kv[i].str == NULL)
-            snprintf(num, sizeof(num), "%lld", kv[i].num);
+            num_text_ll(kv[i].num, num);
         log_text_field(line, sizeof(line) - 1, &used, kv[i].key,
                        kv[i].str != NULL ? kv[i].str : num);
     }
@@ -631,4 +632,10 @@ void log_write_kv(enum log_level level, const struct log_kv *kv, size_t n, const
         msg[0] = '\0';
     va_end(ap);
     log_out(level, NULL, kv, n, msg);
+}
+
+void log_msg_kv(enum log_level level, const struct log_kv *kv, size_t n, const char *msg)
+{
+    if (level <= log_state.level)
+        log_out(level, NULL, kv, n, msg);
 }

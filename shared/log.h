@@ -82,6 +82,10 @@ struct log_kv {
 void log_write_kv(enum log_level level, const struct log_kv *kv, size_t n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* log_write_kv with the message msg as it is, not a format: for a line on a
+ * hot path (the API's access log) that builds its message without printf. */
+void log_msg_kv(enum log_level level, const struct log_kv *kv, size_t n, const char *msg);
+
 #define log_errx(...)            log_write(LOG_LEVEL_ERROR, 0, NULL, __VA_ARGS__)
 #define log_warn(...)            log_write(LOG_LEVEL_WARN, errno, NULL, __VA_ARGS__)
 #define log_warnx(...)           log_write(LOG_LEVEL_WARN, 0, NULL, __VA_ARGS__)

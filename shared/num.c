@@ -114,3 +114,20 @@ int num_reply_ll(const struct redisReply *r, long long min, long long max, long 
     *out = def;
     return -1;
 }
+
+size_t num_text_ll(long long v, char out[NUM_LL_TEXT_MAX])
+{
+    char digits[NUM_LL_TEXT_MAX];
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    size_t nd = 0, n = 0;
+
+    do
+        digits[nd++] = (char)('0' + u % 10);
+    while ((u /= 10) > 0);
+    if (v < 0)
+        out[n++] = '-';
+    while (nd > 0)
+        out[n++] = digits[--nd];
+    out[n] = '\0';
+    return n;
+}

@@ -10,6 +10,8 @@
 #ifndef STAGEQ_NUM_H
 #define STAGEQ_NUM_H
 
+#include <stddef.h>
+
 #include "err.h"
 
 struct redisReply;
@@ -35,5 +37,10 @@ int num_field_double(const char *text, double min, double max, double def, doubl
  * reply holding an integer. A NULL or nil element gives def. */
 int num_reply_ll(const struct redisReply *r, long long min, long long max, long long def,
                  long long *out);
+
+/* Writes v in base 10 into out (NUL-terminated), as "%lld" would, without
+ * printf's cost (a hot path writes several per request); its length. */
+#define NUM_LL_TEXT_MAX 21 /* "-9223372036854775808" and the NUL */
+size_t num_text_ll(long long v, char out[NUM_LL_TEXT_MAX]);
 
 #endif

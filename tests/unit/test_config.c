@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,6 +324,23 @@ static void test_parse_int(void **state)
 }
 
 /* Fields read back from Redis: garbage gives the stated fallback, never a crash. */
+/* num_text_ll writes what "%lld" writes, at both ends of the range too. */
+static void test_num_text_ll(void **state)
+{
+    static const long long vs[] = {
+        0, 1, -1, 9, 10, -10, 200, 1234567890123LL, LLONG_MAX, LLONG_MIN, LLONG_MIN + 1};
+    char text[NUM_LL_TEXT_MAX], want[32];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(vs) / sizeof(vs[0]); i++) {
+        memset(text, 'x', sizeof(text));
+        snprintf(want, sizeof(want), "%lld", vs[i]);
+        assert_int_equal(num_text_ll(vs[i], text), strlen(want));
+        assert_string_equal(text, want);
+    }
+}
+
 static void test_num_fields(void **state)
 {
     static const char *const garbage[] = {
@@ -554,6 +572,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_default, clear_env, clear_env),
         cmocka_unit_test(test_parse_int),
         cmocka_unit_test(test_num_fields),
+        cmocka_unit_test(test_num_text_ll),
         cmocka_unit_test(test_usage),
         cmocka_unit_test_setup_teardown(test_renamed, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_shared_rows, clear_env, clear_env),

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,38 @@ static void log_fields(void)
 
     log_write_kv(LOG_LEVEL_INFO, kv, 4, "request");
     log_write_kv(LOG_LEVEL_DEBUG, kv, 4, "below the level: not written");
+}
+
+/* log_msg_kv: the message as it is (a '%' is no format), the numbers as
+ * "%lld" writes them, and nothing below the level. */
+static void log_msg_fields(void)
+{
+    const struct log_kv kv[] = {
+        {"path", "/x%sy", 0}, {"neg", NULL, -42}, {"min", NULL, LLONG_MIN}, {"zero", NULL, 0}};
+
+    log_msg_kv(LOG_LEVEL_INFO, kv, 4, "GET /x%sy 200 3ms");
+    log_msg_kv(LOG_LEVEL_DEBUG, kv, 4, "below the level: not written");
+}
+
+static void test_log_msg_fields(void **state)
+{
+    cJSON *o;
+
+    (void)state;
+    log_init("api", LOG_FORMAT_TEXT, LOG_LEVEL_INFO);
+    capture(log_msg_fields);
+    assert_int_equal(count_lines(captured), 1);
+    assert_non_null(strstr(captured, " info  api: GET /x%sy 200 3ms path=/x%sy neg=-42 "
+                                     "min=-9223372036854775808 zero=0\n"));
+
+    log_init("api", LOG_FORMAT_JSON, LOG_LEVEL_INFO);
+    capture(log_msg_fields);
+    assert_int_equal(count_lines(captured), 1);
+    o = json_line(0);
+    assert_string_equal(str_of(o, "msg"), "GET /x%sy 200 3ms");
+    assert_int_equal(json_get(o, "neg")->valueint, -42);
+    assert_int_equal(json_get(o, "zero")->valueint, 0);
+    cJSON_Delete(o);
 }
 
 static void test_log_fields(void **state)
@@ -505,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_log_json_hostile),
         cmocka_unit_test(test_log_json_context),
         cmocka_unit_test(test_log_fields),
+        cmocka_unit_test(test_log_msg_fields),
         cmocka_unit_test(test_log_text_one_line),
     };
 
