@@ -340,7 +340,8 @@ FUZZ_TARGETS := fuzz_json fuzz_submit fuzz_progress fuzz_pipelines fuzz_redis_ur
 FUZZ_SRC_fuzz_json := shared/json.c shared/utf8.c
 FUZZ_SRC_fuzz_submit := shared/submit.c shared/pipeline.c shared/json.c shared/utf8.c shared/ids.c shared/err.c shared/exec_path.c \
                        shared/cron.c shared/keys.c shared/cluster.c shared/num.c shared/clock.c
-FUZZ_SRC_fuzz_progress := worker/stage_exec.c shared/json.c shared/utf8.c shared/log.c shared/clock.c shared/exec_path.c
+FUZZ_SRC_fuzz_progress := worker/stage_exec.c shared/json.c shared/utf8.c shared/log.c shared/clock.c shared/exec_path.c \
+                         shared/num.c shared/err.c
 FUZZ_SRC_fuzz_pipelines := shared/pipeline.c shared/json.c shared/utf8.c shared/ids.c shared/err.c shared/exec_path.c \
                           shared/cron.c shared/keys.c shared/cluster.c shared/num.c
 FUZZ_SRC_fuzz_cron := shared/cron.c shared/err.c
@@ -349,7 +350,7 @@ FUZZ_SRC_fuzz_stagefield := shared/stagefield.c shared/job.c shared/keys.c share
                            shared/err.c shared/exec_path.c shared/cron.c shared/cluster.c
 FUZZ_SRC_fuzz_redis_url := shared/redis_url.c shared/config.c shared/num.c shared/err.c
 FUZZ_SRC_fuzz_answer := worker/stage_serve.c worker/stage_exec.c shared/json.c shared/utf8.c \
-                       shared/log.c shared/clock.c shared/exec_path.c
+                       shared/log.c shared/clock.c shared/exec_path.c shared/num.c shared/err.c
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 
 .PHONY: fuzz fuzz-smoke fuzz-regress fuzz-build fuzz-deps
