@@ -85,8 +85,12 @@ sg_master_node() {
 }
 
 # sg_is_settled: every sentinel agrees on one master that says ROLE master,
-# has 2 replicas online, and each sentinel knows the 2 others and 2 replicas:
-# the state in which a failover can happen and is over.
+# has 2 replicas online, and each sentinel knows the 2 others and 2 replicas,
+# each of which it has seen report role slave, linked to that master: the
+# state in which a failover can happen and is over. (A sentinel that last saw
+# a replica as master, e.g. a stale master converted less than its 10 s INFO
+# period ago, turns a replica promoted next back into a replica of the old
+# master: the next SENTINEL FAILOVER then ends in failover-abort-slave-timeout.)
 sg_is_settled() {
   local p mp="" m n
   for p in $SG_SENTINEL_PORTS; do
@@ -97,6 +101,14 @@ sg_is_settled() {
     n=$(redis-cli -p "$p" SENTINEL master "$SG_NAME" 2>/dev/null |
       awk 'NR%2==1{k=$0;next} k=="num-other-sentinels"||k=="num-slaves"{printf "%s ",$0} k=="flags"{f=$0} END{print f}')
     case "$n" in "2 2 master") ;; *) return 1 ;; esac
+    n=$(redis-cli -p "$p" SENTINEL replicas "$SG_NAME" 2>/dev/null | awk -v mp="$mp" '
+      NR%2==1 { k=$0; next }
+      k=="flags" { n++; if ($0 != "slave") bad++ }
+      k=="role-reported" && $0 != "slave" { bad++ }
+      k=="master-link-status" && $0 != "ok" { bad++ }
+      k=="master-port" && $0 != mp { bad++ }
+      END { print n + 0, bad + 0 }')
+    [ "$n" = "2 0" ] || return 1
   done
   [ "$(redis-cli -p "$mp" ROLE 2>/dev/null | head -1)" = master ] || return 1
   [ "$(redis-cli -p "$mp" INFO replication 2>/dev/null | grep -c 'state=online')" = 2 ]
